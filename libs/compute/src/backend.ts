@@ -1,0 +1,2 @@
+// Placeholder until the backend-selection module lands (owned by the compute helper).
+export {};
