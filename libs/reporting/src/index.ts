@@ -1,1 +1,3 @@
 export * from './published';
+export * from './png';
+export * from './overlay';
