@@ -1,0 +1,369 @@
+/**
+ * CT image series <-> Volume<Int16Array> (HU). Reading sorts slices by position along the slice
+ * normal and checks the series is one regular block; writing produces CT Image Storage files.
+ */
+import { readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { VolumeIOError } from './errors';
+import { cross, dot, formatDS, fromColumns, median, norm } from './geometry';
+import {
+  DEFAULT_UID_ROOT,
+  isValidUid,
+  parseDicomBuffer,
+  SOP_CT_IMAGE,
+  TS_DEFLATED_LE,
+  TS_EXPLICIT_LE,
+  TS_IMPLICIT_LE,
+  uidFromSeed,
+  writeDicomFile,
+  type DicomFile,
+} from './dicom';
+import { voxelCount, type Vec3, type Volume } from './volume';
+
+export interface CtSeries {
+  /** HU, shape [columns, rows, slices]; k increases along the slice normal (row x column cosines). */
+  volume: Volume<Int16Array>;
+  seriesInstanceUID: string;
+  studyInstanceUID: string;
+  frameOfReferenceUID: string;
+  /** SOPInstanceUID of slice k. */
+  sopInstanceUIDs: string[];
+  /** Path of slice k. */
+  files: string[];
+  patientPosition?: string;
+  patientIdentityRemoved?: boolean;
+  /** Things a person should know (clamped HU, uneven spacing, sheared stacks); the volume is usable. */
+  warnings: string[];
+}
+
+const TRANSFER_SYNTAX_NAMES: Record<string, string> = {
+  '1.2.840.10008.1.2.2': 'Explicit VR Big Endian (retired)',
+  '1.2.840.10008.1.2.4.50': 'JPEG Baseline (lossy 8-bit)',
+  '1.2.840.10008.1.2.4.51': 'JPEG Extended (lossy 12-bit)',
+  '1.2.840.10008.1.2.4.57': 'JPEG Lossless, Non-Hierarchical',
+  '1.2.840.10008.1.2.4.70': 'JPEG Lossless, First-Order Prediction',
+  '1.2.840.10008.1.2.4.80': 'JPEG-LS Lossless',
+  '1.2.840.10008.1.2.4.81': 'JPEG-LS Near-Lossless',
+  '1.2.840.10008.1.2.4.90': 'JPEG 2000 Lossless',
+  '1.2.840.10008.1.2.4.91': 'JPEG 2000',
+  '1.2.840.10008.1.2.4.201': 'HTJ2K Lossless',
+  '1.2.840.10008.1.2.4.202': 'HTJ2K Lossless RPCL',
+  '1.2.840.10008.1.2.4.203': 'HTJ2K',
+  '1.2.840.10008.1.2.5': 'RLE Lossless',
+};
+const SUPPORTED_TS = new Set([TS_IMPLICIT_LE, TS_EXPLICIT_LE, TS_DEFLATED_LE]);
+
+/** Per-slice facts gathered before assembling the volume. */
+interface Slice {
+  file: DicomFile;
+  ipp: Vec3;
+  position: number;
+  pixels: ArrayBuffer;
+}
+
+function num(f: DicomFile, key: string, required = true): number | undefined {
+  const v = f.dataset[key];
+  const n = Array.isArray(v) ? Number(v[0]) : v === null || v === undefined || v === '' ? NaN : Number(v);
+  if (!Number.isFinite(n)) {
+    if (required) throw new VolumeIOError(f.path, 'MISSING_TAG', `${key} is missing or not a number`);
+    return undefined;
+  }
+  return n;
+}
+
+function nums(f: DicomFile, key: string, count: number): number[] {
+  const v = f.dataset[key];
+  const arr = (Array.isArray(v) ? v : v === null || v === undefined ? [] : [v]).map(Number);
+  if (arr.length !== count || !arr.every(Number.isFinite)) {
+    throw new VolumeIOError(f.path, 'MISSING_TAG', `${key} must hold ${count} numbers, found ${JSON.stringify(v ?? null)}`);
+  }
+  return arr;
+}
+
+function checkTransferSyntax(f: DicomFile): void {
+  if (SUPPORTED_TS.has(f.transferSyntaxUID)) return;
+  const name = TRANSFER_SYNTAX_NAMES[f.transferSyntaxUID] ?? 'unknown';
+  throw new VolumeIOError(
+    f.path,
+    'UNSUPPORTED_TRANSFER_SYNTAX',
+    `transfer syntax ${f.transferSyntaxUID} (${name}) is not supported; only implicit/explicit VR little endian (and deflated) are. Decompress first, e.g. 'dcmdjpeg' or 'gdcmconv --raw'`,
+  );
+}
+
+function pixelBuffer(f: DicomFile): ArrayBuffer {
+  const pd = f.dataset.PixelData;
+  const ab = Array.isArray(pd) ? pd[0] : pd;
+  if (!(ab instanceof ArrayBuffer)) throw new VolumeIOError(f.path, 'MISSING_TAG', 'no PixelData (7FE0,0010)');
+  if (Array.isArray(pd) && pd.length > 1) throw new VolumeIOError(f.path, 'UNSUPPORTED_TRANSFER_SYNTAX', 'encapsulated (fragmented) pixel data');
+  return ab;
+}
+
+function pos(p: number): string {
+  return `${+p.toFixed(3)}`;
+}
+
+/**
+ * Reads a single-frame CT series into HU. Slices are ordered by ImagePositionPatient projected on the
+ * ImageOrientationPatient normal (never by file name or InstanceNumber). RescaleSlope/Intercept are
+ * applied and rounded; values outside int16 are clamped with a warning. `spacing[2]` is the median step,
+ * `slicePositionsMm` the real positions.
+ *
+ * Throws VolumeIOError: NO_FILES, NOT_DICOM, TRUNCATED (file or pixel data short), MISSING_TAG,
+ * UNSUPPORTED_TRANSFER_SYNTAX, UNSUPPORTED_DATATYPE (not 16-bit, multi-frame, colour), MIXED_SERIES,
+ * MIXED_ORIENTATION, MIXED_SIZE, DUPLICATE_SLICE, MISSING_SLICE (a step > 1.5x the median).
+ */
+export function readCtSeries(files: string[]): CtSeries {
+  if (files.length === 0) throw new VolumeIOError('(no files)', 'NO_FILES', 'readCtSeries needs at least one file');
+  const warnings: string[] = [];
+  let first: DicomFile | undefined;
+  let rows = 0, cols = 0, rowCos: Vec3 = [1, 0, 0], colCos: Vec3 = [0, 1, 0], normal: Vec3 = [0, 0, 1], ps: number[] = [1, 1];
+  const slices: Slice[] = [];
+  for (const path of files) {
+    let buf: Buffer;
+    try {
+      buf = readFileSync(path);
+    } catch (e) {
+      throw new VolumeIOError(path, 'IO', `cannot read: ${(e as Error).message}`, { cause: e });
+    }
+    const f = parseDicomBuffer(path, buf);
+    checkTransferSyntax(f);
+    const r = num(f, 'Rows')!, c = num(f, 'Columns')!;
+    const iop = nums(f, 'ImageOrientationPatient', 6);
+    const ipp = nums(f, 'ImagePositionPatient', 3) as Vec3;
+    const spacing = nums(f, 'PixelSpacing', 2);
+    if ((num(f, 'NumberOfFrames', false) ?? 1) !== 1) throw new VolumeIOError(path, 'UNSUPPORTED_DATATYPE', 'multi-frame images are not supported');
+    if ((num(f, 'SamplesPerPixel', false) ?? 1) !== 1) throw new VolumeIOError(path, 'UNSUPPORTED_DATATYPE', 'only one sample per pixel (greyscale) is supported');
+    const bitsAllocated = num(f, 'BitsAllocated')!;
+    if (bitsAllocated !== 16) throw new VolumeIOError(path, 'UNSUPPORTED_DATATYPE', `BitsAllocated ${bitsAllocated}; only 16 is supported`);
+    if (!first) {
+      first = f;
+      rows = r; cols = c; ps = spacing;
+      rowCos = iop.slice(0, 3) as Vec3;
+      colCos = iop.slice(3, 6) as Vec3;
+      const n = cross(rowCos, colCos);
+      const len = norm(n);
+      if (!(len > 0.9 && len < 1.1) || Math.abs(dot(rowCos, colCos)) > 1e-3) {
+        throw new VolumeIOError(path, 'BAD_GEOMETRY', `ImageOrientationPatient ${iop.join('\\')} is not two orthogonal unit vectors`);
+      }
+      normal = [n[0] / len, n[1] / len, n[2] / len];
+    } else {
+      if (f.dataset.SeriesInstanceUID !== first.dataset.SeriesInstanceUID) {
+        throw new VolumeIOError(path, 'MIXED_SERIES', `SeriesInstanceUID ${f.dataset.SeriesInstanceUID} differs from ${first.dataset.SeriesInstanceUID} (${first.path})`);
+      }
+      const ref = [...rowCos, ...colCos];
+      if (iop.some((v, i) => Math.abs(v - ref[i]) > 1e-4)) {
+        throw new VolumeIOError(path, 'MIXED_ORIENTATION', `ImageOrientationPatient ${iop.join('\\')} differs from ${ref.join('\\')} in ${first.path}`);
+      }
+      if (r !== rows || c !== cols) throw new VolumeIOError(path, 'MIXED_SIZE', `${c}x${r} pixels, ${first.path} has ${cols}x${rows}`);
+      if (Math.abs(spacing[0] - ps[0]) > 1e-4 || Math.abs(spacing[1] - ps[1]) > 1e-4) {
+        throw new VolumeIOError(path, 'MIXED_SIZE', `PixelSpacing ${spacing.join('\\')} differs from ${ps.join('\\')} in ${first.path}`);
+      }
+    }
+    const pixels = pixelBuffer(f);
+    if (pixels.byteLength < r * c * 2) {
+      throw new VolumeIOError(path, 'TRUNCATED', `PixelData holds ${pixels.byteLength} bytes, ${c}x${r}x16 bits needs ${r * c * 2}`);
+    }
+    slices.push({ file: f, ipp, position: dot(ipp, normal), pixels });
+  }
+  slices.sort((a, b) => a.position - b.position);
+
+  // Slice spacing: duplicates, gaps, uniformity.
+  const positions = slices.map((s) => s.position);
+  const steps = positions.slice(1).map((p, k) => p - positions[k]);
+  for (let k = 0; k < steps.length; k++) {
+    if (steps[k] < 1e-3) {
+      throw new VolumeIOError(slices[k + 1].file.path, 'DUPLICATE_SLICE', `same position ${pos(positions[k])} mm as ${slices[k].file.path}`);
+    }
+  }
+  const step = steps.length ? median(steps) : num(first!, 'SliceThickness', false) || num(first!, 'SpacingBetweenSlices', false) || 1;
+  for (let k = 0; k < steps.length; k++) {
+    if (steps[k] > 1.5 * step) {
+      throw new VolumeIOError(
+        slices[k + 1].file.path,
+        'MISSING_SLICE',
+        `gap of ${pos(steps[k])} mm between slices at ${pos(positions[k])} and ${pos(positions[k + 1])} mm (median step ${pos(step)} mm): slice(s) missing`,
+      );
+    }
+  }
+  const uniform = steps.every((s) => Math.abs(s - step) <= 0.01 * step);
+  if (!uniform) warnings.push(`slice steps vary from ${pos(Math.min(...steps))} to ${pos(Math.max(...steps))} mm; spacing[2] is the median ${pos(step)} mm`);
+  const p0 = slices[0].ipp;
+  const shear = Math.max(
+    ...slices.map((s) => {
+      const d = [s.ipp[0] - p0[0], s.ipp[1] - p0[1], s.ipp[2] - p0[2]];
+      const t = dot(d, normal);
+      return norm([d[0] - t * normal[0], d[1] - t * normal[1], d[2] - t * normal[2]]);
+    }),
+  );
+  if (shear > 0.01) warnings.push(`slice origins drift ${pos(shear)} mm off the slice normal (gantry tilt?); the volume ignores the shear`);
+
+  const shape: Vec3 = [cols, rows, slices.length];
+  const data = new Int16Array(voxelCount(shape));
+  let clamped = 0;
+  const n = rows * cols;
+  slices.forEach((s, k) => {
+    const f = s.file;
+    const signed = (num(f, 'PixelRepresentation', false) ?? 0) === 1;
+    const bitsStored = num(f, 'BitsStored', false) ?? 16;
+    const slope = num(f, 'RescaleSlope', false) ?? 1;
+    const intercept = num(f, 'RescaleIntercept', false) ?? 0;
+    clamped += decodeSlice(s.pixels, n, signed, bitsStored, slope, intercept, data.subarray(k * n, (k + 1) * n));
+  });
+  if (clamped > 0) warnings.push(`${clamped} voxels outside the int16 range after rescale were clamped`);
+
+  const d = first!.dataset;
+  const identity = typeof d.PatientIdentityRemoved === 'string' ? d.PatientIdentityRemoved.trim().toUpperCase() : undefined;
+  return {
+    volume: {
+      data,
+      shape,
+      spacing: [ps[1], ps[0], step],
+      origin: [...p0] as Vec3,
+      direction: fromColumns(rowCos, colCos, normal),
+      slicePositionsMm: positions,
+      sliceSpacingUniform: uniform,
+    },
+    seriesInstanceUID: String(d.SeriesInstanceUID ?? ''),
+    studyInstanceUID: String(d.StudyInstanceUID ?? ''),
+    frameOfReferenceUID: String(d.FrameOfReferenceUID ?? ''),
+    sopInstanceUIDs: slices.map((s) => String(s.file.dataset.SOPInstanceUID ?? '')),
+    files: slices.map((s) => s.file.path),
+    ...(typeof d.PatientPosition === 'string' && d.PatientPosition ? { patientPosition: d.PatientPosition.trim() } : {}),
+    ...(identity ? { patientIdentityRemoved: identity === 'YES' } : {}),
+    warnings,
+  };
+}
+
+/** Stored 16-bit values -> HU into `out`; returns how many were clamped to int16. */
+function decodeSlice(buf: ArrayBuffer, n: number, signed: boolean, bitsStored: number, slope: number, intercept: number, out: Int16Array): number {
+  const raw = signed ? new Int16Array(buf, 0, n) : new Uint16Array(buf, 0, n);
+  const bs = Math.min(16, Math.max(1, bitsStored));
+  const identity = slope === 1 && intercept === 0 && bs === 16;
+  if (identity && signed) {
+    out.set(raw);
+    return 0;
+  }
+  const mask = (1 << bs) - 1;
+  const shift = 32 - bs;
+  let clamped = 0;
+  for (let i = 0; i < n; i++) {
+    let v = raw[i] & mask;
+    if (signed) v = (v << shift) >> shift;
+    let hu = Math.round(v * slope + intercept);
+    if (hu > 32767) { hu = 32767; clamped++; } else if (hu < -32768) { hu = -32768; clamped++; }
+    out[i] = hu;
+  }
+  return clamped;
+}
+
+export interface WriteCtOptions {
+  dir: string;
+  seriesInstanceUID: string;
+  studyInstanceUID: string;
+  frameOfReferenceUID: string;
+  /** SOPInstanceUID of slice k is `<prefix>.<k+1>`; without it, uidFromSeed(DEFAULT_UID_ROOT, series UID, k). */
+  sopInstanceUIDPrefix?: string;
+  patientId: string;
+  patientName: string;
+  /** 'HFS' by default. */
+  patientPosition?: string;
+  seriesDescription?: string;
+  patientIdentityRemoved?: boolean;
+  /** Plain file name (no folders) of slice k; `CT0001.dcm`... by default. */
+  fileName?: (k: number) => string;
+}
+
+/**
+ * Writes `volume` (HU) as a CT Image Storage series, one explicit-VR little-endian file per k slice,
+ * each written atomically. Slice k lies at origin + k * spacing[2] * direction column 2; pixels are
+ * stored as signed 16-bit with slope 1, intercept 0, so reading back is bit-exact.
+ * Throws VolumeIOError (BAD_GEOMETRY, PATH_ESCAPE, IO) and RangeError for invalid UIDs.
+ */
+export function writeCtSeries(volume: Volume<Int16Array>, opts: WriteCtOptions): { files: string[]; sopInstanceUIDs: string[] } {
+  const [nx, ny, nz] = volume.shape;
+  if (!(volume.data instanceof Int16Array) || volume.data.length !== nx * ny * nz) {
+    throw new VolumeIOError(opts.dir, 'SIZE_MISMATCH', `volume data must be an Int16Array of ${nx * ny * nz} voxels`);
+  }
+  for (const [k, uid] of [['seriesInstanceUID', opts.seriesInstanceUID], ['studyInstanceUID', opts.studyInstanceUID], ['frameOfReferenceUID', opts.frameOfReferenceUID]] as const) {
+    if (!isValidUid(uid)) throw new RangeError(`writeCtSeries: ${k} '${uid}' is not a valid UID`);
+  }
+  const dm = volume.direction;
+  const rowCos: Vec3 = [dm[0], dm[3], dm[6]];
+  const colCos: Vec3 = [dm[1], dm[4], dm[7]];
+  const normal = cross(rowCos, colCos);
+  const kDir: Vec3 = [dm[2], dm[5], dm[8]];
+  if (Math.abs(norm(rowCos) - 1) > 1e-3 || Math.abs(norm(colCos) - 1) > 1e-3 || Math.abs(dot(rowCos, colCos)) > 1e-3 || dot(normal, kDir) < 0.999) {
+    throw new VolumeIOError(opts.dir, 'BAD_GEOMETRY', 'direction must be orthonormal and right-handed (k along row x column cosines) to be stored as a CT series');
+  }
+  const width = Math.max(4, String(nz).length);
+  const nameOf = opts.fileName ?? ((k: number) => `CT${String(k + 1).padStart(width, '0')}.dcm`);
+  const prefix = opts.sopInstanceUIDPrefix;
+  const nonAscii = /[^\x20-\x7e]/.test(opts.patientName + opts.patientId + (opts.seriesDescription ?? ''));
+  const iop = [...rowCos, ...colCos].map(formatDS);
+  const pixelSpacing = [formatDS(volume.spacing[1]), formatDS(volume.spacing[0])];
+  const files: string[] = [];
+  const sops: string[] = [];
+  const n = nx * ny;
+  for (let k = 0; k < nz; k++) {
+    const name = nameOf(k);
+    if (!name || basename(name) !== name || name === '.' || name === '..') {
+      throw new VolumeIOError(join(opts.dir, String(name)), 'PATH_ESCAPE', 'fileName(k) must be a plain file name inside dir');
+    }
+    const sop = prefix ? `${prefix}.${k + 1}` : uidFromSeed(DEFAULT_UID_ROOT, opts.seriesInstanceUID, 'ct-slice', k);
+    if (!isValidUid(sop)) throw new RangeError(`writeCtSeries: SOPInstanceUID '${sop}' is not a valid UID`);
+    const ipp: Vec3 = [0, 1, 2].map((a) => volume.origin[a] + kDir[a] * volume.spacing[2] * k) as Vec3;
+    const bytes = volume.data.buffer.slice(volume.data.byteOffset + k * n * 2, volume.data.byteOffset + (k + 1) * n * 2);
+    const dataset: Record<string, any> = {
+      ...(nonAscii ? { SpecificCharacterSet: 'ISO_IR 192' } : {}),
+      ImageType: ['DERIVED', 'SECONDARY', 'AXIAL'],
+      SOPClassUID: SOP_CT_IMAGE,
+      SOPInstanceUID: sop,
+      StudyDate: null,
+      StudyTime: null,
+      AccessionNumber: null,
+      Modality: 'CT',
+      Laterality: null,
+      Manufacturer: null,
+      ReferringPhysicianName: null,
+      ...(opts.seriesDescription ? { SeriesDescription: opts.seriesDescription } : {}),
+      PatientName: opts.patientName,
+      PatientID: opts.patientId,
+      PatientBirthDate: null,
+      PatientSex: null,
+      ...(opts.patientIdentityRemoved !== undefined
+        ? { PatientIdentityRemoved: opts.patientIdentityRemoved ? 'YES' : 'NO', ...(opts.patientIdentityRemoved ? { DeidentificationMethod: 'anatomynet-ts: identifiers replaced' } : {}) }
+        : {}),
+      SliceThickness: formatDS(volume.spacing[2]),
+      KVP: null,
+      PatientPosition: opts.patientPosition ?? 'HFS',
+      StudyInstanceUID: opts.studyInstanceUID,
+      SeriesInstanceUID: opts.seriesInstanceUID,
+      StudyID: null,
+      SeriesNumber: '1',
+      AcquisitionNumber: null,
+      InstanceNumber: String(k + 1),
+      ImagePositionPatient: ipp.map(formatDS),
+      ImageOrientationPatient: iop,
+      FrameOfReferenceUID: opts.frameOfReferenceUID,
+      PositionReferenceIndicator: null,
+      SliceLocation: formatDS(dot(ipp, normal)),
+      SamplesPerPixel: 1,
+      PhotometricInterpretation: 'MONOCHROME2',
+      Rows: ny,
+      Columns: nx,
+      PixelSpacing: pixelSpacing,
+      BitsAllocated: 16,
+      BitsStored: 16,
+      HighBit: 15,
+      PixelRepresentation: 1,
+      RescaleIntercept: '0',
+      RescaleSlope: '1',
+      PixelData: bytes,
+    };
+    const path = join(opts.dir, name);
+    writeDicomFile(path, dataset);
+    files.push(path);
+    sops.push(sop);
+  }
+  return { files, sopInstanceUIDs: sops };
+}

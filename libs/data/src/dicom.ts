@@ -1,0 +1,224 @@
+/**
+ * DICOM files through dcmjs: read one file (naturalized), write one file atomically, scan a folder tree
+ * into CT series and RT structure sets, and derive deterministic UIDs.
+ */
+/// <reference path="./dcmjs.d.ts" />
+import dcmjs from 'dcmjs';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { VolumeIOError } from './errors';
+import { toArrayBuffer, writeFileAtomic } from './fileio';
+
+const { DicomDict, DicomMessage, DicomMetaDictionary } = dcmjs.data;
+// dcmjs logs every recoverable oddity to the console; we report problems through errors and warnings.
+dcmjs.log.setLevel('error');
+
+export const TS_IMPLICIT_LE = '1.2.840.10008.1.2';
+export const TS_EXPLICIT_LE = '1.2.840.10008.1.2.1';
+export const TS_DEFLATED_LE = '1.2.840.10008.1.2.1.99';
+export const TS_EXPLICIT_BE = '1.2.840.10008.1.2.2';
+export const SOP_CT_IMAGE = '1.2.840.10008.5.1.4.1.1.2';
+export const SOP_ENHANCED_CT_IMAGE = '1.2.840.10008.5.1.4.1.1.2.1';
+export const SOP_RTSTRUCT = '1.2.840.10008.5.1.4.1.1.481.3';
+/** Root for UIDs derived from hashes (ITU-T X.667 arc, as pydicom's generate_uid uses). */
+export const DEFAULT_UID_ROOT = '2.25';
+export const IMPLEMENTATION_CLASS_UID = '2.25.302340837266745938532401786563227914371';
+export const IMPLEMENTATION_VERSION_NAME = 'ANATOMYNET_TS_1';
+
+const PIXEL_DATA_TAG = '7FE00010';
+
+export interface DicomFile {
+  path: string;
+  /** dcmjs naturalized dataset (keywords as keys, e.g. `dataset.ImagePositionPatient`). */
+  dataset: Record<string, any>;
+  transferSyntaxUID: string;
+  sopClassUID: string;
+  modality?: string;
+}
+
+/** Reads the file's bytes; IO errors become VolumeIOError. */
+function readBytes(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new VolumeIOError(path, 'IO', `cannot read: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/**
+ * Parses a DICOM Part 10 buffer (128-byte preamble, 'DICM', file meta group). Throws VolumeIOError:
+ * NOT_DICOM without the 'DICM' marker, TRUNCATED when an element runs past the end, BAD_HEADER otherwise.
+ * `pixelData: false` stops before (7FE0,0010), which is much faster for header scans.
+ */
+export function parseDicomBuffer(path: string, buf: Uint8Array, opts: { pixelData?: boolean } = {}): DicomFile {
+  if (buf.byteLength < 132 || buf[128] !== 0x44 || buf[129] !== 0x49 || buf[130] !== 0x43 || buf[131] !== 0x4d) {
+    throw new VolumeIOError(path, 'NOT_DICOM', "no 'DICM' marker after a 128-byte preamble (not a DICOM Part 10 file)");
+  }
+  let dict: InstanceType<typeof DicomDict>;
+  try {
+    dict = DicomMessage.readFile(toArrayBuffer(buf), opts.pixelData === false ? { untilTag: PIXEL_DATA_TAG, includeUntilTagValue: false } : {});
+  } catch (e) {
+    const msg = (e as Error).message ?? String(e);
+    if (e instanceof RangeError && /call stack/i.test(msg)) {
+      throw new VolumeIOError(path, 'BAD_HEADER', 'sequences nested too deeply', { cause: e });
+    }
+    if (e instanceof RangeError || /outside the bounds|out of range|beyond|end of/i.test(msg)) {
+      throw new VolumeIOError(path, 'TRUNCATED', `file ends inside an element (${msg})`, { cause: e });
+    }
+    throw new VolumeIOError(path, 'BAD_HEADER', `unparsable DICOM: ${msg}`, { cause: e });
+  }
+  const meta = DicomMetaDictionary.naturalizeDataset(dict.meta);
+  const transferSyntaxUID = typeof meta.TransferSyntaxUID === 'string' ? meta.TransferSyntaxUID : '';
+  if (!transferSyntaxUID) throw new VolumeIOError(path, 'MISSING_TAG', 'file meta has no TransferSyntaxUID (0002,0010)');
+  const dataset = DicomMetaDictionary.naturalizeDataset(dict.dict);
+  const sopClassUID = String(dataset.SOPClassUID ?? meta.MediaStorageSOPClassUID ?? '');
+  const modality = typeof dataset.Modality === 'string' ? dataset.Modality : undefined;
+  return { path, dataset, transferSyntaxUID, sopClassUID, ...(modality ? { modality } : {}) };
+}
+
+/** Reads one DICOM file. See {@link parseDicomBuffer} for the errors. */
+export function readDicomFile(path: string, opts: { pixelData?: boolean } = {}): DicomFile {
+  return parseDicomBuffer(path, readBytes(path), opts);
+}
+
+/**
+ * Serialises a naturalized dataset to Part 10 bytes. The file meta group is built from the dataset's
+ * SOPClassUID / SOPInstanceUID. Binary values (PixelData) must be ArrayBuffers; set `_vrMap` for
+ * VRs the dictionary leaves open (PixelData defaults to OW here).
+ */
+export function encodeDicom(dataset: Record<string, any>, transferSyntaxUID = TS_EXPLICIT_LE): Uint8Array {
+  const meta = {
+    FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
+    MediaStorageSOPClassUID: dataset.SOPClassUID,
+    MediaStorageSOPInstanceUID: dataset.SOPInstanceUID,
+    TransferSyntaxUID: transferSyntaxUID,
+    ImplementationClassUID: IMPLEMENTATION_CLASS_UID,
+    ImplementationVersionName: IMPLEMENTATION_VERSION_NAME,
+  };
+  const ds = { ...dataset, _vrMap: { ...(dataset.PixelData !== undefined ? { PixelData: 'OW' } : {}), ...(dataset._vrMap ?? {}) } };
+  const dict = new DicomDict(DicomMetaDictionary.denaturalizeDataset(meta));
+  dict.dict = DicomMetaDictionary.denaturalizeDataset(ds);
+  return new Uint8Array(dict.write());
+}
+
+/** Writes a naturalized dataset as a DICOM Part 10 file, atomically (temp file, fsync, rename). */
+export function writeDicomFile(path: string, dataset: Record<string, any>, transferSyntaxUID = TS_EXPLICIT_LE): void {
+  if (!dataset.SOPClassUID || !dataset.SOPInstanceUID) {
+    throw new VolumeIOError(path, 'MISSING_TAG', 'dataset needs SOPClassUID and SOPInstanceUID to build the file meta');
+  }
+  let bytes: Uint8Array;
+  try {
+    bytes = encodeDicom(dataset, transferSyntaxUID);
+  } catch (e) {
+    throw new VolumeIOError(path, 'BAD_HEADER', `cannot encode dataset: ${(e as Error).message}`, { cause: e });
+  }
+  writeFileAtomic(path, bytes);
+}
+
+const UID_RE = /^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$/;
+
+/** True for a syntactically valid UID: digits and dots, no leading zeros in a component, <= 64 chars. */
+export function isValidUid(uid: string): boolean {
+  return uid.length > 0 && uid.length <= 64 && UID_RE.test(uid);
+}
+
+/**
+ * A deterministic UID `<root>.<decimal digits of sha256(parts)>`, at most 64 characters. The same
+ * root and parts give the same UID; `root` must itself be a valid UID of at most 44 characters.
+ */
+export function uidFromSeed(root: string, ...parts: (string | number)[]): string {
+  if (!isValidUid(root) || root.length > 44) throw new RangeError(`uidFromSeed: root '${root}' is not a valid UID of <= 44 chars`);
+  const hex = createHash('sha256').update(JSON.stringify(parts.map(String))).digest('hex');
+  // 38 decimal digits keep ~126 bits; BigInt's decimal form never starts with 0 unless it is 0.
+  const digits = (BigInt('0x' + hex) % 10n ** 38n).toString();
+  return `${root}.${digits}`.slice(0, 64).replace(/\.$/, '');
+}
+
+export interface CtSeriesInfo {
+  seriesInstanceUID: string;
+  frameOfReferenceUID: string;
+  studyInstanceUID: string;
+  /** Sorted paths. */
+  files: string[];
+  /** Same order as `files`. */
+  sopInstanceUIDs: string[];
+}
+
+export interface DicomScan {
+  /** Sorted by seriesInstanceUID. */
+  ctSeries: CtSeriesInfo[];
+  /** RT Structure Set files, parsed in full, sorted by path. */
+  rtStructs: DicomFile[];
+  /** Other DICOM files (other modalities, DICOMDIR...). */
+  other: { path: string; modality?: string }[];
+  /** Files that could not be read, with the reason; the scan carries on. */
+  failures: { path: string; reason: string; code: string }[];
+}
+
+/** Every regular file under `root` at any depth, sorted by path (byte order), symlinks not followed. */
+export function listFilesRecursive(root: string): string[] {
+  const out: string[] = [];
+  const walk = (dir: string): void => {
+    const entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of entries) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile()) out.push(p);
+    }
+  };
+  walk(root);
+  return out.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** Single-frame CT Image Storage (Enhanced CT, multi-frame, is listed under `other`). */
+function isCt(f: DicomFile): boolean {
+  return f.sopClassUID === SOP_CT_IMAGE || (f.sopClassUID === '' && f.modality === 'CT');
+}
+
+function isRtStruct(f: DicomFile): boolean {
+  return f.sopClassUID === SOP_RTSTRUCT || f.modality === 'RTSTRUCT';
+}
+
+/**
+ * Walks `root` (any nesting, sorted paths) and classifies every file: CT image series grouped by
+ * SeriesInstanceUID, RT structure sets, other DICOM, and failures (never throws for one bad file).
+ * Throws VolumeIOError('NO_FILES') only when `root` itself cannot be listed.
+ */
+export function scanDicomTree(root: string): DicomScan {
+  let paths: string[];
+  try {
+    if (!statSync(root).isDirectory()) throw new Error('not a directory');
+    paths = listFilesRecursive(root);
+  } catch (e) {
+    throw new VolumeIOError(root, 'NO_FILES', `cannot list folder: ${(e as Error).message}`, { cause: e });
+  }
+  const series = new Map<string, CtSeriesInfo>();
+  const scan: DicomScan = { ctSeries: [], rtStructs: [], other: [], failures: [] };
+  for (const path of paths) {
+    try {
+      const head = readDicomFile(path, { pixelData: false });
+      if (isRtStruct(head)) {
+        scan.rtStructs.push(head);
+      } else if (isCt(head)) {
+        const d = head.dataset;
+        const uid = String(d.SeriesInstanceUID ?? '');
+        if (!uid) throw new VolumeIOError(path, 'MISSING_TAG', 'CT image without SeriesInstanceUID');
+        let s = series.get(uid);
+        if (!s) {
+          s = { seriesInstanceUID: uid, frameOfReferenceUID: String(d.FrameOfReferenceUID ?? ''), studyInstanceUID: String(d.StudyInstanceUID ?? ''), files: [], sopInstanceUIDs: [] };
+          series.set(uid, s);
+        }
+        s.files.push(path);
+        s.sopInstanceUIDs.push(String(d.SOPInstanceUID ?? ''));
+      } else {
+        scan.other.push({ path, ...(head.modality ? { modality: head.modality } : {}) });
+      }
+    } catch (e) {
+      if (e instanceof VolumeIOError) scan.failures.push({ path, reason: e.reason, code: e.code });
+      else scan.failures.push({ path, reason: (e as Error).message ?? String(e), code: 'BAD_HEADER' });
+    }
+  }
+  scan.ctSeries = [...series.values()].sort((a, b) => (a.seriesInstanceUID < b.seriesInstanceUID ? -1 : a.seriesInstanceUID > b.seriesInstanceUID ? 1 : 0));
+  return scan;
+}
