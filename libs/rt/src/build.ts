@@ -1,0 +1,176 @@
+/**
+ * Masks -> RTSTRUCT (naturalized dcmjs dataset). Contours are traced per slice so that rasterising them
+ * with the pixel-centre rule gives back the same voxels (see trace.ts); points are in LPS mm through the
+ * CT's geometry and per-slice positions; each contour references its CT slice.
+ */
+import { formatDS } from './ds';
+import { fromInPlane, sliceFrame, type SliceGeometry } from './geometry';
+import { RT_STRUCTURE_SET_STORAGE } from './parse';
+import { traceSlice } from './trace';
+
+export const CT_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.2';
+/** The SOP class RTReferencedStudySequence items conventionally name (retired Detached Study Management). */
+const STUDY_COMPONENT_CLASS = '1.2.840.10008.3.1.2.3.1';
+
+/** The CT series a structure set is drawn on (the shape of readCtSeries' result, plus patient fields). */
+export interface RtCtReference {
+  /** The CT grid; `slicePositionsMm` places each slice. */
+  volume: SliceGeometry;
+  seriesInstanceUID: string;
+  studyInstanceUID: string;
+  frameOfReferenceUID: string;
+  /** SOPInstanceUID of slice k, one per slice. */
+  sopInstanceUIDs: readonly string[];
+  /** SOP class of the slices (default CT Image Storage). */
+  sopClassUID?: string;
+  patientId?: string;
+  patientName?: string;
+  patientBirthDate?: string;
+  patientSex?: string;
+  studyDate?: string;
+  studyTime?: string;
+  studyId?: string;
+  accessionNumber?: string;
+  referringPhysicianName?: string;
+}
+
+/** One ROI to write: its value in the labelmap (or its mask's label), name and display colour. */
+export interface RtRoiSpec {
+  label: number;
+  name: string;
+  color: [number, number, number];
+  /** ROINumber (default: the label). */
+  number?: number;
+}
+
+/** Either one labelmap (value = label) or one 0/1 mask per label (overlaps allowed). */
+export type RtMaskSource = { labelmap: ArrayLike<number> } | { masks: readonly { label: number; mask: ArrayLike<number> }[] };
+
+export interface BuildRtStructOptions {
+  sopInstanceUID: string;
+  seriesInstanceUID: string;
+  structureSetLabel?: string;
+  structureSetName?: string;
+  seriesDescription?: string;
+  seriesNumber?: number;
+  instanceNumber?: number;
+  manufacturer?: string;
+  /** Written as ROIGenerationDescription of every ROI (e.g. the model and checkpoint). */
+  generationDescription?: string;
+  /** DICOM DA/TM of the structure set; empty by default (type 2), so outputs stay free of dates. */
+  structureSetDate?: string;
+  structureSetTime?: string;
+}
+
+type Item = Record<string, unknown>;
+
+/**
+ * Builds an RTSTRUCT dataset from masks on a CT grid.
+ * @param source labelmap (nx*ny*nz, i fastest) or per-label 0/1 masks of the same size.
+ * @param ct the CT series: geometry, UIDs, one SOPInstanceUID per slice, patient/study fields.
+ * @param rois the ROIs to write, in order; an ROI with no voxels is listed without contours.
+ * @returns a naturalized dataset (dcmjs), SOPClassUID RT Structure Set Storage, Modality RTSTRUCT.
+ * @throws RangeError when sizes disagree, a mask is missing for an ROI, or labels/numbers repeat.
+ */
+export function buildRtStruct(source: RtMaskSource, ct: RtCtReference, rois: readonly RtRoiSpec[], opts: BuildRtStructOptions): Item {
+  const f = sliceFrame(ct.volume);
+  const voxels = f.nx * f.ny * f.nz;
+  if (ct.sopInstanceUIDs.length !== f.nz) throw new RangeError(`buildRtStruct: ${ct.sopInstanceUIDs.length} SOP instance UIDs for ${f.nz} slices`);
+  const numbersSeen = new Set<number>();
+  for (const r of rois) {
+    const n = r.number ?? r.label;
+    if (!Number.isInteger(n) || n < 1) throw new RangeError(`buildRtStruct: ROI ${r.name} has ROINumber ${n}`);
+    if (numbersSeen.has(n)) throw new RangeError(`buildRtStruct: ROINumber ${n} given twice`);
+    numbersSeen.add(n);
+  }
+  const dataFor = (label: number): { data: ArrayLike<number>; match: number | 'nonzero' } => {
+    if ('labelmap' in source) {
+      if (source.labelmap.length !== voxels) throw new RangeError(`buildRtStruct: labelmap has ${source.labelmap.length} voxels, the CT ${voxels}`);
+      return { data: source.labelmap, match: label };
+    }
+    const m = source.masks.find((x) => x.label === label);
+    if (!m) throw new RangeError(`buildRtStruct: no mask for label ${label}`);
+    if (m.mask.length !== voxels) throw new RangeError(`buildRtStruct: mask of label ${label} has ${m.mask.length} voxels, the CT ${voxels}`);
+    return { data: m.mask, match: 'nonzero' };
+  };
+  const imageClass = ct.sopClassUID ?? CT_IMAGE_STORAGE;
+  const imageRef = (k: number): Item => ({ ReferencedSOPClassUID: imageClass, ReferencedSOPInstanceUID: ct.sopInstanceUIDs[k] });
+
+  const structureSetRois: Item[] = [];
+  const roiContours: Item[] = [];
+  const observations: Item[] = [];
+  rois.forEach((r, index) => {
+    const number = r.number ?? r.label;
+    const { data, match } = dataFor(r.label);
+    const contours: Item[] = [];
+    for (let k = 0; k < f.nz; k++) {
+      for (const loop of traceSlice(data, f.nx, f.ny, k * f.nx * f.ny, match)) {
+        const lps = fromInPlane(f, loop, k);
+        contours.push({
+          ContourImageSequence: [imageRef(k)],
+          ContourGeometricType: 'CLOSED_PLANAR',
+          NumberOfContourPoints: lps.length / 3,
+          ContourNumber: contours.length + 1,
+          ContourData: Array.from(lps, (x) => formatDS(x)),
+        });
+      }
+    }
+    const ssRoi: Item = {
+      ROINumber: number,
+      ReferencedFrameOfReferenceUID: ct.frameOfReferenceUID,
+      ROIName: r.name,
+      ROIGenerationAlgorithm: 'AUTOMATIC',
+    };
+    if (opts.generationDescription) ssRoi.ROIGenerationDescription = opts.generationDescription;
+    structureSetRois.push(ssRoi);
+    const roiContour: Item = { ROIDisplayColor: r.color.map((c) => Math.max(0, Math.min(255, Math.round(c)))), ReferencedROINumber: number };
+    if (contours.length) roiContour.ContourSequence = contours;
+    roiContours.push(roiContour);
+    observations.push({ ObservationNumber: index + 1, ReferencedROINumber: number, RTROIInterpretedType: 'ORGAN', ROIInterpreter: '' });
+  });
+
+  const dataset: Item = {
+    SpecificCharacterSet: 'ISO_IR 192',
+    SOPClassUID: RT_STRUCTURE_SET_STORAGE,
+    SOPInstanceUID: opts.sopInstanceUID,
+    StudyDate: ct.studyDate ?? '',
+    StudyTime: ct.studyTime ?? '',
+    AccessionNumber: ct.accessionNumber ?? '',
+    Modality: 'RTSTRUCT',
+    Manufacturer: opts.manufacturer ?? 'anatomynet-ts',
+    ReferringPhysicianName: ct.referringPhysicianName ?? '',
+    SeriesDescription: opts.seriesDescription ?? 'Automatic OAR segmentation',
+    OperatorsName: '',
+    PatientName: ct.patientName ?? '',
+    PatientID: ct.patientId ?? '',
+    PatientBirthDate: ct.patientBirthDate ?? '',
+    PatientSex: ct.patientSex ?? '',
+    StudyInstanceUID: ct.studyInstanceUID,
+    SeriesInstanceUID: opts.seriesInstanceUID,
+    StudyID: ct.studyId ?? '',
+    SeriesNumber: opts.seriesNumber ?? 1,
+    InstanceNumber: opts.instanceNumber ?? 1,
+    StructureSetLabel: opts.structureSetLabel ?? 'AUTO',
+    ...(opts.structureSetName ? { StructureSetName: opts.structureSetName } : {}),
+    StructureSetDate: opts.structureSetDate ?? '',
+    StructureSetTime: opts.structureSetTime ?? '',
+    ReferencedFrameOfReferenceSequence: [
+      {
+        FrameOfReferenceUID: ct.frameOfReferenceUID,
+        RTReferencedStudySequence: [
+          {
+            ReferencedSOPClassUID: STUDY_COMPONENT_CLASS,
+            ReferencedSOPInstanceUID: ct.studyInstanceUID,
+            RTReferencedSeriesSequence: [
+              { SeriesInstanceUID: ct.seriesInstanceUID, ContourImageSequence: ct.sopInstanceUIDs.map((_, k) => imageRef(k)) },
+            ],
+          },
+        ],
+      },
+    ],
+    StructureSetROISequence: structureSetRois,
+    ROIContourSequence: roiContours,
+    RTROIObservationsSequence: observations,
+  };
+  return dataset;
+}

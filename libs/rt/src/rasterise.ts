@@ -1,0 +1,152 @@
+/**
+ * Contours -> voxel mask, by scanline fill with per-row edge-crossing lists.
+ *
+ * Conventions:
+ * - A voxel is inside when its centre is inside the polygon (pixel-centre rule). Crossings of an edge
+ *   with row j use the half-open rule `min(y0, y1) <= j < max(y0, y1)`, and voxel i of a row is filled
+ *   when `a <= i < b` for each sorted crossing pair (a, b): a voxel centre is inside exactly when a ray
+ *   towards +i crosses the ROI's edges an odd number of times.
+ * - Even-odd across every contour of one ROI on a slice: a contour inside another is a hole.
+ * - Each contour goes to the slice whose plane (from the per-slice positions) is nearest to the mean
+ *   of its points along the slice normal, if within half the local slice gap; else it is off-volume.
+ */
+import type { SliceGeometry, SliceFrame } from './geometry';
+import { halfGapAt, nearestSlice, sliceFrame, toInPlane } from './geometry';
+
+/** One contour of an ROI, as read from ContourSequence. */
+export interface RtContour {
+  /** ContourGeometricType: CLOSED_PLANAR, OPEN_PLANAR, OPEN_NONPLANAR, POINT. */
+  geometricType: string;
+  /** LPS mm, x y z interleaved (ContourData). */
+  points: Float64Array;
+  /** The image the contour says it lies on (ContourImageSequence), when given. */
+  referencedSOPInstanceUID?: string;
+}
+
+/** What happened to the contours of one rasterisation. */
+export interface RasteriseStats {
+  /** Contours given. */
+  contours: number;
+  /** Contours filled into the mask. */
+  rasterised: number;
+  /** Contours skipped because their type is not CLOSED_PLANAR, by type (POINT, OPEN_PLANAR, ...). */
+  skippedByType: Record<string, number>;
+  /** CLOSED_PLANAR contours with fewer than 3 points. */
+  tooFewPoints: number;
+  /** Contours whose plane is farther than half the local slice gap from every slice. */
+  offVolume: number;
+  /** Contours whose points spread along the slice normal by more than half the local slice gap. */
+  notInSlicePlane: number;
+  /** Slices that received at least one contour. */
+  slices: number;
+  /** Voxels set in the mask. */
+  voxels: number;
+}
+
+/** A contour in in-plane continuous index coordinates, assigned to a slice. */
+interface PlacedPolygon {
+  k: number;
+  ij: Float64Array;
+}
+
+/**
+ * Rasterises the contours of one ROI on a CT grid.
+ * @param contours the ROI's contours (LPS mm).
+ * @param geometry the grid: shape [nx, ny, nz], spacing, origin, direction and, for DICOM series, the
+ *   per-slice positions `slicePositionsMm` (used instead of `spacing[2]`).
+ * @returns `mask`: Uint8Array of nx*ny*nz voxels (1 inside, i fastest), and what was skipped and why.
+ * @throws RangeError for an unusable geometry (see `sliceFrame`); never for odd contours.
+ */
+export function rasteriseRoi(contours: readonly RtContour[], geometry: SliceGeometry): { mask: Uint8Array; stats: RasteriseStats } {
+  const f = sliceFrame(geometry);
+  const mask = new Uint8Array(f.nx * f.ny * f.nz);
+  const stats: RasteriseStats = { contours: contours.length, rasterised: 0, skippedByType: {}, tooFewPoints: 0, offVolume: 0, notInSlicePlane: 0, slices: 0, voxels: 0 };
+  const fallback = geometry.spacing[2] > 0 ? geometry.spacing[2] : Math.min(geometry.spacing[0], geometry.spacing[1]);
+
+  const bySlice = new Map<number, PlacedPolygon[]>();
+  for (const c of contours) {
+    const type = (c.geometricType ?? '').trim().toUpperCase();
+    if (type !== 'CLOSED_PLANAR') {
+      const key = type || '(missing)';
+      stats.skippedByType[key] = (stats.skippedByType[key] ?? 0) + 1;
+      continue;
+    }
+    if (c.points.length < 9) {
+      stats.tooFewPoints++;
+      continue;
+    }
+    const { ij, sMin, sMean, sMax } = toInPlane(f, c.points);
+    const k = nearestSlice(f, sMean, fallback);
+    if (k < 0) {
+      stats.offVolume++;
+      continue;
+    }
+    if (sMax - sMin > halfGapAt(f, k, fallback)) {
+      stats.notInSlicePlane++;
+      continue;
+    }
+    let list = bySlice.get(k);
+    if (!list) bySlice.set(k, (list = []));
+    list.push({ k, ij });
+    stats.rasterised++;
+  }
+
+  const sliceVoxels = f.nx * f.ny;
+  for (const [k, polys] of [...bySlice.entries()].sort((a, b) => a[0] - b[0])) {
+    stats.slices++;
+    stats.voxels += fillSlice(f, polys.map((p) => p.ij), mask, k * sliceVoxels);
+  }
+  return { mask, stats };
+}
+
+/**
+ * Even-odd scanline fill of polygons (ij interleaved, closed implicitly) into `mask` at `offset`.
+ * Rows are voxel-centre rows j; returns the number of voxels set.
+ */
+export function fillSlice(f: Pick<SliceFrame, 'nx' | 'ny'>, polygons: readonly Float64Array[], mask: Uint8Array, offset: number): number {
+  const { nx, ny } = f;
+  // Pass 1: count crossings per row, so that crossings can be stored in one flat array (CSR).
+  const counts = new Int32Array(ny + 1);
+  const eachEdgeRows = (visit: (row: number, x0: number, y0: number, x1: number, y1: number) => void): void => {
+    for (const ij of polygons) {
+      const m = ij.length >> 1;
+      for (let e = 0; e < m; e++) {
+        const x0 = ij[2 * e], y0 = ij[2 * e + 1];
+        const n = e + 1 === m ? 0 : e + 1;
+        const x1 = ij[2 * n], y1 = ij[2 * n + 1];
+        if (y0 === y1) continue;
+        const lo = Math.min(y0, y1), hi = Math.max(y0, y1);
+        // Rows j with lo <= j < hi, clipped to the grid.
+        const jStart = Math.max(0, Math.ceil(lo));
+        const jEnd = Math.min(ny - 1, Math.ceil(hi) - 1);
+        for (let j = jStart; j <= jEnd; j++) visit(j, x0, y0, x1, y1);
+      }
+    }
+  };
+  eachEdgeRows((j) => counts[j + 1]++);
+  for (let j = 0; j < ny; j++) counts[j + 1] += counts[j];
+  const xs = new Float64Array(counts[ny]);
+  const fill = counts.slice(0, ny);
+  eachEdgeRows((j, x0, y0, x1, y1) => {
+    xs[fill[j]++] = x0 + ((j - y0) * (x1 - x0)) / (y1 - y0);
+  });
+
+  let set = 0;
+  for (let j = 0; j < ny; j++) {
+    const a = counts[j], b = counts[j + 1];
+    if (b - a < 2) continue;
+    const row = xs.subarray(a, b).sort();
+    const rowOffset = offset + j * nx;
+    for (let p = 0; p + 1 < row.length; p += 2) {
+      const iStart = Math.max(0, Math.ceil(row[p]));
+      const iEnd = Math.min(nx - 1, Math.ceil(row[p + 1]) - 1);
+      for (let i = iStart; i <= iEnd; i++) {
+        if (mask[rowOffset + i] === 0) {
+          mask[rowOffset + i] = 1;
+          set++;
+        }
+      }
+    }
+  }
+  return set;
+}

@@ -1,0 +1,80 @@
+/** Fixtures for this library's tests: grids, polygons, an independent point-in-polygon, a seeded RNG. */
+import type { Mat3, Vec3 } from '@anatomynet/data';
+import type { SliceGeometry } from './geometry';
+import type { RtContour } from './rasterise';
+
+export function grid(shape: Vec3, spacing: Vec3, origin: Vec3 = [0, 0, 0], direction: Mat3 = [1, 0, 0, 0, 1, 0, 0, 0, 1], slicePositionsMm?: number[]): SliceGeometry {
+  return { shape, spacing, origin, direction, ...(slicePositionsMm ? { slicePositionsMm } : {}) };
+}
+
+/** A closed planar contour at height z (axial), from [x, y] pairs in mm. */
+export function axialContour(xy: readonly (readonly [number, number])[], z: number, geometricType = 'CLOSED_PLANAR'): RtContour {
+  return { geometricType, points: Float64Array.from(xy.flatMap(([x, y]) => [x, y, z])) };
+}
+
+export function rectangle(x0: number, y0: number, x1: number, y1: number): [number, number][] {
+  return [[x0, y0], [x1, y0], [x1, y1], [x0, y1]];
+}
+
+export function regularPolygon(cx: number, cy: number, r: number, n: number, phase = 0): [number, number][] {
+  return Array.from({ length: n }, (_, t) => {
+    const a = phase + (2 * Math.PI * t) / n;
+    return [cx + r * Math.cos(a), cy + r * Math.sin(a)] as [number, number];
+  });
+}
+
+/** Classic crossing-number test (W. R. Franklin's PNPOLY), written independently of the rasteriser. */
+export function pointInPolygon(x: number, y: number, poly: readonly (readonly [number, number])[]): boolean {
+  let inside = false;
+  for (let a = 0, b = poly.length - 1; a < poly.length; b = a++) {
+    const [xa, ya] = poly[a], [xb, yb] = poly[b];
+    if (ya > y !== yb > y && x < ((xb - xa) * (y - ya)) / (yb - ya) + xa) inside = !inside;
+  }
+  return inside;
+}
+
+export function countOnes(mask: ArrayLike<number>): number {
+  let n = 0;
+  for (let v = 0; v < mask.length; v++) if (mask[v]) n++;
+  return n;
+}
+
+/** Rotation matrix (row-major) about a unit axis by `angle` radians. */
+export function rotation(axis: Vec3, angle: number): Mat3 {
+  const l = Math.hypot(...axis), [x, y, z] = axis.map((a) => a / l);
+  const c = Math.cos(angle), s = Math.sin(angle), t = 1 - c;
+  return [t * x * x + c, t * x * y - s * z, t * x * z + s * y, t * x * y + s * z, t * y * y + c, t * y * z - s * x, t * x * z - s * y, t * y * z + s * x, t * z * z + c];
+}
+
+export function mulMat(a: Mat3, b: Mat3): Mat3 {
+  const m = new Array(9).fill(0) as Mat3;
+  for (let r = 0; r < 3; r++) for (let c = 0; c < 3; c++) for (let q = 0; q < 3; q++) m[r * 3 + c] += a[r * 3 + q] * b[q * 3 + c];
+  return m;
+}
+
+export function mulVec(a: Mat3, v: Vec3): Vec3 {
+  return [a[0] * v[0] + a[1] * v[1] + a[2] * v[2], a[3] * v[0] + a[4] * v[1] + a[5] * v[2], a[6] * v[0] + a[7] * v[1] + a[8] * v[2]];
+}
+
+/** Mulberry32: a small seeded RNG in [0, 1). */
+export function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function dice(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let inter = 0, sa = 0, sb = 0;
+  for (let v = 0; v < a.length; v++) {
+    const x = a[v] ? 1 : 0, y = b[v] ? 1 : 0;
+    inter += x & y;
+    sa += x;
+    sb += y;
+  }
+  return sa + sb === 0 ? 1 : (2 * inter) / (sa + sb);
+}
