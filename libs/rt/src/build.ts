@@ -3,6 +3,8 @@
  * with the pixel-centre rule gives back the same voxels (see trace.ts); points are in LPS mm through the
  * CT's geometry and per-slice positions; each contour references its CT slice.
  */
+import { createHash } from 'node:crypto';
+import { DEFAULT_UID_ROOT, uidFromSeed, writeDicomFile } from '@anatomynet/data';
 import { formatDS } from './ds';
 import { fromInPlane, sliceFrame, type SliceGeometry } from './geometry';
 import { RT_STRUCTURE_SET_STORAGE } from './parse';
@@ -47,8 +49,15 @@ export interface RtRoiSpec {
 export type RtMaskSource = { labelmap: ArrayLike<number> } | { masks: readonly { label: number; mask: ArrayLike<number> }[] };
 
 export interface BuildRtStructOptions {
-  sopInstanceUID: string;
-  seriesInstanceUID: string;
+  /**
+   * UIDs of the new instance and series. By default they are derived (uidFromSeed under `uidRoot`)
+   * from the CT series UID and a hash of the ROIs and their contours: the same masks on the same CT
+   * give the same UIDs, different masks different ones.
+   */
+  sopInstanceUID?: string;
+  seriesInstanceUID?: string;
+  /** Root for derived UIDs (default DEFAULT_UID_ROOT of @anatomynet/data). */
+  uidRoot?: string;
   structureSetLabel?: string;
   structureSetName?: string;
   seriesDescription?: string;
@@ -72,10 +81,11 @@ type Item = Record<string, unknown>;
  * @returns a naturalized dataset (dcmjs), SOPClassUID RT Structure Set Storage, Modality RTSTRUCT.
  * @throws RangeError when sizes disagree, a mask is missing for an ROI, or labels/numbers repeat.
  */
-export function buildRtStruct(source: RtMaskSource, ct: RtCtReference, rois: readonly RtRoiSpec[], opts: BuildRtStructOptions): Item {
+export function buildRtStruct(source: RtMaskSource, ct: RtCtReference, rois: readonly RtRoiSpec[], opts: BuildRtStructOptions = {}): Item {
   const f = sliceFrame(ct.volume);
   const voxels = f.nx * f.ny * f.nz;
   if (ct.sopInstanceUIDs.length !== f.nz) throw new RangeError(`buildRtStruct: ${ct.sopInstanceUIDs.length} SOP instance UIDs for ${f.nz} slices`);
+  if (rois.length === 0) throw new RangeError('buildRtStruct: no ROIs to write (StructureSetROISequence needs at least one)');
   const numbersSeen = new Set<number>();
   for (const r of rois) {
     const n = r.number ?? r.label;
@@ -96,6 +106,7 @@ export function buildRtStruct(source: RtMaskSource, ct: RtCtReference, rois: rea
   const imageClass = ct.sopClassUID ?? CT_IMAGE_STORAGE;
   const imageRef = (k: number): Item => ({ ReferencedSOPClassUID: imageClass, ReferencedSOPInstanceUID: ct.sopInstanceUIDs[k] });
 
+  const contentHash = createHash('sha256');
   const structureSetRois: Item[] = [];
   const roiContours: Item[] = [];
   const observations: Item[] = [];
@@ -106,15 +117,18 @@ export function buildRtStruct(source: RtMaskSource, ct: RtCtReference, rois: rea
     for (let k = 0; k < f.nz; k++) {
       for (const loop of traceSlice(data, f.nx, f.ny, k * f.nx * f.ny, match)) {
         const lps = fromInPlane(f, loop, k);
+        const contourData = Array.from(lps, (x) => formatDS(x));
+        contentHash.update(`${number}|${k}|${contourData.join('\\')}\n`);
         contours.push({
           ContourImageSequence: [imageRef(k)],
           ContourGeometricType: 'CLOSED_PLANAR',
           NumberOfContourPoints: lps.length / 3,
           ContourNumber: contours.length + 1,
-          ContourData: Array.from(lps, (x) => formatDS(x)),
+          ContourData: contourData,
         });
       }
     }
+    contentHash.update(`roi ${number} ${r.name} ${r.color.join(',')}\n`);
     const ssRoi: Item = {
       ROINumber: number,
       ReferencedFrameOfReferenceUID: ct.frameOfReferenceUID,
@@ -129,10 +143,14 @@ export function buildRtStruct(source: RtMaskSource, ct: RtCtReference, rois: rea
     observations.push({ ObservationNumber: index + 1, ReferencedROINumber: number, RTROIInterpretedType: 'ORGAN', ROIInterpreter: '' });
   });
 
+  const digest = contentHash.digest('hex');
+  const root = opts.uidRoot ?? DEFAULT_UID_ROOT;
+  const seriesInstanceUID = opts.seriesInstanceUID ?? uidFromSeed(root, 'rtstruct-series', ct.seriesInstanceUID, digest);
+  const sopInstanceUID = opts.sopInstanceUID ?? uidFromSeed(root, 'rtstruct-instance', ct.seriesInstanceUID, digest);
   const dataset: Item = {
     SpecificCharacterSet: 'ISO_IR 192',
     SOPClassUID: RT_STRUCTURE_SET_STORAGE,
-    SOPInstanceUID: opts.sopInstanceUID,
+    SOPInstanceUID: sopInstanceUID,
     StudyDate: ct.studyDate ?? '',
     StudyTime: ct.studyTime ?? '',
     AccessionNumber: ct.accessionNumber ?? '',
@@ -146,7 +164,7 @@ export function buildRtStruct(source: RtMaskSource, ct: RtCtReference, rois: rea
     PatientBirthDate: ct.patientBirthDate ?? '',
     PatientSex: ct.patientSex ?? '',
     StudyInstanceUID: ct.studyInstanceUID,
-    SeriesInstanceUID: opts.seriesInstanceUID,
+    SeriesInstanceUID: seriesInstanceUID,
     StudyID: ct.studyId ?? '',
     SeriesNumber: opts.seriesNumber ?? 1,
     InstanceNumber: opts.instanceNumber ?? 1,
@@ -172,5 +190,16 @@ export function buildRtStruct(source: RtMaskSource, ct: RtCtReference, rois: rea
     ROIContourSequence: roiContours,
     RTROIObservationsSequence: observations,
   };
+  return dataset;
+}
+
+/**
+ * Builds an RTSTRUCT (see buildRtStruct) and writes it to `path` atomically, explicit VR little endian.
+ * @returns the dataset written.
+ * @throws VolumeIOError when the file cannot be written; RangeError as buildRtStruct.
+ */
+export function writeRtStruct(path: string, source: RtMaskSource, ct: RtCtReference, rois: readonly RtRoiSpec[], opts: BuildRtStructOptions = {}): Item {
+  const dataset = buildRtStruct(source, ct, rois, opts);
+  writeDicomFile(path, dataset);
   return dataset;
 }
