@@ -1,0 +1,66 @@
+/**
+ * Broadcasting binary ops (Add, Mul, ...) on the webgpu backend with their shapes collapsed to the
+ * smallest equivalent rank before the stock kernel runs.
+ *
+ * Why: tfjs-backend-webgpu 4.22 emits invalid WGSL ("cannot index type vec5") for rank-5 broadcasts
+ * such as a bias add on [1,D,H,W,C] + [C]; the stock shader then silently returns zeros. Adjacent
+ * dimensions that broadcast the same way are merged (bias add becomes [D*H*W, C] + [C]), which is
+ * the same arithmetic on the same buffers.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { release, reshapeView, stockKernel, type TensorInfo, type WebGPUBackendLike } from './program';
+
+/** The binary kernels wrapped; all take inputs {a, b}. */
+export const COLLAPSED_BINARY_KERNELS = [
+  'Add', 'Sub', 'Multiply', 'RealDiv', 'Maximum', 'Minimum', 'SquaredDifference', 'Pow', 'FloorDiv', 'Mod',
+  'Equal', 'NotEqual', 'Greater', 'GreaterEqual', 'Less', 'LessEqual', 'LogicalAnd', 'LogicalOr', 'Atan2',
+] as const;
+
+/**
+ * Merges adjacent dimensions that broadcast the same way and drops leading ones.
+ * E.g. [1,4,8,8,32] with [32] gives a [256,32] and b [32]; out is the collapsed output shape.
+ */
+export function collapseBroadcast(aShape: number[], bShape: number[]): { a: number[]; b: number[]; out: number[] } {
+  const out = tf.backend_util.assertAndGetBroadcastShape(aShape, bShape);
+  const r = out.length;
+  const pa = [...new Array(r - aShape.length).fill(1), ...aShape];
+  const pb = [...new Array(r - bShape.length).fill(1), ...bShape];
+  const groups: { a: number; b: number; kind: string }[] = [];
+  for (let i = 0; i < r; i++) {
+    if (out[i] === 1) continue;
+    const kind = `${pa[i] === out[i] ? 'a' : ''}${pb[i] === out[i] ? 'b' : ''}`;
+    const last = groups[groups.length - 1];
+    if (last && last.kind === kind) {
+      last.a *= pa[i];
+      last.b *= pb[i];
+    } else groups.push({ a: pa[i], b: pb[i], kind });
+  }
+  if (groups.length === 0) groups.push({ a: 1, b: 1, kind: 'ab' });
+  const trim = (s: number[]) => {
+    let k = 0;
+    while (k < s.length - 1 && s[k] === 1) k++;
+    return s.slice(k);
+  };
+  const a = trim(groups.map((g) => g.a));
+  const b = trim(groups.map((g) => g.b));
+  return { a, b, out: groups.map((g) => Math.max(g.a, g.b)) };
+}
+
+/** A webgpu kernel config running the stock `name` kernel on collapsed shapes when the rank is 3 or more. */
+export function collapsedBinaryConfig(name: string): tf.KernelConfig {
+  const stock = stockKernel(name);
+  const kernelFunc: tf.KernelFunc = (args) => {
+    const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
+    const backend = args.backend as unknown as WebGPUBackendLike;
+    const outShape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+    if (outShape.length < 3) return stock.kernelFunc(args);
+    const c = collapseBroadcast(a.shape, b.shape);
+    const av = reshapeView(backend, a, c.a);
+    const bv = reshapeView(backend, b, c.b);
+    const y = stock.kernelFunc({ ...args, inputs: { a: av, b: bv } }) as TensorInfo;
+    const out = reshapeView(backend, y, outShape);
+    release(backend, av, bv, y);
+    return out;
+  };
+  return { kernelName: name, backendName: 'webgpu', kernelFunc };
+}

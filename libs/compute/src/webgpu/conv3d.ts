@@ -1,0 +1,59 @@
+/**
+ * Conv3D (forward) on webgpu as an implicit GEMM: rows are output voxels [N*Do*Ho*Wo], columns
+ * output channels, K = fD*fH*fW*Cin; A is gathered from x on the fly (zero padding), B is the
+ * filter read as its natural [K, Cout] matrix. 'same'/'valid' padding and strides as tfjs
+ * computes them (backend_util.computeConv3DInfo), dilations included.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { ImplicitGemmProgram, runImplicitGemm } from './conv3d_gemm';
+import { release, reshapeView, stockKernel, type TensorInfo, type WebGPUBackendLike } from './program';
+
+const FUNCTIONS = `
+  fn rowInfo(m : i32) -> vec4<i32> {
+    if (m >= uniforms.M) { return vec4<i32>(-1, 0, 0, 0); }
+    let ow = m % uniforms.outW;
+    let t1 = m / uniforms.outW;
+    let oh = t1 % uniforms.outH;
+    let t2 = t1 / uniforms.outH;
+    let od = t2 % uniforms.outD;
+    let n = t2 / uniforms.outD;
+    return vec4<i32>(n, od * uniforms.sD - uniforms.pD, oh * uniforms.sH - uniforms.pH, ow * uniforms.sW - uniforms.pW);
+  }
+  fn loadA(r : vec4<i32>, k : i32) -> f32 {
+    if (r.x < 0) { return 0.0; }
+    let ci = k % uniforms.inC;
+    let tap = k / uniforms.inC;
+    let kw = tap % uniforms.fW;
+    let t1 = tap / uniforms.fW;
+    let kh = t1 % uniforms.fH;
+    let kd = t1 / uniforms.fH;
+    let d = r.y + kd * uniforms.dD;
+    let h = r.z + kh * uniforms.dH;
+    let w = r.w + kw * uniforms.dW;
+    if (d < 0 || d >= uniforms.inD || h < 0 || h >= uniforms.inH || w < 0 || w >= uniforms.inW) { return 0.0; }
+    return x[(((r.x * uniforms.inD + d) * uniforms.inH + h) * uniforms.inW + w) * uniforms.inC + ci];
+  }
+  fn loadB(k : i32, n : i32) -> f32 {
+    return W[k * uniforms.outC + n];
+  }`;
+
+export function conv3dConfig(): tf.KernelConfig {
+  const stock = stockKernel('Conv3D');
+  const kernelFunc: tf.KernelFunc = (args) => {
+    const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
+    const { strides, pad, dilations, dataFormat } = args.attrs as unknown as tf.Conv3DAttrs;
+    if ((dataFormat && dataFormat !== 'NDHWC') || x.dtype !== 'float32') return stock.kernelFunc(args);
+    const backend = args.backend as unknown as WebGPUBackendLike;
+    const conv = tf.backend_util.computeConv3DInfo(
+      x.shape as [number, number, number, number, number], filter.shape as [number, number, number, number, number],
+      strides, dilations ?? 1, pad);
+    const M = conv.batchSize * conv.outDepth * conv.outHeight * conv.outWidth;
+    const K = conv.filterDepth * conv.filterHeight * conv.filterWidth * conv.inChannels;
+    const program = new ImplicitGemmProgram(['x', 'W'], 'conv3d', FUNCTIONS, M, conv.outChannels, K, 1);
+    const y = runImplicitGemm(backend, program, [x, filter], conv);
+    const out = reshapeView(backend, y, conv.outShape);
+    release(backend, y);
+    return out;
+  };
+  return { kernelName: 'Conv3D', backendName: 'webgpu', kernelFunc };
+}

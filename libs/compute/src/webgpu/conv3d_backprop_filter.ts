@@ -1,0 +1,73 @@
+/**
+ * Conv3DBackpropFilterV2 (dW) on webgpu as an implicit GEMM: rows are filter entries (tap, ci)
+ * [fD*fH*fW*Cin], columns output channels, and K runs over every output voxel (millions for a
+ * volume). K is split into slices computed by separate workgroups (split-K) whose partial filters
+ * are then summed by this project's reduction kernel.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { ImplicitGemmProgram, runImplicitGemm, TILE_K } from './conv3d_gemm';
+import { release, reshapeView, stockKernel, type TensorInfo, type WebGPUBackendLike } from './program';
+import { reduceOnGpu } from './reduce';
+
+const FUNCTIONS = `
+  fn rowInfo(m : i32) -> vec4<i32> {
+    if (m >= uniforms.M) { return vec4<i32>(-1, 0, 0, 0); }
+    let ci = m % uniforms.inC;
+    let tap = m / uniforms.inC;
+    let kw = tap % uniforms.fW;
+    let t1 = tap / uniforms.fW;
+    let kh = t1 % uniforms.fH;
+    let kd = t1 / uniforms.fH;
+    return vec4<i32>(ci, kd * uniforms.dD - uniforms.pD, kh * uniforms.dH - uniforms.pH, kw * uniforms.dW - uniforms.pW);
+  }
+  fn loadA(r : vec4<i32>, k : i32) -> f32 {
+    if (r.x < 0) { return 0.0; }
+    let ow = k % uniforms.outW;
+    let t1 = k / uniforms.outW;
+    let oh = t1 % uniforms.outH;
+    let t2 = t1 / uniforms.outH;
+    let od = t2 % uniforms.outD;
+    let n = t2 / uniforms.outD;
+    let d = od * uniforms.sD + r.y;
+    let h = oh * uniforms.sH + r.z;
+    let w = ow * uniforms.sW + r.w;
+    if (d < 0 || d >= uniforms.inD || h < 0 || h >= uniforms.inH || w < 0 || w >= uniforms.inW) { return 0.0; }
+    return x[(((n * uniforms.inD + d) * uniforms.inH + h) * uniforms.inW + w) * uniforms.inC + r.x];
+  }
+  fn loadB(k : i32, n : i32) -> f32 {
+    return dy[k * uniforms.outC + n];
+  }`;
+
+/** Voxels per split-K slice, at least; partial filters are capped at 64 MiB. */
+const MIN_SLICE = 4096;
+const MAX_PARTIAL_BYTES = 64 * 1024 * 1024;
+
+/** Number of split-K slices for a reduction over K voxels producing an M x N filter. */
+export function filterSlices(M: number, N: number, K: number): number {
+  const byWork = Math.floor(K / MIN_SLICE);
+  const byMemory = Math.floor(MAX_PARTIAL_BYTES / (4 * M * N));
+  return Math.max(1, Math.min(byWork, byMemory, Math.ceil(K / TILE_K), 1024));
+}
+
+export function conv3dBackpropFilterConfig(): tf.KernelConfig {
+  const stock = stockKernel('Conv3DBackpropFilterV2');
+  const kernelFunc: tf.KernelFunc = (args) => {
+    const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
+    const { strides, pad, filterShape } = args.attrs as unknown as tf.Conv3DBackpropFilterV2Attrs;
+    if (x.dtype !== 'float32') return stock.kernelFunc(args);
+    const backend = args.backend as unknown as WebGPUBackendLike;
+    const conv = tf.backend_util.computeConv3DInfo(
+      x.shape as [number, number, number, number, number], filterShape, strides, 1, pad);
+    const M = conv.filterDepth * conv.filterHeight * conv.filterWidth * conv.inChannels;
+    const K = conv.batchSize * conv.outDepth * conv.outHeight * conv.outWidth;
+    const slices = filterSlices(M, conv.outChannels, K);
+    const program = new ImplicitGemmProgram(['x', 'dy'], 'conv3d_dw', FUNCTIONS, M, conv.outChannels, K, slices);
+    const partial = runImplicitGemm(backend, program, [x, dy], conv);
+    const out = program.slices > 1
+      ? reduceOnGpu(backend, partial, [0], filterShape, 'sum')
+      : reshapeView(backend, partial, filterShape);
+    release(backend, partial);
+    return out;
+  };
+  return { kernelName: 'Conv3DBackpropFilterV2', backendName: 'webgpu', kernelFunc };
+}

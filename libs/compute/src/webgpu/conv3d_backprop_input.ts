@@ -1,0 +1,65 @@
+/**
+ * Conv3DBackpropInputV2 (dx) on webgpu as an implicit GEMM: rows are input voxels [N*D*H*W],
+ * columns input channels, K = fD*fH*fW*Cout. A[m, (tap, co)] is dy at the output voxel that tap
+ * maps onto input voxel m (zero when the stride does not divide or it falls outside); B is the
+ * filter read transposed, W[tap, ci, co].
+ */
+import * as tf from '@tensorflow/tfjs';
+import { ImplicitGemmProgram, runImplicitGemm } from './conv3d_gemm';
+import { release, reshapeView, stockKernel, type TensorInfo, type WebGPUBackendLike } from './program';
+
+const FUNCTIONS = `
+  fn rowInfo(m : i32) -> vec4<i32> {
+    if (m >= uniforms.M) { return vec4<i32>(-1, 0, 0, 0); }
+    let w = m % uniforms.inW;
+    let t1 = m / uniforms.inW;
+    let h = t1 % uniforms.inH;
+    let t2 = t1 / uniforms.inH;
+    let d = t2 % uniforms.inD;
+    let n = t2 / uniforms.inD;
+    return vec4<i32>(n, d + uniforms.pD, h + uniforms.pH, w + uniforms.pW);
+  }
+  fn loadA(r : vec4<i32>, k : i32) -> f32 {
+    if (r.x < 0) { return 0.0; }
+    let co = k % uniforms.outC;
+    let tap = k / uniforms.outC;
+    let kw = tap % uniforms.fW;
+    let t1 = tap / uniforms.fW;
+    let kh = t1 % uniforms.fH;
+    let kd = t1 / uniforms.fH;
+    let nd = r.y - kd * uniforms.dD;
+    let nh = r.z - kh * uniforms.dH;
+    let nw = r.w - kw * uniforms.dW;
+    if (nd < 0 || nh < 0 || nw < 0) { return 0.0; }
+    let od = nd / uniforms.sD;
+    let oh = nh / uniforms.sH;
+    let ow = nw / uniforms.sW;
+    if (od * uniforms.sD != nd || oh * uniforms.sH != nh || ow * uniforms.sW != nw) { return 0.0; }
+    if (od >= uniforms.outD || oh >= uniforms.outH || ow >= uniforms.outW) { return 0.0; }
+    return dy[(((r.x * uniforms.outD + od) * uniforms.outH + oh) * uniforms.outW + ow) * uniforms.outC + co];
+  }
+  fn loadB(k : i32, n : i32) -> f32 {
+    let co = k % uniforms.outC;
+    let tap = k / uniforms.outC;
+    return W[(tap * uniforms.inC + n) * uniforms.outC + co];
+  }`;
+
+export function conv3dBackpropInputConfig(): tf.KernelConfig {
+  const stock = stockKernel('Conv3DBackpropInputV2');
+  const kernelFunc: tf.KernelFunc = (args) => {
+    const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
+    const { strides, pad, inputShape } = args.attrs as unknown as tf.Conv3DBackpropInputV2Attrs;
+    if (dy.dtype !== 'float32') return stock.kernelFunc(args);
+    const backend = args.backend as unknown as WebGPUBackendLike;
+    const conv = tf.backend_util.computeConv3DInfo(
+      inputShape, filter.shape as [number, number, number, number, number], strides, 1, pad);
+    const M = conv.batchSize * conv.inDepth * conv.inHeight * conv.inWidth;
+    const K = conv.filterDepth * conv.filterHeight * conv.filterWidth * conv.outChannels;
+    const program = new ImplicitGemmProgram(['dy', 'W'], 'conv3d_dx', FUNCTIONS, M, conv.inChannels, K, 1);
+    const y = runImplicitGemm(backend, program, [dy, filter], conv);
+    const out = reshapeView(backend, y, inputShape);
+    release(backend, y);
+    return out;
+  };
+  return { kernelName: 'Conv3DBackpropInputV2', backendName: 'webgpu', kernelFunc };
+}

@@ -1,0 +1,140 @@
+/**
+ * The tiled implicit-GEMM program shared by the Conv3D kernels (NDHWC activations, filters
+ * [fD,fH,fW,Cin,Cout]). Each kernel supplies three WGSL functions:
+ *   rowInfo(m) -> vec4<i32>   what a thread precomputes once for GEMM row m (x < 0 marks m >= M),
+ *   loadA(info, k) -> f32     element (m, k) of the implicitly gathered A matrix (0 outside),
+ *   loadB(k, n) -> f32        element (k, n) of B.
+ * The program computes result[s, m, n] = sum over k in slice s of A[m,k] * B[k,n]. A workgroup of
+ * 16x16 threads owns a 64 x TN tile (TN 16, 32 or 64 by the number of columns), stages 16-deep K
+ * slabs of A and B in workgroup memory and accumulates 4 x TN/16 outputs per thread. Slices
+ * (split-K, `z` of the dispatch) let a reduction over millions of voxels use many workgroups.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { release, reshapeView, spreadWorkgroups, type ProgramUniform, type TensorInfo, type WebGPUBackendLike, type WebGPUProgram } from './program';
+
+export const TILE_M = 64;
+export const TILE_K = 16;
+
+/** Conv geometry as the shaders read it (uniform fields, all i32). */
+export const GEOMETRY_FIELDS = [
+  'batch', 'inD', 'inH', 'inW', 'inC', 'outD', 'outH', 'outW', 'outC',
+  'fD', 'fH', 'fW', 'sD', 'sH', 'sW', 'dD', 'dH', 'dW', 'pD', 'pH', 'pW',
+] as const;
+
+export function geometryValues(c: tf.backend_util.Conv3DInfo): number[] {
+  return [
+    c.batchSize, c.inDepth, c.inHeight, c.inWidth, c.inChannels, c.outDepth, c.outHeight, c.outWidth, c.outChannels,
+    c.filterDepth, c.filterHeight, c.filterWidth, c.strideDepth, c.strideHeight, c.strideWidth,
+    c.dilationDepth, c.dilationHeight, c.dilationWidth, c.padInfo.front, c.padInfo.top, c.padInfo.left,
+  ];
+}
+
+/** Column tile width for N columns: the smallest of 16, 32, 64 that covers N (64 beyond). */
+export function tileN(n: number): number {
+  return n <= 16 ? 16 : n <= 32 ? 32 : 64;
+}
+
+export class ImplicitGemmProgram implements WebGPUProgram {
+  outputShape: number[];
+  shaderKey: string;
+  dispatchLayout = { x: [2], y: [1], z: [0] };
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number] = [16, 16, 1];
+  uniforms = `M : i32, N : i32, K : i32, nTiles : i32, chunkK : i32, kSteps : i32, ${GEOMETRY_FIELDS.map((f) => `${f} : i32,`).join(' ')}`;
+  readonly tn: number;
+  readonly nTiles: number;
+  readonly chunkK: number;
+  constructor(
+    readonly variableNames: string[], private name: string, private functions: string,
+    readonly M: number, readonly N: number, readonly K: number, readonly slices: number,
+  ) {
+    this.tn = tileN(N);
+    this.nTiles = Math.ceil(N / this.tn);
+    this.chunkK = Math.ceil(Math.ceil(K / slices) / TILE_K) * TILE_K;
+    this.outputShape = [slices, M, N];
+    const [x, y] = spreadWorkgroups(Math.ceil(M / TILE_M) * this.nTiles);
+    this.dispatch = [x, y, slices];
+    this.shaderKey = `anatomynet_igemm_${name}_${this.tn}`;
+  }
+
+  uniformValues(geometry: number[]): ProgramUniform[] {
+    const kSteps = this.chunkK / TILE_K;
+    return [this.M, this.N, this.K, this.nTiles, this.chunkK, kSteps, ...geometry].map((v) => ({ type: 'int32' as const, data: [v] }));
+  }
+
+  getUserCode(): string {
+    const TM = TILE_M, TK = TILE_K, TN = this.tn, RN = TN / 16, BROWS = 256 / TN;
+    return `
+      ${this.functions}
+      var<workgroup> As : array<f32, ${TK * TM}>;
+      var<workgroup> Bs : array<f32, ${TK * TN}>;
+      fn main() {
+        let tx = i32(localId.x);
+        let ty = i32(localId.y);
+        let t = ty * 16 + tx;
+        let tileId = i32(workgroupId.y * numWorkgroups.x + workgroupId.x);
+        let mTile = tileId / uniforms.nTiles;
+        let m0 = mTile * ${TM};
+        let n0 = (tileId - mTile * uniforms.nTiles) * ${TN};
+        let slice = i32(workgroupId.z);
+        let kBegin = slice * uniforms.chunkK;
+        let kEnd = min(kBegin + uniforms.chunkK, uniforms.K);
+        let aK = t % ${TK};
+        let aM = t / ${TK};
+        var info : array<vec4<i32>, 4>;
+        for (var i = 0; i < 4; i = i + 1) { info[i] = rowInfo(m0 + aM + 16 * i); }
+        let bN = t % ${TN};
+        let bK = t / ${TN};
+        var acc : array<array<f32, ${RN}>, 4>;
+        for (var s = 0; s < uniforms.kSteps; s = s + 1) {
+          let k0 = kBegin + s * ${TK};
+          let ka = k0 + aK;
+          for (var i = 0; i < 4; i = i + 1) {
+            var v = 0.0;
+            if (ka < kEnd) { v = loadA(info[i], ka); }
+            As[aK * ${TM} + aM + 16 * i] = v;
+          }
+          for (var j = 0; j < ${RN}; j = j + 1) {
+            let kk = bK + ${BROWS} * j;
+            let kb = k0 + kk;
+            var v = 0.0;
+            if (kb < kEnd && n0 + bN < uniforms.N) { v = loadB(kb, n0 + bN); }
+            Bs[kk * ${TN} + bN] = v;
+          }
+          workgroupBarrier();
+          for (var kk = 0; kk < ${TK}; kk = kk + 1) {
+            var b : array<f32, ${RN}>;
+            for (var j = 0; j < ${RN}; j = j + 1) { b[j] = Bs[kk * ${TN} + tx + 16 * j]; }
+            for (var i = 0; i < 4; i = i + 1) {
+              let a = As[kk * ${TM} + ty + 16 * i];
+              for (var j = 0; j < ${RN}; j = j + 1) { acc[i][j] = fma(a, b[j], acc[i][j]); }
+            }
+          }
+          workgroupBarrier();
+        }
+        let base = slice * uniforms.M * uniforms.N;
+        for (var i = 0; i < 4; i = i + 1) {
+          let m = m0 + ty + 16 * i;
+          if (m < uniforms.M) {
+            for (var j = 0; j < ${RN}; j = j + 1) {
+              let n = n0 + tx + 16 * j;
+              if (n < uniforms.N) { result[base + m * uniforms.N + n] = acc[i][j]; }
+            }
+          }
+        }
+      }`;
+  }
+}
+
+/**
+ * Runs an implicit GEMM over flat views of `inputs` and returns [slices, M, N] (the caller sums
+ * slices when there are several).
+ */
+export function runImplicitGemm(
+  backend: WebGPUBackendLike, program: ImplicitGemmProgram, inputs: TensorInfo[], conv: tf.backend_util.Conv3DInfo,
+): TensorInfo {
+  const flat = inputs.map((t) => reshapeView(backend, t, [tf.util.sizeFromShape(t.shape)]));
+  const out = backend.runWebGPUProgram(program, flat, 'float32', program.uniformValues(geometryValues(conv)));
+  release(backend, ...flat);
+  return out;
+}

@@ -1,0 +1,73 @@
+/**
+ * The small part of tfjs-backend-webgpu's program contract this project's kernels use, plus helpers
+ * shared by the kernel files (reshape views, dispatch sizes within WebGPU's per-dimension limit).
+ *
+ * A program is run with `backend.runWebGPUProgram(program, inputs, dtype, uniforms)`: tfjs prepends
+ * the buffer bindings (`result`, one array per variable name) and a `uniforms` struct holding the
+ * input/output shapes, `size` (when `size` is true) and the fields in `uniforms`, then calls our
+ * `fn main(index : i32)` (flat layout) or `fn main()` (layout with y/z).
+ */
+import * as tf from '@tensorflow/tfjs';
+
+export type TensorInfo = tf.TensorInfo;
+
+/** The subset of tfjs-backend-webgpu's WebGPUBackend the kernels call. */
+export interface WebGPUBackendLike {
+  runWebGPUProgram(program: WebGPUProgram, inputs: TensorInfo[], dtype: tf.DataType, uniforms?: ProgramUniform[]): TensorInfo;
+  disposeData(dataId: object, force?: boolean): boolean;
+  readSync(dataId: object): ArrayLike<number>;
+  device: GPUDevice;
+}
+
+export interface ProgramUniform {
+  type: 'int32' | 'float32' | 'uint32';
+  data: number[];
+}
+
+export interface WebGPUProgram {
+  variableNames: string[];
+  outputShape: number[];
+  shaderKey: string;
+  dispatchLayout: { x: number[]; y?: number[]; z?: number[] };
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number];
+  size?: boolean;
+  uniforms?: string;
+  outputComponent?: number;
+  variableComponents?: number[];
+  getUserCode(): string;
+}
+
+/** WebGPU's guaranteed minimum of maxComputeWorkgroupsPerDimension; adapters may allow more. */
+export const MAX_WORKGROUPS_PER_DIM = 65535;
+
+/**
+ * Spreads `count` workgroups over x and y so neither exceeds the per-dimension limit; shaders
+ * rebuild the linear id as `workgroupId.y * numWorkgroups.x + workgroupId.x` and must ignore ids
+ * at or past `count` (the grid may be slightly larger).
+ */
+export function spreadWorkgroups(count: number): [number, number] {
+  if (count <= MAX_WORKGROUPS_PER_DIM) return [Math.max(count, 1), 1];
+  const y = Math.ceil(count / MAX_WORKGROUPS_PER_DIM);
+  if (y > MAX_WORKGROUPS_PER_DIM) throw new Error(`dispatch of ${count} workgroups exceeds WebGPU limits`);
+  return [Math.ceil(count / y), y];
+}
+
+/** A reshaped view of `x` on the webgpu backend (shares the buffer); dispose it with {@link release}. */
+export function reshapeView(backend: WebGPUBackendLike, x: TensorInfo, shape: number[]): TensorInfo {
+  const reshape = tf.getKernel('Reshape', 'webgpu');
+  if (!reshape) throw new Error('webgpu backend has no Reshape kernel registered');
+  return reshape.kernelFunc({ inputs: { x }, backend: backend as any, attrs: { shape } }) as TensorInfo;
+}
+
+/** Releases intermediate tensors created inside a kernel. */
+export function release(backend: WebGPUBackendLike, ...infos: TensorInfo[]): void {
+  for (const t of infos) backend.disposeData(t.dataId);
+}
+
+/** The stock kernel tfjs-backend-webgpu registered under `name`, captured before it is replaced. */
+export function stockKernel(name: string): tf.KernelConfig {
+  const k = tf.getKernel(name, 'webgpu');
+  if (!k) throw new Error(`tfjs-backend-webgpu registers no ${name} kernel`);
+  return k;
+}

@@ -1,0 +1,43 @@
+/**
+ * Replaces tfjs-backend-webgpu kernels with this project's (unregister first: registerKernel only
+ * warns and keeps the old entry otherwise). Idempotent: the stock kernels are captured once.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { COLLAPSED_BINARY_KERNELS, collapsedBinaryConfig } from './binary_collapsed';
+import { conv3dConfig } from './conv3d';
+import { conv3dBackpropFilterConfig } from './conv3d_backprop_filter';
+import { conv3dBackpropInputConfig } from './conv3d_backprop_input';
+import { reduceConfig } from './reduce';
+import { transpose2dConfig } from './transpose_2d';
+
+let replaced: string[] | undefined;
+
+/** The kernels {@link registerWebgpuKernels} replaces, with the reason for each group. */
+export const WEBGPU_REPLACEMENTS: { kernels: string[]; why: string }[] = [
+  { kernels: [...COLLAPSED_BINARY_KERNELS], why: 'rank-5 broadcasts emit invalid WGSL (vec5); shapes are collapsed first' },
+  { kernels: ['Sum', 'Mean', 'Max', 'Min'], why: 'transpose-based reductions overflow the dispatch limit past ~1M rows' },
+  { kernels: ['Transpose'], why: 'rank-2 tiled transpose overflows the y dispatch past ~1M rows' },
+  { kernels: ['Conv3D', 'Conv3DBackpropInputV2', 'Conv3DBackpropFilterV2'], why: 'implicit-GEMM WGSL kernels with workgroup tiling replace the naive stock shaders' },
+];
+
+/**
+ * Registers this project's webgpu kernels; call after tfjs-backend-webgpu is imported.
+ * Returns the kernel names now served by this project.
+ */
+export function registerWebgpuKernels(): string[] {
+  if (replaced) return replaced;
+  const configs: tf.KernelConfig[] = [
+    ...COLLAPSED_BINARY_KERNELS.filter((n) => tf.getKernel(n, 'webgpu')).map((n) => collapsedBinaryConfig(n)),
+    ...(['Sum', 'Mean', 'Max', 'Min'] as const).map((n) => reduceConfig(n)),
+    transpose2dConfig(),
+    conv3dConfig(),
+    conv3dBackpropInputConfig(),
+    conv3dBackpropFilterConfig(),
+  ];
+  for (const c of configs) {
+    tf.unregisterKernel(c.kernelName, 'webgpu');
+    tf.registerKernel(c);
+  }
+  replaced = configs.map((c) => c.kernelName);
+  return replaced;
+}
