@@ -21,3 +21,6 @@ export {
 } from './dicom';
 export { readCtSeries, writeCtSeries, type CtSeries, type WriteCtOptions } from './ct-series';
 export { formatDS } from './geometry';
+export { readNifti, writeNifti, parseNifti, encodeNifti, type NiftiReadOptions, type NiftiWriteOptions } from './nifti';
+export { readNrrd, writeNrrd, parseNrrd, type NrrdImage, type NrrdReadOptions, type NrrdWriteOptions } from './nrrd';
+export { readVolume, writeVolume, volumeFormatOf, type VolumeFormat } from './volume-io';
