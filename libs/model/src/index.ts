@@ -1,0 +1,16 @@
+export {
+  DEFAULT_MODEL_CONFIG,
+  ModelConfigError,
+  readModelConfigFile,
+  validateModelConfig,
+  type BlockType,
+  type ModelConfig,
+  type NormType,
+  type SkipMerge,
+} from './config';
+export { buildModel, createModel, forward, type AnatomyNetModel, type ForwardOptions } from './model';
+export { predict, trainStep, type ProbabilityLoss } from './train';
+export { summarizeModel, parameterSpecs, type ModelSummary, type OpRecord, type ParamSpec } from './summary';
+export { loadModel, saveModel, ModelFileError, type SavedModelManifest } from './io';
+export { addBiasRows, depthToSpace2, normalizeGroups, scaleChannels, sumRows } from './ops';
+export { formatSummary } from './format';

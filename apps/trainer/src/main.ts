@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+// The trainer CLI: each command lives in commands/<name>.ts and is registered here.
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { modelCommand } from './commands/model';
+
+try {
+  await yargs(hideBin(process.argv))
+    .scriptName('trainer')
+    .command(modelCommand)
+    .demandCommand(1, 'name a command (see --help)')
+    .strict()
+    .fail((msg, err, y) => {
+      if (err) throw err;
+      // Usage mistakes get the help text.
+      y.showHelp();
+      console.error(`\n${msg}`);
+      process.exit(1);
+    })
+    .help()
+    .parseAsync();
+} catch (e) {
+  // Errors from the libraries (bad config, unreadable file) get their message, not a stack.
+  console.error(`error: ${(e as Error).message}`);
+  process.exit(1);
+}

@@ -1,0 +1,224 @@
+import * as tf from '@tensorflow/tfjs';
+import { validateModelConfig, type ModelConfig } from './config';
+import { initialValues } from './init';
+import { anatomyNet, type NetOps } from './network';
+import { addBiasRows, depthToSpace2, normalizeFixed, normalizeGroups, scaleChannels, sumRows } from './ops';
+import { parameterSpecs, type ParamSpec } from './summary';
+
+/** A built network: its configuration and its tf variables, in creation order. */
+export interface AnatomyNetModel {
+  readonly config: ModelConfig;
+  /** Trainable variables by parameter name (e.g. `enc0.b0.conv1.w`). */
+  readonly params: ReadonlyMap<string, tf.Variable>;
+  /** BatchNorm running statistics (`*.runningMean`, `*.runningVar`), updated in training mode. */
+  readonly buffers: ReadonlyMap<string, tf.Variable>;
+  readonly specs: readonly ParamSpec[];
+  /** Number of trainable scalars. */
+  readonly paramCount: number;
+  /** Frees every variable. */
+  dispose(): void;
+}
+
+/** Options of {@link forward}. */
+export interface ForwardOptions {
+  /** Batch statistics in the norms and (by default) running-statistics updates. Default false. */
+  training?: boolean;
+  /** Update BatchNorm running statistics in training mode. Default true. */
+  updateStats?: boolean;
+}
+
+let modelCounter = 0;
+
+/** Builds the variables from specs and a value source; shapes are checked by tf.tensor. */
+export function createModel(config: ModelConfig, valueOf: (spec: ParamSpec) => Float32Array): AnatomyNetModel {
+  const specs = parameterSpecs(config);
+  const prefix = `anatomynet${modelCounter++}/`;
+  const params = new Map<string, tf.Variable>();
+  const buffers = new Map<string, tf.Variable>();
+  try {
+    for (const spec of specs) {
+      const values = valueOf(spec);
+      const v = tf.tidy(() => tf.variable(tf.tensor(values, spec.shape, 'float32'), spec.kind === 'param', prefix + spec.name));
+      (spec.kind === 'param' ? params : buffers).set(spec.name, v);
+    }
+  } catch (e) {
+    for (const v of [...params.values(), ...buffers.values()]) v.dispose();
+    throw e;
+  }
+  const paramCount = [...params.values()].reduce((a, v) => a + v.size, 0);
+  return {
+    config,
+    params,
+    buffers,
+    specs,
+    paramCount,
+    dispose: () => {
+      for (const v of [...params.values(), ...buffers.values()]) v.dispose();
+    },
+  };
+}
+
+/**
+ * Validates a configuration (before any compute) and builds a freshly initialised network.
+ * Same config and seed give bit-identical weights on every backend.
+ * @throws ModelConfigError naming the bad field and value.
+ */
+export function buildModel(config: unknown, options: { seed?: number } = {}): AnatomyNetModel {
+  const cfg = validateModelConfig(config);
+  const seed = options.seed ?? 0;
+  return createModel(cfg, (spec) => initialValues(spec, seed, cfg.leakySlope));
+}
+
+/** The tfjs implementation of the network's operations. */
+class TensorOps implements NetOps<tf.Tensor5D> {
+  private readonly refs = new Map<tf.Tensor, number>();
+
+  constructor(
+    private readonly model: AnatomyNetModel,
+    private readonly training: boolean,
+    private readonly updateStats: boolean,
+    private readonly external: tf.Tensor,
+  ) {}
+
+  private p(name: string): tf.Variable {
+    const v = this.model.params.get(name) ?? this.model.buffers.get(name);
+    if (!v) throw new Error(`internal: no parameter ${name}`);
+    return v;
+  }
+
+  private out<T extends tf.Tensor>(t: T): T {
+    this.refs.set(t, (this.refs.get(t) ?? 0) + 1);
+    return t;
+  }
+
+  shape(x: tf.Tensor5D): number[] {
+    return x.shape;
+  }
+
+  conv(name: string, x: tf.Tensor5D, cout: number, kernel: 1 | 3, stride: 1 | 2): tf.Tensor5D {
+    const w = this.p(`${name}.w`) as unknown as tf.Tensor5D;
+    const b = this.p(`${name}.b`) as unknown as tf.Tensor1D;
+    return this.out(
+      tf.tidy(() => {
+        const y = tf.conv3d(x, w, stride, 'same');
+        return addBiasRows(y.reshape([-1, cout]), b).reshape(y.shape) as tf.Tensor5D;
+      }),
+    );
+  }
+
+  norm(name: string, x: tf.Tensor5D): tf.Tensor5D {
+    const cfg = this.model.config;
+    if (cfg.norm === 'none') {
+      this.retain(x);
+      return x;
+    }
+    const [n, d, h, w, c] = x.shape;
+    const gamma = this.p(`${name}.gamma`) as unknown as tf.Tensor1D;
+    const beta = this.p(`${name}.beta`) as unknown as tf.Tensor1D;
+    return this.out(
+      tf.tidy(() => {
+        if (cfg.norm === 'batch' && !this.training) {
+          const mean = this.p(`${name}.runningMean`) as unknown as tf.Tensor1D;
+          const variance = this.p(`${name}.runningVar`) as unknown as tf.Tensor1D;
+          return normalizeFixed(x.reshape([1, -1, c]), mean, variance, gamma, beta, cfg.normEps).reshape(x.shape) as tf.Tensor5D;
+        }
+        const groups = cfg.norm === 'batch' ? 1 : n;
+        const r = normalizeGroups(x.reshape([groups, -1, c]), gamma, beta, cfg.normEps);
+        if (cfg.norm === 'batch' && this.updateStats) {
+          const rows = n * d * h * w;
+          const m = cfg.bnMomentum;
+          const rm = this.p(`${name}.runningMean`);
+          const rv = this.p(`${name}.runningVar`);
+          // PyTorch: the running variance takes the unbiased batch variance.
+          const unbiased = r.variance.reshape([c]).mul(rows / Math.max(rows - 1, 1));
+          rm.assign(rm.mul(1 - m).add(r.mean.reshape([c]).mul(m)));
+          rv.assign(rv.mul(1 - m).add(unbiased.mul(m)));
+        }
+        tf.dispose([r.mean, r.variance]);
+        return r.y.reshape(x.shape) as tf.Tensor5D;
+      }),
+    );
+  }
+
+  act(name: string, x: tf.Tensor5D): tf.Tensor5D {
+    const slope = this.model.config.leakySlope;
+    return this.out(tf.tidy(() => tf.leakyRelu(x.reshape([-1, x.shape[4]]), slope).reshape(x.shape) as tf.Tensor5D));
+  }
+
+  se(name: string, x: tf.Tensor5D): tf.Tensor5D {
+    const slope = this.model.config.leakySlope;
+    const [n, d, h, w, c] = x.shape;
+    return this.out(
+      tf.tidy(() => {
+        const x3 = x.reshape([n, d * h * w, c]) as tf.Tensor3D;
+        const z = tf.div(sumRows(x3), d * h * w).reshape([n, c]) as tf.Tensor2D;
+        const hid = tf.leakyRelu(tf.add(tf.matMul(z, this.p(`${name}.fc1.w`) as unknown as tf.Tensor2D), this.p(`${name}.fc1.b`)), slope);
+        const s = tf.sigmoid(tf.add(tf.matMul(hid as tf.Tensor2D, this.p(`${name}.fc2.w`) as unknown as tf.Tensor2D), this.p(`${name}.fc2.b`)));
+        return scaleChannels(x3, s.reshape([n, 1, c])).reshape(x.shape) as tf.Tensor5D;
+      }),
+    );
+  }
+
+  add(name: string, a: tf.Tensor5D, b: tf.Tensor5D): tf.Tensor5D {
+    const c = a.shape[4];
+    return this.out(tf.tidy(() => tf.add(a.reshape([-1, c]), b.reshape([-1, c])).reshape(a.shape) as tf.Tensor5D));
+  }
+
+  concat(name: string, a: tf.Tensor5D, b: tf.Tensor5D): tf.Tensor5D {
+    return this.out(tf.concat([a, b], 4));
+  }
+
+  upsample(name: string, x: tf.Tensor5D, cout: number): tf.Tensor5D {
+    const [n, d, h, w, cin] = x.shape;
+    const wt = this.p(`${name}.w`) as unknown as tf.Tensor2D;
+    const b = this.p(`${name}.b`) as unknown as tf.Tensor1D;
+    return this.out(
+      tf.tidy(() => {
+        const y = tf.matMul(x.reshape([-1, cin]), wt).reshape([n, d, h, w, 8 * cout]) as tf.Tensor5D;
+        const up = depthToSpace2(y);
+        return addBiasRows(up.reshape([-1, cout]), b).reshape(up.shape) as tf.Tensor5D;
+      }),
+    );
+  }
+
+  pad(name: string, x: tf.Tensor5D, dhw: number[]): tf.Tensor5D {
+    const [, d, h, w] = x.shape;
+    return this.out(tf.pad(x, [[0, 0], [0, dhw[0] - d], [0, dhw[1] - h], [0, dhw[2] - w], [0, 0]]));
+  }
+
+  crop(name: string, x: tf.Tensor5D, dhw: number[]): tf.Tensor5D {
+    return this.out(tf.slice(x, [0, 0, 0, 0, 0], [x.shape[0], dhw[0], dhw[1], dhw[2], x.shape[4]]));
+  }
+
+  softmax(name: string, x: tf.Tensor5D): tf.Tensor5D {
+    return this.out(tf.tidy(() => tf.softmax(x.reshape([-1, x.shape[4]])).reshape(x.shape) as tf.Tensor5D));
+  }
+
+  retain(x: tf.Tensor5D): void {
+    this.refs.set(x, (this.refs.get(x) ?? 0) + 1);
+  }
+
+  /** In eval mode, frees a tensor after its last use; in training the gradient tape owns them. */
+  release(x: tf.Tensor5D): void {
+    const n = (this.refs.get(x) ?? 0) - 1;
+    this.refs.set(x, n);
+    if (n <= 0 && !this.training && x !== this.external) x.dispose();
+  }
+}
+
+/**
+ * Runs the network on x [N, D, H, W, inChannels] (any D, H, W) and returns softmax probabilities
+ * [N, D, H, W, numClasses]. Eval mode (default) uses BatchNorm running statistics and frees each
+ * activation after its last use; training mode uses batch statistics and updates the running ones
+ * (momentum bnMomentum), leaving the activations to the caller's tidy / gradient tape.
+ * @throws RangeError if x is not rank 5 with inChannels channels.
+ */
+export function forward(model: AnatomyNetModel, x: tf.Tensor, options: ForwardOptions = {}): tf.Tensor5D {
+  const cfg = model.config;
+  if (x.rank !== 5 || x.shape[4] !== cfg.inChannels) {
+    throw new RangeError(`input must be [N,D,H,W,${cfg.inChannels}], got [${x.shape.join(',')}]`);
+  }
+  const training = options.training ?? false;
+  const ops = new TensorOps(model, training, options.updateStats ?? true, x);
+  return anatomyNet(ops, cfg, x as tf.Tensor5D);
+}

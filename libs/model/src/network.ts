@@ -1,0 +1,123 @@
+import type { ModelConfig } from './config';
+
+/**
+ * The operations the architecture is written against. Two implementations exist: a symbolic one
+ * (shapes, parameters, memory; no tensors) and the tfjs one (compute). Writing the network once
+ * against this interface keeps the parameter names, the printed summary and the compute in step.
+ * Every handle has shape [N, D, H, W, C]. Handles are reference counted: an op does not consume its
+ * inputs; the network calls `release` when it no longer needs a handle and `retain` to hold one longer.
+ */
+export interface NetOps<T> {
+  shape(x: T): number[];
+  /** Convolution (kernel 1 or 3, 'same' padding) plus bias. */
+  conv(name: string, x: T, cout: number, kernel: 1 | 3, stride: 1 | 2, init: 'he' | 'linear'): T;
+  /** The configured normalisation (identity for 'none'). */
+  norm(name: string, x: T): T;
+  /** LeakyReLU with the configured slope. */
+  act(name: string, x: T): T;
+  /** Squeeze-excitation: x * sigmoid(fc2(act(fc1(mean over voxels of x)))), hidden units given. */
+  se(name: string, x: T, hidden: number): T;
+  add(name: string, a: T, b: T): T;
+  /** Concatenation on the channel axis, a's channels first. */
+  concat(name: string, a: T, b: T): T;
+  /** Transposed convolution kernel 2 stride 2, plus bias: doubles D, H, W. */
+  upsample(name: string, x: T, cout: number): T;
+  /** Zero padding at the end of D, H, W up to the given size. */
+  pad(name: string, x: T, dhw: number[]): T;
+  /** Keeps the first D, H, W voxels. */
+  crop(name: string, x: T, dhw: number[]): T;
+  /** Softmax over channels. */
+  softmax(name: string, x: T): T;
+  retain(x: T): void;
+  release(x: T): void;
+}
+
+/** Applies f to x and releases x: one step of a chain. */
+function then<T>(ops: NetOps<T>, x: T, f: (x: T) => T): T {
+  const y = f(x);
+  ops.release(x);
+  return y;
+}
+
+const channels = <T>(ops: NetOps<T>, x: T): number => ops.shape(x)[4];
+
+/** Number of SE hidden units for C channels and ratio r (as ref_anatomynet.py: max(floor(C/r), 1)). */
+export const seHidden = (c: number, ratio: number): number => Math.max(Math.floor(c / ratio), 1);
+
+/** One block; consumes (releases) its input. */
+function block<T>(ops: NetOps<T>, cfg: ModelConfig, name: string, x: T, cout: number): T {
+  const cin = channels(ops, x);
+  let r = ops.conv(`${name}.conv1`, x, cout, 3, 1, 'he');
+  r = then(ops, r, (t) => ops.norm(`${name}.norm1`, t));
+  r = then(ops, r, (t) => ops.act(`${name}.act1`, t));
+  r = then(ops, r, (t) => ops.conv(`${name}.conv2`, t, cout, 3, 1, 'he'));
+  r = then(ops, r, (t) => ops.norm(`${name}.norm2`, t));
+  if (cfg.block === 'plain') {
+    ops.release(x);
+    return then(ops, r, (t) => ops.act(`${name}.act2`, t));
+  }
+  if (cfg.block === 'se-residual') r = then(ops, r, (t) => ops.se(`${name}.se`, t, seHidden(cout, cfg.seRatio)));
+  const skip = cin === cout ? x : then(ops, x, (t) => ops.conv(`${name}.skip`, t, cout, 1, 1, 'linear'));
+  const sum = ops.add(`${name}.add`, r, skip);
+  ops.release(r);
+  ops.release(skip);
+  return then(ops, sum, (t) => ops.act(`${name}.act2`, t));
+}
+
+/**
+ * The configurable AnatomyNet. Input [N, D, H, W, inChannels] of any size; output softmax
+ * probabilities [N, D, H, W, numClasses]. The input is zero-padded at the end of each axis to a
+ * multiple of 2^pools and the output block crops back before concatenating the input.
+ * Encoder stage i starts with a stride-2 3x3x3 convolution when i < pools (stage 0: input ->
+ * filters[0]; others keep their channels); the decoder mirrors it with transposed convolutions.
+ * The input handle is not released.
+ */
+export function anatomyNet<T>(ops: NetOps<T>, cfg: ModelConfig, input: T): T {
+  const [, d, h, w] = ops.shape(input);
+  const m = 2 ** cfg.pools;
+  const padded = [d, h, w].map((s) => Math.ceil(s / m) * m);
+  const needPad = padded.some((s, i) => s !== [d, h, w][i]);
+  ops.retain(input);
+  let cur = needPad ? ops.pad('input.pad', input, padded) : input;
+  if (!needPad) ops.retain(input);
+
+  const stages = cfg.filters.length;
+  const skips: T[] = [];
+  for (let i = 0; i < stages; i++) {
+    if (i < cfg.pools) {
+      const cout = i === 0 ? cfg.filters[0] : cfg.filters[i - 1];
+      cur = then(ops, cur, (t) => ops.conv(`enc${i}.down.conv`, t, cout, 3, 2, 'he'));
+      if (cfg.downsampleNorm) cur = then(ops, cur, (t) => ops.norm(`enc${i}.down.norm`, t));
+      cur = then(ops, cur, (t) => ops.act(`enc${i}.down.act`, t));
+    }
+    for (let b = 0; b < cfg.blocksPerStage; b++) cur = block(ops, cfg, `enc${i}.b${b}`, cur, cfg.filters[i]);
+    if (i < stages - 1) {
+      ops.retain(cur);
+      skips.push(cur);
+    }
+  }
+
+  for (let i = stages - 2; i >= 0; i--) {
+    const skip = skips[i];
+    const target = cfg.merge === 'concat' ? channels(ops, cur) : cfg.filters[i];
+    if (i + 1 < cfg.pools) {
+      cur = then(ops, cur, (t) => ops.upsample(`dec${i}.up`, t, target));
+    } else if (channels(ops, cur) !== target) {
+      cur = then(ops, cur, (t) => ops.conv(`dec${i}.proj`, t, target, 1, 1, 'linear'));
+    }
+    const merged = cfg.merge === 'concat' ? ops.concat(`dec${i}.merge`, cur, skip) : ops.add(`dec${i}.merge`, cur, skip);
+    ops.release(cur);
+    ops.release(skip);
+    cur = merged;
+    for (let b = 0; b < cfg.blocksPerStage; b++) cur = block(ops, cfg, `dec${i}.b${b}`, cur, cfg.filters[i]);
+  }
+
+  cur = then(ops, cur, (t) => ops.upsample('out.up', t, cfg.outputUpFilters));
+  if (needPad) cur = then(ops, cur, (t) => ops.crop('out.crop', t, [d, h, w]));
+  cur = then(ops, cur, (t) => ops.concat('out.concat', t, input));
+  ops.release(input);
+  cur = then(ops, cur, (t) => ops.conv('out.conv1', t, cfg.outputFilters, 3, 1, 'he'));
+  cur = then(ops, cur, (t) => ops.act('out.act1', t));
+  cur = then(ops, cur, (t) => ops.conv('out.conv2', t, cfg.numClasses, 3, 1, 'linear'));
+  return then(ops, cur, (t) => ops.softmax('out.softmax', t));
+}

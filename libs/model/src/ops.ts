@@ -1,0 +1,120 @@
+import * as tf from '@tensorflow/tfjs';
+
+/*
+ * Tensor primitives of the network, written with standard tfjs ops only so that any backend's kernels
+ * (and the project's own Conv3D / MatMul kernels) plug in underneath. Two WebGPU limits shape them
+ * (shared/FACTS.md): rank-5 broadcasting emits invalid WGSL, and reductions over more than ~4M rows
+ * fail. So elementwise work runs on rank-2 [rows, C] or rank-3 [G, rows, C] views, and every sum over
+ * voxels (forward means and the broadcast gradients) is a matmul with a ones vector.
+ */
+
+/** Sums over the rows of each group: x [G, R, C] -> [G, 1, C], as a batched matmul with ones. */
+export function sumRows(x: tf.Tensor3D): tf.Tensor3D {
+  return tf.tidy(() => {
+    const [g, r] = x.shape;
+    return tf.matMul(tf.ones([g, 1, r]), x) as tf.Tensor3D;
+  });
+}
+
+/** Adds a per-channel bias to x [R, C] (bias [C]); its bias gradient is a ones-matmul, not a reduction. */
+export const addBiasRows = tf.customGrad((x: tf.Tensor, bias: tf.Tensor) => {
+  const x2 = x as tf.Tensor2D;
+  return {
+    value: tf.add(x2, bias),
+    gradFunc: (dy: tf.Tensor | tf.Tensor[]) => {
+      const d = dy as tf.Tensor2D;
+      return [d, sumRows(d.reshape([1, d.shape[0], d.shape[1]])).reshape(bias.shape)];
+    },
+  };
+}) as (x: tf.Tensor2D, bias: tf.Tensor1D) => tf.Tensor2D;
+
+/** Multiplies x [G, R, C] by a per-group, per-channel scale s [G, 1, C] (the SE recalibration). */
+export const scaleChannels = tf.customGrad((x: tf.Tensor, s: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([x, s]);
+  return {
+    value: tf.mul(x, s),
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+      const [xs, ss] = saved;
+      const d = dy as tf.Tensor3D;
+      return [tf.mul(d, ss), sumRows(tf.mul(d, xs) as tf.Tensor3D)];
+    },
+  };
+}) as (x: tf.Tensor3D, s: tf.Tensor3D) => tf.Tensor3D;
+
+/** Result of {@link normalizeGroups}: the output and the (biased) batch statistics per group. */
+export interface NormResult {
+  y: tf.Tensor3D;
+  /** [G, 1, C] mean over the rows of each group. */
+  mean: tf.Tensor3D;
+  /** [G, 1, C] biased variance over the rows of each group. */
+  variance: tf.Tensor3D;
+}
+
+/**
+ * Normalises x [G, R, C] with the statistics of each group's rows, then applies gamma/beta [C].
+ * Batch norm is G = 1 over all N*D*H*W rows; instance norm is G = N. One custom gradient with the
+ * closed-form backward (dx = gamma/sigma * (dy - mean(dy) - xhat * mean(dy * xhat))).
+ */
+export function normalizeGroups(x: tf.Tensor3D, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number): NormResult {
+  const rows = x.shape[1];
+  let mean!: tf.Tensor3D;
+  let variance!: tf.Tensor3D;
+  const f = tf.customGrad((xi: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+    const m = tf.div(sumRows(xi as tf.Tensor3D), rows) as tf.Tensor3D;
+    const xc = tf.sub(xi, m);
+    const v = tf.div(sumRows(tf.square(xc) as tf.Tensor3D), rows) as tf.Tensor3D;
+    const inv = tf.rsqrt(tf.add(v, eps));
+    const xhat = tf.mul(xc, inv);
+    mean = tf.keep(m);
+    variance = tf.keep(v);
+    save([xhat, inv, g]);
+    return {
+      value: tf.add(tf.mul(xhat, g), b),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const [xh, iv, gm] = saved;
+        const d = dy as tf.Tensor3D;
+        const sumDy = sumRows(d);
+        const sumDyXhat = sumRows(tf.mul(d, xh) as tf.Tensor3D);
+        const inner = tf.sub(tf.sub(d, tf.div(sumDy, rows)), tf.mul(xh, tf.div(sumDyXhat, rows)));
+        const dx = tf.mul(inner, tf.mul(iv, gm));
+        const c = gm.shape[0];
+        return [dx, tf.sum(sumDyXhat, [0, 1]).reshape([c]), tf.sum(sumDy, [0, 1]).reshape([c])];
+      },
+    };
+  });
+  const y = f(x, gamma, beta) as tf.Tensor3D;
+  return { y, mean, variance };
+}
+
+/** Normalises x [G, R, C] with fixed per-channel statistics (BatchNorm in eval mode). */
+export function normalizeFixed(
+  x: tf.Tensor3D,
+  mean: tf.Tensor1D,
+  variance: tf.Tensor1D,
+  gamma: tf.Tensor1D,
+  beta: tf.Tensor1D,
+  eps: number,
+): tf.Tensor3D {
+  return tf.tidy(() => {
+    const scale = tf.mul(gamma, tf.rsqrt(tf.add(variance, eps)));
+    const shift = tf.sub(beta, tf.mul(mean, scale));
+    return tf.add(tf.mul(x, scale), shift) as tf.Tensor3D;
+  });
+}
+
+/**
+ * Depth-to-space for the k=2, s=2 transposed convolution: y [N,D,H,W,8*C] whose channel axis is
+ * ordered (a, b, c, channel) -> [N,2D,2H,2W,C] with out[n,2d+a,2h+b,2w+c] = y[n,d,h,w,a,b,c].
+ * Two rank-4 transposes (WebGPU handles rank <= 4 everywhere).
+ */
+export function depthToSpace2(y: tf.Tensor5D): tf.Tensor5D {
+  return tf.tidy(() => {
+    const [n, d, h, w, c8] = y.shape;
+    const c = c8 / 8;
+    // [n*d, h*w, a, b*c*ch] -> [n*d, a, h*w, b*c*ch]
+    const s1 = tf.transpose(y.reshape([n * d, h * w, 2, 4 * c]), [0, 2, 1, 3]);
+    // [n*d*a*h, w, b, c*ch] -> [n*d*a*h, b, w, c*ch]
+    const s2 = tf.transpose(s1.reshape([n * d * 2 * h, w, 2, 2 * c]), [0, 2, 1, 3]);
+    return s2.reshape([n, 2 * d, 2 * h, 2 * w, c]);
+  });
+}

@@ -1,0 +1,16 @@
+import * as tf from '@tensorflow/tfjs';
+import { buildModel } from '/work/main/libs/model/src/model';
+import { forward } from '/work/main/libs/model/src/model';
+import { summarizeModel } from '/work/main/libs/model/src/summary';
+import { validateModelConfig } from '/work/main/libs/model/src/config';
+await tf.setBackend('cpu');
+const cfg = validateModelConfig({});
+const s = summarizeModel(cfg, [178,302,225]);
+console.log(s.paramCount, s.bufferCount, s.outputShape, (s.forwardPeakBytes/2**30).toFixed(2), (s.trainingBytes/2**30).toFixed(2));
+const small = validateModelConfig({ filters: [4,5,6], pools: 3 });
+const m = buildModel(small, { seed: 1 });
+console.log(m.paramCount, summarizeModel(small,[9,13,11]).outputShape);
+const x = tf.randomUniform([1,9,13,11,1]) as tf.Tensor5D;
+const before = tf.memory().numTensors;
+const y = forward(m, x);
+console.log(y.shape, tf.memory().numTensors - before, tf.sum(y, 4).min().dataSync(), tf.sum(y,4).max().dataSync());
