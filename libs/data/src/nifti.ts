@@ -195,8 +195,8 @@ export function parseNifti(file: string, bytes: Uint8Array, opts: NiftiReadOptio
   // RAS -> LPS: negate the first two rows of the affine and of the translation.
   const lps = [-m[0], -m[1], -m[2], -m[3], -m[4], -m[5], m[6], m[7], m[8]];
   const spacing = [0, 1, 2].map((c) => norm([lps[c], lps[3 + c], lps[6 + c]])) as Vec3;
-  const direction = lps.map((v, i) => v / spacing[i % 3]) as Mat3;
-  return { data, shape: h.shape, spacing, origin: [-t[0], -t[1], t[2]], direction };
+  const direction = lps.map((v, i) => v / spacing[i % 3] + 0) as Mat3; // + 0: no -0
+  return { data, shape: h.shape, spacing, origin: [-t[0] + 0, -t[1] + 0, t[2] + 0], direction };
 }
 
 /** Quaternion (b, c, d) and qfac of an orthonormal rotation, as nifti_mat44_to_quatern. */

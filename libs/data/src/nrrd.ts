@@ -189,16 +189,16 @@ export function parseNrrd(file: string, bytes: Uint8Array, opts: NrrdReadOptions
     const cols = spatialAxes.map((a) => {
       const v = dirs[a]!;
       if (v.length !== 3) throw new VolumeIOError(file, 'BAD_GEOMETRY', `space direction ${a} has ${v.length} components, need 3`);
-      return [v[0] * fx, v[1] * fy, v[2]];
+      return [v[0] * fx + 0, v[1] * fy + 0, v[2] + 0];
     });
     spacing = cols.map((c) => Math.hypot(c[0], c[1], c[2])) as Vec3;
     if (spacing.some((s) => !(s > 0))) throw new VolumeIOError(file, 'BAD_GEOMETRY', 'a space direction has zero length');
-    direction = [0, 1, 2].flatMap((r) => cols.map((c, ci) => c[r] / spacing[ci])) as Mat3;
+    direction = [0, 1, 2].flatMap((r) => cols.map((c, ci) => c[r] / spacing[ci] + 0)) as Mat3; // + 0: no -0
     const o = fields.get('space origin');
     if (o) {
       const v = parseVector(file, o);
       if (!v || v.length !== 3) throw new VolumeIOError(file, 'BAD_GEOMETRY', `space origin '${o}' needs 3 components`);
-      origin = [v[0] * fx, v[1] * fy, v[2]];
+      origin = [v[0] * fx + 0, v[1] * fy + 0, v[2] + 0];
     }
   } else if (fields.has('spacings')) {
     const sp = fields.get('spacings')!.split(/\s+/).map(Number);
