@@ -1,0 +1,7 @@
+export type * from './types.js';
+export { RUN_STATUSES, CELL_STATUSES } from './types.js';
+export { TrackingError, type TrackingErrorCode } from './errors.js';
+export { canonicalJson, configDigest, sha256Hex } from './digest.js';
+export { MIGRATIONS, SCHEMA_VERSION, migrate, schemaVersion } from './schema.js';
+export { BufferedMetricWriter } from './metric-writer.js';
+export { type SqliteStoreOptions, SqliteTrackingStore, openSqliteStore } from './sqlite-store.js';
