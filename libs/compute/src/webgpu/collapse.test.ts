@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { collapseBroadcast } from './binary_collapsed';
+import { reductionRuns } from './reduce';
+import { filterSlices } from './conv3d_backprop_filter';
+import { spreadWorkgroups } from './program';
+import { tileN } from './conv3d_gemm';
+
+describe('collapseBroadcast', () => {
+  it('turns a rank-5 bias add into a rank-2 one', () => {
+    expect(collapseBroadcast([1, 4, 8, 8, 32], [32])).toEqual({ a: [256, 32], b: [32], out: [256, 32] });
+  });
+  it('merges runs that broadcast the same way and keeps alternation', () => {
+    expect(collapseBroadcast([2, 3, 4, 5, 6], [2, 1, 1, 5, 6])).toEqual({ a: [2, 12, 30], b: [2, 1, 30], out: [2, 12, 30] });
+    expect(collapseBroadcast([1, 4, 8, 8, 1], [1, 1, 1, 1, 7])).toEqual({ a: [256, 1], b: [7], out: [256, 7] });
+  });
+  it('handles equal shapes and scalars', () => {
+    expect(collapseBroadcast([1, 2, 3, 4, 5], [1, 2, 3, 4, 5])).toEqual({ a: [120], b: [120], out: [120] });
+    expect(collapseBroadcast([1, 1, 1, 1, 1], [])).toEqual({ a: [1], b: [1], out: [1] });
+  });
+});
+
+describe('reductionRuns', () => {
+  it('groups reduced and kept dimensions, dropping ones', () => {
+    expect(reductionRuns([1, 4, 8, 8, 32], [0, 1, 2, 3])).toEqual([{ size: 256, reduced: true }, { size: 32, reduced: false }]);
+    expect(reductionRuns([3, 5, 7], [0, 2])).toEqual([
+      { size: 3, reduced: true }, { size: 5, reduced: false }, { size: 7, reduced: true },
+    ]);
+    expect(reductionRuns([2, 1, 3], [1])).toEqual([{ size: 6, reduced: false }]);
+  });
+});
+
+describe('dispatch and tiling arithmetic', () => {
+  it('spreads workgroups within 65535 per dimension', () => {
+    expect(spreadWorkgroups(100)).toEqual([100, 1]);
+    const [x, y] = spreadWorkgroups(190_000);
+    expect(x).toBeLessThanOrEqual(65535);
+    expect(x * y).toBeGreaterThanOrEqual(190_000);
+    expect(() => spreadWorkgroups(65535 * 65535 + 1)).toThrow(/exceeds WebGPU limits/);
+  });
+  it('picks column tiles and split-K slices', () => {
+    expect([10, 16, 17, 32, 48, 70].map(tileN)).toEqual([16, 16, 32, 32, 64, 64]);
+    expect(filterSlices(27 * 48, 48, 1000)).toBe(1);
+    // 1.52M voxels would allow 370 slices of 4096, but 64 MiB of 27*48*48 partials caps it at 269
+    expect(filterSlices(27 * 48, 48, 89 * 151 * 113)).toBe(269);
+    expect(filterSlices(27 * 8, 8, 89 * 151 * 113)).toBe(370);
+    // 64 MiB of partial filters at most: 27*56*56 floats per slice
+    expect(filterSlices(27 * 56, 56, 12_000_000)).toBe(Math.floor((64 << 20) / (4 * 27 * 56 * 56)));
+  });
+});

@@ -1,0 +1,65 @@
+/**
+ * The replaced elementwise, reduction and transpose kernels against the cpu backend, at the ranks
+ * and sizes where the stock webgpu kernels fail (see stock_bugs.test.ts).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { selectBackend } from '../backend';
+import { adapterPromise, compareWithCpu, SKIP_NOTE } from './test_util';
+
+const adapter = await adapterPromise;
+if (!adapter) console.warn(`webgpu ops tests ${SKIP_NOTE}`);
+
+describe.skipIf(!adapter)(`webgpu replacement ops vs cpu${adapter ? '' : ` (${SKIP_NOTE})`}`, () => {
+  beforeAll(async () => {
+    const choice = await selectBackend({ prefer: 'webgpu', log: () => {} });
+    expect(choice.kernels).toEqual(expect.arrayContaining(['Add', 'Sum', 'Mean', 'Transpose']));
+    // run everything on the GPU, not on tfjs-webgpu's CPU shortcut for small tensors
+    tf.env().set('WEBGPU_CPU_FORWARD', false);
+  });
+
+  it('rank-5 broadcasting binary ops (bias add, SE scaling, residual)', async () => {
+    const r = await compareWithCpu(
+      [{ shape: [1, 4, 8, 8, 32], seed: 1 }, { shape: [32], seed: 2 }, { shape: [1, 1, 1, 1, 32], seed: 3 }, { shape: [1, 4, 8, 8, 1], seed: 4 }],
+      (x, bias, scale, mask) => [tf.add(x, bias), tf.mul(x, scale), tf.sub(x, mask), tf.div(x, tf.add(tf.abs(scale), 1)),
+        tf.maximum(x, bias), tf.squaredDifference(x, x.reverse(1)), tf.cast(tf.greater(x, bias), 'float32')],
+    );
+    expect(r.shapes).toEqual(r.cpuShapes);
+    for (const e of r.errors) expect(e).toBeLessThan(1e-6);
+  });
+
+  it('reductions over voxels, channels, mixed axes and keepDims', async () => {
+    const r = await compareWithCpu([{ shape: [2, 5, 6, 7, 11], seed: 5 }], (x) => [
+      tf.sum(x, [0, 1, 2, 3]), tf.mean(x, [1, 2, 3], true), tf.max(x, 4), tf.min(x, [0, 2, 4]), tf.sum(x), tf.mean(x, [1, 3]),
+    ]);
+    expect(r.shapes).toEqual(r.cpuShapes);
+    expect(r.shapes).toEqual([[11], [2, 1, 1, 1, 11], [2, 5, 6, 7], [5, 7], [], [2, 6, 11]]);
+    for (const e of r.errors) expect(e).toBeLessThan(1e-5);
+  });
+
+  it('sums and means over more than 4M rows (past the stock dispatch limit)', async () => {
+    const rows = 4_300_000;
+    await tf.setBackend('webgpu');
+    const [s, m] = tf.tidy(() => {
+      const x = tf.reshape(tf.tile(tf.tensor1d([1, 2, 3]), [rows]), [rows, 3]);
+      return [tf.sum(x, 0), tf.mean(x, 0)];
+    });
+    expect(Array.from(await s.data())).toEqual([rows, 2 * rows, 3 * rows]);
+    const mv = await m.data();
+    [1, 2, 3].forEach((v, i) => expect(mv[i]).toBeCloseTo(v, 5));
+    tf.dispose([s, m]);
+  });
+
+  it('gradient of a rank-5 bias add (the sum inside it) over ~1.1M voxels', async () => {
+    const r = await compareWithCpu([{ shape: [1, 64, 128, 136, 1], seed: 6 }, { shape: [2], seed: 7 }], (x, b) =>
+      tf.grad((bb: tf.Tensor) => tf.sum(tf.mul(tf.add(tf.tile(x, [1, 1, 1, 1, 2]), bb), x)))(b));
+    expect(r.shapes).toEqual([[2]]);
+    expect(r.errors[0]).toBeLessThan(1e-5);
+  });
+
+  it('transposes a [rows, C] matrix with rows past the tiled dispatch limit', async () => {
+    const r = await compareWithCpu([{ shape: [1_100_000, 3], seed: 8 }], (x) => tf.transpose(x));
+    expect(r.shapes).toEqual([[3, 1_100_000]]);
+    expect(r.errors[0]).toBe(0);
+  });
+});

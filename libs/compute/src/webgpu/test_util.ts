@@ -1,0 +1,69 @@
+/**
+ * Helpers for tests that run the same computation on the cpu backend (the reference) and on
+ * webgpu. Not exported from the package: test-only.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { requestDawnAdapter } from './dawn';
+
+/** Deterministic uniform values in [-1, 1) (mulberry32), so failures reproduce. */
+export function seededValues(n: number, seed: number): Float32Array {
+  let s = seed >>> 0;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
+  }
+  return out;
+}
+
+/** Input description: a shape and seed; tensors are rebuilt on each backend from the same values. */
+export interface InputSpec {
+  shape: number[];
+  seed: number;
+}
+
+/** The adapter probe tests use to decide between running and a visible skip. */
+export const adapterPromise = requestDawnAdapter();
+
+export const SKIP_NOTE = 'SKIPPED: no WebGPU adapter (Dawn needs a Vulkan driver; on Debian 12 install mesa-vulkan-drivers >= 25 from bookworm-backports)';
+
+/** Runs fn on `backend` with tensors built from specs; returns every output's values. */
+export async function runOn(
+  backend: string, specs: InputSpec[], fn: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[],
+): Promise<{ shape: number[]; values: Float32Array }[]> {
+  await tf.setBackend(backend);
+  const xs = specs.map((s) => tf.tensor(seededValues(s.shape.reduce((a, b) => a * b, 1), s.seed), s.shape));
+  const ys = fn(...xs);
+  const list = Array.isArray(ys) ? ys : [ys];
+  const out = [];
+  for (const y of list) out.push({ shape: y.shape, values: (await y.data()) as Float32Array });
+  tf.dispose([...xs, ...list]);
+  return out;
+}
+
+/** Largest |a - b| relative to (1 + max |b|): a scale-free error for comparing float32 results. */
+export function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < b.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return diff / (1 + scale);
+}
+
+/** Output-by-output comparison of webgpu against cpu. */
+export async function compareWithCpu(
+  specs: InputSpec[], fn: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[],
+): Promise<{ shapes: number[][]; cpuShapes: number[][]; errors: number[] }> {
+  const gpu = await runOn('webgpu', specs, fn);
+  const cpu = await runOn('cpu', specs, fn);
+  return {
+    shapes: gpu.map((g) => g.shape),
+    cpuShapes: cpu.map((c) => c.shape),
+    errors: gpu.map((g, i) => relativeError(g.values, cpu[i].values)),
+  };
+}
