@@ -7,29 +7,7 @@ import { buildRtStruct, writeRtStruct, type RtCtReference, type RtRoiSpec } from
 import { mergeLabels } from './merge';
 import { parseRtStruct, RT_STRUCTURE_SET_STORAGE } from './parse';
 import { rasteriseRoi } from './rasterise';
-import { countOnes, dice, grid, mulMat, rotation } from './test-helpers';
-
-/** Nine organ-like masks on a small grid: large, small, thin, a ring, and overlapping pairs. */
-export function organs(shape: Vec3): { label: number; name: string; mask: Uint8Array }[] {
-  const [nx, ny, nz] = shape;
-  const make = (inside: (i: number, j: number, k: number) => boolean) => {
-    const m = new Uint8Array(nx * ny * nz);
-    for (let k = 0; k < nz; k++) for (let j = 0; j < ny; j++) for (let i = 0; i < nx; i++) if (inside(i, j, k)) m[i + nx * (j + ny * k)] = 1;
-    return m;
-  };
-  const ball = (cx: number, cy: number, cz: number, r: number, sz = 1) => (i: number, j: number, k: number) => (i - cx) ** 2 + (j - cy) ** 2 + ((k - cz) * sz) ** 2 <= r * r;
-  return [
-    { label: 1, name: 'BrainStem', mask: make(ball(20, 16, 4, 8, 2)) },
-    { label: 2, name: 'Chiasm', mask: make((i, j, k) => k === 4 && j >= 15 && j <= 16 && i >= 24 && i <= 31) }, // thin, overlaps 1
-    { label: 3, name: 'Mandible', mask: make((i, j, k) => k >= 1 && k <= 6 && ball(20, 16, 0, 14)(i, j, 0) && !ball(20, 16, 0, 11)(i, j, 0) && j > 18) },
-    { label: 4, name: 'OpticNerve_L', mask: make((i, j, k) => k === 4 && Math.abs(j - (6 + 0.5 * i)) < 0.6 && i >= 2 && i <= 14) }, // thin diagonal
-    { label: 5, name: 'OpticNerve_R', mask: make((i, j, k) => k >= 3 && k <= 4 && i === 34 && j >= 2 && j <= 12) }, // one voxel wide
-    { label: 6, name: 'Parotid_L', mask: make(ball(5, 26, 3, 3.2, 1.5)) },
-    { label: 7, name: 'Parotid_R', mask: make(ball(35, 26, 3, 3.2, 1.5)) },
-    { label: 8, name: 'Submandibular_L', mask: make((i, j, k) => k === 7 && i === 3 && j === 3) }, // single voxel
-    { label: 9, name: 'Submandibular_R', mask: make((i, j, k) => k >= 2 && k <= 5 && ball(20, 16, 0, 4)(i, j, 0) && !ball(20, 16, 0, 2)(i, j, 0)) }, // tube with a hole, inside 1
-  ];
-}
+import { countOnes, dice, grid, mulMat, organs, rotation } from './test-helpers';
 
 const colour = (l: number): [number, number, number] => [(l * 53) % 256, (l * 97) % 256, (l * 151) % 256];
 

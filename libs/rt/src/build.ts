@@ -166,6 +166,9 @@ export function buildRtStruct(source: RtMaskSource, ct: RtCtReference, rois: rea
     StudyInstanceUID: ct.studyInstanceUID,
     SeriesInstanceUID: seriesInstanceUID,
     StudyID: ct.studyId ?? '',
+    // Frame of Reference module (required by current editions of the RT Structure Set IOD).
+    FrameOfReferenceUID: ct.frameOfReferenceUID,
+    PositionReferenceIndicator: '',
     SeriesNumber: opts.seriesNumber ?? 1,
     InstanceNumber: opts.instanceNumber ?? 1,
     StructureSetLabel: opts.structureSetLabel ?? 'AUTO',

@@ -1,0 +1,143 @@
+/**
+ * Cross-checks against independent implementations (Debian packages, installed by .ci/run):
+ * plastimatch rasterises our RTSTRUCT on our CT series (with --xor-contours: by default it ORs the
+ * contours of a slice and fills holes), pydicom reads it, dciodvfy validates it.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { readCtSeries, readDicomFile, writeCtSeries, type Mat3, type Vec3 } from '@anatomynet/data';
+import { writeRtStruct } from './build';
+import { parseRtStruct } from './parse';
+import { rasteriseRoi } from './rasterise';
+import { countOnes, dice, organs } from './test-helpers';
+
+const PYTHON = '/usr/bin/python3';
+const here = dirname(fileURLToPath(import.meta.url));
+const has = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
+const pythonHas = (mod: string) => existsSync(PYTHON) && spawnSync(PYTHON, ['-c', `import ${mod}`]).status === 0;
+
+const shape: Vec3 = [40, 32, 8];
+const set = organs(shape);
+const rois = set.map((o) => ({ label: o.label, name: o.name, color: [(o.label * 53) % 256, 128, 255 - o.label] as [number, number, number] }));
+const root = mkdtempSync(join(tmpdir(), 'rt-oracle-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+/** Writes a CT series in the given orientation, reads it back as the pipeline would, and writes our RTSTRUCT on it. */
+function caseDir(name: string, direction: Mat3, patientPosition: string, origin: Vec3) {
+  const dir = join(root, name);
+  mkdirSync(join(dir, 'ct'), { recursive: true });
+  const volume = { data: new Int16Array(shape[0] * shape[1] * shape[2]).fill(-1000), shape, spacing: [0.9, 0.8, 2.5] as Vec3, origin, direction };
+  const { files } = writeCtSeries(volume, {
+    dir: join(dir, 'ct'), seriesInstanceUID: '2.25.51', studyInstanceUID: '2.25.52', frameOfReferenceUID: '2.25.53',
+    patientId: 'RT-ORACLE', patientName: 'Oracle^Test', patientPosition,
+  });
+  const ct = readCtSeries(files);
+  const rtss = join(dir, 'rtss.dcm');
+  writeRtStruct(rtss, { masks: set }, { ...ct, patientId: 'RT-ORACLE', patientName: 'Oracle^Test' }, rois);
+  return { dir, rtss, ct };
+}
+
+interface NrrdGeometry { sizes: number[]; directions: number[][]; origin: number[] }
+
+/** plastimatch's mask of one ROI, resampled onto our grid by nearest voxel centre (any orientation). */
+function plastimatchMasks(dir: string, rtss: string, ct: ReturnType<typeof readCtSeries>): Map<string, Uint8Array> {
+  const out = join(dir, 'plastimatch');
+  execFileSync('plastimatch', ['convert', '--input', rtss, '--referenced-ct', join(dir, 'ct'), '--output-prefix', out, '--prefix-format', 'nrrd', '--xor-contours'], { stdio: 'pipe' });
+  const geoms = JSON.parse(execFileSync(PYTHON, [join(here, 'read_nrrd.py'), out], { encoding: 'utf8' })) as Record<string, NrrdGeometry>;
+  const v = ct.volume, [nx, ny, nz] = v.shape;
+  const masks = new Map<string, Uint8Array>();
+  for (const [name, g] of Object.entries(geoms)) {
+    const theirs = new Uint8Array(readFileSync(join(out, `${name}.u8`)));
+    // Their index of a point p: solve p = origin + D * idx with D's columns the space directions (orthogonal).
+    const D = g.directions;
+    const ours = new Uint8Array(nx * ny * nz);
+    for (let k = 0; k < nz; k++)
+      for (let j = 0; j < ny; j++)
+        for (let i = 0; i < nx; i++) {
+          const p = [0, 1, 2].map((a) => v.origin[a] + v.direction[a * 3] * v.spacing[0] * i + v.direction[a * 3 + 1] * v.spacing[1] * j + v.direction[a * 3 + 2] * v.spacing[2] * k);
+          const idx = D.map((d) => Math.round(((p[0] - g.origin[0]) * d[0] + (p[1] - g.origin[1]) * d[1] + (p[2] - g.origin[2]) * d[2]) / (d[0] ** 2 + d[1] ** 2 + d[2] ** 2)));
+          if (idx.some((x, a) => x < 0 || x >= g.sizes[a])) continue;
+          ours[i + nx * (j + ny * k)] = theirs[idx[0] + g.sizes[0] * (idx[1] + g.sizes[1] * idx[2])];
+        }
+    masks.set(name, ours);
+  }
+  return masks;
+}
+
+const orientations: [string, Mat3, string, Vec3][] = [
+  ['HFS', [1, 0, 0, 0, 1, 0, 0, 0, 1], 'HFS', [-20, -15, 30]],
+  ['FFS', [-1, 0, 0, 0, 1, 0, 0, 0, -1], 'FFS', [15.1, -15, 47.5]],
+  ['HFP', [-1, 0, 0, 0, -1, 0, 0, 0, 1], 'HFP', [15.1, 9.8, 30]],
+];
+
+describe.skipIf(!has('plastimatch') || !pythonHas('numpy'))('plastimatch rasterises our RTSTRUCT like we do', () => {
+  for (const [name, direction, position, origin] of orientations) {
+    it(`${name}: Dice >= 0.98 per ROI against our rasteriser and the source masks`, () => {
+      const { dir, rtss, ct } = caseDir(name, direction, position, origin);
+      const parsed = parseRtStruct(readDicomFile(rtss).dataset, rtss);
+      const theirs = plastimatchMasks(dir, rtss, ct);
+      const report: string[] = [];
+      for (const o of set) {
+        const roi = parsed.rois.find((r) => r.number === o.label)!;
+        const ours = rasteriseRoi(roi.contours, ct.volume).mask;
+        const their = theirs.get(o.name);
+        expect(their, `${o.name} missing from plastimatch's output`).toBeDefined();
+        const d = dice(ours, their!);
+        report.push(`${o.name} ${countOnes(o.mask)}v dice(ours, plastimatch)=${d.toFixed(4)}`);
+        expect(d, o.name).toBeGreaterThanOrEqual(0.98);
+        expect(dice(ours, o.mask), o.name).toBe(1);
+      }
+      console.log(`[${name}] ${report.join('; ')}`);
+    });
+  }
+});
+
+describe.skipIf(!pythonHas('pydicom'))('pydicom reads our RTSTRUCT', () => {
+  it('with the ROI names, colours, contour counts and references we wrote', () => {
+    const { rtss, ct } = caseDir('pydicom', [1, 0, 0, 0, 1, 0, 0, 0, 1], 'HFS', [-20, -15, 30]);
+    const ours = parseRtStruct(readDicomFile(rtss).dataset, rtss);
+    const script = `
+import json, sys, pydicom
+ds = pydicom.dcmread(sys.argv[1])
+rois = {int(r.ROINumber): str(r.ROIName) for r in ds.StructureSetROISequence}
+out = {'modality': ds.Modality, 'sopClass': ds.SOPClassUID, 'rois': [], 'series': ds.ReferencedFrameOfReferenceSequence[0].RTReferencedStudySequence[0].RTReferencedSeriesSequence[0].SeriesInstanceUID}
+for rc in ds.ROIContourSequence:
+    cs = rc.get('ContourSequence', [])
+    out['rois'].append({'number': int(rc.ReferencedROINumber), 'name': rois[int(rc.ReferencedROINumber)], 'color': [int(c) for c in rc.ROIDisplayColor],
+        'contours': len(cs), 'points': sum(int(c.NumberOfContourPoints) for c in cs), 'values': sum(len(c.ContourData) for c in cs),
+        'firstPoint': [float(x) for x in cs[0].ContourData[:3]] if cs else None,
+        'refs': sorted({c.ContourImageSequence[0].ReferencedSOPInstanceUID for c in cs})})
+print(json.dumps(out))`;
+    const py = JSON.parse(execFileSync(PYTHON, ['-c', script, rtss], { encoding: 'utf8' }));
+    expect(py.modality).toBe('RTSTRUCT');
+    expect(py.sopClass).toBe('1.2.840.10008.5.1.4.1.1.481.3');
+    expect(py.series).toBe(ct.seriesInstanceUID);
+    expect(py.rois.map((r: any) => r.name)).toEqual(set.map((o) => o.name));
+    for (const r of py.rois) {
+      const roi = ours.rois.find((x) => x.number === r.number)!;
+      expect(r.color).toEqual(roi.color);
+      expect(r.contours).toBe(roi.contours.length);
+      expect(r.values).toBe(3 * r.points);
+      expect(r.points).toBe(roi.contours.reduce((n, c) => n + c.points.length / 3, 0));
+      expect(r.firstPoint).toEqual(Array.from(roi.contours[0].points.subarray(0, 3)));
+      for (const uid of r.refs) expect(ct.sopInstanceUIDs).toContain(uid);
+    }
+  });
+});
+
+describe.skipIf(!has('dciodvfy'))('dciodvfy validates our RTSTRUCT', () => {
+  it('reports no errors (warnings listed)', () => {
+    const { rtss } = caseDir('dciodvfy', [1, 0, 0, 0, 1, 0, 0, 0, 1], 'HFS', [-20, -15, 30]);
+    const run = spawnSync('dciodvfy', [rtss], { encoding: 'utf8' });
+    const lines = `${run.stdout}\n${run.stderr}`.split('\n').filter((l) => l.trim());
+    const errors = lines.filter((l) => /^Error/.test(l));
+    const warnings = lines.filter((l) => /^Warning/.test(l));
+    console.log(`dciodvfy warnings (${warnings.length}):\n  ${warnings.join('\n  ')}`);
+    expect(lines.some((l) => /RTStructureSet/.test(l))).toBe(true);
+    expect(errors).toEqual([]);
+  });
+});
