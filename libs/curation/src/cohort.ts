@@ -1,0 +1,203 @@
+/**
+ * Curate a cohort: discover inputs -> plan cases (ids, digests) -> curate the cases that changed
+ * (through `runCase`, so an app can spread them over processes) -> publish the dataset folder.
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { writeFileAtomic } from '@anatomynet/data';
+import { curateCase, type CaseOutcome, type CaseTask } from './case';
+import type { CropBox, CropOptions } from './crop';
+import { parseCropFile } from './cropfile';
+import { discoverInputs, type PlannedCase, type SkippedItem } from './discover';
+import { CurationInputError } from './errors';
+import { combineDigests, sha256File, sha256Hex } from './hashing';
+import { assignIds, type IdAssignment } from './ids';
+import { TOOL_VERSION, type CaseRecord } from './manifest';
+import { compareStrings, parseNameOverrides, type NameOverrides } from './names';
+import { publishDataset, type PublishResult } from './publish';
+
+export interface CurateOptions {
+  inputs: string[];
+  outDir: string;
+  /** Private folder for the source map and per-file accounting (default `<outDir>.private`). */
+  privateDir?: string;
+  namesFile?: string;
+  cropFile?: string;
+  cropOptions?: CropOptions;
+  /** Cases curated at once through runCase (default 1). */
+  concurrency?: number;
+  /** Runs one case (default: in this process). */
+  runCase?: (task: CaseTask) => Promise<CaseOutcome>;
+  onProgress?: (e: CurateProgress) => void;
+}
+
+export interface CurateProgress {
+  phase: 'discover' | 'hash' | 'curate' | 'publish';
+  done: number;
+  total: number;
+  /** Case id (curate) of the item just finished. */
+  item?: string;
+  status?: 'curated' | 'reused' | 'failed';
+}
+
+export interface CurateResult extends PublishResult {
+  curated: string[];
+  reused: string[];
+  /** Cases that failed, with the source (private) and the reason. */
+  failed: { caseId: string; source: string; reason: string }[];
+  /** Every skipped input item, with its paths (private) and the reason. */
+  skipped: SkippedItem[];
+}
+
+interface CachedCase {
+  taskDigest: string;
+  record: CaseRecord;
+  outputs: { path: string; sha256: string }[];
+}
+
+export async function curateCohort(opts: CurateOptions): Promise<CurateResult> {
+  const outDir = resolve(opts.outDir);
+  const privateDir = resolve(opts.privateDir ?? `${outDir}.private`);
+  if (privateDir === outDir || privateDir.startsWith(outDir + '/')) {
+    throw new CurationInputError(privateDir, 'the private folder must lie outside the published folder');
+  }
+  const progress = opts.onProgress ?? (() => {});
+  const overrides: NameOverrides = opts.namesFile ? parseNameOverrides(readText(opts.namesFile), opts.namesFile) : new Map();
+  const crops = opts.cropFile ? parseCropFile(readText(opts.cropFile), opts.cropFile) : new Map<string, CropBox>();
+  const cropOptions = opts.cropOptions ?? {};
+
+  progress({ phase: 'discover', done: 0, total: 1 });
+  const found = discoverInputs(opts.inputs, overrides);
+  progress({ phase: 'discover', done: 1, total: 1 });
+
+  const sourceMapPath = join(privateDir, 'source-map.json');
+  const previous = existsSync(sourceMapPath) ? (JSON.parse(readFileSync(sourceMapPath, 'utf8')).ids as IdAssignment) : undefined;
+  const ids = assignIds(found.cases.map((c) => c.sourceKey), found.cases.map((c) => c.patientKey), previous);
+
+  const configDigest = sha256Hex(JSON.stringify({
+    names: [...overrides].sort((a, b) => compareStrings(a[0], b[0])),
+    crops: [...crops].sort((a, b) => compareStrings(a[0], b[0])),
+    cropOptions: Object.entries(cropOptions).sort((a, b) => compareStrings(a[0], b[0])),
+  }));
+
+  // Input digests: file contents with their roles (not their paths, so a moved tree is the same input).
+  const tasks: { plan: PlannedCase; task: CaseTask }[] = [];
+  const staging = join(privateDir, 'staging');
+  for (const [n, plan] of found.cases.entries()) {
+    const entries: [string, string][] = [];
+    for (const f of plan.files) entries.push([f.role, await sha256File(f.path)]);
+    const inputDigest = combineDigests(entries);
+    const caseId = ids.cases[plan.sourceKey];
+    const manualCrop = crops.get(caseId) ?? crops.get(plan.sourceKey.replace(/^[a-z]+:/, ''));
+    const base = {
+      caseId,
+      patientId: ids.patients[plan.patientKey],
+      sourceKind: plan.sourceKind,
+      inputDigest,
+      ...(plan.pddca ? { pddca: plan.pddca } : {}),
+      ...(plan.dicom ? { dicom: plan.dicom } : {}),
+      ...(manualCrop ? { manualCrop } : {}),
+      nameOverrides: [...overrides].sort((a, b) => compareStrings(a[0], b[0])),
+      cropOptions,
+      outDir,
+      stagingDir: staging,
+    };
+    const taskDigest = sha256Hex(JSON.stringify({ tool: TOOL_VERSION, inputDigest, caseId, patientId: base.patientId, manualCrop, nameOverrides: base.nameOverrides, cropOptions, pairing: plan.dicom?.pairing, pairingWarnings: plan.dicom?.pairingWarnings }));
+    tasks.push({ plan, task: { ...base, taskDigest } });
+    progress({ phase: 'hash', done: n + 1, total: found.cases.length });
+  }
+
+  // Curate what changed; reuse cases whose digest and output files still match.
+  mkdirSync(join(privateDir, 'cases'), { recursive: true });
+  const outcomes = new Map<string, CaseOutcome>();
+  const curated: string[] = [], reused: string[] = [];
+  const todo: CaseTask[] = [];
+  let done = 0;
+  for (const { task } of tasks) {
+    const cached = await reusable(privateDir, outDir, task);
+    if (cached) {
+      outcomes.set(task.caseId, { ok: true, caseId: task.caseId, record: cached.record, outputs: cached.outputs });
+      reused.push(task.caseId);
+      progress({ phase: 'curate', done: ++done, total: tasks.length, item: task.caseId, status: 'reused' });
+    } else {
+      todo.push(task);
+    }
+  }
+  const run = opts.runCase ?? (async (t: CaseTask) => curateCase(t));
+  let next = 0;
+  const workers = Array.from({ length: Math.max(1, Math.min(opts.concurrency ?? 1, todo.length)) }, async () => {
+    while (next < todo.length) {
+      const task = todo[next++];
+      let outcome: CaseOutcome;
+      try {
+        outcome = await run(task);
+      } catch (e) {
+        outcome = { ok: false, caseId: task.caseId, reason: (e as Error).message ?? String(e) };
+      }
+      outcomes.set(task.caseId, outcome);
+      if (outcome.ok) {
+        curated.push(task.caseId);
+        const cache: CachedCase = { taskDigest: task.taskDigest, record: outcome.record, outputs: outcome.outputs };
+        writeFileAtomic(join(privateDir, 'cases', `${task.caseId}.json`), JSON.stringify(cache) + '\n');
+      }
+      progress({ phase: 'curate', done: ++done, total: tasks.length, item: task.caseId, status: outcome.ok ? 'curated' : 'failed' });
+    }
+  });
+  await Promise.all(workers);
+  rmSync(staging, { recursive: true, force: true });
+
+  const failed: CurateResult['failed'] = [];
+  const skipped = [...found.skipped];
+  for (const { plan, task } of tasks) {
+    const o = outcomes.get(task.caseId)!;
+    if (!o.ok) {
+      failed.push({ caseId: task.caseId, source: plan.label, reason: o.reason });
+      skipped.push({ kind: plan.sourceKind === 'pddca' ? 'pddca-case' : 'ct-series', paths: plan.files.map((f) => f.path), reason: `case failed: ${o.reason}` });
+    }
+  }
+  progress({ phase: 'publish', done: 0, total: 1 });
+  const ok = tasks.filter(({ task }) => outcomes.get(task.caseId)!.ok);
+  const published = publishDataset({
+    outDir,
+    privateDir,
+    cases: ok.map(({ plan, task }) => {
+      const o = outcomes.get(task.caseId) as Extract<CaseOutcome, { ok: true }>;
+      return { plan, record: o.record, outputs: o.outputs };
+    }),
+    allFiles: found.files,
+    skipped,
+    failedPlans: tasks.filter(({ task }) => !outcomes.get(task.caseId)!.ok).map(({ plan, task }) => ({ plan, caseId: task.caseId })),
+    ids,
+    configDigest,
+    overrides,
+  });
+  progress({ phase: 'publish', done: 1, total: 1 });
+  curated.sort(compareStrings);
+  reused.sort(compareStrings);
+  return { ...published, curated, reused, failed, skipped };
+}
+
+function readText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new CurationInputError(path, `cannot read: ${(e as Error).message}`);
+  }
+}
+
+async function reusable(privateDir: string, outDir: string, task: CaseTask): Promise<CachedCase | null> {
+  const p = join(privateDir, 'cases', `${task.caseId}.json`);
+  if (!existsSync(p)) return null;
+  let cached: CachedCase;
+  try {
+    cached = JSON.parse(readFileSync(p, 'utf8')) as CachedCase;
+  } catch {
+    return null;
+  }
+  if (cached.taskDigest !== task.taskDigest) return null;
+  for (const o of cached.outputs) {
+    const f = join(outDir, o.path);
+    if (!existsSync(f) || (await sha256File(f)) !== o.sha256) return null;
+  }
+  return cached;
+}

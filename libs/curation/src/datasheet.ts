@@ -1,0 +1,60 @@
+/** DATASHEET.md of a published dataset: sources and licences, counts per organ, availability, known issues. */
+import type { Manifest } from './manifest';
+import { ORGANS } from './organs';
+import type { Splits } from './splits';
+
+const LICENCES: Record<string, string> = {
+  pddca:
+    'PDDCA (Raudaschl et al., Med. Phys. 2017; MICCAI 2015 head-and-neck challenge, built from the RTOG 0522 / TCIA ' +
+    'Head-Neck Cetuximab collection). Use it under the terms stated by its distributor, and cite the paper.',
+  dicom: 'DICOM-RT exports: licence and consent as agreed with the data owner (not recorded by the curator).',
+};
+
+export function renderDatasheet(m: Manifest, splits: Splits): string {
+  const kinds = [...new Set(m.cases.map((c) => c.sourceKind))].sort();
+  const lines: string[] = [];
+  lines.push('# Datasheet', '');
+  lines.push(`Curated by ${m.tool.name} ${m.tool.version}. Inputs digest \`${m.inputsDigest}\`.`, '');
+  lines.push('## Sources', '');
+  if (kinds.length === 0) lines.push('- none');
+  for (const k of kinds) lines.push(`- ${k}: ${m.cases.filter((c) => c.sourceKind === k).length} cases. ${LICENCES[k] ?? ''}`);
+  lines.push('');
+  lines.push('## Composition', '');
+  const patients = new Set(m.cases.map((c) => c.patientId)).size;
+  lines.push(`${m.numCases} CT scans of ${patients} patients; split by patient (${splits.method}): ` +
+    `${splits.train.length} train, ${splits.validation.length} validation, ${splits.test.length} test.`);
+  lines.push(`Input files: ${m.inputs.files} (${m.inputs.used} used, ${m.inputs.skipped} skipped; reasons in manifest.json).`, '');
+  lines.push('Images are CT in HU stored unchanged as int16, cropped to the head and neck (chest removed); labels are uint8 on the image grid.', '');
+  lines.push('## Organs', '');
+  lines.push('| label | organ | TG-263 | annotated | annotated but empty | not annotated | mean mL |');
+  lines.push('|---|---|---|---|---|---|---|');
+  for (const o of ORGANS) {
+    const a = m.cases.filter((c) => c.availability[o.key] === 'annotated');
+    const e = m.cases.filter((c) => c.availability[o.key] === 'annotated-empty').length;
+    const n = m.cases.filter((c) => c.availability[o.key] === 'not-annotated').length;
+    const mean = a.length ? (a.reduce((s, c) => s + c.volumeMl[o.key], 0) / a.length).toFixed(2) : '-';
+    lines.push(`| ${o.index} | ${o.key} | ${o.tg263} | ${a.length} | ${e} | ${n} | ${mean} |`);
+  }
+  lines.push('', '## Availability per case', '');
+  lines.push('`A` annotated, `E` annotated but empty, `-` not annotated.', '');
+  lines.push(`| case | ${ORGANS.map((o) => o.key).join(' | ')} |`);
+  lines.push(`|---|${ORGANS.map(() => '---').join('|')}|`);
+  const sym = { annotated: 'A', 'annotated-empty': 'E', 'not-annotated': '-' } as const;
+  for (const c of m.cases) lines.push(`| ${c.caseId} | ${ORGANS.map((o) => sym[c.availability[o.key]]).join(' | ')} |`);
+  lines.push('', '## Known issues', '');
+  const issues: string[] = [];
+  const warned = m.cases.filter((c) => c.warnings.length > 0);
+  if (warned.length) issues.push(`${warned.length} cases carry warnings (manifest.json, cases[].warnings).`);
+  const widened = m.cases.filter((c) => c.warnings.some((w) => w.startsWith('crop widened'))).length;
+  if (widened) issues.push(`${widened} cases needed the crop widened to keep an organ.`);
+  const overlaps = m.cases.filter((c) => c.overlaps.length > 0).length;
+  if (overlaps) issues.push(`${overlaps} cases have overlapping organ contours; the smaller organ was given the voxels.`);
+  const fallback = m.cases.filter((c) => c.pairing === 'frame-of-reference').length;
+  if (fallback) issues.push(`${fallback} cases were paired by frame of reference and geometry (referenced images absent).`);
+  if (m.identityNotRemoved.length) issues.push(`${m.identityNotRemoved.length} DICOM sources do not state PatientIdentityRemoved=YES: ${m.identityNotRemoved.join(', ')}.`);
+  if (m.skipped.length) issues.push(`${m.skipped.length} input items were skipped (manifest.json, skipped).`);
+  issues.push('Partial annotation is the norm: train with a loss masked by availability (manifest.json, cases[].availability).');
+  for (const i of issues) lines.push(`- ${i}`);
+  lines.push('');
+  return lines.join('\n');
+}

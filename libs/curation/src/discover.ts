@@ -1,0 +1,187 @@
+/**
+ * Discovery: walk the input folders, find PDDCA cases and DICOM CT/RTSTRUCT pairs, and account for
+ * every file (used by a case, or skipped with a reason). No pixel data is read here.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { listFilesRecursive, readDicomFile, scanDicomTree, type Vec3 } from '@anatomynet/data';
+import { parseRtStruct } from '@anatomynet/rt';
+import { compareStrings, mapName, type NameOverrides } from './names';
+import { pairStructureSets, type CtSeriesRef, type Extent, type RtStructRef } from './pairing';
+import type { SourceKind } from './manifest';
+
+export interface PlannedCase {
+  sourceKind: SourceKind;
+  /** Stable key of the source (pddca:<folder name> or dicom:<CT series UID>): private. */
+  sourceKey: string;
+  /** Identifies the patient (PDDCA folder name, DICOM PatientID or study UID): private. */
+  patientKey: string;
+  /** PDDCA case id (0522c0555) for the benchmark split. */
+  pddcaId?: string;
+  /** Where the case lives, for people (private). */
+  label: string;
+  /** Input files with their role; all are accounted to this case. */
+  files: { path: string; role: string }[];
+  pddca?: { image: string; structures: string[] };
+  dicom?: { ctFiles: string[]; rtPath: string; pairing: 'reference' | 'frame-of-reference'; pairingWarnings: string[] };
+  /** Raw structure names (for the names report of cases that then fail). */
+  structureNames: string[];
+}
+
+export interface SkippedItem {
+  kind: 'file' | 'ct-series' | 'rtstruct' | 'pddca-case';
+  /** Files of the item (private); the first one names it. */
+  paths: string[];
+  reason: string;
+}
+
+export interface Discovery {
+  cases: PlannedCase[];
+  skipped: SkippedItem[];
+  /** Every file found under the inputs, sorted. */
+  files: string[];
+}
+
+const PDDCA_IMAGE = 'img.nrrd';
+
+/** Folders under `root` (any depth) holding a PDDCA `img.nrrd`. */
+function pddcaFolders(files: readonly string[]): string[] {
+  return files.filter((f) => basename(f) === PDDCA_IMAGE).map((f) => dirname(f)).sort(compareStrings);
+}
+
+export function discoverInputs(inputs: readonly string[], overrides?: NameOverrides): Discovery {
+  const cases: PlannedCase[] = [];
+  const skipped: SkippedItem[] = [];
+  const all: string[] = [];
+  const seenPddca = new Set<string>();
+  for (const input of [...inputs].map((p) => resolve(p)).sort(compareStrings)) {
+    if (!existsSync(input) || !statSync(input).isDirectory()) {
+      skipped.push({ kind: 'file', paths: [input], reason: 'input is not a folder' });
+      continue;
+    }
+    const files = listFilesRecursive(input);
+    all.push(...files);
+    const claimed = new Set<string>();
+    for (const dir of pddcaFolders(files)) {
+      const id = basename(dir);
+      const inCase = files.filter((f) => f.startsWith(dir + '/'));
+      const structDir = join(dir, 'structures');
+      const structures = inCase.filter((f) => dirname(f) === structDir && /\.nrrd$/i.test(f)).sort(compareStrings);
+      inCase.forEach((f) => claimed.add(f));
+      if (seenPddca.has(id)) {
+        skipped.push({ kind: 'pddca-case', paths: inCase, reason: `a PDDCA case named ${id} was already found` });
+        continue;
+      }
+      seenPddca.add(id);
+      const used = new Set([join(dir, PDDCA_IMAGE), ...structures]);
+      for (const f of inCase) if (!used.has(f)) skipped.push({ kind: 'file', paths: [f], reason: 'not part of the PDDCA layout (img.nrrd, structures/*.nrrd)' });
+      if (structures.length === 0) {
+        skipped.push({ kind: 'pddca-case', paths: [...used], reason: 'PDDCA case without structures/*.nrrd' });
+        continue;
+      }
+      cases.push({
+        sourceKind: 'pddca',
+        sourceKey: `pddca:${id}`,
+        patientKey: `pddca:${id}`,
+        ...(/^0522c\d{4}$/.test(id) ? { pddcaId: id } : {}),
+        label: dir,
+        files: [{ path: join(dir, PDDCA_IMAGE), role: 'image' }, ...structures.map((s) => ({ path: s, role: `structure:${basename(s)}` }))],
+        pddca: { image: join(dir, PDDCA_IMAGE), structures },
+        structureNames: structures.map((s) => basename(s).replace(/\.nrrd$/i, '')),
+      });
+    }
+    if (files.some((f) => !claimed.has(f))) discoverDicom(input, claimed, cases, skipped, overrides);
+  }
+  all.sort(compareStrings);
+  cases.sort((a, b) => compareStrings(a.sourceKey, b.sourceKey));
+  return { cases, skipped, files: all };
+}
+
+function discoverDicom(root: string, claimed: Set<string>, cases: PlannedCase[], skipped: SkippedItem[], overrides?: NameOverrides): void {
+  const scan = scanDicomTree(root);
+  for (const f of scan.failures) {
+    if (!claimed.has(f.path)) skipped.push({ kind: 'file', paths: [f.path], reason: `unreadable as DICOM: ${f.reason}` });
+  }
+  for (const o of scan.other) skipped.push({ kind: 'file', paths: [o.path], reason: `DICOM ${o.modality ?? 'object'} that is neither a CT image nor an RTSTRUCT` });
+  const rtRefs: RtStructRef[] = [];
+  const rtNames = new Map<string, string[]>();
+  for (const rt of scan.rtStructs) {
+    try {
+      const s = parseRtStruct(rt.dataset, rt.path);
+      const organs = new Set(s.rois.map((r) => mapName(r.name, overrides).organ).filter((o) => o !== null));
+      rtNames.set(rt.path, s.rois.map((r) => r.name));
+      rtRefs.push({
+        path: rt.path,
+        ...(s.frameOfReferenceUIDs[0] ? { frameOfReferenceUID: s.frameOfReferenceUIDs[0] } : {}),
+        referencedSeriesUIDs: s.referencedSeriesUIDs,
+        referencedSopInstanceUIDs: s.referencedSOPInstanceUIDs,
+        extent: contourExtent(s.rois.flatMap((r) => r.contours.map((c) => c.points))),
+        score: organs.size,
+      });
+    } catch (e) {
+      skipped.push({ kind: 'rtstruct', paths: [rt.path], reason: `unusable RTSTRUCT: ${(e as Error).message}` });
+    }
+  }
+  const cts: CtSeriesRef[] = scan.ctSeries.map((s) => ({ seriesInstanceUID: s.seriesInstanceUID, frameOfReferenceUID: s.frameOfReferenceUID, sopInstanceUIDs: s.sopInstanceUIDs }));
+  // Geometry is only needed where pairing falls back to the frame of reference.
+  const needFallback = rtRefs.filter((r) => !scan.ctSeries.some((c) => r.referencedSopInstanceUIDs.length > 0 && r.referencedSopInstanceUIDs.every((u) => c.sopInstanceUIDs.includes(u))));
+  const fors = new Set(needFallback.map((r) => r.frameOfReferenceUID));
+  for (const [i, s] of scan.ctSeries.entries()) if (fors.has(s.frameOfReferenceUID)) cts[i].extent = ctExtentFromHeaders(s.files) ?? undefined;
+  const result = pairStructureSets(cts, rtRefs);
+  for (const u of result.unpairedRt) skipped.push({ kind: 'rtstruct', paths: [u.path], reason: u.reason });
+  const byUid = new Map(scan.ctSeries.map((s) => [s.seriesInstanceUID, s]));
+  for (const u of result.unpairedCt) skipped.push({ kind: 'ct-series', paths: byUid.get(u.seriesInstanceUID)!.files, reason: u.reason });
+  for (const p of result.pairs) {
+    const s = byUid.get(p.seriesInstanceUID)!;
+    const head = readDicomFile(s.files[0], { pixelData: false }).dataset;
+    const patientId = String(head.PatientID ?? '').trim();
+    cases.push({
+      sourceKind: 'dicom',
+      sourceKey: `dicom:${s.seriesInstanceUID}`,
+      patientKey: patientId ? `dicom-patient:${patientId}` : `dicom-study:${s.studyInstanceUID}`,
+      label: dirname(s.files[0]),
+      files: [...s.files.map((f) => ({ path: f, role: 'ct' })), { path: p.rtPath, role: 'rtstruct' }],
+      dicom: { ctFiles: s.files, rtPath: p.rtPath, pairing: p.method, pairingWarnings: p.warnings },
+      structureNames: rtNames.get(p.rtPath) ?? [],
+    });
+  }
+}
+
+/** Bounds of all contour points (LPS mm), or null without points. */
+export function contourExtent(pointLists: readonly Float64Array[]): Extent | null {
+  const min: Vec3 = [Infinity, Infinity, Infinity], max: Vec3 = [-Infinity, -Infinity, -Infinity];
+  let any = false;
+  for (const pts of pointLists) {
+    for (let p = 0; p + 2 < pts.length; p += 3) {
+      any = true;
+      for (let a = 0; a < 3; a++) { if (pts[p + a] < min[a]) min[a] = pts[p + a]; if (pts[p + a] > max[a]) max[a] = pts[p + a]; }
+    }
+  }
+  return any ? { min, max } : null;
+}
+
+function nums(v: unknown): number[] {
+  const parts = Array.isArray(v) ? v : typeof v === 'string' ? v.split('\\') : v === undefined || v === null ? [] : [v];
+  return parts.map((x) => Number(x));
+}
+
+/** LPS bounds of a CT series' voxel centres from its headers (null if the headers lack geometry). */
+export function ctExtentFromHeaders(files: readonly string[]): Extent | null {
+  const min: Vec3 = [Infinity, Infinity, Infinity], max: Vec3 = [-Infinity, -Infinity, -Infinity];
+  for (const f of files) {
+    let d: Record<string, any>;
+    try { d = readDicomFile(f, { pixelData: false }).dataset; } catch { continue; }
+    const ipp = nums(d.ImagePositionPatient), iop = nums(d.ImageOrientationPatient), ps = nums(d.PixelSpacing);
+    const rows = Number(d.Rows), cols = Number(d.Columns);
+    if (ipp.length !== 3 || iop.length !== 6 || ps.length !== 2 || !(rows > 0) || !(cols > 0)) return null;
+    // Corners of the slice: columns step along the row cosine by PixelSpacing[1], rows along the column cosine by [0].
+    for (const [ci, rj] of [[0, 0], [cols - 1, 0], [0, rows - 1], [cols - 1, rows - 1]]) {
+      for (let a = 0; a < 3; a++) {
+        const x = ipp[a] + iop[a] * ps[1] * ci + iop[3 + a] * ps[0] * rj;
+        if (x < min[a]) min[a] = x; if (x > max[a]) max[a] = x;
+      }
+    }
+  }
+  return Number.isFinite(min[0]) ? { min, max } : null;
+}
+

@@ -1,0 +1,28 @@
+/**
+ * Pseudonymous ids. Cases are numbered hn_0001, hn_0002... and patients patient_0001... in the order
+ * of their (private) source keys; a previous assignment (the private source map) is kept, and new
+ * sources get the next free numbers, so ids stay put as a cohort grows.
+ */
+import { compareStrings } from './names';
+
+export interface IdAssignment {
+  cases: Record<string, string>;
+  patients: Record<string, string>;
+}
+
+function nextIds(keys: readonly string[], previous: Record<string, string>, prefix: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const used = new Set(Object.values(previous));
+  let n = 0;
+  const fresh = () => { let id: string; do { id = `${prefix}_${String(++n).padStart(4, '0')}`; } while (used.has(id)); used.add(id); return id; };
+  for (const k of [...new Set(keys)].sort(compareStrings)) out[k] = previous[k] ?? '';
+  for (const k of Object.keys(out).sort(compareStrings)) if (!out[k]) out[k] = fresh();
+  return out;
+}
+
+export function assignIds(caseKeys: readonly string[], patientKeys: readonly string[], previous?: IdAssignment): IdAssignment {
+  return {
+    cases: nextIds(caseKeys, previous?.cases ?? {}, 'hn'),
+    patients: nextIds(patientKeys, previous?.patients ?? {}, 'patient'),
+  };
+}

@@ -1,0 +1,110 @@
+/**
+ * Loading one case from its source files: the CT in HU (int16) and each structure as sparse voxel
+ * offsets on the CT grid. Only structures `wanted` (those that map to an organ) are read/rasterised.
+ * A bad structure becomes an `error` on that structure; a bad CT or RTSTRUCT throws (the case is skipped).
+ */
+import { parseRtStruct, rasteriseRoi } from '@anatomynet/rt';
+import { readCtSeries, readDicomFile, readNrrd, type Volume } from '@anatomynet/data';
+import { basename } from 'node:path';
+import { maskToOffsets } from './labels';
+
+export interface LoadedStructure {
+  name: string;
+  /** Sorted voxel offsets on the CT grid (absent when not read or on error). */
+  offsets?: Int32Array;
+  /** Why this structure could not be used. */
+  error?: string;
+  /** Something worth knowing about an otherwise usable structure. */
+  note?: string;
+}
+
+export interface LoadedCase {
+  ct: Volume<Int16Array>;
+  structures: LoadedStructure[];
+  /** PatientIdentityRemoved=YES in the CT; null when the format cannot say (NRRD). */
+  identityRemoved: boolean | null;
+  warnings: string[];
+}
+
+/** Round-and-clamp any voxel array to int16 HU, counting clamped voxels. */
+export function toInt16(v: Volume): { volume: Volume<Int16Array>; clamped: number } {
+  if (v.data instanceof Int16Array) return { volume: v as Volume<Int16Array>, clamped: 0 };
+  const out = new Int16Array(v.data.length);
+  let clamped = 0;
+  for (let p = 0; p < out.length; p++) {
+    const x = Math.round(v.data[p]);
+    const c = x < -32768 ? -32768 : x > 32767 ? 32767 : x;
+    if (c !== x) clamped++;
+    out[p] = c;
+  }
+  return { volume: { ...v, data: out }, clamped };
+}
+
+function sameGrid(a: Volume, b: Volume, tolMm = 1e-3): string | null {
+  if (a.shape.some((s, i) => s !== b.shape[i])) return `grid ${b.shape.join('x')} differs from the image's ${a.shape.join('x')}`;
+  if (a.spacing.some((s, i) => Math.abs(s - b.spacing[i]) > tolMm)) return 'voxel spacing differs from the image';
+  if (a.origin.some((s, i) => Math.abs(s - b.origin[i]) > Math.max(tolMm, 0.01 * a.spacing[i]))) return 'origin differs from the image';
+  if (a.direction.some((s, i) => Math.abs(s - b.direction[i]) > 1e-4)) return 'direction differs from the image';
+  return null;
+}
+
+/** Non-zero values of a mask: a binary mask has exactly one. */
+function distinctNonZero(data: ArrayLike<number>, limit = 8): number[] {
+  const seen = new Set<number>();
+  for (let p = 0; p < data.length && seen.size < limit; p++) if (data[p] !== 0) seen.add(data[p]);
+  return [...seen].sort((x, y) => x - y);
+}
+
+/** A PDDCA case: `<case>/img.nrrd` and `<case>/structures/<Name>.nrrd`. */
+export function loadPddcaCase(imagePath: string, structurePaths: readonly string[], wanted: (name: string) => boolean): LoadedCase {
+  const warnings: string[] = [];
+  const { volume: ct, clamped } = toInt16(readNrrd(imagePath).volume);
+  if (clamped > 0) warnings.push(`${clamped} image voxels clamped to the int16 range`);
+  const structures: LoadedStructure[] = [];
+  for (const path of structurePaths) {
+    const name = basename(path).replace(/\.nrrd$/i, '');
+    if (!wanted(name)) { structures.push({ name }); continue; }
+    let m: Volume;
+    try {
+      m = readNrrd(path).volume;
+    } catch (e) {
+      structures.push({ name, error: `unreadable: ${(e as Error).message}` });
+      continue;
+    }
+    const bad = sameGrid(ct, m);
+    if (bad) { structures.push({ name, error: bad }); continue; }
+    const values = distinctNonZero(m.data);
+    if (values.length > 1) {
+      structures.push({ name, error: `multi-valued mask (values ${values.join(', ')}${values.length >= 8 ? ', ...' : ''}); a structure mask must be binary` });
+      continue;
+    }
+    structures.push({ name, offsets: maskToOffsets(m.data) });
+  }
+  return { ct, structures, identityRemoved: null, warnings };
+}
+
+/** A DICOM case: one CT series and the RTSTRUCT paired with it. */
+export function loadDicomCase(ctFiles: readonly string[], rtPath: string, wanted: (name: string) => boolean): LoadedCase {
+  const series = readCtSeries([...ctFiles]);
+  const ct = series.volume;
+  const warnings = [...series.warnings];
+  const rt = parseRtStruct(readDicomFile(rtPath).dataset, rtPath);
+  warnings.push(...rt.warnings.map((w) => `RTSTRUCT: ${w}`));
+  const structures: LoadedStructure[] = [];
+  for (const roi of rt.rois) {
+    if (!wanted(roi.name)) { structures.push({ name: roi.name }); continue; }
+    if (roi.contours.length === 0) { structures.push({ name: roi.name, offsets: new Int32Array(0), note: 'no contours' }); continue; }
+    try {
+      const { mask, stats } = rasteriseRoi(roi.contours, ct);
+      const notes: string[] = [];
+      if (stats.offVolume > 0) notes.push(`${stats.offVolume} contours off every slice`);
+      if (stats.tooFewPoints > 0) notes.push(`${stats.tooFewPoints} contours with under 3 points`);
+      for (const [type, n] of Object.entries(stats.skippedByType)) notes.push(`${n} ${type} contours skipped`);
+      if (stats.notInSlicePlane > 0) notes.push(`${stats.notInSlicePlane} contours not in a slice plane`);
+      structures.push({ name: roi.name, offsets: maskToOffsets(mask), ...(notes.length ? { note: notes.join('; ') } : {}) });
+    } catch (e) {
+      structures.push({ name: roi.name, error: `cannot rasterise: ${(e as Error).message}` });
+    }
+  }
+  return { ct, structures, identityRemoved: series.patientIdentityRemoved === true, warnings };
+}

@@ -1,0 +1,187 @@
+/**
+ * Structure-name unification: raw names from PDDCA, TG-263 and clinical planning systems -> one of the
+ * nine organs, or a reason why not. Planning structures (PRVs, margins, avoidance and helper structures)
+ * never map, and a paired organ named without a side is ambiguous, so it never maps either.
+ */
+import { findOrgan, type Organ, type OrganKey, ORGANS } from './organs';
+import { CurationInputError } from './errors';
+
+export type NameStatus = 'mapped' | 'override' | 'ignored' | 'planning' | 'ambiguous' | 'unknown';
+
+export interface NameMapping {
+  organ: OrganKey | null;
+  status: NameStatus;
+  /** Why a name did not map (empty when it did). */
+  reason: string;
+}
+
+/** User overrides: raw name -> organ (key, TG-263 name or label index) or `null` / "ignore". */
+export type NameOverrides = ReadonlyMap<string, OrganKey | null>;
+
+/** Organ base words (separators and side removed, lower case) -> organ family. */
+const BASES: Record<string, 'BrainStem' | 'Chiasm' | 'Mandible' | 'OpticNerve' | 'Parotid' | 'Submandibular'> = {
+  brainstem: 'BrainStem',
+  chiasm: 'Chiasm',
+  chiasma: 'Chiasm',
+  opticchiasm: 'Chiasm',
+  opticchiasma: 'Chiasm',
+  chiasmoptic: 'Chiasm',
+  mandible: 'Mandible',
+  bonemandible: 'Mandible',
+  mandibula: 'Mandible',
+  opticnerve: 'OpticNerve',
+  opticnrv: 'OpticNerve',
+  nerveoptic: 'OpticNerve',
+  opticn: 'OpticNerve',
+  parotid: 'Parotid',
+  parotidgland: 'Parotid',
+  glndparotid: 'Parotid',
+  glandparotid: 'Parotid',
+  submandibular: 'Submandibular',
+  submandibulargland: 'Submandibular',
+  glndsubmand: 'Submandibular',
+  glandsubmandibular: 'Submandibular',
+  glndsubmandibular: 'Submandibular',
+  submand: 'Submandibular',
+  submandgland: 'Submandibular',
+};
+
+const LEFT = new Set(['l', 'lt', 'left', 'lft', 'sin']);
+const RIGHT = new Set(['r', 'rt', 'right', 'rgt', 'dx']);
+
+/** Tokens that mark a planning or helper structure, never an organ outline. */
+const PLANNING_TOKENS = new Set([
+  'prv', 'ptv', 'ctv', 'gtv', 'itv', 'avoid', 'avd', 'opt', 'ring', 'exp', 'expand', 'expanded', 'margin',
+  'dose', 'planning', 'plan', 'block', 'hot', 'cold', 'minus', 'plus', 'crop', 'cropped', 'help', 'helper',
+  'temp', 'tmp', 'dummy', 'z', 'zz', 'x', 'xx', 'do', 'not', 'use', 'old', 'nos', 'ev', 'eval', 'wire',
+]);
+
+/** Split a raw name into lower-case tokens: camelCase, separators, and digit/letter boundaries split. */
+export function nameTokens(raw: string): string[] {
+  const spaced = raw
+    .replace(/([a-z])([A-Z])/g, '$1 $2')
+    .replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2')
+    .replace(/([A-Za-z])(\d)/g, '$1 $2')
+    .replace(/(\d)([A-Za-z])/g, '$1 $2');
+  return spaced.toLowerCase().split(/[^a-z0-9]+/).filter((t) => t.length > 0);
+}
+
+/** Whether a name is a planning/helper structure (PRV, PTV, margin, avoidance, z_ prefix...). */
+export function isPlanningStructure(raw: string): boolean {
+  const s = raw.trim();
+  if (/[+]/.test(s)) return true; // Brainstem+3mm, Parotid+5
+  if (/^[zx_]/i.test(s) && /^([zx]{1,2}[_\s-]|_)/i.test(s)) return true; // z_Mandible, _Parotid, xx Cord
+  if (/\d\s*mm\b/i.test(s) || /\d+\s*cm\b/i.test(s)) return true; // Brainstem_3mm
+  const toks = nameTokens(s);
+  if (toks.some((t) => PLANNING_TOKENS.has(t))) return true;
+  const words = s.toLowerCase().split(/[^a-z0-9]+/);
+  if ([...toks, ...words].some((t) => /^(prv|ptv|ctv|gtv|itv)[a-z0-9]*$/.test(t))) return true;
+  return false;
+}
+
+/**
+ * Map one raw structure name with the built-in table.
+ * @example mapName('Parotid-Lt') -> {organ: 'Parotid_L', status: 'mapped'}
+ * @example mapName('PRV_Brainstem') -> {organ: null, status: 'planning'}
+ * @example mapName('Parotid') -> {organ: null, status: 'ambiguous'}
+ */
+export function mapName(raw: string, overrides?: NameOverrides): NameMapping {
+  if (overrides) {
+    const o = lookupOverride(raw, overrides);
+    if (o !== undefined) {
+      return o === null
+        ? { organ: null, status: 'ignored', reason: 'ignored by the names file' }
+        : { organ: o, status: 'override', reason: '' };
+    }
+  }
+  if (isPlanningStructure(raw)) return { organ: null, status: 'planning', reason: 'planning or helper structure' };
+  const toks = nameTokens(raw);
+  let side: 'L' | 'R' | null = null;
+  const rest: string[] = [];
+  for (let i = 0; i < toks.length; i++) {
+    const t = toks[i];
+    if (LEFT.has(t) || RIGHT.has(t)) {
+      const s = LEFT.has(t) ? 'L' : 'R';
+      if (side !== null && side !== s) return { organ: null, status: 'ambiguous', reason: 'both sides named' };
+      side = s;
+    } else {
+      rest.push(t);
+    }
+  }
+  const family = BASES[rest.join('')];
+  if (!family) return { organ: null, status: 'unknown', reason: 'not an organ of the nine' };
+  const sided = family === 'OpticNerve' || family === 'Parotid' || family === 'Submandibular';
+  if (sided && side === null) return { organ: null, status: 'ambiguous', reason: 'paired organ without a side' };
+  if (!sided && side !== null) return { organ: null, status: 'ambiguous', reason: 'unpaired organ named with a side' };
+  const key = (sided ? `${family}_${side}` : family) as OrganKey;
+  return { organ: key, status: 'mapped', reason: '' };
+}
+
+function normKey(s: string): string {
+  return s.trim().toLowerCase().replace(/\s+/g, ' ');
+}
+
+function lookupOverride(raw: string, overrides: NameOverrides): OrganKey | null | undefined {
+  if (overrides.has(raw)) return overrides.get(raw);
+  const k = normKey(raw);
+  for (const [name, organ] of overrides) if (normKey(name) === k) return organ;
+  return undefined;
+}
+
+/**
+ * Parse a names file: a JSON object `{ "<raw name>": "<organ>" | "ignore" | null }`, where organ is a key
+ * (Parotid_L), a TG-263 name (Glnd_Submand_L) or a label index 1..9.
+ * @throws CurationInputError naming the file and the bad entry.
+ */
+export function parseNameOverrides(text: string, path = 'names file'): NameOverrides {
+  let obj: unknown;
+  try {
+    obj = JSON.parse(text);
+  } catch (e) {
+    throw new CurationInputError(path, `not valid JSON (${(e as Error).message})`);
+  }
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
+    throw new CurationInputError(path, 'expected a JSON object mapping raw names to organs or "ignore"');
+  }
+  const out = new Map<string, OrganKey | null>();
+  for (const [raw, v] of Object.entries(obj as Record<string, unknown>)) {
+    if (v === null || (typeof v === 'string' && v.trim().toLowerCase() === 'ignore')) {
+      out.set(raw, null);
+      continue;
+    }
+    const organ: Organ | undefined = typeof v === 'string' || typeof v === 'number' ? findOrgan(v) : undefined;
+    if (!organ) {
+      throw new CurationInputError(path, `entry "${raw}": ${JSON.stringify(v)} is not one of ${ORGANS.map((o) => o.key).join(', ')} or "ignore"`);
+    }
+    out.set(raw, organ.key);
+  }
+  return out;
+}
+
+/** One row of the names report: a raw name, how many cases carry it, and what it mapped to. */
+export interface NameReportRow {
+  name: string;
+  cases: number;
+  organ: OrganKey | null;
+  status: NameStatus;
+  reason: string;
+}
+
+/**
+ * Build the names report from the raw names seen per case (a case counts once per name).
+ * Rows sorted by name (code-unit order) for byte-stable output.
+ */
+export function namesReport(namesPerCase: Iterable<Iterable<string>>, overrides?: NameOverrides): NameReportRow[] {
+  const counts = new Map<string, number>();
+  for (const names of namesPerCase) {
+    for (const n of new Set(names)) counts.set(n, (counts.get(n) ?? 0) + 1);
+  }
+  return [...counts.keys()]
+    .sort(compareStrings)
+    .map((name) => ({ name, cases: counts.get(name)!, ...mapName(name, overrides) }));
+}
+
+/** Locale-independent string order, for deterministic outputs. */
+export function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

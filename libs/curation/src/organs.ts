@@ -1,0 +1,52 @@
+/**
+ * The nine organs at risk of AnatomyNet, in label order (REFERENCE.md): label index, the PDDCA structure
+ * file name (also our key and the dataset.json label name) and the TG-263 name.
+ */
+export interface Organ {
+  /** Label value in labelsTr volumes, 1..9. */
+  index: number;
+  /** PDDCA structure name, used as the key everywhere in this project. */
+  key: OrganKey;
+  tg263: string;
+  /** Whether the organ is paired, i.e. its name needs a side. */
+  sided: boolean;
+}
+
+export type OrganKey =
+  | 'BrainStem'
+  | 'Chiasm'
+  | 'Mandible'
+  | 'OpticNerve_L'
+  | 'OpticNerve_R'
+  | 'Parotid_L'
+  | 'Parotid_R'
+  | 'Submandibular_L'
+  | 'Submandibular_R';
+
+export const ORGANS: readonly Organ[] = Object.freeze([
+  { index: 1, key: 'BrainStem', tg263: 'Brainstem', sided: false },
+  { index: 2, key: 'Chiasm', tg263: 'OpticChiasm', sided: false },
+  { index: 3, key: 'Mandible', tg263: 'Bone_Mandible', sided: false },
+  { index: 4, key: 'OpticNerve_L', tg263: 'OpticNrv_L', sided: true },
+  { index: 5, key: 'OpticNerve_R', tg263: 'OpticNrv_R', sided: true },
+  { index: 6, key: 'Parotid_L', tg263: 'Parotid_L', sided: true },
+  { index: 7, key: 'Parotid_R', tg263: 'Parotid_R', sided: true },
+  { index: 8, key: 'Submandibular_L', tg263: 'Glnd_Submand_L', sided: true },
+  { index: 9, key: 'Submandibular_R', tg263: 'Glnd_Submand_R', sided: true },
+] as Organ[]);
+
+export const ORGAN_KEYS: readonly OrganKey[] = ORGANS.map((o) => o.key);
+
+/** nnU-Net v2 `labels` object: background 0 and the nine organs 1..9, in label order. */
+export function nnunetLabels(): Record<string, number> {
+  const labels: Record<string, number> = { background: 0 };
+  for (const o of ORGANS) labels[o.key] = o.index;
+  return labels;
+}
+
+/** Organ by key, PDDCA name, TG-263 name (case-insensitive) or label index; undefined if none. */
+export function findOrgan(ref: string | number): Organ | undefined {
+  if (typeof ref === 'number') return ORGANS.find((o) => o.index === ref);
+  const r = ref.trim().toLowerCase();
+  return ORGANS.find((o) => o.key.toLowerCase() === r || o.tg263.toLowerCase() === r || String(o.index) === r);
+}
