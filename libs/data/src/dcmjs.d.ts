@@ -21,7 +21,7 @@ declare module 'dcmjs' {
         denaturalizeDataset(dataset: Record<string, any>): Dict;
       };
     };
-    log: { setLevel(level: string): void; getLevel(): number };
+    log: { setLevel(level: string): void; getLevel(): number; getLogger(name: string): { setLevel(level: string): void } };
   };
   export default dcmjs;
 }

@@ -13,6 +13,8 @@ import { toArrayBuffer, writeFileAtomic } from './fileio';
 const { DicomDict, DicomMessage, DicomMetaDictionary } = dcmjs.data;
 // dcmjs logs every recoverable oddity to the console; we report problems through errors and warnings.
 dcmjs.log.setLevel('error');
+// e.g. 'Invalid vr type ox - using OW' for implicit-VR pixel data, which OW reads correctly.
+dcmjs.log.getLogger('validation.dcmjs').setLevel('silent');
 
 export const TS_IMPLICIT_LE = '1.2.840.10008.1.2';
 export const TS_EXPLICIT_LE = '1.2.840.10008.1.2.1';
@@ -63,7 +65,7 @@ export function parseDicomBuffer(path: string, buf: Uint8Array, opts: { pixelDat
     if (e instanceof RangeError && /call stack/i.test(msg)) {
       throw new VolumeIOError(path, 'BAD_HEADER', 'sequences nested too deeply', { cause: e });
     }
-    if (e instanceof RangeError || /outside the bounds|out of range|beyond|end of/i.test(msg)) {
+    if (e instanceof RangeError || /outside the bounds|out of range|beyond|end of|past end|more than currently allocated/i.test(msg)) {
       throw new VolumeIOError(path, 'TRUNCATED', `file ends inside an element (${msg})`, { cause: e });
     }
     throw new VolumeIOError(path, 'BAD_HEADER', `unparsable DICOM: ${msg}`, { cause: e });

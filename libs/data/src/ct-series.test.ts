@@ -1,0 +1,317 @@
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readCtSeries, writeCtSeries } from './ct-series';
+import { readDicomFile, scanDicomTree, uidFromSeed, writeDicomFile } from './dicom';
+import { VolumeIOError } from './errors';
+import { readNrrd } from './nrrd';
+import { expectClose, patternVolume, python, rotation, run, tempDir } from './test-helpers';
+import { indexToPoint, type Vec3, type Volume } from './volume';
+
+const tmp = tempDir('ct');
+afterAll(tmp.cleanup);
+
+const uid = (s: string) => uidFromSeed('1.2.826.0.1.3680043.10.1234', s);
+const series = { seriesInstanceUID: uid('series'), studyInstanceUID: uid('study'), frameOfReferenceUID: uid('for'), patientId: 'ANON01', patientName: 'Anon^One' };
+
+function errorOf(f: () => unknown): VolumeIOError {
+  try {
+    f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(VolumeIOError);
+    return e as VolumeIOError;
+  }
+  throw new Error('expected a VolumeIOError');
+}
+
+/** Fisher-Yates with a fixed LCG so the shuffle is deterministic. */
+function shuffled<T>(a: T[], seed = 7): T[] {
+  const out = [...a];
+  let s = seed;
+  for (let i = out.length - 1; i > 0; i--) {
+    s = (s * 1103515245 + 12345) % 2 ** 31;
+    const j = s % (i + 1);
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}
+
+function ctVolume(shape: Vec3, geometry: Partial<Pick<Volume, 'spacing' | 'origin' | 'direction'>>): Volume<Int16Array> {
+  const v = patternVolume(new Int16Array(shape[0] * shape[1] * shape[2]), shape, geometry);
+  v.data[0] = -1024;
+  v.data[1] = 3071;
+  return v;
+}
+
+const oblique = { spacing: [0.75, 0.9, 2.5] as Vec3, origin: [-101.25, 40.5, -300.125] as Vec3, direction: rotation([0.2, 1, 0.1], 17) };
+
+describe('CT series round trip', () => {
+  const v = ctVolume([12, 10, 7], oblique);
+  const dir = join(tmp.dir, 'rt');
+  const written = writeCtSeries(v, { dir, ...series, patientIdentityRemoved: true, patientPosition: 'FFS', seriesDescription: 'synthetic' });
+
+  it('writes one file per slice with deterministic, valid UIDs', () => {
+    expect(written.files).toHaveLength(7);
+    expect(readdirSync(dir)).toEqual(['CT0001.dcm', 'CT0002.dcm', 'CT0003.dcm', 'CT0004.dcm', 'CT0005.dcm', 'CT0006.dcm', 'CT0007.dcm']);
+    for (const u of written.sopInstanceUIDs) expect(u).toMatch(/^[0-9.]{1,64}$/);
+    expect(new Set(written.sopInstanceUIDs).size).toBe(7);
+    const again = writeCtSeries(v, { dir: join(tmp.dir, 'rt-again'), ...series });
+    expect(again.sopInstanceUIDs).toEqual(written.sopInstanceUIDs);
+    expect(Buffer.compare(readFileSync(again.files[3]), readFileSync(join(tmp.dir, 'rt-again', 'CT0004.dcm')))).toBe(0);
+  });
+  it('reads back bit-exact with geometry, whatever the file order', () => {
+    const s = readCtSeries(shuffled(written.files));
+    expect(s.volume.data).toEqual(v.data);
+    expect(s.volume.shape).toEqual(v.shape);
+    expectClose(s.volume.spacing, v.spacing, 1e-9);
+    expectClose(s.volume.origin, v.origin, 1e-9);
+    expectClose(s.volume.direction, v.direction, 1e-12);
+    expect(s.volume.sliceSpacingUniform).toBe(true);
+    expect(s.volume.slicePositionsMm).toHaveLength(7);
+    expectClose(s.volume.slicePositionsMm!.map((p) => p - s.volume.slicePositionsMm![0]), [0, 2.5, 5, 7.5, 10, 12.5, 15], 1e-9);
+    expect(s.sopInstanceUIDs).toEqual(written.sopInstanceUIDs);
+    expect(s.files).toEqual(written.files);
+    expect(s.patientPosition).toBe('FFS');
+    expect(s.patientIdentityRemoved).toBe(true);
+    expect(s.seriesInstanceUID).toBe(series.seriesInstanceUID);
+    expect(s.frameOfReferenceUID).toBe(series.frameOfReferenceUID);
+    expect(s.warnings).toEqual([]);
+  });
+  it('pydicom reads our files: HU and positions match', () => {
+    const out = JSON.parse(
+      python(
+        `import sys, json, pydicom, numpy as np
+res = []
+for p in sys.argv[1:]:
+    d = pydicom.dcmread(p)
+    assert d.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.1"
+    hu = d.pixel_array.astype(np.float64) * float(d.RescaleSlope) + float(d.RescaleIntercept)
+    assert all(len(str(x)) <= 16 for x in list(d.ImagePositionPatient) + list(d.ImageOrientationPatient) + list(d.PixelSpacing))
+    res.append({"ipp": [float(x) for x in d.ImagePositionPatient], "iop": [float(x) for x in d.ImageOrientationPatient], "ps": [float(x) for x in d.PixelSpacing], "hu": hu.flatten().tolist(), "sop": d.SOPInstanceUID, "cls": d.SOPClassUID})
+print(json.dumps(res))`,
+        written.files,
+      ),
+    );
+    const n = 12 * 10;
+    out.forEach((f: { ipp: number[]; iop: number[]; ps: number[]; hu: number[]; sop: string; cls: string }, k: number) => {
+      expect(f.cls).toBe('1.2.840.10008.5.1.4.1.1.2');
+      expect(f.sop).toBe(written.sopInstanceUIDs[k]);
+      expect(f.hu).toEqual(Array.from(v.data.subarray(k * n, (k + 1) * n)));
+      expectClose(f.ipp, indexToPoint(v, [0, 0, k]), 1e-9);
+      expectClose(f.iop, [v.direction[0], v.direction[3], v.direction[6], v.direction[1], v.direction[4], v.direction[7]], 1e-12);
+      expectClose(f.ps, [v.spacing[1], v.spacing[0]], 1e-12);
+    });
+  });
+  it('dciodvfy finds no error in our CT image', () => {
+    for (const f of [written.files[0], written.files[6]]) {
+      const r = run('dciodvfy', [f]);
+      expect(r.out).toContain('CTImage');
+      expect(r.out.split('\n').filter((l) => l.startsWith('Error'))).toEqual([]);
+    }
+  });
+  it('plastimatch converts our series to NRRD with the same voxels and geometry', () => {
+    const out = join(tmp.dir, 'plm.nrrd');
+    const r = run('plastimatch', ['convert', '--input', dir, '--output-img', out]);
+    expect(r.status, r.out).toBe(0);
+    const p = readNrrd(out).volume;
+    expect(p.shape).toEqual(v.shape);
+    expect(Array.from(p.data)).toEqual(Array.from(v.data));
+    expectClose(p.origin, v.origin, 1e-3);
+    expectClose(p.spacing, v.spacing, 1e-4);
+    expectClose(p.direction, v.direction, 1e-4);
+  });
+});
+
+describe('CT series written by pydicom', () => {
+  const dir = join(tmp.dir, 'pyd');
+  beforeAll(() => {
+  mkdirSync(join(dir, 'a', 'b'), { recursive: true });
+  // 6 slices, uint16 stored with BitsStored 12, intercept -1024, oblique, 3 mm apart, file names and
+  // InstanceNumbers shuffled against position, half the files implicit VR; plus an RTSTRUCT and junk.
+  python(
+    `import sys, os, numpy as np, pydicom
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, generate_uid
+out = sys.argv[1]
+row = np.array([0.9848077530, 0.1736481777, 0.0]); col = np.array([-0.1736481777, 0.9848077530, 0.0]); n = np.cross(row, col)
+order = [3, 0, 5, 1, 4, 2]
+series, study, frame = "1.2.3.4.5.6.1", "1.2.3.4.5.6.2", "1.2.3.4.5.6.3"
+for idx, k in enumerate(order):
+    meta = FileMetaDataset(); meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.2"; meta.MediaStorageSOPInstanceUID = "1.2.3.4.5.6.10.%d" % k
+    meta.TransferSyntaxUID = ImplicitVRLittleEndian if k % 2 else ExplicitVRLittleEndian
+    ds = Dataset(); ds.file_meta = meta
+    ds.SOPClassUID = meta.MediaStorageSOPClassUID; ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.Modality = "CT"; ds.SeriesInstanceUID = series; ds.StudyInstanceUID = study; ds.FrameOfReferenceUID = frame
+    ds.PatientName = "Py^Dicom"; ds.PatientID = "PY1"; ds.PatientPosition = "HFS"
+    ds.InstanceNumber = 100 - 7 * idx
+    ds.ImageOrientationPatient = [float(x) for x in list(row) + list(col)]
+    ds.ImagePositionPatient = [float(x) for x in np.array([-50.0, -60.0, 10.0]) + 3.0 * k * n]
+    ds.PixelSpacing = [0.8, 0.6]; ds.SliceThickness = 3
+    ds.Rows, ds.Columns = 4, 5
+    ds.SamplesPerPixel = 1; ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.BitsAllocated = 16; ds.BitsStored = 12; ds.HighBit = 11; ds.PixelRepresentation = 0
+    ds.RescaleSlope = 1; ds.RescaleIntercept = -1024
+    px = ((np.arange(20).reshape(4, 5) * 37 + 200 * k) % 4096).astype(np.uint16)
+    ds.PixelData = px.tobytes()
+    name = os.path.join(out, "a" if k < 3 else "a/b", "IMG_%02d" % (17 * idx % 10))
+    ds.is_little_endian = True; ds.is_implicit_VR = bool(k % 2)
+    ds.save_as(name, write_like_original=False)
+rs = Dataset(); m = FileMetaDataset(); m.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.481.3"; m.MediaStorageSOPInstanceUID = "1.2.3.4.5.6.99"; m.TransferSyntaxUID = ExplicitVRLittleEndian
+rs.file_meta = m; rs.SOPClassUID = m.MediaStorageSOPClassUID; rs.SOPInstanceUID = m.MediaStorageSOPInstanceUID; rs.Modality = "RTSTRUCT"; rs.StructureSetLabel = "S"
+rs.is_little_endian = True; rs.is_implicit_VR = False
+rs.save_as(os.path.join(out, "rs.dcm"), write_like_original=False)
+open(os.path.join(out, "README.txt"), "w").write("not dicom")`,
+    [dir],
+  );
+  });
+
+  it('scanDicomTree finds the series at any depth, the RTSTRUCT, and reports the junk file', () => {
+    const scan = scanDicomTree(dir);
+    expect(scan.ctSeries).toHaveLength(1);
+    const s = scan.ctSeries[0];
+    expect(s.seriesInstanceUID).toBe('1.2.3.4.5.6.1');
+    expect(s.frameOfReferenceUID).toBe('1.2.3.4.5.6.3');
+    expect(s.files).toHaveLength(6);
+    expect([...s.files].sort()).toEqual(s.files);
+    expect(scan.rtStructs.map((r) => r.path)).toEqual([join(dir, 'rs.dcm')]);
+    expect(scan.failures).toEqual([{ path: join(dir, 'README.txt'), code: 'NOT_DICOM', reason: expect.stringContaining('DICM') }]);
+  });
+  it('readCtSeries sorts by position along the normal and applies the rescale', () => {
+    const s = readCtSeries(scanDicomTree(dir).ctSeries[0].files);
+    expect(s.volume.shape).toEqual([5, 4, 6]);
+    expect(s.volume.spacing.map((x) => +x.toFixed(9))).toEqual([0.6, 0.8, 3]);
+    expect(s.sopInstanceUIDs).toEqual([0, 1, 2, 3, 4, 5].map((k) => `1.2.3.4.5.6.10.${k}`));
+    for (let k = 0; k < 6; k++) {
+      for (let i = 0; i < 20; i++) expect(s.volume.data[k * 20 + i]).toBe(((i * 37 + 200 * k) % 4096) - 1024);
+    }
+    expectClose(s.volume.origin, [-50, -60, 10], 1e-9);
+    expectClose(s.volume.direction, [0.984807753, -0.1736481777, 0, 0.1736481777, 0.984807753, 0, 0, 0, 1], 1e-9);
+    expect(s.volume.sliceSpacingUniform).toBe(true);
+    expect(s.patientPosition).toBe('HFS');
+    expect(s.patientIdentityRemoved).toBeUndefined();
+  });
+});
+
+describe('CT series bad input', () => {
+  const v = ctVolume([6, 5, 5], { spacing: [1, 1, 2], origin: [0, 0, 0] });
+  const base = join(tmp.dir, 'bad-base');
+  const good = writeCtSeries(v, { dir: base, ...series });
+  let n = 0;
+  /** A fresh copy of the good series; `edit` may change it. */
+  function copySeries(): string[] {
+    const d = join(tmp.dir, `bad-${n++}`);
+    mkdirSync(d, { recursive: true });
+    return good.files.map((f, k) => {
+      const p = join(d, `s${k}.dcm`);
+      copyFileSync(f, p);
+      return p;
+    });
+  }
+  function edit(path: string, change: (ds: Record<string, any>) => void): void {
+    const f = readDicomFile(path);
+    change(f.dataset);
+    writeDicomFile(path, f.dataset, f.transferSyntaxUID);
+  }
+
+  it('readDicomFile/writeDicomFile round-trip a dataset unchanged', () => {
+    const [p] = copySeries();
+    edit(p, () => undefined);
+    expect(readCtSeries([p]).volume.data).toEqual(v.data.subarray(0, 30));
+  });
+  it('no preamble: NOT_DICOM', () => {
+    const [p] = copySeries();
+    writeFileSync(p, readFileSync(p).subarray(132));
+    const e = errorOf(() => readDicomFile(p));
+    expect(e.code).toBe('NOT_DICOM');
+    expect(e.file).toBe(p);
+  });
+  it('truncated file: TRUNCATED from the file, or from the pixel data', () => {
+    const files = copySeries();
+    writeFileSync(files[0], readFileSync(files[0]).subarray(0, 300));
+    expect(errorOf(() => readDicomFile(files[0])).code).toBe('TRUNCATED');
+    const buf = readFileSync(files[1]);
+    writeFileSync(files[1], buf.subarray(0, buf.length - 10));
+    const e = errorOf(() => readCtSeries(files.slice(1)));
+    expect(e.code).toBe('TRUNCATED');
+    expect(e.file).toBe(files[1]);
+  });
+  it('pixel data shorter than rows x columns: TRUNCATED', () => {
+    const files = copySeries();
+    edit(files[2], (ds) => {
+      ds.PixelData = new ArrayBuffer(20);
+    });
+    const e = errorOf(() => readCtSeries(files));
+    expect(e.code).toBe('TRUNCATED');
+    expect(e.reason).toContain('60');
+  });
+  it('unsupported transfer syntax (JPEG Lossless by dcmtk) is named', () => {
+    const files = copySeries();
+    const jp = join(tmp.dir, 'jpeg.dcm');
+    const r = run('dcmcjpeg', ['+e1', files[0], jp]);
+    expect(r.status, r.out).toBe(0);
+    expect(readDicomFile(jp).transferSyntaxUID).toBe('1.2.840.10008.1.2.4.70');
+    const e = errorOf(() => readCtSeries([jp, ...files.slice(1)]));
+    expect(e.code).toBe('UNSUPPORTED_TRANSFER_SYNTAX');
+    expect(e.reason).toContain('1.2.840.10008.1.2.4.70');
+    expect(e.reason).toContain('JPEG Lossless');
+  });
+  it('missing slice names the positions', () => {
+    const files = copySeries();
+    rmSync(files[2]);
+    const e = errorOf(() => readCtSeries([files[0], files[1], files[3], files[4]]));
+    expect(e.code).toBe('MISSING_SLICE');
+    expect(e.reason).toContain('between slices at 2 and 6 mm');
+  });
+  it('mixed orientation, mixed size, mixed series, duplicate position', () => {
+    let files = copySeries();
+    edit(files[3], (ds) => {
+      ds.ImageOrientationPatient = ['1', '0', '0', '0', '0.8', '0.6'];
+    });
+    expect(errorOf(() => readCtSeries(files)).code).toBe('MIXED_ORIENTATION');
+    files = copySeries();
+    edit(files[1], (ds) => {
+      ds.Rows = 4;
+      ds.PixelData = new ArrayBuffer(48);
+    });
+    expect(errorOf(() => readCtSeries(files)).code).toBe('MIXED_SIZE');
+    files = copySeries();
+    edit(files[4], (ds) => {
+      ds.SeriesInstanceUID = '1.2.3';
+    });
+    expect(errorOf(() => readCtSeries(files)).code).toBe('MIXED_SERIES');
+    files = copySeries();
+    edit(files[4], (ds) => {
+      ds.ImagePositionPatient = ['0', '0', '2'];
+    });
+    expect(errorOf(() => readCtSeries(files)).code).toBe('DUPLICATE_SLICE');
+  });
+  it('rescale beyond int16 is clamped with a warning; uneven spacing is flagged', () => {
+    const files = copySeries();
+    edit(files[0], (ds) => {
+      ds.RescaleSlope = '20';
+    });
+    edit(files[4], (ds) => {
+      ds.ImagePositionPatient = ['0', '0', '8.6'];
+    });
+    const s = readCtSeries(files);
+    expect(s.volume.data[1]).toBe(32767);
+    expect(s.volume.data[0]).toBe(-20480);
+    expect(s.warnings.some((w) => w.includes('clamped'))).toBe(true);
+    expect(s.volume.sliceSpacingUniform).toBe(false);
+    expect(s.volume.spacing[2]).toBe(2);
+    expectClose(s.volume.slicePositionsMm!, [0, 2, 4, 6, 8.6], 1e-12);
+  });
+});
+
+describe('uidFromSeed', () => {
+  it('is deterministic, valid, at most 64 characters', () => {
+    const a = uidFromSeed('1.2.826.0.1.3680043.10.1234', 'case', 7);
+    expect(a).toBe(uidFromSeed('1.2.826.0.1.3680043.10.1234', 'case', 7));
+    expect(a).not.toBe(uidFromSeed('1.2.826.0.1.3680043.10.1234', 'case', 8));
+    expect(a.length).toBeLessThanOrEqual(64);
+    expect(a).toMatch(/^(0|[1-9]\d*)(\.(0|[1-9]\d*))*$/);
+    expect(uidFromSeed('1.2.3.4.5.6.7.8.9.10.11.12.13.14.15.16.17.1', 'x').length).toBeLessThanOrEqual(64);
+    expect(() => uidFromSeed('1.2.3.4.5.6.7.8.9.10.11.12.13.14.15.16.17.18.19.20.1', 'x')).toThrow(RangeError);
+    expect(() => uidFromSeed('1.02', 'x')).toThrow(RangeError);
+  });
+});
