@@ -1,0 +1,1 @@
+export { trackingStoreContract } from './store-contract.js';
