@@ -8,6 +8,11 @@ import * as tf from '@tensorflow/tfjs';
  * voxels (forward means and the broadcast gradients) is a matmul with a ones vector.
  */
 
+/** Forward of a custom-gradient op: inputs (then tfjs's save function) -> value and backward. */
+type CustomOp = (...args: any[]) => { value: tf.Tensor; gradFunc: (dy: any, saved: tf.Tensor[]) => tf.Tensor[] };
+/** tf.customGrad with loose input typing (its declared type mixes tensors and the save function). */
+const custom = (f: CustomOp): ((...inputs: tf.Tensor[]) => tf.Tensor) => tf.customGrad(f as any) as any;
+
 /** Sums over the rows of each group: x [G, R, C] -> [G, 1, C], as a batched matmul with ones. */
 export function sumRows(x: tf.Tensor3D): tf.Tensor3D {
   return tf.tidy(() => {
@@ -17,11 +22,11 @@ export function sumRows(x: tf.Tensor3D): tf.Tensor3D {
 }
 
 /** Adds a per-channel bias to x [R, C] (bias [C]); its bias gradient is a ones-matmul, not a reduction. */
-export const addBiasRows = tf.customGrad((x: tf.Tensor, bias: tf.Tensor) => {
+export const addBiasRows = custom((x: tf.Tensor, bias: tf.Tensor) => {
   const x2 = x as tf.Tensor2D;
   return {
     value: tf.add(x2, bias),
-    gradFunc: (dy: tf.Tensor | tf.Tensor[]) => {
+    gradFunc: (dy: tf.Tensor) => {
       const d = dy as tf.Tensor2D;
       return [d, sumRows(d.reshape([1, d.shape[0], d.shape[1]])).reshape(bias.shape)];
     },
@@ -29,11 +34,11 @@ export const addBiasRows = tf.customGrad((x: tf.Tensor, bias: tf.Tensor) => {
 }) as (x: tf.Tensor2D, bias: tf.Tensor1D) => tf.Tensor2D;
 
 /** Multiplies x [G, R, C] by a per-group, per-channel scale s [G, 1, C] (the SE recalibration). */
-export const scaleChannels = tf.customGrad((x: tf.Tensor, s: tf.Tensor, save: tf.GradSaveFunc) => {
+export const scaleChannels = custom((x: tf.Tensor, s: tf.Tensor, save: tf.GradSaveFunc) => {
   save([x, s]);
   return {
     value: tf.mul(x, s),
-    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [xs, ss] = saved;
       const d = dy as tf.Tensor3D;
       return [tf.mul(d, ss), sumRows(tf.mul(d, xs) as tf.Tensor3D)];
@@ -59,7 +64,7 @@ export function normalizeGroups(x: tf.Tensor3D, gamma: tf.Tensor1D, beta: tf.Ten
   const rows = x.shape[1];
   let mean!: tf.Tensor3D;
   let variance!: tf.Tensor3D;
-  const f = tf.customGrad((xi: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+  const f = custom((xi: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
     const m = tf.div(sumRows(xi as tf.Tensor3D), rows) as tf.Tensor3D;
     const xc = tf.sub(xi, m);
     const v = tf.div(sumRows(tf.square(xc) as tf.Tensor3D), rows) as tf.Tensor3D;
@@ -70,7 +75,7 @@ export function normalizeGroups(x: tf.Tensor3D, gamma: tf.Tensor1D, beta: tf.Ten
     save([xhat, inv, g]);
     return {
       value: tf.add(tf.mul(xhat, g), b),
-      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xh, iv, gm] = saved;
         const d = dy as tf.Tensor3D;
         const sumDy = sumRows(d);

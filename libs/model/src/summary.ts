@@ -135,7 +135,7 @@ class SymbolicOps implements NetOps<Sym> {
     return this.push(name, `se${hidden}`, this.record(name, 'se', x.shape, 0, 0), p);
   }
 
-  add(name: string, a: Sym, b: Sym): Sym {
+  add(name: string, a: Sym): Sym {
     return this.push(name, 'add', this.record(name, 'add', a.shape, 0, 0), 0);
   }
 
