@@ -1,2 +1,3 @@
 export * from './backend';
 export * from './webgpu';
+export * from './cpu';

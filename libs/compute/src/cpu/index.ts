@@ -1,0 +1,5 @@
+export { registerCpuKernels, unregisterCpuKernels, cpuKernelsRegistered, stockCpuKernel, CONV3D_KERNEL_NAMES } from './kernels';
+export { Conv3dEngine, conv3dEngine, Conv3dTooLargeError, wasmModule } from './engine';
+export {
+  type Conv3dGeometry, conv3dGeometry, conv3dFlops, encodeGeometry, geometryFromConvInfo, GEO_LEN,
+} from './geometry';
