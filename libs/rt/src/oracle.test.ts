@@ -9,11 +9,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readCtSeries, readDicomFile, writeCtSeries, type Mat3, type Vec3 } from '@anatomynet/data';
-import { writeRtStruct } from './build';
+import { readCtSeries, readDicomFile, writeCtSeries, writeDicomFile, type Mat3, type Vec3 } from '@anatomynet/data';
+import { buildRtStruct, writeRtStruct } from './build';
 import { parseRtStruct } from './parse';
 import { rasteriseRoi } from './rasterise';
-import { countOnes, dice, organs } from './test-helpers';
+import { countOnes, dice, organs, regularPolygon, rng } from './test-helpers';
 
 const PYTHON = '/usr/bin/python3';
 const here = dirname(fileURLToPath(import.meta.url));
@@ -94,6 +94,52 @@ describe.skipIf(!has('plastimatch') || !pythonHas('numpy'))('plastimatch rasteri
       console.log(`[${name}] ${report.join('; ')}`);
     });
   }
+});
+
+describe.skipIf(!has('plastimatch') || !pythonHas('numpy'))('plastimatch rasterises planning-system-like contours like we do', () => {
+  it('circles, a concave polygon, a ring and a repeated closing point, HFS and HFP: Dice >= 0.98', () => {
+    const r = rng(11);
+    for (const [name, direction, position, origin] of [orientations[0], orientations[2]]) {
+      const { dir, ct } = caseDir(`tps-${name}`, direction, position, origin);
+      const planes = ct.volume.slicePositionsMm!; // z of each slice (axial stacks: the normal is +z)
+      const roi = (shapes: [number, number][][]) => shapes;
+      const circles = roi(planes.slice(1, 7).map((z, k) => regularPolygon(-2 + 3 * r(), 4 * r() - 3, 5 + 3 * r() + k * 0.3, 24 + Math.floor(40 * r()), r())));
+      const concave = roi(planes.slice(2, 6).map(() => [[-15.3, -11.1], [5.25, -11.1], [5.25, -6.7], [-9.9, -6.7], [-9.9, 6.1], [-15.3, 6.1]]));
+      const ring = roi(planes.slice(3, 5).flatMap(() => [regularPolygon(8.3, 4.1, 6.2, 36, 0.2), regularPolygon(8.3, 4.1, 2.9, 20, 0.1).reverse()]));
+      // Vertices avoid voxel centres: on an exact tie the answer depends on rounding (plastimatch keeps
+      // its geometry in float32), so neither side would be wrong.
+      const closed = roi([[[0.1, 0.25], [9.75, 0.25], [9.75, 7.3], [0.1, 7.3], [0.1, 0.25]]]);
+      const zOf = (name: string, c: number) => (name === 'Ring' ? planes[3 + (c >> 1)] : name === 'Closed' ? planes[4] : name === 'Concave' ? planes[2 + c] : planes[1 + c]);
+      const specs = [['Circles', circles], ['Concave', concave], ['Ring', ring], ['Closed', closed]] as const;
+      // Start from a valid structure set of ours, then swap in these hand-drawn contours.
+      const ds: any = buildRtStruct({ labelmap: new Uint8Array(ct.volume.data.length).fill(1) }, ct, specs.map((s, i) => ({ label: 1, number: i + 1, name: s[0], color: [255, 0, 0] as [number, number, number] })));
+      specs.forEach(([roiName, shapes], i) => {
+        ds.ROIContourSequence[i].ContourSequence = shapes.map((xy, c) => ({
+          ContourGeometricType: 'CLOSED_PLANAR',
+          NumberOfContourPoints: xy.length,
+          ContourData: xy.flatMap(([x, y]) => [x.toFixed(4), y.toFixed(4), zOf(roiName, c).toFixed(4)]),
+        }));
+      });
+      const rtss = join(dir, 'tps.dcm');
+      writeDicomFile(rtss, ds);
+      const parsed = parseRtStruct(readDicomFile(rtss).dataset, rtss);
+      const theirs = plastimatchMasks(dir, rtss, ct);
+      const report: string[] = [];
+      const scores: [string, number][] = [];
+      for (const [roiName] of specs) {
+        const { mask, stats } = rasteriseRoi(parsed.rois.find((x) => x.name === roiName)!.contours, ct.volume);
+        expect(stats.offVolume + stats.notInSlicePlane).toBe(0);
+        const d = dice(mask, theirs.get(roiName)!);
+        let differ = 0;
+        for (let v = 0; v < mask.length; v++) if (mask[v] !== theirs.get(roiName)![v]) differ++;
+        report.push(`${roiName} ${countOnes(mask)}v dice=${d.toFixed(4)} differing=${differ}`);
+        scores.push([roiName, d]);
+        if (process.env.RT_DEBUG) for (let v = 0; v < mask.length; v++) if (mask[v] !== theirs.get(roiName)![v]) console.log(roiName, v % 40, Math.floor(v / 40) % 32, Math.floor(v / 1280), mask[v]);
+      }
+      console.log(`[tps ${name}] ${report.join('; ')}`);
+      for (const [roiName, d] of scores) expect(d, roiName).toBeGreaterThanOrEqual(0.98);
+    }
+  });
 });
 
 describe.skipIf(!pythonHas('pydicom'))('pydicom reads our RTSTRUCT', () => {
