@@ -42,7 +42,7 @@ export class BackendUnavailableError extends Error {
   }
 }
 
-type Attempt = { ok: true; adapter?: AdapterReport; kernels: string[] } | { ok: false; why: string };
+type Attempt = { ok: true; adapter?: AdapterReport; kernels: string[]; note?: string } | { ok: false; why: string };
 
 /** Imports a package by a computed name so bundlers and tsc do not require it to exist. */
 async function optionalImport(name: string): Promise<unknown> {
@@ -97,14 +97,16 @@ async function tryWasm(): Promise<Attempt> {
 
 async function tryCpu(): Promise<Attempt> {
   let kernels: string[] = [];
+  let note: string | undefined;
   try {
-    const cpu = (await import('./index')) as { registerCpuKernels?: () => string[] | void };
-    if (typeof cpu.registerCpuKernels === 'function') kernels = cpu.registerCpuKernels() ?? [];
+    const own = (await import('./index')) as { registerCpuKernels?: () => string[] | void };
+    if (typeof own.registerCpuKernels === 'function') kernels = own.registerCpuKernels() ?? [];
   } catch (e) {
-    return { ok: false, why: `registering cpu kernels failed: ${(e as Error).message}` };
+    // the stock cpu kernels still work: run on them, and say so in the reason
+    note = `own cpu kernels not registered: ${(e as Error).message.split('\n')[0]}`;
   }
   const why = await activate('cpu');
-  return why ? { ok: false, why } : { ok: true, kernels };
+  return why ? { ok: false, why } : { ok: true, kernels, note };
 }
 
 const ATTEMPTS: Record<BackendName, () => Promise<Attempt>> = {
@@ -143,13 +145,14 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
     const r = await ATTEMPTS[forced]();
     if (!r.ok) throw new BackendUnavailableError(forced, r.why);
     const by = options.prefer ? 'forced by option' : `forced by ${BACKEND_ENV}`;
-    choice = { backend: forced, adapter: r.adapter, reason: by, kernels: r.kernels };
+    choice = { backend: forced, adapter: r.adapter, reason: r.note ? `${by}; ${r.note}` : by, kernels: r.kernels };
   } else {
     const skipped: string[] = [];
     for (const name of BACKEND_ORDER) {
       const r = await ATTEMPTS[name]();
       if (r.ok) {
-        const reason = skipped.length ? `best available; skipped ${skipped.join('; ')}` : 'best available';
+        const reason = [skipped.length ? `best available; skipped ${skipped.join('; ')}` : 'best available', r.note]
+          .filter(Boolean).join('; ');
         choice = { backend: name, adapter: r.adapter, reason, kernels: r.kernels };
         break;
       }

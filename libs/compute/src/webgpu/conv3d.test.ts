@@ -58,7 +58,7 @@ async function checkAll(c: Case, seed: number): Promise<void> {
 
 describe.skipIf(!adapter)(`webgpu Conv3D kernels vs cpu${adapter ? '' : ` (${SKIP_NOTE})`}`, () => {
   beforeAll(async () => {
-    const choice = await selectBackend({ prefer: 'webgpu', log: () => {} });
+    const choice = await selectBackend({ prefer: 'webgpu', log: () => undefined });
     expect(choice.kernels).toEqual(expect.arrayContaining(['Conv3D', 'Conv3DBackpropInputV2', 'Conv3DBackpropFilterV2']));
   });
 

@@ -12,7 +12,7 @@ if (!adapter) console.warn(`webgpu ops tests ${SKIP_NOTE}`);
 
 describe.skipIf(!adapter)(`webgpu replacement ops vs cpu${adapter ? '' : ` (${SKIP_NOTE})`}`, () => {
   beforeAll(async () => {
-    const choice = await selectBackend({ prefer: 'webgpu', log: () => {} });
+    const choice = await selectBackend({ prefer: 'webgpu', log: () => undefined });
     expect(choice.kernels).toEqual(expect.arrayContaining(['Add', 'Sum', 'Mean', 'Transpose']));
     // run everything on the GPU, not on tfjs-webgpu's CPU shortcut for small tensors
     tf.env().set('WEBGPU_CPU_FORWARD', false);

@@ -1,0 +1,67 @@
+import * as tf from '@tensorflow/tfjs';
+import { createRequire } from 'node:module';
+import { describe, expect, it } from 'vitest';
+import { BackendUnavailableError, selectBackend } from './backend';
+import { requestDawnAdapter } from './webgpu/dawn';
+
+const require = createRequire(import.meta.url);
+const resolvable = (name: string) => {
+  try {
+    require.resolve(name);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describe('selectBackend', () => {
+  it('ANATOMYNET_BACKEND forces a backend, and the choice is logged and returned', async () => {
+    const lines: string[] = [];
+    const c = await selectBackend({ env: { ANATOMYNET_BACKEND: 'cpu' }, log: (l) => lines.push(l) });
+    expect(c.backend).toBe('cpu');
+    expect(c.reason).toMatch(/^forced by ANATOMYNET_BACKEND/);
+    expect(c.adapter).toBeUndefined();
+    expect(tf.getBackend()).toBe('cpu');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^backend=cpu \(forced by ANATOMYNET_BACKEND/);
+  });
+
+  it('the prefer option wins over the environment variable', async () => {
+    const c = await selectBackend({ prefer: 'wasm', env: { ANATOMYNET_BACKEND: 'cpu' }, log: () => undefined });
+    expect(c.backend).toBe('wasm');
+    expect(c.reason).toBe('forced by option');
+    expect(tf.getBackend()).toBe('wasm');
+    expect(await tf.add(tf.tensor1d([1, 2]), tf.tensor1d([3, 4])).data()).toEqual(new Float32Array([4, 6]));
+  });
+
+  it('rejects an unknown name with the accepted ones', async () => {
+    await expect(selectBackend({ env: { ANATOMYNET_BACKEND: 'tpu' }, log: () => undefined })).rejects.toThrow(
+      /ANATOMYNET_BACKEND must be one of tensorflow, webgpu, wasm, cpu/);
+  });
+
+  it.skipIf(resolvable('@tensorflow/tfjs-node') || resolvable('@tensorflow/tfjs-node-gpu'))(
+    'a forced tensorflow backend that is not installed throws instead of falling through', async () => {
+      const err = await selectBackend({ prefer: 'tensorflow', log: () => undefined }).catch((e) => e);
+      expect(err).toBeInstanceOf(BackendUnavailableError);
+      expect(err.message).toMatch(/tfjs-node-gpu not installed.*tfjs-node not installed/);
+    });
+
+  it('without an override picks the best available and says why better ones were skipped', async () => {
+    const adapter = await requestDawnAdapter();
+    const c = await selectBackend({ env: {}, log: () => undefined });
+    if (resolvable('@tensorflow/tfjs-node')) return expect(c.backend).toBe('tensorflow');
+    expect(c.reason).toMatch(/^best available; skipped tensorflow: /);
+    if (adapter) {
+      // lavapipe in CI; a real GPU elsewhere
+      expect(c.backend).toBe('webgpu');
+      expect(c.adapter!.vendor.length).toBeGreaterThan(0);
+      expect(c.adapter!.limits.maxStorageBufferBindingSize).toBeGreaterThanOrEqual(128 * 1024 * 1024);
+      expect(c.adapter!.limits.maxComputeWorkgroupsPerDimension).toBeGreaterThanOrEqual(65535);
+      expect(c.kernels).toEqual(expect.arrayContaining(['Conv3D', 'Sum', 'Add']));
+    } else {
+      console.warn('selectBackend default-order check ran without a WebGPU adapter: expecting wasm');
+      expect(c.backend).toBe('wasm');
+      expect(c.reason).toMatch(/webgpu: no WebGPU adapter/);
+    }
+  });
+});

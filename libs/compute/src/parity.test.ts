@@ -1,0 +1,88 @@
+/**
+ * The AnatomyNet model (libs/model) gives the same loss and gradients on webgpu (with this
+ * project's kernels) as on the cpu backend: one training-mode forward (batch statistics), a soft
+ * Dice loss and the gradient of every trainable variable, at 8x16x16 with small filters.
+ * Tolerance: loss within 1e-4 relative; each gradient's max |webgpu - cpu| within 2e-3 of
+ * max(that gradient's max |cpu|, 1e-4 x the largest gradient): float32 sums run in a different order,
+ * and some gradients are mathematically zero (conv biases before BatchNorm) and hold only noise.
+ * The initial weights are perturbed so that no activation sits on a kink: with fresh BatchNorm
+ * (beta = 0) the SE input is a mean of exactly zero, pure rounding noise whose sign would pick the
+ * LeakyReLU branch differently on each backend.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { buildModel, DEFAULT_MODEL_CONFIG, forward, type AnatomyNetModel } from '@anatomynet/model';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { selectBackend } from './backend';
+import { adapterPromise, seededValues, SKIP_NOTE } from './webgpu/test_util';
+
+const CONFIG = { ...DEFAULT_MODEL_CONFIG, filters: [8, 12], numClasses: 3, outputUpFilters: 4, outputFilters: 6 };
+const SHAPE = [1, 8, 16, 16, 1];
+
+/** Soft Dice over all classes: 1 - mean_c 2 sum(p g) / (sum p + sum g). */
+function softDice(p: tf.Tensor5D, g: tf.Tensor): tf.Scalar {
+  const pf = p.reshape([-1, p.shape[4]]);
+  const gf = g.reshape([-1, p.shape[4]]);
+  const inter = tf.sum(tf.mul(pf, gf), 0);
+  const denom = tf.add(tf.sum(pf, 0), tf.sum(gf, 0));
+  return tf.sub(1, tf.mean(tf.div(tf.mul(2, inter), tf.add(denom, 1e-5)))) as tf.Scalar;
+}
+
+/** One-hot labels of three nested boxes, deterministic. */
+function labels(): tf.Tensor {
+  const [, D, H, W] = SHAPE;
+  const lab = new Int32Array(D * H * W);
+  for (let d = 0; d < D; d++) for (let h = 0; h < H; h++) for (let w = 0; w < W; w++) {
+    const inner = d >= 2 && d < 6 && h >= 4 && h < 12 && w >= 3 && w < 13;
+    const core = d >= 3 && d < 5 && h >= 6 && h < 10 && w >= 6 && w < 10;
+    lab[(d * H + h) * W + w] = core ? 2 : inner ? 1 : 0;
+  }
+  return tf.oneHot(tf.tensor1d(lab, 'int32'), CONFIG.numClasses).reshape([...SHAPE.slice(0, 4), CONFIG.numClasses]);
+}
+
+async function lossAndGrads(backend: string): Promise<{ loss: number; grads: Map<string, Float32Array> }> {
+  await tf.setBackend(backend);
+  const model: AnatomyNetModel = buildModel(CONFIG, { seed: 7 });
+  let seed = 1000;
+  for (const v of model.params.values()) {
+    v.assign(tf.tidy(() => tf.add(v, tf.mul(0.1, tf.tensor(seededValues(v.size, seed++), v.shape)))));
+  }
+  const x = tf.tensor(seededValues(SHAPE.reduce((a, b) => a * b, 1), 11), SHAPE);
+  const g = labels();
+  const { value, grads } = tf.variableGrads(() => softDice(forward(model, x, { training: true }), g), [...model.params.values()]);
+  const loss = (await value.data())[0];
+  const out = new Map<string, Float32Array>();
+  for (const [name, v] of model.params) out.set(name, (await grads[v.name].data()) as Float32Array);
+  tf.dispose([x, g, value, ...Object.values(grads)]);
+  model.dispose();
+  return { loss, grads: out };
+}
+
+const adapter = await adapterPromise;
+if (!adapter) console.warn(`model parity test ${SKIP_NOTE}`);
+
+describe.skipIf(!adapter)(`AnatomyNet cpu/webgpu parity${adapter ? '' : ` (${SKIP_NOTE})`}`, () => {
+  beforeAll(async () => {
+    await selectBackend({ prefer: 'webgpu', log: () => undefined });
+    tf.env().set('WEBGPU_CPU_FORWARD', false);
+  });
+
+  it('forward + soft Dice + gradients of every parameter agree at 8x16x16', async () => {
+    const gpu = await lossAndGrads('webgpu');
+    const cpu = await lossAndGrads('cpu');
+    expect(Number.isFinite(cpu.loss) && cpu.loss > 0 && cpu.loss < 1).toBe(true);
+    expect(Math.abs(gpu.loss - cpu.loss) / cpu.loss).toBeLessThan(1e-4);
+    expect([...gpu.grads.keys()]).toEqual([...cpu.grads.keys()]);
+    const maxAbs = (a: Float32Array) => a.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    const floor = 1e-4 * Math.max(...[...cpu.grads.values()].map(maxAbs));
+    const worst: { name: string; err: number }[] = [];
+    for (const [name, c] of cpu.grads) {
+      const gv = gpu.grads.get(name)!;
+      let diff = 0;
+      for (let i = 0; i < c.length; i++) diff = Math.max(diff, Math.abs(gv[i] - c[i]));
+      worst.push({ name, err: diff / Math.max(maxAbs(c), floor) });
+    }
+    worst.sort((a, b) => b.err - a.err);
+    console.info(`parity: loss cpu ${cpu.loss} webgpu ${gpu.loss}; worst gradient ${worst[0].name} ${worst[0].err.toExponential(2)}`);
+    expect(worst[0].err, `worst gradient ${worst[0].name}`).toBeLessThan(2e-3);
+  });
+});
