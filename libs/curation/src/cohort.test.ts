@@ -1,0 +1,197 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readNifti, writeNrrd } from '@anatomynet/data';
+import { curateCohort, type CurateResult } from './cohort';
+import { validateDataset } from './validate';
+import { headNeckPhantom, writeDicomCase, writePddcaCase } from './testing/phantom';
+import { ORGANS } from './organs';
+import { sha256Hex } from './hashing';
+
+let root: string;
+let dicomIn: string, pddcaIn: string;
+let first: CurateResult;
+
+function listTree(dir: string, rel = ''): string[] {
+  return readdirSync(join(dir, rel)).flatMap((e) => {
+    const r = rel ? `${rel}/${e}` : e;
+    return statSync(join(dir, r)).isDirectory() ? listTree(dir, r) : [r];
+  }).sort();
+}
+
+beforeAll(async () => {
+  root = mkdtempSync(join(tmpdir(), 'curation-'));
+  dicomIn = join(root, 'dicom');
+  pddcaIn = join(root, 'pddca');
+  // DICOM: a case paired by reference, one by frame of reference (references absent), a CT without
+  // RTSTRUCT, an RTSTRUCT of a foreign frame, an unreadable file and an RTSTRUCT without preamble.
+  const a = writeDicomCase(join(dicomIn, 'PAT-A', 'study', 'x'), headNeckPhantom(1), { patientId: 'PAT-A', uidSeed: 'a' });
+  writeDicomCase(join(dicomIn, 'PAT-B'), headNeckPhantom(2, ['BrainStem', 'Mandible', 'Parotid_L', 'Parotid_R']), {
+    patientId: 'PAT-B', uidSeed: 'b', absentReferences: true, identityRemoved: false,
+    names: { BrainStem: 'Brain Stem', Mandible: 'mandible', Parotid_L: 'Parotid Lt', Parotid_R: 'Parotid-Rt' },
+  });
+  writeDicomCase(join(dicomIn, 'PAT-C'), headNeckPhantom(3), { patientId: 'PAT-C', uidSeed: 'c', writeRt: false });
+  writeDicomCase(join(dicomIn, 'PAT-D'), headNeckPhantom(4), { patientId: 'PAT-D', uidSeed: 'd', writeCt: false, foreignFrame: true });
+  writeFileSync(join(dicomIn, 'notes.txt'), 'not a DICOM file\n');
+  writeFileSync(join(dicomIn, 'PAT-A', 'rs-no-preamble.dcm'), readFileSync(a.rtPath).subarray(132));
+  // PDDCA: a full case, an offsite test case missing the chiasm with an empty optic nerve, and a case
+  // whose mandible mask is multi-valued.
+  writePddcaCase(join(pddcaIn, '0522c0001'), headNeckPhantom(5));
+  const t = headNeckPhantom(6, ORGANS.map((o) => o.key).filter((k) => k !== 'Chiasm'));
+  t.masks.set('OpticNerve_L', new Uint8Array(t.masks.get('OpticNerve_L')!.length));
+  writePddcaCase(join(pddcaIn, '0522c0555'), t);
+  const m = headNeckPhantom(7);
+  writePddcaCase(join(pddcaIn, '0522c0002'), m);
+  const bad = m.masks.get('Mandible')!.slice();
+  bad[bad.indexOf(1)] = 2;
+  writeNrrd(join(pddcaIn, '0522c0002', 'structures', 'Mandible.nrrd'), { ...m.ct, data: bad });
+  first = await curateCohort({ inputs: [dicomIn, pddcaIn], outDir: join(root, 'out1') });
+}, 120_000);
+
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+describe('curateCohort', () => {
+  it('publishes the nnU-Net v2 raw layout', () => {
+    const files = listTree(join(root, 'out1'));
+    expect(files).toEqual([
+      'DATASHEET.md', 'SHA256SUMS', 'dataset.json',
+      ...first.manifest.cases.map((c) => c.image), ...first.manifest.cases.map((c) => c.label),
+      'manifest.json', 'names.json', 'splits.json',
+    ].sort());
+    const ds = JSON.parse(readFileSync(join(root, 'out1', 'dataset.json'), 'utf8'));
+    expect(ds.channel_names).toEqual({ '0': 'CT' });
+    expect(ds.labels).toEqual({ background: 0, BrainStem: 1, Chiasm: 2, Mandible: 3, OpticNerve_L: 4, OpticNerve_R: 5, Parotid_L: 6, Parotid_R: 7, Submandibular_L: 8, Submandibular_R: 9 });
+    expect(ds.numTraining).toBe(5);
+    expect(ds.file_ending).toBe('.nii.gz');
+  });
+
+  it('curates the good cases, pairing by reference and by frame of reference with a warning', () => {
+    const dicom = first.manifest.cases.filter((c) => c.sourceKind === 'dicom');
+    expect(dicom.map((c) => c.pairing).sort()).toEqual(['frame-of-reference', 'reference']);
+    const fb = dicom.find((c) => c.pairing === 'frame-of-reference')!;
+    expect(fb.warnings.some((w) => w.startsWith('paired by frame of reference and geometry'))).toBe(true);
+    expect(fb.availability).toMatchObject({ BrainStem: 'annotated', Mandible: 'annotated', Parotid_L: 'annotated', Chiasm: 'not-annotated' });
+    expect(first.manifest.identityNotRemoved).toEqual([fb.caseId]);
+  });
+
+  it('records availability, volumes and the crop per case', () => {
+    const pd = first.manifest.cases.filter((c) => c.sourceKind === 'pddca');
+    expect(pd).toHaveLength(3);
+    const all = first.manifest.cases;
+    const test = all.find((c) => c.availability.Chiasm === 'not-annotated' && c.sourceKind === 'pddca')!;
+    expect(test.availability.OpticNerve_L).toBe('annotated-empty');
+    expect(test.voxels.OpticNerve_L).toBe(0);
+    expect(test.availability.BrainStem).toBe('annotated');
+    // BrainStem sphere r=2: 33 voxels of 64 mm³.
+    expect(test.voxels.BrainStem).toBe(33);
+    expect(test.volumeMl.BrainStem).toBeCloseTo(33 * 0.064, 6);
+    expect(test.cropBox.start[2]).toBeGreaterThan(20); // chest removed
+    expect(test.shape[2]).toBe(test.cropBox.end[2] - test.cropBox.start[2]);
+    const img = readNifti(join(root, 'out1', test.image)), lab = readNifti(join(root, 'out1', test.label));
+    expect(img.data).toBeInstanceOf(Int16Array);
+    expect(lab.data).toBeInstanceOf(Uint8Array);
+    expect(img.shape).toEqual(test.shape);
+    // HU unchanged: the crop's voxel (0,0,0) is the source voxel at the box start.
+    const src = headNeckPhantom(6).ct;
+    const [i, j, k] = test.cropBox.start;
+    expect(img.data[0]).toBe(src.data[i + 64 * (j + 64 * k)]);
+  });
+
+  it('reports a multi-valued structure as an error for that structure and curates the rest', () => {
+    const bad = first.manifest.cases.filter((x) => x.structures.some((s) => s.status === 'error'));
+    expect(bad).toHaveLength(1);
+    const c = bad[0];
+    expect(c.structures.find((s) => s.name === 'Mandible')).toMatchObject({ organ: 'Mandible', status: 'error' });
+    expect(c.skipped).toEqual([{ item: 'structure Mandible', reason: 'multi-valued mask (values 1, 2); a structure mask must be binary' }]);
+    expect(c.availability.Mandible).toBe('not-annotated');
+    expect(c.availability.Parotid_R).toBe('annotated');
+  });
+
+  it('reports every bad input with a reason and accounts for every file', () => {
+    const reasons = first.skipped.map((s) => [s.paths[0].slice(root.length), s.reason]);
+    const has = (path: RegExp, reason: RegExp) => reasons.some(([p, r]) => path.test(p) && reason.test(r));
+    expect(has(/notes\.txt$/, /unreadable as DICOM/)).toBe(true);
+    expect(has(/rs-no-preamble\.dcm$/, /DICM/)).toBe(true);
+    expect(has(/PAT-C\/ct\//, /no RTSTRUCT pairs/)).toBe(true);
+    expect(has(/PAT-D\/rs\.dcm$/, /frame of reference matches no CT/)).toBe(true);
+    const inputs = JSON.parse(readFileSync(join(root, 'out1.private', 'inputs.json'), 'utf8'));
+    const total = listTree(dicomIn).length + listTree(pddcaIn).length;
+    expect(inputs.files).toHaveLength(total);
+    expect(first.manifest.inputs.files).toBe(total);
+    expect(first.manifest.inputs.used + first.manifest.inputs.skipped).toBe(total);
+  });
+
+  it('writes no patient name, id, path or UID into the published files; the source map lies outside', () => {
+    for (const f of ['manifest.json', 'names.json', 'splits.json', 'DATASHEET.md', 'dataset.json']) {
+      const text = readFileSync(join(root, 'out1', f), 'utf8');
+      expect(text).not.toMatch(/PAT-|Doe|0522c0|2\.25\.|\/tmp/);
+    }
+    const map = JSON.parse(readFileSync(join(root, 'out1.private', 'source-map.json'), 'utf8'));
+    expect(Object.keys(map.ids.cases)).toContain('pddca:0522c0555');
+  });
+
+  it('puts the MICCAI 2015 offsite case in the test split', () => {
+    const map = JSON.parse(readFileSync(join(root, 'out1.private', 'source-map.json'), 'utf8'));
+    const id = map.ids.cases['pddca:0522c0555'];
+    expect(first.splits.test).toEqual([id]);
+    expect(first.splits.method).toBe('miccai2015-offsite');
+  });
+
+  it('writes a names report of every raw name', () => {
+    const names = JSON.parse(readFileSync(join(root, 'out1', 'names.json'), 'utf8'));
+    expect(names.find((n: any) => n.name === 'Parotid Lt')).toMatchObject({ cases: 1, organ: 'Parotid_L', status: 'mapped' });
+    expect(names.find((n: any) => n.name === 'BrainStem')).toMatchObject({ cases: 3, organ: 'BrainStem' });
+  });
+
+  it('is deterministic: a second run elsewhere gives byte-identical published files', async () => {
+    await curateCohort({ inputs: [pddcaIn, dicomIn], outDir: join(root, 'out2') });
+    const a = listTree(join(root, 'out1')), b = listTree(join(root, 'out2'));
+    expect(b).toEqual(a);
+    for (const f of a) expect(sha256Hex(readFileSync(join(root, 'out2', f))), f).toBe(sha256Hex(readFileSync(join(root, 'out1', f))));
+  });
+
+  it('skips unchanged cases on a re-run and redoes only a changed one', async () => {
+    const before = readFileSync(join(root, 'out1', 'manifest.json'));
+    const again = await curateCohort({ inputs: [dicomIn, pddcaIn], outDir: join(root, 'out1') });
+    expect(again.curated).toEqual([]);
+    expect(again.reused).toHaveLength(5);
+    expect(readFileSync(join(root, 'out1', 'manifest.json')).equals(before)).toBe(true);
+    const ph = headNeckPhantom(5);
+    writeNrrd(join(pddcaIn, '0522c0001', 'structures', 'Chiasm.nrrd'), { ...ph.ct, data: new Uint8Array(ph.ct.data.length) });
+    const changed = await curateCohort({ inputs: [dicomIn, pddcaIn], outDir: join(root, 'out1') });
+    expect(changed.curated).toHaveLength(1);
+    expect(changed.manifest.cases.find((c) => c.caseId === changed.curated[0])!.availability.Chiasm).toBe('annotated-empty');
+  });
+});
+
+describe('validateDataset', () => {
+  it('passes a fresh dataset and catches a tampered file', async () => {
+    const dir = join(root, 'out2');
+    const ok = await validateDataset(dir);
+    expect(ok.problems).toEqual([]);
+    expect(ok.ok).toBe(true);
+    const label = first.manifest.cases[0].label;
+    const bytes = readFileSync(join(dir, label));
+    bytes[bytes.length - 20] ^= 0xff;
+    writeFileSync(join(dir, label), bytes);
+    const bad = await validateDataset(dir);
+    expect(bad.ok).toBe(false);
+    expect(bad.problems.some((p) => p === `${label}: checksum mismatch`)).toBe(true);
+  });
+
+  it('catches labels that contradict availability even when checksums are redone', async () => {
+    const dir = join(root, 'out3');
+    mkdirSync(dir);
+    for (const f of listTree(join(root, 'out1'))) { mkdirSync(join(dir, f, '..'), { recursive: true }); copyFileSync(join(root, 'out1', f), join(dir, f)); }
+    const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+    const c = m.cases.find((x: any) => x.availability.Chiasm !== 'annotated');
+    c.availability.BrainStem = 'not-annotated';
+    const text = JSON.stringify(m, null, 2) + '\n';
+    writeFileSync(join(dir, 'manifest.json'), text);
+    const sums = readFileSync(join(dir, 'SHA256SUMS'), 'utf8').replace(/^[0-9a-f]{64}  manifest\.json$/m, `${sha256Hex(text)}  manifest.json`);
+    writeFileSync(join(dir, 'SHA256SUMS'), sums);
+    const r = await validateDataset(dir);
+    expect(r.problems).toEqual([`case ${c.caseId}: BrainStem is not-annotated but has ${c.voxels.BrainStem} voxels`]);
+  });
+});
