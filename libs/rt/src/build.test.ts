@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { encodeDicom, parseDicomBuffer, readDicomFile, type Mat3, type Vec3 } from '@anatomynet/data';
+import { encodeDicom, parseDicomBuffer, readCtSeries, readDicomFile, writeCtSeries, writeDicomFile, type Mat3, type Vec3 } from '@anatomynet/data';
 import { buildRtStruct, writeRtStruct, type RtCtReference, type RtRoiSpec } from './build';
 import { mergeLabels } from './merge';
 import { parseRtStruct, RT_STRUCTURE_SET_STORAGE } from './parse';
@@ -138,5 +138,31 @@ describe('writeRtStruct', () => {
     expect(back.referencedSeriesUIDs).toEqual(['2.25.1001']);
     expect(back.referencedStudyUIDs).toEqual(['2.25.1002']);
     expect(back.referencedSOPInstanceUIDs).toHaveLength(8);
+  });
+
+  it('places contours on the real planes of a CT series with uneven slice steps (read by libs/data)', () => {
+    const shape: Vec3 = [40, 32, 8];
+    const set = organs(shape);
+    const ctDir = join(dir, 'uneven');
+    const volume = { data: new Int16Array(40 * 32 * 8), shape, spacing: [0.9, 0.8, 2.5] as Vec3, origin: [-20, -15, 30] as Vec3, direction: [1, 0, 0, 0, 1, 0, 0, 0, 1] as Mat3 };
+    const { files } = writeCtSeries(volume, { dir: ctDir, seriesInstanceUID: '2.25.61', studyInstanceUID: '2.25.62', frameOfReferenceUID: '2.25.63', patientId: 'U', patientName: 'Uneven' });
+    const zs = [30, 32.5, 35, 37, 40, 42.5, 44.5, 47.5];
+    files.forEach((f, k) => {
+      const d = readDicomFile(f).dataset;
+      d.ImagePositionPatient = ['-20', '-15', String(zs[k])];
+      d.SliceLocation = String(zs[k]);
+      writeDicomFile(f, d);
+    });
+    const ct = readCtSeries([...files].reverse());
+    expect(ct.volume.slicePositionsMm).toEqual(zs);
+    const path = join(dir, 'uneven.dcm');
+    writeRtStruct(path, { masks: set }, ct, set.map((o) => ({ label: o.label, name: o.name, color: colour(o.label) })));
+    const back = parseRtStruct(readDicomFile(path).dataset, path);
+    const zOfSop = new Map(ct.sopInstanceUIDs.map((uid, k) => [uid, zs[k]]));
+    for (const o of set) {
+      const roi = back.rois.find((r) => r.number === o.label)!;
+      for (const c of roi.contours) for (let p = 2; p < c.points.length; p += 3) expect(c.points[p]).toBe(zOfSop.get(c.referencedSOPInstanceUID!));
+      expect(Array.from(rasteriseRoi(roi.contours, ct.volume).mask)).toEqual(Array.from(o.mask));
+    }
   });
 });
