@@ -1,0 +1,90 @@
+import * as tf from '@tensorflow/tfjs';
+
+/** Bad loss input: shapes that do not match, a mask or weights of the wrong length. */
+export class LossInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LossInputError';
+  }
+}
+
+/** Per-class mask m_i(c): one row per case ([N][C]), one row for all cases ([C]), or a tensor of either shape. */
+export type MaskLike = number[] | number[][] | tf.Tensor;
+/** Per-class weights w(c), length C. */
+export type WeightsLike = number[] | tf.Tensor;
+
+/** What a loss may be told about the cases besides probabilities and targets. */
+export interface LossContext {
+  /** m_i(c) in {0, 1} (eq. 4-5): 0 removes class c of case i from the loss and its gradient. */
+  mask?: MaskLike;
+  /** w(c) (eq. 6-7), e.g. from {@link classWeights}. */
+  weights?: WeightsLike;
+}
+
+/**
+ * Views probabilities or targets as cases [N, V, C]: [V, C] is one case, [N, V, C] is kept,
+ * [N, D, H, W, C] (or any rank >= 3) flattens the voxels of each case.
+ */
+export function toCases(x: tf.Tensor): tf.Tensor3D {
+  if (x.rank < 2) throw new LossInputError(`expected [V,C] or [N,...,C], got shape [${x.shape.join(',')}]`);
+  const c = x.shape[x.rank - 1];
+  if (x.rank === 2) return x.reshape([1, x.shape[0], c]);
+  return x.reshape([x.shape[0], -1, c]);
+}
+
+/** Checks probs and target have the same shape; returns both as cases [N, V, C]. */
+export function casesOf(probs: tf.Tensor, target: tf.Tensor): [tf.Tensor3D, tf.Tensor3D] {
+  if (probs.shape.join(',') !== target.shape.join(',')) {
+    throw new LossInputError(`probs [${probs.shape.join(',')}] and target [${target.shape.join(',')}] differ in shape`);
+  }
+  return [toCases(probs), toCases(target)];
+}
+
+/**
+ * Sums over voxels: x [N, V, C] -> [N, C], as a batched matmul with ones (WebGPU cannot reduce more
+ * than ~4M rows; a matmul also keeps the gradient a matmul).
+ */
+export function sumVoxels(x: tf.Tensor3D): tf.Tensor2D {
+  const [n, v, c] = x.shape;
+  return tf.matMul(tf.ones([n, 1, v]), x).reshape([n, c]);
+}
+
+function toTensor(x: number[] | number[][] | tf.Tensor): tf.Tensor {
+  return x instanceof tf.Tensor ? x : tf.tensor(x as number[], undefined, 'float32');
+}
+
+/**
+ * The factor m_i(c) w(c) as [N, C] (1 where mask and weights are not given).
+ * @throws LossInputError if the mask is not [C] or [N, C] or the weights not [C].
+ */
+export function maskTimesWeights(n: number, c: number, ctx: LossContext = {}): tf.Tensor2D {
+  return tf.tidy(() => {
+    let mw: tf.Tensor = tf.ones([n, c]);
+    if (ctx.mask !== undefined) {
+      const m = toTensor(ctx.mask);
+      const ok = (m.rank === 1 && m.shape[0] === c) || (m.rank === 2 && m.shape[0] === n && m.shape[1] === c);
+      if (!ok) throw new LossInputError(`mask shape [${m.shape.join(',')}] must be [${c}] or [${n},${c}]`);
+      mw = tf.mul(mw, m.rank === 1 ? m.reshape([1, c]) : m);
+    }
+    if (ctx.weights !== undefined) {
+      const w = toTensor(ctx.weights);
+      if (w.rank !== 1 || w.shape[0] !== c) throw new LossInputError(`weights shape [${w.shape.join(',')}] must be [${c}]`);
+      mw = tf.mul(mw, w.reshape([1, c]));
+    }
+    return mw as tf.Tensor2D;
+  });
+}
+
+/** Per-case, per-class soft counts (eq. 3), each [N, C]. */
+export interface SoftCounts {
+  tp: tf.Tensor2D;
+  /** Sum of predicted probabilities (TP + FP). */
+  sumP: tf.Tensor2D;
+  /** Sum of the target (TP + FN). */
+  sumG: tf.Tensor2D;
+}
+
+/** TP = sum p g, sumP = sum p, sumG = sum g over each case's voxels; FN = sumG - TP, FP = sumP - TP. */
+export function softCounts(p: tf.Tensor3D, g: tf.Tensor3D): SoftCounts {
+  return { tp: sumVoxels(tf.mul(p, g) as tf.Tensor3D), sumP: sumVoxels(p), sumG: sumVoxels(g) };
+}
