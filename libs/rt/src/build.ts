@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { DEFAULT_UID_ROOT, uidFromSeed, writeDicomFile } from '@anatomynet/data';
+import { boxesBySlice, unionBoxes, type SliceBox } from './boxes';
 import { formatDS } from './ds';
 import { fromInPlane, sliceFrame, type SliceGeometry } from './geometry';
 import { RT_STRUCTURE_SET_STORAGE } from './parse';
@@ -93,15 +94,18 @@ export function buildRtStruct(source: RtMaskSource, ct: RtCtReference, rois: rea
     if (numbersSeen.has(n)) throw new RangeError(`buildRtStruct: ROINumber ${n} given twice`);
     numbersSeen.add(n);
   }
-  const dataFor = (label: number): { data: ArrayLike<number>; match: number | 'nonzero' } => {
+  // Where each ROI lies, slice by slice (one pass per volume), so tracing visits only those boxes.
+  let labelmapBoxes: Map<number, (SliceBox | undefined)[]> | undefined;
+  const dataFor = (label: number): { data: ArrayLike<number>; match: number | 'nonzero'; boxes: (SliceBox | undefined)[] } => {
     if ('labelmap' in source) {
       if (source.labelmap.length !== voxels) throw new RangeError(`buildRtStruct: labelmap has ${source.labelmap.length} voxels, the CT ${voxels}`);
-      return { data: source.labelmap, match: label };
+      labelmapBoxes ??= boxesBySlice(source.labelmap, f.nx, f.ny, f.nz);
+      return { data: source.labelmap, match: label, boxes: labelmapBoxes.get(label) ?? [] };
     }
     const m = source.masks.find((x) => x.label === label);
     if (!m) throw new RangeError(`buildRtStruct: no mask for label ${label}`);
     if (m.mask.length !== voxels) throw new RangeError(`buildRtStruct: mask of label ${label} has ${m.mask.length} voxels, the CT ${voxels}`);
-    return { data: m.mask, match: 'nonzero' };
+    return { data: m.mask, match: 'nonzero', boxes: unionBoxes(boxesBySlice(m.mask, f.nx, f.ny, f.nz).values(), f.nz) };
   };
   const imageClass = ct.sopClassUID ?? CT_IMAGE_STORAGE;
   const imageRef = (k: number): Item => ({ ReferencedSOPClassUID: imageClass, ReferencedSOPInstanceUID: ct.sopInstanceUIDs[k] });
@@ -112,10 +116,12 @@ export function buildRtStruct(source: RtMaskSource, ct: RtCtReference, rois: rea
   const observations: Item[] = [];
   rois.forEach((r, index) => {
     const number = r.number ?? r.label;
-    const { data, match } = dataFor(r.label);
+    const { data, match, boxes } = dataFor(r.label);
     const contours: Item[] = [];
     for (let k = 0; k < f.nz; k++) {
-      for (const loop of traceSlice(data, f.nx, f.ny, k * f.nx * f.ny, match)) {
+      const box = boxes[k];
+      if (!box) continue;
+      for (const loop of traceSlice(data, f.nx, f.ny, k * f.nx * f.ny, match, box)) {
         const lps = fromInPlane(f, loop, k);
         const contourData = Array.from(lps, (x) => formatDS(x));
         contentHash.update(`${number}|${k}|${contourData.join('\\')}\n`);

@@ -6,6 +6,7 @@
  * and the brainstem); giving the voxel to the smaller organ keeps small structures whole, where the
  * larger one loses a negligible fraction of its volume.
  */
+import { forEachNonZero } from './boxes';
 
 /** One organ's binary mask (0/1, i fastest) and its label in the labelmap. */
 export interface LabelledMask {
@@ -44,21 +45,19 @@ export function mergeLabels(masks: readonly LabelledMask[]): { labelmap: Uint8Ar
   const coverage = new Uint8Array(n);
   let multi = false;
   for (const m of order) {
-    const mask = m.mask, label = m.label;
-    for (let v = 0; v < n; v++) {
-      if (mask[v] !== 0) {
-        labelmap[v] = label;
-        if (coverage[v]++ > 0) multi = true;
-      }
-    }
+    const label = m.label;
+    forEachNonZero(m.mask, (v) => {
+      labelmap[v] = label;
+      if (coverage[v]++ > 0) multi = true;
+    });
   }
   const overlapsVoxels: OverlapCount[] = [];
   if (multi) {
     const sorted = [...masks].sort((a, b) => a.label - b.label);
     const pairs = new Map<number, number>();
     const present: number[] = [];
-    for (let v = 0; v < n; v++) {
-      if (coverage[v] < 2) continue;
+    forEachNonZero(coverage, (v, covered) => {
+      if (covered < 2) return;
       present.length = 0;
       for (const m of sorted) if (m.mask[v] !== 0) present.push(m.label);
       for (let a = 0; a < present.length; a++) {
@@ -67,7 +66,7 @@ export function mergeLabels(masks: readonly LabelledMask[]): { labelmap: Uint8Ar
           pairs.set(key, (pairs.get(key) ?? 0) + 1);
         }
       }
-    }
+    });
     for (const [key, voxels] of [...pairs.entries()].sort((x, y) => x[0] - y[0])) {
       overlapsVoxels.push({ labels: [Math.floor(key / 256), key % 256], voxels });
     }

@@ -85,9 +85,25 @@ describe('rasteriseRoi: skipped contours are counted, never fatal', () => {
     const { mask, stats } = rasteriseRoi(contours, g);
     expect(stats).toEqual({
       contours: 9, rasterised: 1, skippedByType: { POINT: 1, OPEN_PLANAR: 1, OPEN_NONPLANAR: 1, '(missing)': 1 },
-      tooFewPoints: 1, offVolume: 2, notInSlicePlane: 1, slices: 1, voxels: 9,
+      tooFewPoints: 1, offVolume: 2, notInSlicePlane: 1, referencesUnknownImage: 0, referencesOtherSlice: 0, slices: 1, voxels: 9,
     });
     expect(countOnes(mask)).toBe(9);
+  });
+
+  it('counts contours whose image reference disagrees with their plane, and still places them by geometry', () => {
+    const g = grid([10, 10, 3], [1, 1, 2]);
+    const sops = ['1.1', '1.2', '1.3'];
+    const sq = rectangle(1.5, 1.5, 3.5, 3.5);
+    const contours: RtContour[] = [
+      { ...axialContour(sq, 0), referencedSOPInstanceUID: '1.1' }, // right
+      { ...axialContour(sq, 2), referencedSOPInstanceUID: '1.3' }, // names slice 2, lies on slice 1
+      { ...axialContour(sq, 4), referencedSOPInstanceUID: '9.9' }, // names no slice of the series
+      axialContour(rectangle(5.5, 5.5, 7.5, 7.5), 4), // no reference: nothing to check
+    ];
+    const { mask, stats } = rasteriseRoi(contours, g, { sopInstanceUIDs: sops });
+    expect(stats).toMatchObject({ rasterised: 4, referencesUnknownImage: 1, referencesOtherSlice: 1, slices: 3 });
+    expect([0, 1, 2].map((k) => countOnes(mask.subarray(k * 100, (k + 1) * 100)))).toEqual([4, 4, 8]);
+    expect(rasteriseRoi(contours, g).stats).toMatchObject({ referencesUnknownImage: 0, referencesOtherSlice: 0 });
   });
 });
 

@@ -37,6 +37,10 @@ export interface RasteriseStats {
   offVolume: number;
   /** Contours whose points spread along the slice normal by more than half the local slice gap. */
   notInSlicePlane: number;
+  /** Rasterised contours naming an image that is not in `sopInstanceUIDs` (0 when none were given). */
+  referencesUnknownImage: number;
+  /** Rasterised contours naming a slice of the series other than the one their plane lies on. */
+  referencesOtherSlice: number;
   /** Slices that received at least one contour. */
   slices: number;
   /** Voxels set in the mask. */
@@ -55,12 +59,20 @@ interface PlacedPolygon {
  * @param geometry the grid: shape [nx, ny, nz], spacing, origin, direction and, for DICOM series, the
  *   per-slice positions `slicePositionsMm` (used instead of `spacing[2]`).
  * @returns `mask`: Uint8Array of nx*ny*nz voxels (1 inside, i fastest), and what was skipped and why.
+ * @param opts.sopInstanceUIDs the series' SOPInstanceUID of slice k, to check each contour's
+ *   ContourImageSequence reference against where its plane lies (placement always follows the
+ *   geometry; disagreements are only counted).
  * @throws RangeError for an unusable geometry (see `sliceFrame`); never for odd contours.
  */
-export function rasteriseRoi(contours: readonly RtContour[], geometry: SliceGeometry): { mask: Uint8Array; stats: RasteriseStats } {
+export function rasteriseRoi(
+  contours: readonly RtContour[],
+  geometry: SliceGeometry,
+  opts: { sopInstanceUIDs?: readonly string[] } = {},
+): { mask: Uint8Array; stats: RasteriseStats } {
   const f = sliceFrame(geometry);
   const mask = new Uint8Array(f.nx * f.ny * f.nz);
-  const stats: RasteriseStats = { contours: contours.length, rasterised: 0, skippedByType: {}, tooFewPoints: 0, offVolume: 0, notInSlicePlane: 0, slices: 0, voxels: 0 };
+  const stats: RasteriseStats = { contours: contours.length, rasterised: 0, skippedByType: {}, tooFewPoints: 0, offVolume: 0, notInSlicePlane: 0, referencesUnknownImage: 0, referencesOtherSlice: 0, slices: 0, voxels: 0 };
+  const sliceOfSop = opts.sopInstanceUIDs ? new Map(opts.sopInstanceUIDs.map((uid, k) => [uid, k])) : undefined;
   const fallback = geometry.spacing[2] > 0 ? geometry.spacing[2] : Math.min(geometry.spacing[0], geometry.spacing[1]);
 
   const bySlice = new Map<number, PlacedPolygon[]>();
@@ -89,6 +101,11 @@ export function rasteriseRoi(contours: readonly RtContour[], geometry: SliceGeom
     if (!list) bySlice.set(k, (list = []));
     list.push({ k, ij });
     stats.rasterised++;
+    if (sliceOfSop && c.referencedSOPInstanceUID !== undefined) {
+      const named = sliceOfSop.get(c.referencedSOPInstanceUID);
+      if (named === undefined) stats.referencesUnknownImage++;
+      else if (named !== k) stats.referencesOtherSlice++;
+    }
   }
 
   const sliceVoxels = f.nx * f.ny;

@@ -7,6 +7,7 @@
  * Holes come out as separate loops (inside a region, oriented the other way). Saddle cells (diagonal
  * pairs) are cut apart, so regions are 4-connected. Collinear vertices are dropped (same polygon).
  */
+import type { SliceBox } from './boxes';
 
 /**
  * Traces the boundary loops of the voxels of one slice that equal `label` (or are non-zero).
@@ -14,25 +15,14 @@
  * @param nx, ny the slice size.
  * @param offset index of voxel (0, 0) of the slice in `data`.
  * @param label the value to trace, or 'nonzero'.
+ * @param box a box holding every matching voxel of this slice, when known (saves scanning the slice).
  * @returns loops in continuous index coordinates (i j interleaved, closed implicitly, >= 4 vertices),
  *   in a deterministic order.
  */
-export function traceSlice(data: ArrayLike<number>, nx: number, ny: number, offset: number, label: number | 'nonzero'): Float64Array[] {
+export function traceSlice(data: ArrayLike<number>, nx: number, ny: number, offset: number, label: number | 'nonzero', box?: SliceBox): Float64Array[] {
   const inside = label === 'nonzero' ? (v: number) => v !== 0 : (v: number) => v === label;
-  // Bounding box of the label on this slice.
-  let iMin = nx, iMax = -1, jMin = ny, jMax = -1;
-  for (let j = 0; j < ny; j++) {
-    const row = offset + j * nx;
-    for (let i = 0; i < nx; i++) {
-      if (inside(data[row + i])) {
-        if (i < iMin) iMin = i;
-        if (i > iMax) iMax = i;
-        if (j < jMin) jMin = j;
-        if (j > jMax) jMax = j;
-      }
-    }
-  }
-  if (iMax < 0) return [];
+  const { iMin, iMax, jMin, jMax } = box ?? boundingBox(data, nx, ny, offset, inside);
+  if (iMax < iMin || jMax < jMin) return [];
   // Work on the bounding box padded by one outside voxel on each side: w x h centres.
   const w = iMax - iMin + 3, h = jMax - jMin + 3;
   const grid = new Uint8Array(w * h);
@@ -90,6 +80,22 @@ export function traceSlice(data: ArrayLike<number>, nx: number, ny: number, offs
     loops.push(dropCollinear(pts));
   }
   return loops;
+}
+
+function boundingBox(data: ArrayLike<number>, nx: number, ny: number, offset: number, inside: (v: number) => boolean): SliceBox {
+  let iMin = nx, iMax = -1, jMin = ny, jMax = -1;
+  for (let j = 0; j < ny; j++) {
+    const row = offset + j * nx;
+    for (let i = 0; i < nx; i++) {
+      if (inside(data[row + i])) {
+        if (i < iMin) iMin = i;
+        if (i > iMax) iMax = i;
+        if (j < jMin) jMin = j;
+        if (j > jMax) jMax = j;
+      }
+    }
+  }
+  return { iMin, iMax, jMin, jMax };
 }
 
 /** Removes vertices lying on the straight line between their neighbours (exact: half-integer maths). */
