@@ -2,6 +2,7 @@
 import { labelBoundingBoxes, unionBox } from './bbox.js';
 import { type ConfusionCounts, confusionCounts, diceFromCounts } from './overlap.js';
 import { type SurfaceDistances, surfaceDistances } from './surface.js';
+import type { SurfaceMethod } from './surface-elements.js';
 import { hausdorff, meanSurfaceDistance, surfaceDiceAtTolerance } from './surface-metrics.js';
 import { type Shape3, type SpacingMm, type VoxelValues, checkShape, checkSpacing } from './types.js';
 
@@ -26,6 +27,8 @@ export interface EvaluateOptions {
   toleranceMm?: number;
   /** Hausdorff percentile reported as `hd95Mm` (default 95). */
   percentile?: number;
+  /** Surface elements: DeepMind's `'surfels'` (default) or `'voxelFaces'`. */
+  method?: SurfaceMethod;
 }
 
 const NO_SURFACE: SurfaceDistances = { predToGtMm: new Float64Array(0), predAreasMm2: new Float64Array(0), gtToPredMm: new Float64Array(0), gtAreasMm2: new Float64Array(0) };
@@ -57,7 +60,7 @@ export function evaluateLabels(
     if (!(Number.isInteger(label) && label > 0 && label < numClasses)) throw new RangeError(`evaluateLabels: label ${label} outside [1, ${numClasses})`);
     const box = unionBox(predBoxes[label], gtBoxes[label]);
     // A label absent from both maps has no surface: skip the volume scans.
-    const dists = box ? surfaceDistances(predLabels, gtLabels, shape, spacingMm, { predLabel: label, gtLabel: label, box }) : NO_SURFACE;
+    const dists = box ? surfaceDistances(predLabels, gtLabels, shape, spacingMm, { predLabel: label, gtLabel: label, box, method: options.method ?? 'surfels' }) : NO_SURFACE;
     const c = counts[label]!;
     return {
       label,

@@ -29,7 +29,7 @@ describe('confusionCounts', () => {
     expect(diceFromCounts({ tp: 0, fp: 0, fn: 0 })).toBeNaN();
   });
   it('names a label outside the class range', () => {
-    expect(() => confusionCounts([0, 3], [0, 1], 3)).toThrow(/label 3 at voxel 1 outside \[0, 3\)/);
+    expect(() => confusionCounts([0, 3], [0, 1], 3)).toThrow(/pred label 3 at voxel 1 outside \[0, 3\)/);
     expect(() => confusionCounts([0, 1], [0, 1.5], 3)).toThrow(/gt label 1.5/);
   });
 });

@@ -42,17 +42,17 @@ export function confusionCounts(predLabels: VoxelValues, gtLabels: VoxelValues, 
   }
   if (!Number.isInteger(numClasses) || numClasses < 1) throw new RangeError(`confusionCounts: numClasses ${numClasses}`);
   const tp = new Float64Array(numClasses), fp = new Float64Array(numClasses), fn = new Float64Array(numClasses);
+  // `x >>> 0 === x` holds exactly for integers in [0, 2^32): a cheap label check on every voxel.
   for (let i = 0; i < predLabels.length; i++) {
     const p = predLabels[i]!, g = gtLabels[i]!;
+    if (p >>> 0 !== p || p >= numClasses) throw new RangeError(`confusionCounts: pred label ${p} at voxel ${i} outside [0, ${numClasses})`);
     if (p === g) {
-      if (!(p >= 0 && p < numClasses && Number.isInteger(p))) throw new RangeError(`confusionCounts: label ${p} at voxel ${i} outside [0, ${numClasses})`);
       tp[p]!++;
-    } else {
-      if (!(p >= 0 && p < numClasses && Number.isInteger(p))) throw new RangeError(`confusionCounts: pred label ${p} at voxel ${i} outside [0, ${numClasses})`);
-      if (!(g >= 0 && g < numClasses && Number.isInteger(g))) throw new RangeError(`confusionCounts: gt label ${g} at voxel ${i} outside [0, ${numClasses})`);
-      fp[p]!++;
-      fn[g]!++;
+      continue;
     }
+    if (g >>> 0 !== g || g >= numClasses) throw new RangeError(`confusionCounts: gt label ${g} at voxel ${i} outside [0, ${numClasses})`);
+    fp[p]!++;
+    fn[g]!++;
   }
   return Array.from({ length: numClasses }, (_, c) => ({ tp: tp[c]!, fp: fp[c]!, fn: fn[c]! }));
 }

@@ -1,15 +1,15 @@
 /**
- * Metrics derived from {@link SurfaceDistances}, weighted by boundary-voxel areas as DeepMind weights by
- * surfel areas. Empty masks, on purpose:
+ * Metrics derived from {@link SurfaceDistances}, weighted by surface-element areas as DeepMind's
+ * surface-distance library does. Empty masks, on purpose:
  * - both empty: NaN for every metric (undefined; accumulators skip it and report n);
  * - exactly one empty: Hausdorff and mean distance Infinity (no surface to reach), surface Dice 0.
  */
 import type { SurfaceDistances } from './surface.js';
 
 /**
- * Area-weighted percentile of one direction's sorted distances: the smallest distance whose cumulative
- * area share reaches `percentile / 100` (DeepMind's robust Hausdorff). Infinity when `dists` holds
- * Infinity at that rank; NaN when empty.
+ * Area-weighted percentile of one direction's sorted distances, by DeepMind's rule: the first distance
+ * whose cumulative area share (cumulative sum / total) is >= `percentile / 100`. Infinity when the
+ * distance at that rank is Infinity (other surface empty); NaN when there are no distances.
  */
 export function directedPercentileMm(sortedMm: Float64Array, areasMm2: Float64Array, percentile: number): number {
   const n = sortedMm.length;
@@ -17,12 +17,11 @@ export function directedPercentileMm(sortedMm: Float64Array, areasMm2: Float64Ar
   if (percentile >= 100) return sortedMm[n - 1]!;
   let total = 0;
   for (let i = 0; i < n; i++) total += areasMm2[i]!;
-  const target = (percentile / 100) * total;
+  const share = percentile / 100;
   let cum = 0;
   for (let i = 0; i < n; i++) {
     cum += areasMm2[i]!;
-    // A relative slack so that, e.g., 50% of four equal areas lands on the second, not the third.
-    if (cum >= target * (1 - 1e-12)) return sortedMm[i]!;
+    if (cum / total >= share) return sortedMm[i]!;
   }
   return sortedMm[n - 1]!;
 }
@@ -82,8 +81,9 @@ function weightedSum(d: Float64Array, a: Float64Array): [number, number] {
 
 function areaWithin(d: Float64Array, a: Float64Array, tol: number): [number, number] {
   let inside = 0, total = 0;
-  // Tiny slack so that a distance of exactly the tolerance counts despite rounding in sqrt.
-  const limit = tol * (1 + 1e-9) + 1e-12;
+  // A relative slack of 1e-9 so that a distance of exactly the tolerance on the lattice (e.g. 3 voxels
+  // of 0.8 mm = 2.4000000000000004 after sqrt) counts as within it. DeepMind compares without slack.
+  const limit = tol * (1 + 1e-9);
   for (let i = 0; i < d.length; i++) {
     total += a[i]!;
     if (d[i]! <= limit) inside += a[i]!;

@@ -1,34 +1,27 @@
 /**
  * Surface distances, computed once in mm, from which HD95, mean surface distance and surface Dice derive
- * (the design of DeepMind's surface-distance library).
- *
- * Surface elements here are **boundary voxels**: foreground voxels with at least one 6-neighbour outside
- * the mask (outside the volume counts as outside). Each boundary voxel is weighted by the area, in mm², of
- * its faces that touch the outside (a face normal to i has area `sj * sk`, and so on), so a boundary
- * voxel on a flat face of an anisotropic grid weighs its real share of the surface. This is the
- * "voxel-face" weighting, not DeepMind's marching-cubes surfels on the half-voxel-shifted grid: for a box
- * of voxels the total weight equals the box's exact surface area; on curved shapes it overestimates area
- * (staircase) by the same factor for prediction and reference, which the ratios below mostly cancel.
- *
- * The distance of a boundary voxel of one mask is the Euclidean distance in mm from its centre to the
- * nearest boundary voxel centre of the other mask (exact EDT on the anisotropic grid).
+ * (the design of DeepMind's surface-distance library). Surface elements and their areas come from
+ * surface-elements.ts: DeepMind's marching-cubes surfels by default, or boundary voxels weighted by
+ * their outside faces (`method: 'voxelFaces'`). The distance of an element of one surface is the
+ * Euclidean distance in mm to the nearest element of the other (exact EDT on the anisotropic grid).
  */
 import { boundingBox, boxShape, cropMask, unionBox } from './bbox.js';
 import { squaredDistanceTransformMm } from './edt.js';
+import { type SurfaceElements, type SurfaceMethod, surfaceElements } from './surface-elements.js';
 import { type Box3, type Shape3, type SpacingMm, type VoxelValues, checkShape, checkSpacing } from './types.js';
 
 /**
- * Distances between the two surfaces, each direction sorted ascending with its boundary-voxel areas.
+ * Distances between the two surfaces, each direction sorted ascending with its surface-element areas.
  * When the other mask is empty every distance is Infinity; when this mask is empty its arrays are empty.
  */
 export interface SurfaceDistances {
-  /** mm from each prediction boundary voxel to the nearest reference boundary voxel, ascending. */
+  /** mm from each prediction surface element to the nearest reference surface element, ascending. */
   predToGtMm: Float64Array;
-  /** mm² of outside-facing faces of each prediction boundary voxel, in the order of `predToGtMm`. */
+  /** mm² of each prediction surface element, in the order of `predToGtMm`. */
   predAreasMm2: Float64Array;
-  /** mm from each reference boundary voxel to the nearest prediction boundary voxel, ascending. */
+  /** mm from each reference surface element to the nearest prediction surface element, ascending. */
   gtToPredMm: Float64Array;
-  /** mm² of outside-facing faces of each reference boundary voxel, in the order of `gtToPredMm`. */
+  /** mm² of each reference surface element, in the order of `gtToPredMm`. */
   gtAreasMm2: Float64Array;
 }
 
@@ -38,6 +31,8 @@ export interface SurfaceOptions {
   gtLabel?: number;
   /** Bounding box holding every foreground voxel of both (computed when left out). */
   box?: Box3;
+  /** Surface elements: DeepMind's `'surfels'` (default) or `'voxelFaces'` (see surface-elements.ts). */
+  method?: SurfaceMethod;
 }
 
 /**
@@ -55,59 +50,28 @@ export function surfaceDistances(pred: VoxelValues, gt: VoxelValues, shape: Shap
   const box = options.box ?? unionBox(boundingBox(pred, shape, predLabel), boundingBox(gt, shape, gtLabel));
   if (!box) return { predToGtMm: new Float64Array(0), predAreasMm2: new Float64Array(0), gtToPredMm: new Float64Array(0), gtAreasMm2: new Float64Array(0) };
   // Everything outside the box is background, so the crop loses no boundary and the EDT inside it is
-  // exact: every feature (boundary voxel) lies inside.
+  // exact: every feature (surface element) lies inside.
   const cropShape = boxShape(box);
-  const p = boundaryOf(cropMask(pred, shape, box, predLabel), cropShape, spacingMm);
-  const g = boundaryOf(cropMask(gt, shape, box, gtLabel), cropShape, spacingMm);
-  const [predToGtMm, predAreasMm2] = distancesAt(p, g.isBoundary, cropShape, spacingMm);
-  const [gtToPredMm, gtAreasMm2] = distancesAt(g, p.isBoundary, cropShape, spacingMm);
+  const method = options.method ?? 'surfels';
+  const p = surfaceElements(cropMask(pred, shape, box, predLabel), cropShape, spacingMm, method);
+  const g = surfaceElements(cropMask(gt, shape, box, gtLabel), cropShape, spacingMm, method);
+  const [predToGtMm, predAreasMm2] = distancesAt(p, g, spacingMm);
+  const [gtToPredMm, gtAreasMm2] = distancesAt(g, p, spacingMm);
   return { predToGtMm, predAreasMm2, gtToPredMm, gtAreasMm2 };
 }
 
-interface Boundary {
-  isBoundary: Uint8Array;
-  /** Offsets (in the crop) of the boundary voxels, ascending. */
-  offsets: Int32Array;
-  areasMm2: Float64Array;
-}
-
-/** Boundary voxels of a 0/1 mask (6-connectivity, outside the array = background) and their face areas. */
-export function boundaryOf(mask: Uint8Array, shape: Shape3, spacingMm: SpacingMm): Boundary {
-  const [nx, ny, nz] = shape;
-  const ax = spacingMm[1] * spacingMm[2], ay = spacingMm[0] * spacingMm[2], az = spacingMm[0] * spacingMm[1];
-  const sy = nx, sz = nx * ny;
-  const isBoundary = new Uint8Array(mask.length);
-  const offsets: number[] = [], areas: number[] = [];
-  let o = 0;
-  for (let z = 0; z < nz; z++) {
-    for (let y = 0; y < ny; y++) {
-      for (let x = 0; x < nx; x++, o++) {
-        if (!mask[o]) continue;
-        let a = 0;
-        if (x === 0 || !mask[o - 1]) a += ax;
-        if (x === nx - 1 || !mask[o + 1]) a += ax;
-        if (y === 0 || !mask[o - sy]) a += ay;
-        if (y === ny - 1 || !mask[o + sy]) a += ay;
-        if (z === 0 || !mask[o - sz]) a += az;
-        if (z === nz - 1 || !mask[o + sz]) a += az;
-        if (a === 0) continue;
-        isBoundary[o] = 1;
-        offsets.push(o);
-        areas.push(a);
-      }
-    }
-  }
-  return { isBoundary, offsets: Int32Array.from(offsets), areasMm2: Float64Array.from(areas) };
-}
-
-/** Distances (mm, ascending) from `from`'s boundary voxels to the nearest `to` boundary voxel, with areas. */
-function distancesAt(from: Boundary, to: Uint8Array, shape: Shape3, spacingMm: SpacingMm): [Float64Array, Float64Array] {
+/**
+ * Distances (mm, ascending) from `from`'s elements to the nearest element of `to`, with their areas;
+ * ties in distance are ordered by area, as DeepMind sorts (distance, area) pairs.
+ */
+function distancesAt(from: SurfaceElements, to: SurfaceElements, spacingMm: SpacingMm): [Float64Array, Float64Array] {
   const n = from.offsets.length;
   const dist = new Float64Array(n);
   if (n === 0) return [dist, new Float64Array(0)];
-  const d2 = squaredDistanceTransformMm(to, shape, spacingMm);
+  const d2 = squaredDistanceTransformMm(to.isSurface, to.shape, spacingMm);
   for (let i = 0; i < n; i++) dist[i] = Math.sqrt(d2[from.offsets[i]!]!);
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => dist[a]! - dist[b]! || a - b);
+  const areas = from.areasMm2;
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => dist[a]! - dist[b]! || areas[a]! - areas[b]! || a - b);
   const sortedDist = new Float64Array(n), sortedArea = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     sortedDist[i] = dist[order[i]!]!;
