@@ -303,6 +303,29 @@ describe('CT series bad input', () => {
   });
 });
 
+describe('header scans larger than the first read', () => {
+  it('a CT header over 64 KiB and an RTSTRUCT over 64 KiB are read in full by scanDicomTree', () => {
+    const dir = join(tmp.dir, 'big');
+    const v = ctVolume([4, 3, 2], { spacing: [1, 1, 2] });
+    const w = writeCtSeries(v, { dir, ...series });
+    const ref = Array.from({ length: 800 }, (_, i) => ({ ReferencedSOPClassUID: '1.2.840.10008.5.1.4.1.1.2', ReferencedSOPInstanceUID: uid(`ref${i}`) }));
+    const f = readDicomFile(w.files[0]);
+    f.dataset.ReferencedImageSequence = ref;
+    writeDicomFile(w.files[0], f.dataset);
+    const rois = Array.from({ length: 1000 }, (_, i) => ({ ROINumber: String(i + 1), ReferencedFrameOfReferenceUID: series.frameOfReferenceUID, ROIName: `roi-${i}` }));
+    writeDicomFile(join(dir, 'rs.dcm'), { SOPClassUID: '1.2.840.10008.5.1.4.1.1.481.3', SOPInstanceUID: uid('rs'), Modality: 'RTSTRUCT', StructureSetROISequence: rois });
+    const scan = scanDicomTree(dir);
+    expect(scan.failures).toEqual([]);
+    expect(scan.ctSeries[0].files).toEqual(w.files);
+    expect(scan.rtStructs[0].dataset.StructureSetROISequence).toHaveLength(1000);
+    expect(scan.rtStructs[0].dataset.StructureSetROISequence[999].ROIName).toBe('roi-999');
+    const head = readDicomFile(w.files[0], { pixelData: false });
+    expect(head.dataset.ReferencedImageSequence).toHaveLength(800);
+    expect(head.dataset.PixelData).toBeUndefined();
+    expect(readCtSeries(w.files).volume.data).toEqual(v.data);
+  });
+});
+
 describe('uidFromSeed', () => {
   it('is deterministic, valid, at most 64 characters', () => {
     const a = uidFromSeed('1.2.826.0.1.3680043.10.1234', 'case', 7);

@@ -5,7 +5,7 @@
 /// <reference path="./dcmjs.d.ts" />
 import dcmjs from 'dcmjs';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { VolumeIOError } from './errors';
 import { toArrayBuffer, writeFileAtomic } from './fileio';
@@ -54,12 +54,16 @@ function readBytes(path: string): Buffer {
  * `pixelData: false` stops before (7FE0,0010), which is much faster for header scans.
  */
 export function parseDicomBuffer(path: string, buf: Uint8Array, opts: { pixelData?: boolean } = {}): DicomFile {
+  return parseInternal(path, buf, opts.pixelData !== false).file;
+}
+
+function parseInternal(path: string, buf: Uint8Array, pixelData: boolean): { file: DicomFile; reachedPixelData: boolean } {
   if (buf.byteLength < 132 || buf[128] !== 0x44 || buf[129] !== 0x49 || buf[130] !== 0x43 || buf[131] !== 0x4d) {
     throw new VolumeIOError(path, 'NOT_DICOM', "no 'DICM' marker after a 128-byte preamble (not a DICOM Part 10 file)");
   }
   let dict: InstanceType<typeof DicomDict>;
   try {
-    dict = DicomMessage.readFile(toArrayBuffer(buf), opts.pixelData === false ? { untilTag: PIXEL_DATA_TAG, includeUntilTagValue: false } : {});
+    dict = DicomMessage.readFile(toArrayBuffer(buf), pixelData ? {} : { untilTag: PIXEL_DATA_TAG, includeUntilTagValue: false });
   } catch (e) {
     const msg = (e as Error).message ?? String(e);
     if (e instanceof RangeError && /call stack/i.test(msg)) {
@@ -70,18 +74,53 @@ export function parseDicomBuffer(path: string, buf: Uint8Array, opts: { pixelDat
     }
     throw new VolumeIOError(path, 'BAD_HEADER', `unparsable DICOM: ${msg}`, { cause: e });
   }
+  const reachedPixelData = PIXEL_DATA_TAG in dict.dict;
+  if (!pixelData) delete dict.dict[PIXEL_DATA_TAG]; // only a placeholder when stopped before it
   const meta = DicomMetaDictionary.naturalizeDataset(dict.meta);
   const transferSyntaxUID = typeof meta.TransferSyntaxUID === 'string' ? meta.TransferSyntaxUID : '';
   if (!transferSyntaxUID) throw new VolumeIOError(path, 'MISSING_TAG', 'file meta has no TransferSyntaxUID (0002,0010)');
   const dataset = DicomMetaDictionary.naturalizeDataset(dict.dict);
   const sopClassUID = String(dataset.SOPClassUID ?? meta.MediaStorageSOPClassUID ?? '');
   const modality = typeof dataset.Modality === 'string' ? dataset.Modality : undefined;
-  return { path, dataset, transferSyntaxUID, sopClassUID, ...(modality ? { modality } : {}) };
+  return { file: { path, dataset, transferSyntaxUID, sopClassUID, ...(modality ? { modality } : {}) }, reachedPixelData };
 }
 
-/** Reads one DICOM file. See {@link parseDicomBuffer} for the errors. */
+const HEADER_CHUNK = 64 * 1024;
+
+/**
+ * Reads one DICOM file. See {@link parseDicomBuffer} for the errors. With `pixelData: false` only the
+ * first 64 KiB are read when the header ends (at the pixel data) inside them; otherwise the whole file.
+ */
 export function readDicomFile(path: string, opts: { pixelData?: boolean } = {}): DicomFile {
-  return parseDicomBuffer(path, readBytes(path), opts);
+  if (opts.pixelData !== false) return parseInternal(path, readBytes(path), true).file;
+  let head: Buffer;
+  let size: number;
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      size = fstatSync(fd).size;
+      head = Buffer.alloc(Math.min(size, HEADER_CHUNK));
+      let got = 0;
+      while (got < head.length) {
+        const n = readSync(fd, head, got, head.length - got, got);
+        if (n <= 0) break;
+        got += n;
+      }
+      head = head.subarray(0, got);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (e) {
+    throw new VolumeIOError(path, 'IO', `cannot read: ${(e as Error).message}`, { cause: e });
+  }
+  if (head.length >= size) return parseInternal(path, head, false).file;
+  try {
+    const r = parseInternal(path, head, false);
+    if (r.reachedPixelData) return r.file;
+  } catch (e) {
+    if (!(e instanceof VolumeIOError) || e.code === 'NOT_DICOM') throw e;
+  }
+  return parseInternal(path, readBytes(path), false).file;
 }
 
 /**

@@ -1,6 +1,6 @@
 export * from './volume';
 export { VolumeIOError, isVolumeIOError, type VolumeIOErrorCode } from './errors';
-export { writeFileAtomic, gzipDeterministic, gunzipBounded, isGzip } from './fileio';
+export { writeFileAtomic, gzipDeterministic, gunzipBounded, isGzip, DEFAULT_GZIP_LEVEL, MAX_VOLUME_BYTES } from './fileio';
 export {
   readDicomFile,
   writeDicomFile,

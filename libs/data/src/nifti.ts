@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { gunzipSync, constants as zc } from 'node:zlib';
 import { VolumeIOError } from './errors';
-import { gunzipBounded, gzipDeterministic, isGzip, MAX_VOLUME_BYTES, writeFileAtomic } from './fileio';
+import { DEFAULT_GZIP_LEVEL, gunzipBounded, gzipDeterministic, isGzip, MAX_VOLUME_BYTES, writeFileAtomic } from './fileio';
 import { cross, dot, norm } from './geometry';
 import { decodeVoxels, voxelBytesLE, voxelTypeOf, type VoxelTypeName } from './voxel-types';
 import type { Mat3, Vec3, Volume, VoxelArray } from './volume';
@@ -27,7 +27,7 @@ export interface NiftiReadOptions {
 }
 
 export interface NiftiWriteOptions {
-  /** gzip level 1..9 for .nii.gz (default 6). */
+  /** gzip level 1..9 for .nii.gz (default DEFAULT_GZIP_LEVEL = 2). */
   gzipLevel?: number;
   /** descrip field, at most 79 ASCII characters. */
   description?: string;
@@ -278,6 +278,6 @@ export function encodeNifti(volume: Volume, opts: NiftiWriteOptions = {}): Uint8
 /** Writes `.nii` or `.nii.gz` (by extension) atomically; gzip output is deterministic. */
 export function writeNifti(path: string, volume: Volume, opts: NiftiWriteOptions = {}): void {
   const raw = encodeNifti(volume, opts);
-  writeFileAtomic(path, path.toLowerCase().endsWith('.gz') ? gzipDeterministic(raw, opts.gzipLevel ?? 6) : raw);
+  writeFileAtomic(path, path.toLowerCase().endsWith('.gz') ? gzipDeterministic(raw, opts.gzipLevel ?? DEFAULT_GZIP_LEVEL) : raw);
 }
 

@@ -5,7 +5,7 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { VolumeIOError } from './errors';
-import { gunzipBounded, gzipDeterministic, MAX_VOLUME_BYTES, writeFileAtomic } from './fileio';
+import { DEFAULT_GZIP_LEVEL, gunzipBounded, gzipDeterministic, MAX_VOLUME_BYTES, writeFileAtomic } from './fileio';
 import { decodeVoxels, voxelBytesLE, voxelTypeOf, VOXEL_CTORS, type VoxelTypeName } from './voxel-types';
 import type { Mat3, Vec3, Volume } from './volume';
 
@@ -23,7 +23,7 @@ export interface NrrdReadOptions {
 export interface NrrdWriteOptions {
   /** 'gzip' (default) or 'raw'. */
   encoding?: 'raw' | 'gzip';
-  /** gzip level 1..9 (default 6). */
+  /** gzip level 1..9 (default DEFAULT_GZIP_LEVEL = 2). */
   gzipLevel?: number;
   keyValues?: Record<string, string>;
   /** For a `.nhdr` path: the data file name written next to it (default `<name>.raw` or `.raw.gz`). */
@@ -272,7 +272,7 @@ export function writeNrrd(path: string, volume: Volume, opts: NrrdWriteOptions =
   if (volume.data.length !== nx * ny * nz) throw new RangeError(`writeNrrd: ${volume.data.length} voxels for shape ${volume.shape.join('x')}`);
   const encoding = opts.encoding ?? 'gzip';
   const raw = voxelBytesLE(volume.data);
-  const payload = encoding === 'gzip' ? gzipDeterministic(raw, opts.gzipLevel ?? 6) : raw;
+  const payload = encoding === 'gzip' ? gzipDeterministic(raw, opts.gzipLevel ?? DEFAULT_GZIP_LEVEL) : raw;
   const kv = opts.keyValues ?? {};
   if (path.toLowerCase().endsWith('.nhdr')) {
     const name = opts.dataFileName ?? basename(path).replace(/\.nhdr$/i, encoding === 'gzip' ? '.raw.gz' : '.raw');

@@ -18,7 +18,7 @@ export function readVolume(path: string, opts: { maxBytes?: number } = {}): Volu
   return volumeFormatOf(path) === 'nifti' ? readNifti(path, opts) : readNrrd(path, opts).volume;
 }
 
-/** Writes a NIfTI or NRRD volume atomically, gzip-compressed for .nii.gz / .nrrd / .nhdr (level 6 by default). */
+/** Writes a NIfTI or NRRD volume atomically, gzip-compressed for .nii.gz / .nrrd / .nhdr (level DEFAULT_GZIP_LEVEL = 2 by default). */
 export function writeVolume(path: string, volume: Volume, opts: { gzipLevel?: number } = {}): void {
   if (volumeFormatOf(path) === 'nifti') writeNifti(path, volume, opts);
   else writeNrrd(path, volume, { encoding: 'gzip', ...opts });
