@@ -58,7 +58,10 @@ describe('buildRtStruct', () => {
   it('writes the references, sequences and value limits an RTSTRUCT needs', () => {
     const g = grid(shape, [0.9765625, 0.9765625, 2.5], [-249.51171875, -249.51171875, -1234.5]);
     const ct = ctFor(g);
-    const ds: any = buildRtStruct({ masks: set }, ct, rois, { generationDescription: 'unit test' });
+    const progress: string[] = [];
+    const ds: any = buildRtStruct({ masks: set }, ct, rois, { generationDescription: 'unit test', onProgress: (d, t) => progress.push(`${d}/${t}`) });
+    expect(progress).toEqual(rois.map((_, i) => `${i + 1}/9`));
+    expect(ds.StructureSetROISequence[0].ROIGenerationDescription).toBe('unit test');
     expect(ds.SOPClassUID).toBe(RT_STRUCTURE_SET_STORAGE);
     expect(ds.Modality).toBe('RTSTRUCT');
     expect(ds.StudyInstanceUID).toBe(ct.studyInstanceUID);

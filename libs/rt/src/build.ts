@@ -70,6 +70,8 @@ export interface BuildRtStructOptions {
   /** DICOM DA/TM of the structure set; empty by default (type 2), so outputs stay free of dates. */
   structureSetDate?: string;
   structureSetTime?: string;
+  /** Called after each ROI is traced: (ROIs done, ROIs in all). */
+  onProgress?: (done: number, total: number) => void;
 }
 
 type Item = Record<string, unknown>;
@@ -147,6 +149,7 @@ export function buildRtStruct(source: RtMaskSource, ct: RtCtReference, rois: rea
     if (contours.length) roiContour.ContourSequence = contours;
     roiContours.push(roiContour);
     observations.push({ ObservationNumber: index + 1, ReferencedROINumber: number, RTROIInterpretedType: 'ORGAN', ROIInterpreter: '' });
+    opts.onProgress?.(index + 1, rois.length);
   });
 
   const digest = contentHash.digest('hex');
