@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { validateModelConfig, type ModelConfig } from './config';
 import { initialValues } from './init';
 import { anatomyNet, type NetOps } from './network';
-import { addBiasRows, depthToSpace2, normalizeFixed, normalizeGroups, scaleChannels, sumRows } from './ops';
+import { addBiasRows, cropStart5, depthToSpace2, normalizeFixed, normalizeGroups, padEnd5, scaleChannels, sumRows } from './ops';
 import { parameterSpecs, type ParamSpec } from './summary';
 
 /** A built network: its configuration and its tf variables, in creation order. */
@@ -182,12 +182,11 @@ class TensorOps implements NetOps<tf.Tensor5D> {
   }
 
   pad(name: string, x: tf.Tensor5D, dhw: number[]): tf.Tensor5D {
-    const [, d, h, w] = x.shape;
-    return this.out(tf.pad(x, [[0, 0], [0, dhw[0] - d], [0, dhw[1] - h], [0, dhw[2] - w], [0, 0]]));
+    return this.out(padEnd5(x, dhw));
   }
 
   crop(name: string, x: tf.Tensor5D, dhw: number[]): tf.Tensor5D {
-    return this.out(tf.slice(x, [0, 0, 0, 0, 0], [x.shape[0], dhw[0], dhw[1], dhw[2], x.shape[4]]));
+    return this.out(cropStart5(x, dhw));
   }
 
   softmax(name: string, x: tf.Tensor5D): tf.Tensor5D {

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { addBiasRows, depthToSpace2, normalizeGroups, scaleChannels, sumRows } from './ops';
+import { addBiasRows, cropStart5, depthToSpace2, normalizeGroups, padEnd5, scaleChannels, sumRows } from './ops';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -9,7 +9,7 @@ beforeAll(async () => {
 const close = (a: tf.Tensor, b: tf.Tensor, tol = 1e-5): void => {
   expect(a.shape).toEqual(b.shape);
   const d = tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
-  expect(d).toBeLessThan(tol);
+  expect(d).toBeLessThanOrEqual(tol);
 };
 
 describe('sumRows', () => {
@@ -71,5 +71,18 @@ describe('custom gradients agree with autodiff of stock ops', () => {
     const ours = tf.grads((a, g, b) => normalizeGroups(a as tf.Tensor3D, g as tf.Tensor1D, b as tf.Tensor1D, 1e-5).y.mul(dy).sum())([x, gamma, beta]);
     const stock = tf.grads((a, g, b) => stockNorm(a, g, b).mul(dy).sum())([x, gamma, beta]);
     for (let i = 0; i < 3; i++) close(ours[i], stock[i], 1e-4);
+  });
+});
+
+describe('padEnd5 / cropStart5 (rank-2 views)', () => {
+  it('equal tf.pad and tf.slice on rank 5, gradients included', () => {
+    const x = tf.randomNormal([2, 3, 2, 3, 2], 0, 1, 'float32', 10) as tf.Tensor5D;
+    const padded = padEnd5(x, [4, 4, 5]);
+    close(padded, tf.pad(x, [[0, 0], [0, 1], [0, 2], [0, 2], [0, 0]]), 0);
+    close(cropStart5(padded, [3, 2, 3]), x, 0);
+    close(cropStart5(x, [2, 1, 2]), tf.slice(x, [0, 0, 0, 0, 0], [2, 2, 1, 2, 2]), 0);
+    const dy = tf.randomNormal([2, 4, 4, 5, 2], 0, 1, 'float32', 11);
+    const g = tf.grad((a: tf.Tensor) => padEnd5(a as tf.Tensor5D, [4, 4, 5]).mul(dy).sum())(x);
+    close(g, tf.slice(dy, [0, 0, 0, 0, 0], [2, 3, 2, 3, 2]), 0);
   });
 });

@@ -123,3 +123,30 @@ export function depthToSpace2(y: tf.Tensor5D): tf.Tensor5D {
     return s2.reshape([n, 2 * d, 2 * h, 2 * w, c]);
   });
 }
+
+/**
+ * Zero-pads x [N,D,H,W,C] at the end of D, H and W up to dhw, as up to three rank-2 pads (tfjs-webgpu's
+ * rank-5 pad shader is invalid WGSL; the gradient of a pad is a slice, of the same rank).
+ */
+export function padEnd5(x: tf.Tensor5D, dhw: number[]): tf.Tensor5D {
+  return tf.tidy(() => {
+    const [n, d, h, w, c] = x.shape;
+    let y: tf.Tensor = x;
+    if (dhw[2] > w) y = tf.pad(y.reshape([n * d * h, w * c]), [[0, 0], [0, (dhw[2] - w) * c]]);
+    if (dhw[1] > h) y = tf.pad(y.reshape([n * d, h * dhw[2] * c]), [[0, 0], [0, (dhw[1] - h) * dhw[2] * c]]);
+    if (dhw[0] > d) y = tf.pad(y.reshape([n, d * dhw[1] * dhw[2] * c]), [[0, 0], [0, (dhw[0] - d) * dhw[1] * dhw[2] * c]]);
+    return y.reshape([n, dhw[0], dhw[1], dhw[2], c]);
+  });
+}
+
+/** Keeps the first dhw voxels of x [N,D,H,W,C], as up to three rank-2 slices (see {@link padEnd5}). */
+export function cropStart5(x: tf.Tensor5D, dhw: number[]): tf.Tensor5D {
+  return tf.tidy(() => {
+    const [n, d, h, w, c] = x.shape;
+    let y: tf.Tensor = x;
+    if (dhw[0] < d) y = tf.slice(y.reshape([n, d * h * w * c]), [0, 0], [n, dhw[0] * h * w * c]);
+    if (dhw[1] < h) y = tf.slice(y.reshape([n * dhw[0], h * w * c]), [0, 0], [n * dhw[0], dhw[1] * w * c]);
+    if (dhw[2] < w) y = tf.slice(y.reshape([n * dhw[0] * dhw[1], w * c]), [0, 0], [n * dhw[0] * dhw[1], dhw[2] * c]);
+    return y.reshape([n, dhw[0], dhw[1], dhw[2], c]);
+  });
+}
