@@ -42,7 +42,12 @@ console.log(`grid ${shape.join(' x ')}, ${masks.length} organs, ${masks.reduce((
 const merged = time('mergeLabels (9 masks)', () => mergeLabels(masks));
 const ds = time('buildRtStruct (trace + LPS + DS strings)', () => buildRtStruct({ labelmap: merged.labelmap }, ct, rois));
 let contours = 0, points = 0;
-for (const rc of ds.ROIContourSequence as any[]) for (const c of rc.ContourSequence ?? []) (contours++, (points += c.NumberOfContourPoints));
+for (const rc of ds.ROIContourSequence as any[]) {
+  for (const c of rc.ContourSequence ?? []) {
+    contours++;
+    points += c.NumberOfContourPoints;
+  }
+}
 console.log(`  ${contours} contours, ${points} points`);
 const parsed = time('parseRtStruct (in memory)', () => parseRtStruct(ds, 'bench'));
 const all: RtContour[][] = parsed.rois.map((r) => r.contours);
