@@ -15,6 +15,7 @@ console.log('ready');
 await new Promise<void>((resolve) => process.stdin.once('data', () => resolve()));
 process.stdin.pause();
 
+const startedAt = Date.now();
 if (mode === 'metrics') {
   const run = await store.createRun({ experiment: 'concurrency', name: worker!, config: { worker } });
   const writer = store.metricWriter(run.id, { maxRows: 50, maxDelayMs: 20 });
@@ -25,7 +26,7 @@ if (mode === 'metrics') {
   }
   await writer.close();
   await store.endRun(run.id, 'FINISHED');
-  console.log(JSON.stringify({ runId: run.id }));
+  console.log(JSON.stringify({ runId: run.id, startedAt, endedAt: Date.now() }));
 } else if (mode === 'claim') {
   const seed = [...worker!].reduce((s, c) => s * 31 + c.charCodeAt(0), 7) >>> 0;
   const keys = Array.from({ length: n }, (_, i) => `cell-${i}`);
@@ -36,7 +37,7 @@ if (mode === 'metrics') {
     if (await store.claimCell('race', key, worker!)) won.push(key);
     await new Promise((r) => setImmediate(r));
   }
-  console.log(JSON.stringify({ won }));
+  console.log(JSON.stringify({ won, startedAt, endedAt: Date.now() }));
 } else {
   throw new Error(`child-worker: unknown mode ${mode}`);
 }
