@@ -244,16 +244,45 @@ describe('CT series bad input', () => {
     expect(e.code).toBe('TRUNCATED');
     expect(e.reason).toContain('60');
   });
-  it('unsupported transfer syntax (JPEG Lossless by dcmtk) is named', () => {
+  it('RLE Lossless and JPEG Lossless files (encoded by dcmtk) decode to the same HU', () => {
     const files = copySeries();
-    const jp = join(tmp.dir, 'jpeg.dcm');
-    const r = run('dcmcjpeg', ['+e1', files[0], jp]);
-    expect(r.status, r.out).toBe(0);
-    expect(readDicomFile(jp).transferSyntaxUID).toBe('1.2.840.10008.1.2.4.70');
-    const e = errorOf(() => readCtSeries([jp, ...files.slice(1)]));
+    const rle = join(tmp.dir, 'rle.dcm');
+    const jpg = join(tmp.dir, 'jpeg.dcm');
+    for (const [cmd, args] of [['dcmcrle', [files[0], rle]], ['dcmcjpeg', ['+e1', files[1], jpg]]] as const) {
+      const r = run(cmd, [...args]);
+      expect(r.status, r.out).toBe(0);
+    }
+    expect(readDicomFile(rle).transferSyntaxUID).toBe('1.2.840.10008.1.2.5');
+    expect(readDicomFile(jpg).transferSyntaxUID).toBe('1.2.840.10008.1.2.4.70');
+    const s = readCtSeries([rle, jpg, ...files.slice(2)]);
+    expect(s.volume.data).toEqual(v.data);
+  });
+  it('unsupported transfer syntax (JPEG-LS) is named', () => {
+    const files = copySeries();
+    const jpg = join(tmp.dir, 'jpeg-for-ls.dcm');
+    expect(run('dcmcjpeg', ['+e1', files[0], jpg]).status).toBe(0);
+    // Relabel the (same-length) transfer syntax UID: the file now claims JPEG-LS Lossless.
+    const b = readFileSync(jpg);
+    const at = b.indexOf('1.2.840.10008.1.2.4.70');
+    expect(at).toBeGreaterThan(0);
+    b.write('1.2.840.10008.1.2.4.80', at, 'latin1');
+    writeFileSync(jpg, b);
+    const e = errorOf(() => readCtSeries([jpg, ...files.slice(1)]));
     expect(e.code).toBe('UNSUPPORTED_TRANSFER_SYNTAX');
-    expect(e.reason).toContain('1.2.840.10008.1.2.4.70');
-    expect(e.reason).toContain('JPEG Lossless');
+    expect(e.file).toBe(jpg);
+    expect(e.reason).toContain('1.2.840.10008.1.2.4.80');
+    expect(e.reason).toContain('JPEG-LS Lossless');
+  });
+  it('corrupt RLE data is a typed error', () => {
+    const files = copySeries();
+    const rle = join(tmp.dir, 'rle-bad.dcm');
+    expect(run('dcmcrle', [files[0], rle]).status).toBe(0);
+    const f = readDicomFile(rle);
+    const frame = new Uint8Array(f.dataset.PixelData[0]);
+    new DataView(frame.buffer).setUint32(8, 1_000_000, true); // segment 2 offset past the end
+    f.dataset.PixelData = [frame.buffer];
+    writeDicomFile(rle, f.dataset, f.transferSyntaxUID);
+    expect(errorOf(() => readCtSeries([rle])).code).toBe('BAD_HEADER');
   });
   it('missing slice names the positions', () => {
     const files = copySeries();

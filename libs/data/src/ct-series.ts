@@ -18,6 +18,7 @@ import {
   writeDicomFile,
   type DicomFile,
 } from './dicom';
+import { decodeJpegLossless16, decodeRle16, DECODABLE_TRANSFER_SYNTAXES, joinFragments, TS_RLE_LOSSLESS } from './pixel-codecs';
 import { voxelCount, type Vec3, type Volume } from './volume';
 
 export interface CtSeries {
@@ -81,21 +82,28 @@ function nums(f: DicomFile, key: string, count: number): number[] {
 }
 
 function checkTransferSyntax(f: DicomFile): void {
-  if (SUPPORTED_TS.has(f.transferSyntaxUID)) return;
+  if (SUPPORTED_TS.has(f.transferSyntaxUID) || DECODABLE_TRANSFER_SYNTAXES.has(f.transferSyntaxUID)) return;
   const name = TRANSFER_SYNTAX_NAMES[f.transferSyntaxUID] ?? 'unknown';
   throw new VolumeIOError(
     f.path,
     'UNSUPPORTED_TRANSFER_SYNTAX',
-    `transfer syntax ${f.transferSyntaxUID} (${name}) is not supported; only implicit/explicit VR little endian (and deflated) are. Decompress first, e.g. 'dcmdjpeg' or 'gdcmconv --raw'`,
+    `transfer syntax ${f.transferSyntaxUID} (${name}) is not supported; implicit/explicit VR little endian, deflated, RLE Lossless and JPEG Lossless are. Decompress first, e.g. 'dcmdjpeg' or 'gdcmconv --raw'`,
   );
 }
 
-function pixelBuffer(f: DicomFile): ArrayBuffer {
+/** The slice's native 16-bit little-endian pixel bytes (decoded when the transfer syntax is compressed). */
+function pixelBuffer(f: DicomFile, pixels: number): ArrayBuffer {
   const pd = f.dataset.PixelData;
-  const ab = Array.isArray(pd) ? pd[0] : pd;
-  if (!(ab instanceof ArrayBuffer)) throw new VolumeIOError(f.path, 'MISSING_TAG', 'no PixelData (7FE0,0010)');
-  if (Array.isArray(pd) && pd.length > 1) throw new VolumeIOError(f.path, 'UNSUPPORTED_TRANSFER_SYNTAX', 'encapsulated (fragmented) pixel data');
-  return ab;
+  const parts: unknown[] = Array.isArray(pd) ? pd : [pd];
+  if (!parts.length || !parts.every((p) => p instanceof ArrayBuffer)) throw new VolumeIOError(f.path, 'MISSING_TAG', 'no PixelData (7FE0,0010)');
+  const buffers = parts as ArrayBuffer[];
+  if (!DECODABLE_TRANSFER_SYNTAXES.has(f.transferSyntaxUID)) {
+    if (buffers.length > 1) throw new VolumeIOError(f.path, 'BAD_HEADER', 'fragmented pixel data in a native transfer syntax');
+    return buffers[0];
+  }
+  const frame = joinFragments(buffers);
+  const bytes = f.transferSyntaxUID === TS_RLE_LOSSLESS ? decodeRle16(f.path, frame, pixels) : decodeJpegLossless16(f.path, frame, pixels);
+  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
 }
 
 function pos(p: number): string {
@@ -109,7 +117,7 @@ function pos(p: number): string {
  * `slicePositionsMm` the real positions.
  *
  * Throws VolumeIOError: NO_FILES, NOT_DICOM, TRUNCATED (file or pixel data short), MISSING_TAG,
- * UNSUPPORTED_TRANSFER_SYNTAX, UNSUPPORTED_DATATYPE (not 16-bit, multi-frame, colour), MIXED_SERIES,
+ * UNSUPPORTED_TRANSFER_SYNTAX (other than native little endian, deflated, RLE and JPEG Lossless), UNSUPPORTED_DATATYPE (not 16-bit, multi-frame, colour), MIXED_SERIES,
  * MIXED_ORIENTATION, MIXED_SIZE, DUPLICATE_SLICE, MISSING_SLICE (a step > 1.5x the median).
  */
 export function readCtSeries(files: string[]): CtSeries {
@@ -159,7 +167,7 @@ export function readCtSeries(files: string[]): CtSeries {
         throw new VolumeIOError(path, 'MIXED_SIZE', `PixelSpacing ${spacing.join('\\')} differs from ${ps.join('\\')} in ${first.path}`);
       }
     }
-    const pixels = pixelBuffer(f);
+    const pixels = pixelBuffer(f, r * c);
     if (pixels.byteLength < r * c * 2) {
       throw new VolumeIOError(path, 'TRUNCATED', `PixelData holds ${pixels.byteLength} bytes, ${c}x${r}x16 bits needs ${r * c * 2}`);
     }

@@ -1,0 +1,76 @@
+/**
+ * Decoders for compressed single-frame 16-bit greyscale pixel data: RLE Lossless (PS3.5 Annex G,
+ * here) and JPEG Lossless processes 14 / 14 SV1 (jpeg-lossless-decoder-js). Output: little-endian
+ * 16-bit samples, rows * columns of them.
+ */
+/// <reference path="./jpeg-lossless.d.ts" />
+import { Decoder } from 'jpeg-lossless-decoder-js';
+import { VolumeIOError } from './errors';
+
+export const TS_RLE_LOSSLESS = '1.2.840.10008.1.2.5';
+export const TS_JPEG_LOSSLESS_14 = '1.2.840.10008.1.2.4.57';
+export const TS_JPEG_LOSSLESS_SV1 = '1.2.840.10008.1.2.4.70';
+export const DECODABLE_TRANSFER_SYNTAXES = new Set([TS_RLE_LOSSLESS, TS_JPEG_LOSSLESS_14, TS_JPEG_LOSSLESS_SV1]);
+
+/** Joins the fragments of one frame (a single-frame image's fragments form one codestream). */
+export function joinFragments(fragments: ArrayBuffer[]): Uint8Array {
+  const total = fragments.reduce((s, f) => s + f.byteLength, 0);
+  const out = new Uint8Array(total);
+  let o = 0;
+  for (const f of fragments) {
+    out.set(new Uint8Array(f), o);
+    o += f.byteLength;
+  }
+  return out;
+}
+
+/** PackBits segment -> exactly `n` bytes into out[start + k * stride]; returns how many were produced. */
+function unpackSegment(src: Uint8Array, from: number, to: number, out: Uint8Array, start: number, stride: number, n: number): number {
+  let i = from, produced = 0;
+  while (i < to && produced < n) {
+    const c = src[i++];
+    if (c < 128) {
+      const count = Math.min(c + 1, to - i, n - produced);
+      for (let k = 0; k < count; k++) out[start + stride * produced++] = src[i + k];
+      i += c + 1;
+    } else if (c > 128) {
+      if (i >= to) break;
+      const v = src[i++];
+      const count = Math.min(257 - c, n - produced);
+      for (let k = 0; k < count; k++) out[start + stride * produced++] = v;
+    } // 128: no-op
+  }
+  return produced;
+}
+
+/** RLE Lossless frame of 16-bit samples -> little-endian bytes (2 * pixels). */
+export function decodeRle16(file: string, frame: Uint8Array, pixels: number): Uint8Array {
+  if (frame.length < 64) throw new VolumeIOError(file, 'TRUNCATED', `RLE frame of ${frame.length} bytes has no 64-byte header`);
+  const dv = new DataView(frame.buffer, frame.byteOffset, 64);
+  const segments = dv.getUint32(0, true);
+  if (segments !== 2) throw new VolumeIOError(file, 'UNSUPPORTED_DATATYPE', `RLE frame has ${segments} segments; 16-bit greyscale needs 2`);
+  const offsets = [dv.getUint32(4, true), dv.getUint32(8, true), frame.length];
+  if (!(offsets[0] >= 64 && offsets[0] <= offsets[1] && offsets[1] <= frame.length)) {
+    throw new VolumeIOError(file, 'BAD_HEADER', `RLE segment offsets ${offsets[0]}, ${offsets[1]} do not fit a ${frame.length}-byte frame`);
+  }
+  const out = new Uint8Array(2 * pixels);
+  // Segment 0 holds the most significant bytes, segment 1 the least significant.
+  for (const [seg, byte] of [[0, 1], [1, 0]] as const) {
+    const got = unpackSegment(frame, offsets[seg], offsets[seg + 1], out, byte, 2, pixels);
+    if (got < pixels) throw new VolumeIOError(file, 'TRUNCATED', `RLE segment ${seg} decodes to ${got} bytes, ${pixels} needed`);
+  }
+  return out;
+}
+
+/** JPEG Lossless frame -> little-endian 16-bit bytes (2 * pixels). */
+export function decodeJpegLossless16(file: string, frame: Uint8Array, pixels: number): Uint8Array {
+  let buf: ArrayBuffer;
+  try {
+    const ab = frame.buffer.slice(frame.byteOffset, frame.byteOffset + frame.byteLength) as ArrayBuffer;
+    buf = new Decoder(undefined, 2).decompress(ab, 0, ab.byteLength);
+  } catch (e) {
+    throw new VolumeIOError(file, 'BAD_HEADER', `JPEG Lossless decoding failed: ${(e as Error).message}`, { cause: e });
+  }
+  if (buf.byteLength < 2 * pixels) throw new VolumeIOError(file, 'TRUNCATED', `JPEG Lossless frame decodes to ${buf.byteLength} bytes, ${2 * pixels} needed`);
+  return new Uint8Array(buf, 0, 2 * pixels);
+}
