@@ -1,14 +1,20 @@
 /** Typed errors of the tracking store; each names the database file. */
 
-export type TrackingErrorCode = 'NOT_FOUND' | 'BAD_TRANSITION' | 'BAD_INPUT' | 'SCHEMA_TOO_NEW' | 'CLOSED';
+/**
+ * NOT_FOUND: no such run or cell; BAD_TRANSITION: a status change the state machine forbids; BAD_INPUT:
+ * a value the store cannot take; SCHEMA_TOO_NEW / SCHEMA_TOO_OLD: file and code disagree on the schema;
+ * OPEN_FAILED: the file could not be opened as a database; CLOSED: the store was closed.
+ */
+export type TrackingErrorCode = 'NOT_FOUND' | 'BAD_TRANSITION' | 'BAD_INPUT' | 'SCHEMA_TOO_NEW' | 'SCHEMA_TOO_OLD' | 'OPEN_FAILED' | 'CLOSED';
 
 export class TrackingError extends Error {
   constructor(
     readonly code: TrackingErrorCode,
     readonly dbPath: string,
     message: string,
+    options?: { cause?: unknown },
   ) {
-    super(`${dbPath}: ${message}`);
+    super(`${dbPath}: ${message}`, options);
     this.name = 'TrackingError';
   }
 }

@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TrackingError } from './errors.js';
@@ -26,6 +27,33 @@ describe('schema migrations', () => {
     const again = openSqliteStore(t.dbPath);
     expect(await again.listRuns()).toHaveLength(1);
     await again.close();
+  });
+
+  it('opens read-only for the report, and names the file it cannot open', async () => {
+    const t = tempDbPath();
+    cleanup = t.cleanup;
+    const writer = openSqliteStore(t.dbPath);
+    await writer.createRun({ experiment: 'e', name: 'r', config: {} });
+    const reader = openSqliteStore(t.dbPath, { readonly: true });
+    expect((await reader.listRuns()).map((r) => r.name)).toEqual(['r']);
+    await expect(reader.createRun({ experiment: 'e', name: 'r2', config: {} })).rejects.toThrow(/readonly/i);
+    await reader.close();
+    await writer.close();
+    const codeOfOpen = (path: string, readonly: boolean) => {
+      try {
+        openSqliteStore(path, { readonly });
+      } catch (e) {
+        expect((e as Error).message).toContain(path);
+        return (e as TrackingError).code;
+      }
+      return undefined;
+    };
+    expect(codeOfOpen(t.dbPath + '.missing', true)).toBe('OPEN_FAILED');
+    expect(codeOfOpen('/nonexistent-folder/tracking.sqlite', false)).toBe('OPEN_FAILED');
+    writeFileSync(t.dbPath + '.txt', 'this is not a database, just some text long enough to have a header '.repeat(20));
+    expect(codeOfOpen(t.dbPath + '.txt', false)).toBe('OPEN_FAILED');
+    new Database(t.dbPath + '.empty').close(); // an empty SQLite file: version 0
+    expect(codeOfOpen(t.dbPath + '.empty', true)).toBe('SCHEMA_TOO_OLD');
   });
 
   it('refuses a database written by newer code', () => {

@@ -13,15 +13,23 @@ import Database from 'better-sqlite3';
 import { canonicalJson, sha256Hex } from './digest.js';
 import { TrackingError } from './errors.js';
 import { BufferedMetricWriter } from './metric-writer.js';
-import { migrate } from './schema.js';
+import { SCHEMA_VERSION, migrate, schemaVersion } from './schema.js';
 import * as t from './types.js';
 
 export interface SqliteStoreOptions {
   /** How long a write waits for another process's lock before failing (default 10 000 ms). */
   busyTimeoutMs?: number;
+  /**
+   * Open an existing database for reading only (e.g. the report): no migration, and the schema must be
+   * exactly this code's version. Writes then fail with SQLITE_READONLY.
+   */
+  readonly?: boolean;
 }
 
-/** Opens (creating and migrating if needed) the tracking database at `dbPath`. */
+/**
+ * Opens (creating and migrating if needed) the tracking database at `dbPath`.
+ * @throws TrackingError OPEN_FAILED (missing folder, not a database, ...), SCHEMA_TOO_NEW, SCHEMA_TOO_OLD (readonly).
+ */
 export function openSqliteStore(dbPath: string, options: SqliteStoreOptions = {}): SqliteTrackingStore {
   return new SqliteTrackingStore(dbPath, options);
 }
@@ -39,13 +47,28 @@ export class SqliteTrackingStore implements t.TrackingStore {
     options: SqliteStoreOptions = {},
   ) {
     const busyTimeoutMs = options.busyTimeoutMs ?? 10_000;
-    this.db = new Database(dbPath, { timeout: busyTimeoutMs });
-    // Switching to WAL needs an exclusive lock and may answer SQLITE_BUSY at once when several
-    // processes create the file together; retry within the busy timeout.
-    retryBusy(() => this.db.pragma('journal_mode = WAL'), busyTimeoutMs);
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('foreign_keys = ON');
-    migrate(this.db, dbPath);
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(dbPath, { timeout: busyTimeoutMs, readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+      if (options.readonly) {
+        const version = schemaVersion(db);
+        if (version > SCHEMA_VERSION) throw new TrackingError('SCHEMA_TOO_NEW', dbPath, `schema version ${version} is newer than this code's ${SCHEMA_VERSION}; update the code`);
+        if (version < SCHEMA_VERSION) throw new TrackingError('SCHEMA_TOO_OLD', dbPath, `schema version ${version} is older than this code's ${SCHEMA_VERSION}; open it once for writing to migrate`);
+      } else {
+        // Switching to WAL needs an exclusive lock and may answer SQLITE_BUSY at once when several
+        // processes create the file together; retry within the busy timeout.
+        const d = db;
+        retryBusy(() => d.pragma('journal_mode = WAL'), busyTimeoutMs);
+        db.pragma('synchronous = NORMAL');
+        db.pragma('foreign_keys = ON');
+        migrate(db, dbPath);
+      }
+    } catch (err) {
+      db?.close();
+      if (err instanceof TrackingError) throw err;
+      throw new TrackingError('OPEN_FAILED', dbPath, `cannot open the tracking database: ${(err as Error).message}`, { cause: err });
+    }
+    this.db = db;
   }
 
   private write<T>(fn: () => T): T {
