@@ -177,14 +177,19 @@ print(json.dumps(out))`;
 });
 
 describe.skipIf(!has('dciodvfy'))('dciodvfy validates our RTSTRUCT', () => {
-  it('reports no errors (warnings listed)', () => {
-    const { rtss } = caseDir('dciodvfy', [1, 0, 0, 0, 1, 0, 0, 0, 1], 'HFS', [-20, -15, 30]);
-    const run = spawnSync('dciodvfy', [rtss], { encoding: 'utf8' });
-    const lines = `${run.stdout}\n${run.stderr}`.split('\n').filter((l) => l.trim());
-    const errors = lines.filter((l) => /^Error/.test(l));
-    const warnings = lines.filter((l) => /^Warning/.test(l));
-    console.log(`dciodvfy warnings (${warnings.length}):\n  ${warnings.join('\n  ')}`);
-    expect(lines.some((l) => /RTStructureSet/.test(l))).toBe(true);
-    expect(errors).toEqual([]);
+  it('reports no errors (warnings listed), also with an ROI that has no voxels', () => {
+    const { rtss, ct, dir } = caseDir('dciodvfy', [1, 0, 0, 0, 1, 0, 0, 0, 1], 'HFS', [-20, -15, 30]);
+    const withEmpty = join(dir, 'with-empty.dcm');
+    writeRtStruct(withEmpty, { masks: [...set, { label: 99, mask: new Uint8Array(set[0].mask.length) }] }, { ...ct, patientId: 'RT-ORACLE', patientName: 'Oracle^Test' },
+      [...rois, { label: 99, name: 'Empty', color: [0, 0, 0] }]);
+    for (const file of [rtss, withEmpty]) {
+      const run = spawnSync('dciodvfy', [file], { encoding: 'utf8' });
+      const lines = `${run.stdout}\n${run.stderr}`.split('\n').filter((l) => l.trim());
+      const errors = lines.filter((l) => /^Error/.test(l));
+      const warnings = lines.filter((l) => /^Warning/.test(l));
+      console.log(`dciodvfy ${file.split('/').pop()}: warnings (${warnings.length}):\n  ${warnings.join('\n  ')}`);
+      expect(lines.some((l) => /RTStructureSet/.test(l))).toBe(true);
+      expect(errors).toEqual([]);
+    }
   });
 });
