@@ -189,7 +189,7 @@ describe('validateDataset', () => {
     c.availability.BrainStem = 'not-annotated';
     const text = JSON.stringify(m, null, 2) + '\n';
     writeFileSync(join(dir, 'manifest.json'), text);
-    const sums = readFileSync(join(dir, 'SHA256SUMS'), 'utf8').replace(/^[0-9a-f]{64}  manifest\.json$/m, `${sha256Hex(text)}  manifest.json`);
+    const sums = readFileSync(join(dir, 'SHA256SUMS'), 'utf8').replace(/^[0-9a-f]{64} {2}manifest\.json$/m, `${sha256Hex(text)}  manifest.json`);
     writeFileSync(join(dir, 'SHA256SUMS'), sums);
     const r = await validateDataset(dir);
     expect(r.problems).toEqual([`case ${c.caseId}: BrainStem is not-annotated but has ${c.voxels.BrainStem} voxels`]);

@@ -61,7 +61,7 @@ export async function curateCohort(opts: CurateOptions): Promise<CurateResult> {
   if (privateDir === outDir || privateDir.startsWith(outDir + '/')) {
     throw new CurationInputError(privateDir, 'the private folder must lie outside the published folder');
   }
-  const progress = opts.onProgress ?? (() => {});
+  const progress = opts.onProgress ?? ((): void => undefined);
   const overrides: NameOverrides = opts.namesFile ? parseNameOverrides(readText(opts.namesFile), opts.namesFile) : new Map();
   const crops = opts.cropFile ? parseCropFile(readText(opts.cropFile), opts.cropFile) : new Map<string, CropBox>();
   const cropOptions = opts.cropOptions ?? {};

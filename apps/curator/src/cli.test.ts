@@ -1,0 +1,72 @@
+/** The CLI end to end, in child processes as a user runs it (tsx), with two worker processes. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { curateCohort } from '@anatomynet/curation';
+import { main } from './main';
+import { headNeckPhantom, writeDicomCase, writePddcaCase } from '@anatomynet/curation/testing';
+
+const repo = resolve(__dirname, '../../..');
+const mainPath = join(repo, 'apps/curator/src/main.ts');
+let root: string;
+
+function curator(...args: string[]) {
+  return spawnSync(process.execPath, ['--import', 'tsx', mainPath, ...args], { cwd: repo, encoding: 'utf8', timeout: 120_000 });
+}
+
+function tree(dir: string, rel = ''): string[] {
+  return readdirSync(join(dir, rel)).flatMap((e) => (statSync(join(dir, rel, e)).isDirectory() ? tree(dir, join(rel, e)) : [join(rel, e)])).sort();
+}
+
+beforeAll(() => {
+  root = mkdtempSync(join(tmpdir(), 'curator-cli-'));
+  writeDicomCase(join(root, 'in', 'A'), headNeckPhantom(1), { patientId: 'PAT-A', uidSeed: 'a' });
+  writePddcaCase(join(root, 'in', 'pddca', '0522c0001'), headNeckPhantom(2));
+  writePddcaCase(join(root, 'in', 'pddca', '0522c0003'), headNeckPhantom(3));
+  writeFileSync(join(root, 'names.json'), JSON.stringify({ Chiasm: 'ignore', OpticChiasm: 'ignore' }));
+});
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+describe('curator CLI', () => {
+  it('prints help for every command', async () => {
+    for (const args of [['--help'], ['curate', '--help'], ['validate', '--help']]) {
+      const out: string[] = [];
+      await main(args, { output: (s) => out.push(s) });
+      expect(out.join('')).toMatch(args[0] === '--help' ? /curator curate/ : new RegExp(`curator ${args[0]}`));
+    }
+    const none = curator();
+    expect(none.status).not.toBe(0);
+    expect(none.stderr).toMatch(/name a command/);
+  });
+
+  it('curates with two worker processes, byte-identical to the library in-process, and validates', async () => {
+    const r = curator('curate', '--input', join(root, 'in'), '--out', join(root, 'cli'), '--names', join(root, 'names.json'), '--workers', '2');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/curated 3, unchanged 0, failed 0/);
+    expect(r.stderr).toMatch(/ETA/);
+    await curateCohort({ inputs: [join(root, 'in')], outDir: join(root, 'lib'), namesFile: join(root, 'names.json') });
+    expect(tree(join(root, 'cli'))).toEqual(tree(join(root, 'lib')));
+    for (const f of tree(join(root, "lib"))) expect(readFileSync(join(root, "cli", f)).equals(readFileSync(join(root, "lib", f))), f).toBe(true);
+    const manifest = JSON.parse(readFileSync(join(root, 'cli', 'manifest.json'), 'utf8'));
+    expect(manifest.cases.every((c: any) => c.availability.Chiasm === 'not-annotated')).toBe(true);
+
+    const v = curator('validate', join(root, 'cli'));
+    expect(v.status, v.stderr).toBe(0);
+    expect(v.stdout).toMatch(/^ok: 3 cases/);
+
+    const again = curator('curate', '-i', join(root, 'in'), '-o', join(root, 'cli'), '--names', join(root, 'names.json'), '-q');
+    expect(again.stderr).toMatch(/curated 0, unchanged 3/);
+  });
+
+  it('validate exits non-zero on a tampered dataset', () => {
+    const img = tree(join(root, 'lib')).find((f) => f.startsWith('imagesTr'))!;
+    const bytes = readFileSync(join(root, 'lib', img));
+    bytes[100] ^= 1;
+    writeFileSync(join(root, 'lib', img), bytes);
+    const v = curator('validate', join(root, 'lib'), '-q');
+    expect(v.status).toBe(1);
+    expect(v.stderr).toContain(`problem: ${img}: checksum mismatch`);
+  });
+});

@@ -1,0 +1,69 @@
+/** `curator curate`: raw DICOM-RT / PDDCA folders -> published dataset folder. */
+import type { Argv, CommandModule } from 'yargs';
+import { curateCohort, type CurateResult } from '@anatomynet/curation';
+import { availableParallelism } from 'node:os';
+import { createCasePool } from '../pool';
+import { createProgressBar } from '../progress';
+
+export interface CurateArgs {
+  input: string[];
+  out: string;
+  private?: string;
+  names?: string;
+  crop?: string;
+  workers: number;
+  quiet: boolean;
+}
+
+export const curateCommand: CommandModule<object, CurateArgs> = {
+  command: 'curate',
+  describe: 'Curate DICOM-RT and PDDCA folders into an nnU-Net v2 style dataset (dataset.json, imagesTr, labelsTr, manifest, splits, datasheet, checksums)',
+  builder: (y: Argv) =>
+    y
+      .option('input', { alias: 'i', type: 'string', array: true, demandOption: true, describe: 'input folder (any nesting; repeat for several)' })
+      .option('out', { alias: 'o', type: 'string', demandOption: true, describe: 'published dataset folder' })
+      .option('private', { type: 'string', describe: 'private folder for the source map and file accounting (default <out>.private; never publish it)' })
+      .option('names', { type: 'string', describe: 'JSON names file: {"raw name": "Parotid_L" | "ignore"} overriding/extending the built-in table' })
+      .option('crop', { type: 'string', describe: 'JSON crop file: {"<case>": {"start": [i,j,k], "end": [i,j,k]}} overriding the automatic crop' })
+      .option('workers', { alias: 'j', type: 'number', default: Math.max(1, Math.min(availableParallelism(), 2)), describe: 'cases curated in parallel (child processes)' })
+      .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress bar' })
+      .example('$0 curate --input ~/PDDCA --input ~/hn-dicom --out data/hn', 'curate two sources into data/hn')
+      .strict() as Argv<CurateArgs>,
+  handler: async (args) => {
+    const result = await runCurate(args);
+    process.exitCode = result.manifest.numCases > 0 ? 0 : 1;
+  },
+};
+
+export async function runCurate(args: CurateArgs): Promise<CurateResult> {
+  const bar = args.quiet ? null : createProgressBar('curate');
+  const pool = args.workers > 1 ? createCasePool(args.workers) : null;
+  try {
+    const result = await curateCohort({
+      inputs: args.input,
+      outDir: args.out,
+      ...(args.private ? { privateDir: args.private } : {}),
+      ...(args.names ? { namesFile: args.names } : {}),
+      ...(args.crop ? { cropFile: args.crop } : {}),
+      concurrency: Math.max(1, args.workers),
+      ...(pool ? { runCase: (t) => pool.run(t) } : {}),
+      onProgress: (e) => {
+        if (!bar) return;
+        if (e.phase === 'hash') bar.update(0, e.total, `hashing inputs ${e.done}/${e.total}`);
+        if (e.phase === 'curate') bar.update(e.done, e.total, `${e.item} ${e.status}`);
+        if (e.phase === 'curate' && e.status === 'failed') bar.log(`case ${e.item} failed (see the summary)`);
+      },
+    });
+    bar?.finish('done');
+    const say = (s: string) => process.stderr.write(s + '\n');
+    say(`curated ${result.curated.length}, unchanged ${result.reused.length}, failed ${result.failed.length}; ${result.manifest.numCases} cases published in ${result.outDir}`);
+    for (const f of result.failed) say(`  failed ${f.caseId} (${f.source}): ${f.reason}`);
+    if (result.skipped.length) say(`skipped ${result.skipped.length} input items:`);
+    for (const s of result.skipped) say(`  ${s.kind} ${s.paths[0] ?? ''}${s.paths.length > 1 ? ` (+${s.paths.length - 1} files)` : ''}: ${s.reason}`);
+    if (result.manifest.identityNotRemoved.length) say(`warning: PatientIdentityRemoved is not YES for ${result.manifest.identityNotRemoved.join(', ')}`);
+    say(`source map and file accounting (keep private): ${result.privateDir}`);
+    return result;
+  } finally {
+    await pool?.close();
+  }
+}
