@@ -161,6 +161,15 @@ export class SqliteTrackingStore implements t.TrackingStore {
     return (await this.getRun(runId))!;
   }
 
+  async resumeRun(runId: string, now = Date.now()): Promise<t.Run> {
+    this.write(() => {
+      const r = this.runRow(runId);
+      if (r.status !== 'KILLED') throw new TrackingError('BAD_TRANSITION', this.dbPath, `run ${runId} is ${r.status}; only a KILLED run can be resumed`);
+      this.db.prepare(`UPDATE runs SET status = 'RUNNING', end_time = NULL, error_text = NULL, failed_step = NULL, heartbeat_time = ? WHERE id = ?`).run(now, runId);
+    });
+    return (await this.getRun(runId))!;
+  }
+
   async markStaleRunsKilled(maxAgeMs: number, now = Date.now()): Promise<t.StaleSweep> {
     if (!(maxAgeMs >= 0)) throw new TrackingError('BAD_INPUT', this.dbPath, `maxAgeMs ${maxAgeMs} must be >= 0`);
     const cutoff = now - maxAgeMs;

@@ -7,7 +7,7 @@
  */
 
 export const RUN_STATUSES = ['RUNNING', 'FINISHED', 'FAILED', 'KILLED'] as const;
-/** RUNNING until the run ends; the three others are terminal (no transition out of them). */
+/** RUNNING until the run ends; FINISHED and FAILED are terminal; a KILLED run may be resumed (back to RUNNING). */
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
 export const CELL_STATUSES = ['PENDING', 'CLAIMED', 'DONE', 'FAILED'] as const;
@@ -196,6 +196,8 @@ export interface TrackingStore {
   heartbeat(runId: string, now?: number): Promise<boolean>;
   /** RUNNING -> FINISHED | FAILED | KILLED. Throws TrackingError BAD_TRANSITION from a terminal status. */
   endRun(runId: string, status: Exclude<RunStatus, 'RUNNING'>, end?: RunEnd): Promise<Run>;
+  /** KILLED -> RUNNING, for `--resume`: the run continues under the same id. Throws BAD_TRANSITION otherwise. */
+  resumeRun(runId: string, now?: number): Promise<Run>;
   /** Marks RUNNING runs whose heartbeat is older than `maxAgeMs` as KILLED, and frees their grid cells. */
   markStaleRunsKilled(maxAgeMs: number, now?: number): Promise<StaleSweep>;
 

@@ -66,9 +66,20 @@ function defineTests(get: () => TrackingStore): void {
       expect(failed).toMatchObject({ status: 'FAILED', errorText: 'NaN loss', failedStep: 17 });
       expect(await codeOf(store.endRun(a.id, 'FAILED'))).toBe('BAD_TRANSITION');
       expect(await codeOf(store.endRun(b.id, 'FINISHED'))).toBe('BAD_TRANSITION');
+      expect(await codeOf(store.resumeRun(a.id))).toBe('BAD_TRANSITION');
       expect(await codeOf(store.endRun('nope', 'FINISHED'))).toBe('NOT_FOUND');
       expect(await codeOf(store.endRun(a.id, 'RUNNING' as 'FINISHED'))).toBe('BAD_INPUT');
       expect(await store.heartbeat(a.id)).toBe(false);
+    });
+
+    it('resumes a KILLED run under the same id, and only a KILLED one', async () => {
+      const r = await store.createRun({ experiment: 'e', name: 'k', config: {} });
+      await store.endRun(r.id, 'KILLED', { error: 'SIGTERM', endTime: 10 });
+      const again = await store.resumeRun(r.id, 20);
+      expect(again).toMatchObject({ id: r.id, status: 'RUNNING', endTime: null, errorText: null, heartbeatTime: 20 });
+      expect(await codeOf(store.resumeRun(r.id))).toBe('BAD_TRANSITION');
+      expect(await codeOf(store.resumeRun('nope'))).toBe('NOT_FOUND');
+      expect((await store.endRun(r.id, 'FINISHED')).status).toBe('FINISHED');
     });
 
     it('lists runs by experiment, status and grid', async () => {
