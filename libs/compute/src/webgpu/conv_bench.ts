@@ -1,0 +1,133 @@
+/**
+ * Conv3D throughput on the active tfjs backend (webgpu, cpu, wasm, tensorflow alike), for
+ * apps/bench: forward (Conv3D), input gradient (Conv3DBackpropInputV2) and filter gradient
+ * (Conv3DBackpropFilterV2), each timed over `reps` runs after one warm-up (shader compile).
+ * Completion is awaited by reading one element of the last result: the queue runs in order, so
+ * that waits for every run without timing a large read-back.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+export type ConvPass = 'forward' | 'dx' | 'dw';
+
+export interface ConvBenchSpec {
+  /** Input spatial size [D, H, W] (batch 1). */
+  input: [number, number, number];
+  cin: number;
+  cout: number;
+  /** Cubic kernel size. Default 3. */
+  k?: number;
+  /** Stride on every axis. Default 1. */
+  stride?: number;
+  pad?: 'same' | 'valid';
+  /** Timed runs after the warm-up. Default 3. */
+  reps?: number;
+  /** Passes to time. Default all three. */
+  passes?: ConvPass[];
+}
+
+export interface ConvPassResult {
+  /** Mean seconds per run. */
+  seconds: number;
+  /** 2 * multiply-adds / seconds / 1e9 (the same multiply-add count for all three passes). */
+  gflops: number;
+}
+
+export interface ConvBenchResult {
+  backend: string;
+  spec: Required<Omit<ConvBenchSpec, 'passes'>>;
+  outShape: number[];
+  /** Floating-point operations of one pass (2 per multiply-add). */
+  flops: number;
+  passes: Partial<Record<ConvPass, ConvPassResult>>;
+}
+
+/** 2 * output voxels * Cout * k^3 * Cin. */
+export function convFlops(outShape: number[], cin: number, k: number): number {
+  const [n, d, h, w, cout] = outShape;
+  return 2 * n * d * h * w * cout * k * k * k * cin;
+}
+
+async function settle(t: tf.Tensor): Promise<void> {
+  const one = tf.tidy(() => tf.slice(t.reshape([-1]), 0, 1));
+  await one.data();
+  one.dispose();
+}
+
+async function timeRuns(run: () => tf.Tensor, reps: number): Promise<number> {
+  const warm = run();
+  await settle(warm);
+  warm.dispose();
+  const t0 = performance.now();
+  let last: tf.Tensor | undefined;
+  for (let i = 0; i < reps; i++) {
+    last?.dispose();
+    last = run();
+  }
+  await settle(last!);
+  last!.dispose();
+  return (performance.now() - t0) / 1000 / reps;
+}
+
+/** Times the requested passes of one conv on the active backend. */
+export async function benchConvGflops(spec: ConvBenchSpec): Promise<ConvBenchResult> {
+  const s = { k: 3, stride: 1, pad: 'same' as const, reps: 3, ...spec };
+  const passes = spec.passes ?? ['forward', 'dx', 'dw'];
+  const xShape = [1, ...s.input, s.cin] as [number, number, number, number, number];
+  const fShape = [s.k, s.k, s.k, s.cin, s.cout] as [number, number, number, number, number];
+  const x = tf.randomUniform(xShape, -1, 1, 'float32', 1) as tf.Tensor5D;
+  const f = tf.randomUniform(fShape, -0.1, 0.1, 'float32', 2) as tf.Tensor5D;
+  const conv = tf.backend_util.computeConv3DInfo(xShape, fShape, s.stride, 1, s.pad);
+  const dy = tf.randomUniform(conv.outShape, -1, 1, 'float32', 3) as tf.Tensor5D;
+  const flops = convFlops(conv.outShape, s.cin, s.k);
+  const attrs = { strides: [s.stride, s.stride, s.stride], pad: s.pad };
+  const runs: Record<ConvPass, () => tf.Tensor> = {
+    forward: () => tf.conv3d(x, f, s.stride, s.pad),
+    dx: () => tf.engine().runKernel('Conv3DBackpropInputV2', { dy, filter: f }, { ...attrs, inputShape: xShape }) as tf.Tensor,
+    dw: () => tf.engine().runKernel('Conv3DBackpropFilterV2', { x, dy }, { ...attrs, filterShape: fShape }) as tf.Tensor,
+  };
+  const results: Partial<Record<ConvPass, ConvPassResult>> = {};
+  try {
+    for (const p of passes) {
+      const seconds = await timeRuns(runs[p], s.reps);
+      results[p] = { seconds, gflops: flops / seconds / 1e9 };
+    }
+  } finally {
+    tf.dispose([x, f, dy]);
+  }
+  const used = { input: s.input, cin: s.cin, cout: s.cout, k: s.k, stride: s.stride, pad: s.pad, reps: s.reps };
+  return { backend: tf.getBackend(), spec: used, outShape: conv.outShape, flops, passes: results };
+}
+
+/** A convolution of the reference AnatomyNet (shared/bench/ref_anatomynet.py). */
+export interface ReferenceConv {
+  name: string;
+  /** 'full': at the input size; 'half': after the stride-2 down-sampling. */
+  at: 'full' | 'half';
+  cin: number;
+  cout: number;
+  k: number;
+  stride: number;
+}
+
+/** Every distinct conv of the reference network (SE-residual blocks, decoder, output). */
+export const REFERENCE_CONVS: readonly ReferenceConv[] = [
+  { name: 'down 1->32 s2', at: 'full', cin: 1, cout: 32, k: 3, stride: 2 },
+  { name: 'enc 32->32', at: 'half', cin: 32, cout: 32, k: 3, stride: 1 },
+  { name: 'enc 32->40', at: 'half', cin: 32, cout: 40, k: 3, stride: 1 },
+  { name: 'enc 40->40', at: 'half', cin: 40, cout: 40, k: 3, stride: 1 },
+  { name: 'enc 40->48', at: 'half', cin: 40, cout: 48, k: 3, stride: 1 },
+  { name: 'enc 48->48', at: 'half', cin: 48, cout: 48, k: 3, stride: 1 },
+  { name: 'enc 48->56', at: 'half', cin: 48, cout: 56, k: 3, stride: 1 },
+  { name: 'enc 56->56', at: 'half', cin: 56, cout: 56, k: 3, stride: 1 },
+  { name: 'dec 104->48', at: 'half', cin: 104, cout: 48, k: 3, stride: 1 },
+  { name: 'dec 88->40', at: 'half', cin: 88, cout: 40, k: 3, stride: 1 },
+  { name: 'dec 72->32', at: 'half', cin: 72, cout: 32, k: 3, stride: 1 },
+  { name: 'skip 104->48 1x1', at: 'half', cin: 104, cout: 48, k: 1, stride: 1 },
+  { name: 'out 17->16', at: 'full', cin: 17, cout: 16, k: 3, stride: 1 },
+  { name: 'out 16->10', at: 'full', cin: 16, cout: 10, k: 3, stride: 1 },
+];
+
+/** Spatial size a reference conv runs at for an input of [D, H, W]. */
+export function referenceConvInput(c: ReferenceConv, dhw: [number, number, number]): [number, number, number] {
+  return c.at === 'full' ? dhw : (dhw.map((v) => Math.ceil(v / 2)) as [number, number, number]);
+}
