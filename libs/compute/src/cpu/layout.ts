@@ -1,0 +1,154 @@
+/**
+ * Pure float32 array kernels for the work around the convolutions that tfjs-cpu does
+ * element by element through generic index arithmetic (10-100x slower than a plain loop):
+ * broadcasting binary ops, strided slices, transposes and a last-axis softmax.
+ * Shapes are row-major (last axis fastest), as in tfjs.
+ */
+
+export type BinaryOp = 'add' | 'sub' | 'mul' | 'div';
+
+type Inner = (o: Float32Array, oi: number, a: Float32Array, ai: number, as: number,
+  b: Float32Array, bi: number, bs: number, n: number) => void;
+
+// One loop per op so V8 compiles each monomorphically; as/bs are 0 (broadcast) or 1.
+const INNER: Record<BinaryOp, Inner> = {
+  add: (o, oi, a, ai, as, b, bi, bs, n) => { for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * as] + b[bi + i * bs]; },
+  sub: (o, oi, a, ai, as, b, bi, bs, n) => { for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * as] - b[bi + i * bs]; },
+  mul: (o, oi, a, ai, as, b, bi, bs, n) => { for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * as] * b[bi + i * bs]; },
+  div: (o, oi, a, ai, as, b, bi, bs, n) => { for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * as] / b[bi + i * bs]; },
+};
+
+/** numpy/tfjs broadcast shape of a and b, or undefined when they do not broadcast. */
+export function broadcastShape(a: readonly number[], b: readonly number[]): number[] | undefined {
+  const r = Math.max(a.length, b.length);
+  const out: number[] = [];
+  for (let i = 0; i < r; i++) {
+    const da = a[a.length - r + i] ?? 1, db = b[b.length - r + i] ?? 1;
+    if (da !== db && da !== 1 && db !== 1) return undefined;
+    out.push(da === 1 ? db : da);
+  }
+  return out;
+}
+
+/**
+ * out = a (op) b with broadcasting. Dimensions where both inputs broadcast the same way are
+ * merged, so the work is a few outer loops around a tight inner loop.
+ */
+export function broadcastBinary(op: BinaryOp, a: Float32Array, aShape: readonly number[],
+  b: Float32Array, bShape: readonly number[]): { values: Float32Array; shape: number[] } {
+  const shape = broadcastShape(aShape, bShape);
+  if (!shape) throw new Error(`shapes [${aShape}] and [${bShape}] do not broadcast`);
+  const r = shape.length;
+  const size = shape.reduce((x, y) => x * y, 1);
+  const out = new Float32Array(size);
+  if (size === 0) return { values: out, shape };
+  // per-axis: extent, whether a / b vary along it (1) or are broadcast (0)
+  const dims: number[] = [], fa: number[] = [], fb: number[] = [];
+  for (let i = 0; i < r; i++) {
+    const n = shape[i];
+    if (n === 1) continue;
+    const va = (aShape[aShape.length - r + i] ?? 1) === n ? 1 : 0;
+    const vb = (bShape[bShape.length - r + i] ?? 1) === n ? 1 : 0;
+    const k = dims.length - 1;
+    if (k >= 0 && fa[k] === va && fb[k] === vb) dims[k] *= n;
+    else { dims.push(n); fa.push(va); fb.push(vb); }
+  }
+  if (dims.length === 0) { dims.push(1); fa.push(1); fb.push(1); }
+  const nd = dims.length;
+  // strides of a and b in their own arrays along each merged axis
+  const sa = new Array<number>(nd).fill(0), sb = new Array<number>(nd).fill(0);
+  let ca = 1, cb = 1;
+  for (let k = nd - 1; k >= 0; k--) {
+    if (fa[k]) { sa[k] = ca; ca *= dims[k]; }
+    if (fb[k]) { sb[k] = cb; cb *= dims[k]; }
+  }
+  const inner = INNER[op];
+  const n = dims[nd - 1];
+  const idx = new Array<number>(nd).fill(0);
+  let ai = 0, bi = 0;
+  for (let o = 0; o < size; o += n) {
+    inner(out, o, a, ai, fa[nd - 1], b, bi, fb[nd - 1], n);
+    for (let k = nd - 2; k >= 0; k--) {
+      ai += sa[k]; bi += sb[k];
+      if (++idx[k] < dims[k]) break;
+      ai -= sa[k] * dims[k]; bi -= sb[k] * dims[k];
+      idx[k] = 0;
+    }
+  }
+  return { values: out, shape };
+}
+
+/** The box x[begin : begin + size] of a row-major array of `shape`, as a new array. */
+export function sliceBox(x: Float32Array, shape: readonly number[], begin: readonly number[],
+  size: readonly number[]): Float32Array {
+  const r = shape.length;
+  const total = size.reduce((p, q) => p * q, 1);
+  const out = new Float32Array(total);
+  if (total === 0) return out;
+  const strides = new Array<number>(r).fill(1);
+  for (let i = r - 2; i >= 0; i--) strides[i] = strides[i + 1] * shape[i + 1];
+  // the contiguous run: trailing full axes plus the last partial one
+  let j = r - 1;
+  while (j > 0 && size[j] === shape[j] && begin[j] === 0) j--;
+  const run = size[j] * strides[j];
+  let base = 0;
+  for (let i = 0; i < r; i++) base += begin[i] * strides[i];
+  const idx = new Array<number>(j).fill(0);
+  let off = base;
+  for (let o = 0; o < total; o += run) {
+    if (run >= 64) out.set(x.subarray(off, off + run), o);
+    else for (let i = 0; i < run; i++) out[o + i] = x[off + i];
+    for (let k = j - 1; k >= 0; k--) {
+      off += strides[k];
+      if (++idx[k] < size[k]) break;
+      off -= strides[k] * size[k];
+      idx[k] = 0;
+    }
+  }
+  return out;
+}
+
+/** Transpose of a row-major array: out axis i is input axis perm[i]. */
+export function transposeArray(x: Float32Array, shape: readonly number[], perm: readonly number[]): Float32Array {
+  const r = shape.length;
+  const out = new Float32Array(x.length);
+  if (x.length === 0) return out;
+  const inStrides = new Array<number>(r).fill(1);
+  for (let i = r - 2; i >= 0; i--) inStrides[i] = inStrides[i + 1] * shape[i + 1];
+  // merge output axes that stay adjacent in the input
+  const dims: number[] = [], st: number[] = [];
+  for (let i = 0; i < r; i++) {
+    const n = shape[perm[i]], s = inStrides[perm[i]];
+    if (n === 1) continue;
+    const k = dims.length - 1;
+    if (k >= 0 && st[k] === s * n) { dims[k] *= n; st[k] = s; }
+    else { dims.push(n); st.push(s); }
+  }
+  if (dims.length === 0) { out.set(x); return out; }
+  const nd = dims.length, n = dims[nd - 1], s = st[nd - 1];
+  const idx = new Array<number>(nd).fill(0);
+  let off = 0;
+  for (let o = 0; o < out.length; o += n) {
+    for (let i = 0; i < n; i++) out[o + i] = x[off + i * s];
+    for (let k = nd - 2; k >= 0; k--) {
+      off += st[k];
+      if (++idx[k] < dims[k]) break;
+      off -= st[k] * dims[k];
+      idx[k] = 0;
+    }
+  }
+  return out;
+}
+
+/** Softmax over the last axis (length `n`) of each row. */
+export function softmaxLastAxis(x: Float32Array, n: number): Float32Array {
+  const out = new Float32Array(x.length);
+  for (let o = 0; o < x.length; o += n) {
+    let m = -Infinity;
+    for (let i = 0; i < n; i++) m = Math.max(m, x[o + i]);
+    let s = 0;
+    for (let i = 0; i < n; i++) { const e = Math.exp(x[o + i] - m); out[o + i] = e; s += e; }
+    for (let i = 0; i < n; i++) out[o + i] /= s;
+  }
+  return out;
+}

@@ -1,0 +1,113 @@
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createModel, DEFAULT_MODEL_CONFIG, forward, type ParamSpec } from '@anatomynet/model';
+import { registerCpuKernels, unregisterCpuKernels } from './kernels';
+
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const rand = (shape: number[], r: () => number, lo = -1): tf.Tensor =>
+  tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => lo + r() * (1 - lo)), shape);
+
+/** Run `f` on stock kernels and on ours; compare every output. */
+function same(f: () => tf.Tensor | tf.Tensor[], tol = 1e-6): void {
+  unregisterCpuKernels();
+  const want = tf.tidy(() => [f()].flat());
+  registerCpuKernels();
+  const got = tf.tidy(() => [f()].flat());
+  expect(got.length).toBe(want.length);
+  got.forEach((g, i) => {
+    expect(g.shape).toEqual(want[i].shape);
+    const a = g.dataSync(), b = want[i].dataSync();
+    let worst = 0, scale = 1;
+    for (let j = 0; j < b.length; j++) {
+      worst = Math.max(worst, Math.abs(a[j] - b[j]));
+      scale = Math.max(scale, Math.abs(b[j]));
+    }
+    expect(worst / scale).toBeLessThanOrEqual(tol);
+  });
+  tf.dispose([...got, ...want]);
+}
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+afterAll(() => unregisterCpuKernels());
+
+describe('support kernels against stock tfjs-cpu', () => {
+  const r = rng(5);
+  const pairs: [number[], number[]][] = [
+    [[1, 3, 4, 5, 6], [6]], [[1, 3, 4, 5, 6], [1, 1, 1, 1, 6]], [[2, 7, 5], [2, 7, 1]], [[7, 1], [7, 9]],
+    [[1, 1, 1, 1, 1], [1, 3, 4, 5, 10]], [[3, 1, 5], [1, 4, 1]], [[4, 6], [4, 6]], [[], [5, 3]], [[2, 3, 4], [3, 1]],
+  ];
+  it.each(pairs)('Add/Sub/Multiply/RealDiv broadcast %j with %j', (as, bs) => {
+    const a = rand(as, r), b = rand(bs, r, 0.5);
+    same(() => [tf.add(a, b), tf.sub(a, b), tf.mul(a, b), tf.div(a, b), tf.sub(b, a), tf.div(b, tf.add(a, 2))]);
+  });
+
+  it('Slice and SplitV on every axis, odd sizes', () => {
+    const x = rand([2, 5, 6, 7, 9], r);
+    same(() => [
+      tf.slice(x, [0, 1, 2, 3, 4], [2, 3, 4, 2, 5]), tf.slice(x, [1, 0, 0, 0, 2], [1, -1, -1, -1, 3]),
+      tf.slice(x, [0, 2, 0, 0, 0], [2, 2, 6, 7, 9]), ...tf.split(x, [4, 5], 4), ...tf.split(x, [1, 3, 2], 2),
+      ...tf.split(x, [1, 1], 0), ...tf.split(x, [2, 5], 3),
+    ]);
+  });
+
+  it('Transpose with every kind of permutation', () => {
+    const x = rand([3, 4, 5, 2, 6], r);
+    same(() => [[4, 3, 2, 1, 0], [0, 1, 2, 4, 3], [1, 0, 2, 3, 4], [0, 2, 3, 1, 4], [4, 0, 1, 2, 3]]
+      .map((p) => tf.transpose(x, p)));
+    const y = rand([8, 256, 2, 64], r);
+    same(() => tf.transpose(y, [0, 2, 1, 3]));
+  });
+
+  it('Softmax on the last axis', () => {
+    const x = tf.mul(rand([37, 10], r), 20);
+    same(() => [tf.softmax(x), tf.softmax(tf.reshape(x, [1, 37, 10]))]);
+  });
+
+  it('BatchMatMul large enough for the wasm GEMM, all transpositions, odd sizes', () => {
+    const a = rand([1031, 37], r), b = rand([37, 45], r), bt = rand([45, 37], r), c = rand([1031, 45], r);
+    same(() => [tf.matMul(a, b), tf.matMul(a, bt, false, true), tf.matMul(a, c, true, false),
+      tf.matMul(tf.reshape(a, [1, 1031, 37]), tf.reshape(b, [1, 37, 45]))], 2e-5);
+  });
+});
+
+describe('AnatomyNet on the project kernels', () => {
+  it('gives the stock forward and the stock gradients of every parameter (8x16x16 input)', () => {
+    // Random values everywhere (betas and biases too): at the default init the SE input is the
+    // mean of a batch-normalised map, ~1e-8 noise, whose ReLU gates flip with rounding.
+    const pr = rng(3);
+    const valueOf = (s: ParamSpec): Float32Array => Float32Array.from(
+      { length: s.shape.reduce((a, b) => a * b, 1) },
+      () => (s.init === 'ones' ? 1 + 0.2 * pr() : (pr() * 2 - 1) * (s.init === 'zeros' ? 0.3 : Math.sqrt(3 / s.fanIn))));
+    const model = createModel({ ...DEFAULT_MODEL_CONFIG, filters: [...DEFAULT_MODEL_CONFIG.filters] }, valueOf);
+    const x = rand([1, 8, 16, 16, 1], rng(9));
+    const target = rand([1, 8, 16, 16, 10], rng(10), 0);
+    const vars = [...model.params.values()];
+    const run = () => {
+      const { value, grads } = tf.variableGrads(
+        () => tf.sum(tf.mul(forward(model, x, { training: true }), target)) as tf.Scalar, vars);
+      return [value, ...vars.map((v) => grads[v.name])];
+    };
+    unregisterCpuKernels();
+    const want = run();
+    registerCpuKernels();
+    const got = run();
+    got.forEach((g, i) => {
+      const a = g.dataSync(), b = want[i].dataSync();
+      let worst = 0, scale = 1e-3;
+      for (let j = 0; j < b.length; j++) scale = Math.max(scale, Math.abs(b[j]));
+      for (let j = 0; j < b.length; j++) worst = Math.max(worst, Math.abs(a[j] - b[j]));
+      expect(worst / scale, `${i === 0 ? 'loss' : vars[i - 1].name}`).toBeLessThan(1e-3);
+    });
+  });
+});

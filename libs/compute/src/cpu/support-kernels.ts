@@ -1,0 +1,127 @@
+/**
+ * Replacements for the tfjs-cpu kernels that dominate a training step once the convolutions
+ * are fast: broadcasting Add/Sub/Multiply/RealDiv (normalisation, SE scaling, bias), SplitV and
+ * Slice along the channel axis (gradients of concatenations), Transpose, Softmax, and large
+ * BatchMatMuls (1x1x1 convolutions, the transposed convolution's matmul) on the wasm GEMM.
+ * Each falls back to the stock kernel for anything but plain float32 tensors.
+ */
+import {
+  backend_util, util, type KernelFunc, type NamedAttrMap, type TensorInfo,
+} from '@tensorflow/tfjs-core';
+import { conv3dEngine } from './engine';
+import type { Conv3dGeometry } from './geometry';
+import { type BinaryOp, broadcastBinary, broadcastShape, sliceBox, softmaxLastAxis, transposeArray } from './layout';
+
+export interface CpuBackendLike {
+  data: { get(dataId: object): { values: unknown } };
+  makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): TensorInfo;
+}
+
+/** A fast implementation; returning undefined hands the call to the stock kernel. */
+export type FastKernel = (inputs: Record<string, TensorInfo>, attrs: NamedAttrMap, backend: CpuBackendLike)
+  => TensorInfo | TensorInfo[] | undefined;
+
+export function floatValues(backend: CpuBackendLike, t: TensorInfo): Float32Array | undefined {
+  const v = backend.data.get(t.dataId).values;
+  return t.dtype === 'float32' && v instanceof Float32Array ? v : undefined;
+}
+
+const binary = (op: BinaryOp): FastKernel => ({ a, b }, _attrs, backend) => {
+  const av = floatValues(backend, a), bv = floatValues(backend, b);
+  if (!av || !bv || !broadcastShape(a.shape, b.shape)) return undefined;
+  const r = broadcastBinary(op, av, a.shape, bv, b.shape);
+  return backend.makeTensorInfo(r.shape, 'float32', r.values);
+};
+
+const slice: FastKernel = ({ x }, attrs, backend) => {
+  const xv = floatValues(backend, x);
+  if (!xv) return undefined;
+  const [begin, size] = backend_util.slice_util.parseSliceParams(
+    x as never, attrs.begin as number[], attrs.size as number[]);
+  return backend.makeTensorInfo(size, 'float32', sliceBox(xv, x.shape, begin, size));
+};
+
+const splitV: FastKernel = ({ x }, attrs, backend) => {
+  const xv = floatValues(backend, x);
+  if (!xv) return undefined;
+  const axis = util.parseAxisParam(attrs.axis as number, x.shape)[0];
+  const sizes = backend_util.prepareSplitSize(x as never, attrs.numOrSizeSplits as number[], axis);
+  const begin = new Array<number>(x.shape.length).fill(0);
+  return sizes.map((s) => {
+    const size = [...x.shape];
+    size[axis] = s;
+    const t = backend.makeTensorInfo(size, 'float32', sliceBox(xv, x.shape, begin, size));
+    begin[axis] += s;
+    return t;
+  });
+};
+
+const transpose: FastKernel = ({ x }, attrs, backend) => {
+  const xv = floatValues(backend, x);
+  if (!xv) return undefined;
+  const perm = attrs.perm as number[];
+  return backend.makeTensorInfo(perm.map((p) => x.shape[p]), 'float32', transposeArray(xv, x.shape, perm));
+};
+
+const softmax: FastKernel = ({ logits }, attrs, backend) => {
+  const xv = floatValues(backend, logits);
+  const r = logits.shape.length;
+  const dim = attrs.dim as number;
+  if (!xv || (dim !== -1 && dim !== r - 1)) return undefined;
+  return backend.makeTensorInfo([...logits.shape], 'float32', softmaxLastAxis(xv, logits.shape[r - 1]));
+};
+
+/** A [rows, k] x [k, n] product as a 1x1x1 convolution. */
+const gemmGeometry = (rows: number, k: number, n: number): Conv3dGeometry => ({
+  batch: 1, inD: 1, inH: 1, inW: rows, inC: k, outD: 1, outH: 1, outW: rows, outC: n,
+  kD: 1, kH: 1, kW: 1, sD: 1, sH: 1, sW: 1, dD: 1, dH: 1, dW: 1, padFront: 0, padTop: 0, padLeft: 0,
+});
+
+/** Below this many multiply-adds the stock JS matmul is as quick as a trip to the wasm pool. */
+const MATMUL_MIN_MACS = 1 << 18;
+
+const batchMatMul: FastKernel = ({ a, b }, attrs, backend) => {
+  const av = floatValues(backend, a), bv = floatValues(backend, b);
+  const tA = attrs.transposeA as boolean, tB = attrs.transposeB as boolean;
+  const ra = a.shape.length, rb = b.shape.length;
+  if (!av || !bv || (tA && tB)) return undefined;
+  const batchA = av.length / (a.shape[ra - 1] * a.shape[ra - 2]);
+  const batchB = bv.length / (b.shape[rb - 1] * b.shape[rb - 2]);
+  if (batchA !== 1 || batchB !== 1) return undefined;
+  const m = tA ? a.shape[ra - 1] : a.shape[ra - 2];
+  const k = tA ? a.shape[ra - 2] : a.shape[ra - 1];
+  const n = tB ? b.shape[rb - 2] : b.shape[rb - 1];
+  if ((tB ? b.shape[rb - 1] : b.shape[rb - 2]) !== k || m * n * k < MATMUL_MIN_MACS) return undefined;
+  const outShape = [...(ra >= rb ? a.shape : b.shape).slice(0, -2), m, n];
+  const engine = conv3dEngine();
+  let values: Float32Array;
+  if (tA) {
+    // A^T B with A [k, m], B [k, n]: the filter gradient of a 1x1x1 conv over k voxels
+    values = engine.conv3dBackpropFilter(gemmGeometry(k, m, n), av, bv);
+  } else {
+    const w = tB ? transposeArray(bv, [n, k], [1, 0]) : bv;
+    values = engine.conv3d(gemmGeometry(m, k, n), av, w);
+  }
+  return backend.makeTensorInfo(outShape, 'float32', values);
+};
+
+/** Kernel name -> fast implementation, for the 'cpu' backend. */
+export const SUPPORT_KERNELS: Record<string, FastKernel> = {
+  Add: binary('add'),
+  Sub: binary('sub'),
+  Multiply: binary('mul'),
+  RealDiv: binary('div'),
+  Slice: slice,
+  SplitV: splitV,
+  Transpose: transpose,
+  Softmax: softmax,
+  BatchMatMul: batchMatMul,
+};
+
+/** Wrap a fast kernel so that undefined falls through to `stock`. */
+export function withStockFallback(fast: FastKernel, stock: () => KernelFunc): KernelFunc {
+  return (args) => {
+    const out = fast(args.inputs as Record<string, TensorInfo>, args.attrs ?? {}, args.backend as unknown as CpuBackendLike);
+    return out ?? stock()(args);
+  };
+}
