@@ -10,7 +10,7 @@
  * LeakyReLU branch differently on each backend.
  */
 import * as tf from '@tensorflow/tfjs';
-import { buildModel, DEFAULT_MODEL_CONFIG, forward, type AnatomyNetModel } from '@anatomynet/model';
+import { buildModel, DEFAULT_MODEL_CONFIG, forward, trainStep, type AnatomyNetModel } from '@anatomynet/model';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from './backend';
 import { adapterPromise, seededValues, SKIP_NOTE } from './webgpu/test_util';
@@ -39,13 +39,19 @@ function labels(): tf.Tensor {
   return tf.oneHot(tf.tensor1d(lab, 'int32'), CONFIG.numClasses).reshape([...SHAPE.slice(0, 4), CONFIG.numClasses]);
 }
 
-async function lossAndGrads(backend: string): Promise<{ loss: number; grads: Map<string, Float32Array> }> {
-  await tf.setBackend(backend);
-  const model: AnatomyNetModel = buildModel(CONFIG, { seed: 7 });
+/** The test network with its weights perturbed (see the header). */
+function perturbedModel(): AnatomyNetModel {
+  const model = buildModel(CONFIG, { seed: 7 });
   let seed = 1000;
   for (const v of model.params.values()) {
     v.assign(tf.tidy(() => tf.add(v, tf.mul(0.1, tf.tensor(seededValues(v.size, seed++), v.shape)))));
   }
+  return model;
+}
+
+async function lossAndGrads(backend: string): Promise<{ loss: number; grads: Map<string, Float32Array> }> {
+  await tf.setBackend(backend);
+  const model = perturbedModel();
   const x = tf.tensor(seededValues(SHAPE.reduce((a, b) => a * b, 1), 11), SHAPE);
   const g = labels();
   const { value, grads } = tf.variableGrads(() => softDice(forward(model, x, { training: true }), g), [...model.params.values()]);
@@ -84,5 +90,34 @@ describe.skipIf(!adapter)(`AnatomyNet cpu/webgpu parity${adapter ? '' : ` (${SKI
     worst.sort((a, b) => b.err - a.err);
     console.info(`parity: loss cpu ${cpu.loss} webgpu ${gpu.loss}; worst gradient ${worst[0].name} ${worst[0].err.toExponential(2)}`);
     expect(worst[0].err, `worst gradient ${worst[0].name}`).toBeLessThan(2e-3);
+  });
+
+  it('model.trainStep runs on webgpu: same loss as cpu, weights and BatchNorm statistics updated', async () => {
+    const step = async (backend: string) => {
+      await tf.setBackend(backend);
+      const model = perturbedModel();
+      const x = tf.tensor(seededValues(SHAPE.reduce((a, b) => a * b, 1), 11), SHAPE);
+      const g = labels();
+      const opt = tf.train.sgd(0.5);
+      const w = model.params.get('out.conv2.w')!;
+      const before = await w.data();
+      const rm = [...model.buffers.entries()].find(([n]) => n.endsWith('runningMean'))![1];
+      const rmBefore = await rm.data();
+      const loss = await trainStep(model, opt, x, (p) => softDice(p, g));
+      const after = await w.data();
+      const rmAfter = await rm.data();
+      const changed = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).some((v, i) => v !== b[i]);
+      const res = { loss, wChanged: changed(before, after), statsChanged: changed(rmBefore, rmAfter), after };
+      tf.dispose([x, g]);
+      opt.dispose();
+      model.dispose();
+      return res;
+    };
+    const gpu = await step('webgpu');
+    const cpu = await step('cpu');
+    expect(Math.abs(gpu.loss - cpu.loss) / cpu.loss).toBeLessThan(1e-4);
+    expect(gpu.wChanged && gpu.statsChanged).toBe(true);
+    const err = gpu.after.reduce((m, v, i) => Math.max(m, Math.abs(v - cpu.after[i])), 0);
+    expect(err).toBeLessThan(1e-5);
   });
 });
