@@ -61,3 +61,4 @@ export { PUBLISHED_FILES } from './publish';
 export { validateDataset, type ValidationReport } from './validate';
 export { CurationInputError } from './errors';
 export { scrub } from './scrub';
+export * from './synth';

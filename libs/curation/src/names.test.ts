@@ -68,3 +68,26 @@ describe('namesReport', () => {
     ]);
   });
 });
+
+describe('mapName against the synthetic cohort spellings (written independently, libs/curation/src/synth)', async () => {
+  const { STEM_VARIANTS } = await import('./synth');
+  const sides = { L: ['L', 'Lt', 'Left', 'l', 'lt', 'left', 'LT', 'LEFT'], R: ['R', 'Rt', 'Right', 'r', 'rt', 'right', 'RT', 'RIGHT'] };
+  it('maps every stem variant with every separator and side token', () => {
+    let n = 0;
+    for (const [stem, words] of Object.entries(STEM_VARIANTS)) {
+      for (const w of words) {
+        if (stem === 'BrainStem' || stem === 'Chiasm' || stem === 'Mandible') {
+          expect(mapName(w).organ, w).toBe(stem);
+          n++;
+          continue;
+        }
+        expect(mapName(w).status, w).toBe('ambiguous');
+        for (const sep of ['_', ' ', '-']) for (const side of ['L', 'R'] as const) for (const t of sides[side]) {
+          expect(mapName(`${w}${sep}${t}`).organ, `${w}${sep}${t}`).toBe(`${stem}_${side}`);
+          n++;
+        }
+      }
+    }
+    expect(n).toBeGreaterThan(900);
+  });
+});

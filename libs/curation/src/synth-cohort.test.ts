@@ -1,0 +1,68 @@
+/** The pipeline on the synthetic cohort, checked against its ground truth (written by another module). */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { indexToPoint, type Vec3 } from '@anatomynet/data';
+import { writeSynthCohort, type SynthTruth } from './synth';
+import { curateCohort, type CurateResult } from './cohort';
+import { ORGANS } from './organs';
+
+let root: string, truth: SynthTruth, result: CurateResult;
+
+beforeAll(async () => {
+  root = mkdtempSync(join(tmpdir(), 'curation-synth-'));
+  truth = await writeSynthCohort({ outDir: join(root, 'in'), cases: 3, seed: 11, matrix: 128, sliceMm: 3, pddcaFraction: 0.34 });
+  result = await curateCohort({ inputs: [join(root, 'in')], outDir: join(root, 'out') });
+}, 170_000);
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+function truthOf(caseId: string) {
+  const map = JSON.parse(readFileSync(join(root, 'out.private', 'source-map.json'), 'utf8'));
+  const loc: string = map.cases[caseId].location;
+  return truth.cases.find((t) => loc === join(root, 'in', t.dir) || loc.startsWith(join(root, 'in', t.dir) + '/'))!;
+}
+
+describe('curation of the synthetic cohort', () => {
+  it('curates every case, DICOM and PDDCA', () => {
+    expect(result.failed).toEqual([]);
+    expect(result.manifest.numCases).toBe(3);
+    expect(new Set(result.manifest.cases.map((c) => c.sourceKind))).toEqual(new Set(['dicom', 'pddca']));
+  });
+
+  it('finds every annotated organ with exactly its true voxels (so the crop cut none away)', () => {
+    for (const c of result.manifest.cases) {
+      const t = truthOf(c.caseId);
+      for (const o of ORGANS) {
+        const ot = t.organs[o.key];
+        if (ot.annotated) {
+          expect(c.availability[o.key], `${c.caseId} ${o.key}`).toBe('annotated');
+          const lost = c.overlaps.filter((x) => x.a === o.key || x.b === o.key).reduce((s, x) => s + x.voxels, 0);
+          expect(c.voxels[o.key], `${c.caseId} ${o.key}`).toBeGreaterThanOrEqual(ot.voxels - lost);
+          expect(c.voxels[o.key], `${c.caseId} ${o.key}`).toBeLessThanOrEqual(ot.voxels);
+        } else {
+          expect(c.availability[o.key], `${c.caseId} ${o.key}`).not.toBe('annotated');
+        }
+      }
+    }
+  });
+
+  it('removes the chest: the crop ends above the lung apex and holds the top of the head', () => {
+    for (const c of result.manifest.cases) {
+      const t = truthOf(c.caseId);
+      const g = { ...t.geometry };
+      const zs = [c.cropBox.start[2], c.cropBox.end[2] - 1].map((k) => indexToPoint(g, [0, 0, k] as Vec3)[2]);
+      const sourceZs = [0, t.geometry.shape[2] - 1].map((k) => indexToPoint(g, [0, 0, k] as Vec3)[2]);
+      expect(Math.min(...zs), c.caseId).toBeGreaterThan(t.landmarks.lungApexZMm);
+      expect(Math.max(...zs), c.caseId).toBeGreaterThanOrEqual(Math.min(t.landmarks.vertexZMm, Math.max(...sourceZs)) - 3);
+    }
+  });
+
+  it('maps every organ ROI name to its organ and every other ROI to none', () => {
+    const names = JSON.parse(readFileSync(join(root, 'out', 'names.json'), 'utf8')) as { name: string; organ: string | null }[];
+    const mapped = new Map(names.map((n) => [n.name, n.organ]));
+    for (const t of truth.cases) {
+      for (const r of t.rois) expect(mapped.get(r.name), r.name).toBe(r.organ ?? null);
+    }
+  });
+});
