@@ -1,4 +1,8 @@
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/** Folder of the shipped configs: anatomynet-ref.json (default), anatomynet-paper.json, anatomynet-public.json. */
+export const MODEL_CONFIGS_DIR = fileURLToPath(new URL('../configs', import.meta.url));
 
 /** Residual unit used in every encoder and decoder stage. */
 export type BlockType = 'plain' | 'residual' | 'se-residual';

@@ -1,5 +1,6 @@
 export {
   DEFAULT_MODEL_CONFIG,
+  MODEL_CONFIGS_DIR,
   ModelConfigError,
   readModelConfigFile,
   validateModelConfig,

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { validateModelConfig, type ModelConfig } from './config';
+import { join } from 'node:path';
+import { MODEL_CONFIGS_DIR, readModelConfigFile, validateModelConfig, type ModelConfig } from './config';
 import { buildModel, forward } from './model';
 import { summarizeModel } from './summary';
 
@@ -17,6 +18,7 @@ describe('parameter count', () => {
   it('the ref_anatomynet.py configuration has exactly 871,748 parameters (PyTorch counting)', () => {
     const s = summarizeModel(validateModelConfig({}), [16, 16, 16]);
     expect(s.paramCount).toBe(871_748);
+    expect(summarizeModel(readModelConfigFile(join(MODEL_CONFIGS_DIR, 'anatomynet-ref.json')), [8, 8, 8]).paramCount).toBe(871_748);
     // running mean + var of the 14 BatchNorms (7 blocks x 2): 2 * 2 * (32+40+48+56+48+40+32) = 1184
     expect(s.bufferCount).toBe(1184);
     const m = buildModel({}, { seed: 0 });

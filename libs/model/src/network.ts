@@ -70,7 +70,9 @@ function block<T>(ops: NetOps<T>, cfg: ModelConfig, name: string, x: T, cout: nu
  * multiple of 2^pools and the output block crops back before concatenating the input.
  * Encoder stage i starts with a stride-2 3x3x3 convolution when i < pools (stage 0: input ->
  * filters[0]; others keep their channels); the decoder mirrors it with transposed convolutions.
- * The input handle is not released.
+ * Convolutions use TF 'same' padding: a stride-2 layer on an even size pads only at the end, where
+ * PyTorch's padding=1 pads both sides (a one-voxel shift of the sampling grid), so PyTorch weights
+ * are not interchangeable without shifting. The input handle is not released.
  */
 export function anatomyNet<T>(ops: NetOps<T>, cfg: ModelConfig, input: T): T {
   const [, d, h, w] = ops.shape(input);

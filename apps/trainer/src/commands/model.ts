@@ -1,8 +1,8 @@
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
-import { formatSummary, readModelConfigFile, summarizeModel } from '@anatomynet/model';
+import { formatSummary, MODEL_CONFIGS_DIR, readModelConfigFile, summarizeModel } from '@anatomynet/model';
 
-const DEFAULT_CONFIG = fileURLToPath(new URL('../../../../libs/model/configs/anatomynet-ref.json', import.meta.url));
+const DEFAULT_CONFIG = join(MODEL_CONFIGS_DIR, 'anatomynet-ref.json');
 
 interface ModelArgs {
   config: string;
