@@ -1,0 +1,87 @@
+/**
+ * Checkpoints: a folder per epoch holding the model (libs/model format, digest-checked), the optimizer's
+ * slots and the loop's state, written under a temporary name and renamed, so a kill -9 leaves either the
+ * previous checkpoint or the new one, never half of one.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { loadModel, saveModel, type AnatomyNetModel } from '@anatomynet/model';
+
+export interface LoopState {
+  /** Epochs completed. */
+  epoch: number;
+  /** Optimisation steps completed. */
+  step: number;
+  phase: 'rmsprop' | 'sgd';
+  bestValDice: number;
+  bestEpoch: number;
+}
+
+export interface Checkpoint {
+  dir: string;
+  state: LoopState;
+  /** sha256 over the folder's files (model digest, optimizer, state). */
+  sha256: string;
+}
+
+const sha256 = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
+
+/** Optimizer slots in creation order (tfjs matches them to variables by index, not by name). */
+async function optimizerBytes(opt: tf.Optimizer): Promise<{ meta: { name: string; shape: number[] }[]; bin: Buffer }> {
+  const weights = await opt.getWeights();
+  const meta: { name: string; shape: number[] }[] = [];
+  const parts: Buffer[] = [];
+  for (const w of weights) {
+    meta.push({ name: w.name.replace(/^anatomynet\d+\//, ''), shape: w.tensor.shape });
+    const v = (await w.tensor.data()) as Float32Array;
+    parts.push(Buffer.from(new Float32Array(v).buffer));
+  }
+  return { meta, bin: Buffer.concat(parts) };
+}
+
+export async function saveCheckpoint(dir: string, model: AnatomyNetModel, opt: tf.Optimizer, state: LoopState): Promise<Checkpoint> {
+  const tmp = `${dir}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  await saveModel(model, join(tmp, 'model'));
+  const { meta, bin } = await optimizerBytes(opt);
+  const stateText = `${JSON.stringify({ state, optimizer: { className: opt.getClassName(), slots: meta } }, null, 1)}\n`;
+  writeFileSync(join(tmp, 'optimizer.bin'), bin);
+  writeFileSync(join(tmp, 'state.json'), stateText);
+  const digest = sha256(readFileSync(join(tmp, 'model', 'digest.sha256')) + sha256(bin) + sha256(stateText));
+  mkdirSync(dirname(dir), { recursive: true });
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(tmp, dir);
+  return { dir, state, sha256: digest };
+}
+
+/** Loads a checkpoint's model, its state, and restores the optimizer's slots into `opt`. */
+export async function loadCheckpoint(dir: string, makeOptimizer: (phase: LoopState['phase']) => tf.Optimizer): Promise<{
+  model: AnatomyNetModel;
+  optimizer: tf.Optimizer;
+  state: LoopState;
+}> {
+  if (!existsSync(join(dir, 'state.json'))) throw new Error(`${dir}: not a checkpoint (state.json missing)`);
+  const { state, optimizer: o } = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as {
+    state: LoopState;
+    optimizer: { className: string; slots: { name: string; shape: number[] }[] };
+  };
+  const model = loadModel(join(dir, 'model'));
+  const optimizer = makeOptimizer(state.phase);
+  if (optimizer.getClassName() !== o.className) throw new Error(`${dir}: optimizer ${o.className} saved, ${optimizer.getClassName()} expected`);
+  const bin = readFileSync(join(dir, 'optimizer.bin'));
+  const floats = new Float32Array(bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength));
+  let off = 0;
+  const weights = o.slots.map((s) => {
+    const n = s.shape.reduce((a, b) => a * b, 1);
+    const t = tf.tensor(floats.slice(off, off + n), s.shape);
+    off += n;
+    return { name: s.name, tensor: t };
+  });
+  if (off !== floats.length) throw new Error(`${dir}: optimizer.bin holds ${floats.length} floats, slots need ${off}`);
+  await optimizer.setWeights(weights);
+  tf.dispose(weights.map((w) => w.tensor));
+  return { model, optimizer, state };
+}

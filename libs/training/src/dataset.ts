@@ -1,0 +1,118 @@
+/**
+ * Reads a published dataset folder (what the curator promises the trainer: nnU-Net v2 layout plus
+ * manifest.json and splits.json; see libs/curation manifest.ts) and prepares cases for the network.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readNifti, type Mat3, type Vec3, type Volume } from '@anatomynet/data';
+import { ORGANS, checkManifestShape, type CaseRecord, type Manifest, type Splits } from '@anatomynet/curation';
+import { windowHu, type HuWindow } from './intensity';
+import { resampledShape, resampleLinear, resampleNearest } from './resample';
+
+/** The dataset folder is missing a file, or a file is not what the curator writes. */
+export class DatasetError extends Error {
+  constructor(
+    readonly path: string,
+    reason: string,
+  ) {
+    super(`${path}: ${reason}`);
+    this.name = 'DatasetError';
+  }
+}
+
+export interface Dataset {
+  dir: string;
+  manifest: Manifest;
+  /** SHA-256 of manifest.json's bytes: a run records it, and refuses a dataset that changed under it. */
+  manifestDigest: string;
+  splits: Splits;
+  cases: Map<string, CaseRecord>;
+}
+
+function readJson(path: string): unknown {
+  if (!existsSync(path)) throw new DatasetError(path, 'missing (is this a folder written by `curator curate`?)');
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new DatasetError(path, `not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+export function manifestDigestOf(dir: string): string {
+  const path = join(dir, 'manifest.json');
+  if (!existsSync(path)) throw new DatasetError(path, 'missing (is this a folder written by `curator curate`?)');
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
+}
+
+/** Opens a curated dataset. @throws DatasetError naming the file and what is wrong. */
+export function openDataset(dir: string): Dataset {
+  const manifest = readJson(join(dir, 'manifest.json')) as Manifest;
+  const problems = checkManifestShape(manifest);
+  if (problems.length) throw new DatasetError(join(dir, 'manifest.json'), problems.slice(0, 5).join('; '));
+  const splits = readJson(join(dir, 'splits.json')) as Splits;
+  const cases = new Map(manifest.cases.map((c) => [c.caseId, c]));
+  for (const part of ['train', 'validation', 'test'] as const) {
+    if (!Array.isArray(splits[part])) throw new DatasetError(join(dir, 'splits.json'), `"${part}" is not a list of case ids`);
+    for (const id of splits[part]) if (!cases.has(id)) throw new DatasetError(join(dir, 'splits.json'), `case "${id}" (${part}) is not in manifest.json`);
+  }
+  return { dir, manifest, manifestDigest: manifestDigestOf(dir), splits, cases };
+}
+
+/** organ index 1..9 -> annotated (for the masked loss); annotated-but-empty counts as annotated (it is a real "no organ here"). */
+export function annotatedOrgans(c: CaseRecord): boolean[] {
+  return ORGANS.map((o) => c.availability[o.key] === 'annotated' || c.availability[o.key] === 'annotated-empty');
+}
+
+/** A case ready for the network: windowed image in [0, 1] and labels on the (possibly resampled) training grid. */
+export interface PreparedCase {
+  caseId: string;
+  /** [nx, ny, nz] of the training grid. */
+  shape: Vec3;
+  spacingMm: Vec3;
+  image: Float32Array;
+  labels: Uint8Array;
+  /** Per organ 1..9, whether the case annotates it (m_i(c) of the masked loss). */
+  annotated: boolean[];
+  /** The published grid, for evaluation on the case's own voxels. */
+  source: { shape: Vec3; spacingMm: Vec3; origin: Vec3; direction: Mat3; labels: Uint8Array };
+}
+
+export interface PrepareOptions {
+  huWindow: HuWindow;
+  spacingMm: [number, number, number] | null;
+}
+
+/** Reads one case's image and labels and puts them on the training grid. */
+export function prepareCase(ds: Dataset, caseId: string, opts: PrepareOptions): PreparedCase {
+  const rec = ds.cases.get(caseId);
+  if (!rec) throw new DatasetError(join(ds.dir, 'manifest.json'), `no case "${caseId}"`);
+  const img: Volume = readNifti(join(ds.dir, rec.image));
+  const lab: Volume = readNifti(join(ds.dir, rec.label));
+  if (img.shape.join() !== lab.shape.join()) {
+    throw new DatasetError(join(ds.dir, rec.label), `shape ${lab.shape.join('x')} differs from the image's ${img.shape.join('x')}`);
+  }
+  const labels = lab.data instanceof Uint8Array ? lab.data : Uint8Array.from(lab.data as ArrayLike<number>);
+  const windowed = windowHu(img.data as ArrayLike<number>, opts.huWindow);
+  const source = { shape: img.shape, spacingMm: img.spacing, origin: img.origin, direction: img.direction, labels };
+  if (!opts.spacingMm) {
+    return { caseId, shape: img.shape, spacingMm: img.spacing, image: windowed, labels, annotated: annotatedOrgans(rec), source };
+  }
+  const shape = resampledShape(img.shape, img.spacing, opts.spacingMm);
+  const spacingMm = [0, 1, 2].map((a) => (img.shape[a] * img.spacing[a]) / shape[a]) as Vec3;
+  return {
+    caseId,
+    shape,
+    spacingMm,
+    image: resampleLinear(windowed, img.shape, shape),
+    labels: resampleNearest(labels, img.shape, shape),
+    annotated: annotatedOrgans(rec),
+    source,
+  };
+}
+
+/** Training case ids of the run's subset, sorted. */
+export function trainingCases(ds: Dataset, subset: 'all' | 'pddca'): string[] {
+  const ids = ds.splits.train.filter((id) => subset === 'all' || ds.cases.get(id)!.sourceKind === 'pddca');
+  return [...ids].sort();
+}

@@ -1,0 +1,86 @@
+/**
+ * Prediction and evaluation of prepared cases: argmax labels on the training grid, then (for the final
+ * test evaluation) back on the case's own published grid, where Dice, HD95 and surface Dice are computed
+ * with its physical spacing; never on a padded grid.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { predict, type AnatomyNetModel } from '@anatomynet/model';
+import { confusionCounts, diceFromCounts, evaluateLabels, largestConnectedComponent } from '@anatomynet/metrics';
+import { ORGANS } from '@anatomynet/curation';
+import type { PreparedCase } from './dataset';
+import { resampleNearest } from './resample';
+
+/** Label map (argmax over classes) of one prepared case, on its training grid, [nx, ny, nz] i fastest. */
+export async function predictLabels(model: AnatomyNetModel, image: Float32Array, shape: [number, number, number]): Promise<Uint8Array> {
+  const x = tf.tensor5d(image, [1, shape[2], shape[1], shape[0], 1]);
+  const probs = predict(model, x);
+  const labels = tf.tidy(() => tf.argMax(probs, -1));
+  const data = await labels.data();
+  tf.dispose([x, probs, labels]);
+  return Uint8Array.from(data);
+}
+
+/** Keeps the largest 26-connected component of each organ: far-away false positives go to background. */
+export function keepLargestComponents(labels: Uint8Array, shape: [number, number, number], numClasses: number): Uint8Array {
+  const out = new Uint8Array(labels.length);
+  for (let c = 1; c < numClasses; c++) {
+    const mask = new Uint8Array(labels.length);
+    let any = false;
+    for (let p = 0; p < labels.length; p++) if (labels[p] === c) (mask[p] = 1), (any = true);
+    if (!any) continue;
+    const lcc = largestConnectedComponent(mask, shape, 26);
+    for (let p = 0; p < labels.length; p++) if (lcc[p]) out[p] = c;
+  }
+  return out;
+}
+
+/** Hard Dice per organ (1..9) of annotated organs; NaN where not annotated. */
+export function validationDice(pred: Uint8Array, c: PreparedCase, numClasses: number): number[] {
+  const counts = confusionCounts(pred, c.labels, numClasses);
+  return ORGANS.map((o, i) => (c.annotated[i] ? diceFromCounts(counts[o.index]!) : NaN));
+}
+
+export interface OrganResult {
+  organ: string;
+  label: number;
+  dsc: number;
+  hd95Mm: number;
+  surfaceDice: number;
+  meanSurfaceDistanceMm: number;
+  tp: number;
+  fp: number;
+  fn: number;
+}
+
+/** Final metrics of one case on its own grid, annotated organs only. */
+export function evaluateOnSourceGrid(
+  predOnTrainingGrid: Uint8Array,
+  c: PreparedCase,
+  opts: { numClasses: number; toleranceMm: number; largestComponent: boolean },
+): OrganResult[] {
+  let pred = c.shape.join() === c.source.shape.join() ? predOnTrainingGrid : resampleNearest(predOnTrainingGrid, c.shape, c.source.shape);
+  if (opts.largestComponent) pred = keepLargestComponents(pred, c.source.shape, opts.numClasses);
+  const organs = ORGANS.filter((_, i) => c.annotated[i]);
+  if (!organs.length) return [];
+  const rows = evaluateLabels(pred, c.source.labels, c.source.shape, c.source.spacingMm, opts.numClasses, {
+    labels: organs.map((o) => o.index),
+    toleranceMm: opts.toleranceMm,
+  });
+  return rows.map((r, i) => ({
+    organ: organs[i].key,
+    label: r.label,
+    dsc: r.dice,
+    hd95Mm: r.hd95Mm,
+    surfaceDice: r.surfaceDice,
+    meanSurfaceDistanceMm: r.meanSurfaceDistanceMm,
+    tp: r.tp,
+    fp: r.fp,
+    fn: r.fn,
+  }));
+}
+
+/** Mean over finite values; NaN when none. */
+export function nanMean(v: readonly number[]): number {
+  const f = v.filter(Number.isFinite);
+  return f.length ? f.reduce((a, b) => a + b, 0) / f.length : NaN;
+}

@@ -1,0 +1,67 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { planGrid, readGridFile } from './grid';
+import { DEFAULT_RUN_CONFIG, resolveRunConfig, runConfigDigest, RunConfigError } from './run-config';
+
+const EXPERIMENTS = join(__dirname, '../../../experiments');
+
+describe('run config', () => {
+  test('defaults are the paper settings', () => {
+    const c = resolveRunConfig({});
+    expect(c.schedule).toMatchObject({ rmspropEpochs: 150, rmspropLr: 2e-3, sgdEpochs: 50, sgdLr: 1e-3, momentum: 0.9 });
+    expect(c.loss).toMatchObject({ name: 'dice+focal', lambda: 0.5, alpha: 0.5, beta: 0.5, gamma: 2 });
+    expect(c.model.pools).toBe(1);
+    expect(runConfigDigest(c)).toBe(runConfigDigest(resolveRunConfig({})));
+  });
+  test.each([
+    [{ seed: -1 }, 'seed'],
+    [{ bogus: 1 }, 'bogus'],
+    [{ model: { pools: 7 } }, 'model.pools'],
+    [{ loss: { name: 'dice', lambda: 2 } }, 'loss.lambda'],
+    [{ data: { spacingMm: [1, 1] } }, 'data.spacingMm'],
+    [{ data: { subset: 'some' } }, 'data.subset'],
+    [{ schedule: { rmspropEpochs: 0, sgdEpochs: 0 } }, 'schedule'],
+    [{ masking: { masked: 'yes' } }, 'masking.masked'],
+  ])('%j is refused naming %s', (input, field) => {
+    try {
+      resolveRunConfig(input);
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(RunConfigError);
+      expect((e as RunConfigError).field).toBe(field);
+    }
+  });
+  test('overrides merge deeply; arrays replace', () => {
+    const c = resolveRunConfig({ model: { filters: [8, 8] , pools: 2}, data: { spacingMm: [2, 2, 3] } });
+    expect(c.model.filters).toEqual([8, 8]);
+    expect(c.data.huWindow).toEqual(DEFAULT_RUN_CONFIG.data.huWindow);
+    expect(c.data.spacingMm).toEqual([2, 2, 3]);
+  });
+});
+
+describe('experiments/*.json', () => {
+  const files = readdirSync(EXPERIMENTS).filter((f) => f.endsWith('.json'));
+  test('the five grids exist', () => {
+    expect(files.sort()).toEqual(['fig3-pooling.json', 'fig4-architecture.json', 'fig5-losses.json', 'fig6-final.json', 'table1-datasets.json']);
+  });
+  test.each(files)('%s plans valid, distinct cells in both profiles', (f) => {
+    const g = readGridFile(join(EXPERIMENTS, f));
+    for (const profile of ['full', 'smoke']) {
+      const cells = planGrid(g, profile);
+      expect(new Set(cells.map((c) => c.digest)).size).toBe(cells.length);
+    }
+    expect(planGrid(g, 'full')[0].config.schedule.rmspropEpochs).toBe(150);
+  });
+  test('fig3 varies only the number of down-sampling layers', () => {
+    const cells = planGrid(readGridFile(join(EXPERIMENTS, 'fig3-pooling.json')), 'full');
+    expect(cells.map((c) => c.config.model.pools)).toEqual([1, 2, 3, 4]);
+    expect(new Set(cells.map((c) => JSON.stringify({ ...c.config, model: { ...c.config.model, pools: 0 } }))).size).toBe(1);
+  });
+  test('fig5 has the paper loss rows', () => {
+    const cells = planGrid(readGridFile(join(EXPERIMENTS, 'fig5-losses.json')), 'smoke');
+    expect(cells.map((c) => `${c.config.loss.name}${c.config.loss.lambda ?? ''}`)).toEqual([
+      'dice', 'exp-log', 'dice+focal0.1', 'dice+focal0.5', 'dice+focal1', 'dice+ce0.1', 'dice+ce0.5', 'dice+ce1', 'generalised-dice',
+    ]);
+  });
+});

@@ -1,0 +1,174 @@
+/**
+ * The run config: everything a training run does, validated once before any compute. A grid row is a
+ * small override of a base config (see grid.ts); the digest of the resolved config names the run.
+ */
+import { validateModelConfig, type ModelConfig } from '@anatomynet/model';
+import { resolveLossConfig, type LossConfig, type WeightNormalisation } from '@anatomynet/losses';
+import { configDigest } from '@anatomynet/tracking';
+import { PUBLIC_CODE_AUGMENT, type AugmentConfig } from './augment';
+import { type HuWindow } from './intensity';
+
+export interface DataConfig {
+  /** HU -> [0, 1] window (the public code: -1024 .. 3071 after clipping below -1024). */
+  huWindow: HuWindow;
+  /** Resample every case to this spacing (mm, [x, y, z]) for training and prediction; null keeps each case's own. */
+  spacingMm: [number, number, number] | null;
+  /** Random crop of this size (voxels [nx, ny, nz]) per step, for small memory; null trains on whole volumes. */
+  cropVoxels: [number, number, number] | null;
+  /** null disables augmentation. */
+  augment: AugmentConfig | null;
+  /** Which training cases: all, or only those from PDDCA (Table I). */
+  subset: 'all' | 'pddca';
+}
+
+export interface ScheduleConfig {
+  /** RMSprop phase (the paper: lr 2e-3). */
+  rmspropEpochs: number;
+  rmspropLr: number;
+  /** RMSprop's moving-average decay (PyTorch's alpha, 0.99). */
+  rmspropDecay: number;
+  /** SGD with momentum phase (the paper: lr 1e-3, momentum 0.9). */
+  sgdEpochs: number;
+  sgdLr: number;
+  momentum: number;
+}
+
+export interface RunConfig {
+  seed: number;
+  model: ModelConfig;
+  loss: LossConfig;
+  /** The paper's masked loss (eq. 4-5) and class weights (eq. 6-7). */
+  masking: { masked: boolean; weighted: boolean; weightNormalisation: WeightNormalisation };
+  data: DataConfig;
+  schedule: ScheduleConfig;
+  /** Validate (and select the model) every N epochs, on the validation split only. */
+  validateEveryEpochs: number;
+  evaluation: { surfaceToleranceMm: number; largestComponent: boolean };
+}
+
+export const DEFAULT_RUN_CONFIG: RunConfig = {
+  seed: 1,
+  model: validateModelConfig({}),
+  loss: resolveLossConfig({ name: 'dice+focal' }),
+  masking: { masked: true, weighted: true, weightNormalisation: 'min-one' },
+  data: { huWindow: { lo: -1024, hi: 3071 }, spacingMm: null, cropVoxels: null, augment: PUBLIC_CODE_AUGMENT, subset: 'all' },
+  schedule: { rmspropEpochs: 150, rmspropLr: 2e-3, rmspropDecay: 0.99, sgdEpochs: 50, sgdLr: 1e-3, momentum: 0.9 },
+  validateEveryEpochs: 1,
+  evaluation: { surfaceToleranceMm: 2, largestComponent: true },
+};
+
+/** A run-config field with a bad value. */
+export class RunConfigError extends Error {
+  constructor(
+    readonly field: string,
+    readonly value: unknown,
+    reason: string,
+  ) {
+    super(`run config field "${field}" = ${JSON.stringify(value)}: ${reason}`);
+    this.name = 'RunConfigError';
+  }
+}
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Deep merge for config overrides: objects merge key by key, anything else (arrays too) replaces. An
+ * object with a `name` (a registry choice such as the loss) replaces as a whole, since options of one
+ * named loss mean nothing to another.
+ */
+export function mergeConfig<T>(base: T, ...overrides: unknown[]): T {
+  let out: unknown = base;
+  for (const o of overrides) out = mergeTwo(out, o);
+  return out as T;
+}
+function mergeTwo(a: unknown, b: unknown): unknown {
+  if (b === undefined) return a;
+  if (!isObject(a) || !isObject(b) || 'name' in b) return structuredClone(b);
+  const out: Record<string, unknown> = { ...a };
+  for (const [k, v] of Object.entries(b)) out[k] = mergeTwo(a[k], v);
+  return out;
+}
+
+function num(v: unknown, field: string, lo: number, hi: number, integer = false): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < lo || v > hi || (integer && !Number.isInteger(v))) {
+    throw new RunConfigError(field, v, `must be ${integer ? 'an integer' : 'a number'} in [${lo}, ${hi}]`);
+  }
+  return v;
+}
+function triple(v: unknown, field: string, lo: number, hi: number, integer: boolean): [number, number, number] {
+  if (!Array.isArray(v) || v.length !== 3) throw new RunConfigError(field, v, 'must be an array of 3 numbers [x, y, z]');
+  return v.map((x, i) => num(x, `${field}[${i}]`, lo, hi, integer)) as [number, number, number];
+}
+function only(obj: Record<string, unknown>, field: string, keys: string[]): void {
+  for (const k of Object.keys(obj)) if (!keys.includes(k)) throw new RunConfigError(field ? `${field}.${k}` : k, obj[k], 'unknown field');
+}
+
+/**
+ * Fills defaults and validates every field (model and loss by their own validators).
+ * @throws RunConfigError naming the field (model/loss errors are re-thrown with a `model.`/`loss.` prefix).
+ */
+export function resolveRunConfig(input: unknown): RunConfig {
+  if (!isObject(input)) throw new RunConfigError('(root)', input, 'must be an object');
+  only(input, '', Object.keys(DEFAULT_RUN_CONFIG).map((k) => k));
+  const raw = mergeConfig(DEFAULT_RUN_CONFIG as unknown as Json, { ...input, model: undefined, loss: undefined }) as unknown as RunConfig;
+  let model: ModelConfig, loss: LossConfig;
+  try {
+    model = validateModelConfig(input.model ?? {});
+  } catch (e) {
+    const err = e as { field?: string; value?: unknown; message: string };
+    throw new RunConfigError(`model.${err.field ?? '?'}`, err.value, err.message);
+  }
+  try {
+    loss = resolveLossConfig(input.loss ?? DEFAULT_RUN_CONFIG.loss);
+  } catch (e) {
+    const err = e as { field?: string; value?: unknown; message: string };
+    throw new RunConfigError(`loss.${err.field ?? '?'}`, err.value, err.message);
+  }
+  num(raw.seed, 'seed', 0, 2 ** 32 - 1, true);
+  only(raw.masking, 'masking', ['masked', 'weighted', 'weightNormalisation']);
+  if (typeof raw.masking.masked !== 'boolean') throw new RunConfigError('masking.masked', raw.masking.masked, 'must be true or false');
+  if (typeof raw.masking.weighted !== 'boolean') throw new RunConfigError('masking.weighted', raw.masking.weighted, 'must be true or false');
+  if (!['none', 'min-one', 'mean-one'].includes(raw.masking.weightNormalisation)) {
+    throw new RunConfigError('masking.weightNormalisation', raw.masking.weightNormalisation, 'must be none, min-one or mean-one');
+  }
+  const d = raw.data;
+  only(d as unknown as Record<string, unknown>, 'data', ['huWindow', 'spacingMm', 'cropVoxels', 'augment', 'subset']);
+  num(d.huWindow.lo, 'data.huWindow.lo', -32768, 32767);
+  num(d.huWindow.hi, 'data.huWindow.hi', d.huWindow.lo + 1, 32767);
+  if (d.spacingMm !== null) triple(d.spacingMm, 'data.spacingMm', 0.05, 50, false);
+  if (d.cropVoxels !== null) triple(d.cropVoxels, 'data.cropVoxels', 4, 4096, true);
+  if (!['all', 'pddca'].includes(d.subset)) throw new RunConfigError('data.subset', d.subset, 'must be all or pddca');
+  if (d.augment !== null) {
+    const a = d.augment;
+    only(a as unknown as Record<string, unknown>, 'data.augment', Object.keys(PUBLIC_CODE_AUGMENT));
+    num(a.probability, 'data.augment.probability', 0, 1);
+    num(a.flipLR, 'data.augment.flipLR', 0, 1);
+    num(a.rotationDeg, 'data.augment.rotationDeg', 0, 180);
+    num(a.scale, 'data.augment.scale', 0, 0.9);
+    num(a.shear, 'data.augment.shear', 0, 1);
+    num(a.translate, 'data.augment.translate', 0, 0.5);
+    num(a.elasticAlpha, 'data.augment.elasticAlpha', 0, 1e5);
+    num(a.elasticSigma, 'data.augment.elasticSigma', 0.1, 1e3);
+  }
+  const s = raw.schedule;
+  only(s as unknown as Record<string, unknown>, 'schedule', Object.keys(DEFAULT_RUN_CONFIG.schedule));
+  num(s.rmspropEpochs, 'schedule.rmspropEpochs', 0, 1e6, true);
+  num(s.sgdEpochs, 'schedule.sgdEpochs', 0, 1e6, true);
+  if (s.rmspropEpochs + s.sgdEpochs < 1) throw new RunConfigError('schedule', s, 'needs at least one epoch');
+  num(s.rmspropLr, 'schedule.rmspropLr', 0, 10);
+  num(s.rmspropDecay, 'schedule.rmspropDecay', 0, 1);
+  num(s.sgdLr, 'schedule.sgdLr', 0, 10);
+  num(s.momentum, 'schedule.momentum', 0, 1);
+  num(raw.validateEveryEpochs, 'validateEveryEpochs', 1, 1e6, true);
+  num(raw.evaluation.surfaceToleranceMm, 'evaluation.surfaceToleranceMm', 0, 100);
+  if (typeof raw.evaluation.largestComponent !== 'boolean') {
+    throw new RunConfigError('evaluation.largestComponent', raw.evaluation.largestComponent, 'must be true or false');
+  }
+  return { ...raw, model, loss };
+}
+
+/** SHA-256 of the resolved config's canonical JSON: equal configs, equal digests. */
+export function runConfigDigest(cfg: RunConfig): string {
+  return configDigest(cfg);
+}

@@ -1,0 +1,128 @@
+/**
+ * Inference for new CTs: a DICOM series folder, NIfTI or NRRD in; a NIfTI label map and (for DICOM input)
+ * a DICOM RTSTRUCT that references the input series and its frame of reference out, with TG-263 ROI names
+ * and colours, ready for a planning system.
+ */
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { readCtSeries, readDicomFile, readVolume, scanDicomTree, writeNifti, type CtSeries, type Vec3, type Volume } from '@anatomynet/data';
+import { writeRtStruct, type RtRoiSpec } from '@anatomynet/rt';
+import { ORGANS } from '@anatomynet/curation';
+import type { AnatomyNetModel } from '@anatomynet/model';
+import { keepLargestComponents, predictLabels } from './evaluate';
+import { windowHu, type HuWindow } from './intensity';
+import { resampledShape, resampleLinear, resampleNearest } from './resample';
+
+/** Display colours per organ (RGB), chosen to be told apart on a CT. */
+export const ORGAN_COLOURS: Record<number, [number, number, number]> = {
+  1: [0, 151, 206],
+  2: [255, 0, 255],
+  3: [230, 230, 80],
+  4: [255, 127, 0],
+  5: [255, 180, 90],
+  6: [0, 200, 0],
+  7: [120, 230, 120],
+  8: [200, 0, 0],
+  9: [240, 110, 110],
+};
+
+export class SegmentInputError extends Error {
+  constructor(
+    readonly path: string,
+    reason: string,
+  ) {
+    super(`${path}: ${reason}`);
+    this.name = 'SegmentInputError';
+  }
+}
+
+export interface LoadedInput {
+  volume: Volume;
+  /** Present when the input was a DICOM series (the RTSTRUCT references it). */
+  series?: CtSeries;
+}
+
+/** Reads a DICOM series folder (exactly one CT series, or the one named), a NIfTI or an NRRD volume. */
+export function loadInputCt(path: string, seriesUid?: string): LoadedInput {
+  let isDir: boolean;
+  try {
+    isDir = statSync(path).isDirectory();
+  } catch {
+    throw new SegmentInputError(path, 'does not exist');
+  }
+  if (!isDir) return { volume: readVolume(path) };
+  const scan = scanDicomTree(path);
+  const series = seriesUid ? scan.ctSeries.filter((s) => s.seriesInstanceUID === seriesUid) : scan.ctSeries;
+  if (series.length === 0) throw new SegmentInputError(path, seriesUid ? `no CT series ${seriesUid}` : 'no CT series found in this folder');
+  if (series.length > 1) {
+    throw new SegmentInputError(path, `${series.length} CT series found; choose one with --series (${series.map((s) => s.seriesInstanceUID).join(', ')})`);
+  }
+  const ct = readCtSeries(series[0].files);
+  return { volume: ct.volume, series: ct };
+}
+
+export interface SegmentOptions {
+  huWindow: HuWindow;
+  /** The training grid spacing the model expects (null: the input's own). */
+  spacingMm: [number, number, number] | null;
+  largestComponent: boolean;
+}
+
+/** Label map on the input's own grid. */
+export async function segmentVolume(model: AnatomyNetModel, volume: Volume, o: SegmentOptions): Promise<Uint8Array> {
+  const image = windowHu(volume.data as ArrayLike<number>, o.huWindow);
+  const shape = volume.shape;
+  const grid = o.spacingMm ? resampledShape(shape, volume.spacing, o.spacingMm) : shape;
+  const same = grid.join() === shape.join();
+  const pred = await predictLabels(model, same ? image : resampleLinear(image, shape, grid), grid as Vec3);
+  const labels = same ? pred : resampleNearest(pred, grid, shape);
+  return o.largestComponent ? keepLargestComponents(labels, shape, model.config.numClasses) : labels;
+}
+
+export interface SegmentFilesResult {
+  labelsPath: string;
+  rtstructPath?: string;
+  seconds: number;
+  voxelsPerOrgan: Record<string, number>;
+}
+
+/** Segments one CT and writes `labels.nii.gz` (uint8, input geometry) and, for DICOM input, `rtstruct.dcm`. */
+export async function segmentToFiles(model: AnatomyNetModel, input: LoadedInput, outDir: string, o: SegmentOptions & { generationDescription?: string }): Promise<SegmentFilesResult> {
+  const t0 = performance.now();
+  const labels = await segmentVolume(model, input.volume, o);
+  const seconds = (performance.now() - t0) / 1000;
+  const v = input.volume;
+  const labelsPath = join(outDir, 'labels.nii.gz');
+  writeNifti(labelsPath, { data: labels, shape: v.shape, spacing: v.spacing, origin: v.origin, direction: v.direction });
+  const voxelsPerOrgan: Record<string, number> = {};
+  for (const org of ORGANS) voxelsPerOrgan[org.tg263] = 0;
+  for (const l of labels) if (l) voxelsPerOrgan[ORGANS[l - 1].tg263]++;
+  if (!input.series) return { labelsPath, seconds, voxelsPerOrgan };
+  const s = input.series;
+  const first = readDicomFile(s.files[0]).dataset;
+  const rois: RtRoiSpec[] = ORGANS.map((org) => ({ label: org.index, name: org.tg263, color: ORGAN_COLOURS[org.index] }));
+  const rtstructPath = join(outDir, 'rtstruct.dcm');
+  writeRtStruct(
+    rtstructPath,
+    { labelmap: labels },
+    {
+      volume: s.volume,
+      seriesInstanceUID: s.seriesInstanceUID,
+      studyInstanceUID: s.studyInstanceUID,
+      frameOfReferenceUID: s.frameOfReferenceUID,
+      sopInstanceUIDs: s.sopInstanceUIDs,
+      patientId: first.PatientID,
+      patientName: typeof first.PatientName === 'string' ? first.PatientName : first.PatientName?.[0]?.Alphabetic,
+      patientBirthDate: first.PatientBirthDate,
+      patientSex: first.PatientSex,
+      studyDate: first.StudyDate,
+      studyTime: first.StudyTime,
+      studyId: first.StudyID,
+      accessionNumber: first.AccessionNumber,
+      referringPhysicianName: typeof first.ReferringPhysicianName === 'string' ? first.ReferringPhysicianName : undefined,
+    },
+    rois,
+    { structureSetLabel: 'AnatomyNet', seriesDescription: 'AnatomyNet automatic contours', generationDescription: o.generationDescription },
+  );
+  return { labelsPath, rtstructPath, seconds, voxelsPerOrgan };
+}

@@ -1,0 +1,91 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { selectBackend } from '@anatomynet/compute';
+import { openSqliteStore } from '@anatomynet/tracking';
+import { resolveRunConfig } from './run-config';
+import { trainRun } from './trainer';
+import { writeTinyDataset } from './testing/tiny-dataset';
+
+const root = mkdtempSync(join(tmpdir(), 'trainer-test-'));
+// The cpu backend with the project's own conv3d kernels (what `trainer --backend cpu` uses).
+beforeAll(() => selectBackend({ prefer: 'cpu', log: () => undefined }));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const tinyConfig = (over: Record<string, unknown> = {}) =>
+  resolveRunConfig({
+    seed: 7,
+    model: { filters: [6, 8], blocksPerStage: 1, block: 'residual', seRatio: 2, outputUpFilters: 6, outputFilters: 6, ...(over.model as object) },
+    loss: { name: 'dice+ce', lambda: 0.5 },
+    data: { huWindow: { lo: -200, hi: 1300 }, augment: null },
+    schedule: { rmspropEpochs: 3, rmspropLr: 0.002, sgdEpochs: 1, sgdLr: 0.001, momentum: 0.9 },
+    validateEveryEpochs: 2,
+    ...over,
+  });
+
+describe('trainRun', () => {
+  test('a small model overfits one case within 60 steps: loss falls, Dice >= 0.9 on its organs', async () => {
+    const ds = join(root, 'ds-fit');
+    writeTinyDataset(ds, { cases: 3, overfit: true });
+    const store = openSqliteStore(join(root, 'fit.db'));
+    // One training case, repeated: overfitting within a bounded number of steps (60).
+    const cfg = tinyConfig({ schedule: { rmspropEpochs: 50, rmspropLr: 0.002, sgdEpochs: 10, sgdLr: 0.001, momentum: 0.9 }, validateEveryEpochs: 10 });
+    const r = await trainRun({ config: cfg, datasetDir: ds, store, experiment: 'fit', runName: 'fit', runsDir: join(root, 'runs') });
+    expect(r.status).toBe('FINISHED');
+    const losses = await store.metricSeries(r.runId, 'train/loss');
+    expect(losses.length).toBe(60);
+    expect(losses.at(-1)!.value).toBeLessThan(losses[0].value * 0.5);
+    const results = await store.caseResults(r.runId, 'test');
+    const byOrgan = Object.fromEntries(results.map((x) => [x.organ, x.dsc]));
+    expect(byOrgan.BrainStem).toBeGreaterThanOrEqual(0.9);
+    expect(byOrgan.Mandible).toBeGreaterThanOrEqual(0.9);
+    expect(byOrgan.Parotid_L).toBeGreaterThanOrEqual(0.9);
+    expect((await store.getRun(r.runId))!.status).toBe('FINISHED');
+    await store.close();
+  }, 600_000);
+
+  test('a resumed run repeats the uninterrupted run exactly (cpu, fixed seed)', async () => {
+    const ds = join(root, 'ds-resume');
+    writeTinyDataset(ds, { cases: 4, missingInOddCases: ['Parotid_L'] });
+    const store = openSqliteStore(join(root, 'resume.db'));
+    const cfg = tinyConfig({ data: { huWindow: { lo: -200, hi: 1300 }, augment: { probability: 1, rotationDeg: 8, scale: 0.05, shear: 0.02, translate: 0.05, elasticAlpha: 3, elasticSigma: 3, flipLR: 0.5 } } });
+    const whole = await trainRun({ config: cfg, datasetDir: ds, store, experiment: 'resume', runName: 'whole', runsDir: join(root, 'runs') });
+    const part = await trainRun({ config: cfg, datasetDir: ds, store, experiment: 'resume', runName: 'part', runsDir: join(root, 'runs'), stopAfterEpochs: 2 });
+    expect(part.status).toBe('KILLED');
+    const resumed = await trainRun({ config: cfg, datasetDir: ds, store, experiment: 'resume', runName: 'part', runsDir: join(root, 'runs'), resumeRunId: part.runId });
+    expect(resumed.runId).toBe(part.runId);
+    expect(resumed.status).toBe('FINISHED');
+    const a = await store.metricSeries(whole.runId, 'train/loss');
+    const b = await store.metricSeries(part.runId, 'train/loss');
+    expect(b.map((m) => [m.step, m.value])).toEqual(a.map((m) => [m.step, m.value]));
+    const ra = (await store.caseResults(whole.runId)).map((x) => [x.organ, x.dsc]);
+    const rb = (await store.caseResults(part.runId)).map((x) => [x.organ, x.dsc]);
+    expect(rb).toEqual(ra);
+    await store.close();
+  }, 600_000);
+
+  test('a dataset that changed under a run is refused on resume', async () => {
+    const ds = join(root, 'ds-changed');
+    writeTinyDataset(ds, { cases: 4 });
+    const store = openSqliteStore(join(root, 'changed.db'));
+    const cfg = tinyConfig();
+    const part = await trainRun({ config: cfg, datasetDir: ds, store, experiment: 'x', runName: 'x', runsDir: join(root, 'runs'), stopAfterEpochs: 1 });
+    writeFileSync(join(ds, 'manifest.json'), `${JSON.stringify({ ...JSON.parse((await import('node:fs')).readFileSync(join(ds, 'manifest.json'), 'utf8')), note: 'edited' })}`);
+    await expect(trainRun({ config: cfg, datasetDir: ds, store, experiment: 'x', runName: 'x', runsDir: join(root, 'runs'), resumeRunId: part.runId })).rejects.toThrow(/dataset changed/);
+    await store.close();
+  }, 600_000);
+
+  test('a NaN loss stops the run as FAILED with its step', async () => {
+    const ds = join(root, 'ds-nan');
+    writeTinyDataset(ds, { cases: 3, nanCase: 0 });
+    const store = openSqliteStore(join(root, 'nan.db'));
+    const r = await trainRun({ config: tinyConfig(), datasetDir: ds, store, experiment: 'nan', runName: 'nan', runsDir: join(root, 'runs') });
+    expect(r.status).toBe('FAILED');
+    const run = (await store.getRun(r.runId))!;
+    expect(run.status).toBe('FAILED');
+    expect(run.failedStep).toBe(0);
+    expect(run.errorText).toMatch(/loss is NaN at step 0/);
+    await store.close();
+  }, 600_000);
+});

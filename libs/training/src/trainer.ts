@@ -1,0 +1,258 @@
+/**
+ * One tracked training run: the paper's schedule (RMSprop, then SGD with momentum), batch 1 of whole
+ * volumes (or random crops), masked and weighted losses from annotation availability, model selection on
+ * the validation split only, and a final evaluation of the best checkpoint on the test split.
+ *
+ * Every random choice derives from (seed, epoch, position), and a checkpoint closes every epoch, so a
+ * killed run resumed from its last checkpoint repeats exactly what the uninterrupted run would have done.
+ */
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { buildModel, trainStep, type AnatomyNetModel } from '@anatomynet/model';
+import { buildLoss, caseMask, classWeights } from '@anatomynet/losses';
+import { ORGANS } from '@anatomynet/curation';
+import type { MetricWriter, TrackingStore } from '@anatomynet/tracking';
+import { loadCheckpoint, saveCheckpoint, type LoopState } from './checkpoint';
+import { openDataset, prepareCase, trainingCases, type Dataset, type PreparedCase } from './dataset';
+import { evaluateOnSourceGrid, nanMean, predictLabels, validationDice } from './evaluate';
+import { deriveSeed, mulberry32 } from './random';
+import { runConfigDigest, type RunConfig } from './run-config';
+import { drawSample } from './sample';
+
+export interface TrainProgress {
+  epoch: number;
+  epochs: number;
+  step: number;
+  totalSteps: number;
+  loss: number;
+  phase: LoopState['phase'];
+  valDice?: number;
+}
+
+export interface TrainOptions {
+  config: RunConfig;
+  datasetDir: string;
+  store: TrackingStore;
+  experiment: string;
+  runName: string;
+  /** Run folders are created under this folder, one per run id. */
+  runsDir: string;
+  /** Continue this KILLED run from its last checkpoint (same id, same config, same dataset). */
+  resumeRunId?: string;
+  backend?: { name: string; adapter?: string };
+  gitCommit?: string;
+  /** Stop (as KILLED, checkpoint kept) after this many epochs of this process: for tests of resume. */
+  stopAfterEpochs?: number;
+  onProgress?: (p: TrainProgress) => void;
+  onRunCreated?: (runId: string) => void;
+}
+
+export interface TrainResult {
+  runId: string;
+  status: 'FINISHED' | 'FAILED' | 'KILLED';
+  bestEpoch: number;
+  bestValDice: number;
+  /** Mean test DSC over organs and cases (NaN without test cases). */
+  testDice: number;
+  error?: string;
+}
+
+/** The loss went NaN or infinite: the run is FAILED at that step. */
+export class NonFiniteLossError extends Error {
+  constructor(
+    readonly step: number,
+    readonly value: number,
+  ) {
+    super(`loss is ${value} at step ${step}: the run cannot continue (lower the learning rate or check the data)`);
+    this.name = 'NonFiniteLossError';
+  }
+}
+
+function makeOptimizer(cfg: RunConfig, phase: LoopState['phase']): tf.Optimizer {
+  const s = cfg.schedule;
+  return phase === 'rmsprop' ? tf.train.rmsprop(s.rmspropLr, s.rmspropDecay) : tf.train.momentum(s.sgdLr, s.momentum);
+}
+
+const phaseOf = (cfg: RunConfig, epoch: number): LoopState['phase'] => (epoch < cfg.schedule.rmspropEpochs ? 'rmsprop' : 'sgd');
+
+/** Fisher-Yates with the given RNG: the epoch's case order. */
+function shuffled<T>(items: readonly T[], rng: () => number): T[] {
+  const a = [...items];
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(rng() * (i + 1));
+    [a[i], a[j]] = [a[j], a[i]];
+  }
+  return a;
+}
+
+async function startOrResume(o: TrainOptions, ds: Dataset) {
+  const cfg = o.config;
+  if (!o.resumeRunId) {
+    const run = await o.store.createRun({
+      experiment: o.experiment,
+      name: o.runName,
+      config: cfg,
+      gitCommit: o.gitCommit,
+      datasetDigest: ds.manifestDigest,
+      backend: o.backend?.name,
+      adapter: o.backend?.adapter,
+      params: { seed: cfg.seed, loss: cfg.loss.name, pools: cfg.model.pools, block: cfg.model.block, merge: cfg.model.merge, configDigest: runConfigDigest(cfg) },
+    });
+    const model = buildModel(cfg.model, { seed: cfg.seed });
+    const state: LoopState = { epoch: 0, step: 0, phase: phaseOf(cfg, 0), bestValDice: -Infinity, bestEpoch: -1 };
+    return { runId: run.id, runDir: join(o.runsDir, run.id), model, optimizer: makeOptimizer(cfg, state.phase), state };
+  }
+  const run = await o.store.getRun(o.resumeRunId);
+  if (!run) throw new Error(`--resume ${o.resumeRunId}: no such run in the database`);
+  if (run.configDigest !== runConfigDigest(cfg)) throw new Error(`--resume ${run.id}: the config differs from the run's (digest ${run.configDigest.slice(0, 12)})`);
+  if (run.datasetDigest && run.datasetDigest !== ds.manifestDigest) {
+    throw new Error(
+      `--resume ${run.id}: the dataset changed under the run (manifest digest ${ds.manifestDigest.slice(0, 12)}, run trained on ${run.datasetDigest.slice(0, 12)}); curate into a new folder or start a new run`,
+    );
+  }
+  const ckpt = await o.store.latestArtifact(run.id, 'checkpoint');
+  if (!ckpt) throw new Error(`--resume ${run.id}: the run has no checkpoint to continue from`);
+  await o.store.resumeRun(run.id);
+  const { model, optimizer, state } = await loadCheckpoint(ckpt.path, (phase) => makeOptimizer(cfg, phase));
+  return { runId: run.id, runDir: run.runDir ?? join(o.runsDir, run.id), model, optimizer, state };
+}
+
+/** Trains one run to its end (or its failure) and records everything in the store. */
+export async function trainRun(o: TrainOptions): Promise<TrainResult> {
+  const cfg = o.config;
+  const ds = openDataset(o.datasetDir);
+  const trainIds = trainingCases(ds, cfg.data.subset);
+  if (!trainIds.length) throw new Error(`${o.datasetDir}: no training cases for subset "${cfg.data.subset}"`);
+  const prep = { huWindow: cfg.data.huWindow, spacingMm: cfg.data.spacingMm };
+  const cache = new Map<string, PreparedCase>();
+  const load = (id: string) => cache.get(id) ?? cache.set(id, prepareCase(ds, id, prep)).get(id)!;
+
+  let { runId, runDir, model, optimizer, state } = await startOrResume(o, ds);
+  o.onRunCreated?.(runId);
+  const writer: MetricWriter = o.store.metricWriter(runId);
+  const numClasses = cfg.model.numClasses;
+  const availability = trainIds.map((id) => load(id).annotated);
+  const weights = cfg.masking.weighted ? classWeights(availability, cfg.masking.weightNormalisation) : undefined;
+  const lossFn = buildLoss(cfg.loss);
+  const epochs = cfg.schedule.rmspropEpochs + cfg.schedule.sgdEpochs;
+  const totalSteps = epochs * trainIds.length;
+  const stopAt = o.stopAfterEpochs !== undefined ? state.epoch + o.stopAfterEpochs : Infinity;
+
+  try {
+    for (let epoch = state.epoch; epoch < epochs; epoch++) {
+      if (epoch >= stopAt) {
+        await writer.close();
+        await o.store.endRun(runId, 'KILLED', { error: `stopped after epoch ${epoch} on request` });
+        model.dispose();
+        return { runId, status: 'KILLED', bestEpoch: state.bestEpoch, bestValDice: state.bestValDice, testDice: NaN };
+      }
+      const phase = phaseOf(cfg, epoch);
+      if (phase !== state.phase) {
+        optimizer.dispose();
+        optimizer = makeOptimizer(cfg, phase);
+        state.phase = phase;
+      }
+      const order = shuffled(trainIds, mulberry32(deriveSeed(cfg.seed, epoch)));
+      let epochLoss = 0;
+      for (let pos = 0; pos < order.length; pos++) {
+        const c = load(order[pos]);
+        const sample = drawSample(c, cfg.data, mulberry32(deriveSeed(cfg.seed, epoch, pos + 1)));
+        const [nx, ny, nz] = sample.shape;
+        const x = tf.tensor5d(sample.image, [1, nz, ny, nx, 1]);
+        const y = tf.tidy(() => tf.oneHot(tf.tensor1d(sample.labels, 'int32'), numClasses).reshape([1, nz, ny, nx, numClasses]));
+        const ctx = { mask: cfg.masking.masked ? [caseMask(c.annotated)] : undefined, weights };
+        const loss = await trainStep(model, optimizer, x, (probs) => lossFn(probs, y, ctx));
+        tf.dispose([x, y]);
+        if (!Number.isFinite(loss)) throw new NonFiniteLossError(state.step, loss);
+        writer.log('train/loss', state.step, loss);
+        epochLoss += loss;
+        state.step++;
+        o.onProgress?.({ epoch, epochs, step: state.step, totalSteps, loss, phase });
+      }
+      writer.log('train/epoch_loss', epoch, epochLoss / order.length);
+      writer.log('train/lr', epoch, phase === 'rmsprop' ? cfg.schedule.rmspropLr : cfg.schedule.sgdLr);
+      state.epoch = epoch + 1;
+      if ((epoch + 1) % cfg.validateEveryEpochs === 0 || epoch + 1 === epochs) {
+        const valDice = await validate(model, ds.splits.validation.map(load), numClasses, writer, epoch);
+        o.onProgress?.({ epoch, epochs, step: state.step, totalSteps, loss: epochLoss / order.length, phase, valDice });
+        // Model selection on the validation split only (the public code chose checkpoints on the test set).
+        if (valDice > state.bestValDice || state.bestEpoch < 0) {
+          state.bestValDice = Number.isFinite(valDice) ? valDice : state.bestValDice;
+          state.bestEpoch = epoch;
+          const best = await saveCheckpoint(join(runDir, 'best'), model, optimizer, state);
+          await o.store.recordArtifact({ runId, kind: 'best-checkpoint', path: best.dir, sha256: best.sha256, step: epoch });
+        }
+      }
+      const ck = await saveCheckpoint(join(runDir, 'checkpoints', `epoch-${String(epoch + 1).padStart(5, '0')}`), model, optimizer, state);
+      await o.store.recordArtifact({ runId, kind: 'checkpoint', path: ck.dir, sha256: ck.sha256, step: epoch + 1 });
+      await writer.flush();
+      if (!(await o.store.heartbeat(runId))) throw new Error(`run ${runId} was marked ended by another process`);
+    }
+    optimizer.dispose();
+    model.dispose();
+    const best = await loadCheckpoint(join(runDir, 'best'), (phase) => makeOptimizer(cfg, phase));
+    best.optimizer.dispose();
+    model = best.model;
+    const testDice = await testEvaluation(model, ds, prep, cfg, runId, o.store, writer);
+    await writer.close();
+    model.dispose();
+    await o.store.endRun(runId, 'FINISHED');
+    return { runId, status: 'FINISHED', bestEpoch: state.bestEpoch, bestValDice: state.bestValDice, testDice };
+  } catch (e) {
+    const err = e as Error;
+    await writer.close().catch(() => undefined);
+    model.dispose();
+    await o.store.endRun(runId, 'FAILED', { error: `${err.message}\n${err.stack ?? ''}`, failedStep: e instanceof NonFiniteLossError ? e.step : state.step });
+    return { runId, status: 'FAILED', bestEpoch: state.bestEpoch, bestValDice: state.bestValDice, testDice: NaN, error: err.message };
+  }
+}
+
+async function validate(model: AnatomyNetModel, cases: PreparedCase[], numClasses: number, writer: MetricWriter, epoch: number): Promise<number> {
+  const perOrgan: number[][] = ORGANS.map(() => []);
+  for (const c of cases) {
+    const pred = await predictLabels(model, c.image, c.shape);
+    validationDice(pred, c, numClasses).forEach((d, i) => perOrgan[i].push(d));
+  }
+  const means = perOrgan.map(nanMean);
+  ORGANS.forEach((o, i) => Number.isFinite(means[i]) && writer.log(`val/dice/${o.key}`, epoch, means[i]));
+  const mean = nanMean(means);
+  if (Number.isFinite(mean)) writer.log('val/dice_mean', epoch, mean);
+  return mean;
+}
+
+async function testEvaluation(
+  model: AnatomyNetModel,
+  ds: Dataset,
+  prep: { huWindow: RunConfig['data']['huWindow']; spacingMm: RunConfig['data']['spacingMm'] },
+  cfg: RunConfig,
+  runId: string,
+  store: TrackingStore,
+  writer: MetricWriter,
+): Promise<number> {
+  const all: number[] = [];
+  for (const id of [...ds.splits.test].sort()) {
+    const c = prepareCase(ds, id, prep);
+    const pred = await predictLabels(model, c.image, c.shape);
+    const rows = evaluateOnSourceGrid(pred, c, { numClasses: cfg.model.numClasses, toleranceMm: cfg.evaluation.surfaceToleranceMm, largestComponent: cfg.evaluation.largestComponent });
+    await store.recordCaseResults(
+      rows.map((r) => ({
+        runId,
+        split: 'test',
+        caseId: id,
+        organ: r.organ,
+        dsc: r.dsc,
+        hd95Mm: r.hd95Mm,
+        surfaceDice: r.surfaceDice,
+        meanSurfaceDistanceMm: r.meanSurfaceDistanceMm,
+        tp: r.tp,
+        fp: r.fp,
+        fn: r.fn,
+        extra: { toleranceMm: cfg.evaluation.surfaceToleranceMm, largestComponent: cfg.evaluation.largestComponent },
+      })),
+    );
+    for (const r of rows) all.push(r.dsc);
+  }
+  const mean = nanMean(all);
+  if (Number.isFinite(mean)) writer.log('test/dice_mean', 0, mean);
+  return mean;
+}
