@@ -23,8 +23,13 @@ export default [
             { sourceTag: 'type:lib', onlyDependOnLibsWithTags: ['type:lib'] },
             {
               sourceTag: 'scope:report',
-              onlyDependOnLibsWithTags: ['scope:report', 'scope:tracking', 'scope:math'],
+              onlyDependOnLibsWithTags: ['scope:report', 'scope:tracking', 'scope:math', 'scope:shared'],
               bannedExternalImports: ['@tensorflow/*', 'webgpu'],
+            },
+            {
+              sourceTag: 'scope:shared',
+              onlyDependOnLibsWithTags: ['scope:shared'],
+              bannedExternalImports: ['@tensorflow/*', 'webgpu', 'better-sqlite3', 'dcmjs'],
             },
             {
               sourceTag: 'scope:math',
@@ -33,7 +38,7 @@ export default [
             },
             {
               sourceTag: 'scope:data',
-              onlyDependOnLibsWithTags: ['scope:data', 'scope:math'],
+              onlyDependOnLibsWithTags: ['scope:data', 'scope:math', 'scope:shared'],
               bannedExternalImports: ['@tensorflow/*', 'webgpu', 'better-sqlite3'],
             },
             {
