@@ -284,6 +284,45 @@ describe('CT series bad input', () => {
     writeDicomFile(rle, f.dataset, f.transferSyntaxUID);
     expect(errorOf(() => readCtSeries([rle])).code).toBe('BAD_HEADER');
   });
+  it('declared sizes are checked before allocating: huge element length, huge RLE image, deep nesting', () => {
+    const files = copySeries();
+    const b = readFileSync(files[0]);
+    const at = b.lastIndexOf(Buffer.from([0xe0, 0x7f, 0x10, 0x00, 0x4f, 0x57])); // (7FE0,0010) OW
+    b.writeUInt32LE(0x7ffffff0, at + 8);
+    writeFileSync(files[0], b.subarray(0, b.length - 7));
+    // dcmjs clamps the value to the bytes present (no 2 GB allocation); the pixel check names the shortfall.
+    const e = errorOf(() => readCtSeries([files[0]]));
+    expect(e.code).toBe('TRUNCATED');
+    expect(e.reason).toContain('PixelData holds 53 bytes');
+
+    const rle = join(tmp.dir, 'rle-huge.dcm');
+    expect(run('dcmcrle', [files[1], rle]).status).toBe(0);
+    edit(rle, (ds) => {
+      ds.Rows = 30000;
+      ds.Columns = 30000;
+    });
+    expect(errorOf(() => readCtSeries([rle])).code).toBe('TRUNCATED');
+    edit(rle, (ds) => {
+      ds.Rows = 65535;
+      ds.Columns = 65535;
+    });
+    expect(errorOf(() => readCtSeries([rle])).code).toBe('TOO_LARGE');
+
+    const good = readFileSync(files[2]);
+    const metaEnd = 132 + 12 + good.readUInt32LE(132 + 8);
+    // (0008,1140) SQ of undefined length holding one item, nested `depth` times, then all closed.
+    const open = Buffer.from([0x08, 0x00, 0x40, 0x11, 0x53, 0x51, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xfe, 0xff, 0x00, 0xe0, 0xff, 0xff, 0xff, 0xff]);
+    const close = Buffer.from([0xfe, 0xff, 0x0d, 0xe0, 0, 0, 0, 0, 0xfe, 0xff, 0xdd, 0xe0, 0, 0, 0, 0]);
+    const nested = (depth: number) => Buffer.concat([good.subarray(0, metaEnd), ...Array.from({ length: depth }, () => open), ...Array.from({ length: depth }, () => close)]);
+    writeFileSync(files[2], nested(100));
+    expect(readDicomFile(files[2]).dataset.ReferencedImageSequence).toHaveLength(1);
+    for (const depth of [129, 300]) {
+      writeFileSync(files[2], nested(depth));
+      const e = errorOf(() => readDicomFile(files[2]));
+      expect(e.code).toBe('BAD_HEADER');
+      expect(e.reason).toMatch(/nested/);
+    }
+  });
   it('missing slice names the positions', () => {
     const files = copySeries();
     rmSync(files[2]);

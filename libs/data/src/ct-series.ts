@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { VolumeIOError } from './errors';
+import { MAX_VOLUME_BYTES } from './fileio';
 import { cross, dot, formatDS, fromColumns, median, norm } from './geometry';
 import {
   DEFAULT_UID_ROOT,
@@ -92,7 +93,7 @@ function checkTransferSyntax(f: DicomFile): void {
 }
 
 /** The slice's native 16-bit little-endian pixel bytes (decoded when the transfer syntax is compressed). */
-function pixelBuffer(f: DicomFile, pixels: number): ArrayBuffer {
+function pixelBuffer(f: DicomFile, rows: number, columns: number): ArrayBuffer {
   const pd = f.dataset.PixelData;
   const parts: unknown[] = Array.isArray(pd) ? pd : [pd];
   if (!parts.length || !parts.every((p) => p instanceof ArrayBuffer)) throw new VolumeIOError(f.path, 'MISSING_TAG', 'no PixelData (7FE0,0010)');
@@ -102,7 +103,7 @@ function pixelBuffer(f: DicomFile, pixels: number): ArrayBuffer {
     return buffers[0];
   }
   const frame = joinFragments(buffers);
-  const bytes = f.transferSyntaxUID === TS_RLE_LOSSLESS ? decodeRle16(f.path, frame, pixels) : decodeJpegLossless16(f.path, frame, pixels);
+  const bytes = f.transferSyntaxUID === TS_RLE_LOSSLESS ? decodeRle16(f.path, frame, rows * columns) : decodeJpegLossless16(f.path, frame, rows, columns);
   return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
 }
 
@@ -136,6 +137,7 @@ export function readCtSeries(files: string[]): CtSeries {
     const f = parseDicomBuffer(path, buf);
     checkTransferSyntax(f);
     const r = num(f, 'Rows')!, c = num(f, 'Columns')!;
+    if (!(Number.isInteger(r) && Number.isInteger(c) && r >= 1 && c >= 1)) throw new VolumeIOError(path, 'BAD_HEADER', `Rows ${r} / Columns ${c} must be positive integers`);
     const iop = nums(f, 'ImageOrientationPatient', 6);
     const ipp = nums(f, 'ImagePositionPatient', 3) as Vec3;
     const spacing = nums(f, 'PixelSpacing', 2);
@@ -167,7 +169,10 @@ export function readCtSeries(files: string[]): CtSeries {
         throw new VolumeIOError(path, 'MIXED_SIZE', `PixelSpacing ${spacing.join('\\')} differs from ${ps.join('\\')} in ${first.path}`);
       }
     }
-    const pixels = pixelBuffer(f, r * c);
+    if (r * c * 2 * files.length > MAX_VOLUME_BYTES) {
+      throw new VolumeIOError(path, 'TOO_LARGE', `${c}x${r} pixels x ${files.length} slices exceeds the ${MAX_VOLUME_BYTES}-byte volume limit`);
+    }
+    const pixels = pixelBuffer(f, r, c);
     if (pixels.byteLength < r * c * 2) {
       throw new VolumeIOError(path, 'TRUNCATED', `PixelData holds ${pixels.byteLength} bytes, ${c}x${r}x16 bits needs ${r * c * 2}`);
     }

@@ -76,16 +76,42 @@ function parseInternal(path: string, buf: Uint8Array, pixelData: boolean): { fil
   }
   const reachedPixelData = PIXEL_DATA_TAG in dict.dict;
   if (!pixelData) delete dict.dict[PIXEL_DATA_TAG]; // only a placeholder when stopped before it
+  const depth = sequenceDepth(dict.dict);
+  if (depth > MAX_SEQUENCE_DEPTH) throw new VolumeIOError(path, 'BAD_HEADER', `sequences nested ${depth} deep (limit ${MAX_SEQUENCE_DEPTH})`);
   const meta = DicomMetaDictionary.naturalizeDataset(dict.meta);
   const transferSyntaxUID = typeof meta.TransferSyntaxUID === 'string' ? meta.TransferSyntaxUID : '';
   if (!transferSyntaxUID) throw new VolumeIOError(path, 'MISSING_TAG', 'file meta has no TransferSyntaxUID (0002,0010)');
-  const dataset = DicomMetaDictionary.naturalizeDataset(dict.dict);
+  let dataset: Record<string, any>;
+  try {
+    dataset = DicomMetaDictionary.naturalizeDataset(dict.dict);
+  } catch (e) {
+    throw new VolumeIOError(path, 'BAD_HEADER', `cannot interpret dataset: ${(e as Error).message}`, { cause: e });
+  }
   const sopClassUID = String(dataset.SOPClassUID ?? meta.MediaStorageSOPClassUID ?? '');
   const modality = typeof dataset.Modality === 'string' ? dataset.Modality : undefined;
   return { file: { path, dataset, transferSyntaxUID, sopClassUID, ...(modality ? { modality } : {}) }, reachedPixelData };
 }
 
 const HEADER_CHUNK = 64 * 1024;
+
+/** Deepest sequence nesting accepted (pydicom stops at 100, fo-dicom at 256). */
+export const MAX_SEQUENCE_DEPTH = 128;
+
+/** Deepest SQ nesting in a dcmjs dict, walked without recursion. */
+function sequenceDepth(root: Record<string, { vr: string; Value?: unknown[] }>): number {
+  let max = 0;
+  const stack: [Record<string, { vr: string; Value?: unknown[] }>, number][] = [[root, 0]];
+  while (stack.length) {
+    const [d, depth] = stack.pop()!;
+    for (const el of Object.values(d)) {
+      if (el?.vr !== 'SQ' || !Array.isArray(el.Value)) continue;
+      max = Math.max(max, depth + 1);
+      if (max > MAX_SEQUENCE_DEPTH) return max;
+      for (const item of el.Value) if (item && typeof item === 'object') stack.push([item as Record<string, { vr: string; Value?: unknown[] }>, depth + 1]);
+    }
+  }
+  return max;
+}
 
 /**
  * Reads one DICOM file. See {@link parseDicomBuffer} for the errors. With `pixelData: false` only the

@@ -53,6 +53,8 @@ export function decodeRle16(file: string, frame: Uint8Array, pixels: number): Ui
   if (!(offsets[0] >= 64 && offsets[0] <= offsets[1] && offsets[1] <= frame.length)) {
     throw new VolumeIOError(file, 'BAD_HEADER', `RLE segment offsets ${offsets[0]}, ${offsets[1]} do not fit a ${frame.length}-byte frame`);
   }
+  // PackBits expands at most 64:1 (a 2-byte run gives 128 bytes): refuse before allocating.
+  if ((frame.length - 64) * 64 < 2 * pixels) throw new VolumeIOError(file, 'TRUNCATED', `RLE frame of ${frame.length} bytes cannot hold ${pixels} 16-bit pixels`);
   const out = new Uint8Array(2 * pixels);
   // Segment 0 holds the most significant bytes, segment 1 the least significant.
   for (const [seg, byte] of [[0, 1], [1, 0]] as const) {
@@ -63,7 +65,14 @@ export function decodeRle16(file: string, frame: Uint8Array, pixels: number): Ui
 }
 
 /** JPEG Lossless frame -> little-endian 16-bit bytes (2 * pixels). */
-export function decodeJpegLossless16(file: string, frame: Uint8Array, pixels: number): Uint8Array {
+export function decodeJpegLossless16(file: string, frame: Uint8Array, rows: number, columns: number): Uint8Array {
+  const pixels = rows * columns;
+  // The decoder allocates what the frame header (SOF3) declares: check it against the DICOM header first.
+  const sof = findSof3(frame);
+  if (!sof) throw new VolumeIOError(file, 'BAD_HEADER', 'JPEG Lossless frame has no SOF3 marker');
+  if (sof.rows !== rows || sof.columns !== columns || sof.components !== 1) {
+    throw new VolumeIOError(file, 'SIZE_MISMATCH', `JPEG frame is ${sof.columns}x${sof.rows}x${sof.components}, the DICOM header says ${columns}x${rows}x1`);
+  }
   let buf: ArrayBuffer;
   try {
     const ab = frame.buffer.slice(frame.byteOffset, frame.byteOffset + frame.byteLength) as ArrayBuffer;
@@ -73,4 +82,14 @@ export function decodeJpegLossless16(file: string, frame: Uint8Array, pixels: nu
   }
   if (buf.byteLength < 2 * pixels) throw new VolumeIOError(file, 'TRUNCATED', `JPEG Lossless frame decodes to ${buf.byteLength} bytes, ${2 * pixels} needed`);
   return new Uint8Array(buf, 0, 2 * pixels);
+}
+
+/** Height, width and components of the first SOF3 (lossless Huffman) segment. */
+function findSof3(b: Uint8Array): { rows: number; columns: number; components: number } | undefined {
+  for (let i = 0; i + 9 < b.length; i++) {
+    if (b[i] === 0xff && b[i + 1] === 0xc3) {
+      return { rows: (b[i + 5] << 8) | b[i + 6], columns: (b[i + 7] << 8) | b[i + 8], components: b[i + 9] };
+    }
+  }
+  return undefined;
 }
