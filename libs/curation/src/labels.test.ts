@@ -57,3 +57,13 @@ describe('buildLabelMap', () => {
     expect(Buffer.from(mine.labels).equals(Buffer.from(ref.labelmap))).toBe(true);
   });
 });
+
+describe('maskToOffsets', () => {
+  it('finds every non-zero voxel, word-aligned or not, any array type', () => {
+    const m = new Uint8Array(4099);
+    for (const p of [0, 3, 4, 1000, 1001, 4095, 4096, 4098]) m[p] = p % 2 ? 255 : 1;
+    expect([...maskToOffsets(m)]).toEqual([0, 3, 4, 1000, 1001, 4095, 4096, 4098]);
+    expect([...maskToOffsets(m.subarray(1))]).toEqual([2, 3, 999, 1000, 4094, 4095, 4097]);
+    expect([...maskToOffsets(Float32Array.of(0, 0.5, 0, -1))]).toEqual([1, 3]);
+  });
+});
