@@ -4,7 +4,7 @@
 set -eu
 cd "$(dirname "$0")"
 OUT="${1:-conv3d.wasm}"
-clang --target=wasm32 -msimd128 -matomics -mbulk-memory -O3 -nostdlib -ffreestanding \
+clang --target=wasm32 -msimd128 -matomics -mbulk-memory -O3 -mllvm -disable-lsr -nostdlib -ffreestanding \
   -fno-builtin-memset -Wall -Wextra -Werror \
   -Wl,--no-entry -Wl,--export-dynamic -Wl,--import-memory -Wl,--shared-memory \
   -Wl,--max-memory=4294967296 -Wl,--strip-all \

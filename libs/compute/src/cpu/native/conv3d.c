@@ -29,7 +29,7 @@ enum {
 #define S_TMP 0            /* 32 floats  */
 #define S_OUT 128          /* 16 int row offsets (in floats) */
 #define S_RUNS 192         /* 3 * 64 ints: aoff, boff, len */
-#define S_ROWK 1024        /* 16 * 3 ints: row coordinates */
+#define S_ROWK 1024        /* 256 ints: row coordinates, per-axis offsets */
 #define S_PANEL 2048       /* A panel */
 
 /* ---- micro-kernel ------------------------------------------------------------------ */
@@ -204,6 +204,219 @@ static inline int add_run(int* runs, int nruns, int aoff, int boff, int len) {
   return nruns + 1;
 }
 
+/* ---- direct (packing-free) path ---------------------------------------------------- */
+
+/*
+ * For reduction chunks of at least DIRECT_MIN_C channels the A operand is read in place: a
+ * tap table lists, per kernel tap, the source row of each of the 4 output rows (or a zero
+ * row when it falls outside the volume) and the tap's offset into packed B. No im2col copy.
+ */
+#define DIRECT_MIN_C 8
+
+static void mk4x8d(const u32* T, int ntap, int C, const float* B, float* out, const int* rowOff,
+                   int nrows, int ncols, float* tmp) {
+  v128_t c00 = wasm_f32x4_splat(0), c01 = c00, c10 = c00, c11 = c00;
+  v128_t c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+  for (int t = 0; t < ntap; t++) {
+    const float* a0 = (const float*)T[5 * t];
+    const float* a1 = (const float*)T[5 * t + 1];
+    const float* a2 = (const float*)T[5 * t + 2];
+    const float* a3 = (const float*)T[5 * t + 3];
+    const float* b = B + T[5 * t + 4] * 8;
+    for (int i = 0; i < C; i++, b += 8) {
+      v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
+      v128_t x = wasm_v128_load32_splat(a0 + i);
+      c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(x, b0));
+      c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(x, b1));
+      x = wasm_v128_load32_splat(a1 + i);
+      c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(x, b0));
+      c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(x, b1));
+      x = wasm_v128_load32_splat(a2 + i);
+      c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(x, b0));
+      c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(x, b1));
+      x = wasm_v128_load32_splat(a3 + i);
+      c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(x, b0));
+      c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(x, b1));
+    }
+  }
+  wasm_v128_store(tmp, c00);
+  wasm_v128_store(tmp + 4, c01);
+  wasm_v128_store(tmp + 8, c10);
+  wasm_v128_store(tmp + 12, c11);
+  wasm_v128_store(tmp + 16, c20);
+  wasm_v128_store(tmp + 20, c21);
+  wasm_v128_store(tmp + 24, c30);
+  wasm_v128_store(tmp + 28, c31);
+  store_tile(tmp, out, rowOff, nrows, ncols);
+}
+
+static void mk4x4d(const u32* T, int ntap, int C, const float* B, float* out, const int* rowOff,
+                   int nrows, int ncols, float* tmp) {
+  v128_t c0 = wasm_f32x4_splat(0), c1 = c0, c2 = c0, c3 = c0;
+  for (int t = 0; t < ntap; t++) {
+    const float* a0 = (const float*)T[5 * t];
+    const float* a1 = (const float*)T[5 * t + 1];
+    const float* a2 = (const float*)T[5 * t + 2];
+    const float* a3 = (const float*)T[5 * t + 3];
+    const float* b = B + T[5 * t + 4] * 8;
+    for (int i = 0; i < C; i++, b += 8) {
+      v128_t b0 = wasm_v128_load(b);
+      c0 = wasm_f32x4_add(c0, wasm_f32x4_mul(wasm_v128_load32_splat(a0 + i), b0));
+      c1 = wasm_f32x4_add(c1, wasm_f32x4_mul(wasm_v128_load32_splat(a1 + i), b0));
+      c2 = wasm_f32x4_add(c2, wasm_f32x4_mul(wasm_v128_load32_splat(a2 + i), b0));
+      c3 = wasm_f32x4_add(c3, wasm_f32x4_mul(wasm_v128_load32_splat(a3 + i), b0));
+    }
+  }
+  wasm_v128_store(tmp, c0);
+  wasm_v128_store(tmp + 8, c1);
+  wasm_v128_store(tmp + 16, c2);
+  wasm_v128_store(tmp + 24, c3);
+  store_tile(tmp, out, rowOff, nrows, ncols);
+}
+
+static void gemm_direct(const u32* T, int ntap, int C, const float* B, int kTotal, int N,
+                        float* out, const int* rowOff, int nrows, float* tmp) {
+  for (int nb = 0; nb * 8 < N; nb++) {
+    int ncols = N - nb * 8 < 8 ? N - nb * 8 : 8;
+    const float* Bn = B + (long)nb * kTotal * 8;
+    if (ncols > 4)
+      mk4x8d(T, ntap, C, Bn, out + nb * 8, rowOff, nrows, ncols, tmp);
+    else
+      mk4x4d(T, ntap, C, Bn, out + nb * 8, rowOff, nrows, ncols, tmp);
+  }
+}
+
+/* Forward over rows rowStart..rowEnd, 4 rows at a time, reading x in place. */
+static void fwd_direct(const int* g, const float* x, const float* bp, float* y, char* scratch,
+                       int rowStart, int rowEnd) {
+  float* tmp = (float*)(scratch + S_TMP);
+  int* outOff = (int*)(scratch + S_OUT);
+  int* rc = (int*)(scratch + S_ROWK);
+  const int ID = g[G_ID], IH = g[G_IH], IW = g[G_IW], C = g[G_IC];
+  const int OD = g[G_OD], OH = g[G_OH], OW = g[G_OW], N = g[G_OC];
+  const int KD = g[G_KD], KH = g[G_KH], KW = g[G_KW];
+  const int taps = KD * KH * KW, K = taps * C;
+  u32* T = (u32*)(scratch + S_PANEL);
+  float* zero = (float*)(scratch + S_PANEL + ((taps * 20 + 15) & ~15));
+  zero_floats(zero, C);
+  for (int r0 = rowStart; r0 < rowEnd; r0 += 4) {
+    int nr = rowEnd - r0 < 4 ? rowEnd - r0 : 4;
+    for (int r = 0; r < 4; r++) {
+      int v = r0 + (r < nr ? r : 0), ow = v % OW, t = v / OW, oh = t % OH;
+      t /= OH;
+      int od = t % OD, b = t / OD;
+      rc[4 * r] = r < nr ? b : -1;
+      rc[4 * r + 1] = od * g[G_SD] - g[G_PF];
+      rc[4 * r + 2] = oh * g[G_SH] - g[G_PT];
+      rc[4 * r + 3] = ow * g[G_SW] - g[G_PL];
+      outOff[r] = v * N;
+    }
+    /* per row and kernel axis: the offset (floats) of that axis' input index, or -1 outside */
+    int* offD = rc + 16;
+    int* offH = offD + 4 * KD;
+    int* offW = offH + 4 * KH;
+    for (int r = 0; r < 4; r++) {
+      for (int k = 0; k < KD; k++) {
+        int id = rc[4 * r + 1] + k * g[G_DD];
+        offD[4 * k + r] = rc[4 * r] >= 0 && id >= 0 && id < ID ? ((rc[4 * r] * ID + id) * IH) * IW * C : -1;
+      }
+      for (int k = 0; k < KH; k++) {
+        int ih = rc[4 * r + 2] + k * g[G_DH];
+        offH[4 * k + r] = ih >= 0 && ih < IH ? ih * IW * C : -1;
+      }
+      for (int k = 0; k < KW; k++) {
+        int iw = rc[4 * r + 3] + k * g[G_DW];
+        offW[4 * k + r] = iw >= 0 && iw < IW ? iw * C : -1;
+      }
+    }
+    int ntap = 0, tap = 0;
+    for (int kd = 0; kd < KD; kd++)
+      for (int kh = 0; kh < KH; kh++)
+        for (int kw = 0; kw < KW; kw++, tap++) {
+          int any = 0;
+          for (int r = 0; r < 4; r++) {
+            int d = offD[4 * kd + r], h = offH[4 * kh + r], w = offW[4 * kw + r];
+            int ok = (d | h | w) >= 0;
+            T[5 * ntap + r] = ok ? (u32)(x + d + h + w) : (u32)zero;
+            any |= ok;
+          }
+          if (any) T[5 * ntap++ + 4] = (u32)(tap * C);
+        }
+    if (ntap == 0) {
+      for (int r = 0; r < nr; r++) zero_floats(y + outOff[r], N);
+      continue;
+    }
+    gemm_direct(T, ntap, C, bp, K, N, y, outOff, nr, tmp);
+  }
+}
+
+/* Backprop input, direct: like conv3d_bwd_input with 4-row groups reading dy in place. */
+static void bwd_input_direct(const int* g, const float* dy, const float* bp, float* dx,
+                             char* scratch, int lineStart, int lineEnd) {
+  float* tmp = (float*)(scratch + S_TMP);
+  int* outOff = (int*)(scratch + S_OUT);
+  int* rc = (int*)(scratch + S_ROWK);
+  const int ID = g[G_ID], IH = g[G_IH], IW = g[G_IW], N = g[G_IC];
+  const int OD = g[G_OD], OH = g[G_OH], OW = g[G_OW], C = g[G_OC];
+  const int KD = g[G_KD], KH = g[G_KH], KW = g[G_KW];
+  const int SD = g[G_SD], SH = g[G_SH], SW = g[G_SW];
+  const int taps = KD * KH * KW, K = taps * C;
+  u32* T = (u32*)(scratch + S_PANEL);
+  float* zero = (float*)(scratch + S_PANEL + ((taps * 20 + 15) & ~15));
+  zero_floats(zero, C);
+  for (int line = lineStart; line < lineEnd; line++) {
+    int ih = line % IH, t = line / IH, id = t % ID, b = t / ID;
+    for (int p = 0; p < SW && p < IW; p++) {
+      int cnt = (IW - p + SW - 1) / SW;
+      for (int j0 = 0; j0 < cnt; j0 += 4) {
+        int nr = cnt - j0 < 4 ? cnt - j0 : 4;
+        for (int r = 0; r < 4; r++) {
+          int iw = p + (j0 + (r < nr ? r : 0)) * SW;
+          rc[r] = r < nr ? iw : -1;
+          outOff[r] = ((((b * ID + id) * IH + ih) * IW) + iw) * N;
+        }
+        /* per kernel W tap and row: offset of the dy voxel (floats), or -1 */
+        int* offW = rc + 4;
+        for (int kw = 0; kw < KW; kw++) {
+          int nw0 = p + g[G_PL] - kw * g[G_DW];
+          int par = ((nw0 % SW) + SW) % SW == 0;
+          for (int r = 0; r < 4; r++) {
+            int nw = rc[r] + g[G_PL] - kw * g[G_DW];
+            int ow = nw / SW;
+            offW[4 * kw + r] = par && rc[r] >= 0 && nw >= 0 && ow < OW ? ow * C : -1;
+          }
+        }
+        int ntap = 0, tap = 0;
+        for (int kd = 0; kd < KD; kd++) {
+          int nd = id + g[G_PF] - kd * g[G_DD];
+          int od = nd / SD;
+          int okd = nd >= 0 && nd % SD == 0 && od < OD;
+          for (int kh = 0; kh < KH; kh++) {
+            int nh = ih + g[G_PT] - kh * g[G_DH];
+            int oh = nh / SH;
+            if (!(okd && nh >= 0 && nh % SH == 0 && oh < OH)) {
+              tap += KW;
+              continue;
+            }
+            const float* src = dy + (((long)b * OD + od) * OH + oh) * OW * C;
+            for (int kw = 0; kw < KW; kw++, tap++) {
+              const int* o = offW + 4 * kw;
+              if ((o[0] & o[1] & o[2] & o[3]) < 0) continue; /* no row valid */
+              for (int r = 0; r < 4; r++) T[5 * ntap + r] = o[r] >= 0 ? (u32)(src + o[r]) : (u32)zero;
+              T[5 * ntap++ + 4] = (u32)(tap * C);
+            }
+          }
+        }
+        if (ntap == 0) {
+          for (int r = 0; r < nr; r++) zero_floats(dx + outOff[r], N);
+          continue;
+        }
+        gemm_direct(T, ntap, C, bp, K, N, dx, outOff, nr, tmp);
+      }
+    }
+  }
+}
+
 /* ---- forward ----------------------------------------------------------------------- */
 
 /* y[rows rowStart..rowEnd) where a row is one output voxel (b, od, oh, ow). */
@@ -218,6 +431,10 @@ EXPORT(conv3d_fwd) void conv3d_fwd(const int* g, const float* x, const float* bp
   const int OD = g[G_OD], OH = g[G_OH], OW = g[G_OW], N = g[G_OC];
   const int KD = g[G_KD], KH = g[G_KH], KW = g[G_KW];
   const int K = KD * KH * KW * C, lda = (K + 3) & ~3;
+  if (C >= DIRECT_MIN_C && KD + KH + KW <= 60) { /* per-axis offsets fit the row area */
+    fwd_direct(g, x, bp, y, scratch, rowStart, rowEnd);
+    return;
+  }
   float* Ai = A + MB * lda;
   for (int r0 = rowStart; r0 < rowEnd; r0 += MB) {
     int nrows = rowEnd - r0 < MB ? rowEnd - r0 : MB;
@@ -277,6 +494,10 @@ EXPORT(conv3d_bwd_input) void conv3d_bwd_input(const int* g, const float* dy, co
   const int SD = g[G_SD], SH = g[G_SH], SW = g[G_SW];
   const int K = KD * KH * KW * C, lda = (K + 3) & ~3;
   float* Ai = A + MB * lda;
+  if (C >= DIRECT_MIN_C && KW <= 60) {
+    bwd_input_direct(g, dy, bp, dx, scratch, lineStart, lineEnd);
+    return;
+  }
   for (int line = lineStart; line < lineEnd; line++) {
     int ih = line % IH, t = line / IH, id = t % ID, b = t / ID;
     for (int p = 0; p < SW && p < IW; p++) {
