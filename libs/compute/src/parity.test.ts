@@ -117,7 +117,7 @@ describe.skipIf(!adapter)(`AnatomyNet cpu/webgpu parity${adapter ? '' : ` (${SKI
     const cpu = await step('cpu');
     expect(Math.abs(gpu.loss - cpu.loss) / cpu.loss).toBeLessThan(1e-4);
     expect(gpu.wChanged && gpu.statsChanged).toBe(true);
-    const err = gpu.after.reduce((m, v, i) => Math.max(m, Math.abs(v - cpu.after[i])), 0);
+    const err = Array.from(gpu.after).reduce((m, v, i) => Math.max(m, Math.abs(v - cpu.after[i])), 0);
     expect(err).toBeLessThan(1e-5);
   });
 });

@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../backend';
+import { matmulRowBlock } from './matmul_rows';
 import { adapterPromise, compareWithCpu, SKIP_NOTE } from './test_util';
 
 const adapter = await adapterPromise;
@@ -73,5 +74,45 @@ describe.skipIf(!adapter)(`webgpu replacement ops vs cpu${adapter ? '' : ` (${SK
     const r = await compareWithCpu([{ shape: [1_100_000, 3], seed: 8 }], (x) => tf.transpose(x));
     expect(r.shapes).toEqual([[3, 1_100_000]]);
     expect(r.errors[0]).toBe(0);
+  });
+
+  it('pads and crops rank-5 volumes (and the crop gradient, a pad)', async () => {
+    const r = await compareWithCpu([{ shape: [2, 5, 7, 6, 3], seed: 9 }], (x) => [
+      tf.pad(x, [[0, 0], [0, 1], [2, 1], [0, 3], [0, 0]]),
+      tf.pad(x, [[1, 0], [0, 0], [0, 0], [1, 1], [0, 2]], -1.5),
+      tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.slice(v, [0, 1, 0, 2, 0], [2, 3, 7, 4, 3]), 2)))(x),
+    ]);
+    expect(r.shapes).toEqual([[2, 6, 10, 9, 3], [3, 5, 7, 8, 5], [2, 5, 7, 6, 3]]);
+    for (const e of r.errors) expect(e).toBe(0);
+  });
+
+  it('matmuls split into row blocks agree with cpu (block lowered to 1000 rows)', async () => {
+    const rows = 2_345;
+    matmulRowBlock.rows = 1000;
+    try {
+      const r = await compareWithCpu(
+        [{ shape: [rows, 3], seed: 10 }, { shape: [3, 5], seed: 11 }, { shape: [1, rows, 1], seed: 12 }, { shape: [3, rows], seed: 13 }, { shape: [2, rows, 3], seed: 14 }],
+        (a, b, c, d, e) => [
+          tf.matMul(a, b),
+          // the gradient of a ones-vector sum over voxels: an outer product with one row per voxel
+          tf.matMul(c, tf.ones([1, 1, 4])),
+          tf.matMul(d, b, true, false),
+          tf.matMul(e, tf.ones([2, 5, 3]), false, true),
+        ]);
+      expect(r.shapes).toEqual([[rows, 5], [1, rows, 4], [rows, 5], [2, rows, 5]]);
+      for (const e of r.errors) expect(e).toBeLessThan(1e-6);
+    } finally {
+      matmulRowBlock.rows = 1_000_000;
+    }
+  });
+
+  it('an outer product with 2.2M rows runs (the stock kernel throws)', async () => {
+    await tf.setBackend('webgpu');
+    const rows = 2_200_000;
+    const y = tf.tidy(() => tf.matMul(tf.ones([1, rows, 1]), tf.fill([1, 1, 3], 2)));
+    const v = await y.data();
+    expect(y.shape).toEqual([1, rows, 3]);
+    expect(v.every((x) => x === 2)).toBe(true);
+    y.dispose();
   });
 });

@@ -7,6 +7,8 @@ import { COLLAPSED_BINARY_KERNELS, collapsedBinaryConfig } from './binary_collap
 import { conv3dConfig } from './conv3d';
 import { conv3dBackpropFilterConfig } from './conv3d_backprop_filter';
 import { conv3dBackpropInputConfig } from './conv3d_backprop_input';
+import { matmulRowsConfig } from './matmul_rows';
+import { padConfig } from './pad';
 import { reduceConfig } from './reduce';
 import { transpose2dConfig } from './transpose_2d';
 
@@ -17,6 +19,8 @@ export const WEBGPU_REPLACEMENTS: { kernels: string[]; why: string }[] = [
   { kernels: [...COLLAPSED_BINARY_KERNELS], why: 'rank-5 broadcasts emit invalid WGSL (vec5); shapes are collapsed first' },
   { kernels: ['Sum', 'Mean', 'Max', 'Min'], why: 'transpose-based reductions overflow the dispatch limit past ~1M rows' },
   { kernels: ['Transpose'], why: 'rank-2 tiled transpose overflows the y dispatch past ~1M rows' },
+  { kernels: ['PadV2'], why: 'rank-5 pad emits invalid WGSL (vec5); the gradient of a crop is a pad' },
+  { kernels: ['BatchMatMul'], why: 'matmul overflows the y dispatch past ~2.1M rows of A; A is split into row blocks' },
   { kernels: ['Conv3D', 'Conv3DBackpropInputV2', 'Conv3DBackpropFilterV2'], why: 'implicit-GEMM WGSL kernels with workgroup tiling replace the naive stock shaders' },
 ];
 
@@ -30,6 +34,8 @@ export function registerWebgpuKernels(): string[] {
     ...COLLAPSED_BINARY_KERNELS.filter((n) => tf.getKernel(n, 'webgpu')).map((n) => collapsedBinaryConfig(n)),
     ...(['Sum', 'Mean', 'Max', 'Min'] as const).map((n) => reduceConfig(n)),
     transpose2dConfig(),
+    padConfig(),
+    matmulRowsConfig(),
     conv3dConfig(),
     conv3dBackpropInputConfig(),
     conv3dBackpropFilterConfig(),

@@ -28,4 +28,14 @@ describe.skipIf(!adapter)(`stock tfjs-backend-webgpu kernels${adapter ? '' : ` (
   it('a sum over more than ~1M rows throws the dispatch error', () => {
     expect(() => tf.sum(tf.ones([1_100_000, 4]), 0)).toThrow(/Dispatch size exceeds WebGPU limits/);
   });
+
+  it('a rank-5 pad does not write its output', async () => {
+    const y = await tf.pad(tf.ones([1, 4, 5, 6, 2]), [[0, 0], [0, 1], [0, 1], [0, 1], [0, 0]]).data();
+    const ones = y.reduce((n, v) => n + (v === 1 ? 1 : 0), 0);
+    expect(ones).not.toBe(4 * 5 * 6 * 2);
+  });
+
+  it('a matmul with more than ~2.1M rows of A throws the dispatch error', () => {
+    expect(() => tf.matMul(tf.ones([1, 2_200_000, 1]), tf.ones([1, 1, 4]))).toThrow(/Dispatch size exceeds WebGPU limits/);
+  });
 });
