@@ -18,9 +18,9 @@ export interface SynthCohortOptions {
   outDir: string;
   cases: number;
   seed: number | string;
-  /** Fraction of cases written as PDDCA NRRD folders (default 0.25); spread evenly over the indices. */
+  /** Fraction of cases written as PDDCA NRRD folders (default 0.25): floor(fraction * cases), spread evenly. */
   pddcaFraction?: number;
-  /** 'small' (default, matrix 192-256) or 'full' (512x512). */
+  /** 'small' (default, matrix 160-256) or 'full' (512x512). */
   size?: SynthSize;
   /** Fraction of DICOM cases scanned feet first (default 0.15). */
   ffsFraction?: number;
@@ -28,8 +28,21 @@ export interface SynthCohortOptions {
   sliceMm?: number;
   /** Replace the contents of an existing cohort folder (one holding synth-truth.json, or empty). */
   overwrite?: boolean;
+  /** Cases generated at the same time (default 1); useful with `runCase` running them elsewhere. */
+  concurrency?: number;
+  /** Runs one case (default: writeSynthCase in this thread); e.g. a pool of child processes. */
+  runCase?: (task: SynthCaseTask) => Promise<CaseTruth>;
   /** Called after each case is written (and once with done = 0 at the start). */
   onProgress?: (p: SynthProgress) => void;
+}
+
+/** Everything needed to generate and write one case (plain data: it can cross a process boundary). */
+export interface SynthCaseTask {
+  outDir: string;
+  seed: number | string;
+  index: number;
+  format: SynthFormat;
+  options: SynthCaseOptions;
 }
 
 export interface SynthProgress {
@@ -49,10 +62,13 @@ export interface SynthTruth {
   cases: CaseTruth[];
 }
 
-/** Formats of the cases: `round(fraction * n)` PDDCA cases spread evenly over the indices. */
+/**
+ * Formats of the cases: `floor(fraction * n)` PDDCA cases spread evenly over the indices (the last
+ * case of every 1/fraction block), so a cohort's first cases stay DICOM.
+ */
 export function cohortFormats(n: number, pddcaFraction: number): SynthFormat[] {
   const f = Math.min(1, Math.max(0, pddcaFraction));
-  return Array.from({ length: n }, (_, i) => (Math.round((i + 1) * f) > Math.round(i * f) ? 'pddca' : 'dicom'));
+  return Array.from({ length: n }, (_, i) => (Math.floor((i + 1) * f + 1e-9) > Math.floor(i * f + 1e-9) ? 'pddca' : 'dicom'));
 }
 
 /** Error for a cohort folder that cannot be (over)written. */
@@ -78,36 +94,51 @@ function prepareOutDir(outDir: string, overwrite: boolean): void {
 }
 
 /**
- * Generates and writes the cohort. Each case is written into a hidden temporary folder and renamed
- * into place when complete; the truth file is written last (atomically).
- * @returns the truth written to `<outDir>/synth-truth.json`.
+ * Generates case `task.index` and writes it to `<outDir>/<caseId>`, through a hidden temporary folder
+ * renamed into place when complete.
+ */
+export function writeSynthCase(task: SynthCaseTask): CaseTruth {
+  const c = generateCase(task.seed, task.index, task.format, task.options);
+  const tmp = join(task.outDir, `.partial-${c.caseId}`);
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  const truth = writeCase(c, tmp, c.caseId, task.seed);
+  renameSync(tmp, join(task.outDir, c.caseId));
+  return truth;
+}
+
+/**
+ * Generates and writes the cohort; the truth file is written last (atomically).
+ * @returns the truth written to `<outDir>/synth-truth.json` (cases in index order).
  * @throws SynthOutputError when outDir is not empty (and not a previous cohort with overwrite).
  */
-export function writeSynthCohort(opts: SynthCohortOptions): SynthTruth {
+export async function writeSynthCohort(opts: SynthCohortOptions): Promise<SynthTruth> {
   if (!Number.isInteger(opts.cases) || opts.cases < 1) throw new RangeError(`writeSynthCohort: cases must be a positive integer, got ${opts.cases}`);
   const pddcaFraction = opts.pddcaFraction ?? 0.25;
   const size = opts.size ?? 'small';
   const ffsFraction = opts.ffsFraction ?? 0.15;
   prepareOutDir(opts.outDir, opts.overwrite ?? false);
   const formats = cohortFormats(opts.cases, pddcaFraction);
-  const caseOpts: SynthCaseOptions = {
+  const options: SynthCaseOptions = {
     size,
     ffsFraction,
     ...(opts.matrix ? { matrix: opts.matrix } : {}),
     ...(opts.sliceMm ? { sliceMm: opts.sliceMm } : {}),
   };
-  const cases: CaseTruth[] = [];
+  const run = opts.runCase ?? (async (t: SynthCaseTask) => writeSynthCase(t));
+  const cases: CaseTruth[] = new Array(opts.cases);
+  let next = 0, done = 0;
   opts.onProgress?.({ done: 0, total: opts.cases });
-  for (let i = 0; i < opts.cases; i++) {
-    const c = generateCase(opts.seed, i, formats[i]!, caseOpts);
-    const tmp = join(opts.outDir, `.partial-${c.caseId}`);
-    rmSync(tmp, { recursive: true, force: true });
-    mkdirSync(tmp, { recursive: true });
-    const truth = writeCase(c, tmp, c.caseId, opts.seed);
-    renameSync(tmp, join(opts.outDir, c.caseId));
-    cases.push(truth);
-    opts.onProgress?.({ done: i + 1, total: opts.cases, caseId: c.caseId, format: c.format });
-  }
+  const lane = async () => {
+    while (next < opts.cases) {
+      const index = next++;
+      const truth = await run({ outDir: opts.outDir, seed: opts.seed, index, format: formats[index]!, options });
+      cases[index] = truth;
+      done++;
+      opts.onProgress?.({ done, total: opts.cases, caseId: truth.caseId, format: truth.format });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency ?? 1, opts.cases)) }, lane));
   const truth: SynthTruth = {
     generator: 'anatomynet-ts synth',
     version: 1,

@@ -90,7 +90,7 @@ export function buildHead(rng: Rng, h: number, organs: OrganModel, fatMm: number
   for (const s of cavityParts) add(STAGE.contents, 'whiteMatter', new Intersection([E([0, 10, 30], [50, 68, 52]), s]));
   for (const s of cavityParts) add(STAGE.contents, 'whiteMatter', new Intersection([E([0, 45, -30], [40, 28, 15]), s])); // cerebellar white matter
   for (const s of [1, -1]) add(STAGE.contents, 'csf', E([s * 10, 6, 38], [6, 30, 10], rotZ(s * 8))); // lateral ventricles
-  add(STAGE.contents, 'csf', E([0, 0, -16], [16, 14, 8])); // suprasellar cistern (chiasm sits in it)
+  add(STAGE.contents, 'csf', E([0, -13, -13], [17, 12, 7])); // suprasellar cistern (the chiasm sits in it)
   add(STAGE.contents, 'csf', new Intersection([E([0, 8, -34], [14, 10, 22], rotX(18)), cavity])); // prepontine cistern
 
   // --- skull base: clivus, petrous bones, mastoids, ear canals, sphenoid sinus

@@ -2,7 +2,7 @@
  * Synthetic head-and-neck cohort: analytic anatomy in patient mm, sampled on varied scan grids and
  * written as DICOM CT + RTSTRUCT or PDDCA NRRD, with ground truth.
  */
-export { writeSynthCohort, cohortFormats, SynthOutputError, SYNTH_TRUTH_FILE, type SynthCohortOptions, type SynthProgress, type SynthTruth } from './cohort';
+export { writeSynthCohort, writeSynthCase, cohortFormats, type SynthCaseTask, SynthOutputError, SYNTH_TRUTH_FILE, type SynthCohortOptions, type SynthProgress, type SynthTruth } from './cohort';
 export { generateCase, organMask, roiMask, dilateMask, type SynthCase, type SynthCaseOptions, type SynthFormat } from './case';
 export { writeCase, type CaseTruth, type OrganTruth, type RoiTruth } from './write';
 export { SYNTH_ORGANS, type SynthOrgan } from './tissues';

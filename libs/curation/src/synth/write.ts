@@ -135,7 +135,7 @@ function toMm(grid: Grid, idx: Vec3): Vec3 {
 function analyticMl(c: SynthCase, organ: SynthOrgan): number {
   const b = c.patient.organs[organ].bounds;
   const boxMm3 = (b.max[0] - b.min[0]) * (b.max[1] - b.min[1]) * (b.max[2] - b.min[2]);
-  const step = Math.min(1, Math.max(0.25, Math.cbrt(boxMm3 / 400_000)));
+  const step = Math.min(1.5, Math.max(0.25, Math.cbrt(boxMm3 / 150_000)));
   return r3(shapeVolumeMm3(c.patient.organs[organ], step) / 1000);
 }
 

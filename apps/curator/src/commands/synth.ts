@@ -1,0 +1,165 @@
+/**
+ * `curator synth`: writes a synthetic head-and-neck cohort (DICOM CT + RTSTRUCT, and PDDCA NRRD
+ * folders) with `synth-truth.json`. Cases can run in child processes (`--workers`); this same file is
+ * the child's entry point when started with ANATOMYNET_SYNTH_WORKER=1.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Argv, CommandModule } from 'yargs';
+import { SYNTH_TRUTH_FILE, writeSynthCase, writeSynthCohort, type CaseTruth, type SynthCaseTask, type SynthTruth } from '@anatomynet/curation';
+import { createProgressBar } from '../progress';
+
+export interface SynthArgs {
+  out: string;
+  cases: number;
+  seed: string;
+  pddcaFraction: number;
+  ffsFraction: number;
+  size: 'small' | 'full';
+  matrix?: number;
+  sliceMm?: number;
+  overwrite: boolean;
+  workers: number;
+  quiet: boolean;
+}
+
+const WORKER_ENV = 'ANATOMYNET_SYNTH_WORKER';
+
+export const synthCommand: CommandModule<object, SynthArgs> = {
+  command: 'synth',
+  describe: 'Write a synthetic head-and-neck cohort (DICOM CT + RTSTRUCT and PDDCA NRRD) with ground truth in synth-truth.json',
+  builder: (y: Argv) =>
+    y
+      .option('out', { alias: 'o', type: 'string', demandOption: true, describe: 'output folder (created; must be empty or a previous cohort with --overwrite)' })
+      .option('cases', { alias: 'n', type: 'number', default: 12, describe: 'number of cases' })
+      .option('seed', { alias: 's', type: 'string', default: '1', describe: 'seed: the same seed and options give the same bytes' })
+      .option('pddca-fraction', { type: 'number', default: 0.25, describe: 'fraction of cases written as PDDCA folders (img.nrrd + structures/*.nrrd)' })
+      .option('ffs-fraction', { type: 'number', default: 0.15, describe: 'fraction of DICOM cases scanned feet first (FFS)' })
+      .option('size', { type: 'string', choices: ['small', 'full'] as const, default: 'small' as const, describe: 'small: matrix 160-256, quick; full: 512x512 (benchmarks)' })
+      .option('matrix', { type: 'number', describe: 'force this in-plane matrix (columns = rows)' })
+      .option('slice-mm', { type: 'number', describe: 'force this slice spacing (mm)' })
+      .option('overwrite', { alias: 'f', type: 'boolean', default: false, describe: 'replace a previous synthetic cohort in --out' })
+      .option('workers', { alias: 'j', type: 'number', default: Math.max(1, Math.min(availableParallelism(), 2)), describe: 'cases generated in parallel (child processes)' })
+      .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress bar' })
+      .check((raw) => {
+        const a = raw as unknown as SynthArgs;
+        if (!Number.isInteger(a.cases) || a.cases < 1) throw new Error('--cases must be a positive integer');
+        if (!(a.pddcaFraction >= 0 && a.pddcaFraction <= 1)) throw new Error('--pddca-fraction must be in [0, 1]');
+        if (!(a.ffsFraction >= 0 && a.ffsFraction <= 1)) throw new Error('--ffs-fraction must be in [0, 1]');
+        if (a.matrix !== undefined && !(Number.isInteger(a.matrix) && a.matrix >= 32 && a.matrix <= 1024)) throw new Error('--matrix must be an integer in [32, 1024]');
+        if (a.sliceMm !== undefined && !(a.sliceMm > 0.3 && a.sliceMm <= 10)) throw new Error('--slice-mm must be in (0.3, 10]');
+        if (!Number.isInteger(a.workers) || a.workers < 1) throw new Error('--workers must be a positive integer');
+        return true;
+      })
+      .example('$0 synth --out data/raw-synth --cases 12 --seed 1', 'a small cohort for the demo and tests')
+      .example('$0 synth --out /tmp/bench --cases 4 --size full', 'four 512x512 cases for benchmarks')
+      .strict() as unknown as Argv<SynthArgs>,
+  handler: async (args) => {
+    const truth = await runSynth(args);
+    process.stderr.write(summarise(truth, args.out) + '\n');
+  },
+};
+
+/** Runs the command (also for tests): generates the cohort, drawing a progress bar unless quiet. */
+export async function runSynth(args: SynthArgs): Promise<SynthTruth> {
+  const bar = args.quiet ? null : createProgressBar('synth');
+  const pool = args.workers > 1 ? createSynthPool(Math.min(args.workers, args.cases)) : null;
+  const seed = /^-?\d+$/.test(args.seed) ? Number(args.seed) : args.seed;
+  try {
+    const truth = await writeSynthCohort({
+      outDir: args.out,
+      cases: args.cases,
+      seed,
+      pddcaFraction: args.pddcaFraction,
+      ffsFraction: args.ffsFraction,
+      size: args.size,
+      ...(args.matrix ? { matrix: args.matrix } : {}),
+      ...(args.sliceMm ? { sliceMm: args.sliceMm } : {}),
+      overwrite: args.overwrite,
+      concurrency: Math.max(1, args.workers),
+      ...(pool ? { runCase: (t: SynthCaseTask) => pool.run(t) } : {}),
+      onProgress: (p) => bar?.update(p.done, p.total, p.caseId ? `${p.caseId} (${p.format})` : ''),
+    });
+    bar?.finish('done');
+    return truth;
+  } finally {
+    await pool?.close();
+  }
+}
+
+/** A few lines on what was written. */
+export function summarise(truth: SynthTruth, out: string): string {
+  const n = truth.cases.length;
+  const dicom = truth.cases.filter((c) => c.format === 'dicom');
+  const ffs = truth.cases.filter((c) => c.patientPosition === 'FFS').length;
+  const lines = [`wrote ${n} cases to ${out}: ${dicom.length} DICOM (${ffs} FFS), ${n - dicom.length} PDDCA; truth in ${join(out, SYNTH_TRUTH_FILE)}`];
+  const annotated = truth.organs.map((o) => `${o} ${truth.cases.filter((c) => c.organs[o as keyof CaseTruth['organs']].annotated).length}`);
+  lines.push(`annotated: ${annotated.join(', ')}`);
+  return lines.join('\n');
+}
+
+// ---------- child processes ----------
+
+type WorkerReply = { ok: true; truth: CaseTruth } | { ok: false; error: string };
+
+interface SynthPool {
+  run(task: SynthCaseTask): Promise<CaseTruth>;
+  close(): Promise<void>;
+}
+
+/** Child processes running writeSynthCase; started with this process's execArgv (so tsx carries over). */
+function createSynthPool(size: number): SynthPool {
+  const file = fileURLToPath(import.meta.url);
+  const idle: ChildProcess[] = [];
+  const waiting: Array<(w: ChildProcess) => void> = [];
+  const all = new Set<ChildProcess>();
+  const spawn = () => {
+    const w = fork(file, [], { execArgv: process.execArgv, env: { ...process.env, [WORKER_ENV]: '1' }, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    all.add(w);
+    w.on('exit', () => all.delete(w));
+    return w;
+  };
+  for (let i = 0; i < size; i++) idle.push(spawn());
+  const acquire = () => new Promise<ChildProcess>((res) => { const w = idle.pop(); if (w) res(w); else waiting.push(res); });
+  const release = (w: ChildProcess) => { const next = waiting.shift(); if (next) next(w); else idle.push(w); };
+  return {
+    async run(task) {
+      const w = await acquire();
+      return new Promise<CaseTruth>((resolve, reject) => {
+        const cleanup = () => { w.off('message', onMessage); w.off('exit', onExit); };
+        const onMessage = (m: WorkerReply) => {
+          cleanup();
+          release(w);
+          if (m.ok) resolve(m.truth);
+          else reject(new Error(`case ${task.index}: ${m.error}`));
+        };
+        const onExit = (code: number | null, signal: string | null) => {
+          cleanup();
+          release(spawn());
+          reject(new Error(`case ${task.index}: worker exited (${signal ?? `code ${code}`})`));
+        };
+        w.on('message', onMessage);
+        w.on('exit', onExit);
+        w.send(task);
+      });
+    },
+    async close() {
+      await Promise.all([...all].map((w) => new Promise<void>((res) => { w.once('exit', () => res()); w.disconnect(); })));
+    },
+  };
+}
+
+if (process.env[WORKER_ENV] === '1' && process.send) {
+  process.on('message', (task: SynthCaseTask) => {
+    let reply: WorkerReply;
+    try {
+      reply = { ok: true, truth: writeSynthCase(task) };
+    } catch (e) {
+      reply = { ok: false, error: (e as Error).message ?? String(e) };
+    }
+    process.send!(reply);
+  });
+  process.on('disconnect', () => process.exit(0));
+}
