@@ -2,12 +2,20 @@
 // The trainer CLI: each command lives in commands/<name>.ts and is registered here.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { gridCommand } from './commands/grid';
 import { modelCommand } from './commands/model';
+import { segmentCommand } from './commands/segment';
+import { statusCommand } from './commands/status';
+import { trainCommand } from './commands/train';
 
 try {
   await yargs(hideBin(process.argv))
     .scriptName('trainer')
     .command(modelCommand)
+    .command(trainCommand)
+    .command(gridCommand)
+    .command(statusCommand)
+    .command(segmentCommand)
     .demandCommand(1, 'name a command (see --help)')
     .strict()
     .fail((msg, err, y) => {

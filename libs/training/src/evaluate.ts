@@ -57,16 +57,16 @@ export function evaluateOnSourceGrid(
   predOnTrainingGrid: Uint8Array,
   c: PreparedCase,
   opts: { numClasses: number; toleranceMm: number; largestComponent: boolean },
-): OrganResult[] {
+): { rows: OrganResult[]; labels: Uint8Array } {
   let pred = c.shape.join() === c.source.shape.join() ? predOnTrainingGrid : resampleNearest(predOnTrainingGrid, c.shape, c.source.shape);
   if (opts.largestComponent) pred = keepLargestComponents(pred, c.source.shape, opts.numClasses);
   const organs = ORGANS.filter((_, i) => c.annotated[i]);
-  if (!organs.length) return [];
+  if (!organs.length) return { rows: [], labels: pred };
   const rows = evaluateLabels(pred, c.source.labels, c.source.shape, c.source.spacingMm, opts.numClasses, {
     labels: organs.map((o) => o.index),
     toleranceMm: opts.toleranceMm,
   });
-  return rows.map((r, i) => ({
+  const out = rows.map((r, i) => ({
     organ: organs[i].key,
     label: r.label,
     dsc: r.dice,
@@ -77,6 +77,7 @@ export function evaluateOnSourceGrid(
     fp: r.fp,
     fn: r.fn,
   }));
+  return { rows: out, labels: pred };
 }
 
 /** Mean over finite values; NaN when none. */

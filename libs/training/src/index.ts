@@ -7,3 +7,6 @@ export { DatasetError, openDataset, prepareCase, trainingCases, manifestDigestOf
 export { trainRun, NonFiniteLossError, type TrainOptions, type TrainProgress, type TrainResult } from './trainer';
 export { GridFileError, planGrid, readGridFile, runGrid, gridNameOf, type GridFile, type GridCellPlan, type CellOutcome } from './grid';
 export { predictLabels, keepLargestComponents, evaluateOnSourceGrid } from './evaluate';
+export { RUN_CONFIG_FILE } from './trainer';
+export { loadRunModel, RunFolderError } from './run-folder';
+export { loadInputCt, segmentVolume, segmentToFiles, SegmentInputError, ORGAN_COLOURS, type LoadedInput, type SegmentOptions, type SegmentFilesResult } from './segment';

@@ -6,8 +6,11 @@
  * Every random choice derives from (seed, epoch, position), and a checkpoint closes every epoch, so a
  * killed run resumed from its last checkpoint repeats exactly what the uninterrupted run would have done.
  */
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { writeNifti, writeFileAtomic } from '@anatomynet/data';
 import { buildModel, trainStep, type AnatomyNetModel } from '@anatomynet/model';
 import { buildLoss, caseMask, classWeights } from '@anatomynet/losses';
 import { ORGANS } from '@anatomynet/curation';
@@ -73,6 +76,11 @@ function makeOptimizer(cfg: RunConfig, phase: LoopState['phase']): tf.Optimizer 
   return phase === 'rmsprop' ? tf.train.rmsprop(s.rmspropLr, s.rmspropDecay) : tf.train.momentum(s.sgdLr, s.momentum);
 }
 
+/** The resolved run config, written into every run folder. */
+export const RUN_CONFIG_FILE = 'run-config.json';
+
+const sha256OfFile = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
+
 const phaseOf = (cfg: RunConfig, epoch: number): LoopState['phase'] => (epoch < cfg.schedule.rmspropEpochs ? 'rmsprop' : 'sgd');
 
 /** Fisher-Yates with the given RNG: the epoch's case order. */
@@ -88,7 +96,14 @@ function shuffled<T>(items: readonly T[], rng: () => number): T[] {
 async function startOrResume(o: TrainOptions, ds: Dataset) {
   const cfg = o.config;
   if (!o.resumeRunId) {
+    const id = crypto.randomUUID();
+    const runDir = join(o.runsDir, id);
+    mkdirSync(runDir, { recursive: true });
+    // The run folder is self-describing: `trainer segment --model <runDir>` needs nothing else.
+    writeFileAtomic(join(runDir, RUN_CONFIG_FILE), `${JSON.stringify(cfg, null, 1)}\n`);
     const run = await o.store.createRun({
+      id,
+      runDir,
       experiment: o.experiment,
       name: o.runName,
       config: cfg,
@@ -100,7 +115,7 @@ async function startOrResume(o: TrainOptions, ds: Dataset) {
     });
     const model = buildModel(cfg.model, { seed: cfg.seed });
     const state: LoopState = { epoch: 0, step: 0, phase: phaseOf(cfg, 0), bestValDice: -Infinity, bestEpoch: -1 };
-    return { runId: run.id, runDir: join(o.runsDir, run.id), model, optimizer: makeOptimizer(cfg, state.phase), state };
+    return { runId: run.id, runDir, model, optimizer: makeOptimizer(cfg, state.phase), state };
   }
   const run = await o.store.getRun(o.resumeRunId);
   if (!run) throw new Error(`--resume ${o.resumeRunId}: no such run in the database`);
@@ -193,7 +208,7 @@ export async function trainRun(o: TrainOptions): Promise<TrainResult> {
     const best = await loadCheckpoint(join(runDir, 'best'), (phase) => makeOptimizer(cfg, phase));
     best.optimizer.dispose();
     model = best.model;
-    const testDice = await testEvaluation(model, ds, prep, cfg, runId, o.store, writer);
+    const testDice = await testEvaluation(model, ds, prep, cfg, runId, runDir, o.store, writer);
     await writer.close();
     model.dispose();
     await o.store.endRun(runId, 'FINISHED');
@@ -226,14 +241,21 @@ async function testEvaluation(
   prep: { huWindow: RunConfig['data']['huWindow']; spacingMm: RunConfig['data']['spacingMm'] },
   cfg: RunConfig,
   runId: string,
+  runDir: string,
   store: TrackingStore,
   writer: MetricWriter,
 ): Promise<number> {
   const all: number[] = [];
+  mkdirSync(join(runDir, 'predictions'), { recursive: true });
   for (const id of [...ds.splits.test].sort()) {
     const c = prepareCase(ds, id, prep);
     const pred = await predictLabels(model, c.image, c.shape);
-    const rows = evaluateOnSourceGrid(pred, c, { numClasses: cfg.model.numClasses, toleranceMm: cfg.evaluation.surfaceToleranceMm, largestComponent: cfg.evaluation.largestComponent });
+    const evaluation = { numClasses: cfg.model.numClasses, toleranceMm: cfg.evaluation.surfaceToleranceMm, largestComponent: cfg.evaluation.largestComponent };
+    const { rows, labels } = evaluateOnSourceGrid(pred, c, evaluation);
+    // The prediction on the case's published grid, for the report's overlays and for inspection.
+    const predictionPath = join(runDir, 'predictions', `${id}.nii.gz`);
+    writeNifti(predictionPath, { data: labels, shape: c.source.shape, spacing: c.source.spacingMm, origin: c.source.origin, direction: c.source.direction });
+    await store.recordArtifact({ runId, kind: 'prediction', path: predictionPath, sha256: sha256OfFile(predictionPath) });
     await store.recordCaseResults(
       rows.map((r) => ({
         runId,

@@ -1,0 +1,57 @@
+import { mkdirSync } from 'node:fs';
+import type { CommandModule } from 'yargs';
+import { loadInputCt, loadRunModel, segmentToFiles } from '@anatomynet/training';
+import { openStore, startBackend, withBackendOption } from '../common';
+
+interface SegmentArgs {
+  run?: string;
+  db?: string;
+  model?: string;
+  input: string;
+  out: string;
+  series?: string;
+  lcc: boolean;
+  backend?: string;
+}
+
+export const segmentCommand: CommandModule<object, SegmentArgs> = {
+  command: 'segment',
+  describe: 'Segment a CT (DICOM series folder, NIfTI or NRRD) into a NIfTI label map and a DICOM RTSTRUCT',
+  builder: (y) =>
+    withBackendOption(
+      y
+        .option('run', { type: 'string', describe: 'run id in --db whose best checkpoint to use' })
+        .option('db', { type: 'string', describe: 'tracking database (with --run)' })
+        .option('model', { type: 'string', describe: 'a run folder (holding run-config.json and best/), instead of --run' })
+        .option('input', { type: 'string', demandOption: true, describe: 'DICOM series folder, .nii/.nii.gz or .nrrd' })
+        .option('out', { type: 'string', demandOption: true, describe: 'output folder: labels.nii.gz, and rtstruct.dcm for DICOM input' })
+        .option('series', { type: 'string', describe: 'SeriesInstanceUID, when the folder holds several CT series' })
+        .option('lcc', { type: 'boolean', default: true, describe: 'keep the largest connected component per organ (--no-lcc to disable)' })
+        .check((a) => (a.model || (a.run && a.db) ? true : 'give --model RUN_FOLDER, or --run RUN_ID with --db FILE')),
+    ) as any,
+  handler: async (a) => {
+    let runDir = a.model;
+    if (!runDir) {
+      const store = openStore(a.db!);
+      const run = await store.getRun(a.run!);
+      await store.close();
+      if (!run) throw new Error(`${a.db}: no run ${a.run}`);
+      if (!run.runDir) throw new Error(`run ${a.run} has no run folder recorded`);
+      runDir = run.runDir;
+    }
+    await startBackend(a.backend);
+    const { model, config } = loadRunModel(runDir);
+    const input = loadInputCt(a.input, a.series);
+    mkdirSync(a.out, { recursive: true });
+    const r = await segmentToFiles(model, input, a.out, {
+      huWindow: config.data.huWindow,
+      spacingMm: config.data.spacingMm,
+      largestComponent: a.lcc,
+      generationDescription: `AnatomyNet (anatomynet-ts), run folder ${runDir}`,
+    });
+    model.dispose();
+    console.error(`segmented ${input.volume.shape.join('x')} voxels in ${r.seconds.toFixed(2)} s per volume`);
+    if (!r.rtstructPath) console.error('input is not a DICOM series: no RTSTRUCT written (it must reference the CT series it is drawn on)');
+    console.log(JSON.stringify({ ...r, seconds: Number(r.seconds.toFixed(3)) }));
+  },
+};

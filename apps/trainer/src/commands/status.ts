@@ -1,0 +1,50 @@
+import type { CommandModule } from 'yargs';
+import type { Run } from '@anatomynet/tracking';
+import { openStore } from '../common';
+
+interface StatusArgs {
+  db: string;
+  grid?: string;
+  experiment?: string;
+  staleMinutes?: number;
+  json: boolean;
+}
+
+const time = (ms: number | null) => (ms ? new Date(ms).toISOString().replace('T', ' ').slice(0, 19) : '-');
+
+export const statusCommand: CommandModule<object, StatusArgs> = {
+  command: 'status',
+  describe: 'List runs and grid cells of a tracking database',
+  builder: (y) =>
+    y
+      .option('db', { type: 'string', demandOption: true, describe: 'tracking database' })
+      .option('grid', { type: 'string', describe: 'only this grid (e.g. fig3-pooling@smoke)' })
+      .option('experiment', { type: 'string', describe: 'only this experiment' })
+      .option('stale-minutes', { type: 'number', describe: 'first mark RUNNING runs without a heartbeat for this long as KILLED' })
+      .option('json', { type: 'boolean', default: false, describe: 'print JSON' }) as any,
+  handler: async (a) => {
+    const store = openStore(a.db);
+    if (a.staleMinutes !== undefined) {
+      const sweep = await store.markStaleRunsKilled(a.staleMinutes * 60_000);
+      if (sweep.killedRunIds.length) console.error(`marked KILLED (no heartbeat for ${a.staleMinutes} min): ${sweep.killedRunIds.join(', ')}`);
+    }
+    const runs: Run[] = await store.listRuns({ experiment: a.experiment, grid: a.grid });
+    const grids = a.grid ? [a.grid] : await store.listGrids();
+    const cells = (await Promise.all(grids.map((g) => store.gridCells(g)))).flat();
+    await store.close();
+    if (a.json) {
+      console.log(JSON.stringify({ runs, cells }, null, 1));
+      return;
+    }
+    console.log(`runs (${runs.length})`);
+    for (const r of runs) {
+      const err = r.errorText ? `  ${r.errorText.split('\n')[0]}` : '';
+      console.log(`  ${r.id}  ${r.status.padEnd(8)} ${r.experiment} / ${r.name}  started ${time(r.startTime)} ended ${time(r.endTime)}  ${r.backend ?? ''}${err}`);
+    }
+    for (const g of grids) {
+      const cs = cells.filter((c) => c.grid === g);
+      console.log(`grid ${g}: ${cs.filter((c) => c.status === 'DONE').length}/${cs.length} done`);
+      for (const c of cs) console.log(`  ${c.key.padEnd(20)} ${c.status.padEnd(8)} ${c.runId ?? '-'}${c.error ? `  ${c.error.split('\n')[0]}` : ''}`);
+    }
+  },
+};

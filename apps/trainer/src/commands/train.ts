@@ -1,0 +1,86 @@
+import { readFileSync } from 'node:fs';
+import type { CommandModule } from 'yargs';
+import { planGrid, readGridFile, resolveRunConfig, trainRun, type RunConfig } from '@anatomynet/training';
+import { gitCommit, killRunOnSignal, openStore, runsDirOf, startBackend, trainProgress, withBackendOption, withStoreOptions } from '../common';
+
+interface TrainArgs {
+  config?: string;
+  grid?: string;
+  row?: string;
+  profile: string;
+  dataset: string;
+  db: string;
+  runs?: string;
+  experiment?: string;
+  name?: string;
+  resume?: string;
+  backend?: string;
+}
+
+/** The run config from --config FILE, or from one row of a grid file. */
+function configOf(a: TrainArgs): { config: RunConfig; experiment: string; name: string } {
+  if (a.grid) {
+    const g = readGridFile(a.grid);
+    const cells = planGrid(g, a.profile, a.grid);
+    const cell = cells.find((c) => c.key === a.row);
+    if (!cell) throw new Error(`${a.grid}: no row "${a.row}" (rows: ${cells.map((c) => c.key).join(', ')})`);
+    return { config: cell.config, experiment: a.experiment ?? cell.grid, name: a.name ?? cell.key };
+  }
+  if (!a.config) throw new Error('give --config FILE, or --grid FILE --row KEY');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(a.config, 'utf8'));
+  } catch (e) {
+    throw new Error(`${a.config}: cannot read JSON (${(e as Error).message})`);
+  }
+  return { config: resolveRunConfig(raw), experiment: a.experiment ?? 'default', name: a.name ?? a.config };
+}
+
+export const trainCommand: CommandModule<object, TrainArgs> = {
+  command: 'train',
+  describe: 'Train one tracked run (a run config file, or one row of an experiments grid)',
+  builder: (y) =>
+    withBackendOption(
+      withStoreOptions(
+        y
+          .option('config', { type: 'string', describe: 'run config JSON (fields of libs/training run-config.ts; defaults are the paper settings)' })
+          .option('grid', { type: 'string', describe: 'experiments/<grid>.json, with --row' })
+          .option('row', { type: 'string', describe: 'row key of the grid' })
+          .option('profile', { type: 'string', default: 'full', describe: 'grid profile: full (paper settings) or smoke (CPU-sized)' })
+          .option('dataset', { type: 'string', demandOption: true, describe: 'curated dataset folder (curator curate --out)' })
+          .option('experiment', { type: 'string', describe: 'experiment name (default: the grid, or "default")' })
+          .option('name', { type: 'string', describe: 'run name' })
+          .option('resume', { type: 'string', describe: 'continue this KILLED run from its last checkpoint (same config and dataset)' })
+          .check((a) => (a.grid && !a.row ? 'give --row with --grid' : true)),
+      ),
+    ) as any,
+  handler: async (a) => {
+    const { config, experiment, name } = configOf(a);
+    const backend = await startBackend(a.backend);
+    const store = openStore(a.db);
+    let runId: string | undefined = a.resume;
+    const stopSignals = killRunOnSignal(() => ({ runId, store }));
+    const progress = trainProgress(`train ${name}`);
+    const r = await trainRun({
+      config,
+      datasetDir: a.dataset,
+      store,
+      experiment,
+      runName: name,
+      runsDir: runsDirOf(a),
+      resumeRunId: a.resume,
+      backend,
+      gitCommit: gitCommit(),
+      onRunCreated: (id) => {
+        runId = id;
+        progress.log(`run ${id}`);
+      },
+      onProgress: (p) => progress.onProgress(p),
+    });
+    progress.finish(r.status);
+    stopSignals();
+    await store.close();
+    console.log(JSON.stringify({ runId: r.runId, status: r.status, bestEpoch: r.bestEpoch, bestValDice: r.bestValDice, testDice: r.testDice, error: r.error }));
+    if (r.status !== 'FINISHED') process.exitCode = 1;
+  },
+};

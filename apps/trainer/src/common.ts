@@ -1,0 +1,81 @@
+/** What the trainer's commands share: backend and database options, git commit, signal handling. */
+import { execFileSync } from 'node:child_process';
+import { dirname, join, resolve } from 'node:path';
+import type { Argv } from 'yargs';
+import { selectBackend, type BackendChoice } from '@anatomynet/compute';
+import { openSqliteStore } from '@anatomynet/tracking';
+import { createProgressBar } from '@anatomynet/cli';
+import type { TrainProgress } from '@anatomynet/training';
+
+export interface StoreArgs {
+  db: string;
+  runs?: string;
+}
+
+export function withStoreOptions<T>(y: Argv<T>) {
+  return y
+    .option('db', { type: 'string', demandOption: true, describe: 'tracking database (SQLite file; created if missing; not on a network file system)' })
+    .option('runs', { type: 'string', describe: 'folder for run folders (default: <db folder>/runs)' });
+}
+
+export function withBackendOption<T>(y: Argv<T>) {
+  return y.option('backend', {
+    type: 'string',
+    choices: ['tensorflow', 'webgpu', 'wasm', 'cpu'],
+    describe: 'compute backend (default: the best available; env ANATOMYNET_BACKEND also sets it)',
+  });
+}
+
+export const runsDirOf = (a: StoreArgs) => resolve(a.runs ?? join(dirname(resolve(a.db)), 'runs'));
+export const openStore = (db: string) => openSqliteStore(resolve(db));
+
+export async function startBackend(prefer?: string): Promise<{ name: string; adapter?: string; choice: BackendChoice }> {
+  const choice = await selectBackend({ prefer: prefer as BackendChoice['backend'] | undefined });
+  const a = choice.adapter;
+  return { name: choice.backend, adapter: a ? [a.vendor, a.architecture, a.description].filter(Boolean).join(' ') : undefined, choice };
+}
+
+/** The checkout's commit (with "+dirty" when files changed), or undefined outside git. */
+export function gitCommit(): string | undefined {
+  try {
+    const head = execFileSync('git', ['rev-parse', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    return dirty ? `${head}+dirty` : head;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A progress bar for one run: steps with loss, ETA, and the last validation Dice. */
+export function trainProgress(title: string) {
+  const bar = createProgressBar(title);
+  let val = '';
+  return {
+    onProgress(p: TrainProgress) {
+      if (p.valDice !== undefined) val = ` val Dice ${Number.isFinite(p.valDice) ? p.valDice.toFixed(3) : 'n/a'}`;
+      bar.update(p.step, p.totalSteps, `epoch ${p.epoch + 1}/${p.epochs} ${p.phase} loss ${p.loss.toFixed(4)}${val}`);
+    },
+    finish: (note?: string) => bar.finish(note),
+    log: (m: string) => bar.log(m),
+  };
+}
+
+/**
+ * On Ctrl-C or SIGTERM, the run in flight is marked KILLED (its last checkpoint stays) before exiting,
+ * so `--resume RUN_ID` can continue it. Returns a function that removes the handlers.
+ */
+export function killRunOnSignal(current: () => { runId?: string; store: { endRun: (id: string, s: 'KILLED', e: { error: string }) => Promise<unknown> } }): () => void {
+  const handler = (signal: NodeJS.Signals) => {
+    const { runId, store } = current();
+    const exit = () => process.exit(signal === 'SIGINT' ? 130 : 143);
+    if (!runId) return exit();
+    process.stderr.write(`\n${signal}: marking run ${runId} KILLED; continue it with --resume ${runId}\n`);
+    store.endRun(runId, 'KILLED', { error: `interrupted by ${signal}` }).then(exit, exit);
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return () => {
+    process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
+  };
+}
