@@ -115,19 +115,20 @@ function pos(p: number): string {
  * Reads a single-frame CT series into HU. Slices are ordered by ImagePositionPatient projected on the
  * ImageOrientationPatient normal (never by file name or InstanceNumber). RescaleSlope/Intercept are
  * applied and rounded; values outside int16 are clamped with a warning. `spacing[2]` is the median step,
- * `slicePositionsMm` the real positions.
+ * `slicePositionsMm` the real positions. `onProgress(done, total)` is called before each file.
  *
  * Throws VolumeIOError: NO_FILES, NOT_DICOM, TRUNCATED (file or pixel data short), MISSING_TAG,
  * UNSUPPORTED_TRANSFER_SYNTAX (other than native little endian, deflated, RLE and JPEG Lossless), UNSUPPORTED_DATATYPE (not 16-bit, multi-frame, colour), MIXED_SERIES,
  * MIXED_ORIENTATION, MIXED_SIZE, DUPLICATE_SLICE, MISSING_SLICE (a step > 1.5x the median).
  */
-export function readCtSeries(files: string[]): CtSeries {
+export function readCtSeries(files: string[], opts: { onProgress?: (done: number, total: number) => void } = {}): CtSeries {
   if (files.length === 0) throw new VolumeIOError('(no files)', 'NO_FILES', 'readCtSeries needs at least one file');
   const warnings: string[] = [];
   let first: DicomFile | undefined;
   let rows = 0, cols = 0, rowCos: Vec3 = [1, 0, 0], colCos: Vec3 = [0, 1, 0], normal: Vec3 = [0, 0, 1], ps: number[] = [1, 1];
   const slices: Slice[] = [];
-  for (const path of files) {
+  for (const [done, path] of files.entries()) {
+    opts.onProgress?.(done, files.length);
     let buf: Buffer;
     try {
       buf = readFileSync(path);
@@ -284,6 +285,8 @@ export interface WriteCtOptions {
   patientIdentityRemoved?: boolean;
   /** Plain file name (no folders) of slice k; `CT0001.dcm`... by default. */
   fileName?: (k: number) => string;
+  /** Called before each slice is written. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 /**
@@ -318,6 +321,7 @@ export function writeCtSeries(volume: Volume<Int16Array>, opts: WriteCtOptions):
   const sops: string[] = [];
   const n = nx * ny;
   for (let k = 0; k < nz; k++) {
+    opts.onProgress?.(k, nz);
     const name = nameOf(k);
     if (!name || basename(name) !== name || name === '.' || name === '..') {
       throw new VolumeIOError(join(opts.dir, String(name)), 'PATH_ESCAPE', 'fileName(k) must be a plain file name inside dir');

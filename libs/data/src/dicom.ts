@@ -250,9 +250,11 @@ function isRtStruct(f: DicomFile): boolean {
 /**
  * Walks `root` (any nesting, sorted paths) and classifies every file: CT image series grouped by
  * SeriesInstanceUID, RT structure sets, other DICOM, and failures (never throws for one bad file).
+ * Reads only the header (first 64 KiB when the pixel data starts within them). `onProgress(done, total,
+ * path)` is called before each file.
  * Throws VolumeIOError('NO_FILES') only when `root` itself cannot be listed.
  */
-export function scanDicomTree(root: string): DicomScan {
+export function scanDicomTree(root: string, opts: { onProgress?: (done: number, total: number, path: string) => void } = {}): DicomScan {
   let paths: string[];
   try {
     if (!statSync(root).isDirectory()) throw new Error('not a directory');
@@ -262,7 +264,8 @@ export function scanDicomTree(root: string): DicomScan {
   }
   const series = new Map<string, CtSeriesInfo>();
   const scan: DicomScan = { ctSeries: [], rtStructs: [], other: [], failures: [] };
-  for (const path of paths) {
+  for (const [done, path] of paths.entries()) {
+    opts.onProgress?.(done, paths.length, path);
     try {
       const head = readDicomFile(path, { pixelData: false });
       if (isRtStruct(head)) {
