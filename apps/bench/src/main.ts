@@ -5,7 +5,7 @@
  *   npm run bench -- --backend cpu|wasm|webgpu [--shape 64,128,128] [--stock-shape 16,32,32]
  */
 import { execFileSync } from 'node:child_process';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
@@ -45,17 +45,28 @@ const parseShape = (s: string): S3 => {
 
 const seconds = (t0: number): number => (performance.now() - t0) / 1e3;
 
-/** Median of `reps` timed runs after one warm-up; `fn` must free what it makes. */
+/** CPU seconds (all threads of this process) of the last {@link timeIt} call's median run. */
+let lastCpuSeconds = 0;
+
+/**
+ * Median wall seconds of `reps` timed runs after one warm-up; `fn` must free what it makes.
+ * Also records the CPU seconds of that run in lastCpuSeconds: on a machine shared with other
+ * work, FLOP per CPU-second x cores estimates what the kernels give on an idle machine.
+ */
 async function timeIt(fn: () => Promise<void> | void, reps: number): Promise<number> {
   await fn();
-  const t: number[] = [];
+  const t: { wall: number; cpu: number }[] = [];
   for (let i = 0; i < reps; i++) {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     await fn();
-    t.push(seconds(t0));
+    const c = process.cpuUsage(c0);
+    t.push({ wall: seconds(t0), cpu: (c.user + c.system) / 1e6 });
   }
-  t.sort((a, b) => a - b);
-  return t[Math.floor(t.length / 2)];
+  t.sort((a, b) => a.wall - b.wall);
+  const m = t[Math.floor(t.length / 2)];
+  lastCpuSeconds = m.cpu;
+  return m.wall;
 }
 
 /**
@@ -82,7 +93,7 @@ async function traceConvs(model: AnatomyNetModel, small: S3): Promise<ConvLayer[
 }
 
 /** Runs one pass of a layer at spatial size `full` on the active backend; returns seconds. */
-async function timeConvPass(l: ConvLayer, full: S3, pass: Pass, reps: number): Promise<{ s: number; flops: number }> {
+async function timeConvPass(l: ConvLayer, full: S3, pass: Pass, reps: number): Promise<{ s: number; cpu: number; flops: number }> {
   const xs: S5 = [1, ...full.map((d) => Math.max(1, Math.round(d * l.scale))) as S3, l.cin];
   const ws: S5 = [l.k, l.k, l.k, l.cin, l.cout];
   const g = conv3dGeometry(xs, ws, l.stride, 'same');
@@ -101,10 +112,11 @@ async function timeConvPass(l: ConvLayer, full: S3, pass: Pass, reps: number): P
   };
   const s = await timeIt(run, reps);
   tf.dispose([x, w, dy]);
-  return { s, flops: conv3dFlops(g) };
+  return { s, cpu: lastCpuSeconds, flops: conv3dFlops(g) };
 }
 
-interface PassResult { gflops: number; seconds: number; gflop: number }
+/** gflops: wall-clock; gflopsPerCpuSecond: FLOP per CPU-second of this process (all threads). */
+interface PassResult { gflops: number; gflopsPerCpuSecond: number; seconds: number; gflop: number }
 type LayerResult = Record<Pass, PassResult>;
 
 async function benchLayers(layers: ConvLayer[], full: S3, reps: number, label: string): Promise<Record<string, LayerResult>> {
@@ -112,9 +124,12 @@ async function benchLayers(layers: ConvLayer[], full: S3, reps: number, label: s
   for (const l of layers) {
     const r = {} as LayerResult;
     for (const p of PASSES) {
-      const { s, flops } = await timeConvPass(l, full, p, reps);
-      r[p] = { gflops: +(flops / s / 1e9).toFixed(2), seconds: +s.toFixed(4), gflop: +(flops / 1e9).toFixed(3) };
-      progress(`[${label}] ${l.name} ${p}: ${r[p].gflops} GFLOP/s (${r[p].seconds} s)`);
+      const { s, cpu, flops } = await timeConvPass(l, full, p, reps);
+      r[p] = {
+        gflops: +(flops / s / 1e9).toFixed(2), gflopsPerCpuSecond: +(flops / Math.max(cpu, 1e-6) / 1e9).toFixed(2),
+        seconds: +s.toFixed(4), gflop: +(flops / 1e9).toFixed(3),
+      };
+      progress(`[${label}] ${l.name} ${p}: ${r[p].gflops} GFLOP/s wall, ${r[p].gflopsPerCpuSecond} per CPU-second (${r[p].seconds} s)`);
     }
     out[l.name] = r;
   }
@@ -122,13 +137,14 @@ async function benchLayers(layers: ConvLayer[], full: S3, reps: number, label: s
 }
 
 /** FLOP-weighted GFLOP/s of each pass over the whole network's convolutions (counts included). */
-function aggregate(layers: ConvLayer[], res: Record<string, LayerResult>): Record<Pass, number> {
+function aggregate(layers: ConvLayer[], res: Record<string, LayerResult>, perCpu = false): Record<Pass, number> {
   const agg = {} as Record<Pass, number>;
   for (const p of PASSES) {
     let f = 0, s = 0;
     for (const l of layers) {
-      f += res[l.name][p].gflop * l.count;
-      s += res[l.name][p].seconds * l.count;
+      const r = res[l.name][p];
+      f += r.gflop * l.count;
+      s += (perCpu ? r.gflop / r.gflopsPerCpuSecond : r.seconds) * l.count;
     }
     agg[p] = +(f / s).toFixed(2);
   }
@@ -157,7 +173,9 @@ async function benchModel(shape: S3, classes: number, reps: number, profileTop: 
     y.dispose();
   }, reps);
   progress(`[${label}] model ${shape.join('x')}: forward ${fwd.toFixed(2)} s; training step`);
+  const fwdCpu = lastCpuSeconds;
   const step = await timeIt(async () => { await trainStep(model, opt, x, loss); }, reps);
+  const stepCpu = lastCpuSeconds;
   progress(`[${label}] model ${shape.join('x')}: training step ${step.toFixed(2)} s`);
   let top: { kernel: string; ms: number; share: number; calls: number }[] | undefined;
   if (profileTop > 0) {
@@ -177,7 +195,11 @@ async function benchModel(shape: S3, classes: number, reps: number, profileTop: 
   }
   tf.dispose([x, labels, ...model.params.values()]);
   opt.dispose();
-  return { forwardSeconds: +fwd.toFixed(3), trainStepSeconds: +step.toFixed(3), ...(top ? { trainStepTopKernels: top } : {}) };
+  return {
+    forwardSeconds: +fwd.toFixed(3), trainStepSeconds: +step.toFixed(3),
+    forwardCpuSeconds: +fwdCpu.toFixed(3), trainStepCpuSeconds: +stepCpu.toFixed(3),
+    ...(top ? { trainStepTopKernels: top } : {}),
+  };
 }
 
 /** OpenBLAS sgemm 2048^3 through Debian's numpy, as the machine's native ceiling (if present). */
@@ -214,18 +236,24 @@ async function main(): Promise<void> {
   const report: Record<string, unknown> = {
     date: new Date().toISOString(), node: process.version, cores: availableParallelism(),
     backend: argv.backend, shape, stockShape, reps: argv.reps, threads: argv.threads,
+    loadAverageAtStart: loadavg().map((v) => +v.toFixed(2)),
   };
   const choice = await selectBackend({ prefer: argv.backend as BackendName, log: progress });
   report.backendChoice = { backend: choice.backend, reason: choice.reason, kernels: choice.kernels };
   if (argv.backend === 'cpu') registerCpuKernels({ threads: argv.threads });
 
   if (argv.peak) {
-    const one = conv3dEngine(argv.threads).measurePeak(1);
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    const oneWall = conv3dEngine(argv.threads).measurePeak(1);
+    const c = process.cpuUsage(c0);
+    const one = oneWall * seconds(t0) / ((c.user + c.system) / 1e6);
     report.peak = {
       wasmMicroKernelOneThreadGflops: +one.toFixed(1),
       wasmMicroKernelAllThreadsGflops: +(one * argv.threads).toFixed(1),
       numpySgemmGflops: blasPeak(),
-      note: '4x8 f32x4 micro-kernel on L1-resident data (mul+add, no FMA in Node 20 wasm); numpy = OpenBLAS sgemm 2048^3',
+      wasmMicroKernelOneThreadWallGflops: +oneWall.toFixed(1),
+      note: '4x8 f32x4 micro-kernel on L1-resident data (mul+add, no FMA in Node 20 wasm), per CPU-second; numpy = OpenBLAS sgemm 2048^3 (wall)',
     };
     progress(`peak: ${JSON.stringify(report.peak)}`);
   }
@@ -242,6 +270,7 @@ async function main(): Promise<void> {
     const ours = await benchLayers(resolved, shape, argv.reps, `${argv.backend} ${shape.join('x')}`);
     results.ops = ours;
     results.opsNetworkWeighted = aggregate(resolved, ours);
+    results.opsNetworkWeightedPerCpuSecond = aggregate(resolved, ours, true);
     if (argv.stock) {
       const oursSmall = await benchLayers(resolved, stockShape, argv.reps, `${argv.backend} ${stockShape.join('x')}`);
       await tf.setBackend('cpu');
@@ -254,6 +283,8 @@ async function main(): Promise<void> {
         shape: stockShape,
         ours: a,
         stockTfjsCpu: b,
+        oursPerCpuSecond: aggregate(resolved, oursSmall, true),
+        stockTfjsCpuPerCpuSecond: aggregate(resolved, stock, true),
         speedup: Object.fromEntries(PASSES.map((p) => [p, +(a[p] / b[p]).toFixed(1)])),
         stockOps: stock,
       };
@@ -276,6 +307,7 @@ async function main(): Promise<void> {
       };
     }
   }
+  report.loadAverageAtEnd = loadavg().map((v) => +v.toFixed(2));
   process.stdout.write(`${JSON.stringify({ ...report, ...results }, null, 2)}\n`);
   conv3dEngine().dispose();
 }
