@@ -1,7 +1,7 @@
 /** The CLI end to end, in child processes as a user runs it (tsx), with two worker processes. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { curateCohort } from '@anatomynet/curation';
@@ -68,5 +68,24 @@ describe('curator CLI', () => {
     const v = curator('validate', join(root, 'lib'), '-q');
     expect(v.status).toBe(1);
     expect(v.stderr).toContain(`problem: ${img}: checksum mismatch`);
+  });
+
+  it('a run killed mid-way leaves only whole cases; the next run resumes and the dataset validates', async () => {
+    const out = join(root, 'killed');
+    const child = spawn(process.execPath, ['--import', 'tsx', mainPath, 'curate', '-i', join(root, 'in'), '-o', out, '-j', '1', '-q'], { cwd: repo, stdio: 'ignore' });
+    const cases = join(out + '.private', 'cases');
+    const deadline = Date.now() + 90_000;
+    while (Date.now() < deadline && !(existsSync(cases) && readdirSync(cases).some((f) => f.endsWith('.json')))) await new Promise((r) => setTimeout(r, 20));
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    expect(existsSync(join(out, 'manifest.json'))).toBe(false); // killed before publishing
+    const staged = readdirSync(join(out, 'imagesTr'));
+    expect(staged.length).toBeGreaterThanOrEqual(1);
+    expect(staged.every((f) => !f.startsWith('.'))).toBe(true); // no temp files left in place
+    const r = curator('curate', '-i', join(root, 'in'), '-o', out, '-q');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/unchanged [1-3],/);
+    const v = curator('validate', out, '-q');
+    expect(v.status, v.stderr).toBe(0);
   });
 });

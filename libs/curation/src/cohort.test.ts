@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readNifti, writeNrrd } from '@anatomynet/data';
@@ -165,6 +166,41 @@ describe('curateCohort', () => {
   });
 });
 
+const nibabel = existsSync('/usr/bin/python3') && spawnSync('/usr/bin/python3', ['-c', 'import nibabel']).status === 0;
+
+describe('published NIfTI read by nibabel (independent reader)', () => {
+  it.skipIf(!nibabel)('has the manifest geometry (RAS affine = LPS flipped), int16 HU, uint8 labels with the manifest counts', () => {
+    const script = `
+import json, sys, nibabel as nib, numpy as np
+out = []
+for img, lab in zip(sys.argv[1::2], sys.argv[2::2]):
+    i, l = nib.load(img), nib.load(lab)
+    li = np.asarray(l.dataobj)
+    out.append({"shape": list(i.shape), "dtype": str(i.get_data_dtype()), "ldtype": str(l.get_data_dtype()),
+                "affine": i.affine.tolist(), "laffine": l.affine.tolist(),
+                "counts": [int((li == v).sum()) for v in range(10)]})
+print(json.dumps(out))`;
+    const cases = first.manifest.cases;
+    const r = spawnSync('/usr/bin/python3', ['-c', script, ...cases.flatMap((c) => [join(root, 'out2', c.image), join(root, 'out2', c.label)])], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const got = JSON.parse(r.stdout);
+    cases.forEach((c, n) => {
+      const g = got[n];
+      expect(g.shape).toEqual(c.shape);
+      expect(g.dtype).toBe('int16');
+      expect(g.ldtype).toBe('uint8');
+      const d = c.direction, sp = c.spacing, o = c.origin;
+      const flip = [-1, -1, 1];
+      for (let row = 0; row < 3; row++) {
+        for (let col = 0; col < 3; col++) expect(g.affine[row][col]).toBeCloseTo(flip[row] * d[row * 3 + col] * sp[col], 4);
+        expect(g.affine[row][3]).toBeCloseTo(flip[row] * o[row], 3);
+      }
+      expect(g.laffine).toEqual(g.affine);
+      expect(g.counts.slice(1)).toEqual(ORGANS.map((o) => c.voxels[o.key]));
+    });
+  });
+});
+
 describe('validateDataset', () => {
   it('passes a fresh dataset and catches a tampered file', async () => {
     const dir = join(root, 'out2');
@@ -193,5 +229,31 @@ describe('validateDataset', () => {
     writeFileSync(join(dir, 'SHA256SUMS'), sums);
     const r = await validateDataset(dir);
     expect(r.problems).toEqual([`case ${c.caseId}: BrainStem is not-annotated but has ${c.voxels.BrainStem} voxels`]);
+  });
+});
+
+describe('a case whose CT cannot be read', () => {
+  it('is reported with the reason and the run finishes with the other cases', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'curation-bad-'));
+    try {
+      writeDicomCase(join(dir, 'in', 'P1'), headNeckPhantom(8), { patientId: 'P1', uidSeed: 'p1' });
+      writePddcaCase(join(dir, 'in', 'pddca', '0522c0010'), headNeckPhantom(9));
+      const slice = join(dir, 'in', 'P1', 'ct', readdirSync(join(dir, 'in', 'P1', 'ct')).sort()[10]);
+      const bytes = readFileSync(slice);
+      writeFileSync(slice, bytes.subarray(0, bytes.length - 3000)); // pixel data cut short
+      const r = await curateCohort({ inputs: [join(dir, 'in')], outDir: join(dir, 'out') });
+      expect(r.manifest.numCases).toBe(1);
+      expect(r.failed).toHaveLength(1);
+      expect(r.failed[0].reason).toContain(slice);
+      const item = r.skipped.find((s) => s.reason.startsWith('case failed'))!;
+      expect(item.paths).toContain(slice);
+      // Published reasons name no path.
+      const m = readFileSync(join(dir, 'out', 'manifest.json'), 'utf8');
+      expect(m).toContain('case failed');
+      expect(m).not.toContain(dir);
+      expect((await validateDataset(join(dir, 'out'))).ok).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
