@@ -332,7 +332,7 @@ describe('CT series bad input', () => {
     expect(e.code).toBe('MISSING_SLICE');
     expect(e.reason).toContain('between slices at 2 and 6 mm');
   });
-  it('mixed orientation, mixed size, mixed series, duplicate position', () => {
+  it('mixed orientation, mixed size, not CT, mixed series, duplicate position', () => {
     let files = copySeries();
     edit(files[3], (ds) => {
       ds.ImageOrientationPatient = ['1', '0', '0', '0', '0.8', '0.6'];
@@ -344,6 +344,11 @@ describe('CT series bad input', () => {
       ds.PixelData = new ArrayBuffer(48);
     });
     expect(errorOf(() => readCtSeries(files)).code).toBe('MIXED_SIZE');
+    files = copySeries();
+    edit(files[2], (ds) => {
+      ds.Modality = 'MR';
+    });
+    expect(errorOf(() => readCtSeries(files)).code).toBe('NOT_CT');
     files = copySeries();
     edit(files[4], (ds) => {
       ds.SeriesInstanceUID = '1.2.3';

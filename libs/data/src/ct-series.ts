@@ -117,7 +117,7 @@ function pos(p: number): string {
  * applied and rounded; values outside int16 are clamped with a warning. `spacing[2]` is the median step,
  * `slicePositionsMm` the real positions. `onProgress(done, total)` is called before each file.
  *
- * Throws VolumeIOError: NO_FILES, NOT_DICOM, TRUNCATED (file or pixel data short), MISSING_TAG,
+ * Throws VolumeIOError: NO_FILES, NOT_DICOM, NOT_CT (Modality other than CT), TRUNCATED (file or pixel data short), MISSING_TAG,
  * UNSUPPORTED_TRANSFER_SYNTAX (other than native little endian, deflated, RLE and JPEG Lossless), UNSUPPORTED_DATATYPE (not 16-bit, multi-frame, colour), MIXED_SERIES,
  * MIXED_ORIENTATION, MIXED_SIZE, DUPLICATE_SLICE, MISSING_SLICE (a step > 1.5x the median).
  */
@@ -136,6 +136,7 @@ export function readCtSeries(files: string[], opts: { onProgress?: (done: number
       throw new VolumeIOError(path, 'IO', `cannot read: ${(e as Error).message}`, { cause: e });
     }
     const f = parseDicomBuffer(path, buf);
+    if (f.modality !== undefined && f.modality.trim() !== 'CT') throw new VolumeIOError(path, 'NOT_CT', `Modality is '${f.modality}', not CT`);
     checkTransferSyntax(f);
     const r = num(f, 'Rows')!, c = num(f, 'Columns')!;
     if (!(Number.isInteger(r) && Number.isInteger(c) && r >= 1 && c >= 1)) throw new VolumeIOError(path, 'BAD_HEADER', `Rows ${r} / Columns ${c} must be positive integers`);
