@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { VolumeIOError } from './errors';
 import { readNifti, writeNifti } from './nifti';
 import { parseNrrd, readNrrd, writeNrrd } from './nrrd';
-import { expectClose, patternVolume, python, rotation, tempDir } from './test-helpers';
+import { expectClose, patternVolume, python, rotation, run, tempDir } from './test-helpers';
 import { readVolume, writeVolume } from './volume-io';
 import type { Vec3 } from './volume';
 
@@ -103,6 +103,30 @@ print(int(a[3, 2, 1]), int(a[1, 0, 0]))`,
       [p],
     );
     expect(out.trim()).toBe(`${v.data[3 + 4 * (2 + 3 * 1)]} ${v.data[1]}`);
+  });
+});
+
+describe('ITK (through plastimatch) reads what we write', () => {
+  it('our .nii.gz and .nrrd: same header geometry, and converting back gives our voxels', () => {
+    const v = patternVolume(new Int16Array(5 * 4 * 3), [5, 4, 3], oblique);
+    for (const name of ['itk.nii.gz', 'itk.nrrd']) {
+      const p = join(tmp.dir, name);
+      writeVolume(p, v);
+      const h = run('plastimatch', ['header', p]);
+      expect(h.status, h.out).toBe(0);
+      const field = (k: string) => h.out.split('\n').find((l) => l.startsWith(`${k} =`))!.split('=')[1].trim().split(/\s+/).map(Number);
+      expect(field('Size')).toEqual([5, 4, 3]);
+      expectClose(field('Origin'), v.origin, 1e-3);
+      expectClose(field('Spacing'), v.spacing, 1e-3);
+      expectClose(field('Direction'), v.direction, 1e-3);
+      const back = join(tmp.dir, `${name}.back.nrrd`);
+      const c = run('plastimatch', ['convert', '--input', p, '--output-img', back]);
+      expect(c.status, c.out).toBe(0);
+      const r = readNrrd(back).volume;
+      expect(Array.from(r.data)).toEqual(Array.from(v.data));
+      expectClose(r.origin, v.origin, 1e-4);
+      expectClose(r.direction, v.direction, 1e-5);
+    }
   });
 });
 
