@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { readNifti, writeNrrd } from '@anatomynet/data';
 import { curateCohort, type CurateResult } from './cohort';
 import { validateDataset } from './validate';
+import { loadCase, openDataset } from './dataset';
 import { headNeckPhantom, writeDicomCase, writePddcaCase } from './testing/phantom';
 import { ORGANS } from './organs';
 import { sha256Hex } from './hashing';
@@ -137,6 +138,18 @@ describe('curateCohort', () => {
     const id = map.ids.cases['pddca:0522c0555'];
     expect(first.splits.test).toEqual([id]);
     expect(first.splits.method).toBe('miccai2015-offsite');
+  });
+
+  it('opens for the trainer: index files and one case', () => {
+    const ds = openDataset(join(root, 'out1'));
+    expect(ds.manifest.numCases).toBe(5);
+    expect([...ds.splits.train, ...ds.splits.validation, ...ds.splits.test].sort()).toEqual([...ds.cases.keys()].sort());
+    const id = ds.manifest.cases[0].caseId;
+    const { image, label, record } = loadCase(ds, id);
+    expect(image.shape).toEqual(record.shape);
+    expect(label.shape).toEqual(record.shape);
+    expect(() => loadCase(ds, 'hn_9999')).toThrow(/no case hn_9999/);
+    expect(() => openDataset(join(root, 'nowhere'))).toThrow(/dataset\.json: missing/);
   });
 
   it('writes a names report of every raw name', () => {

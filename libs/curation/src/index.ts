@@ -59,6 +59,7 @@ export { curateCase, imagePath, labelPath, type CaseTask, type CaseOutcome } fro
 export { curateCohort, type CurateOptions, type CurateProgress, type CurateResult } from './cohort';
 export { PUBLISHED_FILES } from './publish';
 export { validateDataset, type ValidationReport } from './validate';
+export { openDataset, loadCase, type PublishedDataset, type NnunetDatasetJson } from './dataset';
 export { CurationInputError } from './errors';
 export { scrub } from './scrub';
 export * from './synth';
