@@ -5,7 +5,8 @@
 // shared/bench/devpack.sh: `devpack.sh apps/bench/src/gpu.ts` then `run.sh .devpack/bench.mjs ARGS`.
 import * as tf from '@tensorflow/tfjs';
 import {
-  BACKEND_ORDER, benchConvGflops, referenceConvInput, REFERENCE_CONVS, selectBackend, type BackendName,
+  BACKEND_ORDER, benchConvGflops, referenceConvInput, REFERENCE_CONVS, registerWebgpuKernels, selectBackend,
+  useStockWebgpuKernels, type BackendName,
 } from '@anatomynet/compute';
 import { buildModel, DEFAULT_MODEL_CONFIG, predict, summarizeModel, trainStep } from '@anatomynet/model';
 import yargs from 'yargs';
@@ -86,17 +87,26 @@ async function benchModel(shape: Dhw, reps: number, train: boolean) {
   return out;
 }
 
-async function benchConvs(shape: Dhw, reps: number) {
+const CONV_KERNELS = ['Conv3D', 'Conv3DBackpropInputV2', 'Conv3DBackpropFilterV2'];
+
+async function benchConvs(shape: Dhw, reps: number, compareStock: boolean) {
   const rows = [];
   for (const c of REFERENCE_CONVS) {
     const input = referenceConvInput(c, shape);
-    try {
-      const r = await benchConvGflops({ input, cin: c.cin, cout: c.cout, k: c.k, stride: c.stride, reps });
-      rows.push({ name: c.name, input, outShape: r.outShape, gflop: r.flops / 1e9, ...r.passes });
-      progress(`${c.name} @${input.join('x')}: ${Object.entries(r.passes).map(([p, v]) => `${p} ${v!.gflops.toFixed(1)} GF/s`).join(', ')}`);
-    } catch (e) {
-      rows.push({ name: c.name, input, error: (e as Error).message });
+    const row: Record<string, unknown> = { name: c.name, input };
+    for (const variant of compareStock ? ['own', 'stock'] : ['own']) {
+      if (variant === 'stock') useStockWebgpuKernels(CONV_KERNELS);
+      try {
+        const r = await benchConvGflops({ input, cin: c.cin, cout: c.cout, k: c.k, stride: c.stride, reps });
+        Object.assign(row, { outShape: r.outShape, gflop: r.flops / 1e9, [variant]: r.passes });
+        progress(`${c.name} @${input.join('x')} ${variant}: ${Object.entries(r.passes).map(([p, v]) => `${p} ${v!.gflops.toFixed(1)} GF/s`).join(', ')}`);
+      } catch (e) {
+        row[`${variant}Error`] = (e as Error).message;
+      } finally {
+        if (variant === 'stock') registerWebgpuKernels();
+      }
     }
+    rows.push(row);
   }
   return rows;
 }
@@ -110,6 +120,7 @@ const argv = await yargs(hideBin(process.argv))
   .option('model', { type: 'boolean', default: true, describe: 'time the whole network (--no-model to skip)' })
   .option('train', { type: 'boolean', default: true, describe: 'time a training step too (--no-train to skip)' })
   .option('convs', { type: 'boolean', default: true, describe: 'time every distinct conv (--no-convs to skip)' })
+  .option('compare-stock', { type: 'boolean', default: false, describe: 'webgpu: also time tfjs-backend-webgpu\'s own conv kernels' })
   .strict()
   .help()
   .parseAsync();
@@ -119,7 +130,7 @@ const results = [];
 for (const shape of parseShapes(argv.shapes)) {
   const row: Record<string, unknown> = { shape };
   if (argv.model) Object.assign(row, await benchModel(shape, argv.reps, argv.train));
-  if (argv.convs) row.convs = await benchConvs(shape, argv.reps);
+  if (argv.convs) row.convs = await benchConvs(shape, argv.reps, argv.compareStock && choice.backend === 'webgpu');
   results.push(row);
 }
 process.stdout.write(`${JSON.stringify({ backend: choice.backend, reason: choice.reason, adapter: choice.adapter, ownKernels: choice.kernels, results })}\n`);

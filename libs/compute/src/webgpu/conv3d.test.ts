@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../backend';
 import { filterSlices } from './conv3d_backprop_filter';
+import { registerWebgpuKernels, useStockWebgpuKernels, WEBGPU_REPLACEMENTS } from './register';
 import { adapterPromise, compareWithCpu, SKIP_NOTE } from './test_util';
 
 type V5 = [number, number, number, number, number];
@@ -77,5 +78,15 @@ describe.skipIf(!adapter)(`webgpu Conv3D kernels vs cpu${adapter ? '' : ` (${SKI
   it(`dW with split-K slices agrees: ${label(SPLIT_K)}`, async () => {
     expect(filterSlices(27 * 3, 6, 10 * 32 * 32)).toBeGreaterThan(1);
     await checkAll(SPLIT_K, 900);
+  });
+
+  it('the stock conv kernels can be swapped back in and out (benchmarks compare both)', async () => {
+    expect(new Set(registerWebgpuKernels())).toEqual(new Set(WEBGPU_REPLACEMENTS.flatMap((r) => r.kernels).filter((n) => tf.getKernel(n, 'webgpu'))));
+    const ours = tf.getKernel('Conv3D', 'webgpu');
+    expect(useStockWebgpuKernels(['Conv3D', 'Conv3DBackpropInputV2', 'Conv3DBackpropFilterV2'])).toHaveLength(3);
+    expect(tf.getKernel('Conv3D', 'webgpu')).not.toBe(ours);
+    await checkAll(CASES[0], 500);
+    registerWebgpuKernels();
+    expect(tf.getKernel('Conv3D', 'webgpu')).toBe(ours);
   });
 });

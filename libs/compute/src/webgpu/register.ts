@@ -12,7 +12,15 @@ import { padConfig } from './pad';
 import { reduceConfig } from './reduce';
 import { transpose2dConfig } from './transpose_2d';
 
-let replaced: string[] | undefined;
+/** Our configs and the stock ones they replaced, built once (the stock kernels are captured first). */
+let ours: tf.KernelConfig[] | undefined;
+const stock = new Map<string, tf.KernelConfig>();
+
+function install(c: tf.KernelConfig): void {
+  tf.unregisterKernel(c.kernelName, 'webgpu');
+  tf.registerKernel(c);
+}
+
 
 /** The kernels {@link registerWebgpuKernels} replaces, with the reason for each group. */
 export const WEBGPU_REPLACEMENTS: { kernels: string[]; why: string }[] = [
@@ -25,25 +33,40 @@ export const WEBGPU_REPLACEMENTS: { kernels: string[]; why: string }[] = [
 ];
 
 /**
- * Registers this project's webgpu kernels; call after tfjs-backend-webgpu is imported.
- * Returns the kernel names now served by this project.
+ * Registers this project's webgpu kernels; call after tfjs-backend-webgpu is imported. Idempotent,
+ * and re-installs any that {@link useStockWebgpuKernels} swapped out. Returns the kernel names now
+ * served by this project.
  */
 export function registerWebgpuKernels(): string[] {
-  if (replaced) return replaced;
-  const configs: tf.KernelConfig[] = [
-    ...COLLAPSED_BINARY_KERNELS.filter((n) => tf.getKernel(n, 'webgpu')).map((n) => collapsedBinaryConfig(n)),
-    ...(['Sum', 'Mean', 'Max', 'Min'] as const).map((n) => reduceConfig(n)),
-    transpose2dConfig(),
-    padConfig(),
-    matmulRowsConfig(),
-    conv3dConfig(),
-    conv3dBackpropInputConfig(),
-    conv3dBackpropFilterConfig(),
-  ];
-  for (const c of configs) {
-    tf.unregisterKernel(c.kernelName, 'webgpu');
-    tf.registerKernel(c);
+  if (!ours) {
+    ours = [
+      ...COLLAPSED_BINARY_KERNELS.filter((n) => tf.getKernel(n, 'webgpu')).map((n) => collapsedBinaryConfig(n)),
+      ...(['Sum', 'Mean', 'Max', 'Min'] as const).map((n) => reduceConfig(n)),
+      transpose2dConfig(),
+      padConfig(),
+      matmulRowsConfig(),
+      conv3dConfig(),
+      conv3dBackpropInputConfig(),
+      conv3dBackpropFilterConfig(),
+    ];
+    for (const c of ours) stock.set(c.kernelName, tf.getKernel(c.kernelName, 'webgpu')!);
   }
-  replaced = configs.map((c) => c.kernelName);
-  return replaced;
+  for (const c of ours) if (tf.getKernel(c.kernelName, 'webgpu') !== c) install(c);
+  return ours.map((c) => c.kernelName);
+}
+
+/**
+ * Puts tfjs-backend-webgpu's own kernels back for `names`, so a benchmark can compare them with
+ * ours in one process (`useStockWebgpuKernels(['Conv3D'])`, then `registerWebgpuKernels()`).
+ * Returns the names restored.
+ */
+export function useStockWebgpuKernels(names: string[]): string[] {
+  const done: string[] = [];
+  for (const n of names) {
+    const k = stock.get(n);
+    if (!k) continue;
+    install(k);
+    done.push(n);
+  }
+  return done;
 }
