@@ -1,3 +1,14 @@
 export * from './published';
 export * from './png';
 export * from './overlay';
+export * from './organs';
+export * from './stats';
+export * from './experiments';
+export * from './collect';
+export * from './shape';
+export * from './dataset';
+export * from './nifti-preview';
+export * from './overlays-io';
+export * from './model';
+export { renderReportHtml, type ChartSpec } from './render';
+export { generateReport, chartJsSource, type GenerateOptions, type GenerateResult } from './generate';

@@ -1,0 +1,227 @@
+/**
+ * ReportModel -> one self-contained HTML page: Chart.js inlined, images as data: URIs, no request
+ * leaves the page. Measured and published numbers are always in separate, labelled panels.
+ */
+import type { DatasetModel } from './dataset';
+import type { CaseTable, CurveModel, ReportModel } from './model';
+import type { OverlayRun } from './overlays-io';
+import { REPORT_ORGANS } from './organs';
+import { PAGE_CSS, PAGE_SCRIPT } from './render-page';
+import { PALETTE, PUBLISHED_PALETTE, esc, meanSd, num, scriptJson } from './render-util';
+import { measuredDscSeries, publishedDscSeries, type ChartSeries, type FigureModel, type OrganStats } from './shape';
+
+export interface ChartSpec {
+  id: string;
+  kind: 'bars' | 'lines' | 'strip' | 'scatter';
+  config: unknown;
+  /** Tick names of a strip chart's x axis. */
+  names?: string[];
+}
+
+const FIG_HEADINGS: Record<string, string> = {
+  fig3: 'Figure 3 — number of down-sampling layers',
+  fig4: 'Figure 4 — block types and skip merging',
+  fig5: 'Figure 5 — loss functions',
+  fig6: 'Figure 6 — AnatomyNet against published methods',
+  table1: 'Table I — training datasets',
+};
+
+function barConfig(series: ChartSeries, palette: string[], yTitle: string, published: boolean) {
+  return {
+    type: 'bar',
+    data: {
+      labels: series.labels,
+      datasets: series.datasets.map((d, i) => ({
+        label: d.label, data: d.data, sd: d.sd, n: d.n,
+        backgroundColor: palette[i % palette.length] + (published ? '' : 'cc'),
+        borderColor: published ? '#222' : palette[i % palette.length],
+        borderWidth: 1,
+        ...(published ? { borderDash: [3, 2] } : {}),
+      })),
+    },
+    options: {
+      responsive: true, maintainAspectRatio: false,
+      scales: { y: { min: 0, max: 100, title: { display: true, text: yTitle } }, x: { ticks: { autoSkip: false, maxRotation: 45 } } },
+      plugins: { legend: { position: 'bottom', labels: { boxWidth: 12 } } },
+    },
+  };
+}
+
+function statsTable(f: FigureModel, caption: string, pick: (s: OrganStats) => Parameters<typeof meanSd>[0], digits: number, mean?: (key: string) => string): string {
+  if (!f.rows.length) return '';
+  const head = `<tr><th>${esc(caption)}</th>${REPORT_ORGANS.map((o) => `<th>${esc(o.short)}</th>`).join('')}${mean ? '<th>Mean</th>' : ''}</tr>`;
+  const body = f.rows
+    .map((r) => `<tr><td>${esc(r.label)}</td>${REPORT_ORGANS.map((o) => `<td>${r.organs[o.key] ? meanSd(pick(r.organs[o.key]), digits) : '<span class="na">missing</span>'}</td>`).join('')}${mean ? `<td>${mean(r.key)}</td>` : ''}</tr>`)
+    .join('');
+  return `<table><thead>${head}</thead><tbody>${body}</tbody></table>`;
+}
+
+function figureSection(f: FigureModel, charts: ChartSpec[]): string {
+  const id = `${f.figure}-${f.name}`.replace(/[^a-zA-Z0-9_-]/g, '_');
+  const heading = FIG_HEADINGS[f.figure] ?? f.title;
+  const prof = f.grid
+    ? `Grid <code>${esc(f.grid)}</code>: profile <b>${esc(f.profile || '(none)')}</b> shown${f.profile !== 'full' ? ' (the <code>full</code> profile is not in the database; numbers are not comparable with the paper’s)' : ''}${f.otherProfiles.length ? `; also in the database: ${f.otherProfiles.map(esc).join(', ')}` : ''}.`
+    : 'This grid is not in the database.';
+  const missing = f.missing.length
+    ? `<div class="missing"><b>Missing cells (${f.missing.length})</b> — not plotted, never shown as zero:<ul>${f.missing.map((m) => `<li><b>${esc(m.label)}</b> (<code>${esc(m.row)}</code>)${m.organ ? `, organ <b>${esc(m.organ)}</b>` : ''}: ${esc(m.reason)}</li>`).join('')}</ul></div>`
+    : '';
+  let measured: string;
+  if (f.rows.length) {
+    const cid = `chart-${id}-measured`;
+    charts.push({ id: cid, kind: 'bars', config: barConfig(measuredDscSeries(f), PALETTE, 'DSC (%) — mean ± SD over test cases', false) });
+    measured = `<div class="chartbox"><canvas id="${cid}"></canvas></div>`;
+  } else measured = '<p class="note">No measured results for this figure yet (see the missing cells above).</p>';
+  let published: string;
+  if (f.published.length) {
+    const cid = `chart-${id}-published`;
+    charts.push({ id: cid, kind: 'bars', config: barConfig(publishedDscSeries(f), PUBLISHED_PALETTE, 'DSC (%) — published', true) });
+    const table = `<table><thead><tr><th>Published</th>${f.published.map((p) => `<th title="${esc(p.source)}">${esc(p.label)}</th>`).join('')}</tr></thead><tbody>${REPORT_ORGANS.map((o) => `<tr><td>${esc(o.short)}</td>${f.published.map((p) => `<td>${num(p.dsc[o.tg263] ?? NaN, 2)}</td>`).join('')}</tr>`).join('')}<tr><td><b>Mean</b></td>${f.published.map((p) => `<td><b>${num(p.mean ?? NaN, 2)}</b></td>`).join('')}</tr></tbody></table>`;
+    published = `<div class="chartbox"><canvas id="${cid}"></canvas></div><details><summary>Published values (DSC %)</summary>${table}</details>`;
+  } else if (f.publishedMeans.length) {
+    const measuredMean = (k: string) => f.rows.find((r) => r.key === k)?.meanDsc;
+    published = `<p class="meta">${esc(f.publishedNote)}</p><table><thead><tr><th>Configuration</th><th>Published mean DSC (%)</th><th>Measured mean DSC (%)<br><small>profile ${esc(f.profile ?? '—')}</small></th></tr></thead><tbody>${f.publishedMeans.map((p) => `<tr><td>${esc(p.label)}</td><td>${num(p.mean, 1)} <span class="tag published">published</span></td><td>${num(measuredMean(p.rowKey) ?? NaN, 1)}</td></tr>`).join('')}</tbody></table><p class="meta">Source: ${esc(f.publishedMeans[0].source)}.</p>`;
+  } else published = `<p class="note">${esc(f.publishedNote)}</p>`;
+  const meanCell = (k: string) => num(f.rows.find((r) => r.key === k)?.meanDsc ?? NaN, 1);
+  const cases = f.rows.map((r) => `${esc(r.label)}: ${r.cases}`).join('; ');
+  return `<section id="${id}"><h2>${esc(heading)}</h2>
+<p class="meta">${esc(f.description)}</p><p class="meta">${prof} Bars: mean over test cases, whiskers ± 1 SD; n = test cases with the organ annotated (hover a bar). Mean = mean of the nine organ means, as in the paper (shown only when all nine organs have results).${cases ? ` Test cases per run: ${cases}.` : ''}</p>
+${missing}
+<div class="pair"><div class="panel measured"><h3>Measured <span class="tag measured">this project</span></h3>${measured}</div>
+<div class="panel published"><h3>Published <span class="tag published">Zhu et al. 2019</span></h3>${published}</div></div>
+<div class="tables">
+<h4>DSC (%) — mean ± SD over test cases <span class="tag measured">measured</span></h4>${statsTable(f, 'DSC %', (s) => s.dsc, 1, meanCell)}
+<h4>HD95 (mm) — mean ± SD over test cases; infinite values (empty prediction) counted apart <span class="tag measured">measured</span></h4>${statsTable(f, 'HD95 mm', (s) => s.hd95Mm, 1)}
+<h4>Surface Dice (%) at the run’s tolerance — mean ± SD <span class="tag measured">measured</span></h4>${statsTable(f, 'Surface Dice %', (s) => s.surfaceDice, 1)}
+</div></section>`;
+}
+
+function curvesSection(curves: CurveModel[], charts: ChartSpec[]): string {
+  if (!curves.length) return '<section id="curves"><h2>Training curves</h2><p class="note">No runs.</p></section>';
+  const items = curves.map((c, i) => {
+    const cid = `chart-curve-${i}`;
+    const has = c.loss.length || c.valDice.length;
+    if (has)
+      charts.push({
+        id: cid, kind: 'lines',
+        config: {
+          type: 'line',
+          data: {
+            datasets: [
+              { label: c.lossKey === 'train/epoch_loss' ? 'training loss (epoch mean)' : 'training loss (per step)', data: c.loss.map(([x, y]) => ({ x, y })), yAxisID: 'y', borderColor: '#1f77b4', backgroundColor: '#1f77b4', pointRadius: 0, borderWidth: 1.5 },
+              { label: 'validation mean Dice (%)', data: c.valDice.map(([x, y]) => ({ x, y })), yAxisID: 'y1', borderColor: '#d62728', backgroundColor: '#d62728', pointRadius: c.valDice.length < 30 ? 2 : 0, borderWidth: 1.5 },
+            ],
+          },
+          options: {
+            responsive: true, maintainAspectRatio: false, parsing: true,
+            scales: {
+              x: { type: 'linear', title: { display: true, text: c.lossKey === 'train/loss' ? 'step (loss) / epoch (Dice)' : 'epoch' } },
+              y: { position: 'left', title: { display: true, text: 'loss' } },
+              y1: { position: 'right', min: 0, max: 100, grid: { drawOnChartArea: false }, title: { display: true, text: 'val Dice %' } },
+            },
+            plugins: { legend: { position: 'bottom', labels: { boxWidth: 10 } } },
+          },
+        },
+      });
+    return `<div class="panel"><h4>${esc(c.label)} <small>(${esc(c.status)}, <code>${esc(c.runId)}</code>)</small></h4>${has ? `<div class="chartbox small"><canvas id="${cid}"></canvas></div>` : '<p class="note">No training metrics logged.</p>'}</div>`;
+  });
+  return `<section id="curves"><h2>Training curves</h2><p class="meta">Per run: training loss (left axis) and validation mean Dice over the nine organs (right axis, %), as logged by the trainer.</p><div class="curves">${items.join('')}</div></section>`;
+}
+
+function casesSection(tables: CaseTable[]): string {
+  const body = tables
+    .map((t) => {
+      const rows = t.cases
+        .map((c) => `<tr><td>${esc(c.caseId)}</td>${REPORT_ORGANS.map((o) => {
+          const v = c.organs[o.key];
+          return v ? `<td title="HD95 ${num(v.hd95Mm, 2)} mm, surface Dice ${num(v.surfaceDice, 1)} %">${num(v.dsc, 1)}<br><span class="n">${num(v.hd95Mm, 1)} mm · ${num(v.surfaceDice, 0)}%</span></td>` : '<td class="na">—</td>';
+        }).join('')}</tr>`)
+        .join('');
+      return `<details><summary>${esc(t.label)} — ${t.cases.length} test cases <code>${esc(t.runId)}</code></summary><table><thead><tr><th>Case</th>${REPORT_ORGANS.map((o) => `<th>${esc(o.short)}</th>`).join('')}</tr></thead><tbody>${rows}</tbody></table></details>`;
+    })
+    .join('');
+  return `<section id="cases"><h2>Per-case results</h2><p class="meta">Each cell: DSC % (large), then HD95 mm · surface Dice % (small); — = organ not annotated in that case.</p>${body || '<p class="note">No run has test results.</p>'}</section>`;
+}
+
+function overlaysSection(runs: OverlayRun[] | null, note: string): string {
+  const legend = '<p class="legend">Ground truth <span style="background:#00c800"></span> prediction <span style="background:#e60000"></span> overlap <span style="background:#ffdc00"></span> — axial slice of largest ground-truth area, anterior up, patient’s right on the left.</p>';
+  if (!runs) return `<section id="overlays"><h2>Qualitative overlays (as Fig. 7)</h2><p class="note">${esc(note)}</p></section>`;
+  const blocks = runs
+    .filter((r) => r.images.length)
+    .map((r) => `<h3>${esc(r.label)} <small><code>${esc(r.runId)}</code></small></h3><p class="meta">${esc(r.message)}</p><div class="overlays">${r.images.map((im) => `<figure><img src="${im.dataUri}" width="${im.width}" height="${im.height}" alt="${esc(`${im.caseId} ${im.organ}`)}"><figcaption>${esc(im.caseId)} · <b>${esc(im.organ)}</b> · slice ${im.slice} · GT ${im.truthPixels} px, pred ${im.predictionPixels} px</figcaption></figure>`).join('')}</div>`)
+    .join('');
+  const table = `<table><thead><tr><th>Run</th><th>Status</th><th>Prediction files</th><th>Overlays</th></tr></thead><tbody>${runs.map((r) => `<tr><td>${esc(r.label)} <code>${esc(r.runId)}</code></td><td>${esc(r.runStatus)}</td><td>${r.predictionsFound}</td><td style="text-align:left;white-space:normal">${r.images.length ? `${r.images.length} images` : ''} ${esc(r.message)}</td></tr>`).join('')}</tbody></table>`;
+  return `<section id="overlays"><h2>Qualitative overlays (as Fig. 7)</h2>${legend}<p class="meta">${esc(note)}</p>${blocks || '<p class="note">No overlay could be drawn: no selected run has prediction files (see the table).</p>'}<h4>Prediction files per run</h4>${table}</section>`;
+}
+
+function datasetSection(d: DatasetModel | null, note: string, charts: ChartSpec[]): string {
+  if (!d) return `<section id="dataset"><h2>Dataset</h2><p class="note">${esc(note)}</p></section>`;
+  const counts = `<table><thead><tr><th>Organ</th><th>annotated</th><th>not annotated</th><th>annotated, empty</th><th>volume mL: n</th><th>median</th><th>IQR</th><th>min</th><th>max</th></tr></thead><tbody>${REPORT_ORGANS.map((o, i) => {
+    const s = d.volumesMl[i].summary;
+    return `<tr><td>${esc(o.short)}</td><td>${d.counts[i].annotated}</td><td>${d.counts[i]['not-annotated']}</td><td>${d.counts[i]['annotated-empty']}</td><td>${s.n}</td><td>${num(s.median, 2)}</td><td>${num(s.q1, 2)}–${num(s.q3, 2)}</td><td>${num(s.min, 2)}</td><td>${num(s.max, 2)}</td></tr>`;
+  }).join('')}</tbody></table>`;
+  const jitter = (k: number) => (((k * 2654435761) % 1000) / 1000 - 0.5) * 0.5; // deterministic spread
+  charts.push({
+    id: 'chart-dataset-volumes', kind: 'strip', names: REPORT_ORGANS.map((o) => o.short),
+    config: {
+      type: 'scatter',
+      data: { datasets: REPORT_ORGANS.map((o, i) => ({ label: o.short, data: d.volumesMl[i].values.map((v, k) => ({ x: i + jitter(k + 1), y: v })), backgroundColor: PALETTE[i % PALETTE.length], pointRadius: 2.5 })) },
+      options: { responsive: true, maintainAspectRatio: false, scales: { x: { type: 'linear', min: -0.6, max: REPORT_ORGANS.length - 0.4 }, y: { type: 'logarithmic', title: { display: true, text: 'organ volume (mL, log scale)' } } }, plugins: { legend: { display: false } } },
+    },
+  });
+  charts.push({
+    id: 'chart-dataset-spacing', kind: 'scatter',
+    config: {
+      type: 'scatter',
+      data: { datasets: [{ label: 'cases', data: d.spacing.points.map((p) => ({ x: p.inPlaneMm, y: p.sliceMm })), backgroundColor: '#1f77b4', pointRadius: 3 }] },
+      options: { responsive: true, maintainAspectRatio: false, scales: { x: { title: { display: true, text: 'in-plane spacing (mm, geometric mean of x and y)' } }, y: { title: { display: true, text: 'slice spacing (mm)' } } }, plugins: { legend: { display: false } } },
+    },
+  });
+  const avail = `<div class="scroll"><table class="avail"><thead><tr><th>Case</th><th>source</th>${REPORT_ORGANS.map((o) => `<th>${esc(o.short)}</th>`).join('')}</tr></thead><tbody>${d.availability.map((a) => `<tr><td>${esc(a.caseId)}</td><td>${esc(a.sourceKind)}</td>${a.cells.map((c) => `<td class="a-${c}" title="${c}">${c === 'annotated' ? '●' : c === 'annotated-empty' ? '◌' : '·'}</td>`).join('')}</tr>`).join('')}</tbody></table></div>`;
+  const groups = `<table><thead><tr><th>spacing x × y × z (mm)</th><th>cases</th></tr></thead><tbody>${d.spacing.groups.map((g) => `<tr><td>${esc(g.spacing)}</td><td>${g.cases}</td></tr>`).join('')}</tbody></table>`;
+  const skipped = d.skipped.length
+    ? `<table><thead><tr><th>Where</th><th>Item</th><th>Reason</th></tr></thead><tbody>${d.skipped.map((s) => `<tr><td>${esc(s.where)}</td><td>${esc(s.item)}</td><td style="text-align:left;white-space:normal">${esc(s.reason)}</td></tr>`).join('')}</tbody></table>`
+    : '<p class="meta">No input was skipped.</p>';
+  const inputs = d.inputs ? ` Inputs: ${d.inputs.files} files, ${d.inputs.used} used, ${d.inputs.skipped} skipped.` : '';
+  return `<section id="dataset"><h2>Dataset</h2><p class="meta">${d.numCases} cases; manifest sha256 <code>${esc(d.digest)}</code>.${inputs}</p>
+<h3>Organs: availability and volumes</h3>${counts}
+<div class="pair"><div class="panel"><h4>Organ volumes (annotated cases)</h4><div class="chartbox"><canvas id="chart-dataset-volumes"></canvas></div></div>
+<div class="panel"><h4>Voxel spacing</h4><div class="chartbox"><canvas id="chart-dataset-spacing"></canvas></div><p class="meta">in-plane: median ${num(d.spacing.inPlane.median, 2)} mm (${num(d.spacing.inPlane.min, 2)}–${num(d.spacing.inPlane.max, 2)}); slice: median ${num(d.spacing.slice.median, 2)} mm (${num(d.spacing.slice.min, 2)}–${num(d.spacing.slice.max, 2)})</p></div></div>
+<h3>Availability matrix</h3><p class="legend"><span class="a-annotated"></span>annotated <span class="a-not-annotated"></span>not annotated <span class="a-annotated-empty"></span>annotated but empty</p>${avail}
+<h3>Spacing distribution</h3>${groups}
+<h3>Skipped inputs</h3>${skipped}</section>`;
+}
+
+function footer(m: ReportModel): string {
+  const uniq = (xs: (string | null)[]) => [...new Set(xs.filter((x): x is string => !!x))].sort();
+  const commits = uniq(m.runs.map((r) => r.gitCommit));
+  const digests = uniq(m.runs.map((r) => r.datasetDigest));
+  const dsMatch = m.dataset ? (digests.length ? (digests.every((d) => d === m.dataset!.digest) ? ' (all runs match the manifest given)' : ` — <b>differs from the manifest given (${esc(m.dataset.digest.slice(0, 12))}…) for some runs</b>`) : '') : '';
+  const runs = `<details><summary>${m.runs.length} runs</summary><table><thead><tr><th>Run id</th><th>Grid / row</th><th>Status</th><th>Git commit</th><th>Dataset digest</th><th>Backend</th><th>Error</th></tr></thead><tbody>${m.runs.map((r) => `<tr><td><code>${esc(r.id)}</code></td><td>${esc(r.label)}</td><td>${esc(r.status)}</td><td><code>${esc(r.gitCommit ?? '—')}</code></td><td><code>${esc(r.datasetDigest ? r.datasetDigest.slice(0, 16) : '—')}</code></td><td>${esc([r.backend, r.adapter].filter(Boolean).join(' / ') || '—')}</td><td style="text-align:left;white-space:normal">${esc(r.error ?? '')}</td></tr>`).join('')}</tbody></table></details>`;
+  return `<footer><p>Database: <code>${esc(m.dbPath)}</code> · generated ${esc(m.generatedAt)}</p><p>Git commits: ${commits.map((c) => `<code>${esc(c)}</code>`).join(', ') || '—'}</p><p>Dataset digests (from runs): ${digests.map((d) => `<code>${esc(d)}</code>`).join(', ') || '—'}${dsMatch}</p>${runs}<p>Published numbers: Zhu et al., “AnatomyNet: Deep learning for fast and fully automated whole-volume segmentation of head and neck anatomy”, Med. Phys. 2019; always shown in grey, dashed panels marked “published”.</p></footer>`;
+}
+
+/** The report page. `chartJs` is the Chart.js UMD bundle's source, inlined. */
+export function renderReportHtml(m: ReportModel, chartJs: string): { html: string; charts: ChartSpec[] } {
+  const charts: ChartSpec[] = [];
+  const figs = m.figures.map((f) => figureSection(f, charts)).join('\n');
+  const nav = [...m.figures.map((f) => [`${f.figure}-${f.name}`.replace(/[^a-zA-Z0-9_-]/g, '_'), FIG_HEADINGS[f.figure]?.split(' — ')[0] ?? f.name]), ['curves', 'Training curves'], ['cases', 'Per-case'], ['overlays', 'Overlays'], ['dataset', 'Dataset']]
+    .map(([id, t]) => `<a href="#${esc(id)}">${esc(t)}</a>`)
+    .join('');
+  const body = `${figs}\n${curvesSection(m.curves, charts)}\n${casesSection(m.caseTables)}\n${overlaysSection(m.overlays, m.overlayNote)}\n${datasetSection(m.dataset, m.datasetNote, charts)}\n${footer(m)}`;
+  const safeChartJs = chartJs.replace(/<\/script/gi, '<\\/script');
+  const html = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:">
+<title>AnatomyNet reproduction — report</title><style>${PAGE_CSS}</style></head>
+<body><main><h1>AnatomyNet reproduction — report</h1>
+<p class="meta">Measured results of this project beside the numbers published by Zhu et al. (2019). Measured panels are white and tagged <span class="tag measured">this project</span>; published panels are grey, dashed and tagged <span class="tag published">Zhu et al. 2019</span>. The two are never merged into one series.</p>
+<nav>${nav}</nav>
+${body}
+</main>
+<script>${safeChartJs}</script>
+<script>window.REPORT_CHARTS=${scriptJson(charts)};</script>
+<script>${PAGE_SCRIPT}</script>
+</body></html>
+`;
+  return { html, charts };
+}

@@ -1,0 +1,139 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openSqliteStore } from '@anatomynet/tracking';
+import { collectReportData, type GridData } from './collect';
+import { readExperimentDefs } from './experiments';
+import { buildReportModel, thin } from './model';
+import { figureModel, measuredDscSeries, publishedDscSeries } from './shape';
+import { defaultDsc, seedFakeGrid } from './testing';
+
+const EXPERIMENTS = join(__dirname, '../../../experiments');
+let dir: string;
+let grids: GridData[];
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'report-shape-'));
+  const store = openSqliteStore(join(dir, 't.sqlite'));
+  await seedFakeGrid(store, 'fig3-pooling@smoke', [
+    { key: 'pool1', run: 'FINISHED' },
+    // Chiasm never annotated; HD95 infinite for case 0 and undefined for case 1.
+    { key: 'pool2', run: 'FINISHED', dsc: (c, o) => (o === 1 ? NaN : defaultDsc(c, o)), hd95Mm: (c) => (c === 0 ? Infinity : c === 1 ? NaN : 5) },
+    { key: 'pool3', run: 'FAILED', error: 'loss is NaN at step 12\nstack...' },
+    // pool4: no cell at all
+  ]);
+  await seedFakeGrid(store, 'fig6-final@smoke', [{ key: 'anatomynet', run: 'FINISHED' }, { key: 'dice-only', run: 'FINISHED' }]);
+  await seedFakeGrid(store, 'fig6-final@full', [{ key: 'anatomynet', run: 'FINISHED', dsc: () => 0.8 }, { key: 'dice-only', run: 'RUNNING' }]);
+  await seedFakeGrid(store, 'my-sweep@full', [{ key: 'a', run: 'FINISHED' }]);
+  await store.close();
+  const ro = openSqliteStore(join(dir, 't.sqlite'), { readonly: true });
+  grids = await collectReportData(ro, readExperimentDefs(EXPERIMENTS));
+  await ro.close();
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const fig = (figure: string) => figureModel(grids.find((g) => g.def.figure === figure)!);
+
+describe('collectReportData', () => {
+  it('orders grids by figure, prefers the full profile, and keeps grids without a definition', () => {
+    expect(grids.map((g) => g.def.name)).toEqual(['fig3-pooling', 'fig4-architecture', 'fig5-losses', 'fig6-final', 'table1-datasets', 'my-sweep']);
+    const fig6 = grids.find((g) => g.def.figure === 'fig6')!;
+    expect(fig6.grid).toBe('fig6-final@full');
+    expect(fig6.otherProfiles).toEqual(['smoke']);
+    expect(grids.find((g) => g.def.figure === 'fig3')!.grid).toBe('fig3-pooling@smoke');
+    expect(grids.find((g) => g.def.figure === 'table1')!.grid).toBeNull();
+    const loss = [...grids[0].runs.values()][0];
+    expect(loss.lossKey).toBe('train/epoch_loss');
+    expect(loss.loss).toHaveLength(20);
+    expect(loss.valDice).toHaveLength(20);
+  });
+});
+
+describe('figureModel', () => {
+  it('computes mean, SD and n over test cases per organ, in %', () => {
+    const f = fig('fig3');
+    expect(f.rows.map((r) => r.key)).toEqual(['pool1', 'pool2']);
+    const bs = f.rows[0].organs.BrainStem.dsc;
+    // Cases 0..3: 50, 52, 54, 51 %.
+    expect(bs.n).toBe(4);
+    expect(bs.mean).toBeCloseTo(51.75, 10);
+    expect(bs.sd).toBeCloseTo(Math.sqrt(8.75 / 3), 10);
+    expect(f.rows[0].cases).toBe(4);
+    // Mean = mean of nine organ means.
+    const organMeans = Object.values(f.rows[0].organs).map((s) => s.dsc.mean);
+    expect(organMeans).toHaveLength(9);
+    expect(f.rows[0].meanDsc).toBeCloseTo(organMeans.reduce((a, b) => a + b) / 9, 10);
+  });
+
+  it('keeps infinite and undefined HD95 out of the mean and counts them', () => {
+    const h = fig('fig3').rows[1].organs.BrainStem.hd95Mm;
+    expect(h).toMatchObject({ n: 2, nInfinite: 1, nMissing: 1, mean: 5, sd: 0 });
+  });
+
+  it('names every missing cell with its reason, including a missing organ and a FAILED run', () => {
+    const f = fig('fig3');
+    expect(f.missing).toEqual([
+      { row: 'pool2', label: '2 down-sampling layers', organ: 'Chiasm', reason: 'no test case with this organ annotated' },
+      { row: 'pool3', label: '3 down-sampling layers', reason: 'run fig3-pooling-smoke-pool3 is FAILED: loss is NaN at step 12' },
+      { row: 'pool4', label: '4 down-sampling layers', reason: 'no cell "pool4" in grid fig3-pooling@smoke' },
+    ]);
+    expect(fig('fig6').missing).toEqual([{ row: 'dice-only', label: '3D SE-Res U-Net, Dice only', reason: 'run fig6-final-full-dice-only is RUNNING' }]);
+    expect(fig('table1').missing.map((m) => m.row)).toEqual(['pddca-only', 'all']);
+    expect(fig('table1').missing[0].reason).toMatch(/not in the database/);
+  });
+
+  it('never plots a missing organ or an incomplete mean as a value', () => {
+    const s = measuredDscSeries(fig('fig3'));
+    expect(s.labels).toHaveLength(10);
+    expect(s.datasets.map((d) => d.label)).toEqual(['1 down-sampling layer', '2 down-sampling layers']);
+    expect(s.datasets[1].data[1]).toBeNull(); // Chiasm
+    expect(s.datasets[1].data[9]).toBeNull(); // Mean over 8 organs is not the paper's mean
+    expect(s.datasets[1].n[1]).toBe(0);
+    expect(s.datasets[0].data[0]).toBeCloseTo(51.75, 10);
+    expect(s.datasets[0].sd[0]).toBeCloseTo(Math.sqrt(8.75 / 3), 10);
+    expect(s.datasets[0].data.every((v) => v !== null && v > 0)).toBe(true);
+  });
+
+  it('keeps published numbers apart, mapped from TG-263 names', () => {
+    const f6 = fig('fig6');
+    expect(f6.rows[0].organs.Mandible.dsc.mean).toBeCloseTo(80, 10);
+    const p = publishedDscSeries(f6);
+    expect(p.datasets.every((d) => d.label.endsWith('[published]'))).toBe(true);
+    const paper = p.datasets.find((d) => d.label.startsWith('AnatomyNet (paper)'))!;
+    expect(paper.data).toEqual([86.65, 53.22, 92.51, 72.1, 70.64, 88.07, 87.35, 81.37, 81.3, 79.25]);
+    // Wang et al. did not report the chiasm: null, not 0.
+    expect(p.datasets.find((d) => d.label.startsWith('Hierarchical'))!.data[1]).toBeNull();
+    expect(fig('fig3').publishedMeans.map((m) => [m.rowKey, m.mean])).toEqual([['pool1', 76.8], ['pool2', 75.9], ['pool3', 75.6], ['pool4', 75.5]]);
+    expect(fig('fig5').publishedMeans.map((m) => [m.rowKey, m.mean])).toEqual([['dice', 76.8], ['exp-log', 76.0], ['dice+focal-0.5', 77.7], ['dice+ce-0.1', 77.0]]);
+    expect(fig('fig4').published).toEqual([]);
+    expect(fig('fig4').publishedNote).toMatch(/no numbers/);
+  });
+
+  it('shapes a grid without a definition from its cell keys', () => {
+    const f = fig('other');
+    expect(f.rows.map((r) => r.key)).toEqual(['a']);
+    expect(f.missing).toEqual([]);
+  });
+});
+
+describe('buildReportModel', () => {
+  it('lists every run once with curves and per-case tables', () => {
+    const m = buildReportModel({ grids, dbPath: 'x', generatedAt: 't', overlays: null, overlayNote: '', dataset: null, datasetNote: '' });
+    expect(m.runs.map((r) => r.status).sort()).toEqual(['FAILED', 'FINISHED', 'FINISHED', 'FINISHED', 'FINISHED', 'RUNNING']);
+    expect(m.runs.find((r) => r.status === 'FAILED')!.error).toBe('loss is NaN at step 12');
+    expect(m.curves[0].valDice[0]).toEqual([0, 20]);
+    const t = m.caseTables.find((c) => c.runId === 'fig3-pooling-smoke-pool2')!;
+    expect(t.cases.map((c) => c.caseId)).toEqual(['case-001', 'case-002', 'case-003', 'case-004']);
+    expect(t.cases[0].organs.Chiasm).toBeUndefined();
+    expect(t.cases[0].organs.BrainStem.hd95Mm).toBe(Infinity);
+  });
+
+  it('thins long curves, keeping the last point', () => {
+    const pts = Array.from({ length: 1001 }, (_, i) => i);
+    const t = thin(pts, 100);
+    expect(t.length).toBeLessThanOrEqual(101);
+    expect(t[t.length - 1]).toBe(1000);
+    expect(thin([1, 2], 100)).toEqual([1, 2]);
+  });
+});
