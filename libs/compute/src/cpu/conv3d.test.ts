@@ -114,20 +114,21 @@ describe('wasm conv3d kernels against stock tfjs-cpu', () => {
     expect(Array.from(y.dataSync()).slice(0, 4)).toEqual([1, 1, 1, 1]);
   });
 
-  it('gives the same result with 1 and 3 threads and with dilation 2', () => {
-    const r = rng(11);
-    const g = conv3dGeometry([1, 9, 8, 13, 5], [3, 3, 3, 5, 7], 1, 'same', 2);
-    const x = Float32Array.from({ length: 9 * 8 * 13 * 5 }, () => r() - 0.5);
-    const w = Float32Array.from({ length: 27 * 5 * 7 }, () => r() - 0.5);
+  it.each([5, 9])('gives the same result with 1 and 3 threads and with dilation 2 (Cin %i)', (cin) => {
+    const r = rng(11 + cin);
+    const g = conv3dGeometry([1, 9, 8, 13, cin], [3, 3, 3, cin, 7], 1, 'same', 2);
+    const x = Float32Array.from({ length: 9 * 8 * 13 * cin }, () => r() - 0.5);
+    const w = Float32Array.from({ length: 27 * cin * 7 }, () => r() - 0.5);
     const one = new Conv3dEngine(1), three = new Conv3dEngine(3);
     try {
       const y1 = one.conv3d(g, x, w);
       expect(three.conv3d(g, x, w)).toEqual(y1);
       unregisterCpuKernels();
-      const want = tf.conv3d(tf.tensor5d(x, [1, 9, 8, 13, 5]), tf.tensor5d(w, [3, 3, 3, 5, 7]), 1, 'same', 'NDHWC', 2);
+      const want = tf.conv3d(tf.tensor5d(x, [1, 9, 8, 13, cin]), tf.tensor5d(w, [3, 3, 3, cin, 7]), 1, 'same', 'NDHWC', 2);
       expectClose(tf.tensor(y1, want.shape), want, 'dilated Conv3D');
       const f1 = one.conv3dBackpropFilter(g, x, y1), f3 = three.conv3dBackpropFilter(g, x, y1);
       expectClose(tf.tensor(f3), tf.tensor(f1), 'dw 3 threads vs 1');
+      expect(three.conv3dBackpropInput(g, y1, w)).toEqual(one.conv3dBackpropInput(g, y1, w));
     } finally {
       one.dispose();
       three.dispose();
