@@ -44,13 +44,7 @@ export const synthCommand: CommandModule<object, SynthArgs> = {
       .option('workers', { alias: 'j', type: 'number', default: Math.max(1, Math.min(availableParallelism(), 2)), describe: 'cases generated in parallel (child processes)' })
       .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress bar' })
       .check((raw) => {
-        const a = raw as unknown as SynthArgs;
-        if (!Number.isInteger(a.cases) || a.cases < 1) throw new Error('--cases must be a positive integer');
-        if (!(a.pddcaFraction >= 0 && a.pddcaFraction <= 1)) throw new Error('--pddca-fraction must be in [0, 1]');
-        if (!(a.ffsFraction >= 0 && a.ffsFraction <= 1)) throw new Error('--ffs-fraction must be in [0, 1]');
-        if (a.matrix !== undefined && !(Number.isInteger(a.matrix) && a.matrix >= 32 && a.matrix <= 1024)) throw new Error('--matrix must be an integer in [32, 1024]');
-        if (a.sliceMm !== undefined && !(a.sliceMm > 0.3 && a.sliceMm <= 10)) throw new Error('--slice-mm must be in (0.3, 10]');
-        if (!Number.isInteger(a.workers) || a.workers < 1) throw new Error('--workers must be a positive integer');
+        validateSynthArgs(raw as unknown as SynthArgs);
         return true;
       })
       .example('$0 synth --out data/raw-synth --cases 12 --seed 1', 'a small cohort for the demo and tests')
@@ -62,8 +56,19 @@ export const synthCommand: CommandModule<object, SynthArgs> = {
   },
 };
 
+/** Throws an Error naming the first bad option. */
+export function validateSynthArgs(a: SynthArgs): void {
+  if (!Number.isInteger(a.cases) || a.cases < 1) throw new Error('--cases must be a positive integer');
+  if (!(a.pddcaFraction >= 0 && a.pddcaFraction <= 1)) throw new Error('--pddca-fraction must be in [0, 1]');
+  if (!(a.ffsFraction >= 0 && a.ffsFraction <= 1)) throw new Error('--ffs-fraction must be in [0, 1]');
+  if (a.matrix !== undefined && !(Number.isInteger(a.matrix) && a.matrix >= 32 && a.matrix <= 1024)) throw new Error('--matrix must be an integer in [32, 1024]');
+  if (a.sliceMm !== undefined && !(a.sliceMm > 0.3 && a.sliceMm <= 10)) throw new Error('--slice-mm must be in (0.3, 10]');
+  if (!Number.isInteger(a.workers) || a.workers < 1) throw new Error('--workers must be a positive integer');
+}
+
 /** Runs the command (also for tests): generates the cohort, drawing a progress bar unless quiet. */
 export async function runSynth(args: SynthArgs): Promise<SynthTruth> {
+  validateSynthArgs(args);
   const bar = args.quiet ? null : createProgressBar('synth');
   const pool = args.workers > 1 ? createSynthPool(Math.min(args.workers, args.cases)) : null;
   const seed = /^-?\d+$/.test(args.seed) ? Number(args.seed) : args.seed;
@@ -109,14 +114,17 @@ interface SynthPool {
   close(): Promise<void>;
 }
 
-/** Child processes running writeSynthCase; started with this process's execArgv (so tsx carries over). */
+/** Child processes running writeSynthCase (this file, with ANATOMYNET_SYNTH_WORKER=1). */
 function createSynthPool(size: number): SynthPool {
   const file = fileURLToPath(import.meta.url);
   const idle: ChildProcess[] = [];
   const waiting: Array<(w: ChildProcess) => void> = [];
   const all = new Set<ChildProcess>();
+  // The child runs this TypeScript file: keep the parent's loader (tsx) or, where the parent has none
+  // that tsx would recognise (e.g. a test runner), register tsx explicitly.
+  const execArgv = process.execArgv.some((a) => a.includes('tsx')) || !file.endsWith('.ts') ? process.execArgv : [...process.execArgv, '--import', 'tsx'];
   const spawn = () => {
-    const w = fork(file, [], { execArgv: process.execArgv, env: { ...process.env, [WORKER_ENV]: '1' }, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const w = fork(file, [], { execArgv, env: { ...process.env, [WORKER_ENV]: '1' }, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     all.add(w);
     w.on('exit', () => all.delete(w));
     return w;

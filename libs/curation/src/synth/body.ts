@@ -52,7 +52,7 @@ export function buildBody(rng: Rng, width: number, neckLength: number, fatMm: nu
   for (const s of [1, -1]) {
     add(STAGE.softParts, 'muscle', T([[s * 50, 30, -45], [s * 38, -10, -130], [s * 18, -55, -225]], 10, 6)); // sternocleidomastoid
     add(STAGE.softParts, 'muscle', E([s * 22, 55, -150], [17, 18, 110])); // paraspinal
-    add(STAGE.softParts, 'thyroid', E([s * 16, -8, -178], [9, 10, 20]));
+    add(STAGE.softParts, 'thyroid', E([s * 16, -8, -190], [9, 10, 20]));
     add(STAGE.lungs, 'blood', T([[s * 22, -5, -300], [s * 24, -2, -160], [s * 26, 4, -90]], 4)); // carotid
     add(STAGE.lungs, 'blood', T([[s * 30, 0, -290], [s * 32, 5, -150], [s * 34, 12, -75]], 6)); // jugular
   }
@@ -64,9 +64,9 @@ export function buildBody(rng: Rng, width: number, neckLength: number, fatMm: nu
   const lungApexZ = Z(-335 + 125);
 
   // --- larynx and trachea
-  const thyroidCart = E([0, -14, -142], [20, 16, 18]);
-  add(STAGE.bone, 'cartilage', new Difference(thyroidCart, [E([0, -14, -142], [17, 13, 19])]));
-  add(STAGE.contents, 'air', T([[0, -11, -112], [0, -14, -140], [0, -12, -165], [0, -4, -230], [0, 8, -300], [0, 14, -400]], 9, 8, [1, 0, 0]));
+  const thyroidCart = E([0, -14, -158], [20, 16, 18]);
+  add(STAGE.bone, 'cartilage', new Difference(thyroidCart, [E([0, -14, -158], [17, 13, 19])]));
+  add(STAGE.contents, 'air', T([[0, -11, -112], [0, -14, -150], [0, -12, -172], [0, -4, -230], [0, 8, -300], [0, 14, -400]], 9, 8, [1, 0, 0]));
 
   // --- spine: vertebral bodies (cortex + cancellous), arches, processes; canal and cord
   const levels = 18;

@@ -40,7 +40,7 @@ export function buildHead(rng: Rng, h: number, organs: OrganModel, fatMm: number
   const add = (stage: number, tissue: Tissue, shape: Shape) => layers.push({ stage, tissue, shape });
 
   // --- outline: cranium, mid-face, nose, cheeks and jaw, chin, floor of mouth
-  const cranium = E([0, 8, 25], [76, 98, 100]);
+  const cranium = E([0, 8, 10], [76, 98, 90]);
   const outlineEllipsoids: Array<[Ellipsoid, Shape | null]> = [
     [cranium, new HalfSpace([0, 0, -1], 40 * h)],
     [E([0, -45, -30], [68, 46, 40]), null],
@@ -69,16 +69,20 @@ export function buildHead(rng: Rng, h: number, organs: OrganModel, fatMm: number
   if (rng.chance(0.5)) add(STAGE.contents, 'air', E([0, -42, -71], [16, 22, 1.8])); // air above the tongue
 
   // --- skull: outer table, diploe, inner table, clipped above a stepped skull base
-  const floors: Array<[number, number, number]> = [
-    // [y from, y to, z of the cranial floor]
-    [-Infinity, -30, -5],
-    [-30, -2, -25],
-    [-2, Infinity, -48],
+  const floors: Array<[number, number, number, number, number, number]> = [
+    // [x from, x to, y from, y to, z of the cranial floor, relative thickness of the bone below it]:
+    // anterior, middle and posterior fossae;
+    // lateral to the posterior fossa the temporal bones sit higher (above the ear canals and parotids).
+    [-Infinity, Infinity, -Infinity, -30, -5, 0.4],
+    [-Infinity, Infinity, -30, -2, -25, 0.7],
+    [-42, 42, -2, Infinity, -48, 1],
+    [42, Infinity, -2, Infinity, -24, 1],
+    [-Infinity, -42, -2, Infinity, -24, 1],
   ];
   // Each region above the floor (lowered by `drop`) is convex: an ellipsoid cut by a box.
   const above = (e: Shape, drop: number): Shape[] =>
-    floors.map(([y0, y1, z]) => new Intersection([e, new AxisBox([-Infinity, y0 * h, (z - drop) * h], [Infinity, y1 * h, Infinity])]));
-  const skullOuter = E([0, 8, 25], [70, 92, 94]);
+    floors.map(([x0, x1, y0, y1, z, t]) => new Intersection([e, new AxisBox([x0 * h, y0 * h, (z - drop * t) * h], [x1 * h, y1 * h, Infinity])]));
+  const skullOuter = E([0, 8, 10], [70, 92, 84]);
   for (const s of above(skullOuter, 9)) add(STAGE.bone, 'cortical', s);
   for (const s of above(inflate(skullOuter, -2 * h), 7)) add(STAGE.bone, 'diploe', s);
   for (const s of above(inflate(skullOuter, -4.2 * h), 2.5)) add(STAGE.bone, 'cortical', s);
@@ -87,9 +91,9 @@ export function buildHead(rng: Rng, h: number, organs: OrganModel, fatMm: number
   const cavityParts = above(inflate(skullOuter, -6 * h), 0);
   const cavity = new Union(cavityParts);
   for (const s of cavityParts) add(STAGE.boneInner, 'greyMatter', s);
-  for (const s of cavityParts) add(STAGE.contents, 'whiteMatter', new Intersection([E([0, 10, 30], [50, 68, 52]), s]));
+  for (const s of cavityParts) add(STAGE.contents, 'whiteMatter', new Intersection([E([0, 10, 18], [50, 66, 46]), s]));
   for (const s of cavityParts) add(STAGE.contents, 'whiteMatter', new Intersection([E([0, 45, -30], [40, 28, 15]), s])); // cerebellar white matter
-  for (const s of [1, -1]) add(STAGE.contents, 'csf', E([s * 10, 6, 38], [6, 30, 10], rotZ(s * 8))); // lateral ventricles
+  for (const s of [1, -1]) add(STAGE.contents, 'csf', E([s * 10, 6, 28], [6, 30, 10], rotZ(s * 8))); // lateral ventricles
   add(STAGE.contents, 'csf', E([0, -13, -13], [17, 12, 7])); // suprasellar cistern (the chiasm sits in it)
   add(STAGE.contents, 'csf', new Intersection([E([0, 8, -34], [14, 10, 22], rotX(18)), cavity])); // prepontine cistern
 
@@ -126,7 +130,7 @@ export function buildHead(rng: Rng, h: number, organs: OrganModel, fatMm: number
       { p: H([s * 60, -4, -30]), ru: 4 * h, rv: 3 * h, u: [0, 0, 1] },
     ]));
   }
-  add(STAGE.contents, 'air', E([0, -76, 20], [12, 5, 9])); // frontal sinus
+  add(STAGE.contents, 'air', E([0, -76, 12], [12, 5, 9])); // frontal sinus
   add(STAGE.bone, 'cortical', E([0, -48, -65], [22, 26, 3.5])); // hard palate
   const arch = (z: number, ru: number, scaleXY: number): Shape =>
     new SweptTube(
@@ -150,7 +154,7 @@ export function buildHead(rng: Rng, h: number, organs: OrganModel, fatMm: number
     { p: H([0, -11, -116]), ru: 11 * h, rv: 6 * h, u: [1, 0, 0] },
   ]));
   // hyoid bone
-  add(STAGE.bone, 'cortical', new SweptTube(([[20, -16], [15, -32], [0, -37], [-15, -32], [-20, -16]] as const).map(([x, y]) => ({ p: H([x, y, -124]), ru: 3 * h, rv: 3 * h }))));
+  add(STAGE.bone, 'cortical', new SweptTube(([[20, -16], [15, -32], [0, -37], [-15, -32], [-20, -16]] as const).map(([x, y]) => ({ p: H([x, y, -119]), ru: 3 * h, rv: 3 * h }))));
 
   return { layers, outline, vertex: [cranium.center[0], cranium.center[1], cranium.center[2] + cranium.semi[2]] };
 }

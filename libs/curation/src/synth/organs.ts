@@ -161,8 +161,8 @@ export function buildOrgans(rng: Rng, headScale: number): OrganModel {
   const parotids = SIDES.map(([side]) => {
     const target = rng.uniform(21.5, 28.5);
     targetMl[side === 1 ? 'Parotid_L' : 'Parotid_R'] = target;
-    const sup = jitter(rng, H(mirror([51, 4, -55], side)), 1.5);
-    const deep = jitter(rng, H(mirror([40, 11, -62], side)), 1.2);
+    const sup = jitter(rng, H(mirror([51, 4, -58], side)), 1.5);
+    const deep = jitter(rng, H(mirror([40, 11, -64], side)), 1.2);
     const supAxes = matMul(rotZ(side * rng.uniform(8, 20)), rotY(side * rng.uniform(-8, 8)));
     const supSemi: Vec3 = [rng.uniform(10, 12), rng.uniform(16, 19), rng.uniform(21, 25)];
     const deepSemi: Vec3 = [rng.uniform(6, 8), rng.uniform(8, 10), rng.uniform(11, 14)];

@@ -52,7 +52,7 @@ export function samplePatient(rng: Rng): Patient {
   const headScale = rng.uniform(0.94, 1.06);
   const organs = buildOrgans(rng.fork('organs'), headScale);
   const head = buildHead(rng.fork('head'), headScale, organs, rng.uniform(2.5, 5));
-  const body = buildBody(rng.fork('body'), rng.uniform(0.9, 1.1), rng.uniform(0.92, 1.08), rng.uniform(4, 12));
+  const body = buildBody(rng.fork('body'), rng.uniform(0.9, 1.1), rng.uniform(0.76, 0.9), rng.uniform(4, 12));
 
   // Tumour and planning targets near the oropharynx (contours only for the PTVs; the GTV is visible).
   const gtvCentre: Vec3 = [rng.uniform(-10, 10), rng.uniform(-20, -6), rng.uniform(-100, -80)];

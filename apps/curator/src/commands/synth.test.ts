@@ -1,0 +1,41 @@
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { main } from '../main';
+import { runSynth, summarise, type SynthArgs } from './synth';
+
+const root = mkdtempSync(join(tmpdir(), 'curator-synth-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const base: SynthArgs = { out: '', cases: 2, seed: '3', pddcaFraction: 0.5, ffsFraction: 0.15, size: 'small', matrix: 64, sliceMm: 3, overwrite: false, workers: 1, quiet: true };
+
+describe('curator synth', () => {
+  it('documents its options in --help', async () => {
+    let text = '';
+    await main(['synth', '--help'], { output: (t) => (text += t) });
+    for (const opt of ['--out', '--cases', '--seed', '--pddca-fraction', '--ffs-fraction', '--size', '--workers', '--overwrite']) expect(text).toContain(opt);
+  });
+
+  it('writes the same cohort in child processes as in this process', async () => {
+    const one = await runSynth({ ...base, out: join(root, 'one') });
+    const two = await runSynth({ ...base, out: join(root, 'two'), workers: 2 });
+    expect(one.cases.map((c) => c.format)).toEqual(['dicom', 'pddca']);
+    expect(readFileSync(join(root, 'two', 'synth-truth.json'), 'utf8')).toBe(readFileSync(join(root, 'one', 'synth-truth.json'), 'utf8'));
+    expect(two.cases.map((c) => c.caseId)).toEqual(one.cases.map((c) => c.caseId));
+    expect(readdirSync(join(root, 'two')).sort()).toEqual([...one.cases.map((c) => c.caseId), 'synth-truth.json'].sort());
+    expect(summarise(one, join(root, 'one'))).toMatch(/wrote 2 cases .*1 DICOM .*1 PDDCA/);
+  });
+
+  it('rejects bad options with a message', async () => {
+    let text = '';
+    try {
+      await main(['synth', '--out', join(root, 'bad'), '--cases', '0'], { output: (t) => (text += t) });
+    } catch (e) {
+      text += (e as Error).message;
+    }
+    expect(text).toContain('--cases must be a positive integer');
+    expect(existsSync(join(root, 'bad'))).toBe(false);
+    await expect(runSynth({ ...base, out: join(root, 'bad'), pddcaFraction: 2 })).rejects.toThrow('--pddca-fraction');
+  });
+});
