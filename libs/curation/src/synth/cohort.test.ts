@@ -61,6 +61,17 @@ describe('writeSynthCohort', () => {
     for (const c of dicomCases) checkDicomCase(join(root, 'a', c.dir), c);
   });
 
+  it('writes CT and RTSTRUCT files that dciodvfy (dicom3tools) finds no errors in, when installed', () => {
+    if (spawnSync('dciodvfy', ['-h'], { encoding: 'utf8' }).error) return; // oracle not installed on this machine
+    for (const c of truth.cases.filter((x) => x.format === 'dicom')) {
+      for (const f of [c.files.ct[0]!, c.files.rtstruct!]) {
+        const out = spawnSync('dciodvfy', [join(root, 'a', c.dir, f)], { encoding: 'utf8' });
+        const errors = (out.stdout + out.stderr).split('\n').filter((l) => l.startsWith('Error'));
+        expect(errors, f).toEqual([]);
+      }
+    }
+  });
+
   it('writes PDDCA cases with binary masks that match the truth', () => {
     const c = truth.cases.find((x) => x.format === 'pddca')!;
     const dir = join(root, 'a', c.dir);

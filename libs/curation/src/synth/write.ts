@@ -297,7 +297,10 @@ function writeDicomCase(
     ROIContourSequence: contours,
     RTROIObservationsSequence: observations,
   };
-  if (c.patientIdentityRemoved !== undefined) dataset.PatientIdentityRemoved = c.patientIdentityRemoved ? 'YES' : 'NO';
+  if (c.patientIdentityRemoved !== undefined) {
+    dataset.PatientIdentityRemoved = c.patientIdentityRemoved ? 'YES' : 'NO';
+    if (c.patientIdentityRemoved) dataset.DeidentificationMethod = 'anatomynet-ts: identifiers replaced';
+  }
   const rsName = `RS.${c.caseId}.dcm`;
   writeDicomFile(join(rsDir, rsName), dataset);
   files.rtstruct = rel(join(rsDir, rsName));
