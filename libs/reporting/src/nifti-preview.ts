@@ -84,7 +84,7 @@ export function parseNiftiPreview(file: string, bytes: Uint8Array, maxBytes = PR
   if (raw.length < offset + voxels * bytesPer) throw new NiftiPreviewError(file, `truncated: ${shape.join('x')} ${type} needs ${offset + voxels * bytesPer} bytes, found ${raw.length}`);
 
   let data: PreviewVoxels;
-  if (type === 'uint8') data = raw.slice(offset, offset + voxels);
+  if (type === 'uint8') data = new Uint8Array(raw.subarray(offset, offset + voxels)); // a copy, and a plain Uint8Array (not a Buffer)
   else if (type === 'int16') {
     data = new Int16Array(voxels);
     for (let i = 0; i < voxels; i++) data[i] = dv.getInt16(offset + 2 * i, little);

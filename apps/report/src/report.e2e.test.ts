@@ -1,0 +1,131 @@
+/**
+ * End to end: a fake tracking database and dataset -> `report` CLI -> index.html, opened in headless
+ * Chromium (Debian's /usr/bin/chromium through playwright-core). Checks every chart rendered with the
+ * expected datasets and bars, no console errors, no network request, and saves screenshots.
+ * Set REPORT_SCREENSHOTS=DIR to keep the screenshots.
+ */
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openSqliteStore } from '@anatomynet/tracking';
+import { defaultDsc, seedFakeGrid, writeFakeDataset, writeFakePredictions, type FakeDatasetCase } from '@anatomynet/reporting/testing';
+import { main } from './main';
+
+const CHROMIUM = '/usr/bin/chromium';
+const CASES: FakeDatasetCase[] = [
+  { caseId: 'case-001', labels: [1, 2, 3, 4, 5, 6, 7, 8, 9] },
+  { caseId: 'case-002', labels: [1, 3, 4, 5, 6, 7, 8, 9] },
+  { caseId: 'case-003', labels: [1, 2, 3, 6, 7] },
+];
+const CASE_IDS = CASES.map((c) => c.caseId);
+let dir: string;
+let out: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'report-e2e-'));
+  out = join(dir, 'out');
+  writeFakeDataset(join(dir, 'DATASET'), CASES);
+  writeFakePredictions(join(dir, 'runs', 'fig6-anatomynet'), CASES, 2);
+  const store = openSqliteStore(join(dir, 'tracking.sqlite'));
+  await seedFakeGrid(store, 'fig3-pooling@smoke', [
+    { key: 'pool1', run: 'FINISHED' },
+    { key: 'pool2', run: 'FINISHED', dsc: (c, o) => (o === 1 ? NaN : defaultDsc(c, o) - 0.03), hd95Mm: (c) => (c === 0 ? Infinity : 4) },
+    { key: 'pool3', run: 'FAILED', error: 'non-finite loss at step 3' },
+  ], { cases: CASE_IDS });
+  await seedFakeGrid(store, 'fig6-final@full', [
+    { key: 'anatomynet', run: 'FINISHED', runDir: join(dir, 'runs', 'fig6-anatomynet'), dsc: (c, o) => 0.6 + 0.03 * o + 0.02 * c },
+    { key: 'dice-only', run: 'none' },
+  ], { cases: CASE_IDS });
+  await store.close();
+  await main(['--db', join(dir, 'tracking.sqlite'), '--dataset', join(dir, 'DATASET'), '--out', out, '--now', '2026-01-01T00:00:00Z'], { quiet: true });
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('report CLI', () => {
+  it('prints help', async () => {
+    let text = '';
+    await main(['--help'], { output: (t) => (text += t) });
+    expect(text).toMatch(/--db/);
+    expect(text).toMatch(/--dataset/);
+    expect(text).toMatch(/--overlay-run/);
+  });
+
+  it('writes one self-contained page: Chart.js inlined, images as data URIs, nothing fetched', () => {
+    const html = readFileSync(join(out, 'index.html'), 'utf8');
+    expect(html).toContain('Chart.js v4.6.1');
+    expect(html).not.toMatch(/\s(src|href)=["']https?:/i);
+    expect(html).not.toMatch(/<link\b/i);
+    expect(html).toMatch(/<img src="data:image\/png;base64,/);
+    // Missing cells are named; the published numbers are labelled as such.
+    expect(html).toContain('run fig3-pooling-smoke-pool3 is FAILED: non-finite loss at step 3');
+    expect(html).toContain('no cell &quot;pool4&quot; in grid fig3-pooling@smoke');
+    expect(html).toContain('grid table1-datasets is not in the database under any profile');
+    expect(html).toContain('AnatomyNet (paper) [published]');
+    expect(html).toContain('2026-01-01T00:00:00Z');
+  });
+});
+
+describe.skipIf(!existsSync(CHROMIUM))('report in headless Chromium', () => {
+  it('renders every chart with the expected datasets and bars, without errors or network', async () => {
+    const { chromium } = await import('playwright-core');
+    const profile = mkdtempSync(join(tmpdir(), 'report-chromium-'));
+    const shots = process.env.REPORT_SCREENSHOTS ?? join(dir, 'screenshots');
+    mkdirSync(shots, { recursive: true });
+    const ctx = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      viewport: { width: 1360, height: 1000 },
+    });
+    try {
+      const page = await ctx.newPage();
+      const errors: string[] = [];
+      const requests: string[] = [];
+      page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+      page.on('pageerror', (e) => errors.push(e.message));
+      const url = `file://${join(out, 'index.html')}`;
+      page.on('request', (r) => { if (r.url() !== url && !r.url().startsWith('data:')) requests.push(r.url()); });
+      await page.goto(url, { waitUntil: 'load' });
+      const charts = await page.evaluate(() => {
+        const C = (window as any).Chart;
+        return Object.values(C.instances as Record<string, any>).map((c: any) => ({
+          id: c.canvas.id as string,
+          type: c.config.type as string,
+          labels: c.data.datasets.map((d: any) => d.label as string),
+          elements: c.data.datasets.map((_: unknown, i: number) => c.getDatasetMeta(i).data.length as number),
+          // Bars with a value must have been laid out with a positive height; null values draw nothing.
+          badBars: c.config.type === 'bar' ? c.data.datasets.flatMap((d: any, i: number) => c.getDatasetMeta(i).data.filter((el: any, j: number) => d.data[j] !== null && !(el.height > 0)).map(() => `${d.label}`)) : [],
+        }));
+      });
+      const byId = Object.fromEntries(charts.map((c) => [c.id, c]));
+      expect(byId['chart-fig3-fig3-pooling-measured']).toMatchObject({ type: 'bar', labels: ['1 down-sampling layer', '2 down-sampling layers'], elements: [10, 10], badBars: [] });
+      expect(byId['chart-fig6-fig6-final-measured']).toMatchObject({ type: 'bar', labels: ['AnatomyNet (Dice + focal)'], elements: [10], badBars: [] });
+      expect(byId['chart-fig6-fig6-final-published'].labels).toHaveLength(6);
+      expect(byId['chart-fig6-fig6-final-published'].elements).toEqual([10, 10, 10, 10, 10, 10]);
+      expect(byId['chart-fig6-fig6-final-published'].labels.every((l: string) => l.endsWith('[published]'))).toBe(true);
+      expect(byId['chart-dataset-volumes']).toMatchObject({ type: 'scatter', elements: [3, 2, 3, 2, 2, 3, 3, 2, 2] });
+      expect(byId['chart-dataset-spacing']).toMatchObject({ type: 'scatter', elements: [3] });
+      const curves = charts.filter((c) => c.id.startsWith('chart-curve-'));
+      expect(curves).toHaveLength(4); // pool1, pool2, pool3 (failed, still logged), anatomynet
+      expect(curves.every((c) => c.elements[0] === 20 && c.elements[1] === 20)).toBe(true);
+      // Table I has no measured run but its published numbers are still drawn (2 series).
+      expect(byId['chart-table1-table1-datasets-published'].elements).toEqual([10, 10]);
+      // No other chart: fig4, fig5 and table1 have no measured data; fig3/fig5 publish means only (tables).
+      expect(charts).toHaveLength(4 + 6);
+      const canvases = await page.$$eval('canvas', (cs) => cs.map((c) => c.id));
+      expect(canvases.sort()).toEqual(charts.map((c) => c.id).sort());
+      expect(await page.$$eval('img', (is) => is.map((i) => (i as HTMLImageElement).naturalWidth > 0))).toEqual(Array(9 + 8).fill(true)); // 2 cases drawn by default: 9 + 8 organs
+      expect(errors).toEqual([]);
+      expect(requests).toEqual([]);
+      await page.screenshot({ path: join(shots, 'report-full.png'), fullPage: true });
+      for (const id of ['fig3-fig3-pooling', 'fig6-fig6-final', 'overlays', 'dataset']) {
+        await page.locator(`#${id}`).screenshot({ path: join(shots, `${id}.png`) });
+      }
+      expect(existsSync(join(shots, 'report-full.png'))).toBe(true);
+    } finally {
+      await ctx.close();
+      rmSync(profile, { recursive: true, force: true });
+    }
+  });
+});
