@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../backend';
 import { filterSlices } from './conv3d_backprop_filter';
+import { tapMajorFits } from './conv3d_gemm';
 import { registerWebgpuKernels, useStockWebgpuKernels, WEBGPU_REPLACEMENTS } from './register';
 import { adapterPromise, compareWithCpu, SKIP_NOTE } from './test_util';
 
@@ -29,6 +30,9 @@ const CASES: Case[] = [
   { x: [1, 7, 5, 8, 1], f: [3, 3, 3, 1, 70], strides: [1, 2, 2], pad: 'same' },
   { x: [1, 11, 10, 9, 13], f: [1, 1, 1, 13, 18], strides: 1, pad: 'valid' },
   { x: [1, 5, 6, 7, 2], f: [3, 3, 3, 2, 3], strides: 1, pad: 'valid' },
+  // tap-major K steps: forward (Cin 40, 16) and dx (Cout 32, 16), strides 2 and 1
+  { x: [1, 5, 6, 7, 40], f: [3, 3, 3, 40, 32], strides: 2, pad: 'same' },
+  { x: [2, 6, 5, 7, 16], f: [3, 3, 3, 16, 16], strides: 1, pad: 'valid' },
 ];
 /** Enough output voxels (10,240) for dW to be split into several slices. */
 const SPLIT_K: Case = { x: [1, 10, 32, 32, 3], f: [3, 3, 3, 3, 6], strides: 1, pad: 'same' };
@@ -61,6 +65,15 @@ describe.skipIf(!adapter)(`webgpu Conv3D kernels vs cpu${adapter ? '' : ` (${SKI
   beforeAll(async () => {
     const choice = await selectBackend({ prefer: 'webgpu', log: () => undefined });
     expect(choice.kernels).toEqual(expect.arrayContaining(['Conv3D', 'Conv3DBackpropInputV2', 'Conv3DBackpropFilterV2']));
+  });
+
+  it('the cases cover both K orders (tap-major and flat) for forward and dx', () => {
+    const fwd = CASES.map((c) => tapMajorFits(c.x[4]));
+    const dx = CASES.map((c) => tapMajorFits(c.f[4]));
+    expect(fwd).toContain(true);
+    expect(fwd).toContain(false);
+    expect(dx).toContain(true);
+    expect(dx).toContain(false);
   });
 
   CASES.forEach((c, i) => {

@@ -1,7 +1,7 @@
 /**
  * Conv3D (forward) on webgpu as an implicit GEMM: rows are output voxels [N*Do*Ho*Wo], columns
  * output channels, K = fD*fH*fW*Cin; A is gathered from x on the fly (zero padding), B is the
- * filter read as its natural [K, Cout] matrix. 'same'/'valid' padding and strides as tfjs
+ * filter read as its natural [K, Cout] matrix; tap-major K steps when Cin fills 16-deep slabs. 'same'/'valid' padding and strides as tfjs
  * computes them (backend_util.computeConv3DInfo), dilations included.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -35,6 +35,22 @@ const FUNCTIONS = `
   }
   fn loadB(k : i32, n : i32) -> f32 {
     return W[k * uniforms.outC + n];
+  }
+  fn tapInfo(tap : i32) -> vec4<i32> {
+    let kw = tap % uniforms.fW;
+    let t1 = tap / uniforms.fW;
+    return vec4<i32>((t1 / uniforms.fH) * uniforms.dD, (t1 % uniforms.fH) * uniforms.dH, kw * uniforms.dW, tap);
+  }
+  fn loadATap(r : vec4<i32>, t : vec4<i32>, c : i32) -> f32 {
+    if (r.x < 0) { return 0.0; }
+    let d = r.y + t.x;
+    let h = r.z + t.y;
+    let w = r.w + t.z;
+    if (d < 0 || d >= uniforms.inD || h < 0 || h >= uniforms.inH || w < 0 || w >= uniforms.inW) { return 0.0; }
+    return x[(((r.x * uniforms.inD + d) * uniforms.inH + h) * uniforms.inW + w) * uniforms.inC + c];
+  }
+  fn loadBTap(t : vec4<i32>, c : i32, n : i32) -> f32 {
+    return W[(t.w * uniforms.inC + c) * uniforms.outC + n];
   }`;
 
 export function conv3dConfig(): tf.KernelConfig {
@@ -49,7 +65,8 @@ export function conv3dConfig(): tf.KernelConfig {
       strides, dilations ?? 1, pad);
     const M = conv.batchSize * conv.outDepth * conv.outHeight * conv.outWidth;
     const K = conv.filterDepth * conv.filterHeight * conv.filterWidth * conv.inChannels;
-    const program = new ImplicitGemmProgram(['x', 'W'], 'conv3d', FUNCTIONS, M, conv.outChannels, K, 1);
+    const taps = conv.filterDepth * conv.filterHeight * conv.filterWidth;
+    const program = new ImplicitGemmProgram(['x', 'W'], 'conv3d', FUNCTIONS, M, conv.outChannels, K, 1, { taps, channels: conv.inChannels });
     const y = runImplicitGemm(backend, program, [x, filter], conv);
     const out = reshapeView(backend, y, conv.outShape);
     release(backend, y);

@@ -2,7 +2,7 @@
  * Conv3DBackpropInputV2 (dx) on webgpu as an implicit GEMM: rows are input voxels [N*D*H*W],
  * columns input channels, K = fD*fH*fW*Cout. A[m, (tap, co)] is dy at the output voxel that tap
  * maps onto input voxel m (zero when the stride does not divide or it falls outside); B is the
- * filter read transposed, W[tap, ci, co].
+ * filter read transposed, W[tap, ci, co]; tap-major K steps when Cout fills 16-deep slabs.
  */
 import * as tf from '@tensorflow/tfjs';
 import { ImplicitGemmProgram, runImplicitGemm } from './conv3d_gemm';
@@ -42,6 +42,32 @@ const FUNCTIONS = `
     let co = k % uniforms.outC;
     let tap = k / uniforms.outC;
     return W[(tap * uniforms.inC + n) * uniforms.outC + co];
+  }
+  fn tapInfo(tap : i32) -> vec4<i32> {
+    let kw = tap % uniforms.fW;
+    let t1 = tap / uniforms.fW;
+    return vec4<i32>((t1 / uniforms.fH) * uniforms.dD, (t1 % uniforms.fH) * uniforms.dH, kw * uniforms.dW, tap);
+  }
+  fn loadATap(r : vec4<i32>, t : vec4<i32>, co : i32) -> f32 {
+    if (r.x < 0) { return 0.0; }
+    let nd = r.y - t.x;
+    let nh = r.z - t.y;
+    let nw = r.w - t.z;
+    if (nd < 0 || nh < 0 || nw < 0) { return 0.0; }
+    var od = nd;
+    var oh = nh;
+    var ow = nw;
+    if (uniforms.sD != 1 || uniforms.sH != 1 || uniforms.sW != 1) {
+      od = nd / uniforms.sD;
+      oh = nh / uniforms.sH;
+      ow = nw / uniforms.sW;
+      if (od * uniforms.sD != nd || oh * uniforms.sH != nh || ow * uniforms.sW != nw) { return 0.0; }
+    }
+    if (od >= uniforms.outD || oh >= uniforms.outH || ow >= uniforms.outW) { return 0.0; }
+    return dy[(((r.x * uniforms.outD + od) * uniforms.outH + oh) * uniforms.outW + ow) * uniforms.outC + co];
+  }
+  fn loadBTap(t : vec4<i32>, co : i32, n : i32) -> f32 {
+    return W[(t.w * uniforms.inC + n) * uniforms.outC + co];
   }`;
 
 export function conv3dBackpropInputConfig(): tf.KernelConfig {
@@ -55,7 +81,8 @@ export function conv3dBackpropInputConfig(): tf.KernelConfig {
       inputShape, filter.shape as [number, number, number, number, number], strides, 1, pad);
     const M = conv.batchSize * conv.inDepth * conv.inHeight * conv.inWidth;
     const K = conv.filterDepth * conv.filterHeight * conv.filterWidth * conv.outChannels;
-    const program = new ImplicitGemmProgram(['dy', 'W'], 'conv3d_dx', FUNCTIONS, M, conv.inChannels, K, 1);
+    const taps = conv.filterDepth * conv.filterHeight * conv.filterWidth;
+    const program = new ImplicitGemmProgram(['dy', 'W'], 'conv3d_dx', FUNCTIONS, M, conv.inChannels, K, 1, { taps, channels: conv.outChannels });
     const y = runImplicitGemm(backend, program, [dy, filter], conv);
     const out = reshapeView(backend, y, inputShape);
     release(backend, y);

@@ -8,6 +8,11 @@
  * 16x16 threads owns a 64 x TN tile (TN 16, 32 or 64 by the number of columns), stages 16-deep K
  * slabs of A and B in workgroup memory and accumulates 4 x TN/16 outputs per thread. Slices
  * (split-K, `z` of the dispatch) let a reduction over millions of voxels use many workgroups.
+ *
+ * Tap-major mode (forward and dx, when K = taps x C and C fills 16-deep slabs with little padding):
+ * each K step covers one filter tap and 16 channels, so the tap's offsets are computed once per
+ * step (the same for every thread) and the per-element work has no integer division. The kernel
+ * then also supplies tapInfo(tap) -> vec4<i32>, loadATap(info, tapInfo, c) and loadBTap(tapInfo, c, n).
  */
 import * as tf from '@tensorflow/tfjs';
 import { release, reshapeView, spreadWorkgroups, type ProgramUniform, type TensorInfo, type WebGPUBackendLike, type WebGPUProgram } from './program';
@@ -34,32 +39,86 @@ export function tileN(n: number): number {
   return n <= 16 ? 16 : n <= 32 ? 32 : 64;
 }
 
+/** Tap-major K steps pay off when the channels pad to whole 16-deep slabs with at most 20% waste. */
+export function tapMajorFits(channels: number): boolean {
+  return (Math.ceil(channels / TILE_K) * TILE_K) / channels <= 1.2;
+}
+
 export class ImplicitGemmProgram implements WebGPUProgram {
   outputShape: number[];
   shaderKey: string;
   dispatchLayout = { x: [2], y: [1], z: [0] };
   dispatch: [number, number, number];
   workgroupSize: [number, number, number] = [16, 16, 1];
-  uniforms = `M : i32, N : i32, K : i32, nTiles : i32, chunkK : i32, kSteps : i32, ${GEOMETRY_FIELDS.map((f) => `${f} : i32,`).join(' ')}`;
+  uniforms = `M : i32, N : i32, K : i32, nTiles : i32, chunkK : i32, kSteps : i32, kC : i32, cChunks : i32, ${GEOMETRY_FIELDS.map((f) => `${f} : i32,`).join(' ')}`;
   readonly tn: number;
   readonly nTiles: number;
   readonly chunkK: number;
+  readonly kSteps: number;
+  readonly tapMajor: boolean;
+  private readonly cChunks: number;
+  /**
+   * @param tap for tap-major mode: K = taps x channels (channel fastest); used when the channels
+   *   pad to whole 16-deep slabs with at most 20% waste and there is a single slice.
+   */
   constructor(
     readonly variableNames: string[], private name: string, private functions: string,
     readonly M: number, readonly N: number, readonly K: number, readonly slices: number,
+    private tap?: { taps: number; channels: number },
   ) {
     this.tn = tileN(N);
     this.nTiles = Math.ceil(N / this.tn);
-    this.chunkK = Math.ceil(Math.ceil(K / slices) / TILE_K) * TILE_K;
+    this.cChunks = tap ? Math.ceil(tap.channels / TILE_K) : 0;
+    this.tapMajor = tap !== undefined && slices === 1 && tap.taps * tap.channels === K && tapMajorFits(tap.channels);
+    this.chunkK = this.tapMajor ? K : Math.ceil(Math.ceil(K / slices) / TILE_K) * TILE_K;
+    this.kSteps = this.tapMajor ? tap!.taps * this.cChunks : this.chunkK / TILE_K;
     this.outputShape = [slices, M, N];
     const [x, y] = spreadWorkgroups(Math.ceil(M / TILE_M) * this.nTiles);
     this.dispatch = [x, y, slices];
-    this.shaderKey = `anatomynet_igemm_${name}_${this.tn}`;
+    this.shaderKey = `anatomynet_igemm_${name}_${this.tn}_${this.tapMajor ? 'tap' : 'k'}`;
   }
 
   uniformValues(geometry: number[]): ProgramUniform[] {
-    const kSteps = this.chunkK / TILE_K;
-    return [this.M, this.N, this.K, this.nTiles, this.chunkK, kSteps, ...geometry].map((v) => ({ type: 'int32' as const, data: [v] }));
+    const head = [this.M, this.N, this.K, this.nTiles, this.chunkK, this.kSteps, this.tap?.channels ?? 0, this.cChunks];
+    return [...head, ...geometry].map((v) => ({ type: 'int32' as const, data: [v] }));
+  }
+
+  /** WGSL staging one K step of A and B into workgroup memory. */
+  private loadStep(TM: number, TN: number, RN: number, BROWS: number): string {
+    if (this.tapMajor) {
+      return `
+          let tap = s / uniforms.cChunks;
+          let c0 = (s - tap * uniforms.cChunks) * ${TILE_K};
+          let ti = tapInfo(tap);
+          let ca = c0 + aK;
+          for (var i = 0; i < 4; i = i + 1) {
+            var v = 0.0;
+            if (ca < uniforms.kC) { v = loadATap(info[i], ti, ca); }
+            As[aK * ${TM} + aM + 16 * i] = v;
+          }
+          for (var j = 0; j < ${RN}; j = j + 1) {
+            let kk = bK + ${BROWS} * j;
+            let cb = c0 + kk;
+            var v = 0.0;
+            if (cb < uniforms.kC && n0 + bN < uniforms.N) { v = loadBTap(ti, cb, n0 + bN); }
+            Bs[kk * ${TN} + bN] = v;
+          }`;
+    }
+    return `
+          let k0 = kBegin + s * ${TILE_K};
+          let ka = k0 + aK;
+          for (var i = 0; i < 4; i = i + 1) {
+            var v = 0.0;
+            if (ka < kEnd) { v = loadA(info[i], ka); }
+            As[aK * ${TM} + aM + 16 * i] = v;
+          }
+          for (var j = 0; j < ${RN}; j = j + 1) {
+            let kk = bK + ${BROWS} * j;
+            let kb = k0 + kk;
+            var v = 0.0;
+            if (kb < kEnd && n0 + bN < uniforms.N) { v = loadB(kb, n0 + bN); }
+            Bs[kk * ${TN} + bN] = v;
+          }`;
   }
 
   getUserCode(): string {
@@ -86,21 +145,7 @@ export class ImplicitGemmProgram implements WebGPUProgram {
         let bN = t % ${TN};
         let bK = t / ${TN};
         var acc : array<array<f32, ${RN}>, 4>;
-        for (var s = 0; s < uniforms.kSteps; s = s + 1) {
-          let k0 = kBegin + s * ${TK};
-          let ka = k0 + aK;
-          for (var i = 0; i < 4; i = i + 1) {
-            var v = 0.0;
-            if (ka < kEnd) { v = loadA(info[i], ka); }
-            As[aK * ${TM} + aM + 16 * i] = v;
-          }
-          for (var j = 0; j < ${RN}; j = j + 1) {
-            let kk = bK + ${BROWS} * j;
-            let kb = k0 + kk;
-            var v = 0.0;
-            if (kb < kEnd && n0 + bN < uniforms.N) { v = loadB(kb, n0 + bN); }
-            Bs[kk * ${TN} + bN] = v;
-          }
+        for (var s = 0; s < uniforms.kSteps; s = s + 1) {${this.loadStep(TM, TN, RN, BROWS)}
           workgroupBarrier();
           for (var kk = 0; kk < ${TK}; kk = kk + 1) {
             var b : array<f32, ${RN}>;
