@@ -12,7 +12,8 @@ let root: string, truth: SynthTruth, result: CurateResult;
 
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'curation-synth-'));
-  truth = await writeSynthCohort({ outDir: join(root, 'in'), cases: 3, seed: 11, matrix: 128, sliceMm: 3, pddcaFraction: 0.34 });
+  // Two cases: one DICOM scanned feet first (k towards the feet), one PDDCA.
+  truth = await writeSynthCohort({ outDir: join(root, 'in'), cases: 2, seed: 11, matrix: 128, sliceMm: 3, pddcaFraction: 0.5, ffsFraction: 1 });
   result = await curateCohort({ inputs: [join(root, 'in')], outDir: join(root, 'out') });
 }, 170_000);
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -26,7 +27,8 @@ function truthOf(caseId: string) {
 describe('curation of the synthetic cohort', () => {
   it('curates every case, DICOM and PDDCA', () => {
     expect(result.failed).toEqual([]);
-    expect(result.manifest.numCases).toBe(3);
+    expect(result.manifest.numCases).toBe(2);
+    expect(truth.cases.map((t) => t.patientPosition).sort()).toContain('FFS');
     expect(new Set(result.manifest.cases.map((c) => c.sourceKind))).toEqual(new Set(['dicom', 'pddca']));
   });
 
