@@ -9,6 +9,7 @@ h3{font-size:15px;margin:12px 0 6px}h4{font-size:14px;margin:10px 0 4px}
 nav a{margin-right:14px}
 .meta{color:#555;margin:4px 0}
 .pair{display:grid;grid-template-columns:3fr 2fr;gap:16px;align-items:start}
+.pair.even{grid-template-columns:1fr 1fr}.pair.wide{grid-template-columns:1fr}
 .panel{background:#fff;border:1px solid #ddd;border-radius:6px;padding:10px 12px}
 .panel.published{background:#f3f3f3;border-style:dashed}
 .tag{display:inline-block;font-size:11px;font-weight:600;padding:1px 6px;border-radius:3px;margin-left:6px;vertical-align:middle}
@@ -19,16 +20,18 @@ nav a{margin-right:14px}
 .missing ul{margin:4px 0 0 18px;padding:0}
 .note{color:#555;font-style:italic}
 table{border-collapse:collapse;margin:6px 0 12px;background:#fff;font-variant-numeric:tabular-nums}
-th,td{border:1px solid #ddd;padding:3px 7px;text-align:right;white-space:nowrap}
+th,td{border:1px solid #ddd;padding:2px 6px;text-align:right;white-space:nowrap;font-size:13px}
+.cmp th.m{background:#dbeafe}.cmp th.p{background:#e5e5e5}.cmp td.p{background:#f3f3f3;color:#333}
 th:first-child,td:first-child{text-align:left}
-thead th{background:#f0f0f0;position:sticky;top:0}
+thead th{background:#f0f0f0}.scroll thead th{position:sticky;top:0}
+td.l,th.l{text-align:left;white-space:normal}
 .tables{display:grid;grid-template-columns:1fr;gap:4px;overflow-x:auto}
 .sd{color:#666}.n{color:#888;font-size:11px}.inf{color:#b45309;font-size:11px}.na{color:#aaa}
 .curves{display:grid;grid-template-columns:repeat(auto-fill,minmax(380px,1fr));gap:12px}
 .overlays{display:flex;flex-wrap:wrap;gap:10px}
 figure{margin:0;background:#fff;border:1px solid #ddd;padding:6px;border-radius:4px}
 figcaption{font-size:12px;color:#333;max-width:210px}
-.legend span{display:inline-block;width:12px;height:12px;margin:0 4px -2px 10px;border:1px solid #999}
+.legend span{display:inline-block;width:12px;height:12px;margin:0 4px -2px 12px;border:1px solid #999}
 .avail td{padding:0 3px;text-align:center;font-size:11px}
 .a-annotated{background:#86efac}.a-not-annotated{background:#f5f5f5;color:#bbb}.a-annotated-empty{background:#fde68a}
 .scroll{max-height:420px;overflow:auto;display:inline-block}
@@ -62,7 +65,8 @@ export const PAGE_SCRIPT = `
         return ds.label+': '+v.toFixed(2)+(s!=null?' \\u00b1 '+s.toFixed(2):'')+(n?' (n='+n+')':'');}}};
     }
     if(c.kind==='strip'){
-      var names=c.names;cfg.options.scales.x.ticks={autoSkip:false,stepSize:1,callback:function(v){return names[v]||'';}};
+      var names=c.names;cfg.options.scales.x.afterBuildTicks=function(ax){ax.ticks=names.map(function(_,i){return {value:i};});};
+      cfg.options.scales.x.ticks={autoSkip:false,maxRotation:45,callback:function(v){return names[v]||'';}};
       cfg.options.plugins.tooltip={callbacks:{label:function(t){return t.dataset.label+': '+t.parsed.y.toFixed(2)+' mL';}}};
     }
     new Chart(document.getElementById(c.id),cfg);

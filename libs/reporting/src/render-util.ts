@@ -17,7 +17,7 @@ export function meanSd(s: Summary | undefined, digits = 1): string {
   if (!s || (!s.n && !s.nInfinite)) return '<span class="na">—</span>';
   const inf = s.nInfinite ? ` <span class="inf" title="${s.nInfinite} infinite values (empty prediction or truth), not in the mean">+${s.nInfinite}×∞</span>` : '';
   if (!s.n) return `<span class="na">—</span>${inf}`;
-  return `${num(s.mean, digits)}<span class="sd"> ± ${num(s.sd, digits)}</span> <span class="n">n=${s.n}</span>${inf}`;
+  return `${num(s.mean, digits)}<span class="sd"> ± ${num(s.sd, digits)}</span><br><span class="n">n=${s.n}</span>${inf}`;
 }
 
 /** JSON safe to place inside a <script> element. */

@@ -56,6 +56,27 @@ function statsTable(f: FigureModel, caption: string, pick: (s: OrganStats) => Pa
   return `<table><thead>${head}</thead><tbody>${body}</tbody></table>`;
 }
 
+/** Measured and published DSC in adjacent, labelled columns (Fig. 6, Table I): read beside the paper's table. */
+function comparisonTable(f: FigureModel): string {
+  if (!f.counterparts.length) return '';
+  const head = f.counterparts
+    .map((c) => {
+      const label = f.rows.find((r) => r.key === c.rowKey)?.label ?? f.missing.find((m) => m.row === c.rowKey)?.label ?? c.rowKey;
+      return `<th class="m">${esc(label)}<br><small>measured, profile ${esc(f.profile ?? '—')}</small></th><th class="p">${esc(c.published.label)}<br><small>published</small></th>`;
+    })
+    .join('');
+  const cell = (rowKey: string, organKey: string | null) => {
+    const r = f.rows.find((x) => x.key === rowKey);
+    if (!r) return '<td class="na">not run</td>';
+    if (organKey === null) return `<td><b>${num(r.meanDsc, 1)}</b></td>`;
+    return `<td>${meanSd(r.organs[organKey]?.dsc)}</td>`;
+  };
+  const body = [...REPORT_ORGANS.map((o) => ({ key: o.key as string | null, short: o.short, tg: o.tg263 as string | null })), { key: null, short: 'Mean', tg: null }]
+    .map((o) => `<tr><td>${o.key ? esc(o.short) : '<b>Mean</b>'}</td>${f.counterparts.map((c) => `${cell(c.rowKey, o.key)}<td class="p">${o.tg ? num(c.published.dsc[o.tg as keyof typeof c.published.dsc] ?? NaN, 2) : `<b>${num(c.published.mean ?? NaN, 2)}</b>`}</td>`).join('')}</tr>`)
+    .join('');
+  return `<h4>DSC (%) beside the paper <span class="tag measured">measured</span> <span class="tag published">published</span></h4><table class="cmp"><thead><tr><th>Organ</th>${head}</tr></thead><tbody>${body}</tbody></table>`;
+}
+
 function figureSection(f: FigureModel, charts: ChartSpec[]): string {
   const id = `${f.figure}-${f.name}`.replace(/[^a-zA-Z0-9_-]/g, '_');
   const heading = FIG_HEADINGS[f.figure] ?? f.title;
@@ -81,14 +102,16 @@ function figureSection(f: FigureModel, charts: ChartSpec[]): string {
     const measuredMean = (k: string) => f.rows.find((r) => r.key === k)?.meanDsc;
     published = `<p class="meta">${esc(f.publishedNote)}</p><table><thead><tr><th>Configuration</th><th>Published mean DSC (%)</th><th>Measured mean DSC (%)<br><small>profile ${esc(f.profile ?? '—')}</small></th></tr></thead><tbody>${f.publishedMeans.map((p) => `<tr><td>${esc(p.label)}</td><td>${num(p.mean, 1)} <span class="tag published">published</span></td><td>${num(measuredMean(p.rowKey) ?? NaN, 1)}</td></tr>`).join('')}</tbody></table><p class="meta">Source: ${esc(f.publishedMeans[0].source)}.</p>`;
   } else published = `<p class="note">${esc(f.publishedNote)}</p>`;
+  const cmp = comparisonTable(f);
+  const pairClass = f.published.length ? 'pair even' : f.rows.length > 4 ? 'pair wide' : 'pair';
   const meanCell = (k: string) => num(f.rows.find((r) => r.key === k)?.meanDsc ?? NaN, 1);
   const cases = f.rows.map((r) => `${esc(r.label)}: ${r.cases}`).join('; ');
   return `<section id="${id}"><h2>${esc(heading)}</h2>
 <p class="meta">${esc(f.description)}</p><p class="meta">${prof} Bars: mean over test cases, whiskers ± 1 SD; n = test cases with the organ annotated (hover a bar). Mean = mean of the nine organ means, as in the paper (shown only when all nine organs have results).${cases ? ` Test cases per run: ${cases}.` : ''}</p>
 ${missing}
-<div class="pair"><div class="panel measured"><h3>Measured <span class="tag measured">this project</span></h3>${measured}</div>
+<div class="${pairClass}"><div class="panel measured"><h3>Measured <span class="tag measured">this project</span></h3>${measured}</div>
 <div class="panel published"><h3>Published <span class="tag published">Zhu et al. 2019</span></h3>${published}</div></div>
-<div class="tables">
+${cmp}<div class="tables">
 <h4>DSC (%) — mean ± SD over test cases <span class="tag measured">measured</span></h4>${statsTable(f, 'DSC %', (s) => s.dsc, 1, meanCell)}
 <h4>HD95 (mm) — mean ± SD over test cases; infinite values (empty prediction) counted apart <span class="tag measured">measured</span></h4>${statsTable(f, 'HD95 mm', (s) => s.hd95Mm, 1)}
 <h4>Surface Dice (%) at the run’s tolerance — mean ± SD <span class="tag measured">measured</span></h4>${statsTable(f, 'Surface Dice %', (s) => s.surfaceDice, 1)}
@@ -143,13 +166,13 @@ function casesSection(tables: CaseTable[]): string {
 }
 
 function overlaysSection(runs: OverlayRun[] | null, note: string): string {
-  const legend = '<p class="legend">Ground truth <span style="background:#00c800"></span> prediction <span style="background:#e60000"></span> overlap <span style="background:#ffdc00"></span> — axial slice of largest ground-truth area, anterior up, patient’s right on the left.</p>';
+  const legend = '<p class="legend"><span style="background:#00c800"></span>ground truth <span style="background:#e60000"></span>prediction <span style="background:#ffdc00"></span>overlap — on CT (soft-tissue window); axial slice of largest ground-truth area, anterior up, patient’s right on the left.</p>';
   if (!runs) return `<section id="overlays"><h2>Qualitative overlays (as Fig. 7)</h2><p class="note">${esc(note)}</p></section>`;
   const blocks = runs
     .filter((r) => r.images.length)
     .map((r) => `<h3>${esc(r.label)} <small><code>${esc(r.runId)}</code></small></h3><p class="meta">${esc(r.message)}</p><div class="overlays">${r.images.map((im) => `<figure><img src="${im.dataUri}" width="${im.width}" height="${im.height}" alt="${esc(`${im.caseId} ${im.organ}`)}"><figcaption>${esc(im.caseId)} · <b>${esc(im.organ)}</b> · slice ${im.slice} · GT ${im.truthPixels} px, pred ${im.predictionPixels} px</figcaption></figure>`).join('')}</div>`)
     .join('');
-  const table = `<table><thead><tr><th>Run</th><th>Status</th><th>Prediction files</th><th>Overlays</th></tr></thead><tbody>${runs.map((r) => `<tr><td>${esc(r.label)} <code>${esc(r.runId)}</code></td><td>${esc(r.runStatus)}</td><td>${r.predictionsFound}</td><td style="text-align:left;white-space:normal">${r.images.length ? `${r.images.length} images` : ''} ${esc(r.message)}</td></tr>`).join('')}</tbody></table>`;
+  const table = `<table><thead><tr><th>Run</th><th>Status</th><th>Prediction files</th><th class="l">Overlays</th></tr></thead><tbody>${runs.map((r) => `<tr><td>${esc(r.label)} <code>${esc(r.runId)}</code></td><td>${esc(r.runStatus)}</td><td>${r.predictionsFound}</td><td class="l">${r.images.length ? `${r.images.length} images` : ''} ${esc(r.message)}</td></tr>`).join('')}</tbody></table>`;
   return `<section id="overlays"><h2>Qualitative overlays (as Fig. 7)</h2>${legend}<p class="meta">${esc(note)}</p>${blocks || '<p class="note">No overlay could be drawn: no selected run has prediction files (see the table).</p>'}<h4>Prediction files per run</h4>${table}</section>`;
 }
 
@@ -179,14 +202,14 @@ function datasetSection(d: DatasetModel | null, note: string, charts: ChartSpec[
   const avail = `<div class="scroll"><table class="avail"><thead><tr><th>Case</th><th>source</th>${REPORT_ORGANS.map((o) => `<th>${esc(o.short)}</th>`).join('')}</tr></thead><tbody>${d.availability.map((a) => `<tr><td>${esc(a.caseId)}</td><td>${esc(a.sourceKind)}</td>${a.cells.map((c) => `<td class="a-${c}" title="${c}">${c === 'annotated' ? '●' : c === 'annotated-empty' ? '◌' : '·'}</td>`).join('')}</tr>`).join('')}</tbody></table></div>`;
   const groups = `<table><thead><tr><th>spacing x × y × z (mm)</th><th>cases</th></tr></thead><tbody>${d.spacing.groups.map((g) => `<tr><td>${esc(g.spacing)}</td><td>${g.cases}</td></tr>`).join('')}</tbody></table>`;
   const skipped = d.skipped.length
-    ? `<table><thead><tr><th>Where</th><th>Item</th><th>Reason</th></tr></thead><tbody>${d.skipped.map((s) => `<tr><td>${esc(s.where)}</td><td>${esc(s.item)}</td><td style="text-align:left;white-space:normal">${esc(s.reason)}</td></tr>`).join('')}</tbody></table>`
+    ? `<table><thead><tr><th>Where</th><th class="l">Item</th><th class="l">Reason</th></tr></thead><tbody>${d.skipped.map((s) => `<tr><td>${esc(s.where)}</td><td class="l">${esc(s.item)}</td><td class="l">${esc(s.reason)}</td></tr>`).join('')}</tbody></table>`
     : '<p class="meta">No input was skipped.</p>';
   const inputs = d.inputs ? ` Inputs: ${d.inputs.files} files, ${d.inputs.used} used, ${d.inputs.skipped} skipped.` : '';
   return `<section id="dataset"><h2>Dataset</h2><p class="meta">${d.numCases} cases; manifest sha256 <code>${esc(d.digest)}</code>.${inputs}</p>
 <h3>Organs: availability and volumes</h3>${counts}
 <div class="pair"><div class="panel"><h4>Organ volumes (annotated cases)</h4><div class="chartbox"><canvas id="chart-dataset-volumes"></canvas></div></div>
 <div class="panel"><h4>Voxel spacing</h4><div class="chartbox"><canvas id="chart-dataset-spacing"></canvas></div><p class="meta">in-plane: median ${num(d.spacing.inPlane.median, 2)} mm (${num(d.spacing.inPlane.min, 2)}–${num(d.spacing.inPlane.max, 2)}); slice: median ${num(d.spacing.slice.median, 2)} mm (${num(d.spacing.slice.min, 2)}–${num(d.spacing.slice.max, 2)})</p></div></div>
-<h3>Availability matrix</h3><p class="legend"><span class="a-annotated"></span>annotated <span class="a-not-annotated"></span>not annotated <span class="a-annotated-empty"></span>annotated but empty</p>${avail}
+<h3>Availability matrix</h3><p class="legend"><span class="a-annotated"></span>annotated (●) <span class="a-not-annotated"></span>not annotated (·) <span class="a-annotated-empty"></span>annotated but empty (◌)</p>${avail}
 <h3>Spacing distribution</h3>${groups}
 <h3>Skipped inputs</h3>${skipped}</section>`;
 }
@@ -196,7 +219,7 @@ function footer(m: ReportModel): string {
   const commits = uniq(m.runs.map((r) => r.gitCommit));
   const digests = uniq(m.runs.map((r) => r.datasetDigest));
   const dsMatch = m.dataset ? (digests.length ? (digests.every((d) => d === m.dataset!.digest) ? ' (all runs match the manifest given)' : ` — <b>differs from the manifest given (${esc(m.dataset.digest.slice(0, 12))}…) for some runs</b>`) : '') : '';
-  const runs = `<details><summary>${m.runs.length} runs</summary><table><thead><tr><th>Run id</th><th>Grid / row</th><th>Status</th><th>Git commit</th><th>Dataset digest</th><th>Backend</th><th>Error</th></tr></thead><tbody>${m.runs.map((r) => `<tr><td><code>${esc(r.id)}</code></td><td>${esc(r.label)}</td><td>${esc(r.status)}</td><td><code>${esc(r.gitCommit ?? '—')}</code></td><td><code>${esc(r.datasetDigest ? r.datasetDigest.slice(0, 16) : '—')}</code></td><td>${esc([r.backend, r.adapter].filter(Boolean).join(' / ') || '—')}</td><td style="text-align:left;white-space:normal">${esc(r.error ?? '')}</td></tr>`).join('')}</tbody></table></details>`;
+  const runs = `<details><summary>${m.runs.length} runs</summary><table><thead><tr><th>Run id</th><th>Grid / row</th><th>Status</th><th>Git commit</th><th>Dataset digest</th><th>Backend</th><th class="l">Error</th></tr></thead><tbody>${m.runs.map((r) => `<tr><td><code>${esc(r.id)}</code></td><td>${esc(r.label)}</td><td>${esc(r.status)}</td><td><code>${esc(r.gitCommit ?? '—')}</code></td><td><code>${esc(r.datasetDigest ? r.datasetDigest.slice(0, 16) : '—')}</code></td><td>${esc([r.backend, r.adapter].filter(Boolean).join(' / ') || '—')}</td><td class="l">${esc(r.error ?? '')}</td></tr>`).join('')}</tbody></table></details>`;
   return `<footer><p>Database: <code>${esc(m.dbPath)}</code> · generated ${esc(m.generatedAt)}</p><p>Git commits: ${commits.map((c) => `<code>${esc(c)}</code>`).join(', ') || '—'}</p><p>Dataset digests (from runs): ${digests.map((d) => `<code>${esc(d)}</code>`).join(', ') || '—'}${dsMatch}</p>${runs}<p>Published numbers: Zhu et al., “AnatomyNet: Deep learning for fast and fully automated whole-volume segmentation of head and neck anatomy”, Med. Phys. 2019; always shown in grey, dashed panels marked “published”.</p></footer>`;
 }
 

@@ -106,6 +106,8 @@ describe('figureModel', () => {
     expect(p.datasets.find((d) => d.label.startsWith('Hierarchical'))!.data[1]).toBeNull();
     expect(fig('fig3').publishedMeans.map((m) => [m.rowKey, m.mean])).toEqual([['pool1', 76.8], ['pool2', 75.9], ['pool3', 75.6], ['pool4', 75.5]]);
     expect(fig('fig5').publishedMeans.map((m) => [m.rowKey, m.mean])).toEqual([['dice', 76.8], ['exp-log', 76.0], ['dice+focal-0.5', 77.7], ['dice+ce-0.1', 77.0]]);
+    expect(f6.counterparts.map((c) => [c.rowKey, c.published.label])).toEqual([['anatomynet', 'AnatomyNet (paper)'], ['dice-only', '3D SE-Res U-Net, Dice only (paper)']]);
+    expect(fig('table1').counterparts.map((c) => [c.rowKey, c.published.mean])).toEqual([['pddca-only', 75.28], ['all', 77.91]]);
     expect(fig('fig4').published).toEqual([]);
     expect(fig('fig4').publishedNote).toMatch(/no numbers/);
   });

@@ -61,11 +61,31 @@ export interface FigureModel {
   publishedMeans: PublishedMean[];
   /** Why there is nothing published, when there is nothing. */
   publishedNote: string;
+  /** Which published series corresponds to which grid row (Fig. 6 and Table I), for side-by-side columns. */
+  counterparts: { rowKey: string; published: PublishedSeries }[];
+}
+
+/** Grid row key -> label of its published counterpart. */
+const COUNTERPARTS: Record<string, Record<string, string>> = {
+  fig6: { anatomynet: 'AnatomyNet (paper)', 'dice-only': '3D SE-Res U-Net, Dice only (paper)' },
+  table1: { 'pddca-only': 'PDDCA only (DATASET 1)', all: 'All 261 CTs (DATASET 1,2,3)' },
+};
+
+function counterpartsFor(figure: string, published: PublishedSeries[]): FigureModel['counterparts'] {
+  return Object.entries(COUNTERPARTS[figure] ?? {}).flatMap(([rowKey, label]) => {
+    const p = published.find((x) => x.label === label);
+    return p ? [{ rowKey, published: p }] : [];
+  });
 }
 
 const FIG5_KEYS: Record<string, string> = { dice: 'dice', 'exp-log': 'explog', 'dice+focal-0.5': 'dice+focal(0.5)', 'dice+ce-0.1': 'dice+ce(0.1)' };
 
-function publishedFor(figure: string, rowLabel: (k: string) => string): Pick<FigureModel, 'published' | 'publishedMeans' | 'publishedNote'> {
+function publishedFor(figure: string, rowLabel: (k: string) => string): Pick<FigureModel, 'published' | 'publishedMeans' | 'publishedNote' | 'counterparts'> {
+  const r = publishedOnly(figure, rowLabel);
+  return { ...r, counterparts: counterpartsFor(figure, r.published) };
+}
+
+function publishedOnly(figure: string, rowLabel: (k: string) => string): Pick<FigureModel, 'published' | 'publishedMeans' | 'publishedNote'> {
   const means = (table: Record<string, number>, rowToPublished: Record<string, string>, src: string): PublishedMean[] =>
     Object.entries(rowToPublished)
       .filter(([, pk]) => table[pk] !== undefined)

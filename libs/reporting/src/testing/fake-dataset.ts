@@ -29,9 +29,9 @@ export function encodeTestNifti(data: Uint8Array | Int16Array, shape: [number, n
   return gzipSync(out, { level: 1 });
 }
 
-/** Organ centres (voxel indices) of the fake anatomy, label order 1..9; radii in voxels. */
+/** Organ centres (voxel indices) of the fake anatomy, label order 1..9; radii in voxels. LPS identity: i grows to the patient's left, so left organs sit at high i. */
 const CENTRES: [number, number, number, number][] = [
-  [24, 26, 6, 4], [24, 14, 8, 2], [24, 8, 3, 5], [19, 12, 9, 2], [29, 12, 9, 2], [12, 24, 5, 4], [36, 24, 5, 4], [16, 14, 3, 3], [32, 14, 3, 3],
+  [24, 26, 6, 4], [24, 14, 8, 2], [24, 8, 3, 5], [29, 12, 9, 2], [19, 12, 9, 2], [36, 24, 5, 4], [12, 24, 5, 4], [32, 14, 3, 3], [16, 14, 3, 3],
 ];
 
 /** Label map with ellipsoids for the given labels, shifted by `dx` voxels along i. */
