@@ -80,8 +80,9 @@ function mandibleNodes(side: Side, grow: number, radiusScale: number, k: number,
  * chin; `k` scales it about `centre`, `grow` (mm) dilates it, `radiusScale` < 1 gives the marrow core.
  */
 function buildMandible(k: number, centre: Vec3, grow: number, radiusScale: number): Shape {
-  const left = mandibleNodes(1, grow, radiusScale, k, centre).reverse();
-  const right = mandibleNodes(-1, grow, radiusScale, k, centre);
+  // Left condyle -> left angle -> chin -> right angle -> right condyle.
+  const left = mandibleNodes(1, grow, radiusScale, k, centre);
+  const right = mandibleNodes(-1, grow, radiusScale, k, centre).reverse();
   const tube = new SweptTube([...left, ...right.slice(1)]);
   if (radiusScale < 1) return tube;
   const place = (p: Vec3): Vec3 => [centre[0] + p[0] * k, centre[1] + (p[1] + 35) * k, centre[2] + (p[2] + 90) * k];
