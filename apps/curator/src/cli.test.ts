@@ -31,7 +31,7 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe('curator CLI', () => {
   it('prints help for every command', async () => {
-    for (const args of [['--help'], ['curate', '--help'], ['validate', '--help']]) {
+    for (const args of [['--help'], ['synth', '--help'], ['curate', '--help'], ['validate', '--help']]) {
       const out: string[] = [];
       await main(args, { output: (s) => out.push(s) });
       expect(out.join('')).toMatch(args[0] === '--help' ? /curator curate/ : new RegExp(`curator ${args[0]}`));

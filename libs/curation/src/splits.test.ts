@@ -26,4 +26,12 @@ describe('makeSplits', () => {
       setOf.set(p, set);
     }
   });
+
+  it('falls back to the hash split when PDDCA ids are present but no offsite case is', () => {
+    const cases = ['0522c0001', '0522c0002', '0522c0003', '0522c0004', '0522c0005'].map((p, n) => ({ caseId: `hn_000${n + 1}`, patientId: `patient_${n}`, pddcaId: p }));
+    const s = makeSplits(cases);
+    expect(s.method).toBe('hash');
+    expect(s.test).toHaveLength(1);
+    expect(s.validation).toHaveLength(1);
+  });
 });

@@ -1,6 +1,6 @@
 /**
- * Train / validation / test split by patient (all cases of a patient fall in one set). Where PDDCA ids
- * are present, the MICCAI 2015 offsite cases are the test set, as in the paper; otherwise patients are
+ * Train / validation / test split by patient (all cases of a patient fall in one set). Where any of the
+ * MICCAI 2015 offsite PDDCA cases is present, those cases are the test set, as in the paper; otherwise patients are
  * ordered by a hash of their pseudonym and cut by fractions: deterministic, and stable as a cohort grows.
  */
 import { sha256Hex } from './hashing';
@@ -39,7 +39,7 @@ export function makeSplits(cases: readonly SplitCase[], opts: SplitOptions = {})
   const ids = (ps: string[]) => ps.flatMap((p) => byPatient.get(p)!.map((c) => c.caseId)).sort(compareStrings);
 
   const offsite = new Set(MICCAI2015_OFFSITE_TEST);
-  if (cases.some((c) => c.pddcaId !== undefined)) {
+  if (cases.some((c) => c.pddcaId !== undefined && offsite.has(c.pddcaId))) {
     const isTest = (p: string) => byPatient.get(p)!.some((c) => c.pddcaId !== undefined && offsite.has(c.pddcaId));
     const test = patients.filter(isTest);
     const rest = patients.filter((p) => !isTest(p));
