@@ -10,17 +10,13 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { createProgressBar, type ProgressBar } from '@anatomynet/cli';
 import { generateReport } from '@anatomynet/reporting';
 
 /** The repository's experiments/ folder (next to apps/), else ./experiments. */
 export function defaultExperimentsDir(): string {
   const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../../../experiments');
   return existsSync(repo) ? repo : resolve('experiments');
-}
-
-function progressLine(stage: string, done: number, total: number): string {
-  const width = 24, fill = total ? Math.round((done / total) * width) : width;
-  return `${stage.padEnd(9)} [${'#'.repeat(fill)}${'-'.repeat(width - fill)}] ${done}/${total}`;
 }
 
 export async function main(argv: string[], opts: { output?: (text: string) => void; quiet?: boolean } = {}): Promise<void> {
@@ -43,8 +39,8 @@ export async function main(argv: string[], opts: { output?: (text: string) => vo
   const args = opts.output ? await cli.parseAsync(argv, {}, (_e, _a, text) => { if (text) opts.output!(text); }) : await cli.parseAsync();
   if ((args as { help?: boolean }).help || !args.db || !args.out) return;
   const log = (s: string) => { if (!opts.quiet) process.stderr.write(s); };
-  const tty = process.stderr.isTTY;
   const t0 = Date.now();
+  const bars = new Map<string, ProgressBar>();
   const res = await generateReport({
     dbPath: args.db,
     outDir: args.out,
@@ -53,8 +49,13 @@ export async function main(argv: string[], opts: { output?: (text: string) => vo
     overlayRuns: args['overlay-run'],
     overlayCases: args['overlay-cases'],
     now: args.now,
-    onStage: (s) => log(`${tty ? '\r\x1b[K' : ''}report: ${s}\n`),
-    onProgress: (stage, d, t) => { if (tty) log(`\r\x1b[K${progressLine(stage, d, t)}${d === t ? '\n' : ''}`); },
+    onStage: (s) => log(`report: ${s}\n`),
+    onProgress: (stage, d, t) => {
+      if (opts.quiet) return;
+      const bar = bars.get(stage) ?? bars.set(stage, createProgressBar(`report ${stage}`)).get(stage)!;
+      bar.update(d, t);
+      if (d >= t) { bar.finish(); bars.delete(stage); }
+    },
   });
   const missing = res.model.figures.reduce((s, f) => s + f.missing.length, 0);
   log(`report: wrote ${res.htmlPath} (${(res.bytes / 1e6).toFixed(2)} MB, ${res.charts.length} charts, ${res.model.runs.length} runs, ${missing} missing cells) in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);

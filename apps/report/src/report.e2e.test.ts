@@ -88,7 +88,7 @@ describe.skipIf(!existsSync(CHROMIUM))('report in headless Chromium', () => {
       page.on('request', (r) => { if (r.url() !== url && !r.url().startsWith('data:')) requests.push(r.url()); });
       await page.goto(url, { waitUntil: 'load' });
       const charts = await page.evaluate(() => {
-        const C = (window as any).Chart;
+        const C = (globalThis as any).Chart;
         return Object.values(C.instances as Record<string, any>).map((c: any) => ({
           id: c.canvas.id as string,
           type: c.config.type as string,
@@ -115,7 +115,7 @@ describe.skipIf(!existsSync(CHROMIUM))('report in headless Chromium', () => {
       expect(charts).toHaveLength(4 + 6);
       const canvases = await page.$$eval('canvas', (cs) => cs.map((c) => c.id));
       expect(canvases.sort()).toEqual(charts.map((c) => c.id).sort());
-      expect(await page.$$eval('img', (is) => is.map((i) => (i as HTMLImageElement).naturalWidth > 0))).toEqual(Array(9 + 8).fill(true)); // 2 cases drawn by default: 9 + 8 organs
+      expect(await page.$$eval('img', (is) => is.map((i) => (i as any).naturalWidth > 0))).toEqual(Array(9 + 8).fill(true)); // 2 cases drawn by default: 9 + 8 organs
       expect(errors).toEqual([]);
       expect(requests).toEqual([]);
       await page.screenshot({ path: join(shots, 'report-full.png'), fullPage: true });

@@ -105,7 +105,8 @@ function figureSection(f: FigureModel, charts: ChartSpec[]): string {
   const cmp = comparisonTable(f);
   const pairClass = f.published.length ? 'pair even' : f.rows.length > 4 ? 'pair wide' : 'pair';
   const meanCell = (k: string) => num(f.rows.find((r) => r.key === k)?.meanDsc ?? NaN, 1);
-  const cases = f.rows.map((r) => `${esc(r.label)}: ${r.cases}`).join('; ');
+  const counts = new Set(f.rows.map((r) => r.cases));
+  const cases = counts.size === 1 ? `${[...counts][0]} for every run` : f.rows.map((r) => `${esc(r.label)}: ${r.cases}`).join('; ');
   return `<section id="${id}"><h2>${esc(heading)}</h2>
 <p class="meta">${esc(f.description)}</p><p class="meta">${prof} Bars: mean over test cases, whiskers ± 1 SD; n = test cases with the organ annotated (hover a bar). Mean = mean of the nine organ means, as in the paper (shown only when all nine organs have results).${cases ? ` Test cases per run: ${cases}.` : ''}</p>
 ${missing}

@@ -152,7 +152,7 @@ export function figureModel(g: GridData): FigureModel {
     const cell = g.cells.find((c) => c.key === key);
     if (!cell) { missing.push({ row: key, label, reason: `no cell "${key}" in grid ${g.grid}` }); continue; }
     const data = cell.runId ? g.runs.get(cell.runId) : undefined;
-    if (!data) { missing.push({ row: key, label, reason: `cell ${cell.status}, no run attached` }); continue; }
+    if (!data) { missing.push({ row: key, label, reason: `cell ${cell.status}${cell.error ? ` (${cell.error.split('\n')[0].slice(0, 160)})` : ''}, no run attached` }); continue; }
     if (data.run.status !== 'FINISHED') {
       const why = data.run.errorText ? `: ${data.run.errorText.split('\n')[0].slice(0, 160)}` : '';
       missing.push({ row: key, label, reason: `run ${data.run.id} is ${data.run.status}${why}` });
