@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+// `npm run demo`: the main job, end to end, by running the three CLIs a user would run.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { formatDuration } from '@anatomynet/cli';
+import { demoSteps, entryOf } from './steps';
+
+const root = resolve(import.meta.dirname, '../../..');
+const args = await yargs(hideBin(process.argv))
+  .scriptName('demo')
+  .usage('$0 [options]\n\nSynthetic cohort -> curate -> smoke grids of Figures 3 and 5 -> report, on this machine.')
+  .option('out', { type: 'string', default: 'demo-output', describe: 'output folder' })
+  .option('cases', { type: 'number', default: 12, describe: 'synthetic cases' })
+  .option('seed', { type: 'number', default: 1, describe: 'cohort seed' })
+  .option('profile', { type: 'string', default: 'smoke', describe: 'grid profile: smoke (CPU-sized) or full (the paper settings)' })
+  .option('grids', { type: 'array', string: true, default: ['fig3-pooling', 'fig5-losses'], describe: 'experiments/<name>.json grids to run' })
+  .option('backend', { type: 'string', describe: 'compute backend for training (default: best available)' })
+  .strict()
+  .help()
+  .parseAsync();
+
+const out = resolve(args.out);
+const steps = demoSteps({ out, cases: args.cases, seed: args.seed, profile: args.profile, grids: args.grids, backend: args.backend });
+const tsx = join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+const start = Date.now();
+for (const [i, s] of steps.entries()) {
+  process.stderr.write(`\n== demo step ${i + 1}/${steps.length}: ${s.title} (${formatDuration((Date.now() - start) / 1000)} elapsed)\n`);
+  if (s.skipIfExists && existsSync(s.skipIfExists)) {
+    process.stderr.write(`   skipped: ${s.skipIfExists} exists (delete ${args.out} to start over)\n`);
+    continue;
+  }
+  process.stderr.write(`   npm run ${s.app} -- ${s.args.join(' ')}\n`);
+  const r = spawnSync(process.execPath, [tsx, join(root, entryOf(s)), ...s.args], { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) {
+    process.stderr.write(`\ndemo: step "${s.title}" failed (exit ${r.status ?? r.signal}); its output is above. Fix it and run npm run demo again: finished steps and grid cells are not repeated.\n`);
+    process.exit(1);
+  }
+}
+const report = join(out, 'report', 'index.html');
+process.stderr.write(`\ndemo finished in ${formatDuration((Date.now() - start) / 1000)}.\n`);
+if (existsSync(report)) console.log(`report: ${report}`);

@@ -1,0 +1,43 @@
+/**
+ * The demo's plan: which CLI runs with which arguments, in order. Kept as data so a test can check the
+ * plan without running it, and so each step is exactly a command a user could type.
+ */
+import { join } from 'node:path';
+
+export interface DemoOptions {
+  /** Where everything goes (raw cohort, dataset, database, runs, report). */
+  out: string;
+  cases: number;
+  seed: number;
+  profile: string;
+  grids: string[];
+  backend?: string;
+}
+
+export interface Step {
+  title: string;
+  /** App entry relative to the repository root, and its arguments. */
+  app: 'curator' | 'trainer' | 'report';
+  args: string[];
+  /** The step is skipped when this file exists (a cohort already generated). */
+  skipIfExists?: string;
+}
+
+const ENTRY = { curator: 'apps/curator/src/main.ts', trainer: 'apps/trainer/src/main.ts', report: 'apps/report/src/main.ts' } as const;
+export const entryOf = (s: Step) => ENTRY[s.app];
+
+export function demoSteps(o: DemoOptions): Step[] {
+  const raw = join(o.out, 'raw'), ds = join(o.out, 'dataset'), db = join(o.out, 'tracking.db');
+  const backend = o.backend ? ['--backend', o.backend] : [];
+  return [
+    { title: `synthetic cohort (${o.cases} cases, seed ${o.seed})`, app: 'curator', args: ['synth', '--out', raw, '--cases', String(o.cases), '--seed', String(o.seed), '--overwrite'], skipIfExists: join(raw, `synth-truth.json`) },
+    { title: 'curate', app: 'curator', args: ['curate', '--input', raw, '--out', ds] },
+    { title: 'validate the published dataset', app: 'curator', args: ['validate', ds] },
+    ...o.grids.map((g) => ({
+      title: `grid ${g} (${o.profile})`,
+      app: 'trainer' as const,
+      args: ['grid', join('experiments', `${g}.json`), '--profile', o.profile, '--dataset', ds, '--db', db, ...backend],
+    })),
+    { title: 'report', app: 'report', args: ['--db', db, '--dataset', ds, '--out', join(o.out, 'report')] },
+  ];
+}
