@@ -19,6 +19,7 @@ export interface CaseTask {
   caseId: string;
   patientId: string;
   sourceKind: SourceKind;
+  synthetic: boolean;
   inputDigest: string;
   /** Digest of everything that determines this case's outputs (inputs, config, tool version). */
   taskDigest: string;
@@ -141,6 +142,7 @@ function runCase(task: CaseTask): { record: CaseRecord; outputs: { path: string;
     caseId: task.caseId,
     patientId: task.patientId,
     sourceKind: task.sourceKind,
+    synthetic: task.synthetic,
     inputDigest: task.inputDigest,
     image: imagePath(task.caseId),
     label: labelPath(task.caseId),

@@ -80,6 +80,7 @@ describe('curateCohort', () => {
   it('records availability, volumes and the crop per case', () => {
     const pd = first.manifest.cases.filter((c) => c.sourceKind === 'pddca');
     expect(pd).toHaveLength(3);
+    expect(first.manifest.cases.every((c) => !c.synthetic)).toBe(true);
     const all = first.manifest.cases;
     const test = all.find((c) => c.availability.Chiasm === 'not-annotated' && c.sourceKind === 'pddca')!;
     expect(test.availability.OpticNerve_L).toBe('annotated-empty');

@@ -93,6 +93,7 @@ export async function curateCohort(opts: CurateOptions): Promise<CurateResult> {
       caseId,
       patientId: ids.patients[plan.patientKey],
       sourceKind: plan.sourceKind,
+      synthetic: plan.synthetic,
       inputDigest,
       ...(plan.pddca ? { pddca: plan.pddca } : {}),
       ...(plan.dicom ? { dicom: plan.dicom } : {}),
@@ -102,7 +103,7 @@ export async function curateCohort(opts: CurateOptions): Promise<CurateResult> {
       outDir,
       stagingDir: staging,
     };
-    const taskDigest = sha256Hex(JSON.stringify({ tool: TOOL_VERSION, inputDigest, caseId, patientId: base.patientId, manualCrop, nameOverrides: base.nameOverrides, cropOptions, pairing: plan.dicom?.pairing, pairingWarnings: plan.dicom?.pairingWarnings }));
+    const taskDigest = sha256Hex(JSON.stringify({ tool: TOOL_VERSION, inputDigest, synthetic: plan.synthetic, caseId, patientId: base.patientId, manualCrop, nameOverrides: base.nameOverrides, cropOptions, pairing: plan.dicom?.pairing, pairingWarnings: plan.dicom?.pairingWarnings }));
     tasks.push({ plan, task: { ...base, taskDigest } });
     progress({ phase: 'hash', done: n + 1, total: found.cases.length });
   }

@@ -7,17 +7,21 @@ const LICENCES: Record<string, string> = {
   pddca:
     'PDDCA (Raudaschl et al., Med. Phys. 2017; MICCAI 2015 head-and-neck challenge, built from the RTOG 0522 / TCIA ' +
     'Head-Neck Cetuximab collection). Use it under the terms stated by its distributor, and cite the paper.',
+  synthetic:
+    'Synthetic head-and-neck phantoms written by `curator synth` (anatomynet-ts, Apache-2.0): no patient data. ' +
+    'Results on them say nothing about clinical accuracy.',
   dicom: 'DICOM-RT exports: licence and consent as agreed with the data owner (not recorded by the curator).',
 };
 
 export function renderDatasheet(m: Manifest, splits: Splits): string {
-  const kinds = [...new Set(m.cases.map((c) => c.sourceKind))].sort();
+  const kindOf = (c: Manifest['cases'][number]) => (c.synthetic ? 'synthetic' : c.sourceKind);
+  const kinds = [...new Set(m.cases.map(kindOf))].sort();
   const lines: string[] = [];
   lines.push('# Datasheet', '');
   lines.push(`Curated by ${m.tool.name} ${m.tool.version}. Inputs digest \`${m.inputsDigest}\`.`, '');
   lines.push('## Sources', '');
   if (kinds.length === 0) lines.push('- none');
-  for (const k of kinds) lines.push(`- ${k}: ${m.cases.filter((c) => c.sourceKind === k).length} cases. ${LICENCES[k] ?? ''}`);
+  for (const k of kinds) lines.push(`- ${k}: ${m.cases.filter((c) => kindOf(c) === k).length} cases. ${LICENCES[k] ?? ''}`);
   lines.push('');
   lines.push('## Composition', '');
   const patients = new Set(m.cases.map((c) => c.patientId)).size;

@@ -9,6 +9,7 @@ import { parseRtStruct } from '@anatomynet/rt';
 import { compareStrings, mapName, type NameOverrides } from './names';
 import { pairStructureSets, type CtSeriesRef, type Extent, type RtStructRef } from './pairing';
 import type { SourceKind } from './manifest';
+import { SYNTH_TRUTH_FILE } from './synth';
 
 export interface PlannedCase {
   sourceKind: SourceKind;
@@ -16,8 +17,10 @@ export interface PlannedCase {
   sourceKey: string;
   /** Identifies the patient (PDDCA folder name, DICOM PatientID or study UID): private. */
   patientKey: string;
-  /** PDDCA case id (0522c0555) for the benchmark split. */
+  /** PDDCA case id (0522c0555) for the benchmark split (never for synthetic cases). */
   pddcaId?: string;
+  /** From a synthetic cohort (its folder holds synth-truth.json). */
+  synthetic: boolean;
   /** Where the case lives, for people (private). */
   label: string;
   /** Input files with their role; all are accounted to this case. */
@@ -62,6 +65,12 @@ export function discoverInputs(inputs: readonly string[], overrides?: NameOverri
     const files = listFilesRecursive(input);
     all.push(...files);
     const claimed = new Set<string>();
+    const truthFile = join(input, SYNTH_TRUTH_FILE);
+    const synthetic = files.includes(truthFile);
+    if (synthetic) {
+      claimed.add(truthFile);
+      skipped.push({ kind: 'file', paths: [truthFile], reason: 'ground truth of a synthetic cohort (not an input image)' });
+    }
     for (const dir of pddcaFolders(files)) {
       const id = basename(dir);
       const inCase = files.filter((f) => f.startsWith(dir + '/'));
@@ -83,21 +92,22 @@ export function discoverInputs(inputs: readonly string[], overrides?: NameOverri
         sourceKind: 'pddca',
         sourceKey: `pddca:${id}`,
         patientKey: `pddca:${id}`,
-        ...(/^0522c\d{4}$/.test(id) ? { pddcaId: id } : {}),
+        ...(/^0522c\d{4}$/.test(id) && !synthetic ? { pddcaId: id } : {}),
+        synthetic,
         label: dir,
         files: [{ path: join(dir, PDDCA_IMAGE), role: 'image' }, ...structures.map((s) => ({ path: s, role: `structure:${basename(s)}` }))],
         pddca: { image: join(dir, PDDCA_IMAGE), structures },
         structureNames: structures.map((s) => basename(s).replace(/\.nrrd$/i, '')),
       });
     }
-    if (files.some((f) => !claimed.has(f))) discoverDicom(input, claimed, cases, skipped, overrides);
+    if (files.some((f) => !claimed.has(f))) discoverDicom(input, claimed, cases, skipped, synthetic, overrides);
   }
   all.sort(compareStrings);
   cases.sort((a, b) => compareStrings(a.sourceKey, b.sourceKey));
   return { cases, skipped, files: all };
 }
 
-function discoverDicom(root: string, claimed: Set<string>, cases: PlannedCase[], skipped: SkippedItem[], overrides?: NameOverrides): void {
+function discoverDicom(root: string, claimed: Set<string>, cases: PlannedCase[], skipped: SkippedItem[], synthetic: boolean, overrides?: NameOverrides): void {
   const scan = scanDicomTree(root);
   for (const f of scan.failures) {
     if (!claimed.has(f.path)) skipped.push({ kind: 'file', paths: [f.path], reason: `unreadable as DICOM: ${f.reason}` });
@@ -137,6 +147,7 @@ function discoverDicom(root: string, claimed: Set<string>, cases: PlannedCase[],
     const patientId = String(head.PatientID ?? '').trim();
     cases.push({
       sourceKind: 'dicom',
+      synthetic,
       sourceKey: `dicom:${s.seriesInstanceUID}`,
       patientKey: patientId ? `dicom-patient:${patientId}` : `dicom-study:${s.studyInstanceUID}`,
       label: dirname(s.files[0]),

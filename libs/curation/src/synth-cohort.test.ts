@@ -29,6 +29,10 @@ describe('curation of the synthetic cohort', () => {
     expect(result.failed).toEqual([]);
     expect(result.manifest.numCases).toBe(2);
     expect(truth.cases.map((t) => t.patientPosition).sort()).toContain('FFS');
+    expect(result.manifest.cases.every((c) => c.synthetic)).toBe(true);
+    expect(result.splits.method).toBe('hash'); // synthetic PDDCA-style ids are not the MICCAI benchmark
+    expect(readFileSync(join(root, 'out', 'DATASHEET.md'), 'utf8')).toMatch(/- synthetic: 2 cases\. Synthetic head-and-neck phantoms/);
+    expect(result.skipped.map((s) => s.reason)).toEqual(['ground truth of a synthetic cohort (not an input image)']);
     expect(new Set(result.manifest.cases.map((c) => c.sourceKind))).toEqual(new Set(['dicom', 'pddca']));
   });
 
