@@ -271,3 +271,32 @@ describe('a case whose CT cannot be read', () => {
     }
   });
 });
+
+describe('manual crop file', () => {
+  it('overrides the automatic box, still widened (with a warning) to keep every organ', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'curation-crop-'));
+    try {
+      writePddcaCase(join(dir, 'in', '0522c0020'), headNeckPhantom(10));
+      writePddcaCase(join(dir, 'in', '0522c0021'), headNeckPhantom(11));
+      // Case 0522c0020: a box that holds every organ; 0522c0021: one that cuts the brainstem (k 42..46).
+      writeFileSync(join(dir, 'crop.json'), JSON.stringify({
+        '0522c0020': { start: [10, 10, 20], end: [54, 54, 58] },
+        '0522c0021': { start: [10, 10, 20], end: [54, 54, 44] },
+      }));
+      const r = await curateCohort({ inputs: [join(dir, 'in')], outDir: join(dir, 'out'), cropFile: join(dir, 'crop.json') });
+      const [a, b] = r.manifest.cases;
+      expect(a.cropMethod).toBe('manual');
+      expect(a.cropBox).toEqual({ start: [10, 10, 20], end: [54, 54, 58] });
+      expect(a.warnings).toEqual([]);
+      expect(b.cropMethod).toBe('manual');
+      expect(b.warnings).toContain('crop widened to keep BrainStem inside');
+      expect(b.cropBox.end[2]).toBeGreaterThanOrEqual(47);
+      expect(b.voxels.BrainStem).toBe(33);
+      writeFileSync(join(dir, 'bad.json'), JSON.stringify({ x: { start: [0, 0], end: [1, 1, 1] } }));
+      await expect(curateCohort({ inputs: [join(dir, 'in')], outDir: join(dir, 'out2'), cropFile: join(dir, 'bad.json') })).rejects.toThrow(/bad\.json: entry "x"/);
+      await expect(curateCohort({ inputs: [join(dir, 'in')], outDir: join(dir, 'in', 'ds') })).rejects.toThrow(/must not contain one another/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -61,6 +61,12 @@ export async function curateCohort(opts: CurateOptions): Promise<CurateResult> {
   if (privateDir === outDir || privateDir.startsWith(outDir + '/')) {
     throw new CurationInputError(privateDir, 'the private folder must lie outside the published folder');
   }
+  for (const input of opts.inputs.map((p) => resolve(p))) {
+    const nested = (a: string, b: string) => a === b || a.startsWith(b + '/');
+    if (nested(outDir, input) || nested(input, outDir) || nested(privateDir, input) || nested(input, privateDir)) {
+      throw new CurationInputError(outDir, `the output folders and the input ${input} must not contain one another`);
+    }
+  }
   const progress = opts.onProgress ?? ((): void => undefined);
   const overrides: NameOverrides = opts.namesFile ? parseNameOverrides(readText(opts.namesFile), opts.namesFile) : new Map();
   const crops = opts.cropFile ? parseCropFile(readText(opts.cropFile), opts.cropFile) : new Map<string, CropBox>();
