@@ -1,0 +1,210 @@
+/**
+ * Grids end to end on a tiny dataset: each cell runs once, a second pass does nothing, a failing cell is
+ * recorded with its error while the others go on, and two worker processes sharing one database claim
+ * each cell exactly once.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { selectBackend } from '@anatomynet/compute';
+import { openSqliteStore, type TrackingStore } from '@anatomynet/tracking';
+import { GridFileError, planGrid, readGridFile, runGrid, type CellOutcome, type GridCellPlan } from './grid';
+import { trainRun } from './trainer';
+import { writeTinyDataset } from './testing/tiny-dataset';
+import { tinyGrid, writeTinyGrid } from './testing/tiny-grid';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repoRoot = join(here, '..', '..', '..');
+const root = mkdtempSync(join(tmpdir(), 'grid-test-'));
+beforeAll(() => selectBackend({ prefer: 'cpu', log: () => undefined }));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+/**
+ * A tiny dataset with ONE training case (tiny_001, a DICOM-sourced case), so a cell trains two steps;
+ * a `data.subset: "pddca"` row then has no training case at all.
+ */
+function oneCaseDataset(dir: string, o: { nanCase?: number } = {}): string {
+  const ids = writeTinyDataset(dir, { cases: 4, ...o });
+  writeFileSync(join(dir, 'splits.json'), JSON.stringify({ method: 'hash', train: [ids[1]], validation: [ids[2]], test: [ids[3]] }));
+  return dir;
+}
+
+/** What `trainer grid` does per cell: train, attaching the run to the cell as soon as it exists. */
+const trainCell = (store: TrackingStore, datasetDir: string, runsDir: string, calls: string[] = []) =>
+  (cell: GridCellPlan, attach: (runId: string) => Promise<void>) => {
+    calls.push(cell.key);
+    return trainRun({ config: cell.config, datasetDir, store, experiment: cell.grid, runName: cell.key, runsDir, onRunCreated: (id) => void attach(id) });
+  };
+
+const statuses = (o: CellOutcome[]) => Object.fromEntries(o.map((c) => [c.key, c.status]));
+
+describe('planGrid / readGridFile', () => {
+  test('a tiny grid file reads back and plans one validated cell per row', () => {
+    const file = writeTinyGrid(join(root, 'plan.json'), 'plan');
+    const cells = planGrid(readGridFile(file), 'smoke', file);
+    expect(cells.map((c) => [c.grid, c.key])).toEqual([['plan@smoke', 'seed3'], ['plan@smoke', 'seed4'], ['plan@smoke', 'dice']]);
+    expect(cells[1].config.seed).toBe(4);
+    expect(cells[2].config.loss.name).toBe('dice');
+    expect(cells[0].config.schedule).toMatchObject({ rmspropEpochs: 1, sgdEpochs: 1 });
+    expect(new Set(cells.map((c) => c.digest)).size).toBe(3);
+    // Same file, other profile: other configs, other digests.
+    expect(planGrid(readGridFile(file), 'full', file)[0].digest).not.toBe(cells[0].digest);
+  });
+
+  test('a bad row is refused naming the file, the row, the profile and the field', () => {
+    const g = tinyGrid('bad', [
+      { key: 'ok', label: 'ok', override: {} },
+      { key: 'deep', label: 'too many pools', override: { model: { pools: 7 } } },
+    ]);
+    expect(() => planGrid(g, 'smoke', 'bad.json')).toThrow(GridFileError);
+    expect(() => planGrid(g, 'smoke', 'bad.json')).toThrow(/^bad\.json: row "deep", profile "smoke": run config field "model\.pools" = 7/);
+    const typo = tinyGrid('typo', [{ key: 'lr', label: 'lr', override: { schedule: { rmspropLR: 0.1 } } }]);
+    expect(() => planGrid(typo, 'smoke', 'typo.json')).toThrow(/row "lr".*"schedule\.rmspropLR".*unknown field/);
+    expect(() => planGrid(g, 'fast', 'bad.json')).toThrow(/no profile "fast" \(profiles: full, smoke\)/);
+  });
+
+  test('readGridFile refuses a repeated or malformed row key and names the file', () => {
+    const dup = join(root, 'dup.json');
+    writeTinyGrid(dup, 'dup', [{ key: 'a', label: 'a', override: {} }, { key: 'a', label: 'again', override: {} }]);
+    expect(() => readGridFile(dup)).toThrow(`${dup}: row key "a" appears twice`);
+    const spaced = join(root, 'spaced.json');
+    writeTinyGrid(spaced, 'spaced', [{ key: 'a b', label: 'a', override: {} }]);
+    expect(() => readGridFile(spaced)).toThrow(/row key "a b" must be a word/);
+  });
+});
+
+describe('runGrid', () => {
+  test('runs each cell once; a second pass on the same database skips every cell and creates no run', async () => {
+    const ds = oneCaseDataset(join(root, 'ds-once'));
+    const store = openSqliteStore(join(root, 'once.db'));
+    const cells = planGrid(tinyGrid('once'), 'smoke');
+    const calls: string[] = [];
+    const first = await runGrid(store, cells, 'w1', trainCell(store, ds, join(root, 'runs'), calls));
+    expect(statuses(first)).toEqual({ seed3: 'DONE', seed4: 'DONE', dice: 'DONE' });
+    expect(calls).toEqual(['seed3', 'seed4', 'dice']);
+    const recorded = await store.gridCells('once@smoke');
+    expect(recorded.map((c) => [c.key, c.status, c.claimedBy, c.runStatus])).toEqual([
+      ['dice', 'DONE', 'w1', 'FINISHED'],
+      ['seed3', 'DONE', 'w1', 'FINISHED'],
+      ['seed4', 'DONE', 'w1', 'FINISHED'],
+    ]);
+    const runs = await store.listRuns({ grid: 'once@smoke' });
+    expect(runs.map((r) => r.name).sort()).toEqual(['dice', 'seed3', 'seed4']);
+    for (const c of recorded) expect(c.runId).toBe(runs.find((r) => r.name === c.key)!.id);
+
+    const second = await runGrid(store, cells, 'w2', trainCell(store, ds, join(root, 'runs'), calls));
+    expect(statuses(second)).toEqual({ seed3: 'SKIPPED', seed4: 'SKIPPED', dice: 'SKIPPED' });
+    expect(calls.length).toBe(3);
+    expect((await store.listRuns({ grid: 'once@smoke' })).length).toBe(3);
+    expect((await store.gridCells('once@smoke')).every((c) => c.status === 'DONE' && c.claimedBy === 'w1')).toBe(true);
+    await store.close();
+  });
+
+  test('a cell whose run cannot start is FAILED with its error; the cells after it still run; --retry-failed claims it again', async () => {
+    const ds = oneCaseDataset(join(root, 'ds-fail'));
+    const store = openSqliteStore(join(root, 'fail.db'));
+    const cells = planGrid(
+      tinyGrid('fail', [
+        { key: 'before', label: 'before', override: {} },
+        { key: 'pddca', label: 'PDDCA only', override: { data: { subset: 'pddca' } } },
+        { key: 'after', label: 'after', override: { seed: 9 } },
+      ]),
+      'smoke',
+    );
+    const out = await runGrid(store, cells, 'w1', trainCell(store, ds, join(root, 'runs')));
+    expect(statuses(out)).toEqual({ before: 'DONE', pddca: 'FAILED', after: 'DONE' });
+    expect(out[1].error).toMatch(/no training cases for subset "pddca"/);
+    const failed = (await store.gridCells('fail@smoke')).find((c) => c.key === 'pddca')!;
+    expect(failed.status).toBe('FAILED');
+    expect(failed.error).toMatch(/no training cases for subset "pddca"/);
+
+    // A plain second pass leaves the FAILED cell alone; --retry-failed claims only that cell again.
+    const calls: string[] = [];
+    expect(statuses(await runGrid(store, cells, 'w2', trainCell(store, ds, join(root, 'runs'), calls)))).toEqual({ before: 'SKIPPED', pddca: 'SKIPPED', after: 'SKIPPED' });
+    const retry = await runGrid(store, cells, 'w3', trainCell(store, ds, join(root, 'runs'), calls), { retryFailed: true });
+    expect(statuses(retry)).toEqual({ before: 'SKIPPED', pddca: 'FAILED', after: 'SKIPPED' });
+    expect(calls).toEqual(['pddca']);
+    expect((await store.gridCells('fail@smoke')).find((c) => c.key === 'pddca')!.claimedBy).toBe('w3');
+    await store.close();
+  });
+
+  test('a run that fails mid-training (NaN image) leaves its cell FAILED with the run attached and the error', async () => {
+    const ds = oneCaseDataset(join(root, 'ds-nan'), { nanCase: 1 });
+    const store = openSqliteStore(join(root, 'nan.db'));
+    const cells = planGrid(tinyGrid('nan', [{ key: 'nan', label: 'NaN image', override: {} }]), 'smoke');
+    const out = await runGrid(store, cells, 'w1', trainCell(store, ds, join(root, 'runs')));
+    expect(out[0]).toMatchObject({ key: 'nan', status: 'FAILED' });
+    expect(out[0].error).toMatch(/loss is NaN at step 0/);
+    const [cell] = await store.gridCells('nan@smoke');
+    expect(cell).toMatchObject({ status: 'FAILED', runId: out[0].runId, runStatus: 'FAILED' });
+    expect(cell.error).toMatch(/loss is NaN at step 0/);
+    await store.close();
+  });
+});
+
+interface WorkerExit {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function spawnWorker(args: string[]): Promise<WorkerExit> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', join(here, 'testing', 'grid-worker.ts'), ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('error', reject);
+    p.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('two worker processes on one grid and one database', () => {
+  test('claim each cell exactly once; every cell ends DONE; no "database is locked"', async () => {
+    const ds = oneCaseDataset(join(root, 'ds-workers'));
+    const grid = writeTinyGrid(join(root, 'workers.json'), 'workers', [
+      { key: 's1', label: 'seed 1', override: { seed: 1 } },
+      { key: 's2', label: 'seed 2', override: { seed: 2 } },
+      { key: 's3', label: 'seed 3', override: { seed: 3 } },
+      { key: 's4', label: 'seed 4', override: { seed: 4 } },
+      { key: 's5', label: 'seed 5', override: { seed: 5 } },
+    ]);
+    const db = join(root, 'workers.db');
+    const barrier = join(root, 'barrier');
+    mkdirSync(barrier);
+    const args = (w: string) => [grid, 'smoke', ds, db, join(root, 'runs'), w, barrier, '2'];
+    const exits = await Promise.all([spawnWorker(args('A')), spawnWorker(args('B'))]);
+    for (const e of exits) {
+      expect(e.stderr).not.toMatch(/database is locked|SQLITE_BUSY/i);
+      expect(e.code, e.stderr).toBe(0);
+    }
+    const [a, b] = exits.map((e) => JSON.parse(e.stdout.trim().split('\n').at(-1)!) as CellOutcome[]);
+    const doneBy = (o: CellOutcome[]) => o.filter((c) => c.status === 'DONE').map((c) => c.key);
+    // Every cell DONE by exactly one worker, SKIPPED by the other.
+    expect([...doneBy(a), ...doneBy(b)].sort()).toEqual(['s1', 's2', 's3', 's4', 's5']);
+    for (const o of [a, b]) expect(o.every((c) => c.status === 'DONE' || c.status === 'SKIPPED')).toBe(true);
+    console.log(`worker A ran ${doneBy(a).join(',') || '-'}; worker B ran ${doneBy(b).join(',') || '-'}`);
+
+    const store = openSqliteStore(db);
+    const cells = await store.gridCells('workers@smoke');
+    expect(cells.map((c) => c.status)).toEqual(['DONE', 'DONE', 'DONE', 'DONE', 'DONE']);
+    for (const c of cells) expect(c.claimedBy).toBe(doneBy(a).includes(c.key) ? 'A' : 'B');
+    const runs = await store.listRuns({ grid: 'workers@smoke' });
+    expect(runs.length).toBe(5);
+    expect(runs.every((r) => r.status === 'FINISHED')).toBe(true);
+    expect(new Set(cells.map((c) => c.runId))).toEqual(new Set(runs.map((r) => r.id)));
+    await store.close();
+  }, 240_000);
+});
+
+// The fixture dataset must stay readable by the tests above (guards against a silent fixture change).
+test('the one-training-case dataset has exactly one DICOM-sourced training case', () => {
+  const ds = oneCaseDataset(join(root, 'ds-check'));
+  const splits = JSON.parse(readFileSync(join(ds, 'splits.json'), 'utf8'));
+  const manifest = JSON.parse(readFileSync(join(ds, 'manifest.json'), 'utf8'));
+  expect(splits.train).toEqual(['tiny_001']);
+  expect(manifest.cases.find((c: { caseId: string }) => c.caseId === 'tiny_001').sourceKind).toBe('dicom');
+});
