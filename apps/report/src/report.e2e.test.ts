@@ -51,6 +51,12 @@ describe('report CLI', () => {
     expect(text).toMatch(/--overlay-run/);
   });
 
+  it('writes the same bytes again for the same inputs and --now', async () => {
+    const again = join(dir, 'again');
+    await main(['--db', join(dir, 'tracking.sqlite'), '--dataset', join(dir, 'DATASET'), '--out', again, '--now', '2026-01-01T00:00:00Z'], { quiet: true });
+    expect(readFileSync(join(again, 'index.html')).equals(readFileSync(join(out, 'index.html')))).toBe(true);
+  });
+
   it('writes one self-contained page: Chart.js inlined, images as data URIs, nothing fetched', () => {
     const html = readFileSync(join(out, 'index.html'), 'utf8');
     expect(html).toContain('Chart.js v4.6.1');
@@ -66,7 +72,9 @@ describe('report CLI', () => {
   });
 });
 
-describe.skipIf(!existsSync(CHROMIUM))('report in headless Chromium', () => {
+if (!existsSync(CHROMIUM)) console.warn(`report e2e: SKIPPED the headless Chromium test: ${CHROMIUM} is absent (Debian package chromium; CI installs it)`);
+
+describe.skipIf(!existsSync(CHROMIUM))(`report in headless Chromium (${CHROMIUM})`, () => {
   it('renders every chart with the expected datasets and bars, without errors or network', async () => {
     const { chromium } = await import('playwright-core');
     const profile = mkdtempSync(join(tmpdir(), 'report-chromium-'));

@@ -231,7 +231,10 @@ export function renderReportHtml(m: ReportModel, chartJs: string): { html: strin
   const nav = [...m.figures.map((f) => [`${f.figure}-${f.name}`.replace(/[^a-zA-Z0-9_-]/g, '_'), FIG_HEADINGS[f.figure]?.split(' — ')[0] ?? f.name]), ['curves', 'Training curves'], ['cases', 'Per-case'], ['overlays', 'Overlays'], ['dataset', 'Dataset']]
     .map(([id, t]) => `<a href="#${esc(id)}">${esc(t)}</a>`)
     .join('');
-  const body = `${figs}\n${curvesSection(m.curves, charts)}\n${casesSection(m.caseTables)}\n${overlaysSection(m.overlays, m.overlayNote)}\n${datasetSection(m.dataset, m.datasetNote, charts)}\n${footer(m)}`;
+  const summary = `<table><thead><tr><th>Figure</th><th class="l">Grid shown</th><th>Rows measured</th><th>Missing cells</th></tr></thead><tbody>${m.figures
+    .map((f) => `<tr><td><a href="#${esc(`${f.figure}-${f.name}`.replace(/[^a-zA-Z0-9_-]/g, '_'))}">${esc(FIG_HEADINGS[f.figure] ?? f.title)}</a></td><td class="l">${f.grid ? `<code>${esc(f.grid)}</code>${f.profile !== 'full' ? ' <small>(not the full profile)</small>' : ''}` : '<span class="na">not in the database</span>'}</td><td>${f.rows.length}</td><td>${f.missing.length ? `<b>${f.missing.length}</b>` : '0'}</td></tr>`)
+    .join('')}</tbody></table>`;
+  const body = `${summary}\n${figs}\n${curvesSection(m.curves, charts)}\n${casesSection(m.caseTables)}\n${overlaysSection(m.overlays, m.overlayNote)}\n${datasetSection(m.dataset, m.datasetNote, charts)}\n${footer(m)}`;
   const safeChartJs = chartJs.replace(/<\/script/gi, '<\\/script');
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
