@@ -88,7 +88,7 @@ function prepareOutDir(outDir: string, overwrite: boolean): void {
   if (entries.length === 0) return;
   if (!overwrite) throw new SynthOutputError(outDir, 'folder is not empty (pass overwrite to replace a previous synthetic cohort)');
   if (!entries.includes(SYNTH_TRUTH_FILE)) {
-    throw new SynthOutputError(outDir, `folder is not empty and holds no ${SYNTH_TRUTH_FILE}: refusing to delete what may not be a synthetic cohort`);
+    throw new SynthOutputError(outDir, `folder is not empty and holds no ${SYNTH_TRUTH_FILE}: refusing to delete what may not be a synthetic cohort (after an interrupted run, delete the folder)`);
   }
   for (const e of entries) rmSync(join(outDir, e), { recursive: true, force: true });
 }
@@ -102,9 +102,14 @@ export function writeSynthCase(task: SynthCaseTask): CaseTruth {
   const tmp = join(task.outDir, `.partial-${c.caseId}`);
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
-  const truth = writeCase(c, tmp, c.caseId, task.seed);
-  renameSync(tmp, join(task.outDir, c.caseId));
-  return truth;
+  try {
+    const truth = writeCase(c, tmp, c.caseId, task.seed);
+    renameSync(tmp, join(task.outDir, c.caseId));
+    return truth;
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true }); // nothing half-written stays behind
+    throw e;
+  }
 }
 
 /**
