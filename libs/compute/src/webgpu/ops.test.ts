@@ -91,15 +91,14 @@ describe.skipIf(!adapter)(`webgpu replacement ops vs cpu${adapter ? '' : ` (${SK
     matmulRowBlock.rows = 1000;
     try {
       const r = await compareWithCpu(
-        [{ shape: [rows, 3], seed: 10 }, { shape: [3, 5], seed: 11 }, { shape: [1, rows, 1], seed: 12 }, { shape: [3, rows], seed: 13 }, { shape: [2, rows, 3], seed: 14 }],
-        (a, b, c, d, e) => [
+        [{ shape: [rows, 3], seed: 10 }, { shape: [3, 5], seed: 11 }, { shape: [1, rows, 1], seed: 12 }, { shape: [3, rows], seed: 13 }],
+        (a, b, c, d) => [
           tf.matMul(a, b),
           // the gradient of a ones-vector sum over voxels: an outer product with one row per voxel
           tf.matMul(c, tf.ones([1, 1, 4])),
           tf.matMul(d, b, true, false),
-          tf.matMul(e, tf.ones([2, 5, 3]), false, true),
         ]);
-      expect(r.shapes).toEqual([[rows, 5], [1, rows, 4], [rows, 5], [2, rows, 5]]);
+      expect(r.shapes).toEqual([[rows, 5], [1, rows, 4], [rows, 5]]);
       for (const e of r.errors) expect(e).toBeLessThan(1e-6);
     } finally {
       matmulRowBlock.rows = 1_000_000;
