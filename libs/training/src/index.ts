@@ -9,4 +9,4 @@ export { GridFileError, planGrid, readGridFile, runGrid, gridNameOf, type GridFi
 export { predictLabels, keepLargestComponents, evaluateOnSourceGrid } from './evaluate';
 export { RUN_CONFIG_FILE } from './trainer';
 export { loadRunModel, RunFolderError } from './run-folder';
-export { loadInputCt, segmentVolume, segmentToFiles, SegmentInputError, ORGAN_COLOURS, type LoadedInput, type SegmentOptions, type SegmentFilesResult } from './segment';
+export { loadInputCt, segmentVolume, segmentToFiles, writeSegmentation, SegmentInputError, ORGAN_COLOURS, type LoadedInput, type SegmentOptions, type SegmentFilesResult, type SegmentationFiles } from './segment';

@@ -79,25 +79,39 @@ export async function segmentVolume(model: AnatomyNetModel, volume: Volume, o: S
   return o.largestComponent ? keepLargestComponents(labels, shape, model.config.numClasses) : labels;
 }
 
-export interface SegmentFilesResult {
+export interface SegmentationFiles {
   labelsPath: string;
+  /** Present when the input was a DICOM series. */
   rtstructPath?: string;
-  seconds: number;
+  /** Voxels per organ (TG-263 name), 0 for organs not found. */
   voxelsPerOrgan: Record<string, number>;
 }
 
-/** Segments one CT and writes `labels.nii.gz` (uint8, input geometry) and, for DICOM input, `rtstruct.dcm`. */
-export async function segmentToFiles(model: AnatomyNetModel, input: LoadedInput, outDir: string, o: SegmentOptions & { generationDescription?: string }): Promise<SegmentFilesResult> {
-  const t0 = performance.now();
-  const labels = await segmentVolume(model, input.volume, o);
-  const seconds = (performance.now() - t0) / 1000;
+export interface SegmentFilesResult extends SegmentationFiles {
+  seconds: number;
+}
+
+/**
+ * Writes a label map on the input's own grid as `outDir/labels.nii.gz` (uint8, the input's geometry) and,
+ * for DICOM input, `outDir/rtstruct.dcm`: one ROI per organ (TG-263 name, display colour; organs without
+ * voxels listed without contours) that references the input series, its study and frame of reference.
+ * @param labels organ index 0..9 per voxel, [nx, ny, nz] i fastest, on `input.volume`'s grid.
+ * @throws RangeError when `labels` does not have one value per input voxel or holds a value above 9.
+ */
+export function writeSegmentation(labels: Uint8Array, input: LoadedInput, outDir: string, o: { generationDescription?: string } = {}): SegmentationFiles {
   const v = input.volume;
-  const labelsPath = join(outDir, 'labels.nii.gz');
-  writeNifti(labelsPath, { data: labels, shape: v.shape, spacing: v.spacing, origin: v.origin, direction: v.direction });
+  const voxels = v.shape[0] * v.shape[1] * v.shape[2];
+  if (labels.length !== voxels) throw new RangeError(`writeSegmentation: ${labels.length} labels for ${v.shape.join('x')} = ${voxels} voxels`);
   const voxelsPerOrgan: Record<string, number> = {};
   for (const org of ORGANS) voxelsPerOrgan[org.tg263] = 0;
-  for (const l of labels) if (l) voxelsPerOrgan[ORGANS[l - 1].tg263]++;
-  if (!input.series) return { labelsPath, seconds, voxelsPerOrgan };
+  for (const l of labels) {
+    if (!l) continue;
+    if (l > ORGANS.length) throw new RangeError(`writeSegmentation: label ${l} is not an organ (1..${ORGANS.length})`);
+    voxelsPerOrgan[ORGANS[l - 1].tg263]++;
+  }
+  const labelsPath = join(outDir, 'labels.nii.gz');
+  writeNifti(labelsPath, { data: labels, shape: v.shape, spacing: v.spacing, origin: v.origin, direction: v.direction });
+  if (!input.series) return { labelsPath, voxelsPerOrgan };
   const s = input.series;
   const first = readDicomFile(s.files[0]).dataset;
   const rois: RtRoiSpec[] = ORGANS.map((org) => ({ label: org.index, name: org.tg263, color: ORGAN_COLOURS[org.index] }));
@@ -124,5 +138,13 @@ export async function segmentToFiles(model: AnatomyNetModel, input: LoadedInput,
     rois,
     { structureSetLabel: 'AnatomyNet', seriesDescription: 'AnatomyNet automatic contours', generationDescription: o.generationDescription },
   );
-  return { labelsPath, rtstructPath, seconds, voxelsPerOrgan };
+  return { labelsPath, rtstructPath, voxelsPerOrgan };
+}
+
+/** Segments one CT and writes `labels.nii.gz` (uint8, input geometry) and, for DICOM input, `rtstruct.dcm` (see writeSegmentation). */
+export async function segmentToFiles(model: AnatomyNetModel, input: LoadedInput, outDir: string, o: SegmentOptions & { generationDescription?: string }): Promise<SegmentFilesResult> {
+  const t0 = performance.now();
+  const labels = await segmentVolume(model, input.volume, o);
+  const seconds = (performance.now() - t0) / 1000;
+  return { ...writeSegmentation(labels, input, outDir, { generationDescription: o.generationDescription }), seconds };
 }

@@ -1,0 +1,260 @@
+/**
+ * Inference output: label map -> labels.nii.gz and RTSTRUCT, read back by the curator's rasteriser
+ * (libs/rt) and by independent readers (pydicom, dciodvfy); segmentToFiles with a tiny trained model on
+ * NIfTI and DICOM input; the largest-component filter.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { readDicomFile, readNifti, writeCtSeries, type Mat3, type Vec3, type Volume } from '@anatomynet/data';
+import { parseRtStruct, rasteriseRoi } from '@anatomynet/rt';
+import { ORGANS } from '@anatomynet/curation';
+import { selectBackend } from '@anatomynet/compute';
+import { openSqliteStore } from '@anatomynet/tracking';
+import { keepLargestComponents } from './evaluate';
+import { resolveRunConfig } from './run-config';
+import { loadRunModel } from './run-folder';
+import { loadInputCt, ORGAN_COLOURS, SegmentInputError, segmentToFiles, segmentVolume, writeSegmentation, type LoadedInput } from './segment';
+import { trainRun } from './trainer';
+import { writeTinyDataset } from './testing/tiny-dataset';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const PYTHON = '/usr/bin/python3';
+const hasPydicom = existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import pydicom, numpy']).status === 0;
+const hasDciodvfy = spawnSync('sh', ['-c', 'command -v dciodvfy']).status === 0;
+const root = mkdtempSync(join(tmpdir(), 'segment-test-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const UIDS = { studyInstanceUID: '2.25.7001', seriesInstanceUID: '2.25.7002', frameOfReferenceUID: '2.25.7003' };
+
+/** Writes `hu` as a CT series in `dir` and reads it back as `trainer segment` does. */
+function ctSeriesInput(dir: string, hu: Volume<Int16Array>, patientPosition: string): LoadedInput {
+  writeCtSeries(hu, { dir, ...UIDS, patientId: 'SEG-TEST', patientName: 'Segment^Test', patientPosition });
+  return loadInputCt(dir);
+}
+
+/**
+ * A small head phantom on [40, 36, 14] voxels and organ labels of different kinds: spheres (Brainstem,
+ * parotids), a U-shaped mandible, a thin tube (left optic nerve, 1-3 voxels across), a 2x2x2 cube (left
+ * submandibular gland); Chiasm, OpticNrv_R and Glnd_Submand_R are absent.
+ */
+const SHAPE: Vec3 = [40, 36, 14];
+function phantom(direction: Mat3, origin: Vec3): { hu: Volume<Int16Array>; labels: Uint8Array } {
+  const [nx, ny, nz] = SHAPE;
+  const hu = new Int16Array(nx * ny * nz).fill(-1000);
+  const labels = new Uint8Array(nx * ny * nz);
+  for (let k = 0; k < nz; k++)
+    for (let j = 0; j < ny; j++)
+      for (let i = 0; i < nx; i++) {
+        const p = i + nx * (j + ny * k);
+        if (((i - 20) / 18) ** 2 + ((j - 18) / 16) ** 2 <= 1) hu[p] = 40;
+        const ring = Math.hypot(i - 20, j - 18);
+        let l = 0;
+        if (((i - 20) / 4.5) ** 2 + ((j - 14) / 4.5) ** 2 + ((k - 7) / 2.5) ** 2 <= 1) l = 1;
+        else if (ring >= 10 && ring <= 13 && j >= 18 && k >= 2 && k <= 5) l = 3; // U opening towards -j
+        else if ((j - 6) ** 2 + (k - 9) ** 2 <= 1 && i >= 22 && i <= 34) l = 4;
+        else if (((i - 31) / 3) ** 2 + ((j - 14) / 4) ** 2 + ((k - 6) / 2) ** 2 <= 1) l = 6;
+        else if (((i - 9) / 3) ** 2 + ((j - 14) / 4) ** 2 + ((k - 6) / 2) ** 2 <= 1) l = 7;
+        else if (i >= 28 && i <= 29 && j >= 26 && j <= 27 && k >= 10 && k <= 11) l = 8;
+        if (l) {
+          labels[p] = l;
+          hu[p] = l === 3 ? 900 : 60;
+        }
+      }
+  return { hu: { data: hu, shape: SHAPE, spacing: [1.2, 1.0, 2.5], origin, direction }, labels };
+}
+
+const dice = (a: Uint8Array, b: Uint8Array) => {
+  let inter = 0, na = 0, nb = 0;
+  for (let p = 0; p < a.length; p++) {
+    na += a[p] ? 1 : 0;
+    nb += b[p] ? 1 : 0;
+    inter += a[p] && b[p] ? 1 : 0;
+  }
+  return na + nb === 0 ? 1 : (2 * inter) / (na + nb);
+};
+
+const PRESENT = [1, 3, 4, 6, 7, 8];
+
+describe.each([
+  ['HFS', [1, 0, 0, 0, 1, 0, 0, 0, 1] as Mat3, [-24, -18, 40] as Vec3],
+  ['FFS', [-1, 0, 0, 0, 1, 0, 0, 0, -1] as Mat3, [24, -18, 75] as Vec3],
+])('writeSegmentation on a %s CT series', (position, direction, origin) => {
+  const dir = join(root, position);
+  const ctDir = join(dir, 'ct');
+  const outDir = join(dir, 'out');
+  mkdirSync(outDir, { recursive: true });
+  const { hu, labels } = phantom(direction, origin);
+  const input = ctSeriesInput(ctDir, hu, position);
+  const files = writeSegmentation(labels, input, outDir, { generationDescription: 'segment.test' });
+
+  test('labels.nii.gz holds the label map on the CT grid', () => {
+    expect(input.volume.direction).toEqual(direction);
+    const nii = readNifti(files.labelsPath);
+    expect(nii.shape).toEqual(SHAPE);
+    for (const a of [0, 1, 2]) {
+      expect(nii.spacing[a]).toBeCloseTo(input.volume.spacing[a], 5);
+      expect(nii.origin[a]).toBeCloseTo(input.volume.origin[a], 4);
+    }
+    nii.direction.forEach((d, i) => expect(d).toBeCloseTo(direction[i], 6));
+    expect(Array.from(nii.data as Uint8Array)).toEqual(Array.from(labels));
+    expect(files.voxelsPerOrgan.OpticChiasm).toBe(0);
+    expect(files.voxelsPerOrgan.Glnd_Submand_L).toBe(8);
+    expect(Object.values(files.voxelsPerOrgan).reduce((a, b) => a + b, 0)).toBe(labels.filter((l) => l > 0).length);
+  });
+
+  test("the curator's rasteriser reads the RTSTRUCT back with Dice >= 0.95 per organ, on the CT's references", () => {
+    expect(files.rtstructPath).toBe(join(outDir, 'rtstruct.dcm'));
+    const rt = parseRtStruct(readDicomFile(files.rtstructPath!).dataset, files.rtstructPath!);
+    expect(rt.warnings).toEqual([]);
+    expect(rt.frameOfReferenceUIDs).toEqual([UIDS.frameOfReferenceUID]);
+    expect(rt.referencedSeriesUIDs).toEqual([UIDS.seriesInstanceUID]);
+    expect(rt.referencedStudyUIDs).toEqual([UIDS.studyInstanceUID]);
+    for (const uid of rt.referencedSOPInstanceUIDs) expect(input.series!.sopInstanceUIDs).toContain(uid);
+    expect(rt.rois.map((r) => r.name)).toEqual(ORGANS.map((o) => o.tg263));
+    const scores: Record<string, number> = {};
+    for (const organ of ORGANS) {
+      const roi = rt.rois.find((r) => r.name === organ.tg263)!;
+      expect(roi.color).toEqual(ORGAN_COLOURS[organ.index]);
+      const truth = labels.map((l) => (l === organ.index ? 1 : 0));
+      const { mask, stats } = rasteriseRoi(roi.contours, input.series!.volume, { sopInstanceUIDs: input.series!.sopInstanceUIDs });
+      expect(stats.offVolume + stats.notInSlicePlane + stats.referencesOtherSlice + stats.referencesUnknownImage).toBe(0);
+      if (!PRESENT.includes(organ.index)) expect(roi.contours).toEqual([]);
+      scores[organ.tg263] = dice(mask, truth);
+    }
+    for (const [name, d] of Object.entries(scores)) expect(d, `${name} Dice ${d}`).toBeGreaterThanOrEqual(0.95);
+  });
+
+  test.skipIf(!hasPydicom)('pydicom reads it: TG-263 names, references and contour planes match the CT', () => {
+    const run = spawnSync(PYTHON, [join(here, 'testing', 'read_rtstruct.py'), files.rtstructPath!, ctDir], { encoding: 'utf8' });
+    expect(run.status, run.stderr).toBe(0);
+    const r = JSON.parse(run.stdout);
+    expect(r).toMatchObject({ sopClassUID: '1.2.840.10008.5.1.4.1.1.481.3', modality: 'RTSTRUCT', patientId: 'SEG-TEST', patientIdMatchesCt: true });
+    expect(r.studyInstanceUID).toBe(UIDS.studyInstanceUID);
+    expect(r.frameOfReferenceUIDs).toEqual([UIDS.frameOfReferenceUID]);
+    expect(r.referencedStudyUIDs).toEqual([UIDS.studyInstanceUID]);
+    expect(r.referencedSeriesUIDs).toEqual([UIDS.seriesInstanceUID]);
+    expect([...r.contourImageUIDs].sort()).toEqual([...input.series!.sopInstanceUIDs].sort());
+    expect(r.structureSetROIs.map((x: { name: string }) => x.name)).toEqual([
+      'Brainstem', 'OpticChiasm', 'Bone_Mandible', 'OpticNrv_L', 'OpticNrv_R', 'Parotid_L', 'Parotid_R', 'Glnd_Submand_L', 'Glnd_Submand_R',
+    ]);
+    for (const x of r.structureSetROIs) expect(x.frameOfReferenceUID).toBe(UIDS.frameOfReferenceUID);
+    for (const organ of ORGANS) {
+      const roi = r.rois[organ.index];
+      expect(roi.color).toEqual(ORGAN_COLOURS[organ.index]);
+      expect(roi.contours > 0).toBe(PRESENT.includes(organ.index));
+      if (roi.contours) expect(roi.types).toEqual(['CLOSED_PLANAR']);
+      // Every contour lies in the plane of the CT image it names.
+      expect(roi.maxOffPlaneMm).toBeLessThan(1e-3);
+    }
+  });
+
+  test.skipIf(!hasDciodvfy)('dciodvfy reports no errors', () => {
+    const run = spawnSync('dciodvfy', [files.rtstructPath!], { encoding: 'utf8' });
+    const lines = `${run.stdout}\n${run.stderr}`.split('\n').filter((l) => l.trim());
+    expect(lines.some((l) => /RTStructureSet/.test(l))).toBe(true);
+    expect(lines.filter((l) => /^Error/.test(l))).toEqual([]);
+  });
+});
+
+describe('writeSegmentation refuses labels that do not fit the input', () => {
+  const input: LoadedInput = { volume: { data: new Float32Array(8), shape: [2, 2, 2], spacing: [1, 1, 1], origin: [0, 0, 0], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1] } };
+  test('wrong length and non-organ values throw RangeError, nothing written', () => {
+    const out = join(root, 'refuse');
+    mkdirSync(out);
+    expect(() => writeSegmentation(new Uint8Array(7), input, out)).toThrow(/7 labels for 2x2x2 = 8 voxels/);
+    expect(() => writeSegmentation(new Uint8Array(8).fill(12), input, out)).toThrow(/label 12 is not an organ/);
+    expect(existsSync(join(out, 'labels.nii.gz'))).toBe(false);
+  });
+});
+
+describe('loadInputCt', () => {
+  test('names the path: missing, and a folder without CT', () => {
+    expect(() => loadInputCt(join(root, 'nope'))).toThrow(SegmentInputError);
+    expect(() => loadInputCt(join(root, 'nope'))).toThrow(/nope: does not exist/);
+    const empty = join(root, 'empty');
+    mkdirSync(empty);
+    expect(() => loadInputCt(empty)).toThrow(/empty: no CT series found/);
+  });
+});
+
+describe('keepLargestComponents', () => {
+  test('removes a far-away false-positive blob per organ and keeps 26-connected pieces and other organs', () => {
+    const shape: Vec3 = [30, 20, 10];
+    const at = (i: number, j: number, k: number) => i + shape[0] * (j + shape[1] * k);
+    const labels = new Uint8Array(shape[0] * shape[1] * shape[2]);
+    for (let k = 2; k <= 6; k++) for (let j = 4; j <= 8; j++) for (let i = 3; i <= 8; i++) labels[at(i, j, k)] = 1; // organ 1, 150 voxels
+    labels[at(9, 9, 7)] = 1; // touches organ 1's corner only: same 26-component
+    for (let k = 7; k <= 8; k++) for (let j = 15; j <= 16; j++) for (let i = 25; i <= 26; i++) labels[at(i, j, k)] = 1; // far-away blob, 8 voxels
+    for (let k = 1; k <= 3; k++) for (let i = 20; i <= 24; i++) labels[at(i, 2, k)] = 3; // organ 3, one piece
+    labels[at(0, 0, 0)] = 6; // a lone voxel is the whole of organ 6
+    const out = keepLargestComponents(labels, shape, 10);
+    const expected = labels.slice();
+    for (let k = 7; k <= 8; k++) for (let j = 15; j <= 16; j++) for (let i = 25; i <= 26; i++) expected[at(i, j, k)] = 0;
+    expect(Array.from(out)).toEqual(Array.from(expected));
+    expect(out.filter((l) => l === 1).length).toBe(151);
+  });
+});
+
+describe('segmentToFiles with a tiny trained model', () => {
+  beforeAll(() => selectBackend({ prefer: 'cpu', log: () => undefined }));
+  test('NIfTI input: labels.nii.gz on the input grid, no RTSTRUCT; DICOM input: the same labels and rtstruct.dcm', async () => {
+    const ds = join(root, 'ds');
+    const ids = writeTinyDataset(ds, { cases: 3 });
+    const store = openSqliteStore(join(root, 'seg.db'));
+    // Trained on a coarser grid than the images (2.5 x 2.5 x 3 mm against 1.5 x 1.5 x 2): segmenting resamples there and back.
+    const config = resolveRunConfig({
+      seed: 5,
+      model: { filters: [4, 6], blocksPerStage: 1, block: 'residual', seRatio: 2, outputUpFilters: 4, outputFilters: 4 },
+      loss: { name: 'dice+ce', lambda: 0.5 },
+      data: { huWindow: { lo: -200, hi: 1300 }, augment: null, spacingMm: [2.5, 2.5, 3] },
+      schedule: { rmspropEpochs: 2, rmspropLr: 0.002, sgdEpochs: 0, sgdLr: 0.001, momentum: 0.9 },
+    });
+    const r = await trainRun({ config, datasetDir: ds, store, experiment: 'seg', runName: 'seg', runsDir: join(root, 'runs') });
+    await store.close();
+    expect(r.status).toBe('FINISHED');
+    const { model, config: loaded } = loadRunModel(join(root, 'runs', r.runId));
+    expect(loaded).toEqual(config);
+    const opts = { huWindow: loaded.data.huWindow, spacingMm: loaded.data.spacingMm, largestComponent: true };
+
+    const nifti = loadInputCt(join(ds, 'imagesTr', `${ids[0]}_0000.nii.gz`));
+    expect(nifti.series).toBeUndefined();
+    const outA = join(root, 'seg-nifti');
+    mkdirSync(outA);
+    const a = await segmentToFiles(model, nifti, outA, opts);
+    expect(a.rtstructPath).toBeUndefined();
+    expect(existsSync(join(outA, 'rtstruct.dcm'))).toBe(false);
+    const nii = readNifti(a.labelsPath);
+    expect(a.labelsPath).toBe(join(outA, 'labels.nii.gz'));
+    expect(nii.shape).toEqual(nifti.volume.shape);
+    expect(nii.spacing).toEqual(nifti.volume.spacing);
+    expect(nii.origin).toEqual(nifti.volume.origin);
+    expect(nii.direction).toEqual(nifti.volume.direction);
+    const labelsA = nii.data as Uint8Array;
+    expect(labelsA).toBeInstanceOf(Uint8Array);
+    expect(Array.from(labelsA)).toEqual(Array.from(await segmentVolume(model, nifti.volume, opts)));
+    expect(Math.max(...labelsA)).toBeLessThanOrEqual(9);
+    expect(Object.values(a.voxelsPerOrgan).reduce((x, y) => x + y, 0)).toBe(labelsA.filter((l) => l > 0).length);
+
+    // The same CT as a DICOM series: same voxels and geometry, so the same labels, plus an RTSTRUCT on it.
+    const hu = Int16Array.from(nifti.volume.data as Float32Array);
+    const dicom = ctSeriesInput(join(root, 'seg-ct'), { ...nifti.volume, data: hu }, 'HFS');
+    const outB = join(root, 'seg-dicom');
+    mkdirSync(outB);
+    const b = await segmentToFiles(model, dicom, outB, { ...opts, generationDescription: 'tiny model' });
+    model.dispose();
+    expect(Array.from(readNifti(b.labelsPath).data as Uint8Array)).toEqual(Array.from(labelsA));
+    expect(b.rtstructPath).toBe(join(outB, 'rtstruct.dcm'));
+    const rt = parseRtStruct(readDicomFile(b.rtstructPath!).dataset, b.rtstructPath!);
+    expect(rt.rois.map((x) => x.name)).toEqual(ORGANS.map((o) => o.tg263));
+    expect(rt.referencedSeriesUIDs).toEqual([UIDS.seriesInstanceUID]);
+    for (const organ of ORGANS) {
+      const roi = rt.rois.find((x) => x.name === organ.tg263)!;
+      const { mask } = rasteriseRoi(roi.contours, dicom.series!.volume, { sopInstanceUIDs: dicom.series!.sopInstanceUIDs });
+      expect(dice(mask, labelsA.map((l) => (l === organ.index ? 1 : 0))), organ.tg263).toBeGreaterThanOrEqual(0.95);
+    }
+  });
+});
