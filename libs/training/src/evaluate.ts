@@ -26,7 +26,12 @@ export function keepLargestComponents(labels: Uint8Array, shape: [number, number
   for (let c = 1; c < numClasses; c++) {
     const mask = new Uint8Array(labels.length);
     let any = false;
-    for (let p = 0; p < labels.length; p++) if (labels[p] === c) (mask[p] = 1), (any = true);
+    for (let p = 0; p < labels.length; p++) {
+      if (labels[p] === c) {
+        mask[p] = 1;
+        any = true;
+      }
+    }
     if (!any) continue;
     const lcc = largestConnectedComponent(mask, shape, 26);
     for (let p = 0; p < labels.length; p++) if (lcc[p]) out[p] = c;

@@ -142,7 +142,9 @@ export async function trainRun(o: TrainOptions): Promise<TrainResult> {
   const cache = new Map<string, PreparedCase>();
   const load = (id: string) => cache.get(id) ?? cache.set(id, prepareCase(ds, id, prep)).get(id)!;
 
-  let { runId, runDir, model, optimizer, state } = await startOrResume(o, ds);
+  const start = await startOrResume(o, ds);
+  const { runId, runDir, state } = start;
+  let { model, optimizer } = start;
   o.onRunCreated?.(runId);
   const writer: MetricWriter = o.store.metricWriter(runId);
   const numClasses = cfg.model.numClasses;

@@ -39,9 +39,15 @@ export function writeTinyDataset(dir: string, o: TinyDatasetOptions = {}): strin
         for (let i = 0; i < nx; i++) {
           const p = i + nx * (j + ny * k);
           if ((i - nx / 2) ** 2 + (j - ny / 2) ** 2 < (nx / 2.2) ** 2) img[p] = 40;
-          if ((i - 7 - s) ** 2 + (j - 8) ** 2 + (k - 6) ** 2 <= 9) (img[p] = 300), (lab[p] = 1);
-          else if (i >= 11 && i <= 15 && j >= 12 + (s % 2) && j <= 13 + (s % 2) && k >= 2 && k <= 9) (img[p] = 1200), (lab[p] = 3);
-          else if (i >= 12 && i <= 15 && j >= 4 && j <= 7 && k >= 3 + s && k <= 6 + s) (img[p] = -120), (lab[p] = 6);
+          const organ =
+            (i - 7 - s) ** 2 + (j - 8) ** 2 + (k - 6) ** 2 <= 9 ? 1
+            : i >= 11 && i <= 15 && j >= 12 + (s % 2) && j <= 13 + (s % 2) && k >= 2 && k <= 9 ? 3
+            : i >= 12 && i <= 15 && j >= 4 && j <= 7 && k >= 3 + s && k <= 6 + s ? 6
+            : 0;
+          if (organ) {
+            lab[p] = organ;
+            img[p] = { 1: 300, 3: 1200, 6: -120 }[organ]!;
+          }
         }
     if (o.nanCase === c) img.fill(NaN, 0, 50);
     const geom = { shape, spacing: [1.5, 1.5, 2] as Vec3, origin: [0, 0, 0] as Vec3, direction: IDENTITY };
