@@ -1,12 +1,13 @@
 /**
  * Renders a patient on a grid: a tissue label map (painter's order), then HU per voxel with the case's
- * tissue values, Gaussian noise and a light in-plane blur (so the noise has the fine grain of CT).
+ * tissue values, Gaussian noise (scanner noise plus each tissue's texture) and a light in-plane blur
+ * (so the noise has the fine grain of CT).
  */
 import type { Volume } from '@anatomynet/data';
 import type { Patient } from './patient';
 import type { Rng } from './prng';
 import { paintShape, type Grid } from './raster';
-import { TISSUE_ID } from './tissues';
+import { TISSUE_ID, tissueTextureSd } from './tissues';
 
 /** Tissue label per voxel (ids of TISSUES), length nx*ny*nz, i fastest. */
 export function renderLabels(patient: Patient, grid: Grid): Uint8Array {
@@ -46,7 +47,8 @@ const BLUR_NOISE_GAIN = 6 / 16;
 /**
  * HU volume from labels.
  * @param tissueHu HU per tissue id.
- * @param noiseSdHu standard deviation of the noise after the blur (HU).
+ * @param noiseSdHu standard deviation of the scanner noise after the blur (HU); heterogeneous tissues
+ *   (bone marrow, lung, parotid...) add their own texture on top.
  * @returns int16 HU, clamped to [-1024, 3071] like a 12-bit scanner.
  */
 export function renderHu(labels: Uint8Array, grid: Grid, tissueHu: Float32Array, noiseSdHu: number, rng: Rng): Volume<Int16Array> {
@@ -54,14 +56,20 @@ export function renderHu(labels: Uint8Array, grid: Grid, tissueHu: Float32Array,
   const n = nx * ny;
   const out = new Int16Array(n * nz);
   const table = normals();
-  const sd = noiseSdHu / BLUR_NOISE_GAIN;
+  // Per tissue: scanner noise plus the tissue's own texture (independent, so the SDs add in quadrature).
+  const texture = tissueTextureSd();
+  const sdOf = Float32Array.from(texture, (t) => Math.hypot(noiseSdHu, t) / BLUR_NOISE_GAIN);
   const a = new Float32Array(n), b = new Float32Array(n);
   for (let k = 0; k < nz; k++) {
     const base = k * n;
     for (let o = 0; o < n; o += 2) {
       const r = rng.nextUint32();
-      a[o] = tissueHu[labels[base + o]!]! + sd * table[r & 0xffff]!;
-      if (o + 1 < n) a[o + 1] = tissueHu[labels[base + o + 1]!]! + sd * table[r >>> 16]!;
+      const l0 = labels[base + o]!;
+      a[o] = tissueHu[l0]! + sdOf[l0]! * table[r & 0xffff]!;
+      if (o + 1 < n) {
+        const l1 = labels[base + o + 1]!;
+        a[o + 1] = tissueHu[l1]! + sdOf[l1]! * table[r >>> 16]!;
+      }
     }
     // [1,2,1]/4 along i (edges replicate), then along j.
     for (let j = 0; j < ny; j++) {

@@ -55,6 +55,25 @@ export type Tissue = keyof typeof TISSUE_TABLE;
 export const TISSUES = Object.keys(TISSUE_TABLE) as Tissue[];
 export const TISSUE_ID: Record<Tissue, number> = Object.fromEntries(TISSUES.map((t, i) => [t, i])) as Record<Tissue, number>;
 
+/** Extra voxel-to-voxel spread (HU SD, before the blur) of heterogeneous tissues: their texture. */
+const TEXTURE_SD: Partial<Record<Tissue, number>> = {
+  lung: 40,
+  mastoidAir: 120,
+  diploe: 90,
+  cancellous: 70,
+  mandibleMarrow: 90,
+  parotid: 25,
+  submandibular: 12,
+  tumour: 20,
+  thyroid: 15,
+  teeth: 150,
+};
+
+/** Texture SD per tissue id (index = TISSUE_ID). */
+export function tissueTextureSd(): Float32Array {
+  return Float32Array.from(TISSUES, (t) => TEXTURE_SD[t] ?? 0);
+}
+
 /** Nominal mean HU of each tissue (before the per-case draw). */
 export function nominalHu(t: Tissue): number {
   return TISSUE_TABLE[t][0];
