@@ -219,7 +219,13 @@ function writeDicomCase(
   const uid = (...parts: string[]) => uidFromSeed(DEFAULT_UID_ROOT, 'anatomynet-synth', String(seed), c.caseId, ...parts);
   const studyInstanceUID = uid('study'), seriesInstanceUID = uid('ct-series'), frameOfReferenceUID = uid('frame');
   const sopPrefix = uid('ct-sop');
+  // File names: by SOP UID (40%), or numbered from the head down (30%) or from the feet up; readers must
+  // order slices by position, never by name.
   const uidNames = layout.chance(0.4);
+  const topDown = layout.chance(0.5);
+  const nz = c.ct.shape[2];
+  const width = Math.max(4, String(nz).length);
+  const headFirst = (k: number) => (c.geometry.grid.direction[8] > 0 ? nz - k : k + 1); // 1 = most superior
   const written = writeCtSeries(c.ct, {
     dir: ctDir,
     seriesInstanceUID,
@@ -231,7 +237,11 @@ function writeDicomCase(
     patientPosition: c.geometry.patientPosition,
     seriesDescription: 'Synthetic head and neck CT',
     ...(c.patientIdentityRemoved !== undefined ? { patientIdentityRemoved: c.patientIdentityRemoved } : {}),
-    ...(uidNames ? { fileName: (k: number) => `CT.${sopPrefix}.${k + 1}.dcm` } : {}),
+    ...(uidNames
+      ? { fileName: (k: number) => `CT.${sopPrefix}.${k + 1}.dcm` }
+      : topDown
+        ? { fileName: (k: number) => `CT${String(headFirst(k)).padStart(width, '0')}.dcm` }
+        : {}),
   });
   const rel = (p: string) => p.slice(dir.length + 1);
   files.ct = written.files.map(rel);
