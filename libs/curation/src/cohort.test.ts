@@ -295,6 +295,9 @@ describe('manual crop file', () => {
       writeFileSync(join(dir, 'bad.json'), JSON.stringify({ x: { start: [0, 0], end: [1, 1, 1] } }));
       await expect(curateCohort({ inputs: [join(dir, 'in')], outDir: join(dir, 'out2'), cropFile: join(dir, 'bad.json') })).rejects.toThrow(/bad\.json: entry "x"/);
       await expect(curateCohort({ inputs: [join(dir, 'in')], outDir: join(dir, 'in', 'ds') })).rejects.toThrow(/must not contain one another/);
+      // The same input given twice: each case once.
+      const twice = await curateCohort({ inputs: [join(dir, 'in'), join(dir, 'in')], outDir: join(dir, 'out3') });
+      expect(twice.manifest.numCases).toBe(2);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -57,7 +57,7 @@ export function discoverInputs(inputs: readonly string[], overrides?: NameOverri
   const skipped: SkippedItem[] = [];
   const all: string[] = [];
   const seenPddca = new Set<string>();
-  for (const input of [...inputs].map((p) => resolve(p)).sort(compareStrings)) {
+  for (const input of [...new Set(inputs.map((p) => resolve(p)))].sort(compareStrings)) {
     if (!existsSync(input) || !statSync(input).isDirectory()) {
       skipped.push({ kind: 'file', paths: [input], reason: 'input is not a folder' });
       continue;
@@ -103,8 +103,15 @@ export function discoverInputs(inputs: readonly string[], overrides?: NameOverri
     if (files.some((f) => !claimed.has(f))) discoverDicom(input, claimed, cases, skipped, synthetic, overrides);
   }
   all.sort(compareStrings);
-  cases.sort((a, b) => compareStrings(a.sourceKey, b.sourceKey));
-  return { cases, skipped, files: all };
+  // The same CT series under two inputs (a copied export) is one case: keep the first found.
+  const seen = new Set<string>();
+  const unique = cases.filter((c) => {
+    if (!seen.has(c.sourceKey)) return seen.add(c.sourceKey), true;
+    skipped.push({ kind: 'ct-series', paths: c.files.map((f) => f.path), reason: 'the same CT series was already found under another input' });
+    return false;
+  });
+  unique.sort((a, b) => compareStrings(a.sourceKey, b.sourceKey));
+  return { cases: unique, skipped, files: [...new Set(all)] };
 }
 
 function discoverDicom(root: string, claimed: Set<string>, cases: PlannedCase[], skipped: SkippedItem[], synthetic: boolean, overrides?: NameOverrides): void {
