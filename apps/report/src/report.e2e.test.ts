@@ -51,6 +51,13 @@ describe('report CLI', () => {
     expect(text).toMatch(/--overlay-run/);
   });
 
+  it('names the file when the database or the dataset is missing, and writes nothing', async () => {
+    const bad = join(dir, 'bad-out');
+    await expect(main(['--db', join(dir, 'absent.sqlite'), '--out', bad], { quiet: true })).rejects.toThrow(/absent\.sqlite/);
+    await expect(main(['--db', join(dir, 'tracking.sqlite'), '--dataset', join(dir, 'no-dataset'), '--out', bad], { quiet: true })).rejects.toThrow(/no-dataset\/manifest\.json: cannot read/);
+    expect(existsSync(join(bad, 'index.html'))).toBe(false);
+  });
+
   it('writes the same bytes again for the same inputs and --now', async () => {
     const again = join(dir, 'again');
     await main(['--db', join(dir, 'tracking.sqlite'), '--dataset', join(dir, 'DATASET'), '--out', again, '--now', '2026-01-01T00:00:00Z'], { quiet: true });

@@ -3,6 +3,7 @@
  * (`<runDir>/predictions/<caseId>.nii.gz`, a uint8 label map on the case's published grid, or an
  * artifact of kind `prediction` naming such a file) over the dataset's CT and ground truth. Per organ,
  * the axial slice of largest ground-truth area; GT green, prediction red, overlap yellow; PNG data URIs.
+ * Only organs annotated in the case are drawn (as in the evaluation).
  * A run without prediction files is reported as such: never a blank image.
  */
 import { existsSync, readdirSync } from 'node:fs';
@@ -126,7 +127,8 @@ function renderRun(base: Omit<OverlayRun, 'rendered' | 'message'>, preds: Map<st
       }
       const view = toRadiologicalView(ct.shape, ct.direction, [ct.data, gt.data, pr.data]);
       const [c, t, p] = view.volumes;
-      for (const o of REPORT_ORGANS) {
+      // Only organs annotated in the case, as in the evaluation: elsewhere a prediction has no truth to be judged against.
+      for (const o of REPORT_ORGANS.filter((x) => rec.availability?.[x.key] === 'annotated')) {
         const ov = renderOverlay({ ct: c, truth: t, prediction: p, shape: ct.shape, spacingMm: ct.spacingMm, label: o.label, sizePx: 200 });
         if (!ov) continue; // neither truth nor prediction has this organ: nothing to judge
         images.push({ caseId, organKey: o.key, organ: o.short, dataUri: toDataUri(encodePngRgb(ov.rgb, ov.width, ov.height)), width: ov.width, height: ov.height, slice: ov.slice, truthPixels: ov.truthPixels, predictionPixels: ov.predictionPixels });
@@ -136,6 +138,6 @@ function renderRun(base: Omit<OverlayRun, 'rendered' | 'message'>, preds: Map<st
       problems.push(`${caseId}: ${(e as Error).message}`);
     }
   }
-  const shown = `${caseIds.length} of ${preds.size} predicted test cases shown`;
+  const shown = `${caseIds.length} of ${preds.size} predicted test cases shown, organs annotated in each case only`;
   return { ...base, images, rendered: images.length > 0, message: problems.length ? `${shown}; ${problems.join('; ')}` : shown };
 }
