@@ -1,5 +1,6 @@
 /** What the trainer's commands share: backend and database options, git commit, signal handling. */
 import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import { selectBackend, type BackendChoice } from '@anatomynet/compute';
@@ -27,7 +28,16 @@ export function withBackendOption<T>(y: Argv<T>) {
 }
 
 export const runsDirOf = (a: StoreArgs) => resolve(a.runs ?? join(dirname(resolve(a.db)), 'runs'));
-export const openStore = (db: string) => openSqliteStore(resolve(db));
+/**
+ * Opens the tracking database. Commands that record runs (`create`) make the file and its folder when
+ * missing; commands that only read it refuse a path with no database (a typo would otherwise create one).
+ */
+export function openStore(db: string, o: { create?: boolean } = {}) {
+  const path = resolve(db);
+  if (o.create) mkdirSync(dirname(path), { recursive: true });
+  else if (!existsSync(path)) throw new Error(`${db}: no tracking database there`);
+  return openSqliteStore(path);
+}
 
 export async function startBackend(prefer?: string): Promise<{ name: string; adapter?: string; choice: BackendChoice }> {
   const choice = await selectBackend({ prefer: prefer as BackendChoice['backend'] | undefined });

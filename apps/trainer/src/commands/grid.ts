@@ -33,7 +33,7 @@ export const gridCommand: CommandModule<object, GridArgs> = {
     // Every cell's config is validated before any training starts.
     const cells = planGrid(g, a.profile, a.file);
     const backend = await startBackend(a.backend);
-    const store = openStore(a.db);
+    const store = openStore(a.db, { create: true });
     const worker = a.worker ?? `${hostname()}:${process.pid}`;
     let runId: string | undefined;
     const stopSignals = killRunOnSignal(() => ({ runId, store }));

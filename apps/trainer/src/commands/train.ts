@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
-import { planGrid, readGridFile, resolveRunConfig, trainRun, type RunConfig } from '@anatomynet/training';
+import { planGrid, readGridFile, resolveRunConfig, RunConfigError, trainRun, type RunConfig } from '@anatomynet/training';
 import { gitCommit, killRunOnSignal, openStore, runsDirOf, startBackend, trainProgress, withBackendOption, withStoreOptions } from '../common';
 
 interface TrainArgs {
@@ -33,7 +33,15 @@ function configOf(a: TrainArgs): { config: RunConfig; experiment: string; name: 
   } catch (e) {
     throw new Error(`${a.config}: cannot read JSON (${(e as Error).message})`);
   }
-  return { config: resolveRunConfig(raw), experiment: a.experiment ?? 'default', name: a.name ?? a.config };
+  let config: RunConfig;
+  try {
+    config = resolveRunConfig(raw);
+  } catch (e) {
+    // The message names the field; the file is named here, as for grid files.
+    if (e instanceof RunConfigError) throw new Error(`${a.config}: ${e.message}`);
+    throw e;
+  }
+  return { config, experiment: a.experiment ?? 'default', name: a.name ?? a.config };
 }
 
 export const trainCommand: CommandModule<object, TrainArgs> = {
@@ -57,7 +65,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
   handler: async (a) => {
     const { config, experiment, name } = configOf(a);
     const backend = await startBackend(a.backend);
-    const store = openStore(a.db);
+    const store = openStore(a.db, { create: true });
     let runId: string | undefined = a.resume;
     const stopSignals = killRunOnSignal(() => ({ runId, store }));
     const progress = trainProgress(`train ${name}`);

@@ -1,0 +1,153 @@
+/**
+ * The trainer CLI as a user runs it (a child process from the repository root): --help of every command,
+ * a bad run config, a tiny grid then `status`, and `segment` on NIfTI and DICOM input.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, test } from 'vitest';
+import { readDicomFile, readNifti, writeCtSeries } from '@anatomynet/data';
+import { writeTinyDataset, writeTinyGrid } from '@anatomynet/training/testing';
+
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const root = mkdtempSync(join(tmpdir(), 'trainer-cli-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+interface Exit {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** `trainer <args>` (what `npx tsx apps/trainer/src/main.ts <args>` runs), from the repository root. */
+function trainer(...args: string[]): Promise<Exit> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', 'apps/trainer/src/main.ts', ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('error', reject);
+    p.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const OPTIONS: Record<string, string[]> = {
+  model: ['--config', '--input', '--detail'],
+  train: ['--config', '--grid', '--row', '--profile', '--dataset', '--db', '--runs', '--experiment', '--name', '--resume', '--backend'],
+  grid: ['<file>', '--profile', '--dataset', '--db', '--runs', '--worker', '--retry-failed', '--backend'],
+  status: ['--db', '--grid', '--experiment', '--stale-minutes', '--json'],
+  segment: ['--run', '--db', '--model', '--input', '--out', '--series', '--lcc', '--backend'],
+};
+
+describe('trainer --help', () => {
+  test('the top level and every command print help naming their options, exit 0', async () => {
+    const commands = Object.keys(OPTIONS);
+    const [top, ...each] = await Promise.all([trainer('--help'), ...commands.map((c) => trainer(c, '--help'))]);
+    expect(top.code, top.stderr).toBe(0);
+    for (const c of commands) expect(top.stdout).toMatch(new RegExp(`trainer ${c}\\b`));
+    each.forEach((r, i) => {
+      const c = commands[i];
+      expect(r.code, `${c} --help: ${r.stderr}`).toBe(0);
+      expect(r.stdout).toContain(`trainer ${c}`);
+      for (const o of OPTIONS[c]) expect(r.stdout, `${c} --help names ${o}`).toContain(o);
+    });
+  });
+});
+
+describe('trainer train', () => {
+  test('a run config with a bad field exits 1 naming the file and the field, before any training', async () => {
+    const bad = join(root, 'bad-config.json');
+    writeFileSync(bad, JSON.stringify({ schedule: { rmspropEpochs: -3 } }));
+    const db = join(root, 'never.db');
+    const r = await trainer('train', '--config', bad, '--dataset', join(root, 'no-dataset'), '--db', db, '--backend', 'cpu');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`error: ${bad}: run config field "schedule.rmspropEpochs" = -3`);
+    expect(existsSync(db)).toBe(false);
+  });
+});
+
+describe('trainer grid, status, segment', () => {
+  const dataset = join(root, 'dataset');
+  const ids = writeTinyDataset(dataset, { cases: 4 });
+  const gridFile = writeTinyGrid(join(root, 'tiny-grid.json'), 'tiny-grid');
+  const db = join(root, 'track', 'tracking.db');
+  let runDir = '';
+
+  test('grid runs every cell of the smoke profile; status lists the runs and the cells DONE', async () => {
+    const g = await trainer('grid', gridFile, '--profile', 'smoke', '--dataset', dataset, '--db', db, '--backend', 'cpu', '--worker', 'cli-test');
+    expect(g.code, g.stderr).toBe(0);
+    const summary = JSON.parse(g.stdout.trim().split('\n').at(-1)!);
+    expect(summary).toMatchObject({ grid: 'tiny-grid@smoke', done: 3, failed: 0, skipped: 0 });
+
+    const s = await trainer('status', '--db', db);
+    expect(s.code, s.stderr).toBe(0);
+    expect(s.stdout).toContain('runs (3)');
+    expect(s.stdout.match(/ FINISHED +tiny-grid@smoke \/ (seed3|seed4|dice) /g)?.length).toBe(3);
+    expect(s.stdout).toContain('grid tiny-grid@smoke: 3/3 done');
+    for (const key of ['seed3', 'seed4', 'dice']) expect(s.stdout).toMatch(new RegExp(`\\n  ${key} +DONE +[0-9a-f-]{36}`));
+
+    const j = await trainer('status', '--db', db, '--json');
+    const { runs, cells } = JSON.parse(j.stdout) as { runs: { id: string; runDir: string }[]; cells: { key: string; status: string; runId: string; claimedBy: string }[] };
+    expect(cells.map((c) => [c.key, c.status, c.claimedBy])).toEqual([['dice', 'DONE', 'cli-test'], ['seed3', 'DONE', 'cli-test'], ['seed4', 'DONE', 'cli-test']]);
+    expect(new Set(cells.map((c) => c.runId))).toEqual(new Set(runs.map((r) => r.id)));
+    // Run folders default to <db folder>/runs/<run id>.
+    for (const r of runs) expect(r.runDir).toBe(join(root, 'track', 'runs', r.id));
+    runDir = runs[0].runDir;
+
+    // A second pass does nothing.
+    const again = await trainer('grid', gridFile, '--profile', 'smoke', '--dataset', dataset, '--db', db, '--backend', 'cpu');
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout.trim().split('\n').at(-1)!)).toMatchObject({ done: 0, failed: 0, skipped: 3 });
+  }, 180_000);
+
+  test('segment --model RUN_DIR writes labels.nii.gz on a NIfTI input grid; on a DICOM series also rtstruct.dcm', async () => {
+    expect(runDir).not.toBe('');
+    const image = join(dataset, 'imagesTr', `${ids[3]}_0000.nii.gz`);
+    const input = readNifti(image);
+    const ctDir = join(root, 'ct');
+    writeCtSeries({ ...input, data: Int16Array.from(input.data as Float32Array) }, {
+      dir: ctDir, seriesInstanceUID: '2.25.8101', studyInstanceUID: '2.25.8102', frameOfReferenceUID: '2.25.8103', patientId: 'CLI', patientName: 'Cli^Test',
+    });
+    const outNifti = join(root, 'seg-nifti');
+    const outDicom = join(root, 'seg-dicom');
+    const [a, b] = await Promise.all([
+      trainer('segment', '--model', runDir, '--input', image, '--out', outNifti, '--backend', 'cpu'),
+      trainer('segment', '--model', runDir, '--input', ctDir, '--out', outDicom, '--backend', 'cpu'),
+    ]);
+    expect(a.code, a.stderr).toBe(0);
+    expect(readdirSync(outNifti)).toEqual(['labels.nii.gz']);
+    expect(a.stderr).toContain('no RTSTRUCT written');
+    expect(JSON.parse(a.stdout.trim().split('\n').at(-1)!).labelsPath).toBe(join(outNifti, 'labels.nii.gz'));
+    const labels = readNifti(join(outNifti, 'labels.nii.gz'));
+    expect(labels.shape).toEqual(input.shape);
+    expect(labels.spacing).toEqual(input.spacing);
+    expect(labels.origin).toEqual(input.origin);
+    expect(labels.direction).toEqual(input.direction);
+    expect(labels.data).toBeInstanceOf(Uint8Array);
+
+    expect(b.code, b.stderr).toBe(0);
+    expect(readdirSync(outDicom).sort()).toEqual(['labels.nii.gz', 'rtstruct.dcm']);
+    expect(Array.from(readNifti(join(outDicom, 'labels.nii.gz')).data as Uint8Array)).toEqual(Array.from(labels.data as Uint8Array));
+    const rt = readDicomFile(join(outDicom, 'rtstruct.dcm')).dataset;
+    expect(rt.Modality).toBe('RTSTRUCT');
+    expect(rt.PatientID).toBe('CLI');
+    expect(rt.ReferencedFrameOfReferenceSequence[0].FrameOfReferenceUID).toBe('2.25.8103');
+  }, 120_000);
+
+  test('a grid file with a bad row exits 1 naming the file, the row and the field; nothing is trained', async () => {
+    const bad = writeTinyGrid(join(root, 'bad-grid.json'), 'bad-grid', [{ key: 'deep', label: 'deep', override: { model: { pools: 7 } } }]);
+    const r = await trainer('grid', bad, '--profile', 'smoke', '--dataset', dataset, '--db', db, '--backend', 'cpu');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`error: ${bad}: row "deep", profile "smoke": run config field "model.pools" = 7`);
+  });
+
+  test('status on a path with no database says so (exit 1) and creates nothing', async () => {
+    const missing = join(root, 'typo', 'tracking.db');
+    const r = await trainer('status', '--db', missing);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`error: ${missing}: no tracking database there`);
+    expect(existsSync(join(root, 'typo'))).toBe(false);
+  });
+});
