@@ -20,19 +20,26 @@ const FUNCTIONS = `
     let kd = t1 / uniforms.fH;
     return vec4<i32>(ci, kd * uniforms.dD - uniforms.pD, kh * uniforms.dH - uniforms.pH, kw * uniforms.dW - uniforms.pW);
   }
-  fn loadA(r : vec4<i32>, k : i32) -> f32 {
-    if (r.x < 0) { return 0.0; }
+  fn voxel(k : i32) -> vec4<i32> {
     let ow = k % uniforms.outW;
     let t1 = k / uniforms.outW;
     let oh = t1 % uniforms.outH;
     let t2 = t1 / uniforms.outH;
-    let od = t2 % uniforms.outD;
-    let n = t2 / uniforms.outD;
-    let d = od * uniforms.sD + r.y;
-    let h = oh * uniforms.sH + r.z;
-    let w = ow * uniforms.sW + r.w;
+    return vec4<i32>(t2 / uniforms.outD, t2 % uniforms.outD, oh, ow);
+  }
+  fn stepInfo(k0 : i32) -> vec4<i32> {
+    return voxel(k0);
+  }
+  fn loadAStep(r : vec4<i32>, s : vec4<i32>, dk : i32, k : i32) -> f32 {
+    if (r.x < 0) { return 0.0; }
+    // the step's first voxel plus dk along W; decompose again only when that wraps a row
+    var v = vec4<i32>(s.x, s.y, s.z, s.w + dk);
+    if (v.w >= uniforms.outW) { v = voxel(k); }
+    let d = v.y * uniforms.sD + r.y;
+    let h = v.z * uniforms.sH + r.z;
+    let w = v.w * uniforms.sW + r.w;
     if (d < 0 || d >= uniforms.inD || h < 0 || h >= uniforms.inH || w < 0 || w >= uniforms.inW) { return 0.0; }
-    return x[(((n * uniforms.inD + d) * uniforms.inH + h) * uniforms.inW + w) * uniforms.inC + r.x];
+    return x[(((v.x * uniforms.inD + d) * uniforms.inH + h) * uniforms.inW + w) * uniforms.inC + r.x];
   }
   fn loadB(k : i32, n : i32) -> f32 {
     return dy[k * uniforms.outC + n];
@@ -61,7 +68,7 @@ export function conv3dBackpropFilterConfig(): tf.KernelConfig {
     const M = conv.filterDepth * conv.filterHeight * conv.filterWidth * conv.inChannels;
     const K = conv.batchSize * conv.outDepth * conv.outHeight * conv.outWidth;
     const slices = filterSlices(M, conv.outChannels, K);
-    const program = new ImplicitGemmProgram(['x', 'dy'], 'conv3d_dw', FUNCTIONS, M, conv.outChannels, K, slices);
+    const program = new ImplicitGemmProgram(['x', 'dy'], 'conv3d_dw', FUNCTIONS, M, conv.outChannels, K, slices, undefined, true);
     const partial = runImplicitGemm(backend, program, [x, dy], conv);
     const out = program.slices > 1
       ? reduceOnGpu(backend, partial, [0], filterShape, 'sum')

@@ -13,6 +13,9 @@
  * each K step covers one filter tap and 16 channels, so the tap's offsets are computed once per
  * step (the same for every thread) and the per-element work has no integer division. The kernel
  * then also supplies tapInfo(tap) -> vec4<i32>, loadATap(info, tapInfo, c) and loadBTap(tapInfo, c, n).
+ *
+ * Step mode (dW): the kernel supplies stepInfo(k0) -> vec4<i32>, computed once per K step (the same
+ * for every thread), and loadAStep(info, stepInfo, dk, k) with dk = k - k0, instead of loadA.
  */
 import * as tf from '@tensorflow/tfjs';
 import { release, reshapeView, spreadWorkgroups, type ProgramUniform, type TensorInfo, type WebGPUBackendLike, type WebGPUProgram } from './program';
@@ -65,6 +68,7 @@ export class ImplicitGemmProgram implements WebGPUProgram {
     readonly variableNames: string[], private name: string, private functions: string,
     readonly M: number, readonly N: number, readonly K: number, readonly slices: number,
     private tap?: { taps: number; channels: number },
+    private stepMode = false,
   ) {
     this.tn = tileN(N);
     this.nTiles = Math.ceil(N / this.tn);
@@ -75,7 +79,7 @@ export class ImplicitGemmProgram implements WebGPUProgram {
     this.outputShape = [slices, M, N];
     const [x, y] = spreadWorkgroups(Math.ceil(M / TILE_M) * this.nTiles);
     this.dispatch = [x, y, slices];
-    this.shaderKey = `anatomynet_igemm_${name}_${this.tn}_${this.tapMajor ? 'tap' : 'k'}`;
+    this.shaderKey = `anatomynet_igemm_${name}_${this.tn}_${this.tapMajor ? 'tap' : stepMode ? 'step' : 'k'}`;
   }
 
   uniformValues(geometry: number[]): ProgramUniform[] {
@@ -106,10 +110,11 @@ export class ImplicitGemmProgram implements WebGPUProgram {
     }
     return `
           let k0 = kBegin + s * ${TILE_K};
-          let ka = k0 + aK;
+          let ka = k0 + aK;${this.stepMode ? `
+          let si = stepInfo(k0);` : ''}
           for (var i = 0; i < 4; i = i + 1) {
             var v = 0.0;
-            if (ka < kEnd) { v = loadA(info[i], ka); }
+            if (ka < kEnd) { v = ${this.stepMode ? 'loadAStep(info[i], si, aK, ka)' : 'loadA(info[i], ka)'}; }
             As[aK * ${TM} + aM + 16 * i] = v;
           }
           for (var j = 0; j < ${RN}; j = j + 1) {
