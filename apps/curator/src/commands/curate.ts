@@ -3,7 +3,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { curateCohort, type CurateResult } from '@anatomynet/curation';
 import { availableParallelism } from 'node:os';
 import { createCasePool } from '../pool';
-import { createProgressBar } from '../progress';
+import { createProgressBar } from '@anatomynet/cli';
 
 export interface CurateArgs {
   input: string[];

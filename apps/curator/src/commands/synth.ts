@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Argv, CommandModule } from 'yargs';
 import { SYNTH_TRUTH_FILE, writeSynthCase, writeSynthCohort, type CaseTruth, type SynthCaseTask, type SynthTruth } from '@anatomynet/curation';
-import { createProgressBar } from '../progress';
+import { createProgressBar } from '@anatomynet/cli';
 
 export interface SynthArgs {
   out: string;

@@ -1,7 +1,7 @@
 /** `curator validate DIR`: checksums, geometry, labels vs availability, splits; non-zero exit on problems. */
 import type { Argv, CommandModule } from 'yargs';
 import { validateDataset } from '@anatomynet/curation';
-import { createProgressBar } from '../progress';
+import { createProgressBar } from '@anatomynet/cli';
 
 interface ValidateArgs {
   dir: string;
