@@ -10,7 +10,7 @@ import type { Grid } from './raster';
 
 export type PatientPosition = 'HFS' | 'FFS';
 
-/** Size presets: 'small' keeps cohorts quick (matrix 192-256), 'full' is the clinical 512x512. */
+/** Size presets: 'small' keeps cohorts quick (matrix 160-256, 0.78-1.5 mm), 'full' is the clinical 512x512 (0.53-1.0 mm). */
 export type SynthSize = 'small' | 'full';
 
 export interface ScanGeometryOptions {
