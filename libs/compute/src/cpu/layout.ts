@@ -5,9 +5,12 @@
  * Shapes are row-major (last axis fastest), as in tfjs.
  */
 
-export type BinaryOp = 'add' | 'sub' | 'mul' | 'div';
+export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'max' | 'min' | 'gt' | 'ge' | 'lt' | 'le' | 'eq';
+/** Ops whose result is boolean (tfjs 'bool', stored as 0/1 bytes). */
+export const COMPARISONS: ReadonlySet<BinaryOp> = new Set(['gt', 'ge', 'lt', 'le', 'eq']);
 
-type Inner = (o: Float32Array, oi: number, a: Float32Array, ai: number, as: number,
+type Out = Float32Array | Uint8Array;
+type Inner = (o: Out, oi: number, a: Float32Array, ai: number, as: number,
   b: Float32Array, bi: number, bs: number, n: number) => void;
 
 // One loop per op so V8 compiles each monomorphically; as/bs are 0 (broadcast) or 1.
@@ -16,6 +19,13 @@ const INNER: Record<BinaryOp, Inner> = {
   sub: (o, oi, a, ai, as, b, bi, bs, n) => { for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * as] - b[bi + i * bs]; },
   mul: (o, oi, a, ai, as, b, bi, bs, n) => { for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * as] * b[bi + i * bs]; },
   div: (o, oi, a, ai, as, b, bi, bs, n) => { for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * as] / b[bi + i * bs]; },
+  max: (o, oi, a, ai, as, b, bi, bs, n) => { for (let i = 0; i < n; i++) o[oi + i] = Math.max(a[ai + i * as], b[bi + i * bs]); },
+  min: (o, oi, a, ai, as, b, bi, bs, n) => { for (let i = 0; i < n; i++) o[oi + i] = Math.min(a[ai + i * as], b[bi + i * bs]); },
+  gt: (o, oi, a, ai, as, b, bi, bs, n) => { for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * as] > b[bi + i * bs] ? 1 : 0; },
+  ge: (o, oi, a, ai, as, b, bi, bs, n) => { for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * as] >= b[bi + i * bs] ? 1 : 0; },
+  lt: (o, oi, a, ai, as, b, bi, bs, n) => { for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * as] < b[bi + i * bs] ? 1 : 0; },
+  le: (o, oi, a, ai, as, b, bi, bs, n) => { for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * as] <= b[bi + i * bs] ? 1 : 0; },
+  eq: (o, oi, a, ai, as, b, bi, bs, n) => { for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * as] === b[bi + i * bs] ? 1 : 0; },
 };
 
 /** numpy/tfjs broadcast shape of a and b, or undefined when they do not broadcast. */
@@ -32,15 +42,16 @@ export function broadcastShape(a: readonly number[], b: readonly number[]): numb
 
 /**
  * out = a (op) b with broadcasting. Dimensions where both inputs broadcast the same way are
- * merged, so the work is a few outer loops around a tight inner loop.
+ * merged, so the work is a few outer loops around a tight inner loop. Comparisons return a
+ * Uint8Array of 0/1 (tfjs 'bool'), the others a Float32Array.
  */
 export function broadcastBinary(op: BinaryOp, a: Float32Array, aShape: readonly number[],
-  b: Float32Array, bShape: readonly number[]): { values: Float32Array; shape: number[] } {
+  b: Float32Array, bShape: readonly number[]): { values: Out; shape: number[] } {
   const shape = broadcastShape(aShape, bShape);
   if (!shape) throw new Error(`shapes [${aShape}] and [${bShape}] do not broadcast`);
   const r = shape.length;
   const size = shape.reduce((x, y) => x * y, 1);
-  const out = new Float32Array(size);
+  const out = COMPARISONS.has(op) ? new Uint8Array(size) : new Float32Array(size);
   if (size === 0) return { values: out, shape };
   // per-axis: extent, whether a / b vary along it (1) or are broadcast (0)
   const dims: number[] = [], fa: number[] = [], fb: number[] = [];

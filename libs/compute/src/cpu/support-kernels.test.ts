@@ -25,6 +25,7 @@ function same(f: () => tf.Tensor | tf.Tensor[], tol = 1e-6): void {
   expect(got.length).toBe(want.length);
   got.forEach((g, i) => {
     expect(g.shape).toEqual(want[i].shape);
+    expect(g.dtype).toBe(want[i].dtype);
     const a = g.dataSync(), b = want[i].dataSync();
     let worst = 0, scale = 1;
     for (let j = 0; j < b.length; j++) {
@@ -49,7 +50,10 @@ describe('support kernels against stock tfjs-cpu', () => {
   ];
   it.each(pairs)('Add/Sub/Multiply/RealDiv broadcast %j with %j', (as, bs) => {
     const a = rand(as, r), b = rand(bs, r, 0.5);
-    same(() => [tf.add(a, b), tf.sub(a, b), tf.mul(a, b), tf.div(a, b), tf.sub(b, a), tf.div(b, tf.add(a, 2))]);
+    same(() => [tf.add(a, b), tf.sub(a, b), tf.mul(a, b), tf.div(a, b), tf.sub(b, a), tf.div(b, tf.add(a, 2)),
+      tf.maximum(a, b), tf.minimum(a, b)]);
+    const bq = tf.round(tf.mul(b, 4)), aq = tf.round(tf.mul(a, 4)); // ties for >=, <=, ==
+    same(() => [tf.greater(aq, bq), tf.greaterEqual(aq, bq), tf.less(aq, bq), tf.lessEqual(aq, bq), tf.equal(aq, bq)]);
   });
 
   it('Slice and SplitV on every axis, odd sizes', () => {

@@ -1,6 +1,7 @@
 /**
  * Replacements for the tfjs-cpu kernels that dominate a training step once the convolutions
- * are fast: broadcasting Add/Sub/Multiply/RealDiv (normalisation, SE scaling, bias), SplitV and
+ * are fast: broadcasting Add/Sub/Multiply/RealDiv/Maximum/Minimum and comparisons (normalisation,
+ * SE scaling, bias, the LeakyReLU gradient's Greater against a scalar), SplitV and
  * Slice along the channel axis (gradients of concatenations), Transpose, Softmax, and large
  * BatchMatMuls (1x1x1 convolutions, the transposed convolution's matmul) on the wasm GEMM.
  * Each falls back to the stock kernel for anything but plain float32 tensors.
@@ -10,11 +11,11 @@ import {
 } from '@tensorflow/tfjs-core';
 import { conv3dEngine } from './engine';
 import type { Conv3dGeometry } from './geometry';
-import { type BinaryOp, broadcastBinary, broadcastShape, sliceBox, softmaxLastAxis, transposeArray } from './layout';
+import { type BinaryOp, broadcastBinary, broadcastShape, COMPARISONS, sliceBox, softmaxLastAxis, transposeArray } from './layout';
 
 export interface CpuBackendLike {
   data: { get(dataId: object): { values: unknown } };
-  makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): TensorInfo;
+  makeTensorInfo(shape: number[], dtype: 'float32' | 'bool', values: Float32Array | Uint8Array): TensorInfo;
 }
 
 /** A fast implementation; returning undefined hands the call to the stock kernel. */
@@ -30,7 +31,7 @@ const binary = (op: BinaryOp): FastKernel => ({ a, b }, _attrs, backend) => {
   const av = floatValues(backend, a), bv = floatValues(backend, b);
   if (!av || !bv || !broadcastShape(a.shape, b.shape)) return undefined;
   const r = broadcastBinary(op, av, a.shape, bv, b.shape);
-  return backend.makeTensorInfo(r.shape, 'float32', r.values);
+  return backend.makeTensorInfo(r.shape, COMPARISONS.has(op) ? 'bool' : 'float32', r.values);
 };
 
 const slice: FastKernel = ({ x }, attrs, backend) => {
@@ -79,6 +80,11 @@ const gemmGeometry = (rows: number, k: number, n: number): Conv3dGeometry => ({
 
 /** Below this many multiply-adds the stock JS matmul is as quick as a trip to the wasm pool. */
 const MATMUL_MIN_MACS = 1 << 18;
+/**
+ * Thin products (a row sum as ones[1,R] x X[R,C], its outer-product gradient) are memory-bound
+ * and would waste the 4x8 tiles and the filter packing: they stay on the stock kernel.
+ */
+const MATMUL_MIN_SIDE = 8;
 
 const batchMatMul: FastKernel = ({ a, b }, attrs, backend) => {
   const av = floatValues(backend, a), bv = floatValues(backend, b);
@@ -92,6 +98,7 @@ const batchMatMul: FastKernel = ({ a, b }, attrs, backend) => {
   const k = tA ? a.shape[ra - 2] : a.shape[ra - 1];
   const n = tB ? b.shape[rb - 2] : b.shape[rb - 1];
   if ((tB ? b.shape[rb - 1] : b.shape[rb - 2]) !== k || m * n * k < MATMUL_MIN_MACS) return undefined;
+  if (Math.min(m, n, k) < MATMUL_MIN_SIDE) return undefined;
   const outShape = [...(ra >= rb ? a.shape : b.shape).slice(0, -2), m, n];
   const engine = conv3dEngine();
   let values: Float32Array;
@@ -111,6 +118,13 @@ export const SUPPORT_KERNELS: Record<string, FastKernel> = {
   Sub: binary('sub'),
   Multiply: binary('mul'),
   RealDiv: binary('div'),
+  Maximum: binary('max'),
+  Minimum: binary('min'),
+  Greater: binary('gt'),
+  GreaterEqual: binary('ge'),
+  Less: binary('lt'),
+  LessEqual: binary('le'),
+  Equal: binary('eq'),
   Slice: slice,
   SplitV: splitV,
   Transpose: transpose,
