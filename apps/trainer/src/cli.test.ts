@@ -74,6 +74,7 @@ describe('trainer grid, status, segment', () => {
   const gridFile = writeTinyGrid(join(root, 'tiny-grid.json'), 'tiny-grid');
   const db = join(root, 'track', 'tracking.db');
   let runDir = '';
+  let runId = '';
 
   test('grid runs every cell of the smoke profile; status lists the runs and the cells DONE', async () => {
     const g = await trainer('grid', gridFile, '--profile', 'smoke', '--dataset', dataset, '--db', db, '--backend', 'cpu', '--worker', 'cli-test');
@@ -95,6 +96,7 @@ describe('trainer grid, status, segment', () => {
     // Run folders default to <db folder>/runs/<run id>.
     for (const r of runs) expect(r.runDir).toBe(join(root, 'track', 'runs', r.id));
     runDir = runs[0].runDir;
+    runId = runs[0].id;
 
     // A second pass does nothing.
     const again = await trainer('grid', gridFile, '--profile', 'smoke', '--dataset', dataset, '--db', db, '--backend', 'cpu');
@@ -102,7 +104,7 @@ describe('trainer grid, status, segment', () => {
     expect(JSON.parse(again.stdout.trim().split('\n').at(-1)!)).toMatchObject({ done: 0, failed: 0, skipped: 3 });
   }, 180_000);
 
-  test('segment --model RUN_DIR writes labels.nii.gz on a NIfTI input grid; on a DICOM series also rtstruct.dcm', async () => {
+  test('segment --model RUN_DIR writes labels.nii.gz on a NIfTI input grid; on a DICOM series also rtstruct.dcm; --run ID --db finds the same model', async () => {
     expect(runDir).not.toBe('');
     const image = join(dataset, 'imagesTr', `${ids[3]}_0000.nii.gz`);
     const input = readNifti(image);
@@ -112,9 +114,11 @@ describe('trainer grid, status, segment', () => {
     });
     const outNifti = join(root, 'seg-nifti');
     const outDicom = join(root, 'seg-dicom');
-    const [a, b] = await Promise.all([
+    const outByRun = join(root, 'seg-by-run');
+    const [a, b, c] = await Promise.all([
       trainer('segment', '--model', runDir, '--input', image, '--out', outNifti, '--backend', 'cpu'),
       trainer('segment', '--model', runDir, '--input', ctDir, '--out', outDicom, '--backend', 'cpu'),
+      trainer('segment', '--run', runId, '--db', db, '--input', image, '--out', outByRun, '--backend', 'cpu'),
     ]);
     expect(a.code, a.stderr).toBe(0);
     expect(readdirSync(outNifti)).toEqual(['labels.nii.gz']);
@@ -134,6 +138,9 @@ describe('trainer grid, status, segment', () => {
     expect(rt.Modality).toBe('RTSTRUCT');
     expect(rt.PatientID).toBe('CLI');
     expect(rt.ReferencedFrameOfReferenceSequence[0].FrameOfReferenceUID).toBe('2.25.8103');
+
+    expect(c.code, c.stderr).toBe(0);
+    expect(Array.from(readNifti(join(outByRun, 'labels.nii.gz')).data as Uint8Array)).toEqual(Array.from(labels.data as Uint8Array));
   }, 120_000);
 
   test('a grid file with a bad row exits 1 naming the file, the row and the field; nothing is trained', async () => {
