@@ -154,7 +154,7 @@ export class Conv3dEngine {
     const taps = g.kD * g.kH * g.kW;
     const rows = g.batch * g.outD * g.outH * g.outW;
     const nw = filterSize(g);
-    const scratch = align(S_PANEL + taps * YB * 4 + YB * 16);
+    const scratch = align(S_PANEL + taps * YB * 4 + YB * 16 + YB * 4 + (g.inC + 4) * 4);
     const partial = align(nw * 4);
     const L = new Layout(0);
     const geo = L.take(GEO_LEN * 4);

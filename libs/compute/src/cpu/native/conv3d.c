@@ -561,7 +561,10 @@ EXPORT(conv3d_bwd_input) void conv3d_bwd_input(const int* g, const float* dy, co
 /*
  * dw[taps*Cin][Cout] += sum over output voxels rowStart..rowEnd of x(tap, ci) * dy[voxel][:].
  * dw is this thread's partial sum (zeroed by the caller). dy must be readable 8 floats past
- * its end. Scratch: idx [taps][YB] ints, then panel [YB][4] floats.
+ * its end. Scratch after the header: src [taps][YB] pointers to each voxel's input row (or a
+ * zero row outside the volume), panel [YB][4] floats, panel row pointers [YB], zero row.
+ * Four dW rows of one tap with 4 consecutive channels read x in place through src; other
+ * groups (taps crossing, Cin % 4) are gathered into the panel first.
  */
 EXPORT(conv3d_bwd_filter) void conv3d_bwd_filter(const int* g, const float* x, const float* dy, float* dw, char* scratch,
                        int rowStart, int rowEnd) {
@@ -570,8 +573,12 @@ EXPORT(conv3d_bwd_filter) void conv3d_bwd_filter(const int* g, const float* x, c
   const int KD = g[G_KD], KH = g[G_KH], KW = g[G_KW];
   const int taps = KD * KH * KW, K = taps * C;
   float* tmp = (float*)(scratch + S_TMP);
-  int* idx = (int*)(scratch + S_PANEL);
+  u32* src = (u32*)(scratch + S_PANEL);
   float* P = (float*)(scratch + S_PANEL + taps * YB * 4);
+  u32* prow = (u32*)(P + 4 * YB);
+  float* zero = (float*)(prow + YB);
+  zero_floats(zero, C + 4);
+  for (int yy = 0; yy < YB; yy++) prow[yy] = (u32)(P + 4 * yy);
   for (int y0 = rowStart; y0 < rowEnd; y0 += YB) {
     int ny = rowEnd - y0 < YB ? rowEnd - y0 : YB;
     for (int yy = 0; yy < ny; yy++) {
@@ -584,30 +591,28 @@ EXPORT(conv3d_bwd_filter) void conv3d_bwd_filter(const int* g, const float* x, c
         for (int kh = 0; kh < KH; kh++)
           for (int kw = 0; kw < KW; kw++, tap++) {
             int id = bd + kd * g[G_DD], ih = bh + kh * g[G_DH], iw = bw + kw * g[G_DW];
-            idx[tap * YB + yy] = (id >= 0 && id < ID && ih >= 0 && ih < IH && iw >= 0 && iw < IW)
-                                     ? (((b * ID + id) * IH + ih) * IW + iw) * C
-                                     : -1;
+            src[tap * YB + yy] = (id >= 0 && id < ID && ih >= 0 && ih < IH && iw >= 0 && iw < IW)
+                                     ? (u32)(x + (((b * ID + id) * IH + ih) * IW + iw) * C)
+                                     : (u32)zero;
           }
     }
     const float* dyb = dy + (long)y0 * N;
     for (int k0 = 0; k0 < K; k0 += 4) {
       int nk = K - k0 < 4 ? K - k0 : 4;
       int t0 = k0 / C, c0 = k0 % C;
+      const u32* tab;
+      int off;
       if (nk == 4 && c0 + 4 <= C) {
-        const int* ix = idx + t0 * YB;
-        for (int yy = 0; yy < ny; yy++) {
-          int o = ix[yy];
-          wasm_v128_store(P + 4 * yy, o >= 0 ? wasm_v128_load(x + o + c0) : wasm_f32x4_splat(0));
-        }
+        tab = src + t0 * YB;
+        off = c0;
       } else {
         for (int r = 0; r < 4; r++) {
           int k = k0 + r, tt = k / C, cc = k % C;
-          const int* ix = idx + tt * YB;
-          for (int yy = 0; yy < ny; yy++) {
-            int o = r < nk ? ix[yy] : -1;
-            P[4 * yy + r] = o >= 0 ? x[o + cc] : 0.0f;
-          }
+          const u32* ix = src + tt * YB;
+          for (int yy = 0; yy < ny; yy++) P[4 * yy + r] = r < nk ? ((const float*)ix[yy])[cc] : 0.0f;
         }
+        tab = prow;
+        off = 0;
       }
       for (int nb = 0; nb * 8 < N; nb++) {
         int ncols = N - nb * 8 < 8 ? N - nb * 8 : 8;
@@ -619,7 +624,7 @@ EXPORT(conv3d_bwd_filter) void conv3d_bwd_filter(const int* g, const float* x, c
           for (int yy = 0; yy < ny; yy++) {
             v128_t b0 = wasm_v128_load(d), b1 = wasm_v128_load(d + 4);
             d += N;
-            const float* a = P + 4 * yy;
+            const float* a = (const float*)tab[yy] + off;
             v128_t xv = wasm_v128_load32_splat(a);
             c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(xv, b0));
             c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(xv, b1));
@@ -644,20 +649,20 @@ EXPORT(conv3d_bwd_filter) void conv3d_bwd_filter(const int* g, const float* x, c
           for (int r = 0; r < nk; r++)
             for (int c = 0; c < ncols; c++) o0[r * N + c] += tmp[8 * r + c];
         } else {
-          v128_t c0 = wasm_f32x4_splat(0), c1 = c0, c2 = c0, c3 = c0;
+          v128_t c0v = wasm_f32x4_splat(0), c1v = c0v, c2v = c0v, c3v = c0v;
           for (int yy = 0; yy < ny; yy++) {
             v128_t b0 = wasm_v128_load(d);
             d += N;
-            const float* a = P + 4 * yy;
-            c0 = wasm_f32x4_add(c0, wasm_f32x4_mul(wasm_v128_load32_splat(a), b0));
-            c1 = wasm_f32x4_add(c1, wasm_f32x4_mul(wasm_v128_load32_splat(a + 1), b0));
-            c2 = wasm_f32x4_add(c2, wasm_f32x4_mul(wasm_v128_load32_splat(a + 2), b0));
-            c3 = wasm_f32x4_add(c3, wasm_f32x4_mul(wasm_v128_load32_splat(a + 3), b0));
+            const float* a = (const float*)tab[yy] + off;
+            c0v = wasm_f32x4_add(c0v, wasm_f32x4_mul(wasm_v128_load32_splat(a), b0));
+            c1v = wasm_f32x4_add(c1v, wasm_f32x4_mul(wasm_v128_load32_splat(a + 1), b0));
+            c2v = wasm_f32x4_add(c2v, wasm_f32x4_mul(wasm_v128_load32_splat(a + 2), b0));
+            c3v = wasm_f32x4_add(c3v, wasm_f32x4_mul(wasm_v128_load32_splat(a + 3), b0));
           }
-          wasm_v128_store(tmp, c0);
-          wasm_v128_store(tmp + 8, c1);
-          wasm_v128_store(tmp + 16, c2);
-          wasm_v128_store(tmp + 24, c3);
+          wasm_v128_store(tmp, c0v);
+          wasm_v128_store(tmp + 8, c1v);
+          wasm_v128_store(tmp + 16, c2v);
+          wasm_v128_store(tmp + 24, c3v);
           for (int r = 0; r < nk; r++)
             for (int c = 0; c < ncols; c++) o0[r * N + c] += tmp[8 * r + c];
         }
