@@ -163,3 +163,35 @@ export function softmaxLastAxis(x: Float32Array, n: number): Float32Array {
   }
   return out;
 }
+
+/**
+ * op(A) x op(B) for thin products (a side of a few elements: row sums as ones x X, their
+ * outer-product gradients): one streaming pass per output row, memory-bound by design.
+ * A is [m,k] ([k,m] when tA), B is [k,n] ([n,k] when tB); returns [m,n].
+ */
+export function thinMatMul(a: Float32Array, b: Float32Array, m: number, k: number, n: number,
+  tA: boolean, tB: boolean): Float32Array {
+  const out = new Float32Array(m * n);
+  const as = tA ? 1 : k, ak = tA ? m : 1; // A(i,kk) = a[i*as + kk*ak]
+  if (!tB) {
+    for (let i = 0; i < m; i++) {
+      const o = i * n;
+      for (let kk = 0; kk < k; kk++) {
+        const s = a[i * as + kk * ak];
+        if (s === 0) continue;
+        const r = kk * n;
+        for (let j = 0; j < n; j++) out[o + j] += s * b[r + j];
+      }
+    }
+  } else {
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        const r = j * k;
+        for (let kk = 0; kk < k; kk++) s += a[i * as + kk * ak] * b[r + kk];
+        out[i * n + j] = s;
+      }
+    }
+  }
+  return out;
+}

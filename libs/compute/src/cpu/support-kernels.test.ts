@@ -82,6 +82,10 @@ describe('support kernels against stock tfjs-cpu', () => {
     const a = rand([1031, 37], r), b = rand([37, 45], r), bt = rand([45, 37], r), c = rand([1031, 45], r);
     same(() => [tf.matMul(a, b), tf.matMul(a, bt, false, true), tf.matMul(a, c, true, false),
       tf.matMul(tf.reshape(a, [1, 1031, 37]), tf.reshape(b, [1, 37, 45]))], 2e-5);
+    // thin products: a row sum, its outer-product gradient, a single column, all layouts
+    const ones = tf.ones([1, 30011]), x = rand([30011, 17], r), g = rand([1, 17], r), v = rand([17, 1], r);
+    same(() => [tf.matMul(ones, x), tf.matMul(x, ones, true, true), tf.matMul(tf.transpose(ones), g),
+      tf.matMul(ones, g, true, false), tf.matMul(x, v), tf.matMul(x, tf.transpose(v), false, true)], 2e-5);
   });
 });
 

@@ -11,7 +11,9 @@ import {
 } from '@tensorflow/tfjs-core';
 import { conv3dEngine } from './engine';
 import type { Conv3dGeometry } from './geometry';
-import { type BinaryOp, broadcastBinary, broadcastShape, COMPARISONS, sliceBox, softmaxLastAxis, transposeArray } from './layout';
+import {
+  type BinaryOp, broadcastBinary, broadcastShape, COMPARISONS, sliceBox, softmaxLastAxis, thinMatMul, transposeArray,
+} from './layout';
 
 export interface CpuBackendLike {
   data: { get(dataId: object): { values: unknown } };
@@ -82,7 +84,7 @@ const gemmGeometry = (rows: number, k: number, n: number): Conv3dGeometry => ({
 const MATMUL_MIN_MACS = 1 << 18;
 /**
  * Thin products (a row sum as ones[1,R] x X[R,C], its outer-product gradient) are memory-bound
- * and would waste the 4x8 tiles and the filter packing: they stay on the stock kernel.
+ * and would waste the 4x8 tiles and the filter packing: they run as a streaming JS loop.
  */
 const MATMUL_MIN_SIDE = 8;
 
@@ -98,8 +100,11 @@ const batchMatMul: FastKernel = ({ a, b }, attrs, backend) => {
   const k = tA ? a.shape[ra - 2] : a.shape[ra - 1];
   const n = tB ? b.shape[rb - 2] : b.shape[rb - 1];
   if ((tB ? b.shape[rb - 1] : b.shape[rb - 2]) !== k || m * n * k < MATMUL_MIN_MACS) return undefined;
-  if (Math.min(m, n, k) < MATMUL_MIN_SIDE) return undefined;
-  const outShape = [...(ra >= rb ? a.shape : b.shape).slice(0, -2), m, n];
+  const outShape = (): number[] => [...(ra >= rb ? a.shape : b.shape).slice(0, -2), m, n];
+  if (Math.min(m, n, k) < MATMUL_MIN_SIDE) {
+    return backend.makeTensorInfo(outShape(), 'float32', thinMatMul(av, bv, m, k, n, tA, tB));
+  }
+  const shape = [...(ra >= rb ? a.shape : b.shape).slice(0, -2), m, n];
   const engine = conv3dEngine();
   let values: Float32Array;
   if (tA) {
@@ -109,7 +114,7 @@ const batchMatMul: FastKernel = ({ a, b }, attrs, backend) => {
     const w = tB ? transposeArray(bv, [n, k], [1, 0]) : bv;
     values = engine.conv3d(gemmGeometry(m, k, n), av, w);
   }
-  return backend.makeTensorInfo(outShape, 'float32', values);
+  return backend.makeTensorInfo(shape, 'float32', values);
 };
 
 /** Kernel name -> fast implementation, for the 'cpu' backend. */
