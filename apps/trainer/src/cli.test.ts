@@ -150,6 +150,43 @@ describe('trainer grid, status, segment', () => {
     expect(r.stderr).toContain(`error: ${bad}: row "deep", profile "smoke": run config field "model.pools" = 7`);
   });
 
+  test('SIGTERM during a grid cell marks its run KILLED (checkpoint kept); status --stale-minutes 0 then frees the cell as FAILED', async () => {
+    const slowGrid = writeTinyGrid(join(root, 'slow-grid.json'), 'slow-grid', [
+      { key: 'slow', label: 'long schedule', override: { schedule: { rmspropEpochs: 500, rmspropLr: 0.002, sgdEpochs: 0, sgdLr: 0.001, momentum: 0.9 } } },
+    ]);
+    const killDb = join(root, 'kill', 'tracking.db');
+    const p = spawn(process.execPath, ['--import', 'tsx', 'apps/trainer/src/main.ts', 'grid', slowGrid, '--profile', 'smoke', '--dataset', dataset, '--db', killDb, '--backend', 'cpu'], {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    const exited = new Promise<number | null>((resolve) => p.on('close', resolve));
+    // Progress lines (every 5 s off a terminal) name the epoch: wait until at least one epoch has closed with a checkpoint.
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no progress past epoch 2 within 90 s: ${stderr}`)), 90_000);
+      p.stderr.on('data', (d) => {
+        stderr += d;
+        if (/epoch ([3-9]|\d\d+)\/500/.test(stderr)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    p.kill('SIGTERM');
+    expect(await exited).toBe(143);
+    const runId = /SIGTERM: marking run ([0-9a-f-]{36}) KILLED; continue it with --resume \1/.exec(stderr)?.[1];
+    expect(runId, stderr).toBeDefined();
+    expect(readdirSync(join(root, 'kill', 'runs', runId!, 'checkpoints')).length).toBeGreaterThan(0);
+
+    const swept = await trainer('status', '--db', killDb, '--stale-minutes', '0', '--json');
+    expect(swept.code, swept.stderr).toBe(0);
+    const { runs, cells } = JSON.parse(swept.stdout) as { runs: { id: string; status: string; errorText: string }[]; cells: { key: string; status: string; runId: string; error: string }[] };
+    expect(runs).toHaveLength(1);
+    expect(runs[0]).toMatchObject({ id: runId, status: 'KILLED', errorText: 'interrupted by SIGTERM' });
+    expect(cells).toHaveLength(1);
+    expect(cells[0]).toMatchObject({ key: 'slow', status: 'FAILED', runId, error: `run ${runId} ended without finishing the cell` });
+  }, 150_000);
+
   test('status on a path with no database says so (exit 1) and creates nothing', async () => {
     const missing = join(root, 'typo', 'tracking.db');
     const r = await trainer('status', '--db', missing);

@@ -185,6 +185,9 @@ export async function trainRun(o: TrainOptions): Promise<TrainResult> {
         epochLoss += loss;
         state.step++;
         o.onProgress?.({ epoch, epochs, step: state.step, totalSteps, loss, phase });
+        // On tfjs-cpu every await above resolves as a microtask, so without this the event loop never turns
+        // during training: Ctrl-C / SIGTERM handlers (which mark the run KILLED) and timers would never run.
+        await new Promise<void>((resolve) => setImmediate(resolve));
       }
       writer.log('train/epoch_loss', epoch, epochLoss / order.length);
       writer.log('train/lr', epoch, phase === 'rmsprop' ? cfg.schedule.rmspropLr : cfg.schedule.sgdLr);
