@@ -3,10 +3,10 @@
  * manifest.json and splits.json; see libs/curation manifest.ts) and prepares cases for the network.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readNifti, type Mat3, type Vec3, type Volume } from '@anatomynet/data';
-import { ORGANS, checkManifestShape, type CaseRecord, type Manifest, type Splits } from '@anatomynet/curation';
+import { ORGANS, openDataset as openPublishedDataset, type CaseRecord, type PublishedDataset } from '@anatomynet/curation';
 import { windowHu, type HuWindow } from './intensity';
 import { resampledShape, resampleLinear, resampleNearest } from './resample';
 
@@ -21,42 +21,18 @@ export class DatasetError extends Error {
   }
 }
 
-export interface Dataset {
-  dir: string;
-  manifest: Manifest;
+export interface Dataset extends PublishedDataset {
   /** SHA-256 of manifest.json's bytes: a run records it, and refuses a dataset that changed under it. */
   manifestDigest: string;
-  splits: Splits;
-  cases: Map<string, CaseRecord>;
-}
-
-function readJson(path: string): unknown {
-  if (!existsSync(path)) throw new DatasetError(path, 'missing (is this a folder written by `curator curate`?)');
-  try {
-    return JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new DatasetError(path, `not valid JSON: ${(e as Error).message}`);
-  }
 }
 
 export function manifestDigestOf(dir: string): string {
-  const path = join(dir, 'manifest.json');
-  if (!existsSync(path)) throw new DatasetError(path, 'missing (is this a folder written by `curator curate`?)');
-  return createHash('sha256').update(readFileSync(path)).digest('hex');
+  return createHash('sha256').update(readFileSync(join(dir, 'manifest.json'))).digest('hex');
 }
 
-/** Opens a curated dataset. @throws DatasetError naming the file and what is wrong. */
+/** Opens a curated dataset (parsed and checked by libs/curation's reader) and digests its manifest. @throws CurationInputError. */
 export function openDataset(dir: string): Dataset {
-  const manifest = readJson(join(dir, 'manifest.json')) as Manifest;
-  const problems = checkManifestShape(manifest);
-  if (problems.length) throw new DatasetError(join(dir, 'manifest.json'), problems.slice(0, 5).join('; '));
-  const splits = readJson(join(dir, 'splits.json')) as Splits;
-  const cases = new Map(manifest.cases.map((c) => [c.caseId, c]));
-  for (const part of ['train', 'validation', 'test'] as const) {
-    if (!Array.isArray(splits[part])) throw new DatasetError(join(dir, 'splits.json'), `"${part}" is not a list of case ids`);
-    for (const id of splits[part]) if (!cases.has(id)) throw new DatasetError(join(dir, 'splits.json'), `case "${id}" (${part}) is not in manifest.json`);
-  }
-  return { dir, manifest, manifestDigest: manifestDigestOf(dir), splits, cases };
+  return { ...openPublishedDataset(dir), manifestDigest: manifestDigestOf(dir) };
 }
 
 /** organ index 1..9 -> annotated (for the masked loss); annotated-but-empty counts as annotated (it is a real "no organ here"). */
@@ -87,6 +63,7 @@ export interface PrepareOptions {
 export function prepareCase(ds: Dataset, caseId: string, opts: PrepareOptions): PreparedCase {
   const rec = ds.cases.get(caseId);
   if (!rec) throw new DatasetError(join(ds.dir, 'manifest.json'), `no case "${caseId}"`);
+  // Read here rather than with curation's loadCase, which insists on int16: float CT from other tools trains too.
   const img: Volume = readNifti(join(ds.dir, rec.image));
   const lab: Volume = readNifti(join(ds.dir, rec.label));
   if (img.shape.join() !== lab.shape.join()) {
