@@ -19,6 +19,8 @@ const YB = 256; // voxels per block in the filter gradient (conv3d.c)
 const S_PANEL = 2048; // scratch header bytes (conv3d.c)
 
 // ctrl slots
+/** Chunks of a filter-gradient reduction, whatever the thread count (see conv3dBackpropFilter). */
+const FILTER_CHUNKS = 32;
 const C_SEQ = 0, C_FN = 1, C_NCHUNK = 2, C_NEXT = 3, C_DONE = 4, C_ARGS = 5;
 const C_START = 10, C_END = 11, C_CHUNK = 12, C_SSTRIDE = 13, C_OSTRIDE = 14, C_ERR = 15;
 
@@ -161,16 +163,20 @@ export class Conv3dEngine {
     const sc = L.take(scratch * this.threads);
     const xp = L.take(x.length * 4);
     const dyp = L.take((dy.length + 8) * 4); // the kernel reads up to 8 floats past a row
-    const dwp = L.take(partial * this.threads);
+    // A fixed number of chunks (not one per thread) with one partial dW each, summed in chunk order:
+    // whichever thread takes a chunk, and however many threads there are, the sums happen in the
+    // same order, so gradients are bit-identical run to run and machine to machine.
+    const chunk = Math.max(YB, Math.ceil(rows / FILTER_CHUNKS / YB) * YB);
+    const nchunks = Math.ceil(rows / chunk);
+    const dwp = L.take(partial * nchunks);
     this.reserve(L.top);
     this.put(geo, encodeGeometry(g));
     this.put(xp, x);
     this.put(dyp, dy);
     new Float32Array(this.memory.buffer, dyp + dy.length * 4, 8).fill(0);
-    new Uint8Array(this.memory.buffer, dwp, partial * this.threads).fill(0);
-    const chunk = this.chunkOf(rows, YB);
+    new Uint8Array(this.memory.buffer, dwp, partial * nchunks).fill(0);
     this.run(FN.bwdFilter, [geo, xp, dyp, dwp, sc], 0, rows, chunk, scratch, partial);
-    this.exports.sum_partials(dwp, partial / 4, this.threads);
+    this.exports.sum_partials(dwp, partial / 4, nchunks);
     return this.get(dwp, nw);
   }
 
@@ -221,7 +227,10 @@ export class Conv3dEngine {
     return new Float32Array(this.memory.buffer, at, n).slice();
   }
 
-  /** Run fn over [start,end) in chunks on all threads; returns when every chunk is done. */
+  /**
+   * Run fn over [start,end) in chunks on all threads; returns when every chunk is done. Scratch is per
+   * thread; the output of chunk k is at args[3] + k * outStride (0: all chunks write one output).
+   */
   private run(fn: number, args: number[], start: number, end: number, chunk: number,
     scratchStride: number, outStride: number): void {
     const c = this.ctrl;
@@ -242,7 +251,7 @@ export class Conv3dEngine {
       const k = Atomics.add(c, C_NEXT, 1);
       if (k >= nchunks) break;
       const s = start + k * chunk;
-      f(args[0], args[1], args[2], args[3], args[4], s, Math.min(end, s + chunk));
+      f(args[0], args[1], args[2], args[3] + k * outStride, args[4], s, Math.min(end, s + chunk));
       Atomics.add(c, C_DONE, 1);
     }
     for (;;) {

@@ -21,7 +21,7 @@ for (;;) {
     const start = ctrl[10], end = ctrl[11], chunk = ctrl[12];
     const s = start + c * chunk, e = Math.min(end, s + chunk);
     try {
-      fn(ctrl[5], ctrl[6], ctrl[7], ctrl[8] + tid * ctrl[14], ctrl[9] + tid * ctrl[13], s, e);
+      fn(ctrl[5], ctrl[6], ctrl[7], ctrl[8] + c * ctrl[14], ctrl[9] + tid * ctrl[13], s, e);
     } catch (err) {
       Atomics.store(ctrl, 15, 1);
     }
