@@ -2,8 +2,11 @@
  * One place that picks the TensorFlow.js backend for training and inference.
  *
  * Order when nothing is forced: tensorflow (tfjs-node-gpu, then tfjs-node: optional native
- * packages, often absent) > webgpu (Dawn through the `webgpu` package, when an adapter exists) >
- * wasm > cpu. `prefer` (a CLI flag) or the ANATOMYNET_BACKEND environment variable force one;
+ * packages, often absent) > webgpu (Dawn through the `webgpu` package, when a hardware adapter
+ * exists) > cpu > wasm. Two departures from the obvious order, both measured: a software WebGPU
+ * adapter (lavapipe/llvmpipe, `isFallbackAdapter`) is taken only when forced, since it runs conv3d
+ * at ~0.3 GFLOP/s; and cpu comes before wasm because cpu carries this project's WebAssembly SIMD
+ * conv3d kernels on all cores (a training step 10-30x faster than tfjs-wasm's, see cpu/BENCHMARKS.md). `prefer` (a CLI flag) or the ANATOMYNET_BACKEND environment variable force one;
  * a forced backend that cannot start throws {@link BackendUnavailableError} instead of falling
  * through, so a run never silently trains somewhere else. This project's kernels are registered
  * here too (webgpu replacements; cpu kernels when ./cpu exports registerCpuKernels).
@@ -13,7 +16,7 @@ import { describeAdapter, requestDawnAdapter, type AdapterReport } from './webgp
 import { registerWebgpuKernels } from './webgpu/register';
 
 export type BackendName = 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
-export const BACKEND_ORDER: readonly BackendName[] = ['tensorflow', 'webgpu', 'wasm', 'cpu'];
+export const BACKEND_ORDER: readonly BackendName[] = ['tensorflow', 'webgpu', 'cpu', 'wasm'];
 export const BACKEND_ENV = 'ANATOMYNET_BACKEND';
 
 export interface SelectBackendOptions {
@@ -75,14 +78,18 @@ async function tryTensorflow(): Promise<Attempt> {
   return { ok: false, why: whys.join('; ') };
 }
 
-async function tryWebgpu(): Promise<Attempt> {
+async function tryWebgpu(forced: boolean): Promise<Attempt> {
   const adapter = await requestDawnAdapter();
   if (!adapter) return { ok: false, why: 'no WebGPU adapter (Dawn found no Vulkan device)' };
+  const report = describeAdapter(adapter);
+  if (!forced && report.isFallbackAdapter) {
+    return { ok: false, why: `only a software adapter (${report.description || report.device}); force it with webgpu to use it anyway` };
+  }
   await import('@tensorflow/tfjs-backend-webgpu');
   if (!tf.findBackendFactory('webgpu')) return { ok: false, why: 'tfjs-backend-webgpu did not register (navigator.gpu was missing at import)' };
   const kernels = registerWebgpuKernels();
   const why = await activate('webgpu');
-  return why ? { ok: false, why } : { ok: true, adapter: describeAdapter(adapter), kernels };
+  return why ? { ok: false, why } : { ok: true, adapter: report, kernels };
 }
 
 async function tryWasm(): Promise<Attempt> {
@@ -109,7 +116,7 @@ async function tryCpu(): Promise<Attempt> {
   return why ? { ok: false, why } : { ok: true, kernels, note };
 }
 
-const ATTEMPTS: Record<BackendName, () => Promise<Attempt>> = {
+const ATTEMPTS: Record<BackendName, (forced: boolean) => Promise<Attempt>> = {
   tensorflow: tryTensorflow,
   webgpu: tryWebgpu,
   wasm: tryWasm,
@@ -142,14 +149,14 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
   const forced = parseForced(options.prefer, 'prefer') ?? parseForced(env[BACKEND_ENV], BACKEND_ENV);
   let choice: BackendChoice | undefined;
   if (forced) {
-    const r = await ATTEMPTS[forced]();
+    const r = await ATTEMPTS[forced](true);
     if (!r.ok) throw new BackendUnavailableError(forced, r.why);
     const by = options.prefer ? 'forced by option' : `forced by ${BACKEND_ENV}`;
     choice = { backend: forced, adapter: r.adapter, reason: r.note ? `${by}; ${r.note}` : by, kernels: r.kernels };
   } else {
     const skipped: string[] = [];
     for (const name of BACKEND_ORDER) {
-      const r = await ATTEMPTS[name]();
+      const r = await ATTEMPTS[name](false);
       if (r.ok) {
         const reason = [skipped.length ? `best available; skipped ${skipped.join('; ')}` : 'best available', r.note]
           .filter(Boolean).join('; ');
