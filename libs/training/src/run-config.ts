@@ -15,6 +15,8 @@ export interface DataConfig {
   spacingMm: [number, number, number] | null;
   /** Random crop of this size (voxels [nx, ny, nz]) per step, for small memory; null trains on whole volumes. */
   cropVoxels: [number, number, number] | null;
+  /** Share of crops centred on a random organ voxel (nnU-Net's foreground oversampling: 0.33). */
+  foregroundCrop: number;
   /** null disables augmentation. */
   augment: AugmentConfig | null;
   /** Which training cases: all, or only those from PDDCA (Table I). */
@@ -51,7 +53,7 @@ export const DEFAULT_RUN_CONFIG: RunConfig = {
   model: validateModelConfig({}),
   loss: resolveLossConfig({ name: 'dice+focal' }),
   masking: { masked: true, weighted: true, weightNormalisation: 'min-one' },
-  data: { huWindow: { lo: -1024, hi: 3071 }, spacingMm: null, cropVoxels: null, augment: PUBLIC_CODE_AUGMENT, subset: 'all' },
+  data: { huWindow: { lo: -1024, hi: 3071 }, spacingMm: null, cropVoxels: null, foregroundCrop: 0.33, augment: PUBLIC_CODE_AUGMENT, subset: 'all' },
   schedule: { rmspropEpochs: 150, rmspropLr: 2e-3, rmspropDecay: 0.99, sgdEpochs: 50, sgdLr: 1e-3, momentum: 0.9 },
   validateEveryEpochs: 1,
   evaluation: { surfaceToleranceMm: 2, largestComponent: true },
@@ -133,7 +135,8 @@ export function resolveRunConfig(input: unknown): RunConfig {
     throw new RunConfigError('masking.weightNormalisation', raw.masking.weightNormalisation, 'must be none, min-one or mean-one');
   }
   const d = raw.data;
-  only(d as unknown as Record<string, unknown>, 'data', ['huWindow', 'spacingMm', 'cropVoxels', 'augment', 'subset']);
+  only(d as unknown as Record<string, unknown>, 'data', ['huWindow', 'spacingMm', 'cropVoxels', 'foregroundCrop', 'augment', 'subset']);
+  num(d.foregroundCrop, 'data.foregroundCrop', 0, 1);
   num(d.huWindow.lo, 'data.huWindow.lo', -32768, 32767);
   num(d.huWindow.hi, 'data.huWindow.hi', d.huWindow.lo + 1, 32767);
   if (d.spacingMm !== null) triple(d.spacingMm, 'data.spacingMm', 0.05, 50, false);

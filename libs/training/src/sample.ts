@@ -26,6 +26,22 @@ export function cropVolume<T extends Float32Array | Uint8Array>(src: T, shape: [
   return out;
 }
 
+/**
+ * Where a crop starts: uniformly at random, or (nnU-Net's foreground oversampling) centred on a random
+ * organ voxel, so small organs are seen often even when crops are much smaller than the volume.
+ */
+export function cropStart(labels: Uint8Array, shape: readonly number[], size: readonly number[], foreground: boolean, rng: Rng): number[] {
+  const uniformStart = () => shape.map((n, a) => Math.floor(rng() * (n - size[a] + 1)));
+  if (!foreground) return uniformStart();
+  let count = 0;
+  for (let p = 0; p < labels.length; p++) if (labels[p]) count++;
+  if (!count) return uniformStart();
+  let pick = Math.floor(rng() * count), p = 0;
+  for (; p < labels.length; p++) if (labels[p] && pick-- === 0) break;
+  const centre = [p % shape[0], Math.floor(p / shape[0]) % shape[1], Math.floor(p / (shape[0] * shape[1]))];
+  return shape.map((n, a) => Math.min(n - size[a], Math.max(0, centre[a] - Math.floor(size[a] / 2))));
+}
+
 export function drawSample(c: PreparedCase, data: DataConfig, rng: Rng): Sample {
   let image = c.image, labels = c.labels;
   if (data.augment) {
@@ -35,6 +51,6 @@ export function drawSample(c: PreparedCase, data: DataConfig, rng: Rng): Sample 
   }
   if (!data.cropVoxels) return { shape: [...c.shape] as Sample['shape'], image, labels };
   const size = c.shape.map((n, a) => Math.min(n, data.cropVoxels![a]));
-  const start = c.shape.map((n, a) => Math.floor(rng() * (n - size[a] + 1)));
+  const start = cropStart(labels, c.shape, size, rng() < data.foregroundCrop, rng);
   return { shape: size as Sample['shape'], image: cropVolume(image, c.shape, start, size), labels: cropVolume(labels, c.shape, start, size) };
 }
