@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { readNifti, type Mat3, type Vec3, type Volume } from '@anatomynet/data';
 import { ORGANS, openDataset as openPublishedDataset, type CaseRecord, type PublishedDataset } from '@anatomynet/curation';
 import { windowHu, type HuWindow } from './intensity';
+import { canonicalOrientation, canonicalShape, canonicalSpacing, fromCanonical, toCanonical, type Orientation } from './orientation';
 import { resampledShape, resampleLinear, resampleNearest } from './resample';
 
 /** The dataset folder is missing a file, or a file is not what the curator writes. */
@@ -52,6 +53,8 @@ export interface PreparedCase {
   annotated: boolean[];
   /** The published grid, for evaluation on the case's own voxels. */
   source: { shape: Vec3; spacingMm: Vec3; origin: Vec3; direction: Mat3; labels: Uint8Array };
+  /** How the source grid was turned to the canonical (LPS) axis order the network sees. */
+  orientation: Orientation;
 }
 
 export interface PrepareOptions {
@@ -69,23 +72,40 @@ export function prepareCase(ds: Dataset, caseId: string, opts: PrepareOptions): 
   if (img.shape.join() !== lab.shape.join()) {
     throw new DatasetError(join(ds.dir, rec.label), `shape ${lab.shape.join('x')} differs from the image's ${img.shape.join('x')}`);
   }
-  const labels = lab.data instanceof Uint8Array ? lab.data : Uint8Array.from(lab.data as ArrayLike<number>);
-  const windowed = windowHu(img.data as ArrayLike<number>, opts.huWindow);
-  const source = { shape: img.shape, spacingMm: img.spacing, origin: img.origin, direction: img.direction, labels };
-  if (!opts.spacingMm) {
-    return { caseId, shape: img.shape, spacingMm: img.spacing, image: windowed, labels, annotated: annotatedOrgans(rec), source };
-  }
-  const shape = resampledShape(img.shape, img.spacing, opts.spacingMm);
-  const spacingMm = [0, 1, 2].map((a) => (img.shape[a] * img.spacing[a]) / shape[a]) as Vec3;
+  const sourceLabels = lab.data instanceof Uint8Array ? lab.data : Uint8Array.from(lab.data as ArrayLike<number>);
+  const source = { shape: img.shape, spacingMm: img.spacing, origin: img.origin, direction: img.direction, labels: sourceLabels };
+  const { image, labels, shape, spacingMm, orientation } = toNetworkGrid(img, sourceLabels, opts);
+  return { caseId, shape, spacingMm, image, labels, annotated: annotatedOrgans(rec), source, orientation };
+}
+
+/**
+ * A volume as the network sees it: windowed to [0, 1], turned to the canonical LPS axis order, and
+ * resampled to the training spacing when one is set. Training, validation and inference all use this.
+ */
+export function toNetworkGrid(img: Volume, labels: Uint8Array | null, opts: PrepareOptions) {
+  const orientation = canonicalOrientation(img.direction);
+  const cShape = canonicalShape(img.shape, orientation);
+  const cSpacing = canonicalSpacing(img.spacing, orientation);
+  const image = toCanonical(windowHu(img.data as ArrayLike<number>, opts.huWindow), img.shape, orientation);
+  const cLabels = labels ? toCanonical(labels, img.shape, orientation) : new Uint8Array(0);
+  if (!opts.spacingMm) return { image, labels: cLabels, shape: cShape, spacingMm: cSpacing, orientation, canonicalShape: cShape };
+  const shape = resampledShape(cShape, cSpacing, opts.spacingMm);
+  const spacingMm = [0, 1, 2].map((a) => (cShape[a] * cSpacing[a]) / shape[a]) as Vec3;
   return {
-    caseId,
+    image: resampleLinear(image, cShape, shape),
+    labels: labels ? resampleNearest(cLabels, cShape, shape) : cLabels,
     shape,
     spacingMm,
-    image: resampleLinear(windowed, img.shape, shape),
-    labels: resampleNearest(labels, img.shape, shape),
-    annotated: annotatedOrgans(rec),
-    source,
+    orientation,
+    canonicalShape: cShape,
   };
+}
+
+/** A label map predicted on the network grid, back on the source grid (nearest, then the inverse orientation). */
+export function toSourceGrid(pred: Uint8Array, networkShape: Vec3, sourceShape: Vec3, orientation: Orientation): Uint8Array {
+  const cShape = canonicalShape(sourceShape, orientation);
+  const onCanonical = networkShape.join() === cShape.join() ? pred : resampleNearest(pred, networkShape, cShape);
+  return fromCanonical(onCanonical, sourceShape, orientation);
 }
 
 /** Training case ids of the run's subset, sorted. */

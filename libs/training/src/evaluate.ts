@@ -7,8 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { predict, type AnatomyNetModel } from '@anatomynet/model';
 import { confusionCounts, diceFromCounts, evaluateLabels, largestConnectedComponent } from '@anatomynet/metrics';
 import { ORGANS } from '@anatomynet/curation';
-import type { PreparedCase } from './dataset';
-import { resampleNearest } from './resample';
+import { toSourceGrid, type PreparedCase } from './dataset';
 
 /** Label map (argmax over classes) of one prepared case, on its training grid, [nx, ny, nz] i fastest. */
 export async function predictLabels(model: AnatomyNetModel, image: Float32Array, shape: [number, number, number]): Promise<Uint8Array> {
@@ -63,7 +62,7 @@ export function evaluateOnSourceGrid(
   c: PreparedCase,
   opts: { numClasses: number; toleranceMm: number; largestComponent: boolean },
 ): { rows: OrganResult[]; labels: Uint8Array } {
-  let pred = c.shape.join() === c.source.shape.join() ? predOnTrainingGrid : resampleNearest(predOnTrainingGrid, c.shape, c.source.shape);
+  let pred = toSourceGrid(predOnTrainingGrid, c.shape, c.source.shape, c.orientation);
   if (opts.largestComponent) pred = keepLargestComponents(pred, c.source.shape, opts.numClasses);
   const organs = ORGANS.filter((_, i) => c.annotated[i]);
   if (!organs.length) return { rows: [], labels: pred };

@@ -10,3 +10,5 @@ export { predictLabels, keepLargestComponents, evaluateOnSourceGrid } from './ev
 export { RUN_CONFIG_FILE } from './trainer';
 export { loadRunModel, RunFolderError } from './run-folder';
 export { loadInputCt, segmentVolume, segmentToFiles, writeSegmentation, SegmentInputError, ORGAN_COLOURS, type LoadedInput, type SegmentOptions, type SegmentFilesResult, type SegmentationFiles } from './segment';
+export { canonicalOrientation, toCanonical, fromCanonical, type Orientation } from './orientation';
+export { toNetworkGrid, toSourceGrid } from './dataset';

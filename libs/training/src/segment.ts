@@ -5,13 +5,13 @@
  */
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { readCtSeries, readDicomFile, readVolume, scanDicomTree, writeNifti, type CtSeries, type Vec3, type Volume } from '@anatomynet/data';
+import { readCtSeries, readDicomFile, readVolume, scanDicomTree, writeNifti, type CtSeries, type Volume } from '@anatomynet/data';
 import { writeRtStruct, type RtRoiSpec } from '@anatomynet/rt';
 import { ORGANS } from '@anatomynet/curation';
 import type { AnatomyNetModel } from '@anatomynet/model';
+import { toNetworkGrid, toSourceGrid } from './dataset';
 import { keepLargestComponents, predictLabels } from './evaluate';
-import { windowHu, type HuWindow } from './intensity';
-import { resampledShape, resampleLinear, resampleNearest } from './resample';
+import type { HuWindow } from './intensity';
 
 /** Display colours per organ (RGB), chosen to be told apart on a CT. */
 export const ORGAN_COLOURS: Record<number, [number, number, number]> = {
@@ -70,13 +70,11 @@ export interface SegmentOptions {
 
 /** Label map on the input's own grid. */
 export async function segmentVolume(model: AnatomyNetModel, volume: Volume, o: SegmentOptions): Promise<Uint8Array> {
-  const image = windowHu(volume.data as ArrayLike<number>, o.huWindow);
-  const shape = volume.shape;
-  const grid = o.spacingMm ? resampledShape(shape, volume.spacing, o.spacingMm) : shape;
-  const same = grid.join() === shape.join();
-  const pred = await predictLabels(model, same ? image : resampleLinear(image, shape, grid), grid as Vec3);
-  const labels = same ? pred : resampleNearest(pred, grid, shape);
-  return o.largestComponent ? keepLargestComponents(labels, shape, model.config.numClasses) : labels;
+  // The same grid the network was trained on: windowed, canonical orientation, training spacing.
+  const net = toNetworkGrid(volume, null, o);
+  const pred = await predictLabels(model, net.image, net.shape);
+  const labels = toSourceGrid(pred, net.shape, volume.shape, net.orientation);
+  return o.largestComponent ? keepLargestComponents(labels, volume.shape, model.config.numClasses) : labels;
 }
 
 export interface SegmentationFiles {
