@@ -1,25 +1,33 @@
 /**
- * Run cases in child processes (one per worker): each worker takes a CaseTask, curates it and sends
- * back the CaseOutcome. The workers start with this process's execArgv, so a run under tsx forks
- * TypeScript workers. A worker that dies fails its case and is replaced.
+ * Child-process pools for the curator's per-case work (curate, synth): one task at a time per worker,
+ * replies over IPC. The workers run a TypeScript file with this process's loader (tsx), registering tsx
+ * explicitly where the parent has none (e.g. a test runner). A worker that dies fails its task and is
+ * replaced.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { CaseOutcome, CaseTask } from '@anatomynet/curation';
 
-const WORKER = fileURLToPath(new URL('./worker.ts', import.meta.url));
-
-export interface CasePool {
-  run(task: CaseTask): Promise<CaseOutcome>;
+export interface ProcessPool<Task, Reply> {
+  /** Resolves with the worker's reply; rejects with {@link WorkerExitError} if the worker dies first. */
+  run(task: Task): Promise<Reply>;
   close(): Promise<void>;
 }
 
-export function createCasePool(size: number): CasePool {
+export class WorkerExitError extends Error {
+  constructor(readonly how: string) {
+    super(`worker process exited (${how})`);
+    this.name = 'WorkerExitError';
+  }
+}
+
+export function createProcessPool<Task, Reply>(file: string, size: number, env: NodeJS.ProcessEnv = {}): ProcessPool<Task, Reply> {
+  const execArgv = process.execArgv.some((a) => a.includes('tsx')) || !file.endsWith('.ts') ? process.execArgv : [...process.execArgv, '--import', 'tsx'];
   const idle: ChildProcess[] = [];
   const waiting: ((w: ChildProcess) => void)[] = [];
   const all = new Set<ChildProcess>();
   const spawn = () => {
-    const w = fork(WORKER, [], { execArgv: process.execArgv, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const w = fork(file, [], { execArgv, env: { ...process.env, ...env }, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     all.add(w);
     w.on('exit', () => all.delete(w));
     return w;
@@ -31,21 +39,36 @@ export function createCasePool(size: number): CasePool {
   return {
     async run(task) {
       const w = await acquire();
-      return new Promise<CaseOutcome>((resolve) => {
-        const onMessage = (m: CaseOutcome) => { cleanup(); release(w); resolve(m); };
+      return new Promise<Reply>((resolve, reject) => {
+        const onMessage = (m: Reply) => { cleanup(); release(w); resolve(m); };
         const onExit = (code: number | null, signal: string | null) => {
           cleanup();
           release(spawn());
-          resolve({ ok: false, caseId: task.caseId, reason: `worker process exited (${signal ?? `code ${code}`}) while curating this case` });
+          reject(new WorkerExitError(signal ?? `code ${code}`));
         };
         const cleanup = () => { w.off('message', onMessage); w.off('exit', onExit); };
         w.on('message', onMessage);
         w.on('exit', onExit);
-        w.send(task);
+        w.send(task as object);
       });
     },
     async close() {
       await Promise.all([...all].map((w) => new Promise<void>((res) => { w.once('exit', () => res()); w.disconnect(); })));
     },
+  };
+}
+
+export interface CasePool {
+  run(task: CaseTask): Promise<CaseOutcome>;
+  close(): Promise<void>;
+}
+
+/** Curates cases in child processes (worker.ts); a worker that dies fails only its case. */
+export function createCasePool(size: number): CasePool {
+  const pool = createProcessPool<CaseTask, CaseOutcome>(fileURLToPath(new URL('./worker.ts', import.meta.url)), size);
+  return {
+    run: (task) =>
+      pool.run(task).catch((e: WorkerExitError) => ({ ok: false, caseId: task.caseId, reason: `${e.message} while curating this case` })),
+    close: () => pool.close(),
   };
 }

@@ -3,7 +3,7 @@
  * folders) with `synth-truth.json`. Cases can run in child processes (`--workers`); this same file is
  * the child's entry point when started with ANATOMYNET_SYNTH_WORKER=1.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { createProcessPool } from '../pool';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -116,46 +116,19 @@ interface SynthPool {
 
 /** Child processes running writeSynthCase (this file, with ANATOMYNET_SYNTH_WORKER=1). */
 function createSynthPool(size: number): SynthPool {
-  const file = fileURLToPath(import.meta.url);
-  const idle: ChildProcess[] = [];
-  const waiting: Array<(w: ChildProcess) => void> = [];
-  const all = new Set<ChildProcess>();
-  // The child runs this TypeScript file: keep the parent's loader (tsx) or, where the parent has none
-  // that tsx would recognise (e.g. a test runner), register tsx explicitly.
-  const execArgv = process.execArgv.some((a) => a.includes('tsx')) || !file.endsWith('.ts') ? process.execArgv : [...process.execArgv, '--import', 'tsx'];
-  const spawn = () => {
-    const w = fork(file, [], { execArgv, env: { ...process.env, [WORKER_ENV]: '1' }, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    all.add(w);
-    w.on('exit', () => all.delete(w));
-    return w;
-  };
-  for (let i = 0; i < size; i++) idle.push(spawn());
-  const acquire = () => new Promise<ChildProcess>((res) => { const w = idle.pop(); if (w) res(w); else waiting.push(res); });
-  const release = (w: ChildProcess) => { const next = waiting.shift(); if (next) next(w); else idle.push(w); };
+  const pool = createProcessPool<SynthCaseTask, WorkerReply>(fileURLToPath(import.meta.url), size, { [WORKER_ENV]: '1' });
   return {
     async run(task) {
-      const w = await acquire();
-      return new Promise<CaseTruth>((resolve, reject) => {
-        const cleanup = () => { w.off('message', onMessage); w.off('exit', onExit); };
-        const onMessage = (m: WorkerReply) => {
-          cleanup();
-          release(w);
-          if (m.ok) resolve(m.truth);
-          else reject(new Error(`case ${task.index}: ${m.error}`));
-        };
-        const onExit = (code: number | null, signal: string | null) => {
-          cleanup();
-          release(spawn());
-          reject(new Error(`case ${task.index}: worker exited (${signal ?? `code ${code}`})`));
-        };
-        w.on('message', onMessage);
-        w.on('exit', onExit);
-        w.send(task);
-      });
+      let m: WorkerReply;
+      try {
+        m = await pool.run(task);
+      } catch (e) {
+        throw new Error(`case ${task.index}: ${(e as Error).message}`);
+      }
+      if (!m.ok) throw new Error(`case ${task.index}: ${m.error}`);
+      return m.truth;
     },
-    async close() {
-      await Promise.all([...all].map((w) => new Promise<void>((res) => { w.once('exit', () => res()); w.disconnect(); })));
-    },
+    close: () => pool.close(),
   };
 }
 
