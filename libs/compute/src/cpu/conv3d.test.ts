@@ -7,21 +7,11 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Conv3dEngine } from './engine';
 import { conv3dGeometry } from './geometry';
+import { rng } from './test-util';
 import { registerCpuKernels, unregisterCpuKernels, cpuKernelsRegistered } from './kernels';
 
 type S5 = [number, number, number, number, number];
 
-/** mulberry32: deterministic test data. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const randomTensor = (shape: number[], r: () => number): tf.Tensor =>
   tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => r() * 2 - 1), shape);
 
