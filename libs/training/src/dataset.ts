@@ -36,9 +36,14 @@ export function openDataset(dir: string): Dataset {
   return { ...openPublishedDataset(dir), manifestDigest: manifestDigestOf(dir) };
 }
 
-/** organ index 1..9 -> annotated (for the masked loss); annotated-but-empty counts as annotated (it is a real "no organ here"). */
+/**
+ * organ index 1..9 -> annotated (m_i of the masked loss, and which organs are scored). An empty structure
+ * counts as missing: in clinical structure sets it is almost always an unused template entry while the
+ * organ is in the image, so treating it as "no organ here" would teach the network to erase a real organ
+ * and score a correct prediction as 0.
+ */
 export function annotatedOrgans(c: CaseRecord): boolean[] {
-  return ORGANS.map((o) => c.availability[o.key] === 'annotated' || c.availability[o.key] === 'annotated-empty');
+  return ORGANS.map((o) => c.availability[o.key] === 'annotated');
 }
 
 /** A case ready for the network: windowed image in [0, 1] and labels on the (possibly resampled) training grid. */

@@ -37,7 +37,7 @@ export const synthCommand: CommandModule<object, SynthArgs> = {
       .option('seed', { alias: 's', type: 'string', default: '1', describe: 'seed: the same seed and options give the same bytes' })
       .option('pddca-fraction', { type: 'number', default: 0.25, describe: 'fraction of cases written as PDDCA folders (img.nrrd + structures/*.nrrd)' })
       .option('ffs-fraction', { type: 'number', default: 0.15, describe: 'fraction of DICOM cases scanned feet first (FFS)' })
-      .option('size', { type: 'string', choices: ['small', 'full'] as const, default: 'small' as const, describe: 'small: matrix 160-256, quick; full: 512x512 (benchmarks)' })
+      .option('size', { type: 'string', choices: ['small', 'full'] as const, default: 'small' as const, describe: 'small: matrix 208-288 at 0.69-1.0 mm, quick; full: 512x512 at 0.53-1.0 mm (benchmarks)' })
       .option('matrix', { type: 'number', describe: 'force this in-plane matrix (columns = rows)' })
       .option('slice-mm', { type: 'number', describe: 'force this slice spacing (mm)' })
       .option('overwrite', { alias: 'f', type: 'boolean', default: false, describe: 'replace a previous synthetic cohort in --out' })

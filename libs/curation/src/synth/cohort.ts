@@ -20,7 +20,7 @@ export interface SynthCohortOptions {
   seed: number | string;
   /** Fraction of cases written as PDDCA NRRD folders (default 0.25): floor(fraction * cases), spread evenly. */
   pddcaFraction?: number;
-  /** 'small' (default, matrix 160-256) or 'full' (512x512). */
+  /** 'small' (default, matrix 208-288, 0.69-1.0 mm pixels) or 'full' (512x512). */
   size?: SynthSize;
   /** Fraction of DICOM cases scanned feet first (default 0.15). */
   ffsFraction?: number;

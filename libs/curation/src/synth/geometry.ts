@@ -10,7 +10,7 @@ import type { Grid } from './raster';
 
 export type PatientPosition = 'HFS' | 'FFS';
 
-/** Size presets: 'small' keeps cohorts quick (matrix 160-256, 0.78-1.5 mm), 'full' is the clinical 512x512 (0.53-1.0 mm). */
+/** Size presets: 'small' keeps cohorts quick (matrix 208-288, 0.69-1.0 mm), 'full' is the clinical 512x512 (0.53-1.0 mm). */
 export type SynthSize = 'small' | 'full';
 
 export interface ScanGeometryOptions {
@@ -47,10 +47,15 @@ export function sampleScanGeometry(rng: Rng, patient: Patient, opts: ScanGeometr
   if (size === 'full') {
     matrix = opts.matrix ?? 512;
     spacing = round(rng.uniform(Math.max(0.5, 270 / matrix), 1.0), 0.0001);
-  } else {
-    matrix = opts.matrix ?? rng.pick([160, 192, 224, 256]);
-    // Field of view 200-240 mm, so the head and neck always fit; spacing follows (0.78-1.5 mm).
+  } else if (opts.matrix) {
+    // A forced (test-sized) matrix: the 200-240 mm field of view still holds the head and neck; spacing follows.
+    matrix = opts.matrix;
     spacing = round(rng.uniform(200, 240) / matrix, 0.0001);
+  } else {
+    // Clinical in-plane spacing (0.5-1.0 mm) over a 200-240 mm head-and-neck field of view, on matrices
+    // smaller than 512 so that a cohort stays quick; the shoulders are cut at the edge, as in many real scans.
+    matrix = rng.pick([208, 224, 240, 256, 288]);
+    spacing = round(rng.uniform(Math.max(0.5, 200 / matrix), Math.min(1.0, 240 / matrix)), 0.0001);
   }
   const sliceMm = opts.sliceMm ?? (size === 'full'
     ? rng.weighted<number>([[1.25, 1], [1.5, 1], [2, 2], [2.5, 3], [3, 3]])
