@@ -17,13 +17,14 @@ const args = await yargs(hideBin(process.argv))
   .option('seed', { type: 'number', default: 1, describe: 'cohort seed' })
   .option('profile', { type: 'string', default: 'smoke', describe: 'grid profile: smoke (CPU-sized) or full (the paper settings)' })
   .option('grids', { type: 'array', string: true, default: ['fig3-pooling', 'fig5-losses'], describe: 'experiments/<name>.json grids to run' })
+  .option('workers', { type: 'number', default: 2, describe: 'grid worker processes sharing the cells' })
   .option('backend', { type: 'string', describe: 'compute backend for training (default: best available)' })
   .strict()
   .help()
   .parseAsync();
 
 const out = resolve(args.out);
-const steps = demoSteps({ out, cases: args.cases, seed: args.seed, profile: args.profile, grids: args.grids, backend: args.backend });
+const steps = demoSteps({ out, cases: args.cases, seed: args.seed, profile: args.profile, grids: args.grids, workers: args.workers, backend: args.backend });
 const tsx = join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs');
 const start = Date.now();
 for (const [i, s] of steps.entries()) {

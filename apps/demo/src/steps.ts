@@ -11,6 +11,8 @@ export interface DemoOptions {
   seed: number;
   profile: string;
   grids: string[];
+  /** Grid worker processes sharing the cells (on 2 cores, 2 workers train ~1.5x faster than one). */
+  workers: number;
   backend?: string;
 }
 
@@ -33,11 +35,11 @@ export function demoSteps(o: DemoOptions): Step[] {
     { title: `synthetic cohort (${o.cases} cases, seed ${o.seed})`, app: 'curator', args: ['synth', '--out', raw, '--cases', String(o.cases), '--seed', String(o.seed), '--overwrite'], skipIfExists: join(raw, `synth-truth.json`) },
     { title: 'curate', app: 'curator', args: ['curate', '--input', raw, '--out', ds] },
     { title: 'validate the published dataset', app: 'curator', args: ['validate', ds] },
-    ...o.grids.map((g) => ({
-      title: `grid ${g} (${o.profile})`,
-      app: 'trainer' as const,
-      args: ['grid', join('experiments', `${g}.json`), '--profile', o.profile, '--dataset', ds, '--db', db, ...backend],
-    })),
+    {
+      title: `grids ${o.grids.join(', ')} (${o.profile}, ${o.workers} worker${o.workers > 1 ? 's' : ''})`,
+      app: 'trainer',
+      args: ['grid', ...o.grids.map((g) => join('experiments', `${g}.json`)), '--profile', o.profile, '--dataset', ds, '--db', db, '--workers', String(o.workers), ...backend],
+    },
     { title: 'report', app: 'report', args: ['--db', db, '--dataset', ds, '--out', join(o.out, 'report')] },
   ];
 }

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Argv } from 'yargs';
-import { selectBackend, type BackendChoice } from '@anatomynet/compute';
+import { registerCpuKernels, selectBackend, type BackendChoice } from '@anatomynet/compute';
 import { openSqliteStore } from '@anatomynet/tracking';
 import { createProgressBar } from '@anatomynet/cli';
 import type { TrainProgress } from '@anatomynet/training';
@@ -20,11 +20,13 @@ export function withStoreOptions<T>(y: Argv<T>) {
 }
 
 export function withBackendOption<T>(y: Argv<T>) {
-  return y.option('backend', {
-    type: 'string',
-    choices: ['tensorflow', 'webgpu', 'wasm', 'cpu'],
-    describe: 'compute backend (default: the best available; env ANATOMYNET_BACKEND also sets it)',
-  });
+  return y
+    .option('backend', {
+      type: 'string',
+      choices: ['tensorflow', 'webgpu', 'wasm', 'cpu'],
+      describe: 'compute backend (default: the best available; env ANATOMYNET_BACKEND also sets it)',
+    })
+    .option('threads', { type: 'number', describe: 'cpu backend: convolution threads (default: all cores)' });
 }
 
 export const runsDirOf = (a: StoreArgs) => resolve(a.runs ?? join(dirname(resolve(a.db)), 'runs'));
@@ -39,8 +41,10 @@ export function openStore(db: string, o: { create?: boolean } = {}) {
   return openSqliteStore(path);
 }
 
-export async function startBackend(prefer?: string): Promise<{ name: string; adapter?: string; choice: BackendChoice }> {
+export async function startBackend(prefer?: string, threads?: number): Promise<{ name: string; adapter?: string; choice: BackendChoice }> {
   const choice = await selectBackend({ prefer: prefer as BackendChoice['backend'] | undefined });
+  // Parallel grid workers share the cores: each one's convolution thread pool gets its share.
+  if (choice.backend === 'cpu' && threads) registerCpuKernels({ threads });
   const a = choice.adapter;
   return { name: choice.backend, adapter: a ? [a.vendor, a.architecture, a.description].filter(Boolean).join(' ') : undefined, choice };
 }
@@ -74,13 +78,14 @@ export function trainProgress(title: string) {
  * On Ctrl-C or SIGTERM, the run in flight is marked KILLED (its last checkpoint stays) before exiting,
  * so `--resume RUN_ID` can continue it. Returns a function that removes the handlers.
  */
-export function killRunOnSignal(current: () => { runId?: string; store: { endRun: (id: string, s: 'KILLED', e: { error: string }) => Promise<unknown> } }): () => void {
+export function killRunOnSignal(current: () => { runId?: string; store: { endRun: (id: string, s: 'KILLED', e: { error: string }) => Promise<unknown> }; onKilled?: (error: string) => Promise<unknown>; resumeHint?: string }): () => void {
   const handler = (signal: NodeJS.Signals) => {
-    const { runId, store } = current();
+    const { runId, store, onKilled, resumeHint } = current();
     const exit = () => process.exit(signal === 'SIGINT' ? 130 : 143);
     if (!runId) return exit();
-    process.stderr.write(`\n${signal}: marking run ${runId} KILLED; continue it with --resume ${runId}\n`);
-    store.endRun(runId, 'KILLED', { error: `interrupted by ${signal}` }).then(exit, exit);
+    const error = `interrupted by ${signal}`;
+    process.stderr.write(`\n${signal}: marking run ${runId} KILLED; ${resumeHint ?? `continue it with --resume ${runId}`}\n`);
+    store.endRun(runId, 'KILLED', { error }).then(() => onKilled?.(error)).then(exit, exit);
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);

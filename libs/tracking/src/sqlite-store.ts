@@ -314,13 +314,17 @@ export class SqliteTrackingStore implements t.TrackingStore {
       if (existing && options.digest !== undefined && existing.cell_digest !== null && existing.cell_digest !== options.digest) {
         throw new TrackingError('BAD_INPUT', this.dbPath, `grid ${grid} cell ${cellKey}: config digest ${options.digest} differs from the recorded ${existing.cell_digest} (the grid changed under this key)`);
       }
-      // One statement decides: it inserts a new cell, or takes over a PENDING (or, on retry, FAILED) one.
+      // One statement decides: it inserts a new cell, or takes over a PENDING (or, on retry, FAILED) one, or a
+      // FAILED one whose run was KILLED (interrupted, or swept as stale): that run is kept, to be resumed. The
+      // claim makes the cell CLAIMED, so a second worker cannot take it too.
+      const killedRun = `(grid_cells.status = 'FAILED' AND EXISTS (SELECT 1 FROM runs r WHERE r.id = grid_cells.run_id AND r.status = 'KILLED'))`;
       const info = this.db
         .prepare(
           `INSERT INTO grid_cells (grid, cell_key, cell_digest, status, claimed_by, claimed_at, updated_at) VALUES (?, ?, ?, 'CLAIMED', ?, ?, ?)
            ON CONFLICT (grid, cell_key) DO UPDATE SET status = 'CLAIMED', claimed_by = excluded.claimed_by, claimed_at = excluded.claimed_at,
-             updated_at = excluded.updated_at, run_id = NULL, error = NULL, cell_digest = COALESCE(grid_cells.cell_digest, excluded.cell_digest)
-           WHERE grid_cells.status = 'PENDING' OR (? = 1 AND grid_cells.status = 'FAILED')`,
+             updated_at = excluded.updated_at, run_id = CASE WHEN ${killedRun} THEN grid_cells.run_id ELSE NULL END, error = NULL,
+             cell_digest = COALESCE(grid_cells.cell_digest, excluded.cell_digest)
+           WHERE grid_cells.status = 'PENDING' OR (? = 1 AND grid_cells.status = 'FAILED') OR ${killedRun}`,
         )
         .run(grid, cellKey, orNull(options.digest), worker, now, now, options.retryFailed ? 1 : 0);
       return info.changes === 1;

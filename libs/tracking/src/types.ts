@@ -147,7 +147,11 @@ export interface GridCell {
 
 export interface ClaimOptions {
   digest?: string;
-  /** Also claim a FAILED cell (a retry). PENDING cells, and unknown keys, are always claimable. */
+  /**
+   * Also claim a FAILED cell (a retry, with a new run). PENDING cells, unknown keys, and FAILED cells whose run
+   * was KILLED (interrupted, or swept as stale) are always claimable; the last keep their run id so that the
+   * caller can resume that run from its checkpoint.
+   */
   retryFailed?: boolean;
 }
 

@@ -33,10 +33,10 @@ function oneCaseDataset(dir: string, o: { nanCase?: number } = {}): string {
 }
 
 /** What `trainer grid` does per cell: train, attaching the run to the cell as soon as it exists. */
-const trainCell = (store: TrackingStore, datasetDir: string, runsDir: string, calls: string[] = []) =>
-  (cell: GridCellPlan, attach: (runId: string) => Promise<void>) => {
-    calls.push(cell.key);
-    return trainRun({ config: cell.config, datasetDir, store, experiment: cell.grid, runName: cell.key, runsDir, onRunCreated: (id) => void attach(id) });
+const trainCell = (store: TrackingStore, datasetDir: string, runsDir: string, calls: string[] = [], stopAfterEpochs?: number) =>
+  (cell: GridCellPlan, attach: (runId: string) => Promise<void>, resumeRunId?: string) => {
+    calls.push(resumeRunId ? `${cell.key} (resumed)` : cell.key);
+    return trainRun({ config: cell.config, datasetDir, store, experiment: cell.grid, runName: cell.key, runsDir, resumeRunId, stopAfterEpochs, onRunCreated: (id) => void attach(id) });
   };
 
 const statuses = (o: CellOutcome[]) => Object.fromEntries(o.map((c) => [c.key, c.status]));
@@ -100,6 +100,28 @@ describe('runGrid', () => {
     expect(calls.length).toBe(3);
     expect((await store.listRuns({ grid: 'once@smoke' })).length).toBe(3);
     expect((await store.gridCells('once@smoke')).every((c) => c.status === 'DONE' && c.claimedBy === 'w1')).toBe(true);
+    await store.close();
+  });
+
+  test('a killed cell continues its run from the last checkpoint on the next pass (same run id), and only that cell', async () => {
+    const ds = oneCaseDataset(join(root, 'ds-kill'));
+    const store = openSqliteStore(join(root, 'kill.db'));
+    const cells = planGrid(tinyGrid('kill', [{ key: 'a', label: 'a', override: {} }]), 'smoke');
+    const calls: string[] = [];
+    // The tiny smoke profile has two epochs; the first pass stops after one, like a Ctrl-C between epochs.
+    const first = await runGrid(store, cells, 'w1', trainCell(store, ds, join(root, 'runs'), calls, 1));
+    expect(first[0]).toMatchObject({ status: 'FAILED', error: 'KILLED' });
+    const killedId = first[0].runId!;
+    expect((await store.getRun(killedId))!.status).toBe('KILLED');
+
+    const second = await runGrid(store, cells, 'w2', trainCell(store, ds, join(root, 'runs'), calls));
+    expect(second[0]).toMatchObject({ status: 'DONE', runId: killedId });
+    expect(calls).toEqual(['a', 'a (resumed)']);
+    expect((await store.getRun(killedId))!.status).toBe('FINISHED');
+    expect((await store.listRuns({ grid: 'kill@smoke' })).map((r) => r.id)).toEqual([killedId]);
+    // Both epochs' losses are recorded once each, under the one run.
+    expect((await store.metricSeries(killedId, 'train/epoch_loss')).map((m) => m.step)).toEqual([0, 1]);
+    expect(statuses(await runGrid(store, cells, 'w3', trainCell(store, ds, join(root, 'runs'), calls)))).toEqual({ a: 'SKIPPED' });
     await store.close();
   });
 

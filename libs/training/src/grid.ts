@@ -89,16 +89,33 @@ export interface CellOutcome {
   error?: string;
 }
 
+/** Trains one cell (resuming `resumeRunId` from its last checkpoint when given) and returns its run id and status. */
+export type RunCell = (
+  cell: GridCellPlan,
+  onRunCreated: (runId: string) => Promise<void>,
+  resumeRunId?: string,
+) => Promise<{ runId: string; status: string; error?: string }>;
+
+/** The killed run a claimed cell should continue: same config, and a checkpoint to continue from. */
+async function runToResume(store: TrackingStore, cell: GridCellPlan): Promise<string | undefined> {
+  const runId = (await store.gridCells(cell.grid)).find((c) => c.key === cell.key)?.runId;
+  if (!runId) return undefined;
+  const run = await store.getRun(runId);
+  if (run?.status !== 'KILLED' || run.configDigest !== cell.digest) return undefined;
+  return (await store.latestArtifact(runId, 'checkpoint')) ? runId : undefined;
+}
+
 /**
  * Runs the grid's missing cells: registers every cell, then claims them one by one; a cell another worker
- * holds or has finished is skipped. `runCell` trains one cell and returns its run id and status.
+ * holds or has finished is skipped. A cell whose run was killed (Ctrl-C, a lost worker) continues that run
+ * from its last checkpoint, under the same id; one killed before its first checkpoint starts again.
  */
 export async function runGrid(
   store: TrackingStore,
   cells: GridCellPlan[],
   worker: string,
-  runCell: (cell: GridCellPlan, onRunCreated: (runId: string) => Promise<void>) => Promise<{ runId: string; status: string; error?: string }>,
-  opts: { retryFailed?: boolean; onCell?: (cell: GridCellPlan, index: number) => void } = {},
+  runCell: RunCell,
+  opts: { retryFailed?: boolean; onCell?: (cell: GridCellPlan, index: number, resumeRunId?: string) => void } = {},
 ): Promise<CellOutcome[]> {
   if (!cells.length) return [];
   const grid = cells[0].grid;
@@ -109,12 +126,14 @@ export async function runGrid(
       outcomes.push({ key: cell.key, status: 'SKIPPED' });
       continue;
     }
-    opts.onCell?.(cell, i);
+    const resumeRunId = await runToResume(store, cell);
+    opts.onCell?.(cell, i, resumeRunId);
     try {
-      const r = await runCell(cell, (runId) => store.updateCell(grid, cell.key, { runId }));
+      const r = await runCell(cell, (runId) => store.updateCell(grid, cell.key, { runId }), resumeRunId);
       const ok = r.status === 'FINISHED';
-      await store.updateCell(grid, cell.key, { status: ok ? 'DONE' : 'FAILED', runId: r.runId, error: ok ? null : (r.error ?? r.status) });
-      outcomes.push({ key: cell.key, status: ok ? 'DONE' : 'FAILED', runId: r.runId, error: r.error });
+      const error = ok ? undefined : (r.error ?? r.status);
+      await store.updateCell(grid, cell.key, { status: ok ? 'DONE' : 'FAILED', runId: r.runId, error: error ?? null });
+      outcomes.push({ key: cell.key, status: ok ? 'DONE' : 'FAILED', runId: r.runId, error });
     } catch (e) {
       const msg = (e as Error).message;
       await store.updateCell(grid, cell.key, { status: 'FAILED', error: msg });

@@ -76,6 +76,20 @@ function makeOptimizer(cfg: RunConfig, phase: LoopState['phase']): tf.Optimizer 
   return phase === 'rmsprop' ? tf.train.rmsprop(s.rmspropLr, s.rmspropDecay) : tf.train.momentum(s.sgdLr, s.momentum);
 }
 
+/**
+ * Prepared cases of the last (dataset, preparation) used in this process: the cells of a grid share them,
+ * so a worker reads and resamples each case once rather than once per cell. A run holds all of its cases
+ * anyway; keeping them for the next run of the same preparation costs no more memory.
+ */
+let lastPrepared: { key: string; cases: Map<string, PreparedCase> } | undefined;
+
+function preparedCases(ds: Dataset, prep: { huWindow: RunConfig['data']['huWindow']; spacingMm: RunConfig['data']['spacingMm'] }) {
+  const key = JSON.stringify([ds.dir, ds.manifestDigest, prep]);
+  if (lastPrepared?.key !== key) lastPrepared = { key, cases: new Map() };
+  const cases = lastPrepared.cases;
+  return (id: string) => cases.get(id) ?? cases.set(id, prepareCase(ds, id, prep)).get(id)!;
+}
+
 /** The resolved run config, written into every run folder. */
 export const RUN_CONFIG_FILE = 'run-config.json';
 
@@ -139,8 +153,7 @@ export async function trainRun(o: TrainOptions): Promise<TrainResult> {
   const trainIds = trainingCases(ds, cfg.data.subset);
   if (!trainIds.length) throw new Error(`${o.datasetDir}: no training cases for subset "${cfg.data.subset}"`);
   const prep = { huWindow: cfg.data.huWindow, spacingMm: cfg.data.spacingMm };
-  const cache = new Map<string, PreparedCase>();
-  const load = (id: string) => cache.get(id) ?? cache.set(id, prepareCase(ds, id, prep)).get(id)!;
+  const load = preparedCases(ds, prep);
 
   const start = await startOrResume(o, ds);
   const { runId, runDir, state } = start;
@@ -213,7 +226,7 @@ export async function trainRun(o: TrainOptions): Promise<TrainResult> {
     const best = await loadCheckpoint(join(runDir, 'best'), (phase) => makeOptimizer(cfg, phase));
     best.optimizer.dispose();
     model = best.model;
-    const testDice = await testEvaluation(model, ds, prep, cfg, runId, runDir, o.store, writer);
+    const testDice = await testEvaluation(model, ds, load, cfg, runId, runDir, o.store, writer);
     await writer.close();
     model.dispose();
     await o.store.endRun(runId, 'FINISHED');
@@ -243,7 +256,7 @@ async function validate(model: AnatomyNetModel, cases: PreparedCase[], numClasse
 async function testEvaluation(
   model: AnatomyNetModel,
   ds: Dataset,
-  prep: { huWindow: RunConfig['data']['huWindow']; spacingMm: RunConfig['data']['spacingMm'] },
+  load: (id: string) => PreparedCase,
   cfg: RunConfig,
   runId: string,
   runDir: string,
@@ -253,7 +266,7 @@ async function testEvaluation(
   const all: number[] = [];
   mkdirSync(join(runDir, 'predictions'), { recursive: true });
   for (const id of [...ds.splits.test].sort()) {
-    const c = prepareCase(ds, id, prep);
+    const c = load(id);
     const pred = await predictLabels(model, c.image, c.shape);
     const evaluation = { numClasses: cfg.model.numClasses, toleranceMm: cfg.evaluation.surfaceToleranceMm, largestComponent: cfg.evaluation.largestComponent };
     const { rows, labels } = evaluateOnSourceGrid(pred, c, evaluation);

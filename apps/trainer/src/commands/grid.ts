@@ -1,73 +1,140 @@
-import { hostname } from 'node:os';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { availableParallelism, hostname } from 'node:os';
 import type { CommandModule } from 'yargs';
-import { planGrid, readGridFile, runGrid, trainRun } from '@anatomynet/training';
+import { planGrid, readGridFile, runGrid, trainRun, type GridCellPlan } from '@anatomynet/training';
+import type { TrackingStore } from '@anatomynet/tracking';
 import { gitCommit, killRunOnSignal, openStore, runsDirOf, startBackend, trainProgress, withBackendOption, withStoreOptions } from '../common';
 
 interface GridArgs {
-  file: string;
+  files: string[];
   profile: string;
   dataset: string;
   db: string;
   runs?: string;
   worker?: string;
+  workers: number;
   retryFailed: boolean;
   backend?: string;
+  threads?: number;
 }
 
+/**
+ * The other workers of `--workers N`: this same command, once per extra worker, with its own name and its
+ * share of the cores. Their output comes through line by line, tagged with the worker.
+ */
+function startExtraWorkers(a: GridArgs, name: string): ChildProcess[] {
+  const threads = a.threads ?? Math.max(1, Math.floor(availableParallelism() / a.workers));
+  const passOn: string[] = [];
+  for (let i = 2; i < process.argv.length; i++) {
+    const arg = process.argv[i];
+    if (/^--(workers|worker|threads)$/.test(arg)) i++;
+    else if (!/^--(workers|worker|threads)=/.test(arg)) passOn.push(arg);
+  }
+  return Array.from({ length: a.workers - 1 }, (_, k) => {
+    const tag = `${name}/${k + 2}`;
+    const child = spawn(process.execPath, [...process.execArgv, process.argv[1], ...passOn, '--workers', '1', '--worker', tag, '--threads', String(threads)], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let pending = '';
+    child.stderr!.on('data', (chunk: Buffer) => {
+      const lines = (pending + chunk.toString()).split('\n');
+      pending = lines.pop()!;
+      for (const line of lines) if (line.trim()) process.stderr.write(`[worker ${k + 2}] ${line.replace(/\r/g, '')}\n`);
+    });
+    return child;
+  });
+}
+
+const exitOf = (c: ChildProcess) => new Promise<number>((resolve) => (c.exitCode !== null ? resolve(c.exitCode) : c.once('exit', (code) => resolve(code ?? 1))));
+
 export const gridCommand: CommandModule<object, GridArgs> = {
-  command: 'grid <file>',
-  describe: 'Run the missing cells of an experiments grid; several workers may share one database',
+  command: 'grid <files..>',
+  describe: 'Run the missing cells of one or more experiments grids; several workers (processes or machines) may share one database',
   builder: (y) =>
     withBackendOption(
       withStoreOptions(
         y
-          .positional('file', { type: 'string', demandOption: true, describe: 'experiments/<grid>.json' })
+          .positional('files', { type: 'string', array: true, demandOption: true, describe: 'experiments/<grid>.json, one or more (run in this order)' })
           .option('profile', { type: 'string', default: 'full', describe: 'full (the paper settings) or smoke (finishes on a 2-core CPU)' })
           .option('dataset', { type: 'string', demandOption: true, describe: 'curated dataset folder' })
+          .option('workers', { type: 'number', default: 1, describe: 'worker processes on this machine, sharing the cells (and the cores)' })
           .option('worker', { type: 'string', describe: 'worker name recorded with each claimed cell (default host:pid)' })
-          .option('retry-failed', { type: 'boolean', default: false, describe: 'claim FAILED cells again' }),
+          .option('retry-failed', { type: 'boolean', default: false, describe: 'claim FAILED cells again (killed cells are always continued)' })
+          .check((a) => {
+            if (!Number.isInteger(a.workers) || (a.workers as number) < 1) throw new Error('--workers must be a whole number >= 1');
+            return true;
+          }),
       ),
     ) as any,
   handler: async (a) => {
-    const g = readGridFile(a.file);
     // Every cell's config is validated before any training starts.
-    const cells = planGrid(g, a.profile, a.file);
-    const backend = await startBackend(a.backend);
-    const store = openStore(a.db, { create: true });
+    const plans = a.files.map((f) => planGrid(readGridFile(f), a.profile, f));
     const worker = a.worker ?? `${hostname()}:${process.pid}`;
-    let runId: string | undefined;
-    const stopSignals = killRunOnSignal(() => ({ runId, store }));
-    const outcomes = await runGrid(
+    const threads = a.threads ?? (a.workers > 1 ? Math.max(1, Math.floor(availableParallelism() / a.workers)) : undefined);
+    const backend = await startBackend(a.backend, threads);
+    const store = openStore(a.db, { create: true });
+    const extra = a.workers > 1 ? startExtraWorkers(a, worker) : [];
+    // A SIGTERM to this process alone must stop the workers it started too (Ctrl-C reaches them all anyway).
+    const forward = (signal: NodeJS.Signals) => extra.forEach((c) => c.exitCode === null && c.kill(signal));
+    process.on('SIGINT', forward).on('SIGTERM', forward);
+    let current: { runId?: string; cell?: GridCellPlan } = {};
+    const stopSignals = killRunOnSignal(() => ({
+      runId: current.runId,
       store,
-      cells,
-      worker,
-      async (cell, attach) => {
-        const progress = trainProgress(`${cell.grid} ${cell.key}`);
-        const r = await trainRun({
-          config: cell.config,
-          datasetDir: a.dataset,
-          store,
-          experiment: cell.grid,
-          runName: cell.key,
-          runsDir: runsDirOf(a),
-          backend,
-          gitCommit: gitCommit(),
-          onRunCreated: (id) => {
-            runId = id;
-            void attach(id);
-          },
-          onProgress: (p) => progress.onProgress(p),
-        });
-        progress.finish(`${r.status}${Number.isFinite(r.testDice) ? ` test Dice ${r.testDice.toFixed(3)}` : ''}${r.error ? `: ${r.error}` : ''}`);
-        runId = undefined;
-        return r;
-      },
-      { retryFailed: a.retryFailed, onCell: (cell, i) => process.stderr.write(`cell ${i + 1}/${cells.length}: ${cell.key} (${cell.label})\n`) },
-    );
+      resumeHint: 'run this grid command again to continue it',
+      onKilled: (error) => (current.cell ? store.updateCell(current.cell.grid, current.cell.key, { status: 'FAILED', error }) : Promise.resolve()),
+    }));
+    const summaries = [];
+    for (const cells of plans) summaries.push(await runOneGrid(store, cells, worker, a, backend, (c) => (current = c)));
     stopSignals();
     await store.close();
-    const count = (s: string) => outcomes.filter((o) => o.status === s).length;
-    console.log(JSON.stringify({ grid: cells[0]?.grid, done: count('DONE'), failed: count('FAILED'), skipped: count('SKIPPED'), cells: outcomes }));
-    if (count('FAILED')) process.exitCode = 1;
+    const childCodes = await Promise.all(extra.map(exitOf));
+    for (const s of summaries) console.log(JSON.stringify(s));
+    if (summaries.some((s) => s.failed) || childCodes.some((c) => c !== 0)) process.exitCode = 1;
   },
 };
+
+async function runOneGrid(
+  store: TrackingStore,
+  cells: GridCellPlan[],
+  worker: string,
+  a: GridArgs,
+  backend: Awaited<ReturnType<typeof startBackend>>,
+  setCurrent: (c: { runId?: string; cell?: GridCellPlan }) => void,
+) {
+  const outcomes = await runGrid(
+    store,
+    cells,
+    worker,
+    async (cell, attach, resumeRunId) => {
+      setCurrent({ cell });
+      const progress = trainProgress(`${cell.grid} ${cell.key}`);
+      const r = await trainRun({
+        config: cell.config,
+        datasetDir: a.dataset,
+        store,
+        experiment: cell.grid,
+        runName: cell.key,
+        runsDir: runsDirOf(a),
+        resumeRunId,
+        backend,
+        gitCommit: gitCommit(),
+        onRunCreated: (id) => {
+          setCurrent({ cell, runId: id });
+          void attach(id);
+        },
+        onProgress: (p) => progress.onProgress(p),
+      });
+      progress.finish(`${r.status}${Number.isFinite(r.testDice) ? ` test Dice ${r.testDice.toFixed(3)}` : ''}${r.error ? `: ${r.error}` : ''}`);
+      setCurrent({});
+      return r;
+    },
+    {
+      retryFailed: a.retryFailed,
+      onCell: (cell, i, resumeRunId) =>
+        process.stderr.write(`cell ${i + 1}/${cells.length}: ${cell.grid} ${cell.key} (${cell.label})${resumeRunId ? `, continuing killed run ${resumeRunId}` : ''}\n`),
+    },
+  );
+  const count = (s: string) => outcomes.filter((o) => o.status === s).length;
+  return { grid: cells[0]?.grid, done: count('DONE'), failed: count('FAILED'), skipped: count('SKIPPED'), cells: outcomes };
+}

@@ -12,6 +12,7 @@ interface SegmentArgs {
   series?: string;
   lcc: boolean;
   backend?: string;
+  threads?: number;
 }
 
 export const segmentCommand: CommandModule<object, SegmentArgs> = {
@@ -39,7 +40,7 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
       if (!run.runDir) throw new Error(`run ${a.run} has no run folder recorded`);
       runDir = run.runDir;
     }
-    await startBackend(a.backend);
+    await startBackend(a.backend, a.threads);
     const { model, config } = loadRunModel(runDir);
     const input = loadInputCt(a.input, a.series);
     mkdirSync(a.out, { recursive: true });

@@ -15,6 +15,7 @@ interface TrainArgs {
   name?: string;
   resume?: string;
   backend?: string;
+  threads?: number;
 }
 
 /** The run config from --config FILE, or from one row of a grid file. */
@@ -64,7 +65,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     ) as any,
   handler: async (a) => {
     const { config, experiment, name } = configOf(a);
-    const backend = await startBackend(a.backend);
+    const backend = await startBackend(a.backend, a.threads);
     const store = openStore(a.db, { create: true });
     let runId: string | undefined = a.resume;
     const stopSignals = killRunOnSignal(() => ({ runId, store }));

@@ -114,10 +114,40 @@ function defineTests(get: () => TrackingStore): void {
       expect((await store.getRun(alive.id))!.status).toBe('RUNNING');
       expect((await store.getRun(finished.id))!.status).toBe('FINISHED');
       expect(await store.heartbeat(old.id)).toBe(false);
-      // The failed cell can be retried, the claimed live one cannot.
-      expect(await store.claimCell('g', 'c-old', 'w3')).toBe(false);
-      expect(await store.claimCell('g', 'c-old', 'w3', { retryFailed: true })).toBe(true);
+      // The swept cell is claimable again (its killed run kept, to be resumed), once; the live one is not.
       expect(await store.claimCell('g', 'c-alive', 'w3', { retryFailed: true })).toBe(false);
+      expect(await store.claimCell('g', 'c-old', 'w3')).toBe(true);
+      expect(await store.claimCell('g', 'c-old', 'w4')).toBe(false);
+      expect((await store.gridCells('g')).find((c) => c.key === 'c-old')).toMatchObject({ status: 'CLAIMED', claimedBy: 'w3', runId: old.id, runStatus: 'KILLED' });
+    });
+
+    it('a cell whose run was killed is claimed once more with that run (to resume); a failed run is only retried on request, afresh', async () => {
+      await store.registerCells('g', [{ key: 'killed' }, { key: 'failed' }]);
+      expect(await store.claimCell('g', 'killed', 'w1')).toBe(true);
+      const k = await store.createRun({ experiment: 'e', name: 'killed', config: {} });
+      await store.updateCell('g', 'killed', { runId: k.id });
+      await store.endRun(k.id, 'KILLED', { error: 'interrupted by SIGINT' });
+      // Still CLAIMED (its worker may be the one stopping it): not claimable until the cell is FAILED.
+      expect(await store.claimCell('g', 'killed', 'w2')).toBe(false);
+      await store.updateCell('g', 'killed', { status: 'FAILED', error: 'interrupted by SIGINT' });
+      expect(await store.claimCell('g', 'failed', 'w1')).toBe(true);
+      const f = await store.createRun({ experiment: 'e', name: 'failed', config: {} });
+      await store.updateCell('g', 'failed', { runId: f.id });
+      await store.endRun(f.id, 'FAILED', { error: 'loss is NaN' });
+      await store.updateCell('g', 'failed', { status: 'FAILED', error: 'loss is NaN' });
+
+      expect(await store.claimCell('g', 'killed', 'w2')).toBe(true);
+      expect(await store.claimCell('g', 'killed', 'w3')).toBe(false);
+      expect((await store.gridCells('g')).find((c) => c.key === 'killed')).toMatchObject({ status: 'CLAIMED', claimedBy: 'w2', runId: k.id });
+      // Resumed and killed again: claimable again.
+      await store.resumeRun(k.id);
+      await store.endRun(k.id, 'KILLED', { error: 'interrupted by SIGTERM' });
+      await store.updateCell('g', 'killed', { status: 'FAILED', error: 'interrupted by SIGTERM' });
+      expect(await store.claimCell('g', 'killed', 'w3')).toBe(true);
+
+      expect(await store.claimCell('g', 'failed', 'w2')).toBe(false);
+      expect(await store.claimCell('g', 'failed', 'w2', { retryFailed: true })).toBe(true);
+      expect((await store.gridCells('g')).find((c) => c.key === 'failed')).toMatchObject({ status: 'CLAIMED', runId: null });
     });
   });
 
