@@ -4,3 +4,4 @@ export { crossEntropyLoss, expLogLoss, focalLoss, type ExpLogOptions } from './v
 export { buildLoss, resolveLossConfig, LOSSES, LOSS_NAMES, LossConfigError, type LossConfig, type LossFn, type LossName } from './registry';
 export { caseMask, caseMasks, classWeights, type WeightNormalisation } from './availability';
 export { hardDice, hardDiceFromLabels, type HardDice } from './metric';
+export { marginalMask, marginalMergeMatrix, mergeMissingIntoBackground } from './marginal';

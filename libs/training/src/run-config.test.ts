@@ -23,6 +23,8 @@ describe('run config', () => {
     [{ data: { subset: 'some' } }, 'data.subset'],
     [{ schedule: { rmspropEpochs: 0, sgdEpochs: 0 } }, 'schedule'],
     [{ masking: { masked: 'yes' } }, 'masking.masked'],
+    [{ masking: { masked: false, marginal: true } }, 'masking.marginal'],
+    [{ schedule: { rmspropMomentum: 1 } }, 'schedule.rmspropMomentum'],
   ])('%j is refused naming %s', (input, field) => {
     try {
       resolveRunConfig(input);

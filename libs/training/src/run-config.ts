@@ -29,6 +29,8 @@ export interface ScheduleConfig {
   rmspropLr: number;
   /** RMSprop's moving-average decay (PyTorch's alpha, 0.99). */
   rmspropDecay: number;
+  /** RMSprop's momentum (PyTorch's momentum; the paper's code: 0). Smooths batch-1 steps. */
+  rmspropMomentum: number;
   /** SGD with momentum phase (the paper: lr 1e-3, momentum 0.9). */
   sgdEpochs: number;
   sgdLr: number;
@@ -40,7 +42,16 @@ export interface RunConfig {
   model: ModelConfig;
   loss: LossConfig;
   /** The paper's masked loss (eq. 4-5) and class weights (eq. 6-7). */
-  masking: { masked: boolean; weighted: boolean; weightNormalisation: WeightNormalisation };
+  masking: {
+    masked: boolean;
+    /**
+     * With `masked`: the marginal form (missing organs folded into background, background always in the
+     * loss; libs/losses marginal.ts) instead of the paper's eq. 5 (background only when all are annotated).
+     */
+    marginal: boolean;
+    weighted: boolean;
+    weightNormalisation: WeightNormalisation;
+  };
   data: DataConfig;
   schedule: ScheduleConfig;
   /** Validate (and select the model) every N epochs, on the validation split only. */
@@ -52,9 +63,9 @@ export const DEFAULT_RUN_CONFIG: RunConfig = {
   seed: 1,
   model: validateModelConfig({}),
   loss: resolveLossConfig({ name: 'dice+focal' }),
-  masking: { masked: true, weighted: true, weightNormalisation: 'min-one' },
+  masking: { masked: true, marginal: false, weighted: true, weightNormalisation: 'min-one' },
   data: { huWindow: { lo: -1024, hi: 3071 }, spacingMm: null, cropVoxels: null, foregroundCrop: 0.33, augment: PUBLIC_CODE_AUGMENT, subset: 'all' },
-  schedule: { rmspropEpochs: 150, rmspropLr: 2e-3, rmspropDecay: 0.99, sgdEpochs: 50, sgdLr: 1e-3, momentum: 0.9 },
+  schedule: { rmspropEpochs: 150, rmspropLr: 2e-3, rmspropDecay: 0.99, rmspropMomentum: 0, sgdEpochs: 50, sgdLr: 1e-3, momentum: 0.9 },
   validateEveryEpochs: 1,
   evaluation: { surfaceToleranceMm: 2, largestComponent: true },
 };
@@ -128,8 +139,10 @@ export function resolveRunConfig(input: unknown): RunConfig {
     throw new RunConfigError(`loss.${err.field ?? '?'}`, err.value, err.message);
   }
   num(raw.seed, 'seed', 0, 2 ** 32 - 1, true);
-  only(raw.masking, 'masking', ['masked', 'weighted', 'weightNormalisation']);
+  only(raw.masking, 'masking', ['masked', 'marginal', 'weighted', 'weightNormalisation']);
   if (typeof raw.masking.masked !== 'boolean') throw new RunConfigError('masking.masked', raw.masking.masked, 'must be true or false');
+  if (typeof raw.masking.marginal !== 'boolean') throw new RunConfigError('masking.marginal', raw.masking.marginal, 'must be true or false');
+  if (raw.masking.marginal && !raw.masking.masked) throw new RunConfigError('masking.marginal', true, 'is a form of the masked loss: set masking.masked to true');
   if (typeof raw.masking.weighted !== 'boolean') throw new RunConfigError('masking.weighted', raw.masking.weighted, 'must be true or false');
   if (!['none', 'min-one', 'mean-one'].includes(raw.masking.weightNormalisation)) {
     throw new RunConfigError('masking.weightNormalisation', raw.masking.weightNormalisation, 'must be none, min-one or mean-one');
@@ -161,6 +174,7 @@ export function resolveRunConfig(input: unknown): RunConfig {
   if (s.rmspropEpochs + s.sgdEpochs < 1) throw new RunConfigError('schedule', s, 'needs at least one epoch');
   num(s.rmspropLr, 'schedule.rmspropLr', 0, 10);
   num(s.rmspropDecay, 'schedule.rmspropDecay', 0, 1);
+  num(s.rmspropMomentum, 'schedule.rmspropMomentum', 0, 0.999);
   num(s.sgdLr, 'schedule.sgdLr', 0, 10);
   num(s.momentum, 'schedule.momentum', 0, 1);
   num(raw.validateEveryEpochs, 'validateEveryEpochs', 1, 1e6, true);

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { writeNifti, writeFileAtomic } from '@anatomynet/data';
 import { buildModel, trainStep, type AnatomyNetModel } from '@anatomynet/model';
-import { buildLoss, caseMask, classWeights } from '@anatomynet/losses';
+import { buildLoss, caseMask, classWeights, marginalMask, mergeMissingIntoBackground } from '@anatomynet/losses';
 import { ORGANS } from '@anatomynet/curation';
 import type { MetricWriter, TrackingStore } from '@anatomynet/tracking';
 import { loadCheckpoint, saveCheckpoint, type LoopState } from './checkpoint';
@@ -73,7 +73,7 @@ export class NonFiniteLossError extends Error {
 
 function makeOptimizer(cfg: RunConfig, phase: LoopState['phase']): tf.Optimizer {
   const s = cfg.schedule;
-  return phase === 'rmsprop' ? tf.train.rmsprop(s.rmspropLr, s.rmspropDecay) : tf.train.momentum(s.sgdLr, s.momentum);
+  return phase === 'rmsprop' ? tf.train.rmsprop(s.rmspropLr, s.rmspropDecay, s.rmspropMomentum) : tf.train.momentum(s.sgdLr, s.momentum);
 }
 
 /**
@@ -162,7 +162,8 @@ export async function trainRun(o: TrainOptions): Promise<TrainResult> {
   const writer: MetricWriter = o.store.metricWriter(runId);
   const numClasses = cfg.model.numClasses;
   const availability = trainIds.map((id) => load(id).annotated);
-  const weights = cfg.masking.weighted ? classWeights(availability, cfg.masking.weightNormalisation) : undefined;
+  const maskOf = cfg.masking.marginal ? marginalMask : caseMask;
+  const weights = cfg.masking.weighted ? classWeights(availability, cfg.masking.weightNormalisation, maskOf) : undefined;
   const lossFn = buildLoss(cfg.loss);
   const epochs = cfg.schedule.rmspropEpochs + cfg.schedule.sgdEpochs;
   const totalSteps = epochs * trainIds.length;
@@ -190,8 +191,9 @@ export async function trainRun(o: TrainOptions): Promise<TrainResult> {
         const [nx, ny, nz] = sample.shape;
         const x = tf.tensor5d(sample.image, [1, nz, ny, nx, 1]);
         const y = tf.tidy(() => tf.oneHot(tf.tensor1d(sample.labels, 'int32'), numClasses).reshape([1, nz, ny, nx, numClasses]));
-        const ctx = { mask: cfg.masking.masked ? [caseMask(c.annotated)] : undefined, weights };
-        const loss = await trainStep(model, optimizer, x, (probs) => lossFn(probs, y, ctx));
+        const ctx = { mask: cfg.masking.masked ? [maskOf(c.annotated)] : undefined, weights };
+        const marginal = cfg.masking.marginal;
+        const loss = await trainStep(model, optimizer, x, (probs) => lossFn(marginal ? mergeMissingIntoBackground(probs, c.annotated) : probs, y, ctx));
         tf.dispose([x, y]);
         if (!Number.isFinite(loss)) throw new NonFiniteLossError(state.step, loss);
         writer.log('train/loss', state.step, loss);
