@@ -17,7 +17,7 @@ import { ORGANS } from '@anatomynet/curation';
 import type { MetricWriter, TrackingStore } from '@anatomynet/tracking';
 import { loadCheckpoint, saveCheckpoint, type LoopState } from './checkpoint';
 import { openDataset, prepareCase, trainingCases, type Dataset, type PreparedCase } from './dataset';
-import { evaluateOnSourceGrid, nanMean, predictLabels, validationDice } from './evaluate';
+import { evaluateOnSourceGrid, keepLargestComponents, nanMean, predictLabels, validationDice } from './evaluate';
 import { deriveSeed, mulberry32 } from './random';
 import { runConfigDigest, type RunConfig } from './run-config';
 import { drawSample } from './sample';
@@ -208,7 +208,7 @@ export async function trainRun(o: TrainOptions): Promise<TrainResult> {
       writer.log('train/lr', epoch, phase === 'rmsprop' ? cfg.schedule.rmspropLr : cfg.schedule.sgdLr);
       state.epoch = epoch + 1;
       if ((epoch + 1) % cfg.validateEveryEpochs === 0 || epoch + 1 === epochs) {
-        const valDice = await validate(model, ds.splits.validation.map(load), numClasses, writer, epoch);
+        const valDice = await validate(model, ds.splits.validation.map(load), numClasses, cfg.evaluation.largestComponent, writer, epoch);
         o.onProgress?.({ epoch, epochs, step: state.step, totalSteps, loss: epochLoss / order.length, phase, valDice });
         // Model selection on the validation split only (the public code chose checkpoints on the test set).
         if (valDice > state.bestValDice || state.bestEpoch < 0) {
@@ -242,10 +242,12 @@ export async function trainRun(o: TrainOptions): Promise<TrainResult> {
   }
 }
 
-async function validate(model: AnatomyNetModel, cases: PreparedCase[], numClasses: number, writer: MetricWriter, epoch: number): Promise<number> {
+/** Mean hard Dice on the validation cases, with the same clean-up as the final evaluation (so selection sees what users get). */
+async function validate(model: AnatomyNetModel, cases: PreparedCase[], numClasses: number, largestComponent: boolean, writer: MetricWriter, epoch: number): Promise<number> {
   const perOrgan: number[][] = ORGANS.map(() => []);
   for (const c of cases) {
-    const pred = await predictLabels(model, c.image, c.shape);
+    let pred = await predictLabels(model, c.image, c.shape);
+    if (largestComponent) pred = keepLargestComponents(pred, c.shape, numClasses);
     validationDice(pred, c, numClasses).forEach((d, i) => perOrgan[i].push(d));
   }
   const means = perOrgan.map(nanMean);
