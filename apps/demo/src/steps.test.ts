@@ -3,8 +3,9 @@ import { demoSteps } from './steps';
 
 test('the demo runs synth, curate, validate, the smoke grids of Figures 3 and 5, then the report', () => {
   const s = demoSteps({ out: '/o', cases: 12, seed: 1, profile: 'smoke', grids: ['fig3-pooling', 'fig5-losses'], workers: 2 });
-  expect(s.map((x) => `${x.app} ${x.args[0]}`)).toEqual(['curator synth', 'curator curate', 'curator validate', 'trainer grid', 'report --db']);
+  expect(s.map((x) => `${x.app} ${x.args[0]}`)).toEqual(['curator synth', 'curator curate', 'curator validate', 'trainer grid', 'report --db', 'trainer status']);
   expect(s[3].args).toEqual(['grid', 'experiments/fig3-pooling.json', 'experiments/fig5-losses.json', '--profile', 'smoke', '--dataset', '/o/dataset', '--db', '/o/tracking.db', '--workers', '2']);
   expect(s[0].skipIfExists).toBe('/o/raw/synth-truth.json');
-  expect(s.at(-1)!.args).toEqual(['--db', '/o/tracking.db', '--dataset', '/o/dataset', '--out', '/o/report']);
+  expect(s.at(-2)!.args).toEqual(['--db', '/o/tracking.db', '--dataset', '/o/dataset', '--out', '/o/report']);
+  expect(s.at(-1)!.args).toEqual(['status', '--db', '/o/tracking.db']);
 });

@@ -41,5 +41,6 @@ export function demoSteps(o: DemoOptions): Step[] {
       args: ['grid', ...o.grids.map((g) => join('experiments', `${g}.json`)), '--profile', o.profile, '--dataset', ds, '--db', db, '--workers', String(o.workers), ...backend],
     },
     { title: 'report', app: 'report', args: ['--db', db, '--dataset', ds, '--out', join(o.out, 'report')] },
+    { title: 'what each run learned (best validation Dice per organ)', app: 'trainer', args: ['status', '--db', db] },
   ];
 }

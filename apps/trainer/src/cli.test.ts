@@ -87,6 +87,8 @@ describe('trainer grid, status, segment', () => {
     expect(s.stdout).toContain('runs (3)');
     expect(s.stdout.match(/ FINISHED +tiny-grid@smoke \/ (seed3|seed4|dice) /g)?.length).toBe(3);
     expect(s.stdout).toContain('grid tiny-grid@smoke: 3/3 done');
+    // Each finished run shows its best validation, organ by organ, and its test mean.
+    expect(s.stdout.match(/best validation \(epoch \d+\): mean Dice \d\.\d{3}: BrainStem \d\.\d\d, .*; test mean DSC \d\.\d{3}/g)?.length).toBe(3);
     for (const key of ['seed3', 'seed4', 'dice']) expect(s.stdout).toMatch(new RegExp(`\\n  ${key} +DONE +[0-9a-f-]{36}`));
 
     const j = await trainer('status', '--db', db, '--json');

@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import type { Run } from '@anatomynet/tracking';
+import type { Run, TrackingStore } from '@anatomynet/tracking';
 import { openStore } from '../common';
 
 interface StatusArgs {
@@ -8,6 +8,28 @@ interface StatusArgs {
   experiment?: string;
   staleMinutes?: number;
   json: boolean;
+}
+
+/** The validation at the best epoch (highest mean Dice; the checkpoint the run keeps), per organ, and the test mean. */
+interface RunSummary {
+  bestEpoch: number;
+  valDiceMean: number;
+  valDice: Record<string, number>;
+  testDiceMean?: number;
+}
+
+async function summarise(store: TrackingStore, runId: string): Promise<RunSummary | undefined> {
+  const means = await store.metricSeries(runId, 'val/dice_mean');
+  if (!means.length) return undefined;
+  const best = means.reduce((a, b) => (b.value > a.value ? b : a));
+  const keys = (await store.metricKeys(runId)).filter((k) => k.startsWith('val/dice/'));
+  const valDice: Record<string, number> = {};
+  for (const k of keys) {
+    const at = (await store.metricSeries(runId, k)).find((m) => m.step === best.step);
+    if (at) valDice[k.slice('val/dice/'.length)] = at.value;
+  }
+  const test = (await store.metricSeries(runId, 'test/dice_mean'))[0]?.value;
+  return { bestEpoch: best.step + 1, valDiceMean: best.value, valDice, ...(test !== undefined ? { testDiceMean: test } : {}) };
 }
 
 const time = (ms: number | null) => (ms ? new Date(ms).toISOString().replace('T', ' ').slice(0, 19) : '-');
@@ -31,15 +53,23 @@ export const statusCommand: CommandModule<object, StatusArgs> = {
     const runs: Run[] = await store.listRuns({ experiment: a.experiment, grid: a.grid });
     const grids = a.grid ? [a.grid] : await store.listGrids();
     const cells = (await Promise.all(grids.map((g) => store.gridCells(g)))).flat();
+    const summaries = new Map<string, RunSummary | undefined>();
+    for (const r of runs) summaries.set(r.id, await summarise(store, r.id));
     await store.close();
     if (a.json) {
-      console.log(JSON.stringify({ runs, cells }, null, 1));
+      console.log(JSON.stringify({ runs: runs.map((r) => ({ ...r, summary: summaries.get(r.id) ?? null })), cells }, null, 1));
       return;
     }
     console.log(`runs (${runs.length})`);
     for (const r of runs) {
       const err = r.errorText ? `  ${r.errorText.split('\n')[0]}` : '';
       console.log(`  ${r.id}  ${r.status.padEnd(8)} ${r.experiment} / ${r.name}  started ${time(r.startTime)} ended ${time(r.endTime)}  ${r.backend ?? ''}${err}`);
+      const s = summaries.get(r.id);
+      if (s) {
+        const organs = Object.entries(s.valDice).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ');
+        const test = s.testDiceMean !== undefined ? `; test mean DSC ${s.testDiceMean.toFixed(3)}` : '';
+        console.log(`      best validation (epoch ${s.bestEpoch}): mean Dice ${s.valDiceMean.toFixed(3)}: ${organs}${test}`);
+      }
     }
     for (const g of grids) {
       const cs = cells.filter((c) => c.grid === g);
