@@ -1,7 +1,11 @@
 export {
   registerCpuKernels, unregisterCpuKernels, cpuKernelsRegistered, stockCpuKernel, CONV3D_KERNEL_NAMES,
-  SUPPORT_KERNEL_NAMES, type RegisterCpuKernelsOptions,
+  SUPPORT_KERNEL_NAMES, FUSED_KERNEL_NAMES, type RegisterCpuKernelsOptions,
 } from './kernels';
+export { GROUP_NORM, GROUP_NORM_GRAD, LEAKY_RELU_GRAD } from './fused-kernels';
+export { groupNormForward, groupNormBackward, type GroupNormForward, type GroupNormBackward } from './norm';
+export { reduceAxes, concatArrays, type ReduceOp } from './reduce';
+export { unary, leakyRelu, leakyReluGrad, select, type UnaryOp } from './elementwise';
 export { broadcastBinary, sliceBox, transposeArray, softmaxLastAxis, thinMatMul, type BinaryOp } from './layout';
 export { Conv3dEngine, conv3dEngine, Conv3dTooLargeError, wasmModule } from './engine';
 export {

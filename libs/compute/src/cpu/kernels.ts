@@ -2,24 +2,31 @@
  * Registration of this project's kernels on tfjs's 'cpu' backend: Conv3D,
  * Conv3DBackpropInputV2 and Conv3DBackpropFilterV2 on the wasm SIMD engine (all cores), plus
  * the support kernels of support-kernels.ts. They replace the stock kernels in tfjs's
- * registry, so model code (tf.conv3d, tf.grad, layers) is unchanged.
+ * registry, so model code (tf.conv3d, tf.grad, layers) is unchanged. The fused kernels of
+ * fused-kernels.ts (group norm, LeakyRelu gradient) are added under their own names.
  */
 import {
   backend_util, getKernel, registerKernel, unregisterKernel,
-  type KernelConfig,
+  type KernelConfig, type TensorInfo,
 } from '@tensorflow/tfjs-core';
 import { conv3dEngine, Conv3dTooLargeError } from './engine';
+import { FUSED_KERNELS, registerFusedGradients, unregisterFusedGradients } from './fused-kernels';
 import { geometryFromConvInfo } from './geometry';
-import { type FastKernel, floatValues, SUPPORT_KERNELS, withStockFallback } from './support-kernels';
+import {
+  type CpuBackendLike, type FastKernel, floatValues, SUPPORT_KERNELS, withStockFallback,
+} from './support-kernels';
 
 export const CONV3D_KERNEL_NAMES = ['Conv3D', 'Conv3DBackpropInputV2', 'Conv3DBackpropFilterV2'] as const;
 export const SUPPORT_KERNEL_NAMES = Object.keys(SUPPORT_KERNELS);
+/** Kernels under this project's own names (no stock kernel): the fused group norm and its gradient, the LeakyRelu gradient. */
+export const FUSED_KERNEL_NAMES = Object.keys(FUSED_KERNELS);
 const BACKEND = 'cpu';
 
 type Shape5 = [number, number, number, number, number];
 interface ConvAttrs { strides: [number, number, number]; pad: 'same' | 'valid' }
 
 const stock = new Map<string, KernelConfig>();
+const fusedRegistered: string[] = [];
 
 /** Too large for the 4 GiB wasm memory -> undefined (the stock kernel runs instead). */
 function unlessTooLarge(f: FastKernel): FastKernel {
@@ -70,13 +77,16 @@ const CONV_KERNELS: Record<string, FastKernel> = {
 
 /** Whether this project's kernels are currently registered on the 'cpu' backend. */
 export function cpuKernelsRegistered(): boolean {
-  return stock.size > 0;
+  return stock.size > 0 || fusedRegistered.length > 0;
 }
 
 export interface RegisterCpuKernelsOptions {
   /** Threads of the conv pool, the caller's included (default: available cores). */
   threads?: number;
-  /** Also replace the support kernels (broadcast binary ops, slices, transpose, softmax, matmul); default true. */
+  /**
+   * Also replace the support kernels (elementwise, reductions, slices, concat, transpose,
+   * softmax, matmul) and add the fused ones (group norm, LeakyRelu gradient); default true.
+   */
   support?: boolean;
   /** Register only these kernel names (a subset of the above; for comparisons). */
   only?: string[];
@@ -90,13 +100,15 @@ export interface RegisterCpuKernelsOptions {
  */
 export function registerCpuKernels(options: RegisterCpuKernelsOptions = {}): string[] {
   if (options.threads !== undefined) conv3dEngine(options.threads);
-  if (stock.size > 0) return [...stock.keys()];
+  if (cpuKernelsRegistered()) return [...stock.keys(), ...fusedRegistered];
   const fast: Record<string, FastKernel> = {
     ...CONV_KERNELS,
     ...(options.support === false ? {} : SUPPORT_KERNELS),
   };
+  const fused: Record<string, FastKernel> = options.support === false ? {} : { ...FUSED_KERNELS };
   if (options.only) {
     for (const name of Object.keys(fast)) if (!options.only.includes(name)) delete fast[name];
+    for (const name of Object.keys(fused)) if (!options.only.includes(name)) delete fused[name];
   }
   for (const name of Object.keys(fast)) {
     const cfg = getKernel(name, BACKEND);
@@ -111,7 +123,17 @@ export function registerCpuKernels(options: RegisterCpuKernelsOptions = {}): str
       kernelFunc: withStockFallback(unlessTooLarge(f), () => cfg.kernelFunc),
     });
   }
-  return [...stock.keys()];
+  for (const [name, f] of Object.entries(fused)) {
+    registerKernel({
+      kernelName: name,
+      backendName: BACKEND,
+      kernelFunc: (args) => f(args.inputs as Record<string, TensorInfo>, args.attrs ?? {},
+        args.backend as unknown as CpuBackendLike) as TensorInfo | TensorInfo[],
+    });
+    fusedRegistered.push(name);
+  }
+  if (fusedRegistered.length > 0) registerFusedGradients();
+  return [...stock.keys(), ...fusedRegistered];
 }
 
 /** Put tfjs's stock kernels back (for comparisons and tests). */
@@ -121,6 +143,9 @@ export function unregisterCpuKernels(): void {
     registerKernel(cfg);
   }
   stock.clear();
+  for (const name of fusedRegistered) unregisterKernel(name, BACKEND);
+  if (fusedRegistered.length > 0) unregisterFusedGradients();
+  fusedRegistered.length = 0;
 }
 
 /** The stock tfjs-cpu kernel for `name` (whether or not this project's is registered). */

@@ -10,22 +10,50 @@ export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'max' | 'min' | 'gt' | 'g
 export const COMPARISONS: ReadonlySet<BinaryOp> = new Set(['gt', 'ge', 'lt', 'le', 'eq']);
 
 type Out = Float32Array | Uint8Array;
-type Inner = (o: Out, oi: number, a: Float32Array, ai: number, as: number,
-  b: Float32Array, bi: number, bs: number, n: number) => void;
+/**
+ * n1 rows of n0 elements: o[oi + r*n0 + i] = a[ai + r*as1 + i*as0] (op) b[bi + r*bs1 + i*bs0],
+ * as0/bs0 being 0 (broadcast) or 1. Two levels, so that a per-channel or per-row operand
+ * ([R, C] with [C] or [R, 1]) is a single call however small C is.
+ */
+type Inner = (o: Out, oi: number, a: Float32Array, ai: number, as1: number, as0: number,
+  b: Float32Array, bi: number, bs1: number, bs0: number, n1: number, n0: number) => void;
 
-// One loop per op so V8 compiles each monomorphically; as/bs are 0 (broadcast) or 1.
+// One loop nest per op so V8 compiles each monomorphically; comparisons as +(a > b), which V8
+// compiles without a branch (a ternary mispredicts on random signs).
 const INNER: Record<BinaryOp, Inner> = {
-  add: (o, oi, a, ai, as, b, bi, bs, n) => { for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * as] + b[bi + i * bs]; },
-  sub: (o, oi, a, ai, as, b, bi, bs, n) => { for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * as] - b[bi + i * bs]; },
-  mul: (o, oi, a, ai, as, b, bi, bs, n) => { for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * as] * b[bi + i * bs]; },
-  div: (o, oi, a, ai, as, b, bi, bs, n) => { for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * as] / b[bi + i * bs]; },
-  max: (o, oi, a, ai, as, b, bi, bs, n) => { for (let i = 0; i < n; i++) o[oi + i] = Math.max(a[ai + i * as], b[bi + i * bs]); },
-  min: (o, oi, a, ai, as, b, bi, bs, n) => { for (let i = 0; i < n; i++) o[oi + i] = Math.min(a[ai + i * as], b[bi + i * bs]); },
-  gt: (o, oi, a, ai, as, b, bi, bs, n) => { for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * as] > b[bi + i * bs] ? 1 : 0; },
-  ge: (o, oi, a, ai, as, b, bi, bs, n) => { for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * as] >= b[bi + i * bs] ? 1 : 0; },
-  lt: (o, oi, a, ai, as, b, bi, bs, n) => { for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * as] < b[bi + i * bs] ? 1 : 0; },
-  le: (o, oi, a, ai, as, b, bi, bs, n) => { for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * as] <= b[bi + i * bs] ? 1 : 0; },
-  eq: (o, oi, a, ai, as, b, bi, bs, n) => { for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * as] === b[bi + i * bs] ? 1 : 0; },
+  add: (o, oi, a, ai, as1, as0, b, bi, bs1, bs0, n1, n0) => {
+    for (let r = 0; r < n1; r++, ai += as1, bi += bs1, oi += n0) for (let i = 0; i < n0; i++) o[oi + i] = a[ai + i * as0] + b[bi + i * bs0];
+  },
+  sub: (o, oi, a, ai, as1, as0, b, bi, bs1, bs0, n1, n0) => {
+    for (let r = 0; r < n1; r++, ai += as1, bi += bs1, oi += n0) for (let i = 0; i < n0; i++) o[oi + i] = a[ai + i * as0] - b[bi + i * bs0];
+  },
+  mul: (o, oi, a, ai, as1, as0, b, bi, bs1, bs0, n1, n0) => {
+    for (let r = 0; r < n1; r++, ai += as1, bi += bs1, oi += n0) for (let i = 0; i < n0; i++) o[oi + i] = a[ai + i * as0] * b[bi + i * bs0];
+  },
+  div: (o, oi, a, ai, as1, as0, b, bi, bs1, bs0, n1, n0) => {
+    for (let r = 0; r < n1; r++, ai += as1, bi += bs1, oi += n0) for (let i = 0; i < n0; i++) o[oi + i] = a[ai + i * as0] / b[bi + i * bs0];
+  },
+  max: (o, oi, a, ai, as1, as0, b, bi, bs1, bs0, n1, n0) => {
+    for (let r = 0; r < n1; r++, ai += as1, bi += bs1, oi += n0) for (let i = 0; i < n0; i++) o[oi + i] = Math.max(a[ai + i * as0], b[bi + i * bs0]);
+  },
+  min: (o, oi, a, ai, as1, as0, b, bi, bs1, bs0, n1, n0) => {
+    for (let r = 0; r < n1; r++, ai += as1, bi += bs1, oi += n0) for (let i = 0; i < n0; i++) o[oi + i] = Math.min(a[ai + i * as0], b[bi + i * bs0]);
+  },
+  gt: (o, oi, a, ai, as1, as0, b, bi, bs1, bs0, n1, n0) => {
+    for (let r = 0; r < n1; r++, ai += as1, bi += bs1, oi += n0) for (let i = 0; i < n0; i++) o[oi + i] = +(a[ai + i * as0] > b[bi + i * bs0]);
+  },
+  ge: (o, oi, a, ai, as1, as0, b, bi, bs1, bs0, n1, n0) => {
+    for (let r = 0; r < n1; r++, ai += as1, bi += bs1, oi += n0) for (let i = 0; i < n0; i++) o[oi + i] = +(a[ai + i * as0] >= b[bi + i * bs0]);
+  },
+  lt: (o, oi, a, ai, as1, as0, b, bi, bs1, bs0, n1, n0) => {
+    for (let r = 0; r < n1; r++, ai += as1, bi += bs1, oi += n0) for (let i = 0; i < n0; i++) o[oi + i] = +(a[ai + i * as0] < b[bi + i * bs0]);
+  },
+  le: (o, oi, a, ai, as1, as0, b, bi, bs1, bs0, n1, n0) => {
+    for (let r = 0; r < n1; r++, ai += as1, bi += bs1, oi += n0) for (let i = 0; i < n0; i++) o[oi + i] = +(a[ai + i * as0] <= b[bi + i * bs0]);
+  },
+  eq: (o, oi, a, ai, as1, as0, b, bi, bs1, bs0, n1, n0) => {
+    for (let r = 0; r < n1; r++, ai += as1, bi += bs1, oi += n0) for (let i = 0; i < n0; i++) o[oi + i] = +(a[ai + i * as0] === b[bi + i * bs0]);
+  },
 };
 
 /** numpy/tfjs broadcast shape of a and b, or undefined when they do not broadcast. */
@@ -74,12 +102,17 @@ export function broadcastBinary(op: BinaryOp, a: Float32Array, aShape: readonly 
     if (fb[k]) { sb[k] = cb; cb *= dims[k]; }
   }
   const inner = INNER[op];
-  const n = dims[nd - 1];
+  const n0 = dims[nd - 1], as0 = fa[nd - 1], bs0 = fb[nd - 1];
+  if (nd === 1) {
+    inner(out, 0, a, 0, 0, as0, b, 0, 0, bs0, 1, n0);
+    return { values: out, shape };
+  }
+  const n1 = dims[nd - 2], as1 = sa[nd - 2], bs1 = sb[nd - 2], block = n1 * n0;
   const idx = new Array<number>(nd).fill(0);
   let ai = 0, bi = 0;
-  for (let o = 0; o < size; o += n) {
-    inner(out, o, a, ai, fa[nd - 1], b, bi, fb[nd - 1], n);
-    for (let k = nd - 2; k >= 0; k--) {
+  for (let o = 0; o < size; o += block) {
+    inner(out, o, a, ai, as1, as0, b, bi, bs1, bs0, n1, n0);
+    for (let k = nd - 3; k >= 0; k--) {
       ai += sa[k]; bi += sb[k];
       if (++idx[k] < dims[k]) break;
       ai -= sa[k] * dims[k]; bi -= sb[k] * dims[k];
@@ -173,15 +206,28 @@ export function thinMatMul(a: Float32Array, b: Float32Array, m: number, k: numbe
   tA: boolean, tB: boolean): Float32Array {
   const out = new Float32Array(m * n);
   const as = tA ? 1 : k, ak = tA ? m : 1; // A(i,kk) = a[i*as + kk*ak]
-  if (!tB) {
+  if (!tB && k <= 4) {
+    // outer products (the gradient of a row sum: ones[R,1] x dy[1,C]): a short dot per output
     for (let i = 0; i < m; i++) {
-      const o = i * n;
+      const o = i * n, ai = i * as;
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        for (let kk = 0; kk < k; kk++) s += a[ai + kk * ak] * b[kk * n + j];
+        out[o + j] = s;
+      }
+    }
+  } else if (!tB) {
+    // float64 row accumulators: a row sum over 10^5 voxels keeps float32 accuracy
+    const acc = new Float64Array(n);
+    for (let i = 0; i < m; i++) {
+      acc.fill(0);
       for (let kk = 0; kk < k; kk++) {
         const s = a[i * as + kk * ak];
         if (s === 0) continue;
         const r = kk * n;
-        for (let j = 0; j < n; j++) out[o + j] += s * b[r + j];
+        for (let j = 0; j < n; j++) acc[j] += s * b[r + j];
       }
+      out.set(acc, i * n);
     }
   } else {
     for (let i = 0; i < m; i++) {

@@ -20,6 +20,7 @@ function same(f: () => tf.Tensor | tf.Tensor[], tol = 1e-6): void {
     const a = g.dataSync(), b = want[i].dataSync();
     let worst = 0, scale = 1;
     for (let j = 0; j < b.length; j++) {
+      if (a[j] === b[j] || (Number.isNaN(b[j]) && Number.isNaN(a[j]))) continue; // infinities, NaN
       worst = Math.max(worst, Math.abs(a[j] - b[j]));
       scale = Math.max(scale, Math.abs(b[j]));
     }
@@ -69,6 +70,54 @@ describe('support kernels against stock tfjs-cpu', () => {
     same(() => [tf.softmax(x), tf.softmax(tf.reshape(x, [1, 37, 10]))]);
   });
 
+  it('unary ops, LeakyRelu, ClipByValue on odd sizes (bit-identical formulas)', () => {
+    const x = rand([3, 7, 5], r, -3), pos = rand([37, 11], r, 0.01);
+    same(() => [tf.neg(x), tf.abs(x), tf.square(x), tf.exp(x), tf.sigmoid(x), tf.relu(x), tf.reciprocal(x),
+      tf.leakyRelu(x, 0.01), tf.leakyRelu(x, 0.2), tf.clipByValue(x, -0.5, 0.7),
+      tf.log(pos), tf.sqrt(pos), tf.rsqrt(pos), tf.neg(tf.scalar(2))], 0);
+    // zeros of both signs, NaN, infinities, denormals (the branch-free LeakyRelu reads sign bits)
+    const sp = tf.tensor([0, -0, NaN, Infinity, -Infinity, 1e-40, -1e-40, 3, -3]);
+    same(() => [tf.neg(sp), tf.abs(sp), tf.square(sp), tf.exp(sp), tf.log(sp), tf.sqrt(sp), tf.sigmoid(sp),
+      tf.leakyRelu(sp, 0.01), tf.clipByValue(sp, -1, 1), tf.greater(sp, 0), tf.lessEqual(sp, 0), tf.equal(sp, sp)], 0);
+    const signs = (t: tf.Tensor): boolean[] => Array.from(t.dataSync(), (v) => Object.is(v, -0));
+    expect(signs(tf.leakyRelu(sp, 0.01))).toEqual([false, true, false, false, false, false, false, false, false]);
+  });
+
+  it('Select, and Cast of bool / int32 to float32', () => {
+    const a = rand([4, 9, 3], r), b = rand([4, 9, 3], r);
+    const cond = tf.greater(a, b);
+    same(() => [tf.where(cond, a, b), tf.cast(cond, 'float32'), tf.cast(tf.tensor([1, -7, 3], [3], 'int32'), 'float32'),
+      tf.mul(tf.cast(cond, 'float32'), a)], 0);
+    // a tensor that broadcasts the condition goes to the stock kernel
+    same(() => tf.where(tf.tensor([true, false, true, true], [4, 1, 1], 'bool'), a, b), 0);
+    // the bit blend copies NaN and infinities of the chosen side only
+    const t = tf.tensor([NaN, 1, Infinity, -0]), e = tf.tensor([2, NaN, 5, -Infinity]);
+    same(() => tf.where(tf.tensor([true, false, false, true], [4], 'bool'), t, e), 0);
+  });
+
+  it.each([
+    [[7, 5, 3], [0]], [[7, 5, 3], [2]], [[7, 5, 3], [1]], [[7, 5, 3], [0, 2]], [[7, 5, 3], [0, 1, 2]],
+    [[2, 1, 6, 5], [3, 1]], [[1, 1, 4096, 12], [0, 1, 2]], [[33, 10], [-1]], [[6], [0]], [[4, 1], [1]],
+  ])('Sum/Max/Min/Mean of %j over axes %j (sums bit-identical)', (shape, axes) => {
+    const x = rand(shape, r);
+    same(() => [tf.sum(x, axes), tf.sum(x, axes, true), tf.max(x, axes), tf.min(x, axes, true)], 0);
+    same(() => [tf.mean(x, axes), tf.mean(x, axes, true)], 1e-6);
+  });
+
+  it('Max/Min propagate NaN as tfjs-cpu does; a sum over all axes', () => {
+    const x = tf.tensor([1, NaN, 3, 4, 5, NaN], [2, 3]);
+    same(() => [tf.max(x, 0), tf.max(x, 1), tf.min(x, 0), tf.min(x, 1)], 0);
+    const big = rand([32768, 10], r);
+    same(() => [tf.sum(big), tf.sum(big, 0), tf.sum(big, 1, true)], 0);
+  });
+
+  it('Concat along every axis, several inputs, odd sizes', () => {
+    const a = rand([2, 3, 4, 5], r), b = rand([2, 3, 4, 7], r), c = rand([2, 3, 4, 1], r), d = rand([5, 3, 4, 5], r);
+    const e = rand([3, 100], r), f = rand([3, 70], r);
+    same(() => [tf.concat([a, b, c], 3), tf.concat([a, d], 0), tf.concat([a, a], 1), tf.concat([a, a, a], 2),
+      tf.concat([e, f], 1)], 0);
+  });
+
   it('BatchMatMul large enough for the wasm GEMM, all transpositions, odd sizes', () => {
     const a = rand([1031, 37], r), b = rand([37, 45], r), bt = rand([45, 37], r), c = rand([1031, 45], r);
     same(() => [tf.matMul(a, b), tf.matMul(a, bt, false, true), tf.matMul(a, c, true, false),
@@ -77,6 +126,9 @@ describe('support kernels against stock tfjs-cpu', () => {
     const ones = tf.ones([1, 30011]), x = rand([30011, 17], r), g = rand([1, 17], r), v = rand([17, 1], r);
     same(() => [tf.matMul(ones, x), tf.matMul(x, ones, true, true), tf.matMul(tf.transpose(ones), g),
       tf.matMul(ones, g, true, false), tf.matMul(x, v), tf.matMul(x, tf.transpose(v), false, true)], 2e-5);
+    // thin and small: a batched row sum (sumRows) and its gradient, an SE fully connected layer
+    const x3 = rand([1, 4099, 12], r), g3 = rand([1, 1, 12], r), z = rand([1, 12], r), w = rand([12, 3], r);
+    same(() => [tf.matMul(tf.ones([1, 1, 4099]), x3), tf.matMul(tf.ones([1, 4099, 1]), g3), tf.matMul(z, w)], 2e-5);
   });
 });
 

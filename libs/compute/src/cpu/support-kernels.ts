@@ -2,18 +2,21 @@
  * Replacements for the tfjs-cpu kernels that dominate a training step once the convolutions
  * are fast: broadcasting Add/Sub/Multiply/RealDiv/Maximum/Minimum and comparisons (normalisation,
  * SE scaling, bias, the LeakyReLU gradient's Greater against a scalar), SplitV and
- * Slice along the channel axis (gradients of concatenations), Transpose, Softmax, and large
- * BatchMatMuls (1x1x1 convolutions, the transposed convolution's matmul) on the wasm GEMM.
+ * Slice along the channel axis (gradients of concatenations), Concat, Transpose, Softmax,
+ * unary ops (Neg, Log, Exp, ... LeakyRelu), Select, Cast to float32, Sum/Max/Min/Mean over
+ * any axes, and BatchMatMuls (large ones on the wasm GEMM, thin ones as streaming loops).
  * Each falls back to the stock kernel for anything but plain float32 tensors.
  */
 import {
   backend_util, util, type KernelFunc, type NamedAttrMap, type TensorInfo,
 } from '@tensorflow/tfjs-core';
+import { clip, leakyRelu, select, toFloat32, unary, type UnaryOp } from './elementwise';
 import { conv3dEngine } from './engine';
 import type { Conv3dGeometry } from './geometry';
 import {
   type BinaryOp, broadcastBinary, broadcastShape, COMPARISONS, sliceBox, softmaxLastAxis, thinMatMul, transposeArray,
 } from './layout';
+import { concatArrays, reduceAxes, type ReduceOp } from './reduce';
 
 export interface CpuBackendLike {
   data: { get(dataId: object): { values: unknown } };
@@ -74,6 +77,65 @@ const softmax: FastKernel = ({ logits }, attrs, backend) => {
   return backend.makeTensorInfo([...logits.shape], 'float32', softmaxLastAxis(xv, logits.shape[r - 1]));
 };
 
+const unaryKernel = (op: UnaryOp): FastKernel => ({ x }, _attrs, backend) => {
+  const xv = floatValues(backend, x);
+  return xv && backend.makeTensorInfo([...x.shape], 'float32', unary(op, xv));
+};
+
+const leakyReluKernel: FastKernel = ({ x }, attrs, backend) => {
+  const xv = floatValues(backend, x);
+  return xv && backend.makeTensorInfo([...x.shape], 'float32', leakyRelu(xv, attrs.alpha as number));
+};
+
+const clipKernel: FastKernel = ({ x }, attrs, backend) => {
+  const xv = floatValues(backend, x);
+  return xv && backend.makeTensorInfo([...x.shape], 'float32',
+    clip(xv, attrs.clipValueMin as number, attrs.clipValueMax as number));
+};
+
+const selectKernel: FastKernel = ({ condition, t, e }, _attrs, backend) => {
+  const cv = backend.data.get(condition.dataId).values;
+  const tv = floatValues(backend, t), ev = floatValues(backend, e);
+  if (!tv || !ev || !(cv instanceof Uint8Array) || condition.dtype !== 'bool'
+    || cv.length !== tv.length || ev.length !== tv.length) return undefined;
+  return backend.makeTensorInfo([...t.shape], 'float32', select(cv, tv, ev));
+};
+
+/**
+ * bool/int32 -> float32 as a real Float32Array: tfjs-cpu shares the integer array under a float32
+ * dtype, which every fast kernel here would then hand back to the stock one.
+ */
+const castKernel: FastKernel = ({ x }, attrs, backend) => {
+  const v = backend.data.get(x.dataId).values;
+  if (attrs.dtype !== 'float32' || !(v instanceof Uint8Array || v instanceof Int32Array)
+    || (x.dtype !== 'bool' && x.dtype !== 'int32')) return undefined;
+  return backend.makeTensorInfo([...x.shape], 'float32', toFloat32(v));
+};
+
+const reduceKernel = (op: ReduceOp | 'mean', axisAttr: string): FastKernel => ({ x }, attrs, backend) => {
+  const xv = floatValues(backend, x);
+  if (!xv) return undefined;
+  const axes = util.parseAxisParam(attrs[axisAttr] as number | number[], x.shape);
+  const [outShape, reduceShape] = backend_util.computeOutAndReduceShapes(x.shape, axes);
+  const n = util.sizeFromShape(reduceShape);
+  if (n === 0 && op !== 'sum') return undefined;
+  const values = reduceAxes(op === 'mean' ? 'sum' : op, xv, x.shape, axes);
+  if (op === 'mean') for (let i = 0; i < values.length; i++) values[i] /= n;
+  const shape = attrs.keepDims ? backend_util.expandShapeToKeepDim(outShape, axes) : outShape;
+  return backend.makeTensorInfo(shape, 'float32', values);
+};
+
+const concat: FastKernel = (inputs, attrs, backend) => {
+  const ts = Object.values(inputs);
+  const vs = ts.map((t) => floatValues(backend, t));
+  if (ts.length === 0 || vs.some((v) => !v)) return undefined;
+  const axis = util.parseAxisParam(attrs.axis as number, ts[0].shape)[0];
+  const shapes = ts.map((t) => t.shape);
+  backend_util.assertParamsConsistent(shapes, axis);
+  return backend.makeTensorInfo(backend_util.computeOutShape(shapes, axis), 'float32',
+    concatArrays(vs as Float32Array[], shapes, axis));
+};
+
 /** A [rows, k] x [k, n] product as a 1x1x1 convolution. */
 const gemmGeometry = (rows: number, k: number, n: number): Conv3dGeometry => ({
   batch: 1, inD: 1, inH: 1, inW: rows, inC: k, outD: 1, outH: 1, outW: rows, outC: n,
@@ -99,12 +161,12 @@ const batchMatMul: FastKernel = ({ a, b }, attrs, backend) => {
   const m = tA ? a.shape[ra - 1] : a.shape[ra - 2];
   const k = tA ? a.shape[ra - 2] : a.shape[ra - 1];
   const n = tB ? b.shape[rb - 2] : b.shape[rb - 1];
-  if ((tB ? b.shape[rb - 1] : b.shape[rb - 2]) !== k || m * n * k < MATMUL_MIN_MACS) return undefined;
-  const outShape = (): number[] => [...(ra >= rb ? a.shape : b.shape).slice(0, -2), m, n];
-  if (Math.min(m, n, k) < MATMUL_MIN_SIDE) {
-    return backend.makeTensorInfo(outShape(), 'float32', thinMatMul(av, bv, m, k, n, tA, tB));
-  }
+  if ((tB ? b.shape[rb - 1] : b.shape[rb - 2]) !== k) return undefined;
   const shape = [...(ra >= rb ? a.shape : b.shape).slice(0, -2), m, n];
+  if (Math.min(m, n, k) < MATMUL_MIN_SIDE) {
+    return backend.makeTensorInfo(shape, 'float32', thinMatMul(av, bv, m, k, n, tA, tB));
+  }
+  if (m * n * k < MATMUL_MIN_MACS) return undefined;
   const engine = conv3dEngine();
   let values: Float32Array;
   if (tA) {
@@ -135,6 +197,25 @@ export const SUPPORT_KERNELS: Record<string, FastKernel> = {
   Transpose: transpose,
   Softmax: softmax,
   BatchMatMul: batchMatMul,
+  Concat: concat,
+  Neg: unaryKernel('neg'),
+  Abs: unaryKernel('abs'),
+  Square: unaryKernel('square'),
+  Sqrt: unaryKernel('sqrt'),
+  Rsqrt: unaryKernel('rsqrt'),
+  Exp: unaryKernel('exp'),
+  Log: unaryKernel('log'),
+  Sigmoid: unaryKernel('sigmoid'),
+  Reciprocal: unaryKernel('reciprocal'),
+  Relu: unaryKernel('relu'),
+  LeakyRelu: leakyReluKernel,
+  ClipByValue: clipKernel,
+  Select: selectKernel,
+  Cast: castKernel,
+  Sum: reduceKernel('sum', 'axis'),
+  Max: reduceKernel('max', 'reductionIndices'),
+  Min: reduceKernel('min', 'axis'),
+  Mean: reduceKernel('mean', 'axis'),
 };
 
 /** Wrap a fast kernel so that undefined falls through to `stock`. */

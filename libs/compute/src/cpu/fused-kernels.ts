@@ -1,0 +1,130 @@
+/**
+ * Kernels of this project's own (kernel names no stock backend has), registered on 'cpu' with
+ * their gradients:
+ * - `AnatomyNetGroupNorm` {x [G,R,C], gamma [C], beta [C]}, attrs {eps} -> [y [G,R,C],
+ *   mean [G,1,C], variance [G,1,C]] (biased batch statistics, which carry no gradient), and its
+ *   backward `AnatomyNetGroupNormGrad` {dy, x, mean, variance, gamma} -> [dx, dgamma, dbeta].
+ *   Model code calls the forward only where `getKernel('AnatomyNetGroupNorm', backend)` exists
+ *   and keeps its composed ops elsewhere (libs/model ops.ts normalizeGroups).
+ * - `AnatomyNetLeakyReluGrad` {dy, x}, attrs {alpha}: the LeakyRelu gradient in one pass,
+ *   installed in place of tfjs's where(x > 0, dy, dy * alpha) while the cpu kernels are
+ *   registered and the active backend is 'cpu' (other backends keep tfjs's gradient).
+ */
+import {
+  engine, getBackend, getGradient, getKernel, registerGradient, tensor,
+  type GradConfig, type NamedAttrMap, type Tensor, type TensorInfo,
+} from '@tensorflow/tfjs-core';
+import { leakyReluGrad } from './elementwise';
+import { groupNormBackward, groupNormForward } from './norm';
+import type { CpuBackendLike, FastKernel } from './support-kernels';
+
+export const GROUP_NORM = 'AnatomyNetGroupNorm';
+export const GROUP_NORM_GRAD = 'AnatomyNetGroupNormGrad';
+export const LEAKY_RELU_GRAD = 'AnatomyNetLeakyReluGrad';
+
+/** float32 values of t, converted when tfjs keeps another array type under a float32 tensor. */
+function f32(backend: CpuBackendLike, t: TensorInfo): Float32Array {
+  const v = backend.data.get(t.dataId).values;
+  if (v instanceof Float32Array) return v;
+  if (ArrayBuffer.isView(v) && !(v instanceof DataView)) return Float32Array.from(v as unknown as ArrayLike<number>);
+  throw new TypeError(`${GROUP_NORM}: expected numeric tensor data, got ${typeof v}`);
+}
+
+function groupShape(x: TensorInfo, kernel: string): [number, number, number] {
+  if (x.shape.length !== 3) throw new RangeError(`${kernel}: x must be [G, R, C], got [${x.shape.join(',')}]`);
+  return x.shape as [number, number, number];
+}
+
+const groupNorm: FastKernel = ({ x, gamma, beta }, attrs, backend) => {
+  const [g, r, c] = groupShape(x, GROUP_NORM);
+  const f = groupNormForward(f32(backend, x), g, r, c, f32(backend, gamma), f32(backend, beta), attrs.eps as number);
+  return [
+    backend.makeTensorInfo([g, r, c], 'float32', f.y),
+    backend.makeTensorInfo([g, 1, c], 'float32', f.mean),
+    backend.makeTensorInfo([g, 1, c], 'float32', f.variance),
+  ];
+};
+
+const groupNormGrad: FastKernel = ({ dy, x, mean, variance, gamma }, attrs, backend) => {
+  const [g, r, c] = groupShape(x, GROUP_NORM_GRAD);
+  const b = groupNormBackward(f32(backend, dy), f32(backend, x), g, r, c, f32(backend, mean),
+    f32(backend, variance), f32(backend, gamma), attrs.eps as number);
+  return [
+    backend.makeTensorInfo([g, r, c], 'float32', b.dx),
+    backend.makeTensorInfo([c], 'float32', b.dgamma),
+    backend.makeTensorInfo([c], 'float32', b.dbeta),
+  ];
+};
+
+const leakyGrad: FastKernel = ({ dy, x }, attrs, backend) => backend.makeTensorInfo(
+  [...x.shape], 'float32', leakyReluGrad(f32(backend, dy), f32(backend, x), attrs.alpha as number));
+
+/** Kernel name -> implementation, for the 'cpu' backend (no stock kernel to fall back to). */
+export const FUSED_KERNELS: Record<string, FastKernel> = {
+  [GROUP_NORM]: groupNorm,
+  [GROUP_NORM_GRAD]: groupNormGrad,
+  [LEAKY_RELU_GRAD]: leakyGrad,
+};
+
+const run = (name: string, inputs: Record<string, Tensor>, attrs: NamedAttrMap): Tensor[] =>
+  engine().runKernel(name, inputs as never, attrs) as unknown as Tensor[];
+
+/**
+ * Gradient of the fused norm. tfjs asks for each input's gradient in its own tidy; the first
+ * asked runs the backward kernel once and keeps dgamma and dbeta (C values) as plain arrays
+ * for the others, so nothing is computed twice and no tensor outlives its scope.
+ */
+const groupNormGradConfig: GradConfig = {
+  kernelName: GROUP_NORM,
+  inputsToSave: ['x', 'gamma'],
+  outputsToSave: [false, true, true],
+  gradFunc: (dys, saved, attrs) => {
+    const dy = (Array.isArray(dys) ? dys[0] : dys) as Tensor;
+    const [x, gamma, mean, variance] = saved;
+    let params: [Float32Array, Float32Array] | undefined;
+    const backward = (): Tensor => {
+      const [dx, dg, db] = run(GROUP_NORM_GRAD, { dy, x, mean, variance, gamma }, attrs);
+      params = [Float32Array.from(dg.dataSync()), Float32Array.from(db.dataSync())];
+      dg.dispose();
+      db.dispose();
+      return dx;
+    };
+    const param = (i: 0 | 1) => (): Tensor => {
+      if (!params) backward().dispose();
+      return tensor(params![i], gamma.shape, 'float32');
+    };
+    return { x: backward, gamma: param(0), beta: param(1) };
+  },
+};
+
+let stockLeakyGrad: GradConfig | undefined;
+
+/** LeakyRelu's gradient: the fused kernel on 'cpu' while registered, tfjs's otherwise. */
+const leakyReluGradConfig = (fallback: GradConfig): GradConfig => ({
+  kernelName: 'LeakyRelu',
+  inputsToSave: ['x'],
+  gradFunc: (dy, saved, attrs) => {
+    const [x] = saved;
+    const d = dy as Tensor;
+    if (getBackend() !== 'cpu' || !getKernel(LEAKY_RELU_GRAD, 'cpu') || d.dtype !== 'float32' || x.dtype !== 'float32'
+      || d.size !== x.size) {
+      return fallback.gradFunc(dy, saved, attrs);
+    }
+    return { x: () => run(LEAKY_RELU_GRAD, { dy: d, x }, attrs) as unknown as Tensor };
+  },
+});
+
+/** Registers the fused kernels' gradients (idempotent) and routes LeakyRelu's through its kernel. */
+export function registerFusedGradients(): void {
+  registerGradient(groupNormGradConfig);
+  if (!stockLeakyGrad) {
+    stockLeakyGrad = getGradient('LeakyRelu');
+    registerGradient(leakyReluGradConfig(stockLeakyGrad));
+  }
+}
+
+/** Puts tfjs's own LeakyRelu gradient back. */
+export function unregisterFusedGradients(): void {
+  if (stockLeakyGrad) registerGradient(stockLeakyGrad);
+  stockLeakyGrad = undefined;
+}

@@ -1,0 +1,96 @@
+/**
+ * Fused group normalisation on float32 arrays: x [G, R, C] (G groups of R rows of C channels,
+ * row-major) normalised with each group's per-channel batch statistics, then gamma/beta [C].
+ * Batch norm is G = 1 over all voxels, instance norm G = N. The composed tfjs version is ~15 ops
+ * forward and ~20 backward, each a pass over the activation and an allocation; here the forward
+ * is three reads of x and one write, the backward two reads of x and dy and one write. Sums run in float64 in row
+ * order, so results are deterministic.
+ */
+
+export interface GroupNormForward {
+  /** [G, R, C] normalised, scaled and shifted. */
+  y: Float32Array;
+  /** [G, C] mean over each group's rows. */
+  mean: Float32Array;
+  /** [G, C] biased variance over each group's rows. */
+  variance: Float32Array;
+}
+
+/** Per-group, per-channel 1/sqrt(variance + eps) as used by both passes (from the float32 variance). */
+function invStd(variance: Float32Array, eps: number): Float64Array {
+  const inv = new Float64Array(variance.length);
+  for (let i = 0; i < inv.length; i++) inv[i] = 1 / Math.sqrt(variance[i] + eps);
+  return inv;
+}
+
+/**
+ * y = (x - mean) / sqrt(var + eps) * gamma + beta per group and channel, with the biased batch
+ * variance (two-pass: mean, then centred squares).
+ */
+export function groupNormForward(x: Float32Array, g: number, r: number, c: number,
+  gamma: Float32Array, beta: Float32Array, eps: number): GroupNormForward {
+  const mean = new Float32Array(g * c), variance = new Float32Array(g * c);
+  const y = new Float32Array(x.length);
+  const acc = new Float64Array(c), m64 = new Float64Array(c);
+  const scale = new Float64Array(c), shift = new Float64Array(c);
+  for (let gi = 0; gi < g; gi++) {
+    const base = gi * r * c, end = base + r * c;
+    acc.fill(0);
+    for (let o = base; o < end; o += c) for (let j = 0; j < c; j++) acc[j] += x[o + j];
+    for (let j = 0; j < c; j++) { mean[gi * c + j] = acc[j] / r; m64[j] = mean[gi * c + j]; }
+    acc.fill(0);
+    for (let o = base; o < end; o += c) {
+      for (let j = 0; j < c; j++) { const d = x[o + j] - m64[j]; acc[j] += d * d; }
+    }
+    for (let j = 0; j < c; j++) variance[gi * c + j] = acc[j] / r;
+    const inv = invStd(variance.subarray(gi * c, gi * c + c), eps);
+    for (let j = 0; j < c; j++) { scale[j] = inv[j] * gamma[j]; shift[j] = beta[j] - m64[j] * scale[j]; }
+    for (let o = base; o < end; o += c) for (let j = 0; j < c; j++) y[o + j] = x[o + j] * scale[j] + shift[j];
+  }
+  return { y, mean, variance };
+}
+
+export interface GroupNormBackward {
+  /** [G, R, C] gradient of the input. */
+  dx: Float32Array;
+  /** [C] gradients of gamma and beta (summed over groups). */
+  dgamma: Float32Array;
+  dbeta: Float32Array;
+}
+
+/**
+ * Closed-form backward of {@link groupNormForward} given dy (the gradient of y) and the saved
+ * x, mean and variance: with xhat = (x - mean) inv,
+ * dx = gamma inv (dy - mean_r(dy) - xhat mean_r(dy xhat)), dgamma = sum dy xhat, dbeta = sum dy.
+ */
+export function groupNormBackward(dy: Float32Array, x: Float32Array, g: number, r: number, c: number,
+  mean: Float32Array, variance: Float32Array, gamma: Float32Array, eps: number): GroupNormBackward {
+  const dx = new Float32Array(x.length);
+  const dgamma = new Float64Array(c), dbeta = new Float64Array(c);
+  const sdy = new Float64Array(c), sdyx = new Float64Array(c), m64 = new Float64Array(c);
+  const k1 = new Float64Array(c), k2 = new Float64Array(c), k3 = new Float64Array(c);
+  for (let gi = 0; gi < g; gi++) {
+    const base = gi * r * c, end = base + r * c;
+    const inv = invStd(variance.subarray(gi * c, gi * c + c), eps);
+    for (let j = 0; j < c; j++) m64[j] = mean[gi * c + j];
+    sdy.fill(0);
+    sdyx.fill(0);
+    for (let o = base; o < end; o += c) {
+      for (let j = 0; j < c; j++) { const d = dy[o + j]; sdy[j] += d; sdyx[j] += d * (x[o + j] - m64[j]); }
+    }
+    // sdyx holds sum dy (x - mean); times inv it is sum dy xhat
+    for (let j = 0; j < c; j++) {
+      const sumDyXhat = sdyx[j] * inv[j];
+      dgamma[j] += sumDyXhat;
+      dbeta[j] += sdy[j];
+      // dx = gamma inv dy - gamma inv sdy / r - (x - mean) gamma inv^2 sumDyXhat / r
+      k1[j] = gamma[j] * inv[j];
+      k2[j] = k1[j] * sdy[j] / r;
+      k3[j] = k1[j] * inv[j] * sumDyXhat / r;
+    }
+    for (let o = base; o < end; o += c) {
+      for (let j = 0; j < c; j++) dx[o + j] = k1[j] * dy[o + j] - k2[j] - k3[j] * (x[o + j] - m64[j]);
+    }
+  }
+  return { dx, dgamma: Float32Array.from(dgamma), dbeta: Float32Array.from(dbeta) };
+}
