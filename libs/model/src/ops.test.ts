@@ -1,6 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { addBiasRows, cropStart5, depthToSpace2, normalizeGroups, padEnd5, scaleChannels, sumRows } from './ops';
+import {
+  addBiasRows, cropStart5, depthToSpace2, FUSED_GROUP_NORM, normalizeGroups, normalizeGroupsComposed, padEnd5,
+  scaleChannels, sumRows,
+} from './ops';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -71,6 +74,38 @@ describe('custom gradients agree with autodiff of stock ops', () => {
     const ours = tf.grads((a, g, b) => normalizeGroups(a as tf.Tensor3D, g as tf.Tensor1D, b as tf.Tensor1D, 1e-5).y.mul(dy).sum())([x, gamma, beta]);
     const stock = tf.grads((a, g, b) => stockNorm(a, g, b).mul(dy).sum())([x, gamma, beta]);
     for (let i = 0; i < 3; i++) close(ours[i], stock[i], 1e-4);
+  });
+});
+
+describe('normalizeGroups dispatch', () => {
+  it('runs the backend kernel named FUSED_GROUP_NORM where one is registered, the composed ops otherwise', () => {
+    const x = tf.randomNormal([2, 9, 5], 1, 2, 'float32', 12) as tf.Tensor3D;
+    const gamma = tf.tensor1d([1, 2, 0.5, -1, 1.5]), beta = tf.tensor1d([0, 0.1, -0.2, 0.3, 0]);
+    const composed = normalizeGroupsComposed(x, gamma, beta, 1e-5);
+    const plain = normalizeGroups(x, gamma, beta, 1e-5);
+    close(plain.y, composed.y, 0);
+    // a stand-in kernel: the composed values shifted by 1, to see which path ran
+    const calls: unknown[] = [];
+    tf.registerKernel({
+      kernelName: FUSED_GROUP_NORM,
+      backendName: 'cpu',
+      kernelFunc: ({ inputs, attrs }) => {
+        calls.push(attrs);
+        const xin = tf.engine().makeTensorFromTensorInfo(inputs.x as tf.TensorInfo) as tf.Tensor3D;
+        const r = normalizeGroupsComposed(xin, gamma, beta, 1e-5);
+        return [tf.add(r.y, 1), r.mean, r.variance];
+      },
+    });
+    try {
+      const fused = normalizeGroups(x, gamma, beta, 1e-5);
+      expect(calls).toEqual([{ eps: 1e-5 }]);
+      close(fused.y, tf.add(composed.y, 1), 1e-6);
+      close(fused.mean, composed.mean, 0);
+      close(fused.variance, composed.variance, 0);
+    } finally {
+      tf.unregisterKernel(FUSED_GROUP_NORM, 'cpu');
+    }
+    close(normalizeGroups(x, gamma, beta, 1e-5).y, composed.y, 0);
   });
 });
 

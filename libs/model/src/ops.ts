@@ -56,11 +56,29 @@ export interface NormResult {
 }
 
 /**
+ * A backend kernel computing normalizeGroups in one pass (with its gradient registered): inputs
+ * {x [G,R,C], gamma [C], beta [C]}, attrs {eps}, outputs [y, mean [G,1,C], variance [G,1,C]].
+ * @anatomynet/compute registers it on 'cpu' (registerCpuKernels); other backends lack it.
+ */
+export const FUSED_GROUP_NORM = 'AnatomyNetGroupNorm';
+
+/**
  * Normalises x [G, R, C] with the statistics of each group's rows, then applies gamma/beta [C].
- * Batch norm is G = 1 over all N*D*H*W rows; instance norm is G = N. One custom gradient with the
- * closed-form backward (dx = gamma/sigma * (dy - mean(dy) - xhat * mean(dy * xhat))).
+ * Batch norm is G = 1 over all N*D*H*W rows; instance norm is G = N. Runs the backend's fused
+ * {@link FUSED_GROUP_NORM} kernel where the active backend has one, otherwise
+ * {@link normalizeGroupsComposed}: one custom gradient with the closed-form backward
+ * (dx = gamma/sigma * (dy - mean(dy) - xhat * mean(dy * xhat))). The statistics carry no gradient.
  */
 export function normalizeGroups(x: tf.Tensor3D, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number): NormResult {
+  if (tf.getKernel(FUSED_GROUP_NORM, tf.getBackend()) !== undefined) {
+    const [y, mean, variance] = tf.engine().runKernel(FUSED_GROUP_NORM, { x, gamma, beta }, { eps }) as tf.Tensor3D[];
+    return { y, mean, variance };
+  }
+  return normalizeGroupsComposed(x, gamma, beta, eps);
+}
+
+/** {@link normalizeGroups} from standard tfjs ops (every backend; the reference for the fused kernel). */
+export function normalizeGroupsComposed(x: tf.Tensor3D, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number): NormResult {
   const rows = x.shape[1];
   let mean!: tf.Tensor3D;
   let variance!: tf.Tensor3D;
