@@ -90,3 +90,20 @@ export function toFloat32(x: Uint8Array | Int32Array): Float32Array {
   for (let i = 0; i < x.length; i++) out[i] = x[i];
   return out;
 }
+
+/**
+ * Gradient of a softmax over the last axis (rows of n) from y = softmax(x):
+ * dx = dy y - sum(dy y) y per row, rounded at each step as tfjs's mul/sum/mul/sub chain does
+ * (so bit-identical to it), in one pass instead of four.
+ */
+export function softmaxGradLastAxis(dy: Float32Array, y: Float32Array, n: number): Float32Array {
+  const out = new Float32Array(y.length);
+  const f = Math.fround;
+  for (let o = 0; o < y.length; o += n) {
+    let s = 0;
+    for (let i = 0; i < n; i++) { const p = f(dy[o + i] * y[o + i]); out[o + i] = p; s += p; }
+    const s32 = f(s);
+    for (let i = 0; i < n; i++) out[o + i] = out[o + i] - f(s32 * y[o + i]);
+  }
+  return out;
+}

@@ -99,3 +99,16 @@ describe('fused LeakyRelu gradient (AnatomyNetLeakyReluGrad)', () => {
     for (let i = 0; i < 2; i++) expect(Array.from(fused[i].dataSync())).toEqual(Array.from(composed[i].dataSync()));
   });
 });
+
+describe('fused Softmax gradient (AnatomyNetSoftmaxGrad)', () => {
+  it('is bit-identical to tfjs mul/sum/mul/sub on the last axis; other axes keep tfjs', () => {
+    const gen = rng(12);
+    const x = tf.mul(rand([53, 10], gen), 8), dy = rand([53, 10], gen);
+    const x3 = rand([3, 7, 5], gen), dy3 = rand([3, 7, 5], gen);
+    const { composed, fused } = both(() => [
+      tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.softmax(t), dy)))(x),
+      tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.softmax(t), dy3)))(x3),
+    ]);
+    for (let i = 0; i < 2; i++) expect(Array.from(fused[i].dataSync())).toEqual(Array.from(composed[i].dataSync()));
+  });
+});

@@ -7,27 +7,30 @@
  *   Model code calls the forward only where `getKernel('AnatomyNetGroupNorm', backend)` exists
  *   and keeps its composed ops elsewhere (libs/model ops.ts normalizeGroups).
  * - `AnatomyNetLeakyReluGrad` {dy, x}, attrs {alpha}: the LeakyRelu gradient in one pass,
- *   installed in place of tfjs's where(x > 0, dy, dy * alpha) while the cpu kernels are
- *   registered and the active backend is 'cpu' (other backends keep tfjs's gradient).
+ *   installed in place of tfjs's where(x > 0, dy, dy * alpha), and `AnatomyNetSoftmaxGrad`
+ *   {dy, y}: the last-axis Softmax gradient in one pass instead of mul/sum/mul/sub. Both replace
+ *   tfjs's gradient functions while the cpu kernels are registered and only when the active
+ *   backend is 'cpu' (other backends keep tfjs's gradients).
  */
 import {
   engine, getBackend, getGradient, getKernel, registerGradient, tensor,
   type GradConfig, type NamedAttrMap, type Tensor, type TensorInfo,
 } from '@tensorflow/tfjs-core';
-import { leakyReluGrad } from './elementwise';
+import { leakyReluGrad, softmaxGradLastAxis } from './elementwise';
 import { groupNormBackward, groupNormForward } from './norm';
 import type { CpuBackendLike, FastKernel } from './support-kernels';
 
 export const GROUP_NORM = 'AnatomyNetGroupNorm';
 export const GROUP_NORM_GRAD = 'AnatomyNetGroupNormGrad';
 export const LEAKY_RELU_GRAD = 'AnatomyNetLeakyReluGrad';
+export const SOFTMAX_GRAD = 'AnatomyNetSoftmaxGrad';
 
 /** float32 values of t, converted when tfjs keeps another array type under a float32 tensor. */
-function f32(backend: CpuBackendLike, t: TensorInfo): Float32Array {
+export function f32(backend: CpuBackendLike, t: TensorInfo): Float32Array {
   const v = backend.data.get(t.dataId).values;
   if (v instanceof Float32Array) return v;
   if (ArrayBuffer.isView(v) && !(v instanceof DataView)) return Float32Array.from(v as unknown as ArrayLike<number>);
-  throw new TypeError(`${GROUP_NORM}: expected numeric tensor data, got ${typeof v}`);
+  throw new TypeError(`expected numeric tensor data, got ${typeof v}`);
 }
 
 function groupShape(x: TensorInfo, kernel: string): [number, number, number] {
@@ -59,14 +62,18 @@ const groupNormGrad: FastKernel = ({ dy, x, mean, variance, gamma }, attrs, back
 const leakyGrad: FastKernel = ({ dy, x }, attrs, backend) => backend.makeTensorInfo(
   [...x.shape], 'float32', leakyReluGrad(f32(backend, dy), f32(backend, x), attrs.alpha as number));
 
+const softmaxGrad: FastKernel = ({ dy, y }, _attrs, backend) => backend.makeTensorInfo(
+  [...y.shape], 'float32', softmaxGradLastAxis(f32(backend, dy), f32(backend, y), y.shape[y.shape.length - 1]));
+
 /** Kernel name -> implementation, for the 'cpu' backend (no stock kernel to fall back to). */
 export const FUSED_KERNELS: Record<string, FastKernel> = {
   [GROUP_NORM]: groupNorm,
   [GROUP_NORM_GRAD]: groupNormGrad,
   [LEAKY_RELU_GRAD]: leakyGrad,
+  [SOFTMAX_GRAD]: softmaxGrad,
 };
 
-const run = (name: string, inputs: Record<string, Tensor>, attrs: NamedAttrMap): Tensor[] =>
+export const run = (name: string, inputs: Record<string, Tensor>, attrs: NamedAttrMap): Tensor[] =>
   engine().runKernel(name, inputs as never, attrs) as unknown as Tensor[];
 
 /**
@@ -97,34 +104,51 @@ const groupNormGradConfig: GradConfig = {
   },
 };
 
-let stockLeakyGrad: GradConfig | undefined;
+/** Whether a replaced gradient may run `fused`: active backend 'cpu', kernel registered, float32 operands. */
+const canFuse = (fused: string, ...ts: Tensor[]): boolean => getBackend() === 'cpu' && getKernel(fused, 'cpu') !== undefined
+  && ts.every((t) => t.dtype === 'float32' && t.size === ts[0].size);
 
-/** LeakyRelu's gradient: the fused kernel on 'cpu' while registered, tfjs's otherwise. */
+/** LeakyRelu's gradient: the fused kernel where possible, tfjs's otherwise. */
 const leakyReluGradConfig = (fallback: GradConfig): GradConfig => ({
-  kernelName: 'LeakyRelu',
-  inputsToSave: ['x'],
+  ...fallback,
   gradFunc: (dy, saved, attrs) => {
-    const [x] = saved;
-    const d = dy as Tensor;
-    if (getBackend() !== 'cpu' || !getKernel(LEAKY_RELU_GRAD, 'cpu') || d.dtype !== 'float32' || x.dtype !== 'float32'
-      || d.size !== x.size) {
-      return fallback.gradFunc(dy, saved, attrs);
-    }
+    const [x] = saved, d = dy as Tensor;
+    if (!canFuse(LEAKY_RELU_GRAD, d, x)) return fallback.gradFunc(dy, saved, attrs);
     return { x: () => run(LEAKY_RELU_GRAD, { dy: d, x }, attrs) as unknown as Tensor };
   },
 });
 
-/** Registers the fused kernels' gradients (idempotent) and routes LeakyRelu's through its kernel. */
+/** Softmax's gradient (last axis): the fused kernel where possible, tfjs's otherwise. */
+const softmaxGradConfig = (fallback: GradConfig): GradConfig => ({
+  ...fallback,
+  gradFunc: (dy, saved, attrs) => {
+    const [y] = saved, d = dy as Tensor;
+    const dim = attrs.dim as number;
+    if (!canFuse(SOFTMAX_GRAD, d, y) || (dim !== -1 && dim !== y.rank - 1)) return fallback.gradFunc(dy, saved, attrs);
+    return { logits: () => run(SOFTMAX_GRAD, { dy: d, y }, attrs) as unknown as Tensor };
+  },
+});
+
+/** tfjs's gradient configs this module replaced, by kernel name. */
+const replaced = new Map<string, GradConfig>();
+const REPLACEMENTS: Record<string, (fallback: GradConfig) => GradConfig> = {
+  LeakyRelu: leakyReluGradConfig,
+  Softmax: softmaxGradConfig,
+};
+
+/** Registers the fused kernels' gradients (idempotent) and routes LeakyRelu's and Softmax's through theirs. */
 export function registerFusedGradients(): void {
   registerGradient(groupNormGradConfig);
-  if (!stockLeakyGrad) {
-    stockLeakyGrad = getGradient('LeakyRelu');
-    registerGradient(leakyReluGradConfig(stockLeakyGrad));
+  for (const [name, build] of Object.entries(REPLACEMENTS)) {
+    if (replaced.has(name)) continue;
+    const stock = getGradient(name);
+    replaced.set(name, stock);
+    registerGradient(build(stock));
   }
 }
 
-/** Puts tfjs's own LeakyRelu gradient back. */
+/** Puts tfjs's own LeakyRelu and Softmax gradients back. */
 export function unregisterFusedGradients(): void {
-  if (stockLeakyGrad) registerGradient(stockLeakyGrad);
-  stockLeakyGrad = undefined;
+  for (const cfg of replaced.values()) registerGradient(cfg);
+  replaced.clear();
 }

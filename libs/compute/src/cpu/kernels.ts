@@ -12,14 +12,18 @@ import {
 import { conv3dEngine, Conv3dTooLargeError } from './engine';
 import { FUSED_KERNELS, registerFusedGradients, unregisterFusedGradients } from './fused-kernels';
 import { geometryFromConvInfo } from './geometry';
+import { LOSS_KERNELS, registerLossGradients } from './loss-kernels';
 import {
   type CpuBackendLike, type FastKernel, floatValues, SUPPORT_KERNELS, withStockFallback,
 } from './support-kernels';
 
 export const CONV3D_KERNEL_NAMES = ['Conv3D', 'Conv3DBackpropInputV2', 'Conv3DBackpropFilterV2'] as const;
 export const SUPPORT_KERNEL_NAMES = Object.keys(SUPPORT_KERNELS);
-/** Kernels under this project's own names (no stock kernel): the fused group norm and its gradient, the LeakyRelu gradient. */
-export const FUSED_KERNEL_NAMES = Object.keys(FUSED_KERNELS);
+/**
+ * Kernels under this project's own names (no stock kernel): the fused group norm, the LeakyRelu
+ * and Softmax gradients, the loss sums (soft counts, focal), and their backward kernels.
+ */
+export const FUSED_KERNEL_NAMES = [...Object.keys(FUSED_KERNELS), ...Object.keys(LOSS_KERNELS)];
 const BACKEND = 'cpu';
 
 type Shape5 = [number, number, number, number, number];
@@ -105,7 +109,7 @@ export function registerCpuKernels(options: RegisterCpuKernelsOptions = {}): str
     ...CONV_KERNELS,
     ...(options.support === false ? {} : SUPPORT_KERNELS),
   };
-  const fused: Record<string, FastKernel> = options.support === false ? {} : { ...FUSED_KERNELS };
+  const fused: Record<string, FastKernel> = options.support === false ? {} : { ...FUSED_KERNELS, ...LOSS_KERNELS };
   if (options.only) {
     for (const name of Object.keys(fast)) if (!options.only.includes(name)) delete fast[name];
     for (const name of Object.keys(fused)) if (!options.only.includes(name)) delete fused[name];
@@ -132,7 +136,10 @@ export function registerCpuKernels(options: RegisterCpuKernelsOptions = {}): str
     });
     fusedRegistered.push(name);
   }
-  if (fusedRegistered.length > 0) registerFusedGradients();
+  if (fusedRegistered.length > 0) {
+    registerFusedGradients();
+    registerLossGradients();
+  }
   return [...stock.keys(), ...fusedRegistered];
 }
 

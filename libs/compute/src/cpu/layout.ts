@@ -184,15 +184,20 @@ export function transposeArray(x: Float32Array, shape: readonly number[], perm: 
   return out;
 }
 
-/** Softmax over the last axis (length `n`) of each row. */
+/**
+ * Softmax over the last axis (length `n`) of each row, rounded to float32 at each step as
+ * tfjs-cpu's max/sub/exp/sum/div chain does (bit-identical to it).
+ */
 export function softmaxLastAxis(x: Float32Array, n: number): Float32Array {
   const out = new Float32Array(x.length);
+  const f = Math.fround;
   for (let o = 0; o < x.length; o += n) {
     let m = -Infinity;
     for (let i = 0; i < n; i++) m = Math.max(m, x[o + i]);
     let s = 0;
-    for (let i = 0; i < n; i++) { const e = Math.exp(x[o + i] - m); out[o + i] = e; s += e; }
-    for (let i = 0; i < n; i++) out[o + i] /= s;
+    for (let i = 0; i < n; i++) { const e = f(Math.exp(f(x[o + i] - m))); out[o + i] = e; s += e; }
+    const s32 = f(s);
+    for (let i = 0; i < n; i++) out[o + i] /= s32;
   }
   return out;
 }
@@ -206,8 +211,14 @@ export function thinMatMul(a: Float32Array, b: Float32Array, m: number, k: numbe
   tA: boolean, tB: boolean): Float32Array {
   const out = new Float32Array(m * n);
   const as = tA ? 1 : k, ak = tA ? m : 1; // A(i,kk) = a[i*as + kk*ak]
-  if (!tB && k <= 4) {
-    // outer products (the gradient of a row sum: ones[R,1] x dy[1,C]): a short dot per output
+  if (!tB && k === 1) {
+    // outer products (the gradient of a row sum: ones[R,1] x dy[1,C])
+    for (let i = 0; i < m; i++) {
+      const o = i * n, s = a[i * as];
+      for (let j = 0; j < n; j++) out[o + j] = s * b[j];
+    }
+  } else if (!tB && k <= 4) {
+    // a short dot per output
     for (let i = 0; i < m; i++) {
       const o = i * n, ai = i * as;
       for (let j = 0; j < n; j++) {
