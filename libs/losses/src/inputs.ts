@@ -84,7 +84,28 @@ export interface SoftCounts {
   sumG: tf.Tensor2D;
 }
 
+/**
+ * Kernels a backend may provide to compute the voxel sums of the losses in one pass (with their
+ * gradients registered): @anatomynet/compute registers them on 'cpu'. Inputs {p, g} [N, V, C]:
+ * SOFT_COUNTS -> [tp, sumP] ([N, C] each); FOCAL_SUMS (attrs gamma, eps) -> [N, C]
+ * sum_v g (1 - p)^gamma log(max(p, eps)). Elsewhere the losses use standard ops.
+ */
+export const FUSED_LOSS_KERNELS = { SOFT_COUNTS: 'AnatomyNetSoftCounts', FOCAL_SUMS: 'AnatomyNetFocalSums' } as const;
+
+/** Whether the active backend has the fused kernel `name` (then p and g go to it as float32). */
+export function hasFusedKernel(name: string): boolean {
+  return tf.getKernel(name, tf.getBackend()) !== undefined;
+}
+
+/** g as float32 (one-hot targets may come as int32 from tf.oneHot). */
+export const asFloat = (g: tf.Tensor3D): tf.Tensor3D => (g.dtype === 'float32' ? g : tf.cast(g, 'float32'));
+
 /** TP = sum p g, sumP = sum p, sumG = sum g over each case's voxels; FN = sumG - TP, FP = sumP - TP. */
 export function softCounts(p: tf.Tensor3D, g: tf.Tensor3D): SoftCounts {
+  if (hasFusedKernel(FUSED_LOSS_KERNELS.SOFT_COUNTS) && p.dtype === 'float32') {
+    const [tp, sumP] = tf.engine().runKernel(FUSED_LOSS_KERNELS.SOFT_COUNTS, { p, g: asFloat(g) }, {}) as tf.Tensor2D[];
+    // sumG apart: as an output of the fused kernel it would sit on p's gradient path
+    return { tp, sumP, sumG: sumVoxels(g) };
+  }
   return { tp: sumVoxels(tf.mul(p, g) as tf.Tensor3D), sumP: sumVoxels(p), sumG: sumVoxels(g) };
 }

@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import { casesOf, maskTimesWeights, softCounts, sumVoxels, type LossContext } from './inputs';
+import {
+  asFloat, casesOf, FUSED_LOSS_KERNELS, hasFusedKernel, maskTimesWeights, softCounts, sumVoxels, type LossContext,
+} from './inputs';
 
 /** Probabilities below this are clamped before the logarithm (their gradient is then 0). */
 export const LOG_EPS = 1e-7;
@@ -26,8 +28,9 @@ export function focalLoss(probs: tf.Tensor, target: tf.Tensor, options: { gamma?
   return tf.tidy(() => {
     const [p, g] = casesOf(probs, target);
     const [n, v, c] = p.shape;
-    const logP = tf.log(tf.maximum(p, LOG_EPS));
-    const perClass = sumVoxels(tf.mul(tf.mul(g, modulation(p, gamma)), logP) as tf.Tensor3D);
+    const perClass = hasFusedKernel(FUSED_LOSS_KERNELS.FOCAL_SUMS) && p.dtype === 'float32'
+      ? (tf.engine().runKernel(FUSED_LOSS_KERNELS.FOCAL_SUMS, { p, g: asFloat(g) }, { gamma, eps: LOG_EPS }) as tf.Tensor2D)
+      : sumVoxels(tf.mul(tf.mul(g, modulation(p, gamma)), tf.log(tf.maximum(p, LOG_EPS))) as tf.Tensor3D);
     const mw = maskTimesWeights(n, c, ctx);
     return tf.div(tf.neg(tf.sum(tf.mul(mw, perClass))), n * v) as tf.Scalar;
   });
