@@ -22,27 +22,47 @@ function mergeAxes(shape: readonly number[], axes: readonly number[]): { dims: n
   return { dims, red };
 }
 
-/** acc[j] op= x[xi + j] for j < n (a kept inner axis). */
-const VEC: Record<ReduceOp, (acc: Float64Array, oi: number, x: Float32Array, xi: number, n: number) => void> = {
-  sum: (acc, oi, x, xi, n) => { for (let j = 0; j < n; j++) acc[oi + j] += x[xi + j]; },
-  max: (acc, oi, x, xi, n) => {
-    for (let j = 0; j < n; j++) { const v = x[xi + j]; if (v > acc[oi + j] || v !== v) acc[oi + j] = v; }
+type Fold = (acc: Float64Array, oi: number, x: Float32Array, xi: number, n1: number, n0: number) => void;
+
+/** Last merged axis reduced: n1 kept rows of n0 reduced values, acc[oi + r] op= x[xi + r n0 + j]. */
+const ROWS: Record<ReduceOp, Fold> = {
+  sum: (acc, oi, x, xi, n1, n0) => {
+    for (let r = 0; r < n1; r++, xi += n0) {
+      let s = acc[oi + r];
+      for (let j = 0; j < n0; j++) s += x[xi + j];
+      acc[oi + r] = s;
+    }
   },
-  min: (acc, oi, x, xi, n) => {
-    for (let j = 0; j < n; j++) { const v = x[xi + j]; if (v < acc[oi + j] || v !== v) acc[oi + j] = v; }
+  max: (acc, oi, x, xi, n1, n0) => {
+    for (let r = 0; r < n1; r++, xi += n0) {
+      let m = acc[oi + r];
+      for (let j = 0; j < n0; j++) { const v = x[xi + j]; if (v > m || v !== v) m = v; }
+      acc[oi + r] = m;
+    }
+  },
+  min: (acc, oi, x, xi, n1, n0) => {
+    for (let r = 0; r < n1; r++, xi += n0) {
+      let m = acc[oi + r];
+      for (let j = 0; j < n0; j++) { const v = x[xi + j]; if (v < m || v !== v) m = v; }
+      acc[oi + r] = m;
+    }
   },
 };
 
-/** op over x[xi .. xi + n) (a reduced inner axis), continuing from `start`. */
-const RUN: Record<ReduceOp, (start: number, x: Float32Array, xi: number, n: number) => number> = {
-  sum: (s, x, xi, n) => { for (let j = 0; j < n; j++) s += x[xi + j]; return s; },
-  max: (m, x, xi, n) => {
-    for (let j = 0; j < n; j++) { const v = x[xi + j]; if (v > m || v !== v) m = v; }
-    return m;
+/** Last merged axis kept: n1 reduced rows of n0 kept values, acc[oi + j] op= x[xi + r n0 + j]. */
+const COLS: Record<ReduceOp, Fold> = {
+  sum: (acc, oi, x, xi, n1, n0) => {
+    for (let r = 0; r < n1; r++, xi += n0) for (let j = 0; j < n0; j++) acc[oi + j] += x[xi + j];
   },
-  min: (m, x, xi, n) => {
-    for (let j = 0; j < n; j++) { const v = x[xi + j]; if (v < m || v !== v) m = v; }
-    return m;
+  max: (acc, oi, x, xi, n1, n0) => {
+    for (let r = 0; r < n1; r++, xi += n0) {
+      for (let j = 0; j < n0; j++) { const v = x[xi + j]; if (v > acc[oi + j] || v !== v) acc[oi + j] = v; }
+    }
+  },
+  min: (acc, oi, x, xi, n1, n0) => {
+    for (let r = 0; r < n1; r++, xi += n0) {
+      for (let j = 0; j < n0; j++) { const v = x[xi + j]; if (v < acc[oi + j] || v !== v) acc[oi + j] = v; }
+    }
   },
 };
 
@@ -58,46 +78,31 @@ export function reduceAxes(op: ReduceOp, x: Float32Array, shape: readonly number
   let outSize = 1;
   for (let k = 0; k < dims.length; k++) if (!red[k]) outSize *= dims[k];
   if (x.length === 0) return new Float32Array(outSize);
+  if (dims.length === 0) return Float32Array.from(x);
+  // a leading kept (or reduced) axis of 1 makes every case two-level: [n1, n0]
+  if (dims.length === 1) { dims.unshift(1); red.unshift(!red[0]); }
   const nd = dims.length;
-  if (nd === 0) return Float32Array.from(x);
-  const start = START[op];
-  const n = dims[nd - 1];
-  if (nd === 1 && red[0]) return Float32Array.of(RUN[op](start, x, 0, n));
   // output stride of each merged axis (0 for reduced ones)
   const os = new Array<number>(nd).fill(0);
   for (let k = nd - 1, c = 1; k >= 0; k--) if (!red[k]) { os[k] = c; c *= dims[k]; }
-  const idx = new Array<number>(nd).fill(0);
-  const lastReduced = red[nd - 1];
   // float64 partials per output, each fed its inputs in row-major order
-  const acc = new Float64Array(outSize).fill(start);
+  const acc = new Float64Array(outSize).fill(START[op]);
+  const fold = red[nd - 1] ? ROWS[op] : COLS[op];
+  const n1 = dims[nd - 2], n0 = dims[nd - 1], block = n1 * n0;
+  const idx = new Array<number>(nd).fill(0);
   let oi = 0;
-  if (lastReduced) {
-    const run = RUN[op];
-    for (let xi = 0; xi < x.length; xi += n) {
-      acc[oi] = run(acc[oi], x, xi, n);
-      oi = step(idx, dims, os, nd, oi);
-    }
-  } else {
-    const vec = VEC[op];
-    for (let xi = 0; xi < x.length; xi += n) {
-      vec(acc, oi, x, xi, n);
-      oi = step(idx, dims, os, nd, oi);
+  for (let xi = 0; xi < x.length; xi += block) {
+    fold(acc, oi, x, xi, n1, n0);
+    for (let k = nd - 3; k >= 0; k--) {
+      oi += os[k];
+      if (++idx[k] < dims[k]) break;
+      oi -= os[k] * dims[k];
+      idx[k] = 0;
     }
   }
   const out = new Float32Array(outSize);
   for (let i = 0; i < outSize; i++) out[i] = acc[i];
   return out;
-}
-
-/** Advances the odometer over the outer merged axes; returns the new output offset. */
-function step(idx: number[], dims: number[], os: number[], nd: number, oi: number): number {
-  for (let k = nd - 2; k >= 0; k--) {
-    oi += os[k];
-    if (++idx[k] < dims[k]) return oi;
-    oi -= os[k] * dims[k];
-    idx[k] = 0;
-  }
-  return oi;
 }
 
 /**
