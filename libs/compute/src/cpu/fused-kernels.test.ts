@@ -4,6 +4,7 @@ import { normalizeGroups } from '@anatomynet/model';
 import { rng } from './test-util';
 import { registerCpuKernels, unregisterCpuKernels } from './kernels';
 import { GROUP_NORM } from './fused-kernels';
+import { groupNormForward } from './norm';
 
 const rand = (shape: number[], r: () => number, lo = -1, hi = 1): tf.Tensor =>
   tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => lo + r() * (hi - lo)), shape);
@@ -57,6 +58,27 @@ describe('fused group normalisation (AnatomyNetGroupNorm) against the composed o
     const names = ['y', 'mean', 'variance', 'dx', 'dgamma', 'dbeta'];
     names.forEach((n, i) => expect(relErr(fused[i], composed[i]), n).toBeLessThan(1e-5));
     tf.dispose([...composed, ...fused]);
+  });
+
+  it.each([[1000, 0.01], [10, 1]])('statistics of mean %s, spread %s match a float64 reference', (offset, spread) => {
+    const gen = rng(21);
+    const [g, r, c] = [2, 777, 3];
+    const x = Float32Array.from({ length: g * r * c }, () => offset + spread * (gen() - 0.5));
+    const f = groupNormForward(x, g, r, c, Float32Array.of(1, 1, 1), Float32Array.of(0, 0, 0), 0);
+    for (let gi = 0; gi < g; gi++) {
+      for (let j = 0; j < c; j++) {
+        const col = Array.from({ length: r }, (_, i) => x[(gi * r + i) * c + j]);
+        const m = col.reduce((a, b) => a + b, 0) / r;
+        const v = col.reduce((a, b) => a + (b - m) ** 2, 0) / r;
+        expect(Math.abs(f.mean[gi * c + j] - m) / m).toBeLessThan(1e-7);
+        expect(Math.abs(f.variance[gi * c + j] - v) / v).toBeLessThan(1e-6); // no cancellation
+        // y is centred to the float32 rounding of the mean relative to the spread
+        const ys = Array.from({ length: r }, (_, i) => f.y[(gi * r + i) * c + j]);
+        const yMean = ys.reduce((a, b) => a + b, 0) / r;
+        expect(Math.abs(yMean)).toBeLessThan(offset * 2 ** -24 / Math.sqrt(v) + 1e-6);
+        expect(Math.abs(ys.reduce((a, b) => a + (b - yMean) ** 2, 0) / r - 1)).toBeLessThan(1e-5);
+      }
+    }
   });
 
   it('variableGrads through a norm leaves no tensor behind and is bit-identical on a rerun', () => {

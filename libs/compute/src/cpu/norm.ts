@@ -3,7 +3,7 @@
  * row-major) normalised with each group's per-channel batch statistics, then gamma/beta [C].
  * Batch norm is G = 1 over all voxels, instance norm G = N. The composed tfjs version is ~15 ops
  * forward and ~20 backward, each a pass over the activation and an allocation; here the forward
- * is three reads of x and one write, the backward two reads of x and dy and one write. Sums run in float64 in row
+ * is two reads of x and one write, the backward two reads of x and dy and one write. Sums run in float64 in row
  * order, so results are deterministic.
  */
 
@@ -25,24 +25,30 @@ function invStd(variance: Float32Array, eps: number): Float64Array {
 
 /**
  * y = (x - mean) / sqrt(var + eps) * gamma + beta per group and channel, with the biased batch
- * variance (two-pass: mean, then centred squares).
+ * variance. Two reads of x (statistics, then y) and one write.
  */
 export function groupNormForward(x: Float32Array, g: number, r: number, c: number,
   gamma: Float32Array, beta: Float32Array, eps: number): GroupNormForward {
   const mean = new Float32Array(g * c), variance = new Float32Array(g * c);
   const y = new Float32Array(x.length);
-  const acc = new Float64Array(c), m64 = new Float64Array(c);
+  const s1 = new Float64Array(c), s2 = new Float64Array(c), shift0 = new Float64Array(c), m64 = new Float64Array(c);
   const scale = new Float64Array(c), shift = new Float64Array(c);
   for (let gi = 0; gi < g; gi++) {
     const base = gi * r * c, end = base + r * c;
-    acc.fill(0);
-    for (let o = base; o < end; o += c) for (let j = 0; j < c; j++) acc[j] += x[o + j];
-    for (let j = 0; j < c; j++) { mean[gi * c + j] = acc[j] / r; m64[j] = mean[gi * c + j]; }
-    acc.fill(0);
+    // one pass: sums of d = x - K and d^2 with K the group's first row (shifted data keeps the
+    // float64 sum of squares free of cancellation when |mean| >> std)
+    for (let j = 0; j < c; j++) shift0[j] = x[base + j];
+    s1.fill(0);
+    s2.fill(0);
     for (let o = base; o < end; o += c) {
-      for (let j = 0; j < c; j++) { const d = x[o + j] - m64[j]; acc[j] += d * d; }
+      for (let j = 0; j < c; j++) { const d = x[o + j] - shift0[j]; s1[j] += d; s2[j] += d * d; }
     }
-    for (let j = 0; j < c; j++) variance[gi * c + j] = acc[j] / r;
+    for (let j = 0; j < c; j++) {
+      const md = s1[j] / r;
+      mean[gi * c + j] = shift0[j] + md;
+      m64[j] = mean[gi * c + j];
+      variance[gi * c + j] = Math.max(0, s2[j] / r - md * md);
+    }
     const inv = invStd(variance.subarray(gi * c, gi * c + c), eps);
     for (let j = 0; j < c; j++) { scale[j] = inv[j] * gamma[j]; shift[j] = beta[j] - m64[j] * scale[j]; }
     for (let o = base; o < end; o += c) for (let j = 0; j < c; j++) y[o + j] = x[o + j] * scale[j] + shift[j];
