@@ -139,6 +139,20 @@ export function sliceBox(x: Float32Array, shape: readonly number[], begin: reado
   for (let i = 0; i < r; i++) base += begin[i] * strides[i];
   const idx = new Array<number>(j).fill(0);
   let off = base;
+  if (run < 64 && j >= 1) {
+    // short runs (a few channels): rows of axis j-1 in one loop nest, an odometer over the rest
+    const n1 = size[j - 1], s1 = strides[j - 1];
+    for (let o = 0; o < total;) {
+      for (let q = 0, rowOff = off; q < n1; q++, rowOff += s1) for (let i = 0; i < run; i++) out[o++] = x[rowOff + i];
+      for (let k = j - 2; k >= 0; k--) {
+        off += strides[k];
+        if (++idx[k] < size[k]) break;
+        off -= strides[k] * size[k];
+        idx[k] = 0;
+      }
+    }
+    return out;
+  }
   for (let o = 0; o < total; o += run) {
     if (run >= 64) out.set(x.subarray(off, off + run), o);
     else for (let i = 0; i < run; i++) out[o + i] = x[off + i];
@@ -169,12 +183,16 @@ export function transposeArray(x: Float32Array, shape: readonly number[], perm: 
     else { dims.push(n); st.push(s); }
   }
   if (dims.length === 0) { out.set(x); return out; }
-  const nd = dims.length, n = dims[nd - 1], s = st[nd - 1];
+  if (dims.length === 1) { dims.unshift(1); st.unshift(0); }
+  // the last two merged axes in one loop nest; an odometer over the others
+  const nd = dims.length, n0 = dims[nd - 1], s0 = st[nd - 1], n1 = dims[nd - 2], s1 = st[nd - 2];
   const idx = new Array<number>(nd).fill(0);
   let off = 0;
-  for (let o = 0; o < out.length; o += n) {
-    for (let i = 0; i < n; i++) out[o + i] = x[off + i * s];
-    for (let k = nd - 2; k >= 0; k--) {
+  for (let o = 0; o < out.length;) {
+    for (let r = 0, rowOff = off; r < n1; r++, rowOff += s1) {
+      for (let i = 0; i < n0; i++) out[o++] = x[rowOff + i * s0];
+    }
+    for (let k = nd - 3; k >= 0; k--) {
       off += st[k];
       if (++idx[k] < dims[k]) break;
       off -= st[k] * dims[k];
