@@ -22,3 +22,17 @@ test('bench --backend cpu prints GFLOP/s per op and model seconds beside stock t
   expect(j.model.trainStepSeconds).toBeGreaterThan(0);
   expect(j.modelStockComparison.stockTfjsCpu.trainStepSeconds).toBeGreaterThan(0);
 }, 200_000);
+
+// `npm run bench:smoke` with one step each: the JSON names the cell and both step times, own kernels faster.
+test('bench:smoke prints seconds per smoke training step, own kernels beside stock tfjs-cpu', () => {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', join(root, 'apps/bench/src/smoke-step.ts'), '--reps', '1', '--stock-reps', '1'], {
+    cwd: root,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+    timeout: 180_000,
+  });
+  const j = JSON.parse(out);
+  expect(j).toMatchObject({ grid: 'fig3-pooling@smoke', row: 'pool1', crop: [32, 32, 32] });
+  expect(j.ownSecondsPerStep).toBeGreaterThan(0);
+  expect(j.stockTfjsCpuSecondsPerStep).toBeGreaterThan(j.ownSecondsPerStep * 2);
+}, 200_000);
