@@ -12,3 +12,4 @@ export { loadRunModel, RunFolderError } from './run-folder';
 export { loadInputCt, segmentVolume, segmentToFiles, writeSegmentation, SegmentInputError, ORGAN_COLOURS, type LoadedInput, type SegmentOptions, type SegmentFilesResult, type SegmentationFiles } from './segment';
 export { canonicalOrientation, toCanonical, fromCanonical, type Orientation } from './orientation';
 export { toNetworkGrid, toSourceGrid } from './dataset';
+export { caseLoss, maskOfRun } from './case-loss';

@@ -22,8 +22,7 @@ interface GridArgs {
  * The other workers of `--workers N`: this same command, once per extra worker, with its own name and its
  * share of the cores. Their output comes through line by line, tagged with the worker.
  */
-function startExtraWorkers(a: GridArgs, name: string): ChildProcess[] {
-  const threads = a.threads ?? Math.max(1, Math.floor(availableParallelism() / a.workers));
+function startExtraWorkers(a: GridArgs, name: string, threads: number): ChildProcess[] {
   const passOn: string[] = [];
   for (let i = 2; i < process.argv.length; i++) {
     const arg = process.argv[i];
@@ -73,7 +72,7 @@ export const gridCommand: CommandModule<object, GridArgs> = {
     const threads = a.threads ?? (a.workers > 1 ? Math.max(1, Math.floor(availableParallelism() / a.workers)) : undefined);
     const backend = await startBackend(a.backend, threads);
     const store = openStore(a.db, { create: true });
-    const extra = a.workers > 1 ? startExtraWorkers(a, worker) : [];
+    const extra = a.workers > 1 ? startExtraWorkers(a, worker, threads ?? 1) : [];
     // A SIGTERM to this process alone must stop the workers it started too (Ctrl-C reaches them all anyway).
     const forward = (signal: NodeJS.Signals) => extra.forEach((c) => c.exitCode === null && c.kill(signal));
     process.on('SIGINT', forward).on('SIGTERM', forward);
