@@ -5,9 +5,10 @@
 // shared/bench/devpack.sh: `devpack.sh apps/bench/src/gpu.ts` then `run.sh .devpack/bench.mjs ARGS`.
 import * as tf from '@tensorflow/tfjs';
 import {
-  BACKEND_ORDER, benchConvGflops, referenceConvInput, REFERENCE_CONVS, registerWebgpuKernels, selectBackend,
-  useStockWebgpuKernels, type BackendName,
+  autotuneConv, BACKEND_ORDER, benchConvGflops, dawnFlags, loadTunedTilings, referenceConvInput, REFERENCE_CONVS,
+  registerWebgpuKernels, selectBackend, tunedTilings, useStockWebgpuKernels, type BackendName, type GemmTiling,
 } from '@anatomynet/compute';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { buildModel, DEFAULT_MODEL_CONFIG, predict, summarizeModel, trainStep } from '@anatomynet/model';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
@@ -73,6 +74,10 @@ async function benchModel(shape: Dhw, reps: number, train: boolean) {
       for (let i = 0; i < reps; i++) last = await trainStep(model, opt, x, loss);
       out.trainStep_s = (performance.now() - t0) / 1000 / reps;
       out.loss = { first, last };
+      // buffers freed during a step return to tfjs's pool, so the pool after a step is its peak
+      const mem = tf.memory() as tf.MemoryInfo & { numBytesAllocatedInGPU?: number; numBytesInGPU?: number };
+      out.gpuBytesAllocated = mem.numBytesAllocatedInGPU ?? null;
+      out.gpuBytesInUse = mem.numBytesInGPU ?? null;
       progress(`train step ${shape.join('x')}: ${(out.trainStep_s as number).toFixed(4)} s`);
       opt.dispose();
       target.dispose();
@@ -111,6 +116,69 @@ async function benchConvs(shape: Dhw, reps: number, compareStock: boolean) {
   return rows;
 }
 
+/** Times every candidate tiling of each reference conv at `shape` and keeps the fastest. */
+async function tuneConvs(shape: Dhw, reps: number) {
+  const rows = [];
+  for (const c of REFERENCE_CONVS) {
+    const input = referenceConvInput(c, shape);
+    try {
+      const results = await autotuneConv({ input, cin: c.cin, cout: c.cout, k: c.k, stride: c.stride }, ['forward', 'dx', 'dw'], reps);
+      for (const r of results) {
+        const speedup = r.defaultSeconds / r.bestSeconds;
+        progress(`tune ${c.name} ${r.pass}: best ${tilingName(r.best)} ${(r.bestSeconds * 1e3).toFixed(2)} ms, default ${(r.defaultSeconds * 1e3).toFixed(2)} ms (${speedup.toFixed(2)}x), ${Object.keys(r.candidates).length} candidates`);
+      }
+      rows.push({ name: c.name, input, results });
+    } catch (e) {
+      rows.push({ name: c.name, input, error: (e as Error).message });
+      progress(`tune ${c.name} failed: ${(e as Error).message}`);
+    }
+  }
+  return rows;
+}
+
+const tilingName = (t: GemmTiling) => `tm${t.tm} rm${t.rm} tk${t.tk} tnt${t.tnt} rn${t.rn}`;
+
+/** Max relative error of webgpu convs (all three passes) against tfjs-cpu on small odd shapes. */
+async function checkAgainstCpu() {
+  const cases: { x: [number, number, number, number, number]; cin: number; cout: number; stride: number }[] = [
+    { x: [1, 9, 11, 10, 40], cin: 40, cout: 48, stride: 1 },
+    { x: [1, 9, 11, 10, 17], cin: 17, cout: 16, stride: 1 },
+    { x: [1, 10, 9, 11, 1], cin: 1, cout: 32, stride: 2 },
+    { x: [1, 9, 8, 7, 104], cin: 104, cout: 48, stride: 1 },
+    { x: [1, 9, 8, 7, 16], cin: 16, cout: 10, stride: 1 },
+  ];
+  const rows = [];
+  for (const c of cases) {
+    const f = [3, 3, 3, c.cin, c.cout] as [number, number, number, number, number];
+    const run = async (backend: string) => {
+      await tf.setBackend(backend);
+      const x = tf.randomUniform(c.x, -1, 1, 'float32', 11) as tf.Tensor5D;
+      const w = tf.randomUniform(f, -0.2, 0.2, 'float32', 12) as tf.Tensor5D;
+      const grads = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(tf.conv3d(a as tf.Tensor5D, b as tf.Tensor5D, c.stride, 'same'))));
+      const y = tf.conv3d(x, w, c.stride, 'same');
+      const [dx, dw] = grads([x, w]);
+      const out = [await y.data(), await dx.data(), await dw.data()];
+      tf.dispose([x, w, y, dx, dw]);
+      return out;
+    };
+    const gpu = await run('webgpu');
+    const cpu = await run('cpu');
+    await tf.setBackend('webgpu');
+    const err = gpu.map((g, i) => {
+      let d = 0;
+      let m = 0;
+      for (let j = 0; j < g.length; j++) {
+        d = Math.max(d, Math.abs(g[j] - cpu[i][j]));
+        m = Math.max(m, Math.abs(cpu[i][j]));
+      }
+      return d / (1 + m);
+    });
+    rows.push({ x: c.x, cout: c.cout, stride: c.stride, forward: err[0], dx: err[1], dw: err[2] });
+    progress(`check ${c.x.join('x')} -> ${c.cout}: rel err fwd ${err[0].toExponential(1)} dx ${err[1].toExponential(1)} dW ${err[2].toExponential(1)}`);
+  }
+  return rows;
+}
+
 const argv = await yargs(hideBin(process.argv))
   .scriptName('bench-gpu')
   .usage('$0 [options]\n\nReference AnatomyNet forward, training step and per-conv GFLOP/s as JSON.')
@@ -121,17 +189,55 @@ const argv = await yargs(hideBin(process.argv))
   .option('train', { type: 'boolean', default: true, describe: 'time a training step too (--no-train to skip)' })
   .option('convs', { type: 'boolean', default: true, describe: 'time every distinct conv (--no-convs to skip)' })
   .option('compare-stock', { type: 'boolean', default: false, describe: 'webgpu: also time tfjs-backend-webgpu\'s own conv kernels' })
+  .option('stock-shapes', { type: 'string', default: '64x128x128', describe: 'shapes at which --compare-stock times the stock convs' })
+  .option('tune', { type: 'boolean', default: true, describe: 'webgpu: time every GEMM tiling per conv first and keep the fastest' })
+  .option('tune-shape', { type: 'string', default: '64x128x128', describe: 'DxHxW at which the tilings are timed' })
+  .option('tune-reps', { type: 'number', default: 2, describe: 'timed runs per candidate tiling' })
+  .option('tilings', { type: 'string', describe: 'load tuned tilings from this JSON (skips --tune)' })
+  .option('save-tilings', { type: 'string', describe: 'write the tuned tilings to this JSON' })
+  .option('json-out', { type: 'string', describe: 'also write the JSON so far to this file after each phase (survives a timeout)' })
+  .option('check', { type: 'boolean', default: true, describe: 'webgpu: compare the conv kernels with tfjs-cpu on small shapes first' })
   .strict()
   .help()
   .parseAsync();
 
 const choice = await selectBackend({ prefer: argv.backend as BackendName | undefined, log: progress });
-const results = [];
-for (const shape of parseShapes(argv.shapes)) {
-  const row: Record<string, unknown> = { shape };
-  if (argv.model) Object.assign(row, await benchModel(shape, argv.reps, argv.train));
-  if (argv.convs) row.convs = await benchConvs(shape, argv.reps, argv.compareStock && choice.backend === 'webgpu');
-  results.push(row);
+const webgpu = choice.backend === 'webgpu';
+const doc: Record<string, unknown> = { backend: choice.backend, reason: choice.reason, adapter: choice.adapter, ownKernels: choice.kernels, dawnFlags: dawnFlags() };
+const emit = () => process.stdout.write(`${JSON.stringify(doc)}\n`);
+const checkpoint = () => {
+  if (!argv.jsonOut) return;
+  writeFileSync(`${argv.jsonOut}.tmp`, JSON.stringify(doc));
+  renameSync(`${argv.jsonOut}.tmp`, argv.jsonOut);
+};
+try {
+  if (webgpu && argv.check) doc.check = await checkAgainstCpu();
+  checkpoint();
+  if (webgpu && argv.tilings) {
+    loadTunedTilings(JSON.parse(readFileSync(argv.tilings, 'utf8')) as Record<string, GemmTiling>);
+  } else if (webgpu && argv.tune) {
+    const t0 = performance.now();
+    doc.tune = await tuneConvs(parseShapes(argv.tuneShape)[0], argv.tuneReps);
+    doc.tune_s = (performance.now() - t0) / 1000;
+  }
+  if (webgpu) doc.tilings = tunedTilings();
+  if (argv.saveTilings) writeFileSync(argv.saveTilings, JSON.stringify(tunedTilings(), null, 1));
+  checkpoint();
+  const stockAt = new Set(argv.stockShapes.split(',').map((t) => t.trim()));
+  const results: Record<string, unknown>[] = [];
+  doc.results = results;
+  for (const shape of parseShapes(argv.shapes)) {
+    const row: Record<string, unknown> = { shape };
+    results.push(row);
+    if (argv.model) Object.assign(row, await benchModel(shape, argv.reps, argv.train));
+    checkpoint();
+    if (argv.convs) row.convs = await benchConvs(shape, argv.reps, argv.compareStock && webgpu && stockAt.has(shape.join('x')));
+    checkpoint();
+  }
+} catch (e) {
+  doc.error = (e as Error).stack ?? String(e);
+  progress(`failed: ${doc.error}`);
 }
-process.stdout.write(`${JSON.stringify({ backend: choice.backend, reason: choice.reason, adapter: choice.adapter, ownKernels: choice.kernels, results })}\n`);
+checkpoint();
+emit();
 process.exit(0);

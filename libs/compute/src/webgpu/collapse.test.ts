@@ -3,7 +3,7 @@ import { collapseBroadcast } from './binary_collapsed';
 import { reductionRuns } from './reduce';
 import { filterSlices } from './conv3d_backprop_filter';
 import { spreadWorkgroups } from './program';
-import { tileN } from './conv3d_gemm';
+import { defaultTiling, gemmMode, tilingCandidates, tilingThreads, tilingValid } from './conv3d_gemm';
 
 describe('collapseBroadcast', () => {
   it('turns a rank-5 bias add into a rank-2 one', () => {
@@ -37,8 +37,24 @@ describe('dispatch and tiling arithmetic', () => {
     expect(x * y).toBeGreaterThanOrEqual(190_000);
     expect(() => spreadWorkgroups(65535 * 65535 + 1)).toThrow(/exceeds WebGPU limits/);
   });
-  it('picks column tiles and split-K slices', () => {
-    expect([10, 16, 17, 32, 48, 70].map(tileN)).toEqual([16, 16, 32, 32, 64, 64]);
+  it('picks K orders, tilings that cover the columns, and split-K slices', () => {
+    expect([1, 3, 16, 17, 40, 104].map(gemmMode)).toEqual(['flat', 'flat', 'tap4', 'flat', 'tap4', 'tap4']);
+    expect(gemmMode(15)).toBe('tap');
+    for (const n of [1, 10, 16, 17, 32, 40, 48, 56, 70, 104]) {
+      for (const mode of ['flat', 'tap4', 'step'] as const) {
+        const cands = tilingCandidates(n, mode, 48);
+        expect(cands.length).toBeGreaterThan(3);
+        for (const t of cands) {
+          expect(tilingValid(t, mode)).toBe(true);
+          expect(tilingThreads(t)).toBeLessThanOrEqual(256);
+          // one column tile covers N up to 64; wider N takes 8 columns per thread over several tiles
+          expect(t.tnt * t.rn >= Math.min(n, 64) || t.rn === 8).toBe(true);
+        }
+        expect(cands).toContainEqual(defaultTiling(n, mode, 48));
+      }
+    }
+    // tap-major slabs must fit the channels: 36 channels take 8-deep slabs (16 would pad to 48)
+    expect(new Set(tilingCandidates(32, 'tap4', 36).map((t) => t.tk))).toEqual(new Set([8]));
     expect(filterSlices(27 * 48, 48, 1000)).toBe(1);
     // 1.52M voxels would allow 370 slices of 4096, but 64 MiB of 27*48*48 partials caps it at 269
     expect(filterSlices(27 * 48, 48, 89 * 151 * 113)).toBe(269);

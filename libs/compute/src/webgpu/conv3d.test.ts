@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../backend';
 import { filterSlices } from './conv3d_backprop_filter';
-import { tapMajorFits } from './conv3d_gemm';
+import { gemmMode } from './conv3d_gemm';
 import { registerWebgpuKernels, useStockWebgpuKernels, WEBGPU_REPLACEMENTS } from './register';
 import { adapterPromise, compareWithCpu, SKIP_NOTE } from './test_util';
 
@@ -33,6 +33,9 @@ const CASES: Case[] = [
   // tap-major K steps: forward (Cin 40, 16) and dx (Cout 32, 16), strides 2 and 1
   { x: [1, 5, 6, 7, 40], f: [3, 3, 3, 40, 32], strides: 2, pad: 'same' },
   { x: [2, 6, 5, 7, 16], f: [3, 3, 3, 16, 16], strides: 1, pad: 'valid' },
+  // scalar tap-major forward (Cin 7), vec4 dx (Cout 12); vec4 forward over two column tiles (Cout 70)
+  { x: [1, 6, 5, 7, 7], f: [3, 3, 3, 7, 12], strides: 1, pad: 'same' },
+  { x: [1, 7, 6, 5, 8], f: [3, 3, 3, 8, 70], strides: 2, pad: 'same' },
 ];
 /** Enough output voxels (10,240) for dW to be split into several slices. */
 const SPLIT_K: Case = { x: [1, 10, 32, 32, 3], f: [3, 3, 3, 3, 6], strides: 1, pad: 'same' };
@@ -67,13 +70,11 @@ describe.skipIf(!adapter)(`webgpu Conv3D kernels vs cpu${adapter ? '' : ` (${SKI
     expect(choice.kernels).toEqual(expect.arrayContaining(['Conv3D', 'Conv3DBackpropInputV2', 'Conv3DBackpropFilterV2']));
   });
 
-  it('the cases cover both K orders (tap-major and flat) for forward and dx', () => {
-    const fwd = CASES.map((c) => tapMajorFits(c.x[4]));
-    const dx = CASES.map((c) => tapMajorFits(c.f[4]));
-    expect(fwd).toContain(true);
-    expect(fwd).toContain(false);
-    expect(dx).toContain(true);
-    expect(dx).toContain(false);
+  it('the cases cover every K order (flat, tap-major, tap-major vec4) for forward and dx', () => {
+    const fwd = new Set(CASES.map((c) => gemmMode(c.x[4])));
+    const dx = new Set(CASES.map((c) => gemmMode(c.f[4])));
+    expect(fwd).toEqual(new Set(['flat', 'tap', 'tap4']));
+    expect(dx).toEqual(new Set(['flat', 'tap', 'tap4']));
   });
 
   CASES.forEach((c, i) => {

@@ -1,14 +1,17 @@
 /**
  * Conv3D (forward) on webgpu as an implicit GEMM: rows are output voxels [N*Do*Ho*Wo], columns
  * output channels, K = fD*fH*fW*Cin; A is gathered from x on the fly (zero padding), B is the
- * filter read as its natural [K, Cout] matrix; tap-major K steps when Cin fills 16-deep slabs. 'same'/'valid' padding and strides as tfjs
+ * filter read as its natural [K, Cout] matrix; tap-major K steps (vec4 loads of x when Cin % 4 == 0)
+ * when Cin fills the K slabs. 'same'/'valid' padding and strides as tfjs
  * computes them (backend_util.computeConv3DInfo), dilations included.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ImplicitGemmProgram, runImplicitGemm } from './conv3d_gemm';
+import { ImplicitGemmProgram, runImplicitGemm, type GemmFunctions } from './conv3d_gemm';
+import { gemmPlan, tilingFor } from './gemm_plan';
 import { release, reshapeView, stockKernel, type TensorInfo, type WebGPUBackendLike } from './program';
 
-const FUNCTIONS = `
+const FUNCTIONS: GemmFunctions = {
+  shared: `
   fn rowInfo(m : i32) -> vec4<i32> {
     if (m >= uniforms.M) { return vec4<i32>(-1, 0, 0, 0); }
     let ow = m % uniforms.outW;
@@ -19,6 +22,18 @@ const FUNCTIONS = `
     let n = t2 / uniforms.outD;
     return vec4<i32>(n, od * uniforms.sD - uniforms.pD, oh * uniforms.sH - uniforms.pH, ow * uniforms.sW - uniforms.pW);
   }
+  fn loadB(k : i32, n : i32) -> f32 {
+    return W[k * uniforms.outC + n];
+  }
+  fn tapInfo(tap : i32) -> vec4<i32> {
+    let kw = tap % uniforms.fW;
+    let t1 = tap / uniforms.fW;
+    return vec4<i32>((t1 / uniforms.fH) * uniforms.dD, (t1 % uniforms.fH) * uniforms.dH, kw * uniforms.dW, tap);
+  }
+  fn loadBTap(t : vec4<i32>, c : i32, n : i32) -> f32 {
+    return W[(t.w * uniforms.inC + c) * uniforms.outC + n];
+  }`,
+  scalarA: `
   fn loadA(r : vec4<i32>, k : i32) -> f32 {
     if (r.x < 0) { return 0.0; }
     let ci = k % uniforms.inC;
@@ -33,14 +48,6 @@ const FUNCTIONS = `
     if (d < 0 || d >= uniforms.inD || h < 0 || h >= uniforms.inH || w < 0 || w >= uniforms.inW) { return 0.0; }
     return x[(((r.x * uniforms.inD + d) * uniforms.inH + h) * uniforms.inW + w) * uniforms.inC + ci];
   }
-  fn loadB(k : i32, n : i32) -> f32 {
-    return W[k * uniforms.outC + n];
-  }
-  fn tapInfo(tap : i32) -> vec4<i32> {
-    let kw = tap % uniforms.fW;
-    let t1 = tap / uniforms.fW;
-    return vec4<i32>((t1 / uniforms.fH) * uniforms.dD, (t1 % uniforms.fH) * uniforms.dH, kw * uniforms.dW, tap);
-  }
   fn loadATap(r : vec4<i32>, t : vec4<i32>, c : i32) -> f32 {
     if (r.x < 0) { return 0.0; }
     let d = r.y + t.x;
@@ -48,10 +55,17 @@ const FUNCTIONS = `
     let w = r.w + t.z;
     if (d < 0 || d >= uniforms.inD || h < 0 || h >= uniforms.inH || w < 0 || w >= uniforms.inW) { return 0.0; }
     return x[(((r.x * uniforms.inD + d) * uniforms.inH + h) * uniforms.inW + w) * uniforms.inC + c];
-  }
-  fn loadBTap(t : vec4<i32>, c : i32, n : i32) -> f32 {
-    return W[(t.w * uniforms.inC + c) * uniforms.outC + n];
-  }`;
+  }`,
+  vec4A: `
+  fn loadATap4(r : vec4<i32>, t : vec4<i32>, c : i32) -> vec4<f32> {
+    if (r.x < 0) { return vec4<f32>(0.0); }
+    let d = r.y + t.x;
+    let h = r.z + t.y;
+    let w = r.w + t.z;
+    if (d < 0 || d >= uniforms.inD || h < 0 || h >= uniforms.inH || w < 0 || w >= uniforms.inW) { return vec4<f32>(0.0); }
+    return x[((((r.x * uniforms.inD + d) * uniforms.inH + h) * uniforms.inW + w) * uniforms.inC + c) / 4];
+  }`,
+};
 
 export function conv3dConfig(): tf.KernelConfig {
   const stock = stockKernel('Conv3D');
@@ -66,7 +80,8 @@ export function conv3dConfig(): tf.KernelConfig {
     const M = conv.batchSize * conv.outDepth * conv.outHeight * conv.outWidth;
     const K = conv.filterDepth * conv.filterHeight * conv.filterWidth * conv.inChannels;
     const taps = conv.filterDepth * conv.filterHeight * conv.filterWidth;
-    const program = new ImplicitGemmProgram(['x', 'W'], 'conv3d', FUNCTIONS, M, conv.outChannels, K, 1, { taps, channels: conv.inChannels });
+    const plan = gemmPlan('forward', conv);
+    const program = new ImplicitGemmProgram(['x', 'W'], 'conv3d', FUNCTIONS, M, plan.N, K, 1, plan.mode, tilingFor(plan), { taps, channels: conv.inChannels });
     const y = runImplicitGemm(backend, program, [x, filter], conv);
     const out = reshapeView(backend, y, conv.outShape);
     release(backend, y);

@@ -5,11 +5,12 @@
  * are then summed by this project's reduction kernel.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ImplicitGemmProgram, runImplicitGemm, TILE_K } from './conv3d_gemm';
+import { ImplicitGemmProgram, runImplicitGemm, type GemmFunctions } from './conv3d_gemm';
+import { gemmPlan, tilingFor } from './gemm_plan';
 import { release, reshapeView, stockKernel, type TensorInfo, type WebGPUBackendLike } from './program';
 import { reduceOnGpu } from './reduce';
 
-const FUNCTIONS = `
+const FUNCTIONS: GemmFunctions = { shared: `
   fn rowInfo(m : i32) -> vec4<i32> {
     if (m >= uniforms.M) { return vec4<i32>(-1, 0, 0, 0); }
     let ci = m % uniforms.inC;
@@ -43,17 +44,17 @@ const FUNCTIONS = `
   }
   fn loadB(k : i32, n : i32) -> f32 {
     return dy[k * uniforms.outC + n];
-  }`;
+  }` };
 
 /** Voxels per split-K slice, at least; partial filters are capped at 64 MiB. */
 const MIN_SLICE = 4096;
 const MAX_PARTIAL_BYTES = 64 * 1024 * 1024;
 
 /** Number of split-K slices for a reduction over K voxels producing an M x N filter. */
-export function filterSlices(M: number, N: number, K: number): number {
+export function filterSlices(M: number, N: number, K: number, tk = 16): number {
   const byWork = Math.floor(K / MIN_SLICE);
   const byMemory = Math.floor(MAX_PARTIAL_BYTES / (4 * M * N));
-  return Math.max(1, Math.min(byWork, byMemory, Math.ceil(K / TILE_K), 1024));
+  return Math.max(1, Math.min(byWork, byMemory, Math.ceil(K / tk), 1024));
 }
 
 export function conv3dBackpropFilterConfig(): tf.KernelConfig {
@@ -67,8 +68,10 @@ export function conv3dBackpropFilterConfig(): tf.KernelConfig {
       x.shape as [number, number, number, number, number], filterShape, strides, 1, pad);
     const M = conv.filterDepth * conv.filterHeight * conv.filterWidth * conv.inChannels;
     const K = conv.batchSize * conv.outDepth * conv.outHeight * conv.outWidth;
-    const slices = filterSlices(M, conv.outChannels, K);
-    const program = new ImplicitGemmProgram(['x', 'dy'], 'conv3d_dw', FUNCTIONS, M, conv.outChannels, K, slices, undefined, true);
+    const plan = gemmPlan('dw', conv);
+    const tiling = tilingFor(plan);
+    const slices = filterSlices(M, conv.outChannels, K, tiling.tk);
+    const program = new ImplicitGemmProgram(['x', 'dy'], 'conv3d_dw', FUNCTIONS, M, plan.N, K, slices, 'step', tiling);
     const partial = runImplicitGemm(backend, program, [x, dy], conv);
     const out = program.slices > 1
       ? reduceOnGpu(backend, partial, [0], filterShape, 'sum')

@@ -2,13 +2,16 @@
  * Conv3DBackpropInputV2 (dx) on webgpu as an implicit GEMM: rows are input voxels [N*D*H*W],
  * columns input channels, K = fD*fH*fW*Cout. A[m, (tap, co)] is dy at the output voxel that tap
  * maps onto input voxel m (zero when the stride does not divide or it falls outside); B is the
- * filter read transposed, W[tap, ci, co]; tap-major K steps when Cout fills 16-deep slabs.
+ * filter read transposed, W[tap, ci, co]; tap-major K steps (vec4 loads of dy when Cout % 4 == 0)
+ * when Cout fills the K slabs.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ImplicitGemmProgram, runImplicitGemm } from './conv3d_gemm';
+import { ImplicitGemmProgram, runImplicitGemm, type GemmFunctions } from './conv3d_gemm';
+import { gemmPlan, tilingFor } from './gemm_plan';
 import { release, reshapeView, stockKernel, type TensorInfo, type WebGPUBackendLike } from './program';
 
-const FUNCTIONS = `
+const FUNCTIONS: GemmFunctions = {
+  shared: `
   fn rowInfo(m : i32) -> vec4<i32> {
     if (m >= uniforms.M) { return vec4<i32>(-1, 0, 0, 0); }
     let w = m % uniforms.inW;
@@ -19,6 +22,20 @@ const FUNCTIONS = `
     let n = t2 / uniforms.inD;
     return vec4<i32>(n, d + uniforms.pD, h + uniforms.pH, w + uniforms.pW);
   }
+  fn loadB(k : i32, n : i32) -> f32 {
+    let co = k % uniforms.outC;
+    let tap = k / uniforms.outC;
+    return W[(tap * uniforms.inC + n) * uniforms.outC + co];
+  }
+  fn tapInfo(tap : i32) -> vec4<i32> {
+    let kw = tap % uniforms.fW;
+    let t1 = tap / uniforms.fW;
+    return vec4<i32>((t1 / uniforms.fH) * uniforms.dD, (t1 % uniforms.fH) * uniforms.dH, kw * uniforms.dW, tap);
+  }
+  fn loadBTap(t : vec4<i32>, co : i32, n : i32) -> f32 {
+    return W[(t.w * uniforms.inC + n) * uniforms.outC + co];
+  }`,
+  scalarA: `
   fn loadA(r : vec4<i32>, k : i32) -> f32 {
     if (r.x < 0) { return 0.0; }
     let co = k % uniforms.outC;
@@ -38,16 +55,6 @@ const FUNCTIONS = `
     if (od >= uniforms.outD || oh >= uniforms.outH || ow >= uniforms.outW) { return 0.0; }
     return dy[(((r.x * uniforms.outD + od) * uniforms.outH + oh) * uniforms.outW + ow) * uniforms.outC + co];
   }
-  fn loadB(k : i32, n : i32) -> f32 {
-    let co = k % uniforms.outC;
-    let tap = k / uniforms.outC;
-    return W[(tap * uniforms.inC + n) * uniforms.outC + co];
-  }
-  fn tapInfo(tap : i32) -> vec4<i32> {
-    let kw = tap % uniforms.fW;
-    let t1 = tap / uniforms.fW;
-    return vec4<i32>((t1 / uniforms.fH) * uniforms.dD, (t1 % uniforms.fH) * uniforms.dH, kw * uniforms.dW, tap);
-  }
   fn loadATap(r : vec4<i32>, t : vec4<i32>, co : i32) -> f32 {
     if (r.x < 0) { return 0.0; }
     let nd = r.y - t.x;
@@ -65,10 +72,27 @@ const FUNCTIONS = `
     }
     if (od >= uniforms.outD || oh >= uniforms.outH || ow >= uniforms.outW) { return 0.0; }
     return dy[(((r.x * uniforms.outD + od) * uniforms.outH + oh) * uniforms.outW + ow) * uniforms.outC + co];
-  }
-  fn loadBTap(t : vec4<i32>, co : i32, n : i32) -> f32 {
-    return W[(t.w * uniforms.inC + n) * uniforms.outC + co];
-  }`;
+  }`,
+  vec4A: `
+  fn loadATap4(r : vec4<i32>, t : vec4<i32>, co : i32) -> vec4<f32> {
+    if (r.x < 0) { return vec4<f32>(0.0); }
+    let nd = r.y - t.x;
+    let nh = r.z - t.y;
+    let nw = r.w - t.z;
+    if (nd < 0 || nh < 0 || nw < 0) { return vec4<f32>(0.0); }
+    var od = nd;
+    var oh = nh;
+    var ow = nw;
+    if (uniforms.sD != 1 || uniforms.sH != 1 || uniforms.sW != 1) {
+      od = nd / uniforms.sD;
+      oh = nh / uniforms.sH;
+      ow = nw / uniforms.sW;
+      if (od * uniforms.sD != nd || oh * uniforms.sH != nh || ow * uniforms.sW != nw) { return vec4<f32>(0.0); }
+    }
+    if (od >= uniforms.outD || oh >= uniforms.outH || ow >= uniforms.outW) { return vec4<f32>(0.0); }
+    return dy[((((r.x * uniforms.outD + od) * uniforms.outH + oh) * uniforms.outW + ow) * uniforms.outC + co) / 4];
+  }`,
+};
 
 export function conv3dBackpropInputConfig(): tf.KernelConfig {
   const stock = stockKernel('Conv3DBackpropInputV2');
@@ -82,7 +106,8 @@ export function conv3dBackpropInputConfig(): tf.KernelConfig {
     const M = conv.batchSize * conv.inDepth * conv.inHeight * conv.inWidth;
     const K = conv.filterDepth * conv.filterHeight * conv.filterWidth * conv.outChannels;
     const taps = conv.filterDepth * conv.filterHeight * conv.filterWidth;
-    const program = new ImplicitGemmProgram(['dy', 'W'], 'conv3d_dx', FUNCTIONS, M, conv.inChannels, K, 1, { taps, channels: conv.outChannels });
+    const plan = gemmPlan('dx', conv);
+    const program = new ImplicitGemmProgram(['dy', 'W'], 'conv3d_dx', FUNCTIONS, M, plan.N, K, 1, plan.mode, tilingFor(plan), { taps, channels: conv.outChannels });
     const y = runImplicitGemm(backend, program, [dy, filter], conv);
     const out = reshapeView(backend, y, inputShape);
     release(backend, y);

@@ -1,27 +1,54 @@
 /**
  * The tiled implicit-GEMM program shared by the Conv3D kernels (NDHWC activations, filters
- * [fD,fH,fW,Cin,Cout]). Each kernel supplies three WGSL functions:
+ * [fD,fH,fW,Cin,Cout]). It computes result[s, m, n] = sum over k in slice s of A[m,k] * B[k,n],
+ * where each kernel file supplies how A and B are gathered:
  *   rowInfo(m) -> vec4<i32>   what a thread precomputes once for GEMM row m (x < 0 marks m >= M),
- *   loadA(info, k) -> f32     element (m, k) of the implicitly gathered A matrix (0 outside),
- *   loadB(k, n) -> f32        element (k, n) of B.
- * The program computes result[s, m, n] = sum over k in slice s of A[m,k] * B[k,n]. A workgroup of
- * 16x16 threads owns a 64 x TN tile (TN 16, 32 or 64 by the number of columns), stages 16-deep K
- * slabs of A and B in workgroup memory and accumulates 4 x TN/16 outputs per thread. Slices
- * (split-K, `z` of the dispatch) let a reduction over millions of voxels use many workgroups.
+ *   loadA(info, k), loadB(k, n) -> f32   (flat K order),
+ *   tapInfo(tap), loadATap(info, tapInfo, c), loadBTap(tapInfo, c, n)   (tap-major K order),
+ *   loadATap4(info, tapInfo, c) -> vec4<f32>   (tap-major, the gathered operand bound as vec4),
+ *   stepInfo(k0), loadAStep(info, stepInfo, dk, k)   (step mode, dW: K runs over voxels).
  *
- * Tap-major mode (forward and dx, when K = taps x C and C fills 16-deep slabs with little padding):
- * each K step covers one filter tap and 16 channels, so the tap's offsets are computed once per
- * step (the same for every thread) and the per-element work has no integer division. The kernel
- * then also supplies tapInfo(tap) -> vec4<i32>, loadATap(info, tapInfo, c) and loadBTap(tapInfo, c, n).
+ * A workgroup of (tm/rm) x tnt threads owns a tm x (tnt*rn) output tile; K advances in tk-deep
+ * slabs staged in workgroup memory. Each thread accumulates rm rows (contiguous, read from the
+ * A slab as vec4) by rn columns (strided by tnt, so one warp reads consecutive B entries). The
+ * accumulators are generated as named vec4 registers, not arrays: WGSL compilers do not
+ * promise to unroll loops, and an array indexed in a loop can end up in slow local memory.
  *
- * Step mode (dW): the kernel supplies stepInfo(k0) -> vec4<i32>, computed once per K step (the same
- * for every thread), and loadAStep(info, stepInfo, dk, k) with dk = k - k0, instead of loadA.
+ * Tile sizes are a {@link GemmTiling}: {@link defaultTiling} picks one from the shape, and
+ * `autotune.ts` can time the candidates of {@link tilingCandidates} on the device and remember
+ * the fastest per convolution (what cuDNN's benchmark mode does).
  */
 import * as tf from '@tensorflow/tfjs';
 import { release, reshapeView, spreadWorkgroups, type ProgramUniform, type TensorInfo, type WebGPUBackendLike, type WebGPUProgram } from './program';
 
-export const TILE_M = 64;
-export const TILE_K = 16;
+/** Tile shape of the implicit GEMM. Threads = (tm / rm) * tnt; output tile tm x (tnt * rn). */
+export interface GemmTiling {
+  /** Rows (GEMM M) per workgroup. */
+  tm: number;
+  /** Rows per thread, a multiple of 4 (read from workgroup memory as vec4). */
+  rm: number;
+  /** K depth of one staged slab (a multiple of 4). */
+  tk: number;
+  /** Threads along N. */
+  tnt: number;
+  /** Columns per thread (strided by tnt). */
+  rn: number;
+}
+
+export type GemmMode = 'flat' | 'tap' | 'tap4' | 'step';
+
+/**
+ * A kernel's WGSL: `shared` always; `scalarA` (loadA, loadATap) only where the gathered operand is
+ * bound as f32, `vec4A` (loadATap4) only where it is bound as vec4 (mode 'tap4').
+ */
+export interface GemmFunctions {
+  shared: string;
+  scalarA?: string;
+  vec4A?: string;
+}
+
+export const tilingKey = (t: GemmTiling): string => `${t.tm}_${t.rm}_${t.tk}_${t.tnt}_${t.rn}`;
+export const tilingThreads = (t: GemmTiling): number => (t.tm / t.rm) * t.tnt;
 
 /** Conv geometry as the shaders read it (uniform fields, all i32). */
 export const GEOMETRY_FIELDS = [
@@ -37,14 +64,70 @@ export function geometryValues(c: tf.backend_util.Conv3DInfo): number[] {
   ];
 }
 
-/** Column tile width for N columns: the smallest of 16, 32, 64 that covers N (64 beyond). */
-export function tileN(n: number): number {
-  return n <= 16 ? 16 : n <= 32 ? 32 : 64;
+/** Tap-major K steps pay off when the channels pad to whole tk-deep slabs with at most 20% waste. */
+export function tapMajorFits(channels: number, tk = 16): boolean {
+  return (Math.ceil(channels / tk) * tk) / channels <= 1.2;
 }
 
-/** Tap-major K steps pay off when the channels pad to whole 16-deep slabs with at most 20% waste. */
-export function tapMajorFits(channels: number): boolean {
-  return (Math.ceil(channels / TILE_K) * TILE_K) / channels <= 1.2;
+/** Whether a tiling is well formed for a mode (the loaders need whole per-thread shares). */
+export function tilingValid(t: GemmTiling, mode: GemmMode): boolean {
+  const threads = tilingThreads(t);
+  if (t.rm % 4 !== 0 || t.tm % t.rm !== 0 || t.tk % 4 !== 0 || t.rn < 1 || t.rn > 8) return false;
+  if (threads < 32 || threads > 256) return false;
+  // WebGPU's guaranteed workgroup memory (16 KiB) holds both slabs
+  if (4 * t.tk * (t.tm + t.tnt * t.rn) > 16384) return false;
+  const slab = mode === 'tap4' ? (t.tm * t.tk) / 4 : t.tm * t.tk;
+  if (slab % threads !== 0) return false;
+  if (mode === 'step') return threads % t.tm === 0 || t.tm % threads === 0;
+  const perRow = mode === 'tap4' ? t.tk / 4 : t.tk;
+  return threads % perRow === 0;
+}
+
+/** Column splits covering N in one tile (N <= 64), or 8 columns per thread over several tiles. */
+function columnSplits(n: number): { tnt: number; rn: number }[] {
+  if (n > 64) return [{ tnt: 8, rn: 8 }, { tnt: 16, rn: 8 }];
+  return [4, 8, 16].map((tnt) => ({ tnt, rn: Math.ceil(n / tnt) })).filter((c) => c.rn <= 8);
+}
+
+/**
+ * The K order for a tap-major-capable GEMM over `channels` (the gathered operand's channels):
+ * vec4 loads when they are a multiple of 4, tap-major when some slab depth wastes <= 20%, else flat.
+ */
+export function gemmMode(channels: number): GemmMode {
+  const fits = tapMajorFits(channels, 8) || tapMajorFits(channels, 16);
+  if (!fits) return 'flat';
+  return channels % 4 === 0 ? 'tap4' : 'tap';
+}
+
+/** The tilings worth timing for N output columns in a mode (`channels`: tap modes' slab fit). */
+export function tilingCandidates(N: number, mode: GemmMode, channels = 0): GemmTiling[] {
+  const out: GemmTiling[] = [];
+  const n = Math.max(N, 1);
+  for (const { tnt, rn } of columnSplits(N)) {
+    for (const rm of [4, 8]) {
+      for (const threads of [64, 128, 256]) {
+        const tm = (threads / tnt) * rm;
+        // small tiles or thin per-thread blocks leave the FMA units waiting on workgroup memory
+        if (tm < 64 || tm > 256 || rm * Math.min(rn, n) < 8) continue;
+        for (const tk of [8, 16]) {
+          if ((mode === 'tap' || mode === 'tap4') && !tapMajorFits(channels, tk)) continue;
+          const t = { tm, rm, tk, tnt, rn };
+          if (tilingValid(t, mode)) out.push(t);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** A reasonable tiling without timing: 128 threads, 8 x rn per thread where the loaders allow. */
+export function defaultTiling(N: number, mode: GemmMode, channels = 0): GemmTiling {
+  const cands = tilingCandidates(N, mode, channels);
+  const score = (t: GemmTiling) =>
+    (tilingThreads(t) === 128 ? 4 : 0) + (t.rm === 8 ? 2 : 0) + (t.tnt === 8 ? 1 : 0) + (t.tk === 16 ? 0.5 : 0)
+    - (t.tnt * t.rn - Math.min(N, t.tnt * t.rn)) / Math.max(N, 1);
+  if (cands.length === 0) throw new Error(`no GEMM tiling for N=${N} (${mode})`);
+  return cands.reduce((a, b) => (score(b) > score(a) ? b : a));
 }
 
 export class ImplicitGemmProgram implements WebGPUProgram {
@@ -52,34 +135,44 @@ export class ImplicitGemmProgram implements WebGPUProgram {
   shaderKey: string;
   dispatchLayout = { x: [2], y: [1], z: [0] };
   dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [16, 16, 1];
+  workgroupSize: [number, number, number];
+  variableComponents?: number[];
   uniforms = `M : i32, N : i32, K : i32, nTiles : i32, chunkK : i32, kSteps : i32, kC : i32, cChunks : i32, ${GEOMETRY_FIELDS.map((f) => `${f} : i32,`).join(' ')}`;
   readonly tn: number;
   readonly nTiles: number;
   readonly chunkK: number;
   readonly kSteps: number;
-  readonly tapMajor: boolean;
+  readonly mode: GemmMode;
   private readonly cChunks: number;
+
   /**
-   * @param tap for tap-major mode: K = taps x channels (channel fastest); used when the channels
-   *   pad to whole 16-deep slabs with at most 20% waste and there is a single slice.
+   * @param mode 'tap'/'tap4' need `tap` (K = taps x channels, channel fastest) and one slice;
+   *   'tap4' binds the first input as vec4 (channels % 4 == 0). 'step' is dW's voxel reduction.
    */
   constructor(
-    readonly variableNames: string[], private name: string, private functions: string,
+    readonly variableNames: string[], private name: string, private functions: GemmFunctions,
     readonly M: number, readonly N: number, readonly K: number, readonly slices: number,
+    mode: GemmMode, readonly tiling: GemmTiling,
     private tap?: { taps: number; channels: number },
-    private stepMode = false,
   ) {
-    this.tn = tileN(N);
+    if (!tilingValid(tiling, mode)) throw new Error(`invalid GEMM tiling ${tilingKey(tiling)} for ${mode}`);
+    if ((mode === 'tap' || mode === 'tap4') && (!tap || slices !== 1 || tap.taps * tap.channels !== K)) {
+      throw new Error(`tap-major GEMM needs K = taps x channels and one slice`);
+    }
+    this.mode = mode;
+    this.tn = tiling.tnt * tiling.rn;
     this.nTiles = Math.ceil(N / this.tn);
-    this.cChunks = tap ? Math.ceil(tap.channels / TILE_K) : 0;
-    this.tapMajor = tap !== undefined && slices === 1 && tap.taps * tap.channels === K && tapMajorFits(tap.channels);
-    this.chunkK = this.tapMajor ? K : Math.ceil(Math.ceil(K / slices) / TILE_K) * TILE_K;
-    this.kSteps = this.tapMajor ? tap!.taps * this.cChunks : this.chunkK / TILE_K;
+    const tk = tiling.tk;
+    this.cChunks = tap ? Math.ceil(tap.channels / tk) : 0;
+    const tapMajor = mode === 'tap' || mode === 'tap4';
+    this.chunkK = tapMajor ? K : Math.ceil(Math.ceil(K / slices) / tk) * tk;
+    this.kSteps = tapMajor ? tap!.taps * this.cChunks : this.chunkK / tk;
     this.outputShape = [slices, M, N];
-    const [x, y] = spreadWorkgroups(Math.ceil(M / TILE_M) * this.nTiles);
+    const [x, y] = spreadWorkgroups(Math.ceil(M / tiling.tm) * this.nTiles);
     this.dispatch = [x, y, slices];
-    this.shaderKey = `anatomynet_igemm_${name}_${this.tn}_${this.tapMajor ? 'tap' : stepMode ? 'step' : 'k'}`;
+    this.workgroupSize = [tilingThreads(tiling), 1, 1];
+    if (mode === 'tap4') this.variableComponents = [4, 1];
+    this.shaderKey = `anatomynet_igemm2_${name}_${mode}_${tilingKey(tiling)}`;
   }
 
   uniformValues(geometry: number[]): ProgramUniform[] {
@@ -87,91 +180,141 @@ export class ImplicitGemmProgram implements WebGPUProgram {
     return [...head, ...geometry].map((v) => ({ type: 'int32' as const, data: [v] }));
   }
 
+  /** Rows of the A slab a thread loads, and how its row info is indexed per load. */
+  private aLayout(): { loads: number; infos: number; infoOf: (i: string) => string; rowOf: (i: string) => string; kOf: (i: string) => string } {
+    const { tm, tk } = this.tiling;
+    const T = tilingThreads(this.tiling);
+    if (this.mode === 'step') {
+      // m fastest: consecutive threads read consecutive (tap, ci) rows, i.e. consecutive channels
+      const loads = (tm * tk) / T;
+      const infos = Math.max(1, tm / T);
+      return {
+        loads, infos,
+        infoOf: (i) => (infos === 1 ? '0' : `(${i}) % ${infos}`),
+        rowOf: (i) => `((t + ${T} * (${i})) % ${tm})`,
+        kOf: (i) => `((t + ${T} * (${i})) / ${tm})`,
+      };
+    }
+    // k fastest (channels are contiguous in memory); tap4 loads 4 channels at once
+    const perRow = this.mode === 'tap4' ? tk / 4 : tk;
+    const loads = (tm * perRow) / T;
+    const rowsPerPass = T / perRow;
+    return {
+      loads, infos: loads,
+      infoOf: (i) => i,
+      rowOf: (i) => `(t / ${perRow} + ${rowsPerPass} * (${i}))`,
+      kOf: () => (this.mode === 'tap4' ? `(t % ${perRow}) * 4` : `(t % ${perRow})`),
+    };
+  }
+
   /** WGSL staging one K step of A and B into workgroup memory. */
-  private loadStep(TM: number, TN: number, RN: number, BROWS: number): string {
-    if (this.tapMajor) {
-      return `
-          let tap = s / uniforms.cChunks;
-          let c0 = (s - tap * uniforms.cChunks) * ${TILE_K};
-          let ti = tapInfo(tap);
-          let ca = c0 + aK;
-          for (var i = 0; i < 4; i = i + 1) {
+  private loadStep(): string {
+    const { tm, tk } = this.tiling;
+    const TN = this.tn;
+    const T = tilingThreads(this.tiling);
+    const a = this.aLayout();
+    const bLoads = Math.ceil((tk * TN) / T);
+    const bGuard = (tk * TN) % T === 0 ? 'true' : `e < ${tk * TN}`;
+    const loadB = (kExpr: string, guard: string) => `
+          for (var j = 0; j < ${bLoads}; j = j + 1) {
+            let e = t + ${T} * j;
+            if (${bGuard}) {
+              let kk = e / ${TN};
+              let nn = e % ${TN};
+              var v = 0.0;
+              if (${guard} && n0 + nn < uniforms.N) { v = ${kExpr}; }
+              Bs[kk * ${TN} + nn] = v;
+            }
+          }`;
+    if (this.mode === 'tap' || this.mode === 'tap4') {
+      const stores = this.mode === 'tap4'
+        ? `
+            var v = vec4<f32>(0.0);
+            if (ca < uniforms.kC) { v = loadATap4(info[i], ti, ca); }
+            let r = ${a.rowOf('i')};
+            setA((ka + 0) * ${tm} + r, v.x);
+            setA((ka + 1) * ${tm} + r, v.y);
+            setA((ka + 2) * ${tm} + r, v.z);
+            setA((ka + 3) * ${tm} + r, v.w);`
+        : `
             var v = 0.0;
             if (ca < uniforms.kC) { v = loadATap(info[i], ti, ca); }
-            As[aK * ${TM} + aM + 16 * i] = v;
-          }
-          for (var j = 0; j < ${RN}; j = j + 1) {
-            let kk = bK + ${BROWS} * j;
-            let cb = c0 + kk;
-            var v = 0.0;
-            if (cb < uniforms.kC && n0 + bN < uniforms.N) { v = loadBTap(ti, cb, n0 + bN); }
-            Bs[kk * ${TN} + bN] = v;
-          }`;
+            setA(ka * ${tm} + ${a.rowOf('i')}, v);`;
+      return `
+          let tap = s / uniforms.cChunks;
+          let c0 = (s - tap * uniforms.cChunks) * ${tk};
+          let ti = tapInfo(tap);
+          let ka = ${a.kOf('0')};
+          let ca = c0 + ka;
+          for (var i = 0; i < ${a.loads}; i = i + 1) {${stores}
+          }${loadB('loadBTap(ti, c0 + kk, n0 + nn)', 'c0 + kk < uniforms.kC')}`;
     }
+    const aValue = this.mode === 'step' ? `loadAStep(info[${a.infoOf('i')}], si, ka, k0 + ka)` : `loadA(info[${a.infoOf('i')}], k0 + ka)`;
     return `
-          let k0 = kBegin + s * ${TILE_K};
-          let ka = k0 + aK;${this.stepMode ? `
+          let k0 = kBegin + s * ${tk};${this.mode === 'step' ? `
           let si = stepInfo(k0);` : ''}
-          for (var i = 0; i < 4; i = i + 1) {
+          for (var i = 0; i < ${a.loads}; i = i + 1) {
+            let ka = ${a.kOf('i')};
             var v = 0.0;
-            if (ka < kEnd) { v = ${this.stepMode ? 'loadAStep(info[i], si, aK, ka)' : 'loadA(info[i], ka)'}; }
-            As[aK * ${TM} + aM + 16 * i] = v;
-          }
-          for (var j = 0; j < ${RN}; j = j + 1) {
-            let kk = bK + ${BROWS} * j;
-            let kb = k0 + kk;
-            var v = 0.0;
-            if (kb < kEnd && n0 + bN < uniforms.N) { v = loadB(kb, n0 + bN); }
-            Bs[kk * ${TN} + bN] = v;
-          }`;
+            if (k0 + ka < kEnd) { v = ${aValue}; }
+            setA(ka * ${tm} + ${a.rowOf('i')}, v);
+          }${loadB('loadB(k0 + kk, n0 + nn)', 'k0 + kk < kEnd')}`;
   }
 
   getUserCode(): string {
-    const TM = TILE_M, TK = TILE_K, TN = this.tn, RN = TN / 16, BROWS = 256 / TN;
+    const { tm, rm, tk, tnt, rn } = this.tiling;
+    const TN = this.tn;
+    const q4 = rm / 4;
+    const a = this.aLayout();
+    const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+    const accDecl = range(q4).flatMap((q) => range(rn).map((j) => `var acc_${q}_${j} = vec4<f32>(0.0);`)).join('\n        ');
+    const aRead = range(q4).map((q) => `let a${q} = As[ab + ${q}];`).join('\n            ');
+    const bRead = range(rn).map((j) => `let b${j} = Bs[bb + ${tnt * j}];`).join('\n            ');
+    const fmas = range(q4).flatMap((q) => range(rn).map((j) => `acc_${q}_${j} = fma(a${q}, vec4<f32>(b${j}), acc_${q}_${j});`)).join('\n            ');
+    const writes = range(q4).flatMap((q) => range(4).map((r) => {
+      const cols = range(rn).map((j) => `
+            if (n0 + tn + ${tnt * j} < uniforms.N) { result[o + ${tnt * j}] = acc_${q}_${j}[${r}]; }`).join('');
+      return `
+        {
+          let m = mBase + ${4 * q + r};
+          if (m < uniforms.M) {
+            let o = base + m * uniforms.N + n0 + tn;${cols}
+          }
+        }`;
+    })).join('');
     return `
-      ${this.functions}
-      var<workgroup> As : array<f32, ${TK * TM}>;
-      var<workgroup> Bs : array<f32, ${TK * TN}>;
+      ${this.functions.shared}
+      ${(this.mode === 'tap4' ? this.functions.vec4A : this.functions.scalarA) ?? ''}
+      var<workgroup> As : array<vec4<f32>, ${(tk * tm) / 4}>;
+      fn setA(i : i32, v : f32) { As[i / 4][i % 4] = v; }
+      var<workgroup> Bs : array<f32, ${tk * TN}>;
       fn main() {
-        let tx = i32(localId.x);
-        let ty = i32(localId.y);
-        let t = ty * 16 + tx;
+        let t = i32(localId.x);
+        let tn = t % ${tnt};
+        let tmi = t / ${tnt};
         let tileId = i32(workgroupId.y * numWorkgroups.x + workgroupId.x);
         let mTile = tileId / uniforms.nTiles;
-        let m0 = mTile * ${TM};
+        let m0 = mTile * ${tm};
         let n0 = (tileId - mTile * uniforms.nTiles) * ${TN};
         let slice = i32(workgroupId.z);
         let kBegin = slice * uniforms.chunkK;
         let kEnd = min(kBegin + uniforms.chunkK, uniforms.K);
-        let aK = t % ${TK};
-        let aM = t / ${TK};
-        var info : array<vec4<i32>, 4>;
-        for (var i = 0; i < 4; i = i + 1) { info[i] = rowInfo(m0 + aM + 16 * i); }
-        let bN = t % ${TN};
-        let bK = t / ${TN};
-        var acc : array<array<f32, ${RN}>, 4>;
-        for (var s = 0; s < uniforms.kSteps; s = s + 1) {${this.loadStep(TM, TN, RN, BROWS)}
+        var info : array<vec4<i32>, ${a.infos}>;
+        for (var i = 0; i < ${a.infos}; i = i + 1) { info[i] = rowInfo(m0 + ${a.rowOf('i')}); }
+        ${accDecl}
+        for (var s = 0; s < uniforms.kSteps; s = s + 1) {${this.loadStep()}
           workgroupBarrier();
-          for (var kk = 0; kk < ${TK}; kk = kk + 1) {
-            var b : array<f32, ${RN}>;
-            for (var j = 0; j < ${RN}; j = j + 1) { b[j] = Bs[kk * ${TN} + tx + 16 * j]; }
-            for (var i = 0; i < 4; i = i + 1) {
-              let a = As[kk * ${TM} + ty + 16 * i];
-              for (var j = 0; j < ${RN}; j = j + 1) { acc[i][j] = fma(a, b[j], acc[i][j]); }
-            }
+          for (var kk = 0; kk < ${tk}; kk = kk + 1) {
+            let ab = (kk * ${tm} + tmi * ${rm}) / 4;
+            let bb = kk * ${TN} + tn;
+            ${aRead}
+            ${bRead}
+            ${fmas}
           }
           workgroupBarrier();
         }
         let base = slice * uniforms.M * uniforms.N;
-        for (var i = 0; i < 4; i = i + 1) {
-          let m = m0 + ty + 16 * i;
-          if (m < uniforms.M) {
-            for (var j = 0; j < ${RN}; j = j + 1) {
-              let n = n0 + tx + 16 * j;
-              if (n < uniforms.N) { result[base + m * uniforms.N + n] = acc[i][j]; }
-            }
-          }
-        }
+        let mBase = m0 + tmi * ${rm};${writes}
       }`;
   }
 }
@@ -183,7 +326,10 @@ export class ImplicitGemmProgram implements WebGPUProgram {
 export function runImplicitGemm(
   backend: WebGPUBackendLike, program: ImplicitGemmProgram, inputs: TensorInfo[], conv: tf.backend_util.Conv3DInfo,
 ): TensorInfo {
-  const flat = inputs.map((t) => reshapeView(backend, t, [tf.util.sizeFromShape(t.shape)]));
+  const flat = inputs.map((t) => {
+    const size = tf.util.sizeFromShape(t.shape);
+    return reshapeView(backend, t, [size]);
+  });
   const out = backend.runWebGPUProgram(program, flat, 'float32', program.uniformValues(geometryValues(conv)));
   release(backend, ...flat);
   return out;

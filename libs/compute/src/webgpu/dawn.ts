@@ -26,6 +26,14 @@ export interface AdapterReport {
 let gpu: GPU | undefined;
 
 /**
+ * Dawn instance flags from ANATOMYNET_DAWN_FLAGS (whitespace-separated), for example
+ * `enable-dawn-features=disable_robustness` to time the kernels without Dawn's bounds clamping.
+ */
+export function dawnFlags(env: NodeJS.ProcessEnv = process.env): string[] {
+  return (env.ANATOMYNET_DAWN_FLAGS ?? '').split(/\s+/).filter(Boolean);
+}
+
+/**
  * Creates the Dawn instance once and exposes it as `navigator.gpu` with the WebGPU globals
  * (GPUBufferUsage, ...). Returns undefined when the native module cannot load.
  */
@@ -40,7 +48,7 @@ export async function installDawn(): Promise<GPU | undefined> {
     return undefined;
   }
   Object.assign(globalThis, mod.globals);
-  gpu = mod.create([]);
+  gpu = mod.create(dawnFlags());
   const nav = (globalThis as any).navigator;
   if (nav && typeof nav === 'object') {
     try {

@@ -1,4 +1,4 @@
-export { installDawn, requestDawnAdapter, describeAdapter, type AdapterReport } from './dawn';
+export { installDawn, requestDawnAdapter, describeAdapter, dawnFlags, type AdapterReport } from './dawn';
 export { registerWebgpuKernels, useStockWebgpuKernels, WEBGPU_REPLACEMENTS } from './register';
 export { collapseBroadcast } from './binary_collapsed';
 export { reductionRuns } from './reduce';
@@ -6,3 +6,6 @@ export {
   benchConvGflops, convFlops, referenceConvInput, REFERENCE_CONVS,
   type ConvBenchResult, type ConvBenchSpec, type ConvPass, type ConvPassResult, type ReferenceConv,
 } from './conv_bench';
+export { autotuneConv, type TuneResult, type TuneSpec } from './autotune';
+export { clearTunedTilings, loadTunedTilings, tunedTilings, type GemmPass } from './gemm_plan';
+export { type GemmTiling } from './conv3d_gemm';
