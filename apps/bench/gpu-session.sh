@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One device call: the PyTorch reference and our WebGPU bench on the same GPU, results under $OUT.
-# Pack first (on a machine with Node):
-#   ../shared/bench/devpack.sh apps/bench/src/gpu.ts ../shared/bench/ref_anatomynet.py apps/bench/gpu-session.sh
+# Pack first (on a machine with Node; gldebs/ holds Debian's libegl1, libglvnd0, libglx0, libgl1,
+# libx11-6, libx11-xcb1, libx11-data, libxext6, libxcb1, libxau6, libxdmcp6, libbsd0, libmd0 .debs):
+#   ../shared/bench/devpack.sh apps/bench/src/gpu.ts ../shared/bench/ref_anatomynet.py apps/bench/gpu-session.sh /tmp/gldebs
 # then on the device:  bash .devpack/gpu-session.sh   (carry .devpack)
 # Each step has its own timeout and file, so a failure or a timeout keeps what came before.
 set -u
@@ -11,13 +12,19 @@ d=$(cd "$(dirname "$0")" && pwd)
 stamp() { echo "[gpu-session $(date +%T)] $*"; }
 (nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv || true) > "$OUT/gpu.csv" 2>&1
 stamp "gpu: $(tail -n 1 "$OUT/gpu.csv")"
+# NVIDIA's Vulkan driver (libGLX_nvidia) refuses to start (VK_ERROR_INITIALIZATION_FAILED at loader
+# negotiation) when the X11/EGL client libraries it loads are missing, as on the device image.
+if [ -d "$d/gldebs" ]; then
+  for f in "$d"/gldebs/*.deb; do dpkg -x "$f" /; done
+  ldconfig
+fi
 timeout "${REF_TIMEOUT:-200}" python3 "$d/ref_anatomynet.py" > "$OUT/ref.json" 2> "$OUT/ref.err"
 stamp "pytorch reference rc=$? $(tr -d '\n ' < "$OUT/ref.json")"
 timeout "${OURS_TIMEOUT:-330}" bash "$d/run.sh" "$d/bench.mjs" --backend webgpu --compare-stock \
   --save-tilings "$OUT/tilings.json" --json-out "$OUT/ours.json" > /dev/null 2> "$OUT/ours.err"
 stamp "ours rc=$?"
 grep -E 'forward|train step|check|failed|Error' "$OUT/ours.err" | grep -v '^\[bench-gpu [0-9:]*\] tune' | head -n 60
-if [ -s "$OUT/tilings.json" ]; then
+if [ -s "$OUT/tilings.json" ] && [ "${NOROBUST_TIMEOUT:-90}" != 0 ]; then
   # the same tuned kernels without Dawn's bounds clamping on buffer accesses
   ANATOMYNET_DAWN_FLAGS=enable-dawn-features=disable_robustness timeout "${NOROBUST_TIMEOUT:-90}" \
     bash "$d/run.sh" "$d/bench.mjs" --backend webgpu --no-check --no-convs --tilings "$OUT/tilings.json" \

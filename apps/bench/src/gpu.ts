@@ -5,7 +5,7 @@
 // shared/bench/devpack.sh: `devpack.sh apps/bench/src/gpu.ts` then `run.sh .devpack/bench.mjs ARGS`.
 import * as tf from '@tensorflow/tfjs';
 import {
-  autotuneConv, BACKEND_ORDER, benchConvGflops, dawnFlags, loadTunedTilings, referenceConvInput, REFERENCE_CONVS,
+  autotuneConv, BACKEND_ORDER, settle, benchConvGflops, boundGpuBufferPool, trimGpuBufferPool, dawnFlags, loadTunedTilings, referenceConvInput, REFERENCE_CONVS,
   registerWebgpuKernels, selectBackend, tunedTilings, useStockWebgpuKernels, type BackendName, type GemmTiling,
 } from '@anatomynet/compute';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -36,10 +36,27 @@ function softDiceTo(target: tf.Tensor2D) {
     });
 }
 
-async function settle(t: tf.Tensor): Promise<void> {
-  const one = tf.tidy(() => tf.slice(t.reshape([-1]), 0, 1));
-  await one.data();
-  one.dispose();
+
+/** GPU milliseconds per kernel name over one call of `f` (timestamp queries), largest first. */
+async function kernelProfile(f: () => tf.TensorContainer | Promise<tf.TensorContainer>): Promise<Record<string, number>> {
+  const info = await tf.profile(f);
+  const byName = new Map<string, number>();
+  for (const k of info.kernels) byName.set(k.name, (byName.get(k.name) ?? 0) + Number(k.kernelTimeMs ?? 0));
+  tf.dispose(info.result);
+  const total = [...byName.values()].reduce((a, b) => a + b, 0);
+  const rows = [...byName].sort((a, b) => b[1] - a[1]).map(([n, ms]) => [n, Math.round(ms * 100) / 100] as const);
+  return Object.fromEntries([['TOTAL', Math.round(total * 100) / 100], ...rows]);
+}
+
+/** WebGPU errors nobody caught (out-of-memory, validation): counted so a bad figure is visible. */
+const gpuErrors: string[] = [];
+function watchGpuErrors(): void {
+  const device = (tf.backend() as unknown as { device?: GPUDevice }).device;
+  const record = (e: Event) => {
+    if (gpuErrors.length < 20) gpuErrors.push((e as GPUUncapturedErrorEvent).error?.message ?? String(e));
+  };
+  if (device?.addEventListener) device.addEventListener('uncapturederror', record);
+  else if (device) (device as unknown as { onuncapturederror: (e: Event) => void }).onuncapturederror = record;
 }
 
 async function benchModel(shape: Dhw, reps: number, train: boolean) {
@@ -61,6 +78,10 @@ async function benchModel(shape: Dhw, reps: number, train: boolean) {
     }
     out.forward_s = (performance.now() - t0) / 1000 / reps;
     progress(`forward ${shape.join('x')}: ${(out.forward_s as number).toFixed(4)} s`);
+    if (tf.getBackend() === 'webgpu') {
+      out.forwardProfile = await kernelProfile(() => predict(model, x));
+      progress(`forward kernels (GPU ms): ${JSON.stringify(out.forwardProfile)}`);
+    }
     if (train) {
       const target = tf.tidy(() =>
         tf.oneHot(tf.cast(tf.mul(tf.sigmoid(x), 9.99), 'int32').reshape([-1]), cfg.numClasses).toFloat()) as tf.Tensor2D;
@@ -71,10 +92,20 @@ async function benchModel(shape: Dhw, reps: number, train: boolean) {
       out.trainFirst_s = (performance.now() - t0) / 1000;
       t0 = performance.now();
       let last = first;
-      for (let i = 0; i < reps; i++) last = await trainStep(model, opt, x, loss);
+      let peak = 0;
+      for (let i = 0; i < reps; i++) {
+        last = await trainStep(model, opt, x, loss);
+        peak = Math.max(peak, (tf.memory() as { numBytesAllocatedInGPU?: number }).numBytesAllocatedInGPU ?? 0);
+        boundGpuBufferPool();
+      }
+      out.gpuBytesAllocatedPeak = peak;
+      if (tf.getBackend() === 'webgpu') {
+        out.trainProfile = await kernelProfile(() => trainStep(model, opt, x, loss));
+        progress(`train-step kernels (GPU ms): ${JSON.stringify(out.trainProfile)}`);
+        boundGpuBufferPool();
+      }
       out.trainStep_s = (performance.now() - t0) / 1000 / reps;
       out.loss = { first, last };
-      // buffers freed during a step return to tfjs's pool, so the pool after a step is its peak
       const mem = tf.memory() as tf.MemoryInfo & { numBytesAllocatedInGPU?: number; numBytesInGPU?: number };
       out.gpuBytesAllocated = mem.numBytesAllocatedInGPU ?? null;
       out.gpuBytesInUse = mem.numBytesInGPU ?? null;
@@ -109,6 +140,7 @@ async function benchConvs(shape: Dhw, reps: number, compareStock: boolean) {
         row[`${variant}Error`] = (e as Error).message;
       } finally {
         if (variant === 'stock') registerWebgpuKernels();
+        trimGpuBufferPool();
       }
     }
     rows.push(row);
@@ -183,7 +215,7 @@ const argv = await yargs(hideBin(process.argv))
   .scriptName('bench-gpu')
   .usage('$0 [options]\n\nReference AnatomyNet forward, training step and per-conv GFLOP/s as JSON.')
   .option('backend', { choices: [...BACKEND_ORDER], describe: 'force a backend (default: best available)' })
-  .option('shapes', { type: 'string', default: '178x302x225,64x128x128', describe: 'comma-separated DxHxW inputs' })
+  .option('shapes', { type: 'string', default: '64x128x128,178x302x225', describe: 'comma-separated DxHxW inputs' })
   .option('reps', { type: 'number', default: 3, describe: 'timed repetitions after a warm-up' })
   .option('model', { type: 'boolean', default: true, describe: 'time the whole network (--no-model to skip)' })
   .option('train', { type: 'boolean', default: true, describe: 'time a training step too (--no-train to skip)' })
@@ -203,6 +235,7 @@ const argv = await yargs(hideBin(process.argv))
 
 const choice = await selectBackend({ prefer: argv.backend as BackendName | undefined, log: progress });
 const webgpu = choice.backend === 'webgpu';
+if (webgpu) watchGpuErrors();
 const doc: Record<string, unknown> = { backend: choice.backend, reason: choice.reason, adapter: choice.adapter, ownKernels: choice.kernels, dawnFlags: dawnFlags() };
 const emit = () => process.stdout.write(`${JSON.stringify(doc)}\n`);
 const checkpoint = () => {
@@ -219,6 +252,7 @@ try {
     const t0 = performance.now();
     doc.tune = await tuneConvs(parseShapes(argv.tuneShape)[0], argv.tuneReps);
     doc.tune_s = (performance.now() - t0) / 1000;
+    trimGpuBufferPool();
   }
   if (webgpu) doc.tilings = tunedTilings();
   if (argv.saveTilings) writeFileSync(argv.saveTilings, JSON.stringify(tunedTilings(), null, 1));
@@ -229,9 +263,13 @@ try {
   for (const shape of parseShapes(argv.shapes)) {
     const row: Record<string, unknown> = { shape };
     results.push(row);
-    if (argv.model) Object.assign(row, await benchModel(shape, argv.reps, argv.train));
-    checkpoint();
+    // convs first: the whole-volume training step leaves the least memory behind
     if (argv.convs) row.convs = await benchConvs(shape, argv.reps, argv.compareStock && webgpu && stockAt.has(shape.join('x')));
+    trimGpuBufferPool();
+    checkpoint();
+    if (argv.model) Object.assign(row, await benchModel(shape, argv.reps, argv.train));
+    trimGpuBufferPool();
+    row.gpuErrors = [...gpuErrors];
     checkpoint();
   }
 } catch (e) {

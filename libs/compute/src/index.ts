@@ -1,3 +1,4 @@
 export * from './backend';
 export * from './webgpu';
 export * from './cpu';
+export { settle, timeBatched, type BatchTiming } from './timing';

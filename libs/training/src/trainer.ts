@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { boundGpuBufferPool } from '@anatomynet/compute';
 import { writeNifti, writeFileAtomic } from '@anatomynet/data';
 import { buildModel, trainStep, type AnatomyNetModel } from '@anatomynet/model';
 import { classWeights } from '@anatomynet/losses';
@@ -193,6 +194,8 @@ export async function trainRun(o: TrainOptions): Promise<TrainResult> {
         const y = tf.tidy(() => tf.oneHot(tf.tensor1d(sample.labels, 'int32'), numClasses).reshape([1, nz, ny, nx, numClasses]));
         const loss = await trainStep(model, optimizer, x, (probs) => lossFn(probs, y, c.annotated));
         tf.dispose([x, y]);
+        // crops of varying size would otherwise grow tfjs-webgpu's exact-size buffer pool without bound
+        boundGpuBufferPool();
         if (!Number.isFinite(loss)) throw new NonFiniteLossError(state.step, loss);
         writer.log('train/loss', state.step, loss);
         epochLoss += loss;

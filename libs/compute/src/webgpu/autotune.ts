@@ -5,6 +5,7 @@
  * the default tiling's output on the device, so a miscompiled tiling cannot win.
  */
 import * as tf from '@tensorflow/tfjs';
+import { timeBatched } from '../timing';
 import { defaultTiling, tilingKey, type GemmTiling } from './conv3d_gemm';
 import { candidatesFor, forceTiling, gemmPlan, rememberTiling, type GemmPass } from './gemm_plan';
 
@@ -28,25 +29,6 @@ export interface TuneResult {
   defaultSeconds: number;
   /** sum |best - default| / sum |default| on the device. */
   relL1VsDefault: number;
-}
-
-async function settle(t: tf.Tensor): Promise<void> {
-  const one = tf.tidy(() => tf.slice(t.reshape([-1]), 0, 1));
-  await one.data();
-  one.dispose();
-}
-
-async function timeOnce(run: () => tf.Tensor, reps: number): Promise<number> {
-  const warm = run();
-  await settle(warm);
-  warm.dispose();
-  const t0 = performance.now();
-  for (let i = 0; i < reps; i++) {
-    const y = run();
-    if (i === reps - 1) await settle(y);
-    y.dispose();
-  }
-  return (performance.now() - t0) / 1000 / reps;
 }
 
 /** Tunes the requested passes of one conv; the winners are used from then on. */
@@ -78,7 +60,7 @@ export async function autotuneConv(spec: TuneSpec, passes: GemmPass[] = ['forwar
       for (const t of candidatesFor(plan)) {
         forceTiling(t);
         try {
-          const s = await timeOnce(runs[pass], reps);
+          const { seconds: s } = await timeBatched(runs[pass], { minReps: reps, minSeconds: 0.02, maxReps: 50 });
           candidates[tilingKey(t)] = s;
           if (s < bestSeconds) [best, bestSeconds] = [t, s];
         } finally {

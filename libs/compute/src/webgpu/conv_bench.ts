@@ -1,11 +1,11 @@
 /**
  * Conv3D throughput on the active tfjs backend (webgpu, cpu, wasm, tensorflow alike), for
  * apps/bench: forward (Conv3D), input gradient (Conv3DBackpropInputV2) and filter gradient
- * (Conv3DBackpropFilterV2), each timed over `reps` runs after one warm-up (shader compile).
- * Completion is awaited by reading one element of the last result: the queue runs in order, so
- * that waits for every run without timing a large read-back.
+ * (Conv3DBackpropFilterV2), each timed over a batch of at least `reps` runs after one warm-up
+ * (shader compile); see timing.ts for why short runs are batched.
  */
 import * as tf from '@tensorflow/tfjs';
+import { timeBatched } from '../timing';
 
 export type ConvPass = 'forward' | 'dx' | 'dw';
 
@@ -28,6 +28,8 @@ export interface ConvBenchSpec {
 export interface ConvPassResult {
   /** Mean seconds per run. */
   seconds: number;
+  /** Runs in the timed batch (at least `reps`; more for short runs, see timing.ts). */
+  reps: number;
   /** 2 * multiply-adds / seconds / 1e9 (the same multiply-add count for all three passes). */
   gflops: number;
 }
@@ -45,27 +47,6 @@ export interface ConvBenchResult {
 export function convFlops(outShape: number[], cin: number, k: number): number {
   const [n, d, h, w, cout] = outShape;
   return 2 * n * d * h * w * cout * k * k * k * cin;
-}
-
-async function settle(t: tf.Tensor): Promise<void> {
-  const one = tf.tidy(() => tf.slice(t.reshape([-1]), 0, 1));
-  await one.data();
-  one.dispose();
-}
-
-async function timeRuns(run: () => tf.Tensor, reps: number): Promise<number> {
-  const warm = run();
-  await settle(warm);
-  warm.dispose();
-  const t0 = performance.now();
-  let last: tf.Tensor | undefined;
-  for (let i = 0; i < reps; i++) {
-    last?.dispose();
-    last = run();
-  }
-  await settle(last!);
-  last!.dispose();
-  return (performance.now() - t0) / 1000 / reps;
 }
 
 /** Times the requested passes of one conv on the active backend. */
@@ -88,8 +69,8 @@ export async function benchConvGflops(spec: ConvBenchSpec): Promise<ConvBenchRes
   const results: Partial<Record<ConvPass, ConvPassResult>> = {};
   try {
     for (const p of passes) {
-      const seconds = await timeRuns(runs[p], s.reps);
-      results[p] = { seconds, gflops: flops / seconds / 1e9 };
+      const { seconds, reps } = await timeBatched(runs[p], { minReps: s.reps });
+      results[p] = { seconds, gflops: flops / seconds / 1e9, reps };
     }
   } finally {
     tf.dispose([x, f, dy]);

@@ -9,3 +9,4 @@ export {
 export { autotuneConv, type TuneResult, type TuneSpec } from './autotune';
 export { clearTunedTilings, loadTunedTilings, tunedTilings, type GemmPass } from './gemm_plan';
 export { type GemmTiling } from './conv3d_gemm';
+export { boundGpuBufferPool, trimGpuBufferPool } from './memory';

@@ -1,0 +1,39 @@
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { selectBackend } from '../backend';
+import { boundGpuBufferPool, trimGpuBufferPool } from './memory';
+import { adapterPromise, SKIP_NOTE } from './test_util';
+
+const adapter = await adapterPromise;
+const allocated = () => (tf.memory() as tf.MemoryInfo & { numBytesAllocatedInGPU: number }).numBytesAllocatedInGPU;
+const inUse = () => (tf.memory() as tf.MemoryInfo & { numBytesInGPU: number }).numBytesInGPU;
+
+describe.skipIf(!adapter)(`webgpu buffer pool${adapter ? '' : ` (${SKIP_NOTE})`}`, () => {
+  beforeAll(async () => {
+    await selectBackend({ prefer: 'webgpu', log: () => undefined });
+  });
+
+  it('freed buffers stay pooled until trimmed; buffers in use survive and keep their values', async () => {
+    const keep = tf.tidy(() => tf.range(0, 1000).mul(2));
+    await keep.data();
+    trimGpuBufferPool();
+    const base = allocated();
+    // distinct sizes, so none can reuse another's pooled buffer
+    for (let n = 1; n <= 8; n++) {
+      const t = tf.tidy(() => tf.ones([1024 * n]).add(1));
+      await t.data();
+      t.dispose();
+    }
+    expect(allocated() - base).toBeGreaterThanOrEqual(2 * 36 * 1024 * 4);
+    expect(boundGpuBufferPool(1 << 30)).toBe(0);
+    const released = boundGpuBufferPool(1024);
+    expect(released).toBeGreaterThanOrEqual(2 * 36 * 1024 * 4);
+    expect(allocated()).toBe(base);
+    expect(inUse()).toBeGreaterThanOrEqual(4000);
+    expect((await keep.data())[999]).toBe(1998);
+    // the pool works again after a trim
+    const again = tf.tidy(() => tf.ones([3000]).add(2));
+    expect((await again.data())[2999]).toBe(3);
+    tf.dispose([keep, again]);
+  });
+});
