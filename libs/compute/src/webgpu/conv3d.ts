@@ -32,38 +32,34 @@ const FUNCTIONS: GemmFunctions = {
   }
   fn loadBTap(t : vec4<i32>, c : i32, n : i32) -> f32 {
     return W[(t.w * uniforms.inC + c) * uniforms.outC + n];
+  }
+  // the input voxel (flat, batch included) that tap t reads for output row r, or -1 in the padding
+  fn tapVoxel(r : vec4<i32>, t : vec4<i32>) -> i32 {
+    if (r.x < 0) { return -1; }
+    let d = r.y + t.x;
+    let h = r.z + t.y;
+    let w = r.w + t.z;
+    if (d < 0 || d >= uniforms.inD || h < 0 || h >= uniforms.inH || w < 0 || w >= uniforms.inW) { return -1; }
+    return ((r.x * uniforms.inD + d) * uniforms.inH + h) * uniforms.inW + w;
   }`,
   scalarA: `
   fn loadA(r : vec4<i32>, k : i32) -> f32 {
-    if (r.x < 0) { return 0.0; }
-    let ci = k % uniforms.inC;
     let tap = k / uniforms.inC;
-    let kw = tap % uniforms.fW;
-    let t1 = tap / uniforms.fW;
-    let kh = t1 % uniforms.fH;
-    let kd = t1 / uniforms.fH;
-    let d = r.y + kd * uniforms.dD;
-    let h = r.z + kh * uniforms.dH;
-    let w = r.w + kw * uniforms.dW;
-    if (d < 0 || d >= uniforms.inD || h < 0 || h >= uniforms.inH || w < 0 || w >= uniforms.inW) { return 0.0; }
-    return x[(((r.x * uniforms.inD + d) * uniforms.inH + h) * uniforms.inW + w) * uniforms.inC + ci];
+    let v = tapVoxel(r, tapInfo(tap));
+    if (v < 0) { return 0.0; }
+    return x[v * uniforms.inC + k - tap * uniforms.inC];
   }
+
   fn loadATap(r : vec4<i32>, t : vec4<i32>, c : i32) -> f32 {
-    if (r.x < 0) { return 0.0; }
-    let d = r.y + t.x;
-    let h = r.z + t.y;
-    let w = r.w + t.z;
-    if (d < 0 || d >= uniforms.inD || h < 0 || h >= uniforms.inH || w < 0 || w >= uniforms.inW) { return 0.0; }
-    return x[(((r.x * uniforms.inD + d) * uniforms.inH + h) * uniforms.inW + w) * uniforms.inC + c];
+    let v = tapVoxel(r, t);
+    if (v < 0) { return 0.0; }
+    return x[v * uniforms.inC + c];
   }`,
   vec4A: `
   fn loadATap4(r : vec4<i32>, t : vec4<i32>, c : i32) -> vec4<f32> {
-    if (r.x < 0) { return vec4<f32>(0.0); }
-    let d = r.y + t.x;
-    let h = r.z + t.y;
-    let w = r.w + t.z;
-    if (d < 0 || d >= uniforms.inD || h < 0 || h >= uniforms.inH || w < 0 || w >= uniforms.inW) { return vec4<f32>(0.0); }
-    return x[((((r.x * uniforms.inD + d) * uniforms.inH + h) * uniforms.inW + w) * uniforms.inC + c) / 4];
+    let v = tapVoxel(r, t);
+    if (v < 0) { return vec4<f32>(0.0); }
+    return x[(v * uniforms.inC + c) / 4];
   }`,
 };
 

@@ -34,63 +34,44 @@ const FUNCTIONS: GemmFunctions = {
   }
   fn loadBTap(t : vec4<i32>, co : i32, n : i32) -> f32 {
     return W[(t.w * uniforms.inC + n) * uniforms.outC + co];
+  }
+  // the dy voxel (flat, batch included) that tap t maps onto input row r, or -1 (stride misses, edges)
+  fn tapVoxel(r : vec4<i32>, t : vec4<i32>) -> i32 {
+    if (r.x < 0) { return -1; }
+    let nd = r.y - t.x;
+    let nh = r.z - t.y;
+    let nw = r.w - t.z;
+    if (nd < 0 || nh < 0 || nw < 0) { return -1; }
+    var od = nd;
+    var oh = nh;
+    var ow = nw;
+    if (uniforms.sD != 1 || uniforms.sH != 1 || uniforms.sW != 1) {
+      od = nd / uniforms.sD;
+      oh = nh / uniforms.sH;
+      ow = nw / uniforms.sW;
+      if (od * uniforms.sD != nd || oh * uniforms.sH != nh || ow * uniforms.sW != nw) { return -1; }
+    }
+    if (od >= uniforms.outD || oh >= uniforms.outH || ow >= uniforms.outW) { return -1; }
+    return ((r.x * uniforms.outD + od) * uniforms.outH + oh) * uniforms.outW + ow;
   }`,
   scalarA: `
   fn loadA(r : vec4<i32>, k : i32) -> f32 {
-    if (r.x < 0) { return 0.0; }
-    let co = k % uniforms.outC;
     let tap = k / uniforms.outC;
-    let kw = tap % uniforms.fW;
-    let t1 = tap / uniforms.fW;
-    let kh = t1 % uniforms.fH;
-    let kd = t1 / uniforms.fH;
-    let nd = r.y - kd * uniforms.dD;
-    let nh = r.z - kh * uniforms.dH;
-    let nw = r.w - kw * uniforms.dW;
-    if (nd < 0 || nh < 0 || nw < 0) { return 0.0; }
-    let od = nd / uniforms.sD;
-    let oh = nh / uniforms.sH;
-    let ow = nw / uniforms.sW;
-    if (od * uniforms.sD != nd || oh * uniforms.sH != nh || ow * uniforms.sW != nw) { return 0.0; }
-    if (od >= uniforms.outD || oh >= uniforms.outH || ow >= uniforms.outW) { return 0.0; }
-    return dy[(((r.x * uniforms.outD + od) * uniforms.outH + oh) * uniforms.outW + ow) * uniforms.outC + co];
+    let v = tapVoxel(r, tapInfo(tap));
+    if (v < 0) { return 0.0; }
+    return dy[v * uniforms.outC + k - tap * uniforms.outC];
   }
+
   fn loadATap(r : vec4<i32>, t : vec4<i32>, co : i32) -> f32 {
-    if (r.x < 0) { return 0.0; }
-    let nd = r.y - t.x;
-    let nh = r.z - t.y;
-    let nw = r.w - t.z;
-    if (nd < 0 || nh < 0 || nw < 0) { return 0.0; }
-    var od = nd;
-    var oh = nh;
-    var ow = nw;
-    if (uniforms.sD != 1 || uniforms.sH != 1 || uniforms.sW != 1) {
-      od = nd / uniforms.sD;
-      oh = nh / uniforms.sH;
-      ow = nw / uniforms.sW;
-      if (od * uniforms.sD != nd || oh * uniforms.sH != nh || ow * uniforms.sW != nw) { return 0.0; }
-    }
-    if (od >= uniforms.outD || oh >= uniforms.outH || ow >= uniforms.outW) { return 0.0; }
-    return dy[(((r.x * uniforms.outD + od) * uniforms.outH + oh) * uniforms.outW + ow) * uniforms.outC + co];
+    let v = tapVoxel(r, t);
+    if (v < 0) { return 0.0; }
+    return dy[v * uniforms.outC + co];
   }`,
   vec4A: `
   fn loadATap4(r : vec4<i32>, t : vec4<i32>, co : i32) -> vec4<f32> {
-    if (r.x < 0) { return vec4<f32>(0.0); }
-    let nd = r.y - t.x;
-    let nh = r.z - t.y;
-    let nw = r.w - t.z;
-    if (nd < 0 || nh < 0 || nw < 0) { return vec4<f32>(0.0); }
-    var od = nd;
-    var oh = nh;
-    var ow = nw;
-    if (uniforms.sD != 1 || uniforms.sH != 1 || uniforms.sW != 1) {
-      od = nd / uniforms.sD;
-      oh = nh / uniforms.sH;
-      ow = nw / uniforms.sW;
-      if (od * uniforms.sD != nd || oh * uniforms.sH != nh || ow * uniforms.sW != nw) { return vec4<f32>(0.0); }
-    }
-    if (od >= uniforms.outD || oh >= uniforms.outH || ow >= uniforms.outW) { return vec4<f32>(0.0); }
-    return dy[((((r.x * uniforms.outD + od) * uniforms.outH + oh) * uniforms.outW + ow) * uniforms.outC + co) / 4];
+    let v = tapVoxel(r, t);
+    if (v < 0) { return vec4<f32>(0.0); }
+    return dy[(v * uniforms.outC + co) / 4];
   }`,
 };
 
