@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { connectedComponents, largestConnectedComponent } from './components.js';
+import { connectedComponents, largeConnectedComponents, largestConnectedComponent } from './components.js';
 import { maskWhere } from './test-helpers.js';
 import type { Shape3 } from './types.js';
 
@@ -27,6 +27,16 @@ describe('largestConnectedComponent', () => {
     expect(largestConnectedComponent(new Uint8Array(8), [2, 2, 2]).every((v) => v === 0)).toBe(true);
     const two = Uint8Array.from([1, 0, 1, 0, 0, 0, 0, 0]);
     expect(Array.from(largestConnectedComponent(two, [4, 2, 1]))).toEqual([1, 0, 0, 0, 0, 0, 0, 0]);
+  });
+
+  it('keeps every piece of at least a share of the largest (6-connectivity: 18, 8 and 1 voxels)', () => {
+    const keep = (share: number) => Array.from(largeConnectedComponents(mask, shape, share, 6));
+    expect(keep(0.4)).toEqual(Array.from(maskWhere(shape, (i, j, k) => big(i, j, k) || corner(i, j, k))));
+    expect(keep(0.5)).toEqual(Array.from(maskWhere(shape, big)));
+    expect(keep(0.05)).toEqual(Array.from(mask));
+    expect(keep(1)).toEqual(Array.from(largestConnectedComponent(mask, shape, 6)));
+    expect(largeConnectedComponents(new Uint8Array(8), [2, 2, 2], 0.5).every((v) => v === 0)).toBe(true);
+    expect(() => largeConnectedComponents(mask, shape, 0)).toThrow(/minShare 0/);
   });
 
   it('rejects an unknown connectivity', () => {

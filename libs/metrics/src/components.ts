@@ -74,6 +74,32 @@ export function largestConnectedComponent(mask: VoxelValues, shape: Shape3, conn
   return out;
 }
 
+/**
+ * Every connected component holding at least `minShare` of the largest one's voxels, as a 0/1
+ * Uint8Array. minShare 1 keeps the largest (and any tied with it). Between 0 and 1 it still drops
+ * small far-away false positives but keeps an organ the prediction split into large pieces (a
+ * U-shaped mandible cut at the chin), which the largest-component rule would halve.
+ */
+export function largeConnectedComponents(mask: VoxelValues, shape: Shape3, minShare: number, connectivity: Connectivity = 26): Uint8Array {
+  checkShape('largeConnectedComponents', mask, shape);
+  if (!(minShare > 0 && minShare <= 1)) throw new RangeError(`largeConnectedComponents: minShare ${minShare} is not in (0, 1]`);
+  const out = new Uint8Array(mask.length);
+  const box = boundingBox(mask, shape);
+  if (!box) return out;
+  const cs = boxShape(box);
+  const { labels, sizes } = connectedComponents(cropMask(mask, shape, box), cs, connectivity);
+  const largest = Math.max(...sizes);
+  const keep = sizes.map((n, id) => id > 0 && n >= minShare * largest);
+  let o = 0;
+  for (let z = 0; z < cs[2]; z++) {
+    for (let y = 0; y < cs[1]; y++) {
+      let dst = box.min[0] + shape[0] * (box.min[1] + y + shape[1] * (box.min[2] + z));
+      for (let x = 0; x < cs[0]; x++, o++, dst++) if (keep[labels[o]!]) out[dst] = 1;
+    }
+  }
+  return out;
+}
+
 function neighbourSteps(connectivity: Connectivity): [number, number, number][] {
   const steps: [number, number, number][] = [];
   for (let dz = -1; dz <= 1; dz++) {

@@ -6,5 +6,5 @@ export { type SurfaceDistances, type SurfaceOptions, surfaceDistances } from './
 export { type SurfaceMethod, neighbourCodeToSurfaceAreaMm2 } from './surface-elements.js';
 export { type MeanSurfaceDistanceMm, hausdorff, meanSurfaceDistance, surfaceDiceAtTolerance, directedPercentileMm } from './surface-metrics.js';
 export { type LabelMetrics, type EvaluateOptions, evaluateLabels } from './evaluate.js';
-export { type Connectivity, type Components, connectedComponents, largestConnectedComponent } from './components.js';
+export { type Connectivity, type Components, connectedComponents, largeConnectedComponents, largestConnectedComponent } from './components.js';
 export { type MetricRow, type MetricSummary, MetricAccumulator, summarize } from './accumulator.js';

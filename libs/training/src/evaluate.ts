@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { predict, type AnatomyNetModel } from '@anatomynet/model';
-import { confusionCounts, diceFromCounts, evaluateLabels, largestConnectedComponent } from '@anatomynet/metrics';
+import { confusionCounts, diceFromCounts, evaluateLabels, largeConnectedComponents, largestConnectedComponent } from '@anatomynet/metrics';
 import { ORGANS } from '@anatomynet/curation';
 import { toSourceGrid, type PreparedCase } from './dataset';
 
@@ -19,8 +19,11 @@ export async function predictLabels(model: AnatomyNetModel, image: Float32Array,
   return Uint8Array.from(data);
 }
 
-/** Keeps the largest 26-connected component of each organ: far-away false positives go to background. */
-export function keepLargestComponents(labels: Uint8Array, shape: [number, number, number], numClasses: number): Uint8Array {
+/**
+ * Keeps the largest 26-connected component of each organ, and with minShare < 1 every component of
+ * at least that share of the largest: far-away false positives go to background.
+ */
+export function keepLargestComponents(labels: Uint8Array, shape: [number, number, number], numClasses: number, minShare = 1): Uint8Array {
   const out = new Uint8Array(labels.length);
   for (let c = 1; c < numClasses; c++) {
     const mask = new Uint8Array(labels.length);
@@ -32,8 +35,8 @@ export function keepLargestComponents(labels: Uint8Array, shape: [number, number
       }
     }
     if (!any) continue;
-    const lcc = largestConnectedComponent(mask, shape, 26);
-    for (let p = 0; p < labels.length; p++) if (lcc[p]) out[p] = c;
+    const kept = minShare < 1 ? largeConnectedComponents(mask, shape, minShare, 26) : largestConnectedComponent(mask, shape, 26);
+    for (let p = 0; p < labels.length; p++) if (kept[p]) out[p] = c;
   }
   return out;
 }
@@ -60,10 +63,10 @@ export interface OrganResult {
 export function evaluateOnSourceGrid(
   predOnTrainingGrid: Uint8Array,
   c: PreparedCase,
-  opts: { numClasses: number; toleranceMm: number; largestComponent: boolean },
+  opts: { numClasses: number; toleranceMm: number; largestComponent: boolean; componentMinShare?: number },
 ): { rows: OrganResult[]; labels: Uint8Array } {
   let pred = toSourceGrid(predOnTrainingGrid, c.shape, c.source.shape, c.orientation);
-  if (opts.largestComponent) pred = keepLargestComponents(pred, c.source.shape, opts.numClasses);
+  if (opts.largestComponent) pred = keepLargestComponents(pred, c.source.shape, opts.numClasses, opts.componentMinShare ?? 1);
   const organs = ORGANS.filter((_, i) => c.annotated[i]);
   if (!organs.length) return { rows: [], labels: pred };
   const rows = evaluateLabels(pred, c.source.labels, c.source.shape, c.source.spacingMm, opts.numClasses, {

@@ -25,6 +25,8 @@ describe('run config', () => {
     [{ masking: { masked: 'yes' } }, 'masking.masked'],
     [{ masking: { masked: false, marginal: true } }, 'masking.marginal'],
     [{ schedule: { rmspropMomentum: 1 } }, 'schedule.rmspropMomentum'],
+    [{ evaluation: { componentMinShare: 0 } }, 'evaluation.componentMinShare'],
+    [{ evaluation: { componentMinShare: 1.5 } }, 'evaluation.componentMinShare'],
   ])('%j is refused naming %s', (input, field) => {
     try {
       resolveRunConfig(input);

@@ -56,7 +56,12 @@ export interface RunConfig {
   schedule: ScheduleConfig;
   /** Validate (and select the model) every N epochs, on the validation split only. */
   validateEveryEpochs: number;
-  evaluation: { surfaceToleranceMm: number; largestComponent: boolean };
+  /**
+   * largestComponent: clean each predicted organ up to its large connected components, on
+   * validation and test; componentMinShare: the share of the largest component a piece needs to
+   * stay (1: the largest only; 0.25 also keeps a mandible the prediction split in two).
+   */
+  evaluation: { surfaceToleranceMm: number; largestComponent: boolean; componentMinShare: number };
 }
 
 export const DEFAULT_RUN_CONFIG: RunConfig = {
@@ -67,7 +72,7 @@ export const DEFAULT_RUN_CONFIG: RunConfig = {
   data: { huWindow: { lo: -1024, hi: 3071 }, spacingMm: null, cropVoxels: null, foregroundCrop: 0.33, augment: PUBLIC_CODE_AUGMENT, subset: 'all' },
   schedule: { rmspropEpochs: 150, rmspropLr: 2e-3, rmspropDecay: 0.99, rmspropMomentum: 0, sgdEpochs: 50, sgdLr: 1e-3, momentum: 0.9 },
   validateEveryEpochs: 1,
-  evaluation: { surfaceToleranceMm: 2, largestComponent: true },
+  evaluation: { surfaceToleranceMm: 2, largestComponent: true, componentMinShare: 1 },
 };
 
 /** A run-config field with a bad value. */
@@ -181,6 +186,10 @@ export function resolveRunConfig(input: unknown): RunConfig {
   num(raw.evaluation.surfaceToleranceMm, 'evaluation.surfaceToleranceMm', 0, 100);
   if (typeof raw.evaluation.largestComponent !== 'boolean') {
     throw new RunConfigError('evaluation.largestComponent', raw.evaluation.largestComponent, 'must be true or false');
+  }
+  const share = raw.evaluation.componentMinShare;
+  if (typeof share !== 'number' || !(share > 0 && share <= 1)) {
+    throw new RunConfigError('evaluation.componentMinShare', share, 'must be a number in (0, 1]');
   }
   return { ...raw, model, loss };
 }

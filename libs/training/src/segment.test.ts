@@ -197,6 +197,19 @@ describe('keepLargestComponents', () => {
     expect(Array.from(out)).toEqual(Array.from(expected));
     expect(out.filter((l) => l === 1).length).toBe(151);
   });
+
+  test('with a minimum share keeps an organ split into two large pieces, and still drops the small blob', () => {
+    const shape: Vec3 = [30, 20, 10];
+    const at = (i: number, j: number, k: number) => i + shape[0] * (j + shape[1] * k);
+    const labels = new Uint8Array(shape[0] * shape[1] * shape[2]);
+    for (let k = 2; k <= 6; k++) for (let j = 4; j <= 8; j++) for (let i = 3; i <= 8; i++) labels[at(i, j, k)] = 2; // 150 voxels
+    for (let k = 2; k <= 6; k++) for (let j = 4; j <= 8; j++) for (let i = 14; i <= 18; i++) labels[at(i, j, k)] = 2; // 125, apart
+    labels[at(28, 18, 9)] = 2; // 1-voxel false positive
+    const both = keepLargestComponents(labels, shape, 10, 0.25);
+    expect(both.filter((l) => l === 2).length).toBe(275);
+    expect(both[at(28, 18, 9)]).toBe(0);
+    expect(keepLargestComponents(labels, shape, 10).filter((l) => l === 2).length).toBe(150);
+  });
 });
 
 describe('segmentToFiles with a tiny trained model', () => {

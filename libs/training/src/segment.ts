@@ -66,6 +66,8 @@ export interface SegmentOptions {
   /** The training grid spacing the model expects (null: the input's own). */
   spacingMm: [number, number, number] | null;
   largestComponent: boolean;
+  /** With largestComponent: also keep components of at least this share of the largest (default 1). */
+  componentMinShare?: number;
 }
 
 /** Label map on the input's own grid. */
@@ -74,7 +76,7 @@ export async function segmentVolume(model: AnatomyNetModel, volume: Volume, o: S
   const net = toNetworkGrid(volume, null, o);
   const pred = await predictLabels(model, net.image, net.shape);
   const labels = toSourceGrid(pred, net.shape, volume.shape, net.orientation);
-  return o.largestComponent ? keepLargestComponents(labels, volume.shape, model.config.numClasses) : labels;
+  return o.largestComponent ? keepLargestComponents(labels, volume.shape, model.config.numClasses, o.componentMinShare ?? 1) : labels;
 }
 
 export interface SegmentationFiles {

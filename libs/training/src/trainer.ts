@@ -209,7 +209,7 @@ export async function trainRun(o: TrainOptions): Promise<TrainResult> {
       writer.log('train/lr', epoch, phase === 'rmsprop' ? cfg.schedule.rmspropLr : cfg.schedule.sgdLr);
       state.epoch = epoch + 1;
       if ((epoch + 1) % cfg.validateEveryEpochs === 0 || epoch + 1 === epochs) {
-        const valDice = await validate(model, ds.splits.validation.map(load), numClasses, cfg.evaluation.largestComponent, writer, epoch);
+        const valDice = await validate(model, ds.splits.validation.map(load), numClasses, cfg.evaluation, writer, epoch);
         o.onProgress?.({ epoch, epochs, step: state.step, totalSteps, loss: epochLoss / order.length, phase, valDice });
         // Model selection on the validation split only (the public code chose checkpoints on the test set).
         if (valDice > state.bestValDice || state.bestEpoch < 0) {
@@ -244,11 +244,13 @@ export async function trainRun(o: TrainOptions): Promise<TrainResult> {
 }
 
 /** Mean hard Dice on the validation cases, with the same clean-up as the final evaluation (so selection sees what users get). */
-async function validate(model: AnatomyNetModel, cases: PreparedCase[], numClasses: number, largestComponent: boolean, writer: MetricWriter, epoch: number): Promise<number> {
+async function validate(
+  model: AnatomyNetModel, cases: PreparedCase[], numClasses: number, evaluation: RunConfig['evaluation'], writer: MetricWriter, epoch: number,
+): Promise<number> {
   const perOrgan: number[][] = ORGANS.map(() => []);
   for (const c of cases) {
     let pred = await predictLabels(model, c.image, c.shape);
-    if (largestComponent) pred = keepLargestComponents(pred, c.shape, numClasses);
+    if (evaluation.largestComponent) pred = keepLargestComponents(pred, c.shape, numClasses, evaluation.componentMinShare);
     validationDice(pred, c, numClasses).forEach((d, i) => perOrgan[i].push(d));
   }
   const means = perOrgan.map(nanMean);
@@ -273,7 +275,10 @@ async function testEvaluation(
   for (const id of [...ds.splits.test].sort()) {
     const c = load(id);
     const pred = await predictLabels(model, c.image, c.shape);
-    const evaluation = { numClasses: cfg.model.numClasses, toleranceMm: cfg.evaluation.surfaceToleranceMm, largestComponent: cfg.evaluation.largestComponent };
+    const evaluation = {
+      numClasses: cfg.model.numClasses, toleranceMm: cfg.evaluation.surfaceToleranceMm,
+      largestComponent: cfg.evaluation.largestComponent, componentMinShare: cfg.evaluation.componentMinShare,
+    };
     const { rows, labels } = evaluateOnSourceGrid(pred, c, evaluation);
     // The prediction on the case's published grid, for the report's overlays and for inspection.
     const predictionPath = join(runDir, 'predictions', `${id}.nii.gz`);
@@ -292,7 +297,7 @@ async function testEvaluation(
         tp: r.tp,
         fp: r.fp,
         fn: r.fn,
-        extra: { toleranceMm: cfg.evaluation.surfaceToleranceMm, largestComponent: cfg.evaluation.largestComponent },
+        extra: { toleranceMm: cfg.evaluation.surfaceToleranceMm, largestComponent: cfg.evaluation.largestComponent, componentMinShare: cfg.evaluation.componentMinShare },
       })),
     );
     for (const r of rows) all.push(r.dsc);

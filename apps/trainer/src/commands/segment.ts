@@ -11,6 +11,7 @@ interface SegmentArgs {
   out: string;
   series?: string;
   lcc: boolean;
+  lccMinShare?: number;
   backend?: string;
   threads?: number;
 }
@@ -28,7 +29,12 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
         .option('out', { type: 'string', demandOption: true, describe: 'output folder: labels.nii.gz, and rtstruct.dcm for DICOM input' })
         .option('series', { type: 'string', describe: 'SeriesInstanceUID, when the folder holds several CT series' })
         .option('lcc', { type: 'boolean', default: true, describe: 'keep the largest connected component per organ (--no-lcc to disable)' })
-        .check((a) => (a.model || (a.run && a.db) ? true : 'give --model RUN_FOLDER, or --run RUN_ID with --db FILE')),
+        .option('lcc-min-share', { type: 'number', describe: 'with --lcc, also keep components of at least this share of the largest, in (0, 1] (default: the run\'s evaluation.componentMinShare)' })
+        .check((a) => (a.model || (a.run && a.db) ? true : 'give --model RUN_FOLDER, or --run RUN_ID with --db FILE'))
+        .check((a) => {
+          const share = a.lccMinShare as number | undefined;
+          return share === undefined || (share > 0 && share <= 1) ? true : `--lcc-min-share ${share} is not in (0, 1]`;
+        }),
     ) as any,
   handler: async (a) => {
     let runDir = a.model;
@@ -48,6 +54,7 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
       huWindow: config.data.huWindow,
       spacingMm: config.data.spacingMm,
       largestComponent: a.lcc,
+      componentMinShare: a.lccMinShare ?? config.evaluation.componentMinShare,
       generationDescription: `AnatomyNet (anatomynet-ts), run folder ${runDir}`,
     });
     model.dispose();
