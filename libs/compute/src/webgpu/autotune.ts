@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { timeBatched } from '../timing';
 import { defaultTiling, tilingKey, type GemmTiling } from './conv3d_gemm';
-import { candidatesFor, forceTiling, gemmPlan, rememberTiling, type GemmPass } from './gemm_plan';
+import { candidatesFor, forceTiling, gemmPlan, PASS_PREFERENCE, rememberTiling, type GemmPass } from './gemm_plan';
 
 export interface TuneSpec {
   /** Input spatial size [D, H, W] (batch 1). */
@@ -53,7 +53,7 @@ export async function autotuneConv(spec: TuneSpec, passes: GemmPass[] = ['forwar
   try {
     for (const pass of passes) {
       const plan = gemmPlan(pass, conv);
-      const fallback = defaultTiling(plan.N, plan.mode, plan.channels);
+      const fallback = defaultTiling(plan.N, plan.mode, plan.channels, PASS_PREFERENCE[pass]);
       const candidates: Record<string, number> = {};
       let best = fallback;
       let bestSeconds = Infinity;

@@ -4,6 +4,7 @@ import { reductionRuns } from './reduce';
 import { filterSlices } from './conv3d_backprop_filter';
 import { spreadWorkgroups } from './program';
 import { defaultTiling, gemmMode, tilingCandidates, tilingThreads, tilingValid } from './conv3d_gemm';
+import { PASS_PREFERENCE } from './gemm_plan';
 
 describe('collapseBroadcast', () => {
   it('turns a rank-5 bias add into a rank-2 one', () => {
@@ -53,6 +54,12 @@ describe('dispatch and tiling arithmetic', () => {
         expect(cands).toContainEqual(defaultTiling(n, mode, 48));
       }
     }
+    // untuned defaults follow each pass's measured preference where the loaders allow it
+    expect(defaultTiling(48, 'tap4', 48, PASS_PREFERENCE.forward)).toEqual({ tm: 128, rm: 8, tk: 8, tnt: 8, rn: 6 });
+    expect(defaultTiling(40, 'tap4', 48, PASS_PREFERENCE.dx)).toEqual({ tm: 128, rm: 8, tk: 16, tnt: 8, rn: 5 });
+    expect(defaultTiling(56, 'step', 0, PASS_PREFERENCE.dw)).toEqual({ tm: 64, rm: 8, tk: 16, tnt: 16, rn: 4 });
+    // 36 channels cannot take 16-deep slabs: the dx preference falls back to 8
+    expect(defaultTiling(32, 'tap4', 36, PASS_PREFERENCE.dx).tk).toBe(8);
     // tap-major slabs must fit the channels: 36 channels take 8-deep slabs (16 would pad to 48)
     expect(new Set(tilingCandidates(32, 'tap4', 36).map((t) => t.tk))).toEqual(new Set([8]));
     expect(filterSlices(27 * 48, 48, 1000)).toBe(1);

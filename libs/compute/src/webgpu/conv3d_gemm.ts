@@ -120,11 +120,19 @@ export function tilingCandidates(N: number, mode: GemmMode, channels = 0): GemmT
   return out;
 }
 
-/** A reasonable tiling without timing: 128 threads, 8 x rn per thread where the loaders allow. */
-export function defaultTiling(N: number, mode: GemmMode, channels = 0): GemmTiling {
+/** Tile parameters to prefer when nothing was tuned (see gemm_plan.ts for the measured choice). */
+export type TilingPreference = Pick<GemmTiling, 'tm' | 'rm' | 'tk' | 'tnt'>;
+
+const GENERIC_PREFERENCE: TilingPreference = { tm: 128, rm: 8, tk: 16, tnt: 8 };
+
+/**
+ * A tiling without timing: the valid candidate closest to `prefer` (tnt and rm first, then tk and
+ * tm), with the fewest padded columns breaking ties.
+ */
+export function defaultTiling(N: number, mode: GemmMode, channels = 0, prefer: TilingPreference = GENERIC_PREFERENCE): GemmTiling {
   const cands = tilingCandidates(N, mode, channels);
   const score = (t: GemmTiling) =>
-    (tilingThreads(t) === 128 ? 4 : 0) + (t.rm === 8 ? 2 : 0) + (t.tnt === 8 ? 1 : 0) + (t.tk === 16 ? 0.5 : 0)
+    (t.tnt === prefer.tnt ? 8 : 0) + (t.rm === prefer.rm ? 4 : 0) + (t.tk === prefer.tk ? 2 : 0) + (t.tm === prefer.tm ? 1 : 0)
     - (t.tnt * t.rn - Math.min(N, t.tnt * t.rn)) / Math.max(N, 1);
   if (cands.length === 0) throw new Error(`no GEMM tiling for N=${N} (${mode})`);
   return cands.reduce((a, b) => (score(b) > score(a) ? b : a));

@@ -3,7 +3,7 @@
  * `autotune.ts` has timed this conv class on the device, else {@link defaultTiling}.
  */
 import type * as tf from '@tensorflow/tfjs';
-import { defaultTiling, gemmMode, tilingCandidates, tilingValid, type GemmMode, type GemmTiling } from './conv3d_gemm';
+import { defaultTiling, gemmMode, tilingCandidates, tilingValid, type GemmMode, type GemmTiling, type TilingPreference } from './conv3d_gemm';
 
 export type GemmPass = 'forward' | 'dx' | 'dw';
 
@@ -26,13 +26,24 @@ export function gemmPlan(pass: GemmPass, c: tf.backend_util.Conv3DInfo): GemmPla
   return { pass, N: pass === 'forward' ? c.outChannels : c.inChannels, mode: gemmMode(channels), channels, key };
 }
 
+/**
+ * Untuned defaults per pass: over the 13 reference convs the tuner timed on an H100 (2026-11-26,
+ * apps/bench/results), these tile shapes were within 1.13-1.25x of each conv's best tiling
+ * (geometric mean), against 1.15-1.66x for one shape for all passes.
+ */
+export const PASS_PREFERENCE: Record<GemmPass, TilingPreference> = {
+  forward: { tm: 128, rm: 8, tk: 8, tnt: 8 },
+  dx: { tm: 128, rm: 8, tk: 16, tnt: 8 },
+  dw: { tm: 64, rm: 8, tk: 16, tnt: 16 },
+};
+
 const tuned = new Map<string, GemmTiling>();
 let forced: GemmTiling | undefined;
 
 /** The tiling the kernels use for a plan: forced (while timing) > tuned > default. */
 export function tilingFor(plan: GemmPlan): GemmTiling {
   if (forced && tilingValid(forced, plan.mode)) return forced;
-  return tuned.get(plan.key) ?? defaultTiling(plan.N, plan.mode, plan.channels);
+  return tuned.get(plan.key) ?? defaultTiling(plan.N, plan.mode, plan.channels, PASS_PREFERENCE[plan.pass]);
 }
 
 export function candidatesFor(plan: GemmPlan): GemmTiling[] {
