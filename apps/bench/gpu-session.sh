@@ -27,7 +27,7 @@ grep -E 'forward|train step|check|failed|Error' "$OUT/ours.err" | grep -v '^\[be
 if [ -s "$OUT/tilings.json" ] && [ "${NOROBUST_TIMEOUT:-90}" != 0 ]; then
   # the same tuned kernels without Dawn's bounds clamping on buffer accesses
   ANATOMYNET_DAWN_FLAGS=enable-dawn-features=disable_robustness timeout "${NOROBUST_TIMEOUT:-90}" \
-    bash "$d/run.sh" "$d/bench.mjs" --backend webgpu --no-check --no-convs --tilings "$OUT/tilings.json" \
+    bash "$d/run.sh" "$d/bench.mjs" --backend webgpu --no-check --no-convs --no-train --tilings "$OUT/tilings.json" \
     --shapes 178x302x225 --json-out "$OUT/ours-norobust.json" > /dev/null 2> "$OUT/ours-norobust.err"
   stamp "no-robustness rc=$?"
   grep -E 'forward|train step|failed' "$OUT/ours-norobust.err" | head
