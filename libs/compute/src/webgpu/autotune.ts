@@ -6,18 +6,12 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { timeBatched } from '../timing';
+import { convPassRunners, type ConvShapeSpec } from './conv_bench';
 import { defaultTiling, tilingKey, type GemmTiling } from './conv3d_gemm';
 import { candidatesFor, forceTiling, gemmPlan, PASS_PREFERENCE, rememberTiling, type GemmPass } from './gemm_plan';
 
-export interface TuneSpec {
-  /** Input spatial size [D, H, W] (batch 1). */
-  input: [number, number, number];
-  cin: number;
-  cout: number;
-  k?: number;
-  stride?: number;
-  pad?: 'same' | 'valid';
-}
+/** The conv to tune: input size and channels, cubic kernel, stride, padding. */
+export type TuneSpec = ConvShapeSpec;
 
 export interface TuneResult {
   key: string;
@@ -34,21 +28,7 @@ export interface TuneResult {
 /** Tunes the requested passes of one conv; the winners are used from then on. */
 export async function autotuneConv(spec: TuneSpec, passes: GemmPass[] = ['forward', 'dx', 'dw'], reps = 2): Promise<TuneResult[]> {
   if (tf.getBackend() !== 'webgpu') throw new Error(`autotuneConv needs the webgpu backend (active: ${tf.getBackend()})`);
-  const k = spec.k ?? 3;
-  const stride = spec.stride ?? 1;
-  const pad = spec.pad ?? 'same';
-  const xShape = [1, ...spec.input, spec.cin] as [number, number, number, number, number];
-  const fShape = [k, k, k, spec.cin, spec.cout] as [number, number, number, number, number];
-  const conv = tf.backend_util.computeConv3DInfo(xShape, fShape, stride, 1, pad);
-  const x = tf.randomUniform(xShape, -1, 1, 'float32', 1) as tf.Tensor5D;
-  const f = tf.randomUniform(fShape, -0.1, 0.1, 'float32', 2) as tf.Tensor5D;
-  const dy = tf.randomUniform(conv.outShape, -1, 1, 'float32', 3) as tf.Tensor5D;
-  const attrs = { strides: [stride, stride, stride], pad };
-  const runs: Record<GemmPass, () => tf.Tensor> = {
-    forward: () => tf.conv3d(x, f, stride, pad),
-    dx: () => tf.engine().runKernel('Conv3DBackpropInputV2', { dy, filter: f }, { ...attrs, inputShape: xShape }) as tf.Tensor,
-    dw: () => tf.engine().runKernel('Conv3DBackpropFilterV2', { x, dy }, { ...attrs, filterShape: fShape }) as tf.Tensor,
-  };
+  const { conv, runs, dispose } = convPassRunners(spec);
   const results: TuneResult[] = [];
   try {
     for (const pass of passes) {
@@ -85,7 +65,7 @@ export async function autotuneConv(spec: TuneSpec, passes: GemmPass[] = ['forwar
     }
   } finally {
     forceTiling(undefined);
-    tf.dispose([x, f, dy]);
+    dispose();
   }
   return results;
 }

@@ -6,7 +6,7 @@
  * computes them (backend_util.computeConv3DInfo), dilations included.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ImplicitGemmProgram, runImplicitGemm, type GemmFunctions } from './conv3d_gemm';
+import { ImplicitGemmProgram, runImplicitGemm, tapGathers, type GemmFunctions } from './conv3d_gemm';
 import { gemmPlan, tilingFor } from './gemm_plan';
 import { release, reshapeView, stockKernel, type TensorInfo, type WebGPUBackendLike } from './program';
 
@@ -25,11 +25,6 @@ const FUNCTIONS: GemmFunctions = {
   fn loadB(k : i32, n : i32) -> f32 {
     return W[k * uniforms.outC + n];
   }
-  fn tapInfo(tap : i32) -> vec4<i32> {
-    let kw = tap % uniforms.fW;
-    let t1 = tap / uniforms.fW;
-    return vec4<i32>((t1 / uniforms.fH) * uniforms.dD, (t1 % uniforms.fH) * uniforms.dH, kw * uniforms.dW, tap);
-  }
   fn loadBTap(t : vec4<i32>, c : i32, n : i32) -> f32 {
     return W[(t.w * uniforms.inC + c) * uniforms.outC + n];
   }
@@ -42,25 +37,7 @@ const FUNCTIONS: GemmFunctions = {
     if (d < 0 || d >= uniforms.inD || h < 0 || h >= uniforms.inH || w < 0 || w >= uniforms.inW) { return -1; }
     return ((r.x * uniforms.inD + d) * uniforms.inH + h) * uniforms.inW + w;
   }`,
-  scalarA: `
-  fn loadA(r : vec4<i32>, k : i32) -> f32 {
-    let tap = k / uniforms.inC;
-    let v = tapVoxel(r, tapInfo(tap));
-    if (v < 0) { return 0.0; }
-    return x[v * uniforms.inC + k - tap * uniforms.inC];
-  }
-
-  fn loadATap(r : vec4<i32>, t : vec4<i32>, c : i32) -> f32 {
-    let v = tapVoxel(r, t);
-    if (v < 0) { return 0.0; }
-    return x[v * uniforms.inC + c];
-  }`,
-  vec4A: `
-  fn loadATap4(r : vec4<i32>, t : vec4<i32>, c : i32) -> vec4<f32> {
-    let v = tapVoxel(r, t);
-    if (v < 0) { return vec4<f32>(0.0); }
-    return x[(v * uniforms.inC + c) / 4];
-  }`,
+  ...tapGathers('x', 'inC'),
 };
 
 export function conv3dConfig(): tf.KernelConfig {

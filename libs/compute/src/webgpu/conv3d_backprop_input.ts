@@ -6,7 +6,7 @@
  * when Cout fills the K slabs.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ImplicitGemmProgram, runImplicitGemm, type GemmFunctions } from './conv3d_gemm';
+import { ImplicitGemmProgram, runImplicitGemm, tapGathers, type GemmFunctions } from './conv3d_gemm';
 import { gemmPlan, tilingFor } from './gemm_plan';
 import { release, reshapeView, stockKernel, type TensorInfo, type WebGPUBackendLike } from './program';
 
@@ -26,11 +26,6 @@ const FUNCTIONS: GemmFunctions = {
     let co = k % uniforms.outC;
     let tap = k / uniforms.outC;
     return W[(tap * uniforms.inC + n) * uniforms.outC + co];
-  }
-  fn tapInfo(tap : i32) -> vec4<i32> {
-    let kw = tap % uniforms.fW;
-    let t1 = tap / uniforms.fW;
-    return vec4<i32>((t1 / uniforms.fH) * uniforms.dD, (t1 % uniforms.fH) * uniforms.dH, kw * uniforms.dW, tap);
   }
   fn loadBTap(t : vec4<i32>, co : i32, n : i32) -> f32 {
     return W[(t.w * uniforms.inC + n) * uniforms.outC + co];
@@ -54,25 +49,7 @@ const FUNCTIONS: GemmFunctions = {
     if (od >= uniforms.outD || oh >= uniforms.outH || ow >= uniforms.outW) { return -1; }
     return ((r.x * uniforms.outD + od) * uniforms.outH + oh) * uniforms.outW + ow;
   }`,
-  scalarA: `
-  fn loadA(r : vec4<i32>, k : i32) -> f32 {
-    let tap = k / uniforms.outC;
-    let v = tapVoxel(r, tapInfo(tap));
-    if (v < 0) { return 0.0; }
-    return dy[v * uniforms.outC + k - tap * uniforms.outC];
-  }
-
-  fn loadATap(r : vec4<i32>, t : vec4<i32>, co : i32) -> f32 {
-    let v = tapVoxel(r, t);
-    if (v < 0) { return 0.0; }
-    return dy[v * uniforms.outC + co];
-  }`,
-  vec4A: `
-  fn loadATap4(r : vec4<i32>, t : vec4<i32>, co : i32) -> vec4<f32> {
-    let v = tapVoxel(r, t);
-    if (v < 0) { return vec4<f32>(0.0); }
-    return dy[(v * uniforms.outC + co) / 4];
-  }`,
+  ...tapGathers('dy', 'outC'),
 };
 
 export function conv3dBackpropInputConfig(): tf.KernelConfig {

@@ -47,6 +47,42 @@ export interface GemmFunctions {
   vec4A?: string;
 }
 
+/**
+ * tapInfo (a tap's dilated offsets, and the tap) plus loadA, loadATap and loadATap4 for a kernel
+ * whose A operand gathers `buffer` (NDHWC; `channels` names the uniform holding its channel count)
+ * through the kernel's own tapVoxel(row, tap) -> flat voxel index, or -1 for a zero (padding,
+ * stride misses). tapInfo goes with the scalar and the vec4 variant alike.
+ */
+export function tapGathers(buffer: string, channels: string): Pick<GemmFunctions, 'scalarA' | 'vec4A'> {
+  const c = `uniforms.${channels}`;
+  const tapInfo = `
+  fn tapInfo(tap : i32) -> vec4<i32> {
+    let kw = tap % uniforms.fW;
+    let t1 = tap / uniforms.fW;
+    return vec4<i32>((t1 / uniforms.fH) * uniforms.dD, (t1 % uniforms.fH) * uniforms.dH, kw * uniforms.dW, tap);
+  }`;
+  return {
+    scalarA: `${tapInfo}
+  fn loadA(r : vec4<i32>, k : i32) -> f32 {
+    let tap = k / ${c};
+    let v = tapVoxel(r, tapInfo(tap));
+    if (v < 0) { return 0.0; }
+    return ${buffer}[v * ${c} + k - tap * ${c}];
+  }
+  fn loadATap(r : vec4<i32>, t : vec4<i32>, ch : i32) -> f32 {
+    let v = tapVoxel(r, t);
+    if (v < 0) { return 0.0; }
+    return ${buffer}[v * ${c} + ch];
+  }`,
+    vec4A: `${tapInfo}
+  fn loadATap4(r : vec4<i32>, t : vec4<i32>, ch : i32) -> vec4<f32> {
+    let v = tapVoxel(r, t);
+    if (v < 0) { return vec4<f32>(0.0); }
+    return ${buffer}[(v * ${c} + ch) / 4];
+  }`,
+  };
+}
+
 export const tilingKey = (t: GemmTiling): string => `${t.tm}_${t.rm}_${t.tk}_${t.tnt}_${t.rn}`;
 export const tilingThreads = (t: GemmTiling): number => (t.tm / t.rm) * t.tnt;
 

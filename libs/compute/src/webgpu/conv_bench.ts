@@ -49,33 +49,46 @@ export function convFlops(outShape: number[], cin: number, k: number): number {
   return 2 * n * d * h * w * cout * k * k * k * cin;
 }
 
-/** Times the requested passes of one conv on the active backend. */
-export async function benchConvGflops(spec: ConvBenchSpec): Promise<ConvBenchResult> {
-  const s = { k: 3, stride: 1, pad: 'same' as const, reps: 3, ...spec };
-  const passes = spec.passes ?? ['forward', 'dx', 'dw'];
+/** The geometry of one conv: input size and channels, cubic kernel, stride, padding. */
+export type ConvShapeSpec = Omit<ConvBenchSpec, 'reps' | 'passes'>;
+
+/**
+ * Seeded random x, filter and dy for one conv, and a runner per pass on the active backend (the
+ * kernels training calls); `dispose` frees the tensors.
+ */
+export function convPassRunners(spec: ConvShapeSpec) {
+  const s = { k: 3, stride: 1, pad: 'same' as const, ...spec };
   const xShape = [1, ...s.input, s.cin] as [number, number, number, number, number];
   const fShape = [s.k, s.k, s.k, s.cin, s.cout] as [number, number, number, number, number];
   const x = tf.randomUniform(xShape, -1, 1, 'float32', 1) as tf.Tensor5D;
   const f = tf.randomUniform(fShape, -0.1, 0.1, 'float32', 2) as tf.Tensor5D;
   const conv = tf.backend_util.computeConv3DInfo(xShape, fShape, s.stride, 1, s.pad);
   const dy = tf.randomUniform(conv.outShape, -1, 1, 'float32', 3) as tf.Tensor5D;
-  const flops = convFlops(conv.outShape, s.cin, s.k);
   const attrs = { strides: [s.stride, s.stride, s.stride], pad: s.pad };
   const runs: Record<ConvPass, () => tf.Tensor> = {
     forward: () => tf.conv3d(x, f, s.stride, s.pad),
     dx: () => tf.engine().runKernel('Conv3DBackpropInputV2', { dy, filter: f }, { ...attrs, inputShape: xShape }) as tf.Tensor,
     dw: () => tf.engine().runKernel('Conv3DBackpropFilterV2', { x, dy }, { ...attrs, filterShape: fShape }) as tf.Tensor,
   };
+  return { spec: s, conv, runs, dispose: () => tf.dispose([x, f, dy]) };
+}
+
+/** Times the requested passes of one conv on the active backend. */
+export async function benchConvGflops(spec: ConvBenchSpec): Promise<ConvBenchResult> {
+  const minReps = spec.reps ?? 3;
+  const passes = spec.passes ?? ['forward', 'dx', 'dw'];
+  const { spec: s, conv, runs, dispose } = convPassRunners(spec);
+  const flops = convFlops(conv.outShape, s.cin, s.k);
   const results: Partial<Record<ConvPass, ConvPassResult>> = {};
   try {
     for (const p of passes) {
-      const { seconds, reps } = await timeBatched(runs[p], { minReps: s.reps });
+      const { seconds, reps } = await timeBatched(runs[p], { minReps });
       results[p] = { seconds, gflops: flops / seconds / 1e9, reps };
     }
   } finally {
-    tf.dispose([x, f, dy]);
+    dispose();
   }
-  const used = { input: s.input, cin: s.cin, cout: s.cout, k: s.k, stride: s.stride, pad: s.pad, reps: s.reps };
+  const used = { input: s.input, cin: s.cin, cout: s.cout, k: s.k, stride: s.stride, pad: s.pad, reps: minReps };
   return { backend: tf.getBackend(), spec: used, outShape: conv.outShape, flops, passes: results };
 }
 
