@@ -3,7 +3,8 @@ import { validateModelConfig, type ModelConfig } from './config';
 import { initialValues } from './init';
 import { anatomyNet, type NetOps } from './network';
 import { addBiasRows, cropStart5, depthToSpace2, normalizeFixed, normalizeGroups, padEnd5, scaleChannels, sumRows } from './ops';
-import { parameterSpecs, type ParamSpec } from './summary';
+import { parameterSpecs, summarizeModel, type ParamSpec } from './summary';
+import { freeGradientsEarly } from './tape';
 
 /** A built network: its configuration and its tf variables, in creation order. */
 export interface AnatomyNetModel {
@@ -25,6 +26,12 @@ export interface ForwardOptions {
   training?: boolean;
   /** Update BatchNorm running statistics in training mode. Default true. */
   updateStats?: boolean;
+  /**
+   * Training mode only: the gradient tape keeps each block's input and output and the block runs again
+   * in the backward pass (gradient checkpointing). Same gradients; activation memory falls to about
+   * one block's worth (`summarizeModel(...).trainingBytesRecompute`) for about a third more compute.
+   */
+  recompute?: boolean;
 }
 
 let modelCounter = 0;
@@ -78,6 +85,7 @@ class TensorOps implements NetOps<tf.Tensor5D> {
     private readonly training: boolean,
     private readonly updateStats: boolean,
     private readonly external: tf.Tensor,
+    private readonly recompute = false,
   ) {}
 
   private p(name: string): tf.Variable {
@@ -193,6 +201,41 @@ class TensorOps implements NetOps<tf.Tensor5D> {
     return this.out(tf.tidy(() => tf.softmax(x.reshape([-1, x.shape[4]])).reshape(x.shape) as tf.Tensor5D));
   }
 
+  segment(name: string, x: tf.Tensor5D, body: (ops: NetOps<tf.Tensor5D>, x: tf.Tensor5D) => tf.Tensor5D): tf.Tensor5D {
+    if (!this.recompute || !this.training) return body(this, x);
+    const model = this.model;
+    const params = segmentParamsOf(model).get(name)!.map((n) => model.params.get(n)!);
+    const run = (xin: tf.Tensor5D, updateStats: boolean) => body(new TensorOps(model, true, updateStats, xin), xin);
+    // The segment's own ops run inside the custom op (off the tape) and are freed by the tidy; its
+    // parameters are explicit inputs so their gradients flow through the outer tape.
+    const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const save = args[args.length - 1] as tf.GradSaveFunc;
+      const xin = args[0] as tf.Tensor5D;
+      const y = tf.tidy(() => run(xin, this.updateStats));
+      save([xin]);
+      return {
+        value: y,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const xs = saved[0] as tf.Tensor5D;
+          const grads = isolatedGradients(
+            () => {
+              const out = run(xs, false);
+              freeGradientsEarly();
+              return out;
+            },
+            [xs, ...params],
+            dy,
+          );
+          dy.dispose(); // the segment output's gradient: not read again (see tape.ts)
+          return grads;
+        },
+      };
+    });
+    const y = op(x, ...params) as tf.Tensor5D;
+    this.release(x);
+    return this.out(y);
+  }
+
   retain(x: tf.Tensor5D): void {
     this.refs.set(x, (this.refs.get(x) ?? 0) + 1);
   }
@@ -202,6 +245,40 @@ class TensorOps implements NetOps<tf.Tensor5D> {
     const n = (this.refs.get(x) ?? 0) - 1;
     this.refs.set(x, n);
     if (n <= 0 && !this.training && x !== this.external) x.dispose();
+  }
+}
+
+const segmentParamCache = new WeakMap<AnatomyNetModel, Map<string, string[]>>();
+
+/** Trainable parameter names of each segment, from the symbolic network (computed once per model). */
+function segmentParamsOf(model: AnatomyNetModel): Map<string, string[]> {
+  let m = segmentParamCache.get(model);
+  if (!m) {
+    const side = 2 ** model.config.pools;
+    m = summarizeModel(model.config, [side, side, side]).segmentParams;
+    segmentParamCache.set(model, m);
+  }
+  return m;
+}
+
+/**
+ * Gradients of f at xs for dy, computed while another gradient computation is in its backward pass.
+ * tfjs's engine.gradients starts a fresh tape when no gradient is being recorded (true during the
+ * outer backward pass), and afterwards sets the engine's active tape to null, which the outer
+ * gradients() still needs for its own clean-up; so the outer tape is put back. tfjs-core 4.22.
+ */
+function isolatedGradients(f: () => tf.Tensor, xs: tf.Tensor[], dy: tf.Tensor): tf.Tensor[] {
+  const engine = tf.engine() as unknown as {
+    state: { activeTape: unknown };
+    gradients(f: () => tf.Tensor, xs: tf.Tensor[], dy: tf.Tensor): { value: tf.Tensor; grads: tf.Tensor[] };
+  };
+  const outerTape = engine.state.activeTape;
+  try {
+    const { value, grads } = engine.gradients(f, xs, dy);
+    value.dispose();
+    return grads;
+  } finally {
+    engine.state.activeTape = outerTape;
   }
 }
 
@@ -218,6 +295,6 @@ export function forward(model: AnatomyNetModel, x: tf.Tensor, options: ForwardOp
     throw new RangeError(`input must be [N,D,H,W,${cfg.inChannels}], got [${x.shape.join(',')}]`);
   }
   const training = options.training ?? false;
-  const ops = new TensorOps(model, training, options.updateStats ?? true, x);
+  const ops = new TensorOps(model, training, options.updateStats ?? true, x, options.recompute ?? false);
   return anatomyNet(ops, cfg, x as tf.Tensor5D);
 }

@@ -28,6 +28,12 @@ export interface NetOps<T> {
   crop(name: string, x: T, dhw: number[]): T;
   /** Softmax over channels. */
   softmax(name: string, x: T): T;
+  /**
+   * A unit of the network (a block, the output convolutions) that consumes x and returns its output.
+   * In a training step with recomputation the gradient tape keeps only x and the output, and runs
+   * `body` again in the backward pass; otherwise this is just `body(this, x)`.
+   */
+  segment(name: string, x: T, body: (ops: NetOps<T>, x: T) => T): T;
   retain(x: T): void;
   release(x: T): void;
 }
@@ -92,7 +98,10 @@ export function anatomyNet<T>(ops: NetOps<T>, cfg: ModelConfig, input: T): T {
       if (cfg.downsampleNorm) cur = then(ops, cur, (t) => ops.norm(`enc${i}.down.norm`, t));
       cur = then(ops, cur, (t) => ops.act(`enc${i}.down.act`, t));
     }
-    for (let b = 0; b < cfg.blocksPerStage; b++) cur = block(ops, cfg, `enc${i}.b${b}`, cur, cfg.filters[i]);
+    for (let b = 0; b < cfg.blocksPerStage; b++) {
+      const name = `enc${i}.b${b}`;
+      cur = ops.segment(name, cur, (o, t) => block(o, cfg, name, t, cfg.filters[i]));
+    }
     if (i < stages - 1) {
       ops.retain(cur);
       skips.push(cur);
@@ -111,15 +120,20 @@ export function anatomyNet<T>(ops: NetOps<T>, cfg: ModelConfig, input: T): T {
     ops.release(cur);
     ops.release(skip);
     cur = merged;
-    for (let b = 0; b < cfg.blocksPerStage; b++) cur = block(ops, cfg, `dec${i}.b${b}`, cur, cfg.filters[i]);
+    for (let b = 0; b < cfg.blocksPerStage; b++) {
+      const name = `dec${i}.b${b}`;
+      cur = ops.segment(name, cur, (o, t) => block(o, cfg, name, t, cfg.filters[i]));
+    }
   }
 
   cur = then(ops, cur, (t) => ops.upsample('out.up', t, cfg.outputUpFilters));
   if (needPad) cur = then(ops, cur, (t) => ops.crop('out.crop', t, [d, h, w]));
   cur = then(ops, cur, (t) => ops.concat('out.concat', t, input));
   ops.release(input);
-  cur = then(ops, cur, (t) => ops.conv('out.conv1', t, cfg.outputFilters, 3, 1, 'he'));
-  cur = then(ops, cur, (t) => ops.act('out.act1', t));
-  cur = then(ops, cur, (t) => ops.conv('out.conv2', t, cfg.numClasses, 3, 1, 'linear'));
+  cur = ops.segment('out', cur, (o, t) => {
+    let r = then(o, t, (u) => o.conv('out.conv1', u, cfg.outputFilters, 3, 1, 'he'));
+    r = then(o, r, (u) => o.act('out.act1', u));
+    return then(o, r, (u) => o.conv('out.conv2', u, cfg.numClasses, 3, 1, 'linear'));
+  });
   return then(ops, cur, (t) => ops.softmax('out.softmax', t));
 }

@@ -44,6 +44,13 @@ export interface ModelSummary {
    * The saved part matched the ArrayBuffer bytes the tfjs-cpu tape held within 1% on six configs.
    */
   trainingBytes: number;
+  /**
+   * The same estimate when each segment (block, output convolutions) is recomputed in the backward
+   * pass: the tape keeps segment inputs and outputs, plus one segment's activations at a time.
+   */
+  trainingBytesRecompute: number;
+  /** Trainable parameter names of each segment, in creation order. */
+  segmentParams: Map<string, string[]>;
 }
 
 interface Sym {
@@ -64,6 +71,13 @@ class SymbolicOps implements NetOps<Sym> {
   peak = 0;
   saved = 0;
   largest = 0;
+  /** Tape bytes saved inside segments, and the largest single segment's share. */
+  savedInSegments = 0;
+  largestSegment = 0;
+  /** Segment outputs, which the tape keeps when segments are recomputed. */
+  segmentOutputs = 0;
+  readonly segmentParams = new Map<string, string[]>();
+  private segmentName: string | null = null;
 
   constructor(private readonly cfg: ModelConfig) {}
 
@@ -88,6 +102,7 @@ class SymbolicOps implements NetOps<Sym> {
 
   private param(name: string, shape: number[], init: InitKind, fanIn: number, kind: 'param' | 'buffer' = 'param'): number {
     this.specs.push({ name, shape, kind, init, fanIn });
+    if (this.segmentName !== null && kind === 'param') this.segmentParams.get(this.segmentName)!.push(name);
     return kind === 'param' ? prod(shape) : 0;
   }
 
@@ -164,6 +179,20 @@ class SymbolicOps implements NetOps<Sym> {
     return this.push(name, 'softmax', this.record(name, 'softmax', x.shape, 1, 0), 0);
   }
 
+  segment(name: string, x: Sym, body: (ops: NetOps<Sym>, x: Sym) => Sym): Sym {
+    if (this.segmentName !== null) throw new Error(`internal: segment ${name} inside ${this.segmentName}`);
+    this.segmentName = name;
+    this.segmentParams.set(name, []);
+    const before = this.saved;
+    const out = body(this, x);
+    this.segmentName = null;
+    const inner = this.saved - before;
+    this.savedInSegments += inner;
+    this.largestSegment = Math.max(this.largestSegment, inner);
+    this.segmentOutputs += prod(out.shape) * 4;
+    return out;
+  }
+
   retain(x: Sym): void {
     this.refs.set(x.id, this.refs.get(x.id)! + 1);
   }
@@ -199,6 +228,8 @@ export function summarizeModel(cfg: ModelConfig, inputShape: number[]): ModelSum
     bufferCount: ops.specs.filter((s) => s.kind === 'buffer').reduce((a, s) => a + prod(s.shape), 0),
     forwardPeakBytes: ops.peak,
     trainingBytes: inputBytes + ops.saved + 2 * ops.largest,
+    trainingBytesRecompute: inputBytes + ops.saved - ops.savedInSegments + ops.segmentOutputs + ops.largestSegment + 2 * ops.largest,
+    segmentParams: ops.segmentParams,
   };
 }
 

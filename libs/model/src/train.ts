@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { forward, type AnatomyNetModel } from './model';
+import { freeGradientsEarly } from './tape';
 
 /** A loss over the network's output probabilities [N, D, H, W, C]; must return a scalar. */
 export type ProbabilityLoss = (probs: tf.Tensor5D) => tf.Scalar;
@@ -8,16 +9,21 @@ export type ProbabilityLoss = (probs: tf.Tensor5D) => tf.Scalar;
  * One optimisation step: forward in training mode (batch statistics, running statistics updated),
  * loss, gradients of every trainable variable, optimizer update. Frees everything it creates, so
  * tf.memory().numTensors is stable from the second step on (the optimizer creates its slots at the
- * first). Returns the loss before the update.
+ * first). Returns the loss before the update. `recompute` trades compute for memory (see ForwardOptions).
  */
 export async function trainStep(
   model: AnatomyNetModel,
   optimizer: tf.Optimizer,
   x: tf.Tensor,
   lossFn: ProbabilityLoss,
+  options: { recompute?: boolean } = {},
 ): Promise<number> {
   const vars = [...model.params.values()];
-  const { value, grads } = tf.variableGrads(() => lossFn(forward(model, x, { training: true })), vars);
+  const { value, grads } = tf.variableGrads(() => {
+    const loss = lossFn(forward(model, x, { training: true, recompute: options.recompute }));
+    freeGradientsEarly();
+    return loss;
+  }, vars);
   optimizer.applyGradients(grads);
   const loss = (await value.data())[0];
   tf.dispose([value, ...Object.values(grads)]);

@@ -1,0 +1,116 @@
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildModel, forward } from './model';
+import { summarizeModel } from './summary';
+import { freeGradientsEarly } from './tape';
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+const SHAPE: [number, number, number] = [8, 16, 12];
+
+interface StepResult {
+  loss: number;
+  grads: Map<string, Float32Array>;
+  stats: Float32Array[];
+  peakBytes: number;
+  leaked: number;
+}
+
+/** One gradient computation of a fixed loss; gradients by parameter name. */
+async function gradientsOf(cfg: object, opts: { recompute?: boolean; early?: boolean }): Promise<StepResult> {
+  const m = buildModel(cfg, { seed: 3 });
+  const x = tf.randomUniform([1, ...SHAPE, 1], 0, 1, 'float32', 5);
+  const target = tf.randomUniform([1, ...SHAPE, m.config.numClasses], 0, 1, 'float32', 6);
+  const before = tf.memory().numTensors;
+  const base = tf.memory().numBytes;
+  let out!: { value: tf.Scalar; grads: tf.NamedTensorMap };
+  const prof = await tf.profile(() => {
+    out = tf.variableGrads(() => {
+      const loss = tf.sum(tf.mul(forward(m, x, { training: true, recompute: opts.recompute }), target)) as tf.Scalar;
+      if (opts.early) freeGradientsEarly();
+      return loss;
+    }, [...m.params.values()]);
+  });
+  const names = [...m.params.keys()];
+  const vars = [...m.params.values()];
+  const grads = new Map<string, Float32Array>();
+  for (let i = 0; i < names.length; i++) grads.set(names[i], (await out.grads[vars[i].name].data()) as Float32Array);
+  const loss = (await out.value.data())[0];
+  const stats = await Promise.all([...m.buffers.values()].map(async (b) => (await b.data()) as Float32Array));
+  tf.dispose([out.value, ...Object.values(out.grads)]);
+  const leaked = tf.memory().numTensors - before;
+  tf.dispose([x, target]);
+  m.dispose();
+  return { loss, grads, stats, peakBytes: prof.peakBytes - base, leaked };
+}
+
+/** L1 distance of all gradients over their L1 norm. */
+function relativeL1(a: Map<string, Float32Array>, b: Map<string, Float32Array>): number {
+  let num = 0;
+  let den = 0;
+  for (const [k, ga] of a) {
+    const gb = b.get(k)!;
+    for (let i = 0; i < ga.length; i++) {
+      num += Math.abs(ga[i] - gb[i]);
+      den += Math.abs(ga[i]);
+    }
+  }
+  return num / den;
+}
+
+const CONFIGS = {
+  'paper: 1 pool, SE-residual, concat, batch norm': { filters: [6, 8, 8, 10], pools: 1, outputUpFilters: 4, outputFilters: 4, seRatio: 2 },
+  '2 pools, residual, sum, instance norm': { filters: [6, 8, 10], pools: 2, merge: 'sum', block: 'residual', norm: 'instance', outputUpFilters: 4, outputFilters: 4 },
+  'plain blocks, two per stage, no norm': { filters: [4, 6], pools: 1, block: 'plain', norm: 'none', blocksPerStage: 2, outputUpFilters: 4, outputFilters: 4 },
+};
+
+describe('recomputation in the backward pass', () => {
+  for (const [label, cfg] of Object.entries(CONFIGS)) {
+    it(`same loss, gradients and running statistics (${label})`, async () => {
+      const plain = await gradientsOf(cfg, {});
+      const again = await gradientsOf(cfg, { recompute: true });
+      expect(again.loss).toBe(plain.loss);
+      // Recomputed blocks sum some gradients in another order: float rounding only.
+      expect(relativeL1(plain.grads, again.grads)).toBeLessThan(1e-5);
+      expect(again.stats).toEqual(plain.stats);
+      expect(again.leaked).toBe(0);
+    });
+  }
+
+  it('lowers the peak memory of a gradient computation several-fold', async () => {
+    const cfg = CONFIGS['paper: 1 pool, SE-residual, concat, batch norm'];
+    const plain = await gradientsOf(cfg, {});
+    const both = await gradientsOf(cfg, { recompute: true, early: true });
+    expect(both.peakBytes).toBeLessThan(0.5 * plain.peakBytes);
+  });
+
+  it('the symbolic estimate lists each segment parameter once and predicts less memory', () => {
+    const cfg = buildModel(CONFIGS['paper: 1 pool, SE-residual, concat, batch norm']);
+    const s = summarizeModel(cfg.config, SHAPE);
+    const inSegments = [...s.segmentParams.values()].flat();
+    expect(new Set(inSegments).size).toBe(inSegments.length);
+    for (const n of inSegments) expect(cfg.params.has(n)).toBe(true);
+    expect(s.segmentParams.get('enc0.b0')).toContain('enc0.b0.conv1.w');
+    expect(s.segmentParams.get('out')).toEqual(['out.conv1.w', 'out.conv1.b', 'out.conv2.w', 'out.conv2.b']);
+    expect(s.trainingBytesRecompute).toBeLessThan(0.6 * s.trainingBytes);
+    cfg.dispose();
+  });
+});
+
+describe('freeGradientsEarly', () => {
+  it('leaves every gradient bit-identical, frees memory sooner and leaks nothing', async () => {
+    const cfg = CONFIGS['paper: 1 pool, SE-residual, concat, batch norm'];
+    const plain = await gradientsOf(cfg, {});
+    const early = await gradientsOf(cfg, { early: true });
+    expect(early.loss).toBe(plain.loss);
+    for (const [k, g] of plain.grads) expect(early.grads.get(k)).toEqual(g);
+    expect(early.peakBytes).toBeLessThan(0.8 * plain.peakBytes);
+    expect(early.leaked).toBe(0);
+  });
+
+  it('does nothing outside a gradient computation', () => {
+    expect(() => freeGradientsEarly()).not.toThrow();
+  });
+});
