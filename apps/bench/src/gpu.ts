@@ -59,11 +59,16 @@ function watchGpuErrors(): void {
   else if (device) (device as unknown as { onuncapturederror: (e: Event) => void }).onuncapturederror = record;
 }
 
-async function benchModel(shape: Dhw, reps: number, train: boolean) {
+async function benchModel(shape: Dhw, reps: number, train: boolean, recompute: boolean) {
   const cfg = DEFAULT_MODEL_CONFIG;
   const model = buildModel(cfg, { seed: 1 });
   const x = tf.randomNormal([1, ...shape, 1], 0, 1, 'float32', 5);
-  const out: Record<string, unknown> = { shape, trainingBytesEstimate: summarizeModel(cfg, shape).trainingBytes };
+  const summary = summarizeModel(cfg, shape);
+  const out: Record<string, unknown> = {
+    shape,
+    recompute,
+    trainingBytesEstimate: recompute ? summary.trainingBytesRecompute : summary.trainingBytes,
+  };
   try {
     let t0 = performance.now();
     let y = predict(model, x);
@@ -88,23 +93,27 @@ async function benchModel(shape: Dhw, reps: number, train: boolean) {
       const opt = tf.train.sgd(1e-3);
       const loss = softDiceTo(target);
       t0 = performance.now();
-      const first = await trainStep(model, opt, x, loss);
+      const first = await trainStep(model, opt, x, loss, { recompute });
       out.trainFirst_s = (performance.now() - t0) / 1000;
       t0 = performance.now();
       let last = first;
       let peak = 0;
       for (let i = 0; i < reps; i++) {
-        last = await trainStep(model, opt, x, loss);
+        last = await trainStep(model, opt, x, loss, { recompute });
         peak = Math.max(peak, (tf.memory() as { numBytesAllocatedInGPU?: number }).numBytesAllocatedInGPU ?? 0);
         boundGpuBufferPool();
       }
+      // Before the profiled steps below, which must not count in the time.
+      out.trainStep_s = (performance.now() - t0) / 1000 / reps;
       out.gpuBytesAllocatedPeak = peak;
+      // Peak bytes of live tensors during one step (tfjs's own count: any backend, no buffer pool).
+      out.trainTensorPeakBytes = (await tf.profile(() => trainStep(model, opt, x, loss, { recompute }))).peakBytes;
+      boundGpuBufferPool();
       if (tf.getBackend() === 'webgpu') {
-        out.trainProfile = await kernelProfile(() => trainStep(model, opt, x, loss));
+        out.trainProfile = await kernelProfile(() => trainStep(model, opt, x, loss, { recompute }));
         progress(`train-step kernels (GPU ms): ${JSON.stringify(out.trainProfile)}`);
         boundGpuBufferPool();
       }
-      out.trainStep_s = (performance.now() - t0) / 1000 / reps;
       out.loss = { first, last };
       const mem = tf.memory() as tf.MemoryInfo & { numBytesAllocatedInGPU?: number; numBytesInGPU?: number };
       out.gpuBytesAllocated = mem.numBytesAllocatedInGPU ?? null;
@@ -219,6 +228,7 @@ const argv = await yargs(hideBin(process.argv))
   .option('reps', { type: 'number', default: 3, describe: 'timed repetitions after a warm-up' })
   .option('model', { type: 'boolean', default: true, describe: 'time the whole network (--no-model to skip)' })
   .option('train', { type: 'boolean', default: true, describe: 'time a training step too (--no-train to skip)' })
+  .option('recompute', { type: 'boolean', default: false, describe: 'training step with each block recomputed in the backward pass (memory for compute)' })
   .option('convs', { type: 'boolean', default: true, describe: 'time every distinct conv (--no-convs to skip)' })
   .option('compare-stock', { type: 'boolean', default: false, describe: 'webgpu: also time tfjs-backend-webgpu\'s own conv kernels' })
   .option('stock-shapes', { type: 'string', default: '64x128x128', describe: 'shapes at which --compare-stock times the stock convs' })
@@ -267,7 +277,7 @@ try {
     if (argv.convs) row.convs = await benchConvs(shape, argv.reps, argv.compareStock && webgpu && stockAt.has(shape.join('x')));
     trimGpuBufferPool();
     checkpoint();
-    if (argv.model) Object.assign(row, await benchModel(shape, argv.reps, argv.train));
+    if (argv.model) Object.assign(row, await benchModel(shape, argv.reps, argv.train, argv.recompute));
     trimGpuBufferPool();
     row.gpuErrors = [...gpuErrors];
     checkpoint();

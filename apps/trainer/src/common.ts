@@ -26,7 +26,12 @@ export function withBackendOption<T>(y: Argv<T>) {
       choices: ['tensorflow', 'webgpu', 'wasm', 'cpu'],
       describe: 'compute backend (default: the best available; env ANATOMYNET_BACKEND also sets it)',
     })
-    .option('threads', { type: 'number', describe: 'cpu backend: convolution threads (default: all cores)' });
+    .option('threads', { type: 'number', describe: 'cpu backend: convolution threads (default: all cores)' })
+    .option('recompute', {
+      type: 'boolean',
+      default: false,
+      describe: 'run each block again in the backward pass instead of keeping its activations: a fraction of the memory for about a third more compute (whole volumes on a GPU)',
+    });
 }
 
 export const runsDirOf = (a: StoreArgs) => resolve(a.runs ?? join(dirname(resolve(a.db)), 'runs'));

@@ -65,6 +65,22 @@ describe('trainRun', () => {
     await store.close();
   }, 600_000);
 
+  test('recompute trains the same run: losses equal to rounding, recorded as a run parameter', async () => {
+    const ds = join(root, 'ds-recompute');
+    writeTinyDataset(ds, { cases: 3 });
+    const store = openSqliteStore(join(root, 'recompute.db'));
+    const cfg = tinyConfig({ schedule: { rmspropEpochs: 2, rmspropLr: 0.002, sgdEpochs: 0, sgdLr: 0.001, momentum: 0.9 } });
+    const plain = await trainRun({ config: cfg, datasetDir: ds, store, experiment: 'rc', runName: 'plain', runsDir: join(root, 'runs') });
+    const again = await trainRun({ config: cfg, datasetDir: ds, store, experiment: 'rc', runName: 'recompute', runsDir: join(root, 'runs'), recompute: true });
+    expect(again.status).toBe('FINISHED');
+    const a = await store.metricSeries(plain.runId, 'train/loss');
+    const b = await store.metricSeries(again.runId, 'train/loss');
+    expect(b.length).toBe(a.length);
+    for (let i = 0; i < a.length; i++) expect(b[i].value).toBeCloseTo(a[i].value, 3);
+    expect(await store.getParams(again.runId)).toMatchObject({ recompute: 'true' });
+    await store.close();
+  }, 600_000);
+
   test('a dataset that changed under a run is refused on resume', async () => {
     const ds = join(root, 'ds-changed');
     writeTinyDataset(ds, { cases: 4 });

@@ -44,6 +44,8 @@ export interface TrainOptions {
   runsDir: string;
   /** Continue this KILLED run from its last checkpoint (same id, same config, same dataset). */
   resumeRunId?: string;
+  /** Recompute each block in the backward pass (less memory, more compute; see libs/model forward). */
+  recompute?: boolean;
   backend?: { name: string; adapter?: string };
   gitCommit?: string;
   /** Stop (as KILLED, checkpoint kept) after this many epochs of this process: for tests of resume. */
@@ -127,7 +129,7 @@ async function startOrResume(o: TrainOptions, ds: Dataset) {
       datasetDigest: ds.manifestDigest,
       backend: o.backend?.name,
       adapter: o.backend?.adapter,
-      params: { seed: cfg.seed, loss: cfg.loss.name, pools: cfg.model.pools, block: cfg.model.block, merge: cfg.model.merge, configDigest: runConfigDigest(cfg) },
+      params: { seed: cfg.seed, loss: cfg.loss.name, pools: cfg.model.pools, block: cfg.model.block, merge: cfg.model.merge, configDigest: runConfigDigest(cfg), recompute: o.recompute ?? false },
     });
     const model = buildModel(cfg.model, { seed: cfg.seed });
     const state: LoopState = { epoch: 0, step: 0, phase: phaseOf(cfg, 0), bestValDice: -Infinity, bestEpoch: -1 };
@@ -192,7 +194,7 @@ export async function trainRun(o: TrainOptions): Promise<TrainResult> {
         const [nx, ny, nz] = sample.shape;
         const x = tf.tensor5d(sample.image, [1, nz, ny, nx, 1]);
         const y = tf.tidy(() => tf.oneHot(tf.tensor1d(sample.labels, 'int32'), numClasses).reshape([1, nz, ny, nx, numClasses]));
-        const loss = await trainStep(model, optimizer, x, (probs) => lossFn(probs, y, c.annotated));
+        const loss = await trainStep(model, optimizer, x, (probs) => lossFn(probs, y, c.annotated), { recompute: o.recompute });
         tf.dispose([x, y]);
         // crops of varying size would otherwise grow tfjs-webgpu's exact-size buffer pool without bound
         boundGpuBufferPool();

@@ -16,6 +16,7 @@ interface GridArgs {
   retryFailed: boolean;
   backend?: string;
   threads?: number;
+  recompute?: boolean;
 }
 
 /**
@@ -116,6 +117,7 @@ async function runOneGrid(
         runName: cell.key,
         runsDir: runsDirOf(a),
         resumeRunId,
+        recompute: a.recompute,
         backend,
         gitCommit: gitCommit(),
         onRunCreated: (id) => {

@@ -16,6 +16,7 @@ interface TrainArgs {
   resume?: string;
   backend?: string;
   threads?: number;
+  recompute?: boolean;
 }
 
 /** The run config from --config FILE, or from one row of a grid file. */
@@ -78,6 +79,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       runName: name,
       runsDir: runsDirOf(a),
       resumeRunId: a.resume,
+      recompute: a.recompute,
       backend,
       gitCommit: gitCommit(),
       onRunCreated: (id) => {
