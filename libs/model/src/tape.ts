@@ -2,7 +2,8 @@
  * Gradient memory. tfjs-core's backward pass keeps every activation's gradient until the whole pass
  * ends (backpropagateGradients never frees the output gradients it has consumed), so a training step's
  * peak holds a gradient for every activation on top of the activations the tape saved. Wrapping the
- * tape's gradient functions frees each node's output gradients once all of its input gradients exist.
+ * tape's gradient functions frees each node's output gradients, and the activations it saved for its
+ * gradient, once all of its input gradients exist (tfjs itself frees the saved ones at the very end).
  * This reaches into tfjs-core 4.22's engine (state.activeTape and its nodes); model.test.ts checks the
  * gradients are unchanged and the peak falls, so a tfjs upgrade that changes the tape fails loudly.
  */
@@ -10,6 +11,8 @@ import * as tf from '@tensorflow/tfjs';
 
 interface TapeNode {
   inputs: Record<string, tf.Tensor>;
+  /** What the forward kept for this node's gradient (tfjs frees these only when the pass ends). */
+  saved?: tf.Tensor[];
   gradient?: (dys: (tf.Tensor | null)[]) => Record<string, () => tf.Tensor>;
 }
 
@@ -40,7 +43,10 @@ export function freeGradientsEarly(): void {
           let g = fns[name]();
           // Some gradients are dy itself; give the input its own handle (same data) before dy goes.
           if (dys.includes(g)) g = g.clone();
-          if (--pending === 0) for (const dy of dys) dy?.dispose();
+          if (--pending === 0) {
+            for (const dy of dys) dy?.dispose();
+            for (const t of node.saved ?? []) t.dispose();
+          }
           return g;
         };
       }
