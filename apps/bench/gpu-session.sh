@@ -32,3 +32,10 @@ if [ -s "$OUT/tilings.json" ] && [ "${NOROBUST_TIMEOUT:-90}" != 0 ]; then
   stamp "no-robustness rc=$?"
   grep -E 'forward|train step|failed' "$OUT/ours-norobust.err" | head
 fi
+if [ -s "$OUT/tilings.json" ] && [ "${RECOMPUTE_TIMEOUT:-120}" != 0 ]; then
+  # whole-volume training with each block recomputed in the backward pass (the 24 GB target)
+  timeout "${RECOMPUTE_TIMEOUT:-120}" bash "$d/run.sh" "$d/bench.mjs" --backend webgpu --no-check --no-convs --recompute \
+    --tilings "$OUT/tilings.json" --shapes 178x302x225 --reps 2 --json-out "$OUT/ours-recompute.json" > /dev/null 2> "$OUT/ours-recompute.err"
+  stamp "recompute rc=$?"
+  grep -E 'train step|failed' "$OUT/ours-recompute.err" | head
+fi
