@@ -28,8 +28,9 @@ export interface ForwardOptions {
   updateStats?: boolean;
   /**
    * Training mode only: the gradient tape keeps each block's input and output and the block runs again
-   * in the backward pass (gradient checkpointing). Same gradients; activation memory falls to about
-   * one block's worth (`summarizeModel(...).trainingBytesRecompute`) for about a third more compute.
+   * in the backward pass (gradient checkpointing). Same gradients up to summation order. With
+   * trainStep's freeGradientsEarly, a step of the reference network at 64x128x128 peaked at 2.27 GB of
+   * tensors instead of 8.45 GB (tfjs-cpu); the forward of every block runs twice.
    */
   recompute?: boolean;
 }
