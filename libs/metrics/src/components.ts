@@ -57,21 +57,11 @@ export function connectedComponents(mask: VoxelValues, shape: Shape3, connectivi
  */
 export function largestConnectedComponent(mask: VoxelValues, shape: Shape3, connectivity: Connectivity = 26): Uint8Array {
   checkShape('largestConnectedComponent', mask, shape);
-  const out = new Uint8Array(mask.length);
-  const box = boundingBox(mask, shape);
-  if (!box) return out;
-  const cs = boxShape(box);
-  const { labels, sizes } = connectedComponents(cropMask(mask, shape, box), cs, connectivity);
-  let best = 1;
-  for (let id = 2; id < sizes.length; id++) if (sizes[id]! > sizes[best]!) best = id;
-  let o = 0;
-  for (let z = 0; z < cs[2]; z++) {
-    for (let y = 0; y < cs[1]; y++) {
-      let dst = box.min[0] + shape[0] * (box.min[1] + y + shape[1] * (box.min[2] + z));
-      for (let x = 0; x < cs[0]; x++, o++, dst++) if (labels[o] === best) out[dst] = 1;
-    }
-  }
-  return out;
+  return keepComponents(mask, shape, connectivity, (sizes) => {
+    let best = 1;
+    for (let id = 2; id < sizes.length; id++) if (sizes[id]! > sizes[best]!) best = id;
+    return sizes.map((_, id) => id === best);
+  });
 }
 
 /**
@@ -83,13 +73,23 @@ export function largestConnectedComponent(mask: VoxelValues, shape: Shape3, conn
 export function largeConnectedComponents(mask: VoxelValues, shape: Shape3, minShare: number, connectivity: Connectivity = 26): Uint8Array {
   checkShape('largeConnectedComponents', mask, shape);
   if (!(minShare > 0 && minShare <= 1)) throw new RangeError(`largeConnectedComponents: minShare ${minShare} is not in (0, 1]`);
+  return keepComponents(mask, shape, connectivity, (sizes) => {
+    const largest = Math.max(...sizes);
+    return sizes.map((n, id) => id > 0 && n >= minShare * largest);
+  });
+}
+
+/**
+ * The components `pick` chooses (by id, from their sizes; id 0 is background) as a 0/1 mask of the
+ * full shape. Labels only the mask's bounding box, so small organs in large volumes are cheap.
+ */
+function keepComponents(mask: VoxelValues, shape: Shape3, connectivity: Connectivity, pick: (sizes: number[]) => boolean[]): Uint8Array {
   const out = new Uint8Array(mask.length);
   const box = boundingBox(mask, shape);
   if (!box) return out;
   const cs = boxShape(box);
   const { labels, sizes } = connectedComponents(cropMask(mask, shape, box), cs, connectivity);
-  const largest = Math.max(...sizes);
-  const keep = sizes.map((n, id) => id > 0 && n >= minShare * largest);
+  const keep = pick(sizes);
   let o = 0;
   for (let z = 0; z < cs[2]; z++) {
     for (let y = 0; y < cs[1]; y++) {

@@ -4,7 +4,7 @@
  * peak holds a gradient for every activation on top of the activations the tape saved. Wrapping the
  * tape's gradient functions frees each node's output gradients, and the activations it saved for its
  * gradient, once all of its input gradients exist (tfjs itself frees the saved ones at the very end).
- * This reaches into tfjs-core 4.22's engine (state.activeTape and its nodes); model.test.ts checks the
+ * This reaches into tfjs-core 4.22's engine (state.activeTape and its nodes); recompute.test.ts checks the
  * gradients are unchanged and the peak falls, so a tfjs upgrade that changes the tape fails loudly.
  */
 import * as tf from '@tensorflow/tfjs';
