@@ -5,8 +5,8 @@
 // shared/bench/devpack.sh: `devpack.sh apps/bench/src/gpu.ts` then `run.sh .devpack/bench.mjs ARGS`.
 import * as tf from '@tensorflow/tfjs';
 import {
-  autotuneConv, BACKEND_ORDER, settle, benchConvGflops, boundGpuBufferPool, trimGpuBufferPool, dawnFlags, loadTunedTilings, referenceConvInput, REFERENCE_CONVS,
-  registerWebgpuKernels, selectBackend, tunedTilings, useStockWebgpuKernels, type BackendName, type GemmTiling,
+  autotuneConv, BACKEND_ORDER, settle, timeBatched, benchConvGflops, boundGpuBufferPool, trimGpuBufferPool, dawnFlags, loadTunedTilings, referenceConvInput, REFERENCE_CONVS,
+  registerWebgpuKernels, selectBackend, tunedTilings, useStockWebgpuKernels, type BackendName, type ConvTiling,
 } from '@anatomynet/compute';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { buildModel, DEFAULT_MODEL_CONFIG, predict, summarizeModel, trainStep } from '@anatomynet/model';
@@ -157,6 +157,35 @@ async function benchConvs(shape: Dhw, reps: number, compareStock: boolean) {
   return rows;
 }
 
+/**
+ * A sum over the voxels of a half-resolution activation (the SE mean; in training also the bias,
+ * norm and SE gradients), written as a ones row times [voxels, C] the way libs/model does it:
+ * ours (split-K) against tfjs-webgpu's own BatchMatMul.
+ */
+async function benchVoxelSums(shape: Dhw) {
+  const rows = Math.ceil(shape[0] / 2) * Math.ceil(shape[1] / 2) * Math.ceil(shape[2] / 2);
+  const out: Record<string, unknown> = { rows, channels: 32 };
+  const ones = tf.ones([1, 1, rows]);
+  const x = tf.randomUniform([1, rows, 32], -1, 1, 'float32', 9);
+  try {
+    for (const variant of ['own', 'stock']) {
+      if (variant === 'stock') useStockWebgpuKernels(['BatchMatMul']);
+      try {
+        const t = await timeBatched(() => tf.matMul(ones, x), { minReps: 3, minSeconds: 0.05 });
+        out[`${variant}_s`] = t.seconds;
+      } finally {
+        if (variant === 'stock') registerWebgpuKernels();
+      }
+    }
+    progress(`voxel sum ${rows}x32: own ${((out.own_s as number) * 1e3).toFixed(3)} ms, stock ${((out.stock_s as number) * 1e3).toFixed(3)} ms`);
+  } catch (e) {
+    out.error = (e as Error).message;
+  } finally {
+    tf.dispose([ones, x]);
+  }
+  return out;
+}
+
 /** Times every candidate tiling of each reference conv at `shape` and keeps the fastest. */
 async function tuneConvs(shape: Dhw, reps: number) {
   const rows = [];
@@ -177,7 +206,9 @@ async function tuneConvs(shape: Dhw, reps: number) {
   return rows;
 }
 
-const tilingName = (t: GemmTiling) => `tm${t.tm} rm${t.rm} tk${t.tk} tnt${t.tnt} rn${t.rn}`;
+const tilingName = (t: ConvTiling) => ('algo' in t
+  ? `direct lw${t.lw} vw${t.vw} th${t.th} td${t.td} cc${t.cc}`
+  : `tm${t.tm} rm${t.rm} tk${t.tk} tnt${t.tnt} rn${t.rn}`);
 
 /** Max relative error of webgpu convs (all three passes) against tfjs-cpu on small odd shapes. */
 async function checkAgainstCpu() {
@@ -257,7 +288,7 @@ try {
   if (webgpu && argv.check) doc.check = await checkAgainstCpu();
   checkpoint();
   if (webgpu && argv.tilings) {
-    loadTunedTilings(JSON.parse(readFileSync(argv.tilings, 'utf8')) as Record<string, GemmTiling>);
+    loadTunedTilings(JSON.parse(readFileSync(argv.tilings, 'utf8')) as Record<string, ConvTiling>);
   } else if (webgpu && argv.tune) {
     const t0 = performance.now();
     doc.tune = await tuneConvs(parseShapes(argv.tuneShape)[0], argv.tuneReps);
@@ -265,6 +296,8 @@ try {
     trimGpuBufferPool();
   }
   if (webgpu) doc.tilings = tunedTilings();
+  // the tuned kernels (direct convs included) against tfjs-cpu too, not only the defaults
+  if (webgpu && argv.check && Object.keys(tunedTilings()).length > 0) doc.checkTuned = await checkAgainstCpu();
   if (argv.saveTilings) writeFileSync(argv.saveTilings, JSON.stringify(tunedTilings(), null, 1));
   checkpoint();
   const stockAt = new Set(argv.stockShapes.split(',').map((t) => t.trim()));
@@ -275,6 +308,7 @@ try {
     results.push(row);
     // convs first: the whole-volume training step leaves the least memory behind
     if (argv.convs) row.convs = await benchConvs(shape, argv.reps, argv.compareStock && webgpu && stockAt.has(shape.join('x')));
+    if (argv.convs && webgpu) row.voxelSum = await benchVoxelSums(shape);
     trimGpuBufferPool();
     checkpoint();
     if (argv.model) Object.assign(row, await benchModel(shape, argv.reps, argv.train, argv.recompute));

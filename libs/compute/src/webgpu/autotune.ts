@@ -7,8 +7,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { timeBatched } from '../timing';
 import { convPassRunners, type ConvShapeSpec } from './conv_bench';
-import { defaultTiling, tilingKey, type GemmTiling } from './conv3d_gemm';
-import { candidatesFor, forceTiling, gemmPlan, PASS_PREFERENCE, rememberTiling, type GemmPass } from './gemm_plan';
+import { defaultTiling } from './conv3d_gemm';
+import { candidatesFor, convTilingKey, forceTiling, gemmPlan, PASS_PREFERENCE, rememberTiling, type ConvTiling, type GemmPass } from './gemm_plan';
+import { deviceSharedBytes, type WebGPUBackendLike } from './program';
 
 /** The conv to tune: input size and channels, cubic kernel, stride, padding. */
 export type TuneSpec = ConvShapeSpec;
@@ -16,17 +17,22 @@ export type TuneSpec = ConvShapeSpec;
 export interface TuneResult {
   key: string;
   pass: GemmPass;
-  /** Seconds per run of each candidate (tiling key: tm_rm_tk_tnt_rn). */
+  /** Seconds per run of each candidate (tiling key: tm_rm_tk_tnt_rn, or direct_lwxvw_th_td_cc). */
   candidates: Record<string, number>;
-  best: GemmTiling;
+  best: ConvTiling;
   bestSeconds: number;
   defaultSeconds: number;
   /** sum |best - default| / sum |default| on the device. */
   relL1VsDefault: number;
 }
 
-/** Tunes the requested passes of one conv; the winners are used from then on. */
-export async function autotuneConv(spec: TuneSpec, passes: GemmPass[] = ['forward', 'dx', 'dw'], reps = 2): Promise<TuneResult[]> {
+/**
+ * Tunes the requested passes of one conv; the winners are used from then on. `keep` narrows the
+ * candidates (tests on a software GPU, where every shader compile takes seconds).
+ */
+export async function autotuneConv(
+  spec: TuneSpec, passes: GemmPass[] = ['forward', 'dx', 'dw'], reps = 2, keep: (t: ConvTiling) => boolean = () => true,
+): Promise<TuneResult[]> {
   if (tf.getBackend() !== 'webgpu') throw new Error(`autotuneConv needs the webgpu backend (active: ${tf.getBackend()})`);
   const { conv, runs, dispose } = convPassRunners(spec);
   const results: TuneResult[] = [];
@@ -35,13 +41,13 @@ export async function autotuneConv(spec: TuneSpec, passes: GemmPass[] = ['forwar
       const plan = gemmPlan(pass, conv);
       const fallback = defaultTiling(plan.N, plan.mode, plan.channels, PASS_PREFERENCE[pass]);
       const candidates: Record<string, number> = {};
-      let best = fallback;
+      let best: ConvTiling = fallback;
       let bestSeconds = Infinity;
-      for (const t of candidatesFor(plan)) {
+      for (const t of candidatesFor(plan, deviceSharedBytes(tf.backend() as unknown as WebGPUBackendLike)).filter(keep)) {
         forceTiling(t);
         try {
           const { seconds: s } = await timeBatched(runs[pass], { minReps: reps, minSeconds: 0.02, maxReps: 50 });
-          candidates[tilingKey(t)] = s;
+          candidates[convTilingKey(t)] = s;
           if (s < bestSeconds) [best, bestSeconds] = [t, s];
         } finally {
           forceTiling(undefined);
@@ -56,11 +62,11 @@ export async function autotuneConv(spec: TuneSpec, passes: GemmPass[] = ['forwar
       const relL1VsDefault = (await rel.data())[0];
       tf.dispose([reference, mine, rel]);
       // a winner that disagrees with the default tiling is a miscompile: keep the default
-      if (!(relL1VsDefault < 1e-4)) [best, bestSeconds] = [fallback, candidates[tilingKey(fallback)] ?? NaN];
+      if (!(relL1VsDefault < 1e-4)) [best, bestSeconds] = [fallback, candidates[convTilingKey(fallback)] ?? NaN];
       rememberTiling(plan.key, best);
       results.push({
         key: plan.key, pass, candidates, best, bestSeconds,
-        defaultSeconds: candidates[tilingKey(fallback)] ?? NaN, relL1VsDefault,
+        defaultSeconds: candidates[convTilingKey(fallback)] ?? NaN, relL1VsDefault,
       });
     }
   } finally {

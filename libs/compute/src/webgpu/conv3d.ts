@@ -7,8 +7,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ImplicitGemmProgram, runImplicitGemm, tapGathers, type GemmFunctions } from './conv3d_gemm';
-import { gemmPlan, tilingFor } from './gemm_plan';
-import { release, reshapeView, stockKernel, type TensorInfo, type WebGPUBackendLike } from './program';
+import { runDirectConv } from './conv3d_direct';
+import { directFor, gemmPlan, tilingFor } from './gemm_plan';
+import { deviceSharedBytes, release, reshapeView, stockKernel, type TensorInfo, type WebGPUBackendLike } from './program';
 
 const FUNCTIONS: GemmFunctions = {
   shared: `
@@ -54,6 +55,8 @@ export function conv3dConfig(): tf.KernelConfig {
     const K = conv.filterDepth * conv.filterHeight * conv.filterWidth * conv.inChannels;
     const taps = conv.filterDepth * conv.filterHeight * conv.filterWidth;
     const plan = gemmPlan('forward', conv);
+    const direct = directFor(plan, deviceSharedBytes(backend));
+    if (direct) return runDirectConv(backend, direct.geometry, direct.tiling, x, filter, conv.outShape);
     const program = new ImplicitGemmProgram(['x', 'W'], 'conv3d', FUNCTIONS, M, plan.N, K, 1, plan.mode, tilingFor(plan), { taps, channels: conv.inChannels });
     const y = runImplicitGemm(backend, program, [x, filter], conv);
     const out = reshapeView(backend, y, conv.outShape);

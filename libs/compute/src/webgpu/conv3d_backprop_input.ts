@@ -7,8 +7,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ImplicitGemmProgram, runImplicitGemm, tapGathers, type GemmFunctions } from './conv3d_gemm';
-import { gemmPlan, tilingFor } from './gemm_plan';
-import { release, reshapeView, stockKernel, type TensorInfo, type WebGPUBackendLike } from './program';
+import { runDirectConv } from './conv3d_direct';
+import { directFor, gemmPlan, tilingFor } from './gemm_plan';
+import { deviceSharedBytes, release, reshapeView, stockKernel, type TensorInfo, type WebGPUBackendLike } from './program';
 
 const FUNCTIONS: GemmFunctions = {
   shared: `
@@ -65,6 +66,8 @@ export function conv3dBackpropInputConfig(): tf.KernelConfig {
     const K = conv.filterDepth * conv.filterHeight * conv.filterWidth * conv.outChannels;
     const taps = conv.filterDepth * conv.filterHeight * conv.filterWidth;
     const plan = gemmPlan('dx', conv);
+    const direct = directFor(plan, deviceSharedBytes(backend));
+    if (direct) return runDirectConv(backend, direct.geometry, direct.tiling, dy, filter, inputShape);
     const program = new ImplicitGemmProgram(['dy', 'W'], 'conv3d_dx', FUNCTIONS, M, plan.N, K, 1, plan.mode, tilingFor(plan), { taps, channels: conv.outChannels });
     const y = runImplicitGemm(backend, program, [dy, filter], conv);
     const out = reshapeView(backend, y, inputShape);

@@ -3,7 +3,13 @@
  * `autotune.ts` has timed this conv class on the device, else {@link defaultTiling}.
  */
 import type * as tf from '@tensorflow/tfjs';
-import { defaultTiling, gemmMode, tilingCandidates, tilingValid, type GemmMode, type GemmTiling, type TilingPreference } from './conv3d_gemm';
+import { directCandidates, directGeometry, directKey, directValid, type DirectGeometry, type DirectTiling } from './conv3d_direct';
+import { defaultTiling, gemmMode, tilingCandidates, tilingKey, tilingValid, type GemmMode, type GemmTiling, type TilingPreference } from './conv3d_gemm';
+
+/** How one conv pass runs: an implicit-GEMM tiling, or a direct-conv tiling (conv3d_direct.ts). */
+export type ConvTiling = GemmTiling | DirectTiling;
+export const isDirect = (t: ConvTiling): t is DirectTiling => (t as DirectTiling).algo === 'direct';
+export const convTilingKey = (t: ConvTiling): string => (isDirect(t) ? directKey(t) : tilingKey(t));
 
 export type GemmPass = 'forward' | 'dx' | 'dw';
 
@@ -16,6 +22,8 @@ export interface GemmPlan {
   channels: number;
   /** The conv class a tuned tiling is remembered under (spatial size left out on purpose). */
   key: string;
+  /** Where the direct kernel can serve this pass (stride 1, few written channels). */
+  direct?: DirectGeometry;
 }
 
 export function gemmPlan(pass: GemmPass, c: tf.backend_util.Conv3DInfo): GemmPlan {
@@ -23,7 +31,7 @@ export function gemmPlan(pass: GemmPass, c: tf.backend_util.Conv3DInfo): GemmPla
     + `|s${c.strideDepth}${c.strideHeight}${c.strideWidth}|d${c.dilationDepth}${c.dilationHeight}${c.dilationWidth}`;
   if (pass === 'dw') return { pass, N: c.outChannels, mode: 'step', channels: 0, key };
   const channels = pass === 'forward' ? c.inChannels : c.outChannels;
-  return { pass, N: pass === 'forward' ? c.outChannels : c.inChannels, mode: gemmMode(channels), channels, key };
+  return { pass, N: pass === 'forward' ? c.outChannels : c.inChannels, mode: gemmMode(channels), channels, key, direct: directGeometry(pass, c) };
 }
 
 /**
@@ -37,34 +45,47 @@ export const PASS_PREFERENCE: Record<GemmPass, TilingPreference> = {
   dw: { tm: 64, rm: 8, tk: 16, tnt: 16 },
 };
 
-const tuned = new Map<string, GemmTiling>();
-let forced: GemmTiling | undefined;
+const tuned = new Map<string, ConvTiling>();
+let forced: ConvTiling | undefined;
 
-/** The tiling the kernels use for a plan: forced (while timing) > tuned > default. */
+/** The GEMM tiling the kernels use for a plan: forced (while timing) > tuned > default. */
 export function tilingFor(plan: GemmPlan): GemmTiling {
-  if (forced && tilingValid(forced, plan.mode)) return forced;
-  return tuned.get(plan.key) ?? defaultTiling(plan.N, plan.mode, plan.channels, PASS_PREFERENCE[plan.pass]);
+  if (forced && !isDirect(forced) && tilingValid(forced, plan.mode)) return forced;
+  const t = tuned.get(plan.key);
+  return t && !isDirect(t) ? t : defaultTiling(plan.N, plan.mode, plan.channels, PASS_PREFERENCE[plan.pass]);
 }
 
-export function candidatesFor(plan: GemmPlan): GemmTiling[] {
-  return tilingCandidates(plan.N, plan.mode, plan.channels);
+/**
+ * The direct tiling to run instead of the GEMM: forced (while timing) > tuned. None by default:
+ * the direct kernel serves a conv only where the tuner timed it faster on the device.
+ */
+export function directFor(plan: GemmPlan, sharedBytes: number): { geometry: DirectGeometry; tiling: DirectTiling } | undefined {
+  const t = forced ?? tuned.get(plan.key);
+  if (!plan.direct || !t || !isDirect(t) || !directValid(t, plan.direct, sharedBytes)) return undefined;
+  return { geometry: plan.direct, tiling: t };
+}
+
+/** GEMM tilings, then direct ones where that kernel applies (`sharedBytes`: the device's workgroup memory). */
+export function candidatesFor(plan: GemmPlan, sharedBytes = 16384): ConvTiling[] {
+  const gemm: ConvTiling[] = tilingCandidates(plan.N, plan.mode, plan.channels);
+  return plan.direct ? [...gemm, ...directCandidates(plan.direct, sharedBytes)] : gemm;
 }
 
 /** Forces every conv kernel onto `t` (undefined: back to tuned/default). For timing candidates. */
-export function forceTiling(t: GemmTiling | undefined): void {
+export function forceTiling(t: ConvTiling | undefined): void {
   forced = t;
 }
 
-export function rememberTiling(key: string, t: GemmTiling): void {
+export function rememberTiling(key: string, t: ConvTiling): void {
   tuned.set(key, t);
 }
 
 /** Tuned tilings, for a report or to save and load (`loadTunedTilings`). */
-export function tunedTilings(): Record<string, GemmTiling> {
+export function tunedTilings(): Record<string, ConvTiling> {
   return Object.fromEntries([...tuned].sort(([a], [b]) => a.localeCompare(b)));
 }
 
-export function loadTunedTilings(table: Record<string, GemmTiling>): void {
+export function loadTunedTilings(table: Record<string, ConvTiling>): void {
   for (const [k, t] of Object.entries(table)) tuned.set(k, t);
 }
 

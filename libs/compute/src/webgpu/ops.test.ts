@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../backend';
 import { matmulRowBlock } from './matmul_rows';
+import { splitKApplies, SPLITK_CHUNK } from './matmul_splitk';
 import { adapterPromise, compareWithCpu, SKIP_NOTE } from './test_util';
 
 const adapter = await adapterPromise;
@@ -103,6 +104,45 @@ describe.skipIf(!adapter)(`webgpu replacement ops vs cpu${adapter ? '' : ` (${SK
     } finally {
       matmulRowBlock.rows = 1_000_000;
     }
+  });
+
+  it('sums over long K (split-K: ragged chunks, batches, broadcast operands, rank 2) agree with cpu', async () => {
+    matmulRowBlock.minSplitK = 1000;
+    try {
+      const K = 2 * SPLITK_CHUNK + 777;
+      const r = await compareWithCpu(
+        [{ shape: [3, 1, K], seed: 20 }, { shape: [3, K, 40], seed: 21 }, { shape: [1, 2, K], seed: 22 }, { shape: [2, K], seed: 23 }, { shape: [K, 7], seed: 24 }],
+        (a, b, a1, a2, b2) => [
+          tf.matMul(a, b),
+          // one A for every batch of B, and a ones row (the network's sums over voxels)
+          tf.matMul(a1, b.slice([0, 0, 0], [3, K, 20])),
+          tf.matMul(tf.ones([1, 1, K]), b),
+          tf.matMul(a2, b2),
+        ]);
+      expect(r.shapes).toEqual([[3, 1, 40], [3, 2, 20], [3, 1, 40], [2, 7]]);
+      // fp32 sums of ~5000 products in a different order
+      for (const e of r.errors) expect(e).toBeLessThan(1e-5);
+      expect(splitKApplies(3, 1, 40, K, false, 1000)).toBe(true);
+      expect(splitKApplies(3, 1, 40, K, true, 1000)).toBe(false);
+      expect(splitKApplies(1, 4, 40, K, false, 1000)).toBe(false);
+    } finally {
+      matmulRowBlock.minSplitK = 16384;
+    }
+  });
+
+  it('softmax over a short last axis (one thread per row) agrees with cpu, gradient and large logits included', async () => {
+    const r = await compareWithCpu(
+      [{ shape: [2, 3, 4, 5, 10], seed: 30 }, { shape: [7, 1], seed: 31 }, { shape: [6, 33], seed: 32 }, { shape: [2, 3, 4, 5, 10], seed: 33 }],
+      (x, one, wide, w) => [
+        tf.softmax(x),
+        tf.softmax(one),
+        tf.softmax(wide),
+        // logits near 1000: exp overflows unless the row maximum is subtracted first
+        tf.softmax(tf.add(tf.mul(x, 30), 1000)),
+        tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.softmax(v), w)))(x),
+      ]);
+    expect(r.shapes).toEqual([[2, 3, 4, 5, 10], [7, 1], [6, 33], [2, 3, 4, 5, 10], [2, 3, 4, 5, 10]]);
+    for (const e of r.errors) expect(e).toBeLessThan(1e-6);
   });
 
   it('an outer product with 2.2M rows runs (the stock kernel throws)', async () => {

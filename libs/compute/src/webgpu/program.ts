@@ -53,6 +53,11 @@ export function spreadWorkgroups(count: number): [number, number] {
   return [Math.ceil(count / y), y];
 }
 
+/** Workgroup memory the device grants (tfjs-webgpu asks for the adapter's limit). */
+export function deviceSharedBytes(backend: WebGPUBackendLike): number {
+  return backend.device.limits.maxComputeWorkgroupStorageSize;
+}
+
 /** A reshaped view of `x` on the webgpu backend (shares the buffer); dispose it with {@link release}. */
 export function reshapeView(backend: WebGPUBackendLike, x: TensorInfo, shape: number[]): TensorInfo {
   const reshape = tf.getKernel('Reshape', 'webgpu');

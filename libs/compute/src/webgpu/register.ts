@@ -10,6 +10,7 @@ import { conv3dBackpropInputConfig } from './conv3d_backprop_input';
 import { matmulRowsConfig } from './matmul_rows';
 import { padConfig } from './pad';
 import { reduceConfig } from './reduce';
+import { softmaxRowsConfig } from './softmax_rows';
 import { transpose2dConfig } from './transpose_2d';
 
 /** Our configs and the stock ones they replaced, built once (the stock kernels are captured first). */
@@ -28,7 +29,8 @@ export const WEBGPU_REPLACEMENTS: { kernels: string[]; why: string }[] = [
   { kernels: ['Sum', 'Mean', 'Max', 'Min'], why: 'transpose-based reductions overflow the dispatch limit past ~1M rows' },
   { kernels: ['Transpose'], why: 'rank-2 tiled transpose overflows the y dispatch past ~1M rows' },
   { kernels: ['PadV2'], why: 'rank-5 pad emits invalid WGSL (vec5); the gradient of a crop is a pad' },
-  { kernels: ['BatchMatMul'], why: 'matmul overflows the y dispatch past ~2.1M rows of A; A is split into row blocks' },
+  { kernels: ['BatchMatMul'], why: 'matmul overflows the y dispatch past ~2.1M rows of A (A is split into row blocks); sums over millions of voxels ran on one workgroup per output element (split-K)' },
+  { kernels: ['Softmax'], why: 'one 64-thread workgroup per row idles 54 threads on 10 classes; one thread per row instead' },
   { kernels: ['Conv3D', 'Conv3DBackpropInputV2', 'Conv3DBackpropFilterV2'], why: 'implicit-GEMM WGSL kernels with workgroup tiling replace the naive stock shaders' },
 ];
 
@@ -45,6 +47,7 @@ export function registerWebgpuKernels(): string[] {
       transpose2dConfig(),
       padConfig(),
       matmulRowsConfig(),
+      softmaxRowsConfig(),
       conv3dConfig(),
       conv3dBackpropInputConfig(),
       conv3dBackpropFilterConfig(),

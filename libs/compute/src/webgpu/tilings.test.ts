@@ -8,8 +8,9 @@ import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../backend';
 import { autotuneConv } from './autotune';
-import { tilingKey, tilingThreads, type GemmTiling } from './conv3d_gemm';
-import { candidatesFor, clearTunedTilings, forceTiling, gemmPlan, tilingFor, type GemmPass } from './gemm_plan';
+import { tilingCandidates, tilingKey, tilingThreads, type GemmTiling } from './conv3d_gemm';
+import { candidatesFor, clearTunedTilings, convTilingKey, directFor, forceTiling, gemmPlan, isDirect, rememberTiling, tilingFor, type GemmPass } from './gemm_plan';
+import { deviceSharedBytes, type WebGPUBackendLike } from './program';
 import { adapterPromise, compareWithCpu, SKIP_NOTE } from './test_util';
 
 type V5 = [number, number, number, number, number];
@@ -58,7 +59,7 @@ describe.skipIf(!adapter)(`webgpu GEMM tilings vs cpu${adapter ? '' : ` (${SKIP_
     it(`every tiling parameter value agrees: ${c.name}`, async () => {
       const conv = tf.backend_util.computeConv3DInfo(c.x, c.f, c.stride, 1, 'same');
       const plan = gemmPlan(c.pass, conv);
-      const tilings = coveringTilings(candidatesFor(plan));
+      const tilings = coveringTilings(tilingCandidates(plan.N, plan.mode, plan.channels));
       expect(tilings.length).toBeGreaterThanOrEqual(3);
       const attrs = { strides: [c.stride, c.stride, c.stride], pad: 'same' as const };
       for (const t of tilings) {
@@ -76,15 +77,45 @@ describe.skipIf(!adapter)(`webgpu GEMM tilings vs cpu${adapter ? '' : ` (${SKIP_
   });
 
   it('the autotuner times every candidate, keeps a winner that matches the default, and uses it', async () => {
-    const [r] = await autotuneConv({ input: [6, 8, 8], cin: 8, cout: 12 }, ['forward'], 1);
-    const conv = tf.backend_util.computeConv3DInfo([1, 6, 8, 8, 8], [3, 3, 3, 8, 12], 1, 1, 'same');
-    const plan = gemmPlan('forward', conv);
-    expect(Object.keys(r.candidates).sort()).toEqual(candidatesFor(plan).map(tilingKey).sort());
+    // 36 output channels: GEMM tilings only
+    const [r] = await autotuneConv({ input: [6, 8, 8], cin: 8, cout: 36 }, ['forward'], 1);
+    const plan = gemmPlan('forward', tf.backend_util.computeConv3DInfo([1, 6, 8, 8, 8], [3, 3, 3, 8, 36], 1, 1, 'same'));
+    expect(Object.keys(r.candidates).sort()).toEqual(candidatesFor(plan).map(convTilingKey).sort());
     expect(Object.values(r.candidates).every((s) => s > 0 && Number.isFinite(s))).toBe(true);
     expect(r.relL1VsDefault).toBeLessThan(1e-4);
     expect(r.bestSeconds).toBe(Math.min(...Object.values(r.candidates)));
     // the tuned tiling now serves this conv class at any spatial size
-    const big = tf.backend_util.computeConv3DInfo([1, 20, 30, 30, 8], [3, 3, 3, 8, 12], 1, 1, 'same');
+    const big = tf.backend_util.computeConv3DInfo([1, 20, 30, 30, 8], [3, 3, 3, 8, 36], 1, 1, 'same');
     expect(tilingFor(gemmPlan('forward', big))).toEqual(r.best);
+  });
+
+  it('direct-conv tilings compete with GEMM tilings for few output channels, and a direct winner is used', async () => {
+    const bytes = deviceSharedBytes(tf.backend() as unknown as WebGPUBackendLike);
+    const spec = { input: [6, 8, 20] as [number, number, number], cin: 8, cout: 12 };
+    const conv = tf.backend_util.computeConv3DInfo([1, 6, 8, 20, 8], [3, 3, 3, 8, 12], 1, 1, 'same');
+    const plan = gemmPlan('dx', conv);
+    const all = candidatesFor(plan, bytes);
+    const direct = all.filter(isDirect);
+    expect(direct.length).toBeGreaterThan(0);
+    // the default GEMM tiling and two direct ones (every candidate: minutes of shader compiles here)
+    const fallback = convTilingKey(tilingFor(plan));
+    const picked = new Set([fallback, convTilingKey(direct[0]), convTilingKey(direct[direct.length - 1])]);
+    const [r] = await autotuneConv(spec, ['dx'], 1, (t) => picked.has(convTilingKey(t)));
+    expect(new Set(Object.keys(r.candidates))).toEqual(picked);
+    expect(r.relL1VsDefault).toBeLessThan(1e-4);
+    // force a direct winner the way the tuner records one, then check the kernel routes to it
+    forceTiling(undefined);
+    const winner = direct[0];
+    rememberTiling(plan.key, winner);
+    expect(directFor(plan, bytes)?.tiling).toEqual(winner);
+    const x = tf.randomUniform([1, 6, 8, 20, 8], -1, 1, 'float32', 3) as tf.Tensor5D;
+    const dy = tf.randomUniform(conv.outShape, -1, 1, 'float32', 4) as tf.Tensor5D;
+    const f = tf.randomUniform([3, 3, 3, 8, 12], -1, 1, 'float32', 5) as tf.Tensor5D;
+    const tuned = tf.engine().runKernel('Conv3DBackpropInputV2', { dy, filter: f }, { strides: [1, 1, 1], pad: 'same', inputShape: x.shape }) as tf.Tensor;
+    clearTunedTilings();
+    const gemm = tf.engine().runKernel('Conv3DBackpropInputV2', { dy, filter: f }, { strides: [1, 1, 1], pad: 'same', inputShape: x.shape }) as tf.Tensor;
+    const diff = (await tf.max(tf.abs(tf.sub(tuned, gemm))).data())[0];
+    expect(diff).toBeLessThan(1e-4);
+    tf.dispose([x, dy, f, tuned, gemm]);
   });
 });

@@ -1,0 +1,66 @@
+/**
+ * Softmax over a short last axis on webgpu (the network's 10 class channels per voxel).
+ *
+ * Why: the stock program runs one 64-thread workgroup per row with workgroup-memory reductions, so
+ * for 10 columns 54 of 64 threads idle and every row pays several barriers; a whole-volume output
+ * has 12M rows. How: one thread per row, the row held in registers (max, exp, sum, scale).
+ * Longer rows go to the stock kernel.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { release, reshapeView, spreadWorkgroups, stockKernel, type TensorInfo, type WebGPUBackendLike, type WebGPUProgram } from './program';
+
+/** Longest row this kernel takes (held in registers). */
+export const SOFTMAX_MAX_COLS = 32;
+const WG = 64;
+
+class SoftmaxRowsProgram implements WebGPUProgram {
+  variableNames = ['logits'];
+  outputShape: number[];
+  shaderKey: string;
+  dispatchLayout = { x: [0, 1] };
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number] = [WG, 1, 1];
+  uniforms = 'rows : i32,';
+
+  constructor(rows: number, private cols: number) {
+    this.outputShape = [rows, cols];
+    const [x, y] = spreadWorkgroups(Math.ceil(rows / WG));
+    this.dispatch = [x, y, 1];
+    this.shaderKey = `anatomynet_softmax_rows_${cols}`;
+  }
+
+  getUserCode(): string {
+    const c = this.cols;
+    const range = Array.from({ length: c }, (_, i) => i);
+    return `
+      fn main(index : i32) {
+        if (index >= uniforms.rows) { return; }
+        let at = index * ${c};
+        ${range.map((j) => `let v${j} = logits[at + ${j}];`).join('\n        ')}
+        let m = ${range.map((j) => `v${j}`).reduce((a, b) => `max(${a}, ${b})`)};
+        ${range.map((j) => `let e${j} = exp(v${j} - m);`).join('\n        ')}
+        let inv = 1.0 / (${range.map((j) => `e${j}`).join(' + ')});
+        ${range.map((j) => `result[at + ${j}] = e${j} * inv;`).join('\n        ')}
+      }`;
+  }
+}
+
+export function softmaxRowsConfig(): tf.KernelConfig {
+  const stock = stockKernel('Softmax');
+  const kernelFunc: tf.KernelFunc = (args) => {
+    const { logits } = args.inputs as { logits: TensorInfo };
+    const { dim } = args.attrs as unknown as { dim: number };
+    const rank = logits.shape.length;
+    const cols = logits.shape[rank - 1];
+    const last = dim === -1 || dim === rank - 1;
+    if (!last || logits.dtype !== 'float32' || cols > SOFTMAX_MAX_COLS || cols < 1) return stock.kernelFunc(args);
+    const backend = args.backend as unknown as WebGPUBackendLike;
+    const rows = tf.util.sizeFromShape(logits.shape) / cols;
+    const flat = reshapeView(backend, logits, [rows, cols]);
+    const y = backend.runWebGPUProgram(new SoftmaxRowsProgram(rows, cols), [flat], 'float32', [{ type: 'int32', data: [rows] }]);
+    const out = reshapeView(backend, y, logits.shape);
+    release(backend, flat, y);
+    return out;
+  };
+  return { kernelName: 'Softmax', backendName: 'webgpu', kernelFunc };
+}
