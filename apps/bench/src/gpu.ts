@@ -37,15 +37,26 @@ function softDiceTo(target: tf.Tensor2D) {
 }
 
 
-/** GPU milliseconds per kernel name over one call of `f` (timestamp queries), largest first. */
-async function kernelProfile(f: () => tf.TensorContainer | Promise<tf.TensorContainer>): Promise<Record<string, number>> {
+/**
+ * GPU milliseconds per kernel name over one call of `f` (timestamp queries), largest first; and the
+ * conv kernels per input shapes (which conv of the network costs what, in place).
+ */
+async function kernelProfile(f: () => tf.TensorContainer | Promise<tf.TensorContainer>): Promise<{ byName: Record<string, number>; convs: Record<string, number> }> {
   const info = await tf.profile(f);
   const byName = new Map<string, number>();
-  for (const k of info.kernels) byName.set(k.name, (byName.get(k.name) ?? 0) + Number(k.kernelTimeMs ?? 0));
+  const convs = new Map<string, number>();
+  for (const k of info.kernels) {
+    const ms = Number(k.kernelTimeMs ?? 0);
+    byName.set(k.name, (byName.get(k.name) ?? 0) + ms);
+    if (k.name.startsWith('Conv3D')) {
+      const key = `${k.name} ${k.inputShapes.map((s) => (s ?? []).join('x')).join(' ')}`;
+      convs.set(key, (convs.get(key) ?? 0) + ms);
+    }
+  }
   tf.dispose(info.result);
   const total = [...byName.values()].reduce((a, b) => a + b, 0);
-  const rows = [...byName].sort((a, b) => b[1] - a[1]).map(([n, ms]) => [n, Math.round(ms * 100) / 100] as const);
-  return Object.fromEntries([['TOTAL', Math.round(total * 100) / 100], ...rows]);
+  const round = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]).map(([n, ms]) => [n, Math.round(ms * 100) / 100] as const);
+  return { byName: Object.fromEntries([['TOTAL', Math.round(total * 100) / 100], ...round(byName)]), convs: Object.fromEntries(round(convs)) };
 }
 
 /** WebGPU errors nobody caught (out-of-memory, validation): counted so a bad figure is visible. */
@@ -59,7 +70,7 @@ function watchGpuErrors(): void {
   else if (device) (device as unknown as { onuncapturederror: (e: Event) => void }).onuncapturederror = record;
 }
 
-async function benchModel(shape: Dhw, reps: number, train: boolean, recompute: boolean) {
+async function benchModel(shape: Dhw, reps: number, train: boolean, recompute: boolean, opts: { boundPool: boolean; trainProfile: boolean }) {
   const cfg = DEFAULT_MODEL_CONFIG;
   const model = buildModel(cfg, { seed: 1 });
   const x = tf.randomNormal([1, ...shape, 1], 0, 1, 'float32', 5);
@@ -84,7 +95,8 @@ async function benchModel(shape: Dhw, reps: number, train: boolean, recompute: b
     out.forward_s = (performance.now() - t0) / 1000 / reps;
     progress(`forward ${shape.join('x')}: ${(out.forward_s as number).toFixed(4)} s`);
     if (tf.getBackend() === 'webgpu') {
-      out.forwardProfile = await kernelProfile(() => predict(model, x));
+      const prof = await kernelProfile(() => predict(model, x));
+      [out.forwardProfile, out.forwardConvs] = [prof.byName, prof.convs];
       progress(`forward kernels (GPU ms): ${JSON.stringify(out.forwardProfile)}`);
     }
     if (train) {
@@ -101,16 +113,20 @@ async function benchModel(shape: Dhw, reps: number, train: boolean, recompute: b
       for (let i = 0; i < reps; i++) {
         last = await trainStep(model, opt, x, loss, { recompute });
         peak = Math.max(peak, (tf.memory() as { numBytesAllocatedInGPU?: number }).numBytesAllocatedInGPU ?? 0);
-        boundGpuBufferPool();
+        if (opts.boundPool) boundGpuBufferPool();
       }
       // Before the profiled steps below, which must not count in the time.
       out.trainStep_s = (performance.now() - t0) / 1000 / reps;
       out.gpuBytesAllocatedPeak = peak;
-      // Peak bytes of live tensors during one step (tfjs's own count: any backend, no buffer pool).
-      out.trainTensorPeakBytes = (await tf.profile(() => trainStep(model, opt, x, loss, { recompute }))).peakBytes;
+      out.boundPool = opts.boundPool;
+      progress(`train step ${shape.join('x')}: ${(out.trainStep_s as number).toFixed(4)} s${opts.boundPool ? '' : ' (buffer pool not bounded between steps)'}`);
       boundGpuBufferPool();
-      if (tf.getBackend() === 'webgpu') {
-        out.trainProfile = await kernelProfile(() => trainStep(model, opt, x, loss, { recompute }));
+      // Peak bytes of live tensors during one step (tfjs's own count: any backend, no buffer pool).
+      if (opts.trainProfile) out.trainTensorPeakBytes = (await tf.profile(() => trainStep(model, opt, x, loss, { recompute }))).peakBytes;
+      boundGpuBufferPool();
+      if (tf.getBackend() === 'webgpu' && opts.trainProfile) {
+        const prof = await kernelProfile(() => trainStep(model, opt, x, loss, { recompute }));
+        [out.trainProfile, out.trainConvs] = [prof.byName, prof.convs];
         progress(`train-step kernels (GPU ms): ${JSON.stringify(out.trainProfile)}`);
         boundGpuBufferPool();
       }
@@ -118,7 +134,6 @@ async function benchModel(shape: Dhw, reps: number, train: boolean, recompute: b
       const mem = tf.memory() as tf.MemoryInfo & { numBytesAllocatedInGPU?: number; numBytesInGPU?: number };
       out.gpuBytesAllocated = mem.numBytesAllocatedInGPU ?? null;
       out.gpuBytesInUse = mem.numBytesInGPU ?? null;
-      progress(`train step ${shape.join('x')}: ${(out.trainStep_s as number).toFixed(4)} s`);
       opt.dispose();
       target.dispose();
     }
@@ -144,7 +159,7 @@ async function benchConvs(shape: Dhw, reps: number, compareStock: boolean) {
       try {
         const r = await benchConvGflops({ input, cin: c.cin, cout: c.cout, k: c.k, stride: c.stride, reps });
         Object.assign(row, { outShape: r.outShape, gflop: r.flops / 1e9, [variant]: r.passes });
-        progress(`${c.name} @${input.join('x')} ${variant}: ${Object.entries(r.passes).map(([p, v]) => `${p} ${v!.gflops.toFixed(1)} GF/s`).join(', ')}`);
+        progress(`${c.name} @${input.join('x')} ${variant}: ${Object.entries(r.passes).map(([p, v]) => `${p} ${v!.gflops.toFixed(1)} GF/s${v!.gpuGflops ? ` (GPU time: ${v!.gpuGflops.toFixed(1)})` : ''}`).join(', ')}`);
       } catch (e) {
         row[`${variant}Error`] = (e as Error).message;
       } finally {
@@ -187,9 +202,9 @@ async function benchVoxelSums(shape: Dhw) {
 }
 
 /** Times every candidate tiling of each reference conv at `shape` and keeps the fastest. */
-async function tuneConvs(shape: Dhw, reps: number) {
+async function tuneConvs(shape: Dhw, reps: number, only?: RegExp) {
   const rows = [];
-  for (const c of REFERENCE_CONVS) {
+  for (const c of REFERENCE_CONVS.filter((r) => !only || only.test(r.name))) {
     const input = referenceConvInput(c, shape);
     try {
       const results = await autotuneConv({ input, cin: c.cin, cout: c.cout, k: c.k, stride: c.stride }, ['forward', 'dx', 'dw'], reps);
@@ -259,14 +274,19 @@ const argv = await yargs(hideBin(process.argv))
   .option('reps', { type: 'number', default: 3, describe: 'timed repetitions after a warm-up' })
   .option('model', { type: 'boolean', default: true, describe: 'time the whole network (--no-model to skip)' })
   .option('train', { type: 'boolean', default: true, describe: 'time a training step too (--no-train to skip)' })
+  .option('train-shapes', { type: 'string', describe: 'comma-separated DxHxW at which to time the training step (default: every --shapes)' })
   .option('recompute', { type: 'boolean', default: false, describe: 'training step with each block recomputed in the backward pass (memory for compute)' })
   .option('convs', { type: 'boolean', default: true, describe: 'time every distinct conv (--no-convs to skip)' })
+  .option('conv-shapes', { type: 'string', describe: 'comma-separated DxHxW at which to time the convs (default: every --shapes)' })
+  .option('bound-pool', { type: 'boolean', default: true, describe: 'webgpu: trim the buffer pool to live tensors after each timed training step (--no-bound-pool keeps it)' })
+  .option('train-profile', { type: 'boolean', default: true, describe: 'after the timed steps, one step for the tensor peak and one for the GPU kernel profile' })
   .option('compare-stock', { type: 'boolean', default: false, describe: 'webgpu: also time tfjs-backend-webgpu\'s own conv kernels' })
   .option('stock-shapes', { type: 'string', default: '64x128x128', describe: 'shapes at which --compare-stock times the stock convs' })
-  .option('tune', { type: 'boolean', default: true, describe: 'webgpu: time every GEMM tiling per conv first and keep the fastest' })
+  .option('tune', { type: 'boolean', default: true, describe: 'webgpu: time every tiling (GEMM and direct) per conv first and keep the fastest' })
+  .option('tune-filter', { type: 'string', describe: 'tune only the reference convs whose name matches this regular expression (also after --tilings)' })
   .option('tune-shape', { type: 'string', default: '64x128x128', describe: 'DxHxW at which the tilings are timed' })
   .option('tune-reps', { type: 'number', default: 2, describe: 'timed runs per candidate tiling' })
-  .option('tilings', { type: 'string', describe: 'load tuned tilings from this JSON (skips --tune)' })
+  .option('tilings', { type: 'string', describe: 'load tuned tilings from this JSON (skips --tune unless --tune-filter)' })
   .option('save-tilings', { type: 'string', describe: 'write the tuned tilings to this JSON' })
   .option('json-out', { type: 'string', describe: 'also write the JSON so far to this file after each phase (survives a timeout)' })
   .option('check', { type: 'boolean', default: true, describe: 'webgpu: compare the conv kernels with tfjs-cpu on small shapes first' })
@@ -287,11 +307,10 @@ const checkpoint = () => {
 try {
   if (webgpu && argv.check) doc.check = await checkAgainstCpu();
   checkpoint();
-  if (webgpu && argv.tilings) {
-    loadTunedTilings(JSON.parse(readFileSync(argv.tilings, 'utf8')) as Record<string, ConvTiling>);
-  } else if (webgpu && argv.tune) {
+  if (webgpu && argv.tilings) loadTunedTilings(JSON.parse(readFileSync(argv.tilings, 'utf8')) as Record<string, ConvTiling>);
+  if (webgpu && argv.tune && (!argv.tilings || argv.tuneFilter)) {
     const t0 = performance.now();
-    doc.tune = await tuneConvs(parseShapes(argv.tuneShape)[0], argv.tuneReps);
+    doc.tune = await tuneConvs(parseShapes(argv.tuneShape)[0], argv.tuneReps, argv.tuneFilter ? new RegExp(argv.tuneFilter) : undefined);
     doc.tune_s = (performance.now() - t0) / 1000;
     trimGpuBufferPool();
   }
@@ -307,11 +326,13 @@ try {
     const row: Record<string, unknown> = { shape };
     results.push(row);
     // convs first: the whole-volume training step leaves the least memory behind
-    if (argv.convs) row.convs = await benchConvs(shape, argv.reps, argv.compareStock && webgpu && stockAt.has(shape.join('x')));
-    if (argv.convs && webgpu) row.voxelSum = await benchVoxelSums(shape);
+    const convsHere = argv.convs && (!argv.convShapes || parseShapes(argv.convShapes).some((t) => t.join('x') === shape.join('x')));
+    if (convsHere) row.convs = await benchConvs(shape, argv.reps, argv.compareStock && webgpu && stockAt.has(shape.join('x')));
+    if (convsHere && webgpu) row.voxelSum = await benchVoxelSums(shape);
     trimGpuBufferPool();
     checkpoint();
-    if (argv.model) Object.assign(row, await benchModel(shape, argv.reps, argv.train, argv.recompute));
+    const trainHere = argv.train && (!argv.trainShapes || parseShapes(argv.trainShapes).some((t) => t.join('x') === shape.join('x')));
+    if (argv.model) Object.assign(row, await benchModel(shape, argv.reps, trainHere, argv.recompute, { boundPool: argv.boundPool, trainProfile: argv.trainProfile }));
     trimGpuBufferPool();
     row.gpuErrors = [...gpuErrors];
     checkpoint();

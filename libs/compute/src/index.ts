@@ -1,4 +1,4 @@
 export * from './backend';
 export * from './webgpu';
 export * from './cpu';
-export { settle, timeBatched, type BatchTiming } from './timing';
+export { kernelSeconds, settle, timeBatched, type BatchTiming, type KernelTiming } from './timing';

@@ -45,3 +45,37 @@ export async function timeBatched(
   }
   return { seconds: (performance.now() - t0) / 1000 / reps, reps };
 }
+
+export interface KernelTiming {
+  /** Fastest run's GPU seconds (what a tuner should compare). */
+  min: number;
+  /** Mean GPU seconds per run. */
+  mean: number;
+}
+
+/**
+ * GPU seconds per run of `run`, summed over the timestamp queries tfjs puts around each kernel it
+ * dispatches while profiling (tf.profile), after one warm-up run. Undefined where the backend
+ * reports no kernel times (webgpu without 'timestamp-query' reports 0). Unlike wall-clock time it
+ * leaves out the read-back latency and the CPU's cost per dispatch, which on an H100 were larger
+ * than a small conv itself (a tuner timing wall-clock batches of 20 ms ranked by noise).
+ */
+export async function kernelSeconds(run: () => tf.Tensor, reps = 3): Promise<KernelTiming | undefined> {
+  const warm = run();
+  await settle(warm);
+  warm.dispose();
+  const times: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const info = await tf.profile(() => run());
+    tf.dispose(info.result as tf.Tensor);
+    let ms = 0;
+    for (const k of info.kernels) {
+      const t = k.kernelTimeMs as unknown;
+      if (typeof t !== 'number') return undefined;
+      ms += t;
+    }
+    if (!(ms > 0)) return undefined;
+    times.push(ms / 1000);
+  }
+  return { min: Math.min(...times), mean: times.reduce((a, b) => a + b, 0) / times.length };
+}

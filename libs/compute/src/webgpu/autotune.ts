@@ -5,10 +5,9 @@
  * the default tiling's output on the device, so a miscompiled tiling cannot win.
  */
 import * as tf from '@tensorflow/tfjs';
-import { timeBatched } from '../timing';
+import { kernelSeconds, timeBatched } from '../timing';
 import { convPassRunners, type ConvShapeSpec } from './conv_bench';
-import { defaultTiling } from './conv3d_gemm';
-import { candidatesFor, convTilingKey, forceTiling, gemmPlan, PASS_PREFERENCE, rememberTiling, type ConvTiling, type GemmPass } from './gemm_plan';
+import { candidatesFor, convTilingKey, forceTiling, gemmPlan, rememberTiling, untunedTiling, type ConvTiling, type GemmPass } from './gemm_plan';
 import { deviceSharedBytes, type WebGPUBackendLike } from './program';
 
 /** The conv to tune: input size and channels, cubic kernel, stride, padding. */
@@ -17,13 +16,23 @@ export type TuneSpec = ConvShapeSpec;
 export interface TuneResult {
   key: string;
   pass: GemmPass;
-  /** Seconds per run of each candidate (tiling key: tm_rm_tk_tnt_rn, or direct_lwxvw_th_td_cc). */
+  /** Seconds per run of each candidate, GPU kernel time where available (tiling key: tm_rm_tk_tnt_rn, or direct_lwxvw_th_td_cc). */
   candidates: Record<string, number>;
   best: ConvTiling;
   bestSeconds: number;
   defaultSeconds: number;
   /** sum |best - default| / sum |default| on the device. */
   relL1VsDefault: number;
+}
+
+/**
+ * Seconds of one run: GPU kernel time from timestamp queries where the device has them (best of
+ * `reps`), else wall-clock over a batch of at least 20 ms.
+ */
+async function timeCandidate(run: () => tf.Tensor, reps: number): Promise<number> {
+  const gpu = await kernelSeconds(run, Math.max(reps, 2));
+  if (gpu) return gpu.min;
+  return (await timeBatched(run, { minReps: reps, minSeconds: 0.02, maxReps: 50 })).seconds;
 }
 
 /**
@@ -39,14 +48,16 @@ export async function autotuneConv(
   try {
     for (const pass of passes) {
       const plan = gemmPlan(pass, conv);
-      const fallback = defaultTiling(plan.N, plan.mode, plan.channels, PASS_PREFERENCE[pass]);
+      const bytes = deviceSharedBytes(tf.backend() as unknown as WebGPUBackendLike);
+      // what runs untuned: the reference each winner is checked against, and the speed-up's base
+      const fallback = untunedTiling(plan, bytes);
       const candidates: Record<string, number> = {};
       let best: ConvTiling = fallback;
       let bestSeconds = Infinity;
-      for (const t of candidatesFor(plan, deviceSharedBytes(tf.backend() as unknown as WebGPUBackendLike)).filter(keep)) {
+      for (const t of candidatesFor(plan, bytes).filter(keep)) {
         forceTiling(t);
         try {
-          const { seconds: s } = await timeBatched(runs[pass], { minReps: reps, minSeconds: 0.02, maxReps: 50 });
+          const s = await timeCandidate(runs[pass], reps);
           candidates[convTilingKey(t)] = s;
           if (s < bestSeconds) [best, bestSeconds] = [t, s];
         } finally {

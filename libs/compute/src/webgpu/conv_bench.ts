@@ -5,7 +5,7 @@
  * (shader compile); see timing.ts for why short runs are batched.
  */
 import * as tf from '@tensorflow/tfjs';
-import { timeBatched } from '../timing';
+import { kernelSeconds, timeBatched } from '../timing';
 
 export type ConvPass = 'forward' | 'dx' | 'dw';
 
@@ -32,6 +32,10 @@ export interface ConvPassResult {
   reps: number;
   /** 2 * multiply-adds / seconds / 1e9 (the same multiply-add count for all three passes). */
   gflops: number;
+  /** Mean GPU kernel seconds per run from timestamp queries (webgpu with 'timestamp-query' only). */
+  gpuSeconds?: number;
+  /** GFLOP/s by GPU kernel time. */
+  gpuGflops?: number;
 }
 
 export interface ConvBenchResult {
@@ -84,6 +88,8 @@ export async function benchConvGflops(spec: ConvBenchSpec): Promise<ConvBenchRes
     for (const p of passes) {
       const { seconds, reps } = await timeBatched(runs[p], { minReps });
       results[p] = { seconds, gflops: flops / seconds / 1e9, reps };
+      const gpu = tf.getBackend() === 'webgpu' ? await kernelSeconds(runs[p], minReps) : undefined;
+      if (gpu) Object.assign(results[p]!, { gpuSeconds: gpu.mean, gpuGflops: flops / gpu.mean / 1e9 });
     }
   } finally {
     dispose();

@@ -56,13 +56,38 @@ export function tilingFor(plan: GemmPlan): GemmTiling {
 }
 
 /**
- * The direct tiling to run instead of the GEMM: forced (while timing) > tuned. None by default:
- * the direct kernel serves a conv only where the tuner timed it faster on the device.
+ * Written channels up to which an untuned conv runs the direct kernel. On an H100 (2026-11-27,
+ * apps/bench/results/2026-11-27-h100) the whole-volume 16->10 forward took 9.0 ms direct inside
+ * the network against ~70 ms as a GEMM, and the direct dx of 17->16 and 16->10 ran at 15.7 and
+ * 13.4 TFLOP/s of GPU time against 4.2 and 1.0 for the GEMM; at 32 channels the GEMM was as fast.
+ */
+export const DIRECT_DEFAULT_MAX_CHANNELS = 16;
+
+/** The thread shape that won those convs (8 lanes x 4 voxels along W, 8 rows, 4 planes), or the nearest that fits. */
+export function defaultDirectTiling(g: DirectGeometry, sharedBytes: number): DirectTiling | undefined {
+  const cands = directCandidates(g, sharedBytes);
+  const shaped = (lw: number, vw: number, th: number, td: number) => cands.find((t) => t.lw === lw && t.vw === vw && t.th === th && t.td === td);
+  return shaped(8, 4, 8, 4) ?? shaped(8, 4, 4, 4) ?? shaped(8, 2, 8, 4) ?? cands[0];
+}
+
+/**
+ * The direct tiling to run instead of the GEMM: forced (while timing) > tuned > the default for
+ * few written channels (at most {@link DIRECT_DEFAULT_MAX_CHANNELS}); a forced or tuned GEMM
+ * tiling keeps the GEMM.
  */
 export function directFor(plan: GemmPlan, sharedBytes: number): { geometry: DirectGeometry; tiling: DirectTiling } | undefined {
-  const t = forced ?? tuned.get(plan.key);
-  if (!plan.direct || !t || !isDirect(t) || !directValid(t, plan.direct, sharedBytes)) return undefined;
-  return { geometry: plan.direct, tiling: t };
+  if (!plan.direct) return undefined;
+  const chosen = forced ?? tuned.get(plan.key);
+  if (chosen) return isDirect(chosen) && directValid(chosen, plan.direct, sharedBytes) ? { geometry: plan.direct, tiling: chosen } : undefined;
+  if (plan.direct.writtenC > DIRECT_DEFAULT_MAX_CHANNELS) return undefined;
+  const t = defaultDirectTiling(plan.direct, sharedBytes);
+  return t ? { geometry: plan.direct, tiling: t } : undefined;
+}
+
+/** What a conv pass runs when nothing is forced or tuned: the default direct tiling or the default GEMM tiling. */
+export function untunedTiling(plan: GemmPlan, sharedBytes: number): ConvTiling {
+  const direct = plan.direct && plan.direct.writtenC <= DIRECT_DEFAULT_MAX_CHANNELS ? defaultDirectTiling(plan.direct, sharedBytes) : undefined;
+  return direct ?? defaultTiling(plan.N, plan.mode, plan.channels, PASS_PREFERENCE[plan.pass]);
 }
 
 /** GEMM tilings, then direct ones where that kernel applies (`sharedBytes`: the device's workgroup memory). */

@@ -9,7 +9,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../backend';
 import { autotuneConv } from './autotune';
 import { tilingCandidates, tilingKey, tilingThreads, type GemmTiling } from './conv3d_gemm';
-import { candidatesFor, clearTunedTilings, convTilingKey, directFor, forceTiling, gemmPlan, isDirect, rememberTiling, tilingFor, type GemmPass } from './gemm_plan';
+import { candidatesFor, clearTunedTilings, convTilingKey, directFor, forceTiling, gemmPlan, isDirect, rememberTiling, tilingFor, untunedTiling, type GemmPass } from './gemm_plan';
 import { deviceSharedBytes, type WebGPUBackendLike } from './program';
 import { adapterPromise, compareWithCpu, SKIP_NOTE } from './test_util';
 
@@ -77,9 +77,13 @@ describe.skipIf(!adapter)(`webgpu GEMM tilings vs cpu${adapter ? '' : ` (${SKIP_
   });
 
   it('the autotuner times every candidate, keeps a winner that matches the default, and uses it', async () => {
-    // 36 output channels: GEMM tilings only
+    // 36 output channels: GEMM tilings only, and no direct kernel untuned
     const [r] = await autotuneConv({ input: [6, 8, 8], cin: 8, cout: 36 }, ['forward'], 1);
     const plan = gemmPlan('forward', tf.backend_util.computeConv3DInfo([1, 6, 8, 8, 8], [3, 3, 3, 8, 36], 1, 1, 'same'));
+    clearTunedTilings();
+    expect(directFor(plan, 49152)).toBeUndefined();
+    expect(untunedTiling(plan, 49152)).toEqual(tilingFor(plan));
+    rememberTiling(plan.key, r.best);
     expect(Object.keys(r.candidates).sort()).toEqual(candidatesFor(plan).map(convTilingKey).sort());
     expect(Object.values(r.candidates).every((s) => s > 0 && Number.isFinite(s))).toBe(true);
     expect(r.relL1VsDefault).toBeLessThan(1e-4);
@@ -97,11 +101,16 @@ describe.skipIf(!adapter)(`webgpu GEMM tilings vs cpu${adapter ? '' : ` (${SKIP_
     const all = candidatesFor(plan, bytes);
     const direct = all.filter(isDirect);
     expect(direct.length).toBeGreaterThan(0);
-    // the default GEMM tiling and two direct ones (every candidate: minutes of shader compiles here)
-    const fallback = convTilingKey(tilingFor(plan));
-    const picked = new Set([fallback, convTilingKey(direct[0]), convTilingKey(direct[direct.length - 1])]);
+    // 8 written channels: untuned, the direct kernel runs (its default tiling)
+    const untuned = untunedTiling(plan, bytes);
+    expect(isDirect(untuned)).toBe(true);
+    expect(directFor(plan, bytes)?.tiling).toEqual(untuned);
+    // the untuned tiling, the default GEMM tiling and a direct one (every candidate: minutes of shader compiles here)
+    const gemmDefault = tilingFor(plan);
+    const picked = new Set([convTilingKey(untuned), convTilingKey(gemmDefault), convTilingKey(direct[direct.length - 1])]);
     const [r] = await autotuneConv(spec, ['dx'], 1, (t) => picked.has(convTilingKey(t)));
     expect(new Set(Object.keys(r.candidates))).toEqual(picked);
+    expect(r.defaultSeconds).toBe(r.candidates[convTilingKey(untuned)]);
     expect(r.relL1VsDefault).toBeLessThan(1e-4);
     // force a direct winner the way the tuner records one, then check the kernel routes to it
     forceTiling(undefined);
@@ -113,7 +122,10 @@ describe.skipIf(!adapter)(`webgpu GEMM tilings vs cpu${adapter ? '' : ` (${SKIP_
     const f = tf.randomUniform([3, 3, 3, 8, 12], -1, 1, 'float32', 5) as tf.Tensor5D;
     const tuned = tf.engine().runKernel('Conv3DBackpropInputV2', { dy, filter: f }, { strides: [1, 1, 1], pad: 'same', inputShape: x.shape }) as tf.Tensor;
     clearTunedTilings();
+    forceTiling(gemmDefault);
+    expect(directFor(plan, bytes)).toBeUndefined();
     const gemm = tf.engine().runKernel('Conv3DBackpropInputV2', { dy, filter: f }, { strides: [1, 1, 1], pad: 'same', inputShape: x.shape }) as tf.Tensor;
+    forceTiling(undefined);
     const diff = (await tf.max(tf.abs(tf.sub(tuned, gemm))).data())[0];
     expect(diff).toBeLessThan(1e-4);
     tf.dispose([x, dy, f, tuned, gemm]);
