@@ -196,7 +196,8 @@ export async function trainRun(o: TrainOptions): Promise<TrainResult> {
         const y = tf.tidy(() => tf.oneHot(tf.tensor1d(sample.labels, 'int32'), numClasses).reshape([1, nz, ny, nx, numClasses]));
         const loss = await trainStep(model, optimizer, x, (probs) => lossFn(probs, y, c.annotated), { recompute: o.recompute });
         tf.dispose([x, y]);
-        // crops of varying size would otherwise grow tfjs-webgpu's exact-size buffer pool without bound
+        // crops and volumes of varying size would otherwise grow tfjs-webgpu's exact-size buffer pool
+        // without bound; buffers this step reused stay pooled for the next
         boundGpuBufferPool();
         if (!Number.isFinite(loss)) throw new NonFiniteLossError(state.step, loss);
         writer.log('train/loss', state.step, loss);

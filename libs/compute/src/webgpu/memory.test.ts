@@ -36,4 +36,30 @@ describe.skipIf(!adapter)(`webgpu buffer pool${adapter ? '' : ` (${SKIP_NOTE})`}
     expect((await again.data())[2999]).toBe(3);
     tf.dispose([keep, again]);
   });
+
+  it('between steps, buffers the last step reused stay pooled and sizes no longer used are destroyed', async () => {
+    boundGpuBufferPool();
+    const step = async (n: number) => {
+      const t = tf.tidy(() => tf.ones([n]).add(1));
+      expect((await t.data())[n - 1]).toBe(2);
+      t.dispose();
+    };
+    await step(5000);
+    boundGpuBufferPool();
+    const pooled = allocated();
+    // the same size again: served from the pool, nothing allocated, nothing released
+    await step(5000);
+    expect(allocated()).toBe(pooled);
+    expect(boundGpuBufferPool()).toBe(0);
+    expect(allocated()).toBe(pooled);
+    // another size: the 5000-element buffers sat unused through this step and go
+    await step(7000);
+    const released = boundGpuBufferPool();
+    expect(released).toBeGreaterThanOrEqual(2 * 5000 * 4);
+    // the 7000-element buffers were kept: the next step of that size allocates nothing
+    const kept = allocated();
+    await step(7000);
+    expect(allocated()).toBe(kept);
+    expect(boundGpuBufferPool()).toBe(0);
+  });
 });
