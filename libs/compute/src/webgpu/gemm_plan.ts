@@ -56,12 +56,17 @@ export function tilingFor(plan: GemmPlan): GemmTiling {
 }
 
 /**
- * Written channels up to which an untuned conv runs the direct kernel. On an H100 (2026-11-27,
- * apps/bench/results/2026-11-27-h100) the whole-volume 16->10 forward took 9.0 ms direct inside
- * the network against ~70 ms as a GEMM, and the direct dx of 17->16 and 16->10 ran at 15.7 and
- * 13.4 TFLOP/s of GPU time against 4.2 and 1.0 for the GEMM; at 32 channels the GEMM was as fast.
+ * Written channels up to which an untuned conv runs the direct kernel (all it serves). On an H100
+ * (2026-11-27, apps/bench/results/2026-11-27-h100): the whole-volume 16->10 forward took 9.0 ms
+ * direct inside the network (11.6 TFLOP/s), where the best GEMM tiling had timed 1.5 TFLOP/s (about
+ * 70 ms). In the tuner the best direct tiling beat the best GEMM tiling 3.2x (16->10 dx), 1.7x
+ * (17->16 dx), 1.8x (16->10 forward) and 1.45x (32->32 forward and dx, 72->32 forward); inside the
+ * network (178x302x225) the tuned direct convs with 32 written channels ran at 19.0 (32->32) and
+ * 19.2 (72->32) TFLOP/s, the GEMM convs around them at 12.5-21. The exception: the tuner kept the GEMM for
+ * the 17->16 forward (3.5 against 5.4 ms), which is the slowest conv inside the network (39.7 ms at
+ * 178x302x225); the next device call should time it direct in place.
  */
-export const DIRECT_DEFAULT_MAX_CHANNELS = 16;
+export const DIRECT_DEFAULT_MAX_CHANNELS = 32;
 
 /** The thread shape that won those convs (8 lanes x 4 voxels along W, 8 rows, 4 planes), or the nearest that fits. */
 export function defaultDirectTiling(g: DirectGeometry, sharedBytes: number): DirectTiling | undefined {
