@@ -5,7 +5,7 @@
 // shared/bench/devpack.sh: `devpack.sh apps/bench/src/gpu.ts` then `run.sh .devpack/bench.mjs ARGS`.
 import * as tf from '@tensorflow/tfjs';
 import {
-  autotuneConv, BACKEND_ORDER, settle, timeBatched, benchConvGflops, boundGpuBufferPool, trimGpuBufferPool, dawnFlags, loadTunedTilings, referenceConvInput, REFERENCE_CONVS,
+  autotuneConv, BACKEND_ORDER, settle, timeBatched, benchConvGflops, boundGpuBufferPool, capGpuBufferPool, gpuAllocationPeak, trimGpuBufferPool, dawnFlags, loadTunedTilings, referenceConvInput, REFERENCE_CONVS,
   registerWebgpuKernels, selectBackend, tunedTilings, useStockWebgpuKernels, type BackendName, type ConvTiling,
 } from '@anatomynet/compute';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -107,17 +107,18 @@ async function benchModel(shape: Dhw, reps: number, train: boolean, recompute: b
       t0 = performance.now();
       const first = await trainStep(model, opt, x, loss, { recompute });
       out.trainFirst_s = (performance.now() - t0) / 1000;
+      if (opts.boundPool) boundGpuBufferPool();
+      gpuAllocationPeak(true);
       t0 = performance.now();
       let last = first;
-      let peak = 0;
       for (let i = 0; i < reps; i++) {
         last = await trainStep(model, opt, x, loss, { recompute });
-        peak = Math.max(peak, (tf.memory() as { numBytesAllocatedInGPU?: number }).numBytesAllocatedInGPU ?? 0);
         if (opts.boundPool) boundGpuBufferPool();
       }
       // Before the profiled steps below, which must not count in the time.
       out.trainStep_s = (performance.now() - t0) / 1000 / reps;
-      out.gpuBytesAllocatedPeak = peak;
+      // most bytes tfjs-webgpu held at once during the timed steps (live tensors and its pool)
+      out.gpuBytesAllocatedPeak = gpuAllocationPeak();
       out.boundPool = opts.boundPool;
       progress(`train step ${shape.join('x')}: ${(out.trainStep_s as number).toFixed(4)} s${opts.boundPool ? '' : ' (buffer pool not bounded between steps)'}`);
       boundGpuBufferPool();
@@ -279,6 +280,7 @@ const argv = await yargs(hideBin(process.argv))
   .option('convs', { type: 'boolean', default: true, describe: 'time every distinct conv (--no-convs to skip)' })
   .option('conv-shapes', { type: 'string', describe: 'comma-separated DxHxW at which to time the convs (default: every --shapes)' })
   .option('bound-pool', { type: 'boolean', default: true, describe: 'webgpu: after each timed training step, destroy the pooled buffers the step did not reuse, as the trainer does (--no-bound-pool keeps them all)' })
+  .option('pool-cap-gb', { type: 'number', describe: 'webgpu: cap the free part of the buffer pool at this many GiB (the trainer\'s --gpu-pool-gb)' })
   .option('train-profile', { type: 'boolean', default: true, describe: 'after the timed steps, one step for the tensor peak and one for the GPU kernel profile' })
   .option('compare-stock', { type: 'boolean', default: false, describe: 'webgpu: also time tfjs-backend-webgpu\'s own conv kernels' })
   .option('stock-shapes', { type: 'string', default: '64x128x128', describe: 'shapes at which --compare-stock times the stock convs' })
@@ -297,7 +299,8 @@ const argv = await yargs(hideBin(process.argv))
 const choice = await selectBackend({ prefer: argv.backend as BackendName | undefined, log: progress });
 const webgpu = choice.backend === 'webgpu';
 if (webgpu) watchGpuErrors();
-const doc: Record<string, unknown> = { backend: choice.backend, reason: choice.reason, adapter: choice.adapter, ownKernels: choice.kernels, dawnFlags: dawnFlags() };
+if (webgpu && argv.poolCapGb !== undefined) capGpuBufferPool(argv.poolCapGb * 2 ** 30);
+const doc: Record<string, unknown> = { backend: choice.backend, reason: choice.reason, adapter: choice.adapter, ownKernels: choice.kernels, dawnFlags: dawnFlags(), poolCapGb: argv.poolCapGb ?? null };
 const emit = () => process.stdout.write(`${JSON.stringify(doc)}\n`);
 const checkpoint = () => {
   if (!argv.jsonOut) return;

@@ -16,6 +16,7 @@ interface GridArgs {
   retryFailed: boolean;
   backend?: string;
   threads?: number;
+  gpuPoolGb?: number;
   recompute?: boolean;
 }
 
@@ -71,7 +72,7 @@ export const gridCommand: CommandModule<object, GridArgs> = {
     const plans = a.files.map((f) => planGrid(readGridFile(f), a.profile, f));
     const worker = a.worker ?? `${hostname()}:${process.pid}`;
     const threads = a.threads ?? (a.workers > 1 ? Math.max(1, Math.floor(availableParallelism() / a.workers)) : undefined);
-    const backend = await startBackend(a.backend, threads);
+    const backend = await startBackend(a.backend, threads, a.gpuPoolGb);
     const store = openStore(a.db, { create: true });
     const extra = a.workers > 1 ? startExtraWorkers(a, worker, threads ?? 1) : [];
     // A SIGTERM to this process alone must stop the workers it started too (Ctrl-C reaches them all anyway).

@@ -14,6 +14,7 @@ interface SegmentArgs {
   lccMinShare?: number;
   backend?: string;
   threads?: number;
+  gpuPoolGb?: number;
 }
 
 export const segmentCommand: CommandModule<object, SegmentArgs> = {
@@ -46,7 +47,7 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
       if (!run.runDir) throw new Error(`run ${a.run} has no run folder recorded`);
       runDir = run.runDir;
     }
-    await startBackend(a.backend, a.threads);
+    await startBackend(a.backend, a.threads, a.gpuPoolGb);
     const { model, config } = loadRunModel(runDir);
     const input = loadInputCt(a.input, a.series);
     mkdirSync(a.out, { recursive: true });

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../backend';
-import { boundGpuBufferPool, trimGpuBufferPool } from './memory';
+import { boundGpuBufferPool, capGpuBufferPool, gpuAllocationPeak, trimGpuBufferPool } from './memory';
 import { adapterPromise, SKIP_NOTE } from './test_util';
 
 const adapter = await adapterPromise;
@@ -61,5 +61,32 @@ describe.skipIf(!adapter)(`webgpu buffer pool${adapter ? '' : ` (${SKIP_NOTE})`}
     await step(7000);
     expect(allocated()).toBe(kept);
     expect(boundGpuBufferPool()).toBe(0);
+  });
+
+  it('a capped pool destroys what it cannot hold, values stay right, and the allocation peak is recorded', async () => {
+    trimGpuBufferPool();
+    capGpuBufferPool(0);
+    try {
+      gpuAllocationPeak(true);
+      const live = allocated();
+      for (let n = 1; n <= 4; n++) {
+        const t = tf.tidy(() => tf.ones([4096 * n]).mul(3));
+        expect((await t.data())[4096 * n - 1]).toBe(3);
+        t.dispose();
+        // nothing pooled: the allocation falls back to what is live
+        expect(allocated()).toBe(live);
+      }
+      // at least the largest step's two 16,384-float buffers were allocated at once
+      expect(gpuAllocationPeak() - live).toBeGreaterThanOrEqual(2 * 4 * 16384);
+      // a cap above the free part pools again
+      capGpuBufferPool(1 << 20);
+      const t = tf.tidy(() => tf.ones([1000]).mul(2));
+      await t.data();
+      t.dispose();
+      expect(allocated()).toBeGreaterThan(live);
+      expect(allocated() - inUse()).toBeLessThanOrEqual(1 << 20);
+    } finally {
+      capGpuBufferPool(undefined);
+    }
   });
 });

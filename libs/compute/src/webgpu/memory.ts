@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 
 interface BufferManagerLike {
   acquireBuffer(size: number, usage: number, mappedAtCreation?: boolean, reuse?: boolean): GPUBuffer;
+  releaseBuffer(buffer: GPUBuffer, reuse?: boolean): void;
   freeBuffers: Map<string, GPUBuffer[]>;
   numFreeBuffers: number;
   numBytesAllocated: number;
@@ -35,16 +36,59 @@ export function trimGpuBufferPool(): number {
   return released;
 }
 
-/** Buffers the manager handed out since the last {@link boundGpuBufferPool} (tracking starts at the first call). */
-const acquiredSince = new WeakMap<BufferManagerLike, WeakSet<GPUBuffer>>();
+/** Per buffer manager: buffers handed out since the last {@link boundGpuBufferPool}, the cap, the peak. */
+interface PoolState {
+  acquired: WeakSet<GPUBuffer>;
+  maxFreeBytes: number;
+  peakAllocated: number;
+}
+const states = new WeakMap<BufferManagerLike, PoolState>();
 
-function trackAcquisitions(m: BufferManagerLike): void {
+/** Wraps the manager's acquire and release once: records acquisitions and the peak, applies the cap. */
+function poolState(m: BufferManagerLike): PoolState {
+  let st = states.get(m);
+  if (st) return st;
+  const state: PoolState = { acquired: new WeakSet(), maxFreeBytes: Infinity, peakAllocated: m.numBytesAllocated };
+  st = state;
+  states.set(m, state);
   const acquire = m.acquireBuffer.bind(m);
+  const release = m.releaseBuffer.bind(m);
   m.acquireBuffer = (...args) => {
     const b = acquire(...args);
-    acquiredSince.get(m)?.add(b);
+    state.acquired.add(b);
+    state.peakAllocated = Math.max(state.peakAllocated, m.numBytesAllocated);
     return b;
   };
+  m.releaseBuffer = (buffer, reuse = true) => {
+    // free bytes once this buffer is free: pooled only within the cap, destroyed past it
+    const freeAfter = m.numBytesAllocated - m.numBytesUsed + buffer.size;
+    release(buffer, reuse && freeAfter <= state.maxFreeBytes);
+  };
+  return state;
+}
+
+/**
+ * Caps the free part of tfjs-webgpu's pool from now on: a released buffer that would take the free
+ * bytes past `maxFreeBytes` is destroyed instead of pooled (undefined: no cap). The pool otherwise
+ * holds every size a step used: a recomputed 178x302x225 training step allocated 51 GB on an H100
+ * while its tensors, counted once per buffer, need about 14 GB. A cap trades that memory for
+ * buffer creation (and Dawn's zero-initialisation of each new buffer) during the step.
+ */
+export function capGpuBufferPool(maxFreeBytes: number | undefined): void {
+  const m = bufferManager();
+  if (!m) return;
+  poolState(m).maxFreeBytes = maxFreeBytes ?? Infinity;
+  if (m.numBytesAllocated - m.numBytesUsed > (maxFreeBytes ?? Infinity)) trimGpuBufferPool();
+}
+
+/** The most bytes tfjs-webgpu had allocated (live and pooled) since the last reset; `reset` starts again from now. */
+export function gpuAllocationPeak(reset = false): number {
+  const m = bufferManager();
+  if (!m) return 0;
+  const st = poolState(m);
+  const peak = Math.max(st.peakAllocated, m.numBytesAllocated);
+  if (reset) st.peakAllocated = m.numBytesAllocated;
+  return peak;
 }
 
 /**
@@ -58,10 +102,10 @@ export function boundGpuBufferPool(maxFreeBytes = Infinity): number {
   const m = bufferManager();
   if (!m) return 0;
   let released = 0;
-  const used = acquiredSince.get(m);
-  if (!used) {
-    trackAcquisitions(m);
-  } else {
+  const first = !states.has(m);
+  const st = poolState(m);
+  if (!first) {
+    const used = st.acquired;
     for (const list of m.freeBuffers.values()) {
       const keep = list.filter((b) => used.has(b));
       for (const b of list) {
@@ -75,7 +119,7 @@ export function boundGpuBufferPool(maxFreeBytes = Infinity): number {
     }
     m.numBytesAllocated -= released;
   }
-  acquiredSince.set(m, new WeakSet());
+  st.acquired = new WeakSet();
   if (m.numBytesAllocated - m.numBytesUsed > maxFreeBytes) released += trimGpuBufferPool();
   return released;
 }
