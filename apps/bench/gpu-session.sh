@@ -30,12 +30,14 @@ stamp "ours rc=$?"
 grep -E ' out |forward|train step|check|voxel sum|failed|Error' "$OUT/ours.err" | grep -v kernels | cut -c1-220 | head -n 60
 # whole-volume training step with each block recomputed in the backward pass, the buffer pool
 # trimmed after each step ('bound', what the trainer does; with the tensor peak and kernel profile)
-# or kept ('keep'), and kept with Dawn's lazy zero-initialisation of new buffers off ('noclear')
+# or kept ('keep'), kept with Dawn's lazy zero-initialisation of new buffers off ('noclear'), and
+# with the pool capped at 0 GiB ('cap0', the trainer's --gpu-pool-gb 0: the 24 GB target)
 if [ -s "$OUT/tilings.json" ] && [ "${RECOMPUTE_TIMEOUT:-45}" != 0 ]; then
-  for v in bound keep noclear; do
+  for v in bound keep noclear cap0; do
     flags="--no-bound-pool --no-train-profile"; envs=""; limit=${RECOMPUTE_TIMEOUT:-45}
     [ $v = bound ] && flags="--bound-pool" && limit=$((limit + 30))
     [ $v = noclear ] && envs="ANATOMYNET_DAWN_FLAGS=disable-dawn-features=lazy_clear_resource_on_first_use"
+    [ $v = cap0 ] && flags="--pool-cap-gb 0 --no-train-profile"
     env $envs timeout "$limit" bash $B --no-check --no-convs --recompute --tilings "$OUT/tilings.json" \
       --shapes 178x302x225 --reps 2 $flags --json-out "$OUT/recompute-$v.json" > /dev/null 2> "$OUT/recompute-$v.err"
     stamp "recompute $v rc=$? $(grep -E 'train step|failed' "$OUT/recompute-$v.err" | cut -c1-200)"
