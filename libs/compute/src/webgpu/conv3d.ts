@@ -4,6 +4,8 @@
  * filter read as its natural [K, Cout] matrix; tap-major K steps (vec4 loads of x when Cin % 4 == 0)
  * when Cin fills the K slabs. 'same'/'valid' padding and strides as tfjs
  * computes them (backend_util.computeConv3DInfo), dilations included.
+ * Stride-1 convs writing few channels may run the direct kernel instead (conv3d_direct.ts), as
+ * gemm_plan.ts's directFor decides.
  */
 import * as tf from '@tensorflow/tfjs';
 import { ImplicitGemmProgram, runImplicitGemm, tapGathers, type GemmFunctions } from './conv3d_gemm';

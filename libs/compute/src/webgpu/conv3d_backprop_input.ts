@@ -4,6 +4,8 @@
  * maps onto input voxel m (zero when the stride does not divide or it falls outside); B is the
  * filter read transposed, W[tap, ci, co]; tap-major K steps (vec4 loads of dy when Cout % 4 == 0)
  * when Cout fills the K slabs.
+ * Stride-1 convs writing few channels may run the direct kernel instead (conv3d_direct.ts), as
+ * gemm_plan.ts's directFor decides.
  */
 import * as tf from '@tensorflow/tfjs';
 import { ImplicitGemmProgram, runImplicitGemm, tapGathers, type GemmFunctions } from './conv3d_gemm';
