@@ -34,7 +34,7 @@ export function withBackendOption<T>(y: Argv<T>) {
     })
     .option('gpu-pool-gb', {
       type: 'number',
-      describe: 'webgpu: keep at most this many GiB of freed GPU buffers for reuse (default: no cap). With --recompute, 0 fits a 178x302x225 training step in about 21 GB instead of ~52 GB, for slower steps',
+      describe: 'webgpu: keep at most this many GiB of freed GPU buffers for reuse (default: no cap). With --recompute, 0 brings a 178x302x225 training step to about 19 GB instead of ~52 GB (estimated), for slower steps',
     });
 }
 

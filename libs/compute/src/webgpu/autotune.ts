@@ -1,8 +1,9 @@
 /**
- * Times every candidate tiling of a conv's GEMMs on the active webgpu device and remembers the
- * fastest for that conv class (cuDNN's benchmark mode, by hand). Tilings are keyed without the
- * spatial size, so tuning at a small volume serves a large one; each winner is checked against
- * the default tiling's output on the device, so a miscompiled tiling cannot win.
+ * Times every candidate of a conv's passes on the active webgpu device (GEMM tilings, and direct
+ * tilings where that kernel applies) and remembers the fastest for that conv class (cuDNN's
+ * benchmark mode, by hand). Tilings are keyed without the spatial size, so tuning at a small volume
+ * serves a large one; each winner is checked against the untuned choice's output on the device,
+ * so a miscompiled tiling cannot win.
  */
 import * as tf from '@tensorflow/tfjs';
 import { kernelSeconds, timeBatched } from '../timing';

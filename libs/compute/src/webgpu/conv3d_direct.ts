@@ -132,16 +132,17 @@ export class DirectConvProgram implements WebGPUProgram {
   dispatchLayout = { x: [1], y: [0] };
   dispatch: [number, number, number];
   workgroupSize: [number, number, number];
-  uniforms = 'batch : i32, gD : i32, gH : i32, gW : i32, gC : i32, oD : i32, oH : i32, oW : i32, oC : i32, pD : i32, pH : i32, pW : i32, tilesD : i32, tilesH : i32, tilesW : i32, numTiles : i32,';
+  uniforms = 'gD : i32, gH : i32, gW : i32, gC : i32, oD : i32, oH : i32, oW : i32, oC : i32, pD : i32, pH : i32, pW : i32, tilesD : i32, tilesH : i32, tilesW : i32, numTiles : i32,';
   readonly variableNames: string[];
   private readonly tiles: [number, number, number];
+  private readonly numTiles: number;
 
   constructor(private g: DirectGeometry, readonly tiling: DirectTiling) {
     const t = tiling;
     this.variableNames = g.pass === 'forward' ? ['x', 'W'] : ['dy', 'W'];
     this.tiles = [Math.ceil(g.written[0] / t.td), Math.ceil(g.written[1] / t.th), Math.ceil(g.written[2] / (t.lw * t.vw))];
-    const numTiles = g.batch * this.tiles[0] * this.tiles[1] * this.tiles[2];
-    const [x, y] = spreadWorkgroups(numTiles);
+    this.numTiles = g.batch * this.tiles[0] * this.tiles[1] * this.tiles[2];
+    const [x, y] = spreadWorkgroups(this.numTiles);
     this.dispatch = [x, y, 1];
     this.workgroupSize = [directThreads(t), 1, 1];
     this.outputShape = [1, g.batch * g.written[0] * g.written[1] * g.written[2] * g.writtenC];
@@ -150,8 +151,7 @@ export class DirectConvProgram implements WebGPUProgram {
 
   uniformValues(): ProgramUniform[] {
     const g = this.g;
-    const numTiles = g.batch * this.tiles[0] * this.tiles[1] * this.tiles[2];
-    return [g.batch, ...g.gathered, g.gatheredC, ...g.written, g.writtenC, ...g.pad, ...this.tiles, numTiles]
+    return [...g.gathered, g.gatheredC, ...g.written, g.writtenC, ...g.pad, ...this.tiles, this.numTiles]
       .map((v) => ({ type: 'int32' as const, data: [v] }));
   }
 

@@ -1,6 +1,7 @@
 /**
- * Which GEMM each conv pass runs (columns, K order) and which tiling it uses: a tuned one when
- * `autotune.ts` has timed this conv class on the device, else {@link defaultTiling}.
+ * How each conv pass runs: the implicit GEMM (columns, K order, tiling) or the direct kernel
+ * (conv3d_direct.ts), whichever `autotune.ts` timed faster for this conv class on the device, else
+ * the untuned choice ({@link untunedTiling}).
  */
 import type * as tf from '@tensorflow/tfjs';
 import { directCandidates, directGeometry, directKey, directValid, type DirectGeometry, type DirectTiling } from './conv3d_direct';
@@ -62,15 +63,20 @@ export function tilingFor(plan: GemmPlan): GemmTiling {
  * 70 ms). In the tuner the best direct tiling beat the best GEMM tiling 3.2x (16->10 dx), 1.7x
  * (17->16 dx), 1.8x (16->10 forward) and 1.45x (32->32 forward and dx, 72->32 forward); inside the
  * network (178x302x225) the tuned direct convs with 32 written channels ran at 19.0 (32->32) and
- * 19.2 (72->32) TFLOP/s, the GEMM convs around them at 12.5-21. The exception: the tuner kept the GEMM for
- * the 17->16 forward (3.5 against 5.4 ms), which is the slowest conv inside the network (39.7 ms at
- * 178x302x225); the next device call should time it direct in place.
+ * 19.2 (72->32) TFLOP/s, the GEMM convs around them at 12.5-21. The exception: the tuner kept the
+ * GEMM for the 17->16 forward (3.5 against 5.4 ms), which is the slowest conv inside the network
+ * (39.7 ms at 178x302x225); the next device call should time it direct in place.
  */
 export const DIRECT_DEFAULT_MAX_CHANNELS = 32;
 
-/** The thread shape that won those convs (8 lanes x 4 voxels along W, 8 rows, 4 planes), or the nearest that fits. */
-export function defaultDirectTiling(g: DirectGeometry, sharedBytes: number): DirectTiling | undefined {
-  const cands = directCandidates(g, sharedBytes);
+/**
+ * The direct tiling an untuned plan runs, if any: for at most {@link DIRECT_DEFAULT_MAX_CHANNELS}
+ * written channels, the thread shape that won those convs (8 lanes x 4 voxels along W, 8 rows,
+ * 4 planes), or the nearest that fits.
+ */
+function untunedDirect(plan: GemmPlan, sharedBytes: number): DirectTiling | undefined {
+  if (!plan.direct || plan.direct.writtenC > DIRECT_DEFAULT_MAX_CHANNELS) return undefined;
+  const cands = directCandidates(plan.direct, sharedBytes);
   const shaped = (lw: number, vw: number, th: number, td: number) => cands.find((t) => t.lw === lw && t.vw === vw && t.th === th && t.td === td);
   return shaped(8, 4, 8, 4) ?? shaped(8, 4, 4, 4) ?? shaped(8, 2, 8, 4) ?? cands[0];
 }
@@ -84,15 +90,13 @@ export function directFor(plan: GemmPlan, sharedBytes: number): { geometry: Dire
   if (!plan.direct) return undefined;
   const chosen = forced ?? tuned.get(plan.key);
   if (chosen) return isDirect(chosen) && directValid(chosen, plan.direct, sharedBytes) ? { geometry: plan.direct, tiling: chosen } : undefined;
-  if (plan.direct.writtenC > DIRECT_DEFAULT_MAX_CHANNELS) return undefined;
-  const t = defaultDirectTiling(plan.direct, sharedBytes);
+  const t = untunedDirect(plan, sharedBytes);
   return t ? { geometry: plan.direct, tiling: t } : undefined;
 }
 
 /** What a conv pass runs when nothing is forced or tuned: the default direct tiling or the default GEMM tiling. */
 export function untunedTiling(plan: GemmPlan, sharedBytes: number): ConvTiling {
-  const direct = plan.direct && plan.direct.writtenC <= DIRECT_DEFAULT_MAX_CHANNELS ? defaultDirectTiling(plan.direct, sharedBytes) : undefined;
-  return direct ?? defaultTiling(plan.N, plan.mode, plan.channels, PASS_PREFERENCE[plan.pass]);
+  return untunedDirect(plan, sharedBytes) ?? defaultTiling(plan.N, plan.mode, plan.channels, PASS_PREFERENCE[plan.pass]);
 }
 
 /** GEMM tilings, then direct ones where that kernel applies (`sharedBytes`: the device's workgroup memory). */

@@ -18,7 +18,7 @@ export const SPLITK_CHUNK = 2048;
 const THREADS = 256;
 
 /** Whether a product takes the split-K path (non-transposed, small output, long K). */
-export function splitKApplies(batch: number, M: number, N: number, K: number, transposed: boolean, minK = 16384): boolean {
+export function splitKApplies(batch: number, M: number, N: number, K: number, transposed: boolean, minK: number): boolean {
   return !transposed && batch * M * N <= 128 && N <= THREADS && K >= minK;
 }
 
@@ -31,17 +31,14 @@ class SplitKProgram implements WebGPUProgram {
   dispatch: [number, number, number];
   workgroupSize: [number, number, number] = [THREADS, 1, 1];
   uniforms = 'M : i32, N : i32, K : i32, chunks : i32, groups : i32, aBatch : i32, bBatch : i32,';
+  readonly chunks: number;
 
   constructor(private batch: number, private M: number, private N: number, private K: number, private aBatched: boolean, private bBatched: boolean) {
-    const chunks = Math.ceil(K / SPLITK_CHUNK);
-    this.outputShape = [1, batch * chunks * M * N];
-    const [x, y] = spreadWorkgroups(batch * M * chunks);
+    this.chunks = Math.ceil(K / SPLITK_CHUNK);
+    this.outputShape = [1, batch * this.chunks * M * N];
+    const [x, y] = spreadWorkgroups(batch * M * this.chunks);
     this.dispatch = [x, y, 1];
     this.shaderKey = `anatomynet_splitk_${N}`;
-  }
-
-  get chunks(): number {
-    return Math.ceil(this.K / SPLITK_CHUNK);
   }
 
   uniformValues() {

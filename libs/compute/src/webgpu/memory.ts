@@ -19,21 +19,28 @@ function bufferManager(): BufferManagerLike | undefined {
   return (tf.backend() as unknown as { bufferManager?: BufferManagerLike }).bufferManager;
 }
 
-/** Destroys the pooled (free) buffers of the webgpu backend; returns the bytes released. */
-export function trimGpuBufferPool(): number {
-  const m = bufferManager();
-  if (!m) return 0;
+/** Destroys the pooled (free) buffers that `keep` rejects; returns the bytes released. */
+function destroyPooled(m: BufferManagerLike, keep: (b: GPUBuffer) => boolean = () => false): number {
   let released = 0;
   for (const list of m.freeBuffers.values()) {
+    const kept = list.filter(keep);
     for (const b of list) {
+      if (kept.includes(b)) continue;
       released += b.size;
       b.destroy();
     }
-    list.length = 0;
+    m.numFreeBuffers -= list.length - kept.length;
+    // the lists are emptied, never deleted: releaseBuffer drops buffers while the map is empty
+    list.splice(0, list.length, ...kept);
   }
-  m.numFreeBuffers = 0;
   m.numBytesAllocated -= released;
   return released;
+}
+
+/** Destroys the pooled (free) buffers of the webgpu backend; returns the bytes released. */
+export function trimGpuBufferPool(): number {
+  const m = bufferManager();
+  return m ? destroyPooled(m) : 0;
 }
 
 /** Per buffer manager: buffers handed out since the last {@link boundGpuBufferPool}, the cap, the peak. */
@@ -46,10 +53,9 @@ const states = new WeakMap<BufferManagerLike, PoolState>();
 
 /** Wraps the manager's acquire and release once: records acquisitions and the peak, applies the cap. */
 function poolState(m: BufferManagerLike): PoolState {
-  let st = states.get(m);
-  if (st) return st;
+  const known = states.get(m);
+  if (known) return known;
   const state: PoolState = { acquired: new WeakSet(), maxFreeBytes: Infinity, peakAllocated: m.numBytesAllocated };
-  st = state;
   states.set(m, state);
   const acquire = m.acquireBuffer.bind(m);
   const release = m.releaseBuffer.bind(m);
@@ -101,24 +107,10 @@ export function gpuAllocationPeak(reset = false): number {
 export function boundGpuBufferPool(maxFreeBytes = Infinity): number {
   const m = bufferManager();
   if (!m) return 0;
-  let released = 0;
   const first = !states.has(m);
   const st = poolState(m);
-  if (!first) {
-    const used = st.acquired;
-    for (const list of m.freeBuffers.values()) {
-      const keep = list.filter((b) => used.has(b));
-      for (const b of list) {
-        if (used.has(b)) continue;
-        released += b.size;
-        b.destroy();
-      }
-      m.numFreeBuffers -= list.length - keep.length;
-      // the lists are emptied, never deleted: releaseBuffer drops buffers while the map is empty
-      list.splice(0, list.length, ...keep);
-    }
-    m.numBytesAllocated -= released;
-  }
+  const used = st.acquired;
+  let released = first ? 0 : destroyPooled(m, (b) => used.has(b));
   st.acquired = new WeakSet();
   if (m.numBytesAllocated - m.numBytesUsed > maxFreeBytes) released += trimGpuBufferPool();
   return released;
