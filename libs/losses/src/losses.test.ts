@@ -68,11 +68,17 @@ describe('hand-computed values on two voxels', () => {
     expect(val(generalisedDiceLoss(p, g, { smooth: 0 }))).toBeCloseTo(1 - num / den, 6);
   });
 
-  it('exponential logarithmic (Wong): 0.8 mean (-ln D)^0.3 + 0.2 mean (-ln p)^0.3', () => {
+  it('exponential logarithmic (Wong): 0.8 mean (-ln D)^0.3 + 0.2 mean f_c (-ln p)^0.3, f_c = (V / V_c)^0.5', () => {
     const d0 = 1.6 / 2.2;
     const d1 = 1.2 / 1.8;
-    const expected = (0.8 * ((-ln(d0)) ** 0.3 + (-ln(d1)) ** 0.3)) / 2 + (0.2 * ((-ln(0.8)) ** 0.3 + (-ln(0.6)) ** 0.3)) / 2;
+    // one voxel per class: f = sqrt(2) for both
+    const expected = (0.8 * ((-ln(d0)) ** 0.3 + (-ln(d1)) ** 0.3)) / 2 + (0.2 * Math.SQRT2 * ((-ln(0.8)) ** 0.3 + (-ln(0.6)) ** 0.3)) / 2;
     expect(val(expLogLoss(probs(), target(), { smooth: 0 }))).toBeCloseTo(expected, 5);
+    // class 0 has 2 of 3 voxels (f = sqrt(3/2)), class 1 one (f = sqrt(3)); cross term only
+    const p = tf.tensor2d([[0.9, 0.1], [0.7, 0.3], [0.2, 0.8]]);
+    const g = tf.tensor2d([[1, 0], [1, 0], [0, 1]]);
+    const cross = (Math.sqrt(1.5) * ((-ln(0.9)) ** 0.3 + (-ln(0.7)) ** 0.3) + Math.sqrt(3) * (-ln(0.8)) ** 0.3) / 3;
+    expect(val(expLogLoss(p, g, { wDice: 0, wCross: 1 }))).toBeCloseTo(cross, 5);
   });
 
   it('weights and masks (eq. 6-7)', () => {
