@@ -2,8 +2,9 @@
 # One device call: the PyTorch reference and our WebGPU bench on the same GPU, results under $OUT.
 # Pack first (on a machine with Node; gldebs/ holds Debian's libegl1, libglvnd0, libglx0, libgl1,
 # libx11-6, libx11-xcb1, libx11-data, libxext6, libxcb1, libxau6, libxdmcp6, libbsd0, libmd0 .debs):
-#   ../shared/bench/devpack.sh apps/bench/src/gpu.ts ../shared/bench/ref_anatomynet.py apps/bench/gpu-session.sh /tmp/gldebs
-# then on the device:  bash .devpack/gpu-session.sh   (carry .devpack; about 5 minutes on an H100)
+#   ../shared/bench/devpack.sh apps/bench/src/gpu.ts ../shared/bench/ref_anatomynet.py apps/bench/gpu-session.sh \
+#     apps/bench/src/cpuprof-summary.mjs /tmp/gldebs
+# then on the device:  bash .devpack/gpu-session.sh   (carry .devpack; about 6 minutes on an H100)
 # Each step has its own timeout and file, so a failure or a timeout keeps what came before.
 set -u
 OUT=${OUT:-$PWD/gpu-out}
@@ -42,4 +43,15 @@ if [ -s "$OUT/tilings.json" ] && [ "${RECOMPUTE_TIMEOUT:-45}" != 0 ]; then
       --shapes 178x302x225 --reps 2 $flags --json-out "$OUT/recompute-$v.json" > /dev/null 2> "$OUT/recompute-$v.err"
     stamp "recompute $v rc=$? $(grep -E 'train step|failed' "$OUT/recompute-$v.err" | cut -c1-200)"
   done
+fi
+# where the whole-volume step's CPU time goes (session 6: 4.6 s of step against 1.6 s of GPU kernels):
+# the same step, pool kept, its timed steps under V8's sampling profiler; only the summary comes back
+if [ -s "$OUT/tilings.json" ] && [ "${PROFILE_TIMEOUT:-75}" != 0 ] && [ -f "$d/cpuprof-summary.mjs" ]; then
+  timeout "${PROFILE_TIMEOUT:-75}" bash $B --no-check --no-convs --recompute --tilings "$OUT/tilings.json" \
+    --shapes 178x302x225 --reps 2 --no-bound-pool --no-train-profile --cpu-profile "$OUT/step.cpuprofile" \
+    --json-out "$OUT/profiled.json" > /dev/null 2> "$OUT/profiled.err"
+  stamp "profiled step rc=$? $(grep -E 'train step|failed' "$OUT/profiled.err" | cut -c1-200)"
+  bash "$d/run.sh" "$d/cpuprof-summary.mjs" "$OUT/step.cpuprofile" --top 40 > "$OUT/cpuprof.txt" 2>&1
+  head -n 25 "$OUT/cpuprof.txt"
+  rm -f "$OUT/step.cpuprofile"
 fi

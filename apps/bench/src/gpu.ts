@@ -9,6 +9,7 @@ import {
   registerWebgpuKernels, selectBackend, tunedTilings, useStockWebgpuKernels, type BackendName, type ConvTiling,
 } from '@anatomynet/compute';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { buildModel, DEFAULT_MODEL_CONFIG, predict, summarizeModel, trainStep } from '@anatomynet/model';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
@@ -70,7 +71,26 @@ function watchGpuErrors(): void {
   else if (device) (device as unknown as { onuncapturederror: (e: Event) => void }).onuncapturederror = record;
 }
 
-async function benchModel(shape: Dhw, reps: number, train: boolean, recompute: boolean, opts: { boundPool: boolean; trainProfile: boolean }) {
+/** V8's sampling profiler over `body`, written to `file` (a .cpuprofile, as node --cpu-prof writes). */
+async function cpuProfiled<T>(file: string | undefined, body: () => Promise<T>): Promise<T> {
+  if (!file) return body();
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  try {
+    return await body();
+  } finally {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(file, JSON.stringify(profile));
+    session.disconnect();
+  }
+}
+
+async function benchModel(
+  shape: Dhw, reps: number, train: boolean, recompute: boolean,
+  opts: { boundPool: boolean; trainProfile: boolean; cpuProfile?: string },
+) {
   const cfg = DEFAULT_MODEL_CONFIG;
   const model = buildModel(cfg, { seed: 1 });
   const x = tf.randomNormal([1, ...shape, 1], 0, 1, 'float32', 5);
@@ -111,10 +131,12 @@ async function benchModel(shape: Dhw, reps: number, train: boolean, recompute: b
       gpuAllocationPeak(true);
       t0 = performance.now();
       let last = first;
-      for (let i = 0; i < reps; i++) {
-        last = await trainStep(model, opt, x, loss, { recompute });
-        if (opts.boundPool) boundGpuBufferPool();
-      }
+      await cpuProfiled(opts.cpuProfile, async () => {
+        for (let i = 0; i < reps; i++) {
+          last = await trainStep(model, opt, x, loss, { recompute });
+          if (opts.boundPool) boundGpuBufferPool();
+        }
+      });
       // Before the profiled steps below, which must not count in the time.
       out.trainStep_s = (performance.now() - t0) / 1000 / reps;
       // most bytes tfjs-webgpu held at once during the timed steps (live tensors and its pool)
@@ -282,6 +304,7 @@ const argv = await yargs(hideBin(process.argv))
   .option('bound-pool', { type: 'boolean', default: true, describe: 'webgpu: after each timed training step, destroy the pooled buffers the step did not reuse, as the trainer does (--no-bound-pool keeps them all)' })
   .option('pool-cap-gb', { type: 'number', describe: 'webgpu: cap the free part of the buffer pool at this many GiB (the trainer\'s --gpu-pool-gb)' })
   .option('train-profile', { type: 'boolean', default: true, describe: 'after the timed steps, one step for the tensor peak and one for the GPU kernel profile' })
+  .option('cpu-profile', { type: 'string', describe: 'write a V8 CPU profile (.cpuprofile) of the timed training steps to this file (summary: src/cpuprof-summary.mjs)' })
   .option('compare-stock', { type: 'boolean', default: false, describe: 'webgpu: also time tfjs-backend-webgpu\'s own conv kernels' })
   .option('stock-shapes', { type: 'string', default: '64x128x128', describe: 'shapes at which --compare-stock times the stock convs' })
   .option('tune', { type: 'boolean', default: true, describe: 'webgpu: time every tiling (GEMM and direct) per conv first and keep the fastest' })
@@ -335,7 +358,7 @@ try {
     trimGpuBufferPool();
     checkpoint();
     const trainHere = argv.train && (!argv.trainShapes || parseShapes(argv.trainShapes).some((t) => t.join('x') === shape.join('x')));
-    if (argv.model) Object.assign(row, await benchModel(shape, argv.reps, trainHere, argv.recompute, { boundPool: argv.boundPool, trainProfile: argv.trainProfile }));
+    if (argv.model) Object.assign(row, await benchModel(shape, argv.reps, trainHere, argv.recompute, { boundPool: argv.boundPool, trainProfile: argv.trainProfile, cpuProfile: argv.cpuProfile }));
     trimGpuBufferPool();
     row.gpuErrors = [...gpuErrors];
     checkpoint();
