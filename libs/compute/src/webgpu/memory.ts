@@ -23,9 +23,12 @@ function bufferManager(): BufferManagerLike | undefined {
 function destroyPooled(m: BufferManagerLike, keep: (b: GPUBuffer) => boolean = () => false): number {
   let released = 0;
   for (const list of m.freeBuffers.values()) {
-    const kept = list.filter(keep);
+    const kept: GPUBuffer[] = [];
     for (const b of list) {
-      if (kept.includes(b)) continue;
+      if (keep(b)) {
+        kept.push(b);
+        continue;
+      }
       released += b.size;
       b.destroy();
     }
