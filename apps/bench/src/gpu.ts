@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import {
   autotuneConv, BACKEND_ORDER, settle, timeBatched, benchConvGflops, boundGpuBufferPool, capGpuBufferPool, gpuAllocationPeak, trimGpuBufferPool, dawnFlags, loadTunedTilings, referenceConvInput, REFERENCE_CONVS,
-  registerWebgpuKernels, selectBackend, tunedTilings, useStockWebgpuKernels, type BackendName, type ConvTiling,
+  registerWebgpuKernels, rmspropOptimizer, selectBackend, tunedTilings, useStockWebgpuKernels, type BackendName, type ConvTiling,
 } from '@anatomynet/compute';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -122,7 +122,10 @@ async function benchModel(
     if (train) {
       const target = tf.tidy(() =>
         tf.oneHot(tf.cast(tf.mul(tf.sigmoid(x), 9.99), 'int32').reshape([-1]), cfg.numClasses).toFloat()) as tf.Tensor2D;
-      const opt = tf.train.sgd(1e-3);
+      // ref_anatomynet.py's optimizer: torch.optim.RMSprop(lr=2e-3), alpha 0.99, eps 1e-8 (before
+      // 2026-11-28 this bench stepped plain SGD, a cheaper update than the reference's)
+      const opt = rmspropOptimizer(2e-3, 0.99, 0, 1e-8);
+      out.optimizer = 'RMSprop lr 2e-3 decay 0.99 eps 1e-8 (fused update)';
       const loss = softDiceTo(target);
       t0 = performance.now();
       const first = await trainStep(model, opt, x, loss, { recompute });

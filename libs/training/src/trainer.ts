@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { boundGpuBufferPool } from '@anatomynet/compute';
+import { boundGpuBufferPool, momentumOptimizer, rmspropOptimizer } from '@anatomynet/compute';
 import { writeNifti, writeFileAtomic } from '@anatomynet/data';
 import { buildModel, trainStep, type AnatomyNetModel } from '@anatomynet/model';
 import { classWeights } from '@anatomynet/losses';
@@ -77,7 +77,8 @@ export class NonFiniteLossError extends Error {
 
 function makeOptimizer(cfg: RunConfig, phase: LoopState['phase']): tf.Optimizer {
   const s = cfg.schedule;
-  return phase === 'rmsprop' ? tf.train.rmsprop(s.rmspropLr, s.rmspropDecay, s.rmspropMomentum) : tf.train.momentum(s.sgdLr, s.momentum);
+  // tfjs's optimizers, with each variable's update fused into one kernel where the backend has it
+  return phase === 'rmsprop' ? rmspropOptimizer(s.rmspropLr, s.rmspropDecay, s.rmspropMomentum) : momentumOptimizer(s.sgdLr, s.momentum);
 }
 
 /**

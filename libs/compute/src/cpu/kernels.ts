@@ -13,6 +13,7 @@ import { conv3dEngine, Conv3dTooLargeError } from './engine';
 import { FUSED_KERNELS, registerFusedGradients, unregisterFusedGradients } from './fused-kernels';
 import { geometryFromConvInfo } from './geometry';
 import { LOSS_KERNELS, registerLossGradients } from './loss-kernels';
+import { OPTIMIZER_KERNELS } from './optimizer-kernels';
 import {
   type CpuBackendLike, type FastKernel, floatValues, SUPPORT_KERNELS, withStockFallback,
 } from './support-kernels';
@@ -21,9 +22,10 @@ export const CONV3D_KERNEL_NAMES = ['Conv3D', 'Conv3DBackpropInputV2', 'Conv3DBa
 export const SUPPORT_KERNEL_NAMES = Object.keys(SUPPORT_KERNELS);
 /**
  * Kernels under this project's own names (no stock kernel): the fused group norm, the LeakyRelu
- * and Softmax gradients, the loss sums (soft counts, focal), and their backward kernels.
+ * and Softmax gradients, the loss sums (soft counts, focal), their backward kernels, and the
+ * optimizer updates.
  */
-export const FUSED_KERNEL_NAMES = [...Object.keys(FUSED_KERNELS), ...Object.keys(LOSS_KERNELS)];
+export const FUSED_KERNEL_NAMES = [...Object.keys(FUSED_KERNELS), ...Object.keys(LOSS_KERNELS), ...Object.keys(OPTIMIZER_KERNELS)];
 const BACKEND = 'cpu';
 
 type Shape5 = [number, number, number, number, number];
@@ -109,7 +111,7 @@ export function registerCpuKernels(options: RegisterCpuKernelsOptions = {}): str
     ...CONV_KERNELS,
     ...(options.support === false ? {} : SUPPORT_KERNELS),
   };
-  const fused: Record<string, FastKernel> = options.support === false ? {} : { ...FUSED_KERNELS, ...LOSS_KERNELS };
+  const fused: Record<string, FastKernel> = options.support === false ? {} : { ...FUSED_KERNELS, ...LOSS_KERNELS, ...OPTIMIZER_KERNELS };
   if (options.only) {
     for (const name of Object.keys(fast)) if (!options.only.includes(name)) delete fast[name];
     for (const name of Object.keys(fused)) if (!options.only.includes(name)) delete fused[name];

@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../backend';
 import { filterSlices } from './conv3d_backprop_filter';
 import { gemmMode } from './conv3d_gemm';
-import { registerWebgpuKernels, useStockWebgpuKernels, WEBGPU_REPLACEMENTS } from './register';
+import { registerWebgpuKernels, useStockWebgpuKernels, WEBGPU_OWN_KERNELS, WEBGPU_REPLACEMENTS } from './register';
 import { adapterPromise, compareWithCpu, SKIP_NOTE } from './test_util';
 
 type V5 = [number, number, number, number, number];
@@ -95,7 +95,8 @@ describe.skipIf(!adapter)(`webgpu Conv3D kernels vs cpu${adapter ? '' : ` (${SKI
   });
 
   it('the stock conv kernels can be swapped back in and out (benchmarks compare both)', async () => {
-    expect(new Set(registerWebgpuKernels())).toEqual(new Set(WEBGPU_REPLACEMENTS.flatMap((r) => r.kernels).filter((n) => tf.getKernel(n, 'webgpu'))));
+    const replaced = WEBGPU_REPLACEMENTS.flatMap((r) => r.kernels).filter((n) => tf.getKernel(n, 'webgpu'));
+    expect(new Set(registerWebgpuKernels())).toEqual(new Set([...replaced, ...WEBGPU_OWN_KERNELS]));
     const ours = tf.getKernel('Conv3D', 'webgpu');
     expect(useStockWebgpuKernels(['Conv3D', 'Conv3DBackpropInputV2', 'Conv3DBackpropFilterV2'])).toHaveLength(3);
     expect(tf.getKernel('Conv3D', 'webgpu')).not.toBe(ours);

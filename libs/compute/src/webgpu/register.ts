@@ -8,6 +8,8 @@ import { conv3dConfig } from './conv3d';
 import { conv3dBackpropFilterConfig } from './conv3d_backprop_filter';
 import { conv3dBackpropInputConfig } from './conv3d_backprop_input';
 import { matmulRowsConfig } from './matmul_rows';
+import { MOMENTUM_UPDATE, RMSPROP_UPDATE } from '../optimizer-kernels';
+import { momentumUpdateConfig, rmspropUpdateConfig } from './optimizer_update';
 import { padConfig } from './pad';
 import { reduceConfig } from './reduce';
 import { softmaxRowsConfig } from './softmax_rows';
@@ -15,6 +17,9 @@ import { transpose2dConfig } from './transpose_2d';
 
 /** Our configs and the stock ones they replaced, built once (the stock kernels are captured first). */
 let ours: tf.KernelConfig[] | undefined;
+/** Kernels under this project's own names (nothing to replace): the fused optimizer updates. */
+let added: tf.KernelConfig[] | undefined;
+export const WEBGPU_OWN_KERNELS = [RMSPROP_UPDATE, MOMENTUM_UPDATE];
 const stock = new Map<string, tf.KernelConfig>();
 
 function install(c: tf.KernelConfig): void {
@@ -55,7 +60,9 @@ export function registerWebgpuKernels(): string[] {
     for (const c of ours) stock.set(c.kernelName, tf.getKernel(c.kernelName, 'webgpu')!);
   }
   for (const c of ours) if (tf.getKernel(c.kernelName, 'webgpu') !== c) install(c);
-  return ours.map((c) => c.kernelName);
+  added ??= [rmspropUpdateConfig(), momentumUpdateConfig()];
+  for (const c of added) if (!tf.getKernel(c.kernelName, 'webgpu')) tf.registerKernel(c);
+  return [...ours, ...added].map((c) => c.kernelName);
 }
 
 /**
