@@ -6,24 +6,17 @@
  *   backward `AnatomyNetGroupNormGrad` {dy, x, mean, variance, gamma} -> [dx, dgamma, dbeta].
  *   Model code calls the forward only where `getKernel('AnatomyNetGroupNorm', backend)` exists
  *   and keeps its composed ops elsewhere (libs/model ops.ts normalizeGroups).
- * - `AnatomyNetLeakyReluGrad` {dy, x}, attrs {alpha}: the LeakyRelu gradient in one pass,
- *   installed in place of tfjs's where(x > 0, dy, dy * alpha), and `AnatomyNetSoftmaxGrad`
- *   {dy, y}: the last-axis Softmax gradient in one pass instead of mul/sum/mul/sub. Both replace
- *   tfjs's gradient functions while the cpu kernels are registered and only when the active
- *   backend is 'cpu' (other backends keep tfjs's gradients).
+ * - `AnatomyNetLeakyReluGrad` and `AnatomyNetSoftmaxGrad`, the one-pass gradients that
+ *   ../fused-gradients.ts routes tfjs's LeakyRelu and Softmax gradients through.
  */
-import {
-  engine, getBackend, getGradient, getKernel, registerGradient, tensor,
-  type GradConfig, type NamedAttrMap, type Tensor, type TensorInfo,
-} from '@tensorflow/tfjs-core';
+import { registerGradient, tensor, type GradConfig, type Tensor, type TensorInfo } from '@tensorflow/tfjs-core';
+import { LEAKY_RELU_GRAD, runFused as run, SOFTMAX_GRAD } from '../fused-gradients';
 import { leakyReluGrad, softmaxGradLastAxis } from './elementwise';
 import { groupNormBackward, groupNormForward } from './norm';
 import type { CpuBackendLike, FastKernel } from './support-kernels';
 
 export const GROUP_NORM = 'AnatomyNetGroupNorm';
 export const GROUP_NORM_GRAD = 'AnatomyNetGroupNormGrad';
-export const LEAKY_RELU_GRAD = 'AnatomyNetLeakyReluGrad';
-export const SOFTMAX_GRAD = 'AnatomyNetSoftmaxGrad';
 
 /** float32 values of t, converted when tfjs keeps another array type under a float32 tensor. */
 export function f32(backend: CpuBackendLike, t: TensorInfo): Float32Array {
@@ -73,9 +66,6 @@ export const FUSED_KERNELS: Record<string, FastKernel> = {
   [SOFTMAX_GRAD]: softmaxGrad,
 };
 
-export const run = (name: string, inputs: Record<string, Tensor>, attrs: NamedAttrMap): Tensor[] =>
-  engine().runKernel(name, inputs as never, attrs) as unknown as Tensor[];
-
 /**
  * Gradient of the fused norm. tfjs asks for each input's gradient in its own tidy; the first
  * asked runs the backward kernel once and keeps dgamma and dbeta (C values) as plain arrays
@@ -104,51 +94,7 @@ const groupNormGradConfig: GradConfig = {
   },
 };
 
-/** Whether a replaced gradient may run `fused`: active backend 'cpu', kernel registered, float32 operands. */
-const canFuse = (fused: string, ...ts: Tensor[]): boolean => getBackend() === 'cpu' && getKernel(fused, 'cpu') !== undefined
-  && ts.every((t) => t.dtype === 'float32' && t.size === ts[0].size);
-
-/** LeakyRelu's gradient: the fused kernel where possible, tfjs's otherwise. */
-const leakyReluGradConfig = (fallback: GradConfig): GradConfig => ({
-  ...fallback,
-  gradFunc: (dy, saved, attrs) => {
-    const [x] = saved, d = dy as Tensor;
-    if (!canFuse(LEAKY_RELU_GRAD, d, x)) return fallback.gradFunc(dy, saved, attrs);
-    return { x: () => run(LEAKY_RELU_GRAD, { dy: d, x }, attrs) as unknown as Tensor };
-  },
-});
-
-/** Softmax's gradient (last axis): the fused kernel where possible, tfjs's otherwise. */
-const softmaxGradConfig = (fallback: GradConfig): GradConfig => ({
-  ...fallback,
-  gradFunc: (dy, saved, attrs) => {
-    const [y] = saved, d = dy as Tensor;
-    const dim = attrs.dim as number;
-    if (!canFuse(SOFTMAX_GRAD, d, y) || (dim !== -1 && dim !== y.rank - 1)) return fallback.gradFunc(dy, saved, attrs);
-    return { logits: () => run(SOFTMAX_GRAD, { dy: d, y }, attrs) as unknown as Tensor };
-  },
-});
-
-/** tfjs's gradient configs this module replaced, by kernel name. */
-const replaced = new Map<string, GradConfig>();
-const REPLACEMENTS: Record<string, (fallback: GradConfig) => GradConfig> = {
-  LeakyRelu: leakyReluGradConfig,
-  Softmax: softmaxGradConfig,
-};
-
-/** Registers the fused kernels' gradients (idempotent) and routes LeakyRelu's and Softmax's through theirs. */
-export function registerFusedGradients(): void {
+/** Registers the fused norm's gradient (global in tfjs; idempotent). */
+export function registerGroupNormGradient(): void {
   registerGradient(groupNormGradConfig);
-  for (const [name, build] of Object.entries(REPLACEMENTS)) {
-    if (replaced.has(name)) continue;
-    const stock = getGradient(name);
-    replaced.set(name, stock);
-    registerGradient(build(stock));
-  }
-}
-
-/** Puts tfjs's own LeakyRelu and Softmax gradients back. */
-export function unregisterFusedGradients(): void {
-  for (const cfg of replaced.values()) registerGradient(cfg);
-  replaced.clear();
 }

@@ -2,7 +2,8 @@ export {
   registerCpuKernels, unregisterCpuKernels, cpuKernelsRegistered, stockCpuKernel, CONV3D_KERNEL_NAMES,
   SUPPORT_KERNEL_NAMES, FUSED_KERNEL_NAMES, type RegisterCpuKernelsOptions,
 } from './kernels';
-export { GROUP_NORM, GROUP_NORM_GRAD, LEAKY_RELU_GRAD, SOFTMAX_GRAD } from './fused-kernels';
+export { GROUP_NORM, GROUP_NORM_GRAD } from './fused-kernels';
+export { LEAKY_RELU_GRAD, SOFTMAX_GRAD } from '../fused-gradients';
 export { SOFT_COUNTS, SOFT_COUNTS_GRAD, FOCAL_SUMS, FOCAL_SUMS_GRAD } from './loss-kernels';
 export { softCountSums, softCountSumsGrad, focalSums, focalSumsGrad, type SoftCountSums, type FocalOptions } from './loss-sums';
 export { groupNormForward, groupNormBackward, type GroupNormForward, type GroupNormBackward } from './norm';

@@ -10,7 +10,8 @@ import {
   type KernelConfig, type TensorInfo,
 } from '@tensorflow/tfjs-core';
 import { conv3dEngine, Conv3dTooLargeError } from './engine';
-import { FUSED_KERNELS, registerFusedGradients, unregisterFusedGradients } from './fused-kernels';
+import { registerFusedGradients, unregisterFusedGradients } from '../fused-gradients';
+import { FUSED_KERNELS, registerGroupNormGradient } from './fused-kernels';
 import { geometryFromConvInfo } from './geometry';
 import { LOSS_KERNELS, registerLossGradients } from './loss-kernels';
 import { OPTIMIZER_KERNELS } from './optimizer-kernels';
@@ -139,6 +140,7 @@ export function registerCpuKernels(options: RegisterCpuKernelsOptions = {}): str
     fusedRegistered.push(name);
   }
   if (fusedRegistered.length > 0) {
+    registerGroupNormGradient();
     registerFusedGradients();
     registerLossGradients();
   }

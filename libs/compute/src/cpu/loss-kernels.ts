@@ -6,7 +6,8 @@
  * Their backward kernels (`...Grad`, attr wrt 'p' | 'g') write the input gradient in one pass.
  */
 import { type GradConfig, type NamedAttrMap, registerGradient, type Tensor, type TensorInfo } from '@tensorflow/tfjs-core';
-import { f32, run } from './fused-kernels';
+import { runFused as run } from '../fused-gradients';
+import { f32 } from './fused-kernels';
 import { focalSums, focalSumsGrad, type FocalOptions, softCountSums, softCountSumsGrad } from './loss-sums';
 import type { FastKernel } from './support-kernels';
 

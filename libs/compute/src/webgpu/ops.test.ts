@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../backend';
+import { LEAKY_RELU_GRAD } from '../fused-gradients';
 import { matmulRowBlock } from './matmul_rows';
 import { splitKApplies, SPLITK_CHUNK } from './matmul_splitk';
 import { adapterPromise, compareWithCpu, SKIP_NOTE } from './test_util';
@@ -153,5 +154,18 @@ describe.skipIf(!adapter)(`webgpu replacement ops vs cpu${adapter ? '' : ` (${SK
     expect(y.shape).toEqual([1, rows, 3]);
     expect(v.every((x) => x === 2)).toBe(true);
     y.dispose();
+  });
+  it('the LeakyRelu gradient runs as one fused kernel (no Greater/Multiply/Select) and equals cpu', async () => {
+    const grad = (x: tf.Tensor, w: tf.Tensor) => tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.leakyRelu(a, 0.01), w)))(x);
+    const r = await compareWithCpu([{ shape: [1, 3, 5, 7, 9], seed: 21 }, { shape: [1, 3, 5, 7, 9], seed: 22 }], grad);
+    expect(r.shapes).toEqual([[1, 3, 5, 7, 9]]);
+    expect(r.errors[0]).toBe(0);
+    await tf.setBackend('webgpu');
+    const x = tf.randomNormal([2, 3, 4, 5]), w = tf.randomNormal([2, 3, 4, 5]);
+    const info = await tf.profile(() => grad(x, w));
+    const names = info.kernels.map((k) => k.name);
+    expect(names).toContain(LEAKY_RELU_GRAD);
+    expect(names).not.toContain('Select');
+    tf.dispose([x, w]);
   });
 });

@@ -8,7 +8,9 @@ import { conv3dConfig } from './conv3d';
 import { conv3dBackpropFilterConfig } from './conv3d_backprop_filter';
 import { conv3dBackpropInputConfig } from './conv3d_backprop_input';
 import { matmulRowsConfig } from './matmul_rows';
+import { LEAKY_RELU_GRAD, registerFusedGradients } from '../fused-gradients';
 import { MOMENTUM_UPDATE, RMSPROP_UPDATE } from '../optimizer-kernels';
+import { leakyReluGradConfig } from './leaky_relu_grad';
 import { momentumUpdateConfig, rmspropUpdateConfig } from './optimizer_update';
 import { padConfig } from './pad';
 import { reduceConfig } from './reduce';
@@ -17,9 +19,9 @@ import { transpose2dConfig } from './transpose_2d';
 
 /** Our configs and the stock ones they replaced, built once (the stock kernels are captured first). */
 let ours: tf.KernelConfig[] | undefined;
-/** Kernels under this project's own names (nothing to replace): the fused optimizer updates. */
+/** Kernels under this project's own names (nothing to replace): the fused optimizer updates and LeakyRelu gradient. */
 let added: tf.KernelConfig[] | undefined;
-export const WEBGPU_OWN_KERNELS = [RMSPROP_UPDATE, MOMENTUM_UPDATE];
+export const WEBGPU_OWN_KERNELS = [RMSPROP_UPDATE, MOMENTUM_UPDATE, LEAKY_RELU_GRAD];
 const stock = new Map<string, tf.KernelConfig>();
 
 function install(c: tf.KernelConfig): void {
@@ -60,8 +62,9 @@ export function registerWebgpuKernels(): string[] {
     for (const c of ours) stock.set(c.kernelName, tf.getKernel(c.kernelName, 'webgpu')!);
   }
   for (const c of ours) if (tf.getKernel(c.kernelName, 'webgpu') !== c) install(c);
-  added ??= [rmspropUpdateConfig(), momentumUpdateConfig()];
+  added ??= [rmspropUpdateConfig(), momentumUpdateConfig(), leakyReluGradConfig()];
   for (const c of added) if (!tf.getKernel(c.kernelName, 'webgpu')) tf.registerKernel(c);
+  registerFusedGradients();
   return [...ours, ...added].map((c) => c.kernelName);
 }
 
