@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { normalizeGroups } from '@anatomynet/model';
 import { rng } from './test-util';
 import { registerCpuKernels, unregisterCpuKernels } from './kernels';
-import { GROUP_NORM } from './fused-kernels';
+import { GROUP_NORM } from '../group-norm';
 import { groupNormForward } from './norm';
 
 const rand = (shape: number[], r: () => number, lo = -1, hi = 1): tf.Tensor =>

@@ -3,20 +3,20 @@
  * their gradients:
  * - `AnatomyNetGroupNorm` {x [G,R,C], gamma [C], beta [C]}, attrs {eps} -> [y [G,R,C],
  *   mean [G,1,C], variance [G,1,C]] (biased batch statistics, which carry no gradient), and its
- *   backward `AnatomyNetGroupNormGrad` {dy, x, mean, variance, gamma} -> [dx, dgamma, dbeta].
- *   Model code calls the forward only where `getKernel('AnatomyNetGroupNorm', backend)` exists
- *   and keeps its composed ops elsewhere (libs/model ops.ts normalizeGroups).
+ *   one-pass backward `AnatomyNetGroupNormGrad` {dy, x, mean, variance, gamma} -> [dx, dgamma,
+ *   dbeta] (the gradient itself: ../group-norm.ts). Model code calls the forward only where
+ *   `getKernel('AnatomyNetGroupNorm', backend)` exists and keeps its composed ops elsewhere
+ *   (libs/model ops.ts normalizeGroups).
  * - `AnatomyNetLeakyReluGrad` and `AnatomyNetSoftmaxGrad`, the one-pass gradients that
  *   ../fused-gradients.ts routes tfjs's LeakyRelu and Softmax gradients through.
  */
-import { registerGradient, tensor, type GradConfig, type Tensor, type TensorInfo } from '@tensorflow/tfjs-core';
-import { LEAKY_RELU_GRAD, runFused as run, SOFTMAX_GRAD } from '../fused-gradients';
+import type { TensorInfo } from '@tensorflow/tfjs-core';
+import { LEAKY_RELU_GRAD, SOFTMAX_GRAD } from '../fused-gradients';
+import { GROUP_NORM, GROUP_NORM_GRAD } from '../group-norm';
 import { leakyReluGrad, softmaxGradLastAxis } from './elementwise';
 import { groupNormBackward, groupNormForward } from './norm';
 import type { CpuBackendLike, FastKernel } from './support-kernels';
 
-export const GROUP_NORM = 'AnatomyNetGroupNorm';
-export const GROUP_NORM_GRAD = 'AnatomyNetGroupNormGrad';
 
 /** float32 values of t, converted when tfjs keeps another array type under a float32 tensor. */
 export function f32(backend: CpuBackendLike, t: TensorInfo): Float32Array {
@@ -65,36 +65,3 @@ export const FUSED_KERNELS: Record<string, FastKernel> = {
   [LEAKY_RELU_GRAD]: leakyGrad,
   [SOFTMAX_GRAD]: softmaxGrad,
 };
-
-/**
- * Gradient of the fused norm. tfjs asks for each input's gradient in its own tidy; the first
- * asked runs the backward kernel once and keeps dgamma and dbeta (C values) as plain arrays
- * for the others, so nothing is computed twice and no tensor outlives its scope.
- */
-const groupNormGradConfig: GradConfig = {
-  kernelName: GROUP_NORM,
-  inputsToSave: ['x', 'gamma'],
-  outputsToSave: [false, true, true],
-  gradFunc: (dys, saved, attrs) => {
-    const dy = (Array.isArray(dys) ? dys[0] : dys) as Tensor;
-    const [x, gamma, mean, variance] = saved;
-    let params: [Float32Array, Float32Array] | undefined;
-    const backward = (): Tensor => {
-      const [dx, dg, db] = run(GROUP_NORM_GRAD, { dy, x, mean, variance, gamma }, attrs);
-      params = [Float32Array.from(dg.dataSync()), Float32Array.from(db.dataSync())];
-      dg.dispose();
-      db.dispose();
-      return dx;
-    };
-    const param = (i: 0 | 1) => (): Tensor => {
-      if (!params) backward().dispose();
-      return tensor(params![i], gamma.shape, 'float32');
-    };
-    return { x: backward, gamma: param(0), beta: param(1) };
-  },
-};
-
-/** Registers the fused norm's gradient (global in tfjs; idempotent). */
-export function registerGroupNormGradient(): void {
-  registerGradient(groupNormGradConfig);
-}

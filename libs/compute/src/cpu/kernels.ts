@@ -11,7 +11,8 @@ import {
 } from '@tensorflow/tfjs-core';
 import { conv3dEngine, Conv3dTooLargeError } from './engine';
 import { registerFusedGradients, unregisterFusedGradients } from '../fused-gradients';
-import { FUSED_KERNELS, registerGroupNormGradient } from './fused-kernels';
+import { registerGroupNormGradient } from '../group-norm';
+import { FUSED_KERNELS } from './fused-kernels';
 import { geometryFromConvInfo } from './geometry';
 import { LOSS_KERNELS, registerLossGradients } from './loss-kernels';
 import { OPTIMIZER_KERNELS } from './optimizer-kernels';

@@ -9,6 +9,8 @@ import { conv3dBackpropFilterConfig } from './conv3d_backprop_filter';
 import { conv3dBackpropInputConfig } from './conv3d_backprop_input';
 import { matmulRowsConfig } from './matmul_rows';
 import { LEAKY_RELU_GRAD, registerFusedGradients } from '../fused-gradients';
+import { GROUP_NORM, GROUP_NORM_DX, GROUP_NORM_SUMS, registerGroupNormGradient } from '../group-norm';
+import { groupNormConfig, groupNormDxConfig, groupNormSumsConfig } from './group_norm';
 import { MOMENTUM_UPDATE, RMSPROP_UPDATE } from '../optimizer-kernels';
 import { leakyReluGradConfig } from './leaky_relu_grad';
 import { momentumUpdateConfig, rmspropUpdateConfig } from './optimizer_update';
@@ -19,9 +21,9 @@ import { transpose2dConfig } from './transpose_2d';
 
 /** Our configs and the stock ones they replaced, built once (the stock kernels are captured first). */
 let ours: tf.KernelConfig[] | undefined;
-/** Kernels under this project's own names (nothing to replace): the fused optimizer updates and LeakyRelu gradient. */
+/** Kernels under this project's own names (nothing to replace): optimizer updates, LeakyRelu gradient, group norm. */
 let added: tf.KernelConfig[] | undefined;
-export const WEBGPU_OWN_KERNELS = [RMSPROP_UPDATE, MOMENTUM_UPDATE, LEAKY_RELU_GRAD];
+export const WEBGPU_OWN_KERNELS = [RMSPROP_UPDATE, MOMENTUM_UPDATE, LEAKY_RELU_GRAD, GROUP_NORM, GROUP_NORM_SUMS, GROUP_NORM_DX];
 const stock = new Map<string, tf.KernelConfig>();
 
 function install(c: tf.KernelConfig): void {
@@ -62,9 +64,10 @@ export function registerWebgpuKernels(): string[] {
     for (const c of ours) stock.set(c.kernelName, tf.getKernel(c.kernelName, 'webgpu')!);
   }
   for (const c of ours) if (tf.getKernel(c.kernelName, 'webgpu') !== c) install(c);
-  added ??= [rmspropUpdateConfig(), momentumUpdateConfig(), leakyReluGradConfig()];
+  added ??= [rmspropUpdateConfig(), momentumUpdateConfig(), leakyReluGradConfig(), groupNormConfig(), groupNormSumsConfig(), groupNormDxConfig()];
   for (const c of added) if (!tf.getKernel(c.kernelName, 'webgpu')) tf.registerKernel(c);
   registerFusedGradients();
+  registerGroupNormGradient();
   return [...ours, ...added].map((c) => c.kernelName);
 }
 

@@ -1,0 +1,61 @@
+/**
+ * The fused group normalisation's kernel names and its gradient, for every backend that registers
+ * `AnatomyNetGroupNorm` (cpu: cpu/fused-kernels.ts; webgpu: webgpu/group_norm.ts). libs/model's
+ * normalizeGroups calls the forward where the active backend has it.
+ * - `AnatomyNetGroupNormGrad` {dy, x, mean, variance, gamma} -> [dx, dgamma, dbeta]: a one-pass
+ *   backward (cpu), whose dgamma and dbeta are read back, a few values each.
+ * - `AnatomyNetGroupNormSums` {dy, x, mean, variance} -> [sum dy, sum dy xhat] ([G,1,C]) and
+ *   `AnatomyNetGroupNormDx` {dy, x, mean, variance, gamma, sumDy, sumDyXhat} -> dx: the backward
+ *   without read-backs (webgpu), dgamma and dbeta being sums of the two over groups.
+ * All take attrs {eps}.
+ */
+import { getBackend, getKernel, registerGradient, sum, tensor, type GradConfig, type Tensor } from '@tensorflow/tfjs-core';
+import { runFused as run } from './fused-gradients';
+
+export const GROUP_NORM = 'AnatomyNetGroupNorm';
+export const GROUP_NORM_GRAD = 'AnatomyNetGroupNormGrad';
+export const GROUP_NORM_SUMS = 'AnatomyNetGroupNormSums';
+export const GROUP_NORM_DX = 'AnatomyNetGroupNormDx';
+
+/**
+ * Gradient of the fused norm. tfjs asks for each input's gradient in its own tidy. With the
+ * one-pass kernel, the first asked runs it once and keeps dgamma and dbeta (C values) as plain
+ * arrays for the others. Otherwise the per-channel sums are computed once, outside the closures
+ * (they live until the backward pass ends: [G, 1, C] values), and each closure uses them.
+ */
+const groupNormGradConfig: GradConfig = {
+  kernelName: GROUP_NORM,
+  inputsToSave: ['x', 'gamma'],
+  outputsToSave: [false, true, true],
+  gradFunc: (dys, saved, attrs) => {
+    const dy = (Array.isArray(dys) ? dys[0] : dys) as Tensor;
+    const [x, gamma, mean, variance] = saved;
+    if (getKernel(GROUP_NORM_GRAD, getBackend()) === undefined) {
+      const [sumDy, sumDyXhat] = run(GROUP_NORM_SUMS, { dy, x, mean, variance }, attrs);
+      return {
+        // one output: runKernel returns the tensor itself
+        x: () => run(GROUP_NORM_DX, { dy, x, mean, variance, gamma, sumDy, sumDyXhat }, attrs) as unknown as Tensor,
+        gamma: () => sum(sumDyXhat, [0, 1]),
+        beta: () => sum(sumDy, [0, 1]),
+      };
+    }
+    let params: [Float32Array, Float32Array] | undefined;
+    const backward = (): Tensor => {
+      const [dx, dg, db] = run(GROUP_NORM_GRAD, { dy, x, mean, variance, gamma }, attrs);
+      params = [Float32Array.from(dg.dataSync()), Float32Array.from(db.dataSync())];
+      dg.dispose();
+      db.dispose();
+      return dx;
+    };
+    const param = (i: 0 | 1) => (): Tensor => {
+      if (!params) backward().dispose();
+      return tensor(params![i], gamma.shape, 'float32');
+    };
+    return { x: backward, gamma: param(0), beta: param(1) };
+  },
+};
+
+/** Registers the fused norm's gradient (global in tfjs; idempotent). */
+export function registerGroupNormGradient(): void {
+  registerGradient(groupNormGradConfig);
+}

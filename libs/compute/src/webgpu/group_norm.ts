@@ -1,0 +1,197 @@
+/**
+ * The fused group normalisation on webgpu: `AnatomyNetGroupNorm` {x [G,R,C], gamma, beta}, attrs
+ * {eps} -> [y, mean [G,1,C], variance [G,1,C]] (the contract of cpu/fused-kernels.ts), and the two
+ * kernels its gradient runs on backends without a one-pass backward (../group-norm.ts):
+ * `AnatomyNetGroupNormSums` {dy, x, mean, variance}, attrs {eps} -> [sum dy, sum dy xhat] ([G,1,C])
+ * and `AnatomyNetGroupNormDx` {dy, x, mean, variance, gamma, sumDy, sumDyXhat}, attrs {eps} -> dx.
+ *
+ * Why: the composed norm (libs/model normalizeGroupsComposed) is about 12 dispatches forward and 15
+ * backward, most of them full-size elementwise passes that also allocate (x - mean, its square,
+ * xhat, xhat gamma); the reference network has 14 norms. How: sums over rows fold chunks of
+ * {@link CHUNK} rows per thread (coalesced along the channels, as reduce.ts), the first pass applying
+ * the centring or the dy xhat product on the fly; the rest are one flat pass each. The variance is
+ * the two-pass centred one, like the composed ops'.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { GROUP_NORM, GROUP_NORM_DX, GROUP_NORM_SUMS } from '../group-norm';
+import { CHUNK, reduceOnGpu } from './reduce';
+import { release, reshapeView, spreadWorkgroups, type TensorInfo, type WebGPUBackendLike, type WebGPUProgram } from './program';
+
+const WG = 64;
+
+/** What the first folding pass sums per row: x, (x - mean)^2, dy, or dy xhat. */
+type RowTerm = 'x' | 'centredSquare' | 'dy' | 'dyXhat';
+
+const TERM_INPUTS: Record<RowTerm, string[]> = {
+  x: ['x'],
+  centredSquare: ['x', 'mean'],
+  dy: ['dy'],
+  dyXhat: ['dy', 'x', 'mean', 'variance'],
+};
+
+const TERM_CODE: Record<RowTerm, string> = {
+  x: 'x[at]',
+  centredSquare: '(x[at] - m) * (x[at] - m)',
+  dy: 'dy[at]',
+  dyXhat: 'dy[at] * (x[at] - m) * inv',
+};
+
+/** [G, R, C] rows -> [G, ceil(R / CHUNK), C] partial sums of a row term. */
+class ChunkSumProgram implements WebGPUProgram {
+  variableNames: string[];
+  outputShape: number[];
+  shaderKey: string;
+  dispatchLayout = { x: [0, 1, 2] };
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number] = [WG, 1, 1];
+  size = true;
+  uniforms = 'R : i32, C : i32, parts : i32, eps : f32,';
+  constructor(g: number, parts: number, c: number, private term: RowTerm) {
+    this.variableNames = TERM_INPUTS[term];
+    this.outputShape = [g, parts, c];
+    const [x, y] = spreadWorkgroups(Math.ceil((g * parts * c) / WG));
+    this.dispatch = [x, y, 1];
+    this.shaderKey = `anatomynet_groupnorm_chunksum_${term}`;
+  }
+  getUserCode(): string {
+    const stats = this.variableNames.includes('mean')
+      ? `let m = mean[gc];${this.variableNames.includes('variance') ? ' let inv = inverseSqrt(variance[gc] + uniforms.eps);' : ''}`
+      : '';
+    return `
+      fn main(index : i32) {
+        if (index >= uniforms.size) { return; }
+        let C = uniforms.C;
+        let perGroup = uniforms.parts * C;
+        let g = index / perGroup;
+        let rem = index - g * perGroup;
+        let p = rem / C;
+        let c = rem - p * C;
+        let gc = g * C + c;
+        ${stats}
+        let r0 = p * ${CHUNK};
+        let r1 = min(r0 + ${CHUNK}, uniforms.R);
+        var acc = 0.0;
+        var at = (g * uniforms.R + r0) * C + c;
+        for (var r = r0; r < r1; r = r + 1) {
+          acc = acc + ${TERM_CODE[this.term]};
+          at = at + C;
+        }
+        result[index] = acc;
+      }`;
+  }
+}
+
+/** One flat pass over [G, R, C] (or [G, 1, C] for the statistics) with per-(g, c) and per-c operands. */
+class RowsProgram implements WebGPUProgram {
+  outputShape: number[];
+  shaderKey: string;
+  dispatchLayout = { x: [0] };
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number] = [WG, 1, 1];
+  size = true;
+  uniforms = 'R : i32, C : i32, eps : f32, invR : f32,';
+  constructor(readonly variableNames: string[], private body: string, key: string, size: number) {
+    this.outputShape = [size];
+    const [x, y] = spreadWorkgroups(Math.ceil(size / WG));
+    this.dispatch = [x, y, 1];
+    this.shaderKey = `anatomynet_groupnorm_${key}`;
+  }
+  getUserCode(): string {
+    return `
+      fn main(index : i32) {
+        if (index >= uniforms.size) { return; }
+        let C = uniforms.C;
+        let c = index % C;
+        let gc = (index / (uniforms.R * C)) * C + c;
+        ${this.body}
+      }`;
+  }
+}
+
+interface Dims {
+  g: number;
+  r: number;
+  c: number;
+}
+
+function dimsOf(kernel: string, x: TensorInfo): Dims {
+  if (x.shape.length !== 3 || x.dtype !== 'float32') throw new RangeError(`${kernel}: x must be float32 [G, R, C], got ${x.dtype} [${x.shape.join(',')}]`);
+  const [g, r, c] = x.shape;
+  return { g, r, c };
+}
+
+/** Uniforms of the programs, in their declaration order. */
+const rowsUniforms = (d: Dims, eps: number, r = d.r) => [
+  { type: 'int32' as const, data: [r] }, { type: 'int32' as const, data: [d.c] },
+  { type: 'float32' as const, data: [eps] }, { type: 'float32' as const, data: [1 / d.r] },
+];
+
+/** [G, 1, C] sums over each group's rows of `term`. */
+function rowSums(backend: WebGPUBackendLike, d: Dims, term: RowTerm, inputs: TensorInfo[], eps: number): TensorInfo {
+  const parts = Math.ceil(d.r / CHUNK);
+  const partial = backend.runWebGPUProgram(new ChunkSumProgram(d.g, parts, d.c, term), inputs, 'float32', [
+    { type: 'int32', data: [d.r] }, { type: 'int32', data: [d.c] }, { type: 'int32', data: [parts] }, { type: 'float32', data: [eps] },
+  ]);
+  if (parts === 1) return partial;
+  const sums = reduceOnGpu(backend, partial, [1], [d.g, 1, d.c], 'sum');
+  release(backend, partial);
+  return sums;
+}
+
+/** A flat pass producing `size` values; flat views of the inputs are made and released here. */
+function rowsPass(backend: WebGPUBackendLike, d: Dims, names: string[], inputs: TensorInfo[], body: string, key: string,
+  outShape: number[], eps: number, r = d.r): TensorInfo {
+  const size = tf.util.sizeFromShape(outShape);
+  const flat = inputs.map((t) => reshapeView(backend, t, [tf.util.sizeFromShape(t.shape)]));
+  const y = backend.runWebGPUProgram(new RowsProgram(names, body, key, size), flat, 'float32', rowsUniforms(d, eps, r));
+  const out = reshapeView(backend, y, outShape);
+  release(backend, y, ...flat);
+  return out;
+}
+
+const NORMALISE = 'let inv = inverseSqrt(variance[gc] + uniforms.eps); result[index] = (x[index] - mean[gc]) * inv * gamma[c] + beta[c];';
+const DX = `let inv = inverseSqrt(variance[gc] + uniforms.eps);
+        let xhat = (x[index] - mean[gc]) * inv;
+        result[index] = gamma[c] * inv * (dy[index] - sumDy[gc] * uniforms.invR - xhat * sumDyXhat[gc] * uniforms.invR);`;
+
+export function groupNormConfig(): tf.KernelConfig {
+  const kernelFunc: tf.KernelFunc = (args) => {
+    const backend = args.backend as unknown as WebGPUBackendLike;
+    const { x, gamma, beta } = args.inputs as { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo };
+    const eps = (args.attrs as { eps: number }).eps;
+    const d = dimsOf(GROUP_NORM, x);
+    const stat = [d.g, 1, d.c];
+    // statistics as [G, 1, C] "rows" (R = 1 in the pass, so gc = index)
+    const sum = rowSums(backend, d, 'x', [x], eps);
+    const mean = rowsPass(backend, d, ['s'], [sum], 'result[index] = s[index] * uniforms.invR;', 'scale_mean', stat, eps, 1);
+    const sq = rowSums(backend, d, 'centredSquare', [x, mean], eps);
+    const variance = rowsPass(backend, d, ['s'], [sq], 'result[index] = s[index] * uniforms.invR;', 'scale_variance', stat, eps, 1);
+    const y = rowsPass(backend, d, ['x', 'mean', 'variance', 'gamma', 'beta'], [x, mean, variance, gamma, beta], NORMALISE, 'normalise', [...x.shape], eps);
+    release(backend, sum, sq);
+    return [y, mean, variance];
+  };
+  return { kernelName: GROUP_NORM, backendName: 'webgpu', kernelFunc };
+}
+
+export function groupNormSumsConfig(): tf.KernelConfig {
+  const kernelFunc: tf.KernelFunc = (args) => {
+    const backend = args.backend as unknown as WebGPUBackendLike;
+    const { dy, x, mean, variance } = args.inputs as Record<string, TensorInfo>;
+    const eps = (args.attrs as { eps: number }).eps;
+    const d = dimsOf(GROUP_NORM_SUMS, x);
+    return [rowSums(backend, d, 'dy', [dy], eps), rowSums(backend, d, 'dyXhat', [dy, x, mean, variance], eps)];
+  };
+  return { kernelName: GROUP_NORM_SUMS, backendName: 'webgpu', kernelFunc };
+}
+
+export function groupNormDxConfig(): tf.KernelConfig {
+  const kernelFunc: tf.KernelFunc = (args) => {
+    const backend = args.backend as unknown as WebGPUBackendLike;
+    const { dy, x, mean, variance, gamma, sumDy, sumDyXhat } = args.inputs as Record<string, TensorInfo>;
+    const eps = (args.attrs as { eps: number }).eps;
+    const d = dimsOf(GROUP_NORM_DX, x);
+    return rowsPass(backend, d, ['dy', 'x', 'mean', 'variance', 'gamma', 'sumDy', 'sumDyXhat'],
+      [dy, x, mean, variance, gamma, sumDy, sumDyXhat], DX, 'dx', [...x.shape], eps);
+  };
+  return { kernelName: GROUP_NORM_DX, backendName: 'webgpu', kernelFunc };
+}
