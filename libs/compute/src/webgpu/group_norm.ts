@@ -14,99 +14,19 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { GROUP_NORM, GROUP_NORM_DX, GROUP_NORM_SUMS } from '../group-norm';
-import { CHUNK, reduceOnGpu } from './reduce';
-import { release, reshapeView, spreadWorkgroups, type TensorInfo, type WebGPUBackendLike, type WebGPUProgram } from './program';
-
-const WG = 64;
+import { CHUNK, ChunkReduceProgram, reduceOnGpu, type RowTerm } from './reduce';
+import { FlatProgram, release, reshapeView, type TensorInfo, type WebGPUBackendLike } from './program';
 
 /** What the first folding pass sums per row: x, (x - mean)^2, dy, or dy xhat. */
-type RowTerm = 'x' | 'centredSquare' | 'dy' | 'dyXhat';
-
-const TERM_INPUTS: Record<RowTerm, string[]> = {
-  x: ['x'],
-  centredSquare: ['x', 'mean'],
-  dy: ['dy'],
-  dyXhat: ['dy', 'x', 'mean', 'variance'],
+const TERMS: Record<'x' | 'centredSquare' | 'dy' | 'dyXhat', RowTerm> = {
+  x: { key: 'x', inputs: ['x'], preamble: '', value: 'x[at]' },
+  centredSquare: { key: 'centred_square', inputs: ['x', 'mean'], preamble: 'let m = mean[oi];', value: '(x[at] - m) * (x[at] - m)' },
+  dy: { key: 'dy', inputs: ['dy'], preamble: '', value: 'dy[at]' },
+  dyXhat: {
+    key: 'dy_xhat', inputs: ['dy', 'x', 'mean', 'variance'],
+    preamble: 'let m = mean[oi]; let inv = inverseSqrt(variance[oi] + uniforms.eps);', value: 'dy[at] * (x[at] - m) * inv',
+  },
 };
-
-const TERM_CODE: Record<RowTerm, string> = {
-  x: 'x[at]',
-  centredSquare: '(x[at] - m) * (x[at] - m)',
-  dy: 'dy[at]',
-  dyXhat: 'dy[at] * (x[at] - m) * inv',
-};
-
-/** [G, R, C] rows -> [G, ceil(R / CHUNK), C] partial sums of a row term. */
-class ChunkSumProgram implements WebGPUProgram {
-  variableNames: string[];
-  outputShape: number[];
-  shaderKey: string;
-  dispatchLayout = { x: [0, 1, 2] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [WG, 1, 1];
-  size = true;
-  uniforms = 'R : i32, C : i32, parts : i32, eps : f32,';
-  constructor(g: number, parts: number, c: number, private term: RowTerm) {
-    this.variableNames = TERM_INPUTS[term];
-    this.outputShape = [g, parts, c];
-    const [x, y] = spreadWorkgroups(Math.ceil((g * parts * c) / WG));
-    this.dispatch = [x, y, 1];
-    this.shaderKey = `anatomynet_groupnorm_chunksum_${term}`;
-  }
-  getUserCode(): string {
-    const stats = this.variableNames.includes('mean')
-      ? `let m = mean[gc];${this.variableNames.includes('variance') ? ' let inv = inverseSqrt(variance[gc] + uniforms.eps);' : ''}`
-      : '';
-    return `
-      fn main(index : i32) {
-        if (index >= uniforms.size) { return; }
-        let C = uniforms.C;
-        let perGroup = uniforms.parts * C;
-        let g = index / perGroup;
-        let rem = index - g * perGroup;
-        let p = rem / C;
-        let c = rem - p * C;
-        let gc = g * C + c;
-        ${stats}
-        let r0 = p * ${CHUNK};
-        let r1 = min(r0 + ${CHUNK}, uniforms.R);
-        var acc = 0.0;
-        var at = (g * uniforms.R + r0) * C + c;
-        for (var r = r0; r < r1; r = r + 1) {
-          acc = acc + ${TERM_CODE[this.term]};
-          at = at + C;
-        }
-        result[index] = acc;
-      }`;
-  }
-}
-
-/** One flat pass over [G, R, C] (or [G, 1, C] for the statistics) with per-(g, c) and per-c operands. */
-class RowsProgram implements WebGPUProgram {
-  outputShape: number[];
-  shaderKey: string;
-  dispatchLayout = { x: [0] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [WG, 1, 1];
-  size = true;
-  uniforms = 'R : i32, C : i32, eps : f32, invR : f32,';
-  constructor(readonly variableNames: string[], private body: string, key: string, size: number) {
-    this.outputShape = [size];
-    const [x, y] = spreadWorkgroups(Math.ceil(size / WG));
-    this.dispatch = [x, y, 1];
-    this.shaderKey = `anatomynet_groupnorm_${key}`;
-  }
-  getUserCode(): string {
-    return `
-      fn main(index : i32) {
-        if (index >= uniforms.size) { return; }
-        let C = uniforms.C;
-        let c = index % C;
-        let gc = (index / (uniforms.R * C)) * C + c;
-        ${this.body}
-      }`;
-  }
-}
 
 interface Dims {
   g: number;
@@ -129,8 +49,9 @@ const rowsUniforms = (d: Dims, eps: number, r = d.r) => [
 /** [G, 1, C] sums over each group's rows of `term`. */
 function rowSums(backend: WebGPUBackendLike, d: Dims, term: RowTerm, inputs: TensorInfo[], eps: number): TensorInfo {
   const parts = Math.ceil(d.r / CHUNK);
-  const partial = backend.runWebGPUProgram(new ChunkSumProgram(d.g, parts, d.c, term), inputs, 'float32', [
-    { type: 'int32', data: [d.r] }, { type: 'int32', data: [d.c] }, { type: 'int32', data: [parts] }, { type: 'float32', data: [eps] },
+  const partial = backend.runWebGPUProgram(new ChunkReduceProgram(d.g, parts, d.c, 'sum', 'float32', term), inputs, 'float32', [
+    { type: 'int32', data: [d.r] }, { type: 'int32', data: [d.c] }, { type: 'int32', data: [parts] },
+    { type: 'float32', data: [1] }, { type: 'float32', data: [eps] },
   ]);
   if (parts === 1) return partial;
   const sums = reduceOnGpu(backend, partial, [1], [d.g, 1, d.c], 'sum');
@@ -143,7 +64,10 @@ function rowsPass(backend: WebGPUBackendLike, d: Dims, names: string[], inputs: 
   outShape: number[], eps: number, r = d.r): TensorInfo {
   const size = tf.util.sizeFromShape(outShape);
   const flat = inputs.map((t) => reshapeView(backend, t, [tf.util.sizeFromShape(t.shape)]));
-  const y = backend.runWebGPUProgram(new RowsProgram(names, body, key, size), flat, 'float32', rowsUniforms(d, eps, r));
+  // per-(g, c) operands at gc, per-c ones at c, of the row's group and channel
+  const code = `let C = uniforms.C; let c = index % C; let gc = (index / (uniforms.R * C)) * C + c; ${body}`;
+  const program = new FlatProgram(names, 'R : i32, C : i32, eps : f32, invR : f32,', code, `groupnorm_${key}`, size);
+  const y = backend.runWebGPUProgram(program, flat, 'float32', rowsUniforms(d, eps, r));
   const out = reshapeView(backend, y, outShape);
   release(backend, y, ...flat);
   return out;
@@ -162,9 +86,9 @@ export function groupNormConfig(): tf.KernelConfig {
     const d = dimsOf(GROUP_NORM, x);
     const stat = [d.g, 1, d.c];
     // statistics as [G, 1, C] "rows" (R = 1 in the pass, so gc = index)
-    const sum = rowSums(backend, d, 'x', [x], eps);
+    const sum = rowSums(backend, d, TERMS.x, [x], eps);
     const mean = rowsPass(backend, d, ['s'], [sum], 'result[index] = s[index] * uniforms.invR;', 'scale_mean', stat, eps, 1);
-    const sq = rowSums(backend, d, 'centredSquare', [x, mean], eps);
+    const sq = rowSums(backend, d, TERMS.centredSquare, [x, mean], eps);
     const variance = rowsPass(backend, d, ['s'], [sq], 'result[index] = s[index] * uniforms.invR;', 'scale_variance', stat, eps, 1);
     const y = rowsPass(backend, d, ['x', 'mean', 'variance', 'gamma', 'beta'], [x, mean, variance, gamma, beta], NORMALISE, 'normalise', [...x.shape], eps);
     release(backend, sum, sq);
@@ -179,7 +103,7 @@ export function groupNormSumsConfig(): tf.KernelConfig {
     const { dy, x, mean, variance } = args.inputs as Record<string, TensorInfo>;
     const eps = (args.attrs as { eps: number }).eps;
     const d = dimsOf(GROUP_NORM_SUMS, x);
-    return [rowSums(backend, d, 'dy', [dy], eps), rowSums(backend, d, 'dyXhat', [dy, x, mean, variance], eps)];
+    return [rowSums(backend, d, TERMS.dy, [dy], eps), rowSums(backend, d, TERMS.dyXhat, [dy, x, mean, variance], eps)];
   };
   return { kernelName: GROUP_NORM_SUMS, backendName: 'webgpu', kernelFunc };
 }

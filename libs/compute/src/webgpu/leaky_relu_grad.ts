@@ -7,33 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { LEAKY_RELU_GRAD } from '../fused-gradients';
-import { release, reshapeView, spreadWorkgroups, type TensorInfo, type WebGPUBackendLike, type WebGPUProgram } from './program';
-
-const WG = 64;
-
-class LeakyReluGradProgram implements WebGPUProgram {
-  variableNames = ['dy', 'x'];
-  outputShape: number[];
-  shaderKey = 'anatomynet_leaky_relu_grad';
-  dispatchLayout = { x: [0] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [WG, 1, 1];
-  size = true;
-  uniforms = 'alpha : f32,';
-  constructor(size: number) {
-    this.outputShape = [size];
-    const [x, y] = spreadWorkgroups(Math.ceil(size / WG));
-    this.dispatch = [x, y, 1];
-  }
-  getUserCode(): string {
-    return `
-      fn main(index : i32) {
-        if (index >= uniforms.size) { return; }
-        let g = dy[index];
-        result[index] = select(uniforms.alpha * g, g, x[index] > 0.0);
-      }`;
-  }
-}
+import { FlatProgram, release, reshapeView, type TensorInfo, type WebGPUBackendLike } from './program';
 
 export function leakyReluGradConfig(): tf.KernelConfig {
   const kernelFunc: tf.KernelFunc = (args) => {
@@ -44,7 +18,8 @@ export function leakyReluGradConfig(): tf.KernelConfig {
       throw new RangeError(`${LEAKY_RELU_GRAD}: dy ${dy.dtype} [${dy.shape.join(',')}] and x ${x.dtype} [${x.shape.join(',')}] must be float32 of one size`);
     }
     const flatDy = reshapeView(backend, dy, [size]), flatX = reshapeView(backend, x, [size]);
-    const y = backend.runWebGPUProgram(new LeakyReluGradProgram(size), [flatDy, flatX], 'float32',
+    const program = new FlatProgram(['dy', 'x'], 'alpha : f32,', 'let g = dy[index]; result[index] = select(uniforms.alpha * g, g, x[index] > 0.0);', 'leaky_relu_grad', size);
+    const y = backend.runWebGPUProgram(program, [flatDy, flatX], 'float32',
       [{ type: 'float32', data: [(args.attrs as { alpha: number }).alpha] }]);
     const out = reshapeView(backend, y, [...x.shape]);
     release(backend, flatDy, flatX, y);

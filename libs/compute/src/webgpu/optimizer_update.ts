@@ -9,40 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { MOMENTUM_UPDATE, RMSPROP_UPDATE } from '../optimizer-kernels';
-import { release, reshapeView, spreadWorkgroups, type TensorInfo, type WebGPUBackendLike, type WebGPUProgram } from './program';
-
-const WG = 64;
-
-/** result[i] = the last line of `body`, over flat float32 inputs named by `variableNames`. */
-class UpdateProgram implements WebGPUProgram {
-  outputShape: number[];
-  shaderKey: string;
-  dispatchLayout = { x: [0] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [WG, 1, 1];
-  size = true;
-
-  constructor(
-    readonly variableNames: string[],
-    readonly uniforms: string,
-    private body: string,
-    key: string,
-    size: number,
-  ) {
-    this.outputShape = [size];
-    const [x, y] = spreadWorkgroups(Math.ceil(size / WG));
-    this.dispatch = [x, y, 1];
-    this.shaderKey = `anatomynet_update_${key}`;
-  }
-
-  getUserCode(): string {
-    return `
-      fn main(index : i32) {
-        if (index >= uniforms.size) { return; }
-        ${this.body}
-      }`;
-  }
-}
+import { FlatProgram, release, reshapeView, type TensorInfo, type WebGPUBackendLike } from './program';
 
 const RMS_UNIFORMS = 'lr : f32, decay : f32, keep : f32, momentum : f32, eps : f32,';
 const NEW_MEAN_SQUARE = 'let g = grad[index]; let s = meanSquare[index] * uniforms.decay + (g * g) * uniforms.keep;';
@@ -69,7 +36,7 @@ function updateKernel(
     const values = uniformsOf(args.attrs as unknown as Record<string, number>).map((v) => ({ type: 'float32' as const, data: [v] }));
     const flat = new Map(Object.entries(inputs).map(([name, t]) => [name, reshapeView(backend, t, [size])]));
     const results = outputs.map((o) => {
-      const program = new UpdateProgram(o.inputs, uniforms, o.body, o.key, size);
+      const program = new FlatProgram(o.inputs, uniforms, o.body, `update_${o.key}`, size);
       const y = backend.runWebGPUProgram(program, o.inputs.map((n) => flat.get(n)!), 'float32', values);
       const out = reshapeView(backend, y, [...shape]);
       release(backend, y);

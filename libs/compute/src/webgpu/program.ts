@@ -76,3 +76,36 @@ export function stockKernel(name: string): tf.KernelConfig {
   if (!k) throw new Error(`tfjs-backend-webgpu registers no ${name} kernel`);
   return k;
 }
+
+/**
+ * One thread per output value of a flat float32 output of `size` values: `body` is the code of
+ * `main(index)` after the bounds check, writing `result[index]`, with the inputs named by
+ * `variableNames` and the fields of `uniforms` (tfjs adds `size`).
+ */
+export class FlatProgram implements WebGPUProgram {
+  outputShape: number[];
+  shaderKey: string;
+  dispatchLayout = { x: [0] };
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number] = [64, 1, 1];
+  size = true;
+  constructor(
+    readonly variableNames: string[],
+    readonly uniforms: string,
+    private body: string,
+    key: string,
+    size: number,
+  ) {
+    this.outputShape = [size];
+    const [x, y] = spreadWorkgroups(Math.ceil(size / 64));
+    this.dispatch = [x, y, 1];
+    this.shaderKey = `anatomynet_flat_${key}`;
+  }
+  getUserCode(): string {
+    return `
+      fn main(index : i32) {
+        if (index >= uniforms.size) { return; }
+        ${this.body}
+      }`;
+  }
+}

@@ -21,21 +21,35 @@ export type ReduceOp = 'sum' | 'mean' | 'max' | 'min';
 export const CHUNK = 128;
 const WG = 64;
 
+/**
+ * What a first pass folds per row instead of x itself (group_norm.ts): `value` over the inputs
+ * named in `inputs`, at element `at`, after `preamble`, which may read the per-(outer, inner)
+ * operands at `oi` and the uniform `eps`.
+ */
+export interface RowTerm {
+  key: string;
+  inputs: string[];
+  preamble: string;
+  value: string;
+}
+
 /** Folds chunks of rows: x viewed as [outer, R, inner] gives [outer, ceil(R/CHUNK), inner]. */
-class ChunkReduceProgram implements WebGPUProgram {
-  variableNames = ['x'];
+export class ChunkReduceProgram implements WebGPUProgram {
+  variableNames: string[];
   outputShape: number[];
   shaderKey: string;
   dispatchLayout = { x: [0, 1, 2] };
   dispatch: [number, number, number];
   workgroupSize: [number, number, number] = [WG, 1, 1];
   size = true;
-  uniforms = 'R : i32, inner : i32, parts : i32, scale : f32,';
-  constructor(outer: number, parts: number, inner: number, private op: ReduceOp, private dtype: 'float32' | 'int32') {
+  uniforms: string;
+  constructor(outer: number, parts: number, inner: number, private op: ReduceOp, private dtype: 'float32' | 'int32', private term?: RowTerm) {
+    this.variableNames = term ? term.inputs : ['x'];
+    this.uniforms = `R : i32, inner : i32, parts : i32, scale : f32,${term ? ' eps : f32,' : ''}`;
     this.outputShape = [outer, parts, inner];
     const [x, y] = spreadWorkgroups(Math.ceil((outer * parts * inner) / WG));
     this.dispatch = [x, y, 1];
-    this.shaderKey = `anatomynet_chunkreduce_${op}_${dtype}`;
+    this.shaderKey = `anatomynet_chunkreduce_${op}_${dtype}${term ? `_${term.key}` : ''}`;
   }
   getUserCode(): string {
     const t = this.dtype === 'int32' ? 'i32' : 'f32';
@@ -52,12 +66,13 @@ class ChunkReduceProgram implements WebGPUProgram {
         let rem = index - o * perOuter;
         let p = rem / inner;
         let i = rem - p * inner;
+        ${this.term ? `let oi = o * inner + i; ${this.term.preamble}` : ''}
         let r0 = p * ${CHUNK};
         let r1 = min(r0 + ${CHUNK}, uniforms.R);
         var acc : ${t} = ${init};
         var at = (o * uniforms.R + r0) * inner + i;
         for (var r = r0; r < r1; r = r + 1) {
-          let v = ${t}(x[at]);
+          let v = ${this.term ? this.term.value : `${t}(x[at])`};
           ${fold}
           at = at + inner;
         }
