@@ -122,8 +122,8 @@ async function benchModel(
     if (train) {
       const target = tf.tidy(() =>
         tf.oneHot(tf.cast(tf.mul(tf.sigmoid(x), 9.99), 'int32').reshape([-1]), cfg.numClasses).toFloat()) as tf.Tensor2D;
-      // ref_anatomynet.py's optimizer: torch.optim.RMSprop(lr=2e-3), alpha 0.99, eps 1e-8 (before
-      // 2026-11-28 this bench stepped plain SGD, a cheaper update than the reference's)
+      // ref_anatomynet.py's optimizer: torch.optim.RMSprop(lr=2e-3), alpha 0.99, eps 1e-8 (the
+      // training steps of 2026-11-26 and -27 in BENCHMARKS.md stepped plain SGD, a cheaper update)
       const opt = rmspropOptimizer(2e-3, 0.99, 0, 1e-8);
       out.optimizer = 'RMSprop lr 2e-3 decay 0.99 eps 1e-8 (fused update)';
       const loss = softDiceTo(target);
