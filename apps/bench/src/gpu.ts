@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import {
   autotuneConv, BACKEND_ORDER, settle, timeBatched, benchConvGflops, boundGpuBufferPool, capGpuBufferPool, gpuAllocationPeak, trimGpuBufferPool, dawnFlags, loadTunedTilings, referenceConvInput, REFERENCE_CONVS,
-  registerWebgpuKernels, rmspropOptimizer, selectBackend, tunedTilings, useStockWebgpuKernels, type BackendName, type ConvTiling,
+  registerWebgpuKernels, rmspropOptimizer, selectBackend, tunedTilings, useStockWebgpuKernels, withoutOwnWebgpuKernels, type BackendName, type ConvTiling,
 } from '@anatomynet/compute';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -318,6 +318,10 @@ const argv = await yargs(hideBin(process.argv))
   .option('save-tilings', { type: 'string', describe: 'write the tuned tilings to this JSON' })
   .option('json-out', { type: 'string', describe: 'also write the JSON so far to this file after each phase (survives a timeout)' })
   .option('check', { type: 'boolean', default: true, describe: 'webgpu: compare the conv kernels with tfjs-cpu on small shapes first' })
+  .option('own-fused', {
+    type: 'boolean', default: true,
+    describe: 'webgpu: the fused optimizer update, LeakyRelu gradient and norm kernels (--no-own-fused: tfjs\'s composed ops, for an A/B in one call)',
+  })
   .strict()
   .help()
   .parseAsync();
@@ -326,7 +330,11 @@ const choice = await selectBackend({ prefer: argv.backend as BackendName | undef
 const webgpu = choice.backend === 'webgpu';
 if (webgpu) watchGpuErrors();
 if (webgpu && argv.poolCapGb !== undefined) capGpuBufferPool(argv.poolCapGb * 2 ** 30);
-const doc: Record<string, unknown> = { backend: choice.backend, reason: choice.reason, adapter: choice.adapter, ownKernels: choice.kernels, dawnFlags: dawnFlags(), poolCapGb: argv.poolCapGb ?? null };
+const withoutFused = webgpu && !argv.ownFused ? withoutOwnWebgpuKernels() : [];
+const doc: Record<string, unknown> = {
+  backend: choice.backend, reason: choice.reason, adapter: choice.adapter, ownKernels: choice.kernels.filter((k) => !withoutFused.includes(k)),
+  dawnFlags: dawnFlags(), poolCapGb: argv.poolCapGb ?? null,
+};
 const emit = () => process.stdout.write(`${JSON.stringify(doc)}\n`);
 const checkpoint = () => {
   if (!argv.jsonOut) return;

@@ -1,5 +1,5 @@
 export { installDawn, requestDawnAdapter, describeAdapter, dawnFlags, type AdapterReport } from './dawn';
-export { registerWebgpuKernels, useStockWebgpuKernels, WEBGPU_OWN_KERNELS, WEBGPU_REPLACEMENTS } from './register';
+export { registerWebgpuKernels, useStockWebgpuKernels, withoutOwnWebgpuKernels, WEBGPU_OWN_KERNELS, WEBGPU_REPLACEMENTS } from './register';
 export { collapseBroadcast } from './binary_collapsed';
 export { reductionRuns } from './reduce';
 export {

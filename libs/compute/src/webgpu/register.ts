@@ -86,3 +86,14 @@ export function useStockWebgpuKernels(names: string[]): string[] {
   }
   return done;
 }
+
+/**
+ * Unregisters the kernels under this project's own names ({@link WEBGPU_OWN_KERNELS}), so that
+ * optimizers, gradients and norms take tfjs's composed paths: for benchmarks that compare both in
+ * one process. {@link registerWebgpuKernels} adds them back. Returns the names removed.
+ */
+export function withoutOwnWebgpuKernels(): string[] {
+  const removed = WEBGPU_OWN_KERNELS.filter((n) => tf.getKernel(n, 'webgpu'));
+  for (const n of removed) tf.unregisterKernel(n, 'webgpu');
+  return removed;
+}
