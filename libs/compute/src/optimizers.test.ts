@@ -10,6 +10,7 @@ import { MOMENTUM_UPDATE, RMSPROP_UPDATE } from './optimizer-kernels';
 import { FusedMomentumOptimizer, FusedRmspropOptimizer } from './optimizers';
 import { selectBackend } from './backend';
 import { adapterPromise, SKIP_NOTE } from './webgpu/test_util';
+import { registerWebgpuKernels, WEBGPU_OWN_KERNELS, withoutOwnWebgpuKernels } from './webgpu/register';
 
 /** Odd sizes, a scalar and a conv filter, as a model's variables are. */
 const SHAPES = [[3, 3, 3, 5, 7], [7], [], [13, 2]];
@@ -155,5 +156,18 @@ describe.skipIf(!adapter)(`fused optimizers on webgpu vs cpu${adapter ? '' : ` (
     expect(info.kernels.map((k) => k.name)).toEqual(vars.map(() => kernel));
     tf.dispose([...vars, ...Object.values(g)]);
     opt.dispose();
+  });
+  it('without the own kernels (a benchmark\'s A/B) the optimizers take tfjs\'s path, with the same result', async () => {
+    await tf.setBackend('webgpu');
+    const fused = await train(() => new FusedRmspropOptimizer(2e-3, 0.99));
+    expect(withoutOwnWebgpuKernels()).toEqual(WEBGPU_OWN_KERNELS);
+    expect(tf.getKernel(RMSPROP_UPDATE, 'webgpu')).toBeUndefined();
+    const composed = await train(() => new FusedRmspropOptimizer(2e-3, 0.99));
+    registerWebgpuKernels();
+    expect(tf.getKernel(RMSPROP_UPDATE, 'webgpu')).toBeDefined();
+    composed.vars.forEach((v, i) => {
+      const scale = Math.max(...fused.vars[i].map(Math.abs));
+      v.forEach((x, j) => expect(Math.abs(x - fused.vars[i][j])).toBeLessThanOrEqual(1e-5 * scale));
+    });
   });
 });
