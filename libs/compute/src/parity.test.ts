@@ -49,12 +49,12 @@ function perturbedModel(): AnatomyNetModel {
   return model;
 }
 
-async function lossAndGrads(backend: string): Promise<{ loss: number; grads: Map<string, Float32Array> }> {
+async function lossAndGrads(backend: string, recompute = false): Promise<{ loss: number; grads: Map<string, Float32Array> }> {
   await tf.setBackend(backend);
   const model = perturbedModel();
   const x = tf.tensor(seededValues(SHAPE.reduce((a, b) => a * b, 1), 11), SHAPE);
   const g = labels();
-  const { value, grads } = tf.variableGrads(() => softDice(forward(model, x, { training: true }), g), [...model.params.values()]);
+  const { value, grads } = tf.variableGrads(() => softDice(forward(model, x, { training: true, recompute }), g), [...model.params.values()]);
   const loss = (await value.data())[0];
   const out = new Map<string, Float32Array>();
   for (const [name, v] of model.params) out.set(name, (await grads[v.name].data()) as Float32Array);
@@ -72,8 +72,9 @@ describe.skipIf(!adapter)(`AnatomyNet cpu/webgpu parity${adapter ? '' : ` (${SKI
     tf.env().set('WEBGPU_CPU_FORWARD', false);
   });
 
-  it('forward + soft Dice + gradients of every parameter agree at 8x16x16', async () => {
-    const gpu = await lossAndGrads('webgpu');
+  // recomputed blocks (libs/model, the whole-volume path) run the norm's gradient inside a block's own backward
+  it.each([false, true])('forward + soft Dice + gradients of every parameter agree at 8x16x16 (webgpu blocks recomputed: %s)', async (recompute) => {
+    const gpu = await lossAndGrads('webgpu', recompute);
     const cpu = await lossAndGrads('cpu');
     expect(Number.isFinite(cpu.loss) && cpu.loss > 0 && cpu.loss < 1).toBe(true);
     expect(Math.abs(gpu.loss - cpu.loss) / cpu.loss).toBeLessThan(1e-4);
