@@ -5,7 +5,7 @@
  * `AnatomyNetGroupNormSums` {dy, x, mean, variance}, attrs {eps} -> [sum dy, sum dy xhat] ([G,1,C])
  * and `AnatomyNetGroupNormDx` {dy, x, mean, variance, gamma, sumDy, sumDyXhat}, attrs {eps} -> dx.
  *
- * Why: the composed norm (libs/model normalizeGroupsComposed) is about 12 dispatches forward and 15
+ * Why: the composed norm (libs/model normalizeGroupsComposed) is about 11 dispatches forward and 12
  * backward, most of them full-size elementwise passes that also allocate (x - mean, its square,
  * xhat, xhat gamma); the reference network has 14 norms. How: sums over rows fold chunks of
  * {@link CHUNK} rows per thread (coalesced along the channels, as reduce.ts), the first pass applying
