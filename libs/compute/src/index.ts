@@ -4,3 +4,5 @@ export * from './cpu';
 export { kernelSeconds, settle, timeBatched, type BatchTiming, type KernelTiming } from './timing';
 export { FusedMomentumOptimizer, FusedRmspropOptimizer, momentumOptimizer, rmspropOptimizer } from './optimizers';
 export { MOMENTUM_UPDATE, RMSPROP_UPDATE } from './optimizer-kernels';
+export { GROUP_NORM, GROUP_NORM_DX, GROUP_NORM_GRAD, GROUP_NORM_SUMS } from './group-norm';
+export { LEAKY_RELU_GRAD, SOFTMAX_GRAD } from './fused-gradients';

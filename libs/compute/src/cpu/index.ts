@@ -2,8 +2,6 @@ export {
   registerCpuKernels, unregisterCpuKernels, cpuKernelsRegistered, stockCpuKernel, CONV3D_KERNEL_NAMES,
   SUPPORT_KERNEL_NAMES, FUSED_KERNEL_NAMES, type RegisterCpuKernelsOptions,
 } from './kernels';
-export { GROUP_NORM, GROUP_NORM_DX, GROUP_NORM_GRAD, GROUP_NORM_SUMS } from '../group-norm';
-export { LEAKY_RELU_GRAD, SOFTMAX_GRAD } from '../fused-gradients';
 export { SOFT_COUNTS, SOFT_COUNTS_GRAD, FOCAL_SUMS, FOCAL_SUMS_GRAD } from './loss-kernels';
 export { softCountSums, softCountSumsGrad, focalSums, focalSumsGrad, type SoftCountSums, type FocalOptions } from './loss-sums';
 export { groupNormForward, groupNormBackward, type GroupNormForward, type GroupNormBackward } from './norm';
