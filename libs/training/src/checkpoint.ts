@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { loadModel, saveModel, type AnatomyNetModel } from '@anatomynet/model';
+import type { AverageValues } from './weight-average';
 
 export interface LoopState {
   /** Epochs completed. */
@@ -22,7 +23,7 @@ export interface LoopState {
 export interface Checkpoint {
   dir: string;
   state: LoopState;
-  /** sha256 over the folder's files (model digest, optimizer, state). */
+  /** sha256 over the folder's files (model digest, optimizer, weight average, state). */
   sha256: string;
 }
 
@@ -41,32 +42,43 @@ async function optimizerBytes(opt: tf.Optimizer): Promise<{ meta: { name: string
   return { meta, bin: Buffer.concat(parts) };
 }
 
-export async function saveCheckpoint(dir: string, model: AnatomyNetModel, opt: tf.Optimizer, state: LoopState): Promise<Checkpoint> {
+/** The weight average's arrays in name order, concatenated. */
+function averageBytes(average: AverageValues): { names: string[]; bin: Buffer } {
+  const names = [...average.keys()].sort();
+  return { names, bin: Buffer.concat(names.map((n) => { const a = average.get(n)!; return Buffer.from(a.buffer, a.byteOffset, a.byteLength); })) };
+}
+
+/** Writes a checkpoint; `average` (a run with schedule.emaDecay) goes to average.bin, so a resumed run continues it. */
+export async function saveCheckpoint(dir: string, model: AnatomyNetModel, opt: tf.Optimizer, state: LoopState, average?: AverageValues): Promise<Checkpoint> {
   const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
   await saveModel(model, join(tmp, 'model'));
   const { meta, bin } = await optimizerBytes(opt);
-  const stateText = `${JSON.stringify({ state, optimizer: { className: opt.getClassName(), slots: meta } }, null, 1)}\n`;
+  const avg = average ? averageBytes(average) : null;
+  const stateText = `${JSON.stringify({ state, optimizer: { className: opt.getClassName(), slots: meta }, ...(avg ? { average: avg.names } : {}) }, null, 1)}\n`;
   writeFileSync(join(tmp, 'optimizer.bin'), bin);
+  if (avg) writeFileSync(join(tmp, 'average.bin'), avg.bin);
   writeFileSync(join(tmp, 'state.json'), stateText);
-  const digest = sha256(readFileSync(join(tmp, 'model', 'digest.sha256')) + sha256(bin) + sha256(stateText));
+  const digest = sha256(readFileSync(join(tmp, 'model', 'digest.sha256')) + sha256(bin) + (avg ? sha256(avg.bin) : '') + sha256(stateText));
   mkdirSync(dirname(dir), { recursive: true });
   rmSync(dir, { recursive: true, force: true });
   renameSync(tmp, dir);
   return { dir, state, sha256: digest };
 }
 
-/** Loads a checkpoint's model, its state, and restores the optimizer's slots into `opt`. */
+/** Loads a checkpoint's model, its state and weight average (if it has one), and restores the optimizer's slots into `opt`. */
 export async function loadCheckpoint(dir: string, makeOptimizer: (phase: LoopState['phase']) => tf.Optimizer): Promise<{
   model: AnatomyNetModel;
   optimizer: tf.Optimizer;
   state: LoopState;
+  average?: AverageValues;
 }> {
   if (!existsSync(join(dir, 'state.json'))) throw new Error(`${dir}: not a checkpoint (state.json missing)`);
-  const { state, optimizer: o } = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as {
+  const { state, optimizer: o, average: averageNames } = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as {
     state: LoopState;
     optimizer: { className: string; slots: { name: string; shape: number[] }[] };
+    average?: string[];
   };
   const model = loadModel(join(dir, 'model'));
   const optimizer = makeOptimizer(state.phase);
@@ -83,5 +95,21 @@ export async function loadCheckpoint(dir: string, makeOptimizer: (phase: LoopSta
   if (off !== floats.length) throw new Error(`${dir}: optimizer.bin holds ${floats.length} floats, slots need ${off}`);
   await optimizer.setWeights(weights);
   tf.dispose(weights.map((w) => w.tensor));
-  return { model, optimizer, state };
+  return { model, optimizer, state, average: averageNames ? readAverage(dir, averageNames, model) : undefined };
+}
+
+function readAverage(dir: string, names: string[], model: AnatomyNetModel): AverageValues {
+  const bin = readFileSync(join(dir, 'average.bin'));
+  const floats = new Float32Array(bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength));
+  const sizes = new Map([...model.params, ...model.buffers].map(([n, v]) => [n, v.size]));
+  const out: AverageValues = new Map();
+  let off = 0;
+  for (const n of names) {
+    const size = sizes.get(n);
+    if (size === undefined) throw new Error(`${dir}: average.bin names ${n}, which the model does not have`);
+    out.set(n, floats.slice(off, off + size));
+    off += size;
+  }
+  if (off !== floats.length) throw new Error(`${dir}: average.bin holds ${floats.length} floats, the names need ${off}`);
+  return out;
 }

@@ -13,6 +13,8 @@ describe('run config', () => {
     expect(c.loss).toMatchObject({ name: 'dice+focal', lambda: 0.5, alpha: 0.5, beta: 0.5, gamma: 2 });
     expect(c.model.pools).toBe(1);
     expect(runConfigDigest(c)).toBe(runConfigDigest(resolveRunConfig({})));
+    // no weight average unless asked for, and the key stays out so earlier runs' digests still match
+    expect('emaDecay' in c.schedule).toBe(false);
   });
   test.each([
     [{ seed: -1 }, 'seed'],
@@ -25,6 +27,7 @@ describe('run config', () => {
     [{ masking: { masked: 'yes' } }, 'masking.masked'],
     [{ masking: { masked: false, marginal: true } }, 'masking.marginal'],
     [{ schedule: { rmspropMomentum: 1 } }, 'schedule.rmspropMomentum'],
+    [{ schedule: { emaDecay: 1 } }, 'schedule.emaDecay'],
     [{ evaluation: { componentMinShare: 0 } }, 'evaluation.componentMinShare'],
     [{ evaluation: { componentMinShare: 1.5 } }, 'evaluation.componentMinShare'],
   ])('%j is refused naming %s', (input, field) => {

@@ -35,6 +35,11 @@ export interface ScheduleConfig {
   sgdEpochs: number;
   sgdLr: number;
   momentum: number;
+  /**
+   * Decay of an exponential moving average of the weights that validation, model selection and the
+   * test evaluation use (weight-average.ts). Absent or 0: the trained weights themselves (the paper).
+   */
+  emaDecay?: number;
 }
 
 export interface RunConfig {
@@ -173,7 +178,8 @@ export function resolveRunConfig(input: unknown): RunConfig {
     num(a.elasticSigma, 'data.augment.elasticSigma', 0.1, 1e3);
   }
   const s = raw.schedule;
-  only(s as unknown as Record<string, unknown>, 'schedule', Object.keys(DEFAULT_RUN_CONFIG.schedule));
+  // emaDecay is optional so that the configs (and digests) of runs that leave it out stay as they were
+  only(s as unknown as Record<string, unknown>, 'schedule', [...Object.keys(DEFAULT_RUN_CONFIG.schedule), 'emaDecay']);
   num(s.rmspropEpochs, 'schedule.rmspropEpochs', 0, 1e6, true);
   num(s.sgdEpochs, 'schedule.sgdEpochs', 0, 1e6, true);
   if (s.rmspropEpochs + s.sgdEpochs < 1) throw new RunConfigError('schedule', s, 'needs at least one epoch');
@@ -182,6 +188,7 @@ export function resolveRunConfig(input: unknown): RunConfig {
   num(s.rmspropMomentum, 'schedule.rmspropMomentum', 0, 0.999);
   num(s.sgdLr, 'schedule.sgdLr', 0, 10);
   num(s.momentum, 'schedule.momentum', 0, 1);
+  if (s.emaDecay !== undefined) num(s.emaDecay, 'schedule.emaDecay', 0, 0.99999);
   num(raw.validateEveryEpochs, 'validateEveryEpochs', 1, 1e6, true);
   num(raw.evaluation.surfaceToleranceMm, 'evaluation.surfaceToleranceMm', 0, 100);
   if (typeof raw.evaluation.largestComponent !== 'boolean') {

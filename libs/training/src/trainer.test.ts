@@ -45,11 +45,16 @@ describe('trainRun', () => {
     await store.close();
   }, 600_000);
 
-  test('a resumed run repeats the uninterrupted run exactly (cpu, fixed seed)', async () => {
+  test('a resumed run repeats the uninterrupted run exactly (cpu, fixed seed), weight average included', async () => {
     const ds = join(root, 'ds-resume');
     writeTinyDataset(ds, { cases: 4, missingInOddCases: ['Parotid_L'] });
     const store = openSqliteStore(join(root, 'resume.db'));
-    const cfg = tinyConfig({ data: { huWindow: { lo: -200, hi: 1300 }, augment: { probability: 1, rotationDeg: 8, scale: 0.05, shear: 0.02, translate: 0.05, elasticAlpha: 3, elasticSigma: 3, flipLR: 0.5 } } });
+    const cfg = tinyConfig({
+      data: { huWindow: { lo: -200, hi: 1300 }, augment: { probability: 1, rotationDeg: 8, scale: 0.05, shear: 0.02, translate: 0.05, elasticAlpha: 3, elasticSigma: 3, flipLR: 0.5 } },
+      // validation, selection and the test evaluation use the average, so its resumption is checked below too
+      schedule: { rmspropEpochs: 3, rmspropLr: 0.002, sgdEpochs: 1, sgdLr: 0.001, momentum: 0.9, emaDecay: 0.8 },
+      validateEveryEpochs: 1,
+    });
     const whole = await trainRun({ config: cfg, datasetDir: ds, store, experiment: 'resume', runName: 'whole', runsDir: join(root, 'runs') });
     const part = await trainRun({ config: cfg, datasetDir: ds, store, experiment: 'resume', runName: 'part', runsDir: join(root, 'runs'), stopAfterEpochs: 2 });
     expect(part.status).toBe('KILLED');
@@ -62,6 +67,11 @@ describe('trainRun', () => {
     const ra = (await store.caseResults(whole.runId)).map((x) => [x.organ, x.dsc]);
     const rb = (await store.caseResults(part.runId)).map((x) => [x.organ, x.dsc]);
     expect(rb).toEqual(ra);
+    const va = await store.metricSeries(whole.runId, 'val/dice_mean');
+    const vb = await store.metricSeries(part.runId, 'val/dice_mean');
+    expect(va.length).toBe(4);
+    expect(vb.map((m) => [m.step, m.value])).toEqual(va.map((m) => [m.step, m.value]));
+    expect(resumed.bestEpoch).toBe(whole.bestEpoch);
     await store.close();
   }, 600_000);
 

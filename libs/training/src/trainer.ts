@@ -15,6 +15,7 @@ import { writeNifti, writeFileAtomic } from '@anatomynet/data';
 import { buildModel, trainStep, type AnatomyNetModel } from '@anatomynet/model';
 import { classWeights } from '@anatomynet/losses';
 import { caseLoss, maskOfRun } from './case-loss';
+import { WeightAverage } from './weight-average';
 import { ORGANS } from '@anatomynet/curation';
 import type { MetricWriter, TrackingStore } from '@anatomynet/tracking';
 import { loadCheckpoint, saveCheckpoint, type LoopState } from './checkpoint';
@@ -134,7 +135,7 @@ async function startOrResume(o: TrainOptions, ds: Dataset) {
     });
     const model = buildModel(cfg.model, { seed: cfg.seed });
     const state: LoopState = { epoch: 0, step: 0, phase: phaseOf(cfg, 0), bestValDice: -Infinity, bestEpoch: -1 };
-    return { runId: run.id, runDir, model, optimizer: makeOptimizer(cfg, state.phase), state };
+    return { runId: run.id, runDir, model, optimizer: makeOptimizer(cfg, state.phase), state, average: undefined };
   }
   const run = await o.store.getRun(o.resumeRunId);
   if (!run) throw new Error(`--resume ${o.resumeRunId}: no such run in the database`);
@@ -147,8 +148,9 @@ async function startOrResume(o: TrainOptions, ds: Dataset) {
   const ckpt = await o.store.latestArtifact(run.id, 'checkpoint');
   if (!ckpt) throw new Error(`--resume ${run.id}: the run has no checkpoint to continue from`);
   await o.store.resumeRun(run.id);
-  const { model, optimizer, state } = await loadCheckpoint(ckpt.path, (phase) => makeOptimizer(cfg, phase));
-  return { runId: run.id, runDir: run.runDir ?? join(o.runsDir, run.id), model, optimizer, state };
+  const { model, optimizer, state, average } = await loadCheckpoint(ckpt.path, (phase) => makeOptimizer(cfg, phase));
+  if (Boolean(cfg.schedule.emaDecay) !== Boolean(average)) throw new Error(`--resume ${run.id}: ${ckpt.path} ${average ? 'has' : 'lacks'} the weight average the config ${average ? 'does not ask for' : 'asks for'}`);
+  return { runId: run.id, runDir: run.runDir ?? join(o.runsDir, run.id), model, optimizer, state, average };
 }
 
 /** Trains one run to its end (or its failure) and records everything in the store. */
@@ -163,6 +165,9 @@ export async function trainRun(o: TrainOptions): Promise<TrainResult> {
   const start = await startOrResume(o, ds);
   const { runId, runDir, state } = start;
   let { model, optimizer } = start;
+  const average = cfg.schedule.emaDecay ? new WeightAverage(model, cfg.schedule.emaDecay, start.average) : null;
+  // validation, model selection and the best checkpoint see the averaged weights when the run keeps an average
+  const evaluated = <T>(fn: () => Promise<T>) => (average ? average.applied(fn) : fn());
   o.onRunCreated?.(runId);
   const writer: MetricWriter = o.store.metricWriter(runId);
   const numClasses = cfg.model.numClasses;
@@ -178,6 +183,7 @@ export async function trainRun(o: TrainOptions): Promise<TrainResult> {
       if (epoch >= stopAt) {
         await writer.close();
         await o.store.endRun(runId, 'KILLED', { error: `stopped after epoch ${epoch} on request` });
+        average?.dispose();
         model.dispose();
         return { runId, status: 'KILLED', bestEpoch: state.bestEpoch, bestValDice: state.bestValDice, testDice: NaN };
       }
@@ -197,6 +203,7 @@ export async function trainRun(o: TrainOptions): Promise<TrainResult> {
         const y = tf.tidy(() => tf.oneHot(tf.tensor1d(sample.labels, 'int32'), numClasses).reshape([1, nz, ny, nx, numClasses]));
         const loss = await trainStep(model, optimizer, x, (probs) => lossFn(probs, y, c.annotated), { recompute: o.recompute });
         tf.dispose([x, y]);
+        average?.update(state.step);
         // crops and volumes of varying size would otherwise grow tfjs-webgpu's exact-size buffer pool
         // without bound; buffers this step reused stay pooled for the next
         boundGpuBufferPool();
@@ -213,22 +220,26 @@ export async function trainRun(o: TrainOptions): Promise<TrainResult> {
       writer.log('train/lr', epoch, phase === 'rmsprop' ? cfg.schedule.rmspropLr : cfg.schedule.sgdLr);
       state.epoch = epoch + 1;
       if ((epoch + 1) % cfg.validateEveryEpochs === 0 || epoch + 1 === epochs) {
-        const valDice = await validate(model, ds.splits.validation.map(load), numClasses, cfg.evaluation, writer, epoch);
+        const valDice = await evaluated(async () => {
+          const dice = await validate(model, ds.splits.validation.map(load), numClasses, cfg.evaluation, writer, epoch);
+          // Model selection on the validation split only (the public code chose checkpoints on the test set).
+          if (dice > state.bestValDice || state.bestEpoch < 0) {
+            state.bestValDice = Number.isFinite(dice) ? dice : state.bestValDice;
+            state.bestEpoch = epoch;
+            const best = await saveCheckpoint(join(runDir, 'best'), model, optimizer, state);
+            await o.store.recordArtifact({ runId, kind: 'best-checkpoint', path: best.dir, sha256: best.sha256, step: epoch });
+          }
+          return dice;
+        });
         o.onProgress?.({ epoch, epochs, step: state.step, totalSteps, loss: epochLoss / order.length, phase, valDice });
-        // Model selection on the validation split only (the public code chose checkpoints on the test set).
-        if (valDice > state.bestValDice || state.bestEpoch < 0) {
-          state.bestValDice = Number.isFinite(valDice) ? valDice : state.bestValDice;
-          state.bestEpoch = epoch;
-          const best = await saveCheckpoint(join(runDir, 'best'), model, optimizer, state);
-          await o.store.recordArtifact({ runId, kind: 'best-checkpoint', path: best.dir, sha256: best.sha256, step: epoch });
-        }
       }
-      const ck = await saveCheckpoint(join(runDir, 'checkpoints', `epoch-${String(epoch + 1).padStart(5, '0')}`), model, optimizer, state);
+      const ck = await saveCheckpoint(join(runDir, 'checkpoints', `epoch-${String(epoch + 1).padStart(5, '0')}`), model, optimizer, state, await average?.values());
       await o.store.recordArtifact({ runId, kind: 'checkpoint', path: ck.dir, sha256: ck.sha256, step: epoch + 1 });
       await writer.flush();
       if (!(await o.store.heartbeat(runId))) throw new Error(`run ${runId} was marked ended by another process`);
     }
     optimizer.dispose();
+    average?.dispose();
     model.dispose();
     const best = await loadCheckpoint(join(runDir, 'best'), (phase) => makeOptimizer(cfg, phase));
     best.optimizer.dispose();
@@ -241,6 +252,7 @@ export async function trainRun(o: TrainOptions): Promise<TrainResult> {
   } catch (e) {
     const err = e as Error;
     await writer.close().catch(() => undefined);
+    average?.dispose();
     model.dispose();
     await o.store.endRun(runId, 'FAILED', { error: `${err.message}\n${err.stack ?? ''}`, failedStep: e instanceof NonFiniteLossError ? e.step : state.step });
     return { runId, status: 'FAILED', bestEpoch: state.bestEpoch, bestValDice: state.bestValDice, testDice: NaN, error: err.message };
