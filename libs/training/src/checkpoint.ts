@@ -29,23 +29,31 @@ export interface Checkpoint {
 
 const sha256 = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
 
+/** Float arrays back to back, as optimizer.bin and average.bin store them. */
+const floatBytes = (arrays: Float32Array[]) => Buffer.concat(arrays.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength)));
+
+/** A .bin file of floats (copied, so the array is aligned whatever the Buffer's offset). */
+function readFloats(path: string): Float32Array {
+  const bin = readFileSync(path);
+  return new Float32Array(bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength));
+}
+
 /** Optimizer slots in creation order (tfjs matches them to variables by index, not by name). */
 async function optimizerBytes(opt: tf.Optimizer): Promise<{ meta: { name: string; shape: number[] }[]; bin: Buffer }> {
   const weights = await opt.getWeights();
   const meta: { name: string; shape: number[] }[] = [];
-  const parts: Buffer[] = [];
+  const parts: Float32Array[] = [];
   for (const w of weights) {
     meta.push({ name: w.name.replace(/^anatomynet\d+\//, ''), shape: w.tensor.shape });
-    const v = (await w.tensor.data()) as Float32Array;
-    parts.push(Buffer.from(new Float32Array(v).buffer));
+    parts.push((await w.tensor.data()) as Float32Array);
   }
-  return { meta, bin: Buffer.concat(parts) };
+  return { meta, bin: floatBytes(parts) };
 }
 
 /** The weight average's arrays in name order, concatenated. */
 function averageBytes(average: AverageValues): { names: string[]; bin: Buffer } {
   const names = [...average.keys()].sort();
-  return { names, bin: Buffer.concat(names.map((n) => { const a = average.get(n)!; return Buffer.from(a.buffer, a.byteOffset, a.byteLength); })) };
+  return { names, bin: floatBytes(names.map((n) => average.get(n)!)) };
 }
 
 /** Writes a checkpoint; `average` (a run with schedule.emaDecay) goes to average.bin, so a resumed run continues it. */
@@ -83,8 +91,7 @@ export async function loadCheckpoint(dir: string, makeOptimizer: (phase: LoopSta
   const model = loadModel(join(dir, 'model'));
   const optimizer = makeOptimizer(state.phase);
   if (optimizer.getClassName() !== o.className) throw new Error(`${dir}: optimizer ${o.className} saved, ${optimizer.getClassName()} expected`);
-  const bin = readFileSync(join(dir, 'optimizer.bin'));
-  const floats = new Float32Array(bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength));
+  const floats = readFloats(join(dir, 'optimizer.bin'));
   let off = 0;
   const weights = o.slots.map((s) => {
     const n = s.shape.reduce((a, b) => a * b, 1);
@@ -99,8 +106,7 @@ export async function loadCheckpoint(dir: string, makeOptimizer: (phase: LoopSta
 }
 
 function readAverage(dir: string, names: string[], model: AnatomyNetModel): AverageValues {
-  const bin = readFileSync(join(dir, 'average.bin'));
-  const floats = new Float32Array(bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength));
+  const floats = readFloats(join(dir, 'average.bin'));
   const sizes = new Map([...model.params, ...model.buffers].map(([n, v]) => [n, v.size]));
   const out: AverageValues = new Map();
   let off = 0;
