@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { readNifti, type Mat3, type Vec3, type Volume } from '@anatomynet/data';
 import { ORGANS, openDataset as openPublishedDataset, type CaseRecord, type PublishedDataset } from '@anatomynet/curation';
 import { windowHu, type HuWindow } from './intensity';
-import { canonicalOrientation, canonicalShape, canonicalSpacing, fromCanonical, toCanonical, type Orientation } from './orientation';
+import { canonicalOrientation, canonicalShape, canonicalSpacing, toCanonical, type Orientation } from './orientation';
 import { resampledShape, resampleLinear, resampleNearest } from './resample';
 
 /** The dataset folder is missing a file, or a file is not what the curator writes. */
@@ -104,13 +104,6 @@ export function toNetworkGrid(img: Volume, labels: Uint8Array | null, opts: Prep
     orientation,
     canonicalShape: cShape,
   };
-}
-
-/** A label map predicted on the network grid, back on the source grid (nearest, then the inverse orientation). */
-export function toSourceGrid(pred: Uint8Array, networkShape: Vec3, sourceShape: Vec3, orientation: Orientation): Uint8Array {
-  const cShape = canonicalShape(sourceShape, orientation);
-  const onCanonical = networkShape.join() === cShape.join() ? pred : resampleNearest(pred, networkShape, cShape);
-  return fromCanonical(onCanonical, sourceShape, orientation);
 }
 
 /** Training case ids of the run's subset, sorted. */

@@ -43,6 +43,61 @@ export function resampleLinear(src: ArrayLike<number>, shape: Shape3, dstShape: 
   return out;
 }
 
+/**
+ * Label map of class probabilities resampled linearly to `dstShape`, then argmax: how nnU-Net brings a
+ * coarse prediction back to the image's own grid, with smooth organ edges instead of the coarse voxels'
+ * steps. `probs` is channels-last ([nx, ny, nz, numClasses], class fastest). Separable and one class at a
+ * time, so memory stays at a few floats per target voxel whatever the class count. Ties go to the lower class.
+ */
+export function argmaxOfLinearResample(probs: Float32Array, numClasses: number, shape: Shape3, dstShape: Shape3): Uint8Array {
+  const [nx, ny, nz] = shape;
+  const [tx, ty, tz] = dstShape;
+  if (probs.length !== nx * ny * nz * numClasses) throw new RangeError(`argmaxOfLinearResample: ${probs.length} values for ${shape.join('x')} voxels of ${numClasses} classes`);
+  const ax = axisWeights(nx, tx), ay = axisWeights(ny, ty), az = axisWeights(nz, tz);
+  const alongX = new Float32Array(tx * ny * nz), alongXY = new Float32Array(tx * ty * nz);
+  const plane = tx * ty;
+  const best = new Float32Array(plane * tz).fill(-Infinity);
+  const out = new Uint8Array(plane * tz);
+  for (let c = 0; c < numClasses; c++) {
+    for (let row = 0, o = 0; row < ny * nz; row++) {
+      const base = row * nx;
+      for (let i = 0; i < tx; i++, o++) {
+        const w = ax.w[i]!;
+        alongX[o] = probs[(base + ax.lo[i]!) * numClasses + c]! * (1 - w) + probs[(base + ax.hi[i]!) * numClasses + c]! * w;
+      }
+    }
+    for (let k = 0, o = 0; k < nz; k++) {
+      for (let j = 0; j < ty; j++) {
+        const w = ay.w[j]!, r0 = (ay.lo[j]! + ny * k) * tx, r1 = (ay.hi[j]! + ny * k) * tx;
+        for (let i = 0; i < tx; i++, o++) alongXY[o] = alongX[r0 + i]! * (1 - w) + alongX[r1 + i]! * w;
+      }
+    }
+    for (let k = 0; k < tz; k++) {
+      const w = az.w[k]!, p0 = az.lo[k]! * plane, p1 = az.hi[k]! * plane, base = k * plane;
+      for (let q = 0; q < plane; q++) {
+        const v = alongXY[p0 + q]! * (1 - w) + alongXY[p1 + q]! * w;
+        if (v > best[base + q]!) {
+          best[base + q] = v;
+          out[base + q] = c;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** Per target index along one axis: the two source indices around its centre and the upper one's weight. */
+function axisWeights(nSrc: number, nDst: number): { lo: Int32Array; hi: Int32Array; w: Float32Array } {
+  const m = axisMap(nSrc, nDst);
+  const lo = new Int32Array(nDst), hi = new Int32Array(nDst), w = new Float32Array(nDst);
+  for (let t = 0; t < nDst; t++) {
+    lo[t] = Math.floor(m[t]!);
+    hi[t] = Math.min(nSrc - 1, lo[t]! + 1);
+    w[t] = m[t]! - lo[t]!;
+  }
+  return { lo, hi, w };
+}
+
 /** Nearest-neighbour resampling of a label map to `dstShape` (same physical extent). */
 export function resampleNearest(src: Uint8Array, shape: Shape3, dstShape: Shape3): Uint8Array {
   const [nx, ny] = shape;

@@ -228,7 +228,7 @@ describe('segmentToFiles with a tiny trained model', () => {
     });
     const r = await trainRun({ config, datasetDir: ds, store, experiment: 'seg', runName: 'seg', runsDir: join(root, 'runs') });
     await store.close();
-    expect(r.status).toBe('FINISHED');
+    expect(r.status, r.error).toBe('FINISHED');
     const { model, config: loaded } = loadRunModel(join(root, 'runs', r.runId));
     expect(loaded).toEqual(config);
     const opts = { huWindow: loaded.data.huWindow, spacingMm: loaded.data.spacingMm, largestComponent: true };

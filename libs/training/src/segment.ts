@@ -9,8 +9,8 @@ import { readCtSeries, readDicomFile, readVolume, scanDicomTree, writeNifti, typ
 import { writeRtStruct, type RtRoiSpec } from '@anatomynet/rt';
 import { ORGANS } from '@anatomynet/curation';
 import type { AnatomyNetModel } from '@anatomynet/model';
-import { toNetworkGrid, toSourceGrid } from './dataset';
-import { keepLargestComponents, predictLabels } from './evaluate';
+import { toNetworkGrid } from './dataset';
+import { keepLargestComponents, predictOnSourceGrid } from './evaluate';
 import type { HuWindow } from './intensity';
 
 /** Display colours per organ (RGB), chosen to be told apart on a CT. */
@@ -74,8 +74,7 @@ export interface SegmentOptions {
 export async function segmentVolume(model: AnatomyNetModel, volume: Volume, o: SegmentOptions): Promise<Uint8Array> {
   // The same grid the network was trained on: windowed, canonical orientation, training spacing.
   const net = toNetworkGrid(volume, null, o);
-  const pred = await predictLabels(model, net.image, net.shape);
-  const labels = toSourceGrid(pred, net.shape, volume.shape, net.orientation);
+  const labels = await predictOnSourceGrid(model, net.image, net.shape, volume.shape, net.orientation);
   return o.largestComponent ? keepLargestComponents(labels, volume.shape, model.config.numClasses, o.componentMinShare ?? 1) : labels;
 }
 

@@ -20,7 +20,7 @@ import { ORGANS } from '@anatomynet/curation';
 import type { MetricWriter, TrackingStore } from '@anatomynet/tracking';
 import { loadCheckpoint, saveCheckpoint, type LoopState } from './checkpoint';
 import { openDataset, prepareCase, trainingCases, type Dataset, type PreparedCase } from './dataset';
-import { evaluateOnSourceGrid, keepLargestComponents, nanMean, predictLabels, validationDice } from './evaluate';
+import { evaluateOnSourceGrid, keepLargestComponents, nanMean, predictLabels, predictOnSourceGrid, validationDice } from './evaluate';
 import { deriveSeed, mulberry32 } from './random';
 import { runConfigDigest, type RunConfig } from './run-config';
 import { drawSample } from './sample';
@@ -290,7 +290,7 @@ async function testEvaluation(
   mkdirSync(join(runDir, 'predictions'), { recursive: true });
   for (const id of [...ds.splits.test].sort()) {
     const c = load(id);
-    const pred = await predictLabels(model, c.image, c.shape);
+    const pred = await predictOnSourceGrid(model, c.image, c.shape, c.source.shape, c.orientation);
     const evaluation = {
       numClasses: cfg.model.numClasses, toleranceMm: cfg.evaluation.surfaceToleranceMm,
       largestComponent: cfg.evaluation.largestComponent, componentMinShare: cfg.evaluation.componentMinShare,
