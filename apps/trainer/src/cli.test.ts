@@ -106,6 +106,18 @@ describe('trainer grid, status, segment', () => {
     expect(JSON.parse(again.stdout.trim().split('\n').at(-1)!)).toMatchObject({ done: 0, failed: 0, skipped: 3 });
   }, 180_000);
 
+  test('grid FILE:ROW runs and registers only that row; an unknown row exits 1 listing the rows', async () => {
+    const db3 = join(root, 'track3', 'tracking.db');
+    const g = await trainer('grid', `${gridFile}:seed4`, '--profile', 'smoke', '--dataset', dataset, '--db', db3, '--backend', 'cpu');
+    expect(g.code, g.stderr).toBe(0);
+    expect(JSON.parse(g.stdout.trim().split('\n').at(-1)!)).toMatchObject({ grid: 'tiny-grid@smoke', done: 1, failed: 0, skipped: 0 });
+    const j = JSON.parse((await trainer('status', '--db', db3, '--json')).stdout) as { cells: { key: string; status: string }[] };
+    expect(j.cells.map((c) => [c.key, c.status])).toEqual([['seed4', 'DONE']]);
+    const bad = await trainer('grid', `${gridFile}:seed4,seed9`, '--profile', 'smoke', '--dataset', dataset, '--db', db3, '--backend', 'cpu');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain(`${gridFile}: no row "seed9" (rows: seed3, seed4, dice)`);
+  }, 180_000);
+
   test('grid with two grid files and --workers 2: every cell of both grids runs once, shared by two processes', async () => {
     const second = writeTinyGrid(join(root, 'tiny-grid-2.json'), 'tiny-grid-2');
     const db2 = join(root, 'track2', 'tracking.db');

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { selectBackend } from '@anatomynet/compute';
 import { openSqliteStore, type TrackingStore } from '@anatomynet/tracking';
-import { GridFileError, planGrid, readGridFile, runGrid, type CellOutcome, type GridCellPlan } from './grid';
+import { GridFileError, parseGridSelection, planGrid, readGridFile, runGrid, selectRows, type CellOutcome, type GridCellPlan } from './grid';
 import { trainRun } from './trainer';
 import { writeTinyDataset } from './testing/tiny-dataset';
 import { tinyGrid, writeTinyGrid } from './testing/tiny-grid';
@@ -52,6 +52,18 @@ describe('planGrid / readGridFile', () => {
     expect(new Set(cells.map((c) => c.digest)).size).toBe(3);
     // Same file, other profile: other configs, other digests.
     expect(planGrid(readGridFile(file), 'full', file)[0].digest).not.toBe(cells[0].digest);
+  });
+
+  test('FILE:ROW,ROW selects rows; a missing or unknown key is refused naming the grid keys', () => {
+    expect(parseGridSelection('experiments/fig6-final.json')).toEqual({ file: 'experiments/fig6-final.json' });
+    expect(parseGridSelection('experiments/fig6-final.json:anatomynet')).toEqual({ file: 'experiments/fig6-final.json', rows: ['anatomynet'] });
+    expect(parseGridSelection('C:/grids/a.json:seed3,dice')).toEqual({ file: 'C:/grids/a.json', rows: ['seed3', 'dice'] });
+    expect(() => parseGridSelection('a.json:')).toThrow(/no row keys after ":"/);
+    const file = writeTinyGrid(join(root, 'select.json'), 'select');
+    const cells = planGrid(readGridFile(file), 'smoke', file);
+    expect(selectRows(cells, undefined, file)).toBe(cells);
+    expect(selectRows(cells, ['dice', 'seed3'], file).map((c) => c.key)).toEqual(['seed3', 'dice']);
+    expect(() => selectRows(cells, ['seed3', 'seed9'], file)).toThrow(/select\.json: no row "seed9" \(rows: seed3, seed4, dice\)/);
   });
 
   test('a bad row is refused naming the file, the row, the profile and the field', () => {

@@ -82,6 +82,26 @@ export function planGrid(g: GridFile, profile: string, file = `${g.name}.json`):
   });
 }
 
+/**
+ * A grid argument, `FILE` or `FILE:ROW[,ROW...]` (e.g. `experiments/fig6-final.json:anatomynet`): the
+ * grid file and, when given, the only rows to run.
+ */
+export function parseGridSelection(arg: string): { file: string; rows?: string[] } {
+  const m = /^(.+\.json):([^/\\:]*)$/.exec(arg);
+  if (!m) return { file: arg };
+  const rows = m[2]!.split(',').filter(Boolean);
+  if (!rows.length) throw new GridFileError(m[1]!, `no row keys after ":" in "${arg}" (write FILE:ROW[,ROW...], or the file alone for every row)`);
+  return { file: m[1]!, rows };
+}
+
+/** The cells of the given rows (every cell without a selection); a key the grid lacks is an error listing its keys. */
+export function selectRows(cells: GridCellPlan[], rows: string[] | undefined, file: string): GridCellPlan[] {
+  if (!rows) return cells;
+  const unknown = rows.filter((k) => !cells.some((c) => c.key === k));
+  if (unknown.length) throw new GridFileError(file, `no row ${unknown.map((k) => `"${k}"`).join(', ')} (rows: ${cells.map((c) => c.key).join(', ')})`);
+  return cells.filter((c) => rows.includes(c.key));
+}
+
 export interface CellOutcome {
   key: string;
   status: 'DONE' | 'FAILED' | 'SKIPPED';

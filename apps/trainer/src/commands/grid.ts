@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { availableParallelism, hostname } from 'node:os';
 import type { CommandModule } from 'yargs';
-import { planGrid, readGridFile, runGrid, trainRun, type GridCellPlan } from '@anatomynet/training';
+import { parseGridSelection, planGrid, readGridFile, runGrid, selectRows, trainRun, type GridCellPlan } from '@anatomynet/training';
 import type { TrackingStore } from '@anatomynet/tracking';
 import { gitCommit, killRunOnSignal, openStore, runsDirOf, startBackend, trainProgress, withBackendOption, withStoreOptions } from '../common';
 
@@ -55,7 +55,7 @@ export const gridCommand: CommandModule<object, GridArgs> = {
     withBackendOption(
       withStoreOptions(
         y
-          .positional('files', { type: 'string', array: true, demandOption: true, describe: 'experiments/<grid>.json, one or more (run in this order)' })
+          .positional('files', { type: 'string', array: true, demandOption: true, describe: 'experiments/<grid>.json, one or more (run in this order); <grid>.json:ROW[,ROW...] runs only those rows' })
           .option('profile', { type: 'string', default: 'full', describe: 'full (the paper settings) or smoke (finishes on a 2-core CPU)' })
           .option('dataset', { type: 'string', demandOption: true, describe: 'curated dataset folder' })
           .option('workers', { type: 'number', default: 1, describe: 'worker processes on this machine, sharing the cells (and the cores)' })
@@ -69,7 +69,10 @@ export const gridCommand: CommandModule<object, GridArgs> = {
     ) as any,
   handler: async (a) => {
     // Every cell's config is validated before any training starts.
-    const plans = a.files.map((f) => planGrid(readGridFile(f), a.profile, f));
+    const plans = a.files.map((arg) => {
+      const { file, rows } = parseGridSelection(arg);
+      return selectRows(planGrid(readGridFile(file), a.profile, file), rows, file);
+    });
     const worker = a.worker ?? `${hostname()}:${process.pid}`;
     const threads = a.threads ?? (a.workers > 1 ? Math.max(1, Math.floor(availableParallelism() / a.workers)) : undefined);
     const backend = await startBackend(a.backend, threads, a.gpuPoolGb);
