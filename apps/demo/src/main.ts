@@ -11,12 +11,17 @@ import { demoSteps, entryOf } from './steps';
 const root = resolve(import.meta.dirname, '../../..');
 const args = await yargs(hideBin(process.argv))
   .scriptName('demo')
-  .usage('$0 [options]\n\nSynthetic cohort -> curate -> smoke grids of Figures 3 and 5 -> report, on this machine.')
+  .usage('$0 [options]\n\nSynthetic cohort -> curate -> the final AnatomyNet and the smoke grids of Figures 3 and 5 -> report, on this machine.')
   .option('out', { type: 'string', default: 'demo-output', describe: 'output folder' })
-  .option('cases', { type: 'number', default: 16, describe: 'synthetic cases (16: two validation cases, three test cases)' })
+  .option('cases', { type: 'number', default: 32, describe: 'synthetic cases (32: 23 training, 3 validation and 6 test cases)' })
   .option('seed', { type: 'number', default: 1, describe: 'cohort seed' })
   .option('profile', { type: 'string', default: 'smoke', describe: 'grid profile: smoke (CPU-sized) or full (the paper settings)' })
-  .option('grids', { type: 'array', string: true, default: ['fig3-pooling', 'fig5-losses'], describe: 'experiments/<name>.json grids to run' })
+  .option('grids', {
+    type: 'array',
+    string: true,
+    default: ['fig6-final:anatomynet', 'fig3-pooling', 'fig5-losses'],
+    describe: 'experiments/<name>.json grids to run, in this order; <name>:ROW[,ROW...] runs only those rows (the final model first: the longest cell)',
+  })
   .option('workers', { type: 'number', default: 2, describe: 'grid worker processes sharing the cells' })
   .option('backend', { type: 'string', describe: 'compute backend for training (default: best available)' })
   .strict()

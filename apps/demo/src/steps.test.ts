@@ -1,6 +1,11 @@
 import { expect, test } from 'vitest';
 import { demoSteps } from './steps';
 
+test('a grid name with rows becomes the trainer\'s FILE:ROWS argument', () => {
+  const s = demoSteps({ out: '/o', cases: 32, seed: 1, profile: 'smoke', grids: ['fig6-final:anatomynet', 'fig3-pooling'], workers: 2 });
+  expect(s[3].args.slice(0, 3)).toEqual(['grid', 'experiments/fig6-final.json:anatomynet', 'experiments/fig3-pooling.json']);
+});
+
 test('the demo runs synth, curate, validate, the smoke grids of Figures 3 and 5, then the report', () => {
   const s = demoSteps({ out: '/o', cases: 12, seed: 1, profile: 'smoke', grids: ['fig3-pooling', 'fig5-losses'], workers: 2 });
   expect(s.map((x) => `${x.app} ${x.args[0]}`)).toEqual(['curator synth', 'curator curate', 'curator validate', 'trainer grid', 'report --db', 'trainer status']);

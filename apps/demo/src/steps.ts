@@ -10,6 +10,7 @@ export interface DemoOptions {
   cases: number;
   seed: number;
   profile: string;
+  /** Grid names (experiments/<name>.json), each optionally `<name>:ROW[,ROW...]` for only those rows. */
   grids: string[];
   /** Grid worker processes sharing the cells (on 2 cores, 2 workers train ~1.5x faster than one). */
   workers: number;
@@ -28,6 +29,12 @@ export interface Step {
 const ENTRY = { curator: 'apps/curator/src/main.ts', trainer: 'apps/trainer/src/main.ts', report: 'apps/report/src/main.ts' } as const;
 export const entryOf = (s: Step) => ENTRY[s.app];
 
+/** `fig6-final:anatomynet` -> `experiments/fig6-final.json:anatomynet` (the trainer's FILE:ROWS form). */
+function gridArgument(g: string): string {
+  const [name, rows] = g.split(':', 2) as [string, string | undefined];
+  return join('experiments', `${name}.json`) + (rows ? `:${rows}` : '');
+}
+
 export function demoSteps(o: DemoOptions): Step[] {
   const raw = join(o.out, 'raw'), ds = join(o.out, 'dataset'), db = join(o.out, 'tracking.db');
   const backend = o.backend ? ['--backend', o.backend] : [];
@@ -38,7 +45,7 @@ export function demoSteps(o: DemoOptions): Step[] {
     {
       title: `grids ${o.grids.join(', ')} (${o.profile}, ${o.workers} worker${o.workers > 1 ? 's' : ''})`,
       app: 'trainer',
-      args: ['grid', ...o.grids.map((g) => join('experiments', `${g}.json`)), '--profile', o.profile, '--dataset', ds, '--db', db, '--workers', String(o.workers), ...backend],
+      args: ['grid', ...o.grids.map(gridArgument), '--profile', o.profile, '--dataset', ds, '--db', db, '--workers', String(o.workers), ...backend],
     },
     { title: 'report', app: 'report', args: ['--db', db, '--dataset', ds, '--out', join(o.out, 'report')] },
     { title: 'what each run learned (best validation Dice per organ)', app: 'trainer', args: ['status', '--db', db] },
