@@ -4,8 +4,9 @@
  * the test evaluation then see the average rather than the last step's weights. With batch-1 crops and
  * RMSprop the raw weights swing from epoch to epoch: in the 154-step smoke pool1 cell the brainstem's
  * validation Dice went 0.29 -> 0.53 -> 0.86 at epochs 7, 9 and 11, the average's (decay 0.95)
- * 0.83 -> 0.83 -> 0.84. It lags a run that is still improving fast (README: Weight averaging), so no
- * profile sets it, and the paper has none: off unless a config sets `schedule.emaDecay`.
+ * 0.83 -> 0.83 -> 0.84. It lags a run that is still improving fast (README: Weight averaging), so the
+ * short smoke profiles leave it out, as the paper does; fig6-final's longer smoke profile uses it. Off
+ * unless a config sets `schedule.emaDecay`.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { AnatomyNetModel } from '@anatomynet/model';
