@@ -5,7 +5,7 @@
 // shared/bench/devpack.sh: `devpack.sh apps/bench/src/gpu.ts` then `run.sh .devpack/bench.mjs ARGS`.
 import * as tf from '@tensorflow/tfjs';
 import {
-  autotuneConv, BACKEND_ORDER, settle, timeBatched, benchConvGflops, boundGpuBufferPool, capGpuBufferPool, gpuAllocationPeak, trimGpuBufferPool, dawnFlags, loadTunedTilings, referenceConvInput, REFERENCE_CONVS,
+  autotuneConv, BACKEND_ORDER, FUSED_CONV3D, settle, withoutEvalFusions, timeBatched, benchConvGflops, boundGpuBufferPool, capGpuBufferPool, gpuAllocationPeak, trimGpuBufferPool, dawnFlags, loadTunedTilings, referenceConvInput, REFERENCE_CONVS,
   registerWebgpuKernels, rmspropOptimizer, selectBackend, tunedTilings, useStockWebgpuKernels, withoutOwnWebgpuKernels, type BackendName, type ConvTiling,
 } from '@anatomynet/compute';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -49,7 +49,7 @@ async function kernelProfile(f: () => tf.TensorContainer | Promise<tf.TensorCont
   for (const k of info.kernels) {
     const ms = Number(k.kernelTimeMs ?? 0);
     byName.set(k.name, (byName.get(k.name) ?? 0) + ms);
-    if (k.name.startsWith('Conv3D')) {
+    if (k.name.startsWith('Conv3D') || k.name === FUSED_CONV3D) {
       const key = `${k.name} ${k.inputShapes.map((s) => (s ?? []).join('x')).join(' ')}`;
       convs.set(key, (convs.get(key) ?? 0) + ms);
     }
@@ -59,6 +59,8 @@ async function kernelProfile(f: () => tf.TensorContainer | Promise<tf.TensorCont
   const round = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]).map(([n, ms]) => [n, Math.round(ms * 100) / 100] as const);
   return { byName: Object.fromEntries([['TOTAL', Math.round(total * 100) / 100], ...round(byName)]), convs: Object.fromEntries(round(convs)) };
 }
+
+const hasEvalFusions = (): boolean => tf.getKernel(FUSED_CONV3D, tf.getBackend()) !== undefined;
 
 /** WebGPU errors nobody caught (out-of-memory, validation): counted so a bad figure is visible. */
 const gpuErrors: string[] = [];
@@ -114,6 +116,20 @@ async function benchModel(
     }
     out.forward_s = (performance.now() - t0) / 1000 / reps;
     progress(`forward ${shape.join('x')}: ${(out.forward_s as number).toFixed(4)} s`);
+    // A/B in the same process: the eval-mode fusions (conv + bias + norm + LeakyReLU, residual sum) off
+    if (hasEvalFusions()) {
+      out.forwardComposed_s = await withoutEvalFusions(async () => {
+        predict(model, x).dispose(); // compiles the composed path's shaders
+        const t1 = performance.now();
+        for (let i = 0; i < reps; i++) {
+          const yc = predict(model, x);
+          if (i === reps - 1) await settle(yc);
+          yc.dispose();
+        }
+        return (performance.now() - t1) / 1000 / reps;
+      });
+      progress(`forward ${shape.join('x')}, eval-mode fusions off: ${(out.forwardComposed_s as number).toFixed(4)} s`);
+    }
     if (tf.getBackend() === 'webgpu') {
       const prof = await kernelProfile(() => predict(model, x));
       [out.forwardProfile, out.forwardConvs] = [prof.byName, prof.convs];

@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import {
-  conv3dEngine, conv3dFlops, conv3dGeometry, registerCpuKernels, selectBackend, unregisterCpuKernels,
+  conv3dEngine, conv3dFlops, conv3dGeometry, FUSED_CONV3D, registerCpuKernels, withoutEvalFusions, selectBackend, unregisterCpuKernels,
   type BackendName,
 } from '@anatomynet/compute';
 import { buildModel, forward, trainStep, type AnatomyNetModel } from '@anatomynet/model';
@@ -79,7 +79,8 @@ async function traceConvs(model: AnatomyNetModel, small: S3): Promise<ConvLayer[
   x.dispose();
   const seen = new Map<string, ConvLayer>();
   for (const k of info.kernels) {
-    if (k.name !== 'Conv3D') continue;
+    // eval mode runs the fused conv where the backend has it; its first two inputs are x and the filter
+    if (k.name !== 'Conv3D' && k.name !== FUSED_CONV3D) continue;
     const [xs, ws] = k.inputShapes;
     const [kd, , , cin, cout] = ws;
     const scale = xs[1] / small[0];
@@ -172,8 +173,15 @@ async function benchModel(shape: S3, classes: number, reps: number, profileTop: 
     await y.data();
     y.dispose();
   }, reps);
-  progress(`[${label}] model ${shape.join('x')}: forward ${fwd.toFixed(2)} s; training step`);
   const fwdCpu = lastCpuSeconds;
+  // the same forward with the eval-mode fusions off (composed conv, bias, norm, LeakyReLU, sum)
+  const fwdComposed = tf.getKernel(FUSED_CONV3D, tf.getBackend()) === undefined ? undefined
+    : await withoutEvalFusions(() => timeIt(async () => {
+      const y = tf.tidy(() => forward(model, x, { training: false }));
+      await y.data();
+      y.dispose();
+    }, reps));
+  progress(`[${label}] model ${shape.join('x')}: forward ${fwd.toFixed(2)} s${fwdComposed === undefined ? '' : ` (eval-mode fusions off: ${fwdComposed.toFixed(2)} s)`}; training step`);
   const step = await timeIt(async () => { await trainStep(model, opt, x, loss); }, reps);
   const stepCpu = lastCpuSeconds;
   progress(`[${label}] model ${shape.join('x')}: training step ${step.toFixed(2)} s`);
@@ -197,6 +205,7 @@ async function benchModel(shape: S3, classes: number, reps: number, profileTop: 
   opt.dispose();
   return {
     forwardSeconds: +fwd.toFixed(3), trainStepSeconds: +step.toFixed(3),
+    ...(fwdComposed === undefined ? {} : { forwardWithoutEvalFusionsSeconds: +fwdComposed.toFixed(3) }),
     forwardCpuSeconds: +fwdCpu.toFixed(3), trainStepCpuSeconds: +stepCpu.toFixed(3),
     ...(top ? { trainStepTopKernels: top } : {}),
   };

@@ -10,7 +10,8 @@
  * LeakyReLU branch differently on each backend.
  */
 import * as tf from '@tensorflow/tfjs';
-import { buildModel, DEFAULT_MODEL_CONFIG, forward, trainStep, type AnatomyNetModel } from '@anatomynet/model';
+import { buildModel, DEFAULT_MODEL_CONFIG, forward, predict, trainStep, type AnatomyNetModel } from '@anatomynet/model';
+import { ADD_LEAKY_RELU, FUSED_CONV3D } from './fused-conv';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from './backend';
 import { adapterPromise, seededValues, SKIP_NOTE } from './webgpu/test_util';
@@ -119,6 +120,34 @@ describe.skipIf(!adapter)(`AnatomyNet cpu/webgpu parity${adapter ? '' : ` (${SKI
     expect(Math.abs(gpu.loss - cpu.loss) / cpu.loss).toBeLessThan(1e-4);
     expect(gpu.wChanged && gpu.statsChanged).toBe(true);
     const err = Array.from(gpu.after).reduce((m, v, i) => Math.max(m, Math.abs(v - cpu.after[i])), 0);
+    expect(err).toBeLessThan(1e-5);
+  });
+
+  it('eval-mode forward (fused conv + norm + LeakyReLU, fused residual sum) agrees with the cpu backend', async () => {
+    const run = async (backend: string) => {
+      await tf.setBackend(backend);
+      const model = perturbedModel();
+      // running statistics away from their initial 0 / 1, so the folded norm is not the identity
+      let seed = 2000;
+      for (const [name, v] of model.buffers) {
+        const u = tf.tensor(seededValues(v.size, seed++), v.shape);
+        v.assign(name.endsWith('runningVar') ? tf.add(tf.abs(u), 0.5) : tf.mul(u, 0.3));
+        u.dispose();
+      }
+      const x = tf.tensor(seededValues(SHAPE.reduce((a, b) => a * b, 1), 11), SHAPE);
+      const info = await tf.profile(() => predict(model, x));
+      const y = info.result as tf.Tensor;
+      const values = (await y.data()) as Float32Array;
+      tf.dispose([x, y]);
+      model.dispose();
+      return { values, kernels: info.kernels.map((k) => k.name) };
+    };
+    const gpu = await run('webgpu');
+    const cpu = await run('cpu');
+    expect(gpu.kernels).toContain(FUSED_CONV3D);
+    expect(gpu.kernels).toContain(ADD_LEAKY_RELU);
+    expect(gpu.kernels).not.toContain('Conv3D');
+    const err = gpu.values.reduce((m, v, i) => Math.max(m, Math.abs(v - cpu.values[i])), 0);
     expect(err).toBeLessThan(1e-5);
   });
 });

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { validateModelConfig, type ModelConfig } from './config';
 import { initialValues } from './init';
-import { anatomyNet, type NetOps } from './network';
-import { addBiasRows, cropStart5, depthToSpace2, normalizeFixed, normalizeGroups, padEnd5, scaleChannels, sumRows } from './ops';
+import { anatomyNet, applyPost, type ConvPost, type NetOps } from './network';
+import { ADD_LEAKY_RELU, addBiasRows, cropStart5, FUSED_CONV3D, hasKernel, depthToSpace2, normalizeFixed, normalizeGroups, padEnd5, scaleChannels, sumRows } from './ops';
 import { parameterSpecs, summarizeModel, type ParamSpec } from './summary';
 import { freeGradientsEarly } from './tape';
 
@@ -104,7 +104,34 @@ class TensorOps implements NetOps<tf.Tensor5D> {
     return x.shape;
   }
 
-  conv(name: string, x: tf.Tensor5D, cout: number, kernel: 1 | 3, stride: 1 | 2): tf.Tensor5D {
+  conv(name: string, x: tf.Tensor5D, cout: number, kernel: 1 | 3, stride: 1 | 2, _init: 'he' | 'linear', post?: ConvPost): tf.Tensor5D {
+    if (this.fusesConv(post)) return this.out(this.fusedConv(name, x, stride, post));
+    return applyPost(this, this.convBias(name, x, cout, stride), post);
+  }
+
+  /**
+   * Eval mode on a backend with the fused conv kernel, where the norm (if any) is a fixed affine map:
+   * running-statistics BatchNorm or none (instance norm needs the output's own statistics).
+   */
+  private fusesConv(post: ConvPost | undefined): boolean {
+    const norm = this.model.config.norm;
+    return !this.training && hasKernel(FUSED_CONV3D) && (!post?.norm || norm === 'batch' || norm === 'none');
+  }
+
+  private fusedConv(name: string, x: tf.Tensor5D, stride: 1 | 2, post: ConvPost | undefined): tf.Tensor5D {
+    const cfg = this.model.config;
+    return tf.tidy(() => {
+      const withNorm = post?.norm !== undefined && cfg.norm === 'batch';
+      const norm = withNorm
+        ? tf.stack(['runningMean', 'runningVar', 'gamma', 'beta'].map((k) => this.p(`${post.norm}.${k}`)))
+        : undefined;
+      const inputs = { x, filter: this.p(`${name}.w`), bias: this.p(`${name}.b`), ...(norm ? { norm } : {}) };
+      const attrs = { strides: stride, pad: 'same', eps: cfg.normEps, activation: post?.act ? 'leakyrelu' : 'linear', alpha: cfg.leakySlope };
+      return tf.engine().runKernel(FUSED_CONV3D, inputs, attrs) as tf.Tensor5D;
+    });
+  }
+
+  private convBias(name: string, x: tf.Tensor5D, cout: number, stride: 1 | 2): tf.Tensor5D {
     const w = this.p(`${name}.w`) as unknown as tf.Tensor5D;
     const b = this.p(`${name}.b`) as unknown as tf.Tensor1D;
     return this.out(
@@ -168,9 +195,13 @@ class TensorOps implements NetOps<tf.Tensor5D> {
     );
   }
 
-  add(name: string, a: tf.Tensor5D, b: tf.Tensor5D): tf.Tensor5D {
+  add(name: string, a: tf.Tensor5D, b: tf.Tensor5D, act?: string): tf.Tensor5D {
+    if (act !== undefined && !this.training && hasKernel(ADD_LEAKY_RELU)) {
+      return this.out(tf.engine().runKernel(ADD_LEAKY_RELU, { a, b }, { alpha: this.model.config.leakySlope }) as tf.Tensor5D);
+    }
     const c = a.shape[4];
-    return this.out(tf.tidy(() => tf.add(a.reshape([-1, c]), b.reshape([-1, c])).reshape(a.shape) as tf.Tensor5D));
+    const sum = this.out(tf.tidy(() => tf.add(a.reshape([-1, c]), b.reshape([-1, c])).reshape(a.shape) as tf.Tensor5D));
+    return applyPost(this, sum, { act });
   }
 
   concat(name: string, a: tf.Tensor5D, b: tf.Tensor5D): tf.Tensor5D {

@@ -9,15 +9,19 @@ import type { ModelConfig } from './config';
  */
 export interface NetOps<T> {
   shape(x: T): number[];
-  /** Convolution (kernel 1 or 3, 'same' padding) plus bias. */
-  conv(name: string, x: T, cout: number, kernel: 1 | 3, stride: 1 | 2, init: 'he' | 'linear'): T;
+  /**
+   * Convolution (kernel 1 or 3, 'same' padding) plus bias, then the norm and the activation that
+   * `post` names, in that order ({@link applyPost}); eval-mode tensors may run all of it as one kernel.
+   */
+  conv(name: string, x: T, cout: number, kernel: 1 | 3, stride: 1 | 2, init: 'he' | 'linear', post?: ConvPost): T;
   /** The configured normalisation (identity for 'none'). */
   norm(name: string, x: T): T;
   /** LeakyReLU with the configured slope. */
   act(name: string, x: T): T;
   /** Squeeze-excitation: x * sigmoid(fc2(act(fc1(mean over voxels of x)))), hidden units given. */
   se(name: string, x: T, hidden: number): T;
-  add(name: string, a: T, b: T): T;
+  /** a + b, then the activation named `act` if given. */
+  add(name: string, a: T, b: T, act?: string): T;
   /** Concatenation on the channel axis, a's channels first. */
   concat(name: string, a: T, b: T): T;
   /** Transposed convolution kernel 2 stride 2, plus bias: doubles D, H, W. */
@@ -38,11 +42,25 @@ export interface NetOps<T> {
   release(x: T): void;
 }
 
+/** What follows a convolution directly: the names of its norm and activation layers. */
+export interface ConvPost {
+  norm?: string;
+  act?: string;
+}
+
 /** Applies f to x and releases x: one step of a chain. */
 function then<T>(ops: NetOps<T>, x: T, f: (x: T) => T): T {
   const y = f(x);
   ops.release(x);
   return y;
+}
+
+/** The norm and activation of `post` as separate ops, consuming y (for implementations that do not fuse). */
+export function applyPost<T>(ops: NetOps<T>, y: T, post: ConvPost | undefined): T {
+  let out = y;
+  if (post?.norm) out = then(ops, out, (t) => ops.norm(post.norm!, t));
+  if (post?.act) out = then(ops, out, (t) => ops.act(post.act!, t));
+  return out;
 }
 
 const channels = <T>(ops: NetOps<T>, x: T): number => ops.shape(x)[4];
@@ -53,21 +71,19 @@ export const seHidden = (c: number, ratio: number): number => Math.max(Math.floo
 /** One block; consumes (releases) its input. */
 function block<T>(ops: NetOps<T>, cfg: ModelConfig, name: string, x: T, cout: number): T {
   const cin = channels(ops, x);
-  let r = ops.conv(`${name}.conv1`, x, cout, 3, 1, 'he');
-  r = then(ops, r, (t) => ops.norm(`${name}.norm1`, t));
-  r = then(ops, r, (t) => ops.act(`${name}.act1`, t));
-  r = then(ops, r, (t) => ops.conv(`${name}.conv2`, t, cout, 3, 1, 'he'));
-  r = then(ops, r, (t) => ops.norm(`${name}.norm2`, t));
-  if (cfg.block === 'plain') {
+  const plain = cfg.block === 'plain';
+  let r = ops.conv(`${name}.conv1`, x, cout, 3, 1, 'he', { norm: `${name}.norm1`, act: `${name}.act1` });
+  r = then(ops, r, (t) => ops.conv(`${name}.conv2`, t, cout, 3, 1, 'he', { norm: `${name}.norm2`, act: plain ? `${name}.act2` : undefined }));
+  if (plain) {
     ops.release(x);
-    return then(ops, r, (t) => ops.act(`${name}.act2`, t));
+    return r;
   }
   if (cfg.block === 'se-residual') r = then(ops, r, (t) => ops.se(`${name}.se`, t, seHidden(cout, cfg.seRatio)));
   const skip = cin === cout ? x : then(ops, x, (t) => ops.conv(`${name}.skip`, t, cout, 1, 1, 'linear'));
-  const sum = ops.add(`${name}.add`, r, skip);
+  const sum = ops.add(`${name}.add`, r, skip, `${name}.act2`);
   ops.release(r);
   ops.release(skip);
-  return then(ops, sum, (t) => ops.act(`${name}.act2`, t));
+  return sum;
 }
 
 /**
@@ -94,9 +110,8 @@ export function anatomyNet<T>(ops: NetOps<T>, cfg: ModelConfig, input: T): T {
   for (let i = 0; i < stages; i++) {
     if (i < cfg.pools) {
       const cout = i === 0 ? cfg.filters[0] : cfg.filters[i - 1];
-      cur = then(ops, cur, (t) => ops.conv(`enc${i}.down.conv`, t, cout, 3, 2, 'he'));
-      if (cfg.downsampleNorm) cur = then(ops, cur, (t) => ops.norm(`enc${i}.down.norm`, t));
-      cur = then(ops, cur, (t) => ops.act(`enc${i}.down.act`, t));
+      const post = { norm: cfg.downsampleNorm ? `enc${i}.down.norm` : undefined, act: `enc${i}.down.act` };
+      cur = then(ops, cur, (t) => ops.conv(`enc${i}.down.conv`, t, cout, 3, 2, 'he', post));
     }
     for (let b = 0; b < cfg.blocksPerStage; b++) {
       const name = `enc${i}.b${b}`;
@@ -131,8 +146,7 @@ export function anatomyNet<T>(ops: NetOps<T>, cfg: ModelConfig, input: T): T {
   cur = then(ops, cur, (t) => ops.concat('out.concat', t, input));
   ops.release(input);
   cur = ops.segment('out', cur, (o, t) => {
-    let r = then(o, t, (u) => o.conv('out.conv1', u, cfg.outputFilters, 3, 1, 'he'));
-    r = then(o, r, (u) => o.act('out.act1', u));
+    const r = then(o, t, (u) => o.conv('out.conv1', u, cfg.outputFilters, 3, 1, 'he', { act: 'out.act1' }));
     return then(o, r, (u) => o.conv('out.conv2', u, cfg.numClasses, 3, 1, 'linear'));
   });
   return then(ops, cur, (t) => ops.softmax('out.softmax', t));

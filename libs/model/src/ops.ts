@@ -13,6 +13,17 @@ type CustomOp = (...args: any[]) => { value: tf.Tensor; gradFunc: (dy: any, save
 /** tf.customGrad with loose input typing (its declared type mixes tensors and the save function). */
 const custom = (f: CustomOp): ((...inputs: tf.Tensor[]) => tf.Tensor) => tf.customGrad(f as any) as any;
 
+/** Whether the active backend registers a kernel (this project's fused kernels are optional per backend). */
+export const hasKernel = (name: string): boolean => tf.getKernel(name, tf.getBackend()) !== undefined;
+
+/**
+ * Eval-mode fusions that @anatomynet/compute registers on cpu and webgpu (its fused-conv.ts has the
+ * contracts): conv + bias + running-statistics BatchNorm + LeakyReLU as one kernel, and
+ * leakyRelu(a + b). Other backends run the composed ops.
+ */
+export const FUSED_CONV3D = 'AnatomyNetFusedConv3D';
+export const ADD_LEAKY_RELU = 'AnatomyNetAddLeakyRelu';
+
 /** Sums over the rows of each group: x [G, R, C] -> [G, 1, C], as a batched matmul with ones. */
 export function sumRows(x: tf.Tensor3D): tf.Tensor3D {
   return tf.tidy(() => {
@@ -70,7 +81,7 @@ export const FUSED_GROUP_NORM = 'AnatomyNetGroupNorm';
  * (dx = gamma/sigma * (dy - mean(dy) - xhat * mean(dy * xhat))). The statistics carry no gradient.
  */
 export function normalizeGroups(x: tf.Tensor3D, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number): NormResult {
-  if (tf.getKernel(FUSED_GROUP_NORM, tf.getBackend()) !== undefined) {
+  if (hasKernel(FUSED_GROUP_NORM)) {
     const [y, mean, variance] = tf.engine().runKernel(FUSED_GROUP_NORM, { x, gamma, beta }, { eps }) as tf.Tensor3D[];
     return { y, mean, variance };
   }

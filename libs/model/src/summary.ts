@@ -1,5 +1,5 @@
 import type { ModelConfig } from './config';
-import { anatomyNet, type NetOps } from './network';
+import { anatomyNet, applyPost, type ConvPost, type NetOps } from './network';
 
 /** How a parameter is initialised (see init.ts). */
 export type InitKind = 'he' | 'linear' | 'zeros' | 'ones';
@@ -115,7 +115,11 @@ class SymbolicOps implements NetOps<Sym> {
     return x.shape;
   }
 
-  conv(name: string, x: Sym, cout: number, kernel: 1 | 3, stride: 1 | 2, init: 'he' | 'linear'): Sym {
+  conv(name: string, x: Sym, cout: number, kernel: 1 | 3, stride: 1 | 2, init: 'he' | 'linear', post?: ConvPost): Sym {
+    return applyPost(this, this.convOnly(name, x, cout, kernel, stride, init), post);
+  }
+
+  private convOnly(name: string, x: Sym, cout: number, kernel: 1 | 3, stride: 1 | 2, init: 'he' | 'linear'): Sym {
     const [n, d, h, w, cin] = x.shape;
     const fanIn = kernel ** 3 * cin;
     const p = this.param(`${name}.w`, [kernel, kernel, kernel, cin, cout], init, fanIn) + this.param(`${name}.b`, [cout], 'zeros', fanIn);
@@ -151,8 +155,9 @@ class SymbolicOps implements NetOps<Sym> {
     return this.push(name, `se${hidden}`, this.record(name, 'se', x.shape, 0, 0), p);
   }
 
-  add(name: string, a: Sym): Sym {
-    return this.push(name, 'add', this.record(name, 'add', a.shape, 0, 0), 0);
+  add(name: string, a: Sym, _b: Sym, act?: string): Sym {
+    const sum = this.push(name, 'add', this.record(name, 'add', a.shape, 0, 0), 0);
+    return applyPost(this, sum, { act });
   }
 
   concat(name: string, a: Sym, b: Sym): Sym {

@@ -107,3 +107,26 @@ export function softmaxGradLastAxis(dy: Float32Array, y: Float32Array, n: number
   }
   return out;
 }
+
+/** LeakyReLU without a branch (activation signs are random): max(v, alpha v) for alpha <= 1, else min. */
+const leakyOf = (alpha: number): ((v: number) => number) =>
+  (alpha <= 1 ? (v) => Math.max(v, v * alpha) : (v) => Math.min(v, v * alpha));
+
+/**
+ * The fused conv's epilogue (../fused-conv.ts) in place on y [rows, C], where the wasm engine could
+ * not run it (volumes past its 4 GiB memory): y = y * scale + offset per channel, then LeakyReLU
+ * when alpha is given.
+ */
+export function convEpilogueInPlace(y: Float32Array, scale: Float32Array, offset: Float32Array, alpha: number | null): void {
+  const c = scale.length;
+  const act = alpha === null ? (v: number) => v : leakyOf(alpha);
+  for (let o = 0; o < y.length; o += c) for (let j = 0; j < c; j++) y[o + j] = act(y[o + j] * scale[j] + offset[j]);
+}
+
+/** leakyRelu(a + b, alpha) in one pass (arrays of one length). */
+export function addLeakyRelu(a: Float32Array, b: Float32Array, alpha: number): Float32Array {
+  const out = new Float32Array(a.length);
+  const act = leakyOf(alpha);
+  for (let i = 0; i < a.length; i++) out[i] = act(a[i] + b[i]);
+  return out;
+}

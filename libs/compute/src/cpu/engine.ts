@@ -72,6 +72,16 @@ class Layout {
   }
 }
 
+/**
+ * A per-channel epilogue of the forward conv, applied in the wasm kernel: y = y * scale + offset,
+ * then LeakyReLU with slope alpha unless alpha is null.
+ */
+export interface ConvEpilogueParams {
+  scale: Float32Array;
+  offset: Float32Array;
+  alpha: number | null;
+}
+
 /** Conv3D forward and gradients on a pool of threads sharing one wasm memory. */
 export class Conv3dEngine {
   readonly threads: number;
@@ -105,21 +115,34 @@ export class Conv3dEngine {
     this.workers.length = 0;
   }
 
-  /** y = conv3d(x, w): x [N,D,H,W,Cin], w [kD,kH,kW,Cin,Cout] -> y [N,oD,oH,oW,Cout]. */
-  conv3d(g: Conv3dGeometry, x: Float32Array, w: Float32Array): Float32Array {
+  /**
+   * y = conv3d(x, w): x [N,D,H,W,Cin], w [kD,kH,kW,Cin,Cout] -> y [N,oD,oH,oW,Cout]; with an
+   * epilogue, each output row passes through it while still in cache (see ConvEpilogueParams).
+   */
+  conv3d(g: Conv3dGeometry, x: Float32Array, w: Float32Array, epilogue?: ConvEpilogueParams): Float32Array {
     const taps = g.kD * g.kH * g.kW;
     const K = taps * g.inC;
     const rows = g.batch * g.outD * g.outH * g.outW;
     const scratch = align(S_PANEL + 2 * MB * (Math.ceil(K / 4) * 4) * 4);
     const L = new Layout(0);
-    const geo = L.take(GEO_LEN * 4);
+    // the forward's geometry block carries the epilogue: a pointer to [scale, offset], activation, slope bits
+    const geo = L.take((GEO_LEN + 3) * 4);
+    const ep = epilogue ? L.take(2 * g.outC * 4) : 0;
     const sc = L.take(scratch * this.threads);
     const xp = L.take(x.length * 4);
     const wp = L.take(w.length * 4);
     const bp = L.take(Math.ceil(g.outC / 8) * 8 * K * 4);
     const yp = L.take(outputSize(g) * 4);
     this.reserve(L.top);
-    this.put(geo, encodeGeometry(g));
+    const alphaBits = new Int32Array(Float32Array.of(epilogue?.alpha ?? 0).buffer)[0];
+    this.put(geo, Int32Array.of(...encodeGeometry(g), ep, epilogue?.alpha != null ? 1 : 0, alphaBits));
+    if (epilogue) {
+      if (epilogue.scale.length !== g.outC || epilogue.offset.length !== g.outC) {
+        throw new RangeError(`conv3d epilogue: scale and offset need ${g.outC} values, got ${epilogue.scale.length} and ${epilogue.offset.length}`);
+      }
+      this.put(ep, epilogue.scale);
+      this.put(ep + g.outC * 4, epilogue.offset);
+    }
     this.put(xp, x);
     this.put(wp, w);
     this.exports.pack_filter_fwd(geo, wp, bp);

@@ -1,7 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { normalizeGroups } from '@anatomynet/model';
-import { rng } from './test-util';
+import { buildModel, DEFAULT_MODEL_CONFIG, normalizeGroups, predict, type ModelConfig } from '@anatomynet/model';
+import { fusedConvReference, rng } from './test-util';
+import { ADD_LEAKY_RELU, epilogueAffine, FUSED_CONV3D, withoutEvalFusions } from '../fused-conv';
+import { convEpilogueInPlace } from './elementwise';
 import { registerCpuKernels, unregisterCpuKernels } from './kernels';
 import { GROUP_NORM } from '../group-norm';
 import { groupNormForward } from './norm';
@@ -132,5 +134,110 @@ describe('fused Softmax gradient (AnatomyNetSoftmaxGrad)', () => {
       tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.softmax(t), dy3)))(x3),
     ]);
     for (let i = 0; i < 2; i++) expect(Array.from(fused[i].dataSync())).toEqual(Array.from(composed[i].dataSync()));
+  });
+});
+
+/** Running statistics and affine parameters as the fused conv takes them: [4, C], variance > 0. */
+function normRows(c: number, r: () => number): tf.Tensor2D {
+  return tf.stack([rand([c], r, -0.5, 0.5), rand([c], r, 0.3, 2), rand([c], r, 0.5, 1.5), rand([c], r)]) as tf.Tensor2D;
+}
+
+describe('fused eval-mode conv (AnatomyNetFusedConv3D) against the composed ops', () => {
+  const cases: { name: string; x: number[]; f: number[]; stride: 1 | 2; pad: 'same' | 'valid'; norm: boolean; alpha: number | null }[] = [
+    { name: '3x3x3, BatchNorm, LeakyReLU', x: [1, 5, 7, 9, 12], f: [3, 3, 3, 12, 20], stride: 1, pad: 'same', norm: true, alpha: 0.01 },
+    { name: 'stride 2, odd sizes, 5 -> 7 channels', x: [1, 7, 6, 9, 5], f: [3, 3, 3, 5, 7], stride: 2, pad: 'same', norm: true, alpha: 0.2 },
+    { name: 'bias only (the output conv), batch 2, valid', x: [2, 6, 5, 7, 16], f: [3, 3, 3, 16, 10], stride: 1, pad: 'valid', norm: false, alpha: null },
+    { name: '1x1x1 skip conv, 13 -> 18', x: [1, 4, 5, 6, 13], f: [1, 1, 1, 13, 18], stride: 1, pad: 'same', norm: false, alpha: null },
+    { name: 'LeakyReLU without norm, slope above 1', x: [1, 3, 4, 5, 3], f: [3, 3, 3, 3, 6], stride: 1, pad: 'same', norm: false, alpha: 1.5 },
+  ];
+  it.each(cases)('$name', (c) => {
+    const gen = rng(c.x.reduce((a, b) => a * 31 + b, 0));
+    const x = rand(c.x, gen) as tf.Tensor5D, f = rand(c.f, gen, -0.3, 0.3) as tf.Tensor5D;
+    const cout = c.f[4];
+    const bias = rand([cout], gen) as tf.Tensor1D;
+    const norm = c.norm ? normRows(cout, gen) : undefined;
+    unregisterCpuKernels();
+    const want = fusedConvReference(x, f, bias, norm, c.stride, c.pad, 1e-5, c.alpha);
+    registerCpuKernels();
+    const got = tf.engine().runKernel(FUSED_CONV3D, { x, filter: f, bias, ...(norm ? { norm } : {}) },
+      { strides: c.stride, pad: c.pad, eps: 1e-5, activation: c.alpha === null ? 'linear' : 'leakyrelu', alpha: c.alpha ?? 0 }) as tf.Tensor;
+    expect(relErr(got, want)).toBeLessThan(2e-6);
+    // some values on each side of zero, so the activation's branch is exercised
+    const v = want.dataSync();
+    expect(v.some((e) => e < 0) && v.some((e) => e > 0)).toBe(true);
+    tf.dispose([x, f, bias, got, want, ...(norm ? [norm] : [])]);
+  });
+
+  it('the JavaScript epilogue (volumes past the wasm memory) computes y * scale + offset, then LeakyReLU', () => {
+    const bias = Float32Array.of(0.5, -1), norm = Float32Array.of(1, 0, 4, 1, 2, 3, 0, 1);
+    const { scale, offset } = epilogueAffine(bias, norm, 0);
+    // scale = gamma / sqrt(var) = [1, 3]; offset = bias * scale + beta - mean * scale = [-0.5, -2]
+    expect(Array.from(scale)).toEqual([1, 3]);
+    expect(Array.from(offset)).toEqual([-0.5, -2]);
+    const y = Float32Array.of(1, 1, 0, 0);
+    convEpilogueInPlace(y, scale, offset, 0.5);
+    expect(Array.from(y)).toEqual([0.5, 1, -0.25, -1]);
+    expect(() => epilogueAffine(bias, Float32Array.of(1, 2), 0)).toThrow(/norm must be \[4, 2\]/);
+  });
+});
+
+describe('fused residual sum (AnatomyNetAddLeakyRelu)', () => {
+  it('equals leakyRelu(a + b) and refuses operands of different shapes', () => {
+    registerCpuKernels();
+    const gen = rng(5);
+    const a = rand([3, 7, 11], gen), b = rand([3, 7, 11], gen);
+    const got = tf.engine().runKernel(ADD_LEAKY_RELU, { a, b }, { alpha: 0.01 }) as tf.Tensor;
+    unregisterCpuKernels();
+    const want = tf.leakyRelu(tf.add(a, b), 0.01);
+    expect(relErr(got, want)).toBeLessThan(1e-7);
+    registerCpuKernels();
+    expect(() => tf.engine().runKernel(ADD_LEAKY_RELU, { a, b: b.reshape([21, 11]) }, { alpha: 0.01 })).toThrow(/differ/);
+    tf.dispose([a, b, got, want]);
+  });
+});
+
+describe('eval-mode forward of the network: fused kernels against the composed ops', () => {
+  const small = { ...DEFAULT_MODEL_CONFIG, filters: [6, 8, 10], pools: 2, outputUpFilters: 4, outputFilters: 5, numClasses: 3 };
+  const variants: [string, Partial<ModelConfig>][] = [
+    ['SE-residual blocks, BatchNorm (the reference)', {}],
+    ['residual blocks, norm after the down-sampling conv', { block: 'residual', downsampleNorm: true }],
+    ['plain blocks, sum merge', { block: 'plain', merge: 'sum' }],
+    ['no norm', { norm: 'none' }],
+    ['instance norm (not fusable: composed inside the fused network)', { norm: 'instance' }],
+  ];
+  it.each(variants)('%s', async (_name, over) => {
+    const cfg = { ...small, ...over } as ModelConfig;
+    const model = buildModel(cfg, { seed: 3 });
+    const gen = rng(17);
+    // trained-looking running statistics and affine parameters, so the norm is not the identity
+    for (const [name, v] of [...model.buffers, ...model.params]) {
+      if (/running(Mean|Var)|gamma|beta/.test(name)) {
+        v.assign(rand(v.shape, gen, name.endsWith('Var') || name.endsWith('gamma') ? 0.5 : -0.5, name.endsWith('Var') || name.endsWith('gamma') ? 1.5 : 0.5));
+      }
+    }
+    const x = rand([1, 7, 10, 9, 1], gen) as tf.Tensor5D;
+    registerCpuKernels();
+    const fusedRun = await tf.profile(() => predict(model, x));
+    const fused = fusedRun.result as tf.Tensor;
+    const composed = await withoutEvalFusions(() => {
+      expect(tf.getKernel(FUSED_CONV3D, 'cpu')).toBeUndefined();
+      return predict(model, x);
+    });
+    expect(tf.getKernel(FUSED_CONV3D, 'cpu')).toBeDefined();
+    expect(relErr(fused, composed)).toBeLessThan(1e-5);
+    const kernels = fusedRun.kernels.map((k) => k.name);
+    const convs = model.specs.filter((s) => s.name.endsWith('.w') && s.shape.length === 5).length;
+    if (cfg.norm === 'instance') {
+      // the convs followed by a norm run composed; the others (skip, output convs) fused
+      expect(kernels.filter((k) => k === 'Conv3D').length).toBeGreaterThan(0);
+    } else {
+      expect(kernels.filter((k) => k === FUSED_CONV3D).length).toBe(convs);
+      expect(kernels).not.toContain('Conv3D');
+      // LeakyReLU runs only inside the SE gates, on [N, hidden] vectors
+      const voxelActs = fusedRun.kernels.filter((k) => k.name === 'LeakyRelu' && k.outputShapes[0]!.length > 2);
+      expect(voxelActs).toEqual([]);
+    }
+    tf.dispose([fused, composed, x]);
+    model.dispose();
   });
 });

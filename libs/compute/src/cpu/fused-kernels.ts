@@ -9,11 +9,17 @@
  *   (libs/model ops.ts normalizeGroups).
  * - `AnatomyNetLeakyReluGrad` and `AnatomyNetSoftmaxGrad`, the one-pass gradients that
  *   ../fused-gradients.ts routes tfjs's LeakyRelu and Softmax gradients through.
+ * - `AnatomyNetFusedConv3D` and `AnatomyNetAddLeakyRelu`, the eval-mode fusions of ../fused-conv.ts
+ *   (no gradients). The wasm conv engine applies the epilogue to each block of output rows as it
+ *   writes them.
  */
-import type { TensorInfo } from '@tensorflow/tfjs-core';
+import { backend_util, getKernel, type KernelBackend, type TensorInfo } from '@tensorflow/tfjs-core';
+import { ADD_LEAKY_RELU, epilogueAffine, FUSED_CONV3D, type FusedConv3dAttrs } from '../fused-conv';
 import { LEAKY_RELU_GRAD, SOFTMAX_GRAD } from '../fused-gradients';
 import { GROUP_NORM, GROUP_NORM_GRAD } from '../group-norm';
-import { leakyReluGrad, softmaxGradLastAxis } from './elementwise';
+import { addLeakyRelu, convEpilogueInPlace, leakyReluGrad, softmaxGradLastAxis } from './elementwise';
+import { conv3dEngine, Conv3dTooLargeError } from './engine';
+import { geometryFromConvInfo } from './geometry';
 import { groupNormBackward, groupNormForward } from './norm';
 import type { CpuBackendLike, FastKernel } from './support-kernels';
 
@@ -25,6 +31,8 @@ export function f32(backend: CpuBackendLike, t: TensorInfo): Float32Array {
   if (ArrayBuffer.isView(v) && !(v instanceof DataView)) return Float32Array.from(v as unknown as ArrayLike<number>);
   throw new TypeError(`expected numeric tensor data, got ${typeof v}`);
 }
+
+type Shape5 = [number, number, number, number, number];
 
 function groupShape(x: TensorInfo, kernel: string): [number, number, number] {
   if (x.shape.length !== 3) throw new RangeError(`${kernel}: x must be [G, R, C], got [${x.shape.join(',')}]`);
@@ -58,10 +66,39 @@ const leakyGrad: FastKernel = ({ dy, x }, attrs, backend) => backend.makeTensorI
 const softmaxGrad: FastKernel = ({ dy, y }, _attrs, backend) => backend.makeTensorInfo(
   [...y.shape], 'float32', softmaxGradLastAxis(f32(backend, dy), f32(backend, y), y.shape[y.shape.length - 1]));
 
+const fusedConv3d: FastKernel = ({ x, filter, bias, norm }, attrs, backend) => {
+  const a = attrs as unknown as FusedConv3dAttrs;
+  const info = backend_util.computeConv3DInfo(x.shape as Shape5, filter.shape as Shape5, a.strides, 1, a.pad);
+  const { scale, offset } = epilogueAffine(f32(backend, bias), norm && f32(backend, norm), a.eps);
+  const alpha = a.activation === 'leakyrelu' ? a.alpha : null;
+  try {
+    const y = conv3dEngine().conv3d(geometryFromConvInfo(info), f32(backend, x), f32(backend, filter), { scale, offset, alpha });
+    return backend.makeTensorInfo(info.outShape, 'float32', y);
+  } catch (e) {
+    if (!(e instanceof Conv3dTooLargeError)) throw e;
+  }
+  // past the wasm memory: the registered Conv3D (it falls back to tfjs's), then the epilogue here
+  const conv = getKernel('Conv3D', 'cpu')!.kernelFunc({
+    inputs: { x, filter }, attrs: { strides: a.strides, pad: a.pad, dilations: 1, dataFormat: 'NDHWC' },
+    backend: backend as unknown as KernelBackend,
+  }) as TensorInfo;
+  const y = Float32Array.from(f32(backend, conv));
+  (backend as unknown as KernelBackend).disposeData(conv.dataId);
+  convEpilogueInPlace(y, scale, offset, alpha);
+  return backend.makeTensorInfo(info.outShape, 'float32', y);
+};
+
+const addLeaky: FastKernel = ({ a, b }, attrs, backend) => {
+  if (a.shape.join() !== b.shape.join()) throw new RangeError(`${ADD_LEAKY_RELU}: a [${a.shape.join(',')}] and b [${b.shape.join(',')}] differ`);
+  return backend.makeTensorInfo([...a.shape], 'float32', addLeakyRelu(f32(backend, a), f32(backend, b), attrs.alpha as number));
+};
+
 /** Kernel name -> implementation, for the 'cpu' backend (no stock kernel to fall back to). */
 export const FUSED_KERNELS: Record<string, FastKernel> = {
   [GROUP_NORM]: groupNorm,
   [GROUP_NORM_GRAD]: groupNormGrad,
   [LEAKY_RELU_GRAD]: leakyGrad,
   [SOFTMAX_GRAD]: softmaxGrad,
+  [FUSED_CONV3D]: fusedConv3d,
+  [ADD_LEAKY_RELU]: addLeaky,
 };

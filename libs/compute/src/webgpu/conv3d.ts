@@ -5,12 +5,15 @@
  * when Cin fills the K slabs. 'same'/'valid' padding and strides as tfjs
  * computes them (backend_util.computeConv3DInfo), dilations included.
  * Stride-1 convs writing few channels may run the direct kernel instead (conv3d_direct.ts), as
- * gemm_plan.ts's directFor decides.
+ * gemm_plan.ts's directFor decides. The same kernels serve `AnatomyNetFusedConv3D`, with bias, the
+ * eval-mode norm and the activation applied as each value is written (epilogue.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import { ImplicitGemmProgram, runImplicitGemm, tapGathers, type GemmFunctions } from './conv3d_gemm';
 import { runDirectConv } from './conv3d_direct';
 import { directFor, gemmPlan, tilingFor } from './gemm_plan';
+import { epilogueInputs, type ConvEpilogue } from './epilogue';
+import { FUSED_CONV3D, type FusedConv3dAttrs } from '../fused-conv';
 import { deviceSharedBytes, release, reshapeView, stockKernel, type TensorInfo, type WebGPUBackendLike } from './program';
 
 const FUNCTIONS: GemmFunctions = {
@@ -43,27 +46,56 @@ const FUNCTIONS: GemmFunctions = {
   ...tapGathers('x', 'inC'),
 };
 
+/**
+ * The forward conv on the tuned or planned kernel (direct or implicit GEMM), optionally through a
+ * fused epilogue; returns y with conv.outShape.
+ */
+function conv3dForward(
+  backend: WebGPUBackendLike, x: TensorInfo, filter: TensorInfo, conv: tf.backend_util.Conv3DInfo, epilogue?: ConvEpilogue,
+): TensorInfo {
+  const M = conv.batchSize * conv.outDepth * conv.outHeight * conv.outWidth;
+  const K = conv.filterDepth * conv.filterHeight * conv.filterWidth * conv.inChannels;
+  const taps = conv.filterDepth * conv.filterHeight * conv.filterWidth;
+  const plan = gemmPlan('forward', conv);
+  const direct = directFor(plan, deviceSharedBytes(backend));
+  if (direct) return runDirectConv(backend, direct.geometry, direct.tiling, x, filter, conv.outShape, epilogue);
+  const program = new ImplicitGemmProgram(['x', 'W'], 'conv3d', FUNCTIONS, M, plan.N, K, 1, plan.mode, tilingFor(plan),
+    { taps, channels: conv.inChannels }, epilogue);
+  const y = runImplicitGemm(backend, program, [x, filter, ...epilogueInputs(epilogue)], conv);
+  const out = reshapeView(backend, y, conv.outShape);
+  release(backend, y);
+  return out;
+}
+
+const convInfo = (x: TensorInfo, filter: TensorInfo, strides: number | [number, number, number], pad: 'same' | 'valid', dilations: number | [number, number, number] = 1) =>
+  tf.backend_util.computeConv3DInfo(
+    x.shape as [number, number, number, number, number], filter.shape as [number, number, number, number, number],
+    strides, dilations, pad);
+
 export function conv3dConfig(): tf.KernelConfig {
   const stock = stockKernel('Conv3D');
   const kernelFunc: tf.KernelFunc = (args) => {
     const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
     const { strides, pad, dilations, dataFormat } = args.attrs as unknown as tf.Conv3DAttrs;
     if ((dataFormat && dataFormat !== 'NDHWC') || x.dtype !== 'float32') return stock.kernelFunc(args);
-    const backend = args.backend as unknown as WebGPUBackendLike;
-    const conv = tf.backend_util.computeConv3DInfo(
-      x.shape as [number, number, number, number, number], filter.shape as [number, number, number, number, number],
-      strides, dilations ?? 1, pad);
-    const M = conv.batchSize * conv.outDepth * conv.outHeight * conv.outWidth;
-    const K = conv.filterDepth * conv.filterHeight * conv.filterWidth * conv.inChannels;
-    const taps = conv.filterDepth * conv.filterHeight * conv.filterWidth;
-    const plan = gemmPlan('forward', conv);
-    const direct = directFor(plan, deviceSharedBytes(backend));
-    if (direct) return runDirectConv(backend, direct.geometry, direct.tiling, x, filter, conv.outShape);
-    const program = new ImplicitGemmProgram(['x', 'W'], 'conv3d', FUNCTIONS, M, plan.N, K, 1, plan.mode, tilingFor(plan), { taps, channels: conv.inChannels });
-    const y = runImplicitGemm(backend, program, [x, filter], conv);
-    const out = reshapeView(backend, y, conv.outShape);
-    release(backend, y);
-    return out;
+    return conv3dForward(args.backend as unknown as WebGPUBackendLike, x, filter, convInfo(x, filter, strides, pad, dilations));
   };
   return { kernelName: 'Conv3D', backendName: 'webgpu', kernelFunc };
+}
+
+/** `AnatomyNetFusedConv3D` (../fused-conv.ts): the forward conv with bias, norm and activation in its epilogue. */
+export function fusedConv3dConfig(): tf.KernelConfig {
+  const kernelFunc: tf.KernelFunc = (args) => {
+    const { x, filter, bias, norm } = args.inputs as { x: TensorInfo; filter: TensorInfo; bias: TensorInfo; norm?: TensorInfo };
+    const a = args.attrs as unknown as FusedConv3dAttrs;
+    const conv = convInfo(x, filter, a.strides, a.pad);
+    const c = conv.outChannels;
+    if ([x, filter, bias, ...(norm ? [norm] : [])].some((t) => t.dtype !== 'float32')
+      || tf.util.sizeFromShape(bias.shape) !== c || (norm && tf.util.sizeFromShape(norm.shape) !== 4 * c)) {
+      throw new RangeError(`${FUSED_CONV3D}: float32 bias [${c}] and norm [4, ${c}] expected, got bias [${bias.shape.join(',')}]${norm ? ` and norm [${norm.shape.join(',')}]` : ''}`);
+    }
+    const epilogue: ConvEpilogue = { bias, norm, eps: a.eps, alpha: a.activation === 'leakyrelu' ? a.alpha : null };
+    return conv3dForward(args.backend as unknown as WebGPUBackendLike, x, filter, conv, epilogue);
+  };
+  return { kernelName: FUSED_CONV3D, backendName: 'webgpu', kernelFunc };
 }

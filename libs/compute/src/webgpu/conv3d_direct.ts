@@ -12,6 +12,7 @@
  * only the weight lookup differs.
  */
 import * as tf from '@tensorflow/tfjs';
+import { EPILOGUE_UNIFORMS, epilogueInputs, epilogueKey, epilogueUniforms, epilogueVariables, epilogueWgsl, type ConvEpilogue } from './epilogue';
 import { release, reshapeView, spreadWorkgroups, type ProgramUniform, type TensorInfo, type WebGPUBackendLike, type WebGPUProgram } from './program';
 
 /** Tile shape of the direct conv. Threads = lw * th * td; output tile td x th x (lw * vw) voxels. */
@@ -137,22 +138,26 @@ export class DirectConvProgram implements WebGPUProgram {
   private readonly tiles: [number, number, number];
   private readonly numTiles: number;
 
-  constructor(private g: DirectGeometry, readonly tiling: DirectTiling) {
+  /** @param epilogue forward only: applied to each written value; its tensors follow x and W. */
+  constructor(private g: DirectGeometry, readonly tiling: DirectTiling, private readonly epilogue?: ConvEpilogue) {
     const t = tiling;
-    this.variableNames = g.pass === 'forward' ? ['x', 'W'] : ['dy', 'W'];
+    if (epilogue && g.pass !== 'forward') throw new Error('the direct conv\'s epilogue is for the forward pass');
+    this.variableNames = [...(g.pass === 'forward' ? ['x', 'W'] : ['dy', 'W']), ...epilogueVariables(epilogue)];
+    if (epilogue) this.uniforms += ` ${EPILOGUE_UNIFORMS}`;
     this.tiles = [Math.ceil(g.written[0] / t.td), Math.ceil(g.written[1] / t.th), Math.ceil(g.written[2] / (t.lw * t.vw))];
     this.numTiles = g.batch * this.tiles[0] * this.tiles[1] * this.tiles[2];
     const [x, y] = spreadWorkgroups(this.numTiles);
     this.dispatch = [x, y, 1];
     this.workgroupSize = [directThreads(t), 1, 1];
     this.outputShape = [1, g.batch * g.written[0] * g.written[1] * g.written[2] * g.writtenC];
-    this.shaderKey = `anatomynet_direct_${g.pass}_${directKey(t)}_f${g.filter.join('x')}_co${Math.ceil(g.writtenC / 4)}`;
+    this.shaderKey = `anatomynet_direct_${g.pass}_${directKey(t)}_f${g.filter.join('x')}_co${Math.ceil(g.writtenC / 4)}${epilogueKey(epilogue)}`;
   }
 
   uniformValues(): ProgramUniform[] {
     const g = this.g;
-    return [...g.gathered, g.gatheredC, ...g.written, g.writtenC, ...g.pad, ...this.tiles, this.numTiles]
+    const ints = [...g.gathered, g.gatheredC, ...g.written, g.writtenC, ...g.pad, ...this.tiles, this.numTiles]
       .map((v) => ({ type: 'int32' as const, data: [v] }));
+    return this.epilogue ? [...ints, ...epilogueUniforms(this.epilogue)] : ints;
   }
 
   getUserCode(): string {
@@ -180,10 +185,10 @@ export class DirectConvProgram implements WebGPUProgram {
           let ow = ow0 + lane + ${v * lw};
           if (inside && ow < uniforms.oW) {
             let o = (((n * uniforms.oD + od) * uniforms.oH + oh) * uniforms.oW + ow) * uniforms.oC;
-            ${range(co4).flatMap((q) => range(4).map((j) => `if (${4 * q + j} < uniforms.oC) { result[o + ${4 * q + j}] = acc_${v}_${q}[${j}]; }`)).join('\n            ')}
+            ${range(co4).flatMap((q) => range(4).map((j) => `if (${4 * q + j} < uniforms.oC) { result[o + ${4 * q + j}] = ${this.epilogue ? `epilogue(acc_${v}_${q}[${j}], ${4 * q + j})` : `acc_${v}_${q}[${j}]`}; }`)).join('\n            ')}
           }
         }`).join('');
-    return `
+    return `${this.epilogue ? epilogueWgsl(this.epilogue, 'uniforms.oC') : ''}
       fn weightAt(tap : i32, c : i32, o : i32) -> f32 {
         if (o >= uniforms.oC) { return 0.0; }
         return W[${weight}];
@@ -260,13 +265,14 @@ export class DirectConvProgram implements WebGPUProgram {
 
 /**
  * Runs the direct conv: `source` is x (forward) or dy (dx), `filter` the conv's [fD,fH,fW,Cin,Cout]
- * filter; returns the written tensor with `outShape`.
+ * filter; returns the written tensor with `outShape`, through `epilogue` if given (forward).
  */
 export function runDirectConv(
   backend: WebGPUBackendLike, g: DirectGeometry, tiling: DirectTiling, source: TensorInfo, filter: TensorInfo, outShape: number[],
+  epilogue?: ConvEpilogue,
 ): TensorInfo {
-  const program = new DirectConvProgram(g, tiling);
-  const flat = [source, filter].map((t) => reshapeView(backend, t, [tf.util.sizeFromShape(t.shape)]));
+  const program = new DirectConvProgram(g, tiling, epilogue);
+  const flat = [source, filter, ...epilogueInputs(epilogue)].map((t) => reshapeView(backend, t, [tf.util.sizeFromShape(t.shape)]));
   const y = backend.runWebGPUProgram(program, flat, 'float32', program.uniformValues());
   release(backend, ...flat);
   const out = reshapeView(backend, y, outShape);

@@ -19,6 +19,7 @@
  * the fastest per convolution (what cuDNN's benchmark mode does).
  */
 import * as tf from '@tensorflow/tfjs';
+import { EPILOGUE_UNIFORMS, epilogueKey, epilogueUniforms, epilogueVariables, epilogueWgsl, type ConvEpilogue } from './epilogue';
 import { release, reshapeView, spreadWorkgroups, type ProgramUniform, type TensorInfo, type WebGPUBackendLike, type WebGPUProgram } from './program';
 
 /** Tile shape of the implicit GEMM. Threads = (tm / rm) * tnt; output tile tm x (tnt * rn). */
@@ -181,6 +182,7 @@ export class ImplicitGemmProgram implements WebGPUProgram {
   dispatch: [number, number, number];
   workgroupSize: [number, number, number];
   variableComponents?: number[];
+  readonly variableNames: string[];
   uniforms = `M : i32, N : i32, K : i32, nTiles : i32, chunkK : i32, kSteps : i32, kC : i32, cChunks : i32, ${GEOMETRY_FIELDS.map((f) => `${f} : i32,`).join(' ')}`;
   readonly tn: number;
   readonly nTiles: number;
@@ -192,14 +194,20 @@ export class ImplicitGemmProgram implements WebGPUProgram {
   /**
    * @param mode 'tap'/'tap4' need `tap` (K = taps x channels, channel fastest) and one slice;
    *   'tap4' binds the first input as vec4 (channels % 4 == 0). 'step' is dW's voxel reduction.
+   * @param epilogue applied to each result value (column = output channel; one slice only); its
+   *   tensors follow the program's inputs.
    */
   constructor(
-    readonly variableNames: string[], private name: string, private functions: GemmFunctions,
+    variableNames: string[], private name: string, private functions: GemmFunctions,
     readonly M: number, readonly N: number, readonly K: number, readonly slices: number,
     mode: GemmMode, readonly tiling: GemmTiling,
     private tap?: { taps: number; channels: number },
+    private readonly epilogue?: ConvEpilogue,
   ) {
     if (!tilingValid(tiling, mode)) throw new Error(`invalid GEMM tiling ${tilingKey(tiling)} for ${mode}`);
+    if (epilogue && slices !== 1) throw new Error('a GEMM epilogue needs one slice');
+    this.variableNames = [...variableNames, ...epilogueVariables(epilogue)];
+    if (epilogue) this.uniforms += ` ${EPILOGUE_UNIFORMS}`;
     if ((mode === 'tap' || mode === 'tap4') && (!tap || slices !== 1 || tap.taps * tap.channels !== K)) {
       throw new Error(`tap-major GEMM needs K = taps x channels and one slice`);
     }
@@ -215,13 +223,14 @@ export class ImplicitGemmProgram implements WebGPUProgram {
     const [x, y] = spreadWorkgroups(Math.ceil(M / tiling.tm) * this.nTiles);
     this.dispatch = [x, y, slices];
     this.workgroupSize = [tilingThreads(tiling), 1, 1];
-    if (mode === 'tap4') this.variableComponents = [4, 1];
-    this.shaderKey = `anatomynet_igemm2_${name}_${mode}_${tilingKey(tiling)}`;
+    if (mode === 'tap4') this.variableComponents = [4, 1, ...epilogueVariables(epilogue).map(() => 1)];
+    this.shaderKey = `anatomynet_igemm2_${name}_${mode}_${tilingKey(tiling)}${epilogueKey(epilogue)}`;
   }
 
   uniformValues(geometry: number[]): ProgramUniform[] {
     const head = [this.M, this.N, this.K, this.nTiles, this.chunkK, this.kSteps, this.tap?.channels ?? 0, this.cChunks];
-    return [...head, ...geometry].map((v) => ({ type: 'int32' as const, data: [v] }));
+    const ints = [...head, ...geometry].map((v) => ({ type: 'int32' as const, data: [v] }));
+    return this.epilogue ? [...ints, ...epilogueUniforms(this.epilogue)] : ints;
   }
 
   /** Rows of the A slab a thread loads, and how its row info is indexed per load. */
@@ -315,9 +324,11 @@ export class ImplicitGemmProgram implements WebGPUProgram {
     const aRead = range(q4).map((q) => `let a${q} = As[ab + ${q}];`).join('\n            ');
     const bRead = range(rn).map((j) => `let b${j} = Bs[bb + ${tnt * j}];`).join('\n            ');
     const fmas = range(q4).flatMap((q) => range(rn).map((j) => `acc_${q}_${j} = fma(a${q}, vec4<f32>(b${j}), acc_${q}_${j});`)).join('\n            ');
+    const value = (q: number, j: number, r: number) =>
+      (this.epilogue ? `epilogue(acc_${q}_${j}[${r}], n0 + tn + ${tnt * j})` : `acc_${q}_${j}[${r}]`);
     const writes = range(q4).flatMap((q) => range(4).map((r) => {
       const cols = range(rn).map((j) => `
-            if (n0 + tn + ${tnt * j} < uniforms.N) { result[o + ${tnt * j}] = acc_${q}_${j}[${r}]; }`).join('');
+            if (n0 + tn + ${tnt * j} < uniforms.N) { result[o + ${tnt * j}] = ${value(q, j, r)}; }`).join('');
       return `
         {
           let m = mBase + ${4 * q + r};
@@ -329,6 +340,7 @@ export class ImplicitGemmProgram implements WebGPUProgram {
     return `
       ${this.functions.shared}
       ${(this.mode === 'tap4' ? this.functions.vec4A : this.functions.scalarA) ?? ''}
+      ${this.epilogue ? epilogueWgsl(this.epilogue, 'uniforms.N') : ''}
       var<workgroup> As : array<vec4<f32>, ${(tk * tm) / 4}>;
       fn setA(i : i32, v : f32) { As[i / 4][i % 4] = v; }
       var<workgroup> Bs : array<f32, ${tk * TN}>;
@@ -370,10 +382,7 @@ export class ImplicitGemmProgram implements WebGPUProgram {
 export function runImplicitGemm(
   backend: WebGPUBackendLike, program: ImplicitGemmProgram, inputs: TensorInfo[], conv: tf.backend_util.Conv3DInfo,
 ): TensorInfo {
-  const flat = inputs.map((t) => {
-    const size = tf.util.sizeFromShape(t.shape);
-    return reshapeView(backend, t, [size]);
-  });
+  const flat = inputs.map((t) => reshapeView(backend, t, [tf.util.sizeFromShape(t.shape)]));
   const out = backend.runWebGPUProgram(program, flat, 'float32', program.uniformValues(geometryValues(conv)));
   release(backend, ...flat);
   return out;

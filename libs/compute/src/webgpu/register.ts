@@ -4,7 +4,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { COLLAPSED_BINARY_KERNELS, collapsedBinaryConfig } from './binary_collapsed';
-import { conv3dConfig } from './conv3d';
+import { conv3dConfig, fusedConv3dConfig } from './conv3d';
+import { addLeakyReluConfig } from './add_leaky_relu';
+import { ADD_LEAKY_RELU, FUSED_CONV3D } from '../fused-conv';
 import { conv3dBackpropFilterConfig } from './conv3d_backprop_filter';
 import { conv3dBackpropInputConfig } from './conv3d_backprop_input';
 import { matmulRowsConfig } from './matmul_rows';
@@ -21,9 +23,12 @@ import { transpose2dConfig } from './transpose_2d';
 
 /** Our configs and the stock ones they replaced, built once (the stock kernels are captured first). */
 let ours: tf.KernelConfig[] | undefined;
-/** Kernels under this project's own names (nothing to replace): optimizer updates, LeakyRelu gradient, group norm. */
+/**
+ * Kernels under this project's own names (nothing to replace): optimizer updates, LeakyRelu gradient,
+ * group norm, and the eval-mode fused conv and residual sum.
+ */
 let added: tf.KernelConfig[] | undefined;
-export const WEBGPU_OWN_KERNELS = [RMSPROP_UPDATE, MOMENTUM_UPDATE, LEAKY_RELU_GRAD, GROUP_NORM, GROUP_NORM_SUMS, GROUP_NORM_DX];
+export const WEBGPU_OWN_KERNELS = [RMSPROP_UPDATE, MOMENTUM_UPDATE, LEAKY_RELU_GRAD, GROUP_NORM, GROUP_NORM_SUMS, GROUP_NORM_DX, FUSED_CONV3D, ADD_LEAKY_RELU];
 const stock = new Map<string, tf.KernelConfig>();
 
 function install(c: tf.KernelConfig): void {
@@ -64,7 +69,8 @@ export function registerWebgpuKernels(): string[] {
     for (const c of ours) stock.set(c.kernelName, tf.getKernel(c.kernelName, 'webgpu')!);
   }
   for (const c of ours) if (tf.getKernel(c.kernelName, 'webgpu') !== c) install(c);
-  added ??= [rmspropUpdateConfig(), momentumUpdateConfig(), leakyReluGradConfig(), groupNormConfig(), groupNormSumsConfig(), groupNormDxConfig()];
+  added ??= [rmspropUpdateConfig(), momentumUpdateConfig(), leakyReluGradConfig(), groupNormConfig(), groupNormSumsConfig(), groupNormDxConfig(),
+    fusedConv3dConfig(), addLeakyReluConfig()];
   for (const c of added) if (!tf.getKernel(c.kernelName, 'webgpu')) tf.registerKernel(c);
   registerFusedGradients();
   registerGroupNormGradient();
@@ -89,8 +95,9 @@ export function useStockWebgpuKernels(names: string[]): string[] {
 
 /**
  * Unregisters the kernels under this project's own names ({@link WEBGPU_OWN_KERNELS}), so that
- * optimizers, gradients and norms take tfjs's composed paths: for benchmarks that compare both in
- * one process. {@link registerWebgpuKernels} adds them back. Returns the names removed.
+ * optimizers, gradients, norms and the eval-mode fusions take tfjs's composed paths: for benchmarks
+ * that compare both in one process. {@link registerWebgpuKernels} adds them back. Returns the names
+ * removed.
  */
 export function withoutOwnWebgpuKernels(): string[] {
   const removed = WEBGPU_OWN_KERNELS.filter((n) => tf.getKernel(n, 'webgpu'));

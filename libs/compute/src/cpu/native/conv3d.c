@@ -6,7 +6,9 @@
  * No static data and no stack arrays: instances share the memory and would share a stack.
  *
  * Geometry block (int32[GEO_LEN], see geometry.ts): batch, inD, inH, inW, inC, outD, outH, outW,
- * outC, kD, kH, kW, sD, sH, sW, dD, dH, dW, padFront, padTop, padLeft.
+ * outC, kD, kH, kW, sD, sH, sW, dD, dH, dW, padFront, padTop, padLeft. The forward reads three
+ * more (the fused epilogue): a pointer to [scale outC, offset outC] floats or 0, the activation
+ * (0 none, 1 LeakyReLU) and the slope's float32 bits.
  *
  * Core: a 4x8 register-blocked micro-kernel (8 f32x4 accumulators) over "runs" of the
  * reduction axis. An A panel holds up to 16 rows (im2col of the rows' receptive fields,
@@ -20,7 +22,8 @@ typedef unsigned int u32;
 
 enum {
   G_N, G_ID, G_IH, G_IW, G_IC, G_OD, G_OH, G_OW, G_OC, G_KD, G_KH, G_KW,
-  G_SD, G_SH, G_SW, G_DD, G_DH, G_DW, G_PF, G_PT, G_PL, GEO_LEN
+  G_SD, G_SH, G_SW, G_DD, G_DH, G_DW, G_PF, G_PT, G_PL, GEO_LEN,
+  G_EPI = GEO_LEN, G_ACT, G_ALPHA
 };
 
 #define MB 16 /* rows per packed A group */
@@ -286,6 +289,41 @@ static void gemm_direct(const u32* T, int ntap, int C, const float* B, int kTota
   }
 }
 
+/*
+ * The fused epilogue on output rows rowStart..rowEnd (just written, still in cache):
+ * y = y * scale + offset per channel, then LeakyReLU as max(v, alpha v) (min for alpha > 1).
+ */
+static void epilogue_rows(const int* g, float* y, int rowStart, int rowEnd) {
+  const float* scale = (const float*)(u32)g[G_EPI];
+  if (!scale) return;
+  const int N = g[G_OC];
+  const float* offset = scale + N;
+  const int act = g[G_ACT], below = __builtin_bit_cast(float, g[G_ALPHA]) <= 1.0f;
+  const float alpha = __builtin_bit_cast(float, g[G_ALPHA]);
+  const v128_t va = wasm_f32x4_splat(alpha);
+  for (int r = rowStart; r < rowEnd; r++) {
+    float* o = y + r * N;
+    int c = 0;
+    for (; c + 4 <= N; c += 4) {
+      v128_t v = wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(o + c), wasm_v128_load(scale + c)),
+                                wasm_v128_load(offset + c));
+      if (act) {
+        v128_t w = wasm_f32x4_mul(v, va);
+        v = below ? wasm_f32x4_max(v, w) : wasm_f32x4_min(v, w);
+      }
+      wasm_v128_store(o + c, v);
+    }
+    for (; c < N; c++) {
+      float v = o[c] * scale[c] + offset[c];
+      if (act) {
+        float w = v * alpha;
+        v = below ? (v > w ? v : w) : (v < w ? v : w);
+      }
+      o[c] = v;
+    }
+  }
+}
+
 /* Forward over rows rowStart..rowEnd, 4 rows at a time, reading x in place. */
 static void fwd_direct(const int* g, const float* x, const float* bp, float* y, char* scratch,
                        int rowStart, int rowEnd) {
@@ -344,9 +382,11 @@ static void fwd_direct(const int* g, const float* x, const float* bp, float* y, 
         }
     if (ntap == 0) {
       for (int r = 0; r < nr; r++) zero_floats(y + outOff[r], N);
+      epilogue_rows(g, y, r0, r0 + nr);
       continue;
     }
     gemm_direct(T, ntap, C, bp, K, N, y, outOff, nr, tmp);
+    epilogue_rows(g, y, r0, r0 + nr);
   }
 }
 
@@ -472,6 +512,7 @@ EXPORT(conv3d_fwd) void conv3d_fwd(const int* g, const float* x, const float* bp
         }
     for (int r = nrows; r < nrPad; r++) zero_floats(A + r * lda, aoff);
     gemm_group(A, lda, aoff, nrows, runs, nruns, bp, K, N, y, outOff, Ai, tmp);
+    epilogue_rows(g, y, r0, r0 + nrows);
   }
 }
 

@@ -1,0 +1,84 @@
+/**
+ * The eval-mode fusions on webgpu (../fused-conv.ts) against the composed ops on the cpu backend:
+ * the fused conv through each of its routes (untuned default, a GEMM tiling, the direct kernel),
+ * with and without BatchNorm and LeakyReLU, strides 1 and 2, odd sizes and channel counts not
+ * divisible by 4; and the one-pass residual sum.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { selectBackend } from '../backend';
+import { fusedConvReference } from '../cpu/test-util';
+import { ADD_LEAKY_RELU, FUSED_CONV3D } from '../fused-conv';
+import { directCandidates, directGeometry } from './conv3d_direct';
+import { defaultTiling, gemmMode } from './conv3d_gemm';
+import { forceTiling, type ConvTiling } from './gemm_plan';
+import { deviceSharedBytes, type WebGPUBackendLike } from './program';
+import { adapterPromise, compareWithCpu, SKIP_NOTE } from './test_util';
+
+type V5 = [number, number, number, number, number];
+interface Case { name: string; x: V5; f: V5; stride: 1 | 2; norm: boolean; alpha: number | null }
+
+const CASES: Case[] = [
+  { name: 'BatchNorm + LeakyReLU, 12 -> 20', x: [1, 5, 7, 9, 12], f: [3, 3, 3, 12, 20], stride: 1, norm: true, alpha: 0.01 },
+  { name: 'stride 2, odd sizes, 5 -> 7, BatchNorm + LeakyReLU', x: [1, 7, 6, 9, 5], f: [3, 3, 3, 5, 7], stride: 2, norm: true, alpha: 0.2 },
+  { name: 'bias only, 17 -> 10 (the output conv), batch 2', x: [2, 5, 11, 13, 17], f: [3, 3, 3, 17, 10], stride: 1, norm: false, alpha: null },
+  { name: 'LeakyReLU without norm, 16 -> 6', x: [1, 4, 6, 7, 16], f: [3, 3, 3, 16, 6], stride: 1, norm: false, alpha: 0.01 },
+  { name: '1x1x1 skip conv, 13 -> 18', x: [1, 4, 5, 6, 13], f: [1, 1, 1, 13, 18], stride: 1, norm: false, alpha: null },
+];
+
+const adapter = await adapterPromise;
+if (!adapter) console.warn(`webgpu fused conv tests ${SKIP_NOTE}`);
+
+const info = (c: Case) => tf.backend_util.computeConv3DInfo(c.x, c.f, c.stride, 1, 'same');
+
+/** Largest relative error of the fused kernel (webgpu) against the composed ops (cpu). */
+async function errorOf(c: Case, seed: number): Promise<number> {
+  const cout = c.f[4];
+  const r = await compareWithCpu(
+    [{ shape: c.x, seed }, { shape: c.f, seed: seed + 1 }, { shape: [cout], seed: seed + 2 }, { shape: [4, cout], seed: seed + 3 }],
+    (x, f, bias, raw) => {
+      // mean, variance > 0, gamma near 1, beta
+      const [m, v, g, b] = tf.unstack(raw);
+      const norm = c.norm ? tf.stack([m, tf.add(tf.abs(v), 0.3), tf.add(tf.mul(g, 0.5), 1), b]) as tf.Tensor2D : undefined;
+      if (tf.getBackend() === 'cpu') return fusedConvReference(x as tf.Tensor5D, f as tf.Tensor5D, bias as tf.Tensor1D, norm, c.stride, 'same', 1e-5, c.alpha);
+      return tf.engine().runKernel(FUSED_CONV3D, { x, filter: f, bias, ...(norm ? { norm } : {}) },
+        { strides: c.stride, pad: 'same', eps: 1e-5, activation: c.alpha === null ? 'linear' : 'leakyrelu', alpha: c.alpha ?? 0 }) as tf.Tensor;
+    },
+  );
+  expect(r.shapes).toEqual(r.cpuShapes);
+  await tf.setBackend('webgpu');
+  return r.errors[0];
+}
+
+describe.skipIf(!adapter)(`webgpu eval-mode fusions vs cpu${adapter ? '' : ` (${SKIP_NOTE})`}`, () => {
+  let bytes = 16384;
+  beforeAll(async () => {
+    await selectBackend({ prefer: 'webgpu', log: () => undefined });
+    bytes = deviceSharedBytes(tf.backend() as unknown as WebGPUBackendLike);
+  });
+  afterEach(() => forceTiling(undefined));
+
+  CASES.forEach((c, ci) => {
+    it(`fused conv agrees on every route: ${c.name}`, async () => {
+      const routes: [string, ConvTiling | undefined][] = [['default', undefined]];
+      routes.push(['GEMM', defaultTiling(c.f[4], gemmMode(c.f[3]), c.f[3])]);
+      const g = directGeometry('forward', info(c));
+      if (g) routes.push(['direct', directCandidates(g, bytes)[0]]);
+      for (const [route, t] of routes) {
+        forceTiling(t);
+        const e = await errorOf(c, 60 + 10 * ci);
+        expect({ route, error: e }).toEqual({ route, error: expect.toSatisfy((v: number) => v < 2e-5) });
+      }
+    });
+  });
+
+  it('the residual sum leakyRelu(a + b) agrees and refuses operands of different shapes', async () => {
+    const r = await compareWithCpu([{ shape: [2, 3, 5, 7, 6], seed: 1 }, { shape: [2, 3, 5, 7, 6], seed: 2 }], (a, b) =>
+      (tf.getBackend() === 'cpu' ? tf.leakyRelu(tf.add(a, b), 0.01) : tf.engine().runKernel(ADD_LEAKY_RELU, { a, b }, { alpha: 0.01 }) as tf.Tensor));
+    await tf.setBackend('webgpu');
+    expect(r.errors[0]).toBeLessThan(1e-6);
+    const a = tf.ones([2, 3]), b = tf.ones([3, 2]);
+    expect(() => tf.engine().runKernel(ADD_LEAKY_RELU, { a, b }, { alpha: 0.01 })).toThrow(/one shape/);
+    tf.dispose([a, b]);
+  });
+});

@@ -1,0 +1,41 @@
+/**
+ * The fused conv's epilogue (../fused-conv.ts) as WGSL, shared by the GEMM and direct conv programs:
+ * each output value passes through `epilogue(v, channel)` before it is written, so bias, the eval-mode
+ * BatchNorm and LeakyReLU cost no pass of their own.
+ */
+import type { ProgramUniform, TensorInfo } from './program';
+
+export interface ConvEpilogue {
+  bias: TensorInfo;
+  /** [4, C]: running mean, running variance, gamma, beta. */
+  norm?: TensorInfo;
+  eps: number;
+  /** LeakyReLU slope; null: no activation. */
+  alpha: number | null;
+}
+
+export const epilogueKey = (e: ConvEpilogue | undefined): string =>
+  (e ? `_epi${e.norm ? 'n' : ''}${e.alpha !== null ? 'a' : ''}` : '');
+
+export const epilogueVariables = (e: ConvEpilogue | undefined): string[] => (e ? ['bias', ...(e.norm ? ['norm'] : [])] : []);
+
+export const epilogueInputs = (e: ConvEpilogue | undefined): TensorInfo[] => (e ? [e.bias, ...(e.norm ? [e.norm] : [])] : []);
+
+export const EPILOGUE_UNIFORMS = 'epiEps : f32, epiAlpha : f32,';
+
+export const epilogueUniforms = (e: ConvEpilogue): ProgramUniform[] =>
+  [{ type: 'float32', data: [e.eps] }, { type: 'float32', data: [e.alpha ?? 1] }];
+
+/** `fn epilogue(v, c)`; `channels` is the WGSL expression of the output channel count. */
+export function epilogueWgsl(e: ConvEpilogue, channels: string): string {
+  const norm = e.norm ? `
+    let s = norm[2 * ${channels} + c] * inverseSqrt(norm[${channels} + c] + uniforms.epiEps);
+    y = y * s + (norm[3 * ${channels} + c] - norm[c] * s);` : '';
+  const act = e.alpha !== null ? `
+    if (y < 0.0) { y = y * uniforms.epiAlpha; }` : '';
+  return `
+  fn epilogue(v : f32, c : i32) -> f32 {
+    var y = v + bias[c];${norm}${act}
+    return y;
+  }`;
+}
