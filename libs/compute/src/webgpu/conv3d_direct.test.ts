@@ -6,11 +6,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../backend';
 import { directCandidates, directGeometry, directKey, directSharedBytes, tileLayout, type DirectTiling } from './conv3d_direct';
 import { directFor, forceTiling, gemmPlan, type GemmPass } from './gemm_plan';
-import { deviceSharedBytes, type WebGPUBackendLike } from './program';
-import { adapterPromise, compareWithCpu, SKIP_NOTE } from './test_util';
+import { adapterPromise, compareWithCpu, SKIP_NOTE, startWebgpu } from './test_util';
 
 type V5 = [number, number, number, number, number];
 const info = (x: V5, f: V5, pad: 'same' | 'valid' = 'same', stride = 1) => tf.backend_util.computeConv3DInfo(x, f, stride, 1, pad);
@@ -97,8 +95,7 @@ async function errorOf(c: Case, pass: GemmPass, seed: number): Promise<number> {
 describe.skipIf(!adapter)(`webgpu direct conv vs cpu${adapter ? '' : ` (${SKIP_NOTE})`}`, () => {
   let bytes = 16384;
   beforeAll(async () => {
-    await selectBackend({ prefer: 'webgpu', log: () => undefined });
-    bytes = deviceSharedBytes(tf.backend() as unknown as WebGPUBackendLike);
+    bytes = await startWebgpu();
   });
   afterEach(() => forceTiling(undefined));
 

@@ -6,14 +6,12 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../backend';
 import { fusedConvReference } from '../cpu/test-util';
 import { ADD_LEAKY_RELU, FUSED_CONV3D } from '../fused-conv';
 import { directCandidates, directGeometry } from './conv3d_direct';
 import { defaultTiling, gemmMode } from './conv3d_gemm';
 import { forceTiling, type ConvTiling } from './gemm_plan';
-import { deviceSharedBytes, type WebGPUBackendLike } from './program';
-import { adapterPromise, compareWithCpu, SKIP_NOTE } from './test_util';
+import { adapterPromise, compareWithCpu, SKIP_NOTE, startWebgpu } from './test_util';
 
 type V5 = [number, number, number, number, number];
 interface Case { name: string; x: V5; f: V5; stride: 1 | 2; norm: boolean; alpha: number | null }
@@ -53,8 +51,7 @@ async function errorOf(c: Case, seed: number): Promise<number> {
 describe.skipIf(!adapter)(`webgpu eval-mode fusions vs cpu${adapter ? '' : ` (${SKIP_NOTE})`}`, () => {
   let bytes = 16384;
   beforeAll(async () => {
-    await selectBackend({ prefer: 'webgpu', log: () => undefined });
-    bytes = deviceSharedBytes(tf.backend() as unknown as WebGPUBackendLike);
+    bytes = await startWebgpu();
   });
   afterEach(() => forceTiling(undefined));
 

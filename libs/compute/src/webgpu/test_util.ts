@@ -3,7 +3,9 @@
  * webgpu. Not exported from the package: test-only.
  */
 import * as tf from '@tensorflow/tfjs';
+import { selectBackend } from '../backend';
 import { requestDawnAdapter } from './dawn';
+import { deviceSharedBytes, type WebGPUBackendLike } from './program';
 
 /** Deterministic uniform values in [-1, 1) (mulberry32), so failures reproduce. */
 export function seededValues(n: number, seed: number): Float32Array {
@@ -29,6 +31,12 @@ export interface InputSpec {
 export const adapterPromise = requestDawnAdapter();
 
 export const SKIP_NOTE = 'SKIPPED: no WebGPU adapter (Dawn needs a Vulkan driver; on Debian 12 install mesa-vulkan-drivers >= 25 from bookworm-backports)';
+
+/** Activates webgpu (quietly) with this project's kernels; returns the workgroup memory the device grants. */
+export async function startWebgpu(): Promise<number> {
+  await selectBackend({ prefer: 'webgpu', log: () => undefined });
+  return deviceSharedBytes(tf.backend() as unknown as WebGPUBackendLike);
+}
 
 /** Runs fn on `backend` with tensors built from specs; returns every output's values. */
 export async function runOn(
