@@ -1,8 +1,8 @@
 /**
  * Inference-time fusions around the convolutions (eval-mode forward only: no gradients). In eval
  * mode a block of the network is conv -> bias -> BatchNorm with running statistics -> LeakyReLU and
- * ends with add -> LeakyReLU; composed, every arrow is a full pass over the activation (on tfjs-cpu
- * the Add, Multiply and LeakyRelu kernels took 35% of a 48x96x96 forward). Fused, the convolution
+ * ends with add -> LeakyReLU; composed, every arrow is a full pass over the activation (on the cpu
+ * backend the Add, Multiply and LeakyRelu kernels took 35% of a 48x96x96 forward). Fused, the convolution
  * writes its final values and the residual sum is one pass:
  * - `AnatomyNetFusedConv3D` {x [N,D,H,W,Cin], filter [fD,fH,fW,Cin,Cout], bias [Cout],
  *   norm? [4, Cout] (running mean, running variance, gamma, beta)}, attrs {strides, pad,
