@@ -196,12 +196,14 @@ class TensorOps implements NetOps<tf.Tensor5D> {
   }
 
   add(name: string, a: tf.Tensor5D, b: tf.Tensor5D, act?: string): tf.Tensor5D {
-    if (act !== undefined && !this.training && hasKernel(ADD_LEAKY_RELU)) {
-      return this.out(tf.engine().runKernel(ADD_LEAKY_RELU, { a, b }, { alpha: this.model.config.leakySlope }) as tf.Tensor5D);
-    }
+    const fused = act !== undefined && !this.training && hasKernel(ADD_LEAKY_RELU);
     const c = a.shape[4];
-    const sum = this.out(tf.tidy(() => tf.add(a.reshape([-1, c]), b.reshape([-1, c])).reshape(a.shape) as tf.Tensor5D));
-    return applyPost(this, sum, { act });
+    const sum = this.out(fused
+      ? tf.engine().runKernel(ADD_LEAKY_RELU, { a, b }, { alpha: this.model.config.leakySlope }) as tf.Tensor5D
+      : tf.tidy(() => tf.add(a.reshape([-1, c]), b.reshape([-1, c])).reshape(a.shape) as tf.Tensor5D));
+    this.release(a);
+    this.release(b);
+    return fused ? sum : applyPost(this, sum, { act });
   }
 
   concat(name: string, a: tf.Tensor5D, b: tf.Tensor5D): tf.Tensor5D {

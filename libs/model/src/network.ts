@@ -20,7 +20,10 @@ export interface NetOps<T> {
   act(name: string, x: T): T;
   /** Squeeze-excitation: x * sigmoid(fc2(act(fc1(mean over voxels of x)))), hidden units given. */
   se(name: string, x: T, hidden: number): T;
-  /** a + b, then the activation named `act` if given. */
+  /**
+   * a + b, then the activation named `act` if given. Consumes (releases) a and b, before the
+   * activation where it runs on its own, so the sum and its activation are the only full tensors then.
+   */
   add(name: string, a: T, b: T, act?: string): T;
   /** Concatenation on the channel axis, a's channels first. */
   concat(name: string, a: T, b: T): T;
@@ -80,10 +83,7 @@ function block<T>(ops: NetOps<T>, cfg: ModelConfig, name: string, x: T, cout: nu
   }
   if (cfg.block === 'se-residual') r = then(ops, r, (t) => ops.se(`${name}.se`, t, seHidden(cout, cfg.seRatio)));
   const skip = cin === cout ? x : then(ops, x, (t) => ops.conv(`${name}.skip`, t, cout, 1, 1, 'linear'));
-  const sum = ops.add(`${name}.add`, r, skip, `${name}.act2`);
-  ops.release(r);
-  ops.release(skip);
-  return sum;
+  return ops.add(`${name}.add`, r, skip, `${name}.act2`);
 }
 
 /**
@@ -131,10 +131,14 @@ export function anatomyNet<T>(ops: NetOps<T>, cfg: ModelConfig, input: T): T {
     } else if (channels(ops, cur) !== target) {
       cur = then(ops, cur, (t) => ops.conv(`dec${i}.proj`, t, target, 1, 1, 'linear'));
     }
-    const merged = cfg.merge === 'concat' ? ops.concat(`dec${i}.merge`, cur, skip) : ops.add(`dec${i}.merge`, cur, skip);
-    ops.release(cur);
-    ops.release(skip);
-    cur = merged;
+    if (cfg.merge === 'concat') {
+      const merged = ops.concat(`dec${i}.merge`, cur, skip);
+      ops.release(cur);
+      ops.release(skip);
+      cur = merged;
+    } else {
+      cur = ops.add(`dec${i}.merge`, cur, skip);
+    }
     for (let b = 0; b < cfg.blocksPerStage; b++) {
       const name = `dec${i}.b${b}`;
       cur = ops.segment(name, cur, (o, t) => block(o, cfg, name, t, cfg.filters[i]));

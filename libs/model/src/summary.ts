@@ -116,7 +116,13 @@ class SymbolicOps implements NetOps<Sym> {
   }
 
   conv(name: string, x: Sym, cout: number, kernel: 1 | 3, stride: 1 | 2, init: 'he' | 'linear', post?: ConvPost): Sym {
-    return applyPost(this, this.convOnly(name, x, cout, kernel, stride, init), post);
+    const y = this.convOnly(name, x, cout, kernel, stride, init);
+    // The eval-mode peak follows the fused kernels (cpu, webgpu), which apply the norm and activation
+    // as the conv writes its output: those ops hold no tensor of their own while x is still live.
+    const peak = this.peak;
+    const out = applyPost(this, y, post);
+    this.peak = peak;
+    return out;
   }
 
   private convOnly(name: string, x: Sym, cout: number, kernel: 1 | 3, stride: 1 | 2, init: 'he' | 'linear'): Sym {
@@ -155,8 +161,10 @@ class SymbolicOps implements NetOps<Sym> {
     return this.push(name, `se${hidden}`, this.record(name, 'se', x.shape, 0, 0), p);
   }
 
-  add(name: string, a: Sym, _b: Sym, act?: string): Sym {
+  add(name: string, a: Sym, b: Sym, act?: string): Sym {
     const sum = this.push(name, 'add', this.record(name, 'add', a.shape, 0, 0), 0);
+    this.release(a);
+    this.release(b);
     return applyPost(this, sum, { act });
   }
 
