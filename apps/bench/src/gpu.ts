@@ -5,7 +5,7 @@
 // shared/bench/devpack.sh: `devpack.sh apps/bench/src/gpu.ts` then `run.sh .devpack/bench.mjs ARGS`.
 import * as tf from '@tensorflow/tfjs';
 import {
-  autotuneConv, BACKEND_ORDER, FUSED_CONV3D, settle, withoutEvalFusions, timeBatched, benchConvGflops, boundGpuBufferPool, capGpuBufferPool, gpuAllocationPeak, trimGpuBufferPool, dawnFlags, loadTunedTilings, referenceConvInput, REFERENCE_CONVS,
+  autotuneConv, BACKEND_ORDER, FUSED_CONV3D, hasEvalFusions, settle, withoutEvalFusions, timeBatched, benchConvGflops, boundGpuBufferPool, capGpuBufferPool, gpuAllocationPeak, trimGpuBufferPool, dawnFlags, loadTunedTilings, referenceConvInput, REFERENCE_CONVS,
   registerWebgpuKernels, rmspropOptimizer, selectBackend, tunedTilings, useStockWebgpuKernels, withoutOwnWebgpuKernels, type BackendName, type ConvTiling,
 } from '@anatomynet/compute';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -59,8 +59,6 @@ async function kernelProfile(f: () => tf.TensorContainer | Promise<tf.TensorCont
   const round = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]).map(([n, ms]) => [n, Math.round(ms * 100) / 100] as const);
   return { byName: Object.fromEntries([['TOTAL', Math.round(total * 100) / 100], ...round(byName)]), convs: Object.fromEntries(round(convs)) };
 }
-
-const hasEvalFusions = (): boolean => tf.getKernel(FUSED_CONV3D, tf.getBackend()) !== undefined;
 
 /** WebGPU errors nobody caught (out-of-memory, validation): counted so a bad figure is visible. */
 const gpuErrors: string[] = [];

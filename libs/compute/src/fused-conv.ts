@@ -49,6 +49,9 @@ export function epilogueAffine(bias: Float32Array, norm: Float32Array | undefine
   return { scale, offset };
 }
 
+/** Whether the active backend registers the eval-mode fusions. */
+export const hasEvalFusions = (): boolean => getKernel(FUSED_CONV3D, getBackend()) !== undefined;
+
 /**
  * Runs `f` with the eval-mode fusions unregistered on the active backend (libs/model then composes
  * the ops), and registers them again afterwards: for benchmarks and tests that compare both ways in

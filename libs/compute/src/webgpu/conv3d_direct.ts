@@ -12,7 +12,7 @@
  * only the weight lookup differs.
  */
 import * as tf from '@tensorflow/tfjs';
-import { EPILOGUE_UNIFORMS, epilogueInputs, epilogueKey, epilogueUniforms, epilogueVariables, epilogueWgsl, type ConvEpilogue } from './epilogue';
+import { epilogueInputs, epilogueKey, epilogueUniformFields, epilogueUniforms, epilogueVariables, epilogueWgsl, type ConvEpilogue } from './epilogue';
 import { release, reshapeView, spreadWorkgroups, type ProgramUniform, type TensorInfo, type WebGPUBackendLike, type WebGPUProgram } from './program';
 
 /** Tile shape of the direct conv. Threads = lw * th * td; output tile td x th x (lw * vw) voxels. */
@@ -143,7 +143,7 @@ export class DirectConvProgram implements WebGPUProgram {
     const t = tiling;
     if (epilogue && g.pass !== 'forward') throw new Error('the direct conv\'s epilogue is for the forward pass');
     this.variableNames = [...(g.pass === 'forward' ? ['x', 'W'] : ['dy', 'W']), ...epilogueVariables(epilogue)];
-    if (epilogue) this.uniforms += ` ${EPILOGUE_UNIFORMS}`;
+    this.uniforms += epilogueUniformFields(epilogue);
     this.tiles = [Math.ceil(g.written[0] / t.td), Math.ceil(g.written[1] / t.th), Math.ceil(g.written[2] / (t.lw * t.vw))];
     this.numTiles = g.batch * this.tiles[0] * this.tiles[1] * this.tiles[2];
     const [x, y] = spreadWorkgroups(this.numTiles);
@@ -157,7 +157,7 @@ export class DirectConvProgram implements WebGPUProgram {
     const g = this.g;
     const ints = [...g.gathered, g.gatheredC, ...g.written, g.writtenC, ...g.pad, ...this.tiles, this.numTiles]
       .map((v) => ({ type: 'int32' as const, data: [v] }));
-    return this.epilogue ? [...ints, ...epilogueUniforms(this.epilogue)] : ints;
+    return [...ints, ...epilogueUniforms(this.epilogue)];
   }
 
   getUserCode(): string {

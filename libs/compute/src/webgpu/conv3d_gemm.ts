@@ -19,7 +19,7 @@
  * the fastest per convolution (what cuDNN's benchmark mode does).
  */
 import * as tf from '@tensorflow/tfjs';
-import { EPILOGUE_UNIFORMS, epilogueKey, epilogueUniforms, epilogueVariables, epilogueWgsl, type ConvEpilogue } from './epilogue';
+import { epilogueKey, epilogueUniformFields, epilogueUniforms, epilogueVariables, epilogueWgsl, type ConvEpilogue } from './epilogue';
 import { release, reshapeView, spreadWorkgroups, type ProgramUniform, type TensorInfo, type WebGPUBackendLike, type WebGPUProgram } from './program';
 
 /** Tile shape of the implicit GEMM. Threads = (tm / rm) * tnt; output tile tm x (tnt * rn). */
@@ -207,7 +207,7 @@ export class ImplicitGemmProgram implements WebGPUProgram {
     if (!tilingValid(tiling, mode)) throw new Error(`invalid GEMM tiling ${tilingKey(tiling)} for ${mode}`);
     if (epilogue && slices !== 1) throw new Error('a GEMM epilogue needs one slice');
     this.variableNames = [...variableNames, ...epilogueVariables(epilogue)];
-    if (epilogue) this.uniforms += ` ${EPILOGUE_UNIFORMS}`;
+    this.uniforms += epilogueUniformFields(epilogue);
     if ((mode === 'tap' || mode === 'tap4') && (!tap || slices !== 1 || tap.taps * tap.channels !== K)) {
       throw new Error(`tap-major GEMM needs K = taps x channels and one slice`);
     }
@@ -229,8 +229,7 @@ export class ImplicitGemmProgram implements WebGPUProgram {
 
   uniformValues(geometry: number[]): ProgramUniform[] {
     const head = [this.M, this.N, this.K, this.nTiles, this.chunkK, this.kSteps, this.tap?.channels ?? 0, this.cChunks];
-    const ints = [...head, ...geometry].map((v) => ({ type: 'int32' as const, data: [v] }));
-    return this.epilogue ? [...ints, ...epilogueUniforms(this.epilogue)] : ints;
+    return [...[...head, ...geometry].map((v) => ({ type: 'int32' as const, data: [v] })), ...epilogueUniforms(this.epilogue)];
   }
 
   /** Rows of the A slab a thread loads, and how its row info is indexed per load. */

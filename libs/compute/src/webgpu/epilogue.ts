@@ -21,10 +21,11 @@ export const epilogueVariables = (e: ConvEpilogue | undefined): string[] => (e ?
 
 export const epilogueInputs = (e: ConvEpilogue | undefined): TensorInfo[] => (e ? [e.bias, ...(e.norm ? [e.norm] : [])] : []);
 
-export const EPILOGUE_UNIFORMS = 'epiEps : f32, epiAlpha : f32,';
+/** The uniform fields the epilogue adds to a program's `uniforms` (none without an epilogue). */
+export const epilogueUniformFields = (e: ConvEpilogue | undefined): string => (e ? ' epiEps : f32, epiAlpha : f32,' : '');
 
-export const epilogueUniforms = (e: ConvEpilogue): ProgramUniform[] =>
-  [{ type: 'float32', data: [e.eps] }, { type: 'float32', data: [e.alpha ?? 1] }];
+export const epilogueUniforms = (e: ConvEpilogue | undefined): ProgramUniform[] =>
+  (e ? [{ type: 'float32', data: [e.eps] }, { type: 'float32', data: [e.alpha ?? 1] }] : []);
 
 /** `fn epilogue(v, c)`; `channels` is the WGSL expression of the output channel count. */
 export function epilogueWgsl(e: ConvEpilogue, channels: string): string {

@@ -298,8 +298,9 @@ static void epilogue_rows(const int* g, float* y, int rowStart, int rowEnd) {
   if (!scale) return;
   const int N = g[G_OC];
   const float* offset = scale + N;
-  const int act = g[G_ACT], below = __builtin_bit_cast(float, g[G_ALPHA]) <= 1.0f;
+  const int act = g[G_ACT];
   const float alpha = __builtin_bit_cast(float, g[G_ALPHA]);
+  const int below = alpha <= 1.0f;
   const v128_t va = wasm_f32x4_splat(alpha);
   for (int r = rowStart; r < rowEnd; r++) {
     float* o = y + r * N;
