@@ -130,7 +130,10 @@ describe('trainer grid, status, segment', () => {
     expect(j.cells.every((c) => c.status === 'DONE')).toBe(true);
     expect(j.runs.length).toBe(6);
     expect(j.runs.every((r) => r.status === 'FINISHED')).toBe(true);
-    // Both workers took cells (the second one is this command's child, named after it).
+    // Both workers took cells (the second one is this command's child, named after it); the first waited
+    // until the second could claim cells.
+    expect(g.stderr).toMatch(/^worker w ready: cpu backend, \d+ thread\(s\)$/m);
+    expect(g.stderr).toMatch(/^\[worker 2\] worker w\/2 ready: cpu backend, \d+ thread\(s\)$/m);
     expect(new Set(j.cells.map((c) => c.claimedBy))).toEqual(new Set(['w', 'w/2']));
     expect(g.stderr).toMatch(/\[worker 2\] cell \d\/3: tiny-grid/);
   }, 180_000);

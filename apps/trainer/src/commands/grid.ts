@@ -20,11 +20,22 @@ interface GridArgs {
   recompute?: boolean;
 }
 
+/** The line each worker prints once it can claim cells; `--workers N` waits for it from the workers it starts. */
+const readyLine = (worker: string, backend: string, threads: number | undefined) =>
+  `worker ${worker} ready: ${backend} backend${threads ? `, ${threads} thread(s)` : ''}`;
+const READY = /^worker \S+ ready: /;
+
+interface ExtraWorker {
+  child: ChildProcess;
+  /** Resolves when the worker printed its ready line, or exited before that. */
+  ready: Promise<void>;
+}
+
 /**
  * The other workers of `--workers N`: this same command, once per extra worker, with its own name and its
  * share of the cores. Their output comes through line by line, tagged with the worker.
  */
-function startExtraWorkers(a: GridArgs, name: string, threads: number): ChildProcess[] {
+function startExtraWorkers(a: GridArgs, name: string, threads: number): ExtraWorker[] {
   const passOn: string[] = [];
   for (let i = 2; i < process.argv.length; i++) {
     const arg = process.argv[i];
@@ -37,12 +48,18 @@ function startExtraWorkers(a: GridArgs, name: string, threads: number): ChildPro
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let pending = '';
+    let markReady!: () => void;
+    const ready = new Promise<void>((resolve) => (markReady = resolve));
+    child.once('exit', () => markReady());
     child.stderr!.on('data', (chunk: Buffer) => {
       const lines = (pending + chunk.toString()).split('\n');
       pending = lines.pop()!;
-      for (const line of lines) if (line.trim()) process.stderr.write(`[worker ${k + 2}] ${line.replace(/\r/g, '')}\n`);
+      for (const line of lines) {
+        if (READY.test(line)) markReady();
+        if (line.trim()) process.stderr.write(`[worker ${k + 2}] ${line.replace(/\r/g, '')}\n`);
+      }
     });
-    return child;
+    return { child, ready };
   });
 }
 
@@ -75,12 +92,20 @@ export const gridCommand: CommandModule<object, GridArgs> = {
     });
     const worker = a.worker ?? `${hostname()}:${process.pid}`;
     const threads = a.threads ?? (a.workers > 1 ? Math.max(1, Math.floor(availableParallelism() / a.workers)) : undefined);
-    const backend = await startBackend(a.backend, threads, a.gpuPoolGb);
+    // The database exists (created here, once) before the other workers open it.
     const store = openStore(a.db, { create: true });
+    // The other workers start first and load while this one does; all begin claiming cells together, so
+    // a short grid is shared too instead of being done by this worker before the others are up.
     const extra = a.workers > 1 ? startExtraWorkers(a, worker, threads ?? 1) : [];
     // A SIGTERM to this process alone must stop the workers it started too (Ctrl-C reaches them all anyway).
-    const forward = (signal: NodeJS.Signals) => extra.forEach((c) => c.exitCode === null && c.kill(signal));
+    const forward = (signal: NodeJS.Signals) => extra.forEach(({ child }) => child.exitCode === null && child.kill(signal));
     process.on('SIGINT', forward).on('SIGTERM', forward);
+    const backend = await startBackend(a.backend, threads, a.gpuPoolGb).catch((error) => {
+      forward('SIGTERM');
+      throw error;
+    });
+    process.stderr.write(`${readyLine(worker, backend.name, threads)}\n`);
+    await Promise.all(extra.map((w) => w.ready));
     let current: { runId?: string; cell?: GridCellPlan } = {};
     const stopSignals = killRunOnSignal(() => ({
       runId: current.runId,
@@ -92,7 +117,7 @@ export const gridCommand: CommandModule<object, GridArgs> = {
     for (const cells of plans) summaries.push(await runOneGrid(store, cells, worker, a, backend, (c) => (current = c)));
     stopSignals();
     await store.close();
-    const childCodes = await Promise.all(extra.map(exitOf));
+    const childCodes = await Promise.all(extra.map(({ child }) => exitOf(child)));
     for (const s of summaries) console.log(JSON.stringify(s));
     if (summaries.some((s) => s.failed) || childCodes.some((c) => c !== 0)) process.exitCode = 1;
   },
