@@ -123,6 +123,41 @@ describe.skipIf(!adapter)(`AnatomyNet cpu/webgpu parity${adapter ? '' : ` (${SKI
     expect(err).toBeLessThan(1e-5);
   });
 
+  // tf.ones (and tfjs's Sum and Mean gradients, built on it) fill their values in JavaScript and upload
+  // them on every call: at 178x302x225 about 1 GB per training step of the bench's soft Dice.
+  it('a training step and an eval forward upload nothing voxel-sized from JavaScript (ones and broadcasts stay on the GPU)', async () => {
+    await tf.setBackend('webgpu');
+    const backend = tf.backend() as unknown as { uploadToGPU(id: object): void; tensorMap: { get(id: object): { values?: ArrayLike<number> } | undefined } };
+    const model = perturbedModel();
+    const x = tf.tensor(seededValues(SHAPE.reduce((a, b) => a * b, 1), 11), SHAPE);
+    const g = labels();
+    const opt = tf.train.sgd(0.1);
+    const step = () => trainStep(model, opt, x, (p) => softDice(p, g), { recompute: false });
+    await step(); // uploads the weights, the input and the labels once
+    const upload = backend.uploadToGPU.bind(backend);
+    const sizes: number[] = [];
+    backend.uploadToGPU = (id) => {
+      const values = backend.tensorMap.get(id)?.values;
+      if (values) sizes.push(values.length);
+      upload(id);
+    };
+    try {
+      await step();
+      await trainStep(model, opt, x, (p) => softDice(p, g), { recompute: true });
+      const y = predict(model, x);
+      await y.data();
+      y.dispose();
+    } finally {
+      backend.uploadToGPU = upload;
+    }
+    // scalars and per-class vectors only; a ones row or a ones [voxels, classes] would be >= 2048 values
+    expect(sizes.length).toBeGreaterThan(0);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(CONFIG.numClasses);
+    tf.dispose([x, g]);
+    opt.dispose();
+    model.dispose();
+  });
+
   it('eval-mode forward (fused conv + norm + LeakyReLU, fused residual sum) agrees with the cpu backend', async () => {
     const run = async (backend: string) => {
       await tf.setBackend(backend);

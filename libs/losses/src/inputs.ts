@@ -42,11 +42,14 @@ export function casesOf(probs: tf.Tensor, target: tf.Tensor): [tf.Tensor3D, tf.T
 
 /**
  * Sums over voxels: x [N, V, C] -> [N, C], as a batched matmul with ones (WebGPU cannot reduce more
- * than ~4M rows; a matmul also keeps the gradient a matmul).
+ * than ~4M rows; a matmul also keeps the gradient a matmul). The ones come from tf.fill, a kernel, so
+ * the GPU writes them; tf.ones would build and upload them from JavaScript on every call.
  */
 export function sumVoxels(x: tf.Tensor3D): tf.Tensor2D {
-  const [n, v, c] = x.shape;
-  return tf.matMul(tf.ones([n, 1, v]), x).reshape([n, c]);
+  return tf.tidy(() => {
+    const [n, v, c] = x.shape;
+    return tf.matMul(tf.fill([n, 1, v], 1), x).reshape([n, c]);
+  });
 }
 
 function toTensor(x: number[] | number[][] | tf.Tensor): tf.Tensor {

@@ -137,6 +137,24 @@ describe('fused Softmax gradient (AnatomyNetSoftmaxGrad)', () => {
   });
 });
 
+describe('Sum and Mean gradients (a broadcast of dy instead of dy times tf.ones)', () => {
+  it('are bit-identical to tfjs\'s for every axis choice, keepDims or not, and build no ones', async () => {
+    const gen = rng(13);
+    const x = rand([4, 5, 6, 3], gen);
+    const cases: [number | number[] | undefined, boolean][] = [[undefined, false], [0, false], [-1, true], [[1, 2], false], [[0, 3], true], [[0, 1, 2, 3], false]];
+    const grads = () => cases.flatMap(([axis, keep]) => {
+      const w = rand(tf.sum(x, axis, keep).shape, rng(14));
+      return [tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.sum(t, axis, keep), w)))(x), tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.mean(t, axis, keep), w)))(x)];
+    });
+    const { composed, fused } = both(grads);
+    for (let i = 0; i < composed.length; i++) expect(Array.from(fused[i].dataSync()), `case ${i}`).toEqual(Array.from(composed[i].dataSync()));
+    // The broadcast is a Tile on the backend; tfjs's multiplies dy by ones built in JavaScript.
+    const { kernelNames } = await tf.profile(() => tf.grad((t: tf.Tensor) => tf.sum(tf.mean(t, 0)))(x));
+    expect(kernelNames).toContain('Tile');
+    expect(kernelNames).not.toContain('Multiply');
+  });
+});
+
 /** Running statistics and affine parameters as the fused conv takes them: [4, C], variance > 0. */
 function normRows(c: number, r: () => number): tf.Tensor2D {
   return tf.stack([rand([c], r, -0.5, 0.5), rand([c], r, 0.3, 2), rand([c], r, 0.5, 1.5), rand([c], r)]) as tf.Tensor2D;
