@@ -107,13 +107,19 @@ async function benchModel(
     y.dispose();
     out.forwardFirst_s = (performance.now() - t0) / 1000;
     t0 = performance.now();
+    // The JavaScript side alone (tfjs and Dawn recording the kernels): below forward_s the GPU bounds
+    // the forward, at about forward_s the CPU does.
+    let enqueue = 0;
     for (let i = 0; i < reps; i++) {
+      const t1 = performance.now();
       y = predict(model, x);
+      enqueue += performance.now() - t1;
       if (i === reps - 1) await settle(y);
       y.dispose();
     }
     out.forward_s = (performance.now() - t0) / 1000 / reps;
-    progress(`forward ${shape.join('x')}: ${(out.forward_s as number).toFixed(4)} s`);
+    out.forwardEnqueue_s = enqueue / 1000 / reps;
+    progress(`forward ${shape.join('x')}: ${(out.forward_s as number).toFixed(4)} s (JavaScript side ${(out.forwardEnqueue_s as number).toFixed(4)} s)`);
     // A/B in the same process: the eval-mode fusions (conv + bias + norm + LeakyReLU, residual sum) off
     if (hasEvalFusions()) {
       out.forwardComposed_s = await withoutEvalFusions(async () => {
@@ -148,18 +154,24 @@ async function benchModel(
       gpuAllocationPeak(true);
       t0 = performance.now();
       let last = first;
+      let enqueue = 0;
       await cpuProfiled(opts.cpuProfile, async () => {
         for (let i = 0; i < reps; i++) {
-          last = await trainStep(model, opt, x, loss, { recompute });
+          // trainStep returns at its first await, the loss read-back: everything is recorded by then
+          const t1 = performance.now();
+          const pending = trainStep(model, opt, x, loss, { recompute });
+          enqueue += performance.now() - t1;
+          last = await pending;
           if (opts.boundPool) boundGpuBufferPool();
         }
       });
       // Before the profiled steps below, which must not count in the time.
       out.trainStep_s = (performance.now() - t0) / 1000 / reps;
+      out.trainStepEnqueue_s = enqueue / 1000 / reps;
       // most bytes tfjs-webgpu held at once during the timed steps (live tensors and its pool)
       out.gpuBytesAllocatedPeak = gpuAllocationPeak();
       out.boundPool = opts.boundPool;
-      progress(`train step ${shape.join('x')}: ${(out.trainStep_s as number).toFixed(4)} s${opts.boundPool ? '' : ' (buffer pool not bounded between steps)'}`);
+      progress(`train step ${shape.join('x')}: ${(out.trainStep_s as number).toFixed(4)} s (JavaScript side ${(out.trainStepEnqueue_s as number).toFixed(4)} s)${opts.boundPool ? '' : ' (buffer pool not bounded between steps)'}`);
       boundGpuBufferPool();
       // Peak bytes of live tensors during one step (tfjs's own count: any backend, no buffer pool).
       if (opts.trainProfile) out.trainTensorPeakBytes = (await tf.profile(() => trainStep(model, opt, x, loss, { recompute }))).peakBytes;
