@@ -11,14 +11,20 @@
  *   shift = beta - mean * scale (tfjs's own batchNorm formula, as libs/model's normalizeFixed);
  *   without norm, act(conv(x) + bias).
  * - `AnatomyNetAddLeakyRelu` {a, b} (same shape), attrs {alpha} -> leakyRelu(a + b, alpha).
- * cpu: cpu/fused-kernels.ts; webgpu: webgpu/conv3d.ts (the conv kernels' epilogue) and
- * webgpu/add_leaky_relu.ts. libs/model uses them where `getKernel(name, backend)` exists.
+ * - `AnatomyNetSEGate` {sums [N, C] (each channel's sum over the voxels), w1 [C, R], b1 [R], w2 [R, C],
+ *   b2 [C]}, attrs {voxels, alpha} -> sigmoid(leakyRelu((sums / voxels) w1 + b1, alpha) w2 + b2), the
+ *   squeeze-and-excitation gate [N, C]: seven tiny ops (a dispatch each on webgpu, where the
+ *   forward's CPU time goes into such ops) as one.
+ * cpu: cpu/fused-kernels.ts; webgpu: webgpu/conv3d.ts (the conv kernels' epilogue),
+ * webgpu/add_leaky_relu.ts and webgpu/se_gate.ts. libs/model uses them where `getKernel(name, backend)`
+ * exists.
  */
 
 import { getBackend, getKernel, registerKernel, unregisterKernel } from '@tensorflow/tfjs-core';
 
 export const FUSED_CONV3D = 'AnatomyNetFusedConv3D';
 export const ADD_LEAKY_RELU = 'AnatomyNetAddLeakyRelu';
+export const SE_GATE = 'AnatomyNetSEGate';
 
 export type FusedActivation = 'linear' | 'leakyrelu';
 
@@ -49,6 +55,34 @@ export function epilogueAffine(bias: Float32Array, norm: Float32Array | undefine
   return { scale, offset };
 }
 
+/**
+ * The SE gate of {@link SE_GATE} for one case: sums [C], w1 [C, R], b1 [R], w2 [R, C], b2 [C] -> [C].
+ * Rounded as the composed ops are on this project's cpu backend (each product sum in float64, then
+ * every op's result to float32), so that the fused and composed forwards agree bit for bit there.
+ */
+export function seGate(sums: Float32Array, w1: Float32Array, b1: Float32Array, w2: Float32Array, b2: Float32Array, voxels: number, alpha: number): Float32Array {
+  const c = b2.length, r = b1.length;
+  if (sums.length !== c || w1.length !== c * r || w2.length !== r * c) {
+    throw new RangeError(`${SE_GATE}: sums [${sums.length}], w1 [${w1.length}], b1 [${r}], w2 [${w2.length}], b2 [${c}] do not fit C = ${c}, R = ${r}`);
+  }
+  const f = Math.fround;
+  const z = sums.map((v) => v / voxels);
+  const hidden = new Float32Array(r);
+  for (let j = 0; j < r; j++) {
+    let a = 0;
+    for (let i = 0; i < c; i++) a += z[i] * w1[i * r + j];
+    a = f(f(a) + b1[j]);
+    hidden[j] = a < 0 ? alpha * a : a;
+  }
+  const gate = new Float32Array(c);
+  for (let k = 0; k < c; k++) {
+    let a = 0;
+    for (let j = 0; j < r; j++) a += hidden[j] * w2[j * c + k];
+    gate[k] = 1 / (1 + Math.exp(-f(f(a) + b2[k])));
+  }
+  return gate;
+}
+
 /** Whether the active backend registers the eval-mode fusions. */
 export const hasEvalFusions = (): boolean => getKernel(FUSED_CONV3D, getBackend()) !== undefined;
 
@@ -59,7 +93,7 @@ export const hasEvalFusions = (): boolean => getKernel(FUSED_CONV3D, getBackend(
  */
 export async function withoutEvalFusions<T>(f: () => T | Promise<T>): Promise<T> {
   const backend = getBackend();
-  const saved = [FUSED_CONV3D, ADD_LEAKY_RELU].map((n) => getKernel(n, backend)).filter((k) => k !== undefined);
+  const saved = [FUSED_CONV3D, ADD_LEAKY_RELU, SE_GATE].map((n) => getKernel(n, backend)).filter((k) => k !== undefined);
   for (const k of saved) unregisterKernel(k.kernelName, backend);
   try {
     return await f();

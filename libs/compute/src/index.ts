@@ -6,4 +6,4 @@ export { FusedMomentumOptimizer, FusedRmspropOptimizer, momentumOptimizer, rmspr
 export { MOMENTUM_UPDATE, RMSPROP_UPDATE } from './optimizer-kernels';
 export { GROUP_NORM, GROUP_NORM_DX, GROUP_NORM_GRAD, GROUP_NORM_SUMS } from './group-norm';
 export { LEAKY_RELU_GRAD, SOFTMAX_GRAD } from './fused-gradients';
-export { ADD_LEAKY_RELU, FUSED_CONV3D, hasEvalFusions, withoutEvalFusions, type FusedConv3dAttrs } from './fused-conv';
+export { ADD_LEAKY_RELU, FUSED_CONV3D, SE_GATE, hasEvalFusions, withoutEvalFusions, type FusedConv3dAttrs } from './fused-conv';

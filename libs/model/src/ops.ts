@@ -18,11 +18,12 @@ export const hasKernel = (name: string): boolean => tf.getKernel(name, tf.getBac
 
 /**
  * Eval-mode fusions that @anatomynet/compute registers on cpu and webgpu (its fused-conv.ts has the
- * contracts): conv + bias + running-statistics BatchNorm + LeakyReLU as one kernel, and
- * leakyRelu(a + b). Other backends run the composed ops.
+ * contracts): conv + bias + running-statistics BatchNorm + LeakyReLU as one kernel, leakyRelu(a + b),
+ * and the squeeze-and-excitation gate from the voxel sums. Other backends run the composed ops.
  */
 export const FUSED_CONV3D = 'AnatomyNetFusedConv3D';
 export const ADD_LEAKY_RELU = 'AnatomyNetAddLeakyRelu';
+export const SE_GATE = 'AnatomyNetSEGate';
 
 /**
  * Sums over the rows of each group: x [G, R, C] -> [G, 1, C], as a batched matmul with ones. The ones

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildModel, DEFAULT_MODEL_CONFIG, normalizeGroups, predict, type ModelConfig } from '@anatomynet/model';
-import { fusedConvReference, rng } from './test-util';
-import { ADD_LEAKY_RELU, epilogueAffine, FUSED_CONV3D, withoutEvalFusions } from '../fused-conv';
+import { composedSeGate, fusedConvReference, rng } from './test-util';
+import { ADD_LEAKY_RELU, epilogueAffine, FUSED_CONV3D, SE_GATE, withoutEvalFusions } from '../fused-conv';
 import { convEpilogueInPlace } from './elementwise';
 import { registerCpuKernels, unregisterCpuKernels } from './kernels';
 import { GROUP_NORM } from '../group-norm';
@@ -214,6 +214,22 @@ describe('fused residual sum (AnatomyNetAddLeakyRelu)', () => {
   });
 });
 
+describe('fused SE gate (AnatomyNetSEGate)', () => {
+  it('equals the composed gate bit for bit (1 to 3 cases, channel counts not divisible by 4, both LeakyReLU branches); refuses misfit weights', () => {
+    registerCpuKernels();
+    const gen = rng(6);
+    for (const [n, c, r] of [[2, 13, 3], [1, 70, 17], [3, 1, 1]]) {
+      const sums = tf.mul(rand([n, c], gen), 500), w1 = rand([c, r], gen), b1 = rand([r], gen), w2 = rand([r, c], gen), b2 = rand([c], gen);
+      const got = tf.engine().runKernel(SE_GATE, { sums, w1, b1, w2, b2 }, { voxels: 250, alpha: 0.2 }) as tf.Tensor;
+      const want = composedSeGate(sums, w1, b1, w2, b2, 250, 0.2);
+      expect(got.shape).toEqual([n, c]);
+      expect(Array.from(got.dataSync()), `${n}x${c}, hidden ${r}`).toEqual(Array.from(want.dataSync()));
+      if (c !== r) expect(() => tf.engine().runKernel(SE_GATE, { sums, w1: w2, b1, w2, b2 }, { voxels: 250, alpha: 0.2 })).toThrow(/do not fit/);
+      tf.dispose([sums, w1, b1, w2, b2, got, want]);
+    }
+  });
+});
+
 describe('eval-mode forward of the network: fused kernels against the composed ops', () => {
   const small = { ...DEFAULT_MODEL_CONFIG, filters: [6, 8, 10], pools: 2, outputUpFilters: 4, outputFilters: 5, numClasses: 3 };
   const variants: [string, Partial<ModelConfig>][] = [
@@ -255,6 +271,10 @@ describe('eval-mode forward of the network: fused kernels against the composed o
       const voxelActs = fusedRun.kernels.filter((k) => k.name === 'LeakyRelu' && k.outputShapes[0]!.length > 2);
       expect(voxelActs).toEqual([]);
     }
+    // every SE block's gate is one kernel; no sigmoid is left
+    const gates = model.specs.filter((s) => s.name.endsWith('.fc1.w')).length;
+    expect(kernels.filter((k) => k === SE_GATE).length).toBe(gates);
+    expect(kernels).not.toContain('Sigmoid');
     tf.dispose([fused, composed, x]);
     model.dispose();
   });

@@ -9,12 +9,12 @@
  *   (libs/model ops.ts normalizeGroups).
  * - `AnatomyNetLeakyReluGrad` and `AnatomyNetSoftmaxGrad`, the one-pass gradients that
  *   ../fused-gradients.ts routes tfjs's LeakyRelu and Softmax gradients through.
- * - `AnatomyNetFusedConv3D` and `AnatomyNetAddLeakyRelu`, the eval-mode fusions of ../fused-conv.ts
- *   (no gradients). The wasm conv engine applies the epilogue to each block of output rows as it
+ * - `AnatomyNetFusedConv3D`, `AnatomyNetAddLeakyRelu` and `AnatomyNetSEGate`, the eval-mode fusions
+ *   of ../fused-conv.ts (no gradients). The wasm conv engine applies the epilogue to each block of output rows as it
  *   writes them.
  */
 import { backend_util, getKernel, type KernelBackend, type TensorInfo } from '@tensorflow/tfjs-core';
-import { ADD_LEAKY_RELU, epilogueAffine, FUSED_CONV3D, type FusedConv3dAttrs } from '../fused-conv';
+import { ADD_LEAKY_RELU, epilogueAffine, FUSED_CONV3D, SE_GATE, seGate, type FusedConv3dAttrs } from '../fused-conv';
 import { LEAKY_RELU_GRAD, SOFTMAX_GRAD } from '../fused-gradients';
 import { GROUP_NORM, GROUP_NORM_GRAD } from '../group-norm';
 import { addLeakyRelu, convEpilogueInPlace, leakyReluGrad, softmaxGradLastAxis } from './elementwise';
@@ -93,6 +93,21 @@ const addLeaky: FastKernel = ({ a, b }, attrs, backend) => {
   return backend.makeTensorInfo([...a.shape], 'float32', addLeakyRelu(f32(backend, a), f32(backend, b), attrs.alpha as number));
 };
 
+const seGateKernel: FastKernel = ({ sums, w1, b1, w2, b2 }, attrs, backend) => {
+  const [n, c] = sums.shape;
+  const r = b1.shape[0];
+  if (w1.shape.join() !== `${c},${r}` || w2.shape.join() !== `${r},${c}`) {
+    throw new RangeError(`${SE_GATE}: w1 [${w1.shape}] and w2 [${w2.shape}] do not fit C = ${c}, R = ${r}`);
+  }
+  const all = f32(backend, sums);
+  const [w1v, b1v, w2v, b2v] = [w1, b1, w2, b2].map((t) => f32(backend, t));
+  const out = new Float32Array(n * c);
+  for (let i = 0; i < n; i++) {
+    out.set(seGate(all.subarray(i * c, (i + 1) * c), w1v, b1v, w2v, b2v, attrs.voxels as number, attrs.alpha as number), i * c);
+  }
+  return backend.makeTensorInfo([n, c], 'float32', out);
+};
+
 /** Kernel name -> implementation, for the 'cpu' backend (no stock kernel to fall back to). */
 export const FUSED_KERNELS: Record<string, FastKernel> = {
   [GROUP_NORM]: groupNorm,
@@ -101,4 +116,5 @@ export const FUSED_KERNELS: Record<string, FastKernel> = {
   [SOFTMAX_GRAD]: softmaxGrad,
   [FUSED_CONV3D]: fusedConv3d,
   [ADD_LEAKY_RELU]: addLeaky,
+  [SE_GATE]: seGateKernel,
 };

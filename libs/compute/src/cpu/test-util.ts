@@ -31,3 +31,9 @@ export function fusedConvReference(
     return alpha === null ? y : tf.leakyRelu(y, alpha);
   });
 }
+
+/** The SE gate composed as libs/model writes it (div, matMul, add, leakyRelu, matMul, add, sigmoid). */
+export function composedSeGate(sums: tf.Tensor, w1: tf.Tensor, b1: tf.Tensor, w2: tf.Tensor, b2: tf.Tensor, voxels: number, alpha: number): tf.Tensor {
+  const hid = tf.leakyRelu(tf.add(tf.matMul(tf.div(sums, voxels) as tf.Tensor2D, w1 as tf.Tensor2D), b1), alpha);
+  return tf.sigmoid(tf.add(tf.matMul(hid as tf.Tensor2D, w2 as tf.Tensor2D), b2));
+}

@@ -2,12 +2,12 @@
  * The eval-mode fusions on webgpu (../fused-conv.ts) against the composed ops on the cpu backend:
  * the fused conv through each of its routes (untuned default, a GEMM tiling, the direct kernel),
  * with and without BatchNorm and LeakyReLU, strides 1 and 2, odd sizes and channel counts not
- * divisible by 4; and the one-pass residual sum.
+ * divisible by 4; the one-pass residual sum; and the SE gate.
  */
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { fusedConvReference } from '../cpu/test-util';
-import { ADD_LEAKY_RELU, FUSED_CONV3D } from '../fused-conv';
+import { composedSeGate, fusedConvReference } from '../cpu/test-util';
+import { ADD_LEAKY_RELU, FUSED_CONV3D, SE_GATE } from '../fused-conv';
 import { directCandidates, directGeometry } from './conv3d_direct';
 import { defaultTiling, gemmMode } from './conv3d_gemm';
 import { forceTiling, type ConvTiling } from './gemm_plan';
@@ -77,5 +77,20 @@ describe.skipIf(!adapter)(`webgpu eval-mode fusions vs cpu${adapter ? '' : ` (${
     const a = tf.ones([2, 3]), b = tf.ones([3, 2]);
     expect(() => tf.engine().runKernel(ADD_LEAKY_RELU, { a, b }, { alpha: 0.01 })).toThrow(/one shape/);
     tf.dispose([a, b]);
+  });
+
+  // 70 channels and 70 hidden units: more than the workgroup's 64 threads, so each thread loops
+  it.each([[2, 13, 3], [1, 70, 17], [1, 56, 70]])('the SE gate agrees with the composed ops: %i cases, %i channels, %i hidden', async (n, c, r) => {
+    const res = await compareWithCpu(
+      [{ shape: [n, c], seed: 3 }, { shape: [c, r], seed: 4 }, { shape: [r], seed: 5 }, { shape: [r, c], seed: 6 }, { shape: [c], seed: 7 }],
+      (sums, w1, b1, w2, b2) => {
+        const big = tf.mul(sums, 300);
+        return tf.getBackend() === 'cpu'
+          ? composedSeGate(big, w1, b1, w2, b2, 123, 0.01)
+          : tf.engine().runKernel(SE_GATE, { sums: big, w1, b1, w2, b2 }, { voxels: 123, alpha: 0.01 }) as tf.Tensor;
+      });
+    await tf.setBackend('webgpu');
+    expect(res.shapes).toEqual([[n, c]]);
+    expect(res.errors[0]).toBeLessThan(1e-6);
   });
 });

@@ -6,7 +6,8 @@ import * as tf from '@tensorflow/tfjs';
 import { COLLAPSED_BINARY_KERNELS, collapsedBinaryConfig } from './binary_collapsed';
 import { conv3dConfig, fusedConv3dConfig } from './conv3d';
 import { addLeakyReluConfig } from './add_leaky_relu';
-import { ADD_LEAKY_RELU, FUSED_CONV3D } from '../fused-conv';
+import { ADD_LEAKY_RELU, FUSED_CONV3D, SE_GATE } from '../fused-conv';
+import { seGateConfig } from './se_gate';
 import { conv3dBackpropFilterConfig } from './conv3d_backprop_filter';
 import { conv3dBackpropInputConfig } from './conv3d_backprop_input';
 import { matmulRowsConfig } from './matmul_rows';
@@ -25,10 +26,10 @@ import { transpose2dConfig } from './transpose_2d';
 let ours: tf.KernelConfig[] | undefined;
 /**
  * Kernels under this project's own names (nothing to replace): optimizer updates, LeakyRelu gradient,
- * group norm, and the eval-mode fused conv and residual sum.
+ * group norm, and the eval-mode fused conv, residual sum and SE gate.
  */
 let added: tf.KernelConfig[] | undefined;
-export const WEBGPU_OWN_KERNELS = [RMSPROP_UPDATE, MOMENTUM_UPDATE, LEAKY_RELU_GRAD, GROUP_NORM, GROUP_NORM_SUMS, GROUP_NORM_DX, FUSED_CONV3D, ADD_LEAKY_RELU];
+export const WEBGPU_OWN_KERNELS = [RMSPROP_UPDATE, MOMENTUM_UPDATE, LEAKY_RELU_GRAD, GROUP_NORM, GROUP_NORM_SUMS, GROUP_NORM_DX, FUSED_CONV3D, ADD_LEAKY_RELU, SE_GATE];
 const stock = new Map<string, tf.KernelConfig>();
 
 function install(c: tf.KernelConfig): void {
@@ -70,7 +71,7 @@ export function registerWebgpuKernels(): string[] {
   }
   for (const c of ours) if (tf.getKernel(c.kernelName, 'webgpu') !== c) install(c);
   added ??= [rmspropUpdateConfig(), momentumUpdateConfig(), leakyReluGradConfig(), groupNormConfig(), groupNormSumsConfig(), groupNormDxConfig(),
-    fusedConv3dConfig(), addLeakyReluConfig()];
+    fusedConv3dConfig(), addLeakyReluConfig(), seGateConfig()];
   for (const c of added) if (!tf.getKernel(c.kernelName, 'webgpu')) tf.registerKernel(c);
   registerFusedGradients();
   registerGroupNormGradient();
