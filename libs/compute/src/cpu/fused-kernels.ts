@@ -10,8 +10,8 @@
  * - `AnatomyNetLeakyReluGrad` and `AnatomyNetSoftmaxGrad`, the one-pass gradients that
  *   ../fused-gradients.ts routes tfjs's LeakyRelu and Softmax gradients through.
  * - `AnatomyNetFusedConv3D`, `AnatomyNetAddLeakyRelu` and `AnatomyNetSEGate`, the eval-mode fusions
- *   of ../fused-conv.ts (no gradients). The wasm conv engine applies the epilogue to each block of output rows as it
- *   writes them.
+ *   of ../fused-conv.ts (no gradients). The wasm conv engine applies the epilogue to each block of
+ *   output rows as it writes them.
  */
 import { backend_util, getKernel, type KernelBackend, type TensorInfo } from '@tensorflow/tfjs-core';
 import { ADD_LEAKY_RELU, epilogueAffine, FUSED_CONV3D, SE_GATE, seGate, type FusedConv3dAttrs } from '../fused-conv';
