@@ -4,9 +4,10 @@
  * ends with add -> LeakyReLU; composed, every arrow is a full pass over the activation (on the cpu
  * backend the Add, Multiply and LeakyRelu kernels took 35% of a 48x96x96 forward). Fused, the convolution
  * writes its final values and the residual sum is one pass:
- * - `AnatomyNetFusedConv3D` {x [N,D,H,W,Cin], filter [fD,fH,fW,Cin,Cout], bias [Cout],
- *   norm? [4, Cout] (running mean, running variance, gamma, beta)}, attrs {strides, pad,
- *   eps, activation: 'linear' | 'leakyrelu', alpha} ->
+ * - `AnatomyNetFusedConv3D` {x [N,D,H,W,Cin], filter [fD,fH,fW,Cin,Cout], bias [Cout], and for
+ *   BatchNorm mean, variance, gamma, beta [Cout] (running statistics and affine; all four or none:
+ *   the variables themselves, so no per-call stacking)}, attrs {strides, pad, eps,
+ *   activation: 'linear' | 'leakyrelu', alpha} ->
  *   act((conv(x) + bias) * scale + shift), scale = gamma / sqrt(variance + eps),
  *   shift = beta - mean * scale (tfjs's own batchNorm formula, as libs/model's normalizeFixed);
  *   without norm, act(conv(x) + bias).
@@ -27,6 +28,19 @@ export const ADD_LEAKY_RELU = 'AnatomyNetAddLeakyRelu';
 export const SE_GATE = 'AnatomyNetSEGate';
 
 export type FusedActivation = 'linear' | 'leakyrelu';
+
+/** The BatchNorm inputs of {@link FUSED_CONV3D}, in the order of {@link epilogueAffine}'s rows. */
+export const FUSED_NORM_INPUTS = ['mean', 'variance', 'gamma', 'beta'] as const;
+
+/** The fused conv's norm inputs in row order, or undefined without norm; refuses an incomplete set. */
+export function fusedNormInputs<T>(inputs: Partial<Record<string, T>>): T[] | undefined {
+  const rows = FUSED_NORM_INPUTS.map((k) => inputs[k]);
+  if (rows.every((t) => t === undefined)) return undefined;
+  if (rows.some((t) => t === undefined)) {
+    throw new RangeError(`${FUSED_CONV3D}: give all of ${FUSED_NORM_INPUTS.join(', ')} or none; got ${FUSED_NORM_INPUTS.filter((k) => inputs[k] !== undefined).join(', ')}`);
+  }
+  return rows as T[];
+}
 
 /** Attributes of {@link FUSED_CONV3D}. */
 export interface FusedConv3dAttrs {

@@ -122,10 +122,10 @@ class TensorOps implements NetOps<tf.Tensor5D> {
     const cfg = this.model.config;
     return tf.tidy(() => {
       const withNorm = post?.norm !== undefined && cfg.norm === 'batch';
-      const norm = withNorm
-        ? tf.stack(['runningMean', 'runningVar', 'gamma', 'beta'].map((k) => this.p(`${post.norm}.${k}`)))
-        : undefined;
-      const inputs = { x, filter: this.p(`${name}.w`), bias: this.p(`${name}.b`), ...(norm ? { norm } : {}) };
+      const norm: tf.NamedTensorMap = withNorm
+        ? { mean: this.p(`${post.norm}.runningMean`), variance: this.p(`${post.norm}.runningVar`), gamma: this.p(`${post.norm}.gamma`), beta: this.p(`${post.norm}.beta`) }
+        : {};
+      const inputs: tf.NamedTensorMap = { x, filter: this.p(`${name}.w`), bias: this.p(`${name}.b`), ...norm };
       const attrs = { strides: stride, pad: 'same', eps: cfg.normEps, activation: post?.act ? 'leakyrelu' : 'linear', alpha: cfg.leakySlope };
       return tf.engine().runKernel(FUSED_CONV3D, inputs, attrs) as tf.Tensor5D;
     });

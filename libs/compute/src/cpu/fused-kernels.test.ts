@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildModel, DEFAULT_MODEL_CONFIG, normalizeGroups, predict, type ModelConfig } from '@anatomynet/model';
-import { composedSeGate, fusedConvReference, rng } from './test-util';
+import { composedSeGate, fusedConvReference, normInputs, rng } from './test-util';
 import { ADD_LEAKY_RELU, epilogueAffine, FUSED_CONV3D, SE_GATE, withoutEvalFusions } from '../fused-conv';
 import { convEpilogueInPlace } from './elementwise';
 import { registerCpuKernels, unregisterCpuKernels } from './kernels';
@@ -177,7 +177,7 @@ describe('fused eval-mode conv (AnatomyNetFusedConv3D) against the composed ops'
     unregisterCpuKernels();
     const want = fusedConvReference(x, f, bias, norm, c.stride, c.pad, 1e-5, c.alpha);
     registerCpuKernels();
-    const got = tf.engine().runKernel(FUSED_CONV3D, { x, filter: f, bias, ...(norm ? { norm } : {}) },
+    const got = tf.engine().runKernel(FUSED_CONV3D, { x, filter: f, bias, ...normInputs(norm) },
       { strides: c.stride, pad: c.pad, eps: 1e-5, activation: c.alpha === null ? 'linear' : 'leakyrelu', alpha: c.alpha ?? 0 }) as tf.Tensor;
     expect(relErr(got, want)).toBeLessThan(2e-6);
     // some values on each side of zero, so the activation's branch is exercised
@@ -196,6 +196,14 @@ describe('fused eval-mode conv (AnatomyNetFusedConv3D) against the composed ops'
     convEpilogueInPlace(y, scale, offset, 0.5);
     expect(Array.from(y)).toEqual([0.5, 1, -0.25, -1]);
     expect(() => epilogueAffine(bias, Float32Array.of(1, 2), 0)).toThrow(/norm must be \[4, 2\]/);
+  });
+
+  it('refuses an incomplete set of norm inputs, naming the ones given', () => {
+    registerCpuKernels();
+    const x = tf.ones([1, 2, 2, 2, 1]), f = tf.ones([1, 1, 1, 1, 2]), bias = tf.zeros([2]), mean = tf.zeros([2]), gamma = tf.ones([2]);
+    const attrs = { strides: 1, pad: 'same', eps: 1e-5, activation: 'linear', alpha: 0 };
+    expect(() => tf.engine().runKernel(FUSED_CONV3D, { x, filter: f, bias, mean, gamma }, attrs)).toThrow(/give all of mean, variance, gamma, beta or none; got mean, gamma/);
+    tf.dispose([x, f, bias, mean, gamma]);
   });
 });
 

@@ -14,7 +14,7 @@
  *   output rows as it writes them.
  */
 import { backend_util, getKernel, type KernelBackend, type TensorInfo } from '@tensorflow/tfjs-core';
-import { ADD_LEAKY_RELU, epilogueAffine, FUSED_CONV3D, SE_GATE, seGate, type FusedConv3dAttrs } from '../fused-conv';
+import { ADD_LEAKY_RELU, epilogueAffine, FUSED_CONV3D, fusedNormInputs, SE_GATE, seGate, type FusedConv3dAttrs } from '../fused-conv';
 import { LEAKY_RELU_GRAD, SOFTMAX_GRAD } from '../fused-gradients';
 import { GROUP_NORM, GROUP_NORM_GRAD } from '../group-norm';
 import { addLeakyRelu, convEpilogueInPlace, leakyReluGrad, softmaxGradLastAxis } from './elementwise';
@@ -66,10 +66,13 @@ const leakyGrad: FastKernel = ({ dy, x }, attrs, backend) => backend.makeTensorI
 const softmaxGrad: FastKernel = ({ dy, y }, _attrs, backend) => backend.makeTensorInfo(
   [...y.shape], 'float32', softmaxGradLastAxis(f32(backend, dy), f32(backend, y), y.shape[y.shape.length - 1]));
 
-const fusedConv3d: FastKernel = ({ x, filter, bias, norm }, attrs, backend) => {
+const fusedConv3d: FastKernel = (inputs, attrs, backend) => {
+  const { x, filter, bias } = inputs;
   const a = attrs as unknown as FusedConv3dAttrs;
   const info = backend_util.computeConv3DInfo(x.shape as Shape5, filter.shape as Shape5, a.strides, 1, a.pad);
-  const { scale, offset } = epilogueAffine(f32(backend, bias), norm && f32(backend, norm), a.eps);
+  const rows = fusedNormInputs(inputs);
+  const norm = rows && Float32Array.from(rows.flatMap((t) => Array.from(f32(backend, t))));
+  const { scale, offset } = epilogueAffine(f32(backend, bias), norm, a.eps);
   const alpha = a.activation === 'leakyrelu' ? a.alpha : null;
   try {
     const y = conv3dEngine().conv3d(geometryFromConvInfo(info), f32(backend, x), f32(backend, filter), { scale, offset, alpha });

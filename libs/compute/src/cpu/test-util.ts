@@ -37,3 +37,10 @@ export function composedSeGate(sums: tf.Tensor, w1: tf.Tensor, b1: tf.Tensor, w2
   const hid = tf.leakyRelu(tf.add(tf.matMul(tf.div(sums, voxels) as tf.Tensor2D, w1 as tf.Tensor2D), b1), alpha);
   return tf.sigmoid(tf.add(tf.matMul(hid as tf.Tensor2D, w2 as tf.Tensor2D), b2));
 }
+
+/** A [4, C] stack of running mean, running variance, gamma, beta as the fused conv's four norm inputs. */
+export function normInputs(norm: tf.Tensor2D | undefined): Record<string, tf.Tensor> {
+  if (!norm) return {};
+  const [mean, variance, gamma, beta] = tf.unstack(norm);
+  return { mean, variance, gamma, beta };
+}

@@ -13,7 +13,7 @@ import { ImplicitGemmProgram, runImplicitGemm, tapGathers, type GemmFunctions } 
 import { runDirectConv } from './conv3d_direct';
 import { directFor, gemmPlan, tilingFor } from './gemm_plan';
 import { epilogueInputs, type ConvEpilogue } from './epilogue';
-import { FUSED_CONV3D, type FusedConv3dAttrs } from '../fused-conv';
+import { FUSED_CONV3D, fusedNormInputs, type FusedConv3dAttrs } from '../fused-conv';
 import { deviceSharedBytes, release, reshapeView, stockKernel, type TensorInfo, type WebGPUBackendLike } from './program';
 
 const FUNCTIONS: GemmFunctions = {
@@ -86,13 +86,14 @@ export function conv3dConfig(): tf.KernelConfig {
 /** `AnatomyNetFusedConv3D` (../fused-conv.ts): the forward conv with bias, norm and activation in its epilogue. */
 export function fusedConv3dConfig(): tf.KernelConfig {
   const kernelFunc: tf.KernelFunc = (args) => {
-    const { x, filter, bias, norm } = args.inputs as { x: TensorInfo; filter: TensorInfo; bias: TensorInfo; norm?: TensorInfo };
+    const { x, filter, bias } = args.inputs as { x: TensorInfo; filter: TensorInfo; bias: TensorInfo };
+    const norm = fusedNormInputs(args.inputs as Record<string, TensorInfo>);
     const a = args.attrs as unknown as FusedConv3dAttrs;
     const conv = convInfo(x, filter, a.strides, a.pad);
     const c = conv.outChannels;
-    if ([x, filter, bias, ...(norm ? [norm] : [])].some((t) => t.dtype !== 'float32')
-      || tf.util.sizeFromShape(bias.shape) !== c || (norm && tf.util.sizeFromShape(norm.shape) !== 4 * c)) {
-      throw new RangeError(`${FUSED_CONV3D}: float32 bias [${c}] and norm [4, ${c}] expected, got bias [${bias.shape.join(',')}]${norm ? ` and norm [${norm.shape.join(',')}]` : ''}`);
+    const perChannel = [bias, ...(norm ?? [])];
+    if ([x, filter, ...perChannel].some((t) => t.dtype !== 'float32') || perChannel.some((t) => tf.util.sizeFromShape(t.shape) !== c)) {
+      throw new RangeError(`${FUSED_CONV3D}: float32 bias${norm ? ', mean, variance, gamma, beta' : ''} of ${c} values expected, got [${perChannel.map((t) => `${t.dtype} [${t.shape.join(',')}]`).join(', ')}]`);
     }
     const epilogue: ConvEpilogue = { bias, norm, eps: a.eps, alpha: a.activation === 'leakyrelu' ? a.alpha : null };
     return conv3dForward(args.backend as unknown as WebGPUBackendLike, x, filter, conv, epilogue);

@@ -188,7 +188,7 @@ export class DirectConvProgram implements WebGPUProgram {
             ${range(co4).flatMap((q) => range(4).map((j) => `if (${4 * q + j} < uniforms.oC) { result[o + ${4 * q + j}] = ${this.epilogue ? `epilogue(acc_${v}_${q}[${j}], ${4 * q + j})` : `acc_${v}_${q}[${j}]`}; }`)).join('\n            ')}
           }
         }`).join('');
-    return `${this.epilogue ? epilogueWgsl(this.epilogue, 'uniforms.oC') : ''}
+    return `${this.epilogue ? epilogueWgsl(this.epilogue) : ''}
       fn weightAt(tap : i32, c : i32, o : i32) -> f32 {
         if (o >= uniforms.oC) { return 0.0; }
         return W[${weight}];

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { composedSeGate, fusedConvReference } from '../cpu/test-util';
+import { composedSeGate, fusedConvReference, normInputs } from '../cpu/test-util';
 import { ADD_LEAKY_RELU, FUSED_CONV3D, SE_GATE } from '../fused-conv';
 import { directCandidates, directGeometry } from './conv3d_direct';
 import { defaultTiling, gemmMode } from './conv3d_gemm';
@@ -39,7 +39,7 @@ async function errorOf(c: Case, seed: number): Promise<number> {
       const [m, v, g, b] = tf.unstack(raw);
       const norm = c.norm ? tf.stack([m, tf.add(tf.abs(v), 0.3), tf.add(tf.mul(g, 0.5), 1), b]) as tf.Tensor2D : undefined;
       if (tf.getBackend() === 'cpu') return fusedConvReference(x as tf.Tensor5D, f as tf.Tensor5D, bias as tf.Tensor1D, norm, c.stride, 'same', 1e-5, c.alpha);
-      return tf.engine().runKernel(FUSED_CONV3D, { x, filter: f, bias, ...(norm ? { norm } : {}) },
+      return tf.engine().runKernel(FUSED_CONV3D, { x, filter: f, bias, ...normInputs(norm) },
         { strides: c.stride, pad: 'same', eps: 1e-5, activation: c.alpha === null ? 'linear' : 'leakyrelu', alpha: c.alpha ?? 0 }) as tf.Tensor;
     },
   );
@@ -67,6 +67,14 @@ describe.skipIf(!adapter)(`webgpu eval-mode fusions vs cpu${adapter ? '' : ` (${
         expect({ route, error: e }).toEqual({ route, error: expect.toSatisfy((v: number) => v < 2e-5) });
       }
     });
+  });
+
+  it('refuses an incomplete set of norm inputs, and per-channel inputs of the wrong length', () => {
+    const x = tf.ones([1, 2, 2, 2, 1]), f = tf.ones([1, 1, 1, 1, 2]), bias = tf.zeros([2]), mean = tf.zeros([2]), three = tf.ones([3]);
+    const attrs = { strides: 1, pad: 'same', eps: 1e-5, activation: 'linear', alpha: 0 };
+    expect(() => tf.engine().runKernel(FUSED_CONV3D, { x, filter: f, bias, mean }, attrs)).toThrow(/give all of mean, variance, gamma, beta or none; got mean$/);
+    expect(() => tf.engine().runKernel(FUSED_CONV3D, { x, filter: f, bias, mean, variance: mean, gamma: three, beta: mean }, attrs)).toThrow(/of 2 values expected/);
+    tf.dispose([x, f, bias, mean, three]);
   });
 
   it('the residual sum leakyRelu(a + b) agrees and refuses operands of different shapes', async () => {

@@ -339,7 +339,7 @@ export class ImplicitGemmProgram implements WebGPUProgram {
     return `
       ${this.functions.shared}
       ${(this.mode === 'tap4' ? this.functions.vec4A : this.functions.scalarA) ?? ''}
-      ${this.epilogue ? epilogueWgsl(this.epilogue, 'uniforms.N') : ''}
+      ${this.epilogue ? epilogueWgsl(this.epilogue) : ''}
       var<workgroup> As : array<vec4<f32>, ${(tk * tm) / 4}>;
       fn setA(i : i32, v : f32) { As[i / 4][i % 4] = v; }
       var<workgroup> Bs : array<f32, ${tk * TN}>;

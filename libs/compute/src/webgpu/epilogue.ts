@@ -7,8 +7,8 @@ import type { ProgramUniform, TensorInfo } from './program';
 
 export interface ConvEpilogue {
   bias: TensorInfo;
-  /** [4, C]: running mean, running variance, gamma, beta. */
-  norm?: TensorInfo;
+  /** Running mean, running variance, gamma, beta, [C] each. */
+  norm?: TensorInfo[];
   eps: number;
   /** LeakyReLU slope; null: no activation. */
   alpha: number | null;
@@ -17,9 +17,11 @@ export interface ConvEpilogue {
 export const epilogueKey = (e: ConvEpilogue | undefined): string =>
   (e ? `_epi${e.norm ? 'n' : ''}${e.alpha !== null ? 'a' : ''}` : '');
 
-export const epilogueVariables = (e: ConvEpilogue | undefined): string[] => (e ? ['bias', ...(e.norm ? ['norm'] : [])] : []);
+const NORM_VARIABLES = ['normMean', 'normVar', 'normGamma', 'normBeta'];
 
-export const epilogueInputs = (e: ConvEpilogue | undefined): TensorInfo[] => (e ? [e.bias, ...(e.norm ? [e.norm] : [])] : []);
+export const epilogueVariables = (e: ConvEpilogue | undefined): string[] => (e ? ['bias', ...(e.norm ? NORM_VARIABLES : [])] : []);
+
+export const epilogueInputs = (e: ConvEpilogue | undefined): TensorInfo[] => (e ? [e.bias, ...(e.norm ?? [])] : []);
 
 /** The uniform fields the epilogue adds to a program's `uniforms` (none without an epilogue). */
 export const epilogueUniformFields = (e: ConvEpilogue | undefined): string => (e ? ' epiEps : f32, epiAlpha : f32,' : '');
@@ -27,11 +29,11 @@ export const epilogueUniformFields = (e: ConvEpilogue | undefined): string => (e
 export const epilogueUniforms = (e: ConvEpilogue | undefined): ProgramUniform[] =>
   (e ? [{ type: 'float32', data: [e.eps] }, { type: 'float32', data: [e.alpha ?? 1] }] : []);
 
-/** `fn epilogue(v, c)`; `channels` is the WGSL expression of the output channel count. */
-export function epilogueWgsl(e: ConvEpilogue, channels: string): string {
+/** `fn epilogue(v, c)`, c the output channel. */
+export function epilogueWgsl(e: ConvEpilogue): string {
   const norm = e.norm ? `
-    let s = norm[2 * ${channels} + c] * inverseSqrt(norm[${channels} + c] + uniforms.epiEps);
-    y = y * s + (norm[3 * ${channels} + c] - norm[c] * s);` : '';
+    let s = normGamma[c] * inverseSqrt(normVar[c] + uniforms.epiEps);
+    y = y * s + (normBeta[c] - normMean[c] * s);` : '';
   const act = e.alpha !== null ? `
     if (y < 0.0) { y = y * uniforms.epiAlpha; }` : '';
   return `
