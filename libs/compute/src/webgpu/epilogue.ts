@@ -17,6 +17,9 @@ export interface ConvEpilogue {
 export const epilogueKey = (e: ConvEpilogue | undefined): string =>
   (e ? `_epi${e.norm ? 'n' : ''}${e.alpha !== null ? 'a' : ''}` : '');
 
+// With the norm a conv program binds 8 storage buffers (result, x, filter, bias and these four):
+// WebGPU's default maxStorageBuffersPerShaderStage, which is what tfjs-webgpu's device gets. One
+// more input would need the norm stacked again, or a higher limit requested.
 const NORM_VARIABLES = ['normMean', 'normVar', 'normGamma', 'normBeta'];
 
 export const epilogueVariables = (e: ConvEpilogue | undefined): string[] => (e ? ['bias', ...(e.norm ? NORM_VARIABLES : [])] : []);
