@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # One device call: the PyTorch reference and our WebGPU bench on the same GPU, results under $OUT.
-# Pack first (on a machine with Node; gldebs/ holds Debian's libegl1, libglvnd0, libglx0, libgl1,
-# libx11-6, libx11-xcb1, libx11-data, libxext6, libxcb1, libxau6, libxdmcp6, libbsd0, libmd0 .debs):
-#   ../shared/bench/devpack.sh apps/bench/src/gpu.ts ../shared/bench/ref_anatomynet.py apps/bench/gpu-session.sh \
-#     apps/bench/src/cpuprof-summary.mjs /tmp/gldebs
+# Pack first, on a machine with Node and apt:  bash apps/bench/gpu-pack.sh  (it adds gldebs/, Debian's
+# libegl1, libglvnd0, libglx0, libgl1, libx11-6, libx11-xcb1, libx11-data, libxext6, libxcb1, libxau6,
+# libxdmcp6, libbsd0, libmd0 .debs)
 # then on the device:  bash .devpack/gpu-session.sh   (carry .devpack; about 5 minutes on an H100)
 # Each step has its own timeout and file, so a failure or a timeout keeps what came before.
 set -u
