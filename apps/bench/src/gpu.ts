@@ -10,7 +10,7 @@ import {
 } from '@anatomynet/compute';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
-import { buildModel, DEFAULT_MODEL_CONFIG, predict, summarizeModel, trainStep } from '@anatomynet/model';
+import { buildModel, DEFAULT_MODEL_CONFIG, predict, summarizeModel, trainStep, type AnatomyNetModel } from '@anatomynet/model';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 
@@ -87,6 +87,24 @@ async function cpuProfiled<T>(file: string | undefined, body: () => Promise<T>):
   }
 }
 
+/**
+ * Seconds per eval forward over `reps` runs queued back to back (one read-back at the end), and the
+ * JavaScript side of each (tfjs and Dawn recording the kernels): well below `seconds` the GPU bounds
+ * the forward, near it the CPU does.
+ */
+async function timeForward(model: AnatomyNetModel, x: tf.Tensor, reps: number): Promise<{ seconds: number; enqueue: number }> {
+  const t0 = performance.now();
+  let enqueue = 0;
+  for (let i = 0; i < reps; i++) {
+    const t1 = performance.now();
+    const y = predict(model, x);
+    enqueue += performance.now() - t1;
+    if (i === reps - 1) await settle(y);
+    y.dispose();
+  }
+  return { seconds: (performance.now() - t0) / 1000 / reps, enqueue: enqueue / 1000 / reps };
+}
+
 async function benchModel(
   shape: Dhw, reps: number, train: boolean, recompute: boolean,
   opts: { boundPool: boolean; trainProfile: boolean; cpuProfile?: string },
@@ -102,35 +120,19 @@ async function benchModel(
   };
   try {
     let t0 = performance.now();
-    let y = predict(model, x);
+    const y = predict(model, x);
     await settle(y);
     y.dispose();
     out.forwardFirst_s = (performance.now() - t0) / 1000;
-    t0 = performance.now();
-    // The JavaScript side alone (tfjs and Dawn recording the kernels): below forward_s the GPU bounds
-    // the forward, at about forward_s the CPU does.
-    let enqueue = 0;
-    for (let i = 0; i < reps; i++) {
-      const t1 = performance.now();
-      y = predict(model, x);
-      enqueue += performance.now() - t1;
-      if (i === reps - 1) await settle(y);
-      y.dispose();
-    }
-    out.forward_s = (performance.now() - t0) / 1000 / reps;
-    out.forwardEnqueue_s = enqueue / 1000 / reps;
+    const timed = await timeForward(model, x, reps);
+    out.forward_s = timed.seconds;
+    out.forwardEnqueue_s = timed.enqueue;
     progress(`forward ${shape.join('x')}: ${(out.forward_s as number).toFixed(4)} s (JavaScript side ${(out.forwardEnqueue_s as number).toFixed(4)} s)`);
-    // A/B in the same process: the eval-mode fusions (conv + bias + norm + LeakyReLU, residual sum) off
+    // A/B in the same process: the eval-mode fusions (conv + bias + norm + LeakyReLU, residual sum, SE gate) off
     if (hasEvalFusions()) {
       out.forwardComposed_s = await withoutEvalFusions(async () => {
         predict(model, x).dispose(); // compiles the composed path's shaders
-        const t1 = performance.now();
-        for (let i = 0; i < reps; i++) {
-          const yc = predict(model, x);
-          if (i === reps - 1) await settle(yc);
-          yc.dispose();
-        }
-        return (performance.now() - t1) / 1000 / reps;
+        return (await timeForward(model, x, reps)).seconds;
       });
       progress(`forward ${shape.join('x')}, eval-mode fusions off: ${(out.forwardComposed_s as number).toFixed(4)} s`);
     }

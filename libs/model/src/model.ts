@@ -109,13 +109,18 @@ class TensorOps implements NetOps<tf.Tensor5D> {
     return applyPost(this, this.convBias(name, x, cout, stride), post);
   }
 
+  /** Whether an eval-mode fusion runs: no gradients needed and the backend registers the kernel. */
+  private evalFuses(kernel: string): boolean {
+    return !this.training && hasKernel(kernel);
+  }
+
   /**
    * Eval mode on a backend with the fused conv kernel, where the norm (if any) is a fixed affine map:
    * running-statistics BatchNorm or none (instance norm needs the output's own statistics).
    */
   private fusesConv(post: ConvPost | undefined): boolean {
     const norm = this.model.config.norm;
-    return !this.training && hasKernel(FUSED_CONV3D) && (!post?.norm || norm === 'batch' || norm === 'none');
+    return this.evalFuses(FUSED_CONV3D) && (!post?.norm || norm === 'batch' || norm === 'none');
   }
 
   private fusedConv(name: string, x: tf.Tensor5D, stride: 1 | 2, post: ConvPost | undefined): tf.Tensor5D {
@@ -189,7 +194,7 @@ class TensorOps implements NetOps<tf.Tensor5D> {
         const x3 = x.reshape([n, d * h * w, c]) as tf.Tensor3D;
         const [w1, b1, w2, b2] = ['fc1.w', 'fc1.b', 'fc2.w', 'fc2.b'].map((k) => this.p(`${name}.${k}`) as unknown as tf.Tensor);
         let s: tf.Tensor;
-        if (!this.training && hasKernel(SE_GATE)) {
+        if (this.evalFuses(SE_GATE)) {
           const sums = sumRows(x3).reshape([n, c]);
           s = tf.engine().runKernel(SE_GATE, { sums, w1, b1, w2, b2 }, { voxels: d * h * w, alpha: slope }) as tf.Tensor;
         } else {
@@ -203,7 +208,7 @@ class TensorOps implements NetOps<tf.Tensor5D> {
   }
 
   add(name: string, a: tf.Tensor5D, b: tf.Tensor5D, act?: string): tf.Tensor5D {
-    const fused = act !== undefined && !this.training && hasKernel(ADD_LEAKY_RELU);
+    const fused = act !== undefined && this.evalFuses(ADD_LEAKY_RELU);
     const c = a.shape[4];
     const sum = this.out(fused
       ? tf.engine().runKernel(ADD_LEAKY_RELU, { a, b }, { alpha: this.model.config.leakySlope }) as tf.Tensor5D
