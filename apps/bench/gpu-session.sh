@@ -27,13 +27,20 @@ timeout "${OURS_TIMEOUT:-230}" bash $B --shapes 64x128x128,178x302x225 --conv-sh
   --train-shapes 64x128x128 ${COMPARE_STOCK:+--compare-stock} --save-tilings "$OUT/tilings.json" \
   --json-out "$OUT/ours.json" > /dev/null 2> "$OUT/ours.err"
 stamp "ours rc=$?"
-grep -E ' out |forward|train step|check|voxel sum|failed|Error' "$OUT/ours.err" | grep -v kernels | cut -c1-220 | head -n 60
+grep -E ' out |forward|train step|check|voxel sum|dispatch cost|failed|Error' "$OUT/ours.err" | grep -v kernels | cut -c1-220 | head -n 60
 # A/B of this project's fused optimizer update, LeakyRelu gradient and norm kernels: the same
 # 64x128x128 training step on tfjs's composed ops (tuned tilings, no checks)
 if [ -s "$OUT/tilings.json" ] && [ "${NOFUSED_TIMEOUT:-50}" != 0 ]; then
   timeout "${NOFUSED_TIMEOUT:-50}" bash $B --no-check --no-convs --tilings "$OUT/tilings.json" --shapes 64x128x128 \
     --no-own-fused --json-out "$OUT/nofused.json" > /dev/null 2> "$OUT/nofused.err"
   stamp "composed ops rc=$? $(grep -E 'train step|failed' "$OUT/nofused.err" | cut -c1-200)"
+fi
+# A/B of tfjs's submit batch (dispatches per queue.submit, default 15; the dispatch-cost line of
+# ours.err gives each WebGPU call's CPU time): the 64x128x128 forward and training step at 100
+if [ -s "$OUT/tilings.json" ] && [ "${BATCH_TIMEOUT:-40}" != 0 ]; then
+  timeout "${BATCH_TIMEOUT:-40}" bash $B --no-check --no-convs --no-dispatch-cost --tilings "$OUT/tilings.json" \
+    --shapes 64x128x128 --submit-batch 100 --no-train-profile --json-out "$OUT/batch100.json" > /dev/null 2> "$OUT/batch100.err"
+  stamp "submit batch 100 rc=$? $(grep -E '^.{0,40}(forward|train step) |failed' "$OUT/batch100.err" | grep -v kernels | cut -c1-160 | tr '\n' ' ')"
 fi
 # whole-volume training step with each block recomputed in the backward pass, the buffer pool
 # trimmed after each step ('bound', what the trainer does; with the tensor peak and kernel profile)

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import {
   autotuneConv, BACKEND_ORDER, FUSED_CONV3D, hasEvalFusions, settle, withoutEvalFusions, timeBatched, benchConvGflops, boundGpuBufferPool, capGpuBufferPool, gpuAllocationPeak, trimGpuBufferPool, dawnFlags, loadTunedTilings, referenceConvInput, REFERENCE_CONVS,
-  registerWebgpuKernels, rmspropOptimizer, selectBackend, tunedTilings, useStockWebgpuKernels, withoutOwnWebgpuKernels, type BackendName, type ConvTiling,
+  measureDispatchCost, registerWebgpuKernels, rmspropOptimizer, selectBackend, tunedTilings, useStockWebgpuKernels, withoutOwnWebgpuKernels, type BackendName, type ConvTiling,
 } from '@anatomynet/compute';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -346,6 +346,8 @@ const argv = await yargs(hideBin(process.argv))
   .option('save-tilings', { type: 'string', describe: 'write the tuned tilings to this JSON' })
   .option('json-out', { type: 'string', describe: 'also write the JSON so far to this file after each phase (survives a timeout)' })
   .option('check', { type: 'boolean', default: true, describe: 'webgpu: compare the conv kernels with tfjs-cpu on small shapes first' })
+  .option('submit-batch', { type: 'number', describe: 'webgpu: dispatches per queue submit (tfjs\'s WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE, default 15)' })
+  .option('dispatch-cost', { type: 'boolean', default: true, describe: 'webgpu: time the WebGPU calls of one dispatch first (about a second)' })
   .option('own-fused', {
     type: 'boolean', default: true,
     describe: 'webgpu: the fused optimizer update, LeakyRelu gradient and norm kernels (--no-own-fused: tfjs\'s composed ops, for an A/B in one call)',
@@ -357,11 +359,13 @@ const argv = await yargs(hideBin(process.argv))
 const choice = await selectBackend({ prefer: argv.backend as BackendName | undefined, log: progress });
 const webgpu = choice.backend === 'webgpu';
 if (webgpu) watchGpuErrors();
+if (webgpu && argv.submitBatch !== undefined) tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', argv.submitBatch);
 if (webgpu && argv.poolCapGb !== undefined) capGpuBufferPool(argv.poolCapGb * 2 ** 30);
 const withoutFused = webgpu && !argv.ownFused ? withoutOwnWebgpuKernels() : [];
 const doc: Record<string, unknown> = {
   backend: choice.backend, reason: choice.reason, adapter: choice.adapter, ownKernels: choice.kernels.filter((k) => !withoutFused.includes(k)),
   dawnFlags: dawnFlags(), poolCapGb: argv.poolCapGb ?? null,
+  submitBatch: webgpu ? tf.env().getNumber('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE') : null,
 };
 const emit = () => process.stdout.write(`${JSON.stringify(doc)}\n`);
 const checkpoint = () => {
@@ -371,6 +375,11 @@ const checkpoint = () => {
 };
 try {
   if (webgpu && argv.check) doc.check = await checkAgainstCpu();
+  if (webgpu && argv.dispatchCost) {
+    const cost = await measureDispatchCost();
+    doc.dispatchCost = cost;
+    progress(`dispatch cost (us): ${Object.entries(cost).map(([k, v]) => `${k.replace(/_us$/, '')} ${Number(v.toFixed(1))}`).join(', ')}`);
+  }
   checkpoint();
   if (webgpu && argv.tilings) loadTunedTilings(JSON.parse(readFileSync(argv.tilings, 'utf8')) as Record<string, ConvTiling>);
   if (webgpu && argv.tune && (!argv.tilings || argv.tuneFilter)) {
