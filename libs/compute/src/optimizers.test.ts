@@ -1,12 +1,13 @@
 /**
  * The fused optimizers against tfjs's own: bit for bit on cpu, close on webgpu (lavapipe in CI),
- * one kernel per variable, and checkpoints (slot names and order) that either side loads.
+ * one kernel per variable (cpu) or one in-place kernel for all (webgpu), and checkpoints (slot names
+ * and order) that either side loads.
  */
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerCpuKernels, unregisterCpuKernels } from './cpu/kernels';
 import { rng } from './cpu/test-util';
-import { MOMENTUM_UPDATE, RMSPROP_UPDATE } from './optimizer-kernels';
+import { MOMENTUM_UPDATE, MOMENTUM_UPDATE_IN_PLACE, RMSPROP_UPDATE, RMSPROP_UPDATE_IN_PLACE } from './optimizer-kernels';
 import { FusedMomentumOptimizer, FusedRmspropOptimizer } from './optimizers';
 import { selectBackend } from './backend';
 import { adapterPromise, SKIP_NOTE } from './webgpu/test_util';
@@ -16,10 +17,20 @@ import { registerWebgpuKernels, WEBGPU_OWN_KERNELS, withoutOwnWebgpuKernels } fr
 const SHAPES = [[3, 3, 3, 5, 7], [7], [], [13, 2]];
 let uid = 0;
 
-function makeVariables(seed: number): tf.Variable[] {
+/**
+ * Fresh variables, each alone in its data as a model's are; with `initials`, the initial tensors
+ * they were made from stay alive (and share their data) until the caller disposes them.
+ */
+function makeVariables(seed: number, initials?: tf.Tensor[]): tf.Variable[] {
   const r = rng(seed);
   const id = uid++;
-  return SHAPES.map((s, i) => tf.variable(tf.tensor(Float32Array.from({ length: s.reduce((a, b) => a * b, 1) }, () => r() * 2 - 1), s), true, `opt_test_${id}_${i}`));
+  return SHAPES.map((s, i) => {
+    const init = tf.tensor(Float32Array.from({ length: s.reduce((a, b) => a * b, 1) }, () => r() * 2 - 1), s);
+    const v = tf.variable(init, true, `opt_test_${id}_${i}`);
+    if (initials) initials.push(init);
+    else init.dispose();
+    return v;
+  });
 }
 
 /** Gradient of step k for variable i: the same on every side, of mixed sign and scale. */
@@ -36,15 +47,22 @@ async function values(ts: tf.Tensor[]): Promise<number[][]> {
   return Promise.all(ts.map(async (t) => Array.from(await t.data())));
 }
 
-/** Runs `steps` updates of `make()` on fresh variables; returns the variables' and slots' values. */
-async function train(make: () => tf.Optimizer, steps = 3, seed = 5) {
-  const vars = makeVariables(seed);
+/**
+ * Runs `steps` updates of `make()` on fresh variables (made from live initial tensors with `shared`);
+ * returns the variables' and slots' values. The variables are read after every step, so a backend
+ * that keeps a read-back copy must drop it when it updates in place.
+ */
+async function train(make: () => tf.Optimizer, steps = 3, seed = 5, shared = false) {
+  const initials: tf.Tensor[] = [];
+  const vars = makeVariables(seed, shared ? initials : undefined);
   const opt = make();
   for (let k = 0; k < steps; k++) {
     const g = gradients(vars, k);
     opt.applyGradients(g);
     tf.dispose(Object.values(g));
+    await values(vars);
   }
+  tf.dispose(initials);
   const weights = await opt.getWeights();
   const result = { vars: await values(vars), slots: await values(weights.slice(1).map((w) => w.tensor)), names: weights.map((w) => w.name) };
   opt.dispose();
@@ -52,10 +70,10 @@ async function train(make: () => tf.Optimizer, steps = 3, seed = 5) {
   return result;
 }
 
-const OPTIMIZERS: [string, () => tf.Optimizer, () => tf.Optimizer, string][] = [
-  ['RMSprop decay 0.99', () => new FusedRmspropOptimizer(2e-3, 0.99), () => tf.train.rmsprop(2e-3, 0.99), RMSPROP_UPDATE],
-  ['RMSprop with momentum 0.9', () => new FusedRmspropOptimizer(1e-3, 0.9, 0.9, 1e-6), () => tf.train.rmsprop(1e-3, 0.9, 0.9, 1e-6), RMSPROP_UPDATE],
-  ['momentum 0.9', () => new FusedMomentumOptimizer(1e-3, 0.9), () => tf.train.momentum(1e-3, 0.9), MOMENTUM_UPDATE],
+const OPTIMIZERS: [string, () => tf.Optimizer, () => tf.Optimizer, string, string][] = [
+  ['RMSprop decay 0.99', () => new FusedRmspropOptimizer(2e-3, 0.99), () => tf.train.rmsprop(2e-3, 0.99), RMSPROP_UPDATE, RMSPROP_UPDATE_IN_PLACE],
+  ['RMSprop with momentum 0.9', () => new FusedRmspropOptimizer(1e-3, 0.9, 0.9, 1e-6), () => tf.train.rmsprop(1e-3, 0.9, 0.9, 1e-6), RMSPROP_UPDATE, RMSPROP_UPDATE_IN_PLACE],
+  ['momentum 0.9', () => new FusedMomentumOptimizer(1e-3, 0.9), () => tf.train.momentum(1e-3, 0.9), MOMENTUM_UPDATE, MOMENTUM_UPDATE_IN_PLACE],
 ];
 
 describe('fused optimizers on cpu', () => {
@@ -134,29 +152,54 @@ describe.skipIf(!adapter)(`fused optimizers on webgpu vs cpu${adapter ? '' : ` (
     await tf.setBackend('cpu');
   });
 
-  it.each(OPTIMIZERS)('%s: variables and slots within 1e-5 of cpu, one kernel per variable', async (_, fused, _stock, kernel) => {
+  /** Each value within 1e-5 of the largest of its tensor in `b` (terms of opposite sign cancel in the moments). */
+  const expectClose = (a: number[][], b: number[][]) => a.forEach((v, i) => {
+    const scale = Math.max(...b[i].map(Math.abs));
+    v.forEach((x, j) => expect(Math.abs(x - b[i][j])).toBeLessThanOrEqual(1e-5 * scale));
+  });
+
+  it.each(OPTIMIZERS)('%s: variables and slots within 1e-5 of cpu, all variables in one in-place kernel', async (_, fused, _stock, kernel, inPlace) => {
     await tf.setBackend('cpu');
     const cpu = await train(fused);
     await tf.setBackend('webgpu');
-    expect(tf.getKernel(kernel, 'webgpu')).toBeDefined();
+    expect(tf.getKernel(inPlace, 'webgpu')).toBeDefined();
     const gpu = await train(fused);
-    // relative to each tensor's largest value: terms of opposite sign cancel in the moments
-    const close = (a: number[][], b: number[][]) => a.forEach((v, i) => {
-      const scale = Math.max(...b[i].map(Math.abs));
-      v.forEach((x, j) => expect(Math.abs(x - b[i][j])).toBeLessThanOrEqual(1e-5 * scale));
-    });
-    close(gpu.vars, cpu.vars);
-    close(gpu.slots, cpu.slots);
+    expectClose(gpu.vars, cpu.vars);
+    expectClose(gpu.slots, cpu.slots);
 
     const vars = makeVariables(13);
     const opt = fused();
     const g = gradients(vars, 0);
     opt.applyGradients(g);
+    const before = tf.memory().numTensors;
     const info = await tf.profile(() => opt.applyGradients(g));
-    expect(info.kernels.map((k) => k.name)).toEqual(vars.map(() => kernel));
+    expect(info.kernels.map((k) => k.name)).toEqual([inPlace]);
+    expect(info.newTensors).toBe(0);
+    expect(tf.memory().numTensors).toBe(before);
     tf.dispose([...vars, ...Object.values(g)]);
     opt.dispose();
+    expect(kernel).not.toBe(inPlace);
   });
+
+  it.each(OPTIMIZERS)('%s: in place equals the per-variable kernels; variables sharing their data take those', async (_, fused, _stock, kernel) => {
+    await tf.setBackend('webgpu');
+    const inPlace = await train(fused);
+    // made from live initial tensors, no variable may be written in place (the initials would change)
+    const initials: tf.Tensor[] = [];
+    const vars = makeVariables(5, initials);
+    const start = await values(initials);
+    const opt = fused();
+    const g = gradients(vars, 0);
+    const info = await tf.profile(() => opt.applyGradients(g));
+    expect(info.kernels.map((k) => k.name).filter((n) => n.startsWith('AnatomyNet'))).toEqual(vars.map(() => kernel));
+    expect(await values(initials)).toEqual(start);
+    tf.dispose([...vars, ...initials, ...Object.values(g)]);
+    opt.dispose();
+    const perVariable = await train(fused, 3, 5, true);
+    expectClose(inPlace.vars, perVariable.vars);
+    expectClose(inPlace.slots, perVariable.slots);
+  });
+
   it('without the own kernels (a benchmark\'s A/B) the optimizers take tfjs\'s path, with the same result', async () => {
     await tf.setBackend('webgpu');
     const fused = await train(() => new FusedRmspropOptimizer(2e-3, 0.99));
@@ -165,9 +208,6 @@ describe.skipIf(!adapter)(`fused optimizers on webgpu vs cpu${adapter ? '' : ` (
     const composed = await train(() => new FusedRmspropOptimizer(2e-3, 0.99));
     registerWebgpuKernels();
     expect(tf.getKernel(RMSPROP_UPDATE, 'webgpu')).toBeDefined();
-    composed.vars.forEach((v, i) => {
-      const scale = Math.max(...fused.vars[i].map(Math.abs));
-      v.forEach((x, j) => expect(Math.abs(x - fused.vars[i][j])).toBeLessThanOrEqual(1e-5 * scale));
-    });
+    expectClose(composed.vars, fused.vars);
   });
 });

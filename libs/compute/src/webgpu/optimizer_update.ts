@@ -11,11 +11,26 @@ import * as tf from '@tensorflow/tfjs';
 import { MOMENTUM_UPDATE, RMSPROP_UPDATE } from '../optimizer-kernels';
 import { FlatProgram, release, reshapeView, type TensorInfo, type WebGPUBackendLike } from './program';
 
-const RMS_UNIFORMS = 'lr : f32, decay : f32, keep : f32, momentum : f32, eps : f32,';
-const NEW_MEAN_SQUARE = 'let g = grad[index]; let s = meanSquare[index] * uniforms.decay + (g * g) * uniforms.keep;';
-const NEW_MOMENT = `${NEW_MEAN_SQUARE} let m = moment[index] * uniforms.momentum + (g * uniforms.lr) / sqrt(s + uniforms.eps);`;
-const MOM_UNIFORMS = 'c : f32, m : f32,';
-const NEW_ACCUMULATION = 'let a = uniforms.m * accumulation[index] + grad[index];';
+export const RMS_UNIFORMS = 'lr : f32, decay : f32, keep : f32, momentum : f32, eps : f32,';
+export const MOM_UNIFORMS = 'c : f32, m : f32,';
+/** The uniform values of {@link RMS_UNIFORMS} and {@link MOM_UNIFORMS}, from the kernels' attrs. */
+export const rmsUniforms = (a: Record<string, number>) => [a.lr, a.decay, 1 - a.decay, a.momentum, a.epsilon];
+export const momUniforms = (a: Record<string, number>) => [-a.lr, a.momentum];
+
+/**
+ * The update's arithmetic, shared with the in-place kernels (optimizer_inplace.ts) so both round
+ * alike; `at(name)` is the WGSL expression of that buffer's old value at the current element.
+ * RMSprop leaves the new mean square in `s` and the new moment in `m`; momentum the new accumulation in `a`.
+ */
+export const newMeanSquare = (at: (name: string) => string) =>
+  `let g = ${at('grad')}; let s = ${at('meanSquare')} * uniforms.decay + (g * g) * uniforms.keep;`;
+export const newMoment = (at: (name: string) => string) =>
+  `${newMeanSquare(at)} let m = ${at('moment')} * uniforms.momentum + (g * uniforms.lr) / sqrt(s + uniforms.eps);`;
+export const newAccumulation = (at: (name: string) => string) => `let a = uniforms.m * ${at('accumulation')} + ${at('grad')};`;
+/** The new value of momentum SGD, once `a` is known. */
+export const newMomentumValue = (at: (name: string) => string) => `uniforms.c * a + ${at('value')}`;
+
+const indexed = (name: string) => `${name}[index]`;
 
 function updateKernel(
   kernelName: string,
@@ -51,16 +66,16 @@ function updateKernel(
 /** [value', meanSquare', moment'] of tfjs's RMSprop. */
 export function rmspropUpdateConfig(): tf.KernelConfig {
   return updateKernel(RMSPROP_UPDATE, [
-    { key: 'rms_value', inputs: ['value', 'moment', 'meanSquare', 'grad'], body: `${NEW_MOMENT} result[index] = value[index] - m;` },
-    { key: 'rms_mean_square', inputs: ['meanSquare', 'grad'], body: `${NEW_MEAN_SQUARE} result[index] = s;` },
-    { key: 'rms_moment', inputs: ['moment', 'meanSquare', 'grad'], body: `${NEW_MOMENT} result[index] = m;` },
-  ], (a) => [a.lr, a.decay, 1 - a.decay, a.momentum, a.epsilon], RMS_UNIFORMS);
+    { key: 'rms_value', inputs: ['value', 'moment', 'meanSquare', 'grad'], body: `${newMoment(indexed)} result[index] = value[index] - m;` },
+    { key: 'rms_mean_square', inputs: ['meanSquare', 'grad'], body: `${newMeanSquare(indexed)} result[index] = s;` },
+    { key: 'rms_moment', inputs: ['moment', 'meanSquare', 'grad'], body: `${newMoment(indexed)} result[index] = m;` },
+  ], rmsUniforms, RMS_UNIFORMS);
 }
 
 /** [value', accumulation'] of tfjs's momentum optimizer. */
 export function momentumUpdateConfig(): tf.KernelConfig {
   return updateKernel(MOMENTUM_UPDATE, [
-    { key: 'mom_value', inputs: ['value', 'accumulation', 'grad'], body: `${NEW_ACCUMULATION} result[index] = uniforms.c * a + value[index];` },
-    { key: 'mom_accumulation', inputs: ['accumulation', 'grad'], body: `${NEW_ACCUMULATION} result[index] = a;` },
-  ], (a) => [-a.lr, a.momentum], MOM_UNIFORMS);
+    { key: 'mom_value', inputs: ['value', 'accumulation', 'grad'], body: `${newAccumulation(indexed)} result[index] = ${newMomentumValue(indexed)};` },
+    { key: 'mom_accumulation', inputs: ['accumulation', 'grad'], body: `${newAccumulation(indexed)} result[index] = a;` },
+  ], momUniforms, MOM_UNIFORMS);
 }

@@ -1,0 +1,169 @@
+/**
+ * The in-place optimizer updates (../optimizer-kernels.ts) on webgpu: one dispatch updates two
+ * variables, writing the value and the optimizer state where they are.
+ *
+ * Why: the per-variable kernels (optimizer_update.ts) need one dispatch per output, because a
+ * tfjs program writes one buffer: 312 of a reference training step's ~1,000 dispatches (104
+ * variables x 3) and 312 new buffers a step. Here a shader of our own binds each variable's value
+ * and state read-write (two variables fill WebGPU's default 8 storage buffers for RMSprop), so the
+ * update is 52 dispatches and allocates nothing.
+ *
+ * How: tfjs's programs bind their inputs read-only, so the pipeline is compiled here and handed to
+ * the backend's recordAndSubmit, which binds output + inputs in order, adds its uniforms (NaN,
+ * Infinity, then each tensor's shape and strides; 1-D views make those two i32 each) before ours,
+ * and keeps the dispatch in its command stream, its submit batching and tf.profile's timers.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { MOMENTUM_UPDATE_IN_PLACE, RMSPROP_UPDATE_IN_PLACE } from '../optimizer-kernels';
+import { MOM_UNIFORMS, momUniforms, newAccumulation, newMoment, newMomentumValue, RMS_UNIFORMS, rmsUniforms } from './optimizer_update';
+import { release, reshapeView, spreadWorkgroups, type ProgramUniform, type TensorInfo, type WebGPUBackendLike } from './program';
+
+const THREADS = 256;
+/** Variables per dispatch: RMSprop binds 4 storage buffers each, and 8 is WebGPU's default limit. */
+const PER_DISPATCH = 2;
+
+/** The parts of tfjs-backend-webgpu's WebGPUBackend this file uses beyond {@link WebGPUBackendLike}. */
+interface InternalBackend extends WebGPUBackendLike {
+  tensorMap: { get(dataId: object): { values: unknown; resource: unknown } | undefined };
+  uploadToGPU(dataId: object): void;
+  recordAndSubmit(program: object, output: TensorInfo, inputs: TensorInfo[], uniforms: ProgramUniform[]): void;
+}
+
+interface UpdateSpec {
+  kernelName: string;
+  /** Each variable's buffers in binding order; the first is the program's "output". */
+  buffers: { name: string; written: boolean }[];
+  uniformFields: string;
+  uniformsOf: (attrs: Record<string, number>) => number[];
+  /** Statements for one element `i` of slot `k`'s buffers, named `${name}${k}`. */
+  body: (k: number) => string;
+}
+
+const RMSPROP: UpdateSpec = {
+  kernelName: RMSPROP_UPDATE_IN_PLACE,
+  buffers: [{ name: 'value', written: true }, { name: 'meanSquare', written: true }, { name: 'moment', written: true }, { name: 'grad', written: false }],
+  uniformFields: RMS_UNIFORMS,
+  uniformsOf: rmsUniforms,
+  body: (k) => `${newMoment((n) => `${n}${k}[i]`)} meanSquare${k}[i] = s; moment${k}[i] = m; value${k}[i] = value${k}[i] - m;`,
+};
+
+const MOMENTUM: UpdateSpec = {
+  kernelName: MOMENTUM_UPDATE_IN_PLACE,
+  buffers: [{ name: 'value', written: true }, { name: 'accumulation', written: true }, { name: 'grad', written: false }],
+  uniformFields: MOM_UNIFORMS,
+  uniformsOf: momUniforms,
+  body: (k) => {
+    const at = (n: string) => `${n}${k}[i]`;
+    return `${newAccumulation(at)} value${k}[i] = ${newMomentumValue(at)}; accumulation${k}[i] = a;`;
+  },
+};
+
+/** The WGSL of one dispatch over `slots` variables. */
+export function inPlaceShader(spec: UpdateSpec, slots: number): string {
+  const bindings: string[] = [];
+  const tensorUniforms: string[] = [];
+  for (let k = 0; k < slots; k++) {
+    for (const b of spec.buffers) {
+      const i = bindings.length;
+      bindings.push(`@group(0) @binding(${i}) var<storage, ${b.written ? 'read_write' : 'read'}> ${b.name}${k} : array<f32>;`);
+    }
+  }
+  // tfjs lists the inputs' shapes first and the output's (binding 0) last
+  for (let i = 1; i <= bindings.length; i++) tensorUniforms.push(`shape${i % bindings.length} : i32, stride${i % bindings.length} : i32,`);
+  const sizes = Array.from({ length: slots }, (_, k) => `size${k} : i32, start${k} : i32,`).join(' ');
+  const branches = Array.from({ length: slots }, (_, k) => {
+    const test = k === slots - 1 ? '' : `if (g < uniforms.start${k + 1}) `;
+    return `${k ? 'else ' : ''}${test}{
+          let i = (g - uniforms.start${k}) * ${THREADS} + t;
+          if (i < uniforms.size${k}) { ${spec.body(k)} }
+        }`;
+  }).join(' ');
+  return `${bindings.join('\n')}
+    struct Uniforms { NAN : f32, INFINITY : f32, ${tensorUniforms.join(' ')} ${spec.uniformFields} ${sizes} };
+    @group(0) @binding(${bindings.length}) var<uniform> uniforms : Uniforms;
+    @compute @workgroup_size(${THREADS})
+    fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : vec3<u32>,
+            @builtin(local_invocation_index) lid : u32) {
+      let g = i32(wid.y * nwg.x + wid.x);
+      let t = i32(lid);
+      ${branches}
+    }`;
+}
+
+/** What recordAndSubmit reads of a program; the class name labels tf.profile's timers. */
+class InPlaceUpdateProgram {
+  constructor(
+    readonly pipeline: GPUComputePipeline,
+    readonly dispatch: [number, number, number],
+    readonly outputShape: number[],
+  ) {}
+}
+
+const pipelines = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();
+
+function pipelineFor(device: GPUDevice, spec: UpdateSpec, slots: number): GPUComputePipeline {
+  let byKey = pipelines.get(device);
+  if (!byKey) pipelines.set(device, (byKey = new Map()));
+  const key = `${spec.kernelName}_${slots}`;
+  let pipeline = byKey.get(key);
+  if (!pipeline) {
+    const module = device.createShaderModule({ code: inPlaceShader(spec, slots), label: key });
+    pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: key });
+    byKey.set(key, pipeline);
+  }
+  return pipeline;
+}
+
+function inPlaceConfig(spec: UpdateSpec): tf.KernelConfig {
+  const kernelFunc: tf.KernelFunc = (args) => {
+    const backend = args.backend as unknown as InternalBackend;
+    const inputs = args.inputs as Record<string, TensorInfo>;
+    const attrs = args.attrs as unknown as Record<string, number>;
+    const count = attrs.count;
+    const hyper = spec.uniformsOf(attrs).map((v) => ({ type: 'float32' as const, data: [v] }));
+    const variables = Array.from({ length: count }, (_, v) => {
+      const ts = spec.buffers.map((b) => {
+        const t = inputs[`${b.name}${v}`];
+        if (!t) throw new RangeError(`${spec.kernelName}: input ${b.name}${v} missing (count ${count})`);
+        return t;
+      });
+      const shape = ts[0].shape;
+      for (const [j, t] of ts.entries()) {
+        if (t.dtype !== 'float32' || t.shape.join() !== shape.join()) {
+          throw new RangeError(`${spec.kernelName}: ${spec.buffers[j].name}${v} is ${t.dtype} [${t.shape.join(',')}], value float32 [${shape.join(',')}]`);
+        }
+      }
+      return ts;
+    });
+    for (let first = 0; first < count; first += PER_DISPATCH) {
+      const group = variables.slice(first, first + PER_DISPATCH);
+      const views: TensorInfo[] = [];
+      const uniforms: ProgramUniform[] = [...hyper];
+      let groups = 0;
+      for (const ts of group) {
+        const size = tf.util.sizeFromShape(ts[0].shape);
+        for (const t of ts) {
+          backend.uploadToGPU(t.dataId);
+          views.push(reshapeView(backend, t, [size]));
+        }
+        uniforms.push({ type: 'int32', data: [size] }, { type: 'int32', data: [groups] });
+        groups += Math.ceil(size / THREADS);
+      }
+      const [x, y] = spreadWorkgroups(groups);
+      const program = new InPlaceUpdateProgram(pipelineFor(backend.device, spec, group.length), [x, y, 1], [1]);
+      backend.recordAndSubmit(program, views[0], views.slice(1), uniforms);
+      release(backend, ...views);
+      // tfjs keeps a read-back copy on the CPU and would serve it instead of the new values
+      for (const ts of group) {
+        ts.forEach((t, j) => {
+          if (spec.buffers[j].written) backend.tensorMap.get(t.dataId)!.values = null;
+        });
+      }
+    }
+    return [];
+  };
+  return { kernelName: spec.kernelName, backendName: 'webgpu', kernelFunc };
+}
+
+export const rmspropInPlaceConfig = () => inPlaceConfig(RMSPROP);
+export const momentumInPlaceConfig = () => inPlaceConfig(MOMENTUM);
