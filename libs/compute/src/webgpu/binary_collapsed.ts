@@ -6,9 +6,13 @@
  * such as a bias add on [1,D,H,W,C] + [C]; the stock shader then silently returns zeros. Adjacent
  * dimensions that broadcast the same way are merged (bias add becomes [D*H*W, C] + [C]), which is
  * the same arithmetic on the same buffers.
+ *
+ * A float32 Add, Sub, Multiply or RealDiv of a GPU tensor and a scalar still held in JavaScript
+ * (`tf.mul(x, 0.5)`, and tfjs's gradients use many) runs with the scalar as a uniform: the stock
+ * kernel uploads it through a staging buffer of its own, about 89 of them per reference training step.
  */
 import * as tf from '@tensorflow/tfjs';
-import { release, reshapeView, stockKernel, type TensorInfo, type WebGPUBackendLike } from './program';
+import { FlatProgram, release, reshapeView, stockKernel, type TensorInfo, type WebGPUBackendLike } from './program';
 
 /** The binary kernels wrapped; all take inputs {a, b}. */
 export const COLLAPSED_BINARY_KERNELS = [
@@ -46,13 +50,56 @@ export function collapseBroadcast(aShape: number[], bShape: number[]): { a: numb
   return { a, b, out: groups.map((g) => Math.max(g.a, g.b)) };
 }
 
-/** A webgpu kernel config running the stock `name` kernel on collapsed shapes when the rank is 3 or more. */
+/** The binary ops whose stock WGSL is `a OP b` on float32, without NaN handling (tfjs 4.22). */
+const PLAIN_OPERATORS: Record<string, string> = { Add: '+', Sub: '-', Multiply: '*', RealDiv: '/' };
+
+interface BackendWithTensorMap extends WebGPUBackendLike {
+  tensorMap: { get(dataId: object): { values?: ArrayLike<number> | null; resource?: unknown } | undefined };
+}
+
+/** The value of `t` when it is a float32 scalar held only in JavaScript (not yet on the GPU). */
+function cpuScalar(backend: BackendWithTensorMap, t: TensorInfo): number | undefined {
+  if (t.dtype !== 'float32' || tf.util.sizeFromShape(t.shape) !== 1) return undefined;
+  const data = backend.tensorMap.get(t.dataId);
+  return data && data.resource == null && data.values ? data.values[0] : undefined;
+}
+
+/**
+ * `x OP s` (or `s OP x` when `scalarFirst`) with the scalar as a uniform; the same WGSL arithmetic as
+ * the stock kernel. Undefined when the op or the operands do not qualify.
+ */
+function withScalarUniform(name: string, backend: BackendWithTensorMap, a: TensorInfo, b: TensorInfo, outShape: number[]): TensorInfo | undefined {
+  const op = PLAIN_OPERATORS[name];
+  if (!op || a.dtype !== 'float32' || b.dtype !== 'float32') return undefined;
+  const sb = cpuScalar(backend, b);
+  const sa = sb === undefined ? cpuScalar(backend, a) : undefined;
+  const x = sb !== undefined ? a : b;
+  const s = sb ?? sa;
+  // a tensor on the CPU stays with the stock kernel, which may run the op there
+  if (s === undefined || backend.tensorMap.get(x.dataId)?.resource == null) return undefined;
+  const size = tf.util.sizeFromShape(outShape);
+  const expr = sb !== undefined ? `x[index] ${op} uniforms.s` : `uniforms.s ${op} x[index]`;
+  const key = `scalar_${name}_${sb !== undefined ? 'right' : 'left'}`;
+  const program = new FlatProgram(['x'], 's : f32,', `result[index] = ${expr};`, key, size);
+  const flat = reshapeView(backend, x, [size]);
+  const y = backend.runWebGPUProgram(program, [flat], 'float32', [{ type: 'float32', data: [s] }]);
+  const out = reshapeView(backend, y, outShape);
+  release(backend, flat, y);
+  return out;
+}
+
+/**
+ * A webgpu kernel config running the stock `name` kernel on collapsed shapes when the rank is 3 or
+ * more, and the plain arithmetic ops with a JavaScript scalar as a uniform.
+ */
 export function collapsedBinaryConfig(name: string): tf.KernelConfig {
   const stock = stockKernel(name);
   const kernelFunc: tf.KernelFunc = (args) => {
     const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
-    const backend = args.backend as unknown as WebGPUBackendLike;
+    const backend = args.backend as unknown as BackendWithTensorMap;
     const outShape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+    const scalar = withScalarUniform(name, backend, a, b, outShape);
+    if (scalar) return scalar;
     if (outShape.length < 3) return stock.kernelFunc(args);
     const c = collapseBroadcast(a.shape, b.shape);
     const av = reshapeView(backend, a, c.a);

@@ -31,6 +31,37 @@ describe.skipIf(!adapter)(`webgpu replacement ops vs cpu${adapter ? '' : ` (${SK
     for (const e of r.errors) expect(e).toBeLessThan(1e-6);
   });
 
+  it('Add/Sub/Multiply/RealDiv with a JavaScript scalar keep it a uniform: bit-identical to cpu, nothing uploaded', async () => {
+    await tf.setBackend('webgpu');
+    const backend = tf.backend() as unknown as { tensorMap: Map<object, { resource?: unknown }> };
+    const onGpu = (t: tf.Tensor) => backend.tensorMap.get(t.dataId)?.resource != null;
+    const values = Float32Array.from({ length: 1000 }, (_, i) => Math.sin(i) * 10 ** ((i % 7) - 3));
+    const cases: [string, (x: tf.Tensor, s: tf.Tensor) => tf.Tensor][] = [
+      ['x + s', tf.add], ['s + x', (x, s) => tf.add(s, x)], ['x - s', tf.sub], ['s - x', (x, s) => tf.sub(s, x)],
+      ['x * s', tf.mul], ['s * x', (x, s) => tf.mul(s, x)], ['x / s', tf.div], ['s / x', (x, s) => tf.div(s, x)],
+    ];
+    const run = async (f: (x: tf.Tensor, s: tf.Tensor) => tf.Tensor, scalar: number, shape: number[]) => {
+      // x + 0 puts x on the GPU (the stock path: its operand is not yet there)
+      const x = tf.tidy(() => tf.add(tf.tensor(values, [1, 10, 10, 10]), 0));
+      const s = tf.tensor([scalar], shape);
+      const y = f(x, s);
+      const out = { values: Array.from(await y.data()), shape: y.shape, scalarUploaded: tf.getBackend() === 'webgpu' && onGpu(s) };
+      tf.dispose([x, s, y]);
+      return out;
+    };
+    for (const [name, f] of cases) {
+      for (const [scalar, shape] of [[0.3, []], [-7.25e-3, [1, 1, 1, 1]], [0, []]] as [number, number[]][]) {
+        await tf.setBackend('cpu');
+        const want = await run(f, scalar, shape);
+        await tf.setBackend('webgpu');
+        const got = await run(f, scalar, shape);
+        expect(got.shape, name).toEqual(want.shape);
+        expect(got.values, `${name} with ${scalar}`).toEqual(want.values);
+        expect(got.scalarUploaded, name).toBe(false);
+      }
+    }
+  });
+
   it('reductions over voxels, channels, mixed axes and keepDims', async () => {
     const r = await compareWithCpu([{ shape: [2, 5, 6, 7, 11], seed: 5 }], (x) => [
       tf.sum(x, [0, 1, 2, 3]), tf.mean(x, [1, 2, 3], true), tf.max(x, 4), tf.min(x, [0, 2, 4]), tf.sum(x), tf.mean(x, [1, 3]),
