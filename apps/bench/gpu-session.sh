@@ -42,6 +42,13 @@ if [ -s "$OUT/tilings.json" ] && [ "${BATCH_TIMEOUT:-40}" != 0 ]; then
     --shapes 64x128x128 --submit-batch 100 --no-train-profile --json-out "$OUT/batch100.json" > /dev/null 2> "$OUT/batch100.err"
   stamp "submit batch 100 rc=$? $(grep -E '^.{0,40}(forward|train step) |failed' "$OUT/batch100.err" | grep -v kernels | cut -c1-160 | tr '\n' ' ')"
 fi
+# A/B of the bind group cache (webgpu/bind_groups.ts): the same 64x128x128 forward and step with
+# tfjs's own bind groups and buffer order
+if [ -s "$OUT/tilings.json" ] && [ "${NOCACHE_TIMEOUT:-40}" != 0 ]; then
+  timeout "${NOCACHE_TIMEOUT:-40}" bash $B --no-check --no-convs --no-dispatch-cost --tilings "$OUT/tilings.json" \
+    --shapes 64x128x128 --no-bind-group-cache --no-train-profile --json-out "$OUT/nocache.json" > /dev/null 2> "$OUT/nocache.err"
+  stamp "no bind group cache rc=$? $(grep -E '^.{0,40}(forward|train step) |failed' "$OUT/nocache.err" | grep -v kernels | cut -c1-160 | tr '\n' ' ')"
+fi
 # whole-volume training step with each block recomputed in the backward pass, the buffer pool
 # trimmed after each step ('bound', what the trainer does; with the tensor peak and kernel profile)
 # or kept ('keep'), kept with Dawn's lazy zero-initialisation of new buffers off ('noclear'), and

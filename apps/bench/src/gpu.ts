@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import {
   autotuneConv, BACKEND_ORDER, FUSED_CONV3D, hasEvalFusions, settle, withoutEvalFusions, timeBatched, benchConvGflops, boundGpuBufferPool, capGpuBufferPool, gpuAllocationPeak, trimGpuBufferPool, dawnFlags, loadTunedTilings, referenceConvInput, REFERENCE_CONVS,
-  measureDispatchCost, registerWebgpuKernels, rmspropOptimizer, selectBackend, tunedTilings, useStockWebgpuKernels, withoutOwnWebgpuKernels, type BackendName, type ConvTiling,
+  bindGroupCacheStats, BIND_GROUP_CACHE_ENV, measureDispatchCost, registerWebgpuKernels, rmspropOptimizer, selectBackend, tunedTilings, useStockWebgpuKernels, withoutOwnWebgpuKernels, type BackendName, type ConvTiling,
 } from '@anatomynet/compute';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -347,6 +347,10 @@ const argv = await yargs(hideBin(process.argv))
   .option('json-out', { type: 'string', describe: 'also write the JSON so far to this file after each phase (survives a timeout)' })
   .option('check', { type: 'boolean', default: true, describe: 'webgpu: compare the conv kernels with tfjs-cpu on small shapes first' })
   .option('submit-batch', { type: 'number', describe: 'webgpu: dispatches per queue submit (tfjs\'s WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE, default 15)' })
+  .option('bind-group-cache', {
+    type: 'boolean', default: true,
+    describe: 'webgpu: reuse bind groups and hand out pooled buffers lowest-number first (--no-bind-group-cache: tfjs\'s own, for an A/B; same as ANATOMYNET_BIND_GROUP_CACHE=0)',
+  })
   .option('dispatch-cost', { type: 'boolean', default: true, describe: 'webgpu: time the WebGPU calls of one dispatch first (about a second)' })
   .option('own-fused', {
     type: 'boolean', default: true,
@@ -356,6 +360,7 @@ const argv = await yargs(hideBin(process.argv))
   .help()
   .parseAsync();
 
+if (!argv.bindGroupCache) process.env[BIND_GROUP_CACHE_ENV] = '0';
 const choice = await selectBackend({ prefer: argv.backend as BackendName | undefined, log: progress });
 const webgpu = choice.backend === 'webgpu';
 if (webgpu) watchGpuErrors();
@@ -367,8 +372,10 @@ const doc: Record<string, unknown> = {
   dawnFlags: dawnFlags(), poolCapGb: argv.poolCapGb ?? null,
   submitBatch: webgpu ? tf.env().getNumber('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE') : null,
 };
+const device = webgpu ? (tf.backend() as unknown as { device: GPUDevice }).device : undefined;
 const emit = () => process.stdout.write(`${JSON.stringify(doc)}\n`);
 const checkpoint = () => {
+  doc.bindGroupCache = device ? bindGroupCacheStats(device) ?? null : null;
   if (!argv.jsonOut) return;
   writeFileSync(`${argv.jsonOut}.tmp`, JSON.stringify(doc));
   renameSync(`${argv.jsonOut}.tmp`, argv.jsonOut);

@@ -13,11 +13,14 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { describeAdapter, requestDawnAdapter, type AdapterReport } from './webgpu/dawn';
+import { cacheBindGroups } from './webgpu/bind_groups';
 import { registerWebgpuKernels } from './webgpu/register';
 
 export type BackendName = 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 export const BACKEND_ORDER: readonly BackendName[] = ['tensorflow', 'webgpu', 'cpu', 'wasm'];
 export const BACKEND_ENV = 'ANATOMYNET_BACKEND';
+/** Set to 0 to keep tfjs-webgpu's own bind groups and buffer order (webgpu/bind_groups.ts), for an A/B. */
+export const BIND_GROUP_CACHE_ENV = 'ANATOMYNET_BIND_GROUP_CACHE';
 
 export interface SelectBackendOptions {
   /** Force a backend (a CLI flag); wins over the environment variable. */
@@ -78,7 +81,7 @@ async function tryTensorflow(): Promise<Attempt> {
   return { ok: false, why: whys.join('; ') };
 }
 
-async function tryWebgpu(forced: boolean): Promise<Attempt> {
+async function tryWebgpu(forced: boolean, env: Record<string, string | undefined>): Promise<Attempt> {
   const adapter = await requestDawnAdapter();
   if (!adapter) return { ok: false, why: 'no WebGPU adapter (Dawn found no Vulkan device)' };
   const report = describeAdapter(adapter);
@@ -89,7 +92,10 @@ async function tryWebgpu(forced: boolean): Promise<Attempt> {
   if (!tf.findBackendFactory('webgpu')) return { ok: false, why: 'tfjs-backend-webgpu did not register (navigator.gpu was missing at import)' };
   const kernels = registerWebgpuKernels();
   const why = await activate('webgpu');
-  return why ? { ok: false, why } : { ok: true, adapter: report, kernels };
+  if (why) return { ok: false, why };
+  // before the first pipeline: pipelines made earlier keep uncached bind groups
+  if (env[BIND_GROUP_CACHE_ENV] !== '0') cacheBindGroups(tf.backend() as unknown as Parameters<typeof cacheBindGroups>[0]);
+  return { ok: true, adapter: report, kernels };
 }
 
 async function tryWasm(): Promise<Attempt> {
@@ -116,7 +122,7 @@ async function tryCpu(): Promise<Attempt> {
   return why ? { ok: false, why } : { ok: true, kernels, note };
 }
 
-const ATTEMPTS: Record<BackendName, (forced: boolean) => Promise<Attempt>> = {
+const ATTEMPTS: Record<BackendName, (forced: boolean, env: Record<string, string | undefined>) => Promise<Attempt>> = {
   tensorflow: tryTensorflow,
   webgpu: tryWebgpu,
   wasm: tryWasm,
@@ -149,14 +155,14 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
   const forced = parseForced(options.prefer, 'prefer') ?? parseForced(env[BACKEND_ENV], BACKEND_ENV);
   let choice: BackendChoice | undefined;
   if (forced) {
-    const r = await ATTEMPTS[forced](true);
+    const r = await ATTEMPTS[forced](true, env);
     if (!r.ok) throw new BackendUnavailableError(forced, r.why);
     const by = options.prefer ? 'forced by option' : `forced by ${BACKEND_ENV}`;
     choice = { backend: forced, adapter: r.adapter, reason: r.note ? `${by}; ${r.note}` : by, kernels: r.kernels };
   } else {
     const skipped: string[] = [];
     for (const name of BACKEND_ORDER) {
-      const r = await ATTEMPTS[name](false);
+      const r = await ATTEMPTS[name](false, env);
       if (r.ok) {
         const reason = [skipped.length ? `best available; skipped ${skipped.join('; ')}` : 'best available', r.note]
           .filter(Boolean).join('; ');

@@ -14,6 +14,8 @@ import { buildModel, DEFAULT_MODEL_CONFIG, forward, predict, trainStep, type Ana
 import { ADD_LEAKY_RELU, FUSED_CONV3D, SE_GATE } from './fused-conv';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from './backend';
+import { rmspropOptimizer } from './optimizers';
+import { bindGroupCacheStats } from './webgpu/bind_groups';
 import { adapterPromise, seededValues, SKIP_NOTE } from './webgpu/test_util';
 
 const CONFIG = { ...DEFAULT_MODEL_CONFIG, filters: [8, 12], numClasses: 3, outputUpFilters: 4, outputFilters: 6 };
@@ -153,6 +155,31 @@ describe.skipIf(!adapter)(`AnatomyNet cpu/webgpu parity${adapter ? '' : ` (${SKI
     // scalars and per-class vectors only; a ones row or a ones [voxels, classes] would be >= 2048 values
     expect(sizes.length).toBeGreaterThan(0);
     expect(Math.max(...sizes)).toBeLessThanOrEqual(CONFIG.numClasses);
+    tf.dispose([x, g]);
+    opt.dispose();
+    model.dispose();
+  });
+
+  // webgpu/bind_groups.ts: with the in-place optimizer and the pool's lowest-number order, a step
+  // binds the same buffers as the one before, so tfjs's per-dispatch bind groups come from the cache
+  it('RMSprop training steps make no new bind groups once the buffer pool has settled', async () => {
+    await tf.setBackend('webgpu');
+    const device = (tf.backend() as unknown as { device: GPUDevice }).device;
+    const model = perturbedModel();
+    const x = tf.tensor(seededValues(SHAPE.reduce((a, b) => a * b, 1), 11), SHAPE);
+    const g = labels();
+    const opt = rmspropOptimizer(2e-3, 0.99, 0, 1e-8);
+    const misses: number[] = [];
+    const hits: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      await trainStep(model, opt, x, (p) => softDice(p, g));
+      const stats = bindGroupCacheStats(device)!;
+      misses.push(stats.misses);
+      hits.push(stats.hits);
+    }
+    // settled by the sixth step here (1,203 groups in all); the last three make none
+    expect(misses[9]).toBe(misses[6]);
+    expect(hits[9] - hits[8]).toBeGreaterThan(300);
     tf.dispose([x, g]);
     opt.dispose();
     model.dispose();

@@ -10,5 +10,6 @@ export { autotuneConv, type TuneResult, type TuneSpec } from './autotune';
 export { clearTunedTilings, loadTunedTilings, tunedTilings, type ConvTiling, type GemmPass } from './gemm_plan';
 export { type DirectTiling } from './conv3d_direct';
 export { type GemmTiling } from './conv3d_gemm';
+export { bindGroupCacheStats, cacheBindGroups, type BindGroupCacheStats } from './bind_groups';
 export { measureDispatchCost, type DispatchCost } from './dispatch_cost';
 export { boundGpuBufferPool, capGpuBufferPool, gpuAllocationPeak, trimGpuBufferPool } from './memory';
