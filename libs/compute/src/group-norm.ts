@@ -8,6 +8,10 @@
  *   `AnatomyNetGroupNormDx` {dy, x, mean, variance, gamma, sumDy, sumDyXhat} -> dx: the backward
  *   without read-backs (webgpu), dgamma and dbeta being sums of the two over groups.
  * All take attrs {eps}.
+ * - `AnatomyNetRunningStatsInPlace` {runningMean0, runningVar0, mean0, variance0, ...} ([C] each),
+ *   attrs {momentum, correction, count}: running = running (1 - momentum) + momentum batch, the
+ *   batch variance times `correction` (rows / (rows - 1)) first, written into the running tensors,
+ *   which no other tensor may share (libs/model updateRunningStats checks); returns nothing.
  */
 import { getBackend, getKernel, registerGradient, sum, tensor, type GradConfig, type Tensor } from '@tensorflow/tfjs-core';
 import { runFused as run } from './fused-gradients';
@@ -16,6 +20,7 @@ export const GROUP_NORM = 'AnatomyNetGroupNorm';
 export const GROUP_NORM_GRAD = 'AnatomyNetGroupNormGrad';
 export const GROUP_NORM_SUMS = 'AnatomyNetGroupNormSums';
 export const GROUP_NORM_DX = 'AnatomyNetGroupNormDx';
+export const RUNNING_STATS_IN_PLACE = 'AnatomyNetRunningStatsInPlace';
 
 /**
  * Gradient of the fused norm. tfjs asks for each input's gradient in its own tidy. With the

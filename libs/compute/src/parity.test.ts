@@ -111,7 +111,9 @@ describe.skipIf(!adapter)(`AnatomyNet cpu/webgpu parity${adapter ? '' : ` (${SKI
       const after = await w.data();
       const rmAfter = await rm.data();
       const changed = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).some((v, i) => v !== b[i]);
-      const res = { loss, wChanged: changed(before, after), statsChanged: changed(rmBefore, rmAfter), after };
+      // every running mean and variance (on webgpu written in place, after rm's read above)
+      const stats = await Promise.all([...model.buffers.values()].map(async (b) => Array.from(await b.data())));
+      const res = { loss, wChanged: changed(before, after), statsChanged: changed(rmBefore, rmAfter), after, stats };
       tf.dispose([x, g]);
       opt.dispose();
       model.dispose();
@@ -123,6 +125,10 @@ describe.skipIf(!adapter)(`AnatomyNet cpu/webgpu parity${adapter ? '' : ` (${SKI
     expect(gpu.wChanged && gpu.statsChanged).toBe(true);
     const err = Array.from(gpu.after).reduce((m, v, i) => Math.max(m, Math.abs(v - cpu.after[i])), 0);
     expect(err).toBeLessThan(1e-5);
+    gpu.stats.forEach((s, i) => {
+      const scale = Math.max(...cpu.stats[i].map(Math.abs));
+      s.forEach((v, j) => expect(Math.abs(v - cpu.stats[i][j])).toBeLessThanOrEqual(1e-5 * scale));
+    });
   });
 
   // tf.ones (and tfjs's Sum and Mean gradients, built on it) fill their values in JavaScript and upload

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { validateModelConfig, type ModelConfig } from './config';
 import { initialValues } from './init';
 import { anatomyNet, applyPost, type ConvPost, type NetOps } from './network';
-import { ADD_LEAKY_RELU, addBiasRows, cropStart5, FUSED_CONV3D, hasKernel, depthToSpace2, normalizeFixed, normalizeGroups, padEnd5, scaleChannels, SE_GATE, sumRows } from './ops';
+import { ADD_LEAKY_RELU, addBiasRows, cropStart5, FUSED_CONV3D, hasKernel, depthToSpace2, normalizeFixed, normalizeGroups, padEnd5, scaleChannels, SE_GATE, sumRows, updateRunningStats } from './ops';
 import { parameterSpecs, summarizeModel, type ParamSpec } from './summary';
 import { freeGradientsEarly } from './tape';
 
@@ -166,14 +166,7 @@ class TensorOps implements NetOps<tf.Tensor5D> {
         const groups = cfg.norm === 'batch' ? 1 : n;
         const r = normalizeGroups(x.reshape([groups, -1, c]), gamma, beta, cfg.normEps);
         if (cfg.norm === 'batch' && this.updateStats) {
-          const rows = n * d * h * w;
-          const m = cfg.bnMomentum;
-          const rm = this.p(`${name}.runningMean`);
-          const rv = this.p(`${name}.runningVar`);
-          // PyTorch: the running variance takes the unbiased batch variance.
-          const unbiased = r.variance.reshape([c]).mul(rows / Math.max(rows - 1, 1));
-          rm.assign(rm.mul(1 - m).add(r.mean.reshape([c]).mul(m)));
-          rv.assign(rv.mul(1 - m).add(unbiased.mul(m)));
+          updateRunningStats(this.p(`${name}.runningMean`), this.p(`${name}.runningVar`), r.mean.reshape([c]), r.variance.reshape([c]), cfg.bnMomentum, n * d * h * w);
         }
         tf.dispose([r.mean, r.variance]);
         return r.y.reshape(x.shape) as tf.Tensor5D;

@@ -78,6 +78,30 @@ export interface NormResult {
  */
 export const FUSED_GROUP_NORM = 'AnatomyNetGroupNorm';
 
+/** A backend's in-place BatchNorm running-statistics update (@anatomynet/compute group-norm.ts has the contract). */
+export const RUNNING_STATS_IN_PLACE = 'AnatomyNetRunningStatsInPlace';
+
+/**
+ * PyTorch's running statistics: running = running (1 - momentum) + momentum batch, with the unbiased
+ * batch variance (times rows / (rows - 1)). Written in place by the backend's kernel where it has
+ * one and both running tensors alone hold their data (one dispatch on webgpu instead of six);
+ * otherwise assigned from composed ops.
+ */
+export function updateRunningStats(
+  runningMean: tf.Variable, runningVar: tf.Variable, mean: tf.Tensor1D, variance: tf.Tensor1D, momentum: number, rows: number,
+): void {
+  const correction = rows / Math.max(rows - 1, 1);
+  const exclusive = (t: tf.Tensor) => tf.backend().refCount(t.dataId) === 1;
+  if (hasKernel(RUNNING_STATS_IN_PLACE) && exclusive(runningMean) && exclusive(runningVar)) {
+    tf.engine().runKernel(RUNNING_STATS_IN_PLACE, { runningMean0: runningMean, runningVar0: runningVar, mean0: mean, variance0: variance }, { momentum, correction, count: 1 });
+    return;
+  }
+  tf.tidy(() => {
+    runningMean.assign(runningMean.mul(1 - momentum).add(mean.mul(momentum)));
+    runningVar.assign(runningVar.mul(1 - momentum).add(variance.mul(correction).mul(momentum)));
+  });
+}
+
 /**
  * Normalises x [G, R, C] with the statistics of each group's rows, then applies gamma/beta [C].
  * Batch norm is G = 1 over all N*D*H*W rows; instance norm is G = N. Runs the backend's fused

@@ -4,9 +4,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { normalizeGroups } from '@anatomynet/model';
+import { normalizeGroups, updateRunningStats } from '@anatomynet/model';
 import { selectBackend } from '../backend';
-import { GROUP_NORM, GROUP_NORM_DX, GROUP_NORM_GRAD, GROUP_NORM_SUMS } from '../group-norm';
+import { GROUP_NORM, GROUP_NORM_DX, GROUP_NORM_GRAD, GROUP_NORM_SUMS, RUNNING_STATS_IN_PLACE } from '../group-norm';
 import { CHUNK } from './reduce';
 import { adapterPromise, compareWithCpu, SKIP_NOTE } from './test_util';
 
@@ -46,5 +46,38 @@ describe.skipIf(!adapter)(`fused group norm on webgpu vs cpu${adapter ? '' : ` (
     expect(names).toEqual(expect.arrayContaining([GROUP_NORM, GROUP_NORM_SUMS, GROUP_NORM_DX]));
     expect(names).not.toContain('Rsqrt');
     tf.dispose([x, gamma, beta]);
+  });
+});
+
+describe.skipIf(!adapter)(`BatchNorm running statistics in place on webgpu${adapter ? '' : ` (${SKIP_NOTE})`}`, () => {
+  it('one kernel, the composed values (within a float32 rounding), and shared tensors left to the composed ops', async () => {
+    await selectBackend({ prefer: 'webgpu', log: () => undefined });
+    tf.env().set('WEBGPU_CPU_FORWARD', false);
+    expect(tf.getKernel(RUNNING_STATS_IN_PLACE, 'webgpu')).toBeDefined();
+    const c = 37;
+    const values = (seed: number, offset = 0) => Float32Array.from({ length: c }, (_, i) => offset + Math.sin(seed * 31 + i * 7));
+    const mean = tf.tensor1d(values(1));
+    const variance = tf.tensor1d(values(2, 1.5));
+    // a variable made from a tensor shares its data until that tensor is disposed: in place only then
+    const run = async (inPlace: boolean) => {
+      const initials = [tf.tensor1d(values(3)), tf.tensor1d(values(4, 2))];
+      const [rm, rv] = initials.map((t) => tf.variable(t));
+      if (inPlace) tf.dispose(initials);
+      await rm.data(); // a read-back copy, which the in-place kernel must drop
+      const info = await tf.profile(() => updateRunningStats(rm, rv, mean, variance, 0.1, 4097));
+      const out = { kernels: info.kernels.map((k) => k.name), rm: Array.from(await rm.data()), rv: Array.from(await rv.data()), initial: inPlace ? [] : Array.from(await initials[0].data()) };
+      tf.dispose([rm, rv, ...(inPlace ? [] : initials)]);
+      return out;
+    };
+    const inPlace = await run(true);
+    const composed = await run(false);
+    expect(inPlace.kernels).toEqual([RUNNING_STATS_IN_PLACE]);
+    expect(composed.kernels).not.toContain(RUNNING_STATS_IN_PLACE);
+    expect(composed.initial).toEqual(Array.from(values(3)).map(Math.fround));
+    const close = (a: number[], b: number[]) => a.forEach((v, i) => expect(Math.abs(v - b[i])).toBeLessThanOrEqual(2 ** -22 * Math.abs(b[i])));
+    close(inPlace.rm, composed.rm);
+    close(inPlace.rv, composed.rv);
+    expect(inPlace.rm).not.toEqual(Array.from(values(3)).map(Math.fround));
+    tf.dispose([mean, variance]);
   });
 });

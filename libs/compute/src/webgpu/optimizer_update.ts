@@ -18,7 +18,7 @@ export const rmsUniforms = (a: Record<string, number>) => [a.lr, a.decay, 1 - a.
 export const momUniforms = (a: Record<string, number>) => [-a.lr, a.momentum];
 
 /**
- * The update's arithmetic, shared with the in-place kernels (optimizer_inplace.ts) so both round
+ * The update's arithmetic, shared with the in-place kernels (inplace_updates.ts) so both round
  * alike; `at(name)` is the WGSL expression of that buffer's old value at the current element.
  * RMSprop leaves the new mean square in `s` and the new moment in `m`; momentum the new accumulation in `a`.
  */

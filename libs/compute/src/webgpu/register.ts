@@ -12,11 +12,11 @@ import { conv3dBackpropFilterConfig } from './conv3d_backprop_filter';
 import { conv3dBackpropInputConfig } from './conv3d_backprop_input';
 import { matmulRowsConfig } from './matmul_rows';
 import { LEAKY_RELU_GRAD, registerFusedGradients } from '../fused-gradients';
-import { GROUP_NORM, GROUP_NORM_DX, GROUP_NORM_SUMS, registerGroupNormGradient } from '../group-norm';
+import { GROUP_NORM, GROUP_NORM_DX, GROUP_NORM_SUMS, registerGroupNormGradient, RUNNING_STATS_IN_PLACE } from '../group-norm';
 import { groupNormConfig, groupNormDxConfig, groupNormSumsConfig } from './group_norm';
 import { MOMENTUM_UPDATE, MOMENTUM_UPDATE_IN_PLACE, RMSPROP_UPDATE, RMSPROP_UPDATE_IN_PLACE } from '../optimizer-kernels';
 import { leakyReluGradConfig } from './leaky_relu_grad';
-import { momentumInPlaceConfig, rmspropInPlaceConfig } from './optimizer_inplace';
+import { momentumInPlaceConfig, rmspropInPlaceConfig, runningStatsInPlaceConfig } from './inplace_updates';
 import { momentumUpdateConfig, rmspropUpdateConfig } from './optimizer_update';
 import { padConfig } from './pad';
 import { reduceConfig } from './reduce';
@@ -26,11 +26,11 @@ import { transpose2dConfig } from './transpose_2d';
 /** Our configs and the stock ones they replaced, built once (the stock kernels are captured first). */
 let ours: tf.KernelConfig[] | undefined;
 /**
- * Kernels under this project's own names (nothing to replace): optimizer updates (per variable and in place), LeakyRelu gradient,
+ * Kernels under this project's own names (nothing to replace): optimizer updates (per variable and in place), BatchNorm running statistics (in place), LeakyRelu gradient,
  * group norm, and the eval-mode fused conv, residual sum and SE gate.
  */
 let added: tf.KernelConfig[] | undefined;
-export const WEBGPU_OWN_KERNELS = [RMSPROP_UPDATE, MOMENTUM_UPDATE, RMSPROP_UPDATE_IN_PLACE, MOMENTUM_UPDATE_IN_PLACE, LEAKY_RELU_GRAD, GROUP_NORM, GROUP_NORM_SUMS, GROUP_NORM_DX, FUSED_CONV3D, ADD_LEAKY_RELU, SE_GATE];
+export const WEBGPU_OWN_KERNELS = [RMSPROP_UPDATE, MOMENTUM_UPDATE, RMSPROP_UPDATE_IN_PLACE, MOMENTUM_UPDATE_IN_PLACE, LEAKY_RELU_GRAD, GROUP_NORM, GROUP_NORM_SUMS, GROUP_NORM_DX, RUNNING_STATS_IN_PLACE, FUSED_CONV3D, ADD_LEAKY_RELU, SE_GATE];
 const stock = new Map<string, tf.KernelConfig>();
 
 function install(c: tf.KernelConfig): void {
@@ -71,7 +71,7 @@ export function registerWebgpuKernels(): string[] {
     for (const c of ours) stock.set(c.kernelName, tf.getKernel(c.kernelName, 'webgpu')!);
   }
   for (const c of ours) if (tf.getKernel(c.kernelName, 'webgpu') !== c) install(c);
-  added ??= [rmspropUpdateConfig(), momentumUpdateConfig(), rmspropInPlaceConfig(), momentumInPlaceConfig(), leakyReluGradConfig(), groupNormConfig(), groupNormSumsConfig(), groupNormDxConfig(),
+  added ??= [rmspropUpdateConfig(), momentumUpdateConfig(), rmspropInPlaceConfig(), momentumInPlaceConfig(), leakyReluGradConfig(), groupNormConfig(), groupNormSumsConfig(), groupNormDxConfig(), runningStatsInPlaceConfig(),
     fusedConv3dConfig(), addLeakyReluConfig(), seGateConfig()];
   for (const c of added) if (!tf.getKernel(c.kernelName, 'webgpu')) tf.registerKernel(c);
   registerFusedGradients();

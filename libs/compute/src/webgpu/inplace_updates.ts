@@ -1,6 +1,7 @@
 /**
- * The in-place optimizer updates (../optimizer-kernels.ts) on webgpu: one dispatch updates two
- * variables, writing the value and the optimizer state where they are.
+ * Kernels that update variables where they are, on webgpu: the in-place optimizer updates
+ * (../optimizer-kernels.ts; one dispatch updates two variables, value and optimizer state) and the
+ * BatchNorm running statistics (../group-norm.ts; mean and variance in one dispatch).
  *
  * Why: the per-variable kernels (optimizer_update.ts) need one dispatch per output, because a
  * tfjs program writes one buffer: 312 of a reference training step's ~1,000 dispatches (104
@@ -14,6 +15,7 @@
  * and keeps the dispatch in its command stream, its submit batching and tf.profile's timers.
  */
 import * as tf from '@tensorflow/tfjs';
+import { RUNNING_STATS_IN_PLACE } from '../group-norm';
 import { MOMENTUM_UPDATE_IN_PLACE, RMSPROP_UPDATE_IN_PLACE } from '../optimizer-kernels';
 import { MOM_UNIFORMS, momUniforms, newAccumulation, newMoment, newMomentumValue, RMS_UNIFORMS, rmsUniforms } from './optimizer_update';
 import { release, reshapeView, spreadWorkgroups, type ProgramUniform, type TensorInfo, type WebGPUBackendLike } from './program';
@@ -56,6 +58,19 @@ const MOMENTUM: UpdateSpec = {
     const at = (n: string) => `${n}${k}[i]`;
     return `${newAccumulation(at)} value${k}[i] = ${newMomentumValue(at)}; accumulation${k}[i] = a;`;
   },
+};
+
+/**
+ * running = running (1 - m) + m batch, the variance's batch value times rows / (rows - 1) first:
+ * the composed ops' order (libs/model updateRunningStats).
+ */
+const RUNNING_STATS: UpdateSpec = {
+  kernelName: RUNNING_STATS_IN_PLACE,
+  buffers: [{ name: 'runningMean', written: true }, { name: 'runningVar', written: true }, { name: 'mean', written: false }, { name: 'variance', written: false }],
+  uniformFields: 'keep : f32, m : f32, correction : f32,',
+  uniformsOf: (a) => [1 - a.momentum, a.momentum, a.correction],
+  body: (k) => `runningMean${k}[i] = runningMean${k}[i] * uniforms.keep + mean${k}[i] * uniforms.m;
+    runningVar${k}[i] = runningVar${k}[i] * uniforms.keep + (variance${k}[i] * uniforms.correction) * uniforms.m;`,
 };
 
 /** The WGSL of one dispatch over `slots` variables. */
@@ -167,3 +182,4 @@ function inPlaceConfig(spec: UpdateSpec): tf.KernelConfig {
 
 export const rmspropInPlaceConfig = () => inPlaceConfig(RMSPROP);
 export const momentumInPlaceConfig = () => inPlaceConfig(MOMENTUM);
+export const runningStatsInPlaceConfig = () => inPlaceConfig(RUNNING_STATS);
