@@ -13,7 +13,7 @@
  *   batch variance times `correction` (rows / (rows - 1)) first, written into the running tensors,
  *   which no other tensor may share (libs/model updateRunningStats checks); returns nothing.
  */
-import { getBackend, getKernel, registerGradient, sum, tensor, type GradConfig, type Tensor } from '@tensorflow/tfjs-core';
+import { getBackend, getKernel, registerGradient, reshape, sum, tensor, type GradConfig, type Tensor } from '@tensorflow/tfjs-core';
 import { runFused as run } from './fused-gradients';
 
 export const GROUP_NORM = 'AnatomyNetGroupNorm';
@@ -37,11 +37,13 @@ const groupNormGradConfig: GradConfig = {
     const [x, gamma, mean, variance] = saved;
     if (getKernel(GROUP_NORM_GRAD, getBackend()) === undefined) {
       const [sumDy, sumDyXhat] = run(GROUP_NORM_SUMS, { dy, x, mean, variance }, attrs);
+      // [G, 1, C] summed over the groups; batch norm has one group, whose sums are the answer
+      const overGroups = (t: Tensor) => (t.shape[0] === 1 ? reshape(t, gamma.shape) : sum(t, [0, 1]));
       return {
         // one output: runKernel returns the tensor itself
         x: () => run(GROUP_NORM_DX, { dy, x, mean, variance, gamma, sumDy, sumDyXhat }, attrs) as unknown as Tensor,
-        gamma: () => sum(sumDyXhat, [0, 1]),
-        beta: () => sum(sumDy, [0, 1]),
+        gamma: () => overGroups(sumDyXhat),
+        beta: () => overGroups(sumDy),
       };
     }
     let params: [Float32Array, Float32Array] | undefined;

@@ -13,5 +13,5 @@ export { buildModel, createModel, forward, type AnatomyNetModel, type ForwardOpt
 export { predict, trainStep, type ProbabilityLoss } from './train';
 export { summarizeModel, parameterSpecs, type ModelSummary, type OpRecord, type ParamSpec } from './summary';
 export { loadModel, saveModel, ModelFileError, type SavedModelManifest } from './io';
-export { addBiasRows, cropStart5, depthToSpace2, normalizeGroups, padEnd5, scaleChannels, sumRows, updateRunningStats } from './ops';
+export { addBiasRows, cropStart5, depthToSpace2, normalizeGroups, padEnd5, scaleChannels, releaseKeptOnes, sumRows, updateRunningStats } from './ops';
 export { formatSummary } from './format';

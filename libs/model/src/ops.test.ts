@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   addBiasRows, cropStart5, depthToSpace2, FUSED_GROUP_NORM, normalizeGroups, normalizeGroupsComposed, padEnd5,
-  scaleChannels, sumRows,
+  releaseKeptOnes, scaleChannels, sumRows,
 } from './ops';
 
 beforeAll(async () => {
@@ -16,6 +16,25 @@ const close = (a: tf.Tensor, b: tf.Tensor, tol = 1e-5): void => {
 };
 
 describe('sumRows', () => {
+  it('keeps the ones of the last four shapes summed, and the sums stay right', () => {
+    releaseKeptOnes();
+    const before = tf.memory().numTensors;
+    for (let r = 1; r <= 6; r++) {
+      const x = tf.ones([2, r, 3]) as tf.Tensor3D;
+      const s = sumRows(x);
+      expect(Array.from(s.dataSync())).toEqual(new Array(6).fill(r));
+      tf.dispose([x, s]);
+      expect(tf.memory().numTensors - before).toBe(Math.min(r, 4));
+    }
+    // released, the next sum makes its ones again
+    expect(releaseKeptOnes()).toBe(4);
+    expect(tf.memory().numTensors).toBe(before);
+    const s = tf.tidy(() => sumRows(tf.ones([1, 5, 2]) as tf.Tensor3D));
+    expect(Array.from(s.dataSync())).toEqual([5, 5]);
+    s.dispose();
+    expect(releaseKeptOnes()).toBe(1);
+  });
+
   it('sums each group over its rows', () => {
     const x = tf.tensor3d([1, 2, 3, 4, 5, 6, 10, 20, 30, 40, 50, 60], [2, 3, 2]);
     expect(Array.from(sumRows(x).dataSync())).toEqual([9, 12, 90, 120]);

@@ -25,16 +25,47 @@ export const FUSED_CONV3D = 'AnatomyNetFusedConv3D';
 export const ADD_LEAKY_RELU = 'AnatomyNetAddLeakyRelu';
 export const SE_GATE = 'AnatomyNetSEGate';
 
+/** The ones of {@link sumRows}, kept per backend and shape, the most recently used last. */
+const onesKept = new Map<string, tf.Tensor3D>();
+/** Enough for a training run (two resolutions, a few shapes); inference on changing sizes cycles them. */
+const ONES_KEPT = 4;
+
 /**
- * Sums over the rows of each group: x [G, R, C] -> [G, 1, C], as a batched matmul with ones. The ones
- * come from tf.fill, a kernel: tf.ones builds them in JavaScript, and on webgpu uploads them, on every
- * call (48 MB per full-resolution sum at 178x302x225, about 360 MB per training step).
+ * A [G, 1, R] tensor of ones, kept between calls: a training step sums over the same row counts
+ * dozens of times (38 sums at 8x16x16), each a fill dispatch of its own when made anew. Made with
+ * tf.fill, a kernel: tf.ones builds them in JavaScript, and on webgpu uploads them (48 MB per
+ * full-resolution sum at 178x302x225). The tape saves clones, so freeing saved tensors leaves these.
  */
+function onesRows(g: number, r: number): tf.Tensor3D {
+  const key = `${tf.getBackend()}:${g}x${r}`;
+  const kept = onesKept.get(key);
+  onesKept.delete(key);
+  if (kept && !kept.isDisposed) {
+    onesKept.set(key, kept);
+    return kept;
+  }
+  const ones = tf.tidy(() => tf.keep(tf.fill([g, 1, r], 1) as tf.Tensor3D));
+  onesKept.set(key, ones);
+  for (const [k, t] of onesKept) {
+    if (onesKept.size <= ONES_KEPT) break;
+    onesKept.delete(k);
+    t.dispose();
+  }
+  return ones;
+}
+
+/** Frees the ones {@link sumRows} keeps (they come back on the next sum); returns how many were kept. */
+export function releaseKeptOnes(): number {
+  const n = onesKept.size;
+  for (const t of onesKept.values()) t.dispose();
+  onesKept.clear();
+  return n;
+}
+
+/** Sums over the rows of each group: x [G, R, C] -> [G, 1, C], as a batched matmul with ones. */
 export function sumRows(x: tf.Tensor3D): tf.Tensor3D {
-  return tf.tidy(() => {
-    const [g, r] = x.shape;
-    return tf.matMul(tf.fill([g, 1, r], 1), x) as tf.Tensor3D;
-  });
+  const [g, r] = x.shape;
+  return tf.matMul(onesRows(g, r), x) as tf.Tensor3D;
 }
 
 /** Adds a per-channel bias to x [R, C] (bias [C]); its bias gradient is a ones-matmul, not a reduction. */
