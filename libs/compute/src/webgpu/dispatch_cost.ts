@@ -18,8 +18,10 @@ export interface DispatchCost {
   /** tfjs's default WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE (dispatches per queue submit). */
   submitBatch: number;
   getBindGroupLayout_us: number;
-  /** Four buffer entries, as for a binary op (output, two inputs, uniforms). */
+  /** Four buffer entries, as for a binary op (output, two inputs, uniforms); Dawn's own call. */
   createBindGroup_us: number;
+  /** The same through the device as tfjs calls it: a cache hit where bind_groups.ts is installed. */
+  deviceCreateBindGroup_us: number;
   /** 64 bytes, as tfjs's per-dispatch uniforms. */
   writeBuffer_us: number;
   /** setPipeline + setBindGroup + dispatchWorkgroups(1) into an open compute pass. */
@@ -98,18 +100,23 @@ export async function measureDispatchCost(n = 500, rounds = 5): Promise<Dispatch
       }`,
   });
   const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
+  // Dawn's own methods: bind_groups.ts wraps the device's and memoises the pipeline's layouts
+  const dawnDevice = Object.getPrototypeOf(device) as GPUDevice;
+  const dawnPipeline = Object.getPrototypeOf(pipeline) as GPUComputePipeline;
   const storage = [0, 1, 2].map(() => device.createBuffer({ size: 64 * 64 * 4, usage: GPUBufferUsage.STORAGE }));
   const uniforms = device.createBuffer({ size: 64, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
   const bytes = new Int32Array(16).fill(64 * 64);
   device.queue.writeBuffer(uniforms, 0, bytes);
   const layout = pipeline.getBindGroupLayout(0);
+  const ownLayout = dawnPipeline.getBindGroupLayout.call(pipeline, 0);
   const entries = [
     ...storage.map((buffer, binding) => ({ binding, resource: { buffer } })),
     { binding: 3, resource: { buffer: uniforms, offset: 0, size: 64 } },
   ];
   let group = device.createBindGroup({ layout, entries });
-  const getBindGroupLayout_us = perCall(n, rounds, () => void pipeline.getBindGroupLayout(0));
-  const createBindGroup_us = perCall(n, rounds, () => void (group = device.createBindGroup({ layout, entries })));
+  const getBindGroupLayout_us = perCall(n, rounds, () => void dawnPipeline.getBindGroupLayout.call(pipeline, 0));
+  const createBindGroup_us = perCall(n, rounds, () => void (group = dawnDevice.createBindGroup.call(device, { layout: ownLayout, entries })));
+  const deviceCreateBindGroup_us = perCall(n, rounds, () => void device.createBindGroup({ layout, entries }));
   const writeBuffer_us = perCall(n, rounds, () => device.queue.writeBuffer(uniforms, 0, bytes));
   // encode into one pass, submitted every 15 dispatches as tfjs does; only the encoding is timed
   let encoder = device.createCommandEncoder();
@@ -150,6 +157,7 @@ export async function measureDispatchCost(n = 500, rounds = 5): Promise<Dispatch
     submitBatch,
     getBindGroupLayout_us,
     createBindGroup_us,
+    deviceCreateBindGroup_us,
     writeBuffer_us,
     encodeDispatch_us: median(encodeTimes),
     submit_us,
