@@ -65,7 +65,7 @@ function cpuScalar(backend: BackendWithTensorMap, t: TensorInfo): number | undef
 }
 
 /**
- * `x OP s` (or `s OP x` when `scalarFirst`) with the scalar as a uniform; the same WGSL arithmetic as
+ * `x OP s` (or `s OP x` when the scalar comes first) with the scalar as a uniform; the same WGSL arithmetic as
  * the stock kernel. Undefined when the op or the operands do not qualify.
  */
 function withScalarUniform(name: string, backend: BackendWithTensorMap, a: TensorInfo, b: TensorInfo, outShape: number[]): TensorInfo | undefined {
