@@ -122,6 +122,7 @@ export function updateRunningStats(
   runningMean: tf.Variable, runningVar: tf.Variable, mean: tf.Tensor1D, variance: tf.Tensor1D, momentum: number, rows: number,
 ): void {
   const correction = rows / Math.max(rows - 1, 1);
+  // @anatomynet/compute's exclusiveData; this library does not depend on that one
   const exclusive = (t: tf.Tensor) => tf.backend().refCount(t.dataId) === 1;
   if (hasKernel(RUNNING_STATS_IN_PLACE) && exclusive(runningMean) && exclusive(runningVar)) {
     tf.engine().runKernel(RUNNING_STATS_IN_PLACE, { runningMean0: runningMean, runningVar0: runningVar, mean0: mean, variance0: variance }, { momentum, correction, count: 1 });

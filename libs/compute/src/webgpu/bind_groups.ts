@@ -34,8 +34,8 @@ export interface BindGroupCacheStats {
 
 interface CacheState {
   groups: Map<string, GPUBindGroup>;
-  stats: BindGroupCacheStats;
-  limit: number;
+  /** The counts; the size is the map's. */
+  stats: Omit<BindGroupCacheStats, 'size'>;
 }
 
 /** The part of tfjs-webgpu's BufferManager the lowest-number policy touches. */
@@ -87,6 +87,8 @@ export function bindGroupKey(descriptor: GPUBindGroupDescriptor): string | undef
   return key;
 }
 
+const LOWEST_FIRST = Symbol('lowestNumberFirst');
+
 /** Makes `pool` hand out the free buffer of the lowest number of each size (once per pool). */
 function lowestNumberFirst(pool: BufferPool): void {
   const marked = pool as BufferPool & { [LOWEST_FIRST]?: true };
@@ -106,19 +108,17 @@ function lowestNumberFirst(pool: BufferPool): void {
     return buffer;
   };
 }
-const LOWEST_FIRST = Symbol('lowestNumberFirst');
 
 /**
  * Installs the cache on the webgpu backend's device and the lowest-number policy on its buffer
- * pool (once; later calls return the same counts). Pipelines made before this call are not cached.
+ * pool (once; later calls change nothing). Pipelines made before this call are not cached.
  * `limit`: the most groups kept.
  */
-export function cacheBindGroups(backend: { device: GPUDevice; bufferManager: BufferPool }, limit = 16384): BindGroupCacheStats {
+export function cacheBindGroups(backend: { device: GPUDevice; bufferManager: BufferPool }, limit = 16384): void {
   const { device } = backend;
   lowestNumberFirst(backend.bufferManager);
-  const known = states.get(device);
-  if (known) return known.stats;
-  const state: CacheState = { groups: new Map(), stats: { hits: 0, misses: 0, bypassed: 0, flushes: 0, size: 0 }, limit };
+  if (states.has(device)) return;
+  const state: CacheState = { groups: new Map(), stats: { hits: 0, misses: 0, bypassed: 0, flushes: 0 } };
   states.set(device, state);
   const create = device.createBindGroup.bind(device);
   const createCompute = device.createComputePipeline.bind(device);
@@ -140,18 +140,16 @@ export function cacheBindGroups(backend: { device: GPUDevice; bufferManager: Buf
           return cached;
         }
         stats.misses++;
-        if (groups.size >= state.limit) {
+        if (groups.size >= limit) {
           groups.clear();
           stats.flushes++;
         }
         const group = create(descriptor);
         groups.set(key, group);
-        stats.size = groups.size;
         return group;
       },
     },
   });
-  return state.stats;
 }
 
 /** The cache's counts on `device`; undefined when {@link cacheBindGroups} was not called for it. */
