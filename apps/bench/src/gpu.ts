@@ -5,7 +5,7 @@
 // shared/bench/devpack.sh: `devpack.sh apps/bench/src/gpu.ts` then `run.sh .devpack/bench.mjs ARGS`.
 import * as tf from '@tensorflow/tfjs';
 import {
-  autotuneConv, BACKEND_ORDER, FUSED_CONV3D, hasEvalFusions, settle, withoutEvalFusions, timeBatched, benchConvGflops, boundGpuBufferPool, capGpuBufferPool, gpuAllocationPeak, trimGpuBufferPool, dawnFlags, loadTunedTilings, referenceConvInput, REFERENCE_CONVS,
+  autotuneConv, BACKEND_ORDER, FUSED_CONV3D, hasFusions, settle, withoutFusions, timeBatched, benchConvGflops, boundGpuBufferPool, capGpuBufferPool, gpuAllocationPeak, trimGpuBufferPool, dawnFlags, loadTunedTilings, referenceConvInput, REFERENCE_CONVS,
   bindGroupCacheStats, BIND_GROUP_CACHE_ENV, measureDispatchCost, registerWebgpuKernels, rmspropOptimizer, selectBackend, tunedTilings, useStockWebgpuKernels, withoutOwnWebgpuKernels, type BackendName, type ConvTiling,
 } from '@anatomynet/compute';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -129,8 +129,8 @@ async function benchModel(
     out.forwardEnqueue_s = timed.enqueue;
     progress(`forward ${shape.join('x')}: ${(out.forward_s as number).toFixed(4)} s (JavaScript side ${(out.forwardEnqueue_s as number).toFixed(4)} s)`);
     // A/B in the same process: the eval-mode fusions (conv + bias + norm + LeakyReLU, residual sum, SE gate) off
-    if (hasEvalFusions()) {
-      out.forwardComposed_s = await withoutEvalFusions(async () => {
+    if (hasFusions()) {
+      out.forwardComposed_s = await withoutFusions(async () => {
         predict(model, x).dispose(); // compiles the composed path's shaders
         return (await timeForward(model, x, reps)).seconds;
       });

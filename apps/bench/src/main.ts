@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import {
-  conv3dEngine, conv3dFlops, conv3dGeometry, FUSED_CONV3D, hasEvalFusions, registerCpuKernels, withoutEvalFusions, selectBackend, unregisterCpuKernels,
+  conv3dEngine, conv3dFlops, conv3dGeometry, FUSED_CONV3D, hasFusions, registerCpuKernels, withoutFusions, selectBackend, unregisterCpuKernels,
   type BackendName,
 } from '@anatomynet/compute';
 import { buildModel, forward, trainStep, type AnatomyNetModel } from '@anatomynet/model';
@@ -175,8 +175,8 @@ async function benchModel(shape: S3, classes: number, reps: number, profileTop: 
   }, reps);
   const fwdCpu = lastCpuSeconds;
   // the same forward with the eval-mode fusions off (composed conv, bias, norm, LeakyReLU, sum)
-  const fwdComposed = !hasEvalFusions() ? undefined
-    : await withoutEvalFusions(() => timeIt(async () => {
+  const fwdComposed = !hasFusions() ? undefined
+    : await withoutFusions(() => timeIt(async () => {
       const y = tf.tidy(() => forward(model, x, { training: false }));
       await y.data();
       y.dispose();

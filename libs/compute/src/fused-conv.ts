@@ -1,5 +1,7 @@
 /**
- * Inference-time fusions around the convolutions (eval-mode forward only: no gradients). In eval
+ * Fusions around the convolutions, made for the eval-mode forward and usable in training through
+ * their gradients (../fusion-gradients.ts: the conv with bias only, the residual sum and the SE
+ * gate). In eval
  * mode a block of the network is conv -> bias -> BatchNorm with running statistics -> LeakyReLU and
  * ends with add -> LeakyReLU; composed, every arrow is a full pass over the activation (on the cpu
  * backend the Add, Multiply and LeakyRelu kernels took 35% of a 48x96x96 forward). Fused, the convolution
@@ -16,6 +18,9 @@
  *   b2 [C]}, attrs {voxels, alpha} -> sigmoid(leakyRelu((sums / voxels) w1 + b1, alpha) w2 + b2), the
  *   squeeze-and-excitation gate [N, C]: seven tiny ops (a dispatch each on webgpu, where the
  *   forward's CPU time goes into such ops) as one.
+ * - `AnatomyNetSEGateGrad` {dgate [N, C], sums, w1, b1, w2, b2}, attrs {voxels, alpha} -> [dsums
+ *   [N, C], dw1, db1, dw2, db2] (each weight's gradient summed over the cases): the gate's backward,
+ *   its forward run again ({@link seGateGrad}).
  * cpu: cpu/fused-kernels.ts; webgpu: webgpu/conv3d.ts (the conv kernels' epilogue),
  * webgpu/add_leaky_relu.ts and webgpu/se_gate.ts. libs/model uses them where `getKernel(name, backend)`
  * exists.
@@ -26,6 +31,7 @@ import { getBackend, getKernel, registerKernel, unregisterKernel } from '@tensor
 export const FUSED_CONV3D = 'AnatomyNetFusedConv3D';
 export const ADD_LEAKY_RELU = 'AnatomyNetAddLeakyRelu';
 export const SE_GATE = 'AnatomyNetSEGate';
+export const SE_GATE_GRAD = 'AnatomyNetSEGateGrad';
 
 export type FusedActivation = 'linear' | 'leakyrelu';
 
@@ -97,17 +103,70 @@ export function seGate(sums: Float32Array, w1: Float32Array, b1: Float32Array, w
   return gate;
 }
 
-/** Whether the active backend registers the eval-mode fusions. */
-export const hasEvalFusions = (): boolean => getKernel(FUSED_CONV3D, getBackend()) !== undefined;
+/** The gradients of {@link SE_GATE} for one case, each [C], [C, R], [R], [R, C], [C] as the weights are. */
+export interface SeGateGrads {
+  dsums: Float32Array;
+  dw1: Float32Array;
+  db1: Float32Array;
+  dw2: Float32Array;
+  db2: Float32Array;
+}
 
 /**
- * Runs `f` with the eval-mode fusions unregistered on the active backend (libs/model then composes
- * the ops), and registers them again afterwards: for benchmarks and tests that compare both ways in
- * one process.
+ * The gradients of {@link seGate} for the gate's gradient dgate [C] of one case, with the forward run
+ * again: dpre2 = dgate s (1 - s), dpre1 = (w2 dpre2) leakyRelu'(pre1) (alpha where pre1 <= 0, as
+ * tfjs's LeakyRelu gradient), dsums = w1 dpre1 / voxels; the weights' gradients are outer products
+ * (add them over cases). Each op rounded to float32 as tfjs's composed gradient is.
  */
-export async function withoutEvalFusions<T>(f: () => T | Promise<T>): Promise<T> {
+export function seGateGrad(dgate: Float32Array, sums: Float32Array, w1: Float32Array, b1: Float32Array, w2: Float32Array, b2: Float32Array, voxels: number, alpha: number): SeGateGrads {
+  const c = b2.length, r = b1.length;
+  if (dgate.length !== c) throw new RangeError(`${SE_GATE_GRAD}: dgate [${dgate.length}] does not fit C = ${c}`);
+  const gate = seGate(sums, w1, b1, w2, b2, voxels, alpha);
+  const f = Math.fround;
+  const z = sums.map((v) => v / voxels);
+  const pre1 = new Float32Array(r);
+  const hidden = new Float32Array(r);
+  for (let j = 0; j < r; j++) {
+    let a = 0;
+    for (let i = 0; i < c; i++) a += z[i] * w1[i * r + j];
+    pre1[j] = f(f(a) + b1[j]);
+    hidden[j] = pre1[j] < 0 ? alpha * pre1[j] : pre1[j];
+  }
+  const db2 = gate.map((s, k) => dgate[k] * f(s * f(1 - s)));
+  const dw2 = new Float32Array(r * c);
+  const db1 = new Float32Array(r);
+  for (let j = 0; j < r; j++) {
+    let a = 0;
+    for (let k = 0; k < c; k++) {
+      dw2[j * c + k] = hidden[j] * db2[k];
+      a += w2[j * c + k] * db2[k];
+    }
+    db1[j] = pre1[j] > 0 ? a : f(a) * alpha;
+  }
+  const dw1 = new Float32Array(c * r);
+  const dsums = new Float32Array(c);
+  for (let i = 0; i < c; i++) {
+    let a = 0;
+    for (let j = 0; j < r; j++) {
+      dw1[i * r + j] = z[i] * db1[j];
+      a += w1[i * r + j] * db1[j];
+    }
+    dsums[i] = f(a) / voxels;
+  }
+  return { dsums, dw1, db1, dw2, db2 };
+}
+
+/** Whether the active backend registers the fusions. */
+export const hasFusions = (): boolean => getKernel(FUSED_CONV3D, getBackend()) !== undefined;
+
+/**
+ * Runs `f` with the fusions unregistered on the active backend (libs/model then composes the ops, in
+ * eval mode and in training), and registers them again afterwards: for benchmarks and tests that
+ * compare both ways in one process.
+ */
+export async function withoutFusions<T>(f: () => T | Promise<T>): Promise<T> {
   const backend = getBackend();
-  const saved = [FUSED_CONV3D, ADD_LEAKY_RELU, SE_GATE].map((n) => getKernel(n, backend)).filter((k) => k !== undefined);
+  const saved = [FUSED_CONV3D, ADD_LEAKY_RELU, SE_GATE, SE_GATE_GRAD].map((n) => getKernel(n, backend)).filter((k) => k !== undefined);
   for (const k of saved) unregisterKernel(k.kernelName, backend);
   try {
     return await f();

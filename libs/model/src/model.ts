@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { validateModelConfig, type ModelConfig } from './config';
 import { initialValues } from './init';
 import { anatomyNet, applyPost, type ConvPost, type NetOps } from './network';
-import { ADD_LEAKY_RELU, addBiasRows, cropStart5, FUSED_CONV3D, hasKernel, depthToSpace2, normalizeFixed, normalizeGroups, padEnd5, scaleChannels, SE_GATE, sumRows, updateRunningStats } from './ops';
+import { ADD_LEAKY_RELU, addBiasRows, cropStart5, FUSED_CONV3D, hasKernel, depthToSpace2, normalizeFixed, normalizeGroups, padEnd5, scaleChannels, SE_GATE, SE_GATE_GRAD, sumRows, updateRunningStats } from './ops';
 import { parameterSpecs, summarizeModel, type ParamSpec } from './summary';
 import { freeGradientsEarly } from './tape';
 
@@ -105,22 +105,26 @@ class TensorOps implements NetOps<tf.Tensor5D> {
   }
 
   conv(name: string, x: tf.Tensor5D, cout: number, kernel: 1 | 3, stride: 1 | 2, _init: 'he' | 'linear', post?: ConvPost): tf.Tensor5D {
-    if (this.fusesConv(post)) return this.out(this.fusedConv(name, x, stride, post));
+    if (this.fusesConvPost(post)) return this.out(this.fusedConv(name, x, stride, post));
     return applyPost(this, this.convBias(name, x, cout, stride), post);
   }
 
-  /** Whether an eval-mode fusion runs: no gradients needed and the backend registers the kernel. */
-  private evalFuses(kernel: string): boolean {
-    return !this.training && hasKernel(kernel);
+  /**
+   * Whether a fused kernel runs: the backend registers it and, in training, its gradient exists and
+   * so do the kernels `gradKernels` that the gradient runs.
+   */
+  private fuses(kernel: string, ...gradKernels: string[]): boolean {
+    return hasKernel(kernel) && (!this.training || (tf.getGradient(kernel) !== undefined && gradKernels.every(hasKernel)));
   }
 
   /**
-   * Eval mode on a backend with the fused conv kernel, where the norm (if any) is a fixed affine map:
-   * running-statistics BatchNorm or none (instance norm needs the output's own statistics).
+   * Whether the norm and activation after a conv go into the fused kernel too: eval mode, where the
+   * norm (if any) is a fixed affine map: running-statistics BatchNorm or none (instance norm needs
+   * the output's own statistics). Training fuses the bias only.
    */
-  private fusesConv(post: ConvPost | undefined): boolean {
+  private fusesConvPost(post: ConvPost | undefined): boolean {
     const norm = this.model.config.norm;
-    return this.evalFuses(FUSED_CONV3D) && (!post?.norm || norm === 'batch' || norm === 'none');
+    return !this.training && this.fuses(FUSED_CONV3D) && (!post?.norm || norm === 'batch' || norm === 'none');
   }
 
   private fusedConv(name: string, x: tf.Tensor5D, stride: 1 | 2, post: ConvPost | undefined): tf.Tensor5D {
@@ -137,6 +141,7 @@ class TensorOps implements NetOps<tf.Tensor5D> {
   }
 
   private convBias(name: string, x: tf.Tensor5D, cout: number, stride: 1 | 2): tf.Tensor5D {
+    if (this.fuses(FUSED_CONV3D)) return this.out(this.fusedConv(name, x, stride, undefined));
     const w = this.p(`${name}.w`) as unknown as tf.Tensor5D;
     const b = this.p(`${name}.b`) as unknown as tf.Tensor1D;
     return this.out(
@@ -187,7 +192,7 @@ class TensorOps implements NetOps<tf.Tensor5D> {
         const x3 = x.reshape([n, d * h * w, c]) as tf.Tensor3D;
         const [w1, b1, w2, b2] = ['fc1.w', 'fc1.b', 'fc2.w', 'fc2.b'].map((k) => this.p(`${name}.${k}`) as unknown as tf.Tensor);
         let s: tf.Tensor;
-        if (this.evalFuses(SE_GATE)) {
+        if (this.fuses(SE_GATE, SE_GATE_GRAD)) {
           const sums = sumRows(x3).reshape([n, c]);
           s = tf.engine().runKernel(SE_GATE, { sums, w1, b1, w2, b2 }, { voxels: d * h * w, alpha: slope }) as tf.Tensor;
         } else {
@@ -201,7 +206,7 @@ class TensorOps implements NetOps<tf.Tensor5D> {
   }
 
   add(name: string, a: tf.Tensor5D, b: tf.Tensor5D, act?: string): tf.Tensor5D {
-    const fused = act !== undefined && this.evalFuses(ADD_LEAKY_RELU);
+    const fused = act !== undefined && this.fuses(ADD_LEAKY_RELU);
     const c = a.shape[4];
     const sum = this.out(fused
       ? tf.engine().runKernel(ADD_LEAKY_RELU, { a, b }, { alpha: this.model.config.leakySlope }) as tf.Tensor5D

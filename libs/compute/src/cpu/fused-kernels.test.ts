@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildModel, DEFAULT_MODEL_CONFIG, normalizeGroups, predict, type ModelConfig } from '@anatomynet/model';
+import { buildModel, DEFAULT_MODEL_CONFIG, forward, normalizeGroups, predict, type ModelConfig } from '@anatomynet/model';
 import { composedSeGate, fusedConvReference, normInputs, rng } from './test-util';
-import { ADD_LEAKY_RELU, epilogueAffine, FUSED_CONV3D, SE_GATE, withoutEvalFusions } from '../fused-conv';
+import { ADD_LEAKY_RELU, epilogueAffine, FUSED_CONV3D, SE_GATE, SE_GATE_GRAD, withoutFusions } from '../fused-conv';
 import { convEpilogueInPlace } from './elementwise';
 import { registerCpuKernels, unregisterCpuKernels } from './kernels';
 import { GROUP_NORM } from '../group-norm';
@@ -238,6 +238,98 @@ describe('fused SE gate (AnatomyNetSEGate)', () => {
   });
 });
 
+describe('gradients of the fused kernels (training)', () => {
+  const gradsOf = (f: (...xs: tf.Tensor[]) => tf.Tensor, xs: tf.Tensor[], dy: tf.Tensor): tf.Tensor[] =>
+    tf.grads((...a: tf.Tensor[]) => tf.sum(tf.mul(f(...a), dy)))(xs);
+
+  it('SE gate: AnatomyNetSEGateGrad gives the composed gate\'s five gradients (1 to 3 cases, both LeakyReLU branches)', () => {
+    registerCpuKernels();
+    const gen = rng(8);
+    for (const [n, c, r] of [[1, 13, 3], [3, 70, 17], [2, 1, 1]]) {
+      const sums = tf.mul(rand([n, c], gen), 500), w1 = rand([c, r], gen), b1 = rand([r], gen), w2 = rand([r, c], gen), b2 = rand([c], gen);
+      const dgate = rand([n, c], gen);
+      const attrs = { voxels: 250, alpha: 0.2 };
+      const fused = gradsOf((...a) => tf.engine().runKernel(SE_GATE, { sums: a[0], w1: a[1], b1: a[2], w2: a[3], b2: a[4] }, attrs) as tf.Tensor, [sums, w1, b1, w2, b2], dgate);
+      const composed = gradsOf((...a) => composedSeGate(a[0], a[1], a[2], a[3], a[4], 250, 0.2), [sums, w1, b1, w2, b2], dgate);
+      const names = ['dsums', 'dw1', 'db1', 'dw2', 'db2'];
+      for (const [i, g] of fused.entries()) expect(relErr(g, composed[i]), `${names[i]} at ${n}x${c}, hidden ${r}`).toBeLessThan(1e-6);
+      expect(() => tf.engine().runKernel(SE_GATE_GRAD, { dgate: dgate.reshape([-1]), sums, w1, b1, w2, b2 }, attrs)).toThrow(/differ/);
+      tf.dispose([sums, w1, b1, w2, b2, dgate, ...fused, ...composed]);
+    }
+  });
+
+  it('residual sum: both addends get the LeakyReLU gradient of the sum, taken at the output', () => {
+    registerCpuKernels();
+    const gen = rng(9);
+    const a = rand([40, 7], gen), b = rand([40, 7], gen), dy = rand([40, 7], gen);
+    // exact zeros of the sum: the gradient there is alpha dy in tfjs
+    const b0 = tf.concat([tf.neg(a.slice([0, 0], [5, 7])), b.slice([5, 0], [35, 7])]);
+    const fused = gradsOf((x, y) => tf.engine().runKernel(ADD_LEAKY_RELU, { a: x, b: y }, { alpha: 0.1 }) as tf.Tensor, [a, b0], dy);
+    const composed = gradsOf((x, y) => tf.leakyRelu(tf.add(x, y), 0.1), [a, b0], dy);
+    expect(Array.from(fused[0].dataSync())).toEqual(Array.from(composed[0].dataSync()));
+    expect(Array.from(fused[1].dataSync())).toEqual(Array.from(composed[1].dataSync()));
+    tf.dispose([a, b, b0, dy, ...fused, ...composed]);
+  });
+
+  it('conv with bias: the gradients of conv3d + bias; activations and norm inputs are refused', () => {
+    registerCpuKernels();
+    const gen = rng(10);
+    for (const stride of [1, 2] as const) {
+      const x = rand([1, 5, 6, 7, 3], gen), filter = rand([3, 3, 3, 3, 5], gen), bias = rand([5], gen);
+      const attrs = { strides: stride, pad: 'same', eps: 1e-5, activation: 'linear', alpha: 0.01 };
+      const run = (a: tf.Tensor, w: tf.Tensor, bi: tf.Tensor, extra: object = {}) => tf.engine().runKernel(FUSED_CONV3D, { x: a, filter: w, bias: bi }, { ...attrs, ...extra }) as tf.Tensor;
+      const dy = rand(run(x, filter, bias).shape, gen);
+      const fused = gradsOf(run, [x, filter, bias], dy);
+      const composed = gradsOf((a, w, bi) => tf.add(tf.conv3d(a as tf.Tensor5D, w as tf.Tensor5D, stride, 'same'), bi), [x, filter, bias], dy);
+      for (const [i, g] of fused.entries()) expect(relErr(g, composed[i]), `input ${i}, stride ${stride}`).toBeLessThan(1e-6);
+      expect(() => gradsOf((a, w, bi) => run(a, w, bi, { activation: 'leakyrelu' }), [x, filter, bias], dy)).toThrow(/no gradient with activation 'leakyrelu'/);
+      tf.dispose([x, filter, bias, dy, ...fused, ...composed]);
+    }
+  });
+});
+
+describe('training step of the network: fused kernels against the composed ops', () => {
+  const small = { ...DEFAULT_MODEL_CONFIG, filters: [6, 8, 10], pools: 2, outputUpFilters: 4, outputFilters: 5, numClasses: 3 };
+  it.each([
+    ['SE-residual blocks, BatchNorm (the reference)', {}],
+    ['residual blocks, instance norm, norm after the down-sampling conv', { block: 'residual', norm: 'instance', downsampleNorm: true }],
+  ] as [string, Partial<ModelConfig>][])('%s: same gradients and running statistics; no bias add, sigmoid or separate residual activation', async (_name, over) => {
+    const cfg = { ...small, ...over } as ModelConfig;
+    const gen = rng(21);
+    const x = rand([2, 7, 10, 9, 1], gen) as tf.Tensor5D;
+    const weights = rand([1, 1, 1, 1, cfg.numClasses], gen, 0.5, 2);
+    const step = () => {
+      const model = buildModel(cfg, { seed: 4 });
+      const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(forward(model, x, { training: true }), weights)) as tf.Scalar, [...model.params.values()]);
+      const stats = [...model.buffers.values()].map((v) => v.clone());
+      model.dispose();
+      return { value, grads: Object.values(grads), stats };
+    };
+    registerCpuKernels();
+    const profiled = await tf.profile(step);
+    const fused = profiled.result as unknown as ReturnType<typeof step>;
+    const composed = await withoutFusions(step);
+    expect(relErr(fused.value, composed.value)).toBeLessThan(1e-6);
+    expect(fused.grads.length).toBe(composed.grads.length);
+    for (const [i, g] of fused.grads.entries()) expect(relErr(g, composed.grads[i]), `gradient ${i}`).toBeLessThan(1e-4);
+    for (const [i, t] of fused.stats.entries()) expect(relErr(t, composed.stats[i]), `running statistic ${i}`).toBeLessThan(1e-6);
+    const names = profiled.kernels.map((k) => k.name);
+    const model = buildModel(cfg, { seed: 4 });
+    const convs = model.specs.filter((s) => s.name.endsWith('.w') && s.shape.length === 5).length;
+    const gates = model.specs.filter((s) => s.name.endsWith('.fc1.w')).length;
+    model.dispose();
+    expect(names.filter((k) => k === FUSED_CONV3D).length).toBe(convs);
+    expect(names).not.toContain('Conv3D');
+    expect(names.filter((k) => k === SE_GATE).length).toBe(gates);
+    expect(names.filter((k) => k === SE_GATE_GRAD).length).toBe(gates);
+    expect(names).not.toContain('Sigmoid');
+    // every residual block ends in one fused sum + LeakyReLU
+    const blocks = model.specs.filter((s) => /\.b\d+\.conv1\.w$/.test(s.name)).length;
+    expect(names.filter((k) => k === ADD_LEAKY_RELU).length).toBe(blocks);
+    tf.dispose([fused.value, composed.value, ...fused.grads, ...composed.grads, ...fused.stats, ...composed.stats, x, weights]);
+  });
+});
+
 describe('eval-mode forward of the network: fused kernels against the composed ops', () => {
   const small = { ...DEFAULT_MODEL_CONFIG, filters: [6, 8, 10], pools: 2, outputUpFilters: 4, outputFilters: 5, numClasses: 3 };
   const variants: [string, Partial<ModelConfig>][] = [
@@ -245,7 +337,7 @@ describe('eval-mode forward of the network: fused kernels against the composed o
     ['residual blocks, norm after the down-sampling conv', { block: 'residual', downsampleNorm: true }],
     ['plain blocks, sum merge', { block: 'plain', merge: 'sum' }],
     ['no norm', { norm: 'none' }],
-    ['instance norm (not fusable: composed inside the fused network)', { norm: 'instance' }],
+    ['instance norm (the conv and bias fused, the norm not)', { norm: 'instance' }],
   ];
   it.each(variants)('%s', async (_name, over) => {
     const cfg = { ...small, ...over } as ModelConfig;
@@ -261,7 +353,7 @@ describe('eval-mode forward of the network: fused kernels against the composed o
     registerCpuKernels();
     const fusedRun = await tf.profile(() => predict(model, x));
     const fused = fusedRun.result as tf.Tensor;
-    const composed = await withoutEvalFusions(() => {
+    const composed = await withoutFusions(() => {
       expect(tf.getKernel(FUSED_CONV3D, 'cpu')).toBeUndefined();
       return predict(model, x);
     });
@@ -269,12 +361,12 @@ describe('eval-mode forward of the network: fused kernels against the composed o
     expect(relErr(fused, composed)).toBeLessThan(1e-5);
     const kernels = fusedRun.kernels.map((k) => k.name);
     const convs = model.specs.filter((s) => s.name.endsWith('.w') && s.shape.length === 5).length;
+    // every conv is fused; with instance norm only its bias (the norm and activation follow as ops)
+    expect(kernels.filter((k) => k === FUSED_CONV3D).length).toBe(convs);
+    expect(kernels).not.toContain('Conv3D');
     if (cfg.norm === 'instance') {
-      // the convs followed by a norm run composed; the others (skip, output convs) fused
-      expect(kernels.filter((k) => k === 'Conv3D').length).toBeGreaterThan(0);
+      expect(kernels).toContain(GROUP_NORM);
     } else {
-      expect(kernels.filter((k) => k === FUSED_CONV3D).length).toBe(convs);
-      expect(kernels).not.toContain('Conv3D');
       // LeakyReLU runs only inside the SE gates, on [N, hidden] vectors
       const voxelActs = fusedRun.kernels.filter((k) => k.name === 'LeakyRelu' && k.outputShapes[0]!.length > 2);
       expect(voxelActs).toEqual([]);

@@ -9,12 +9,13 @@
  *   (libs/model ops.ts normalizeGroups).
  * - `AnatomyNetLeakyReluGrad` and `AnatomyNetSoftmaxGrad`, the one-pass gradients that
  *   ../fused-gradients.ts routes tfjs's LeakyRelu and Softmax gradients through.
- * - `AnatomyNetFusedConv3D`, `AnatomyNetAddLeakyRelu` and `AnatomyNetSEGate`, the eval-mode fusions
- *   of ../fused-conv.ts (no gradients). The wasm conv engine applies the epilogue to each block of
- *   output rows as it writes them.
+ * - `AnatomyNetFusedConv3D`, `AnatomyNetAddLeakyRelu`, `AnatomyNetSEGate` and the gate's backward
+ *   `AnatomyNetSEGateGrad`, the fusions of ../fused-conv.ts (their gradients:
+ *   ../fusion-gradients.ts). The wasm conv engine applies the epilogue to each block of output rows
+ *   as it writes them.
  */
 import { backend_util, getKernel, type KernelBackend, type TensorInfo } from '@tensorflow/tfjs-core';
-import { ADD_LEAKY_RELU, epilogueAffine, FUSED_CONV3D, fusedNormInputs, SE_GATE, seGate, type FusedConv3dAttrs } from '../fused-conv';
+import { ADD_LEAKY_RELU, epilogueAffine, FUSED_CONV3D, fusedNormInputs, SE_GATE, SE_GATE_GRAD, seGate, seGateGrad, type FusedConv3dAttrs } from '../fused-conv';
 import { LEAKY_RELU_GRAD, SOFTMAX_GRAD } from '../fused-gradients';
 import { GROUP_NORM, GROUP_NORM_GRAD } from '../group-norm';
 import { addLeakyRelu, convEpilogueInPlace, leakyReluGrad, softmaxGradLastAxis } from './elementwise';
@@ -111,6 +112,30 @@ const seGateKernel: FastKernel = ({ sums, w1, b1, w2, b2 }, attrs, backend) => {
   return backend.makeTensorInfo([n, c], 'float32', out);
 };
 
+const seGateGradKernel: FastKernel = ({ dgate, sums, w1, b1, w2, b2 }, attrs, backend) => {
+  const [n, c] = sums.shape;
+  const r = b1.shape[0];
+  if (dgate.shape.join() !== sums.shape.join()) throw new RangeError(`${SE_GATE_GRAD}: dgate [${dgate.shape}] and sums [${sums.shape}] differ`);
+  const [dg, all, w1v, b1v, w2v, b2v] = [dgate, sums, w1, b1, w2, b2].map((t) => f32(backend, t));
+  const dsums = new Float32Array(n * c);
+  const total = { dw1: new Float32Array(c * r), db1: new Float32Array(r), dw2: new Float32Array(r * c), db2: new Float32Array(c) };
+  for (let i = 0; i < n; i++) {
+    const g = seGateGrad(dg.subarray(i * c, (i + 1) * c), all.subarray(i * c, (i + 1) * c), w1v, b1v, w2v, b2v, attrs.voxels as number, attrs.alpha as number);
+    dsums.set(g.dsums, i * c);
+    for (const k of ['dw1', 'db1', 'dw2', 'db2'] as const) {
+      const acc = total[k];
+      for (let e = 0; e < acc.length; e++) acc[e] += g[k][e];
+    }
+  }
+  return [
+    backend.makeTensorInfo([n, c], 'float32', dsums),
+    backend.makeTensorInfo([c, r], 'float32', total.dw1),
+    backend.makeTensorInfo([r], 'float32', total.db1),
+    backend.makeTensorInfo([r, c], 'float32', total.dw2),
+    backend.makeTensorInfo([c], 'float32', total.db2),
+  ];
+};
+
 /** Kernel name -> implementation, for the 'cpu' backend (no stock kernel to fall back to). */
 export const FUSED_KERNELS: Record<string, FastKernel> = {
   [GROUP_NORM]: groupNorm,
@@ -120,4 +145,5 @@ export const FUSED_KERNELS: Record<string, FastKernel> = {
   [FUSED_CONV3D]: fusedConv3d,
   [ADD_LEAKY_RELU]: addLeaky,
   [SE_GATE]: seGateKernel,
+  [SE_GATE_GRAD]: seGateGradKernel,
 };

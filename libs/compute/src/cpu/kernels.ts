@@ -12,6 +12,7 @@ import {
 import { conv3dEngine, Conv3dTooLargeError } from './engine';
 import { registerFusedGradients, unregisterFusedGradients } from '../fused-gradients';
 import { registerGroupNormGradient } from '../group-norm';
+import { registerFusionGradients } from '../fusion-gradients';
 import { FUSED_KERNELS } from './fused-kernels';
 import { geometryFromConvInfo } from './geometry';
 import { LOSS_KERNELS, registerLossGradients } from './loss-kernels';
@@ -143,6 +144,7 @@ export function registerCpuKernels(options: RegisterCpuKernelsOptions = {}): str
   if (fusedRegistered.length > 0) {
     registerGroupNormGradient();
     registerFusedGradients();
+    registerFusionGradients();
     registerLossGradients();
   }
   return [...stock.keys(), ...fusedRegistered];

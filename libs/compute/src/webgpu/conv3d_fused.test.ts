@@ -2,7 +2,7 @@
  * The eval-mode fusions on webgpu (../fused-conv.ts) against the composed ops on the cpu backend:
  * the fused conv through each of its routes (untuned default, a GEMM tiling, the direct kernel),
  * with and without BatchNorm and LeakyReLU, strides 1 and 2, odd sizes and channel counts not
- * divisible by 4; the one-pass residual sum; and the SE gate.
+ * divisible by 4; the one-pass residual sum; and the SE gate and its gradients.
  */
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -100,5 +100,23 @@ describe.skipIf(!adapter)(`webgpu eval-mode fusions vs cpu${adapter ? '' : ` (${
     await tf.setBackend('webgpu');
     expect(res.shapes).toEqual([[n, c]]);
     expect(res.errors[0]).toBeLessThan(1e-6);
+  });
+
+  it.each([[3, 13, 3], [1, 70, 17], [2, 56, 70]])('the SE gate\'s gradients (AnatomyNetSEGateGrad) agree with the composed ones: %i cases, %i channels, %i hidden', async (n, c, r) => {
+    const res = await compareWithCpu(
+      [{ shape: [n, c], seed: 3 }, { shape: [c, r], seed: 4 }, { shape: [r], seed: 5 }, { shape: [r, c], seed: 6 }, { shape: [c], seed: 7 }, { shape: [n, c], seed: 8 }],
+      (sums, w1, b1, w2, b2, dgate) => {
+        const loss = (...a: tf.Tensor[]) => {
+          const [s, v1, c1, v2, c2] = a;
+          const gate = tf.getBackend() === 'cpu'
+            ? composedSeGate(s, v1, c1, v2, c2, 123, 0.01)
+            : tf.engine().runKernel(SE_GATE, { sums: s, w1: v1, b1: c1, w2: v2, b2: c2 }, { voxels: 123, alpha: 0.01 }) as tf.Tensor;
+          return tf.sum(tf.mul(gate, dgate));
+        };
+        return tf.grads(loss)([tf.mul(sums, 300), w1, b1, w2, b2]);
+      });
+    await tf.setBackend('webgpu');
+    expect(res.shapes).toEqual([[n, c], [c, r], [r], [r, c], [c]]);
+    for (const e of res.errors) expect(e).toBeLessThan(1e-5);
   });
 });

@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { normalizeGroups, updateRunningStats } from '@anatomynet/model';
 import { selectBackend } from '../backend';
 import { GROUP_NORM, GROUP_NORM_DX, GROUP_NORM_GRAD, GROUP_NORM_SUMS, RUNNING_STATS_IN_PLACE } from '../group-norm';
-import { CHUNK } from './reduce';
+import { CHUNK, LANES_MAX_INNER, WIDE_CHUNK } from './reduce';
 import { adapterPromise, compareWithCpu, SKIP_NOTE } from './test_util';
 
 const adapter = await adapterPromise;
@@ -21,9 +21,10 @@ describe.skipIf(!adapter)(`fused group norm on webgpu vs cpu${adapter ? '' : ` (
     tf.env().set('WEBGPU_CPU_FORWARD', false);
   });
 
-  // one chunk, several chunks folded once, and more rows than CHUNK^2 (folded twice); G > 1; odd C
+  // one chunk, a lanes pass (past CHUNK rows), several lanes chunks folded again, more channels than
+  // a lanes pass takes (chunks of CHUNK rows, folded twice); G > 1; odd C
   it.each([
-    [1, 37, 5], [2, 300, 3], [1, CHUNK * CHUNK + 77, 7], [3, 129, 16],
+    [1, 37, 5], [2, 300, 3], [1, WIDE_CHUNK * 8 + 77, 7], [3, 129, 16], [1, CHUNK * CHUNK + 77, LANES_MAX_INNER + 3],
   ])('G=%i R=%i C=%i: y, batch statistics and the gradients of x, gamma, beta', async (g, r, c) => {
     const run = (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, w: tf.Tensor): tf.Tensor[] => {
       // mean 2, not centred, as activations are

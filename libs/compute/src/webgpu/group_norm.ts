@@ -7,14 +7,14 @@
  *
  * Why: the composed norm (libs/model normalizeGroupsComposed) is about 11 dispatches forward and 12
  * backward, most of them full-size elementwise passes that also allocate (x - mean, its square,
- * xhat, xhat gamma); the reference network has 14 norms. How: sums over rows fold chunks of
- * {@link CHUNK} rows per thread (coalesced along the channels, as reduce.ts), the first pass applying
- * the centring or the dy xhat product on the fly; the rest are one flat pass each. The variance is
- * the two-pass centred one, like the composed ops'.
+ * xhat, xhat gamma); the reference network has 14 norms. How: the sums over rows are reduce.ts's
+ * passes with the centring or the dy xhat product applied as they read (the means scaled in their
+ * last pass); the rest is one flat pass each. The variance is the two-pass centred one, like the
+ * composed ops'. A forward is three dispatches up to 2,048 rows per group.
  */
 import * as tf from '@tensorflow/tfjs';
 import { GROUP_NORM, GROUP_NORM_DX, GROUP_NORM_SUMS } from '../group-norm';
-import { CHUNK, ChunkReduceProgram, reduceOnGpu, type RowTerm } from './reduce';
+import { firstPass, reduceOnGpu, type RowTerm } from './reduce';
 import { FlatProgram, release, reshapeView, type TensorInfo, type WebGPUBackendLike } from './program';
 
 /** What the first folding pass sums per row: x, (x - mean)^2, dy, or dy xhat. */
@@ -46,15 +46,11 @@ const rowsUniforms = (d: Dims, eps: number, r = d.r) => [
   { type: 'float32' as const, data: [eps] }, { type: 'float32' as const, data: [1 / d.r] },
 ];
 
-/** [G, 1, C] sums over each group's rows of `term`. */
-function rowSums(backend: WebGPUBackendLike, d: Dims, term: RowTerm, inputs: TensorInfo[], eps: number): TensorInfo {
-  const parts = Math.ceil(d.r / CHUNK);
-  const partial = backend.runWebGPUProgram(new ChunkReduceProgram(d.g, parts, d.c, 'sum', 'float32', term), inputs, 'float32', [
-    { type: 'int32', data: [d.r] }, { type: 'int32', data: [d.c] }, { type: 'int32', data: [parts] },
-    { type: 'float32', data: [1] }, { type: 'float32', data: [eps] },
-  ]);
+/** [G, 1, C] sums over each group's rows of `term`, times `scale` (1 / R for a mean). */
+function rowSums(backend: WebGPUBackendLike, d: Dims, term: RowTerm, inputs: TensorInfo[], eps: number, scale = 1): TensorInfo {
+  const { partial, parts } = firstPass(backend, inputs, d.g, d.r, d.c, 'sum', 'float32', scale, term, eps);
   if (parts === 1) return partial;
-  const sums = reduceOnGpu(backend, partial, [1], [d.g, 1, d.c], 'sum');
+  const sums = reduceOnGpu(backend, partial, [1], [d.g, 1, d.c], 'sum', scale);
   release(backend, partial);
   return sums;
 }
@@ -84,14 +80,9 @@ export function groupNormConfig(): tf.KernelConfig {
     const { x, gamma, beta } = args.inputs as { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo };
     const eps = (args.attrs as { eps: number }).eps;
     const d = dimsOf(GROUP_NORM, x);
-    const stat = [d.g, 1, d.c];
-    // statistics as [G, 1, C] "rows" (R = 1 in the pass, so gc = index)
-    const sum = rowSums(backend, d, TERMS.x, [x], eps);
-    const mean = rowsPass(backend, d, ['s'], [sum], 'result[index] = s[index] * uniforms.invR;', 'scale_mean', stat, eps, 1);
-    const sq = rowSums(backend, d, TERMS.centredSquare, [x, mean], eps);
-    const variance = rowsPass(backend, d, ['s'], [sq], 'result[index] = s[index] * uniforms.invR;', 'scale_variance', stat, eps, 1);
+    const mean = rowSums(backend, d, TERMS.x, [x], eps, 1 / d.r);
+    const variance = rowSums(backend, d, TERMS.centredSquare, [x, mean], eps, 1 / d.r);
     const y = rowsPass(backend, d, ['x', 'mean', 'variance', 'gamma', 'beta'], [x, mean, variance, gamma, beta], NORMALISE, 'normalise', [...x.shape], eps);
-    release(backend, sum, sq);
     return [y, mean, variance];
   };
   return { kernelName: GROUP_NORM, backendName: 'webgpu', kernelFunc };

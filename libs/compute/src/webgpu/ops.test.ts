@@ -71,6 +71,15 @@ describe.skipIf(!adapter)(`webgpu replacement ops vs cpu${adapter ? '' : ` (${SK
     for (const e of r.errors) expect(e).toBeLessThan(1e-5);
   });
 
+  it('reductions over thousands of rows of few columns (the lanes pass), each op, several chunks and outer groups', async () => {
+    const r = await compareWithCpu([{ shape: [3, 5000, 7], seed: 9 }, { shape: [4500, 130], seed: 10 }], (x, wide) => [
+      tf.sum(x, 1), tf.mean(x, 1), tf.max(x, 1), tf.min(x, 1), tf.sum(tf.cast(tf.mul(x, 100), 'int32'), 1), tf.max(tf.cast(tf.mul(x, 100), 'int32'), 1),
+      tf.sum(x.reshape([-1])), tf.sum(wide, 0),
+    ]);
+    expect(r.shapes).toEqual([[3, 7], [3, 7], [3, 7], [3, 7], [3, 7], [3, 7], [], [130]]);
+    for (const e of r.errors) expect(e).toBeLessThan(1e-5);
+  });
+
   it('sums and means over more than 4M rows (past the stock dispatch limit)', async () => {
     const rows = 4_300_000;
     await tf.setBackend('webgpu');

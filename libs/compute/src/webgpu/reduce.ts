@@ -12,7 +12,7 @@
 import * as tf from '@tensorflow/tfjs';
 import {
   release, reshapeView, spreadWorkgroups, stockKernel,
-  type TensorInfo, type WebGPUBackendLike, type WebGPUProgram,
+  type ProgramUniform, type TensorInfo, type WebGPUBackendLike, type WebGPUProgram,
 } from './program';
 
 export type ReduceOp = 'sum' | 'mean' | 'max' | 'min';
@@ -31,6 +31,92 @@ export interface RowTerm {
   inputs: string[];
   preamble: string;
   value: string;
+}
+
+/** WGSL pieces of a fold of `op`: the value type, its start, one step `acc op= v`, and the result. */
+function foldCode(op: ReduceOp, dtype: 'float32' | 'int32', acc = 'acc', v = 'v') {
+  const t = dtype === 'int32' ? 'i32' : 'f32';
+  const init = op === 'max' ? (t === 'f32' ? '-uniforms.INFINITY' : 'i32(-2147483647)')
+    : op === 'min' ? (t === 'f32' ? 'uniforms.INFINITY' : 'i32(2147483647)') : `${t}(0)`;
+  const fold = op === 'max' ? `${acc} = max(${acc}, ${v});` : op === 'min' ? `${acc} = min(${acc}, ${v});` : `${acc} = ${acc} + ${v};`;
+  const finish = t === 'f32' ? `${acc} * uniforms.scale` : acc;
+  return { t, init, fold, finish };
+}
+
+/** Rows one workgroup of {@link LanesReduceProgram} folds. */
+export const WIDE_CHUNK = 2048;
+const LANE_THREADS = 256;
+/** The most kept values per row (inner) for which {@link LanesReduceProgram} runs: two lanes at least. */
+export const LANES_MAX_INNER = LANE_THREADS / 2;
+
+/**
+ * The first pass over many rows of few columns (a bias gradient: [voxels, C] summed over the voxels):
+ * one workgroup per (outer, chunk of {@link WIDE_CHUNK} rows), its threads spread over (row lane,
+ * column) so that neighbouring threads read neighbouring values, and the lanes folded in workgroup
+ * memory. Up to 2,048 rows this is the only pass (ChunkReduceProgram needs two past 128 rows); for
+ * 12M rows it leaves 5,900 partial rows where chunks of 128 leave 95,000.
+ */
+export class LanesReduceProgram implements WebGPUProgram {
+  variableNames: string[];
+  outputShape: number[];
+  shaderKey: string;
+  // a y axis makes tfjs emit `fn main()` with workgroup ids (not the flat main(index))
+  dispatchLayout = { x: [1], y: [0] };
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number] = [LANE_THREADS, 1, 1];
+  uniforms: string;
+  constructor(private outer: number, readonly parts: number, private inner: number, private op: ReduceOp, private dtype: 'float32' | 'int32', private term?: RowTerm) {
+    this.variableNames = term ? term.inputs : ['x'];
+    this.uniforms = `R : i32, parts : i32, groups : i32, scale : f32,${term ? ' eps : f32,' : ''}`;
+    this.outputShape = [outer, parts, inner];
+    const [x, y] = spreadWorkgroups(outer * parts);
+    this.dispatch = [x, y, 1];
+    this.shaderKey = `anatomynet_lanesreduce_${op}_${dtype}_${inner}${term ? `_${term.key}` : ''}`;
+  }
+  /** The uniforms' values for R rows, scaling the folded values by `scale`, and `eps` for a term. */
+  uniformValues(R: number, scale: number, eps = 0): ProgramUniform[] {
+    return [
+      { type: 'int32', data: [R] }, { type: 'int32', data: [this.parts] }, { type: 'int32', data: [this.outer * this.parts] },
+      { type: 'float32', data: [scale] }, ...(this.term ? [{ type: 'float32' as const, data: [eps] }] : []),
+    ];
+  }
+  getUserCode(): string {
+    const inner = this.inner, lanes = Math.floor(LANE_THREADS / inner);
+    const { t, init, fold, finish } = foldCode(this.op, this.dtype);
+    return `
+      var<workgroup> partial : array<${t}, ${LANE_THREADS}>;
+      fn main() {
+        // spare workgroups of the grid fold group 0 again without writing (barriers need uniform control flow)
+        let id = i32(workgroupId.y * numWorkgroups.x + workgroupId.x);
+        let spare = id >= uniforms.groups;
+        let g = select(id, 0, spare);
+        let o = g / uniforms.parts;
+        let p = g - o * uniforms.parts;
+        let tid = i32(localId.x);
+        let i = tid % ${inner};
+        let lane = tid / ${inner};
+        var acc : ${t} = ${init};
+        if (lane < ${lanes}) {
+          ${this.term ? `let oi = o * ${inner} + i; ${this.term.preamble}` : ''}
+          let r1 = min((p + 1) * ${WIDE_CHUNK}, uniforms.R);
+          for (var r = p * ${WIDE_CHUNK} + lane; r < r1; r = r + ${lanes}) {
+            let at = (o * uniforms.R + r) * ${inner} + i;
+            let v = ${this.term ? this.term.value : `${t}(x[at])`};
+            ${fold}
+          }
+        }
+        partial[tid] = acc;
+        workgroupBarrier();
+        if (tid < ${inner} && !spare) {
+          acc = partial[tid];
+          for (var l = 1; l < ${lanes}; l = l + 1) {
+            let v = partial[l * ${inner} + tid];
+            ${fold}
+          }
+          result[(o * uniforms.parts + p) * ${inner} + tid] = ${finish};
+        }
+      }`;
+  }
 }
 
 /** Folds chunks of rows: x viewed as [outer, R, inner] gives [outer, ceil(R/CHUNK), inner]. */
@@ -52,11 +138,7 @@ export class ChunkReduceProgram implements WebGPUProgram {
     this.shaderKey = `anatomynet_chunkreduce_${op}_${dtype}${term ? `_${term.key}` : ''}`;
   }
   getUserCode(): string {
-    const t = this.dtype === 'int32' ? 'i32' : 'f32';
-    const init = this.op === 'max' ? (t === 'f32' ? '-uniforms.INFINITY' : 'i32(-2147483647)')
-      : this.op === 'min' ? (t === 'f32' ? 'uniforms.INFINITY' : 'i32(2147483647)') : `${t}(0)`;
-    const fold = this.op === 'max' ? 'acc = max(acc, v);' : this.op === 'min' ? 'acc = min(acc, v);' : 'acc = acc + v;';
-    const finish = t === 'f32' ? 'acc * uniforms.scale' : 'acc';
+    const { t, init, fold, finish } = foldCode(this.op, this.dtype);
     return `
       fn main(index : i32) {
         if (index >= uniforms.size) { return; }
@@ -94,9 +176,33 @@ export function reductionRuns(shape: number[], axes: number[]): { size: number; 
   return runs;
 }
 
-/** Reduces `axes` of x; returns a new tensor of shape `outShape`. */
+/**
+ * The first pass over x viewed as [outer, R, inner] of `term` (or x), folding R to
+ * ceil(R / chunk) partial rows ([outer, parts, inner]), times `scale` where that leaves one.
+ */
+export function firstPass(
+  backend: WebGPUBackendLike, inputs: TensorInfo[], outer: number, R: number, inner: number, op: ReduceOp,
+  dtype: 'float32' | 'int32', scale = 1, term?: RowTerm, eps = 0,
+): { partial: TensorInfo; parts: number } {
+  if (R > CHUNK && inner <= LANES_MAX_INNER) {
+    const program = new LanesReduceProgram(outer, Math.ceil(R / WIDE_CHUNK), inner, op, dtype, term);
+    const s = program.parts === 1 ? scale : 1;
+    return { partial: backend.runWebGPUProgram(program, inputs, dtype, program.uniformValues(R, s, eps)), parts: program.parts };
+  }
+  const parts = Math.ceil(R / CHUNK);
+  const partial = backend.runWebGPUProgram(new ChunkReduceProgram(outer, parts, inner, op, dtype, term), inputs, dtype, [
+    { type: 'int32', data: [R] }, { type: 'int32', data: [inner] }, { type: 'int32', data: [parts] },
+    { type: 'float32', data: [parts === 1 ? scale : 1] }, ...(term ? [{ type: 'float32' as const, data: [eps] }] : []),
+  ]);
+  return { partial, parts };
+}
+
+/**
+ * Reduces `axes` of x; returns a new tensor of shape `outShape`. A float32 result is multiplied by
+ * `scale` (after the division of a mean).
+ */
 export function reduceOnGpu(
-  backend: WebGPUBackendLike, x: TensorInfo, axes: number[], outShape: number[], op: ReduceOp,
+  backend: WebGPUBackendLike, x: TensorInfo, axes: number[], outShape: number[], op: ReduceOp, scale = 1,
 ): TensorInfo {
   const dtype = x.dtype === 'int32' ? 'int32' : 'float32';
   let runs = reductionRuns(x.shape, axes);
@@ -111,15 +217,10 @@ export function reduceOnGpu(
     let R = runs[k].size;
     const lastRun = runs.slice(0, k).every((r) => !r.reduced);
     while (R > 1) {
-      const parts = Math.ceil(R / CHUNK);
-      const scale = op === 'mean' && lastRun && parts === 1 ? 1 / count : 1;
-      const program = new ChunkReduceProgram(outer, parts, inner, op, dtype);
-      const next = backend.runWebGPUProgram(program, [cur], dtype, [
-        { type: 'int32', data: [R] }, { type: 'int32', data: [inner] },
-        { type: 'int32', data: [parts] }, { type: 'float32', data: [scale] },
-      ]);
+      const last = lastRun ? (op === 'mean' ? scale / count : scale) : 1;
+      const { partial, parts } = firstPass(backend, [cur], outer, R, inner, op, dtype, last);
       release(backend, cur);
-      cur = next;
+      cur = partial;
       R = parts;
       passes++;
     }
@@ -133,11 +234,9 @@ export function reduceOnGpu(
   }
   if (passes === 0) {
     // Only size-1 axes were reduced: the values are unchanged (a mean over one element is itself).
-    const y = backend.runWebGPUProgram(new ChunkReduceProgram(1, 1, Math.max(tf.util.sizeFromShape(x.shape), 1), op, dtype),
-      [cur], dtype, [{ type: 'int32', data: [1] }, { type: 'int32', data: [Math.max(tf.util.sizeFromShape(x.shape), 1)] },
-        { type: 'int32', data: [1] }, { type: 'float32', data: [1] }]);
+    const { partial } = firstPass(backend, [cur], 1, 1, Math.max(tf.util.sizeFromShape(x.shape), 1), op, dtype, scale);
     release(backend, cur);
-    cur = y;
+    cur = partial;
   }
   const out = reshapeView(backend, cur, outShape);
   release(backend, cur);

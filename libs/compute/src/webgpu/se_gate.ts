@@ -2,10 +2,11 @@
  * `AnatomyNetSEGate` (../fused-conv.ts) on webgpu: the squeeze-and-excitation gate of one case per
  * workgroup, sigmoid(leakyRelu((sums / voxels) w1 + b1) w2 + b2). Composed, that is seven dispatches
  * on [N, C] tensors of a few dozen values, each costing more CPU time to record than GPU time to run.
+ * Its backward `AnatomyNetSEGateGrad` likewise: five dispatches (one per gradient) for sixteen.
  */
 import * as tf from '@tensorflow/tfjs';
-import { SE_GATE } from '../fused-conv';
-import { type TensorInfo, type WebGPUBackendLike, type WebGPUProgram } from './program';
+import { SE_GATE, SE_GATE_GRAD } from '../fused-conv';
+import { type ProgramUniform, type TensorInfo, type WebGPUBackendLike, type WebGPUProgram } from './program';
 
 const THREADS = 64;
 
@@ -52,20 +53,136 @@ class SeGateProgram implements WebGPUProgram {
   }
 }
 
+/** Which gradient a {@link SeGateGradProgram} writes. */
+type GateGrad = 'dsums' | 'dw1' | 'db1' | 'dw2' | 'db2';
+
+/**
+ * One of the gate's five gradients (../fused-conv.ts seGateGrad). Each program runs the forward and
+ * the backward to the hidden layer again in workgroup memory, a few hundred multiply-adds per case:
+ * five such dispatches against the composed backward's sixteen. dsums has a workgroup per case; the
+ * weights' gradients one workgroup that adds the cases, each thread owning its outputs.
+ */
+class SeGateGradProgram implements WebGPUProgram {
+  variableNames = ['dgate', 'sums', 'w1', 'b1', 'w2', 'b2'];
+  outputShape: number[];
+  shaderKey: string;
+  dispatchLayout = { x: [1], y: [0] };
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number] = [THREADS, 1, 1];
+  uniforms = 'voxels : f32, alpha : f32,';
+
+  constructor(private cases: number, private channels: number, private hidden: number, private wrt: GateGrad) {
+    const c = channels, r = hidden;
+    this.outputShape = { dsums: [cases, c], dw1: [c, r], db1: [r], dw2: [r, c], db2: [c] }[wrt];
+    this.dispatch = [wrt === 'dsums' ? cases : 1, 1, 1];
+    this.shaderKey = `anatomynet_se_gate_grad_${wrt}_${wrt === 'dsums' ? 0 : cases}_${c}_${r}`;
+  }
+
+  getUserCode(): string {
+    const c = this.channels, r = this.hidden;
+    // the term case n adds to output e (the weights' gradients are sums of outer products)
+    const term: Record<Exclude<GateGrad, 'dsums'>, { size: number; value: string }> = {
+      dw1: { size: c * r, value: `z[e / ${r}] * dpre1[e % ${r}]` },
+      db1: { size: r, value: 'dpre1[e]' },
+      dw2: { size: r * c, value: `hid[e / ${c}] * dpre2[e % ${c}]` },
+      db2: { size: c, value: 'dpre2[e]' },
+    };
+    const body = this.wrt === 'dsums'
+      ? `
+        let n = i32(workgroupId.x);
+        caseBackward(n, t);
+        for (var i = t; i < ${c}; i = i + ${THREADS}) {
+          var a = 0.0;
+          for (var j = 0; j < ${r}; j = j + 1) { a = a + w1[i * ${r} + j] * dpre1[j]; }
+          result[n * ${c} + i] = a / uniforms.voxels;
+        }`
+      : `
+        for (var n = 0; n < ${this.cases}; n = n + 1) {
+          caseBackward(n, t);
+          for (var e = t; e < ${term[this.wrt].size}; e = e + ${THREADS}) {
+            result[e] = select(result[e], 0.0, n == 0) + ${term[this.wrt].value};
+          }
+          workgroupBarrier();
+        }`;
+    return `
+      var<workgroup> z : array<f32, ${c}>;
+      var<workgroup> hid : array<f32, ${r}>;
+      var<workgroup> slope : array<f32, ${r}>;
+      var<workgroup> dpre2 : array<f32, ${c}>;
+      var<workgroup> dpre1 : array<f32, ${r}>;
+      // case n's forward again, then dpre2 = dgate s (1 - s) and dpre1 = (w2 dpre2) leakyRelu'(pre1)
+      fn caseBackward(n : i32, t : i32) {
+        for (var i = t; i < ${c}; i = i + ${THREADS}) { z[i] = sums[n * ${c} + i] / uniforms.voxels; }
+        workgroupBarrier();
+        for (var j = t; j < ${r}; j = j + ${THREADS}) {
+          var a = 0.0;
+          for (var i = 0; i < ${c}; i = i + 1) { a = a + z[i] * w1[i * ${r} + j]; }
+          a = a + b1[j];
+          hid[j] = select(a, uniforms.alpha * a, a < 0.0);
+          slope[j] = select(uniforms.alpha, 1.0, a > 0.0);
+        }
+        workgroupBarrier();
+        for (var k = t; k < ${c}; k = k + ${THREADS}) {
+          var a = 0.0;
+          for (var j = 0; j < ${r}; j = j + 1) { a = a + hid[j] * w2[j * ${c} + k]; }
+          let s = 1.0 / (1.0 + exp(-(a + b2[k])));
+          dpre2[k] = dgate[n * ${c} + k] * (s * (1.0 - s));
+        }
+        workgroupBarrier();
+        for (var j = t; j < ${r}; j = j + ${THREADS}) {
+          var a = 0.0;
+          for (var k = 0; k < ${c}; k = k + 1) { a = a + w2[j * ${c} + k] * dpre2[k]; }
+          dpre1[j] = a * slope[j];
+        }
+        workgroupBarrier();
+      }
+      fn main() {
+        let t = i32(localId.x);
+        ${body}
+      }`;
+  }
+}
+
+/** Refuses operands that are not float32 sums [N, C], w1 [C, R], b1 [R], w2 [R, C], b2 [C]. */
+function gateOperands(kernel: string, inputs: Record<'sums' | 'w1' | 'b1' | 'w2' | 'b2', TensorInfo>): [number, number, number] {
+  const { sums, w1, b1, w2, b2 } = inputs;
+  const [n, c] = sums.shape;
+  const r = b1.shape[0];
+  const fits = sums.shape.length === 2 && w1.shape.join() === `${c},${r}` && w2.shape.join() === `${r},${c}` && b2.shape.join() === `${c}`;
+  if (!fits || [sums, w1, b1, w2, b2].some((t) => t.dtype !== 'float32')) {
+    throw new RangeError(`${kernel}: float32 sums [N, C], w1 [C, R], b1 [R], w2 [R, C], b2 [C] expected, got [${sums.shape}], [${w1.shape}], [${b1.shape}], [${w2.shape}], [${b2.shape}]`);
+  }
+  return [n, c, r];
+}
+
+const gateUniforms = (attrs: unknown): ProgramUniform[] => {
+  const { voxels, alpha } = attrs as { voxels: number; alpha: number };
+  return [{ type: 'float32', data: [voxels] }, { type: 'float32', data: [alpha] }];
+};
+
+export function seGateGradConfig(): tf.KernelConfig {
+  const kernelFunc: tf.KernelFunc = (args) => {
+    const backend = args.backend as unknown as WebGPUBackendLike;
+    const inputs = args.inputs as Record<'dgate' | 'sums' | 'w1' | 'b1' | 'w2' | 'b2', TensorInfo>;
+    const [n, c, r] = gateOperands(SE_GATE_GRAD, inputs);
+    const { dgate, sums, w1, b1, w2, b2 } = inputs;
+    if (dgate.dtype !== 'float32' || dgate.shape.join() !== sums.shape.join()) {
+      throw new RangeError(`${SE_GATE_GRAD}: dgate ${dgate.dtype} [${dgate.shape}] must be float32 like sums [${sums.shape}]`);
+    }
+    const uniforms = gateUniforms(args.attrs);
+    return (['dsums', 'dw1', 'db1', 'dw2', 'db2'] as const).map((wrt) =>
+      backend.runWebGPUProgram(new SeGateGradProgram(n, c, r, wrt), [dgate, sums, w1, b1, w2, b2], 'float32', uniforms));
+  };
+  return { kernelName: SE_GATE_GRAD, backendName: 'webgpu', kernelFunc };
+}
+
 export function seGateConfig(): tf.KernelConfig {
   const kernelFunc: tf.KernelFunc = (args) => {
     const backend = args.backend as unknown as WebGPUBackendLike;
-    const { sums, w1, b1, w2, b2 } = args.inputs as Record<'sums' | 'w1' | 'b1' | 'w2' | 'b2', TensorInfo>;
-    const [n, c] = sums.shape;
-    const r = b1.shape[0];
-    const fits = sums.shape.length === 2 && w1.shape.join() === `${c},${r}` && w2.shape.join() === `${r},${c}` && b2.shape.join() === `${c}`;
-    if (!fits || [sums, w1, b1, w2, b2].some((t) => t.dtype !== 'float32')) {
-      throw new RangeError(`${SE_GATE}: float32 sums [N, C], w1 [C, R], b1 [R], w2 [R, C], b2 [C] expected, got [${sums.shape}], [${w1.shape}], [${b1.shape}], [${w2.shape}], [${b2.shape}]`);
-    }
-    const { voxels, alpha } = args.attrs as { voxels: number; alpha: number };
-    return backend.runWebGPUProgram(new SeGateProgram(n, c, r), [sums, w1, b1, w2, b2], 'float32', [
-      { type: 'float32', data: [voxels] }, { type: 'float32', data: [alpha] },
-    ]);
+    const inputs = args.inputs as Record<'sums' | 'w1' | 'b1' | 'w2' | 'b2', TensorInfo>;
+    const [n, c, r] = gateOperands(SE_GATE, inputs);
+    const { sums, w1, b1, w2, b2 } = inputs;
+    return backend.runWebGPUProgram(new SeGateProgram(n, c, r), [sums, w1, b1, w2, b2], 'float32', gateUniforms(args.attrs));
   };
   return { kernelName: SE_GATE, backendName: 'webgpu', kernelFunc };
 }
