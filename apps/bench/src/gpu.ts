@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import {
   autotuneConv, BACKEND_ORDER, FUSED_CONV3D, hasFusions, settle, withoutFusions, timeBatched, benchConvGflops, boundGpuBufferPool, capGpuBufferPool, gpuAllocationPeak, trimGpuBufferPool, dawnFlags, loadTunedTilings, referenceConvInput, REFERENCE_CONVS,
-  bindGroupCacheStats, BIND_GROUP_CACHE_ENV, measureDispatchCost, registerWebgpuKernels, rmspropOptimizer, selectBackend, tunedTilings, useStockWebgpuKernels, withoutOwnWebgpuKernels, type BackendName, type ConvTiling,
+  bindGroupCacheStats, BIND_GROUP_CACHE_ENV, countDispatches, measureDispatchCost, registerWebgpuKernels, rmspropOptimizer, selectBackend, tunedTilings, useStockWebgpuKernels, withoutOwnWebgpuKernels, type BackendName, type ConvTiling,
 } from '@anatomynet/compute';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -137,6 +137,11 @@ async function benchModel(
       progress(`forward ${shape.join('x')}, eval-mode fusions off: ${(out.forwardComposed_s as number).toFixed(4)} s`);
     }
     if (tf.getBackend() === 'webgpu') {
+      out.forwardDispatches = (await countDispatches(async () => {
+        const y = predict(model, x);
+        await settle(y);
+        y.dispose();
+      })).dispatches;
       const prof = await kernelProfile(() => predict(model, x));
       [out.forwardProfile, out.forwardConvs] = [prof.byName, prof.convs];
       progress(`forward kernels (GPU ms): ${JSON.stringify(out.forwardProfile)}`);
@@ -175,6 +180,11 @@ async function benchModel(
       out.boundPool = opts.boundPool;
       progress(`train step ${shape.join('x')}: ${(out.trainStep_s as number).toFixed(4)} s (JavaScript side ${(out.trainStepEnqueue_s as number).toFixed(4)} s)${opts.boundPool ? '' : ' (buffer pool not bounded between steps)'}`);
       boundGpuBufferPool();
+      if (tf.getBackend() === 'webgpu') {
+        out.trainStepDispatches = (await countDispatches(() => trainStep(model, opt, x, loss, { recompute }))).dispatches;
+        progress(`train step ${shape.join('x')}: ${out.trainStepDispatches} dispatches, forward ${out.forwardDispatches}`);
+        boundGpuBufferPool();
+      }
       // Peak bytes of live tensors during one step (tfjs's own count: any backend, no buffer pool).
       if (opts.trainProfile) out.trainTensorPeakBytes = (await tf.profile(() => trainStep(model, opt, x, loss, { recompute }))).peakBytes;
       boundGpuBufferPool();

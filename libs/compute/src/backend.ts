@@ -12,7 +12,7 @@
  * here too (webgpu replacements; cpu kernels when ./cpu exports registerCpuKernels).
  */
 import * as tf from '@tensorflow/tfjs';
-import { describeAdapter, requestDawnAdapter, type AdapterReport } from './webgpu/dawn';
+import { describeAdapter, requestDawnAdapter, webgpuBackendFactory, type AdapterReport } from './webgpu/dawn';
 import { cacheBindGroups } from './webgpu/bind_groups';
 import { registerWebgpuKernels } from './webgpu/register';
 
@@ -21,6 +21,8 @@ export const BACKEND_ORDER: readonly BackendName[] = ['tensorflow', 'webgpu', 'c
 export const BACKEND_ENV = 'ANATOMYNET_BACKEND';
 /** Set to 0 to keep tfjs-webgpu's own bind groups and buffer order (webgpu/bind_groups.ts), for an A/B. */
 export const BIND_GROUP_CACHE_ENV = 'ANATOMYNET_BIND_GROUP_CACHE';
+/** tfjs-backend-webgpu's registration priority, kept when its factory is replaced. */
+const WEBGPU_PRIORITY = 3;
 
 export interface SelectBackendOptions {
   /** Force a backend (a CLI flag); wins over the environment variable. */
@@ -90,6 +92,11 @@ async function tryWebgpu(forced: boolean, env: Record<string, string | undefined
   }
   await import('@tensorflow/tfjs-backend-webgpu');
   if (!tf.findBackendFactory('webgpu')) return { ok: false, why: 'tfjs-backend-webgpu did not register (navigator.gpu was missing at import)' };
+  // our device (more storage buffers per dispatch), unless a 'webgpu' backend already runs
+  if (!(tf.engine() as unknown as { registry: Record<string, unknown> }).registry.webgpu) {
+    tf.removeBackend('webgpu');
+    tf.registerBackend('webgpu', webgpuBackendFactory() as () => Promise<tf.KernelBackend>, WEBGPU_PRIORITY);
+  }
   const kernels = registerWebgpuKernels();
   const why = await activate('webgpu');
   if (why) return { ok: false, why };

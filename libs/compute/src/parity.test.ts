@@ -183,10 +183,10 @@ describe.skipIf(!adapter)(`AnatomyNet cpu/webgpu parity${adapter ? '' : ` (${SKI
       misses.push(stats.misses);
       hits.push(stats.hits);
     }
-    // settled within a few steps (by the second here, 881 groups in all); the last three make none
+    // settled within a few steps; the last three make none
     expect(misses[9]).toBe(misses[6]);
-    // about 300 dispatches a step for this small network, all from the cache
-    expect(hits[9] - hits[8]).toBeGreaterThan(200);
+    // about 190 dispatches a step for this small network, all from the cache
+    expect(hits[9] - hits[8]).toBeGreaterThan(150);
     tf.dispose([x, g]);
     opt.dispose();
     model.dispose();

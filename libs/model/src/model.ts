@@ -106,7 +106,20 @@ class TensorOps implements NetOps<tf.Tensor5D> {
 
   conv(name: string, x: tf.Tensor5D, cout: number, kernel: 1 | 3, stride: 1 | 2, _init: 'he' | 'linear', post?: ConvPost): tf.Tensor5D {
     if (this.fusesConvPost(post)) return this.out(this.fusedConv(name, x, stride, post));
-    return applyPost(this, this.convBias(name, x, cout, stride), post);
+    const y = this.convBias(name, x, cout, stride);
+    if (post?.norm && post.act && this.batchStatistics()) {
+      // normalizeGroups applies the activation (inside the fused norm kernel where there is one)
+      const out = this.normalise(post.norm, y, this.model.config.leakySlope);
+      this.release(y);
+      return out;
+    }
+    return applyPost(this, y, post);
+  }
+
+  /** Whether the norm uses the statistics of the tensor itself (training, or instance norm). */
+  private batchStatistics(): boolean {
+    const norm = this.model.config.norm;
+    return norm === 'instance' || (norm === 'batch' && this.training);
   }
 
   /**
@@ -153,6 +166,11 @@ class TensorOps implements NetOps<tf.Tensor5D> {
   }
 
   norm(name: string, x: tf.Tensor5D): tf.Tensor5D {
+    return this.normalise(name, x);
+  }
+
+  /** The norm, then a LeakyReLU of slope `alpha` where one is given (only with batch statistics). */
+  private normalise(name: string, x: tf.Tensor5D, alpha?: number): tf.Tensor5D {
     const cfg = this.model.config;
     if (cfg.norm === 'none') {
       this.retain(x);
@@ -169,7 +187,7 @@ class TensorOps implements NetOps<tf.Tensor5D> {
           return normalizeFixed(x.reshape([1, -1, c]), mean, variance, gamma, beta, cfg.normEps).reshape(x.shape) as tf.Tensor5D;
         }
         const groups = cfg.norm === 'batch' ? 1 : n;
-        const r = normalizeGroups(x.reshape([groups, -1, c]), gamma, beta, cfg.normEps);
+        const r = normalizeGroups(x.reshape([groups, -1, c]), gamma, beta, cfg.normEps, alpha);
         if (cfg.norm === 'batch' && this.updateStats) {
           updateRunningStats(this.p(`${name}.runningMean`), this.p(`${name}.runningVar`), r.mean.reshape([c]), r.variance.reshape([c]), cfg.bnMomentum, n * d * h * w);
         }

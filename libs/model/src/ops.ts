@@ -106,8 +106,8 @@ export interface NormResult {
 
 /**
  * A backend kernel computing normalizeGroups in one pass (with its gradient registered): inputs
- * {x [G,R,C], gamma [C], beta [C]}, attrs {eps}, outputs [y, mean [G,1,C], variance [G,1,C]].
- * @anatomynet/compute registers it on 'cpu' (registerCpuKernels); other backends lack it.
+ * {x [G,R,C], gamma [C], beta [C]}, attrs {eps, alpha (optional: a LeakyReLU of that slope after)},
+ * outputs [y, mean [G,1,C], variance [G,1,C]]. @anatomynet/compute registers it on 'cpu' and 'webgpu'.
  */
 export const FUSED_GROUP_NORM = 'AnatomyNetGroupNorm';
 
@@ -137,18 +137,22 @@ export function updateRunningStats(
 }
 
 /**
- * Normalises x [G, R, C] with the statistics of each group's rows, then applies gamma/beta [C].
- * Batch norm is G = 1 over all N*D*H*W rows; instance norm is G = N. Runs the backend's fused
- * {@link FUSED_GROUP_NORM} kernel where the active backend has one, otherwise
- * {@link normalizeGroupsComposed}: one custom gradient with the closed-form backward
- * (dx = gamma/sigma * (dy - mean(dy) - xhat * mean(dy * xhat))). The statistics carry no gradient.
+ * Normalises x [G, R, C] with the statistics of each group's rows, then applies gamma/beta [C] and,
+ * given a slope `alpha`, a LeakyReLU. Batch norm is G = 1 over all N*D*H*W rows; instance norm is
+ * G = N. Runs the backend's fused {@link FUSED_GROUP_NORM} kernel where the active backend has one
+ * (the activation inside it), otherwise {@link normalizeGroupsComposed}: one custom gradient with
+ * the closed-form backward (dx = gamma/sigma * (dy - mean(dy) - xhat * mean(dy * xhat))), then
+ * tf.leakyRelu. The statistics carry no gradient.
  */
-export function normalizeGroups(x: tf.Tensor3D, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number): NormResult {
+export function normalizeGroups(x: tf.Tensor3D, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number, alpha?: number): NormResult {
   if (hasKernel(FUSED_GROUP_NORM)) {
-    const [y, mean, variance] = tf.engine().runKernel(FUSED_GROUP_NORM, { x, gamma, beta }, { eps }) as tf.Tensor3D[];
+    const attrs: tf.NamedAttrMap = alpha === undefined ? { eps } : { eps, alpha };
+    const [y, mean, variance] = tf.engine().runKernel(FUSED_GROUP_NORM, { x, gamma, beta }, attrs) as tf.Tensor3D[];
     return { y, mean, variance };
   }
-  return normalizeGroupsComposed(x, gamma, beta, eps);
+  const r = normalizeGroupsComposed(x, gamma, beta, eps);
+  if (alpha === undefined) return r;
+  return { ...r, y: tf.tidy(() => tf.leakyRelu(r.y, alpha)) as tf.Tensor3D };
 }
 
 /** {@link normalizeGroups} from standard tfjs ops (every backend; the reference for the fused kernel). */

@@ -41,17 +41,18 @@ afterAll(() => unregisterCpuKernels());
 
 describe('fused group normalisation (AnatomyNetGroupNorm) against the composed ops', () => {
   it.each([
-    [1, 37, 5], [2, 41, 3], [2, 64, 13], [3, 9, 1], [1, 4096, 12],
-  ])('G=%i R=%i C=%i: output, batch statistics and gradients of x, gamma, beta', (g, r, c) => {
+    [1, 37, 5, undefined], [2, 41, 3, undefined], [2, 64, 13, undefined], [3, 9, 1, undefined], [1, 4096, 12, undefined],
+    [1, 37, 5, 0.1], [2, 64, 13, 0.01], [3, 9, 1, 0],
+  ])('G=%i R=%i C=%i, LeakyReLU slope %s: output, batch statistics and gradients of x, gamma, beta', (g, r, c, alpha) => {
     const gen = rng(100 + g * r + c);
     const x = tf.add(tf.mul(rand([g, r, c], gen), 3), 2) as tf.Tensor3D; // mean 2, not centred
     const gamma = rand([c], gen, 0.5, 1.5) as tf.Tensor1D;
     const beta = rand([c], gen) as tf.Tensor1D;
     const dy = rand([g, r, c], gen);
     const run = (): tf.Tensor[] => {
-      const out = normalizeGroups(x, gamma, beta, 1e-5);
+      const out = normalizeGroups(x, gamma, beta, 1e-5, alpha);
       const grads = tf.grads((a, gm, b) => tf.sum(tf.mul(normalizeGroups(a as tf.Tensor3D, gm as tf.Tensor1D,
-        b as tf.Tensor1D, 1e-5).y, dy)))([x, gamma, beta]);
+        b as tf.Tensor1D, 1e-5, alpha).y, dy)))([x, gamma, beta]);
       return [out.y, out.mean, out.variance, ...grads];
     };
     const { composed, fused } = both(run);

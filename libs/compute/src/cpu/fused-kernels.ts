@@ -21,7 +21,7 @@ import { GROUP_NORM, GROUP_NORM_GRAD } from '../group-norm';
 import { addLeakyRelu, convEpilogueInPlace, leakyReluGrad, softmaxGradLastAxis } from './elementwise';
 import { conv3dEngine, Conv3dTooLargeError } from './engine';
 import { geometryFromConvInfo } from './geometry';
-import { groupNormBackward, groupNormForward } from './norm';
+import { groupNormBackward, groupNormForward, throughLeakyRelu } from './norm';
 import type { CpuBackendLike, FastKernel } from './support-kernels';
 
 
@@ -42,7 +42,7 @@ function groupShape(x: TensorInfo, kernel: string): [number, number, number] {
 
 const groupNorm: FastKernel = ({ x, gamma, beta }, attrs, backend) => {
   const [g, r, c] = groupShape(x, GROUP_NORM);
-  const f = groupNormForward(f32(backend, x), g, r, c, f32(backend, gamma), f32(backend, beta), attrs.eps as number);
+  const f = groupNormForward(f32(backend, x), g, r, c, f32(backend, gamma), f32(backend, beta), attrs.eps as number, attrs.alpha as number | undefined);
   return [
     backend.makeTensorInfo([g, r, c], 'float32', f.y),
     backend.makeTensorInfo([g, 1, c], 'float32', f.mean),
@@ -50,10 +50,13 @@ const groupNorm: FastKernel = ({ x, gamma, beta }, attrs, backend) => {
   ];
 };
 
-const groupNormGrad: FastKernel = ({ dy, x, mean, variance, gamma }, attrs, backend) => {
+const groupNormGrad: FastKernel = ({ dy, x, mean, variance, gamma, beta }, attrs, backend) => {
   const [g, r, c] = groupShape(x, GROUP_NORM_GRAD);
-  const b = groupNormBackward(f32(backend, dy), f32(backend, x), g, r, c, f32(backend, mean),
-    f32(backend, variance), f32(backend, gamma), attrs.eps as number);
+  const eps = attrs.eps as number, alpha = attrs.alpha as number | undefined;
+  const [xv, mv, vv, gv] = [x, mean, variance, gamma].map((t) => f32(backend, t));
+  if (alpha !== undefined && !beta) throw new RangeError(`${GROUP_NORM_GRAD}: the gradient through the LeakyReLU (alpha ${alpha}) needs beta`);
+  const d = alpha === undefined ? f32(backend, dy) : throughLeakyRelu(f32(backend, dy), xv, g, r, c, mv, vv, gv, f32(backend, beta), eps, alpha);
+  const b = groupNormBackward(d, xv, g, r, c, mv, vv, gv, eps);
   return [
     backend.makeTensorInfo([g, r, c], 'float32', b.dx),
     backend.makeTensorInfo([c], 'float32', b.dgamma),

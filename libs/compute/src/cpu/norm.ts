@@ -23,15 +23,23 @@ function invStd(variance: Float32Array, eps: number): Float64Array {
   return inv;
 }
 
+/** Group gi's y = x scale + shift per channel (float64), from its float32 statistics. */
+function affineOf(gi: number, c: number, mean: Float32Array, variance: Float32Array, gamma: Float32Array, beta: Float32Array,
+  eps: number, scale: Float64Array, shift: Float64Array): void {
+  const inv = invStd(variance.subarray(gi * c, gi * c + c), eps);
+  for (let j = 0; j < c; j++) { scale[j] = inv[j] * gamma[j]; shift[j] = beta[j] - mean[gi * c + j] * scale[j]; }
+}
+
 /**
  * y = (x - mean) / sqrt(var + eps) * gamma + beta per group and channel, with the biased batch
- * variance. Two reads of x (statistics, then y) and one write.
+ * variance, then LeakyReLU with slope `alpha` where one is given. Two reads of x (statistics, then
+ * y) and one write.
  */
 export function groupNormForward(x: Float32Array, g: number, r: number, c: number,
-  gamma: Float32Array, beta: Float32Array, eps: number): GroupNormForward {
+  gamma: Float32Array, beta: Float32Array, eps: number, alpha?: number): GroupNormForward {
   const mean = new Float32Array(g * c), variance = new Float32Array(g * c);
   const y = new Float32Array(x.length);
-  const s1 = new Float64Array(c), s2 = new Float64Array(c), shift0 = new Float64Array(c), m64 = new Float64Array(c);
+  const s1 = new Float64Array(c), s2 = new Float64Array(c), shift0 = new Float64Array(c);
   const scale = new Float64Array(c), shift = new Float64Array(c);
   for (let gi = 0; gi < g; gi++) {
     const base = gi * r * c, end = base + r * c;
@@ -46,14 +54,32 @@ export function groupNormForward(x: Float32Array, g: number, r: number, c: numbe
     for (let j = 0; j < c; j++) {
       const md = s1[j] / r;
       mean[gi * c + j] = shift0[j] + md;
-      m64[j] = mean[gi * c + j];
       variance[gi * c + j] = Math.max(0, s2[j] / r - md * md);
     }
-    const inv = invStd(variance.subarray(gi * c, gi * c + c), eps);
-    for (let j = 0; j < c; j++) { scale[j] = inv[j] * gamma[j]; shift[j] = beta[j] - m64[j] * scale[j]; }
+    affineOf(gi, c, mean, variance, gamma, beta, eps, scale, shift);
     for (let o = base; o < end; o += c) for (let j = 0; j < c; j++) y[o + j] = x[o + j] * scale[j] + shift[j];
   }
+  if (alpha !== undefined) for (let i = 0; i < y.length; i++) if (y[i] < 0) y[i] = alpha * y[i];
   return { y, mean, variance };
+}
+
+/**
+ * The gradient of the norm's output before a LeakyReLU of slope alpha, from the gradient dy of its
+ * output: dy where the normalised value (recomputed as the forward rounds it) is positive, alpha dy
+ * elsewhere, as tfjs's LeakyRelu gradient.
+ */
+export function throughLeakyRelu(dy: Float32Array, x: Float32Array, g: number, r: number, c: number, mean: Float32Array,
+  variance: Float32Array, gamma: Float32Array, beta: Float32Array, eps: number, alpha: number): Float32Array {
+  const d = new Float32Array(dy.length);
+  const scale = new Float64Array(c), shift = new Float64Array(c);
+  for (let gi = 0; gi < g; gi++) {
+    const base = gi * r * c, end = base + r * c;
+    affineOf(gi, c, mean, variance, gamma, beta, eps, scale, shift);
+    for (let o = base; o < end; o += c) {
+      for (let j = 0; j < c; j++) d[o + j] = Math.fround(x[o + j] * scale[j] + shift[j]) > 0 ? dy[o + j] : alpha * dy[o + j];
+    }
+  }
+  return d;
 }
 
 export interface GroupNormBackward {

@@ -14,6 +14,7 @@ export interface AdapterReport {
   /** True for software adapters such as lavapipe (Mesa's Vulkan CPU driver). */
   isFallbackAdapter: boolean;
   limits: {
+    maxStorageBuffersPerShaderStage: number;
     maxStorageBufferBindingSize: number;
     maxBufferSize: number;
     maxComputeWorkgroupsPerDimension: number;
@@ -84,6 +85,7 @@ export function describeAdapter(adapter: GPUAdapter): AdapterReport {
     description: info?.description ?? '',
     isFallbackAdapter: Boolean((adapter as any).isFallbackAdapter ?? (info as any)?.isFallbackAdapter),
     limits: {
+      maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
       maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
       maxBufferSize: l.maxBufferSize,
       maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
@@ -91,5 +93,36 @@ export function describeAdapter(adapter: GPUAdapter): AdapterReport {
       maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
     },
     features: [...adapter.features].map(String).sort(),
+  };
+}
+
+/**
+ * The device tfjs-backend-webgpu's own backend factory asks for (timestamp queries where offered, the
+ * adapter's limits on workgroups and buffer sizes), and the adapter's maxStorageBuffersPerShaderStage
+ * as well: WebGPU's default is 8, and this project's kernels that write several tensors in one
+ * dispatch bind more where the adapter allows (inplace_updates.ts, four buffers per variable).
+ */
+export function deviceDescriptor(adapter: GPUAdapter): GPUDeviceDescriptor {
+  const l = adapter.limits;
+  const keys = ['maxComputeWorkgroupStorageSize', 'maxComputeWorkgroupsPerDimension', 'maxStorageBufferBindingSize', 'maxBufferSize',
+    'maxComputeWorkgroupSizeX', 'maxComputeInvocationsPerWorkgroup', 'maxStorageBuffersPerShaderStage'] as const;
+  return {
+    requiredFeatures: adapter.features.has('timestamp-query') ? ['timestamp-query'] : [],
+    requiredLimits: Object.fromEntries(keys.map((k) => [k, l[k]])),
+  };
+}
+
+/**
+ * A factory for tfjs's 'webgpu' backend on {@link deviceDescriptor}'s device (tfjs-backend-webgpu's
+ * own factory otherwise; its module must be imported first, after {@link installDawn}).
+ */
+export function webgpuBackendFactory(): () => Promise<object> {
+  return async () => {
+    const { WebGPUBackend } = await import('@tensorflow/tfjs-backend-webgpu');
+    const g = await installDawn();
+    const adapter = await g?.requestAdapter({ powerPreference: 'high-performance' });
+    if (!adapter) throw new Error('no WebGPU adapter (Dawn found no Vulkan device)');
+    const device = await adapter.requestDevice(deviceDescriptor(adapter));
+    return new WebGPUBackend(device, adapter.info);
   };
 }

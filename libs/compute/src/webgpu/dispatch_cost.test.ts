@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { measureDispatchCost } from './dispatch_cost';
+import { countDispatches, measureDispatchCost } from './dispatch_cost';
 import { adapterPromise, SKIP_NOTE, startWebgpu } from './test_util';
 
 const adapter = await adapterPromise;
@@ -23,8 +23,21 @@ describe.skipIf(!adapter)(`webgpu dispatch cost${adapter ? '' : ` (${SKIP_NOTE})
     expect(cost.tfjsOpWall_us).toBeGreaterThanOrEqual(cost.tfjsOpEnqueue_us);
   });
 
+  it('counts the dispatches of a computation and puts the backend back', async () => {
+    await startWebgpu();
+    // past tfjs's CPU hand-off size (small tensors whose values are in JavaScript run on the CPU)
+    const a = tf.randomNormal([32, 32], 0, 1, 'float32', 1);
+    const { result, dispatches } = await countDispatches(() => tf.tidy(() => tf.add(tf.mul(a, 2), a)));
+    // Multiply by a scalar and Add: two dispatches
+    expect(dispatches).toBe(2);
+    expect(Object.prototype.hasOwnProperty.call(tf.backend(), 'recordAndSubmit')).toBe(false);
+    expect((await countDispatches(() => 1)).dispatches).toBe(0);
+    tf.dispose([a, result]);
+  });
+
   it('refuses other backends', async () => {
     await tf.setBackend('cpu');
     await expect(measureDispatchCost()).rejects.toThrow(/needs the webgpu backend, not cpu/);
+    await expect(countDispatches(() => 1)).rejects.toThrow(/needs the webgpu backend, not cpu/);
   });
 });

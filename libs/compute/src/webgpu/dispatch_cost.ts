@@ -163,3 +163,26 @@ export async function measureDispatchCost(n = 500, rounds = 5): Promise<Dispatch
     submit_us,
   };
 }
+
+/**
+ * Runs `f` on the active webgpu backend and counts the dispatches it records (every dispatch, tfjs's
+ * programs and this project's own pipelines alike, goes through the backend's recordAndSubmit).
+ */
+export async function countDispatches<T>(f: () => T | Promise<T>): Promise<{ result: T; dispatches: number }> {
+  if (tf.getBackend() !== 'webgpu') throw new Error(`countDispatches needs the webgpu backend, not ${tf.getBackend()}`);
+  const backend = tf.backend() as unknown as { recordAndSubmit: (...args: unknown[]) => void };
+  const own = Object.prototype.hasOwnProperty.call(backend, 'recordAndSubmit');
+  const record = backend.recordAndSubmit;
+  let dispatches = 0;
+  backend.recordAndSubmit = function (this: unknown, ...args: unknown[]) {
+    dispatches++;
+    return record.apply(this, args);
+  };
+  try {
+    const result = await f();
+    return { result, dispatches };
+  } finally {
+    if (own) backend.recordAndSubmit = record;
+    else delete (backend as Partial<typeof backend>).recordAndSubmit;
+  }
+}

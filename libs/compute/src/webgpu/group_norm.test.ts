@@ -22,15 +22,16 @@ describe.skipIf(!adapter)(`fused group norm on webgpu vs cpu${adapter ? '' : ` (
   });
 
   // one chunk, a lanes pass (past CHUNK rows), several lanes chunks folded again, more channels than
-  // a lanes pass takes (chunks of CHUNK rows, folded twice); G > 1; odd C
+  // a lanes pass takes (chunks of CHUNK rows, folded again); G > 1; odd C; with and without LeakyReLU
   it.each([
-    [1, 37, 5], [2, 300, 3], [1, WIDE_CHUNK * 8 + 77, 7], [3, 129, 16], [1, CHUNK * CHUNK + 77, LANES_MAX_INNER + 3],
-  ])('G=%i R=%i C=%i: y, batch statistics and the gradients of x, gamma, beta', async (g, r, c) => {
+    [1, 37, 5, undefined], [2, 300, 3, undefined], [1, WIDE_CHUNK * 8 + 77, 7, undefined], [3, 129, 16, undefined],
+    [1, 3 * CHUNK + 5, LANES_MAX_INNER + 3, undefined], [2, 300, 3, 0.1], [1, WIDE_CHUNK * 8 + 77, 7, 0.01], [1, 37, 5, 0],
+  ])('G=%i R=%i C=%i, LeakyReLU slope %s: y, batch statistics and the gradients of x, gamma, beta', async (g, r, c, alpha) => {
     const run = (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, w: tf.Tensor): tf.Tensor[] => {
       // mean 2, not centred, as activations are
       const xs = tf.add(tf.mul(x, 3), 2) as tf.Tensor3D;
-      const out = normalizeGroups(xs, tf.add(gamma, 1.5) as tf.Tensor1D, beta as tf.Tensor1D, 1e-5);
-      const grads = tf.grads((a, gm, b) => tf.sum(tf.mul(normalizeGroups(a as tf.Tensor3D, gm as tf.Tensor1D, b as tf.Tensor1D, 1e-5).y, w)))(
+      const out = normalizeGroups(xs, tf.add(gamma, 1.5) as tf.Tensor1D, beta as tf.Tensor1D, 1e-5, alpha);
+      const grads = tf.grads((a, gm, b) => tf.sum(tf.mul(normalizeGroups(a as tf.Tensor3D, gm as tf.Tensor1D, b as tf.Tensor1D, 1e-5, alpha).y, w)))(
         [xs, tf.add(gamma, 1.5), beta]);
       return [out.y, out.mean, out.variance, ...grads];
     };

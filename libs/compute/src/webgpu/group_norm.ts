@@ -17,16 +17,27 @@ import { GROUP_NORM, GROUP_NORM_DX, GROUP_NORM_SUMS } from '../group-norm';
 import { firstPass, reduceOnGpu, type RowTerm } from './reduce';
 import { FlatProgram, release, reshapeView, type TensorInfo, type WebGPUBackendLike } from './program';
 
-/** What the first folding pass sums per row: x, (x - mean)^2, dy, or dy xhat. */
-const TERMS: Record<'x' | 'centredSquare' | 'dy' | 'dyXhat', RowTerm> = {
+/** The normalised value of x[at], channel c, statistics at gc: one expression wherever it is recomputed. */
+const normalised = (at: string, gc: string, c: string) => `(x[${at}] - mean[${gc}]) * inverseSqrt(variance[${gc}] + uniforms.eps) * gamma[${c}] + beta[${c}]`;
+
+/** dy at `at` through a LeakyReLU of slope alpha after the norm (alpha undefined: dy itself). */
+const dyThrough = (alpha: number | undefined, at: string, gc: string, c: string) => (alpha === undefined
+  ? `dy[${at}]` : `select(dy[${at}] * f32(${Math.fround(alpha)}), dy[${at}], ${normalised(at, gc, c)} > 0.0)`);
+
+/** What the first folding pass sums per row: x, (x - mean)^2, dy, or dy xhat (dy through the LeakyReLU, if any). */
+const TERMS = {
   x: { key: 'x', inputs: ['x'], preamble: '', value: 'x[at]' },
   centredSquare: { key: 'centred_square', inputs: ['x', 'mean'], preamble: 'let m = mean[oi];', value: '(x[at] - m) * (x[at] - m)' },
-  dy: { key: 'dy', inputs: ['dy'], preamble: '', value: 'dy[at]' },
-  dyXhat: {
-    key: 'dy_xhat', inputs: ['dy', 'x', 'mean', 'variance'],
-    preamble: 'let m = mean[oi]; let inv = inverseSqrt(variance[oi] + uniforms.eps);', value: 'dy[at] * (x[at] - m) * inv',
-  },
-};
+  dy: (alpha?: number): RowTerm => (alpha === undefined
+    ? { key: 'dy', inputs: ['dy'], preamble: '', value: 'dy[at]' }
+    : { key: `dy_act_${Math.fround(alpha)}`, inputs: ['dy', 'x', 'mean', 'variance', 'gamma', 'beta'], preamble: '', value: dyThrough(alpha, 'at', 'oi', 'i') }),
+  dyXhat: (alpha?: number): RowTerm => ({
+    key: alpha === undefined ? 'dy_xhat' : `dy_xhat_act_${Math.fround(alpha)}`,
+    inputs: ['dy', 'x', 'mean', 'variance', ...(alpha === undefined ? [] : ['gamma', 'beta'])],
+    preamble: 'let m = mean[oi]; let inv = inverseSqrt(variance[oi] + uniforms.eps);',
+    value: `${dyThrough(alpha, 'at', 'oi', 'i')} * (x[at] - m) * inv`,
+  }),
+} satisfies Record<string, RowTerm | ((alpha?: number) => RowTerm)>;
 
 interface Dims {
   g: number;
@@ -38,6 +49,13 @@ function dimsOf(kernel: string, x: TensorInfo): Dims {
   if (x.shape.length !== 3 || x.dtype !== 'float32') throw new RangeError(`${kernel}: x must be float32 [G, R, C], got ${x.dtype} [${x.shape.join(',')}]`);
   const [g, r, c] = x.shape;
   return { g, r, c };
+}
+
+/** The named input of a kernel call, or an error naming what is missing (beta, when alpha is given). */
+function operand(kernel: string, inputs: Record<string, TensorInfo>, name: string): TensorInfo {
+  const t = inputs[name];
+  if (!t) throw new RangeError(`${kernel}: input ${name} missing${name === 'beta' ? ' (the LeakyReLU gradient recomputes the norm\'s output)' : ''}`);
+  return t;
 }
 
 /** Uniforms of the programs, in their declaration order. */
@@ -69,20 +87,27 @@ function rowsPass(backend: WebGPUBackendLike, d: Dims, names: string[], inputs: 
   return out;
 }
 
-const NORMALISE = 'let inv = inverseSqrt(variance[gc] + uniforms.eps); result[index] = (x[index] - mean[gc]) * inv * gamma[c] + beta[c];';
-const DX = `let inv = inverseSqrt(variance[gc] + uniforms.eps);
+const normalise = (alpha?: number) => `let y = ${normalised('index', 'gc', 'c')};
+        result[index] = ${alpha === undefined ? 'y' : `select(y, f32(${Math.fround(alpha)}) * y, y < 0.0)`};`;
+const dxBody = (alpha?: number) => `let inv = inverseSqrt(variance[gc] + uniforms.eps);
         let xhat = (x[index] - mean[gc]) * inv;
-        result[index] = gamma[c] * inv * (dy[index] - sumDy[gc] * uniforms.invR - xhat * sumDyXhat[gc] * uniforms.invR);`;
+        let d = ${dyThrough(alpha, 'index', 'gc', 'c')};
+        result[index] = gamma[c] * inv * (d - sumDy[gc] * uniforms.invR - xhat * sumDyXhat[gc] * uniforms.invR);`;
+/** The LeakyReLU slope of a norm's attrs, if it has one; its literal goes into the shader (and its key). */
+const alphaOf = (attrs: unknown): number | undefined => (attrs as { alpha?: number }).alpha;
+const actKey = (alpha?: number) => (alpha === undefined ? '' : `_act_${Math.fround(alpha)}`);
 
 export function groupNormConfig(): tf.KernelConfig {
   const kernelFunc: tf.KernelFunc = (args) => {
     const backend = args.backend as unknown as WebGPUBackendLike;
     const { x, gamma, beta } = args.inputs as { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo };
     const eps = (args.attrs as { eps: number }).eps;
+    const alpha = alphaOf(args.attrs);
     const d = dimsOf(GROUP_NORM, x);
     const mean = rowSums(backend, d, TERMS.x, [x], eps, 1 / d.r);
     const variance = rowSums(backend, d, TERMS.centredSquare, [x, mean], eps, 1 / d.r);
-    const y = rowsPass(backend, d, ['x', 'mean', 'variance', 'gamma', 'beta'], [x, mean, variance, gamma, beta], NORMALISE, 'normalise', [...x.shape], eps);
+    const y = rowsPass(backend, d, ['x', 'mean', 'variance', 'gamma', 'beta'], [x, mean, variance, gamma, beta], normalise(alpha),
+      `normalise${actKey(alpha)}`, [...x.shape], eps);
     return [y, mean, variance];
   };
   return { kernelName: GROUP_NORM, backendName: 'webgpu', kernelFunc };
@@ -91,10 +116,12 @@ export function groupNormConfig(): tf.KernelConfig {
 export function groupNormSumsConfig(): tf.KernelConfig {
   const kernelFunc: tf.KernelFunc = (args) => {
     const backend = args.backend as unknown as WebGPUBackendLike;
-    const { dy, x, mean, variance } = args.inputs as Record<string, TensorInfo>;
+    const inputs = args.inputs as Record<string, TensorInfo>;
     const eps = (args.attrs as { eps: number }).eps;
-    const d = dimsOf(GROUP_NORM_SUMS, x);
-    return [rowSums(backend, d, TERMS.dy, [dy], eps), rowSums(backend, d, TERMS.dyXhat, [dy, x, mean, variance], eps)];
+    const alpha = alphaOf(args.attrs);
+    const d = dimsOf(GROUP_NORM_SUMS, inputs.x);
+    const sumOf = (term: RowTerm) => rowSums(backend, d, term, term.inputs.map((n) => operand(GROUP_NORM_SUMS, inputs, n)), eps);
+    return [sumOf(TERMS.dy(alpha)), sumOf(TERMS.dyXhat(alpha))];
   };
   return { kernelName: GROUP_NORM_SUMS, backendName: 'webgpu', kernelFunc };
 }
@@ -102,11 +129,12 @@ export function groupNormSumsConfig(): tf.KernelConfig {
 export function groupNormDxConfig(): tf.KernelConfig {
   const kernelFunc: tf.KernelFunc = (args) => {
     const backend = args.backend as unknown as WebGPUBackendLike;
-    const { dy, x, mean, variance, gamma, sumDy, sumDyXhat } = args.inputs as Record<string, TensorInfo>;
+    const inputs = args.inputs as Record<string, TensorInfo>;
     const eps = (args.attrs as { eps: number }).eps;
-    const d = dimsOf(GROUP_NORM_DX, x);
-    return rowsPass(backend, d, ['dy', 'x', 'mean', 'variance', 'gamma', 'sumDy', 'sumDyXhat'],
-      [dy, x, mean, variance, gamma, sumDy, sumDyXhat], DX, 'dx', [...x.shape], eps);
+    const alpha = alphaOf(args.attrs);
+    const d = dimsOf(GROUP_NORM_DX, inputs.x);
+    const names = ['dy', 'x', 'mean', 'variance', 'gamma', 'sumDy', 'sumDyXhat', ...(alpha === undefined ? [] : ['beta'])];
+    return rowsPass(backend, d, names, names.map((n) => operand(GROUP_NORM_DX, inputs, n)), dxBody(alpha), `dx${actKey(alpha)}`, [...inputs.x.shape], eps);
   };
   return { kernelName: GROUP_NORM_DX, backendName: 'webgpu', kernelFunc };
 }

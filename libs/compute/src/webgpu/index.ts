@@ -11,5 +11,5 @@ export { clearTunedTilings, loadTunedTilings, tunedTilings, type ConvTiling, typ
 export { type DirectTiling } from './conv3d_direct';
 export { type GemmTiling } from './conv3d_gemm';
 export { bindGroupCacheStats, cacheBindGroups, type BindGroupCacheStats } from './bind_groups';
-export { measureDispatchCost, type DispatchCost } from './dispatch_cost';
+export { countDispatches, measureDispatchCost, type DispatchCost } from './dispatch_cost';
 export { boundGpuBufferPool, capGpuBufferPool, gpuAllocationPeak, trimGpuBufferPool } from './memory';

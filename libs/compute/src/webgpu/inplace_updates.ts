@@ -1,13 +1,14 @@
 /**
  * Kernels that update variables where they are, on webgpu: the in-place optimizer updates
- * (../optimizer-kernels.ts; one dispatch updates two variables, value and optimizer state) and the
- * BatchNorm running statistics (../group-norm.ts; mean and variance in one dispatch).
+ * (../optimizer-kernels.ts; one dispatch updates several variables, value and optimizer state) and
+ * the BatchNorm running statistics (../group-norm.ts; mean and variance in one dispatch).
  *
  * Why: the per-variable kernels (optimizer_update.ts) need one dispatch per output, because a
  * tfjs program writes one buffer: 312 of a reference training step's ~1,000 dispatches (104
  * variables x 3) and 312 new buffers a step. Here a shader of our own binds each variable's value
- * and state read-write (two variables fill WebGPU's default 8 storage buffers for RMSprop), so the
- * update is 52 dispatches and allocates nothing.
+ * and state read-write (two variables fill WebGPU's default 8 storage buffers for RMSprop; the
+ * device asks for the adapter's limit, dawn.ts), so the update is 52 dispatches at 8 buffers, 26
+ * at 16, and allocates nothing.
  *
  * How: tfjs's programs bind their inputs read-only, so the pipeline is compiled here and handed to
  * the backend's recordAndSubmit, which binds output + inputs in order, adds its uniforms (NaN,
@@ -21,8 +22,12 @@ import { MOM_UNIFORMS, momUniforms, newAccumulation, newMoment, newMomentumValue
 import { release, reshapeView, spreadWorkgroups, type ProgramUniform, type TensorInfo, type WebGPUBackendLike } from './program';
 
 const THREADS = 256;
-/** Variables per dispatch: RMSprop binds 4 storage buffers each, and 8 is WebGPU's default limit. */
-const PER_DISPATCH = 2;
+/**
+ * Variables per dispatch: as many as the device's storage buffers allow (RMSprop binds four per
+ * variable; WebGPU's default limit of 8 gives two, the 16 of lavapipe's adapter four).
+ */
+export const variablesPerDispatch = (device: GPUDevice, buffersPerVariable: number): number =>
+  Math.max(1, Math.floor(device.limits.maxStorageBuffersPerShaderStage / buffersPerVariable));
 
 /** The parts of tfjs-backend-webgpu's WebGPUBackend this file uses beyond {@link WebGPUBackendLike}. */
 interface InternalBackend extends WebGPUBackendLike {
@@ -150,8 +155,9 @@ function inPlaceConfig(spec: UpdateSpec): tf.KernelConfig {
       }
       return ts;
     });
-    for (let first = 0; first < count; first += PER_DISPATCH) {
-      const group = variables.slice(first, first + PER_DISPATCH);
+    const perDispatch = variablesPerDispatch(backend.device, spec.buffers.length);
+    for (let first = 0; first < count; first += perDispatch) {
+      const group = variables.slice(first, first + perDispatch);
       const views: TensorInfo[] = [];
       const uniforms: ProgramUniform[] = [...hyper];
       let groups = 0;
