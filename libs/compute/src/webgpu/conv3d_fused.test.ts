@@ -9,6 +9,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { composedSeGate, fusedConvReference, normInputs } from '../cpu/test-util';
 import { ADD_LEAKY_RELU, FUSED_CONV3D, SE_GATE } from '../fused-conv';
 import { directCandidates, directGeometry } from './conv3d_direct';
+import { SE_GATE_GRAD_BUFFERS, seGateGradOneDispatch, seGateGradPerOutput } from './se_gate';
 import { defaultTiling, gemmMode } from './conv3d_gemm';
 import { forceTiling, type ConvTiling } from './gemm_plan';
 import { adapterPromise, compareWithCpu, SKIP_NOTE, startWebgpu } from './test_util';
@@ -118,5 +119,26 @@ describe.skipIf(!adapter)(`webgpu eval-mode fusions vs cpu${adapter ? '' : ` (${
     await tf.setBackend('webgpu');
     expect(res.shapes).toEqual([[n, c], [c, r], [r], [r, c], [c]]);
     for (const e of res.errors) expect(e).toBeLessThan(1e-5);
+  });
+
+  it('the gate\'s gradients in one dispatch equal the five-program fallback (devices with fewer storage buffers)', async () => {
+    await startWebgpu();
+    expect((tf.backend() as unknown as { device: GPUDevice }).device.limits.maxStorageBuffersPerShaderStage).toBeGreaterThanOrEqual(SE_GATE_GRAD_BUFFERS);
+    const [n, c, r] = [3, 70, 17];
+    const make = (shape: number[], seed: number) => tf.randomNormal(shape, 0, 1, 'float32', seed);
+    const inputs = { dgate: make([n, c], 1), sums: tf.mul(make([n, c], 2), 300), w1: make([c, r], 3), b1: make([r], 4), w2: make([r, c], 5), b2: make([c], 6) };
+    const backend = tf.backend() as never;
+    const uniforms = [{ type: 'float32' as const, data: [123] }, { type: 'float32' as const, data: [0.01] }];
+    const read = (infos: tf.TensorInfo[]) => Promise.all(infos.map(async (t) => {
+      const v = tf.engine().makeTensorFromTensorInfo(t);
+      const values = Array.from(await v.data());
+      v.dispose();
+      return values;
+    }));
+    const one = await read(seGateGradOneDispatch(backend, inputs, n, c, r, uniforms));
+    const five = await read(seGateGradPerOutput(backend, inputs, n, c, r, uniforms));
+    expect(one).toEqual(five);
+    expect(one[1].some((v) => v !== 0)).toBe(true);
+    tf.dispose(Object.values(inputs));
   });
 });

@@ -10,16 +10,15 @@
  * device asks for the adapter's limit, dawn.ts), so the update is 52 dispatches at 8 buffers, 26
  * at 16, and allocates nothing.
  *
- * How: tfjs's programs bind their inputs read-only, so the pipeline is compiled here and handed to
- * the backend's recordAndSubmit, which binds output + inputs in order, adds its uniforms (NaN,
- * Infinity, then each tensor's shape and strides; 1-D views make those two i32 each) before ours,
- * and keeps the dispatch in its command stream, its submit batching and tf.profile's timers.
+ * How: tfjs's programs bind their inputs read-only, so the shader is our own (raw_program.ts),
+ * recorded through the backend's recordAndSubmit.
  */
 import * as tf from '@tensorflow/tfjs';
 import { RUNNING_STATS_IN_PLACE } from '../group-norm';
 import { MOMENTUM_UPDATE_IN_PLACE, RMSPROP_UPDATE_IN_PLACE } from '../optimizer-kernels';
 import { MOM_UNIFORMS, momUniforms, newAccumulation, newMoment, newMomentumValue, RMS_UNIFORMS, rmsUniforms } from './optimizer_update';
-import { release, reshapeView, spreadWorkgroups, type ProgramUniform, type TensorInfo, type WebGPUBackendLike } from './program';
+import { spreadWorkgroups, type ProgramUniform, type TensorInfo } from './program';
+import { rawPipeline, RawProgram, rawShader, runRaw, type RawBackend } from './raw_program';
 
 const THREADS = 256;
 /**
@@ -28,13 +27,6 @@ const THREADS = 256;
  */
 export const variablesPerDispatch = (device: GPUDevice, buffersPerVariable: number): number =>
   Math.max(1, Math.floor(device.limits.maxStorageBuffersPerShaderStage / buffersPerVariable));
-
-/** The parts of tfjs-backend-webgpu's WebGPUBackend this file uses beyond {@link WebGPUBackendLike}. */
-interface InternalBackend extends WebGPUBackendLike {
-  tensorMap: { get(dataId: object): { values: unknown; resource: unknown } | undefined };
-  uploadToGPU(dataId: object): void;
-  recordAndSubmit(program: object, output: TensorInfo, inputs: TensorInfo[], uniforms: ProgramUniform[]): void;
-}
 
 interface UpdateSpec {
   kernelName: string;
@@ -80,16 +72,7 @@ const RUNNING_STATS: UpdateSpec = {
 
 /** The WGSL of one dispatch over `slots` variables. */
 export function inPlaceShader(spec: UpdateSpec, slots: number): string {
-  const bindings: string[] = [];
-  const tensorUniforms: string[] = [];
-  for (let k = 0; k < slots; k++) {
-    for (const b of spec.buffers) {
-      const i = bindings.length;
-      bindings.push(`@group(0) @binding(${i}) var<storage, ${b.written ? 'read_write' : 'read'}> ${b.name}${k} : array<f32>;`);
-    }
-  }
-  // tfjs lists the inputs' shapes first and the output's (binding 0) last
-  for (let i = 1; i <= bindings.length; i++) tensorUniforms.push(`shape${i % bindings.length} : i32, stride${i % bindings.length} : i32,`);
+  const bindings = Array.from({ length: slots }, (_, k) => spec.buffers.map((b) => ({ name: `${b.name}${k}`, written: b.written }))).flat();
   const sizes = Array.from({ length: slots }, (_, k) => `size${k} : i32, start${k} : i32,`).join(' ');
   const branches = Array.from({ length: slots }, (_, k) => {
     const test = k === slots - 1 ? '' : `if (g < uniforms.start${k + 1}) `;
@@ -98,45 +81,18 @@ export function inPlaceShader(spec: UpdateSpec, slots: number): string {
           if (i < uniforms.size${k}) { ${spec.body(k)} }
         }`;
   }).join(' ');
-  return `${bindings.join('\n')}
-    struct Uniforms { NAN : f32, INFINITY : f32, ${tensorUniforms.join(' ')} ${spec.uniformFields} ${sizes} };
-    @group(0) @binding(${bindings.length}) var<uniform> uniforms : Uniforms;
-    @compute @workgroup_size(${THREADS})
-    fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : vec3<u32>,
-            @builtin(local_invocation_index) lid : u32) {
+  return rawShader(bindings, `${spec.uniformFields} ${sizes}`, THREADS, `
       let g = i32(wid.y * nwg.x + wid.x);
       let t = i32(lid);
-      ${branches}
-    }`;
+      ${branches}`);
 }
 
-/** What recordAndSubmit reads of a program; the class name labels tf.profile's timers. */
-class InPlaceUpdateProgram {
-  constructor(
-    readonly pipeline: GPUComputePipeline,
-    readonly dispatch: [number, number, number],
-    readonly outputShape: number[],
-  ) {}
-}
-
-const pipelines = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();
-
-function pipelineFor(device: GPUDevice, spec: UpdateSpec, slots: number): GPUComputePipeline {
-  let byKey = pipelines.get(device);
-  if (!byKey) pipelines.set(device, (byKey = new Map()));
-  const key = `${spec.kernelName}_${slots}`;
-  let pipeline = byKey.get(key);
-  if (!pipeline) {
-    const module = device.createShaderModule({ code: inPlaceShader(spec, slots), label: key });
-    pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: key });
-    byKey.set(key, pipeline);
-  }
-  return pipeline;
-}
+/** The class name labels tf.profile's timers. */
+class InPlaceUpdateProgram extends RawProgram {}
 
 function inPlaceConfig(spec: UpdateSpec): tf.KernelConfig {
   const kernelFunc: tf.KernelFunc = (args) => {
-    const backend = args.backend as unknown as InternalBackend;
+    const backend = args.backend as unknown as RawBackend;
     const inputs = args.inputs as Record<string, TensorInfo>;
     const attrs = args.attrs as unknown as Record<string, number>;
     const count = attrs.count;
@@ -158,28 +114,18 @@ function inPlaceConfig(spec: UpdateSpec): tf.KernelConfig {
     const perDispatch = variablesPerDispatch(backend.device, spec.buffers.length);
     for (let first = 0; first < count; first += perDispatch) {
       const group = variables.slice(first, first + perDispatch);
-      const views: TensorInfo[] = [];
       const uniforms: ProgramUniform[] = [...hyper];
       let groups = 0;
       for (const ts of group) {
         const size = tf.util.sizeFromShape(ts[0].shape);
-        for (const t of ts) {
-          backend.uploadToGPU(t.dataId);
-          views.push(reshapeView(backend, t, [size]));
-        }
         uniforms.push({ type: 'int32', data: [size] }, { type: 'int32', data: [groups] });
         groups += Math.ceil(size / THREADS);
       }
       const [x, y] = spreadWorkgroups(groups);
-      const program = new InPlaceUpdateProgram(pipelineFor(backend.device, spec, group.length), [x, y, 1], [1]);
-      backend.recordAndSubmit(program, views[0], views.slice(1), uniforms);
-      release(backend, ...views);
-      // tfjs keeps a read-back copy on the CPU and would serve it instead of the new values
-      for (const ts of group) {
-        ts.forEach((t, j) => {
-          if (spec.buffers[j].written) backend.tensorMap.get(t.dataId)!.values = null;
-        });
-      }
+      const slots = group.length;
+      const pipeline = rawPipeline(backend.device, `${spec.kernelName}_${slots}`, () => inPlaceShader(spec, slots));
+      const written = group.flatMap((ts) => ts.filter((_, j) => spec.buffers[j].written));
+      runRaw(backend, new InPlaceUpdateProgram(pipeline, [x, y, 1], [1]), group.flat(), uniforms, written);
     }
     return [];
   };
