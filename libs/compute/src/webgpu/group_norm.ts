@@ -10,12 +10,14 @@
  * xhat, xhat gamma); the reference network has 14 norms. How: the sums over rows are reduce.ts's
  * passes with the centring or the dy xhat product applied as they read (the means scaled in their
  * last pass); the rest is one flat pass each. The variance is the two-pass centred one, like the
- * composed ops'. A forward is three dispatches up to 2,048 rows per group.
+ * composed ops'. The gradient's two sums share one pass (a shader of our own with two outputs). Up
+ * to 2,048 rows per group, a forward is three dispatches and a backward two.
  */
 import * as tf from '@tensorflow/tfjs';
 import { GROUP_NORM, GROUP_NORM_DX, GROUP_NORM_SUMS } from '../group-norm';
-import { firstPass, reduceOnGpu, type RowTerm } from './reduce';
-import { FlatProgram, release, reshapeView, type TensorInfo, type WebGPUBackendLike } from './program';
+import { firstPass, LANE_THREADS, LANES_MAX_INNER, reduceOnGpu, WIDE_CHUNK, type RowTerm } from './reduce';
+import { FlatProgram, release, reshapeView, spreadWorkgroups, type TensorInfo, type WebGPUBackendLike } from './program';
+import { rawOutput, rawPipeline, RawProgram, rawShader, runRaw, type RawBackend } from './raw_program';
 
 /** The normalised value of x[at], channel c, statistics at gc: one expression wherever it is recomputed. */
 const normalised = (at: string, gc: string, c: string) => `(x[${at}] - mean[${gc}]) * inverseSqrt(variance[${gc}] + uniforms.eps) * gamma[${c}] + beta[${c}]`;
@@ -113,6 +115,70 @@ export function groupNormConfig(): tf.KernelConfig {
   return { kernelName: GROUP_NORM, backendName: 'webgpu', kernelFunc };
 }
 
+/** The class name labels tf.profile's timers. */
+class GroupNormSumsProgram extends RawProgram {}
+
+/**
+ * sum dy and sum dy xhat over each group's rows in one lanes pass (reduce.ts's LanesReduceProgram,
+ * with two accumulators and two outputs): [G, parts, C] each. Eight storage buffers at most, WebGPU's
+ * minimum. For C <= LANES_MAX_INNER.
+ */
+function bothSumsOnePass(backend: RawBackend, d: Dims, inputs: Record<string, TensorInfo>, eps: number, alpha?: number): TensorInfo[] {
+  const parts = Math.ceil(d.r / WIDE_CHUNK);
+  const lanes = Math.floor(LANE_THREADS / d.c);
+  const operands = ['dy', 'x', 'mean', 'variance', ...(alpha === undefined ? [] : ['gamma', 'beta'])];
+  const outputs = [rawOutput(backend, [d.g, parts, d.c]), rawOutput(backend, [d.g, parts, d.c])];
+  const pipeline = rawPipeline(backend.device, `anatomynet_groupnorm_sums_${d.c}${actKey(alpha)}`, () => rawShader(
+    [{ name: 'sumDy', written: true }, { name: 'sumDyXhat', written: true }, ...operands.map((name) => ({ name, written: false }))],
+    'R : i32, parts : i32, groups : i32, eps : f32,', LANE_THREADS, `
+      // spare workgroups of the grid fold group 0 again without writing (barriers need uniform control flow)
+      let id = i32(wid.y * nwg.x + wid.x);
+      let spare = id >= uniforms.groups;
+      let g = select(id, 0, spare);
+      let o = g / uniforms.parts;
+      let p = g - o * uniforms.parts;
+      let tid = i32(lid);
+      let i = tid % ${d.c};
+      let lane = tid / ${d.c};
+      var a1 = 0.0;
+      var a2 = 0.0;
+      if (lane < ${lanes}) {
+        let oi = o * ${d.c} + i;
+        let m = mean[oi];
+        let inv = inverseSqrt(variance[oi] + uniforms.eps);
+        let r1 = min((p + 1) * ${WIDE_CHUNK}, uniforms.R);
+        for (var r = p * ${WIDE_CHUNK} + lane; r < r1; r = r + ${lanes}) {
+          let at = (o * uniforms.R + r) * ${d.c} + i;
+          let dv = ${dyThrough(alpha, 'at', 'oi', 'i')};
+          a1 = a1 + dv;
+          a2 = a2 + dv * (x[at] - m) * inv;
+        }
+      }
+      part1[tid] = a1;
+      part2[tid] = a2;
+      workgroupBarrier();
+      if (tid < ${d.c} && !spare) {
+        a1 = part1[tid];
+        a2 = part2[tid];
+        for (var l = 1; l < ${lanes}; l = l + 1) {
+          a1 = a1 + part1[l * ${d.c} + tid];
+          a2 = a2 + part2[l * ${d.c} + tid];
+        }
+        sumDy[(o * uniforms.parts + p) * ${d.c} + tid] = a1;
+        sumDyXhat[(o * uniforms.parts + p) * ${d.c} + tid] = a2;
+      }`, `var<workgroup> part1 : array<f32, ${LANE_THREADS}>;
+    var<workgroup> part2 : array<f32, ${LANE_THREADS}>;`));
+  const [x, y] = spreadWorkgroups(d.g * parts);
+  runRaw(backend, new GroupNormSumsProgram(pipeline, [x, y, 1], [d.g, parts, d.c]),
+    [...outputs, ...operands.map((n) => operand(GROUP_NORM_SUMS, inputs, n))], [
+      { type: 'int32', data: [d.r] }, { type: 'int32', data: [parts] }, { type: 'int32', data: [d.g * parts] }, { type: 'float32', data: [eps] },
+    ]);
+  if (parts === 1) return outputs;
+  const sums = outputs.map((t) => reduceOnGpu(backend, t, [1], [d.g, 1, d.c], 'sum'));
+  release(backend, ...outputs);
+  return sums;
+}
+
 export function groupNormSumsConfig(): tf.KernelConfig {
   const kernelFunc: tf.KernelFunc = (args) => {
     const backend = args.backend as unknown as WebGPUBackendLike;
@@ -120,6 +186,7 @@ export function groupNormSumsConfig(): tf.KernelConfig {
     const eps = (args.attrs as { eps: number }).eps;
     const alpha = alphaOf(args.attrs);
     const d = dimsOf(GROUP_NORM_SUMS, inputs.x);
+    if (d.c <= LANES_MAX_INNER) return bothSumsOnePass(backend as RawBackend, d, inputs, eps, alpha);
     const sumOf = (term: RowTerm) => rowSums(backend, d, term, term.inputs.map((n) => operand(GROUP_NORM_SUMS, inputs, n)), eps);
     return [sumOf(TERMS.dy(alpha)), sumOf(TERMS.dyXhat(alpha))];
   };

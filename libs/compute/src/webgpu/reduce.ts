@@ -45,7 +45,7 @@ function foldCode(op: ReduceOp, dtype: 'float32' | 'int32', acc = 'acc', v = 'v'
 
 /** Rows one workgroup of {@link LanesReduceProgram} folds. */
 export const WIDE_CHUNK = 2048;
-const LANE_THREADS = 256;
+export const LANE_THREADS = 256;
 /** The most kept values per row (inner) for which {@link LanesReduceProgram} runs: two lanes at least. */
 export const LANES_MAX_INNER = LANE_THREADS / 2;
 
