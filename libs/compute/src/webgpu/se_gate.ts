@@ -12,31 +12,48 @@ import { rawOutput, rawPipeline, RawProgram, rawShader, runRaw, type RawBackend 
 
 const THREADS = 64;
 
-class SeGateProgram implements WebGPUProgram {
-  variableNames = ['sums', 'w1', 'b1', 'w2', 'b2'];
-  outputShape: number[];
-  shaderKey: string;
+/** What the gate's tfjs programs share: `workgroups` workgroups of {@link THREADS}, the gate's uniforms. */
+abstract class GateProgram implements WebGPUProgram {
   // a y axis makes tfjs emit `fn main()` with workgroup ids (not the flat main(index))
   dispatchLayout = { x: [1], y: [0] };
   dispatch: [number, number, number];
   workgroupSize: [number, number, number] = [THREADS, 1, 1];
   uniforms = 'voxels : f32, alpha : f32,';
+  constructor(readonly variableNames: string[], readonly outputShape: number[], public shaderKey: string, workgroups: number) {
+    this.dispatch = [workgroups, 1, 1];
+  }
+  abstract getUserCode(): string;
+}
 
+class SeGateProgram extends GateProgram {
   constructor(cases: number, private channels: number, private hidden: number) {
-    this.outputShape = [cases, channels];
-    this.dispatch = [cases, 1, 1];
-    this.shaderKey = `anatomynet_se_gate_${channels}_${hidden}`;
+    super(['sums', 'w1', 'b1', 'w2', 'b2'], [cases, channels], `anatomynet_se_gate_${channels}_${hidden}`, cases);
   }
 
   getUserCode(): string {
     const c = this.channels, r = this.hidden;
-    // each sum in the composed ops' order: the products over the input axis, then the bias
-    return `
-      var<workgroup> z : array<f32, ${c}>;
-      var<workgroup> hid : array<f32, ${r}>;
+    return `${caseForwardWgsl(c, r)}
       fn main() {
         let n = i32(workgroupId.x);
         let t = i32(localId.x);
+        caseForward(n, t);
+        for (var k = t; k < ${c}; k = k + ${THREADS}) { result[n * ${c} + k] = gate[k]; }
+      }`;
+  }
+}
+
+/**
+ * WGSL: workgroup arrays and `caseForward(n, t)`, case n's gate in `gate` (with the means `z`, the
+ * hidden layer `hid` and its LeakyReLU slope `slope` on the way). Each sum in the composed ops'
+ * order: the products over the input axis, then the bias.
+ */
+function caseForwardWgsl(c: number, r: number): string {
+  return `
+      var<workgroup> z : array<f32, ${c}>;
+      var<workgroup> hid : array<f32, ${r}>;
+      var<workgroup> slope : array<f32, ${r}>;
+      var<workgroup> gate : array<f32, ${c}>;
+      fn caseForward(n : i32, t : i32) {
         for (var i = t; i < ${c}; i = i + ${THREADS}) { z[i] = sums[n * ${c} + i] / uniforms.voxels; }
         workgroupBarrier();
         for (var j = t; j < ${r}; j = j + ${THREADS}) {
@@ -44,15 +61,16 @@ class SeGateProgram implements WebGPUProgram {
           for (var i = 0; i < ${c}; i = i + 1) { a = a + z[i] * w1[i * ${r} + j]; }
           a = a + b1[j];
           hid[j] = select(a, uniforms.alpha * a, a < 0.0);
+          slope[j] = select(uniforms.alpha, 1.0, a > 0.0);
         }
         workgroupBarrier();
         for (var k = t; k < ${c}; k = k + ${THREADS}) {
           var a = 0.0;
           for (var j = 0; j < ${r}; j = j + 1) { a = a + hid[j] * w2[j * ${c} + k]; }
-          result[n * ${c} + k] = 1.0 / (1.0 + exp(-(a + b2[k])));
+          gate[k] = 1.0 / (1.0 + exp(-(a + b2[k])));
         }
+        workgroupBarrier();
       }`;
-  }
 }
 
 /** The gate's five gradients, in {@link SE_GATE_GRAD}'s output order. */
@@ -68,29 +86,12 @@ const gradShapes = (n: number, c: number, r: number): Record<GateGrad, number[]>
  * hundred multiply-adds per case, in workgroup memory.
  */
 function caseBackwardWgsl(c: number, r: number): string {
-  return `
-      var<workgroup> z : array<f32, ${c}>;
-      var<workgroup> hid : array<f32, ${r}>;
-      var<workgroup> slope : array<f32, ${r}>;
+  return `${caseForwardWgsl(c, r)}
       var<workgroup> dpre2 : array<f32, ${c}>;
       var<workgroup> dpre1 : array<f32, ${r}>;
       fn caseBackward(n : i32, t : i32) {
-        for (var i = t; i < ${c}; i = i + ${THREADS}) { z[i] = sums[n * ${c} + i] / uniforms.voxels; }
-        workgroupBarrier();
-        for (var j = t; j < ${r}; j = j + ${THREADS}) {
-          var a = 0.0;
-          for (var i = 0; i < ${c}; i = i + 1) { a = a + z[i] * w1[i * ${r} + j]; }
-          a = a + b1[j];
-          hid[j] = select(a, uniforms.alpha * a, a < 0.0);
-          slope[j] = select(uniforms.alpha, 1.0, a > 0.0);
-        }
-        workgroupBarrier();
-        for (var k = t; k < ${c}; k = k + ${THREADS}) {
-          var a = 0.0;
-          for (var j = 0; j < ${r}; j = j + 1) { a = a + hid[j] * w2[j * ${c} + k]; }
-          let s = 1.0 / (1.0 + exp(-(a + b2[k])));
-          dpre2[k] = dgate[n * ${c} + k] * (s * (1.0 - s));
-        }
+        caseForward(n, t);
+        for (var k = t; k < ${c}; k = k + ${THREADS}) { dpre2[k] = dgate[n * ${c} + k] * (gate[k] * (1.0 - gate[k])); }
         workgroupBarrier();
         for (var j = t; j < ${r}; j = j + ${THREADS}) {
           var a = 0.0;
@@ -128,19 +129,10 @@ function weightGradWgsl(wrt: Exclude<GateGrad, 'dsums'>, c: number, r: number, o
  * for {@link seGateGradOneDispatch}: five dispatches against the composed backward's sixteen. dsums
  * has a workgroup per case; the weights' gradients one workgroup that adds the cases.
  */
-class SeGateGradProgram implements WebGPUProgram {
-  variableNames = ['dgate', 'sums', 'w1', 'b1', 'w2', 'b2'];
-  outputShape: number[];
-  shaderKey: string;
-  dispatchLayout = { x: [1], y: [0] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [THREADS, 1, 1];
-  uniforms = 'voxels : f32, alpha : f32,';
-
+class SeGateGradProgram extends GateProgram {
   constructor(private cases: number, private channels: number, private hidden: number, private wrt: GateGrad) {
-    this.outputShape = gradShapes(cases, channels, hidden)[wrt];
-    this.dispatch = [wrt === 'dsums' ? cases : 1, 1, 1];
-    this.shaderKey = `anatomynet_se_gate_grad_${wrt}_${wrt === 'dsums' ? 0 : cases}_${channels}_${hidden}`;
+    super(['dgate', 'sums', 'w1', 'b1', 'w2', 'b2'], gradShapes(cases, channels, hidden)[wrt],
+      `anatomynet_se_gate_grad_${wrt}_${wrt === 'dsums' ? 0 : cases}_${channels}_${hidden}`, wrt === 'dsums' ? cases : 1);
   }
 
   getUserCode(): string {
