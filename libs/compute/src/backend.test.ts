@@ -3,6 +3,9 @@ import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { BackendUnavailableError, selectBackend } from './backend';
 import { describeAdapter, requestDawnAdapter } from './webgpu/dawn';
+import { adapterPromise, SKIP_NOTE } from './webgpu/test_util';
+
+const webgpuAdapter = await adapterPromise;
 
 const require = createRequire(import.meta.url);
 const resolvable = (name: string) => {
@@ -45,6 +48,16 @@ describe('selectBackend', () => {
       expect(err).toBeInstanceOf(BackendUnavailableError);
       expect(err.message).toMatch(/tfjs-node-gpu not installed.*tfjs-node not installed/);
     });
+
+  it.skipIf(!webgpuAdapter)(`a forced webgpu backend runs on a device with the adapter's storage buffers per shader stage${webgpuAdapter ? '' : ` (${SKIP_NOTE})`}`, async () => {
+    const c = await selectBackend({ prefer: 'webgpu', log: () => undefined });
+    expect(c.backend).toBe('webgpu');
+    const device = (tf.backend() as unknown as { device: GPUDevice }).device;
+    // the limit tfjs-backend-webgpu's own factory leaves at WebGPU's default of 8
+    expect(device.limits.maxStorageBuffersPerShaderStage).toBe(c.adapter!.limits.maxStorageBuffersPerShaderStage);
+    expect(device.limits.maxStorageBufferBindingSize).toBe(c.adapter!.limits.maxStorageBufferBindingSize);
+    await tf.setBackend('cpu');
+  });
 
   it('without an override picks the best available and says why better ones were skipped', async () => {
     const adapter = await requestDawnAdapter();
