@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { collapseBroadcast } from './binary_collapsed';
 import { reductionRuns } from './reduce';
+import { variablesPerDispatch } from './inplace_updates';
 import { filterSlices } from './conv3d_backprop_filter';
 import { spreadWorkgroups } from './program';
 import { defaultTiling, gemmMode, tilingCandidates, tilingThreads, tilingValid } from './conv3d_gemm';
@@ -68,5 +69,16 @@ describe('dispatch and tiling arithmetic', () => {
     expect(filterSlices(27 * 8, 8, 89 * 151 * 113)).toBe(370);
     // 64 MiB of partial filters at most: 27*56*56 floats per slice
     expect(filterSlices(27 * 56, 56, 12_000_000)).toBe(Math.floor((64 << 20) / (4 * 27 * 56 * 56)));
+  });
+});
+
+describe('variablesPerDispatch (in-place updates)', () => {
+  const device = (buffers: number) => ({ limits: { maxStorageBuffersPerShaderStage: buffers } }) as unknown as GPUDevice;
+  it('fills the storage buffers the device has, at least one variable and at most 16', () => {
+    expect(variablesPerDispatch(device(8), 4)).toBe(2);
+    expect(variablesPerDispatch(device(16), 4)).toBe(4);
+    expect(variablesPerDispatch(device(16), 3)).toBe(5);
+    expect(variablesPerDispatch(device(3), 4)).toBe(1);
+    expect(variablesPerDispatch(device(1_000_000), 4)).toBe(16);
   });
 });

@@ -21,12 +21,16 @@ import { spreadWorkgroups, type ProgramUniform, type TensorInfo } from './progra
 import { rawPipeline, RawProgram, rawShader, runRaw, type RawBackend } from './raw_program';
 
 const THREADS = 256;
+/** The most variables one dispatch updates, whatever the device allows: a bound on the shader's size. */
+const MAX_PER_DISPATCH = 16;
+
 /**
  * Variables per dispatch: as many as the device's storage buffers allow (RMSprop binds four per
- * variable; WebGPU's default limit of 8 gives two, the 16 of lavapipe's adapter four).
+ * variable; WebGPU's default limit of 8 gives two, the 16 of lavapipe's adapter four), at most
+ * {@link MAX_PER_DISPATCH}.
  */
 export const variablesPerDispatch = (device: GPUDevice, buffersPerVariable: number): number =>
-  Math.max(1, Math.floor(device.limits.maxStorageBuffersPerShaderStage / buffersPerVariable));
+  Math.min(MAX_PER_DISPATCH, Math.max(1, Math.floor(device.limits.maxStorageBuffersPerShaderStage / buffersPerVariable)));
 
 interface UpdateSpec {
   kernelName: string;
