@@ -124,7 +124,12 @@ async function benchModel(
     await settle(y);
     y.dispose();
     out.forwardFirst_s = (performance.now() - t0) / 1000;
-    const timed = await timeForward(model, x, reps);
+    // dispatches counted during the timed runs (a counter per dispatch; no run of its own)
+    const webgpu = tf.getBackend() === 'webgpu';
+    const counted = async <T>(f: () => Promise<T>): Promise<{ result: T; dispatches?: number }> => (webgpu ? countDispatches(f) : { result: await f() });
+    const fwd = await counted(() => timeForward(model, x, reps));
+    const timed = fwd.result;
+    if (fwd.dispatches !== undefined) out.forwardDispatches = fwd.dispatches / reps;
     out.forward_s = timed.seconds;
     out.forwardEnqueue_s = timed.enqueue;
     progress(`forward ${shape.join('x')}: ${(out.forward_s as number).toFixed(4)} s (JavaScript side ${(out.forwardEnqueue_s as number).toFixed(4)} s)`);
@@ -137,11 +142,6 @@ async function benchModel(
       progress(`forward ${shape.join('x')}, eval-mode fusions off: ${(out.forwardComposed_s as number).toFixed(4)} s`);
     }
     if (tf.getBackend() === 'webgpu') {
-      out.forwardDispatches = (await countDispatches(async () => {
-        const y = predict(model, x);
-        await settle(y);
-        y.dispose();
-      })).dispatches;
       const prof = await kernelProfile(() => predict(model, x));
       [out.forwardProfile, out.forwardConvs] = [prof.byName, prof.convs];
       progress(`forward kernels (GPU ms): ${JSON.stringify(out.forwardProfile)}`);
@@ -162,7 +162,7 @@ async function benchModel(
       t0 = performance.now();
       let last = first;
       let enqueue = 0;
-      await cpuProfiled(opts.cpuProfile, async () => {
+      const steps = await counted(() => cpuProfiled(opts.cpuProfile, async () => {
         for (let i = 0; i < reps; i++) {
           // trainStep returns at its first await, the loss read-back: everything is recorded by then
           const t1 = performance.now();
@@ -171,7 +171,7 @@ async function benchModel(
           last = await pending;
           if (opts.boundPool) boundGpuBufferPool();
         }
-      });
+      }));
       // Before the profiled steps below, which must not count in the time.
       out.trainStep_s = (performance.now() - t0) / 1000 / reps;
       out.trainStepEnqueue_s = enqueue / 1000 / reps;
@@ -179,12 +179,11 @@ async function benchModel(
       out.gpuBytesAllocatedPeak = gpuAllocationPeak();
       out.boundPool = opts.boundPool;
       progress(`train step ${shape.join('x')}: ${(out.trainStep_s as number).toFixed(4)} s (JavaScript side ${(out.trainStepEnqueue_s as number).toFixed(4)} s)${opts.boundPool ? '' : ' (buffer pool not bounded between steps)'}`);
-      boundGpuBufferPool();
-      if (tf.getBackend() === 'webgpu') {
-        out.trainStepDispatches = (await countDispatches(() => trainStep(model, opt, x, loss, { recompute }))).dispatches;
+      if (steps.dispatches !== undefined) {
+        out.trainStepDispatches = steps.dispatches / reps;
         progress(`train step ${shape.join('x')}: ${out.trainStepDispatches} dispatches, forward ${out.forwardDispatches}`);
-        boundGpuBufferPool();
       }
+      boundGpuBufferPool();
       // Peak bytes of live tensors during one step (tfjs's own count: any backend, no buffer pool).
       if (opts.trainProfile) out.trainTensorPeakBytes = (await tf.profile(() => trainStep(model, opt, x, loss, { recompute }))).peakBytes;
       boundGpuBufferPool();
