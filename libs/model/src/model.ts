@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { validateModelConfig, type ModelConfig } from './config';
 import { initialValues } from './init';
 import { anatomyNet, applyPost, type ConvPost, type NetOps } from './network';
-import { ADD_LEAKY_RELU, addBiasRows, cropStart5, FUSED_CONV3D, hasKernel, depthToSpace2, normalizeFixed, normalizeGroups, padEnd5, scaleChannels, SE_GATE, SE_GATE_GRAD, sumRows, updateRunningStats } from './ops';
+import { ADD_LEAKY_RELU, addBiasRows, cropStart5, FUSED_CONV3D, hasKernel, depthToSpace2, normalizeFixed, normalizeGroups, padEnd5, scaleChannels, SE_GATE, SE_GATE_GRAD, squeezeExcite, sumRows, updateRunningStats } from './ops';
 import { parameterSpecs, summarizeModel, type ParamSpec } from './summary';
 import { freeGradientsEarly } from './tape';
 
@@ -209,15 +209,10 @@ class TensorOps implements NetOps<tf.Tensor5D> {
       tf.tidy(() => {
         const x3 = x.reshape([n, d * h * w, c]) as tf.Tensor3D;
         const [w1, b1, w2, b2] = ['fc1.w', 'fc1.b', 'fc2.w', 'fc2.b'].map((k) => this.p(`${name}.${k}`) as unknown as tf.Tensor);
-        let s: tf.Tensor;
-        if (this.fuses(SE_GATE, SE_GATE_GRAD)) {
-          const sums = sumRows(x3).reshape([n, c]);
-          s = tf.engine().runKernel(SE_GATE, { sums, w1, b1, w2, b2 }, { voxels: d * h * w, alpha: slope }) as tf.Tensor;
-        } else {
-          const z = tf.div(sumRows(x3), d * h * w).reshape([n, c]) as tf.Tensor2D;
-          const hid = tf.leakyRelu(tf.add(tf.matMul(z, w1 as tf.Tensor2D), b1), slope);
-          s = tf.sigmoid(tf.add(tf.matMul(hid as tf.Tensor2D, w2 as tf.Tensor2D), b2));
-        }
+        if (this.fuses(SE_GATE, SE_GATE_GRAD)) return squeezeExcite(x3, w1, b1, w2, b2, slope).reshape(x.shape) as tf.Tensor5D;
+        const z = tf.div(sumRows(x3), d * h * w).reshape([n, c]) as tf.Tensor2D;
+        const hid = tf.leakyRelu(tf.add(tf.matMul(z, w1 as tf.Tensor2D), b1), slope);
+        const s = tf.sigmoid(tf.add(tf.matMul(hid as tf.Tensor2D, w2 as tf.Tensor2D), b2));
         return scaleChannels(x3, s.reshape([n, 1, c])).reshape(x.shape) as tf.Tensor5D;
       }),
     );

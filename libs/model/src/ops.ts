@@ -95,6 +95,34 @@ export const scaleChannels = custom((x: tf.Tensor, s: tf.Tensor, save: tf.GradSa
   };
 }) as (x: tf.Tensor3D, s: tf.Tensor3D) => tf.Tensor3D;
 
+/**
+ * Squeeze-and-excitation on x [N, R, C] with the backend's gate kernel and its backward
+ * ({@link SE_GATE}, {@link SE_GATE_GRAD}): x * gate(sums of x over the rows), under one gradient.
+ * The gate's input gradient dsums goes straight into dx = dy s + dsums (broadcast over the rows),
+ * where autodiff through {@link sumRows} and {@link scaleChannels} makes an outer product with ones
+ * and adds it: the same values, one full-size pass and one dispatch fewer.
+ */
+export function squeezeExcite(x: tf.Tensor3D, w1: tf.Tensor, b1: tf.Tensor, w2: tf.Tensor, b2: tf.Tensor, alpha: number): tf.Tensor3D {
+  const [n, r, c] = x.shape;
+  const attrs = { voxels: r, alpha };
+  const f = custom((xi: tf.Tensor, v1: tf.Tensor, c1: tf.Tensor, v2: tf.Tensor, c2: tf.Tensor, save: tf.GradSaveFunc) => {
+    const sums = sumRows(xi as tf.Tensor3D).reshape([n, c]);
+    const gate = (tf.engine().runKernel(SE_GATE, { sums, w1: v1, b1: c1, w2: v2, b2: c2 }, attrs) as tf.Tensor).reshape([n, 1, c]);
+    save([xi, sums, gate]);
+    return {
+      value: tf.mul(xi, gate),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, sumsSaved, gateSaved] = saved;
+        const dgate = sumRows(tf.mul(dy, xs) as tf.Tensor3D).reshape([n, c]);
+        const inputs = { dgate, sums: sumsSaved, w1: v1, b1: c1, w2: v2, b2: c2 };
+        const [dsums, dw1, db1, dw2, db2] = tf.engine().runKernel(SE_GATE_GRAD, inputs, attrs) as tf.Tensor[];
+        return [tf.add(tf.mul(dy, gateSaved), dsums.reshape([n, 1, c])), dw1, db1, dw2, db2];
+      },
+    };
+  });
+  return f(x, w1, b1, w2, b2) as tf.Tensor3D;
+}
+
 /** Result of {@link normalizeGroups}: the output and the (biased) batch statistics per group. */
 export interface NormResult {
   y: tf.Tensor3D;
