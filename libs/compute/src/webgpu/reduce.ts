@@ -177,10 +177,11 @@ export function reductionRuns(shape: number[], axes: number[]): { size: number; 
 }
 
 /**
- * The first pass over x viewed as [outer, R, inner] of `term` (or x), folding R to
- * ceil(R / chunk) partial rows ([outer, parts, inner]), times `scale` where that leaves one.
+ * One pass over x viewed as [outer, R, inner] of `term` (or x), folding R to ceil(R / chunk)
+ * partial rows ([outer, parts, inner]; lanes over 2,048-row chunks for few columns, else 128-row
+ * chunks), times `scale` where that leaves one.
  */
-export function firstPass(
+export function foldPass(
   backend: WebGPUBackendLike, inputs: TensorInfo[], outer: number, R: number, inner: number, op: ReduceOp,
   dtype: 'float32' | 'int32', scale = 1, term?: RowTerm, eps = 0,
 ): { partial: TensorInfo; parts: number } {
@@ -218,7 +219,7 @@ export function reduceOnGpu(
     const lastRun = runs.slice(0, k).every((r) => !r.reduced);
     while (R > 1) {
       const last = lastRun ? (op === 'mean' ? scale / count : scale) : 1;
-      const { partial, parts } = firstPass(backend, [cur], outer, R, inner, op, dtype, last);
+      const { partial, parts } = foldPass(backend, [cur], outer, R, inner, op, dtype, last);
       release(backend, cur);
       cur = partial;
       R = parts;
@@ -234,7 +235,7 @@ export function reduceOnGpu(
   }
   if (passes === 0) {
     // Only size-1 axes were reduced: the values are unchanged (a mean over one element is itself).
-    const { partial } = firstPass(backend, [cur], 1, 1, Math.max(tf.util.sizeFromShape(x.shape), 1), op, dtype, scale);
+    const { partial } = foldPass(backend, [cur], 1, 1, Math.max(tf.util.sizeFromShape(x.shape), 1), op, dtype, scale);
     release(backend, cur);
     cur = partial;
   }
