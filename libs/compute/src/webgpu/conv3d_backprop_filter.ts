@@ -2,12 +2,17 @@
  * Conv3DBackpropFilterV2 (dW) on webgpu as an implicit GEMM: rows are filter entries (tap, ci)
  * [fD*fH*fW*Cin], columns output channels, and K runs over every output voxel (millions for a
  * volume). K is split into slices computed by separate workgroups (split-K) whose partial filters
- * are then summed by this project's reduction kernel.
+ * are then summed by this project's reduction kernel. Where Cin % 4 == 0 ('step4') one load gathers
+ * four rows, four channels of one tap, as a vec4: a quarter of the index arithmetic and bounds checks
+ * per gathered value, which dominate a gather used for only Cout multiply-adds. Stride-1 convs with
+ * few output channels may run the direct dW kernel instead (conv3d_direct_dw.ts), as gemm_plan.ts's
+ * directDwFor decides.
  */
 import * as tf from '@tensorflow/tfjs';
 import { ImplicitGemmProgram, runImplicitGemm, type GemmFunctions } from './conv3d_gemm';
-import { gemmPlan, tilingFor } from './gemm_plan';
-import { release, reshapeView, stockKernel, type TensorInfo, type WebGPUBackendLike } from './program';
+import { runDirectDw } from './conv3d_direct_dw';
+import { directDwFor, gemmPlan, tilingFor } from './gemm_plan';
+import { deviceSharedBytes, release, reshapeView, stockKernel, type TensorInfo, type WebGPUBackendLike } from './program';
 import { reduceOnGpu } from './reduce';
 
 const FUNCTIONS: GemmFunctions = { shared: `
@@ -31,20 +36,35 @@ const FUNCTIONS: GemmFunctions = { shared: `
   fn stepInfo(k0 : i32) -> vec4<i32> {
     return voxel(k0);
   }
-  fn loadAStep(r : vec4<i32>, s : vec4<i32>, dk : i32, k : i32) -> f32 {
-    if (r.x < 0) { return 0.0; }
+  // the input voxel (flat) that row r's tap reads for the step's voxel dk, or -1 in the padding
+  fn stepVoxel(r : vec4<i32>, s : vec4<i32>, dk : i32, k : i32) -> i32 {
+    if (r.x < 0) { return -1; }
     // the step's first voxel plus dk along W; decompose again only when that wraps a row
     var v = vec4<i32>(s.x, s.y, s.z, s.w + dk);
     if (v.w >= uniforms.outW) { v = voxel(k); }
     let d = v.y * uniforms.sD + r.y;
     let h = v.z * uniforms.sH + r.z;
     let w = v.w * uniforms.sW + r.w;
-    if (d < 0 || d >= uniforms.inD || h < 0 || h >= uniforms.inH || w < 0 || w >= uniforms.inW) { return 0.0; }
-    return x[(((v.x * uniforms.inD + d) * uniforms.inH + h) * uniforms.inW + w) * uniforms.inC + r.x];
+    if (d < 0 || d >= uniforms.inD || h < 0 || h >= uniforms.inH || w < 0 || w >= uniforms.inW) { return -1; }
+    return ((v.x * uniforms.inD + d) * uniforms.inH + h) * uniforms.inW + w;
   }
   fn loadB(k : i32, n : i32) -> f32 {
     return dy[k * uniforms.outC + n];
-  }` };
+  }`,
+  scalarA: `
+  fn loadAStep(r : vec4<i32>, s : vec4<i32>, dk : i32, k : i32) -> f32 {
+    let v = stepVoxel(r, s, dk, k);
+    if (v < 0) { return 0.0; }
+    return x[v * uniforms.inC + r.x];
+  }`,
+  // rows r..r+3 are channels r.x..r.x+3 of one tap (inC % 4 == 0)
+  vec4A: `
+  fn loadAStep4(r : vec4<i32>, s : vec4<i32>, dk : i32, k : i32) -> vec4<f32> {
+    let v = stepVoxel(r, s, dk, k);
+    if (v < 0) { return vec4<f32>(0.0); }
+    return x[(v * uniforms.inC + r.x) / 4];
+  }`,
+};
 
 /** Voxels per split-K slice, at least; partial filters are capped at 64 MiB. */
 const MIN_SLICE = 4096;
@@ -69,9 +89,11 @@ export function conv3dBackpropFilterConfig(): tf.KernelConfig {
     const M = conv.filterDepth * conv.filterHeight * conv.filterWidth * conv.inChannels;
     const K = conv.batchSize * conv.outDepth * conv.outHeight * conv.outWidth;
     const plan = gemmPlan('dw', conv);
+    const direct = directDwFor(plan, deviceSharedBytes(backend));
+    if (direct) return runDirectDw(backend, direct.geometry, direct.tiling, x, dy, filterShape);
     const tiling = tilingFor(plan);
     const slices = filterSlices(M, conv.outChannels, K, tiling.tk);
-    const program = new ImplicitGemmProgram(['x', 'dy'], 'conv3d_dw', FUNCTIONS, M, plan.N, K, slices, 'step', tiling);
+    const program = new ImplicitGemmProgram(['x', 'dy'], 'conv3d_dw', FUNCTIONS, M, plan.N, K, slices, plan.mode, tiling);
     const partial = runImplicitGemm(backend, program, [x, dy], conv);
     const out = program.slices > 1
       ? reduceOnGpu(backend, partial, [0], filterShape, 'sum')

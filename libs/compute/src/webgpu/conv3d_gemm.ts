@@ -6,7 +6,8 @@
  *   loadA(info, k), loadB(k, n) -> f32   (flat K order),
  *   tapInfo(tap), loadATap(info, tapInfo, c), loadBTap(tapInfo, c, n)   (tap-major K order),
  *   loadATap4(info, tapInfo, c) -> vec4<f32>   (tap-major, the gathered operand bound as vec4),
- *   stepInfo(k0), loadAStep(info, stepInfo, dk, k)   (step mode, dW: K runs over voxels).
+ *   stepInfo(k0), loadAStep(info, stepInfo, dk, k)   (step mode, dW: K runs over voxels),
+ *   loadAStep4(info, stepInfo, dk, k) -> vec4<f32>   (step4: four consecutive rows, x bound as vec4).
  *
  * A workgroup of (tm/rm) x tnt threads owns a tm x (tnt*rn) output tile; K advances in tk-deep
  * slabs staged in workgroup memory. Each thread accumulates rm rows (contiguous, read from the
@@ -36,7 +37,15 @@ export interface GemmTiling {
   rn: number;
 }
 
-export type GemmMode = 'flat' | 'tap' | 'tap4' | 'step';
+/**
+ * The K order and A gather: 'flat' (k = tap x channels, scalar), 'tap'/'tap4' (tap-major slabs;
+ * tap4 reads 4 channels as a vec4), 'step' (dW: K runs over voxels, A rows are (tap, channel)) and
+ * 'step4' (dW with channels % 4 == 0: four rows, four consecutive channels of one tap, per vec4 load).
+ */
+export type GemmMode = 'flat' | 'tap' | 'tap4' | 'step' | 'step4';
+
+/** Modes that bind the gathered operand as vec4 and read it 4 values at a time. */
+const vec4Mode = (mode: GemmMode): boolean => mode === 'tap4' || mode === 'step4';
 
 /**
  * A kernel's WGSL: `shared` always; `scalarA` (loadA, loadATap) only where the gathered operand is
@@ -113,9 +122,13 @@ export function tilingValid(t: GemmTiling, mode: GemmMode): boolean {
   if (threads < 32 || threads > 256) return false;
   // WebGPU's guaranteed workgroup memory (16 KiB) holds both slabs
   if (4 * t.tk * (t.tm + t.tnt * t.rn) > 16384) return false;
-  const slab = mode === 'tap4' ? (t.tm * t.tk) / 4 : t.tm * t.tk;
+  const slab = vec4Mode(mode) ? (t.tm * t.tk) / 4 : t.tm * t.tk;
   if (slab % threads !== 0) return false;
-  if (mode === 'step') return threads % t.tm === 0 || t.tm % threads === 0;
+  // a thread's loads share one row group (or cycle through whole groups): its row info is fixed
+  if (mode === 'step' || mode === 'step4') {
+    const groups = mode === 'step4' ? t.tm / 4 : t.tm;
+    return threads % groups === 0 || groups % threads === 0;
+  }
   const perRow = mode === 'tap4' ? t.tk / 4 : t.tk;
   return threads % perRow === 0;
 }
@@ -193,7 +206,8 @@ export class ImplicitGemmProgram implements WebGPUProgram {
 
   /**
    * @param mode 'tap'/'tap4' need `tap` (K = taps x channels, channel fastest) and one slice;
-   *   'tap4' binds the first input as vec4 (channels % 4 == 0). 'step' is dW's voxel reduction.
+   *   'tap4' binds the first input as vec4 (channels % 4 == 0). 'step' is dW's voxel reduction,
+   *   'step4' the same with the first input bound as vec4 (channels % 4 == 0).
    * @param epilogue applied to each result value (column = output channel; one slice only); its
    *   tensors follow the program's inputs.
    */
@@ -223,7 +237,7 @@ export class ImplicitGemmProgram implements WebGPUProgram {
     const [x, y] = spreadWorkgroups(Math.ceil(M / tiling.tm) * this.nTiles);
     this.dispatch = [x, y, slices];
     this.workgroupSize = [tilingThreads(tiling), 1, 1];
-    if (mode === 'tap4') this.variableComponents = [4, 1, ...epilogueVariables(epilogue).map(() => 1)];
+    if (vec4Mode(mode)) this.variableComponents = [4, 1, ...epilogueVariables(epilogue).map(() => 1)];
     this.shaderKey = `anatomynet_igemm2_${name}_${mode}_${tilingKey(tiling)}${epilogueKey(epilogue)}`;
   }
 
@@ -236,15 +250,18 @@ export class ImplicitGemmProgram implements WebGPUProgram {
   private aLayout(): { loads: number; infos: number; infoOf: (i: string) => string; rowOf: (i: string) => string; kOf: (i: string) => string } {
     const { tm, tk } = this.tiling;
     const T = tilingThreads(this.tiling);
-    if (this.mode === 'step') {
-      // m fastest: consecutive threads read consecutive (tap, ci) rows, i.e. consecutive channels
-      const loads = (tm * tk) / T;
-      const infos = Math.max(1, tm / T);
+    if (this.mode === 'step' || this.mode === 'step4') {
+      // m fastest: consecutive threads read consecutive (tap, ci) rows, i.e. consecutive channels;
+      // step4 loads a group of 4 rows at once
+      const width = this.mode === 'step4' ? 4 : 1;
+      const groups = tm / width;
+      const loads = (groups * tk) / T;
+      const infos = Math.max(1, groups / T);
       return {
         loads, infos,
         infoOf: (i) => (infos === 1 ? '0' : `(${i}) % ${infos}`),
-        rowOf: (i) => `((t + ${T} * (${i})) % ${tm})`,
-        kOf: (i) => `((t + ${T} * (${i})) / ${tm})`,
+        rowOf: (i) => (width === 1 ? `((t + ${T} * (${i})) % ${tm})` : `(${width} * ((t + ${T} * (${i})) % ${groups}))`),
+        kOf: (i) => `((t + ${T} * (${i})) / ${groups})`,
       };
     }
     // k fastest (channels are contiguous in memory); tap4 loads 4 channels at once
@@ -301,15 +318,20 @@ export class ImplicitGemmProgram implements WebGPUProgram {
           for (var i = 0; i < ${a.loads}; i = i + 1) {${stores}
           }${loadB('loadBTap(ti, c0 + kk, n0 + nn)', 'c0 + kk < uniforms.kC')}`;
     }
-    const aValue = this.mode === 'step' ? `loadAStep(info[${a.infoOf('i')}], si, ka, k0 + ka)` : `loadA(info[${a.infoOf('i')}], k0 + ka)`;
+    const step = this.mode === 'step' || this.mode === 'step4';
+    const aValue = step ? `loadAStep${this.mode === 'step4' ? '4' : ''}(info[${a.infoOf('i')}], si, ka, k0 + ka)` : `loadA(info[${a.infoOf('i')}], k0 + ka)`;
+    // step4: the 4 rows at one k are one vec4 of the A slab (As[k][m..m+3])
+    const store = this.mode === 'step4'
+      ? `As[(ka * ${tm} + ${a.rowOf('i')}) / 4] = v;`
+      : `setA(ka * ${tm} + ${a.rowOf('i')}, v);`;
     return `
-          let k0 = kBegin + s * ${tk};${this.mode === 'step' ? `
+          let k0 = kBegin + s * ${tk};${step ? `
           let si = stepInfo(k0);` : ''}
           for (var i = 0; i < ${a.loads}; i = i + 1) {
             let ka = ${a.kOf('i')};
-            var v = 0.0;
+            var v = ${this.mode === 'step4' ? 'vec4<f32>(0.0)' : '0.0'};
             if (k0 + ka < kEnd) { v = ${aValue}; }
-            setA(ka * ${tm} + ${a.rowOf('i')}, v);
+            ${store}
           }${loadB('loadB(k0 + kk, n0 + nn)', 'k0 + kk < kEnd')}`;
   }
 
@@ -338,7 +360,7 @@ export class ImplicitGemmProgram implements WebGPUProgram {
     })).join('');
     return `
       ${this.functions.shared}
-      ${(this.mode === 'tap4' ? this.functions.vec4A : this.functions.scalarA) ?? ''}
+      ${(vec4Mode(this.mode) ? this.functions.vec4A : this.functions.scalarA) ?? ''}
       ${this.epilogue ? epilogueWgsl(this.epilogue) : ''}
       var<workgroup> As : array<vec4<f32>, ${(tk * tm) / 4}>;
       fn setA(i : i32, v : f32) { As[i / 4][i % 4] = v; }

@@ -5,12 +5,18 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import { directCandidates, directGeometry, directKey, directValid, type DirectGeometry, type DirectTiling } from './conv3d_direct';
+import { directDwCandidates, directDwGeometry, directDwKey, directDwValid, untunedDirectDw, type DirectDwGeometry, type DirectDwTiling } from './conv3d_direct_dw';
 import { defaultTiling, gemmMode, tilingCandidates, tilingKey, tilingValid, type GemmMode, type GemmTiling, type TilingPreference } from './conv3d_gemm';
 
-/** How one conv pass runs: an implicit-GEMM tiling, or a direct-conv tiling (conv3d_direct.ts). */
-export type ConvTiling = GemmTiling | DirectTiling;
+/**
+ * How one conv pass runs: an implicit-GEMM tiling, a direct-conv tiling (conv3d_direct.ts, forward
+ * and dx) or a direct-dW tiling (conv3d_direct_dw.ts).
+ */
+export type ConvTiling = GemmTiling | DirectTiling | DirectDwTiling;
 export const isDirect = (t: ConvTiling): t is DirectTiling => (t as DirectTiling).algo === 'direct';
-export const convTilingKey = (t: ConvTiling): string => (isDirect(t) ? directKey(t) : tilingKey(t));
+export const isDirectDw = (t: ConvTiling): t is DirectDwTiling => (t as DirectDwTiling).algo === 'direct-dw';
+const isGemm = (t: ConvTiling): t is GemmTiling => !isDirect(t) && !isDirectDw(t);
+export const convTilingKey = (t: ConvTiling): string => (isDirect(t) ? directKey(t) : isDirectDw(t) ? directDwKey(t) : tilingKey(t));
 
 export type GemmPass = 'forward' | 'dx' | 'dw';
 
@@ -25,12 +31,14 @@ export interface GemmPlan {
   key: string;
   /** Where the direct kernel can serve this pass (stride 1, few written channels). */
   direct?: DirectGeometry;
+  /** Where the direct dW kernel can serve this pass (dW, stride 1, few output channels). */
+  directDw?: DirectDwGeometry;
 }
 
 export function gemmPlan(pass: GemmPass, c: tf.backend_util.Conv3DInfo): GemmPlan {
   const key = `${pass}|k${c.filterDepth}x${c.filterHeight}x${c.filterWidth}|${c.inChannels}->${c.outChannels}`
     + `|s${c.strideDepth}${c.strideHeight}${c.strideWidth}|d${c.dilationDepth}${c.dilationHeight}${c.dilationWidth}`;
-  if (pass === 'dw') return { pass, N: c.outChannels, mode: 'step', channels: 0, key };
+  if (pass === 'dw') return { pass, N: c.outChannels, mode: c.inChannels % 4 === 0 ? 'step4' : 'step', channels: 0, key, directDw: directDwGeometry(c) };
   const channels = pass === 'forward' ? c.inChannels : c.outChannels;
   return { pass, N: pass === 'forward' ? c.outChannels : c.inChannels, mode: gemmMode(channels), channels, key, direct: directGeometry(pass, c) };
 }
@@ -51,9 +59,9 @@ let forced: ConvTiling | undefined;
 
 /** The GEMM tiling the kernels use for a plan: forced (while timing) > tuned > default. */
 export function tilingFor(plan: GemmPlan): GemmTiling {
-  if (forced && !isDirect(forced) && tilingValid(forced, plan.mode)) return forced;
+  if (forced && isGemm(forced) && tilingValid(forced, plan.mode)) return forced;
   const t = tuned.get(plan.key);
-  return t && !isDirect(t) ? t : defaultTiling(plan.N, plan.mode, plan.channels, PASS_PREFERENCE[plan.pass]);
+  return t && isGemm(t) && tilingValid(t, plan.mode) ? t : defaultTiling(plan.N, plan.mode, plan.channels, PASS_PREFERENCE[plan.pass]);
 }
 
 /**
@@ -94,15 +102,32 @@ export function directFor(plan: GemmPlan, sharedBytes: number): { geometry: Dire
   return t ? { geometry: plan.direct, tiling: t } : undefined;
 }
 
-/** What a conv pass runs when nothing is forced or tuned: the default direct tiling or the default GEMM tiling. */
-export function untunedTiling(plan: GemmPlan, sharedBytes: number): ConvTiling {
-  return untunedDirect(plan, sharedBytes) ?? defaultTiling(plan.N, plan.mode, plan.channels, PASS_PREFERENCE[plan.pass]);
+/**
+ * The direct-dW tiling to run instead of the GEMM: forced (while timing) > tuned > the default
+ * where the kernel applies (stride 1, at most 16 output channels); a forced or tuned GEMM tiling
+ * keeps the GEMM.
+ */
+export function directDwFor(plan: GemmPlan, sharedBytes: number): { geometry: DirectDwGeometry; tiling: DirectDwTiling } | undefined {
+  if (!plan.directDw) return undefined;
+  const chosen = forced ?? tuned.get(plan.key);
+  if (chosen) return isDirectDw(chosen) && directDwValid(chosen, plan.directDw, sharedBytes) ? { geometry: plan.directDw, tiling: chosen } : undefined;
+  const t = untunedDirectDw(plan.directDw, sharedBytes);
+  return t ? { geometry: plan.directDw, tiling: t } : undefined;
 }
 
-/** GEMM tilings, then direct ones where that kernel applies (`sharedBytes`: the device's workgroup memory). */
+/** What a conv pass runs when nothing is forced or tuned: the default direct tiling or the default GEMM tiling. */
+export function untunedTiling(plan: GemmPlan, sharedBytes: number): ConvTiling {
+  return untunedDirect(plan, sharedBytes)
+    ?? (plan.directDw ? untunedDirectDw(plan.directDw, sharedBytes) : undefined)
+    ?? defaultTiling(plan.N, plan.mode, plan.channels, PASS_PREFERENCE[plan.pass]);
+}
+
+/** GEMM tilings, then direct ones where a direct kernel applies (`sharedBytes`: the device's workgroup memory). */
 export function candidatesFor(plan: GemmPlan, sharedBytes = 16384): ConvTiling[] {
   const gemm: ConvTiling[] = tilingCandidates(plan.N, plan.mode, plan.channels);
-  return plan.direct ? [...gemm, ...directCandidates(plan.direct, sharedBytes)] : gemm;
+  const direct: ConvTiling[] = plan.direct ? directCandidates(plan.direct, sharedBytes) : [];
+  const directDw: ConvTiling[] = plan.directDw ? directDwCandidates(plan.directDw, sharedBytes) : [];
+  return [...gemm, ...direct, ...directDw];
 }
 
 /** Forces every conv kernel onto `t` (undefined: back to tuned/default). For timing candidates. */

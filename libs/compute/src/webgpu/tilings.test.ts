@@ -42,6 +42,7 @@ const CASES: Case[] = [
   { name: 'forward flat (Cin 3, Cout 70)', pass: 'forward', x: [1, 4, 5, 6, 3], f: [3, 3, 3, 3, 70], stride: 1 },
   { name: 'dx tap4 (Cout 16, Cin 6)', pass: 'dx', x: [1, 7, 6, 5, 6], f: [3, 3, 3, 6, 16], stride: 2 },
   { name: 'dW step (Cin 5, Cout 9)', pass: 'dw', x: [1, 6, 7, 5, 5], f: [3, 3, 3, 5, 9], stride: 1 },
+  { name: 'dW step4 (Cin 12, Cout 7), stride 2', pass: 'dw', x: [1, 7, 6, 9, 12], f: [3, 3, 3, 12, 7], stride: 2 },
 ];
 
 const adapter = await adapterPromise;
@@ -59,6 +60,7 @@ describe.skipIf(!adapter)(`webgpu GEMM tilings vs cpu${adapter ? '' : ` (${SKIP_
     it(`every tiling parameter value agrees: ${c.name}`, async () => {
       const conv = tf.backend_util.computeConv3DInfo(c.x, c.f, c.stride, 1, 'same');
       const plan = gemmPlan(c.pass, conv);
+      expect(c.name).toContain(` ${plan.mode} `);
       const tilings = coveringTilings(tilingCandidates(plan.N, plan.mode, plan.channels));
       expect(tilings.length).toBeGreaterThanOrEqual(3);
       const attrs = { strides: [c.stride, c.stride, c.stride], pad: 'same' as const };
