@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
-  DirectDwProgram, directDwCandidates, directDwGeometry, directDwKey, directDwSharedBytes, directDwThreads, directDwValid, untunedDirectDw,
+  channelsPerThread, DirectDwProgram, directDwCandidates, directDwGeometry, directDwKey, directDwSharedBytes, directDwThreads, directDwValid, untunedDirectDw,
   type DirectDwTiling,
 } from './conv3d_direct_dw';
 import { candidatesFor, convTilingKey, directDwFor, forceTiling, gemmPlan, isDirectDw, untunedTiling } from './gemm_plan';
@@ -17,18 +17,23 @@ type V5 = [number, number, number, number, number];
 const info = (x: V5, f: V5, pad: 'same' | 'valid' = 'same', stride = 1) => tf.backend_util.computeConv3DInfo(x, f, stride, 1, pad);
 
 describe('direct dW geometry (no GPU)', () => {
-  it('serves dW of stride-1 convs with at most 16 output channels, nothing else', () => {
+  it('serves dW of stride-1 convs with at most 64 output channels (untuned: 16), nothing else', () => {
     const g = directDwGeometry(info([1, 9, 8, 7, 17], [3, 3, 3, 17, 16]));
     expect(g).toMatchObject({ input: [9, 8, 7], inC: 17, output: [9, 8, 7], outC: 16, pad: [1, 1, 1] });
     expect(directDwGeometry(info([1, 9, 8, 7, 3], [3, 2, 1, 3, 5], 'valid'))).toMatchObject({ output: [7, 7, 7], pad: [0, 0, 0] });
-    expect(directDwGeometry(info([1, 9, 8, 7, 8], [3, 3, 3, 8, 17]))).toBeUndefined();
+    expect(directDwGeometry(info([1, 9, 8, 7, 8], [3, 3, 3, 8, 65]))).toBeUndefined();
+    // input channels per thread: as many as 16 vec4 accumulators allow
+    expect([16, 17, 32, 33, 64].map((o) => channelsPerThread(directDwGeometry(info([1, 9, 8, 7, 8], [3, 3, 3, 8, o]))!))).toEqual([4, 2, 2, 1, 1]);
     expect(directDwGeometry(info([1, 9, 8, 7, 1], [3, 3, 3, 1, 16], 'same', 2))).toBeUndefined();
     // the plan carries it for dW only, and the wider convs keep the GEMM untuned
     const c = info([1, 9, 8, 7, 16], [3, 3, 3, 16, 10]);
     expect(gemmPlan('dw', c).directDw).toBeDefined();
     expect(gemmPlan('forward', c).directDw).toBeUndefined();
     expect(isDirectDw(untunedTiling(gemmPlan('dw', c), 16384))).toBe(true);
-    expect(isDirectDw(untunedTiling(gemmPlan('dw', info([1, 9, 8, 7, 16], [3, 3, 3, 16, 32])), 16384))).toBe(false);
+    // wider: a tuner candidate only
+    const wide = gemmPlan('dw', info([1, 9, 8, 7, 16], [3, 3, 3, 16, 32]));
+    expect(isDirectDw(untunedTiling(wide, 16384))).toBe(false);
+    expect(candidatesFor(wide, 16384).some(isDirectDw)).toBe(true);
   });
 
   it('offers tilings within the thread and memory limits for the full-resolution convs, and the tuner sees them', () => {
@@ -74,6 +79,8 @@ const CASES: Case[] = [
   { name: 'batch 2, 6 -> 7', x: [2, 6, 5, 9, 6], f: [3, 3, 3, 6, 7], pad: 'same' },
   { name: "'valid', non-cubic filter, 5 -> 3", x: [1, 7, 6, 10, 5], f: [3, 2, 1, 5, 3], pad: 'valid' },
   { name: '1x1x1, 13 -> 16', x: [1, 4, 5, 6, 13], f: [1, 1, 1, 13, 16], pad: 'same' },
+  { name: 'two channels per thread, 9 -> 22', x: [1, 5, 6, 11, 9], f: [3, 3, 3, 9, 22], pad: 'same' },
+  { name: 'one channel per thread, 7 -> 41', x: [1, 4, 7, 10, 7], f: [3, 3, 3, 7, 41], pad: 'same' },
 ];
 
 const adapter = await adapterPromise;
@@ -99,10 +106,11 @@ describe.skipIf(!adapter)(`webgpu direct dW vs cpu${adapter ? '' : ` (${SKIP_NOT
   afterEach(() => forceTiling(undefined));
 
   CASES.forEach((c, ci) => {
-    it(`agrees with one and two voxel lanes, channels in chunks of 4 and as many as fit: ${c.name}`, async () => {
+    it(`agrees with one and two voxel lanes, one channel group per chunk and as many as fit: ${c.name}`, async () => {
       const conv = info(c.x, c.f, c.pad);
       const g = directDwGeometry(conv)!;
-      const chunks = new Set([4, ...directDwCandidates(g, bytes).map((t) => t.cc)]);
+      const cpt = channelsPerThread(g);
+      const chunks = new Set([cpt, ...directDwCandidates(g, bytes).map((t) => t.cc)]);
       let ran = 0;
       for (const cc of chunks) {
         for (const vl of [1, 2]) {

@@ -7,29 +7,35 @@
  *
  * Here a workgroup owns a chunk of input channels and a run of voxel tiles. Per tile it stages the
  * input with its halo (channels fastest, as vec4) and dy (output channels as vec4) in workgroup
- * memory once; each thread owns one tap and four input channels and accumulates their products with
- * every output channel over the tile's voxels (one vec4 read of x and `co4` broadcast reads of dy
- * per voxel). Each workgroup writes its partial filter; this project's reduction sums the partials.
+ * memory once; each thread owns one tap and `cpt` input channels and accumulates their products with
+ * every output channel over the tile's voxels (one read of x and `co4` broadcast vec4 reads of dy per
+ * voxel). Each workgroup writes its partial filter; this project's reduction sums the partials.
+ * Threads hold at most 16 vec4 accumulators: four input channels each up to 16 output channels, two
+ * up to 32, one up to 64. Untuned, it serves up to 16 output channels; past that it is a tuner
+ * candidate against the GEMM (whose gathered values then feed 32-64 multiply-adds each).
  */
 import * as tf from '@tensorflow/tfjs';
 import { release, reshapeView, spreadWorkgroups, type ProgramUniform, type TensorInfo, type WebGPUBackendLike, type WebGPUProgram } from './program';
 import { reduceOnGpu } from './reduce';
 
-/** Tile shape of the direct dW. Threads = vl * taps * cc / 4; a tile is td x th x tw output voxels. */
+/** Tile shape of the direct dW. Threads = vl * taps * cc / cpt; a tile is td x th x tw output voxels. */
 export interface DirectDwTiling {
   algo: 'direct-dw';
   /** Output voxels of a tile along W, H and D. */
   tw: number;
   th: number;
   td: number;
-  /** Input channels per chunk (a multiple of 4; each thread owns four). */
+  /** Input channels per chunk (a multiple of the channels each thread owns, {@link channelsPerThread}). */
   cc: number;
   /** Voxel lanes: thread groups that split a tile's voxels, each writing its own partial. */
   vl: number;
 }
 
-/** Output channels up to which the direct dW is offered (accumulators: 4 x co4 vec4 per thread). */
-export const DIRECT_DW_MAX_CHANNELS = 16;
+/** Output channels up to which the direct dW is offered (accumulators: cpt x co4 <= 16 vec4 per thread). */
+export const DIRECT_DW_MAX_CHANNELS = 64;
+/** Output channels up to which an untuned dW runs the direct kernel (see the file comment). */
+export const DIRECT_DW_DEFAULT_MAX_CHANNELS = 16;
+const MAX_ACC_VEC4 = 16;
 const MAX_THREADS = 256;
 /** Partial filters are capped like the GEMM dW's split-K partials. */
 const MAX_PARTIAL_BYTES = 64 * 1024 * 1024;
@@ -62,7 +68,12 @@ export function directDwGeometry(c: tf.backend_util.Conv3DInfo): DirectDwGeometr
 }
 
 const taps = (g: DirectDwGeometry) => g.filter[0] * g.filter[1] * g.filter[2];
-export const directDwThreads = (t: DirectDwTiling, g: DirectDwGeometry): number => t.vl * taps(g) * (t.cc / 4);
+/** Input channels each thread owns (read as one f32, vec2 or vec4): as many as 16 vec4 accumulators allow. */
+export function channelsPerThread(g: DirectDwGeometry): 1 | 2 | 4 {
+  const co4 = Math.ceil(g.outC / 4);
+  return co4 * 4 <= MAX_ACC_VEC4 ? 4 : co4 * 2 <= MAX_ACC_VEC4 ? 2 : 1;
+}
+export const directDwThreads = (t: DirectDwTiling, g: DirectDwGeometry): number => t.vl * taps(g) * (t.cc / channelsPerThread(g));
 
 /** The staged halo of a tile: its size along D, H, W, and voxels. */
 function halo(t: DirectDwTiling, g: DirectDwGeometry) {
@@ -77,7 +88,8 @@ export function directDwSharedBytes(t: DirectDwTiling, g: DirectDwGeometry): num
 
 export function directDwValid(t: DirectDwTiling, g: DirectDwGeometry, sharedBytes: number): boolean {
   const threads = directDwThreads(t, g);
-  if (t.cc < 4 || t.cc % 4 !== 0 || t.cc > Math.ceil(g.inC / 4) * 4 || t.vl < 1 || t.tw % t.vl !== 0) return false;
+  const cpt = channelsPerThread(g);
+  if (t.cc < cpt || t.cc % cpt !== 0 || t.cc > Math.ceil(g.inC / cpt) * cpt || t.vl < 1 || t.tw % t.vl !== 0) return false;
   return threads <= MAX_THREADS && directDwSharedBytes(t, g) <= sharedBytes;
 }
 
@@ -86,17 +98,22 @@ export function directDwValid(t: DirectDwTiling, g: DirectDwGeometry, sharedByte
  * allow, spread evenly over the chunks (0: not even one group fits).
  */
 function chunkChannels(g: DirectDwGeometry, shape: Omit<DirectDwTiling, 'cc'>, sharedBytes: number): number {
-  const groups = Math.ceil(g.inC / 4);
+  const cpt = channelsPerThread(g);
+  const groups = Math.ceil(g.inC / cpt);
   let most = Math.min(groups, Math.floor(MAX_THREADS / (shape.vl * taps(g))));
-  while (most >= 1 && directDwSharedBytes({ ...shape, cc: 4 * most }, g) > sharedBytes) most--;
+  while (most >= 1 && directDwSharedBytes({ ...shape, cc: cpt * most }, g) > sharedBytes) most--;
   if (most < 1) return 0;
-  return 4 * Math.ceil(groups / Math.ceil(groups / most));
+  return cpt * Math.ceil(groups / Math.ceil(groups / most));
 }
 
-/** Tilings worth timing: a few tile shapes of 64-256 voxels, one or two voxel lanes. */
+/**
+ * Tilings worth timing: a few tile shapes of 64-256 voxels (three past 16 output channels, where
+ * the GEMM competes), one or two voxel lanes.
+ */
 export function directDwCandidates(g: DirectDwGeometry, sharedBytes: number): DirectDwTiling[] {
   const out: DirectDwTiling[] = [];
-  for (const [td, th, tw] of [[1, 4, 16], [1, 8, 16], [2, 4, 16], [1, 4, 32], [2, 8, 16]]) {
+  const shapes = [[1, 4, 16], [2, 4, 16], [1, 8, 16], [1, 4, 32], [2, 8, 16]];
+  for (const [td, th, tw] of g.outC <= DIRECT_DW_DEFAULT_MAX_CHANNELS ? shapes : shapes.slice(0, 3)) {
     for (const vl of [1, 2]) {
       const shape = { algo: 'direct-dw' as const, tw, th, td, vl };
       const t: DirectDwTiling = { ...shape, cc: chunkChannels(g, shape, sharedBytes) };
@@ -107,8 +124,12 @@ export function directDwCandidates(g: DirectDwGeometry, sharedBytes: number): Di
   return out;
 }
 
-/** What an untuned dW runs for few output channels: 1x4x16 voxel tiles, one lane, or the first that fits. */
+/**
+ * What an untuned dW runs for at most {@link DIRECT_DW_DEFAULT_MAX_CHANNELS} output channels: 1x4x16
+ * voxel tiles, one lane, or the first candidate that fits.
+ */
 export function untunedDirectDw(g: DirectDwGeometry, sharedBytes: number): DirectDwTiling | undefined {
+  if (g.outC > DIRECT_DW_DEFAULT_MAX_CHANNELS) return undefined;
   const c = directDwCandidates(g, sharedBytes);
   return c.find((t) => t.td === 1 && t.th === 4 && t.tw === 16 && t.vl === 1) ?? c[0];
 }
@@ -158,20 +179,22 @@ export class DirectDwProgram implements WebGPUProgram {
     const { tw, th, td, cc, vl } = this.tiling;
     const [fd, fh, fw] = this.g.filter;
     const nTaps = fd * fh * fw;
-    const cq = cc / 4;
+    const cpt = channelsPerThread(this.g);
+    const cq = cc / cpt;
+    const xType = cpt === 1 ? 'f32' : `vec${cpt}<f32>`;
     const co4 = Math.ceil(this.g.outC / 4);
     const T = directDwThreads(this.tiling, this.g);
     const H = halo(this.tiling, this.g);
     const V = td * th * tw;
     const range = (n: number) => Array.from({ length: n }, (_, i) => i);
-    // acc_j_q: input channel 4 cg + j of this thread's tap, by output channels 4q..4q+3
-    const accDecl = range(4).flatMap((j) => range(co4).map((q) => `var acc_${j}_${q} = vec4<f32>(0.0);`)).join('\n        ');
+    // acc_j_q: input channel cpt cg + j of this thread's tap, by output channels 4q..4q+3
+    const accDecl = range(cpt).flatMap((j) => range(co4).map((q) => `var acc_${j}_${q} = vec4<f32>(0.0);`)).join('\n        ');
     const dyReads = range(co4).map((q) => `let d${q} = Ds[vi * ${co4} + ${q}];`).join('\n                ');
-    const fmas = range(4).flatMap((j) => range(co4).map((q) => `acc_${j}_${q} = fma(vec4<f32>(xv[${j}]), d${q}, acc_${j}_${q});`)).join('\n                ');
-    const writes = range(4).flatMap((j) => range(co4).flatMap((q) => range(4).map((k) => `
+    const fmas = range(cpt).flatMap((j) => range(co4).map((q) => `acc_${j}_${q} = fma(vec4<f32>(xv${cpt === 1 ? '' : `[${j}]`}), d${q}, acc_${j}_${q});`)).join('\n                ');
+    const writes = range(cpt).flatMap((j) => range(co4).flatMap((q) => range(4).map((k) => `
           if (c0 + ${j} < uniforms.iC && ${4 * q + k} < uniforms.oC) { result[base + ${j} * uniforms.oC + ${4 * q + k}] = acc_${j}_${q}[${k}]; }`))).join('');
     return `
-      var<workgroup> Xs : array<vec4<f32>, ${H.voxels * cq}>;
+      var<workgroup> Xs : array<${xType}, ${H.voxels * cq}>;
       var<workgroup> Ds : array<vec4<f32>, ${V * co4}>;
       fn xAt(n : i32, d : i32, h : i32, w : i32, c : i32) -> f32 {
         if (c >= uniforms.iC || d < 0 || d >= uniforms.iD || h < 0 || h >= uniforms.iH || w < 0 || w >= uniforms.iW) { return 0.0; }
@@ -212,7 +235,7 @@ export class DirectDwProgram implements WebGPUProgram {
           let od0 = tD * ${td};
           let oh0 = tH * ${th};
           let ow0 = tW * ${tw};
-          // the input halo of the tile, four channels per vec4 (zeros past the volume and the channels)
+          // the input halo of the tile, cpt channels per entry (zeros past the volume and the channels)
           for (var e = t; e < ${H.voxels * cq}; e = e + ${T}) {
             let g4 = e % ${cq};
             let r = e / ${cq};
@@ -222,10 +245,10 @@ export class DirectDwProgram implements WebGPUProgram {
             let gd = od0 - uniforms.pD + d;
             let gh = oh0 - uniforms.pH + h;
             let gw = ow0 - uniforms.pW + w;
-            let c = cBase + 4 * g4;
-            var v = vec4<f32>(0.0);
+            let c = cBase + ${cpt} * g4;
+            var v = ${xType}(0.0);
             if (live) {
-              v = vec4<f32>(xAt(n, gd, gh, gw, c), xAt(n, gd, gh, gw, c + 1), xAt(n, gd, gh, gw, c + 2), xAt(n, gd, gh, gw, c + 3));
+              v = ${xType}(${range(cpt).map((j) => `xAt(n, gd, gh, gw, c + ${j})`).join(', ')});
             }
             Xs[e] = v;
           }
@@ -256,7 +279,7 @@ export class DirectDwProgram implements WebGPUProgram {
           workgroupBarrier();
         }
         if (!spare) {
-          let c0 = cBase + 4 * cg;
+          let c0 = cBase + ${cpt} * cg;
           let base = (((slice * ${vl} + vlane) * ${nTaps} + tap) * uniforms.iC + c0) * uniforms.oC;${writes}
         }
       }`;
