@@ -180,6 +180,16 @@ const GENERIC_PREFERENCE: TilingPreference = { tm: 128, rm: 8, tk: 16, tnt: 8 };
  * tm), with the fewest padded columns breaking ties.
  */
 export function defaultTiling(N: number, mode: GemmMode, channels = 0, prefer: TilingPreference = GENERIC_PREFERENCE): GemmTiling {
+  // every conv of every step asks: remembered per argument set (the JavaScript of a step is its cost on a GPU)
+  const key = `${N}|${mode}|${channels}|${tilingKey({ ...prefer, rn: 0 })}`;
+  let t = defaults.get(key);
+  if (!t) defaults.set(key, (t = pickDefault(N, mode, channels, prefer)));
+  return { ...t };
+}
+
+const defaults = new Map<string, GemmTiling>();
+
+function pickDefault(N: number, mode: GemmMode, channels: number, prefer: TilingPreference): GemmTiling {
   const cands = tilingCandidates(N, mode, channels);
   const score = (t: GemmTiling) =>
     (t.tnt === prefer.tnt ? 8 : 0) + (t.rm === prefer.rm ? 4 : 0) + (t.tk === prefer.tk ? 2 : 0) + (t.tm === prefer.tm ? 1 : 0)
@@ -187,6 +197,8 @@ export function defaultTiling(N: number, mode: GemmMode, channels = 0, prefer: T
   if (cands.length === 0) throw new Error(`no GEMM tiling for N=${N} (${mode})`);
   return cands.reduce((a, b) => (score(b) > score(a) ? b : a));
 }
+
+const GEMM_UNIFORMS = `M : i32, N : i32, K : i32, nTiles : i32, chunkK : i32, kSteps : i32, kC : i32, cChunks : i32, ${GEOMETRY_FIELDS.map((f) => `${f} : i32,`).join(' ')}`;
 
 export class ImplicitGemmProgram implements WebGPUProgram {
   outputShape: number[];
@@ -196,7 +208,7 @@ export class ImplicitGemmProgram implements WebGPUProgram {
   workgroupSize: [number, number, number];
   variableComponents?: number[];
   readonly variableNames: string[];
-  uniforms = `M : i32, N : i32, K : i32, nTiles : i32, chunkK : i32, kSteps : i32, kC : i32, cChunks : i32, ${GEOMETRY_FIELDS.map((f) => `${f} : i32,`).join(' ')}`;
+  uniforms = GEMM_UNIFORMS;
   readonly tn: number;
   readonly nTiles: number;
   readonly chunkK: number;
