@@ -8,7 +8,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { kernelSeconds, timeBatched } from '../timing';
 import { convPassRunners, type ConvShapeSpec } from './conv_bench';
-import { candidatesFor, convTilingKey, forceTiling, gemmPlan, rememberTiling, untunedTiling, type ConvTiling, type GemmPass } from './gemm_plan';
+import type { GemmTiling } from './conv3d_gemm';
+import { candidatesFor, convTilingKey, forceTiling, gemmPlan, isDirect, isDirectDw, rememberTiling, untunedTiling, type ConvTiling, type GemmPass } from './gemm_plan';
 import { deviceSharedBytes, type WebGPUBackendLike } from './program';
 
 /** The conv to tune: input size and channels, cubic kernel, stride, padding. */
@@ -37,7 +38,8 @@ async function timeCandidate(run: () => tf.Tensor, reps: number): Promise<number
 }
 
 /**
- * Tunes the requested passes of one conv; the winners are used from then on. `keep` narrows the
+ * Tunes the requested passes of one conv (every candidate of gemm_plan.ts, then the fastest GEMM
+ * tiling with prefetch); the winners are used from then on. `keep` narrows the
  * candidates (tests on a software GPU, where every shader compile takes seconds).
  */
 export async function autotuneConv(
@@ -55,16 +57,22 @@ export async function autotuneConv(
       const candidates: Record<string, number> = {};
       let best: ConvTiling = fallback;
       let bestSeconds = Infinity;
-      for (const t of candidatesFor(plan, bytes).filter(keep)) {
+      let bestGemm: { t: GemmTiling; s: number } | undefined;
+      const time = async (t: ConvTiling) => {
         forceTiling(t);
         try {
           const s = await timeCandidate(runs[pass], reps);
           candidates[convTilingKey(t)] = s;
           if (s < bestSeconds) [best, bestSeconds] = [t, s];
+          if (!isDirect(t) && !isDirectDw(t) && (!bestGemm || s < bestGemm.s)) bestGemm = { t, s };
         } finally {
           forceTiling(undefined);
         }
-      }
+      };
+      for (const t of candidatesFor(plan, bytes).filter(keep)) await time(t);
+      // prefetch doubles no list: only the fastest GEMM tiling is timed with it as well
+      const twin = bestGemm && { ...bestGemm.t, pf: true };
+      if (twin && keep(twin)) await time(twin);
       forceTiling(fallback);
       const reference = runs[pass]();
       forceTiling(best);

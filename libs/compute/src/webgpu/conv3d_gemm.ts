@@ -35,6 +35,11 @@ export interface GemmTiling {
   tnt: number;
   /** Columns per thread (strided by tnt). */
   rn: number;
+  /**
+   * Prefetch: the next K step's global loads go to registers before this step's multiply-adds
+   * (hiding their latency), and are written to workgroup memory after the barrier.
+   */
+  pf?: boolean;
 }
 
 /**
@@ -93,7 +98,7 @@ export function tapGathers(buffer: string, channels: string): Pick<GemmFunctions
   };
 }
 
-export const tilingKey = (t: GemmTiling): string => `${t.tm}_${t.rm}_${t.tk}_${t.tnt}_${t.rn}`;
+export const tilingKey = (t: GemmTiling): string => `${t.tm}_${t.rm}_${t.tk}_${t.tnt}_${t.rn}${t.pf ? '_pf' : ''}`;
 export const tilingThreads = (t: GemmTiling): number => (t.tm / t.rm) * t.tnt;
 
 /** Conv geometry as the shaders read it (uniform fields, all i32). */
@@ -288,63 +293,102 @@ export class ImplicitGemmProgram implements WebGPUProgram {
     };
   }
 
-  /** WGSL staging one K step of A and B into workgroup memory. */
-  private loadStep(): string {
+  /** The register type of one gathered A value: four rows (step4) or four k (tap4) per vec4. */
+  private aType(): string {
+    return vec4Mode(this.mode) ? 'vec4<f32>' : 'f32';
+  }
+
+  private bLoads(): number {
+    return Math.ceil((this.tiling.tk * this.tn) / tilingThreads(this.tiling));
+  }
+
+  /**
+   * WGSL staging K step `s` of A and B: into workgroup memory (`into` 'smem'), or into the registers
+   * pa[i], pb[j] for {@link storeRegisters} to write after the barrier ('regs': prefetch, the next
+   * step's global loads in flight while this step's multiply-adds run).
+   */
+  private loadStep(s: string, into: 'smem' | 'regs'): string {
     const { tm, tk } = this.tiling;
     const TN = this.tn;
     const T = tilingThreads(this.tiling);
     const a = this.aLayout();
-    const bLoads = Math.ceil((tk * TN) / T);
     const bGuard = (tk * TN) % T === 0 ? 'true' : `e < ${tk * TN}`;
     const loadB = (kExpr: string, guard: string) => `
-          for (var j = 0; j < ${bLoads}; j = j + 1) {
+          for (var j = 0; j < ${this.bLoads()}; j = j + 1) {
             let e = t + ${T} * j;
             if (${bGuard}) {
               let kk = e / ${TN};
               let nn = e % ${TN};
               var v = 0.0;
               if (${guard} && n0 + nn < uniforms.N) { v = ${kExpr}; }
-              Bs[kk * ${TN} + nn] = v;
+              ${into === 'smem' ? `Bs[kk * ${TN} + nn] = v;` : 'pb[j] = v;'}
             }
           }`;
+    const storeA = (v: string) => (into === 'regs' ? `
+            pa[i] = ${v};` : this.storeA(v));
     if (this.mode === 'tap' || this.mode === 'tap4') {
-      const stores = this.mode === 'tap4'
-        ? `
-            var v = vec4<f32>(0.0);
-            if (ca < uniforms.kC) { v = loadATap4(info[i], ti, ca); }
-            let r = ${a.rowOf('i')};
-            setA((ka + 0) * ${tm} + r, v.x);
-            setA((ka + 1) * ${tm} + r, v.y);
-            setA((ka + 2) * ${tm} + r, v.z);
-            setA((ka + 3) * ${tm} + r, v.w);`
-        : `
-            var v = 0.0;
-            if (ca < uniforms.kC) { v = loadATap(info[i], ti, ca); }
-            setA(ka * ${tm} + ${a.rowOf('i')}, v);`;
+      const load = this.mode === 'tap4' ? 'loadATap4' : 'loadATap';
       return `
-          let tap = s / uniforms.cChunks;
-          let c0 = (s - tap * uniforms.cChunks) * ${tk};
+          let tap = ${s} / uniforms.cChunks;
+          let c0 = (${s} - tap * uniforms.cChunks) * ${tk};
           let ti = tapInfo(tap);
           let ka = ${a.kOf('0')};
           let ca = c0 + ka;
-          for (var i = 0; i < ${a.loads}; i = i + 1) {${stores}
+          for (var i = 0; i < ${a.loads}; i = i + 1) {
+            var v = ${this.aType()}(0.0);
+            if (ca < uniforms.kC) { v = ${load}(info[i], ti, ca); }${storeA('v')}
           }${loadB('loadBTap(ti, c0 + kk, n0 + nn)', 'c0 + kk < uniforms.kC')}`;
     }
     const step = this.mode === 'step' || this.mode === 'step4';
     const aValue = step ? `loadAStep${this.mode === 'step4' ? '4' : ''}(info[${a.infoOf('i')}], si, ka, k0 + ka)` : `loadA(info[${a.infoOf('i')}], k0 + ka)`;
-    // step4: the 4 rows at one k are one vec4 of the A slab (As[k][m..m+3])
-    const store = this.mode === 'step4'
-      ? `As[(ka * ${tm} + ${a.rowOf('i')}) / 4] = v;`
-      : `setA(ka * ${tm} + ${a.rowOf('i')}, v);`;
     return `
-          let k0 = kBegin + s * ${tk};${step ? `
+          let k0 = kBegin + ${s} * ${tk};${step ? `
           let si = stepInfo(k0);` : ''}
           for (var i = 0; i < ${a.loads}; i = i + 1) {
             let ka = ${a.kOf('i')};
-            var v = ${this.mode === 'step4' ? 'vec4<f32>(0.0)' : '0.0'};
-            if (k0 + ka < kEnd) { v = ${aValue}; }
-            ${store}
+            var v = ${this.aType()}(0.0);
+            if (k0 + ka < kEnd) { v = ${aValue}; }${storeA('v')}
           }${loadB('loadB(k0 + kk, n0 + nn)', 'k0 + kk < kEnd')}`;
+  }
+
+  /** WGSL writing A value `v` of load i into the A slab (`ka` in scope for the tap modes). */
+  private storeA(v: string): string {
+    const { tm } = this.tiling;
+    const a = this.aLayout();
+    if (this.mode === 'tap4') {
+      // four consecutive k of one row
+      return `
+            let r = ${a.rowOf('i')};
+            setA((ka + 0) * ${tm} + r, ${v}.x);
+            setA((ka + 1) * ${tm} + r, ${v}.y);
+            setA((ka + 2) * ${tm} + r, ${v}.z);
+            setA((ka + 3) * ${tm} + r, ${v}.w);`;
+    }
+    // step4: the 4 rows at one k are one vec4 of the A slab (As[k][m..m+3])
+    if (this.mode === 'step4') return `
+            As[(ka * ${tm} + ${a.rowOf('i')}) / 4] = ${v};`;
+    return `
+            setA(ka * ${tm} + ${a.rowOf('i')}, ${v});`;
+  }
+
+  /** WGSL writing the prefetched registers pa, pb into workgroup memory. */
+  private storeRegisters(): string {
+    const { tk } = this.tiling;
+    const TN = this.tn;
+    const T = tilingThreads(this.tiling);
+    const a = this.aLayout();
+    const tapMajor = this.mode === 'tap' || this.mode === 'tap4';
+    return `
+          {${tapMajor ? `
+          let ka = ${a.kOf('0')};` : ''}
+          for (var i = 0; i < ${a.loads}; i = i + 1) {${tapMajor ? '' : `
+            let ka = ${a.kOf('i')};`}${this.storeA('pa[i]')}
+          }
+          for (var j = 0; j < ${this.bLoads()}; j = j + 1) {
+            let e = t + ${T} * j;
+            if (${(tk * TN) % T === 0 ? 'true' : `e < ${tk * TN}`}) { Bs[e] = pb[j]; }
+          }
+          }`;
   }
 
   getUserCode(): string {
@@ -390,9 +434,15 @@ export class ImplicitGemmProgram implements WebGPUProgram {
         let kEnd = min(kBegin + uniforms.chunkK, uniforms.K);
         var info : array<vec4<i32>, ${a.infos}>;
         for (var i = 0; i < ${a.infos}; i = i + 1) { info[i] = rowInfo(m0 + ${a.rowOf('i')}); }
-        ${accDecl}
-        for (var s = 0; s < uniforms.kSteps; s = s + 1) {${this.loadStep()}
-          workgroupBarrier();
+        ${accDecl}${this.tiling.pf ? `
+        var pa : array<${this.aType()}, ${a.loads}>;
+        var pb : array<f32, ${this.bLoads()}>;
+        {${this.loadStep('0', 'regs')}
+        }` : ''}
+        for (var s = 0; s < uniforms.kSteps; s = s + 1) {${this.tiling.pf ? this.storeRegisters() : this.loadStep('s', 'smem')}
+          workgroupBarrier();${this.tiling.pf ? `
+          if (s + 1 < uniforms.kSteps) {${this.loadStep('(s + 1)', 'regs')}
+          }` : ''}
           for (var kk = 0; kk < ${tk}; kk = kk + 1) {
             let ab = (kk * ${tm} + tmi * ${rm}) / 4;
             let bb = kk * ${TN} + tn;
