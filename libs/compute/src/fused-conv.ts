@@ -21,8 +21,13 @@
  * - `AnatomyNetSEGateGrad` {dgate [N, C], sums, w1, b1, w2, b2}, attrs {voxels, alpha} -> [dsums
  *   [N, C], dw1, db1, dw2, db2] (each weight's gradient summed over the cases): the gate's backward,
  *   its forward run again ({@link seGateGrad}).
+ * - `AnatomyNetUpsampleConcat` {x [N,d,h,w,Cin], w [Cin, 8 Cout] (columns ordered (a, b, c, channel)),
+ *   b [Cout], append [N,D,H,W,Ca]}, attrs {} -> [N,D,H,W,Cout+Ca]: the output block's transposed
+ *   conv (kernel 2, stride 2) plus bias, cropped to the first D <= 2d, H <= 2h, W <= 2w voxels, with
+ *   append's channels after its own (the input CT). Eval mode only (no gradient): composed it is a
+ *   matmul, two transposes, a bias add, up to three slices and a concat, each a full-resolution pass.
  * cpu: cpu/fused-kernels.ts; webgpu: webgpu/conv3d.ts (the conv kernels' epilogue),
- * webgpu/add_leaky_relu.ts and webgpu/se_gate.ts. libs/model uses them where `getKernel(name, backend)`
+ * webgpu/add_leaky_relu.ts, webgpu/se_gate.ts and webgpu/upsample_concat.ts. libs/model uses them where `getKernel(name, backend)`
  * exists.
  */
 
@@ -32,6 +37,7 @@ export const FUSED_CONV3D = 'AnatomyNetFusedConv3D';
 export const ADD_LEAKY_RELU = 'AnatomyNetAddLeakyRelu';
 export const SE_GATE = 'AnatomyNetSEGate';
 export const SE_GATE_GRAD = 'AnatomyNetSEGateGrad';
+export const UPSAMPLE_CONCAT = 'AnatomyNetUpsampleConcat';
 
 export type FusedActivation = 'linear' | 'leakyrelu';
 
@@ -157,6 +163,54 @@ export function seGateGrad(dgate: Float32Array, sums: Float32Array, w1: Float32A
 }
 
 /** Whether the active backend registers the fusions. */
+/** Shapes of {@link UPSAMPLE_CONCAT}'s operands, checked: x [N,d,h,w,Cin], append [N,D,H,W,Ca]. */
+export function upsampleConcatShape(x: number[], w: number[], b: number[], append: number[]): number[] {
+  const [n, d, h, wd, cin] = x;
+  const cout = b[0];
+  const [an, D, H, W, ca] = append;
+  if (x.length !== 5 || append.length !== 5 || w.join() !== `${cin},${8 * cout}` || b.length !== 1
+    || an !== n || D > 2 * d || H > 2 * h || W > 2 * wd) {
+    throw new RangeError(`${UPSAMPLE_CONCAT}: x [${x}], w [${w}], b [${b}] and append [${append}] do not fit `
+      + '(w [Cin, 8 Cout], b [Cout], append of x\'s batch and at most twice its size)');
+  }
+  return [n, D, H, W, cout + ca];
+}
+
+/**
+ * {@link UPSAMPLE_CONCAT} for one batch: out[n, D, H, W] = (x[n, D/2, H/2, W/2] w[:, sub] + b, append[n, D, H, W]),
+ * sub = ((D % 2) * 2 + H % 2) * 2 + W % 2. Each product sum in float64 then rounded, and the bias
+ * added in float32, as tfjs-cpu's matMul and add round them (one rounding per sum up to its block
+ * of 48 input channels).
+ */
+export function upsampleConcat(
+  x: Float32Array, xShape: number[], w: Float32Array, b: Float32Array, append: Float32Array, appendShape: number[],
+): Float32Array {
+  const out5 = upsampleConcatShape(xShape, [w.length / (8 * b.length), 8 * b.length], [b.length], appendShape);
+  const [n, D, H, W, oc] = out5;
+  const [, d, h, wd, cin] = xShape;
+  const cout = b.length, ca = oc - cout, cols = 8 * cout;
+  const f = Math.fround;
+  const out = new Float32Array(n * D * H * W * oc);
+  for (let i = 0; i < n; i++) {
+    for (let z = 0; z < D; z++) {
+      for (let y = 0; y < H; y++) {
+        for (let v = 0; v < W; v++) {
+          const vox = ((i * D + z) * H + y) * W + v;
+          const src = (((i * d + (z >> 1)) * h + (y >> 1)) * wd + (v >> 1)) * cin;
+          const col0 = (((z & 1) * 2 + (y & 1)) * 2 + (v & 1)) * cout;
+          for (let c = 0; c < cout; c++) {
+            let acc = 0;
+            for (let k = 0; k < cin; k++) acc += x[src + k] * w[k * cols + col0 + c];
+            out[vox * oc + c] = f(f(acc) + b[c]);
+          }
+          for (let c = 0; c < ca; c++) out[vox * oc + cout + c] = append[vox * ca + c];
+        }
+      }
+    }
+  }
+  return out;
+}
+
 export const hasFusions = (): boolean => getKernel(FUSED_CONV3D, getBackend()) !== undefined;
 
 /**
@@ -166,7 +220,7 @@ export const hasFusions = (): boolean => getKernel(FUSED_CONV3D, getBackend()) !
  */
 export async function withoutFusions<T>(f: () => T | Promise<T>): Promise<T> {
   const backend = getBackend();
-  const saved = [FUSED_CONV3D, ADD_LEAKY_RELU, SE_GATE, SE_GATE_GRAD].map((n) => getKernel(n, backend)).filter((k) => k !== undefined);
+  const saved = [FUSED_CONV3D, ADD_LEAKY_RELU, SE_GATE, SE_GATE_GRAD, UPSAMPLE_CONCAT].map((n) => getKernel(n, backend)).filter((k) => k !== undefined);
   for (const k of saved) unregisterKernel(k.kernelName, backend);
   try {
     return await f();

@@ -1,8 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { validateModelConfig, type ModelConfig } from './config';
 import { initialValues } from './init';
-import { anatomyNet, applyPost, type ConvPost, type NetOps } from './network';
-import { ADD_LEAKY_RELU, addBiasRows, cropStart5, FUSED_CONV3D, hasKernel, depthToSpace2, normalizeFixed, normalizeGroups, padEnd5, scaleChannels, SE_GATE, SE_GATE_GRAD, squeezeExcite, sumRows, updateRunningStats } from './ops';
+import { anatomyNet, applyPost, upsampleComposed, type ConvPost, type NetOps, type UpsampleAfter } from './network';
+import {
+  ADD_LEAKY_RELU, addBiasRows, cropStart5, FUSED_CONV3D, hasKernel, depthToSpace2, normalizeFixed, normalizeGroups, padEnd5, scaleChannels, SE_GATE, SE_GATE_GRAD,
+  squeezeExcite, sumRows, updateRunningStats, UPSAMPLE_CONCAT,
+} from './ops';
 import { parameterSpecs, summarizeModel, type ParamSpec } from './summary';
 import { freeGradientsEarly } from './tape';
 
@@ -233,7 +236,12 @@ class TensorOps implements NetOps<tf.Tensor5D> {
     return this.out(tf.concat([a, b], 4));
   }
 
-  upsample(name: string, x: tf.Tensor5D, cout: number): tf.Tensor5D {
+  upsample(name: string, x: tf.Tensor5D, cout: number, after?: UpsampleAfter<tf.Tensor5D>): tf.Tensor5D {
+    if (after && this.fuses(UPSAMPLE_CONCAT)) {
+      const [w, b] = [`${name}.w`, `${name}.b`].map((k) => this.p(k) as unknown as tf.Tensor);
+      return this.out(tf.engine().runKernel(UPSAMPLE_CONCAT, { x, w, b, append: after.append.x }, {}) as tf.Tensor5D);
+    }
+    if (after) return upsampleComposed(this, name, x, cout, after);
     const [n, d, h, w, cin] = x.shape;
     const wt = this.p(`${name}.w`) as unknown as tf.Tensor2D;
     const b = this.p(`${name}.b`) as unknown as tf.Tensor1D;

@@ -27,8 +27,11 @@ export interface NetOps<T> {
   add(name: string, a: T, b: T, act?: string): T;
   /** Concatenation on the channel axis, a's channels first. */
   concat(name: string, a: T, b: T): T;
-  /** Transposed convolution kernel 2 stride 2, plus bias: doubles D, H, W. */
-  upsample(name: string, x: T, cout: number): T;
+  /**
+   * Transposed convolution kernel 2 stride 2, plus bias: doubles D, H, W. With `after`, then the
+   * crop and the concatenation it names ({@link upsampleComposed}), which a backend may fuse.
+   */
+  upsample(name: string, x: T, cout: number, after?: UpsampleAfter<T>): T;
   /** Zero padding at the end of D, H, W up to the given size. */
   pad(name: string, x: T, dhw: number[]): T;
   /** Keeps the first D, H, W voxels. */
@@ -43,6 +46,20 @@ export interface NetOps<T> {
   segment(name: string, x: T, body: (ops: NetOps<T>, x: T) => T): T;
   retain(x: T): void;
   release(x: T): void;
+}
+
+/** What the output block does right after its upsampling: keep the first voxels, then append channels. */
+export interface UpsampleAfter<T> {
+  crop?: { name: string; dhw: number[] };
+  append: { name: string; x: T };
+}
+
+/** `upsample` followed by `after`'s crop and concatenation, op by op. */
+export function upsampleComposed<T>(ops: NetOps<T>, name: string, x: T, cout: number, after: UpsampleAfter<T>): T {
+  let cur = ops.upsample(name, x, cout);
+  const crop = after.crop;
+  if (crop) cur = then(ops, cur, (t) => ops.crop(crop.name, t, crop.dhw));
+  return then(ops, cur, (t) => ops.concat(after.append.name, t, after.append.x));
 }
 
 /** What follows a convolution directly: the names of its norm and activation layers. */
@@ -126,18 +143,22 @@ export function anatomyNet<T>(ops: NetOps<T>, cfg: ModelConfig, input: T): T {
   for (let i = stages - 2; i >= 0; i--) {
     const skip = skips[i];
     const target = cfg.merge === 'concat' ? channels(ops, cur) : cfg.filters[i];
-    if (i + 1 < cfg.pools) {
-      cur = then(ops, cur, (t) => ops.upsample(`dec${i}.up`, t, target));
-    } else if (channels(ops, cur) !== target) {
-      cur = then(ops, cur, (t) => ops.conv(`dec${i}.proj`, t, target, 1, 1, 'linear'));
-    }
-    if (cfg.merge === 'concat') {
-      const merged = ops.concat(`dec${i}.merge`, cur, skip);
-      ops.release(cur);
+    const up = i + 1 < cfg.pools;
+    if (up && cfg.merge === 'concat') {
+      // upsampling and concatenation: one kernel where the backend fuses them
+      cur = then(ops, cur, (t) => ops.upsample(`dec${i}.up`, t, target, { append: { name: `dec${i}.merge`, x: skip } }));
       ops.release(skip);
-      cur = merged;
     } else {
-      cur = ops.add(`dec${i}.merge`, cur, skip);
+      if (up) cur = then(ops, cur, (t) => ops.upsample(`dec${i}.up`, t, target));
+      else if (channels(ops, cur) !== target) cur = then(ops, cur, (t) => ops.conv(`dec${i}.proj`, t, target, 1, 1, 'linear'));
+      if (cfg.merge === 'concat') {
+        const merged = ops.concat(`dec${i}.merge`, cur, skip);
+        ops.release(cur);
+        ops.release(skip);
+        cur = merged;
+      } else {
+        cur = ops.add(`dec${i}.merge`, cur, skip);
+      }
     }
     for (let b = 0; b < cfg.blocksPerStage; b++) {
       const name = `dec${i}.b${b}`;
@@ -145,9 +166,8 @@ export function anatomyNet<T>(ops: NetOps<T>, cfg: ModelConfig, input: T): T {
     }
   }
 
-  cur = then(ops, cur, (t) => ops.upsample('out.up', t, cfg.outputUpFilters));
-  if (needPad) cur = then(ops, cur, (t) => ops.crop('out.crop', t, [d, h, w]));
-  cur = then(ops, cur, (t) => ops.concat('out.concat', t, input));
+  const crop = needPad ? { name: 'out.crop', dhw: [d, h, w] } : undefined;
+  cur = then(ops, cur, (t) => ops.upsample('out.up', t, cfg.outputUpFilters, { crop, append: { name: 'out.concat', x: input } }));
   ops.release(input);
   cur = ops.segment('out', cur, (o, t) => {
     const r = then(o, t, (u) => o.conv('out.conv1', u, cfg.outputFilters, 3, 1, 'he', { act: 'out.act1' }));

@@ -19,13 +19,15 @@ export const hasKernel = (name: string): boolean => tf.getKernel(name, tf.getBac
 /**
  * Fusions that @anatomynet/compute registers on cpu and webgpu (its fused-conv.ts has the contracts,
  * its fusion-gradients.ts the gradients): conv + bias (+ running-statistics BatchNorm + LeakyReLU in
- * eval mode) as one kernel, leakyRelu(a + b), and the squeeze-and-excitation gate from the voxel sums
- * with its backward. Other backends run the composed ops.
+ * eval mode) as one kernel, leakyRelu(a + b), the squeeze-and-excitation gate from the voxel sums
+ * with its backward, and the output block's upsampling with what follows it. Other backends run the composed ops.
  */
 export const FUSED_CONV3D = 'AnatomyNetFusedConv3D';
 export const ADD_LEAKY_RELU = 'AnatomyNetAddLeakyRelu';
 export const SE_GATE = 'AnatomyNetSEGate';
 export const SE_GATE_GRAD = 'AnatomyNetSEGateGrad';
+/** The output block's upsample + bias + crop + concat of the input, eval mode only (no gradient). */
+export const UPSAMPLE_CONCAT = 'AnatomyNetUpsampleConcat';
 
 /** The ones of {@link sumRows}, kept per backend and shape, the most recently used last. */
 const onesKept = new Map<string, tf.Tensor3D>();

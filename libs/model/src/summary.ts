@@ -1,5 +1,5 @@
 import type { ModelConfig } from './config';
-import { anatomyNet, applyPost, type ConvPost, type NetOps } from './network';
+import { anatomyNet, applyPost, upsampleComposed, type ConvPost, type NetOps, type UpsampleAfter } from './network';
 
 /** How a parameter is initialised (see init.ts). */
 export type InitKind = 'he' | 'linear' | 'zeros' | 'ones';
@@ -173,7 +173,8 @@ class SymbolicOps implements NetOps<Sym> {
     return this.push(name, 'cat', this.record(name, 'concat', out, 0, 0), 0);
   }
 
-  upsample(name: string, x: Sym, cout: number): Sym {
+  upsample(name: string, x: Sym, cout: number, after?: UpsampleAfter<Sym>): Sym {
+    if (after) return upsampleComposed(this, name, x, cout, after);
     const [n, d, h, w, cin] = x.shape;
     const p = this.param(`${name}.w`, [cin, 8 * cout], 'he', cin) + this.param(`${name}.b`, [cout], 'zeros', cin);
     const out = [n, 2 * d, 2 * h, 2 * w, cout];

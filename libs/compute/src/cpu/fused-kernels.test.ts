@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildModel, DEFAULT_MODEL_CONFIG, forward, normalizeGroups, predict, type ModelConfig } from '@anatomynet/model';
-import { composedSeGate, fusedConvReference, normInputs, rng } from './test-util';
-import { ADD_LEAKY_RELU, epilogueAffine, FUSED_CONV3D, SE_GATE, SE_GATE_GRAD, withoutFusions } from '../fused-conv';
+import { composedSeGate, composedUpsampleConcat, fusedConvReference, normInputs, rng } from './test-util';
+import { ADD_LEAKY_RELU, epilogueAffine, FUSED_CONV3D, SE_GATE, SE_GATE_GRAD, UPSAMPLE_CONCAT, withoutFusions } from '../fused-conv';
 import { convEpilogueInPlace } from './elementwise';
 import { registerCpuKernels, unregisterCpuKernels } from './kernels';
 import { GROUP_NORM } from '../group-norm';
@@ -223,6 +223,34 @@ describe('fused residual sum (AnatomyNetAddLeakyRelu)', () => {
   });
 });
 
+describe('fused output upsampling (AnatomyNetUpsampleConcat)', () => {
+  it.each([
+    ['no crop, 2 cases, 1 appended channel', [2, 3, 2, 4, 5], 3, [2, 6, 4, 8, 1]],
+    ['cropped on every axis, 2 appended channels', [1, 3, 4, 3, 6], 4, [1, 5, 7, 6, 2]],
+    ['cropped by 7 (four pools), 49 input channels (two matMul blocks)', [1, 8, 2, 3, 49], 2, [1, 9, 4, 5, 1]],
+  ] as const)('equals matMul, the 2x2x2 layout, crop, bias and concat: %s', (_name, xs, cout, as) => {
+    registerCpuKernels();
+    const gen = rng(31);
+    const x = rand([...xs], gen), w = rand([xs[4], 8 * cout], gen), b = rand([cout], gen), append = rand([...as], gen);
+    const got = tf.engine().runKernel(UPSAMPLE_CONCAT, { x, w, b, append }, {}) as tf.Tensor;
+    unregisterCpuKernels();
+    const want = composedUpsampleConcat(x, w, b, append);
+    expect(got.shape).toEqual([...as.slice(0, 4), cout + as[4]]);
+    expect(relErr(got, want)).toBeLessThan(xs[4] > 48 ? 1e-6 : 1e-7);
+    registerCpuKernels();
+    tf.dispose([x, w, b, append, got, want]);
+  });
+
+  it('refuses misfit weights and an append larger than twice x or of another batch', () => {
+    registerCpuKernels();
+    const x = tf.zeros([1, 2, 2, 2, 3]), w = tf.zeros([3, 16]), b = tf.zeros([2]);
+    for (const [ww, append] of [[tf.zeros([3, 15]), tf.zeros([1, 4, 4, 4, 1])], [w, tf.zeros([1, 5, 4, 4, 1])], [w, tf.zeros([2, 4, 4, 4, 1])]]) {
+      expect(() => tf.engine().runKernel(UPSAMPLE_CONCAT, { x, w: ww, b, append }, {})).toThrow(/AnatomyNetUpsampleConcat: .* do not fit/);
+    }
+    tf.dispose([x, w, b]);
+  });
+});
+
 describe('fused SE gate (AnatomyNetSEGate)', () => {
   it('equals the composed gate bit for bit (1 to 3 cases, channel counts not divisible by 4, both LeakyReLU branches); refuses misfit weights', () => {
     registerCpuKernels();
@@ -372,6 +400,12 @@ describe('eval-mode forward of the network: fused kernels against the composed o
       const voxelActs = fusedRun.kernels.filter((k) => k.name === 'LeakyRelu' && k.outputShapes[0]!.length > 2);
       expect(voxelActs).toEqual([]);
     }
+    // every upsampling is one kernel with its crop and concat (decoder stages with a sum merge keep
+    // theirs composed: two transposes each); no slice is left
+    const concatUps = cfg.merge === 'concat' ? cfg.pools : 1;
+    expect(kernels.filter((k) => k === UPSAMPLE_CONCAT)).toHaveLength(concatUps);
+    expect(kernels.filter((k) => k === 'Transpose')).toHaveLength(2 * (cfg.pools - concatUps));
+    expect(kernels).not.toContain('Slice');
     // every SE block's gate is one kernel; no sigmoid is left
     const gates = model.specs.filter((s) => s.name.endsWith('.fc1.w')).length;
     expect(kernels.filter((k) => k === SE_GATE).length).toBe(gates);

@@ -15,7 +15,10 @@
  *   as it writes them.
  */
 import { backend_util, getKernel, type KernelBackend, type TensorInfo } from '@tensorflow/tfjs-core';
-import { ADD_LEAKY_RELU, epilogueAffine, FUSED_CONV3D, fusedNormInputs, SE_GATE, SE_GATE_GRAD, seGate, seGateGrad, type FusedConv3dAttrs } from '../fused-conv';
+import {
+  ADD_LEAKY_RELU, epilogueAffine, FUSED_CONV3D, fusedNormInputs, SE_GATE, SE_GATE_GRAD, seGate, seGateGrad, UPSAMPLE_CONCAT, upsampleConcat,
+  upsampleConcatShape, type FusedConv3dAttrs,
+} from '../fused-conv';
 import { LEAKY_RELU_GRAD, SOFTMAX_GRAD } from '../fused-gradients';
 import { GROUP_NORM, GROUP_NORM_GRAD } from '../group-norm';
 import { addLeakyRelu, convEpilogueInPlace, leakyReluGrad, softmaxGradLastAxis } from './elementwise';
@@ -139,6 +142,12 @@ const seGateGradKernel: FastKernel = ({ dgate, sums, w1, b1, w2, b2 }, attrs, ba
   ];
 };
 
+const upsampleConcatKernel: FastKernel = ({ x, w, b, append }, _attrs, backend) => {
+  const shape = upsampleConcatShape(x.shape, w.shape, b.shape, append.shape);
+  const [xv, wv, bv, av] = [x, w, b, append].map((t) => f32(backend, t));
+  return backend.makeTensorInfo(shape, 'float32', upsampleConcat(xv, x.shape, wv, bv, av, append.shape));
+};
+
 /** Kernel name -> implementation, for the 'cpu' backend (no stock kernel to fall back to). */
 export const FUSED_KERNELS: Record<string, FastKernel> = {
   [GROUP_NORM]: groupNorm,
@@ -149,4 +158,5 @@ export const FUSED_KERNELS: Record<string, FastKernel> = {
   [ADD_LEAKY_RELU]: addLeaky,
   [SE_GATE]: seGateKernel,
   [SE_GATE_GRAD]: seGateGradKernel,
+  [UPSAMPLE_CONCAT]: upsampleConcatKernel,
 };

@@ -44,3 +44,20 @@ export function normInputs(norm: tf.Tensor2D | undefined): Record<string, tf.Ten
   const [mean, variance, gamma, beta] = tf.unstack(norm);
   return { mean, variance, gamma, beta };
 }
+
+/**
+ * The output block's upsampling composed with tfjs ops alone (another route than libs/model's):
+ * x [N,d,h,w,Cin] times w [Cin, (a,b,c,Cout)], each voxel's 2x2x2 block laid out by one rank-8
+ * transpose, cropped to append's size, plus the bias, then append's channels.
+ */
+export function composedUpsampleConcat(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, append: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const [n, d, h, wd, cin] = x.shape;
+    const cout = b.shape[0];
+    const [, D, H, W] = append.shape;
+    const y = tf.matMul(x.reshape([-1, cin]) as tf.Tensor2D, w as tf.Tensor2D).reshape([n, d, h, wd, 2, 2, 2, cout]);
+    const up = tf.transpose(y, [0, 1, 4, 2, 5, 3, 6, 7]).reshape([n, 2 * d, 2 * h, 2 * wd, cout]);
+    const cropped = tf.slice(up, [0, 0, 0, 0, 0], [n, D, H, W, cout]);
+    return tf.concat([tf.add(cropped, b), append], 4);
+  });
+}

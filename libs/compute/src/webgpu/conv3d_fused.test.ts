@@ -6,8 +6,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { composedSeGate, fusedConvReference, normInputs } from '../cpu/test-util';
-import { ADD_LEAKY_RELU, FUSED_CONV3D, SE_GATE } from '../fused-conv';
+import { composedSeGate, composedUpsampleConcat, fusedConvReference, normInputs } from '../cpu/test-util';
+import { ADD_LEAKY_RELU, FUSED_CONV3D, SE_GATE, UPSAMPLE_CONCAT } from '../fused-conv';
 import { directCandidates, directGeometry } from './conv3d_direct';
 import { SE_GATE_GRAD_BUFFERS, seGateGradOneDispatch, seGateGradPerOutput } from './se_gate';
 import { defaultTiling, gemmMode } from './conv3d_gemm';
@@ -86,6 +86,20 @@ describe.skipIf(!adapter)(`webgpu eval-mode fusions vs cpu${adapter ? '' : ` (${
     const a = tf.ones([2, 3]), b = tf.ones([3, 2]);
     expect(() => tf.engine().runKernel(ADD_LEAKY_RELU, { a, b }, { alpha: 0.01 })).toThrow(/one shape/);
     tf.dispose([a, b]);
+  });
+
+  it('the output upsampling (transposed conv, bias, crop, appended input) agrees, and refuses misfit operands', async () => {
+    const r = await compareWithCpu(
+      [{ shape: [2, 3, 4, 3, 6], seed: 11 }, { shape: [6, 8 * 5], seed: 12 }, { shape: [5], seed: 13 }, { shape: [2, 5, 7, 6, 2], seed: 14 }],
+      (x, w, b, append) => (tf.getBackend() === 'cpu'
+        ? composedUpsampleConcat(x, w, b, append)
+        : tf.engine().runKernel(UPSAMPLE_CONCAT, { x, w, b, append }, {}) as tf.Tensor));
+    await tf.setBackend('webgpu');
+    expect(r.shapes[0]).toEqual([2, 5, 7, 6, 7]);
+    expect(r.errors[0]).toBeLessThan(1e-6);
+    const x = tf.zeros([1, 2, 2, 2, 3]), w = tf.zeros([3, 16]), b = tf.zeros([2]), big = tf.zeros([1, 5, 4, 4, 1]);
+    expect(() => tf.engine().runKernel(UPSAMPLE_CONCAT, { x, w, b, append: big }, {})).toThrow(/do not fit/);
+    tf.dispose([x, w, b, big]);
   });
 
   // 70 channels and 70 hidden units: more than the workgroup's 64 threads, so each thread loops
