@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import {
   autotuneConv, BACKEND_ORDER, FUSED_CONV3D, hasFusions, settle, withoutFusions, timeBatched, benchConvGflops, boundGpuBufferPool, capGpuBufferPool, gpuAllocationPeak, trimGpuBufferPool, dawnFlags, loadTunedTilings, referenceConvInput, REFERENCE_CONVS,
-  bindGroupCacheStats, BIND_GROUP_CACHE_ENV, countDispatches, measureDispatchCost, registerWebgpuKernels, rmspropOptimizer, selectBackend, tunedTilings, useStockWebgpuKernels, withoutOwnWebgpuKernels, type BackendName, type ConvTiling,
+  bindGroupCacheStats, BIND_GROUP_CACHE_ENV, convTilingKey, countDispatches, measureDispatchCost, registerWebgpuKernels, rmspropOptimizer, selectBackend, tunedTilings, useStockWebgpuKernels, withoutOwnWebgpuKernels, type BackendName, type ConvTiling,
 } from '@anatomynet/compute';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -273,7 +273,7 @@ async function tuneConvs(shape: Dhw, reps: number, only?: RegExp) {
       const results = await autotuneConv({ input, cin: c.cin, cout: c.cout, k: c.k, stride: c.stride }, ['forward', 'dx', 'dw'], reps);
       for (const r of results) {
         const speedup = r.defaultSeconds / r.bestSeconds;
-        progress(`tune ${c.name} ${r.pass}: best ${tilingName(r.best)} ${(r.bestSeconds * 1e3).toFixed(2)} ms, default ${(r.defaultSeconds * 1e3).toFixed(2)} ms (${speedup.toFixed(2)}x), ${Object.keys(r.candidates).length} candidates`);
+        progress(`tune ${c.name} ${r.pass}: best ${convTilingKey(r.best)} ${(r.bestSeconds * 1e3).toFixed(2)} ms, default ${(r.defaultSeconds * 1e3).toFixed(2)} ms (${speedup.toFixed(2)}x), ${Object.keys(r.candidates).length} candidates`);
       }
       rows.push({ name: c.name, input, results });
     } catch (e) {
@@ -284,9 +284,6 @@ async function tuneConvs(shape: Dhw, reps: number, only?: RegExp) {
   return rows;
 }
 
-const tilingName = (t: ConvTiling) => ('algo' in t
-  ? `direct lw${t.lw} vw${t.vw} th${t.th} td${t.td} cc${t.cc}`
-  : `tm${t.tm} rm${t.rm} tk${t.tk} tnt${t.tnt} rn${t.rn}`);
 
 /** Max relative error of webgpu convs (all three passes) against tfjs-cpu on small odd shapes. */
 async function checkAgainstCpu() {

@@ -18,7 +18,10 @@ export type TuneSpec = ConvShapeSpec;
 export interface TuneResult {
   key: string;
   pass: GemmPass;
-  /** Seconds per run of each candidate, GPU kernel time where available (tiling key: tm_rm_tk_tnt_rn, or direct_lwxvw_th_td_cc). */
+  /**
+   * Seconds per run of each candidate, GPU kernel time where available (tiling keys: tm_rm_tk_tnt_rn
+   * with _pf for prefetch, direct_lwxvw_th_td_cc, directdw_tdxthxtw_cCC_vVL).
+   */
   candidates: Record<string, number>;
   best: ConvTiling;
   bestSeconds: number;

@@ -308,7 +308,7 @@ export class ImplicitGemmProgram implements WebGPUProgram {
    * step's global loads in flight while this step's multiply-adds run).
    */
   private loadStep(s: string, into: 'smem' | 'regs'): string {
-    const { tm, tk } = this.tiling;
+    const { tk } = this.tiling;
     const TN = this.tn;
     const T = tilingThreads(this.tiling);
     const a = this.aLayout();
