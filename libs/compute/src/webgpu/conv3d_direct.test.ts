@@ -8,10 +8,9 @@ import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { directCandidates, directGeometry, directKey, directSharedBytes, tileLayout, type DirectTiling } from './conv3d_direct';
 import { directFor, forceTiling, gemmPlan, type GemmPass } from './gemm_plan';
-import { adapterPromise, compareWithCpu, SKIP_NOTE, startWebgpu } from './test_util';
+import { adapterPromise, compareWithCpu, convInfo, SKIP_NOTE, startWebgpu, type ConvCase } from './test_util';
 
-type V5 = [number, number, number, number, number];
-const info = (x: V5, f: V5, pad: 'same' | 'valid' = 'same', stride = 1) => tf.backend_util.computeConv3DInfo(x, f, stride, 1, pad);
+const info = convInfo;
 
 describe('direct conv geometry (no GPU)', () => {
   it('serves forward and dx of stride-1 convs with at most 32 written channels, nothing else', () => {
@@ -61,12 +60,7 @@ describe('direct conv geometry (no GPU)', () => {
   });
 });
 
-interface Case {
-  name: string;
-  x: V5;
-  f: V5;
-  pad: 'same' | 'valid';
-}
+type Case = ConvCase;
 
 const CASES: Case[] = [
   { name: 'ragged tiles on every axis, 17 -> 10', x: [1, 5, 11, 37, 17], f: [3, 3, 3, 17, 10], pad: 'same' },

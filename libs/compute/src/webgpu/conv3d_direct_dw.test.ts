@@ -11,10 +11,9 @@ import {
   type DirectDwTiling,
 } from './conv3d_direct_dw';
 import { candidatesFor, convTilingKey, directDwFor, forceTiling, gemmPlan, isDirectDw, untunedTiling } from './gemm_plan';
-import { adapterPromise, compareWithCpu, SKIP_NOTE, startWebgpu } from './test_util';
+import { adapterPromise, compareWithCpu, convInfo, SKIP_NOTE, startWebgpu, type ConvCase } from './test_util';
 
-type V5 = [number, number, number, number, number];
-const info = (x: V5, f: V5, pad: 'same' | 'valid' = 'same', stride = 1) => tf.backend_util.computeConv3DInfo(x, f, stride, 1, pad);
+const info = convInfo;
 
 describe('direct dW geometry (no GPU)', () => {
   it('serves dW of stride-1 convs with at most 64 output channels (untuned: 16), nothing else', () => {
@@ -67,12 +66,7 @@ describe('direct dW geometry (no GPU)', () => {
   });
 });
 
-interface Case {
-  name: string;
-  x: V5;
-  f: V5;
-  pad: 'same' | 'valid';
-}
+type Case = ConvCase;
 
 const CASES: Case[] = [
   { name: 'ragged tiles on every axis, 17 -> 10', x: [1, 5, 11, 37, 17], f: [3, 3, 3, 17, 10], pad: 'same' },

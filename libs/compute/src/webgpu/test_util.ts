@@ -30,6 +30,18 @@ export interface InputSpec {
 /** The adapter probe tests use to decide between running and a visible skip. */
 export const adapterPromise = requestDawnAdapter();
 
+export type V5 = [number, number, number, number, number];
+/** A stride-1 (or `stride`) conv of input x and filter f, as tfjs computes its geometry. */
+export const convInfo = (x: V5, f: V5, pad: 'same' | 'valid' = 'same', stride = 1) => tf.backend_util.computeConv3DInfo(x, f, stride, 1, pad);
+
+/** A conv case of the direct-kernel tests: input, filter, padding. */
+export interface ConvCase {
+  name: string;
+  x: V5;
+  f: V5;
+  pad: 'same' | 'valid';
+}
+
 export const SKIP_NOTE = 'SKIPPED: no WebGPU adapter (Dawn needs a Vulkan driver; on Debian 12 install mesa-vulkan-drivers >= 25 from bookworm-backports)';
 
 /** Activates webgpu (quietly) with this project's kernels; returns the workgroup memory the device grants. */
