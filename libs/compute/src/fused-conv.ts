@@ -21,13 +21,16 @@
  * - `AnatomyNetSEGateGrad` {dgate [N, C], sums, w1, b1, w2, b2}, attrs {voxels, alpha} -> [dsums
  *   [N, C], dw1, db1, dw2, db2] (each weight's gradient summed over the cases): the gate's backward,
  *   its forward run again ({@link seGateGrad}).
+ * - `AnatomyNetScaleAddLeakyRelu` {a [N, ..., C], scale [N, C], b (a's shape)}, attrs {alpha} ->
+ *   leakyRelu(a * scale + b, alpha), the scale per case and channel: an SE-residual block's end (the
+ *   gate's scaling and the residual sum, composed two full passes) in eval mode only (no gradient).
  * - `AnatomyNetUpsampleConcat` {x [N,d,h,w,Cin], w [Cin, 8 Cout] (columns ordered (a, b, c, channel)),
  *   b [Cout], append [N,D,H,W,Ca]}, attrs {} -> [N,D,H,W,Cout+Ca]: the output block's transposed
  *   conv (kernel 2, stride 2) plus bias, cropped to the first D <= 2d, H <= 2h, W <= 2w voxels, with
  *   append's channels after its own (the input CT). Eval mode only (no gradient): composed it is a
  *   matmul, two transposes, a bias add, up to three slices and a concat, each a full-resolution pass.
  * cpu: cpu/fused-kernels.ts; webgpu: webgpu/conv3d.ts (the conv kernels' epilogue),
- * webgpu/add_leaky_relu.ts, webgpu/se_gate.ts and webgpu/upsample_concat.ts. libs/model uses them where `getKernel(name, backend)`
+ * webgpu/add_leaky_relu.ts (both residual sums), webgpu/se_gate.ts and webgpu/upsample_concat.ts. libs/model uses them where `getKernel(name, backend)`
  * exists.
  */
 
@@ -38,6 +41,7 @@ export const ADD_LEAKY_RELU = 'AnatomyNetAddLeakyRelu';
 export const SE_GATE = 'AnatomyNetSEGate';
 export const SE_GATE_GRAD = 'AnatomyNetSEGateGrad';
 export const UPSAMPLE_CONCAT = 'AnatomyNetUpsampleConcat';
+export const SCALE_ADD_LEAKY_RELU = 'AnatomyNetScaleAddLeakyRelu';
 
 export type FusedActivation = 'linear' | 'leakyrelu';
 
@@ -163,6 +167,15 @@ export function seGateGrad(dgate: Float32Array, sums: Float32Array, w1: Float32A
 }
 
 /** Whether the active backend registers the fusions. */
+/** Checks {@link SCALE_ADD_LEAKY_RELU}'s operands; returns the cases N and channels C. */
+export function scaleAddShape(a: number[], scale: number[], b: number[]): { n: number; c: number } {
+  const n = a[0], c = a[a.length - 1];
+  if (a.join() !== b.join() || a.length < 2 || scale.join() !== `${n},${c}`) {
+    throw new RangeError(`${SCALE_ADD_LEAKY_RELU}: a [${a}], scale [${scale}] and b [${b}] do not fit (a and b of one shape [N, ..., C], scale [N, C])`);
+  }
+  return { n, c };
+}
+
 /** Shapes of {@link UPSAMPLE_CONCAT}'s operands, checked: x [N,d,h,w,Cin], append [N,D,H,W,Ca]. */
 export function upsampleConcatShape(x: number[], w: number[], b: number[], append: number[]): number[] {
   const [n, d, h, wd, cin] = x;
@@ -220,7 +233,7 @@ export const hasFusions = (): boolean => getKernel(FUSED_CONV3D, getBackend()) !
  */
 export async function withoutFusions<T>(f: () => T | Promise<T>): Promise<T> {
   const backend = getBackend();
-  const saved = [FUSED_CONV3D, ADD_LEAKY_RELU, SE_GATE, SE_GATE_GRAD, UPSAMPLE_CONCAT].map((n) => getKernel(n, backend)).filter((k) => k !== undefined);
+  const saved = [FUSED_CONV3D, ADD_LEAKY_RELU, SE_GATE, SE_GATE_GRAD, UPSAMPLE_CONCAT, SCALE_ADD_LEAKY_RELU].map((n) => getKernel(n, backend)).filter((k) => k !== undefined);
   for (const k of saved) unregisterKernel(k.kernelName, backend);
   try {
     return await f();

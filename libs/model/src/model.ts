@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { validateModelConfig, type ModelConfig } from './config';
 import { initialValues } from './init';
-import { anatomyNet, applyPost, upsampleComposed, type ConvPost, type NetOps, type UpsampleAfter } from './network';
+import { anatomyNet, applyPost, seResidualComposed, upsampleComposed, type ConvPost, type NetOps, type SeResidual, type UpsampleAfter } from './network';
 import {
   ADD_LEAKY_RELU, addBiasRows, cropStart5, FUSED_CONV3D, hasKernel, depthToSpace2, normalizeFixed, normalizeGroups, padEnd5, scaleChannels, SE_GATE, SE_GATE_GRAD,
-  squeezeExcite, sumRows, updateRunningStats, UPSAMPLE_CONCAT,
+  SCALE_ADD_LEAKY_RELU, seGateOf, squeezeExcite, sumRows, updateRunningStats, UPSAMPLE_CONCAT,
 } from './ops';
 import { parameterSpecs, summarizeModel, type ParamSpec } from './summary';
 import { freeGradientsEarly } from './tape';
@@ -219,6 +219,20 @@ class TensorOps implements NetOps<tf.Tensor5D> {
         return scaleChannels(x3, s.reshape([n, 1, c])).reshape(x.shape) as tf.Tensor5D;
       }),
     );
+  }
+
+  seResidual(name: string, x: tf.Tensor5D, hidden: number, residual: SeResidual<tf.Tensor5D>): tf.Tensor5D {
+    // eval mode: the gate's scaling goes into the residual sum's pass
+    if (!this.fuses(SCALE_ADD_LEAKY_RELU) || !hasKernel(SE_GATE)) return seResidualComposed(this, name, x, hidden, residual);
+    const [n, d, h, w, c] = x.shape;
+    const [w1, b1, w2, b2] = ['fc1.w', 'fc1.b', 'fc2.w', 'fc2.b'].map((k) => this.p(`${name}.${k}`) as unknown as tf.Tensor);
+    const gate = tf.tidy(() => seGateOf(x.reshape([n, d * h * w, c]), w1, b1, w2, b2, this.model.config.leakySlope));
+    const skip = residual.skip();
+    const out = this.out(tf.engine().runKernel(SCALE_ADD_LEAKY_RELU, { a: x, scale: gate, b: skip }, { alpha: this.model.config.leakySlope }) as tf.Tensor5D);
+    gate.dispose();
+    this.release(x);
+    this.release(skip);
+    return out;
   }
 
   add(name: string, a: tf.Tensor5D, b: tf.Tensor5D, act?: string): tf.Tensor5D {

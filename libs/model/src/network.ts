@@ -21,6 +21,12 @@ export interface NetOps<T> {
   /** Squeeze-excitation: x * sigmoid(fc2(act(fc1(mean over voxels of x)))), hidden units given. */
   se(name: string, x: T, hidden: number): T;
   /**
+   * The end of an SE-residual block: `add(residual.name, se(name, x, hidden), residual.skip(),
+   * residual.act)` ({@link seResidualComposed}), which a backend may fuse. Consumes x; `skip` makes
+   * (or hands over) the skip path's tensor, which is consumed too.
+   */
+  seResidual(name: string, x: T, hidden: number, residual: SeResidual<T>): T;
+  /**
    * a + b, then the activation named `act` if given. Consumes (releases) a and b, before the
    * activation where it runs on its own, so the sum and its activation are the only full tensors then.
    */
@@ -46,6 +52,19 @@ export interface NetOps<T> {
   segment(name: string, x: T, body: (ops: NetOps<T>, x: T) => T): T;
   retain(x: T): void;
   release(x: T): void;
+}
+
+/** The residual sum that ends an SE-residual block, after its SE. */
+export interface SeResidual<T> {
+  name: string;
+  skip: () => T;
+  act: string;
+}
+
+/** `se`, then the residual sum and its activation, op by op (x released after the SE, as before the skip path runs). */
+export function seResidualComposed<T>(ops: NetOps<T>, name: string, x: T, hidden: number, residual: SeResidual<T>): T {
+  const scaled = then(ops, x, (t) => ops.se(name, t, hidden));
+  return ops.add(residual.name, scaled, residual.skip(), residual.act);
 }
 
 /** What the output block does right after its upsampling: keep the first voxels, then append channels. */
@@ -98,9 +117,11 @@ function block<T>(ops: NetOps<T>, cfg: ModelConfig, name: string, x: T, cout: nu
     ops.release(x);
     return r;
   }
-  if (cfg.block === 'se-residual') r = then(ops, r, (t) => ops.se(`${name}.se`, t, seHidden(cout, cfg.seRatio)));
-  const skip = cin === cout ? x : then(ops, x, (t) => ops.conv(`${name}.skip`, t, cout, 1, 1, 'linear'));
-  return ops.add(`${name}.add`, r, skip, `${name}.act2`);
+  const skip = () => (cin === cout ? x : then(ops, x, (t) => ops.conv(`${name}.skip`, t, cout, 1, 1, 'linear')));
+  if (cfg.block === 'se-residual') {
+    return ops.seResidual(`${name}.se`, r, seHidden(cout, cfg.seRatio), { name: `${name}.add`, skip, act: `${name}.act2` });
+  }
+  return ops.add(`${name}.add`, r, skip(), `${name}.act2`);
 }
 
 /**

@@ -28,6 +28,8 @@ export const SE_GATE = 'AnatomyNetSEGate';
 export const SE_GATE_GRAD = 'AnatomyNetSEGateGrad';
 /** The output block's upsample + bias + crop + concat of the input, eval mode only (no gradient). */
 export const UPSAMPLE_CONCAT = 'AnatomyNetUpsampleConcat';
+/** leakyRelu(a * scale + b): an SE-residual block's end, eval mode only (no gradient). */
+export const SCALE_ADD_LEAKY_RELU = 'AnatomyNetScaleAddLeakyRelu';
 
 /** The ones of {@link sumRows}, kept per backend and shape, the most recently used last. */
 const onesKept = new Map<string, tf.Tensor3D>();
@@ -123,6 +125,15 @@ export function squeezeExcite(x: tf.Tensor3D, w1: tf.Tensor, b1: tf.Tensor, w2: 
     };
   });
   return f(x, w1, b1, w2, b2) as tf.Tensor3D;
+}
+
+/** The SE gate [N, C] of x [N, R, C] by the backend's {@link SE_GATE} kernel, without a gradient (eval mode). */
+export function seGateOf(x: tf.Tensor3D, w1: tf.Tensor, b1: tf.Tensor, w2: tf.Tensor, b2: tf.Tensor, alpha: number): tf.Tensor2D {
+  const [n, r, c] = x.shape;
+  return tf.tidy(() => {
+    const sums = sumRows(x).reshape([n, c]);
+    return tf.engine().runKernel(SE_GATE, { sums, w1, b1, w2, b2 }, { voxels: r, alpha }) as tf.Tensor2D;
+  });
 }
 
 /** Result of {@link normalizeGroups}: the output and the (biased) batch statistics per group. */

@@ -1,5 +1,5 @@
 import type { ModelConfig } from './config';
-import { anatomyNet, applyPost, upsampleComposed, type ConvPost, type NetOps, type UpsampleAfter } from './network';
+import { anatomyNet, applyPost, seResidualComposed, upsampleComposed, type ConvPost, type NetOps, type SeResidual, type UpsampleAfter } from './network';
 
 /** How a parameter is initialised (see init.ts). */
 export type InitKind = 'he' | 'linear' | 'zeros' | 'ones';
@@ -171,6 +171,10 @@ class SymbolicOps implements NetOps<Sym> {
   concat(name: string, a: Sym, b: Sym): Sym {
     const out = [...a.shape.slice(0, 4), a.shape[4] + b.shape[4]];
     return this.push(name, 'cat', this.record(name, 'concat', out, 0, 0), 0);
+  }
+
+  seResidual(name: string, x: Sym, hidden: number, residual: SeResidual<Sym>): Sym {
+    return seResidualComposed(this, name, x, hidden, residual);
   }
 
   upsample(name: string, x: Sym, cout: number, after?: UpsampleAfter<Sym>): Sym {

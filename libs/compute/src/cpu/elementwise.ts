@@ -123,6 +123,21 @@ export function convEpilogueInPlace(y: Float32Array, scale: Float32Array, offset
   for (let o = 0; o < y.length; o += c) for (let j = 0; j < c; j++) y[o + j] = act(y[o + j] * scale[j] + offset[j]);
 }
 
+/**
+ * leakyRelu(a * scale + b, alpha) in one pass: a and b [N, R, C], scale [N, C] per case and channel;
+ * the product rounded to float32 before the sum, as the composed Multiply and Add round.
+ */
+export function scaleAddLeakyRelu(a: Float32Array, scale: Float32Array, b: Float32Array, n: number, c: number, alpha: number): Float32Array {
+  const out = new Float32Array(a.length);
+  const act = leakyOf(alpha);
+  const perCase = a.length / n;
+  for (let i = 0; i < a.length; i++) {
+    const s = scale[Math.floor(i / perCase) * c + (i % c)];
+    out[i] = act(Math.fround(a[i] * s) + b[i]);
+  }
+  return out;
+}
+
 /** leakyRelu(a + b, alpha) in one pass (arrays of one length). */
 export function addLeakyRelu(a: Float32Array, b: Float32Array, alpha: number): Float32Array {
   const out = new Float32Array(a.length);

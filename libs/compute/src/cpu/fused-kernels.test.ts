@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildModel, DEFAULT_MODEL_CONFIG, forward, normalizeGroups, predict, type ModelConfig } from '@anatomynet/model';
 import { composedSeGate, composedUpsampleConcat, fusedConvReference, normInputs, rng } from './test-util';
-import { ADD_LEAKY_RELU, epilogueAffine, FUSED_CONV3D, SE_GATE, SE_GATE_GRAD, UPSAMPLE_CONCAT, withoutFusions } from '../fused-conv';
+import { ADD_LEAKY_RELU, epilogueAffine, FUSED_CONV3D, SCALE_ADD_LEAKY_RELU, SE_GATE, SE_GATE_GRAD, UPSAMPLE_CONCAT, withoutFusions } from '../fused-conv';
 import { convEpilogueInPlace } from './elementwise';
 import { registerCpuKernels, unregisterCpuKernels } from './kernels';
 import { GROUP_NORM } from '../group-norm';
@@ -223,6 +223,22 @@ describe('fused residual sum (AnatomyNetAddLeakyRelu)', () => {
   });
 });
 
+describe('fused SE-residual end (AnatomyNetScaleAddLeakyRelu)', () => {
+  it('equals leakyRelu(a * scale + b) per case and channel, both slopes\' branches; refuses misfit operands', () => {
+    registerCpuKernels();
+    const gen = rng(6);
+    const a = rand([2, 3, 4, 5, 7], gen), s = rand([2, 7], gen, 0, 1), b = rand([2, 3, 4, 5, 7], gen);
+    const got = tf.engine().runKernel(SCALE_ADD_LEAKY_RELU, { a, scale: s, b }, { alpha: 0.01 }) as tf.Tensor;
+    unregisterCpuKernels();
+    const want = tf.leakyRelu(tf.add(tf.mul(a, s.reshape([2, 1, 1, 1, 7])), b), 0.01);
+    expect(relErr(got, want)).toBeLessThan(1e-7);
+    expect(Math.min(...want.dataSync())).toBeLessThan(0);
+    registerCpuKernels();
+    expect(() => tf.engine().runKernel(SCALE_ADD_LEAKY_RELU, { a, scale: s.reshape([7, 2]), b }, { alpha: 0.01 })).toThrow(/do not fit/);
+    tf.dispose([a, s, b, got, want]);
+  });
+});
+
 describe('fused output upsampling (AnatomyNetUpsampleConcat)', () => {
   it.each([
     ['no crop, 2 cases, 1 appended channel', [2, 3, 2, 4, 5], 3, [2, 6, 4, 8, 1]],
@@ -406,9 +422,11 @@ describe('eval-mode forward of the network: fused kernels against the composed o
     expect(kernels.filter((k) => k === UPSAMPLE_CONCAT)).toHaveLength(concatUps);
     expect(kernels.filter((k) => k === 'Transpose')).toHaveLength(2 * (cfg.pools - concatUps));
     expect(kernels).not.toContain('Slice');
-    // every SE block's gate is one kernel; no sigmoid is left
+    // every SE block's gate is one kernel, its scaling part of the residual sum's pass; no sigmoid is left
     const gates = model.specs.filter((s) => s.name.endsWith('.fc1.w')).length;
     expect(kernels.filter((k) => k === SE_GATE).length).toBe(gates);
+    expect(kernels.filter((k) => k === SCALE_ADD_LEAKY_RELU).length).toBe(gates);
+    if (gates > 0) expect(kernels).not.toContain('Multiply');
     expect(kernels).not.toContain('Sigmoid');
     tf.dispose([fused, composed, x]);
     model.dispose();

@@ -16,12 +16,12 @@
  */
 import { backend_util, getKernel, type KernelBackend, type TensorInfo } from '@tensorflow/tfjs-core';
 import {
-  ADD_LEAKY_RELU, epilogueAffine, FUSED_CONV3D, fusedNormInputs, SE_GATE, SE_GATE_GRAD, seGate, seGateGrad, UPSAMPLE_CONCAT, upsampleConcat,
-  upsampleConcatShape, type FusedConv3dAttrs,
+  ADD_LEAKY_RELU, epilogueAffine, FUSED_CONV3D, fusedNormInputs, SCALE_ADD_LEAKY_RELU, scaleAddShape, SE_GATE, SE_GATE_GRAD, seGate, seGateGrad,
+  UPSAMPLE_CONCAT, upsampleConcat, upsampleConcatShape, type FusedConv3dAttrs,
 } from '../fused-conv';
 import { LEAKY_RELU_GRAD, SOFTMAX_GRAD } from '../fused-gradients';
 import { GROUP_NORM, GROUP_NORM_GRAD } from '../group-norm';
-import { addLeakyRelu, convEpilogueInPlace, leakyReluGrad, softmaxGradLastAxis } from './elementwise';
+import { addLeakyRelu, convEpilogueInPlace, leakyReluGrad, scaleAddLeakyRelu, softmaxGradLastAxis } from './elementwise';
 import { conv3dEngine, Conv3dTooLargeError } from './engine';
 import { geometryFromConvInfo } from './geometry';
 import { groupNormBackward, groupNormForward, throughLeakyRelu } from './norm';
@@ -103,6 +103,11 @@ const addLeaky: FastKernel = ({ a, b }, attrs, backend) => {
   return backend.makeTensorInfo([...a.shape], 'float32', addLeakyRelu(f32(backend, a), f32(backend, b), attrs.alpha as number));
 };
 
+const scaleAddLeaky: FastKernel = ({ a, scale, b }, attrs, backend) => {
+  const { n, c } = scaleAddShape(a.shape, scale.shape, b.shape);
+  return backend.makeTensorInfo([...a.shape], 'float32', scaleAddLeakyRelu(f32(backend, a), f32(backend, scale), f32(backend, b), n, c, attrs.alpha as number));
+};
+
 const seGateKernel: FastKernel = ({ sums, w1, b1, w2, b2 }, attrs, backend) => {
   const [n, c] = sums.shape;
   const r = b1.shape[0];
@@ -159,4 +164,5 @@ export const FUSED_KERNELS: Record<string, FastKernel> = {
   [SE_GATE]: seGateKernel,
   [SE_GATE_GRAD]: seGateGradKernel,
   [UPSAMPLE_CONCAT]: upsampleConcatKernel,
+  [SCALE_ADD_LEAKY_RELU]: scaleAddLeaky,
 };

@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { composedSeGate, composedUpsampleConcat, fusedConvReference, normInputs } from '../cpu/test-util';
-import { ADD_LEAKY_RELU, FUSED_CONV3D, SE_GATE, UPSAMPLE_CONCAT } from '../fused-conv';
+import { ADD_LEAKY_RELU, FUSED_CONV3D, SCALE_ADD_LEAKY_RELU, SE_GATE, UPSAMPLE_CONCAT } from '../fused-conv';
 import { directCandidates, directGeometry } from './conv3d_direct';
 import { SE_GATE_GRAD_BUFFERS, seGateGradOneDispatch, seGateGradPerOutput } from './se_gate';
 import { defaultTiling, gemmMode } from './conv3d_gemm';
@@ -86,6 +86,18 @@ describe.skipIf(!adapter)(`webgpu eval-mode fusions vs cpu${adapter ? '' : ` (${
     const a = tf.ones([2, 3]), b = tf.ones([3, 2]);
     expect(() => tf.engine().runKernel(ADD_LEAKY_RELU, { a, b }, { alpha: 0.01 })).toThrow(/one shape/);
     tf.dispose([a, b]);
+  });
+
+  it('the SE-residual end leakyRelu(a * scale + b) agrees (scale per case and channel) and refuses misfit operands', async () => {
+    const r = await compareWithCpu([{ shape: [2, 3, 5, 7, 6], seed: 1 }, { shape: [2, 6], seed: 3 }, { shape: [2, 3, 5, 7, 6], seed: 2 }], (a, s, b) =>
+      (tf.getBackend() === 'cpu'
+        ? tf.leakyRelu(tf.add(tf.mul(a, s.reshape([2, 1, 1, 1, 6])), b), 0.01)
+        : tf.engine().runKernel(SCALE_ADD_LEAKY_RELU, { a, scale: s, b }, { alpha: 0.01 }) as tf.Tensor));
+    await tf.setBackend('webgpu');
+    expect(r.errors[0]).toBeLessThan(1e-6);
+    const a = tf.ones([2, 3, 6]), s = tf.ones([3, 6]);
+    expect(() => tf.engine().runKernel(SCALE_ADD_LEAKY_RELU, { a, scale: s, b: a }, { alpha: 0.01 })).toThrow(/do not fit/);
+    tf.dispose([a, s]);
   });
 
   it('the output upsampling (transposed conv, bias, crop, appended input) agrees, and refuses misfit operands', async () => {

@@ -5,8 +5,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { COLLAPSED_BINARY_KERNELS, collapsedBinaryConfig } from './binary_collapsed';
 import { conv3dConfig, fusedConv3dConfig } from './conv3d';
-import { addLeakyReluConfig } from './add_leaky_relu';
-import { ADD_LEAKY_RELU, FUSED_CONV3D, SE_GATE, SE_GATE_GRAD, UPSAMPLE_CONCAT } from '../fused-conv';
+import { addLeakyReluConfig, scaleAddLeakyReluConfig } from './add_leaky_relu';
+import { ADD_LEAKY_RELU, FUSED_CONV3D, SCALE_ADD_LEAKY_RELU, SE_GATE, SE_GATE_GRAD, UPSAMPLE_CONCAT } from '../fused-conv';
 import { registerFusionGradients } from '../fusion-gradients';
 import { seGateConfig, seGateGradConfig } from './se_gate';
 import { upsampleConcatConfig } from './upsample_concat';
@@ -32,7 +32,7 @@ let ours: tf.KernelConfig[] | undefined;
  * group norm, and the fused conv, residual sum and SE gate (with the gate's backward), and the output block's upsample + concat.
  */
 let added: tf.KernelConfig[] | undefined;
-export const WEBGPU_OWN_KERNELS = [RMSPROP_UPDATE, MOMENTUM_UPDATE, RMSPROP_UPDATE_IN_PLACE, MOMENTUM_UPDATE_IN_PLACE, LEAKY_RELU_GRAD, GROUP_NORM, GROUP_NORM_SUMS, GROUP_NORM_DX, RUNNING_STATS_IN_PLACE, FUSED_CONV3D, ADD_LEAKY_RELU, SE_GATE, SE_GATE_GRAD, UPSAMPLE_CONCAT];
+export const WEBGPU_OWN_KERNELS = [RMSPROP_UPDATE, MOMENTUM_UPDATE, RMSPROP_UPDATE_IN_PLACE, MOMENTUM_UPDATE_IN_PLACE, LEAKY_RELU_GRAD, GROUP_NORM, GROUP_NORM_SUMS, GROUP_NORM_DX, RUNNING_STATS_IN_PLACE, FUSED_CONV3D, ADD_LEAKY_RELU, SE_GATE, SE_GATE_GRAD, UPSAMPLE_CONCAT, SCALE_ADD_LEAKY_RELU];
 const stock = new Map<string, tf.KernelConfig>();
 
 function install(c: tf.KernelConfig): void {
@@ -74,7 +74,7 @@ export function registerWebgpuKernels(): string[] {
   }
   for (const c of ours) if (tf.getKernel(c.kernelName, 'webgpu') !== c) install(c);
   added ??= [rmspropUpdateConfig(), momentumUpdateConfig(), rmspropInPlaceConfig(), momentumInPlaceConfig(), leakyReluGradConfig(), groupNormConfig(), groupNormSumsConfig(), groupNormDxConfig(), runningStatsInPlaceConfig(),
-    fusedConv3dConfig(), addLeakyReluConfig(), seGateConfig(), seGateGradConfig(), upsampleConcatConfig()];
+    fusedConv3dConfig(), addLeakyReluConfig(), seGateConfig(), seGateGradConfig(), upsampleConcatConfig(), scaleAddLeakyReluConfig()];
   for (const c of added) if (!tf.getKernel(c.kernelName, 'webgpu')) tf.registerKernel(c);
   registerFusedGradients();
   registerGroupNormGradient();
