@@ -21,9 +21,10 @@ fi
 timeout "${REF_TIMEOUT:-70}" python3 "$d/ref_anatomynet.py" > "$OUT/ref.json" 2> "$OUT/ref.err"
 stamp "pytorch reference rc=$? $(tr -d '\n' < "$OUT/ref.json")"
 B="$d/run.sh $d/bench.mjs --backend webgpu"
-# check against tfjs-cpu, tune every conv (GPU timestamps), re-check, per-conv figures at 64x128x128,
+# check against tfjs-cpu, tune every conv (GPU timestamps; since session 15 also the direct dW tilings and
+# the fastest GEMM tiling with prefetch: 260 s, was 230), re-check, per-conv figures at 64x128x128,
 # forward at both sizes, training step at 64x128x128 (whole-volume training: next step, recomputed)
-timeout "${OURS_TIMEOUT:-230}" bash $B --shapes 64x128x128,178x302x225 --conv-shapes 64x128x128 \
+timeout "${OURS_TIMEOUT:-260}" bash $B --shapes 64x128x128,178x302x225 --conv-shapes 64x128x128 \
   --train-shapes 64x128x128 ${COMPARE_STOCK:+--compare-stock} --save-tilings "$OUT/tilings.json" \
   --json-out "$OUT/ours.json" > /dev/null 2> "$OUT/ours.err"
 stamp "ours rc=$?"
