@@ -251,7 +251,9 @@ class TensorOps implements NetOps<tf.Tensor5D> {
   }
 
   upsample(name: string, x: tf.Tensor5D, cout: number, after?: UpsampleAfter<tf.Tensor5D>): tf.Tensor5D {
-    if (after && this.fuses(UPSAMPLE_CONCAT)) {
+    // the kernel crops to the appended tensor's size: fused only where that is the crop asked for
+    const size = after?.crop?.dhw ?? x.shape.slice(1, 4).map((s) => 2 * s);
+    if (after && this.fuses(UPSAMPLE_CONCAT) && after.append.x.shape.slice(1, 4).join() === size.join()) {
       const [w, b] = [`${name}.w`, `${name}.b`].map((k) => this.p(k) as unknown as tf.Tensor);
       return this.out(tf.engine().runKernel(UPSAMPLE_CONCAT, { x, w, b, append: after.append.x }, {}) as tf.Tensor5D);
     }

@@ -20,7 +20,8 @@ export const hasKernel = (name: string): boolean => tf.getKernel(name, tf.getBac
  * Fusions that @anatomynet/compute registers on cpu and webgpu (its fused-conv.ts has the contracts,
  * its fusion-gradients.ts the gradients): conv + bias (+ running-statistics BatchNorm + LeakyReLU in
  * eval mode) as one kernel, leakyRelu(a + b), the squeeze-and-excitation gate from the voxel sums
- * with its backward, and the output block's upsampling with what follows it. Other backends run the composed ops.
+ * with its backward; in eval mode also the output block's upsampling with what follows it and the
+ * SE-residual block's end. Other backends run the composed ops.
  */
 export const FUSED_CONV3D = 'AnatomyNetFusedConv3D';
 export const ADD_LEAKY_RELU = 'AnatomyNetAddLeakyRelu';
