@@ -1,8 +1,10 @@
 /**
  * Gradients of three fused kernels of ./fused-conv.ts, so that a training step runs them too:
- * - `AnatomyNetFusedConv3D` with bias only (no norm inputs, activation 'linear'): the conv's own
+ * - `AnatomyNetFusedConv3D` with bias (no norm inputs), linear or LeakyReLU: the conv's own
  *   gradients (tfjs's Conv3D gradient, this project's backprop kernels underneath) and the bias's
- *   sum of dy over the voxels. The bias add is then not a pass of its own in the forward.
+ *   sum of dy over the voxels, with LeakyReLU's gradient taken at the output first (slope >= 0, as
+ *   for the residual sum). The bias add and the activation are then not passes of their own in the
+ *   forward, and the conv's pre-activation output is not kept for the backward pass.
  * - `AnatomyNetAddLeakyRelu`: the LeakyRelu gradient taken at the output, for both addends. For a
  *   slope alpha >= 0 the output is positive exactly where the sum is, so the sum need not be kept.
  * - `AnatomyNetSEGate`: `AnatomyNetSEGateGrad`, one kernel for the five gradients (the composed
@@ -24,13 +26,15 @@ function leakyReluGradAt(dy: Tensor, x: Tensor, alpha: number): Tensor {
 const fusedConvGradConfig: GradConfig = {
   kernelName: FUSED_CONV3D,
   inputsToSave: ['x', 'filter'],
+  outputsToSave: [true],
   gradFunc: (dy, saved, attrs) => {
     const a = attrs as unknown as FusedConv3dAttrs;
-    if (a.activation !== 'linear') {
-      throw new Error(`${FUSED_CONV3D}: no gradient with activation '${a.activation}'; give the activation as an op of its own in training`);
+    if (a.activation === 'leakyrelu' && !(a.alpha >= 0)) {
+      throw new RangeError(`${FUSED_CONV3D}: the LeakyReLU gradient from the output needs alpha >= 0, got ${a.alpha}`);
     }
-    const d = dy as Tensor;
-    const conv = getGradient('Conv3D').gradFunc(d, saved, { strides: a.strides, pad: a.pad, dilations: 1, dataFormat: 'NDHWC' });
+    const [x, filter, y] = saved;
+    const d = a.activation === 'leakyrelu' ? leakyReluGradAt(dy as Tensor, y, a.alpha) : dy as Tensor;
+    const conv = getGradient('Conv3D').gradFunc(d, [x, filter], { strides: a.strides, pad: a.pad, dilations: 1, dataFormat: 'NDHWC' });
     const noNorm = () => {
       throw new Error(`${FUSED_CONV3D}: no gradient for the norm inputs (${FUSED_NORM_INPUTS.join(', ')}); normalise with an op of its own in training`);
     };

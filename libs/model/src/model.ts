@@ -134,13 +134,16 @@ class TensorOps implements NetOps<tf.Tensor5D> {
   }
 
   /**
-   * Whether the norm and activation after a conv go into the fused kernel too: eval mode, where the
-   * norm (if any) is a fixed affine map: running-statistics BatchNorm or none (instance norm needs
-   * the output's own statistics). Training fuses the bias only.
+   * Whether the norm and activation after a conv go into the fused kernel too: where the norm (if
+   * any) is a fixed affine map, running-statistics BatchNorm in eval mode or none (batch and
+   * instance statistics need the output first). In training that leaves the convs followed by an
+   * activation alone (the down-sampling conv, the output block's first conv), whose gradient the
+   * fused kernel has; the others fuse the bias only.
    */
   private fusesConvPost(post: ConvPost | undefined): boolean {
     const norm = this.model.config.norm;
-    return !this.training && this.fuses(FUSED_CONV3D) && (!post?.norm || norm === 'batch' || norm === 'none');
+    if (!this.fuses(FUSED_CONV3D)) return false;
+    return this.training ? (!post?.norm || norm === 'none') : (!post?.norm || norm === 'batch' || norm === 'none');
   }
 
   private fusedConv(name: string, x: tf.Tensor5D, stride: 1 | 2, post: ConvPost | undefined): tf.Tensor5D {

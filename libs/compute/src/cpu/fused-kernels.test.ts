@@ -316,7 +316,7 @@ describe('gradients of the fused kernels (training)', () => {
     tf.dispose([a, b, b0, dy, ...fused, ...composed]);
   });
 
-  it('conv with bias: the gradients of conv3d + bias; activations and norm inputs are refused', () => {
+  it('conv with bias and LeakyReLU: the gradients of conv3d + bias (+ leakyRelu, slopes 0.01 and 0); negative slopes and norm inputs are refused', () => {
     registerCpuKernels();
     const gen = rng(10);
     for (const stride of [1, 2] as const) {
@@ -327,8 +327,18 @@ describe('gradients of the fused kernels (training)', () => {
       const fused = gradsOf(run, [x, filter, bias], dy);
       const composed = gradsOf((a, w, bi) => tf.add(tf.conv3d(a as tf.Tensor5D, w as tf.Tensor5D, stride, 'same'), bi), [x, filter, bias], dy);
       for (const [i, g] of fused.entries()) expect(relErr(g, composed[i]), `input ${i}, stride ${stride}`).toBeLessThan(1e-6);
-      expect(() => gradsOf((a, w, bi) => run(a, w, bi, { activation: 'leakyrelu' }), [x, filter, bias], dy)).toThrow(/no gradient with activation 'leakyrelu'/);
-      tf.dispose([x, filter, bias, dy, ...fused, ...composed]);
+      for (const alpha of [0.01, 0]) {
+        const leaky = gradsOf((a, w, bi) => run(a, w, bi, { activation: 'leakyrelu', alpha }), [x, filter, bias], dy);
+        const want = gradsOf((a, w, bi) => tf.leakyRelu(tf.add(tf.conv3d(a as tf.Tensor5D, w as tf.Tensor5D, stride, 'same'), bi), alpha), [x, filter, bias], dy);
+        for (const [i, g] of leaky.entries()) expect(relErr(g, want[i]), `input ${i}, stride ${stride}, slope ${alpha}`).toBeLessThan(1e-6);
+        tf.dispose([...leaky, ...want]);
+      }
+      expect(() => gradsOf((a, w, bi) => run(a, w, bi, { activation: 'leakyrelu', alpha: -0.5 }), [x, filter, bias], dy)).toThrow(/needs alpha >= 0/);
+      const mean = tf.zeros([5]);
+      // the norm's gradient, asked for: refused
+      expect(() => gradsOf((a, w, bi, m) => tf.engine().runKernel(FUSED_CONV3D, { x: a, filter: w, bias: bi, mean: m, variance: mean, gamma: mean, beta: mean }, attrs) as tf.Tensor, [x, filter, bias, mean], dy))
+        .toThrow(/no gradient for the norm inputs/);
+      tf.dispose([x, filter, bias, dy, mean, ...fused, ...composed]);
     }
   });
 });
