@@ -11,7 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { buildModel, DEFAULT_MODEL_CONFIG, forward, predict, trainStep, type AnatomyNetModel } from '@anatomynet/model';
-import { ADD_LEAKY_RELU, FUSED_CONV3D, SE_GATE } from './fused-conv';
+import { FUSED_CONV3D, SCALE_ADD_LEAKY_RELU, SE_GATE, UPSAMPLE_CONCAT } from './fused-conv';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from './backend';
 import { rmspropOptimizer } from './optimizers';
@@ -192,7 +192,7 @@ describe.skipIf(!adapter)(`AnatomyNet cpu/webgpu parity${adapter ? '' : ` (${SKI
     model.dispose();
   });
 
-  it('eval-mode forward (fused conv + norm + LeakyReLU, fused residual sum, fused SE gate) agrees with the cpu backend', async () => {
+  it('eval-mode forward (fused conv + norm + LeakyReLU, fused SE gate, SE scaling in the residual sum, fused upsampling) agrees with the cpu backend', async () => {
     const run = async (backend: string) => {
       await tf.setBackend(backend);
       const model = perturbedModel();
@@ -214,8 +214,9 @@ describe.skipIf(!adapter)(`AnatomyNet cpu/webgpu parity${adapter ? '' : ` (${SKI
     const gpu = await run('webgpu');
     const cpu = await run('cpu');
     expect(gpu.kernels).toContain(FUSED_CONV3D);
-    expect(gpu.kernels).toContain(ADD_LEAKY_RELU);
+    expect(gpu.kernels).toContain(SCALE_ADD_LEAKY_RELU);
     expect(gpu.kernels).toContain(SE_GATE);
+    expect(gpu.kernels).toContain(UPSAMPLE_CONCAT);
     expect(gpu.kernels).not.toContain('Conv3D');
     expect(gpu.kernels).not.toContain('Sigmoid');
     const err = gpu.values.reduce((m, v, i) => Math.max(m, Math.abs(v - cpu.values[i])), 0);
