@@ -21,6 +21,10 @@
  * - `AnatomyNetSEGateGrad` {dgate [N, C], sums, w1, b1, w2, b2}, attrs {voxels, alpha} -> [dsums
  *   [N, C], dw1, db1, dw2, db2] (each weight's gradient summed over the cases): the gate's backward,
  *   its forward run again ({@link seGateGrad}).
+ * - `AnatomyNetSumProducts` {a [N, R, C], b [N, R, C]} -> [N, C], the sums over the rows of a * b,
+ *   and `AnatomyNetScaleShift` {x [N, R, C], scale [N, C], shift [N, C]} -> x * scale + shift: the
+ *   SE block's backward (libs/model squeezeExcite) at the voxels, dgate = sum(dy x) and
+ *   dx = dy gate + dsums, without the product's full-size tensor and one pass for dx.
  * - `AnatomyNetScaleAddLeakyRelu` {a [N, ..., C], scale [N, C], b (a's shape)}, attrs {alpha} ->
  *   leakyRelu(a * scale + b, alpha), the scale per case and channel: an SE-residual block's end (the
  *   gate's scaling and the residual sum, composed two full passes) in eval mode only (no gradient).
@@ -30,7 +34,7 @@
  *   append's channels after its own (the input CT). Eval mode only (no gradient): composed it is a
  *   matmul, two transposes, a bias add, up to three slices and a concat, each a full-resolution pass.
  * cpu: cpu/fused-kernels.ts; webgpu: webgpu/conv3d.ts (the conv kernels' epilogue),
- * webgpu/add_leaky_relu.ts (both residual sums), webgpu/se_gate.ts and webgpu/upsample_concat.ts. libs/model uses them where `getKernel(name, backend)`
+ * webgpu/add_leaky_relu.ts (both residual sums), webgpu/se_gate.ts, webgpu/se_backward.ts and webgpu/upsample_concat.ts. libs/model uses them where `getKernel(name, backend)`
  * exists.
  */
 
@@ -42,6 +46,8 @@ export const SE_GATE = 'AnatomyNetSEGate';
 export const SE_GATE_GRAD = 'AnatomyNetSEGateGrad';
 export const UPSAMPLE_CONCAT = 'AnatomyNetUpsampleConcat';
 export const SCALE_ADD_LEAKY_RELU = 'AnatomyNetScaleAddLeakyRelu';
+export const SUM_PRODUCTS = 'AnatomyNetSumProducts';
+export const SCALE_SHIFT = 'AnatomyNetScaleShift';
 
 export type FusedActivation = 'linear' | 'leakyrelu';
 
@@ -167,6 +173,15 @@ export function seGateGrad(dgate: Float32Array, sums: Float32Array, w1: Float32A
 }
 
 /** Whether the active backend registers the fusions. */
+/** Checks the operands of {@link SUM_PRODUCTS} (`perCase` absent) or {@link SCALE_SHIFT}: [N, R, C] and [N, C]. */
+export function rowsShape(kernel: string, full: number[][], perCase: number[][]): { n: number; r: number; c: number } {
+  const [n, r, c] = full[0];
+  if (full.some((s) => s.length !== 3 || s.join() !== full[0].join()) || perCase.some((s) => s.join() !== `${n},${c}`)) {
+    throw new RangeError(`${kernel}: [${full.map((s) => `[${s}]`).join(', ')}] and [${perCase.map((s) => `[${s}]`).join(', ')}] do not fit ([N, R, C] and [N, C])`);
+  }
+  return { n, r, c };
+}
+
 /** Checks {@link SCALE_ADD_LEAKY_RELU}'s operands; returns the cases N and channels C. */
 export function scaleAddShape(a: number[], scale: number[], b: number[]): { n: number; c: number } {
   const n = a[0], c = a[a.length - 1];
@@ -233,7 +248,7 @@ export const hasFusions = (): boolean => getKernel(FUSED_CONV3D, getBackend()) !
  */
 export async function withoutFusions<T>(f: () => T | Promise<T>): Promise<T> {
   const backend = getBackend();
-  const saved = [FUSED_CONV3D, ADD_LEAKY_RELU, SE_GATE, SE_GATE_GRAD, UPSAMPLE_CONCAT, SCALE_ADD_LEAKY_RELU].map((n) => getKernel(n, backend)).filter((k) => k !== undefined);
+  const saved = [FUSED_CONV3D, ADD_LEAKY_RELU, SE_GATE, SE_GATE_GRAD, UPSAMPLE_CONCAT, SCALE_ADD_LEAKY_RELU, SUM_PRODUCTS, SCALE_SHIFT].map((n) => getKernel(n, backend)).filter((k) => k !== undefined);
   for (const k of saved) unregisterKernel(k.kernelName, backend);
   try {
     return await f();

@@ -31,6 +31,9 @@ export const SE_GATE_GRAD = 'AnatomyNetSEGateGrad';
 export const UPSAMPLE_CONCAT = 'AnatomyNetUpsampleConcat';
 /** leakyRelu(a * scale + b): an SE-residual block's end, eval mode only (no gradient). */
 export const SCALE_ADD_LEAKY_RELU = 'AnatomyNetScaleAddLeakyRelu';
+/** Sums over the rows of a * b, and x * scale + shift per case and channel: the SE backward's voxel-sized work. */
+export const SUM_PRODUCTS = 'AnatomyNetSumProducts';
+export const SCALE_SHIFT = 'AnatomyNetScaleShift';
 
 /** The ones of {@link sumRows}, kept per backend and shape, the most recently used last. */
 const onesKept = new Map<string, tf.Tensor3D>();
@@ -105,7 +108,8 @@ export const scaleChannels = custom((x: tf.Tensor, s: tf.Tensor, save: tf.GradSa
  * ({@link SE_GATE}, {@link SE_GATE_GRAD}): x * gate(sums of x over the rows), under one gradient.
  * The gate's input gradient dsums goes straight into dx = dy s + dsums (broadcast over the rows),
  * where autodiff through {@link sumRows} and {@link scaleChannels} makes an outer product with ones
- * and adds it: the same values, one full-size pass and one dispatch fewer.
+ * and adds it: the same values, one full-size pass and one dispatch fewer. Where the backend has
+ * {@link SUM_PRODUCTS} and {@link SCALE_SHIFT}, dgate = sum(dy x) and dx are one kernel each.
  */
 export function squeezeExcite(x: tf.Tensor3D, w1: tf.Tensor, b1: tf.Tensor, w2: tf.Tensor, b2: tf.Tensor, alpha: number): tf.Tensor3D {
   const [n, r, c] = x.shape;
@@ -118,10 +122,15 @@ export function squeezeExcite(x: tf.Tensor3D, w1: tf.Tensor, b1: tf.Tensor, w2: 
       value: tf.mul(xi, gate),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs, sumsSaved, gateSaved] = saved;
-        const dgate = sumRows(tf.mul(dy, xs) as tf.Tensor3D).reshape([n, c]);
+        const dgate = hasKernel(SUM_PRODUCTS)
+          ? tf.engine().runKernel(SUM_PRODUCTS, { a: dy, b: xs }) as tf.Tensor
+          : sumRows(tf.mul(dy, xs) as tf.Tensor3D).reshape([n, c]);
         const inputs = { dgate, sums: sumsSaved, w1: v1, b1: c1, w2: v2, b2: c2 };
         const [dsums, dw1, db1, dw2, db2] = tf.engine().runKernel(SE_GATE_GRAD, inputs, attrs) as tf.Tensor[];
-        return [tf.add(tf.mul(dy, gateSaved), dsums.reshape([n, 1, c])), dw1, db1, dw2, db2];
+        const dx = hasKernel(SCALE_SHIFT)
+          ? tf.engine().runKernel(SCALE_SHIFT, { x: dy, scale: gateSaved.reshape([n, c]), shift: dsums }) as tf.Tensor
+          : tf.add(tf.mul(dy, gateSaved), dsums.reshape([n, 1, c]));
+        return [dx, dw1, db1, dw2, db2];
       },
     };
   });

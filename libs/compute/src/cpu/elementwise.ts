@@ -138,6 +138,30 @@ export function scaleAddLeakyRelu(a: Float32Array, scale: Float32Array, b: Float
   return out;
 }
 
+/** Sums over the rows of a * b, both [N, R, C] -> [N, C] (products rounded to float32, sums in float64). */
+export function sumProducts(a: Float32Array, b: Float32Array, n: number, r: number, c: number): Float32Array {
+  const acc = new Float64Array(n * c);
+  for (let i = 0; i < n; i++) {
+    for (let row = 0; row < r; row++) {
+      const o = (i * r + row) * c;
+      for (let j = 0; j < c; j++) acc[i * c + j] += Math.fround(a[o + j] * b[o + j]);
+    }
+  }
+  return Float32Array.from(acc);
+}
+
+/** x * scale + shift, x [N, R, C], scale and shift [N, C] (rounded as the composed Multiply and Add). */
+export function scaleShift(x: Float32Array, scale: Float32Array, shift: Float32Array, n: number, r: number, c: number): Float32Array {
+  const out = new Float32Array(x.length);
+  for (let i = 0; i < n; i++) {
+    for (let row = 0; row < r; row++) {
+      const o = (i * r + row) * c;
+      for (let j = 0; j < c; j++) out[o + j] = Math.fround(x[o + j] * scale[i * c + j]) + shift[i * c + j];
+    }
+  }
+  return out;
+}
+
 /** leakyRelu(a + b, alpha) in one pass (arrays of one length). */
 export function addLeakyRelu(a: Float32Array, b: Float32Array, alpha: number): Float32Array {
   const out = new Float32Array(a.length);

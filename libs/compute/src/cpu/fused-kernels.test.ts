@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildModel, DEFAULT_MODEL_CONFIG, forward, normalizeGroups, predict, type ModelConfig } from '@anatomynet/model';
 import { composedSeGate, composedUpsampleConcat, fusedConvReference, normInputs, rng } from './test-util';
-import { ADD_LEAKY_RELU, epilogueAffine, FUSED_CONV3D, SCALE_ADD_LEAKY_RELU, SE_GATE, SE_GATE_GRAD, UPSAMPLE_CONCAT, withoutFusions } from '../fused-conv';
+import { ADD_LEAKY_RELU, epilogueAffine, FUSED_CONV3D, SCALE_ADD_LEAKY_RELU, SCALE_SHIFT, SE_GATE, SE_GATE_GRAD, SUM_PRODUCTS, UPSAMPLE_CONCAT, withoutFusions } from '../fused-conv';
 import { convEpilogueInPlace } from './elementwise';
 import { registerCpuKernels, unregisterCpuKernels } from './kernels';
 import { GROUP_NORM } from '../group-norm';
@@ -301,6 +301,20 @@ describe('gradients of the fused kernels (training)', () => {
       expect(() => tf.engine().runKernel(SE_GATE_GRAD, { dgate: dgate.reshape([-1]), sums, w1, b1, w2, b2 }, attrs)).toThrow(/differ/);
       tf.dispose([sums, w1, b1, w2, b2, dgate, ...fused, ...composed]);
     }
+  });
+
+  it('SE backward at the voxels: sums of products and x * scale + shift equal the composed ops; misfit operands are refused', () => {
+    registerCpuKernels();
+    const gen = rng(12);
+    const a = rand([3, 301, 7], gen), b = rand([3, 301, 7], gen), s = rand([3, 7], gen), t = rand([3, 7], gen);
+    const sums = tf.engine().runKernel(SUM_PRODUCTS, { a, b }) as tf.Tensor;
+    const shifted = tf.engine().runKernel(SCALE_SHIFT, { x: a, scale: s, shift: t }) as tf.Tensor;
+    expect(() => tf.engine().runKernel(SUM_PRODUCTS, { a, b: b.reshape([3, 7, 301]) })).toThrow(/do not fit/);
+    expect(() => tf.engine().runKernel(SCALE_SHIFT, { x: a, scale: s.reshape([7, 3]), shift: t })).toThrow(/do not fit/);
+    unregisterCpuKernels();
+    expect(relErr(sums, tf.sum(tf.mul(a, b), 1))).toBeLessThan(1e-6);
+    expect(relErr(shifted, tf.add(tf.mul(a, s.reshape([3, 1, 7])), t.reshape([3, 1, 7])))).toBeLessThan(1e-7);
+    tf.dispose([a, b, s, t, sums, shifted]);
   });
 
   it('residual sum: both addends get the LeakyReLU gradient of the sum, taken at the output', () => {

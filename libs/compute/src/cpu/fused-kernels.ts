@@ -16,12 +16,12 @@
  */
 import { backend_util, getKernel, type KernelBackend, type TensorInfo } from '@tensorflow/tfjs-core';
 import {
-  ADD_LEAKY_RELU, epilogueAffine, FUSED_CONV3D, fusedNormInputs, SCALE_ADD_LEAKY_RELU, scaleAddShape, SE_GATE, SE_GATE_GRAD, seGate, seGateGrad,
-  UPSAMPLE_CONCAT, upsampleConcat, upsampleConcatShape, type FusedConv3dAttrs,
+  ADD_LEAKY_RELU, epilogueAffine, FUSED_CONV3D, fusedNormInputs, rowsShape, SCALE_ADD_LEAKY_RELU, SCALE_SHIFT, scaleAddShape, SE_GATE, SE_GATE_GRAD, seGate,
+  seGateGrad, SUM_PRODUCTS, UPSAMPLE_CONCAT, upsampleConcat, upsampleConcatShape, type FusedConv3dAttrs,
 } from '../fused-conv';
 import { LEAKY_RELU_GRAD, SOFTMAX_GRAD } from '../fused-gradients';
 import { GROUP_NORM, GROUP_NORM_GRAD } from '../group-norm';
-import { addLeakyRelu, convEpilogueInPlace, leakyReluGrad, scaleAddLeakyRelu, softmaxGradLastAxis } from './elementwise';
+import { addLeakyRelu, convEpilogueInPlace, leakyReluGrad, scaleAddLeakyRelu, scaleShift, softmaxGradLastAxis, sumProducts } from './elementwise';
 import { conv3dEngine, Conv3dTooLargeError } from './engine';
 import { geometryFromConvInfo } from './geometry';
 import { groupNormBackward, groupNormForward, throughLeakyRelu } from './norm';
@@ -108,6 +108,16 @@ const scaleAddLeaky: FastKernel = ({ a, scale, b }, attrs, backend) => {
   return backend.makeTensorInfo([...a.shape], 'float32', scaleAddLeakyRelu(f32(backend, a), f32(backend, scale), f32(backend, b), n, c, attrs.alpha as number));
 };
 
+const sumProductsKernel: FastKernel = ({ a, b }, _attrs, backend) => {
+  const { n, r, c } = rowsShape(SUM_PRODUCTS, [a.shape, b.shape], []);
+  return backend.makeTensorInfo([n, c], 'float32', sumProducts(f32(backend, a), f32(backend, b), n, r, c));
+};
+
+const scaleShiftKernel: FastKernel = ({ x, scale, shift }, _attrs, backend) => {
+  const { n, r, c } = rowsShape(SCALE_SHIFT, [x.shape], [scale.shape, shift.shape]);
+  return backend.makeTensorInfo([n, r, c], 'float32', scaleShift(f32(backend, x), f32(backend, scale), f32(backend, shift), n, r, c));
+};
+
 const seGateKernel: FastKernel = ({ sums, w1, b1, w2, b2 }, attrs, backend) => {
   const [n, c] = sums.shape;
   const r = b1.shape[0];
@@ -165,4 +175,6 @@ export const FUSED_KERNELS: Record<string, FastKernel> = {
   [SE_GATE_GRAD]: seGateGradKernel,
   [UPSAMPLE_CONCAT]: upsampleConcatKernel,
   [SCALE_ADD_LEAKY_RELU]: scaleAddLeaky,
+  [SUM_PRODUCTS]: sumProductsKernel,
+  [SCALE_SHIFT]: scaleShiftKernel,
 };

@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { composedSeGate, composedUpsampleConcat, fusedConvReference, normInputs } from '../cpu/test-util';
-import { ADD_LEAKY_RELU, FUSED_CONV3D, SCALE_ADD_LEAKY_RELU, SE_GATE, UPSAMPLE_CONCAT } from '../fused-conv';
+import { ADD_LEAKY_RELU, FUSED_CONV3D, SCALE_ADD_LEAKY_RELU, SCALE_SHIFT, SE_GATE, SUM_PRODUCTS, UPSAMPLE_CONCAT } from '../fused-conv';
 import { directCandidates, directGeometry } from './conv3d_direct';
 import { SE_GATE_GRAD_BUFFERS, seGateGradOneDispatch, seGateGradPerOutput } from './se_gate';
 import { defaultTiling, gemmMode } from './conv3d_gemm';
@@ -86,6 +86,19 @@ describe.skipIf(!adapter)(`webgpu eval-mode fusions vs cpu${adapter ? '' : ` (${
     const a = tf.ones([2, 3]), b = tf.ones([3, 2]);
     expect(() => tf.engine().runKernel(ADD_LEAKY_RELU, { a, b }, { alpha: 0.01 })).toThrow(/one shape/);
     tf.dispose([a, b]);
+  });
+
+  // 5,000 rows: past one lanes workgroup's 2,048, so the sums take a second pass
+  it.each([[2, 37, 6], [1, 5000, 13]])('the SE backward\'s sums of products and x * scale + shift agree: %i cases, %i rows, %i channels', async (n, r, c) => {
+    const res = await compareWithCpu(
+      [{ shape: [n, r, c], seed: 21 }, { shape: [n, r, c], seed: 22 }, { shape: [n, c], seed: 23 }, { shape: [n, c], seed: 24 }],
+      (a, b, s, t) => (tf.getBackend() === 'cpu'
+        ? [tf.sum(tf.mul(a, b), 1), tf.add(tf.mul(a, s.reshape([n, 1, c])), t.reshape([n, 1, c]))]
+        : [tf.engine().runKernel(SUM_PRODUCTS, { a, b }) as tf.Tensor, tf.engine().runKernel(SCALE_SHIFT, { x: a, scale: s, shift: t }) as tf.Tensor]));
+    await tf.setBackend('webgpu');
+    expect(res.shapes).toEqual([[n, c], [n, r, c]]);
+    expect(res.errors[0]).toBeLessThan(1e-5);
+    expect(res.errors[1]).toBeLessThan(1e-6);
   });
 
   it('the SE-residual end leakyRelu(a * scale + b) agrees (scale per case and channel) and refuses misfit operands', async () => {

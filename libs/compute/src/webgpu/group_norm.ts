@@ -15,7 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { GROUP_NORM, GROUP_NORM_DX, GROUP_NORM_SUMS } from '../group-norm';
-import { foldPass, LANE_THREADS, LANES_MAX_INNER, reduceOnGpu, WIDE_CHUNK, type RowTerm } from './reduce';
+import { LANE_THREADS, LANES_MAX_INNER, reduceOnGpu, sumRowsOf, WIDE_CHUNK, type RowTerm } from './reduce';
 import { FlatProgram, release, reshapeView, spreadWorkgroups, type TensorInfo, type WebGPUBackendLike } from './program';
 import { rawOutput, rawPipeline, RawProgram, rawShader, runRaw, type RawBackend } from './raw_program';
 
@@ -68,11 +68,7 @@ const rowsUniforms = (d: Dims, eps: number, r = d.r) => [
 
 /** [G, 1, C] sums over each group's rows of `term`, times `scale` (1 / R for a mean). */
 function rowSums(backend: WebGPUBackendLike, d: Dims, term: RowTerm, inputs: TensorInfo[], eps: number, scale = 1): TensorInfo {
-  const { partial, parts } = foldPass(backend, inputs, d.g, d.r, d.c, 'sum', 'float32', scale, term, eps);
-  if (parts === 1) return partial;
-  const sums = reduceOnGpu(backend, partial, [1], [d.g, 1, d.c], 'sum', scale);
-  release(backend, partial);
-  return sums;
+  return sumRowsOf(backend, inputs, d.g, d.r, d.c, term, scale, eps);
 }
 
 /** A flat pass producing `size` values; flat views of the inputs are made and released here. */

@@ -199,6 +199,20 @@ export function foldPass(
 }
 
 /**
+ * [outer, 1, inner] sums over the R rows of x viewed as [outer, R, inner] of `term` (read from
+ * `inputs`), times `scale`: the term's pass, then plain folds while more than one partial row is left.
+ */
+export function sumRowsOf(
+  backend: WebGPUBackendLike, inputs: TensorInfo[], outer: number, R: number, inner: number, term: RowTerm, scale = 1, eps = 0,
+): TensorInfo {
+  const { partial, parts } = foldPass(backend, inputs, outer, R, inner, 'sum', 'float32', scale, term, eps);
+  if (parts === 1) return partial;
+  const sums = reduceOnGpu(backend, partial, [1], [outer, 1, inner], 'sum', scale);
+  release(backend, partial);
+  return sums;
+}
+
+/**
  * Reduces `axes` of x; returns a new tensor of shape `outShape`. A float32 result is multiplied by
  * `scale` (after the division of a mean).
  */

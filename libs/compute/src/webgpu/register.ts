@@ -6,10 +6,11 @@ import * as tf from '@tensorflow/tfjs';
 import { COLLAPSED_BINARY_KERNELS, collapsedBinaryConfig } from './binary_collapsed';
 import { conv3dConfig, fusedConv3dConfig } from './conv3d';
 import { addLeakyReluConfig, scaleAddLeakyReluConfig } from './add_leaky_relu';
-import { ADD_LEAKY_RELU, FUSED_CONV3D, SCALE_ADD_LEAKY_RELU, SE_GATE, SE_GATE_GRAD, UPSAMPLE_CONCAT } from '../fused-conv';
+import { ADD_LEAKY_RELU, FUSED_CONV3D, SCALE_ADD_LEAKY_RELU, SCALE_SHIFT, SE_GATE, SE_GATE_GRAD, SUM_PRODUCTS, UPSAMPLE_CONCAT } from '../fused-conv';
 import { registerFusionGradients } from '../fusion-gradients';
 import { seGateConfig, seGateGradConfig } from './se_gate';
 import { upsampleConcatConfig } from './upsample_concat';
+import { scaleShiftConfig, sumProductsConfig } from './se_backward';
 import { conv3dBackpropFilterConfig } from './conv3d_backprop_filter';
 import { conv3dBackpropInputConfig } from './conv3d_backprop_input';
 import { matmulRowsConfig } from './matmul_rows';
@@ -32,7 +33,7 @@ let ours: tf.KernelConfig[] | undefined;
  * group norm, and the fused conv, residual sum and SE gate (with the gate's backward), and the output block's upsample + concat.
  */
 let added: tf.KernelConfig[] | undefined;
-export const WEBGPU_OWN_KERNELS = [RMSPROP_UPDATE, MOMENTUM_UPDATE, RMSPROP_UPDATE_IN_PLACE, MOMENTUM_UPDATE_IN_PLACE, LEAKY_RELU_GRAD, GROUP_NORM, GROUP_NORM_SUMS, GROUP_NORM_DX, RUNNING_STATS_IN_PLACE, FUSED_CONV3D, ADD_LEAKY_RELU, SE_GATE, SE_GATE_GRAD, UPSAMPLE_CONCAT, SCALE_ADD_LEAKY_RELU];
+export const WEBGPU_OWN_KERNELS = [RMSPROP_UPDATE, MOMENTUM_UPDATE, RMSPROP_UPDATE_IN_PLACE, MOMENTUM_UPDATE_IN_PLACE, LEAKY_RELU_GRAD, GROUP_NORM, GROUP_NORM_SUMS, GROUP_NORM_DX, RUNNING_STATS_IN_PLACE, FUSED_CONV3D, ADD_LEAKY_RELU, SE_GATE, SE_GATE_GRAD, UPSAMPLE_CONCAT, SCALE_ADD_LEAKY_RELU, SUM_PRODUCTS, SCALE_SHIFT];
 const stock = new Map<string, tf.KernelConfig>();
 
 function install(c: tf.KernelConfig): void {
@@ -74,7 +75,7 @@ export function registerWebgpuKernels(): string[] {
   }
   for (const c of ours) if (tf.getKernel(c.kernelName, 'webgpu') !== c) install(c);
   added ??= [rmspropUpdateConfig(), momentumUpdateConfig(), rmspropInPlaceConfig(), momentumInPlaceConfig(), leakyReluGradConfig(), groupNormConfig(), groupNormSumsConfig(), groupNormDxConfig(), runningStatsInPlaceConfig(),
-    fusedConv3dConfig(), addLeakyReluConfig(), seGateConfig(), seGateGradConfig(), upsampleConcatConfig(), scaleAddLeakyReluConfig()];
+    fusedConv3dConfig(), addLeakyReluConfig(), seGateConfig(), seGateGradConfig(), upsampleConcatConfig(), scaleAddLeakyReluConfig(), sumProductsConfig(), scaleShiftConfig()];
   for (const c of added) if (!tf.getKernel(c.kernelName, 'webgpu')) tf.registerKernel(c);
   registerFusedGradients();
   registerGroupNormGradient();

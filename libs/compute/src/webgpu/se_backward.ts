@@ -1,0 +1,49 @@
+/**
+ * The SE block's backward at the voxels on webgpu (../fused-conv.ts): `AnatomyNetSumProducts`, the
+ * sums over the rows of a * b as reduce.ts's passes with the product taken as they read (composed: a
+ * full-size Multiply, then the sum), and `AnatomyNetScaleShift`, x * scale + shift per case and
+ * channel in one pass (composed: a Multiply and an Add, each a full pass).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { rowsShape, SCALE_SHIFT, SUM_PRODUCTS } from '../fused-conv';
+import { FlatProgram, release, reshapeView, type TensorInfo, type WebGPUBackendLike } from './program';
+import { sumRowsOf, type RowTerm } from './reduce';
+
+const PRODUCT: RowTerm = { key: 'a_b', inputs: ['a', 'b'], preamble: '', value: 'a[at] * b[at]' };
+
+const float32 = (kernel: string, ts: TensorInfo[]) => {
+  if (ts.some((t) => t.dtype !== 'float32')) throw new RangeError(`${kernel}: float32 operands expected, got ${ts.map((t) => t.dtype).join(', ')}`);
+};
+
+export function sumProductsConfig(): tf.KernelConfig {
+  const kernelFunc: tf.KernelFunc = (args) => {
+    const backend = args.backend as unknown as WebGPUBackendLike;
+    const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
+    float32(SUM_PRODUCTS, [a, b]);
+    const { n, r, c } = rowsShape(SUM_PRODUCTS, [a.shape, b.shape], []);
+    const flat = [a, b].map((t) => reshapeView(backend, t, [n * r * c]));
+    const sums = sumRowsOf(backend, flat, n, r, c, PRODUCT);
+    const out = reshapeView(backend, sums, [n, c]);
+    release(backend, ...flat, sums);
+    return out;
+  };
+  return { kernelName: SUM_PRODUCTS, backendName: 'webgpu', kernelFunc };
+}
+
+export function scaleShiftConfig(): tf.KernelConfig {
+  const kernelFunc: tf.KernelFunc = (args) => {
+    const backend = args.backend as unknown as WebGPUBackendLike;
+    const { x, scale, shift } = args.inputs as { x: TensorInfo; scale: TensorInfo; shift: TensorInfo };
+    float32(SCALE_SHIFT, [x, scale, shift]);
+    const { n, r, c } = rowsShape(SCALE_SHIFT, [x.shape], [scale.shape, shift.shape]);
+    const flat = [x, scale, shift].map((t) => reshapeView(backend, t, [tf.util.sizeFromShape(t.shape)]));
+    const program = new FlatProgram(['x', 's', 't'], 'perCase : i32, channels : i32,', `
+        let g = (index / uniforms.perCase) * uniforms.channels + index % uniforms.channels;
+        result[index] = x[index] * s[g] + t[g];`, 'scale_shift', n * r * c);
+    const y = backend.runWebGPUProgram(program, flat, 'float32', [{ type: 'int32', data: [r * c] }, { type: 'int32', data: [c] }]);
+    const out = reshapeView(backend, y, [n, r, c]);
+    release(backend, ...flat, y);
+    return out;
+  };
+  return { kernelName: SCALE_SHIFT, backendName: 'webgpu', kernelFunc };
+}
