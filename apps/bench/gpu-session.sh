@@ -30,7 +30,8 @@ timeout "${OURS_TIMEOUT:-260}" bash $B --shapes 64x128x128,178x302x225 --conv-sh
 stamp "ours rc=$?"
 grep -E ' out |forward|train step|check|voxel sum|dispatch cost|failed|Error' "$OUT/ours.err" | grep -v kernels | cut -c1-220 | head -n 60
 # A/B of this project's kernels under its own names (optimizer update, LeakyRelu gradient, norm,
-# and the fused conv, residual sum and SE gate, which training uses too since session 14): the same
+# and the fused conv, residual sum and SE gate, which training uses too since session 14; since
+# session 15 the SE backward's and the eval forward's upsampling and SE-residual kernels): the same
 # 64x128x128 forward and training step on tfjs's composed ops (tuned tilings, no checks)
 if [ -s "$OUT/tilings.json" ] && [ "${NOFUSED_TIMEOUT:-50}" != 0 ]; then
   timeout "${NOFUSED_TIMEOUT:-50}" bash $B --no-check --no-convs --tilings "$OUT/tilings.json" --shapes 64x128x128 \

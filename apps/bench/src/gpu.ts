@@ -360,7 +360,7 @@ const argv = await yargs(hideBin(process.argv))
   .option('dispatch-cost', { type: 'boolean', default: true, describe: 'webgpu: time the WebGPU calls of one dispatch first (about a second)' })
   .option('own-fused', {
     type: 'boolean', default: true,
-    describe: 'webgpu: the kernels under this project\'s own names: fused optimizer update, LeakyRelu gradient, norm, fused conv, residual sum and SE gate (--no-own-fused: tfjs\'s composed ops, for an A/B in one call)',
+    describe: 'webgpu: the kernels under this project\'s own names: fused optimizer update, LeakyRelu gradient, norm, fused conv, residual sums, SE gate and its backward, upsampling (--no-own-fused: tfjs\'s composed ops, for an A/B in one call)',
   })
   .strict()
   .help()
