@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ADD_LEAKY_RELU, SCALE_ADD_LEAKY_RELU, scaleAddShape } from '../fused-conv';
-import { FlatProgram, release, reshapeView, type TensorInfo, type WebGPUBackendLike } from './program';
+import { FlatProgram, perCaseChannelPass, release, reshapeView, type TensorInfo, type WebGPUBackendLike } from './program';
 
 export function addLeakyReluConfig(): tf.KernelConfig {
   const kernelFunc: tf.KernelFunc = (args) => {
@@ -32,19 +32,10 @@ export function scaleAddLeakyReluConfig(): tf.KernelConfig {
     const backend = args.backend as unknown as WebGPUBackendLike;
     const { a, scale, b } = args.inputs as { a: TensorInfo; scale: TensorInfo; b: TensorInfo };
     if ([a, scale, b].some((t) => t.dtype !== 'float32')) throw new RangeError(`${SCALE_ADD_LEAKY_RELU}: float32 operands expected`);
-    const { c } = scaleAddShape(a.shape, scale.shape, b.shape);
-    const size = tf.util.sizeFromShape(a.shape);
-    const flat = [a, scale, b].map((t) => reshapeView(backend, t, [tf.util.sizeFromShape(t.shape)]));
-    const program = new FlatProgram(['a', 's', 'b'], 'alpha : f32, perCase : i32, channels : i32,', `
-        let g = (index / uniforms.perCase) * uniforms.channels + index % uniforms.channels;
-        let v = a[index] * s[g] + b[index];
-        result[index] = select(v, uniforms.alpha * v, v < 0.0);`, 'scale_add_leaky_relu', size);
-    const y = backend.runWebGPUProgram(program, flat, 'float32', [
-      { type: 'float32', data: [(args.attrs as { alpha: number }).alpha] }, { type: 'int32', data: [size / a.shape[0]] }, { type: 'int32', data: [c] },
-    ]);
-    const out = reshapeView(backend, y, [...a.shape]);
-    release(backend, ...flat, y);
-    return out;
+    scaleAddShape(a.shape, scale.shape, b.shape);
+    return perCaseChannelPass(backend, ['a', 's', 'b'], [a, scale, b], [...a.shape],
+      'let v = a[index] * s[g] + b[index]; result[index] = select(v, uniforms.alpha * v, v < 0.0);', 'scale_add_leaky_relu',
+      { decl: 'alpha : f32, ', values: [{ type: 'float32', data: [(args.attrs as { alpha: number }).alpha] }] });
   };
   return { kernelName: SCALE_ADD_LEAKY_RELU, backendName: 'webgpu', kernelFunc };
 }

@@ -109,3 +109,24 @@ export class FlatProgram implements WebGPUProgram {
       }`;
   }
 }
+
+/**
+ * One pass over a float32 result of `shape` [N, ..., C]: `body` writes result[index], with `g` the
+ * index of its (case, channel) in the per-case operands [N, C] among `inputs` (bound as `names`).
+ * `uniforms` come first in the declaration, then perCase and channels.
+ */
+export function perCaseChannelPass(
+  backend: WebGPUBackendLike, names: string[], inputs: TensorInfo[], shape: number[], body: string, key: string,
+  uniforms: { decl: string; values: ProgramUniform[] } = { decl: '', values: [] },
+): TensorInfo {
+  const size = tf.util.sizeFromShape(shape);
+  const flat = inputs.map((t) => reshapeView(backend, t, [tf.util.sizeFromShape(t.shape)]));
+  const program = new FlatProgram(names, `${uniforms.decl}perCase : i32, channels : i32,`,
+    `let g = (index / uniforms.perCase) * uniforms.channels + index % uniforms.channels; ${body}`, key, size);
+  const y = backend.runWebGPUProgram(program, flat, 'float32', [
+    ...uniforms.values, { type: 'int32', data: [size / shape[0]] }, { type: 'int32', data: [shape[shape.length - 1]] },
+  ]);
+  const out = reshapeView(backend, y, shape);
+  release(backend, ...flat, y);
+  return out;
+}

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { rowsShape, SCALE_SHIFT, SUM_PRODUCTS } from '../fused-conv';
-import { FlatProgram, release, reshapeView, type TensorInfo, type WebGPUBackendLike } from './program';
+import { perCaseChannelPass, release, reshapeView, type TensorInfo, type WebGPUBackendLike } from './program';
 import { sumRowsOf, type RowTerm } from './reduce';
 
 const PRODUCT: RowTerm = { key: 'a_b', inputs: ['a', 'b'], preamble: '', value: 'a[at] * b[at]' };
@@ -35,15 +35,8 @@ export function scaleShiftConfig(): tf.KernelConfig {
     const backend = args.backend as unknown as WebGPUBackendLike;
     const { x, scale, shift } = args.inputs as { x: TensorInfo; scale: TensorInfo; shift: TensorInfo };
     float32(SCALE_SHIFT, [x, scale, shift]);
-    const { n, r, c } = rowsShape(SCALE_SHIFT, [x.shape], [scale.shape, shift.shape]);
-    const flat = [x, scale, shift].map((t) => reshapeView(backend, t, [tf.util.sizeFromShape(t.shape)]));
-    const program = new FlatProgram(['x', 's', 't'], 'perCase : i32, channels : i32,', `
-        let g = (index / uniforms.perCase) * uniforms.channels + index % uniforms.channels;
-        result[index] = x[index] * s[g] + t[g];`, 'scale_shift', n * r * c);
-    const y = backend.runWebGPUProgram(program, flat, 'float32', [{ type: 'int32', data: [r * c] }, { type: 'int32', data: [c] }]);
-    const out = reshapeView(backend, y, [n, r, c]);
-    release(backend, ...flat, y);
-    return out;
+    rowsShape(SCALE_SHIFT, [x.shape], [scale.shape, shift.shape]);
+    return perCaseChannelPass(backend, ['x', 's', 't'], [x, scale, shift], [...x.shape], 'result[index] = x[index] * s[g] + t[g];', 'scale_shift');
   };
   return { kernelName: SCALE_SHIFT, backendName: 'webgpu', kernelFunc };
 }
