@@ -205,33 +205,29 @@ export function upsampleConcatShape(x: number[], w: number[], b: number[], appen
 }
 
 /**
- * {@link UPSAMPLE_CONCAT} for one batch: out[n, D, H, W] = (x[n, D/2, H/2, W/2] w[:, sub] + b, append[n, D, H, W]),
- * sub = ((D % 2) * 2 + H % 2) * 2 + W % 2. Each product sum in float64 then rounded, and the bias
- * added in float32, as tfjs-cpu's matMul and add round them (one rounding per sum up to its block
- * of 48 input channels).
+ * {@link UPSAMPLE_CONCAT} from the products p = x w ([N*d*h*w, 8 Cout], a matmul's result):
+ * out[n, D, H, W] = (p[n, D/2, H/2, W/2][sub] + b, append[n, D, H, W]), sub = ((D % 2) * 2 + H % 2) * 2
+ * + W % 2, the bias added in float32 as the composed Add rounds it. One pass over the output.
  */
 export function upsampleConcat(
-  x: Float32Array, xShape: number[], w: Float32Array, b: Float32Array, append: Float32Array, appendShape: number[],
+  products: Float32Array, xShape: number[], b: Float32Array, append: Float32Array, appendShape: number[],
 ): Float32Array {
-  const out5 = upsampleConcatShape(xShape, [w.length / (8 * b.length), 8 * b.length], [b.length], appendShape);
-  const [n, D, H, W, oc] = out5;
-  const [, d, h, wd, cin] = xShape;
-  const cout = b.length, ca = oc - cout, cols = 8 * cout;
-  const f = Math.fround;
+  const cout = b.length, cols = 8 * cout;
+  const [n, D, H, W, oc] = upsampleConcatShape(xShape, [xShape[4], cols], [cout], appendShape);
+  const [, d, h, wd] = xShape;
+  const ca = oc - cout;
   const out = new Float32Array(n * D * H * W * oc);
   for (let i = 0; i < n; i++) {
     for (let z = 0; z < D; z++) {
       for (let y = 0; y < H; y++) {
+        const row = ((i * d + (z >> 1)) * h + (y >> 1)) * wd;
+        const sub0 = ((z & 1) * 2 + (y & 1)) * 2;
         for (let v = 0; v < W; v++) {
           const vox = ((i * D + z) * H + y) * W + v;
-          const src = (((i * d + (z >> 1)) * h + (y >> 1)) * wd + (v >> 1)) * cin;
-          const col0 = (((z & 1) * 2 + (y & 1)) * 2 + (v & 1)) * cout;
-          for (let c = 0; c < cout; c++) {
-            let acc = 0;
-            for (let k = 0; k < cin; k++) acc += x[src + k] * w[k * cols + col0 + c];
-            out[vox * oc + c] = f(f(acc) + b[c]);
-          }
-          for (let c = 0; c < ca; c++) out[vox * oc + cout + c] = append[vox * ca + c];
+          const src = (row + (v >> 1)) * cols + (sub0 + (v & 1)) * cout;
+          const o = vox * oc;
+          for (let c = 0; c < cout; c++) out[o + c] = products[src + c] + b[c];
+          for (let c = 0; c < ca; c++) out[o + cout + c] = append[vox * ca + c];
         }
       }
     }

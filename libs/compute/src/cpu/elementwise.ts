@@ -129,11 +129,14 @@ export function convEpilogueInPlace(y: Float32Array, scale: Float32Array, offset
  */
 export function scaleAddLeakyRelu(a: Float32Array, scale: Float32Array, b: Float32Array, n: number, c: number, alpha: number): Float32Array {
   const out = new Float32Array(a.length);
-  const act = leakyOf(alpha);
   const perCase = a.length / n;
-  for (let i = 0; i < a.length; i++) {
-    const s = scale[Math.floor(i / perCase) * c + (i % c)];
-    out[i] = act(Math.fround(a[i] * s) + b[i]);
+  for (let i = 0; i < n; i++) {
+    for (let o = i * perCase; o < (i + 1) * perCase; o += c) {
+      for (let j = 0; j < c; j++) {
+        const v = Math.fround(a[o + j] * scale[i * c + j]) + b[o + j];
+        out[o + j] = v < 0 ? v * alpha : v;
+      }
+    }
   }
   return out;
 }

@@ -159,8 +159,16 @@ const seGateGradKernel: FastKernel = ({ dgate, sums, w1, b1, w2, b2 }, attrs, ba
 
 const upsampleConcatKernel: FastKernel = ({ x, w, b, append }, _attrs, backend) => {
   const shape = upsampleConcatShape(x.shape, w.shape, b.shape, append.shape);
-  const [xv, wv, bv, av] = [x, w, b, append].map((t) => f32(backend, t));
-  return backend.makeTensorInfo(shape, 'float32', upsampleConcat(xv, x.shape, wv, bv, av, append.shape));
+  // the products by the registered matmul (the fast one), then bias, layout, crop and append in one pass
+  const rows = x.shape.slice(0, 4).reduce((p, q) => p * q, 1);
+  const products = getKernel('BatchMatMul', 'cpu')!.kernelFunc({
+    inputs: { a: { ...x, shape: [1, rows, x.shape[4]] }, b: { ...w, shape: [1, ...w.shape] } },
+    attrs: { transposeA: false, transposeB: false },
+    backend: backend as unknown as KernelBackend,
+  }) as TensorInfo;
+  const out = upsampleConcat(f32(backend, products), x.shape, f32(backend, b), f32(backend, append), append.shape);
+  (backend as unknown as KernelBackend).disposeData(products.dataId);
+  return backend.makeTensorInfo(shape, 'float32', out);
 };
 
 /** Kernel name -> implementation, for the 'cpu' backend (no stock kernel to fall back to). */
