@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ADD_LEAKY_RELU, SCALE_ADD_LEAKY_RELU, scaleAddShape } from '../fused-conv';
-import { FlatProgram, perCaseChannelPass, release, reshapeView, type TensorInfo, type WebGPUBackendLike } from './program';
+import { FlatProgram, perCaseChannelPass, release, requireFloat32, reshapeView, type TensorInfo, type WebGPUBackendLike } from './program';
 
 export function addLeakyReluConfig(): tf.KernelConfig {
   const kernelFunc: tf.KernelFunc = (args) => {
@@ -31,7 +31,7 @@ export function scaleAddLeakyReluConfig(): tf.KernelConfig {
   const kernelFunc: tf.KernelFunc = (args) => {
     const backend = args.backend as unknown as WebGPUBackendLike;
     const { a, scale, b } = args.inputs as { a: TensorInfo; scale: TensorInfo; b: TensorInfo };
-    if ([a, scale, b].some((t) => t.dtype !== 'float32')) throw new RangeError(`${SCALE_ADD_LEAKY_RELU}: float32 operands expected`);
+    requireFloat32(SCALE_ADD_LEAKY_RELU, [a, scale, b]);
     scaleAddShape(a.shape, scale.shape, b.shape);
     return perCaseChannelPass(backend, ['a', 's', 'b'], [a, scale, b], [...a.shape],
       'let v = a[index] * s[g] + b[index]; result[index] = select(v, uniforms.alpha * v, v < 0.0);', 'scale_add_leaky_relu',

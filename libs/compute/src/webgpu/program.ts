@@ -130,3 +130,8 @@ export function perCaseChannelPass(
   release(backend, ...flat, y);
   return out;
 }
+
+/** Refuses operands of `kernel` that are not float32, naming their dtypes. */
+export function requireFloat32(kernel: string, ts: TensorInfo[]): void {
+  if (ts.some((t) => t.dtype !== 'float32')) throw new RangeError(`${kernel}: float32 operands expected, got ${ts.map((t) => t.dtype).join(', ')}`);
+}

@@ -6,20 +6,16 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { rowsShape, SCALE_SHIFT, SUM_PRODUCTS } from '../fused-conv';
-import { perCaseChannelPass, release, reshapeView, type TensorInfo, type WebGPUBackendLike } from './program';
+import { perCaseChannelPass, release, requireFloat32, reshapeView, type TensorInfo, type WebGPUBackendLike } from './program';
 import { sumRowsOf, type RowTerm } from './reduce';
 
 const PRODUCT: RowTerm = { key: 'a_b', inputs: ['a', 'b'], preamble: '', value: 'a[at] * b[at]' };
-
-const float32 = (kernel: string, ts: TensorInfo[]) => {
-  if (ts.some((t) => t.dtype !== 'float32')) throw new RangeError(`${kernel}: float32 operands expected, got ${ts.map((t) => t.dtype).join(', ')}`);
-};
 
 export function sumProductsConfig(): tf.KernelConfig {
   const kernelFunc: tf.KernelFunc = (args) => {
     const backend = args.backend as unknown as WebGPUBackendLike;
     const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
-    float32(SUM_PRODUCTS, [a, b]);
+    requireFloat32(SUM_PRODUCTS, [a, b]);
     const { n, r, c } = rowsShape(SUM_PRODUCTS, [a.shape, b.shape], []);
     const flat = [a, b].map((t) => reshapeView(backend, t, [n * r * c]));
     const sums = sumRowsOf(backend, flat, n, r, c, PRODUCT);
@@ -34,7 +30,7 @@ export function scaleShiftConfig(): tf.KernelConfig {
   const kernelFunc: tf.KernelFunc = (args) => {
     const backend = args.backend as unknown as WebGPUBackendLike;
     const { x, scale, shift } = args.inputs as { x: TensorInfo; scale: TensorInfo; shift: TensorInfo };
-    float32(SCALE_SHIFT, [x, scale, shift]);
+    requireFloat32(SCALE_SHIFT, [x, scale, shift]);
     rowsShape(SCALE_SHIFT, [x.shape], [scale.shape, shift.shape]);
     return perCaseChannelPass(backend, ['x', 's', 't'], [x, scale, shift], [...x.shape], 'result[index] = x[index] * s[g] + t[g];', 'scale_shift');
   };

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { UPSAMPLE_CONCAT, upsampleConcatShape } from '../fused-conv';
-import { FlatProgram, release, reshapeView, type TensorInfo, type WebGPUBackendLike } from './program';
+import { FlatProgram, release, requireFloat32, reshapeView, type TensorInfo, type WebGPUBackendLike } from './program';
 
 const BODY = `
         let ch = index % uniforms.oc;
@@ -34,9 +34,7 @@ export function upsampleConcatConfig(): tf.KernelConfig {
   const kernelFunc: tf.KernelFunc = (args) => {
     const backend = args.backend as unknown as WebGPUBackendLike;
     const { x, w, b, append } = args.inputs as { x: TensorInfo; w: TensorInfo; b: TensorInfo; append: TensorInfo };
-    if ([x, w, b, append].some((t) => t.dtype !== 'float32')) {
-      throw new RangeError(`${UPSAMPLE_CONCAT}: float32 operands expected, got ${[x, w, b, append].map((t) => t.dtype).join(', ')}`);
-    }
+    requireFloat32(UPSAMPLE_CONCAT, [x, w, b, append]);
     const shape = upsampleConcatShape(x.shape, w.shape, b.shape, append.shape);
     const size = tf.util.sizeFromShape(shape);
     const program = new FlatProgram(['x', 'w', 'b', 'append'],
