@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { kernelSeconds, timeBatched } from '../timing';
 import { convPassRunners, type ConvShapeSpec } from './conv_bench';
-import type { GemmTiling } from './conv3d_gemm';
+import { tilingValid, type GemmTiling } from './conv3d_gemm';
 import { candidatesFor, convTilingKey, forceTiling, gemmPlan, isDirect, isDirectDw, rememberTiling, untunedTiling, type ConvTiling, type GemmPass } from './gemm_plan';
 import { deviceSharedBytes, type WebGPUBackendLike } from './program';
 
@@ -20,7 +20,7 @@ export interface TuneResult {
   pass: GemmPass;
   /**
    * Seconds per run of each candidate, GPU kernel time where available (tiling keys: tm_rm_tk_tnt_rn
-   * with _pf for prefetch, direct_lwxvw_th_td_cc, directdw_tdxthxtw_cCC_vVL).
+   * with _bv for the packed B slab and _pf for prefetch, direct_lwxvw_th_td_cc, directdw_tdxthxtw_cCC_vVL).
    */
   candidates: Record<string, number>;
   best: ConvTiling;
@@ -42,8 +42,9 @@ async function timeCandidate(run: () => tf.Tensor, reps: number): Promise<number
 
 /**
  * Tunes the requested passes of one conv (every candidate of gemm_plan.ts, then the fastest GEMM
- * tiling with prefetch); the winners are used from then on. `keep` narrows the
- * candidates (tests on a software GPU, where every shader compile takes seconds).
+ * tiling with its B slab packed, then the fastest of those with prefetch); the winners are used
+ * from then on. `keep` narrows the candidates (tests on a software GPU, where every shader compile
+ * takes seconds).
  */
 export async function autotuneConv(
   spec: TuneSpec, passes: GemmPass[] = ['forward', 'dx', 'dw'], reps = 2, keep: (t: ConvTiling) => boolean = () => true,
@@ -72,10 +73,15 @@ export async function autotuneConv(
           forceTiling(undefined);
         }
       };
-      for (const t of candidatesFor(plan, bytes).filter(keep)) await time(t);
-      // prefetch doubles no list: only the fastest GEMM tiling is timed with it as well
-      const twin = bestGemm && { ...bestGemm.t, pf: true };
-      if (twin && keep(twin)) await time(twin);
+      const listed = candidatesFor(plan, bytes);
+      const untunedListed = listed.some((t) => convTilingKey(t) === convTilingKey(fallback));
+      for (const t of [...listed, ...(untunedListed ? [] : [fallback])].filter(keep)) await time(t);
+      // the packed B slab and prefetch double no list: the fastest GEMM tiling is timed packed, then
+      // the fastest of those with prefetch
+      for (const option of ['bv', 'pf'] as const) {
+        const twin = bestGemm && !bestGemm.t[option] ? { ...bestGemm.t, [option]: true } : undefined;
+        if (twin && !(convTilingKey(twin) in candidates) && tilingValid(twin, plan.mode) && keep(twin)) await time(twin);
+      }
       forceTiling(fallback);
       const reference = runs[pass]();
       forceTiling(best);

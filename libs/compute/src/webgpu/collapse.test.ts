@@ -52,13 +52,16 @@ describe('dispatch and tiling arithmetic', () => {
           // one column tile covers N up to 64; wider N takes 8 columns per thread over several tiles
           expect(t.tnt * t.rn >= Math.min(n, 64) || t.rn === 8).toBe(true);
         }
-        expect(cands).toContainEqual(defaultTiling(n, mode, 48));
+        // the default is a candidate, with its B slab packed where that fits the workgroup memory
+        const { bv, ...listed } = defaultTiling(n, mode, 48);
+        expect(cands).toContainEqual(listed);
+        expect(bv).toBe(tilingValid({ ...listed, bv: true }, mode) || undefined);
       }
     }
     // untuned defaults follow each pass's measured preference where the loaders allow it
-    expect(defaultTiling(48, 'tap4', 48, PASS_PREFERENCE.forward)).toEqual({ tm: 128, rm: 8, tk: 8, tnt: 8, rn: 6 });
-    expect(defaultTiling(40, 'tap4', 48, PASS_PREFERENCE.dx)).toEqual({ tm: 128, rm: 8, tk: 16, tnt: 8, rn: 5 });
-    expect(defaultTiling(56, 'step', 0, PASS_PREFERENCE.dw)).toEqual({ tm: 64, rm: 8, tk: 16, tnt: 16, rn: 4 });
+    expect(defaultTiling(48, 'tap4', 48, PASS_PREFERENCE.forward)).toEqual({ tm: 128, rm: 8, tk: 8, tnt: 8, rn: 6, bv: true });
+    expect(defaultTiling(40, 'tap4', 48, PASS_PREFERENCE.dx)).toEqual({ tm: 128, rm: 8, tk: 16, tnt: 8, rn: 5, bv: true });
+    expect(defaultTiling(56, 'step', 0, PASS_PREFERENCE.dw)).toEqual({ tm: 64, rm: 8, tk: 16, tnt: 16, rn: 4, bv: true });
     // 36 channels cannot take 16-deep slabs: the dx preference falls back to 8
     expect(defaultTiling(32, 'tap4', 36, PASS_PREFERENCE.dx).tk).toBe(8);
     // tap-major slabs must fit the channels: 36 channels take 8-deep slabs (16 would pad to 48)

@@ -40,6 +40,12 @@ export interface GemmTiling {
    * (hiding their latency), and are written to workgroup memory after the barrier.
    */
   pf?: boolean;
+  /**
+   * B slab packed per thread: a thread's rn columns sit in ceil(rn / 4) consecutive vec4 slots, so
+   * it reads them with that many 128-bit loads instead of rn scalar ones (the multiply-adds per
+   * workgroup-memory load bound this kernel's inner loop on wide GPUs).
+   */
+  bv?: boolean;
 }
 
 /**
@@ -98,8 +104,12 @@ export function tapGathers(buffer: string, channels: string): Pick<GemmFunctions
   };
 }
 
-export const tilingKey = (t: GemmTiling): string => `${t.tm}_${t.rm}_${t.tk}_${t.tnt}_${t.rn}${t.pf ? '_pf' : ''}`;
+export const tilingKey = (t: GemmTiling): string => `${t.tm}_${t.rm}_${t.tk}_${t.tnt}_${t.rn}${t.bv ? '_bv' : ''}${t.pf ? '_pf' : ''}`;
 export const tilingThreads = (t: GemmTiling): number => (t.tm / t.rm) * t.tnt;
+/** vec4 slots per thread and K row of a packed ('bv') B slab. */
+const bGroups = (t: GemmTiling): number => Math.ceil(t.rn / 4);
+/** Floats per K row of the B slab (packed slabs round each thread's columns up to whole vec4s). */
+const bSlabWidth = (t: GemmTiling): number => (t.bv ? 4 * bGroups(t) : t.rn) * t.tnt;
 
 /** Conv geometry as the shaders read it (uniform fields, all i32). */
 export const GEOMETRY_FIELDS = [
@@ -126,7 +136,7 @@ export function tilingValid(t: GemmTiling, mode: GemmMode): boolean {
   if (t.rm % 4 !== 0 || t.tm % t.rm !== 0 || t.tk % 4 !== 0 || t.rn < 1 || t.rn > 8) return false;
   if (threads < 32 || threads > 256) return false;
   // WebGPU's guaranteed workgroup memory (16 KiB) holds both slabs
-  if (4 * t.tk * (t.tm + t.tnt * t.rn) > 16384) return false;
+  if (4 * t.tk * (t.tm + bSlabWidth(t)) > 16384) return false;
   const slab = vec4Mode(mode) ? (t.tm * t.tk) / 4 : t.tm * t.tk;
   if (slab % threads !== 0) return false;
   // a thread's loads share one row group (or cycle through whole groups): its row info is fixed
@@ -182,13 +192,18 @@ const GENERIC_PREFERENCE: TilingPreference = { tm: 128, rm: 8, tk: 16, tnt: 8 };
 
 /**
  * A tiling without timing: the valid candidate closest to `prefer` (tnt and rm first, then tk and
- * tm), with the fewest padded columns breaking ties.
+ * tm), with the fewest padded columns breaking ties, and its B slab packed (`bv`) where that fits.
  */
 export function defaultTiling(N: number, mode: GemmMode, channels = 0, prefer: TilingPreference = GENERIC_PREFERENCE): GemmTiling {
   // every conv of every step asks: remembered per argument set (the JavaScript of a step is its cost on a GPU)
   const key = `${N}|${mode}|${channels}|${tilingKey({ ...prefer, rn: 0 })}`;
   let t = defaults.get(key);
-  if (!t) defaults.set(key, (t = pickDefault(N, mode, channels, prefer)));
+  if (!t) {
+    t = pickDefault(N, mode, channels, prefer);
+    const packed = { ...t, bv: true };
+    if (tilingValid(packed, mode)) t = packed;
+    defaults.set(key, t);
+  }
   return { ...t };
 }
 
@@ -321,7 +336,7 @@ export class ImplicitGemmProgram implements WebGPUProgram {
               let nn = e % ${TN};
               var v = 0.0;
               if (${guard} && n0 + nn < uniforms.N) { v = ${kExpr}; }
-              ${into === 'smem' ? `Bs[kk * ${TN} + nn] = v;` : 'pb[j] = v;'}
+              ${into === 'smem' ? 'setB(kk, nn, v);' : 'pb[j] = v;'}
             }
           }`;
     const storeA = (v: string) => (into === 'regs' ? `
@@ -386,7 +401,7 @@ export class ImplicitGemmProgram implements WebGPUProgram {
           }
           for (var j = 0; j < ${this.bLoads()}; j = j + 1) {
             let e = t + ${T} * j;
-            if (${(tk * TN) % T === 0 ? 'true' : `e < ${tk * TN}`}) { Bs[e] = pb[j]; }
+            if (${(tk * TN) % T === 0 ? 'true' : `e < ${tk * TN}`}) { setB(e / ${TN}, e % ${TN}, pb[j]); }
           }
           }`;
   }
@@ -399,8 +414,22 @@ export class ImplicitGemmProgram implements WebGPUProgram {
     const range = (n: number) => Array.from({ length: n }, (_, i) => i);
     const accDecl = range(q4).flatMap((q) => range(rn).map((j) => `var acc_${q}_${j} = vec4<f32>(0.0);`)).join('\n        ');
     const aRead = range(q4).map((q) => `let a${q} = As[ab + ${q}];`).join('\n            ');
-    const bRead = range(rn).map((j) => `let b${j} = Bs[bb + ${tnt * j}];`).join('\n            ');
-    const fmas = range(q4).flatMap((q) => range(rn).map((j) => `acc_${q}_${j} = fma(a${q}, vec4<f32>(b${j}), acc_${q}_${j});`)).join('\n            ');
+    const bv = this.tiling.bv === true;
+    const groups = bGroups(this.tiling);
+    // packed: slot (kk, g, tn) holds the thread's columns 4g..4g+3, so a warp's reads of one g are contiguous
+    const bRead = bv
+      ? range(groups).map((g) => `let bq${g} = Bs[bb + ${g * tnt}];`).join('\n            ')
+      : range(rn).map((j) => `let b${j} = Bs[bb + ${tnt * j}];`).join('\n            ');
+    const b = (j: number) => (bv ? `bq${j >> 2}.${'xyzw'[j & 3]}` : `b${j}`);
+    const fmas = range(q4).flatMap((q) => range(rn).map((j) => `acc_${q}_${j} = fma(a${q}, vec4<f32>(${b(j)}), acc_${q}_${j});`)).join('\n            ');
+    const bSlab = bv ? `
+      var<workgroup> Bs : array<vec4<f32>, ${tk * groups * tnt}>;
+      fn setB(k : i32, n : i32, v : f32) {
+        let j = n / ${tnt};
+        Bs[(k * ${groups} + j / 4) * ${tnt} + n % ${tnt}][j % 4] = v;
+      }` : `
+      var<workgroup> Bs : array<f32, ${tk * TN}>;
+      fn setB(k : i32, n : i32, v : f32) { Bs[k * ${TN} + n] = v; }`;
     const value = (q: number, j: number, r: number) =>
       (this.epilogue ? `epilogue(acc_${q}_${j}[${r}], n0 + tn + ${tnt * j})` : `acc_${q}_${j}[${r}]`);
     const writes = range(q4).flatMap((q) => range(4).map((r) => {
@@ -420,7 +449,7 @@ export class ImplicitGemmProgram implements WebGPUProgram {
       ${this.epilogue ? epilogueWgsl(this.epilogue) : ''}
       var<workgroup> As : array<vec4<f32>, ${(tk * tm) / 4}>;
       fn setA(i : i32, v : f32) { As[i / 4][i % 4] = v; }
-      var<workgroup> Bs : array<f32, ${tk * TN}>;
+${bSlab}
       fn main() {
         let t = i32(localId.x);
         let tn = t % ${tnt};
@@ -445,7 +474,7 @@ export class ImplicitGemmProgram implements WebGPUProgram {
           }` : ''}
           for (var kk = 0; kk < ${tk}; kk = kk + 1) {
             let ab = (kk * ${tm} + tmi * ${rm}) / 4;
-            let bb = kk * ${TN} + tn;
+            let bb = kk * ${bv ? groups * tnt : TN} + tn;
             ${aRead}
             ${bRead}
             ${fmas}

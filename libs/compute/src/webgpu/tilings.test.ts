@@ -1,15 +1,15 @@
 /**
  * Tilings of the implicit GEMM against the cpu backend: a set of candidates that together use
  * every value of each tiling parameter (threads along N, rows per thread, slab depth, workgroup
- * size), in every K order, for forward, dx and dW, two of them with prefetch as well; then the
- * autotuner on a small conv.
+ * size), in every K order, for forward, dx and dW, each with its B slab packed as well and two
+ * with prefetch; then the autotuner on a small conv.
  * (All candidates of every mode would be ~100 shader compiles: minutes on lavapipe.)
  */
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../backend';
 import { autotuneConv } from './autotune';
-import { tilingCandidates, tilingKey, tilingThreads, type GemmTiling } from './conv3d_gemm';
+import { tilingCandidates, tilingKey, tilingThreads, tilingValid, type GemmTiling } from './conv3d_gemm';
 import { candidatesFor, clearTunedTilings, convTilingKey, directFor, forceTiling, gemmPlan, isDirect, rememberTiling, tilingFor, untunedTiling, type GemmPass } from './gemm_plan';
 import { deviceSharedBytes, type WebGPUBackendLike } from './program';
 import { adapterPromise, compareWithCpu, SKIP_NOTE } from './test_util';
@@ -65,8 +65,9 @@ describe.skipIf(!adapter)(`webgpu GEMM tilings vs cpu${adapter ? '' : ` (${SKIP_
       const tilings = coveringTilings(tilingCandidates(plan.N, plan.mode, plan.channels));
       expect(tilings.length).toBeGreaterThanOrEqual(3);
       const attrs = { strides: [c.stride, c.stride, c.stride], pad: 'same' as const };
-      // and two of them with the next K step prefetched into registers
-      for (const t of [...tilings, ...tilings.slice(0, 2).map((x) => ({ ...x, pf: true }))]) {
+      // each with its B slab packed as well, and two with the next K step prefetched into registers
+      const twins = [...tilings.map((x) => ({ ...x, bv: true })), { ...tilings[0], pf: true }, { ...tilings[1], bv: true, pf: true }];
+      for (const t of [...tilings, ...twins.filter((x) => tilingValid(x, plan.mode))]) {
         forceTiling(t);
         const r = await compareWithCpu(
           [{ shape: c.x, seed: 10 + ci }, { shape: c.f, seed: 20 + ci }, { shape: conv.outShape, seed: 30 + ci }],
@@ -88,13 +89,17 @@ describe.skipIf(!adapter)(`webgpu GEMM tilings vs cpu${adapter ? '' : ` (${SKIP_
     expect(directFor(plan, 49152)).toBeUndefined();
     expect(untunedTiling(plan, 49152)).toEqual(tilingFor(plan));
     rememberTiling(plan.key, r.best);
-    // every candidate, and the fastest of them again with prefetch
+    // every candidate and the untuned tiling (its B slab packed), the fastest of them packed unless
+    // it is, then the faster of those two with prefetch
     const listed = candidatesFor(plan).map(convTilingKey);
-    const twins = Object.keys(r.candidates).filter((k) => !listed.includes(k));
-    expect(twins).toHaveLength(1);
-    expect(twins[0]).toMatch(/_pf$/);
-    const fastestListed = listed.reduce((a, b) => (r.candidates[b] < r.candidates[a] ? b : a));
-    expect(twins[0]).toBe(`${fastestListed}_pf`);
+    const untuned = convTilingKey(untunedTiling(plan, 49152));
+    expect(untuned).toMatch(/_bv$/);
+    const first = [...listed, untuned];
+    const fastest = first.reduce((a, b) => (r.candidates[b] < r.candidates[a] ? b : a));
+    const packed = fastest.endsWith('_bv') ? fastest : `${fastest}_bv`;
+    const prefetched = `${r.candidates[packed] < r.candidates[fastest] ? packed : fastest}_pf`;
+    expect(new Set(Object.keys(r.candidates))).toEqual(new Set([...first, packed, prefetched]));
+    expect(r.defaultSeconds).toBe(r.candidates[untuned]);
     expect(Object.values(r.candidates).every((s) => s > 0 && Number.isFinite(s))).toBe(true);
     expect(r.relL1VsDefault).toBeLessThan(1e-4);
     expect(r.bestSeconds).toBe(Math.min(...Object.values(r.candidates)));
@@ -115,9 +120,10 @@ describe.skipIf(!adapter)(`webgpu GEMM tilings vs cpu${adapter ? '' : ` (${SKIP_
     const untuned = untunedTiling(plan, bytes);
     expect(isDirect(untuned)).toBe(true);
     expect(directFor(plan, bytes)?.tiling).toEqual(untuned);
-    // the untuned tiling, the default GEMM tiling and a direct one (every candidate: minutes of shader compiles here)
+    // the untuned tiling, the default GEMM tiling as listed and a direct one (every candidate: minutes of shader compiles here)
     const gemmDefault = tilingFor(plan);
-    const picked = new Set([convTilingKey(untuned), convTilingKey(gemmDefault), convTilingKey(direct[direct.length - 1])]);
+    const { bv: _packed, ...gemmListed } = gemmDefault;
+    const picked = new Set([convTilingKey(untuned), convTilingKey(gemmListed), convTilingKey(direct[direct.length - 1])]);
     const [r] = await autotuneConv(spec, ['dx'], 1, (t) => picked.has(convTilingKey(t)));
     expect(new Set(Object.keys(r.candidates))).toEqual(picked);
     expect(r.defaultSeconds).toBe(r.candidates[convTilingKey(untuned)]);
