@@ -3,9 +3,10 @@
 # Pack first, on a machine with Node and apt:  bash apps/bench/gpu-pack.sh  (it adds gldebs/, Debian's
 # libegl1, libglvnd0, libglx0, libgl1, libx11-6, libx11-xcb1, libx11-data, libxext6, libxcb1, libxau6,
 # libxdmcp6, libbsd0, libmd0 .debs)
-# then on the device:  bash .devpack/gpu-session.sh   (carry .devpack; about 5 minutes on an H100)
+# then on the device:  bash .devpack/gpu-session.sh   (carry .devpack; at most DEADLINE = 570 s, below)
 # Each step has its own timeout and file, so a failure or a timeout keeps what came before.
 set -u
+START=$(date +%s)
 OUT=${OUT:-$PWD/gpu-out}
 mkdir -p "$OUT"
 d=$(cd "$(dirname "$0")" && pwd)
@@ -22,54 +23,66 @@ timeout "${REF_TIMEOUT:-70}" python3 "$d/ref_anatomynet.py" > "$OUT/ref.json" 2>
 stamp "pytorch reference rc=$? $(tr -d '\n' < "$OUT/ref.json")"
 B="$d/run.sh $d/bench.mjs --backend webgpu"
 # check against tfjs-cpu, tune every conv (GPU timestamps; since session 15 also the direct dW tilings and
-# the fastest GEMM tiling with prefetch: 260 s, was 230), re-check, per-conv figures at 64x128x128,
+# the fastest GEMM tiling with prefetch, since session 16 the packed B slab, the untuned tiling and 20 ms
+# of warm-up per candidate: 300 s, was 260), re-check, per-conv figures at 64x128x128,
 # forward at both sizes, training step at 64x128x128 (whole-volume training: next step, recomputed)
-timeout "${OURS_TIMEOUT:-260}" bash $B --shapes 64x128x128,178x302x225 --conv-shapes 64x128x128 \
+timeout "${OURS_TIMEOUT:-300}" bash $B --shapes 64x128x128,178x302x225 --conv-shapes 64x128x128 \
   --train-shapes 64x128x128 ${COMPARE_STOCK:+--compare-stock} --save-tilings "$OUT/tilings.json" \
   --json-out "$OUT/ours.json" > /dev/null 2> "$OUT/ours.err"
 stamp "ours rc=$?"
 grep -E ' out |forward|train step|check|voxel sum|dispatch cost|failed|Error' "$OUT/ours.err" | grep -v kernels | cut -c1-220 | head -n 60
+# The optional steps below, most telling first; each runs only if its timeout still ends before
+# DEADLINE seconds from the start (default 570: one device call may last 600 s), else it says so.
+fits() {
+  local left=$(( ${DEADLINE:-570} - ($(date +%s) - START) ))
+  [ "$1" != 0 ] && [ -s "$OUT/tilings.json" ] && [ "$left" -ge "$1" ] && return 0
+  stamp "skipped $2 (timeout $1 s, $left s left, or no tuned tilings)"; return 1
+}
+# whole-volume training step with each block recomputed in the backward pass: the buffer pool
+# trimmed after each step ('bound', what the trainer does; with the tensor peak and kernel profile),
+# capped at 0 GiB ('cap0', the trainer's --gpu-pool-gb 0: the 24 GB target), kept ('keep'), and kept
+# with Dawn's lazy zero-initialisation of new buffers off ('noclear'). 'keep' also shows where the
+# step's CPU time goes (session 6: 4.6 s of step against 1.6 s of GPU kernels): its timed steps run
+# under V8's sampling profiler (their time includes the sampler's small overhead), and only the
+# summary comes back
+recompute() {
+  local v=$1 flags="--no-bound-pool --no-train-profile" envs="" limit=${RECOMPUTE_TIMEOUT:-45}
+  [ $v = bound ] && flags="--bound-pool" && limit=$((limit + 30))
+  [ $v = noclear ] && envs="ANATOMYNET_DAWN_FLAGS=disable-dawn-features=lazy_clear_resource_on_first_use"
+  [ $v = cap0 ] && flags="--pool-cap-gb 0 --no-train-profile"
+  [ $v = keep ] && [ -f "$d/cpuprof-summary.mjs" ] && flags="$flags --cpu-profile $OUT/step.cpuprofile"
+  [ "${RECOMPUTE_TIMEOUT:-45}" = 0 ] && limit=0
+  fits "$limit" "recompute $v" || return 0
+  env $envs timeout "$limit" bash $B --no-check --no-convs --recompute --tilings "$OUT/tilings.json" \
+    --shapes 178x302x225 --reps 2 $flags --json-out "$OUT/recompute-$v.json" > /dev/null 2> "$OUT/recompute-$v.err"
+  stamp "recompute $v rc=$? $(grep -E 'train step|failed' "$OUT/recompute-$v.err" | cut -c1-200)"
+}
+recompute bound
+recompute cap0
 # A/B of this project's kernels under its own names (optimizer update, LeakyRelu gradient, norm,
 # and the fused conv, residual sum and SE gate, which training uses too since session 14; since
 # session 15 the SE backward's and the eval forward's upsampling and SE-residual kernels): the same
 # 64x128x128 forward and training step on tfjs's composed ops (tuned tilings, no checks)
-if [ -s "$OUT/tilings.json" ] && [ "${NOFUSED_TIMEOUT:-50}" != 0 ]; then
+if fits "${NOFUSED_TIMEOUT:-50}" "composed ops"; then
   timeout "${NOFUSED_TIMEOUT:-50}" bash $B --no-check --no-convs --tilings "$OUT/tilings.json" --shapes 64x128x128 \
     --no-own-fused --json-out "$OUT/nofused.json" > /dev/null 2> "$OUT/nofused.err"
   stamp "composed ops rc=$? $(grep -E 'train step|failed' "$OUT/nofused.err" | cut -c1-200)"
 fi
+recompute keep
+recompute noclear
 # A/B of tfjs's submit batch (dispatches per queue.submit, default 15; the dispatch-cost line of
 # ours.err gives each WebGPU call's CPU time): the 64x128x128 forward and training step at 100
-if [ -s "$OUT/tilings.json" ] && [ "${BATCH_TIMEOUT:-40}" != 0 ]; then
+if fits "${BATCH_TIMEOUT:-40}" "submit batch 100"; then
   timeout "${BATCH_TIMEOUT:-40}" bash $B --no-check --no-convs --no-dispatch-cost --tilings "$OUT/tilings.json" \
     --shapes 64x128x128 --submit-batch 100 --no-train-profile --json-out "$OUT/batch100.json" > /dev/null 2> "$OUT/batch100.err"
   stamp "submit batch 100 rc=$? $(grep -E '^.{0,40}(forward|train step) |failed' "$OUT/batch100.err" | grep -v kernels | cut -c1-160 | tr '\n' ' ')"
 fi
 # A/B of the bind group cache (webgpu/bind_groups.ts): the same 64x128x128 forward and step with
 # tfjs's own bind groups and buffer order
-if [ -s "$OUT/tilings.json" ] && [ "${NOCACHE_TIMEOUT:-40}" != 0 ]; then
+if fits "${NOCACHE_TIMEOUT:-40}" "no bind group cache"; then
   timeout "${NOCACHE_TIMEOUT:-40}" bash $B --no-check --no-convs --no-dispatch-cost --tilings "$OUT/tilings.json" \
     --shapes 64x128x128 --no-bind-group-cache --no-train-profile --json-out "$OUT/nocache.json" > /dev/null 2> "$OUT/nocache.err"
   stamp "no bind group cache rc=$? $(grep -E '^.{0,40}(forward|train step) |failed' "$OUT/nocache.err" | grep -v kernels | cut -c1-160 | tr '\n' ' ')"
-fi
-# whole-volume training step with each block recomputed in the backward pass, the buffer pool
-# trimmed after each step ('bound', what the trainer does; with the tensor peak and kernel profile)
-# or kept ('keep'), kept with Dawn's lazy zero-initialisation of new buffers off ('noclear'), and
-# with the pool capped at 0 GiB ('cap0', the trainer's --gpu-pool-gb 0: the 24 GB target). 'keep' also
-# shows where the step's CPU time goes (session 6: 4.6 s of step against 1.6 s of GPU kernels): its
-# timed steps run under V8's sampling profiler (their time includes the sampler's small overhead),
-# and only the summary comes back
-if [ -s "$OUT/tilings.json" ] && [ "${RECOMPUTE_TIMEOUT:-45}" != 0 ]; then
-  for v in bound keep noclear cap0; do
-    flags="--no-bound-pool --no-train-profile"; envs=""; limit=${RECOMPUTE_TIMEOUT:-45}
-    [ $v = bound ] && flags="--bound-pool" && limit=$((limit + 30))
-    [ $v = noclear ] && envs="ANATOMYNET_DAWN_FLAGS=disable-dawn-features=lazy_clear_resource_on_first_use"
-    [ $v = cap0 ] && flags="--pool-cap-gb 0 --no-train-profile"
-    [ $v = keep ] && [ -f "$d/cpuprof-summary.mjs" ] && flags="$flags --cpu-profile $OUT/step.cpuprofile"
-    env $envs timeout "$limit" bash $B --no-check --no-convs --recompute --tilings "$OUT/tilings.json" \
-      --shapes 178x302x225 --reps 2 $flags --json-out "$OUT/recompute-$v.json" > /dev/null 2> "$OUT/recompute-$v.err"
-    stamp "recompute $v rc=$? $(grep -E 'train step|failed' "$OUT/recompute-$v.err" | cut -c1-200)"
-  done
 fi
 if [ -f "$OUT/step.cpuprofile" ]; then
   bash "$d/run.sh" "$d/cpuprof-summary.mjs" "$OUT/step.cpuprofile" --top 40 > "$OUT/cpuprof.txt" 2>&1

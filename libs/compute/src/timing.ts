@@ -53,19 +53,41 @@ export interface KernelTiming {
   mean: number;
 }
 
+export interface KernelTimingOptions {
+  /**
+   * Keep the device busy with untimed runs for this long before the first timed one. A GPU left
+   * idle (a tuner compiling the next candidate's shader) lowers its clocks: on an H100 the tuner
+   * timed the direct conv kernels about 5x slower than the same kernels after other work.
+   */
+  warmSeconds?: number;
+  /** Untimed runs queued right before each timed one, so that the timed one starts on a busy device. */
+  lead?: number;
+}
+
 /**
  * GPU seconds per run of `run`, summed over the timestamp queries tfjs puts around each kernel it
- * dispatches while profiling (tf.profile), after one warm-up run. Undefined where the backend
- * reports no kernel times (webgpu without 'timestamp-query' reports 0). Unlike wall-clock time it
- * leaves out the read-back latency and the CPU's cost per dispatch, which on an H100 were larger
- * than a small conv itself (a tuner timing wall-clock batches of 20 ms ranked by noise).
+ * dispatches while profiling (tf.profile), after one warm-up run (see {@link KernelTimingOptions}
+ * for more). Undefined where the backend reports no kernel times (webgpu without
+ * 'timestamp-query' reports 0). Unlike wall-clock time it leaves out the read-back latency and
+ * the CPU's cost per dispatch, which on an H100 were larger than a small conv itself (a tuner
+ * timing wall-clock batches of 20 ms ranked by noise).
  */
-export async function kernelSeconds(run: () => tf.Tensor, reps = 3): Promise<KernelTiming | undefined> {
-  const warm = run();
-  await settle(warm);
-  warm.dispose();
+export async function kernelSeconds(run: () => tf.Tensor, reps = 3, opts: KernelTimingOptions = {}): Promise<KernelTiming | undefined> {
+  const { warmSeconds = 0, lead = 0 } = opts;
+  const untimed = async (n: number) => {
+    for (let i = 0; i < n; i++) {
+      const y = run();
+      if (i === n - 1) await settle(y);
+      y.dispose();
+    }
+  };
+  await untimed(1);
+  const t0 = performance.now();
+  for (let batch = 1; (performance.now() - t0) / 1000 < warmSeconds; batch = Math.min(2 * batch, 64)) await untimed(batch);
   const times: number[] = [];
   for (let i = 0; i < reps; i++) {
+    // queued, not awaited: the GPU is still on them when the timed run arrives
+    for (let j = 0; j < lead; j++) run().dispose();
     const info = await tf.profile(() => run());
     tf.dispose(info.result as tf.Tensor);
     let ms = 0;

@@ -32,10 +32,11 @@ export interface TuneResult {
 
 /**
  * Seconds of one run: GPU kernel time from timestamp queries where the device has them (best of
- * `reps`), else wall-clock over a batch of at least 20 ms.
+ * `reps`, on a device kept busy for 20 ms first and between them), else wall-clock over a batch of
+ * at least 20 ms.
  */
 async function timeCandidate(run: () => tf.Tensor, reps: number): Promise<number> {
-  const gpu = await kernelSeconds(run, Math.max(reps, 2));
+  const gpu = await kernelSeconds(run, Math.max(reps, 2), { warmSeconds: 0.02, lead: 2 });
   if (gpu) return gpu.min;
   return (await timeBatched(run, { minReps: reps, minSeconds: 0.02, maxReps: 50 })).seconds;
 }
