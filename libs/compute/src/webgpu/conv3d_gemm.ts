@@ -42,8 +42,8 @@ export interface GemmTiling {
   pf?: boolean;
   /**
    * B slab packed per thread: a thread's rn columns sit in ceil(rn / 4) consecutive vec4 slots, so
-   * it reads them with that many 128-bit loads instead of rn scalar ones (the multiply-adds per
-   * workgroup-memory load bound this kernel's inner loop on wide GPUs).
+   * it reads them with that many 128-bit loads instead of rn scalar ones: fewer workgroup-memory
+   * loads per multiply-add in the inner loop.
    */
   bv?: boolean;
 }
