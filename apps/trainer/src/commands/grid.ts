@@ -100,7 +100,7 @@ export const gridCommand: CommandModule<object, GridArgs> = {
     // A SIGTERM to this process alone must stop the workers it started too (Ctrl-C reaches them all anyway).
     const forward = (signal: NodeJS.Signals) => extra.forEach(({ child }) => child.exitCode === null && child.kill(signal));
     process.on('SIGINT', forward).on('SIGTERM', forward);
-    const backend = await startBackend(a.backend, threads, a.gpuPoolGb).catch((error) => {
+    const backend = await startBackend(a.backend, threads, a).catch((error) => {
       forward('SIGTERM');
       throw error;
     });

@@ -47,7 +47,7 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
       if (!run.runDir) throw new Error(`run ${a.run} has no run folder recorded`);
       runDir = run.runDir;
     }
-    await startBackend(a.backend, a.threads, a.gpuPoolGb);
+    await startBackend(a.backend, a.threads, a);
     const { model, config } = loadRunModel(runDir);
     const input = loadInputCt(a.input, a.series);
     mkdirSync(a.out, { recursive: true });

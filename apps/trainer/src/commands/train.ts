@@ -67,7 +67,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     ) as any,
   handler: async (a) => {
     const { config, experiment, name } = configOf(a);
-    const backend = await startBackend(a.backend, a.threads, a.gpuPoolGb);
+    const backend = await startBackend(a.backend, a.threads, a);
     const store = openStore(a.db, { create: true });
     let runId: string | undefined = a.resume;
     const stopSignals = killRunOnSignal(() => ({ runId, store }));

@@ -12,4 +12,4 @@ export { type DirectTiling } from './conv3d_direct';
 export { type GemmTiling } from './conv3d_gemm';
 export { bindGroupCacheStats, cacheBindGroups, type BindGroupCacheStats } from './bind_groups';
 export { countDispatches, measureDispatchCost, type DispatchCost } from './dispatch_cost';
-export { boundGpuBufferPool, capGpuBufferPool, gpuAllocationPeak, trimGpuBufferPool } from './memory';
+export { boundGpuBufferPool, bufferSizeClass, capGpuBufferPool, gpuAllocationPeak, trimGpuBufferPool, useBufferSizeClasses } from './memory';

@@ -9,7 +9,9 @@ interface BufferManagerLike {
   acquireBuffer(size: number, usage: number, mappedAtCreation?: boolean, reuse?: boolean): GPUBuffer;
   releaseBuffer(buffer: GPUBuffer, reuse?: boolean): void;
   freeBuffers: Map<string, GPUBuffer[]>;
+  usedBuffers: Map<string, GPUBuffer[]>;
   numFreeBuffers: number;
+  numUsedBuffers: number;
   numBytesAllocated: number;
   numBytesUsed: number;
 }
@@ -51,6 +53,48 @@ interface PoolState {
   acquired: WeakSet<GPUBuffer>;
   maxFreeBytes: number;
   peakAllocated: number;
+  sizeClasses: boolean;
+}
+
+/** Requests below this keep their exact size (uniforms, small tensors: no gain, more waste). */
+const SIZE_CLASS_MIN_BYTES = 1 << 20;
+/** Size classes per doubling: a buffer is at most 1/8 larger than asked for. */
+const SIZE_CLASSES_PER_OCTAVE = 8;
+
+/** A pooled buffer may serve a request up to this many times smaller than itself. */
+const MAX_FIT = 2;
+
+/**
+ * When no free buffer of the requested size exists, takes the smallest free one of the same usage
+ * at most MAX_FIT times larger and books it as tfjs's acquireBuffer would; undefined if none.
+ */
+function takeLargerFree(m: BufferManagerLike, size: number, usage: number): GPUBuffer | undefined {
+  if (size < SIZE_CLASS_MIN_BYTES || (m.freeBuffers.get(`${size}_${usage}`)?.length ?? 0) > 0) return undefined;
+  let best: GPUBuffer[] | undefined;
+  for (const list of m.freeBuffers.values()) {
+    const b = list[list.length - 1];
+    if (b && b.usage === usage && b.size > size && b.size <= size * MAX_FIT && (!best || b.size < best[best.length - 1].size)) best = list;
+  }
+  const b = best?.pop();
+  if (!b) return undefined;
+  m.numFreeBuffers--;
+  const key = `${b.size}_${usage}`;
+  if (!m.usedBuffers.has(key)) m.usedBuffers.set(key, []);
+  m.usedBuffers.get(key)!.push(b);
+  m.numUsedBuffers++;
+  m.numBytesUsed += b.size;
+  return b;
+}
+
+/**
+ * The size a request of `bytes` is served with when size classes are on: the next of eight sizes
+ * per doubling from 1 MiB up, so tensors a few per cent apart (a volume and its padded copy, some
+ * channel counts) share pooled buffers instead of each keeping their own.
+ */
+export function bufferSizeClass(bytes: number): number {
+  if (bytes < SIZE_CLASS_MIN_BYTES) return bytes;
+  const step = 2 ** Math.floor(Math.log2(bytes)) / SIZE_CLASSES_PER_OCTAVE;
+  return Math.ceil(bytes / step) * step;
 }
 const states = new WeakMap<BufferManagerLike, PoolState>();
 
@@ -58,12 +102,13 @@ const states = new WeakMap<BufferManagerLike, PoolState>();
 function poolState(m: BufferManagerLike): PoolState {
   const known = states.get(m);
   if (known) return known;
-  const state: PoolState = { acquired: new WeakSet(), maxFreeBytes: Infinity, peakAllocated: m.numBytesAllocated };
+  const state: PoolState = { acquired: new WeakSet(), maxFreeBytes: Infinity, peakAllocated: m.numBytesAllocated, sizeClasses: false };
   states.set(m, state);
   const acquire = m.acquireBuffer.bind(m);
   const release = m.releaseBuffer.bind(m);
-  m.acquireBuffer = (...args) => {
-    const b = acquire(...args);
+  m.acquireBuffer = (size, usage, mappedAtCreation = false, reuse = true) => {
+    const want = state.sizeClasses ? bufferSizeClass(size) : size;
+    const b = (state.sizeClasses && reuse && takeLargerFree(m, want, usage)) || acquire(want, usage, mappedAtCreation, reuse);
     state.acquired.add(b);
     state.peakAllocated = Math.max(state.peakAllocated, m.numBytesAllocated);
     return b;
@@ -117,4 +162,47 @@ export function boundGpuBufferPool(maxFreeBytes = Infinity): number {
   st.acquired = new WeakSet();
   if (m.numBytesAllocated - m.numBytesUsed > maxFreeBytes) released += trimGpuBufferPool();
   return released;
+}
+
+interface ReadingBackend {
+  tensorMap: { get(dataId: object): { shape: number[]; dtype: string; values?: unknown } | undefined };
+  read(dataId: object): Promise<ArrayLike<unknown>>;
+  readSync(dataId: object): ArrayLike<unknown>;
+}
+const trimmedReads = new WeakSet<object>();
+
+/** Makes the backend's reads return a tensor's own elements only, not the whole (larger) buffer. */
+function trimReadsToTensorSize(backend: ReadingBackend): void {
+  if (trimmedReads.has(backend)) return;
+  trimmedReads.add(backend);
+  const fit = <T extends ArrayLike<unknown>>(dataId: object, values: T): T => {
+    const data = backend.tensorMap.get(dataId);
+    if (!data || data.dtype === 'string' || data.dtype === 'complex64') return values;
+    const n = tf.util.sizeFromShape(data.shape);
+    if (values.length <= n) return values;
+    // tfjs caches what it read: cache the trimmed copy, so later reads and uploads see the right length
+    const own = (values as unknown as Float32Array).slice(0, n) as unknown as T;
+    data.values = own;
+    return own;
+  };
+  const read = backend.read.bind(backend);
+  const readSync = backend.readSync.bind(backend);
+  backend.read = async (dataId) => fit(dataId, await read(dataId));
+  backend.readSync = (dataId) => fit(dataId, readSync(dataId));
+}
+
+/**
+ * Serves buffer requests of 1 MiB and more with size classes, eight per doubling ({@link
+ * bufferSizeClass}), from now on; false: exact sizes again (buffers already pooled keep theirs).
+ * tfjs-webgpu pools freed buffers by exact size, so a training step's pool holds a buffer for
+ * every size it used: a recomputed 178x302x225 step allocated 34 GB on an H100 (2026-11-28) for
+ * about 16 GB of live tensors. With classes, nearby sizes share buffers at a cost of at most 1/8 of
+ * each buffer. tfjs reads a tensor back as its whole buffer, so reads are trimmed to the tensor's
+ * own elements (the only place tfjs-webgpu 4.22 takes a buffer's size for a tensor's).
+ */
+export function useBufferSizeClasses(on: boolean): void {
+  const m = bufferManager();
+  if (!m) return;
+  poolState(m).sizeClasses = on;
+  if (on) trimReadsToTensorSize(tf.backend() as unknown as ReadingBackend);
 }
