@@ -9,14 +9,17 @@
  *   slope alpha >= 0 the output is positive exactly where the sum is, so the sum need not be kept.
  * - `AnatomyNetSEGate`: `AnatomyNetSEGateGrad`, one kernel for the five gradients (the composed
  *   backward of the gate is 16 ops on a few dozen values: on webgpu a dispatch each).
+ * - `AnatomyNetUpsampleConcat`: the output block's transposed conv, bias, crop and concatenation.
+ *   The composed forward keeps five full-resolution tensors on the tape (the products, two
+ *   transposes, the bias sum, the crop) until its gradient runs; the fused one keeps only x.
  * Registered for all backends at once (tfjs's gradient registry is global); libs/model uses a fused
  * kernel in training only where the active backend has it and what its gradient runs.
  */
 import {
-  engine, getGradient, registerGradient, sum,
+  engine, getGradient, matMul, pad, registerGradient, reshape, slice, sum, transpose,
   type GradConfig, type NamedAttrMap, type Tensor,
 } from '@tensorflow/tfjs-core';
-import { ADD_LEAKY_RELU, FUSED_CONV3D, FUSED_NORM_INPUTS, SE_GATE, SE_GATE_GRAD, type FusedConv3dAttrs } from './fused-conv';
+import { ADD_LEAKY_RELU, FUSED_CONV3D, FUSED_NORM_INPUTS, SE_GATE, SE_GATE_GRAD, UPSAMPLE_CONCAT, type FusedConv3dAttrs } from './fused-conv';
 
 /** The LeakyRelu gradient in use (the fused kernel's where the backend has it), at x. */
 function leakyReluGradAt(dy: Tensor, x: Tensor, alpha: number): Tensor {
@@ -73,7 +76,47 @@ const seGateGradConfig: GradConfig = {
   },
 };
 
+/**
+ * The upsampled part of the gradient back in the products' layout [N*d*h*w, 8 Cout]: the first Cout
+ * channels of dy, zero-padded where the kernel cropped, and each 2x2x2 block's voxels gathered into
+ * the channels of its coarse voxel (channel sub * Cout + c, sub = ((D % 2) * 2 + H % 2) * 2 + W % 2).
+ */
+function productsGradient(dy: Tensor, xShape: number[], cout: number): Tensor {
+  const [n, d, h, w] = xShape;
+  const [, D, H, W] = dy.shape;
+  let g = slice(dy, [0, 0, 0, 0, 0], [n, D, H, W, cout]);
+  if (D < 2 * d || H < 2 * h || W < 2 * w) g = pad(g, [[0, 0], [0, 2 * d - D], [0, 2 * h - H], [0, 2 * w - W], [0, 0]]);
+  // [n*d*2*h, 2 (H % 2), w, 2 Cout (W % 2, c)] -> [n*d*2*h, w, 2, 2 Cout]
+  const s1 = transpose(reshape(g, [n * d * 2 * h, 2, w, 2 * cout]), [0, 2, 1, 3]);
+  // [n*d, 2 (D % 2), h*w, 4 Cout] -> [n*d, h*w, 2, 4 Cout]
+  const s2 = transpose(reshape(s1, [n * d, 2, h * w, 4 * cout]), [0, 2, 1, 3]);
+  return reshape(s2, [n * d * h * w, 8 * cout]);
+}
+
+/**
+ * Each input's gradient computes what it needs in its own closure (tfjs runs each in a tidy of its
+ * own and skips inputs off the gradient's path, such as the appended CT): x and w both rebuild the
+ * products' gradient, which costs two transposes more than sharing it and keeps nothing alive.
+ */
+const upsampleConcatGradConfig: GradConfig = {
+  kernelName: UPSAMPLE_CONCAT,
+  inputsToSave: ['x', 'w'],
+  gradFunc: (dy, saved) => {
+    const [x, w] = saved;
+    const g = dy as Tensor;
+    const [cin, cols] = w.shape as [number, number];
+    const cout = cols / 8;
+    const [n, D, H, W, channels] = g.shape as [number, number, number, number, number];
+    return {
+      x: () => reshape(matMul(productsGradient(g, x.shape, cout), w, false, true), x.shape),
+      w: () => matMul(reshape(x, [x.size / cin, cin]), productsGradient(g, x.shape, cout), true, false),
+      b: () => sum(slice(g, [0, 0, 0, 0, 0], [n, D, H, W, cout]), [0, 1, 2, 3]),
+      append: () => slice(g, [0, 0, 0, 0, cout], [n, D, H, W, channels - cout]),
+    };
+  },
+};
+
 /** Registers the fused kernels' gradients (global in tfjs; idempotent). */
 export function registerFusionGradients(): void {
-  for (const cfg of [fusedConvGradConfig, addLeakyReluGradConfig, seGateGradConfig]) registerGradient(cfg);
+  for (const cfg of [fusedConvGradConfig, addLeakyReluGradConfig, seGateGradConfig, upsampleConcatGradConfig]) registerGradient(cfg);
 }

@@ -317,6 +317,25 @@ describe('gradients of the fused kernels (training)', () => {
     tf.dispose([a, b, s, t, sums, shifted]);
   });
 
+  it.each([
+    ['no crop, 2 cases, 1 appended channel', [2, 3, 2, 4, 5], 3, [2, 6, 4, 8, 1]],
+    ['cropped on every axis, 2 appended channels', [1, 3, 4, 3, 6], 4, [1, 5, 7, 6, 2]],
+    ['cropped on one axis, odd sizes', [1, 3, 5, 2, 7], 5, [1, 6, 9, 4, 1]],
+  ] as const)('upsampling: the gradients of matMul, the 2x2x2 layout, crop, bias and concat (%s)', (_name, xs, cout, as) => {
+    registerCpuKernels();
+    const gen = rng(14);
+    const x = rand([...xs], gen), w = rand([xs[4], 8 * cout], gen), b = rand([cout], gen), append = rand([...as], gen);
+    const dy = rand([...as.slice(0, 4), cout + as[4]], gen);
+    const run = (...a: tf.Tensor[]) => tf.engine().runKernel(UPSAMPLE_CONCAT, { x: a[0], w: a[1], b: a[2], append: a[3] }, {}) as tf.Tensor;
+    const fused = gradsOf(run, [x, w, b, append], dy);
+    const composed = gradsOf((...a) => composedUpsampleConcat(a[0], a[1], a[2], a[3]), [x, w, b, append], dy);
+    for (const [i, g] of fused.entries()) expect(relErr(g, composed[i]), ['x', 'w', 'b', 'append'][i]).toBeLessThan(1e-6);
+    // the appended tensor off the gradient's path (the CT in the network): the other three alone
+    const three = gradsOf((...a) => run(a[0], a[1], a[2], append), [x, w, b], dy);
+    for (const [i, g] of three.entries()) expect(relErr(g, composed[i])).toBeLessThan(1e-6);
+    tf.dispose([x, w, b, append, dy, ...fused, ...composed, ...three]);
+  });
+
   it('residual sum: both addends get the LeakyReLU gradient of the sum, taken at the output', () => {
     registerCpuKernels();
     const gen = rng(9);
@@ -392,6 +411,8 @@ describe('training step of the network: fused kernels against the composed ops',
     expect(names.filter((k) => k === SE_GATE).length).toBe(gates);
     expect(names.filter((k) => k === SE_GATE_GRAD).length).toBe(gates);
     expect(names).not.toContain('Sigmoid');
+    // each upsampling of the decoder and the output's, with their concatenations, one kernel each
+    expect(names.filter((k) => k === UPSAMPLE_CONCAT).length).toBe(cfg.pools);
     // every residual block ends in one fused sum + LeakyReLU
     const blocks = model.specs.filter((s) => /\.b\d+\.conv1\.w$/.test(s.name)).length;
     expect(names.filter((k) => k === ADD_LEAKY_RELU).length).toBe(blocks);
