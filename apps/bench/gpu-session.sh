@@ -11,6 +11,11 @@ OUT=${OUT:-$PWD/gpu-out}
 mkdir -p "$OUT"
 d=$(cd "$(dirname "$0")" && pwd)
 stamp() { echo "[gpu-session $(date +%T)] $*"; }
+# The device returns at most eight files (2026-11-28: the rest of call 1 was lost), so everything so
+# far goes into all.tgz after each step, written aside and renamed so a timeout leaves a whole one.
+pack() {
+  tar czf "$OUT/.all.tgz.part" -C "$OUT" --exclude=all.tgz --exclude=.all.tgz.part --exclude='*.cpuprofile' . && mv "$OUT/.all.tgz.part" "$OUT/all.tgz"
+}
 (nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv || true) > "$OUT/gpu.csv" 2>&1
 stamp "gpu: $(tail -n 1 "$OUT/gpu.csv")"
 # NVIDIA's Vulkan driver (libGLX_nvidia) refuses to start (VK_ERROR_INITIALIZATION_FAILED at loader
@@ -30,6 +35,7 @@ timeout "${OURS_TIMEOUT:-300}" bash $B --shapes 64x128x128,178x302x225 --conv-sh
   --train-shapes 64x128x128 ${COMPARE_STOCK:+--compare-stock} --save-tilings "$OUT/tilings.json" \
   --json-out "$OUT/ours.json" > /dev/null 2> "$OUT/ours.err"
 stamp "ours rc=$?"
+pack
 grep -E ' out |forward|train step|check|voxel sum|dispatch cost|failed|Error' "$OUT/ours.err" | grep -v kernels | cut -c1-220 | head -n 60
 # The optional steps below, most telling first; each runs only if its timeout still ends before
 # DEADLINE seconds from the start (default 570: one device call may last 600 s), else it says so.
@@ -40,7 +46,9 @@ fits() {
 }
 # whole-volume training step with each block recomputed in the backward pass: the buffer pool
 # trimmed after each step ('bound', what the trainer does; with the tensor peak and kernel profile),
-# capped at 0 GiB ('cap0', the trainer's --gpu-pool-gb 0: the 24 GB target), kept ('keep'), and kept
+# capped at 0 GiB ('cap0', the trainer's --gpu-pool-gb 0: the 24 GB target), bound with size classes
+# and larger free buffers serving smaller requests ('classes', the trainer's --gpu-size-classes:
+# its allocation peak against bound's), kept ('keep'), and kept
 # with Dawn's lazy zero-initialisation of new buffers off ('noclear'). 'keep' also shows where the
 # step's CPU time goes (session 6: 4.6 s of step against 1.6 s of GPU kernels): its timed steps run
 # under V8's sampling profiler (their time includes the sampler's small overhead), and only the
@@ -50,15 +58,18 @@ recompute() {
   [ $v = bound ] && flags="--bound-pool" && limit=$((limit + 30))
   [ $v = noclear ] && envs="ANATOMYNET_DAWN_FLAGS=disable-dawn-features=lazy_clear_resource_on_first_use"
   [ $v = cap0 ] && flags="--pool-cap-gb 0 --no-train-profile"
+  [ $v = classes ] && flags="--bound-pool --size-classes --no-train-profile" && limit=$((limit + 30))
   [ $v = keep ] && [ -f "$d/cpuprof-summary.mjs" ] && flags="$flags --cpu-profile $OUT/step.cpuprofile"
   [ "${RECOMPUTE_TIMEOUT:-45}" = 0 ] && limit=0
   fits "$limit" "recompute $v" || return 0
   env $envs timeout "$limit" bash $B --no-check --no-convs --recompute --tilings "$OUT/tilings.json" \
     --shapes 178x302x225 --reps 2 $flags --json-out "$OUT/recompute-$v.json" > /dev/null 2> "$OUT/recompute-$v.err"
   stamp "recompute $v rc=$? $(grep -E 'train step|failed' "$OUT/recompute-$v.err" | cut -c1-200)"
+  pack
 }
 recompute bound
 recompute cap0
+recompute classes
 # A/B of this project's kernels under its own names (optimizer update, LeakyRelu gradient, norm,
 # and the fused conv, residual sum and SE gate, which training uses too since session 14; since
 # session 15 the SE backward's and the eval forward's upsampling and SE-residual kernels): the same
@@ -94,8 +105,11 @@ if fits "${NOCACHE_TIMEOUT:-40}" "no bind group cache"; then
     --shapes 64x128x128 --no-bind-group-cache --no-train-profile --json-out "$OUT/nocache.json" > /dev/null 2> "$OUT/nocache.err"
   stamp "no bind group cache rc=$? $(grep -E '^.{0,40}(forward|train step) |failed' "$OUT/nocache.err" | grep -v kernels | cut -c1-160 | tr '\n' ' ')"
 fi
+pack
 if [ -f "$OUT/step.cpuprofile" ]; then
   bash "$d/run.sh" "$d/cpuprof-summary.mjs" "$OUT/step.cpuprofile" --top 40 > "$OUT/cpuprof.txt" 2>&1
   head -n 25 "$OUT/cpuprof.txt"
   rm -f "$OUT/step.cpuprofile"
 fi
+# all.tgz holds every output; only it and the summaries stay, within the device's file count
+pack && find "$OUT" -type f ! -name all.tgz ! -name gpu.csv ! -name ref.json ! -name ours.err ! -name cpuprof.txt -delete

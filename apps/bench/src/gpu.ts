@@ -5,7 +5,7 @@
 // shared/bench/devpack.sh: `devpack.sh apps/bench/src/gpu.ts` then `run.sh .devpack/bench.mjs ARGS`.
 import * as tf from '@tensorflow/tfjs';
 import {
-  autotuneConv, BACKEND_ORDER, FUSED_CONV3D, hasFusions, settle, withoutFusions, timeBatched, benchConvGflops, boundGpuBufferPool, capGpuBufferPool, gpuAllocationPeak, trimGpuBufferPool, dawnFlags, loadTunedTilings, referenceConvInput, REFERENCE_CONVS,
+  autotuneConv, BACKEND_ORDER, FUSED_CONV3D, hasFusions, settle, withoutFusions, timeBatched, benchConvGflops, boundGpuBufferPool, capGpuBufferPool, gpuAllocationPeak, trimGpuBufferPool, useBufferSizeClasses, dawnFlags, loadTunedTilings, referenceConvInput, REFERENCE_CONVS,
   bindGroupCacheStats, BIND_GROUP_CACHE_ENV, convTilingKey, countDispatches, measureDispatchCost, registerWebgpuKernels, rmspropOptimizer, selectBackend, tunedTilings, useStockWebgpuKernels, withoutOwnWebgpuKernels, type BackendName, type ConvTiling,
 } from '@anatomynet/compute';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -127,6 +127,10 @@ async function benchModel(
     // dispatches counted during the timed runs (a counter per dispatch; no run of its own)
     const webgpu = tf.getBackend() === 'webgpu';
     const counted = async <T>(f: () => Promise<T>): Promise<{ result: T; dispatches?: number }> => (webgpu ? countDispatches(f) : { result: await f() });
+    // Two untimed forwards more, as ref_anatomynet.py warms up: on the H100 the first forwards after
+    // compiling ran at a fraction of the speed (64x128x128: 0.083 s timed first, 0.020-0.029 s later
+    // in the same process, against 17 ms of GPU kernels; 2026-11-28)
+    await timeForward(model, x, 2);
     const fwd = await counted(() => timeForward(model, x, reps));
     const timed = fwd.result;
     if (fwd.dispatches !== undefined) out.forwardDispatches = fwd.dispatches / reps;
@@ -136,7 +140,7 @@ async function benchModel(
     // A/B in the same process: the eval-mode fusions (conv + bias + norm + LeakyReLU, residual sum, SE gate) off
     if (hasFusions()) {
       out.forwardComposed_s = await withoutFusions(async () => {
-        predict(model, x).dispose(); // compiles the composed path's shaders
+        await timeForward(model, x, 2); // compiles the composed path's shaders, and warms up as above
         return (await timeForward(model, x, reps)).seconds;
       });
       progress(`forward ${shape.join('x')}, eval-mode fusions off: ${(out.forwardComposed_s as number).toFixed(4)} s`);
@@ -158,6 +162,8 @@ async function benchModel(
       const first = await trainStep(model, opt, x, loss, { recompute });
       out.trainFirst_s = (performance.now() - t0) / 1000;
       if (opts.boundPool) boundGpuBufferPool();
+      await trainStep(model, opt, x, loss, { recompute }); // a second untimed step, as ref_anatomynet.py
+      if (opts.boundPool) boundGpuBufferPool();
       gpuAllocationPeak(true);
       t0 = performance.now();
       let last = first;
@@ -178,7 +184,7 @@ async function benchModel(
       // most bytes tfjs-webgpu held at once during the timed steps (live tensors and its pool)
       out.gpuBytesAllocatedPeak = gpuAllocationPeak();
       out.boundPool = opts.boundPool;
-      progress(`train step ${shape.join('x')}: ${(out.trainStep_s as number).toFixed(4)} s (JavaScript side ${(out.trainStepEnqueue_s as number).toFixed(4)} s)${opts.boundPool ? '' : ' (buffer pool not bounded between steps)'}`);
+      progress(`train step ${shape.join('x')}: ${(out.trainStep_s as number).toFixed(4)} s (JavaScript side ${(out.trainStepEnqueue_s as number).toFixed(4)} s)${opts.boundPool ? '' : ' (buffer pool not bounded between steps)'}${webgpu ? `, at most ${((out.gpuBytesAllocatedPeak as number) / 1e9).toFixed(1)} GB allocated` : ''}`);
       if (steps.dispatches !== undefined) {
         out.trainStepDispatches = steps.dispatches / reps;
         progress(`train step ${shape.join('x')}: ${out.trainStepDispatches} dispatches, forward ${out.forwardDispatches}`);
@@ -339,6 +345,7 @@ const argv = await yargs(hideBin(process.argv))
   .option('convs', { type: 'boolean', default: true, describe: 'time every distinct conv (--no-convs to skip)' })
   .option('conv-shapes', { type: 'string', describe: 'comma-separated DxHxW at which to time the convs (default: every --shapes)' })
   .option('bound-pool', { type: 'boolean', default: true, describe: 'webgpu: after each timed training step, destroy the pooled buffers the step did not reuse, as the trainer does (--no-bound-pool keeps them all)' })
+  .option('size-classes', { type: 'boolean', default: false, describe: 'webgpu: serve buffers of 1 MiB and more by size classes (8 a doubling), from a pooled buffer up to twice as large where one is free (the trainer\'s --gpu-size-classes)' })
   .option('pool-cap-gb', { type: 'number', describe: 'webgpu: cap the free part of the buffer pool at this many GiB (the trainer\'s --gpu-pool-gb)' })
   .option('train-profile', { type: 'boolean', default: true, describe: 'after the timed steps, one step for the tensor peak and one for the GPU kernel profile' })
   .option('cpu-profile', { type: 'string', describe: 'write a V8 CPU profile (.cpuprofile) of the timed training steps to this file, one shape per run (summary: src/cpuprof-summary.mjs; their time then includes the sampler\'s small overhead)' })
@@ -372,10 +379,11 @@ const webgpu = choice.backend === 'webgpu';
 if (webgpu) watchGpuErrors();
 if (webgpu && argv.submitBatch !== undefined) tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', argv.submitBatch);
 if (webgpu && argv.poolCapGb !== undefined) capGpuBufferPool(argv.poolCapGb * 2 ** 30);
+if (webgpu && argv.sizeClasses) useBufferSizeClasses(true);
 const withoutFused = webgpu && !argv.ownFused ? withoutOwnWebgpuKernels() : [];
 const doc: Record<string, unknown> = {
   backend: choice.backend, reason: choice.reason, adapter: choice.adapter, ownKernels: choice.kernels.filter((k) => !withoutFused.includes(k)),
-  dawnFlags: dawnFlags(), poolCapGb: argv.poolCapGb ?? null,
+  dawnFlags: dawnFlags(), poolCapGb: argv.poolCapGb ?? null, sizeClasses: webgpu && argv.sizeClasses,
   submitBatch: webgpu ? tf.env().getNumber('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE') : null,
 };
 const device = webgpu ? (tf.backend() as unknown as { device: GPUDevice }).device : undefined;
