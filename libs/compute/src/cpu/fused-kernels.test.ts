@@ -239,12 +239,16 @@ describe('fused SE-residual end (AnatomyNetScaleAddLeakyRelu)', () => {
   });
 });
 
+/** x's shape, the upsampled channels and the appended tensor's shape of the upsampling tests. */
+const UPSAMPLE_CASES = [
+  ['no crop, 2 cases, 1 appended channel', [2, 3, 2, 4, 5], 3, [2, 6, 4, 8, 1]],
+  ['cropped on every axis, 2 appended channels', [1, 3, 4, 3, 6], 4, [1, 5, 7, 6, 2]],
+  ['cropped on one axis, odd sizes', [1, 3, 5, 2, 7], 5, [1, 6, 9, 4, 1]],
+  ['cropped by 7 (four pools), 49 input channels (two matMul blocks)', [1, 8, 2, 3, 49], 2, [1, 9, 4, 5, 1]],
+] as const;
+
 describe('fused output upsampling (AnatomyNetUpsampleConcat)', () => {
-  it.each([
-    ['no crop, 2 cases, 1 appended channel', [2, 3, 2, 4, 5], 3, [2, 6, 4, 8, 1]],
-    ['cropped on every axis, 2 appended channels', [1, 3, 4, 3, 6], 4, [1, 5, 7, 6, 2]],
-    ['cropped by 7 (four pools), 49 input channels (two matMul blocks)', [1, 8, 2, 3, 49], 2, [1, 9, 4, 5, 1]],
-  ] as const)('equals matMul, the 2x2x2 layout, crop, bias and concat: %s', (_name, xs, cout, as) => {
+  it.each(UPSAMPLE_CASES)('equals matMul, the 2x2x2 layout, crop, bias and concat: %s', (_name, xs, cout, as) => {
     registerCpuKernels();
     const gen = rng(31);
     const x = rand([...xs], gen), w = rand([xs[4], 8 * cout], gen), b = rand([cout], gen), append = rand([...as], gen);
@@ -317,11 +321,7 @@ describe('gradients of the fused kernels (training)', () => {
     tf.dispose([a, b, s, t, sums, shifted]);
   });
 
-  it.each([
-    ['no crop, 2 cases, 1 appended channel', [2, 3, 2, 4, 5], 3, [2, 6, 4, 8, 1]],
-    ['cropped on every axis, 2 appended channels', [1, 3, 4, 3, 6], 4, [1, 5, 7, 6, 2]],
-    ['cropped on one axis, odd sizes', [1, 3, 5, 2, 7], 5, [1, 6, 9, 4, 1]],
-  ] as const)('upsampling: the gradients of matMul, the 2x2x2 layout, crop, bias and concat (%s)', (_name, xs, cout, as) => {
+  it.each(UPSAMPLE_CASES)('upsampling: the gradients of matMul, the 2x2x2 layout, crop, bias and concat (%s)', (_name, xs, cout, as) => {
     registerCpuKernels();
     const gen = rng(14);
     const x = rand([...xs], gen), w = rand([xs[4], 8 * cout], gen), b = rand([cout], gen), append = rand([...as], gen);
