@@ -110,6 +110,37 @@ describe('freeGradientsEarly', () => {
     expect(early.leaked).toBe(0);
   });
 
+  it('frees a node\'s output gradient when its other input is off the gradient\'s path (a loss\'s weights)', () => {
+    const n = 1000;
+    const v = tf.variable(tf.randomNormal([n], 0, 1, 'float32', 7));
+    const weights = tf.randomNormal([n], 0, 1, 'float32', 8);
+    // bytes held when the gradient reaches v's own op, after mul's gradient is done
+    const bytesAtFirstOp = (early: boolean): number => {
+      let bytes = -1;
+      const first = tf.customGrad((x: tf.Tensor) => ({
+        value: x.mul(1),
+        gradFunc: (dy: tf.Tensor) => {
+          bytes = tf.memory().numBytes;
+          return dy.mul(1);
+        },
+      }));
+      const { value, grads } = tf.variableGrads(() => {
+        // mul's dy is Sum's gradient, n floats; weights are a constant, so tfjs asks mul for one gradient only
+        const loss = tf.sum(tf.mul(first(v), weights)) as tf.Scalar;
+        if (early) freeGradientsEarly();
+        return loss;
+      }, [v]);
+      tf.dispose([value, ...Object.values(grads)]);
+      return bytes;
+    };
+    const plain = bytesAtFirstOp(false);
+    const early = bytesAtFirstOp(true);
+    expect(plain).toBeGreaterThan(0);
+    // mul's dy and what mul saved are gone (without counting only the inputs asked for: one n-float tensor less)
+    expect(early).toBeLessThanOrEqual(plain - 3 * 4 * n);
+    tf.dispose([v, weights]);
+  });
+
   it('does nothing outside a gradient computation', () => {
     expect(() => freeGradientsEarly()).not.toThrow();
   });

@@ -34,9 +34,11 @@ export function freeGradientsEarly(): void {
     const inner = node.gradient;
     if (!inner || wrapped.has(node)) continue;
     wrapped.add(node);
-    node.gradient = (dys) => {
+    node.gradient = function (this: TapeNode | undefined, dys) {
       const fns = inner(dys);
-      let pending = Object.keys(node.inputs).length;
+      // tfjs calls this on its copy of the node that keeps only the inputs on the gradient's path
+      // (not a loss's targets, say): only theirs are asked for, so only they are counted
+      let pending = Object.keys((this ?? node).inputs).length;
       const out: Record<string, () => tf.Tensor> = {};
       for (const name of Object.keys(fns)) {
         out[name] = () => {
