@@ -88,8 +88,8 @@ function takeLargerFree(m: BufferManagerLike, size: number, usage: number): GPUB
 
 /**
  * The size a request of `bytes` is served with when size classes are on: the next of eight sizes
- * per doubling from 1 MiB up, so tensors a few per cent apart (a volume and its padded copy, some
- * channel counts) share pooled buffers instead of each keeping their own.
+ * per doubling from 1 MiB up, so tensors a few per cent apart (a volume and its padded copy) share
+ * pooled buffers instead of each keeping their own.
  */
 export function bufferSizeClass(bytes: number): number {
   if (bytes < SIZE_CLASS_MIN_BYTES) return bytes;
@@ -196,9 +196,11 @@ function trimReadsToTensorSize(backend: ReadingBackend): void {
  * bufferSizeClass}), from now on; false: exact sizes again (buffers already pooled keep theirs).
  * tfjs-webgpu pools freed buffers by exact size, so a training step's pool holds a buffer for
  * every size it used: a recomputed 178x302x225 step allocated 34 GB on an H100 (2026-11-28) for
- * about 16 GB of live tensors. With classes, nearby sizes share buffers at a cost of at most 1/8 of
- * each buffer. tfjs reads a tensor back as its whole buffer, so reads are trimmed to the tensor's
- * own elements (the only place tfjs-webgpu 4.22 takes a buffer's size for a tensor's).
+ * about 15 GB of live tensors (estimated). With classes, nearby sizes share buffers, and where none
+ * of a request's class is free, a free buffer up to twice as large serves it: the network's sizes
+ * differ mostly by channel count, so that is where the memory goes down (BENCHMARKS.md, session 17).
+ * tfjs reads a tensor back as its whole buffer, so reads are trimmed to the tensor's own elements
+ * (the only place tfjs-webgpu 4.22 takes a buffer's size for a tensor's).
  */
 export function useBufferSizeClasses(on: boolean): void {
   const m = bufferManager();
