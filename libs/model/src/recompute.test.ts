@@ -117,8 +117,8 @@ describe('freeGradientsEarly', () => {
     // bytes held when the gradient reaches v's own op, after mul's gradient is done
     const bytesAtFirstOp = (early: boolean): number => {
       let bytes = -1;
-      const first = tf.customGrad((x: tf.Tensor) => ({
-        value: x.mul(1),
+      const first = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
+        value: (args[0] as tf.Tensor).mul(1),
         gradFunc: (dy: tf.Tensor) => {
           bytes = tf.memory().numBytes;
           return dy.mul(1);
