@@ -34,7 +34,7 @@ export function withBackendOption<T>(y: Argv<T>) {
     })
     .option('gpu-pool-gb', {
       type: 'number',
-      describe: 'webgpu: keep at most this many GiB of freed GPU buffers for reuse (default: no cap). A 178x302x225 training step with --recompute allocated 34 GB on an H100 uncapped; at 0 about 20 GB (estimated), for steps 2.5x slower',
+      describe: 'webgpu: keep at most this many GiB of freed GPU buffers for reuse (default: no cap). A 178x302x225 training step with --recompute allocated 34 GB on an H100 uncapped; at 0 about 15-20 GB (estimated on lavapipe), for steps 2.5x slower',
     })
     .option('gpu-size-classes', {
       type: 'boolean',

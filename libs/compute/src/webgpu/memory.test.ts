@@ -6,6 +6,9 @@ import { adapterPromise, SKIP_NOTE } from './test_util';
 
 const adapter = await adapterPromise;
 
+const allocated = () => (tf.memory() as tf.MemoryInfo & { numBytesAllocatedInGPU: number }).numBytesAllocatedInGPU;
+const inUse = () => (tf.memory() as tf.MemoryInfo & { numBytesInGPU: number }).numBytesInGPU;
+
 describe('buffer size classes', () => {
   it('leave small requests exact and round larger ones up by at most an eighth, to a multiple of 4', () => {
     expect(bufferSizeClass(4)).toBe(4);
@@ -26,8 +29,6 @@ describe('buffer size classes', () => {
     }
   });
 });
-const allocated = () => (tf.memory() as tf.MemoryInfo & { numBytesAllocatedInGPU: number }).numBytesAllocatedInGPU;
-const inUse = () => (tf.memory() as tf.MemoryInfo & { numBytesInGPU: number }).numBytesInGPU;
 
 describe.skipIf(!adapter)(`webgpu buffer pool${adapter ? '' : ` (${SKIP_NOTE})`}`, () => {
   beforeAll(async () => {
