@@ -45,10 +45,10 @@ fits() {
   stamp "skipped $2 (timeout $1 s, $left s left, or no tuned tilings)"; return 1
 }
 # whole-volume training step with each block recomputed in the backward pass: the buffer pool
-# trimmed after each step ('bound', what the trainer does; with the tensor peak and kernel profile),
-# capped at 0 GiB ('cap0', the trainer's --gpu-pool-gb 0: the 24 GB target), bound with size classes
-# and larger free buffers serving smaller requests ('classes', the trainer's --gpu-size-classes:
-# its allocation peak against bound's), kept ('keep'), and kept
+# trimmed after each step and served best fit ('bound', what the trainer does; with the tensor peak
+# and kernel profile), capped at 0 GiB ('cap0', the trainer's --gpu-pool-gb 0), bound with tfjs's
+# exact sizes ('exact', the trainer's --no-gpu-best-fit: its allocation peak against bound's, 34.3
+# GB on 2026-11-28; predicted 21 GB for bound by apps/bench/src/memory.ts), kept ('keep'), and kept
 # with Dawn's lazy zero-initialisation of new buffers off ('noclear'). 'keep' also shows where the
 # step's CPU time goes (session 6: 4.6 s of step against 1.6 s of GPU kernels): its timed steps run
 # under V8's sampling profiler (their time includes the sampler's small overhead), and only the
@@ -58,7 +58,7 @@ recompute() {
   [ $v = bound ] && flags="--bound-pool" && limit=$((limit + 30))
   [ $v = noclear ] && envs="ANATOMYNET_DAWN_FLAGS=disable-dawn-features=lazy_clear_resource_on_first_use"
   [ $v = cap0 ] && flags="--pool-cap-gb 0 --no-train-profile"
-  [ $v = classes ] && flags="--bound-pool --size-classes --no-train-profile" && limit=$((limit + 30))
+  [ $v = exact ] && flags="--bound-pool --no-best-fit --no-train-profile" && limit=$((limit + 30))
   [ $v = keep ] && [ -f "$d/cpuprof-summary.mjs" ] && flags="$flags --cpu-profile $OUT/step.cpuprofile"
   [ "${RECOMPUTE_TIMEOUT:-45}" = 0 ] && limit=0
   fits "$limit" "recompute $v" || return 0
@@ -69,7 +69,7 @@ recompute() {
 }
 recompute bound
 recompute cap0
-recompute classes
+recompute exact
 # A/B of this project's kernels under its own names (optimizer update, LeakyRelu gradient, norm,
 # and the fused conv, residual sum and SE gate, which training uses too since session 14; since
 # session 15 the SE backward's and the eval forward's upsampling and SE-residual kernels): the same

@@ -5,38 +5,17 @@
 // shared/bench/devpack.sh: `devpack.sh apps/bench/src/gpu.ts` then `run.sh .devpack/bench.mjs ARGS`.
 import * as tf from '@tensorflow/tfjs';
 import {
-  autotuneConv, BACKEND_ORDER, FUSED_CONV3D, hasFusions, settle, withoutFusions, timeBatched, benchConvGflops, boundGpuBufferPool, capGpuBufferPool, gpuAllocationPeak, trimGpuBufferPool, useBufferSizeClasses, dawnFlags, loadTunedTilings, referenceConvInput, REFERENCE_CONVS,
-  bindGroupCacheStats, BIND_GROUP_CACHE_ENV, convTilingKey, countDispatches, measureDispatchCost, registerWebgpuKernels, rmspropOptimizer, selectBackend, tunedTilings, useStockWebgpuKernels, withoutOwnWebgpuKernels, type BackendName, type ConvTiling,
+  autotuneConv, BACKEND_ORDER, FUSED_CONV3D, hasFusions, settle, withoutFusions, timeBatched, benchConvGflops, boundGpuBufferPool, capGpuBufferPool, gpuAllocationPeak, trimGpuBufferPool, useBestFitGpuBuffers, dawnFlags, loadTunedTilings, referenceConvInput, REFERENCE_CONVS,
+  bindGroupCacheStats, BIND_GROUP_CACHE_ENV, convTilingKey, countDispatches, measureDispatchCost, registerWebgpuKernels, selectBackend, tunedTilings, useStockWebgpuKernels, withoutOwnWebgpuKernels, type BackendName, type ConvTiling,
 } from '@anatomynet/compute';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { buildModel, DEFAULT_MODEL_CONFIG, predict, summarizeModel, trainStep, type AnatomyNetModel } from '@anatomynet/model';
+import { parseShapes, referenceOptimizer, referenceTarget, REFERENCE_OPTIMIZER, softDiceTo, type Dhw } from './reference-step';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 
-type Dhw = [number, number, number];
-
-function parseShapes(s: string): Dhw[] {
-  return s.split(',').map((t) => {
-    const v = t.trim().split('x').map(Number);
-    if (v.length !== 3 || v.some((n) => !Number.isInteger(n) || n < 2)) throw new Error(`--shapes: "${t}" is not DxHxW`);
-    return v as Dhw;
-  });
-}
-
 const progress = (line: string) => process.stderr.write(`[bench-gpu ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
-
-/** Soft Dice over the 10 classes against a fixed label pattern: the loss the trainer optimises. */
-function softDiceTo(target: tf.Tensor2D) {
-  return (p: tf.Tensor5D): tf.Scalar =>
-    tf.tidy(() => {
-      const pf = p.reshape([-1, p.shape[4]]);
-      const inter = tf.sum(tf.mul(pf, target), 0);
-      const denom = tf.add(tf.sum(pf, 0), tf.sum(target, 0));
-      return tf.sub(1, tf.mean(tf.div(tf.mul(2, inter), tf.add(denom, 1e-5)))) as tf.Scalar;
-    });
-}
-
 
 /**
  * GPU milliseconds per kernel name over one call of `f` (timestamp queries), largest first; and the
@@ -151,12 +130,9 @@ async function benchModel(
       progress(`forward kernels (GPU ms): ${JSON.stringify(out.forwardProfile)}`);
     }
     if (train) {
-      const target = tf.tidy(() =>
-        tf.oneHot(tf.cast(tf.mul(tf.sigmoid(x), 9.99), 'int32').reshape([-1]), cfg.numClasses).toFloat()) as tf.Tensor2D;
-      // ref_anatomynet.py's optimizer: torch.optim.RMSprop(lr=2e-3), alpha 0.99, eps 1e-8 (the
-      // training steps of 2026-11-26 and -27 in BENCHMARKS.md stepped plain SGD, a cheaper update)
-      const opt = rmspropOptimizer(2e-3, 0.99, 0, 1e-8);
-      out.optimizer = 'RMSprop lr 2e-3 decay 0.99 eps 1e-8 (fused update)';
+      const target = referenceTarget(x, cfg.numClasses);
+      const opt = referenceOptimizer();
+      out.optimizer = REFERENCE_OPTIMIZER;
       const loss = softDiceTo(target);
       t0 = performance.now();
       const first = await trainStep(model, opt, x, loss, { recompute });
@@ -345,7 +321,7 @@ const argv = await yargs(hideBin(process.argv))
   .option('convs', { type: 'boolean', default: true, describe: 'time every distinct conv (--no-convs to skip)' })
   .option('conv-shapes', { type: 'string', describe: 'comma-separated DxHxW at which to time the convs (default: every --shapes)' })
   .option('bound-pool', { type: 'boolean', default: true, describe: 'webgpu: after each timed training step, destroy the pooled buffers the step did not reuse, as the trainer does (--no-bound-pool keeps them all)' })
-  .option('size-classes', { type: 'boolean', default: false, describe: 'webgpu: serve buffers of 1 MiB and more by size classes (8 a doubling), from a pooled buffer up to twice as large where one is free (the trainer\'s --gpu-size-classes)' })
+  .option('best-fit', { type: 'boolean', default: true, describe: 'webgpu: a request of 1 MiB or more with no pooled buffer of its size takes one up to twice as large, as the trainer does (--no-best-fit: tfjs\'s exact sizes, the trainer\'s --no-gpu-best-fit)' })
   .option('pool-cap-gb', { type: 'number', describe: 'webgpu: cap the free part of the buffer pool at this many GiB (the trainer\'s --gpu-pool-gb)' })
   .option('train-profile', { type: 'boolean', default: true, describe: 'after the timed steps, one step for the tensor peak and one for the GPU kernel profile' })
   .option('cpu-profile', { type: 'string', describe: 'write a V8 CPU profile (.cpuprofile) of the timed training steps to this file, one shape per run (summary: src/cpuprof-summary.mjs; their time then includes the sampler\'s small overhead)' })
@@ -379,11 +355,11 @@ const webgpu = choice.backend === 'webgpu';
 if (webgpu) watchGpuErrors();
 if (webgpu && argv.submitBatch !== undefined) tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', argv.submitBatch);
 if (webgpu && argv.poolCapGb !== undefined) capGpuBufferPool(argv.poolCapGb * 2 ** 30);
-if (webgpu && argv.sizeClasses) useBufferSizeClasses(true);
+if (webgpu) useBestFitGpuBuffers(argv.bestFit);
 const withoutFused = webgpu && !argv.ownFused ? withoutOwnWebgpuKernels() : [];
 const doc: Record<string, unknown> = {
   backend: choice.backend, reason: choice.reason, adapter: choice.adapter, ownKernels: choice.kernels.filter((k) => !withoutFused.includes(k)),
-  dawnFlags: dawnFlags(), poolCapGb: argv.poolCapGb ?? null, sizeClasses: webgpu && argv.sizeClasses,
+  dawnFlags: dawnFlags(), poolCapGb: argv.poolCapGb ?? null, bestFit: webgpu && argv.bestFit,
   submitBatch: webgpu ? tf.env().getNumber('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE') : null,
 };
 const device = webgpu ? (tf.backend() as unknown as { device: GPUDevice }).device : undefined;

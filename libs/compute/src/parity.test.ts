@@ -16,6 +16,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from './backend';
 import { rmspropOptimizer } from './optimizers';
 import { bindGroupCacheStats } from './webgpu/bind_groups';
+import { gpuPoolStats, useBestFitGpuBuffers } from './webgpu/memory';
 import { adapterPromise, seededValues, SKIP_NOTE } from './webgpu/test_util';
 
 const CONFIG = { ...DEFAULT_MODEL_CONFIG, filters: [8, 12], numClasses: 3, outputUpFilters: 4, outputFilters: 6 };
@@ -75,9 +76,27 @@ describe.skipIf(!adapter)(`AnatomyNet cpu/webgpu parity${adapter ? '' : ` (${SKI
     tf.env().set('WEBGPU_CPU_FORWARD', false);
   });
 
-  // recomputed blocks (libs/model, the whole-volume path) run the norm's gradient inside a block's own backward
-  it.each([false, true])('forward + soft Dice + gradients of every parameter agree at 8x16x16 (webgpu blocks recomputed: %s)', async (recompute) => {
-    const gpu = await lossAndGrads('webgpu', recompute);
+  /**
+   * Runs `f` on webgpu with every buffer request served best fit (from 0 bytes, not 1 MiB: at these
+   * sizes it would never engage), and checks that larger buffers did serve some.
+   */
+  async function withBestFit<T>(on: boolean, f: () => Promise<T>): Promise<T> {
+    if (!on) return f();
+    await tf.setBackend('webgpu');
+    const before = gpuPoolStats().largerServed;
+    useBestFitGpuBuffers(true, 0);
+    try {
+      return await f();
+    } finally {
+      useBestFitGpuBuffers(false);
+      expect(gpuPoolStats().largerServed).toBeGreaterThan(before);
+    }
+  }
+
+  // recomputed blocks (libs/model, the whole-volume path) run the norm's gradient inside a block's own
+  // backward; best fit: tensors in buffers larger than themselves (memory.ts)
+  it.each([[false, false], [true, false], [true, true]])('forward + soft Dice + gradients of every parameter agree at 8x16x16 (webgpu blocks recomputed: %s, best-fit buffers: %s)', async (recompute, bestFit) => {
+    const gpu = await withBestFit(bestFit, () => lossAndGrads('webgpu', recompute));
     const cpu = await lossAndGrads('cpu');
     expect(Number.isFinite(cpu.loss) && cpu.loss > 0 && cpu.loss < 1).toBe(true);
     expect(Math.abs(gpu.loss - cpu.loss) / cpu.loss).toBeLessThan(1e-4);
@@ -96,7 +115,7 @@ describe.skipIf(!adapter)(`AnatomyNet cpu/webgpu parity${adapter ? '' : ` (${SKI
     expect(worst[0].err, `worst gradient ${worst[0].name}`).toBeLessThan(2e-3);
   });
 
-  it('model.trainStep runs on webgpu: same loss as cpu, weights and BatchNorm statistics updated', async () => {
+  it.each([false, true])('model.trainStep runs on webgpu: same loss as cpu, weights and BatchNorm statistics updated (best-fit buffers: %s)', async (bestFit) => {
     const step = async (backend: string) => {
       await tf.setBackend(backend);
       const model = perturbedModel();
@@ -119,7 +138,7 @@ describe.skipIf(!adapter)(`AnatomyNet cpu/webgpu parity${adapter ? '' : ` (${SKI
       model.dispose();
       return res;
     };
-    const gpu = await step('webgpu');
+    const gpu = await withBestFit(bestFit, () => step('webgpu'));
     const cpu = await step('cpu');
     expect(Math.abs(gpu.loss - cpu.loss) / cpu.loss).toBeLessThan(1e-4);
     expect(gpu.wChanged && gpu.statsChanged).toBe(true);

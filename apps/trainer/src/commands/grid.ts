@@ -3,9 +3,9 @@ import { availableParallelism, hostname } from 'node:os';
 import type { CommandModule } from 'yargs';
 import { parseGridSelection, planGrid, readGridFile, runGrid, selectRows, trainRun, type GridCellPlan } from '@anatomynet/training';
 import type { TrackingStore } from '@anatomynet/tracking';
-import { gitCommit, killRunOnSignal, openStore, runsDirOf, startBackend, trainProgress, withBackendOption, withStoreOptions } from '../common';
+import { gitCommit, killRunOnSignal, openStore, runsDirOf, startBackend, trainProgress, withBackendOption, withStoreOptions, type GpuMemoryArgs } from '../common';
 
-interface GridArgs {
+interface GridArgs extends GpuMemoryArgs {
   files: string[];
   profile: string;
   dataset: string;
@@ -16,7 +16,6 @@ interface GridArgs {
   retryFailed: boolean;
   backend?: string;
   threads?: number;
-  gpuPoolGb?: number;
   recompute?: boolean;
 }
 

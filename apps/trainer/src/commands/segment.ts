@@ -1,9 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { loadInputCt, loadRunModel, segmentToFiles } from '@anatomynet/training';
-import { openStore, startBackend, withBackendOption } from '../common';
+import { openStore, startBackend, withBackendOption, type GpuMemoryArgs } from '../common';
 
-interface SegmentArgs {
+interface SegmentArgs extends GpuMemoryArgs {
   run?: string;
   db?: string;
   model?: string;
@@ -14,7 +14,6 @@ interface SegmentArgs {
   lccMinShare?: number;
   backend?: string;
   threads?: number;
-  gpuPoolGb?: number;
 }
 
 export const segmentCommand: CommandModule<object, SegmentArgs> = {

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { planGrid, readGridFile, resolveRunConfig, RunConfigError, trainRun, type RunConfig } from '@anatomynet/training';
-import { gitCommit, killRunOnSignal, openStore, runsDirOf, startBackend, trainProgress, withBackendOption, withStoreOptions } from '../common';
+import { gitCommit, killRunOnSignal, openStore, runsDirOf, startBackend, trainProgress, withBackendOption, withStoreOptions, type GpuMemoryArgs } from '../common';
 
-interface TrainArgs {
+interface TrainArgs extends GpuMemoryArgs {
   config?: string;
   grid?: string;
   row?: string;
@@ -16,7 +16,6 @@ interface TrainArgs {
   resume?: string;
   backend?: string;
   threads?: number;
-  gpuPoolGb?: number;
   recompute?: boolean;
 }
 

@@ -1,34 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../backend';
-import { boundGpuBufferPool, bufferSizeClass, capGpuBufferPool, gpuAllocationPeak, trimGpuBufferPool, useBufferSizeClasses } from './memory';
+import { boundGpuBufferPool, capGpuBufferPool, gpuAllocationPeak, trimGpuBufferPool, useBestFitGpuBuffers } from './memory';
 import { adapterPromise, SKIP_NOTE } from './test_util';
 
 const adapter = await adapterPromise;
 
 const allocated = () => (tf.memory() as tf.MemoryInfo & { numBytesAllocatedInGPU: number }).numBytesAllocatedInGPU;
 const inUse = () => (tf.memory() as tf.MemoryInfo & { numBytesInGPU: number }).numBytesInGPU;
-
-describe('buffer size classes', () => {
-  it('leave small requests exact and round larger ones up by at most an eighth, to a multiple of 4', () => {
-    expect(bufferSizeClass(4)).toBe(4);
-    expect(bufferSizeClass((1 << 20) - 4)).toBe((1 << 20) - 4);
-    expect(bufferSizeClass(1 << 20)).toBe(1 << 20);
-    expect(bufferSizeClass((1 << 20) + 4)).toBe((1 << 20) + (1 << 17));
-    // 16 channels of the 178x302x225 volume and of its padding to 178x302x226 share a class
-    expect(bufferSizeClass(16 * 4 * 178 * 302 * 226)).toBe(bufferSizeClass(16 * 4 * 178 * 302 * 225));
-    expect(bufferSizeClass(10 * 4 * 178 * 302 * 225)).toBeLessThan(bufferSizeClass(16 * 4 * 178 * 302 * 225));
-    let previous = 0;
-    for (let bytes = 1 << 19; bytes < 1 << 26; bytes = Math.round(bytes * 1.013 / 4) * 4) {
-      const c = bufferSizeClass(bytes);
-      expect(c).toBeGreaterThanOrEqual(bytes);
-      expect(c).toBeLessThanOrEqual(bytes * 1.125);
-      expect(c % 4).toBe(0);
-      expect(c).toBeGreaterThanOrEqual(previous);
-      previous = c;
-    }
-  });
-});
 
 describe.skipIf(!adapter)(`webgpu buffer pool${adapter ? '' : ` (${SKIP_NOTE})`}`, () => {
   beforeAll(async () => {
@@ -112,13 +91,13 @@ describe.skipIf(!adapter)(`webgpu buffer pool${adapter ? '' : ` (${SKIP_NOTE})`}
     }
   });
 
-  it('with size classes, a tensor of a nearby size reuses a pooled buffer and reads back its own elements', async () => {
+  it('best fit: a smaller tensor reuses a pooled buffer up to twice its size and reads back its own elements', async () => {
     trimGpuBufferPool();
-    useBufferSizeClasses(true);
+    useBestFitGpuBuffers(true);
     try {
-      // 300,000 and 310,000 floats (1.20 and 1.24 MB) fall in one class of 1,310,720 bytes
-      const a = tf.tidy(() => tf.ones([300_000]).mul(2));
-      expect((await a.data()).length).toBe(300_000);
+      // 400,000 floats (1.6 MB) freed, then 310,000 floats (1.24 MB) asked for
+      const a = tf.tidy(() => tf.ones([400_000]).mul(2));
+      expect((await a.data()).length).toBe(400_000);
       a.dispose();
       const pooled = allocated();
       const b = tf.tidy(() => tf.range(0, 310_000).add(1));
@@ -126,15 +105,26 @@ describe.skipIf(!adapter)(`webgpu buffer pool${adapter ? '' : ` (${SKIP_NOTE})`}
       expect(values.length).toBe(310_000);
       expect(values[0]).toBe(1);
       expect(values[309_999]).toBe(310_000);
-      // the first buffer served the second tensor: nothing new beyond the add's input
-      expect(allocated()).toBeLessThanOrEqual(pooled + bufferSizeClass(310_000 * 4));
+      // the first buffer served the second tensor: nothing new beyond the add's input (the range)
+      expect(allocated()).toBeLessThanOrEqual(pooled + 310_000 * 4);
       // a tensor read back and used again: its cached values keep their length
       const c = tf.tidy(() => b.mul(2).max());
       expect((await c.data())[0]).toBe(620_000);
       expect(b.shape).toEqual([310_000]);
       tf.dispose([b, c]);
+      // more than twice as large: not reused
+      trimGpuBufferPool();
+      const big = tf.tidy(() => tf.ones([700_000]).mul(2));
+      await big.data();
+      big.dispose();
+      const before = allocated();
+      const small = tf.tidy(() => tf.ones([300_000]).mul(3));
+      await small.data();
+      // the fill and the product both new (with no limit, one of them would have taken the pooled one)
+      expect(allocated()).toBeGreaterThanOrEqual(before + 2 * 300_000 * 4);
+      small.dispose();
     } finally {
-      useBufferSizeClasses(false);
+      useBestFitGpuBuffers(false);
     }
   });
 });

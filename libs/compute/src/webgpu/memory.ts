@@ -53,15 +53,30 @@ interface PoolState {
   acquired: WeakSet<GPUBuffer>;
   maxFreeBytes: number;
   peakAllocated: number;
-  sizeClasses: boolean;
+  peakInUse: number;
+  /** Requests from this many bytes up may take a larger free buffer; Infinity: none. */
+  bestFitMinBytes: number;
+  /** See {@link GpuPoolStats}. */
+  stats: GpuPoolStats;
 }
 
-/** Requests below this keep their exact size (uniforms, small tensors: no gain, more waste). */
-const SIZE_CLASS_MIN_BYTES = 1 << 20;
-/** Size classes per doubling: a buffer is at most 1/8 larger than asked for. */
-const SIZE_CLASSES_PER_OCTAVE = 8;
+/** What the webgpu buffer pool did since any function of this module first looked at it. */
+export interface GpuPoolStats {
+  /** Buffers created and their bytes. */
+  buffersCreated: number;
+  bytesCreated: number;
+  /** Requests a larger free buffer served ({@link useBestFitGpuBuffers}). */
+  largerServed: number;
+}
 
-/** A pooled buffer may serve a request up to this many times smaller than itself. */
+/** Requests below this keep to buffers of their exact size (uniforms, small tensors: little to gain). */
+const BEST_FIT_MIN_BYTES = 1 << 20;
+
+/**
+ * A pooled buffer may serve a request up to this many times smaller than itself. Replaying a
+ * 178x302x225 training step's allocations (dry_run.ts): at most 21.0 GB allocated with 2, 20.9 with
+ * 4, 20.7 with no limit, 31.7 with exact sizes only; 2 bounds the bytes a tensor can waste.
+ */
 const MAX_FIT = 2;
 
 /**
@@ -69,7 +84,7 @@ const MAX_FIT = 2;
  * at most MAX_FIT times larger and books it as tfjs's acquireBuffer would; undefined if none.
  */
 function takeLargerFree(m: BufferManagerLike, size: number, usage: number): GPUBuffer | undefined {
-  if (size < SIZE_CLASS_MIN_BYTES || (m.freeBuffers.get(`${size}_${usage}`)?.length ?? 0) > 0) return undefined;
+  if ((m.freeBuffers.get(`${size}_${usage}`)?.length ?? 0) > 0) return undefined;
   let best: GPUBuffer[] | undefined;
   for (const list of m.freeBuffers.values()) {
     const b = list[list.length - 1];
@@ -86,31 +101,29 @@ function takeLargerFree(m: BufferManagerLike, size: number, usage: number): GPUB
   return b;
 }
 
-/**
- * The size a request of `bytes` is served with when size classes are on: the next of eight sizes
- * per doubling from 1 MiB up, so tensors a few per cent apart (a volume and its padded copy) share
- * pooled buffers instead of each keeping their own.
- */
-export function bufferSizeClass(bytes: number): number {
-  if (bytes < SIZE_CLASS_MIN_BYTES) return bytes;
-  const step = 2 ** Math.floor(Math.log2(bytes)) / SIZE_CLASSES_PER_OCTAVE;
-  return Math.ceil(bytes / step) * step;
-}
 const states = new WeakMap<BufferManagerLike, PoolState>();
 
 /** Wraps the manager's acquire and release once: records acquisitions and the peak, applies the cap. */
 function poolState(m: BufferManagerLike): PoolState {
   const known = states.get(m);
   if (known) return known;
-  const state: PoolState = { acquired: new WeakSet(), maxFreeBytes: Infinity, peakAllocated: m.numBytesAllocated, sizeClasses: false };
+  const state: PoolState = { acquired: new WeakSet(), maxFreeBytes: Infinity, peakAllocated: m.numBytesAllocated, peakInUse: m.numBytesUsed, bestFitMinBytes: Infinity,
+    stats: { buffersCreated: 0, bytesCreated: 0, largerServed: 0 } };
   states.set(m, state);
   const acquire = m.acquireBuffer.bind(m);
   const release = m.releaseBuffer.bind(m);
   m.acquireBuffer = (size, usage, mappedAtCreation = false, reuse = true) => {
-    const want = state.sizeClasses ? bufferSizeClass(size) : size;
-    const b = (state.sizeClasses && reuse && takeLargerFree(m, want, usage)) || acquire(want, usage, mappedAtCreation, reuse);
+    const larger = reuse && size >= state.bestFitMinBytes ? takeLargerFree(m, size, usage) : undefined;
+    const allocatedBefore = m.numBytesAllocated;
+    const b = larger ?? acquire(size, usage, mappedAtCreation, reuse);
+    if (larger) state.stats.largerServed++;
+    else if (m.numBytesAllocated > allocatedBefore) {
+      state.stats.buffersCreated++;
+      state.stats.bytesCreated += size;
+    }
     state.acquired.add(b);
     state.peakAllocated = Math.max(state.peakAllocated, m.numBytesAllocated);
+    state.peakInUse = Math.max(state.peakInUse, m.numBytesUsed);
     return b;
   };
   m.releaseBuffer = (buffer, reuse = true) => {
@@ -135,14 +148,23 @@ export function capGpuBufferPool(maxFreeBytes: number | undefined): void {
   if (m.numBytesAllocated - m.numBytesUsed > (maxFreeBytes ?? Infinity)) trimGpuBufferPool();
 }
 
-/** The most bytes tfjs-webgpu had allocated (live and pooled) since the last reset; `reset` starts again from now. */
-export function gpuAllocationPeak(reset = false): number {
+/**
+ * The most bytes tfjs-webgpu had allocated at once since the last reset (`allocated`: live and pooled
+ * buffers; `inUse`: the buffers of live tensors, each counted once, at their buffers' sizes); `reset`
+ * starts again from now. Zeros off webgpu.
+ */
+export function gpuMemoryPeaks(reset = false): { allocated: number; inUse: number } {
   const m = bufferManager();
-  if (!m) return 0;
+  if (!m) return { allocated: 0, inUse: 0 };
   const st = poolState(m);
-  const peak = Math.max(st.peakAllocated, m.numBytesAllocated);
-  if (reset) st.peakAllocated = m.numBytesAllocated;
-  return peak;
+  const peaks = { allocated: Math.max(st.peakAllocated, m.numBytesAllocated), inUse: Math.max(st.peakInUse, m.numBytesUsed) };
+  if (reset) [st.peakAllocated, st.peakInUse] = [m.numBytesAllocated, m.numBytesUsed];
+  return peaks;
+}
+
+/** {@link gpuMemoryPeaks}' `allocated`. */
+export function gpuAllocationPeak(reset = false): number {
+  return gpuMemoryPeaks(reset).allocated;
 }
 
 /**
@@ -192,19 +214,25 @@ function trimReadsToTensorSize(backend: ReadingBackend): void {
 }
 
 /**
- * Serves buffer requests of 1 MiB and more with size classes, eight per doubling ({@link
- * bufferSizeClass}), from now on; false: exact sizes again (buffers already pooled keep theirs).
- * tfjs-webgpu pools freed buffers by exact size, so a training step's pool holds a buffer for
- * every size it used: a recomputed 178x302x225 step allocated 34 GB on an H100 (2026-11-28) for
- * about 15 GB of live tensors (estimated). With classes, nearby sizes share buffers, and where none
- * of a request's class is free, a free buffer up to twice as large serves it: the network's sizes
- * differ mostly by channel count, so that is where the memory goes down (BENCHMARKS.md, session 17).
+ * From now on (false: no longer), a request of `minBytes` (1 MiB) or more with no free buffer of its exact size
+ * takes the smallest free buffer up to twice as large before a new one is created. tfjs-webgpu pools
+ * freed buffers by exact size, so a training step's pool holds a buffer for every size it used: a
+ * recomputed 178x302x225 step allocated 34.3 GB on an H100 (2026-11-28) for 12.5 GB of live tensors
+ * at its peak; its tensors differ mostly by channel count (10, 16, 17, 32-104), so a freed buffer
+ * seldom has the next request's exact size. Replayed without running the kernels (dry_run.ts) the
+ * step allocates at most 21.0 GB this way instead of 31.7 GB, creating no buffer once warm.
  * tfjs reads a tensor back as its whole buffer, so reads are trimmed to the tensor's own elements
  * (the only place tfjs-webgpu 4.22 takes a buffer's size for a tensor's).
  */
-export function useBufferSizeClasses(on: boolean): void {
+export function useBestFitGpuBuffers(on: boolean, minBytes = BEST_FIT_MIN_BYTES): void {
   const m = bufferManager();
   if (!m) return;
-  poolState(m).sizeClasses = on;
+  poolState(m).bestFitMinBytes = on ? minBytes : Infinity;
   if (on) trimReadsToTensorSize(tf.backend() as unknown as ReadingBackend);
+}
+
+/** The pool's counters (zeros off webgpu); a copy. */
+export function gpuPoolStats(): GpuPoolStats {
+  const m = bufferManager();
+  return { ...(m ? poolState(m).stats : { buffersCreated: 0, bytesCreated: 0, largerServed: 0 }) };
 }

@@ -1,0 +1,33 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { expect, test } from 'vitest';
+
+const root = join(import.meta.dirname, '..', '..', '..');
+
+// `npm run bench:memory` at 32x64x64 (lavapipe in CI): the three pools ordered as they must be, a
+// settled step creating nothing in the pooled ones, and nothing submitted.
+test('bench:memory prints the GPU memory of the reference training step per buffer pool, without running it', (ctx) => {
+  const run = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'apps/bench/src/memory.ts'), '--shapes', '32x64x64', '--steps', '3'], {
+    cwd: root, encoding: 'utf8', timeout: 180_000,
+  });
+  if (run.status === 2 && /needs a WebGPU adapter/.test(run.stderr)) ctx.skip();
+  expect(run.status, run.stderr).toBe(0);
+  const j = JSON.parse(run.stdout);
+  const by = Object.fromEntries(j.results.map((r: { pool: string }) => [r.pool, r]));
+  expect(Object.keys(by)).toEqual(['best-fit', 'exact', 'cap0']);
+  for (const r of j.results) {
+    expect(r.shape).toEqual([32, 64, 64]);
+    expect(r.droppedSubmits).toBeGreaterThan(0);
+    expect(r.allocatedPeakPerStep).toHaveLength(3);
+    expect(r.allocatedPeakBytes).toBe(Math.max(...r.allocatedPeakPerStep));
+    expect(r.allocatedPeakBytes).toBeGreaterThanOrEqual(r.inUsePeakBytes);
+  }
+  // capped at 0: nothing pooled, so allocated = in use, and every buffer of a step is new
+  expect(by.cap0.allocatedPeakBytes).toBe(by.cap0.inUsePeakBytes);
+  expect(by.cap0.buffersCreated).toBeGreaterThan(500);
+  // pooled: a settled step creates at most its loss's read-back buffers, and best fit needs less
+  for (const pool of ['best-fit', 'exact']) expect(by[pool].bytesCreated).toBeLessThan(1024);
+  expect(by['best-fit'].largerServed).toBeGreaterThan(0);
+  expect(by['best-fit'].allocatedPeakBytes).toBeLessThan(0.85 * by.exact.allocatedPeakBytes);
+  expect(by.exact.allocatedPeakBytes).toBeGreaterThan(by.cap0.allocatedPeakBytes);
+}, 200_000);

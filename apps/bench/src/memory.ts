@@ -1,0 +1,131 @@
+#!/usr/bin/env node
+// GPU memory of the reference training step (the one `npm run bench` times) on the webgpu backend,
+// without running it: tfjs records and allocates as on a GPU while nothing is submitted
+// (libs/compute dry_run.ts), so the figures come from any machine with a WebGPU adapter, lavapipe
+// included, in seconds. Prints one JSON document on stdout (progress on stderr).
+import * as tf from '@tensorflow/tfjs';
+import {
+  boundGpuBufferPool, capGpuBufferPool, gpuMemoryPeaks, gpuPoolStats, loadTunedTilings, selectBackend, trimGpuBufferPool,
+  useBestFitGpuBuffers, withoutGpuExecution, type ConvTiling,
+} from '@anatomynet/compute';
+import { buildModel, DEFAULT_MODEL_CONFIG, trainStep } from '@anatomynet/model';
+import { readFileSync } from 'node:fs';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { parseShapes, referenceOptimizer, referenceTarget, softDiceTo, type Dhw } from './reference-step';
+
+/** How the buffer pool is run: the trainer's defaults and its two alternatives. */
+const POOLS = {
+  /** Bounded between steps, best fit (the trainer's default). */
+  'best-fit': { bestFit: true, capBytes: undefined },
+  /** Bounded between steps, tfjs's exact sizes (`--no-gpu-best-fit`). */
+  exact: { bestFit: false, capBytes: undefined },
+  /** No freed buffer kept (`--gpu-pool-gb 0`): live tensors only, every buffer created anew. */
+  cap0: { bestFit: false, capBytes: 0 },
+} as const;
+type PoolName = keyof typeof POOLS;
+
+const progress = (line: string) => process.stderr.write(`[bench-memory ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+const gb = (bytes: number) => `${(bytes / 1e9).toFixed(2)} GB`;
+
+/**
+ * `steps` training steps from an empty pool, recorded without running, the pool bounded after each as
+ * the trainer does: the most bytes allocated in each and in all, the most in use, and what the last
+ * (settled) step created. The model, made here, holds garbage afterwards.
+ */
+async function stepMemory(shape: Dhw, recompute: boolean, pool: PoolName, steps: number) {
+  const { bestFit, capBytes } = POOLS[pool];
+  trimGpuBufferPool();
+  useBestFitGpuBuffers(bestFit);
+  capGpuBufferPool(capBytes);
+  const cfg = DEFAULT_MODEL_CONFIG;
+  const dry = await withoutGpuExecution(async () => {
+    const model = buildModel(cfg, { seed: 1 });
+    const x = tf.randomNormal([1, ...shape, 1], 0, 1, 'float32', 5);
+    const target = referenceTarget(x, cfg.numClasses);
+    const opt = referenceOptimizer();
+    const loss = softDiceTo(target);
+    try {
+      const allocatedPerStep: number[] = [];
+      const inUsePerStep: number[] = [];
+      let before = gpuPoolStats();
+      for (let i = 0; i < steps; i++) {
+        before = gpuPoolStats();
+        gpuMemoryPeaks(true);
+        await trainStep(model, opt, x, loss, { recompute });
+        const peaks = gpuMemoryPeaks(true);
+        allocatedPerStep.push(peaks.allocated);
+        inUsePerStep.push(peaks.inUse);
+        boundGpuBufferPool();
+      }
+      const after = gpuPoolStats();
+      return {
+        allocatedPeakBytes: Math.max(...allocatedPerStep),
+        inUsePeakBytes: Math.max(...inUsePerStep),
+        allocatedPeakPerStep: allocatedPerStep,
+        buffersCreated: after.buffersCreated - before.buffersCreated,
+        bytesCreated: after.bytesCreated - before.bytesCreated,
+        largerServed: after.largerServed - before.largerServed,
+      };
+    } finally {
+      tf.dispose([x, target]);
+      opt.dispose();
+      model.dispose();
+    }
+  });
+  capGpuBufferPool(undefined);
+  trimGpuBufferPool();
+  return { ...dry.result, droppedSubmits: dry.droppedSubmits, validationError: dry.validationError ?? null };
+}
+
+const argv = await yargs(hideBin(process.argv))
+  .scriptName('bench-memory')
+  .usage(
+    '$0 [options]\n\nGPU memory of the reference training step (npm run bench\'s) on webgpu, recorded without running the kernels: ' +
+      'the most bytes allocated (tensors and the buffer pool) and in use by tensors, and the buffers a settled step creates, as JSON. ' +
+      'Figures of the recording, not of a GPU: tfjs allocates the same whatever the device computes (libs/compute dry_run.test.ts).',
+  )
+  .option('shapes', { type: 'string', default: '178x302x225', describe: 'comma-separated DxHxW inputs' })
+  .option('recompute', { type: 'boolean', default: true, describe: 'blocks recomputed in the backward pass (--no-recompute: activations kept)' })
+  .option('pools', {
+    type: 'string', default: 'best-fit,exact,cap0',
+    describe: `buffer pools, comma-separated: ${Object.keys(POOLS).join(', ')} (the trainer's default, its --no-gpu-best-fit, its --gpu-pool-gb 0)`,
+  })
+  .option('steps', { type: 'number', default: 3, describe: 'steps per figure; the last is measured' })
+  .option('tilings', { type: 'string', describe: 'tuned tilings JSON (npm run bench --save-tilings): their kernels\' scratch buffers, as on that GPU' })
+  .check((a) => {
+    for (const p of a.pools.split(',')) if (!(p in POOLS)) throw new Error(`--pools: "${p}" is none of ${Object.keys(POOLS).join(', ')}`);
+    if (!(Number.isInteger(a.steps) && a.steps >= 2)) throw new Error(`--steps ${a.steps}: give 2 or more (the first makes the optimizer's slots)`);
+    return true;
+  })
+  .strict()
+  .help()
+  .parseAsync();
+
+const choice = await selectBackend({ prefer: 'webgpu', log: progress });
+if (choice.backend !== 'webgpu') {
+  process.stderr.write(`bench-memory needs a WebGPU adapter (got ${choice.backend}: ${choice.reason}); on a machine without a GPU, install mesa-vulkan-drivers (lavapipe, see shared/FACTS.md)\n`);
+  process.exit(2);
+}
+if (argv.tilings) loadTunedTilings(JSON.parse(readFileSync(argv.tilings, 'utf8')) as Record<string, ConvTiling>);
+const a = choice.adapter;
+const rows: Record<string, unknown>[] = [];
+for (const shape of parseShapes(argv.shapes)) {
+  for (const pool of argv.pools.split(',') as PoolName[]) {
+    const t0 = performance.now();
+    const m = await stepMemory(shape, argv.recompute, pool, argv.steps);
+    rows.push({ shape, recompute: argv.recompute, pool, ...m });
+    progress(
+      `${shape.join('x')} ${pool}: at most ${gb(m.allocatedPeakBytes)} allocated (steps: ${m.allocatedPeakPerStep.map(gb).join(', ')}), ` +
+        `${gb(m.inUsePeakBytes)} in use; a settled step creates ${m.buffersCreated} buffer(s), ${gb(m.bytesCreated)} (recorded in ${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+    );
+  }
+}
+process.stdout.write(`${JSON.stringify({
+  recordedOn: a ? [a.vendor, a.architecture, a.description].filter(Boolean).join(' ') : null,
+  tilings: argv.tilings ?? null,
+  optimizer: 'RMSprop (npm run bench\'s)',
+  loss: 'soft Dice (npm run bench\'s)',
+  results: rows,
+})}\n`);
+process.exit(0);
