@@ -10,7 +10,7 @@ import {
 } from '@anatomynet/compute';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
-import { buildModel, DEFAULT_MODEL_CONFIG, predict, summarizeModel, trainStep, type AnatomyNetModel } from '@anatomynet/model';
+import { buildModel, DEFAULT_MODEL_CONFIG, predict, recomputeOption, summarizeModel, trainStep, type AnatomyNetModel, type Recompute } from '@anatomynet/model';
 import { parseShapes, referenceOptimizer, referenceTarget, REFERENCE_OPTIMIZER, softDiceTo, type Dhw } from './reference-step';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
@@ -85,7 +85,7 @@ async function timeForward(model: AnatomyNetModel, x: tf.Tensor, reps: number): 
 }
 
 async function benchModel(
-  shape: Dhw, reps: number, train: boolean, recompute: boolean,
+  shape: Dhw, reps: number, train: boolean, recompute: Recompute,
   opts: { boundPool: boolean; trainProfile: boolean; cpuProfile?: string },
 ) {
   const cfg = DEFAULT_MODEL_CONFIG;
@@ -95,6 +95,7 @@ async function benchModel(
   const out: Record<string, unknown> = {
     shape,
     recompute,
+    // the estimate of libs/model's summary, for all segments recomputed or none
     trainingBytesEstimate: recompute ? summary.trainingBytesRecompute : summary.trainingBytes,
   };
   try {
@@ -318,6 +319,7 @@ const argv = await yargs(hideBin(process.argv))
   .option('train', { type: 'boolean', default: true, describe: 'time a training step too (--no-train to skip)' })
   .option('train-shapes', { type: 'string', describe: 'comma-separated DxHxW at which to time the training step (default: every --shapes)' })
   .option('recompute', { type: 'boolean', default: false, describe: 'training step with each block recomputed in the backward pass (memory for compute)' })
+  .option('keep-segments', { type: 'string', describe: 'with --recompute: segments not recomputed, comma-separated (the trainer\'s --keep-segments)' })
   .option('convs', { type: 'boolean', default: true, describe: 'time every distinct conv (--no-convs to skip)' })
   .option('conv-shapes', { type: 'string', describe: 'comma-separated DxHxW at which to time the convs (default: every --shapes)' })
   .option('bound-pool', { type: 'boolean', default: true, describe: 'webgpu: after each timed training step, destroy the pooled buffers the step did not reuse, as the trainer does (--no-bound-pool keeps them all)' })
@@ -350,6 +352,7 @@ const argv = await yargs(hideBin(process.argv))
   .parseAsync();
 
 if (!argv.bindGroupCache) process.env[BIND_GROUP_CACHE_ENV] = '0';
+const recompute = recomputeOption(argv.recompute, argv.keepSegments);
 const choice = await selectBackend({ prefer: argv.backend as BackendName | undefined, log: progress });
 const webgpu = choice.backend === 'webgpu';
 if (webgpu) watchGpuErrors();
@@ -403,7 +406,7 @@ try {
     trimGpuBufferPool();
     checkpoint();
     const trainHere = argv.train && (!argv.trainShapes || parseShapes(argv.trainShapes).some((t) => t.join('x') === shape.join('x')));
-    if (argv.model) Object.assign(row, await benchModel(shape, argv.reps, trainHere, argv.recompute, { boundPool: argv.boundPool, trainProfile: argv.trainProfile, cpuProfile: argv.cpuProfile }));
+    if (argv.model) Object.assign(row, await benchModel(shape, argv.reps, trainHere, recompute, { boundPool: argv.boundPool, trainProfile: argv.trainProfile, cpuProfile: argv.cpuProfile }));
     trimGpuBufferPool();
     row.gpuErrors = [...gpuErrors];
     checkpoint();

@@ -8,7 +8,7 @@ import {
   boundGpuBufferPool, capGpuBufferPool, gpuMemoryPeaks, gpuPoolStats, loadTunedTilings, selectBackend, trimGpuBufferPool,
   useBestFitGpuBuffers, withoutGpuExecution, type ConvTiling,
 } from '@anatomynet/compute';
-import { buildModel, DEFAULT_MODEL_CONFIG, trainStep } from '@anatomynet/model';
+import { buildModel, DEFAULT_MODEL_CONFIG, recomputeOption, trainStep, type Recompute } from '@anatomynet/model';
 import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
@@ -33,7 +33,7 @@ const gb = (bytes: number) => `${(bytes / 1e9).toFixed(2)} GB`;
  * the trainer does: the most bytes allocated in each and in all, the most in use, and what the last
  * (settled) step created. The model, made here, holds garbage afterwards.
  */
-async function stepMemory(shape: Dhw, recompute: boolean, pool: PoolName, steps: number) {
+async function stepMemory(shape: Dhw, recompute: Recompute, pool: PoolName, steps: number) {
   const { bestFit, capBytes } = POOLS[pool];
   trimGpuBufferPool();
   useBestFitGpuBuffers(bestFit);
@@ -91,6 +91,7 @@ const argv = await yargs(hideBin(process.argv))
     type: 'string', default: 'best-fit,exact,cap0',
     describe: `buffer pools, comma-separated: ${Object.keys(POOLS).join(', ')} (the trainer's default, its --no-gpu-best-fit, its --gpu-pool-gb 0)`,
   })
+  .option('keep-segments', { type: 'string', describe: 'with --recompute: segments not recomputed, comma-separated (enc0.b0 ... enc3.b0, dec2.b0 ... dec0.b0, out): their activations kept, for speed' })
   .option('steps', { type: 'number', default: 3, describe: 'steps per figure; the last is measured' })
   .option('tilings', { type: 'string', describe: 'tuned tilings JSON (npm run bench --save-tilings): their kernels\' scratch buffers, as on that GPU' })
   .check((a) => {
@@ -108,13 +109,14 @@ if (choice.backend !== 'webgpu') {
   process.exit(2);
 }
 if (argv.tilings) loadTunedTilings(JSON.parse(readFileSync(argv.tilings, 'utf8')) as Record<string, ConvTiling>);
+const recompute = recomputeOption(argv.recompute, argv.keepSegments);
 const a = choice.adapter;
 const rows: Record<string, unknown>[] = [];
 for (const shape of parseShapes(argv.shapes)) {
   for (const pool of argv.pools.split(',') as PoolName[]) {
     const t0 = performance.now();
-    const m = await stepMemory(shape, argv.recompute, pool, argv.steps);
-    rows.push({ shape, recompute: argv.recompute, pool, ...m });
+    const m = await stepMemory(shape, recompute, pool, argv.steps);
+    rows.push({ shape, recompute, pool, ...m });
     progress(
       `${shape.join('x')} ${pool}: at most ${gb(m.allocatedPeakBytes)} allocated (steps: ${m.allocatedPeakPerStep.map(gb).join(', ')}), ` +
         `${gb(m.inUsePeakBytes)} in use; a settled step creates ${m.buffersCreated} buffer(s), ${gb(m.bytesCreated)} (recorded in ${((performance.now() - t0) / 1000).toFixed(1)} s)`,

@@ -35,8 +35,8 @@ function trainer(...args: string[]): Promise<Exit> {
 
 const OPTIONS: Record<string, string[]> = {
   model: ['--config', '--input', '--detail'],
-  train: ['--config', '--grid', '--row', '--profile', '--dataset', '--db', '--runs', '--experiment', '--name', '--resume', '--backend', '--recompute', '--gpu-pool-gb', '--gpu-best-fit'],
-  grid: ['<files..>', '--profile', '--dataset', '--db', '--runs', '--workers', '--worker', '--retry-failed', '--backend', '--threads', '--recompute', '--gpu-pool-gb', '--gpu-best-fit'],
+  train: ['--config', '--grid', '--row', '--profile', '--dataset', '--db', '--runs', '--experiment', '--name', '--resume', '--backend', '--recompute', '--keep-segments', '--gpu-pool-gb', '--gpu-best-fit'],
+  grid: ['<files..>', '--profile', '--dataset', '--db', '--runs', '--workers', '--worker', '--retry-failed', '--backend', '--threads', '--recompute', '--keep-segments', '--gpu-pool-gb', '--gpu-best-fit'],
   status: ['--db', '--grid', '--experiment', '--stale-minutes', '--json'],
   segment: ['--run', '--db', '--model', '--input', '--out', '--series', '--lcc', '--backend'],
 };

@@ -32,6 +32,10 @@ export function withBackendOption<T>(y: Argv<T>) {
       default: false,
       describe: 'run each block again in the backward pass instead of keeping its activations: a fraction of the memory for about a third more compute (whole volumes on a GPU)',
     })
+    .option('keep-segments', {
+      type: 'string',
+      describe: 'with --recompute: the segments (blocks enc0.b0 ... dec0.b0, output convs out) not recomputed, comma-separated: their activations kept, for speed. At 178x302x225 keeping out,dec0.b0,dec1.b0,dec2.b0 allocates no more than recomputing all (npm run bench:memory)',
+    })
     .option('gpu-pool-gb', {
       type: 'number',
       describe: 'webgpu: keep at most this many GiB of freed GPU buffers for reuse (default: no cap). A 178x302x225 training step with --recompute allocated 34 GB on an H100 uncapped; at 0 about 15-20 GB (estimated on lavapipe), for steps 2.5x slower',

@@ -16,8 +16,8 @@
  * kernel in training only where the active backend has it and what its gradient runs.
  */
 import {
-  engine, getGradient, matMul, pad, registerGradient, reshape, slice, sum, transpose,
-  type GradConfig, type NamedAttrMap, type Tensor,
+  conv3d, engine, getGradient, matMul, pad, registerGradient, reshape, slice, sum, transpose,
+  type GradConfig, type NamedAttrMap, type Tensor, type Tensor5D,
 } from '@tensorflow/tfjs-core';
 import { ADD_LEAKY_RELU, FUSED_CONV3D, FUSED_NORM_INPUTS, SE_GATE, SE_GATE_GRAD, UPSAMPLE_CONCAT, type FusedConv3dAttrs } from './fused-conv';
 
@@ -94,9 +94,33 @@ function productsGradient(dy: Tensor, xShape: number[], cout: number): Tensor {
 }
 
 /**
+ * The 2x2x2 transposed conv's gradients as those of a stride-2 conv (kernel 2, 'same' padding) over
+ * dy, all of its channels read in place: the filter gets zero rows for the appended channels, so no
+ * full-resolution tensor is sliced, padded or transposed. At 178x302x225 the layout shuffle of
+ * {@link productsGradient} held about 5 GB of temporaries at the training step's peak. Applies where
+ * each coarse voxel's 2x2x2 block starts inside dy (a crop of at most one voxel per axis, as 'same'
+ * padding puts at the end); elsewhere the shuffle serves.
+ */
+function stridedConvGradients(g: Tensor, x: Tensor, w: Tensor, cout: number): { x: () => Tensor; w: () => Tensor } | undefined {
+  const [, D, H, W, channels] = g.shape;
+  const [, d, h, wd, cin] = x.shape;
+  if (Math.ceil(D / 2) !== d || Math.ceil(H / 2) !== h || Math.ceil(W / 2) !== wd) return undefined;
+  // w's column sub * cout + c (sub = (dz * 2 + dy) * 2 + dx) is the filter's [dz, dy, dx, c, ci]
+  const filter = () => pad(transpose(reshape(w, [cin, 2, 2, 2, cout]), [1, 2, 3, 4, 0]), [[0, 0], [0, 0], [0, 0], [0, channels - cout], [0, 0]]);
+  const attrs = { strides: 2, pad: 'same', dilations: 1, dataFormat: 'NDHWC' };
+  return {
+    x: () => conv3d(g as Tensor5D, filter() as Tensor5D, 2, 'same'),
+    w: () => {
+      // x is the strided conv's output: its gradient there is the filter's
+      const df = getGradient('Conv3D').gradFunc(x, [g, filter()], attrs).filter();
+      return reshape(transpose(slice(df, [0, 0, 0, 0, 0], [2, 2, 2, cout, cin]), [4, 0, 1, 2, 3]), [cin, 8 * cout]);
+    },
+  };
+}
+
+/**
  * Each input's gradient computes what it needs in its own closure (tfjs runs each in a tidy of its
- * own and skips inputs off the gradient's path, such as the appended CT): x and w both rebuild the
- * products' gradient, which costs two transposes more than sharing it and keeps nothing alive.
+ * own and skips inputs off the gradient's path, such as the appended CT).
  */
 const upsampleConcatGradConfig: GradConfig = {
   kernelName: UPSAMPLE_CONCAT,
@@ -107,10 +131,14 @@ const upsampleConcatGradConfig: GradConfig = {
     const [cin, cols] = w.shape as [number, number];
     const cout = cols / 8;
     const [n, D, H, W, channels] = g.shape as [number, number, number, number, number];
+    // where the strided conv does not apply, x and w both rebuild the products' gradient: two
+    // transposes more than sharing it, and nothing kept alive
+    const strided = stridedConvGradients(g, x, w, cout);
     return {
-      x: () => reshape(matMul(productsGradient(g, x.shape, cout), w, false, true), x.shape),
-      w: () => matMul(reshape(x, [x.size / cin, cin]), productsGradient(g, x.shape, cout), true, false),
-      b: () => sum(slice(g, [0, 0, 0, 0, 0], [n, D, H, W, cout]), [0, 1, 2, 3]),
+      x: strided?.x ?? (() => reshape(matMul(productsGradient(g, x.shape, cout), w, false, true), x.shape)),
+      w: strided?.w ?? (() => matMul(reshape(x, [x.size / cin, cin]), productsGradient(g, x.shape, cout), true, false)),
+      // summed over every channel, then cut: no full-resolution slice
+      b: () => slice(sum(g, [0, 1, 2, 3]), [0], [cout]),
       append: () => slice(g, [0, 0, 0, 0, cout], [n, D, H, W, channels - cout]),
     };
   },

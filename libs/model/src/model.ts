@@ -33,9 +33,41 @@ export interface ForwardOptions {
    * Training mode only: the gradient tape keeps each block's input and output and the block runs again
    * in the backward pass (gradient checkpointing). Same gradients up to summation order. With
    * trainStep's freeGradientsEarly, a step of the reference network at 64x128x128 peaked at 2.27 GB of
-   * tensors instead of 8.45 GB (tfjs-cpu); the forward of every block runs twice.
+   * tensors instead of 8.45 GB (tfjs-cpu); the forward of every block runs twice. `{ keep }` recomputes
+   * every segment but those named (their activations kept: memory for speed); see {@link segmentNames}.
    */
-  recompute?: boolean;
+  recompute?: Recompute;
+}
+
+/** Which segments run again in the backward pass (see {@link ForwardOptions.recompute}). */
+export type Recompute = boolean | { keep: readonly string[] };
+
+/**
+ * The segments of a model, in forward order: the residual blocks (`enc1.b0`, `dec2.b0`, ...) and the
+ * output convolutions (`out`), the units {@link ForwardOptions.recompute} recomputes.
+ */
+export function segmentNames(model: AnatomyNetModel): string[] {
+  return [...segmentParamsOf(model).keys()];
+}
+
+/**
+ * The {@link Recompute} of command-line options: a flag and the segments not recomputed, comma-separated
+ * (`--recompute --keep-segments out,dec0.b0`). The names are checked against the model at its forward.
+ */
+export function recomputeOption(recompute: boolean | undefined, keepSegments?: string): Recompute {
+  if (keepSegments !== undefined && !recompute) throw new RangeError('--keep-segments goes with --recompute (it names the segments not recomputed)');
+  const keep = (keepSegments ?? '').split(',').map((n) => n.trim()).filter(Boolean);
+  return recompute && keep.length ? { keep } : recompute ?? false;
+}
+
+/** Whether segment `name` is recomputed; unknown names in `keep` are refused. */
+function recomputes(model: AnatomyNetModel, recompute: Recompute): (name: string) => boolean {
+  if (typeof recompute === 'boolean') return () => recompute;
+  const known = segmentNames(model);
+  const unknown = recompute.keep.filter((n) => !known.includes(n));
+  if (unknown.length) throw new RangeError(`recompute: no segment ${unknown.join(', ')} in this model (its segments: ${known.join(', ')})`);
+  const keep = new Set(recompute.keep);
+  return (name) => !keep.has(name);
 }
 
 let modelCounter = 0;
@@ -89,7 +121,7 @@ class TensorOps implements NetOps<tf.Tensor5D> {
     private readonly training: boolean,
     private readonly updateStats: boolean,
     private readonly external: tf.Tensor,
-    private readonly recompute = false,
+    private readonly recompute: (segment: string) => boolean = () => false,
   ) {}
 
   private p(name: string): tf.Variable {
@@ -286,7 +318,7 @@ class TensorOps implements NetOps<tf.Tensor5D> {
   }
 
   segment(name: string, x: tf.Tensor5D, body: (ops: NetOps<tf.Tensor5D>, x: tf.Tensor5D) => tf.Tensor5D): tf.Tensor5D {
-    if (!this.recompute || !this.training) return body(this, x);
+    if (!this.training || !this.recompute(name)) return body(this, x);
     const model = this.model;
     const params = segmentParamsOf(model).get(name)!.map((n) => model.params.get(n)!);
     const run = (xin: tf.Tensor5D, updateStats: boolean) => body(new TensorOps(model, true, updateStats, xin), xin);
@@ -379,6 +411,6 @@ export function forward(model: AnatomyNetModel, x: tf.Tensor, options: ForwardOp
     throw new RangeError(`input must be [N,D,H,W,${cfg.inChannels}], got [${x.shape.join(',')}]`);
   }
   const training = options.training ?? false;
-  const ops = new TensorOps(model, training, options.updateStats ?? true, x, options.recompute ?? false);
+  const ops = new TensorOps(model, training, options.updateStats ?? true, x, recomputes(model, options.recompute ?? false));
   return anatomyNet(ops, cfg, x as tf.Tensor5D);
 }

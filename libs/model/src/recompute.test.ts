@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildModel, forward } from './model';
+import { buildModel, forward, recomputeOption, segmentNames, type Recompute } from './model';
 import { summarizeModel } from './summary';
 import { freeGradientsEarly } from './tape';
 
@@ -19,7 +19,7 @@ interface StepResult {
 }
 
 /** One gradient computation of a fixed loss; gradients by parameter name. */
-async function gradientsOf(cfg: object, opts: { recompute?: boolean; early?: boolean }): Promise<StepResult> {
+async function gradientsOf(cfg: object, opts: { recompute?: Recompute; early?: boolean }): Promise<StepResult> {
   const m = buildModel(cfg, { seed: 3 });
   const x = tf.randomUniform([1, ...SHAPE, 1], 0, 1, 'float32', 5);
   const target = tf.randomUniform([1, ...SHAPE, m.config.numClasses], 0, 1, 'float32', 6);
@@ -78,6 +78,42 @@ describe('recomputation in the backward pass', () => {
       expect(again.leaked).toBe(0);
     });
   }
+
+  it('some segments kept, the others recomputed: the same loss, gradients and statistics, memory in between', async () => {
+    const cfg = CONFIGS['paper: 1 pool, SE-residual, concat, batch norm'];
+    const m = buildModel(cfg);
+    const names = segmentNames(m);
+    expect(names).toEqual(['enc0.b0', 'enc1.b0', 'enc2.b0', 'enc3.b0', 'dec2.b0', 'dec1.b0', 'dec0.b0', 'out']);
+    m.dispose();
+    const plain = await gradientsOf(cfg, { early: true });
+    const all = await gradientsOf(cfg, { recompute: true, early: true });
+    const some = await gradientsOf(cfg, { recompute: { keep: ['dec2.b0', 'dec1.b0', 'dec0.b0', 'out'] }, early: true });
+    expect(some.loss).toBe(plain.loss);
+    expect(relativeL1(plain.grads, some.grads)).toBeLessThan(1e-5);
+    expect(some.stats).toEqual(plain.stats);
+    expect(some.leaked).toBe(0);
+    expect(some.peakBytes).toBeGreaterThan(all.peakBytes);
+    expect(some.peakBytes).toBeLessThan(plain.peakBytes);
+    // every segment kept is no recomputation at all
+    const none = await gradientsOf(cfg, { recompute: { keep: names }, early: true });
+    expect(none.peakBytes).toBe(plain.peakBytes);
+  });
+
+  it('refuses a segment the model does not have, naming those it has', () => {
+    const m = buildModel(CONFIGS['paper: 1 pool, SE-residual, concat, batch norm']);
+    const x = tf.zeros([1, ...SHAPE, 1]);
+    expect(() => forward(m, x, { training: true, recompute: { keep: ['dec3.b0'] } })).toThrow(/no segment dec3\.b0 in this model \(its segments: enc0\.b0, .*, out\)/);
+    x.dispose();
+    m.dispose();
+  });
+
+  it('reads --recompute and --keep-segments', () => {
+    expect(recomputeOption(undefined)).toBe(false);
+    expect(recomputeOption(true)).toBe(true);
+    expect(recomputeOption(true, ' out, dec0.b0 ,')).toEqual({ keep: ['out', 'dec0.b0'] });
+    expect(recomputeOption(true, '')).toBe(true);
+    expect(() => recomputeOption(false, 'out')).toThrow(/goes with --recompute/);
+  });
 
   it('lowers the peak memory of a gradient computation several-fold', async () => {
     const cfg = CONFIGS['paper: 1 pool, SE-residual, concat, batch norm'];

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { forward, type AnatomyNetModel } from './model';
+import { forward, type AnatomyNetModel, type Recompute } from './model';
 import { freeGradientsEarly } from './tape';
 
 /** A loss over the network's output probabilities [N, D, H, W, C]; must return a scalar. */
@@ -16,7 +16,7 @@ export async function trainStep(
   optimizer: tf.Optimizer,
   x: tf.Tensor,
   lossFn: ProbabilityLoss,
-  options: { recompute?: boolean } = {},
+  options: { recompute?: Recompute } = {},
 ): Promise<number> {
   const vars = [...model.params.values()];
   const { value, grads } = tf.variableGrads(() => {

@@ -88,6 +88,11 @@ describe('trainRun', () => {
     expect(b.length).toBe(a.length);
     for (let i = 0; i < a.length; i++) expect(b[i].value).toBeCloseTo(a[i].value, 3);
     expect(await store.getParams(again.runId)).toMatchObject({ recompute: 'true' });
+    // the output convs kept, the blocks recomputed: the same losses, and the parameter says which
+    const some = await trainRun({ config: cfg, datasetDir: ds, store, experiment: 'rc', runName: 'keep-out', runsDir: join(root, 'runs'), recompute: { keep: ['out'] } });
+    const c = await store.metricSeries(some.runId, 'train/loss');
+    for (let i = 0; i < a.length; i++) expect(c[i].value).toBeCloseTo(a[i].value, 3);
+    expect(await store.getParams(some.runId)).toMatchObject({ recompute: 'all but out' });
     await store.close();
   }, 600_000);
 

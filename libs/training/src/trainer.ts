@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { boundGpuBufferPool, momentumOptimizer, rmspropOptimizer } from '@anatomynet/compute';
 import { writeNifti, writeFileAtomic } from '@anatomynet/data';
-import { buildModel, trainStep, type AnatomyNetModel } from '@anatomynet/model';
+import { buildModel, trainStep, type AnatomyNetModel, type Recompute } from '@anatomynet/model';
 import { classWeights } from '@anatomynet/losses';
 import { caseLoss, maskOfRun } from './case-loss';
 import { WeightAverage } from './weight-average';
@@ -24,6 +24,11 @@ import { evaluateOnSourceGrid, keepLargestComponents, nanMean, predictLabels, pr
 import { deriveSeed, mulberry32 } from './random';
 import { runConfigDigest, type RunConfig } from './run-config';
 import { drawSample } from './sample';
+
+/** The run parameter recording how blocks were recomputed: false, true, or "all but SEGMENT,...". */
+function recomputeParam(r: Recompute | undefined): boolean | string {
+  return typeof r === 'object' ? `all but ${r.keep.join(',')}` : r ?? false;
+}
 
 export interface TrainProgress {
   epoch: number;
@@ -45,8 +50,8 @@ export interface TrainOptions {
   runsDir: string;
   /** Continue this KILLED run from its last checkpoint (same id, same config, same dataset). */
   resumeRunId?: string;
-  /** Recompute each block in the backward pass (less memory, more compute; see libs/model forward). */
-  recompute?: boolean;
+  /** Recompute blocks in the backward pass (less memory, more compute; see libs/model forward). */
+  recompute?: Recompute;
   backend?: { name: string; adapter?: string };
   gitCommit?: string;
   /** Stop (as KILLED, checkpoint kept) after this many epochs of this process: for tests of resume. */
@@ -131,7 +136,7 @@ async function startOrResume(o: TrainOptions, ds: Dataset) {
       datasetDigest: ds.manifestDigest,
       backend: o.backend?.name,
       adapter: o.backend?.adapter,
-      params: { seed: cfg.seed, loss: cfg.loss.name, pools: cfg.model.pools, block: cfg.model.block, merge: cfg.model.merge, configDigest: runConfigDigest(cfg), recompute: o.recompute ?? false },
+      params: { seed: cfg.seed, loss: cfg.loss.name, pools: cfg.model.pools, block: cfg.model.block, merge: cfg.model.merge, configDigest: runConfigDigest(cfg), recompute: recomputeParam(o.recompute) },
     });
     const model = buildModel(cfg.model, { seed: cfg.seed });
     const state: LoopState = { epoch: 0, step: 0, phase: phaseOf(cfg, 0), bestValDice: -Infinity, bestEpoch: -1 };

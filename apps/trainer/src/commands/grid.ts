@@ -4,6 +4,7 @@ import type { CommandModule } from 'yargs';
 import { parseGridSelection, planGrid, readGridFile, runGrid, selectRows, trainRun, type GridCellPlan } from '@anatomynet/training';
 import type { TrackingStore } from '@anatomynet/tracking';
 import { gitCommit, killRunOnSignal, openStore, runsDirOf, startBackend, trainProgress, withBackendOption, withStoreOptions, type GpuMemoryArgs } from '../common';
+import { recomputeOption } from '@anatomynet/model';
 
 interface GridArgs extends GpuMemoryArgs {
   files: string[];
@@ -17,6 +18,7 @@ interface GridArgs extends GpuMemoryArgs {
   backend?: string;
   threads?: number;
   recompute?: boolean;
+  keepSegments?: string;
 }
 
 /** The line each worker prints once it can claim cells; `--workers N` waits for it from the workers it starts. */
@@ -145,7 +147,7 @@ async function runOneGrid(
         runName: cell.key,
         runsDir: runsDirOf(a),
         resumeRunId,
-        recompute: a.recompute,
+        recompute: recomputeOption(a.recompute, a.keepSegments),
         backend,
         gitCommit: gitCommit(),
         onRunCreated: (id) => {

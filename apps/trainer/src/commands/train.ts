@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { planGrid, readGridFile, resolveRunConfig, RunConfigError, trainRun, type RunConfig } from '@anatomynet/training';
 import { gitCommit, killRunOnSignal, openStore, runsDirOf, startBackend, trainProgress, withBackendOption, withStoreOptions, type GpuMemoryArgs } from '../common';
+import { recomputeOption } from '@anatomynet/model';
 
 interface TrainArgs extends GpuMemoryArgs {
   config?: string;
@@ -17,6 +18,7 @@ interface TrainArgs extends GpuMemoryArgs {
   backend?: string;
   threads?: number;
   recompute?: boolean;
+  keepSegments?: string;
 }
 
 /** The run config from --config FILE, or from one row of a grid file. */
@@ -79,7 +81,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       runName: name,
       runsDir: runsDirOf(a),
       resumeRunId: a.resume,
-      recompute: a.recompute,
+      recompute: recomputeOption(a.recompute, a.keepSegments),
       backend,
       gitCommit: gitCommit(),
       onRunCreated: (id) => {
