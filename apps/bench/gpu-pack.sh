@@ -13,3 +13,10 @@ if ! ls "$debs"/*.deb >/dev/null 2>&1; then
 fi
 ../shared/bench/devpack.sh apps/bench/src/gpu.ts ../shared/bench/ref_anatomynet.py apps/bench/gpu-session.sh \
   apps/bench/src/cpuprof-summary.mjs "$debs"
+# the memory prediction (bench:memory), bundled as devpack.sh bundles the bench
+npx --no-install esbuild apps/bench/src/memory.ts --bundle --platform=node --format=esm --target=node20 \
+  --external:webgpu --external:@tensorflow/tfjs-node --external:@tensorflow/tfjs-node-gpu \
+  --banner:js="import{createRequire as __cr}from'module';const require=__cr(import.meta.url);" \
+  --outfile=.devpack/memory.mjs --log-level=warning
+# the tilings tuned on the H100 (gpu-session.sh uses them there instead of tuning again)
+cp apps/bench/results/2026-11-28-h100/tilings-call2.json .devpack/tilings-h100.json

@@ -13,8 +13,10 @@ d=$(cd "$(dirname "$0")" && pwd)
 stamp() { echo "[gpu-session $(date +%T)] $*"; }
 # The device returns at most eight files (2026-11-28: the rest of call 1 was lost), so everything so
 # far goes into all.tgz after each step, written aside and renamed so a timeout leaves a whole one.
+# (tar exits 1 when a file changed while read, as its own archive in $OUT does: still a whole archive)
 pack() {
-  tar czf "$OUT/.all.tgz.part" -C "$OUT" --exclude=all.tgz --exclude=.all.tgz.part --exclude='*.cpuprofile' . && mv "$OUT/.all.tgz.part" "$OUT/all.tgz"
+  tar czf "$OUT/.all.tgz.part" -C "$OUT" --warning=no-file-changed --exclude=all.tgz --exclude=.all.tgz.part --exclude='*.cpuprofile' .
+  [ $? -le 1 ] && mv "$OUT/.all.tgz.part" "$OUT/all.tgz"
 }
 (nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv || true) > "$OUT/gpu.csv" 2>&1
 stamp "gpu: $(tail -n 1 "$OUT/gpu.csv")"
@@ -27,12 +29,19 @@ fi
 timeout "${REF_TIMEOUT:-70}" python3 "$d/ref_anatomynet.py" > "$OUT/ref.json" 2> "$OUT/ref.err"
 stamp "pytorch reference rc=$? $(tr -d '\n' < "$OUT/ref.json")"
 B="$d/run.sh $d/bench.mjs --backend webgpu"
-# check against tfjs-cpu, tune every conv (GPU timestamps; since session 15 also the direct dW tilings and
-# the fastest GEMM tiling with prefetch, since session 16 the packed B slab, the untuned tiling and 20 ms
-# of warm-up per candidate: 300 s, was 260), re-check, per-conv figures at 64x128x128,
-# forward at both sizes, training step at 64x128x128 (whole-volume training: next step, recomputed)
+# Tilings tuned on an H100 before (2026-11-28, packed by gpu-pack.sh) skip the tuning (186 s) on an
+# H100; any other GPU, or RETUNE=1, tunes again.
+tune="--save-tilings $OUT/tilings.json"
+if [ -z "${RETUNE:-}" ] && [ -s "$d/tilings-h100.json" ] && grep -q 'H100' "$OUT/gpu.csv"; then
+  cp "$d/tilings-h100.json" "$OUT/tilings.json"; tune="--tilings $OUT/tilings.json"
+  stamp "H100: tilings of 2026-11-28, no tuning"
+fi
+# check against tfjs-cpu, tune every conv unless given the tilings (GPU timestamps; since session 15 also
+# the direct dW tilings and the fastest GEMM tiling with prefetch, since session 16 the packed B slab,
+# the untuned tiling and 20 ms of warm-up per candidate: 300 s, was 260), re-check, per-conv figures at
+# 64x128x128, forward at both sizes, training step at 64x128x128 (whole-volume training: below)
 timeout "${OURS_TIMEOUT:-300}" bash $B --shapes 64x128x128,178x302x225 --conv-shapes 64x128x128 \
-  --train-shapes 64x128x128 ${COMPARE_STOCK:+--compare-stock} --save-tilings "$OUT/tilings.json" \
+  --train-shapes 64x128x128 ${COMPARE_STOCK:+--compare-stock} $tune \
   --json-out "$OUT/ours.json" > /dev/null 2> "$OUT/ours.err"
 stamp "ours rc=$?"
 pack
@@ -44,31 +53,44 @@ fits() {
   [ "$1" != 0 ] && [ -s "$OUT/tilings.json" ] && [ "$left" -ge "$1" ] && return 0
   stamp "skipped $2 (timeout $1 s, $left s left, or no tuned tilings)"; return 1
 }
-# whole-volume training step with each block recomputed in the backward pass: the buffer pool
-# trimmed after each step and served best fit ('bound', what the trainer does; with the tensor peak
-# and kernel profile), capped at 0 GiB ('cap0', the trainer's --gpu-pool-gb 0), bound with tfjs's
-# exact sizes ('exact', the trainer's --no-gpu-best-fit: its allocation peak against bound's, 34.3
-# GB on 2026-11-28; predicted 21 GB for bound by apps/bench/src/memory.ts), kept ('keep'), and kept
-# with Dawn's lazy zero-initialisation of new buffers off ('noclear'). 'keep' also shows where the
-# step's CPU time goes (session 6: 4.6 s of step against 1.6 s of GPU kernels): its timed steps run
-# under V8's sampling profiler (their time includes the sampler's small overhead), and only the
-# summary comes back
+# The segments whose activations the whole-volume training step keeps (the rest is recomputed in the
+# backward pass): recomputing these saves no memory (apps/bench/src/memory.ts, 2026-11-28)
+KEEP=${KEEP:-out,dec0.b0,dec1.b0,dec2.b0}
+# GPU memory of the whole-volume step predicted on this device without running it (bench:memory:
+# the same allocations as a run, replayed without submitting), to set beside the measured peaks below
+if fits "${MEMORY_TIMEOUT:-60}" "memory prediction"; then
+  timeout "${MEMORY_TIMEOUT:-60}" bash "$d/run.sh" "$d/memory.mjs" --tilings "$OUT/tilings.json" --pools best-fit,exact \
+    --keep-segments "$KEEP" > "$OUT/memory-keep.json" 2> "$OUT/memory.err"
+  timeout "${MEMORY_TIMEOUT:-60}" bash "$d/run.sh" "$d/memory.mjs" --tilings "$OUT/tilings.json" --pools best-fit \
+    > "$OUT/memory-all.json" 2>> "$OUT/memory.err"
+  stamp "memory prediction rc=$? $(grep -E '178x' "$OUT/memory.err" | cut -c1-150 | tr '\n' ' ')"
+fi
+# whole-volume training step, blocks recomputed in the backward pass but those of KEEP, the buffer pool
+# bounded after each step and served best fit ('bound', the trainer's --recompute --keep-segments
+# KEEP; with the tensor peak and kernel profile); every segment recomputed ('all', the trainer's
+# --recompute: 0.81 s and 34.3 GB on 2026-11-28, before best fit and the strided upsampling gradient);
+# tfjs's exact sizes ('exact', --no-gpu-best-fit: its peak against bound's and the prediction above);
+# capped at 0 GiB ('cap0', --gpu-pool-gb 0), kept ('keep'), and kept with Dawn's lazy
+# zero-initialisation of new buffers off ('noclear'). 'keep' also shows where the step's CPU time goes:
+# its timed steps run under V8's sampling profiler (their time includes the sampler's small
+# overhead), and only the summary comes back
 recompute() {
-  local v=$1 flags="--no-bound-pool --no-train-profile" envs="" limit=${RECOMPUTE_TIMEOUT:-45}
+  local v=$1 flags="--no-bound-pool --no-train-profile" envs="" limit=${RECOMPUTE_TIMEOUT:-45} keep="--keep-segments $KEEP"
   [ $v = bound ] && flags="--bound-pool" && limit=$((limit + 30))
+  [ $v = all ] && flags="--bound-pool --no-train-profile" && keep="" && limit=$((limit + 15))
+  [ $v = exact ] && flags="--bound-pool --no-best-fit --no-train-profile" && limit=$((limit + 15))
   [ $v = noclear ] && envs="ANATOMYNET_DAWN_FLAGS=disable-dawn-features=lazy_clear_resource_on_first_use"
   [ $v = cap0 ] && flags="--pool-cap-gb 0 --no-train-profile"
-  [ $v = exact ] && flags="--bound-pool --no-best-fit --no-train-profile" && limit=$((limit + 30))
   [ $v = keep ] && [ -f "$d/cpuprof-summary.mjs" ] && flags="$flags --cpu-profile $OUT/step.cpuprofile"
   [ "${RECOMPUTE_TIMEOUT:-45}" = 0 ] && limit=0
   fits "$limit" "recompute $v" || return 0
-  env $envs timeout "$limit" bash $B --no-check --no-convs --recompute --tilings "$OUT/tilings.json" \
+  env $envs timeout "$limit" bash $B --no-check --no-convs --recompute $keep --tilings "$OUT/tilings.json" \
     --shapes 178x302x225 --reps 2 $flags --json-out "$OUT/recompute-$v.json" > /dev/null 2> "$OUT/recompute-$v.err"
   stamp "recompute $v rc=$? $(grep -E 'train step|failed' "$OUT/recompute-$v.err" | cut -c1-200)"
   pack
 }
 recompute bound
-recompute cap0
+recompute all
 recompute exact
 # A/B of this project's kernels under its own names (optimizer update, LeakyRelu gradient, norm,
 # and the fused conv, residual sum and SE gate, which training uses too since session 14; since
@@ -89,6 +111,7 @@ if fits "${UNSAFE_TIMEOUT:-60}" "Dawn safety off"; then
     --shapes 64x128x128,178x302x225 --train-shapes 64x128x128 --no-train-profile --json-out "$OUT/unsafe.json" > /dev/null 2> "$OUT/unsafe.err"
   stamp "Dawn safety off rc=$? $(grep -E '^.{0,40}(forward|train step) |failed' "$OUT/unsafe.err" | grep -v kernels | cut -c1-160 | tr '\n' ' ')"
 fi
+recompute cap0
 recompute keep
 recompute noclear
 # A/B of tfjs's submit batch (dispatches per queue.submit, default 15; the dispatch-cost line of
