@@ -73,9 +73,10 @@ export interface GpuPoolStats {
 const BEST_FIT_MIN_BYTES = 1 << 20;
 
 /**
- * A pooled buffer may serve a request up to this many times smaller than itself. Replaying a
- * 178x302x225 training step's allocations (dry_run.ts): at most 21.0 GB allocated with 2, 20.9 with
- * 4, 20.7 with no limit, 31.7 with exact sizes only; 2 bounds the bytes a tensor can waste.
+ * A pooled buffer may serve a request up to this many times smaller than itself. Replaying the
+ * allocations of a recomputed 178x302x225 training step (a product loss, before the strided
+ * upsampling gradient; 2026-11-28): at most 21.0 GB allocated with 2, 20.9 with 4, 20.7 with no
+ * limit, 31.7 with exact sizes only; 2 bounds the bytes a tensor wastes.
  */
 const MAX_FIT = 2;
 
@@ -214,13 +215,14 @@ function trimReadsToTensorSize(backend: ReadingBackend): void {
 }
 
 /**
- * From now on (false: no longer), a request of `minBytes` (1 MiB) or more with no free buffer of its exact size
- * takes the smallest free buffer up to twice as large before a new one is created. tfjs-webgpu pools
- * freed buffers by exact size, so a training step's pool holds a buffer for every size it used: a
- * recomputed 178x302x225 step allocated 34.3 GB on an H100 (2026-11-28) for 12.5 GB of live tensors
- * at its peak; its tensors differ mostly by channel count (10, 16, 17, 32-104), so a freed buffer
- * seldom has the next request's exact size. Replayed without running the kernels (dry_run.ts) the
- * step allocates at most 21.0 GB this way instead of 31.7 GB, creating no buffer once warm.
+ * From now on (false: no longer), a request of `minBytes` (1 MiB) or more with no free buffer of its
+ * exact size takes the smallest free buffer up to twice as large before a new one is created.
+ * tfjs-webgpu pools freed buffers by exact size, so a training step's pool holds a buffer for every
+ * size it used: a recomputed 178x302x225 step allocated 34.3 GB on an H100 (2026-11-28) for about 13
+ * GB of live tensors at its peak; its tensors differ mostly by channel count (10, 16, 17, 32-104), so
+ * a freed buffer seldom has the next request's exact size. Recorded without running the kernels
+ * (dry_run.ts, apps/bench memory.ts) the step allocates at most 18.3 GB this way instead of 27.3 GB,
+ * creating no buffer once warm.
  * tfjs reads a tensor back as its whole buffer, so reads are trimmed to the tensor's own elements
  * (the only place tfjs-webgpu 4.22 takes a buffer's size for a tensor's).
  */
