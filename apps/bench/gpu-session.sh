@@ -54,8 +54,9 @@ fits() {
   stamp "skipped $2 (timeout $1 s, $left s left, or no tuned tilings)"; return 1
 }
 # The segments whose activations the whole-volume training step keeps (the rest is recomputed in the
-# backward pass): recomputing these saves no memory (apps/bench/src/memory.ts, 2026-11-28)
-KEEP=${KEEP:-out,dec0.b0,dec1.b0,dec2.b0}
+# backward pass): recomputing the decoder's and the output's saves no memory, enc3's 1.3 GB
+# (apps/bench/src/memory.ts, 2026-11-28: 20.2 GB allocated at most, best fit)
+KEEP=${KEEP:-out,dec0.b0,dec1.b0,dec2.b0,enc3.b0}
 # GPU memory of the whole-volume step predicted on this device without running it (bench:memory:
 # the same allocations as a run, replayed without submitting), to set beside the measured peaks below
 if fits "${MEMORY_TIMEOUT:-60}" "memory prediction"; then
