@@ -108,8 +108,14 @@ const states = new WeakMap<BufferManagerLike, PoolState>();
 function poolState(m: BufferManagerLike): PoolState {
   const known = states.get(m);
   if (known) return known;
-  const state: PoolState = { acquired: new WeakSet(), maxFreeBytes: Infinity, peakAllocated: m.numBytesAllocated, peakInUse: m.numBytesUsed, bestFitMinBytes: Infinity,
-    stats: { buffersCreated: 0, bytesCreated: 0, largerServed: 0 } };
+  const state: PoolState = {
+    acquired: new WeakSet(),
+    maxFreeBytes: Infinity,
+    peakAllocated: m.numBytesAllocated,
+    peakInUse: m.numBytesUsed,
+    bestFitMinBytes: Infinity,
+    stats: { buffersCreated: 0, bytesCreated: 0, largerServed: 0 },
+  };
   states.set(m, state);
   const acquire = m.acquireBuffer.bind(m);
   const release = m.releaseBuffer.bind(m);
