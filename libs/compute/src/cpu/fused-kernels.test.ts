@@ -407,7 +407,8 @@ describe('training step of the network: fused kernels against the composed ops',
     const gates = model.specs.filter((s) => s.name.endsWith('.fc1.w')).length;
     model.dispose();
     expect(names.filter((k) => k === FUSED_CONV3D).length).toBe(convs);
-    expect(names).not.toContain('Conv3D');
+    // plain convs only in the upsamplings' gradients (a stride-2 conv over dy: fusion-gradients.ts)
+    expect(names.filter((k) => k === 'Conv3D').length).toBeLessThanOrEqual(cfg.pools);
     expect(names.filter((k) => k === SE_GATE).length).toBe(gates);
     expect(names.filter((k) => k === SE_GATE_GRAD).length).toBe(gates);
     expect(names).not.toContain('Sigmoid');
