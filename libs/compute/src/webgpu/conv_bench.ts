@@ -109,7 +109,7 @@ export interface ReferenceConv {
   stride: number;
 }
 
-/** Every distinct conv of the reference network (SE-residual blocks, decoder, output). */
+/** Every distinct conv of the reference network (SE-residual blocks, decoder, output) and its training. */
 export const REFERENCE_CONVS: readonly ReferenceConv[] = [
   { name: 'down 1->32 s2', at: 'full', cin: 1, cout: 32, k: 3, stride: 2 },
   { name: 'enc 32->32', at: 'half', cin: 32, cout: 32, k: 3, stride: 1 },
@@ -125,6 +125,9 @@ export const REFERENCE_CONVS: readonly ReferenceConv[] = [
   { name: 'skip 104->48 1x1', at: 'half', cin: 104, cout: 48, k: 1, stride: 1 },
   { name: 'out 17->16', at: 'full', cin: 17, cout: 16, k: 3, stride: 1 },
   { name: 'out 16->10', at: 'full', cin: 16, cout: 10, k: 3, stride: 1 },
+  // training only: the output upsampling's gradients, a stride-2 conv over its 17-channel dy (its
+  // forward pass gives the input's gradient, its dW pass the weights'; fusion-gradients.ts)
+  { name: 'upsampling gradient 17->32 k2 s2', at: 'full', cin: 17, cout: 32, k: 2, stride: 2 },
 ];
 
 /** Spatial size a reference conv runs at for an input of [D, H, W]. */
