@@ -31,3 +31,13 @@ test('bench:memory prints the GPU memory of the reference training step per buff
   expect(by['best-fit'].allocatedPeakBytes).toBeLessThan(0.85 * by.exact.allocatedPeakBytes);
   expect(by.exact.allocatedPeakBytes).toBeGreaterThan(by.cap0.allocatedPeakBytes);
 }, 200_000);
+
+test('bench:memory refuses a missing config file on one line, before starting a backend', () => {
+  const run = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'apps/bench/src/memory.ts'), '--config', join(root, 'no-such-config.json')], {
+    cwd: root, encoding: 'utf8', timeout: 60_000,
+  });
+  expect(run.status).toBe(1);
+  expect(run.stderr).toMatch(/^bench-memory: .*no-such-config\.json.*cannot read JSON/m);
+  expect(run.stderr).not.toMatch(/^\s+at /m);
+  expect(run.stdout).toBe('');
+});

@@ -8,7 +8,7 @@ import {
   boundGpuBufferPool, capGpuBufferPool, gpuMemoryPeaks, gpuPoolStats, loadTunedTilings, selectBackend, trimGpuBufferPool,
   useBestFitGpuBuffers, withoutGpuExecution, type ConvTiling,
 } from '@anatomynet/compute';
-import { buildModel, DEFAULT_MODEL_CONFIG, recomputeOption, trainStep, type Recompute } from '@anatomynet/model';
+import { buildModel, DEFAULT_MODEL_CONFIG, readModelConfigFile, recomputeOption, trainStep, type ModelConfig, type Recompute } from '@anatomynet/model';
 import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
@@ -33,12 +33,11 @@ const gb = (bytes: number) => `${(bytes / 1e9).toFixed(2)} GB`;
  * the trainer does: the most bytes allocated in each and in all, the most in use, and what the last
  * (settled) step created. The model, made here, holds garbage afterwards.
  */
-async function stepMemory(shape: Dhw, recompute: Recompute, pool: PoolName, steps: number) {
+async function stepMemory(cfg: ModelConfig, shape: Dhw, recompute: Recompute, pool: PoolName, steps: number) {
   const { bestFit, capBytes } = POOLS[pool];
   trimGpuBufferPool();
   useBestFitGpuBuffers(bestFit);
   capGpuBufferPool(capBytes);
-  const cfg = DEFAULT_MODEL_CONFIG;
   const dry = await withoutGpuExecution(async () => {
     const model = buildModel(cfg, { seed: 1 });
     const x = tf.randomNormal([1, ...shape, 1], 0, 1, 'float32', 5);
@@ -85,6 +84,7 @@ const argv = await yargs(hideBin(process.argv))
       'the most bytes allocated (tensors and the buffer pool) and in use by tensors, and the buffers a settled step creates, as JSON. ' +
       'Figures of the recording, not of a GPU: tfjs allocates the same whatever the device computes (libs/compute dry_run.test.ts).',
   )
+  .option('config', { type: 'string', describe: 'model config JSON (libs/model/configs/*.json, as trainer model --config; default: the reference network, ref_anatomynet.py\'s)' })
   .option('shapes', { type: 'string', default: '178x302x225', describe: 'comma-separated DxHxW inputs' })
   .option('recompute', { type: 'boolean', default: true, describe: 'blocks recomputed in the backward pass (--no-recompute: activations kept)' })
   .option('pools', {
@@ -103,19 +103,31 @@ const argv = await yargs(hideBin(process.argv))
   .help()
   .parseAsync();
 
+/** Stops with the reason on one line (a bad config file, an unknown segment, no adapter): no stack. */
+function fail(message: string, code = 1): never {
+  process.stderr.write(`bench-memory: ${message}\n`);
+  process.exit(code);
+}
+let cfg: ModelConfig = DEFAULT_MODEL_CONFIG;
+let recompute: Recompute = false;
+try {
+  if (argv.config) cfg = readModelConfigFile(argv.config);
+  recompute = recomputeOption(argv.recompute, argv.keepSegments);
+} catch (e) {
+  fail((e as Error).message);
+}
 const choice = await selectBackend({ prefer: 'webgpu', log: progress });
 if (choice.backend !== 'webgpu') {
-  process.stderr.write(`bench-memory needs a WebGPU adapter (got ${choice.backend}: ${choice.reason}); on a machine without a GPU, install mesa-vulkan-drivers (lavapipe, see shared/FACTS.md)\n`);
-  process.exit(2);
+  fail(`needs a WebGPU adapter (got ${choice.backend}: ${choice.reason}); on a machine without a GPU, install mesa-vulkan-drivers (lavapipe, see shared/FACTS.md)`, 2);
 }
 if (argv.tilings) loadTunedTilings(JSON.parse(readFileSync(argv.tilings, 'utf8')) as Record<string, ConvTiling>);
-const recompute = recomputeOption(argv.recompute, argv.keepSegments);
+
 const a = choice.adapter;
 const rows: Record<string, unknown>[] = [];
 for (const shape of parseShapes(argv.shapes)) {
   for (const pool of argv.pools.split(',') as PoolName[]) {
     const t0 = performance.now();
-    const m = await stepMemory(shape, recompute, pool, argv.steps);
+    const m = await stepMemory(cfg, shape, recompute, pool, argv.steps).catch((e: Error) => fail(`${shape.join('x')} ${pool}: ${e.message}`));
     rows.push({ shape, recompute, pool, ...m });
     progress(
       `${shape.join('x')} ${pool}: at most ${gb(m.allocatedPeakBytes)} allocated (steps: ${m.allocatedPeakPerStep.map(gb).join(', ')}), ` +
@@ -125,6 +137,7 @@ for (const shape of parseShapes(argv.shapes)) {
 }
 process.stdout.write(`${JSON.stringify({
   recordedOn: a ? [a.vendor, a.architecture, a.description].filter(Boolean).join(' ') : null,
+  config: argv.config ?? 'reference (DEFAULT_MODEL_CONFIG)',
   tilings: argv.tilings ?? null,
   optimizer: 'RMSprop (npm run bench\'s)',
   loss: 'soft Dice (npm run bench\'s)',
