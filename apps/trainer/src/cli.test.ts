@@ -66,6 +66,14 @@ describe('trainer train', () => {
     expect(r.stderr).toContain(`error: ${bad}: run config field "schedule.rmspropEpochs" = -3`);
     expect(existsSync(db)).toBe(false);
   });
+
+  test('--keep-segments without --recompute exits 1 saying so, before any training', async () => {
+    const db = join(root, 'never2.db');
+    const r = await trainer('train', '--keep-segments', 'out', '--dataset', join(root, 'no-dataset'), '--db', db, '--backend', 'cpu');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('--keep-segments goes with --recompute');
+    expect(existsSync(db)).toBe(false);
+  });
 });
 
 describe('trainer grid, status, segment', () => {

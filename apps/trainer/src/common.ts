@@ -44,7 +44,8 @@ export function withBackendOption<T>(y: Argv<T>) {
       type: 'boolean',
       default: true,
       describe: 'webgpu: a request of 1 MiB or more with no freed buffer of its size takes one up to twice as large: a 178x302x225 --recompute step allocates at most 18.3 GB instead of 27.3 GB (npm run bench:memory; --no-gpu-best-fit: tfjs\'s exact sizes)',
-    });
+    })
+    .check((a) => (a.keepSegments !== undefined && !a.recompute ? '--keep-segments goes with --recompute (it names the segments not recomputed)' : true));
 }
 
 export const runsDirOf = (a: StoreArgs) => resolve(a.runs ?? join(dirname(resolve(a.db)), 'runs'));

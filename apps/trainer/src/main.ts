@@ -19,10 +19,11 @@ try {
     .demandCommand(1, 'name a command (see --help)')
     .strict()
     .fail((msg, err, y) => {
-      if (err) throw err;
+      // yargs passes a failed .check()'s message as err too, a string: a usage mistake, not a crash
+      if (err instanceof Error) throw err;
       // Usage mistakes get the help text.
       y.showHelp();
-      console.error(`\n${msg}`);
+      console.error(`\n${msg ?? err}`);
       process.exit(1);
     })
     .help()
