@@ -46,21 +46,22 @@ async function stepMemory(cfg: ModelConfig, shape: Dhw, recompute: Recompute, po
     const loss = softDiceTo(target);
     try {
       const allocatedPerStep: number[] = [];
-      const inUsePerStep: number[] = [];
-      let before = gpuPoolStats();
+      let inUsePeak = 0;
+      let lastStep = { before: gpuPoolStats(), after: gpuPoolStats() };
       for (let i = 0; i < steps; i++) {
-        before = gpuPoolStats();
+        const before = gpuPoolStats();
         gpuMemoryPeaks(true);
         await trainStep(model, opt, x, loss, { recompute });
         const peaks = gpuMemoryPeaks(true);
         allocatedPerStep.push(peaks.allocated);
-        inUsePerStep.push(peaks.inUse);
+        inUsePeak = Math.max(inUsePeak, peaks.inUse);
         boundGpuBufferPool();
+        lastStep = { before, after: gpuPoolStats() };
       }
-      const after = gpuPoolStats();
+      const { before, after } = lastStep;
       return {
         allocatedPeakBytes: Math.max(...allocatedPerStep),
-        inUsePeakBytes: Math.max(...inUsePerStep),
+        inUsePeakBytes: inUsePeak,
         allocatedPeakPerStep: allocatedPerStep,
         buffersCreated: after.buffersCreated - before.buffersCreated,
         bytesCreated: after.bytesCreated - before.bytesCreated,
@@ -92,7 +93,7 @@ const argv = await yargs(hideBin(process.argv))
     describe: `buffer pools, comma-separated: ${Object.keys(POOLS).join(', ')} (the trainer's default, its --no-gpu-best-fit, its --gpu-pool-gb 0)`,
   })
   .option('keep-segments', { type: 'string', describe: 'with --recompute: segments not recomputed, comma-separated (enc0.b0 ... enc3.b0, dec2.b0 ... dec0.b0, out): their activations kept, for speed' })
-  .option('steps', { type: 'number', default: 3, describe: 'steps per figure; the last is measured' })
+  .option('steps', { type: 'number', default: 3, describe: 'steps recorded per figure: the peaks are the most over all of them, the buffers created those of the last (settled) one' })
   .option('tilings', { type: 'string', describe: 'tuned tilings JSON (npm run bench --save-tilings): their kernels\' scratch buffers, as on that GPU' })
   .check((a) => {
     for (const p of a.pools.split(',')) if (!(p in POOLS)) throw new Error(`--pools: "${p}" is none of ${Object.keys(POOLS).join(', ')}`);
