@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import {
   autotuneConv, BACKEND_ORDER, FUSED_CONV3D, hasFusions, settle, withoutFusions, timeBatched, benchConvGflops, boundGpuBufferPool, capGpuBufferPool, gpuAllocationPeak, trimGpuBufferPool, useBestFitGpuBuffers, dawnFlags, loadTunedTilings, referenceConvInput, REFERENCE_CONVS,
-  bindGroupCacheStats, BIND_GROUP_CACHE_ENV, convTilingKey, countDispatches, measureDispatchCost, registerWebgpuKernels, selectBackend, tunedTilings, useStockWebgpuKernels, withoutOwnWebgpuKernels, type BackendName, type ConvTiling,
+  bindGroupCacheStats, BIND_GROUP_CACHE_ENV, convTilingKey, countDispatches, measureDispatchCost, registerWebgpuKernels, selectBackend, tunedTilings, useStockWebgpuKernels, withoutOwnWebgpuKernels, type BackendName, type ConvTiling, type GemmPass,
 } from '@anatomynet/compute';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -248,12 +248,22 @@ async function benchVoxelSums(shape: Dhw) {
 }
 
 /** Times every candidate tiling of each reference conv at `shape` and keeps the fastest. */
-async function tuneConvs(shape: Dhw, reps: number, only?: RegExp) {
+const PASSES: GemmPass[] = ['forward', 'dx', 'dw'];
+
+/** The passes of --tune-passes, refusing unknown names. */
+function tunePasses(list: string): GemmPass[] {
+  const passes = list.split(',').map((p) => p.trim()).filter((p) => p !== '');
+  const unknown = passes.filter((p) => !(PASSES as string[]).includes(p));
+  if (unknown.length > 0 || passes.length === 0) throw new Error(`--tune-passes: give some of ${PASSES.join(', ')}; got '${list}'`);
+  return passes as GemmPass[];
+}
+
+async function tuneConvs(shape: Dhw, reps: number, passes: GemmPass[], only?: RegExp) {
   const rows = [];
   for (const c of REFERENCE_CONVS.filter((r) => !only || only.test(r.name))) {
     const input = referenceConvInput(c, shape);
     try {
-      const results = await autotuneConv({ input, cin: c.cin, cout: c.cout, k: c.k, stride: c.stride }, ['forward', 'dx', 'dw'], reps);
+      const results = await autotuneConv({ input, cin: c.cin, cout: c.cout, k: c.k, stride: c.stride }, passes, reps);
       for (const r of results) {
         const speedup = r.defaultSeconds / r.bestSeconds;
         progress(`tune ${c.name} ${r.pass}: best ${convTilingKey(r.best)} ${(r.bestSeconds * 1e3).toFixed(2)} ms, default ${(r.defaultSeconds * 1e3).toFixed(2)} ms (${speedup.toFixed(2)}x), ${Object.keys(r.candidates).length} candidates`);
@@ -329,8 +339,10 @@ const argv = await yargs(hideBin(process.argv))
   .option('cpu-profile', { type: 'string', describe: 'write a V8 CPU profile (.cpuprofile) of the timed training steps to this file, one shape per run (summary: src/cpuprof-summary.mjs; their time then includes the sampler\'s small overhead)' })
   .option('compare-stock', { type: 'boolean', default: false, describe: 'webgpu: also time tfjs-backend-webgpu\'s own conv kernels' })
   .option('stock-shapes', { type: 'string', default: '64x128x128', describe: 'shapes at which --compare-stock times the stock convs' })
-  .option('tune', { type: 'boolean', default: true, describe: 'webgpu: time every tiling (GEMM and direct) per conv first and keep the fastest' })
+  .option('tune', { type: 'boolean', default: true, describe: 'webgpu: time every tiling (GEMM, direct, Winograd) per conv first and keep the fastest' })
   .option('tune-filter', { type: 'string', describe: 'tune only the reference convs whose name matches this regular expression (also after --tilings)' })
+  .option('tune-passes', { type: 'string', default: 'forward,dx,dw', describe: 'the conv passes to tune, comma-separated (forward, dx, dw)' })
+  .check((a) => tunePasses(String(a.tunePasses)) !== undefined)
   .option('tune-shape', { type: 'string', default: '64x128x128', describe: 'DxHxW at which the tilings are timed' })
   .option('tune-reps', { type: 'number', default: 2, describe: 'timed runs per candidate tiling' })
   .option('tilings', { type: 'string', describe: 'load tuned tilings from this JSON (skips --tune unless --tune-filter)' })
@@ -384,7 +396,7 @@ try {
   if (webgpu && argv.tilings) loadTunedTilings(JSON.parse(readFileSync(argv.tilings, 'utf8')) as Record<string, ConvTiling>);
   if (webgpu && argv.tune && (!argv.tilings || argv.tuneFilter)) {
     const t0 = performance.now();
-    doc.tune = await tuneConvs(parseShapes(argv.tuneShape)[0], argv.tuneReps, argv.tuneFilter ? new RegExp(argv.tuneFilter) : undefined);
+    doc.tune = await tuneConvs(parseShapes(argv.tuneShape)[0], argv.tuneReps, tunePasses(argv.tunePasses), argv.tuneFilter ? new RegExp(argv.tuneFilter) : undefined);
     doc.tune_s = (performance.now() - t0) / 1000;
     trimGpuBufferPool();
   }

@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { kernelSeconds, timeBatched } from '../timing';
 import { convPassRunners, type ConvShapeSpec } from './conv_bench';
 import { tilingValid, type GemmTiling } from './conv3d_gemm';
-import { candidatesFor, convTilingKey, forceTiling, gemmPlan, isDirect, isDirectDw, rememberTiling, untunedTiling, type ConvTiling, type GemmPass } from './gemm_plan';
+import { candidatesFor, convTilingKey, forceTiling, gemmPlan, isGemm, rememberTiling, untunedTiling, type ConvTiling, type GemmPass } from './gemm_plan';
 import { deviceSharedBytes, type WebGPUBackendLike } from './program';
 
 /** The conv to tune: input size and channels, cubic kernel, stride, padding. */
@@ -20,7 +20,8 @@ export interface TuneResult {
   pass: GemmPass;
   /**
    * Seconds per run of each candidate, GPU kernel time where available (tiling keys: tm_rm_tk_tnt_rn
-   * with _bv for the packed B slab and _pf for prefetch, direct_lwxvw_th_td_cc, directdw_tdxthxtw_cCC_vVL).
+   * with _bv for the packed B slab and _pf for prefetch, direct_lwxvw_th_td_cc, directdw_tdxthxtw_cCC_vVL,
+   * winograd_<GEMM tiling>_m<MiB per chunk>).
    */
   candidates: Record<string, number>;
   best: ConvTiling;
@@ -69,7 +70,7 @@ export async function autotuneConv(
           const s = await timeCandidate(runs[pass], reps);
           candidates[convTilingKey(t)] = s;
           if (s < bestSeconds) [best, bestSeconds] = [t, s];
-          if (!isDirect(t) && !isDirectDw(t) && (!bestGemm || s < bestGemm.s)) bestGemm = { t, s };
+          if (isGemm(t) && (!bestGemm || s < bestGemm.s)) bestGemm = { t, s };
         } finally {
           forceTiling(undefined);
         }

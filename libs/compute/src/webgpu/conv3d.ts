@@ -5,13 +5,15 @@
  * when Cin fills the K slabs. 'same'/'valid' padding and strides as tfjs
  * computes them (backend_util.computeConv3DInfo), dilations included.
  * Stride-1 convs writing few channels may run the direct kernel instead (conv3d_direct.ts), as
- * gemm_plan.ts's directFor decides. The same kernels serve `AnatomyNetFusedConv3D`, with bias, the
- * eval-mode norm and the activation applied as each value is written (epilogue.ts).
+ * gemm_plan.ts's directFor decides, and tuned 3x3x3 stride-1 convs Winograd's (conv3d_winograd.ts).
+ * The same kernels serve `AnatomyNetFusedConv3D`, with bias, the eval-mode norm and the activation
+ * applied as each value is written (epilogue.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import { ImplicitGemmProgram, runImplicitGemm, tapGathers, type GemmFunctions } from './conv3d_gemm';
 import { runDirectConv } from './conv3d_direct';
-import { directFor, gemmPlan, tilingFor } from './gemm_plan';
+import { directFor, gemmPlan, tilingFor, winogradFor } from './gemm_plan';
+import { runWinogradConv } from './conv3d_winograd';
 import { epilogueInputs, type ConvEpilogue } from './epilogue';
 import { FUSED_CONV3D, fusedNormInputs, type FusedConv3dAttrs } from '../fused-conv';
 import { deviceSharedBytes, release, reshapeView, stockKernel, type TensorInfo, type WebGPUBackendLike } from './program';
@@ -57,6 +59,8 @@ function conv3dForward(
   const K = conv.filterDepth * conv.filterHeight * conv.filterWidth * conv.inChannels;
   const taps = conv.filterDepth * conv.filterHeight * conv.filterWidth;
   const plan = gemmPlan('forward', conv);
+  const winograd = winogradFor(plan);
+  if (winograd) return runWinogradConv(backend, winograd.geometry, winograd.tiling, x, filter, conv.outShape, epilogue);
   const direct = directFor(plan, deviceSharedBytes(backend));
   if (direct) return runDirectConv(backend, direct.geometry, direct.tiling, x, filter, conv.outShape, epilogue);
   const program = new ImplicitGemmProgram(['x', 'W'], 'conv3d', FUNCTIONS, M, plan.N, K, 1, plan.mode, tilingFor(plan),

@@ -5,12 +5,13 @@
  * filter read transposed, W[tap, ci, co]; tap-major K steps (vec4 loads of dy when Cout % 4 == 0)
  * when Cout fills the K slabs.
  * Stride-1 convs writing few channels may run the direct kernel instead (conv3d_direct.ts), as
- * gemm_plan.ts's directFor decides.
+ * gemm_plan.ts's directFor decides, and tuned 3x3x3 stride-1 convs Winograd's (conv3d_winograd.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import { ImplicitGemmProgram, runImplicitGemm, tapGathers, type GemmFunctions } from './conv3d_gemm';
 import { runDirectConv } from './conv3d_direct';
-import { directFor, gemmPlan, tilingFor } from './gemm_plan';
+import { directFor, gemmPlan, tilingFor, winogradFor } from './gemm_plan';
+import { runWinogradConv } from './conv3d_winograd';
 import { deviceSharedBytes, release, reshapeView, stockKernel, type TensorInfo, type WebGPUBackendLike } from './program';
 
 const FUNCTIONS: GemmFunctions = {
@@ -68,6 +69,8 @@ export function conv3dBackpropInputConfig(): tf.KernelConfig {
     const K = conv.filterDepth * conv.filterHeight * conv.filterWidth * conv.outChannels;
     const taps = conv.filterDepth * conv.filterHeight * conv.filterWidth;
     const plan = gemmPlan('dx', conv);
+    const winograd = winogradFor(plan);
+    if (winograd) return runWinogradConv(backend, winograd.geometry, winograd.tiling, dy, filter, inputShape);
     const direct = directFor(plan, deviceSharedBytes(backend));
     if (direct) return runDirectConv(backend, direct.geometry, direct.tiling, dy, filter, inputShape);
     const program = new ImplicitGemmProgram(['dy', 'W'], 'conv3d_dx', FUNCTIONS, M, plan.N, K, 1, plan.mode, tilingFor(plan), { taps, channels: conv.outChannels });

@@ -57,10 +57,19 @@ export interface DirectGeometry {
 
 /** The direct kernel covers stride 1, dilation 1, and at most 32 written channels. */
 export function directGeometry(pass: string, c: tf.backend_util.Conv3DInfo): DirectGeometry | undefined {
+  const g = strideOneGeometry(pass, c);
+  return g && g.writtenC <= DIRECT_MAX_CHANNELS ? g : undefined;
+}
+
+/**
+ * Forward or dx of a stride-1, dilation-1 conv as one stride-1 conv of the gathered tensor (any
+ * channel counts; the direct and the Winograd kernels' view).
+ */
+export function strideOneGeometry(pass: string, c: tf.backend_util.Conv3DInfo): DirectGeometry | undefined {
   if (pass !== 'forward' && pass !== 'dx') return undefined;
   const unit = [c.strideDepth, c.strideHeight, c.strideWidth, c.dilationDepth, c.dilationHeight, c.dilationWidth].every((v) => v === 1);
   const writtenC = pass === 'forward' ? c.outChannels : c.inChannels;
-  if (!unit || writtenC > DIRECT_MAX_CHANNELS) return undefined;
+  if (!unit) return undefined;
   const inDims: [number, number, number] = [c.inDepth, c.inHeight, c.inWidth];
   const outDims: [number, number, number] = [c.outDepth, c.outHeight, c.outWidth];
   const filter: [number, number, number] = [c.filterDepth, c.filterHeight, c.filterWidth];

@@ -1,6 +1,7 @@
 /**
  * The eval-mode fusions on webgpu (../fused-conv.ts) against the composed ops on the cpu backend:
- * the fused conv through each of its routes (untuned default, a GEMM tiling, the direct kernel),
+ * the fused conv through each of its routes (untuned default, a GEMM tiling, the direct kernel,
+ * Winograd in two chunks),
  * with and without BatchNorm and LeakyReLU, strides 1 and 2, odd sizes and channel counts not
  * divisible by 4; the one-pass residual sum; and the SE gate and its gradients.
  */
@@ -11,7 +12,8 @@ import { ADD_LEAKY_RELU, FUSED_CONV3D, SCALE_ADD_LEAKY_RELU, SCALE_SHIFT, SE_GAT
 import { directCandidates, directGeometry } from './conv3d_direct';
 import { SE_GATE_GRAD_BUFFERS, seGateGradOneDispatch, seGateGradPerOutput } from './se_gate';
 import { defaultTiling, gemmMode } from './conv3d_gemm';
-import { forceTiling, type ConvTiling } from './gemm_plan';
+import { winogradCandidates, winogradChunkTiles } from './conv3d_winograd';
+import { forceTiling, gemmPlan, type ConvTiling } from './gemm_plan';
 import { adapterPromise, compareWithCpu, SKIP_NOTE, startWebgpu } from './test_util';
 
 type V5 = [number, number, number, number, number];
@@ -22,6 +24,7 @@ const CASES: Case[] = [
   { name: 'stride 2, odd sizes, 5 -> 7, BatchNorm + LeakyReLU', x: [1, 7, 6, 9, 5], f: [3, 3, 3, 5, 7], stride: 2, norm: true, alpha: 0.2 },
   { name: 'bias only, 17 -> 10 (the output conv), batch 2', x: [2, 5, 11, 13, 17], f: [3, 3, 3, 17, 10], stride: 1, norm: false, alpha: null },
   { name: 'LeakyReLU without norm, 16 -> 6', x: [1, 4, 6, 7, 16], f: [3, 3, 3, 16, 6], stride: 1, norm: false, alpha: 0.01 },
+  { name: 'BatchNorm + LeakyReLU, 24 -> 40, 264 tiles', x: [1, 12, 8, 22, 24], f: [3, 3, 3, 24, 40], stride: 1, norm: true, alpha: 0.01 },
   { name: '1x1x1 skip conv, 13 -> 18', x: [1, 4, 5, 6, 13], f: [1, 1, 1, 13, 18], stride: 1, norm: false, alpha: null },
 ];
 
@@ -62,6 +65,12 @@ describe.skipIf(!adapter)(`webgpu eval-mode fusions vs cpu${adapter ? '' : ` (${
       routes.push(['GEMM', defaultTiling(c.f[4], gemmMode(c.f[3]), c.f[3])]);
       const g = directGeometry('forward', info(c));
       if (g) routes.push(['direct', directCandidates(g, bytes)[0]]);
+      const w = gemmPlan('forward', info(c)).winograd;
+      if (w) {
+        // 1 MiB a chunk: 102 tiles of 40 channels, so the 264 tiles of the norm case take three chunks
+        expect(winogradChunkTiles(w, 1)).toBeLessThan(200);
+        routes.push(['Winograd', { ...winogradCandidates(w)[0], mib: 1 }]);
+      }
       for (const [route, t] of routes) {
         forceTiling(t);
         const e = await errorOf(c, 60 + 10 * ci);

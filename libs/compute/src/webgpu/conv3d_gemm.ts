@@ -242,6 +242,8 @@ export class ImplicitGemmProgram implements WebGPUProgram {
    *   'step4' the same with the first input bound as vec4 (channels % 4 == 0).
    * @param epilogue applied to each result value (column = output channel; one slice only); its
    *   tensors follow the program's inputs.
+   * @param batched tap modes only: the slices are independent GEMMs over all of K (the loaders
+   *   pick their matrices by `workgroupId.z`), not a split of K; result [slices, M, N] all the same.
    */
   constructor(
     variableNames: string[], private name: string, private functions: GemmFunctions,
@@ -249,14 +251,17 @@ export class ImplicitGemmProgram implements WebGPUProgram {
     mode: GemmMode, readonly tiling: GemmTiling,
     private tap?: { taps: number; channels: number },
     private readonly epilogue?: ConvEpilogue,
+    batched = false,
   ) {
     if (!tilingValid(tiling, mode)) throw new Error(`invalid GEMM tiling ${tilingKey(tiling)} for ${mode}`);
     if (epilogue && slices !== 1) throw new Error('a GEMM epilogue needs one slice');
     this.variableNames = [...variableNames, ...epilogueVariables(epilogue)];
     this.uniforms += epilogueUniformFields(epilogue);
-    if ((mode === 'tap' || mode === 'tap4') && (!tap || slices !== 1 || tap.taps * tap.channels !== K)) {
-      throw new Error(`tap-major GEMM needs K = taps x channels and one slice`);
+    if ((mode === 'tap' || mode === 'tap4') && (!tap || (slices !== 1 && !batched) || tap.taps * tap.channels !== K)) {
+      throw new Error(`tap-major GEMM needs K = taps x channels and one slice (or batched slices)`);
     }
+    // split-K slices start at slice x chunkK; only tap-major programs read K whole in every slice
+    if (batched && mode !== 'tap' && mode !== 'tap4') throw new Error(`a batched GEMM needs a tap-major mode, not ${mode}`);
     this.mode = mode;
     this.tn = tiling.tnt * tiling.rn;
     this.nTiles = Math.ceil(N / this.tn);

@@ -4,19 +4,23 @@
  * the untuned choice ({@link untunedTiling}).
  */
 import type * as tf from '@tensorflow/tfjs';
-import { directCandidates, directGeometry, directKey, directValid, type DirectGeometry, type DirectTiling } from './conv3d_direct';
+import { directCandidates, directGeometry, directKey, directValid, strideOneGeometry, type DirectGeometry, type DirectTiling } from './conv3d_direct';
 import { directDwCandidates, directDwGeometry, directDwKey, directDwValid, untunedDirectDw, type DirectDwGeometry, type DirectDwTiling } from './conv3d_direct_dw';
 import { defaultTiling, gemmMode, tilingCandidates, tilingKey, tilingValid, type GemmMode, type GemmTiling, type TilingPreference } from './conv3d_gemm';
+import { winogradCandidates, winogradKey, winogradMode, winogradValid, type WinogradTiling } from './conv3d_winograd';
 
 /**
  * How one conv pass runs: an implicit-GEMM tiling, a direct-conv tiling (conv3d_direct.ts, forward
- * and dx) or a direct-dW tiling (conv3d_direct_dw.ts).
+ * and dx), a direct-dW tiling (conv3d_direct_dw.ts) or a Winograd one (conv3d_winograd.ts, forward
+ * and dx of 3x3x3 convs; only when tuned: it trades multiplies for memory traffic).
  */
-export type ConvTiling = GemmTiling | DirectTiling | DirectDwTiling;
+export type ConvTiling = GemmTiling | DirectTiling | DirectDwTiling | WinogradTiling;
 export const isDirect = (t: ConvTiling): t is DirectTiling => (t as DirectTiling).algo === 'direct';
 export const isDirectDw = (t: ConvTiling): t is DirectDwTiling => (t as DirectDwTiling).algo === 'direct-dw';
-const isGemm = (t: ConvTiling): t is GemmTiling => !isDirect(t) && !isDirectDw(t);
-export const convTilingKey = (t: ConvTiling): string => (isDirect(t) ? directKey(t) : isDirectDw(t) ? directDwKey(t) : tilingKey(t));
+export const isWinograd = (t: ConvTiling): t is WinogradTiling => (t as WinogradTiling).algo === 'winograd';
+export const isGemm = (t: ConvTiling): t is GemmTiling => !('algo' in t);
+export const convTilingKey = (t: ConvTiling): string =>
+  (isDirect(t) ? directKey(t) : isDirectDw(t) ? directDwKey(t) : isWinograd(t) ? winogradKey(t) : tilingKey(t));
 
 export type GemmPass = 'forward' | 'dx' | 'dw';
 
@@ -33,6 +37,8 @@ export interface GemmPlan {
   direct?: DirectGeometry;
   /** Where the direct dW kernel can serve this pass (dW, stride 1, few output channels). */
   directDw?: DirectDwGeometry;
+  /** Where the Winograd kernel can serve this pass (forward or dx of a stride-1 3x3x3 conv). */
+  winograd?: DirectGeometry;
 }
 
 export function gemmPlan(pass: GemmPass, c: tf.backend_util.Conv3DInfo): GemmPlan {
@@ -40,7 +46,11 @@ export function gemmPlan(pass: GemmPass, c: tf.backend_util.Conv3DInfo): GemmPla
     + `|s${c.strideDepth}${c.strideHeight}${c.strideWidth}|d${c.dilationDepth}${c.dilationHeight}${c.dilationWidth}`;
   if (pass === 'dw') return { pass, N: c.outChannels, mode: c.inChannels % 4 === 0 ? 'step4' : 'step', channels: 0, key, directDw: directDwGeometry(c) };
   const channels = pass === 'forward' ? c.inChannels : c.outChannels;
-  return { pass, N: pass === 'forward' ? c.outChannels : c.inChannels, mode: gemmMode(channels), channels, key, direct: directGeometry(pass, c) };
+  const strideOne = strideOneGeometry(pass, c);
+  return {
+    pass, N: pass === 'forward' ? c.outChannels : c.inChannels, mode: gemmMode(channels), channels, key, direct: directGeometry(pass, c),
+    winograd: strideOne && winogradMode(strideOne) ? strideOne : undefined,
+  };
 }
 
 /**
@@ -115,6 +125,13 @@ export function directDwFor(plan: GemmPlan, sharedBytes: number): { geometry: Di
   return t ? { geometry: plan.directDw, tiling: t } : undefined;
 }
 
+/** The Winograd tiling to run, where one is forced (while timing) or tuned for this conv class. */
+export function winogradFor(plan: GemmPlan): { geometry: DirectGeometry; tiling: WinogradTiling } | undefined {
+  const chosen = forced ?? tuned.get(plan.key);
+  if (!plan.winograd || !chosen || !isWinograd(chosen) || !winogradValid(chosen, plan.winograd)) return undefined;
+  return { geometry: plan.winograd, tiling: chosen };
+}
+
 /** What a conv pass runs when nothing is forced or tuned: the default direct tiling or the default GEMM tiling. */
 export function untunedTiling(plan: GemmPlan, sharedBytes: number): ConvTiling {
   return untunedDirect(plan, sharedBytes)
@@ -122,12 +139,16 @@ export function untunedTiling(plan: GemmPlan, sharedBytes: number): ConvTiling {
     ?? defaultTiling(plan.N, plan.mode, plan.channels, PASS_PREFERENCE[plan.pass]);
 }
 
-/** GEMM tilings, then direct ones where a direct kernel applies (`sharedBytes`: the device's workgroup memory). */
+/**
+ * GEMM tilings, then direct and Winograd ones where those kernels apply (`sharedBytes`: the
+ * device's workgroup memory).
+ */
 export function candidatesFor(plan: GemmPlan, sharedBytes = 16384): ConvTiling[] {
   const gemm: ConvTiling[] = tilingCandidates(plan.N, plan.mode, plan.channels);
   const direct: ConvTiling[] = plan.direct ? directCandidates(plan.direct, sharedBytes) : [];
   const directDw: ConvTiling[] = plan.directDw ? directDwCandidates(plan.directDw, sharedBytes) : [];
-  return [...gemm, ...direct, ...directDw];
+  const winograd: ConvTiling[] = plan.winograd ? winogradCandidates(plan.winograd) : [];
+  return [...gemm, ...direct, ...directDw, ...winograd];
 }
 
 /** Forces every conv kernel onto `t` (undefined: back to tuned/default). For timing candidates. */
