@@ -17,6 +17,7 @@ import { selectBackend } from './backend';
 import { rmspropOptimizer } from './optimizers';
 import { bindGroupCacheStats } from './webgpu/bind_groups';
 import { gpuPoolStats, useBestFitGpuBuffers } from './webgpu/memory';
+import { forceTiling, gemmPlan, winogradFor, type ConvTiling } from './webgpu/gemm_plan';
 import { adapterPromise, seededValues, SKIP_NOTE } from './webgpu/test_util';
 
 const CONFIG = { ...DEFAULT_MODEL_CONFIG, filters: [8, 12], numClasses: 3, outputUpFilters: 4, outputFilters: 6 };
@@ -67,6 +68,9 @@ async function lossAndGrads(backend: string, recompute = false): Promise<{ loss:
   return { loss, grads: out };
 }
 
+/** A Winograd tiling valid for every gathered channel count of CONFIG's 3x3x3 convs that fill 8-deep slabs. */
+const WINOGRAD: ConvTiling = { algo: 'winograd', gemm: { tm: 128, rm: 8, tk: 8, tnt: 8, rn: 2, bv: true }, mib: 1 };
+
 const adapter = await adapterPromise;
 if (!adapter) console.warn(`model parity test ${SKIP_NOTE}`);
 
@@ -95,8 +99,10 @@ describe.skipIf(!adapter)(`AnatomyNet cpu/webgpu parity${adapter ? '' : ` (${SKI
 
   // recomputed blocks (libs/model, the whole-volume path) run the norm's gradient inside a block's own
   // backward; best fit: tensors in buffers larger than themselves (memory.ts)
-  it.each([[false, false], [true, false], [true, true]])('forward + soft Dice + gradients of every parameter agree at 8x16x16 (webgpu blocks recomputed: %s, best-fit buffers: %s)', async (recompute, bestFit) => {
-    const gpu = await withBestFit(bestFit, () => lossAndGrads('webgpu', recompute));
+  // Winograd: forced on every stride-1 3x3x3 conv it serves (forward and dx; 1 MiB chunks)
+  it.each([[false, false, false], [true, false, false], [true, true, false], [true, true, true]])('forward + soft Dice + gradients of every parameter agree at 8x16x16 (webgpu blocks recomputed: %s, best-fit buffers: %s, Winograd: %s)', async (recompute, bestFit, winograd) => {
+    forceTiling(winograd ? WINOGRAD : undefined);
+    const gpu = await withBestFit(bestFit, () => lossAndGrads('webgpu', recompute)).finally(() => forceTiling(undefined));
     const cpu = await lossAndGrads('cpu');
     expect(Number.isFinite(cpu.loss) && cpu.loss > 0 && cpu.loss < 1).toBe(true);
     expect(Math.abs(gpu.loss - cpu.loss) / cpu.loss).toBeLessThan(1e-4);
@@ -211,7 +217,20 @@ describe.skipIf(!adapter)(`AnatomyNet cpu/webgpu parity${adapter ? '' : ` (${SKI
     model.dispose();
   });
 
-  it('eval-mode forward (fused conv + norm + LeakyReLU, fused SE gate, SE scaling in the residual sum, fused upsampling) agrees with the cpu backend', async () => {
+  it('the forced Winograd tiling serves the decoder\'s 20 -> 8 conv and its dx, not the stride-2 or the 1x1 convs', () => {
+    forceTiling(WINOGRAD);
+    try {
+      const conv = (cin: number, cout: number, k: number, stride: number) => tf.backend_util.computeConv3DInfo([1, 4, 8, 8, cin], [k, k, k, cin, cout], stride, 1, 'same');
+      expect(winogradFor(gemmPlan('forward', conv(20, 8, 3, 1)))?.tiling).toEqual(WINOGRAD);
+      expect(winogradFor(gemmPlan('dx', conv(20, 8, 3, 1)))?.tiling).toEqual(WINOGRAD);
+      expect(winogradFor(gemmPlan('forward', conv(8, 8, 3, 2)))).toBeUndefined();
+      expect(winogradFor(gemmPlan('forward', conv(20, 8, 1, 1)))).toBeUndefined();
+    } finally {
+      forceTiling(undefined);
+    }
+  });
+
+  it.each([false, true])('eval-mode forward (fused conv + norm + LeakyReLU, fused SE gate, SE scaling in the residual sum, fused upsampling) agrees with the cpu backend (Winograd: %s)', async (winograd) => {
     const run = async (backend: string) => {
       await tf.setBackend(backend);
       const model = perturbedModel();
@@ -230,7 +249,8 @@ describe.skipIf(!adapter)(`AnatomyNet cpu/webgpu parity${adapter ? '' : ` (${SKI
       model.dispose();
       return { values, kernels: info.kernels.map((k) => k.name) };
     };
-    const gpu = await run('webgpu');
+    forceTiling(winograd ? WINOGRAD : undefined);
+    const gpu = await run('webgpu').finally(() => forceTiling(undefined));
     const cpu = await run('cpu');
     expect(gpu.kernels).toContain(FUSED_CONV3D);
     expect(gpu.kernels).toContain(SCALE_ADD_LEAKY_RELU);
