@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import {
   boundGpuBufferPool, capGpuBufferPool, gpuMemoryPeaks, gpuPoolStats, loadTunedTilings, selectBackend, trimGpuBufferPool,
-  useBestFitGpuBuffers, withoutGpuExecution, type ConvTiling,
+  useBestFitGpuBuffers, withoutGpuExecution, assumeBindingLimit, type ConvTiling,
 } from '@anatomynet/compute';
 import { buildModel, DEFAULT_MODEL_CONFIG, readModelConfigFile, recomputeOption, trainStep, type ModelConfig, type Recompute } from '@anatomynet/model';
 import { readFileSync } from 'node:fs';
@@ -95,8 +95,10 @@ const argv = await yargs(hideBin(process.argv))
   .option('keep-segments', { type: 'string', describe: 'with --recompute: segments not recomputed, comma-separated (enc0.b0 ... enc3.b0, dec2.b0 ... dec0.b0, out): their activations kept, for speed' })
   .option('steps', { type: 'number', default: 3, describe: 'steps recorded per figure: the peaks are the most over all of them, the buffers created those of the last (settled) one' })
   .option('tilings', { type: 'string', describe: 'tuned tilings JSON (npm run bench --save-tilings): their kernels\' scratch buffers, as on that GPU' })
+  .option('binding-gib', { type: 'number', describe: 'the recorded GPU\'s largest storage binding, which bounds the Winograd kernel\'s chunks (2 on an H100 or H200; default: this adapter\'s)' })
   .check((a) => {
     for (const p of a.pools.split(',')) if (!(p in POOLS)) throw new Error(`--pools: "${p}" is none of ${Object.keys(POOLS).join(', ')}`);
+    if (a.bindingGib != null && !(Number(a.bindingGib) > 0)) throw new Error(`--binding-gib ${a.bindingGib}: give a positive number of GiB`);
     if (!(Number.isInteger(a.steps) && a.steps >= 2)) throw new Error(`--steps ${a.steps}: give 2 or more (the first makes the optimizer's slots)`);
     return true;
   })
@@ -122,6 +124,7 @@ if (choice.backend !== 'webgpu') {
   fail(`needs a WebGPU adapter (got ${choice.backend}: ${choice.reason}); on a machine without a GPU, install mesa-vulkan-drivers (lavapipe, see shared/FACTS.md)`, 2);
 }
 if (argv.tilings) loadTunedTilings(JSON.parse(readFileSync(argv.tilings, 'utf8')) as Record<string, ConvTiling>);
+if (argv.bindingGib != null) assumeBindingLimit(Math.min(argv.bindingGib * 2 ** 30, 2 ** 32 - 4));
 
 const a = choice.adapter;
 const rows: Record<string, unknown>[] = [];

@@ -8,6 +8,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { strideOneGeometry } from './conv3d_direct';
 import { aT, bT, separable3d, winogradCandidates, winogradChunkTiles, winogradKey, winogradMode, winogradTiles, winogradValid, type WinogradTiling } from './conv3d_winograd';
 import { candidatesFor, convTilingKey, forceTiling, gemmPlan, winogradFor } from './gemm_plan';
+import { gpuPoolStats, trimGpuBufferPool } from './memory';
 import { adapterPromise, compareWithCpu, convInfo, seededValues, SKIP_NOTE, startWebgpu, type ConvCase } from './test_util';
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
@@ -121,6 +122,25 @@ describe.skipIf(!adapter)(`webgpu Winograd conv vs cpu${adapter ? '' : ` (${SKIP
         expect({ pass, error: r.errors[0] }).toEqual({ pass, error: expect.toSatisfy((v: number) => v < 2e-5) });
       });
     }
+  });
+
+  it('hands one chunk\'s transformed tensors to the next: four chunks create V and M once', async () => {
+    // 8 x 8 x 16 = 1,024 tiles of 16 channels, 256 a chunk at 1 MiB: V and M 1 MiB each per chunk
+    const x = tf.tensor(seededValues(16 * 16 * 32 * 16, 1), [1, 16, 16, 32, 16]) as tf.Tensor5D;
+    const f = tf.tensor(seededValues(27 * 16 * 16, 2), [3, 3, 3, 16, 16]) as tf.Tensor5D;
+    const g = strideOneGeometry('forward', convInfo([1, 16, 16, 32, 16], [3, 3, 3, 16, 16]))!;
+    expect(winogradChunkTiles(g, 1)).toBe(256);
+    forceTiling({ ...winogradCandidates(g)[0], mib: 1 });
+    trimGpuBufferPool();
+    const before = gpuPoolStats().bytesCreated;
+    // buffers are created as the dispatches are recorded
+    const y = tf.conv3d(x, f, 1, 'same');
+    const created = gpuPoolStats().bytesCreated - before;
+    // x and y (0.5 MiB each), f and U (27 and 64 KiB), one V and one M (1 MiB each), uniforms: 3.1 MiB;
+    // with four of each V and M, 9.1 MiB
+    expect(created).toBeGreaterThan(3 * 2 ** 20);
+    expect(created).toBeLessThan(3.5 * 2 ** 20);
+    tf.dispose([x, f, y]);
   });
 
   it('every GEMM tiling it offers agrees (forward)', async () => {

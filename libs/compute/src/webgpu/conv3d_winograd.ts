@@ -7,8 +7,9 @@
  * paid for in memory traffic (the transformed input is 8x the input). cuDNN offers the same trade
  * for 2D convs (WINOGRAD_NONFUSED); whether it pays on a device is the tuner's call (autotune.ts).
  *
- * Non-fused, per chunk of tiles, so the transformed tensors stay within a budget (and within
- * WebGPU's 2 GiB per binding):
+ * Non-fused, per chunk of tiles, so the transformed tensors stay within a budget (and within the
+ * device's largest binding, 2 GiB on an H100), each chunk submitted before the next so that tfjs
+ * hands its V and M to the next one:
  *   1. U[p, c, n] = G g G' of the filter (once per call; p = 4x4x4 transformed position),
  *   2. V[p, t, c] = B' d B of the chunk's tiles (one thread per tile and channel: 64 loads, 64 stores),
  *   3. M[p, t, n] = V[p] U[p]: 64 GEMMs over the gathered channels, on the implicit-GEMM program
@@ -22,7 +23,7 @@ import * as tf from '@tensorflow/tfjs';
 import { epilogueInputs, epilogueUniformFields, epilogueUniforms, epilogueWgsl, type ConvEpilogue } from './epilogue';
 import { GEOMETRY_FIELDS, gemmMode, ImplicitGemmProgram, tapMajorFits, tilingCandidates, tilingKey, tilingThreads, tilingValid, type GemmFunctions, type GemmMode, type GemmTiling } from './conv3d_gemm';
 import type { DirectGeometry } from './conv3d_direct';
-import { FlatProgram, release, reshapeView, spreadWorkgroups, type ProgramUniform, type TensorInfo, type WebGPUBackendLike, type WebGPUProgram } from './program';
+import { deviceBindingBytes, FlatProgram, release, reshapeView, spreadWorkgroups, submitRecorded, type ProgramUniform, type TensorInfo, type WebGPUBackendLike, type WebGPUProgram } from './program';
 import { rawOutput, rawPipeline, RawProgram, rawShader, runRaw, type RawBackend } from './raw_program';
 
 /** How a Winograd conv runs: the batched GEMM's tiling and the transformed tensors' budget per chunk. */
@@ -50,7 +51,7 @@ export function winogradMode(g: DirectGeometry): GemmMode | undefined {
 export const winogradTiles = (g: DirectGeometry): [number, number, number] =>
   [Math.ceil(g.written[0] / 2), Math.ceil(g.written[1] / 2), Math.ceil(g.written[2] / 2)];
 
-/** Tiles per chunk: as many as keep V [64, tiles, gathered] and M [64, tiles, written] within `mib`. */
+/** Tiles per chunk: as many as keep V [64, tiles, gathered] and M [64, tiles, written] within `mib` (may be fractional). */
 export function winogradChunkTiles(g: DirectGeometry, mib: number): number {
   const [d, h, w] = winogradTiles(g);
   const total = g.batch * d * h * w;
@@ -68,10 +69,11 @@ export function winogradValid(t: WinogradTiling, g: DirectGeometry): boolean {
  * Tilings worth timing: the batched GEMM's tilings with 8 rows a thread and 16-deep slabs where the
  * channels fill them, else 8 (its K is only the gathered channels, 32-104 in the reference
  * network), packed B where it fits, each at
- * 64 and 128 MiB chunks. Larger chunks mean fewer dispatches but more memory: the whole-volume
- * training step with every 3x3x3 conv's forward and dx on Winograd (bench:memory, H100 tilings,
- * best fit, out, dec0-2 and enc3 kept) allocated 20.7 GB at most at 64 MiB, 21.6 at 128 and 26.6 at
- * 512 (20.2 without Winograd): tfjs returns a chunk's V and M to its pool only at the next submit.
+ * 128 and 512 MiB chunks. Larger chunks mean fewer dispatches (the reference network's forward
+ * transforms about 37 GB at 178x302x225: 860 dispatches at 128 MiB, 216 at 512) but more memory:
+ * the whole-volume training step with every 3x3x3 conv's forward and dx on Winograd (bench:memory
+ * --binding-gib 2, H100 tilings, best fit, out, dec0-2 and enc3 kept) allocated 19.1 GB at most at
+ * 128 MiB, 22.0 at 512 and 24.4 at 1024 (20.2 without Winograd).
  */
 export function winogradCandidates(g: DirectGeometry): WinogradTiling[] {
   const mode = winogradMode(g);
@@ -80,7 +82,7 @@ export function winogradCandidates(g: DirectGeometry): WinogradTiling[] {
   const gemms = tilingCandidates(g.writtenC, mode, g.gatheredC)
     .filter((t) => t.rm === 8 && t.tk === tk && tilingThreads(t) >= 128)
     .map((t) => (tilingValid({ ...t, bv: true }, mode) ? { ...t, bv: true } : t));
-  return gemms.flatMap((gemm) => [64, 128].map((mib) => ({ algo: 'winograd' as const, gemm, mib })));
+  return gemms.flatMap((gemm) => [128, 512].map((mib) => ({ algo: 'winograd' as const, gemm, mib })));
 }
 
 // F(2,3): B' (4x4) and A' (2x4) applied along one axis to named values (G: filterBody)
@@ -261,7 +263,7 @@ export function runWinogradConv(
 
   const [tilesD, tilesH, tilesW] = winogradTiles(g);
   const total = g.batch * tilesD * tilesH * tilesW;
-  const perChunk = winogradChunkTiles(g, tiling.mib);
+  const perChunk = winogradChunkTiles(g, Math.min(tiling.mib, deviceBindingBytes(backend) / 2 ** 20));
   const y = rawOutput(raw, [tf.util.sizeFromShape(outShape)]);
   const flatSource = reshapeView(backend, source, [tf.util.sizeFromShape(source.shape)]);
   const pipeline = rawPipeline(raw.device, `anatomynet_winograd_output${epilogue ? `_epi${epilogue.norm ? 'n' : ''}` : ''}`, () => outputShader(epilogue));
@@ -283,6 +285,8 @@ export function runWinogradConv(
     runRaw(raw, new WinogradOutputProgram(pipeline, [x, yg, 1], [1]), [y, M, ...epilogueInputs(epilogue)],
       [...[...g.written, wC].map(int), ...tileUniforms, int(threads), ...epilogueUniforms(epilogue)], [y]);
     release(backend, M);
+    // V and M go back to the pool for the next chunk (else each chunk until tfjs's own submit takes new ones)
+    submitRecorded(backend);
   }
   release(backend, flatSource, U);
   const out = reshapeView(backend, y, outShape);

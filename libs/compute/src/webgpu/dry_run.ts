@@ -9,14 +9,12 @@
  * once by hand, 2,188 events.)
  */
 import * as tf from '@tensorflow/tfjs';
+import { submitRecorded, type SubmittingBackend } from './program';
 
-interface RecordingBackend {
+interface RecordingBackend extends SubmittingBackend {
   device: GPUDevice;
   queue: GPUQueue;
-  commandEncoder: GPUCommandEncoder | null;
   computePassEncoder: GPUComputePassEncoder | null;
-  submitQueue(): void;
-  endComputePassEncoder(): void;
 }
 
 /** What a dry run leaves behind. */
@@ -32,11 +30,6 @@ export interface DryRunReport<T> {
   validationError?: string;
 }
 
-function flush(b: RecordingBackend): void {
-  b.endComputePassEncoder();
-  if (b.commandEncoder) b.submitQueue();
-}
-
 /**
  * Runs `fn` with the webgpu backend's submits dropped (see the module's comment). Work recorded
  * before is submitted first. What `fn` computes is meaningless: values read back are whatever the
@@ -46,7 +39,7 @@ function flush(b: RecordingBackend): void {
 export async function withoutGpuExecution<T>(fn: () => Promise<T>): Promise<DryRunReport<T>> {
   if (tf.getBackend() !== 'webgpu') throw new Error(`withoutGpuExecution needs the webgpu backend (active: ${tf.getBackend()})`);
   const backend = tf.backend() as unknown as RecordingBackend;
-  flush(backend);
+  submitRecorded(backend);
   await backend.queue.onSubmittedWorkDone();
   const queue = backend.queue;
   const submit = queue.submit;
@@ -62,7 +55,7 @@ export async function withoutGpuExecution<T>(fn: () => Promise<T>): Promise<DryR
     result = await fn();
   } finally {
     // commands recorded inside but not yet submitted are dropped too
-    flush(backend);
+    submitRecorded(backend);
     queue.submit = submit;
     error = await device.popErrorScope();
   }

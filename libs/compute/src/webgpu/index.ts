@@ -14,3 +14,4 @@ export { bindGroupCacheStats, cacheBindGroups, type BindGroupCacheStats } from '
 export { countDispatches, measureDispatchCost, type DispatchCost } from './dispatch_cost';
 export { boundGpuBufferPool, capGpuBufferPool, gpuAllocationPeak, gpuMemoryPeaks, gpuPoolStats, trimGpuBufferPool, useBestFitGpuBuffers, type GpuPoolStats } from './memory';
 export { withoutGpuExecution, type DryRunReport } from './dry_run';
+export { assumeBindingLimit } from './program';

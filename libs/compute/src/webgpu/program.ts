@@ -53,6 +53,21 @@ export function spreadWorkgroups(count: number): [number, number] {
   return [Math.ceil(count / y), y];
 }
 
+let assumedBindingBytes: number | undefined;
+
+/** The largest storage binding chunked kernels plan for: the device's, or one assumed for a recording. */
+export function deviceBindingBytes(backend: WebGPUBackendLike): number {
+  return assumedBindingBytes ?? backend.device.limits.maxStorageBufferBindingSize;
+}
+
+/**
+ * Plans chunked kernels (conv3d_winograd.ts) for another device's storage-binding limit, for dry
+ * runs (dry_run.ts) that record another GPU's allocations; undefined: the device's own again.
+ */
+export function assumeBindingLimit(bytes: number | undefined): void {
+  assumedBindingBytes = bytes;
+}
+
 /** Workgroup memory the device grants (tfjs-webgpu asks for the adapter's limit). */
 export function deviceSharedBytes(backend: WebGPUBackendLike): number {
   return backend.device.limits.maxComputeWorkgroupStorageSize;
@@ -129,6 +144,24 @@ export function perCaseChannelPass(
   const out = reshapeView(backend, y, shape);
   release(backend, ...flat, y);
   return out;
+}
+
+/** The parts of tfjs-backend-webgpu's WebGPUBackend that submit what is recorded. */
+export interface SubmittingBackend {
+  commandEncoder: GPUCommandEncoder | null;
+  submitQueue(): void;
+  endComputePassEncoder(): void;
+}
+
+/**
+ * Submits the dispatches recorded so far (tfjs submits every 15 by itself). Tensors released since
+ * the last submit return their buffers to tfjs's pool only at a submit, so a kernel that makes and
+ * releases large temporaries in a loop submits after each round to reuse them.
+ */
+export function submitRecorded(backend: object): void {
+  const b = backend as SubmittingBackend;
+  b.endComputePassEncoder();
+  if (b.commandEncoder) b.submitQueue();
 }
 
 /** Refuses operands of `kernel` that are not float32, naming their dtypes. */
