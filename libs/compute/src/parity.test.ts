@@ -69,7 +69,7 @@ async function lossAndGrads(backend: string, recompute = false): Promise<{ loss:
 }
 
 /** A Winograd tiling valid for every gathered channel count of CONFIG's 3x3x3 convs that fill 8-deep slabs. */
-const WINOGRAD: ConvTiling = { algo: 'winograd', gemm: { tm: 128, rm: 8, tk: 8, tnt: 8, rn: 2, bv: true }, mib: 1 };
+const WINOGRAD: ConvTiling = { algo: 'winograd', m: 2, gemm: { tm: 128, rm: 8, tk: 8, tnt: 8, rn: 2, bv: true }, mib: 1 };
 
 const adapter = await adapterPromise;
 if (!adapter) console.warn(`model parity test ${SKIP_NOTE}`);

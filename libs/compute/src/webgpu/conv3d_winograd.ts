@@ -1,23 +1,24 @@
 /**
  * 3x3x3 stride-1 convolution (forward, and dx, itself such a conv of dy) by Winograd's minimal
- * filtering F(2x2x2, 3x3x3): each 2x2x2 block of written voxels (a tile) is
+ * filtering F(m x m x m, 3x3x3), m = 2 or 4: each m^3 block of written voxels (a tile) is
  *   Y = A' [ (G g G') .* (B' d B) ] A   in each of the three axes,
- * where d is the tile's 4x4x4 input patch and g the filter. Per tile and channel pair that is 64
- * multiplies for 8 outputs instead of 216: 3.4x fewer than the implicit GEMM or the direct kernel,
- * paid for in memory traffic (the transformed input is 8x the input). cuDNN offers the same trade
- * for 2D convs (WINOGRAD_NONFUSED); whether it pays on a device is the tuner's call (autotune.ts).
+ * where d is the tile's n^3 input patch (n = m + 2) and g the filter. F(2): 64 multiplies per
+ * tile and channel pair for 8 outputs, 3.4x fewer than the implicit GEMM or the direct kernel, for a
+ * transformed input 8x the input's size. F(4): 216 for 64 outputs, 8x fewer, transformed input
+ * 3.4x, at fp32 errors about 50x F(2)'s (3e-5 of the largest output with 104 channels, measured
+ * against float64 in numpy; TF32, PyTorch's default for convs, is near 1e-3). cuDNN offers the same
+ * trade for 2D convs (WINOGRAD_NONFUSED); whether it pays on a device is the tuner's call (autotune.ts).
  *
  * Non-fused, per chunk of tiles, so the transformed tensors stay within a budget (and within the
  * device's largest binding, 2 GiB on an H100), each chunk submitted before the next so that tfjs
  * hands its V and M to the next one:
- *   1. U[p, c, n] = G g G' of the filter (once per call; p = 4x4x4 transformed position),
+ *   1. U[p, c, n] = G g G' of the filter (once per call; p = n^3 transformed position),
  *   2. V[p, t, c] = B' d B of the chunk's tiles (one thread per tile and channel: 64 loads, 64 stores),
  *   3. M[p, t, n] = V[p] U[p]: 64 GEMMs over the gathered channels, on the implicit-GEMM program
  *      (conv3d_gemm.ts, batched over p with tap-major vec4 loads),
  *   4. y = A' M A (one thread per tile and written channel), through the fused conv's epilogue,
  *      written in place into the whole output (a raw shader, raw_program.ts).
- * F(2,3)'s transforms hold only 0, +-1 and +-1/2, so fp32 keeps the direct conv's accuracy (the
- * tests' bound is the same).
+ * F(2,3)'s transforms hold only 0, +-1 and +-1/2, so it keeps the direct conv's accuracy in fp32.
  */
 import * as tf from '@tensorflow/tfjs';
 import { epilogueInputs, epilogueUniformFields, epilogueUniforms, epilogueWgsl, type ConvEpilogue } from './epilogue';
@@ -26,19 +27,65 @@ import type { DirectGeometry } from './conv3d_direct';
 import { deviceBindingBytes, FlatProgram, release, reshapeView, spreadWorkgroups, submitRecorded, type ProgramUniform, type TensorInfo, type WebGPUBackendLike, type WebGPUProgram } from './program';
 import { rawOutput, rawPipeline, RawProgram, rawShader, runRaw, type RawBackend } from './raw_program';
 
-/** How a Winograd conv runs: the batched GEMM's tiling and the transformed tensors' budget per chunk. */
+/** How a Winograd conv runs: the tile, the batched GEMM's tiling and the transformed tensors' budget per chunk. */
 export interface WinogradTiling {
   algo: 'winograd';
+  /** Written voxels per tile and axis: F(2x2x2, 3x3x3) or F(4x4x4, 3x3x3). */
+  m: 2 | 4;
   gemm: GemmTiling;
   /** MiB the larger of V and M may take per chunk of tiles (the chunks' count follows). */
   mib: number;
 }
 
-export const winogradKey = (t: WinogradTiling): string => `winograd_${tilingKey(t.gemm)}_m${t.mib}`;
+export const winogradKey = (t: WinogradTiling): string => `winograd_f${t.m}_${tilingKey(t.gemm)}_${t.mib}mib`;
 
-/** Transformed positions per tile (4 x 4 x 4). */
-const POSITIONS = 64;
+/** A 1D transform set of F(m, 3): B' (n x n), G (n x 3), A' (m x n), n = m + 2. */
+export interface WinogradTransforms {
+  m: number;
+  n: number;
+  BT: number[][];
+  G: number[][];
+  AT: number[][];
+}
+
+// interpolation points 0, 1, -1 (F(2)) and 0, 1, -1, 2, -2 (F(4)), as in Lavin and Gray (2016)
+const F2: WinogradTransforms = {
+  m: 2, n: 4,
+  BT: [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]],
+  G: [[1, 0, 0], [1 / 2, 1 / 2, 1 / 2], [1 / 2, -1 / 2, 1 / 2], [0, 0, 1]],
+  AT: [[1, 1, 1, 0], [0, 1, -1, -1]],
+};
+const F4: WinogradTransforms = {
+  m: 4, n: 6,
+  BT: [[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0], [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]],
+  G: [[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6], [1 / 24, 1 / 12, 1 / 6], [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]],
+  AT: [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]],
+};
+
+export const winogradTransforms = (m: 2 | 4): WinogradTransforms => (m === 4 ? F4 : F2);
+
+/** A float literal both WGSL and JavaScript read (the tests evaluate the generated lines). */
+const literal = (v: number): string => {
+  const s = String(Math.fround(v));
+  return /[.e]/.test(s) ? s : `${s}.0`;
+};
+
+/** Row `row` of a transform matrix applied to the values named `v`, as one expression (zeros skipped). */
+export function rowExpression(row: number[], v: string[]): string {
+  let out = '';
+  row.forEach((c, i) => {
+    if (c === 0) return;
+    const term = Math.abs(c) === 1 ? v[i] : `${literal(Math.abs(c))} * ${v[i]}`;
+    out += out === '' ? (c < 0 ? `-${term}` : term) : ` ${c < 0 ? '-' : '+'} ${term}`;
+  });
+  return out === '' ? '0.0' : out;
+}
+
+/** The 1D transform of matrix `M` as a generator of expressions over named values. */
+export const applyMatrix = (M: number[][]) => (v: string[]): string[] => M.map((row) => rowExpression(row, v));
+
 const THREADS = 64;
+const range = (k: number): number[] => Array.from({ length: k }, (_, i) => i);
 
 /** The Winograd kernel's K order: tap-major over the gathered channels (the batched GEMM needs it), or none. */
 export function winogradMode(g: DirectGeometry): GemmMode | undefined {
@@ -47,33 +94,37 @@ export function winogradMode(g: DirectGeometry): GemmMode | undefined {
   return mode === 'tap' || mode === 'tap4' ? mode : undefined;
 }
 
-/** Output tiles per axis (2 written voxels each; the last may hang over the edge). */
-export const winogradTiles = (g: DirectGeometry): [number, number, number] =>
-  [Math.ceil(g.written[0] / 2), Math.ceil(g.written[1] / 2), Math.ceil(g.written[2] / 2)];
+/** Output tiles per axis (m written voxels each; the last may hang over the edge). */
+export const winogradTiles = (g: DirectGeometry, m: 2 | 4): [number, number, number] =>
+  [Math.ceil(g.written[0] / m), Math.ceil(g.written[1] / m), Math.ceil(g.written[2] / m)];
 
-/** Tiles per chunk: as many as keep V [64, tiles, gathered] and M [64, tiles, written] within `mib` (may be fractional). */
-export function winogradChunkTiles(g: DirectGeometry, mib: number): number {
-  const [d, h, w] = winogradTiles(g);
+/** Transformed positions per tile, n^3. */
+const positions = (m: 2 | 4): number => (m + 2) ** 3;
+
+/** Tiles per chunk: as many as keep V [n^3, tiles, gathered] and M [n^3, tiles, written] within `mib` (may be fractional). */
+export function winogradChunkTiles(g: DirectGeometry, m: 2 | 4, mib: number): number {
+  const [d, h, w] = winogradTiles(g, m);
   const total = g.batch * d * h * w;
-  const perTile = POSITIONS * 4 * Math.max(g.gatheredC, g.writtenC);
+  const perTile = positions(m) * 4 * Math.max(g.gatheredC, g.writtenC);
   return Math.max(1, Math.min(total, Math.floor((mib * 2 ** 20) / perTile)));
 }
 
 export function winogradValid(t: WinogradTiling, g: DirectGeometry): boolean {
   const mode = winogradMode(g);
   // one binding holds at most 2 GiB (maxStorageBufferBindingSize's usual value)
-  return mode !== undefined && t.mib >= 1 && t.mib <= 2047 && tilingValid(t.gemm, mode) && tapMajorFits(g.gatheredC, t.gemm.tk);
+  return mode !== undefined && (t.m === 2 || t.m === 4) && t.mib >= 1 && t.mib <= 2047
+    && tilingValid(t.gemm, mode) && tapMajorFits(g.gatheredC, t.gemm.tk);
 }
 
 /**
  * Tilings worth timing: the batched GEMM's tilings with 8 rows a thread and 16-deep slabs where the
  * channels fill them, else 8 (its K is only the gathered channels, 32-104 in the reference
- * network), packed B where it fits, each at
- * 128 and 512 MiB chunks. Larger chunks mean fewer dispatches (the reference network's forward
- * transforms about 37 GB at 178x302x225: 860 dispatches at 128 MiB, 216 at 512) but more memory:
- * the whole-volume training step with every 3x3x3 conv's forward and dx on Winograd (bench:memory
- * --binding-gib 2, H100 tilings, best fit, out, dec0-2 and enc3 kept) allocated 19.1 GB at most at
- * 128 MiB, 22.0 at 512 and 24.4 at 1024 (20.2 without Winograd).
+ * network), packed B where it fits, each for F(2) and F(4), in chunks of 256 MiB. Larger chunks
+ * mean fewer dispatches (the reference network's forward transforms about 37 GB at 178x302x225 in
+ * F(2): 860 dispatches at 128 MiB, 216 at 512) but more memory: the whole-volume training step with
+ * every 3x3x3 conv's forward and dx on F(2) (bench:memory --binding-gib 2, H100 tilings, best fit,
+ * out, dec0-2 and enc3 kept) allocated 19.1 GB at most at 128 MiB, 22.0 at 512 and 24.4 at 1024
+ * (20.2 without Winograd).
  */
 export function winogradCandidates(g: DirectGeometry): WinogradTiling[] {
   const mode = winogradMode(g);
@@ -82,19 +133,14 @@ export function winogradCandidates(g: DirectGeometry): WinogradTiling[] {
   const gemms = tilingCandidates(g.writtenC, mode, g.gatheredC)
     .filter((t) => t.rm === 8 && t.tk === tk && tilingThreads(t) >= 128)
     .map((t) => (tilingValid({ ...t, bv: true }, mode) ? { ...t, bv: true } : t));
-  return gemms.flatMap((gemm) => [128, 512].map((mib) => ({ algo: 'winograd' as const, gemm, mib })));
+  return ([2, 4] as const).flatMap((m) => gemms.map((gemm) => ({ algo: 'winograd' as const, m, gemm, mib: 256 })));
 }
-
-// F(2,3): B' (4x4) and A' (2x4) applied along one axis to named values (G: filterBody)
-export const bT = (v: string[]): string[] => [`${v[0]} - ${v[2]}`, `${v[1]} + ${v[2]}`, `${v[2]} - ${v[1]}`, `${v[1]} - ${v[3]}`];
-export const aT = (v: string[]): string[] => [`${v[0]} + ${v[1]} + ${v[2]}`, `${v[1]} - ${v[2]} - ${v[3]}`];
 
 /**
  * WGSL applying the 1D transform `f` (n inputs -> m outputs) along each of three axes of the
  * n x n x n values named `${from}_a_b_c`, leaving m x m x m values `${to}_a_b_c` (axis order d, h, w).
  */
 export function separable3d(f: (v: string[]) => string[], n: number, from: string, to: string): string {
-  const range = (k: number) => Array.from({ length: k }, (_, i) => i);
   const lines: string[] = [];
   const m = f(range(n).map(String)).length;
   // along w, then h, then d; each stage's names carry the stage
@@ -108,6 +154,49 @@ export function separable3d(f: (v: string[]) => string[], n: number, from: strin
     f(range(n).map((a) => `${to}h_${a}_${b}_${c}`)).forEach((e, a) => lines.push(`let ${to}_${a}_${b}_${c} = ${e};`));
   }
   return lines.join('\n        ');
+}
+
+/**
+ * WGSL transforming an n^3 patch by matrix `M` (k x n) along its three axes: `load(a, b, c)` is the
+ * expression of patch value (a, b, c), `store(a, b, c, v)` the statement keeping result (a, b, c),
+ * a, b, c < k; both get index expressions. F(2)'s 64 values are unrolled into registers; F(4)'s 216
+ * go through a function-scope array in loops (unrolled, the shader takes lavapipe's compiler over a
+ * minute and would spill on a GPU all the same).
+ */
+function transformCode(M: number[][], n: number, load: (a: string, b: string, c: string) => string, store: (a: string, b: string, c: string, v: string) => string): string {
+  const k = M.length;
+  if (n <= 4) {
+    const rn = range(n);
+    const rk = range(k);
+    const loads = rn.flatMap((a) => rn.flatMap((b) => rn.map((c) => `let s_${a}_${b}_${c} = ${load(`${a}`, `${b}`, `${c}`)};`)));
+    const stores = rk.flatMap((a) => rk.flatMap((b) => rk.map((c) => store(`${a}`, `${b}`, `${c}`, `t_${a}_${b}_${c}`))));
+    return [...loads, separable3d(applyMatrix(M), n, 's', 't'), ...stores].join('\n        ');
+  }
+  const at = (i: string) => `t[${i}]`;
+  const pass = (base: string, stride: number) => {
+    const v = range(n).map((i) => `v${i}`);
+    return `for (var i = 0; i < ${n}; i = i + 1) {
+          for (var j = 0; j < ${n}; j = j + 1) {
+            let base = ${base};
+            ${v.map((x, i) => `let ${x} = ${at(`base + ${i * stride}`)};`).join(' ')}
+            ${applyMatrix(M)(v).map((e, i) => `${at(`base + ${i * stride}`)} = ${e};`).join('\n            ')}
+          }
+        }`;
+  };
+  return `var t : array<f32, ${n ** 3}>;
+        for (var a = 0; a < ${n}; a = a + 1) {
+          for (var b = 0; b < ${n}; b = b + 1) {
+            for (var c = 0; c < ${n}; c = c + 1) { t[(a * ${n} + b) * ${n} + c] = ${load('a', 'b', 'c')}; }
+          }
+        }
+        ${pass(`(i * ${n} + j) * ${n}`, 1)}
+        ${pass(`i * ${n * n} + j`, n)}
+        ${pass(`i * ${n} + j`, n * n)}
+        for (var a = 0; a < ${k}; a = a + 1) {
+          for (var b = 0; b < ${k}; b = b + 1) {
+            for (var c = 0; c < ${k}; c = c + 1) { ${store('a', 'b', 'c', at(`(a * ${n} + b) * ${n} + c`))} }
+          }
+        }`;
 }
 
 const TILE_UNIFORMS = 'tilesD : i32, tilesH : i32, tilesW : i32, t0 : i32, tc : i32, threads : i32,';
@@ -125,22 +214,22 @@ const TILE_DECODE = `
 /** Step 2: V[p, t, c] of one chunk, a thread per (tile, gathered channel). */
 class WinogradInputProgram implements WebGPUProgram {
   outputShape: number[];
-  shaderKey = 'anatomynet_winograd_input';
+  shaderKey: string;
   dispatchLayout = { x: [0] };
   dispatch: [number, number, number];
   workgroupSize: [number, number, number] = [THREADS, 1, 1];
   variableNames = ['x'];
   uniforms = `gD : i32, gH : i32, gW : i32, gC : i32, pD : i32, pH : i32, pW : i32, ${TILE_UNIFORMS}`;
-  constructor(tiles: number, channels: number) {
-    this.outputShape = [POSITIONS * tiles * channels];
+  constructor(private readonly f: WinogradTransforms, tiles: number, channels: number) {
+    this.outputShape = [f.n ** 3 * tiles * channels];
     const [x, y] = spreadWorkgroups(Math.ceil((tiles * channels) / THREADS));
     this.dispatch = [x, y, 1];
+    this.shaderKey = `anatomynet_winograd_input_f${f.m}`;
   }
   getUserCode(): string {
-    const r4 = [0, 1, 2, 3];
-    const loads = r4.flatMap((a) => r4.flatMap((b) => r4.map((c) => `let d_${a}_${b}_${c} = at(n, d0 + ${a}, h0 + ${b}, w0 + ${c}, c);`)));
-    const stores = r4.flatMap((a) => r4.flatMap((b) => r4.map((c) =>
-      `result[(${(a * 4 + b) * 4 + c} * uniforms.tc + tl) * uniforms.gC + c] = v_${a}_${b}_${c};`)));
+    const { m, n } = this.f;
+    const code = transformCode(this.f.BT, n, (a, b, c) => `at(n, d0 + ${a}, h0 + ${b}, w0 + ${c}, ch)`,
+      (a, b, c, v) => `result[(((${a} * ${n} + ${b}) * ${n} + ${c}) * uniforms.tc + tl) * uniforms.gC + ch] = ${v};`);
     return `
       fn at(n : i32, d : i32, h : i32, w : i32, c : i32) -> f32 {
         if (d < 0 || d >= uniforms.gD || h < 0 || h >= uniforms.gH || w < 0 || w >= uniforms.gW) { return 0.0; }
@@ -148,14 +237,12 @@ class WinogradInputProgram implements WebGPUProgram {
       }
       fn main(index : i32) {
         if (index >= uniforms.threads) { return; }
-        let c = index % uniforms.gC;
+        let ch = index % uniforms.gC;
         let tl = index / uniforms.gC;${TILE_DECODE}
-        let d0 = 2 * td - uniforms.pD;
-        let h0 = 2 * th - uniforms.pH;
-        let w0 = 2 * tw - uniforms.pW;
-        ${loads.join('\n        ')}
-        ${separable3d(bT, 4, 'd', 'v')}
-        ${stores.join('\n        ')}
+        let d0 = ${m} * td - uniforms.pD;
+        let h0 = ${m} * th - uniforms.pH;
+        let w0 = ${m} * tw - uniforms.pW;
+        ${code}
       }`;
   }
 }
@@ -187,15 +274,13 @@ const GEMM_FUNCTIONS: GemmFunctions = {
 };
 
 /** Step 4's shader: y = A' M A for a thread per (tile, written channel), through the epilogue. */
-function outputShader(epilogue: ConvEpilogue | undefined): string {
-  const r4 = [0, 1, 2, 3];
-  const r2 = [0, 1];
-  const loads = r4.flatMap((a) => r4.flatMap((b) => r4.map((c) => `let m_${a}_${b}_${c} = M[(${(a * 4 + b) * 4 + c} * uniforms.tc + tl) * uniforms.oC + o];`)));
+function outputShader(f: WinogradTransforms, epilogue: ConvEpilogue | undefined): string {
+  const { m, n } = f;
   const value = (v: string) => (epilogue ? `epilogue(${v}, o)` : v);
-  const stores = r2.flatMap((a) => r2.flatMap((b) => r2.map((c) => `
-        if (od + ${a} < uniforms.oD && oh + ${b} < uniforms.oH && ow + ${c} < uniforms.oW) {
-          y[(((n * uniforms.oD + od + ${a}) * uniforms.oH + oh + ${b}) * uniforms.oW + ow + ${c}) * uniforms.oC + o] = ${value(`y_${a}_${b}_${c}`)};
-        }`)));
+  const code = transformCode(f.AT, n, (a, b, c) => `M[(((${a} * ${n} + ${b}) * ${n} + ${c}) * uniforms.tc + tl) * uniforms.oC + o]`,
+    (a, b, c, v) => `if (od + ${a} < uniforms.oD && oh + ${b} < uniforms.oH && ow + ${c} < uniforms.oW) {
+          y[(((n * uniforms.oD + od + ${a}) * uniforms.oH + oh + ${b}) * uniforms.oW + ow + ${c}) * uniforms.oC + o] = ${value(v)};
+        }`);
   const bindings = [{ name: 'y', written: true }, { name: 'M', written: false },
     ...(epilogue ? ['bias', ...(epilogue.norm ? ['normMean', 'normVar', 'normGamma', 'normBeta'] : [])] : []).map((name) => ({ name, written: false }))];
   return rawShader(bindings, `oD : i32, oH : i32, oW : i32, oC : i32, ${TILE_UNIFORMS}${epilogueUniformFields(epilogue)}`, THREADS, `
@@ -203,28 +288,27 @@ function outputShader(epilogue: ConvEpilogue | undefined): string {
         if (index >= uniforms.threads) { return; }
         let o = index % uniforms.oC;
         let tl = index / uniforms.oC;${TILE_DECODE}
-        let od = 2 * td;
-        let oh = 2 * th;
-        let ow = 2 * tw;
-        ${loads.join('\n        ')}
-        ${separable3d(aT, 4, 'm', 'y')}${stores.join('')}`, epilogue ? epilogueWgsl(epilogue) : '');
+        let od = ${m} * td;
+        let oh = ${m} * th;
+        let ow = ${m} * tw;
+        ${code}`, epilogue ? epilogueWgsl(epilogue) : '');
 }
 
 /** The class name labels tf.profile's timers. */
 class WinogradOutputProgram extends RawProgram {}
 
 /** Step 1's WGSL: U[p, c, n], one value a thread; `weight` reads the filter at (tap, c, n). */
-export function filterBody(weight: string): string {
+function filterBody(f: WinogradTransforms, weight: string): string {
+  const n = f.n;
   return `
         let n = index % uniforms.wC;
         let r = index / uniforms.wC;
         let c = r % uniforms.gC;
         let p = r / uniforms.gC;
-        // G: rows (1, 0, 0), (1/2, 1/2, 1/2), (1/2, -1/2, 1/2), (0, 0, 1)
-        var G = array<f32, 12>(1.0, 0.0, 0.0, 0.5, 0.5, 0.5, 0.5, -0.5, 0.5, 0.0, 0.0, 1.0);
-        let p1 = p / 16;
-        let p2 = (p / 4) % 4;
-        let p3 = p % 4;
+        var G = array<f32, ${3 * n}>(${f.G.flat().map(literal).join(', ')});
+        let p1 = p / ${n * n};
+        let p2 = (p / ${n}) % ${n};
+        let p3 = p % ${n};
         var acc = 0.0;
         for (var kd = 0; kd < 3; kd = kd + 1) {
           for (var kh = 0; kh < 3; kh = kh + 1) {
@@ -254,28 +338,30 @@ export function runWinogradConv(
   const int = (v: number): ProgramUniform => ({ type: 'int32', data: [v] });
 
   // 1. U = G g G': forward reads W[tap, c, n]; dx the taps reversed and the channel axes swapped
+  const f = winogradTransforms(tiling.m);
+  const P = f.n ** 3;
   const weight = g.pass === 'forward' ? 'W[(tap * uniforms.gC + c) * uniforms.wC + n]' : 'W[((26 - tap) * uniforms.wC + n) * uniforms.gC + c]';
   const flatFilter = reshapeView(backend, filter, [tf.util.sizeFromShape(filter.shape)]);
   const U = backend.runWebGPUProgram(
-    new FlatProgram(['W'], 'gC : i32, wC : i32,', filterBody(weight), `winograd_filter_${g.pass}`, POSITIONS * gC * wC),
+    new FlatProgram(['W'], 'gC : i32, wC : i32,', filterBody(f, weight), `winograd_filter_f${f.m}_${g.pass}`, P * gC * wC),
     [flatFilter], 'float32', [int(gC), int(wC)]);
   release(backend, flatFilter);
 
-  const [tilesD, tilesH, tilesW] = winogradTiles(g);
+  const [tilesD, tilesH, tilesW] = winogradTiles(g, tiling.m);
   const total = g.batch * tilesD * tilesH * tilesW;
-  const perChunk = winogradChunkTiles(g, Math.min(tiling.mib, deviceBindingBytes(backend) / 2 ** 20));
+  const perChunk = winogradChunkTiles(g, tiling.m, Math.min(tiling.mib, deviceBindingBytes(backend) / 2 ** 20));
   const y = rawOutput(raw, [tf.util.sizeFromShape(outShape)]);
   const flatSource = reshapeView(backend, source, [tf.util.sizeFromShape(source.shape)]);
-  const pipeline = rawPipeline(raw.device, `anatomynet_winograd_output${epilogue ? `_epi${epilogue.norm ? 'n' : ''}` : ''}`, () => outputShader(epilogue));
+  const pipeline = rawPipeline(raw.device, `anatomynet_winograd_output_f${f.m}${epilogue ? `_epi${epilogue.norm ? 'n' : ''}` : ''}`, () => outputShader(f, epilogue));
   const noGeometry = GEOMETRY_FIELDS.map(() => 0);
   for (let t0 = 0; t0 < total; t0 += perChunk) {
     const tc = Math.min(perChunk, total - t0);
     const tileUniforms = [tilesD, tilesH, tilesW, t0, tc].map(int);
     // 2. V = B' d B
-    const V = backend.runWebGPUProgram(new WinogradInputProgram(tc, gC), [flatSource], 'float32',
+    const V = backend.runWebGPUProgram(new WinogradInputProgram(f, tc, gC), [flatSource], 'float32',
       [...[...g.gathered, gC, ...g.pad].map(int), ...tileUniforms, int(tc * gC)]);
     // 3. M[p] = V[p] U[p]
-    const gemm = new ImplicitGemmProgram(['V', 'U'], 'winograd', GEMM_FUNCTIONS, tc, wC, gC, POSITIONS, mode, tiling.gemm,
+    const gemm = new ImplicitGemmProgram(['V', 'U'], 'winograd', GEMM_FUNCTIONS, tc, wC, gC, P, mode, tiling.gemm,
       { taps: 1, channels: gC }, undefined, true);
     const M = backend.runWebGPUProgram(gemm, [V, U], 'float32', gemm.uniformValues(noGeometry));
     release(backend, V);
