@@ -5,8 +5,8 @@
 // shared/bench/devpack.sh: `devpack.sh apps/bench/src/gpu.ts` then `run.sh .devpack/bench.mjs ARGS`.
 import * as tf from '@tensorflow/tfjs';
 import {
-  autotuneConv, BACKEND_ORDER, FUSED_CONV3D, hasFusions, settle, withoutFusions, timeBatched, benchConvGflops, boundGpuBufferPool, capGpuBufferPool, gpuAllocationPeak, trimGpuBufferPool, useBestFitGpuBuffers, dawnFlags, loadTunedTilings, referenceConvInput, REFERENCE_CONVS,
-  bindGroupCacheStats, BIND_GROUP_CACHE_ENV, convTilingKey, countDispatches, measureDispatchCost, registerWebgpuKernels, selectBackend, tunedTilings, useStockWebgpuKernels, withoutOwnWebgpuKernels, type BackendName, type ConvTiling, type GemmPass,
+  autotuneConv, BACKEND_ORDER, FUSED_CONV3D, hasFusions, settle, withoutFusions, timeBatched, benchConvGflops, boundGpuBufferPool, capGpuBufferPool, gpuAllocationPeak, trimGpuBufferPool, useBestFitGpuBuffers, dawnFlags, loadTunedTilings, parseTunedTilings, referenceConvInput, REFERENCE_CONVS,
+  bindGroupCacheStats, BIND_GROUP_CACHE_ENV, convTilingKey, countDispatches, measureDispatchCost, registerWebgpuKernels, selectBackend, tunedTilings, useStockWebgpuKernels, withoutOwnWebgpuKernels, type BackendName, type GemmPass,
 } from '@anatomynet/compute';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -393,7 +393,7 @@ try {
     progress(`dispatch cost (us): ${Object.entries(cost).map(([k, v]) => `${k.replace(/_us$/, '')} ${Number(v.toFixed(1))}`).join(', ')}`);
   }
   checkpoint();
-  if (webgpu && argv.tilings) loadTunedTilings(JSON.parse(readFileSync(argv.tilings, 'utf8')) as Record<string, ConvTiling>);
+  if (webgpu && argv.tilings) loadTunedTilings(parseTunedTilings(readFileSync(argv.tilings, 'utf8'), argv.tilings));
   if (webgpu && argv.tune && (!argv.tilings || argv.tuneFilter)) {
     const t0 = performance.now();
     doc.tune = await tuneConvs(parseShapes(argv.tuneShape)[0], argv.tuneReps, tunePasses(argv.tunePasses), argv.tuneFilter ? new RegExp(argv.tuneFilter) : undefined);

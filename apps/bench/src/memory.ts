@@ -5,8 +5,8 @@
 // included, in seconds. Prints one JSON document on stdout (progress on stderr).
 import * as tf from '@tensorflow/tfjs';
 import {
-  boundGpuBufferPool, capGpuBufferPool, gpuMemoryPeaks, gpuPoolStats, loadTunedTilings, selectBackend, trimGpuBufferPool,
-  useBestFitGpuBuffers, withoutGpuExecution, assumeBindingLimit, type ConvTiling,
+  boundGpuBufferPool, capGpuBufferPool, gpuMemoryPeaks, gpuPoolStats, loadTunedTilings, parseTunedTilings, selectBackend, trimGpuBufferPool,
+  useBestFitGpuBuffers, withoutGpuExecution, assumeBindingLimit,
 } from '@anatomynet/compute';
 import { buildModel, DEFAULT_MODEL_CONFIG, readModelConfigFile, recomputeOption, trainStep, type ModelConfig, type Recompute } from '@anatomynet/model';
 import { readFileSync } from 'node:fs';
@@ -123,7 +123,11 @@ const choice = await selectBackend({ prefer: 'webgpu', log: progress });
 if (choice.backend !== 'webgpu') {
   fail(`needs a WebGPU adapter (got ${choice.backend}: ${choice.reason}); on a machine without a GPU, install mesa-vulkan-drivers (lavapipe, see shared/FACTS.md)`, 2);
 }
-if (argv.tilings) loadTunedTilings(JSON.parse(readFileSync(argv.tilings, 'utf8')) as Record<string, ConvTiling>);
+try {
+  if (argv.tilings) loadTunedTilings(parseTunedTilings(readFileSync(argv.tilings, 'utf8'), argv.tilings));
+} catch (e) {
+  fail((e as Error).message);
+}
 if (argv.bindingGib != null) assumeBindingLimit(Math.min(argv.bindingGib * 2 ** 30, 2 ** 32 - 4));
 
 const a = choice.adapter;

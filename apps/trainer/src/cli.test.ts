@@ -10,10 +10,12 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, test } from 'vitest';
 import { readDicomFile, readNifti, writeCtSeries } from '@anatomynet/data';
 import { writeTinyDataset, writeTinyGrid } from '@anatomynet/training/testing';
+import { requestDawnAdapter } from '@anatomynet/compute';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const root = mkdtempSync(join(tmpdir(), 'trainer-cli-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
+const adapter = await requestDawnAdapter();
 
 interface Exit {
   code: number | null;
@@ -35,10 +37,10 @@ function trainer(...args: string[]): Promise<Exit> {
 
 const OPTIONS: Record<string, string[]> = {
   model: ['--config', '--input', '--detail'],
-  train: ['--config', '--grid', '--row', '--profile', '--dataset', '--db', '--runs', '--experiment', '--name', '--resume', '--backend', '--recompute', '--keep-segments', '--gpu-pool-gb', '--gpu-best-fit'],
-  grid: ['<files..>', '--profile', '--dataset', '--db', '--runs', '--workers', '--worker', '--retry-failed', '--backend', '--threads', '--recompute', '--keep-segments', '--gpu-pool-gb', '--gpu-best-fit'],
+  train: ['--config', '--grid', '--row', '--profile', '--dataset', '--db', '--runs', '--experiment', '--name', '--resume', '--backend', '--recompute', '--keep-segments', '--gpu-pool-gb', '--gpu-best-fit', '--gpu-tilings'],
+  grid: ['<files..>', '--profile', '--dataset', '--db', '--runs', '--workers', '--worker', '--retry-failed', '--backend', '--threads', '--recompute', '--keep-segments', '--gpu-pool-gb', '--gpu-best-fit', '--gpu-tilings'],
   status: ['--db', '--grid', '--experiment', '--stale-minutes', '--json'],
-  segment: ['--run', '--db', '--model', '--input', '--out', '--series', '--lcc', '--backend'],
+  segment: ['--run', '--db', '--model', '--input', '--out', '--series', '--lcc', '--backend', '--gpu-tilings'],
 };
 
 describe('trainer --help', () => {
@@ -72,6 +74,27 @@ describe('trainer train', () => {
     const r = await trainer('train', '--keep-segments', 'out', '--dataset', join(root, 'no-dataset'), '--db', db, '--backend', 'cpu');
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('--keep-segments goes with --recompute');
+    expect(existsSync(db)).toBe(false);
+  });
+});
+
+describe('trainer --gpu-tilings', () => {
+  const config = join(root, 'defaults.json');
+  writeFileSync(config, '{}');
+  test('on a backend other than webgpu it says it is not used, and goes on', async () => {
+    const r = await trainer('train', '--config', config, '--gpu-tilings', join(root, 'none.json'), '--dataset', join(root, 'no-dataset'), '--db', join(root, 'never3.db'), '--backend', 'cpu');
+    expect(r.stderr).toContain(`--gpu-tilings ${join(root, 'none.json')}: not used, the backend is cpu`);
+    // it went on to the dataset, which is missing
+    expect(r.stderr).toContain('no-dataset');
+  });
+
+  test.skipIf(!adapter)('on webgpu a damaged file exits 1 naming the file and the entry, before any training', async () => {
+    const bad = join(root, 'tilings.json');
+    writeFileSync(bad, JSON.stringify({ 'forward|k3x3x3|48->48|s111|d111': { algo: 'winograd', m: 2 } }));
+    const db = join(root, 'never4.db');
+    const r = await trainer('train', '--config', config, '--gpu-tilings', bad, '--dataset', join(root, 'no-dataset'), '--db', db, '--backend', 'webgpu');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`--gpu-tilings ${bad}: entry "forward|k3x3x3|48->48|s111|d111" (winograd) lacks integer mib`);
     expect(existsSync(db)).toBe(false);
   });
 });

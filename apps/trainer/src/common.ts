@@ -1,9 +1,10 @@
 /** What the trainer's commands share: backend and database options, git commit, signal handling. */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { Argv } from 'yargs';
-import { capGpuBufferPool, registerCpuKernels, selectBackend, useBestFitGpuBuffers, type BackendChoice } from '@anatomynet/compute';
+import { capGpuBufferPool, loadTunedTilings, parseTunedTilings, registerCpuKernels, selectBackend, useBestFitGpuBuffers, type BackendChoice } from '@anatomynet/compute';
 import { openSqliteStore } from '@anatomynet/tracking';
 import { createProgressBar } from '@anatomynet/cli';
 import type { TrainProgress } from '@anatomynet/training';
@@ -45,6 +46,10 @@ export function withBackendOption<T>(y: Argv<T>) {
       default: true,
       describe: 'webgpu: a request of 1 MiB or more with no freed buffer of its size takes one up to twice as large: a 178x302x225 --recompute step allocates at most 18.3 GB instead of 27.3 GB (npm run bench:memory; --no-gpu-best-fit: tfjs\'s exact sizes)',
     })
+    .option('gpu-tilings', {
+      type: 'string',
+      describe: 'webgpu: conv kernels tuned on this GPU, a JSON file from the GPU bench (tsx apps/bench/src/gpu.ts --save-tilings FILE; cuDNN\'s benchmark mode, kept): each conv class it lists runs its tuned kernel (GEMM tiling, direct, Winograd), the rest the defaults. Recorded with the run',
+    })
     .check((a) => (a.keepSegments !== undefined && !a.recompute ? '--keep-segments goes with --recompute (it names the segments not recomputed)' : true));
 }
 
@@ -60,22 +65,44 @@ export function openStore(db: string, o: { create?: boolean } = {}) {
   return openSqliteStore(path);
 }
 
-/** The GPU memory options of {@link withBackendOption}. */
-export interface GpuMemoryArgs {
+/** The GPU options of {@link withBackendOption}. */
+export interface GpuArgs {
   gpuPoolGb?: number;
   gpuBestFit?: boolean;
+  gpuTilings?: string;
 }
 
-export async function startBackend(prefer?: string, threads?: number, gpu: GpuMemoryArgs = {}): Promise<{ name: string; adapter?: string; choice: BackendChoice }> {
+/** The tuned kernels of `file` loaded for the webgpu backend; returns what the run records of them. */
+function loadGpuTilings(file: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new Error(`--gpu-tilings ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); write one with tsx apps/bench/src/gpu.ts --save-tilings ${file}`);
+  }
+  const table = parseTunedTilings(text, `--gpu-tilings ${file}`);
+  loadTunedTilings(table);
+  const digest = createHash('sha256').update(text).digest('hex').slice(0, 12);
+  return `${basename(file)} (sha256 ${digest}, ${Object.keys(table).length} conv passes)`;
+}
+
+export async function startBackend(
+  prefer?: string, threads?: number, gpu: GpuArgs = {},
+): Promise<{ name: string; adapter?: string; gpuTilings?: string; choice: BackendChoice }> {
   const { gpuPoolGb, gpuBestFit = true } = gpu;
   const choice = await selectBackend({ prefer: prefer as BackendChoice['backend'] | undefined });
   if (gpuPoolGb !== undefined && !(gpuPoolGb >= 0)) throw new Error(`--gpu-pool-gb ${gpuPoolGb}: give a number of GiB, 0 or more`);
   if (choice.backend === 'webgpu' && gpuPoolGb !== undefined) capGpuBufferPool(gpuPoolGb * 2 ** 30);
   if (choice.backend === 'webgpu') useBestFitGpuBuffers(gpuBestFit);
+  let gpuTilings: string | undefined;
+  if (gpu.gpuTilings !== undefined) {
+    if (choice.backend === 'webgpu') gpuTilings = loadGpuTilings(gpu.gpuTilings);
+    else process.stderr.write(`--gpu-tilings ${gpu.gpuTilings}: not used, the backend is ${choice.backend}\n`);
+  }
   // Parallel grid workers share the cores: each one's convolution thread pool gets its share.
   if (choice.backend === 'cpu' && threads) registerCpuKernels({ threads });
   const a = choice.adapter;
-  return { name: choice.backend, adapter: a ? [a.vendor, a.architecture, a.description].filter(Boolean).join(' ') : undefined, choice };
+  return { name: choice.backend, adapter: a ? [a.vendor, a.architecture, a.description].filter(Boolean).join(' ') : undefined, gpuTilings, choice };
 }
 
 /** The checkout's commit (with "+dirty" when files changed), or undefined outside git. */

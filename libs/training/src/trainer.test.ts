@@ -89,10 +89,15 @@ describe('trainRun', () => {
     for (let i = 0; i < a.length; i++) expect(b[i].value).toBeCloseTo(a[i].value, 3);
     expect(await store.getParams(again.runId)).toMatchObject({ recompute: 'true' });
     // the output convs kept, the blocks recomputed: the same losses, and the parameter says which
-    const some = await trainRun({ config: cfg, datasetDir: ds, store, experiment: 'rc', runName: 'keep-out', runsDir: join(root, 'runs'), recompute: { keep: ['out'] } });
+    const some = await trainRun({
+      config: cfg, datasetDir: ds, store, experiment: 'rc', runName: 'keep-out', runsDir: join(root, 'runs'), recompute: { keep: ['out'] },
+      backend: { name: 'cpu', gpuTilings: 'tilings.json (sha256 0123456789ab, 4 conv passes)' },
+    });
     const c = await store.metricSeries(some.runId, 'train/loss');
     for (let i = 0; i < a.length; i++) expect(c[i].value).toBeCloseTo(a[i].value, 3);
-    expect(await store.getParams(some.runId)).toMatchObject({ recompute: 'all but out' });
+    // tuned GPU kernels given to the run are recorded with it; none, nothing
+    expect(await store.getParams(some.runId)).toMatchObject({ recompute: 'all but out', gpuTilings: 'tilings.json (sha256 0123456789ab, 4 conv passes)' });
+    expect(await store.getParams(plain.runId)).not.toHaveProperty('gpuTilings');
     await store.close();
   }, 600_000);
 

@@ -52,7 +52,8 @@ export interface TrainOptions {
   resumeRunId?: string;
   /** Recompute blocks in the backward pass (less memory, more compute; see libs/model forward). */
   recompute?: Recompute;
-  backend?: { name: string; adapter?: string };
+  /** Recorded with the run: the backend, its adapter, and the tuned GPU kernels it was given. */
+  backend?: { name: string; adapter?: string; gpuTilings?: string };
   gitCommit?: string;
   /** Stop (as KILLED, checkpoint kept) after this many epochs of this process: for tests of resume. */
   stopAfterEpochs?: number;
@@ -136,7 +137,10 @@ async function startOrResume(o: TrainOptions, ds: Dataset) {
       datasetDigest: ds.manifestDigest,
       backend: o.backend?.name,
       adapter: o.backend?.adapter,
-      params: { seed: cfg.seed, loss: cfg.loss.name, pools: cfg.model.pools, block: cfg.model.block, merge: cfg.model.merge, configDigest: runConfigDigest(cfg), recompute: recomputeParam(o.recompute) },
+      params: {
+        seed: cfg.seed, loss: cfg.loss.name, pools: cfg.model.pools, block: cfg.model.block, merge: cfg.model.merge, configDigest: runConfigDigest(cfg), recompute: recomputeParam(o.recompute),
+        ...(o.backend?.gpuTilings ? { gpuTilings: o.backend.gpuTilings } : {}),
+      },
     });
     const model = buildModel(cfg.model, { seed: cfg.seed });
     const state: LoopState = { epoch: 0, step: 0, phase: phaseOf(cfg, 0), bestValDice: -Infinity, bestEpoch: -1 };

@@ -3,10 +3,10 @@ import { availableParallelism, hostname } from 'node:os';
 import type { CommandModule } from 'yargs';
 import { parseGridSelection, planGrid, readGridFile, runGrid, selectRows, trainRun, type GridCellPlan } from '@anatomynet/training';
 import type { TrackingStore } from '@anatomynet/tracking';
-import { gitCommit, killRunOnSignal, openStore, runsDirOf, startBackend, trainProgress, withBackendOption, withStoreOptions, type GpuMemoryArgs } from '../common';
+import { gitCommit, killRunOnSignal, openStore, runsDirOf, startBackend, trainProgress, withBackendOption, withStoreOptions, type GpuArgs } from '../common';
 import { recomputeOption } from '@anatomynet/model';
 
-interface GridArgs extends GpuMemoryArgs {
+interface GridArgs extends GpuArgs {
   files: string[];
   profile: string;
   dataset: string;

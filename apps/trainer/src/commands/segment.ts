@@ -1,9 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { loadInputCt, loadRunModel, segmentToFiles } from '@anatomynet/training';
-import { openStore, startBackend, withBackendOption, type GpuMemoryArgs } from '../common';
+import { openStore, startBackend, withBackendOption, type GpuArgs } from '../common';
 
-interface SegmentArgs extends GpuMemoryArgs {
+interface SegmentArgs extends GpuArgs {
   run?: string;
   db?: string;
   model?: string;

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { planGrid, readGridFile, resolveRunConfig, RunConfigError, trainRun, type RunConfig } from '@anatomynet/training';
-import { gitCommit, killRunOnSignal, openStore, runsDirOf, startBackend, trainProgress, withBackendOption, withStoreOptions, type GpuMemoryArgs } from '../common';
+import { gitCommit, killRunOnSignal, openStore, runsDirOf, startBackend, trainProgress, withBackendOption, withStoreOptions, type GpuArgs } from '../common';
 import { recomputeOption } from '@anatomynet/model';
 
-interface TrainArgs extends GpuMemoryArgs {
+interface TrainArgs extends GpuArgs {
   config?: string;
   grid?: string;
   row?: string;

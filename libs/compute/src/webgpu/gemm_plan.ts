@@ -165,6 +165,43 @@ export function tunedTilings(): Record<string, ConvTiling> {
   return Object.fromEntries([...tuned].sort(([a], [b]) => a.localeCompare(b)));
 }
 
+/** The numeric fields each kind of tiling must have. */
+const TILING_FIELDS: Record<string, string[]> = {
+  gemm: ['tm', 'rm', 'tk', 'tnt', 'rn'],
+  direct: ['lw', 'vw', 'th', 'td', 'cc'],
+  'direct-dw': ['tw', 'th', 'td', 'cc', 'vl'],
+  winograd: ['m', 'mib'],
+};
+
+/**
+ * Tuned tilings from JSON (`npm run bench`'s --save-tilings, {@link tunedTilings}), checked entry by
+ * entry so that a damaged or foreign file is refused naming `source` and the entry, not run.
+ * Whether a tiling fits its conv is checked again where it is used (an unfit one falls back).
+ */
+export function parseTunedTilings(json: string, source: string): Record<string, ConvTiling> {
+  let table: unknown;
+  try {
+    table = JSON.parse(json);
+  } catch (e) {
+    throw new RangeError(`${source}: not JSON (${(e as Error).message})`);
+  }
+  if (typeof table !== 'object' || table === null || Array.isArray(table)) throw new RangeError(`${source}: expected an object of conv classes to tilings`);
+  const check = (key: string, t: unknown, kind: string): void => {
+    if (typeof t !== 'object' || t === null) throw new RangeError(`${source}: entry "${key}" is not a tiling object`);
+    const missing = TILING_FIELDS[kind].filter((f) => !Number.isInteger((t as Record<string, unknown>)[f]));
+    if (missing.length > 0) throw new RangeError(`${source}: entry "${key}" (${kind}) lacks integer ${missing.join(', ')}`);
+  };
+  for (const [key, t] of Object.entries(table)) {
+    if (!/^(forward|dx|dw)\|k\d+x\d+x\d+\|\d+->\d+\|s\d+\|d\d+$/.test(key)) throw new RangeError(`${source}: "${key}" is not a conv class (pass|kDxHxW|cin->cout|sSSS|dDDD)`);
+    const algo = (t as { algo?: unknown } | null)?.algo;
+    const kind = algo === undefined ? 'gemm' : String(algo);
+    if (!(kind in TILING_FIELDS)) throw new RangeError(`${source}: entry "${key}" has an unknown kernel "${kind}"`);
+    check(key, t, kind);
+    if (kind === 'winograd') check(key, (t as WinogradTiling).gemm, 'gemm');
+  }
+  return table as Record<string, ConvTiling>;
+}
+
 export function loadTunedTilings(table: Record<string, ConvTiling>): void {
   for (const [k, t] of Object.entries(table)) tuned.set(k, t);
 }

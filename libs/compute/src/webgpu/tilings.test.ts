@@ -10,7 +10,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../backend';
 import { autotuneConv } from './autotune';
 import { tilingCandidates, tilingKey, tilingThreads, tilingValid, type GemmTiling } from './conv3d_gemm';
-import { candidatesFor, clearTunedTilings, convTilingKey, directFor, forceTiling, gemmPlan, isDirect, rememberTiling, tilingFor, untunedTiling, type GemmPass } from './gemm_plan';
+import { candidatesFor, clearTunedTilings, convTilingKey, directFor, forceTiling, gemmPlan, isDirect, parseTunedTilings, rememberTiling, tilingFor, untunedTiling, type GemmPass } from './gemm_plan';
 import { deviceSharedBytes, type WebGPUBackendLike } from './program';
 import { adapterPromise, compareWithCpu, SKIP_NOTE } from './test_util';
 
@@ -45,6 +45,30 @@ const CASES: Case[] = [
   { name: 'dW step (Cin 5, Cout 9)', pass: 'dw', x: [1, 6, 7, 5, 5], f: [3, 3, 3, 5, 9], stride: 1 },
   { name: 'dW step4 (Cin 12, Cout 7), stride 2', pass: 'dw', x: [1, 7, 6, 9, 12], f: [3, 3, 3, 12, 7], stride: 2 },
 ];
+
+describe('tuned tilings read from JSON (no GPU)', () => {
+  const table = {
+    'forward|k3x3x3|48->48|s111|d111': { algo: 'winograd', m: 4, gemm: { tm: 128, rm: 8, tk: 16, tnt: 8, rn: 6, bv: true }, mib: 256 },
+    'forward|k3x3x3|17->16|s111|d111': { algo: 'direct', lw: 8, vw: 4, th: 16, td: 2, cc: 3 },
+    'dw|k3x3x3|16->10|s111|d111': { algo: 'direct-dw', tw: 16, th: 4, td: 1, vl: 2, cc: 16 },
+    'dx|k1x1x1|104->48|s111|d111': { tm: 64, rm: 4, tk: 8, tnt: 8, rn: 8 },
+  };
+
+  it('takes every kind of kernel the tuner saves, and what it takes is what was saved', () => {
+    expect(parseTunedTilings(JSON.stringify(table), 'tilings.json')).toEqual(table);
+  });
+
+  it.each([
+    ['{', /^t.json: not JSON/],
+    ['[]', /^t.json: expected an object of conv classes to tilings$/],
+    [JSON.stringify({ 'forward|3x3': table['dx|k1x1x1|104->48|s111|d111'] }), /^t.json: "forward\|3x3" is not a conv class/],
+    [JSON.stringify({ 'dx|k1x1x1|1->4|s111|d111': { algo: 'fft' } }), /^t.json: entry "dx\|k1x1x1\|1->4\|s111\|d111" has an unknown kernel "fft"$/],
+    [JSON.stringify({ 'dx|k1x1x1|1->4|s111|d111': { tm: 64, rm: 4, tk: '8', tnt: 8 } }), /lacks integer tk, rn$/],
+    [JSON.stringify({ 'dx|k3x3x3|8->4|s111|d111': { algo: 'winograd', m: 2, mib: 256, gemm: null } }), /entry "dx\|k3x3x3\|8->4\|s111\|d111" is not a tiling object$/],
+  ])('refuses %s naming the file and the entry', (json, message) => {
+    expect(() => parseTunedTilings(json, 't.json')).toThrow(message);
+  });
+});
 
 const adapter = await adapterPromise;
 
