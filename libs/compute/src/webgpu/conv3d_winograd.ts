@@ -13,8 +13,8 @@
  * device's largest binding, 2 GiB on an H100), each chunk submitted before the next so that tfjs
  * hands its V and M to the next one:
  *   1. U[p, c, n] = G g G' of the filter (once per call; p = n^3 transformed position),
- *   2. V[p, t, c] = B' d B of the chunk's tiles (one thread per tile and channel: 64 loads, 64 stores),
- *   3. M[p, t, n] = V[p] U[p]: 64 GEMMs over the gathered channels, on the implicit-GEMM program
+ *   2. V[p, t, c] = B' d B of the chunk's tiles (one thread per tile and channel: n^3 loads and stores),
+ *   3. M[p, t, n] = V[p] U[p]: n^3 GEMMs over the gathered channels, on the implicit-GEMM program
  *      (conv3d_gemm.ts, batched over p with tap-major vec4 loads),
  *   4. y = A' M A (one thread per tile and written channel), through the fused conv's epilogue,
  *      written in place into the whole output (a raw shader, raw_program.ts).
@@ -121,10 +121,11 @@ export function winogradValid(t: WinogradTiling, g: DirectGeometry): boolean {
  * channels fill them, else 8 (its K is only the gathered channels, 32-104 in the reference
  * network), packed B where it fits, each for F(2) and F(4), in chunks of 256 MiB. Larger chunks
  * mean fewer dispatches (the reference network's forward transforms about 37 GB at 178x302x225 in
- * F(2): 860 dispatches at 128 MiB, 216 at 512) but more memory: the whole-volume training step with
- * every 3x3x3 conv's forward and dx on F(2) (bench:memory --binding-gib 2, H100 tilings, best fit,
- * out, dec0-2 and enc3 kept) allocated 19.1 GB at most at 128 MiB, 22.0 at 512 and 24.4 at 1024
- * (20.2 without Winograd).
+ * F(2): its eval forward records 555 dispatches at 256 MiB, F(4) 288, 57 without Winograd) but
+ * more memory: the whole-volume training step with every 3x3x3 conv's forward and dx on F(2)
+ * (bench:memory --binding-gib 2, H100 tilings, best fit, out, dec0-2 and enc3 kept) allocated 19.1 GB
+ * at most at 128 MiB, 19.5 at 256, 22.0 at 512 and 24.4 at 1024 (F(4) at 256: 19.7; 20.2 without
+ * Winograd).
  */
 export function winogradCandidates(g: DirectGeometry): WinogradTiling[] {
   const mode = winogradMode(g);
