@@ -164,8 +164,11 @@ export function gemmMode(channels: number): GemmMode {
   return channels % 4 === 0 ? 'tap4' : 'tap';
 }
 
-/** The tilings worth timing for N output columns in a mode (`channels`: tap modes' slab fit). */
-export function tilingCandidates(N: number, mode: GemmMode, channels = 0): GemmTiling[] {
+/**
+ * The tilings worth timing for N output columns in a mode (`channels`: tap modes' slab fit, where
+ * each tap pads the channels to whole slabs; undefined: any slab depth).
+ */
+export function tilingCandidates(N: number, mode: GemmMode, channels?: number): GemmTiling[] {
   const out: GemmTiling[] = [];
   const n = Math.max(N, 1);
   for (const { tnt, rn } of columnSplits(N)) {
@@ -175,7 +178,7 @@ export function tilingCandidates(N: number, mode: GemmMode, channels = 0): GemmT
         // small tiles or thin per-thread blocks leave the FMA units waiting on workgroup memory
         if (tm < 64 || tm > 256 || rm * Math.min(rn, n) < 8) continue;
         for (const tk of [8, 16]) {
-          if ((mode === 'tap' || mode === 'tap4') && !tapMajorFits(channels, tk)) continue;
+          if ((mode === 'tap' || mode === 'tap4') && channels !== undefined && !tapMajorFits(channels, tk)) continue;
           const t = { tm, rm, tk, tnt, rn };
           if (tilingValid(t, mode)) out.push(t);
         }

@@ -45,7 +45,7 @@ describe('Winograd F(2x2x2, 3x3x3) without a GPU', () => {
     expect(rowExpression([1 / 24, -1 / 12, 1 / 6], ['a', 'b', 'c'])).toBe(`${Math.fround(1 / 24)} * a - ${Math.fround(1 / 12)} * b + ${Math.fround(1 / 6)} * c`);
   });
 
-  it('serves forward and dx of stride-1 3x3x3 convs whose gathered channels fill tap-major slabs, nothing else', () => {
+  it('serves forward and dx of stride-1 3x3x3 convs, nothing else', () => {
     const plan = (pass: 'forward' | 'dx' | 'dw', x: [number, number, number, number, number], f: [number, number, number, number, number], stride = 1) =>
       gemmPlan(pass, convInfo(x, f, 'same', stride));
     expect(plan('forward', [1, 8, 8, 8, 48], [3, 3, 3, 48, 56]).winograd).toMatchObject({ gatheredC: 48, writtenC: 56 });
@@ -55,8 +55,11 @@ describe('Winograd F(2x2x2, 3x3x3) without a GPU', () => {
     expect(plan('dw', [1, 8, 8, 8, 48], [3, 3, 3, 48, 56]).winograd).toBeUndefined();
     expect(plan('forward', [1, 8, 8, 8, 48], [3, 3, 3, 48, 56], 2).winograd).toBeUndefined();
     expect(plan('forward', [1, 8, 8, 8, 48], [1, 1, 1, 48, 56]).winograd).toBeUndefined();
-    // 17 channels pad to 24 or 32 (more than 20% waste): the GEMM's flat mode, not batched
-    expect(plan('forward', [1, 8, 8, 8, 17], [3, 3, 3, 17, 16]).winograd).toBeUndefined();
+    // the output block's 17 channels: scalar loads, 8-deep slabs (24 channels, where 16-deep pad to 32)
+    const out = plan('forward', [1, 8, 8, 8, 17], [3, 3, 3, 17, 16]).winograd!;
+    expect(winogradMode(out)).toBe('tap');
+    expect(new Set(winogradCandidates(out).map((t) => t.gemm.tk))).toEqual(new Set([8]));
+    expect(new Set(winogradCandidates(plan('forward', [1, 8, 8, 8, 48], [3, 3, 3, 48, 56]).winograd!).map((t) => t.gemm.tk))).toEqual(new Set([16]));
   });
 
   it('offers its candidates to the tuner, each well formed, and keeps chunks within their budget', () => {
@@ -91,6 +94,7 @@ const CASES: Case[] = [
   { name: 'ragged tiles on every axis, 8 -> 16 (vec4 loads)', x: [1, 5, 7, 9, 8], f: [3, 3, 3, 8, 16], pad: 'same', mib: 64 },
   { name: 'batch 2, 14 -> 22 (scalar loads)', x: [2, 6, 5, 7, 14], f: [3, 3, 3, 14, 22], pad: 'same', mib: 64 },
   { name: "'valid', 16 -> 8", x: [1, 7, 6, 9, 16], f: [3, 3, 3, 16, 8], pad: 'valid', mib: 64 },
+  { name: 'the output block\'s 17 -> 10 (scalar loads both ways)', x: [1, 6, 9, 11, 17], f: [3, 3, 3, 17, 10], pad: 'same', mib: 64 },
   // F(2): 7 x 11 x 13 = 1,001 tiles, 256 a chunk; F(4): 4 x 6 x 7 = 168 tiles, 75 a chunk: the last partial
   { name: 'several chunks of tiles, 16 -> 16', x: [1, 14, 21, 26, 16], f: [3, 3, 3, 16, 16], pad: 'same', mib: 1 },
 ];

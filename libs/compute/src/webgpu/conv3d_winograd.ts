@@ -21,8 +21,8 @@
  * F(2,3)'s transforms hold only 0, +-1 and +-1/2, so it keeps the direct conv's accuracy in fp32.
  */
 import * as tf from '@tensorflow/tfjs';
-import { epilogueInputs, epilogueUniformFields, epilogueUniforms, epilogueWgsl, type ConvEpilogue } from './epilogue';
-import { GEOMETRY_FIELDS, gemmMode, ImplicitGemmProgram, tapMajorFits, tilingCandidates, tilingKey, tilingThreads, tilingValid, type GemmFunctions, type GemmMode, type GemmTiling } from './conv3d_gemm';
+import { epilogueInputs, epilogueKey, epilogueUniformFields, epilogueUniforms, epilogueWgsl, type ConvEpilogue } from './epilogue';
+import { GEOMETRY_FIELDS, ImplicitGemmProgram, tilingCandidates, tilingKey, tilingThreads, tilingValid, type GemmFunctions, type GemmMode, type GemmTiling } from './conv3d_gemm';
 import type { DirectGeometry } from './conv3d_direct';
 import { deviceBindingBytes, FlatProgram, release, reshapeView, spreadWorkgroups, submitRecorded, type ProgramUniform, type TensorInfo, type WebGPUBackendLike, type WebGPUProgram } from './program';
 import { rawOutput, rawPipeline, RawProgram, rawShader, runRaw, type RawBackend } from './raw_program';
@@ -87,12 +87,19 @@ export const applyMatrix = (M: number[][]) => (v: string[]): string[] => M.map((
 const THREADS = 64;
 const range = (k: number): number[] => Array.from({ length: k }, (_, i) => i);
 
-/** The Winograd kernel's K order: tap-major over the gathered channels (the batched GEMM needs it), or none. */
+/**
+ * The batched GEMM's K order for a 3x3x3 conv (undefined: not a Winograd conv): tap-major over the
+ * gathered channels, read as vec4 where they are a multiple of 4. Its K is the channels alone, so
+ * padding them to whole slabs costs once, not once per tap as in the implicit GEMM's K (gemmMode):
+ * any channel count will do, the output block's 17 included.
+ */
 export function winogradMode(g: DirectGeometry): GemmMode | undefined {
   if (g.filter.some((f) => f !== 3)) return undefined;
-  const mode = gemmMode(g.gatheredC);
-  return mode === 'tap' || mode === 'tap4' ? mode : undefined;
+  return g.gatheredC % 4 === 0 ? 'tap4' : 'tap';
 }
+
+/** The slab depth that pads the gathered channels least (16 where both pad alike). */
+const slabDepth = (channels: number): number => (Math.ceil(channels / 16) * 16 <= Math.ceil(channels / 8) * 8 ? 16 : 8);
 
 /** Output tiles per axis (m written voxels each; the last may hang over the edge). */
 export const winogradTiles = (g: DirectGeometry, m: 2 | 4): [number, number, number] =>
@@ -112,13 +119,12 @@ export function winogradChunkTiles(g: DirectGeometry, m: 2 | 4, mib: number): nu
 export function winogradValid(t: WinogradTiling, g: DirectGeometry): boolean {
   const mode = winogradMode(g);
   // one binding holds at most 2 GiB (maxStorageBufferBindingSize's usual value)
-  return mode !== undefined && (t.m === 2 || t.m === 4) && t.mib >= 1 && t.mib <= 2047
-    && tilingValid(t.gemm, mode) && tapMajorFits(g.gatheredC, t.gemm.tk);
+  return mode !== undefined && (t.m === 2 || t.m === 4) && t.mib >= 1 && t.mib <= 2047 && tilingValid(t.gemm, mode);
 }
 
 /**
- * Tilings worth timing: the batched GEMM's tilings with 8 rows a thread and 16-deep slabs where the
- * channels fill them, else 8 (its K is only the gathered channels, 32-104 in the reference
+ * Tilings worth timing: the batched GEMM's tilings with 8 rows a thread and the slab depth that
+ * pads the gathered channels least (its K is only those channels, 16-104 in the reference
  * network), packed B where it fits, each for F(2) and F(4), in chunks of 256 MiB. Larger chunks
  * mean fewer dispatches (the reference network's forward transforms about 37 GB at 178x302x225 in
  * F(2): its eval forward records 555 dispatches at 256 MiB, F(4) 288, 57 without Winograd) but
@@ -130,8 +136,8 @@ export function winogradValid(t: WinogradTiling, g: DirectGeometry): boolean {
 export function winogradCandidates(g: DirectGeometry): WinogradTiling[] {
   const mode = winogradMode(g);
   if (!mode) return [];
-  const tk = tapMajorFits(g.gatheredC, 16) ? 16 : 8;
-  const gemms = tilingCandidates(g.writtenC, mode, g.gatheredC)
+  const tk = slabDepth(g.gatheredC);
+  const gemms = tilingCandidates(g.writtenC, mode)
     .filter((t) => t.rm === 8 && t.tk === tk && tilingThreads(t) >= 128)
     .map((t) => (tilingValid({ ...t, bv: true }, mode) ? { ...t, bv: true } : t));
   return ([2, 4] as const).flatMap((m) => gemms.map((gemm) => ({ algo: 'winograd' as const, m, gemm, mib: 256 })));
@@ -353,7 +359,8 @@ export function runWinogradConv(
   const perChunk = winogradChunkTiles(g, tiling.m, Math.min(tiling.mib, deviceBindingBytes(backend) / 2 ** 20));
   const y = rawOutput(raw, [tf.util.sizeFromShape(outShape)]);
   const flatSource = reshapeView(backend, source, [tf.util.sizeFromShape(source.shape)]);
-  const pipeline = rawPipeline(raw.device, `anatomynet_winograd_output_f${f.m}${epilogue ? `_epi${epilogue.norm ? 'n' : ''}` : ''}`, () => outputShader(f, epilogue));
+  // the key names everything the shader's code depends on (the epilogue's norm and activation too)
+  const pipeline = rawPipeline(raw.device, `anatomynet_winograd_output_f${f.m}${epilogueKey(epilogue)}`, () => outputShader(f, epilogue));
   const noGeometry = GEOMETRY_FIELDS.map(() => 0);
   for (let t0 = 0; t0 < total; t0 += perChunk) {
     const tc = Math.min(perChunk, total - t0);
