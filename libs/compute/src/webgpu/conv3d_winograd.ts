@@ -127,11 +127,11 @@ export function winogradValid(t: WinogradTiling, g: DirectGeometry): boolean {
  * pads the gathered channels least (its K is only those channels, 16-104 in the reference
  * network), packed B where it fits, each for F(2) and F(4), in chunks of 256 MiB. Larger chunks
  * mean fewer dispatches (the reference network's forward transforms about 37 GB at 178x302x225 in
- * F(2): its eval forward records 555 dispatches at 256 MiB, F(4) 288, 57 without Winograd) but
- * more memory: the whole-volume training step with every 3x3x3 conv's forward and dx on F(2)
- * (bench:memory --binding-gib 2, H100 tilings, best fit, out, dec0-2 and enc3 kept) allocated 19.1 GB
- * at most at 128 MiB, 19.5 at 256, 22.0 at 512 and 24.4 at 1024 (F(4) at 256: 19.7; 20.2 without
- * Winograd).
+ * F(2): its eval forward records 630 dispatches at 256 MiB, F(4) 321, 57 without Winograd) but
+ * more memory: the whole-volume training step with the half-resolution convs' forward and dx on
+ * F(2) (bench:memory --binding-gib 2, H100 tilings, best fit, out, dec0-2 and enc3 kept) allocated
+ * 19.1 GB at most at 128 MiB, 19.5 at 256, 22.0 at 512 and 24.4 at 1024 (every stride-1 3x3x3 conv
+ * at 256: 19.7 with F(2), 19.6 with F(4); 20.2 without Winograd).
  */
 export function winogradCandidates(g: DirectGeometry): WinogradTiling[] {
   const mode = winogradMode(g);
