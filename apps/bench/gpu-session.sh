@@ -51,7 +51,7 @@ timeout "${OURS_TIMEOUT:-300}" bash $B --shapes 64x128x128,178x302x225 --conv-sh
   --json-out "$OUT/ours.json" > /dev/null 2> "$OUT/ours.err"
 stamp "ours rc=$?"
 pack
-grep -E ' out |forward|train step|check|voxel sum|dispatch cost|failed|Error' "$OUT/ours.err" | grep -v kernels | cut -c1-220 | head -n 60
+grep -E ' out |forward|train step|check|voxel sum|dispatch cost|failed|Error| tune ' "$OUT/ours.err" | grep -v kernels | cut -c1-220 | head -n 100
 # The optional steps below, most telling first; each runs only if its timeout still ends before
 # DEADLINE seconds from the start (default 570: one device call may last 600 s), else it says so.
 fits() {
