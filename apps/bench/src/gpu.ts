@@ -247,7 +247,6 @@ async function benchVoxelSums(shape: Dhw) {
   return out;
 }
 
-/** Times every candidate tiling of each reference conv at `shape` and keeps the fastest. */
 const PASSES: GemmPass[] = ['forward', 'dx', 'dw'];
 
 /** The passes of --tune-passes, refusing unknown names. */
@@ -258,6 +257,7 @@ function tunePasses(list: string): GemmPass[] {
   return passes as GemmPass[];
 }
 
+/** Times every candidate tiling of the given passes of each reference conv at `shape` and keeps the fastest. */
 async function tuneConvs(shape: Dhw, reps: number, passes: GemmPass[], only?: RegExp) {
   const rows = [];
   for (const c of REFERENCE_CONVS.filter((r) => !only || only.test(r.name))) {

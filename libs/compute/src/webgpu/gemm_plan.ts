@@ -174,7 +174,7 @@ const TILING_FIELDS: Record<string, string[]> = {
 };
 
 /**
- * Tuned tilings from JSON (`npm run bench`'s --save-tilings, {@link tunedTilings}), checked entry by
+ * Tuned tilings from JSON (the GPU bench's --save-tilings, apps/bench/src/gpu.ts), checked entry by
  * entry so that a damaged or foreign file is refused naming `source` and the entry, not run.
  * Whether a tiling fits its conv is checked again where it is used (an unfit one falls back).
  */
