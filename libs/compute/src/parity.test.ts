@@ -68,7 +68,7 @@ async function lossAndGrads(backend: string, recompute = false): Promise<{ loss:
   return { loss, grads: out };
 }
 
-/** A Winograd tiling valid for every gathered channel count of CONFIG's 3x3x3 convs that fill 8-deep slabs. */
+/** A Winograd tiling valid for every stride-1 3x3x3 conv of CONFIG (8-deep slabs, 1 MiB chunks). */
 const WINOGRAD: ConvTiling = { algo: 'winograd', m: 2, gemm: { tm: 128, rm: 8, tk: 8, tnt: 8, rn: 2, bv: true }, mib: 1 };
 
 const adapter = await adapterPromise;

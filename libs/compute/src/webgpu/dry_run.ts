@@ -14,7 +14,6 @@ import { submitRecorded, type SubmittingBackend } from './program';
 interface RecordingBackend extends SubmittingBackend {
   device: GPUDevice;
   queue: GPUQueue;
-  computePassEncoder: GPUComputePassEncoder | null;
 }
 
 /** What a dry run leaves behind. */
