@@ -31,16 +31,17 @@ stamp "pytorch reference rc=$? $(tr -d '\n' < "$OUT/ref.json")"
 B="$d/run.sh $d/bench.mjs --backend webgpu"
 # Tilings tuned on an H100 before (2026-11-28, packed by gpu-pack.sh) skip most of the tuning (186 s)
 # on a Hopper GPU (H100, or the H200 the device machine became on 2026-11-28: the same GH100 chip,
-# SM count and workgroup memory, with faster memory): only what they lack is tuned (the upsampling's
-# gradient since session 18; since session 19 the Winograd candidates of the 3x3x3 convs' forward
-# and dx, so those passes of every stride-1 conv: TUNE_NEW, TUNE_PASSES); any other GPU, or RETUNE=1,
-# tunes every conv.
+# SM count and workgroup memory, with faster memory): only what they lack is tuned, the Winograd
+# kernels (sessions 19 and 20: forward, dx and dW of the stride-1 3x3x3 convs) against each class's
+# H100 winner (--tune-kinds), and every candidate of the classes the file lacks (the upsampling's
+# gradient since session 18): TUNE_NEW, TUNE_PASSES, TUNE_KINDS; any other GPU, or RETUNE=1, tunes
+# every conv.
 tune="--save-tilings $OUT/tilings.json"
 if [ -z "${RETUNE:-}" ] && [ -s "$d/tilings-h100.json" ] && grep -qE 'H100|H200' "$OUT/gpu.csv"; then
   cp "$d/tilings-h100.json" "$OUT/tilings.json"
-  new=${TUNE_NEW:-^(enc|dec|out|upsampling)} passes=${TUNE_PASSES:-forward,dx}
-  tune="--tilings $d/tilings-h100.json --tune-filter $new --tune-passes $passes --save-tilings $OUT/tilings.json"
-  stamp "Hopper: H100 tilings of 2026-11-28, tuning $passes of $new"
+  new=${TUNE_NEW:-^(enc|dec|out|upsampling)} passes=${TUNE_PASSES:-forward,dx,dw} kinds=${TUNE_KINDS:-winograd}
+  tune="--tilings $d/tilings-h100.json --tune-filter $new --tune-passes $passes --tune-kinds $kinds --save-tilings $OUT/tilings.json"
+  stamp "Hopper: H100 tilings of 2026-11-28, tuning $passes of $new ($kinds against the H100 winners)"
 fi
 # check against tfjs-cpu, tune every conv unless given the tilings (GPU timestamps; since session 15 also
 # the direct dW tilings and the fastest GEMM tiling with prefetch, since session 16 the packed B slab,

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import {
   autotuneConv, BACKEND_ORDER, FUSED_CONV3D, hasFusions, settle, withoutFusions, timeBatched, benchConvGflops, boundGpuBufferPool, capGpuBufferPool, gpuAllocationPeak, trimGpuBufferPool, useBestFitGpuBuffers, dawnFlags, loadTunedTilings, parseTunedTilings, referenceConvInput, REFERENCE_CONVS,
-  bindGroupCacheStats, BIND_GROUP_CACHE_ENV, convTilingKey, countDispatches, measureDispatchCost, registerWebgpuKernels, selectBackend, tunedTilings, useStockWebgpuKernels, withoutOwnWebgpuKernels, type BackendName, type GemmPass,
+  bindGroupCacheStats, BIND_GROUP_CACHE_ENV, convTilingKey, countDispatches, measureDispatchCost, registerWebgpuKernels, selectBackend, TILING_KINDS, tunedTilings, useStockWebgpuKernels, withoutOwnWebgpuKernels, type BackendName, type GemmPass,
 } from '@anatomynet/compute';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -257,13 +257,22 @@ function tunePasses(list: string): GemmPass[] {
   return passes as GemmPass[];
 }
 
+/** The kernels of --tune-kinds, refusing unknown names (undefined: every kind). */
+function tuneKinds(list: string | undefined): string[] | undefined {
+  if (list === undefined) return undefined;
+  const kinds = list.split(',').map((k) => k.trim()).filter((k) => k !== '');
+  const unknown = kinds.filter((k) => !(TILING_KINDS as readonly string[]).includes(k));
+  if (unknown.length > 0 || kinds.length === 0) throw new Error(`--tune-kinds: give some of ${TILING_KINDS.join(', ')}; got '${list}'`);
+  return kinds;
+}
+
 /** Times every candidate tiling of the given passes of each reference conv at `shape` and keeps the fastest. */
-async function tuneConvs(shape: Dhw, reps: number, passes: GemmPass[], only?: RegExp) {
+async function tuneConvs(shape: Dhw, reps: number, passes: GemmPass[], only?: RegExp, kinds?: string[]) {
   const rows = [];
   for (const c of REFERENCE_CONVS.filter((r) => !only || only.test(r.name))) {
     const input = referenceConvInput(c, shape);
     try {
-      const results = await autotuneConv({ input, cin: c.cin, cout: c.cout, k: c.k, stride: c.stride }, passes, reps);
+      const results = await autotuneConv({ input, cin: c.cin, cout: c.cout, k: c.k, stride: c.stride }, passes, reps, undefined, kinds);
       for (const r of results) {
         const speedup = r.defaultSeconds / r.bestSeconds;
         progress(`tune ${c.name} ${r.pass}: best ${convTilingKey(r.best)} ${(r.bestSeconds * 1e3).toFixed(2)} ms, default ${(r.defaultSeconds * 1e3).toFixed(2)} ms (${speedup.toFixed(2)}x), ${Object.keys(r.candidates).length} candidates`);
@@ -343,6 +352,8 @@ const argv = await yargs(hideBin(process.argv))
   .option('tune-filter', { type: 'string', describe: 'tune only the reference convs whose name matches this regular expression (also after --tilings)' })
   .option('tune-passes', { type: 'string', default: 'forward,dx,dw', describe: 'the conv passes to tune, comma-separated (forward, dx, dw)' })
   .check((a) => tunePasses(String(a.tunePasses)) !== undefined)
+  .option('tune-kinds', { type: 'string', describe: 'for conv classes already tuned (--tilings), time only these kernels\' candidates against the loaded winner (gemm, direct, direct-dw, winograd; default: all)' })
+  .check((a) => tuneKinds(a.tuneKinds as string | undefined) !== null)
   .option('tune-shape', { type: 'string', default: '64x128x128', describe: 'DxHxW at which the tilings are timed' })
   .option('tune-reps', { type: 'number', default: 2, describe: 'timed runs per candidate tiling' })
   .option('tilings', { type: 'string', describe: 'load tuned tilings from this JSON (skips --tune unless --tune-filter)' })
@@ -396,7 +407,7 @@ try {
   if (webgpu && argv.tilings) loadTunedTilings(parseTunedTilings(readFileSync(argv.tilings, 'utf8'), argv.tilings));
   if (webgpu && argv.tune && (!argv.tilings || argv.tuneFilter)) {
     const t0 = performance.now();
-    doc.tune = await tuneConvs(parseShapes(argv.tuneShape)[0], argv.tuneReps, tunePasses(argv.tunePasses), argv.tuneFilter ? new RegExp(argv.tuneFilter) : undefined);
+    doc.tune = await tuneConvs(parseShapes(argv.tuneShape)[0], argv.tuneReps, tunePasses(argv.tunePasses), argv.tuneFilter ? new RegExp(argv.tuneFilter) : undefined, tuneKinds(argv.tuneKinds));
     doc.tune_s = (performance.now() - t0) / 1000;
     trimGpuBufferPool();
   }

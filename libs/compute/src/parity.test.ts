@@ -68,7 +68,7 @@ async function lossAndGrads(backend: string, recompute = false): Promise<{ loss:
   return { loss, grads: out };
 }
 
-/** A Winograd tiling valid for every stride-1 3x3x3 conv of CONFIG (8-deep slabs, 1 MiB chunks). */
+/** A Winograd tiling valid for every stride-1 3x3x3 conv of CONFIG, forward, dx and dW alike (8-deep slabs, 1 MiB chunks). */
 const WINOGRAD: ConvTiling = { algo: 'winograd', m: 2, gemm: { tm: 128, rm: 8, tk: 8, tnt: 8, rn: 2, bv: true }, mib: 1 };
 
 const adapter = await adapterPromise;
@@ -217,13 +217,15 @@ describe.skipIf(!adapter)(`AnatomyNet cpu/webgpu parity${adapter ? '' : ` (${SKI
     model.dispose();
   });
 
-  it('the forced Winograd tiling serves the decoder\'s 20 -> 8 conv and its dx, not the stride-2 or the 1x1 convs', () => {
+  it('the forced Winograd tiling serves the decoder\'s 20 -> 8 conv, its dx and its dW, not the stride-2 or the 1x1 convs', () => {
     forceTiling(WINOGRAD);
     try {
       const conv = (cin: number, cout: number, k: number, stride: number) => tf.backend_util.computeConv3DInfo([1, 4, 8, 8, cin], [k, k, k, cin, cout], stride, 1, 'same');
       expect(winogradFor(gemmPlan('forward', conv(20, 8, 3, 1)))?.tiling).toEqual(WINOGRAD);
       expect(winogradFor(gemmPlan('dx', conv(20, 8, 3, 1)))?.tiling).toEqual(WINOGRAD);
+      expect(winogradFor(gemmPlan('dw', conv(20, 8, 3, 1)))?.tiling).toEqual(WINOGRAD);
       expect(winogradFor(gemmPlan('forward', conv(8, 8, 3, 2)))).toBeUndefined();
+      expect(winogradFor(gemmPlan('dw', conv(8, 8, 3, 2)))).toBeUndefined();
       expect(winogradFor(gemmPlan('forward', conv(20, 8, 1, 1)))).toBeUndefined();
     } finally {
       forceTiling(undefined);

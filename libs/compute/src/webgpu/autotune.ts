@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { kernelSeconds, timeBatched } from '../timing';
 import { convPassRunners, type ConvShapeSpec } from './conv_bench';
 import { tilingValid, type GemmTiling } from './conv3d_gemm';
-import { candidatesFor, convTilingKey, forceTiling, gemmPlan, isGemm, rememberTiling, untunedTiling, type ConvTiling, type GemmPass } from './gemm_plan';
+import { candidatesFor, convTilingKey, forceTiling, gemmPlan, isGemm, rememberTiling, tilingKind, tunedTilings, untunedTiling, type ConvTiling, type GemmPass } from './gemm_plan';
 import { deviceSharedBytes, type WebGPUBackendLike } from './program';
 
 /** The conv to tune: input size and channels, cubic kernel, stride, padding. */
@@ -45,11 +45,14 @@ async function timeCandidate(run: () => tf.Tensor, reps: number): Promise<number
 /**
  * Tunes the requested passes of one conv (every candidate of gemm_plan.ts, then the fastest GEMM
  * tiling with its B slab packed, then the fastest of those with prefetch); the winners are used
- * from then on. `keep` narrows the candidates (tests on a software GPU, where every shader compile
- * takes seconds).
+ * from then on. A tiling already tuned for the conv class (loaded from a file) competes too.
+ * `keep` narrows the candidates (tests on a software GPU, where every shader compile takes
+ * seconds); `kinds` (gemm, direct, direct-dw, winograd) narrows them for classes already tuned,
+ * so that a new kernel is timed against the loaded winner alone (untuned classes time every kind).
  */
 export async function autotuneConv(
   spec: TuneSpec, passes: GemmPass[] = ['forward', 'dx', 'dw'], reps = 2, keep: (t: ConvTiling) => boolean = () => true,
+  kinds?: readonly string[],
 ): Promise<TuneResult[]> {
   if (tf.getBackend() !== 'webgpu') throw new Error(`autotuneConv needs the webgpu backend (active: ${tf.getBackend()})`);
   const { conv, runs, dispose } = convPassRunners(spec);
@@ -75,14 +78,17 @@ export async function autotuneConv(
           forceTiling(undefined);
         }
       };
-      const listed = candidatesFor(plan, bytes);
-      const untunedListed = listed.some((t) => convTilingKey(t) === convTilingKey(fallback));
-      for (const t of [...listed, ...(untunedListed ? [] : [fallback])].filter(keep)) await time(t);
+      const current = tunedTilings()[plan.key] as ConvTiling | undefined;
+      // a kind left out is timed only through the loaded winner (and the untuned reference)
+      const wanted = (t: ConvTiling) => keep(t) && (!current || !kinds || kinds.includes(tilingKind(t)));
+      const listed = candidatesFor(plan, bytes).filter(wanted);
+      for (const t of [fallback, current]) if (t && keep(t) && !listed.some((l) => convTilingKey(l) === convTilingKey(t))) listed.push(t);
+      for (const t of listed) await time(t);
       // the packed B slab and prefetch double no list: the fastest GEMM tiling is timed packed, then
       // the fastest of those with prefetch
       for (const option of ['bv', 'pf'] as const) {
         const twin = bestGemm && !bestGemm.t[option] ? { ...bestGemm.t, [option]: true } : undefined;
-        if (twin && !(convTilingKey(twin) in candidates) && tilingValid(twin, plan.mode) && keep(twin)) await time(twin);
+        if (twin && !(convTilingKey(twin) in candidates) && tilingValid(twin, plan.mode) && wanted(twin)) await time(twin);
       }
       forceTiling(fallback);
       const reference = runs[pass]();

@@ -6,12 +6,13 @@
  * four rows, four channels of one tap, as a vec4: a quarter of the index arithmetic and bounds checks
  * per gathered value, which dominate a gather used for only Cout multiply-adds. Stride-1 convs with
  * few output channels may run the direct dW kernel instead (conv3d_direct_dw.ts), as gemm_plan.ts's
- * directDwFor decides.
+ * directDwFor decides, and tuned 3x3x3 stride-1 ones Winograd's (conv3d_winograd_dw.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import { ImplicitGemmProgram, runImplicitGemm, type GemmFunctions } from './conv3d_gemm';
 import { runDirectDw } from './conv3d_direct_dw';
-import { directDwFor, gemmPlan, tilingFor } from './gemm_plan';
+import { runWinogradDw } from './conv3d_winograd_dw';
+import { directDwFor, gemmPlan, tilingFor, winogradFor } from './gemm_plan';
 import { deviceSharedBytes, release, reshapeView, stockKernel, type TensorInfo, type WebGPUBackendLike } from './program';
 import { reduceOnGpu } from './reduce';
 
@@ -89,6 +90,8 @@ export function conv3dBackpropFilterConfig(): tf.KernelConfig {
     const M = conv.filterDepth * conv.filterHeight * conv.filterWidth * conv.inChannels;
     const K = conv.batchSize * conv.outDepth * conv.outHeight * conv.outWidth;
     const plan = gemmPlan('dw', conv);
+    const winograd = winogradFor(plan);
+    if (winograd) return runWinogradDw(backend, winograd.geometry, winograd.tiling, x, dy, filterShape);
     const direct = directDwFor(plan, deviceSharedBytes(backend));
     if (direct) return runDirectDw(backend, direct.geometry, direct.tiling, x, dy, filterShape);
     const tiling = tilingFor(plan);

@@ -221,7 +221,7 @@ function pickDefault(N: number, mode: GemmMode, channels: number, prefer: Tiling
   return cands.reduce((a, b) => (score(b) > score(a) ? b : a));
 }
 
-const GEMM_UNIFORMS = `M : i32, N : i32, K : i32, nTiles : i32, chunkK : i32, kSteps : i32, kC : i32, cChunks : i32, ${GEOMETRY_FIELDS.map((f) => `${f} : i32,`).join(' ')}`;
+const GEMM_UNIFORMS = `M : i32, N : i32, K : i32, nTiles : i32, chunkK : i32, kSteps : i32, kC : i32, cChunks : i32, batches : i32, ${GEOMETRY_FIELDS.map((f) => `${f} : i32,`).join(' ')}`;
 
 export class ImplicitGemmProgram implements WebGPUProgram {
   outputShape: number[];
@@ -245,8 +245,10 @@ export class ImplicitGemmProgram implements WebGPUProgram {
    *   'step4' the same with the first input bound as vec4 (channels % 4 == 0).
    * @param epilogue applied to each result value (column = output channel; one slice only); its
    *   tensors follow the program's inputs.
-   * @param batched tap modes only: the slices are independent GEMMs over all of K (the loaders
-   *   pick their matrices by `workgroupId.z`), not a split of K; result [slices, M, N] all the same.
+   * @param batches independent GEMMs of the same shape (Winograd's transformed positions): the
+   *   slices are `batches` GEMMs times `slices / batches` splits of K each (split-K slice
+   *   z / batches; tap modes read K whole, so there one split), and the loaders pick their matrices
+   *   by `workgroupId.z % uniforms.batches`; result [splits, batches, M, N].
    */
   constructor(
     variableNames: string[], private name: string, private functions: GemmFunctions,
@@ -254,24 +256,24 @@ export class ImplicitGemmProgram implements WebGPUProgram {
     mode: GemmMode, readonly tiling: GemmTiling,
     private tap?: { taps: number; channels: number },
     private readonly epilogue?: ConvEpilogue,
-    batched = false,
+    readonly batches = 1,
   ) {
     if (!tilingValid(tiling, mode)) throw new Error(`invalid GEMM tiling ${tilingKey(tiling)} for ${mode}`);
     if (epilogue && slices !== 1) throw new Error('a GEMM epilogue needs one slice');
     this.variableNames = [...variableNames, ...epilogueVariables(epilogue)];
     this.uniforms += epilogueUniformFields(epilogue);
-    if ((mode === 'tap' || mode === 'tap4') && (!tap || (slices !== 1 && !batched) || tap.taps * tap.channels !== K)) {
-      throw new Error(`tap-major GEMM needs K = taps x channels and one slice (or batched slices)`);
+    const tapMajor = mode === 'tap' || mode === 'tap4';
+    if (batches < 1 || slices % batches !== 0) throw new Error(`${slices} GEMM slices are not a whole number of ${batches} batches`);
+    const splits = slices / batches;
+    if (tapMajor && (!tap || splits !== 1 || tap.taps * tap.channels !== K)) {
+      throw new Error(`tap-major GEMM needs K = taps x channels and one slice per batch`);
     }
-    // split-K slices start at slice x chunkK; only tap-major programs read K whole in every slice
-    if (batched && mode !== 'tap' && mode !== 'tap4') throw new Error(`a batched GEMM needs a tap-major mode, not ${mode}`);
     this.mode = mode;
     this.tn = tiling.tnt * tiling.rn;
     this.nTiles = Math.ceil(N / this.tn);
     const tk = tiling.tk;
     this.cChunks = tap ? Math.ceil(tap.channels / tk) : 0;
-    const tapMajor = mode === 'tap' || mode === 'tap4';
-    this.chunkK = tapMajor ? K : Math.ceil(Math.ceil(K / slices) / tk) * tk;
+    this.chunkK = tapMajor ? K : Math.ceil(Math.ceil(K / splits) / tk) * tk;
     this.kSteps = tapMajor ? tap!.taps * this.cChunks : this.chunkK / tk;
     this.outputShape = [slices, M, N];
     const [x, y] = spreadWorkgroups(Math.ceil(M / tiling.tm) * this.nTiles);
@@ -282,7 +284,7 @@ export class ImplicitGemmProgram implements WebGPUProgram {
   }
 
   uniformValues(geometry: number[]): ProgramUniform[] {
-    const head = [this.M, this.N, this.K, this.nTiles, this.chunkK, this.kSteps, this.tap?.channels ?? 0, this.cChunks];
+    const head = [this.M, this.N, this.K, this.nTiles, this.chunkK, this.kSteps, this.tap?.channels ?? 0, this.cChunks, this.batches];
     return [...[...head, ...geometry].map((v) => ({ type: 'int32' as const, data: [v] })), ...epilogueUniforms(this.epilogue)];
   }
 
@@ -467,7 +469,7 @@ ${bSlab}
         let m0 = mTile * ${tm};
         let n0 = (tileId - mTile * uniforms.nTiles) * ${TN};
         let slice = i32(workgroupId.z);
-        let kBegin = slice * uniforms.chunkK;
+        let kBegin = (slice / uniforms.batches) * uniforms.chunkK;
         let kEnd = min(kBegin + uniforms.chunkK, uniforms.K);
         var info : array<vec4<i32>, ${a.infos}>;
         for (var i = 0; i < ${a.infos}; i = i + 1) { info[i] = rowInfo(m0 + ${a.rowOf('i')}); }

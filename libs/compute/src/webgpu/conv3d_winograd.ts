@@ -65,7 +65,7 @@ const F4: WinogradTransforms = {
 export const winogradTransforms = (m: 2 | 4): WinogradTransforms => (m === 4 ? F4 : F2);
 
 /** A float literal both WGSL and JavaScript read (the tests evaluate the generated lines). */
-const literal = (v: number): string => {
+export const literal = (v: number): string => {
   const s = String(Math.fround(v));
   return /[.e]/.test(s) ? s : `${s}.0`;
 };
@@ -84,7 +84,8 @@ export function rowExpression(row: number[], v: string[]): string {
 /** The 1D transform of matrix `M` as a generator of expressions over named values. */
 export const applyMatrix = (M: number[][]) => (v: string[]): string[] => M.map((row) => rowExpression(row, v));
 
-const THREADS = 64;
+export const WINOGRAD_THREADS = 64;
+const THREADS = WINOGRAD_THREADS;
 const range = (k: number): number[] => Array.from({ length: k }, (_, i) => i);
 
 /**
@@ -106,7 +107,7 @@ export const winogradTiles = (g: DirectGeometry, m: 2 | 4): [number, number, num
   [Math.ceil(g.written[0] / m), Math.ceil(g.written[1] / m), Math.ceil(g.written[2] / m)];
 
 /** Transformed positions per tile, n^3. */
-const positions = (m: 2 | 4): number => (m + 2) ** 3;
+export const positions = (m: 2 | 4): number => (m + 2) ** 3;
 
 /** Tiles per chunk: as many as keep V [n^3, tiles, gathered] and M [n^3, tiles, written] within `mib` (may be fractional). */
 export function winogradChunkTiles(g: DirectGeometry, m: 2 | 4, mib: number): number {
@@ -116,8 +117,18 @@ export function winogradChunkTiles(g: DirectGeometry, m: 2 | 4, mib: number): nu
   return Math.max(1, Math.min(total, Math.floor((mib * 2 ** 20) / perTile)));
 }
 
-export function winogradValid(t: WinogradTiling, g: DirectGeometry): boolean {
-  const mode = winogradMode(g);
+/**
+ * The filter gradient's GEMM mode (conv3d_winograd_dw.ts): rows are x's channels, read four at a
+ * time as a vec4 where they are a multiple of 4, and K runs over the tiles, as in the implicit-GEMM dW.
+ */
+export function winogradDwMode(g: DirectGeometry): GemmMode | undefined {
+  if (winogradMode(g) === undefined) return undefined;
+  return g.gatheredC % 4 === 0 ? 'step4' : 'step';
+}
+
+/** Whether `t` fits the forward or dx of `g`, or with `filterGradient` the dW of the conv whose forward is `g`. */
+export function winogradValid(t: WinogradTiling, g: DirectGeometry, filterGradient = false): boolean {
+  const mode = filterGradient ? winogradDwMode(g) : winogradMode(g);
   // one binding holds at most 2 GiB (maxStorageBufferBindingSize's usual value)
   return mode !== undefined && (t.m === 2 || t.m === 4) && t.mib >= 1 && t.mib <= 2047 && tilingValid(t.gemm, mode);
 }
@@ -133,12 +144,15 @@ export function winogradValid(t: WinogradTiling, g: DirectGeometry): boolean {
  * 19.1 GB at most at 128 MiB, 19.5 at 256, 22.0 at 512 and 24.4 at 1024 (every stride-1 3x3x3 conv
  * at 256: 19.7 with F(2), 19.6 with F(4); 20.2 without Winograd).
  */
-export function winogradCandidates(g: DirectGeometry): WinogradTiling[] {
-  const mode = winogradMode(g);
+export function winogradCandidates(g: DirectGeometry, filterGradient = false): WinogradTiling[] {
+  const mode = filterGradient ? winogradDwMode(g) : winogradMode(g);
   if (!mode) return [];
+  const eligible = tilingCandidates(g.writtenC, mode).filter((t) => t.rm === 8 && tilingThreads(t) >= 128);
+  // the filter gradient's rows are x's channels (16-104): the smallest row tile holding them all
+  const rows = Math.min(...eligible.map((t) => t.tm).filter((tm) => tm >= g.gatheredC), Math.max(...eligible.map((t) => t.tm)));
   const tk = slabDepth(g.gatheredC);
-  const gemms = tilingCandidates(g.writtenC, mode)
-    .filter((t) => t.rm === 8 && t.tk === tk && tilingThreads(t) >= 128)
+  const gemms = eligible
+    .filter((t) => (filterGradient ? t.tm === rows : t.tk === tk))
     .map((t) => (tilingValid({ ...t, bv: true }, mode) ? { ...t, bv: true } : t));
   return ([2, 4] as const).flatMap((m) => gemms.map((gemm) => ({ algo: 'winograd' as const, m, gemm, mib: 256 })));
 }
@@ -166,50 +180,53 @@ export function separable3d(f: (v: string[]) => string[], n: number, from: strin
 /**
  * WGSL transforming an n^3 patch by matrix `M` (k x n) along its three axes: `load(a, b, c)` is the
  * expression of patch value (a, b, c), `store(a, b, c, v)` the statement keeping result (a, b, c),
- * a, b, c < k; both get index expressions. F(2)'s 64 values are unrolled into registers; F(4)'s 216
- * go through a function-scope array in loops (unrolled, the shader takes lavapipe's compiler over a
- * minute and would spill on a GPU all the same).
+ * a, b, c < k; both get index expressions. Up to 4 values a side they are unrolled into registers
+ * (F(2)'s 64); larger ones (F(4)'s 216) go through a function-scope array in loops (unrolled, the
+ * shader takes lavapipe's compiler over a minute and would spill on a GPU all the same). M may be
+ * rectangular either way (k < n: the output transforms; k > n: the filter gradient's dy transform).
  */
-function transformCode(M: number[][], n: number, load: (a: string, b: string, c: string) => string, store: (a: string, b: string, c: string, v: string) => string): string {
+export function transformCode(M: number[][], n: number, load: (a: string, b: string, c: string) => string, store: (a: string, b: string, c: string, v: string) => string): string {
   const k = M.length;
-  if (n <= 4) {
+  if (Math.max(n, k) <= 4) {
     const rn = range(n);
     const rk = range(k);
     const loads = rn.flatMap((a) => rn.flatMap((b) => rn.map((c) => `let s_${a}_${b}_${c} = ${load(`${a}`, `${b}`, `${c}`)};`)));
     const stores = rk.flatMap((a) => rk.flatMap((b) => rk.map((c) => store(`${a}`, `${b}`, `${c}`, `t_${a}_${b}_${c}`))));
     return [...loads, separable3d(applyMatrix(M), n, 's', 't'), ...stores].join('\n        ');
   }
+  // one array of side S holds every stage; each stage reads its n values into lets before writing k
+  const S = Math.max(n, k);
   const at = (i: string) => `t[${i}]`;
-  const pass = (base: string, stride: number) => {
+  const pass = (outer: number, inner: number, base: string, stride: number) => {
     const v = range(n).map((i) => `v${i}`);
-    return `for (var i = 0; i < ${n}; i = i + 1) {
-          for (var j = 0; j < ${n}; j = j + 1) {
+    return `for (var i = 0; i < ${outer}; i = i + 1) {
+          for (var j = 0; j < ${inner}; j = j + 1) {
             let base = ${base};
             ${v.map((x, i) => `let ${x} = ${at(`base + ${i * stride}`)};`).join(' ')}
             ${applyMatrix(M)(v).map((e, i) => `${at(`base + ${i * stride}`)} = ${e};`).join('\n            ')}
           }
         }`;
   };
-  return `var t : array<f32, ${n ** 3}>;
+  return `var t : array<f32, ${S ** 3}>;
         for (var a = 0; a < ${n}; a = a + 1) {
           for (var b = 0; b < ${n}; b = b + 1) {
-            for (var c = 0; c < ${n}; c = c + 1) { t[(a * ${n} + b) * ${n} + c] = ${load('a', 'b', 'c')}; }
+            for (var c = 0; c < ${n}; c = c + 1) { t[(a * ${S} + b) * ${S} + c] = ${load('a', 'b', 'c')}; }
           }
         }
-        ${pass(`(i * ${n} + j) * ${n}`, 1)}
-        ${pass(`i * ${n * n} + j`, n)}
-        ${pass(`i * ${n} + j`, n * n)}
+        ${pass(n, n, `(i * ${S} + j) * ${S}`, 1)}
+        ${pass(n, k, `i * ${S * S} + j`, S)}
+        ${pass(k, k, `i * ${S} + j`, S * S)}
         for (var a = 0; a < ${k}; a = a + 1) {
           for (var b = 0; b < ${k}; b = b + 1) {
-            for (var c = 0; c < ${k}; c = c + 1) { ${store('a', 'b', 'c', at(`(a * ${n} + b) * ${n} + c`))} }
+            for (var c = 0; c < ${k}; c = c + 1) { ${store('a', 'b', 'c', at(`(a * ${S} + b) * ${S} + c`))} }
           }
         }`;
 }
 
-const TILE_UNIFORMS = 'tilesD : i32, tilesH : i32, tilesW : i32, t0 : i32, tc : i32, threads : i32,';
+export const TILE_UNIFORMS = 'tilesD : i32, tilesH : i32, tilesW : i32, t0 : i32, tc : i32, threads : i32,';
 
 /** WGSL decoding chunk-local tile `tl` into batch n and tile coordinates td, th, tw. */
-const TILE_DECODE = `
+export const TILE_DECODE = `
         let tile = uniforms.t0 + tl;
         let tw = tile % uniforms.tilesW;
         let r1 = tile / uniforms.tilesW;
@@ -219,7 +236,7 @@ const TILE_DECODE = `
         let n = r2 / uniforms.tilesD;`;
 
 /** Step 2: V[p, t, c] of one chunk, a thread per (tile, gathered channel). */
-class WinogradInputProgram implements WebGPUProgram {
+export class WinogradInputProgram implements WebGPUProgram {
   outputShape: number[];
   shaderKey: string;
   dispatchLayout = { x: [0] };
@@ -370,7 +387,7 @@ export function runWinogradConv(
       [...[...g.gathered, gC, ...g.pad].map(int), ...tileUniforms, int(tc * gC)]);
     // 3. M[p] = V[p] U[p]
     const gemm = new ImplicitGemmProgram(['V', 'U'], 'winograd', GEMM_FUNCTIONS, tc, wC, gC, P, mode, tiling.gemm,
-      { taps: 1, channels: gC }, undefined, true);
+      { taps: 1, channels: gC }, undefined, P);
     const M = backend.runWebGPUProgram(gemm, [V, U], 'float32', gemm.uniformValues(noGeometry));
     release(backend, V);
     // 4. y = A' M A, in place

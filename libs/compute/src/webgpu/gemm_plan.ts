@@ -7,18 +7,22 @@ import type * as tf from '@tensorflow/tfjs';
 import { directCandidates, directGeometry, directKey, directValid, strideOneGeometry, type DirectGeometry, type DirectTiling } from './conv3d_direct';
 import { directDwCandidates, directDwGeometry, directDwKey, directDwValid, untunedDirectDw, type DirectDwGeometry, type DirectDwTiling } from './conv3d_direct_dw';
 import { defaultTiling, gemmMode, tilingCandidates, tilingKey, tilingValid, type GemmMode, type GemmTiling, type TilingPreference } from './conv3d_gemm';
-import { winogradCandidates, winogradKey, winogradMode, winogradValid, type WinogradTiling } from './conv3d_winograd';
+import { winogradCandidates, winogradDwMode, winogradKey, winogradMode, winogradValid, type WinogradTiling } from './conv3d_winograd';
 
 /**
  * How one conv pass runs: an implicit-GEMM tiling, a direct-conv tiling (conv3d_direct.ts, forward
  * and dx), a direct-dW tiling (conv3d_direct_dw.ts) or a Winograd one (conv3d_winograd.ts, forward
- * and dx of 3x3x3 convs; only when tuned: it trades multiplies for memory traffic).
+ * and dx of 3x3x3 convs, and conv3d_winograd_dw.ts, their dW; only when tuned: it trades
+ * multiplies for memory traffic).
  */
 export type ConvTiling = GemmTiling | DirectTiling | DirectDwTiling | WinogradTiling;
 export const isDirect = (t: ConvTiling): t is DirectTiling => (t as DirectTiling).algo === 'direct';
 export const isDirectDw = (t: ConvTiling): t is DirectDwTiling => (t as DirectDwTiling).algo === 'direct-dw';
 export const isWinograd = (t: ConvTiling): t is WinogradTiling => (t as WinogradTiling).algo === 'winograd';
 export const isGemm = (t: ConvTiling): t is GemmTiling => !('algo' in t);
+/** The kernel a tiling runs: gemm, direct, direct-dw or winograd. */
+export const tilingKind = (t: ConvTiling): string => (isGemm(t) ? 'gemm' : t.algo);
+export const TILING_KINDS = ['gemm', 'direct', 'direct-dw', 'winograd'] as const;
 export const convTilingKey = (t: ConvTiling): string =>
   (isDirect(t) ? directKey(t) : isDirectDw(t) ? directDwKey(t) : isWinograd(t) ? winogradKey(t) : tilingKey(t));
 
@@ -37,14 +41,24 @@ export interface GemmPlan {
   direct?: DirectGeometry;
   /** Where the direct dW kernel can serve this pass (dW, stride 1, few output channels). */
   directDw?: DirectDwGeometry;
-  /** Where the Winograd kernel can serve this pass (forward or dx of a stride-1 3x3x3 conv). */
+  /**
+   * Where the Winograd kernels can serve this pass (a stride-1 3x3x3 conv): the gathered and written
+   * tensors of forward and dx; for dW the forward's (x gathered, dy written).
+   */
   winograd?: DirectGeometry;
 }
 
 export function gemmPlan(pass: GemmPass, c: tf.backend_util.Conv3DInfo): GemmPlan {
   const key = `${pass}|k${c.filterDepth}x${c.filterHeight}x${c.filterWidth}|${c.inChannels}->${c.outChannels}`
     + `|s${c.strideDepth}${c.strideHeight}${c.strideWidth}|d${c.dilationDepth}${c.dilationHeight}${c.dilationWidth}`;
-  if (pass === 'dw') return { pass, N: c.outChannels, mode: c.inChannels % 4 === 0 ? 'step4' : 'step', channels: 0, key, directDw: directDwGeometry(c) };
+  if (pass === 'dw') {
+    // Winograd's filter gradient tiles the forward's output (conv3d_winograd_dw.ts)
+    const forward = strideOneGeometry('forward', c);
+    return {
+      pass, N: c.outChannels, mode: c.inChannels % 4 === 0 ? 'step4' : 'step', channels: 0, key, directDw: directDwGeometry(c),
+      winograd: forward && winogradDwMode(forward) ? forward : undefined,
+    };
+  }
   const channels = pass === 'forward' ? c.inChannels : c.outChannels;
   const strideOne = strideOneGeometry(pass, c);
   return {
@@ -128,7 +142,7 @@ export function directDwFor(plan: GemmPlan, sharedBytes: number): { geometry: Di
 /** The Winograd tiling to run, where one is forced (while timing) or tuned for this conv class. */
 export function winogradFor(plan: GemmPlan): { geometry: DirectGeometry; tiling: WinogradTiling } | undefined {
   const chosen = forced ?? tuned.get(plan.key);
-  if (!plan.winograd || !chosen || !isWinograd(chosen) || !winogradValid(chosen, plan.winograd)) return undefined;
+  if (!plan.winograd || !chosen || !isWinograd(chosen) || !winogradValid(chosen, plan.winograd, plan.pass === 'dw')) return undefined;
   return { geometry: plan.winograd, tiling: chosen };
 }
 
@@ -147,7 +161,7 @@ export function candidatesFor(plan: GemmPlan, sharedBytes = 16384): ConvTiling[]
   const gemm: ConvTiling[] = tilingCandidates(plan.N, plan.mode, plan.channels);
   const direct: ConvTiling[] = plan.direct ? directCandidates(plan.direct, sharedBytes) : [];
   const directDw: ConvTiling[] = plan.directDw ? directDwCandidates(plan.directDw, sharedBytes) : [];
-  const winograd: ConvTiling[] = plan.winograd ? winogradCandidates(plan.winograd) : [];
+  const winograd: ConvTiling[] = plan.winograd ? winogradCandidates(plan.winograd, plan.pass === 'dw') : [];
   return [...gemm, ...direct, ...directDw, ...winograd];
 }
 

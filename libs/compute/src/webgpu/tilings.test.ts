@@ -10,7 +10,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../backend';
 import { autotuneConv } from './autotune';
 import { tilingCandidates, tilingKey, tilingThreads, tilingValid, type GemmTiling } from './conv3d_gemm';
-import { candidatesFor, clearTunedTilings, convTilingKey, directFor, forceTiling, gemmPlan, isDirect, parseTunedTilings, rememberTiling, tilingFor, untunedTiling, type GemmPass } from './gemm_plan';
+import { candidatesFor, clearTunedTilings, convTilingKey, directFor, forceTiling, gemmPlan, isDirect, isGemm, isWinograd, parseTunedTilings, rememberTiling, tilingFor, untunedTiling, type GemmPass } from './gemm_plan';
 import { deviceSharedBytes, type WebGPUBackendLike } from './program';
 import { adapterPromise, compareWithCpu, SKIP_NOTE } from './test_util';
 
@@ -130,6 +130,23 @@ describe.skipIf(!adapter)(`webgpu GEMM tilings vs cpu${adapter ? '' : ` (${SKIP_
     // the tuned tiling now serves this conv class at any spatial size
     const big = tf.backend_util.computeConv3DInfo([1, 20, 30, 30, 8], [3, 3, 3, 8, 36], 1, 1, 'same');
     expect(tilingFor(gemmPlan('forward', big))).toEqual(r.best);
+  });
+
+  it('with kinds named, a class already tuned times only their candidates against the loaded winner', async () => {
+    const bytes = deviceSharedBytes(tf.backend() as unknown as WebGPUBackendLike);
+    const conv = tf.backend_util.computeConv3DInfo([1, 6, 8, 8, 8], [3, 3, 3, 8, 12], 1, 1, 'same');
+    const plan = gemmPlan('dw', conv);
+    const loaded = candidatesFor(plan, bytes).find(isGemm)!;
+    clearTunedTilings();
+    rememberTiling(plan.key, loaded);
+    const [r] = await autotuneConv({ input: [6, 8, 8], cin: 8, cout: 12 }, ['dw'], 1, undefined, ['winograd']);
+    const winograd = candidatesFor(plan, bytes).filter(isWinograd).map(convTilingKey);
+    expect(winograd.length).toBeGreaterThanOrEqual(2);
+    // the untuned tiling is timed too: the speed-up's base and the check's reference
+    expect(new Set(Object.keys(r.candidates))).toEqual(new Set([...winograd, convTilingKey(loaded), convTilingKey(untunedTiling(plan, bytes))]));
+    expect(r.relL1VsDefault).toBeLessThan(1e-4);
+    expect(r.bestSeconds).toBe(Math.min(...Object.values(r.candidates)));
+    clearTunedTilings();
   });
 
   it('direct-conv tilings compete with GEMM tilings for few output channels, and a direct winner is used', async () => {
