@@ -3,7 +3,7 @@
  * a bad run config, a tiny grid then `status`, and `segment` on NIfTI and DICOM input.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,6 +41,7 @@ const OPTIONS: Record<string, string[]> = {
   grid: ['<files..>', '--profile', '--dataset', '--db', '--runs', '--workers', '--worker', '--retry-failed', '--backend', '--threads', '--recompute', '--keep-segments', '--gpu-pool-gb', '--gpu-best-fit', '--gpu-tilings'],
   status: ['--db', '--grid', '--experiment', '--stale-minutes', '--json'],
   segment: ['--run', '--db', '--model', '--input', '--out', '--series', '--lcc', '--backend', '--gpu-tilings'],
+  'tune-gpu': ['--config', '--grid', '--profile', '--out', '--shape', '--reps', '--retune'],
 };
 
 describe('trainer --help', () => {
@@ -97,6 +98,47 @@ describe('trainer --gpu-tilings', () => {
     expect(r.stderr).toContain(`--gpu-tilings ${bad}: entry "forward|k3x3x3|48->48|s111|d111" (winograd) lacks integer mib`);
     expect(existsSync(db)).toBe(false);
   });
+});
+
+describe('trainer tune-gpu', () => {
+  // the parity tests' small network: ten conv classes, 28 passes
+  const config = join(root, 'tiny-model.json');
+  writeFileSync(config, JSON.stringify({ model: { filters: [8, 12], numClasses: 3, outputUpFilters: 4, outputFilters: 6 } }));
+  const NEW = 'forward|k2x2x2|5->8|s222|d111';
+
+  test('a run config that is not JSON exits 1 naming the file', async () => {
+    const bad = join(root, 'not-json.json');
+    writeFileSync(bad, '{ model');
+    const r = await trainer('tune-gpu', '--config', bad, '--out', join(root, 'never.json'));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${bad}: cannot read JSON`);
+    expect(existsSync(join(root, 'never.json'))).toBe(false);
+  });
+
+  test.skipIf(!adapter)('times the passes the file lacks, keeps its entries, and writes it whole', async () => {
+    const out = join(root, 'tuned.json');
+    // every pass of the model but the upsampling conv's forward, each with a GEMM tiling
+    const classes: [string, string[]][] = [
+      ['k3x3x3|1->8|s222|d111', ['forward', 'dw']], ['k3x3x3|8->8|s111|d111', ['forward', 'dx', 'dw']],
+      ['k3x3x3|8->12|s111|d111', ['forward', 'dx', 'dw']], ['k3x3x3|12->12|s111|d111', ['forward', 'dx', 'dw']],
+      ['k1x1x1|8->12|s111|d111', ['forward', 'dx', 'dw']], ['k3x3x3|20->8|s111|d111', ['forward', 'dx', 'dw']],
+      ['k1x1x1|20->8|s111|d111', ['forward', 'dx', 'dw']], ['k3x3x3|5->6|s111|d111', ['forward', 'dx', 'dw']],
+      ['k3x3x3|6->3|s111|d111', ['forward', 'dx', 'dw']], ['k2x2x2|5->8|s222|d111', ['dw']],
+    ];
+    const given = Object.fromEntries(classes.flatMap(([k, passes]) => passes.map((p) => [`${p}|${k}`, { tm: 64, rm: 8, tk: 16, tnt: 16, rn: 1 }])));
+    writeFileSync(out, JSON.stringify(given));
+    const r = await trainer('tune-gpu', '--config', config, '--out', out, '--shape', '8,16,16', '--reps', '1');
+    expect(r.code, r.stderr).toBe(0);
+    const summary = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    expect(summary).toMatchObject({ models: 1, passesTimed: 1, entries: 28, kept: 27, skipped: 0 });
+    const written = JSON.parse(readFileSync(out, 'utf8'));
+    expect(Object.keys(written).sort()).toEqual([...Object.keys(given), NEW].sort());
+    for (const [k, t] of Object.entries(given)) expect(written[k]).toEqual(t);
+    // a tiling of the GEMM (the only kernel for a stride-2 conv), loadable by --gpu-tilings
+    expect(written[NEW]).toMatchObject({ tm: expect.any(Number), rm: 8 });
+    expect(r.stderr).toContain('tune-gpu [');
+    // lavapipe compiles every kernel of the model's training step first: 2.5 min with a cold shader cache
+  }, 600_000);
 });
 
 describe('trainer grid, status, segment', () => {

@@ -48,7 +48,7 @@ export function withBackendOption<T>(y: Argv<T>) {
     })
     .option('gpu-tilings', {
       type: 'string',
-      describe: 'webgpu: conv kernels tuned on this GPU, a JSON file from the GPU bench (tsx apps/bench/src/gpu.ts --save-tilings FILE; cuDNN\'s benchmark mode, kept): each conv class it lists runs its tuned kernel (GEMM tiling, direct, Winograd), the rest the defaults. Recorded with the run',
+      describe: 'webgpu: conv kernels tuned on this GPU, a JSON file from `trainer tune-gpu --out FILE` (or the GPU bench\'s --save-tilings; cuDNN\'s benchmark mode, kept): each conv class it lists runs its tuned kernel (GEMM tiling, direct, Winograd), the rest the defaults. Recorded with the run',
     })
     .check((a) => (a.keepSegments !== undefined && !a.recompute ? '--keep-segments goes with --recompute (it names the segments not recomputed)' : true));
 }
@@ -78,7 +78,7 @@ function loadGpuTilings(file: string): string {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new Error(`--gpu-tilings ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); write one with tsx apps/bench/src/gpu.ts --save-tilings ${file}`);
+    throw new Error(`--gpu-tilings ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); write one with trainer tune-gpu --config RUN.json --out ${file}`);
   }
   const table = parseTunedTilings(text, `--gpu-tilings ${file}`);
   loadTunedTilings(table);

@@ -7,6 +7,7 @@ import { modelCommand } from './commands/model';
 import { segmentCommand } from './commands/segment';
 import { statusCommand } from './commands/status';
 import { trainCommand } from './commands/train';
+import { tuneGpuCommand } from './commands/tune-gpu';
 
 try {
   await yargs(hideBin(process.argv))
@@ -16,6 +17,7 @@ try {
     .command(gridCommand)
     .command(statusCommand)
     .command(segmentCommand)
+    .command(tuneGpuCommand)
     .demandCommand(1, 'name a command (see --help)')
     .strict()
     .fail((msg, err, y) => {

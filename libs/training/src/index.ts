@@ -13,3 +13,4 @@ export { loadInputCt, segmentVolume, segmentToFiles, writeSegmentation, SegmentI
 export { canonicalOrientation, toCanonical, fromCanonical, type Orientation } from './orientation';
 export { toNetworkGrid } from './dataset';
 export { caseLoss, maskOfRun } from './case-loss';
+export { tuneModelConvs, type ModelTuneOptions } from './gpu-tune';

@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { kernelSeconds, timeBatched } from '../timing';
 import { convPassRunners, type ConvShapeSpec } from './conv_bench';
 import { tilingValid, type GemmTiling } from './conv3d_gemm';
-import { candidatesFor, convTilingKey, forceTiling, gemmPlan, isGemm, rememberTiling, tilingKind, tunedTilings, untunedTiling, type ConvTiling, type GemmPass } from './gemm_plan';
+import { candidatesFor, convTilingKey, forceTiling, gemmPlan, isGemm, rememberTiling, tilingKind, tunedTilings, untunedTiling, type ConvTiling, type GemmPass, type RecordedConv } from './gemm_plan';
 import { deviceSharedBytes, type WebGPUBackendLike } from './program';
 
 /** The conv to tune: input size and channels, cubic kernel, stride, padding. */
@@ -111,4 +111,50 @@ export async function autotuneConv(
     dispose();
   }
   return results;
+}
+
+/** The tuner's spec of a recorded conv (cubic kernel, one stride, 'same' or 'valid'), or why it has none. */
+export function tuneSpecOf(r: RecordedConv): TuneSpec | string {
+  const c = r.conv;
+  const k = c.filterDepth;
+  const stride = c.strideDepth;
+  if (c.filterHeight !== k || c.filterWidth !== k) return `kernel ${c.filterDepth}x${c.filterHeight}x${c.filterWidth} is not cubic`;
+  if (c.strideHeight !== stride || c.strideWidth !== stride) return `strides ${c.strideDepth},${c.strideHeight},${c.strideWidth} differ`;
+  if (c.dilationDepth !== 1 || c.dilationHeight !== 1 || c.dilationWidth !== 1) return 'dilated';
+  const pad = c.padInfo.type === 'SAME' ? 'same' : c.padInfo.type === 'VALID' ? 'valid' : undefined;
+  if (!pad) return `padding ${c.padInfo.type} is neither same nor valid`;
+  return { input: [c.inDepth, c.inHeight, c.inWidth], cin: c.inChannels, cout: c.outChannels, k, stride, pad };
+}
+
+export interface ClassTuneReport {
+  key: string;
+  results?: TuneResult[];
+  /** Why the class was left untuned (it keeps its untuned kernels). */
+  skipped?: string;
+}
+
+/**
+ * Tunes each recorded conv class ({@link recordConvClasses}) at the size it was recorded, its
+ * passes only (`autotuneConv`'s `keep` and `kinds` as there); a class that cannot be tuned is
+ * reported and skipped, the others go on. `onClass` hears each class as it ends.
+ */
+export async function tuneConvClasses(
+  classes: RecordedConv[], o: { reps?: number; keep?: (t: ConvTiling) => boolean; kinds?: readonly string[]; onClass?: (r: ClassTuneReport, done: number) => void } = {},
+): Promise<ClassTuneReport[]> {
+  const reports: ClassTuneReport[] = [];
+  for (const r of classes) {
+    const spec = tuneSpecOf(r);
+    let report: ClassTuneReport;
+    if (typeof spec === 'string') report = { key: r.key, skipped: spec };
+    else {
+      try {
+        report = { key: r.key, results: await autotuneConv(spec, r.passes, o.reps ?? 2, o.keep, o.kinds) };
+      } catch (e) {
+        report = { key: r.key, skipped: (e as Error).message };
+      }
+    }
+    reports.push(report);
+    o.onClass?.(report, reports.length);
+  }
+  return reports;
 }

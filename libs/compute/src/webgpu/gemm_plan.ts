@@ -48,9 +48,40 @@ export interface GemmPlan {
   winograd?: DirectGeometry;
 }
 
+/** A conv class a recorded run used ({@link recordConvClasses}): one call's geometry and the passes it ran. */
+export interface RecordedConv {
+  /** The class without its pass (kDxHxW|cin->cout|sSSS|dDDD). */
+  key: string;
+  conv: tf.backend_util.Conv3DInfo;
+  passes: GemmPass[];
+}
+
+let recording: Map<string, RecordedConv> | undefined;
+
+/**
+ * The conv classes `run` executes on the webgpu kernels (a model's forward and gradient, say), in
+ * the order first met, with the passes of each: what a tuner needs to tune that model's convs.
+ */
+export async function recordConvClasses(run: () => Promise<void> | void): Promise<RecordedConv[]> {
+  if (recording) throw new Error('recordConvClasses: already recording');
+  recording = new Map();
+  try {
+    await run();
+    return [...recording.values()];
+  } finally {
+    recording = undefined;
+  }
+}
+
 export function gemmPlan(pass: GemmPass, c: tf.backend_util.Conv3DInfo): GemmPlan {
-  const key = `${pass}|k${c.filterDepth}x${c.filterHeight}x${c.filterWidth}|${c.inChannels}->${c.outChannels}`
+  const conv = `k${c.filterDepth}x${c.filterHeight}x${c.filterWidth}|${c.inChannels}->${c.outChannels}`
     + `|s${c.strideDepth}${c.strideHeight}${c.strideWidth}|d${c.dilationDepth}${c.dilationHeight}${c.dilationWidth}`;
+  const key = `${pass}|${conv}`;
+  if (recording) {
+    const seen = recording.get(conv) ?? { key: conv, conv: c, passes: [] };
+    if (!seen.passes.includes(pass)) seen.passes.push(pass);
+    recording.set(conv, seen);
+  }
   if (pass === 'dw') {
     // Winograd's filter gradient tiles the forward's output (conv3d_winograd_dw.ts)
     const forward = strideOneGeometry('forward', c);

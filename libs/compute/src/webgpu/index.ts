@@ -6,8 +6,8 @@ export {
   benchConvGflops, convFlops, referenceConvInput, REFERENCE_CONVS,
   type ConvBenchResult, type ConvBenchSpec, type ConvPass, type ConvPassResult, type ReferenceConv,
 } from './conv_bench';
-export { autotuneConv, type TuneResult, type TuneSpec } from './autotune';
-export { clearTunedTilings, convTilingKey, loadTunedTilings, parseTunedTilings, TILING_KINDS, tilingKind, tunedTilings, type ConvTiling, type GemmPass } from './gemm_plan';
+export { autotuneConv, tuneConvClasses, tuneSpecOf, type ClassTuneReport, type TuneResult, type TuneSpec } from './autotune';
+export { clearTunedTilings, convTilingKey, recordConvClasses, loadTunedTilings, parseTunedTilings, TILING_KINDS, tilingKind, tunedTilings, type ConvTiling, type GemmPass, type RecordedConv } from './gemm_plan';
 export { type DirectTiling } from './conv3d_direct';
 export { type GemmTiling } from './conv3d_gemm';
 export { bindGroupCacheStats, cacheBindGroups, type BindGroupCacheStats } from './bind_groups';

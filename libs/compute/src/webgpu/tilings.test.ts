@@ -8,9 +8,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../backend';
-import { autotuneConv } from './autotune';
+import { autotuneConv, tuneSpecOf } from './autotune';
 import { tilingCandidates, tilingKey, tilingThreads, tilingValid, type GemmTiling } from './conv3d_gemm';
-import { candidatesFor, clearTunedTilings, convTilingKey, directFor, forceTiling, gemmPlan, isDirect, isGemm, isWinograd, parseTunedTilings, rememberTiling, tilingFor, untunedTiling, type GemmPass } from './gemm_plan';
+import { candidatesFor, clearTunedTilings, convTilingKey, directFor, forceTiling, gemmPlan, isDirect, isGemm, isWinograd, parseTunedTilings, recordConvClasses, rememberTiling, tilingFor, untunedTiling, type GemmPass } from './gemm_plan';
 import { deviceSharedBytes, type WebGPUBackendLike } from './program';
 import { adapterPromise, compareWithCpu, SKIP_NOTE } from './test_util';
 
@@ -130,6 +130,31 @@ describe.skipIf(!adapter)(`webgpu GEMM tilings vs cpu${adapter ? '' : ` (${SKIP_
     // the tuned tiling now serves this conv class at any spatial size
     const big = tf.backend_util.computeConv3DInfo([1, 20, 30, 30, 8], [3, 3, 3, 8, 36], 1, 1, 'same');
     expect(tilingFor(gemmPlan('forward', big))).toEqual(r.best);
+  });
+
+  it('records the conv classes a run executes, with their passes, and the tuner\'s spec of each', async () => {
+    const x = tf.randomUniform([1, 6, 8, 8, 4], -1, 1, 'float32', 1) as tf.Tensor5D;
+    const f1 = tf.randomUniform([3, 3, 3, 4, 8], -1, 1, 'float32', 2) as tf.Tensor5D;
+    const f2 = tf.randomUniform([1, 1, 1, 8, 4], -1, 1, 'float32', 3) as tf.Tensor5D;
+    const [v1, v2] = [tf.variable(f1), tf.variable(f2)];
+    const classes = await recordConvClasses(async () => {
+      // x is not a variable: the first conv's dx is not needed
+      const { value, grads } = tf.variableGrads(() => tf.sum(tf.conv3d(tf.conv3d(x, v1 as tf.Tensor5D, 2, 'same'), v2 as tf.Tensor5D, 1, 'valid')) as tf.Scalar, [v1, v2]);
+      await value.data();
+      tf.dispose([value, ...Object.values(grads)]);
+    });
+    expect(classes.map((c) => [c.key, [...c.passes].sort()])).toEqual([
+      ['k3x3x3|4->8|s222|d111', ['dw', 'forward']],
+      ['k1x1x1|8->4|s111|d111', ['dw', 'dx', 'forward']],
+    ]);
+    expect(tuneSpecOf(classes[0])).toEqual({ input: [6, 8, 8], cin: 4, cout: 8, k: 3, stride: 2, pad: 'same' });
+    expect(tuneSpecOf(classes[1])).toEqual({ input: [3, 4, 4], cin: 8, cout: 4, k: 1, stride: 1, pad: 'valid' });
+    const odd = tf.backend_util.computeConv3DInfo([1, 6, 8, 8, 4], [3, 1, 3, 4, 8], 1, 1, 'same');
+    expect(tuneSpecOf({ key: 'k', conv: odd, passes: ['forward'] })).toBe('kernel 3x1x3 is not cubic');
+    // nothing is recorded outside a recording
+    tf.dispose(tf.conv3d(x, f1, 1, 'same'));
+    expect(await recordConvClasses(() => undefined)).toEqual([]);
+    tf.dispose([x, f1, f2, v1, v2]);
   });
 
   it('with kinds named, a class already tuned times only their candidates against the loaded winner', async () => {
