@@ -7,7 +7,7 @@ import type { Argv } from 'yargs';
 import { capGpuBufferPool, loadTunedTilings, parseTunedTilings, registerCpuKernels, selectBackend, useBestFitGpuBuffers, type BackendChoice } from '@anatomynet/compute';
 import { openSqliteStore } from '@anatomynet/tracking';
 import { createProgressBar } from '@anatomynet/cli';
-import type { TrainProgress } from '@anatomynet/training';
+import { resolveRunConfig, RunConfigError, type RunConfig, type TrainProgress } from '@anatomynet/training';
 
 export interface StoreArgs {
   db: string;
@@ -149,4 +149,21 @@ export function killRunOnSignal(current: () => { runId?: string; store: { endRun
     process.off('SIGINT', handler);
     process.off('SIGTERM', handler);
   };
+}
+
+/** A run config JSON file, resolved against the defaults; errors name the file. */
+export function readRunConfigFile(file: string): RunConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`${file}: cannot read JSON (${(e as Error).message})`);
+  }
+  try {
+    return resolveRunConfig(raw);
+  } catch (e) {
+    // The message names the field; the file is named here, as for grid files.
+    if (e instanceof RunConfigError) throw new Error(`${file}: ${e.message}`);
+    throw e;
+  }
 }

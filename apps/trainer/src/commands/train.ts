@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
-import { planGrid, readGridFile, resolveRunConfig, RunConfigError, trainRun, type RunConfig } from '@anatomynet/training';
-import { gitCommit, killRunOnSignal, openStore, runsDirOf, startBackend, trainProgress, withBackendOption, withStoreOptions, type GpuArgs } from '../common';
+import { planGrid, readGridFile, trainRun, type RunConfig } from '@anatomynet/training';
+import { gitCommit, killRunOnSignal, openStore, readRunConfigFile, runsDirOf, startBackend, trainProgress, withBackendOption, withStoreOptions, type GpuArgs } from '../common';
 import { recomputeOption } from '@anatomynet/model';
 
 interface TrainArgs extends GpuArgs {
@@ -31,20 +30,7 @@ function configOf(a: TrainArgs): { config: RunConfig; experiment: string; name: 
     return { config: cell.config, experiment: a.experiment ?? cell.grid, name: a.name ?? cell.key };
   }
   if (!a.config) throw new Error('give --config FILE, or --grid FILE --row KEY');
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(a.config, 'utf8'));
-  } catch (e) {
-    throw new Error(`${a.config}: cannot read JSON (${(e as Error).message})`);
-  }
-  let config: RunConfig;
-  try {
-    config = resolveRunConfig(raw);
-  } catch (e) {
-    // The message names the field; the file is named here, as for grid files.
-    if (e instanceof RunConfigError) throw new Error(`${a.config}: ${e.message}`);
-    throw e;
-  }
+  const config = readRunConfigFile(a.config);
   return { config, experiment: a.experiment ?? 'default', name: a.name ?? a.config };
 }
 

@@ -3,7 +3,8 @@ import type { CommandModule } from 'yargs';
 import { createProgressBar } from '@anatomynet/cli';
 import { loadTunedTilings, parseTunedTilings, selectBackend, tunedTilings } from '@anatomynet/compute';
 import { writeFileAtomic } from '@anatomynet/data';
-import { planGrid, readGridFile, resolveRunConfig, tuneModelConvs } from '@anatomynet/training';
+import { planGrid, readGridFile, tuneModelConvs } from '@anatomynet/training';
+import { readRunConfigFile } from '../common';
 import { parseInputShape } from './model';
 
 interface TuneGpuArgs {
@@ -23,17 +24,7 @@ function modelConfigsOf(a: TuneGpuArgs): unknown[] {
     return [...new Map(models.map((m) => [JSON.stringify(m), m])).values()];
   }
   if (!a.config) throw new Error('give --config RUN.json or --grid FILE');
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(a.config, 'utf8'));
-  } catch (e) {
-    throw new Error(`${a.config}: cannot read JSON (${(e as Error).message})`);
-  }
-  try {
-    return [resolveRunConfig(raw).model];
-  } catch (e) {
-    throw new Error(`${a.config}: ${(e as Error).message}`);
-  }
+  return [readRunConfigFile(a.config).model];
 }
 
 /**

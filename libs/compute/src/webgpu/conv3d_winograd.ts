@@ -84,8 +84,7 @@ export function rowExpression(row: number[], v: string[]): string {
 /** The 1D transform of matrix `M` as a generator of expressions over named values. */
 export const applyMatrix = (M: number[][]) => (v: string[]): string[] => M.map((row) => rowExpression(row, v));
 
-export const WINOGRAD_THREADS = 64;
-const THREADS = WINOGRAD_THREADS;
+const THREADS = 64;
 const range = (k: number): number[] => Array.from({ length: k }, (_, i) => i);
 
 /**
@@ -185,7 +184,7 @@ export function separable3d(f: (v: string[]) => string[], n: number, from: strin
  * shader takes lavapipe's compiler over a minute and would spill on a GPU all the same). M may be
  * rectangular either way (k < n: the output transforms; k > n: the filter gradient's dy transform).
  */
-export function transformCode(M: number[][], n: number, load: (a: string, b: string, c: string) => string, store: (a: string, b: string, c: string, v: string) => string): string {
+function transformCode(M: number[][], n: number, load: (a: string, b: string, c: string) => string, store: (a: string, b: string, c: string, v: string) => string): string {
   const k = M.length;
   if (Math.max(n, k) <= 4) {
     const rn = range(n);
@@ -223,10 +222,10 @@ export function transformCode(M: number[][], n: number, load: (a: string, b: str
         }`;
 }
 
-export const TILE_UNIFORMS = 'tilesD : i32, tilesH : i32, tilesW : i32, t0 : i32, tc : i32, threads : i32,';
+const TILE_UNIFORMS = 'tilesD : i32, tilesH : i32, tilesW : i32, t0 : i32, tc : i32, threads : i32,';
 
 /** WGSL decoding chunk-local tile `tl` into batch n and tile coordinates td, th, tw. */
-export const TILE_DECODE = `
+const TILE_DECODE = `
         let tile = uniforms.t0 + tl;
         let tw = tile % uniforms.tilesW;
         let r1 = tile / uniforms.tilesW;
@@ -235,7 +234,13 @@ export const TILE_DECODE = `
         let td = r2 % uniforms.tilesD;
         let n = r2 / uniforms.tilesD;`;
 
-/** Step 2: V[p, t, c] of one chunk, a thread per (tile, gathered channel). */
+const transpose = (M: number[][]): number[][] => M[0].map((_, j) => M.map((row) => row[j]));
+
+/**
+ * Step 2: V[p, t, c] = B' d B of one chunk's n^3 input patches (`of` 'input'), or, for the filter
+ * gradient (conv3d_winograd_dw.ts), A dy A' of its m^3 blocks of dy ('grad', pads 0): a thread per
+ * (tile, channel), zeros outside the tensor.
+ */
 export class WinogradInputProgram implements WebGPUProgram {
   outputShape: number[];
   shaderKey: string;
@@ -244,15 +249,16 @@ export class WinogradInputProgram implements WebGPUProgram {
   workgroupSize: [number, number, number] = [THREADS, 1, 1];
   variableNames = ['x'];
   uniforms = `gD : i32, gH : i32, gW : i32, gC : i32, pD : i32, pH : i32, pW : i32, ${TILE_UNIFORMS}`;
-  constructor(private readonly f: WinogradTransforms, tiles: number, channels: number) {
+  constructor(private readonly f: WinogradTransforms, tiles: number, channels: number, private readonly of: 'input' | 'grad' = 'input') {
     this.outputShape = [f.n ** 3 * tiles * channels];
     const [x, y] = spreadWorkgroups(Math.ceil((tiles * channels) / THREADS));
     this.dispatch = [x, y, 1];
-    this.shaderKey = `anatomynet_winograd_input_f${f.m}`;
+    this.shaderKey = `anatomynet_winograd_${of}_f${f.m}`;
   }
   getUserCode(): string {
     const { m, n } = this.f;
-    const code = transformCode(this.f.BT, n, (a, b, c) => `at(n, d0 + ${a}, h0 + ${b}, w0 + ${c}, ch)`,
+    const [matrix, side] = this.of === 'input' ? [this.f.BT, n] : [transpose(this.f.AT), m];
+    const code = transformCode(matrix, side, (a, b, c) => `at(n, d0 + ${a}, h0 + ${b}, w0 + ${c}, ch)`,
       (a, b, c, v) => `result[(((${a} * ${n} + ${b}) * ${n} + ${c}) * uniforms.tc + tl) * uniforms.gC + ch] = ${v};`);
     return `
       fn at(n : i32, d : i32, h : i32, w : i32, c : i32) -> f32 {

@@ -12,7 +12,7 @@
  *
  * Per chunk of tiles (V and E within the tiling's budget, each chunk submitted before the next):
  *   1. V[p, t, ci] = B' d B of x's patches (the forward's input transform),
- *   2. E[p, t, co] = A dy A' of dy's m^3 blocks (zero past the output's edge),
+ *   2. E[p, t, co] = A dy A' of dy's m^3 blocks (zero past the output's edge; the same program),
  *   3. P[s, p, ci, co] = sum over split s's tiles of V[p, t, ci] E[p, t, co]: the implicit-GEMM
  *      program in step mode (rows: x's channels, read as vec4 where they are a multiple of 4),
  *      batched over p,
@@ -23,10 +23,10 @@ import * as tf from '@tensorflow/tfjs';
 import { ImplicitGemmProgram, GEOMETRY_FIELDS, type GemmFunctions } from './conv3d_gemm';
 import type { DirectGeometry } from './conv3d_direct';
 import {
-  literal, positions, TILE_DECODE, TILE_UNIFORMS, transformCode, WINOGRAD_THREADS, winogradChunkTiles, WinogradInputProgram,
-  winogradKey, winogradTiles, winogradTransforms, winogradValid, type WinogradTiling, type WinogradTransforms,
+  literal, positions, winogradChunkTiles, WinogradInputProgram, winogradKey, winogradTiles, winogradTransforms, winogradValid,
+  type WinogradTiling, type WinogradTransforms,
 } from './conv3d_winograd';
-import { deviceBindingBytes, FlatProgram, release, reshapeView, spreadWorkgroups, submitRecorded, type ProgramUniform, type TensorInfo, type WebGPUBackendLike, type WebGPUProgram } from './program';
+import { deviceBindingBytes, FlatProgram, release, reshapeView, submitRecorded, type ProgramUniform, type TensorInfo, type WebGPUBackendLike } from './program';
 
 /** Tiles per split-K slice, at least; at most {@link MAX_SPLITS} slices per chunk. */
 const TILES_PER_SPLIT = 512;
@@ -34,44 +34,6 @@ const MAX_SPLITS = 32;
 
 /** Split-K slices of a chunk of `tiles` tiles. */
 export const winogradDwSplits = (tiles: number): number => Math.max(1, Math.min(MAX_SPLITS, Math.floor(tiles / TILES_PER_SPLIT)));
-
-const transpose = (M: number[][]): number[][] => M[0].map((_, j) => M.map((row) => row[j]));
-
-/** Step 2: E[p, t, co] = A dy A' of one chunk, a thread per (tile, output channel). */
-class WinogradGradProgram implements WebGPUProgram {
-  outputShape: number[];
-  shaderKey: string;
-  dispatchLayout = { x: [0] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [WINOGRAD_THREADS, 1, 1];
-  variableNames = ['dy'];
-  uniforms = `oD : i32, oH : i32, oW : i32, oC : i32, ${TILE_UNIFORMS}`;
-  constructor(private readonly f: WinogradTransforms, tiles: number, channels: number) {
-    this.outputShape = [f.n ** 3 * tiles * channels];
-    const [x, y] = spreadWorkgroups(Math.ceil((tiles * channels) / WINOGRAD_THREADS));
-    this.dispatch = [x, y, 1];
-    this.shaderKey = `anatomynet_winograd_grad_f${f.m}`;
-  }
-  getUserCode(): string {
-    const { m, n } = this.f;
-    const code = transformCode(transpose(this.f.AT), m, (a, b, c) => `at(n, od + ${a}, oh + ${b}, ow + ${c}, o)`,
-      (a, b, c, v) => `result[(((${a} * ${n} + ${b}) * ${n} + ${c}) * uniforms.tc + tl) * uniforms.oC + o] = ${v};`);
-    return `
-      fn at(n : i32, d : i32, h : i32, w : i32, c : i32) -> f32 {
-        if (d >= uniforms.oD || h >= uniforms.oH || w >= uniforms.oW) { return 0.0; }
-        return dy[(((n * uniforms.oD + d) * uniforms.oH + h) * uniforms.oW + w) * uniforms.oC + c];
-      }
-      fn main(index : i32) {
-        if (index >= uniforms.threads) { return; }
-        let o = index % uniforms.oC;
-        let tl = index / uniforms.oC;${TILE_DECODE}
-        let od = ${m} * td;
-        let oh = ${m} * th;
-        let ow = ${m} * tw;
-        ${code}
-      }`;
-  }
-}
 
 /**
  * Step 3's loaders (step mode): row r = x's channel, K = the chunk's tiles; A = V[p], B = E[p] with
@@ -156,8 +118,8 @@ export function runWinogradDw(
     // 1. V = B' d B, 2. E = A dy A'
     const V = backend.runWebGPUProgram(new WinogradInputProgram(f, tc, cin), [flatX], 'float32',
       [...[...g.gathered, cin, ...g.pad].map(int), ...tileUniforms, int(tc * cin)]);
-    const E = backend.runWebGPUProgram(new WinogradGradProgram(f, tc, cout), [flatDy], 'float32',
-      [...[...g.written, cout].map(int), ...tileUniforms, int(tc * cout)]);
+    const E = backend.runWebGPUProgram(new WinogradInputProgram(f, tc, cout, 'grad'), [flatDy], 'float32',
+      [...[...g.written, cout, 0, 0, 0].map(int), ...tileUniforms, int(tc * cout)]);
     // 3. the splits' partial sums over tiles of V[p]' E[p]
     const splits = winogradDwSplits(tc);
     const gemm = new ImplicitGemmProgram(['V', 'E'], 'winograd_dw', GEMM_FUNCTIONS, cin, cout, tc, splits * P, mode, tiling.gemm,
