@@ -40,7 +40,7 @@ export const tuneGpuCommand: CommandModule<object, TuneGpuArgs> = {
       .option('config', { type: 'string', describe: 'run config JSON: its model is tuned' })
       .option('grid', { type: 'string', describe: 'experiments/<grid>.json: every row\'s model is tuned' })
       .option('profile', { type: 'string', default: 'full', describe: 'grid profile: full (paper settings) or smoke (CPU-sized)' })
-      .option('out', { type: 'string', demandOption: true, describe: 'tilings JSON to write (train|grid|segment --gpu-tilings FILE). If it exists, its entries are kept and the conv classes it holds are not timed again (unless --retune)' })
+      .option('out', { type: 'string', demandOption: true, describe: 'tilings JSON to write (train|grid|segment --gpu-tilings FILE), after each conv class. If it exists, its entries are kept and the conv passes it holds are not timed again (unless --retune), so an interrupted tuning continues where it stopped' })
       .option('shape', { type: 'string', default: '64,128,128', describe: 'input size D,H,W the convs are timed at (tilings serve any size; the GPU bench uses 64,128,128)' })
       .option('reps', { type: 'number', default: 2, describe: 'timed runs per candidate' })
       .option('retune', { type: 'boolean', default: false, describe: 'time the classes --out already holds again (their entries compete with the candidates)' })
@@ -53,6 +53,7 @@ export const tuneGpuCommand: CommandModule<object, TuneGpuArgs> = {
     const kept = existsSync(a.out) ? parseTunedTilings(readFileSync(a.out, 'utf8'), a.out) : {};
     loadTunedTilings(kept);
     const started = Date.now();
+    const save = () => writeFileAtomic(a.out, JSON.stringify(tunedTilings(), null, 1));
     const bar = createProgressBar('tune-gpu');
     const skipped: string[] = [];
     let tuned = 0;
@@ -65,12 +66,14 @@ export const tuneGpuCommand: CommandModule<object, TuneGpuArgs> = {
           bar.update(done, total, `model ${i + 1}/${models.length} ${r.key}`);
           if (r.skipped) skipped.push(`${r.key}: ${r.skipped}`);
           else tuned += r.results!.length;
+          // written after each class, so an interrupted tuning keeps what it timed
+          save();
         },
       });
       bar.log(`model ${i + 1}/${models.length}: ${reports.length} conv classes`);
     }
     bar.finish();
-    writeFileAtomic(a.out, JSON.stringify(tunedTilings(), null, 1));
+    save();
     for (const s of skipped) process.stderr.write(`skipped ${s}\n`);
     console.log(JSON.stringify({ out: a.out, models: models.length, passesTimed: tuned, entries: Object.keys(tunedTilings()).length, kept: Object.keys(kept).length, skipped: skipped.length, seconds: (Date.now() - started) / 1000, adapter: choice.adapter?.description }));
   },
