@@ -140,6 +140,23 @@ describe('trainer tune-gpu', () => {
     expect(r.stderr).toContain('tune-gpu [');
     // lavapipe compiles every kernel of the model's training step first: 2.5 min with a cold shader cache
   }, 600_000);
+
+  test.skipIf(!adapter)('with grid files, each distinct model once; a file that holds every pass times none and stays as it was', async () => {
+    const out = join(root, 'tuned.json');
+    const before = readFileSync(out, 'utf8');
+    // three rows of one model in each of two grids (seeds and a loss differ)
+    const grid = (name: string) => writeTinyGrid(join(root, `${name}.json`), name);
+    const files = [grid('g1'), grid('g2')].map((f) => {
+      const g = JSON.parse(readFileSync(f, 'utf8'));
+      g.base.model = { filters: [8, 12], numClasses: 3, outputUpFilters: 4, outputFilters: 6 };
+      writeFileSync(f, JSON.stringify(g));
+      return f;
+    });
+    const r = await trainer('tune-gpu', '--grid', files[0], '--grid', files[1], '--profile', 'smoke', '--out', out, '--shape', '8,16,16');
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toMatchObject({ models: 1, passesTimed: 0, entries: 28, kept: 28, skipped: 0 });
+    expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual(JSON.parse(before));
+  }, 600_000);
 });
 
 describe('trainer grid, status, segment', () => {

@@ -9,7 +9,7 @@ import { parseInputShape } from './model';
 
 interface TuneGpuArgs {
   config?: string;
-  grid?: string;
+  grid?: string[];
   profile: string;
   out: string;
   shape: string;
@@ -17,10 +17,10 @@ interface TuneGpuArgs {
   retune: boolean;
 }
 
-/** The distinct model configs of a run config file, or of every row of a grid file. */
+/** The distinct model configs of a run config file, or of every row of the grid files. */
 function modelConfigsOf(a: TuneGpuArgs): unknown[] {
-  if (a.grid) {
-    const models = planGrid(readGridFile(a.grid), a.profile, a.grid).map((c) => c.config.model);
+  if (a.grid && a.grid.length > 0) {
+    const models = a.grid.flatMap((file) => planGrid(readGridFile(file), a.profile, file).map((c) => c.config.model));
     return [...new Map(models.map((m) => [JSON.stringify(m), m])).values()];
   }
   if (!a.config) throw new Error('give --config RUN.json or --grid FILE');
@@ -38,7 +38,7 @@ export const tuneGpuCommand: CommandModule<object, TuneGpuArgs> = {
   builder: (y) =>
     y
       .option('config', { type: 'string', describe: 'run config JSON: its model is tuned' })
-      .option('grid', { type: 'string', describe: 'experiments/<grid>.json: every row\'s model is tuned' })
+      .option('grid', { type: 'string', array: true, describe: 'experiments/<grid>.json (repeatable): every row\'s model is tuned, each distinct model once' })
       .option('profile', { type: 'string', default: 'full', describe: 'grid profile: full (paper settings) or smoke (CPU-sized)' })
       .option('out', { type: 'string', demandOption: true, describe: 'tilings JSON to write (train|grid|segment --gpu-tilings FILE), after each conv class. If it exists, its entries are kept and the conv passes it holds are not timed again (unless --retune), so an interrupted tuning continues where it stopped' })
       .option('shape', { type: 'string', default: '64,128,128', describe: 'input size D,H,W the convs are timed at (tilings serve any size; the GPU bench uses 64,128,128)' })
