@@ -249,22 +249,17 @@ async function benchVoxelSums(shape: Dhw) {
 
 const PASSES: GemmPass[] = ['forward', 'dx', 'dw'];
 
-/** The passes of --tune-passes, refusing unknown names. */
-function tunePasses(list: string): GemmPass[] {
-  const passes = list.split(',').map((p) => p.trim()).filter((p) => p !== '');
-  const unknown = passes.filter((p) => !(PASSES as string[]).includes(p));
-  if (unknown.length > 0 || passes.length === 0) throw new Error(`--tune-passes: give some of ${PASSES.join(', ')}; got '${list}'`);
-  return passes as GemmPass[];
+/** The names of a comma-separated `option`, each one of `allowed`, refusing others and an empty list. */
+function namesOf<T extends string>(option: string, list: string, allowed: readonly T[]): T[] {
+  const names = list.split(',').map((p) => p.trim()).filter((p) => p !== '');
+  const unknown = names.filter((p) => !(allowed as readonly string[]).includes(p));
+  if (unknown.length > 0 || names.length === 0) throw new Error(`${option}: give some of ${allowed.join(', ')}; got '${list}'`);
+  return names as T[];
 }
 
-/** The kernels of --tune-kinds, refusing unknown names (undefined: every kind). */
-function tuneKinds(list: string | undefined): string[] | undefined {
-  if (list === undefined) return undefined;
-  const kinds = list.split(',').map((k) => k.trim()).filter((k) => k !== '');
-  const unknown = kinds.filter((k) => !(TILING_KINDS as readonly string[]).includes(k));
-  if (unknown.length > 0 || kinds.length === 0) throw new Error(`--tune-kinds: give some of ${TILING_KINDS.join(', ')}; got '${list}'`);
-  return kinds;
-}
+const tunePasses = (list: string): GemmPass[] => namesOf('--tune-passes', list, PASSES);
+/** --tune-kinds (undefined: every kind). */
+const tuneKinds = (list: string | undefined): string[] | undefined => (list === undefined ? undefined : namesOf('--tune-kinds', list, TILING_KINDS));
 
 /** Times every candidate tiling of the given passes of each reference conv at `shape` and keeps the fastest. */
 async function tuneConvs(shape: Dhw, reps: number, passes: GemmPass[], only?: RegExp, kinds?: string[]) {

@@ -12,8 +12,6 @@ import { buildModel, forward, validateModelConfig } from '@anatomynet/model';
 export interface ModelTuneOptions {
   /** Timed runs per candidate (default 2). */
   reps?: number;
-  /** For conv classes already tuned (loaded tilings): time only these kernels against the loaded winner. */
-  kinds?: readonly string[];
   /** Leave the passes that have a tuned tiling (loaded from a file) as they are. */
   untunedOnly?: boolean;
   /** Narrows the candidates (tests on a software GPU). */
@@ -46,7 +44,7 @@ export async function tuneModelConvs(modelConfig: unknown, shape: [number, numbe
     const todo = o.untunedOnly
       ? classes.map((c) => ({ ...c, passes: c.passes.filter((p) => !(`${p}|${c.key}` in tuned)) })).filter((c) => c.passes.length > 0)
       : classes;
-    return await tuneConvClasses(todo, { reps: o.reps, kinds: o.kinds, keep: o.keep, onClass: (r, done) => o.onClass?.(r, done, todo.length) });
+    return await tuneConvClasses(todo, { reps: o.reps, keep: o.keep, onClass: (r, done) => o.onClass?.(r, done, todo.length) });
   } finally {
     x.dispose();
     model.dispose();

@@ -135,11 +135,11 @@ export interface ClassTuneReport {
 
 /**
  * Tunes each recorded conv class ({@link recordConvClasses}) at the size it was recorded, its
- * passes only (`autotuneConv`'s `keep` and `kinds` as there); a class that cannot be tuned is
+ * passes only (`autotuneConv`'s `keep` as there); a class that cannot be tuned is
  * reported and skipped, the others go on. `onClass` hears each class as it ends.
  */
 export async function tuneConvClasses(
-  classes: RecordedConv[], o: { reps?: number; keep?: (t: ConvTiling) => boolean; kinds?: readonly string[]; onClass?: (r: ClassTuneReport, done: number) => void } = {},
+  classes: RecordedConv[], o: { reps?: number; keep?: (t: ConvTiling) => boolean; onClass?: (r: ClassTuneReport, done: number) => void } = {},
 ): Promise<ClassTuneReport[]> {
   const reports: ClassTuneReport[] = [];
   for (const r of classes) {
@@ -148,7 +148,7 @@ export async function tuneConvClasses(
     if (typeof spec === 'string') report = { key: r.key, skipped: spec };
     else {
       try {
-        report = { key: r.key, results: await autotuneConv(spec, r.passes, o.reps ?? 2, o.keep, o.kinds) };
+        report = { key: r.key, results: await autotuneConv(spec, r.passes, o.reps ?? 2, o.keep) };
       } catch (e) {
         report = { key: r.key, skipped: (e as Error).message };
       }

@@ -24,7 +24,7 @@ import * as tf from '@tensorflow/tfjs';
 import { epilogueInputs, epilogueKey, epilogueUniformFields, epilogueUniforms, epilogueWgsl, type ConvEpilogue } from './epilogue';
 import { GEOMETRY_FIELDS, ImplicitGemmProgram, tilingCandidates, tilingKey, tilingThreads, tilingValid, type GemmFunctions, type GemmMode, type GemmTiling } from './conv3d_gemm';
 import type { DirectGeometry } from './conv3d_direct';
-import { deviceBindingBytes, FlatProgram, release, reshapeView, spreadWorkgroups, submitRecorded, type ProgramUniform, type TensorInfo, type WebGPUBackendLike, type WebGPUProgram } from './program';
+import { deviceBindingBytes, FlatProgram, int32, release, reshapeView, spreadWorkgroups, submitRecorded, type ProgramUniform, type TensorInfo, type WebGPUBackendLike, type WebGPUProgram } from './program';
 import { rawOutput, rawPipeline, RawProgram, rawShader, runRaw, type RawBackend } from './raw_program';
 
 /** How a Winograd conv runs: the tile, the batched GEMM's tiling and the transformed tensors' budget per chunk. */
@@ -114,6 +114,22 @@ export function winogradChunkTiles(g: DirectGeometry, m: 2 | 4, mib: number): nu
   const total = g.batch * d * h * w;
   const perTile = positions(m) * 4 * Math.max(g.gatheredC, g.writtenC);
   return Math.max(1, Math.min(total, Math.floor((mib * 2 ** 20) / perTile)));
+}
+
+/**
+ * The chunks of tiles a Winograd kernel of `g` runs in on `tiling` (within the device's largest
+ * binding): each chunk's tile count and its tile uniforms (TILE_UNIFORMS but `threads`).
+ */
+export function winogradChunks(backend: WebGPUBackendLike, g: DirectGeometry, tiling: WinogradTiling): { tc: number; tileUniforms: ProgramUniform[] }[] {
+  const [tilesD, tilesH, tilesW] = winogradTiles(g, tiling.m);
+  const total = g.batch * tilesD * tilesH * tilesW;
+  const perChunk = winogradChunkTiles(g, tiling.m, Math.min(tiling.mib, deviceBindingBytes(backend) / 2 ** 20));
+  const chunks = [];
+  for (let t0 = 0; t0 < total; t0 += perChunk) {
+    const tc = Math.min(perChunk, total - t0);
+    chunks.push({ tc, tileUniforms: [tilesD, tilesH, tilesW, t0, tc].map(int32) });
+  }
+  return chunks;
 }
 
 /**
@@ -365,7 +381,6 @@ export function runWinogradConv(
   const raw = backend as unknown as RawBackend;
   const gC = g.gatheredC;
   const wC = g.writtenC;
-  const int = (v: number): ProgramUniform => ({ type: 'int32', data: [v] });
 
   // 1. U = G g G': forward reads W[tap, c, n]; dx the taps reversed and the channel axes swapped
   const f = winogradTransforms(tiling.m);
@@ -374,23 +389,18 @@ export function runWinogradConv(
   const flatFilter = reshapeView(backend, filter, [tf.util.sizeFromShape(filter.shape)]);
   const U = backend.runWebGPUProgram(
     new FlatProgram(['W'], 'gC : i32, wC : i32,', filterBody(f, weight), `winograd_filter_f${f.m}_${g.pass}`, P * gC * wC),
-    [flatFilter], 'float32', [int(gC), int(wC)]);
+    [flatFilter], 'float32', [int32(gC), int32(wC)]);
   release(backend, flatFilter);
 
-  const [tilesD, tilesH, tilesW] = winogradTiles(g, tiling.m);
-  const total = g.batch * tilesD * tilesH * tilesW;
-  const perChunk = winogradChunkTiles(g, tiling.m, Math.min(tiling.mib, deviceBindingBytes(backend) / 2 ** 20));
   const y = rawOutput(raw, [tf.util.sizeFromShape(outShape)]);
   const flatSource = reshapeView(backend, source, [tf.util.sizeFromShape(source.shape)]);
   // the key names everything the shader's code depends on (the epilogue's norm and activation too)
   const pipeline = rawPipeline(raw.device, `anatomynet_winograd_output_f${f.m}${epilogueKey(epilogue)}`, () => outputShader(f, epilogue));
   const noGeometry = GEOMETRY_FIELDS.map(() => 0);
-  for (let t0 = 0; t0 < total; t0 += perChunk) {
-    const tc = Math.min(perChunk, total - t0);
-    const tileUniforms = [tilesD, tilesH, tilesW, t0, tc].map(int);
+  for (const { tc, tileUniforms } of winogradChunks(backend, g, tiling)) {
     // 2. V = B' d B
     const V = backend.runWebGPUProgram(new WinogradInputProgram(f, tc, gC), [flatSource], 'float32',
-      [...[...g.gathered, gC, ...g.pad].map(int), ...tileUniforms, int(tc * gC)]);
+      [...[...g.gathered, gC, ...g.pad].map(int32), ...tileUniforms, int32(tc * gC)]);
     // 3. M[p] = V[p] U[p]
     const gemm = new ImplicitGemmProgram(['V', 'U'], 'winograd', GEMM_FUNCTIONS, tc, wC, gC, P, mode, tiling.gemm,
       { taps: 1, channels: gC }, undefined, P);
@@ -400,7 +410,7 @@ export function runWinogradConv(
     const threads = tc * wC;
     const [x, yg] = spreadWorkgroups(Math.ceil(threads / THREADS));
     runRaw(raw, new WinogradOutputProgram(pipeline, [x, yg, 1], [1]), [y, M, ...epilogueInputs(epilogue)],
-      [...[...g.written, wC].map(int), ...tileUniforms, int(threads), ...epilogueUniforms(epilogue)], [y]);
+      [...[...g.written, wC].map(int32), ...tileUniforms, int32(threads), ...epilogueUniforms(epilogue)], [y]);
     release(backend, M);
     // V and M go back to the pool for the next chunk (else each chunk until tfjs's own submit takes new ones)
     submitRecorded(backend);

@@ -23,10 +23,10 @@ import * as tf from '@tensorflow/tfjs';
 import { ImplicitGemmProgram, GEOMETRY_FIELDS, type GemmFunctions } from './conv3d_gemm';
 import type { DirectGeometry } from './conv3d_direct';
 import {
-  literal, positions, winogradChunkTiles, WinogradInputProgram, winogradKey, winogradTiles, winogradTransforms, winogradValid,
+  literal, positions, winogradChunks, winogradDwMode, WinogradInputProgram, winogradKey, winogradTransforms, winogradValid,
   type WinogradTiling, type WinogradTransforms,
 } from './conv3d_winograd';
-import { deviceBindingBytes, FlatProgram, release, reshapeView, submitRecorded, type ProgramUniform, type TensorInfo, type WebGPUBackendLike } from './program';
+import { FlatProgram, int32, release, reshapeView, submitRecorded, type TensorInfo, type WebGPUBackendLike } from './program';
 
 /** Tiles per split-K slice, at least; at most {@link MAX_SPLITS} slices per chunk. */
 const TILES_PER_SPLIT = 512;
@@ -97,29 +97,23 @@ function filterBody(f: WinogradTransforms): string {
 export function runWinogradDw(
   backend: WebGPUBackendLike, g: DirectGeometry, tiling: WinogradTiling, x: TensorInfo, dy: TensorInfo, filterShape: number[],
 ): TensorInfo {
-  if (!winogradValid(tiling, g, true)) throw new Error(`Winograd tiling ${winogradKey(tiling)} does not fit this filter gradient`);
-  const int = (v: number): ProgramUniform => ({ type: 'int32', data: [v] });
+  const mode = winogradDwMode(g);
+  if (!mode || !winogradValid(tiling, g, true)) throw new Error(`Winograd tiling ${winogradKey(tiling)} does not fit this filter gradient`);
   const f = winogradTransforms(tiling.m);
   const P = positions(tiling.m);
   const cin = g.gatheredC;
   const cout = g.writtenC;
-  const mode = cin % 4 === 0 ? 'step4' : 'step';
-  const [tilesD, tilesH, tilesW] = winogradTiles(g, tiling.m);
-  const total = g.batch * tilesD * tilesH * tilesW;
-  const perChunk = winogradChunkTiles(g, tiling.m, Math.min(tiling.mib, deviceBindingBytes(backend) / 2 ** 20));
   const flatX = reshapeView(backend, x, [tf.util.sizeFromShape(x.shape)]);
   const flatDy = reshapeView(backend, dy, [tf.util.sizeFromShape(dy.shape)]);
   const noGeometry = GEOMETRY_FIELDS.map(() => 0);
   const pairs = P * cin * cout;
   let S: TensorInfo | undefined;
-  for (let t0 = 0; t0 < total; t0 += perChunk) {
-    const tc = Math.min(perChunk, total - t0);
-    const tileUniforms = [tilesD, tilesH, tilesW, t0, tc].map(int);
+  for (const { tc, tileUniforms } of winogradChunks(backend, g, tiling)) {
     // 1. V = B' d B, 2. E = A dy A'
     const V = backend.runWebGPUProgram(new WinogradInputProgram(f, tc, cin), [flatX], 'float32',
-      [...[...g.gathered, cin, ...g.pad].map(int), ...tileUniforms, int(tc * cin)]);
+      [...[...g.gathered, cin, ...g.pad].map(int32), ...tileUniforms, int32(tc * cin)]);
     const E = backend.runWebGPUProgram(new WinogradInputProgram(f, tc, cout, 'grad'), [flatDy], 'float32',
-      [...[...g.written, cout, 0, 0, 0].map(int), ...tileUniforms, int(tc * cout)]);
+      [...[...g.written, cout, 0, 0, 0].map(int32), ...tileUniforms, int32(tc * cout)]);
     // 3. the splits' partial sums over tiles of V[p]' E[p]
     const splits = winogradDwSplits(tc);
     const gemm = new ImplicitGemmProgram(['V', 'E'], 'winograd_dw', GEMM_FUNCTIONS, cin, cout, tc, splits * P, mode, tiling.gemm,
@@ -128,7 +122,7 @@ export function runWinogradDw(
     release(backend, V, E);
     // 4. summed over the splits and the chunks so far
     const sum = new FlatProgram(S ? ['P', 'S'] : ['P'], 'splits : i32,', sumBody(!S), `winograd_dw_sum${S ? '' : '_first'}`, pairs);
-    const next = backend.runWebGPUProgram(sum, S ? [partial, S] : [partial], 'float32', [int(splits)]);
+    const next = backend.runWebGPUProgram(sum, S ? [partial, S] : [partial], 'float32', [int32(splits)]);
     release(backend, partial, ...(S ? [S] : []));
     S = next;
     submitRecorded(backend);
@@ -136,7 +130,7 @@ export function runWinogradDw(
   release(backend, flatX, flatDy);
   const flatDw = backend.runWebGPUProgram(
     new FlatProgram(['S'], 'pairs : i32,', filterBody(f), `winograd_dw_filter_f${f.m}`, 27 * cin * cout),
-    [S!], 'float32', [int(cin * cout)]);
+    [S!], 'float32', [int32(cin * cout)]);
   release(backend, S!);
   const out = reshapeView(backend, flatDw, filterShape);
   release(backend, flatDw);

@@ -164,6 +164,9 @@ export function submitRecorded(backend: object): void {
   if (b.commandEncoder) b.submitQueue();
 }
 
+/** One int32 uniform value. */
+export const int32 = (v: number): ProgramUniform => ({ type: 'int32', data: [v] });
+
 /** Refuses operands of `kernel` that are not float32, naming their dtypes. */
 export function requireFloat32(kernel: string, ts: TensorInfo[]): void {
   if (ts.some((t) => t.dtype !== 'float32')) throw new RangeError(`${kernel}: float32 operands expected, got ${ts.map((t) => t.dtype).join(', ')}`);
