@@ -9,7 +9,7 @@ import { strideOneGeometry } from './conv3d_direct';
 import { applyMatrix, rowExpression, separable3d, winogradCandidates, winogradChunkTiles, winogradKey, winogradMode, winogradTiles, winogradTransforms, winogradValid, type WinogradTiling } from './conv3d_winograd';
 import { candidatesFor, convTilingKey, forceTiling, gemmPlan, winogradFor } from './gemm_plan';
 import { gpuPoolStats, trimGpuBufferPool } from './memory';
-import { adapterPromise, compareWithCpu, convInfo, seededValues, SKIP_NOTE, startWebgpu, type ConvCase } from './test_util';
+import { adapterPromise, compareWithCpu, convInfo, seededValues, SKIP_NOTE, startWebgpu, WINOGRAD_LAYOUTS, type ConvCase } from './test_util';
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
@@ -110,13 +110,14 @@ describe.skipIf(!adapter)(`webgpu Winograd conv vs cpu${adapter ? '' : ` (${SKIP
   afterEach(() => forceTiling(undefined));
 
   CASES.forEach((c, ci) => {
-    for (const [pass, m] of [['forward', 2], ['dx', 2], ['forward', 4], ['dx', 4]] as const) {
-      it(`${pass} F(${m}) agrees: ${c.name}`, async () => {
+    for (const [pass, { m, planes }] of (['forward', 'dx'] as const).flatMap((p) => WINOGRAD_LAYOUTS.map((l) => [p, l] as const))) {
+      const label = `F(${m})${planes ? ' planes' : ''}`;
+      it(`${pass} ${label} agrees: ${c.name}`, async () => {
         const conv = convInfo(c.x, c.f, c.pad);
         const plan = gemmPlan(pass, conv);
         const g = strideOneGeometry(pass, conv)!;
         expect(winogradMode(g)).toBeDefined();
-        const t: WinogradTiling = { ...winogradCandidates(g).find((w) => w.m === m)!, mib: c.mib };
+        const t: WinogradTiling = { ...winogradCandidates(g).find((w) => w.m === m && !w.planes === !planes)!, mib: c.mib };
         forceTiling(t);
         // the forced tiling really routes the kernel to Winograd, in the chunks the case names
         expect(winogradFor(plan)?.tiling).toEqual(t);
@@ -131,7 +132,7 @@ describe.skipIf(!adapter)(`webgpu Winograd conv vs cpu${adapter ? '' : ` (${SKIP
         );
         await tf.setBackend('webgpu');
         expect(r.shapes).toEqual(r.cpuShapes);
-        console.info(`winograd ${pass} F(${m}) ${c.name}: ${r.errors[0].toExponential(2)}`);
+        console.info(`winograd ${pass} ${label} ${c.name}: ${r.errors[0].toExponential(2)}`);
         expect({ pass, error: r.errors[0] }).toEqual({ pass, error: expect.toSatisfy((v: number) => v < (m === 2 ? 2e-5 : 1e-4)) });
       });
     }

@@ -35,9 +35,11 @@ export interface WinogradTiling {
   gemm: GemmTiling;
   /** MiB the larger of V and M may take per chunk of tiles (the chunks' count follows). */
   mib: number;
+  /** A thread per plane of each transform's results instead of per tile (transformCode). */
+  planes?: boolean;
 }
 
-export const winogradKey = (t: WinogradTiling): string => `winograd_f${t.m}_${tilingKey(t.gemm)}_${t.mib}mib`;
+export const winogradKey = (t: WinogradTiling): string => `winograd_f${t.m}_${tilingKey(t.gemm)}_${t.mib}mib${t.planes ? '_planes' : ''}`;
 
 /** A 1D transform set of F(m, 3): B' (n x n), G (n x 3), A' (m x n), n = m + 2. */
 export interface WinogradTransforms {
@@ -151,10 +153,10 @@ export function winogradValid(t: WinogradTiling, g: DirectGeometry, filterGradie
 /**
  * Tilings worth timing: the batched GEMM's tilings with 8 rows a thread and the slab depth that
  * pads the gathered channels least (its K is only those channels, 16-104 in the reference
- * network), packed B where it fits, each for F(2) and F(4), in chunks of 256 MiB. Larger chunks
- * mean fewer dispatches (the reference network's forward transforms about 37 GB at 178x302x225 in
- * F(2): its eval forward records 630 dispatches at 256 MiB, F(4) 321, 57 without Winograd) but
- * more memory: the whole-volume training step with the half-resolution convs' forward and dx on
+ * network), packed B where it fits, each for F(2) and F(4) (F(4) in both transform layouts), in
+ * chunks of 256 MiB. Larger chunks mean fewer dispatches (the reference network's forward
+ * transforms about 37 GB at 178x302x225 in F(2): its eval forward records 630 dispatches at 256
+ * MiB, F(4) 321, 57 without Winograd) but more memory: the whole-volume training step with the half-resolution convs' forward and dx on
  * F(2) (bench:memory --binding-gib 2, H100 tilings, best fit, out, dec0-2 and enc3 kept) allocated
  * 19.1 GB at most at 128 MiB, 19.5 at 256, 22.0 at 512 and 24.4 at 1024 (every stride-1 3x3x3 conv
  * at 256: 19.7 with F(2), 19.6 with F(4); 20.2 without Winograd).
@@ -169,7 +171,10 @@ export function winogradCandidates(g: DirectGeometry, filterGradient = false): W
   const gemms = eligible
     .filter((t) => (filterGradient ? t.tm === rows : t.tk === tk))
     .map((t) => (tilingValid({ ...t, bv: true }, mode) ? { ...t, bv: true } : t));
-  return ([2, 4] as const).flatMap((m) => gemms.map((gemm) => ({ algo: 'winograd' as const, m, gemm, mib: 256 })));
+  const f2 = gemms.map((gemm): WinogradTiling => ({ algo: 'winograd', m: 2, gemm, mib: 256 }));
+  // F(4)'s 216-value transforms a thread per tile, or a thread per plane (transformCode)
+  const f4 = gemms.flatMap((gemm): WinogradTiling[] => [{ algo: 'winograd', m: 4, gemm, mib: 256 }, { algo: 'winograd', m: 4, gemm, mib: 256, planes: true }]);
+  return [...f2, ...f4];
 }
 
 /**
@@ -193,18 +198,57 @@ export function separable3d(f: (v: string[]) => string[], n: number, from: strin
 }
 
 /**
+ * WGSL applying the 1D transform `f` along the two axes of the n x n values named `${from}_b_c`,
+ * leaving k x k values `${to}_b_c` (k = f's outputs; along w, then h).
+ */
+export function separable2d(f: (v: string[]) => string[], n: number, from: string, to: string): string {
+  const lines: string[] = [];
+  const k = f(range(n).map(String)).length;
+  for (const b of range(n)) f(range(n).map((c) => `${from}_${b}_${c}`)).forEach((e, c) => lines.push(`let ${to}w_${b}_${c} = ${e};`));
+  for (const c of range(k)) f(range(n).map((b) => `${to}w_${b}_${c}`)).forEach((e, b) => lines.push(`let ${to}_${b}_${c} = ${e};`));
+  return lines.join('\n        ');
+}
+
+/**
+ * Threads a transform by `M` (k x n, along each of three axes of an n^3 patch) takes per tile and
+ * channel: one, or with `planes` one per plane of its k results along the first axis.
+ */
+export const transformPlanes = (M: number[][], planes: boolean): number => (planes ? M.length : 1);
+
+/**
  * WGSL transforming an n^3 patch by matrix `M` (k x n) along its three axes: `load(a, b, c)` is the
  * expression of patch value (a, b, c), `store(a, b, c, v)` the statement keeping result (a, b, c),
- * a, b, c < k; both get index expressions. Up to 4 values a side they are unrolled into registers
- * (F(2)'s 64); larger ones (F(4)'s 216) go through a function-scope array in loops (unrolled, the
- * shader takes lavapipe's compiler over a minute and would spill on a GPU all the same). M may be
- * rectangular either way (k < n: the output transforms; k > n: the filter gradient's dy transform).
+ * a, b, c < k; both get index expressions. M may be rectangular (k < n: the output transforms;
+ * k > n: the filter gradient's dy transform). One thread a patch: up to 4 values a side every value
+ * is unrolled into registers (F(2)'s 64); larger ones (F(4)'s 216) go through a function-scope array
+ * in loops (unrolled, the shader takes lavapipe's compiler over a minute). On a GPU those 216 may
+ * not fit a thread's registers (spilled, and few threads resident to hide the loads' latency), so
+ * with `planes` a thread computes only the results of plane `plane` (a variable the caller decodes
+ * from its index): along the first axis by M's row `plane` (n^2 = 36 sums for F(4), its loads
+ * re-read by the tile's other planes, neighbouring threads, from the cache), then the plane's two
+ * axes in registers. Which pays on a device is the tuner's call; on lavapipe, a CPU, the planes'
+ * extra loads cost more than they save.
  */
-function transformCode(M: number[][], n: number, load: (a: string, b: string, c: string) => string, store: (a: string, b: string, c: string, v: string) => string): string {
+function transformCode(M: number[][], n: number, planes: boolean, load: (a: string, b: string, c: string) => string, store: (a: string, b: string, c: string, v: string) => string): string {
   const k = M.length;
+  const rn = range(n);
+  const rk = range(k);
+  if (planes) {
+    const sums = rn.flatMap((b) => rn.map((c) => `e_${b}_${c}`));
+    return [
+      `var rows = array<f32, ${k * n}>(${M.flat().map(literal).join(', ')});`,
+      ...sums.map((e) => `var ${e} = 0.0;`),
+      `for (var a = 0; a < ${n}; a = a + 1) {
+          let coefficient = rows[plane * ${n} + a];
+          if (coefficient != 0.0) {
+            ${sums.map((e, i) => `${e} = ${e} + coefficient * ${load('a', `${Math.floor(i / n)}`, `${i % n}`)};`).join('\n            ')}
+          }
+        }`,
+      separable2d(applyMatrix(M), n, 'e', 't'),
+      ...rk.flatMap((b) => rk.map((c) => store('plane', `${b}`, `${c}`, `t_${b}_${c}`))),
+    ].join('\n        ');
+  }
   if (Math.max(n, k) <= 4) {
-    const rn = range(n);
-    const rk = range(k);
     const loads = rn.flatMap((a) => rn.flatMap((b) => rn.map((c) => `let s_${a}_${b}_${c} = ${load(`${a}`, `${b}`, `${c}`)};`)));
     const stores = rk.flatMap((a) => rk.flatMap((b) => rk.map((c) => store(`${a}`, `${b}`, `${c}`, `t_${a}_${b}_${c}`))));
     return [...loads, separable3d(applyMatrix(M), n, 's', 't'), ...stores].join('\n        ');
@@ -250,6 +294,12 @@ const TILE_DECODE = `
         let td = r2 % uniforms.tilesD;
         let n = r2 / uniforms.tilesD;`;
 
+/** WGSL decoding the thread's `plane` (transformPlanes) and chunk-local tile `tl`: index = (tl * planes + plane) * channels + channel. */
+const planeDecode = (planes: number, channels: string): string => `
+        let r0 = index / ${channels};
+        let plane = r0 % ${planes};
+        let tl = r0 / ${planes};`;
+
 const transpose = (M: number[][]): number[][] => M[0].map((_, j) => M.map((row) => row[j]));
 
 /**
@@ -265,16 +315,23 @@ export class WinogradInputProgram implements WebGPUProgram {
   workgroupSize: [number, number, number] = [THREADS, 1, 1];
   variableNames = ['x'];
   uniforms = `gD : i32, gH : i32, gW : i32, gC : i32, pD : i32, pH : i32, pW : i32, ${TILE_UNIFORMS}`;
-  constructor(private readonly f: WinogradTransforms, tiles: number, channels: number, private readonly of: 'input' | 'grad' = 'input') {
+  /** The `threads` uniform: (tile, plane, channel) triples, the channel fastest. */
+  readonly threads: number;
+  private readonly matrix: number[][];
+  private readonly side: number;
+  constructor(
+    private readonly f: WinogradTransforms, tiles: number, channels: number, private readonly planes: boolean, private readonly of: 'input' | 'grad' = 'input',
+  ) {
+    [this.matrix, this.side] = of === 'input' ? [f.BT, f.n] : [transpose(f.AT), f.m];
     this.outputShape = [f.n ** 3 * tiles * channels];
-    const [x, y] = spreadWorkgroups(Math.ceil((tiles * channels) / THREADS));
+    this.threads = tiles * transformPlanes(this.matrix, planes) * channels;
+    const [x, y] = spreadWorkgroups(Math.ceil(this.threads / THREADS));
     this.dispatch = [x, y, 1];
-    this.shaderKey = `anatomynet_winograd_${of}_f${f.m}`;
+    this.shaderKey = `anatomynet_winograd_${of}_f${f.m}${planes ? '_planes' : ''}`;
   }
   getUserCode(): string {
     const { m, n } = this.f;
-    const [matrix, side] = this.of === 'input' ? [this.f.BT, n] : [transpose(this.f.AT), m];
-    const code = transformCode(matrix, side, (a, b, c) => `at(n, d0 + ${a}, h0 + ${b}, w0 + ${c}, ch)`,
+    const code = transformCode(this.matrix, this.side, this.planes, (a, b, c) => `at(n, d0 + ${a}, h0 + ${b}, w0 + ${c}, ch)`,
       (a, b, c, v) => `result[(((${a} * ${n} + ${b}) * ${n} + ${c}) * uniforms.tc + tl) * uniforms.gC + ch] = ${v};`);
     return `
       fn at(n : i32, d : i32, h : i32, w : i32, c : i32) -> f32 {
@@ -283,8 +340,7 @@ export class WinogradInputProgram implements WebGPUProgram {
       }
       fn main(index : i32) {
         if (index >= uniforms.threads) { return; }
-        let ch = index % uniforms.gC;
-        let tl = index / uniforms.gC;${TILE_DECODE}
+        let ch = index % uniforms.gC;${planeDecode(transformPlanes(this.matrix, this.planes), 'uniforms.gC')}${TILE_DECODE}
         let d0 = ${m} * td - uniforms.pD;
         let h0 = ${m} * th - uniforms.pH;
         let w0 = ${m} * tw - uniforms.pW;
@@ -320,10 +376,10 @@ const GEMM_FUNCTIONS: GemmFunctions = {
 };
 
 /** Step 4's shader: y = A' M A for a thread per (tile, written channel), through the epilogue. */
-function outputShader(f: WinogradTransforms, epilogue: ConvEpilogue | undefined): string {
+function outputShader(f: WinogradTransforms, planes: boolean, epilogue: ConvEpilogue | undefined): string {
   const { m, n } = f;
   const value = (v: string) => (epilogue ? `epilogue(${v}, o)` : v);
-  const code = transformCode(f.AT, n, (a, b, c) => `M[(((${a} * ${n} + ${b}) * ${n} + ${c}) * uniforms.tc + tl) * uniforms.oC + o]`,
+  const code = transformCode(f.AT, n, planes, (a, b, c) => `M[(((${a} * ${n} + ${b}) * ${n} + ${c}) * uniforms.tc + tl) * uniforms.oC + o]`,
     (a, b, c, v) => `if (od + ${a} < uniforms.oD && oh + ${b} < uniforms.oH && ow + ${c} < uniforms.oW) {
           y[(((n * uniforms.oD + od + ${a}) * uniforms.oH + oh + ${b}) * uniforms.oW + ow + ${c}) * uniforms.oC + o] = ${value(v)};
         }`);
@@ -332,8 +388,7 @@ function outputShader(f: WinogradTransforms, epilogue: ConvEpilogue | undefined)
   return rawShader(bindings, `oD : i32, oH : i32, oW : i32, oC : i32, ${TILE_UNIFORMS}${epilogueUniformFields(epilogue)}`, THREADS, `
         let index = i32((wid.y * nwg.x + wid.x) * ${THREADS}u + lid);
         if (index >= uniforms.threads) { return; }
-        let o = index % uniforms.oC;
-        let tl = index / uniforms.oC;${TILE_DECODE}
+        let o = index % uniforms.oC;${planeDecode(transformPlanes(f.AT, planes), 'uniforms.oC')}${TILE_DECODE}
         let od = ${m} * td;
         let oh = ${m} * th;
         let ow = ${m} * tw;
@@ -385,6 +440,7 @@ export function runWinogradConv(
   // 1. U = G g G': forward reads W[tap, c, n]; dx the taps reversed and the channel axes swapped
   const f = winogradTransforms(tiling.m);
   const P = f.n ** 3;
+  const planes = tiling.planes === true;
   const weight = g.pass === 'forward' ? 'W[(tap * uniforms.gC + c) * uniforms.wC + n]' : 'W[((26 - tap) * uniforms.wC + n) * uniforms.gC + c]';
   const flatFilter = reshapeView(backend, filter, [tf.util.sizeFromShape(filter.shape)]);
   const U = backend.runWebGPUProgram(
@@ -395,19 +451,20 @@ export function runWinogradConv(
   const y = rawOutput(raw, [tf.util.sizeFromShape(outShape)]);
   const flatSource = reshapeView(backend, source, [tf.util.sizeFromShape(source.shape)]);
   // the key names everything the shader's code depends on (the epilogue's norm and activation too)
-  const pipeline = rawPipeline(raw.device, `anatomynet_winograd_output_f${f.m}${epilogueKey(epilogue)}`, () => outputShader(f, epilogue));
+  const pipeline = rawPipeline(raw.device, `anatomynet_winograd_output_f${f.m}${planes ? '_planes' : ''}${epilogueKey(epilogue)}`, () => outputShader(f, planes, epilogue));
   const noGeometry = GEOMETRY_FIELDS.map(() => 0);
   for (const { tc, tileUniforms } of winogradChunks(backend, g, tiling)) {
     // 2. V = B' d B
-    const V = backend.runWebGPUProgram(new WinogradInputProgram(f, tc, gC), [flatSource], 'float32',
-      [...[...g.gathered, gC, ...g.pad].map(int32), ...tileUniforms, int32(tc * gC)]);
+    const transform = new WinogradInputProgram(f, tc, gC, planes);
+    const V = backend.runWebGPUProgram(transform, [flatSource], 'float32',
+      [...[...g.gathered, gC, ...g.pad].map(int32), ...tileUniforms, int32(transform.threads)]);
     // 3. M[p] = V[p] U[p]
     const gemm = new ImplicitGemmProgram(['V', 'U'], 'winograd', GEMM_FUNCTIONS, tc, wC, gC, P, mode, tiling.gemm,
       { taps: 1, channels: gC }, undefined, P);
     const M = backend.runWebGPUProgram(gemm, [V, U], 'float32', gemm.uniformValues(noGeometry));
     release(backend, V);
     // 4. y = A' M A, in place
-    const threads = tc * wC;
+    const threads = tc * transformPlanes(f.AT, planes) * wC;
     const [x, yg] = spreadWorkgroups(Math.ceil(threads / THREADS));
     runRaw(raw, new WinogradOutputProgram(pipeline, [x, yg, 1], [1]), [y, M, ...epilogueInputs(epilogue)],
       [...[...g.written, wC].map(int32), ...tileUniforms, int32(threads), ...epilogueUniforms(epilogue)], [y]);

@@ -110,10 +110,10 @@ export function runWinogradDw(
   let S: TensorInfo | undefined;
   for (const { tc, tileUniforms } of winogradChunks(backend, g, tiling)) {
     // 1. V = B' d B, 2. E = A dy A'
-    const V = backend.runWebGPUProgram(new WinogradInputProgram(f, tc, cin), [flatX], 'float32',
-      [...[...g.gathered, cin, ...g.pad].map(int32), ...tileUniforms, int32(tc * cin)]);
-    const E = backend.runWebGPUProgram(new WinogradInputProgram(f, tc, cout, 'grad'), [flatDy], 'float32',
-      [...[...g.written, cout, 0, 0, 0].map(int32), ...tileUniforms, int32(tc * cout)]);
+    const ofX = new WinogradInputProgram(f, tc, cin, tiling.planes === true);
+    const V = backend.runWebGPUProgram(ofX, [flatX], 'float32', [...[...g.gathered, cin, ...g.pad].map(int32), ...tileUniforms, int32(ofX.threads)]);
+    const ofDy = new WinogradInputProgram(f, tc, cout, tiling.planes === true, 'grad');
+    const E = backend.runWebGPUProgram(ofDy, [flatDy], 'float32', [...[...g.written, cout, 0, 0, 0].map(int32), ...tileUniforms, int32(ofDy.threads)]);
     // 3. the splits' partial sums over tiles of V[p]' E[p]
     const splits = winogradDwSplits(tc);
     const gemm = new ImplicitGemmProgram(['V', 'E'], 'winograd_dw', GEMM_FUNCTIONS, cin, cout, tc, splits * P, mode, tiling.gemm,

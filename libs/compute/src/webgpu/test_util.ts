@@ -87,3 +87,6 @@ export async function compareWithCpu(
     errors: gpu.map((g, i) => relativeError(g.values, cpu[i].values)),
   };
 }
+
+/** The Winograd tile sizes and transform layouts the tuner is offered (winogradCandidates). */
+export const WINOGRAD_LAYOUTS = [{ m: 2, planes: false }, { m: 4, planes: false }, { m: 4, planes: true }] as const;
