@@ -35,13 +35,15 @@ B="$d/run.sh $d/bench.mjs --backend webgpu"
 # kernels (sessions 19 and 20: forward, dx and dW of the stride-1 3x3x3 convs) against each class's
 # H100 winner (--tune-kinds), and every candidate of the classes the file lacks (the upsampling's
 # gradient since session 18): TUNE_NEW, TUNE_PASSES, TUNE_KINDS; any other GPU, or RETUNE=1, tunes
-# every conv.
+# every conv. These are timed at the whole volume (TUNE_SHAPE), the size of the targets: the
+# Winograd kernels' chunks, memory traffic and occupancy there, not at 64x128x128's quarter size.
 tune="--save-tilings $OUT/tilings.json"
 if [ -z "${RETUNE:-}" ] && [ -s "$d/tilings-h100.json" ] && grep -qE 'H100|H200' "$OUT/gpu.csv"; then
   cp "$d/tilings-h100.json" "$OUT/tilings.json"
   new=${TUNE_NEW:-^(enc|dec|out|upsampling)} passes=${TUNE_PASSES:-forward,dx,dw} kinds=${TUNE_KINDS:-winograd}
-  tune="--tilings $d/tilings-h100.json --tune-filter $new --tune-passes $passes --tune-kinds $kinds --save-tilings $OUT/tilings.json"
-  stamp "Hopper: H100 tilings of 2026-11-28, tuning $passes of $new ($kinds against the H100 winners)"
+  shape=${TUNE_SHAPE:-178x302x225}
+  tune="--tilings $d/tilings-h100.json --tune-filter $new --tune-passes $passes --tune-kinds $kinds --tune-shape $shape --save-tilings $OUT/tilings.json"
+  stamp "Hopper: H100 tilings of 2026-11-28, tuning $passes of $new ($kinds against the H100 winners) at $shape"
 fi
 # check against tfjs-cpu, tune every conv unless given the tilings (GPU timestamps; since session 15 also
 # the direct dW tilings and the fastest GEMM tiling with prefetch, since session 16 the packed B slab,
@@ -64,27 +66,21 @@ fits() {
 # backward pass): recomputing the decoder's and the output's saves no memory, enc3's 1.3 GB
 # (apps/bench/src/memory.ts, 2026-11-28: 20.2 GB allocated at most, best fit)
 KEEP=${KEEP:-out,dec0.b0,dec1.b0,dec2.b0,enc3.b0}
-# GPU memory of the whole-volume step predicted on this device without running it (bench:memory:
-# the same allocations as a run, replayed without submitting), to set beside the measured peaks below
-if fits "${MEMORY_TIMEOUT:-60}" "memory prediction"; then
-  timeout "${MEMORY_TIMEOUT:-60}" bash "$d/run.sh" "$d/memory.mjs" --tilings "$OUT/tilings.json" --pools best-fit,exact \
-    --keep-segments "$KEEP" > "$OUT/memory-keep.json" 2> "$OUT/memory.err"
-  timeout "${MEMORY_TIMEOUT:-60}" bash "$d/run.sh" "$d/memory.mjs" --tilings "$OUT/tilings.json" --pools best-fit \
-    > "$OUT/memory-all.json" 2>> "$OUT/memory.err"
-  stamp "memory prediction rc=$? $(grep -E '178x' "$OUT/memory.err" | cut -c1-150 | tr '\n' ' ')"
-fi
 # whole-volume training step, blocks recomputed in the backward pass but those of KEEP, the buffer pool
 # bounded after each step and served best fit ('bound', the trainer's --recompute --keep-segments
 # KEEP; with the tensor peak and kernel profile); every segment recomputed ('all', the trainer's
 # --recompute: 0.81 s and 34.3 GB on 2026-11-28, before best fit and the strided upsampling gradient);
 # tfjs's exact sizes ('exact', --no-gpu-best-fit: its peak against bound's and the prediction above);
 # capped at 0 GiB ('cap0', --gpu-pool-gb 0), kept ('keep'), and kept with Dawn's lazy
-# zero-initialisation of new buffers off ('noclear'). 'keep' also shows where the step's CPU time goes:
-# its timed steps run under V8's sampling profiler (their time includes the sampler's small
-# overhead), and only the summary comes back
+# zero-initialisation of new buffers off ('noclear'). 'nowino' is 'bound' on the H100's tilings
+# alone, on a Hopper GPU: the whole-volume forward and step without the Winograd winners tuned
+# above, by the wall clock (the tuner times GPU kernels only, not JavaScript recording the chunks).
+# 'keep' also shows where the step's CPU time goes: its timed steps run under V8's sampling
+# profiler (their time includes the sampler's small overhead), and only the summary comes back
 recompute() {
-  local v=$1 flags="--no-bound-pool --no-train-profile" envs="" limit=${RECOMPUTE_TIMEOUT:-45} keep="--keep-segments $KEEP"
+  local v=$1 flags="--no-bound-pool --no-train-profile" envs="" limit=${RECOMPUTE_TIMEOUT:-45} keep="--keep-segments $KEEP" tilings="$OUT/tilings.json"
   [ $v = bound ] && flags="--bound-pool" && limit=$((limit + 30))
+  [ $v = nowino ] && flags="--bound-pool --no-train-profile" && tilings="$d/tilings-h100.json" && limit=$((limit + 15))
   [ $v = all ] && flags="--bound-pool --no-train-profile" && keep="" && limit=$((limit + 15))
   [ $v = exact ] && flags="--bound-pool --no-best-fit --no-train-profile" && limit=$((limit + 15))
   [ $v = noclear ] && envs="ANATOMYNET_DAWN_FLAGS=disable-dawn-features=lazy_clear_resource_on_first_use"
@@ -92,12 +88,22 @@ recompute() {
   [ $v = keep ] && [ -f "$d/cpuprof-summary.mjs" ] && flags="$flags --cpu-profile $OUT/step.cpuprofile"
   [ "${RECOMPUTE_TIMEOUT:-45}" = 0 ] && limit=0
   fits "$limit" "recompute $v" || return 0
-  env $envs timeout "$limit" bash $B --no-check --no-convs --recompute $keep --tilings "$OUT/tilings.json" \
+  env $envs timeout "$limit" bash $B --no-check --no-convs --recompute $keep --tilings "$tilings" \
     --shapes 178x302x225 --reps 2 $flags --json-out "$OUT/recompute-$v.json" > /dev/null 2> "$OUT/recompute-$v.err"
-  stamp "recompute $v rc=$? $(grep -E 'train step|failed' "$OUT/recompute-$v.err" | cut -c1-200)"
+  stamp "recompute $v rc=$? $(grep -E 'forward|train step|failed' "$OUT/recompute-$v.err" | grep -v kernels | cut -c1-200 | tr '\n' ' ')"
   pack
 }
 recompute bound
+case "$tune" in *tilings-h100.json*) recompute nowino ;; esac
+# GPU memory of the whole-volume step predicted on this device without running it (bench:memory:
+# the same allocations as a run, replayed without submitting), to set beside the measured peaks
+if fits "${MEMORY_TIMEOUT:-60}" "memory prediction"; then
+  timeout "${MEMORY_TIMEOUT:-60}" bash "$d/run.sh" "$d/memory.mjs" --tilings "$OUT/tilings.json" --pools best-fit,exact \
+    --keep-segments "$KEEP" > "$OUT/memory-keep.json" 2> "$OUT/memory.err"
+  timeout "${MEMORY_TIMEOUT:-60}" bash "$d/run.sh" "$d/memory.mjs" --tilings "$OUT/tilings.json" --pools best-fit \
+    > "$OUT/memory-all.json" 2>> "$OUT/memory.err"
+  stamp "memory prediction rc=$? $(grep -E '178x' "$OUT/memory.err" | cut -c1-150 | tr '\n' ' ')"
+fi
 recompute all
 recompute exact
 # A/B of this project's kernels under its own names (optimizer update, LeakyRelu gradient, norm,

@@ -10,6 +10,7 @@ import {
 } from '@anatomynet/compute';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
+import { writeFileAtomic } from '@anatomynet/data';
 import { buildModel, DEFAULT_MODEL_CONFIG, predict, recomputeOption, summarizeModel, trainStep, type AnatomyNetModel, type Recompute } from '@anatomynet/model';
 import { parseShapes, referenceOptimizer, referenceTarget, REFERENCE_OPTIMIZER, softDiceTo, type Dhw } from './reference-step';
 import yargs from 'yargs';
@@ -262,7 +263,7 @@ const tunePasses = (list: string): GemmPass[] => namesOf('--tune-passes', list, 
 const tuneKinds = (list: string | undefined): string[] | undefined => (list === undefined ? undefined : namesOf('--tune-kinds', list, TILING_KINDS));
 
 /** Times every candidate tiling of the given passes of each reference conv at `shape` and keeps the fastest. */
-async function tuneConvs(shape: Dhw, reps: number, passes: GemmPass[], only?: RegExp, kinds?: string[]) {
+async function tuneConvs(shape: Dhw, reps: number, passes: GemmPass[], only?: RegExp, kinds?: string[], afterClass: () => void = () => undefined) {
   const rows = [];
   for (const c of REFERENCE_CONVS.filter((r) => !only || only.test(r.name))) {
     const input = referenceConvInput(c, shape);
@@ -273,6 +274,7 @@ async function tuneConvs(shape: Dhw, reps: number, passes: GemmPass[], only?: Re
         progress(`tune ${c.name} ${r.pass}: best ${convTilingKey(r.best)} ${(r.bestSeconds * 1e3).toFixed(2)} ms, default ${(r.defaultSeconds * 1e3).toFixed(2)} ms (${speedup.toFixed(2)}x), ${Object.keys(r.candidates).length} candidates`);
       }
       rows.push({ name: c.name, input, results });
+      afterClass();
     } catch (e) {
       rows.push({ name: c.name, input, error: (e as Error).message });
       progress(`tune ${c.name} failed: ${(e as Error).message}`);
@@ -385,6 +387,9 @@ const doc: Record<string, unknown> = {
 };
 const device = webgpu ? (tf.backend() as unknown as { device: GPUDevice }).device : undefined;
 const emit = () => process.stdout.write(`${JSON.stringify(doc)}\n`);
+const saveTilings = () => {
+  if (argv.saveTilings) writeFileAtomic(argv.saveTilings, JSON.stringify(tunedTilings(), null, 1));
+};
 const checkpoint = () => {
   doc.bindGroupCache = device ? bindGroupCacheStats(device) ?? null : null;
   if (!argv.jsonOut) return;
@@ -402,14 +407,16 @@ try {
   if (webgpu && argv.tilings) loadTunedTilings(parseTunedTilings(readFileSync(argv.tilings, 'utf8'), argv.tilings));
   if (webgpu && argv.tune && (!argv.tilings || argv.tuneFilter)) {
     const t0 = performance.now();
-    doc.tune = await tuneConvs(parseShapes(argv.tuneShape)[0], argv.tuneReps, tunePasses(argv.tunePasses), argv.tuneFilter ? new RegExp(argv.tuneFilter) : undefined, tuneKinds(argv.tuneKinds));
+    // the file after each conv's tuning, so that a device call's time limit keeps what was tuned
+    doc.tune = await tuneConvs(parseShapes(argv.tuneShape)[0], argv.tuneReps, tunePasses(argv.tunePasses), argv.tuneFilter ? new RegExp(argv.tuneFilter) : undefined,
+      tuneKinds(argv.tuneKinds), saveTilings);
     doc.tune_s = (performance.now() - t0) / 1000;
     trimGpuBufferPool();
   }
   if (webgpu) doc.tilings = tunedTilings();
   // the tuned kernels (direct convs included) against tfjs-cpu too, not only the defaults
   if (webgpu && argv.check && Object.keys(tunedTilings()).length > 0) doc.checkTuned = await checkAgainstCpu();
-  if (argv.saveTilings) writeFileSync(argv.saveTilings, JSON.stringify(tunedTilings(), null, 1));
+  saveTilings();
   checkpoint();
   const stockAt = new Set(argv.stockShapes.split(',').map((t) => t.trim()));
   const results: Record<string, unknown>[] = [];
