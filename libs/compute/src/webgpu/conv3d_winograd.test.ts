@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { strideOneGeometry } from './conv3d_direct';
-import { applyMatrix, rowExpression, separable3d, winogradCandidates, winogradChunkTiles, winogradKey, winogradMode, winogradTiles, winogradTransforms, winogradValid, type WinogradTiling } from './conv3d_winograd';
+import { applyMatrix, rowExpression, separable2d, separable3d, winogradCandidates, winogradChunkTiles, winogradKey, winogradMode, winogradTiles, winogradTransforms, winogradValid, type WinogradTiling } from './conv3d_winograd';
 import { candidatesFor, convTilingKey, forceTiling, gemmPlan, winogradFor } from './gemm_plan';
 import { gpuPoolStats, trimGpuBufferPool } from './memory';
 import { adapterPromise, compareWithCpu, convInfo, seededValues, SKIP_NOTE, startWebgpu, WINOGRAD_LAYOUTS, type ConvCase } from './test_util';
@@ -37,6 +37,22 @@ describe('Winograd F(2x2x2, 3x3x3) without a GPU', () => {
     });
     // the matrices' fractions are rounded to float32 literals, as the shaders read them
     Y.forEach((y, i) => expect(y).toBeCloseTo(expected[i], 5));
+  });
+
+  it.each([['B\' d B', 'BT'], ['A dy A\'', 'A'], ['A\' M A', 'AT']] as const)('a thread per plane computes F(4)\'s %s: the first axis by its row, then separable2d', (_, which) => {
+    const f = winogradTransforms(4);
+    const M = which === 'BT' ? f.BT : which === 'AT' ? f.AT : f.AT[0].map((_, j) => f.AT.map((row) => row[j]));
+    const [k, n] = [M.length, M[0].length];
+    const d = Array.from(seededValues(n ** 3, 9));
+    const whole = evaluate(separable3d(applyMatrix(M), n, 'd', 'v'), 'd', 'v', n, k, d);
+    for (const plane of range(k)) {
+      // the shader's loop over the first axis, zero coefficients skipped
+      const sums = range(n * n).map((i) => range(n).reduce((s, a) => s + M[plane][a] * d[a * n * n + i], 0));
+      const names = range(n * n).map((i) => `e_${Math.floor(i / n)}_${i % n}`);
+      const outs = range(k * k).map((i) => `t_${Math.floor(i / k)}_${i % k}`);
+      const planeValues = new Function(...names, `${separable2d(applyMatrix(M), n, 'e', 't')}\nreturn [${outs.join(', ')}];`)(...sums) as number[];
+      planeValues.forEach((v, i) => expect(v).toBeCloseTo(whole[plane * k * k + i], 4));
+    }
   });
 
   it('writes each matrix row as one expression, zeros left out', () => {

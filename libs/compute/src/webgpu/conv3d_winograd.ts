@@ -13,7 +13,8 @@
  * device's largest binding, 2 GiB on an H100), each chunk submitted before the next so that tfjs
  * hands its V and M to the next one:
  *   1. U[p, c, n] = G g G' of the filter (once per call; p = n^3 transformed position),
- *   2. V[p, t, c] = B' d B of the chunk's tiles (one thread per tile and channel: n^3 loads and stores),
+ *   2. V[p, t, c] = B' d B of the chunk's tiles (one thread per tile and channel: n^3 loads and
+ *      stores; or, a tuner's choice for F(4), one per tile, channel and plane of the result),
  *   3. M[p, t, n] = V[p] U[p]: n^3 GEMMs over the gathered channels, on the implicit-GEMM program
  *      (conv3d_gemm.ts, batched over p with tap-major vec4 loads),
  *   4. y = A' M A (one thread per tile and written channel), through the fused conv's epilogue,
@@ -156,8 +157,8 @@ export function winogradValid(t: WinogradTiling, g: DirectGeometry, filterGradie
  * network), packed B where it fits, each for F(2) and F(4) (F(4) in both transform layouts), in
  * chunks of 256 MiB. Larger chunks mean fewer dispatches (the reference network's forward
  * transforms about 37 GB at 178x302x225 in F(2): its eval forward records 630 dispatches at 256
- * MiB, F(4) 321, 57 without Winograd) but more memory: the whole-volume training step with the half-resolution convs' forward and dx on
- * F(2) (bench:memory --binding-gib 2, H100 tilings, best fit, out, dec0-2 and enc3 kept) allocated
+ * MiB, F(4) 321, 57 without Winograd) but more memory: the whole-volume training step with the
+ * half-resolution convs' forward and dx on F(2) (bench:memory --binding-gib 2, H100 tilings, best fit, out, dec0-2 and enc3 kept) allocated
  * 19.1 GB at most at 128 MiB, 19.5 at 256, 22.0 at 512 and 24.4 at 1024 (every stride-1 3x3x3 conv
  * at 256: 19.7 with F(2), 19.6 with F(4); 20.2 without Winograd).
  */
@@ -226,8 +227,8 @@ export const transformPlanes = (M: number[][], planes: boolean): number => (plan
  * with `planes` a thread computes only the results of plane `plane` (a variable the caller decodes
  * from its index): along the first axis by M's row `plane` (n^2 = 36 sums for F(4), its loads
  * re-read by the tile's other planes, neighbouring threads, from the cache), then the plane's two
- * axes in registers. Which pays on a device is the tuner's call; on lavapipe, a CPU, the planes'
- * extra loads cost more than they save.
+ * axes in registers. Which pays on a device is the tuner's call (on lavapipe, a CPU, both time
+ * alike).
  */
 function transformCode(M: number[][], n: number, planes: boolean, load: (a: string, b: string, c: string) => string, store: (a: string, b: string, c: string, v: string) => string): string {
   const k = M.length;
@@ -305,7 +306,7 @@ const transpose = (M: number[][]): number[][] => M[0].map((_, j) => M.map((row) 
 /**
  * Step 2: V[p, t, c] = B' d B of one chunk's n^3 input patches (`of` 'input'), or, for the filter
  * gradient (conv3d_winograd_dw.ts), A dy A' of its m^3 blocks of dy ('grad', pads 0): a thread per
- * (tile, channel), zeros outside the tensor.
+ * (tile, channel), or with `planes` per (tile, plane, channel); zeros outside the tensor.
  */
 export class WinogradInputProgram implements WebGPUProgram {
   outputShape: number[];
@@ -375,7 +376,7 @@ const GEMM_FUNCTIONS: GemmFunctions = {
   }`,
 };
 
-/** Step 4's shader: y = A' M A for a thread per (tile, written channel), through the epilogue. */
+/** Step 4's shader: y = A' M A for a thread per (tile, written channel), or per (tile, plane, written channel), through the epilogue. */
 function outputShader(f: WinogradTransforms, planes: boolean, epilogue: ConvEpilogue | undefined): string {
   const { m, n } = f;
   const value = (v: string) => (epilogue ? `epilogue(${v}, o)` : v);
