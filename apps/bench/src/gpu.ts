@@ -274,11 +274,12 @@ async function tuneConvs(shape: Dhw, reps: number, passes: GemmPass[], only?: Re
         progress(`tune ${c.name} ${r.pass}: best ${convTilingKey(r.best)} ${(r.bestSeconds * 1e3).toFixed(2)} ms, default ${(r.defaultSeconds * 1e3).toFixed(2)} ms (${speedup.toFixed(2)}x), ${Object.keys(r.candidates).length} candidates`);
       }
       rows.push({ name: c.name, input, results });
-      afterClass();
     } catch (e) {
       rows.push({ name: c.name, input, error: (e as Error).message });
       progress(`tune ${c.name} failed: ${(e as Error).message}`);
     }
+    // a conv that failed may have tuned some of its passes before
+    afterClass();
   }
   return rows;
 }

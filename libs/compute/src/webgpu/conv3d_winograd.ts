@@ -172,9 +172,10 @@ export function winogradCandidates(g: DirectGeometry, filterGradient = false): W
   const gemms = eligible
     .filter((t) => (filterGradient ? t.tm === rows : t.tk === tk))
     .map((t) => (tilingValid({ ...t, bv: true }, mode) ? { ...t, bv: true } : t));
-  const f2 = gemms.map((gemm): WinogradTiling => ({ algo: 'winograd', m: 2, gemm, mib: 256 }));
+  const candidate = (m: 2 | 4, gemm: GemmTiling): WinogradTiling => ({ algo: 'winograd', m, gemm, mib: 256 });
   // F(4)'s 216-value transforms a thread per tile, or a thread per plane (transformCode)
-  const f4 = gemms.flatMap((gemm): WinogradTiling[] => [{ algo: 'winograd', m: 4, gemm, mib: 256 }, { algo: 'winograd', m: 4, gemm, mib: 256, planes: true }]);
+  const f2 = gemms.map((gemm) => candidate(2, gemm));
+  const f4 = gemms.flatMap((gemm) => [candidate(4, gemm), { ...candidate(4, gemm), planes: true }]);
   return [...f2, ...f4];
 }
 

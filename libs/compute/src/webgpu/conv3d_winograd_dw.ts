@@ -103,6 +103,7 @@ export function runWinogradDw(
   const P = positions(tiling.m);
   const cin = g.gatheredC;
   const cout = g.writtenC;
+  const planes = tiling.planes === true;
   const flatX = reshapeView(backend, x, [tf.util.sizeFromShape(x.shape)]);
   const flatDy = reshapeView(backend, dy, [tf.util.sizeFromShape(dy.shape)]);
   const noGeometry = GEOMETRY_FIELDS.map(() => 0);
@@ -110,9 +111,9 @@ export function runWinogradDw(
   let S: TensorInfo | undefined;
   for (const { tc, tileUniforms } of winogradChunks(backend, g, tiling)) {
     // 1. V = B' d B, 2. E = A dy A'
-    const ofX = new WinogradInputProgram(f, tc, cin, tiling.planes === true);
+    const ofX = new WinogradInputProgram(f, tc, cin, planes);
     const V = backend.runWebGPUProgram(ofX, [flatX], 'float32', [...[...g.gathered, cin, ...g.pad].map(int32), ...tileUniforms, int32(ofX.threads)]);
-    const ofDy = new WinogradInputProgram(f, tc, cout, tiling.planes === true, 'grad');
+    const ofDy = new WinogradInputProgram(f, tc, cout, planes, 'grad');
     const E = backend.runWebGPUProgram(ofDy, [flatDy], 'float32', [...[...g.written, cout, 0, 0, 0].map(int32), ...tileUniforms, int32(ofDy.threads)]);
     // 3. the splits' partial sums over tiles of V[p]' E[p]
     const splits = winogradDwSplits(tc);
