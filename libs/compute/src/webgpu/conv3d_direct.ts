@@ -13,7 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { epilogueInputs, epilogueKey, epilogueUniformFields, epilogueUniforms, epilogueVariables, epilogueWgsl, type ConvEpilogue } from './epilogue';
-import { release, reshapeView, spreadWorkgroups, type ProgramUniform, type TensorInfo, type WebGPUBackendLike, type WebGPUProgram } from './program';
+import { release, reshapeView, spreadWorkgroups, threadIndex, type ProgramUniform, type TensorInfo, type WebGPUBackendLike, type WebGPUProgram } from './program';
 
 /** Tile shape of the direct conv. Threads = lw * th * td; output tile td x th x (lw * vw) voxels. */
 export interface DirectTiling {
@@ -210,7 +210,7 @@ export class DirectConvProgram implements WebGPUProgram {
         let tileId = i32(workgroupId.y * numWorkgroups.x + workgroupId.x);
         let spare = tileId >= uniforms.numTiles;
         let tile = min(tileId, uniforms.numTiles - 1);
-        let t = i32(localId.x);
+        let t = ${threadIndex(T)};
         let lane = t % ${lw};
         let hh = (t / ${lw}) % ${th};
         let dd = t / ${lw * th};

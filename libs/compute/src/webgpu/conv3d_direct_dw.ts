@@ -15,7 +15,7 @@
  * candidate against the GEMM (whose gathered values then feed 32-64 multiply-adds each).
  */
 import * as tf from '@tensorflow/tfjs';
-import { release, reshapeView, spreadWorkgroups, type ProgramUniform, type TensorInfo, type WebGPUBackendLike, type WebGPUProgram } from './program';
+import { release, reshapeView, spreadWorkgroups, threadIndex, type ProgramUniform, type TensorInfo, type WebGPUBackendLike, type WebGPUProgram } from './program';
 import { reduceOnGpu } from './reduce';
 
 /** Tile shape of the direct dW. Threads = vl * taps * cc / cpt; a tile is td x th x tw output voxels. */
@@ -211,7 +211,7 @@ export class DirectDwProgram implements WebGPUProgram {
         let spare = id >= uniforms.groups;
         let chunk = id % uniforms.chunks;
         let slice = id / uniforms.chunks;
-        let t = i32(localId.x);
+        let t = ${threadIndex(T)};
         let lane = t % ${nTaps * cq};
         let vlane = t / ${nTaps * cq};
         let tap = lane / ${cq};
@@ -268,7 +268,10 @@ export class DirectDwProgram implements WebGPUProgram {
             for (var hh = 0; hh < ${th}; hh = hh + 1) {
               let xRow = (tapBase + (dd * ${H.hh} + hh) * ${H.hw}) * ${cq} + cg;
               let vRow = (dd * ${th} + hh) * ${tw};
-              for (var ww = vlane; ww < ${tw}; ww = ww + ${vl}) {
+              // a loop from 0 to a constant, not from vlane: Tint then bounds ww and clamps no read
+              for (var j = 0; j < ${Math.ceil(tw / vl)}; j = j + 1) {
+                let ww = vlane + j * ${vl};${tw % vl === 0 ? '' : `
+                if (ww >= ${tw}) { break; }`}
                 let xv = Xs[xRow + ww * ${cq}];
                 let vi = vRow + ww;
                 ${dyReads}

@@ -21,7 +21,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { epilogueKey, epilogueUniformFields, epilogueUniforms, epilogueVariables, epilogueWgsl, type ConvEpilogue } from './epilogue';
-import { release, reshapeView, spreadWorkgroups, type ProgramUniform, type TensorInfo, type WebGPUBackendLike, type WebGPUProgram } from './program';
+import { release, reshapeView, spreadWorkgroups, threadIndex, type ProgramUniform, type TensorInfo, type WebGPUBackendLike, type WebGPUProgram } from './program';
 
 /** Tile shape of the implicit GEMM. Threads = (tm / rm) * tnt; output tile tm x (tnt * rn). */
 export interface GemmTiling {
@@ -109,6 +109,8 @@ export const tilingThreads = (t: GemmTiling): number => (t.tm / t.rm) * t.tnt;
 /** vec4 slots per thread and K row of a packed ('bv') B slab. */
 const bGroups = (t: GemmTiling): number => Math.ceil(t.rn / 4);
 /** Floats per K row of the B slab (packed slabs round each thread's columns up to whole vec4s). */
+/** WGSL writing `v` at flat index i of the A slab (vec4s of 4 consecutive i), inline as setB. */
+const setA = (i: string, v: string): string => `{ let ia = ${i}; As[ia / 4][ia % 4] = ${v}; }`;
 const bSlabWidth = (t: GemmTiling): number => (t.bv ? 4 * bGroups(t) : t.rn) * t.tnt;
 
 /** Conv geometry as the shaders read it (uniform fields, all i32). */
@@ -346,7 +348,7 @@ export class ImplicitGemmProgram implements WebGPUProgram {
               let nn = e % ${TN};
               var v = 0.0;
               if (${guard} && n0 + nn < uniforms.N) { v = ${kExpr}; }
-              ${into === 'smem' ? 'setB(kk, nn, v);' : 'pb[j] = v;'}
+              ${into === 'smem' ? this.setB('kk', 'nn', 'v') : 'pb[j] = v;'}
             }
           }`;
     const storeA = (v: string) => (into === 'regs' ? `
@@ -376,6 +378,17 @@ export class ImplicitGemmProgram implements WebGPUProgram {
           }${loadB('loadB(k0 + kk, n0 + nn)', 'k0 + kk < kEnd')}`;
   }
 
+  /**
+   * WGSL writing `v` at k, n of the B slab (packed: slot (k, g, tn) holds the columns of group g of
+   * thread column tn). Inline, not a WGSL function: Tint bounds what it can see, and a function's
+   * parameters it cannot (see threadIndex).
+   */
+  private setB(k: string, n: string, v: string): string {
+    const { tnt } = this.tiling;
+    if (this.tiling.bv !== true) return `Bs[(${k}) * ${this.tn} + ${n}] = ${v};`;
+    return `{ let bk = ${k}; let bn = ${n}; let bj = bn / ${tnt}; Bs[(bk * ${bGroups(this.tiling)} + bj / 4) * ${tnt} + bn % ${tnt}][bj % 4] = ${v}; }`;
+  }
+
   /** WGSL writing A value `v` of load i into the A slab (`ka` in scope for the tap modes). */
   private storeA(v: string): string {
     const { tm } = this.tiling;
@@ -384,16 +397,16 @@ export class ImplicitGemmProgram implements WebGPUProgram {
       // four consecutive k of one row
       return `
             let r = ${a.rowOf('i')};
-            setA((ka + 0) * ${tm} + r, ${v}.x);
-            setA((ka + 1) * ${tm} + r, ${v}.y);
-            setA((ka + 2) * ${tm} + r, ${v}.z);
-            setA((ka + 3) * ${tm} + r, ${v}.w);`;
+            ${setA(`(ka + 0) * ${tm} + r`, `${v}.x`)}
+            ${setA(`(ka + 1) * ${tm} + r`, `${v}.y`)}
+            ${setA(`(ka + 2) * ${tm} + r`, `${v}.z`)}
+            ${setA(`(ka + 3) * ${tm} + r`, `${v}.w`)}`;
     }
     // step4: the 4 rows at one k are one vec4 of the A slab (As[k][m..m+3])
     if (this.mode === 'step4') return `
             As[(ka * ${tm} + ${a.rowOf('i')}) / 4] = ${v};`;
     return `
-            setA(ka * ${tm} + ${a.rowOf('i')}, ${v});`;
+            ${setA(`ka * ${tm} + ${a.rowOf('i')}`, v)}`;
   }
 
   /** WGSL writing the prefetched registers pa, pb into workgroup memory. */
@@ -411,7 +424,7 @@ export class ImplicitGemmProgram implements WebGPUProgram {
           }
           for (var j = 0; j < ${this.bLoads()}; j = j + 1) {
             let e = t + ${T} * j;
-            if (${(tk * TN) % T === 0 ? 'true' : `e < ${tk * TN}`}) { setB(e / ${TN}, e % ${TN}, pb[j]); }
+            if (${(tk * TN) % T === 0 ? 'true' : `e < ${tk * TN}`}) { ${this.setB(`e / ${TN}`, `e % ${TN}`, 'pb[j]')} }
           }
           }`;
   }
@@ -433,13 +446,8 @@ export class ImplicitGemmProgram implements WebGPUProgram {
     const b = (j: number) => (bv ? `bq${j >> 2}.${'xyzw'[j & 3]}` : `b${j}`);
     const fmas = range(q4).flatMap((q) => range(rn).map((j) => `acc_${q}_${j} = fma(a${q}, vec4<f32>(${b(j)}), acc_${q}_${j});`)).join('\n            ');
     const bSlab = bv ? `
-      var<workgroup> Bs : array<vec4<f32>, ${tk * groups * tnt}>;
-      fn setB(k : i32, n : i32, v : f32) {
-        let j = n / ${tnt};
-        Bs[(k * ${groups} + j / 4) * ${tnt} + n % ${tnt}][j % 4] = v;
-      }` : `
-      var<workgroup> Bs : array<f32, ${tk * TN}>;
-      fn setB(k : i32, n : i32, v : f32) { Bs[k * ${TN} + n] = v; }`;
+      var<workgroup> Bs : array<vec4<f32>, ${tk * groups * tnt}>;` : `
+      var<workgroup> Bs : array<f32, ${tk * TN}>;`;
     const value = (q: number, j: number, r: number) =>
       (this.epilogue ? `epilogue(acc_${q}_${j}[${r}], n0 + tn + ${tnt * j})` : `acc_${q}_${j}[${r}]`);
     const writes = range(q4).flatMap((q) => range(4).map((r) => {
@@ -458,10 +466,9 @@ export class ImplicitGemmProgram implements WebGPUProgram {
       ${(vec4Mode(this.mode) ? this.functions.vec4A : this.functions.scalarA) ?? ''}
       ${this.epilogue ? epilogueWgsl(this.epilogue) : ''}
       var<workgroup> As : array<vec4<f32>, ${(tk * tm) / 4}>;
-      fn setA(i : i32, v : f32) { As[i / 4][i % 4] = v; }
 ${bSlab}
       fn main() {
-        let t = i32(localId.x);
+        let t = ${threadIndex(tilingThreads(this.tiling))};
         let tn = t % ${tnt};
         let tmi = t / ${tnt};
         let tileId = i32(workgroupId.y * numWorkgroups.x + workgroupId.x);
@@ -483,7 +490,7 @@ ${bSlab}
           if (s + 1 < uniforms.kSteps) {${this.loadStep('(s + 1)', 'regs')}
           }` : ''}
           for (var kk = 0; kk < ${tk}; kk = kk + 1) {
-            let ab = (kk * ${tm} + tmi * ${rm}) / 4;
+            let ab = kk * ${tm / 4} + tmi * ${q4}; // rows of vec4s: tm and rm are multiples of 4
             let bb = kk * ${bv ? groups * tnt : TN} + tn;
             ${aRead}
             ${bRead}

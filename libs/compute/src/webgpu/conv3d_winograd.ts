@@ -299,7 +299,7 @@ const TILE_DECODE = `
 /** WGSL decoding the thread's `plane` (transformPlanes) and chunk-local tile `tl`: index = (tl * planes + plane) * channels + channel. */
 const planeDecode = (planes: number, channels: string): string => `
         let r0 = index / ${channels};
-        let plane = r0 % ${planes};
+        let plane = i32(u32(r0) % ${planes}u); // unsigned: Tint then knows it indexes rows in bounds
         let tl = r0 / ${planes};`;
 
 const transpose = (M: number[][]): number[][] => M[0].map((_, j) => M.map((row) => row[j]));

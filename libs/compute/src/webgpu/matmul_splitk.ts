@@ -10,7 +10,7 @@
  * are then folded by reduce.ts.
  */
 import * as tf from '@tensorflow/tfjs';
-import { release, reshapeView, spreadWorkgroups, type TensorInfo, type WebGPUBackendLike, type WebGPUProgram } from './program';
+import { release, reshapeView, spreadWorkgroups, threadIndex, type TensorInfo, type WebGPUBackendLike, type WebGPUProgram } from './program';
 import { reduceOnGpu } from './reduce';
 
 /** K per workgroup. */
@@ -61,7 +61,7 @@ class SplitKProgram implements WebGPUProgram {
         let bm = g / uniforms.chunks;
         let m = bm % uniforms.M;
         let b = bm / uniforms.M;
-        let t = i32(localId.x);
+        let t = ${threadIndex(THREADS)};
         let n = t % ${this.N};
         let lane = t / ${this.N};
         var acc = 0.0;

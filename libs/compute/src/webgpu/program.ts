@@ -53,6 +53,15 @@ export function spreadWorkgroups(count: number): [number, number] {
   return [Math.ceil(count / y), y];
 }
 
+/**
+ * WGSL of the thread's index within a workgroup of `threads` (tfjs's programs see `localId` through
+ * a module variable). The min is always a no-op, but it gives Tint's integer range analysis the
+ * index's bounds: without them every workgroup-memory read indexed from it gets a bounds clamp
+ * (robustness), an extra instruction and an address the compiler cannot fold, in the GEMM's
+ * innermost loop too.
+ */
+export const threadIndex = (threads: number): string => `i32(min(localId.x, ${threads - 1}u))`;
+
 let assumedBindingBytes: number | undefined;
 
 /** The largest storage binding chunked kernels plan for: the device's, or one assumed for a recording. */

@@ -11,7 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import {
-  release, reshapeView, spreadWorkgroups, stockKernel,
+  release, reshapeView, spreadWorkgroups, threadIndex, stockKernel,
   type ProgramUniform, type TensorInfo, type WebGPUBackendLike, type WebGPUProgram,
 } from './program';
 
@@ -92,7 +92,7 @@ export class LanesReduceProgram implements WebGPUProgram {
         let g = select(id, 0, spare);
         let o = g / uniforms.parts;
         let p = g - o * uniforms.parts;
-        let tid = i32(localId.x);
+        let tid = ${threadIndex(LANE_THREADS)};
         let i = tid % ${inner};
         let lane = tid / ${inner};
         var acc : ${t} = ${init};
