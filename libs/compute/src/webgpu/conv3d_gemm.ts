@@ -108,9 +108,9 @@ export const tilingKey = (t: GemmTiling): string => `${t.tm}_${t.rm}_${t.tk}_${t
 export const tilingThreads = (t: GemmTiling): number => (t.tm / t.rm) * t.tnt;
 /** vec4 slots per thread and K row of a packed ('bv') B slab. */
 const bGroups = (t: GemmTiling): number => Math.ceil(t.rn / 4);
-/** Floats per K row of the B slab (packed slabs round each thread's columns up to whole vec4s). */
 /** WGSL writing `v` at flat index i of the A slab (vec4s of 4 consecutive i), inline as setB. */
 const setA = (i: string, v: string): string => `{ let ia = ${i}; As[ia / 4][ia % 4] = ${v}; }`;
+/** Floats per K row of the B slab (packed slabs round each thread's columns up to whole vec4s). */
 const bSlabWidth = (t: GemmTiling): number => (t.bv ? 4 * bGroups(t) : t.rn) * t.tnt;
 
 /** Conv geometry as the shaders read it (uniform fields, all i32). */

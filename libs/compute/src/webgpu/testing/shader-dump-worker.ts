@@ -30,7 +30,8 @@ const shared = deviceSharedBytes(tf.backend() as unknown as WebGPUBackendLike);
 const input: [number, number, number] = [4, 6, 5];
 // every GEMM mode (tap4, tap, flat, step4, step), the packed B slab and prefetch, the direct and
 // direct dW kernels, and Winograd's transforms (F(2), and F(4) a plane a thread: F(4) in one thread
-// a tile compiles for minutes on lavapipe and indexes no array by anything but constants and loops)
+// a tile compiles for minutes on lavapipe and indexes no array by anything but constants and loops;
+// F(2)'s dx transforms are its forward's)
 const convs: { cin: number; cout: number; stride: number; passes: GemmPass[]; winograd: boolean }[] = [
   { cin: 48, cout: 48, stride: 1, passes: ['forward', 'dx', 'dw'], winograd: true },
   { cin: 17, cout: 16, stride: 1, passes: ['forward', 'dw'], winograd: false },
