@@ -37,12 +37,15 @@ B="$d/run.sh $d/bench.mjs --backend webgpu"
 # gradient since session 18): TUNE_NEW, TUNE_PASSES, TUNE_KINDS; any other GPU, or RETUNE=1, tunes
 # every conv. These are timed at the whole volume (TUNE_SHAPE), the size of the targets: the
 # Winograd kernels' chunks, memory traffic and occupancy there, not at 64x128x128's quarter size.
-tune="--save-tilings $OUT/tilings.json"
+# TUNE_BUDGET: seconds of tuning, after which the classes not yet begun keep their loaded (or untuned)
+# tilings, so that the forward and training step below are measured within OURS_TIMEOUT whatever the
+# tuning at the whole volume costs (session 17 tuned 1,107 candidates in 208 s at 64x128x128)
+tune="--save-tilings $OUT/tilings.json --tune-budget-s ${TUNE_BUDGET:-180}"
 if [ -z "${RETUNE:-}" ] && [ -s "$d/tilings-h100.json" ] && grep -qE 'H100|H200' "$OUT/gpu.csv"; then
   cp "$d/tilings-h100.json" "$OUT/tilings.json"
   new=${TUNE_NEW:-^(enc|dec|out|upsampling)} passes=${TUNE_PASSES:-forward,dx,dw} kinds=${TUNE_KINDS:-winograd}
   shape=${TUNE_SHAPE:-178x302x225}
-  tune="--tilings $d/tilings-h100.json --tune-filter $new --tune-passes $passes --tune-kinds $kinds --tune-shape $shape --save-tilings $OUT/tilings.json"
+  tune="--tilings $d/tilings-h100.json --tune-filter $new --tune-passes $passes --tune-kinds $kinds --tune-shape $shape $tune"
   stamp "Hopper: H100 tilings of 2026-11-28, tuning $passes of $new ($kinds against the H100 winners) at $shape"
 fi
 # check against tfjs-cpu, tune every conv unless given the tilings (GPU timestamps; since session 15 also

@@ -262,11 +262,24 @@ const tunePasses = (list: string): GemmPass[] => namesOf('--tune-passes', list, 
 /** --tune-kinds (undefined: every kind). */
 const tuneKinds = (list: string | undefined): string[] | undefined => (list === undefined ? undefined : namesOf('--tune-kinds', list, TILING_KINDS));
 
-/** Times every candidate tiling of the given passes of each reference conv at `shape` and keeps the fastest. */
-async function tuneConvs(shape: Dhw, reps: number, passes: GemmPass[], only?: RegExp, kinds?: string[], afterClass: () => void = () => undefined) {
+/**
+ * Times every candidate tiling of the given passes of each reference conv at `shape` and keeps the
+ * fastest. Past `budgetSeconds` the classes not yet begun are left as they are (untuned, or the loaded
+ * tilings), so a device call's time limit still leaves time to measure the network.
+ */
+async function tuneConvs(
+  shape: Dhw, reps: number, passes: GemmPass[], only?: RegExp, kinds?: string[], afterClass: () => void = () => undefined, budgetSeconds = Infinity,
+) {
   const rows = [];
+  const t0 = performance.now();
   for (const c of REFERENCE_CONVS.filter((r) => !only || only.test(r.name))) {
     const input = referenceConvInput(c, shape);
+    const elapsed = (performance.now() - t0) / 1000;
+    if (elapsed > budgetSeconds) {
+      rows.push({ name: c.name, input, skipped: `tuning budget of ${budgetSeconds} s spent (${elapsed.toFixed(0)} s)` });
+      progress(`tune ${c.name} skipped: the tuning budget of ${budgetSeconds} s is spent`);
+      continue;
+    }
     try {
       const results = await autotuneConv({ input, cin: c.cin, cout: c.cout, k: c.k, stride: c.stride }, passes, reps, undefined, kinds);
       for (const r of results) {
@@ -354,6 +367,11 @@ const argv = await yargs(hideBin(process.argv))
   .check((a) => tuneKinds(a.tuneKinds as string | undefined) !== null)
   .option('tune-shape', { type: 'string', default: '64x128x128', describe: 'DxHxW at which the tilings are timed' })
   .option('tune-reps', { type: 'number', default: 2, describe: 'timed runs per candidate tiling' })
+  .option('tune-budget-s', { type: 'number', describe: 'stop tuning after this many seconds: the conv classes not yet begun keep their loaded (or untuned) tilings' })
+  .check((a) => {
+    if (a.tuneBudgetS !== undefined && !(a.tuneBudgetS > 0)) throw new Error(`--tune-budget-s: give a positive number of seconds; got ${a.tuneBudgetS}`);
+    return true;
+  })
   .option('tilings', { type: 'string', describe: 'load tuned tilings from this JSON (skips --tune unless --tune-filter)' })
   .option('save-tilings', { type: 'string', describe: 'write the tuned tilings to this JSON' })
   .option('json-out', { type: 'string', describe: 'also write the JSON so far to this file after each phase (survives a timeout)' })
@@ -410,7 +428,7 @@ try {
     const t0 = performance.now();
     // the file after each conv's tuning, so that a device call's time limit keeps what was tuned
     doc.tune = await tuneConvs(parseShapes(argv.tuneShape)[0], argv.tuneReps, tunePasses(argv.tunePasses), argv.tuneFilter ? new RegExp(argv.tuneFilter) : undefined,
-      tuneKinds(argv.tuneKinds), saveTilings);
+      tuneKinds(argv.tuneKinds), saveTilings, argv.tuneBudgetS);
     doc.tune_s = (performance.now() - t0) / 1000;
     trimGpuBufferPool();
   }
