@@ -369,7 +369,7 @@ const argv = await yargs(hideBin(process.argv))
   .option('tune-reps', { type: 'number', default: 2, describe: 'timed runs per candidate tiling' })
   .option('tune-budget-s', { type: 'number', describe: 'stop tuning after this many seconds: the conv classes not yet begun keep their loaded (or untuned) tilings' })
   .check((a) => {
-    if (a.tuneBudgetS !== undefined && !(a.tuneBudgetS > 0)) throw new Error(`--tune-budget-s: give a positive number of seconds; got ${a.tuneBudgetS}`);
+    if (a.tuneBudgetS !== undefined && !(Number(a.tuneBudgetS) > 0)) throw new Error(`--tune-budget-s: give a positive number of seconds; got ${a.tuneBudgetS}`);
     return true;
   })
   .option('tilings', { type: 'string', describe: 'load tuned tilings from this JSON (skips --tune unless --tune-filter)' })
