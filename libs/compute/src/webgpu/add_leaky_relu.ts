@@ -18,7 +18,7 @@ export function addLeakyReluConfig(): tf.KernelConfig {
     const flat = [a, b].map((t) => reshapeView(backend, t, [size]));
     // tfjs's LeakyRelu: x < 0 ? alpha x : x
     const program = new FlatProgram(['a', 'b'], 'alpha : f32,',
-      'let v = a[index] + b[index]; result[index] = select(v, uniforms.alpha * v, v < 0.0);', 'add_leaky_relu', size);
+      'let v = a[index] + b[index]; result[index] = select(v, uniforms.alpha * v, v < V(0.0));', 'add_leaky_relu', size, size % 4 === 0 ? [true, true] : undefined);
     const y = backend.runWebGPUProgram(program, flat, 'float32', [{ type: 'float32', data: [(args.attrs as { alpha: number }).alpha] }]);
     const out = reshapeView(backend, y, [...a.shape]);
     release(backend, ...flat, y);
@@ -34,7 +34,7 @@ export function scaleAddLeakyReluConfig(): tf.KernelConfig {
     requireFloat32(SCALE_ADD_LEAKY_RELU, [a, scale, b]);
     scaleAddShape(a.shape, scale.shape, b.shape);
     return perCaseChannelPass(backend, ['a', 's', 'b'], [a, scale, b], [...a.shape],
-      'let v = a[index] * s[g] + b[index]; result[index] = select(v, uniforms.alpha * v, v < 0.0);', 'scale_add_leaky_relu',
+      'let v = a[index] * s[g] + b[index]; result[index] = select(v, uniforms.alpha * v, v < V(0.0));', 'scale_add_leaky_relu',
       { decl: 'alpha : f32, ', values: [{ type: 'float32', data: [(args.attrs as { alpha: number }).alpha] }] });
   };
   return { kernelName: SCALE_ADD_LEAKY_RELU, backendName: 'webgpu', kernelFunc };

@@ -80,7 +80,7 @@ function withScalarUniform(name: string, backend: BackendWithTensorMap, a: Tenso
   const size = tf.util.sizeFromShape(outShape);
   const expr = sb !== undefined ? `x[index] ${op} uniforms.s` : `uniforms.s ${op} x[index]`;
   const key = `scalar_${name}_${sb !== undefined ? 'right' : 'left'}`;
-  const program = new FlatProgram(['x'], 's : f32,', `result[index] = ${expr};`, key, size);
+  const program = new FlatProgram(['x'], 's : f32,', `result[index] = ${expr};`, key, size, size % 4 === 0 ? [true] : undefined);
   const flat = reshapeView(backend, x, [size]);
   const y = backend.runWebGPUProgram(program, [flat], 'float32', [{ type: 'float32', data: [s] }]);
   const out = reshapeView(backend, y, outShape);

@@ -99,8 +99,9 @@ describe.skipIf(!adapter)(`webgpu eval-mode fusions vs cpu${adapter ? '' : ` (${
     tf.dispose([x, f, bias, mean, three]);
   });
 
-  it('the residual sum leakyRelu(a + b) agrees and refuses operands of different shapes', async () => {
-    const r = await compareWithCpu([{ shape: [2, 3, 5, 7, 6], seed: 1 }, { shape: [2, 3, 5, 7, 6], seed: 2 }], (a, b) =>
+  // 1,260 values run four a thread (vec4), 1,470 one
+  it.each([6, 7])('the residual sum leakyRelu(a + b) agrees and refuses operands of different shapes: %i channels', async (c) => {
+    const r = await compareWithCpu([{ shape: [2, 3, 5, 7, c], seed: 1 }, { shape: [2, 3, 5, 7, c], seed: 2 }], (a, b) =>
       (tf.getBackend() === 'cpu' ? tf.leakyRelu(tf.add(a, b), 0.01) : tf.engine().runKernel(ADD_LEAKY_RELU, { a, b }, { alpha: 0.01 }) as tf.Tensor));
     await tf.setBackend('webgpu');
     expect(r.errors[0]).toBeLessThan(1e-6);
@@ -109,8 +110,8 @@ describe.skipIf(!adapter)(`webgpu eval-mode fusions vs cpu${adapter ? '' : ` (${
     tf.dispose([a, b]);
   });
 
-  // 5,000 rows: past one lanes workgroup's 2,048, so the sums take a second pass
-  it.each([[2, 37, 6], [1, 5000, 13]])('the SE backward\'s sums of products and x * scale + shift agree: %i cases, %i rows, %i channels', async (n, r, c) => {
+  // 5,000 rows: past one lanes workgroup's 2,048, so the sums take a second pass; 8 channels: x * scale + shift on vec4s
+  it.each([[2, 37, 6], [1, 5000, 13], [2, 37, 8]])('the SE backward\'s sums of products and x * scale + shift agree: %i cases, %i rows, %i channels', async (n, r, c) => {
     const res = await compareWithCpu(
       [{ shape: [n, r, c], seed: 21 }, { shape: [n, r, c], seed: 22 }, { shape: [n, c], seed: 23 }, { shape: [n, c], seed: 24 }],
       (a, b, s, t) => (tf.getBackend() === 'cpu'
@@ -122,10 +123,11 @@ describe.skipIf(!adapter)(`webgpu eval-mode fusions vs cpu${adapter ? '' : ` (${
     expect(res.errors[1]).toBeLessThan(1e-6);
   });
 
-  it('the SE-residual end leakyRelu(a * scale + b) agrees (scale per case and channel) and refuses misfit operands', async () => {
-    const r = await compareWithCpu([{ shape: [2, 3, 5, 7, 6], seed: 1 }, { shape: [2, 6], seed: 3 }, { shape: [2, 3, 5, 7, 6], seed: 2 }], (a, s, b) =>
+  // 6 channels run one value a thread, 8 four (vec4)
+  it.each([6, 8])('the SE-residual end leakyRelu(a * scale + b) agrees (scale per case and channel) and refuses misfit operands: %i channels', async (c) => {
+    const r = await compareWithCpu([{ shape: [2, 3, 5, 7, c], seed: 1 }, { shape: [2, c], seed: 3 }, { shape: [2, 3, 5, 7, c], seed: 2 }], (a, s, b) =>
       (tf.getBackend() === 'cpu'
-        ? tf.leakyRelu(tf.add(tf.mul(a, s.reshape([2, 1, 1, 1, 6])), b), 0.01)
+        ? tf.leakyRelu(tf.add(tf.mul(a, s.reshape([2, 1, 1, 1, c])), b), 0.01)
         : tf.engine().runKernel(SCALE_ADD_LEAKY_RELU, { a, scale: s, b }, { alpha: 0.01 }) as tf.Tensor));
     await tf.setBackend('webgpu');
     expect(r.errors[0]).toBeLessThan(1e-6);

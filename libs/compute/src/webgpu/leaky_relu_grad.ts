@@ -18,7 +18,8 @@ export function leakyReluGradConfig(): tf.KernelConfig {
       throw new RangeError(`${LEAKY_RELU_GRAD}: dy ${dy.dtype} [${dy.shape.join(',')}] and x ${x.dtype} [${x.shape.join(',')}] must be float32 of one size`);
     }
     const flatDy = reshapeView(backend, dy, [size]), flatX = reshapeView(backend, x, [size]);
-    const program = new FlatProgram(['dy', 'x'], 'alpha : f32,', 'let g = dy[index]; result[index] = select(uniforms.alpha * g, g, x[index] > 0.0);', 'leaky_relu_grad', size);
+    const program = new FlatProgram(['dy', 'x'], 'alpha : f32,', 'let g = dy[index]; result[index] = select(uniforms.alpha * g, g, x[index] > V(0.0));', 'leaky_relu_grad', size,
+      size % 4 === 0 ? [true, true] : undefined);
     const y = backend.runWebGPUProgram(program, [flatDy, flatX], 'float32',
       [{ type: 'float32', data: [(args.attrs as { alpha: number }).alpha] }]);
     const out = reshapeView(backend, y, [...x.shape]);

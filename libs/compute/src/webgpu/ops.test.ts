@@ -40,24 +40,27 @@ describe.skipIf(!adapter)(`webgpu replacement ops vs cpu${adapter ? '' : ` (${SK
       ['x + s', tf.add], ['s + x', (x, s) => tf.add(s, x)], ['x - s', tf.sub], ['s - x', (x, s) => tf.sub(s, x)],
       ['x * s', tf.mul], ['s * x', (x, s) => tf.mul(s, x)], ['x / s', tf.div], ['s / x', (x, s) => tf.div(s, x)],
     ];
-    const run = async (f: (x: tf.Tensor, s: tf.Tensor) => tf.Tensor, scalar: number, shape: number[]) => {
+    const run = async (f: (x: tf.Tensor, s: tf.Tensor) => tf.Tensor, scalar: number, shape: number[], size: number) => {
       // x + 0 puts x on the GPU (the stock path: its operand is not yet there)
-      const x = tf.tidy(() => tf.add(tf.tensor(values, [1, 10, 10, 10]), 0));
+      const x = tf.tidy(() => tf.add(tf.tensor(values.subarray(0, size), [1, 1, 1, size]), 0));
       const s = tf.tensor([scalar], shape);
       const y = f(x, s);
       const out = { values: Array.from(await y.data()), shape: y.shape, scalarUploaded: tf.getBackend() === 'webgpu' && onGpu(s) };
       tf.dispose([x, s, y]);
       return out;
     };
-    for (const [name, f] of cases) {
-      for (const [scalar, shape] of [[0.3, []], [-7.25e-3, [1, 1, 1, 1]], [0, []]] as [number, number[]][]) {
-        await tf.setBackend('cpu');
-        const want = await run(f, scalar, shape);
-        await tf.setBackend('webgpu');
-        const got = await run(f, scalar, shape);
-        expect(got.shape, name).toEqual(want.shape);
-        expect(got.values, `${name} with ${scalar}`).toEqual(want.values);
-        expect(got.scalarUploaded, name).toBe(false);
+    // 1,000 values run four a thread (vec4), 999 one
+    for (const size of [1000, 999]) {
+      for (const [name, f] of cases) {
+        for (const [scalar, shape] of [[0.3, []], [-7.25e-3, [1, 1, 1, 1]], [0, []]] as [number, number[]][]) {
+          await tf.setBackend('cpu');
+          const want = await run(f, scalar, shape, size);
+          await tf.setBackend('webgpu');
+          const got = await run(f, scalar, shape, size);
+          expect(got.shape, name).toEqual(want.shape);
+          expect(got.values, `${name} with ${scalar}, ${size} values`).toEqual(want.values);
+          expect(got.scalarUploaded, name).toBe(false);
+        }
       }
     }
   });
@@ -197,9 +200,12 @@ describe.skipIf(!adapter)(`webgpu replacement ops vs cpu${adapter ? '' : ` (${SK
   });
   it('the LeakyRelu gradient runs as one fused kernel (no Greater/Multiply/Select) and equals cpu', async () => {
     const grad = (x: tf.Tensor, w: tf.Tensor) => tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.leakyRelu(a, 0.01), w)))(x);
-    const r = await compareWithCpu([{ shape: [1, 3, 5, 7, 9], seed: 21 }, { shape: [1, 3, 5, 7, 9], seed: 22 }], grad);
-    expect(r.shapes).toEqual([[1, 3, 5, 7, 9]]);
-    expect(r.errors[0]).toBe(0);
+    // 945 values run one a thread, 840 four (vec4)
+    for (const shape of [[1, 3, 5, 7, 9], [1, 3, 5, 7, 8]]) {
+      const r = await compareWithCpu([{ shape, seed: 21 }, { shape, seed: 22 }], grad);
+      expect(r.shapes).toEqual([shape]);
+      expect(r.errors[0]).toBe(0);
+    }
     await tf.setBackend('webgpu');
     const x = tf.randomNormal([2, 3, 4, 5]), w = tf.randomNormal([2, 3, 4, 5]);
     const info = await tf.profile(() => grad(x, w));

@@ -105,6 +105,12 @@ export function stockKernel(name: string): tf.KernelConfig {
  * One thread per output value of a flat float32 output of `size` values: `body` is the code of
  * `main(index)` after the bounds check, writing `result[index]`, with the inputs named by
  * `variableNames` and the fields of `uniforms` (tfjs adds `size`).
+ *
+ * With `vec4` (one flag per input; `size` a multiple of 4) each thread writes a vec4<f32>: `index`
+ * counts vec4s, the flagged inputs are bound as vec4 arrays, the others as f32. `V` is the value
+ * type either way (`V(0.0)` a zero of it), so one body serves both. A vec4 a thread moves 16 bytes a
+ * load and divides its index once for four values: these passes are memory-bound, and on a GPU an
+ * integer division costs tens of instructions a thread.
  */
 export class FlatProgram implements WebGPUProgram {
   outputShape: number[];
@@ -113,20 +119,32 @@ export class FlatProgram implements WebGPUProgram {
   dispatch: [number, number, number];
   workgroupSize: [number, number, number] = [64, 1, 1];
   size = true;
+  outputComponent?: number;
+  variableComponents?: number[];
   constructor(
     readonly variableNames: string[],
     readonly uniforms: string,
     private body: string,
     key: string,
     size: number,
+    vec4?: readonly boolean[],
   ) {
+    if (vec4 && (vec4.length !== variableNames.length || size % 4 !== 0)) {
+      throw new RangeError(`FlatProgram ${key}: vec4 needs a flag per input (${variableNames.length}) and a size divisible by 4 (${size})`);
+    }
     this.outputShape = [size];
-    const [x, y] = spreadWorkgroups(Math.ceil(size / 64));
+    const [x, y] = spreadWorkgroups(Math.ceil(size / (vec4 ? 4 : 1) / 64));
     this.dispatch = [x, y, 1];
     this.shaderKey = `anatomynet_flat_${key}`;
+    if (vec4) {
+      this.outputComponent = 4;
+      this.variableComponents = vec4.map((v) => (v ? 4 : 1));
+      this.shaderKey += `_vec4_${this.variableComponents.join('')}`;
+    }
   }
   getUserCode(): string {
     return `
+      alias V = ${this.outputComponent === 4 ? 'vec4<f32>' : 'f32'};
       fn main(index : i32) {
         if (index >= uniforms.size) { return; }
         ${this.body}
@@ -137,18 +155,23 @@ export class FlatProgram implements WebGPUProgram {
 /**
  * One pass over a float32 result of `shape` [N, ..., C]: `body` writes result[index], with `g` the
  * index of its (case, channel) in the per-case operands [N, C] among `inputs` (bound as `names`).
- * `uniforms` come first in the declaration, then perCase and channels.
+ * `uniforms` come first in the declaration, then perCase and channels. Where C is a multiple of 4
+ * (the reference network's blocks) the pass runs on vec4s ({@link FlatProgram}: `V`, `index` and
+ * `g` count vec4s), every operand then bound as vec4.
  */
 export function perCaseChannelPass(
   backend: WebGPUBackendLike, names: string[], inputs: TensorInfo[], shape: number[], body: string, key: string,
   uniforms: { decl: string; values: ProgramUniform[] } = { decl: '', values: [] },
 ): TensorInfo {
   const size = tf.util.sizeFromShape(shape);
+  const channels = shape[shape.length - 1];
+  const lanes = channels % 4 === 0 ? 4 : 1;
   const flat = inputs.map((t) => reshapeView(backend, t, [tf.util.sizeFromShape(t.shape)]));
   const program = new FlatProgram(names, `${uniforms.decl}perCase : i32, channels : i32,`,
-    `let g = (index / uniforms.perCase) * uniforms.channels + index % uniforms.channels; ${body}`, key, size);
+    `let g = (index / uniforms.perCase) * uniforms.channels + index % uniforms.channels; ${body}`, key, size,
+    lanes === 4 ? names.map(() => true) : undefined);
   const y = backend.runWebGPUProgram(program, flat, 'float32', [
-    ...uniforms.values, { type: 'int32', data: [size / shape[0]] }, { type: 'int32', data: [shape[shape.length - 1]] },
+    ...uniforms.values, int32(size / shape[0] / lanes), int32(channels / lanes),
   ]);
   const out = reshapeView(backend, y, shape);
   release(backend, ...flat, y);
