@@ -64,7 +64,7 @@ describe('robustness clamps in the conv kernels (Dawn dump_shaders)', () => {
     expect(parseShaderDump(log)).toEqual([{ wgsl: expect.stringContaining('As'), clamped: ['As', 'As', 'vector component'] }]);
   });
 
-  it('leaves the GEMM, direct and Winograd plane kernels\' inner loops unclamped', async () => {
+  it('leaves the GEMM, direct and Winograd plane kernels\' inner loops and the upsampling unclamped', async () => {
     const log = await dumpKernels();
     if (log.includes('NO_ADAPTER')) {
       console.warn('bounds clamps test SKIPPED: no WebGPU adapter (install mesa-vulkan-drivers >= 25 from bookworm-backports)');
@@ -82,13 +82,15 @@ describe('robustness clamps in the conv kernels (Dawn dump_shaders)', () => {
       direct: shaders.filter((s) => has(s, 'var<workgroup> Xs', 'var<workgroup> Ws')),
       directDw: shaders.filter((s) => has(s, 'var<workgroup> Xs', 'var<workgroup> Ds')),
       winogradPlanes: shaders.filter((s) => has(s, 'var rows = array')),
+      upsample: shaders.filter((s) => has(s, 'var<workgroup> tile')),
     };
     // tap4, tap, flat, step4, step and the Winograd GEMMs, each plain, packed and prefetching
     expect(kinds.gemm.length).toBeGreaterThanOrEqual(15);
     expect(kinds.direct.length).toBeGreaterThanOrEqual(1);
     expect(kinds.directDw.length).toBeGreaterThanOrEqual(2);
     expect(kinds.winogradPlanes.length).toBeGreaterThanOrEqual(3);
-    for (const s of [...kinds.gemm, ...kinds.winogradPlanes]) expect(s.clamped).toEqual([]);
+    expect(kinds.upsample.length).toBe(1);
+    for (const s of [...kinds.gemm, ...kinds.winogradPlanes, ...kinds.upsample]) expect(s.clamped).toEqual([]);
     // only the staging loops, which start at the thread index and stride by the workgroup
     for (const s of kinds.direct) expect(s.clamped.sort()).toEqual(['Ws', 'Xs']);
     for (const s of kinds.directDw) expect(s.clamped.sort()).toEqual(['Ds', 'Xs']);

@@ -1,6 +1,6 @@
 /**
  * Child process of bounds_clamps.test.ts: runs one conv pass on one tiling of each kernel kind and
- * GEMM mode at a tiny size, so that Dawn (started with `dump_shaders`, set by the parent through
+ * GEMM mode at a tiny size, and the output upsampling, so that Dawn (started with `dump_shaders`, set by the parent through
  * ANATOMYNET_DAWN_FLAGS) prints each shader's WGSL and SPIR-V. Prints NO_ADAPTER and exits when
  * there is no WebGPU adapter.
  */
@@ -11,6 +11,7 @@ import { requestDawnAdapter } from '../dawn';
 import { tilingValid } from '../conv3d_gemm';
 import { candidatesFor, convTilingKey, forceTiling, gemmPlan, isGemm, tilingKind, type ConvTiling, type GemmPass } from '../gemm_plan';
 import { deviceSharedBytes, type WebGPUBackendLike } from '../program';
+import { UPSAMPLE_CONCAT } from '../../fused-conv';
 
 if (!(await requestDawnAdapter())) {
   console.log('NO_ADAPTER');
@@ -66,5 +67,13 @@ for (const c of convs) {
     }
   }
   dispose();
+}
+// the output block's upsampling (its workgroup tile of outputs), the reference network's channels
+{
+  const x = tf.ones([1, 2, 3, 2, 32]), w = tf.ones([32, 8 * 16]), b = tf.ones([16]), append = tf.ones([1, 4, 6, 4, 1]);
+  const y = tf.engine().runKernel(UPSAMPLE_CONCAT, { x, w, b, append }, {}) as tf.Tensor;
+  await y.data();
+  tf.dispose([x, w, b, append, y]);
+  console.log('RAN upsample_concat 32->16+1');
 }
 process.exit(0);
