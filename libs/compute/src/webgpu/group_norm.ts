@@ -23,8 +23,8 @@ import { rawOutput, rawPipeline, RawProgram, rawShader, runRaw, type RawBackend 
 const normalised = (at: string, gc: string, c: string) => `(x[${at}] - mean[${gc}]) * inverseSqrt(variance[${gc}] + uniforms.eps) * gamma[${c}] + beta[${c}]`;
 
 /** dy at `at` through a LeakyReLU of slope alpha after the norm (alpha undefined: dy itself). */
-const dyThrough = (alpha: number | undefined, at: string, gc: string, c: string) => (alpha === undefined
-  ? `dy[${at}]` : `select(dy[${at}] * f32(${Math.fround(alpha)}), dy[${at}], ${normalised(at, gc, c)} > 0.0)`);
+const dyThrough = (alpha: number | undefined, at: string, gc: string, c: string, zero = '0.0') => (alpha === undefined
+  ? `dy[${at}]` : `select(dy[${at}] * f32(${Math.fround(alpha)}), dy[${at}], ${normalised(at, gc, c)} > ${zero})`);
 
 /** What the first folding pass sums per row: x, (x - mean)^2, dy, or dy xhat (dy through the LeakyReLU, if any). */
 const TERMS = {
@@ -76,20 +76,22 @@ function rowsPass(backend: WebGPUBackendLike, d: Dims, names: string[], inputs: 
   outShape: number[], eps: number, r = d.r): TensorInfo {
   const size = tf.util.sizeFromShape(outShape);
   const flat = inputs.map((t) => reshapeView(backend, t, [tf.util.sizeFromShape(t.shape)]));
-  // per-(g, c) operands at gc, per-c ones at c, of the row's group and channel
+  // per-(g, c) operands at gc, per-c ones at c, of the row's group and channel; with C a multiple of 4
+  // every operand is a vec4 array, C counts vec4s (FlatProgram's V), invR stays 1 / R
+  const lanes = d.c % 4 === 0 ? 4 : 1;
   const code = `let C = uniforms.C; let c = index % C; let gc = (index / (uniforms.R * C)) * C + c; ${body}`;
-  const program = new FlatProgram(names, 'R : i32, C : i32, eps : f32, invR : f32,', code, `groupnorm_${key}`, size);
-  const y = backend.runWebGPUProgram(program, flat, 'float32', rowsUniforms(d, eps, r));
+  const program = new FlatProgram(names, 'R : i32, C : i32, eps : f32, invR : f32,', code, `groupnorm_${key}`, size, lanes === 4 ? names.map(() => true) : undefined);
+  const y = backend.runWebGPUProgram(program, flat, 'float32', rowsUniforms({ ...d, c: d.c / lanes }, eps, r));
   const out = reshapeView(backend, y, outShape);
   release(backend, y, ...flat);
   return out;
 }
 
 const normalise = (alpha?: number) => `let y = ${normalised('index', 'gc', 'c')};
-        result[index] = ${alpha === undefined ? 'y' : `select(y, f32(${Math.fround(alpha)}) * y, y < 0.0)`};`;
+        result[index] = ${alpha === undefined ? 'y' : `select(y, f32(${Math.fround(alpha)}) * y, y < V(0.0))`};`;
 const dxBody = (alpha?: number) => `let inv = inverseSqrt(variance[gc] + uniforms.eps);
         let xhat = (x[index] - mean[gc]) * inv;
-        let d = ${dyThrough(alpha, 'index', 'gc', 'c')};
+        let d = ${dyThrough(alpha, 'index', 'gc', 'c', 'V(0.0)')};
         result[index] = gamma[c] * inv * (d - sumDy[gc] * uniforms.invR - xhat * sumDyXhat[gc] * uniforms.invR);`;
 /** The LeakyReLU slope of a norm's attrs, if it has one; its literal goes into the shader (and its key). */
 const alphaOf = (attrs: unknown): number | undefined => (attrs as { alpha?: number }).alpha;
