@@ -51,13 +51,15 @@ fi
 # check against tfjs-cpu, tune every conv unless given the tilings (GPU timestamps; since session 15 also
 # the direct dW tilings and the fastest GEMM tiling with prefetch, since session 16 the packed B slab,
 # the untuned tiling and 20 ms of warm-up per candidate: 300 s, was 260), re-check, per-conv figures at
-# 64x128x128, forward at both sizes, training step at 64x128x128 (whole-volume training: below)
-timeout "${OURS_TIMEOUT:-300}" bash $B --shapes 64x128x128,178x302x225 --conv-shapes 64x128x128 \
+# 64x128x128, the memory-bound passes (concat, split, SE end, upsampling, norm: ms and GB/s, since
+# session 23) at the whole volume, forward at both sizes, training step at 64x128x128 (whole-volume
+# training: below)
+timeout "${OURS_TIMEOUT:-300}" bash $B --shapes 64x128x128,178x302x225 --conv-shapes 64x128x128 --pass-shapes 178x302x225 \
   --train-shapes 64x128x128 ${COMPARE_STOCK:+--compare-stock} $tune \
   --json-out "$OUT/ours.json" > /dev/null 2> "$OUT/ours.err"
 stamp "ours rc=$?"
 pack
-grep -E ' out |forward|train step|check|voxel sum|dispatch cost|failed|Error| tune ' "$OUT/ours.err" | grep -v kernels | cut -c1-220 | head -n 100
+grep -E ' out |forward|train step|check|voxel sum|pass |dispatch cost|failed|Error| tune ' "$OUT/ours.err" | grep -v kernels | cut -c1-220 | head -n 100
 # The optional steps below, most telling first; each runs only if its timeout still ends before
 # DEADLINE seconds from the start (default 570: one device call may last 600 s), else it says so.
 fits() {

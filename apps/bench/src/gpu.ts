@@ -12,6 +12,7 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { writeFileAtomic } from '@anatomynet/data';
 import { buildModel, DEFAULT_MODEL_CONFIG, predict, recomputeOption, summarizeModel, trainStep, type AnatomyNetModel, type Recompute } from '@anatomynet/model';
+import { benchMemoryPasses } from './passes';
 import { parseShapes, referenceOptimizer, referenceTarget, REFERENCE_OPTIMIZER, softDiceTo, type Dhw } from './reference-step';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
@@ -352,6 +353,7 @@ const argv = await yargs(hideBin(process.argv))
   .option('keep-segments', { type: 'string', describe: 'with --recompute: segments not recomputed, comma-separated (the trainer\'s --keep-segments)' })
   .option('convs', { type: 'boolean', default: true, describe: 'time every distinct conv (--no-convs to skip)' })
   .option('conv-shapes', { type: 'string', describe: 'comma-separated DxHxW at which to time the convs (default: every --shapes)' })
+  .option('pass-shapes', { type: 'string', describe: 'webgpu: comma-separated DxHxW at which to time the memory-bound passes (concat, split, SE end, upsampling, norm; default: where the convs are timed)' })
   .option('bound-pool', { type: 'boolean', default: true, describe: 'webgpu: after each timed training step, destroy the pooled buffers the step did not reuse, as the trainer does (--no-bound-pool keeps them all)' })
   .option('best-fit', { type: 'boolean', default: true, describe: 'webgpu: a request of 1 MiB or more with no pooled buffer of its size takes one up to twice as large, as the trainer does (--no-best-fit: tfjs\'s exact sizes, the trainer\'s --no-gpu-best-fit)' })
   .option('pool-cap-gb', { type: 'number', describe: 'webgpu: cap the free part of the buffer pool at this many GiB (the trainer\'s --gpu-pool-gb)' })
@@ -447,6 +449,8 @@ try {
     const convsHere = argv.convs && (!argv.convShapes || parseShapes(argv.convShapes).some((t) => t.join('x') === shape.join('x')));
     if (convsHere) row.convs = await benchConvs(shape, argv.reps, argv.compareStock && webgpu && stockAt.has(shape.join('x')));
     if (convsHere && webgpu) row.voxelSum = await benchVoxelSums(shape);
+    const passesHere = argv.passShapes ? parseShapes(argv.passShapes).some((t) => t.join('x') === shape.join('x')) : convsHere;
+    if (passesHere && webgpu) row.passes = await benchMemoryPasses(shape, progress);
     trimGpuBufferPool();
     checkpoint();
     const trainHere = argv.train && (!argv.trainShapes || parseShapes(argv.trainShapes).some((t) => t.join('x') === shape.join('x')));
