@@ -129,6 +129,7 @@ export class FlatProgram implements WebGPUProgram {
     size: number,
     vec4?: readonly boolean[],
   ) {
+    if (variableNames.includes('V')) throw new RangeError(`FlatProgram ${key}: V names the value type, not an input`);
     if (vec4 && (vec4.length !== variableNames.length || size % 4 !== 0)) {
       throw new RangeError(`FlatProgram ${key}: vec4 needs a flag per input (${variableNames.length}) and a size divisible by 4 (${size})`);
     }
