@@ -13,6 +13,7 @@ import { directCandidates, directGeometry } from './conv3d_direct';
 import { SE_GATE_GRAD_BUFFERS, seGateGradOneDispatch, seGateGradPerOutput } from './se_gate';
 import { defaultTiling, gemmMode } from './conv3d_gemm';
 import { winogradCandidates, winogradChunkTiles } from './conv3d_winograd';
+import { upsampleThreads } from './upsample_concat';
 import { forceTiling, gemmPlan, type ConvTiling } from './gemm_plan';
 import { adapterPromise, compareWithCpu, SKIP_NOTE, startWebgpu } from './test_util';
 
@@ -136,8 +137,14 @@ describe.skipIf(!adapter)(`webgpu eval-mode fusions vs cpu${adapter ? '' : ` (${
     tf.dispose([a, s]);
   });
 
-  // 5 output channels are summed one a lane, 8 four (vec4); 420 voxels: 6 workgroups of 64 and a part
-  it.each([5, 8])('the output upsampling (transposed conv, bias, crop, appended input) agrees, and refuses misfit operands: %i channels', async (cout) => {
+  // 5 output channels are summed one a lane, 8 four (vec4); 420 voxels: 6 workgroups of 64 and a part;
+  // 128 channels: 130 values a voxel, so 32 voxels a workgroup where workgroup memory is 32 KiB (lavapipe)
+  it('the upsampling takes fewer voxels a workgroup where 64 voxels\' outputs exceed its memory', () => {
+    expect(upsampleThreads(17, 16384)).toBe(64);
+    expect(upsampleThreads(130, 32768)).toBe(32);
+    expect(upsampleThreads(130, 16384)).toBe(16);
+  });
+  it.each([5, 8, 128])('the output upsampling (transposed conv, bias, crop, appended input) agrees, and refuses misfit operands: %i channels', async (cout) => {
     const r = await compareWithCpu(
       [{ shape: [2, 3, 4, 3, 6], seed: 11 }, { shape: [6, 8 * cout], seed: 12 }, { shape: [cout], seed: 13 }, { shape: [2, 5, 7, 6, 2], seed: 14 }],
       (x, w, b, append) => (tf.getBackend() === 'cpu'
