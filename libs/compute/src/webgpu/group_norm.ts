@@ -23,7 +23,7 @@ import { rawOutput, rawPipeline, RawProgram, rawShader, runRaw, type RawBackend 
 const normalised = (at: string, gc: string, c: string) => `(x[${at}] - mean[${gc}]) * inverseSqrt(variance[${gc}] + uniforms.eps) * gamma[${c}] + beta[${c}]`;
 
 /** dy at `at` through a LeakyReLU of slope alpha after the norm (alpha undefined: dy itself). */
-const dyThrough = (alpha: number | undefined, at: string, gc: string, c: string, zero = '0.0') => (alpha === undefined
+const dyThrough = (alpha: number | undefined, at: string, gc: string, c: string, zero = 'V(0.0)') => (alpha === undefined
   ? `dy[${at}]` : `select(dy[${at}] * f32(${Math.fround(alpha)}), dy[${at}], ${normalised(at, gc, c)} > ${zero})`);
 
 /** What the first folding pass sums per row: x, (x - mean)^2, dy, or dy xhat (dy through the LeakyReLU, if any). */
@@ -91,7 +91,7 @@ const normalise = (alpha?: number) => `let y = ${normalised('index', 'gc', 'c')}
         result[index] = ${alpha === undefined ? 'y' : `select(y, f32(${Math.fround(alpha)}) * y, y < V(0.0))`};`;
 const dxBody = (alpha?: number) => `let inv = inverseSqrt(variance[gc] + uniforms.eps);
         let xhat = (x[index] - mean[gc]) * inv;
-        let d = ${dyThrough(alpha, 'index', 'gc', 'c', 'V(0.0)')};
+        let d = ${dyThrough(alpha, 'index', 'gc', 'c')};
         result[index] = gamma[c] * inv * (d - sumDy[gc] * uniforms.invR - xhat * sumDyXhat[gc] * uniforms.invR);`;
 /** The LeakyReLU slope of a norm's attrs, if it has one; its literal goes into the shader (and its key). */
 const alphaOf = (attrs: unknown): number | undefined => (attrs as { alpha?: number }).alpha;
@@ -147,7 +147,7 @@ function bothSumsOnePass(backend: RawBackend, d: Dims, inputs: Record<string, Te
         let r1 = min((p + 1) * ${WIDE_CHUNK}, uniforms.R);
         for (var r = p * ${WIDE_CHUNK} + lane; r < r1; r = r + ${lanes}) {
           let at = (o * uniforms.R + r) * ${d.c} + i;
-          let dv = ${dyThrough(alpha, 'at', 'oi', 'i')};
+          let dv = ${dyThrough(alpha, 'at', 'oi', 'i', '0.0')};
           a1 = a1 + dv;
           a2 = a2 + dv * (x[at] - m) * inv;
         }

@@ -83,6 +83,14 @@ describe.skipIf(!adapter)(`webgpu replacement ops vs cpu${adapter ? '' : ` (${SK
     for (const e of r.errors) expect(e).toBeLessThan(1e-5);
   });
 
+  it('the lanes pass on vec4s (float32 columns a multiple of 4: 8, 128, 4), each op, several chunks and outer groups', async () => {
+    const r = await compareWithCpu([{ shape: [2, 5000, 8], seed: 11 }, { shape: [4500, 128], seed: 12 }, { shape: [6000, 4], seed: 13 }], (x, wide, narrow) => [
+      tf.sum(x, 1), tf.mean(x, 1), tf.max(x, 1), tf.min(x, 1), tf.sum(wide, 0), tf.max(narrow, 0), tf.mean(narrow, 0),
+    ]);
+    expect(r.shapes).toEqual([[2, 8], [2, 8], [2, 8], [2, 8], [128], [4], [4]]);
+    for (const e of r.errors) expect(e).toBeLessThan(1e-5);
+  });
+
   it('sums and means over more than 4M rows (past the stock dispatch limit)', async () => {
     const rows = 4_300_000;
     await tf.setBackend('webgpu');

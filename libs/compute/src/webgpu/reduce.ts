@@ -24,7 +24,9 @@ const WG = 64;
 /**
  * What a first pass folds per row instead of x itself (group_norm.ts): `value` over the inputs
  * named in `inputs`, at element `at`, after `preamble`, which may read the per-(outer, inner)
- * operands at `oi` and the uniform `eps`.
+ * operands at `oi`, the per-column ones at `i`, and the uniform `eps`. Where the columns are a
+ * multiple of 4 the pass may run on vec4s (every input then a vec4 array, and `V` the value type:
+ * write a literal's comparison as `V(0.0)`).
  */
 export interface RowTerm {
   key: string;
@@ -54,7 +56,9 @@ export const LANES_MAX_INNER = LANE_THREADS / 2;
  * one workgroup per (outer, chunk of {@link WIDE_CHUNK} rows), its threads spread over (row lane,
  * column) so that neighbouring threads read neighbouring values, and the lanes folded in workgroup
  * memory. Up to 2,048 rows this is the only pass (ChunkReduceProgram needs two past 128 rows); for
- * 12M rows it leaves 5,900 partial rows where chunks of 128 leave 95,000.
+ * 12M rows it leaves 5,900 partial rows where chunks of 128 leave 95,000. With `vec4` (float32,
+ * columns a multiple of 4) a column is four: every operand of the term, and the result, are vec4
+ * arrays, so a thread loads 16 bytes a row and four times as many lanes share the chunk.
  */
 export class LanesReduceProgram implements WebGPUProgram {
   variableNames: string[];
@@ -65,13 +69,23 @@ export class LanesReduceProgram implements WebGPUProgram {
   dispatch: [number, number, number];
   workgroupSize: [number, number, number] = [LANE_THREADS, 1, 1];
   uniforms: string;
-  constructor(private outer: number, readonly parts: number, private inner: number, private op: ReduceOp, private dtype: 'float32' | 'int32', private term?: RowTerm) {
+  outputComponent?: number;
+  variableComponents?: number[];
+  constructor(
+    private outer: number, readonly parts: number, private inner: number, private op: ReduceOp, private dtype: 'float32' | 'int32', private term?: RowTerm,
+    private vec4 = false,
+  ) {
+    if (vec4 && (dtype !== 'float32' || inner % 4 !== 0)) throw new RangeError(`LanesReduceProgram: vec4 needs float32 and columns divisible by 4 (${dtype}, ${inner})`);
     this.variableNames = term ? term.inputs : ['x'];
     this.uniforms = `R : i32, parts : i32, groups : i32, scale : f32,${term ? ' eps : f32,' : ''}`;
     this.outputShape = [outer, parts, inner];
     const [x, y] = spreadWorkgroups(outer * parts);
     this.dispatch = [x, y, 1];
-    this.shaderKey = `anatomynet_lanesreduce_${op}_${dtype}_${inner}${term ? `_${term.key}` : ''}`;
+    this.shaderKey = `anatomynet_lanesreduce_${op}_${dtype}_${inner}${term ? `_${term.key}` : ''}${vec4 ? '_vec4' : ''}`;
+    if (vec4) {
+      this.outputComponent = 4;
+      this.variableComponents = this.variableNames.map(() => 4);
+    }
   }
   /** The uniforms' values for R rows, scaling the folded values by `scale`, and `eps` for a term. */
   uniformValues(R: number, scale: number, eps = 0): ProgramUniform[] {
@@ -81,9 +95,14 @@ export class LanesReduceProgram implements WebGPUProgram {
     ];
   }
   getUserCode(): string {
-    const inner = this.inner, lanes = Math.floor(LANE_THREADS / inner);
-    const { t, init, fold, finish } = foldCode(this.op, this.dtype);
+    // columns in the shader's units: floats, or vec4s
+    const inner = this.vec4 ? this.inner / 4 : this.inner, lanes = Math.floor(LANE_THREADS / inner);
+    const code = foldCode(this.op, this.dtype);
+    const t = this.vec4 ? 'vec4<f32>' : code.t;
+    const { fold, finish } = code;
+    const init = this.vec4 ? `${t}(${code.init})` : code.init;
     return `
+      alias V = ${t};
       var<workgroup> partial : array<${t}, ${LANE_THREADS}>;
       fn main() {
         // spare workgroups of the grid fold group 0 again without writing (barriers need uniform control flow)
@@ -140,6 +159,7 @@ export class ChunkReduceProgram implements WebGPUProgram {
   getUserCode(): string {
     const { t, init, fold, finish } = foldCode(this.op, this.dtype);
     return `
+      alias V = ${t};
       fn main(index : i32) {
         if (index >= uniforms.size) { return; }
         let inner = uniforms.inner;
@@ -186,7 +206,7 @@ export function foldPass(
   dtype: 'float32' | 'int32', scale = 1, term?: RowTerm, eps = 0,
 ): { partial: TensorInfo; parts: number } {
   if (R > CHUNK && inner <= LANES_MAX_INNER) {
-    const program = new LanesReduceProgram(outer, Math.ceil(R / WIDE_CHUNK), inner, op, dtype, term);
+    const program = new LanesReduceProgram(outer, Math.ceil(R / WIDE_CHUNK), inner, op, dtype, term, dtype === 'float32' && inner % 4 === 0);
     const s = program.parts === 1 ? scale : 1;
     return { partial: backend.runWebGPUProgram(program, inputs, dtype, program.uniformValues(R, s, eps)), parts: program.parts };
   }
