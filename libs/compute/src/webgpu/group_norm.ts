@@ -119,15 +119,19 @@ class GroupNormSumsProgram extends RawProgram {}
 /**
  * sum dy and sum dy xhat over each group's rows in one lanes pass (reduce.ts's LanesReduceProgram,
  * with two accumulators and two outputs): [G, parts, C] each. Eight storage buffers at most, WebGPU's
- * minimum. For C <= LANES_MAX_INNER.
+ * minimum. For C <= LANES_MAX_INNER; with C a multiple of 4 on vec4s, as the lanes pass.
  */
 function bothSumsOnePass(backend: RawBackend, d: Dims, inputs: Record<string, TensorInfo>, eps: number, alpha?: number): TensorInfo[] {
   const parts = Math.ceil(d.r / WIDE_CHUNK);
-  const lanes = Math.floor(LANE_THREADS / d.c);
+  const quad = d.c % 4 === 0;
+  const V = quad ? 'vec4<f32>' : 'f32';
+  // columns in the shader's units
+  const c = quad ? d.c / 4 : d.c;
+  const lanes = Math.floor(LANE_THREADS / c);
   const operands = ['dy', 'x', 'mean', 'variance', ...(alpha === undefined ? [] : ['gamma', 'beta'])];
   const outputs = [rawOutput(backend, [d.g, parts, d.c]), rawOutput(backend, [d.g, parts, d.c])];
-  const pipeline = rawPipeline(backend.device, `anatomynet_groupnorm_sums_${d.c}${actKey(alpha)}`, () => rawShader(
-    [{ name: 'sumDy', written: true }, { name: 'sumDyXhat', written: true }, ...operands.map((name) => ({ name, written: false }))],
+  const pipeline = rawPipeline(backend.device, `anatomynet_groupnorm_sums_${d.c}${actKey(alpha)}${quad ? '_vec4' : ''}`, () => rawShader(
+    [{ name: 'sumDy', written: true }, { name: 'sumDyXhat', written: true }, ...operands.map((name) => ({ name, written: false }))].map((b) => ({ ...b, element: V })),
     'R : i32, parts : i32, groups : i32, eps : f32,', LANE_THREADS, `
       // spare workgroups of the grid fold group 0 again without writing (barriers need uniform control flow)
       let id = i32(wid.y * nwg.x + wid.x);
@@ -136,18 +140,18 @@ function bothSumsOnePass(backend: RawBackend, d: Dims, inputs: Record<string, Te
       let o = g / uniforms.parts;
       let p = g - o * uniforms.parts;
       let tid = i32(lid);
-      let i = tid % ${d.c};
-      let lane = tid / ${d.c};
-      var a1 = 0.0;
-      var a2 = 0.0;
+      let i = tid % ${c};
+      let lane = tid / ${c};
+      var a1 = ${V}(0.0);
+      var a2 = ${V}(0.0);
       if (lane < ${lanes}) {
-        let oi = o * ${d.c} + i;
+        let oi = o * ${c} + i;
         let m = mean[oi];
         let inv = inverseSqrt(variance[oi] + uniforms.eps);
         let r1 = min((p + 1) * ${WIDE_CHUNK}, uniforms.R);
         for (var r = p * ${WIDE_CHUNK} + lane; r < r1; r = r + ${lanes}) {
-          let at = (o * uniforms.R + r) * ${d.c} + i;
-          let dv = ${dyThrough(alpha, 'at', 'oi', 'i', '0.0')};
+          let at = (o * uniforms.R + r) * ${c} + i;
+          let dv = ${dyThrough(alpha, 'at', 'oi', 'i', `${V}(0.0)`)};
           a1 = a1 + dv;
           a2 = a2 + dv * (x[at] - m) * inv;
         }
@@ -155,17 +159,17 @@ function bothSumsOnePass(backend: RawBackend, d: Dims, inputs: Record<string, Te
       part1[tid] = a1;
       part2[tid] = a2;
       workgroupBarrier();
-      if (tid < ${d.c} && !spare) {
+      if (tid < ${c} && !spare) {
         a1 = part1[tid];
         a2 = part2[tid];
         for (var l = 1; l < ${lanes}; l = l + 1) {
-          a1 = a1 + part1[l * ${d.c} + tid];
-          a2 = a2 + part2[l * ${d.c} + tid];
+          a1 = a1 + part1[l * ${c} + tid];
+          a2 = a2 + part2[l * ${c} + tid];
         }
-        sumDy[(o * uniforms.parts + p) * ${d.c} + tid] = a1;
-        sumDyXhat[(o * uniforms.parts + p) * ${d.c} + tid] = a2;
-      }`, `var<workgroup> part1 : array<f32, ${LANE_THREADS}>;
-    var<workgroup> part2 : array<f32, ${LANE_THREADS}>;`));
+        sumDy[(o * uniforms.parts + p) * ${c} + tid] = a1;
+        sumDyXhat[(o * uniforms.parts + p) * ${c} + tid] = a2;
+      }`, `var<workgroup> part1 : array<${V}, ${LANE_THREADS}>;
+    var<workgroup> part2 : array<${V}, ${LANE_THREADS}>;`));
   const [x, y] = spreadWorkgroups(d.g * parts);
   runRaw(backend, new GroupNormSumsProgram(pipeline, [x, y, 1], [d.g, parts, d.c]),
     [...outputs, ...operands.map((n) => operand(GROUP_NORM_SUMS, inputs, n))], [

@@ -19,21 +19,22 @@ export interface RawBackend extends WebGPUBackendLike {
   recordAndSubmit(program: object, output: TensorInfo, inputs: TensorInfo[], uniforms: ProgramUniform[]): void;
 }
 
-/** A storage buffer of a raw shader, in binding order. */
+/** A storage buffer of a raw shader, in binding order; its elements f32 unless `element` says (vec4<f32>). */
 export interface RawBinding {
   name: string;
   written: boolean;
+  element?: string;
 }
 
 /**
- * The WGSL of a raw shader: the bindings as `array<f32>` named as given, a `uniforms` struct
+ * The WGSL of a raw shader: the bindings as `array<f32>` (or of their `element`) named as given, a `uniforms` struct
  * ending in `fields` (WGSL members, each followed by a comma), and `fn main` with `wid` (workgroup
  * id), `nwg` (workgroups) and `lid` (local index) around `body`. `prelude` goes before main
  * (workgroup variables, helper functions).
  */
 export function rawShader(bindings: RawBinding[], fields: string, workgroupSize: number, body: string, prelude = ''): string {
   const n = bindings.length;
-  const decls = bindings.map((b, i) => `@group(0) @binding(${i}) var<storage, ${b.written ? 'read_write' : 'read'}> ${b.name} : array<f32>;`);
+  const decls = bindings.map((b, i) => `@group(0) @binding(${i}) var<storage, ${b.written ? 'read_write' : 'read'}> ${b.name} : array<${b.element ?? 'f32'}>;`);
   // recordAndSubmit lists binding 1's shape first and binding 0's last
   const shapes = Array.from({ length: n }, (_, i) => `shape${(i + 1) % n} : i32, stride${(i + 1) % n} : i32,`).join(' ');
   return `${decls.join('\n')}
