@@ -10,6 +10,7 @@
  * A float32 Add, Sub, Multiply or RealDiv of a GPU tensor and a scalar still held in JavaScript
  * (`tf.mul(x, 0.5)`, and tfjs's gradients use many) runs with the scalar as a uniform: the stock
  * kernel uploads it through a staging buffer of its own, about 89 of them per reference training step.
+ * One of a [rows, C] tensor and a per-channel [C] one, C a multiple of 4, runs four values a thread.
  */
 import * as tf from '@tensorflow/tfjs';
 import { FlatProgram, release, reshapeView, stockKernel, type TensorInfo, type WebGPUBackendLike } from './program';
@@ -89,8 +90,33 @@ function withScalarUniform(name: string, backend: BackendWithTensorMap, a: Tenso
 }
 
 /**
+ * `x OP v` (or `v OP x`) for x [rows, C] and a per-channel v [C] with C a multiple of 4 (the SE
+ * scaling in training: [voxels, C] x [C]), four values a thread; the stock kernel stages v in
+ * workgroup memory and runs a float a thread. Undefined when the op or the shapes do not qualify.
+ */
+function withChannelOperand(name: string, backend: WebGPUBackendLike, a: TensorInfo, b: TensorInfo, c: { a: number[]; b: number[]; out: number[] }, outShape: number[]): TensorInfo | undefined {
+  const op = PLAIN_OPERATORS[name];
+  if (!op || a.dtype !== 'float32' || b.dtype !== 'float32' || c.out.length !== 2) return undefined;
+  const [rows, channels] = c.out;
+  const full = (s: number[]) => s.length === 2 && s[0] === rows && s[1] === channels;
+  const perChannel = (s: number[]) => s.length === 1 && s[0] === channels;
+  const right = full(c.a) && perChannel(c.b);
+  if (channels % 4 !== 0 || !(right || (perChannel(c.a) && full(c.b)))) return undefined;
+  const size = rows * channels;
+  const [x, v] = right ? [a, b] : [b, a];
+  const expr = right ? `x[index] ${op} v[index % uniforms.channels]` : `v[index % uniforms.channels] ${op} x[index]`;
+  const program = new FlatProgram(['x', 'v'], 'channels : i32,', `result[index] = ${expr};`, `channel_${name}_${right ? 'right' : 'left'}`, size, [true, true]);
+  const flat = [reshapeView(backend, x, [size]), reshapeView(backend, v, [channels])];
+  const y = backend.runWebGPUProgram(program, flat, 'float32', [{ type: 'int32', data: [channels / 4] }]);
+  const out = reshapeView(backend, y, outShape);
+  release(backend, ...flat, y);
+  return out;
+}
+
+/**
  * A webgpu kernel config running the stock `name` kernel on collapsed shapes when the rank is 3 or
- * more, and the plain arithmetic ops with a JavaScript scalar as a uniform.
+ * more, the plain arithmetic ops with a JavaScript scalar as a uniform, and with a per-channel
+ * operand on vec4s.
  */
 export function collapsedBinaryConfig(name: string): tf.KernelConfig {
   const stock = stockKernel(name);
@@ -100,8 +126,10 @@ export function collapsedBinaryConfig(name: string): tf.KernelConfig {
     const outShape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
     const scalar = withScalarUniform(name, backend, a, b, outShape);
     if (scalar) return scalar;
-    if (outShape.length < 3) return stock.kernelFunc(args);
     const c = collapseBroadcast(a.shape, b.shape);
+    const channelwise = withChannelOperand(name, backend, a, b, c, outShape);
+    if (channelwise) return channelwise;
+    if (outShape.length < 3) return stock.kernelFunc(args);
     const av = reshapeView(backend, a, c.a);
     const bv = reshapeView(backend, b, c.b);
     const y = stock.kernelFunc({ ...args, inputs: { a: av, b: bv } }) as TensorInfo;

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../backend';
 import { concatColumns, sliceColumns } from './concat_slice';
-import { adapterPromise, compareWithCpu, SKIP_NOTE } from './test_util';
+import { adapterPromise, compareWithCpu, programsOf, SKIP_NOTE } from './test_util';
 
 const adapter = await adapterPromise;
 if (!adapter) console.warn(`webgpu concat and slice tests ${SKIP_NOTE}`);
@@ -31,26 +31,10 @@ describe('column ranges of concats and slices', () => {
 });
 
 describe.skipIf(!adapter)(`webgpu Concat, Slice and SplitV vs cpu${adapter ? '' : ` (${SKIP_NOTE})`}`, () => {
-  let backend: { runWebGPUProgram: (program: { shaderKey: string }, ...rest: unknown[]) => unknown };
-  /** The shader keys of the programs `f` runs on webgpu, with its comparison against cpu. */
-  const programsOf = async <T>(f: () => Promise<T>): Promise<{ result: T; keys: string[] }> => {
-    const keys: string[] = [];
-    const run = backend.runWebGPUProgram;
-    backend.runWebGPUProgram = function (program, ...rest) {
-      keys.push(program.shaderKey);
-      return run.call(this, program, ...rest);
-    };
-    try {
-      return { result: await f(), keys };
-    } finally {
-      backend.runWebGPUProgram = run;
-    }
-  };
   beforeAll(async () => {
     const choice = await selectBackend({ prefer: 'webgpu', log: () => undefined });
     expect(choice.kernels).toEqual(expect.arrayContaining(['Concat', 'Slice', 'SplitV']));
     tf.env().set('WEBGPU_CPU_FORWARD', false);
-    backend = tf.backend() as unknown as typeof backend;
   });
   const ours = (keys: string[], prefix: string) => keys.some((k) => k.startsWith(`anatomynet_flat_${prefix}`));
 

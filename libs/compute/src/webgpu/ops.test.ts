@@ -8,7 +8,7 @@ import { selectBackend } from '../backend';
 import { LEAKY_RELU_GRAD } from '../fused-gradients';
 import { matmulRowBlock } from './matmul_rows';
 import { splitKApplies, SPLITK_CHUNK } from './matmul_splitk';
-import { adapterPromise, compareWithCpu, SKIP_NOTE } from './test_util';
+import { adapterPromise, compareWithCpu, programsOf, SKIP_NOTE } from './test_util';
 
 const adapter = await adapterPromise;
 if (!adapter) console.warn(`webgpu ops tests ${SKIP_NOTE}`);
@@ -29,6 +29,15 @@ describe.skipIf(!adapter)(`webgpu replacement ops vs cpu${adapter ? '' : ` (${SK
     );
     expect(r.shapes).toEqual(r.cpuShapes);
     for (const e of r.errors) expect(e).toBeLessThan(1e-6);
+  });
+
+  it.each([[8, true], [6, false]])('Add/Sub/Multiply/RealDiv of [rows, C] and a per-channel [C], either order: bit-identical to cpu (C = %i: vec4 %s)', async (c, vec4) => {
+    const ops = [tf.add, tf.sub, tf.mul, tf.div];
+    const { result: r, keys } = await programsOf(() => compareWithCpu([{ shape: [2, 37, c], seed: 41 }, { shape: [c], seed: 42 }, { shape: [1, 1, c], seed: 43 }],
+      (x, v, w) => ops.flatMap((op) => [op(x, v), op(w, x)])));
+    expect(r.shapes).toEqual(r.shapes.map(() => [2, 37, c]));
+    expect(r.errors).toEqual(r.errors.map(() => 0));
+    expect(keys.filter((k) => k.startsWith('anatomynet_flat_channel_')).length).toBe(vec4 ? 8 : 0);
   });
 
   it('Add/Sub/Multiply/RealDiv with a JavaScript scalar keep it a uniform: bit-identical to cpu, nothing uploaded', async () => {

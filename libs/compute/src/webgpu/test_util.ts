@@ -90,3 +90,19 @@ export async function compareWithCpu(
 
 /** The Winograd tile sizes and transform layouts the tuner is offered (winogradCandidates). */
 export const WINOGRAD_LAYOUTS = [{ m: 2, planes: false }, { m: 4, planes: false }, { m: 4, planes: true }] as const;
+
+/** The shader keys of the programs the active webgpu backend runs during `f`, with its result. */
+export async function programsOf<T>(f: () => Promise<T>): Promise<{ result: T; keys: string[] }> {
+  const backend = tf.findBackend('webgpu') as unknown as { runWebGPUProgram: (program: { shaderKey: string }, ...rest: unknown[]) => unknown };
+  const keys: string[] = [];
+  const run = backend.runWebGPUProgram;
+  backend.runWebGPUProgram = function (program, ...rest) {
+    keys.push(program.shaderKey);
+    return run.call(this, program, ...rest);
+  };
+  try {
+    return { result: await f(), keys };
+  } finally {
+    backend.runWebGPUProgram = run;
+  }
+}
