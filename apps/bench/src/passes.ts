@@ -22,8 +22,8 @@ const rand = (shape: number[], seed: number) => tf.randomUniform(shape, -1, 1, '
 /** The cases at input size `shape` (half resolution: the encoder and decoder; full: the output block). */
 export function memoryPassCases(shape: Dhw): PassCase[] {
   const half = shape.map((v) => Math.ceil(v / 2));
-  const full = shape.reduce((a, b) => a * b, 1);
-  const voxels = half.reduce((a, b) => a * b, 1);
+  const full = tf.util.sizeFromShape(shape);
+  const voxels = tf.util.sizeFromShape(half);
   const at = (c: number) => [1, ...half, c];
   return [
     {

@@ -25,9 +25,8 @@ export function concatColumns(shapes: number[][], axis: number): { rows: number;
   if (axis < 0 || axis >= rank) return undefined;
   const fits = shapes.every((s) => s.length === rank && s.every((v, i) => i === axis || v === shapes[0][i]));
   if (!fits) return undefined;
-  const rows = shapes[0].slice(0, axis).reduce((a, b) => a * b, 1);
-  const inner = shapes[0].slice(axis + 1).reduce((a, b) => a * b, 1);
-  return { rows, widths: shapes.map((s) => s[axis] * inner) };
+  const inner = tf.util.sizeFromShape(shapes[0].slice(axis + 1));
+  return { rows: tf.util.sizeFromShape(shapes[0].slice(0, axis)), widths: shapes.map((s) => s[axis] * inner) };
 }
 
 /**
@@ -38,9 +37,8 @@ export function sliceColumns(shape: number[], begin: number[], size: number[]): 
   const cut = shape.map((v, i) => begin[i] !== 0 || size[i] !== v);
   const axis = cut.indexOf(true);
   if (axis < 0 || cut.lastIndexOf(true) !== axis) return undefined;
-  const rows = shape.slice(0, axis).reduce((a, b) => a * b, 1);
-  const inner = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
-  return { rows, width: shape[axis] * inner, first: begin[axis] * inner, columns: size[axis] * inner };
+  const inner = tf.util.sizeFromShape(shape.slice(axis + 1));
+  return { rows: tf.util.sizeFromShape(shape.slice(0, axis)), width: shape[axis] * inner, first: begin[axis] * inner, columns: size[axis] * inner };
 }
 
 const quads = (...vs: number[]) => vs.every((v) => v % 4 === 0);
@@ -68,7 +66,9 @@ export function concatConfig(): tf.KernelConfig {
       || inputs.some((t) => t.dtype !== 'float32') || backend.shouldExecuteOnCPU(inputs)) return stock.kernelFunc(args);
     const columns = plan.widths.reduce((a, b) => a + b, 0);
     const size = plan.rows * columns;
-    const ends = plan.widths.slice(0, -1).map((_, i) => plan.widths.slice(0, i + 1).reduce((a, b) => a + b, 0) / 4);
+    // each part's end column (in vec4s), but the last's: the width
+    let end = 0;
+    const ends = plan.widths.slice(0, -1).map((w) => (end += w / 4));
     const names = inputs.map((_, i) => `T${i}`);
     const uniforms = `columns : i32, ${ends.map((_, i) => `end${i} : i32, `).join('')}${names.map((_, i) => `width${i} : i32, `).join('')}`;
     const program = new FlatProgram(names, uniforms, concatBody(n), `concat_${n}`, size, names.map(() => true));
