@@ -10,6 +10,7 @@
  * LeakyReLU branch differently on each backend.
  */
 import * as tf from '@tensorflow/tfjs';
+import { buildLoss } from '@anatomynet/losses';
 import { buildModel, DEFAULT_MODEL_CONFIG, forward, predict, trainStep, type AnatomyNetModel } from '@anatomynet/model';
 import { FUSED_CONV3D, SCALE_ADD_LEAKY_RELU, SE_GATE, UPSAMPLE_CONCAT } from './fused-conv';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -18,7 +19,7 @@ import { rmspropOptimizer } from './optimizers';
 import { bindGroupCacheStats } from './webgpu/bind_groups';
 import { gpuPoolStats, useBestFitGpuBuffers } from './webgpu/memory';
 import { forceTiling, gemmPlan, winogradFor, type ConvTiling } from './webgpu/gemm_plan';
-import { adapterPromise, seededValues, SKIP_NOTE } from './webgpu/test_util';
+import { adapterPromise, programsOf, seededValues, SKIP_NOTE } from './webgpu/test_util';
 
 const CONFIG = { ...DEFAULT_MODEL_CONFIG, filters: [8, 12], numClasses: 3, outputUpFilters: 4, outputFilters: 6 };
 const SHAPE = [1, 8, 16, 16, 1];
@@ -54,12 +55,14 @@ function perturbedModel(): AnatomyNetModel {
   return model;
 }
 
-async function lossAndGrads(backend: string, recompute = false): Promise<{ loss: number; grads: Map<string, Float32Array> }> {
+type Loss = (p: tf.Tensor5D, g: tf.Tensor) => tf.Scalar;
+
+async function lossAndGrads(backend: string, recompute = false, lossFn: Loss = softDice): Promise<{ loss: number; grads: Map<string, Float32Array> }> {
   await tf.setBackend(backend);
   const model = perturbedModel();
   const x = tf.tensor(seededValues(SHAPE.reduce((a, b) => a * b, 1), 11), SHAPE);
   const g = labels();
-  const { value, grads } = tf.variableGrads(() => softDice(forward(model, x, { training: true, recompute }), g), [...model.params.values()]);
+  const { value, grads } = tf.variableGrads(() => lossFn(forward(model, x, { training: true, recompute }), g), [...model.params.values()]);
   const loss = (await value.data())[0];
   const out = new Map<string, Float32Array>();
   for (const [name, v] of model.params) out.set(name, (await grads[v.name].data()) as Float32Array);
@@ -105,6 +108,23 @@ describe.skipIf(!adapter)(`AnatomyNet cpu/webgpu parity${adapter ? '' : ` (${SKI
     const gpu = await withBestFit(bestFit, () => lossAndGrads('webgpu', recompute)).finally(() => forceTiling(undefined));
     const cpu = await lossAndGrads('cpu');
     expect(Number.isFinite(cpu.loss) && cpu.loss > 0 && cpu.loss < 1).toBe(true);
+    expectParity(gpu, cpu);
+  });
+
+  // libs/losses runs the voxel sums of its Dice and focal terms as the backends' fused kernels (on
+  // webgpu loss_sums.ts, reading the one-hot labels' int32 buffer), their gradients as one pass each
+  it('the trainer\'s loss (Dice + focal) and the gradients of every parameter agree at 8x16x16', async () => {
+    const dicePlusFocal = buildLoss({ name: 'dice+focal' });
+    const lossFn: Loss = (p, g) => dicePlusFocal(p, g);
+    const gpu = await programsOf(() => lossAndGrads('webgpu', false, lossFn));
+    const cpu = await lossAndGrads('cpu', false, lossFn);
+    expect(gpu.keys.filter((k) => /soft_counts_grad|focal_grad_p/.test(k))).toHaveLength(2);
+    expect(Number.isFinite(cpu.loss) && cpu.loss > 0).toBe(true);
+    expectParity(gpu.result, cpu);
+  });
+
+  /** The loss within 1e-4 (relative) and each parameter's gradient as the header says. */
+  function expectParity(gpu: { loss: number; grads: Map<string, Float32Array> }, cpu: { loss: number; grads: Map<string, Float32Array> }): void {
     expect(Math.abs(gpu.loss - cpu.loss) / cpu.loss).toBeLessThan(1e-4);
     expect([...gpu.grads.keys()]).toEqual([...cpu.grads.keys()]);
     const maxAbs = (a: Float32Array) => a.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
@@ -119,7 +139,7 @@ describe.skipIf(!adapter)(`AnatomyNet cpu/webgpu parity${adapter ? '' : ` (${SKI
     worst.sort((a, b) => b.err - a.err);
     console.info(`parity: loss cpu ${cpu.loss} webgpu ${gpu.loss}; worst gradient ${worst[0].name} ${worst[0].err.toExponential(2)}`);
     expect(worst[0].err, `worst gradient ${worst[0].name}`).toBeLessThan(2e-3);
-  });
+  }
 
   it.each([false, true])('model.trainStep runs on webgpu: same loss as cpu, weights and BatchNorm statistics updated (best-fit buffers: %s)', async (bestFit) => {
     const step = async (backend: string) => {

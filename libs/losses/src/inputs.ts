@@ -41,15 +41,19 @@ export function casesOf(probs: tf.Tensor, target: tf.Tensor): [tf.Tensor3D, tf.T
 }
 
 /**
- * Sums over voxels: x [N, V, C] -> [N, C], as a batched matmul with ones (WebGPU cannot reduce more
- * than ~4M rows; a matmul also keeps the gradient a matmul). The ones come from tf.fill, a kernel, so
- * the GPU writes them; tf.ones would build and upload them from JavaScript on every call.
+ * Sums over voxels: x [N, V, C] -> [N, C], as a batched matmul with ones (tfjs-webgpu's stock
+ * reductions fail past ~4M rows). The ones come from tf.fill, a kernel, so the GPU writes them;
+ * tf.ones would build and upload them from JavaScript on every call. The gradient is dy broadcast
+ * over the voxels (one Tile): the matmul's own would be an outer product with a row per voxel, which
+ * tfjs-webgpu runs as row blocks joined by a Concat.
  */
 export function sumVoxels(x: tf.Tensor3D): tf.Tensor2D {
-  return tf.tidy(() => {
-    const [n, v, c] = x.shape;
-    return tf.matMul(tf.fill([n, 1, v], 1), x).reshape([n, c]);
-  });
+  const [n, v, c] = x.shape;
+  const sum = tf.customGrad((xi: tf.Tensor) => ({
+    value: tf.tidy(() => tf.matMul(tf.fill([n, 1, v], 1), xi as tf.Tensor3D).reshape([n, c])),
+    gradFunc: (dy: tf.Tensor) => tf.broadcastTo(dy.reshape([n, 1, c]), [n, v, c]),
+  }));
+  return sum(x) as tf.Tensor2D;
 }
 
 function toTensor(x: number[] | number[][] | tf.Tensor): tf.Tensor {

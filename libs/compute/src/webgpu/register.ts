@@ -26,15 +26,18 @@ import { reduceConfig } from './reduce';
 import { softmaxRowsConfig } from './softmax_rows';
 import { transpose2dConfig } from './transpose_2d';
 import { concatConfig, sliceConfig, splitVConfig } from './concat_slice';
+import { FOCAL_SUMS, FOCAL_SUMS_GRAD, registerLossGradients, SOFT_COUNTS, SOFT_COUNTS_GRAD } from '../loss-gradients';
+import { focalSumsConfig, focalSumsGradConfig, softCountsConfig, softCountsGradConfig } from './loss_sums';
 
 /** Our configs and the stock ones they replaced, built once (the stock kernels are captured first). */
 let ours: tf.KernelConfig[] | undefined;
 /**
  * Kernels under this project's own names (nothing to replace): optimizer updates (per variable and in place), BatchNorm running statistics (in place), LeakyRelu gradient,
- * group norm, and the fused conv, residual sum and SE gate (with the gate's backward), and the output block's upsample + concat.
+ * group norm, and the fused conv, residual sum and SE gate (with the gate's backward), the output block's upsample + concat, and the losses' voxel sums (with their backward).
  */
 let added: tf.KernelConfig[] | undefined;
-export const WEBGPU_OWN_KERNELS = [RMSPROP_UPDATE, MOMENTUM_UPDATE, RMSPROP_UPDATE_IN_PLACE, MOMENTUM_UPDATE_IN_PLACE, LEAKY_RELU_GRAD, GROUP_NORM, GROUP_NORM_SUMS, GROUP_NORM_DX, RUNNING_STATS_IN_PLACE, FUSED_CONV3D, ADD_LEAKY_RELU, SE_GATE, SE_GATE_GRAD, UPSAMPLE_CONCAT, SCALE_ADD_LEAKY_RELU, SUM_PRODUCTS, SCALE_SHIFT];
+export const WEBGPU_OWN_KERNELS = [RMSPROP_UPDATE, MOMENTUM_UPDATE, RMSPROP_UPDATE_IN_PLACE, MOMENTUM_UPDATE_IN_PLACE, LEAKY_RELU_GRAD, GROUP_NORM, GROUP_NORM_SUMS, GROUP_NORM_DX, RUNNING_STATS_IN_PLACE, FUSED_CONV3D, ADD_LEAKY_RELU, SE_GATE, SE_GATE_GRAD, UPSAMPLE_CONCAT, SCALE_ADD_LEAKY_RELU, SUM_PRODUCTS, SCALE_SHIFT,
+  SOFT_COUNTS, SOFT_COUNTS_GRAD, FOCAL_SUMS, FOCAL_SUMS_GRAD];
 const stock = new Map<string, tf.KernelConfig>();
 
 function install(c: tf.KernelConfig): void {
@@ -80,11 +83,13 @@ export function registerWebgpuKernels(): string[] {
   }
   for (const c of ours) if (tf.getKernel(c.kernelName, 'webgpu') !== c) install(c);
   added ??= [rmspropUpdateConfig(), momentumUpdateConfig(), rmspropInPlaceConfig(), momentumInPlaceConfig(), leakyReluGradConfig(), groupNormConfig(), groupNormSumsConfig(), groupNormDxConfig(), runningStatsInPlaceConfig(),
-    fusedConv3dConfig(), addLeakyReluConfig(), seGateConfig(), seGateGradConfig(), upsampleConcatConfig(), scaleAddLeakyReluConfig(), sumProductsConfig(), scaleShiftConfig()];
+    fusedConv3dConfig(), addLeakyReluConfig(), seGateConfig(), seGateGradConfig(), upsampleConcatConfig(), scaleAddLeakyReluConfig(), sumProductsConfig(), scaleShiftConfig(),
+    softCountsConfig(), softCountsGradConfig(), focalSumsConfig(), focalSumsGradConfig()];
   for (const c of added) if (!tf.getKernel(c.kernelName, 'webgpu')) tf.registerKernel(c);
   registerFusedGradients();
   registerGroupNormGradient();
   registerFusionGradients();
+  registerLossGradients();
   return [...ours, ...added].map((c) => c.kernelName);
 }
 
