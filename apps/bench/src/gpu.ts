@@ -13,7 +13,7 @@ import { Session } from 'node:inspector/promises';
 import { writeFileAtomic } from '@anatomynet/data';
 import { buildModel, DEFAULT_MODEL_CONFIG, predict, recomputeOption, summarizeModel, trainStep, type AnatomyNetModel, type Recompute } from '@anatomynet/model';
 import { benchMemoryPasses } from './passes';
-import { parseShapes, referenceOptimizer, referenceTarget, REFERENCE_OPTIMIZER, softDiceTo, type Dhw } from './reference-step';
+import { parseShapes, referenceOptimizer, referenceTarget, REFERENCE_LOSS, REFERENCE_OPTIMIZER, trainerLossTo, type Dhw } from './reference-step';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 
@@ -136,7 +136,8 @@ async function benchModel(
       const target = referenceTarget(x, cfg.numClasses);
       const opt = referenceOptimizer();
       out.optimizer = REFERENCE_OPTIMIZER;
-      const loss = softDiceTo(target);
+      out.lossFunction = REFERENCE_LOSS;
+      const loss = trainerLossTo(target);
       t0 = performance.now();
       const first = await trainStep(model, opt, x, loss, { recompute });
       out.trainFirst_s = (performance.now() - t0) / 1000;
@@ -386,7 +387,7 @@ const argv = await yargs(hideBin(process.argv))
   .option('dispatch-cost', { type: 'boolean', default: true, describe: 'webgpu: time the WebGPU calls of one dispatch first (about a second)' })
   .option('own-fused', {
     type: 'boolean', default: true,
-    describe: 'webgpu: the kernels under this project\'s own names: fused optimizer update, LeakyRelu gradient, norm, fused conv, residual sums, SE gate and its backward, upsampling (--no-own-fused: tfjs\'s composed ops, for an A/B in one call)',
+    describe: 'webgpu: the kernels under this project\'s own names: fused optimizer update, LeakyRelu gradient, norm, fused conv, residual sums, SE gate and its backward, upsampling, the losses\' voxel sums (--no-own-fused: tfjs\'s composed ops, for an A/B in one call)',
   })
   .strict()
   .help()

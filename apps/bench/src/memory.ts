@@ -12,7 +12,7 @@ import { buildModel, DEFAULT_MODEL_CONFIG, readModelConfigFile, recomputeOption,
 import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { parseShapes, referenceOptimizer, referenceTarget, softDiceTo, type Dhw } from './reference-step';
+import { parseShapes, referenceOptimizer, referenceTarget, REFERENCE_LOSS, trainerLossTo, type Dhw } from './reference-step';
 
 /** How the buffer pool is run: the trainer's defaults and its two alternatives. */
 const POOLS = {
@@ -43,7 +43,7 @@ async function stepMemory(cfg: ModelConfig, shape: Dhw, recompute: Recompute, po
     const x = tf.randomNormal([1, ...shape, 1], 0, 1, 'float32', 5);
     const target = referenceTarget(x, cfg.numClasses);
     const opt = referenceOptimizer();
-    const loss = softDiceTo(target);
+    const loss = trainerLossTo(target);
     try {
       const allocatedPerStep: number[] = [];
       let inUsePeak = 0;
@@ -148,7 +148,7 @@ process.stdout.write(`${JSON.stringify({
   config: argv.config ?? 'reference (DEFAULT_MODEL_CONFIG)',
   tilings: argv.tilings ?? null,
   optimizer: 'RMSprop (npm run bench\'s)',
-  loss: 'soft Dice (npm run bench\'s)',
+  loss: REFERENCE_LOSS,
   results: rows,
 })}\n`);
 process.exit(0);

@@ -1,7 +1,8 @@
 // The training step the GPU benchmarks time and the memory tool replays: ref_anatomynet.py's
-// network and optimizer, with a soft Dice loss against a fixed label pattern.
+// network and optimizer, with the trainer's default loss against a fixed label pattern.
 import * as tf from '@tensorflow/tfjs';
 import { rmspropOptimizer } from '@anatomynet/compute';
+import { buildLoss } from '@anatomynet/losses';
 
 export type Dhw = [number, number, number];
 
@@ -13,15 +14,15 @@ export function parseShapes(s: string): Dhw[] {
   });
 }
 
-/** Soft Dice over the classes against `target` (voxels x classes): the loss the trainer optimises. */
-export function softDiceTo(target: tf.Tensor2D) {
-  return (p: tf.Tensor5D): tf.Scalar =>
-    tf.tidy(() => {
-      const pf = p.reshape([-1, p.shape[4]]);
-      const inter = tf.sum(tf.mul(pf, target), 0);
-      const denom = tf.add(tf.sum(pf, 0), tf.sum(target, 0));
-      return tf.sub(1, tf.mean(tf.div(tf.mul(2, inter), tf.add(denom, 1e-5)))) as tf.Scalar;
-    });
+/**
+ * The loss the trainer optimises by default (libs/training's run config): the paper's Dice + focal
+ * (libs/losses, with its defaults), here against `target` (voxels x classes). Before 2026-11-28
+ * (session 24) the benchmarks stepped a composed soft Dice instead.
+ */
+export const REFERENCE_LOSS = 'dice+focal (libs/losses defaults, the trainer\'s default loss)';
+export function trainerLossTo(target: tf.Tensor2D) {
+  const loss = buildLoss({ name: 'dice+focal' });
+  return (p: tf.Tensor5D): tf.Scalar => tf.tidy(() => loss(p.reshape([-1, p.shape[4]]), target));
 }
 
 /** One-hot labels (voxels x classes) that follow the input's intensities, made on the active backend. */

@@ -49,7 +49,7 @@ export function casesOf(probs: tf.Tensor, target: tf.Tensor): [tf.Tensor3D, tf.T
  */
 export function sumVoxels(x: tf.Tensor3D): tf.Tensor2D {
   const [n, v, c] = x.shape;
-  const sum = tf.customGrad((xi: tf.Tensor) => ({
+  const sum = tf.customGrad((xi: tf.Tensor | tf.GradSaveFunc) => ({
     value: tf.tidy(() => tf.matMul(tf.fill([n, 1, v], 1), xi as tf.Tensor3D).reshape([n, c])),
     gradFunc: (dy: tf.Tensor) => tf.broadcastTo(dy.reshape([n, 1, c]), [n, v, c]),
   }));
