@@ -1,12 +1,14 @@
 // The reference network's memory-bound passes (no conv) timed alone at a given input size, with the
 // bytes each must move, so a GPU run reads their effective bandwidth beside the device's: the
 // decoder's channel concat and its gradient's split (ours and tfjs-webgpu's stock kernels), the
-// SE-residual end, the output block's upsampling, the group norm and the LeakyReLU gradient.
+// SE-residual end, the output block's upsampling, the group norm, the LeakyReLU gradient, and the
+// trainer's loss with its gradient (ours and tfjs's composed ops).
 import * as tf from '@tensorflow/tfjs';
 import {
   GROUP_NORM, LEAKY_RELU_GRAD, registerWebgpuKernels, SCALE_ADD_LEAKY_RELU, timeBatched, trimGpuBufferPool, UPSAMPLE_CONCAT, useStockWebgpuKernels,
+  withoutOwnWebgpuKernels,
 } from '@anatomynet/compute';
-import type { Dhw } from './reference-step';
+import { trainerLossTo, type Dhw } from './reference-step';
 
 interface PassCase {
   name: string;
@@ -15,7 +17,12 @@ interface PassCase {
   make: () => { run: () => tf.Tensor; inputs: tf.Tensor[] };
   /** tfjs-webgpu's kernels to time the same pass on as well. */
   stock?: string[];
+  /** On webgpu, time it also without the kernels under this project's own names (tfjs's composed ops). */
+  composed?: boolean;
 }
+
+/** The reference network's classes (the loss's channels). */
+const CLASSES = 10;
 
 const rand = (shape: number[], seed: number) => tf.randomUniform(shape, -1, 1, 'float32', seed);
 
@@ -83,6 +90,17 @@ export function memoryPassCases(shape: Dhw): PassCase[] {
         return { run: () => tf.engine().runKernel(LEAKY_RELU_GRAD, { dy, x }, { alpha: 0.01 }) as tf.Tensor, inputs: [dy, x] };
       },
     },
+    {
+      // the sums read p and g; the gradients read them again and write d/dp. The labels are one-hot
+      // int32 relabelled float32, as the benchmark's training step makes them
+      name: `trainer loss (Dice + focal) and its gradient, ${CLASSES} classes`, bytes: 5 * CLASSES * full * 4, composed: true,
+      make: () => {
+        const p = tf.tidy(() => tf.softmax(rand([1, ...shape, CLASSES], 16))) as tf.Tensor5D;
+        const g = tf.tidy(() => tf.oneHot(tf.randomUniform([full], 0, CLASSES, 'int32', 17), CLASSES).toFloat()) as tf.Tensor2D;
+        const loss = trainerLossTo(g);
+        return { run: () => tf.grad((q: tf.Tensor) => loss(q as tf.Tensor5D))(p), inputs: [p, g] };
+      },
+    },
   ];
 }
 
@@ -94,18 +112,21 @@ export async function benchMemoryPasses(shape: Dhw, progress: (line: string) => 
     let made: ReturnType<PassCase['make']> | undefined;
     try {
       made = c.make();
-      for (const variant of c.stock && tf.getBackend() === 'webgpu' ? ['own', 'stock'] : ['own']) {
+      const webgpu = tf.getBackend() === 'webgpu';
+      const variants = ['own', ...(webgpu && c.stock ? ['stock'] : []), ...(webgpu && c.composed ? ['composed'] : [])];
+      for (const variant of variants) {
         if (variant === 'stock') useStockWebgpuKernels(c.stock!);
+        if (variant === 'composed') withoutOwnWebgpuKernels();
         try {
           const t = await timeBatched(made.run, { minReps: 3, minSeconds: 0.1 });
           row[`${variant}_ms`] = t.seconds * 1e3;
           row[`${variant}_GBps`] = c.bytes / t.seconds / 1e9;
         } finally {
-          if (variant === 'stock') registerWebgpuKernels();
+          if (variant !== 'own') registerWebgpuKernels();
         }
       }
       const fmt = (v: string) => (row[`${v}_ms`] === undefined ? '' : `, ${v} ${(row[`${v}_ms`] as number).toFixed(3)} ms (${(row[`${v}_GBps`] as number).toFixed(0)} GB/s)`);
-      progress(`pass ${c.name} @${shape.join('x')}${fmt('own')}${fmt('stock')}`);
+      progress(`pass ${c.name} @${shape.join('x')}${variants.map(fmt).join('')}`);
     } catch (e) {
       row.error = (e as Error).message;
       progress(`pass ${c.name} failed: ${row.error}`);
