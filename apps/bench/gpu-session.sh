@@ -71,10 +71,14 @@ fits() {
 # backward pass): recomputing the decoder's and the output's saves no memory, enc3's 1.3 GB
 # (apps/bench/src/memory.ts, 2026-11-28: 20.2 GB allocated at most, best fit)
 KEEP=${KEEP:-out,dec0.b0,dec1.b0,dec2.b0,enc3.b0}
+# 'more' keeps enc2 and enc1 as well: less recomputed, 22.8 GB predicted on lavapipe in session 24
+# (19.6 GB for KEEP), so whether it stays within 24 GB on the GPU decides which one the trainer advises
+KEEP_MORE=${KEEP_MORE:-$KEEP,enc2.b0,enc1.b0}
 # whole-volume training step, blocks recomputed in the backward pass but those of KEEP, the buffer pool
 # bounded after each step and served best fit ('bound', the trainer's --recompute --keep-segments
 # KEEP; with the tensor peak and kernel profile); every segment recomputed ('all', the trainer's
 # --recompute: 0.81 s and 34.3 GB on 2026-11-28, before best fit and the strided upsampling gradient);
+# enc2 and enc1 kept too ('more', KEEP_MORE);
 # tfjs's exact sizes ('exact', --no-gpu-best-fit: its peak against bound's and the prediction above);
 # capped at 0 GiB ('cap0', --gpu-pool-gb 0), kept ('keep'), and kept with Dawn's lazy
 # zero-initialisation of new buffers off ('noclear'). 'nowino' is 'bound' on the H100's tilings
@@ -87,6 +91,7 @@ recompute() {
   [ $v = bound ] && flags="--bound-pool" && limit=$((limit + 30))
   [ $v = nowino ] && flags="--bound-pool --no-train-profile" && tilings="$d/tilings-h100.json" && limit=$((limit + 15))
   [ $v = all ] && flags="--bound-pool --no-train-profile" && keep="" && limit=$((limit + 15))
+  [ $v = more ] && flags="--bound-pool --no-train-profile" && keep="--keep-segments $KEEP_MORE" && limit=$((limit + 15))
   [ $v = exact ] && flags="--bound-pool --no-best-fit --no-train-profile" && limit=$((limit + 15))
   [ $v = noclear ] && envs="ANATOMYNET_DAWN_FLAGS=disable-dawn-features=lazy_clear_resource_on_first_use"
   [ $v = cap0 ] && flags="--pool-cap-gb 0 --no-train-profile"
@@ -107,8 +112,11 @@ if fits "${MEMORY_TIMEOUT:-60}" "memory prediction"; then
     --keep-segments "$KEEP" > "$OUT/memory-keep.json" 2> "$OUT/memory.err"
   timeout "${MEMORY_TIMEOUT:-60}" bash "$d/run.sh" "$d/memory.mjs" --tilings "$OUT/tilings.json" --pools best-fit \
     > "$OUT/memory-all.json" 2>> "$OUT/memory.err"
+  timeout "${MEMORY_TIMEOUT:-60}" bash "$d/run.sh" "$d/memory.mjs" --tilings "$OUT/tilings.json" --pools best-fit \
+    --keep-segments "$KEEP_MORE" > "$OUT/memory-more.json" 2>> "$OUT/memory.err"
   stamp "memory prediction rc=$? $(grep -E '178x' "$OUT/memory.err" | cut -c1-150 | tr '\n' ' ')"
 fi
+recompute more
 recompute all
 recompute exact
 # A/B of this project's kernels under its own names (optimizer update, LeakyRelu gradient, norm,
