@@ -71,14 +71,15 @@ fits() {
 # backward pass): recomputing the decoder's and the output's saves no memory, enc3's 1.3 GB
 # (apps/bench/src/memory.ts, 2026-11-28: 20.2 GB allocated at most, best fit)
 KEEP=${KEEP:-out,dec0.b0,dec1.b0,dec2.b0,enc3.b0}
-# 'more' keeps enc2 and enc1 as well: less recomputed, 22.8 GB predicted on lavapipe in session 24
-# (19.6 GB for KEEP), so whether it stays within 24 GB on the GPU decides which one the trainer advises
+# 'more' keeps enc2 and enc1 as well, 'none' recomputes nothing: less work, more memory (predicted in
+# session 24 with the H100's tilings: KEEP 19.7 GB, 'more' 22.9, 'none' 23.9 of the target's 24), so
+# which of them stays within 24 GB on the GPU decides what the trainer advises
 KEEP_MORE=${KEEP_MORE:-$KEEP,enc2.b0,enc1.b0}
 # whole-volume training step, blocks recomputed in the backward pass but those of KEEP, the buffer pool
 # bounded after each step and served best fit ('bound', the trainer's --recompute --keep-segments
 # KEEP; with the tensor peak and kernel profile); every segment recomputed ('all', the trainer's
 # --recompute: 0.81 s and 34.3 GB on 2026-11-28, before best fit and the strided upsampling gradient);
-# enc2 and enc1 kept too ('more', KEEP_MORE);
+# enc2 and enc1 kept too ('more', KEEP_MORE); nothing recomputed ('none');
 # tfjs's exact sizes ('exact', --no-gpu-best-fit: its peak against bound's and the prediction above);
 # capped at 0 GiB ('cap0', --gpu-pool-gb 0), kept ('keep'), and kept with Dawn's lazy
 # zero-initialisation of new buffers off ('noclear'). 'nowino' is 'bound' on the H100's tilings
@@ -88,17 +89,19 @@ KEEP_MORE=${KEEP_MORE:-$KEEP,enc2.b0,enc1.b0}
 # profiler (their time includes the sampler's small overhead), and only the summary comes back
 recompute() {
   local v=$1 flags="--no-bound-pool --no-train-profile" envs="" limit=${RECOMPUTE_TIMEOUT:-45} keep="--keep-segments $KEEP" tilings="$OUT/tilings.json"
+  local rec=--recompute
   [ $v = bound ] && flags="--bound-pool" && limit=$((limit + 30))
   [ $v = nowino ] && flags="--bound-pool --no-train-profile" && tilings="$d/tilings-h100.json" && limit=$((limit + 15))
   [ $v = all ] && flags="--bound-pool --no-train-profile" && keep="" && limit=$((limit + 15))
   [ $v = more ] && flags="--bound-pool --no-train-profile" && keep="--keep-segments $KEEP_MORE" && limit=$((limit + 15))
+  [ $v = none ] && flags="--bound-pool --no-train-profile" && keep="" && rec=--no-recompute && limit=$((limit + 15))
   [ $v = exact ] && flags="--bound-pool --no-best-fit --no-train-profile" && limit=$((limit + 15))
   [ $v = noclear ] && envs="ANATOMYNET_DAWN_FLAGS=disable-dawn-features=lazy_clear_resource_on_first_use"
   [ $v = cap0 ] && flags="--pool-cap-gb 0 --no-train-profile"
   [ $v = keep ] && [ -f "$d/cpuprof-summary.mjs" ] && flags="$flags --cpu-profile $OUT/step.cpuprofile"
   [ "${RECOMPUTE_TIMEOUT:-45}" = 0 ] && limit=0
   fits "$limit" "recompute $v" || return 0
-  env $envs timeout "$limit" bash $B --no-check --no-convs --recompute $keep --tilings "$tilings" \
+  env $envs timeout "$limit" bash $B --no-check --no-convs $rec $keep --tilings "$tilings" \
     --shapes 178x302x225 --reps 2 $flags --json-out "$OUT/recompute-$v.json" > /dev/null 2> "$OUT/recompute-$v.err"
   stamp "recompute $v rc=$? $(grep -E 'forward|train step|failed' "$OUT/recompute-$v.err" | grep -v kernels | cut -c1-200 | tr '\n' ' ')"
   pack
@@ -114,8 +117,11 @@ if fits "${MEMORY_TIMEOUT:-60}" "memory prediction"; then
     > "$OUT/memory-all.json" 2>> "$OUT/memory.err"
   timeout "${MEMORY_TIMEOUT:-60}" bash "$d/run.sh" "$d/memory.mjs" --tilings "$OUT/tilings.json" --pools best-fit \
     --keep-segments "$KEEP_MORE" > "$OUT/memory-more.json" 2>> "$OUT/memory.err"
+  timeout "${MEMORY_TIMEOUT:-60}" bash "$d/run.sh" "$d/memory.mjs" --tilings "$OUT/tilings.json" --pools best-fit \
+    --no-recompute > "$OUT/memory-none.json" 2>> "$OUT/memory.err"
   stamp "memory prediction rc=$? $(grep -E '178x' "$OUT/memory.err" | cut -c1-150 | tr '\n' ' ')"
 fi
+recompute none
 recompute more
 recompute all
 recompute exact
