@@ -107,6 +107,7 @@ recompute() {
   pack
 }
 recompute bound
+recompute none
 case "$tune" in *tilings-h100.json*) recompute nowino ;; esac
 # GPU memory of the whole-volume step predicted on this device without running it (bench:memory:
 # the same allocations as a run, replayed without submitting), to set beside the measured peaks
@@ -121,7 +122,6 @@ if fits "${MEMORY_TIMEOUT:-60}" "memory prediction"; then
     --no-recompute > "$OUT/memory-none.json" 2>> "$OUT/memory.err"
   stamp "memory prediction rc=$? $(grep -E '178x' "$OUT/memory.err" | cut -c1-150 | tr '\n' ' ')"
 fi
-recompute none
 recompute more
 recompute all
 recompute exact
