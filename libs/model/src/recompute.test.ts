@@ -177,6 +177,40 @@ describe('freeGradientsEarly', () => {
     tf.dispose([v, weights]);
   });
 
+  it('frees a tensor\'s later gradients once tfjs has added them to the first (skip connections, a loss of two terms)', () => {
+    const n = 1000;
+    const v = tf.variable(tf.randomNormal([n], 0, 1, 'float32', 9));
+    const ws = [10, 11, 12, 13].map((seed) => tf.randomNormal([n], 0, 1, 'float32', seed));
+    const base = tf.memory().numBytes;
+    // u used by `uses` products: tfjs sums u's gradients one by one and keeps all but the first to the end
+    const run = (early: boolean, uses: number) => {
+      let bytes = -1;
+      const probe = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
+        value: (args[0] as tf.Tensor).mul(1),
+        gradFunc: (dy: tf.Tensor) => {
+          bytes = tf.memory().numBytes - base;
+          return dy.mul(1);
+        },
+      }));
+      const { value, grads } = tf.variableGrads(() => {
+        const u = probe(v);
+        const loss = tf.addN(ws.slice(0, uses).map((w) => tf.sum(tf.mul(u, w)))) as tf.Scalar;
+        if (early) freeGradientsEarly();
+        return loss;
+      }, [v]);
+      const g = grads[v.name].dataSync().slice();
+      tf.dispose([value, ...Object.values(grads)]);
+      return { bytes, g };
+    };
+    for (const uses of [2, 4]) expect(run(true, uses).g).toEqual(run(false, uses).g);
+    // bytes held at u's gradient per further use of u: two n-float tensors while tfjs kept the later
+    // gradients (16,008 bytes from 2 uses to 4), one since they are freed after their sum
+    const perTwoUses = run(true, 4).bytes - run(true, 2).bytes;
+    expect(perTwoUses).toBeGreaterThan(0);
+    expect(perTwoUses).toBeLessThan(3 * 4 * n);
+    tf.dispose([v, ...ws]);
+  });
+
   it('does nothing outside a gradient computation', () => {
     expect(() => freeGradientsEarly()).not.toThrow();
   });

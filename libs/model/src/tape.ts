@@ -4,6 +4,9 @@
  * peak holds a gradient for every activation on top of the activations the tape saved. Wrapping the
  * tape's gradient functions frees each node's output gradients, and the activations it saved for its
  * gradient, once all of its input gradients exist (tfjs itself frees the saved ones at the very end).
+ * Where a tensor gets a second gradient (a residual skip, a loss of two terms), tfjs adds it to the
+ * first and frees the first but not it: the wrapper frees it at the next gradient function's call,
+ * after that sum (at 178x302x225 the Dice + focal loss's second 484 MB sat there to the pass's end).
  * This reaches into tfjs-core 4.22's engine (state.activeTape and its nodes); recompute.test.ts checks the
  * gradients are unchanged and the peak falls, so a tfjs upgrade that changes the tape fails loudly.
  */
@@ -30,21 +33,40 @@ function activeTape(): TapeNode[] | null {
 export function freeGradientsEarly(): void {
   const tape = activeTape();
   if (!tape) return;
+  // ids of the tensors given a gradient so far in this pass, and the later gradients tfjs has summed
+  // into the first by the time the next gradient function runs
+  const received = new Set<number>();
+  let summed: tf.Tensor[] = [];
+  const freeSummed = () => {
+    for (const t of summed) t.dispose();
+    summed = [];
+  };
   for (const node of tape) {
     const inner = node.gradient;
     if (!inner || wrapped.has(node)) continue;
     wrapped.add(node);
     node.gradient = function (this: TapeNode | undefined, dys) {
+      freeSummed();
       const fns = inner(dys);
       // tfjs calls this on its copy of the node that keeps only the inputs on the gradient's path
       // (not a loss's targets, say): only theirs are asked for, so only they are counted
-      let pending = Object.keys((this ?? node).inputs).length;
+      const inputs = (this ?? node).inputs;
+      let pending = Object.keys(inputs).length;
+      const given: tf.Tensor[] = [];
       const out: Record<string, () => tf.Tensor> = {};
       for (const name of Object.keys(fns)) {
         out[name] = () => {
+          freeSummed();
           let g = fns[name]();
-          // Some gradients are dy itself; give the input its own handle (same data) before dy goes.
-          if (dys.includes(g)) g = g.clone();
+          // Some gradients are dy itself, a saved tensor, or one tensor for two inputs; give each
+          // input its own handle (same data) before dy goes or the other's is summed and freed.
+          if (dys.includes(g) || given.includes(g) || node.saved?.includes(g)) g = g.clone();
+          given.push(g);
+          const x = inputs[name];
+          if (x) {
+            if (received.has(x.id)) summed.push(g);
+            else received.add(x.id);
+          }
           if (--pending === 0) {
             for (const dy of dys) dy?.dispose();
             for (const t of node.saved ?? []) t.dispose();

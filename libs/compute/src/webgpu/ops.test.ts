@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../backend';
-import { LEAKY_RELU_GRAD } from '../fused-gradients';
+import { LEAKY_RELU_GRAD, SOFTMAX_GRAD } from '../fused-gradients';
 import { matmulRowBlock } from './matmul_rows';
 import { splitKApplies, SPLITK_CHUNK } from './matmul_splitk';
 import { adapterPromise, compareWithCpu, programsOf, SKIP_NOTE } from './test_util';
@@ -192,18 +192,31 @@ describe.skipIf(!adapter)(`webgpu replacement ops vs cpu${adapter ? '' : ` (${SK
   });
 
   it('softmax over a short last axis (one thread per row) agrees with cpu, gradient and large logits included', async () => {
-    const r = await compareWithCpu(
-      [{ shape: [2, 3, 4, 5, 10], seed: 30 }, { shape: [7, 1], seed: 31 }, { shape: [6, 33], seed: 32 }, { shape: [2, 3, 4, 5, 10], seed: 33 }],
-      (x, one, wide, w) => [
+    // the gradient: ours on webgpu (a thread per row, any row length), tfjs's composed ops on cpu
+    const gradOf = (v: tf.Tensor, w: tf.Tensor) => (tf.getBackend() === 'cpu'
+      ? tf.tidy(() => {
+        const y = tf.softmax(v);
+        return tf.mul(y, tf.sub(w, tf.sum(tf.mul(w, y), -1, true)));
+      })
+      : tf.grad((u: tf.Tensor) => tf.sum(tf.mul(tf.softmax(u), w)))(v));
+    const { result: r, keys } = await programsOf(() => compareWithCpu(
+      [{ shape: [2, 3, 4, 5, 10], seed: 30 }, { shape: [7, 1], seed: 31 }, { shape: [6, 33], seed: 32 }, { shape: [2, 3, 4, 5, 10], seed: 33 }, { shape: [6, 33], seed: 34 }],
+      (x, one, wide, w, w33) => [
         tf.softmax(x),
         tf.softmax(one),
         tf.softmax(wide),
         // logits near 1000: exp overflows unless the row maximum is subtracted first
         tf.softmax(tf.add(tf.mul(x, 30), 1000)),
-        tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.softmax(v), w)))(x),
-      ]);
-    expect(r.shapes).toEqual([[2, 3, 4, 5, 10], [7, 1], [6, 33], [2, 3, 4, 5, 10], [2, 3, 4, 5, 10]]);
+        gradOf(x, w),
+        gradOf(wide, w33),
+      ]));
+    expect(r.shapes).toEqual([[2, 3, 4, 5, 10], [7, 1], [6, 33], [2, 3, 4, 5, 10], [2, 3, 4, 5, 10], [6, 33]]);
     for (const e of r.errors) expect(e).toBeLessThan(1e-6);
+    expect(keys.filter((k) => k.startsWith('anatomynet_softmax_grad_rows_'))).toEqual(['anatomynet_softmax_grad_rows_10', 'anatomynet_softmax_grad_rows_33']);
+    await tf.setBackend('webgpu');
+    const a = tf.ones([2, 5]), b = tf.ones([2, 4]);
+    expect(() => tf.engine().runKernel(SOFTMAX_GRAD, { dy: a, y: b }, { dim: -1 })).toThrow(/one shape/);
+    tf.dispose([a, b]);
   });
 
   it('an outer product with 2.2M rows runs (the stock kernel throws)', async () => {

@@ -14,7 +14,7 @@ import { scaleShiftConfig, sumProductsConfig } from './se_backward';
 import { conv3dBackpropFilterConfig } from './conv3d_backprop_filter';
 import { conv3dBackpropInputConfig } from './conv3d_backprop_input';
 import { matmulRowsConfig } from './matmul_rows';
-import { LEAKY_RELU_GRAD, registerFusedGradients } from '../fused-gradients';
+import { LEAKY_RELU_GRAD, registerFusedGradients, SOFTMAX_GRAD } from '../fused-gradients';
 import { GROUP_NORM, GROUP_NORM_DX, GROUP_NORM_SUMS, registerGroupNormGradient, RUNNING_STATS_IN_PLACE } from '../group-norm';
 import { groupNormConfig, groupNormDxConfig, groupNormSumsConfig } from './group_norm';
 import { MOMENTUM_UPDATE, MOMENTUM_UPDATE_IN_PLACE, RMSPROP_UPDATE, RMSPROP_UPDATE_IN_PLACE } from '../optimizer-kernels';
@@ -23,7 +23,7 @@ import { momentumInPlaceConfig, rmspropInPlaceConfig, runningStatsInPlaceConfig 
 import { momentumUpdateConfig, rmspropUpdateConfig } from './optimizer_update';
 import { padConfig } from './pad';
 import { reduceConfig } from './reduce';
-import { softmaxRowsConfig } from './softmax_rows';
+import { softmaxGradRowsConfig, softmaxRowsConfig } from './softmax_rows';
 import { transpose2dConfig } from './transpose_2d';
 import { concatConfig, sliceConfig, splitVConfig } from './concat_slice';
 import { FOCAL_SUMS, FOCAL_SUMS_GRAD, registerLossGradients, SOFT_COUNTS, SOFT_COUNTS_GRAD } from '../loss-gradients';
@@ -32,12 +32,12 @@ import { focalSumsConfig, focalSumsGradConfig, softCountsConfig, softCountsGradC
 /** Our configs and the stock ones they replaced, built once (the stock kernels are captured first). */
 let ours: tf.KernelConfig[] | undefined;
 /**
- * Kernels under this project's own names (nothing to replace): optimizer updates (per variable and in place), BatchNorm running statistics (in place), LeakyRelu gradient,
+ * Kernels under this project's own names (nothing to replace): optimizer updates (per variable and in place), BatchNorm running statistics (in place), LeakyRelu and softmax gradients,
  * group norm, and the fused conv, residual sum and SE gate (with the gate's backward), the output block's upsample + concat, and the losses' voxel sums (with their backward).
  */
 let added: tf.KernelConfig[] | undefined;
 export const WEBGPU_OWN_KERNELS = [RMSPROP_UPDATE, MOMENTUM_UPDATE, RMSPROP_UPDATE_IN_PLACE, MOMENTUM_UPDATE_IN_PLACE, LEAKY_RELU_GRAD, GROUP_NORM, GROUP_NORM_SUMS, GROUP_NORM_DX, RUNNING_STATS_IN_PLACE, FUSED_CONV3D, ADD_LEAKY_RELU, SE_GATE, SE_GATE_GRAD, UPSAMPLE_CONCAT, SCALE_ADD_LEAKY_RELU, SUM_PRODUCTS, SCALE_SHIFT,
-  SOFT_COUNTS, SOFT_COUNTS_GRAD, FOCAL_SUMS, FOCAL_SUMS_GRAD];
+  SOFT_COUNTS, SOFT_COUNTS_GRAD, FOCAL_SUMS, FOCAL_SUMS_GRAD, SOFTMAX_GRAD];
 const stock = new Map<string, tf.KernelConfig>();
 
 function install(c: tf.KernelConfig): void {
@@ -84,7 +84,7 @@ export function registerWebgpuKernels(): string[] {
   for (const c of ours) if (tf.getKernel(c.kernelName, 'webgpu') !== c) install(c);
   added ??= [rmspropUpdateConfig(), momentumUpdateConfig(), rmspropInPlaceConfig(), momentumInPlaceConfig(), leakyReluGradConfig(), groupNormConfig(), groupNormSumsConfig(), groupNormDxConfig(), runningStatsInPlaceConfig(),
     fusedConv3dConfig(), addLeakyReluConfig(), seGateConfig(), seGateGradConfig(), upsampleConcatConfig(), scaleAddLeakyReluConfig(), sumProductsConfig(), scaleShiftConfig(),
-    softCountsConfig(), softCountsGradConfig(), focalSumsConfig(), focalSumsGradConfig()];
+    softCountsConfig(), softCountsGradConfig(), focalSumsConfig(), focalSumsGradConfig(), softmaxGradRowsConfig()];
   for (const c of added) if (!tf.getKernel(c.kernelName, 'webgpu')) tf.registerKernel(c);
   registerFusedGradients();
   registerGroupNormGradient();

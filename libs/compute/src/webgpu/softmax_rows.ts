@@ -1,13 +1,18 @@
 /**
- * Softmax over a short last axis on webgpu (the network's 10 class channels per voxel).
+ * Softmax over a short last axis on webgpu (the network's 10 class channels per voxel), and its
+ * gradient (`AnatomyNetSoftmaxGrad`, ../fused-gradients.ts) over any last axis.
  *
  * Why: the stock program runs one 64-thread workgroup per row with workgroup-memory reductions, so
  * for 10 columns 54 of 64 threads idle and every row pays several barriers; a whole-volume output
- * has 12M rows. How: one thread per row, the row held in registers (max, exp, sum, scale).
- * Longer rows go to the stock kernel.
+ * has 12M rows. tfjs's gradient is four full passes (dy y, its row sums, their product with y, the
+ * difference), three of them full-size temporaries: 1.5 GB at 178x302x225 and 10 classes, where the
+ * training step's memory peaks. How: one thread per row, the row held in registers (max, exp, sum,
+ * scale; the gradient y (dy - sum(dy y)) in two loops over the row). Longer rows of the forward go to
+ * the stock kernel.
  */
 import * as tf from '@tensorflow/tfjs';
-import { release, reshapeView, spreadWorkgroups, stockKernel, type TensorInfo, type WebGPUBackendLike, type WebGPUProgram } from './program';
+import { SOFTMAX_GRAD } from '../fused-gradients';
+import { release, requireFloat32, reshapeView, spreadWorkgroups, stockKernel, type TensorInfo, type WebGPUBackendLike, type WebGPUProgram } from './program';
 
 /** Longest row this kernel takes (held in registers). */
 export const SOFTMAX_MAX_COLS = 32;
@@ -63,4 +68,54 @@ export function softmaxRowsConfig(): tf.KernelConfig {
     return out;
   };
   return { kernelName: 'Softmax', backendName: 'webgpu', kernelFunc };
+}
+
+/** dlogits = y (dy - sum_j dy_j y_j) per row of `cols` values: a thread per row. */
+class SoftmaxGradRowsProgram implements WebGPUProgram {
+  variableNames = ['dy', 'y'];
+  outputShape: number[];
+  shaderKey: string;
+  dispatchLayout = { x: [0, 1] };
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number] = [WG, 1, 1];
+  uniforms = 'rows : i32,';
+
+  constructor(rows: number, private cols: number) {
+    this.outputShape = [rows, cols];
+    const [x, y] = spreadWorkgroups(Math.ceil(rows / WG));
+    this.dispatch = [x, y, 1];
+    this.shaderKey = `anatomynet_softmax_grad_rows_${cols}`;
+  }
+
+  getUserCode(): string {
+    const c = this.cols;
+    return `
+      fn main(index : i32) {
+        if (index >= uniforms.rows) { return; }
+        let at = index * ${c};
+        var s = 0.0;
+        for (var j = 0; j < ${c}; j = j + 1) { s = s + dy[at + j] * y[at + j]; }
+        for (var j = 0; j < ${c}; j = j + 1) { result[at + j] = y[at + j] * (dy[at + j] - s); }
+      }`;
+  }
+}
+
+/** {@link SOFTMAX_GRAD} {dy, y} (one shape, float32; the softmax taken over the last axis) -> dlogits. */
+export function softmaxGradRowsConfig(): tf.KernelConfig {
+  const kernelFunc: tf.KernelFunc = (args) => {
+    const { dy, y } = args.inputs as { dy: TensorInfo; y: TensorInfo };
+    requireFloat32(SOFTMAX_GRAD, [dy, y]);
+    if (dy.shape.join() !== y.shape.join() || y.shape.length < 1) {
+      throw new RangeError(`${SOFTMAX_GRAD}: dy [${dy.shape.join(',')}] and y [${y.shape.join(',')}] must be of one shape`);
+    }
+    const backend = args.backend as unknown as WebGPUBackendLike;
+    const cols = y.shape[y.shape.length - 1];
+    const rows = tf.util.sizeFromShape(y.shape) / Math.max(cols, 1);
+    const [d, p] = [dy, y].map((t) => reshapeView(backend, t, [rows, cols]));
+    const g = backend.runWebGPUProgram(new SoftmaxGradRowsProgram(rows, cols), [d, p], 'float32', [{ type: 'int32', data: [rows] }]);
+    const out = reshapeView(backend, g, y.shape);
+    release(backend, d, p, g);
+    return out;
+  };
+  return { kernelName: SOFTMAX_GRAD, backendName: 'webgpu', kernelFunc };
 }
