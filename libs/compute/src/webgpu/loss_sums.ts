@@ -70,16 +70,21 @@ function sumOverVoxels(backend: WebGPUBackendLike, inputs: TensorInfo[], term: R
   return out;
 }
 
-export function softCountsConfig(): tf.KernelConfig {
+/** A forward kernel of {p, g} [N, V, C] (float32 operands of one shape): `sums` of them, [N, C] each. */
+function voxelSumsConfig(
+  name: string, sums: (backend: WebGPUBackendLike, p: TensorInfo, g: TensorInfo, attrs: tf.NamedAttrMap) => TensorInfo | TensorInfo[],
+): tf.KernelConfig {
   const kernelFunc: tf.KernelFunc = (args) => {
-    const backend = args.backend as unknown as WebGPUBackendLike;
     const { p, g } = args.inputs as { p: TensorInfo; g: TensorInfo };
-    lossCases(SOFT_COUNTS, p, g);
-    requireFloat32(SOFT_COUNTS, [p, g]);
-    return [sumOverVoxels(backend, [p, g], TRUE_POSITIVES), sumOverVoxels(backend, [p], PROBABILITIES)];
+    lossCases(name, p, g);
+    requireFloat32(name, [p, g]);
+    return sums(args.backend as unknown as WebGPUBackendLike, p, g, args.attrs ?? {});
   };
-  return { kernelName: SOFT_COUNTS, backendName: 'webgpu', kernelFunc };
+  return { kernelName: name, backendName: 'webgpu', kernelFunc };
 }
+
+export const softCountsConfig = (): tf.KernelConfig => voxelSumsConfig(SOFT_COUNTS, (backend, p, g) =>
+  [sumOverVoxels(backend, [p, g], TRUE_POSITIVES), sumOverVoxels(backend, [p], PROBABILITIES)]);
 
 /** dtp other + dsum (d/dp: other = g), or dtp other (d/dg: other = p), per case and class. */
 export function softCountsGradConfig(): tf.KernelConfig {
@@ -99,17 +104,10 @@ export function softCountsGradConfig(): tf.KernelConfig {
   return { kernelName: SOFT_COUNTS_GRAD, backendName: 'webgpu', kernelFunc };
 }
 
-export function focalSumsConfig(): tf.KernelConfig {
-  const kernelFunc: tf.KernelFunc = (args) => {
-    const backend = args.backend as unknown as WebGPUBackendLike;
-    const { p, g } = args.inputs as { p: TensorInfo; g: TensorInfo };
-    lossCases(FOCAL_SUMS, p, g);
-    requireFloat32(FOCAL_SUMS, [p, g]);
-    const { gamma, eps } = gammaOf(FOCAL_SUMS, args.attrs ?? {});
-    return sumOverVoxels(backend, [p, g], focalTerm(gamma), eps);
-  };
-  return { kernelName: FOCAL_SUMS, backendName: 'webgpu', kernelFunc };
-}
+export const focalSumsConfig = (): tf.KernelConfig => voxelSumsConfig(FOCAL_SUMS, (backend, p, g, attrs) => {
+  const { gamma, eps } = gammaOf(FOCAL_SUMS, attrs);
+  return sumOverVoxels(backend, [p, g], focalTerm(gamma), eps);
+});
 
 /**
  * d/dp = dS g (m' log p~ + m [p >= eps] / p), 0 where g is 0; d/dg = dS m log p~ (m = (1 - p)^gamma,

@@ -18,8 +18,8 @@ import { release, requireFloat32, reshapeView, spreadWorkgroups, stockKernel, ty
 export const SOFTMAX_MAX_COLS = 32;
 const WG = 64;
 
-class SoftmaxRowsProgram implements WebGPUProgram {
-  variableNames = ['logits'];
+/** A thread per row of `cols` values: `body` reads the row at `at` from `variableNames`, writes result. */
+class RowsProgram implements WebGPUProgram {
   outputShape: number[];
   shaderKey: string;
   dispatchLayout = { x: [0, 1] };
@@ -27,27 +27,51 @@ class SoftmaxRowsProgram implements WebGPUProgram {
   workgroupSize: [number, number, number] = [WG, 1, 1];
   uniforms = 'rows : i32,';
 
-  constructor(rows: number, private cols: number) {
+  constructor(readonly variableNames: string[], rows: number, cols: number, key: string, private body: string) {
     this.outputShape = [rows, cols];
     const [x, y] = spreadWorkgroups(Math.ceil(rows / WG));
     this.dispatch = [x, y, 1];
-    this.shaderKey = `anatomynet_softmax_rows_${cols}`;
+    this.shaderKey = `anatomynet_${key}_${cols}`;
   }
 
   getUserCode(): string {
-    const c = this.cols;
-    const range = Array.from({ length: c }, (_, i) => i);
     return `
       fn main(index : i32) {
         if (index >= uniforms.rows) { return; }
-        let at = index * ${c};
+        ${this.body}
+      }`;
+  }
+}
+
+/** Softmax of each row, held in registers: max, exp, sum, scale. */
+function softmaxBody(c: number): string {
+  const range = Array.from({ length: c }, (_, i) => i);
+  return `let at = index * ${c};
         ${range.map((j) => `let v${j} = logits[at + ${j}];`).join('\n        ')}
         let m = ${range.map((j) => `v${j}`).reduce((a, b) => `max(${a}, ${b})`)};
         ${range.map((j) => `let e${j} = exp(v${j} - m);`).join('\n        ')}
         let inv = 1.0 / (${range.map((j) => `e${j}`).join(' + ')});
-        ${range.map((j) => `result[at + ${j}] = e${j} * inv;`).join('\n        ')}
-      }`;
-  }
+        ${range.map((j) => `result[at + ${j}] = e${j} * inv;`).join('\n        ')}`;
+}
+
+/** dlogits = y (dy - sum_j dy_j y_j) of each row, two loops over it (any row length). */
+function softmaxGradBody(c: number): string {
+  return `let at = index * ${c};
+        var s = 0.0;
+        for (var j = 0; j < ${c}; j = j + 1) { s = s + dy[at + j] * y[at + j]; }
+        for (var j = 0; j < ${c}; j = j + 1) { result[at + j] = y[at + j] * (dy[at + j] - s); }`;
+}
+
+/** Runs `body` a thread per row over `inputs` of one shape [..., cols]; the result has their shape. */
+function runRows(backend: WebGPUBackendLike, names: string[], inputs: TensorInfo[], key: string, body: (cols: number) => string): TensorInfo {
+  const shape = inputs[0].shape;
+  const cols = shape[shape.length - 1];
+  const rows = tf.util.sizeFromShape(shape) / Math.max(cols, 1);
+  const flat = inputs.map((t) => reshapeView(backend, t, [rows, cols]));
+  const y = backend.runWebGPUProgram(new RowsProgram(names, rows, cols, key, body(cols)), flat, 'float32', [{ type: 'int32', data: [rows] }]);
+  const out = reshapeView(backend, y, shape);
+  release(backend, ...flat, y);
+  return out;
 }
 
 export function softmaxRowsConfig(): tf.KernelConfig {
@@ -59,45 +83,9 @@ export function softmaxRowsConfig(): tf.KernelConfig {
     const cols = logits.shape[rank - 1];
     const last = dim === -1 || dim === rank - 1;
     if (!last || logits.dtype !== 'float32' || cols > SOFTMAX_MAX_COLS || cols < 1) return stock.kernelFunc(args);
-    const backend = args.backend as unknown as WebGPUBackendLike;
-    const rows = tf.util.sizeFromShape(logits.shape) / cols;
-    const flat = reshapeView(backend, logits, [rows, cols]);
-    const y = backend.runWebGPUProgram(new SoftmaxRowsProgram(rows, cols), [flat], 'float32', [{ type: 'int32', data: [rows] }]);
-    const out = reshapeView(backend, y, logits.shape);
-    release(backend, flat, y);
-    return out;
+    return runRows(args.backend as unknown as WebGPUBackendLike, ['logits'], [logits], 'softmax_rows', softmaxBody);
   };
   return { kernelName: 'Softmax', backendName: 'webgpu', kernelFunc };
-}
-
-/** dlogits = y (dy - sum_j dy_j y_j) per row of `cols` values: a thread per row. */
-class SoftmaxGradRowsProgram implements WebGPUProgram {
-  variableNames = ['dy', 'y'];
-  outputShape: number[];
-  shaderKey: string;
-  dispatchLayout = { x: [0, 1] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [WG, 1, 1];
-  uniforms = 'rows : i32,';
-
-  constructor(rows: number, private cols: number) {
-    this.outputShape = [rows, cols];
-    const [x, y] = spreadWorkgroups(Math.ceil(rows / WG));
-    this.dispatch = [x, y, 1];
-    this.shaderKey = `anatomynet_softmax_grad_rows_${cols}`;
-  }
-
-  getUserCode(): string {
-    const c = this.cols;
-    return `
-      fn main(index : i32) {
-        if (index >= uniforms.rows) { return; }
-        let at = index * ${c};
-        var s = 0.0;
-        for (var j = 0; j < ${c}; j = j + 1) { s = s + dy[at + j] * y[at + j]; }
-        for (var j = 0; j < ${c}; j = j + 1) { result[at + j] = y[at + j] * (dy[at + j] - s); }
-      }`;
-  }
 }
 
 /** {@link SOFTMAX_GRAD} {dy, y} (one shape, float32; the softmax taken over the last axis) -> dlogits. */
@@ -108,14 +96,7 @@ export function softmaxGradRowsConfig(): tf.KernelConfig {
     if (dy.shape.join() !== y.shape.join() || y.shape.length < 1) {
       throw new RangeError(`${SOFTMAX_GRAD}: dy [${dy.shape.join(',')}] and y [${y.shape.join(',')}] must be of one shape`);
     }
-    const backend = args.backend as unknown as WebGPUBackendLike;
-    const cols = y.shape[y.shape.length - 1];
-    const rows = tf.util.sizeFromShape(y.shape) / Math.max(cols, 1);
-    const [d, p] = [dy, y].map((t) => reshapeView(backend, t, [rows, cols]));
-    const g = backend.runWebGPUProgram(new SoftmaxGradRowsProgram(rows, cols), [d, p], 'float32', [{ type: 'int32', data: [rows] }]);
-    const out = reshapeView(backend, g, y.shape);
-    release(backend, d, p, g);
-    return out;
+    return runRows(args.backend as unknown as WebGPUBackendLike, ['dy', 'y'], [dy, y], 'softmax_grad_rows', softmaxGradBody);
   };
   return { kernelName: SOFTMAX_GRAD, backendName: 'webgpu', kernelFunc };
 }
