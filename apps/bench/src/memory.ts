@@ -66,6 +66,7 @@ async function stepMemory(cfg: ModelConfig, shape: Dhw, recompute: Recompute, po
         buffersCreated: after.buffersCreated - before.buffersCreated,
         bytesCreated: after.bytesCreated - before.bytesCreated,
         largerServed: after.largerServed - before.largerServed,
+        flushes: after.flushes - before.flushes,
       };
     } finally {
       tf.dispose([x, target]);
@@ -139,7 +140,7 @@ for (const shape of parseShapes(argv.shapes)) {
     rows.push({ shape, recompute, pool, ...m });
     progress(
       `${shape.join('x')} ${pool}: at most ${gb(m.allocatedPeakBytes)} allocated (steps: ${m.allocatedPeakPerStep.map(gb).join(', ')}), ` +
-        `${gb(m.inUsePeakBytes)} in use; a settled step creates ${m.buffersCreated} buffer(s), ${gb(m.bytesCreated)} (recorded in ${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+        `${gb(m.inUsePeakBytes)} in use; a settled step creates ${m.buffersCreated} buffer(s), ${gb(m.bytesCreated)}, submits ${m.flushes} time(s) to free buffers first (recorded in ${((performance.now() - t0) / 1000).toFixed(1)} s)`,
     );
   }
 }

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../backend';
-import { boundGpuBufferPool, capGpuBufferPool, gpuAllocationPeak, trimGpuBufferPool, useBestFitGpuBuffers } from './memory';
+import { boundGpuBufferPool, capGpuBufferPool, gpuAllocationPeak, gpuPoolStats, trimGpuBufferPool, useBestFitGpuBuffers } from './memory';
 import { adapterPromise, SKIP_NOTE } from './test_util';
 
 const adapter = await adapterPromise;
@@ -123,6 +123,38 @@ describe.skipIf(!adapter)(`webgpu buffer pool${adapter ? '' : ` (${SKIP_NOTE})`}
       // the fill and the product both new (with no limit, one of them would have taken the pooled one)
       expect(allocated()).toBeGreaterThanOrEqual(before + 2 * 300_000 * 4);
       small.dispose();
+    } finally {
+      useBestFitGpuBuffers(false);
+    }
+  });
+
+  // tfjs returns a disposed tensor's buffer to the pool only at the next submit (every 15 dispatches)
+  it.each([true, false])('best fit: a chain of ops frees its intermediates before making new buffers (best fit: %s)', async (bestFit) => {
+    trimGpuBufferPool();
+    useBestFitGpuBuffers(bestFit);
+    try {
+      const n = 1 << 20; // 4 MiB a tensor
+      let x = tf.fill([n], 1);
+      await x.data();
+      const before = allocated(), flushes = gpuPoolStats().flushes;
+      for (let i = 0; i < 12; i++) {
+        const y = tf.mul(x, 2);
+        x.dispose();
+        x = y;
+      }
+      const grown = allocated() - before;
+      const v = await x.data();
+      expect(v[0]).toBe(4096);
+      expect(v[n - 1]).toBe(4096);
+      x.dispose();
+      if (bestFit) {
+        // each product's buffer is the one before last, freed by a submit: at most two new ones
+        expect(grown).toBeLessThanOrEqual(2 * 4 * n);
+        expect(gpuPoolStats().flushes).toBeGreaterThan(flushes);
+      } else {
+        expect(grown).toBeGreaterThanOrEqual(10 * 4 * n);
+        expect(gpuPoolStats().flushes).toBe(flushes);
+      }
     } finally {
       useBestFitGpuBuffers(false);
     }
