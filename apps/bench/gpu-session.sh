@@ -69,10 +69,10 @@ fits() {
 }
 # The segments whose activations the whole-volume training step keeps (the rest is recomputed in the
 # backward pass): recomputing the decoder's and the output's saves no memory, enc3's 1.3 GB
-# (apps/bench/src/memory.ts: 20.2 GB allocated at most, best fit, in session 18; 18.3 GB in session 24)
+# (apps/bench/src/memory.ts: 20.2 GB allocated at most, best fit, in session 18; 17.8 GB in session 24)
 KEEP=${KEEP:-out,dec0.b0,dec1.b0,dec2.b0,enc3.b0}
 # 'more' keeps enc2 and enc1 as well, 'none' recomputes nothing: less work, more memory (predicted in
-# session 24 with the H100's tilings: KEEP 18.3 GB, 'more' 21.5, 'none' 22.5 of the target's 24), so
+# session 24 with the H100's tilings: KEEP 17.8 GB, 'more' 21.0, 'none' 21.9 of the target's 24), so
 # which of them stays within 24 GB on the GPU decides what the trainer advises
 KEEP_MORE=${KEEP_MORE:-$KEEP,enc2.b0,enc1.b0}
 # whole-volume training step, blocks recomputed in the backward pass but those of KEEP, the buffer pool
