@@ -13,7 +13,7 @@
  * One of a [rows, C] tensor and a per-channel [C] one, C a multiple of 4, runs four values a thread.
  */
 import * as tf from '@tensorflow/tfjs';
-import { FlatProgram, release, reshapeView, stockKernel, type TensorInfo, type WebGPUBackendLike } from './program';
+import { FlatProgram, release, reshapeView, stockKernel, storedAsFloat32, type TensorInfo, type WebGPUBackendLike } from './program';
 
 /** The binary kernels wrapped; all take inputs {a, b}. */
 export const COLLAPSED_BINARY_KERNELS = [
@@ -71,7 +71,7 @@ function cpuScalar(backend: BackendWithTensorMap, t: TensorInfo): number | undef
  */
 function withScalarUniform(name: string, backend: BackendWithTensorMap, a: TensorInfo, b: TensorInfo, outShape: number[]): TensorInfo | undefined {
   const op = PLAIN_OPERATORS[name];
-  if (!op || a.dtype !== 'float32' || b.dtype !== 'float32') return undefined;
+  if (!op || !storedAsFloat32(backend, [a, b])) return undefined;
   const sb = cpuScalar(backend, b);
   const sa = sb === undefined ? cpuScalar(backend, a) : undefined;
   const x = sb !== undefined ? a : b;
@@ -96,7 +96,7 @@ function withScalarUniform(name: string, backend: BackendWithTensorMap, a: Tenso
  */
 function withChannelOperand(name: string, backend: WebGPUBackendLike, a: TensorInfo, b: TensorInfo, c: { a: number[]; b: number[]; out: number[] }, outShape: number[]): TensorInfo | undefined {
   const op = PLAIN_OPERATORS[name];
-  if (!op || a.dtype !== 'float32' || b.dtype !== 'float32' || c.out.length !== 2) return undefined;
+  if (!op || !storedAsFloat32(backend, [a, b]) || c.out.length !== 2) return undefined;
   const [rows, channels] = c.out;
   const full = (s: number[]) => s.length === 2 && s[0] === rows && s[1] === channels;
   const perChannel = (s: number[]) => s.length === 1 && s[0] === channels;

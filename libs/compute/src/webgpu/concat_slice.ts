@@ -13,7 +13,7 @@
  * divisible by 4, tensors small enough for tfjs to keep on the CPU) goes to the stock kernels.
  */
 import * as tf from '@tensorflow/tfjs';
-import { FlatProgram, int32, release, reshapeView, stockKernel, type TensorInfo, type WebGPUBackendLike } from './program';
+import { FlatProgram, int32, release, reshapeView, stockKernel, storedAsFloat32, type TensorInfo, type WebGPUBackendLike } from './program';
 
 interface ConcatBackend extends WebGPUBackendLike {
   shouldExecuteOnCPU(inputs: TensorInfo[]): boolean;
@@ -63,7 +63,7 @@ export function concatConfig(): tf.KernelConfig {
     // one storage binding is the output's
     const bindable = n < backend.device.limits.maxStorageBuffersPerShaderStage;
     if (!plan || !bindable || plan.rows === 0 || !quads(...plan.widths) || plan.widths.includes(0)
-      || inputs.some((t) => t.dtype !== 'float32') || backend.shouldExecuteOnCPU(inputs)) return stock.kernelFunc(args);
+      || !storedAsFloat32(backend, inputs) || backend.shouldExecuteOnCPU(inputs)) return stock.kernelFunc(args);
     const columns = plan.widths.reduce((a, b) => a + b, 0);
     const size = plan.rows * columns;
     // each part's end column (in vec4s), but the last's: the width
@@ -85,7 +85,7 @@ const SLICE_BODY = 'let row = index / uniforms.columns; result[index] = x[row * 
 
 /** x[begin : begin + size] as a vec4 copy of a column range where it is one, else through `stock` (tfjs's Slice). */
 function sliceOf(stock: tf.KernelConfig, backend: ConcatBackend, x: TensorInfo, begin: number[], size: number[]): TensorInfo {
-  const c = x.dtype === 'float32' && !backend.shouldExecuteOnCPU([x]) ? sliceColumns(x.shape, begin, size) : undefined;
+  const c = storedAsFloat32(backend, [x]) && !backend.shouldExecuteOnCPU([x]) ? sliceColumns(x.shape, begin, size) : undefined;
   if (!c || c.rows === 0 || c.columns === 0 || !quads(c.width, c.first, c.columns)) {
     return stock.kernelFunc({ inputs: { x }, backend: backend as unknown as tf.KernelBackend, attrs: { begin, size } }) as TensorInfo;
   }

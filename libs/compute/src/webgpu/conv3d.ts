@@ -15,8 +15,8 @@ import { runDirectConv } from './conv3d_direct';
 import { directFor, gemmPlan, tilingFor, winogradFor } from './gemm_plan';
 import { runWinogradConv } from './conv3d_winograd';
 import { epilogueInputs, type ConvEpilogue } from './epilogue';
-import { FUSED_CONV3D, fusedNormInputs, type FusedConv3dAttrs } from '../fused-conv';
-import { deviceSharedBytes, release, reshapeView, stockKernel, type TensorInfo, type WebGPUBackendLike } from './program';
+import { FUSED_CONV3D, FUSED_NORM_INPUTS, fusedNormInputs, type FusedConv3dAttrs } from '../fused-conv';
+import { deviceSharedBytes, release, reshapeView, stockKernel, withFloatInputs, type TensorInfo, type WebGPUBackendLike } from './program';
 
 const FUNCTIONS: GemmFunctions = {
   shared: `
@@ -84,7 +84,7 @@ export function conv3dConfig(): tf.KernelConfig {
     if ((dataFormat && dataFormat !== 'NDHWC') || x.dtype !== 'float32') return stock.kernelFunc(args);
     return conv3dForward(args.backend as unknown as WebGPUBackendLike, x, filter, convInfo(x, filter, strides, pad, dilations));
   };
-  return { kernelName: 'Conv3D', backendName: 'webgpu', kernelFunc };
+  return { kernelName: 'Conv3D', backendName: 'webgpu', kernelFunc: withFloatInputs(kernelFunc, ['x', 'filter']) };
 }
 
 /** `AnatomyNetFusedConv3D` (../fused-conv.ts): the forward conv with bias, norm and activation in its epilogue. */
@@ -102,5 +102,5 @@ export function fusedConv3dConfig(): tf.KernelConfig {
     const epilogue: ConvEpilogue = { bias, norm, eps: a.eps, alpha: a.activation === 'leakyrelu' ? a.alpha : null };
     return conv3dForward(args.backend as unknown as WebGPUBackendLike, x, filter, conv, epilogue);
   };
-  return { kernelName: FUSED_CONV3D, backendName: 'webgpu', kernelFunc };
+  return { kernelName: FUSED_CONV3D, backendName: 'webgpu', kernelFunc: withFloatInputs(kernelFunc, ['x', 'filter', 'bias', ...FUSED_NORM_INPUTS]) };
 }

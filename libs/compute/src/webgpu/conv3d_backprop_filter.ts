@@ -13,7 +13,7 @@ import { ImplicitGemmProgram, runImplicitGemm, type GemmFunctions } from './conv
 import { runDirectDw } from './conv3d_direct_dw';
 import { runWinogradDw } from './conv3d_winograd_dw';
 import { directDwFor, gemmPlan, tilingFor, winogradFor } from './gemm_plan';
-import { deviceSharedBytes, release, reshapeView, stockKernel, type TensorInfo, type WebGPUBackendLike } from './program';
+import { deviceSharedBytes, release, reshapeView, stockKernel, withFloatInputs, type TensorInfo, type WebGPUBackendLike } from './program';
 import { reduceOnGpu } from './reduce';
 
 const FUNCTIONS: GemmFunctions = { shared: `
@@ -104,5 +104,5 @@ export function conv3dBackpropFilterConfig(): tf.KernelConfig {
     release(backend, partial);
     return out;
   };
-  return { kernelName: 'Conv3DBackpropFilterV2', backendName: 'webgpu', kernelFunc };
+  return { kernelName: 'Conv3DBackpropFilterV2', backendName: 'webgpu', kernelFunc: withFloatInputs(kernelFunc, ['x', 'dy']) };
 }

@@ -12,7 +12,7 @@ import { ImplicitGemmProgram, runImplicitGemm, tapGathers, type GemmFunctions } 
 import { runDirectConv } from './conv3d_direct';
 import { directFor, gemmPlan, tilingFor, winogradFor } from './gemm_plan';
 import { runWinogradConv } from './conv3d_winograd';
-import { deviceSharedBytes, release, reshapeView, stockKernel, type TensorInfo, type WebGPUBackendLike } from './program';
+import { deviceSharedBytes, release, reshapeView, stockKernel, withFloatInputs, type TensorInfo, type WebGPUBackendLike } from './program';
 
 const FUNCTIONS: GemmFunctions = {
   shared: `
@@ -79,5 +79,5 @@ export function conv3dBackpropInputConfig(): tf.KernelConfig {
     release(backend, y);
     return out;
   };
-  return { kernelName: 'Conv3DBackpropInputV2', backendName: 'webgpu', kernelFunc };
+  return { kernelName: 'Conv3DBackpropInputV2', backendName: 'webgpu', kernelFunc: withFloatInputs(kernelFunc, ['dy', 'filter']) };
 }

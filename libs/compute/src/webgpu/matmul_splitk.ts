@@ -70,7 +70,7 @@ class SplitKProgram implements WebGPUProgram {
           let aRow = b * uniforms.aBatch + m * uniforms.K;
           let bCol = b * uniforms.bBatch + n;
           for (var k = s * ${SPLITK_CHUNK} + lane; k < k1; k = k + ${lanes}) {
-            acc = fma(A[aRow + k], B[bCol + k * ${this.N}], acc);
+            acc = fma(f32(A[aRow + k]), f32(B[bCol + k * ${this.N}]), acc);
           }
         }
         partial[t] = acc;

@@ -244,4 +244,28 @@ describe.skipIf(!adapter)(`webgpu replacement ops vs cpu${adapter ? '' : ` (${SK
     expect(names).not.toContain('Select');
     tf.dispose([x, w]);
   });
+
+  // tfjs-webgpu casts int32 to float32 by relabelling: the buffer stays i32 (tf.oneHot(...).toFloat()
+  // targets). Kernels that read buffers themselves take tfjs's path or copy into a float buffer.
+  it('int32 data cast to float32 runs through every replaced kernel that reads its buffer, as on cpu', async () => {
+    const before = matmulRowBlock.minSplitK;
+    matmulRowBlock.minSplitK = 64;
+    try {
+      const r = await compareWithCpu([{ shape: [1, 4, 6, 5, 8], seed: 40 }, { shape: [3, 3, 3, 8, 4], seed: 41 }, { shape: [8], seed: 42 }], (x, w, v) => {
+        const f = tf.cast(tf.round(tf.mul(x, 5)).toInt(), 'float32') as tf.Tensor5D;
+        const rows = f.reshape([120, 8]);
+        return [
+          tf.mul(f, 2), tf.mul(rows, v), tf.concat([f, f], 4), tf.slice(f, [0, 0, 0, 0, 4], [1, 4, 6, 5, 4]), tf.split(f, [4, 4], 4)[1],
+          tf.pad(f, [[0, 0], [0, 1], [0, 0], [1, 0], [0, 0]]),
+          tf.matMul(tf.fill([1, 1, 120], 1), rows.reshape([1, 120, 8])),
+          tf.conv3d(f, w as tf.Tensor5D, 1, 'same'),
+          tf.grad((a: tf.Tensor5D) => tf.sum(tf.conv3d(a, w as tf.Tensor5D, 1, 'same')))(f),
+          tf.grad((b: tf.Tensor5D) => tf.sum(tf.mul(tf.conv3d(f, b, 1, 'same'), 0.5)))(w as tf.Tensor5D),
+        ];
+      });
+      r.errors.forEach((e, i) => expect(e, `output ${i}`).toBeLessThan(1e-5));
+    } finally {
+      matmulRowBlock.minSplitK = before;
+    }
+  });
 });

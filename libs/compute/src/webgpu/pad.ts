@@ -7,7 +7,7 @@
  * How: one flat program; shapes travel as six scalar uniforms each (leading dims of size 1).
  */
 import * as tf from '@tensorflow/tfjs';
-import { spreadWorkgroups, stockKernel, type TensorInfo, type WebGPUBackendLike, type WebGPUProgram } from './program';
+import { spreadWorkgroups, stockKernel, withFloatInputs, type TensorInfo, type WebGPUBackendLike, type WebGPUProgram } from './program';
 
 const RANK = 6;
 const WG = 64;
@@ -74,5 +74,5 @@ export function padConfig(): tf.KernelConfig {
     backend.disposeData(flat.dataId);
     return out;
   };
-  return { kernelName: 'PadV2', backendName: 'webgpu', kernelFunc };
+  return { kernelName: 'PadV2', backendName: 'webgpu', kernelFunc: withFloatInputs(kernelFunc, ['x']) };
 }

@@ -204,3 +204,54 @@ export const int32 = (v: number): ProgramUniform => ({ type: 'int32', data: [v] 
 export function requireFloat32(kernel: string, ts: TensorInfo[]): void {
   if (ts.some((t) => t.dtype !== 'float32')) throw new RangeError(`${kernel}: float32 operands expected, got ${ts.map((t) => t.dtype).join(', ')}`);
 }
+
+/** The dtype tfjs-webgpu's buffer of `t` holds (its tensor map's), which may differ from t's label. */
+function storedDtype(backend: object, t: TensorInfo): string {
+  const map = (backend as { tensorMap?: { get(dataId: object): { dtype: string } | undefined } }).tensorMap;
+  return map?.get(t.dataId)?.dtype ?? t.dtype;
+}
+
+/**
+ * Whether every tensor is float32 in its buffer too. tfjs-webgpu casts int32 and bool to float32 by
+ * relabelling the tensor (tf.oneHot(...).toFloat() keeps an i32 buffer), and a shader that reads the
+ * buffer itself sees i32: kernels that do check this and take tfjs's path (whose reads convert), or
+ * {@link withFloatStorage}.
+ */
+export function storedAsFloat32(backend: object, ts: TensorInfo[]): boolean {
+  return ts.every((t) => t.dtype === 'float32' && storedDtype(backend, t) === 'float32');
+}
+
+/**
+ * Runs `f` on `ts` with any float32 tensor whose buffer holds another type copied into a float32
+ * buffer first (one pass; see {@link storedAsFloat32}), the copies released after.
+ */
+export function withFloatStorage<T>(backend: WebGPUBackendLike, ts: TensorInfo[], f: (ts: TensorInfo[]) => T): T {
+  const copies: TensorInfo[] = [];
+  const floats = ts.map((t) => {
+    if (t.dtype !== 'float32' || storedDtype(backend, t) === 'float32') return t;
+    const size = tf.util.sizeFromShape(t.shape);
+    const flat = reshapeView(backend, t, [size]);
+    const y = backend.runWebGPUProgram(new FlatProgram(['x'], '', 'result[index] = f32(x[index]);', 'to_float', size), [flat], 'float32');
+    const out = reshapeView(backend, y, t.shape);
+    release(backend, flat, y);
+    copies.push(out);
+    return out;
+  });
+  try {
+    return f(floats);
+  } finally {
+    release(backend, ...copies);
+  }
+}
+
+/** `kernelFunc` with its named inputs given float32 buffers first where a float32 tensor's holds another type. */
+export function withFloatInputs(kernelFunc: tf.KernelFunc, names: readonly string[]): tf.KernelFunc {
+  return (args) => {
+    const backend = args.backend as unknown as WebGPUBackendLike;
+    const inputs = args.inputs as Record<string, TensorInfo>;
+    const present = names.filter((n) => inputs[n] !== undefined);
+    if (present.every((n) => storedDtype(backend, inputs[n]) === inputs[n].dtype)) return kernelFunc(args);
+    return withFloatStorage(backend, present.map((n) => inputs[n]), (ts) =>
+      kernelFunc({ ...args, inputs: { ...inputs, ...Object.fromEntries(present.map((n, i) => [n, ts[i]])) } }));
+  };
+}
