@@ -259,8 +259,8 @@ describe.skipIf(!adapter)(`webgpu replacement ops vs cpu${adapter ? '' : ` (${SK
           tf.pad(f, [[0, 0], [0, 1], [0, 0], [1, 0], [0, 0]]),
           tf.matMul(tf.fill([1, 1, 120], 1), rows.reshape([1, 120, 8])),
           tf.conv3d(f, w as tf.Tensor5D, 1, 'same'),
-          tf.grad((a: tf.Tensor5D) => tf.sum(tf.conv3d(a, w as tf.Tensor5D, 1, 'same')))(f),
-          tf.grad((b: tf.Tensor5D) => tf.sum(tf.mul(tf.conv3d(f, b, 1, 'same'), 0.5)))(w as tf.Tensor5D),
+          tf.grad((a: tf.Tensor) => tf.sum(tf.conv3d(a as tf.Tensor5D, w as tf.Tensor5D, 1, 'same')))(f),
+          tf.grad((b: tf.Tensor) => tf.sum(tf.mul(tf.conv3d(f, b as tf.Tensor5D, 1, 'same'), 0.5)))(w),
         ];
       });
       r.errors.forEach((e, i) => expect(e, `output ${i}`).toBeLessThan(1e-5));
