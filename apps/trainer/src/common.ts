@@ -31,7 +31,7 @@ export function withBackendOption<T>(y: Argv<T>) {
     .option('recompute', {
       type: 'boolean',
       default: false,
-      describe: 'run each block again in the backward pass instead of keeping its activations: a fraction of the memory for about a third more compute (whole volumes on a GPU)',
+      describe: 'run each block again in the backward pass instead of keeping its activations: a fraction of the memory for about a third more compute (whole volumes on a GPU: a 178x302x225 step of the reference network allocates at most 16.8 GB with it, 21.9 GB without, npm run bench:memory)',
     })
     .option('keep-segments', {
       type: 'string',
@@ -39,12 +39,12 @@ export function withBackendOption<T>(y: Argv<T>) {
     })
     .option('gpu-pool-gb', {
       type: 'number',
-      describe: 'webgpu: keep at most this many GiB of freed GPU buffers for reuse (default: no cap). At 0 only live tensors hold memory (a 178x302x225 --recompute step: 11.7 GB, npm run bench:memory) but every buffer is created anew: 2.3 s a step against 0.93 s on an H100',
+      describe: 'webgpu: keep at most this many GiB of freed GPU buffers for reuse (default: no cap). At 0 only live tensors hold memory (a 178x302x225 --recompute step: 9.5 GB, npm run bench:memory) but every buffer is created anew: 2.3 s a step against 0.93 s on an H100',
     })
     .option('gpu-best-fit', {
       type: 'boolean',
       default: true,
-      describe: 'webgpu: a request of 1 MiB or more with no freed buffer of its size takes one up to twice as large: a 178x302x225 --recompute step allocates at most 18.3 GB instead of 27.3 GB (npm run bench:memory; --no-gpu-best-fit: tfjs\'s exact sizes)',
+      describe: 'webgpu: a request of 1 MiB or more with no freed buffer of its size takes one up to twice as large: a 178x302x225 --recompute step allocates at most 16.8 GB instead of 26.1 GB (npm run bench:memory; --no-gpu-best-fit: tfjs\'s exact sizes)',
     })
     .option('gpu-tilings', {
       type: 'string',

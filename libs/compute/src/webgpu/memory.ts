@@ -246,8 +246,8 @@ function trimReadsToTensorSize(backend: ReadingBackend): void {
  * size it used: a recomputed 178x302x225 step allocated 34.3 GB on an H100 (2026-11-28) for about 13
  * GB of live tensors at its peak; its tensors differ mostly by channel count (10, 16, 17, 32-104), so
  * a freed buffer seldom has the next request's exact size. Recorded without running the kernels
- * (dry_run.ts, apps/bench memory.ts) the step allocates at most 18.3 GB this way instead of 27.3 GB,
- * creating no buffer once warm. And before a buffer is created, the buffers of tensors disposed since
+ * (dry_run.ts, apps/bench memory.ts) the step allocated at most 18.3 GB this way instead of 27.3 GB
+ * in session 18 (16.8 against 26.1 in session 24), creating no buffer once warm. And before a buffer is created, the buffers of tensors disposed since
  * the last submit (which tfjs returns to the pool only then) are returned by a submit, so a chain of
  * ops reuses its intermediates' buffers: 0.55 GB less at that step's peak (session 24).
  * tfjs reads a tensor back as its whole buffer, so reads are trimmed to the tensor's own elements
