@@ -2,7 +2,7 @@ export {
   registerCpuKernels, unregisterCpuKernels, cpuKernelsRegistered, stockCpuKernel, CONV3D_KERNEL_NAMES,
   SUPPORT_KERNEL_NAMES, FUSED_KERNEL_NAMES, type RegisterCpuKernelsOptions,
 } from './kernels';
-export { SOFT_COUNTS, SOFT_COUNTS_GRAD, FOCAL_SUMS, FOCAL_SUMS_GRAD } from './loss-kernels';
+export { SOFT_COUNTS, SOFT_COUNTS_GRAD, FOCAL_SUMS, FOCAL_SUMS_GRAD } from '../loss-gradients';
 export { softCountSums, softCountSumsGrad, focalSums, focalSumsGrad, type SoftCountSums, type FocalOptions } from './loss-sums';
 export { groupNormForward, groupNormBackward, type GroupNormForward, type GroupNormBackward } from './norm';
 export { reduceAxes, concatArrays, type ReduceOp } from './reduce';

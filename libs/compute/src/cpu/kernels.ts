@@ -15,7 +15,8 @@ import { registerGroupNormGradient } from '../group-norm';
 import { registerFusionGradients } from '../fusion-gradients';
 import { FUSED_KERNELS } from './fused-kernels';
 import { geometryFromConvInfo } from './geometry';
-import { LOSS_KERNELS, registerLossGradients } from './loss-kernels';
+import { registerLossGradients } from '../loss-gradients';
+import { LOSS_KERNELS } from './loss-kernels';
 import { OPTIMIZER_KERNELS } from './optimizer-kernels';
 import {
   type CpuBackendLike, type FastKernel, floatValues, SUPPORT_KERNELS, withStockFallback,

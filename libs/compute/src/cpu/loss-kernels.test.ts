@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildLoss, focalLoss, tverskyLoss, type LossName } from '@anatomynet/losses';
 import { rng } from './test-util';
 import { registerCpuKernels, unregisterCpuKernels } from './kernels';
-import { FOCAL_SUMS, SOFT_COUNTS } from './loss-kernels';
+import { FOCAL_SUMS, SOFT_COUNTS } from '../loss-gradients';
 
 /** Softmax probabilities [n, v, c] (some saturated near 0 and 1) and a one-hot target. */
 function data(n: number, v: number, c: number, seed: number): { p: tf.Tensor; g: tf.Tensor } {

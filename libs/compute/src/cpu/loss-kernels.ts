@@ -8,8 +8,6 @@ import { f32 } from './fused-kernels';
 import { focalSums, focalSumsGrad, type FocalOptions, softCountSums, softCountSumsGrad } from './loss-sums';
 import type { FastKernel } from './support-kernels';
 
-export { FOCAL_SUMS, FOCAL_SUMS_GRAD, registerLossGradients, SOFT_COUNTS, SOFT_COUNTS_GRAD } from '../loss-gradients';
-
 const focalOptions = (attrs: NamedAttrMap): FocalOptions => ({ gamma: attrs.gamma as number, eps: attrs.eps as number });
 
 const softCounts: FastKernel = ({ p, g }, _attrs, backend) => {

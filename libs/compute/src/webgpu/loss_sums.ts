@@ -24,13 +24,17 @@ const PROBABILITIES: RowTerm = { key: 'p', inputs: ['prob'], preamble: '', value
 /** A JavaScript number as a WGSL f32 literal (`2` would be an integer). */
 const f32Literal = (x: number): string => (Number.isInteger(x) ? x.toFixed(1) : String(x));
 
+function assertGamma(gamma: number): void {
+  if (!(gamma >= 0) || !Number.isFinite(gamma)) throw new RangeError(`focal gamma must be finite and >= 0, got ${gamma}`);
+}
+
 /**
  * WGSL for (1 - p)^gamma (`m`) and its derivative in p (`slope`), of `q` = 1 - p, as the cpu kernel
  * and libs/losses `modulation` define them: repeated products for integer gamma <= 4, otherwise
  * pow(max(q, 1e-12), gamma), whose slope is 0 where the clamp holds. Either type, f32 or vec4 (`V`).
  */
 export function modulationWgsl(gamma: number, q: string): { m: string; slope: string } {
-  if (!(gamma >= 0) || !Number.isFinite(gamma)) throw new RangeError(`focal gamma must be finite and >= 0, got ${gamma}`);
+  assertGamma(gamma);
   if (gamma === 0) return { m: 'V(1.0)', slope: 'V(0.0)' };
   if (Number.isInteger(gamma) && gamma <= 4) {
     const power = (k: number) => (k === 0 ? 'V(1.0)' : Array.from({ length: k }, () => q).join(' * '));
@@ -56,7 +60,7 @@ function focalTerm(gamma: number): RowTerm {
 const gammaOf = (kernel: string, attrs: tf.NamedAttrMap): { gamma: number; eps: number } => {
   const gamma = attrs.gamma as number, eps = attrs.eps as number;
   if (!(eps > 0)) throw new RangeError(`${kernel}: eps must be > 0 (the logarithm's clamp), got ${eps}`);
-  modulationWgsl(gamma, 'q');
+  assertGamma(gamma);
   return { gamma, eps };
 };
 

@@ -215,43 +215,35 @@ function storedDtype(backend: object, t: TensorInfo): string {
  * Whether every tensor is float32 in its buffer too. tfjs-webgpu casts int32 and bool to float32 by
  * relabelling the tensor (tf.oneHot(...).toFloat() keeps an i32 buffer), and a shader that reads the
  * buffer itself sees i32: kernels that do check this and take tfjs's path (whose reads convert), or
- * {@link withFloatStorage}.
+ * wrap themselves in {@link withFloatInputs}.
  */
 export function storedAsFloat32(backend: object, ts: TensorInfo[]): boolean {
   return ts.every((t) => t.dtype === 'float32' && storedDtype(backend, t) === 'float32');
 }
 
 /**
- * Runs `f` on `ts` with any float32 tensor whose buffer holds another type copied into a float32
- * buffer first (one pass; see {@link storedAsFloat32}), the copies released after.
+ * `kernelFunc` with its named float32 inputs whose buffers hold another type copied into float32
+ * buffers first (one pass each; see {@link storedAsFloat32}), the copies released after.
  */
-export function withFloatStorage<T>(backend: WebGPUBackendLike, ts: TensorInfo[], f: (ts: TensorInfo[]) => T): T {
-  const copies: TensorInfo[] = [];
-  const floats = ts.map((t) => {
-    if (t.dtype !== 'float32' || storedDtype(backend, t) === 'float32') return t;
-    const size = tf.util.sizeFromShape(t.shape);
-    const flat = reshapeView(backend, t, [size]);
-    const y = backend.runWebGPUProgram(new FlatProgram(['x'], '', 'result[index] = f32(x[index]);', 'to_float', size), [flat], 'float32');
-    const out = reshapeView(backend, y, t.shape);
-    release(backend, flat, y);
-    copies.push(out);
-    return out;
-  });
-  try {
-    return f(floats);
-  } finally {
-    release(backend, ...copies);
-  }
-}
-
-/** `kernelFunc` with its named inputs given float32 buffers first where a float32 tensor's holds another type. */
 export function withFloatInputs(kernelFunc: tf.KernelFunc, names: readonly string[]): tf.KernelFunc {
   return (args) => {
     const backend = args.backend as unknown as WebGPUBackendLike;
     const inputs = args.inputs as Record<string, TensorInfo>;
-    const present = names.filter((n) => inputs[n] !== undefined);
-    if (present.every((n) => storedDtype(backend, inputs[n]) === inputs[n].dtype)) return kernelFunc(args);
-    return withFloatStorage(backend, present.map((n) => inputs[n]), (ts) =>
-      kernelFunc({ ...args, inputs: { ...inputs, ...Object.fromEntries(present.map((n, i) => [n, ts[i]])) } }));
+    const relabelled = names.filter((n) => inputs[n] !== undefined && inputs[n].dtype === 'float32' && storedDtype(backend, inputs[n]) !== 'float32');
+    if (relabelled.length === 0) return kernelFunc(args);
+    const copies = relabelled.map((n) => {
+      const t = inputs[n];
+      const size = tf.util.sizeFromShape(t.shape);
+      const flat = reshapeView(backend, t, [size]);
+      const y = backend.runWebGPUProgram(new FlatProgram(['x'], '', 'result[index] = f32(x[index]);', 'to_float', size), [flat], 'float32');
+      const out = reshapeView(backend, y, t.shape);
+      release(backend, flat, y);
+      return out;
+    });
+    try {
+      return kernelFunc({ ...args, inputs: { ...inputs, ...Object.fromEntries(relabelled.map((n, i) => [n, copies[i]])) } });
+    } finally {
+      release(backend, ...copies);
+    }
   };
 }
