@@ -79,7 +79,9 @@ KEEP_MORE=${KEEP_MORE:-$KEEP,enc2.b0,enc1.b0}
 # bounded after each step and served best fit ('bound', the trainer's --recompute --keep-segments
 # KEEP; with the tensor peak and kernel profile); every segment recomputed ('all', the trainer's
 # --recompute: 0.81 s and 34.3 GB on 2026-11-28, before best fit and the strided upsampling gradient);
-# enc2 and enc1 kept too ('more', KEEP_MORE); nothing recomputed ('none');
+# enc2 and enc1 kept too ('more', KEEP_MORE); nothing recomputed ('none'); nothing recomputed within a
+# budget of BUDGET_GB (default 20; 'budget', the trainer's --gpu-memory-gb: 20.0 GB recorded against
+# none's 21.9, 13 buffers created anew a step: what that costs on the GPU);
 # tfjs's exact sizes ('exact', --no-gpu-best-fit: its peak against bound's and the prediction above);
 # capped at 0 GiB ('cap0', --gpu-pool-gb 0), kept ('keep'), and kept with Dawn's lazy
 # zero-initialisation of new buffers off ('noclear'). 'nowino' is 'bound' on the H100's tilings
@@ -87,6 +89,15 @@ KEEP_MORE=${KEEP_MORE:-$KEEP,enc2.b0,enc1.b0}
 # above, by the wall clock (the tuner times GPU kernels only, not JavaScript recording the chunks).
 # 'keep' also shows where the step's CPU time goes: its timed steps run under V8's sampling
 # profiler (their time includes the sampler's small overhead), and only the summary comes back
+# Each step's device memory as the driver sees it (nvidia-smi every 100 ms, the most used): tfjs
+# counts the buffers it holds, not what Dawn and the driver add, nor the buffers destroyed while the
+# GPU still runs work that reads them ('budget' destroys some within the step), whose memory returns
+# only once that work is done
+smi_start() { command -v nvidia-smi > /dev/null && { nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 100 > "$OUT/smi-$1.csv" 2> /dev/null & echo $! > "$OUT/.smi.pid"; }; }
+smi_stop() {
+  [ -f "$OUT/.smi.pid" ] && kill "$(cat "$OUT/.smi.pid")" 2> /dev/null; rm -f "$OUT/.smi.pid"
+  [ -s "$OUT/smi-$1.csv" ] && echo "device memory used at most $(sort -n "$OUT/smi-$1.csv" | tail -n 1) MiB (nvidia-smi)"
+}
 recompute() {
   local v=$1 flags="--no-bound-pool --no-train-profile" envs="" limit=${RECOMPUTE_TIMEOUT:-45} keep="--keep-segments $KEEP" tilings="$OUT/tilings.json"
   local rec=--recompute
@@ -95,15 +106,18 @@ recompute() {
   [ $v = all ] && flags="--bound-pool --no-train-profile" && keep="" && limit=$((limit + 15))
   [ $v = more ] && flags="--bound-pool --no-train-profile" && keep="--keep-segments $KEEP_MORE" && limit=$((limit + 15))
   [ $v = none ] && flags="--bound-pool --no-train-profile" && keep="" && rec=--no-recompute && limit=$((limit + 15))
+  [ $v = budget ] && flags="--bound-pool --no-train-profile --memory-budget-gb ${BUDGET_GB:-20}" && keep="" && rec=--no-recompute && limit=$((limit + 15))
   [ $v = exact ] && flags="--bound-pool --no-best-fit --no-train-profile" && limit=$((limit + 15))
   [ $v = noclear ] && envs="ANATOMYNET_DAWN_FLAGS=disable-dawn-features=lazy_clear_resource_on_first_use"
   [ $v = cap0 ] && flags="--pool-cap-gb 0 --no-train-profile"
   [ $v = keep ] && [ -f "$d/cpuprof-summary.mjs" ] && flags="$flags --cpu-profile $OUT/step.cpuprofile"
   [ "${RECOMPUTE_TIMEOUT:-45}" = 0 ] && limit=0
   fits "$limit" "recompute $v" || return 0
+  smi_start $v
   env $envs timeout "$limit" bash $B --no-check --no-convs $rec $keep --tilings "$tilings" \
     --shapes 178x302x225 --reps 2 $flags --json-out "$OUT/recompute-$v.json" > /dev/null 2> "$OUT/recompute-$v.err"
-  stamp "recompute $v rc=$? $(grep -E 'forward|train step|failed' "$OUT/recompute-$v.err" | grep -v kernels | cut -c1-200 | tr '\n' ' ')"
+  local rc=$?
+  stamp "recompute $v rc=$rc $(grep -E 'forward|train step|failed' "$OUT/recompute-$v.err" | grep -v kernels | cut -c1-200 | tr '\n' ' ') $(smi_stop $v)"
   pack
 }
 recompute bound
@@ -123,6 +137,7 @@ if fits "${MEMORY_TIMEOUT:-60}" "memory prediction"; then
   stamp "memory prediction rc=$? $(grep -E '178x' "$OUT/memory.err" | cut -c1-150 | tr '\n' ' ')"
 fi
 recompute more
+recompute budget
 recompute all
 recompute exact
 # A/B of this project's kernels under its own names (optimizer update, LeakyRelu gradient, norm,

@@ -5,7 +5,7 @@
 // shared/bench/devpack.sh: `devpack.sh apps/bench/src/gpu.ts` then `run.sh .devpack/bench.mjs ARGS`.
 import * as tf from '@tensorflow/tfjs';
 import {
-  autotuneConv, BACKEND_ORDER, FUSED_CONV3D, hasFusions, settle, withoutFusions, timeBatched, benchConvGflops, boundGpuBufferPool, capGpuBufferPool, gpuAllocationPeak, trimGpuBufferPool, useBestFitGpuBuffers, dawnFlags, loadTunedTilings, parseTunedTilings, referenceConvInput, REFERENCE_CONVS,
+  autotuneConv, BACKEND_ORDER, FUSED_CONV3D, hasFusions, settle, withoutFusions, timeBatched, benchConvGflops, boundGpuBufferPool, capGpuBufferPool, gpuAllocationPeak, gpuPoolStats, limitGpuMemory, trimGpuBufferPool, useBestFitGpuBuffers, dawnFlags, loadTunedTilings, parseTunedTilings, referenceConvInput, REFERENCE_CONVS,
   bindGroupCacheStats, BIND_GROUP_CACHE_ENV, convTilingKey, countDispatches, measureDispatchCost, registerWebgpuKernels, selectBackend, TILING_KINDS, tunedTilings, useStockWebgpuKernels, withoutOwnWebgpuKernels, type BackendName, type GemmPass,
 } from '@anatomynet/compute';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -145,6 +145,7 @@ async function benchModel(
       await trainStep(model, opt, x, loss, { recompute }); // a second untimed step, as ref_anatomynet.py
       if (opts.boundPool) boundGpuBufferPool();
       gpuAllocationPeak(true);
+      const poolBefore = gpuPoolStats();
       t0 = performance.now();
       let last = first;
       let enqueue = 0;
@@ -163,6 +164,13 @@ async function benchModel(
       out.trainStepEnqueue_s = enqueue / 1000 / reps;
       // most bytes tfjs-webgpu held at once during the timed steps (live tensors and its pool)
       out.gpuBytesAllocatedPeak = gpuAllocationPeak();
+      const pool = gpuPoolStats();
+      // buffers a timed step created anew (and destroyed to keep within --memory-budget-gb)
+      out.trainStepPool = {
+        buffersCreated: (pool.buffersCreated - poolBefore.buffersCreated) / reps,
+        bytesCreated: (pool.bytesCreated - poolBefore.bytesCreated) / reps,
+        buffersEvicted: (pool.buffersEvicted - poolBefore.buffersEvicted) / reps,
+      };
       out.boundPool = opts.boundPool;
       progress(`train step ${shape.join('x')}: ${(out.trainStep_s as number).toFixed(4)} s (JavaScript side ${(out.trainStepEnqueue_s as number).toFixed(4)} s)${opts.boundPool ? '' : ' (buffer pool not bounded between steps)'}${webgpu ? `, at most ${((out.gpuBytesAllocatedPeak as number) / 1e9).toFixed(1)} GB allocated` : ''}`);
       if (steps.dispatches !== undefined) {
@@ -357,6 +365,7 @@ const argv = await yargs(hideBin(process.argv))
   .option('pass-shapes', { type: 'string', describe: 'webgpu: comma-separated DxHxW at which to time the memory-bound passes (concat, split, SE end, upsampling, norm; default: where the convs are timed)' })
   .option('bound-pool', { type: 'boolean', default: true, describe: 'webgpu: after each timed training step, destroy the pooled buffers the step did not reuse, as the trainer does (--no-bound-pool keeps them all)' })
   .option('best-fit', { type: 'boolean', default: true, describe: 'webgpu: a request of 1 MiB or more with no pooled buffer of its size takes one up to twice as large, as the trainer does (--no-best-fit: tfjs\'s exact sizes, the trainer\'s --no-gpu-best-fit)' })
+  .option('memory-budget-gb', { type: 'number', describe: 'webgpu: destroy the largest free buffers before a creation would take what is allocated past this many GB (the trainer\'s --gpu-memory-gb)' })
   .option('pool-cap-gb', { type: 'number', describe: 'webgpu: cap the free part of the buffer pool at this many GiB (the trainer\'s --gpu-pool-gb)' })
   .option('train-profile', { type: 'boolean', default: true, describe: 'after the timed steps, one step for the tensor peak and one for the GPU kernel profile' })
   .option('cpu-profile', { type: 'string', describe: 'write a V8 CPU profile (.cpuprofile) of the timed training steps to this file, one shape per run (summary: src/cpuprof-summary.mjs; their time then includes the sampler\'s small overhead)' })
@@ -373,6 +382,7 @@ const argv = await yargs(hideBin(process.argv))
   .option('tune-budget-s', { type: 'number', describe: 'stop tuning after this many seconds: the conv classes not yet begun keep their loaded (or untuned) tilings' })
   .check((a) => {
     if (a.tuneBudgetS !== undefined && !(Number(a.tuneBudgetS) > 0)) throw new Error(`--tune-budget-s: give a positive number of seconds; got ${a.tuneBudgetS}`);
+    if (a.memoryBudgetGb !== undefined && !(Number(a.memoryBudgetGb) > 0)) throw new Error(`--memory-budget-gb: give a positive number of GB; got ${a.memoryBudgetGb}`);
     return true;
   })
   .option('tilings', { type: 'string', describe: 'load tuned tilings from this JSON (skips --tune unless --tune-filter)' })
@@ -401,10 +411,11 @@ if (webgpu) watchGpuErrors();
 if (webgpu && argv.submitBatch !== undefined) tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', argv.submitBatch);
 if (webgpu && argv.poolCapGb !== undefined) capGpuBufferPool(argv.poolCapGb * 2 ** 30);
 if (webgpu) useBestFitGpuBuffers(argv.bestFit);
+if (webgpu && argv.memoryBudgetGb !== undefined) limitGpuMemory(argv.memoryBudgetGb * 1e9);
 const withoutFused = webgpu && !argv.ownFused ? withoutOwnWebgpuKernels() : [];
 const doc: Record<string, unknown> = {
   backend: choice.backend, reason: choice.reason, adapter: choice.adapter, ownKernels: choice.kernels.filter((k) => !withoutFused.includes(k)),
-  dawnFlags: dawnFlags(), poolCapGb: argv.poolCapGb ?? null, bestFit: webgpu && argv.bestFit,
+  dawnFlags: dawnFlags(), poolCapGb: argv.poolCapGb ?? null, memoryBudgetGb: argv.memoryBudgetGb ?? null, bestFit: webgpu && argv.bestFit,
   submitBatch: webgpu ? tf.env().getNumber('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE') : null,
 };
 const device = webgpu ? (tf.backend() as unknown as { device: GPUDevice }).device : undefined;

@@ -33,6 +33,22 @@ test('bench:memory prints the GPU memory of the reference training step per buff
   expect(by.exact.allocatedPeakBytes).toBeGreaterThan(by.cap0.allocatedPeakBytes);
 }, 200_000);
 
+// The trainer's --gpu-memory-gb at 32x64x64: best fit alone allocates about 0.30 GB for 0.17 GB of
+// live tensors; a 0.2 GB budget holds, destroying (and creating again) a few buffers a step
+test('bench:memory --budget-gb: what is allocated stays within the budget, free buffers destroyed for it', (ctx) => {
+  const run = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'apps/bench/src/memory.ts'), '--shapes', '32x64x64', '--steps', '4', '--pools', 'best-fit', '--budget-gb', '0.2'], {
+    cwd: root, encoding: 'utf8', timeout: 120_000,
+  });
+  if (run.status === 2 && /needs a WebGPU adapter/.test(run.stderr)) ctx.skip();
+  expect(run.status, run.stderr).toBe(0);
+  const [r] = JSON.parse(run.stdout).results;
+  expect(r.inUsePeakBytes).toBeLessThan(0.2e9);
+  expect(r.allocatedPeakBytes).toBeLessThanOrEqual(0.2e9);
+  expect(r.buffersEvicted).toBeGreaterThan(0);
+  expect(r.buffersCreated).toBeGreaterThanOrEqual(r.buffersEvicted);
+  expect(r.buffersEvicted).toBeLessThan(100);
+}, 150_000);
+
 test('bench:memory refuses a missing config file on one line, before starting a backend', () => {
   const run = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'apps/bench/src/memory.ts'), '--config', join(root, 'no-such-config.json')], {
     cwd: root, encoding: 'utf8', timeout: 60_000,

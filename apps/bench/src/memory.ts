@@ -5,7 +5,7 @@
 // included, in seconds. Prints one JSON document on stdout (progress on stderr).
 import * as tf from '@tensorflow/tfjs';
 import {
-  boundGpuBufferPool, capGpuBufferPool, gpuMemoryPeaks, gpuPoolStats, loadTunedTilings, parseTunedTilings, selectBackend, trimGpuBufferPool,
+  boundGpuBufferPool, capGpuBufferPool, gpuMemoryPeaks, gpuPoolStats, limitGpuMemory, loadTunedTilings, parseTunedTilings, selectBackend, trimGpuBufferPool,
   useBestFitGpuBuffers, withoutGpuExecution, assumeBindingLimit,
 } from '@anatomynet/compute';
 import { buildModel, DEFAULT_MODEL_CONFIG, readModelConfigFile, recomputeOption, trainStep, type ModelConfig, type Recompute } from '@anatomynet/model';
@@ -33,11 +33,12 @@ const gb = (bytes: number) => `${(bytes / 1e9).toFixed(2)} GB`;
  * the trainer does: the most bytes allocated in each and in all, the most in use, and what the last
  * (settled) step created. The model, made here, holds garbage afterwards.
  */
-async function stepMemory(cfg: ModelConfig, shape: Dhw, recompute: Recompute, pool: PoolName, steps: number) {
+async function stepMemory(cfg: ModelConfig, shape: Dhw, recompute: Recompute, pool: PoolName, steps: number, budgetBytes?: number) {
   const { bestFit, capBytes } = POOLS[pool];
   trimGpuBufferPool();
   useBestFitGpuBuffers(bestFit);
   capGpuBufferPool(capBytes);
+  limitGpuMemory(budgetBytes);
   const dry = await withoutGpuExecution(async () => {
     const model = buildModel(cfg, { seed: 1 });
     const x = tf.randomNormal([1, ...shape, 1], 0, 1, 'float32', 5);
@@ -67,6 +68,8 @@ async function stepMemory(cfg: ModelConfig, shape: Dhw, recompute: Recompute, po
         bytesCreated: after.bytesCreated - before.bytesCreated,
         largerServed: after.largerServed - before.largerServed,
         flushes: after.flushes - before.flushes,
+        buffersEvicted: after.buffersEvicted - before.buffersEvicted,
+        bytesEvicted: after.bytesEvicted - before.bytesEvicted,
       };
     } finally {
       tf.dispose([x, target]);
@@ -75,6 +78,7 @@ async function stepMemory(cfg: ModelConfig, shape: Dhw, recompute: Recompute, po
     }
   });
   capGpuBufferPool(undefined);
+  limitGpuMemory(undefined);
   trimGpuBufferPool();
   return { ...dry.result, droppedSubmits: dry.droppedSubmits, validationError: dry.validationError ?? null };
 }
@@ -96,9 +100,11 @@ const argv = await yargs(hideBin(process.argv))
   .option('keep-segments', { type: 'string', describe: 'with --recompute: segments not recomputed, comma-separated (enc0.b0 ... enc3.b0, dec2.b0 ... dec0.b0, out): their activations kept, for speed' })
   .option('steps', { type: 'number', default: 3, describe: 'steps recorded per figure: the peaks are the most over all of them, the buffers created those of the last (settled) one' })
   .option('tilings', { type: 'string', describe: 'tuned tilings JSON (npm run bench --save-tilings): their kernels\' scratch buffers, as on that GPU' })
+  .option('budget-gb', { type: 'number', describe: 'the trainer\'s --gpu-memory-gb: free buffers destroyed before a creation would take the allocation past this many GB (1e9 bytes)' })
   .option('binding-gib', { type: 'number', describe: 'the recorded GPU\'s largest storage binding, which bounds the Winograd kernel\'s chunks (2 on an H100 or H200; default: this adapter\'s)' })
   .check((a) => {
     for (const p of a.pools.split(',')) if (!(p in POOLS)) throw new Error(`--pools: "${p}" is none of ${Object.keys(POOLS).join(', ')}`);
+    if (a.budgetGb != null && !(Number(a.budgetGb) > 0)) throw new Error(`--budget-gb ${a.budgetGb}: give a positive number of GB`);
     if (a.bindingGib != null && !(Number(a.bindingGib) > 0)) throw new Error(`--binding-gib ${a.bindingGib}: give a positive number of GiB`);
     if (!(Number.isInteger(a.steps) && a.steps >= 2)) throw new Error(`--steps ${a.steps}: give 2 or more (the first makes the optimizer's slots)`);
     return true;
@@ -136,11 +142,11 @@ const rows: Record<string, unknown>[] = [];
 for (const shape of parseShapes(argv.shapes)) {
   for (const pool of argv.pools.split(',') as PoolName[]) {
     const t0 = performance.now();
-    const m = await stepMemory(cfg, shape, recompute, pool, argv.steps).catch((e: Error) => fail(`${shape.join('x')} ${pool}: ${e.message}`));
+    const m = await stepMemory(cfg, shape, recompute, pool, argv.steps, argv.budgetGb == null ? undefined : argv.budgetGb * 1e9).catch((e: Error) => fail(`${shape.join('x')} ${pool}: ${e.message}`));
     rows.push({ shape, recompute, pool, ...m });
     progress(
       `${shape.join('x')} ${pool}: at most ${gb(m.allocatedPeakBytes)} allocated (steps: ${m.allocatedPeakPerStep.map(gb).join(', ')}), ` +
-        `${gb(m.inUsePeakBytes)} in use; a settled step creates ${m.buffersCreated} buffer(s), ${gb(m.bytesCreated)}, submits ${m.flushes} time(s) to free buffers first (recorded in ${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+        `${gb(m.inUsePeakBytes)} in use; a settled step creates ${m.buffersCreated} buffer(s), ${gb(m.bytesCreated)}, submits ${m.flushes} time(s) to free buffers first, destroys ${m.buffersEvicted} free one(s), ${gb(m.bytesEvicted)}, for the budget (recorded in ${((performance.now() - t0) / 1000).toFixed(1)} s)`,
     );
   }
 }

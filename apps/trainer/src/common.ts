@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Argv } from 'yargs';
-import { capGpuBufferPool, loadTunedTilings, parseTunedTilings, registerCpuKernels, selectBackend, useBestFitGpuBuffers, type BackendChoice } from '@anatomynet/compute';
+import { capGpuBufferPool, limitGpuMemory, loadTunedTilings, parseTunedTilings, registerCpuKernels, selectBackend, useBestFitGpuBuffers, type BackendChoice } from '@anatomynet/compute';
 import { openSqliteStore } from '@anatomynet/tracking';
 import { createProgressBar } from '@anatomynet/cli';
 import { resolveRunConfig, RunConfigError, type RunConfig, type TrainProgress } from '@anatomynet/training';
@@ -41,6 +41,10 @@ export function withBackendOption<T>(y: Argv<T>) {
       type: 'number',
       describe: 'webgpu: keep at most this many GiB of freed GPU buffers for reuse (default: no cap). At 0 only live tensors hold memory (a 178x302x225 --recompute step: 9.5 GB, npm run bench:memory) but every buffer is created anew: 2.3 s a step against 0.93 s on an H100',
     })
+    .option('gpu-memory-gb', {
+      type: 'number',
+      describe: 'webgpu: keep what is allocated on the GPU (live tensors and freed buffers kept for reuse) within this many GB (10^9 bytes) where the live tensors allow: before a buffer is created past it, the largest freed buffers are destroyed (default: no limit). A 178x302x225 step without --recompute allocates at most 21.9 GB; with --gpu-memory-gb 20, 20.0 GB, creating 13 buffers (1.8 GB) again a step (npm run bench:memory --budget-gb)',
+    })
     .option('gpu-best-fit', {
       type: 'boolean',
       default: true,
@@ -68,6 +72,7 @@ export function openStore(db: string, o: { create?: boolean } = {}) {
 /** The GPU options of {@link withBackendOption}. */
 export interface GpuArgs {
   gpuPoolGb?: number;
+  gpuMemoryGb?: number;
   gpuBestFit?: boolean;
   gpuTilings?: string;
 }
@@ -89,11 +94,15 @@ function loadGpuTilings(file: string): string {
 export async function startBackend(
   prefer?: string, threads?: number, gpu: GpuArgs = {},
 ): Promise<{ name: string; adapter?: string; gpuTilings?: string; choice: BackendChoice }> {
-  const { gpuPoolGb, gpuBestFit = true } = gpu;
+  const { gpuPoolGb, gpuMemoryGb, gpuBestFit = true } = gpu;
   const choice = await selectBackend({ prefer: prefer as BackendChoice['backend'] | undefined });
   if (gpuPoolGb !== undefined && !(gpuPoolGb >= 0)) throw new Error(`--gpu-pool-gb ${gpuPoolGb}: give a number of GiB, 0 or more`);
   if (choice.backend === 'webgpu' && gpuPoolGb !== undefined) capGpuBufferPool(gpuPoolGb * 2 ** 30);
-  if (choice.backend === 'webgpu') useBestFitGpuBuffers(gpuBestFit);
+  if (gpuMemoryGb !== undefined && !(gpuMemoryGb > 0)) throw new Error(`--gpu-memory-gb ${gpuMemoryGb}: give a positive number of GB`);
+  if (choice.backend === 'webgpu') {
+    useBestFitGpuBuffers(gpuBestFit);
+    limitGpuMemory(gpuMemoryGb === undefined ? undefined : gpuMemoryGb * 1e9);
+  }
   let gpuTilings: string | undefined;
   if (gpu.gpuTilings !== undefined) {
     if (choice.backend === 'webgpu') gpuTilings = loadGpuTilings(gpu.gpuTilings);

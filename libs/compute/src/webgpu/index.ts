@@ -12,6 +12,6 @@ export { type DirectTiling } from './conv3d_direct';
 export { type GemmTiling } from './conv3d_gemm';
 export { bindGroupCacheStats, cacheBindGroups, type BindGroupCacheStats } from './bind_groups';
 export { countDispatches, measureDispatchCost, type DispatchCost } from './dispatch_cost';
-export { boundGpuBufferPool, capGpuBufferPool, gpuAllocationPeak, gpuMemoryPeaks, gpuPoolStats, trimGpuBufferPool, useBestFitGpuBuffers, type GpuPoolStats } from './memory';
+export { boundGpuBufferPool, capGpuBufferPool, gpuAllocationPeak, gpuMemoryPeaks, gpuPoolStats, limitGpuMemory, trimGpuBufferPool, useBestFitGpuBuffers, type GpuPoolStats } from './memory';
 export { withoutGpuExecution, type DryRunReport } from './dry_run';
 export { assumeBindingLimit } from './program';

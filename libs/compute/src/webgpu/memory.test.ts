@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../backend';
-import { boundGpuBufferPool, capGpuBufferPool, gpuAllocationPeak, gpuPoolStats, trimGpuBufferPool, useBestFitGpuBuffers } from './memory';
+import { boundGpuBufferPool, capGpuBufferPool, gpuAllocationPeak, gpuPoolStats, limitGpuMemory, trimGpuBufferPool, useBestFitGpuBuffers } from './memory';
 import { adapterPromise, SKIP_NOTE } from './test_util';
 
 const adapter = await adapterPromise;
@@ -88,6 +88,43 @@ describe.skipIf(!adapter)(`webgpu buffer pool${adapter ? '' : ` (${SKIP_NOTE})`}
       expect(allocated() - inUse()).toBeLessThanOrEqual(1 << 20);
     } finally {
       capGpuBufferPool(undefined);
+    }
+  });
+
+  it('a memory budget destroys the largest free buffers before creating one past it, and yields to live tensors', async () => {
+    trimGpuBufferPool();
+    const live = allocated();
+    // free buffers of 1, 2, 3 and 4 x 64 Ki floats (the sum's inputs and outputs: 2 each)
+    for (let n = 1; n <= 4; n++) {
+      const t = tf.tidy(() => tf.ones([65536 * n]).add(1));
+      await t.data();
+      t.dispose();
+    }
+    const pooled = allocated();
+    expect(pooled - live).toBeGreaterThanOrEqual(2 * 10 * 65536 * 4);
+    // room for the pool less 5 x 64 Ki floats: two buffers of a new size (6 x 64 Ki) must evict
+    limitGpuMemory(pooled + 65536 * 4);
+    try {
+      const before = gpuPoolStats();
+      const t = tf.tidy(() => tf.ones([6 * 65536]).mul(3));
+      const values = await t.data();
+      expect(values[6 * 65536 - 1]).toBe(3);
+      const after = gpuPoolStats();
+      expect(allocated()).toBeLessThanOrEqual(pooled + 65536 * 4);
+      // the largest first: the two 4 x 64 Ki buffers, then one 3 x 64 Ki, make room for 12 x 64 Ki
+      // (less what the budget's margin and the reused smaller sizes leave)
+      expect(after.buffersEvicted - before.buffersEvicted).toBeGreaterThanOrEqual(2);
+      expect(after.bytesEvicted - before.bytesEvicted).toBeGreaterThanOrEqual(2 * 4 * 65536 * 4);
+      t.dispose();
+      // live tensors beyond the budget: creations go ahead once nothing free is left
+      limitGpuMemory(0);
+      const big = tf.tidy(() => tf.ones([8 * 65536]).mul(2));
+      expect((await big.data())[8 * 65536 - 1]).toBe(2);
+      // every buffer pooled before went; free now: only the fill's and the read's, freed after the product
+      expect(allocated() - inUse()).toBeLessThanOrEqual(2 * 8 * 65536 * 4 + 1024);
+      big.dispose();
+    } finally {
+      limitGpuMemory(undefined);
     }
   });
 

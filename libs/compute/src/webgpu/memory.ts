@@ -53,6 +53,8 @@ export function trimGpuBufferPool(): number {
 interface PoolState {
   acquired: WeakSet<GPUBuffer>;
   maxFreeBytes: number;
+  /** Free buffers are destroyed, the largest first, before a creation would pass this. */
+  maxAllocatedBytes: number;
   peakAllocated: number;
   peakInUse: number;
   /** Requests from this many bytes up may take a larger free buffer; Infinity: none. */
@@ -75,6 +77,9 @@ export interface GpuPoolStats {
   largerServed: number;
   /** Submits made to return freed buffers to the pool before creating one ({@link useBestFitGpuBuffers}). */
   flushes: number;
+  /** Free buffers destroyed, and their bytes, to keep within the budget ({@link limitGpuMemory}). */
+  buffersEvicted: number;
+  bytesEvicted: number;
 }
 
 /** Requests below this keep to buffers of their exact size (uniforms, small tensors: little to gain). */
@@ -112,6 +117,25 @@ function takeLargerFree(m: BufferManagerLike, size: number, usage: number): GPUB
 
 const states = new WeakMap<BufferManagerLike, PoolState>();
 
+/**
+ * Destroys free buffers, the largest first, until creating `size` more bytes stays within the
+ * budget or none is left (live tensors alone may exceed it: then the creation goes ahead).
+ */
+function evictForBudget(m: BufferManagerLike, state: PoolState, size: number): void {
+  const free: { list: GPUBuffer[]; b: GPUBuffer }[] = [];
+  for (const list of m.freeBuffers.values()) for (const b of list) free.push({ list, b });
+  free.sort((x, y) => y.b.size - x.b.size);
+  for (const { list, b } of free) {
+    if (m.numBytesAllocated + size <= state.maxAllocatedBytes) break;
+    list.splice(list.indexOf(b), 1);
+    m.numFreeBuffers--;
+    m.numBytesAllocated -= b.size;
+    state.stats.buffersEvicted++;
+    state.stats.bytesEvicted += b.size;
+    b.destroy();
+  }
+}
+
 /** Wraps the manager's acquire and release once: records acquisitions and the peak, applies the cap. */
 function poolState(m: BufferManagerLike): PoolState {
   const known = states.get(m);
@@ -119,10 +143,11 @@ function poolState(m: BufferManagerLike): PoolState {
   const state: PoolState = {
     acquired: new WeakSet(),
     maxFreeBytes: Infinity,
+    maxAllocatedBytes: Infinity,
     peakAllocated: m.numBytesAllocated,
     peakInUse: m.numBytesUsed,
     bestFitMinBytes: Infinity,
-    stats: { buffersCreated: 0, bytesCreated: 0, largerServed: 0, flushes: 0 },
+    stats: { buffersCreated: 0, bytesCreated: 0, largerServed: 0, flushes: 0, buffersEvicted: 0, bytesEvicted: 0 },
   };
   states.set(m, state);
   const acquire = m.acquireBuffer.bind(m);
@@ -140,6 +165,8 @@ function poolState(m: BufferManagerLike): PoolState {
         larger = takeLargerFree(m, size, usage);
       }
     }
+    const creates = !larger && !(reuse && m.freeBuffers.get(`${size}_${usage}`)?.length);
+    if (creates && m.numBytesAllocated + size > state.maxAllocatedBytes) evictForBudget(m, state, size);
     const allocatedBefore = m.numBytesAllocated;
     const b = larger ?? acquire(size, usage, mappedAtCreation, reuse);
     if (larger) state.stats.largerServed++;
@@ -260,8 +287,30 @@ export function useBestFitGpuBuffers(on: boolean, minBytes = BEST_FIT_MIN_BYTES)
   if (on) trimReadsToTensorSize(tf.backend() as unknown as ReadingBackend);
 }
 
+/**
+ * From now on, keeps what the webgpu backend allocates (live tensors and the pool) within
+ * `maxBytes` where the live tensors allow it (undefined: no budget): before a buffer is created past
+ * it, free buffers are destroyed, the largest first (the fewest to create again). The pool otherwise
+ * keeps buffers of sizes the current phase of a step cannot use: where a 178x302x225 step without
+ * recomputation peaks, at the start of its backward pass, it allocates 21.9 GB for about 19-20 GB
+ * of live tensors, the rest half-resolution buffers that the full-resolution gradients cannot use.
+ * Recorded (apps/bench memory.ts --budget-gb, session 25): 21 GB holds with no buffer created again
+ * once warm, 20 GB with 13 (1.8 GB) a step, 19.5 with 15 (3.2 GB); recomputing every block, 12 GB
+ * holds with 19 (6.5 GB) a step instead of 16.8 GB allocated. Each destroyed buffer is created again
+ * where its size is next needed: Dawn's creation and zero-initialisation, counted by
+ * {@link gpuPoolStats}. (Destroying the least recently freed first took 249 buffers, 1.0 GB, a step,
+ * mostly small ones, for the same 20 GB.) A destroyed buffer's memory returns to the device only
+ * once the GPU has finished the submitted work that reads it, so the device may briefly hold more
+ * than tfjs counts.
+ */
+export function limitGpuMemory(maxBytes: number | undefined): void {
+  const m = bufferManager();
+  if (!m) return;
+  poolState(m).maxAllocatedBytes = maxBytes ?? Infinity;
+}
+
 /** The pool's counters (zeros off webgpu); a copy. */
 export function gpuPoolStats(): GpuPoolStats {
   const m = bufferManager();
-  return { ...(m ? poolState(m).stats : { buffersCreated: 0, bytesCreated: 0, largerServed: 0, flushes: 0 }) };
+  return { ...(m ? poolState(m).stats : { buffersCreated: 0, bytesCreated: 0, largerServed: 0, flushes: 0, buffersEvicted: 0, bytesEvicted: 0 }) };
 }
