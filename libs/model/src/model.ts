@@ -7,7 +7,7 @@ import {
   SCALE_ADD_LEAKY_RELU, seGateOf, squeezeExcite, sumRows, updateRunningStats, UPSAMPLE_CONCAT,
 } from './ops';
 import { parameterSpecs, summarizeModel, type ParamSpec } from './summary';
-import { freeGradientsEarly } from './tape';
+import { forgetSavedOutput, freeGradientsEarly } from './tape';
 
 /** A built network: its configuration and its tf variables, in creation order. */
 export interface AnatomyNetModel {
@@ -187,7 +187,10 @@ class TensorOps implements NetOps<tf.Tensor5D> {
         : {};
       const inputs: tf.NamedTensorMap = { x, filter: this.p(`${name}.w`), bias: this.p(`${name}.b`), ...norm };
       const attrs = { strides: stride, pad: 'same', eps: cfg.normEps, activation: post?.act ? 'leakyrelu' : 'linear', alpha: cfg.leakySlope };
-      return tf.engine().runKernel(FUSED_CONV3D, inputs, attrs) as tf.Tensor5D;
+      const y = tf.engine().runKernel(FUSED_CONV3D, inputs, attrs) as tf.Tensor5D;
+      // its gradient reads the output only for the LeakyReLU's: the skip convs' and the logits' go
+      if (!post?.act) forgetSavedOutput(y);
+      return y;
     });
   }
 

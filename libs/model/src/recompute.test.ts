@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildModel, forward, recomputeOption, segmentNames, type Recompute } from './model';
 import { summarizeModel } from './summary';
-import { freeGradientsEarly } from './tape';
+import { forgetSavedOutput, freeGradientsEarly } from './tape';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -209,6 +209,82 @@ describe('freeGradientsEarly', () => {
     expect(perTwoUses).toBeGreaterThan(0);
     expect(perTwoUses).toBeLessThan(3 * 4 * n);
     tf.dispose([v, ...ws]);
+  });
+
+  it('frees what Reshape, Sum, Slice and PadV2 saved (their gradients read only its shape) once the forward has run', () => {
+    const n = 1200;
+    const v = tf.variable(tf.randomNormal([n], 0, 1, 'float32', 14));
+    const run = (early: boolean) => {
+      let bytes = -1;
+      // the loss's own gradient, the first of the backward pass: what the forward left held
+      const last = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
+        value: (args[0] as tf.Tensor).mul(1),
+        gradFunc: (dy: tf.Tensor) => {
+          bytes = tf.memory().numBytes;
+          return dy.mul(1);
+        },
+      }));
+      const { value, grads } = tf.variableGrads(() => {
+        // dropped as a network releases what it no longer needs: only the tape's saved copies of
+        // p's data (Reshape's), the slice's (PadV2's) and the padded (Sum's) still hold them
+        const p = tf.mul(v, 3);
+        const r = tf.reshape(p, [12, 100]);
+        const s = tf.slice(r, [1, 0], [10, 100]);
+        const padded = tf.pad(s, [[0, 2], [0, 0]]);
+        const loss = last(tf.sum(padded)) as tf.Scalar;
+        tf.dispose([p, r, s, padded]);
+        if (early) freeGradientsEarly();
+        return loss;
+      }, [v]);
+      const g = grads[v.name].dataSync().slice();
+      tf.dispose([value, ...Object.values(grads)]);
+      return { bytes, g };
+    };
+    const plain = run(false);
+    const early = run(true);
+    expect(early.g).toEqual(plain.g);
+    // 3 on the 1,000 sliced elements, 0 on the 200 cut off
+    expect(Array.from(early.g.slice(0, 100))).toEqual(new Array(100).fill(0));
+    expect(Array.from(early.g.slice(100, 1100))).toEqual(new Array(1000).fill(3));
+    expect(Array.from(early.g.slice(1100))).toEqual(new Array(100).fill(0));
+    // when the backward pass starts: p's 1,200 floats, the slice's 1,000 and the padded 1,200 gone
+    // (tfjs counts a tensor's bytes once per handle, so the views of p count more)
+    expect(early.bytes).toBeLessThanOrEqual(plain.bytes - 4 * (1200 + 1000 + 1200));
+    v.dispose();
+  });
+
+  it('forgetSavedOutput frees the tape\'s copy of an output whose gradient does not read it', () => {
+    const n = 1000;
+    const v = tf.variable(tf.randomNormal([n], 0, 1, 'float32', 15));
+    const run = (forget: boolean) => {
+      // saves its output, as the fused conv does for a LeakyReLU's gradient, and never reads it
+      const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+        const out = (args[0] as tf.Tensor).mul(2);
+        (args[1] as tf.GradSaveFunc)([out]);
+        return { value: out, gradFunc: (dy: tf.Tensor) => dy.mul(2) };
+      });
+      let held = -1;
+      const { value, grads } = tf.variableGrads(() => {
+        const before = tf.memory().numBytes;
+        const y = op(v);
+        if (forget) forgetSavedOutput(y);
+        const loss = tf.sum(tf.square(y)) as tf.Scalar;
+        y.dispose();
+        held = tf.memory().numBytes - before;
+        return loss;
+      }, [v]);
+      const g = grads[v.name].dataSync().slice();
+      tf.dispose([value, ...Object.values(grads)]);
+      return { held, g };
+    };
+    const plain = run(false);
+    const forgot = run(true);
+    expect(forgot.g).toEqual(plain.g);
+    expect(forgot.held).toBe(plain.held - 4 * n);
+    // not the last op recorded, or outside a gradient computation: nothing happens
+    const y = tf.mul(v, 2);
+    expect(() => forgetSavedOutput(y)).not.toThrow();
+    tf.dispose([y, v]);
   });
 
   it('does nothing outside a gradient computation', () => {

@@ -13,13 +13,38 @@
 import * as tf from '@tensorflow/tfjs';
 
 interface TapeNode {
+  kernelName: string;
   inputs: Record<string, tf.Tensor>;
+  outputs?: tf.Tensor[];
   /** What the forward kept for this node's gradient (tfjs frees these only when the pass ends). */
   saved?: tf.Tensor[];
   gradient?: (dys: (tf.Tensor | null)[]) => Record<string, () => tf.Tensor>;
 }
 
 const wrapped = new WeakSet<object>();
+
+/**
+ * Kernels whose gradient reads only the shapes of the tensors the forward saved for it (tfjs's
+ * Reshape, Slice and PadV2; Sum and Mean, tfjs's or @anatomynet/compute's broadcast). tfjs keeps
+ * the tensors themselves: a Reshape after the SE's product kept that 1.8 GB of a 178x302x225 step
+ * to its backward pass, which nothing else needed. Freed once the forward has run, their shapes
+ * stay readable.
+ */
+const SHAPE_ONLY_SAVED = new Set(['Reshape', 'Slice', 'PadV2', 'Sum', 'Mean']);
+
+/**
+ * Frees what the tape saved of `y` for the gradient of the kernel that just made it, where the
+ * caller knows that gradient does not read it (the fused conv saves its output for a LeakyReLU's
+ * gradient, also when it has none). No-op outside a gradient computation.
+ */
+export function forgetSavedOutput(y: tf.Tensor): void {
+  const tape = activeTape();
+  if (!tape) return;
+  // the node is the last one recorded (the tape is off inside a recomputed segment's forward)
+  const node = tape[tape.length - 1];
+  if (!node?.outputs?.includes(y)) return;
+  for (const t of node.saved ?? []) if (t.dataId === y.dataId) t.dispose();
+}
 
 /** The engine's active gradient tape (null outside a gradient computation). */
 function activeTape(): TapeNode[] | null {
@@ -45,6 +70,7 @@ export function freeGradientsEarly(): void {
     const inner = node.gradient;
     if (!inner || wrapped.has(node)) continue;
     wrapped.add(node);
+    if (SHAPE_ONLY_SAVED.has(node.kernelName)) for (const t of node.saved ?? []) t.dispose();
     node.gradient = function (this: TapeNode | undefined, dys) {
       freeSummed();
       const fns = inner(dys);
