@@ -292,11 +292,12 @@ export function useBestFitGpuBuffers(on: boolean, minBytes = BEST_FIT_MIN_BYTES)
  * `maxBytes` where the live tensors allow it (undefined: no budget): before a buffer is created past
  * it, free buffers are destroyed, the largest first (the fewest to create again). The pool otherwise
  * keeps buffers of sizes the current phase of a step cannot use: where a 178x302x225 step without
- * recomputation peaks, at the start of its backward pass, it allocates 21.9 GB for about 19-20 GB
- * of live tensors, the rest half-resolution buffers that the full-resolution gradients cannot use.
- * Recorded (apps/bench memory.ts --budget-gb, session 25): 21 GB holds with no buffer created again
- * once warm, 20 GB with 13 (1.8 GB) a step, 19.5 with 15 (3.2 GB); recomputing every block, 12 GB
- * holds with 19 (6.5 GB) a step instead of 16.8 GB allocated. Each destroyed buffer is created again
+ * recomputation peaks, at the start of its backward pass, it allocated 21.9 GB with 20.4 GB in use by
+ * tensors (session 24), the rest half-resolution buffers that the full-resolution gradients cannot
+ * use. Recorded (apps/bench memory.ts --budget-gb, session 24's code): 21 GB holds with no buffer
+ * created again once warm, 20 GB with 13 (1.8 GB) a step, 19.5 with 15 (3.2 GB); recomputing every
+ * block, 12 GB holds with 19 (6.5 GB) a step instead of 16.8 GB allocated. (Session 25's step holds
+ * 17.4 GB of live tensors: 19.5 GB holds with one, 0.5 GB.) Each destroyed buffer is created again
  * where its size is next needed: Dawn's creation and zero-initialisation, counted by
  * {@link gpuPoolStats}. (Destroying the least recently freed first took 249 buffers, 1.0 GB, a step,
  * mostly small ones, for the same 20 GB.) A destroyed buffer's memory returns to the device only
