@@ -7,7 +7,7 @@ import {
   SCALE_ADD_LEAKY_RELU, seGateOf, squeezeExcite, sumRows, updateRunningStats, UPSAMPLE_CONCAT,
 } from './ops';
 import { parameterSpecs, summarizeModel, type ParamSpec } from './summary';
-import { forgetSavedOutput, freeGradientsEarly } from './tape';
+import { forgetSavedOutput, freeGradientsEarly, freeShapeOnlySaved } from './tape';
 
 /** A built network: its configuration and its tf variables, in creation order. */
 export interface AnatomyNetModel {
@@ -359,11 +359,18 @@ class TensorOps implements NetOps<tf.Tensor5D> {
     this.refs.set(x, (this.refs.get(x) ?? 0) + 1);
   }
 
-  /** In eval mode, frees a tensor after its last use; in training the gradient tape owns them. */
+  /**
+   * Frees a tensor after its last use, in training too: what a gradient needs, the tape saved as a
+   * handle of its own (the forward's tidy would otherwise hold every activation to its end, which
+   * was the whole-volume step's peak).
+   */
   release(x: tf.Tensor5D): void {
     const n = (this.refs.get(x) ?? 0) - 1;
     this.refs.set(x, n);
-    if (n <= 0 && !this.training && x !== this.external) x.dispose();
+    if (n <= 0 && x !== this.external) {
+      x.dispose();
+      if (this.training) freeShapeOnlySaved();
+    }
   }
 }
 

@@ -27,10 +27,26 @@ const wrapped = new WeakSet<object>();
  * Kernels whose gradient reads only the shapes of the tensors the forward saved for it (tfjs's
  * Reshape, Slice and PadV2; Sum and Mean, tfjs's or @anatomynet/compute's broadcast). tfjs keeps
  * the tensors themselves: a Reshape after the SE's product kept that 1.8 GB of a 178x302x225 step
- * to its backward pass, which nothing else needed. Freed once the forward has run, their shapes
- * stay readable.
+ * to its backward pass, which nothing else needed.
  */
 const SHAPE_ONLY_SAVED = new Set(['Reshape', 'Slice', 'PadV2', 'Sum', 'Mean']);
+
+/** How far {@link freeShapeOnlySaved} has gone through each tape. */
+const scanned = new WeakMap<TapeNode[], number>();
+
+/**
+ * Frees what the {@link SHAPE_ONLY_SAVED} nodes recorded since the last call saved (their shapes stay
+ * readable). A network calls it as it drops tensors, so that such a copy does not outlive the
+ * tensor; {@link freeGradientsEarly} calls it for the rest. No-op outside a gradient computation.
+ */
+export function freeShapeOnlySaved(): void {
+  const tape = activeTape();
+  if (!tape) return;
+  for (let i = scanned.get(tape) ?? 0; i < tape.length; i++) {
+    if (SHAPE_ONLY_SAVED.has(tape[i].kernelName)) for (const t of tape[i].saved ?? []) t.dispose();
+  }
+  scanned.set(tape, tape.length);
+}
 
 /**
  * Frees what the tape saved of `y` for the gradient of the kernel that just made it, where the
@@ -58,6 +74,7 @@ function activeTape(): TapeNode[] | null {
 export function freeGradientsEarly(): void {
   const tape = activeTape();
   if (!tape) return;
+  freeShapeOnlySaved();
   // ids of the tensors given a gradient so far in this pass, and the later gradients tfjs has summed
   // into the first by the time the next gradient function runs
   const received = new Set<number>();
@@ -70,7 +87,6 @@ export function freeGradientsEarly(): void {
     const inner = node.gradient;
     if (!inner || wrapped.has(node)) continue;
     wrapped.add(node);
-    if (SHAPE_ONLY_SAVED.has(node.kernelName)) for (const t of node.saved ?? []) t.dispose();
     node.gradient = function (this: TapeNode | undefined, dys) {
       freeSummed();
       const fns = inner(dys);
