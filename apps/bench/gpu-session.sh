@@ -70,10 +70,10 @@ fits() {
 # The segments whose activations the whole-volume training step keeps (the rest is recomputed in the
 # backward pass): recomputing the decoder's and the output's saves no memory, enc3's 1.3 GB
 # (apps/bench/src/memory.ts: 20.2 GB allocated at most, best fit, in session 18; 17.8 GB in session
-# 24, 16.9 in session 25)
+# 24, 15.4 in session 25)
 KEEP=${KEEP:-out,dec0.b0,dec1.b0,dec2.b0,enc3.b0}
 # 'more' keeps enc2 and enc1 as well, 'none' recomputes nothing: less work, more memory (predicted in
-# session 25 with the H100's tilings: KEEP 16.9 GB, 'more' 20.1, 'none' 21.1 of the target's 24), so
+# session 25 with the H100's tilings: KEEP 15.4 GB, 'more' 17.6, 'none' 18.4 of the target's 24), so
 # which of them stays within 24 GB on the GPU decides what the trainer advises
 KEEP_MORE=${KEEP_MORE:-$KEEP,enc2.b0,enc1.b0}
 # whole-volume training step, blocks recomputed in the backward pass but those of KEEP, the buffer pool
@@ -81,8 +81,8 @@ KEEP_MORE=${KEEP_MORE:-$KEEP,enc2.b0,enc1.b0}
 # KEEP; with the tensor peak and kernel profile); every segment recomputed ('all', the trainer's
 # --recompute: 0.81 s and 34.3 GB on 2026-11-28, before best fit and the strided upsampling gradient);
 # enc2 and enc1 kept too ('more', KEEP_MORE); nothing recomputed ('none'); nothing recomputed within a
-# budget of BUDGET_GB (default 19.5; 'budget', the trainer's --gpu-memory-gb: 19.5 GB recorded in
-# session 25 against none's 21.1, one 0.5 GB buffer created anew a step: whether the device holds it);
+# budget of BUDGET_GB (default 16.5; 'budget', the trainer's --gpu-memory-gb: 16.6 GB recorded in
+# session 25 against none's 18.4, 80 buffers, 4.2 GB, created anew a step: what that costs);
 # tfjs's exact sizes ('exact', --no-gpu-best-fit: its peak against bound's and the prediction above);
 # capped at 0 GiB ('cap0', --gpu-pool-gb 0), kept ('keep'), and kept with Dawn's lazy
 # zero-initialisation of new buffers off ('noclear'). 'nowino' is 'bound' on the H100's tilings
@@ -107,7 +107,7 @@ recompute() {
   [ $v = all ] && flags="--bound-pool --no-train-profile" && keep="" && limit=$((limit + 15))
   [ $v = more ] && flags="--bound-pool --no-train-profile" && keep="--keep-segments $KEEP_MORE" && limit=$((limit + 15))
   [ $v = none ] && flags="--bound-pool --no-train-profile" && keep="" && rec=--no-recompute && limit=$((limit + 15))
-  [ $v = budget ] && flags="--bound-pool --no-train-profile --memory-budget-gb ${BUDGET_GB:-19.5}" && keep="" && rec=--no-recompute && limit=$((limit + 15))
+  [ $v = budget ] && flags="--bound-pool --no-train-profile --memory-budget-gb ${BUDGET_GB:-16.5}" && keep="" && rec=--no-recompute && limit=$((limit + 15))
   [ $v = exact ] && flags="--bound-pool --no-best-fit --no-train-profile" && limit=$((limit + 15))
   [ $v = noclear ] && envs="ANATOMYNET_DAWN_FLAGS=disable-dawn-features=lazy_clear_resource_on_first_use"
   [ $v = cap0 ] && flags="--pool-cap-gb 0 --no-train-profile"

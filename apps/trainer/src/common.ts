@@ -31,7 +31,7 @@ export function withBackendOption<T>(y: Argv<T>) {
     .option('recompute', {
       type: 'boolean',
       default: false,
-      describe: 'run each block again in the backward pass instead of keeping its activations: a fraction of the memory for about a third more compute (whole volumes on a GPU: a 178x302x225 step of the reference network allocates at most 17.1 GB with it, 21.1 GB without, npm run bench:memory)',
+      describe: 'run each block again in the backward pass instead of keeping its activations: a fraction of the memory for about a third more compute (whole volumes on a GPU: a 178x302x225 step of the reference network allocates at most 14.2 GB with it, 18.3 GB without, npm run bench:memory)',
     })
     .option('keep-segments', {
       type: 'string',
@@ -43,12 +43,12 @@ export function withBackendOption<T>(y: Argv<T>) {
     })
     .option('gpu-memory-gb', {
       type: 'number',
-      describe: 'webgpu: keep what is allocated on the GPU (live tensors and freed buffers kept for reuse) within this many GB (10^9 bytes) where the live tensors allow: before a buffer is created past it, the largest freed buffers are destroyed (default: no limit). A 178x302x225 step without --recompute allocates at most 21.1 GB for 17.4 GB of live tensors; with --gpu-memory-gb 19.5, 19.5 GB, creating one buffer (0.5 GB) again a step (npm run bench:memory --budget-gb)',
+      describe: 'webgpu: keep what is allocated on the GPU (live tensors and freed buffers kept for reuse) within this many GB (10^9 bytes) where the live tensors allow: before a buffer is created past it, the largest freed buffers are destroyed (default: no limit). A 178x302x225 step without --recompute allocates at most 18.3 GB for 16.2 GB of live tensors; with --gpu-memory-gb 17, 16.9 GB, creating no buffer again once settled; at 16.5, 80 buffers (4.2 GB) a step (npm run bench:memory --budget-gb, H100 tilings)',
     })
     .option('gpu-best-fit', {
       type: 'boolean',
       default: true,
-      describe: 'webgpu: a request of 1 MiB or more with no freed buffer of its size takes one up to twice as large: a 178x302x225 --recompute step allocates at most 17.1 GB instead of 26.1 GB (npm run bench:memory; --no-gpu-best-fit: tfjs\'s exact sizes)',
+      describe: 'webgpu: a request of 1 MiB or more with no freed buffer of its size takes one up to twice as large: a 178x302x225 --recompute step allocates at most 14.2 GB instead of 26.1 GB (npm run bench:memory; --no-gpu-best-fit: tfjs\'s exact sizes)',
     })
     .option('gpu-tilings', {
       type: 'string',

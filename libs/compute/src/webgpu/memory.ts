@@ -296,8 +296,9 @@ export function useBestFitGpuBuffers(on: boolean, minBytes = BEST_FIT_MIN_BYTES)
  * tensors (session 24), the rest half-resolution buffers that the full-resolution gradients cannot
  * use. Recorded (apps/bench memory.ts --budget-gb, session 24's code): 21 GB holds with no buffer
  * created again once warm, 20 GB with 13 (1.8 GB) a step, 19.5 with 15 (3.2 GB); recomputing every
- * block, 12 GB holds with 19 (6.5 GB) a step instead of 16.8 GB allocated. (Session 25's step holds
- * 17.4 GB of live tensors: 19.5 GB holds with one, 0.5 GB.) Each destroyed buffer is created again
+ * block, 12 GB holds with 19 (6.5 GB) a step instead of 16.8 GB allocated. (Session 25's step
+ * without recomputation allocates 18.3 GB for 16.2 GB of live tensors: 17 GB holds with no buffer
+ * created again, 16.5 GB with 80, 4.2 GB.) Each destroyed buffer is created again
  * where its size is next needed: Dawn's creation and zero-initialisation, counted by
  * {@link gpuPoolStats}. (Destroying the least recently freed first took 249 buffers, 1.0 GB, a step,
  * mostly small ones, for the same 20 GB.) A destroyed buffer's memory returns to the device only
