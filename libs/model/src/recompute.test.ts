@@ -140,8 +140,8 @@ describe('training forward memory', () => {
   // the end of the forward is what the tape saved for gradients (and not for a shape only) and the
   // output. Before session 25 the forward's tidy held every activation to its end (the paper's
   // configuration here: 2.6 MB live where the tape saved 2.1 MB, Reshapes' and Sums' copies included).
-  it.each(Object.keys(CONFIGS))('live tensors at the forward\'s end are what the tape saved, and the output (%s)', (name) => {
-    const m = buildModel(CONFIGS[name], { seed: 3 });
+  it.each(Object.entries(CONFIGS))('live tensors at the forward\'s end are what the tape saved, and the output (%s)', (_, cfg) => {
+    const m = buildModel(cfg, { seed: 3 });
     const x = tf.randomUniform([1, ...SHAPE, 1], 0, 1, 'float32', 5);
     const base = tf.memory().numBytes;
     let live = -1;
