@@ -135,6 +135,19 @@ describe('recomputation in the backward pass', () => {
   });
 });
 
+/** An identity op whose gradient records the bytes tfjs holds when the backward pass reaches it. */
+function bytesProbe(): { op: (t: tf.Tensor) => tf.Tensor; bytes: () => number } {
+  let bytes = -1;
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
+    value: (args[0] as tf.Tensor).mul(1),
+    gradFunc: (dy: tf.Tensor) => {
+      bytes = tf.memory().numBytes;
+      return dy.mul(1);
+    },
+  }));
+  return { op: (t) => op(t) as tf.Tensor, bytes: () => bytes };
+}
+
 describe('training forward memory', () => {
   // Each activation the network has finished with is freed at once, as in eval mode: what stays to
   // the end of the forward is what the tape saved for gradients (and not for a shape only) and the
@@ -179,22 +192,15 @@ describe('freeGradientsEarly', () => {
     const weights = tf.randomNormal([n], 0, 1, 'float32', 8);
     // bytes held when the gradient reaches v's own op, after mul's gradient is done
     const bytesAtFirstOp = (early: boolean): number => {
-      let bytes = -1;
-      const first = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
-        value: (args[0] as tf.Tensor).mul(1),
-        gradFunc: (dy: tf.Tensor) => {
-          bytes = tf.memory().numBytes;
-          return dy.mul(1);
-        },
-      }));
+      const first = bytesProbe();
       const { value, grads } = tf.variableGrads(() => {
         // mul's dy is Sum's gradient, n floats; weights are a constant, so tfjs asks mul for one gradient only
-        const loss = tf.sum(tf.mul(first(v), weights)) as tf.Scalar;
+        const loss = tf.sum(tf.mul(first.op(v), weights)) as tf.Scalar;
         if (early) freeGradientsEarly();
         return loss;
       }, [v]);
       tf.dispose([value, ...Object.values(grads)]);
-      return bytes;
+      return first.bytes();
     };
     const plain = bytesAtFirstOp(false);
     const early = bytesAtFirstOp(true);
@@ -211,23 +217,16 @@ describe('freeGradientsEarly', () => {
     const base = tf.memory().numBytes;
     // u used by `uses` products: tfjs sums u's gradients one by one and keeps all but the first to the end
     const run = (early: boolean, uses: number) => {
-      let bytes = -1;
-      const probe = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
-        value: (args[0] as tf.Tensor).mul(1),
-        gradFunc: (dy: tf.Tensor) => {
-          bytes = tf.memory().numBytes - base;
-          return dy.mul(1);
-        },
-      }));
+      const probe = bytesProbe();
       const { value, grads } = tf.variableGrads(() => {
-        const u = probe(v);
+        const u = probe.op(v);
         const loss = tf.addN(ws.slice(0, uses).map((w) => tf.sum(tf.mul(u, w)))) as tf.Scalar;
         if (early) freeGradientsEarly();
         return loss;
       }, [v]);
       const g = grads[v.name].dataSync().slice();
       tf.dispose([value, ...Object.values(grads)]);
-      return { bytes, g };
+      return { bytes: probe.bytes() - base, g };
     };
     for (const uses of [2, 4]) expect(run(true, uses).g).toEqual(run(false, uses).g);
     // bytes held at u's gradient per further use of u: two n-float tensors while tfjs kept the later
@@ -242,15 +241,8 @@ describe('freeGradientsEarly', () => {
     const n = 1200;
     const v = tf.variable(tf.randomNormal([n], 0, 1, 'float32', 14));
     const run = (early: boolean) => {
-      let bytes = -1;
       // the loss's own gradient, the first of the backward pass: what the forward left held
-      const last = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
-        value: (args[0] as tf.Tensor).mul(1),
-        gradFunc: (dy: tf.Tensor) => {
-          bytes = tf.memory().numBytes;
-          return dy.mul(1);
-        },
-      }));
+      const last = bytesProbe();
       const { value, grads } = tf.variableGrads(() => {
         // dropped as a network releases what it no longer needs: only the tape's saved copies of
         // p's data (Reshape's), the slice's (PadV2's) and the padded (Sum's) still hold them
@@ -258,14 +250,14 @@ describe('freeGradientsEarly', () => {
         const r = tf.reshape(p, [12, 100]);
         const s = tf.slice(r, [1, 0], [10, 100]);
         const padded = tf.pad(s, [[0, 2], [0, 0]]);
-        const loss = last(tf.sum(padded)) as tf.Scalar;
+        const loss = last.op(tf.sum(padded)) as tf.Scalar;
         tf.dispose([p, r, s, padded]);
         if (early) freeGradientsEarly();
         return loss;
       }, [v]);
       const g = grads[v.name].dataSync().slice();
       tf.dispose([value, ...Object.values(grads)]);
-      return { bytes, g };
+      return { bytes: last.bytes(), g };
     };
     const plain = run(false);
     const early = run(true);
