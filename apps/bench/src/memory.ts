@@ -98,7 +98,7 @@ const argv = await yargs(hideBin(process.argv))
     describe: `buffer pools, comma-separated: ${Object.keys(POOLS).join(', ')} (the trainer's default, its --no-gpu-best-fit, its --gpu-pool-gb 0)`,
   })
   .option('keep-segments', { type: 'string', describe: 'with --recompute: segments not recomputed, comma-separated (enc0.b0 ... enc3.b0, dec2.b0 ... dec0.b0, out): their activations kept, for speed' })
-  .option('steps', { type: 'number', default: 3, describe: 'steps recorded per figure: the peaks are the most over all of them, the buffers created those of the last (settled) one' })
+  .option('steps', { type: 'number', default: 6, describe: 'steps recorded per figure: the peaks are the most over all of them, the buffers created those of the last (settled) one (a recomputed whole-volume step\'s pool grows for four)' })
   .option('tilings', { type: 'string', describe: 'tuned tilings JSON (npm run bench --save-tilings): their kernels\' scratch buffers, as on that GPU' })
   .option('budget-gb', { type: 'number', describe: 'the trainer\'s --gpu-memory-gb: free buffers destroyed before a creation would take the allocation past this many GB (1e9 bytes)' })
   .option('binding-gib', { type: 'number', describe: 'the recorded GPU\'s largest storage binding, which bounds the Winograd kernel\'s chunks (2 on an H100 or H200; default: this adapter\'s)' })
