@@ -50,6 +50,21 @@ test('bench:memory --budget-gb: what is allocated stays within the budget, free 
   expect(r.buffersEvicted).toBeLessThan(100);
 }, 150_000);
 
+// Researchers' ablations: any of libs/losses' losses in the recorded step (at 178x302x225 without
+// recomputation all of them stay within 18-21 GB, session 25); an unknown one refused by name
+test('bench:memory --loss records the step with another loss and refuses an unknown one', (ctx) => {
+  const args = (loss: string) => ['--import', 'tsx', join(root, 'apps/bench/src/memory.ts'), '--shapes', '16x32x32', '--steps', '2', '--pools', 'cap0', '--loss', loss];
+  const run = spawnSync(process.execPath, args('exp-log'), { cwd: root, encoding: 'utf8', timeout: 120_000 });
+  if (run.status === 2 && /needs a WebGPU adapter/.test(run.stderr)) ctx.skip();
+  expect(run.status, run.stderr).toBe(0);
+  const j = JSON.parse(run.stdout);
+  expect(j.loss).toBe('exp-log (libs/losses defaults)');
+  expect(j.results[0].inUsePeakBytes).toBeGreaterThan(0);
+  const bad = spawnSync(process.execPath, args('hinge'), { cwd: root, encoding: 'utf8', timeout: 60_000 });
+  expect(bad.status).toBe(1);
+  expect(bad.stderr).toMatch(/Invalid values:[\s\S]*loss[\s\S]*hinge/);
+}, 150_000);
+
 test('bench:memory refuses a missing config file on one line, before starting a backend', () => {
   const run = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'apps/bench/src/memory.ts'), '--config', join(root, 'no-such-config.json')], {
     cwd: root, encoding: 'utf8', timeout: 60_000,

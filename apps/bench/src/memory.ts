@@ -9,6 +9,7 @@ import {
   useBestFitGpuBuffers, withoutGpuExecution, assumeBindingLimit,
 } from '@anatomynet/compute';
 import { buildModel, DEFAULT_MODEL_CONFIG, readModelConfigFile, recomputeOption, trainStep, type ModelConfig, type Recompute } from '@anatomynet/model';
+import { LOSS_NAMES, type LossName } from '@anatomynet/losses';
 import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
@@ -33,7 +34,7 @@ const gb = (bytes: number) => `${(bytes / 1e9).toFixed(2)} GB`;
  * the trainer does: the most bytes allocated in each and in all, the most in use, and what the last
  * (settled) step created. The model, made here, holds garbage afterwards.
  */
-async function stepMemory(cfg: ModelConfig, shape: Dhw, recompute: Recompute, pool: PoolName, steps: number, budgetBytes?: number) {
+async function stepMemory(cfg: ModelConfig, shape: Dhw, recompute: Recompute, pool: PoolName, steps: number, lossName: LossName, budgetBytes?: number) {
   const { bestFit, capBytes } = POOLS[pool];
   trimGpuBufferPool();
   useBestFitGpuBuffers(bestFit);
@@ -44,7 +45,7 @@ async function stepMemory(cfg: ModelConfig, shape: Dhw, recompute: Recompute, po
     const x = tf.randomNormal([1, ...shape, 1], 0, 1, 'float32', 5);
     const target = referenceTarget(x, cfg.numClasses);
     const opt = referenceOptimizer();
-    const loss = trainerLossTo(target);
+    const loss = trainerLossTo(target, lossName);
     try {
       const allocatedPerStep: number[] = [];
       let inUsePeak = 0;
@@ -100,6 +101,7 @@ const argv = await yargs(hideBin(process.argv))
   .option('keep-segments', { type: 'string', describe: 'with --recompute: segments not recomputed, comma-separated (enc0.b0 ... enc3.b0, dec2.b0 ... dec0.b0, out): their activations kept, for speed' })
   .option('steps', { type: 'number', default: 6, describe: 'steps recorded per figure: the peaks are the most over all of them, the buffers created those of the last (settled) one (a recomputed whole-volume step\'s pool grows for four)' })
   .option('tilings', { type: 'string', describe: 'tuned tilings JSON (npm run bench --save-tilings): their kernels\' scratch buffers, as on that GPU' })
+  .option('loss', { type: 'string', default: 'dice+focal', choices: LOSS_NAMES, describe: 'the training loss (libs/losses, its defaults; the trainer\'s default: dice+focal)' })
   .option('budget-gb', { type: 'number', describe: 'the trainer\'s --gpu-memory-gb: free buffers destroyed before a creation would take the allocation past this many GB (1e9 bytes)' })
   .option('binding-gib', { type: 'number', describe: 'the recorded GPU\'s largest storage binding, which bounds the Winograd kernel\'s chunks (2 on an H100 or H200; default: this adapter\'s)' })
   .check((a) => {
@@ -142,7 +144,7 @@ const rows: Record<string, unknown>[] = [];
 for (const shape of parseShapes(argv.shapes)) {
   for (const pool of argv.pools.split(',') as PoolName[]) {
     const t0 = performance.now();
-    const m = await stepMemory(cfg, shape, recompute, pool, argv.steps, argv.budgetGb == null ? undefined : argv.budgetGb * 1e9).catch((e: Error) => fail(`${shape.join('x')} ${pool}: ${e.message}`));
+    const m = await stepMemory(cfg, shape, recompute, pool, argv.steps, argv.loss as LossName, argv.budgetGb == null ? undefined : argv.budgetGb * 1e9).catch((e: Error) => fail(`${shape.join('x')} ${pool}: ${e.message}`));
     rows.push({ shape, recompute, pool, ...m });
     progress(
       `${shape.join('x')} ${pool}: at most ${gb(m.allocatedPeakBytes)} allocated (steps: ${m.allocatedPeakPerStep.map(gb).join(', ')}), ` +
@@ -155,7 +157,7 @@ process.stdout.write(`${JSON.stringify({
   config: argv.config ?? 'reference (DEFAULT_MODEL_CONFIG)',
   tilings: argv.tilings ?? null,
   optimizer: 'RMSprop (npm run bench\'s)',
-  loss: REFERENCE_LOSS,
+  loss: argv.loss === 'dice+focal' ? REFERENCE_LOSS : `${argv.loss} (libs/losses defaults)`,
   results: rows,
 })}\n`);
 process.exit(0);

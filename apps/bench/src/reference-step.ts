@@ -2,7 +2,7 @@
 // network and optimizer, with the trainer's default loss against a fixed label pattern.
 import * as tf from '@tensorflow/tfjs';
 import { rmspropOptimizer } from '@anatomynet/compute';
-import { buildLoss } from '@anatomynet/losses';
+import { buildLoss, type LossName } from '@anatomynet/losses';
 
 export type Dhw = [number, number, number];
 
@@ -16,12 +16,13 @@ export function parseShapes(s: string): Dhw[] {
 
 /**
  * The loss the trainer optimises by default (libs/training's run config): the paper's Dice + focal
- * (libs/losses, with its defaults), here against `target` (voxels x classes). Before 2026-11-28
- * (session 24) the benchmarks stepped a composed soft Dice instead.
+ * (libs/losses, with its defaults), here against `target` (voxels x classes); `name` another of
+ * libs/losses' (bench:memory --loss). Before 2026-11-28 (session 24) the benchmarks stepped a
+ * composed soft Dice instead.
  */
 export const REFERENCE_LOSS = 'dice+focal (libs/losses defaults, the trainer\'s default loss)';
-export function trainerLossTo(target: tf.Tensor2D) {
-  const loss = buildLoss({ name: 'dice+focal' });
+export function trainerLossTo(target: tf.Tensor2D, name: LossName = 'dice+focal') {
+  const loss = buildLoss({ name });
   return (p: tf.Tensor5D): tf.Scalar => tf.tidy(() => loss(p.reshape([-1, p.shape[4]]), target));
 }
 
