@@ -70,6 +70,16 @@ describe('trainer train', () => {
     expect(existsSync(db)).toBe(false);
   });
 
+  test('--gpu-memory-gb 0 exits 1 asking for a positive number, before any training', async () => {
+    const db = join(root, 'never-budget.db');
+    const config = join(root, 'budget-defaults.json');
+    writeFileSync(config, '{}');
+    const r = await trainer('train', '--config', config, '--gpu-memory-gb', '0', '--dataset', join(root, 'no-dataset'), '--db', db, '--backend', 'cpu');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('--gpu-memory-gb 0: give a positive number of GB');
+    expect(existsSync(db)).toBe(false);
+  });
+
   test('--keep-segments without --recompute exits 1 saying so, before any training', async () => {
     const db = join(root, 'never2.db');
     const r = await trainer('train', '--keep-segments', 'out', '--dataset', join(root, 'no-dataset'), '--db', db, '--backend', 'cpu');

@@ -95,10 +95,10 @@ export async function startBackend(
   prefer?: string, threads?: number, gpu: GpuArgs = {},
 ): Promise<{ name: string; adapter?: string; gpuTilings?: string; choice: BackendChoice }> {
   const { gpuPoolGb, gpuMemoryGb, gpuBestFit = true } = gpu;
-  const choice = await selectBackend({ prefer: prefer as BackendChoice['backend'] | undefined });
   if (gpuPoolGb !== undefined && !(gpuPoolGb >= 0)) throw new Error(`--gpu-pool-gb ${gpuPoolGb}: give a number of GiB, 0 or more`);
-  if (choice.backend === 'webgpu' && gpuPoolGb !== undefined) capGpuBufferPool(gpuPoolGb * 2 ** 30);
   if (gpuMemoryGb !== undefined && !(gpuMemoryGb > 0)) throw new Error(`--gpu-memory-gb ${gpuMemoryGb}: give a positive number of GB`);
+  const choice = await selectBackend({ prefer: prefer as BackendChoice['backend'] | undefined });
+  if (choice.backend === 'webgpu' && gpuPoolGb !== undefined) capGpuBufferPool(gpuPoolGb * 2 ** 30);
   if (choice.backend === 'webgpu') {
     useBestFitGpuBuffers(gpuBestFit);
     limitGpuMemory(gpuMemoryGb === undefined ? undefined : gpuMemoryGb * 1e9);
