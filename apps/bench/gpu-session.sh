@@ -76,16 +76,17 @@ KEEP=${KEEP:-out,dec0.b0,dec1.b0,dec2.b0,enc3.b0}
 # session 25 with the H100's tilings: KEEP 15.4 GB, 'more' 17.6, 'none' 18.4 of the target's 24), so
 # which of them stays within 24 GB on the GPU decides what the trainer advises
 KEEP_MORE=${KEEP_MORE:-$KEEP,enc2.b0,enc1.b0}
-# whole-volume training step, blocks recomputed in the backward pass but those of KEEP, the buffer pool
-# bounded after each step and served best fit ('bound', the trainer's --recompute --keep-segments
-# KEEP; with the tensor peak and kernel profile); every segment recomputed ('all', the trainer's
+# whole-volume training step, nothing recomputed, the buffer pool bounded after each step and served
+# best fit ('none', the trainer's defaults: the fastest step, and since session 25 18.4 GB recorded,
+# so first, with the tensor peak and kernel profile); blocks recomputed in the backward pass but those
+# of KEEP ('bound', the trainer's --recompute --keep-segments KEEP); every segment recomputed ('all', the trainer's
 # --recompute: 0.81 s and 34.3 GB on 2026-11-28, before best fit and the strided upsampling gradient);
-# enc2 and enc1 kept too ('more', KEEP_MORE); nothing recomputed ('none'); nothing recomputed within a
+# enc2 and enc1 kept too ('more', KEEP_MORE); nothing recomputed within a
 # budget of BUDGET_GB (default 16.5; 'budget', the trainer's --gpu-memory-gb: 16.6 GB recorded in
 # session 25 against none's 18.4, 80 buffers, 4.2 GB, created anew a step: what that costs);
 # tfjs's exact sizes ('exact', --no-gpu-best-fit: its peak against bound's and the prediction above);
 # capped at 0 GiB ('cap0', --gpu-pool-gb 0), kept ('keep'), and kept with Dawn's lazy
-# zero-initialisation of new buffers off ('noclear'). 'nowino' is 'bound' on the H100's tilings
+# zero-initialisation of new buffers off ('noclear'). 'nowino' is 'none' on the H100's tilings
 # alone, on a Hopper GPU: the whole-volume forward and step without the Winograd winners tuned
 # above, by the wall clock (the tuner times GPU kernels only, not JavaScript recording the chunks).
 # 'keep' also shows where the step's CPU time goes: its timed steps run under V8's sampling
@@ -102,11 +103,11 @@ smi_stop() {
 recompute() {
   local v=$1 flags="--no-bound-pool --no-train-profile" envs="" limit=${RECOMPUTE_TIMEOUT:-45} keep="--keep-segments $KEEP" tilings="$OUT/tilings.json"
   local rec=--recompute
-  [ $v = bound ] && flags="--bound-pool" && limit=$((limit + 30))
-  [ $v = nowino ] && flags="--bound-pool --no-train-profile" && tilings="$d/tilings-h100.json" && limit=$((limit + 15))
+  [ $v = bound ] && flags="--bound-pool --no-train-profile" && limit=$((limit + 15))
+  [ $v = nowino ] && flags="--bound-pool --no-train-profile" && keep="" && rec=--no-recompute && tilings="$d/tilings-h100.json" && limit=$((limit + 15))
   [ $v = all ] && flags="--bound-pool --no-train-profile" && keep="" && limit=$((limit + 15))
   [ $v = more ] && flags="--bound-pool --no-train-profile" && keep="--keep-segments $KEEP_MORE" && limit=$((limit + 15))
-  [ $v = none ] && flags="--bound-pool --no-train-profile" && keep="" && rec=--no-recompute && limit=$((limit + 15))
+  [ $v = none ] && flags="--bound-pool" && keep="" && rec=--no-recompute && limit=$((limit + 30))
   [ $v = budget ] && flags="--bound-pool --no-train-profile --memory-budget-gb ${BUDGET_GB:-16.5}" && keep="" && rec=--no-recompute && limit=$((limit + 15))
   [ $v = exact ] && flags="--bound-pool --no-best-fit --no-train-profile" && limit=$((limit + 15))
   [ $v = noclear ] && envs="ANATOMYNET_DAWN_FLAGS=disable-dawn-features=lazy_clear_resource_on_first_use"
@@ -121,8 +122,8 @@ recompute() {
   stamp "recompute $v rc=$rc $(grep -E 'forward|train step|failed' "$OUT/recompute-$v.err" | grep -v kernels | cut -c1-200 | tr '\n' ' ') $(smi_stop $v)"
   pack
 }
-recompute bound
 recompute none
+recompute bound
 case "$tune" in *tilings-h100.json*) recompute nowino ;; esac
 # GPU memory of the whole-volume step predicted on this device without running it (bench:memory:
 # the same allocations as a run, replayed without submitting), to set beside the measured peaks
