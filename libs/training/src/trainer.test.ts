@@ -42,6 +42,8 @@ describe('trainRun', () => {
     expect(byOrgan.Mandible).toBeGreaterThanOrEqual(0.9);
     expect(byOrgan.Parotid_L).toBeGreaterThanOrEqual(0.9);
     expect((await store.getRun(r.runId))!.status).toBe('FINISHED');
+    // GPU memory is tracked on webgpu only (trainer-webgpu.test.ts)
+    expect(await store.metricSeries(r.runId, 'gpu/allocated_gb')).toEqual([]);
     await store.close();
   }, 600_000);
 

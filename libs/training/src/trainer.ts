@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { boundGpuBufferPool, momentumOptimizer, rmspropOptimizer } from '@anatomynet/compute';
+import { boundGpuBufferPool, gpuMemoryPeaks, momentumOptimizer, rmspropOptimizer } from '@anatomynet/compute';
 import { writeNifti, writeFileAtomic } from '@anatomynet/data';
 import { buildModel, trainStep, type AnatomyNetModel, type Recompute } from '@anatomynet/model';
 import { classWeights } from '@anatomynet/losses';
@@ -204,6 +204,7 @@ export async function trainRun(o: TrainOptions): Promise<TrainResult> {
       }
       const order = shuffled(trainIds, mulberry32(deriveSeed(cfg.seed, epoch)));
       let epochLoss = 0;
+      gpuMemoryPeaks(true);
       for (let pos = 0; pos < order.length; pos++) {
         const c = load(order[pos]);
         const sample = drawSample(c, cfg.data, mulberry32(deriveSeed(cfg.seed, epoch, pos + 1)));
@@ -227,6 +228,10 @@ export async function trainRun(o: TrainOptions): Promise<TrainResult> {
       }
       writer.log('train/epoch_loss', epoch, epochLoss / order.length);
       writer.log('train/lr', epoch, phase === 'rmsprop' ? cfg.schedule.rmspropLr : cfg.schedule.sgdLr);
+      // webgpu: the most GPU memory its steps held at once (tensors and the buffer pool), which the
+      // GPU's own limit or --gpu-memory-gb must fit (none off webgpu)
+      const gpuPeak = gpuMemoryPeaks().allocated;
+      if (gpuPeak > 0) writer.log('gpu/allocated_gb', epoch, gpuPeak / 1e9);
       state.epoch = epoch + 1;
       if ((epoch + 1) % cfg.validateEveryEpochs === 0 || epoch + 1 === epochs) {
         const valDice = await evaluated(async () => {
