@@ -34,7 +34,10 @@ const gb = (bytes: number) => `${(bytes / 1e9).toFixed(2)} GB`;
  * the trainer does: the most bytes allocated in each and in all, the most in use, and what the last
  * (settled) step created. The model, made here, holds garbage afterwards.
  */
-async function stepMemory(cfg: ModelConfig, shape: Dhw, recompute: Recompute, pool: PoolName, steps: number, lossName: LossName, budgetBytes?: number) {
+async function stepMemory(
+  cfg: ModelConfig, shape: Dhw, recompute: Recompute, pool: PoolName, o: { steps: number; loss: LossName; budgetBytes?: number },
+) {
+  const { steps, budgetBytes } = o;
   const { bestFit, capBytes } = POOLS[pool];
   trimGpuBufferPool();
   useBestFitGpuBuffers(bestFit);
@@ -45,7 +48,7 @@ async function stepMemory(cfg: ModelConfig, shape: Dhw, recompute: Recompute, po
     const x = tf.randomNormal([1, ...shape, 1], 0, 1, 'float32', 5);
     const target = referenceTarget(x, cfg.numClasses);
     const opt = referenceOptimizer();
-    const loss = trainerLossTo(target, lossName);
+    const loss = trainerLossTo(target, o.loss);
     try {
       const allocatedPerStep: number[] = [];
       let inUsePeak = 0;
@@ -141,10 +144,11 @@ if (argv.bindingGib != null) assumeBindingLimit(Math.min(argv.bindingGib * 2 ** 
 
 const a = choice.adapter;
 const rows: Record<string, unknown>[] = [];
+const budgetBytes = argv.budgetGb == null ? undefined : argv.budgetGb * 1e9;
 for (const shape of parseShapes(argv.shapes)) {
   for (const pool of argv.pools.split(',') as PoolName[]) {
     const t0 = performance.now();
-    const m = await stepMemory(cfg, shape, recompute, pool, argv.steps, argv.loss as LossName, argv.budgetGb == null ? undefined : argv.budgetGb * 1e9).catch((e: Error) => fail(`${shape.join('x')} ${pool}: ${e.message}`));
+    const m = await stepMemory(cfg, shape, recompute, pool, { steps: argv.steps, loss: argv.loss as LossName, budgetBytes }).catch((e: Error) => fail(`${shape.join('x')} ${pool}: ${e.message}`));
     rows.push({ shape, recompute, pool, ...m });
     progress(
       `${shape.join('x')} ${pool}: at most ${gb(m.allocatedPeakBytes)} allocated (steps: ${m.allocatedPeakPerStep.map(gb).join(', ')}), ` +

@@ -369,7 +369,7 @@ class TensorOps implements NetOps<tf.Tensor5D> {
     this.refs.set(x, n);
     if (n <= 0 && x !== this.external) {
       x.dispose();
-      if (this.training) freeShapeOnlySaved();
+      freeShapeOnlySaved();
     }
   }
 }

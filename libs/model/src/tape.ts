@@ -62,9 +62,13 @@ export function forgetSavedOutput(y: tf.Tensor): void {
   for (const t of node.saved ?? []) if (t.dataId === y.dataId) t.dispose();
 }
 
-/** The engine's active gradient tape (null outside a gradient computation). */
+/**
+ * The engine's active gradient tape; null outside a gradient computation (tfjs leaves the last
+ * tape in place after one ends).
+ */
 function activeTape(): TapeNode[] | null {
-  return (tf.engine() as unknown as { state: { activeTape: TapeNode[] | null } }).state.activeTape;
+  const state = (tf.engine() as unknown as { state: { activeTape: TapeNode[] | null; gradientDepth: number } }).state;
+  return state.gradientDepth > 0 ? state.activeTape : null;
 }
 
 /**
