@@ -37,7 +37,7 @@ const gb = (bytes: number) => `${(bytes / 1e9).toFixed(2)} GB`;
 async function stepMemory(
   cfg: ModelConfig, shape: Dhw, recompute: Recompute, pool: PoolName, o: { steps: number; loss: LossName; budgetBytes?: number },
 ) {
-  const { steps, budgetBytes } = o;
+  const { steps, loss: lossName, budgetBytes } = o;
   const { bestFit, capBytes } = POOLS[pool];
   trimGpuBufferPool();
   useBestFitGpuBuffers(bestFit);
@@ -48,7 +48,7 @@ async function stepMemory(
     const x = tf.randomNormal([1, ...shape, 1], 0, 1, 'float32', 5);
     const target = referenceTarget(x, cfg.numClasses);
     const opt = referenceOptimizer();
-    const loss = trainerLossTo(target, o.loss);
+    const loss = trainerLossTo(target, lossName);
     try {
       const allocatedPerStep: number[] = [];
       let inUsePeak = 0;

@@ -82,6 +82,10 @@ export interface GpuPoolStats {
   bytesEvicted: number;
 }
 
+function emptyPoolStats(): GpuPoolStats {
+  return { buffersCreated: 0, bytesCreated: 0, largerServed: 0, flushes: 0, buffersEvicted: 0, bytesEvicted: 0 };
+}
+
 /** Requests below this keep to buffers of their exact size (uniforms, small tensors: little to gain). */
 const BEST_FIT_MIN_BYTES = 1 << 20;
 
@@ -147,7 +151,7 @@ function poolState(m: BufferManagerLike): PoolState {
     peakAllocated: m.numBytesAllocated,
     peakInUse: m.numBytesUsed,
     bestFitMinBytes: Infinity,
-    stats: { buffersCreated: 0, bytesCreated: 0, largerServed: 0, flushes: 0, buffersEvicted: 0, bytesEvicted: 0 },
+    stats: emptyPoolStats(),
   };
   states.set(m, state);
   const acquire = m.acquireBuffer.bind(m);
@@ -290,20 +294,14 @@ export function useBestFitGpuBuffers(on: boolean, minBytes = BEST_FIT_MIN_BYTES)
 /**
  * From now on, keeps what the webgpu backend allocates (live tensors and the pool) within
  * `maxBytes` where the live tensors allow it (undefined: no budget): before a buffer is created past
- * it, free buffers are destroyed, the largest first (the fewest to create again). The pool otherwise
- * keeps buffers of sizes the current phase of a step cannot use: where a 178x302x225 step without
- * recomputation peaks, at the start of its backward pass, it allocated 21.9 GB with 20.4 GB in use by
- * tensors (session 24), the rest half-resolution buffers that the full-resolution gradients cannot
- * use. Recorded (apps/bench memory.ts --budget-gb, session 24's code): 21 GB holds with no buffer
- * created again once warm, 20 GB with 13 (1.8 GB) a step, 19.5 with 15 (3.2 GB); recomputing every
- * block, 12 GB holds with 19 (6.5 GB) a step instead of 16.8 GB allocated. (Session 25's step
- * without recomputation allocates 18.3 GB for 16.2 GB of live tensors: 17 GB holds with no buffer
- * created again, 16.5 GB with 80, 4.2 GB.) Each destroyed buffer is created again
- * where its size is next needed: Dawn's creation and zero-initialisation, counted by
- * {@link gpuPoolStats}. (Destroying the least recently freed first took 249 buffers, 1.0 GB, a step,
- * mostly small ones, for the same 20 GB.) A destroyed buffer's memory returns to the device only
- * once the GPU has finished the submitted work that reads it, so the device may briefly hold more
- * than tfjs counts.
+ * it, free buffers are destroyed, the largest first (the fewest to create again; the least recently
+ * freed first destroyed 249 buffers a step where the largest first destroyed 13). Best fit alone
+ * keeps buffers of sizes the current phase of a step cannot use: a 178x302x225 step without
+ * recomputation allocated 18.3 GB for 16.2 GB of live tensors; 17 GB held with no buffer created
+ * again, 16.5 GB with 80 (4.2 GB) a step (bench:memory --budget-gb; BENCHMARKS.md). Each destroyed
+ * buffer is created again where its size is next needed (Dawn's creation and zero-initialisation,
+ * counted by {@link gpuPoolStats}), and its memory returns to the device only once the GPU has
+ * finished the submitted work that reads it, so the device may briefly hold more than tfjs counts.
  */
 export function limitGpuMemory(maxBytes: number | undefined): void {
   const m = bufferManager();
@@ -314,5 +312,5 @@ export function limitGpuMemory(maxBytes: number | undefined): void {
 /** The pool's counters (zeros off webgpu); a copy. */
 export function gpuPoolStats(): GpuPoolStats {
   const m = bufferManager();
-  return { ...(m ? poolState(m).stats : { buffersCreated: 0, bytesCreated: 0, largerServed: 0, flushes: 0, buffersEvicted: 0, bytesEvicted: 0 }) };
+  return m ? { ...poolState(m).stats } : emptyPoolStats();
 }
