@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerCpuKernels, unregisterCpuKernels } from './cpu/kernels';
-import { rng } from './cpu/test-util';
+import { mulberry32 } from '@anatomynet/random';
 import { MOMENTUM_UPDATE, MOMENTUM_UPDATE_IN_PLACE, RMSPROP_UPDATE, RMSPROP_UPDATE_IN_PLACE } from './optimizer-kernels';
 import { FusedMomentumOptimizer, FusedRmspropOptimizer } from './optimizers';
 import { selectBackend } from './backend';
@@ -22,7 +22,7 @@ let uid = 0;
  * they were made from stay alive (and share their data) until the caller disposes them.
  */
 function makeVariables(seed: number, initials?: tf.Tensor[]): tf.Variable[] {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const id = uid++;
   return SHAPES.map((s, i) => {
     const init = tf.tensor(Float32Array.from({ length: s.reduce((a, b) => a * b, 1) }, () => r() * 2 - 1), s);
@@ -37,7 +37,7 @@ function makeVariables(seed: number, initials?: tf.Tensor[]): tf.Variable[] {
 function gradients(vars: tf.Variable[], k: number): tf.NamedTensorMap {
   const out: tf.NamedTensorMap = {};
   vars.forEach((v, i) => {
-    const r = rng(1000 + 17 * k + i);
+    const r = mulberry32(1000 + 17 * k + i);
     out[v.name] = tf.tensor(Float32Array.from({ length: v.size }, () => (r() - 0.4) * 10 ** (-1 - (i % 3))), v.shape);
   });
   return out;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { squaredDistance1d, squaredDistanceTransformMm } from './edt.js';
-import { seededRandom } from './test-helpers.js';
+import { mulberry32 } from '@anatomynet/random';
 import type { Shape3, SpacingMm } from './types.js';
 
 function bruteForce(features: Uint8Array, shape: Shape3, s: SpacingMm): Float64Array {
@@ -36,7 +36,7 @@ describe('squaredDistance1d', () => {
 
 describe('squaredDistanceTransformMm', () => {
   it('matches brute force on small random anisotropic volumes', () => {
-    const rnd = seededRandom(7);
+    const rnd = mulberry32(7);
     for (let trial = 0; trial < 12; trial++) {
       const shape: Shape3 = [2 + Math.floor(rnd() * 9), 2 + Math.floor(rnd() * 9), 1 + Math.floor(rnd() * 7)];
       const spacing: SpacingMm = [0.3 + rnd() * 2, 0.3 + rnd() * 2, 0.5 + rnd() * 3];

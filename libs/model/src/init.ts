@@ -1,3 +1,4 @@
+import { mulberry32Open } from '@anatomynet/random';
 import type { ParamSpec } from './summary';
 
 /** FNV-1a hash of a string, mixed with a seed: each parameter gets its own stream. */
@@ -8,18 +9,6 @@ function streamSeed(seed: number, name: string): number {
     h = Math.imul(h, 0x01000193);
   }
   return h >>> 0;
-}
-
-/** mulberry32: a small, fast, well-mixed 32-bit PRNG returning uniforms in (0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
-  };
 }
 
 /**
@@ -36,7 +25,7 @@ export function initialValues(spec: ParamSpec, seed: number, leakySlope: number)
   const gain = spec.init === 'he' ? 2 / (1 + leakySlope * leakySlope) : 1;
   // 0.8796 is the std of a unit normal truncated at +-2: dividing keeps the intended variance.
   const std = Math.sqrt(gain / spec.fanIn) / 0.87962566;
-  const rand = mulberry32(streamSeed(seed, spec.name));
+  const rand = mulberry32Open(streamSeed(seed, spec.name));
   for (let i = 0; i < n; ) {
     // Box-Muller gives two normals per pair of uniforms.
     const r = Math.sqrt(-2 * Math.log(rand()));

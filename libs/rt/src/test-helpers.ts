@@ -56,18 +56,6 @@ export function mulVec(a: Mat3, v: Vec3): Vec3 {
   return [a[0] * v[0] + a[1] * v[1] + a[2] * v[2], a[3] * v[0] + a[4] * v[1] + a[5] * v[2], a[6] * v[0] + a[7] * v[1] + a[8] * v[2]];
 }
 
-/** Mulberry32: a small seeded RNG in [0, 1). */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export function dice(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let inter = 0, sa = 0, sb = 0;
   for (let v = 0; v < a.length; v++) {

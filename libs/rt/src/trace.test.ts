@@ -3,7 +3,8 @@ import type { Mat3, Vec3 } from '@anatomynet/data';
 import { traceSlice } from './trace';
 import { fromInPlane, sliceFrame, type SliceGeometry } from './geometry';
 import { rasteriseRoi, type RtContour } from './rasterise';
-import { countOnes, grid, mulMat, rng, rotation } from './test-helpers';
+import { countOnes, grid, mulMat, rotation } from './test-helpers';
+import { mulberry32 } from '@anatomynet/random';
 
 /** Traces every slice of a mask to LPS contours, as the writer does. */
 function contoursOf(mask: Uint8Array, g: SliceGeometry): RtContour[] {
@@ -25,7 +26,7 @@ function expectRoundTrip(mask: Uint8Array, g: SliceGeometry): RtContour[] {
 
 /** Smoothed random blobs with holes and islands: threshold of a sum of random Gaussians. */
 function blobs(shape: Vec3, seed: number, count: number, threshold: number): Uint8Array {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const [nx, ny, nz] = shape;
   const centres = Array.from({ length: count }, () => [r() * nx, r() * ny, r() * nz, 1 + r() * 4, r() < 0.3 ? -1 : 1]);
   const m = new Uint8Array(nx * ny * nz);

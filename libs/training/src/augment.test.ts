@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { applyField, drawSamplingField, gaussianBlur2D, PUBLIC_CODE_AUGMENT, type AugmentConfig } from './augment';
-import { mulberry32 } from './random';
+import { mulberry32 } from '@anatomynet/random';
 
 const NONE: AugmentConfig = { probability: 1, rotationDeg: 0, scale: 0, shear: 0, translate: 0, elasticAlpha: 0, elasticSigma: 1, flipLR: 0 };
 

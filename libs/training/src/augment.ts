@@ -7,7 +7,7 @@
  * Volumes are `[nx, ny, nz]` with i fastest (see libs/data volume.ts); "axial slice" means fixed k, and
  * the i axis is the patient's left-right axis (true of axial HFS/FFS/HFP acquisitions the curator publishes).
  */
-import { type Rng, uniform } from './random';
+import { type Rng, uniform } from '@anatomynet/random';
 
 export interface AugmentConfig {
   /** Probability of applying the deformation at all. */

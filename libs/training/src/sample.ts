@@ -4,7 +4,7 @@
  */
 import { applyField, drawSamplingField } from './augment';
 import type { PreparedCase } from './dataset';
-import { type Rng } from './random';
+import { type Rng } from '@anatomynet/random';
 import type { DataConfig } from './run-config';
 
 export interface Sample {

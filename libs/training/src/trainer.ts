@@ -21,7 +21,7 @@ import type { MetricWriter, TrackingStore } from '@anatomynet/tracking';
 import { loadCheckpoint, saveCheckpoint, type LoopState } from './checkpoint';
 import { openDataset, prepareCase, trainingCases, type Dataset, type PreparedCase } from './dataset';
 import { evaluateOnSourceGrid, keepLargestComponents, nanMean, predictLabels, predictOnSourceGrid, validationDice } from './evaluate';
-import { deriveSeed, mulberry32 } from './random';
+import { deriveSeed, mulberry32 } from '@anatomynet/random';
 import { runConfigDigest, type RunConfig } from './run-config';
 import { drawSample } from './sample';
 

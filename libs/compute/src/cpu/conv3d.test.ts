@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Conv3dEngine } from './engine';
 import { conv3dGeometry } from './geometry';
-import { rng } from './test-util';
+import { mulberry32 } from '@anatomynet/random';
 import { registerCpuKernels, unregisterCpuKernels, cpuKernelsRegistered } from './kernels';
 
 type S5 = [number, number, number, number, number];
@@ -28,7 +28,7 @@ interface Case { x: S5; k: [number, number, number]; cin: number; cout: number; 
 
 /** Random shapes: odd sizes, strides 1 and 2, both paddings, channels not multiples of 4. */
 function randomCases(n: number, seed: number): Case[] {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const pick = <T>(xs: T[]): T => xs[Math.floor(r() * xs.length)];
   const out: Case[] = [];
   for (let i = 0; i < n; i++) {
@@ -46,7 +46,7 @@ function randomCases(n: number, seed: number): Case[] {
 
 /** Forward, dx, dw of one case, computed by whichever kernels are registered. */
 function runCase(c: Case, seed: number): { y: tf.Tensor; dx: tf.Tensor; dw: tf.Tensor } {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const x = randomTensor(c.x, r) as tf.Tensor5D;
   const w = randomTensor([...c.k, c.cin, c.cout], r) as tf.Tensor5D;
   const y = tf.conv3d(x, w, c.s, c.pad);
@@ -78,7 +78,7 @@ describe('wasm conv3d kernels against stock tfjs-cpu', () => {
   });
 
   it('tf.grad of a two-layer conv net matches the stock gradients (x and both filters)', () => {
-    const r = rng(7);
+    const r = mulberry32(7);
     const x = randomTensor([1, 9, 10, 11, 3], r);
     const w1 = randomTensor([3, 3, 3, 3, 6], r);
     const w2 = randomTensor([3, 3, 3, 6, 5], r);
@@ -105,7 +105,7 @@ describe('wasm conv3d kernels against stock tfjs-cpu', () => {
   });
 
   it.each([5, 9])('gives bit-identical results with 1 and 3 threads, and right ones with dilation 2 (Cin %i)', (cin) => {
-    const r = rng(11 + cin);
+    const r = mulberry32(11 + cin);
     const g = conv3dGeometry([1, 9, 8, 13, cin], [3, 3, 3, cin, 7], 1, 'same', 2);
     const x = Float32Array.from({ length: 9 * 8 * 13 * cin }, () => r() - 0.5);
     const w = Float32Array.from({ length: 27 * cin * 7 }, () => r() - 0.5);

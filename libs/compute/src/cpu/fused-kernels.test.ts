@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildModel, DEFAULT_MODEL_CONFIG, forward, normalizeGroups, predict, type ModelConfig } from '@anatomynet/model';
-import { composedSeGate, composedUpsampleConcat, fusedConvReference, normInputs, rng } from './test-util';
+import { composedSeGate, composedUpsampleConcat, fusedConvReference, normInputs } from './test-util';
+import { mulberry32 } from '@anatomynet/random';
 import { ADD_LEAKY_RELU, epilogueAffine, FUSED_CONV3D, SCALE_ADD_LEAKY_RELU, SCALE_SHIFT, SE_GATE, SE_GATE_GRAD, SUM_PRODUCTS, UPSAMPLE_CONCAT, withoutFusions } from '../fused-conv';
 import { convEpilogueInPlace } from './elementwise';
 import { registerCpuKernels, unregisterCpuKernels } from './kernels';
@@ -44,7 +45,7 @@ describe('fused group normalisation (AnatomyNetGroupNorm) against the composed o
     [1, 37, 5, undefined], [2, 41, 3, undefined], [2, 64, 13, undefined], [3, 9, 1, undefined], [1, 4096, 12, undefined],
     [1, 37, 5, 0.1], [2, 64, 13, 0.01], [3, 9, 1, 0],
   ])('G=%i R=%i C=%i, LeakyReLU slope %s: output, batch statistics and gradients of x, gamma, beta', (g, r, c, alpha) => {
-    const gen = rng(100 + g * r + c);
+    const gen = mulberry32(100 + g * r + c);
     const x = tf.add(tf.mul(rand([g, r, c], gen), 3), 2) as tf.Tensor3D; // mean 2, not centred
     const gamma = rand([c], gen, 0.5, 1.5) as tf.Tensor1D;
     const beta = rand([c], gen) as tf.Tensor1D;
@@ -64,7 +65,7 @@ describe('fused group normalisation (AnatomyNetGroupNorm) against the composed o
   });
 
   it.each([[1000, 0.01], [10, 1]])('statistics of mean %s, spread %s match a float64 reference', (offset, spread) => {
-    const gen = rng(21);
+    const gen = mulberry32(21);
     const [g, r, c] = [2, 777, 3];
     const x = Float32Array.from({ length: g * r * c }, () => offset + spread * (gen() - 0.5));
     const f = groupNormForward(x, g, r, c, Float32Array.of(1, 1, 1), Float32Array.of(0, 0, 0), 0);
@@ -86,7 +87,7 @@ describe('fused group normalisation (AnatomyNetGroupNorm) against the composed o
 
   it('variableGrads through a norm leaves no tensor behind and is bit-identical on a rerun', () => {
     registerCpuKernels();
-    const gen = rng(7);
+    const gen = mulberry32(7);
     const x = rand([2, 50, 6], gen) as tf.Tensor3D;
     const gamma = tf.variable(rand([6], gen, 0.5, 1.5)), beta = tf.variable(rand([6], gen));
     const step = (): Float32Array[] => {
@@ -116,7 +117,7 @@ describe('fused group normalisation (AnatomyNetGroupNorm) against the composed o
 
 describe('fused LeakyRelu gradient (AnatomyNetLeakyReluGrad)', () => {
   it('equals tfjs where(x > 0, dy, alpha dy), zeros and NaN included', () => {
-    const gen = rng(11);
+    const gen = mulberry32(11);
     const x = tf.concat([rand([997], gen), tf.tensor([0, -0, NaN, Infinity, -Infinity, 1e-40, -1e-40])]);
     const dy = rand([1004], gen);
     const { composed, fused } = both(() => [tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.leakyRelu(t, 0.01), dy)))(x),
@@ -127,7 +128,7 @@ describe('fused LeakyRelu gradient (AnatomyNetLeakyReluGrad)', () => {
 
 describe('fused Softmax gradient (AnatomyNetSoftmaxGrad)', () => {
   it('is bit-identical to tfjs mul/sum/mul/sub on the last axis; other axes keep tfjs', () => {
-    const gen = rng(12);
+    const gen = mulberry32(12);
     const x = tf.mul(rand([53, 10], gen), 8), dy = rand([53, 10], gen);
     const x3 = rand([3, 7, 5], gen), dy3 = rand([3, 7, 5], gen);
     const { composed, fused } = both(() => [
@@ -140,11 +141,11 @@ describe('fused Softmax gradient (AnatomyNetSoftmaxGrad)', () => {
 
 describe('Sum and Mean gradients (a broadcast of dy instead of dy times tf.ones)', () => {
   it('are bit-identical to tfjs\'s for every axis choice, keepDims or not, and build no ones', async () => {
-    const gen = rng(13);
+    const gen = mulberry32(13);
     const x = rand([4, 5, 6, 3], gen);
     const cases: [number | number[] | undefined, boolean][] = [[undefined, false], [0, false], [-1, true], [[1, 2], false], [[0, 3], true], [[0, 1, 2, 3], false]];
     const grads = () => cases.flatMap(([axis, keep]) => {
-      const w = rand(tf.sum(x, axis, keep).shape, rng(14));
+      const w = rand(tf.sum(x, axis, keep).shape, mulberry32(14));
       return [tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.sum(t, axis, keep), w)))(x), tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.mean(t, axis, keep), w)))(x)];
     });
     const { composed, fused } = both(grads);
@@ -170,7 +171,7 @@ describe('fused eval-mode conv (AnatomyNetFusedConv3D) against the composed ops'
     { name: 'LeakyReLU without norm, slope above 1', x: [1, 3, 4, 5, 3], f: [3, 3, 3, 3, 6], stride: 1, pad: 'same', norm: false, alpha: 1.5 },
   ];
   it.each(cases)('$name', (c) => {
-    const gen = rng(c.x.reduce((a, b) => a * 31 + b, 0));
+    const gen = mulberry32(c.x.reduce((a, b) => a * 31 + b, 0));
     const x = rand(c.x, gen) as tf.Tensor5D, f = rand(c.f, gen, -0.3, 0.3) as tf.Tensor5D;
     const cout = c.f[4];
     const bias = rand([cout], gen) as tf.Tensor1D;
@@ -211,7 +212,7 @@ describe('fused eval-mode conv (AnatomyNetFusedConv3D) against the composed ops'
 describe('fused residual sum (AnatomyNetAddLeakyRelu)', () => {
   it('equals leakyRelu(a + b) and refuses operands of different shapes', () => {
     registerCpuKernels();
-    const gen = rng(5);
+    const gen = mulberry32(5);
     const a = rand([3, 7, 11], gen), b = rand([3, 7, 11], gen);
     const got = tf.engine().runKernel(ADD_LEAKY_RELU, { a, b }, { alpha: 0.01 }) as tf.Tensor;
     unregisterCpuKernels();
@@ -226,7 +227,7 @@ describe('fused residual sum (AnatomyNetAddLeakyRelu)', () => {
 describe('fused SE-residual end (AnatomyNetScaleAddLeakyRelu)', () => {
   it('equals leakyRelu(a * scale + b) per case and channel, both slopes\' branches; refuses misfit operands', () => {
     registerCpuKernels();
-    const gen = rng(6);
+    const gen = mulberry32(6);
     const a = rand([2, 3, 4, 5, 7], gen), s = rand([2, 7], gen, 0, 1), b = rand([2, 3, 4, 5, 7], gen);
     const got = tf.engine().runKernel(SCALE_ADD_LEAKY_RELU, { a, scale: s, b }, { alpha: 0.01 }) as tf.Tensor;
     unregisterCpuKernels();
@@ -250,7 +251,7 @@ const UPSAMPLE_CASES = [
 describe('fused output upsampling (AnatomyNetUpsampleConcat)', () => {
   it.each(UPSAMPLE_CASES)('equals matMul, the 2x2x2 layout, crop, bias and concat: %s', (_name, xs, cout, as) => {
     registerCpuKernels();
-    const gen = rng(31);
+    const gen = mulberry32(31);
     const x = rand([...xs], gen), w = rand([xs[4], 8 * cout], gen), b = rand([cout], gen), append = rand([...as], gen);
     const got = tf.engine().runKernel(UPSAMPLE_CONCAT, { x, w, b, append }, {}) as tf.Tensor;
     unregisterCpuKernels();
@@ -274,7 +275,7 @@ describe('fused output upsampling (AnatomyNetUpsampleConcat)', () => {
 describe('fused SE gate (AnatomyNetSEGate)', () => {
   it('equals the composed gate bit for bit (1 to 3 cases, channel counts not divisible by 4, both LeakyReLU branches); refuses misfit weights', () => {
     registerCpuKernels();
-    const gen = rng(6);
+    const gen = mulberry32(6);
     for (const [n, c, r] of [[2, 13, 3], [1, 70, 17], [3, 1, 1]]) {
       const sums = tf.mul(rand([n, c], gen), 500), w1 = rand([c, r], gen), b1 = rand([r], gen), w2 = rand([r, c], gen), b2 = rand([c], gen);
       const got = tf.engine().runKernel(SE_GATE, { sums, w1, b1, w2, b2 }, { voxels: 250, alpha: 0.2 }) as tf.Tensor;
@@ -293,7 +294,7 @@ describe('gradients of the fused kernels (training)', () => {
 
   it('SE gate: AnatomyNetSEGateGrad gives the composed gate\'s five gradients (1 to 3 cases, both LeakyReLU branches)', () => {
     registerCpuKernels();
-    const gen = rng(8);
+    const gen = mulberry32(8);
     for (const [n, c, r] of [[1, 13, 3], [3, 70, 17], [2, 1, 1]]) {
       const sums = tf.mul(rand([n, c], gen), 500), w1 = rand([c, r], gen), b1 = rand([r], gen), w2 = rand([r, c], gen), b2 = rand([c], gen);
       const dgate = rand([n, c], gen);
@@ -309,7 +310,7 @@ describe('gradients of the fused kernels (training)', () => {
 
   it('SE backward at the voxels: sums of products and x * scale + shift equal the composed ops; misfit operands are refused', () => {
     registerCpuKernels();
-    const gen = rng(12);
+    const gen = mulberry32(12);
     const a = rand([3, 301, 7], gen), b = rand([3, 301, 7], gen), s = rand([3, 7], gen), t = rand([3, 7], gen);
     const sums = tf.engine().runKernel(SUM_PRODUCTS, { a, b }) as tf.Tensor;
     const shifted = tf.engine().runKernel(SCALE_SHIFT, { x: a, scale: s, shift: t }) as tf.Tensor;
@@ -323,7 +324,7 @@ describe('gradients of the fused kernels (training)', () => {
 
   it.each(UPSAMPLE_CASES)('upsampling: the gradients of matMul, the 2x2x2 layout, crop, bias and concat (%s)', (_name, xs, cout, as) => {
     registerCpuKernels();
-    const gen = rng(14);
+    const gen = mulberry32(14);
     const x = rand([...xs], gen), w = rand([xs[4], 8 * cout], gen), b = rand([cout], gen), append = rand([...as], gen);
     const dy = rand([...as.slice(0, 4), cout + as[4]], gen);
     const run = (...a: tf.Tensor[]) => tf.engine().runKernel(UPSAMPLE_CONCAT, { x: a[0], w: a[1], b: a[2], append: a[3] }, {}) as tf.Tensor;
@@ -338,7 +339,7 @@ describe('gradients of the fused kernels (training)', () => {
 
   it('residual sum: both addends get the LeakyReLU gradient of the sum, taken at the output', () => {
     registerCpuKernels();
-    const gen = rng(9);
+    const gen = mulberry32(9);
     const a = rand([40, 7], gen), b = rand([40, 7], gen), dy = rand([40, 7], gen);
     // exact zeros of the sum: the gradient there is alpha dy in tfjs
     const b0 = tf.concat([tf.neg(a.slice([0, 0], [5, 7])), b.slice([5, 0], [35, 7])]);
@@ -351,7 +352,7 @@ describe('gradients of the fused kernels (training)', () => {
 
   it('conv with bias and LeakyReLU: the gradients of conv3d + bias (+ leakyRelu, slopes 0.01 and 0); negative slopes and norm inputs are refused', () => {
     registerCpuKernels();
-    const gen = rng(10);
+    const gen = mulberry32(10);
     for (const stride of [1, 2] as const) {
       const x = rand([1, 5, 6, 7, 3], gen), filter = rand([3, 3, 3, 3, 5], gen), bias = rand([5], gen);
       const attrs = { strides: stride, pad: 'same', eps: 1e-5, activation: 'linear', alpha: 0.01 };
@@ -383,7 +384,7 @@ describe('training step of the network: fused kernels against the composed ops',
     ['residual blocks, instance norm, norm after the down-sampling conv', { block: 'residual', norm: 'instance', downsampleNorm: true }],
   ] as [string, Partial<ModelConfig>][])('%s: same gradients and running statistics; no bias add, sigmoid or separate residual activation', async (_name, over) => {
     const cfg = { ...small, ...over } as ModelConfig;
-    const gen = rng(21);
+    const gen = mulberry32(21);
     const x = rand([2, 7, 10, 9, 1], gen) as tf.Tensor5D;
     const weights = rand([1, 1, 1, 1, cfg.numClasses], gen, 0.5, 2);
     const step = () => {
@@ -433,7 +434,7 @@ describe('eval-mode forward of the network: fused kernels against the composed o
   it.each(variants)('%s', async (_name, over) => {
     const cfg = { ...small, ...over } as ModelConfig;
     const model = buildModel(cfg, { seed: 3 });
-    const gen = rng(17);
+    const gen = mulberry32(17);
     // trained-looking running statistics and affine parameters, so the norm is not the identity
     for (const [name, v] of [...model.buffers, ...model.params]) {
       if (/running(Mean|Var)|gamma|beta/.test(name)) {

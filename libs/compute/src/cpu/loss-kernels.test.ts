@@ -1,13 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildLoss, focalLoss, tverskyLoss, type LossName } from '@anatomynet/losses';
-import { rng } from './test-util';
+import { mulberry32 } from '@anatomynet/random';
 import { registerCpuKernels, unregisterCpuKernels } from './kernels';
 import { FOCAL_SUMS, SOFT_COUNTS } from '../loss-gradients';
 
 /** Softmax probabilities [n, v, c] (some saturated near 0 and 1) and a one-hot target. */
 function data(n: number, v: number, c: number, seed: number): { p: tf.Tensor; g: tf.Tensor } {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const logits = tf.tensor(Float32Array.from({ length: n * v * c }, () => (r() - 0.5) * (r() < 0.1 ? 40 : 6)), [n, v, c]);
   const labels = tf.tensor1d(Int32Array.from({ length: n * v }, () => Math.floor(r() * c)), 'int32');
   return { p: tf.softmax(logits), g: tf.oneHot(labels, c).reshape([n, v, c]).toFloat() };

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createModel, DEFAULT_MODEL_CONFIG, forward, type ParamSpec } from '@anatomynet/model';
-import { rng } from './test-util';
+import { mulberry32 } from '@anatomynet/random';
 import { registerCpuKernels, unregisterCpuKernels } from './kernels';
 
 const rand = (shape: number[], r: () => number, lo = -1): tf.Tensor =>
@@ -35,7 +35,7 @@ beforeAll(async () => {
 afterAll(() => unregisterCpuKernels());
 
 describe('support kernels against stock tfjs-cpu', () => {
-  const r = rng(5);
+  const r = mulberry32(5);
   const pairs: [number[], number[]][] = [
     [[1, 3, 4, 5, 6], [6]], [[1, 3, 4, 5, 6], [1, 1, 1, 1, 6]], [[2, 7, 5], [2, 7, 1]], [[7, 1], [7, 9]],
     [[1, 1, 1, 1, 1], [1, 3, 4, 5, 10]], [[3, 1, 5], [1, 4, 1]], [[4, 6], [4, 6]], [[], [5, 3]], [[2, 3, 4], [3, 1]],
@@ -136,13 +136,13 @@ describe('AnatomyNet on the project kernels', () => {
   it('gives the stock forward and the stock gradients of every parameter (8x16x16 input)', () => {
     // Random values everywhere (betas and biases too): at the default init the SE input is the
     // mean of a batch-normalised map, ~1e-8 noise, whose ReLU gates flip with rounding.
-    const pr = rng(3);
+    const pr = mulberry32(3);
     const valueOf = (s: ParamSpec): Float32Array => Float32Array.from(
       { length: s.shape.reduce((a, b) => a * b, 1) },
       () => (s.init === 'ones' ? 1 + 0.2 * pr() : (pr() * 2 - 1) * (s.init === 'zeros' ? 0.3 : Math.sqrt(3 / s.fanIn))));
     const model = createModel({ ...DEFAULT_MODEL_CONFIG, filters: [...DEFAULT_MODEL_CONFIG.filters] }, valueOf);
-    const x = rand([1, 8, 16, 16, 1], rng(9));
-    const target = rand([1, 8, 16, 16, 10], rng(10), 0);
+    const x = rand([1, 8, 16, 16, 1], mulberry32(9));
+    const target = rand([1, 8, 16, 16, 10], mulberry32(10), 0);
     const vars = [...model.params.values()];
     const run = () => {
       const { value, grads } = tf.variableGrads(

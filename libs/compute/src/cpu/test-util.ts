@@ -1,17 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
 
-/** Deterministic test data for the kernel tests (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * The composed ops `AnatomyNetFusedConv3D` stands for (../fused-conv.ts), as libs/model composed
  * them before the fusion: conv, bias add, running-statistics BatchNorm (tfjs's batchNorm formula:

@@ -3,22 +3,14 @@
  * webgpu. Not exported from the package: test-only.
  */
 import * as tf from '@tensorflow/tfjs';
+import { uniformValues } from '@anatomynet/random';
 import { selectBackend } from '../backend';
 import { requestDawnAdapter } from './dawn';
 import { deviceSharedBytes, type WebGPUBackendLike } from './program';
 
-/** Deterministic uniform values in [-1, 1) (mulberry32), so failures reproduce. */
+/** Deterministic uniform values in [-1, 1), so failures reproduce. */
 export function seededValues(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  }
-  return out;
+  return uniformValues(n, seed, -1, 1);
 }
 
 /** Input description: a shape and seed; tensors are rebuilt on each backend from the same values. */
