@@ -3,9 +3,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readCtSeries, writeCtSeries } from './ct-series';
 import { readDicomFile, scanDicomTree, uidFromSeed, writeDicomFile } from './dicom';
-import { VolumeIOError } from './errors';
 import { readNrrd } from './nrrd';
-import { expectClose, patternVolume, python, rotation, run, tempDir } from './test-helpers';
+import { errorOf, expectClose, patternVolume, python, rotation, run, tempDir } from './test-helpers';
 import { indexToPoint, type Vec3, type Volume } from './volume';
 
 const tmp = tempDir('ct');
@@ -13,16 +12,6 @@ afterAll(tmp.cleanup);
 
 const uid = (s: string) => uidFromSeed('1.2.826.0.1.3680043.10.1234', s);
 const series = { seriesInstanceUID: uid('series'), studyInstanceUID: uid('study'), frameOfReferenceUID: uid('for'), patientId: 'ANON01', patientName: 'Anon^One' };
-
-function errorOf(f: () => unknown): VolumeIOError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(VolumeIOError);
-    return e as VolumeIOError;
-  }
-  throw new Error('expected a VolumeIOError');
-}
 
 /** Fisher-Yates with a fixed LCG so the shuffle is deterministic. */
 function shuffled<T>(a: T[], seed = 7): T[] {

@@ -2,9 +2,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { VolumeIOError } from './errors';
 import { encodeNifti, parseNifti, readNifti, writeNifti } from './nifti';
-import { expectClose, patternVolume, python, rotation, tempDir } from './test-helpers';
+import { errorOf, expectClose, patternVolume, python, rotation, tempDir } from './test-helpers';
 import { indexToPoint, type Vec3, type Volume, type VoxelArray } from './volume';
 
 const tmp = tempDir('nifti');
@@ -20,16 +19,6 @@ function expectSameGeometry(a: Volume, b: Volume, tol = 1e-4): void {
   // A far corner lands in the same place (mm).
   const far: Vec3 = [a.shape[0] - 1, a.shape[1] - 1, a.shape[2] - 1];
   expectClose(indexToPoint(b, far), indexToPoint(a, far), 1e-3);
-}
-
-function errorOf(f: () => unknown): VolumeIOError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(VolumeIOError);
-    return e as VolumeIOError;
-  }
-  throw new Error('expected a VolumeIOError');
 }
 
 describe('NIfTI round trip', () => {

@@ -2,10 +2,9 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { VolumeIOError } from './errors';
 import { readNifti, writeNifti } from './nifti';
 import { parseNrrd, readNrrd, writeNrrd } from './nrrd';
-import { expectClose, patternVolume, python, rotation, run, tempDir } from './test-helpers';
+import { errorOf, expectClose, patternVolume, python, rotation, run, tempDir } from './test-helpers';
 import { readVolume, writeVolume } from './volume-io';
 import type { Vec3 } from './volume';
 
@@ -13,16 +12,6 @@ const tmp = tempDir('nrrd');
 afterAll(tmp.cleanup);
 
 const oblique = { spacing: [0.7, 1.3, 2.5] as Vec3, origin: [-120.5, 33.25, -17.75] as Vec3, direction: rotation([1, 2, 3], 23) };
-
-function errorOf(f: () => unknown): VolumeIOError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(VolumeIOError);
-    return e as VolumeIOError;
-  }
-  throw new Error('expected a VolumeIOError');
-}
 
 function header(lines: string[]): string {
   return ['NRRD0004', ...lines].join('\n') + '\n\n';

@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { VolumeIOError } from './errors';
 import type { Mat3, Vec3, Volume, VoxelArray } from './volume';
 
 export function tempDir(tag: string): { dir: string; cleanup: () => void } {
@@ -45,4 +46,15 @@ export function expectClose(a: ArrayLike<number>, b: ArrayLike<number>, tol: num
   for (let i = 0; i < a.length; i++) {
     if (!(Math.abs(a[i] - b[i]) <= tol)) throw new Error(`element ${i}: ${a[i]} vs ${b[i]} (tol ${tol}); ${JSON.stringify(Array.from(a))} vs ${JSON.stringify(Array.from(b))}`);
   }
+}
+
+/** The typed error `f` throws; fails the test if it returns or throws anything else. */
+export function errorOf(f: () => unknown): VolumeIOError {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof VolumeIOError) return e;
+    throw new Error(`expected a VolumeIOError, got ${String(e)}`);
+  }
+  throw new Error('expected a VolumeIOError, nothing was thrown');
 }
