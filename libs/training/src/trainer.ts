@@ -302,33 +302,18 @@ async function testEvaluation(
 ): Promise<number> {
   const all: number[] = [];
   mkdirSync(join(runDir, 'predictions'), { recursive: true });
+  // how the test metrics were taken, recorded beside each row
+  const extra = { toleranceMm: cfg.evaluation.surfaceToleranceMm, largestComponent: cfg.evaluation.largestComponent, componentMinShare: cfg.evaluation.componentMinShare };
   for (const id of [...ds.splits.test].sort()) {
     const c = load(id);
     const pred = await predictOnSourceGrid(model, c.image, c.shape, c.source.shape, c.orientation);
-    const evaluation = {
-      numClasses: cfg.model.numClasses, toleranceMm: cfg.evaluation.surfaceToleranceMm,
-      largestComponent: cfg.evaluation.largestComponent, componentMinShare: cfg.evaluation.componentMinShare,
-    };
-    const { rows, labels } = evaluateOnSourceGrid(pred, c, evaluation);
+    const { rows, labels } = evaluateOnSourceGrid(pred, c, { numClasses: cfg.model.numClasses, ...extra });
     // The prediction on the case's published grid, for the report's overlays and for inspection.
     const predictionPath = join(runDir, 'predictions', `${id}.nii.gz`);
     writeNifti(predictionPath, { data: labels, shape: c.source.shape, spacing: c.source.spacingMm, origin: c.source.origin, direction: c.source.direction });
     await store.recordArtifact({ runId, kind: 'prediction', path: predictionPath, sha256: sha256OfFile(predictionPath) });
     await store.recordCaseResults(
-      rows.map((r) => ({
-        runId,
-        split: 'test',
-        caseId: id,
-        organ: r.organ,
-        dsc: r.dsc,
-        hd95Mm: r.hd95Mm,
-        surfaceDice: r.surfaceDice,
-        meanSurfaceDistanceMm: r.meanSurfaceDistanceMm,
-        tp: r.tp,
-        fp: r.fp,
-        fn: r.fn,
-        extra: { toleranceMm: cfg.evaluation.surfaceToleranceMm, largestComponent: cfg.evaluation.largestComponent, componentMinShare: cfg.evaluation.componentMinShare },
-      })),
+      rows.map(({ label: _label, ...metrics }) => ({ runId, split: 'test', caseId: id, ...metrics, extra })),
     );
     for (const r of rows) all.push(r.dsc);
   }
