@@ -9,7 +9,7 @@ import { strideOneGeometry } from './conv3d_direct';
 import { applyMatrix, rowExpression, separable2d, separable3d, winogradCandidates, winogradChunkTiles, winogradKey, winogradMode, winogradTiles, winogradTransforms, winogradValid, type WinogradTiling } from './conv3d_winograd';
 import { candidatesFor, convTilingKey, forceTiling, gemmPlan, winogradFor } from './gemm_plan';
 import { gpuPoolStats, trimGpuBufferPool } from './memory';
-import { adapterPromise, compareWithCpu, convInfo, seededValues, SKIP_NOTE, startWebgpu, WINOGRAD_LAYOUTS, type ConvCase } from './test_util';
+import { adapterPromise, compareWithCpu, convInfo, seededValues, SKIP_NOTE, startWebgpu, WINOGRAD_CASES, WINOGRAD_LAYOUTS } from './test_util';
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
@@ -102,19 +102,7 @@ describe('Winograd F(2x2x2, 3x3x3) without a GPU', () => {
   });
 });
 
-interface Case extends ConvCase {
-  /** MiB per chunk to force (small: several chunks). */
-  mib: number;
-}
-
-const CASES: Case[] = [
-  { name: 'ragged tiles on every axis, 8 -> 16 (vec4 loads)', x: [1, 5, 7, 9, 8], f: [3, 3, 3, 8, 16], pad: 'same', mib: 64 },
-  { name: 'batch 2, 14 -> 22 (scalar loads)', x: [2, 6, 5, 7, 14], f: [3, 3, 3, 14, 22], pad: 'same', mib: 64 },
-  { name: "'valid', 16 -> 8", x: [1, 7, 6, 9, 16], f: [3, 3, 3, 16, 8], pad: 'valid', mib: 64 },
-  { name: 'the output block\'s 17 -> 10 (scalar loads both ways)', x: [1, 6, 9, 11, 17], f: [3, 3, 3, 17, 10], pad: 'same', mib: 64 },
-  // F(2): 7 x 11 x 13 = 1,001 tiles, 256 a chunk; F(4): 4 x 6 x 7 = 168 tiles, 75 a chunk: the last partial
-  { name: 'several chunks of tiles, 16 -> 16', x: [1, 14, 21, 26, 16], f: [3, 3, 3, 16, 16], pad: 'same', mib: 1 },
-];
+const CASES = WINOGRAD_CASES;
 
 const adapter = await adapterPromise;
 if (!adapter) console.warn(`webgpu Winograd conv tests ${SKIP_NOTE}`);

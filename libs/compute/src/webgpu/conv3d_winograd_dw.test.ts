@@ -9,7 +9,7 @@ import { strideOneGeometry } from './conv3d_direct';
 import { applyMatrix, separable3d, winogradCandidates, winogradChunkTiles, winogradDwMode, winogradKey, winogradTiles, winogradTransforms, winogradValid, type WinogradTiling } from './conv3d_winograd';
 import { winogradDwSplits } from './conv3d_winograd_dw';
 import { candidatesFor, convTilingKey, forceTiling, gemmPlan, winogradFor } from './gemm_plan';
-import { adapterPromise, compareWithCpu, convInfo, seededValues, SKIP_NOTE, startWebgpu, WINOGRAD_LAYOUTS, type ConvCase } from './test_util';
+import { adapterPromise, compareWithCpu, convInfo, seededValues, SKIP_NOTE, startWebgpu, WINOGRAD_CASES, WINOGRAD_LAYOUTS, type WinogradCase } from './test_util';
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 const transpose = (M: number[][]): number[][] => M[0].map((_, j) => M.map((row) => row[j]));
@@ -66,17 +66,8 @@ describe('Winograd filter gradient without a GPU', () => {
   });
 });
 
-interface Case extends ConvCase {
-  mib: number;
-}
-
-const CASES: Case[] = [
-  { name: 'ragged tiles on every axis, 8 -> 16 (vec4 rows)', x: [1, 5, 7, 9, 8], f: [3, 3, 3, 8, 16], pad: 'same', mib: 64 },
-  { name: 'batch 2, 14 -> 22 (scalar rows)', x: [2, 6, 5, 7, 14], f: [3, 3, 3, 14, 22], pad: 'same', mib: 64 },
-  { name: "'valid', 16 -> 8", x: [1, 7, 6, 9, 16], f: [3, 3, 3, 16, 8], pad: 'valid', mib: 64 },
-  { name: 'the output block\'s 17 -> 10', x: [1, 6, 9, 11, 17], f: [3, 3, 3, 17, 10], pad: 'same', mib: 64 },
-  // F(2): 1,001 tiles, 256 a chunk; F(4): 168 tiles, 75 a chunk
-  { name: 'several chunks of tiles, 16 -> 16', x: [1, 14, 21, 26, 16], f: [3, 3, 3, 16, 16], pad: 'same', mib: 1 },
+const CASES: WinogradCase[] = [
+  ...WINOGRAD_CASES,
   // F(2): 2 x 8 x 9 x 10 = 1,440 tiles in one chunk, two split-K slices
   { name: 'split-K, batch 2, 8 -> 8', x: [2, 16, 18, 20, 8], f: [3, 3, 3, 8, 8], pad: 'same', mib: 64 },
 ];

@@ -83,6 +83,21 @@ export async function compareWithCpu(
 /** The Winograd tile sizes and transform layouts the tuner is offered (winogradCandidates). */
 export const WINOGRAD_LAYOUTS = [{ m: 2, planes: false }, { m: 4, planes: false }, { m: 4, planes: true }] as const;
 
+/** A Winograd test's conv, with the MiB per chunk to force (small: several chunks). */
+export interface WinogradCase extends ConvCase {
+  mib: number;
+}
+
+/** Shapes every Winograd pass is checked on: ragged tiles, channel counts that vec4 rows fit or not, several chunks. */
+export const WINOGRAD_CASES: readonly WinogradCase[] = [
+  { name: 'ragged tiles on every axis, 8 -> 16 (vec4 rows)', x: [1, 5, 7, 9, 8], f: [3, 3, 3, 8, 16], pad: 'same', mib: 64 },
+  { name: 'batch 2, 14 -> 22 (scalar rows)', x: [2, 6, 5, 7, 14], f: [3, 3, 3, 14, 22], pad: 'same', mib: 64 },
+  { name: "'valid', 16 -> 8", x: [1, 7, 6, 9, 16], f: [3, 3, 3, 16, 8], pad: 'valid', mib: 64 },
+  { name: "the output block's 17 -> 10 (scalar rows both ways)", x: [1, 6, 9, 11, 17], f: [3, 3, 3, 17, 10], pad: 'same', mib: 64 },
+  // F(2): 7 x 11 x 13 = 1,001 tiles, 256 a chunk; F(4): 4 x 6 x 7 = 168 tiles, 75 a chunk: the last partial
+  { name: 'several chunks of tiles, 16 -> 16', x: [1, 14, 21, 26, 16], f: [3, 3, 3, 16, 16], pad: 'same', mib: 1 },
+];
+
 /** The shader keys of the programs the active webgpu backend runs during `f`, with its result. */
 export async function programsOf<T>(f: () => Promise<T>): Promise<{ result: T; keys: string[] }> {
   const backend = tf.findBackend('webgpu') as unknown as { runWebGPUProgram: (program: { shaderKey: string }, ...rest: unknown[]) => unknown };
