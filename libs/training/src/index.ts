@@ -1,5 +1,4 @@
 export { PUBLIC_CODE_AUGMENT, LR_LABEL_PAIRS, applyField, drawSamplingField, type AugmentConfig, type SamplingField } from './augment';
-export { mulberry32, deriveSeed, type Rng } from '@anatomynet/random';
 export { resampledShape, resampleLinear, resampleNearest } from './resample';
 export { windowHu, PUBLIC_CODE_WINDOW, type HuWindow } from './intensity';
 export { DEFAULT_RUN_CONFIG, RunConfigError, mergeConfig, resolveRunConfig, runConfigDigest, type RunConfig, type DataConfig, type ScheduleConfig } from './run-config';
