@@ -1,7 +1,7 @@
 /** The CLI end to end, in child processes as a user runs it (tsx), with two worker processes. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { curateCohort } from '@anatomynet/curation';
@@ -58,6 +58,22 @@ describe('curator CLI', () => {
 
     const again = curator('curate', '-i', join(root, 'in'), '-o', join(root, 'cli'), '--names', join(root, 'names.json'), '-q');
     expect(again.stderr).toMatch(/curated 0, unchanged 3/);
+  });
+
+  it('stops at a missing input or one without cases and leaves the published dataset as it was', () => {
+    const out = join(root, 'cli');
+    const published = () => tree(out).map((f) => `${f} ${readFileSync(join(out, f)).toString('base64')}`);
+    const before = published();
+    const typo = curator('curate', '-i', join(root, 'in-typo'), '-o', out, '-q');
+    expect(typo.status).toBe(2);
+    expect(typo.stderr).toContain(`${join(root, 'in-typo')}: no such input folder (check --input)`);
+    mkdirSync(join(root, 'notes'));
+    writeFileSync(join(root, 'notes', 'readme.txt'), 'not a case\n');
+    const empty = curator('curate', '-i', join(root, 'notes'), '-o', out, '-q');
+    expect(empty.status).toBe(2);
+    expect(empty.stderr).toMatch(/nothing published, no CT series with an RTSTRUCT and no PDDCA case was found/);
+    expect(empty.stderr).toContain(`readme.txt: unreadable as DICOM`);
+    expect(published()).toEqual(before);
   });
 
   it('validate exits non-zero on a tampered dataset', () => {

@@ -20,6 +20,15 @@ export async function main(argv: string[], opts: { output?: (text: string) => vo
     .command(validateCommand)
     .demandCommand(1, 'name a command: synth, curate, validate')
     .strict()
+    .fail((msg, err, y) => {
+      // A library's error (a bad input, nothing to publish) goes to the caller, which prints its message
+      // alone; yargs would print the help and a stack.
+      if (err instanceof Error) throw err;
+      if (opts.output) return opts.output(`${msg ?? err}`);
+      y.showHelp();
+      process.stderr.write(`\n${msg ?? err}\n`);
+      process.exit(1);
+    })
     .help()
     .alias('h', 'help')
     .version(false)

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { readNifti, writeNrrd } from '@anatomynet/data';
 import { curateCohort, type CurateResult } from './cohort';
 import { validateDataset } from './validate';
+import { CurationInputError, NothingToPublishError } from './errors';
 import { loadCase, openDataset } from './dataset';
 import { headNeckPhantom, writeDicomCase, writePddcaCase } from './testing/phantom';
 import { ORGANS } from './organs';
@@ -216,6 +217,10 @@ print(json.dumps(out))`;
 });
 
 describe('validateDataset', () => {
+  it('names a folder that is not there', async () => {
+    expect(await validateDataset(join(root, 'nope'))).toMatchObject({ ok: false, problems: [`no such folder ${join(root, 'nope')}`] });
+  });
+
   it('passes a fresh dataset and catches a tampered file', async () => {
     const dir = join(root, 'out2');
     const ok = await validateDataset(dir);
@@ -266,6 +271,26 @@ describe('a case whose CT cannot be read', () => {
       expect(m).toContain('case failed');
       expect(m).not.toContain(dir);
       expect((await validateDataset(join(dir, 'out'))).ok).toBe(true);
+
+      // Nothing curated, or an input that is not there: an error, and the published dataset untouched.
+      const published = () => listTree(join(dir, 'out')).map((f) => `${f} ${sha256Hex(readFileSync(join(dir, 'out', f)))}`);
+      const before = published();
+      const none = curateCohort({ inputs: [join(dir, 'in', 'P1')], outDir: join(dir, 'out') });
+      await expect(none).rejects.toBeInstanceOf(NothingToPublishError);
+      await expect(none).rejects.toMatchObject({ failed: [{ reason: expect.stringContaining(slice) }] });
+      await expect(none).rejects.toThrow(/nothing published, all 1 cases found failed/);
+      const typo = join(dir, 'in', 'P2');
+      await expect(curateCohort({ inputs: [join(dir, 'in', 'pddca'), typo], outDir: join(dir, 'out') }))
+        .rejects.toThrow(new CurationInputError(typo, 'no such input folder (check --input)'));
+      expect(published()).toEqual(before);
+
+      // A source left out keeps its id in the private source map, so no later case can take it.
+      const ids = () => JSON.parse(readFileSync(join(dir, 'out.private', 'source-map.json'), 'utf8')).ids.cases;
+      const all = ids();
+      const pddcaOnly = await curateCohort({ inputs: [join(dir, 'in', 'pddca')], outDir: join(dir, 'out') });
+      expect(pddcaOnly.manifest.numCases).toBe(1);
+      expect(ids()).toEqual(all);
+      expect(Object.keys(all)).toHaveLength(2);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -9,7 +9,7 @@ import { curateCase, type CaseOutcome, type CaseTask } from './case';
 import type { CropBox, CropOptions } from './crop';
 import { parseCropFile } from './cropfile';
 import { discoverInputs, type PlannedCase, type SkippedItem } from './discover';
-import { CurationInputError } from './errors';
+import { CurationInputError, NothingToPublishError } from './errors';
 import { combineDigests, sha256File, sha256Hex } from './hashing';
 import { assignIds, type IdAssignment } from './ids';
 import { TOOL_VERSION, type CaseRecord } from './manifest';
@@ -75,6 +75,7 @@ export async function curateCohort(opts: CurateOptions): Promise<CurateResult> {
   progress({ phase: 'discover', done: 0, total: 1 });
   const found = discoverInputs(opts.inputs, overrides);
   progress({ phase: 'discover', done: 1, total: 1 });
+  if (found.cases.length === 0) throw new NothingToPublishError(outDir, [], found.skipped);
 
   const sourceMapPath = join(privateDir, 'source-map.json');
   const previous = existsSync(sourceMapPath) ? (JSON.parse(readFileSync(sourceMapPath, 'utf8')).ids as IdAssignment) : undefined;
@@ -162,8 +163,9 @@ export async function curateCohort(opts: CurateOptions): Promise<CurateResult> {
       skipped.push({ kind: plan.sourceKind === 'pddca' ? 'pddca-case' : 'ct-series', paths: plan.files.map((f) => f.path), reason: `case failed: ${o.reason}` });
     }
   }
-  progress({ phase: 'publish', done: 0, total: 1 });
   const ok = tasks.filter(({ task }) => outcomes.get(task.caseId)!.ok);
+  if (ok.length === 0) throw new NothingToPublishError(outDir, failed, skipped);
+  progress({ phase: 'publish', done: 0, total: 1 });
   const published = publishDataset({
     outDir,
     privateDir,

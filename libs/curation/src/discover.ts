@@ -10,6 +10,7 @@ import { compareStrings, mapName, type NameOverrides } from './names';
 import { pairStructureSets, type CtSeriesRef, type Extent, type RtStructRef } from './pairing';
 import type { SourceKind } from './manifest';
 import { SYNTH_TRUTH_FILE } from './synth';
+import { CurationInputError } from './errors';
 
 export interface PlannedCase {
   sourceKind: SourceKind;
@@ -52,16 +53,17 @@ function pddcaFolders(files: readonly string[]): string[] {
   return files.filter((f) => basename(f) === PDDCA_IMAGE).map((f) => dirname(f)).sort(compareStrings);
 }
 
+/** Plans the cases under `inputs`; throws {@link CurationInputError} for an input that is not a folder. */
 export function discoverInputs(inputs: readonly string[], overrides?: NameOverrides): Discovery {
   const cases: PlannedCase[] = [];
   const skipped: SkippedItem[] = [];
   const all: string[] = [];
   const seenPddca = new Set<string>();
   for (const input of [...new Set(inputs.map((p) => resolve(p)))].sort(compareStrings)) {
-    if (!existsSync(input) || !statSync(input).isDirectory()) {
-      skipped.push({ kind: 'file', paths: [input], reason: 'input is not a folder' });
-      continue;
-    }
+    // A named input that is missing is a mistake to stop at, not an item to skip: the dataset
+    // published without it would drop its cases.
+    if (!existsSync(input)) throw new CurationInputError(input, 'no such input folder (check --input)');
+    if (!statSync(input).isDirectory()) throw new CurationInputError(input, 'the input is a file, not a folder of DICOM-RT or PDDCA cases');
     const files = listFilesRecursive(input);
     all.push(...files);
     const claimed = new Set<string>();

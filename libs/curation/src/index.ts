@@ -60,6 +60,6 @@ export { curateCohort, type CurateOptions, type CurateProgress, type CurateResul
 export { PUBLISHED_FILES } from './publish';
 export { validateDataset, type ValidationReport } from './validate';
 export { openDataset, loadCase, type PublishedDataset, type NnunetDatasetJson } from './dataset';
-export { CurationInputError } from './errors';
+export { CurationInputError, NothingToPublishError } from './errors';
 export { scrub } from './scrub';
 export * from './synth';

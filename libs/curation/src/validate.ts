@@ -33,6 +33,7 @@ function near(a: readonly number[], b: readonly number[], tol: number): boolean 
 
 export async function validateDataset(dir: string, onProgress?: (done: number, total: number) => void): Promise<ValidationReport> {
   const problems: string[] = [];
+  if (!existsSync(dir)) return { ok: false, problems: [`no such folder ${dir}`], cases: 0, filesChecked: 0 };
   for (const f of ['dataset.json', 'manifest.json', 'splits.json', 'SHA256SUMS']) {
     if (!existsSync(join(dir, f))) problems.push(`${f} is missing`);
   }

@@ -1,6 +1,6 @@
 /** `curator curate`: raw DICOM-RT / PDDCA folders -> published dataset folder. */
 import type { Argv, CommandModule } from 'yargs';
-import { curateCohort, type CurateResult } from '@anatomynet/curation';
+import { curateCohort, NothingToPublishError, type CurateResult } from '@anatomynet/curation';
 import { availableParallelism } from 'node:os';
 import { createCasePool } from '../pool';
 import { createProgressBar } from '@anatomynet/cli';
@@ -30,14 +30,14 @@ export const curateCommand: CommandModule<object, CurateArgs> = {
       .example('$0 curate --input ~/PDDCA --input ~/hn-dicom --out data/hn', 'curate two sources into data/hn')
       .strict() as Argv<CurateArgs>,
   handler: async (args) => {
-    const result = await runCurate(args);
-    process.exitCode = result.manifest.numCases > 0 ? 0 : 1;
+    await runCurate(args);
   },
 };
 
 export async function runCurate(args: CurateArgs): Promise<CurateResult> {
   const bar = args.quiet ? null : createProgressBar('curate');
   const pool = args.workers > 1 ? createCasePool(args.workers) : null;
+  const say = (s: string) => process.stderr.write(s + '\n');
   try {
     const result = await curateCohort({
       inputs: args.input,
@@ -55,15 +55,23 @@ export async function runCurate(args: CurateArgs): Promise<CurateResult> {
       },
     });
     bar?.finish('done');
-    const say = (s: string) => process.stderr.write(s + '\n');
     say(`curated ${result.curated.length}, unchanged ${result.reused.length}, failed ${result.failed.length}; ${result.manifest.numCases} cases published in ${result.outDir}`);
-    for (const f of result.failed) say(`  failed ${f.caseId} (${f.source}): ${f.reason}`);
-    if (result.skipped.length) say(`skipped ${result.skipped.length} input items:`);
-    for (const s of result.skipped) say(`  ${s.kind} ${s.paths[0] ?? ''}${s.paths.length > 1 ? ` (+${s.paths.length - 1} files)` : ''}: ${s.reason}`);
+    reportItems(say, result);
     if (result.manifest.identityNotRemoved.length) say(`warning: PatientIdentityRemoved is not YES for ${result.manifest.identityNotRemoved.join(', ')}`);
     say(`source map and file accounting (keep private): ${result.privateDir}`);
     return result;
+  } catch (e) {
+    bar?.finish('stopped');
+    // what was found, so that the error's "nothing published" can be acted on
+    if (e instanceof NothingToPublishError) reportItems(say, e);
+    throw e;
   } finally {
     await pool?.close();
   }
+}
+
+function reportItems(say: (s: string) => void, r: Pick<NothingToPublishError, 'failed' | 'skipped'>): void {
+  for (const f of r.failed) say(`  failed ${f.caseId} (${f.source}): ${f.reason}`);
+  if (r.skipped.length) say(`skipped ${r.skipped.length} input items:`);
+  for (const s of r.skipped) say(`  ${s.kind} ${s.paths[0] ?? ''}${s.paths.length > 1 ? ` (+${s.paths.length - 1} files)` : ''}: ${s.reason}`);
 }

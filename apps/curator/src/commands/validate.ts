@@ -21,7 +21,7 @@ export const validateCommand: CommandModule<object, ValidateArgs> = {
     const r = await validateDataset(args.dir, (d, t) => bar?.update(d, t));
     bar?.finish();
     for (const p of r.problems) process.stderr.write(`problem: ${p}\n`);
-    process.stdout.write(r.ok ? `ok: ${r.cases} cases, ${r.filesChecked} files checked\n` : `${r.problems.length} problems in ${args.dir}\n`);
+    process.stdout.write(r.ok ? `ok: ${r.cases} cases, ${r.filesChecked} files checked\n` : `${r.problems.length} problem${r.problems.length === 1 ? '' : 's'} in ${args.dir}\n`);
     process.exitCode = r.ok ? 0 : 1;
   },
 };
