@@ -70,6 +70,21 @@ describe('trainer train', () => {
     expect(existsSync(db)).toBe(false);
   });
 
+  test('a folder that is not a published dataset exits 1 naming it, before the database or any run (train and grid)', async () => {
+    const grid = writeTinyGrid(join(root, 'no-dataset-grid.json'));
+    const db = join(root, 'never-dataset.db');
+    const noDataset = join(root, 'raw-not-curated');
+    const [train, cells] = await Promise.all([
+      trainer('train', '--grid', grid, '--row', 'seed3', '--profile', 'smoke', '--dataset', noDataset, '--db', db, '--backend', 'cpu'),
+      trainer('grid', grid, '--profile', 'smoke', '--dataset', noDataset, '--db', db, '--backend', 'cpu'),
+    ]);
+    for (const r of [train, cells]) {
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toContain(`error: ${join(noDataset, 'dataset.json')}: missing (not a published dataset folder?)`);
+    }
+    expect(existsSync(db)).toBe(false);
+  });
+
   test('--gpu-memory-gb 0 exits 1 asking for a positive number, before any training', async () => {
     const db = join(root, 'never-budget.db');
     const config = join(root, 'budget-defaults.json');

@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { planGrid, readGridFile, trainRun, type RunConfig } from '@anatomynet/training';
+import { openDataset, planGrid, readGridFile, trainRun, type RunConfig } from '@anatomynet/training';
 import { gitCommit, killRunOnSignal, openStore, readRunConfigFile, runsDirOf, startBackend, trainProgress, withBackendOption, withStoreOptions, type GpuArgs } from '../common';
 import { recomputeOption } from '@anatomynet/model';
 
@@ -54,6 +54,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     ) as any,
   handler: async (a) => {
     const { config, experiment, name } = configOf(a);
+    openDataset(a.dataset); // before the database is created and the backend started
     const backend = await startBackend(a.backend, a.threads, a);
     const store = openStore(a.db, { create: true });
     let runId: string | undefined = a.resume;

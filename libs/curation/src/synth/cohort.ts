@@ -86,7 +86,7 @@ function prepareOutDir(outDir: string, overwrite: boolean): void {
   }
   const entries = readdirSync(outDir);
   if (entries.length === 0) return;
-  if (!overwrite) throw new SynthOutputError(outDir, 'folder is not empty (pass overwrite to replace a previous synthetic cohort)');
+  if (!overwrite) throw new SynthOutputError(outDir, 'folder is not empty (curator synth --overwrite, or the option overwrite, replaces a previous synthetic cohort)');
   if (!entries.includes(SYNTH_TRUTH_FILE)) {
     throw new SynthOutputError(outDir, `folder is not empty and holds no ${SYNTH_TRUTH_FILE}: refusing to delete what may not be a synthetic cohort (after an interrupted run, delete the folder)`);
   }
