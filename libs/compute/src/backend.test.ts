@@ -27,6 +27,16 @@ describe('selectBackend', () => {
     expect(tf.getBackend()).toBe('cpu');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^backend=cpu \(forced by ANATOMYNET_BACKEND/);
+    // tfjs's banner asking for tfjs-node is not printed on the first tensor
+    const warnings: unknown[] = [];
+    const warn = console.warn;
+    console.warn = (...a: unknown[]) => void warnings.push(...a);
+    try {
+      tf.tensor1d([1]).dispose();
+    } finally {
+      console.warn = warn;
+    }
+    expect(warnings).toEqual([]);
   });
 
   it('the prefer option wins over the environment variable', async () => {

@@ -126,7 +126,11 @@ async function tryCpu(): Promise<Attempt> {
     note = `own cpu kernels not registered: ${(e as Error).message.split('\n')[0]}`;
   }
   const why = await activate('cpu');
-  return why ? { ok: false, why } : { ok: true, kernels, note };
+  if (why) return { ok: false, why };
+  // tfjs's cpu backend prints a banner on its first tensor telling Node users to install tfjs-node;
+  // the selection's reason already says why that backend was not used (a field of tfjs 4.22's MathBackendCPU)
+  (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
+  return { ok: true, kernels, note };
 }
 
 const ATTEMPTS: Record<BackendName, (forced: boolean, env: Record<string, string | undefined>) => Promise<Attempt>> = {

@@ -4,8 +4,9 @@
  * travels in a plain, serialisable CaseTask.
  */
 import { mkdirSync, renameSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { encodeNifti, gzipDeterministic, writeFileAtomic, type Vec3 } from '@anatomynet/data';
+import { dirname, join } from 'node:path';
+import { encodeNifti, gzipDeterministic, notHounsfieldReason, writeFileAtomic, type Vec3 } from '@anatomynet/data';
+import { CurationInputError } from './errors';
 import { computeCropBox, cropVolume, ensureOrgansInside, type CropBox, type CropOptions } from './crop';
 import { availabilityOf, buildLabelMap, countLabels, offsetsBounds, unionOffsets, voxelsToMl } from './labels';
 import { loadDicomCase, loadPddcaCase, type LoadedCase } from './load';
@@ -56,9 +57,16 @@ export function curateCase(task: CaseTask): CaseOutcome {
 }
 
 function loadCase(task: CaseTask, wanted: (n: string) => boolean): LoadedCase {
-  if (task.pddca) return loadPddcaCase(task.pddca.image, task.pddca.structures, wanted);
-  if (task.dicom) return loadDicomCase(task.dicom.ctFiles, task.dicom.rtPath, wanted);
-  throw new Error(`case ${task.caseId}: task names no source`);
+  const loaded = task.pddca ? loadPddcaCase(task.pddca.image, task.pddca.structures, wanted)
+    : task.dicom ? loadDicomCase(task.dicom.ctFiles, task.dicom.rtPath, wanted) : undefined;
+  if (!loaded) throw new Error(`case ${task.caseId}: task names no source`);
+  // the crop's body threshold and the network's HU window would turn anything else into noise
+  const notHu = notHounsfieldReason(loaded.ct.data);
+  if (notHu) {
+    const where = task.pddca ? task.pddca.image : dirname(task.dicom!.ctFiles[0]);
+    throw new CurationInputError(where, `the image does not look like a CT in Hounsfield units (${notHu}): a mask, an MR image, or stored values without their rescale?`);
+  }
+  return loaded;
 }
 
 function runCase(task: CaseTask): { record: CaseRecord; outputs: { path: string; sha256: string }[] } {

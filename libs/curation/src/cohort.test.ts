@@ -297,6 +297,23 @@ describe('a case whose CT cannot be read', () => {
   });
 });
 
+describe('a CT not in Hounsfield units', () => {
+  it('fails that case with the reason (a rescale never applied) and curates the others', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'curation-hu-'));
+    try {
+      const ph = headNeckPhantom(10);
+      writePddcaCase(join(dir, 'in', '0522c0020'), { ...ph, ct: { ...ph.ct, data: ph.ct.data.map((v) => v + 1024) } });
+      writePddcaCase(join(dir, 'in', '0522c0021'), headNeckPhantom(11));
+      const r = await curateCohort({ inputs: [join(dir, 'in')], outDir: join(dir, 'out') });
+      expect(r.manifest.numCases).toBe(1);
+      expect(r.failed).toHaveLength(1);
+      expect(r.failed[0].reason).toMatch(new RegExp(`${join(dir, 'in', '0522c0020', 'img.nrrd')}: the image does not look like a CT in Hounsfield units \\(values \\d+\\.\\.\\d+: no air`));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('manual crop file', () => {
   it('overrides the automatic box, still widened (with a warning) to keep every organ', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'curation-crop-'));

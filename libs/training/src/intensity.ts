@@ -22,3 +22,4 @@ export function windowHu(hu: ArrayLike<number>, w: HuWindow): Float32Array {
   }
   return out;
 }
+

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { readDicomFile, readNifti, writeCtSeries, type Mat3, type Vec3, type Volume } from '@anatomynet/data';
+import { readDicomFile, readNifti, writeCtSeries, writeNifti, type Mat3, type Vec3, type Volume } from '@anatomynet/data';
 import { parseRtStruct, rasteriseRoi } from '@anatomynet/rt';
 import { ORGANS } from '@anatomynet/curation';
 import { selectBackend } from '@anatomynet/compute';
@@ -178,6 +178,19 @@ describe('loadInputCt', () => {
     const empty = join(root, 'empty');
     mkdirSync(empty);
     expect(() => loadInputCt(empty)).toThrow(/empty: no CT series found/);
+  });
+
+  test('refuses a volume without air or bone (a mask, values without the rescale) unless told, naming the values', () => {
+    const { hu, labels } = phantom([1, 0, 0, 0, 1, 0, 0, 0, 1], [0, 0, 0]);
+    const write = (name: string, v: Volume) => (writeNifti(join(root, name), v), join(root, name));
+    expect(loadInputCt(write('ct.nii.gz', hu)).volume.shape).toEqual(SHAPE);
+    const mask = write('mask.nii.gz', { ...hu, data: labels });
+    expect(() => loadInputCt(mask)).toThrow(new RegExp(`${mask}: does not look like a CT in Hounsfield units \\(values 0\\.\\.8: no air`));
+    expect(loadInputCt(mask, undefined, { huCheck: false }).volume.data).toEqual(labels);
+    const stored = write('stored.nii.gz', { ...hu, data: hu.data.map((v) => v + 1024) }); // intercept -1024 never applied
+    expect(() => loadInputCt(stored)).toThrow(/values 24\.\.1924: no air/);
+    const soft = write('soft.nii.gz', { ...hu, data: hu.data.map((v) => Math.min(v, 80)) });
+    expect(() => loadInputCt(soft)).toThrow(/values -1000\.\.80: no bone/);
   });
 });
 

@@ -5,7 +5,7 @@
  */
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { readCtSeries, readDicomFile, readVolume, scanDicomTree, writeNifti, type CtSeries, type Volume } from '@anatomynet/data';
+import { notHounsfieldReason, readCtSeries, readDicomFile, readVolume, scanDicomTree, writeNifti, type CtSeries, type Volume } from '@anatomynet/data';
 import { writeRtStruct, type RtRoiSpec } from '@anatomynet/rt';
 import { ORGANS } from '@anatomynet/curation';
 import type { AnatomyNetModel } from '@anatomynet/model';
@@ -42,8 +42,21 @@ export interface LoadedInput {
   series?: CtSeries;
 }
 
-/** Reads a DICOM series folder (exactly one CT series, or the one named), a NIfTI or an NRRD volume. */
-export function loadInputCt(path: string, seriesUid?: string): LoadedInput {
+/**
+ * Reads a DICOM series folder (exactly one CT series, or the one named), a NIfTI or an NRRD volume, and
+ * (unless `huCheck` is false) refuses one that does not look like a CT in Hounsfield units.
+ */
+export function loadInputCt(path: string, seriesUid?: string, { huCheck = true }: { huCheck?: boolean } = {}): LoadedInput {
+  const input = readInput(path, seriesUid);
+  const notHu = huCheck ? notHounsfieldReason(input.volume.data) : undefined;
+  if (notHu) {
+    throw new SegmentInputError(path, `does not look like a CT in Hounsfield units (${notHu}): a mask, an MR image, ` +
+      'or stored values without RescaleSlope/Intercept applied? Its segmentation would be noise; --no-hu-check segments it anyway');
+  }
+  return input;
+}
+
+function readInput(path: string, seriesUid?: string): LoadedInput {
   let isDir: boolean;
   try {
     isDir = statSync(path).isDirectory();

@@ -12,6 +12,7 @@ interface SegmentArgs extends GpuArgs {
   series?: string;
   lcc: boolean;
   lccMinShare?: number;
+  huCheck: boolean;
   backend?: string;
   threads?: number;
 }
@@ -28,6 +29,7 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
         .option('input', { type: 'string', demandOption: true, describe: 'DICOM series folder, .nii/.nii.gz or .nrrd' })
         .option('out', { type: 'string', demandOption: true, describe: 'output folder: labels.nii.gz, and rtstruct.dcm for DICOM input' })
         .option('series', { type: 'string', describe: 'SeriesInstanceUID, when the folder holds several CT series' })
+        .option('hu-check', { type: 'boolean', default: true, describe: 'refuse an input without air (below -500) or bone (above 200): not a CT in Hounsfield units (--no-hu-check to segment it anyway)' })
         .option('lcc', { type: 'boolean', default: true, describe: 'keep the largest connected component per organ (--no-lcc to disable)' })
         .option('lcc-min-share', { type: 'number', describe: 'with --lcc, also keep components of at least this share of the largest, in (0, 1] (default: the run\'s evaluation.componentMinShare)' })
         .check((a) => (a.model || (a.run && a.db) ? true : 'give --model RUN_FOLDER, or --run RUN_ID with --db FILE'))
@@ -48,7 +50,7 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
     }
     await startBackend(a.backend, a.threads, a);
     const { model, config } = loadRunModel(runDir);
-    const input = loadInputCt(a.input, a.series);
+    const input = loadInputCt(a.input, a.series, { huCheck: a.huCheck });
     mkdirSync(a.out, { recursive: true });
     const r = await segmentToFiles(model, input, a.out, {
       huWindow: config.data.huWindow,

@@ -54,8 +54,8 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     ) as any,
   handler: async (a) => {
     const { config, experiment, name } = configOf(a);
-    openDataset(a.dataset); // before the database is created and the backend started
     const backend = await startBackend(a.backend, a.threads, a);
+    openDataset(a.dataset); // before the database is created
     const store = openStore(a.db, { create: true });
     let runId: string | undefined = a.resume;
     const stopSignals = killRunOnSignal(() => ({ runId, store }));
