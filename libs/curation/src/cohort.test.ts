@@ -297,6 +297,20 @@ describe('a case whose CT cannot be read', () => {
   });
 });
 
+describe('an output folder this curator did not write', () => {
+  it('is refused before anything in it is replaced or removed', async () => {
+    const other = join(root, 'someone-elses');
+    mkdirSync(join(other, 'imagesTr'), { recursive: true });
+    writeFileSync(join(other, 'imagesTr', 'case_0000.nii.gz'), 'theirs');
+    writeFileSync(join(other, 'dataset.json'), '{"name": "theirs"}');
+    await expect(curateCohort({ inputs: [pddcaIn], outDir: other })).rejects.toThrow(
+      new CurationInputError(other, 'the output folder holds files and no dataset of @anatomynet/curator (manifest.json missing or unreadable); publishing would replace and remove files there: give a new or empty folder'));
+    expect(listTree(other)).toEqual(['dataset.json', 'imagesTr/case_0000.nii.gz']);
+    expect(readFileSync(join(other, 'dataset.json'), 'utf8')).toBe('{"name": "theirs"}');
+    expect(existsSync(`${other}.private`)).toBe(false);
+  });
+});
+
 describe('a CT not in Hounsfield units', () => {
   it('fails that case with the reason (a rescale never applied) and curates the others', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'curation-hu-'));

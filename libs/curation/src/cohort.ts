@@ -2,7 +2,7 @@
  * Curate a cohort: discover inputs -> plan cases (ids, digests) -> curate the cases that changed
  * (through `runCase`, so an app can spread them over processes) -> publish the dataset folder.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '@anatomynet/data';
 import { curateCase, type CaseOutcome, type CaseTask } from './case';
@@ -12,7 +12,7 @@ import { discoverInputs, type PlannedCase, type SkippedItem } from './discover';
 import { CurationInputError, NothingToPublishError } from './errors';
 import { combineDigests, sha256File, sha256Hex } from './hashing';
 import { assignIds, type IdAssignment } from './ids';
-import { TOOL_VERSION, type CaseRecord } from './manifest';
+import { TOOL_NAME, TOOL_VERSION, type CaseRecord } from './manifest';
 import { compareStrings, parseNameOverrides, type NameOverrides } from './names';
 import { publishDataset, type PublishResult } from './publish';
 
@@ -67,6 +67,7 @@ export async function curateCohort(opts: CurateOptions): Promise<CurateResult> {
       throw new CurationInputError(outDir, `the output folders and the input ${input} must not contain one another`);
     }
   }
+  checkOutputFolder(outDir, privateDir);
   const progress = opts.onProgress ?? ((): void => undefined);
   const overrides: NameOverrides = opts.namesFile ? parseNameOverrides(readText(opts.namesFile), opts.namesFile) : new Map();
   const crops = opts.cropFile ? parseCropFile(readText(opts.cropFile), opts.cropFile) : new Map<string, CropBox>();
@@ -184,6 +185,26 @@ export async function curateCohort(opts: CurateOptions): Promise<CurateResult> {
   curated.sort(compareStrings);
   reused.sort(compareStrings);
   return { ...published, curated, reused, failed, skipped };
+}
+
+/**
+ * The output folder must be new, empty, or one this curator writes: publishing replaces its dataset
+ * files and removes from imagesTr and labelsTr whatever the dataset does not hold. Ours: a manifest of
+ * this tool, or (a first run stopped before publishing) the private folder's case cache.
+ */
+function checkOutputFolder(outDir: string, privateDir: string): void {
+  if (!existsSync(outDir)) return;
+  if (!statSync(outDir).isDirectory()) throw new CurationInputError(outDir, 'the output is a file, not a folder');
+  if (readdirSync(outDir).length === 0) return;
+  let tool: unknown;
+  try {
+    tool = JSON.parse(readFileSync(join(outDir, 'manifest.json'), 'utf8'))?.tool?.name;
+  } catch {
+    tool = undefined;
+  }
+  if (tool === TOOL_NAME || existsSync(join(privateDir, 'cases'))) return;
+  throw new CurationInputError(outDir, `the output folder holds files and no dataset of ${TOOL_NAME} (manifest.json${tool ? ` is ${String(tool)}'s` : ' missing or unreadable'}); ` +
+    'publishing would replace and remove files there: give a new or empty folder');
 }
 
 function readText(path: string): string {
