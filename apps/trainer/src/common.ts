@@ -7,7 +7,7 @@ import type { Argv } from 'yargs';
 import { capGpuBufferPool, limitGpuMemory, loadTunedTilings, parseTunedTilings, registerCpuKernels, selectBackend, useBestFitGpuBuffers, type BackendChoice } from '@anatomynet/compute';
 import { openSqliteStore } from '@anatomynet/tracking';
 import { createProgressBar } from '@anatomynet/cli';
-import { resolveRunConfig, RunConfigError, type RunConfig, type TrainProgress } from '@anatomynet/training';
+import { openDataset, resolveRunConfig, RunConfigError, type RunConfig, type TrainProgress } from '@anatomynet/training';
 
 export interface StoreArgs {
   db: string;
@@ -115,6 +115,16 @@ export async function startBackend(
 }
 
 /** The checkout's commit (with "+dirty" when files changed), or undefined outside git. */
+/**
+ * Opens `--dataset` before a database or a run is made of it (a wrong folder is one error, not a failed
+ * run per grid cell), and says what an empty split means for the runs.
+ */
+export function checkDataset(dir: string): void {
+  const { splits } = openDataset(dir);
+  if (!splits.validation.length) process.stderr.write(`warning: ${dir} has no validation cases: nothing to select a model by, each run's best/ is its last epoch's model\n`);
+  if (!splits.test.length) process.stderr.write(`warning: ${dir} has no test cases: runs end without a test evaluation\n`);
+}
+
 export function gitCommit(): string | undefined {
   try {
     const head = execFileSync('git', ['rev-parse', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();

@@ -114,6 +114,19 @@ describe('trainRun', () => {
     await store.close();
   }, 600_000);
 
+  test('without validation cases the best checkpoint is the last epoch\'s, not the first\'s', async () => {
+    const ds = join(root, 'ds-noval');
+    const ids = writeTinyDataset(ds, { cases: 3 });
+    writeFileSync(join(ds, 'splits.json'), JSON.stringify({ method: 'hash', train: ids.slice(0, 2), validation: [], test: [ids[2]] }));
+    const store = openSqliteStore(join(root, 'noval.db'));
+    const cfg = tinyConfig({ validateEveryEpochs: 1, schedule: { rmspropEpochs: 3, rmspropLr: 0.002, sgdEpochs: 0, sgdLr: 0.001, momentum: 0.9 } });
+    const r = await trainRun({ config: cfg, datasetDir: ds, store, experiment: 'noval', runName: 'noval', runsDir: join(root, 'runs') });
+    expect(r.status).toBe('FINISHED');
+    expect(r.bestEpoch).toBe(2);
+    expect((await store.artifacts(r.runId, 'best-checkpoint')).map((a) => a.step)).toEqual([0, 1, 2]);
+    await store.close();
+  }, 600_000);
+
   test('a NaN loss stops the run as FAILED with its step', async () => {
     const ds = join(root, 'ds-nan');
     writeTinyDataset(ds, { cases: 3, nanCase: 0 });

@@ -237,7 +237,9 @@ export async function trainRun(o: TrainOptions): Promise<TrainResult> {
         const valDice = await evaluated(async () => {
           const dice = await validate(model, ds.splits.validation.map(load), numClasses, cfg.evaluation, writer, epoch);
           // Model selection on the validation split only (the public code chose checkpoints on the test set).
-          if (dice > state.bestValDice || state.bestEpoch < 0) {
+          // Without a score (no validation cases, or none with an organ annotated) there is nothing to
+          // select by, and the best checkpoint follows the latest epoch.
+          if (!Number.isFinite(dice) || dice > state.bestValDice || state.bestEpoch < 0) {
             state.bestValDice = Number.isFinite(dice) ? dice : state.bestValDice;
             state.bestEpoch = epoch;
             const best = await saveCheckpoint(join(runDir, 'best'), model, optimizer, state);

@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { availableParallelism, hostname } from 'node:os';
 import type { CommandModule } from 'yargs';
-import { openDataset, parseGridSelection, planGrid, readGridFile, runGrid, selectRows, trainRun, type GridCellPlan } from '@anatomynet/training';
+import { parseGridSelection, planGrid, readGridFile, runGrid, selectRows, trainRun, type GridCellPlan } from '@anatomynet/training';
 import type { TrackingStore } from '@anatomynet/tracking';
-import { gitCommit, killRunOnSignal, openStore, runsDirOf, startBackend, trainProgress, withBackendOption, withStoreOptions, type GpuArgs } from '../common';
+import { checkDataset, gitCommit, killRunOnSignal, openStore, runsDirOf, startBackend, trainProgress, withBackendOption, withStoreOptions, type GpuArgs } from '../common';
 import { recomputeOption } from '@anatomynet/model';
 
 interface GridArgs extends GpuArgs {
@@ -91,8 +91,7 @@ export const gridCommand: CommandModule<object, GridArgs> = {
       const { file, rows } = parseGridSelection(arg);
       return selectRows(planGrid(readGridFile(file), a.profile, file), rows, file);
     });
-    // and the dataset: a wrong folder would otherwise fail every cell, each recorded as a failed run
-    openDataset(a.dataset);
+    checkDataset(a.dataset);
     const worker = a.worker ?? `${hostname()}:${process.pid}`;
     const threads = a.threads ?? (a.workers > 1 ? Math.max(1, Math.floor(availableParallelism() / a.workers)) : undefined);
     // The database exists (created here, once) before the other workers open it.

@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
-import { openDataset, planGrid, readGridFile, trainRun, type RunConfig } from '@anatomynet/training';
-import { gitCommit, killRunOnSignal, openStore, readRunConfigFile, runsDirOf, startBackend, trainProgress, withBackendOption, withStoreOptions, type GpuArgs } from '../common';
+import { planGrid, readGridFile, trainRun, type RunConfig } from '@anatomynet/training';
+import { checkDataset, gitCommit, killRunOnSignal, openStore, readRunConfigFile, runsDirOf, startBackend, trainProgress, withBackendOption, withStoreOptions, type GpuArgs } from '../common';
 import { recomputeOption } from '@anatomynet/model';
 
 interface TrainArgs extends GpuArgs {
@@ -55,7 +55,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
   handler: async (a) => {
     const { config, experiment, name } = configOf(a);
     const backend = await startBackend(a.backend, a.threads, a);
-    openDataset(a.dataset); // before the database is created
+    checkDataset(a.dataset);
     const store = openStore(a.db, { create: true });
     let runId: string | undefined = a.resume;
     const stopSignals = killRunOnSignal(() => ({ runId, store }));
