@@ -206,6 +206,10 @@ describe('trainer grid, status, segment', () => {
     // Each finished run shows its best validation, organ by organ, and its test mean.
     expect(s.stdout.match(/best validation \(epoch \d+\): mean Dice \d\.\d{3}: BrainStem \d\.\d\d, .*; test mean DSC \d\.\d{3}/g)?.length).toBe(3);
     for (const key of ['seed3', 'seed4', 'dice']) expect(s.stdout).toMatch(new RegExp(`\\n  ${key} +DONE +[0-9a-f-]{36}`));
+    // a grid named without its profile: the grids there are, not an empty listing
+    const typo = await trainer('status', '--db', db, '--grid', 'tiny-grid');
+    expect(typo.code).toBe(1);
+    expect(typo.stderr).toContain(`error: ${db}: no grid tiny-grid (grids: tiny-grid@smoke; a grid is named <file>@<profile>)`);
 
     const j = await trainer('status', '--db', db, '--json');
     const { runs, cells } = JSON.parse(j.stdout) as { runs: { id: string; runDir: string }[]; cells: { key: string; status: string; runId: string; claimedBy: string }[] };

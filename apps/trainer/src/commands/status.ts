@@ -50,8 +50,13 @@ export const statusCommand: CommandModule<object, StatusArgs> = {
       const sweep = await store.markStaleRunsKilled(a.staleMinutes * 60_000);
       if (sweep.killedRunIds.length) console.error(`marked KILLED (no heartbeat for ${a.staleMinutes} min): ${sweep.killedRunIds.join(', ')}`);
     }
+    const known = await store.listGrids();
+    if (a.grid && !known.includes(a.grid)) {
+      await store.close();
+      throw new Error(`${a.db}: no grid ${a.grid} (grids: ${known.join(', ') || 'none yet'}; a grid is named <file>@<profile>)`);
+    }
     const runs: Run[] = await store.listRuns({ experiment: a.experiment, grid: a.grid });
-    const grids = a.grid ? [a.grid] : await store.listGrids();
+    const grids = a.grid ? [a.grid] : known;
     const cells = (await Promise.all(grids.map((g) => store.gridCells(g)))).flat();
     const summaries = new Map<string, RunSummary | undefined>();
     for (const r of runs) summaries.set(r.id, await summarise(store, r.id));
