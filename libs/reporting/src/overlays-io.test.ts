@@ -88,6 +88,12 @@ describe('overlays from run predictions', () => {
     expect(d.message).toMatch(/no prediction files/);
   });
 
+  it('refuses a run id that is not among the grids\' runs, listing them', () => {
+    const known = [...grids[0].runs.values()].find((r) => r.run.name === 'anatomynet')!.run.id;
+    expect(() => buildOverlays(grids, null, { dbDir: dir, runIds: [known, 'nope'] })).toThrow(/^--overlay-run: nope: not a run of the report's grids \(runs: .*anatomynet/);
+    expect(buildOverlays(grids, null, { dbDir: dir, runIds: [known] }).find((r) => r.runId === known)!.message).toMatch(/no --dataset/);
+  });
+
   it('says why when no dataset is given, and never draws blank images', () => {
     const runs = buildOverlays(grids, null, { dbDir: dir });
     const a = runs.find((r) => r.runId.endsWith('anatomynet'))!;

@@ -14,6 +14,7 @@ import { readNiftiPreview, toRadiologicalView } from './nifti-preview';
 import { REPORT_ORGANS } from './organs';
 import { renderOverlay } from './overlay';
 import { encodePngRgb } from './png';
+import { ReportInputError } from './experiments';
 
 export interface OverlayImage {
   caseId: string;
@@ -82,6 +83,10 @@ export function buildOverlays(grids: readonly GridData[], dataset: { dir: string
       const data = c.runId ? g.runs.get(c.runId) : undefined;
       if (data && !entries.some((e) => e.data.run.id === data.run.id)) entries.push({ data, label: `${g.grid} / ${g.def.rows.find((r) => r.key === c.key)?.label ?? c.key}` });
     }
+  const unknown = opts.runIds?.filter((id) => !entries.some((e) => e.data.run.id === id)) ?? [];
+  if (unknown.length) {
+    throw new ReportInputError('--overlay-run', `${unknown.join(', ')}: not a run of the report's grids (runs: ${entries.map((e) => `${e.data.run.id} ${e.label}`).join('; ') || 'none'})`);
+  }
   const finished = entries.filter((e) => e.data.run.status === 'FINISHED');
   const selected = new Set(
     opts.runIds ??
