@@ -12,7 +12,8 @@ import { curateCohort, writeSynthCohort } from '@anatomynet/curation';
 import { createCasePool } from './pool';
 
 const args = await yargs(hideBin(process.argv))
-  .scriptName('bench')
+  .scriptName('bench:curate')
+  .usage('$0 [options]\n\nSeconds to curate one full-size synthetic CT, and cases per minute for a cohort over worker processes.')
   .option('cases', { type: 'number', default: 4, describe: 'cohort size' })
   .option('workers', { type: 'number', default: Math.max(1, Math.min(availableParallelism(), 2)), describe: 'worker processes for the cohort run' })
   .option('slice-mm', { type: 'number', default: 2, describe: 'slice spacing of the synthetic CTs (2 mm gives ~200 slices)' })
