@@ -291,6 +291,15 @@ describe('a case whose CT cannot be read', () => {
       expect(pddcaOnly.manifest.numCases).toBe(1);
       expect(ids()).toEqual(all);
       expect(Object.keys(all)).toHaveLength(2);
+      // a published case whose source is gone is removed from the next version, and said so
+      writePddcaCase(join(dir, 'more', '0522c0011'), headNeckPhantom(12));
+      const grown = await curateCohort({ inputs: [join(dir, 'in', 'pddca'), join(dir, 'more')], outDir: join(dir, 'out') });
+      expect([grown.manifest.numCases, grown.removed.length]).toEqual([2, 0]);
+      const added = grown.curated[0];
+      const shrunk = await curateCohort({ inputs: [join(dir, 'in', 'pddca')], outDir: join(dir, 'out') });
+      expect(shrunk.removed).toEqual([added]);
+      expect(shrunk.manifest.cases.map((c) => c.caseId)).not.toContain(added);
+      expect(existsSync(join(dir, 'out', 'imagesTr', `${added}_0000.nii.gz`))).toBe(false);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

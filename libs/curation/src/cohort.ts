@@ -43,6 +43,8 @@ export interface CurateProgress {
 export interface CurateResult extends PublishResult {
   curated: string[];
   reused: string[];
+  /** Cases the folder's previous dataset held and this one does not (source gone, or failed now). */
+  removed: string[];
   /** Cases that failed, with the source (private) and the reason. */
   failed: { caseId: string; source: string; reason: string }[];
   /** Every skipped input item, with its paths (private) and the reason. */
@@ -67,7 +69,7 @@ export async function curateCohort(opts: CurateOptions): Promise<CurateResult> {
       throw new CurationInputError(outDir, `the output folders and the input ${input} must not contain one another`);
     }
   }
-  checkOutputFolder(outDir, privateDir);
+  const publishedBefore = claimOutputFolder(outDir, privateDir);
   const progress = opts.onProgress ?? ((): void => undefined);
   const overrides: NameOverrides = opts.namesFile ? parseNameOverrides(readText(opts.namesFile), opts.namesFile) : new Map();
   const crops = opts.cropFile ? parseCropFile(readText(opts.cropFile), opts.cropFile) : new Map<string, CropBox>();
@@ -184,25 +186,30 @@ export async function curateCohort(opts: CurateOptions): Promise<CurateResult> {
   progress({ phase: 'publish', done: 1, total: 1 });
   curated.sort(compareStrings);
   reused.sort(compareStrings);
-  return { ...published, curated, reused, failed, skipped };
+  const now = new Set(published.manifest.cases.map((c) => c.caseId));
+  const removed = publishedBefore.filter((id) => !now.has(id)).sort(compareStrings);
+  return { ...published, curated, reused, removed, failed, skipped };
 }
 
 /**
  * The output folder must be new, empty, or one this curator writes: publishing replaces its dataset
  * files and removes from imagesTr and labelsTr whatever the dataset does not hold. Ours: a manifest of
- * this tool, or (a first run stopped before publishing) the private folder's case cache.
+ * this tool, or (a first run stopped before publishing) the private folder's case cache. Returns the
+ * cases the folder's dataset holds now.
  */
-function checkOutputFolder(outDir: string, privateDir: string): void {
-  if (!existsSync(outDir)) return;
+function claimOutputFolder(outDir: string, privateDir: string): string[] {
+  if (!existsSync(outDir)) return [];
   if (!statSync(outDir).isDirectory()) throw new CurationInputError(outDir, 'the output is a file, not a folder');
-  if (readdirSync(outDir).length === 0) return;
-  let tool: unknown;
+  if (readdirSync(outDir).length === 0) return [];
+  let manifest: { tool?: { name?: unknown }; cases?: { caseId?: unknown }[] } | undefined;
   try {
-    tool = JSON.parse(readFileSync(join(outDir, 'manifest.json'), 'utf8'))?.tool?.name;
+    manifest = JSON.parse(readFileSync(join(outDir, 'manifest.json'), 'utf8'));
   } catch {
-    tool = undefined;
+    manifest = undefined;
   }
-  if (tool === TOOL_NAME || existsSync(join(privateDir, 'cases'))) return;
+  const tool = manifest?.tool?.name;
+  if (tool === TOOL_NAME) return (manifest?.cases ?? []).map((c) => String(c.caseId));
+  if (existsSync(join(privateDir, 'cases'))) return [];
   throw new CurationInputError(outDir, `the output folder holds files and no dataset of ${TOOL_NAME} (manifest.json${tool ? ` is ${String(tool)}'s` : ' missing or unreadable'}); ` +
     'publishing would replace and remove files there: give a new or empty folder');
 }

@@ -57,6 +57,7 @@ export async function runCurate(args: CurateArgs): Promise<CurateResult> {
     bar?.finish('done');
     say(`curated ${result.curated.length}, unchanged ${result.reused.length}, failed ${result.failed.length}; ${result.manifest.numCases} cases published in ${result.outDir}`);
     reportItems(say, result);
+    if (result.removed.length) say(`removed ${result.removed.length} cases of the previous dataset, their source no longer found or failing now: ${result.removed.join(', ')}`);
     if (result.manifest.identityNotRemoved.length) say(`warning: PatientIdentityRemoved is not YES for ${result.manifest.identityNotRemoved.join(', ')}`);
     say(`source map and file accounting (keep private): ${result.privateDir}`);
     return result;
