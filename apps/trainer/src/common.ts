@@ -114,7 +114,6 @@ export async function startBackend(
   return { name: choice.backend, adapter: a ? [a.vendor, a.architecture, a.description].filter(Boolean).join(' ') : undefined, gpuTilings, choice };
 }
 
-/** The checkout's commit (with "+dirty" when files changed), or undefined outside git. */
 /**
  * Opens `--dataset` before a database or a run is made of it (a wrong folder is one error, not a failed
  * run per grid cell), and says what an empty split means for the runs.
@@ -125,6 +124,7 @@ export function checkDataset(dir: string): void {
   if (!splits.test.length) process.stderr.write(`warning: ${dir} has no test cases: runs end without a test evaluation\n`);
 }
 
+/** The checkout's commit (with "+dirty" when files changed), or undefined outside git. */
 export function gitCommit(): string | undefined {
   try {
     const head = execFileSync('git', ['rev-parse', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();

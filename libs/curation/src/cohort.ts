@@ -208,7 +208,7 @@ function claimOutputFolder(outDir: string, privateDir: string): string[] {
     manifest = undefined;
   }
   const tool = manifest?.tool?.name;
-  if (tool === TOOL_NAME) return (manifest?.cases ?? []).map((c) => String(c.caseId));
+  if (tool === TOOL_NAME) return Array.isArray(manifest?.cases) ? manifest.cases.map((c) => String(c?.caseId)) : [];
   if (existsSync(join(privateDir, 'cases'))) return [];
   throw new CurationInputError(outDir, `the output folder holds files and no dataset of ${TOOL_NAME} (manifest.json${tool ? ` is ${String(tool)}'s` : ' missing or unreadable'}); ` +
     'publishing would replace and remove files there: give a new or empty folder');

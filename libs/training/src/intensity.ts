@@ -22,4 +22,3 @@ export function windowHu(hu: ArrayLike<number>, w: HuWindow): Float32Array {
   }
   return out;
 }
-
