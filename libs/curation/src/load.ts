@@ -26,18 +26,26 @@ export interface LoadedCase {
   warnings: string[];
 }
 
-/** Round-and-clamp any voxel array to int16 HU, counting clamped voxels. */
-export function toInt16(v: Volume): { volume: Volume<Int16Array>; clamped: number } {
-  if (v.data instanceof Int16Array) return { volume: v as Volume<Int16Array>, clamped: 0 };
+/** HU stored for a voxel that is not a number: NaN marks what lies outside the scan in float images. */
+export const NOT_A_NUMBER_HU = -1024;
+
+/** Round-and-clamp any voxel array to int16 HU, counting clamped voxels and NaN ones (stored as air). */
+export function toInt16(v: Volume): { volume: Volume<Int16Array>; clamped: number; notNumbers: number } {
+  if (v.data instanceof Int16Array) return { volume: v as Volume<Int16Array>, clamped: 0, notNumbers: 0 };
   const out = new Int16Array(v.data.length);
-  let clamped = 0;
+  let clamped = 0, notNumbers = 0;
   for (let p = 0; p < out.length; p++) {
     const x = Math.round(v.data[p]);
+    if (Number.isNaN(x)) {
+      notNumbers++;
+      out[p] = NOT_A_NUMBER_HU;
+      continue;
+    }
     const c = x < -32768 ? -32768 : x > 32767 ? 32767 : x;
     if (c !== x) clamped++;
     out[p] = c;
   }
-  return { volume: { ...v, data: out }, clamped };
+  return { volume: { ...v, data: out }, clamped, notNumbers };
 }
 
 function sameGrid(a: Volume, b: Volume, tolMm = 1e-3): string | null {
@@ -58,8 +66,9 @@ function distinctNonZero(data: ArrayLike<number>, limit = 8): number[] {
 /** A PDDCA case: `<case>/img.nrrd` and `<case>/structures/<Name>.nrrd`. */
 export function loadPddcaCase(imagePath: string, structurePaths: readonly string[], wanted: (name: string) => boolean): LoadedCase {
   const warnings: string[] = [];
-  const { volume: ct, clamped } = toInt16(readNrrd(imagePath).volume);
+  const { volume: ct, clamped, notNumbers } = toInt16(readNrrd(imagePath).volume);
   if (clamped > 0) warnings.push(`${clamped} image voxels clamped to the int16 range`);
+  if (notNumbers > 0) warnings.push(`${notNumbers} image voxels are not numbers (NaN): stored as ${NOT_A_NUMBER_HU} HU (air)`);
   const structures: LoadedStructure[] = [];
   for (const path of structurePaths) {
     const name = basename(path).replace(/\.nrrd$/i, '');
