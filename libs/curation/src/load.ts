@@ -4,7 +4,7 @@
  * A bad structure becomes an `error` on that structure; a bad CT or RTSTRUCT throws (the case is skipped).
  */
 import { parseRtStruct, rasteriseRoi } from '@anatomynet/rt';
-import { readCtSeries, readDicomFile, readNrrd, type Volume } from '@anatomynet/data';
+import { NOT_A_NUMBER_HU, readCtSeries, readDicomFile, readNrrd, type Volume } from '@anatomynet/data';
 import { basename } from 'node:path';
 import { maskToOffsets } from './labels';
 
@@ -25,9 +25,6 @@ export interface LoadedCase {
   identityRemoved: boolean | null;
   warnings: string[];
 }
-
-/** HU stored for a voxel that is not a number: NaN marks what lies outside the scan in float images. */
-export const NOT_A_NUMBER_HU = -1024;
 
 /** Round-and-clamp any voxel array to int16 HU, counting clamped voxels and NaN ones (stored as air). */
 export function toInt16(v: Volume): { volume: Volume<Int16Array>; clamped: number; notNumbers: number } {

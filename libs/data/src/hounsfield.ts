@@ -18,3 +18,16 @@ export function notHounsfieldReason(hu: ArrayLike<number>): string | undefined {
   if (max < 200) return `values ${min}..${max}: no bone (above 200 HU)`;
   return undefined;
 }
+
+/** HU given to a voxel that is not a number: float images store NaN outside the scan, where air is. */
+export const NOT_A_NUMBER_HU = -1024;
+
+/** `data` with NaN voxels set to {@link NOT_A_NUMBER_HU} (a copy; `data` itself when it has none), and their count. */
+export function replaceNotNumbers<T extends ArrayLike<number>>(data: T): { data: T; count: number } {
+  let count = 0;
+  for (let p = 0; p < data.length; p++) if (Number.isNaN(data[p])) count++;
+  if (count === 0) return { data, count };
+  const out = (data as unknown as { slice(): T }).slice();
+  for (let p = 0; p < out.length; p++) if (Number.isNaN(out[p])) (out as unknown as number[])[p] = NOT_A_NUMBER_HU;
+  return { data: out, count };
+}

@@ -24,4 +24,4 @@ export { formatDS } from './geometry';
 export { readNifti, writeNifti, parseNifti, encodeNifti, type NiftiReadOptions, type NiftiWriteOptions } from './nifti';
 export { readNrrd, writeNrrd, parseNrrd, type NrrdImage, type NrrdReadOptions, type NrrdWriteOptions } from './nrrd';
 export { readVolume, writeVolume, volumeFormatOf, type VolumeFormat } from './volume-io';
-export { notHounsfieldReason } from './hounsfield';
+export { notHounsfieldReason, replaceNotNumbers, NOT_A_NUMBER_HU } from './hounsfield';

@@ -11,14 +11,14 @@ export interface HuWindow {
 
 export const PUBLIC_CODE_WINDOW: HuWindow = { lo: -1024, hi: 3071 };
 
-/** HU -> [0, 1] with clipping; NaN (outside the scan, in float images) -> 0, as air. */
+/** HU -> [0, 1] with clipping. */
 export function windowHu(hu: ArrayLike<number>, w: HuWindow): Float32Array {
   if (!(w.hi > w.lo)) throw new RangeError(`windowHu: hi (${w.hi}) must exceed lo (${w.lo})`);
   const out = new Float32Array(hu.length);
   const inv = 1 / (w.hi - w.lo);
   for (let p = 0; p < hu.length; p++) {
     const v = (hu[p] - w.lo) * inv;
-    out[p] = v > 0 ? (v < 1 ? v : 1) : 0; // NaN fails v > 0
+    out[p] = v < 0 ? 0 : v > 1 ? 1 : v;
   }
   return out;
 }

@@ -47,7 +47,6 @@ describe('resampling', () => {
   });
   test('HU window clips and scales', () => {
     expect(Array.from(windowHu([-2000, -1000, 0, 1000, 3000], { lo: -1000, hi: 1000 }))).toEqual([0, 0, 0.5, 1, 1]);
-    expect(Array.from(windowHu([NaN, -Infinity, Infinity], { lo: -1000, hi: 1000 }))).toEqual([0, 0, 1]); // NaN as air
     expect(() => windowHu([0], { lo: 5, hi: 5 })).toThrow(/hi/);
   });
 });

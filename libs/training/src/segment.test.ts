@@ -192,6 +192,17 @@ describe('loadInputCt', () => {
     const soft = write('soft.nii.gz', { ...hu, data: hu.data.map((v) => Math.min(v, 80)) });
     expect(() => loadInputCt(soft)).toThrow(/values -1000\.\.80: no bone/);
   });
+
+  test('reads NaN voxels (outside the scan, in float images) as air, and counts them', () => {
+    const { hu } = phantom([1, 0, 0, 0, 1, 0, 0, 0, 1], [0, 0, 0]);
+    const f = Float32Array.from(hu.data);
+    f.fill(NaN, 0, 40);
+    writeNifti(join(root, 'nan.nii.gz'), { ...hu, data: f });
+    const r = loadInputCt(join(root, 'nan.nii.gz'));
+    expect(r.notNumbers).toBe(40);
+    expect(Array.from(r.volume.data.slice(0, 41))).toEqual([...Array(40).fill(-1024), hu.data[40]]);
+    expect(loadInputCt(join(root, 'ct.nii.gz')).notNumbers).toBeUndefined();
+  });
 });
 
 describe('keepLargestComponents', () => {

@@ -5,7 +5,7 @@
  */
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { notHounsfieldReason, readCtSeries, readDicomFile, readVolume, scanDicomTree, writeNifti, type CtSeries, type Volume } from '@anatomynet/data';
+import { notHounsfieldReason, readCtSeries, replaceNotNumbers, readDicomFile, readVolume, scanDicomTree, writeNifti, type CtSeries, type Volume } from '@anatomynet/data';
 import { writeRtStruct, type RtRoiSpec } from '@anatomynet/rt';
 import { ORGANS } from '@anatomynet/curation';
 import type { AnatomyNetModel } from '@anatomynet/model';
@@ -40,14 +40,20 @@ export interface LoadedInput {
   volume: Volume;
   /** Present when the input was a DICOM series (the RTSTRUCT references it). */
   series?: CtSeries;
+  /** Voxels that were not numbers (NaN, outside the scan in float images), segmented as air. */
+  notNumbers?: number;
 }
 
 /**
- * Reads a DICOM series folder (exactly one CT series, or the one named), a NIfTI or an NRRD volume, and
- * (unless `huCheck` is false) refuses one that does not look like a CT in Hounsfield units.
+ * Reads a DICOM series folder (exactly one CT series, or the one named), a NIfTI or an NRRD volume, with
+ * NaN voxels as air, and (unless `huCheck` is false) refuses one that does not look like a CT in
+ * Hounsfield units.
  */
 export function loadInputCt(path: string, seriesUid?: string, { huCheck = true }: { huCheck?: boolean } = {}): LoadedInput {
-  const input = readInput(path, seriesUid);
+  const read = readInput(path, seriesUid);
+  // NaN would run through the network as NaN, spreading over its receptive field
+  const { data, count } = replaceNotNumbers(read.volume.data);
+  const input = count ? { ...read, volume: { ...read.volume, data }, notNumbers: count } : read;
   const notHu = huCheck ? notHounsfieldReason(input.volume.data) : undefined;
   if (notHu) {
     throw new SegmentInputError(path, `does not look like a CT in Hounsfield units (${notHu}): a mask, an MR image, ` +
