@@ -85,6 +85,18 @@ describe('trainer train', () => {
     expect(existsSync(db)).toBe(false);
   });
 
+  test('--runs naming a file exits 1 before the database or any run is made', async () => {
+    const dataset = join(root, 'runs-file-ds');
+    writeTinyDataset(dataset, { cases: 3 });
+    const file = join(root, 'runs-file');
+    writeFileSync(file, '');
+    const db = join(root, 'never-runs.db');
+    const r = await trainer('train', '--grid', writeTinyGrid(join(root, 'runs-file-grid.json')), '--row', 'seed3', '--profile', 'smoke', '--dataset', dataset, '--db', db, '--runs', file, '--backend', 'cpu');
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain(`error: --runs ${file}: a file is there; give a folder`);
+    expect(existsSync(db)).toBe(false);
+  });
+
   test('--gpu-memory-gb 0 exits 1 asking for a positive number, before any training', async () => {
     const db = join(root, 'never-budget.db');
     const config = join(root, 'budget-defaults.json');

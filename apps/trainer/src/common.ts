@@ -1,7 +1,7 @@
 /** What the trainer's commands share: backend and database options, git commit, signal handling. */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import { capGpuBufferPool, limitGpuMemory, loadTunedTilings, parseTunedTilings, registerCpuKernels, selectBackend, useBestFitGpuBuffers, type BackendChoice } from '@anatomynet/compute';
@@ -58,6 +58,12 @@ export function withBackendOption<T>(y: Argv<T>) {
 }
 
 export const runsDirOf = (a: StoreArgs) => resolve(a.runs ?? join(dirname(resolve(a.db)), 'runs'));
+
+/** Makes the output folder `path` (of `option`) before any work, refusing a file in its place. */
+export function makeOutputFolder(path: string, option: string): void {
+  if (existsSync(path) && !statSync(path).isDirectory()) throw new Error(`${option} ${path}: a file is there; give a folder`);
+  mkdirSync(path, { recursive: true });
+}
 /**
  * Opens the tracking database. Commands that record runs (`create`) make the file and its folder when
  * missing; commands that only read it refuse a path with no database (a typo would otherwise create one).

@@ -3,7 +3,7 @@ import { availableParallelism, hostname } from 'node:os';
 import type { CommandModule } from 'yargs';
 import { parseGridSelection, planGrid, readGridFile, runGrid, selectRows, trainRun, type GridCellPlan } from '@anatomynet/training';
 import type { TrackingStore } from '@anatomynet/tracking';
-import { checkDataset, gitCommit, killRunOnSignal, openStore, runsDirOf, startBackend, trainProgress, withBackendOption, withStoreOptions, type GpuArgs } from '../common';
+import { checkDataset, gitCommit, makeOutputFolder, killRunOnSignal, openStore, runsDirOf, startBackend, trainProgress, withBackendOption, withStoreOptions, type GpuArgs } from '../common';
 import { recomputeOption } from '@anatomynet/model';
 
 interface GridArgs extends GpuArgs {
@@ -92,6 +92,7 @@ export const gridCommand: CommandModule<object, GridArgs> = {
       return selectRows(planGrid(readGridFile(file), a.profile, file), rows, file);
     });
     checkDataset(a.dataset);
+    makeOutputFolder(runsDirOf(a), '--runs');
     const worker = a.worker ?? `${hostname()}:${process.pid}`;
     const threads = a.threads ?? (a.workers > 1 ? Math.max(1, Math.floor(availableParallelism() / a.workers)) : undefined);
     // The database exists (created here, once) before the other workers open it.

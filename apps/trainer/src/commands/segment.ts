@@ -1,8 +1,7 @@
-import { mkdirSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { NOT_A_NUMBER_HU } from '@anatomynet/data';
 import { loadInputCt, loadRunModel, segmentToFiles } from '@anatomynet/training';
-import { openStore, startBackend, withBackendOption, type GpuArgs } from '../common';
+import { makeOutputFolder, openStore, startBackend, withBackendOption, type GpuArgs } from '../common';
 
 interface SegmentArgs extends GpuArgs {
   run?: string;
@@ -52,8 +51,8 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
     await startBackend(a.backend, a.threads, a);
     const { model, config } = loadRunModel(runDir);
     const input = loadInputCt(a.input, a.series, { huCheck: a.huCheck });
+    makeOutputFolder(a.out, '--out');
     if (input.notNumbers) console.error(`${a.input}: ${input.notNumbers} voxels are not numbers (NaN), segmented as air (${NOT_A_NUMBER_HU} HU)`);
-    mkdirSync(a.out, { recursive: true });
     const r = await segmentToFiles(model, input, a.out, {
       huWindow: config.data.huWindow,
       spacingMm: config.data.spacingMm,

@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { planGrid, readGridFile, trainRun, type RunConfig } from '@anatomynet/training';
-import { checkDataset, gitCommit, killRunOnSignal, openStore, readRunConfigFile, runsDirOf, startBackend, trainProgress, withBackendOption, withStoreOptions, type GpuArgs } from '../common';
+import { checkDataset, gitCommit, makeOutputFolder, killRunOnSignal, openStore, readRunConfigFile, runsDirOf, startBackend, trainProgress, withBackendOption, withStoreOptions, type GpuArgs } from '../common';
 import { recomputeOption } from '@anatomynet/model';
 
 interface TrainArgs extends GpuArgs {
@@ -56,6 +56,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     const { config, experiment, name } = configOf(a);
     const backend = await startBackend(a.backend, a.threads, a);
     checkDataset(a.dataset);
+    makeOutputFolder(runsDirOf(a), '--runs');
     const store = openStore(a.db, { create: true });
     let runId: string | undefined = a.resume;
     const stopSignals = killRunOnSignal(() => ({ runId, store }));
