@@ -4,7 +4,7 @@
  * expected datasets and bars, no console errors, no network request, and saves screenshots.
  * Set REPORT_SCREENSHOTS=DIR to keep the screenshots.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -56,6 +56,10 @@ describe('report CLI', () => {
     await expect(main(['--db', join(dir, 'absent.sqlite'), '--out', bad], { quiet: true })).rejects.toThrow(/absent\.sqlite/);
     await expect(main(['--db', join(dir, 'tracking.sqlite'), '--dataset', join(dir, 'no-dataset'), '--out', bad], { quiet: true })).rejects.toThrow(/no-dataset\/manifest\.json: cannot read/);
     expect(existsSync(join(bad, 'index.html'))).toBe(false);
+    // an --out that is a file: named, before any work
+    writeFileSync(join(dir, 'a-file'), 'mine');
+    await expect(main(['--db', join(dir, 'tracking.sqlite'), '--out', join(dir, 'a-file')], { quiet: true })).rejects.toThrow(`${join(dir, 'a-file')}: a file is there; give the report a folder`);
+    expect(readFileSync(join(dir, 'a-file'), 'utf8')).toBe('mine');
   });
 
   it('writes the same bytes again for the same inputs and --now', async () => {

@@ -150,6 +150,9 @@ describe('trainer tune-gpu', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`${bad}: cannot read JSON`);
     expect(existsSync(join(root, 'never.json'))).toBe(false);
+    const folder = await trainer('tune-gpu', '--config', config, '--out', root);
+    expect(folder.code).toBe(1);
+    expect(folder.stderr).toContain(`error: --out ${root}: a folder is there; give the tilings JSON file's path`);
   });
 
   test.skipIf(!adapter)('times the passes the file lacks, keeps its entries, and writes it whole', async () => {

@@ -2,13 +2,13 @@
  * The report from files to files: tracking database (read-only) + experiment definitions + optional
  * dataset folder -> `<out>/index.html`, written to a temp file then renamed.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { openSqliteStore } from '@anatomynet/tracking';
 import { collectReportData } from './collect';
 import { datasetModel, readManifest, type LoadedManifest } from './dataset';
-import { readExperimentDefs } from './experiments';
+import { readExperimentDefs, ReportInputError } from './experiments';
 import { buildReportModel, type ReportModel } from './model';
 import { buildOverlays } from './overlays-io';
 import { renderReportHtml, type ChartSpec } from './render';
@@ -43,6 +43,7 @@ export function chartJsSource(): string {
 }
 
 export async function generateReport(o: GenerateOptions): Promise<GenerateResult> {
+  if (existsSync(o.outDir) && !statSync(o.outDir).isDirectory()) throw new ReportInputError(o.outDir, 'a file is there; give the report a folder');
   const defs = readExperimentDefs(o.experimentsDir);
   o.onStage?.('reading the tracking database');
   const store = openSqliteStore(o.dbPath, { readonly: true });

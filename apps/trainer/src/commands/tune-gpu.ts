@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { createProgressBar } from '@anatomynet/cli';
 import { loadTunedTilings, parseTunedTilings, selectBackend, tunedTilings } from '@anatomynet/compute';
@@ -48,6 +48,7 @@ export const tuneGpuCommand: CommandModule<object, TuneGpuArgs> = {
   handler: async (a) => {
     const shape = parseInputShape(a.shape) as [number, number, number];
     const models = modelConfigsOf(a);
+    if (existsSync(a.out) && statSync(a.out).isDirectory()) throw new Error(`--out ${a.out}: a folder is there; give the tilings JSON file's path`);
     // no WebGPU adapter: BackendUnavailableError, which says why
     const choice = await selectBackend({ prefer: 'webgpu' });
     const kept = existsSync(a.out) ? parseTunedTilings(readFileSync(a.out, 'utf8'), a.out) : {};

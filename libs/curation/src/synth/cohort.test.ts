@@ -50,6 +50,7 @@ describe('writeSynthCohort', () => {
     mkdirSync(other);
     writeFileSync(join(other, 'keep.txt'), 'mine');
     await expect(writeSynthCohort({ outDir: other, ...COHORT, cases: 1, overwrite: true })).rejects.toBeInstanceOf(SynthOutputError);
+    await expect(writeSynthCohort({ outDir: join(other, 'keep.txt'), ...COHORT, cases: 1, overwrite: true })).rejects.toThrow(`${join(other, 'keep.txt')}: a file is there; give a folder`);
     await expect(writeSynthCohort({ outDir: join(root, 'b'), ...COHORT, cases: 1 })).rejects.toThrow(/not empty/);
     await writeSynthCohort({ outDir: join(root, 'b'), ...COHORT, cases: 1, overwrite: true });
     expect(readdirSync(join(root, 'b')).length).toBe(2);

@@ -3,7 +3,7 @@
  * RTSTRUCT) and `synth-truth.json` with each case's true organ volumes and ROI-name mapping. The same
  * seed and options give the same bytes.
  */
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '@anatomynet/data';
 import { generateCase, type SynthCaseOptions, type SynthFormat } from './case';
@@ -84,6 +84,7 @@ function prepareOutDir(outDir: string, overwrite: boolean): void {
     mkdirSync(outDir, { recursive: true });
     return;
   }
+  if (!statSync(outDir).isDirectory()) throw new SynthOutputError(outDir, 'a file is there; give a folder');
   const entries = readdirSync(outDir);
   if (entries.length === 0) return;
   if (!overwrite) throw new SynthOutputError(outDir, 'folder is not empty (curator synth --overwrite, or the option overwrite, replaces a previous synthetic cohort)');
