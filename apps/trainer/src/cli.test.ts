@@ -85,7 +85,7 @@ describe('trainer train', () => {
     expect(existsSync(db)).toBe(false);
   });
 
-  test('--runs naming a file exits 1 before the database or any run is made', async () => {
+  test('--runs naming a file, or --keep-segments naming a segment the model lacks, exits 1 before the database or any run is made', async () => {
     const dataset = join(root, 'runs-file-ds');
     writeTinyDataset(dataset, { cases: 3 });
     const file = join(root, 'runs-file');
@@ -94,6 +94,11 @@ describe('trainer train', () => {
     const r = await trainer('train', '--grid', writeTinyGrid(join(root, 'runs-file-grid.json')), '--row', 'seed3', '--profile', 'smoke', '--dataset', dataset, '--db', db, '--runs', file, '--backend', 'cpu');
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toContain(`error: --runs ${file}: a file is there; give a folder`);
+    expect(existsSync(db)).toBe(false);
+    // a segment the rows' model lacks: refused before the database too, naming the row (grid)
+    const grid = await trainer('grid', join(root, 'runs-file-grid.json'), '--profile', 'smoke', '--dataset', dataset, '--db', db, '--backend', 'cpu', '--recompute', '--keep-segments', 'out,dec3.b0');
+    expect(grid.code, grid.stderr).toBe(1);
+    expect(grid.stderr).toMatch(/error: --keep-segments: tiny-grid@smoke row \w+: recompute: no segment dec3\.b0 in this model/);
     expect(existsSync(db)).toBe(false);
   });
 

@@ -9,7 +9,7 @@ export {
   type NormType,
   type SkipMerge,
 } from './config';
-export { buildModel, createModel, forward, recomputeOption, segmentNames, type AnatomyNetModel, type ForwardOptions, type Recompute } from './model';
+export { buildModel, checkRecompute, createModel, forward, recomputeOption, segmentNames, type AnatomyNetModel, type ForwardOptions, type Recompute } from './model';
 export { predict, trainStep, type ProbabilityLoss } from './train';
 export { summarizeModel, parameterSpecs, type ModelSummary, type OpRecord, type ParamSpec } from './summary';
 export { loadModel, saveModel, ModelFileError, type SavedModelManifest } from './io';

@@ -60,12 +60,26 @@ export function recomputeOption(recompute: boolean | undefined, keepSegments?: s
   return recompute && keep.length ? { keep } : recompute ?? false;
 }
 
+function refuseUnknownSegments(known: readonly string[], keep: readonly string[]): void {
+  const unknown = keep.filter((n) => !known.includes(n));
+  if (unknown.length) throw new RangeError(`recompute: no segment ${unknown.join(', ')} in this model (its segments: ${known.join(', ')})`);
+}
+
+/**
+ * Refuses a {@link Recompute} that keeps segments the model of `config` does not have, naming those it
+ * has: what the forward would refuse, found before any run (from the config alone, no tensors).
+ */
+export function checkRecompute(config: unknown, recompute: Recompute): void {
+  if (typeof recompute === 'boolean') return;
+  const cfg = validateModelConfig(config);
+  const side = 2 ** cfg.pools;
+  refuseUnknownSegments([...summarizeModel(cfg, [side, side, side]).segmentParams.keys()], recompute.keep);
+}
+
 /** Whether segment `name` is recomputed; unknown names in `keep` are refused. */
 function recomputes(model: AnatomyNetModel, recompute: Recompute): (name: string) => boolean {
   if (typeof recompute === 'boolean') return () => recompute;
-  const known = segmentNames(model);
-  const unknown = recompute.keep.filter((n) => !known.includes(n));
-  if (unknown.length) throw new RangeError(`recompute: no segment ${unknown.join(', ')} in this model (its segments: ${known.join(', ')})`);
+  refuseUnknownSegments(segmentNames(model), recompute.keep);
   const keep = new Set(recompute.keep);
   return (name) => !keep.has(name);
 }

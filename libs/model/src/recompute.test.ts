@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildModel, forward, recomputeOption, segmentNames, type Recompute } from './model';
+import { buildModel, checkRecompute, forward, recomputeOption, segmentNames, type Recompute } from './model';
 import { summarizeModel } from './summary';
 import { forgetSavedOutput, freeGradientsEarly } from './tape';
 
@@ -104,6 +104,11 @@ describe('recomputation in the backward pass', () => {
     const x = tf.zeros([1, ...SHAPE, 1]);
     expect(() => forward(m, x, { training: true, recompute: { keep: ['dec3.b0'] } })).toThrow(/no segment dec3\.b0 in this model \(its segments: enc0\.b0, .*, out\)/);
     x.dispose();
+    // the same from the config alone, before any run (the trainer's check of its options)
+    const cfg = CONFIGS['paper: 1 pool, SE-residual, concat, batch norm'];
+    expect(() => checkRecompute(cfg, { keep: ['out', 'dec3.b0'] })).toThrow(`recompute: no segment dec3.b0 in this model (its segments: ${segmentNames(m).join(', ')})`);
+    expect(() => checkRecompute(cfg, { keep: segmentNames(m) })).not.toThrow();
+    expect(() => checkRecompute(cfg, true)).not.toThrow();
     m.dispose();
   });
 

@@ -4,7 +4,7 @@ import type { CommandModule } from 'yargs';
 import { parseGridSelection, planGrid, readGridFile, runGrid, selectRows, trainRun, type GridCellPlan } from '@anatomynet/training';
 import type { TrackingStore } from '@anatomynet/tracking';
 import { checkDataset, gitCommit, makeOutputFolder, killRunOnSignal, openStore, runsDirOf, startBackend, trainProgress, withBackendOption, withStoreOptions, type GpuArgs } from '../common';
-import { recomputeOption } from '@anatomynet/model';
+import { checkRecompute, recomputeOption } from '@anatomynet/model';
 
 interface GridArgs extends GpuArgs {
   files: string[];
@@ -91,6 +91,15 @@ export const gridCommand: CommandModule<object, GridArgs> = {
       const { file, rows } = parseGridSelection(arg);
       return selectRows(planGrid(readGridFile(file), a.profile, file), rows, file);
     });
+    // --keep-segments too: the rows' models (down-sampling layers, blocks) need not share segments
+    const recompute = recomputeOption(a.recompute, a.keepSegments);
+    for (const cell of plans.flat()) {
+      try {
+        checkRecompute(cell.config.model, recompute);
+      } catch (e) {
+        throw new Error(`--keep-segments: ${cell.grid} row ${cell.key}: ${(e as Error).message}`);
+      }
+    }
     checkDataset(a.dataset);
     makeOutputFolder(runsDirOf(a), '--runs');
     const worker = a.worker ?? `${hostname()}:${process.pid}`;

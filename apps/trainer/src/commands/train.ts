@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { planGrid, readGridFile, trainRun, type RunConfig } from '@anatomynet/training';
 import { checkDataset, gitCommit, makeOutputFolder, killRunOnSignal, openStore, readRunConfigFile, runsDirOf, startBackend, trainProgress, withBackendOption, withStoreOptions, type GpuArgs } from '../common';
-import { recomputeOption } from '@anatomynet/model';
+import { checkRecompute, recomputeOption } from '@anatomynet/model';
 
 interface TrainArgs extends GpuArgs {
   config?: string;
@@ -54,6 +54,8 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     ) as any,
   handler: async (a) => {
     const { config, experiment, name } = configOf(a);
+    const recompute = recomputeOption(a.recompute, a.keepSegments);
+    checkRecompute(config.model, recompute);
     const backend = await startBackend(a.backend, a.threads, a);
     checkDataset(a.dataset);
     makeOutputFolder(runsDirOf(a), '--runs');
@@ -69,7 +71,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       runName: name,
       runsDir: runsDirOf(a),
       resumeRunId: a.resume,
-      recompute: recomputeOption(a.recompute, a.keepSegments),
+      recompute,
       backend,
       gitCommit: gitCommit(),
       onRunCreated: (id) => {
