@@ -100,6 +100,10 @@ describe('trainer train', () => {
     expect(grid.code, grid.stderr).toBe(1);
     expect(grid.stderr).toMatch(/error: --keep-segments: tiny-grid@smoke row \w+: recompute: no segment dec3\.b0 in this model/);
     expect(existsSync(db)).toBe(false);
+    const threads = await trainer('grid', join(root, 'runs-file-grid.json'), '--profile', 'smoke', '--dataset', dataset, '--db', db, '--backend', 'cpu', '--threads', '0');
+    expect(threads.code).toBe(1);
+    expect(threads.stderr).toContain('--threads 0: give a whole number of threads, 1 or more');
+    expect(existsSync(db)).toBe(false);
   });
 
   test('--gpu-memory-gb 0 exits 1 asking for a positive number, before any training', async () => {

@@ -54,7 +54,8 @@ export function withBackendOption<T>(y: Argv<T>) {
       type: 'string',
       describe: 'webgpu: conv kernels tuned on this GPU, a JSON file from `trainer tune-gpu --out FILE` (or the GPU bench\'s --save-tilings; cuDNN\'s benchmark mode, kept): each conv class it lists runs its tuned kernel (GEMM tiling, direct, Winograd), the rest the defaults. Recorded with the run',
     })
-    .check((a) => (a.keepSegments !== undefined && !a.recompute ? '--keep-segments goes with --recompute (it names the segments not recomputed)' : true));
+    .check((a) => (a.keepSegments !== undefined && !a.recompute ? '--keep-segments goes with --recompute (it names the segments not recomputed)' : true))
+    .check((a) => (a.threads === undefined || (Number.isInteger(a.threads) && (a.threads as number) >= 1) ? true : `--threads ${a.threads}: give a whole number of threads, 1 or more`));
 }
 
 export const runsDirOf = (a: StoreArgs) => resolve(a.runs ?? join(dirname(resolve(a.db)), 'runs'));
