@@ -67,6 +67,9 @@ describe('curator CLI', () => {
     const typo = curator('curate', '-i', join(root, 'in-typo'), '-o', out, '-q');
     expect(typo.status).toBe(2);
     expect(typo.stderr).toContain(`${join(root, 'in-typo')}: no such input folder (check --input)`);
+    const workers = curator('curate', '-i', join(root, 'in'), '-o', out, '-j', 'two', '-q');
+    expect(workers.status).toBe(1);
+    expect(workers.stderr).toContain('--workers NaN: give a whole number of processes, 1 or more');
     mkdirSync(join(root, 'notes'));
     writeFileSync(join(root, 'notes', 'readme.txt'), 'not a case\n');
     const empty = curator('curate', '-i', join(root, 'notes'), '-o', out, '-q');
