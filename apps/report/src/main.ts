@@ -30,13 +30,18 @@ export async function main(argv: string[], opts: { output?: (text: string) => vo
     .option('overlay-run', { type: 'string', array: true, describe: 'run id(s) to draw overlays for (default: the fig6 runs, else the first finished run)' })
     .option('overlay-cases', { type: 'number', default: 2, describe: 'test cases drawn per overlay run' })
     .option('now', { type: 'string', describe: 'time written in the footer (ISO; default now), for reproducible output' })
+    .check((a) => (Number.isInteger(a['overlay-cases']) && a['overlay-cases'] >= 0 ? true : `--overlay-cases ${a['overlay-cases']}: give a whole number of cases, 0 or more`))
+    .check((a) => (a.now === undefined || Number.isFinite(Date.parse(a.now)) ? true : `--now ${a.now}: give an ISO time, e.g. 2026-01-01T00:00:00Z`))
     .strict()
     .help()
     .alias('h', 'help')
     .version(false)
     .wrap(Math.min(110, process.stdout.columns ?? 110))
     .exitProcess(!opts.output);
-  const args = opts.output ? await cli.parseAsync(argv, {}, (_e, _a, text) => { if (text) opts.output!(text); }) : await cli.parseAsync();
+  // with `output`, yargs does not exit on a usage mistake: it is thrown here instead of running on
+  let mistake: Error | undefined;
+  const args = opts.output ? await cli.parseAsync(argv, {}, (e, _a, text) => { if (text) opts.output!(text); mistake = e ?? undefined; }) : await cli.parseAsync();
+  if (mistake) throw mistake;
   if ((args as { help?: boolean }).help || !args.db || !args.out) return;
   const log = (s: string) => { if (!opts.quiet) process.stderr.write(s); };
   const t0 = Date.now();

@@ -60,6 +60,13 @@ describe('report CLI', () => {
     writeFileSync(join(dir, 'a-file'), 'mine');
     await expect(main(['--db', join(dir, 'tracking.sqlite'), '--out', join(dir, 'a-file')], { quiet: true })).rejects.toThrow(`${join(dir, 'a-file')}: a file is there; give the report a folder`);
     expect(readFileSync(join(dir, 'a-file'), 'utf8')).toBe('mine');
+    // options out of range: refused (and, called with `output`, thrown), nothing written
+    for (const [flag, value, message] of [['--overlay-cases', '-1', 'give a whole number of cases'], ['--now', 'yesterday', 'give an ISO time']]) {
+      let text = '';
+      await expect(main(['--db', join(dir, 'tracking.sqlite'), '--out', bad, flag, value], { quiet: true, output: (t) => (text += t) })).rejects.toThrow(`${flag} ${value}: ${message}`);
+      expect(text).toContain(`${flag} ${value}: ${message}`);
+    }
+    expect(existsSync(join(bad, 'index.html'))).toBe(false);
   });
 
   it('writes the same bytes again for the same inputs and --now', async () => {
