@@ -159,6 +159,9 @@ describe('trainer tune-gpu', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`${bad}: cannot read JSON`);
     expect(existsSync(join(root, 'never.json'))).toBe(false);
+    const reps = await trainer('tune-gpu', '--config', config, '--out', join(root, 'never.json'), '--reps', '0');
+    expect(reps.code).toBe(1);
+    expect(reps.stderr).toContain('--reps 0: give a whole number of timed runs, 1 or more');
     const folder = await trainer('tune-gpu', '--config', config, '--out', root);
     expect(folder.code).toBe(1);
     expect(folder.stderr).toContain(`error: --out ${root}: a folder is there; give the tilings JSON file's path`);

@@ -44,7 +44,8 @@ export const tuneGpuCommand: CommandModule<object, TuneGpuArgs> = {
       .option('shape', { type: 'string', default: '64,128,128', describe: 'input size D,H,W the convs are timed at (tilings serve any size; the GPU bench uses 64,128,128)' })
       .option('reps', { type: 'number', default: 2, describe: 'timed runs per candidate' })
       .option('retune', { type: 'boolean', default: false, describe: 'time the classes --out already holds again (their entries compete with the candidates)' })
-      .check((a) => (!a.config && !a.grid ? 'give --config RUN.json or --grid FILE' : true)) as any,
+      .check((a) => (!a.config && !a.grid ? 'give --config RUN.json or --grid FILE' : true))
+      .check((a) => (Number.isInteger(a.reps) && (a.reps as number) >= 1 ? true : `--reps ${a.reps}: give a whole number of timed runs, 1 or more`)) as any,
   handler: async (a) => {
     const shape = parseInputShape(a.shape) as [number, number, number];
     const models = modelConfigsOf(a);
