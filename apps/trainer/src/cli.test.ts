@@ -375,5 +375,8 @@ describe('trainer grid, status, segment', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`error: ${missing}: no tracking database there`);
     expect(existsSync(join(root, 'typo'))).toBe(false);
+    const stale = await trainer('status', '--db', missing, '--stale-minutes', '-5');
+    expect(stale.code).toBe(1);
+    expect(stale.stderr).toContain('--stale-minutes -5: give minutes, 0 or more');
   });
 });

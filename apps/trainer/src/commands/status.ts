@@ -43,7 +43,8 @@ export const statusCommand: CommandModule<object, StatusArgs> = {
       .option('grid', { type: 'string', describe: 'only this grid (e.g. fig3-pooling@smoke)' })
       .option('experiment', { type: 'string', describe: 'only this experiment' })
       .option('stale-minutes', { type: 'number', describe: 'first mark RUNNING runs without a heartbeat for this long as KILLED' })
-      .option('json', { type: 'boolean', default: false, describe: 'print JSON' }) as any,
+      .option('json', { type: 'boolean', default: false, describe: 'print JSON' })
+      .check((a) => (a.staleMinutes === undefined || (a.staleMinutes as number) >= 0 ? true : `--stale-minutes ${a.staleMinutes}: give minutes, 0 or more`)) as any,
   handler: async (a) => {
     const store = openStore(a.db);
     if (a.staleMinutes !== undefined) {
