@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm run demo`: the main job, end to end, by running the three CLIs a user would run.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
@@ -15,7 +15,7 @@ const args = await yargs(hideBin(process.argv))
   .option('out', { type: 'string', default: 'demo-output', describe: 'output folder' })
   .option('cases', { type: 'number', default: 32, describe: 'synthetic cases (32: 23 training, 3 validation and 6 test cases)' })
   .option('seed', { type: 'number', default: 1, describe: 'cohort seed' })
-  .option('profile', { type: 'string', default: 'smoke', describe: 'grid profile: smoke (CPU-sized) or full (the paper settings)' })
+  .option('profile', { type: 'string', choices: ['smoke', 'full'], default: 'smoke', describe: 'grid profile: smoke (CPU-sized) or full (the paper settings)' })
   .option('grids', {
     type: 'array',
     string: true,
@@ -23,7 +23,16 @@ const args = await yargs(hideBin(process.argv))
     describe: 'experiments/<name>.json grids to run, in this order; <name>:ROW[,ROW...] runs only those rows (the final model first: the longest cell)',
   })
   .option('workers', { type: 'number', default: 2, describe: 'grid worker processes sharing the cells' })
-  .option('backend', { type: 'string', describe: 'compute backend for training (default: best available)' })
+  .option('backend', { type: 'string', choices: ['tensorflow', 'webgpu', 'wasm', 'cpu'], describe: 'compute backend for training (default: best available)' })
+  // mistakes found now, not after minutes of cohort and curation
+  .check((a) => (Number.isInteger(a.cases) && a.cases >= 1 ? true : `--cases ${a.cases}: give a whole number of cases, 1 or more`))
+  .check((a) => (Number.isInteger(a.workers) && a.workers >= 1 ? true : `--workers ${a.workers}: give a whole number of processes, 1 or more`))
+  .check((a) => {
+    const missing = a.grids.map((g) => String(g).split(':')[0]).filter((name) => !existsSync(join(root, 'experiments', `${name}.json`)));
+    if (!missing.length) return true;
+    const known = readdirSync(join(root, 'experiments')).filter((f) => f.endsWith('.json')).map((f) => f.replace(/\.json$/, ''));
+    return `--grids: no experiments/${missing[0]}.json (grids: ${known.join(', ')})`;
+  })
   .strict()
   .help()
   .parseAsync();
