@@ -65,6 +65,7 @@ export function makeOutputFolder(path: string, option: string): void {
   if (existsSync(path) && !statSync(path).isDirectory()) throw new Error(`${option} ${path}: a file is there; give a folder`);
   mkdirSync(path, { recursive: true });
 }
+
 /**
  * Opens the tracking database. Commands that record runs (`create`) make the file and its folder when
  * missing; commands that only read it refuse a path with no database (a typo would otherwise create one).

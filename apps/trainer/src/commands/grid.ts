@@ -4,7 +4,7 @@ import type { CommandModule } from 'yargs';
 import { parseGridSelection, planGrid, readGridFile, runGrid, selectRows, trainRun, type GridCellPlan } from '@anatomynet/training';
 import type { TrackingStore } from '@anatomynet/tracking';
 import { checkDataset, gitCommit, makeOutputFolder, killRunOnSignal, openStore, runsDirOf, startBackend, trainProgress, withBackendOption, withStoreOptions, type GpuArgs } from '../common';
-import { checkRecompute, recomputeOption } from '@anatomynet/model';
+import { checkRecompute, recomputeOption, type Recompute } from '@anatomynet/model';
 
 interface GridArgs extends GpuArgs {
   files: string[];
@@ -126,7 +126,7 @@ export const gridCommand: CommandModule<object, GridArgs> = {
       onKilled: (error) => (current.cell ? store.updateCell(current.cell.grid, current.cell.key, { status: 'FAILED', error }) : Promise.resolve()),
     }));
     const summaries = [];
-    for (const cells of plans) summaries.push(await runOneGrid(store, cells, worker, a, backend, (c) => (current = c)));
+    for (const cells of plans) summaries.push(await runOneGrid(store, cells, worker, a, recompute, backend, (c) => (current = c)));
     stopSignals();
     await store.close();
     const childCodes = await Promise.all(extra.map(({ child }) => exitOf(child)));
@@ -140,6 +140,7 @@ async function runOneGrid(
   cells: GridCellPlan[],
   worker: string,
   a: GridArgs,
+  recompute: Recompute,
   backend: Awaited<ReturnType<typeof startBackend>>,
   setCurrent: (c: { runId?: string; cell?: GridCellPlan }) => void,
 ) {
@@ -158,7 +159,7 @@ async function runOneGrid(
         runName: cell.key,
         runsDir: runsDirOf(a),
         resumeRunId,
-        recompute: recomputeOption(a.recompute, a.keepSegments),
+        recompute,
         backend,
         gitCommit: gitCommit(),
         onRunCreated: (id) => {
