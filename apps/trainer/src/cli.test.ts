@@ -38,7 +38,7 @@ function trainer(...args: string[]): Promise<Exit> {
 const OPTIONS: Record<string, string[]> = {
   model: ['--config', '--input', '--detail'],
   train: ['--config', '--grid', '--row', '--profile', '--dataset', '--db', '--runs', '--experiment', '--name', '--resume', '--backend', '--recompute', '--keep-segments', '--gpu-pool-gb', '--gpu-memory-gb', '--gpu-best-fit', '--gpu-tilings'],
-  grid: ['<files..>', '--profile', '--dataset', '--db', '--runs', '--workers', '--worker', '--retry-failed', '--backend', '--threads', '--recompute', '--keep-segments', '--gpu-pool-gb', '--gpu-memory-gb', '--gpu-best-fit', '--gpu-tilings'],
+  grid: ['<files..>', '--profile', '--dataset', '--db', '--runs', '--workers', '--worker', '--retry-failed', '--reuse', '--backend', '--threads', '--recompute', '--keep-segments', '--gpu-pool-gb', '--gpu-memory-gb', '--gpu-best-fit', '--gpu-tilings'],
   status: ['--db', '--grid', '--experiment', '--stale-minutes', '--json'],
   segment: ['--run', '--db', '--model', '--input', '--out', '--series', '--hu-check', '--lcc', '--backend', '--gpu-tilings'],
   'tune-gpu': ['--config', '--grid', '--profile', '--out', '--shape', '--reps', '--retune'],
@@ -251,6 +251,27 @@ describe('trainer grid, status, segment', () => {
     const again = await trainer('grid', gridFile, '--profile', 'smoke', '--dataset', dataset, '--db', db, '--backend', 'cpu');
     expect(again.code, again.stderr).toBe(0);
     expect(JSON.parse(again.stdout.trim().split('\n').at(-1)!)).toMatchObject({ done: 0, failed: 0, skipped: 3 });
+
+    // Another grid with a row of the same config (the paper's default is a row of Figs 3, 4 and 5): that
+    // cell takes the finished run; --no-reuse trains it again.
+    const twin = writeTinyGrid(join(root, 'twin-grid.json'), 'twin-grid', [{ key: 'default', label: 'as seed3', override: {} }]);
+    const reuse = await trainer('grid', twin, '--profile', 'smoke', '--dataset', dataset, '--db', db, '--backend', 'cpu');
+    expect(reuse.code, reuse.stderr).toBe(0);
+    expect(JSON.parse(reuse.stdout.trim().split('\n').at(-1)!)).toMatchObject({ grid: 'twin-grid@smoke', done: 0, reused: 1, failed: 0 });
+    const seed3 = runs.find((r) => r.id === cells.find((c) => c.key === 'seed3')!.runId)!;
+    expect(reuse.stderr).toContain(`cell 1/1: twin-grid@smoke default (as seed3): done, the same config finished on this dataset as run ${seed3.id} (tiny-grid@smoke seed3); --no-reuse trains it again`);
+    const twinStatus = await trainer('status', '--db', db, '--grid', 'twin-grid@smoke');
+    expect(twinStatus.stdout).toContain('runs (1)');
+    expect(twinStatus.stdout).toMatch(new RegExp(`\\n  default +DONE +${seed3.id} \\(run of tiny-grid@smoke / seed3\\)`));
+    // The grid file edited under a key that ran: refused before any training, naming the row and field.
+    const edited = writeTinyGrid(join(root, 'edited-grid.json'), 'tiny-grid', [{ key: 'seed9', label: 'new', override: { seed: 9 } }, { key: 'dice', label: 'Dice loss', override: { loss: { name: 'dice' }, seed: 5 } }]);
+    const refused = await trainer('grid', edited, '--profile', 'smoke', '--dataset', dataset, '--db', db, '--backend', 'cpu');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`tiny-grid@smoke dice (run ${cells.find((c) => c.key === 'dice')!.runId}): seed: 3 -> 5`);
+    expect(refused.stderr).not.toContain('ready');
+    expect((JSON.parse((await trainer('status', '--db', db, '--json')).stdout) as { runs: unknown[] }).runs.length).toBe(3);
+    const fresh = await trainer('grid', writeTinyGrid(join(root, 'twin-grid-2.json'), 'twin-grid-2', [{ key: 'default', label: 'as seed3', override: {} }]), '--profile', 'smoke', '--dataset', dataset, '--db', db, '--backend', 'cpu', '--no-reuse');
+    expect(JSON.parse(fresh.stdout.trim().split('\n').at(-1)!)).toMatchObject({ done: 1, reused: 0 });
   }, 180_000);
 
   test('grid FILE:ROW runs and registers only that row; an unknown row exits 1 listing the rows', async () => {
@@ -266,7 +287,8 @@ describe('trainer grid, status, segment', () => {
   }, 180_000);
 
   test('grid with two grid files and --workers 2: every cell of both grids runs once, shared by two processes', async () => {
-    const second = writeTinyGrid(join(root, 'tiny-grid-2.json'), 'tiny-grid-2');
+    // other seeds: a row of the same config as the first grid's would reuse its run (tested above)
+    const second = writeTinyGrid(join(root, 'tiny-grid-2.json'), 'tiny-grid-2', [11, 12, 13].map((seed) => ({ key: `seed${seed}`, label: `seed ${seed}`, override: { seed } })));
     const db2 = join(root, 'track2', 'tracking.db');
     const g = await trainer('grid', gridFile, second, '--profile', 'smoke', '--dataset', dataset, '--db', db2, '--backend', 'cpu', '--workers', '2', '--worker', 'w');
     expect(g.code, g.stderr).toBe(0);

@@ -137,6 +137,11 @@ export class SqliteTrackingStore implements t.TrackingStore {
       where.push('r.id IN (SELECT run_id FROM grid_cells WHERE grid = ? AND run_id IS NOT NULL)');
       args.push(filter.grid);
     }
+    for (const [column, value] of [['config_digest', filter.configDigest], ['dataset_digest', filter.datasetDigest]] as const) {
+      if (value === undefined) continue;
+      where.push(`r.${column} = ?`);
+      args.push(value);
+    }
     const sql = `${RUN_SELECT}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY r.start_time, r.id`;
     return (this.db.prepare(sql).all(...args) as Row[]).map(toRun);
   }

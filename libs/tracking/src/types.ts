@@ -64,6 +64,10 @@ export interface RunFilter {
   status?: RunStatus | readonly RunStatus[];
   /** Only runs attached to a cell of this grid. */
   grid?: string;
+  /** Only runs of this config (the SHA-256 of its canonical JSON, as `Run.configDigest`). */
+  configDigest?: string;
+  /** Only runs trained on this dataset (its manifest digest, as `Run.datasetDigest`). */
+  datasetDigest?: string;
 }
 
 export interface RunEnd {

@@ -11,8 +11,9 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { selectBackend } from '@anatomynet/compute';
 import { openSqliteStore, type TrackingStore } from '@anatomynet/tracking';
-import { GridFileError, parseGridSelection, planGrid, readGridFile, runGrid, selectRows, type CellOutcome, type GridCellPlan } from './grid';
+import { changedCells, changedFields, GridChangedError, GridFileError, parseGridSelection, planGrid, readGridFile, runGrid, selectRows, type CellOutcome, type GridCellPlan } from './grid';
 import { trainRun } from './trainer';
+import { manifestDigestOf } from './dataset';
 import { writeTinyDataset } from './testing/tiny-dataset';
 import { tinyGrid, writeTinyGrid } from './testing/tiny-grid';
 
@@ -175,6 +176,98 @@ describe('runGrid', () => {
     const [cell] = await store.gridCells('nan@smoke');
     expect(cell).toMatchObject({ status: 'FAILED', runId: out[0].runId, runStatus: 'FAILED' });
     expect(cell.error).toMatch(/loss is NaN at step 0/);
+    await store.close();
+  });
+});
+
+describe('changedCells (a grid file edited after its cells ran)', () => {
+  test('changedFields lists the dotted paths that differ, added and removed fields included', () => {
+    expect(changedFields({ a: 1, b: { c: 2, d: [1, 2] } }, { a: 1, b: { c: 3, d: [1, 2] } })).toEqual(['b.c']);
+    expect(changedFields({ a: 1, b: { d: [1, 2] } }, { a: 1, b: { d: [1, 3], e: null } })).toEqual(['b.d', 'b.e']);
+    expect(changedFields({ x: { y: 1 } }, { x: 5 })).toEqual(['x']);
+    expect(changedFields({ a: 1 }, { a: 1 })).toEqual([]);
+  });
+
+  test('names each cell whose recorded config differs, with its run and changed fields; unchanged and new rows are not listed', async () => {
+    const ds = oneCaseDataset(join(root, 'ds-changed'));
+    const store = openSqliteStore(join(root, 'changed.db'));
+    const rows = [{ key: 'a', label: 'a', override: {} }, { key: 'b', label: 'b', override: { seed: 4 } }];
+    const first = await runGrid(store, planGrid(tinyGrid('changed', rows.slice(0, 1)), 'smoke'), 'w1', trainCell(store, ds, join(root, 'runs')));
+    await store.registerCells('changed@smoke', planGrid(tinyGrid('changed', rows), 'smoke').slice(1).map((c) => ({ key: c.key, digest: c.digest })));
+    expect(await changedCells(store, planGrid(tinyGrid('changed', rows), 'smoke'))).toEqual([]);
+    const edited = planGrid(tinyGrid('changed', [{ key: 'a', label: 'a', override: { loss: { lambda: 0.7 }, seed: 5 } }, { key: 'b', label: 'b', override: { seed: 6 } }, { key: 'new', label: 'n', override: {} }]), 'smoke');
+    const changed = await changedCells(store, edited);
+    expect(changed.map((c) => [c.cell.key, c.runId, c.changes])).toEqual([
+      ['a', first[0].runId, ['loss.lambda: 0.5 -> 0.7', 'seed: 3 -> 5']],
+      ['b', null, []],
+    ]);
+    const error = new GridChangedError('x.db', changed);
+    expect(error.message).toContain(`x.db: 2 grid cell(s) recorded with another config under the same key`);
+    expect(error.message).toContain(`\n  changed@smoke a (run ${first[0].runId}): loss.lambda: 0.5 -> 0.7, seed: 3 -> 5\n  changed@smoke b\n`);
+    expect(error.message).toMatch(/Give a changed row a new key .*, or use another --db\.$/);
+    await store.close();
+  });
+});
+
+describe('runGrid with reuseOn (a config that finished on the dataset is not trained again)', () => {
+  // Rows "shared" are one config in both grids (the paper's default is a row of Figs 3, 4 and 5).
+  const gridA = () => planGrid(tinyGrid('reuse-a', [{ key: 'shared', label: 'shared', override: {} }, { key: 'a-only', label: 'a', override: { seed: 5 } }]), 'smoke');
+  const gridB = (name = 'reuse-b') => planGrid(tinyGrid(name, [{ key: 'b-only', label: 'b', override: { seed: 6 } }, { key: 'same', label: 'same as shared', override: {} }]), 'smoke');
+
+  test('the twin cell of another grid is DONE with the finished run; another dataset, or no reuseOn, trains it', async () => {
+    const ds = oneCaseDataset(join(root, 'ds-reuse'));
+    const digest = manifestDigestOf(ds);
+    const store = openSqliteStore(join(root, 'reuse.db'));
+    const calls: string[] = [];
+    const a = await runGrid(store, gridA(), 'w1', trainCell(store, ds, join(root, 'runs'), calls), { reuseOn: digest });
+    expect(statuses(a)).toEqual({ shared: 'DONE', 'a-only': 'DONE' });
+    const reused: string[] = [];
+    const b = await runGrid(store, gridB(), 'w1', trainCell(store, ds, join(root, 'runs'), calls), { reuseOn: digest, onReuse: (cell, i, run) => reused.push(`${cell.key} ${i} ${run.name}`) });
+    expect(statuses(b)).toEqual({ 'b-only': 'DONE', same: 'REUSED' });
+    expect(b[1].runId).toBe(a[0].runId);
+    expect(reused).toEqual(['same 1 shared']);
+    expect(calls).toEqual(['shared', 'a-only', 'b-only']);
+    const cell = (await store.gridCells('reuse-b@smoke')).find((c) => c.key === 'same')!;
+    expect(cell).toMatchObject({ status: 'DONE', runId: a[0].runId, runStatus: 'FINISHED', claimedBy: 'w1', error: null });
+    // The run is listed under both grids, and trained once.
+    expect((await store.listRuns({ grid: 'reuse-b@smoke' })).map((r) => r.name).sort()).toEqual(['b-only', 'shared']);
+    expect((await store.listRuns({ configDigest: gridA()[0].digest })).length).toBe(1);
+
+    // The same twin on another dataset digest is not the same experiment; nor is anything without reuseOn.
+    expect(statuses(await runGrid(store, gridB('reuse-c'), 'w1', trainCell(store, ds, join(root, 'runs'), calls), { reuseOn: 'f'.repeat(64) }))).toEqual({ 'b-only': 'DONE', same: 'DONE' });
+    expect(statuses(await runGrid(store, gridB('reuse-d'), 'w1', trainCell(store, ds, join(root, 'runs'), calls)))).toEqual({ 'b-only': 'DONE', same: 'DONE' });
+    expect(calls.slice(3)).toEqual(['b-only', 'same', 'b-only', 'same']);
+    await store.close();
+  });
+
+  test('a cell whose config is training elsewhere waits for the other cells, then takes that run if it finished, else trains', async () => {
+    const ds = oneCaseDataset(join(root, 'ds-twin'));
+    const digest = manifestDigestOf(ds);
+    const store = openSqliteStore(join(root, 'twin.db'));
+    const [, same] = gridB();
+    // Another worker's run of the same config, still RUNNING.
+    const other = await store.createRun({ experiment: 'elsewhere', name: 'twin', config: same.config, datasetDigest: digest });
+    expect(other.configDigest).toBe(same.digest);
+    const cells = planGrid(tinyGrid('twin', [{ key: 'same', label: 'same', override: {} }, { key: 'b-only', label: 'b', override: { seed: 6 } }]), 'smoke');
+    const calls: string[] = [];
+    const train = trainCell(store, ds, join(root, 'runs'), calls);
+    // It finishes while this worker trains its other cell.
+    const out = await runGrid(store, cells, 'w1', async (cell, attach, resume) => {
+      const r = await train(cell, attach, resume);
+      await store.endRun(other.id, 'FINISHED');
+      return r;
+    }, { reuseOn: digest });
+    expect(out.map((o) => [o.key, o.status])).toEqual([['same', 'REUSED'], ['b-only', 'DONE']]);
+    expect(out[0].runId).toBe(other.id);
+    expect(calls).toEqual(['b-only']);
+
+    // Still RUNNING once the other cells are done (a slow twin, or a dead worker not yet swept): trained here.
+    const cells2 = planGrid(tinyGrid('twin2', [{ key: 'stuck', label: 'stuck', override: { seed: 8 } }, { key: 'c', label: 'c', override: { seed: 7 } }]), 'smoke');
+    const stuck = await store.createRun({ experiment: 'elsewhere', name: 'stuck', config: cells2[0].config, datasetDigest: digest });
+    const out2 = await runGrid(store, cells2, 'w1', trainCell(store, ds, join(root, 'runs'), calls), { reuseOn: digest });
+    expect(statuses(out2)).toEqual({ stuck: 'DONE', c: 'DONE' });
+    expect(calls.slice(1)).toEqual(['c', 'stuck']);
+    expect(out2[0].runId).not.toBe(stuck.id);
     await store.close();
   });
 });

@@ -2,11 +2,12 @@
  * Ablation grids as data (experiments/*.json): a base run config, profiles (`full` = the paper's settings,
  * `smoke` = what finishes on a 2-core CPU) and rows that override a few fields. Cells are claimed
  * atomically in the tracking store, so several worker processes can share one grid; a failed cell is
- * recorded with its error and the others go on; a second run of a finished grid does nothing.
+ * recorded with its error and the others go on; a second run of a finished grid does nothing, and a
+ * config that already finished on the dataset is not trained again.
  */
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import type { TrackingStore } from '@anatomynet/tracking';
+import type { Run, RunStatus, TrackingStore } from '@anatomynet/tracking';
 import { mergeConfig, resolveRunConfig, runConfigDigest, RunConfigError, type RunConfig } from './run-config';
 
 export interface GridRow {
@@ -102,9 +103,69 @@ export function selectRows(cells: GridCellPlan[], rows: string[] | undefined, fi
   return cells.filter((c) => rows.includes(c.key));
 }
 
+/** A grid file's cell whose config is not the one recorded under its key (the grid changed since it ran). */
+export interface ChangedCell {
+  cell: GridCellPlan;
+  recordedDigest: string;
+  /** The run recorded under the key, if any. */
+  runId: string | null;
+  /** The fields that differ from that run's config, each as `path: recorded -> now` (empty without a run). */
+  changes: string[];
+}
+
+/** The dotted paths of the fields whose values differ between two JSON values (objects compared field by field). */
+export function changedFields(before: unknown, after: unknown, path = ''): string[] {
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (isObject(before) && isObject(after)) {
+    const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
+    return keys.flatMap((k) => changedFields(before[k], after[k], path ? `${path}.${k}` : k));
+  }
+  return JSON.stringify(before) === JSON.stringify(after) ? [] : [path || '(whole value)'];
+}
+
+const valueAt = (v: unknown, path: string): unknown => path.split('.').reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), v);
+
+/**
+ * The cells recorded in the store under these keys with another config digest: a grid file edited after
+ * its cells ran. Checked before any training, so that a week-long grid does not stop at the edited row.
+ */
+export async function changedCells(store: TrackingStore, cells: readonly GridCellPlan[]): Promise<ChangedCell[]> {
+  const out: ChangedCell[] = [];
+  for (const grid of new Set(cells.map((c) => c.grid))) {
+    const recorded = new Map((await store.gridCells(grid)).map((c) => [c.key, c]));
+    for (const cell of cells.filter((c) => c.grid === grid)) {
+      const r = recorded.get(cell.key);
+      if (!r?.digest || r.digest === cell.digest) continue;
+      const run = r.runId ? await store.getRun(r.runId) : undefined;
+      const before: unknown = run ? JSON.parse(run.configJson) : undefined;
+      const changes = run ? changedFields(before, cell.config).map((p) => `${p}: ${JSON.stringify(valueAt(before, p)) ?? '(none)'} -> ${JSON.stringify(valueAt(cell.config, p)) ?? '(none)'}`) : [];
+      out.push({ cell, recordedDigest: r.digest, runId: r.runId, changes });
+    }
+  }
+  return out;
+}
+
+/** Grid rows whose config changed under a key that already ran; lists each, and what to do. */
+export class GridChangedError extends Error {
+  constructor(
+    readonly db: string,
+    readonly changed: ChangedCell[],
+  ) {
+    super(
+      [
+        `${db}: ${changed.length} grid cell(s) recorded with another config under the same key (the grid file changed since they ran):`,
+        ...changed.map((c) => `  ${c.cell.grid} ${c.cell.key}${c.runId ? ` (run ${c.runId})` : ''}${c.changes.length ? `: ${c.changes.join(', ')}` : ''}`),
+        'Give a changed row a new key (the old cell keeps its run), or use another --db.',
+      ].join('\n'),
+    );
+    this.name = 'GridChangedError';
+  }
+}
+
 export interface CellOutcome {
   key: string;
-  status: 'DONE' | 'FAILED' | 'SKIPPED';
+  /** REUSED: the cell is DONE with a finished run of the same config and dataset (another grid's, or a `train` run). */
+  status: 'DONE' | 'FAILED' | 'SKIPPED' | 'REUSED';
   runId?: string;
   error?: string;
 }
@@ -116,6 +177,18 @@ export type RunCell = (
   resumeRunId?: string,
 ) => Promise<{ runId: string; status: string; error?: string }>;
 
+export interface RunGridOptions {
+  retryFailed?: boolean;
+  /**
+   * The digest of the dataset the cells train on (`manifestDigestOf`): a cell whose config a FINISHED run
+   * already trained on this dataset takes that run instead of training again (the paper's default
+   * configuration is a row of several figures). Without it every claimed cell trains.
+   */
+  reuseOn?: string;
+  onCell?: (cell: GridCellPlan, index: number, resumeRunId?: string) => void;
+  onReuse?: (cell: GridCellPlan, index: number, run: Run) => void;
+}
+
 /** The killed run a claimed cell should continue: same config, and a checkpoint to continue from. */
 async function runToResume(store: TrackingStore, cell: GridCellPlan): Promise<string | undefined> {
   const runId = (await store.gridCells(cell.grid)).find((c) => c.key === cell.key)?.runId;
@@ -125,26 +198,30 @@ async function runToResume(store: TrackingStore, cell: GridCellPlan): Promise<st
   return (await store.latestArtifact(runId, 'checkpoint')) ? runId : undefined;
 }
 
+/** The oldest run of the cell's config on that dataset with that status, if any. */
+const twinRun = async (store: TrackingStore, cell: GridCellPlan, datasetDigest: string, status: RunStatus) =>
+  (await store.listRuns({ configDigest: cell.digest, datasetDigest, status }))[0];
+
 /**
  * Runs the grid's missing cells: registers every cell, then claims them one by one; a cell another worker
  * holds or has finished is skipped. A cell whose run was killed (Ctrl-C, a lost worker) continues that run
  * from its last checkpoint, under the same id; one killed before its first checkpoint starts again.
+ * With `reuseOn`, a cell whose config already finished on the dataset is DONE with that run, and one whose
+ * config is training right now (another worker, another grid's cell) waits until this worker's other cells
+ * are done, then takes that run if it finished or trains.
  */
-export async function runGrid(
-  store: TrackingStore,
-  cells: GridCellPlan[],
-  worker: string,
-  runCell: RunCell,
-  opts: { retryFailed?: boolean; onCell?: (cell: GridCellPlan, index: number, resumeRunId?: string) => void } = {},
-): Promise<CellOutcome[]> {
+export async function runGrid(store: TrackingStore, cells: GridCellPlan[], worker: string, runCell: RunCell, opts: RunGridOptions = {}): Promise<CellOutcome[]> {
   if (!cells.length) return [];
   const grid = cells[0].grid;
   await store.registerCells(grid, cells.map((c) => ({ key: c.key, digest: c.digest })));
-  const outcomes: CellOutcome[] = [];
-  for (const [i, cell] of cells.entries()) {
-    if (!(await store.claimCell(grid, cell.key, worker, { digest: cell.digest, retryFailed: opts.retryFailed }))) {
-      outcomes.push({ key: cell.key, status: 'SKIPPED' });
-      continue;
+  const outcomes = new Map<number, CellOutcome>();
+  const attempt = async (cell: GridCellPlan, i: number): Promise<CellOutcome> => {
+    if (!(await store.claimCell(grid, cell.key, worker, { digest: cell.digest, retryFailed: opts.retryFailed }))) return { key: cell.key, status: 'SKIPPED' };
+    const twin = opts.reuseOn === undefined ? undefined : await twinRun(store, cell, opts.reuseOn, 'FINISHED');
+    if (twin) {
+      await store.updateCell(grid, cell.key, { status: 'DONE', runId: twin.id, error: null });
+      opts.onReuse?.(cell, i, twin);
+      return { key: cell.key, status: 'REUSED', runId: twin.id };
     }
     const resumeRunId = await runToResume(store, cell);
     opts.onCell?.(cell, i, resumeRunId);
@@ -153,14 +230,21 @@ export async function runGrid(
       const ok = r.status === 'FINISHED';
       const error = ok ? undefined : (r.error ?? r.status);
       await store.updateCell(grid, cell.key, { status: ok ? 'DONE' : 'FAILED', runId: r.runId, error: error ?? null });
-      outcomes.push({ key: cell.key, status: ok ? 'DONE' : 'FAILED', runId: r.runId, error });
+      return { key: cell.key, status: ok ? 'DONE' : 'FAILED', runId: r.runId, error };
     } catch (e) {
       const msg = (e as Error).message;
       await store.updateCell(grid, cell.key, { status: 'FAILED', error: msg });
-      outcomes.push({ key: cell.key, status: 'FAILED', error: msg });
+      return { key: cell.key, status: 'FAILED', error: msg };
     }
+  };
+  const later: number[] = [];
+  for (const [i, cell] of cells.entries()) {
+    // Checked before claiming, so another worker may take the cell meanwhile.
+    if (opts.reuseOn !== undefined && (await twinRun(store, cell, opts.reuseOn, 'RUNNING'))) later.push(i);
+    else outcomes.set(i, await attempt(cell, i));
   }
-  return outcomes;
+  for (const i of later) outcomes.set(i, await attempt(cells[i], i));
+  return cells.map((_, i) => outcomes.get(i)!);
 }
 
 export const gridNameOf = (file: string) => basename(file).replace(/\.json$/, '');

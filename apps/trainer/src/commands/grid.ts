@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { availableParallelism, hostname } from 'node:os';
 import type { CommandModule } from 'yargs';
-import { parseGridSelection, planGrid, readGridFile, runGrid, selectRows, trainRun, type GridCellPlan } from '@anatomynet/training';
+import { changedCells, GridChangedError, parseGridSelection, planGrid, readGridFile, runGrid, selectRows, trainRun, type GridCellPlan } from '@anatomynet/training';
 import type { TrackingStore } from '@anatomynet/tracking';
 import { checkDataset, gitCommit, makeOutputFolder, killRunOnSignal, openStore, runsDirOf, startBackend, trainProgress, withBackendOption, withStoreOptions, type GpuArgs } from '../common';
 import { checkRecompute, recomputeOption, type Recompute } from '@anatomynet/model';
@@ -15,6 +15,7 @@ interface GridArgs extends GpuArgs {
   worker?: string;
   workers: number;
   retryFailed: boolean;
+  reuse: boolean;
   backend?: string;
   threads?: number;
   recompute?: boolean;
@@ -79,6 +80,11 @@ export const gridCommand: CommandModule<object, GridArgs> = {
           .option('workers', { type: 'number', default: 1, describe: 'worker processes on this machine, sharing the cells (and the cores)' })
           .option('worker', { type: 'string', describe: 'worker name recorded with each claimed cell (default host:pid)' })
           .option('retry-failed', { type: 'boolean', default: false, describe: 'claim FAILED cells again (killed cells are always continued)' })
+          .option('reuse', {
+            type: 'boolean',
+            default: true,
+            describe: 'a cell whose config already finished on this dataset (a row shared by two grids, a train run) takes that run; --no-reuse trains it again',
+          })
           .check((a) => {
             if (!Number.isInteger(a.workers) || (a.workers as number) < 1) throw new Error('--workers must be a whole number >= 1');
             return true;
@@ -100,12 +106,17 @@ export const gridCommand: CommandModule<object, GridArgs> = {
         throw new Error(`--keep-segments: ${cell.grid} row ${cell.key}: ${(e as Error).message}`);
       }
     }
-    checkDataset(a.dataset);
+    const datasetDigest = checkDataset(a.dataset);
     makeOutputFolder(runsDirOf(a), '--runs');
     const worker = a.worker ?? `${hostname()}:${process.pid}`;
     const threads = a.threads ?? (a.workers > 1 ? Math.max(1, Math.floor(availableParallelism() / a.workers)) : undefined);
     // The database exists (created here, once) before the other workers open it.
     const store = openStore(a.db, { create: true });
+    const changed = await changedCells(store, plans.flat());
+    if (changed.length) {
+      await store.close();
+      throw new GridChangedError(a.db, changed);
+    }
     // The other workers start first and load while this one does; all begin claiming cells together, so
     // a short grid is shared too instead of being done by this worker before the others are up.
     const extra = a.workers > 1 ? startExtraWorkers(a, worker, threads ?? 1) : [];
@@ -126,7 +137,7 @@ export const gridCommand: CommandModule<object, GridArgs> = {
       onKilled: (error) => (current.cell ? store.updateCell(current.cell.grid, current.cell.key, { status: 'FAILED', error }) : Promise.resolve()),
     }));
     const summaries = [];
-    for (const cells of plans) summaries.push(await runOneGrid(store, cells, worker, a, recompute, backend, (c) => (current = c)));
+    for (const cells of plans) summaries.push(await runOneGrid(store, cells, worker, a, recompute, backend, a.reuse ? datasetDigest : undefined, (c) => (current = c)));
     stopSignals();
     await store.close();
     const childCodes = await Promise.all(extra.map(({ child }) => exitOf(child)));
@@ -142,6 +153,7 @@ async function runOneGrid(
   a: GridArgs,
   recompute: Recompute,
   backend: Awaited<ReturnType<typeof startBackend>>,
+  reuseOn: string | undefined,
   setCurrent: (c: { runId?: string; cell?: GridCellPlan }) => void,
 ) {
   const outcomes = await runGrid(
@@ -174,10 +186,15 @@ async function runOneGrid(
     },
     {
       retryFailed: a.retryFailed,
+      reuseOn,
       onCell: (cell, i, resumeRunId) =>
         process.stderr.write(`cell ${i + 1}/${cells.length}: ${cell.grid} ${cell.key} (${cell.label})${resumeRunId ? `, continuing killed run ${resumeRunId}` : ''}\n`),
+      onReuse: (cell, i, run) =>
+        process.stderr.write(
+          `cell ${i + 1}/${cells.length}: ${cell.grid} ${cell.key} (${cell.label}): done, the same config finished on this dataset as run ${run.id} (${run.experiment} ${run.name}); --no-reuse trains it again\n`,
+        ),
     },
   );
   const count = (s: string) => outcomes.filter((o) => o.status === s).length;
-  return { grid: cells[0]?.grid, done: count('DONE'), failed: count('FAILED'), skipped: count('SKIPPED'), cells: outcomes };
+  return { grid: cells[0]?.grid, done: count('DONE'), reused: count('REUSED'), failed: count('FAILED'), skipped: count('SKIPPED'), cells: outcomes };
 }

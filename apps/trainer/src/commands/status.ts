@@ -59,6 +59,7 @@ export const statusCommand: CommandModule<object, StatusArgs> = {
     const runs: Run[] = await store.listRuns({ experiment: a.experiment, grid: a.grid });
     const grids = a.grid ? [a.grid] : known;
     const cells = (await Promise.all(grids.map((g) => store.gridCells(g)))).flat();
+    const runOf = new Map((await store.listRuns()).map((r) => [r.id, r]));
     const summaries = new Map<string, RunSummary | undefined>();
     for (const r of runs) summaries.set(r.id, await summarise(store, r.id));
     await store.close();
@@ -80,7 +81,12 @@ export const statusCommand: CommandModule<object, StatusArgs> = {
     for (const g of grids) {
       const cs = cells.filter((c) => c.grid === g);
       console.log(`grid ${g}: ${cs.filter((c) => c.status === 'DONE').length}/${cs.length} done`);
-      for (const c of cs) console.log(`  ${c.key.padEnd(20)} ${c.status.padEnd(8)} ${c.runId ?? '-'}${c.error ? `  ${c.error.split('\n')[0]}` : ''}`);
+      for (const c of cs) {
+        // A cell reusing a run of the same config trained for another grid's cell (or by `train`)
+        const owner = c.runId ? runOf.get(c.runId) : undefined;
+        const reused = owner && (owner.experiment !== g || owner.name !== c.key) ? ` (run of ${owner.experiment} / ${owner.name})` : '';
+        console.log(`  ${c.key.padEnd(20)} ${c.status.padEnd(8)} ${c.runId ?? '-'}${reused}${c.error ? `  ${c.error.split('\n')[0]}` : ''}`);
+      }
     }
   },
 };

@@ -82,10 +82,10 @@ function defineTests(get: () => TrackingStore): void {
       expect((await store.endRun(r.id, 'FINISHED')).status).toBe('FINISHED');
     });
 
-    it('lists runs by experiment, status and grid', async () => {
-      const r1 = await store.createRun({ experiment: 'e1', name: 'r1', config: {}, startTime: 1 });
-      const r2 = await store.createRun({ experiment: 'e1', name: 'r2', config: {}, startTime: 2 });
-      const r3 = await store.createRun({ experiment: 'e2', name: 'r3', config: {}, startTime: 3 });
+    it('lists runs by experiment, status, grid, config and dataset', async () => {
+      const r1 = await store.createRun({ experiment: 'e1', name: 'r1', config: { a: 1 }, datasetDigest: 'd1', startTime: 1 });
+      const r2 = await store.createRun({ experiment: 'e1', name: 'r2', config: { a: 1 }, datasetDigest: 'd2', startTime: 2 });
+      const r3 = await store.createRun({ experiment: 'e2', name: 'r3', config: { a: 2 }, datasetDigest: 'd1', startTime: 3 });
       await store.endRun(r2.id, 'FINISHED');
       expect((await store.listRuns()).map((r) => r.name)).toEqual(['r1', 'r2', 'r3']);
       expect((await store.listRuns({ experiment: 'e1' })).map((r) => r.name)).toEqual(['r1', 'r2']);
@@ -94,6 +94,11 @@ function defineTests(get: () => TrackingStore): void {
       await store.claimCell('g', 'cell-1', 'w');
       await store.updateCell('g', 'cell-1', { runId: r3.id });
       expect((await store.listRuns({ grid: 'g' })).map((r) => r.id)).toEqual([r3.id]);
+      expect(r1.configDigest).toBe(r2.configDigest);
+      expect((await store.listRuns({ configDigest: r1.configDigest })).map((r) => r.name)).toEqual(['r1', 'r2']);
+      expect((await store.listRuns({ configDigest: r1.configDigest, datasetDigest: 'd1' })).map((r) => r.name)).toEqual(['r1']);
+      expect((await store.listRuns({ datasetDigest: 'd1', status: 'RUNNING' })).map((r) => r.name)).toEqual(['r1', 'r3']);
+      expect(await store.listRuns({ configDigest: 'f'.repeat(64) })).toEqual([]);
       expect(r1.id).not.toBe(r2.id);
     });
 
