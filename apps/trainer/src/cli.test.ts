@@ -1,16 +1,18 @@
 /**
  * The trainer CLI as a user runs it (a child process from the repository root): --help of every command,
- * a bad run config, a tiny grid then `status`, and `segment` on NIfTI and DICOM input.
+ * a bad run config, a tiny grid then `status`, `train --resume`, and `segment` on NIfTI and DICOM input.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, test } from 'vitest';
 import { readDicomFile, readNifti, writeCtSeries } from '@anatomynet/data';
+import { planGrid, readGridFile, trainRun } from '@anatomynet/training';
 import { writeTinyDataset, writeTinyGrid } from '@anatomynet/training/testing';
-import { requestDawnAdapter } from '@anatomynet/compute';
+import { openSqliteStore } from '@anatomynet/tracking';
+import { requestDawnAdapter, selectBackend } from '@anatomynet/compute';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const root = mkdtempSync(join(tmpdir(), 'trainer-cli-'));
@@ -390,6 +392,30 @@ describe('trainer grid, status, segment', () => {
     // The killed run stays attached: the next `grid` pass continues it (libs/training grid.test.ts runs that).
     expect(cells[0]).toMatchObject({ key: 'slow', status: 'FAILED', runId, error: 'interrupted by SIGTERM' });
   }, 150_000);
+
+  test('train --resume RUN_ID alone continues a killed run with its own config; another config is refused naming the fields', async () => {
+    const resumeDb = join(root, 'resume', 'tracking.db');
+    mkdirSync(dirname(resumeDb), { recursive: true });
+    const store = openSqliteStore(resumeDb);
+    await selectBackend({ prefer: 'cpu', log: () => undefined });
+    const [cell] = planGrid(readGridFile(gridFile), 'smoke', gridFile);
+    // Stopped after its first epoch of two, with a checkpoint: what Ctrl-C leaves.
+    const killed = await trainRun({ config: cell.config, datasetDir: dataset, store, experiment: 'resume-test', runName: 'killed', runsDir: join(root, 'resume', 'runs'), stopAfterEpochs: 1 });
+    await store.close();
+    expect(killed.status).toBe('KILLED');
+
+    const other = await trainer('train', '--resume', killed.runId, '--grid', gridFile, '--row', 'dice', '--profile', 'smoke', '--dataset', dataset, '--db', resumeDb, '--backend', 'cpu');
+    expect(other.code).toBe(1);
+    expect(other.stderr).toContain(`--resume ${killed.runId}: the config differs from the run's (loss.alpha: 0.5 -> (none), loss.beta: 0.5 -> (none), loss.lambda: 0.5 -> (none), loss.name: "dice+ce" -> "dice"); resume without --config or --grid to use the run's own`);
+    const unknown = await trainer('train', '--resume', 'no-such-run', '--dataset', dataset, '--db', resumeDb, '--backend', 'cpu');
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain(`--resume no-such-run: no such run in ${resumeDb}`);
+
+    const r = await trainer('train', '--resume', killed.runId, '--dataset', dataset, '--db', resumeDb, '--backend', 'cpu');
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout.trim().split('\n').at(-1)!)).toMatchObject({ runId: killed.runId, status: 'FINISHED' });
+    expect(r.stderr).toContain('train killed');
+  }, 120_000);
 
   test('status on a path with no database says so (exit 1) and creates nothing', async () => {
     const missing = join(root, 'typo', 'tracking.db');

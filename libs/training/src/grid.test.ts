@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { selectBackend } from '@anatomynet/compute';
 import { openSqliteStore, type TrackingStore } from '@anatomynet/tracking';
-import { changedCells, changedFields, GridChangedError, GridFileError, parseGridSelection, planGrid, readGridFile, runGrid, selectRows, type CellOutcome, type GridCellPlan } from './grid';
+import { changedCells, GridChangedError, GridFileError, parseGridSelection, planGrid, readGridFile, runGrid, selectRows, type CellOutcome, type GridCellPlan } from './grid';
 import { trainRun } from './trainer';
 import { manifestDigestOf } from './dataset';
 import { writeTinyDataset } from './testing/tiny-dataset';
@@ -181,13 +181,6 @@ describe('runGrid', () => {
 });
 
 describe('changedCells (a grid file edited after its cells ran)', () => {
-  test('changedFields lists the dotted paths that differ, added and removed fields included', () => {
-    expect(changedFields({ a: 1, b: { c: 2, d: [1, 2] } }, { a: 1, b: { c: 3, d: [1, 2] } })).toEqual(['b.c']);
-    expect(changedFields({ a: 1, b: { d: [1, 2] } }, { a: 1, b: { d: [1, 3], e: null } })).toEqual(['b.d', 'b.e']);
-    expect(changedFields({ x: { y: 1 } }, { x: 5 })).toEqual(['x']);
-    expect(changedFields({ a: 1 }, { a: 1 })).toEqual([]);
-  });
-
   test('names each cell whose recorded config differs, with its run and changed fields; unchanged and new rows are not listed', async () => {
     const ds = oneCaseDataset(join(root, 'ds-changed'));
     const store = openSqliteStore(join(root, 'changed.db'));

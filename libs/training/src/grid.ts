@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Run, RunStatus, TrackingStore } from '@anatomynet/tracking';
-import { mergeConfig, resolveRunConfig, runConfigDigest, RunConfigError, type RunConfig } from './run-config';
+import { configChanges, mergeConfig, resolveRunConfig, runConfigDigest, RunConfigError, type RunConfig } from './run-config';
 
 export interface GridRow {
   key: string;
@@ -113,18 +113,6 @@ export interface ChangedCell {
   changes: string[];
 }
 
-/** The dotted paths of the fields whose values differ between two JSON values (objects compared field by field). */
-export function changedFields(before: unknown, after: unknown, path = ''): string[] {
-  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-  if (isObject(before) && isObject(after)) {
-    const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
-    return keys.flatMap((k) => changedFields(before[k], after[k], path ? `${path}.${k}` : k));
-  }
-  return JSON.stringify(before) === JSON.stringify(after) ? [] : [path || '(whole value)'];
-}
-
-const valueAt = (v: unknown, path: string): unknown => path.split('.').reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), v);
-
 /**
  * The cells recorded in the store under these keys with another config digest: a grid file edited after
  * its cells ran. Checked before any training, so that a week-long grid does not stop at the edited row.
@@ -137,8 +125,7 @@ export async function changedCells(store: TrackingStore, cells: readonly GridCel
       const r = recorded.get(cell.key);
       if (!r?.digest || r.digest === cell.digest) continue;
       const run = r.runId ? await store.getRun(r.runId) : undefined;
-      const before: unknown = run ? JSON.parse(run.configJson) : undefined;
-      const changes = run ? changedFields(before, cell.config).map((p) => `${p}: ${JSON.stringify(valueAt(before, p)) ?? '(none)'} -> ${JSON.stringify(valueAt(cell.config, p)) ?? '(none)'}`) : [];
+      const changes = run ? configChanges(JSON.parse(run.configJson), cell.config) : [];
       out.push({ cell, recordedDigest: r.digest, runId: r.runId, changes });
     }
   }

@@ -2,7 +2,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { planGrid, readGridFile } from './grid';
-import { DEFAULT_RUN_CONFIG, resolveRunConfig, runConfigDigest, RunConfigError } from './run-config';
+import { changedFields, configChanges, DEFAULT_RUN_CONFIG, resolveRunConfig, runConfigDigest, RunConfigError } from './run-config';
 
 const EXPERIMENTS = join(__dirname, '../../../experiments');
 
@@ -71,4 +71,12 @@ describe('experiments/*.json', () => {
       'dice', 'exp-log', 'dice+focal0.1', 'dice+focal0.5', 'dice+focal1', 'dice+ce0.1', 'dice+ce0.5', 'dice+ce1', 'generalised-dice',
     ]);
   });
+});
+
+test('changedFields lists the dotted paths that differ, added and removed fields included; configChanges shows the values', () => {
+  expect(changedFields({ a: 1, b: { c: 2, d: [1, 2] } }, { a: 1, b: { c: 3, d: [1, 2] } })).toEqual(['b.c']);
+  expect(changedFields({ a: 1, b: { d: [1, 2] } }, { a: 1, b: { d: [1, 3], e: null } })).toEqual(['b.d', 'b.e']);
+  expect(changedFields({ x: { y: 1 } }, { x: 5 })).toEqual(['x']);
+  expect(changedFields({ a: 1 }, { a: 1 })).toEqual([]);
+  expect(configChanges({ seed: 3, loss: { name: 'dice+focal', lambda: 0.5 } }, { seed: 5, loss: { name: 'dice' } })).toEqual(['loss.lambda: 0.5 -> (none)', 'loss.name: "dice+focal" -> "dice"', 'seed: 3 -> 5']);
 });

@@ -205,3 +205,21 @@ export function resolveRunConfig(input: unknown): RunConfig {
 export function runConfigDigest(cfg: RunConfig): string {
   return configDigest(cfg);
 }
+
+/** The dotted paths of the fields whose values differ between two JSON values (objects compared field by field). */
+export function changedFields(before: unknown, after: unknown, path = ''): string[] {
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (isObject(before) && isObject(after)) {
+    const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
+    return keys.flatMap((k) => changedFields(before[k], after[k], path ? `${path}.${k}` : k));
+  }
+  return JSON.stringify(before) === JSON.stringify(after) ? [] : [path || '(whole value)'];
+}
+
+const valueAt = (v: unknown, path: string): unknown => path.split('.').reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), v);
+
+/** The fields that differ between two run configs, each as `path: before -> after` (values as JSON). */
+export function configChanges(before: unknown, after: unknown): string[] {
+  const show = (v: unknown, path: string) => JSON.stringify(valueAt(v, path)) ?? '(none)';
+  return changedFields(before, after).map((p) => `${p}: ${show(before, p)} -> ${show(after, p)}`);
+}

@@ -22,7 +22,7 @@ import { loadCheckpoint, saveCheckpoint, type LoopState } from './checkpoint';
 import { openDataset, prepareCase, trainingCases, type Dataset, type PreparedCase } from './dataset';
 import { evaluateOnSourceGrid, keepLargestComponents, nanMean, predictLabels, predictOnSourceGrid, validationDice } from './evaluate';
 import { deriveSeed, mulberry32 } from '@anatomynet/random';
-import { runConfigDigest, type RunConfig } from './run-config';
+import { configChanges, runConfigDigest, type RunConfig } from './run-config';
 import { drawSample } from './sample';
 
 /** The run parameter recording how blocks were recomputed: false, true, or "all but SEGMENT,...". */
@@ -148,7 +148,10 @@ async function startOrResume(o: TrainOptions, ds: Dataset) {
   }
   const run = await o.store.getRun(o.resumeRunId);
   if (!run) throw new Error(`--resume ${o.resumeRunId}: no such run in the database`);
-  if (run.configDigest !== runConfigDigest(cfg)) throw new Error(`--resume ${run.id}: the config differs from the run's (digest ${run.configDigest.slice(0, 12)})`);
+  if (run.configDigest !== runConfigDigest(cfg)) {
+    const changes = configChanges(JSON.parse(run.configJson), cfg);
+    throw new Error(`--resume ${run.id}: the config differs from the run's (${changes.join(', ') || `digest ${run.configDigest.slice(0, 12)}`}); resume without --config or --grid to use the run's own`);
+  }
   if (run.datasetDigest && run.datasetDigest !== ds.manifestDigest) {
     throw new Error(
       `--resume ${run.id}: the dataset changed under the run (manifest digest ${ds.manifestDigest.slice(0, 12)}, run trained on ${run.datasetDigest.slice(0, 12)}); curate into a new folder or start a new run`,

@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { planGrid, readGridFile, trainRun, type RunConfig } from '@anatomynet/training';
+import { planGrid, readGridFile, resolveRunConfig, trainRun, type RunConfig } from '@anatomynet/training';
 import { checkDataset, gitCommit, makeOutputFolder, killRunOnSignal, openStore, readRunConfigFile, runsDirOf, startBackend, trainProgress, withBackendOption, withStoreOptions, type GpuArgs } from '../common';
 import { checkRecompute, recomputeOption } from '@anatomynet/model';
 
@@ -20,8 +20,9 @@ interface TrainArgs extends GpuArgs {
   keepSegments?: string;
 }
 
-/** The run config from --config FILE, or from one row of a grid file. */
-function configOf(a: TrainArgs): { config: RunConfig; experiment: string; name: string } {
+/** The run config from --config FILE, or from one row of a grid file, or (`--resume` alone) the run's own. */
+async function configOf(a: TrainArgs): Promise<{ config: RunConfig; experiment: string; name: string }> {
+  if (a.resume && !a.grid && !a.config) return resumedRunConfig(a.db, a.resume);
   if (a.grid) {
     const g = readGridFile(a.grid);
     const cells = planGrid(g, a.profile, a.grid);
@@ -29,9 +30,21 @@ function configOf(a: TrainArgs): { config: RunConfig; experiment: string; name: 
     if (!cell) throw new Error(`${a.grid}: no row "${a.row}" (rows: ${cells.map((c) => c.key).join(', ')})`);
     return { config: cell.config, experiment: a.experiment ?? cell.grid, name: a.name ?? cell.key };
   }
-  if (!a.config) throw new Error('give --config FILE, or --grid FILE --row KEY');
+  if (!a.config) throw new Error('give --config FILE, or --grid FILE --row KEY (or --resume RUN_ID to continue a killed run)');
   const config = readRunConfigFile(a.config);
   return { config, experiment: a.experiment ?? 'default', name: a.name ?? a.config };
+}
+
+/** The config, experiment and name a run was started with, from the tracking database. */
+async function resumedRunConfig(db: string, runId: string): Promise<{ config: RunConfig; experiment: string; name: string }> {
+  const store = openStore(db);
+  try {
+    const run = await store.getRun(runId);
+    if (!run) throw new Error(`--resume ${runId}: no such run in ${db} (trainer status --db ${db} lists them)`);
+    return { config: resolveRunConfig(JSON.parse(run.configJson)), experiment: run.experiment, name: run.name };
+  } finally {
+    await store.close();
+  }
 }
 
 export const trainCommand: CommandModule<object, TrainArgs> = {
@@ -48,12 +61,12 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
           .option('dataset', { type: 'string', demandOption: true, describe: 'curated dataset folder (curator curate --out)' })
           .option('experiment', { type: 'string', describe: 'experiment name (default: the grid, or "default")' })
           .option('name', { type: 'string', describe: 'run name' })
-          .option('resume', { type: 'string', describe: 'continue this KILLED run from its last checkpoint (same config and dataset)' })
+          .option('resume', { type: 'string', describe: "continue this KILLED run from its last checkpoint, with its own config (a --config or --grid given must be the same) on the same dataset" })
           .check((a) => (a.grid && !a.row ? 'give --row with --grid' : true)),
       ),
     ) as any,
   handler: async (a) => {
-    const { config, experiment, name } = configOf(a);
+    const { config, experiment, name } = await configOf(a);
     const recompute = recomputeOption(a.recompute, a.keepSegments);
     checkRecompute(config.model, recompute);
     const backend = await startBackend(a.backend, a.threads, a);
