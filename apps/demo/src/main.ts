@@ -14,7 +14,7 @@ const args = await yargs(hideBin(process.argv))
   .usage('$0 [options]\n\nSynthetic cohort -> curate -> the final AnatomyNet and the smoke grids of Figures 3 and 5 -> report, on this machine.')
   .option('out', { type: 'string', default: 'demo-output', describe: 'output folder' })
   .option('cases', { type: 'number', default: 32, describe: 'synthetic cases (32: 23 training, 3 validation and 6 test cases)' })
-  .option('seed', { type: 'number', default: 1, describe: 'cohort seed' })
+  .option('seed', { type: 'string', default: '1', describe: 'cohort seed (a whole number)' })
   .option('profile', { type: 'string', choices: ['smoke', 'full'], default: 'smoke', describe: 'grid profile: smoke (CPU-sized) or full (the paper settings)' })
   .option('grids', {
     type: 'array',
@@ -27,6 +27,7 @@ const args = await yargs(hideBin(process.argv))
   // mistakes found now, not after minutes of cohort and curation
   .check((a) => (Number.isInteger(a.cases) && a.cases >= 1 ? true : `--cases ${a.cases}: give a whole number of cases, 1 or more`))
   .check((a) => (Number.isInteger(a.workers) && a.workers >= 1 ? true : `--workers ${a.workers}: give a whole number of processes, 1 or more`))
+  .check((a) => (/^-?\d+$/.test(a.seed) ? true : `--seed ${a.seed}: give a whole number`))
   .check((a) => {
     const missing = a.grids.map((g) => String(g).split(':')[0]).filter((name) => !existsSync(join(root, 'experiments', `${name}.json`)));
     if (!missing.length) return true;
@@ -38,7 +39,7 @@ const args = await yargs(hideBin(process.argv))
   .parseAsync();
 
 const out = resolve(args.out);
-const steps = demoSteps({ out, cases: args.cases, seed: args.seed, profile: args.profile, grids: args.grids, workers: args.workers, backend: args.backend });
+const steps = demoSteps({ out, cases: args.cases, seed: Number(args.seed), profile: args.profile, grids: args.grids, workers: args.workers, backend: args.backend });
 const tsx = join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs');
 const start = Date.now();
 for (const [i, s] of steps.entries()) {
