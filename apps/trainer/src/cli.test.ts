@@ -411,6 +411,11 @@ describe('trainer grid, status, segment', () => {
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain(`--resume no-such-run: no such run in ${resumeDb}`);
 
+    // Its best checkpoint so far segments, saying the run did not finish.
+    const early = await trainer('segment', '--run', killed.runId, '--db', resumeDb, '--input', join(dataset, 'imagesTr', `${ids[3]}_0000.nii.gz`), '--out', join(root, 'seg-killed'), '--backend', 'cpu');
+    expect(early.code, early.stderr).toBe(0);
+    expect(early.stderr).toContain(`warning: run ${killed.runId} is KILLED, not FINISHED: its best checkpoint so far is used`);
+    expect(existsSync(join(root, 'seg-killed', 'labels.nii.gz'))).toBe(true);
     const r = await trainer('train', '--resume', killed.runId, '--dataset', dataset, '--db', resumeDb, '--backend', 'cpu');
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout.trim().split('\n').at(-1)!)).toMatchObject({ runId: killed.runId, status: 'FINISHED' });

@@ -46,6 +46,7 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
       await store.close();
       if (!run) throw new Error(`${a.db}: no run ${a.run}`);
       if (!run.runDir) throw new Error(`run ${a.run} has no run folder recorded`);
+      if (run.status !== 'FINISHED') console.error(`warning: run ${run.id} is ${run.status}, not FINISHED: its best checkpoint so far is used`);
       runDir = run.runDir;
     }
     await startBackend(a.backend, a.threads, a);
