@@ -3,7 +3,7 @@
  * a bad run config, a tiny grid then `status`, `train --resume`, and `segment` on NIfTI and DICOM input.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,6 +42,7 @@ const OPTIONS: Record<string, string[]> = {
   train: ['--config', '--grid', '--row', '--profile', '--dataset', '--db', '--runs', '--experiment', '--name', '--resume', '--backend', '--recompute', '--keep-segments', '--gpu-pool-gb', '--gpu-memory-gb', '--gpu-best-fit', '--gpu-tilings'],
   grid: ['<files..>', '--profile', '--dataset', '--db', '--runs', '--workers', '--worker', '--retry-failed', '--reuse', '--backend', '--threads', '--recompute', '--keep-segments', '--gpu-pool-gb', '--gpu-memory-gb', '--gpu-best-fit', '--gpu-tilings'],
   status: ['--db', '--grid', '--experiment', '--stale-minutes', '--json'],
+  merge: ['<sources..>', '--db', '--runs'],
   segment: ['--run', '--db', '--model', '--input', '--out', '--series', '--hu-check', '--lcc', '--backend', '--gpu-tilings'],
   'tune-gpu': ['--config', '--grid', '--profile', '--out', '--shape', '--reps', '--retune'],
 };
@@ -307,6 +308,33 @@ describe('trainer grid, status, segment', () => {
     expect(g.stderr).toMatch(/^\[worker 2\] worker w\/2 ready: cpu backend, \d+ thread\(s\)$/m);
     expect(new Set(j.cells.map((c) => c.claimedBy))).toEqual(new Set(['w', 'w/2']));
     expect(g.stderr).toMatch(/\[worker 2\] cell \d\/3: tiny-grid/);
+  }, 180_000);
+
+  test('merge: rows run on two machines into two databases come together in one, run folders moved with --runs', async () => {
+    const [m1, m2] = ['machine1', 'machine2'].map((m) => join(root, m, 'tracking.db'));
+    const one = await trainer('grid', `${gridFile}:seed3`, '--profile', 'smoke', '--dataset', dataset, '--db', m1, '--backend', 'cpu');
+    const two = await trainer('grid', `${gridFile}:seed4,dice`, '--profile', 'smoke', '--dataset', dataset, '--db', m2, '--backend', 'cpu');
+    expect([one.code, two.code], one.stderr + two.stderr).toEqual([0, 0]);
+    // the second machine's run folders copied next to the first's, then the second database merged in
+    cpSync(join(root, 'machine2', 'runs'), join(root, 'machine1', 'runs'), { recursive: true });
+    const merged = await trainer('merge', m2, '--db', m1, '--runs', join(root, 'machine1', 'runs'));
+    expect(merged.code, merged.stderr).toBe(0);
+    expect(merged.stderr).toContain(`${m2}: 2 run(s) copied, 0 replaced (killed here, ended there), 0 already here; 2 grid cell(s) filled`);
+    const j = JSON.parse((await trainer('status', '--db', m1, '--json')).stdout) as { runs: { id: string; name: string; runDir: string }[]; cells: { key: string; status: string; runId: string }[] };
+    expect(j.cells.map((c) => [c.key, c.status])).toEqual([['dice', 'DONE'], ['seed3', 'DONE'], ['seed4', 'DONE']]);
+    for (const r of j.runs) expect(r.runDir).toBe(join(root, 'machine1', 'runs', r.id));
+    // the whole grid on the first machine now has nothing left to run, and a merged run segments from its new folder
+    const again = await trainer('grid', gridFile, '--profile', 'smoke', '--dataset', dataset, '--db', m1, '--backend', 'cpu');
+    expect(JSON.parse(again.stdout.trim().split('\n').at(-1)!)).toMatchObject({ done: 0, reused: 0, skipped: 3 });
+    rmSync(join(root, 'machine2'), { recursive: true });
+    const seed4 = j.runs.find((r) => r.name === 'seed4')!;
+    const seg = await trainer('segment', '--run', seed4.id, '--db', m1, '--input', join(dataset, 'imagesTr', `${ids[3]}_0000.nii.gz`), '--out', join(root, 'seg-merged'), '--backend', 'cpu');
+    expect(seg.code, seg.stderr).toBe(0);
+    // a source that is not there is named, and nothing is opened
+    const m3 = join(root, 'machine3.db');
+    const missing = await trainer('merge', m3, '--db', m1);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain(`error: ${m3}: no such database`);
   }, 180_000);
 
   test('segment --model RUN_DIR writes labels.nii.gz on a NIfTI input grid; on a DICOM series also rtstruct.dcm; --run ID --db finds the same model', async () => {

@@ -3,6 +3,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { gridCommand } from './commands/grid';
+import { mergeCommand } from './commands/merge';
 import { modelCommand } from './commands/model';
 import { segmentCommand } from './commands/segment';
 import { statusCommand } from './commands/status';
@@ -16,6 +17,7 @@ try {
     .command(trainCommand)
     .command(gridCommand)
     .command(statusCommand)
+    .command(mergeCommand)
     .command(segmentCommand)
     .command(tuneGpuCommand)
     .demandCommand(1, 'name a command (see --help)')

@@ -3,9 +3,10 @@
 /**
  * NOT_FOUND: no such run or cell; BAD_TRANSITION: a status change the state machine forbids; BAD_INPUT:
  * a value the store cannot take; SCHEMA_TOO_NEW / SCHEMA_TOO_OLD: file and code disagree on the schema;
- * OPEN_FAILED: the file could not be opened as a database; CLOSED: the store was closed.
+ * OPEN_FAILED: the file could not be opened as a database; NETWORK_FILE_SYSTEM: its folder is on NFS, SMB and the like;
+ * CLOSED: the store was closed.
  */
-export type TrackingErrorCode = 'NOT_FOUND' | 'BAD_TRANSITION' | 'BAD_INPUT' | 'SCHEMA_TOO_NEW' | 'SCHEMA_TOO_OLD' | 'OPEN_FAILED' | 'CLOSED';
+export type TrackingErrorCode = 'NOT_FOUND' | 'BAD_TRANSITION' | 'BAD_INPUT' | 'SCHEMA_TOO_NEW' | 'SCHEMA_TOO_OLD' | 'OPEN_FAILED' | 'NETWORK_FILE_SYSTEM' | 'CLOSED';
 
 export class TrackingError extends Error {
   constructor(

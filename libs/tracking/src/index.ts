@@ -5,3 +5,4 @@ export { canonicalJson, configDigest, sha256Hex } from './digest.js';
 export { MIGRATIONS, SCHEMA_VERSION, migrate, schemaVersion } from './schema.js';
 export { BufferedMetricWriter } from './metric-writer.js';
 export { type SqliteStoreOptions, SqliteTrackingStore, openSqliteStore } from './sqlite-store.js';
+export { mergeTrackingDatabase, type MergeOptions, type MergeReport } from './merge.js';

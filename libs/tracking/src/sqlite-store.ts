@@ -9,7 +9,9 @@
  * behind the same {@link TrackingStore} interface.
  */
 import { randomUUID } from 'node:crypto';
+import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
+import { linuxFileSystemType, networkFileSystemName } from './file-system.js';
 import { canonicalJson, sha256Hex } from './digest.js';
 import { TrackingError } from './errors.js';
 import { BufferedMetricWriter } from './metric-writer.js';
@@ -24,11 +26,14 @@ export interface SqliteStoreOptions {
    * exactly this code's version. Writes then fail with SQLITE_READONLY.
    */
   readonly?: boolean;
+  /** Reads the f_type of the database folder's file system (tests stand in a network one). */
+  fileSystemType?: (dir: string) => number | undefined;
 }
 
 /**
  * Opens (creating and migrating if needed) the tracking database at `dbPath`.
- * @throws TrackingError OPEN_FAILED (missing folder, not a database, ...), SCHEMA_TOO_NEW, SCHEMA_TOO_OLD (readonly).
+ * @throws TrackingError OPEN_FAILED (missing folder, not a database, ...), NETWORK_FILE_SYSTEM (NFS, SMB, ...),
+ * SCHEMA_TOO_NEW, SCHEMA_TOO_OLD (readonly).
  */
 export function openSqliteStore(dbPath: string, options: SqliteStoreOptions = {}): SqliteTrackingStore {
   return new SqliteTrackingStore(dbPath, options);
@@ -47,6 +52,14 @@ export class SqliteTrackingStore implements t.TrackingStore {
     options: SqliteStoreOptions = {},
   ) {
     const busyTimeoutMs = options.busyTimeoutMs ?? 10_000;
+    const network = networkFileSystemName((options.fileSystemType ?? linuxFileSystemType)(dirname(resolve(dbPath))) ?? 0);
+    if (network) {
+      throw new TrackingError(
+        'NETWORK_FILE_SYSTEM',
+        dbPath,
+        `the folder is on a network file system (${network}): SQLite's locks and shared memory do not work there (the database would end up locked or corrupt); give a path on a local disk`,
+      );
+    }
     let db: Database.Database | undefined;
     try {
       db = new Database(dbPath, { timeout: busyTimeoutMs, readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
