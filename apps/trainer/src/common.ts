@@ -12,12 +12,19 @@ import { openDataset, resolveRunConfig, RunConfigError, type RunConfig, type Tra
 export interface StoreArgs {
   db: string;
   runs?: string;
+  keepCheckpoints: number;
 }
 
 export function withStoreOptions<T>(y: Argv<T>) {
   return y
     .option('db', { type: 'string', demandOption: true, describe: 'tracking database (SQLite file; created if missing; not on a network file system)' })
-    .option('runs', { type: 'string', describe: 'folder for run folders (default: <db folder>/runs)' });
+    .option('runs', { type: 'string', describe: 'folder for run folders (default: <db folder>/runs)' })
+    .option('keep-checkpoints', {
+      type: 'number',
+      default: 2,
+      describe: "epoch checkpoints kept in each run folder, the latest (0: every epoch's; about 10 MB each for the paper's network); best/ is kept apart",
+    })
+    .check((a) => (Number.isInteger(a.keepCheckpoints) && (a.keepCheckpoints as number) >= 0 ? true : `--keep-checkpoints ${a.keepCheckpoints}: give a whole number, 0 or more`));
 }
 
 export function withBackendOption<T>(y: Argv<T>) {

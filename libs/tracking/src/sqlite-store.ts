@@ -317,6 +317,13 @@ export class SqliteTrackingStore implements t.TrackingStore {
     return r && toArtifact(r);
   }
 
+  async removeArtifacts(runId: string, paths: readonly string[]): Promise<number> {
+    return this.write(() => {
+      const remove = this.db.prepare('DELETE FROM artifacts WHERE run_id = ? AND path = ?');
+      return paths.reduce((n, path) => n + remove.run(runId, path).changes, 0);
+    });
+  }
+
   async registerCells(grid: string, cells: readonly t.GridCellInput[]): Promise<void> {
     const now = Date.now();
     this.write(() => {

@@ -227,6 +227,8 @@ export interface TrackingStore {
   artifacts(runId: string, kind?: string): Promise<Artifact[]>;
   /** The artifact of that kind with the highest step (then the newest); undefined when none. */
   latestArtifact(runId: string, kind?: string): Promise<Artifact | undefined>;
+  /** Forgets the run's artifacts at these paths (files deleted, e.g. old checkpoints); returns how many. */
+  removeArtifacts(runId: string, paths: readonly string[]): Promise<number>;
 
   /** Adds the cells that are not there yet as PENDING; existing cells are left as they are. */
   registerCells(grid: string, cells: readonly GridCellInput[]): Promise<void>;

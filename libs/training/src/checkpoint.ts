@@ -4,7 +4,7 @@
  * previous checkpoint or the new one, never half of one.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { loadModel, saveModel, type AnatomyNetModel } from '@anatomynet/model';
@@ -118,4 +118,17 @@ function readAverage(dir: string, names: string[], model: AnatomyNetModel): Aver
   }
   if (off !== floats.length) throw new Error(`${dir}: average.bin holds ${floats.length} floats, the names need ${off}`);
   return out;
+}
+
+/**
+ * Deletes the epoch checkpoints of `dir` (`epoch-NNNNN` folders) but the latest `keep` (0 keeps all):
+ * a 200-epoch run of the paper's network would otherwise keep about 2 GB of them. Two by default, so a
+ * checkpoint damaged on disk still leaves one to resume from. Returns the folders deleted.
+ */
+export function pruneCheckpoints(dir: string, keep: number): string[] {
+  if (keep <= 0 || !existsSync(dir)) return [];
+  const epochs = readdirSync(dir).filter((f) => /^epoch-\d+$/.test(f)).sort();
+  const old = epochs.slice(0, Math.max(0, epochs.length - keep)).map((f) => join(dir, f));
+  for (const f of old) rmSync(f, { recursive: true, force: true });
+  return old;
 }

@@ -1,6 +1,6 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { selectBackend } from '@anatomynet/compute';
 import { openSqliteStore } from '@anatomynet/tracking';
@@ -58,9 +58,10 @@ describe('trainRun', () => {
       validateEveryEpochs: 1,
     });
     const whole = await trainRun({ config: cfg, datasetDir: ds, store, experiment: 'resume', runName: 'whole', runsDir: join(root, 'runs') });
-    const part = await trainRun({ config: cfg, datasetDir: ds, store, experiment: 'resume', runName: 'part', runsDir: join(root, 'runs'), stopAfterEpochs: 2 });
+    // this one keeps every epoch's checkpoint; the whole run the latest two (the default)
+    const part = await trainRun({ config: cfg, datasetDir: ds, store, experiment: 'resume', runName: 'part', runsDir: join(root, 'runs'), stopAfterEpochs: 2, keepCheckpoints: 0 });
     expect(part.status).toBe('KILLED');
-    const resumed = await trainRun({ config: cfg, datasetDir: ds, store, experiment: 'resume', runName: 'part', runsDir: join(root, 'runs'), resumeRunId: part.runId });
+    const resumed = await trainRun({ config: cfg, datasetDir: ds, store, experiment: 'resume', runName: 'part', runsDir: join(root, 'runs'), resumeRunId: part.runId, keepCheckpoints: 0 });
     expect(resumed.runId).toBe(part.runId);
     expect(resumed.status).toBe('FINISHED');
     const a = await store.metricSeries(whole.runId, 'train/loss');
@@ -74,6 +75,14 @@ describe('trainRun', () => {
     expect(va.length).toBe(4);
     expect(vb.map((m) => [m.step, m.value])).toEqual(va.map((m) => [m.step, m.value]));
     expect(resumed.bestEpoch).toBe(whole.bestEpoch);
+    const kept = async (runId: string) => ({
+      folders: readdirSync(join(root, 'runs', runId, 'checkpoints')),
+      recorded: (await store.artifacts(runId, 'checkpoint')).map((a) => basename(a.path)),
+    });
+    expect(await kept(whole.runId)).toEqual({ folders: ['epoch-00003', 'epoch-00004'], recorded: ['epoch-00003', 'epoch-00004'] });
+    const all = ['epoch-00001', 'epoch-00002', 'epoch-00003', 'epoch-00004'];
+    expect(await kept(part.runId)).toEqual({ folders: all, recorded: all });
+    expect(existsSync(join(root, 'runs', whole.runId, 'best', 'model'))).toBe(true);
     await store.close();
   }, 600_000);
 

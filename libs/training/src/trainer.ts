@@ -18,7 +18,7 @@ import { caseLoss, maskOfRun } from './case-loss';
 import { WeightAverage } from './weight-average';
 import { ORGANS } from '@anatomynet/curation';
 import type { MetricWriter, TrackingStore } from '@anatomynet/tracking';
-import { loadCheckpoint, saveCheckpoint, type LoopState } from './checkpoint';
+import { loadCheckpoint, pruneCheckpoints, saveCheckpoint, type LoopState } from './checkpoint';
 import { openDataset, prepareCase, trainingCases, type Dataset, type PreparedCase } from './dataset';
 import { evaluateOnSourceGrid, keepLargestComponents, nanMean, predictLabels, predictOnSourceGrid, validationDice } from './evaluate';
 import { deriveSeed, mulberry32 } from '@anatomynet/random';
@@ -55,6 +55,8 @@ export interface TrainOptions {
   /** Recorded with the run: the backend, its adapter, and the tuned GPU kernels it was given. */
   backend?: { name: string; adapter?: string; gpuTilings?: string };
   gitCommit?: string;
+  /** Epoch checkpoints kept on disk, the latest ones (default 2; 0 keeps every epoch's). best/ is kept apart. */
+  keepCheckpoints?: number;
   /** Stop (as KILLED, checkpoint kept) after this many epochs of this process: for tests of resume. */
   stopAfterEpochs?: number;
   onProgress?: (p: TrainProgress) => void;
@@ -254,6 +256,8 @@ export async function trainRun(o: TrainOptions): Promise<TrainResult> {
       }
       const ck = await saveCheckpoint(join(runDir, 'checkpoints', `epoch-${String(epoch + 1).padStart(5, '0')}`), model, optimizer, state, await average?.values());
       await o.store.recordArtifact({ runId, kind: 'checkpoint', path: ck.dir, sha256: ck.sha256, step: epoch + 1 });
+      const pruned = pruneCheckpoints(join(runDir, 'checkpoints'), o.keepCheckpoints ?? 2);
+      if (pruned.length) await o.store.removeArtifacts(runId, pruned);
       await writer.flush();
       if (!(await o.store.heartbeat(runId))) throw new Error(`run ${runId} was marked ended by another process`);
     }

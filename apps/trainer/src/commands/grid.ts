@@ -3,15 +3,13 @@ import { availableParallelism, hostname } from 'node:os';
 import type { CommandModule } from 'yargs';
 import { changedCells, GridChangedError, parseGridSelection, planGrid, readGridFile, runGrid, selectRows, trainRun, type GridCellPlan } from '@anatomynet/training';
 import type { TrackingStore } from '@anatomynet/tracking';
-import { checkDataset, gitCommit, makeOutputFolder, killRunOnSignal, openStore, runsDirOf, startBackend, trainProgress, withBackendOption, withStoreOptions, type GpuArgs } from '../common';
+import { checkDataset, gitCommit, makeOutputFolder, killRunOnSignal, openStore, runsDirOf, startBackend, trainProgress, withBackendOption, withStoreOptions, type GpuArgs, type StoreArgs } from '../common';
 import { checkRecompute, recomputeOption, type Recompute } from '@anatomynet/model';
 
-interface GridArgs extends GpuArgs {
+interface GridArgs extends GpuArgs, StoreArgs {
   files: string[];
   profile: string;
   dataset: string;
-  db: string;
-  runs?: string;
   worker?: string;
   workers: number;
   retryFailed: boolean;
@@ -170,6 +168,7 @@ async function runOneGrid(
         experiment: cell.grid,
         runName: cell.key,
         runsDir: runsDirOf(a),
+        keepCheckpoints: a.keepCheckpoints,
         resumeRunId,
         recompute,
         backend,

@@ -1,16 +1,14 @@
 import type { CommandModule } from 'yargs';
 import { planGrid, readGridFile, resolveRunConfig, trainRun, type RunConfig } from '@anatomynet/training';
-import { checkDataset, gitCommit, makeOutputFolder, killRunOnSignal, openStore, readRunConfigFile, runsDirOf, startBackend, trainProgress, withBackendOption, withStoreOptions, type GpuArgs } from '../common';
+import { checkDataset, gitCommit, makeOutputFolder, killRunOnSignal, openStore, readRunConfigFile, runsDirOf, startBackend, trainProgress, withBackendOption, withStoreOptions, type GpuArgs, type StoreArgs } from '../common';
 import { checkRecompute, recomputeOption } from '@anatomynet/model';
 
-interface TrainArgs extends GpuArgs {
+interface TrainArgs extends GpuArgs, StoreArgs {
   config?: string;
   grid?: string;
   row?: string;
   profile: string;
   dataset: string;
-  db: string;
-  runs?: string;
   experiment?: string;
   name?: string;
   resume?: string;
@@ -83,6 +81,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       experiment,
       runName: name,
       runsDir: runsDirOf(a),
+      keepCheckpoints: a.keepCheckpoints,
       resumeRunId: a.resume,
       recompute,
       backend,

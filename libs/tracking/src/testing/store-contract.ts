@@ -217,6 +217,13 @@ function defineTests(get: () => TrackingStore): void {
       expect((await store.latestArtifact(run.id, 'best-checkpoint'))!.path).toBe('ckpt/best');
       expect((await store.artifacts(run.id)).map((a) => a.step)).toEqual([100, 300, 200, 200]);
       expect(await codeOf(store.recordArtifact({ runId: 'nope', kind: 'checkpoint', path: 'x', sha256: 'x' }))).toBe('NOT_FOUND');
+      // old checkpoints deleted from disk are forgotten; other runs' artifacts at the same path are not
+      const other = await store.createRun({ experiment: 'e', name: 'other', config: {} });
+      await store.recordArtifact({ runId: other.id, kind: 'checkpoint', path: 'ckpt/step-100', sha256: 'e'.repeat(64), step: 100 });
+      expect(await store.removeArtifacts(run.id, ['ckpt/step-100', 'ckpt/step-200', 'ckpt/never'])).toBe(2);
+      expect((await store.artifacts(run.id)).map((a) => a.path)).toEqual(['ckpt/step-300', 'ckpt/best']);
+      expect((await store.artifacts(other.id)).map((a) => a.path)).toEqual(['ckpt/step-100']);
+      expect(await store.removeArtifacts(run.id, [])).toBe(0);
     });
   });
 
