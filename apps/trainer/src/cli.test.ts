@@ -85,6 +85,14 @@ describe('trainer train', () => {
       expect(r.code, r.stderr).toBe(1);
       expect(r.stderr).toContain(`error: ${join(noDataset, 'dataset.json')}: missing (not a published dataset folder?)`);
     }
+    // a published dataset that lost files since: all named at once
+    const damaged = join(root, 'damaged-ds');
+    const ids = writeTinyDataset(damaged, { cases: 3 });
+    rmSync(join(damaged, 'imagesTr', `${ids[0]}_0000.nii.gz`));
+    rmSync(join(damaged, 'labelsTr', `${ids[2]}.nii.gz`));
+    const lost = await trainer('grid', grid, '--profile', 'smoke', '--dataset', damaged, '--db', db, '--backend', 'cpu');
+    expect(lost.code).toBe(1);
+    expect(lost.stderr).toContain(`error: ${damaged}: 2 file(s) of the splits are missing (imagesTr/${ids[0]}_0000.nii.gz, labelsTr/${ids[2]}.nii.gz); npm run curator -- validate ${damaged} lists what is wrong`);
     expect(existsSync(db)).toBe(false);
   });
 

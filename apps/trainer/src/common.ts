@@ -134,7 +134,16 @@ export async function startBackend(
  * run per grid cell), and says what an empty split means for the runs.
  */
 export function checkDataset(dir: string): string {
-  const { splits, manifestDigest } = openDataset(dir);
+  const { splits, manifestDigest, cases } = openDataset(dir);
+  // a file gone since curation fails its run minutes in; name them all now
+  const ids = [...splits.train, ...splits.validation, ...splits.test];
+  const missing = ids.flatMap((id) => {
+    const rec = cases.get(id);
+    return rec ? [rec.image, rec.label].filter((f) => !existsSync(join(dir, f))) : [`a manifest case for split id ${id}`];
+  });
+  if (missing.length) {
+    throw new Error(`${dir}: ${missing.length} file(s) of the splits are missing (${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', ...' : ''}); npm run curator -- validate ${dir} lists what is wrong; curate again to repair it`);
+  }
   if (!splits.validation.length) process.stderr.write(`warning: ${dir} has no validation cases: nothing to select a model by, each run's best/ is its last epoch's model\n`);
   if (!splits.test.length) process.stderr.write(`warning: ${dir} has no test cases: runs end without a test evaluation\n`);
   return manifestDigest;
