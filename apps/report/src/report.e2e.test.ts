@@ -87,6 +87,10 @@ describe('report CLI', () => {
     expect(html).toContain('grid table1-datasets is not in the database under any profile');
     expect(html).toContain('AnatomyNet (paper) [published]');
     expect(html).toContain('2026-01-01T00:00:00Z');
+    // Each row against the figure's reference, case by case: pool2 is 3 points below pool1 on every case.
+    expect(html).toContain('<h4>Against the reference 1 down-sampling layer, case by case');
+    expect(html).toContain('<tr><td>2 down-sampling layers</td><td>3</td><td><b>-3.0</b></td><td>-3.0 to -3.0</td><td>0.250</td></tr>');
+    expect(html).toContain('With 3 test cases no difference can reach a two-sided p below 0.250.');
   });
 });
 

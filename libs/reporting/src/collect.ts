@@ -51,7 +51,7 @@ export async function collectReportData(store: TrackingStore, defs: readonly Exp
     if (allDefs.some((d) => d.name === name)) continue;
     const profile = preferredProfile(byName.get(name)!)!;
     const cells = await store.gridCells(profile ? `${name}@${profile}` : name);
-    allDefs.push({ name, figure: 'other', title: `Grid ${name} (no definition in experiments/)`, description: '', rows: cells.map((c) => ({ key: c.key, label: c.key })), profiles: [] });
+    allDefs.push({ name, figure: 'other', title: `Grid ${name} (no definition in experiments/)`, description: '', rows: cells.map((c) => ({ key: c.key, label: c.key })), reference: cells[0]?.key ?? '', profiles: [] });
   }
   allDefs.sort((a, b) => figureRank(a.figure) - figureRank(b.figure) || a.name.localeCompare(b.name));
 

@@ -21,6 +21,8 @@ export interface ExperimentDef {
   title: string;
   description: string;
   rows: ExperimentRow[];
+  /** The row the others are compared with, case by case (the paper's configuration); the first row by default. */
+  reference: string;
   profiles: string[];
 }
 
@@ -44,12 +46,14 @@ export function parseExperimentDef(file: string, json: unknown): ExperimentDef {
     if (typeof r?.key !== 'string' || !r.key) throw new ReportInputError(file, `rows[${i}].key is not a string`);
     return { key: r.key, label: typeof r.label === 'string' ? r.label : r.key };
   });
+  if (o.reference !== undefined && !rows.some((r) => r.key === o.reference)) throw new ReportInputError(file, `"reference" ${JSON.stringify(o.reference)} is not a row key`);
   return {
     name: o.name,
     figure: typeof o.figure === 'string' ? o.figure : o.name,
     title: typeof o.title === 'string' ? o.title : o.name,
     description: typeof o.description === 'string' ? o.description : '',
     rows,
+    reference: typeof o.reference === 'string' ? o.reference : (rows[0]?.key ?? ''),
     profiles: o.profiles && typeof o.profiles === 'object' ? Object.keys(o.profiles).sort() : [],
   };
 }

@@ -8,7 +8,7 @@ import type { OverlayRun } from './overlays-io';
 import { REPORT_ORGANS } from './organs';
 import { PAGE_CSS, PAGE_SCRIPT } from './render-page';
 import { PALETTE, PUBLISHED_PALETTE, esc, meanSd, num, scriptJson } from './render-util';
-import { measuredDscSeries, publishedDscSeries, type ChartSeries, type FigureModel, type OrganStats } from './shape';
+import { measuredDscSeries, publishedDscSeries, type ChartSeries, type FigureModel, type OrganStats, type PairedRow } from './shape';
 
 export interface ChartSpec {
   id: string;
@@ -77,6 +77,22 @@ function comparisonTable(f: FigureModel): string {
   return `<h4>DSC (%) beside the paper <span class="tag measured">measured</span> <span class="tag published">published</span></h4><table class="cmp"><thead><tr><th>Organ</th>${head}</tr></thead><tbody>${body}</tbody></table>`;
 }
 
+/** Each row minus the reference row, paired by test case; the test's smallest possible p says what n allows. */
+function pairedTable(f: FigureModel): string {
+  if (!f.reference) return f.pairedNote ? `<p class="note">${esc(f.pairedNote)}</p>` : '';
+  if (!f.paired.length) return `<p class="note">${esc(f.pairedNote)}</p>`;
+  const signed = (v: number) => (v > 0 ? `+${num(v, 1)}` : num(v, 1));
+  const p = (r: PairedRow) => (r.test.method === 'none' ? '—' : r.test.p < 0.001 ? '&lt; 0.001' : num(r.test.p, 3));
+  const body = f.paired
+    .map((r) => `<tr><td>${esc(r.label)}</td><td>${r.cases}</td><td><b>${signed(r.meanDiff)}</b></td><td>${num(r.low, 1)} to ${num(r.high, 1)}</td><td>${p(r)}${r.test.method === 'approx' ? ' <small>(normal approx.)</small>' : ''}</td></tr>`)
+    .join('');
+  const n = Math.min(...f.paired.map((r) => r.cases));
+  const floor = n >= 1 && n <= 50 ? ` With ${n} test cases no difference can reach a two-sided p below ${num(2 / 2 ** n, n > 9 ? 4 : 3)}.` : '';
+  return `<h4>Against the reference ${esc(f.reference.label)}, case by case <span class="tag measured">measured</span></h4>
+<p class="meta">Per test case, the mean DSC over the organs both runs scored; Δ = row − reference in percentage points, mean over cases with a 95% bootstrap interval (cases resampled 10,000 times), and the Wilcoxon signed-rank test of the per-case differences (two-sided).${floor}</p>
+<table class="paired"><thead><tr><th>Row</th><th>Cases</th><th>Δ mean DSC (pp)</th><th>95% interval</th><th>Wilcoxon p</th></tr></thead><tbody>${body}</tbody></table>`;
+}
+
 function figureSection(f: FigureModel, charts: ChartSpec[]): string {
   const id = `${f.figure}-${f.name}`.replace(/[^a-zA-Z0-9_-]/g, '_');
   const heading = FIG_HEADINGS[f.figure] ?? f.title;
@@ -112,7 +128,7 @@ function figureSection(f: FigureModel, charts: ChartSpec[]): string {
 ${missing}
 <div class="${pairClass}"><div class="panel measured"><h3>Measured <span class="tag measured">this project</span></h3>${measured}</div>
 <div class="panel published"><h3>Published <span class="tag published">Zhu et al. 2019</span></h3>${published}</div></div>
-${cmp}<div class="tables">
+${cmp}${pairedTable(f)}<div class="tables">
 <h4>DSC (%) — mean ± SD over test cases <span class="tag measured">measured</span></h4>${statsTable(f, 'DSC %', (s) => s.dsc, 1, meanCell)}
 <h4>HD95 (mm) — mean ± SD over test cases; infinite values (empty prediction) counted apart <span class="tag measured">measured</span></h4>${statsTable(f, 'HD95 mm', (s) => s.hd95Mm, 1)}
 <h4>Surface Dice (%) at the run’s tolerance — mean ± SD <span class="tag measured">measured</span></h4>${statsTable(f, 'Surface Dice %', (s) => s.surfaceDice, 1)}

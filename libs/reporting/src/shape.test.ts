@@ -139,3 +139,52 @@ describe('buildReportModel', () => {
     expect(thin([1, 2], 100)).toEqual([1, 2]);
   });
 });
+
+describe('paired comparison with the reference row', () => {
+  let paired: GridData[];
+  beforeAll(async () => {
+    const store = openSqliteStore(join(dir, 'paired.sqlite'));
+    // fig5's reference is dice+focal-0.5; Dice alone is 1, 2, 3, 4 points better on cases 1-4; exp-log
+    // 2 points worse on the three cases it has results for, and without the chiasm
+    await seedFakeGrid(store, 'fig5-losses@smoke', [
+      { key: 'dice+focal-0.5', run: 'FINISHED' },
+      { key: 'dice', run: 'FINISHED', dsc: (c, o) => defaultDsc(c, o) + 0.01 * (c + 1) },
+      { key: 'exp-log', run: 'FINISHED', dsc: (c, o) => (c === 3 || o === 1 ? NaN : defaultDsc(c, o) - 0.02) },
+    ]);
+    // fig4's reference (SE-Res concat) failed: nothing to pair with
+    await seedFakeGrid(store, 'fig4-architecture@smoke', [{ key: 'se-residual-concat', run: 'FAILED' }, { key: 'plain-concat', run: 'FINISHED' }]);
+    await store.close();
+    const ro = openSqliteStore(join(dir, 'paired.sqlite'), { readonly: true });
+    paired = await collectReportData(ro, readExperimentDefs(EXPERIMENTS));
+    await ro.close();
+  });
+  const figOf = (figure: string) => figureModel(paired.find((g) => g.def.figure === figure)!);
+
+  it('pairs each row with the reference by case, over the organs both scored: mean difference, bootstrap interval, Wilcoxon test', () => {
+    const f = figOf('fig5');
+    expect(f.reference).toEqual({ key: 'dice+focal-0.5', label: 'Dice + focal (0.5)' });
+    expect(f.paired.map((r) => r.key)).toEqual(['dice', 'exp-log']);
+    const [dice, expLog] = f.paired;
+    expect(dice.cases).toBe(4);
+    expect(dice.meanDiff).toBeCloseTo(2.5, 9);
+    expect(dice.low).toBeGreaterThanOrEqual(1 - 1e-9);
+    expect(dice.high).toBeLessThanOrEqual(4 + 1e-9);
+    expect(dice.low).toBeLessThan(2.5);
+    // four cases, all better: the exact two-sided p is 2/16, the smallest four cases allow
+    expect(dice.test).toEqual({ n: 4, statistic: 0, p: 0.125, method: 'exact' });
+    // per case, the mean over the organs both scored (no chiasm): exactly -2 on each of the three cases
+    expect(expLog.cases).toBe(3);
+    expect(expLog.meanDiff).toBeCloseTo(-2, 9);
+    expect(expLog.low).toBeCloseTo(-2, 9);
+    expect(expLog.high).toBeCloseTo(-2, 9);
+    expect(expLog.test).toEqual({ n: 3, statistic: 0, p: 0.25, method: 'exact' });
+    expect(f.pairedNote).toBe('');
+  });
+
+  it('says why there is no comparison when the reference has no results', () => {
+    const f = figOf('fig4');
+    expect(f.reference).toBeNull();
+    expect(f.paired).toEqual([]);
+    expect(f.pairedNote).toBe('The reference row SE residual, concat has no test results, so no row is compared with it.');
+  });
+});

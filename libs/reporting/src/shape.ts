@@ -8,6 +8,7 @@ import type { GridData, RunData } from './collect';
 import { REPORT_ORGANS } from './organs';
 import { FIG3_PUBLISHED_MEANS, FIG5_PUBLISHED_MEANS, FIG6_PUBLISHED, TABLE1_PUBLISHED, type PublishedSeries } from './published';
 import { summarize, type Summary } from './stats';
+import { bootstrapMeanInterval, wilcoxonSignedRank, type SignedRankTest } from './paired';
 
 export interface OrganStats {
   /** DSC in %. */
@@ -63,6 +64,26 @@ export interface FigureModel {
   publishedNote: string;
   /** Which published series corresponds to which grid row (Fig. 6 and Table I), for side-by-side columns. */
   counterparts: { rowKey: string; published: PublishedSeries }[];
+  /** The row the others are paired with (the paper's configuration), when it has results. */
+  reference: { key: string; label: string } | null;
+  /** Each other row against the reference on the test cases both scored. */
+  paired: PairedRow[];
+  /** Why there is no paired comparison, when there is none. */
+  pairedNote: string;
+}
+
+export interface PairedRow {
+  key: string;
+  label: string;
+  /** Test cases both runs scored. */
+  cases: number;
+  /** Mean over those cases of the row's minus the reference's per-case mean DSC, in percentage points. */
+  meanDiff: number;
+  /** 95% percentile bootstrap interval of `meanDiff` (cases resampled); NaN below two cases. */
+  low: number;
+  high: number;
+  /** Wilcoxon signed-rank test of the per-case differences, two-sided. */
+  test: SignedRankTest;
 }
 
 /** Grid row key -> label of its published counterpart. */
@@ -144,7 +165,7 @@ export function figureModel(g: GridData): FigureModel {
   const rows: MeasuredRow[] = [];
   const missing: MissingCell[] = [];
   if (!g.grid) {
-    return { ...base, rows, missing: g.def.rows.map((r) => ({ row: r.key, label: r.label, reason: `grid ${g.def.name} is not in the database under any profile` })) };
+    return { ...base, rows, reference: null, paired: [], pairedNote: '', missing: g.def.rows.map((r) => ({ row: r.key, label: r.label, reason: `grid ${g.def.name} is not in the database under any profile` })) };
   }
   const keys = [...g.def.rows.map((r) => r.key), ...g.cells.map((c) => c.key).filter((k) => !g.def.rows.some((r) => r.key === k)).sort()];
   for (const key of keys) {
@@ -162,7 +183,48 @@ export function figureModel(g: GridData): FigureModel {
     if (m.row) rows.push(m.row);
     missing.push(...m.missing);
   }
-  return { ...base, rows, missing };
+  return { ...base, rows, missing, ...pairedWithReference(g, rows, labelOf) };
+}
+
+/** Per test case, the DSC of each organ with a finite one. */
+function dscByCase(results: readonly CaseResult[]): Map<string, Map<string, number>> {
+  const out = new Map<string, Map<string, number>>();
+  for (const r of results) {
+    if (!Number.isFinite(r.dsc)) continue;
+    if (!out.has(r.caseId)) out.set(r.caseId, new Map());
+    out.get(r.caseId)!.set(r.organ, r.dsc);
+  }
+  return out;
+}
+
+/**
+ * Each row against the figure's reference row, case by case: per test case, the mean DSC over the organs
+ * both runs scored, then the differences' mean, bootstrap interval and Wilcoxon test. Pairing removes the
+ * case-to-case spread that the per-organ SDs are full of.
+ */
+function pairedWithReference(g: GridData, rows: readonly MeasuredRow[], labelOf: (k: string) => string): Pick<FigureModel, 'reference' | 'paired' | 'pairedNote'> {
+  const refKey = g.def.reference;
+  const ref = rows.find((r) => r.key === refKey);
+  if (!ref) return { reference: null, paired: [], pairedNote: refKey ? `The reference row ${labelOf(refKey)} has no test results, so no row is compared with it.` : '' };
+  if (rows.length < 2) return { reference: { key: ref.key, label: ref.label }, paired: [], pairedNote: 'No other row has test results to compare with the reference.' };
+  const refScores = dscByCase(g.runs.get(ref.runId)!.results);
+  const paired = rows
+    .filter((r) => r.key !== ref.key)
+    .map((r): PairedRow => {
+      const scores = dscByCase(g.runs.get(r.runId)!.results);
+      const diffs: number[] = [];
+      for (const [caseId, organs] of [...scores].sort(([a], [b]) => a.localeCompare(b))) {
+        const refOrgans = refScores.get(caseId);
+        const both = [...organs.keys()].filter((o) => refOrgans?.has(o));
+        if (!both.length) continue;
+        const mean = (m: Map<string, number>) => both.reduce((s, o) => s + m.get(o)!, 0) / both.length;
+        // to 1e-9 points: float noise in the means must not split ties or turn a zero into a sign
+        diffs.push(Math.round(1e11 * (mean(organs) - mean(refOrgans!))) / 1e9);
+      }
+      const ci = bootstrapMeanInterval(diffs, { seed: 1 });
+      return { key: r.key, label: r.label, cases: diffs.length, meanDiff: ci.mean, low: ci.low, high: ci.high, test: wilcoxonSignedRank(diffs) };
+    });
+  return { reference: { key: ref.key, label: ref.label }, paired, pairedNote: '' };
 }
 
 export interface ChartDataset {

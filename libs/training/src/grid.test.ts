@@ -86,6 +86,9 @@ describe('planGrid / readGridFile', () => {
     const spaced = join(root, 'spaced.json');
     writeTinyGrid(spaced, 'spaced', [{ key: 'a b', label: 'a', override: {} }]);
     expect(() => readGridFile(spaced)).toThrow(/row key "a b" must be a word/);
+    const badReference = join(root, 'bad-reference.json');
+    writeFileSync(badReference, JSON.stringify({ ...tinyGrid('bad-reference'), reference: 'seed9' }));
+    expect(() => readGridFile(badReference)).toThrow(`${badReference}: "reference" "seed9" is not a row key (rows: seed3, seed4, dice)`);
   });
 });
 

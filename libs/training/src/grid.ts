@@ -23,6 +23,8 @@ export interface GridFile {
   figure: string;
   title: string;
   description?: string;
+  /** The row the report compares the others with, case by case (the paper's configuration); default the first. */
+  reference?: string;
   base: Record<string, unknown>;
   profiles: Record<string, Record<string, unknown>>;
   rows: GridRow[];
@@ -64,6 +66,7 @@ export function readGridFile(file: string): GridFile {
     if (keys.has(r.key)) throw new GridFileError(file, `row key "${r.key}" appears twice`);
     keys.add(r.key);
   }
+  if (g.reference !== undefined && !keys.has(g.reference)) throw new GridFileError(file, `"reference" ${JSON.stringify(g.reference)} is not a row key (rows: ${[...keys].join(', ')})`);
   return g;
 }
 

@@ -1,0 +1,105 @@
+/**
+ * Paired comparisons of two configurations on the same test cases: is a row of a figure better than the
+ * figure's reference row, or within the noise of a handful of test cases? The paper compares means only.
+ * Pure functions; the Wilcoxon signed-rank test and a percentile bootstrap of the mean difference,
+ * written here because the report carries no statistics package (checked against SciPy in the tests).
+ */
+import { mulberry32 } from '@anatomynet/random';
+
+export interface SignedRankTest {
+  /** Non-zero differences ranked (zeros are dropped, as Wilcoxon's original test and SciPy's default do). */
+  n: number;
+  /** min(R+, R-): the smaller rank sum of the positive and of the negative differences. */
+  statistic: number;
+  /** Two-sided p; NaN without a non-zero difference. */
+  p: number;
+  /**
+   * exact (n <= 50): the rank sum's null distribution counted over the 2^n sign patterns of these ranks
+   * (tied |differences| keep their average ranks, as a permutation test does); approx (n > 50): normal,
+   * tie-corrected.
+   */
+  method: 'exact' | 'approx' | 'none';
+}
+
+/** Standard normal upper tail P(Z > z), from Numerical Recipes' erfc fit (relative error below 1.2e-7). */
+function normalUpperTail(z: number): number {
+  const x = Math.abs(z) / Math.SQRT2;
+  const t = 1 / (1 + 0.5 * x);
+  const y =
+    t *
+    Math.exp(-x * x - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
+  const erfc = z >= 0 ? y : 2 - y;
+  return erfc / 2;
+}
+
+/** Average ranks (1-based) of `values`, ties sharing the mean of their ranks; and the tie group sizes. */
+function averageRanks(values: readonly number[]): { ranks: number[]; ties: number[] } {
+  const order = values.map((v, i) => [v, i] as const).sort((a, b) => a[0] - b[0]);
+  const ranks = new Array<number>(values.length);
+  const ties: number[] = [];
+  for (let i = 0; i < order.length; ) {
+    let j = i;
+    while (j + 1 < order.length && order[j + 1][0] === order[i][0]) j++;
+    for (let k = i; k <= j; k++) ranks[order[k][1]] = (i + j) / 2 + 1;
+    ties.push(j - i + 1);
+    i = j + 1;
+  }
+  return { ranks, ties };
+}
+
+/** Wilcoxon signed-rank test of paired differences against a median of zero, two-sided. */
+export function wilcoxonSignedRank(differences: readonly number[]): SignedRankTest {
+  const d = differences.filter((x) => Number.isFinite(x) && x !== 0);
+  const n = d.length;
+  if (!n) return { n: 0, statistic: NaN, p: NaN, method: 'none' };
+  const { ranks, ties } = averageRanks(d.map(Math.abs));
+  const rPlus = ranks.reduce((s, r, i) => s + (d[i] > 0 ? r : 0), 0);
+  const total = (n * (n + 1)) / 2;
+  const statistic = Math.min(rPlus, total - rPlus);
+  if (n <= 50) {
+    // The null distribution of R+ given these ranks: each sign pattern equally likely. Ranks doubled so
+    // tied (half-integer) ranks count as integers; counts[s] = sign patterns whose doubled R+ is s.
+    const doubled = ranks.map((r) => Math.round(2 * r));
+    const counts = new Float64Array(2 * total + 1);
+    counts[0] = 1;
+    for (const r of doubled) for (let s = 2 * total; s >= r; s--) counts[s] += counts[s - r];
+    let below = 0;
+    for (let s = 0; s <= Math.round(2 * statistic); s++) below += counts[s];
+    return { n, statistic, p: Math.min(1, (2 * below) / 2 ** n), method: 'exact' };
+  }
+  const mean = total / 2;
+  const variance = (n * (n + 1) * (2 * n + 1)) / 24 - ties.reduce((s, t) => s + t ** 3 - t, 0) / 48;
+  const z = (rPlus - mean) / Math.sqrt(variance);
+  return { n, statistic, p: Math.min(1, 2 * normalUpperTail(Math.abs(z))), method: 'approx' };
+}
+
+export interface BootstrapInterval {
+  mean: number;
+  /** Percentile interval of the resampled means; NaN with fewer than two values. */
+  low: number;
+  high: number;
+}
+
+/**
+ * Percentile bootstrap interval of the mean: `resamples` draws of the values with replacement, from a
+ * fixed seed so the report's bytes repeat.
+ */
+export function bootstrapMeanInterval(values: readonly number[], o: { level?: number; resamples?: number; seed?: number } = {}): BootstrapInterval {
+  const n = values.length;
+  const mean = n ? values.reduce((s, v) => s + v, 0) / n : NaN;
+  if (n < 2) return { mean, low: NaN, high: NaN };
+  const level = o.level ?? 0.95, resamples = o.resamples ?? 10_000;
+  const rng = mulberry32(o.seed ?? 1);
+  const means = new Float64Array(resamples);
+  for (let b = 0; b < resamples; b++) {
+    let s = 0;
+    for (let i = 0; i < n; i++) s += values[Math.floor(rng() * n)];
+    means[b] = s / n;
+  }
+  means.sort();
+  const at = (q: number) => {
+    const h = (resamples - 1) * q, lo = Math.floor(h), hi = Math.ceil(h);
+    return means[lo] + (h - lo) * (means[hi] - means[lo]);
+  };
+  return { mean, low: at((1 - level) / 2), high: at(1 - (1 - level) / 2) };
+}
