@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, test } from 'vitest';
-import { readDicomFile, readNifti, writeCtSeries } from '@anatomynet/data';
+import { readDicomFile, readNifti, writeCtSeries, writeNifti } from '@anatomynet/data';
 import { planGrid, readGridFile, trainRun } from '@anatomynet/training';
 import { writeTinyDataset, writeTinyGrid } from '@anatomynet/training/testing';
 import { openSqliteStore } from '@anatomynet/tracking';
@@ -382,6 +382,32 @@ describe('trainer grid, status, segment', () => {
 
     expect(c.code, c.stderr).toBe(0);
     expect(Array.from(readNifti(join(outByRun, 'labels.nii.gz')).data as Uint8Array)).toEqual(Array.from(labels.data as Uint8Array));
+
+    // Several inputs in one command: each into its own folder, the bad ones reported and skipped.
+    const mask = join(root, 'mask-as-ct.nii.gz');
+    writeNifti(mask, { ...labels, data: Int16Array.from(labels.data as Uint8Array) });
+    const outMany = join(root, 'seg-many');
+    const missing = join(root, 'no-such-ct.nrrd');
+    const many = await trainer('segment', '--model', runDir, '--input', image, ctDir, missing, mask, join(root, 'ct') + '/', '--out', outMany, '--backend', 'cpu');
+    expect(many.code, many.stderr).toBe(1);
+    const summary = JSON.parse(readFileSync(join(outMany, 'segment-summary.json'), 'utf8'));
+    expect(JSON.parse(many.stdout.trim().split('\n').at(-1)!)).toEqual(summary);
+    const name = `${ids[3]}_0000`;
+    expect(summary.cases.map((x: { folder: string; error?: string }) => [x.folder, x.error ?? 'ok'])).toEqual([
+      [join(outMany, name), 'ok'],
+      [join(outMany, 'ct'), 'ok'],
+      [join(outMany, 'no-such-ct'), `${missing}: does not exist`],
+      [join(outMany, 'mask-as-ct'), expect.stringMatching(/^.*mask-as-ct\.nii\.gz: does not look like a CT in Hounsfield units/)],
+      [join(outMany, 'ct-2'), 'ok'],
+    ]);
+    expect(summary).toMatchObject({ segmented: 3, failed: 2 });
+    expect(many.stderr).toContain(`failed: ${missing}: ${missing}: does not exist`);
+    expect(readdirSync(outMany).sort()).toEqual(['ct', 'ct-2', name, 'segment-summary.json'].sort());
+    expect(readdirSync(join(outMany, 'ct')).sort()).toEqual(['labels.nii.gz', 'rtstruct.dcm']);
+    expect(Array.from(readNifti(join(outMany, name, 'labels.nii.gz')).data as Uint8Array)).toEqual(Array.from(labels.data as Uint8Array));
+    const oneSeries = await trainer('segment', '--model', runDir, '--input', image, ctDir, '--series', '2.25.8101', '--out', outMany, '--backend', 'cpu');
+    expect(oneSeries.code).toBe(1);
+    expect(oneSeries.stderr).toContain('--series picks one series of one input; give each series folder as its own --input');
   }, 120_000);
 
   test('a grid file with a bad row exits 1 naming the file, the row and the field; nothing is trained', async () => {

@@ -17,7 +17,7 @@ import { openSqliteStore } from '@anatomynet/tracking';
 import { keepLargestComponents } from './evaluate';
 import { resolveRunConfig } from './run-config';
 import { loadRunModel } from './run-folder';
-import { loadInputCt, ORGAN_COLOURS, SegmentInputError, segmentToFiles, segmentVolume, writeSegmentation, type LoadedInput } from './segment';
+import { loadInputCt, ORGAN_COLOURS, outputNamesFor, SegmentInputError, segmentToFiles, segmentVolume, writeSegmentation, type LoadedInput } from './segment';
 import { trainRun } from './trainer';
 import { writeTinyDataset } from './testing/tiny-dataset';
 
@@ -294,4 +294,10 @@ describe('segmentToFiles with a tiny trained model', () => {
       expect(dice(mask, labelsA.map((l) => (l === organ.index ? 1 : 0))), organ.tg263).toBeGreaterThanOrEqual(0.95);
     }
   });
+});
+
+test('outputNamesFor: each input its file or folder name without the image extension, safe and unique', () => {
+  expect(outputNamesFor(['a/HN-001.nii.gz', 'b/HN-002.nrrd', 'c/scan.nii', 'patientA/CT', 'patientB/CT/', 'x/CT', 'odd name (1).NII.GZ', '/', '..'])).toEqual([
+    'HN-001', 'HN-002', 'scan', 'CT', 'CT-2', 'CT-3', 'odd_name_1_', 'input', 'input-2',
+  ]);
 });

@@ -4,7 +4,7 @@
  * and colours, ready for a planning system.
  */
 import { statSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { notHounsfieldReason, readCtSeries, replaceNotNumbers, readDicomFile, readVolume, scanDicomTree, writeNifti, type CtSeries, type Volume } from '@anatomynet/data';
 import { writeRtStruct, type RtRoiSpec } from '@anatomynet/rt';
 import { ORGANS } from '@anatomynet/curation';
@@ -165,4 +165,20 @@ export async function segmentToFiles(model: AnatomyNetModel, input: LoadedInput,
   const labels = await segmentVolume(model, input.volume, o);
   const seconds = (performance.now() - t0) / 1000;
   return { ...writeSegmentation(labels, input, outDir, { generationDescription: o.generationDescription }), seconds };
+}
+
+/**
+ * Output folder names for several inputs segmented in one command: each input's file or folder name
+ * without its image extension, made safe for a path, and numbered `-2`, `-3` where two would coincide
+ * (patientA/CT and patientB/CT).
+ */
+export function outputNamesFor(inputs: readonly string[]): string[] {
+  const taken = new Set<string>();
+  return inputs.map((input) => {
+    const name = basename(input.replace(/[\\/]+$/, '')).replace(/\.(nii\.gz|nii|nrrd|nhdr)$/i, '').replace(/[^\w.-]+/g, '_').replace(/^\.+/, '') || 'input';
+    let unique = name;
+    for (let k = 2; taken.has(unique); k++) unique = `${name}-${k}`;
+    taken.add(unique);
+    return unique;
+  });
 }

@@ -1,13 +1,15 @@
+import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
-import { NOT_A_NUMBER_HU } from '@anatomynet/data';
-import { loadInputCt, loadRunModel, segmentToFiles } from '@anatomynet/training';
+import { createProgressBar } from '@anatomynet/cli';
+import { NOT_A_NUMBER_HU, writeFileAtomic } from '@anatomynet/data';
+import { loadInputCt, loadRunModel, outputNamesFor, segmentToFiles } from '@anatomynet/training';
 import { makeOutputFolder, openStore, startBackend, withBackendOption, type GpuArgs } from '../common';
 
 interface SegmentArgs extends GpuArgs {
   run?: string;
   db?: string;
   model?: string;
-  input: string;
+  input: string[];
   out: string;
   series?: string;
   lcc: boolean;
@@ -26,13 +28,19 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
         .option('run', { type: 'string', describe: 'run id in --db whose best checkpoint to use' })
         .option('db', { type: 'string', describe: 'tracking database (with --run)' })
         .option('model', { type: 'string', describe: 'a run folder (holding run-config.json and best/), instead of --run' })
-        .option('input', { type: 'string', demandOption: true, describe: 'DICOM series folder, .nii/.nii.gz or .nrrd' })
-        .option('out', { type: 'string', demandOption: true, describe: 'output folder: labels.nii.gz, and rtstruct.dcm for DICOM input' })
+        .option('input', {
+          type: 'string',
+          array: true,
+          demandOption: true,
+          describe: 'DICOM series folder, .nii/.nii.gz or .nrrd; several (e.g. cases/*) are segmented in turn, each into <out>/<its name>, with the model loaded once',
+        })
+        .option('out', { type: 'string', demandOption: true, describe: 'output folder: labels.nii.gz, and rtstruct.dcm for DICOM input (several inputs: a folder each, and segment-summary.json)' })
         .option('series', { type: 'string', describe: 'SeriesInstanceUID, when the folder holds several CT series' })
         .option('hu-check', { type: 'boolean', default: true, describe: 'refuse an input without air (below -500) or bone (above 200): not a CT in Hounsfield units (--no-hu-check to segment it anyway)' })
         .option('lcc', { type: 'boolean', default: true, describe: 'keep the largest connected component per organ (--no-lcc to disable)' })
         .option('lcc-min-share', { type: 'number', describe: 'with --lcc, also keep components of at least this share of the largest, in (0, 1] (default: the run\'s evaluation.componentMinShare)' })
         .check((a) => (a.model || (a.run && a.db) ? true : 'give --model RUN_FOLDER, or --run RUN_ID with --db FILE'))
+        .check((a) => ((a.input as string[]).length > 1 && a.series ? '--series picks one series of one input; give each series folder as its own --input' : true))
         .check((a) => {
           const share = a.lccMinShare as number | undefined;
           return share === undefined || (share > 0 && share <= 1) ? true : `--lcc-min-share ${share} is not in (0, 1]`;
@@ -51,19 +59,61 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
     }
     await startBackend(a.backend, a.threads, a);
     const { model, config } = loadRunModel(runDir);
-    const input = loadInputCt(a.input, a.series, { huCheck: a.huCheck });
-    makeOutputFolder(a.out, '--out');
-    if (input.notNumbers) console.error(`${a.input}: ${input.notNumbers} voxels are not numbers (NaN), segmented as air (${NOT_A_NUMBER_HU} HU)`);
-    const r = await segmentToFiles(model, input, a.out, {
+    const options = {
       huWindow: config.data.huWindow,
       spacingMm: config.data.spacingMm,
       largestComponent: a.lcc,
       componentMinShare: a.lccMinShare ?? config.evaluation.componentMinShare,
       generationDescription: `AnatomyNet (anatomynet-ts), run folder ${runDir}`,
-    });
-    model.dispose();
-    console.error(`segmented ${input.volume.shape.join('x')} voxels in ${r.seconds.toFixed(2)} s per volume`);
-    if (!r.rtstructPath) console.error('input is not a DICOM series: no RTSTRUCT written (it must reference the CT series it is drawn on)');
-    console.log(JSON.stringify({ ...r, seconds: Number(r.seconds.toFixed(3)) }));
+    };
+    const segmentOne = async (path: string, out: string) => {
+      const input = loadInputCt(path, a.series, { huCheck: a.huCheck });
+      makeOutputFolder(out, '--out');
+      if (input.notNumbers) console.error(`${path}: ${input.notNumbers} voxels are not numbers (NaN), segmented as air (${NOT_A_NUMBER_HU} HU)`);
+      const r = await segmentToFiles(model, input, out, options);
+      return { ...r, shape: input.volume.shape, seconds: Number(r.seconds.toFixed(3)) };
+    };
+    try {
+      if (a.input.length === 1) {
+        const r = await segmentOne(a.input[0], a.out);
+        console.error(`segmented ${r.shape.join('x')} voxels in ${r.seconds.toFixed(2)} s per volume`);
+        if (!r.rtstructPath) console.error('input is not a DICOM series: no RTSTRUCT written (it must reference the CT series it is drawn on)');
+        const { shape: _shape, ...result } = r;
+        console.log(JSON.stringify(result));
+        return;
+      }
+      await segmentMany(a.input, a.out, segmentOne);
+    } finally {
+      model.dispose();
+    }
   },
 };
+
+/**
+ * Several inputs, in turn, each into its own folder under `out`: a bad input is reported and skipped, the
+ * others are segmented, and `segment-summary.json` lists every input with its folder and outcome.
+ */
+async function segmentMany(inputs: string[], out: string, segmentOne: (path: string, out: string) => Promise<{ seconds: number; rtstructPath?: string }>) {
+  makeOutputFolder(out, '--out');
+  const names = outputNamesFor(inputs);
+  const bar = createProgressBar('segment');
+  const cases: { input: string; folder: string; seconds?: number; rtstruct?: boolean; error?: string }[] = [];
+  for (const [i, input] of inputs.entries()) {
+    const folder = join(out, names[i]);
+    try {
+      const r = await segmentOne(input, folder);
+      cases.push({ input, folder, seconds: r.seconds, rtstruct: Boolean(r.rtstructPath) });
+    } catch (e) {
+      cases.push({ input, folder, error: (e as Error).message });
+      bar.log(`skipped ${input}: ${(e as Error).message}`);
+    }
+    bar.update(i + 1, inputs.length, names[i]);
+  }
+  const failed = cases.filter((c) => c.error);
+  bar.finish(`${cases.length - failed.length} of ${cases.length} segmented`);
+  const summary = { segmented: cases.length - failed.length, failed: failed.length, cases };
+  writeFileAtomic(join(out, 'segment-summary.json'), `${JSON.stringify(summary, null, 1)}\n`);
+  for (const c of failed) console.error(`failed: ${c.input}: ${c.error}`);
+  console.log(JSON.stringify(summary));
+  if (failed.length) process.exitCode = 1;
+}
