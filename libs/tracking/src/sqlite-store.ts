@@ -257,6 +257,10 @@ export class SqliteTrackingStore implements t.TrackingStore {
     return (this.db.prepare('SELECT DISTINCT key FROM metrics WHERE run_id = ? ORDER BY key').all(runId) as Row[]).map((r) => r.key);
   }
 
+  async deleteMetrics(runId: string, key: string, fromStep: number): Promise<number> {
+    return this.write(() => this.db.prepare('DELETE FROM metrics WHERE run_id = ? AND key = ? AND step >= ?').run(runId, key, fromStep).changes);
+  }
+
   async recordCaseResults(rows: readonly t.CaseResult[]): Promise<void> {
     const nn = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? null : v);
     this.write(() => {

@@ -218,6 +218,8 @@ export interface TrackingStore {
   /** Ascending by step (then time) for one key. */
   metricSeries(runId: string, key: string): Promise<MetricValue[]>;
   metricKeys(runId: string): Promise<string[]>;
+  /** Deletes the run's points of `key` at `fromStep` or later (a resumed run logs them again); returns how many. */
+  deleteMetrics(runId: string, key: string, fromStep: number): Promise<number>;
 
   /** Inserts or replaces (same run, split, case, organ) in one transaction. */
   recordCaseResults(rows: readonly CaseResult[]): Promise<void>;

@@ -61,6 +61,15 @@ describe('trainRun', () => {
     // this one keeps every epoch's checkpoint; the whole run the latest two (the default)
     const part = await trainRun({ config: cfg, datasetDir: ds, store, experiment: 'resume', runName: 'part', runsDir: join(root, 'runs'), stopAfterEpochs: 2, keepCheckpoints: 0 });
     expect(part.status).toBe('KILLED');
+    // A process killed mid-epoch has logged past its last checkpoint: steps of the next epoch, even a
+    // validation or a test mean. Resumed, the run logs them again, once.
+    const nextStep = (await store.metricSeries(part.runId, 'train/loss')).length;
+    await store.logMetrics([
+      { runId: part.runId, key: 'train/loss', step: nextStep, value: 99 },
+      { runId: part.runId, key: 'train/loss', step: nextStep + 1, value: 98 },
+      { runId: part.runId, key: 'val/dice_mean', step: 2, value: 0.99 },
+      { runId: part.runId, key: 'test/dice_mean', step: 0, value: 0.5 },
+    ]);
     const resumed = await trainRun({ config: cfg, datasetDir: ds, store, experiment: 'resume', runName: 'part', runsDir: join(root, 'runs'), resumeRunId: part.runId, keepCheckpoints: 0 });
     expect(resumed.runId).toBe(part.runId);
     expect(resumed.status).toBe('FINISHED');
@@ -74,6 +83,7 @@ describe('trainRun', () => {
     const vb = await store.metricSeries(part.runId, 'val/dice_mean');
     expect(va.length).toBe(4);
     expect(vb.map((m) => [m.step, m.value])).toEqual(va.map((m) => [m.step, m.value]));
+    expect((await store.metricSeries(part.runId, 'test/dice_mean')).map((m) => m.value)).toEqual((await store.metricSeries(whole.runId, 'test/dice_mean')).map((m) => m.value));
     expect(resumed.bestEpoch).toBe(whole.bestEpoch);
     const kept = async (runId: string) => ({
       folders: readdirSync(join(root, 'runs', runId, 'checkpoints')),
@@ -109,6 +119,31 @@ describe('trainRun', () => {
     // tuned GPU kernels given to the run are recorded with it; none, nothing
     expect(await store.getParams(some.runId)).toMatchObject({ recompute: 'all but out', gpuTilings: 'tilings.json (sha256 0123456789ab, 4 conv passes)' });
     expect(await store.getParams(plain.runId)).not.toHaveProperty('gpuTilings');
+    await store.close();
+  }, 600_000);
+
+  test('a latest checkpoint damaged on disk gives way to the one before it on resume, and the run ends as if never stopped', async () => {
+    const ds = join(root, 'ds-damaged');
+    writeTinyDataset(ds, { cases: 3 });
+    const store = openSqliteStore(join(root, 'damaged.db'));
+    const cfg = tinyConfig({ schedule: { rmspropEpochs: 3, rmspropLr: 0.002, sgdEpochs: 0, sgdLr: 0.001, momentum: 0.9 }, validateEveryEpochs: 1 });
+    const whole = await trainRun({ config: cfg, datasetDir: ds, store, experiment: 'd', runName: 'whole', runsDir: join(root, 'runs') });
+    const part = await trainRun({ config: cfg, datasetDir: ds, store, experiment: 'd', runName: 'part', runsDir: join(root, 'runs'), stopAfterEpochs: 2 });
+    const latest = join(root, 'runs', part.runId, 'checkpoints', 'epoch-00002');
+    writeFileSync(join(latest, 'model', 'weights.bin'), 'not the weights');
+    const warnings: string[] = [];
+    const resumed = await trainRun({ config: cfg, datasetDir: ds, store, experiment: 'd', runName: 'part', runsDir: join(root, 'runs'), resumeRunId: part.runId, onWarning: (m) => warnings.push(m) });
+    expect(resumed.status).toBe('FINISHED');
+    expect(warnings).toEqual([expect.stringMatching(new RegExp(`^checkpoint ${latest} does not load \\(.*\\); trying the one before it$`))]);
+    const losses = async (id: string) => (await store.metricSeries(id, 'train/loss')).map((m) => [m.step, m.value]);
+    expect(await losses(part.runId)).toEqual(await losses(whole.runId));
+    // none loads: refused, naming each
+    const broken = await trainRun({ config: cfg, datasetDir: ds, store, experiment: 'd', runName: 'broken', runsDir: join(root, 'runs'), stopAfterEpochs: 1 });
+    const only = join(root, 'runs', broken.runId, 'checkpoints', 'epoch-00001');
+    rmSync(join(only, 'state.json'));
+    await expect(trainRun({ config: cfg, datasetDir: ds, store, experiment: 'd', runName: 'broken', runsDir: join(root, 'runs'), resumeRunId: broken.runId })).rejects.toThrow(
+      `--resume ${broken.runId}: no checkpoint of the run loads (${only}: ${only}: not a checkpoint (state.json missing))`,
+    );
     await store.close();
   }, 600_000);
 

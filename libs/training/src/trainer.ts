@@ -61,6 +61,8 @@ export interface TrainOptions {
   stopAfterEpochs?: number;
   onProgress?: (p: TrainProgress) => void;
   onRunCreated?: (runId: string) => void;
+  /** Things a person should know that do not stop the run (e.g. a damaged checkpoint passed over on resume). */
+  onWarning?: (message: string) => void;
 }
 
 export interface TrainResult {
@@ -159,10 +161,30 @@ async function startOrResume(o: TrainOptions, ds: Dataset) {
       `--resume ${run.id}: the dataset changed under the run (manifest digest ${ds.manifestDigest.slice(0, 12)}, run trained on ${run.datasetDigest.slice(0, 12)}); curate into a new folder or start a new run`,
     );
   }
-  const ckpt = await o.store.latestArtifact(run.id, 'checkpoint');
-  if (!ckpt) throw new Error(`--resume ${run.id}: the run has no checkpoint to continue from`);
+  // Newest first; one that does not load (damaged on disk, deleted) gives way to the one before it.
+  const checkpoints = (await o.store.artifacts(run.id, 'checkpoint')).sort((a, b) => (b.step ?? -1) - (a.step ?? -1));
+  if (!checkpoints.length) throw new Error(`--resume ${run.id}: the run has no checkpoint to continue from`);
+  let loaded: Awaited<ReturnType<typeof loadCheckpoint>> | undefined;
+  let ckpt = checkpoints[0];
+  const unreadable: string[] = [];
+  for (const c of checkpoints) {
+    try {
+      loaded = await loadCheckpoint(c.path, (phase) => makeOptimizer(cfg, phase));
+      ckpt = c;
+      break;
+    } catch (e) {
+      unreadable.push(`${c.path}: ${(e as Error).message}`);
+      o.onWarning?.(`checkpoint ${c.path} does not load (${(e as Error).message}); trying the one before it`);
+    }
+  }
+  if (!loaded) throw new Error(`--resume ${run.id}: no checkpoint of the run loads (${unreadable.join('; ')})`);
   await o.store.resumeRun(run.id);
-  const { model, optimizer, state, average } = await loadCheckpoint(ckpt.path, (phase) => makeOptimizer(cfg, phase));
+  const { model, optimizer, state, average } = loaded;
+  // What the killed process logged after this checkpoint (part of an epoch, its validation, the test
+  // evaluation) is logged again from here: once per step, not twice.
+  for (const key of await o.store.metricKeys(run.id)) {
+    await o.store.deleteMetrics(run.id, key, key === 'train/loss' ? state.step : key.startsWith('test/') ? 0 : state.epoch);
+  }
   if (Boolean(cfg.schedule.emaDecay) !== Boolean(average)) throw new Error(`--resume ${run.id}: ${ckpt.path} ${average ? 'has' : 'lacks'} the weight average the config ${average ? 'does not ask for' : 'asks for'}`);
   return { runId: run.id, runDir: run.runDir ?? join(o.runsDir, run.id), model, optimizer, state, average };
 }

@@ -178,6 +178,7 @@ async function runOneGrid(
           void attach(id);
         },
         onProgress: (p) => progress.onProgress(p),
+        onWarning: (m) => progress.log(`warning: ${m}`),
       });
       progress.finish(`${r.status}${Number.isFinite(r.testDice) ? ` test Dice ${r.testDice.toFixed(3)}` : ''}${r.error ? `: ${r.error}` : ''}`);
       setCurrent({});

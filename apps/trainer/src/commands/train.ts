@@ -91,6 +91,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
         progress.log(`run ${id}`);
       },
       onProgress: (p) => progress.onProgress(p),
+      onWarning: (m) => progress.log(`warning: ${m}`),
     });
     progress.finish(r.status);
     stopSignals();

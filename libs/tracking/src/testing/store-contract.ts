@@ -171,6 +171,11 @@ function defineTests(get: () => TrackingStore): void {
       expect(loss[1]!.value).toBe(Infinity);
       expect(await store.metricKeys(run.id)).toEqual(['train/loss', 'val/dice']);
       expect(await codeOf(store.logMetrics([{ runId: run.id, key: 'x', step: 1.5, value: 0 }]))).toBe('BAD_INPUT');
+      // what a resumed run logs again is deleted first: one key, from a step on
+      expect(await store.deleteMetrics(run.id, 'val/dice', 2)).toBe(1);
+      expect((await store.metricSeries(run.id, 'val/dice')).map((m) => m.step)).toEqual([1]);
+      expect((await store.metricSeries(run.id, 'train/loss')).map((m) => m.step)).toEqual([1, 2]);
+      expect(await store.deleteMetrics(run.id, 'nope', 0)).toBe(0);
     });
 
     it('the store writer flushes batches and everything on close', async () => {
