@@ -484,6 +484,24 @@ describe('trainer grid, status, segment', () => {
     expect(r.stderr).toContain('train killed');
   }, 120_000);
 
+  test('status shows how far a RUNNING run is: epochs done, the time left at its recent pace, its last heartbeat', async () => {
+    const liveDb = join(root, 'live', 'tracking.db');
+    mkdirSync(dirname(liveDb), { recursive: true });
+    const store = openSqliteStore(liveDb);
+    const now = Date.now();
+    const run = await store.createRun({ experiment: 'fig3-pooling@full', name: 'pool2', config: { schedule: { rmspropEpochs: 150, sgdEpochs: 50 } }, startTime: now - 3_600_000 });
+    // 12 epochs closed, one every 5 minutes, the last one a minute ago
+    await store.logMetrics(Array.from({ length: 12 }, (_, e) => ({ runId: run.id, key: 'train/epoch_loss', step: e, value: 1, time: now - 60_000 - (11 - e) * 300_000 })));
+    await store.heartbeat(run.id, now - 30_000);
+    await store.close();
+    const s = await trainer('status', '--db', liveDb);
+    expect(s.code, s.stderr).toBe(0);
+    // 188 epochs at 5 min: 15 h 40 min
+    expect(s.stdout).toMatch(/\n {6}epoch 12\/200 done, about 15:40:00 left \(05:00 per epoch\); last heartbeat 00:3\d ago\n/);
+    const j = JSON.parse((await trainer('status', '--db', liveDb, '--json')).stdout) as { runs: { progress: { done: number; epochs: number; msPerEpoch: number } }[] };
+    expect(j.runs[0].progress).toMatchObject({ done: 12, epochs: 200, msPerEpoch: 300_000 });
+  });
+
   test('status on a path with no database says so (exit 1) and creates nothing', async () => {
     const missing = join(root, 'typo', 'tracking.db');
     const r = await trainer('status', '--db', missing);

@@ -8,6 +8,7 @@ export { GridChangedError, GridFileError, changedCells, parseGridSelection, plan
 export { predictLabels, predictOnSourceGrid, keepLargestComponents, evaluateOnSourceGrid } from './evaluate';
 export { RUN_CONFIG_FILE } from './trainer';
 export { loadRunModel, RunFolderError } from './run-folder';
+export { runProgress, type RunProgress } from './run-progress';
 export { loadInputCt, outputNamesFor, segmentVolume, segmentToFiles, writeSegmentation, SegmentInputError, ORGAN_COLOURS, type LoadedInput, type SegmentOptions, type SegmentFilesResult, type SegmentationFiles } from './segment';
 export { canonicalOrientation, toCanonical, fromCanonical, type Orientation } from './orientation';
 export { toNetworkGrid } from './dataset';

@@ -1,5 +1,7 @@
 import type { CommandModule } from 'yargs';
 import type { Run, TrackingStore } from '@anatomynet/tracking';
+import { formatDuration } from '@anatomynet/cli';
+import { runProgress, type RunProgress } from '@anatomynet/training';
 import { openStore } from '../common';
 
 interface StatusArgs {
@@ -32,6 +34,13 @@ async function summarise(store: TrackingStore, runId: string): Promise<RunSummar
   return { bestEpoch: best.step + 1, valDiceMean: best.value, valDice, ...(test !== undefined ? { testDiceMean: test } : {}) };
 }
 
+/** Epochs closed (their `train/epoch_loss` points) of the run config's schedule. */
+async function progressOf(store: TrackingStore, run: Run): Promise<RunProgress> {
+  const schedule = (JSON.parse(run.configJson) as { schedule?: { rmspropEpochs?: number; sgdEpochs?: number } }).schedule ?? {};
+  const epochs = (schedule.rmspropEpochs ?? 0) + (schedule.sgdEpochs ?? 0);
+  return runProgress((await store.metricSeries(run.id, 'train/epoch_loss')).map((m) => m.time), epochs);
+}
+
 const time = (ms: number | null) => (ms ? new Date(ms).toISOString().replace('T', ' ').slice(0, 19) : '-');
 
 export const statusCommand: CommandModule<object, StatusArgs> = {
@@ -62,15 +71,22 @@ export const statusCommand: CommandModule<object, StatusArgs> = {
     const runOf = new Map((await store.listRuns()).map((r) => [r.id, r]));
     const summaries = new Map<string, RunSummary | undefined>();
     for (const r of runs) summaries.set(r.id, await summarise(store, r.id));
+    const progress = new Map<string, RunProgress>();
+    for (const r of runs.filter((x) => x.status === 'RUNNING')) progress.set(r.id, await progressOf(store, r));
     await store.close();
     if (a.json) {
-      console.log(JSON.stringify({ runs: runs.map((r) => ({ ...r, summary: summaries.get(r.id) ?? null })), cells }, null, 1));
+      console.log(JSON.stringify({ runs: runs.map((r) => ({ ...r, summary: summaries.get(r.id) ?? null, progress: progress.get(r.id) ?? null })), cells }, null, 1));
       return;
     }
     console.log(`runs (${runs.length})`);
     for (const r of runs) {
       const err = r.errorText ? `  ${r.errorText.split('\n')[0]}` : '';
       console.log(`  ${r.id}  ${r.status.padEnd(8)} ${r.experiment} / ${r.name}  started ${time(r.startTime)} ended ${time(r.endTime)}  ${r.backend ?? ''}${err}`);
+      const p = progress.get(r.id);
+      if (p) {
+        const pace = p.msPerEpoch === undefined ? '' : `, about ${formatDuration(p.remainingMs! / 1000)} left (${formatDuration(p.msPerEpoch / 1000)} per epoch)`;
+        console.log(`      epoch ${p.done}/${p.epochs} done${pace}; last heartbeat ${formatDuration((Date.now() - r.heartbeatTime) / 1000)} ago`);
+      }
       const s = summaries.get(r.id);
       if (s) {
         const organs = Object.entries(s.valDice).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ');
