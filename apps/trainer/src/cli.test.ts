@@ -42,7 +42,7 @@ const OPTIONS: Record<string, string[]> = {
   train: ['--config', '--grid', '--row', '--profile', '--dataset', '--db', '--runs', '--experiment', '--name', '--resume', '--keep-checkpoints', '--backend', '--recompute', '--keep-segments', '--gpu-pool-gb', '--gpu-memory-gb', '--gpu-best-fit', '--gpu-tilings'],
   grid: ['<files..>', '--profile', '--dataset', '--db', '--runs', '--workers', '--worker', '--retry-failed', '--reuse', '--keep-checkpoints', '--backend', '--threads', '--recompute', '--keep-segments', '--gpu-pool-gb', '--gpu-memory-gb', '--gpu-best-fit', '--gpu-tilings'],
   status: ['--db', '--grid', '--experiment', '--stale-minutes', '--json'],
-  merge: ['<sources..>', '--db', '--runs'],
+  merge: ['<sources..>', '--db', '--runs', '--dry-run'],
   segment: ['--run', '--db', '--model', '--input', '--out', '--series', '--hu-check', '--lcc', '--backend', '--gpu-tilings'],
   'tune-gpu': ['--config', '--grid', '--profile', '--out', '--shape', '--reps', '--retune'],
 };
@@ -325,6 +325,9 @@ describe('trainer grid, status, segment', () => {
     expect([one.code, two.code], one.stderr + two.stderr).toEqual([0, 0]);
     // the second machine's run folders copied next to the first's, then the second database merged in
     cpSync(join(root, 'machine2', 'runs'), join(root, 'machine1', 'runs'), { recursive: true });
+    const dry = await trainer('merge', m2, '--db', m1, '--runs', join(root, 'machine1', 'runs'), '--dry-run');
+    expect(dry.stderr).toContain(`(dry run, nothing changed) ${m2}: 2 run(s) copied`);
+    expect((JSON.parse((await trainer('status', '--db', m1, '--json')).stdout) as { runs: unknown[] }).runs).toHaveLength(1);
     const merged = await trainer('merge', m2, '--db', m1, '--runs', join(root, 'machine1', 'runs'));
     expect(merged.code, merged.stderr).toBe(0);
     expect(merged.stderr).toContain(`${m2}: 2 run(s) copied, 0 replaced (killed here, ended there), 0 already here; 2 grid cell(s) filled`);

@@ -136,6 +136,16 @@ describe('mergeTrackingDatabase', () => {
     await Promise.all([a.close(), b.close()]);
   });
 
+  it('a dry run reports what a merge would do and changes nothing', async () => {
+    const into = openSqliteStore(join(root, 'dry.db'));
+    const dry = mergeTrackingDatabase(into, join(root, 'b.db'), { dryRun: true });
+    expect(dry.copied.length).toBeGreaterThan(0);
+    expect(await into.listRuns()).toEqual([]);
+    expect(await into.listGrids()).toEqual([]);
+    expect(mergeTrackingDatabase(into, join(root, 'b.db'))).toEqual(dry);
+    await into.close();
+  });
+
   it('all or nothing: a failure part-way leaves the target as it was', async () => {
     const into = openSqliteStore(join(root, 'atomic.db'));
     into.db.exec(`CREATE TRIGGER no_artifacts BEFORE INSERT ON artifacts BEGIN SELECT RAISE(ABORT, 'disk full'); END`);

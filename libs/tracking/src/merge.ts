@@ -15,6 +15,8 @@ export interface MergeOptions {
    * becomes `<runsDir>/<its name>`, and its artifacts' paths follow. Left out: paths stay as recorded.
    */
   runsDir?: string;
+  /** Work out the report, then roll the transaction back: nothing changes in the target. */
+  dryRun?: boolean;
 }
 
 export interface MergeReport {
@@ -103,7 +105,8 @@ export function mergeTrackingDatabase(target: SqliteTrackingStore, sourcePath: s
       report.moved.push(runId);
     };
 
-    dst.transaction(() => {
+    const rollBack = new Error('dry run');
+    const merge = dst.transaction(() => {
       const runs = src
         .prepare('SELECT r.*, e.name AS experiment_name, e.created_at AS experiment_created_at FROM runs r JOIN experiments e ON e.id = r.experiment_id ORDER BY r.start_time, r.id')
         .all() as Row[];
@@ -155,7 +158,13 @@ export function mergeTrackingDatabase(target: SqliteTrackingStore, sourcePath: s
           report.cells++;
         }
       }
-    }).immediate();
+      if (options.dryRun) throw rollBack;
+    });
+    try {
+      merge.immediate();
+    } catch (e) {
+      if (e !== rollBack) throw e;
+    }
   } finally {
     source.db.close();
   }

@@ -7,6 +7,7 @@ interface MergeArgs {
   sources: string[];
   db: string;
   runs?: string;
+  dryRun: boolean;
 }
 
 export const mergeCommand: CommandModule<object, MergeArgs> = {
@@ -17,16 +18,18 @@ export const mergeCommand: CommandModule<object, MergeArgs> = {
       .positional('sources', { type: 'string', array: true, demandOption: true, describe: 'tracking databases to copy from (each into --db in one transaction; read only)' })
       .option('db', { type: 'string', demandOption: true, describe: 'tracking database to merge into (created if missing; on a local disk)' })
       .option('runs', { type: 'string', describe: "where the sources' run folders are now (copied from the other machines): each run's folder becomes <runs>/<its name>; default: paths as recorded" })
+      .option('dry-run', { type: 'boolean', default: false, describe: 'say what would be copied and kept, and change nothing' })
       .example('$0 merge gpu2.db gpu3.db --db runs.db --runs runs', 'after copying gpu2 and gpu3 run folders into runs/') as any,
   handler: async (a) => {
     for (const s of a.sources) if (!existsSync(s)) throw new Error(`${s}: no such database`);
-    const store = openStore(a.db, { create: true });
+    // a dry run makes no database either
+    const store = openStore(a.db, { create: !a.dryRun });
     const reports: MergeReport[] = [];
     try {
       for (const source of a.sources) {
-        const r = mergeTrackingDatabase(store, source, { runsDir: a.runs });
+        const r = mergeTrackingDatabase(store, source, { runsDir: a.runs, dryRun: a.dryRun });
         reports.push(r);
-        console.error(`${source}: ${r.copied.length} run(s) copied, ${r.replaced.length} replaced (killed here, ended there), ${r.unchanged} already here${r.moved.length ? ` (${r.moved.length} now in --runs)` : ''}; ${r.cells} grid cell(s) filled`);
+        console.error(`${a.dryRun ? '(dry run, nothing changed) ' : ''}${source}: ${r.copied.length} run(s) copied, ${r.replaced.length} replaced (killed here, ended there), ${r.unchanged} already here${r.moved.length ? ` (${r.moved.length} now in --runs)` : ''}; ${r.cells} grid cell(s) filled`);
         for (const s of r.skipped) console.error(`  run ${s.runId} not copied: ${s.reason}`);
         for (const c of r.cellsKept) console.error(`  cell ${c.grid} ${c.key} kept as it is: ${c.reason}`);
       }
