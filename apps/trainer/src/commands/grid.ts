@@ -67,7 +67,7 @@ const exitOf = (c: ChildProcess) => new Promise<number>((resolve) => (c.exitCode
 
 export const gridCommand: CommandModule<object, GridArgs> = {
   command: 'grid <files..>',
-  describe: 'Run the missing cells of one or more experiments grids; several workers (processes or machines) may share one database',
+  describe: 'Run the missing cells of one or more experiments grids; worker processes on this machine share one database (other machines keep their own: trainer merge)',
   builder: (y) =>
     withBackendOption(
       withStoreOptions(
