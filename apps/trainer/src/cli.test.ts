@@ -487,6 +487,23 @@ describe('trainer grid, status, segment', () => {
     expect(r.stderr).toContain('train killed');
   }, 120_000);
 
+  test('grid names a cell held by a worker silent for a long time, and how to free it', async () => {
+    const silentDb = join(root, 'silent', 'tracking.db');
+    mkdirSync(dirname(silentDb), { recursive: true });
+    const [cell] = planGrid(readGridFile(gridFile), 'smoke', gridFile);
+    const store = openSqliteStore(silentDb);
+    await store.registerCells(cell.grid, [{ key: cell.key, digest: cell.digest }]);
+    await store.claimCell(cell.grid, cell.key, 'gpu-box:4242', { digest: cell.digest });
+    const run = await store.createRun({ experiment: cell.grid, name: cell.key, config: cell.config, startTime: Date.now() - 3 * 3_600_000 });
+    await store.updateCell(cell.grid, cell.key, { runId: run.id });
+    await store.heartbeat(run.id, Date.now() - 2 * 3_600_000);
+    await store.close();
+    const g = await trainer('grid', `${gridFile}:${cell.key}`, '--profile', 'smoke', '--dataset', dataset, '--db', silentDb, '--backend', 'cpu');
+    expect(g.code, g.stderr).toBe(0);
+    expect(JSON.parse(g.stdout.trim().split('\n').at(-1)!)).toMatchObject({ done: 0, skipped: 1 });
+    expect(g.stderr).toContain(`cell ${cell.grid} ${cell.key}: held by worker gpu-box:4242, run ${run.id}, silent for 120 min; if that worker is gone, \`trainer status --db ${silentDb} --stale-minutes 120\` frees the cell`);
+  });
+
   test('status shows how far a RUNNING run is: epochs done, the time left at its recent pace, its last heartbeat', async () => {
     const liveDb = join(root, 'live', 'tracking.db');
     mkdirSync(dirname(liveDb), { recursive: true });

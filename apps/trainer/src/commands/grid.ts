@@ -196,5 +196,27 @@ async function runOneGrid(
     },
   );
   const count = (s: string) => outcomes.filter((o) => o.status === s).length;
+  await reportSilentClaims(store, a.db, cells[0]?.grid, outcomes.filter((o) => o.status === 'SKIPPED').map((o) => o.key));
   return { grid: cells[0]?.grid, done: count('DONE'), reused: count('REUSED'), failed: count('FAILED'), skipped: count('SKIPPED'), cells: outcomes };
+}
+
+/** A claim this quiet is worth a word: no epoch of the paper's network on a GPU takes this long. */
+const SILENT_MS = 30 * 60_000;
+
+/**
+ * Cells skipped because another worker holds them, whose run has not beaten for a long time (its worker
+ * crashed, or its machine rebooted): they would wait forever, and nothing else says so.
+ */
+async function reportSilentClaims(store: TrackingStore, db: string, grid: string | undefined, skipped: string[]) {
+  if (!grid || !skipped.length) return;
+  const now = Date.now();
+  for (const c of (await store.gridCells(grid)).filter((x) => x.status === 'CLAIMED' && skipped.includes(x.key))) {
+    const run = c.runId ? await store.getRun(c.runId) : undefined;
+    const last = run?.heartbeatTime ?? c.claimedAt ?? now;
+    if (now - last < SILENT_MS) continue;
+    const minutes = Math.floor((now - last) / 60_000);
+    process.stderr.write(
+      `cell ${grid} ${c.key}: held by worker ${c.claimedBy}${run ? `, run ${run.id}` : ''}, silent for ${minutes} min; if that worker is gone, \`trainer status --db ${db} --stale-minutes ${minutes}\` frees the cell and the next grid pass continues it\n`,
+    );
+  }
 }
