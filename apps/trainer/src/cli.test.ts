@@ -40,7 +40,7 @@ function trainer(...args: string[]): Promise<Exit> {
 const OPTIONS: Record<string, string[]> = {
   model: ['--config', '--input', '--detail'],
   train: ['--config', '--grid', '--row', '--profile', '--dataset', '--db', '--runs', '--experiment', '--name', '--resume', '--keep-checkpoints', '--backend', '--recompute', '--keep-segments', '--gpu-pool-gb', '--gpu-memory-gb', '--gpu-best-fit', '--gpu-tilings'],
-  grid: ['<files..>', '--profile', '--dataset', '--db', '--runs', '--workers', '--worker', '--retry-failed', '--reuse', '--keep-checkpoints', '--backend', '--threads', '--recompute', '--keep-segments', '--gpu-pool-gb', '--gpu-memory-gb', '--gpu-best-fit', '--gpu-tilings'],
+  grid: ['<files..>', '--profile', '--dataset', '--db', '--runs', '--workers', '--worker', '--retry-failed', '--reuse', '--dry-run', '--keep-checkpoints', '--backend', '--threads', '--recompute', '--keep-segments', '--gpu-pool-gb', '--gpu-memory-gb', '--gpu-best-fit', '--gpu-tilings'],
   status: ['--db', '--grid', '--experiment', '--stale-minutes', '--json'],
   merge: ['<sources..>', '--db', '--runs', '--dry-run'],
   segment: ['--run', '--db', '--model', '--input', '--out', '--series', '--hu-check', '--lcc', '--backend', '--gpu-tilings'],
@@ -266,6 +266,15 @@ describe('trainer grid, status, segment', () => {
     // Another grid with a row of the same config (the paper's default is a row of Figs 3, 4 and 5): that
     // cell takes the finished run; --no-reuse trains it again.
     const twin = writeTinyGrid(join(root, 'twin-grid.json'), 'twin-grid', [{ key: 'default', label: 'as seed3', override: {} }]);
+    const preview = await trainer('grid', gridFile, twin, '--profile', 'smoke', '--dataset', dataset, '--db', db, '--dry-run');
+    expect(preview.code, preview.stderr).toBe(0);
+    expect(preview.stderr).toMatch(/^twin-grid@smoke default: reuse [0-9a-f-]{36} \(tiny-grid@smoke seed3\)$/m);
+    expect(preview.stderr).toContain('dry run: 0 to train, 0 to resume, 1 to reuse, 3 done; nothing was run');
+    expect(preview.stderr).not.toContain('ready');
+    const newDb = join(root, 'never', 'tracking.db');
+    const fresh0 = await trainer('grid', gridFile, '--profile', 'smoke', '--dataset', dataset, '--db', newDb, '--dry-run');
+    expect(fresh0.stderr).toContain('dry run: 3 to train, 0 to resume, 0 to reuse, 0 done; nothing was run');
+    expect(existsSync(join(root, 'never'))).toBe(false);
     const reuse = await trainer('grid', twin, '--profile', 'smoke', '--dataset', dataset, '--db', db, '--backend', 'cpu');
     expect(reuse.code, reuse.stderr).toBe(0);
     expect(JSON.parse(reuse.stdout.trim().split('\n').at(-1)!)).toMatchObject({ grid: 'twin-grid@smoke', done: 0, reused: 1, failed: 0 });

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { selectBackend } from '@anatomynet/compute';
 import { openSqliteStore, type TrackingStore } from '@anatomynet/tracking';
-import { changedCells, GridChangedError, GridFileError, parseGridSelection, planGrid, readGridFile, runGrid, selectRows, type CellOutcome, type GridCellPlan } from './grid';
+import { changedCells, GridChangedError, GridFileError, parseGridSelection, previewGridPass, planGrid, readGridFile, runGrid, selectRows, type CellOutcome, type GridCellPlan } from './grid';
 import { trainRun } from './trainer';
 import { manifestDigestOf } from './dataset';
 import { writeTinyDataset } from './testing/tiny-dataset';
@@ -181,6 +181,45 @@ describe('runGrid', () => {
     expect(cell.error).toMatch(/loss is NaN at step 0/);
     await store.close();
   });
+});
+
+test('previewGridPass says what a pass would do with each cell, and claims nothing', async () => {
+  const ds = oneCaseDataset(join(root, 'ds-preview'));
+  const digest = manifestDigestOf(ds);
+  const store = openSqliteStore(join(root, 'preview.db'));
+  const rows = [
+    { key: 'done', label: 'done', override: {} },
+    { key: 'killed', label: 'killed', override: { seed: 21 } },
+    { key: 'broken', label: 'broken', override: { data: { subset: 'pddca' } } },
+    { key: 'held', label: 'held', override: { seed: 22 } },
+    { key: 'new', label: 'new', override: { seed: 23 } },
+  ];
+  const cells = planGrid(tinyGrid('preview', rows), 'smoke');
+  const byKey = (k: string) => cells.filter((c) => c.key === k);
+  const runs = join(root, 'runs');
+  const [done] = await runGrid(store, byKey('done'), 'w1', trainCell(store, ds, runs));
+  const [killed] = await runGrid(store, byKey('killed'), 'w1', trainCell(store, ds, runs, [], 1));
+  await runGrid(store, byKey('broken'), 'w1', trainCell(store, ds, runs));
+  await store.claimCell('preview@smoke', 'held', 'w9', { digest: byKey('held')[0].digest });
+  // another grid's row of the "done" config: reused
+  const twin = planGrid(tinyGrid('preview-twin', [{ key: 'twin', label: 'twin', override: {} }]), 'smoke');
+  const before = await store.gridCells('preview@smoke');
+  const preview = await previewGridPass(store, [...cells, ...twin], { reuseOn: digest });
+  expect(preview.map((p) => [p.key, p.action, p.runId ?? null])).toEqual([
+    ['done', 'done', done.runId],
+    ['killed', 'resume', killed.runId],
+    ['broken', 'failed', null],
+    ['held', 'held', null],
+    ['new', 'train', null],
+    ['twin', 'reuse', done.runId],
+  ]);
+  expect(preview[2].detail).toMatch(/no training cases for subset "pddca" \(--retry-failed claims it again\)$/);
+  expect(preview[3].detail).toBe('by worker w9');
+  expect((await previewGridPass(store, byKey('broken'), { retryFailed: true }))[0].action).toBe('train');
+  expect((await previewGridPass(store, twin))[0].action).toBe('train');
+  expect(await store.gridCells('preview@smoke')).toEqual(before);
+  expect(await store.gridCells('preview-twin@smoke')).toEqual([]);
+  await store.close();
 });
 
 describe('changedCells (a grid file edited after its cells ran)', () => {

@@ -192,6 +192,44 @@ async function runToResume(store: TrackingStore, cell: GridCellPlan): Promise<st
 const twinRun = async (store: TrackingStore, cell: GridCellPlan, datasetDigest: string, status: RunStatus) =>
   (await store.listRuns({ configDigest: cell.digest, datasetDigest, status }))[0];
 
+/** What a grid pass would do with a cell, as `grid --dry-run` shows it. */
+export interface CellPlanPreview {
+  grid: string;
+  key: string;
+  /** train: a new run; resume: continue the killed run; reuse: take a finished run of the same config; wait: its config is training elsewhere. */
+  action: 'train' | 'resume' | 'reuse' | 'wait' | 'done' | 'held' | 'failed';
+  runId?: string;
+  detail?: string;
+}
+
+/**
+ * Previews a pass over `cells` without claiming anything: the same decisions as {@link runGrid}, read from
+ * the store as it is now (another worker may change them before the pass).
+ */
+export async function previewGridPass(store: TrackingStore, cells: readonly GridCellPlan[], opts: Pick<RunGridOptions, 'retryFailed' | 'reuseOn'> = {}): Promise<CellPlanPreview[]> {
+  const out: CellPlanPreview[] = [];
+  for (const grid of new Set(cells.map((c) => c.grid))) {
+    const recorded = new Map((await store.gridCells(grid)).map((c) => [c.key, c]));
+    for (const cell of cells.filter((c) => c.grid === grid)) {
+      const r = recorded.get(cell.key);
+      const at = (action: CellPlanPreview['action'], runId?: string | null, detail?: string): CellPlanPreview => ({ grid, key: cell.key, action, ...(runId ? { runId } : {}), ...(detail ? { detail } : {}) });
+      if (r?.status === 'DONE') { out.push(at('done', r.runId)); continue; }
+      if (r?.status === 'CLAIMED') { out.push(at('held', r.runId, `by worker ${r.claimedBy}`)); continue; }
+      const killed = r?.status === 'FAILED' && r.runStatus === 'KILLED';
+      if (r?.status === 'FAILED' && !killed && !opts.retryFailed) { out.push(at('failed', r.runId, `${(r.error ?? '').split('\n')[0]} (--retry-failed claims it again)`)); continue; }
+      if (opts.reuseOn !== undefined) {
+        const finished = await twinRun(store, cell, opts.reuseOn, 'FINISHED');
+        if (finished) { out.push(at('reuse', finished.id, `${finished.experiment} ${finished.name}`)); continue; }
+        const running = await twinRun(store, cell, opts.reuseOn, 'RUNNING');
+        if (running) { out.push(at('wait', running.id, `${running.experiment} ${running.name} is training it; after this worker's other cells, reused if finished, else trained`)); continue; }
+      }
+      const resume = killed ? await runToResume(store, cell) : undefined;
+      out.push(resume ? at('resume', resume) : at('train'));
+    }
+  }
+  return out;
+}
+
 /**
  * Runs the grid's missing cells: registers every cell, then claims them one by one; a cell another worker
  * holds or has finished is skipped. A cell whose run was killed (Ctrl-C, a lost worker) continues that run

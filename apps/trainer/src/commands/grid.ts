@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
 import type { CommandModule } from 'yargs';
-import { changedCells, GridChangedError, parseGridSelection, planGrid, readGridFile, runGrid, selectRows, trainRun, type GridCellPlan } from '@anatomynet/training';
+import { changedCells, GridChangedError, parseGridSelection, planGrid, previewGridPass, type CellPlanPreview, readGridFile, runGrid, selectRows, trainRun, type GridCellPlan } from '@anatomynet/training';
 import type { TrackingStore } from '@anatomynet/tracking';
 import { checkDataset, gitCommit, makeOutputFolder, killRunOnSignal, openStore, runsDirOf, startBackend, trainProgress, withBackendOption, withStoreOptions, type GpuArgs, type StoreArgs } from '../common';
 import { checkRecompute, recomputeOption, type Recompute } from '@anatomynet/model';
@@ -14,6 +15,7 @@ interface GridArgs extends GpuArgs, StoreArgs {
   workers: number;
   retryFailed: boolean;
   reuse: boolean;
+  dryRun: boolean;
   backend?: string;
   threads?: number;
   recompute?: boolean;
@@ -78,6 +80,7 @@ export const gridCommand: CommandModule<object, GridArgs> = {
           .option('workers', { type: 'number', default: 1, describe: 'worker processes on this machine, sharing the cells (and the cores)' })
           .option('worker', { type: 'string', describe: 'worker name recorded with each claimed cell (default host:pid)' })
           .option('retry-failed', { type: 'boolean', default: false, describe: 'claim FAILED cells again (killed cells are always continued)' })
+          .option('dry-run', { type: 'boolean', default: false, describe: 'say what a pass would do with each cell (train, resume, reuse, done, held, failed), and run nothing' })
           .option('reuse', {
             type: 'boolean',
             default: true,
@@ -105,6 +108,7 @@ export const gridCommand: CommandModule<object, GridArgs> = {
       }
     }
     const datasetDigest = checkDataset(a.dataset);
+    if (a.dryRun) return dryRun(a, plans.flat(), a.reuse ? datasetDigest : undefined);
     makeOutputFolder(runsDirOf(a), '--runs');
     const worker = a.worker ?? `${hostname()}:${process.pid}`;
     const threads = a.threads ?? (a.workers > 1 ? Math.max(1, Math.floor(availableParallelism() / a.workers)) : undefined);
@@ -143,6 +147,27 @@ export const gridCommand: CommandModule<object, GridArgs> = {
     if (summaries.some((s) => s.failed) || childCodes.some((c) => c !== 0)) process.exitCode = 1;
   },
 };
+
+/** `--dry-run`: each cell's fate in a pass now, from the database as it is (created by nothing). */
+async function dryRun(a: GridArgs, cells: GridCellPlan[], reuseOn: string | undefined) {
+  let preview: CellPlanPreview[];
+  if (existsSync(a.db)) {
+    const store = openStore(a.db);
+    try {
+      const changed = await changedCells(store, cells);
+      if (changed.length) throw new GridChangedError(a.db, changed);
+      preview = await previewGridPass(store, cells, { retryFailed: a.retryFailed, reuseOn });
+    } finally {
+      await store.close();
+    }
+  } else {
+    preview = cells.map((c) => ({ grid: c.grid, key: c.key, action: 'train' }));
+  }
+  for (const p of preview) console.error(`${p.grid} ${p.key}: ${p.action}${p.runId ? ` ${p.runId}` : ''}${p.detail ? ` (${p.detail})` : ''}`);
+  const count = (action: string) => preview.filter((p) => p.action === action).length;
+  console.error(`dry run: ${count('train')} to train, ${count('resume')} to resume, ${count('reuse')} to reuse, ${count('done')} done; nothing was run`);
+  console.log(JSON.stringify(preview));
+}
 
 async function runOneGrid(
   store: TrackingStore,
