@@ -1,12 +1,14 @@
 /**
  * The report from files to files: tracking database (read-only) + experiment definitions + optional
- * dataset folder -> `<out>/index.html`, written to a temp file then renamed.
+ * dataset folder -> `<out>/index.html`, with the numbers as `results.csv` and `paired.csv`; each file
+ * written to a temp file then renamed.
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { openSqliteStore } from '@anatomynet/tracking';
 import { collectReportData } from './collect';
+import { pairedCsv, resultsCsv } from './csv';
 import { datasetModel, readManifest, type LoadedManifest } from './dataset';
 import { readExperimentDefs, ReportInputError } from './experiments';
 import { buildReportModel, type ReportModel } from './model';
@@ -77,9 +79,15 @@ export async function generateReport(o: GenerateOptions): Promise<GenerateResult
   o.onStage?.('writing HTML');
   const { html, charts } = renderReportHtml(model, chartJsSource());
   mkdirSync(o.outDir, { recursive: true });
-  const htmlPath = join(o.outDir, 'index.html');
-  const tmp = `${htmlPath}.tmp-${process.pid}`;
-  writeFileSync(tmp, html);
-  renameSync(tmp, htmlPath);
+  const write = (name: string, text: string) => {
+    const path = join(o.outDir, name);
+    const tmp = `${path}.tmp-${process.pid}`;
+    writeFileSync(tmp, text);
+    renameSync(tmp, path);
+    return path;
+  };
+  write('results.csv', resultsCsv(model));
+  write('paired.csv', pairedCsv(model));
+  const htmlPath = write('index.html', html);
   return { htmlPath, bytes: Buffer.byteLength(html), model, charts };
 }

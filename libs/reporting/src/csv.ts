@@ -1,0 +1,44 @@
+/**
+ * The report's numbers as CSV, beside index.html, for tables in a paper or a notebook: per figure, row and
+ * organ the test-case statistics, and each row's paired comparison with the figure's reference row.
+ * Pure; DSC and surface Dice in %, distances in mm, an empty field where a value is undefined.
+ */
+import type { ReportModel } from './model';
+import { REPORT_ORGANS } from './organs';
+import type { Summary } from './stats';
+
+/** A field as RFC 4180 wants it: quoted when it holds a comma, a quote or a line break. */
+function field(v: string | number | null | undefined): string {
+  if (v === null || v === undefined) return '';
+  if (typeof v === 'number') return Number.isFinite(v) ? String(Number(v.toFixed(6))) : Number.isNaN(v) ? '' : v > 0 ? 'inf' : '-inf';
+  return /[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
+}
+
+const lines = (rows: (string | number | null | undefined)[][]) => rows.map((r) => r.map(field).join(',')).join('\r\n') + '\r\n';
+
+/** One line per figure, row and organ (and the row's mean of the nine organ means, as `Mean`). */
+export function resultsCsv(m: ReportModel): string {
+  const header = ['figure', 'grid', 'row', 'label', 'run_id', 'organ', 'n', 'dsc_mean', 'dsc_sd', 'hd95_mean_mm', 'hd95_sd_mm', 'hd95_infinite', 'surface_dice_mean', 'surface_dice_sd', 'msd_mean_mm'];
+  const rows: (string | number | null)[][] = [header];
+  const stats = (s: Summary | undefined) => [s?.mean ?? null, s?.sd ?? null];
+  for (const f of m.figures) {
+    for (const r of f.rows) {
+      for (const o of REPORT_ORGANS) {
+        const s = r.organs[o.key];
+        if (!s) continue;
+        rows.push([f.figure, f.grid, r.key, r.label, r.runId, o.key, s.dsc.n, ...stats(s.dsc), ...stats(s.hd95Mm), s.hd95Mm.nInfinite, ...stats(s.surfaceDice), s.meanSurfaceDistanceMm.mean]);
+      }
+      rows.push([f.figure, f.grid, r.key, r.label, r.runId, 'Mean', r.cases, r.meanDsc, null, null, null, null, null, null, null]);
+    }
+  }
+  return lines(rows);
+}
+
+/** One line per compared row: the mean per-case DSC difference from the reference, its interval and test. */
+export function pairedCsv(m: ReportModel): string {
+  const rows: (string | number | null)[][] = [['figure', 'grid', 'reference', 'row', 'label', 'cases', 'dsc_diff_mean_pp', 'dsc_diff_low_pp', 'dsc_diff_high_pp', 'wilcoxon_p', 'wilcoxon_method']];
+  for (const f of m.figures) {
+    for (const p of f.paired) rows.push([f.figure, f.grid, f.reference?.key ?? null, p.key, p.label, p.cases, p.meanDiff, p.low, p.high, p.test.p, p.test.method]);
+  }
+  return lines(rows);
+}
