@@ -63,7 +63,7 @@ export async function main(argv: string[], opts: { output?: (text: string) => vo
     },
   });
   const missing = res.model.figures.reduce((s, f) => s + f.missing.length, 0);
-  log(`report: wrote ${res.htmlPath} (${(res.bytes / 1e6).toFixed(2)} MB, ${res.charts.length} charts, ${res.model.runs.length} runs, ${missing} missing cells) in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+  log(`report: wrote ${res.htmlPath} (${(res.bytes / 1e6).toFixed(2)} MB, ${res.charts.length} charts, ${res.model.runs.length} runs, ${missing} missing cells), results.csv and paired.csv in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
