@@ -18,6 +18,7 @@ const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
 const root = mkdtempSync(join(tmpdir(), 'trainer-cli-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 const adapter = await requestDawnAdapter();
+const ORGAN_ORDER = ['BrainStem', 'Chiasm', 'Mandible', 'OpticNerve_L', 'OpticNerve_R', 'Parotid_L', 'Parotid_R', 'Submandibular_L', 'Submandibular_R'];
 
 interface Exit {
   code: number | null;
@@ -44,6 +45,7 @@ const OPTIONS: Record<string, string[]> = {
   status: ['--db', '--grid', '--experiment', '--stale-minutes', '--json'],
   merge: ['<sources..>', '--db', '--runs', '--dry-run'],
   segment: ['--run', '--db', '--model', '--input', '--out', '--series', '--hu-check', '--lcc', '--backend', '--gpu-tilings'],
+  evaluate: ['--run', '--db', '--model', '--dataset', '--split', '--out', '--predictions', '--backend'],
   'tune-gpu': ['--config', '--grid', '--profile', '--out', '--shape', '--reps', '--retune'],
 };
 
@@ -293,6 +295,39 @@ describe('trainer grid, status, segment', () => {
     const fresh = await trainer('grid', writeTinyGrid(join(root, 'twin-grid-2.json'), 'twin-grid-2', [{ key: 'default', label: 'as seed3', override: {} }]), '--profile', 'smoke', '--dataset', dataset, '--db', db, '--backend', 'cpu', '--no-reuse');
     expect(JSON.parse(fresh.stdout.trim().split('\n').at(-1)!)).toMatchObject({ done: 1, reused: 0 });
   }, 180_000);
+
+  test('evaluate measures a run on a dataset split exactly as its own test evaluation did; a dataset with an unreadable case goes on', async () => {
+    expect(runId).not.toBe('');
+    const out = join(root, 'evaluated');
+    const r = await trainer('evaluate', '--run', runId, '--db', db, '--dataset', dataset, '--split', 'test', '--out', out, '--backend', 'cpu');
+    expect(r.code, r.stderr).toBe(0);
+    const store = openSqliteStore(db, { readonly: true });
+    const recorded = await store.caseResults(runId, 'test');
+    await store.close();
+    const csv = readFileSync(join(out, 'metrics.csv'), 'utf8').trim().split('\r\n');
+    expect(csv[0]).toBe('case_id,organ,dsc,hd95_mm,surface_dice,msd_mm,tp,fp,fn');
+    const asCsv = (v: number) => (Number.isFinite(v) ? String(Number(v.toFixed(6))) : Number.isNaN(v) ? '' : 'inf');
+    expect(csv.slice(1)).toEqual(
+      [...recorded].sort((x, y) => x.caseId.localeCompare(y.caseId) || ORGAN_ORDER.indexOf(x.organ) - ORGAN_ORDER.indexOf(y.organ))
+        .map((x) => [x.caseId, x.organ, asCsv(x.dsc), asCsv(x.hd95Mm), asCsv(x.surfaceDice), asCsv(x.meanSurfaceDistanceMm ?? NaN), x.tp, x.fp, x.fn].join(',')),
+    );
+    const testCase = recorded[0].caseId;
+    expect(Array.from(readNifti(join(out, 'predictions', `${testCase}.nii.gz`)).data as Uint8Array)).toEqual(Array.from(readNifti(join(runDir, 'predictions', `${testCase}.nii.gz`)).data as Uint8Array));
+    const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+    expect(summary).toMatchObject({ split: 'test', cases: 1, failed: [] });
+    expect(r.stderr).toMatch(/^BrainStem +n= +1 +DSC \d+\.\d ± - +HD95 /m);
+
+    // every case of a copy with one image damaged: that case is named, the others measured, exit 1
+    const damaged = join(root, 'evaluate-damaged');
+    cpSync(dataset, damaged, { recursive: true });
+    writeFileSync(join(damaged, 'imagesTr', `${ids[0]}_0000.nii.gz`), 'not a NIfTI');
+    const all = await trainer('evaluate', '--model', runDir, '--dataset', damaged, '--out', join(root, 'evaluated-all'), '--no-predictions', '--backend', 'cpu');
+    expect(all.code).toBe(1);
+    expect(all.stderr).toContain(`failed: ${ids[0]}: ${join(damaged, 'imagesTr', `${ids[0]}_0000.nii.gz`)}: `);
+    const measured = JSON.parse(readFileSync(join(root, 'evaluated-all', 'summary.json'), 'utf8'));
+    expect(measured).toMatchObject({ split: 'all', cases: ids.length, failed: [{ caseId: ids[0] }] });
+    expect(existsSync(join(root, 'evaluated-all', 'predictions'))).toBe(false);
+  }, 120_000);
 
   test('grid FILE:ROW runs and registers only that row; an unknown row exits 1 listing the rows', async () => {
     const db3 = join(root, 'track3', 'tracking.db');

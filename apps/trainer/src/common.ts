@@ -67,6 +67,18 @@ export function withBackendOption<T>(y: Argv<T>) {
 
 export const runsDirOf = (a: StoreArgs) => resolve(a.runs ?? join(dirname(resolve(a.db)), 'runs'));
 
+/** The run folder whose best/ model to use: `--model DIR`, or `--run ID` looked up in `--db`. */
+export async function modelFolderOf(a: { model?: string; run?: string; db?: string }): Promise<string> {
+  if (a.model) return a.model;
+  const store = openStore(a.db!);
+  const run = await store.getRun(a.run!);
+  await store.close();
+  if (!run) throw new Error(`${a.db}: no run ${a.run}`);
+  if (!run.runDir) throw new Error(`run ${a.run} has no run folder recorded`);
+  if (run.status !== 'FINISHED') console.error(`warning: run ${run.id} is ${run.status}, not FINISHED: its best checkpoint so far is used`);
+  return run.runDir;
+}
+
 /** Makes the output folder `path` (of `option`) before any work, refusing a file in its place. */
 export function makeOutputFolder(path: string, option: string): void {
   if (existsSync(path) && !statSync(path).isDirectory()) throw new Error(`${option} ${path}: a file is there; give a folder`);

@@ -2,6 +2,7 @@
 // The trainer CLI: each command lives in commands/<name>.ts and is registered here.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { evaluateCommand } from './commands/evaluate';
 import { gridCommand } from './commands/grid';
 import { mergeCommand } from './commands/merge';
 import { modelCommand } from './commands/model';
@@ -19,6 +20,7 @@ try {
     .command(statusCommand)
     .command(mergeCommand)
     .command(segmentCommand)
+    .command(evaluateCommand)
     .command(tuneGpuCommand)
     .demandCommand(1, 'name a command (see --help)')
     .strict()

@@ -8,6 +8,7 @@ import { predict, type AnatomyNetModel } from '@anatomynet/model';
 import { confusionCounts, diceFromCounts, evaluateLabels, largeConnectedComponents, largestConnectedComponent } from '@anatomynet/metrics';
 import { ORGANS } from '@anatomynet/curation';
 import type { PreparedCase } from './dataset';
+import type { RunConfig } from './run-config';
 import { canonicalShape, fromCanonical, type Orientation } from './orientation';
 import { argmaxOfLinearResample, type Shape3 } from './resample';
 
@@ -105,6 +106,20 @@ export function evaluateOnSourceGrid(
     fn: r.fn,
   }));
   return { rows: out, labels: pred };
+}
+
+/** How a run config measures a case (the test split, and external datasets alike). */
+export const evaluationOptions = (cfg: RunConfig) => ({
+  numClasses: cfg.model.numClasses,
+  toleranceMm: cfg.evaluation.surfaceToleranceMm,
+  largestComponent: cfg.evaluation.largestComponent,
+  componentMinShare: cfg.evaluation.componentMinShare,
+});
+
+/** Segments one prepared case on its own grid and scores the organs it annotates. */
+export async function evaluateCase(model: AnatomyNetModel, c: PreparedCase, cfg: RunConfig): Promise<{ rows: OrganResult[]; labels: Uint8Array }> {
+  const pred = await predictOnSourceGrid(model, c.image, c.shape, c.source.shape, c.orientation);
+  return evaluateOnSourceGrid(pred, c, evaluationOptions(cfg));
 }
 
 /** Mean over finite values; NaN when none. */

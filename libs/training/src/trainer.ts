@@ -20,7 +20,7 @@ import { ORGANS } from '@anatomynet/curation';
 import type { MetricWriter, TrackingStore } from '@anatomynet/tracking';
 import { loadCheckpoint, pruneCheckpoints, saveCheckpoint, type LoopState } from './checkpoint';
 import { openDataset, prepareCase, trainingCases, type Dataset, type PreparedCase } from './dataset';
-import { evaluateOnSourceGrid, keepLargestComponents, nanMean, predictLabels, predictOnSourceGrid, validationDice } from './evaluate';
+import { evaluateCase, evaluationOptions, keepLargestComponents, nanMean, predictLabels, validationDice } from './evaluate';
 import { deriveSeed, mulberry32 } from '@anatomynet/random';
 import { configChanges, runConfigDigest, type RunConfig } from './run-config';
 import { drawSample } from './sample';
@@ -334,11 +334,10 @@ async function testEvaluation(
   const all: number[] = [];
   mkdirSync(join(runDir, 'predictions'), { recursive: true });
   // how the test metrics were taken, recorded beside each row
-  const extra = { toleranceMm: cfg.evaluation.surfaceToleranceMm, largestComponent: cfg.evaluation.largestComponent, componentMinShare: cfg.evaluation.componentMinShare };
+  const { numClasses: _n, ...extra } = evaluationOptions(cfg);
   for (const id of [...ds.splits.test].sort()) {
     const c = load(id);
-    const pred = await predictOnSourceGrid(model, c.image, c.shape, c.source.shape, c.orientation);
-    const { rows, labels } = evaluateOnSourceGrid(pred, c, { numClasses: cfg.model.numClasses, ...extra });
+    const { rows, labels } = await evaluateCase(model, c, cfg);
     // The prediction on the case's published grid, for the report's overlays and for inspection.
     const predictionPath = join(runDir, 'predictions', `${id}.nii.gz`);
     writeNifti(predictionPath, { data: labels, shape: c.source.shape, spacing: c.source.spacingMm, origin: c.source.origin, direction: c.source.direction });

@@ -3,7 +3,7 @@ import type { CommandModule } from 'yargs';
 import { createProgressBar } from '@anatomynet/cli';
 import { NOT_A_NUMBER_HU, writeFileAtomic } from '@anatomynet/data';
 import { loadInputCt, loadRunModel, outputNamesFor, segmentToFiles } from '@anatomynet/training';
-import { makeOutputFolder, openStore, startBackend, withBackendOption, type GpuArgs } from '../common';
+import { makeOutputFolder, modelFolderOf, startBackend, withBackendOption, type GpuArgs } from '../common';
 
 interface SegmentArgs extends GpuArgs {
   run?: string;
@@ -47,16 +47,7 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
         }),
     ) as any,
   handler: async (a) => {
-    let runDir = a.model;
-    if (!runDir) {
-      const store = openStore(a.db!);
-      const run = await store.getRun(a.run!);
-      await store.close();
-      if (!run) throw new Error(`${a.db}: no run ${a.run}`);
-      if (!run.runDir) throw new Error(`run ${a.run} has no run folder recorded`);
-      if (run.status !== 'FINISHED') console.error(`warning: run ${run.id} is ${run.status}, not FINISHED: its best checkpoint so far is used`);
-      runDir = run.runDir;
-    }
+    const runDir = await modelFolderOf(a);
     await startBackend(a.backend, a.threads, a);
     const { model, config } = loadRunModel(runDir);
     const options = {

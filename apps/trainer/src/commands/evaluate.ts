@@ -1,0 +1,83 @@
+import { join } from 'node:path';
+import type { CommandModule } from 'yargs';
+import { createProgressBar } from '@anatomynet/cli';
+import { writeFileAtomic } from '@anatomynet/data';
+import { evaluateDataset, loadRunModel, summariseEvaluation, type DatasetSplit } from '@anatomynet/training';
+import { checkDataset, makeOutputFolder, modelFolderOf, startBackend, withBackendOption, type GpuArgs } from '../common';
+
+interface EvaluateArgs extends GpuArgs {
+  run?: string;
+  db?: string;
+  model?: string;
+  dataset: string;
+  split: DatasetSplit;
+  out: string;
+  predictions: boolean;
+  backend?: string;
+  threads?: number;
+}
+
+/** A number for the CSV: six decimals at most, empty when undefined, `inf` for an infinite distance. */
+const csvNumber = (v: number) => (Number.isNaN(v) ? '' : Number.isFinite(v) ? String(Number(v.toFixed(6))) : v > 0 ? 'inf' : '-inf');
+
+export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
+  command: 'evaluate',
+  describe: "Measure a trained model on a curated dataset (another clinic's contours, PDDCA): per case and organ Dice, HD95, surface Dice on each case's own grid",
+  builder: (y) =>
+    withBackendOption(
+      y
+        .option('run', { type: 'string', describe: 'run id in --db whose best checkpoint to use' })
+        .option('db', { type: 'string', describe: 'tracking database (with --run)' })
+        .option('model', { type: 'string', describe: 'a run folder (holding run-config.json and best/), instead of --run' })
+        .option('dataset', { type: 'string', demandOption: true, describe: 'curated dataset folder (curator curate --out)' })
+        .option('split', { type: 'string', choices: ['all', 'train', 'validation', 'test'], default: 'all', describe: "the dataset's cases to measure (all: external validation on every case)" })
+        .option('out', { type: 'string', demandOption: true, describe: 'folder for metrics.csv, summary.json and predictions/' })
+        .option('predictions', { type: 'boolean', default: true, describe: 'write each prediction as predictions/<case>.nii.gz (--no-predictions: metrics only)' })
+        .check((a) => (a.model || (a.run && a.db) ? true : 'give --model RUN_FOLDER, or --run RUN_ID with --db FILE')),
+    ) as any,
+  handler: async (a) => {
+    const runDir = await modelFolderOf(a);
+    checkDataset(a.dataset);
+    await startBackend(a.backend, a.threads, a);
+    const { model, config } = loadRunModel(runDir);
+    makeOutputFolder(a.out, '--out');
+    const bar = createProgressBar('evaluate');
+    let ev;
+    try {
+      ev = await evaluateDataset(model, config, a.dataset, {
+        split: a.split,
+        predictionsDir: a.predictions ? join(a.out, 'predictions') : undefined,
+        onCase: (done, total, c) => {
+          if (c.error) bar.log(`skipped ${c.caseId}: ${c.error}`);
+          bar.update(done, total, c.caseId);
+        },
+      });
+    } finally {
+      model.dispose();
+    }
+    const failed = ev.cases.filter((c) => c.error);
+    bar.finish(`${ev.cases.length - failed.length} of ${ev.cases.length} cases measured`);
+    const header = 'case_id,organ,dsc,hd95_mm,surface_dice,msd_mm,tp,fp,fn';
+    const lines = ev.cases.flatMap((c) => c.rows.map((r) => [c.caseId, r.organ, ...[r.dsc, r.hd95Mm, r.surfaceDice, r.meanSurfaceDistanceMm].map(csvNumber), r.tp, r.fp, r.fn].join(',')));
+    writeFileAtomic(join(a.out, 'metrics.csv'), [header, ...lines].join('\r\n') + '\r\n');
+    const organs = summariseEvaluation(ev);
+    const summary = {
+      model: runDir,
+      dataset: ev.dataset,
+      manifestDigest: ev.manifestDigest,
+      split: ev.split,
+      cases: ev.cases.length,
+      failed: failed.map((c) => ({ caseId: c.caseId, error: c.error })),
+      surfaceToleranceMm: config.evaluation.surfaceToleranceMm,
+      organs,
+    };
+    writeFileAtomic(join(a.out, 'summary.json'), `${JSON.stringify(summary, null, 1)}\n`);
+    for (const o of organs) {
+      const inf = o.hd95Infinite ? ` (+${o.hd95Infinite} empty)` : '';
+      console.error(`${o.organ.padEnd(16)} n=${String(o.n).padStart(3)}  DSC ${(100 * o.dscMean).toFixed(1)} ± ${Number.isFinite(o.dscSd) ? (100 * o.dscSd).toFixed(1) : '-'}  HD95 ${Number.isFinite(o.hd95MeanMm) ? `${o.hd95MeanMm.toFixed(1)} mm` : '-'}${inf}  surface Dice ${(100 * o.surfaceDiceMean).toFixed(1)}`);
+    }
+    for (const c of failed) console.error(`failed: ${c.caseId}: ${c.error}`);
+    console.log(JSON.stringify(summary));
+    if (failed.length) process.exitCode = 1;
+  },
+};

@@ -1,0 +1,108 @@
+/**
+ * A trained model on another curated dataset (external validation: a clinic's own contours, PDDCA for a
+ * model trained elsewhere), measured as the test split is at the end of a run: each case on its own grid,
+ * organs the case annotates only, the run config's tolerance and component filtering.
+ */
+import type { AnatomyNetModel } from '@anatomynet/model';
+import { writeNifti } from '@anatomynet/data';
+import { join } from 'node:path';
+import { openDataset, prepareCase, type Dataset } from './dataset';
+import { evaluateCase, type OrganResult } from './evaluate';
+import type { RunConfig } from './run-config';
+
+export type DatasetSplit = 'all' | 'train' | 'validation' | 'test';
+
+export interface CaseEvaluation {
+  caseId: string;
+  /** One row per organ the case annotates. */
+  rows: OrganResult[];
+  /** The prediction written on the case's grid, when asked for. */
+  predictionPath?: string;
+  error?: string;
+}
+
+export interface DatasetEvaluation {
+  dataset: string;
+  /** SHA-256 of the dataset's manifest: which dataset version was measured. */
+  manifestDigest: string;
+  split: DatasetSplit;
+  cases: CaseEvaluation[];
+}
+
+/** The case ids of a split, sorted ("all": every case of the manifest). */
+export function splitCases(ds: Dataset, split: DatasetSplit): string[] {
+  const ids = split === 'all' ? [...ds.cases.keys()] : ds.splits[split];
+  return [...ids].sort();
+}
+
+/**
+ * Segments and scores every case of `split`. A case that cannot be read is recorded with its error and the
+ * others go on; `predictionsDir` receives `<caseId>.nii.gz` on each case's grid.
+ */
+export async function evaluateDataset(
+  model: AnatomyNetModel,
+  cfg: RunConfig,
+  datasetDir: string,
+  o: { split?: DatasetSplit; predictionsDir?: string; onCase?: (done: number, total: number, c: CaseEvaluation) => void } = {},
+): Promise<DatasetEvaluation> {
+  const ds = openDataset(datasetDir);
+  const split = o.split ?? 'all';
+  const ids = splitCases(ds, split);
+  const prep = { huWindow: cfg.data.huWindow, spacingMm: cfg.data.spacingMm };
+  const cases: CaseEvaluation[] = [];
+  for (const [i, id] of ids.entries()) {
+    let result: CaseEvaluation;
+    try {
+      const c = prepareCase(ds, id, prep);
+      const { rows, labels } = await evaluateCase(model, c, cfg);
+      result = { caseId: id, rows };
+      if (o.predictionsDir) {
+        result.predictionPath = join(o.predictionsDir, `${id}.nii.gz`);
+        writeNifti(result.predictionPath, { data: labels, shape: c.source.shape, spacing: c.source.spacingMm, origin: c.source.origin, direction: c.source.direction });
+      }
+    } catch (e) {
+      result = { caseId: id, rows: [], error: (e as Error).message };
+    }
+    cases.push(result);
+    o.onCase?.(i + 1, ids.length, result);
+  }
+  return { dataset: datasetDir, manifestDigest: ds.manifestDigest, split, cases };
+}
+
+export interface OrganSummary {
+  organ: string;
+  /** Cases that annotate the organ. */
+  n: number;
+  dscMean: number;
+  /** Sample SD over cases; NaN below two. */
+  dscSd: number;
+  /** Over finite values; an empty prediction's infinite HD95 is counted apart. */
+  hd95MeanMm: number;
+  hd95Infinite: number;
+  surfaceDiceMean: number;
+}
+
+const meanSd = (v: readonly number[]) => {
+  const f = v.filter(Number.isFinite);
+  const mean = f.length ? f.reduce((a, b) => a + b, 0) / f.length : NaN;
+  const sd = f.length > 1 ? Math.sqrt(f.reduce((a, b) => a + (b - mean) ** 2, 0) / (f.length - 1)) : NaN;
+  return { mean, sd };
+};
+
+/** Per organ, over the cases that annotate it: DSC mean and SD, HD95 and surface Dice means. */
+export function summariseEvaluation(ev: DatasetEvaluation): OrganSummary[] {
+  const byOrgan = new Map<string, OrganResult[]>();
+  for (const c of ev.cases) for (const r of c.rows) byOrgan.set(r.organ, [...(byOrgan.get(r.organ) ?? []), r]);
+  return [...byOrgan].sort(([, a], [, b]) => a[0].label - b[0].label).map(([organ, rows]) => {
+    const dsc = meanSd(rows.map((r) => r.dsc));
+    return {
+      organ,
+      n: rows.length,
+      dscMean: dsc.mean,
+      dscSd: dsc.sd,
+      hd95MeanMm: meanSd(rows.map((r) => r.hd95Mm)).mean,
+      hd95Infinite: rows.filter((r) => r.hd95Mm === Infinity).length,
+      surfaceDiceMean: meanSd(rows.map((r) => r.surfaceDice)).mean,
+    };
+  });
+}
