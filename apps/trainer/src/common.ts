@@ -67,6 +67,15 @@ export function withBackendOption<T>(y: Argv<T>) {
 
 export const runsDirOf = (a: StoreArgs) => resolve(a.runs ?? join(dirname(resolve(a.db)), 'runs'));
 
+/** `--run ID --db FILE` or `--model RUN_FOLDER`: which trained model a command uses (see {@link modelFolderOf}). */
+export function withModelOptions<T>(y: Argv<T>) {
+  return y
+    .option('run', { type: 'string', describe: 'run id in --db whose best checkpoint to use' })
+    .option('db', { type: 'string', describe: 'tracking database (with --run)' })
+    .option('model', { type: 'string', describe: 'a run folder (holding run-config.json and best/), instead of --run' })
+    .check((a) => (a.model || (a.run && a.db) ? true : 'give --model RUN_FOLDER, or --run RUN_ID with --db FILE'));
+}
+
 /** The run folder whose best/ model to use: `--model DIR`, or `--run ID` looked up in `--db`. */
 export async function modelFolderOf(a: { model?: string; run?: string; db?: string }): Promise<string> {
   if (a.model) return a.model;

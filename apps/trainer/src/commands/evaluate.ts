@@ -3,7 +3,7 @@ import type { CommandModule } from 'yargs';
 import { createProgressBar } from '@anatomynet/cli';
 import { writeFileAtomic } from '@anatomynet/data';
 import { evaluateDataset, loadRunModel, summariseEvaluation, type DatasetSplit } from '@anatomynet/training';
-import { checkDataset, makeOutputFolder, modelFolderOf, startBackend, withBackendOption, type GpuArgs } from '../common';
+import { checkDataset, makeOutputFolder, modelFolderOf, startBackend, withModelOptions, withBackendOption, type GpuArgs } from '../common';
 
 interface EvaluateArgs extends GpuArgs {
   run?: string;
@@ -25,15 +25,11 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
   describe: "Measure a trained model on a curated dataset (another clinic's contours, PDDCA): per case and organ Dice, HD95, surface Dice on each case's own grid",
   builder: (y) =>
     withBackendOption(
-      y
-        .option('run', { type: 'string', describe: 'run id in --db whose best checkpoint to use' })
-        .option('db', { type: 'string', describe: 'tracking database (with --run)' })
-        .option('model', { type: 'string', describe: 'a run folder (holding run-config.json and best/), instead of --run' })
+      withModelOptions(y)
         .option('dataset', { type: 'string', demandOption: true, describe: 'curated dataset folder (curator curate --out)' })
         .option('split', { type: 'string', choices: ['all', 'train', 'validation', 'test'], default: 'all', describe: "the dataset's cases to measure (all: external validation on every case)" })
         .option('out', { type: 'string', demandOption: true, describe: 'folder for metrics.csv, summary.json and predictions/' })
         .option('predictions', { type: 'boolean', default: true, describe: 'write each prediction as predictions/<case>.nii.gz (--no-predictions: metrics only)' })
-        .check((a) => (a.model || (a.run && a.db) ? true : 'give --model RUN_FOLDER, or --run RUN_ID with --db FILE')),
     ) as any,
   handler: async (a) => {
     const runDir = await modelFolderOf(a);

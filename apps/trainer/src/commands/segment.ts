@@ -3,7 +3,7 @@ import type { CommandModule } from 'yargs';
 import { createProgressBar } from '@anatomynet/cli';
 import { NOT_A_NUMBER_HU, writeFileAtomic } from '@anatomynet/data';
 import { loadInputCt, loadRunModel, outputNamesFor, segmentToFiles } from '@anatomynet/training';
-import { makeOutputFolder, modelFolderOf, startBackend, withBackendOption, type GpuArgs } from '../common';
+import { makeOutputFolder, modelFolderOf, startBackend, withModelOptions, withBackendOption, type GpuArgs } from '../common';
 
 interface SegmentArgs extends GpuArgs {
   run?: string;
@@ -24,10 +24,7 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
   describe: 'Segment a CT (DICOM series folder, NIfTI or NRRD) into a NIfTI label map and a DICOM RTSTRUCT',
   builder: (y) =>
     withBackendOption(
-      y
-        .option('run', { type: 'string', describe: 'run id in --db whose best checkpoint to use' })
-        .option('db', { type: 'string', describe: 'tracking database (with --run)' })
-        .option('model', { type: 'string', describe: 'a run folder (holding run-config.json and best/), instead of --run' })
+      withModelOptions(y)
         .option('input', {
           type: 'string',
           array: true,
@@ -39,7 +36,6 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
         .option('hu-check', { type: 'boolean', default: true, describe: 'refuse an input without air (below -500) or bone (above 200): not a CT in Hounsfield units (--no-hu-check to segment it anyway)' })
         .option('lcc', { type: 'boolean', default: true, describe: 'keep the largest connected component per organ (--no-lcc to disable)' })
         .option('lcc-min-share', { type: 'number', describe: 'with --lcc, also keep components of at least this share of the largest, in (0, 1] (default: the run\'s evaluation.componentMinShare)' })
-        .check((a) => (a.model || (a.run && a.db) ? true : 'give --model RUN_FOLDER, or --run RUN_ID with --db FILE'))
         .check((a) => ((a.input as string[]).length > 1 && a.series ? '--series picks one series of one input; give each series folder as its own --input' : true))
         .check((a) => {
           const share = a.lccMinShare as number | undefined;
