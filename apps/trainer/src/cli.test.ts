@@ -329,6 +329,29 @@ describe('trainer grid, status, segment', () => {
     expect(existsSync(join(root, 'evaluated-all', 'predictions'))).toBe(false);
   }, 120_000);
 
+  test('the full profile on the cpu backend is warned of before training (days per run), once', async () => {
+    const p = spawn(process.execPath, ['--import', 'tsx', 'apps/trainer/src/main.ts', 'grid', gridFile, '--profile', 'full', '--dataset', dataset, '--db', join(root, 'full-on-cpu', 'tracking.db'), '--backend', 'cpu'], {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    const exited = new Promise<void>((resolve) => p.on('close', () => resolve()));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no warning within 60 s: ${stderr}`)), 60_000);
+      p.stderr.on('data', (d) => {
+        stderr += d;
+        if (/\bcell 1\/3\b/.test(stderr)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    p.kill('SIGTERM');
+    await exited;
+    expect(stderr).toContain('warning: 3 cell(s) (tiny-grid@full seed3, tiny-grid@full seed4, tiny-grid@full dice): 200 epochs on whole volumes at native spacing on the cpu backend take days per run; the smoke profile (--profile smoke) is sized for a CPU');
+    expect(stderr.match(/warning: \d+ cell/g)).toHaveLength(1);
+  }, 90_000);
+
   test('grid FILE:ROW runs and registers only that row; an unknown row exits 1 listing the rows', async () => {
     const db3 = join(root, 'track3', 'tracking.db');
     const g = await trainer('grid', `${gridFile}:seed4`, '--profile', 'smoke', '--dataset', dataset, '--db', db3, '--backend', 'cpu');

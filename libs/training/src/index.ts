@@ -1,7 +1,7 @@
 export { PUBLIC_CODE_AUGMENT, LR_LABEL_PAIRS, applyField, drawSamplingField, type AugmentConfig, type SamplingField } from './augment';
 export { resampledShape, resampleLinear, resampleNearest } from './resample';
 export { windowHu, PUBLIC_CODE_WINDOW, type HuWindow } from './intensity';
-export { DEFAULT_RUN_CONFIG, RunConfigError, configChanges, mergeConfig, resolveRunConfig, runConfigDigest, type RunConfig, type DataConfig, type ScheduleConfig } from './run-config';
+export { DEFAULT_RUN_CONFIG, RunConfigError, configChanges, mergeConfig, resolveRunConfig, slowOnCpuReason, runConfigDigest, type RunConfig, type DataConfig, type ScheduleConfig } from './run-config';
 export { DatasetError, openDataset, prepareCase, trainingCases, manifestDigestOf, type Dataset, type PreparedCase } from './dataset';
 export { trainRun, NonFiniteLossError, type TrainOptions, type TrainProgress, type TrainResult } from './trainer';
 export { GridChangedError, GridFileError, changedCells, parseGridSelection, previewGridPass, planGrid, readGridFile, runGrid, selectRows, gridNameOf, type GridFile, type GridCellPlan, type CellOutcome, type RunCell, type RunGridOptions, type ChangedCell, type CellPlanPreview } from './grid';

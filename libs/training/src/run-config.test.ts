@@ -2,7 +2,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { planGrid, readGridFile } from './grid';
-import { changedFields, configChanges, DEFAULT_RUN_CONFIG, resolveRunConfig, runConfigDigest, RunConfigError } from './run-config';
+import { changedFields, configChanges, DEFAULT_RUN_CONFIG, resolveRunConfig, runConfigDigest, RunConfigError, slowOnCpuReason } from './run-config';
 
 const EXPERIMENTS = join(__dirname, '../../../experiments');
 
@@ -79,4 +79,15 @@ test('changedFields lists the dotted paths that differ, added and removed fields
   expect(changedFields({ x: { y: 1 } }, { x: 5 })).toEqual(['x']);
   expect(changedFields({ a: 1 }, { a: 1 })).toEqual([]);
   expect(configChanges({ seed: 3, loss: { name: 'dice+focal', lambda: 0.5 } }, { seed: 5, loss: { name: 'dice' } })).toEqual(['loss.lambda: 0.5 -> (none)', 'loss.name: "dice+focal" -> "dice"', 'seed: 3 -> 5']);
+});
+
+test('slowOnCpuReason: the full profile on a CPU backend is named as days; crops, a coarse grid, short schedules or a GPU are not', () => {
+  const full = planGrid(readGridFile(join(EXPERIMENTS, 'fig3-pooling.json')), 'full')[0].config;
+  const smoke = planGrid(readGridFile(join(EXPERIMENTS, 'fig3-pooling.json')), 'smoke')[0].config;
+  expect(slowOnCpuReason(full, 'cpu')).toMatch(/^200 epochs on whole volumes at native spacing on the cpu backend take days per run; the smoke profile \(--profile smoke\)/);
+  expect(slowOnCpuReason(full, 'wasm')).toBeDefined();
+  expect(slowOnCpuReason(full, 'webgpu')).toBeUndefined();
+  expect(slowOnCpuReason(full, 'tensorflow')).toBeUndefined();
+  expect(slowOnCpuReason(smoke, 'cpu')).toBeUndefined();
+  expect(slowOnCpuReason({ ...full, data: { ...full.data, cropVoxels: [64, 64, 64] } }, 'cpu')).toBeUndefined();
 });

@@ -223,3 +223,15 @@ export function configChanges(before: unknown, after: unknown): string[] {
   const show = (v: unknown, path: string) => JSON.stringify(valueAt(v, path)) ?? '(none)';
   return changedFields(before, after).map((p) => `${p}: ${show(before, p)} -> ${show(after, p)}`);
 }
+
+/**
+ * Why a config will take days on a CPU backend (whole volumes at native spacing for the paper's 200
+ * epochs), or undefined: `--profile full` is the default, and the first progress bar's ETA is a late way
+ * to find out.
+ */
+export function slowOnCpuReason(cfg: RunConfig, backend: string): string | undefined {
+  if (backend !== 'cpu' && backend !== 'wasm') return undefined;
+  const epochs = cfg.schedule.rmspropEpochs + cfg.schedule.sgdEpochs;
+  if (cfg.data.cropVoxels !== null || cfg.data.spacingMm !== null || epochs < 50) return undefined;
+  return `${epochs} epochs on whole volumes at native spacing on the ${backend} backend take days per run; the smoke profile (--profile smoke) is sized for a CPU, the full one for a GPU (--backend webgpu)`;
+}

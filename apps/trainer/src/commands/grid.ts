@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
 import type { CommandModule } from 'yargs';
-import { changedCells, GridChangedError, parseGridSelection, planGrid, previewGridPass, type CellPlanPreview, readGridFile, runGrid, selectRows, trainRun, type GridCellPlan } from '@anatomynet/training';
+import { changedCells, GridChangedError, parseGridSelection, planGrid, previewGridPass, slowOnCpuReason, type CellPlanPreview, readGridFile, runGrid, selectRows, trainRun, type GridCellPlan } from '@anatomynet/training';
 import type { TrackingStore } from '@anatomynet/tracking';
 import { checkDataset, gitCommit, makeOutputFolder, killRunOnSignal, openStore, runsDirOf, startBackend, trainProgress, withBackendOption, withStoreOptions, type GpuArgs, type StoreArgs } from '../common';
 import { checkRecompute, recomputeOption, type Recompute } from '@anatomynet/model';
@@ -26,6 +26,8 @@ interface GridArgs extends GpuArgs, StoreArgs {
 const readyLine = (worker: string, backend: string, threads: number | undefined) =>
   `worker ${worker} ready: ${backend} backend${threads ? `, ${threads} thread(s)` : ''}`;
 const READY = /^worker \S+ ready: /;
+/** Set in the environment of the workers `--workers N` starts, which leave the warnings to the first. */
+const EXTRA_WORKER_ENV = 'ANATOMYNET_EXTRA_GRID_WORKER';
 
 interface ExtraWorker {
   child: ChildProcess;
@@ -48,6 +50,7 @@ function startExtraWorkers(a: GridArgs, name: string, threads: number): ExtraWor
     const tag = `${name}/${k + 2}`;
     const child = spawn(process.execPath, [...process.execArgv, process.argv[1], ...passOn, '--workers', '1', '--worker', tag, '--threads', String(threads)], {
       stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, [EXTRA_WORKER_ENV]: '1' },
     });
     let pending = '';
     let markReady!: () => void;
@@ -129,6 +132,9 @@ export const gridCommand: CommandModule<object, GridArgs> = {
       forward('SIGTERM');
       throw error;
     });
+    // once, from the first worker: the cells' configs that would take days here
+    const slow = process.env[EXTRA_WORKER_ENV] ? [] : plans.flat().filter((c) => slowOnCpuReason(c.config, backend.name));
+    if (slow.length) process.stderr.write(`warning: ${slow.length} cell(s) (${slow.map((c) => `${c.grid} ${c.key}`).slice(0, 3).join(', ')}${slow.length > 3 ? ', ...' : ''}): ${slowOnCpuReason(slow[0].config, backend.name)}\n`);
     process.stderr.write(`${readyLine(worker, backend.name, threads)}\n`);
     await Promise.all(extra.map((w) => w.ready));
     let current: { runId?: string; cell?: GridCellPlan } = {};

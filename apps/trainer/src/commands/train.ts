@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { planGrid, readGridFile, resolveRunConfig, trainRun, type RunConfig } from '@anatomynet/training';
+import { planGrid, readGridFile, resolveRunConfig, slowOnCpuReason, trainRun, type RunConfig } from '@anatomynet/training';
 import { checkDataset, gitCommit, makeOutputFolder, killRunOnSignal, openStore, readRunConfigFile, runsDirOf, startBackend, trainProgress, withBackendOption, withStoreOptions, type GpuArgs, type StoreArgs } from '../common';
 import { checkRecompute, recomputeOption } from '@anatomynet/model';
 
@@ -68,6 +68,8 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     const recompute = recomputeOption(a.recompute, a.keepSegments);
     checkRecompute(config.model, recompute);
     const backend = await startBackend(a.backend, a.threads, a);
+    const slow = slowOnCpuReason(config, backend.name);
+    if (slow) process.stderr.write(`warning: ${slow}\n`);
     checkDataset(a.dataset);
     makeOutputFolder(runsDirOf(a), '--runs');
     const store = openStore(a.db, { create: true });
