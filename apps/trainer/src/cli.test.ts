@@ -517,6 +517,7 @@ describe('trainer grid, status, segment', () => {
 
     const after = await trainer('status', '--db', killDb, '--json');
     expect(after.code, after.stderr).toBe(0);
+    expect((await trainer('status', '--db', killDb)).stdout).toContain('grid slow-grid@smoke: 0/1 done, 1 failed\n');
     const { runs, cells } = JSON.parse(after.stdout) as { runs: { id: string; status: string; errorText: string }[]; cells: { key: string; status: string; runId: string; error: string }[] };
     expect(runs).toHaveLength(1);
     expect(runs[0]).toMatchObject({ id: runId, status: 'KILLED', errorText: 'interrupted by SIGTERM' });

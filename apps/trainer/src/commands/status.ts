@@ -96,7 +96,9 @@ export const statusCommand: CommandModule<object, StatusArgs> = {
     }
     for (const g of grids) {
       const cs = cells.filter((c) => c.grid === g);
-      console.log(`grid ${g}: ${cs.filter((c) => c.status === 'DONE').length}/${cs.length} done`);
+      const n = (status: string) => cs.filter((c) => c.status === status).length;
+      const more = [n('CLAIMED') && `${n('CLAIMED')} running`, n('FAILED') && `${n('FAILED')} failed`, n('PENDING') && `${n('PENDING')} to run`].filter(Boolean);
+      console.log(`grid ${g}: ${n('DONE')}/${cs.length} done${more.length ? `, ${more.join(', ')}` : ''}`);
       for (const c of cs) {
         // A cell reusing a run of the same config trained for another grid's cell (or by `train`)
         const owner = c.runId ? runOf.get(c.runId) : undefined;
