@@ -79,8 +79,7 @@ function comparisonTable(f: FigureModel): string {
 
 /** Each row minus the reference row, paired by test case; the test's smallest possible p says what n allows. */
 function pairedTable(f: FigureModel): string {
-  if (!f.reference) return f.pairedNote ? `<p class="note">${esc(f.pairedNote)}</p>` : '';
-  if (!f.paired.length) return `<p class="note">${esc(f.pairedNote)}</p>`;
+  if (!f.reference || !f.paired.length) return f.pairedNote ? `<p class="note">${esc(f.pairedNote)}</p>` : '';
   const signed = (v: number) => (v > 0 ? `+${num(v, 1)}` : num(v, 1));
   const p = (r: PairedRow) => (r.test.method === 'none' ? '—' : r.test.p < 0.001 ? '&lt; 0.001' : num(r.test.p, 3));
   const body = f.paired

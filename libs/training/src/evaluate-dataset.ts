@@ -7,7 +7,7 @@ import type { AnatomyNetModel } from '@anatomynet/model';
 import { writeNifti } from '@anatomynet/data';
 import { join } from 'node:path';
 import { openDataset, prepareCase, type Dataset } from './dataset';
-import { evaluateCase, type OrganResult } from './evaluate';
+import { evaluateCase, nanMean, type OrganResult } from './evaluate';
 import type { RunConfig } from './run-config';
 
 export type DatasetSplit = 'all' | 'train' | 'validation' | 'test';
@@ -82,11 +82,11 @@ export interface OrganSummary {
   surfaceDiceMean: number;
 }
 
-const meanSd = (v: readonly number[]) => {
+/** Sample SD over finite values; NaN below two. */
+const nanSd = (v: readonly number[]) => {
   const f = v.filter(Number.isFinite);
-  const mean = f.length ? f.reduce((a, b) => a + b, 0) / f.length : NaN;
-  const sd = f.length > 1 ? Math.sqrt(f.reduce((a, b) => a + (b - mean) ** 2, 0) / (f.length - 1)) : NaN;
-  return { mean, sd };
+  const mean = nanMean(f);
+  return f.length > 1 ? Math.sqrt(f.reduce((a, b) => a + (b - mean) ** 2, 0) / (f.length - 1)) : NaN;
 };
 
 /** Per organ, over the cases that annotate it: DSC mean and SD, HD95 and surface Dice means. */
@@ -94,15 +94,15 @@ export function summariseEvaluation(ev: DatasetEvaluation): OrganSummary[] {
   const byOrgan = new Map<string, OrganResult[]>();
   for (const c of ev.cases) for (const r of c.rows) byOrgan.set(r.organ, [...(byOrgan.get(r.organ) ?? []), r]);
   return [...byOrgan].sort(([, a], [, b]) => a[0].label - b[0].label).map(([organ, rows]) => {
-    const dsc = meanSd(rows.map((r) => r.dsc));
+    const dsc = rows.map((r) => r.dsc);
     return {
       organ,
       n: rows.length,
-      dscMean: dsc.mean,
-      dscSd: dsc.sd,
-      hd95MeanMm: meanSd(rows.map((r) => r.hd95Mm)).mean,
+      dscMean: nanMean(dsc),
+      dscSd: nanSd(dsc),
+      hd95MeanMm: nanMean(rows.map((r) => r.hd95Mm)),
       hd95Infinite: rows.filter((r) => r.hd95Mm === Infinity).length,
-      surfaceDiceMean: meanSd(rows.map((r) => r.surfaceDice)).mean,
+      surfaceDiceMean: nanMean(rows.map((r) => r.surfaceDice)),
     };
   });
 }
