@@ -7,7 +7,7 @@ import type { Argv } from 'yargs';
 import { capGpuBufferPool, limitGpuMemory, loadTunedTilings, parseTunedTilings, registerCpuKernels, selectBackend, useBestFitGpuBuffers, type BackendChoice } from '@anatomynet/compute';
 import { openSqliteStore } from '@anatomynet/tracking';
 import { createProgressBar } from '@anatomynet/cli';
-import { openDataset, resolveRunConfig, RunConfigError, type RunConfig, type TrainProgress } from '@anatomynet/training';
+import { openDataset, resolveRunConfig, RunConfigError, type Dataset, type RunConfig, type TrainProgress } from '@anatomynet/training';
 
 export interface StoreArgs {
   db: string;
@@ -155,7 +155,16 @@ export async function startBackend(
  * run per grid cell), and says what an empty split means for the runs.
  */
 export function checkDataset(dir: string): string {
-  const { splits, manifestDigest, cases } = openDataset(dir);
+  const { splits, manifestDigest } = checkDatasetFiles(dir);
+  if (!splits.validation.length) process.stderr.write(`warning: ${dir} has no validation cases: nothing to select a model by, each run's best/ is its last epoch's model\n`);
+  if (!splits.test.length) process.stderr.write(`warning: ${dir} has no test cases: runs end without a test evaluation\n`);
+  return manifestDigest;
+}
+
+/** Opens `--dataset`, refusing one whose split cases lost image or label files since curation (all named). */
+export function checkDatasetFiles(dir: string): Dataset {
+  const ds = openDataset(dir);
+  const { splits, cases } = ds;
   // a file gone since curation fails its run minutes in; name them all now
   const ids = [...splits.train, ...splits.validation, ...splits.test];
   const missing = ids.flatMap((id) => {
@@ -165,9 +174,7 @@ export function checkDataset(dir: string): string {
   if (missing.length) {
     throw new Error(`${dir}: ${missing.length} file(s) of the splits are missing (${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', ...' : ''}); npm run curator -- validate ${dir} lists what is wrong; curate again to repair it`);
   }
-  if (!splits.validation.length) process.stderr.write(`warning: ${dir} has no validation cases: nothing to select a model by, each run's best/ is its last epoch's model\n`);
-  if (!splits.test.length) process.stderr.write(`warning: ${dir} has no test cases: runs end without a test evaluation\n`);
-  return manifestDigest;
+  return ds;
 }
 
 /** The checkout's commit (with "+dirty" when files changed), or undefined outside git. */

@@ -3,7 +3,7 @@ import type { CommandModule } from 'yargs';
 import { createProgressBar } from '@anatomynet/cli';
 import { writeFileAtomic } from '@anatomynet/data';
 import { evaluateDataset, loadRunModel, summariseEvaluation, type DatasetSplit } from '@anatomynet/training';
-import { checkDataset, makeOutputFolder, modelFolderOf, startBackend, withModelOptions, withBackendOption, type GpuArgs } from '../common';
+import { checkDatasetFiles, makeOutputFolder, modelFolderOf, startBackend, withModelOptions, withBackendOption, type GpuArgs } from '../common';
 
 interface EvaluateArgs extends GpuArgs {
   run?: string;
@@ -33,7 +33,8 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
     ) as any,
   handler: async (a) => {
     const runDir = await modelFolderOf(a);
-    checkDataset(a.dataset);
+    // the files only: the splits' training warnings say nothing about a measurement
+    checkDatasetFiles(a.dataset);
     await startBackend(a.backend, a.threads, a);
     const { model, config } = loadRunModel(runDir);
     makeOutputFolder(a.out, '--out');
