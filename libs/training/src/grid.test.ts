@@ -141,6 +141,34 @@ describe('runGrid', () => {
     await store.close();
   });
 
+  test('a run swept as stale while it trains stops at its next heartbeat, stays KILLED, and leaves its freed cell to the worker that took it', async () => {
+    const ds = oneCaseDataset(join(root, 'ds-swept'));
+    const store = openSqliteStore(join(root, 'swept.db'));
+    const cells = planGrid(tinyGrid('swept', [{ key: 'a', label: 'a', override: {} }]), 'smoke');
+    const steps: number[] = [];
+    const out = await runGrid(store, cells, 'w1', (cell, attach) =>
+      trainRun({
+        config: cell.config, datasetDir: ds, store, experiment: cell.grid, runName: cell.key, runsDir: join(root, 'runs'),
+        heartbeatIntervalMs: 0,
+        onRunCreated: (id) => void attach(id),
+        onProgress: (p) => {
+          steps.push(p.step);
+          if (p.step !== 1) return;
+          // `status --stale-minutes` in another shell, then another worker's grid pass claims the freed cell
+          void store.markStaleRunsKilled(0, Date.now() + 1).then(() => store.claimCell(cell.grid, cell.key, 'w2', { digest: cell.digest }));
+        },
+      }),
+    );
+    const runId = out[0].runId!;
+    expect(out[0]).toMatchObject({ status: 'FAILED', error: `run ${runId} was marked ended by another process` });
+    // stopped before its second (last) step; the sweep's KILLED kept, so the run can be resumed
+    expect(steps).toEqual([1]);
+    expect(await store.metricSeries(runId, 'train/loss')).toHaveLength(1);
+    expect(await store.getRun(runId)).toMatchObject({ status: 'KILLED', errorText: expect.stringMatching(/^no heartbeat since /) });
+    expect(await store.gridCells('swept@smoke')).toEqual([expect.objectContaining({ key: 'a', status: 'CLAIMED', claimedBy: 'w2', runId })]);
+    await store.close();
+  });
+
   test('a cell whose run cannot start is FAILED with its error; the cells after it still run; --retry-failed claims it again', async () => {
     const ds = oneCaseDataset(join(root, 'ds-fail'));
     const store = openSqliteStore(join(root, 'fail.db'));

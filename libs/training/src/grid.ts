@@ -165,7 +165,7 @@ export type RunCell = (
   cell: GridCellPlan,
   onRunCreated: (runId: string) => Promise<void>,
   resumeRunId?: string,
-) => Promise<{ runId: string; status: string; error?: string }>;
+) => Promise<{ runId: string; status: string; error?: string; endedElsewhere?: boolean }>;
 
 export interface RunGridOptions {
   retryFailed?: boolean;
@@ -257,6 +257,8 @@ export async function runGrid(store: TrackingStore, cells: GridCellPlan[], worke
       const r = await runCell(cell, (runId) => store.updateCell(grid, cell.key, { runId }), resumeRunId);
       const ok = r.status === 'FINISHED';
       const error = ok ? undefined : (r.error ?? r.status);
+      // the sweep that ended the run freed its cell, which another worker may hold by now
+      if (r.endedElsewhere) return { key: cell.key, status: 'FAILED', runId: r.runId, error };
       await store.updateCell(grid, cell.key, { status: ok ? 'DONE' : 'FAILED', runId: r.runId, error: error ?? null });
       return { key: cell.key, status: ok ? 'DONE' : 'FAILED', runId: r.runId, error };
     } catch (e) {

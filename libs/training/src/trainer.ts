@@ -24,6 +24,7 @@ import { evaluateCase, evaluationOptions, keepLargestComponents, nanMean, predic
 import { deriveSeed, mulberry32 } from '@anatomynet/random';
 import { configChanges, runConfigDigest, type RunConfig } from './run-config';
 import { drawSample } from './sample';
+import { RunEndedElsewhereError, runHeartbeat } from './heartbeat';
 
 /** The run parameter recording how blocks were recomputed: false, true, or "all but SEGMENT,...". */
 function recomputeParam(r: Recompute | undefined): boolean | string {
@@ -57,6 +58,8 @@ export interface TrainOptions {
   gitCommit?: string;
   /** Epoch checkpoints kept on disk, the latest ones (default 2; 0 keeps every epoch's). best/ is kept apart. */
   keepCheckpoints?: number;
+  /** The run's heartbeat is beaten at most this often while it works, and at each epoch's end (default 60 s). */
+  heartbeatIntervalMs?: number;
   /** Stop (as KILLED, checkpoint kept) after this many epochs of this process: for tests of resume. */
   stopAfterEpochs?: number;
   onProgress?: (p: TrainProgress) => void;
@@ -73,6 +76,11 @@ export interface TrainResult {
   /** Mean test DSC over organs and cases (NaN without test cases). */
   testDice: number;
   error?: string;
+  /**
+   * Another process ended the run while this one trained (a stale sweep marked it KILLED): its status and
+   * its grid cell are that process's to keep, so this one leaves both as they are.
+   */
+  endedElsewhere?: boolean;
 }
 
 /** The loss went NaN or infinite: the run is FAILED at that step. */
@@ -213,6 +221,7 @@ export async function trainRun(o: TrainOptions): Promise<TrainResult> {
   const epochs = cfg.schedule.rmspropEpochs + cfg.schedule.sgdEpochs;
   const totalSteps = epochs * trainIds.length;
   const stopAt = o.stopAfterEpochs !== undefined ? state.epoch + o.stopAfterEpochs : Infinity;
+  const beat = runHeartbeat(o.store, runId, o.heartbeatIntervalMs);
 
   try {
     for (let epoch = state.epoch; epoch < epochs; epoch++) {
@@ -249,6 +258,7 @@ export async function trainRun(o: TrainOptions): Promise<TrainResult> {
         epochLoss += loss;
         state.step++;
         o.onProgress?.({ epoch, epochs, step: state.step, totalSteps, loss, phase });
+        await beat();
         // On tfjs-cpu every await above resolves as a microtask, so without this the event loop never turns
         // during training: Ctrl-C / SIGTERM handlers (which mark the run KILLED) and timers would never run.
         await new Promise<void>((resolve) => setImmediate(resolve));
@@ -262,7 +272,7 @@ export async function trainRun(o: TrainOptions): Promise<TrainResult> {
       state.epoch = epoch + 1;
       if ((epoch + 1) % cfg.validateEveryEpochs === 0 || epoch + 1 === epochs) {
         const valDice = await evaluated(async () => {
-          const dice = await validate(model, ds.splits.validation.map(load), numClasses, cfg.evaluation, writer, epoch);
+          const dice = await validate(model, ds.splits.validation.map(load), numClasses, cfg.evaluation, writer, epoch, beat);
           // Model selection on the validation split only (the public code chose checkpoints on the test set).
           // Without a score (no validation cases, or none with an organ annotated) there is nothing to
           // select by, and the best checkpoint follows the latest epoch.
@@ -281,7 +291,7 @@ export async function trainRun(o: TrainOptions): Promise<TrainResult> {
       const pruned = pruneCheckpoints(join(runDir, 'checkpoints'), o.keepCheckpoints ?? 2);
       if (pruned.length) await o.store.removeArtifacts(runId, pruned);
       await writer.flush();
-      if (!(await o.store.heartbeat(runId))) throw new Error(`run ${runId} was marked ended by another process`);
+      await beat(true);
     }
     optimizer.dispose();
     average?.dispose();
@@ -289,7 +299,7 @@ export async function trainRun(o: TrainOptions): Promise<TrainResult> {
     const best = await loadCheckpoint(join(runDir, 'best'), (phase) => makeOptimizer(cfg, phase));
     best.optimizer.dispose();
     model = best.model;
-    const testDice = await testEvaluation(model, ds, load, cfg, runId, runDir, o.store, writer);
+    const testDice = await testEvaluation(model, ds, load, cfg, runId, runDir, o.store, writer, beat);
     await writer.close();
     model.dispose();
     await o.store.endRun(runId, 'FINISHED');
@@ -299,6 +309,9 @@ export async function trainRun(o: TrainOptions): Promise<TrainResult> {
     await writer.close().catch(() => undefined);
     average?.dispose();
     model.dispose();
+    if (e instanceof RunEndedElsewhereError) {
+      return { runId, status: 'KILLED', bestEpoch: state.bestEpoch, bestValDice: state.bestValDice, testDice: NaN, error: err.message, endedElsewhere: true };
+    }
     await o.store.endRun(runId, 'FAILED', { error: `${err.message}\n${err.stack ?? ''}`, failedStep: e instanceof NonFiniteLossError ? e.step : state.step });
     return { runId, status: 'FAILED', bestEpoch: state.bestEpoch, bestValDice: state.bestValDice, testDice: NaN, error: err.message };
   }
@@ -307,9 +320,11 @@ export async function trainRun(o: TrainOptions): Promise<TrainResult> {
 /** Mean hard Dice on the validation cases, with the same clean-up as the final evaluation (so selection sees what users get). */
 async function validate(
   model: AnatomyNetModel, cases: PreparedCase[], numClasses: number, evaluation: RunConfig['evaluation'], writer: MetricWriter, epoch: number,
+  beat: () => Promise<void>,
 ): Promise<number> {
   const perOrgan: number[][] = ORGANS.map(() => []);
   for (const c of cases) {
+    await beat();
     let pred = await predictLabels(model, c.image, c.shape);
     if (evaluation.largestComponent) pred = keepLargestComponents(pred, c.shape, numClasses, evaluation.componentMinShare);
     validationDice(pred, c, numClasses).forEach((d, i) => perOrgan[i].push(d));
@@ -330,12 +345,14 @@ async function testEvaluation(
   runDir: string,
   store: TrackingStore,
   writer: MetricWriter,
+  beat: () => Promise<void>,
 ): Promise<number> {
   const all: number[] = [];
   mkdirSync(join(runDir, 'predictions'), { recursive: true });
   // how the test metrics were taken, recorded beside each row
   const { numClasses: _n, ...extra } = evaluationOptions(cfg);
   for (const id of [...ds.splits.test].sort()) {
+    await beat();
     const c = load(id);
     const { rows, labels } = await evaluateCase(model, c, cfg);
     // The prediction on the case's published grid, for the report's overlays and for inspection.

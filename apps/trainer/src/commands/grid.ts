@@ -231,7 +231,7 @@ async function runOneGrid(
   return { grid: cells[0]?.grid, done: count('DONE'), reused: count('REUSED'), failed: count('FAILED'), skipped: count('SKIPPED'), cells: outcomes };
 }
 
-/** A claim this quiet is worth a word: no epoch of the paper's network on a GPU takes this long. */
+/** A claim this quiet is worth a word: a working run beats its heartbeat every minute (libs/training heartbeat.ts). */
 const SILENT_MS = 30 * 60_000;
 
 /**
