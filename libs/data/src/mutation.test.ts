@@ -1,0 +1,80 @@
+/**
+ * Seeded mutation tests of every reader (ROBUSTNESS.md: out-of-bounds reads, huge declared lengths, loops
+ * that stop advancing, gzip damage): valid files with bytes flipped, length-sized words overwritten with
+ * extremes, cut short or with a slice repeated. Each damaged file must either read into a consistent
+ * volume or fail with a VolumeIOError naming it, never a RangeError, TypeError or a hang.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { readCtSeries, writeCtSeries } from './ct-series';
+import { parseDicomBuffer, uidFromSeed } from './dicom';
+import { VolumeIOError } from './errors';
+import { gzipDeterministic } from './fileio';
+import { encodeNifti, parseNifti } from './nifti';
+import { parseNrrd, writeNrrd } from './nrrd';
+import { patternVolume, tempDir } from './test-helpers';
+import { surveyMutations } from './testing/mutate';
+import type { Volume } from './volume';
+
+const tmp = tempDir('mutation');
+afterAll(tmp.cleanup);
+
+/** Each damaged copy reads into a consistent volume or is refused with a VolumeIOError naming `file`. */
+const survey = (file: string, bytes: Uint8Array, seed: number, count: number, read: (damaged: Uint8Array) => Volume) =>
+  surveyMutations(
+    bytes, seed, count, read,
+    (e) => e instanceof VolumeIOError && e.message.startsWith(`${file}: `),
+    (v) => (v.data.length === v.shape[0] * v.shape[1] * v.shape[2] ? undefined : `${v.data.length} voxels for shape ${v.shape.join('x')}`),
+  );
+
+const volume = () => {
+  const v = patternVolume(new Int16Array(9 * 7 * 5), [9, 7, 5], { spacing: [0.8, 0.9, 2.5], origin: [-3, 4, -20] });
+  v.data[0] = -1024;
+  return v;
+};
+
+describe('damaged files read or are refused with a typed error naming them', () => {
+  it.each([
+    ['NIfTI', false],
+    ['NIfTI (gzip)', true],
+  ])('%s', (_name, gzip) => {
+    const file = gzip ? 'damaged.nii.gz' : 'damaged.nii';
+    const bytes = encodeNifti(volume());
+    const r = survey(file, gzip ? gzipDeterministic(bytes) : bytes, 11, 400, (b) => parseNifti(file, b));
+    expect(r.bad).toEqual([]);
+    expect(r.refused).toBeGreaterThan(0);
+    expect(r.read).toBeGreaterThan(0);
+  });
+
+  it.each([
+    ['NRRD (raw)', 'raw'],
+    ['NRRD (gzip)', 'gzip'],
+  ] as const)('%s', (_name, encoding) => {
+    const file = join(tmp.dir, `valid-${encoding}.nrrd`);
+    writeNrrd(file, volume(), { encoding });
+    const r = survey(file, readFileSync(file), 12, 400, (b) => parseNrrd(file, b).volume);
+    expect(r.bad).toEqual([]);
+    expect(r.refused).toBeGreaterThan(0);
+    expect(r.read).toBeGreaterThan(0);
+  });
+
+  it('DICOM CT slice (parse, then a series of three with the damaged one in it)', () => {
+    const uid = (s: string) => uidFromSeed('1.2.826.0.1.3680043.10.1234', s);
+    const dir = join(tmp.dir, 'ct');
+    const { files } = writeCtSeries(volume(), {
+      dir, seriesInstanceUID: uid('s'), studyInstanceUID: uid('t'), frameOfReferenceUID: uid('f'), patientId: 'A', patientName: 'A^B', patientIdentityRemoved: true,
+    });
+    const series = files.slice(0, 3);
+    const valid = readFileSync(series[1]);
+    const r = survey(series[1], valid, 13, 300, (b) => {
+      parseDicomBuffer(series[1], b);
+      writeFileSync(series[1], b);
+      return readCtSeries(series).volume;
+    });
+    writeFileSync(series[1], valid);
+    expect(r.bad).toEqual([]);
+    expect(r.refused).toBeGreaterThan(0);
+    expect(r.read).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,61 @@
+/**
+ * Seeded mutation test of the RTSTRUCT path as the curator takes it: Part 10 bytes -> dataset ->
+ * structure set -> masks. A damaged file reads (its masks the grid's size) or is refused with a typed error
+ * naming it (VolumeIOError from the DICOM reader, RtStructError from the structure set); never another
+ * exception, an allocation sized by the damage, or a hang.
+ */
+import { describe, expect, it } from 'vitest';
+import { encodeDicom, parseDicomBuffer, VolumeIOError } from '@anatomynet/data';
+import { surveyMutations } from '@anatomynet/data/testing';
+import { RtStructError } from './errors';
+import { parseRtStruct, RT_STRUCTURE_SET_STORAGE } from './parse';
+import { rasteriseRoi } from './rasterise';
+import { grid, regularPolygon } from './test-helpers';
+
+const FILE = 'damaged-rtstruct.dcm';
+const geometry = grid([24, 20, 6], [1, 1, 2], [-12, -10, 0]);
+
+/** Two organs on three slices and a marker point, as a planning system exports them. */
+function structureSet(): Uint8Array {
+  const contour = (cx: number, cy: number, r: number, z: number) => ({
+    ContourGeometricType: 'CLOSED_PLANAR',
+    NumberOfContourPoints: 12,
+    ContourData: regularPolygon(cx, cy, r, 12).flatMap(([x, y]) => [x, y, z]),
+    ContourImageSequence: [{ ReferencedSOPClassUID: '1.2.840.10008.5.1.4.1.1.2', ReferencedSOPInstanceUID: `2.25.12.${z / 2 + 1}` }],
+  });
+  return encodeDicom({
+    SOPClassUID: RT_STRUCTURE_SET_STORAGE,
+    SOPInstanceUID: '2.25.77',
+    Modality: 'RTSTRUCT',
+    StructureSetLabel: 'RTSS',
+    ReferencedFrameOfReferenceSequence: [{ FrameOfReferenceUID: '2.25.10' }],
+    StructureSetROISequence: [
+      { ROINumber: 1, ReferencedFrameOfReferenceUID: '2.25.10', ROIName: 'Parotid_L', ROIGenerationAlgorithm: 'MANUAL' },
+      { ROINumber: 2, ReferencedFrameOfReferenceUID: '2.25.10', ROIName: 'BrainStem', ROIGenerationAlgorithm: 'MANUAL' },
+      { ROINumber: 3, ReferencedFrameOfReferenceUID: '2.25.10', ROIName: 'Marker', ROIGenerationAlgorithm: 'MANUAL' },
+    ],
+    ROIContourSequence: [
+      { ReferencedROINumber: 1, ROIDisplayColor: [255, 0, 0], ContourSequence: [2, 4, 6].map((z) => contour(-5, 0, 4, z)) },
+      { ReferencedROINumber: 2, ROIDisplayColor: [0, 255, 0], ContourSequence: [2, 4].map((z) => contour(5, 2, 3, z)) },
+      { ReferencedROINumber: 3, ContourSequence: [{ ContourGeometricType: 'POINT', NumberOfContourPoints: 1, ContourData: [0, 0, 4] }] },
+    ],
+    RTROIObservationsSequence: [{ ObservationNumber: 1, ReferencedROINumber: 1, RTROIInterpretedType: 'ORGAN', ROIInterpreter: '' }],
+  });
+}
+
+describe('a damaged RTSTRUCT reads into masks of the grid or is refused naming the file', () => {
+  it('600 seeded damages', () => {
+    const valid = structureSet();
+    const masks = (bytes: Uint8Array) =>
+      parseRtStruct(parseDicomBuffer(FILE, bytes).dataset, FILE).rois.map((roi) => rasteriseRoi(roi.contours, geometry).mask);
+    expect(masks(valid).map((m) => m.reduce((a, b) => a + b, 0) > 0)).toEqual([true, true, false]);
+    const r = surveyMutations(
+      valid, 21, 600, masks,
+      (e) => (e instanceof VolumeIOError || e instanceof RtStructError) && (e as Error).message.startsWith(`${FILE}: `),
+      (ms) => ms.map((m) => m.length).find((n) => n !== 24 * 20 * 6)?.toString(),
+    );
+    expect(r.bad).toEqual([]);
+    expect(r.refused).toBeGreaterThan(0);
+    expect(r.read).toBeGreaterThan(0);
+  });
+});
