@@ -41,7 +41,7 @@ function trainer(...args: string[]): Promise<Exit> {
 const OPTIONS: Record<string, string[]> = {
   model: ['--config', '--input', '--detail'],
   train: ['--config', '--grid', '--row', '--profile', '--dataset', '--db', '--runs', '--experiment', '--name', '--resume', '--keep-checkpoints', '--backend', '--recompute', '--keep-segments', '--gpu-pool-gb', '--gpu-memory-gb', '--gpu-best-fit', '--gpu-tilings'],
-  grid: ['<files..>', '--profile', '--dataset', '--db', '--runs', '--workers', '--worker', '--retry-failed', '--reuse', '--dry-run', '--keep-checkpoints', '--backend', '--threads', '--recompute', '--keep-segments', '--gpu-pool-gb', '--gpu-memory-gb', '--gpu-best-fit', '--gpu-tilings'],
+  grid: ['<files..>', '--profile', '--dataset', '--db', '--runs', '--workers', '--worker', '--retry-failed', '--reuse', '--dry-run', '--replicates', '--keep-checkpoints', '--backend', '--threads', '--recompute', '--keep-segments', '--gpu-pool-gb', '--gpu-memory-gb', '--gpu-best-fit', '--gpu-tilings'],
   status: ['--db', '--grid', '--experiment', '--stale-minutes', '--json'],
   merge: ['<sources..>', '--db', '--runs', '--dry-run'],
   segment: ['--run', '--db', '--model', '--input', '--out', '--series', '--hu-check', '--lcc', '--backend', '--gpu-tilings'],
@@ -276,6 +276,13 @@ describe('trainer grid, status, segment', () => {
     const newDb = join(root, 'never', 'tracking.db');
     const fresh0 = await trainer('grid', gridFile, '--profile', 'smoke', '--dataset', dataset, '--db', newDb, '--dry-run');
     expect(fresh0.stderr).toContain('dry run: 3 to train, 0 to resume, 0 to reuse, 0 done; nothing was run');
+    // seed replicates of two rows: the rows' own cells are done, their second and third seeds to train
+    const replicated = await trainer('grid', `${gridFile}:seed3,dice`, '--profile', 'smoke', '--dataset', dataset, '--db', db, '--dry-run', '--replicates', '3');
+    expect(replicated.code, replicated.stderr).toBe(0);
+    expect((JSON.parse(replicated.stdout) as { key: string; action: string }[]).map((p) => `${p.key} ${p.action}`)).toEqual(['seed3 done', 'dice done', 'seed3#2 train', 'dice#2 train', 'seed3#3 train', 'dice#3 train']);
+    const tooMany = await trainer('grid', gridFile, '--profile', 'smoke', '--dataset', dataset, '--db', db, '--dry-run', '--replicates', '0');
+    expect(tooMany.code).toBe(1);
+    expect(tooMany.stderr).toContain(`${gridFile}: replicates 0: give a whole number from 1 to 20`);
     expect(existsSync(join(root, 'never'))).toBe(false);
     const reuse = await trainer('grid', twin, '--profile', 'smoke', '--dataset', dataset, '--db', db, '--backend', 'cpu');
     expect(reuse.code, reuse.stderr).toBe(0);
@@ -362,6 +369,16 @@ describe('trainer grid, status, segment', () => {
     const bad = await trainer('grid', `${gridFile}:seed4,seed9`, '--profile', 'smoke', '--dataset', dataset, '--db', db3, '--backend', 'cpu');
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain(`${gridFile}: no row "seed9" (rows: seed3, seed4, dice)`);
+    // one seed replicate alone, with train: the config grid --replicates gives that cell
+    const t = await trainer('train', '--grid', gridFile, '--row', 'seed4#2', '--profile', 'smoke', '--dataset', dataset, '--db', db3, '--backend', 'cpu');
+    expect(t.code, t.stderr).toBe(0);
+    const runs = (JSON.parse((await trainer('status', '--db', db3, '--json')).stdout) as { runs: { name: string; configJson: string }[] }).runs;
+    const seedOf = (name: string) => (JSON.parse(runs.find((r) => r.name === name)!.configJson) as { seed: number }).seed;
+    expect(seedOf('seed4#2')).toBe(planGrid(readGridFile(gridFile), 'smoke', gridFile, { replicates: 2 }).find((c) => c.key === 'seed4#2')!.config.seed);
+    expect(seedOf('seed4#2')).not.toBe(seedOf('seed4'));
+    const noSuch = await trainer('train', '--grid', gridFile, '--row', 'seed4#21', '--profile', 'smoke', '--dataset', dataset, '--db', db3, '--backend', 'cpu');
+    expect(noSuch.code).toBe(1);
+    expect(noSuch.stderr).toContain('no row "seed4#21" (rows: seed3, seed4, dice; ROW#N for a seed replicate, N up to 20)');
   }, 180_000);
 
   test('grid with two grid files and --workers 2: every cell of both grids runs once, shared by two processes', async () => {

@@ -3,7 +3,7 @@
  * profile, its cells, and for each attached run the run row, test results and training curves.
  * I/O only; the shaping into figures is in shape.ts.
  */
-import type { CaseResult, GridCell, MetricValue, Run, TrackingStore } from '@anatomynet/tracking';
+import { parseReplicateKey, type CaseResult, type GridCell, type MetricValue, type Run, type TrackingStore } from '@anatomynet/tracking';
 import { type ExperimentDef, figureRank, parseGridName, preferredProfile } from './experiments';
 
 export interface RunData {
@@ -51,7 +51,8 @@ export async function collectReportData(store: TrackingStore, defs: readonly Exp
     if (allDefs.some((d) => d.name === name)) continue;
     const profile = preferredProfile(byName.get(name)!)!;
     const cells = await store.gridCells(profile ? `${name}@${profile}` : name);
-    allDefs.push({ name, figure: 'other', title: `Grid ${name} (no definition in experiments/)`, description: '', rows: cells.map((c) => ({ key: c.key, label: c.key })), reference: cells[0]?.key ?? '', profiles: [] });
+    const rows = [...new Set(cells.map((c) => parseReplicateKey(c.key).row))];
+    allDefs.push({ name, figure: 'other', title: `Grid ${name} (no definition in experiments/)`, description: '', rows: rows.map((key) => ({ key, label: key })), reference: rows[0] ?? '', profiles: [] });
   }
   allDefs.sort((a, b) => figureRank(a.figure) - figureRank(b.figure) || a.name.localeCompare(b.name));
 
@@ -73,6 +74,12 @@ export async function collectReportData(store: TrackingStore, defs: readonly Exp
     opts.onProgress?.(++done, total);
   }
   return out;
+}
+
+/** `grid / row label` of a cell, with its seed replicate when it is one (`ROW#N`). */
+export function cellLabel(g: GridData, cellKey: string): string {
+  const { row, replicate } = parseReplicateKey(cellKey);
+  return `${g.grid} / ${g.def.rows.find((r) => r.key === row)?.label ?? row}${replicate > 1 ? `, seed replicate ${replicate}` : ''}`;
 }
 
 async function readRun(store: TrackingStore, run: Run, curves: boolean): Promise<RunData> {

@@ -18,7 +18,9 @@ const lines = (rows: (string | number | null | undefined)[][]) => rows.map((r) =
 
 /** One line per figure, row and organ (and the row's mean of the nine organ means, as `Mean`). */
 export function resultsCsv(m: ReportModel): string {
-  const header = ['figure', 'grid', 'row', 'label', 'run_id', 'organ', 'n', 'dsc_mean', 'dsc_sd', 'hd95_mean_mm', 'hd95_sd_mm', 'hd95_infinite', 'surface_dice_mean', 'surface_dice_sd', 'msd_mean_mm'];
+  // run_ids: the row's runs, space-separated (several for seed replicates, whose values are averaged per
+  // case first); dsc_seed_sd, on the Mean line: the SD between those runs' own means
+  const header = ['figure', 'grid', 'row', 'label', 'run_ids', 'organ', 'n', 'dsc_mean', 'dsc_sd', 'hd95_mean_mm', 'hd95_sd_mm', 'hd95_infinite', 'surface_dice_mean', 'surface_dice_sd', 'msd_mean_mm', 'dsc_seed_sd'];
   const rows: (string | number | null)[][] = [header];
   const stats = (s: Summary | undefined) => [s?.mean ?? null, s?.sd ?? null];
   for (const f of m.figures) {
@@ -26,9 +28,9 @@ export function resultsCsv(m: ReportModel): string {
       for (const o of REPORT_ORGANS) {
         const s = r.organs[o.key];
         if (!s) continue;
-        rows.push([f.figure, f.grid, r.key, r.label, r.runId, o.key, s.dsc.n, ...stats(s.dsc), ...stats(s.hd95Mm), s.hd95Mm.nInfinite, ...stats(s.surfaceDice), s.meanSurfaceDistanceMm.mean]);
+        rows.push([f.figure, f.grid, r.key, r.label, r.runIds.join(' '), o.key, s.dsc.n, ...stats(s.dsc), ...stats(s.hd95Mm), s.hd95Mm.nInfinite, ...stats(s.surfaceDice), s.meanSurfaceDistanceMm.mean, null]);
       }
-      rows.push([f.figure, f.grid, r.key, r.label, r.runId, 'Mean', r.cases, r.meanDsc, null, null, null, null, null, null, null]);
+      rows.push([f.figure, f.grid, r.key, r.label, r.runIds.join(' '), 'Mean', r.cases, r.meanDsc, null, null, null, null, null, null, null, r.seedSd]);
     }
   }
   return lines(rows);
@@ -36,9 +38,13 @@ export function resultsCsv(m: ReportModel): string {
 
 /** One line per compared row: the mean per-case DSC difference from the reference, its interval and test. */
 export function pairedCsv(m: ReportModel): string {
-  const rows: (string | number | null)[][] = [['figure', 'grid', 'reference', 'row', 'label', 'cases', 'dsc_diff_mean_pp', 'dsc_diff_low_pp', 'dsc_diff_high_pp', 'wilcoxon_p', 'wilcoxon_method']];
+  // test: wilcoxon-exact / wilcoxon-approx (one run a side), t (seed replicates: cases and runs, at df)
+  const rows: (string | number | null)[][] = [['figure', 'grid', 'reference', 'row', 'label', 'runs', 'reference_runs', 'cases', 'dsc_diff_mean_pp', 'dsc_diff_low_pp', 'dsc_diff_high_pp', 'p', 'test', 'df']];
   for (const f of m.figures) {
-    for (const p of f.paired) rows.push([f.figure, f.grid, f.reference?.key ?? null, p.key, p.label, p.cases, p.meanDiff, p.low, p.high, p.test.p, p.test.method]);
+    for (const p of f.paired) {
+      const t = p.test;
+      rows.push([f.figure, f.grid, f.reference?.key ?? null, p.key, p.label, p.runs, p.referenceRuns, p.cases, p.meanDiff, p.low, p.high, t.p, t.method === 't' ? 't' : t.method === 'none' ? null : `wilcoxon-${t.method}`, t.method === 't' ? t.df : null]);
+    }
   }
   return lines(rows);
 }

@@ -2,7 +2,7 @@
  * The whole report as data (pure): figures, runs, training curves, per-case tables, overlays and the
  * dataset section. render.ts turns it into HTML.
  */
-import type { GridData } from './collect';
+import { cellLabel, type GridData } from './collect';
 import type { DatasetModel } from './dataset';
 import type { OverlayRun } from './overlays-io';
 import { figureModel, type FigureModel } from './shape';
@@ -84,7 +84,7 @@ export function buildReportModel(inp: ReportModelInput): ReportModel {
     for (const c of g.cells) {
       const d = c.runId ? g.runs.get(c.runId) : undefined;
       if (!d || runs.some((r) => r.id === d.run.id)) continue;
-      const label = `${g.grid} / ${g.def.rows.find((r) => r.key === c.key)?.label ?? c.key}`;
+      const label = cellLabel(g, c.key);
       const r = d.run;
       runs.push({ id: r.id, label, grid: g.grid!, status: r.status, gitCommit: r.gitCommit, datasetDigest: r.datasetDigest, backend: r.backend, adapter: r.adapter, error: r.errorText ? r.errorText.split('\n')[0] : null });
       curves.push({

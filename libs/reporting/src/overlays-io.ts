@@ -8,7 +8,7 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { basename, isAbsolute, join, resolve } from 'node:path';
-import type { GridData, RunData } from './collect';
+import { cellLabel, type GridData, type RunData } from './collect';
 import type { LoadedManifest } from './dataset';
 import { readNiftiPreview, toRadiologicalView } from './nifti-preview';
 import { REPORT_ORGANS } from './organs';
@@ -81,7 +81,7 @@ export function buildOverlays(grids: readonly GridData[], dataset: { dir: string
   for (const g of grids)
     for (const c of g.cells) {
       const data = c.runId ? g.runs.get(c.runId) : undefined;
-      if (data && !entries.some((e) => e.data.run.id === data.run.id)) entries.push({ data, label: `${g.grid} / ${g.def.rows.find((r) => r.key === c.key)?.label ?? c.key}` });
+      if (data && !entries.some((e) => e.data.run.id === data.run.id)) entries.push({ data, label: cellLabel(g, c.key) });
     }
   const unknown = opts.runIds?.filter((id) => !entries.some((e) => e.data.run.id === id)) ?? [];
   if (unknown.length) {

@@ -2,7 +2,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { mulberry32 } from '@anatomynet/random';
-import { bootstrapMeanInterval, wilcoxonSignedRank } from './paired';
+import { bootstrapMeanInterval, pairedDifferences, replicatedPairedDifference, wilcoxonSignedRank } from './paired';
+import { studentTCdf, studentTQuantile } from './student-t';
 
 const PYTHON = '/usr/bin/python3';
 const hasScipy = existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import scipy.stats']).status === 0;
@@ -111,5 +112,87 @@ describe('bootstrapMeanInterval', () => {
     // percentile intervals run a little narrow at n = 30
     expect(covered / trials).toBeGreaterThan(0.9);
     expect(covered / trials).toBeLessThan(0.98);
+  });
+});
+
+describe('replicatedPairedDifference (rows trained several times: seed replicates)', () => {
+  it('averages each side over its runs per case; its interval adds the spread between runs to that of the cases', () => {
+    // every case 1 point apart on average, but the row's three runs sit 0, 1 and 2 points above the reference
+    const ref = [[50, 60, 70, 80]];
+    const row = [0, 1, 2].map((shift) => ref[0].map((v) => v + shift));
+    expect(pairedDifferences(row, ref)).toEqual([1, 1, 1, 1]);
+    // resampling the cases alone sees no spread at all
+    expect(bootstrapMeanInterval(pairedDifferences(row, ref))).toMatchObject({ low: 1, high: 1 });
+    // the runs' means 65, 66, 67: SE = 1 / sqrt(3), t at 2 degrees of freedom (4.3027), t = sqrt(3)
+    const r = replicatedPairedDifference(row, ref);
+    expect(r.mean).toBe(1);
+    expect(r.se).toBeCloseTo(1 / Math.sqrt(3), 12);
+    expect(r.df).toBeCloseTo(2, 12);
+    expect(r.low).toBeCloseTo(1 - 4.302652729749464 / Math.sqrt(3), 9);
+    expect(r.high).toBeCloseTo(1 + 4.302652729749464 / Math.sqrt(3), 9);
+    expect(r.t).toBeCloseTo(Math.sqrt(3), 12);
+    // scipy.stats.t.sf(sqrt(3), 2) * 2
+    expect(r.p).toBeCloseTo(0.2254033307585166, 9);
+    expect(() => pairedDifferences([[1, 2]], [[1, 2, 3]])).toThrow(RangeError);
+    expect(replicatedPairedDifference([[1], [2]], [[1]])).toMatchObject({ mean: 0.5, low: NaN, high: NaN });
+  });
+
+  it.skipIf(!hasScipy)('agrees with SciPy: Welch-Satterthwaite degrees of freedom and t quantiles over three variance components', () => {
+    const rng = mulberry32(3);
+    const runs = (k: number, n: number, shift: number) => Array.from({ length: k }, () => Array.from({ length: n }, (_, c) => 60 + c + shift + 3 * rng()));
+    const row = runs(3, 9, 1), ref = runs(4, 9, 0);
+    const r = replicatedPairedDifference(row, ref);
+    const script = `
+import json, sys
+import numpy as np
+from scipy import stats
+row, ref = (np.array(x) for x in json.load(sys.stdin))
+d = row.mean(0) - ref.mean(0)
+parts = [(row.mean(1).var(ddof=1) / len(row), len(row) - 1), (ref.mean(1).var(ddof=1) / len(ref), len(ref) - 1), (d.var(ddof=1) / len(d), len(d) - 1)]
+se2 = sum(v for v, _ in parts)
+df = se2 ** 2 / sum(v ** 2 / k for v, k in parts)
+se = se2 ** 0.5
+q = stats.t.ppf(0.975, df)
+print(json.dumps([d.mean(), se, df, d.mean() - q * se, d.mean() + q * se, 2 * stats.t.sf(abs(d.mean() / se), df)]))`;
+    const want = JSON.parse(execFileSync(PYTHON, ['-c', script], { input: JSON.stringify([row, ref]), encoding: 'utf8' })) as number[];
+    const got = [r.mean, r.se, r.df, r.low, r.high, r.p];
+    got.forEach((v, i) => expect(v).toBeCloseTo(want[i], 8));
+  });
+
+  it('covers the expected difference about 95% of the time when runs vary as much as cases; cases alone do not', () => {
+    // score = case effect + run effect + noise, crossed; the row is 1 point better in expectation
+    const rng = mulberry32(29);
+    const normal = () => Math.sqrt(-2 * Math.log(1 - rng())) * Math.cos(2 * Math.PI * rng());
+    let replicated = 0, casesOnly = 0;
+    const trials = 400;
+    for (let t = 0; t < trials; t++) {
+      const cases = Array.from({ length: 20 }, () => 70 + 5 * normal());
+      const runs = (k: number, delta: number) => Array.from({ length: k }, () => {
+        const run = 2 * normal();
+        return cases.map((u) => u + delta + run + normal());
+      });
+      const row = runs(3, 1), ref = runs(3, 0);
+      const r = replicatedPairedDifference(row, ref);
+      if (r.low <= 1 && 1 <= r.high) replicated++;
+      const c = bootstrapMeanInterval(pairedDifferences(row, ref), { resamples: 1000, seed: t });
+      if (c.low <= 1 && 1 <= c.high) casesOnly++;
+    }
+    expect(replicated / trials).toBeGreaterThan(0.92);
+    expect(replicated / trials).toBeLessThan(0.995);
+    expect(casesOnly / trials).toBeLessThan(0.6);
+  });
+});
+
+describe('Student t (checked against SciPy)', () => {
+  it('CDF and quantiles at whole and fractional degrees of freedom', () => {
+    // scipy.stats.t.cdf / t.ppf
+    expect(studentTCdf(1.5, 2)).toBeCloseTo(0.8638034375544994, 12);
+    expect(studentTCdf(-2, 7.3)).toBeCloseTo(0.041970519667051565, 12);
+    expect(studentTQuantile(0.975, 2)).toBeCloseTo(4.302652729749462, 9);
+    expect(studentTQuantile(0.975, 4.7)).toBeCloseTo(2.62072607535317, 9);
+    expect(studentTQuantile(0.975, 1000)).toBeCloseTo(1.9623390808264083, 9);
+    expect(studentTQuantile(0.025, 1)).toBeCloseTo(-12.706204736174705, 8);
+    expect(studentTQuantile(0.5, 3)).toBe(0);
+    expect(studentTQuantile(1, 3)).toBeNaN();
   });
 });

@@ -5,6 +5,7 @@
  * written here because the report carries no statistics package (checked against SciPy in the tests).
  */
 import { mulberry32 } from '@anatomynet/random';
+import { studentTCdf, studentTQuantile } from './student-t';
 
 export interface SignedRankTest {
   /** Non-zero differences ranked (zeros are dropped, as Wilcoxon's original test and SciPy's default do). */
@@ -80,6 +81,16 @@ export interface BootstrapInterval {
   high: number;
 }
 
+/** The percentile interval at `level` of resampled statistics (sorted in place), type-7 interpolation. */
+function percentileInterval(draws: Float64Array, level: number): { low: number; high: number } {
+  draws.sort();
+  const at = (q: number) => {
+    const h = (draws.length - 1) * q, lo = Math.floor(h), hi = Math.ceil(h);
+    return draws[lo] + (h - lo) * (draws[hi] - draws[lo]);
+  };
+  return { low: at((1 - level) / 2), high: at(1 - (1 - level) / 2) };
+}
+
 /**
  * Percentile bootstrap interval of the mean: `resamples` draws of the values with replacement, from a
  * fixed seed so the report's bytes repeat.
@@ -88,7 +99,7 @@ export function bootstrapMeanInterval(values: readonly number[], o: { level?: nu
   const n = values.length;
   const mean = n ? values.reduce((s, v) => s + v, 0) / n : NaN;
   if (n < 2) return { mean, low: NaN, high: NaN };
-  const level = o.level ?? 0.95, resamples = o.resamples ?? 10_000;
+  const resamples = o.resamples ?? 10_000;
   const rng = mulberry32(o.seed ?? 1);
   const means = new Float64Array(resamples);
   for (let b = 0; b < resamples; b++) {
@@ -96,10 +107,68 @@ export function bootstrapMeanInterval(values: readonly number[], o: { level?: nu
     for (let i = 0; i < n; i++) s += values[Math.floor(rng() * n)];
     means[b] = s / n;
   }
-  means.sort();
-  const at = (q: number) => {
-    const h = (resamples - 1) * q, lo = Math.floor(h), hi = Math.ceil(h);
-    return means[lo] + (h - lo) * (means[hi] - means[lo]);
-  };
-  return { mean, low: at((1 - level) / 2), high: at(1 - (1 - level) / 2) };
+  return { mean, ...percentileInterval(means, o.level ?? 0.95) };
+}
+
+const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const variance = (xs: readonly number[]) => {
+  const m = mean(xs);
+  return xs.reduce((s, x) => s + (x - m) ** 2, 0) / (xs.length - 1);
+};
+
+/**
+ * Per case, the row's mean over its runs minus the reference's: `row[i][c]` is run i's score on case c,
+ * `reference[j][c]` likewise. To 1e-9, so float noise neither splits ties nor turns a zero into a sign.
+ */
+export function pairedDifferences(row: readonly (readonly number[])[], reference: readonly (readonly number[])[]): number[] {
+  const n = row[0]?.length ?? 0;
+  if (!row.length || !reference.length || [...row, ...reference].some((r) => r.length !== n)) {
+    throw new RangeError(`pairedDifferences: every run needs one score per case (${[...row, ...reference].map((r) => r.length).join(', ')})`);
+  }
+  const at = (runs: readonly (readonly number[])[], c: number) => mean(runs.map((r) => r[c]));
+  return Array.from({ length: n }, (_, c) => Math.round(1e9 * (at(row, c) - at(reference, c))) / 1e9);
+}
+
+export interface ReplicatedDifference extends BootstrapInterval {
+  differences: number[];
+  /** Standard error of `mean` and its Welch-Satterthwaite degrees of freedom. */
+  se: number;
+  df: number;
+  /** t = mean / se, and its two-sided p. */
+  t: number;
+  p: number;
+}
+
+/**
+ * The mean paired difference of two rows scored on the same cases when a row was trained several times
+ * (seed replicates; arguments as {@link pairedDifferences}), with a t interval and test whose variance
+ * holds both what resampling the test cases and what training again would change: the one-way
+ * components of the crossed design, runs of each row (the variance of the runs' own means over their
+ * count, where a side has two runs or more) and cases (the variance of the per-case differences over
+ * their count). That sum is Owen's pigeonhole bootstrap variance (2007), conservative by the runs-by-
+ * cases interaction counted in both; t quantiles at the Welch-Satterthwaite degrees of freedom keep a
+ * handful of seeds honest, where a bootstrap over three runs would not.
+ */
+export function replicatedPairedDifference(
+  row: readonly (readonly number[])[],
+  reference: readonly (readonly number[])[],
+  o: { level?: number } = {},
+): ReplicatedDifference {
+  const differences = pairedDifferences(row, reference);
+  const n = differences.length;
+  const m = n ? mean(differences) : NaN;
+  const none = { mean: m, low: NaN, high: NaN, differences, se: NaN, df: NaN, t: NaN, p: NaN };
+  if (n < 2) return none;
+  const runMeans = (runs: readonly (readonly number[])[]) => runs.map(mean);
+  const parts = [
+    ...[row, reference].filter((runs) => runs.length > 1).map((runs) => ({ v: variance(runMeans(runs)) / runs.length, df: runs.length - 1 })),
+    { v: variance(differences) / n, df: n - 1 },
+  ];
+  const se2 = parts.reduce((s, x) => s + x.v, 0);
+  if (!(se2 > 0)) return { ...none, low: m, high: m, se: 0, p: m === 0 ? NaN : 0, t: m === 0 ? NaN : Math.sign(m) * Infinity };
+  const df = se2 ** 2 / parts.reduce((s, x) => s + (x.v > 0 ? x.v ** 2 / x.df : 0), 0);
+  const se = Math.sqrt(se2);
+  const q = studentTQuantile(1 - (1 - (o.level ?? 0.95)) / 2, df);
+  const t = m / se;
+  return { mean: m, low: m - q * se, high: m + q * se, differences, se, df, t, p: Math.min(1, 2 * studentTCdf(-Math.abs(t), df)) };
 }

@@ -47,11 +47,14 @@ function barConfig(series: ChartSeries, palette: string[], yTitle: string, publi
   };
 }
 
+/** Beside a row measured over seed replicates. */
+const seedsNote = (runs: number) => (runs > 1 ? ` <small>(${runs} seeds)</small>` : '');
+
 function statsTable(f: FigureModel, caption: string, pick: (s: OrganStats) => Parameters<typeof meanSd>[0], digits: number, mean?: (key: string) => string): string {
   if (!f.rows.length) return '';
   const head = `<tr><th>${esc(caption)}</th>${REPORT_ORGANS.map((o) => `<th>${esc(o.short)}</th>`).join('')}${mean ? '<th>Mean</th>' : ''}</tr>`;
   const body = f.rows
-    .map((r) => `<tr><td>${esc(r.label)}</td>${REPORT_ORGANS.map((o) => `<td>${r.organs[o.key] ? meanSd(pick(r.organs[o.key]), digits) : '<span class="na">missing</span>'}</td>`).join('')}${mean ? `<td>${mean(r.key)}</td>` : ''}</tr>`)
+    .map((r) => `<tr><td>${esc(r.label)}${seedsNote(r.runIds.length)}</td>${REPORT_ORGANS.map((o) => `<td>${r.organs[o.key] ? meanSd(pick(r.organs[o.key]), digits) : '<span class="na">missing</span>'}</td>`).join('')}${mean ? `<td>${mean(r.key)}</td>` : ''}</tr>`)
     .join('');
   return `<table><thead>${head}</thead><tbody>${body}</tbody></table>`;
 }
@@ -81,15 +84,21 @@ function comparisonTable(f: FigureModel): string {
 function pairedTable(f: FigureModel): string {
   if (!f.reference || !f.paired.length) return f.pairedNote ? `<p class="note">${esc(f.pairedNote)}</p>` : '';
   const signed = (v: number) => (v > 0 ? `+${num(v, 1)}` : num(v, 1));
-  const p = (r: PairedRow) => (r.test.method === 'none' ? '—' : r.test.p < 0.001 ? '&lt; 0.001' : num(r.test.p, 3));
+  const p = (r: PairedRow) => (r.test.method === 'none' || Number.isNaN(r.test.p) ? '—' : r.test.p < 0.001 ? '&lt; 0.001' : num(r.test.p, 3));
+  const how = (r: PairedRow) => (r.test.method === 'approx' ? ' <small>(normal approx.)</small>' : r.test.method === 't' ? ` <small>(t, ${num(r.test.df, 1)} df)</small>` : replicatedAny ? ' <small>(Wilcoxon)</small>' : '');
+  const replicatedAny = f.paired.some((r) => r.test.method === 't');
   const body = f.paired
-    .map((r) => `<tr><td>${esc(r.label)}</td><td>${r.cases}</td><td><b>${signed(r.meanDiff)}</b></td><td>${num(r.low, 1)} to ${num(r.high, 1)}</td><td>${p(r)}${r.test.method === 'approx' ? ' <small>(normal approx.)</small>' : ''}</td></tr>`)
+    .map((r) => `<tr><td>${esc(r.label)}${seedsNote(r.runs)}</td><td>${r.cases}</td><td><b>${signed(r.meanDiff)}</b></td><td>${num(r.low, 1)} to ${num(r.high, 1)}</td><td>${p(r)}${how(r)}</td></tr>`)
     .join('');
-  const n = Math.min(...f.paired.map((r) => r.cases));
-  const floor = n >= 1 && n <= 50 ? ` With ${n} test cases no difference can reach a two-sided p below ${num(2 / 2 ** n, n > 9 ? 4 : 3)}.` : '';
+  const single = f.paired.filter((r) => r.test.method !== 't');
+  const n = Math.min(...single.map((r) => r.cases));
+  const floor = single.length && n >= 1 && n <= 50 ? ` With ${n} test cases no difference can reach a two-sided p below ${num(2 / 2 ** n, n > 9 ? 4 : 3)}.` : '';
+  const replicated = f.paired.length > single.length
+    ? ` Where either row was trained with several seeds, each side's runs are averaged per case first, and the interval and p come from a t test whose variance adds the spread between each side's runs (the variance of their own means) to that over the cases, at Welch–Satterthwaite degrees of freedom: the difference must stand out from training again, not only from the test cases. A side with one run adds no spread of its own (unknown), so such an interval is too narrow by that much.`
+    : '';
   return `<h4>Against the reference ${esc(f.reference.label)}, case by case <span class="tag measured">measured</span></h4>
-<p class="meta">Per test case, the mean DSC over the organs both runs scored; Δ = row − reference in percentage points, mean over cases with a 95% bootstrap interval (cases resampled 10,000 times), and the Wilcoxon signed-rank test of the per-case differences (two-sided).${floor}</p>
-<table class="paired"><thead><tr><th>Row</th><th>Cases</th><th>Δ mean DSC (pp)</th><th>95% interval</th><th>Wilcoxon p</th></tr></thead><tbody>${body}</tbody></table>`;
+<p class="meta">Per test case, the mean DSC over the organs both runs scored; Δ = row − reference in percentage points, mean over cases with a 95% bootstrap interval (cases resampled 10,000 times), and the Wilcoxon signed-rank test of the per-case differences (two-sided).${floor}${replicated}</p>
+<table class="paired"><thead><tr><th>Row</th><th>Cases</th><th>Δ mean DSC (pp)</th><th>95% interval</th><th>${replicated ? 'p' : 'Wilcoxon p'}</th></tr></thead><tbody>${body}</tbody></table>`;
 }
 
 function figureSection(f: FigureModel, charts: ChartSpec[]): string {
@@ -119,11 +128,17 @@ function figureSection(f: FigureModel, charts: ChartSpec[]): string {
   } else published = `<p class="note">${esc(f.publishedNote)}</p>`;
   const cmp = comparisonTable(f);
   const pairClass = f.published.length ? 'pair even' : f.rows.length > 4 ? 'pair wide' : 'pair';
-  const meanCell = (k: string) => num(f.rows.find((r) => r.key === k)?.meanDsc ?? NaN, 1);
+  const meanCell = (k: string) => {
+    const r = f.rows.find((x) => x.key === k);
+    return `${num(r?.meanDsc ?? NaN, 1)}${r && r.runIds.length > 1 ? ` <small>± ${num(r.seedSd, 1)} between seeds</small>` : ''}`;
+  };
+  const seeds = f.rows.some((r) => r.runIds.length > 1)
+    ? ' Rows marked with seeds were trained that many times with different seeds (<code>grid --replicates</code>): per case, each metric is the mean over their runs, so the ± over test cases is not widened by training noise; ± between seeds is the SD of the runs’ own mean DSC.'
+    : '';
   const counts = new Set(f.rows.map((r) => r.cases));
   const cases = counts.size === 1 ? `${[...counts][0]} for every run` : f.rows.map((r) => `${esc(r.label)}: ${r.cases}`).join('; ');
   return `<section id="${id}"><h2>${esc(heading)}</h2>
-<p class="meta">${esc(f.description)}</p><p class="meta">${prof} Bars: mean over test cases, whiskers ± 1 SD; n = test cases with the organ annotated (hover a bar). Mean = mean of the nine organ means, as in the paper (shown only when all nine organs have results).${cases ? ` Test cases per run: ${cases}.` : ''}</p>
+<p class="meta">${esc(f.description)}</p><p class="meta">${prof} Bars: mean over test cases, whiskers ± 1 SD; n = test cases with the organ annotated (hover a bar). Mean = mean of the nine organ means, as in the paper (shown only when all nine organs have results).${cases ? ` Test cases per run: ${cases}.` : ''}${seeds}</p>
 ${missing}
 <div class="${pairClass}"><div class="panel measured"><h3>Measured <span class="tag measured">this project</span></h3>${measured}</div>
 <div class="panel published"><h3>Published <span class="tag published">Zhu et al. 2019</span></h3>${published}</div></div>

@@ -7,6 +7,7 @@ import { collectReportData, type GridData } from './collect';
 import { readExperimentDefs } from './experiments';
 import { buildReportModel, thin } from './model';
 import { figureModel, measuredDscSeries, publishedDscSeries } from './shape';
+import { renderReportHtml } from './render';
 import { defaultDsc, seedFakeGrid } from './testing';
 
 const EXPERIMENTS = join(__dirname, '../../../experiments');
@@ -179,6 +180,56 @@ describe('paired comparison with the reference row', () => {
     expect(expLog.high).toBeCloseTo(-2, 9);
     expect(expLog.test).toEqual({ n: 3, statistic: 0, p: 0.25, method: 'exact' });
     expect(f.pairedNote).toBe('');
+  });
+
+  it('groups seed replicates (ROW#N) under their row: values averaged per case, spread between seeds apart, paired over cases and seeds', async () => {
+    const store = openSqliteStore(join(dir, 'replicates.sqlite'));
+    // Figure 3's reference pool1 trained three times (+0, +2, +4 points), pool2 twice (-1, -3), its third failed
+    const shifted = (points: number) => (c: number, o: number) => defaultDsc(c, o) + points / 100;
+    await seedFakeGrid(store, 'fig3-pooling@full', [
+      { key: 'pool1', run: 'FINISHED' },
+      { key: 'pool2', run: 'FINISHED', dsc: shifted(-1) },
+      { key: 'pool1#2', run: 'FINISHED', dsc: shifted(2) },
+      { key: 'pool2#2', run: 'FINISHED', dsc: shifted(-3) },
+      { key: 'pool1#3', run: 'FINISHED', dsc: shifted(4) },
+      { key: 'pool2#3', run: 'FAILED', error: 'loss is NaN at step 3' },
+    ]);
+    await store.close();
+    const ro = openSqliteStore(join(dir, 'replicates.sqlite'), { readonly: true });
+    const data = await collectReportData(ro, readExperimentDefs(EXPERIMENTS));
+    await ro.close();
+    const grid = data.find((g) => g.def.figure === 'fig3')!;
+    const f = figureModel(grid);
+    expect(f.rows.map((r) => [r.key, r.runIds.length])).toEqual([['pool1', 3], ['pool2', 2]]);
+    const [pool1, pool2] = f.rows;
+    const single = figureModel({ ...grid, cells: grid.cells.filter((c) => c.key === 'pool1') }).rows[0];
+    // per case the mean of the three runs: the single run's statistics 2 points up, the spread over cases unchanged
+    expect(pool1.organs.BrainStem.dsc.mean).toBeCloseTo(single.organs.BrainStem.dsc.mean + 2, 9);
+    expect(pool1.organs.BrainStem.dsc.sd).toBeCloseTo(single.organs.BrainStem.dsc.sd, 9);
+    expect(pool1.organs.BrainStem.dsc.n).toBe(4);
+    expect(pool1.meanDsc).toBeCloseTo(single.meanDsc + 2, 9);
+    // the runs' own means are 0, 2 and 4 points up: SD 2; pool2's -1 and -3: SD sqrt(2)
+    expect(pool1.seedSd).toBeCloseTo(2, 9);
+    expect(pool2.seedSd).toBeCloseTo(Math.SQRT2, 9);
+    expect(single.seedSd).toBeNaN();
+    expect(f.missing[0]).toEqual({ row: 'pool2#3', label: '2 down-sampling layers (seed replicate 3)', reason: expect.stringMatching(/^run \S+ is FAILED: loss is NaN at step 3$/) });
+    expect(f.missing.slice(1).map((m) => m.row)).toEqual(['pool3', 'pool4']);
+    // pool2 - pool1 = -4 points on every case; between seeds: runs' means SD 2 over 3 runs and sqrt(2) over 2
+    const [paired] = f.paired;
+    expect(paired).toMatchObject({ key: 'pool2', runs: 2, referenceRuns: 3, cases: 4, test: { method: 't', n: 4 } });
+    expect(paired.meanDiff).toBeCloseTo(-4, 9);
+    const se = Math.sqrt(4 / 3 + 2 / 2);
+    expect(paired.high - paired.meanDiff).toBeGreaterThan(1.96 * se);
+    expect(paired.low).toBeCloseTo(2 * paired.meanDiff - paired.high, 9);
+    // the replicate runs are listed with their own labels
+    const model = buildReportModel({ grids: [grid], dbPath: 'x', generatedAt: 'now', overlays: null, overlayNote: '', dataset: null, datasetNote: '' });
+    expect(model.runs.map((r) => r.label)).toContain('fig3-pooling@full / 1 down-sampling layer, seed replicate 3');
+    expect(measuredDscSeries(f).datasets.map((d) => d.label)).toEqual(['1 down-sampling layer (3 seeds)', '2 down-sampling layers (2 seeds)']);
+    // the page says so: seeds beside the rows, the spread between seeds beside the means, the t test
+    const { html } = renderReportHtml(model, '');
+    expect(html).toContain('1 down-sampling layer <small>(3 seeds)</small>');
+    expect(html).toMatch(/<small>± 2\.0 between seeds<\/small>/);
+    expect(html).toContain(`<small>(t, ${paired.test.method === 't' ? paired.test.df.toFixed(1) : ''} df)</small>`);
   });
 
   it('says why there is no comparison when the reference has no results', () => {

@@ -3,12 +3,12 @@
  * spread over test cases with n; the missing cells named with a reason; the paper's published numbers
  * kept apart. DSC and surface Dice are shown in % (results store fractions), distances in mm.
  */
-import type { CaseResult } from '@anatomynet/tracking';
+import { parseReplicateKey, type CaseResult, type GridCell } from '@anatomynet/tracking';
 import type { GridData, RunData } from './collect';
 import { REPORT_ORGANS } from './organs';
 import { FIG3_PUBLISHED_MEANS, FIG5_PUBLISHED_MEANS, FIG6_PUBLISHED, TABLE1_PUBLISHED, type PublishedSeries } from './published';
 import { summarize, type Summary } from './stats';
-import { bootstrapMeanInterval, wilcoxonSignedRank, type SignedRankTest } from './paired';
+import { bootstrapMeanInterval, pairedDifferences, replicatedPairedDifference, wilcoxonSignedRank, type SignedRankTest } from './paired';
 
 export interface OrganStats {
   /** DSC in %. */
@@ -22,11 +22,18 @@ export interface OrganStats {
 export interface MeasuredRow {
   key: string;
   label: string;
-  runId: string;
+  /**
+   * The finished runs measured: the row's own, and its seed replicates (`grid --replicates`). With
+   * several, each case's value of a metric is the mean over the runs that have it, so the spread over
+   * cases is not inflated by the spread between seeds, which `seedSd` gives apart.
+   */
+  runIds: string[];
   /** Statistics per organ, by PDDCA key; organs without any test result are absent. */
   organs: Record<string, OrganStats>;
   /** Mean over the nine organs of the per-organ mean DSC (%), as the paper's "mean"; NaN unless all nine have results. */
   meanDsc: number;
+  /** SD between the runs of their own `meanDsc` (%): how much training again with another seed moves it; NaN below two runs. */
+  seedSd: number;
   /** Distinct test cases with results. */
   cases: number;
 }
@@ -75,16 +82,33 @@ export interface FigureModel {
 export interface PairedRow {
   key: string;
   label: string;
-  /** Test cases both runs scored. */
+  /** The row's runs (its seed replicates) and the reference's. */
+  runs: number;
+  referenceRuns: number;
+  /** Test cases every run of both rows scored. */
   cases: number;
-  /** Mean over those cases of the row's minus the reference's per-case mean DSC, in percentage points. */
+  /** Mean over those cases of the row's minus the reference's per-case mean DSC (each side averaged over its runs), in percentage points. */
   meanDiff: number;
-  /** 95% percentile bootstrap interval of `meanDiff` (cases resampled); NaN below two cases. */
+  /**
+   * 95% interval of `meanDiff`: with one run a side, the percentile bootstrap over cases; with seed
+   * replicates, the t interval over cases and runs (paired.ts `replicatedPairedDifference`). NaN below two cases.
+   */
   low: number;
   high: number;
-  /** Wilcoxon signed-rank test of the per-case differences, two-sided. */
-  test: SignedRankTest;
+  /** One run a side: the Wilcoxon signed-rank test of the per-case differences; seed replicates: the t test of the interval. Two-sided. */
+  test: PairedTest;
 }
+
+/** The t test over cases and seed replicates, `statistic` = t at `df` degrees of freedom; `n` = cases. */
+export interface ReplicatedTTest {
+  method: 't';
+  n: number;
+  statistic: number;
+  p: number;
+  df: number;
+}
+
+export type PairedTest = SignedRankTest | ReplicatedTTest;
 
 /** Grid row key -> label of its published counterpart. */
 const COUNTERPARTS: Record<string, Record<string, string>> = {
@@ -127,31 +151,50 @@ function publishedOnly(figure: string, rowLabel: (k: string) => string): Pick<Fi
   }
 }
 
-/** Statistics of one run's test results, or the reason it has none. */
-export function measuredRow(key: string, label: string, data: RunData): { row?: MeasuredRow; missing: MissingCell[] } {
-  const byOrgan = new Map<string, CaseResult[]>();
-  for (const r of data.results) byOrgan.set(r.organ, [...(byOrgan.get(r.organ) ?? []), r]);
-  const missing: MissingCell[] = [];
-  if (!data.results.length) return { missing: [{ row: key, label, reason: `run ${data.run.id} has no test results` }] };
+/** The mean of a metric's values from several runs: NaN values (undefined) left out, NaN when all are. */
+function meanOverRuns(values: readonly number[]): number {
+  const known = values.filter((v) => !Number.isNaN(v));
+  return known.length ? known.reduce((a, b) => a + b, 0) / known.length : NaN;
+}
+
+/**
+ * Statistics of a row's test results, or the reason it has none: one run, or its seed replicates, whose
+ * values are averaged per case and organ before the statistics over cases.
+ */
+export function measuredRow(key: string, label: string, runs: RunData | readonly RunData[]): { row?: MeasuredRow; missing: MissingCell[] } {
+  const all = Array.isArray(runs) ? (runs as readonly RunData[]) : [runs as RunData];
+  const withResults = all.filter((d) => d.results.length);
+  if (!withResults.length) return { missing: all.map((d) => ({ row: key, label, reason: `run ${d.run.id} has no test results` })) };
+  const missing: MissingCell[] = all.filter((d) => !d.results.length).map((d) => ({ row: key, label, reason: `run ${d.run.id} has no test results` }));
+  // organ -> case -> that case's results, one per run
+  const byOrgan = new Map<string, Map<string, CaseResult[]>>();
+  for (const d of withResults) {
+    for (const r of d.results) {
+      const cases = byOrgan.get(r.organ) ?? byOrgan.set(r.organ, new Map()).get(r.organ)!;
+      cases.set(r.caseId, [...(cases.get(r.caseId) ?? []), r]);
+    }
+  }
   const organs: Record<string, OrganStats> = {};
   for (const o of REPORT_ORGANS) {
-    const rs = byOrgan.get(o.key) ?? [];
-    const dsc = summarize(rs.map((r) => r.dsc * 100));
+    const perCase = [...(byOrgan.get(o.key)?.values() ?? [])];
+    const over = (metric: (r: CaseResult) => number) => perCase.map((rs) => meanOverRuns(rs.map(metric)));
+    const dsc = summarize(over((r) => r.dsc * 100));
     if (!dsc.n) {
-      missing.push({ row: key, label, organ: o.key, reason: rs.length ? `${rs.length} test results, none with a finite DSC` : 'no test case with this organ annotated' });
+      missing.push({ row: key, label, organ: o.key, reason: perCase.length ? `${perCase.length} test cases with results, none with a finite DSC` : 'no test case with this organ annotated' });
       continue;
     }
     organs[o.key] = {
       dsc,
-      hd95Mm: summarize(rs.map((r) => r.hd95Mm)),
-      surfaceDice: summarize(rs.map((r) => r.surfaceDice * 100)),
-      meanSurfaceDistanceMm: summarize(rs.map((r) => r.meanSurfaceDistanceMm ?? NaN)),
+      hd95Mm: summarize(over((r) => r.hd95Mm)),
+      surfaceDice: summarize(over((r) => r.surfaceDice * 100)),
+      meanSurfaceDistanceMm: summarize(over((r) => r.meanSurfaceDistanceMm ?? NaN)),
     };
   }
   const present = REPORT_ORGANS.filter((o) => organs[o.key]);
   const meanDsc = present.length === REPORT_ORGANS.length ? present.reduce((s, o) => s + organs[o.key].dsc.mean, 0) / present.length : NaN;
-  const cases = new Set(data.results.map((r) => r.caseId)).size;
-  return { row: { key, label, runId: data.run.id, organs, meanDsc, cases }, missing };
+  const cases = new Set(withResults.flatMap((d) => d.results.map((r) => r.caseId))).size;
+  const seedSd = withResults.length > 1 ? summarize(withResults.map((d) => measuredRow(key, label, d).row?.meanDsc ?? NaN)).sd : NaN;
+  return { row: { key, label, runIds: withResults.map((d) => d.run.id), organs, meanDsc, seedSd, cases }, missing };
 }
 
 /** The figure model of one grid: rows in definition order, each missing cell named with its reason. */
@@ -167,19 +210,32 @@ export function figureModel(g: GridData): FigureModel {
   if (!g.grid) {
     return { ...base, rows, reference: null, paired: [], pairedNote: '', missing: g.def.rows.map((r) => ({ row: r.key, label: r.label, reason: `grid ${g.def.name} is not in the database under any profile` })) };
   }
-  const keys = [...g.def.rows.map((r) => r.key), ...g.cells.map((c) => c.key).filter((k) => !g.def.rows.some((r) => r.key === k)).sort()];
+  // a row's cells: its own and its seed replicates (ROW#2 ...), grouped back under the row
+  const cellsOf = new Map<string, GridCell[]>();
+  for (const c of [...g.cells].sort((a, b) => parseReplicateKey(a.key).replicate - parseReplicateKey(b.key).replicate)) {
+    const { row } = parseReplicateKey(c.key);
+    cellsOf.set(row, [...(cellsOf.get(row) ?? []), c]);
+  }
+  const keys = [...g.def.rows.map((r) => r.key), ...[...cellsOf.keys()].filter((k) => !g.def.rows.some((r) => r.key === k)).sort()];
   for (const key of keys) {
     const label = labelOf(key);
-    const cell = g.cells.find((c) => c.key === key);
-    if (!cell) { missing.push({ row: key, label, reason: `no cell "${key}" in grid ${g.grid}` }); continue; }
-    const data = cell.runId ? g.runs.get(cell.runId) : undefined;
-    if (!data) { missing.push({ row: key, label, reason: `cell ${cell.status}${cell.error ? ` (${cell.error.split('\n')[0].slice(0, 160)})` : ''}, no run attached` }); continue; }
-    if (data.run.status !== 'FINISHED') {
-      const why = data.run.errorText ? `: ${data.run.errorText.split('\n')[0].slice(0, 160)}` : '';
-      missing.push({ row: key, label, reason: `run ${data.run.id} is ${data.run.status}${why}` });
-      continue;
+    const cells = cellsOf.get(key);
+    if (!cells) { missing.push({ row: key, label, reason: `no cell "${key}" in grid ${g.grid}` }); continue; }
+    const finished: RunData[] = [];
+    for (const cell of cells) {
+      // a replicate's entry names its cell; the row's own keeps the row key
+      const at = { row: cell.key, label: cell.key === key ? label : `${label} (seed replicate ${parseReplicateKey(cell.key).replicate})` };
+      const data = cell.runId ? g.runs.get(cell.runId) : undefined;
+      if (!data) { missing.push({ ...at, reason: `cell ${cell.status}${cell.error ? ` (${cell.error.split('\n')[0].slice(0, 160)})` : ''}, no run attached` }); continue; }
+      if (data.run.status !== 'FINISHED') {
+        const why = data.run.errorText ? `: ${data.run.errorText.split('\n')[0].slice(0, 160)}` : '';
+        missing.push({ ...at, reason: `run ${data.run.id} is ${data.run.status}${why}` });
+        continue;
+      }
+      finished.push(data);
     }
-    const m = measuredRow(key, label, data);
+    if (!finished.length) continue;
+    const m = measuredRow(key, label, finished);
     if (m.row) rows.push(m.row);
     missing.push(...m.missing);
   }
@@ -207,22 +263,33 @@ function pairedWithReference(g: GridData, rows: readonly MeasuredRow[], labelOf:
   const ref = rows.find((r) => r.key === refKey);
   if (!ref) return { reference: null, paired: [], pairedNote: refKey ? `The reference row ${labelOf(refKey)} has no test results, so no row is compared with it.` : '' };
   if (rows.length < 2) return { reference: { key: ref.key, label: ref.label }, paired: [], pairedNote: 'No other row has test results to compare with the reference.' };
-  const refScores = dscByCase(g.runs.get(ref.runId)!.results);
+  const scoresOf = (r: MeasuredRow) => r.runIds.map((id) => dscByCase(g.runs.get(id)!.results));
+  const refScores = scoresOf(ref);
   const paired = rows
     .filter((r) => r.key !== ref.key)
     .map((r): PairedRow => {
-      const scores = dscByCase(g.runs.get(r.runId)!.results);
-      const diffs: number[] = [];
-      for (const [caseId, organs] of [...scores].sort(([a], [b]) => a.localeCompare(b))) {
-        const refOrgans = refScores.get(caseId);
-        const both = [...organs.keys()].filter((o) => refOrgans?.has(o));
+      const scores = scoresOf(r);
+      const rowRuns: number[][] = scores.map(() => []);
+      const refRuns: number[][] = refScores.map(() => []);
+      for (const caseId of [...scores[0].keys()].sort()) {
+        // the organs every run of both rows scored on this case
+        const runs = [...scores, ...refScores].map((s) => s.get(caseId));
+        if (runs.some((m) => !m)) continue;
+        const both = [...runs[0]!.keys()].filter((o) => runs.every((m) => m!.has(o)));
         if (!both.length) continue;
-        const mean = (m: Map<string, number>) => both.reduce((s, o) => s + m.get(o)!, 0) / both.length;
-        // to 1e-9 points: float noise in the means must not split ties or turn a zero into a sign
-        diffs.push(Math.round(1e11 * (mean(organs) - mean(refOrgans!))) / 1e9);
+        // in percentage points
+        const mean = (m: Map<string, number>) => (100 * both.reduce((s, o) => s + m.get(o)!, 0)) / both.length;
+        scores.forEach((m, i) => rowRuns[i].push(mean(m.get(caseId)!)));
+        refScores.forEach((m, j) => refRuns[j].push(mean(m.get(caseId)!)));
       }
-      const ci = bootstrapMeanInterval(diffs, { seed: 1 });
-      return { key: r.key, label: r.label, cases: diffs.length, meanDiff: ci.mean, low: ci.low, high: ci.high, test: wilcoxonSignedRank(diffs) };
+      const at = { key: r.key, label: r.label, runs: r.runIds.length, referenceRuns: ref.runIds.length };
+      if (rowRuns.length === 1 && refRuns.length === 1) {
+        const diffs = pairedDifferences(rowRuns, refRuns);
+        const ci = bootstrapMeanInterval(diffs, { seed: 1 });
+        return { ...at, cases: diffs.length, meanDiff: ci.mean, low: ci.low, high: ci.high, test: wilcoxonSignedRank(diffs) };
+      }
+      const rep = replicatedPairedDifference(rowRuns, refRuns);
+      return { ...at, cases: rep.differences.length, meanDiff: rep.mean, low: rep.low, high: rep.high, test: { method: 't', n: rep.differences.length, statistic: rep.t, p: rep.p, df: rep.df } };
     });
   return { reference: { key: ref.key, label: ref.label }, paired, pairedNote: '' };
 }
@@ -247,7 +314,7 @@ export function measuredDscSeries(f: FigureModel): ChartSeries {
   const datasets = f.rows.map((r) => {
     const st = REPORT_ORGANS.map((o) => r.organs[o.key]?.dsc);
     return {
-      label: r.label,
+      label: r.runIds.length > 1 ? `${r.label} (${r.runIds.length} seeds)` : r.label,
       data: [...st.map((s) => (s ? s.mean : null)), Number.isFinite(r.meanDsc) ? r.meanDsc : null],
       sd: [...st.map((s) => (s && Number.isFinite(s.sd) ? s.sd : null)), null],
       n: [...st.map((s) => s?.n ?? 0), REPORT_ORGANS.filter((o) => r.organs[o.key]).length],

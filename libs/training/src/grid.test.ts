@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { selectBackend } from '@anatomynet/compute';
-import { openSqliteStore, type TrackingStore } from '@anatomynet/tracking';
+import { openSqliteStore, parseReplicateKey, replicateKey, type TrackingStore } from '@anatomynet/tracking';
 import { changedCells, GridChangedError, GridFileError, parseGridSelection, previewGridPass, planGrid, readGridFile, runGrid, selectRows, type CellOutcome, type GridCellPlan } from './grid';
 import { trainRun } from './trainer';
 import { manifestDigestOf } from './dataset';
@@ -65,6 +65,30 @@ describe('planGrid / readGridFile', () => {
     expect(selectRows(cells, undefined, file)).toBe(cells);
     expect(selectRows(cells, ['dice', 'seed3'], file).map((c) => c.key)).toEqual(['seed3', 'dice']);
     expect(() => selectRows(cells, ['seed3', 'seed9'], file)).toThrow(/select\.json: no row "seed9" \(rows: seed3, seed4, dice\)/);
+  });
+
+  test('replicates: each row again with derived seeds, first replicates first; rows select their replicates', () => {
+    const file = writeTinyGrid(join(root, 'replicates.json'), 'replicates');
+    const one = planGrid(readGridFile(file), 'smoke', file);
+    const cells = planGrid(readGridFile(file), 'smoke', file, { replicates: 3 });
+    expect(cells.map((c) => [c.key, c.row, c.replicate])).toEqual([
+      ['seed3', 'seed3', 1], ['seed4', 'seed4', 1], ['dice', 'dice', 1],
+      ['seed3#2', 'seed3', 2], ['seed4#2', 'seed4', 2], ['dice#2', 'dice', 2],
+      ['seed3#3', 'seed3', 3], ['seed4#3', 'seed4', 3], ['dice#3', 'dice', 3],
+    ]);
+    // the first replicate is the row as planned without replicates (same cell, same digest: no retraining)
+    expect(cells.slice(0, 3)).toEqual(one.map((c) => expect.objectContaining({ key: c.key, digest: c.digest })));
+    // the others differ from it in the seed only, and every seed differs (rows seed3 and seed4 included)
+    const seed3 = cells.filter((c) => c.row === 'seed3');
+    expect(seed3.map((c) => ({ ...c.config, seed: 0 }))).toEqual(seed3.map(() => ({ ...seed3[0].config, seed: 0 })));
+    expect(new Set(cells.map((c) => c.config.seed)).size).toBe(cells.filter((c) => c.row !== 'dice').length);
+    expect(new Set(cells.map((c) => c.digest)).size).toBe(9);
+    expect(selectRows(cells, ['dice'], file).map((c) => c.key)).toEqual(['dice', 'dice#2', 'dice#3']);
+    expect(parseReplicateKey('dice#3')).toEqual({ row: 'dice', replicate: 3 });
+    expect(parseReplicateKey('dice')).toEqual({ row: 'dice', replicate: 1 });
+    expect(parseReplicateKey('dice#0')).toEqual({ row: 'dice#0', replicate: 1 });
+    expect(replicateKey('dice', 1)).toBe('dice');
+    for (const bad of [0, 1.5, 21]) expect(() => planGrid(readGridFile(file), 'smoke', file, { replicates: bad })).toThrow(`${file}: replicates ${bad}: give a whole number from 1 to 20`);
   });
 
   test('a bad row is refused naming the file, the row, the profile and the field', () => {

@@ -7,7 +7,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import type { Run, RunStatus, TrackingStore } from '@anatomynet/tracking';
+import { replicateKey, type Run, type RunStatus, type TrackingStore } from '@anatomynet/tracking';
+import { deriveSeed } from '@anatomynet/random';
 import { configChanges, mergeConfig, resolveRunConfig, runConfigDigest, RunConfigError, type RunConfig } from './run-config';
 
 export interface GridRow {
@@ -33,11 +34,26 @@ export interface GridFile {
 export interface GridCellPlan {
   /** Grid name in the store: `<name>@<profile>`. */
   grid: string;
+  /** The row's key, or `<row>#<replicate>` for a replicate with another seed (libs/tracking cell-keys.ts). */
   key: string;
+  /** The grid row this cell trains. */
+  row: string;
+  /** 1 for the row's own seed, 2... for the replicates `--replicates` adds. */
+  replicate: number;
   label: string;
   config: RunConfig;
   digest: string;
 }
+
+/** The most seed replicates of a row a grid pass plans. */
+export const MAX_REPLICATES = 20;
+
+/**
+ * The seed of a row's replicate: the row's own for the first, then streams derived from it, so each
+ * replicate measures the same configuration trained again (initial weights, case order, crops and
+ * augmentation drawn anew; the data split is the dataset's and does not change).
+ */
+export const replicateSeed = (seed: number, replicate: number) => (replicate === 1 ? seed : deriveSeed(seed, 0x5eed, replicate));
 
 /** The grid file is malformed; names the file and the field. */
 export class GridFileError extends Error {
@@ -70,20 +86,33 @@ export function readGridFile(file: string): GridFile {
   return g;
 }
 
-/** Resolves every cell of a profile, validating each config before any training starts. */
-export function planGrid(g: GridFile, profile: string, file = `${g.name}.json`): GridCellPlan[] {
+/**
+ * Resolves every cell of a profile, validating each config before any training starts. With
+ * `replicates` > 1, each row also has replicates 2..N: the same config with other seeds, so the report
+ * can tell a configuration's effect from the spread of training it again.
+ */
+export function planGrid(g: GridFile, profile: string, file = `${g.name}.json`, opts: { replicates?: number } = {}): GridCellPlan[] {
   const p = g.profiles[profile];
   if (!p) throw new GridFileError(file, `no profile "${profile}" (profiles: ${Object.keys(g.profiles).join(', ')})`);
-  return g.rows.map((r) => {
-    let config: RunConfig;
+  const replicates = opts.replicates ?? 1;
+  if (!Number.isInteger(replicates) || replicates < 1 || replicates > MAX_REPLICATES) {
+    throw new GridFileError(file, `replicates ${replicates}: give a whole number from 1 to ${MAX_REPLICATES}`);
+  }
+  const configs = g.rows.map((r) => {
     try {
-      config = resolveRunConfig(mergeConfig({}, g.base, p, r.override));
+      return resolveRunConfig(mergeConfig({}, g.base, p, r.override));
     } catch (e) {
       if (e instanceof RunConfigError) throw new GridFileError(file, `row "${r.key}", profile "${profile}": ${e.message}`);
       throw e;
     }
-    return { grid: `${g.name}@${profile}`, key: r.key, label: r.label, config, digest: runConfigDigest(config) };
   });
+  // every row's first replicate before any row's second: each row has a result as early as it can
+  return Array.from({ length: replicates }, (_, i) => i + 1).flatMap((replicate) =>
+    g.rows.map((r, i) => {
+      const config = replicate === 1 ? configs[i] : { ...configs[i], seed: replicateSeed(configs[i].seed, replicate) };
+      return { grid: `${g.name}@${profile}`, key: replicateKey(r.key, replicate), row: r.key, replicate, label: r.label, config, digest: runConfigDigest(config) };
+    }),
+  );
 }
 
 /**
@@ -98,12 +127,12 @@ export function parseGridSelection(arg: string): { file: string; rows?: string[]
   return { file: m[1]!, rows };
 }
 
-/** The cells of the given rows (every cell without a selection); a key the grid lacks is an error listing its keys. */
+/** The cells of the given rows, replicates included (every cell without a selection); a key the grid lacks is an error listing its rows. */
 export function selectRows(cells: GridCellPlan[], rows: string[] | undefined, file: string): GridCellPlan[] {
   if (!rows) return cells;
-  const unknown = rows.filter((k) => !cells.some((c) => c.key === k));
-  if (unknown.length) throw new GridFileError(file, `no row ${unknown.map((k) => `"${k}"`).join(', ')} (rows: ${cells.map((c) => c.key).join(', ')})`);
-  return cells.filter((c) => rows.includes(c.key));
+  const unknown = rows.filter((k) => !cells.some((c) => c.row === k));
+  if (unknown.length) throw new GridFileError(file, `no row ${unknown.map((k) => `"${k}"`).join(', ')} (rows: ${[...new Set(cells.map((c) => c.row))].join(', ')})`);
+  return cells.filter((c) => rows.includes(c.row));
 }
 
 /** A grid file's cell whose config is not the one recorded under its key (the grid changed since it ran). */

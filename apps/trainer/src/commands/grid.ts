@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
 import type { CommandModule } from 'yargs';
-import { changedCells, GridChangedError, parseGridSelection, planGrid, previewGridPass, slowOnCpuReason, type CellPlanPreview, readGridFile, runGrid, selectRows, trainRun, type GridCellPlan } from '@anatomynet/training';
+import { changedCells, GridChangedError, MAX_REPLICATES, parseGridSelection, planGrid, previewGridPass, slowOnCpuReason, type CellPlanPreview, readGridFile, runGrid, selectRows, trainRun, type GridCellPlan } from '@anatomynet/training';
 import type { TrackingStore } from '@anatomynet/tracking';
 import { checkDataset, gitCommit, makeOutputFolder, killRunOnSignal, openStore, runsDirOf, startBackend, trainProgress, withBackendOption, withStoreOptions, type GpuArgs, type StoreArgs } from '../common';
 import { checkRecompute, recomputeOption, type Recompute } from '@anatomynet/model';
@@ -16,6 +16,7 @@ interface GridArgs extends GpuArgs, StoreArgs {
   retryFailed: boolean;
   reuse: boolean;
   dryRun: boolean;
+  replicates: number;
   backend?: string;
   threads?: number;
   recompute?: boolean;
@@ -83,6 +84,11 @@ export const gridCommand: CommandModule<object, GridArgs> = {
           .option('workers', { type: 'number', default: 1, describe: 'worker processes on this machine, sharing the cells (and the cores)' })
           .option('worker', { type: 'string', describe: 'worker name recorded with each claimed cell (default host:pid)' })
           .option('retry-failed', { type: 'boolean', default: false, describe: 'claim FAILED cells again (killed cells are always continued)' })
+          .option('replicates', {
+            type: 'number',
+            default: 1,
+            describe: `train each row N times with different seeds (cells ROW, ROW#2 ... ROW#N; at most ${MAX_REPLICATES}): the report then shows the spread between seeds and pairs rows on their seeds' mean`,
+          })
           .option('dry-run', { type: 'boolean', default: false, describe: 'say what a pass would do with each cell (train, resume, reuse, done, held, failed), and run nothing' })
           .option('reuse', {
             type: 'boolean',
@@ -99,7 +105,7 @@ export const gridCommand: CommandModule<object, GridArgs> = {
     // Every cell's config is validated before any training starts.
     const plans = a.files.map((arg) => {
       const { file, rows } = parseGridSelection(arg);
-      return selectRows(planGrid(readGridFile(file), a.profile, file), rows, file);
+      return selectRows(planGrid(readGridFile(file), a.profile, file, { replicates: a.replicates }), rows, file);
     });
     // --keep-segments too: the rows' models (down-sampling layers, blocks) need not share segments
     const recompute = recomputeOption(a.recompute, a.keepSegments);
