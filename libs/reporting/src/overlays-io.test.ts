@@ -43,6 +43,8 @@ beforeAll(async () => {
     // A relative run folder: resolved against the database's folder.
     { key: 'anatomynet', run: 'FINISHED', runDir: join('runs', 'with-preds') },
     { key: 'dice-only', run: 'FINISHED', runDir: join(dir, 'runs', 'nothing-here') },
+    // a seed replicate of the same row: listed, not drawn by default
+    { key: 'anatomynet#2', run: 'FINISHED', runDir: join('runs', 'with-preds') },
   ]);
   await store.close();
   const ro = openSqliteStore(join(dir, 't.sqlite'), { readonly: true });
@@ -86,6 +88,8 @@ describe('overlays from run predictions', () => {
     expect(d.rendered).toBe(false);
     expect(d.images).toEqual([]);
     expect(d.message).toMatch(/no prediction files/);
+    const replicate = runs.find((r) => r.runId.endsWith('anatomynet-2'))!;
+    expect(replicate).toMatchObject({ label: 'fig6-final@smoke / anatomynet, seed replicate 2', rendered: false, predictionsFound: 2, message: 'not selected for rendering (use --overlay-run)' });
   });
 
   it('refuses a run id that is not among the grids\' runs, listing them', () => {

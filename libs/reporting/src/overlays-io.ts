@@ -8,6 +8,7 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { basename, isAbsolute, join, resolve } from 'node:path';
+import { parseReplicateKey } from '@anatomynet/tracking';
 import { cellLabel, type GridData, type RunData } from './collect';
 import type { LoadedManifest } from './dataset';
 import { readNiftiPreview, toRadiologicalView } from './nifti-preview';
@@ -77,11 +78,11 @@ function toDataUri(png: Buffer): string {
 
 /** Renders the selected runs' overlays; every run of the shown grids is listed with its prediction count. */
 export function buildOverlays(grids: readonly GridData[], dataset: { dir: string; loaded: LoadedManifest } | null, opts: OverlayOptions = {}): OverlayRun[] {
-  const entries: { data: RunData; label: string }[] = [];
+  const entries: { data: RunData; label: string; replicate: number }[] = [];
   for (const g of grids)
     for (const c of g.cells) {
       const data = c.runId ? g.runs.get(c.runId) : undefined;
-      if (data && !entries.some((e) => e.data.run.id === data.run.id)) entries.push({ data, label: cellLabel(g, c.key) });
+      if (data && !entries.some((e) => e.data.run.id === data.run.id)) entries.push({ data, label: cellLabel(g, c.key), replicate: parseReplicateKey(c.key).replicate });
     }
   const unknown = opts.runIds?.filter((id) => !entries.some((e) => e.data.run.id === id)) ?? [];
   if (unknown.length) {
@@ -92,7 +93,8 @@ export function buildOverlays(grids: readonly GridData[], dataset: { dir: string
     opts.runIds ??
       (() => {
         const fig6 = grids.find((g) => g.def.figure === 'fig6');
-        const ids = finished.filter((e) => fig6 && [...fig6.runs.keys()].includes(e.data.run.id)).map((e) => e.data.run.id);
+        // the rows' own runs: a seed replicate looks like its row and would only add images
+        const ids = finished.filter((e) => e.replicate === 1 && fig6 && [...fig6.runs.keys()].includes(e.data.run.id)).map((e) => e.data.run.id);
         return ids.length ? ids : finished.slice(0, 1).map((e) => e.data.run.id);
       })(),
   );
