@@ -14,6 +14,7 @@ test('options that would fail a later step are refused before the first, and not
     [['--workers', '0'], '--workers 0: give a whole number of processes, 1 or more'],
     [['--cases', '2.5'], '--cases 2.5: give a whole number of cases, 1 or more'],
     [['--seed', 'abc'], '--seed abc: give a whole number'],
+    [['--replicates', '0'], '--replicates 0: give a whole number from 1 to 20'],
     [['--grids', 'fig3-poolng'], '--grids: no experiments/fig3-poolng.json (grids: fig3-pooling,'],
     [['--profile', 'quick'], 'Choices: "smoke", "full"'],
   ] as const) {

@@ -14,3 +14,10 @@ test('the demo runs synth, curate, validate, the smoke grids of Figures 3 and 5,
   expect(s.at(-2)!.args).toEqual(['--db', '/o/tracking.db', '--dataset', '/o/dataset', '--out', '/o/report']);
   expect(s.at(-1)!.args).toEqual(['status', '--db', '/o/tracking.db']);
 });
+
+test('with replicates, two of Figure 3\'s rows are trained again with other seeds before the report', () => {
+  const s = demoSteps({ out: '/o', cases: 12, seed: 1, profile: 'smoke', grids: ['fig3-pooling'], workers: 2, replicates: 3 });
+  expect(s.map((x) => `${x.app} ${x.args[0]}`)).toEqual(['curator synth', 'curator curate', 'curator validate', 'trainer grid', 'trainer grid', 'report --db', 'trainer status']);
+  expect(s[4].args).toEqual(['grid', 'experiments/fig3-pooling.json:pool1,pool2', '--replicates', '3', '--profile', 'smoke', '--dataset', '/o/dataset', '--db', '/o/tracking.db', '--workers', '2']);
+  expect(demoSteps({ out: '/o', cases: 12, seed: 1, profile: 'smoke', grids: ['fig3-pooling'], workers: 2, replicates: 1 })).toHaveLength(6);
+});

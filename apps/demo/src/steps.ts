@@ -14,8 +14,16 @@ export interface DemoOptions {
   grids: string[];
   /** Grid worker processes sharing the cells (on 2 cores, 2 workers train ~1.5x faster than one). */
   workers: number;
+  /**
+   * Seeds per row for Figure 3's one and two down-sampling layers, trained after the grids (`grid
+   * --replicates`): the report then shows how far training again moves a row. 1: no such step.
+   */
+  replicates?: number;
   backend?: string;
 }
+
+/** The rows the demo trains again with other seeds: the paper's choice and its nearest rival. */
+export const DEMO_REPLICATED_ROWS = 'fig3-pooling:pool1,pool2';
 
 export interface Step {
   title: string;
@@ -47,6 +55,13 @@ export function demoSteps(o: DemoOptions): Step[] {
       app: 'trainer',
       args: ['grid', ...o.grids.map(gridArgument), '--profile', o.profile, '--dataset', ds, '--db', db, '--workers', String(o.workers), ...backend],
     },
+    ...((o.replicates ?? 1) > 1
+      ? [{
+        title: `seed replicates: ${DEMO_REPLICATED_ROWS} with ${o.replicates} seeds each`,
+        app: 'trainer' as const,
+        args: ['grid', gridArgument(DEMO_REPLICATED_ROWS), '--replicates', String(o.replicates), '--profile', o.profile, '--dataset', ds, '--db', db, '--workers', String(o.workers), ...backend],
+      }]
+      : []),
     { title: 'report', app: 'report', args: ['--db', db, '--dataset', ds, '--out', join(o.out, 'report')] },
     { title: 'what each run learned (best validation Dice per organ)', app: 'trainer', args: ['status', '--db', db] },
   ];
