@@ -2,10 +2,10 @@
  * The trainer CLI as a user runs it (a child process from the repository root): --help of every command,
  * a bad run config, a tiny grid then `status`, `train --resume`, and `segment` on NIfTI and DICOM input.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, test } from 'vitest';
 import { readDicomFile, readNifti, writeCtSeries, writeNifti } from '@anatomynet/data';
@@ -19,6 +19,7 @@ const root = mkdtempSync(join(tmpdir(), 'trainer-cli-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 const adapter = await requestDawnAdapter();
 const ORGAN_ORDER = ['BrainStem', 'Chiasm', 'Mandible', 'OpticNerve_L', 'OpticNerve_R', 'Parotid_L', 'Parotid_R', 'Submandibular_L', 'Submandibular_R'];
+const hasDciodvfy = spawnSync('sh', ['-c', 'command -v dciodvfy']).status === 0;
 
 interface Exit {
   code: number | null;
@@ -324,6 +325,16 @@ describe('trainer grid, status, segment', () => {
     expect(summary).toMatchObject({ split: 'test', cases: 1, failed: [] });
     expect(r.stderr).toMatch(/^BrainStem +n= +1 +DSC \d+\.\d ± - +HD95 /m);
 
+    // an ensemble of the run with itself averages identical probabilities: the same measurement
+    const twice = await trainer('evaluate', '--run', runId, '--run', runId, '--db', db, '--dataset', dataset, '--split', 'test', '--out', join(root, 'evaluated-twice'), '--backend', 'cpu');
+    expect(twice.code, twice.stderr).toBe(0);
+    expect(twice.stderr).toContain(`ensemble of 2 models (class probabilities averaged): ${runDir}, ${runDir}`);
+    expect(readFileSync(join(root, 'evaluated-twice', 'metrics.csv'), 'utf8')).toBe(readFileSync(join(out, 'metrics.csv'), 'utf8'));
+    expect(JSON.parse(readFileSync(join(root, 'evaluated-twice', 'summary.json'), 'utf8')).model).toEqual([runDir, runDir]);
+    const noDb = await trainer('evaluate', '--run', runId, '--dataset', dataset, '--out', join(root, 'evaluated-no-db'), '--backend', 'cpu');
+    expect(noDb.code).toBe(1);
+    expect(noDb.stderr).toContain('--run needs --db FILE');
+
     // every case of a copy with one image damaged: that case is named, the others measured, exit 1
     const damaged = join(root, 'evaluate-damaged');
     cpSync(dataset, damaged, { recursive: true });
@@ -466,6 +477,12 @@ describe('trainer grid, status, segment', () => {
     expect(rt.Modality).toBe('RTSTRUCT');
     expect(rt.PatientID).toBe('CLI');
     expect(rt.ReferencedFrameOfReferenceSequence[0].FrameOfReferenceUID).toBe('2.25.8103');
+    // a planning system's checks: every text within its VR (the run folder's path is not written)
+    expect(rt.StructureSetROISequence[0].ROIGenerationDescription).toBe(`anatomynet-ts run ${basename(runDir)}`);
+    if (hasDciodvfy) {
+      const check = spawnSync('dciodvfy', [join(outDicom, 'rtstruct.dcm')], { encoding: 'utf8' });
+      expect(`${check.stdout}${check.stderr}`.split('\n').filter((l) => /^Error/.test(l))).toEqual([]);
+    }
 
     expect(c.code, c.stderr).toBe(0);
     expect(Array.from(readNifti(join(outByRun, 'labels.nii.gz')).data as Uint8Array)).toEqual(Array.from(labels.data as Uint8Array));

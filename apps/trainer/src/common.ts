@@ -67,25 +67,39 @@ export function withBackendOption<T>(y: Argv<T>) {
 
 export const runsDirOf = (a: StoreArgs) => resolve(a.runs ?? join(dirname(resolve(a.db)), 'runs'));
 
-/** `--run ID --db FILE` or `--model RUN_FOLDER`: which trained model a command uses (see {@link modelFolderOf}). */
+/**
+ * `--run ID --db FILE` or `--model RUN_FOLDER`: which trained model a command uses; several (either
+ * option repeated, or both) make an ensemble whose class probabilities are averaged (see {@link modelFoldersOf}).
+ */
 export function withModelOptions<T>(y: Argv<T>) {
   return y
-    .option('run', { type: 'string', describe: 'run id in --db whose best checkpoint to use' })
+    .option('run', { type: 'string', array: true, describe: 'run id in --db whose best checkpoint to use; repeat for an ensemble (e.g. a grid row\'s seed replicates)' })
     .option('db', { type: 'string', describe: 'tracking database (with --run)' })
-    .option('model', { type: 'string', describe: 'a run folder (holding run-config.json and best/), instead of --run' })
-    .check((a) => (a.model || (a.run && a.db) ? true : 'give --model RUN_FOLDER, or --run RUN_ID with --db FILE'));
+    .option('model', { type: 'string', array: true, describe: 'a run folder (holding run-config.json and best/), instead of --run; repeat for an ensemble' })
+    .check((a) => {
+      const runs = (a.run as string[] | undefined) ?? [], models = (a.model as string[] | undefined) ?? [];
+      if (!runs.length && !models.length) return 'give --model RUN_FOLDER, or --run RUN_ID with --db FILE';
+      return runs.length && !a.db ? '--run needs --db FILE (the tracking database holding the run)' : true;
+    });
 }
 
-/** The run folder whose best/ model to use: `--model DIR`, or `--run ID` looked up in `--db`. */
-export async function modelFolderOf(a: { model?: string; run?: string; db?: string }): Promise<string> {
-  if (a.model) return a.model;
+/** The run folders whose best/ models to use: each `--model DIR`, then each `--run ID` looked up in `--db`. */
+export async function modelFoldersOf(a: { model?: string[]; run?: string[]; db?: string }): Promise<string[]> {
+  const folders = [...(a.model ?? [])];
+  if (!a.run?.length) return folders;
   const store = openStore(a.db!);
-  const run = await store.getRun(a.run!);
-  await store.close();
-  if (!run) throw new Error(`${a.db}: no run ${a.run}`);
-  if (!run.runDir) throw new Error(`run ${a.run} has no run folder recorded`);
-  if (run.status !== 'FINISHED') console.error(`warning: run ${run.id} is ${run.status}, not FINISHED: its best checkpoint so far is used`);
-  return run.runDir;
+  try {
+    for (const id of a.run) {
+      const run = await store.getRun(id);
+      if (!run) throw new Error(`${a.db}: no run ${id}`);
+      if (!run.runDir) throw new Error(`run ${id} has no run folder recorded`);
+      if (run.status !== 'FINISHED') console.error(`warning: run ${run.id} is ${run.status}, not FINISHED: its best checkpoint so far is used`);
+      folders.push(run.runDir);
+    }
+  } finally {
+    await store.close();
+  }
+  return folders;
 }
 
 /** Makes the output folder `path` (of `option`) before any work, refusing a file in its place. */

@@ -120,6 +120,11 @@ describe('buildRtStruct', () => {
     expect(() => buildRtStruct({ labelmap: new Uint8Array(5) }, ct, rois)).toThrow(/labelmap has 5 voxels/);
     expect(() => buildRtStruct({ masks: set }, ct, [rois[0], { ...rois[1], number: 1 }])).toThrow(/ROINumber 1 given twice/);
     expect(() => buildRtStruct({ masks: set }, ct, [])).toThrow(/no ROIs/);
+    // texts longer than their VR: what planning systems refuse, refused here first
+    expect(() => buildRtStruct({ masks: set }, ct, rois, { generationDescription: `model ${'x'.repeat(60)}` })).toThrow('buildRtStruct: generationDescription (LO) has 66 characters, more than the 64 DICOM allows');
+    expect(() => buildRtStruct({ masks: set }, ct, rois, { structureSetLabel: 'AnatomyNet contours' })).toThrow(/structureSetLabel \(SH\) has 19 characters, more than the 16/);
+    expect(() => buildRtStruct({ masks: set }, ct, [{ ...rois[0], name: 'n'.repeat(65) }])).toThrow(/ROI name \(LO\) "n+" has 65 characters/);
+    expect(() => buildRtStruct({ masks: set }, ct, rois, { generationDescription: 'x'.repeat(64) })).not.toThrow();
   });
 });
 

@@ -82,13 +82,23 @@ type Item = Record<string, unknown>;
  * @param ct the CT series: geometry, UIDs, one SOPInstanceUID per slice, patient/study fields.
  * @param rois the ROIs to write, in order; an ROI with no voxels is listed without contours.
  * @returns a naturalized dataset (dcmjs), SOPClassUID RT Structure Set Storage, Modality RTSTRUCT.
- * @throws RangeError when sizes disagree, a mask is missing for an ROI, or labels/numbers repeat.
+ * @throws RangeError when sizes disagree, a mask is missing for an ROI, labels/numbers repeat, or a text
+ *   is longer than its DICOM VR allows (SH 16, LO 64 characters).
  */
 export function buildRtStruct(source: RtMaskSource, ct: RtCtReference, rois: readonly RtRoiSpec[], opts: BuildRtStructOptions = {}): Item {
   const f = sliceFrame(ct.volume);
   const voxels = f.nx * f.ny * f.nz;
   if (ct.sopInstanceUIDs.length !== f.nz) throw new RangeError(`buildRtStruct: ${ct.sopInstanceUIDs.length} SOP instance UIDs for ${f.nz} slices`);
   if (rois.length === 0) throw new RangeError('buildRtStruct: no ROIs to write (StructureSetROISequence needs at least one)');
+  // Planning systems refuse a value longer than its VR allows (dciodvfy: "Length invalid for this VR").
+  const texts: [string, string | undefined, number][] = [
+    ['structureSetLabel (SH)', opts.structureSetLabel, 16], ['structureSetName (LO)', opts.structureSetName, 64],
+    ['seriesDescription (LO)', opts.seriesDescription, 64], ['manufacturer (LO)', opts.manufacturer, 64],
+    ['generationDescription (LO)', opts.generationDescription, 64], ...rois.map((r): [string, string, number] => [`ROI name (LO) ${JSON.stringify(r.name)}`, r.name, 64]),
+  ];
+  for (const [what, value, max] of texts) {
+    if (value !== undefined && value.length > max) throw new RangeError(`buildRtStruct: ${what} has ${value.length} characters, more than the ${max} DICOM allows`);
+  }
   const numbersSeen = new Set<number>();
   for (const r of rois) {
     const n = r.number ?? r.label;

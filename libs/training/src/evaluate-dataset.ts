@@ -3,11 +3,10 @@
  * model trained elsewhere), measured as the test split is at the end of a run: each case on its own grid,
  * organs the case annotates only, the run config's tolerance and component filtering.
  */
-import type { AnatomyNetModel } from '@anatomynet/model';
 import { writeNifti } from '@anatomynet/data';
 import { join } from 'node:path';
 import { openDataset, prepareCase, type Dataset } from './dataset';
-import { evaluateCase, nanMean, type OrganResult } from './evaluate';
+import { evaluateCase, nanMean, type OrganResult, type Predictor } from './evaluate';
 import type { RunConfig } from './run-config';
 
 export type DatasetSplit = 'all' | 'train' | 'validation' | 'test';
@@ -40,7 +39,7 @@ export function splitCases(ds: Dataset, split: DatasetSplit): string[] {
  * others go on; `predictionsDir` receives `<caseId>.nii.gz` on each case's grid.
  */
 export async function evaluateDataset(
-  model: AnatomyNetModel,
+  model: Predictor,
   cfg: RunConfig,
   datasetDir: string,
   o: { split?: DatasetSplit; predictionsDir?: string; onCase?: (done: number, total: number, c: CaseEvaluation) => void } = {},

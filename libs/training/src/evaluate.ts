@@ -12,10 +12,35 @@ import type { RunConfig } from './run-config';
 import { canonicalShape, fromCanonical, type Orientation } from './orientation';
 import { argmaxOfLinearResample, type Shape3 } from './resample';
 
+/**
+ * One trained model, or an ensemble (e.g. a grid row's seed replicates, `trainer segment --run A --run
+ * B`) whose members see the same input grid and whose class probabilities are averaged before the
+ * argmax, as nnU-Net ensembles its folds.
+ */
+export type Predictor = AnatomyNetModel | readonly AnatomyNetModel[];
+
+export const membersOf = (p: Predictor): readonly AnatomyNetModel[] => (Array.isArray(p) ? p : [p as AnatomyNetModel]);
+
+/** The class probabilities of `x`: the model's, or the mean of the members', one member in memory at a time. */
+function predictProbabilities(p: Predictor, x: tf.Tensor): tf.Tensor {
+  const members = membersOf(p);
+  let sum = predict(members[0], x);
+  for (const m of members.slice(1)) {
+    const next = predict(m, x);
+    const added = tf.add(sum, next);
+    tf.dispose([sum, next]);
+    sum = added as tf.Tensor5D;
+  }
+  if (members.length === 1) return sum;
+  const mean = tf.div(sum, members.length);
+  sum.dispose();
+  return mean;
+}
+
 /** Label map (argmax over classes) of one prepared case, on its training grid, [nx, ny, nz] i fastest. */
-export async function predictLabels(model: AnatomyNetModel, image: Float32Array, shape: [number, number, number]): Promise<Uint8Array> {
+export async function predictLabels(model: Predictor, image: Float32Array, shape: [number, number, number]): Promise<Uint8Array> {
   const x = tf.tensor5d(image, [1, shape[2], shape[1], shape[0], 1]);
-  const probs = predict(model, x);
+  const probs = predictProbabilities(model, x);
   const labels = tf.tidy(() => tf.argMax(probs, -1));
   const data = await labels.data();
   tf.dispose([x, probs, labels]);
@@ -29,15 +54,15 @@ export async function predictLabels(model: AnatomyNetModel, image: Float32Array,
  * mandible and 0.015 on the parotids over repeating the coarse labels).
  */
 export async function predictOnSourceGrid(
-  model: AnatomyNetModel, image: Float32Array, networkShape: Shape3, sourceShape: Shape3, orientation: Orientation,
+  model: Predictor, image: Float32Array, networkShape: Shape3, sourceShape: Shape3, orientation: Orientation,
 ): Promise<Uint8Array> {
   const cShape = canonicalShape(sourceShape, orientation);
   if (networkShape.join() === cShape.join()) return fromCanonical(await predictLabels(model, image, networkShape), sourceShape, orientation);
   const x = tf.tensor5d(image, [1, networkShape[2], networkShape[1], networkShape[0], 1]);
-  const probs = predict(model, x);
+  const probs = predictProbabilities(model, x);
   const data = (await probs.data()) as Float32Array;
   tf.dispose([x, probs]);
-  return fromCanonical(argmaxOfLinearResample(data, model.config.numClasses, networkShape, cShape), sourceShape, orientation);
+  return fromCanonical(argmaxOfLinearResample(data, membersOf(model)[0].config.numClasses, networkShape, cShape), sourceShape, orientation);
 }
 
 /**
@@ -117,7 +142,7 @@ export const evaluationOptions = (cfg: RunConfig) => ({
 });
 
 /** Segments one prepared case on its own grid and scores the organs it annotates. */
-export async function evaluateCase(model: AnatomyNetModel, c: PreparedCase, cfg: RunConfig): Promise<{ rows: OrganResult[]; labels: Uint8Array }> {
+export async function evaluateCase(model: Predictor, c: PreparedCase, cfg: RunConfig): Promise<{ rows: OrganResult[]; labels: Uint8Array }> {
   const pred = await predictOnSourceGrid(model, c.image, c.shape, c.source.shape, c.orientation);
   return evaluateOnSourceGrid(pred, c, evaluationOptions(cfg));
 }

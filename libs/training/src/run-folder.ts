@@ -3,9 +3,9 @@
  * checkpoints/epoch-N/, predictions/<case>.nii.gz. This reads the trained model back for inference.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { loadModel, type AnatomyNetModel } from '@anatomynet/model';
-import { resolveRunConfig, type RunConfig } from './run-config';
+import { configChanges, resolveRunConfig, type RunConfig } from './run-config';
 import { RUN_CONFIG_FILE } from './trainer';
 
 export class RunFolderError extends Error {
@@ -26,4 +26,42 @@ export function loadRunModel(runDir: string): { model: AnatomyNetModel; config: 
   if (!existsSync(bestModel)) throw new RunFolderError(runDir, 'no best/ checkpoint yet: the run has not validated once (is it still running, or did it fail early?)');
   const config = resolveRunConfig(JSON.parse(readFileSync(cfgPath, 'utf8')));
   return { model: loadModel(bestModel), config };
+}
+
+/** What every member of an ensemble must share: one input grid and one output, measured one way. */
+const SHARED_BY_ENSEMBLES = ['model.numClasses', 'data.huWindow', 'data.spacingMm', 'evaluation'];
+
+/**
+ * The best models of several run folders, as one ensemble (their class probabilities averaged): seed
+ * replicates of a grid row, or any runs that see the same input grid. A folder whose config differs in
+ * what the members must share (classes, HU window, training spacing, evaluation settings) is refused,
+ * naming the fields; architectures and training may differ.
+ */
+export function loadRunEnsemble(runDirs: readonly string[]): { models: AnatomyNetModel[]; config: RunConfig; runDirs: string[] } {
+  if (!runDirs.length) throw new RangeError('loadRunEnsemble: no run folder');
+  const loaded: { model: AnatomyNetModel; config: RunConfig }[] = [];
+  try {
+    for (const dir of runDirs) {
+      const member = loadRunModel(dir);
+      loaded.push(member);
+      const differences = configChanges(loaded[0].config, member.config).filter((c) => SHARED_BY_ENSEMBLES.some((f) => c === f || c.startsWith(`${f}.`) || c.startsWith(`${f}:`)));
+      if (differences.length) throw new RunFolderError(dir, `cannot join an ensemble with ${runDirs[0]}: its members must share ${SHARED_BY_ENSEMBLES.join(', ')} (${differences.join('; ')})`);
+    }
+  } catch (e) {
+    for (const m of loaded) m.model.dispose();
+    throw e;
+  }
+  return { models: loaded.map((m) => m.model), config: loaded[0].config, runDirs: [...runDirs] };
+}
+
+/**
+ * ROIGenerationDescription of a segmentation (DICOM LO: 64 characters at most): the run folder's name,
+ * or the ensemble's, shortened to fit.
+ */
+export function generationDescriptionOf(runDirs: readonly string[]): string {
+  const names = runDirs.map((d) => basename(d.replace(/[\\/]+$/, '')));
+  const fit = (s: string) => (s.length <= 64 ? s : `${s.slice(0, 61)}...`);
+  if (names.length === 1) return fit(`anatomynet-ts run ${names[0]}`);
+  const full = `anatomynet-ts ensemble of ${names.length} runs: ${names.map((n) => n.slice(0, 8)).join(' ')}`;
+  return full.length <= 64 ? full : `anatomynet-ts ensemble of ${names.length} runs`;
 }

@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { readDicomFile, readNifti, writeCtSeries, writeNifti, type Mat3, type Vec3, type Volume } from '@anatomynet/data';
@@ -14,9 +14,12 @@ import { parseRtStruct, rasteriseRoi } from '@anatomynet/rt';
 import { ORGANS } from '@anatomynet/curation';
 import { selectBackend } from '@anatomynet/compute';
 import { openSqliteStore } from '@anatomynet/tracking';
-import { keepLargestComponents } from './evaluate';
+import { keepLargestComponents, predictLabels } from './evaluate';
+import { openDataset, prepareCase } from './dataset';
+import * as tf from '@tensorflow/tfjs';
+import { predict } from '@anatomynet/model';
 import { resolveRunConfig } from './run-config';
-import { loadRunModel } from './run-folder';
+import { generationDescriptionOf, loadRunEnsemble, loadRunModel, RunFolderError } from './run-folder';
 import { loadInputCt, ORGAN_COLOURS, outputNamesFor, SegmentInputError, segmentToFiles, segmentVolume, writeSegmentation, type LoadedInput } from './segment';
 import { trainRun } from './trainer';
 import { writeTinyDataset } from './testing/tiny-dataset';
@@ -293,6 +296,70 @@ describe('segmentToFiles with a tiny trained model', () => {
       const { mask } = rasteriseRoi(roi.contours, dicom.series!.volume, { sopInstanceUIDs: dicom.series!.sopInstanceUIDs });
       expect(dice(mask, labelsA.map((l) => (l === organ.index ? 1 : 0))), organ.tg263).toBeGreaterThanOrEqual(0.95);
     }
+  });
+});
+
+describe('ensembles: several trained models, their class probabilities averaged', () => {
+  beforeAll(() => selectBackend({ prefer: 'cpu', log: () => undefined }));
+  test('labels are the argmax of the members\' mean probabilities; one member, or one model twice, is the model alone; members must share the input grid', async () => {
+    const ds = join(root, 'ds-ensemble');
+    const ids = writeTinyDataset(ds, { cases: 3 });
+    const store = openSqliteStore(join(root, 'ensemble.db'));
+    const base = {
+      model: { filters: [4, 6], blocksPerStage: 1, block: 'residual', seRatio: 2, outputUpFilters: 4, outputFilters: 4 },
+      loss: { name: 'dice+ce', lambda: 0.5 },
+      data: { huWindow: { lo: -200, hi: 1300 }, augment: null, spacingMm: [2.5, 2.5, 3] },
+      schedule: { rmspropEpochs: 2, rmspropLr: 0.002, sgdEpochs: 0, sgdLr: 0.001, momentum: 0.9 },
+    };
+    const train = async (seed: number, over: Record<string, unknown> = {}) => {
+      const r = await trainRun({ config: resolveRunConfig({ ...base, seed, ...over }), datasetDir: ds, store, experiment: 'ens', runName: `seed${seed}`, runsDir: join(root, 'runs') });
+      expect(r.status, r.error).toBe('FINISHED');
+      return join(root, 'runs', r.runId);
+    };
+    const dirs = [await train(1), await train(2)];
+    const native = await train(3, { data: { ...base.data, spacingMm: null } });
+    await store.close();
+    const { models, config } = loadRunEnsemble(dirs);
+    const [a, b] = models;
+    const opts = { huWindow: config.data.huWindow, spacingMm: config.data.spacingMm, largestComponent: false };
+    const input = loadInputCt(join(ds, 'imagesTr', `${ids[0]}_0000.nii.gz`));
+    const labels = async (p: Parameters<typeof segmentVolume>[0]) => Array.from(await segmentVolume(p, input.volume, opts));
+    const alone = await labels(a);
+    expect(await labels([a])).toEqual(alone);
+    expect(await labels([a, a])).toEqual(alone);
+    const both = await labels([a, b]);
+    expect(both).not.toEqual(alone);
+    expect(both).not.toEqual(await labels(b));
+
+    // on the network grid, against the members' probabilities averaged here
+    const prepared = prepareCase(openDataset(ds), ids[0], { huWindow: config.data.huWindow, spacingMm: config.data.spacingMm });
+    const [nx, ny, nz] = prepared.shape;
+    const probsOf = async (m: typeof a) => {
+      const x = tf.tensor5d(prepared.image, [1, nz, ny, nx, 1]);
+      const p = predict(m, x);
+      const data = (await p.data()) as Float32Array;
+      tf.dispose([x, p]);
+      return data;
+    };
+    const [pa, pb] = [await probsOf(a), await probsOf(b)];
+    const classes = config.model.numClasses;
+    const expected = Array.from({ length: nx * ny * nz }, (_, v) => {
+      let best = 0;
+      for (let c = 1; c < classes; c++) if (pa[v * classes + c] + pb[v * classes + c] > pa[v * classes + best] + pb[v * classes + best]) best = c;
+      return best;
+    });
+    expect(Array.from(await predictLabels([a, b], prepared.image, prepared.shape))).toEqual(expected);
+    for (const m of models) m.dispose();
+
+    expect(() => loadRunEnsemble([dirs[0], native])).toThrow(RunFolderError);
+    expect(() => loadRunEnsemble([dirs[0], native])).toThrow(/cannot join an ensemble with .*: its members must share model\.numClasses, data\.huWindow, data\.spacingMm, evaluation \(data\.spacingMm: \[2\.5,2\.5,3\] -> null\)/);
+    expect(generationDescriptionOf(dirs)).toBe(`anatomynet-ts ensemble of 2 runs: ${dirs.map((d) => basename(d).slice(0, 8)).join(' ')}`);
+  }, 120_000);
+
+  test('generationDescriptionOf fits DICOM LO (64 characters)', () => {
+    expect(generationDescriptionOf(['/a/very/long/path/to/runs/5e48e5a3-65b2-4319-a52c-1e8e13d2a34f/'])).toBe('anatomynet-ts run 5e48e5a3-65b2-4319-a52c-1e8e13d2a34f');
+    expect(generationDescriptionOf([`/runs/${'x'.repeat(80)}`])).toHaveLength(64);
+    expect(generationDescriptionOf(Array.from({ length: 6 }, (_, i) => `/runs/run-${i}`))).toBe('anatomynet-ts ensemble of 6 runs');
   });
 });
 

@@ -8,9 +8,8 @@ import { basename, join } from 'node:path';
 import { notHounsfieldReason, readCtSeries, replaceNotNumbers, readDicomFile, readVolume, scanDicomTree, writeNifti, type CtSeries, type Volume } from '@anatomynet/data';
 import { writeRtStruct, type RtRoiSpec } from '@anatomynet/rt';
 import { ORGANS } from '@anatomynet/curation';
-import type { AnatomyNetModel } from '@anatomynet/model';
 import { toNetworkGrid } from './dataset';
-import { keepLargestComponents, predictOnSourceGrid } from './evaluate';
+import { keepLargestComponents, membersOf, predictOnSourceGrid, type Predictor } from './evaluate';
 import type { HuWindow } from './intensity';
 
 /** Display colours per organ (RGB), chosen to be told apart on a CT. */
@@ -90,11 +89,11 @@ export interface SegmentOptions {
 }
 
 /** Label map on the input's own grid. */
-export async function segmentVolume(model: AnatomyNetModel, volume: Volume, o: SegmentOptions): Promise<Uint8Array> {
+export async function segmentVolume(model: Predictor, volume: Volume, o: SegmentOptions): Promise<Uint8Array> {
   // The same grid the network was trained on: windowed, canonical orientation, training spacing.
   const net = toNetworkGrid(volume, null, o);
   const labels = await predictOnSourceGrid(model, net.image, net.shape, volume.shape, net.orientation);
-  return o.largestComponent ? keepLargestComponents(labels, volume.shape, model.config.numClasses, o.componentMinShare ?? 1) : labels;
+  return o.largestComponent ? keepLargestComponents(labels, volume.shape, membersOf(model)[0].config.numClasses, o.componentMinShare ?? 1) : labels;
 }
 
 export interface SegmentationFiles {
@@ -160,7 +159,7 @@ export function writeSegmentation(labels: Uint8Array, input: LoadedInput, outDir
 }
 
 /** Segments one CT and writes `labels.nii.gz` (uint8, input geometry) and, for DICOM input, `rtstruct.dcm` (see writeSegmentation). */
-export async function segmentToFiles(model: AnatomyNetModel, input: LoadedInput, outDir: string, o: SegmentOptions & { generationDescription?: string }): Promise<SegmentFilesResult> {
+export async function segmentToFiles(model: Predictor, input: LoadedInput, outDir: string, o: SegmentOptions & { generationDescription?: string }): Promise<SegmentFilesResult> {
   const t0 = performance.now();
   const labels = await segmentVolume(model, input.volume, o);
   const seconds = (performance.now() - t0) / 1000;

@@ -2,13 +2,13 @@ import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { createProgressBar } from '@anatomynet/cli';
 import { writeFileAtomic } from '@anatomynet/data';
-import { evaluateDataset, loadRunModel, summariseEvaluation, type DatasetSplit } from '@anatomynet/training';
-import { checkDatasetFiles, makeOutputFolder, modelFolderOf, startBackend, withModelOptions, withBackendOption, type GpuArgs } from '../common';
+import { evaluateDataset, loadRunEnsemble, summariseEvaluation, type DatasetSplit } from '@anatomynet/training';
+import { checkDatasetFiles, makeOutputFolder, modelFoldersOf, startBackend, withModelOptions, withBackendOption, type GpuArgs } from '../common';
 
 interface EvaluateArgs extends GpuArgs {
-  run?: string;
+  run?: string[];
   db?: string;
-  model?: string;
+  model?: string[];
   dataset: string;
   split: DatasetSplit;
   out: string;
@@ -32,16 +32,17 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
         .option('predictions', { type: 'boolean', default: true, describe: 'write each prediction as predictions/<case>.nii.gz (--no-predictions: metrics only)' })
     ) as any,
   handler: async (a) => {
-    const runDir = await modelFolderOf(a);
+    const runDirs = await modelFoldersOf(a);
     // the files only: the splits' training warnings say nothing about a measurement
     checkDatasetFiles(a.dataset);
     await startBackend(a.backend, a.threads, a);
-    const { model, config } = loadRunModel(runDir);
+    const { models, config } = loadRunEnsemble(runDirs);
+    if (models.length > 1) console.error(`ensemble of ${models.length} models (class probabilities averaged): ${runDirs.join(', ')}`);
     makeOutputFolder(a.out, '--out');
     const bar = createProgressBar('evaluate');
     let ev;
     try {
-      ev = await evaluateDataset(model, config, a.dataset, {
+      ev = await evaluateDataset(models, config, a.dataset, {
         split: a.split,
         predictionsDir: a.predictions ? join(a.out, 'predictions') : undefined,
         onCase: (done, total, c) => {
@@ -50,7 +51,7 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
         },
       });
     } finally {
-      model.dispose();
+      for (const m of models) m.dispose();
     }
     const failed = ev.cases.filter((c) => c.error);
     bar.finish(`${ev.cases.length - failed.length} of ${ev.cases.length} cases measured`);
@@ -59,7 +60,8 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
     writeFileAtomic(join(a.out, 'metrics.csv'), [header, ...lines].join('\r\n') + '\r\n');
     const organs = summariseEvaluation(ev);
     const summary = {
-      model: runDir,
+      // one run folder, or the ensemble's
+      model: runDirs.length === 1 ? runDirs[0] : runDirs,
       dataset: ev.dataset,
       manifestDigest: ev.manifestDigest,
       split: ev.split,

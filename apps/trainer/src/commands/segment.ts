@@ -2,13 +2,13 @@ import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { createProgressBar } from '@anatomynet/cli';
 import { NOT_A_NUMBER_HU, writeFileAtomic } from '@anatomynet/data';
-import { loadInputCt, loadRunModel, outputNamesFor, segmentToFiles } from '@anatomynet/training';
-import { makeOutputFolder, modelFolderOf, startBackend, withModelOptions, withBackendOption, type GpuArgs } from '../common';
+import { generationDescriptionOf, loadInputCt, loadRunEnsemble, outputNamesFor, segmentToFiles } from '@anatomynet/training';
+import { makeOutputFolder, modelFoldersOf, startBackend, withModelOptions, withBackendOption, type GpuArgs } from '../common';
 
 interface SegmentArgs extends GpuArgs {
-  run?: string;
+  run?: string[];
   db?: string;
-  model?: string;
+  model?: string[];
   input: string[];
   out: string;
   series?: string;
@@ -43,22 +43,23 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
         }),
     ) as any,
   handler: async (a) => {
-    const runDir = await modelFolderOf(a);
+    const runDirs = await modelFoldersOf(a);
     await startBackend(a.backend, a.threads, a);
-    const { model, config } = loadRunModel(runDir);
+    const { models, config } = loadRunEnsemble(runDirs);
+    if (models.length > 1) console.error(`ensemble of ${models.length} models (class probabilities averaged): ${runDirs.join(', ')}`);
     const options = {
       huWindow: config.data.huWindow,
       spacingMm: config.data.spacingMm,
       largestComponent: a.lcc,
       componentMinShare: a.lccMinShare ?? config.evaluation.componentMinShare,
-      generationDescription: `AnatomyNet (anatomynet-ts), run folder ${runDir}`,
+      generationDescription: generationDescriptionOf(runDirs),
     };
     const segmentOne = async (path: string, out: string) => {
       const input = loadInputCt(path, a.series, { huCheck: a.huCheck });
       makeOutputFolder(out, '--out');
       if (input.notNumbers) console.error(`${path}: ${input.notNumbers} voxels are not numbers (NaN), segmented as air (${NOT_A_NUMBER_HU} HU)`);
-      const r = await segmentToFiles(model, input, out, options);
-      return { ...r, shape: input.volume.shape, seconds: Number(r.seconds.toFixed(3)) };
+      const r = await segmentToFiles(models, input, out, options);
+      return { ...r, models: runDirs, shape: input.volume.shape, seconds: Number(r.seconds.toFixed(3)) };
     };
     try {
       if (a.input.length === 1) {
@@ -71,7 +72,7 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
       }
       await segmentMany(a.input, a.out, segmentOne);
     } finally {
-      model.dispose();
+      for (const m of models) m.dispose();
     }
   },
 };
