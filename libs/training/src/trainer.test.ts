@@ -122,6 +122,19 @@ describe('trainRun', () => {
     await store.close();
   }, 600_000);
 
+  test('a training image that cannot be read fails the run, recorded with the file, not left RUNNING', async () => {
+    const ds = join(root, 'ds-unreadable');
+    const ids = writeTinyDataset(ds, { cases: 4 });
+    const image = join(ds, 'imagesTr', `${ids[1]}_0000.nii.gz`);
+    writeFileSync(image, 'not a NIfTI');
+    const store = openSqliteStore(join(root, 'unreadable.db'));
+    const r = await trainRun({ config: tinyConfig(), datasetDir: ds, store, experiment: 'u', runName: 'u', runsDir: join(root, 'runs') });
+    expect(r.status).toBe('FAILED');
+    expect(r.error).toContain(image);
+    expect(await store.getRun(r.runId)).toMatchObject({ status: 'FAILED', errorText: expect.stringContaining(image) });
+    await store.close();
+  });
+
   test('a latest checkpoint damaged on disk gives way to the one before it on resume, and the run ends as if never stopped', async () => {
     const ds = join(root, 'ds-damaged');
     writeTinyDataset(ds, { cases: 3 });

@@ -215,15 +215,21 @@ export async function trainRun(o: TrainOptions): Promise<TrainResult> {
   o.onRunCreated?.(runId);
   const writer: MetricWriter = o.store.metricWriter(runId);
   const numClasses = cfg.model.numClasses;
-  const availability = trainIds.map((id) => load(id).annotated);
-  const weights = cfg.masking.weighted ? classWeights(availability, cfg.masking.weightNormalisation, maskOfRun(cfg.masking)) : undefined;
-  const lossFn = caseLoss(cfg, weights);
   const epochs = cfg.schedule.rmspropEpochs + cfg.schedule.sgdEpochs;
   const totalSteps = epochs * trainIds.length;
   const stopAt = o.stopAfterEpochs !== undefined ? state.epoch + o.stopAfterEpochs : Infinity;
   const beat = runHeartbeat(o.store, runId, o.heartbeatIntervalMs);
 
   try {
+    // Every training case is read and resampled here (minutes for a large cohort at full resolution): a
+    // case that cannot be read fails the run, which is recorded, rather than leaving it RUNNING.
+    const availability: boolean[][] = [];
+    for (const id of trainIds) {
+      availability.push(load(id).annotated);
+      await beat();
+    }
+    const weights = cfg.masking.weighted ? classWeights(availability, cfg.masking.weightNormalisation, maskOfRun(cfg.masking)) : undefined;
+    const lossFn = caseLoss(cfg, weights);
     for (let epoch = state.epoch; epoch < epochs; epoch++) {
       if (epoch >= stopAt) {
         await writer.close();
