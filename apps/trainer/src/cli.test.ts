@@ -47,6 +47,7 @@ const OPTIONS: Record<string, string[]> = {
   merge: ['<sources..>', '--db', '--runs', '--dry-run'],
   segment: ['--run', '--db', '--model', '--input', '--out', '--series', '--hu-check', '--lcc', '--backend', '--gpu-tilings'],
   evaluate: ['--run', '--db', '--model', '--dataset', '--split', '--out', '--predictions', '--backend'],
+  compare: ['<baseline>', '<candidate>'],
   'tune-gpu': ['--config', '--grid', '--profile', '--out', '--shape', '--reps', '--retune'],
 };
 
@@ -331,6 +332,23 @@ describe('trainer grid, status, segment', () => {
     expect(twice.stderr).toContain(`ensemble of 2 models (class probabilities averaged): ${runDir}, ${runDir}`);
     expect(readFileSync(join(root, 'evaluated-twice', 'metrics.csv'), 'utf8')).toBe(readFileSync(join(out, 'metrics.csv'), 'utf8'));
     expect(JSON.parse(readFileSync(join(root, 'evaluated-twice', 'summary.json'), 'utf8')).model).toEqual([runDir, runDir]);
+    // compare: the same measurement twice differs by nothing, organ by organ; another dataset is refused
+    const same = await trainer('compare', out, join(root, 'evaluated-twice'));
+    expect(same.code, same.stderr).toBe(0);
+    const rows = (JSON.parse(same.stdout) as { rows: { organ: string; cases: number; diff: number; test: { method: string } }[] }).rows;
+    expect(rows.at(-1)).toMatchObject({ organ: 'all', cases: 1, diff: 0, test: { method: 'none' } });
+    expect(rows.every((r) => r.diff === 0)).toBe(true);
+    expect(same.stderr).toMatch(/^all +1 /m);
+    const elsewhere = join(root, 'evaluated-elsewhere');
+    cpSync(out, elsewhere, { recursive: true });
+    const moved = JSON.parse(readFileSync(join(elsewhere, 'summary.json'), 'utf8'));
+    writeFileSync(join(elsewhere, 'summary.json'), JSON.stringify({ ...moved, manifestDigest: 'f'.repeat(64) }));
+    const refusedCompare = await trainer('compare', out, elsewhere);
+    expect(refusedCompare.code).toBe(1);
+    expect(refusedCompare.stderr).toContain(`${out} and ${elsewhere} measured different datasets`);
+    const notEvaluated = await trainer('compare', out, root);
+    expect(notEvaluated.code).toBe(1);
+    expect(notEvaluated.stderr).toContain(`${join(root, 'summary.json')}: missing; give a folder written by \`trainer evaluate --out\``);
     const noDb = await trainer('evaluate', '--run', runId, '--dataset', dataset, '--out', join(root, 'evaluated-no-db'), '--backend', 'cpu');
     expect(noDb.code).toBe(1);
     expect(noDb.stderr).toContain('--run needs --db FILE');

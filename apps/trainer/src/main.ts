@@ -2,6 +2,7 @@
 // The trainer CLI: each command lives in commands/<name>.ts and is registered here.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { compareCommand } from './commands/compare';
 import { evaluateCommand } from './commands/evaluate';
 import { gridCommand } from './commands/grid';
 import { mergeCommand } from './commands/merge';
@@ -21,6 +22,7 @@ try {
     .command(mergeCommand)
     .command(segmentCommand)
     .command(evaluateCommand)
+    .command(compareCommand)
     .command(tuneGpuCommand)
     .demandCommand(1, 'name a command (see --help)')
     .strict()

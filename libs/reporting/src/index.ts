@@ -12,3 +12,4 @@ export * from './overlays-io';
 export * from './model';
 export { renderReportHtml, type ChartSpec } from './render';
 export { generateReport, chartJsSource, type GenerateOptions, type GenerateResult } from './generate';
+export { compareMeasurements, type CaseOrganScore, type ComparisonRow } from './compare';

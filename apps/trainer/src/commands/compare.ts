@@ -1,0 +1,70 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CommandModule } from 'yargs';
+import { ORGANS } from '@anatomynet/curation';
+import { compareMeasurements, type CaseOrganScore } from '@anatomynet/reporting';
+
+interface CompareArgs {
+  baseline: string;
+  candidate: string;
+}
+
+interface Measurement {
+  dir: string;
+  summary: { model: string | string[]; dataset: string; manifestDigest: string; split: string };
+  scores: CaseOrganScore[];
+}
+
+/** A number of `evaluate`'s metrics.csv: empty is undefined, `inf` an infinite distance. */
+const csvValue = (v: string) => (v === '' ? NaN : v === 'inf' ? Infinity : v === '-inf' ? -Infinity : Number(v));
+
+/** An `evaluate --out` folder: its summary.json and metrics.csv. */
+function readMeasurement(dir: string): Measurement {
+  const files = { summary: join(dir, 'summary.json'), metrics: join(dir, 'metrics.csv') };
+  for (const f of Object.values(files)) if (!existsSync(f)) throw new Error(`${f}: missing; give a folder written by \`trainer evaluate --out\``);
+  const summary = JSON.parse(readFileSync(files.summary, 'utf8')) as Measurement['summary'];
+  const [header, ...lines] = readFileSync(files.metrics, 'utf8').split(/\r?\n/).filter(Boolean);
+  const columns = header.split(',');
+  const at = (name: string) => {
+    const i = columns.indexOf(name);
+    if (i < 0) throw new Error(`${files.metrics}: no column ${name} (columns: ${columns.join(', ')})`);
+    return i;
+  };
+  const [caseId, organ, dsc, hd95] = [at('case_id'), at('organ'), at('dsc'), at('hd95_mm')];
+  const scores = lines.map((l) => {
+    const f = l.split(',');
+    return { caseId: f[caseId], organ: f[organ], dsc: csvValue(f[dsc]), hd95Mm: csvValue(f[hd95]) };
+  });
+  return { dir, summary, scores };
+}
+
+const fixed = (v: number, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : '-');
+const signed = (v: number, d = 1) => (Number.isFinite(v) ? `${v > 0 ? '+' : ''}${v.toFixed(d)}` : '-');
+
+export const compareCommand: CommandModule<object, CompareArgs> = {
+  command: 'compare <baseline> <candidate>',
+  describe: 'Compare two models measured on the same dataset (two `evaluate --out` folders), case by case: per organ and overall, the DSC difference with a bootstrap interval and the Wilcoxon test',
+  builder: (y) =>
+    y
+      .positional('baseline', { type: 'string', demandOption: true, describe: 'evaluate --out folder of the model to compare with' })
+      .positional('candidate', { type: 'string', demandOption: true, describe: 'evaluate --out folder of the model compared' }) as any,
+  handler: (a) => {
+    const [base, cand] = [readMeasurement(a.baseline), readMeasurement(a.candidate)];
+    if (base.summary.manifestDigest !== cand.summary.manifestDigest) {
+      throw new Error(`${a.baseline} and ${a.candidate} measured different datasets (manifest digests ${base.summary.manifestDigest.slice(0, 12)} and ${cand.summary.manifestDigest.slice(0, 12)}): evaluate both models on the same curated dataset`);
+    }
+    if (base.summary.split !== cand.summary.split) console.error(`warning: splits differ (${base.summary.split}, ${cand.summary.split}); only the cases both measured are compared`);
+    const rows = compareMeasurements(base.scores, cand.scores, ORGANS.map((o) => o.key));
+    const cases = rows.at(-1)!.cases;
+    console.error(`candidate ${a.candidate} against baseline ${a.baseline}: ${cases} cases of ${base.summary.dataset} both measured`);
+    console.error('organ             cases  baseline  candidate  Δ DSC (pp)  95% interval      Wilcoxon p  Δ HD95 (mm)');
+    for (const r of rows) {
+      const p = r.test.method === 'none' ? '-' : r.test.p < 0.001 ? '< 0.001' : r.test.p.toFixed(3);
+      console.error(
+        `${r.organ.padEnd(16)} ${String(r.cases).padStart(6)}  ${fixed(r.baseline).padStart(8)}  ${fixed(r.candidate).padStart(9)}  ${signed(r.diff).padStart(10)}  ${`${fixed(r.low)} to ${fixed(r.high)}`.padEnd(16)}  ${p.padStart(10)}  ${signed(r.hd95DiffMm).padStart(11)}`,
+      );
+    }
+    if (cases >= 1 && cases <= 50) console.error(`with ${cases} cases no difference can reach a two-sided p below ${(2 / 2 ** cases).toPrecision(2)}`);
+    console.log(JSON.stringify({ baseline: { dir: a.baseline, model: base.summary.model }, candidate: { dir: a.candidate, model: cand.summary.model }, dataset: base.summary.dataset, rows }));
+  },
+};
