@@ -405,6 +405,11 @@ describe('trainer grid, status, segment', () => {
     const seedOf = (name: string) => (JSON.parse(runs.find((r) => r.name === name)!.configJson) as { seed: number }).seed;
     expect(seedOf('seed4#2')).toBe(planGrid(readGridFile(gridFile), 'smoke', gridFile, { replicates: 2 }).find((c) => c.key === 'seed4#2')!.config.seed);
     expect(seedOf('seed4#2')).not.toBe(seedOf('seed4'));
+    // the grid's replicate cell takes that run (same config, same dataset); status sets the seeds side by side
+    const replicated = await trainer('grid', `${gridFile}:seed4`, '--replicates', '2', '--profile', 'smoke', '--dataset', dataset, '--db', db3, '--backend', 'cpu');
+    expect(replicated.code, replicated.stderr).toBe(0);
+    expect(JSON.parse(replicated.stdout.trim().split('\n').at(-1)!)).toMatchObject({ done: 0, reused: 1, skipped: 1 });
+    expect((await trainer('status', '--db', db3)).stdout).toMatch(/\n  seed4: 2 seeds finished, test mean DSC \d\.\d{3} \/ \d\.\d{3} \(mean \d\.\d{3} ± \d\.\d{3}\)\n/);
     const noSuch = await trainer('train', '--grid', gridFile, '--row', 'seed4#21', '--profile', 'smoke', '--dataset', dataset, '--db', db3, '--backend', 'cpu');
     expect(noSuch.code).toBe(1);
     expect(noSuch.stderr).toContain('no row "seed4#21" (rows: seed3, seed4, dice; ROW#N for a seed replicate, N up to 20)');

@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import type { Run, TrackingStore } from '@anatomynet/tracking';
+import { parseReplicateKey, type GridCell, type Run, type TrackingStore } from '@anatomynet/tracking';
 import { formatDuration } from '@anatomynet/cli';
 import { runProgress, type RunProgress } from '@anatomynet/training';
 import { openStore } from '../common';
@@ -41,6 +41,18 @@ async function progressOf(store: TrackingStore, run: Run): Promise<RunProgress> 
   return runProgress((await store.metricSeries(run.id, 'train/epoch_loss')).map((m) => m.time), epochs);
 }
 
+/** Per row with two or more finished seed replicates (`ROW`, `ROW#2` ...), their test means in replicate order. */
+function seedsByRow(cells: readonly GridCell[], tests: ReadonlyMap<string, number>): [string, number[]][] {
+  const rows = new Map<string, [number, number][]>();
+  for (const c of cells) {
+    const test = tests.get(`${c.grid}\u0000${c.key}`);
+    if (test === undefined) continue;
+    const { row, replicate } = parseReplicateKey(c.key);
+    rows.set(row, [...(rows.get(row) ?? []), [replicate, test]]);
+  }
+  return [...rows].filter(([, v]) => v.length > 1).map(([row, v]) => [row, v.sort((a, b) => a[0] - b[0]).map(([, t]) => t)]);
+}
+
 const time = (ms: number | null) => (ms ? new Date(ms).toISOString().replace('T', ' ').slice(0, 19) : '-');
 
 export const statusCommand: CommandModule<object, StatusArgs> = {
@@ -71,6 +83,13 @@ export const statusCommand: CommandModule<object, StatusArgs> = {
     const runOf = new Map((await store.listRuns()).map((r) => [r.id, r]));
     const summaries = new Map<string, RunSummary | undefined>();
     for (const r of runs) summaries.set(r.id, await summarise(store, r.id));
+    // the test mean of each grid cell's finished run, for the rows' spread between seeds
+    const cellTests = new Map<string, number>();
+    for (const c of cells) {
+      if (!c.runId || runOf.get(c.runId)?.status !== 'FINISHED') continue;
+      const test = summaries.has(c.runId) ? summaries.get(c.runId)?.testDiceMean : (await store.metricSeries(c.runId, 'test/dice_mean'))[0]?.value;
+      if (test !== undefined) cellTests.set(`${c.grid}\u0000${c.key}`, test);
+    }
     const progress = new Map<string, RunProgress>();
     for (const r of runs.filter((x) => x.status === 'RUNNING')) progress.set(r.id, await progressOf(store, r));
     await store.close();
@@ -104,6 +123,12 @@ export const statusCommand: CommandModule<object, StatusArgs> = {
         const owner = c.runId ? runOf.get(c.runId) : undefined;
         const reused = owner && (owner.experiment !== g || owner.name !== c.key) ? ` (run of ${owner.experiment} / ${owner.name})` : '';
         console.log(`  ${c.key.padEnd(20)} ${c.status.padEnd(8)} ${c.runId ?? '-'}${reused}${c.error ? `  ${c.error.split('\n')[0]}` : ''}`);
+      }
+      // rows trained with several seeds (grid --replicates): how far apart their test results are
+      for (const [row, seeds] of seedsByRow(cs, cellTests)) {
+        const mean = seeds.reduce((x, y) => x + y, 0) / seeds.length;
+        const sd = Math.sqrt(seeds.reduce((x, y) => x + (y - mean) ** 2, 0) / (seeds.length - 1));
+        console.log(`  ${row}: ${seeds.length} seeds finished, test mean DSC ${seeds.map((v) => v.toFixed(3)).join(' / ')} (mean ${mean.toFixed(3)} ± ${sd.toFixed(3)})`);
       }
     }
   },
