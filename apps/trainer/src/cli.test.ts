@@ -45,8 +45,8 @@ const OPTIONS: Record<string, string[]> = {
   grid: ['<files..>', '--profile', '--dataset', '--db', '--runs', '--workers', '--worker', '--retry-failed', '--reuse', '--dry-run', '--replicates', '--keep-checkpoints', '--backend', '--threads', '--recompute', '--keep-segments', '--gpu-pool-gb', '--gpu-memory-gb', '--gpu-best-fit', '--gpu-tilings'],
   status: ['--db', '--grid', '--experiment', '--stale-minutes', '--json'],
   merge: ['<sources..>', '--db', '--runs', '--dry-run'],
-  segment: ['--run', '--db', '--model', '--input', '--out', '--series', '--hu-check', '--lcc', '--backend', '--gpu-tilings'],
-  evaluate: ['--run', '--db', '--model', '--dataset', '--split', '--out', '--predictions', '--backend'],
+  segment: ['--run', '--db', '--model', '--row-seeds', '--input', '--out', '--series', '--hu-check', '--lcc', '--backend', '--gpu-tilings'],
+  evaluate: ['--run', '--db', '--model', '--row-seeds', '--dataset', '--split', '--out', '--predictions', '--backend'],
   compare: ['<baseline>', '<candidate>'],
   'tune-gpu': ['--config', '--grid', '--profile', '--out', '--shape', '--reps', '--retune'],
 };
@@ -409,7 +409,14 @@ describe('trainer grid, status, segment', () => {
     const replicated = await trainer('grid', `${gridFile}:seed4`, '--replicates', '2', '--profile', 'smoke', '--dataset', dataset, '--db', db3, '--backend', 'cpu');
     expect(replicated.code, replicated.stderr).toBe(0);
     expect(JSON.parse(replicated.stdout.trim().split('\n').at(-1)!)).toMatchObject({ done: 0, reused: 1, skipped: 1 });
-    expect((await trainer('status', '--db', db3)).stdout).toMatch(/\n  seed4: 2 seeds finished, test mean DSC \d\.\d{3} \/ \d\.\d{3} \(mean \d\.\d{3} ± \d\.\d{3}\)\n/);
+    expect((await trainer('status', '--db', db3)).stdout).toMatch(/\n {2}seed4: 2 seeds finished, test mean DSC \d\.\d{3} \/ \d\.\d{3} \(mean \d\.\d{3} ± \d\.\d{3}\)\n/);
+    // and the row's seeds are one ensemble by name
+    const rowSeeds = await trainer('evaluate', '--row-seeds', 'tiny-grid@smoke:seed4', '--db', db3, '--dataset', dataset, '--split', 'test', '--out', join(root, 'evaluated-row-seeds'), '--no-predictions', '--backend', 'cpu');
+    expect(rowSeeds.code, rowSeeds.stderr).toBe(0);
+    expect(rowSeeds.stderr).toContain('ensemble of 2 models (class probabilities averaged)');
+    const noRow = await trainer('evaluate', '--row-seeds', 'tiny-grid@smoke:seed9', '--db', db3, '--dataset', dataset, '--out', join(root, 'evaluated-no-row'), '--backend', 'cpu');
+    expect(noRow.code).toBe(1);
+    expect(noRow.stderr).toContain('--row-seeds tiny-grid@smoke:seed9: no finished cell of row seed9 in tiny-grid@smoke (rows: seed4)');
     const noSuch = await trainer('train', '--grid', gridFile, '--row', 'seed4#21', '--profile', 'smoke', '--dataset', dataset, '--db', db3, '--backend', 'cpu');
     expect(noSuch.code).toBe(1);
     expect(noSuch.stderr).toContain('no row "seed4#21" (rows: seed3, seed4, dice; ROW#N for a seed replicate, N up to 20)');

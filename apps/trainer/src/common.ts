@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import { capGpuBufferPool, limitGpuMemory, loadTunedTilings, parseTunedTilings, registerCpuKernels, selectBackend, useBestFitGpuBuffers, type BackendChoice } from '@anatomynet/compute';
-import { openSqliteStore } from '@anatomynet/tracking';
+import { openSqliteStore, parseReplicateKey } from '@anatomynet/tracking';
 import { createProgressBar } from '@anatomynet/cli';
 import { openDataset, resolveRunConfig, RunConfigError, type Dataset, type RunConfig, type TrainProgress } from '@anatomynet/training';
 
@@ -76,20 +76,38 @@ export function withModelOptions<T>(y: Argv<T>) {
     .option('run', { type: 'string', array: true, describe: 'run id in --db whose best checkpoint to use; repeat for an ensemble (e.g. a grid row\'s seed replicates)' })
     .option('db', { type: 'string', describe: 'tracking database (with --run)' })
     .option('model', { type: 'string', array: true, describe: 'a run folder (holding run-config.json and best/), instead of --run; repeat for an ensemble' })
+    .option('row-seeds', { type: 'string', describe: 'GRID:ROW (e.g. fig3-pooling@full:pool1): every finished seed replicate of a grid row (grid --replicates), as an ensemble; with --db' })
     .check((a) => {
       const runs = (a.run as string[] | undefined) ?? [], models = (a.model as string[] | undefined) ?? [];
-      if (!runs.length && !models.length) return 'give --model RUN_FOLDER, or --run RUN_ID with --db FILE';
-      return runs.length && !a.db ? '--run needs --db FILE (the tracking database holding the run)' : true;
+      if (!runs.length && !models.length && !a.rowSeeds) return 'give --model RUN_FOLDER, or --run RUN_ID (or --row-seeds GRID:ROW) with --db FILE';
+      if (a.rowSeeds !== undefined && !/^[^:]+:[^:#]+$/.test(a.rowSeeds as string)) return `--row-seeds ${a.rowSeeds}: write GRID:ROW, e.g. fig3-pooling@full:pool1`;
+      return (runs.length || a.rowSeeds) && !a.db ? '--run and --row-seeds need --db FILE (the tracking database holding the runs)' : true;
     });
 }
 
-/** The run folders whose best/ models to use: each `--model DIR`, then each `--run ID` looked up in `--db`. */
-export async function modelFoldersOf(a: { model?: string[]; run?: string[]; db?: string }): Promise<string[]> {
+/**
+ * The run folders whose best/ models to use: each `--model DIR`, then each `--run ID` looked up in `--db`,
+ * then the finished seed replicates of `--row-seeds GRID:ROW`.
+ */
+export async function modelFoldersOf(a: { model?: string[]; run?: string[]; rowSeeds?: string; db?: string }): Promise<string[]> {
   const folders = [...(a.model ?? [])];
-  if (!a.run?.length) return folders;
+  if (!a.run?.length && !a.rowSeeds) return folders;
   const store = openStore(a.db!);
   try {
-    for (const id of a.run) {
+    const ids = [...(a.run ?? [])];
+    if (a.rowSeeds) {
+      const [grid, row] = a.rowSeeds.split(':') as [string, string];
+      const grids = await store.listGrids();
+      if (!grids.includes(grid)) throw new Error(`--row-seeds ${a.rowSeeds}: ${a.db} has no grid ${grid} (grids: ${grids.join(', ') || 'none'})`);
+      const cells = await store.gridCells(grid);
+      const seeds = cells.filter((c) => parseReplicateKey(c.key).row === row && c.status === 'DONE' && c.runId);
+      if (!seeds.length) {
+        const rows = [...new Set(cells.map((c) => parseReplicateKey(c.key).row))];
+        throw new Error(`--row-seeds ${a.rowSeeds}: no finished cell of row ${row} in ${grid} (rows: ${rows.join(', ')})`);
+      }
+      ids.push(...seeds.sort((x, y) => parseReplicateKey(x.key).replicate - parseReplicateKey(y.key).replicate).map((c) => c.runId!));
+    }
+    for (const id of ids) {
       const run = await store.getRun(id);
       if (!run) throw new Error(`${a.db}: no run ${id}`);
       if (!run.runDir) throw new Error(`run ${id} has no run folder recorded`);

@@ -9,6 +9,7 @@ interface EvaluateArgs extends GpuArgs {
   run?: string[];
   db?: string;
   model?: string[];
+  rowSeeds?: string;
   dataset: string;
   split: DatasetSplit;
   out: string;

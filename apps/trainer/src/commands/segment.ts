@@ -9,6 +9,7 @@ interface SegmentArgs extends GpuArgs {
   run?: string[];
   db?: string;
   model?: string[];
+  rowSeeds?: string;
   input: string[];
   out: string;
   series?: string;
