@@ -351,7 +351,7 @@ describe('trainer grid, status, segment', () => {
     expect(notEvaluated.stderr).toContain(`${join(root, 'summary.json')}: missing; give a folder written by \`trainer evaluate --out\``);
     const noDb = await trainer('evaluate', '--run', runId, '--dataset', dataset, '--out', join(root, 'evaluated-no-db'), '--backend', 'cpu');
     expect(noDb.code).toBe(1);
-    expect(noDb.stderr).toContain('--run needs --db FILE');
+    expect(noDb.stderr).toContain('--run and --row-seeds need --db FILE');
 
     // every case of a copy with one image damaged: that case is named, the others measured, exit 1
     const damaged = join(root, 'evaluate-damaged');
