@@ -346,6 +346,10 @@ describe('trainer grid, status, segment', () => {
     const refusedCompare = await trainer('compare', out, elsewhere);
     expect(refusedCompare.code).toBe(1);
     expect(refusedCompare.stderr).toContain(`${out} and ${elsewhere} measured different datasets`);
+    writeFileSync(join(elsewhere, 'summary.json'), '{ "cases": ');
+    const notJson = await trainer('compare', out, elsewhere);
+    expect(notJson.code).toBe(1);
+    expect(notJson.stderr).toContain(`${join(elsewhere, 'summary.json')}: not JSON (`);
     const notEvaluated = await trainer('compare', out, root);
     expect(notEvaluated.code).toBe(1);
     expect(notEvaluated.stderr).toContain(`${join(root, 'summary.json')}: missing; give a folder written by \`trainer evaluate --out\``);

@@ -22,7 +22,13 @@ const csvValue = (v: string) => (v === '' ? NaN : v === 'inf' ? Infinity : v ===
 function readMeasurement(dir: string): Measurement {
   const files = { summary: join(dir, 'summary.json'), metrics: join(dir, 'metrics.csv') };
   for (const f of Object.values(files)) if (!existsSync(f)) throw new Error(`${f}: missing; give a folder written by \`trainer evaluate --out\``);
-  const summary = JSON.parse(readFileSync(files.summary, 'utf8')) as Measurement['summary'];
+  let summary: Measurement['summary'];
+  try {
+    summary = JSON.parse(readFileSync(files.summary, 'utf8'));
+  } catch (e) {
+    throw new Error(`${files.summary}: not JSON (${(e as Error).message}); give a folder written by \`trainer evaluate --out\``);
+  }
+  if (typeof summary?.manifestDigest !== 'string') throw new Error(`${files.summary}: no manifestDigest; give a folder written by \`trainer evaluate --out\``);
   const [header, ...lines] = readFileSync(files.metrics, 'utf8').split(/\r?\n/).filter(Boolean);
   const columns = header.split(',');
   const at = (name: string) => {
