@@ -85,20 +85,21 @@ function pairedTable(f: FigureModel): string {
   if (!f.reference || !f.paired.length) return f.pairedNote ? `<p class="note">${esc(f.pairedNote)}</p>` : '';
   const signed = (v: number) => (v > 0 ? `+${num(v, 1)}` : num(v, 1));
   const p = (r: PairedRow) => (r.test.method === 'none' || Number.isNaN(r.test.p) ? '—' : r.test.p < 0.001 ? '&lt; 0.001' : num(r.test.p, 3));
-  const how = (r: PairedRow) => (r.test.method === 'approx' ? ' <small>(normal approx.)</small>' : r.test.method === 't' ? ` <small>(t, ${num(r.test.df, 1)} df)</small>` : replicatedAny ? ' <small>(Wilcoxon)</small>' : '');
+  // rows trained with several seeds are tested with t; the others with Wilcoxon, said so beside them
   const replicatedAny = f.paired.some((r) => r.test.method === 't');
+  const how = (r: PairedRow) => (r.test.method === 'approx' ? ' <small>(normal approx.)</small>' : r.test.method === 't' ? ` <small>(t, ${num(r.test.df, 1)} df)</small>` : replicatedAny ? ' <small>(Wilcoxon)</small>' : '');
   const body = f.paired
     .map((r) => `<tr><td>${esc(r.label)}${seedsNote(r.runs)}</td><td>${r.cases}</td><td><b>${signed(r.meanDiff)}</b></td><td>${num(r.low, 1)} to ${num(r.high, 1)}</td><td>${p(r)}${how(r)}</td></tr>`)
     .join('');
   const single = f.paired.filter((r) => r.test.method !== 't');
   const n = Math.min(...single.map((r) => r.cases));
   const floor = single.length && n >= 1 && n <= 50 ? ` With ${n} test cases no difference can reach a two-sided p below ${num(2 / 2 ** n, n > 9 ? 4 : 3)}.` : '';
-  const replicated = f.paired.length > single.length
+  const replicated = replicatedAny
     ? ` Where either row was trained with several seeds, each side's runs are averaged per case first, and the interval and p come from a t test whose variance adds the spread between each side's runs (the variance of their own means) to that over the cases, at Welch–Satterthwaite degrees of freedom: the difference must stand out from training again, not only from the test cases. A side with one run adds no spread of its own (unknown), so such an interval is too narrow by that much.`
     : '';
   return `<h4>Against the reference ${esc(f.reference.label)}, case by case <span class="tag measured">measured</span></h4>
 <p class="meta">Per test case, the mean DSC over the organs both runs scored; Δ = row − reference in percentage points, mean over cases with a 95% bootstrap interval (cases resampled 10,000 times), and the Wilcoxon signed-rank test of the per-case differences (two-sided).${floor}${replicated}</p>
-<table class="paired"><thead><tr><th>Row</th><th>Cases</th><th>Δ mean DSC (pp)</th><th>95% interval</th><th>${replicated ? 'p' : 'Wilcoxon p'}</th></tr></thead><tbody>${body}</tbody></table>`;
+<table class="paired"><thead><tr><th>Row</th><th>Cases</th><th>Δ mean DSC (pp)</th><th>95% interval</th><th>${replicatedAny ? 'p' : 'Wilcoxon p'}</th></tr></thead><tbody>${body}</tbody></table>`;
 }
 
 function figureSection(f: FigureModel, charts: ChartSpec[]): string {
