@@ -3,7 +3,7 @@
  * and over all organs, is the candidate better than the baseline case by case, or within the noise of
  * the cases there are? The same paired statistics as the report's figures. Pure.
  */
-import { bootstrapMeanInterval, wilcoxonSignedRank, type SignedRankTest } from './paired';
+import { bootstrapMeanInterval, pairedDifferences, wilcoxonSignedRank, type SignedRankTest } from './paired';
 
 /** One case and organ of one model's measurement (DSC as a fraction, as `metrics.csv` holds it). */
 export interface CaseOrganScore {
@@ -33,8 +33,7 @@ export interface ComparisonRow {
 const mean = (xs: readonly number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
 
 function row(organ: string, pairs: readonly { a: number; b: number; hd95A?: number; hd95B?: number }[]): ComparisonRow {
-  // to 1e-9 points, as the report: float noise neither splits ties nor turns a zero into a sign
-  const diffs = pairs.map((p) => Math.round(1e11 * (p.b - p.a)) / 1e9);
+  const diffs = pairedDifferences([pairs.map((p) => 100 * p.b)], [pairs.map((p) => 100 * p.a)]);
   const ci = bootstrapMeanInterval(diffs, { seed: 1 });
   const hd = pairs.filter((p) => Number.isFinite(p.hd95A) && Number.isFinite(p.hd95B)).map((p) => p.hd95B! - p.hd95A!);
   return {
