@@ -97,22 +97,24 @@ export const statusCommand: CommandModule<object, StatusArgs> = {
       console.log(JSON.stringify({ runs: runs.map((r) => ({ ...r, summary: summaries.get(r.id) ?? null, progress: progress.get(r.id) ?? null })), cells }, null, 1));
       return;
     }
-    console.log(`runs (${runs.length})`);
-    for (const r of runs) {
+    // Each run once: under the first grid cell shown that holds it, else in the list after the grids.
+    const listed = new Map(runs.map((r) => [r.id, r]));
+    const details = (r: Run, indent: string, head: string) => {
       const err = r.errorText ? `  ${r.errorText.split('\n')[0]}` : '';
-      console.log(`  ${r.id}  ${r.status.padEnd(8)} ${r.experiment} / ${r.name}  started ${time(r.startTime)} ended ${time(r.endTime)}  ${r.backend ?? ''}${err}`);
+      console.log(`${indent}${head}${r.status.padEnd(8)} ${head ? `${r.experiment} / ${r.name}  ` : ''}started ${time(r.startTime)} ended ${time(r.endTime)}  ${r.backend ?? ''}${err}`);
       const p = progress.get(r.id);
       if (p) {
         const pace = p.msPerEpoch === undefined ? '' : `, about ${formatDuration(p.remainingMs! / 1000)} left (${formatDuration(p.msPerEpoch / 1000)} per epoch)`;
         console.log(`      epoch ${p.done}/${p.epochs} done${pace}; last heartbeat ${formatDuration((Date.now() - r.heartbeatTime) / 1000)} ago`);
       }
-      const s = summaries.get(r.id);
-      if (s) {
-        const organs = Object.entries(s.valDice).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ');
-        const test = s.testDiceMean !== undefined ? `; test mean DSC ${s.testDiceMean.toFixed(3)}` : '';
-        console.log(`      best validation (epoch ${s.bestEpoch}): mean Dice ${s.valDiceMean.toFixed(3)}: ${organs}${test}`);
+      const sm = summaries.get(r.id);
+      if (sm) {
+        const organs = Object.entries(sm.valDice).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ');
+        const test = sm.testDiceMean !== undefined ? `; test mean DSC ${sm.testDiceMean.toFixed(3)}` : '';
+        console.log(`      best validation (epoch ${sm.bestEpoch}): mean Dice ${sm.valDiceMean.toFixed(3)}: ${organs}${test}`);
       }
-    }
+      listed.delete(r.id);
+    };
     for (const g of grids) {
       const cs = cells.filter((c) => c.grid === g);
       const n = (status: string) => cs.filter((c) => c.status === status).length;
@@ -123,6 +125,8 @@ export const statusCommand: CommandModule<object, StatusArgs> = {
         const owner = c.runId ? runOf.get(c.runId) : undefined;
         const reused = owner && (owner.experiment !== g || owner.name !== c.key) ? ` (run of ${owner.experiment} / ${owner.name})` : '';
         console.log(`  ${c.key.padEnd(20)} ${c.status.padEnd(8)} ${c.runId ?? '-'}${reused}${c.error ? `  ${c.error.split('\n')[0]}` : ''}`);
+        const run = c.runId ? listed.get(c.runId) : undefined;
+        if (run) details(run, '      ', '');
       }
       // rows trained with several seeds (grid --replicates): how far apart their test results are
       for (const [row, seeds] of seedsByRow(cs, cellTests)) {
@@ -130,6 +134,10 @@ export const statusCommand: CommandModule<object, StatusArgs> = {
         const sd = Math.sqrt(seeds.reduce((x, y) => x + (y - mean) ** 2, 0) / (seeds.length - 1));
         console.log(`  ${row}: ${seeds.length} seeds finished, test mean DSC ${seeds.map((v) => v.toFixed(3)).join(' / ')} (mean ${mean.toFixed(3)} ± ${sd.toFixed(3)})`);
       }
+    }
+    if (listed.size || !grids.length) {
+      console.log(grids.length ? `runs outside these grids (${listed.size})` : `runs (${listed.size})`);
+      for (const r of [...listed.values()]) details(r, '  ', `${r.id}  `);
     }
   },
 };
