@@ -539,7 +539,7 @@ describe('trainer grid, status, segment', () => {
       [join(outMany, 'mask-as-ct'), expect.stringMatching(/^.*mask-as-ct\.nii\.gz: does not look like a CT in Hounsfield units/)],
       [join(outMany, 'ct-2'), 'ok'],
     ]);
-    expect(summary).toMatchObject({ segmented: 3, failed: 2 });
+    expect(summary).toMatchObject({ models: [runDir], segmented: 3, failed: 2 });
     expect(many.stderr).toContain(`failed: ${missing}: ${missing}: does not exist`);
     expect(readdirSync(outMany).sort()).toEqual(['ct', 'ct-2', name, 'segment-summary.json'].sort());
     expect(readdirSync(join(outMany, 'ct')).sort()).toEqual(['labels.nii.gz', 'rtstruct.dcm']);

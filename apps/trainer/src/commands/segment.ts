@@ -71,7 +71,7 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
         console.log(JSON.stringify(result));
         return;
       }
-      await segmentMany(a.input, a.out, segmentOne);
+      await segmentMany(a.input, a.out, runDirs, segmentOne);
     } finally {
       for (const m of models) m.dispose();
     }
@@ -82,7 +82,7 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
  * Several inputs, in turn, each into its own folder under `out`: a bad input is reported and skipped, the
  * others are segmented, and `segment-summary.json` lists every input with its folder and outcome.
  */
-async function segmentMany(inputs: string[], out: string, segmentOne: (path: string, out: string) => Promise<{ seconds: number; rtstructPath?: string }>) {
+async function segmentMany(inputs: string[], out: string, models: string[], segmentOne: (path: string, out: string) => Promise<{ seconds: number; rtstructPath?: string }>) {
   makeOutputFolder(out, '--out');
   const names = outputNamesFor(inputs);
   const bar = createProgressBar('segment');
@@ -100,7 +100,8 @@ async function segmentMany(inputs: string[], out: string, segmentOne: (path: str
   }
   const failed = cases.filter((c) => c.error);
   bar.finish(`${cases.length - failed.length} of ${cases.length} segmented`);
-  const summary = { segmented: cases.length - failed.length, failed: failed.length, cases };
+  // which model (run folders; several: an ensemble) drew every contour here
+  const summary = { models, segmented: cases.length - failed.length, failed: failed.length, cases };
   writeFileAtomic(join(out, 'segment-summary.json'), `${JSON.stringify(summary, null, 1)}\n`);
   for (const c of failed) console.error(`failed: ${c.input}: ${c.error}`);
   console.log(JSON.stringify(summary));
