@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import { capGpuBufferPool, limitGpuMemory, loadTunedTilings, parseTunedTilings, registerCpuKernels, selectBackend, useBestFitGpuBuffers, type BackendChoice } from '@anatomynet/compute';
-import { openSqliteStore, parseReplicateKey } from '@anatomynet/tracking';
+import { cellsByRow, openSqliteStore } from '@anatomynet/tracking';
 import { createProgressBar } from '@anatomynet/cli';
 import { openDataset, resolveRunConfig, RunConfigError, type Dataset, type RunConfig, type TrainProgress } from '@anatomynet/training';
 
@@ -99,13 +99,10 @@ export async function modelFoldersOf(a: { model?: string[]; run?: string[]; rowS
       const [grid, row] = a.rowSeeds.split(':') as [string, string];
       const grids = await store.listGrids();
       if (!grids.includes(grid)) throw new Error(`--row-seeds ${a.rowSeeds}: ${a.db} has no grid ${grid} (grids: ${grids.join(', ') || 'none'})`);
-      const cells = await store.gridCells(grid);
-      const seeds = cells.filter((c) => parseReplicateKey(c.key).row === row && c.status === 'DONE' && c.runId);
-      if (!seeds.length) {
-        const rows = [...new Set(cells.map((c) => parseReplicateKey(c.key).row))];
-        throw new Error(`--row-seeds ${a.rowSeeds}: no finished cell of row ${row} in ${grid} (rows: ${rows.join(', ')})`);
-      }
-      ids.push(...seeds.sort((x, y) => parseReplicateKey(x.key).replicate - parseReplicateKey(y.key).replicate).map((c) => c.runId!));
+      const rows = cellsByRow(await store.gridCells(grid));
+      const seeds = (rows.get(row) ?? []).filter((c) => c.status === 'DONE' && c.runId);
+      if (!seeds.length) throw new Error(`--row-seeds ${a.rowSeeds}: no finished cell of row ${row} in ${grid} (rows: ${[...rows.keys()].join(', ')})`);
+      ids.push(...seeds.map((c) => c.runId!));
     }
     for (const id of ids) {
       const run = await store.getRun(id);

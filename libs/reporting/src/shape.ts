@@ -3,7 +3,7 @@
  * spread over test cases with n; the missing cells named with a reason; the paper's published numbers
  * kept apart. DSC and surface Dice are shown in % (results store fractions), distances in mm.
  */
-import { parseReplicateKey, type CaseResult, type GridCell } from '@anatomynet/tracking';
+import { cellsByRow, parseReplicateKey, type CaseResult } from '@anatomynet/tracking';
 import type { GridData, RunData } from './collect';
 import { REPORT_ORGANS } from './organs';
 import { FIG3_PUBLISHED_MEANS, FIG5_PUBLISHED_MEANS, FIG6_PUBLISHED, TABLE1_PUBLISHED, type PublishedSeries } from './published';
@@ -211,11 +211,7 @@ export function figureModel(g: GridData): FigureModel {
     return { ...base, rows, reference: null, paired: [], pairedNote: '', missing: g.def.rows.map((r) => ({ row: r.key, label: r.label, reason: `grid ${g.def.name} is not in the database under any profile` })) };
   }
   // a row's cells: its own and its seed replicates (ROW#2 ...), grouped back under the row
-  const cellsOf = new Map<string, GridCell[]>();
-  for (const c of [...g.cells].sort((a, b) => parseReplicateKey(a.key).replicate - parseReplicateKey(b.key).replicate)) {
-    const { row } = parseReplicateKey(c.key);
-    cellsOf.set(row, [...(cellsOf.get(row) ?? []), c]);
-  }
+  const cellsOf = cellsByRow(g.cells);
   const keys = [...g.def.rows.map((r) => r.key), ...[...cellsOf.keys()].filter((k) => !g.def.rows.some((r) => r.key === k)).sort()];
   for (const key of keys) {
     const label = labelOf(key);

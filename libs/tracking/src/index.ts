@@ -6,4 +6,4 @@ export { MIGRATIONS, SCHEMA_VERSION, migrate, schemaVersion } from './schema.js'
 export { BufferedMetricWriter } from './metric-writer.js';
 export { type SqliteStoreOptions, SqliteTrackingStore, openSqliteStore } from './sqlite-store.js';
 export { mergeTrackingDatabase, type MergeOptions, type MergeReport } from './merge.js';
-export { parseReplicateKey, replicateKey } from './cell-keys.js';
+export { cellsByRow, parseReplicateKey, replicateKey } from './cell-keys.js';

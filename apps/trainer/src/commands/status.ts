@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
-import { parseReplicateKey, type GridCell, type Run, type TrackingStore } from '@anatomynet/tracking';
+import { cellsByRow, type GridCell, type Run, type TrackingStore } from '@anatomynet/tracking';
+import { summarize } from '@anatomynet/reporting';
 import { formatDuration } from '@anatomynet/cli';
 import { runProgress, type RunProgress } from '@anatomynet/training';
 import { openStore } from '../common';
@@ -43,14 +44,9 @@ async function progressOf(store: TrackingStore, run: Run): Promise<RunProgress> 
 
 /** Per row with two or more finished seed replicates (`ROW`, `ROW#2` ...), their test means in replicate order. */
 function seedsByRow(cells: readonly GridCell[], tests: ReadonlyMap<string, number>): [string, number[]][] {
-  const rows = new Map<string, [number, number][]>();
-  for (const c of cells) {
-    const test = tests.get(`${c.grid}\u0000${c.key}`);
-    if (test === undefined) continue;
-    const { row, replicate } = parseReplicateKey(c.key);
-    rows.set(row, [...(rows.get(row) ?? []), [replicate, test]]);
-  }
-  return [...rows].filter(([, v]) => v.length > 1).map(([row, v]) => [row, v.sort((a, b) => a[0] - b[0]).map(([, t]) => t)]);
+  return [...cellsByRow(cells)]
+    .map(([row, cs]): [string, number[]] => [row, cs.flatMap((c) => tests.get(`${c.grid}\u0000${c.key}`) ?? [])])
+    .filter(([, seeds]) => seeds.length > 1);
 }
 
 const time = (ms: number | null) => (ms ? new Date(ms).toISOString().replace('T', ' ').slice(0, 19) : '-');
@@ -130,8 +126,7 @@ export const statusCommand: CommandModule<object, StatusArgs> = {
       }
       // rows trained with several seeds (grid --replicates): how far apart their test results are
       for (const [row, seeds] of seedsByRow(cs, cellTests)) {
-        const mean = seeds.reduce((x, y) => x + y, 0) / seeds.length;
-        const sd = Math.sqrt(seeds.reduce((x, y) => x + (y - mean) ** 2, 0) / (seeds.length - 1));
+        const { mean, sd } = summarize(seeds);
         console.log(`  ${row}: ${seeds.length} seeds finished, test mean DSC ${seeds.map((v) => v.toFixed(3)).join(' / ')} (mean ${mean.toFixed(3)} ± ${sd.toFixed(3)})`);
       }
     }
