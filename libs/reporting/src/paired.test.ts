@@ -123,8 +123,9 @@ describe('replicatedPairedDifference (rows trained several times: seed replicate
     expect(pairedDifferences(row, ref)).toEqual([1, 1, 1, 1]);
     // resampling the cases alone sees no spread at all
     expect(bootstrapMeanInterval(pairedDifferences(row, ref))).toMatchObject({ low: 1, high: 1 });
-    // the runs' means 65, 66, 67: SE = 1 / sqrt(3), t at 2 degrees of freedom (4.3027), t = sqrt(3)
-    const r = replicatedPairedDifference(row, ref);
+    // the runs' means 65, 66, 67 (the reference's two runs alike): SE = 1 / sqrt(3), t at 2 degrees of
+    // freedom (4.3027), t = sqrt(3)
+    const r = replicatedPairedDifference(row, [ref[0], ref[0]]);
     expect(r.mean).toBe(1);
     expect(r.se).toBeCloseTo(1 / Math.sqrt(3), 12);
     expect(r.df).toBeCloseTo(2, 12);
@@ -159,11 +160,25 @@ print(json.dumps([d.mean(), se, df, d.mean() - q * se, d.mean() + q * se, 2 * st
     got.forEach((v, i) => expect(v).toBeCloseTo(want[i], 8));
   });
 
+  it('a side trained once borrows the spread between the other side\'s runs (pooled), rather than adding none', () => {
+    const ref = [[50, 60, 70, 80]];
+    const row = [0, 1, 2].map((shift) => ref[0].map((v) => v + shift));
+    // runs' means 65, 66, 67: s^2 = 1, times (1/3 + 1) for the two sides' means, at 2 degrees of freedom
+    const r = replicatedPairedDifference(row, ref);
+    expect(r.se).toBeCloseTo(Math.sqrt(4 / 3), 12);
+    expect(r.df).toBeCloseTo(2, 12);
+    expect(r.high - r.mean).toBeCloseTo(4.302652729749464 * Math.sqrt(4 / 3), 9);
+    // either side may be the one trained once
+    const swapped = replicatedPairedDifference(ref, row);
+    expect(swapped.mean).toBe(-1);
+    expect(swapped.se).toBeCloseTo(r.se, 12);
+  });
+
   it('covers the expected difference about 95% of the time when runs vary as much as cases; cases alone do not', () => {
     // score = case effect + run effect + noise, crossed; the row is 1 point better in expectation
     const rng = mulberry32(29);
     const normal = () => Math.sqrt(-2 * Math.log(1 - rng())) * Math.cos(2 * Math.PI * rng());
-    let replicated = 0, casesOnly = 0;
+    let replicated = 0, againstOne = 0, casesOnly = 0;
     const trials = 400;
     for (let t = 0; t < trials; t++) {
       const cases = Array.from({ length: 20 }, () => 70 + 5 * normal());
@@ -174,11 +189,16 @@ print(json.dumps([d.mean(), se, df, d.mean() - q * se, d.mean() + q * se, 2 * st
       const row = runs(3, 1), ref = runs(3, 0);
       const r = replicatedPairedDifference(row, ref);
       if (r.low <= 1 && 1 <= r.high) replicated++;
+      // the reference trained once, as a grid row without --replicates
+      const once = replicatedPairedDifference(row, ref.slice(0, 1));
+      if (once.low <= 1 && 1 <= once.high) againstOne++;
       const c = bootstrapMeanInterval(pairedDifferences(row, ref), { resamples: 1000, seed: t });
       if (c.low <= 1 && 1 <= c.high) casesOnly++;
     }
     expect(replicated / trials).toBeGreaterThan(0.92);
     expect(replicated / trials).toBeLessThan(0.995);
+    expect(againstOne / trials).toBeGreaterThan(0.92);
+    expect(againstOne / trials).toBeLessThan(0.995);
     expect(casesOnly / trials).toBeLessThan(0.6);
   });
 });

@@ -140,12 +140,27 @@ export interface ReplicatedDifference extends BootstrapInterval {
 }
 
 /**
+ * The runs' share of the variance of the difference of two rows' means, with degrees of freedom: each
+ * side with two runs or more, the variance of its runs' own means over their count. A side trained once
+ * cannot show its spread, so it borrows the other side's estimate (training assumed to vary as much for
+ * both, the pooled two-sample case): one part s^2 (1/k + 1) at k - 1 degrees of freedom, rather than
+ * nothing, which would make the interval too narrow by exactly what training again would change.
+ */
+function runParts(row: readonly (readonly number[])[], reference: readonly (readonly number[])[]): { v: number; df: number }[] {
+  const runVariance = (runs: readonly (readonly number[])[]) => variance(runs.map(mean));
+  const [many, once] = row.length > 1 ? [row, reference] : [reference, row];
+  if (many.length < 2) return [];
+  if (once.length < 2) return [{ v: runVariance(many) * (1 / many.length + 1), df: many.length - 1 }];
+  return [row, reference].map((runs) => ({ v: runVariance(runs) / runs.length, df: runs.length - 1 }));
+}
+
+/**
  * The mean paired difference of two rows scored on the same cases when a row was trained several times
  * (seed replicates; arguments as {@link pairedDifferences}), with a t interval and test whose variance
  * holds both what resampling the test cases and what training again would change: the one-way
  * components of the crossed design, runs of each row (the variance of the runs' own means over their
- * count, where a side has two runs or more) and cases (the variance of the per-case differences over
- * their count). That sum is Owen's pigeonhole bootstrap variance (2007), conservative by the runs-by-
+ * count; a side trained once borrows the other's, see {@link runParts}) and cases (the variance of the
+ * per-case differences over their count). That sum is Owen's pigeonhole bootstrap variance (2007), conservative by the runs-by-
  * cases interaction counted in both; t quantiles at the Welch-Satterthwaite degrees of freedom keep a
  * handful of seeds honest, where a bootstrap over three runs would not.
  */
@@ -159,11 +174,7 @@ export function replicatedPairedDifference(
   const m = n ? mean(differences) : NaN;
   const none = { mean: m, low: NaN, high: NaN, differences, se: NaN, df: NaN, t: NaN, p: NaN };
   if (n < 2) return none;
-  const runMeans = (runs: readonly (readonly number[])[]) => runs.map(mean);
-  const parts = [
-    ...[row, reference].filter((runs) => runs.length > 1).map((runs) => ({ v: variance(runMeans(runs)) / runs.length, df: runs.length - 1 })),
-    { v: variance(differences) / n, df: n - 1 },
-  ];
+  const parts = [...runParts(row, reference), { v: variance(differences) / n, df: n - 1 }];
   const se2 = parts.reduce((s, x) => s + x.v, 0);
   if (!(se2 > 0)) return { ...none, low: m, high: m, se: 0, p: m === 0 ? NaN : 0, t: m === 0 ? NaN : Math.sign(m) * Infinity };
   const df = se2 ** 2 / parts.reduce((s, x) => s + (x.v > 0 ? x.v ** 2 / x.df : 0), 0);

@@ -95,7 +95,7 @@ function pairedTable(f: FigureModel): string {
   const n = Math.min(...single.map((r) => r.cases));
   const floor = single.length && n >= 1 && n <= 50 ? ` With ${n} test cases no difference can reach a two-sided p below ${num(2 / 2 ** n, n > 9 ? 4 : 3)}.` : '';
   const replicated = replicatedAny
-    ? ` Where either row was trained with several seeds, each side's runs are averaged per case first, and the interval and p come from a t test whose variance adds the spread between each side's runs (the variance of their own means) to that over the cases, at Welch–Satterthwaite degrees of freedom: the difference must stand out from training again, not only from the test cases. A side with one run adds no spread of its own (unknown), so such an interval is too narrow by that much.`
+    ? ` Where either row was trained with several seeds, each side's runs are averaged per case first, and the interval and p come from a t test whose variance adds the spread between each side's runs (the variance of their own means) to that over the cases, at Welch–Satterthwaite degrees of freedom: the difference must stand out from training again, not only from the test cases. A side trained once cannot show its own spread, so it borrows the other side’s (training assumed to vary as much for both).`
     : '';
   return `<h4>Against the reference ${esc(f.reference.label)}, case by case <span class="tag measured">measured</span></h4>
 <p class="meta">Per test case, the mean DSC over the organs both runs scored; Δ = row − reference in percentage points, mean over cases with a 95% bootstrap interval (cases resampled 10,000 times), and the Wilcoxon signed-rank test of the per-case differences (two-sided).${floor}${replicated}</p>
