@@ -12,6 +12,7 @@ import { readDicomFile, readNifti, writeCtSeries, writeNifti } from '@anatomynet
 import { planGrid, readGridFile, trainRun } from '@anatomynet/training';
 import { writeTinyDataset, writeTinyGrid } from '@anatomynet/training/testing';
 import { openSqliteStore } from '@anatomynet/tracking';
+import { csvText, parseCsv } from '@anatomynet/reporting';
 import { requestDawnAdapter, selectBackend } from '@anatomynet/compute';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -352,6 +353,17 @@ describe('trainer grid, status, segment', () => {
     const notEvaluated = await trainer('compare', out, root);
     expect(notEvaluated.code).toBe(1);
     expect(notEvaluated.stderr).toContain(`${join(root, 'summary.json')}: missing; give a folder written by \`trainer evaluate --out\``);
+    // case ids that CSV must quote (a clinic's own ids) are read back whole
+    const quoted = ['quoted-a', 'quoted-b'].map((name) => {
+      const dir = join(root, name);
+      cpSync(out, dir, { recursive: true });
+      const [header, ...lines] = parseCsv(readFileSync(join(dir, 'metrics.csv'), 'utf8'));
+      writeFileSync(join(dir, 'metrics.csv'), csvText([header, ...lines.map(([id, ...rest]) => [`"${id}", left`, ...rest])]));
+      return dir;
+    });
+    const quotedCompare = await trainer('compare', ...quoted);
+    expect(quotedCompare.code, quotedCompare.stderr).toBe(0);
+    expect((JSON.parse(quotedCompare.stdout) as { rows: { organ: string; cases: number; diff: number }[] }).rows.at(-1)).toMatchObject({ organ: 'all', cases: 1, diff: 0 });
     const noDb = await trainer('evaluate', '--run', runId, '--dataset', dataset, '--out', join(root, 'evaluated-no-db'), '--backend', 'cpu');
     expect(noDb.code).toBe(1);
     expect(noDb.stderr).toContain('--run and --row-seeds need --db FILE');

@@ -6,22 +6,14 @@
 import type { ReportModel } from './model';
 import { REPORT_ORGANS } from './organs';
 import type { Summary } from './stats';
-
-/** A field as RFC 4180 wants it: quoted when it holds a comma, a quote or a line break. */
-function field(v: string | number | null | undefined): string {
-  if (v === null || v === undefined) return '';
-  if (typeof v === 'number') return Number.isFinite(v) ? String(Number(v.toFixed(6))) : Number.isNaN(v) ? '' : v > 0 ? 'inf' : '-inf';
-  return /[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
-}
-
-const lines = (rows: (string | number | null | undefined)[][]) => rows.map((r) => r.map(field).join(',')).join('\r\n') + '\r\n';
+import { csvText as lines, type CsvValue } from './csv-format';
 
 /** One line per figure, row and organ (and the row's mean of the nine organ means, as `Mean`). */
 export function resultsCsv(m: ReportModel): string {
   // run_ids: the row's runs, space-separated (several for seed replicates, whose values are averaged per
   // case first); dsc_seed_sd, on the Mean line: the SD between those runs' own means
   const header = ['figure', 'grid', 'row', 'label', 'run_ids', 'organ', 'n', 'dsc_mean', 'dsc_sd', 'hd95_mean_mm', 'hd95_sd_mm', 'hd95_infinite', 'surface_dice_mean', 'surface_dice_sd', 'msd_mean_mm', 'dsc_seed_sd'];
-  const rows: (string | number | null)[][] = [header];
+  const rows: CsvValue[][] = [header];
   const stats = (s: Summary | undefined) => [s?.mean ?? null, s?.sd ?? null];
   for (const f of m.figures) {
     for (const r of f.rows) {
@@ -39,7 +31,7 @@ export function resultsCsv(m: ReportModel): string {
 /** One line per compared row: the mean per-case DSC difference from the reference, its interval and test. */
 export function pairedCsv(m: ReportModel): string {
   // test: wilcoxon-exact / wilcoxon-approx (one run a side), t (seed replicates: cases and runs, at df)
-  const rows: (string | number | null)[][] = [['figure', 'grid', 'reference', 'row', 'label', 'runs', 'reference_runs', 'cases', 'dsc_diff_mean_pp', 'dsc_diff_low_pp', 'dsc_diff_high_pp', 'p', 'test', 'df']];
+  const rows: CsvValue[][] = [['figure', 'grid', 'reference', 'row', 'label', 'runs', 'reference_runs', 'cases', 'dsc_diff_mean_pp', 'dsc_diff_low_pp', 'dsc_diff_high_pp', 'p', 'test', 'df']];
   for (const f of m.figures) {
     for (const p of f.paired) {
       const t = p.test;

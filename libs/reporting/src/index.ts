@@ -13,3 +13,4 @@ export * from './model';
 export { renderReportHtml, type ChartSpec } from './render';
 export { generateReport, chartJsSource, type GenerateOptions, type GenerateResult } from './generate';
 export { compareMeasurements, type CaseOrganScore, type ComparisonRow } from './compare';
+export { csvText, parseCsv, csvNumber, type CsvValue } from './csv-format';

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { ORGANS } from '@anatomynet/curation';
-import { compareMeasurements, type CaseOrganScore } from '@anatomynet/reporting';
+import { compareMeasurements, csvNumber, parseCsv, type CaseOrganScore } from '@anatomynet/reporting';
 
 interface CompareArgs {
   baseline: string;
@@ -15,9 +15,6 @@ interface Measurement {
   scores: CaseOrganScore[];
 }
 
-/** A number of `evaluate`'s metrics.csv: empty is undefined, `inf` an infinite distance. */
-const csvValue = (v: string) => (v === '' ? NaN : v === 'inf' ? Infinity : v === '-inf' ? -Infinity : Number(v));
-
 /** An `evaluate --out` folder: its summary.json and metrics.csv. */
 function readMeasurement(dir: string): Measurement {
   const files = { summary: join(dir, 'summary.json'), metrics: join(dir, 'metrics.csv') };
@@ -29,18 +26,21 @@ function readMeasurement(dir: string): Measurement {
     throw new Error(`${files.summary}: not JSON (${(e as Error).message}); give a folder written by \`trainer evaluate --out\``);
   }
   if (typeof summary?.manifestDigest !== 'string') throw new Error(`${files.summary}: no manifestDigest; give a folder written by \`trainer evaluate --out\``);
-  const [header, ...lines] = readFileSync(files.metrics, 'utf8').split(/\r?\n/).filter(Boolean);
-  const columns = header.split(',');
+  let rows: string[][];
+  try {
+    rows = parseCsv(readFileSync(files.metrics, 'utf8'));
+  } catch (e) {
+    throw new Error(`${files.metrics}: ${(e as Error).message}; give a folder written by \`trainer evaluate --out\``);
+  }
+  if (!rows.length) throw new Error(`${files.metrics}: empty; give a folder written by \`trainer evaluate --out\``);
+  const [columns, ...lines] = rows;
   const at = (name: string) => {
     const i = columns.indexOf(name);
     if (i < 0) throw new Error(`${files.metrics}: no column ${name} (columns: ${columns.join(', ')})`);
     return i;
   };
   const [caseId, organ, dsc, hd95] = [at('case_id'), at('organ'), at('dsc'), at('hd95_mm')];
-  const scores = lines.map((l) => {
-    const f = l.split(',');
-    return { caseId: f[caseId], organ: f[organ], dsc: csvValue(f[dsc]), hd95Mm: csvValue(f[hd95]) };
-  });
+  const scores = lines.map((f) => ({ caseId: f[caseId], organ: f[organ], dsc: csvNumber(f[dsc]), hd95Mm: csvNumber(f[hd95]) }));
   return { dir, summary, scores };
 }
 

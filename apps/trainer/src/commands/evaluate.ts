@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { createProgressBar } from '@anatomynet/cli';
 import { writeFileAtomic } from '@anatomynet/data';
+import { csvText } from '@anatomynet/reporting';
 import { evaluateDataset, loadRunEnsemble, summariseEvaluation, type DatasetSplit } from '@anatomynet/training';
 import { checkDatasetFiles, makeOutputFolder, modelFoldersOf, startBackend, withModelOptions, withBackendOption, type GpuArgs } from '../common';
 
@@ -17,9 +18,6 @@ interface EvaluateArgs extends GpuArgs {
   backend?: string;
   threads?: number;
 }
-
-/** A number for the CSV: six decimals at most, empty when undefined, `inf` for an infinite distance. */
-const csvNumber = (v: number) => (Number.isNaN(v) ? '' : Number.isFinite(v) ? String(Number(v.toFixed(6))) : v > 0 ? 'inf' : '-inf');
 
 export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
   command: 'evaluate',
@@ -56,9 +54,9 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
     }
     const failed = ev.cases.filter((c) => c.error);
     bar.finish(`${ev.cases.length - failed.length} of ${ev.cases.length} cases measured`);
-    const header = 'case_id,organ,dsc,hd95_mm,surface_dice,msd_mm,tp,fp,fn';
-    const lines = ev.cases.flatMap((c) => c.rows.map((r) => [c.caseId, r.organ, ...[r.dsc, r.hd95Mm, r.surfaceDice, r.meanSurfaceDistanceMm].map(csvNumber), r.tp, r.fp, r.fn].join(',')));
-    writeFileAtomic(join(a.out, 'metrics.csv'), [header, ...lines].join('\r\n') + '\r\n');
+    const header = ['case_id', 'organ', 'dsc', 'hd95_mm', 'surface_dice', 'msd_mm', 'tp', 'fp', 'fn'];
+    const lines = ev.cases.flatMap((c) => c.rows.map((r) => [c.caseId, r.organ, r.dsc, r.hd95Mm, r.surfaceDice, r.meanSurfaceDistanceMm, r.tp, r.fp, r.fn]));
+    writeFileAtomic(join(a.out, 'metrics.csv'), csvText([header, ...lines]));
     const organs = summariseEvaluation(ev);
     const summary = {
       // one run folder, or the ensemble's
