@@ -7,3 +7,4 @@ export { BufferedMetricWriter } from './metric-writer.js';
 export { type SqliteStoreOptions, SqliteTrackingStore, openSqliteStore } from './sqlite-store.js';
 export { mergeTrackingDatabase, type MergeOptions, type MergeReport } from './merge.js';
 export { cellsByRow, parseReplicateKey, replicateKey } from './cell-keys.js';
+export { cellClaimable } from './cell-claim.js';

@@ -45,7 +45,13 @@ const num = (v: number | null | undefined): number => (v === null || v === undef
 const orNull = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
 
 export class SqliteTrackingStore implements t.TrackingStore {
-  readonly db: Database.Database;
+  private readonly connection: Database.Database;
+
+  /** The open connection; a closed store says so as a typed error on reads as on writes. */
+  get db(): Database.Database {
+    if (!this.connection.open) throw new TrackingError('CLOSED', this.dbPath, 'store is closed');
+    return this.connection;
+  }
 
   constructor(
     readonly dbPath: string,
@@ -81,11 +87,10 @@ export class SqliteTrackingStore implements t.TrackingStore {
       if (err instanceof TrackingError) throw err;
       throw new TrackingError('OPEN_FAILED', dbPath, `cannot open the tracking database: ${(err as Error).message}`, { cause: err });
     }
-    this.db = db;
+    this.connection = db;
   }
 
   private write<T>(fn: () => T): T {
-    if (!this.db.open) throw new TrackingError('CLOSED', this.dbPath, 'store is closed');
     return this.db.transaction(fn).immediate();
   }
 
@@ -388,7 +393,7 @@ export class SqliteTrackingStore implements t.TrackingStore {
   }
 
   async close(): Promise<void> {
-    if (this.db.open) this.db.close();
+    if (this.connection.open) this.connection.close();
   }
 }
 

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { replicateKey, type Run, type RunStatus, type TrackingStore } from '@anatomynet/tracking';
+import { cellClaimable, replicateKey, type Run, type RunStatus, type TrackingStore } from '@anatomynet/tracking';
 import { deriveSeed } from '@anatomynet/random';
 import { configChanges, mergeConfig, resolveRunConfig, runConfigDigest, RunConfigError, type RunConfig } from './run-config';
 
@@ -231,9 +231,25 @@ export interface CellPlanPreview {
   detail?: string;
 }
 
+/** What a worker does with a cell it has claimed (or, in a preview, could claim). */
+type ClaimedCellAction = { action: 'reuse'; run: Run } | { action: 'resume'; runId: string } | { action: 'train' };
+
+/** Reuse a finished run of the same config on the dataset, else continue the cell's killed run, else train. */
+async function claimedCellAction(store: TrackingStore, cell: GridCellPlan, reuseOn: string | undefined): Promise<ClaimedCellAction> {
+  const twin = reuseOn === undefined ? undefined : await twinRun(store, cell, reuseOn, 'FINISHED');
+  if (twin) return { action: 'reuse', run: twin };
+  const runId = await runToResume(store, cell);
+  return runId ? { action: 'resume', runId } : { action: 'train' };
+}
+
+/** Whether a pass puts the cell off until its other cells are done: its config is training right now elsewhere. */
+const twinTraining = async (store: TrackingStore, cell: GridCellPlan, reuseOn: string | undefined) =>
+  reuseOn === undefined ? undefined : await twinRun(store, cell, reuseOn, 'RUNNING');
+
 /**
- * Previews a pass over `cells` without claiming anything: the same decisions as {@link runGrid}, read from
- * the store as it is now (another worker may change them before the pass).
+ * Previews a pass over `cells` without claiming anything: {@link runGrid}'s decisions (the store's claim
+ * rule, `cellClaimable`, and the same choice between reuse, resume and train), read from the store as it is
+ * now (another worker may change them before the pass).
  */
 export async function previewGridPass(store: TrackingStore, cells: readonly GridCellPlan[], opts: Pick<RunGridOptions, 'retryFailed' | 'reuseOn'> = {}): Promise<CellPlanPreview[]> {
   const out: CellPlanPreview[] = [];
@@ -242,18 +258,21 @@ export async function previewGridPass(store: TrackingStore, cells: readonly Grid
     for (const cell of cells.filter((c) => c.grid === grid)) {
       const r = recorded.get(cell.key);
       const at = (action: CellPlanPreview['action'], runId?: string | null, detail?: string): CellPlanPreview => ({ grid, key: cell.key, action, ...(runId ? { runId } : {}), ...(detail ? { detail } : {}) });
-      if (r?.status === 'DONE') { out.push(at('done', r.runId)); continue; }
-      if (r?.status === 'CLAIMED') { out.push(at('held', r.runId, `by worker ${r.claimedBy}`)); continue; }
-      const killed = r?.status === 'FAILED' && r.runStatus === 'KILLED';
-      if (r?.status === 'FAILED' && !killed && !opts.retryFailed) { out.push(at('failed', r.runId, `${(r.error ?? '').split('\n')[0]} (--retry-failed claims it again)`)); continue; }
-      if (opts.reuseOn !== undefined) {
-        const finished = await twinRun(store, cell, opts.reuseOn, 'FINISHED');
-        if (finished) { out.push(at('reuse', finished.id, `${finished.experiment} ${finished.name}`)); continue; }
-        const running = await twinRun(store, cell, opts.reuseOn, 'RUNNING');
-        if (running) { out.push(at('wait', running.id, `${running.experiment} ${running.name} is training it; after this worker's other cells, reused if finished, else trained`)); continue; }
+      if (!cellClaimable(r, opts.retryFailed)) {
+        if (r?.status === 'DONE') out.push(at('done', r.runId));
+        else if (r?.status === 'CLAIMED') out.push(at('held', r.runId, `by worker ${r.claimedBy}`));
+        else out.push(at('failed', r?.runId, `${(r?.error ?? '').split('\n')[0]} (--retry-failed claims it again)`));
+        continue;
       }
-      const resume = killed ? await runToResume(store, cell) : undefined;
-      out.push(resume ? at('resume', resume) : at('train'));
+      const running = await twinTraining(store, cell, opts.reuseOn);
+      if (running) {
+        out.push(at('wait', running.id, `${running.experiment} ${running.name} is training it; after this worker's other cells, reused if finished, else trained`));
+        continue;
+      }
+      const next = await claimedCellAction(store, cell, opts.reuseOn);
+      if (next.action === 'reuse') out.push(at('reuse', next.run.id, `${next.run.experiment} ${next.run.name}`));
+      else if (next.action === 'resume') out.push(at('resume', next.runId));
+      else out.push(at('train'));
     }
   }
   return out;
@@ -274,13 +293,13 @@ export async function runGrid(store: TrackingStore, cells: GridCellPlan[], worke
   const outcomes = new Map<number, CellOutcome>();
   const attempt = async (cell: GridCellPlan, i: number): Promise<CellOutcome> => {
     if (!(await store.claimCell(grid, cell.key, worker, { digest: cell.digest, retryFailed: opts.retryFailed }))) return { key: cell.key, status: 'SKIPPED' };
-    const twin = opts.reuseOn === undefined ? undefined : await twinRun(store, cell, opts.reuseOn, 'FINISHED');
-    if (twin) {
-      await store.updateCell(grid, cell.key, { status: 'DONE', runId: twin.id, error: null });
-      opts.onReuse?.(cell, i, twin);
-      return { key: cell.key, status: 'REUSED', runId: twin.id };
+    const next = await claimedCellAction(store, cell, opts.reuseOn);
+    if (next.action === 'reuse') {
+      await store.updateCell(grid, cell.key, { status: 'DONE', runId: next.run.id, error: null });
+      opts.onReuse?.(cell, i, next.run);
+      return { key: cell.key, status: 'REUSED', runId: next.run.id };
     }
-    const resumeRunId = await runToResume(store, cell);
+    const resumeRunId = next.action === 'resume' ? next.runId : undefined;
     opts.onCell?.(cell, i, resumeRunId);
     try {
       const r = await runCell(cell, (runId) => store.updateCell(grid, cell.key, { runId }), resumeRunId);
@@ -299,7 +318,7 @@ export async function runGrid(store: TrackingStore, cells: GridCellPlan[], worke
   const later: number[] = [];
   for (const [i, cell] of cells.entries()) {
     // Checked before claiming, so another worker may take the cell meanwhile.
-    if (opts.reuseOn !== undefined && (await twinRun(store, cell, opts.reuseOn, 'RUNNING'))) later.push(i);
+    if (await twinTraining(store, cell, opts.reuseOn)) later.push(i);
     else outcomes.set(i, await attempt(cell, i));
   }
   for (const i of later) outcomes.set(i, await attempt(cells[i], i));

@@ -3,9 +3,10 @@
  * a future server-backed store runs the same suite (import from "@anatomynet/tracking/testing").
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { cellClaimable } from '../cell-claim.js';
 import { configDigest } from '../digest.js';
 import { TrackingError } from '../errors.js';
-import type { CaseResult, TrackingStore } from '../types.js';
+import type { CaseResult, ClaimOptions, TrackingStore } from '../types.js';
 
 /** Registers the contract's tests; `open` gives a fresh, empty store and a cleanup for each test. */
 export function trackingStoreContract(name: string, open: () => Promise<{ store: TrackingStore; cleanup: () => Promise<void> | void }>): void {
@@ -28,6 +29,14 @@ function defineTests(get: () => TrackingStore): void {
   beforeEach(() => {
     store = get();
   });
+
+  /** claimCell, checked against the pure rule that `grid --dry-run` previews claims by. */
+  async function claim(grid: string, key: string, worker: string, options?: ClaimOptions): Promise<boolean> {
+    const before = (await store.gridCells(grid)).find((c) => c.key === key);
+    const claimed = await store.claimCell(grid, key, worker, options);
+    expect(claimed, `cellClaimable(${before?.status}, run ${before?.runStatus}, retryFailed ${options?.retryFailed})`).toBe(cellClaimable(before, options?.retryFailed));
+    return claimed;
+  }
 
   async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
     try {
@@ -91,7 +100,7 @@ function defineTests(get: () => TrackingStore): void {
       expect((await store.listRuns({ experiment: 'e1' })).map((r) => r.name)).toEqual(['r1', 'r2']);
       expect((await store.listRuns({ status: 'RUNNING' })).map((r) => r.name)).toEqual(['r1', 'r3']);
       expect((await store.listRuns({ experiment: 'e1', status: ['FINISHED', 'FAILED'] })).map((r) => r.name)).toEqual(['r2']);
-      await store.claimCell('g', 'cell-1', 'w');
+      await claim('g', 'cell-1', 'w');
       await store.updateCell('g', 'cell-1', { runId: r3.id });
       expect((await store.listRuns({ grid: 'g' })).map((r) => r.id)).toEqual([r3.id]);
       expect(r1.configDigest).toBe(r2.configDigest);
@@ -108,9 +117,9 @@ function defineTests(get: () => TrackingStore): void {
       const finished = await store.createRun({ experiment: 'e', name: 'finished', config: {}, startTime: 1_000 });
       await store.endRun(finished.id, 'FINISHED', { endTime: 2_000 });
       expect(await store.heartbeat(alive.id, 90_000)).toBe(true);
-      await store.claimCell('g', 'c-old', 'w1');
+      await claim('g', 'c-old', 'w1');
       await store.updateCell('g', 'c-old', { runId: old.id });
-      await store.claimCell('g', 'c-alive', 'w2');
+      await claim('g', 'c-alive', 'w2');
       await store.updateCell('g', 'c-alive', { runId: alive.id });
       const sweep = await store.markStaleRunsKilled(60_000, 100_000);
       expect(sweep.killedRunIds).toEqual([old.id]);
@@ -120,38 +129,38 @@ function defineTests(get: () => TrackingStore): void {
       expect((await store.getRun(finished.id))!.status).toBe('FINISHED');
       expect(await store.heartbeat(old.id)).toBe(false);
       // The swept cell is claimable again (its killed run kept, to be resumed), once; the live one is not.
-      expect(await store.claimCell('g', 'c-alive', 'w3', { retryFailed: true })).toBe(false);
-      expect(await store.claimCell('g', 'c-old', 'w3')).toBe(true);
-      expect(await store.claimCell('g', 'c-old', 'w4')).toBe(false);
+      expect(await claim('g', 'c-alive', 'w3', { retryFailed: true })).toBe(false);
+      expect(await claim('g', 'c-old', 'w3')).toBe(true);
+      expect(await claim('g', 'c-old', 'w4')).toBe(false);
       expect((await store.gridCells('g')).find((c) => c.key === 'c-old')).toMatchObject({ status: 'CLAIMED', claimedBy: 'w3', runId: old.id, runStatus: 'KILLED' });
     });
 
     it('a cell whose run was killed is claimed once more with that run (to resume); a failed run is only retried on request, afresh', async () => {
       await store.registerCells('g', [{ key: 'killed' }, { key: 'failed' }]);
-      expect(await store.claimCell('g', 'killed', 'w1')).toBe(true);
+      expect(await claim('g', 'killed', 'w1')).toBe(true);
       const k = await store.createRun({ experiment: 'e', name: 'killed', config: {} });
       await store.updateCell('g', 'killed', { runId: k.id });
       await store.endRun(k.id, 'KILLED', { error: 'interrupted by SIGINT' });
       // Still CLAIMED (its worker may be the one stopping it): not claimable until the cell is FAILED.
-      expect(await store.claimCell('g', 'killed', 'w2')).toBe(false);
+      expect(await claim('g', 'killed', 'w2')).toBe(false);
       await store.updateCell('g', 'killed', { status: 'FAILED', error: 'interrupted by SIGINT' });
-      expect(await store.claimCell('g', 'failed', 'w1')).toBe(true);
+      expect(await claim('g', 'failed', 'w1')).toBe(true);
       const f = await store.createRun({ experiment: 'e', name: 'failed', config: {} });
       await store.updateCell('g', 'failed', { runId: f.id });
       await store.endRun(f.id, 'FAILED', { error: 'loss is NaN' });
       await store.updateCell('g', 'failed', { status: 'FAILED', error: 'loss is NaN' });
 
-      expect(await store.claimCell('g', 'killed', 'w2')).toBe(true);
-      expect(await store.claimCell('g', 'killed', 'w3')).toBe(false);
+      expect(await claim('g', 'killed', 'w2')).toBe(true);
+      expect(await claim('g', 'killed', 'w3')).toBe(false);
       expect((await store.gridCells('g')).find((c) => c.key === 'killed')).toMatchObject({ status: 'CLAIMED', claimedBy: 'w2', runId: k.id });
       // Resumed and killed again: claimable again.
       await store.resumeRun(k.id);
       await store.endRun(k.id, 'KILLED', { error: 'interrupted by SIGTERM' });
       await store.updateCell('g', 'killed', { status: 'FAILED', error: 'interrupted by SIGTERM' });
-      expect(await store.claimCell('g', 'killed', 'w3')).toBe(true);
+      expect(await claim('g', 'killed', 'w3')).toBe(true);
 
-      expect(await store.claimCell('g', 'failed', 'w2')).toBe(false);
-      expect(await store.claimCell('g', 'failed', 'w2', { retryFailed: true })).toBe(true);
+      expect(await claim('g', 'failed', 'w2')).toBe(false);
+      expect(await claim('g', 'failed', 'w2', { retryFailed: true })).toBe(true);
       expect((await store.gridCells('g')).find((c) => c.key === 'failed')).toMatchObject({ status: 'CLAIMED', runId: null });
     });
   });
@@ -236,9 +245,9 @@ function defineTests(get: () => TrackingStore): void {
     it('registers, claims once, attaches runs and finishes', async () => {
       await store.registerCells('paper-grid', [{ key: 'loss=dice', digest: 'd1' }, { key: 'loss=focal', digest: 'd2' }]);
       await store.registerCells('paper-grid', [{ key: 'loss=dice', digest: 'd1' }]); // idempotent
-      expect(await store.claimCell('paper-grid', 'loss=dice', 'host-1', { digest: 'd1' })).toBe(true);
-      expect(await store.claimCell('paper-grid', 'loss=dice', 'host-2', { digest: 'd1' })).toBe(false);
-      expect(await codeOf(store.claimCell('paper-grid', 'loss=focal', 'host-2', { digest: 'changed' }))).toBe('BAD_INPUT');
+      expect(await claim('paper-grid', 'loss=dice', 'host-1', { digest: 'd1' })).toBe(true);
+      expect(await claim('paper-grid', 'loss=dice', 'host-2', { digest: 'd1' })).toBe(false);
+      expect(await codeOf(claim('paper-grid', 'loss=focal', 'host-2', { digest: 'changed' }))).toBe('BAD_INPUT');
       const run = await store.createRun({ experiment: 'paper-grid', name: 'loss=dice', config: { loss: 'dice' } });
       await store.updateCell('paper-grid', 'loss=dice', { runId: run.id });
       await store.endRun(run.id, 'FINISHED');
@@ -248,17 +257,17 @@ function defineTests(get: () => TrackingStore): void {
         ['loss=dice', 'DONE', 'host-1', 'FINISHED'],
         ['loss=focal', 'PENDING', null, null],
       ]);
-      expect(await store.claimCell('paper-grid', 'loss=dice', 'host-3', { retryFailed: true })).toBe(false);
+      expect(await claim('paper-grid', 'loss=dice', 'host-3', { retryFailed: true })).toBe(false);
       await store.updateCell('paper-grid', 'loss=focal', { status: 'FAILED', error: 'OOM' });
       expect((await store.gridCells('paper-grid'))[1]).toMatchObject({ status: 'FAILED', error: 'OOM' });
-      expect(await store.claimCell('paper-grid', 'loss=focal', 'host-3', { retryFailed: true })).toBe(true);
+      expect(await claim('paper-grid', 'loss=focal', 'host-3', { retryFailed: true })).toBe(true);
       expect((await store.gridCells('paper-grid'))[1]).toMatchObject({ status: 'CLAIMED', error: null, claimedBy: 'host-3', digest: 'd2' });
       expect(await codeOf(store.updateCell('paper-grid', 'nope', { status: 'DONE' }))).toBe('NOT_FOUND');
       expect(await store.listGrids()).toEqual(['paper-grid']);
     });
 
     it('a claimed cell with no run is freed once its claim is older than the stale age', async () => {
-      await store.claimCell('g', 'c', 'w1');
+      await claim('g', 'c', 'w1');
       const claimedAt = (await store.gridCells('g'))[0]!.claimedAt!;
       expect((await store.markStaleRunsKilled(60_000, claimedAt + 1_000)).failedCells).toEqual([]);
       expect((await store.markStaleRunsKilled(60_000, claimedAt + 61_000)).failedCells).toEqual([{ grid: 'g', key: 'c' }]);
@@ -268,6 +277,9 @@ function defineTests(get: () => TrackingStore): void {
     it('says the store is closed', async () => {
       await store.close();
       expect(await codeOf(store.claimCell('g', 'c', 'w'))).toBe('CLOSED');
+      expect(await codeOf(store.gridCells('g'))).toBe('CLOSED');
+      expect(await codeOf(store.listRuns())).toBe('CLOSED');
+      await store.close();
     });
   });
 }
