@@ -52,8 +52,30 @@ describe('schema migrations', () => {
     expect(codeOfOpen('/nonexistent-folder/tracking.sqlite', false)).toBe('OPEN_FAILED');
     writeFileSync(t.dbPath + '.txt', 'this is not a database, just some text long enough to have a header '.repeat(20));
     expect(codeOfOpen(t.dbPath + '.txt', false)).toBe('OPEN_FAILED');
-    new Database(t.dbPath + '.empty').close(); // an empty SQLite file: version 0
-    expect(codeOfOpen(t.dbPath + '.empty', true)).toBe('SCHEMA_TOO_OLD');
+    new Database(t.dbPath + '.empty').close(); // an empty SQLite file: nothing to read, a new database to write
+    expect(codeOfOpen(t.dbPath + '.empty', true)).toBe('NOT_TRACKING_DATABASE');
+    expect(codeOfOpen(t.dbPath + '.empty', false)).toBe(undefined);
+    const old = new Database(t.dbPath + '.old');
+    old.exec('CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
+    old.close();
+    expect(codeOfOpen(t.dbPath + '.old', true)).toBe('SCHEMA_TOO_OLD');
+  });
+
+  it("refuses another program's SQLite file, read or written, and leaves it as it was", () => {
+    const t = tempDbPath();
+    cleanup = t.cleanup;
+    const foreign = new Database(t.dbPath);
+    foreign.exec('CREATE TABLE moz_places (id INTEGER PRIMARY KEY, url TEXT); INSERT INTO moz_places (url) VALUES (\'x\')');
+    foreign.close();
+    for (const readonly of [true, false]) {
+      expect(() => openSqliteStore(t.dbPath, { readonly })).toThrow(
+        expect.objectContaining({ code: 'NOT_TRACKING_DATABASE', message: expect.stringContaining(`${t.dbPath}: not a tracking database: an SQLite file of another program (tables moz_places)`) }),
+      );
+    }
+    const after = new Database(t.dbPath, { readonly: true });
+    expect((after.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).all() as { name: string }[]).map((r) => r.name)).toEqual(['moz_places']);
+    expect(after.pragma('journal_mode', { simple: true })).toBe('delete');
+    after.close();
   });
 
   it('refuses a database written by newer code', () => {

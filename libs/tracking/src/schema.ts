@@ -102,6 +102,22 @@ export function schemaVersion(db: Database): number {
 }
 
 /**
+ * Refuses an SQLite file that is not a tracking database: without `schema_version` but with tables of
+ * its own (another program's; migrating would add ours beside them), or, when `empty` is refused (opened
+ * to read), with no tables at all.
+ * @throws TrackingError NOT_TRACKING_DATABASE naming a few of its tables.
+ */
+export function assertTrackingDatabase(db: Database, dbPath: string, o: { refuseEmpty: boolean }): void {
+  if (db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'`).get()) return;
+  const tables = (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`).all() as { name: string }[]).map((t) => t.name);
+  if (tables.length) {
+    const named = tables.slice(0, 5).join(', ') + (tables.length > 5 ? ` and ${tables.length - 5} more` : '');
+    throw new TrackingError('NOT_TRACKING_DATABASE', dbPath, `not a tracking database: an SQLite file of another program (tables ${named}); give the --db of \`trainer train\` or \`trainer grid\`, or a new path`);
+  }
+  if (o.refuseEmpty) throw new TrackingError('NOT_TRACKING_DATABASE', dbPath, 'an empty SQLite file, no runs recorded: give the --db that `trainer train` or `trainer grid` wrote');
+}
+
+/**
  * Brings the database to {@link SCHEMA_VERSION} in one IMMEDIATE transaction; a no-op when current.
  * @returns the versions applied now (empty when none).
  * @throws TrackingError SCHEMA_TOO_NEW when the file was written by newer code.
@@ -109,6 +125,7 @@ export function schemaVersion(db: Database): number {
 export function migrate(db: Database, dbPath: string, now = Date.now()): number[] {
   const applied: number[] = [];
   const run = db.transaction(() => {
+    assertTrackingDatabase(db, dbPath, { refuseEmpty: false });
     db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
     const current = schemaVersion(db);
     if (current > SCHEMA_VERSION) {

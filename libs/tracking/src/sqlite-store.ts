@@ -15,7 +15,7 @@ import { linuxFileSystemType, networkFileSystemName } from './file-system.js';
 import { canonicalJson, sha256Hex } from './digest.js';
 import { TrackingError } from './errors.js';
 import { BufferedMetricWriter } from './metric-writer.js';
-import { SCHEMA_VERSION, migrate, schemaVersion } from './schema.js';
+import { SCHEMA_VERSION, assertTrackingDatabase, migrate, schemaVersion } from './schema.js';
 import * as t from './types.js';
 
 export interface SqliteStoreOptions {
@@ -70,10 +70,13 @@ export class SqliteTrackingStore implements t.TrackingStore {
     try {
       db = new Database(dbPath, { timeout: busyTimeoutMs, readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
       if (options.readonly) {
+        assertTrackingDatabase(db, dbPath, { refuseEmpty: true });
         const version = schemaVersion(db);
         if (version > SCHEMA_VERSION) throw new TrackingError('SCHEMA_TOO_NEW', dbPath, `schema version ${version} is newer than this code's ${SCHEMA_VERSION}; update the code`);
         if (version < SCHEMA_VERSION) throw new TrackingError('SCHEMA_TOO_OLD', dbPath, `schema version ${version} is older than this code's ${SCHEMA_VERSION}; open it once for writing to migrate`);
       } else {
+        // before WAL, which would change another program's file for good
+        assertTrackingDatabase(db, dbPath, { refuseEmpty: false });
         // Switching to WAL needs an exclusive lock and may answer SQLITE_BUSY at once when several
         // processes create the file together; retry within the busy timeout.
         const d = db;
