@@ -314,12 +314,13 @@ describe('trainer grid, status, segment', () => {
     const recorded = await store.caseResults(runId, 'test');
     await store.close();
     const csv = readFileSync(join(out, 'metrics.csv'), 'utf8').trim().split('\r\n');
-    expect(csv[0]).toBe('case_id,organ,dsc,hd95_mm,surface_dice,msd_mm,tp,fp,fn');
+    expect(csv[0]).toBe('case_id,organ,dsc,hd95_mm,surface_dice,msd_mm,tp,fp,fn,seen');
     const asCsv = (v: number) => (Number.isFinite(v) ? String(Number(v.toFixed(6))) : Number.isNaN(v) ? '' : 'inf');
     expect(csv.slice(1)).toEqual(
       [...recorded].sort((x, y) => x.caseId.localeCompare(y.caseId) || ORGAN_ORDER.indexOf(x.organ) - ORGAN_ORDER.indexOf(y.organ))
-        .map((x) => [x.caseId, x.organ, asCsv(x.dsc), asCsv(x.hd95Mm), asCsv(x.surfaceDice), asCsv(x.meanSurfaceDistanceMm ?? NaN), x.tp, x.fp, x.fn].join(',')),
+        .map((x) => [x.caseId, x.organ, asCsv(x.dsc), asCsv(x.hd95Mm), asCsv(x.surfaceDice), asCsv(x.meanSurfaceDistanceMm ?? NaN), x.tp, x.fp, x.fn, ''].join(',')),
     );
+    expect(r.stderr).toContain('no measured case is one the model trained on or was selected by.');
     const testCase = recorded[0].caseId;
     expect(Array.from(readNifti(join(out, 'predictions', `${testCase}.nii.gz`)).data as Uint8Array)).toEqual(Array.from(readNifti(join(runDir, 'predictions', `${testCase}.nii.gz`)).data as Uint8Array));
     const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
@@ -353,6 +354,23 @@ describe('trainer grid, status, segment', () => {
     const notEvaluated = await trainer('compare', out, root);
     expect(notEvaluated.code).toBe(1);
     expect(notEvaluated.stderr).toContain(`${join(root, 'summary.json')}: missing; give a folder written by \`trainer evaluate --out\``);
+    // every case of the dataset: the run's training and validation cases are measured but marked, or left out
+    const everyCase = await trainer('evaluate', '--run', runId, '--db', db, '--dataset', dataset, '--split', 'all', '--no-predictions', '--out', join(root, 'evaluated-all'), '--backend', 'cpu');
+    expect(everyCase.code, everyCase.stderr).toBe(0);
+    const [train, validation, test] = [ids.slice(0, 2), [ids[2]], ids[3]];
+    expect(everyCase.stderr).toContain(`warning: 3 measured case(s) are ones the model trained on or was selected by (train: ${train.join(' ')}; validation: ${validation[0]}): their scores are not a test`);
+    const seenColumn = new Map(parseCsv(readFileSync(join(root, 'evaluated-all', 'metrics.csv'), 'utf8')).slice(1).map((f) => [f[0], f[9]]));
+    expect(Object.fromEntries(seenColumn)).toEqual({ [train[0]]: 'train', [train[1]]: 'train', [validation[0]]: 'validation', [test]: '' });
+    expect(JSON.parse(readFileSync(join(root, 'evaluated-all', 'summary.json'), 'utf8'))).toMatchObject({ cases: 4, excludedSeen: false, seenUnknown: [], seen: [{ caseId: train[0], split: 'train', by: 'input', run: runDir }, { caseId: train[1] }, { caseId: validation[0], split: 'validation' }] });
+    const unseen = await trainer('evaluate', '--run', runId, '--db', db, '--dataset', dataset, '--split', 'all', '--exclude-seen', '--no-predictions', '--out', join(root, 'evaluated-unseen'), '--backend', 'cpu');
+    expect(unseen.code, unseen.stderr).toBe(0);
+    expect(unseen.stderr).toContain(`left out 3 case(s) the model trained on or was selected by`);
+    expect(readFileSync(join(root, 'evaluated-unseen', 'metrics.csv'), 'utf8')).toBe(readFileSync(join(out, 'metrics.csv'), 'utf8'));
+    const seenCompared = await trainer('compare', join(root, 'evaluated-unseen'), join(root, 'evaluated-all'));
+    expect(seenCompared.code, seenCompared.stderr).toBe(0);
+    expect(seenCompared.stderr).toContain(`warning: ${join(root, 'evaluated-all')} measured 3 case(s) its model trained on or was selected by`);
+    expect(seenCompared.stderr).not.toContain(`warning: ${join(root, 'evaluated-unseen')}`);
+
     // case ids that CSV must quote (a clinic's own ids) are read back whole
     const quoted = ['quoted-a', 'quoted-b'].map((name) => {
       const dir = join(root, name);
@@ -630,9 +648,14 @@ describe('trainer grid, status, segment', () => {
     expect(early.code, early.stderr).toBe(0);
     expect(early.stderr).toContain(`warning: run ${killed.runId} is KILLED, not FINISHED: its best checkpoint so far is used`);
     expect(existsSync(join(root, 'seg-killed', 'labels.nii.gz'))).toBe(true);
+    // a run started before training-cases.json was kept gets it on resuming
+    const record = join(root, 'resume', 'runs', killed.runId, 'training-cases.json');
+    expect(JSON.parse(readFileSync(record, 'utf8')).train.map((c: { caseId: string }) => c.caseId)).toEqual(ids.slice(0, 2));
+    rmSync(record);
     const r = await trainer('train', '--resume', killed.runId, '--dataset', dataset, '--db', resumeDb, '--backend', 'cpu');
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout.trim().split('\n').at(-1)!)).toMatchObject({ runId: killed.runId, status: 'FINISHED' });
+    expect(JSON.parse(readFileSync(record, 'utf8')).validation.map((c: { caseId: string }) => c.caseId)).toEqual([ids[2]]);
     expect(r.stderr).toContain('train killed');
   }, 120_000);
 

@@ -22,6 +22,7 @@ export interface CaseTask {
   sourceKind: SourceKind;
   synthetic: boolean;
   inputDigest: string;
+  imageDigest: string;
   /** Digest of everything that determines this case's outputs (inputs, config, tool version). */
   taskDigest: string;
   pddca?: { image: string; structures: string[] };
@@ -152,6 +153,7 @@ function runCase(task: CaseTask): { record: CaseRecord; outputs: { path: string;
     sourceKind: task.sourceKind,
     synthetic: task.synthetic,
     inputDigest: task.inputDigest,
+    imageDigest: task.imageDigest,
     image: imagePath(task.caseId),
     label: labelPath(task.caseId),
     shape: image.shape,

@@ -177,7 +177,14 @@ describe('curateCohort', () => {
     writeNrrd(join(pddcaIn, '0522c0001', 'structures', 'Chiasm.nrrd'), { ...ph.ct, data: new Uint8Array(ph.ct.data.length) });
     const changed = await curateCohort({ inputs: [dicomIn, pddcaIn], outDir: join(root, 'out1') });
     expect(changed.curated).toHaveLength(1);
-    expect(changed.manifest.cases.find((c) => c.caseId === changed.curated[0])!.availability.Chiasm).toBe('annotated-empty');
+    const [was, now] = [again, changed].map((r) => r.manifest.cases.find((c) => c.caseId === changed.curated[0])!);
+    expect(now.availability.Chiasm).toBe('annotated-empty');
+    // other contours of the same scan: new input digest, the same image digest
+    expect(now.inputDigest).not.toBe(was.inputDigest);
+    expect(now.imageDigest).toBe(was.imageDigest);
+    const digests = changed.manifest.cases.map((c) => c.imageDigest);
+    expect(new Set(digests).size).toBe(digests.length);
+    expect(digests.every((d) => /^[0-9a-f]{64}$/.test(d ?? ''))).toBe(true);
   });
 });
 

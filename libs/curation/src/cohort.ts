@@ -57,6 +57,9 @@ interface CachedCase {
   outputs: { path: string; sha256: string }[];
 }
 
+/** The roles of a case's image files (discover.ts): the CT series' slices, PDDCA's img.nrrd. */
+const IMAGE_ROLES = new Set(['ct', 'image']);
+
 export async function curateCohort(opts: CurateOptions): Promise<CurateResult> {
   const outDir = resolve(opts.outDir);
   const privateDir = resolve(opts.privateDir ?? `${outDir}.private`);
@@ -97,6 +100,7 @@ export async function curateCohort(opts: CurateOptions): Promise<CurateResult> {
     const entries: [string, string][] = [];
     for (const f of plan.files) entries.push([f.role, await sha256File(f.path)]);
     const inputDigest = combineDigests(entries);
+    const imageDigest = combineDigests(entries.filter(([role]) => IMAGE_ROLES.has(role)));
     const caseId = ids.cases[plan.sourceKey];
     const manualCrop = crops.get(caseId) ?? crops.get(plan.sourceKey.replace(/^[a-z]+:/, ''));
     const base = {
@@ -105,6 +109,7 @@ export async function curateCohort(opts: CurateOptions): Promise<CurateResult> {
       sourceKind: plan.sourceKind,
       synthetic: plan.synthetic,
       inputDigest,
+      imageDigest,
       ...(plan.pddca ? { pddca: plan.pddca } : {}),
       ...(plan.dicom ? { dicom: plan.dicom } : {}),
       ...(manualCrop ? { manualCrop } : {}),
@@ -113,7 +118,7 @@ export async function curateCohort(opts: CurateOptions): Promise<CurateResult> {
       outDir,
       stagingDir: staging,
     };
-    const taskDigest = sha256Hex(JSON.stringify({ tool: TOOL_VERSION, inputDigest, synthetic: plan.synthetic, caseId, patientId: base.patientId, manualCrop, nameOverrides: base.nameOverrides, cropOptions, pairing: plan.dicom?.pairing, pairingWarnings: plan.dicom?.pairingWarnings }));
+    const taskDigest = sha256Hex(JSON.stringify({ tool: TOOL_VERSION, inputDigest, imageDigest, synthetic: plan.synthetic, caseId, patientId: base.patientId, manualCrop, nameOverrides: base.nameOverrides, cropOptions, pairing: plan.dicom?.pairing, pairingWarnings: plan.dicom?.pairingWarnings }));
     tasks.push({ plan, task: { ...base, taskDigest } });
     progress({ phase: 'hash', done: n + 1, total: found.cases.length });
   }

@@ -49,6 +49,12 @@ export interface CaseRecord {
   synthetic: boolean;
   /** sha256 over the case's input files' contents (and roles). */
   inputDigest: string;
+  /**
+   * sha256 over its image files alone (the CT series, or PDDCA's img.nrrd), so that the same scan is
+   * recognised under other contours, e.g. to tell which evaluated cases a model trained on. Absent in
+   * datasets curated before it was recorded.
+   */
+  imageDigest?: string;
   /** Relative paths inside the dataset folder. */
   image: string;
   label: string;
@@ -117,6 +123,7 @@ export function checkManifestShape(m: unknown): string[] {
     for (const k of ['shape', 'spacing', 'origin'] as const) {
       if (!Array.isArray(c?.[k]) || c[k].length !== 3) problems.push(`case ${String(c?.caseId)}: ${k} is not 3 numbers`);
     }
+    if (c?.imageDigest !== undefined && typeof c.imageDigest !== 'string') problems.push(`case ${String(c?.caseId)}: imageDigest is not a string`);
     if (!c?.availability || typeof c.availability !== 'object') problems.push(`case ${String(c?.caseId)}: availability missing`);
   }
   return problems;

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { openDataset, prepareCase, type Dataset } from './dataset';
 import { evaluateCase, nanMean, type OrganResult, type Predictor } from './evaluate';
 import type { RunConfig } from './run-config';
+import { seenCases, type SeenMatch } from './seen-cases';
 
 export type DatasetSplit = 'all' | 'train' | 'validation' | 'test';
 
@@ -26,6 +27,11 @@ export interface DatasetEvaluation {
   manifestDigest: string;
   split: DatasetSplit;
   cases: CaseEvaluation[];
+  /** Cases of the split the model's runs trained on or were selected by (`seenBy`), measured or, with `excludeSeen`, left out. */
+  seen: SeenMatch[];
+  excludedSeen: boolean;
+  /** Run folders that keep no record of their training cases (started before it was kept). */
+  seenUnknown: string[];
 }
 
 /** The case ids of a split, sorted ("all": every case of the manifest). */
@@ -42,11 +48,20 @@ export async function evaluateDataset(
   model: Predictor,
   cfg: RunConfig,
   datasetDir: string,
-  o: { split?: DatasetSplit; predictionsDir?: string; onCase?: (done: number, total: number, c: CaseEvaluation) => void } = {},
+  o: {
+    split?: DatasetSplit;
+    predictionsDir?: string;
+    onCase?: (done: number, total: number, c: CaseEvaluation) => void;
+    /** The model's run folders (an ensemble's all), whose training cases are looked for in the split. */
+    seenBy?: readonly string[];
+    /** Leave out the cases they saw, rather than measure them. */
+    excludeSeen?: boolean;
+  } = {},
 ): Promise<DatasetEvaluation> {
   const ds = openDataset(datasetDir);
   const split = o.split ?? 'all';
-  const ids = splitCases(ds, split);
+  const check = seenCases(ds, splitCases(ds, split), o.seenBy ?? []);
+  const ids = splitCases(ds, split).filter((id) => !(o.excludeSeen && check.seen.has(id)));
   const prep = { huWindow: cfg.data.huWindow, spacingMm: cfg.data.spacingMm };
   const cases: CaseEvaluation[] = [];
   for (const [i, id] of ids.entries()) {
@@ -65,7 +80,8 @@ export async function evaluateDataset(
     cases.push(result);
     o.onCase?.(i + 1, ids.length, result);
   }
-  return { dataset: datasetDir, manifestDigest: ds.manifestDigest, split, cases };
+  const seen = [...check.seen.values()].sort((a, b) => a.caseId.localeCompare(b.caseId));
+  return { dataset: datasetDir, manifestDigest: ds.manifestDigest, split, cases, seen, excludedSeen: Boolean(o.excludeSeen), seenUnknown: check.unknown };
 }
 
 export interface OrganSummary {

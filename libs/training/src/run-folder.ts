@@ -1,6 +1,7 @@
 /**
- * A run folder (`<runs>/<runId>/`): run-config.json, best/ (the validation-selected checkpoint),
- * checkpoints/epoch-N/, predictions/<case>.nii.gz. This reads the trained model back for inference.
+ * A run folder (`<runs>/<runId>/`): run-config.json, training-cases.json (seen-cases.ts), best/ (the
+ * validation-selected checkpoint), checkpoints/epoch-N/, predictions/<case>.nii.gz. This reads the
+ * trained model back for inference.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';

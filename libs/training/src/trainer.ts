@@ -25,6 +25,7 @@ import { deriveSeed, mulberry32 } from '@anatomynet/random';
 import { configChanges, runConfigDigest, type RunConfig } from './run-config';
 import { drawSample } from './sample';
 import { RunEndedElsewhereError, runHeartbeat } from './heartbeat';
+import { readTrainingCases, writeTrainingCases } from './seen-cases';
 
 /** The run parameter recording how blocks were recomputed: false, true, or "all but SEGMENT,...". */
 function recomputeParam(r: Recompute | undefined): boolean | string {
@@ -139,6 +140,8 @@ async function startOrResume(o: TrainOptions, ds: Dataset) {
     mkdirSync(runDir, { recursive: true });
     // The run folder is self-describing: `trainer segment --model <runDir>` needs nothing else.
     writeFileAtomic(join(runDir, RUN_CONFIG_FILE), `${JSON.stringify(cfg, null, 1)}\n`);
+    // which cases the model will see, so that evaluating it elsewhere can tell them apart
+    writeTrainingCases(runDir, ds);
     const run = await o.store.createRun({
       id,
       runDir,
@@ -187,6 +190,9 @@ async function startOrResume(o: TrainOptions, ds: Dataset) {
   }
   if (!loaded) throw new Error(`--resume ${run.id}: no checkpoint of the run loads (${unreadable.join('; ')})`);
   await o.store.resumeRun(run.id);
+  const runDir = run.runDir ?? join(o.runsDir, run.id);
+  // a run started before the record was kept: the dataset is the one it trained on (checked above)
+  if (!readTrainingCases(runDir)) writeTrainingCases(runDir, ds);
   const { model, optimizer, state, average } = loaded;
   // What the killed process logged after this checkpoint (part of an epoch, its validation, the test
   // evaluation) is logged again from here: once per step, not twice.
@@ -194,7 +200,7 @@ async function startOrResume(o: TrainOptions, ds: Dataset) {
     await o.store.deleteMetrics(run.id, key, key === 'train/loss' ? state.step : key.startsWith('test/') ? 0 : state.epoch);
   }
   if (Boolean(cfg.schedule.emaDecay) !== Boolean(average)) throw new Error(`--resume ${run.id}: ${ckpt.path} ${average ? 'has' : 'lacks'} the weight average the config ${average ? 'does not ask for' : 'asks for'}`);
-  return { runId: run.id, runDir: run.runDir ?? join(o.runsDir, run.id), model, optimizer, state, average };
+  return { runId: run.id, runDir, model, optimizer, state, average };
 }
 
 /** Trains one run to its end (or its failure) and records everything in the store. */

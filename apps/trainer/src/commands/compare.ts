@@ -11,7 +11,7 @@ interface CompareArgs {
 
 interface Measurement {
   dir: string;
-  summary: { model: string | string[]; dataset: string; manifestDigest: string; split: string };
+  summary: { model: string | string[]; dataset: string; manifestDigest: string; split: string; seen?: { caseId: string }[]; excludedSeen?: boolean };
   scores: CaseOrganScore[];
 }
 
@@ -60,6 +60,10 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       throw new Error(`${a.baseline} and ${a.candidate} measured different datasets (manifest digests ${base.summary.manifestDigest.slice(0, 12)} and ${cand.summary.manifestDigest.slice(0, 12)}): evaluate both models on the same curated dataset`);
     }
     if (base.summary.split !== cand.summary.split) console.error(`warning: splits differ (${base.summary.split}, ${cand.summary.split}); only the cases both measured are compared`);
+    for (const m of [base, cand]) {
+      const seen = m.summary.excludedSeen ? [] : (m.summary.seen ?? []);
+      if (seen.length) console.error(`warning: ${m.dir} measured ${seen.length} case(s) its model trained on or was selected by (${seen.map((c) => c.caseId).join(' ')}): evaluate with --exclude-seen for a test of both`);
+    }
     const rows = compareMeasurements(base.scores, cand.scores, ORGANS.map((o) => o.key));
     const cases = rows.at(-1)!.cases;
     console.error(`candidate ${a.candidate} against baseline ${a.baseline}: ${cases} cases of ${base.summary.dataset} both measured`);

@@ -3,7 +3,7 @@ import type { CommandModule } from 'yargs';
 import { createProgressBar } from '@anatomynet/cli';
 import { writeFileAtomic } from '@anatomynet/data';
 import { csvText } from '@anatomynet/reporting';
-import { evaluateDataset, loadRunEnsemble, summariseEvaluation, type DatasetSplit } from '@anatomynet/training';
+import { evaluateDataset, loadRunEnsemble, summariseEvaluation, type DatasetEvaluation, type DatasetSplit } from '@anatomynet/training';
 import { checkDatasetFiles, makeOutputFolder, modelFoldersOf, startBackend, withModelOptions, withBackendOption, type GpuArgs } from '../common';
 
 interface EvaluateArgs extends GpuArgs {
@@ -15,8 +15,20 @@ interface EvaluateArgs extends GpuArgs {
   split: DatasetSplit;
   out: string;
   predictions: boolean;
+  excludeSeen: boolean;
   backend?: string;
   threads?: number;
+}
+
+/** What the measurement says of cases the model has seen: none, their list, or why it cannot tell. */
+function seenNote(ev: DatasetEvaluation): string {
+  const unknown = ev.seenUnknown.length ? ` ${ev.seenUnknown.length} run folder(s) keep no record of their training cases (trained before it was kept): ${ev.seenUnknown.join(', ')}.` : '';
+  if (!ev.seen.length) return `no measured case is one the model trained on or was selected by.${unknown}`;
+  const list = (split: string) => ev.seen.filter((m) => m.split === split).map((m) => m.caseId);
+  const named = ['train', 'validation'].filter((s) => list(s).length).map((s) => `${s}: ${list(s).join(' ')}`).join('; ');
+  return ev.excludedSeen
+    ? `left out ${ev.seen.length} case(s) the model trained on or was selected by (${named}).${unknown}`
+    : `warning: ${ev.seen.length} measured case(s) are ones the model trained on or was selected by (${named}): their scores are not a test (metrics.csv marks them in "seen"; --exclude-seen leaves them out).${unknown}`;
 }
 
 export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
@@ -29,6 +41,11 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
         .option('split', { type: 'string', choices: ['all', 'train', 'validation', 'test'], default: 'all', describe: "the dataset's cases to measure (all: external validation on every case)" })
         .option('out', { type: 'string', demandOption: true, describe: 'folder for metrics.csv, summary.json and predictions/' })
         .option('predictions', { type: 'boolean', default: true, describe: 'write each prediction as predictions/<case>.nii.gz (--no-predictions: metrics only)' })
+        .option('exclude-seen', {
+          type: 'boolean',
+          default: false,
+          describe: "leave out the cases the model trained on or was selected by (its runs' training and validation cases, found by their source files or scan in this dataset); without it they are measured and marked",
+        })
     ) as any,
   handler: async (a) => {
     const runDirs = await modelFoldersOf(a);
@@ -44,6 +61,8 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
       ev = await evaluateDataset(models, config, a.dataset, {
         split: a.split,
         predictionsDir: a.predictions ? join(a.out, 'predictions') : undefined,
+        seenBy: runDirs,
+        excludeSeen: a.excludeSeen,
         onCase: (done, total, c) => {
           if (c.error) bar.log(`skipped ${c.caseId}: ${c.error}`);
           bar.update(done, total, c.caseId);
@@ -54,8 +73,10 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
     }
     const failed = ev.cases.filter((c) => c.error);
     bar.finish(`${ev.cases.length - failed.length} of ${ev.cases.length} cases measured`);
-    const header = ['case_id', 'organ', 'dsc', 'hd95_mm', 'surface_dice', 'msd_mm', 'tp', 'fp', 'fn'];
-    const lines = ev.cases.flatMap((c) => c.rows.map((r) => [c.caseId, r.organ, r.dsc, r.hd95Mm, r.surfaceDice, r.meanSurfaceDistanceMm, r.tp, r.fp, r.fn]));
+    // seen: the split of the model's runs the case was in (train or validation), empty for an unseen case
+    const seenAs = new Map(ev.seen.map((m) => [m.caseId, m.split]));
+    const header = ['case_id', 'organ', 'dsc', 'hd95_mm', 'surface_dice', 'msd_mm', 'tp', 'fp', 'fn', 'seen'];
+    const lines = ev.cases.flatMap((c) => c.rows.map((r) => [c.caseId, r.organ, r.dsc, r.hd95Mm, r.surfaceDice, r.meanSurfaceDistanceMm, r.tp, r.fp, r.fn, ev.excludedSeen ? '' : (seenAs.get(c.caseId) ?? '')]));
     writeFileAtomic(join(a.out, 'metrics.csv'), csvText([header, ...lines]));
     const organs = summariseEvaluation(ev);
     const summary = {
@@ -66,6 +87,10 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
       split: ev.split,
       cases: ev.cases.length,
       failed: failed.map((c) => ({ caseId: c.caseId, error: c.error })),
+      // cases the model's runs trained on or were selected by, measured unless excludedSeen
+      seen: ev.seen.map((m) => ({ caseId: m.caseId, split: m.split, run: m.runDir, asCase: m.asCase, by: m.by })),
+      excludedSeen: ev.excludedSeen,
+      seenUnknown: ev.seenUnknown,
       surfaceToleranceMm: config.evaluation.surfaceToleranceMm,
       organs,
     };
@@ -75,6 +100,7 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
       console.error(`${o.organ.padEnd(16)} n=${String(o.n).padStart(3)}  DSC ${(100 * o.dscMean).toFixed(1)} ± ${Number.isFinite(o.dscSd) ? (100 * o.dscSd).toFixed(1) : '-'}  HD95 ${Number.isFinite(o.hd95MeanMm) ? `${o.hd95MeanMm.toFixed(1)} mm` : '-'}${inf}  surface Dice ${(100 * o.surfaceDiceMean).toFixed(1)}`);
     }
     for (const c of failed) console.error(`failed: ${c.caseId}: ${c.error}`);
+    console.error(seenNote(ev));
     console.log(JSON.stringify(summary));
     if (failed.length) process.exitCode = 1;
   },

@@ -64,6 +64,7 @@ export function writeTinyDataset(dir: string, o: TinyDatasetOptions = {}): strin
       patientId: `p${c}`,
       sourceKind: c % 2 ? 'dicom' : 'pddca',
       inputDigest: `digest-${c}`,
+      imageDigest: `image-${c}`,
       image: `imagesTr/${id}_0000.nii.gz`,
       label: `labelsTr/${id}.nii.gz`,
       shape,
