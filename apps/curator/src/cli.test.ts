@@ -45,6 +45,7 @@ describe('curator CLI', () => {
     const r = curator('curate', '--input', join(root, 'in'), '--out', join(root, 'cli'), '--names', join(root, 'names.json'), '--workers', '2');
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/curated 3, unchanged 0, failed 0/);
+    expect(r.stderr).toMatch(/^dataset version 1$/m);
     expect(r.stderr).toMatch(/ETA/);
     await curateCohort({ inputs: [join(root, 'in')], outDir: join(root, 'lib'), namesFile: join(root, 'names.json') });
     expect(tree(join(root, 'cli'))).toEqual(tree(join(root, 'lib')));
@@ -58,6 +59,12 @@ describe('curator CLI', () => {
 
     const again = curator('curate', '-i', join(root, 'in'), '-o', join(root, 'cli'), '--names', join(root, 'names.json'), '-q');
     expect(again.stderr).toMatch(/curated 0, unchanged 3/);
+    expect(again.stderr).toMatch(/^dataset version 1, unchanged$/m);
+    // other name overrides change what is published: the next version
+    writeFileSync(join(root, 'names-2.json'), JSON.stringify({ ...JSON.parse(readFileSync(join(root, 'names.json'), 'utf8')), Mandible: 'ignore' }));
+    const renamed = curator('curate', '-i', join(root, 'in'), '-o', join(root, 'cli'), '--names', join(root, 'names-2.json'), '-q');
+    expect(renamed.status, renamed.stderr).toBe(0);
+    expect(renamed.stderr).toMatch(/^dataset version 2 \(was 1\): 0 added, 0 removed, [1-3] changed; splits kept$/m);
   });
 
   it('stops at a missing input or one without cases and leaves the published dataset as it was', () => {

@@ -169,9 +169,13 @@ describe('curateCohort', () => {
 
   it('skips unchanged cases on a re-run and redoes only a changed one', async () => {
     const before = readFileSync(join(root, 'out1', 'manifest.json'));
+    expect(first.manifest).toMatchObject({ version: 1 });
+    expect(first.manifest.previous).toBeUndefined();
+    expect(readFileSync(join(root, 'out1', 'DATASHEET.md'), 'utf8')).toContain('Version 1: the first published in this folder.');
     const again = await curateCohort({ inputs: [dicomIn, pddcaIn], outDir: join(root, 'out1') });
     expect(again.curated).toEqual([]);
     expect(again.reused).toHaveLength(5);
+    expect(again.versionBefore).toBe(1);
     expect(readFileSync(join(root, 'out1', 'manifest.json')).equals(before)).toBe(true);
     const ph = headNeckPhantom(5);
     writeNrrd(join(pddcaIn, '0522c0001', 'structures', 'Chiasm.nrrd'), { ...ph.ct, data: new Uint8Array(ph.ct.data.length) });
@@ -182,9 +186,33 @@ describe('curateCohort', () => {
     // other contours of the same scan: new input digest, the same image digest
     expect(now.inputDigest).not.toBe(was.inputDigest);
     expect(now.imageDigest).toBe(was.imageDigest);
+    // a new version, naming the one it replaced by the digest runs trained on it record
+    expect(changed.manifest.version).toBe(2);
+    expect(changed.manifest.previous).toEqual({ version: 1, manifestDigest: sha256Hex(before), added: [], removed: [], changed: [now.caseId], splits: 'kept', moved: [] });
+    expect(changed.splits).toEqual(again.splits);
+    expect(readFileSync(join(root, 'out1', 'DATASHEET.md'), 'utf8')).toContain(`Version 2, replacing version 1 (manifest sha256 \`${sha256Hex(before)}\``);
     const digests = changed.manifest.cases.map((c) => c.imageDigest);
     expect(new Set(digests).size).toBe(digests.length);
     expect(digests.every((d) => /^[0-9a-f]{64}$/.test(d ?? ''))).toBe(true);
+  });
+
+  it('a new patient makes a new version that keeps every earlier case in its split; taking it away again another', async () => {
+    const v2 = readFileSync(join(root, 'out1', 'manifest.json'));
+    const v2Splits = JSON.parse(readFileSync(join(root, 'out1', 'splits.json'), 'utf8'));
+    writePddcaCase(join(pddcaIn, '0522c0003'), headNeckPhantom(8));
+    const grown = await curateCohort({ inputs: [dicomIn, pddcaIn], outDir: join(root, 'out1') });
+    expect(grown.curated).toHaveLength(1);
+    const added = grown.curated[0];
+    expect(grown.manifest).toMatchObject({ version: 3, previous: { version: 2, manifestDigest: sha256Hex(v2), added: [added], removed: [], changed: [], splits: 'kept', moved: [] } });
+    for (const set of ['train', 'validation', 'test'] as const) expect(grown.splits[set].filter((id) => id !== added)).toEqual(v2Splits[set]);
+    const v3 = readFileSync(join(root, 'out1', 'manifest.json'));
+    const same = await curateCohort({ inputs: [dicomIn, pddcaIn], outDir: join(root, 'out1') });
+    expect(same).toMatchObject({ versionBefore: 3, manifest: { version: 3 } });
+    expect(readFileSync(join(root, 'out1', 'manifest.json')).equals(v3)).toBe(true);
+    rmSync(join(pddcaIn, '0522c0003'), { recursive: true });
+    const shrunk = await curateCohort({ inputs: [dicomIn, pddcaIn], outDir: join(root, 'out1') });
+    expect(shrunk.manifest).toMatchObject({ version: 4, previous: { version: 3, manifestDigest: sha256Hex(v3), added: [], removed: [added], changed: [] } });
+    expect(shrunk.removed).toEqual([added]);
   });
 });
 

@@ -12,9 +12,10 @@ import { discoverInputs, type PlannedCase, type SkippedItem } from './discover';
 import { CurationInputError, NothingToPublishError } from './errors';
 import { combineDigests, sha256File, sha256Hex } from './hashing';
 import { assignIds, type IdAssignment } from './ids';
-import { TOOL_NAME, TOOL_VERSION, type CaseRecord } from './manifest';
+import { checkManifestShape, TOOL_NAME, TOOL_VERSION, type CaseRecord, type Manifest } from './manifest';
 import { compareStrings, parseNameOverrides, type NameOverrides } from './names';
-import { publishDataset, type PublishResult } from './publish';
+import { publishDataset, type PublishedVersion, type PublishResult } from './publish';
+import type { Splits } from './splits';
 
 export interface CurateOptions {
   inputs: string[];
@@ -45,6 +46,8 @@ export interface CurateResult extends PublishResult {
   reused: string[];
   /** Cases the folder's previous dataset held and this one does not (source gone, or failed now). */
   removed: string[];
+  /** The version the folder held before (undefined: none), to tell a new version from an unchanged one. */
+  versionBefore?: number;
   /** Cases that failed, with the source (private) and the reason. */
   failed: { caseId: string; source: string; reason: string }[];
   /** Every skipped input item, with its paths (private) and the reason. */
@@ -72,7 +75,7 @@ export async function curateCohort(opts: CurateOptions): Promise<CurateResult> {
       throw new CurationInputError(outDir, `the output folders and the input ${input} must not contain one another`);
     }
   }
-  const publishedBefore = claimOutputFolder(outDir, privateDir);
+  const { caseIds: publishedBefore, replacing } = claimOutputFolder(outDir, privateDir);
   const progress = opts.onProgress ?? ((): void => undefined);
   const overrides: NameOverrides = opts.namesFile ? parseNameOverrides(readText(opts.namesFile), opts.namesFile) : new Map();
   const crops = opts.cropFile ? parseCropFile(readText(opts.cropFile), opts.cropFile) : new Map<string, CropBox>();
@@ -187,36 +190,55 @@ export async function curateCohort(opts: CurateOptions): Promise<CurateResult> {
     ids,
     configDigest,
     overrides,
+    replacing,
   });
   progress({ phase: 'publish', done: 1, total: 1 });
   curated.sort(compareStrings);
   reused.sort(compareStrings);
   const now = new Set(published.manifest.cases.map((c) => c.caseId));
   const removed = publishedBefore.filter((id) => !now.has(id)).sort(compareStrings);
-  return { ...published, curated, reused, removed, failed, skipped };
+  return { ...published, curated, reused, removed, failed, skipped, ...(replacing ? { versionBefore: replacing.manifest.version ?? 1 } : {}) };
 }
 
 /**
  * The output folder must be new, empty, or one this curator writes: publishing replaces its dataset
  * files and removes from imagesTr and labelsTr whatever the dataset does not hold. Ours: a manifest of
  * this tool, or (a first run stopped before publishing) the private folder's case cache. Returns the
- * cases the folder's dataset holds now.
+ * cases the folder's dataset holds now, and that dataset as the version the new one replaces.
  */
-function claimOutputFolder(outDir: string, privateDir: string): string[] {
-  if (!existsSync(outDir)) return [];
+function claimOutputFolder(outDir: string, privateDir: string): { caseIds: string[]; replacing?: PublishedVersion } {
+  if (!existsSync(outDir)) return { caseIds: [] };
   if (!statSync(outDir).isDirectory()) throw new CurationInputError(outDir, 'the output is a file, not a folder');
-  if (readdirSync(outDir).length === 0) return [];
+  if (readdirSync(outDir).length === 0) return { caseIds: [] };
   let manifest: { tool?: { name?: unknown }; cases?: { caseId?: unknown }[] } | undefined;
+  let bytes: Buffer | undefined;
   try {
-    manifest = JSON.parse(readFileSync(join(outDir, 'manifest.json'), 'utf8'));
+    bytes = readFileSync(join(outDir, 'manifest.json'));
+    manifest = JSON.parse(bytes.toString('utf8'));
   } catch {
     manifest = undefined;
   }
   const tool = manifest?.tool?.name;
-  if (tool === TOOL_NAME) return Array.isArray(manifest?.cases) ? manifest.cases.map((c) => String(c?.caseId)) : [];
-  if (existsSync(join(privateDir, 'cases'))) return [];
+  if (tool === TOOL_NAME) {
+    const caseIds = Array.isArray(manifest?.cases) ? manifest.cases.map((c) => String(c?.caseId)) : [];
+    // a manifest that does not read as one (edited by hand) is no version to continue from
+    if (checkManifestShape(manifest).length) return { caseIds };
+    return { caseIds, replacing: { manifest: manifest as Manifest, manifestDigest: sha256Hex(bytes!), splits: readPublishedSplits(outDir) } };
+  }
+  if (existsSync(join(privateDir, 'cases'))) return { caseIds: [] };
   throw new CurationInputError(outDir, `the output folder holds files and no dataset of ${TOOL_NAME} (manifest.json${tool ? ` is ${String(tool)}'s` : ' missing or unreadable'}); ` +
     'publishing would replace and remove files there: give a new or empty folder');
+}
+
+/** The folder's splits.json as a {@link Splits}, or undefined when it does not read as one. */
+function readPublishedSplits(outDir: string): Splits | undefined {
+  try {
+    const { method, train, validation, test } = JSON.parse(readFileSync(join(outDir, 'splits.json'), 'utf8')) as Splits;
+    const ids = (x: unknown) => Array.isArray(x) && x.every((id) => typeof id === 'string');
+    return (method === 'hash' || method === 'miccai2015-offsite') && ids(train) && ids(validation) && ids(test) ? { method, train, validation, test } : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function readText(path: string): string {

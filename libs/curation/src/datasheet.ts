@@ -19,6 +19,7 @@ export function renderDatasheet(m: Manifest, splits: Splits): string {
   const lines: string[] = [];
   lines.push('# Datasheet', '');
   lines.push(`Curated by ${m.tool.name} ${m.tool.version}. Inputs digest \`${m.inputsDigest}\`.`, '');
+  lines.push(...versionLines(m), '');
   lines.push('## Sources', '');
   if (kinds.length === 0) lines.push('- none');
   for (const k of kinds) lines.push(`- ${k}: ${m.cases.filter((c) => kindOf(c) === k).length} cases. ${LICENCES[k] ?? ''}`);
@@ -61,4 +62,25 @@ export function renderDatasheet(m: Manifest, splits: Splits): string {
   for (const i of issues) lines.push(`- ${i}`);
   lines.push('');
   return lines.join('\n');
+}
+
+/** The version paragraph: which version this is, and what changed from the one it replaced in the folder. */
+function versionLines(m: Manifest): string[] {
+  const v = m.version ?? 1;
+  const p = m.previous;
+  if (!p) return [`Version ${v}: the first published in this folder.`];
+  const few = (ids: string[]) => (ids.length <= 12 ? ids.join(', ') : `${ids.slice(0, 12).join(', ')} and ${ids.length - 12} more`);
+  const what = [
+    p.added.length ? `${p.added.length} cases added (${few(p.added)})` : '',
+    p.removed.length ? `${p.removed.length} removed (${few(p.removed)})` : '',
+    p.changed.length ? `${p.changed.length} changed (${few(p.changed)})` : '',
+  ].filter(Boolean);
+  const splits =
+    p.splits === 'kept'
+      ? 'Every case of both versions kept its split (a case tested on is never trained on later); new patients were placed to keep the fractions.'
+      : `The splits were placed afresh (the split method changed): ${p.moved.length} cases of both versions changed split${p.moved.length ? ` (${few(p.moved.map((x) => `${x.caseId} ${x.from} -> ${x.to}`))})` : ''}; results of the two versions are not comparable.`;
+  return [
+    `Version ${v}, replacing version ${p.version} (manifest sha256 \`${p.manifestDigest}\`, the digest runs trained on it record): ${what.length ? what.join(', ') : 'the same cases, published anew'}.`,
+    splits,
+  ];
 }

@@ -91,9 +91,29 @@ export interface SkippedInput {
   reason: string;
 }
 
+/** What a version of a folder's dataset changed from the one it replaced there. */
+export interface PreviousVersion {
+  version: number;
+  /** sha256 of the replaced manifest.json's bytes: the digest runs trained on it record. */
+  manifestDigest: string;
+  /** Case ids new in this version, gone from it, and present in both with another record (inputs, contours, crop...). */
+  added: string[];
+  removed: string[];
+  changed: string[];
+  /** kept: every case in both kept its split; recomputed: the split method changed, `moved` says who moved. */
+  splits: 'kept' | 'recomputed';
+  moved: { caseId: string; from: string; to: string }[];
+}
+
 export interface Manifest {
   schemaVersion: typeof MANIFEST_SCHEMA_VERSION;
   tool: { name: string; version: string };
+  /**
+   * The folder's dataset version: 1 when first published, one more each time curating again changes
+   * what is published (a re-run that changes nothing keeps it, byte for byte). Absent before versions were kept.
+   */
+  version?: number;
+  previous?: PreviousVersion;
   /** sha256 over every case's inputDigest and the configuration (names file, crop file, options). */
   inputsDigest: string;
   configDigest: string;
@@ -115,6 +135,7 @@ export function checkManifestShape(m: unknown): string[] {
   const o = m as Partial<Manifest>;
   if (!o || typeof o !== 'object') return ['manifest is not a JSON object'];
   if (o.schemaVersion !== MANIFEST_SCHEMA_VERSION) problems.push(`schemaVersion ${String(o.schemaVersion)} is not ${MANIFEST_SCHEMA_VERSION}`);
+  if (o.version !== undefined && !(Number.isInteger(o.version) && o.version >= 1)) problems.push(`version ${String(o.version)} is not a whole number from 1`);
   if (!Array.isArray(o.cases)) return [...problems, 'cases is not an array'];
   for (const c of o.cases) {
     for (const k of ['caseId', 'patientId', 'image', 'label', 'inputDigest'] as const) {

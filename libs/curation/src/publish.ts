@@ -9,11 +9,11 @@ import { renderDatasheet } from './datasheet';
 import type { PlannedCase, SkippedItem } from './discover';
 import { combineDigests, formatSha256Sums, sha256Hex } from './hashing';
 import type { IdAssignment } from './ids';
-import { FILE_ENDING, MANIFEST_SCHEMA_VERSION, TOOL_NAME, TOOL_VERSION, type CaseRecord, type Manifest } from './manifest';
+import { FILE_ENDING, MANIFEST_SCHEMA_VERSION, TOOL_NAME, TOOL_VERSION, type CaseRecord, type Manifest, type PreviousVersion } from './manifest';
 import { compareStrings, namesReport, type NameOverrides } from './names';
 import { nnunetLabels, ORGANS } from './organs';
 import { scrub } from './scrub';
-import { makeSplits, type Splits } from './splits';
+import { makeSplits, splitContinuity, type Splits } from './splits';
 
 export interface PublishInput {
   outDir: string;
@@ -25,6 +25,16 @@ export interface PublishInput {
   ids: IdAssignment;
   configDigest: string;
   overrides: NameOverrides;
+  /** The dataset the folder holds now, which this one replaces (its manifest, bytes' digest and splits). */
+  replacing?: PublishedVersion;
+}
+
+/** A version already published in the folder. */
+export interface PublishedVersion {
+  manifest: Manifest;
+  manifestDigest: string;
+  /** Undefined when its splits.json cannot be read: the splits are then placed afresh. */
+  splits?: Splits;
 }
 
 export interface PublishResult {
@@ -38,6 +48,32 @@ export const PUBLISHED_FILES = ['dataset.json', 'manifest.json', 'splits.json', 
 
 function json(x: unknown): string {
   return JSON.stringify(x, null, 2) + '\n';
+}
+
+/**
+ * The version fields of a dataset about to replace `replacing` in its folder: the same as before when
+ * nothing published changes (tool, cases, splits: so a re-run writes the same bytes), else one more,
+ * with what changed.
+ */
+function versionOf(content: Omit<Manifest, 'schemaVersion' | 'tool' | 'version' | 'previous'>, splits: Splits, replacing: PublishedVersion | undefined): Pick<Manifest, 'version' | 'previous'> {
+  if (!replacing) return { version: 1 };
+  const old = replacing.manifest;
+  const { schemaVersion: _s, tool, version, previous, ...oldContent } = old;
+  const same = tool?.version === TOOL_VERSION && json(oldContent) === json(content) && replacing.splits !== undefined && json(replacing.splits) === json(splits);
+  if (same) return { version: version ?? 1, ...(previous ? { previous } : {}) };
+  const before = new Map(old.cases.map((c) => [c.caseId, json(c)]));
+  const now = new Map(content.cases.map((c) => [c.caseId, json(c)]));
+  const continuity = splitContinuity(splits, replacing.splits);
+  const change: PreviousVersion = {
+    version: version ?? 1,
+    manifestDigest: replacing.manifestDigest,
+    added: [...now.keys()].filter((id) => !before.has(id)),
+    removed: [...before.keys()].filter((id) => !now.has(id)).sort(compareStrings),
+    changed: [...now].filter(([id, record]) => before.has(id) && before.get(id) !== record).map(([id]) => id),
+    splits: continuity.kind === 'kept' ? 'kept' : 'recomputed',
+    moved: continuity.moved,
+  };
+  return { version: (version ?? 1) + 1, previous: change };
 }
 
 export function publishDataset(p: PublishInput): PublishResult {
@@ -66,9 +102,7 @@ export function publishDataset(p: PublishInput): PublishResult {
   const used = files.filter((f) => status.get(f)?.status === 'used').length;
 
   const inputsDigest = sha256Hex(combineDigests(records.map((r) => [r.caseId, r.inputDigest])) + p.configDigest);
-  const manifest: Manifest = {
-    schemaVersion: MANIFEST_SCHEMA_VERSION,
-    tool: { name: TOOL_NAME, version: TOOL_VERSION },
+  const content: Omit<Manifest, 'schemaVersion' | 'tool' | 'version' | 'previous'> = {
     inputsDigest,
     configDigest: p.configDigest,
     labels: nnunetLabels(),
@@ -79,7 +113,11 @@ export function publishDataset(p: PublishInput): PublishResult {
     skipped: refs.map((s) => ({ ref: s.ref, kind: s.kind, reason: scrub(s.reason) })),
     identityNotRemoved: records.filter((r) => r.sourceKind === 'dicom' && r.identityRemoved !== true).map((r) => r.caseId),
   };
-  const splits = makeSplits(cases.map((c) => ({ caseId: c.record.caseId, patientId: c.record.patientId, ...(c.plan.pddcaId ? { pddcaId: c.plan.pddcaId } : {}) })));
+  const splits = makeSplits(
+    cases.map((c) => ({ caseId: c.record.caseId, patientId: c.record.patientId, ...(c.plan.pddcaId ? { pddcaId: c.plan.pddcaId } : {}) })),
+    { previous: p.replacing?.splits },
+  );
+  const manifest: Manifest = { schemaVersion: MANIFEST_SCHEMA_VERSION, tool: { name: TOOL_NAME, version: TOOL_VERSION }, ...versionOf(content, splits, p.replacing), ...content };
   const dataset = {
     channel_names: { '0': 'CT' },
     labels: nnunetLabels(),

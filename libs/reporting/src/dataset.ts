@@ -15,6 +15,9 @@ export type Availability = 'annotated' | 'not-annotated' | 'annotated-empty';
 /** The manifest fields the report reads. */
 export interface ManifestView {
   schemaVersion: number;
+  /** The folder's dataset version and the one it replaced (absent in manifests written before versions). */
+  version?: number;
+  previous?: { version: number; manifestDigest: string };
   numCases: number;
   inputs?: { files: number; used: number; skipped: number };
   cases: {
@@ -34,6 +37,8 @@ export interface ManifestView {
 export interface DatasetModel {
   /** sha256 of manifest.json's bytes. */
   digest: string;
+  version?: number;
+  previous?: { version: number; manifestDigest: string };
   numCases: number;
   inputs?: { files: number; used: number; skipped: number };
   availability: { caseId: string; sourceKind: string; cells: Availability[] }[];
@@ -100,6 +105,8 @@ export function datasetModel({ manifest: m, digest }: LoadedManifest): DatasetMo
   ];
   return {
     digest,
+    ...(m.version ? { version: m.version } : {}),
+    ...(m.previous ? { previous: { version: m.previous.version, manifestDigest: m.previous.manifestDigest } } : {}),
     numCases: cases.length,
     inputs: m.inputs,
     availability,

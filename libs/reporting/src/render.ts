@@ -237,7 +237,8 @@ function datasetSection(d: DatasetModel | null, note: string, charts: ChartSpec[
     ? `<table><thead><tr><th>Where</th><th class="l">Item</th><th class="l">Reason</th></tr></thead><tbody>${d.skipped.map((s) => `<tr><td>${esc(s.where)}</td><td class="l">${esc(s.item)}</td><td class="l">${esc(s.reason)}</td></tr>`).join('')}</tbody></table>`
     : '<p class="meta">No input was skipped.</p>';
   const inputs = d.inputs ? ` Inputs: ${d.inputs.files} files, ${d.inputs.used} used, ${d.inputs.skipped} skipped.` : '';
-  return `<section id="dataset"><h2>Dataset</h2><p class="meta">${d.numCases} cases; manifest sha256 <code>${esc(d.digest)}</code>.${inputs}</p>
+  const version = d.version ? ` version ${d.version}${d.previous ? ` (replacing version ${d.previous.version}, manifest sha256 <code>${esc(d.previous.manifestDigest.slice(0, 16))}…</code>)` : ''};` : '';
+  return `<section id="dataset"><h2>Dataset</h2><p class="meta">${d.numCases} cases;${version} manifest sha256 <code>${esc(d.digest)}</code>.${inputs}</p>
 <h3>Organs: availability and volumes</h3>${counts}
 <div class="pair"><div class="panel"><h4>Organ volumes (annotated cases)</h4><div class="chartbox"><canvas id="chart-dataset-volumes"></canvas></div></div>
 <div class="panel"><h4>Voxel spacing</h4><div class="chartbox"><canvas id="chart-dataset-spacing"></canvas></div><p class="meta">in-plane: median ${num(d.spacing.inPlane.median, 2)} mm (${num(d.spacing.inPlane.min, 2)}–${num(d.spacing.inPlane.max, 2)}); slice: median ${num(d.spacing.slice.median, 2)} mm (${num(d.spacing.slice.min, 2)}–${num(d.spacing.slice.max, 2)})</p></div></div>
@@ -250,7 +251,10 @@ function footer(m: ReportModel): string {
   const uniq = (xs: (string | null)[]) => [...new Set(xs.filter((x): x is string => !!x))].sort();
   const commits = uniq(m.runs.map((r) => r.gitCommit));
   const digests = uniq(m.runs.map((r) => r.datasetDigest));
-  const dsMatch = m.dataset ? (digests.length ? (digests.every((d) => d === m.dataset!.digest) ? ' (all runs match the manifest given)' : ` — <b>differs from the manifest given (${esc(m.dataset.digest.slice(0, 12))}…) for some runs</b>`) : '') : '';
+  // runs of the version the given dataset replaced in its folder are named as such
+  const older = m.dataset?.previous ? m.runs.filter((r) => r.datasetDigest === m.dataset!.previous!.manifestDigest).length : 0;
+  const olderNote = older ? `; ${older} of them trained on version ${m.dataset!.previous!.version}, the one it replaced` : '';
+  const dsMatch = m.dataset ? (digests.length ? (digests.every((d) => d === m.dataset!.digest) ? ' (all runs match the manifest given)' : ` — <b>differs from the manifest given (${esc(m.dataset.digest.slice(0, 12))}…) for some runs</b>${olderNote}`) : '') : '';
   const runs = `<details><summary>${m.runs.length} runs</summary><table><thead><tr><th>Run id</th><th>Grid / row</th><th>Status</th><th>Git commit</th><th>Dataset digest</th><th>Backend</th><th class="l">Error</th></tr></thead><tbody>${m.runs.map((r) => `<tr><td><code>${esc(r.id)}</code></td><td>${esc(r.label)}</td><td>${esc(r.status)}</td><td><code>${esc(r.gitCommit ?? '—')}</code></td><td><code>${esc(r.datasetDigest ? r.datasetDigest.slice(0, 16) : '—')}</code></td><td>${esc([r.backend, r.adapter].filter(Boolean).join(' / ') || '—')}</td><td class="l">${esc(r.error ?? '')}</td></tr>`).join('')}</tbody></table></details>`;
   return `<footer><p>Database: <code>${esc(m.dbPath)}</code> · generated ${esc(m.generatedAt)}</p><p>Git commits: ${commits.map((c) => `<code>${esc(c)}</code>`).join(', ') || '—'}</p><p>Dataset digests (from runs): ${digests.map((d) => `<code>${esc(d)}</code>`).join(', ') || '—'}${dsMatch}</p>${runs}<p>Published numbers: Zhu et al., “AnatomyNet: Deep learning for fast and fully automated whole-volume segmentation of head and neck anatomy”, Med. Phys. 2019; always shown in grey, dashed panels marked “published”.</p></footer>`;
 }

@@ -8,6 +8,7 @@ import { readExperimentDefs } from './experiments';
 import { buildReportModel, thin } from './model';
 import { figureModel, measuredDscSeries, publishedDscSeries } from './shape';
 import { renderReportHtml } from './render';
+import { datasetModel } from './dataset';
 import { defaultDsc, seedFakeGrid } from './testing';
 
 const EXPERIMENTS = join(__dirname, '../../../experiments');
@@ -130,6 +131,15 @@ describe('buildReportModel', () => {
     expect(t.cases.map((c) => c.caseId)).toEqual(['case-001', 'case-002', 'case-003', 'case-004']);
     expect(t.cases[0].organs.Chiasm).toBeUndefined();
     expect(t.cases[0].organs.BrainStem.hd95Mm).toBe(Infinity);
+  });
+
+  it('names the dataset version, and runs trained on the version it replaced', () => {
+    const manifest = { schemaVersion: 1, version: 3, previous: { version: 2, manifestDigest: 'd'.repeat(64) }, numCases: 0, cases: [], skipped: [] };
+    const dataset = datasetModel({ manifest, digest: 'e'.repeat(64) });
+    const m = buildReportModel({ grids, dbPath: 'x', generatedAt: 't', overlays: null, overlayNote: '', dataset, datasetNote: '' });
+    const { html } = renderReportHtml(m, '');
+    expect(html).toContain(`0 cases; version 3 (replacing version 2, manifest sha256 <code>${'d'.repeat(16)}…</code>); manifest sha256 <code>${'e'.repeat(64)}</code>.`);
+    expect(html).toContain(`<b>differs from the manifest given (${'e'.repeat(12)}…) for some runs</b>; ${m.runs.length} of them trained on version 2, the one it replaced`);
   });
 
   it('thins long curves, keeping the last point', () => {

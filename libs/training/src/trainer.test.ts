@@ -1,4 +1,5 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -70,6 +71,15 @@ describe('trainRun', () => {
       { runId: part.runId, key: 'val/dice_mean', step: 2, value: 0.99 },
       { runId: part.runId, key: 'test/dice_mean', step: 0, value: 0.5 },
     ]);
+    // the dataset curated again in its folder meanwhile: refused, naming the versions; as it was, resumed
+    const manifestPath = join(ds, 'manifest.json');
+    const original = readFileSync(manifestPath);
+    const previous = { version: 1, manifestDigest: createHash('sha256').update(original).digest('hex'), added: [], removed: [], changed: [], splits: 'kept', moved: [] };
+    writeFileSync(manifestPath, JSON.stringify({ ...JSON.parse(original.toString('utf8')), version: 2, previous }));
+    await expect(trainRun({ config: cfg, datasetDir: ds, store, experiment: 'resume', runName: 'part', runsDir: join(root, 'runs'), resumeRunId: part.runId })).rejects.toThrow(
+      /the dataset changed under the run \(manifest digest \w{12}, run trained on \w{12}: it is version 2 now, the run trained on version 1\); curate into a new folder/,
+    );
+    writeFileSync(manifestPath, original);
     const resumed = await trainRun({ config: cfg, datasetDir: ds, store, experiment: 'resume', runName: 'part', runsDir: join(root, 'runs'), resumeRunId: part.runId, keepCheckpoints: 0 });
     expect(resumed.runId).toBe(part.runId);
     expect(resumed.status).toBe('FINISHED');

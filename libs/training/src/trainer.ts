@@ -168,8 +168,10 @@ async function startOrResume(o: TrainOptions, ds: Dataset) {
     throw new Error(`--resume ${run.id}: the config differs from the run's (${changes.join(', ') || `digest ${run.configDigest.slice(0, 12)}`}); resume without --config or --grid to use the run's own`);
   }
   if (run.datasetDigest && run.datasetDigest !== ds.manifestDigest) {
+    const p = ds.manifest.previous;
+    const versions = p?.manifestDigest === run.datasetDigest ? `: it is version ${ds.manifest.version} now, the run trained on version ${p.version}` : '';
     throw new Error(
-      `--resume ${run.id}: the dataset changed under the run (manifest digest ${ds.manifestDigest.slice(0, 12)}, run trained on ${run.datasetDigest.slice(0, 12)}); curate into a new folder or start a new run`,
+      `--resume ${run.id}: the dataset changed under the run (manifest digest ${ds.manifestDigest.slice(0, 12)}, run trained on ${run.datasetDigest.slice(0, 12)}${versions}); curate into a new folder or start a new run`,
     );
   }
   // Newest first; one that does not load (damaged on disk, deleted) gives way to the one before it.

@@ -58,6 +58,7 @@ export async function runCurate(args: CurateArgs): Promise<CurateResult> {
     bar?.finish('done');
     say(`curated ${result.curated.length}, unchanged ${result.reused.length}, failed ${result.failed.length}; ${result.manifest.numCases} cases published in ${result.outDir}`);
     reportItems(say, result);
+    say(versionLine(result));
     if (result.removed.length) say(`removed ${result.removed.length} cases of the previous dataset, their source no longer found or failing now: ${result.removed.join(', ')}`);
     if (result.manifest.identityNotRemoved.length) say(`warning: PatientIdentityRemoved is not YES for ${result.manifest.identityNotRemoved.join(', ')}`);
     say(`source map and file accounting (keep private): ${result.privateDir}`);
@@ -70,6 +71,15 @@ export async function runCurate(args: CurateArgs): Promise<CurateResult> {
   } finally {
     await pool?.close();
   }
+}
+
+/** Which version was published, and what changed from the folder's previous one. */
+function versionLine({ manifest: m, versionBefore }: CurateResult): string {
+  const p = m.previous;
+  if (versionBefore === m.version) return `dataset version ${m.version}, unchanged`;
+  if (!p) return `dataset version ${m.version ?? 1}`;
+  const moved = p.splits === 'kept' ? 'splits kept' : `splits placed afresh (the method changed), ${p.moved.length} cases moved`;
+  return `dataset version ${m.version} (was ${p.version}): ${p.added.length} added, ${p.removed.length} removed, ${p.changed.length} changed; ${moved}`;
 }
 
 function reportItems(say: (s: string) => void, r: Pick<NothingToPublishError, 'failed' | 'skipped'>): void {
