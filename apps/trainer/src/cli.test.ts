@@ -366,6 +366,9 @@ describe('trainer grid, status, segment', () => {
     expect(unseen.code, unseen.stderr).toBe(0);
     expect(unseen.stderr).toContain(`left out 3 case(s) the model trained on or was selected by`);
     expect(readFileSync(join(root, 'evaluated-unseen', 'metrics.csv'), 'utf8')).toBe(readFileSync(join(out, 'metrics.csv'), 'utf8'));
+    const nothingLeft = await trainer('evaluate', '--run', runId, '--db', db, '--dataset', dataset, '--split', 'train', '--exclude-seen', '--out', join(root, 'evaluated-none'), '--backend', 'cpu');
+    expect(nothingLeft.code).toBe(1);
+    expect(nothingLeft.stderr).toContain(`${dataset}: every case of the train split (2) is one the model trained on or was selected by; nothing is left to measure`);
     const seenCompared = await trainer('compare', join(root, 'evaluated-unseen'), join(root, 'evaluated-all'));
     expect(seenCompared.code, seenCompared.stderr).toBe(0);
     expect(seenCompared.stderr).toContain(`warning: ${join(root, 'evaluated-all')} measured 3 case(s) its model trained on or was selected by`);
