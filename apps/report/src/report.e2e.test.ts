@@ -53,8 +53,8 @@ describe('report CLI', () => {
     expect(results).toContain('fig3,fig3-pooling@smoke,pool2,2 down-sampling layers,fig3-pooling-smoke-pool2,BrainStem,3,49,2,4,0,1,54,2,1,');
     const paired = readFileSync(join(out, 'paired.csv'), 'utf8');
     expect(paired).toBe(
-      'figure,grid,reference,row,label,runs,reference_runs,cases,dsc_diff_mean_pp,dsc_diff_low_pp,dsc_diff_high_pp,p,test,df\r\n' +
-        'fig3,fig3-pooling@smoke,pool1,pool2,2 down-sampling layers,1,1,3,-3,-3,-3,0.25,wilcoxon-exact,\r\n',
+      'figure,grid,reference,row,label,runs,reference_runs,cases,dsc_diff_mean_pp,dsc_diff_low_pp,dsc_diff_high_pp,p,test,df,p_holm\r\n' +
+        'fig3,fig3-pooling@smoke,pool1,pool2,2 down-sampling layers,1,1,3,-3,-3,-3,0.25,wilcoxon-exact,,0.25\r\n',
     );
   });
 

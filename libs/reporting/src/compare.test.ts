@@ -27,6 +27,9 @@ describe('compareMeasurements', () => {
     expect(all).toMatchObject({ organ: 'all', cases: 4 });
     expect(all.diff).toBeCloseTo((0.5 + 0 - 0.5 + 2) / 4, 9);
     expect(all.test.n).toBe(3);
+    // Holm over the two organs tested: 0.125 doubled, 0.25 kept; `all` keeps its own p
+    expect([mandible.pHolm, brainstem.pHolm]).toEqual([0.25, 0.25]);
+    expect(all.pHolm).toBe(all.test.p);
   });
 
   it('the same measurement twice differs by nothing, and has no test', () => {

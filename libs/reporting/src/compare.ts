@@ -3,7 +3,7 @@
  * and over all organs, is the candidate better than the baseline case by case, or within the noise of
  * the cases there are? The same paired statistics as the report's figures. Pure.
  */
-import { bootstrapMeanInterval, pairedDifferences, wilcoxonSignedRank, type SignedRankTest } from './paired';
+import { bootstrapMeanInterval, holmAdjust, pairedDifferences, wilcoxonSignedRank, type SignedRankTest } from './paired';
 
 /** One case and organ of one model's measurement (DSC as a fraction, as `metrics.csv` holds it). */
 export interface CaseOrganScore {
@@ -26,13 +26,18 @@ export interface ComparisonRow {
   low: number;
   high: number;
   test: SignedRankTest;
+  /**
+   * An organ's p adjusted by Holm's method over the organs tested (nine tests: one would pass by chance
+   * alone); `all`, the comparison that counts first, keeps its own p. NaN without a test.
+   */
+  pHolm: number;
   /** Over the cases where both HD95 are finite: candidate minus baseline, mm (NaN without such a case). */
   hd95DiffMm: number;
 }
 
 const mean = (xs: readonly number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
 
-function row(organ: string, pairs: readonly { a: number; b: number; hd95A?: number; hd95B?: number }[]): ComparisonRow {
+function row(organ: string, pairs: readonly { a: number; b: number; hd95A?: number; hd95B?: number }[]): Omit<ComparisonRow, 'pHolm'> {
   const diffs = pairedDifferences([pairs.map((p) => 100 * p.b)], [pairs.map((p) => 100 * p.a)]);
   const ci = bootstrapMeanInterval(diffs, { seed: 1 });
   const hd = pairs.filter((p) => Number.isFinite(p.hd95A) && Number.isFinite(p.hd95B)).map((p) => p.hd95B! - p.hd95A!);
@@ -56,8 +61,9 @@ export function compareMeasurements(baseline: readonly CaseOrganScore[], candida
     c.b.push(p.b.dsc);
   }
   const sortedCases = (ps: typeof both) => [...ps].sort((x, y) => x.a.caseId.localeCompare(y.a.caseId));
-  return [
-    ...order.map((organ) => row(organ, sortedCases(both.filter((p) => p.a.organ === organ)).map((p) => ({ a: p.a.dsc, b: p.b.dsc, hd95A: p.a.hd95Mm, hd95B: p.b.hd95Mm })))),
-    row('all', [...byCase].sort(([x], [y]) => x.localeCompare(y)).map(([, c]) => ({ a: mean(c.a), b: mean(c.b) }))),
-  ];
+  const perOrgan = order.map((organ) => row(organ, sortedCases(both.filter((p) => p.a.organ === organ)).map((p) => ({ a: p.a.dsc, b: p.b.dsc, hd95A: p.a.hd95Mm, hd95B: p.b.hd95Mm }))));
+  const pOf = (r: Omit<ComparisonRow, 'pHolm'>) => (r.test.method === 'none' ? NaN : r.test.p);
+  const holm = holmAdjust(perOrgan.map(pOf));
+  const all = row('all', [...byCase].sort(([x], [y]) => x.localeCompare(y)).map(([, c]) => ({ a: mean(c.a), b: mean(c.b) })));
+  return [...perOrgan.map((r, i) => ({ ...r, pHolm: holm[i] })), { ...all, pHolm: pOf(all) }];
 }

@@ -30,12 +30,13 @@ export function resultsCsv(m: ReportModel): string {
 
 /** One line per compared row: the mean per-case DSC difference from the reference, its interval and test. */
 export function pairedCsv(m: ReportModel): string {
-  // test: wilcoxon-exact / wilcoxon-approx (one run a side), t (seed replicates: cases and runs, at df)
-  const rows: CsvValue[][] = [['figure', 'grid', 'reference', 'row', 'label', 'runs', 'reference_runs', 'cases', 'dsc_diff_mean_pp', 'dsc_diff_low_pp', 'dsc_diff_high_pp', 'p', 'test', 'df']];
+  // test: wilcoxon-exact / wilcoxon-approx (one run a side), t (seed replicates: cases and runs, at df);
+  // p_holm: p adjusted by Holm's method over the figure's comparisons with its reference
+  const rows: CsvValue[][] = [['figure', 'grid', 'reference', 'row', 'label', 'runs', 'reference_runs', 'cases', 'dsc_diff_mean_pp', 'dsc_diff_low_pp', 'dsc_diff_high_pp', 'p', 'test', 'df', 'p_holm']];
   for (const f of m.figures) {
     for (const p of f.paired) {
       const t = p.test;
-      rows.push([f.figure, f.grid, f.reference?.key ?? null, p.key, p.label, p.runs, p.referenceRuns, p.cases, p.meanDiff, p.low, p.high, t.p, t.method === 't' ? 't' : t.method === 'none' ? null : `wilcoxon-${t.method}`, t.method === 't' ? t.df : null]);
+      rows.push([f.figure, f.grid, f.reference?.key ?? null, p.key, p.label, p.runs, p.referenceRuns, p.cases, p.meanDiff, p.low, p.high, t.p, t.method === 't' ? 't' : t.method === 'none' ? null : `wilcoxon-${t.method}`, t.method === 't' ? t.df : null, p.pHolm]);
     }
   }
   return lines(rows);

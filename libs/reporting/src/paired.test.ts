@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { mulberry32 } from '@anatomynet/random';
-import { bootstrapMeanInterval, pairedDifferences, replicatedPairedDifference, wilcoxonSignedRank } from './paired';
+import { bootstrapMeanInterval, holmAdjust, pairedDifferences, replicatedPairedDifference, wilcoxonSignedRank } from './paired';
 import { studentTCdf, studentTQuantile } from './student-t';
 
 const PYTHON = '/usr/bin/python3';
@@ -200,6 +200,31 @@ print(json.dumps([d.mean(), se, df, d.mean() - q * se, d.mean() + q * se, 2 * st
     expect(againstOne / trials).toBeGreaterThan(0.92);
     expect(againstOne / trials).toBeLessThan(0.995);
     expect(casesOnly / trials).toBeLessThan(0.6);
+  });
+});
+
+describe("Holm's adjustment", () => {
+  it('agrees with statsmodels multipletests(method="holm"); NaN stays out of the family', () => {
+    // statsmodels 0.13.5: multipletests([0.01, 0.04, 0.03, 0.005], method='holm')[1]
+    const got = holmAdjust([0.01, 0.04, 0.03, NaN, 0.005]);
+    [0.03, 0.06, 0.06, NaN, 0.02].forEach((v, i) => (Number.isNaN(v) ? expect(got[i]).toBeNaN() : expect(got[i]).toBeCloseTo(v, 12)));
+    // eight exact Wilcoxon tests of 6 cases (statsmodels: 0.25 each): nothing is left below 0.05
+    expect(holmAdjust([0.03125, 0.03125, 0.0625, 0.0625, 0.03125, 0.0625, 0.09375, 0.03125])).toEqual(Array(8).fill(0.25));
+    expect(holmAdjust([0.2])).toEqual([0.2]);
+    expect(holmAdjust([0.6, 0.7])).toEqual([1, 1]);
+  });
+
+  it('is never below the raw p nor above Bonferroni, and keeps the order of the raw p-values', () => {
+    const rng = mulberry32(5);
+    for (let t = 0; t < 200; t++) {
+      const ps = Array.from({ length: 1 + Math.floor(rng() * 9) }, () => rng() ** 3);
+      const adj = holmAdjust(ps);
+      ps.forEach((p, i) => {
+        expect(adj[i]).toBeGreaterThanOrEqual(p);
+        expect(adj[i]).toBeLessThanOrEqual(Math.min(1, ps.length * p) + 1e-15);
+        ps.forEach((q, j) => p < q && expect(adj[i]).toBeLessThanOrEqual(adj[j]));
+      });
+    }
   });
 });
 

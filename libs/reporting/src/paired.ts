@@ -183,3 +183,20 @@ export function replicatedPairedDifference(
   const t = m / se;
   return { mean: m, low: m - q * se, high: m + q * se, differences, se, df, t, p: Math.min(1, 2 * studentTCdf(-Math.abs(t), df)) };
 }
+
+/**
+ * Holm's step-down adjustment of p-values for a family of tests (Holm 1979): the i-th smallest of m is
+ * multiplied by m - i + 1, made non-decreasing and capped at 1. It keeps the family-wise error rate (the
+ * chance of any false finding among a figure's comparisons) at the level, under any dependence between
+ * the tests, and is never worse than Bonferroni. NaN (no test) stays NaN and does not count in m.
+ */
+export function holmAdjust(ps: readonly number[]): number[] {
+  const tested = ps.map((p, i) => ({ p, i })).filter((x) => !Number.isNaN(x.p)).sort((a, b) => a.p - b.p);
+  const out = ps.map(() => NaN);
+  let running = 0;
+  tested.forEach(({ p, i }, k) => {
+    running = Math.max(running, Math.min(1, (tested.length - k) * p));
+    out[i] = running;
+  });
+  return out;
+}

@@ -84,12 +84,16 @@ function comparisonTable(f: FigureModel): string {
 function pairedTable(f: FigureModel): string {
   if (!f.reference || !f.paired.length) return f.pairedNote ? `<p class="note">${esc(f.pairedNote)}</p>` : '';
   const signed = (v: number) => (v > 0 ? `+${num(v, 1)}` : num(v, 1));
-  const p = (r: PairedRow) => (r.test.method === 'none' || Number.isNaN(r.test.p) ? '—' : r.test.p < 0.001 ? '&lt; 0.001' : num(r.test.p, 3));
+  const pValue = (v: number) => (Number.isNaN(v) ? '—' : v < 0.001 ? '&lt; 0.001' : num(v, 3));
+  const p = (r: PairedRow) => (r.test.method === 'none' ? '—' : pValue(r.test.p));
+  // Holm over the figure's comparisons, where there are several
+  const family = f.paired.filter((r) => !Number.isNaN(r.pHolm)).length;
+  const holmCell = (r: PairedRow) => (family > 1 ? `<td>${pValue(r.pHolm)}</td>` : '');
   // rows trained with several seeds are tested with t; the others with Wilcoxon, said so beside them
   const replicatedAny = f.paired.some((r) => r.test.method === 't');
   const how = (r: PairedRow) => (r.test.method === 'approx' ? ' <small>(normal approx.)</small>' : r.test.method === 't' ? ` <small>(t, ${num(r.test.df, 1)} df)</small>` : replicatedAny ? ' <small>(Wilcoxon)</small>' : '');
   const body = f.paired
-    .map((r) => `<tr><td>${esc(r.label)}${seedsNote(r.runs)}</td><td>${r.cases}</td><td><b>${signed(r.meanDiff)}</b></td><td>${num(r.low, 1)} to ${num(r.high, 1)}</td><td>${p(r)}${how(r)}</td></tr>`)
+    .map((r) => `<tr><td>${esc(r.label)}${seedsNote(r.runs)}</td><td>${r.cases}</td><td><b>${signed(r.meanDiff)}</b></td><td>${num(r.low, 1)} to ${num(r.high, 1)}</td><td>${p(r)}${how(r)}</td>${holmCell(r)}</tr>`)
     .join('');
   const single = f.paired.filter((r) => r.test.method !== 't');
   const n = Math.min(...single.map((r) => r.cases));
@@ -97,9 +101,12 @@ function pairedTable(f: FigureModel): string {
   const replicated = replicatedAny
     ? ` Where either row was trained with several seeds, each side's runs are averaged per case first, and the interval and p come from a t test whose variance adds the spread between each side's runs (the variance of their own means) to that over the cases, at Welch–Satterthwaite degrees of freedom: the difference must stand out from training again, not only from the test cases. A side trained once cannot show its own spread, so it borrows the other side’s (training assumed to vary as much for both).`
     : '';
+  const holm = family > 1
+    ? ` Holm p: the p adjusted for the ${family} comparisons with the reference in this figure (Holm’s step-down method), so that the chance of any false finding among them stays at the level; the 95% intervals are each row’s own.`
+    : '';
   return `<h4>Against the reference ${esc(f.reference.label)}, case by case <span class="tag measured">measured</span></h4>
-<p class="meta">Per test case, the mean DSC over the organs both runs scored; Δ = row − reference in percentage points, mean over cases with a 95% bootstrap interval (cases resampled 10,000 times), and the Wilcoxon signed-rank test of the per-case differences (two-sided).${floor}${replicated}</p>
-<table class="paired"><thead><tr><th>Row</th><th>Cases</th><th>Δ mean DSC (pp)</th><th>95% interval</th><th>${replicatedAny ? 'p' : 'Wilcoxon p'}</th></tr></thead><tbody>${body}</tbody></table>`;
+<p class="meta">Per test case, the mean DSC over the organs both runs scored; Δ = row − reference in percentage points, mean over cases with a 95% bootstrap interval (cases resampled 10,000 times), and the Wilcoxon signed-rank test of the per-case differences (two-sided).${floor}${replicated}${holm}</p>
+<table class="paired"><thead><tr><th>Row</th><th>Cases</th><th>Δ mean DSC (pp)</th><th>95% interval</th><th>${replicatedAny ? 'p' : 'Wilcoxon p'}</th>${family > 1 ? '<th>Holm p</th>' : ''}</tr></thead><tbody>${body}</tbody></table>`;
 }
 
 function figureSection(f: FigureModel, charts: ChartSpec[]): string {

@@ -190,6 +190,12 @@ describe('paired comparison with the reference row', () => {
     expect(expLog.high).toBeCloseTo(-2, 9);
     expect(expLog.test).toEqual({ n: 3, statistic: 0, p: 0.25, method: 'exact' });
     expect(f.pairedNote).toBe('');
+    // two comparisons with the reference: Holm doubles the smaller p, the larger stays (0.25 each)
+    expect([dice.pHolm, expLog.pHolm]).toEqual([0.25, 0.25]);
+    const model = buildReportModel({ grids: paired, dbPath: 'x', generatedAt: 't', overlays: null, overlayNote: '', dataset: null, datasetNote: '' });
+    const { html } = renderReportHtml(model, '');
+    expect(html).toContain('<th>Wilcoxon p</th><th>Holm p</th>');
+    expect(html).toContain('Holm p: the p adjusted for the 2 comparisons with the reference in this figure');
   });
 
   it('groups seed replicates (ROW#N) under their row: values averaged per case, spread between seeds apart, paired over cases and seeds', async () => {

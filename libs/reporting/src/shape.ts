@@ -8,7 +8,7 @@ import type { GridData, RunData } from './collect';
 import { REPORT_ORGANS } from './organs';
 import { FIG3_PUBLISHED_MEANS, FIG5_PUBLISHED_MEANS, FIG6_PUBLISHED, TABLE1_PUBLISHED, type PublishedSeries } from './published';
 import { summarize, type Summary } from './stats';
-import { bootstrapMeanInterval, pairedDifferences, replicatedPairedDifference, wilcoxonSignedRank, type SignedRankTest } from './paired';
+import { bootstrapMeanInterval, holmAdjust, pairedDifferences, replicatedPairedDifference, wilcoxonSignedRank, type SignedRankTest } from './paired';
 
 export interface OrganStats {
   /** DSC in %. */
@@ -97,6 +97,11 @@ export interface PairedRow {
   high: number;
   /** One run a side: the Wilcoxon signed-rank test of the per-case differences; seed replicates: the t test of the interval. Two-sided. */
   test: PairedTest;
+  /**
+   * `test.p` adjusted by Holm's method over the figure's comparisons with its reference (paired.ts
+   * `holmAdjust`), so that among many rows a chance difference does not pass for a finding; NaN without a test.
+   */
+  pHolm: number;
 }
 
 /** The t test over cases and seed replicates, `statistic` = t at `df` degrees of freedom; `n` = cases. */
@@ -263,7 +268,7 @@ function pairedWithReference(g: GridData, rows: readonly MeasuredRow[], labelOf:
   const refScores = scoresOf(ref);
   const paired = rows
     .filter((r) => r.key !== ref.key)
-    .map((r): PairedRow => {
+    .map((r): Omit<PairedRow, 'pHolm'> => {
       const scores = scoresOf(r);
       const rowRuns: number[][] = scores.map(() => []);
       const refRuns: number[][] = refScores.map(() => []);
@@ -287,7 +292,8 @@ function pairedWithReference(g: GridData, rows: readonly MeasuredRow[], labelOf:
       const rep = replicatedPairedDifference(rowRuns, refRuns);
       return { ...at, cases: rep.differences.length, meanDiff: rep.mean, low: rep.low, high: rep.high, test: { method: 't', n: rep.differences.length, statistic: rep.t, p: rep.p, df: rep.df } };
     });
-  return { reference: { key: ref.key, label: ref.label }, paired, pairedNote: '' };
+  const holm = holmAdjust(paired.map((r) => (r.test.method === 'none' ? NaN : r.test.p)));
+  return { reference: { key: ref.key, label: ref.label }, paired: paired.map((r, i) => ({ ...r, pHolm: holm[i] })), pairedNote: '' };
 }
 
 export interface ChartDataset {

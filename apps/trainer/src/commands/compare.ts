@@ -67,13 +67,15 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
     const rows = compareMeasurements(base.scores, cand.scores, ORGANS.map((o) => o.key));
     const cases = rows.at(-1)!.cases;
     console.error(`candidate ${a.candidate} against baseline ${a.baseline}: ${cases} cases of ${base.summary.dataset} both measured`);
-    console.error('organ             cases  baseline  candidate  Δ DSC (pp)  95% interval      Wilcoxon p  Δ HD95 (mm)');
+    console.error('organ             cases  baseline  candidate  Δ DSC (pp)  95% interval      Wilcoxon p  Holm p  Δ HD95 (mm)');
+    const pText = (p: number) => (Number.isNaN(p) ? '-' : p < 0.001 ? '< 0.001' : p.toFixed(3));
     for (const r of rows) {
-      const p = r.test.method === 'none' ? '-' : r.test.p < 0.001 ? '< 0.001' : r.test.p.toFixed(3);
+      const p = r.test.method === 'none' ? '-' : pText(r.test.p);
       console.error(
-        `${r.organ.padEnd(16)} ${String(r.cases).padStart(6)}  ${fixed(r.baseline).padStart(8)}  ${fixed(r.candidate).padStart(9)}  ${signed(r.diff).padStart(10)}  ${`${fixed(r.low)} to ${fixed(r.high)}`.padEnd(16)}  ${p.padStart(10)}  ${signed(r.hd95DiffMm).padStart(11)}`,
+        `${r.organ.padEnd(16)} ${String(r.cases).padStart(6)}  ${fixed(r.baseline).padStart(8)}  ${fixed(r.candidate).padStart(9)}  ${signed(r.diff).padStart(10)}  ${`${fixed(r.low)} to ${fixed(r.high)}`.padEnd(16)}  ${p.padStart(10)}  ${(r.organ === 'all' ? '' : pText(r.pHolm)).padStart(6)}  ${signed(r.hd95DiffMm).padStart(11)}`,
       );
     }
+    console.error("Holm p: an organ's p adjusted for the organs tested (Holm's step-down), so that a chance difference in one of nine does not pass for a finding");
     if (cases >= 1 && cases <= 50) console.error(`with ${cases} cases no difference can reach a two-sided p below ${(2 / 2 ** cases).toPrecision(2)}`);
     console.log(JSON.stringify({ baseline: { dir: a.baseline, model: base.summary.model }, candidate: { dir: a.candidate, model: cand.summary.model }, dataset: base.summary.dataset, rows }));
   },
