@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readNifti, writeNrrd } from '@anatomynet/data';
@@ -352,6 +352,20 @@ describe('an output folder this curator did not write', () => {
     expect(listTree(other)).toEqual(['dataset.json', 'imagesTr/case_0000.nii.gz']);
     expect(readFileSync(join(other, 'dataset.json'), 'utf8')).toBe('{"name": "theirs"}');
     expect(existsSync(`${other}.private`)).toBe(false);
+  });
+
+  it('a published dataset whose private source map is missing is refused: its case ids would be numbered afresh', async () => {
+    const moved = join(root, 'moved-without-private');
+    cpSync(join(root, 'out2'), moved, { recursive: true });
+    const before = listTree(moved).map((f) => [f, sha256Hex(readFileSync(join(moved, f)))]);
+    await expect(curateCohort({ inputs: [dicomIn, pddcaIn], outDir: moved })).rejects.toThrow(
+      new CurationInputError(`${moved}.private`, `no source-map.json, which keeps the case ids of the dataset published in ${moved} (version 1): restore the private folder (or give it with --private), or curate into a new folder`),
+    );
+    expect(listTree(moved).map((f) => [f, sha256Hex(readFileSync(join(moved, f)))])).toEqual(before);
+    // given its private folder, it is the same dataset again
+    cpSync(join(root, 'out2.private'), join(root, 'moved.private'), { recursive: true });
+    const again = await curateCohort({ inputs: [dicomIn, pddcaIn], outDir: moved, privateDir: join(root, 'moved.private') });
+    expect(again.versionBefore).toBe(1);
   });
 });
 

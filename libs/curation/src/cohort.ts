@@ -87,6 +87,14 @@ export async function curateCohort(opts: CurateOptions): Promise<CurateResult> {
   if (found.cases.length === 0) throw new NothingToPublishError(outDir, [], found.skipped);
 
   const sourceMapPath = join(privateDir, 'source-map.json');
+  // Without the source map a published version's ids would be numbered afresh and could name other
+  // cases than before (and its kept splits other patients): refused rather than renamed silently.
+  if (replacing && !existsSync(sourceMapPath)) {
+    throw new CurationInputError(
+      privateDir,
+      `no source-map.json, which keeps the case ids of the dataset published in ${outDir} (version ${replacing.manifest.version ?? 1}): restore the private folder (or give it with --private), or curate into a new folder`,
+    );
+  }
   const previous = existsSync(sourceMapPath) ? (JSON.parse(readFileSync(sourceMapPath, 'utf8')).ids as IdAssignment) : undefined;
   const ids = assignIds(found.cases.map((c) => c.sourceKey), found.cases.map((c) => c.patientKey), previous);
 
