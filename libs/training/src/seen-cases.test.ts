@@ -31,6 +31,9 @@ test('a run folder records its training and validation cases; another dataset fi
     validation: [{ caseId: 'hn_0003', inputDigest: 'in-3', imageDigest: 'img-3' }],
   });
 
+  // a run trained on part of the split (data.subset) records that part
+  expect(trainingCasesOf(trained, ['hn_0002']).train.map((c) => c.caseId)).toEqual(['hn_0002']);
+
   // a clinic's export: hn_0001's files again as c1, hn_0002's scan recontoured as c2, the validation case as
   // c3, the test case as c4, and a new patient c5; an old dataset without image digests as c6
   const elsewhere = dataset('other', [['c1', 'in-1', 'img-1'], ['c2', 'in-2b', 'img-2'], ['c3', 'in-3', 'img-3'], ['c4', 'in-4', 'img-4'], ['c5', 'in-5', 'img-5'], ['c6', 'in-6', undefined]], {

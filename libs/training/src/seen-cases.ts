@@ -26,17 +26,20 @@ export interface TrainingCases {
   validation: SeenCase[];
 }
 
-/** The dataset's training and validation cases, as a run folder records them. */
-export function trainingCasesOf(ds: Dataset): TrainingCases {
+/**
+ * A run's training cases (`trainIds`: the training split, or the part of it a run's `data.subset` keeps;
+ * default the whole split) and the dataset's validation cases, as a run folder records them.
+ */
+export function trainingCasesOf(ds: Dataset, trainIds: readonly string[] = ds.splits.train): TrainingCases {
   const record = (id: string): SeenCase => {
     const c = ds.cases.get(id)!;
     return { caseId: id, inputDigest: c.inputDigest, ...(c.imageDigest ? { imageDigest: c.imageDigest } : {}) };
   };
-  return { manifestDigest: ds.manifestDigest, train: [...ds.splits.train].sort().map(record), validation: [...ds.splits.validation].sort().map(record) };
+  return { manifestDigest: ds.manifestDigest, train: [...trainIds].sort().map(record), validation: [...ds.splits.validation].sort().map(record) };
 }
 
-export function writeTrainingCases(runDir: string, ds: Dataset): void {
-  writeFileAtomic(join(runDir, TRAINING_CASES_FILE), `${JSON.stringify(trainingCasesOf(ds), null, 1)}\n`);
+export function writeTrainingCases(runDir: string, ds: Dataset, trainIds?: readonly string[]): void {
+  writeFileAtomic(join(runDir, TRAINING_CASES_FILE), `${JSON.stringify(trainingCasesOf(ds, trainIds), null, 1)}\n`);
 }
 
 /** A run folder's record, or undefined for a run started before it was kept (or a damaged file). */

@@ -132,7 +132,7 @@ function shuffled<T>(items: readonly T[], rng: () => number): T[] {
   return a;
 }
 
-async function startOrResume(o: TrainOptions, ds: Dataset) {
+async function startOrResume(o: TrainOptions, ds: Dataset, trainIds: readonly string[]) {
   const cfg = o.config;
   if (!o.resumeRunId) {
     const id = crypto.randomUUID();
@@ -141,7 +141,7 @@ async function startOrResume(o: TrainOptions, ds: Dataset) {
     // The run folder is self-describing: `trainer segment --model <runDir>` needs nothing else.
     writeFileAtomic(join(runDir, RUN_CONFIG_FILE), `${JSON.stringify(cfg, null, 1)}\n`);
     // which cases the model will see, so that evaluating it elsewhere can tell them apart
-    writeTrainingCases(runDir, ds);
+    writeTrainingCases(runDir, ds, trainIds);
     const run = await o.store.createRun({
       id,
       runDir,
@@ -194,7 +194,7 @@ async function startOrResume(o: TrainOptions, ds: Dataset) {
   await o.store.resumeRun(run.id);
   const runDir = run.runDir ?? join(o.runsDir, run.id);
   // a run started before the record was kept: the dataset is the one it trained on (checked above)
-  if (!readTrainingCases(runDir)) writeTrainingCases(runDir, ds);
+  if (!readTrainingCases(runDir)) writeTrainingCases(runDir, ds, trainIds);
   const { model, optimizer, state, average } = loaded;
   // What the killed process logged after this checkpoint (part of an epoch, its validation, the test
   // evaluation) is logged again from here: once per step, not twice.
@@ -214,7 +214,7 @@ export async function trainRun(o: TrainOptions): Promise<TrainResult> {
   const prep = { huWindow: cfg.data.huWindow, spacingMm: cfg.data.spacingMm };
   const load = preparedCases(ds, prep);
 
-  const start = await startOrResume(o, ds);
+  const start = await startOrResume(o, ds, trainIds);
   const { runId, runDir, state } = start;
   let { model, optimizer } = start;
   const average = cfg.schedule.emaDecay ? new WeightAverage(model, cfg.schedule.emaDecay, start.average) : null;
