@@ -3,6 +3,7 @@
  * a bad run config, a tiny grid then `status`, `train --resume`, and `segment` on NIfTI and DICOM input.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -43,11 +44,11 @@ function trainer(...args: string[]): Promise<Exit> {
 const OPTIONS: Record<string, string[]> = {
   model: ['--config', '--input', '--detail'],
   train: ['--config', '--grid', '--row', '--profile', '--dataset', '--db', '--runs', '--experiment', '--name', '--resume', '--keep-checkpoints', '--backend', '--recompute', '--keep-segments', '--gpu-pool-gb', '--gpu-memory-gb', '--gpu-best-fit', '--gpu-tilings'],
-  grid: ['<files..>', '--profile', '--dataset', '--db', '--runs', '--workers', '--worker', '--retry-failed', '--reuse', '--dry-run', '--replicates', '--keep-checkpoints', '--backend', '--threads', '--recompute', '--keep-segments', '--gpu-pool-gb', '--gpu-memory-gb', '--gpu-best-fit', '--gpu-tilings'],
+  grid: ['<files..>', '--profile', '--dataset', '--db', '--runs', '--workers', '--worker', '--retry-failed', '--retrain-other-dataset', '--reuse', '--dry-run', '--replicates', '--keep-checkpoints', '--backend', '--threads', '--recompute', '--keep-segments', '--gpu-pool-gb', '--gpu-memory-gb', '--gpu-best-fit', '--gpu-tilings'],
   status: ['--db', '--grid', '--experiment', '--stale-minutes', '--json'],
   merge: ['<sources..>', '--db', '--runs', '--dry-run'],
   segment: ['--run', '--db', '--model', '--row-seeds', '--input', '--out', '--series', '--hu-check', '--lcc', '--backend', '--gpu-tilings'],
-  evaluate: ['--run', '--db', '--model', '--row-seeds', '--dataset', '--split', '--out', '--predictions', '--backend'],
+  evaluate: ['--run', '--db', '--model', '--row-seeds', '--dataset', '--split', '--out', '--predictions', '--exclude-seen', '--backend'],
   compare: ['<baseline>', '<candidate>'],
   'tune-gpu': ['--config', '--grid', '--profile', '--out', '--shape', '--reps', '--retune'],
 };
@@ -400,6 +401,46 @@ describe('trainer grid, status, segment', () => {
     expect(measured).toMatchObject({ split: 'all', cases: ids.length, failed: [{ caseId: ids[0] }] });
     expect(existsSync(join(root, 'evaluated-all', 'predictions'))).toBe(false);
   }, 120_000);
+
+  test('grid names DONE cells trained on another dataset (its folder curated again), and trains them again on request', async () => {
+    // the dataset's next version: same cases, a new manifest naming the one it replaced
+    const v2 = join(root, 'dataset-v2');
+    cpSync(dataset, v2, { recursive: true });
+    const v1Manifest = readFileSync(join(dataset, 'manifest.json'));
+    const previous = { version: 1, manifestDigest: createHash('sha256').update(v1Manifest).digest('hex'), added: [], removed: [], changed: [], splits: 'kept', moved: [] };
+    writeFileSync(join(v2, 'manifest.json'), JSON.stringify({ ...JSON.parse(v1Manifest.toString('utf8')), version: 2, previous }));
+    const otherDb = join(root, 'track', 'other-dataset.db');
+    cpSync(db, otherDb);
+    const runIdOf = async (key: string) => {
+      const store = openSqliteStore(otherDb, { readonly: true });
+      const cell = (await store.gridCells('tiny-grid@smoke')).find((c) => c.key === key)!;
+      await store.close();
+      return cell;
+    };
+    const before = await runIdOf('dice');
+    const preview = await trainer('grid', gridFile, '--profile', 'smoke', '--dataset', v2, '--db', otherDb, '--dry-run');
+    expect(preview.code, preview.stderr).toBe(0);
+    expect(preview.stderr).toContain(`warning: 3 DONE cell(s) trained on another dataset than ${v2}`);
+    expect(preview.stderr).toContain(`tiny-grid@smoke dice (run ${before.runId}, version 1, which version 2 replaced)`);
+    expect(preview.stderr).toContain('--retrain-other-dataset trains them again on this dataset');
+    const previewAgain = await trainer('grid', `${gridFile}:dice`, '--profile', 'smoke', '--dataset', v2, '--db', otherDb, '--dry-run', '--retrain-other-dataset');
+    expect(previewAgain.stderr).toContain('1 cell(s) trained on another dataset would be trained again');
+    expect(previewAgain.stderr).toMatch(/tiny-grid@smoke dice: train \(trained on another dataset as run /);
+    // only the dice row, trained again on the new version; its old run stays in the database
+    const again = await trainer('grid', `${gridFile}:dice`, '--profile', 'smoke', '--dataset', v2, '--db', otherDb, '--backend', 'cpu', '--retrain-other-dataset');
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toContain(`1 cell(s) trained on another dataset are trained again on ${v2}`);
+    const after = await runIdOf('dice');
+    expect(after).toMatchObject({ status: 'DONE' });
+    expect(after.runId).not.toBe(before.runId);
+    const store = openSqliteStore(otherDb, { readonly: true });
+    expect((await store.getRun(after.runId!))!.datasetDigest).toBe(createHash('sha256').update(readFileSync(join(v2, 'manifest.json'))).digest('hex'));
+    expect(await store.getRun(before.runId!)).toMatchObject({ status: 'FINISHED' });
+    await store.close();
+    // the other rows still name theirs
+    const rest = await trainer('grid', gridFile, '--profile', 'smoke', '--dataset', v2, '--db', otherDb, '--dry-run');
+    expect(rest.stderr).toContain('warning: 2 DONE cell(s) trained on another dataset');
+  }, 180_000);
 
   test('the full profile on the cpu backend is warned of before training (days per run), once', async () => {
     const p = spawn(process.execPath, ['--import', 'tsx', 'apps/trainer/src/main.ts', 'grid', gridFile, '--profile', 'full', '--dataset', dataset, '--db', join(root, 'full-on-cpu', 'tracking.db'), '--backend', 'cpu'], {

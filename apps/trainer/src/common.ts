@@ -183,11 +183,11 @@ export async function startBackend(
  * Opens `--dataset` before a database or a run is made of it (a wrong folder is one error, not a failed
  * run per grid cell), and says what an empty split means for the runs.
  */
-export function checkDataset(dir: string): string {
-  const { splits, manifestDigest } = checkDatasetFiles(dir);
-  if (!splits.validation.length) process.stderr.write(`warning: ${dir} has no validation cases: nothing to select a model by, each run's best/ is its last epoch's model\n`);
-  if (!splits.test.length) process.stderr.write(`warning: ${dir} has no test cases: runs end without a test evaluation\n`);
-  return manifestDigest;
+export function checkDataset(dir: string): Dataset {
+  const ds = checkDatasetFiles(dir);
+  if (!ds.splits.validation.length) process.stderr.write(`warning: ${dir} has no validation cases: nothing to select a model by, each run's best/ is its last epoch's model\n`);
+  if (!ds.splits.test.length) process.stderr.write(`warning: ${dir} has no test cases: runs end without a test evaluation\n`);
+  return ds;
 }
 
 /** Opens `--dataset`, refusing one whose split cases lost image or label files since curation (all named). */

@@ -109,6 +109,12 @@ function pairedTable(f: FigureModel): string {
 <table class="paired"><thead><tr><th>Row</th><th>Cases</th><th>Δ mean DSC (pp)</th><th>95% interval</th><th>${replicatedAny ? 'p' : 'Wilcoxon p'}</th>${family > 1 ? '<th>Holm p</th>' : ''}</tr></thead><tbody>${body}</tbody></table>`;
 }
 
+/** Rows trained on different datasets (a folder curated again between them): said above the figure. */
+function mixedDatasets(f: FigureModel): string {
+  if (f.datasetDigests.length < 2) return '';
+  return `<p class="note">The rows of this figure were trained on ${f.datasetDigests.length} different datasets (manifest sha256 ${f.datasetDigests.map((d) => `<code>${esc(d.slice(0, 12))}…</code>`).join(', ')}; runs in the footer): a difference between rows may be the data’s as much as the configuration’s. <code>trainer grid --retrain-other-dataset</code> trains the rows again on one.</p>`;
+}
+
 function figureSection(f: FigureModel, charts: ChartSpec[]): string {
   const id = `${f.figure}-${f.name}`.replace(/[^a-zA-Z0-9_-]/g, '_');
   const heading = FIG_HEADINGS[f.figure] ?? f.title;
@@ -147,7 +153,7 @@ function figureSection(f: FigureModel, charts: ChartSpec[]): string {
   const cases = counts.size === 1 ? `${[...counts][0]} for every run` : f.rows.map((r) => `${esc(r.label)}: ${r.cases}`).join('; ');
   return `<section id="${id}"><h2>${esc(heading)}</h2>
 <p class="meta">${esc(f.description)}</p><p class="meta">${prof} Bars: mean over test cases, whiskers ± 1 SD; n = test cases with the organ annotated (hover a bar). Mean = mean of the nine organ means, as in the paper (shown only when all nine organs have results).${cases ? ` Test cases per run: ${cases}.` : ''}${seeds}</p>
-${missing}
+${missing}${mixedDatasets(f)}
 <div class="${pairClass}"><div class="panel measured"><h3>Measured <span class="tag measured">this project</span></h3>${measured}</div>
 <div class="panel published"><h3>Published <span class="tag published">Zhu et al. 2019</span></h3>${published}</div></div>
 ${cmp}${pairedTable(f)}<div class="tables">

@@ -248,6 +248,23 @@ describe('paired comparison with the reference row', () => {
     expect(html).toContain(`<small>(t, ${paired.test.method === 't' ? paired.test.df.toFixed(1) : ''} df)</small>`);
   });
 
+  it('says when the rows of a figure were trained on different datasets (a folder curated again between them)', async () => {
+    const store = openSqliteStore(join(dir, 'mixed.sqlite'));
+    await seedFakeGrid(store, 'fig3-pooling@smoke', [{ key: 'pool1', run: 'FINISHED' }], { datasetDigest: 'a'.repeat(64) });
+    await seedFakeGrid(store, 'fig3-pooling@smoke', [{ key: 'pool2', run: 'FINISHED' }], { datasetDigest: 'b'.repeat(64) });
+    await store.close();
+    const ro = openSqliteStore(join(dir, 'mixed.sqlite'), { readonly: true });
+    const grids = await collectReportData(ro, readExperimentDefs(EXPERIMENTS));
+    await ro.close();
+    const f = figureModel(grids.find((g) => g.def.figure === 'fig3')!);
+    expect(f.datasetDigests).toEqual(['a'.repeat(64), 'b'.repeat(64)]);
+    const { html } = renderReportHtml(buildReportModel({ grids, dbPath: 'x', generatedAt: 't', overlays: null, overlayNote: '', dataset: null, datasetNote: '' }), '');
+    expect(html).toContain(`The rows of this figure were trained on 2 different datasets (manifest sha256 <code>${'a'.repeat(12)}…</code>, <code>${'b'.repeat(12)}…</code>;`);
+    // one dataset: nothing said
+    expect(figOf('fig5').datasetDigests).toEqual(['d'.repeat(64)]);
+    expect(renderReportHtml(buildReportModel({ grids: paired, dbPath: 'x', generatedAt: 't', overlays: null, overlayNote: '', dataset: null, datasetNote: '' }), '').html).not.toContain('different datasets');
+  });
+
   it('says why there is no comparison when the reference has no results', () => {
     const f = figOf('fig4');
     expect(f.reference).toBeNull();

@@ -77,6 +77,8 @@ export interface FigureModel {
   paired: PairedRow[];
   /** Why there is no paired comparison, when there is none. */
   pairedNote: string;
+  /** The datasets (manifest digests) the rows' runs trained on, sorted: more than one, and rows differ in data too. */
+  datasetDigests: string[];
 }
 
 export interface PairedRow {
@@ -213,7 +215,7 @@ export function figureModel(g: GridData): FigureModel {
   const rows: MeasuredRow[] = [];
   const missing: MissingCell[] = [];
   if (!g.grid) {
-    return { ...base, rows, reference: null, paired: [], pairedNote: '', missing: g.def.rows.map((r) => ({ row: r.key, label: r.label, reason: `grid ${g.def.name} is not in the database under any profile` })) };
+    return { ...base, rows, reference: null, paired: [], pairedNote: '', datasetDigests: [], missing: g.def.rows.map((r) => ({ row: r.key, label: r.label, reason: `grid ${g.def.name} is not in the database under any profile` })) };
   }
   // a row's cells: its own and its seed replicates (ROW#2 ...), grouped back under the row
   const cellsOf = cellsByRow(g.cells);
@@ -240,7 +242,8 @@ export function figureModel(g: GridData): FigureModel {
     if (m.row) rows.push(m.row);
     missing.push(...m.missing);
   }
-  return { ...base, rows, missing, ...pairedWithReference(g, rows, labelOf) };
+  const datasetDigests = [...new Set(rows.flatMap((r) => r.runIds.map((id) => g.runs.get(id)?.run.datasetDigest)).filter((d): d is string => !!d))].sort();
+  return { ...base, rows, missing, datasetDigests, ...pairedWithReference(g, rows, labelOf) };
 }
 
 /** Per test case, the DSC of each organ with a finite one. */

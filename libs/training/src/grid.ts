@@ -164,6 +164,38 @@ export async function changedCells(store: TrackingStore, cells: readonly GridCel
   return out;
 }
 
+/** A DONE cell whose run trained on another dataset than the one given now. */
+export interface CellOnOtherDataset {
+  cell: GridCellPlan;
+  runId: string;
+  /** The run's dataset (its manifest digest). */
+  datasetDigest: string;
+}
+
+/**
+ * The DONE cells whose runs trained on another dataset than `datasetDigest` (the folder curated again,
+ * or another folder): a pass leaves them DONE, so their rows would be compared with rows trained on this
+ * one. Said before training, and retrained on request (`resetCellsOnOtherDataset`).
+ */
+export async function cellsOnOtherDataset(store: TrackingStore, cells: readonly GridCellPlan[], datasetDigest: string): Promise<CellOnOtherDataset[]> {
+  const out: CellOnOtherDataset[] = [];
+  for (const grid of new Set(cells.map((c) => c.grid))) {
+    const recorded = new Map((await store.gridCells(grid)).map((c) => [c.key, c]));
+    for (const cell of cells.filter((c) => c.grid === grid)) {
+      const r = recorded.get(cell.key);
+      if (r?.status !== 'DONE' || !r.runId) continue;
+      const run = await store.getRun(r.runId);
+      if (run?.datasetDigest && run.datasetDigest !== datasetDigest) out.push({ cell, runId: run.id, datasetDigest: run.datasetDigest });
+    }
+  }
+  return out;
+}
+
+/** Makes those cells PENDING, to be trained on this dataset by the next claims (their old runs stay in the database). */
+export async function resetCellsOnOtherDataset(store: TrackingStore, stale: readonly CellOnOtherDataset[]): Promise<void> {
+  for (const s of stale) await store.updateCell(s.cell.grid, s.cell.key, { status: 'PENDING', error: null });
+}
+
 /** Grid rows whose config changed under a key that already ran; lists each, and what to do. */
 export class GridChangedError extends Error {
   constructor(

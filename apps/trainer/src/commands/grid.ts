@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
 import type { CommandModule } from 'yargs';
-import { changedCells, GridChangedError, MAX_REPLICATES, parseGridSelection, planGrid, previewGridPass, slowOnCpuReason, type CellPlanPreview, readGridFile, runGrid, selectRows, trainRun, type GridCellPlan } from '@anatomynet/training';
+import { cellsOnOtherDataset, changedCells, GridChangedError, resetCellsOnOtherDataset, type CellOnOtherDataset, type Dataset, MAX_REPLICATES, parseGridSelection, planGrid, previewGridPass, slowOnCpuReason, type CellPlanPreview, readGridFile, runGrid, selectRows, trainRun, type GridCellPlan } from '@anatomynet/training';
 import type { TrackingStore } from '@anatomynet/tracking';
 import { checkDataset, gitCommit, makeOutputFolder, killRunOnSignal, openStore, runsDirOf, startBackend, trainProgress, withBackendOption, withStoreOptions, type GpuArgs, type StoreArgs } from '../common';
 import { checkRecompute, recomputeOption, type Recompute } from '@anatomynet/model';
@@ -14,6 +14,7 @@ interface GridArgs extends GpuArgs, StoreArgs {
   worker?: string;
   workers: number;
   retryFailed: boolean;
+  retrainOtherDataset: boolean;
   reuse: boolean;
   dryRun: boolean;
   replicates: number;
@@ -90,6 +91,11 @@ export const gridCommand: CommandModule<object, GridArgs> = {
             describe: `train each row N times with different seeds (cells ROW, ROW#2 ... ROW#N; at most ${MAX_REPLICATES}): the report then shows the spread between seeds and pairs rows on their seeds' mean`,
           })
           .option('dry-run', { type: 'boolean', default: false, describe: 'say what a pass would do with each cell (train, resume, reuse, done, held, failed), and run nothing' })
+          .option('retrain-other-dataset', {
+            type: 'boolean',
+            default: false,
+            describe: 'train again the DONE cells whose runs trained on another dataset than --dataset (its folder curated again, or another folder; their runs stay in the database); without it they stay DONE and are named',
+          })
           .option('reuse', {
             type: 'boolean',
             default: true,
@@ -116,8 +122,9 @@ export const gridCommand: CommandModule<object, GridArgs> = {
         throw new Error(`--keep-segments: ${cell.grid} row ${cell.key}: ${(e as Error).message}`);
       }
     }
-    const datasetDigest = checkDataset(a.dataset);
-    if (a.dryRun) return dryRun(a, plans.flat(), a.reuse ? datasetDigest : undefined);
+    const dataset = checkDataset(a.dataset);
+    const datasetDigest = dataset.manifestDigest;
+    if (a.dryRun) return dryRun(a, plans.flat(), a.reuse ? datasetDigest : undefined, dataset);
     makeOutputFolder(runsDirOf(a), '--runs');
     const worker = a.worker ?? `${hostname()}:${process.pid}`;
     const threads = a.threads ?? (a.workers > 1 ? Math.max(1, Math.floor(availableParallelism() / a.workers)) : undefined);
@@ -127,6 +134,12 @@ export const gridCommand: CommandModule<object, GridArgs> = {
     if (changed.length) {
       await store.close();
       throw new GridChangedError(a.db, changed);
+    }
+    // before any other worker claims: cells whose runs trained on another dataset are named, or made PENDING
+    if (!process.env[EXTRA_WORKER_ENV]) {
+      const stale = await cellsOnOtherDataset(store, plans.flat(), datasetDigest);
+      if (stale.length && a.retrainOtherDataset) await resetCellsOnOtherDataset(store, stale);
+      if (stale.length) process.stderr.write(`${otherDatasetNote(stale, dataset, a.retrainOtherDataset)}\n`);
     }
     // The other workers start first and load while this one does; all begin claiming cells together, so
     // a short grid is shared too instead of being done by this worker before the others are up.
@@ -160,8 +173,23 @@ export const gridCommand: CommandModule<object, GridArgs> = {
   },
 };
 
+/**
+ * What a pass does with DONE cells whose runs trained on another dataset (this folder's earlier version,
+ * or another folder): leaves them, so their rows are compared with rows trained on this one, or (asked)
+ * trains them again.
+ */
+function otherDatasetNote(stale: readonly CellOnOtherDataset[], ds: Dataset, retrain: boolean, dryRun = false): string {
+  const p = ds.manifest.previous;
+  const which = (digest: string) => (p?.manifestDigest === digest ? `version ${p.version}, which version ${ds.manifest.version} replaced` : `manifest ${digest.slice(0, 12)}`);
+  const cells = stale.map((s) => `${s.cell.grid} ${s.cell.key} (run ${s.runId}, ${which(s.datasetDigest)})`);
+  const listed = `${cells.slice(0, 5).join('; ')}${cells.length > 5 ? `; and ${cells.length - 5} more` : ''}`;
+  return retrain
+    ? `${stale.length} cell(s) trained on another dataset ${dryRun ? 'would be' : 'are'} trained again on ${ds.dir} (their runs stay in the database): ${listed}`
+    : `warning: ${stale.length} DONE cell(s) trained on another dataset than ${ds.dir} (manifest ${ds.manifestDigest.slice(0, 12)}) stay as they are, so their rows will be compared with rows trained on this one: ${listed}. --retrain-other-dataset trains them again on this dataset`;
+}
+
 /** `--dry-run`: each cell's fate in a pass now, from the database as it is (created by nothing). */
-async function dryRun(a: GridArgs, cells: GridCellPlan[], reuseOn: string | undefined) {
+async function dryRun(a: GridArgs, cells: GridCellPlan[], reuseOn: string | undefined, dataset: Dataset) {
   let preview: CellPlanPreview[];
   if (existsSync(a.db)) {
     const store = openStore(a.db);
@@ -169,6 +197,13 @@ async function dryRun(a: GridArgs, cells: GridCellPlan[], reuseOn: string | unde
       const changed = await changedCells(store, cells);
       if (changed.length) throw new GridChangedError(a.db, changed);
       preview = await previewGridPass(store, cells, { retryFailed: a.retryFailed, reuseOn });
+      const stale = await cellsOnOtherDataset(store, cells, dataset.manifestDigest);
+      if (stale.length) {
+        console.error(otherDatasetNote(stale, dataset, a.retrainOtherDataset, true));
+        // the flag makes them PENDING first: previewed as trained anew
+        const again = new Set(a.retrainOtherDataset ? stale.map((s) => `${s.cell.grid}\u0000${s.cell.key}`) : []);
+        preview = preview.map((p) => (again.has(`${p.grid}\u0000${p.key}`) ? { grid: p.grid, key: p.key, action: 'train', detail: `trained on another dataset as run ${p.runId}` } : p));
+      }
     } finally {
       await store.close();
     }
