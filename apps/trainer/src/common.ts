@@ -268,3 +268,6 @@ export function readRunConfigFile(file: string): RunConfig {
     throw e;
   }
 }
+
+/** Ids for a line of output: all of a few, else the first `n` and how many more (files list them all). */
+export const fewIds = (ids: readonly string[], n = 8): string => (ids.length <= n ? ids.join(' ') : `${ids.slice(0, n).join(' ')} and ${ids.length - n} more`);

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
+import { fewIds } from '../common';
 import { ORGANS } from '@anatomynet/curation';
 import { compareMeasurements, csvNumber, parseCsv, type CaseOrganScore } from '@anatomynet/reporting';
 
@@ -62,7 +63,7 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
     if (base.summary.split !== cand.summary.split) console.error(`warning: splits differ (${base.summary.split}, ${cand.summary.split}); only the cases both measured are compared`);
     for (const m of [base, cand]) {
       const seen = m.summary.excludedSeen ? [] : (m.summary.seen ?? []);
-      if (seen.length) console.error(`warning: ${m.dir} measured ${seen.length} case(s) its model trained on or was selected by (${seen.map((c) => c.caseId).join(' ')}): evaluate with --exclude-seen for a test of both`);
+      if (seen.length) console.error(`warning: ${m.dir} measured ${seen.length} case(s) its model trained on or was selected by (${fewIds(seen.map((c) => c.caseId))}): evaluate with --exclude-seen for a test of both`);
     }
     const rows = compareMeasurements(base.scores, cand.scores, ORGANS.map((o) => o.key));
     const cases = rows.at(-1)!.cases;

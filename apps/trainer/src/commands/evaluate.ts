@@ -4,7 +4,7 @@ import { createProgressBar } from '@anatomynet/cli';
 import { writeFileAtomic } from '@anatomynet/data';
 import { csvText } from '@anatomynet/reporting';
 import { evaluateDataset, loadRunEnsemble, summariseEvaluation, type DatasetEvaluation, type DatasetSplit } from '@anatomynet/training';
-import { checkDatasetFiles, makeOutputFolder, modelFoldersOf, startBackend, withModelOptions, withBackendOption, type GpuArgs } from '../common';
+import { checkDatasetFiles, fewIds, makeOutputFolder, modelFoldersOf, startBackend, withModelOptions, withBackendOption, type GpuArgs } from '../common';
 
 interface EvaluateArgs extends GpuArgs {
   run?: string[];
@@ -25,7 +25,8 @@ function seenNote(ev: DatasetEvaluation): string {
   const unknown = ev.seenUnknown.length ? ` ${ev.seenUnknown.length} run folder(s) keep no record of their training cases (trained before it was kept): ${ev.seenUnknown.join(', ')}.` : '';
   if (!ev.seen.length) return `no measured case is one the model trained on or was selected by.${unknown}`;
   const list = (split: string) => ev.seen.filter((m) => m.split === split).map((m) => m.caseId);
-  const named = ['train', 'validation'].filter((s) => list(s).length).map((s) => `${s}: ${list(s).join(' ')}`).join('; ');
+  // a few ids per split; summary.json lists them all
+  const named = ['train', 'validation'].filter((s) => list(s).length).map((s) => `${s}: ${fewIds(list(s))}`).join('; ');
   return ev.excludedSeen
     ? `left out ${ev.seen.length} case(s) the model trained on or was selected by (${named}).${unknown}`
     : `warning: ${ev.seen.length} measured case(s) are ones the model trained on or was selected by (${named}): their scores are not a test (metrics.csv marks them in "seen"; --exclude-seen leaves them out).${unknown}`;
