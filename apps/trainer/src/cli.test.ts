@@ -44,7 +44,7 @@ function trainer(...args: string[]): Promise<Exit> {
 const OPTIONS: Record<string, string[]> = {
   model: ['--config', '--input', '--detail'],
   train: ['--config', '--grid', '--row', '--profile', '--dataset', '--db', '--runs', '--experiment', '--name', '--resume', '--keep-checkpoints', '--backend', '--recompute', '--keep-segments', '--gpu-pool-gb', '--gpu-memory-gb', '--gpu-best-fit', '--gpu-tilings'],
-  grid: ['<files..>', '--profile', '--dataset', '--db', '--runs', '--workers', '--worker', '--retry-failed', '--retrain-other-dataset', '--reuse', '--dry-run', '--replicates', '--keep-checkpoints', '--backend', '--threads', '--recompute', '--keep-segments', '--gpu-pool-gb', '--gpu-memory-gb', '--gpu-best-fit', '--gpu-tilings'],
+  grid: ['<files..>', '--profile', '--dataset', '--db', '--runs', '--workers', '--worker', '--retry-failed', '--retrain-other-dataset', '--reuse', '--dry-run', '--replicates', '--folds', '--keep-checkpoints', '--backend', '--threads', '--recompute', '--keep-segments', '--gpu-pool-gb', '--gpu-memory-gb', '--gpu-best-fit', '--gpu-tilings'],
   status: ['--db', '--grid', '--experiment', '--stale-minutes', '--json'],
   merge: ['<sources..>', '--db', '--runs', '--dry-run'],
   segment: ['--run', '--db', '--model', '--row-seeds', '--input', '--out', '--series', '--hu-check', '--lcc', '--backend', '--gpu-tilings'],
@@ -440,6 +440,32 @@ describe('trainer grid, status, segment', () => {
     // the other rows still name theirs
     const rest = await trainer('grid', gridFile, '--profile', 'smoke', '--dataset', v2, '--db', otherDb, '--dry-run');
     expect(rest.stderr).toContain('warning: 2 DONE cell(s) trained on another dataset');
+  }, 180_000);
+
+  test('grid --folds K trains a row once per cross-validation fold, each validated on its own; status, train --row and --row-seeds know them', async () => {
+    const foldDb = join(root, 'track', 'folds.db');
+    const g = await trainer('grid', `${gridFile}:dice`, '--profile', 'smoke', '--dataset', dataset, '--db', foldDb, '--backend', 'cpu', '--folds', '2');
+    expect(g.code, g.stderr).toBe(0);
+    expect(JSON.parse(g.stdout.trim().split('\n').at(-1)!)).toMatchObject({ done: 2, failed: 0 });
+    const store = openSqliteStore(foldDb, { readonly: true });
+    const cells = await store.gridCells('tiny-grid@smoke');
+    expect(cells.map((c) => c.key)).toEqual(['dice/fold1of2', 'dice/fold2of2']);
+    // the training and validation splits' 3 cases (3 patients) dealt into 2 folds; the test case in neither
+    const seen = await Promise.all(cells.map(async (c) => JSON.parse(readFileSync(join((await store.getRun(c.runId!))!.runDir!, 'training-cases.json'), 'utf8')) as { train: { caseId: string }[]; validation: { caseId: string }[] }));
+    await store.close();
+    const validation = seen.map((t) => t.validation.map((c) => c.caseId));
+    expect(validation.flat().sort()).toEqual(ids.slice(0, 3));
+    seen.forEach((t, i) => expect([...t.train.map((c) => c.caseId), ...validation[i]].sort()).toEqual(ids.slice(0, 3)));
+    const s = await trainer('status', '--db', foldDb);
+    expect(s.stdout).toMatch(/\n {2}dice: 2 folds finished, test mean DSC \d\.\d{3} \/ \d\.\d{3} /);
+    // the folds as one ensemble, as nnU-Net predicts with its five
+    const ens = await trainer('evaluate', '--row-seeds', 'tiny-grid@smoke:dice', '--db', foldDb, '--dataset', dataset, '--split', 'test', '--no-predictions', '--out', join(root, 'evaluated-folds'), '--backend', 'cpu');
+    expect(ens.code, ens.stderr).toBe(0);
+    expect(ens.stderr).toContain('ensemble of 2 models');
+    // one fold alone, as the grid planned it; a fold the row cannot have is refused naming the form
+    const bad = await trainer('train', '--grid', gridFile, '--row', 'dice/fold3of2', '--profile', 'smoke', '--dataset', dataset, '--db', foldDb, '--backend', 'cpu');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('ROW/foldIofK for a cross-validation fold, K from 2 to 10');
   }, 180_000);
 
   test('the full profile on the cpu backend is warned of before training (days per run), once', async () => {

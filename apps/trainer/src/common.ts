@@ -76,7 +76,7 @@ export function withModelOptions<T>(y: Argv<T>) {
     .option('run', { type: 'string', array: true, describe: 'run id in --db whose best checkpoint to use; repeat for an ensemble (e.g. a grid row\'s seed replicates)' })
     .option('db', { type: 'string', describe: 'tracking database (with --run)' })
     .option('model', { type: 'string', array: true, describe: 'a run folder (holding run-config.json and best/), instead of --run; repeat for an ensemble' })
-    .option('row-seeds', { type: 'string', describe: 'GRID:ROW (e.g. fig3-pooling@full:pool1): every finished seed replicate of a grid row (grid --replicates), as an ensemble; with --db' })
+    .option('row-seeds', { type: 'string', describe: 'GRID:ROW (e.g. fig3-pooling@full:pool1): every finished run of a grid row (its seed replicates, grid --replicates, and cross-validation folds, grid --folds), as an ensemble; with --db' })
     .check((a) => {
       const runs = (a.run as string[] | undefined) ?? [], models = (a.model as string[] | undefined) ?? [];
       if (!runs.length && !models.length && !a.rowSeeds) return 'give --model RUN_FOLDER, or --run RUN_ID (or --row-seeds GRID:ROW) with --db FILE';
@@ -87,7 +87,7 @@ export function withModelOptions<T>(y: Argv<T>) {
 
 /**
  * The run folders whose best/ models to use: each `--model DIR`, then each `--run ID` looked up in `--db`,
- * then the finished seed replicates of `--row-seeds GRID:ROW`.
+ * then the finished seed replicates and folds of `--row-seeds GRID:ROW`.
  */
 export async function modelFoldersOf(a: { model?: string[]; run?: string[]; rowSeeds?: string; db?: string }): Promise<string[]> {
   const folders = [...(a.model ?? [])];

@@ -3,7 +3,7 @@
  * profile, its cells, and for each attached run the run row, test results and training curves.
  * I/O only; the shaping into figures is in shape.ts.
  */
-import { parseReplicateKey, type CaseResult, type GridCell, type MetricValue, type Run, type TrackingStore } from '@anatomynet/tracking';
+import { cellRunLabel, parseReplicateKey, type CaseResult, type GridCell, type MetricValue, type Run, type TrackingStore } from '@anatomynet/tracking';
 import { type ExperimentDef, figureRank, parseGridName, preferredProfile } from './experiments';
 
 export interface RunData {
@@ -76,10 +76,11 @@ export async function collectReportData(store: TrackingStore, defs: readonly Exp
   return out;
 }
 
-/** `grid / row label` of a cell, with its seed replicate when it is one (`ROW#N`). */
+/** `grid / row label` of a cell, with its seed replicate (`ROW#N`) and fold (`ROW/foldIofK`) when it has them. */
 export function cellLabel(g: GridData, cellKey: string): string {
-  const { row, replicate } = parseReplicateKey(cellKey);
-  return `${g.grid} / ${g.def.rows.find((r) => r.key === row)?.label ?? row}${replicate > 1 ? `, seed replicate ${replicate}` : ''}`;
+  const { row } = parseReplicateKey(cellKey);
+  const which = cellRunLabel(cellKey);
+  return `${g.grid} / ${g.def.rows.find((r) => r.key === row)?.label ?? row}${which ? `, ${which}` : ''}`;
 }
 
 async function readRun(store: TrackingStore, run: Run, curves: boolean): Promise<RunData> {

@@ -53,6 +53,11 @@ export interface OverlayOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
+const isFirstCell = (key: string) => {
+  const p = parseReplicateKey(key);
+  return p.replicate === 1 && (p.fold?.index ?? 1) === 1;
+};
+
 /** Prediction files of one run by case id: the run folder's predictions/ first, then `prediction` artifacts. */
 export function findPredictions(data: RunData, dbDir?: string): Map<string, string> {
   const out = new Map<string, string>();
@@ -78,11 +83,12 @@ function toDataUri(png: Buffer): string {
 
 /** Renders the selected runs' overlays; every run of the shown grids is listed with its prediction count. */
 export function buildOverlays(grids: readonly GridData[], dataset: { dir: string; loaded: LoadedManifest } | null, opts: OverlayOptions = {}): OverlayRun[] {
-  const entries: { data: RunData; label: string; replicate: number }[] = [];
+  // first: a row's own cell (neither a later seed replicate nor a fold after the first)
+  const entries: { data: RunData; label: string; first: boolean }[] = [];
   for (const g of grids)
     for (const c of g.cells) {
       const data = c.runId ? g.runs.get(c.runId) : undefined;
-      if (data && !entries.some((e) => e.data.run.id === data.run.id)) entries.push({ data, label: cellLabel(g, c.key), replicate: parseReplicateKey(c.key).replicate });
+      if (data && !entries.some((e) => e.data.run.id === data.run.id)) entries.push({ data, label: cellLabel(g, c.key), first: isFirstCell(c.key) });
     }
   const unknown = opts.runIds?.filter((id) => !entries.some((e) => e.data.run.id === id)) ?? [];
   if (unknown.length) {
@@ -93,8 +99,8 @@ export function buildOverlays(grids: readonly GridData[], dataset: { dir: string
     opts.runIds ??
       (() => {
         const fig6 = grids.find((g) => g.def.figure === 'fig6');
-        // the rows' own runs: a seed replicate looks like its row and would only add images
-        const ids = finished.filter((e) => e.replicate === 1 && fig6 && [...fig6.runs.keys()].includes(e.data.run.id)).map((e) => e.data.run.id);
+        // the rows' own runs: a seed replicate or another fold looks like its row and would only add images
+        const ids = finished.filter((e) => e.first && fig6 && [...fig6.runs.keys()].includes(e.data.run.id)).map((e) => e.data.run.id);
         return ids.length ? ids : finished.slice(0, 1).map((e) => e.data.run.id);
       })(),
   );

@@ -47,14 +47,14 @@ function barConfig(series: ChartSeries, palette: string[], yTitle: string, publi
   };
 }
 
-/** Beside a row measured over seed replicates. */
-const seedsNote = (runs: number) => (runs > 1 ? ` <small>(${runs} seeds)</small>` : '');
+/** Beside a row measured over several runs (seed replicates, cross-validation folds). */
+const runsNote = (note: string | undefined) => (note ? ` <small>(${esc(note)})</small>` : '');
 
 function statsTable(f: FigureModel, caption: string, pick: (s: OrganStats) => Parameters<typeof meanSd>[0], digits: number, mean?: (key: string) => string): string {
   if (!f.rows.length) return '';
   const head = `<tr><th>${esc(caption)}</th>${REPORT_ORGANS.map((o) => `<th>${esc(o.short)}</th>`).join('')}${mean ? '<th>Mean</th>' : ''}</tr>`;
   const body = f.rows
-    .map((r) => `<tr><td>${esc(r.label)}${seedsNote(r.runIds.length)}</td>${REPORT_ORGANS.map((o) => `<td>${r.organs[o.key] ? meanSd(pick(r.organs[o.key]), digits) : '<span class="na">missing</span>'}</td>`).join('')}${mean ? `<td>${mean(r.key)}</td>` : ''}</tr>`)
+    .map((r) => `<tr><td>${esc(r.label)}${runsNote(r.runsNote)}</td>${REPORT_ORGANS.map((o) => `<td>${r.organs[o.key] ? meanSd(pick(r.organs[o.key]), digits) : '<span class="na">missing</span>'}</td>`).join('')}${mean ? `<td>${mean(r.key)}</td>` : ''}</tr>`)
     .join('');
   return `<table><thead>${head}</thead><tbody>${body}</tbody></table>`;
 }
@@ -93,7 +93,7 @@ function pairedTable(f: FigureModel): string {
   const replicatedAny = f.paired.some((r) => r.test.method === 't');
   const how = (r: PairedRow) => (r.test.method === 'approx' ? ' <small>(normal approx.)</small>' : r.test.method === 't' ? ` <small>(t, ${num(r.test.df, 1)} df)</small>` : replicatedAny ? ' <small>(Wilcoxon)</small>' : '');
   const body = f.paired
-    .map((r) => `<tr><td>${esc(r.label)}${seedsNote(r.runs)}</td><td>${r.cases}</td><td><b>${signed(r.meanDiff)}</b></td><td>${num(r.low, 1)} to ${num(r.high, 1)}</td><td>${p(r)}${how(r)}</td>${holmCell(r)}</tr>`)
+    .map((r) => `<tr><td>${esc(r.label)}${runsNote(f.rows.find((x) => x.key === r.key)?.runsNote)}</td><td>${r.cases}</td><td><b>${signed(r.meanDiff)}</b></td><td>${num(r.low, 1)} to ${num(r.high, 1)}</td><td>${p(r)}${how(r)}</td>${holmCell(r)}</tr>`)
     .join('');
   const single = f.paired.filter((r) => r.test.method !== 't');
   const n = Math.min(...single.map((r) => r.cases));
@@ -144,10 +144,13 @@ function figureSection(f: FigureModel, charts: ChartSpec[]): string {
   const pairClass = f.published.length ? 'pair even' : f.rows.length > 4 ? 'pair wide' : 'pair';
   const meanCell = (k: string) => {
     const r = f.rows.find((x) => x.key === k);
-    return `${num(r?.meanDsc ?? NaN, 1)}${r && r.runIds.length > 1 ? ` <small>± ${num(r.seedSd, 1)} between seeds</small>` : ''}`;
+    return `${num(r?.meanDsc ?? NaN, 1)}${r && r.runIds.length > 1 ? ` <small>± ${num(r.seedSd, 1)} between ${r.runsNote.includes('fold') ? 'runs' : 'seeds'}</small>` : ''}`;
   };
+  const folds = f.rows.some((r) => r.runsNote.includes('fold'))
+    ? ' Rows marked with folds were trained once per cross-validation fold (<code>grid --folds</code>): each fold’s model trained on the other folds of the training and validation cases and selected on its own, all tested on the same test split.'
+    : '';
   const seeds = f.rows.some((r) => r.runIds.length > 1)
-    ? ' Rows marked with seeds were trained that many times with different seeds (<code>grid --replicates</code>): per case, each metric is the mean over their runs, so the ± over test cases is not widened by training noise; ± between seeds is the SD of the runs’ own mean DSC.'
+    ? ` Rows marked with seeds were trained that many times with different seeds (<code>grid --replicates</code>): per case, each metric is the mean over their runs, so the ± over test cases is not widened by training noise; ± between seeds is the SD of the runs’ own mean DSC.${folds}`
     : '';
   const counts = new Set(f.rows.map((r) => r.cases));
   const cases = counts.size === 1 ? `${[...counts][0]} for every run` : f.rows.map((r) => `${esc(r.label)}: ${r.cases}`).join('; ');

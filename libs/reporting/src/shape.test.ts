@@ -248,6 +248,31 @@ describe('paired comparison with the reference row', () => {
     expect(html).toContain(`<small>(t, ${paired.test.method === 't' ? paired.test.df.toFixed(1) : ''} df)</small>`);
   });
 
+  it('groups cross-validation folds (ROW/foldIofK) under their row like seeds, said as folds', async () => {
+    const store = openSqliteStore(join(dir, 'folds.sqlite'));
+    const shifted = (points: number) => (c: number, o: number) => defaultDsc(c, o) + points / 100;
+    await seedFakeGrid(store, 'fig3-pooling@smoke', [
+      { key: 'pool1/fold1of2', run: 'FINISHED' },
+      { key: 'pool1/fold2of2', run: 'FINISHED', dsc: shifted(2) },
+      { key: 'pool2', run: 'FINISHED', dsc: shifted(-3) },
+    ]);
+    await store.close();
+    const ro = openSqliteStore(join(dir, 'folds.sqlite'), { readonly: true });
+    const grids = await collectReportData(ro, readExperimentDefs(EXPERIMENTS));
+    await ro.close();
+    const f = figureModel(grids.find((g) => g.def.figure === 'fig3')!);
+    const pool1 = f.rows.find((r) => r.key === 'pool1')!;
+    expect(pool1).toMatchObject({ runsNote: '2 folds', runIds: ['fig3-pooling-smoke-pool1-fold1of2', 'fig3-pooling-smoke-pool1-fold2of2'] });
+    expect(pool1.seedSd).toBeCloseTo(Math.SQRT2, 9);
+    expect(f.rows.find((r) => r.key === 'pool2')!.runsNote).toBe('');
+    expect(measuredDscSeries(f).datasets.map((d) => d.label)).toEqual(['1 down-sampling layer (2 folds)', '2 down-sampling layers']);
+    const { html } = renderReportHtml(buildReportModel({ grids, dbPath: 'x', generatedAt: 't', overlays: null, overlayNote: '', dataset: null, datasetNote: '' }), '');
+    expect(html).toContain('1 down-sampling layer <small>(2 folds)</small>');
+    expect(html).toMatch(/<small>± 1\.4 between runs<\/small>/);
+    expect(html).toContain('Rows marked with folds were trained once per cross-validation fold');
+    expect(html).toContain('fig3-pooling@smoke / 1 down-sampling layer, fold 2 of 2');
+  });
+
   it('says when the rows of a figure were trained on different datasets (a folder curated again between them)', async () => {
     const store = openSqliteStore(join(dir, 'mixed.sqlite'));
     await seedFakeGrid(store, 'fig3-pooling@smoke', [{ key: 'pool1', run: 'FINISHED' }], { datasetDigest: 'a'.repeat(64) });

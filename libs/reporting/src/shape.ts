@@ -3,7 +3,7 @@
  * spread over test cases with n; the missing cells named with a reason; the paper's published numbers
  * kept apart. DSC and surface Dice are shown in % (results store fractions), distances in mm.
  */
-import { cellsByRow, parseReplicateKey, type CaseResult } from '@anatomynet/tracking';
+import { cellRunLabel, cellsByRow, runsDescription, type CaseResult } from '@anatomynet/tracking';
 import type { GridData, RunData } from './collect';
 import { REPORT_ORGANS } from './organs';
 import { FIG3_PUBLISHED_MEANS, FIG5_PUBLISHED_MEANS, FIG6_PUBLISHED, TABLE1_PUBLISHED, type PublishedSeries } from './published';
@@ -34,6 +34,8 @@ export interface MeasuredRow {
   meanDsc: number;
   /** SD between the runs of their own `meanDsc` (%): how much training again with another seed moves it; NaN below two runs. */
   seedSd: number;
+  /** How its several runs came about (`3 seeds`, `5 folds`, `2 seeds × 5 folds`; libs/tracking `runsDescription`), '' for one run. */
+  runsNote: string;
   /** Distinct test cases with results. */
   cases: number;
 }
@@ -168,7 +170,7 @@ function meanOverRuns(values: readonly number[]): number {
  * Statistics of a row's test results, or the reason it has none: one run, or its seed replicates, whose
  * values are averaged per case and organ before the statistics over cases.
  */
-export function measuredRow(key: string, label: string, runs: RunData | readonly RunData[]): { row?: MeasuredRow; missing: MissingCell[] } {
+export function measuredRow(key: string, label: string, runs: RunData | readonly RunData[], cellKeys?: readonly string[]): { row?: MeasuredRow; missing: MissingCell[] } {
   const all = Array.isArray(runs) ? (runs as readonly RunData[]) : [runs as RunData];
   const withResults = all.filter((d) => d.results.length);
   if (!withResults.length) return { missing: all.map((d) => ({ row: key, label, reason: `run ${d.run.id} has no test results` })) };
@@ -201,7 +203,10 @@ export function measuredRow(key: string, label: string, runs: RunData | readonly
   const meanDsc = present.length === REPORT_ORGANS.length ? present.reduce((s, o) => s + organs[o.key].dsc.mean, 0) / present.length : NaN;
   const cases = new Set(withResults.flatMap((d) => d.results.map((r) => r.caseId))).size;
   const seedSd = withResults.length > 1 ? summarize(withResults.map((d) => measuredRow(key, label, d).row?.meanDsc ?? NaN)).sd : NaN;
-  return { row: { key, label, runIds: withResults.map((d) => d.run.id), organs, meanDsc, seedSd, cases }, missing };
+  // the cells of the runs with results, to say how they came about (seeds without cell keys)
+  const keys = withResults.map((d) => cellKeys?.[all.indexOf(d)] ?? `${key}#${all.indexOf(d) + 1}`);
+  const runsNote = withResults.length > 1 ? runsDescription(keys) : '';
+  return { row: { key, label, runIds: withResults.map((d) => d.run.id), organs, meanDsc, seedSd, cases, runsNote }, missing };
 }
 
 /** The figure model of one grid: rows in definition order, each missing cell named with its reason. */
@@ -217,7 +222,7 @@ export function figureModel(g: GridData): FigureModel {
   if (!g.grid) {
     return { ...base, rows, reference: null, paired: [], pairedNote: '', datasetDigests: [], missing: g.def.rows.map((r) => ({ row: r.key, label: r.label, reason: `grid ${g.def.name} is not in the database under any profile` })) };
   }
-  // a row's cells: its own and its seed replicates (ROW#2 ...), grouped back under the row
+  // a row's cells: its own, its seed replicates (ROW#2 ...) and folds (ROW/fold1of5 ...), grouped back under the row
   const cellsOf = cellsByRow(g.cells);
   const keys = [...g.def.rows.map((r) => r.key), ...[...cellsOf.keys()].filter((k) => !g.def.rows.some((r) => r.key === k)).sort()];
   for (const key of keys) {
@@ -225,9 +230,10 @@ export function figureModel(g: GridData): FigureModel {
     const cells = cellsOf.get(key);
     if (!cells) { missing.push({ row: key, label, reason: `no cell "${key}" in grid ${g.grid}` }); continue; }
     const finished: RunData[] = [];
+    const finishedKeys: string[] = [];
     for (const cell of cells) {
-      // a replicate's entry names its cell; the row's own keeps the row key
-      const at = { row: cell.key, label: cell.key === key ? label : `${label} (seed replicate ${parseReplicateKey(cell.key).replicate})` };
+      // a replicate's or fold's entry names its cell; the row's own keeps the row key
+      const at = { row: cell.key, label: cell.key === key ? label : `${label} (${cellRunLabel(cell.key)})` };
       const data = cell.runId ? g.runs.get(cell.runId) : undefined;
       if (!data) { missing.push({ ...at, reason: `cell ${cell.status}${cell.error ? ` (${cell.error.split('\n')[0].slice(0, 160)})` : ''}, no run attached` }); continue; }
       if (data.run.status !== 'FINISHED') {
@@ -236,9 +242,10 @@ export function figureModel(g: GridData): FigureModel {
         continue;
       }
       finished.push(data);
+      finishedKeys.push(cell.key);
     }
     if (!finished.length) continue;
-    const m = measuredRow(key, label, finished);
+    const m = measuredRow(key, label, finished, finishedKeys);
     if (m.row) rows.push(m.row);
     missing.push(...m.missing);
   }
@@ -319,7 +326,7 @@ export function measuredDscSeries(f: FigureModel): ChartSeries {
   const datasets = f.rows.map((r) => {
     const st = REPORT_ORGANS.map((o) => r.organs[o.key]?.dsc);
     return {
-      label: r.runIds.length > 1 ? `${r.label} (${r.runIds.length} seeds)` : r.label,
+      label: r.runsNote ? `${r.label} (${r.runsNote})` : r.label,
       data: [...st.map((s) => (s ? s.mean : null)), Number.isFinite(r.meanDsc) ? r.meanDsc : null],
       sd: [...st.map((s) => (s && Number.isFinite(s.sd) ? s.sd : null)), null],
       n: [...st.map((s) => s?.n ?? 0), REPORT_ORGANS.filter((o) => r.organs[o.key]).length],

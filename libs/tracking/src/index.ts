@@ -6,5 +6,5 @@ export { MIGRATIONS, SCHEMA_VERSION, migrate, schemaVersion } from './schema.js'
 export { BufferedMetricWriter } from './metric-writer.js';
 export { type SqliteStoreOptions, SqliteTrackingStore, openSqliteStore } from './sqlite-store.js';
 export { mergeTrackingDatabase, type MergeOptions, type MergeReport } from './merge.js';
-export { cellsByRow, parseReplicateKey, replicateKey } from './cell-keys.js';
+export { cellKey, cellRunLabel, cellsByRow, parseReplicateKey, replicateKey, runsDescription, type CellFold } from './cell-keys.js';
 export { cellClaimable } from './cell-claim.js';

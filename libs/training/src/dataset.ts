@@ -10,6 +10,7 @@ import { ORGANS, openDataset as openPublishedDataset, type CaseRecord, type Publ
 import { windowHu, type HuWindow } from './intensity';
 import { canonicalOrientation, canonicalShape, canonicalSpacing, toCanonical, type Orientation } from './orientation';
 import { resampledShape, resampleLinear, resampleNearest } from './resample';
+import type { RunConfig } from './run-config';
 
 /** The dataset folder is missing a file, or a file is not what the curator writes. */
 export class DatasetError extends Error {
@@ -108,6 +109,38 @@ export function toNetworkGrid(img: Volume, labels: Uint8Array | null, opts: Prep
 
 /** Training case ids of the run's subset, sorted. */
 export function trainingCases(ds: Dataset, subset: 'all' | 'pddca'): string[] {
-  const ids = ds.splits.train.filter((id) => subset === 'all' || ds.cases.get(id)!.sourceKind === 'pddca');
-  return [...ids].sort();
+  return keepSubset(ds, ds.splits.train, subset);
+}
+
+const keepSubset = (ds: Dataset, ids: readonly string[], subset: 'all' | 'pddca') => ids.filter((id) => subset === 'all' || ds.cases.get(id)!.sourceKind === 'pddca').sort();
+
+/**
+ * Cross-validation folds over the dataset's training and validation splits together, by patient (a
+ * patient's cases share a fold): patients in the order of a hash of their pseudonym, dealt round-robin
+ * into `k` folds, so fold sizes differ by one patient at most and the folds do not depend on case ids or
+ * file order. Fold `index` (1..k) is returned as the validation cases, the others as training cases (of
+ * `subset`). The test split never enters a fold.
+ * @throws DatasetError when there are fewer patients than folds.
+ */
+export function foldCases(ds: Dataset, fold: { k: number; index: number }, subset: 'all' | 'pddca' = 'all'): { train: string[]; validation: string[] } {
+  const pool = [...ds.splits.train, ...ds.splits.validation];
+  const byPatient = new Map<string, string[]>();
+  for (const id of pool) {
+    const p = ds.cases.get(id)?.patientId ?? id;
+    byPatient.set(p, [...(byPatient.get(p) ?? []), id]);
+  }
+  if (byPatient.size < fold.k) {
+    throw new DatasetError(join(ds.dir, 'splits.json'), `${byPatient.size} patients in the training and validation splits cannot make ${fold.k} folds`);
+  }
+  const rank = (p: string) => createHash('sha256').update(`fold:${p}`).digest('hex');
+  const patients = [...byPatient.keys()].sort((a, b) => (rank(a) < rank(b) ? -1 : rank(a) > rank(b) ? 1 : a < b ? -1 : 1));
+  const inFold = (j: number) => j % fold.k === fold.index - 1;
+  const ids = (keep: (j: number) => boolean) => patients.filter((_, j) => keep(j)).flatMap((p) => byPatient.get(p)!);
+  return { train: keepSubset(ds, ids((j) => !inFold(j)), subset), validation: ids(inFold).sort() };
+}
+
+/** The cases a run trains on and selects its model by: its fold's (`data.fold`), or the dataset's splits. */
+export function runCases(ds: Dataset, data: Pick<RunConfig['data'], 'subset' | 'fold'>): { train: string[]; validation: string[] } {
+  if (data.fold) return foldCases(ds, data.fold, data.subset);
+  return { train: trainingCases(ds, data.subset), validation: [...ds.splits.validation] };
 }

@@ -91,6 +91,26 @@ describe('planGrid / readGridFile', () => {
     for (const bad of [0, 1.5, 21]) expect(() => planGrid(readGridFile(file), 'smoke', file, { replicates: bad })).toThrow(`${file}: replicates ${bad}: give a whole number from 1 to 20`);
   });
 
+  test('folds: each row (and replicate) once per cross-validation fold, fold configs and keys; without folds the plan is as before', () => {
+    const file = writeTinyGrid(join(root, 'folds.json'), 'folds');
+    const one = planGrid(readGridFile(file), 'smoke', file);
+    expect(planGrid(readGridFile(file), 'smoke', file, { folds: 1 })).toEqual(one);
+    // a config without a fold has no fold field: digests of runs trained before folds existed stay
+    expect(one.every((c) => !('fold' in c.config.data))).toBe(true);
+    const cells = planGrid(readGridFile(file), 'smoke', file, { replicates: 2, folds: 2 });
+    expect(cells.map((c) => c.key)).toEqual([
+      'seed3/fold1of2', 'seed4/fold1of2', 'dice/fold1of2', 'seed3/fold2of2', 'seed4/fold2of2', 'dice/fold2of2',
+      'seed3#2/fold1of2', 'seed4#2/fold1of2', 'dice#2/fold1of2', 'seed3#2/fold2of2', 'seed4#2/fold2of2', 'dice#2/fold2of2',
+    ]);
+    const dice2 = cells.find((c) => c.key === 'dice#2/fold2of2')!;
+    expect(dice2).toMatchObject({ row: 'dice', replicate: 2, fold: { index: 2, k: 2 } });
+    expect(dice2.config.data.fold).toEqual({ index: 2, k: 2 });
+    expect(dice2.config.seed).toBe(cells.find((c) => c.key === 'dice#2/fold1of2')!.config.seed);
+    expect(new Set(cells.map((c) => c.digest)).size).toBe(12);
+    expect(selectRows(cells, ['dice'], file).map((c) => c.key)).toEqual(['dice/fold1of2', 'dice/fold2of2', 'dice#2/fold1of2', 'dice#2/fold2of2']);
+    for (const bad of [0, 11, 2.5]) expect(() => planGrid(readGridFile(file), 'smoke', file, { folds: bad })).toThrow(`${file}: folds ${bad}: give a whole number from 2 to 10`);
+  });
+
   test('a bad row is refused naming the file, the row, the profile and the field', () => {
     const g = tinyGrid('bad', [
       { key: 'ok', label: 'ok', override: {} },

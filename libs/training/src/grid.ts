@@ -7,9 +7,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { cellClaimable, replicateKey, type Run, type RunStatus, type TrackingStore } from '@anatomynet/tracking';
+import { cellClaimable, cellKey, type CellFold, type Run, type RunStatus, type TrackingStore } from '@anatomynet/tracking';
 import { deriveSeed } from '@anatomynet/random';
-import { configChanges, mergeConfig, resolveRunConfig, runConfigDigest, RunConfigError, type RunConfig } from './run-config';
+import { configChanges, MAX_FOLDS, mergeConfig, resolveRunConfig, runConfigDigest, RunConfigError, type RunConfig } from './run-config';
 
 export interface GridRow {
   key: string;
@@ -34,12 +34,14 @@ export interface GridFile {
 export interface GridCellPlan {
   /** Grid name in the store: `<name>@<profile>`. */
   grid: string;
-  /** The row's key, or `<row>#<replicate>` for a replicate with another seed (libs/tracking cell-keys.ts). */
+  /** The row's key, `<row>#<replicate>` for a replicate with another seed, `/fold<i>of<k>` after it for a fold (libs/tracking cell-keys.ts). */
   key: string;
   /** The grid row this cell trains. */
   row: string;
   /** 1 for the row's own seed, 2... for the replicates `--replicates` adds. */
   replicate: number;
+  /** The cross-validation fold this cell trains (`--folds`), absent for the dataset's own splits. */
+  fold?: CellFold;
   label: string;
   config: RunConfig;
   digest: string;
@@ -89,15 +91,21 @@ export function readGridFile(file: string): GridFile {
 /**
  * Resolves every cell of a profile, validating each config before any training starts. With
  * `replicates` > 1, each row also has replicates 2..N: the same config with other seeds, so the report
- * can tell a configuration's effect from the spread of training it again.
+ * can tell a configuration's effect from the spread of training it again. With `folds` K > 1, each
+ * row (and replicate) is K cells instead, one per cross-validation fold of the training and validation
+ * cases (`data.fold`; the test split stays the test split), as nnU-Net trains its five folds: each fold's
+ * model selected on its own fold, the K models a natural ensemble.
  */
-export function planGrid(g: GridFile, profile: string, file = `${g.name}.json`, opts: { replicates?: number } = {}): GridCellPlan[] {
+export function planGrid(g: GridFile, profile: string, file = `${g.name}.json`, opts: { replicates?: number; folds?: number } = {}): GridCellPlan[] {
   const p = g.profiles[profile];
   if (!p) throw new GridFileError(file, `no profile "${profile}" (profiles: ${Object.keys(g.profiles).join(', ')})`);
   const replicates = opts.replicates ?? 1;
   if (!Number.isInteger(replicates) || replicates < 1 || replicates > MAX_REPLICATES) {
     throw new GridFileError(file, `replicates ${replicates}: give a whole number from 1 to ${MAX_REPLICATES}`);
   }
+  const k = opts.folds ?? 1;
+  if (!Number.isInteger(k) || k < 1 || k > MAX_FOLDS) throw new GridFileError(file, `folds ${k}: give a whole number from 2 to ${MAX_FOLDS} (1: no cross-validation)`);
+  const folds: (CellFold | undefined)[] = k === 1 ? [undefined] : Array.from({ length: k }, (_, i) => ({ index: i + 1, k }));
   const configs = g.rows.map((r) => {
     try {
       return resolveRunConfig(mergeConfig({}, g.base, p, r.override));
@@ -106,12 +114,15 @@ export function planGrid(g: GridFile, profile: string, file = `${g.name}.json`, 
       throw e;
     }
   });
-  // every row's first replicate before any row's second: each row has a result as early as it can
+  // every row's first replicate (and fold) before any row's second: each row has a result as early as it can
   return Array.from({ length: replicates }, (_, i) => i + 1).flatMap((replicate) =>
-    g.rows.map((r, i) => {
-      const config = replicate === 1 ? configs[i] : { ...configs[i], seed: replicateSeed(configs[i].seed, replicate) };
-      return { grid: `${g.name}@${profile}`, key: replicateKey(r.key, replicate), row: r.key, replicate, label: r.label, config, digest: runConfigDigest(config) };
-    }),
+    folds.flatMap((fold) =>
+      g.rows.map((r, i) => {
+        const seeded = replicate === 1 ? configs[i] : { ...configs[i], seed: replicateSeed(configs[i].seed, replicate) };
+        const config = fold ? { ...seeded, data: { ...seeded.data, fold } } : seeded;
+        return { grid: `${g.name}@${profile}`, key: cellKey(r.key, replicate, fold), row: r.key, replicate, ...(fold ? { fold } : {}), label: r.label, config, digest: runConfigDigest(config) };
+      }),
+    ),
   );
 }
 

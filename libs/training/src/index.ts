@@ -1,8 +1,8 @@
 export { PUBLIC_CODE_AUGMENT, LR_LABEL_PAIRS, applyField, drawSamplingField, type AugmentConfig, type SamplingField } from './augment';
 export { resampledShape, resampleLinear, resampleNearest } from './resample';
 export { windowHu, PUBLIC_CODE_WINDOW, type HuWindow } from './intensity';
-export { DEFAULT_RUN_CONFIG, RunConfigError, configChanges, mergeConfig, resolveRunConfig, slowOnCpuReason, runConfigDigest, type RunConfig, type DataConfig, type ScheduleConfig } from './run-config';
-export { DatasetError, openDataset, prepareCase, trainingCases, manifestDigestOf, type Dataset, type PreparedCase } from './dataset';
+export { DEFAULT_RUN_CONFIG, MAX_FOLDS, RunConfigError, configChanges, mergeConfig, resolveRunConfig, slowOnCpuReason, runConfigDigest, type RunConfig, type DataConfig, type ScheduleConfig } from './run-config';
+export { DatasetError, foldCases, openDataset, prepareCase, runCases, trainingCases, manifestDigestOf, type Dataset, type PreparedCase } from './dataset';
 export { trainRun, NonFiniteLossError, type TrainOptions, type TrainProgress, type TrainResult } from './trainer';
 export { GridChangedError, GridFileError, MAX_REPLICATES, cellsOnOtherDataset, resetCellsOnOtherDataset, type CellOnOtherDataset, changedCells, parseGridSelection, previewGridPass, planGrid, readGridFile, runGrid, selectRows, gridNameOf, type GridFile, type GridCellPlan, type CellOutcome, type RunCell, type RunGridOptions, type ChangedCell, type CellPlanPreview } from './grid';
 export { predictLabels, predictOnSourceGrid, keepLargestComponents, evaluateOnSourceGrid, membersOf, type Predictor } from './evaluate';

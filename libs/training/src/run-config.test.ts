@@ -15,6 +15,9 @@ describe('run config', () => {
     expect(runConfigDigest(c)).toBe(runConfigDigest(resolveRunConfig({})));
     // no weight average unless asked for, and the key stays out so earlier runs' digests still match
     expect('emaDecay' in c.schedule).toBe(false);
+    // the same for cross-validation folds
+    expect('fold' in c.data).toBe(false);
+    expect(resolveRunConfig({ data: { fold: { k: 5, index: 2 } } } as never).data.fold).toEqual({ k: 5, index: 2 });
   });
   test.each([
     [{ seed: -1 }, 'seed'],
@@ -30,6 +33,11 @@ describe('run config', () => {
     [{ schedule: { emaDecay: 1 } }, 'schedule.emaDecay'],
     [{ evaluation: { componentMinShare: 0 } }, 'evaluation.componentMinShare'],
     [{ evaluation: { componentMinShare: 1.5 } }, 'evaluation.componentMinShare'],
+    [{ data: { fold: { k: 1, index: 1 } } }, 'data.fold.k'],
+    [{ data: { fold: { k: 5, index: 6 } } }, 'data.fold.index'],
+    [{ data: { fold: { k: 5, index: 0 } } }, 'data.fold.index'],
+    [{ data: { fold: { k: 5 } } }, 'data.fold.index'],
+    [{ data: { fold: null } }, 'data.fold'],
   ])('%j is refused naming %s', (input, field) => {
     try {
       resolveRunConfig(input);

@@ -8,6 +8,9 @@ import { configDigest } from '@anatomynet/tracking';
 import { PUBLIC_CODE_AUGMENT, type AugmentConfig } from './augment';
 import { type HuWindow } from './intensity';
 
+/** The most cross-validation folds a run config (or `grid --folds`) may ask for. */
+export const MAX_FOLDS = 10;
+
 export interface DataConfig {
   /** HU -> [0, 1] window (the public code: -1024 .. 3071 after clipping below -1024). */
   huWindow: HuWindow;
@@ -21,6 +24,12 @@ export interface DataConfig {
   augment: AugmentConfig | null;
   /** Which training cases: all, or only those from PDDCA (Table I). */
   subset: 'all' | 'pddca';
+  /**
+   * Cross-validation: fold `index` of `k` (dataset.ts `foldCases`) is the validation set and the other
+   * folds of the training and validation splits are trained on; the test split is untouched. Absent: the
+   * dataset's own training and validation splits (absent rather than null, so earlier configs keep their digests).
+   */
+  fold?: { k: number; index: number };
 }
 
 export interface ScheduleConfig {
@@ -158,7 +167,13 @@ export function resolveRunConfig(input: unknown): RunConfig {
     throw new RunConfigError('masking.weightNormalisation', raw.masking.weightNormalisation, 'must be none, min-one or mean-one');
   }
   const d = raw.data;
-  only(d as unknown as Record<string, unknown>, 'data', ['huWindow', 'spacingMm', 'cropVoxels', 'foregroundCrop', 'augment', 'subset']);
+  only(d as unknown as Record<string, unknown>, 'data', ['huWindow', 'spacingMm', 'cropVoxels', 'foregroundCrop', 'augment', 'subset', 'fold']);
+  if (d.fold !== undefined) {
+    if (d.fold === null || typeof d.fold !== 'object') throw new RunConfigError('data.fold', d.fold, 'must be {"k": folds, "index": 1..k}, or absent');
+    only(d.fold as unknown as Record<string, unknown>, 'data.fold', ['k', 'index']);
+    num(d.fold.k, 'data.fold.k', 2, MAX_FOLDS, true);
+    num(d.fold.index, 'data.fold.index', 1, d.fold.k, true);
+  }
   num(d.foregroundCrop, 'data.foregroundCrop', 0, 1);
   num(d.huWindow.lo, 'data.huWindow.lo', -32768, 32767);
   num(d.huWindow.hi, 'data.huWindow.hi', d.huWindow.lo + 1, 32767);

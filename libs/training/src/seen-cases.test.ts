@@ -32,7 +32,7 @@ test('a run folder records its training and validation cases; another dataset fi
   });
 
   // a run trained on part of the split (data.subset) records that part
-  expect(trainingCasesOf(trained, ['hn_0002']).train.map((c) => c.caseId)).toEqual(['hn_0002']);
+  expect(trainingCasesOf(trained, { train: ['hn_0002'], validation: ['hn_0003'] }).train.map((c) => c.caseId)).toEqual(['hn_0002']);
 
   // a clinic's export: hn_0001's files again as c1, hn_0002's scan recontoured as c2, the validation case as
   // c3, the test case as c4, and a new patient c5; an old dataset without image digests as c6

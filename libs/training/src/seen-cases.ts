@@ -27,19 +27,20 @@ export interface TrainingCases {
 }
 
 /**
- * A run's training cases (`trainIds`: the training split, or the part of it a run's `data.subset` keeps;
- * default the whole split) and the dataset's validation cases, as a run folder records them.
+ * A run's training and validation cases as its folder records them: `ids` those it used (`runCases`: the
+ * part of the training split its `data.subset` keeps, or its cross-validation fold's), default the
+ * dataset's splits.
  */
-export function trainingCasesOf(ds: Dataset, trainIds: readonly string[] = ds.splits.train): TrainingCases {
+export function trainingCasesOf(ds: Dataset, ids: { train: readonly string[]; validation: readonly string[] } = ds.splits): TrainingCases {
   const record = (id: string): SeenCase => {
     const c = ds.cases.get(id)!;
     return { caseId: id, inputDigest: c.inputDigest, ...(c.imageDigest ? { imageDigest: c.imageDigest } : {}) };
   };
-  return { manifestDigest: ds.manifestDigest, train: [...trainIds].sort().map(record), validation: [...ds.splits.validation].sort().map(record) };
+  return { manifestDigest: ds.manifestDigest, train: [...ids.train].sort().map(record), validation: [...ids.validation].sort().map(record) };
 }
 
-export function writeTrainingCases(runDir: string, ds: Dataset, trainIds?: readonly string[]): void {
-  writeFileAtomic(join(runDir, TRAINING_CASES_FILE), `${JSON.stringify(trainingCasesOf(ds, trainIds), null, 1)}\n`);
+export function writeTrainingCases(runDir: string, ds: Dataset, ids?: { train: readonly string[]; validation: readonly string[] }): void {
+  writeFileAtomic(join(runDir, TRAINING_CASES_FILE), `${JSON.stringify(trainingCasesOf(ds, ids), null, 1)}\n`);
 }
 
 /** A run folder's record, or undefined for a run started before it was kept (or a damaged file). */

@@ -19,7 +19,7 @@ import { WeightAverage } from './weight-average';
 import { ORGANS } from '@anatomynet/curation';
 import type { MetricWriter, TrackingStore } from '@anatomynet/tracking';
 import { loadCheckpoint, pruneCheckpoints, saveCheckpoint, type LoopState } from './checkpoint';
-import { openDataset, prepareCase, trainingCases, type Dataset, type PreparedCase } from './dataset';
+import { openDataset, prepareCase, runCases, type Dataset, type PreparedCase } from './dataset';
 import { evaluateCase, evaluationOptions, keepLargestComponents, nanMean, predictLabels, validationDice } from './evaluate';
 import { deriveSeed, mulberry32 } from '@anatomynet/random';
 import { configChanges, runConfigDigest, type RunConfig } from './run-config';
@@ -132,7 +132,7 @@ function shuffled<T>(items: readonly T[], rng: () => number): T[] {
   return a;
 }
 
-async function startOrResume(o: TrainOptions, ds: Dataset, trainIds: readonly string[]) {
+async function startOrResume(o: TrainOptions, ds: Dataset, seen: { train: readonly string[]; validation: readonly string[] }) {
   const cfg = o.config;
   if (!o.resumeRunId) {
     const id = crypto.randomUUID();
@@ -141,7 +141,7 @@ async function startOrResume(o: TrainOptions, ds: Dataset, trainIds: readonly st
     // The run folder is self-describing: `trainer segment --model <runDir>` needs nothing else.
     writeFileAtomic(join(runDir, RUN_CONFIG_FILE), `${JSON.stringify(cfg, null, 1)}\n`);
     // which cases the model will see, so that evaluating it elsewhere can tell them apart
-    writeTrainingCases(runDir, ds, trainIds);
+    writeTrainingCases(runDir, ds, seen);
     const run = await o.store.createRun({
       id,
       runDir,
@@ -194,7 +194,7 @@ async function startOrResume(o: TrainOptions, ds: Dataset, trainIds: readonly st
   await o.store.resumeRun(run.id);
   const runDir = run.runDir ?? join(o.runsDir, run.id);
   // a run started before the record was kept: the dataset is the one it trained on (checked above)
-  if (!readTrainingCases(runDir)) writeTrainingCases(runDir, ds, trainIds);
+  if (!readTrainingCases(runDir)) writeTrainingCases(runDir, ds, seen);
   const { model, optimizer, state, average } = loaded;
   // What the killed process logged after this checkpoint (part of an epoch, its validation, the test
   // evaluation) is logged again from here: once per step, not twice.
@@ -209,12 +209,13 @@ async function startOrResume(o: TrainOptions, ds: Dataset, trainIds: readonly st
 export async function trainRun(o: TrainOptions): Promise<TrainResult> {
   const cfg = o.config;
   const ds = openDataset(o.datasetDir);
-  const trainIds = trainingCases(ds, cfg.data.subset);
-  if (!trainIds.length) throw new Error(`${o.datasetDir}: no training cases for subset "${cfg.data.subset}"`);
+  // the dataset's training and validation splits, or the run's cross-validation fold of them
+  const { train: trainIds, validation: validationIds } = runCases(ds, cfg.data);
+  if (!trainIds.length) throw new Error(`${o.datasetDir}: no training cases for subset "${cfg.data.subset}"${cfg.data.fold ? ` in fold ${cfg.data.fold.index} of ${cfg.data.fold.k}` : ''}`);
   const prep = { huWindow: cfg.data.huWindow, spacingMm: cfg.data.spacingMm };
   const load = preparedCases(ds, prep);
 
-  const start = await startOrResume(o, ds, trainIds);
+  const start = await startOrResume(o, ds, { train: trainIds, validation: validationIds });
   const { runId, runDir, state } = start;
   let { model, optimizer } = start;
   const average = cfg.schedule.emaDecay ? new WeightAverage(model, cfg.schedule.emaDecay, start.average) : null;
@@ -286,7 +287,7 @@ export async function trainRun(o: TrainOptions): Promise<TrainResult> {
       state.epoch = epoch + 1;
       if ((epoch + 1) % cfg.validateEveryEpochs === 0 || epoch + 1 === epochs) {
         const valDice = await evaluated(async () => {
-          const dice = await validate(model, ds.splits.validation.map(load), numClasses, cfg.evaluation, writer, epoch, beat);
+          const dice = await validate(model, validationIds.map(load), numClasses, cfg.evaluation, writer, epoch, beat);
           // Model selection on the validation split only (the public code chose checkpoints on the test set).
           // Without a score (no validation cases, or none with an organ annotated) there is nothing to
           // select by, and the best checkpoint follows the latest epoch.

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
 import type { CommandModule } from 'yargs';
-import { cellsOnOtherDataset, changedCells, GridChangedError, resetCellsOnOtherDataset, type CellOnOtherDataset, type Dataset, MAX_REPLICATES, parseGridSelection, planGrid, previewGridPass, slowOnCpuReason, type CellPlanPreview, readGridFile, runGrid, selectRows, trainRun, type GridCellPlan } from '@anatomynet/training';
+import { cellsOnOtherDataset, changedCells, GridChangedError, resetCellsOnOtherDataset, type CellOnOtherDataset, type Dataset, MAX_FOLDS, MAX_REPLICATES, parseGridSelection, planGrid, previewGridPass, slowOnCpuReason, type CellPlanPreview, readGridFile, runGrid, selectRows, trainRun, type GridCellPlan } from '@anatomynet/training';
 import type { TrackingStore } from '@anatomynet/tracking';
 import { checkDataset, gitCommit, makeOutputFolder, killRunOnSignal, openStore, runsDirOf, startBackend, trainProgress, withBackendOption, withStoreOptions, type GpuArgs, type StoreArgs } from '../common';
 import { checkRecompute, recomputeOption, type Recompute } from '@anatomynet/model';
@@ -15,6 +15,7 @@ interface GridArgs extends GpuArgs, StoreArgs {
   workers: number;
   retryFailed: boolean;
   retrainOtherDataset: boolean;
+  folds: number;
   reuse: boolean;
   dryRun: boolean;
   replicates: number;
@@ -90,6 +91,11 @@ export const gridCommand: CommandModule<object, GridArgs> = {
             default: 1,
             describe: `train each row N times with different seeds (cells ROW, ROW#2 ... ROW#N; at most ${MAX_REPLICATES}): the report then shows the spread between seeds and pairs rows on their seeds' mean`,
           })
+          .option('folds', {
+            type: 'number',
+            default: 1,
+            describe: `cross-validation: train each row (and replicate) K times, once per fold of the training and validation cases by patient, each selecting its model on its own fold (cells ROW/fold1ofK ... ROW/foldKofK; K from 2 to ${MAX_FOLDS}, 1: the dataset's splits); the test split stays the test: the report groups a row's folds as its runs, --row-seeds GRID:ROW ensembles them`,
+          })
           .option('dry-run', { type: 'boolean', default: false, describe: 'say what a pass would do with each cell (train, resume, reuse, done, held, failed), and run nothing' })
           .option('retrain-other-dataset', {
             type: 'boolean',
@@ -111,7 +117,7 @@ export const gridCommand: CommandModule<object, GridArgs> = {
     // Every cell's config is validated before any training starts.
     const plans = a.files.map((arg) => {
       const { file, rows } = parseGridSelection(arg);
-      return selectRows(planGrid(readGridFile(file), a.profile, file, { replicates: a.replicates }), rows, file);
+      return selectRows(planGrid(readGridFile(file), a.profile, file, { replicates: a.replicates, folds: a.folds }), rows, file);
     });
     // --keep-segments too: the rows' models (down-sampling layers, blocks) need not share segments
     const recompute = recomputeOption(a.recompute, a.keepSegments);

@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { cellsByRow, type GridCell, type Run, type TrackingStore } from '@anatomynet/tracking';
+import { cellsByRow, runsDescription, type GridCell, type Run, type TrackingStore } from '@anatomynet/tracking';
 import { summarize } from '@anatomynet/reporting';
 import { formatDuration } from '@anatomynet/cli';
 import { runProgress, type RunProgress } from '@anatomynet/training';
@@ -42,11 +42,17 @@ async function progressOf(store: TrackingStore, run: Run): Promise<RunProgress> 
   return runProgress((await store.metricSeries(run.id, 'train/epoch_loss')).map((m) => m.time), epochs);
 }
 
-/** Per row with two or more finished seed replicates (`ROW`, `ROW#2` ...), their test means in replicate order. */
-function seedsByRow(cells: readonly GridCell[], tests: ReadonlyMap<string, number>): [string, number[]][] {
+/**
+ * Per row with two or more finished runs (seed replicates `ROW`, `ROW#2` ..., cross-validation folds
+ * `ROW/fold1of5` ...), how they came about and their test means in cell order.
+ */
+function runsByRow(cells: readonly GridCell[], tests: ReadonlyMap<string, number>): [string, string, number[]][] {
   return [...cellsByRow(cells)]
-    .map(([row, cs]): [string, number[]] => [row, cs.flatMap((c) => tests.get(`${c.grid}\u0000${c.key}`) ?? [])])
-    .filter(([, seeds]) => seeds.length > 1);
+    .map(([row, cs]): [string, string, number[]] => {
+      const done = cs.filter((c) => tests.has(`${c.grid}\u0000${c.key}`));
+      return [row, runsDescription(done.map((c) => c.key)), done.map((c) => tests.get(`${c.grid}\u0000${c.key}`)!)];
+    })
+    .filter(([, , means]) => means.length > 1);
 }
 
 const time = (ms: number | null) => (ms ? new Date(ms).toISOString().replace('T', ' ').slice(0, 19) : '-');
@@ -124,10 +130,10 @@ export const statusCommand: CommandModule<object, StatusArgs> = {
         const run = c.runId ? listed.get(c.runId) : undefined;
         if (run) details(run, '      ', '');
       }
-      // rows trained with several seeds (grid --replicates): how far apart their test results are
-      for (const [row, seeds] of seedsByRow(cs, cellTests)) {
-        const { mean, sd } = summarize(seeds);
-        console.log(`  ${row}: ${seeds.length} seeds finished, test mean DSC ${seeds.map((v) => v.toFixed(3)).join(' / ')} (mean ${mean.toFixed(3)} ± ${sd.toFixed(3)})`);
+      // rows trained several times (grid --replicates, --folds): how far apart their test results are
+      for (const [row, how, means] of runsByRow(cs, cellTests)) {
+        const { mean, sd } = summarize(means);
+        console.log(`  ${row}: ${how} finished, test mean DSC ${means.map((v) => v.toFixed(3)).join(' / ')} (mean ${mean.toFixed(3)} ± ${sd.toFixed(3)})`);
       }
     }
     if (listed.size || !grids.length) {

@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { MAX_REPLICATES, planGrid, readGridFile, resolveRunConfig, slowOnCpuReason, trainRun, type RunConfig } from '@anatomynet/training';
+import { MAX_FOLDS, MAX_REPLICATES, planGrid, readGridFile, resolveRunConfig, slowOnCpuReason, trainRun, type RunConfig } from '@anatomynet/training';
 import { parseReplicateKey } from '@anatomynet/tracking';
 import { checkDataset, gitCommit, makeOutputFolder, killRunOnSignal, openStore, readRunConfigFile, runsDirOf, startBackend, trainProgress, withBackendOption, withStoreOptions, type GpuArgs, type StoreArgs } from '../common';
 import { checkRecompute, recomputeOption } from '@anatomynet/model';
@@ -24,11 +24,16 @@ async function configOf(a: TrainArgs): Promise<{ config: RunConfig; experiment: 
   if (a.resume && !a.grid && !a.config) return resumedRunConfig(a.db, a.resume);
   if (a.grid) {
     const g = readGridFile(a.grid);
-    // ROW#N: the row's Nth seed replicate, as `grid --replicates` trains it
-    const { replicate } = parseReplicateKey(a.row ?? '');
-    const cells = planGrid(g, a.profile, a.grid, { replicates: Math.min(replicate, MAX_REPLICATES) });
+    // ROW#N: the row's Nth seed replicate, as `grid --replicates` trains it; ROW/foldIofK (ROW#N/foldIofK)
+    // one of its cross-validation folds, as `grid --folds K` trains them
+    const { replicate, fold } = parseReplicateKey(a.row ?? '');
+    const cells = planGrid(g, a.profile, a.grid, { replicates: Math.min(replicate, MAX_REPLICATES), folds: fold && fold.k <= MAX_FOLDS && fold.k > 1 ? fold.k : 1 });
     const cell = cells.find((c) => c.key === a.row);
-    if (!cell) throw new Error(`${a.grid}: no row "${a.row}" (rows: ${g.rows.map((r) => r.key).join(', ')}; ROW#N for a seed replicate, N up to ${MAX_REPLICATES})`);
+    if (!cell) {
+      throw new Error(
+        `${a.grid}: no row "${a.row}" (rows: ${g.rows.map((r) => r.key).join(', ')}; ROW#N for a seed replicate, N up to ${MAX_REPLICATES}; ROW/foldIofK for a cross-validation fold, K from 2 to ${MAX_FOLDS})`,
+      );
+    }
     return { config: cell.config, experiment: a.experiment ?? cell.grid, name: a.name ?? cell.key };
   }
   if (!a.config) throw new Error('give --config FILE, or --grid FILE --row KEY (or --resume RUN_ID to continue a killed run)');
@@ -57,7 +62,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
         y
           .option('config', { type: 'string', describe: 'run config JSON (fields of libs/training run-config.ts; defaults are the paper settings)' })
           .option('grid', { type: 'string', describe: 'experiments/<grid>.json, with --row' })
-          .option('row', { type: 'string', describe: 'row key of the grid (ROW#N: its Nth seed replicate, as grid --replicates trains it)' })
+          .option('row', { type: 'string', describe: 'row key of the grid (ROW#N: its Nth seed replicate, as grid --replicates trains it; ROW/foldIofK: its fold I of K, as grid --folds K trains it)' })
           .option('profile', { type: 'string', default: 'full', describe: 'grid profile: full (paper settings) or smoke (CPU-sized)' })
           .option('dataset', { type: 'string', demandOption: true, describe: 'curated dataset folder (curator curate --out)' })
           .option('experiment', { type: 'string', describe: 'experiment name (default: the grid, or "default")' })
