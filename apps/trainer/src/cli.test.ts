@@ -524,7 +524,7 @@ describe('trainer grid, status, segment', () => {
     expect(noRow.stderr).toContain('--row-seeds tiny-grid@smoke:seed9: no finished cell of row seed9 in tiny-grid@smoke (rows: seed4)');
     const noSuch = await trainer('train', '--grid', gridFile, '--row', 'seed4#21', '--profile', 'smoke', '--dataset', dataset, '--db', db3, '--backend', 'cpu');
     expect(noSuch.code).toBe(1);
-    expect(noSuch.stderr).toContain('no row "seed4#21" (rows: seed3, seed4, dice; ROW#N for a seed replicate, N up to 20)');
+    expect(noSuch.stderr).toContain('no row "seed4#21" (rows: seed3, seed4, dice; ROW#N for a seed replicate, N up to 20; ROW/foldIofK for a cross-validation fold, K from 2 to 10)');
   }, 180_000);
 
   test('grid with two grid files and --workers 2: every cell of both grids runs once, shared by two processes', async () => {
