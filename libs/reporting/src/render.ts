@@ -89,7 +89,7 @@ function pairedTable(f: FigureModel): string {
   // Holm over the figure's comparisons, where there are several
   const family = f.paired.filter((r) => !Number.isNaN(r.pHolm)).length;
   const holmCell = (r: PairedRow) => (family > 1 ? `<td>${pValue(r.pHolm)}</td>` : '');
-  // rows trained with several seeds are tested with t; the others with Wilcoxon, said so beside them
+  // rows trained several times (seeds, folds) are tested with t; the others with Wilcoxon, said so beside them
   const replicatedAny = f.paired.some((r) => r.test.method === 't');
   const how = (r: PairedRow) => (r.test.method === 'approx' ? ' <small>(normal approx.)</small>' : r.test.method === 't' ? ` <small>(t, ${num(r.test.df, 1)} df)</small>` : replicatedAny ? ' <small>(Wilcoxon)</small>' : '');
   const body = f.paired
@@ -99,7 +99,7 @@ function pairedTable(f: FigureModel): string {
   const n = Math.min(...single.map((r) => r.cases));
   const floor = single.length && n >= 1 && n <= 50 ? ` With ${n} test cases no difference can reach a two-sided p below ${num(2 / 2 ** n, n > 9 ? 4 : 3)}.` : '';
   const replicated = replicatedAny
-    ? ` Where either row was trained with several seeds, each side's runs are averaged per case first, and the interval and p come from a t test whose variance adds the spread between each side's runs (the variance of their own means) to that over the cases, at Welch–Satterthwaite degrees of freedom: the difference must stand out from training again, not only from the test cases. A side trained once cannot show its own spread, so it borrows the other side’s (training assumed to vary as much for both).`
+    ? ` Where either row was trained several times (seeds or cross-validation folds), each side's runs are averaged per case first, and the interval and p come from a t test whose variance adds the spread between each side's runs (the variance of their own means) to that over the cases, at Welch–Satterthwaite degrees of freedom: the difference must stand out from training again, not only from the test cases. A side trained once cannot show its own spread, so it borrows the other side’s (training assumed to vary as much for both).`
     : '';
   const holm = family > 1
     ? ` Holm p: the p adjusted for the ${family} comparisons with the reference in this figure (Holm’s step-down method), so that the chance of any false finding among them stays at the level; the 95% intervals are each row’s own.`
