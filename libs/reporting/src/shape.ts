@@ -203,9 +203,9 @@ export function measuredRow(key: string, label: string, runs: RunData | readonly
   const meanDsc = present.length === REPORT_ORGANS.length ? present.reduce((s, o) => s + organs[o.key].dsc.mean, 0) / present.length : NaN;
   const cases = new Set(withResults.flatMap((d) => d.results.map((r) => r.caseId))).size;
   const seedSd = withResults.length > 1 ? summarize(withResults.map((d) => measuredRow(key, label, d).row?.meanDsc ?? NaN)).sd : NaN;
-  // the cells of the runs with results, to say how they came about (seeds without cell keys)
-  const keys = withResults.map((d) => cellKeys?.[all.indexOf(d)] ?? `${key}#${all.indexOf(d) + 1}`);
-  const runsNote = withResults.length > 1 ? runsDescription(keys) : '';
+  // how the runs with results came about, from their cells' keys (seeds when none are given)
+  const n = withResults.length;
+  const runsNote = n < 2 ? '' : cellKeys ? runsDescription(withResults.map((d) => cellKeys[all.indexOf(d)])) : `${n} seeds`;
   return { row: { key, label, runIds: withResults.map((d) => d.run.id), organs, meanDsc, seedSd, cases, runsNote }, missing };
 }
 

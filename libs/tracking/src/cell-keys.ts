@@ -34,9 +34,9 @@ export function cellsByRow<C extends { key: string }>(cells: readonly C[]): Map<
   }
   const order = (key: string) => {
     const p = parseReplicateKey(key);
-    return [p.replicate, p.fold?.index ?? 0];
+    return p.replicate * 1000 + (p.fold?.index ?? 0);
   };
-  for (const cs of rows.values()) cs.sort((a, b) => order(a.key)[0] - order(b.key)[0] || order(a.key)[1] - order(b.key)[1]);
+  for (const cs of rows.values()) cs.sort((a, b) => order(a.key) - order(b.key));
   return rows;
 }
 

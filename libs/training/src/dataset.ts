@@ -132,8 +132,8 @@ export function foldCases(ds: Dataset, fold: { k: number; index: number }, subse
   if (byPatient.size < fold.k) {
     throw new DatasetError(join(ds.dir, 'splits.json'), `${byPatient.size} patients in the training and validation splits cannot make ${fold.k} folds`);
   }
-  const rank = (p: string) => createHash('sha256').update(`fold:${p}`).digest('hex');
-  const patients = [...byPatient.keys()].sort((a, b) => (rank(a) < rank(b) ? -1 : rank(a) > rank(b) ? 1 : a < b ? -1 : 1));
+  const rank = new Map([...byPatient.keys()].map((p) => [p, `${createHash('sha256').update(`fold:${p}`).digest('hex')}:${p}`]));
+  const patients = [...byPatient.keys()].sort((a, b) => (rank.get(a)! < rank.get(b)! ? -1 : 1));
   const inFold = (j: number) => j % fold.k === fold.index - 1;
   const ids = (keep: (j: number) => boolean) => patients.filter((_, j) => keep(j)).flatMap((p) => byPatient.get(p)!);
   return { train: keepSubset(ds, ids((j) => !inFold(j)), subset), validation: ids(inFold).sort() };

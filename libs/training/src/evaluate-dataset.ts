@@ -60,8 +60,9 @@ export async function evaluateDataset(
 ): Promise<DatasetEvaluation> {
   const ds = openDataset(datasetDir);
   const split = o.split ?? 'all';
-  const check = seenCases(ds, splitCases(ds, split), o.seenBy ?? []);
-  const ids = splitCases(ds, split).filter((id) => !(o.excludeSeen && check.seen.has(id)));
+  const inSplit = splitCases(ds, split);
+  const check = seenCases(ds, inSplit, o.seenBy ?? []);
+  const ids = inSplit.filter((id) => !(o.excludeSeen && check.seen.has(id)));
   if (!ids.length && check.seen.size) {
     throw new Error(`${datasetDir}: every case of the ${split} split (${check.seen.size}) is one the model trained on or was selected by; nothing is left to measure (another split, or evaluate without --exclude-seen to measure them marked)`);
   }

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { cellClaimable, cellKey, type CellFold, type Run, type RunStatus, type TrackingStore } from '@anatomynet/tracking';
+import { cellClaimable, cellKey, type CellFold, type GridCell, type Run, type RunStatus, type TrackingStore } from '@anatomynet/tracking';
 import { deriveSeed } from '@anatomynet/random';
 import { configChanges, MAX_FOLDS, mergeConfig, resolveRunConfig, runConfigDigest, RunConfigError, type RunConfig } from './run-config';
 
@@ -156,21 +156,27 @@ export interface ChangedCell {
   changes: string[];
 }
 
+/** Each planned cell with what the store records under its key (one read per grid). */
+async function withRecorded(store: TrackingStore, cells: readonly GridCellPlan[]): Promise<{ cell: GridCellPlan; recorded?: GridCell }[]> {
+  const out: { cell: GridCellPlan; recorded?: GridCell }[] = [];
+  for (const grid of new Set(cells.map((c) => c.grid))) {
+    const recorded = new Map((await store.gridCells(grid)).map((c) => [c.key, c]));
+    for (const cell of cells.filter((c) => c.grid === grid)) out.push({ cell, recorded: recorded.get(cell.key) });
+  }
+  return out;
+}
+
 /**
  * The cells recorded in the store under these keys with another config digest: a grid file edited after
  * its cells ran. Checked before any training, so that a week-long grid does not stop at the edited row.
  */
 export async function changedCells(store: TrackingStore, cells: readonly GridCellPlan[]): Promise<ChangedCell[]> {
   const out: ChangedCell[] = [];
-  for (const grid of new Set(cells.map((c) => c.grid))) {
-    const recorded = new Map((await store.gridCells(grid)).map((c) => [c.key, c]));
-    for (const cell of cells.filter((c) => c.grid === grid)) {
-      const r = recorded.get(cell.key);
-      if (!r?.digest || r.digest === cell.digest) continue;
-      const run = r.runId ? await store.getRun(r.runId) : undefined;
-      const changes = run ? configChanges(JSON.parse(run.configJson), cell.config) : [];
-      out.push({ cell, recordedDigest: r.digest, runId: r.runId, changes });
-    }
+  for (const { cell, recorded: r } of await withRecorded(store, cells)) {
+    if (!r?.digest || r.digest === cell.digest) continue;
+    const run = r.runId ? await store.getRun(r.runId) : undefined;
+    const changes = run ? configChanges(JSON.parse(run.configJson), cell.config) : [];
+    out.push({ cell, recordedDigest: r.digest, runId: r.runId, changes });
   }
   return out;
 }
@@ -190,14 +196,10 @@ export interface CellOnOtherDataset {
  */
 export async function cellsOnOtherDataset(store: TrackingStore, cells: readonly GridCellPlan[], datasetDigest: string): Promise<CellOnOtherDataset[]> {
   const out: CellOnOtherDataset[] = [];
-  for (const grid of new Set(cells.map((c) => c.grid))) {
-    const recorded = new Map((await store.gridCells(grid)).map((c) => [c.key, c]));
-    for (const cell of cells.filter((c) => c.grid === grid)) {
-      const r = recorded.get(cell.key);
-      if (r?.status !== 'DONE' || !r.runId) continue;
-      const run = await store.getRun(r.runId);
-      if (run?.datasetDigest && run.datasetDigest !== datasetDigest) out.push({ cell, runId: run.id, datasetDigest: run.datasetDigest });
-    }
+  for (const { cell, recorded: r } of await withRecorded(store, cells)) {
+    if (r?.status !== 'DONE' || !r.runId) continue;
+    const run = await store.getRun(r.runId);
+    if (run?.datasetDigest && run.datasetDigest !== datasetDigest) out.push({ cell, runId: run.id, datasetDigest: run.datasetDigest });
   }
   return out;
 }
@@ -296,27 +298,23 @@ const twinTraining = async (store: TrackingStore, cell: GridCellPlan, reuseOn: s
  */
 export async function previewGridPass(store: TrackingStore, cells: readonly GridCellPlan[], opts: Pick<RunGridOptions, 'retryFailed' | 'reuseOn'> = {}): Promise<CellPlanPreview[]> {
   const out: CellPlanPreview[] = [];
-  for (const grid of new Set(cells.map((c) => c.grid))) {
-    const recorded = new Map((await store.gridCells(grid)).map((c) => [c.key, c]));
-    for (const cell of cells.filter((c) => c.grid === grid)) {
-      const r = recorded.get(cell.key);
-      const at = (action: CellPlanPreview['action'], runId?: string | null, detail?: string): CellPlanPreview => ({ grid, key: cell.key, action, ...(runId ? { runId } : {}), ...(detail ? { detail } : {}) });
-      if (!cellClaimable(r, opts.retryFailed)) {
-        if (r?.status === 'DONE') out.push(at('done', r.runId));
-        else if (r?.status === 'CLAIMED') out.push(at('held', r.runId, `by worker ${r.claimedBy}`));
-        else out.push(at('failed', r?.runId, `${(r?.error ?? '').split('\n')[0]} (--retry-failed claims it again)`));
-        continue;
-      }
-      const running = await twinTraining(store, cell, opts.reuseOn);
-      if (running) {
-        out.push(at('wait', running.id, `${running.experiment} ${running.name} is training it; after this worker's other cells, reused if finished, else trained`));
-        continue;
-      }
-      const next = await claimedCellAction(store, cell, opts.reuseOn);
-      if (next.action === 'reuse') out.push(at('reuse', next.run.id, `${next.run.experiment} ${next.run.name}`));
-      else if (next.action === 'resume') out.push(at('resume', next.runId));
-      else out.push(at('train'));
+  for (const { cell, recorded: r } of await withRecorded(store, cells)) {
+    const at = (action: CellPlanPreview['action'], runId?: string | null, detail?: string): CellPlanPreview => ({ grid: cell.grid, key: cell.key, action, ...(runId ? { runId } : {}), ...(detail ? { detail } : {}) });
+    if (!cellClaimable(r, opts.retryFailed)) {
+      if (r?.status === 'DONE') out.push(at('done', r.runId));
+      else if (r?.status === 'CLAIMED') out.push(at('held', r.runId, `by worker ${r.claimedBy}`));
+      else out.push(at('failed', r?.runId, `${(r?.error ?? '').split('\n')[0]} (--retry-failed claims it again)`));
+      continue;
     }
+    const running = await twinTraining(store, cell, opts.reuseOn);
+    if (running) {
+      out.push(at('wait', running.id, `${running.experiment} ${running.name} is training it; after this worker's other cells, reused if finished, else trained`));
+      continue;
+    }
+    const next = await claimedCellAction(store, cell, opts.reuseOn);
+    if (next.action === 'reuse') out.push(at('reuse', next.run.id, `${next.run.experiment} ${next.run.name}`));
+    else if (next.action === 'resume') out.push(at('resume', next.runId));
+    else out.push(at('train'));
   }
   return out;
 }
