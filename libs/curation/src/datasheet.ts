@@ -1,4 +1,5 @@
 /** DATASHEET.md of a published dataset: sources and licences, counts per organ, availability, known issues. */
+import { MIDLINE_TOLERANCE_MM, STRAY_GAP_MM, VOLUME_MIN_CASES, VOLUME_RATIO } from './annotation-checks';
 import type { Manifest } from './manifest';
 import { ORGANS } from './organs';
 import type { Splits } from './splits';
@@ -58,10 +59,30 @@ export function renderDatasheet(m: Manifest, splits: Splits): string {
   if (fallback) issues.push(`${fallback} cases were paired by frame of reference and geometry (referenced images absent).`);
   if (m.identityNotRemoved.length) issues.push(`${m.identityNotRemoved.length} DICOM sources do not state PatientIdentityRemoved=YES: ${m.identityNotRemoved.join(', ')}.`);
   if (m.skipped.length) issues.push(`${m.skipped.length} input items were skipped (manifest.json, skipped).`);
+  const findings = m.annotationFindings ?? [];
+  if (findings.length) issues.push(`${findings.length} annotation findings in ${new Set(findings.map((f) => f.caseId)).size} cases (Annotation checks, below).`);
   issues.push('Partial annotation is the norm: train with a loss masked by availability (manifest.json, cases[].availability).');
   for (const i of issues) lines.push(`- ${i}`);
-  lines.push('');
+  lines.push('', ...checkLines(m), '');
   return lines.join('\n');
+}
+
+/** The annotation checks' findings (annotation-checks.ts), or that there were none. */
+function checkLines(m: Manifest): string[] {
+  const lines = [
+    '## Annotation checks',
+    '',
+    `Sides: a left organ's centre must lie to the patient's left of its right partner's, and neither more than ${MIDLINE_TOLERANCE_MM} mm ` +
+      `across the midline organs' centres. Stray pieces: no piece of an organ more than ${STRAY_GAP_MM} mm from its largest. ` +
+      `Volume: within ${VOLUME_RATIO} times the cohort's median, or an ordinary modified z-score of log volume (organs annotated in ${VOLUME_MIN_CASES} cases or more). ` +
+      'Findings are for review: nothing was changed or left out because of them (a names file or crop file acts on them).',
+    '',
+  ];
+  const findings = m.annotationFindings ?? [];
+  if (!findings.length) return [...lines, 'None found.'];
+  lines.push('| case | check | organs | finding |', '|---|---|---|---|');
+  for (const f of findings) lines.push(`| ${f.caseId} | ${f.check} | ${f.organs.join(', ')} | ${f.message} |`);
+  return lines;
 }
 
 /** The version paragraph: which version this is, and what changed from the one it replaced in the folder. */

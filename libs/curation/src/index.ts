@@ -54,6 +54,17 @@ export {
   type SkippedInput,
   type SourceKind,
 } from './manifest';
+export { organGeometry, type OrganGeometry } from './organ-geometry';
+export {
+  annotationFindings,
+  MIDLINE_TOLERANCE_MM,
+  STRAY_GAP_MM,
+  VOLUME_MIN_CASES,
+  VOLUME_MODIFIED_Z,
+  VOLUME_RATIO,
+  type AnnotationCheck,
+  type AnnotationFinding,
+} from './annotation-checks';
 export { discoverInputs, type Discovery, type PlannedCase, type SkippedItem } from './discover';
 export { curateCase, imagePath, labelPath, type CaseTask, type CaseOutcome } from './case';
 export { curateCohort, type CurateOptions, type CurateProgress, type CurateResult } from './cohort';

@@ -20,11 +20,13 @@ import type { Availability, Overlap } from './labels';
 import type { OrganKey } from './organs';
 import type { CropBox } from './crop';
 import type { NameStatus } from './names';
+import type { OrganGeometry } from './organ-geometry';
+import type { AnnotationFinding } from './annotation-checks';
 
 export const MANIFEST_SCHEMA_VERSION = 1;
 export const TOOL_NAME = '@anatomynet/curator';
 /** Bump when outputs for the same inputs change: every case is then curated again. */
-export const TOOL_VERSION = '0.1.0';
+export const TOOL_VERSION = '0.2.0';
 export const FILE_ENDING = '.nii.gz';
 
 export type SourceKind = 'dicom' | 'pddca';
@@ -78,6 +80,8 @@ export interface CaseRecord {
   volumeMl: Record<OrganKey, number>;
   /** Voxels claimed by two organs before the smaller-organ-wins rule. */
   overlaps: Overlap[];
+  /** Each organ with voxels: its centre (LPS mm) and pieces, which the annotation checks judge. Absent before tool 0.2.0. */
+  geometry?: Partial<Record<OrganKey, OrganGeometry>>;
   structures: StructureRecord[];
   warnings: string[];
   /** Items of this case not used, with the reason (e.g. a structure whose mask is multi-valued). */
@@ -127,6 +131,8 @@ export interface Manifest {
   skipped: SkippedInput[];
   /** Sources flagged because PatientIdentityRemoved is not YES (case ids). */
   identityNotRemoved: string[];
+  /** What the annotation checks found (annotation-checks.ts), by case; absent before tool 0.2.0. */
+  annotationFindings?: AnnotationFinding[];
 }
 
 /** A small structural check of a parsed manifest (used by validate and by readers). */

@@ -5,6 +5,7 @@
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '@anatomynet/data';
+import { annotationFindings } from './annotation-checks';
 import { renderDatasheet } from './datasheet';
 import type { PlannedCase, SkippedItem } from './discover';
 import { combineDigests, formatSha256Sums, sha256Hex } from './hashing';
@@ -112,6 +113,7 @@ export function publishDataset(p: PublishInput): PublishResult {
     cases: records,
     skipped: refs.map((s) => ({ ref: s.ref, kind: s.kind, reason: scrub(s.reason) })),
     identityNotRemoved: records.filter((r) => r.sourceKind === 'dicom' && r.identityRemoved !== true).map((r) => r.caseId),
+    annotationFindings: annotationFindings(records),
   };
   const splits = makeSplits(
     cases.map((c) => ({ caseId: c.record.caseId, patientId: c.record.patientId, ...(c.plan.pddcaId ? { pddcaId: c.plan.pddcaId } : {}) })),

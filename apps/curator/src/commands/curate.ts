@@ -59,6 +59,7 @@ export async function runCurate(args: CurateArgs): Promise<CurateResult> {
     say(`curated ${result.curated.length}, unchanged ${result.reused.length}, failed ${result.failed.length}; ${result.manifest.numCases} cases published in ${result.outDir}`);
     reportItems(say, result);
     say(versionLine(result));
+    reportFindings(say, result);
     if (result.removed.length) say(`removed ${result.removed.length} cases of the previous dataset, their source no longer found or failing now: ${result.removed.join(', ')}`);
     if (result.manifest.identityNotRemoved.length) say(`warning: PatientIdentityRemoved is not YES for ${result.manifest.identityNotRemoved.join(', ')}`);
     say(`source map and file accounting (keep private): ${result.privateDir}`);
@@ -80,6 +81,15 @@ function versionLine({ manifest: m, versionBefore }: CurateResult): string {
   if (!p) return `dataset version ${m.version ?? 1}`;
   const moved = p.splits === 'kept' ? 'splits kept' : `splits placed afresh (the method changed), ${p.moved.length} cases moved`;
   return `dataset version ${m.version} (was ${p.version}): ${p.added.length} added, ${p.removed.length} removed, ${p.changed.length} changed; ${moved}`;
+}
+
+/** The annotation checks' findings, a line each (the first 20; all are in DATASHEET.md and manifest.json). */
+function reportFindings(say: (s: string) => void, { manifest, outDir }: CurateResult): void {
+  const findings = manifest.annotationFindings ?? [];
+  if (!findings.length) return say('annotation checks (sides, stray pieces, volumes): nothing found');
+  say(`annotation checks: ${findings.length} findings to review (${outDir}/DATASHEET.md, Annotation checks):`);
+  for (const f of findings.slice(0, 20)) say(`  ${f.caseId} ${f.check}: ${f.message}`);
+  if (findings.length > 20) say(`  and ${findings.length - 20} more`);
 }
 
 function reportItems(say: (s: string) => void, r: Pick<NothingToPublishError, 'failed' | 'skipped'>): void {

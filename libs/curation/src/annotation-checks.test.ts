@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest';
+import type { Vec3 } from '@anatomynet/data';
+import { annotationFindings, STRAY_GAP_MM } from './annotation-checks';
+import type { CaseRecord } from './manifest';
+import { organGeometry, type OrganGeometry } from './organ-geometry';
+import { ORGANS, type OrganKey } from './organs';
+
+describe('organGeometry', () => {
+  const shape: Vec3 = [20, 10, 8];
+  const spacing: Vec3 = [2, 1, 3];
+  const origin: Vec3 = [-10, 5, 100];
+  // i runs towards the patient's right (a flipped x axis): centres must come out in LPS all the same
+  const direction = [-1, 0, 0, 0, 1, 0, 0, 0, 1];
+  const volume = (paint: (set: (i: number, j: number, k: number, v: number) => void) => void) => {
+    const data = new Uint8Array(shape[0] * shape[1] * shape[2]);
+    paint((i, j, k, v) => (data[i + shape[0] * (j + shape[1] * k)] = v));
+    return { data, shape, spacing, origin, direction };
+  };
+  const block = (set: (i: number, j: number, k: number, v: number) => void, v: number, lo: Vec3, hi: Vec3) => {
+    for (let k = lo[2]; k <= hi[2]; k++) for (let j = lo[1]; j <= hi[1]; j++) for (let i = lo[0]; i <= hi[0]; i++) set(i, j, k, v);
+  };
+
+  it('gives each organ its centre in LPS mm through the direction matrix, one piece, nothing stray', () => {
+    const g = organGeometry(volume((set) => {
+      block(set, 6, [2, 1, 1], [3, 2, 2]); // Parotid_L: index centre (2.5, 1.5, 1.5)
+      block(set, 1, [10, 4, 0], [10, 4, 0]); // BrainStem: one voxel
+    }));
+    expect(Object.keys(g).sort()).toEqual(['BrainStem', 'Parotid_L']);
+    expect(g.Parotid_L).toEqual({ centroidMm: [-10 - 2 * 2.5, 5 + 1.5, 100 + 3 * 1.5], pieces: 1, strayVoxels: 0, strayGapMm: 0 });
+    expect(g.BrainStem!.centroidMm).toEqual([-30, 9, 100]);
+  });
+
+  it('counts pieces (26-connected) and measures how far the farthest lies from the largest', () => {
+    const g = organGeometry(volume((set) => {
+      block(set, 3, [2, 1, 1], [3, 2, 2]);
+      set(4, 3, 3, 3); // touches the block at a corner: the same piece, whose box now ends at i 4, k 3
+      set(2, 1, 7, 3); // four slices above that: 12 mm away
+      set(9, 2, 1, 3); // five columns across: 10 mm away
+    }));
+    expect(g.Mandible).toMatchObject({ pieces: 3, strayVoxels: 2, strayGapMm: 12 });
+  });
+});
+
+const geometry = (x: number, over: Partial<OrganGeometry> = {}): OrganGeometry => ({ centroidMm: [x, 0, 0], pieces: 1, strayVoxels: 0, strayGapMm: 0, ...over });
+
+function record(caseId: string, g: Partial<Record<OrganKey, OrganGeometry>>, volumeMl: Partial<Record<OrganKey, number>> = {}): CaseRecord {
+  const all = <T,>(f: (k: OrganKey) => T) => Object.fromEntries(ORGANS.map((o) => [o.key, f(o.key)])) as Record<OrganKey, T>;
+  return {
+    caseId,
+    availability: all((k) => (g[k] || volumeMl[k] ? 'annotated' : 'not-annotated')),
+    volumeMl: all((k) => volumeMl[k] ?? (g[k] ? 1 : 0)),
+    voxels: all((k) => (g[k] ? 1000 : 0)),
+    spacing: [1, 1, 2],
+    geometry: g,
+  } as CaseRecord;
+}
+
+describe('annotationFindings', () => {
+  it('flags a left organ lying to the right of its partner (LPS: the left is +x), once for the pair', () => {
+    const found = annotationFindings([
+      record('hn_0001', { BrainStem: geometry(0), Parotid_L: geometry(-45), Parotid_R: geometry(44) }),
+      record('hn_0002', { BrainStem: geometry(0), Parotid_L: geometry(45), Parotid_R: geometry(-44) }),
+    ]);
+    expect(found).toEqual([
+      { caseId: 'hn_0001', check: 'sides', organs: ['Parotid_L', 'Parotid_R'], message: expect.stringContaining('Parotid_L lies to the patient\'s right of Parotid_R (centres at x -45.0 mm and 44.0 mm') },
+    ]);
+  });
+
+  it('flags one organ across the midline organs beyond the tolerance, and none without a midline organ', () => {
+    const found = annotationFindings([
+      // the right optic nerve drawn on the left; the left submandibular 4 mm across the midline (within 5)
+      record('hn_0003', { BrainStem: geometry(2), Mandible: geometry(-2), OpticNerve_L: geometry(15), OpticNerve_R: geometry(12), Submandibular_L: geometry(-4) }),
+      record('hn_0004', { Parotid_R: geometry(40) }),
+    ]);
+    expect(found.map((f) => [f.caseId, f.organs])).toEqual([['hn_0003', ['OpticNerve_R']]]);
+    expect(found[0]!.message).toBe("OpticNerve_R lies 12.0 mm to the patient's left of the midline (BrainStem, Mandible): the wrong side?");
+  });
+
+  it('flags a piece from the stray-gap threshold on', () => {
+    const found = annotationFindings([
+      record('hn_0005', { Mandible: geometry(0, { pieces: 2, strayVoxels: 30, strayGapMm: STRAY_GAP_MM }), BrainStem: geometry(0, { pieces: 3, strayVoxels: 5, strayGapMm: STRAY_GAP_MM - 0.1 }) }),
+    ]);
+    expect(found).toEqual([
+      { caseId: 'hn_0005', check: 'stray-piece', organs: ['Mandible'], message: 'Mandible: 30 of its 1000 voxels (0.06 mL) lie in 1 other piece, up to 10.0 mm from the largest: a contour on a wrong slice?' },
+    ]);
+  });
+
+  it('flags volumes far from the cohort median on both sides, only from 8 annotated cases and twice or half the median', () => {
+    const usual = [24, 25, 26, 24.5, 25.5, 23, 27, 25];
+    const cohort = (extra: number[]) => [...usual, ...extra].map((ml, i) => record(`hn_${String(i + 1).padStart(4, '0')}`, {}, { Parotid_L: ml }));
+    const found = annotationFindings(cohort([61, 40, 11]));
+    expect(found.map((f) => [f.caseId, f.check])).toEqual([['hn_0009', 'volume'], ['hn_0011', 'volume']]);
+    expect(found[0]!.message).toBe('Parotid_L: 61.00 mL, 2.4 times the median of 25.00 mL over 11 cases: another structure under its name, or contours on extra slices?');
+    expect(found[1]!.message).toMatch(/^Parotid_L: 11.00 mL, 1\/2.3 of the median .*contours missing on some slices\?$/);
+    // 40 mL is far out by z but under twice the median; 7 cases are too few to judge by
+    expect(annotationFindings(cohort([]).slice(0, 6).concat(record('hn_0099', {}, { Parotid_L: 80 })))).toEqual([]);
+  });
+
+  it('sorts by case, then check, then organ', () => {
+    const found = annotationFindings([
+      record('hn_0002', { BrainStem: geometry(0, { pieces: 2, strayVoxels: 1, strayGapMm: 30 }), Parotid_L: geometry(-40), Parotid_R: geometry(40) }),
+      record('hn_0001', { Submandibular_R: geometry(0, { pieces: 2, strayVoxels: 1, strayGapMm: 30 }), Mandible: geometry(0, { pieces: 2, strayVoxels: 1, strayGapMm: 30 }) }),
+    ]);
+    expect(found.map((f) => `${f.caseId} ${f.check} ${f.organs[0]}`)).toEqual([
+      'hn_0001 stray-piece Mandible',
+      'hn_0001 stray-piece Submandibular_R',
+      'hn_0002 sides Parotid_L',
+      'hn_0002 stray-piece BrainStem',
+    ]);
+  });
+});

@@ -1,0 +1,124 @@
+/**
+ * Plausibility checks of the published annotations, for the physicist who prepares the data: the
+ * errors that curating by name cannot see and that public head-and-neck collections are known to hold
+ * (left and right structures swapped, a contour drawn on a slice far from its organ, another structure
+ * under an organ's name). Each finding names the case, the organs and the measurement; nothing is
+ * changed or left out because of one (the names and crop files are how a physicist acts on it).
+ * Pure functions of the manifest's case records.
+ */
+import type { CaseRecord } from './manifest';
+import { ORGANS, type OrganKey } from './organs';
+import { compareStrings } from './names';
+
+export type AnnotationCheck = 'sides' | 'stray-piece' | 'volume';
+
+export interface AnnotationFinding {
+  caseId: string;
+  check: AnnotationCheck;
+  organs: OrganKey[];
+  message: string;
+}
+
+/** A sided organ's centre this far on the wrong side of the midline organs' is flagged (mm). */
+export const MIDLINE_TOLERANCE_MM = 5;
+/** A piece this far from the organ's largest piece is flagged (mm): farther than a slice or two missed. */
+export const STRAY_GAP_MM = 10;
+/** Volumes are judged against the cohort from this many annotated cases of the organ. */
+export const VOLUME_MIN_CASES = 8;
+/**
+ * A volume is flagged when its modified z-score (Iglewicz and Hoaglin's, on log volume) is beyond 3.5
+ * and it is at least twice or at most half the median: the second rule keeps a tight cohort (the
+ * synthetic one) from flagging ordinary variation.
+ */
+export const VOLUME_MODIFIED_Z = 3.5;
+export const VOLUME_RATIO = 2;
+
+type CheckedCase = Pick<CaseRecord, 'caseId' | 'availability' | 'volumeMl' | 'voxels' | 'spacing' | 'geometry'>;
+
+const PAIRS = [
+  ['OpticNerve_L', 'OpticNerve_R'],
+  ['Parotid_L', 'Parotid_R'],
+  ['Submandibular_L', 'Submandibular_R'],
+] as const satisfies readonly (readonly [OrganKey, OrganKey])[];
+const MIDLINE: readonly OrganKey[] = ['BrainStem', 'Chiasm', 'Mandible'];
+
+const mm = (x: number) => `${x.toFixed(1)} mm`;
+const median = (xs: readonly number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const h = s.length >> 1;
+  return s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
+};
+
+/**
+ * Left and right: in patient coordinates (LPS) the patient's left is +x, so a left organ's centre must
+ * lie at larger x than its right partner's, and neither on the far side of the midline organs' centres.
+ */
+function sideFindings(c: CheckedCase): AnnotationFinding[] {
+  const g = c.geometry ?? {};
+  const mid = MIDLINE.filter((o) => g[o]);
+  const midX = mid.length ? mid.reduce((s, o) => s + g[o]!.centroidMm[0], 0) / mid.length : undefined;
+  const found: AnnotationFinding[] = [];
+  for (const [left, right] of PAIRS) {
+    const l = g[left], r = g[right];
+    if (l && r && l.centroidMm[0] < r.centroidMm[0]) {
+      found.push({
+        caseId: c.caseId, check: 'sides', organs: [left, right],
+        message: `${left} lies to the patient's right of ${right} (centres at x ${mm(l.centroidMm[0])} and ${mm(r.centroidMm[0])}, LPS): sides swapped?`,
+      });
+      continue;
+    }
+    if (midX === undefined) continue;
+    for (const [organ, sign] of [[left, 1], [right, -1]] as const) {
+      const x = g[organ]?.centroidMm[0];
+      if (x === undefined || sign * (x - midX) >= -MIDLINE_TOLERANCE_MM) continue;
+      found.push({
+        caseId: c.caseId, check: 'sides', organs: [organ],
+        message: `${organ} lies ${mm(Math.abs(x - midX))} to the patient's ${sign > 0 ? 'right' : 'left'} of the midline (${mid.join(', ')}): the wrong side?`,
+      });
+    }
+  }
+  return found;
+}
+
+function strayFindings(c: CheckedCase): AnnotationFinding[] {
+  return ORGANS.flatMap(({ key }) => {
+    const g = c.geometry?.[key];
+    if (!g || g.strayGapMm < STRAY_GAP_MM) return [];
+    const ml = (g.strayVoxels * c.spacing[0] * c.spacing[1] * c.spacing[2]) / 1000;
+    return [{
+      caseId: c.caseId, check: 'stray-piece' as const, organs: [key],
+      message: `${key}: ${g.strayVoxels} of its ${c.voxels[key]} voxels (${ml.toFixed(2)} mL) lie in ${g.pieces - 1} other piece${g.pieces > 2 ? 's' : ''}, up to ${mm(g.strayGapMm)} from the largest: a contour on a wrong slice?`,
+    }];
+  });
+}
+
+/** Each organ's volume against the other annotated cases' (log scale, median and MAD). */
+function volumeFindings(cases: readonly CheckedCase[]): AnnotationFinding[] {
+  return ORGANS.flatMap(({ key }) => {
+    const annotated = cases.filter((c) => c.availability[key] === 'annotated' && c.volumeMl[key] > 0);
+    if (annotated.length < VOLUME_MIN_CASES) return [];
+    const logs = annotated.map((c) => Math.log(c.volumeMl[key]));
+    const centre = median(logs);
+    const mad = median(logs.map((x) => Math.abs(x - centre)));
+    return annotated.flatMap((c, i) => {
+      const ratio = Math.exp(logs[i]! - centre);
+      const z = mad > 0 ? (0.6745 * (logs[i]! - centre)) / mad : Infinity;
+      if (Math.abs(z) <= VOLUME_MODIFIED_Z || (ratio < VOLUME_RATIO && ratio > 1 / VOLUME_RATIO)) return [];
+      const [times, why] = ratio >= 1 ? [`${ratio.toFixed(1)} times`, 'another structure under its name, or contours on extra slices?'] : [`1/${(1 / ratio).toFixed(1)} of`, 'contours missing on some slices?'];
+      return [{
+        caseId: c.caseId, check: 'volume' as const, organs: [key],
+        message: `${key}: ${c.volumeMl[key].toFixed(2)} mL, ${times} the median of ${Math.exp(centre).toFixed(2)} mL over ${annotated.length} cases: ${why}`,
+      }];
+    });
+  });
+}
+
+const CHECK_ORDER: readonly AnnotationCheck[] = ['sides', 'stray-piece', 'volume'];
+
+/** Every finding of the cohort, sorted by case, check and organ. */
+export function annotationFindings(cases: readonly CheckedCase[]): AnnotationFinding[] {
+  const organIndex = (k: OrganKey) => ORGANS.findIndex((o) => o.key === k);
+  return [...cases.flatMap((c) => [...sideFindings(c), ...strayFindings(c)]), ...volumeFindings(cases)].sort(
+    (a, b) => compareStrings(a.caseId, b.caseId) || CHECK_ORDER.indexOf(a.check) - CHECK_ORDER.indexOf(b.check) || organIndex(a.organs[0]!) - organIndex(b.organs[0]!),
+  );
+}

@@ -1,0 +1,70 @@
+/**
+ * Where each organ of a published label volume lies and in how many pieces: the measurements the
+ * annotation checks (annotation-checks.ts) judge. Pure; one pass over the volume, then each organ's
+ * own bounding box.
+ */
+import type { Vec3, Volume } from '@anatomynet/data';
+import { boxShape, connectedComponents, cropMask, labelBoundingBoxes, type Box3 } from '@anatomynet/metrics';
+import { ORGANS, type OrganKey } from './organs';
+
+export interface OrganGeometry {
+  /** Centre of the organ's voxels in patient coordinates (LPS mm: +x is the patient's left), to 0.1 mm. */
+  centroidMm: Vec3;
+  /** Its 26-connected pieces. */
+  pieces: number;
+  /** Voxels outside the largest piece. */
+  strayVoxels: number;
+  /**
+   * The farthest any other piece lies from the largest, in mm between the nearest voxel centres of their
+   * bounding boxes (so never more than the true gap); 0 for one piece.
+   */
+  strayGapMm: number;
+}
+
+const round1 = (x: number) => Math.round(x * 10) / 10;
+
+/** The geometry of every organ with voxels in `label` (uint8, values 1..9 as ORGANS). */
+export function organGeometry(label: Pick<Volume<Uint8Array>, 'data' | 'shape' | 'spacing' | 'origin' | 'direction'>): Partial<Record<OrganKey, OrganGeometry>> {
+  const { data, shape, spacing, origin, direction } = label;
+  const boxes = labelBoundingBoxes(data, shape, ORGANS.length + 1);
+  const out: Partial<Record<OrganKey, OrganGeometry>> = {};
+  for (const organ of ORGANS) {
+    const box = boxes[organ.index];
+    if (!box) continue;
+    const size = boxShape(box);
+    const { labels, sizes } = connectedComponents(cropMask(data, shape, box, organ.index), size, 26);
+    const sum: Vec3 = [0, 0, 0];
+    let n = 0;
+    const pieceBoxes = sizes.map(() => ({ min: [Infinity, Infinity, Infinity], max: [-1, -1, -1] }) as Box3);
+    for (let o = 0, k = 0; k < size[2]; k++) {
+      for (let j = 0; j < size[1]; j++) {
+        for (let i = 0; i < size[0]; i++, o++) {
+          const piece = labels[o]!;
+          if (piece === 0) continue;
+          const at: Vec3 = [i + box.min[0], j + box.min[1], k + box.min[2]];
+          for (let a = 0; a < 3; a++) {
+            sum[a] += at[a];
+            const b = pieceBoxes[piece]!;
+            if (at[a] < b.min[a]) b.min[a] = at[a];
+            if (at[a] > b.max[a]) b.max[a] = at[a];
+          }
+          n++;
+        }
+      }
+    }
+    const index = sum.map((s) => s / n);
+    const centroidMm = [0, 1, 2].map((r) => round1(origin[r] + [0, 1, 2].reduce((s, a) => s + direction[r * 3 + a] * spacing[a] * index[a], 0))) as Vec3;
+    const largest = sizes.indexOf(Math.max(...sizes));
+    const gapMm = (b: Box3) => {
+      const l = pieceBoxes[largest]!;
+      return Math.hypot(...[0, 1, 2].map((a) => Math.max(0, b.min[a] - l.max[a], l.min[a] - b.max[a]) * spacing[a]));
+    };
+    out[organ.key] = {
+      centroidMm,
+      pieces: sizes.length - 1,
+      strayVoxels: n - sizes[largest]!,
+      strayGapMm: round1(Math.max(0, ...pieceBoxes.slice(1).map(gapMm))),
+    };
+  }
+  return out;
+}
