@@ -46,6 +46,7 @@ describe('curator CLI', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/curated 3, unchanged 0, failed 0/);
     expect(r.stderr).toMatch(/^dataset version 1$/m);
+    expect(r.stderr).toMatch(/^annotation checks \(sides, stray pieces, volumes\): nothing found$/m);
     expect(r.stderr).toMatch(/ETA/);
     await curateCohort({ inputs: [join(root, 'in')], outDir: join(root, 'lib'), namesFile: join(root, 'names.json') });
     expect(tree(join(root, 'cli'))).toEqual(tree(join(root, 'lib')));
@@ -65,6 +66,17 @@ describe('curator CLI', () => {
     const renamed = curator('curate', '-i', join(root, 'in'), '-o', join(root, 'cli'), '--names', join(root, 'names-2.json'), '-q');
     expect(renamed.status, renamed.stderr).toBe(0);
     expect(renamed.stderr).toMatch(/^dataset version 2 \(was 1\): 0 added, 0 removed, [1-3] changed; splits kept$/m);
+  });
+
+  it('lists what the annotation checks find, and a names file section for that case answers it', () => {
+    writeDicomCase(join(root, 'swapped', 'S'), headNeckPhantom(4), { patientId: 'PAT-S', uidSeed: 's', names: { Parotid_L: 'Parotid Rt', Parotid_R: 'Parotid Lt' } });
+    const r = curator('curate', '-i', join(root, 'swapped'), '-o', join(root, 'swapped-out'), '-q', '-j', '1');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^annotation checks: 1 finding to review \(.*swapped-out\/DATASHEET\.md, Annotation checks\):\n {2}hn_0001 sides: Parotid_L lies to the patient's right of Parotid_R \(centres at x -36\.0 mm and 36\.0 mm, LPS\): sides swapped\?$/m);
+    writeFileSync(join(root, 'fix.json'), JSON.stringify({ hn_0001: { 'Parotid Rt': 'Parotid_L', 'Parotid Lt': 'Parotid_R' } }));
+    const fixed = curator('curate', '-i', join(root, 'swapped'), '-o', join(root, 'swapped-out'), '-q', '-j', '1', '--names', join(root, 'fix.json'));
+    expect(fixed.status, fixed.stderr).toBe(0);
+    expect(fixed.stderr).toMatch(/^dataset version 2 \(was 1\): 0 added, 0 removed, 1 changed; splits kept\nannotation checks \(sides, stray pieces, volumes\): nothing found$/m);
   });
 
   it('stops at a missing input or one without cases and leaves the published dataset as it was', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Vec3 } from '@anatomynet/data';
+import type { Mat3, Vec3 } from '@anatomynet/data';
 import { annotationFindings, STRAY_GAP_MM } from './annotation-checks';
 import type { CaseRecord } from './manifest';
 import { organGeometry, type OrganGeometry } from './organ-geometry';
@@ -10,7 +10,7 @@ describe('organGeometry', () => {
   const spacing: Vec3 = [2, 1, 3];
   const origin: Vec3 = [-10, 5, 100];
   // i runs towards the patient's right (a flipped x axis): centres must come out in LPS all the same
-  const direction = [-1, 0, 0, 0, 1, 0, 0, 0, 1];
+  const direction: Mat3 = [-1, 0, 0, 0, 1, 0, 0, 0, 1];
   const volume = (paint: (set: (i: number, j: number, k: number, v: number) => void) => void) => {
     const data = new Uint8Array(shape[0] * shape[1] * shape[2]);
     paint((i, j, k, v) => (data[i + shape[0] * (j + shape[1] * k)] = v));

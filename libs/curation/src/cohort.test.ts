@@ -8,7 +8,7 @@ import { curateCohort, type CurateResult } from './cohort';
 import { validateDataset } from './validate';
 import { CurationInputError, NothingToPublishError } from './errors';
 import { loadCase, openDataset } from './dataset';
-import { headNeckPhantom, writeDicomCase, writePddcaCase } from './testing/phantom';
+import { headNeckPhantom, sphereMask, writeDicomCase, writePddcaCase } from './testing/phantom';
 import { ORGANS } from './organs';
 import { sha256Hex } from './hashing';
 
@@ -228,7 +228,8 @@ for img, lab in zip(sys.argv[1::2], sys.argv[2::2]):
     li = np.asarray(l.dataobj)
     out.append({"shape": list(i.shape), "dtype": str(i.get_data_dtype()), "ldtype": str(l.get_data_dtype()),
                 "affine": i.affine.tolist(), "laffine": l.affine.tolist(),
-                "counts": [int((li == v).sum()) for v in range(10)]})
+                "counts": [int((li == v).sum()) for v in range(10)],
+                "centres": [(l.affine @ np.append(np.argwhere(li == v).mean(axis=0), 1))[:3].tolist() if (li == v).any() else None for v in range(10)]})
 print(json.dumps(out))`;
     const cases = first.manifest.cases;
     const r = spawnSync('/usr/bin/python3', ['-c', script, ...cases.flatMap((c) => [join(root, 'out2', c.image), join(root, 'out2', c.label)])], { encoding: 'utf8' });
@@ -247,8 +248,66 @@ print(json.dumps(out))`;
       }
       expect(g.laffine).toEqual(g.affine);
       expect(g.counts.slice(1)).toEqual(ORGANS.map((o) => c.voxels[o.key]));
+      // the annotation checks' organ centres, from nibabel's affine (RAS: x and y negated)
+      for (const organ of ORGANS) {
+        const ras = g.centres[organ.index];
+        const mine = c.geometry?.[organ.key]?.centroidMm;
+        expect(mine === undefined, `${c.caseId} ${organ.key}`).toBe(ras === null);
+        if (mine) mine.forEach((x, a) => expect(Math.abs(x - flip[a] * ras[a]), `${c.caseId} ${organ.key}`).toBeLessThanOrEqual(0.05 + 1e-9));
+      }
     });
   });
+});
+
+describe('annotation checks on curated cases', () => {
+  it('find the swapped sides and the stray piece, and nothing in the good cases (a mirrored voxel order included)', async () => {
+    const dir = join(root, 'checks');
+    writeDicomCase(join(dir, 'PAT-GOOD'), headNeckPhantom(11), { patientId: 'PAT-GOOD', uidSeed: 'good' });
+    writeDicomCase(join(dir, 'PAT-SWAP'), headNeckPhantom(12), { patientId: 'PAT-SWAP', uidSeed: 'swap', names: { Parotid_L: 'Parotid_R', Parotid_R: 'Parotid_L' } });
+    const stray = headNeckPhantom(13);
+    const mandible = stray.masks.get('Mandible')!;
+    sphereMask(stray.ct.shape, [32, 22, 46], 1).forEach((v, p) => v && (mandible[p] = 1)); // a sphere 6 slices (24 mm) above its top
+    writePddcaCase(join(dir, '0522c0013'), stray);
+    // the patient's left at small i (voxel order mirrored in x): the same anatomy, so no finding
+    const m = headNeckPhantom(14);
+    const nx = m.ct.shape[0];
+    const mirror = <T extends Int16Array | Uint8Array>(a: T) => a.map((_, p) => a[nx - 1 - (p % nx) + nx * Math.floor(p / nx)]!) as T;
+    writePddcaCase(join(dir, '0522c0014'), {
+      ct: { ...m.ct, data: mirror(m.ct.data), origin: [m.ct.origin[0] + (nx - 1) * m.ct.spacing[0], m.ct.origin[1], m.ct.origin[2]], direction: [-1, 0, 0, 0, 1, 0, 0, 0, 1] },
+      masks: new Map([...m.masks].map(([k, v]) => [k, mirror(v)])),
+    });
+    const r = await curateCohort({ inputs: [dir], outDir: join(root, 'checks-out') });
+    const sources = JSON.parse(readFileSync(join(root, 'checks-out.private', 'source-map.json'), 'utf8')).cases as Record<string, { location: string }>;
+    const where = (id: string) => sources[id]!.location;
+    const found = r.manifest.annotationFindings!.map((f) => [where(f.caseId).match(/PAT-\w+|0522c\d+/)![0], f.check, f.organs]);
+    expect(found.sort((a, b) => String(a[0]).localeCompare(String(b[0])))).toEqual([
+      ['0522c0013', 'stray-piece', ['Mandible']],
+      ['PAT-SWAP', 'sides', ['Parotid_L', 'Parotid_R']],
+    ]);
+    const mirrored = r.manifest.cases.find((c) => where(c.caseId).includes('0522c0014'))!;
+    expect(mirrored.direction[0]).toBe(-1);
+    expect(mirrored.geometry!.Parotid_L!.centroidMm[0]).toBeGreaterThan(mirrored.geometry!.Parotid_R!.centroidMm[0]);
+    const strayCase = r.manifest.cases.find((c) => where(c.caseId).includes('0522c0013'))!;
+    expect(strayCase.geometry!.Mandible).toMatchObject({ pieces: 2, strayGapMm: 24 });
+    const sheet = readFileSync(join(root, 'checks-out', 'DATASHEET.md'), 'utf8');
+    expect(sheet).toContain('- 2 annotation findings in 2 cases (Annotation checks, below).');
+    expect(sheet).toMatch(/\| hn_\d{4} \| sides \| Parotid_L, Parotid_R \| Parotid_L lies to the patient's right of Parotid_R/);
+
+    // the physicist's answer: a names file section per case (by case id, or by PDDCA folder name)
+    const swapId = r.manifest.cases.find((c) => where(c.caseId).includes('PAT-SWAP'))!.caseId;
+    const manifestBefore = readFileSync(join(root, 'checks-out', 'manifest.json'));
+    writeFileSync(join(root, 'fix-typo.json'), JSON.stringify({ hn_0999: { Mandible: 'ignore' } }));
+    await expect(curateCohort({ inputs: [dir], outDir: join(root, 'checks-out'), namesFile: join(root, 'fix-typo.json') })).rejects.toThrow(/fix-typo\.json: "hn_0999" names no case of the inputs/);
+    expect(readFileSync(join(root, 'checks-out', 'manifest.json')).equals(manifestBefore)).toBe(true);
+    writeFileSync(join(root, 'fix.json'), JSON.stringify({ [swapId]: { Parotid_L: 'Parotid_R', Parotid_R: 'Parotid_L' }, '0522c0013': { Mandible: 'ignore' } }));
+    const fixed = await curateCohort({ inputs: [dir], outDir: join(root, 'checks-out'), namesFile: join(root, 'fix.json') });
+    expect(fixed.manifest.annotationFindings).toEqual([]);
+    expect(fixed.curated.sort()).toEqual([swapId, strayCase.caseId].sort());
+    expect(fixed.manifest.previous).toMatchObject({ version: 1, changed: [swapId, strayCase.caseId].sort() });
+    const swapped = fixed.manifest.cases.find((c) => c.caseId === swapId)!;
+    expect(swapped.geometry!.Parotid_L!.centroidMm[0]).toBeGreaterThan(swapped.geometry!.Parotid_R!.centroidMm[0]);
+    expect(fixed.manifest.cases.find((c) => c.caseId === strayCase.caseId)!.availability.Mandible).toBe('not-annotated');
+  }, 60_000);
 });
 
 describe('validateDataset', () => {
@@ -283,6 +342,21 @@ describe('validateDataset', () => {
     writeFileSync(join(dir, 'SHA256SUMS'), sums);
     const r = await validateDataset(dir);
     expect(r.problems).toEqual([`case ${c.caseId}: BrainStem is not-annotated but has ${c.voxels.BrainStem} voxels`]);
+  });
+
+  it('catches organ geometry the labels do not have, and findings the checks would not make', async () => {
+    const dir = join(root, 'out4');
+    cpSync(join(root, 'out1'), dir, { recursive: true });
+    const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+    const c = m.cases.find((x: any) => x.geometry.Parotid_L && x.geometry.Parotid_R);
+    [c.geometry.Parotid_L, c.geometry.Parotid_R] = [c.geometry.Parotid_R, c.geometry.Parotid_L];
+    const text = JSON.stringify(m, null, 2) + '\n';
+    writeFileSync(join(dir, 'manifest.json'), text);
+    writeFileSync(join(dir, 'SHA256SUMS'), readFileSync(join(dir, 'SHA256SUMS'), 'utf8').replace(/^[0-9a-f]{64} {2}manifest\.json$/m, `${sha256Hex(text)}  manifest.json`));
+    expect((await validateDataset(dir)).problems).toEqual([
+      `case ${c.caseId}: the label's Parotid_L, Parotid_R lie elsewhere or in other pieces than the manifest's geometry says`,
+      'manifest.json: annotationFindings differ from what the annotation checks find in its cases',
+    ]);
   });
 });
 

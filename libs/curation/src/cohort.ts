@@ -13,7 +13,7 @@ import { CurationInputError, NothingToPublishError } from './errors';
 import { combineDigests, sha256File, sha256Hex } from './hashing';
 import { assignIds, type IdAssignment } from './ids';
 import { checkManifestShape, TOOL_NAME, TOOL_VERSION, type CaseRecord, type Manifest } from './manifest';
-import { compareStrings, parseNameOverrides, type NameOverrides } from './names';
+import { caseOverrides, compareStrings, parseNamesFile, type NamesFile } from './names';
 import { publishDataset, type PublishedVersion, type PublishResult } from './publish';
 import type { Splits } from './splits';
 
@@ -77,7 +77,8 @@ export async function curateCohort(opts: CurateOptions): Promise<CurateResult> {
   }
   const { caseIds: publishedBefore, replacing } = claimOutputFolder(outDir, privateDir);
   const progress = opts.onProgress ?? ((): void => undefined);
-  const overrides: NameOverrides = opts.namesFile ? parseNameOverrides(readText(opts.namesFile), opts.namesFile) : new Map();
+  const names: NamesFile = opts.namesFile ? parseNamesFile(readText(opts.namesFile), opts.namesFile) : { all: new Map(), byCase: new Map() };
+  const overrides = names.all;
   const crops = opts.cropFile ? parseCropFile(readText(opts.cropFile), opts.cropFile) : new Map<string, CropBox>();
   const cropOptions = opts.cropOptions ?? {};
 
@@ -97,9 +98,16 @@ export async function curateCohort(opts: CurateOptions): Promise<CurateResult> {
   }
   const previous = existsSync(sourceMapPath) ? (JSON.parse(readFileSync(sourceMapPath, 'utf8')).ids as IdAssignment) : undefined;
   const ids = assignIds(found.cases.map((c) => c.sourceKey), found.cases.map((c) => c.patientKey), previous);
+  // A case key that names no case is a typo whose fix would silently not apply.
+  const caseKeys = new Set(found.cases.flatMap((c) => [ids.cases[c.sourceKey], c.sourceKey.replace(/^[a-z]+:/, '')]));
+  for (const [file, keys] of [[opts.namesFile, names.byCase.keys()], [opts.cropFile, crops.keys()]] as const) {
+    const unknown = [...keys].filter((k) => !caseKeys.has(k));
+    if (unknown.length) throw new CurationInputError(file!, `${unknown.map((k) => `"${k}"`).join(', ')} name${unknown.length === 1 ? 's' : ''} no case of the inputs: give a case id (hn_0001), a PDDCA folder name or a CT SeriesInstanceUID`);
+  }
 
   const configDigest = sha256Hex(JSON.stringify({
     names: [...overrides].sort((a, b) => compareStrings(a[0], b[0])),
+    ...(names.byCase.size ? { caseNames: [...names.byCase].map(([k, v]) => [k, [...v]]).sort((a, b) => compareStrings(String(a[0]), String(b[0]))) } : {}),
     crops: [...crops].sort((a, b) => compareStrings(a[0], b[0])),
     cropOptions: Object.entries(cropOptions).sort((a, b) => compareStrings(a[0], b[0])),
   }));
@@ -113,7 +121,8 @@ export async function curateCohort(opts: CurateOptions): Promise<CurateResult> {
     const inputDigest = combineDigests(entries);
     const imageDigest = combineDigests(entries.filter(([role]) => IMAGE_ROLES.has(role)));
     const caseId = ids.cases[plan.sourceKey];
-    const manualCrop = crops.get(caseId) ?? crops.get(plan.sourceKey.replace(/^[a-z]+:/, ''));
+    const caseKey = plan.sourceKey.replace(/^[a-z]+:/, '');
+    const manualCrop = crops.get(caseId) ?? crops.get(caseKey);
     const base = {
       caseId,
       patientId: ids.patients[plan.patientKey],
@@ -124,7 +133,7 @@ export async function curateCohort(opts: CurateOptions): Promise<CurateResult> {
       ...(plan.pddca ? { pddca: plan.pddca } : {}),
       ...(plan.dicom ? { dicom: plan.dicom } : {}),
       ...(manualCrop ? { manualCrop } : {}),
-      nameOverrides: [...overrides].sort((a, b) => compareStrings(a[0], b[0])),
+      nameOverrides: [...caseOverrides(overrides, names.byCase.get(caseId) ?? names.byCase.get(caseKey))].sort((a, b) => compareStrings(a[0], b[0])),
       cropOptions,
       outDir,
       stagingDir: staging,

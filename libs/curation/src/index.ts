@@ -7,10 +7,12 @@ export {
   mapName,
   isPlanningStructure,
   nameTokens,
-  parseNameOverrides,
+  parseNamesFile,
+  caseOverrides,
   namesReport,
   type NameMapping,
   type NameOverrides,
+  type NamesFile,
   type NameReportRow,
   type NameStatus,
 } from './names';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mapName, namesReport, parseNameOverrides } from './names';
+import { caseOverrides, mapName, namesReport, parseNamesFile } from './names';
 import { CurationInputError } from './errors';
 
 describe('mapName: the built-in table', () => {
@@ -41,7 +41,7 @@ describe('mapName: the built-in table', () => {
 });
 
 describe('names file overrides', () => {
-  const ov = parseNameOverrides(JSON.stringify({ 'Parotid': 'Parotid_L', 'Lt Pg': 'Parotid_L', 'Stem': 'Brainstem', 'SMG R': 9, 'Mandible': 'ignore', 'BS_PRV': null }), 'names.json');
+  const ov = parseNamesFile(JSON.stringify({ 'Parotid': 'Parotid_L', 'Lt Pg': 'Parotid_L', 'Stem': 'Brainstem', 'SMG R': 9, 'Mandible': 'ignore', 'BS_PRV': null }), 'names.json').all;
   it('maps, extends and ignores by raw name (case-insensitive)', () => {
     expect(mapName('lt pg', ov)).toMatchObject({ organ: 'Parotid_L', status: 'override' });
     expect(mapName('Stem', ov)).toMatchObject({ organ: 'BrainStem', status: 'override' });
@@ -51,9 +51,21 @@ describe('names file overrides', () => {
     expect(mapName('Bone_Mandible', ov).organ).toBe('Mandible'); // only the exact name is overridden
   });
   it('rejects bad files with the file name and the entry', () => {
-    expect(() => parseNameOverrides('{"a": "Liver"}', 'n.json')).toThrow(/n\.json: entry "a"/);
-    expect(() => parseNameOverrides('[1]', 'n.json')).toThrow(CurationInputError);
-    expect(() => parseNameOverrides('{oops', 'n.json')).toThrow(/not valid JSON/);
+    expect(() => parseNamesFile('{"a": "Liver"}', 'n.json')).toThrow(/n\.json: entry "a"/);
+    expect(() => parseNamesFile('[1]', 'n.json')).toThrow(CurationInputError);
+    expect(() => parseNamesFile('{oops', 'n.json')).toThrow(/not valid JSON/);
+    expect(() => parseNamesFile('{"hn_0001": {"x": "Liver"}}', 'n.json')).toThrow(/n\.json: case "hn_0001": entry "x"/);
+  });
+  it('takes a case\'s own section over the others, however its names are spelt', () => {
+    const file = parseNamesFile(JSON.stringify({ 'parotid lt': 'Parotid_L', 'Stem': 'BrainStem', hn_0007: { 'Parotid Lt': 'Parotid_R', 'Parotid Rt': 'Parotid_L' }, '0522c0003': { Mandible: 'ignore' } }), 'names.json');
+    expect([...file.all]).toEqual([['parotid lt', 'Parotid_L'], ['Stem', 'BrainStem']]);
+    expect([...file.byCase.keys()]).toEqual(['hn_0007', '0522c0003']);
+    const swapped = caseOverrides(file.all, file.byCase.get('hn_0007'));
+    expect(mapName('PAROTID LT', swapped).organ).toBe('Parotid_R');
+    expect(mapName('Parotid Rt', swapped).organ).toBe('Parotid_L');
+    expect(mapName('Stem', swapped).organ).toBe('BrainStem');
+    expect(mapName('PAROTID LT', caseOverrides(file.all, undefined)).organ).toBe('Parotid_L');
+    expect(mapName('Mandible', caseOverrides(file.all, file.byCase.get('0522c0003')))).toMatchObject({ organ: null, status: 'ignored' });
   });
 });
 

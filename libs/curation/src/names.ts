@@ -128,34 +128,58 @@ function lookupOverride(raw: string, overrides: NameOverrides): OrganKey | null 
   return undefined;
 }
 
-/**
- * Parse a names file: a JSON object `{ "<raw name>": "<organ>" | "ignore" | null }`, where organ is a key
- * (Parotid_L), a TG-263 name (Glnd_Submand_L) or a label index 1..9.
- * @throws CurationInputError naming the file and the bad entry.
- */
-export function parseNameOverrides(text: string, path = 'names file'): NameOverrides {
-  let obj: unknown;
-  try {
-    obj = JSON.parse(text);
-  } catch (e) {
-    throw new CurationInputError(path, `not valid JSON (${(e as Error).message})`);
-  }
-  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
-    throw new CurationInputError(path, 'expected a JSON object mapping raw names to organs or "ignore"');
-  }
+/** A names file: overrides for every case, and sections that apply to one case only. */
+export interface NamesFile {
+  all: NameOverrides;
+  /** By case key (a case id, a PDDCA folder name or a CT SeriesInstanceUID, as in the crop file). */
+  byCase: Map<string, NameOverrides>;
+}
+
+function parseOverrideEntries(entries: [string, unknown][], path: string, where: string): NameOverrides {
   const out = new Map<string, OrganKey | null>();
-  for (const [raw, v] of Object.entries(obj as Record<string, unknown>)) {
+  for (const [raw, v] of entries) {
     if (v === null || (typeof v === 'string' && v.trim().toLowerCase() === 'ignore')) {
       out.set(raw, null);
       continue;
     }
     const organ: Organ | undefined = typeof v === 'string' || typeof v === 'number' ? findOrgan(v) : undefined;
     if (!organ) {
-      throw new CurationInputError(path, `entry "${raw}": ${JSON.stringify(v)} is not one of ${ORGANS.map((o) => o.key).join(', ')} or "ignore"`);
+      throw new CurationInputError(path, `${where}entry "${raw}": ${JSON.stringify(v)} is not one of ${ORGANS.map((o) => o.key).join(', ')} or "ignore"`);
     }
     out.set(raw, organ.key);
   }
   return out;
+}
+
+/**
+ * Parse a names file: a JSON object `{ "<raw name>": "<organ>" | "ignore" | null }`, where organ is a key
+ * (Parotid_L), a TG-263 name (Glnd_Submand_L) or a label index 1..9; an entry whose value is itself
+ * such an object applies to one case, named by its key: `{ "hn_0007": { "Parotid L": "Parotid_R" } }`
+ * (e.g. a case whose sides were swapped, or `"ignore"` for a contour the annotation checks flagged,
+ * which makes that organ not annotated there). A case's own entries win over the others.
+ * @throws CurationInputError naming the file and the bad entry.
+ */
+export function parseNamesFile(text: string, path = 'names file'): NamesFile {
+  let obj: unknown;
+  try {
+    obj = JSON.parse(text);
+  } catch (e) {
+    throw new CurationInputError(path, `not valid JSON (${(e as Error).message})`);
+  }
+  const isObject = (x: unknown): x is Record<string, unknown> => x !== null && typeof x === 'object' && !Array.isArray(x);
+  if (!isObject(obj)) {
+    throw new CurationInputError(path, 'expected a JSON object mapping raw names to organs or "ignore" (or a case to such an object)');
+  }
+  const entries = Object.entries(obj);
+  const byCase = new Map(entries.filter(([, v]) => isObject(v)).map(([key, v]) => [key, parseOverrideEntries(Object.entries(v as object), path, `case "${key}": `)]));
+  return { all: parseOverrideEntries(entries.filter(([, v]) => !isObject(v)), path, ''), byCase };
+}
+
+/** The overrides for one case: everyone's, less those its own entries name (however spelt), then its own. */
+export function caseOverrides(all: NameOverrides, own: NameOverrides | undefined): NameOverrides {
+  if (!own?.size) return all;
+  const mine = new Set([...own.keys()].map(normKey));
+  return new Map([...[...all].filter(([name]) => !mine.has(normKey(name))), ...own]);
 }
 
 /** One row of the names report: a raw name, how many cases carry it, and what it mapped to. */

@@ -1,12 +1,15 @@
 /**
  * Check a published dataset folder: checksums, dataset.json, manifest, every case's geometry and
- * labels against the manifest (voxel counts, availability), splits, and that no UID leaked into the
+ * labels against the manifest (voxel counts, availability, organ geometry, the annotation checks'
+ * findings), splits, and that no UID leaked into the
  * published text. Problems are collected, never thrown, so one run lists them all.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { readNifti, type Volume } from '@anatomynet/data';
 import { countLabels } from './labels';
+import { organGeometry } from './organ-geometry';
+import { annotationFindings } from './annotation-checks';
 import { checkManifestShape, FILE_ENDING, type Manifest } from './manifest';
 import { nnunetLabels, ORGANS } from './organs';
 import { parseSha256Sums, sha256File } from './hashing';
@@ -100,8 +103,17 @@ export async function validateDataset(dir: string, onProgress?: (done: number, t
         if (a !== 'annotated' && counts[o.key] > 0) problems.push(`${tag}: ${o.key} is ${a} but has ${counts[o.key]} voxels`);
         if (a === 'annotated' && counts[o.key] === 0) problems.push(`${tag}: ${o.key} is annotated but has no voxels`);
       }
+      if (c.geometry && lab.data instanceof Uint8Array) {
+        const now = organGeometry({ ...lab, data: lab.data });
+        const differ = ORGANS.filter((o) => JSON.stringify(now[o.key]) !== JSON.stringify(c.geometry![o.key])).map((o) => o.key);
+        if (differ.length) problems.push(`${tag}: the label's ${differ.join(', ')} lie elsewhere or in other pieces than the manifest's geometry says`);
+      }
     }
     onProgress?.(n + 1, manifest.cases.length);
+  }
+
+  if (manifest.annotationFindings && JSON.stringify(annotationFindings(manifest.cases)) !== JSON.stringify(manifest.annotationFindings)) {
+    problems.push('manifest.json: annotationFindings differ from what the annotation checks find in its cases');
   }
 
   // Splits: every case in exactly one set, patients never across sets.

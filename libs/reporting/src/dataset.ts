@@ -1,5 +1,6 @@
 /**
- * The dataset section: availability matrix, organ volumes, spacing and skipped inputs, from the
+ * The dataset section: availability matrix, organ volumes, spacing, skipped inputs and what the
+ * annotation checks found, from the
  * curator's manifest (DATASET/manifest.json; schema in libs/curation/src/manifest.ts, read here through
  * the few fields the report uses, since the report may not import the curation lib).
  */
@@ -32,6 +33,15 @@ export interface ManifestView {
     skipped?: { item: string; reason: string }[];
   }[];
   skipped: { ref: string; kind: string; reason: string }[];
+  /** The curator's annotation checks (absent in manifests written before them). */
+  annotationFindings?: AnnotationFindingView[];
+}
+
+export interface AnnotationFindingView {
+  caseId: string;
+  check: string;
+  organs: string[];
+  message: string;
 }
 
 export interface DatasetModel {
@@ -48,6 +58,8 @@ export interface DatasetModel {
   volumesMl: { values: number[]; summary: Summary }[];
   spacing: { inPlane: Summary; slice: Summary; groups: { spacing: string; cases: number }[]; points: { caseId: string; inPlaneMm: number; sliceMm: number }[] };
   skipped: { where: string; item: string; reason: string }[];
+  /** Undefined when the manifest predates the annotation checks. */
+  annotationFindings?: AnnotationFindingView[];
 }
 
 export interface LoadedManifest {
@@ -114,5 +126,6 @@ export function datasetModel({ manifest: m, digest }: LoadedManifest): DatasetMo
     volumesMl,
     spacing: { inPlane: summarize(points.map((p) => p.inPlaneMm)), slice: summarize(points.map((p) => p.sliceMm)), groups, points },
     skipped,
+    ...(m.annotationFindings ? { annotationFindings: m.annotationFindings } : {}),
   };
 }

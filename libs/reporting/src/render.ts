@@ -252,6 +252,11 @@ function datasetSection(d: DatasetModel | null, note: string, charts: ChartSpec[
   const skipped = d.skipped.length
     ? `<table><thead><tr><th>Where</th><th class="l">Item</th><th class="l">Reason</th></tr></thead><tbody>${d.skipped.map((s) => `<tr><td>${esc(s.where)}</td><td class="l">${esc(s.item)}</td><td class="l">${esc(s.reason)}</td></tr>`).join('')}</tbody></table>`
     : '<p class="meta">No input was skipped.</p>';
+  const findings = !d.annotationFindings
+    ? '<p class="meta">The manifest predates the curator\'s annotation checks (curate again to run them).</p>'
+    : d.annotationFindings.length
+      ? `<p class="meta">For review: the curator changed nothing because of them (a names file section per case answers them). Runs trained on these labels learned from them.</p><table><thead><tr><th>Case</th><th>check</th><th class="l">organs</th><th class="l">finding</th></tr></thead><tbody>${d.annotationFindings.map((f) => `<tr><td>${esc(f.caseId)}</td><td>${esc(f.check)}</td><td class="l">${esc(f.organs.join(', '))}</td><td class="l">${esc(f.message)}</td></tr>`).join('')}</tbody></table>`
+      : '<p class="meta">Nothing found (sides, stray pieces, volumes against the cohort).</p>';
   const inputs = d.inputs ? ` Inputs: ${d.inputs.files} files, ${d.inputs.used} used, ${d.inputs.skipped} skipped.` : '';
   const version = d.version ? ` version ${d.version}${d.previous ? ` (replacing version ${d.previous.version}, manifest sha256 <code>${esc(d.previous.manifestDigest.slice(0, 16))}…</code>)` : ''};` : '';
   return `<section id="dataset"><h2>Dataset</h2><p class="meta">${d.numCases} cases;${version} manifest sha256 <code>${esc(d.digest)}</code>.${inputs}</p>
@@ -260,7 +265,8 @@ function datasetSection(d: DatasetModel | null, note: string, charts: ChartSpec[
 <div class="panel"><h4>Voxel spacing</h4><div class="chartbox"><canvas id="chart-dataset-spacing"></canvas></div><p class="meta">in-plane: median ${num(d.spacing.inPlane.median, 2)} mm (${num(d.spacing.inPlane.min, 2)}–${num(d.spacing.inPlane.max, 2)}); slice: median ${num(d.spacing.slice.median, 2)} mm (${num(d.spacing.slice.min, 2)}–${num(d.spacing.slice.max, 2)})</p></div></div>
 <h3>Availability matrix</h3><p class="legend"><span class="a-annotated"></span>annotated (●) <span class="a-not-annotated"></span>not annotated (·) <span class="a-annotated-empty"></span>annotated but empty (◌)</p>${avail}
 <h3>Spacing distribution</h3>${groups}
-<h3>Skipped inputs</h3>${skipped}</section>`;
+<h3>Skipped inputs</h3>${skipped}
+<h3>Annotation checks</h3>${findings}</section>`;
 }
 
 function footer(m: ReportModel): string {

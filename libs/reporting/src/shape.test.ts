@@ -142,6 +142,15 @@ describe('buildReportModel', () => {
     expect(html).toContain(`<b>differs from the manifest given (${'e'.repeat(12)}…) for some runs</b>; ${m.runs.length} of them trained on version 2, the one it replaced`);
   });
 
+  it('lists the curator\'s annotation findings, says when there were none, and when the manifest predates the checks', () => {
+    const base = { schemaVersion: 1, numCases: 0, cases: [], skipped: [] };
+    const html = (manifest: object) => renderReportHtml(buildReportModel({ grids, dbPath: 'x', generatedAt: 't', overlays: null, overlayNote: '', dataset: datasetModel({ manifest: manifest as never, digest: 'e'.repeat(64) }), datasetNote: '' }), '').html;
+    const finding = { caseId: 'hn_0007', check: 'sides', organs: ['Parotid_L', 'Parotid_R'], message: 'Parotid_L lies to the patient\'s right of Parotid_R <sic>' };
+    expect(html({ ...base, annotationFindings: [finding] })).toContain('<tr><td>hn_0007</td><td>sides</td><td class="l">Parotid_L, Parotid_R</td><td class="l">Parotid_L lies to the patient&#39;s right of Parotid_R &lt;sic&gt;</td></tr>');
+    expect(html({ ...base, annotationFindings: [] })).toContain('<h3>Annotation checks</h3><p class="meta">Nothing found');
+    expect(html(base)).toContain('<h3>Annotation checks</h3><p class="meta">The manifest predates');
+  });
+
   it('thins long curves, keeping the last point', () => {
     const pts = Array.from({ length: 1001 }, (_, i) => i);
     const t = thin(pts, 100);

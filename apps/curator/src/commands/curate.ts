@@ -23,11 +23,12 @@ export const curateCommand: CommandModule<object, CurateArgs> = {
       .option('input', { alias: 'i', type: 'string', array: true, demandOption: true, describe: 'input folder (any nesting; repeat for several)' })
       .option('out', { alias: 'o', type: 'string', demandOption: true, describe: 'published dataset folder' })
       .option('private', { type: 'string', describe: 'private folder for the source map and file accounting (default <out>.private; never publish it)' })
-      .option('names', { type: 'string', describe: 'JSON names file: {"raw name": "Parotid_L" | "ignore"} overriding/extending the built-in table' })
+      .option('names', { type: 'string', describe: 'JSON names file: {"raw name": "Parotid_L" | "ignore"} overriding/extending the built-in table; {"<case>": {"raw name": ...}} for one case (a case id, PDDCA folder name or CT SeriesInstanceUID), e.g. to answer an annotation check' })
       .option('crop', { type: 'string', describe: 'JSON crop file: {"<case>": {"start": [i,j,k], "end": [i,j,k]}} overriding the automatic crop' })
       .option('workers', { alias: 'j', type: 'number', default: Math.max(1, Math.min(availableParallelism(), 2)), describe: 'cases curated in parallel (child processes)' })
       .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress bar' })
       .example('$0 curate --input ~/PDDCA --input ~/hn-dicom --out data/hn', 'curate two sources into data/hn')
+      .example('$0 curate -i ~/hn-dicom -o data/hn --names fixes.json', 'fixes.json: {"hn_0007": {"Parotid Lt": "Parotid_R", "Parotid Rt": "Parotid_L"}, "0522c0013": {"Mandible": "ignore"}}')
       .check((a) => (Number.isInteger(a.workers) && a.workers >= 1 ? true : `--workers ${a.workers}: give a whole number of processes, 1 or more`))
       .strict() as Argv<CurateArgs>,
   handler: async (args) => {
@@ -87,7 +88,7 @@ function versionLine({ manifest: m, versionBefore }: CurateResult): string {
 function reportFindings(say: (s: string) => void, { manifest, outDir }: CurateResult): void {
   const findings = manifest.annotationFindings ?? [];
   if (!findings.length) return say('annotation checks (sides, stray pieces, volumes): nothing found');
-  say(`annotation checks: ${findings.length} findings to review (${outDir}/DATASHEET.md, Annotation checks):`);
+  say(`annotation checks: ${findings.length} finding${findings.length === 1 ? '' : 's'} to review (${outDir}/DATASHEET.md, Annotation checks):`);
   for (const f of findings.slice(0, 20)) say(`  ${f.caseId} ${f.check}: ${f.message}`);
   if (findings.length > 20) say(`  and ${findings.length - 20} more`);
 }

@@ -10,7 +10,7 @@ interface ValidateArgs {
 
 export const validateCommand: CommandModule<object, ValidateArgs> = {
   command: 'validate <dir>',
-  describe: 'Check a published dataset folder: SHA256SUMS, dataset.json, manifest geometry, labels against availability, splits, no UIDs',
+  describe: 'Check a published dataset folder: SHA256SUMS, dataset.json, manifest geometry, labels against availability and organ geometry, annotation findings, splits, no UIDs',
   builder: (y: Argv) =>
     y
       .positional('dir', { type: 'string', demandOption: true, describe: 'published dataset folder' })
