@@ -46,7 +46,7 @@ describe('curator CLI', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/curated 3, unchanged 0, failed 0/);
     expect(r.stderr).toMatch(/^dataset version 1$/m);
-    expect(r.stderr).toMatch(/^annotation checks \(sides, stray pieces, volumes\): nothing found$/m);
+    expect(r.stderr).toMatch(/^annotation checks \(sides, stray pieces, CT numbers, volumes\): nothing found$/m);
     expect(r.stderr).toMatch(/ETA/);
     await curateCohort({ inputs: [join(root, 'in')], outDir: join(root, 'lib'), namesFile: join(root, 'names.json') });
     expect(tree(join(root, 'cli'))).toEqual(tree(join(root, 'lib')));
@@ -76,7 +76,7 @@ describe('curator CLI', () => {
     writeFileSync(join(root, 'fix.json'), JSON.stringify({ hn_0001: { 'Parotid Rt': 'Parotid_L', 'Parotid Lt': 'Parotid_R' } }));
     const fixed = curator('curate', '-i', join(root, 'swapped'), '-o', join(root, 'swapped-out'), '-q', '-j', '1', '--names', join(root, 'fix.json'));
     expect(fixed.status, fixed.stderr).toBe(0);
-    expect(fixed.stderr).toMatch(/^dataset version 2 \(was 1\): 0 added, 0 removed, 1 changed; splits kept\nannotation checks \(sides, stray pieces, volumes\): nothing found$/m);
+    expect(fixed.stderr).toMatch(/^dataset version 2 \(was 1\): 0 added, 0 removed, 1 changed; splits kept\nannotation checks \(sides, stray pieces, CT numbers, volumes\): nothing found$/m);
   });
 
   it('stops at a missing input or one without cases and leaves the published dataset as it was', () => {

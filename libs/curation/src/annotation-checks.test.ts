@@ -1,49 +1,53 @@
 import { describe, expect, it } from 'vitest';
 import type { Mat3, Vec3 } from '@anatomynet/data';
-import { annotationFindings, STRAY_GAP_MM } from './annotation-checks';
+import { annotationFindings, BONE_MIN_HU, SOFT_TISSUE_HU, STRAY_GAP_MM } from './annotation-checks';
 import type { CaseRecord } from './manifest';
-import { organGeometry, type OrganGeometry } from './organ-geometry';
+import { organMeasures, type OrganMeasures } from './organ-measures';
 import { ORGANS, type OrganKey } from './organs';
 
-describe('organGeometry', () => {
+describe('organMeasures', () => {
   const shape: Vec3 = [20, 10, 8];
   const spacing: Vec3 = [2, 1, 3];
   const origin: Vec3 = [-10, 5, 100];
   // i runs towards the patient's right (a flipped x axis): centres must come out in LPS all the same
   const direction: Mat3 = [-1, 0, 0, 0, 1, 0, 0, 0, 1];
-  const volume = (paint: (set: (i: number, j: number, k: number, v: number) => void) => void) => {
-    const data = new Uint8Array(shape[0] * shape[1] * shape[2]);
+  const n = shape[0] * shape[1] * shape[2];
+  // CT numbers that tell voxels apart: 10 i + 100 j + 1000 k
+  const image = { data: Int16Array.from({ length: n }, (_, p) => 10 * (p % shape[0]) + 100 * (Math.floor(p / shape[0]) % shape[1]) + 1000 * Math.floor(p / (shape[0] * shape[1]))), shape };
+  const measures = (paint: (set: (i: number, j: number, k: number, v: number) => void) => void) => {
+    const data = new Uint8Array(n);
     paint((i, j, k, v) => (data[i + shape[0] * (j + shape[1] * k)] = v));
-    return { data, shape, spacing, origin, direction };
+    return organMeasures({ data, shape, spacing, origin, direction }, image);
   };
   const block = (set: (i: number, j: number, k: number, v: number) => void, v: number, lo: Vec3, hi: Vec3) => {
     for (let k = lo[2]; k <= hi[2]; k++) for (let j = lo[1]; j <= hi[1]; j++) for (let i = lo[0]; i <= hi[0]; i++) set(i, j, k, v);
   };
 
-  it('gives each organ its centre in LPS mm through the direction matrix, one piece, nothing stray', () => {
-    const g = organGeometry(volume((set) => {
+  it('gives each organ its mean HU and its centre in LPS mm through the direction matrix, one piece, nothing stray', () => {
+    const g = measures((set) => {
       block(set, 6, [2, 1, 1], [3, 2, 2]); // Parotid_L: index centre (2.5, 1.5, 1.5)
       block(set, 1, [10, 4, 0], [10, 4, 0]); // BrainStem: one voxel
-    }));
+    });
     expect(Object.keys(g).sort()).toEqual(['BrainStem', 'Parotid_L']);
-    expect(g.Parotid_L).toEqual({ centroidMm: [-10 - 2 * 2.5, 5 + 1.5, 100 + 3 * 1.5], pieces: 1, strayVoxels: 0, strayGapMm: 0 });
-    expect(g.BrainStem!.centroidMm).toEqual([-30, 9, 100]);
+    expect(g.Parotid_L).toEqual({ meanHu: 10 * 2.5 + 100 * 1.5 + 1000 * 1.5, centroidMm: [-10 - 2 * 2.5, 5 + 1.5, 100 + 3 * 1.5], pieces: 1, strayVoxels: 0, strayGapMm: 0 });
+    expect(g.BrainStem).toMatchObject({ meanHu: 100 + 400, centroidMm: [-30, 9, 100] });
+    expect(() => organMeasures({ data: new Uint8Array(n), shape, spacing, origin, direction }, { ...image, shape: [20, 10, 7] })).toThrow(/image 20x10x7 and label 20x10x8 differ/);
   });
 
   it('counts pieces (26-connected) and measures how far the farthest lies from the largest', () => {
-    const g = organGeometry(volume((set) => {
+    const g = measures((set) => {
       block(set, 3, [2, 1, 1], [3, 2, 2]);
       set(4, 3, 3, 3); // touches the block at a corner: the same piece, whose box now ends at i 4, k 3
       set(2, 1, 7, 3); // four slices above that: 12 mm away
       set(9, 2, 1, 3); // five columns across: 10 mm away
-    }));
+    });
     expect(g.Mandible).toMatchObject({ pieces: 3, strayVoxels: 2, strayGapMm: 12 });
   });
 });
 
-const geometry = (x: number, over: Partial<OrganGeometry> = {}): OrganGeometry => ({ centroidMm: [x, 0, 0], pieces: 1, strayVoxels: 0, strayGapMm: 0, ...over });
+const geometry = (x: number, over: Partial<OrganMeasures> = {}): OrganMeasures => ({ meanHu: 40, centroidMm: [x, 0, 0], pieces: 1, strayVoxels: 0, strayGapMm: 0, ...over });
 
-function record(caseId: string, g: Partial<Record<OrganKey, OrganGeometry>>, volumeMl: Partial<Record<OrganKey, number>> = {}): CaseRecord {
+function record(caseId: string, g: Partial<Record<OrganKey, OrganMeasures>>, volumeMl: Partial<Record<OrganKey, number>> = {}): CaseRecord {
   const all = <T,>(f: (k: OrganKey) => T) => Object.fromEntries(ORGANS.map((o) => [o.key, f(o.key)])) as Record<OrganKey, T>;
   return {
     caseId,
@@ -51,8 +55,9 @@ function record(caseId: string, g: Partial<Record<OrganKey, OrganGeometry>>, vol
     volumeMl: all((k) => volumeMl[k] ?? (g[k] ? 1 : 0)),
     voxels: all((k) => (g[k] ? 1000 : 0)),
     spacing: [1, 1, 2],
-    geometry: g,
-  } as CaseRecord;
+    // geometry()'s 40 HU is soft tissue; the mandible is bone
+    measures: Object.fromEntries(Object.entries(g).map(([k, m]) => [k, k === 'Mandible' && m.meanHu === 40 ? { ...m, meanHu: 900 } : m])),
+  } as unknown as CaseRecord;
 }
 
 describe('annotationFindings', () => {
@@ -94,6 +99,16 @@ describe('annotationFindings', () => {
     expect(found[1]!.message).toMatch(/^Parotid_L: 11.00 mL, 1\/2.3 of the median .*contours missing on some slices\?$/);
     // 40 mL is far out by z but under twice the median; 7 cases are too few to judge by
     expect(annotationFindings(cohort([]).slice(0, 6).concat(record('hn_0099', {}, { Parotid_L: 80 })))).toEqual([]);
+  });
+
+  it('flags a mandible contour off the bone and soft-tissue organs on air, fat or bone, from the thresholds on', () => {
+    const found = annotationFindings([
+      record('hn_0006', { Mandible: geometry(0, { meanHu: BONE_MIN_HU - 0.1 }), BrainStem: geometry(0, { meanHu: SOFT_TISSUE_HU[1] + 0.1 }), Chiasm: geometry(0, { meanHu: SOFT_TISSUE_HU[0] }) }),
+      record('hn_0007', { Mandible: geometry(0, { meanHu: BONE_MIN_HU }), Parotid_R: geometry(-40, { meanHu: -612 }) }),
+    ]);
+    expect(found.map((f) => `${f.caseId} ${f.check} ${f.organs[0]}`)).toEqual(['hn_0006 hu BrainStem', 'hn_0006 hu Mandible', 'hn_0007 hu Parotid_R']);
+    expect(found[1]!.message).toBe('Mandible: mean 299.9 HU inside its contour, where bone is above 300: the contour off the organ (moved, or drawn on another scan)?');
+    expect(found[2]!.message).toBe('Parotid_R: mean -612.0 HU inside its contour, where soft tissue lies between -250 and 250: the contour off the organ (moved, or drawn on another scan)?');
   });
 
   it('sorts by case, then check, then organ', () => {

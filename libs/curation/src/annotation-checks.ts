@@ -1,8 +1,8 @@
 /**
  * Plausibility checks of the published annotations, for the physicist who prepares the data: the
  * errors that curating by name cannot see and that public head-and-neck collections are known to hold
- * (left and right structures swapped, a contour drawn on a slice far from its organ, another structure
- * under an organ's name). Each finding names the case, the organs and the measurement; nothing is
+ * (left and right structures swapped, a contour drawn on a slice far from its organ, contours moved off
+ * their image or drawn on another scan, another structure under an organ's name). Each finding names the case, the organs and the measurement; nothing is
  * changed or left out because of one (the names and crop files are how a physicist acts on it).
  * Pure functions of the manifest's case records.
  */
@@ -10,7 +10,7 @@ import type { CaseRecord } from './manifest';
 import { ORGANS, type OrganKey } from './organs';
 import { compareStrings } from './names';
 
-export type AnnotationCheck = 'sides' | 'stray-piece' | 'volume';
+export type AnnotationCheck = 'sides' | 'stray-piece' | 'hu' | 'volume';
 
 export interface AnnotationFinding {
   caseId: string;
@@ -23,6 +23,13 @@ export interface AnnotationFinding {
 export const MIDLINE_TOLERANCE_MM = 5;
 /** A piece this far from the organ's largest piece is flagged (mm): farther than a slice or two missed. */
 export const STRAY_GAP_MM = 10;
+/** The mandible is bone: a mean CT number below this inside its contour puts the contour off the bone. */
+export const BONE_MIN_HU = 300;
+/**
+ * The other eight are soft tissue (brainstem and glands 20-60 HU, parotids down to about -50 with fat,
+ * optic nerves partly in orbital fat): a mean outside this range is mostly air, fat or bone.
+ */
+export const SOFT_TISSUE_HU = [-250, 250] as const;
 /** Volumes are judged against the cohort from this many annotated cases of the organ. */
 export const VOLUME_MIN_CASES = 8;
 /**
@@ -33,7 +40,7 @@ export const VOLUME_MIN_CASES = 8;
 export const VOLUME_MODIFIED_Z = 3.5;
 export const VOLUME_RATIO = 2;
 
-type CheckedCase = Pick<CaseRecord, 'caseId' | 'availability' | 'volumeMl' | 'voxels' | 'spacing' | 'geometry'>;
+type CheckedCase = Pick<CaseRecord, 'caseId' | 'availability' | 'volumeMl' | 'voxels' | 'spacing' | 'measures'>;
 
 const PAIRS = [
   ['OpticNerve_L', 'OpticNerve_R'],
@@ -54,7 +61,7 @@ const median = (xs: readonly number[]) => {
  * lie at larger x than its right partner's, and neither on the far side of the midline organs' centres.
  */
 function sideFindings(c: CheckedCase): AnnotationFinding[] {
-  const g = c.geometry ?? {};
+  const g = c.measures ?? {};
   const mid = MIDLINE.filter((o) => g[o]);
   const midX = mid.length ? mid.reduce((s, o) => s + g[o]!.centroidMm[0], 0) / mid.length : undefined;
   const found: AnnotationFinding[] = [];
@@ -82,12 +89,27 @@ function sideFindings(c: CheckedCase): AnnotationFinding[] {
 
 function strayFindings(c: CheckedCase): AnnotationFinding[] {
   return ORGANS.flatMap(({ key }) => {
-    const g = c.geometry?.[key];
+    const g = c.measures?.[key];
     if (!g || g.strayGapMm < STRAY_GAP_MM) return [];
     const ml = (g.strayVoxels * c.spacing[0] * c.spacing[1] * c.spacing[2]) / 1000;
     return [{
       caseId: c.caseId, check: 'stray-piece' as const, organs: [key],
       message: `${key}: ${g.strayVoxels} of its ${c.voxels[key]} voxels (${ml.toFixed(2)} mL) lie in ${g.pieces - 1} other piece${g.pieces > 2 ? 's' : ''}, up to ${mm(g.strayGapMm)} from the largest: a contour on a wrong slice?`,
+    }];
+  });
+}
+
+/** What each organ's contour holds: bone for the mandible, soft tissue for the others. */
+function huFindings(c: CheckedCase): AnnotationFinding[] {
+  return ORGANS.flatMap(({ key }) => {
+    const hu = c.measures?.[key]?.meanHu;
+    if (hu === undefined) return [];
+    const bone = key === 'Mandible';
+    if (bone ? hu >= BONE_MIN_HU : hu >= SOFT_TISSUE_HU[0] && hu <= SOFT_TISSUE_HU[1]) return [];
+    const expected = bone ? `bone is above ${BONE_MIN_HU}` : `soft tissue lies between ${SOFT_TISSUE_HU[0]} and ${SOFT_TISSUE_HU[1]}`;
+    return [{
+      caseId: c.caseId, check: 'hu' as const, organs: [key],
+      message: `${key}: mean ${hu.toFixed(1)} HU inside its contour, where ${expected}: the contour off the organ (moved, or drawn on another scan)?`,
     }];
   });
 }
@@ -113,12 +135,12 @@ function volumeFindings(cases: readonly CheckedCase[]): AnnotationFinding[] {
   });
 }
 
-const CHECK_ORDER: readonly AnnotationCheck[] = ['sides', 'stray-piece', 'volume'];
+const CHECK_ORDER: readonly AnnotationCheck[] = ['sides', 'stray-piece', 'hu', 'volume'];
 
 /** Every finding of the cohort, sorted by case, check and organ. */
 export function annotationFindings(cases: readonly CheckedCase[]): AnnotationFinding[] {
   const organIndex = (k: OrganKey) => ORGANS.findIndex((o) => o.key === k);
-  return [...cases.flatMap((c) => [...sideFindings(c), ...strayFindings(c)]), ...volumeFindings(cases)].sort(
+  return [...cases.flatMap((c) => [...sideFindings(c), ...strayFindings(c), ...huFindings(c)]), ...volumeFindings(cases)].sort(
     (a, b) => compareStrings(a.caseId, b.caseId) || CHECK_ORDER.indexOf(a.check) - CHECK_ORDER.indexOf(b.check) || organIndex(a.organs[0]!) - organIndex(b.organs[0]!),
   );
 }

@@ -12,7 +12,7 @@ import { availabilityOf, buildLabelMap, countLabels, offsetsBounds, unionOffsets
 import { loadDicomCase, loadPddcaCase, type LoadedCase } from './load';
 import { FILE_ENDING, type CaseRecord, type SourceKind, type StructureRecord } from './manifest';
 import { mapName } from './names';
-import { organGeometry } from './organ-geometry';
+import { organMeasures } from './organ-measures';
 import { ORGANS, type OrganKey } from './organs';
 import { sha256Hex } from './hashing';
 import { scrub } from './scrub';
@@ -170,7 +170,7 @@ function runCase(task: CaseTask): { record: CaseRecord; outputs: { path: string;
     voxels,
     volumeMl,
     overlaps: full.overlaps,
-    geometry: organGeometry(label),
+    measures: organMeasures(label, image),
     structures: structures.map((s) => ({ ...s, name: scrub(s.name), reason: scrub(s.reason) })),
     warnings: warnings.map(scrub),
     skipped: skipped.map((s) => ({ item: scrub(s.item), reason: scrub(s.reason) })),

@@ -251,7 +251,7 @@ print(json.dumps(out))`;
       // the annotation checks' organ centres, from nibabel's affine (RAS: x and y negated)
       for (const organ of ORGANS) {
         const ras = g.centres[organ.index];
-        const mine = c.geometry?.[organ.key]?.centroidMm;
+        const mine = c.measures?.[organ.key]?.centroidMm;
         expect(mine === undefined, `${c.caseId} ${organ.key}`).toBe(ras === null);
         if (mine) mine.forEach((x, a) => expect(Math.abs(x - flip[a] * ras[a]), `${c.caseId} ${organ.key}`).toBeLessThanOrEqual(0.05 + 1e-9));
       }
@@ -260,7 +260,7 @@ print(json.dumps(out))`;
 });
 
 describe('annotation checks on curated cases', () => {
-  it('find the swapped sides and the stray piece, and nothing in the good cases (a mirrored voxel order included)', async () => {
+  it('find the swapped sides, the stray piece and the contour off its bone, and nothing in the good cases (a mirrored voxel order included)', async () => {
     const dir = join(root, 'checks');
     writeDicomCase(join(dir, 'PAT-GOOD'), headNeckPhantom(11), { patientId: 'PAT-GOOD', uidSeed: 'good' });
     writeDicomCase(join(dir, 'PAT-SWAP'), headNeckPhantom(12), { patientId: 'PAT-SWAP', uidSeed: 'swap', names: { Parotid_L: 'Parotid_R', Parotid_R: 'Parotid_L' } });
@@ -268,6 +268,9 @@ describe('annotation checks on curated cases', () => {
     const mandible = stray.masks.get('Mandible')!;
     sphereMask(stray.ct.shape, [32, 22, 46], 1).forEach((v, p) => v && (mandible[p] = 1)); // a sphere 6 slices (24 mm) above its top
     writePddcaCase(join(dir, '0522c0013'), stray);
+    const moved = headNeckPhantom(15);
+    moved.masks.set('Mandible', sphereMask(moved.ct.shape, [32, 14, 36], 3)); // 32 mm in front of the bone, in the air
+    const { seriesUid: movedSeries } = writeDicomCase(join(dir, 'PAT-MOVED'), moved, { patientId: 'PAT-MOVED', uidSeed: 'moved' });
     // the patient's left at small i (voxel order mirrored in x): the same anatomy, so no finding
     const m = headNeckPhantom(14);
     const nx = m.ct.shape[0];
@@ -282,30 +285,33 @@ describe('annotation checks on curated cases', () => {
     const found = r.manifest.annotationFindings!.map((f) => [where(f.caseId).match(/PAT-\w+|0522c\d+/)![0], f.check, f.organs]);
     expect(found.sort((a, b) => String(a[0]).localeCompare(String(b[0])))).toEqual([
       ['0522c0013', 'stray-piece', ['Mandible']],
+      ['PAT-MOVED', 'hu', ['Mandible']],
       ['PAT-SWAP', 'sides', ['Parotid_L', 'Parotid_R']],
     ]);
     const mirrored = r.manifest.cases.find((c) => where(c.caseId).includes('0522c0014'))!;
     expect(mirrored.direction[0]).toBe(-1);
-    expect(mirrored.geometry!.Parotid_L!.centroidMm[0]).toBeGreaterThan(mirrored.geometry!.Parotid_R!.centroidMm[0]);
+    expect(mirrored.measures!.Parotid_L!.centroidMm[0]).toBeGreaterThan(mirrored.measures!.Parotid_R!.centroidMm[0]);
     const strayCase = r.manifest.cases.find((c) => where(c.caseId).includes('0522c0013'))!;
-    expect(strayCase.geometry!.Mandible).toMatchObject({ pieces: 2, strayGapMm: 24 });
+    expect(strayCase.measures!.Mandible).toMatchObject({ pieces: 2, strayGapMm: 24 });
     const sheet = readFileSync(join(root, 'checks-out', 'DATASHEET.md'), 'utf8');
-    expect(sheet).toContain('- 2 annotation findings in 2 cases (Annotation checks, below).');
+    expect(sheet).toContain('- 3 annotation findings in 3 cases (Annotation checks, below).');
+    expect(sheet).toMatch(/\| hn_\d{4} \| hu \| Mandible \| Mandible: mean -1000\.0 HU inside its contour, where bone is above 300/);
     expect(sheet).toMatch(/\| hn_\d{4} \| sides \| Parotid_L, Parotid_R \| Parotid_L lies to the patient's right of Parotid_R/);
 
-    // the physicist's answer: a names file section per case (by case id, or by PDDCA folder name)
+    // the physicist's answer: a names file section per case (by case id, PDDCA folder name or CT series UID)
     const swapId = r.manifest.cases.find((c) => where(c.caseId).includes('PAT-SWAP'))!.caseId;
     const manifestBefore = readFileSync(join(root, 'checks-out', 'manifest.json'));
     writeFileSync(join(root, 'fix-typo.json'), JSON.stringify({ hn_0999: { Mandible: 'ignore' } }));
     await expect(curateCohort({ inputs: [dir], outDir: join(root, 'checks-out'), namesFile: join(root, 'fix-typo.json') })).rejects.toThrow(/fix-typo\.json: "hn_0999" names no case of the inputs/);
     expect(readFileSync(join(root, 'checks-out', 'manifest.json')).equals(manifestBefore)).toBe(true);
-    writeFileSync(join(root, 'fix.json'), JSON.stringify({ [swapId]: { Parotid_L: 'Parotid_R', Parotid_R: 'Parotid_L' }, '0522c0013': { Mandible: 'ignore' } }));
+    writeFileSync(join(root, 'fix.json'), JSON.stringify({ [swapId]: { Parotid_L: 'Parotid_R', Parotid_R: 'Parotid_L' }, '0522c0013': { Mandible: 'ignore' }, [movedSeries]: { Bone_Mandible: 'ignore' } }));
     const fixed = await curateCohort({ inputs: [dir], outDir: join(root, 'checks-out'), namesFile: join(root, 'fix.json') });
     expect(fixed.manifest.annotationFindings).toEqual([]);
-    expect(fixed.curated.sort()).toEqual([swapId, strayCase.caseId].sort());
-    expect(fixed.manifest.previous).toMatchObject({ version: 1, changed: [swapId, strayCase.caseId].sort() });
+    const movedId = r.manifest.cases.find((c) => where(c.caseId).includes('PAT-MOVED'))!.caseId;
+    expect(fixed.curated.sort()).toEqual([swapId, strayCase.caseId, movedId].sort());
+    expect(fixed.manifest.previous).toMatchObject({ version: 1, changed: [swapId, strayCase.caseId, movedId].sort() });
     const swapped = fixed.manifest.cases.find((c) => c.caseId === swapId)!;
-    expect(swapped.geometry!.Parotid_L!.centroidMm[0]).toBeGreaterThan(swapped.geometry!.Parotid_R!.centroidMm[0]);
+    expect(swapped.measures!.Parotid_L!.centroidMm[0]).toBeGreaterThan(swapped.measures!.Parotid_R!.centroidMm[0]);
     expect(fixed.manifest.cases.find((c) => c.caseId === strayCase.caseId)!.availability.Mandible).toBe('not-annotated');
   }, 60_000);
 });
@@ -344,17 +350,17 @@ describe('validateDataset', () => {
     expect(r.problems).toEqual([`case ${c.caseId}: BrainStem is not-annotated but has ${c.voxels.BrainStem} voxels`]);
   });
 
-  it('catches organ geometry the labels do not have, and findings the checks would not make', async () => {
+  it('catches organ measures the labels do not have, and findings the checks would not make', async () => {
     const dir = join(root, 'out4');
     cpSync(join(root, 'out1'), dir, { recursive: true });
     const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
-    const c = m.cases.find((x: any) => x.geometry.Parotid_L && x.geometry.Parotid_R);
-    [c.geometry.Parotid_L, c.geometry.Parotid_R] = [c.geometry.Parotid_R, c.geometry.Parotid_L];
+    const c = m.cases.find((x: any) => x.measures.Parotid_L && x.measures.Parotid_R);
+    [c.measures.Parotid_L, c.measures.Parotid_R] = [c.measures.Parotid_R, c.measures.Parotid_L];
     const text = JSON.stringify(m, null, 2) + '\n';
     writeFileSync(join(dir, 'manifest.json'), text);
     writeFileSync(join(dir, 'SHA256SUMS'), readFileSync(join(dir, 'SHA256SUMS'), 'utf8').replace(/^[0-9a-f]{64} {2}manifest\.json$/m, `${sha256Hex(text)}  manifest.json`));
     expect((await validateDataset(dir)).problems).toEqual([
-      `case ${c.caseId}: the label's Parotid_L, Parotid_R lie elsewhere or in other pieces than the manifest's geometry says`,
+      `case ${c.caseId}: the label's Parotid_L, Parotid_R lie elsewhere, in other pieces or on other CT numbers than the manifest's measures say`,
       'manifest.json: annotationFindings differ from what the annotation checks find in its cases',
     ]);
   });

@@ -56,9 +56,11 @@ export {
   type SkippedInput,
   type SourceKind,
 } from './manifest';
-export { organGeometry, type OrganGeometry } from './organ-geometry';
+export { organMeasures, type OrganMeasures } from './organ-measures';
 export {
   annotationFindings,
+  BONE_MIN_HU,
+  SOFT_TISSUE_HU,
   MIDLINE_TOLERANCE_MM,
   STRAY_GAP_MM,
   VOLUME_MIN_CASES,

@@ -20,7 +20,7 @@ import type { Availability, Overlap } from './labels';
 import type { OrganKey } from './organs';
 import type { CropBox } from './crop';
 import type { NameStatus } from './names';
-import type { OrganGeometry } from './organ-geometry';
+import type { OrganMeasures } from './organ-measures';
 import type { AnnotationFinding } from './annotation-checks';
 
 export const MANIFEST_SCHEMA_VERSION = 1;
@@ -81,7 +81,7 @@ export interface CaseRecord {
   /** Voxels claimed by two organs before the smaller-organ-wins rule. */
   overlaps: Overlap[];
   /** Each organ with voxels: its centre (LPS mm) and pieces, which the annotation checks judge. Absent before tool 0.2.0. */
-  geometry?: Partial<Record<OrganKey, OrganGeometry>>;
+  measures?: Partial<Record<OrganKey, OrganMeasures>>;
   structures: StructureRecord[];
   warnings: string[];
   /** Items of this case not used, with the reason (e.g. a structure whose mask is multi-valued). */

@@ -1,6 +1,6 @@
 /**
  * Check a published dataset folder: checksums, dataset.json, manifest, every case's geometry and
- * labels against the manifest (voxel counts, availability, organ geometry, the annotation checks'
+ * labels against the manifest (voxel counts, availability, organ measures, the annotation checks'
  * findings), splits, and that no UID leaked into the
  * published text. Problems are collected, never thrown, so one run lists them all.
  */
@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { readNifti, type Volume } from '@anatomynet/data';
 import { countLabels } from './labels';
-import { organGeometry } from './organ-geometry';
+import { organMeasures } from './organ-measures';
 import { annotationFindings } from './annotation-checks';
 import { checkManifestShape, FILE_ENDING, type Manifest } from './manifest';
 import { nnunetLabels, ORGANS } from './organs';
@@ -103,10 +103,10 @@ export async function validateDataset(dir: string, onProgress?: (done: number, t
         if (a !== 'annotated' && counts[o.key] > 0) problems.push(`${tag}: ${o.key} is ${a} but has ${counts[o.key]} voxels`);
         if (a === 'annotated' && counts[o.key] === 0) problems.push(`${tag}: ${o.key} is annotated but has no voxels`);
       }
-      if (c.geometry && lab.data instanceof Uint8Array) {
-        const now = organGeometry({ ...lab, data: lab.data });
-        const differ = ORGANS.filter((o) => JSON.stringify(now[o.key]) !== JSON.stringify(c.geometry![o.key])).map((o) => o.key);
-        if (differ.length) problems.push(`${tag}: the label's ${differ.join(', ')} lie elsewhere or in other pieces than the manifest's geometry says`);
+      if (c.measures && lab.data instanceof Uint8Array) {
+        const now = organMeasures({ ...lab, data: lab.data }, img);
+        const differ = ORGANS.filter((o) => JSON.stringify(now[o.key]) !== JSON.stringify(c.measures![o.key])).map((o) => o.key);
+        if (differ.length) problems.push(`${tag}: the label's ${differ.join(', ')} lie elsewhere, in other pieces or on other CT numbers than the manifest's measures say`);
       }
     }
     onProgress?.(n + 1, manifest.cases.length);

@@ -1,5 +1,6 @@
 /**
- * Test fixture: a small head-neck-shoulders CT phantom with the nine organs as spheres, and writers
+ * Test fixture: a small head-neck-shoulders CT phantom with the nine organs as spheres (soft tissue, the
+ * mandible bone), and writers
  * that put it on disk as a DICOM-RT case or a PDDCA case. Hand-checkable geometry: 4 mm voxels,
  * head k 34..59, neck k 25..33 (radius 24 mm), shoulders/chest k 0..24, a separate couch below.
  */
@@ -56,6 +57,8 @@ export function headNeckPhantom(seed = 0, organs: readonly OrganKey[] = ORGANS.m
       if (j >= 58 && j <= 59) data[p] = 200; // couch, separate from the body
     }
   }
+  // the mandible is bone, whether annotated or not (the annotation checks look for bone inside its contour)
+  sphereMask(shape, ORGAN_SPHERES.Mandible.c, ORGAN_SPHERES.Mandible.r).forEach((v, p) => v && (data[p] = 700 + (seed % 7)));
   const ct: Volume<Int16Array> = { data, shape, spacing: [4, 4, 4], origin: [-128, -128, -200], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1] };
   const masks = new Map<OrganKey, Uint8Array>();
   for (const key of organs) masks.set(key, sphereMask(shape, ORGAN_SPHERES[key].c, ORGAN_SPHERES[key].r));

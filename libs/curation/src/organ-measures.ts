@@ -1,13 +1,15 @@
 /**
- * Where each organ of a published label volume lies and in how many pieces: the measurements the
- * annotation checks (annotation-checks.ts) judge. Pure; one pass over the volume, then each organ's
- * own bounding box.
+ * Where each organ of a published label volume lies, in how many pieces, and what CT numbers it holds:
+ * the measurements the annotation checks (annotation-checks.ts) judge. Pure; one pass over the volume,
+ * then each organ's own bounding box.
  */
 import type { Vec3, Volume } from '@anatomynet/data';
 import { boxShape, connectedComponents, cropMask, labelBoundingBoxes, type Box3 } from '@anatomynet/metrics';
 import { ORGANS, type OrganKey } from './organs';
 
-export interface OrganGeometry {
+export interface OrganMeasures {
+  /** Mean CT number of its voxels (HU, to 0.1). */
+  meanHu: number;
   /** Centre of the organ's voxels in patient coordinates (LPS mm: +x is the patient's left), to 0.1 mm. */
   centroidMm: Vec3;
   /** Its 26-connected pieces. */
@@ -23,18 +25,22 @@ export interface OrganGeometry {
 
 const round1 = (x: number) => Math.round(x * 10) / 10;
 
-/** The geometry of every organ with voxels in `label` (uint8, values 1..9 as ORGANS). */
-export function organGeometry(label: Pick<Volume<Uint8Array>, 'data' | 'shape' | 'spacing' | 'origin' | 'direction'>): Partial<Record<OrganKey, OrganGeometry>> {
+/** The measures of every organ with voxels in `label` (uint8, values 1..9 as ORGANS) on `image`'s HU (the same grid). */
+export function organMeasures(
+  label: Pick<Volume<Uint8Array>, 'data' | 'shape' | 'spacing' | 'origin' | 'direction'>,
+  image: Pick<Volume, 'data' | 'shape'>,
+): Partial<Record<OrganKey, OrganMeasures>> {
   const { data, shape, spacing, origin, direction } = label;
+  if (image.shape.some((n, a) => n !== shape[a])) throw new RangeError(`organMeasures: image ${image.shape.join('x')} and label ${shape.join('x')} differ`);
   const boxes = labelBoundingBoxes(data, shape, ORGANS.length + 1);
-  const out: Partial<Record<OrganKey, OrganGeometry>> = {};
+  const out: Partial<Record<OrganKey, OrganMeasures>> = {};
   for (const organ of ORGANS) {
     const box = boxes[organ.index];
     if (!box) continue;
     const size = boxShape(box);
     const { labels, sizes } = connectedComponents(cropMask(data, shape, box, organ.index), size, 26);
     const sum: Vec3 = [0, 0, 0];
-    let n = 0;
+    let n = 0, hu = 0;
     const pieceBoxes = sizes.map(() => ({ min: [Infinity, Infinity, Infinity], max: [-1, -1, -1] }) as Box3);
     for (let o = 0, k = 0; k < size[2]; k++) {
       for (let j = 0; j < size[1]; j++) {
@@ -42,6 +48,7 @@ export function organGeometry(label: Pick<Volume<Uint8Array>, 'data' | 'shape' |
           const piece = labels[o]!;
           if (piece === 0) continue;
           const at: Vec3 = [i + box.min[0], j + box.min[1], k + box.min[2]];
+          hu += image.data[at[0] + shape[0] * (at[1] + shape[1] * at[2])]!;
           for (let a = 0; a < 3; a++) {
             sum[a] += at[a];
             const b = pieceBoxes[piece]!;
@@ -60,6 +67,7 @@ export function organGeometry(label: Pick<Volume<Uint8Array>, 'data' | 'shape' |
       return Math.hypot(...[0, 1, 2].map((a) => Math.max(0, b.min[a] - l.max[a], l.min[a] - b.max[a]) * spacing[a]));
     };
     out[organ.key] = {
+      meanHu: round1(hu / n),
       centroidMm,
       pieces: sizes.length - 1,
       strayVoxels: n - sizes[largest]!,
