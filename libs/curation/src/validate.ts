@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { readNifti, type Volume } from '@anatomynet/data';
 import { countLabels } from './labels';
-import { organMeasures } from './organ-measures';
+import { organMeasures, type OrganMeasures } from './organ-measures';
 import { annotationFindings } from './annotation-checks';
 import { checkManifestShape, FILE_ENDING, type Manifest } from './manifest';
 import { nnunetLabels, ORGANS } from './organs';
@@ -28,6 +28,16 @@ function readJson(path: string, problems: string[]): any {
     problems.push(`${path}: ${(e as Error).message}`);
     return undefined;
   }
+}
+
+/**
+ * Measures recomputed from the files against the manifest's: millimetres within one rounding step,
+ * since NIfTI keeps the geometry in float32 and a centre near a rounding boundary may land on either side.
+ */
+function sameMeasures(a: OrganMeasures | undefined, b: OrganMeasures | undefined): boolean {
+  if (!a || !b) return a === b;
+  const mm = (x: number, y: number) => Math.abs(x - y) <= 0.1 + 1e-9;
+  return a.meanHu === b.meanHu && a.pieces === b.pieces && a.strayVoxels === b.strayVoxels && mm(a.strayGapMm, b.strayGapMm) && a.centroidMm.every((x, i) => mm(x, b.centroidMm[i]!));
 }
 
 function near(a: readonly number[], b: readonly number[], tol: number): boolean {
@@ -105,7 +115,7 @@ export async function validateDataset(dir: string, onProgress?: (done: number, t
       }
       if (c.measures && lab.data instanceof Uint8Array) {
         const now = organMeasures({ ...lab, data: lab.data }, img);
-        const differ = ORGANS.filter((o) => JSON.stringify(now[o.key]) !== JSON.stringify(c.measures![o.key])).map((o) => o.key);
+        const differ = ORGANS.filter((o) => !sameMeasures(now[o.key], c.measures![o.key])).map((o) => o.key);
         if (differ.length) problems.push(`${tag}: the label's ${differ.join(', ')} lie elsewhere, in other pieces or on other CT numbers than the manifest's measures say`);
       }
     }
