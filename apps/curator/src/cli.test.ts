@@ -72,7 +72,7 @@ describe('curator CLI', () => {
     writeDicomCase(join(root, 'swapped', 'S'), headNeckPhantom(4), { patientId: 'PAT-S', uidSeed: 's', names: { Parotid_L: 'Parotid Rt', Parotid_R: 'Parotid Lt' } });
     const r = curator('curate', '-i', join(root, 'swapped'), '-o', join(root, 'swapped-out'), '-q', '-j', '1');
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/^annotation checks: 1 finding to review \(.*swapped-out\/DATASHEET\.md, Annotation checks\):\n {2}hn_0001 sides: Parotid_L lies to the patient's right of Parotid_R \(centres at x -36\.0 mm and 36\.0 mm, LPS\): sides swapped\?$/m);
+    expect(r.stderr).toMatch(/^annotation checks: 1 finding to review \(.*swapped-out\/DATASHEET\.md, Annotation checks\):\n {2}hn_0001 sides: Parotid_L lies to the patient's right of Parotid_R \(centres at x -36\.0 mm and 36\.0 mm, LPS\): sides swapped\?\n {4}source: .*swapped\/S\/ct$/m);
     writeFileSync(join(root, 'fix.json'), JSON.stringify({ hn_0001: { 'Parotid Rt': 'Parotid_L', 'Parotid Lt': 'Parotid_R' } }));
     const fixed = curator('curate', '-i', join(root, 'swapped'), '-o', join(root, 'swapped-out'), '-q', '-j', '1', '--names', join(root, 'fix.json'));
     expect(fixed.status, fixed.stderr).toBe(0);

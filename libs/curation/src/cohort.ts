@@ -52,6 +52,8 @@ export interface CurateResult extends PublishResult {
   failed: { caseId: string; source: string; reason: string }[];
   /** Every skipped input item, with its paths (private) and the reason. */
   skipped: SkippedItem[];
+  /** Each published case's source folder (private), to find the case an annotation finding names. */
+  sources: Record<string, string>;
 }
 
 interface CachedCase {
@@ -214,7 +216,8 @@ export async function curateCohort(opts: CurateOptions): Promise<CurateResult> {
   reused.sort(compareStrings);
   const now = new Set(published.manifest.cases.map((c) => c.caseId));
   const removed = publishedBefore.filter((id) => !now.has(id)).sort(compareStrings);
-  return { ...published, curated, reused, removed, failed, skipped, ...(replacing ? { versionBefore: replacing.manifest.version ?? 1 } : {}) };
+  const sources = Object.fromEntries(ok.map(({ plan, task }) => [task.caseId, plan.label]));
+  return { ...published, curated, reused, removed, failed, skipped, sources, ...(replacing ? { versionBefore: replacing.manifest.version ?? 1 } : {}) };
 }
 
 /**

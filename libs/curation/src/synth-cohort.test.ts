@@ -53,6 +53,29 @@ describe('curation of the synthetic cohort', () => {
     }
   });
 
+  it('measures each organ where the truth puts it (centre inside its box), on its true CT numbers, and the checks find nothing', () => {
+    for (const c of result.manifest.cases) {
+      const t = truthOf(c.caseId);
+      for (const o of ORGANS) {
+        const m = c.measures?.[o.key], ot = t.organs[o.key];
+        expect(m === undefined, `${c.caseId} ${o.key}`).toBe(c.voxels[o.key] === 0);
+        if (!m) continue;
+        m.centroidMm.forEach((x, a) => {
+          expect(x, `${c.caseId} ${o.key} axis ${a}`).toBeGreaterThanOrEqual(ot.boxMm!.min[a]! - 0.05);
+          expect(x, `${c.caseId} ${o.key} axis ${a}`).toBeLessThanOrEqual(ot.boxMm!.max[a]! + 0.05);
+        });
+        if (c.voxels[o.key] === ot.voxels) expect(Math.abs(m.meanHu - ot.meanHu), `${c.caseId} ${o.key}`).toBeLessThanOrEqual(0.051); // ours to 0.1 HU, the truth's to 0.001
+        expect(m.pieces, `${c.caseId} ${o.key}`).toBe(1);
+      }
+      // the patient's left is +x in LPS, whichever way the scan ran (one case is feet first)
+      for (const side of ['Parotid', 'Submandibular', 'OpticNerve'] as const) {
+        const l = c.measures?.[`${side}_L`], r = c.measures?.[`${side}_R`];
+        if (l && r) expect(l.centroidMm[0], `${c.caseId} ${side}`).toBeGreaterThan(r.centroidMm[0] + 10);
+      }
+    }
+    expect(result.manifest.annotationFindings).toEqual([]);
+  });
+
   it('removes the chest: the crop ends above the lung apex and holds the top of the head', () => {
     for (const c of result.manifest.cases) {
       const t = truthOf(c.caseId);
