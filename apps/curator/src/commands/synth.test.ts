@@ -14,7 +14,7 @@ describe('curator synth', () => {
   it('documents its options in --help', async () => {
     let text = '';
     await main(['synth', '--help'], { output: (t) => (text += t) });
-    for (const opt of ['--out', '--cases', '--seed', '--pddca-fraction', '--ffs-fraction', '--size', '--workers', '--overwrite']) expect(text).toContain(opt);
+    for (const opt of ['--out', '--cases', '--seed', '--pddca-fraction', '--ffs-fraction', '--size', '--workers', '--overwrite', '--annotation-errors']) expect(text).toContain(opt);
   });
 
   it('writes the same cohort in child processes as in this process', async () => {
@@ -25,6 +25,16 @@ describe('curator synth', () => {
     expect(two.cases.map((c) => c.caseId)).toEqual(one.cases.map((c) => c.caseId));
     expect(readdirSync(join(root, 'two')).sort()).toEqual([...one.cases.map((c) => c.caseId), 'synth-truth.json'].sort());
     expect(summarise(one, join(root, 'one'))).toMatch(/wrote 2 cases .*1 DICOM .*1 PDDCA/);
+  });
+
+  it('plants annotation errors in DICOM cases on request and says where', async () => {
+    const truth = await runSynth({ ...base, out: join(root, 'errors'), annotationErrors: 1 });
+    const planted = truth.cases.filter((c) => c.annotationError);
+    expect(planted.map((c) => c.format)).toEqual(['dicom']);
+    expect(summarise(truth, join(root, 'errors'))).toContain(`annotation errors planted: ${planted[0]!.caseId} ${planted[0]!.annotationError!.kind} (`);
+    await expect(runSynth({ ...base, out: join(root, 'errors-2'), annotationErrors: 2 })).rejects.toThrow(/annotationErrors 2: give a whole number from 0 to the cohort's 1 DICOM cases/);
+    expect(existsSync(join(root, 'errors-2'))).toBe(false);
+    await expect(runSynth({ ...base, out: join(root, 'errors-3'), annotationErrors: -1 })).rejects.toThrow('--annotation-errors must be a whole number of cases');
   });
 
   it('rejects bad options with a message', async () => {

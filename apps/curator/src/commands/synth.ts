@@ -20,6 +20,7 @@ export interface SynthArgs {
   size: 'small' | 'full';
   matrix?: number;
   sliceMm?: number;
+  annotationErrors?: number;
   overwrite: boolean;
   workers: number;
   quiet: boolean;
@@ -40,6 +41,7 @@ export const synthCommand: CommandModule<object, SynthArgs> = {
       .option('size', { type: 'string', choices: ['small', 'full'] as const, default: 'small' as const, describe: 'small: matrix 208-288 at 0.69-1.0 mm, quick; full: 512x512 at 0.53-1.0 mm (benchmarks)' })
       .option('matrix', { type: 'number', describe: 'force this in-plane matrix (columns = rows)' })
       .option('slice-mm', { type: 'number', describe: 'force this slice spacing (mm)' })
+      .option('annotation-errors', { type: 'number', describe: 'plant an annotation error in this many DICOM cases (swapped sides, a stray contour, the mandible moved off the bone, in turn), named in synth-truth.json: to try the curator\'s annotation checks' })
       .option('overwrite', { alias: 'f', type: 'boolean', default: false, describe: 'replace a previous synthetic cohort in --out' })
       .option('workers', { alias: 'j', type: 'number', default: Math.max(1, Math.min(availableParallelism(), 2)), describe: 'cases generated in parallel (child processes)' })
       .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress bar' })
@@ -49,6 +51,7 @@ export const synthCommand: CommandModule<object, SynthArgs> = {
       })
       .example('$0 synth --out data/raw-synth --cases 12 --seed 1', 'a small cohort for the demo and tests')
       .example('$0 synth --out /tmp/bench --cases 4 --size full', 'four 512x512 cases for benchmarks')
+      .example('$0 synth --out /tmp/qa --cases 12 --annotation-errors 3', 'three cases with errors for `curator curate` to find')
       .strict() as unknown as Argv<SynthArgs>,
   handler: async (args) => {
     const truth = await runSynth(args);
@@ -64,6 +67,7 @@ export function validateSynthArgs(a: SynthArgs): void {
   if (a.matrix !== undefined && !(Number.isInteger(a.matrix) && a.matrix >= 32 && a.matrix <= 1024)) throw new Error('--matrix must be an integer in [32, 1024]');
   if (a.sliceMm !== undefined && !(a.sliceMm > 0.3 && a.sliceMm <= 10)) throw new Error('--slice-mm must be in (0.3, 10]');
   if (!Number.isInteger(a.workers) || a.workers < 1) throw new Error('--workers must be a positive integer');
+  if (a.annotationErrors !== undefined && !(Number.isInteger(a.annotationErrors) && a.annotationErrors >= 0)) throw new Error('--annotation-errors must be a whole number of cases');
 }
 
 /** Runs the command (also for tests): generates the cohort, drawing a progress bar unless quiet. */
@@ -82,6 +86,7 @@ export async function runSynth(args: SynthArgs): Promise<SynthTruth> {
       size: args.size,
       ...(args.matrix ? { matrix: args.matrix } : {}),
       ...(args.sliceMm ? { sliceMm: args.sliceMm } : {}),
+      ...(args.annotationErrors ? { annotationErrors: args.annotationErrors } : {}),
       overwrite: args.overwrite,
       concurrency: Math.max(1, args.workers),
       ...(pool ? { runCase: (t: SynthCaseTask) => pool.run(t) } : {}),
@@ -102,6 +107,8 @@ export function summarise(truth: SynthTruth, out: string): string {
   const lines = [`wrote ${n} cases to ${out}: ${dicom.length} DICOM (${ffs} FFS), ${n - dicom.length} PDDCA; truth in ${join(out, SYNTH_TRUTH_FILE)}`];
   const annotated = truth.organs.map((o) => `${o} ${truth.cases.filter((c) => c.organs[o as keyof CaseTruth['organs']].annotated).length}`);
   lines.push(`annotated: ${annotated.join(', ')}`);
+  const planted = truth.cases.filter((c) => c.annotationError);
+  if (planted.length) lines.push(`annotation errors planted: ${planted.map((c) => `${c.caseId} ${c.annotationError!.kind} (${c.annotationError!.organs.join(', ')})`).join('; ')}`);
   return lines.join('\n');
 }
 

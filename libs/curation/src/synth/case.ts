@@ -10,6 +10,7 @@ import { samplePatient, type Patient } from './patient';
 import { Rng } from './prng';
 import { paintShape, rasteriseShapeBox, subGrid, type BoxMask, type Grid } from './raster';
 import { drawAnnotated, planRois, type RoiPlan } from './rois';
+import { maskWithStray, movedMask, plantAnnotationError, SYNTH_ANNOTATION_ERRORS, type SynthAnnotationError, type SynthAnnotationErrorKind } from './errors';
 import type { NamingStyle } from './names';
 import type { SynthOrgan } from './tissues';
 
@@ -21,6 +22,8 @@ export interface SynthCaseOptions {
   ffsFraction?: number;
   matrix?: number;
   sliceMm?: number;
+  /** An annotation error to plant (DICOM cases; the next kind when this one cannot happen to the case). */
+  annotationError?: SynthAnnotationErrorKind;
 }
 
 export interface SynthCase {
@@ -41,6 +44,8 @@ export interface SynthCase {
   patientName: string;
   /** undefined: the attribute is left out of the files. */
   patientIdentityRemoved: boolean | undefined;
+  /** The annotation error planted in its structure set, if any. */
+  annotationError?: SynthAnnotationError;
 }
 
 /** Case folder name: PDDCA-like ids for NRRD cases, pseudonyms for DICOM cases. */
@@ -68,6 +73,7 @@ export function generateCase(seed: number | string, index: number, format: Synth
   const annotated = drawAnnotated(rng.fork('annotated'), format);
   const plan = format === 'dicom' ? planRois(rng.fork('rois'), annotated, patient.landmarks.neckCentre) : null;
   const caseId = caseIdOf(meta, index, format);
+  const planted = plan && opts.annotationError ? plantError(plan.rois, opts.annotationError) : null;
   return {
     index,
     caseId,
@@ -77,12 +83,23 @@ export function generateCase(seed: number | string, index: number, format: Synth
     ct,
     noiseSdHu,
     annotated,
-    rois: plan?.rois ?? [],
+    rois: planted?.rois ?? plan?.rois ?? [],
     namingStyle: plan?.style ?? null,
     patientId: caseId,
     patientName: `SYNTH^${meta.hex(6).toUpperCase()}`,
     patientIdentityRemoved: meta.chance(0.2) ? undefined : true,
+    ...(planted ? { annotationError: planted.error } : {}),
   };
+}
+
+/** The kind asked for, or the next that can happen to this structure set. */
+function plantError(rois: RoiPlan[], kind: SynthAnnotationErrorKind): ReturnType<typeof plantAnnotationError> {
+  const start = SYNTH_ANNOTATION_ERRORS.indexOf(kind);
+  for (let i = 0; i < SYNTH_ANNOTATION_ERRORS.length; i++) {
+    const planted = plantAnnotationError(rois, SYNTH_ANNOTATION_ERRORS[(start + i) % SYNTH_ANNOTATION_ERRORS.length]!);
+    if (planted) return planted;
+  }
+  return null;
 }
 
 /** The true mask of one organ on the case's grid (0/1 over the organ's index box). */
@@ -173,6 +190,10 @@ export function roiMask(c: SynthCase, roi: RoiPlan, organMasks: Partial<Record<S
       }
       return { lo, shape: size, data };
     }
+    case 'stray':
+      return maskWithStray(organ(s.organ), grid, s.beyondMm);
+    case 'moved':
+      return movedMask(organ(s.organ), grid, s.inferiorMm);
     case 'point':
     case 'empty':
       return null;

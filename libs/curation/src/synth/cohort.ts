@@ -10,6 +10,8 @@ import { generateCase, type SynthCaseOptions, type SynthFormat } from './case';
 import type { SynthSize } from './geometry';
 import { SYNTH_ORGANS } from './tissues';
 import { writeCase, type CaseTruth } from './write';
+import { SYNTH_ANNOTATION_ERRORS, type SynthAnnotationErrorKind } from './errors';
+import { Rng } from './prng';
 
 export const SYNTH_TRUTH_FILE = 'synth-truth.json';
 
@@ -26,6 +28,11 @@ export interface SynthCohortOptions {
   ffsFraction?: number;
   matrix?: number;
   sliceMm?: number;
+  /**
+   * DICOM cases given an annotation error (errors.ts; default 0), chosen by the seed, the kinds in turn:
+   * swapped sides, a stray contour, the mandible moved off the bone. synth-truth.json names them.
+   */
+  annotationErrors?: number;
   /** Replace the contents of an existing cohort folder (one holding synth-truth.json, or empty). */
   overwrite?: boolean;
   /** Cases generated at the same time (default 1); useful with `runCase` running them elsewhere. */
@@ -57,7 +64,7 @@ export interface SynthTruth {
   generator: 'anatomynet-ts synth';
   version: 1;
   seed: number | string;
-  options: { cases: number; pddcaFraction: number; size: SynthSize; ffsFraction: number; matrix: number | null; sliceMm: number | null };
+  options: { cases: number; pddcaFraction: number; size: SynthSize; ffsFraction: number; matrix: number | null; sliceMm: number | null; annotationErrors?: number };
   organs: readonly string[];
   cases: CaseTruth[];
 }
@@ -69,6 +76,16 @@ export interface SynthTruth {
 export function cohortFormats(n: number, pddcaFraction: number): SynthFormat[] {
   const f = Math.min(1, Math.max(0, pddcaFraction));
   return Array.from({ length: n }, (_, i) => (Math.floor((i + 1) * f + 1e-9) > Math.floor(i * f + 1e-9) ? 'pddca' : 'dicom'));
+}
+
+/** Which DICOM cases get which annotation error: `n` of them in an order drawn from the seed, the kinds in turn. */
+function errorPlan(formats: readonly SynthFormat[], n: number, seed: number | string): Map<number, SynthAnnotationErrorKind> {
+  const dicom = formats.flatMap((f, i) => (f === 'dicom' ? [i] : []));
+  if (!Number.isInteger(n) || n < 0 || n > dicom.length) {
+    throw new RangeError(`annotationErrors ${n}: give a whole number from 0 to the cohort's ${dicom.length} DICOM cases`);
+  }
+  Rng.from('anatomynet-synth', seed, 'annotation-errors').shuffle(dicom);
+  return new Map(dicom.slice(0, n).map((index, k) => [index, SYNTH_ANNOTATION_ERRORS[k % SYNTH_ANNOTATION_ERRORS.length]!]));
 }
 
 /** Error for a cohort folder that cannot be (over)written. */
@@ -123,8 +140,9 @@ export async function writeSynthCohort(opts: SynthCohortOptions): Promise<SynthT
   const pddcaFraction = opts.pddcaFraction ?? 0.25;
   const size = opts.size ?? 'small';
   const ffsFraction = opts.ffsFraction ?? 0.15;
-  prepareOutDir(opts.outDir, opts.overwrite ?? false);
   const formats = cohortFormats(opts.cases, pddcaFraction);
+  const errors = errorPlan(formats, opts.annotationErrors ?? 0, opts.seed);
+  prepareOutDir(opts.outDir, opts.overwrite ?? false);
   const options: SynthCaseOptions = {
     size,
     ffsFraction,
@@ -138,7 +156,8 @@ export async function writeSynthCohort(opts: SynthCohortOptions): Promise<SynthT
   const lane = async () => {
     while (next < opts.cases) {
       const index = next++;
-      const truth = await run({ outDir: opts.outDir, seed: opts.seed, index, format: formats[index]!, options });
+      const error = errors.get(index);
+      const truth = await run({ outDir: opts.outDir, seed: opts.seed, index, format: formats[index]!, options: error ? { ...options, annotationError: error } : options });
       cases[index] = truth;
       done++;
       opts.onProgress?.({ done, total: opts.cases, caseId: truth.caseId, format: truth.format });
@@ -149,7 +168,7 @@ export async function writeSynthCohort(opts: SynthCohortOptions): Promise<SynthT
     generator: 'anatomynet-ts synth',
     version: 1,
     seed: opts.seed,
-    options: { cases: opts.cases, pddcaFraction, size, ffsFraction, matrix: opts.matrix ?? null, sliceMm: opts.sliceMm ?? null },
+    options: { cases: opts.cases, pddcaFraction, size, ffsFraction, matrix: opts.matrix ?? null, sliceMm: opts.sliceMm ?? null, ...(errors.size ? { annotationErrors: errors.size } : {}) },
     organs: SYNTH_ORGANS,
     cases,
   };

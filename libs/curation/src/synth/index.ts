@@ -12,3 +12,4 @@ export { drawAnnotated, planRois, type RoiPlan, type RoiRole, type RoiSource } f
 export { STEM_VARIANTS, type NamingStyle } from './names';
 export { rasteriseShape, shapeVolumeMm3, type Grid } from './raster';
 export { Rng } from './prng';
+export { plantAnnotationError, maskWithStray, movedMask, SYNTH_ANNOTATION_ERRORS, STRAY_CONTOUR_MM, MOVED_CONTOUR_MM, type SynthAnnotationError, type SynthAnnotationErrorKind } from './errors';

@@ -48,7 +48,10 @@ export type RoiSource =
   | { kind: 'minusPtv'; organ: SynthOrgan }
   | { kind: 'union'; organs: SynthOrgan[] }
   | { kind: 'point'; at: Vec3 }
-  | { kind: 'empty' };
+  | { kind: 'empty' }
+  /** Planted annotation errors (errors.ts): the organ with a stray slice, or moved towards the feet. */
+  | { kind: 'stray'; organ: SynthOrgan; beyondMm: number }
+  | { kind: 'moved'; organ: SynthOrgan; inferiorMm: number };
 
 export type RoiRole = 'organ' | 'distractor' | 'point' | 'empty';
 

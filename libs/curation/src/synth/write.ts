@@ -10,6 +10,7 @@ import { dilateMask, organMask, roiMask, type SynthCase } from './case';
 import { Rng } from './prng';
 import { boxMaskToFull, countSet, shapeVolumeMm3, subGrid, type BoxMask, type Grid } from './raster';
 import type { RoiPlan, RoiRole } from './rois';
+import type { SynthAnnotationError } from './errors';
 import { SYNTH_ORGANS, type SynthOrgan } from './tissues';
 
 /** Ground truth of one organ in one case (the anatomy exists whether or not it is annotated). */
@@ -62,6 +63,8 @@ export interface CaseTruth {
     organsBoxMm: { min: Vec3; max: Vec3 };
   };
   files: { ct: string[]; rtstruct: string | null; image: string | null; structures: string[] };
+  /** The annotation error planted in its structure set (`annotationErrors`), absent in the others. */
+  annotationError?: SynthAnnotationError;
 }
 
 const ORGAN_COLOURS: Record<SynthOrgan, [number, number, number]> = {
@@ -195,6 +198,7 @@ export function writeCase(c: SynthCase, dir: string, relDir: string, seed: numbe
     organs,
     rois,
     nameToOrgan,
+    ...(c.annotationError ? { annotationError: c.annotationError } : {}),
     landmarks: { vertexZMm: r3(c.patient.landmarks.vertex[2]), lungApexZMm: r3(c.patient.landmarks.lungApexZ), organsBoxMm: organBox },
     files,
   };
