@@ -315,13 +315,31 @@ describe('trainer grid, status, segment', () => {
     const recorded = await store.caseResults(runId, 'test');
     await store.close();
     const csv = readFileSync(join(out, 'metrics.csv'), 'utf8').trim().split('\r\n');
-    expect(csv[0]).toBe('case_id,organ,dsc,hd95_mm,surface_dice,msd_mm,tp,fp,fn,seen');
+    expect(csv[0]).toBe('case_id,organ,dsc,hd95_mm,surface_dice,msd_mm,tp,fp,fn,seen,annotation_finding');
     const asCsv = (v: number) => (Number.isFinite(v) ? String(Number(v.toFixed(6))) : Number.isNaN(v) ? '' : 'inf');
     expect(csv.slice(1)).toEqual(
       [...recorded].sort((x, y) => x.caseId.localeCompare(y.caseId) || ORGAN_ORDER.indexOf(x.organ) - ORGAN_ORDER.indexOf(y.organ))
-        .map((x) => [x.caseId, x.organ, asCsv(x.dsc), asCsv(x.hd95Mm), asCsv(x.surfaceDice), asCsv(x.meanSurfaceDistanceMm ?? NaN), x.tp, x.fp, x.fn, ''].join(',')),
+        .map((x) => [x.caseId, x.organ, asCsv(x.dsc), asCsv(x.hd95Mm), asCsv(x.surfaceDice), asCsv(x.meanSurfaceDistanceMm ?? NaN), x.tp, x.fp, x.fn, '', ''].join(',')),
     );
     expect(r.stderr).toContain('no measured case is one the model trained on or was selected by.');
+    expect(r.stderr).toContain(`note: ${dataset} predates the curator's annotation checks (curate it again to run them).`);
+
+    // the curator's annotation checks flagged the test case's brainstem: marked, and said, when measured and before training
+    const flaggedDs = join(root, 'dataset-flagged');
+    cpSync(dataset, flaggedDs, { recursive: true });
+    const flaggedManifest = JSON.parse(readFileSync(join(flaggedDs, 'manifest.json'), 'utf8'));
+    const finding = { caseId: ids[3], check: 'stray-piece', organs: ['BrainStem'], message: 'BrainStem: 3 of its 40 voxels lie in 1 other piece' };
+    writeFileSync(join(flaggedDs, 'manifest.json'), JSON.stringify({ ...flaggedManifest, annotationFindings: [finding] }));
+    const flaggedEval = await trainer('evaluate', '--run', runId, '--db', db, '--dataset', flaggedDs, '--split', 'test', '--no-predictions', '--out', join(root, 'evaluated-flagged'), '--backend', 'cpu');
+    expect(flaggedEval.code, flaggedEval.stderr).toBe(0);
+    expect(flaggedEval.stderr).toContain(`warning: the curator's annotation checks flagged 1 finding(s) in measured cases (${ids[3]} stray-piece (BrainStem)): their ground truth may be wrong`);
+    const flaggedRows = parseCsv(readFileSync(join(root, 'evaluated-flagged', 'metrics.csv'), 'utf8')).slice(1);
+    expect(flaggedRows.map((f) => [f[1], f[10]])).toEqual(flaggedRows.map((f) => [f[1], f[1] === 'BrainStem' ? 'stray-piece' : '']));
+    expect(JSON.parse(readFileSync(join(root, 'evaluated-flagged', 'summary.json'), 'utf8')).annotationFindings).toEqual([finding]);
+    const flaggedCompare = await trainer('compare', join(root, 'evaluated-flagged'), join(root, 'evaluated-flagged'));
+    expect(flaggedCompare.stderr).toContain(`note: the curator's annotation checks flagged 1 measured case(s) (${ids[3]}): their ground truth may be wrong for both models`);
+    const flaggedPlan = await trainer('grid', gridFile, '--profile', 'smoke', '--dataset', flaggedDs, '--db', join(root, 'flagged.db'), '--dry-run');
+    expect(flaggedPlan.stderr).toContain(`warning: ${flaggedDs}: the curator's annotation checks flagged cases (test: ${ids[3]}; DATASHEET.md, Annotation checks)`);
     const testCase = recorded[0].caseId;
     expect(Array.from(readNifti(join(out, 'predictions', `${testCase}.nii.gz`)).data as Uint8Array)).toEqual(Array.from(readNifti(join(runDir, 'predictions', `${testCase}.nii.gz`)).data as Uint8Array));
     const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));

@@ -187,7 +187,19 @@ export function checkDataset(dir: string): Dataset {
   const ds = checkDatasetFiles(dir);
   if (!ds.splits.validation.length) process.stderr.write(`warning: ${dir} has no validation cases: nothing to select a model by, each run's best/ is its last epoch's model\n`);
   if (!ds.splits.test.length) process.stderr.write(`warning: ${dir} has no test cases: runs end without a test evaluation\n`);
+  const flagged = flaggedBySplit(ds);
+  if (flagged) process.stderr.write(`warning: ${dir}: the curator's annotation checks flagged cases (${flagged}; DATASHEET.md, Annotation checks): runs learn from, are selected by and tested on those labels as they are; a names file section per case answers them (curator curate --names)\n`);
   return ds;
+}
+
+/** The cases of each split the curator's annotation checks flagged, as "train: hn_0007, ..." (empty when none). */
+export function flaggedBySplit(ds: Dataset): string {
+  const flagged = new Set((ds.manifest.annotationFindings ?? []).map((f) => f.caseId));
+  return (['train', 'validation', 'test'] as const)
+    .map((s) => [s, ds.splits[s].filter((id) => flagged.has(id))] as const)
+    .filter(([, ids]) => ids.length)
+    .map(([s, ids]) => `${s}: ${fewIds(ids)}`)
+    .join('; ');
 }
 
 /** Opens `--dataset`, refusing one whose split cases lost image or label files since curation (all named). */

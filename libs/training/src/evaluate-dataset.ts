@@ -3,6 +3,7 @@
  * model trained elsewhere), measured as the test split is at the end of a run: each case on its own grid,
  * organs the case annotates only, the run config's tolerance and component filtering.
  */
+import type { AnnotationFinding } from '@anatomynet/curation';
 import { writeNifti } from '@anatomynet/data';
 import { join } from 'node:path';
 import { openDataset, prepareCase, type Dataset } from './dataset';
@@ -32,6 +33,11 @@ export interface DatasetEvaluation {
   excludedSeen: boolean;
   /** Run folders that keep no record of their training cases (started before it was kept). */
   seenUnknown: string[];
+  /**
+   * What the curator's annotation checks found in the measured cases: their ground truth may be wrong
+   * (sides swapped, a stray contour...), so their scores may be too. Null when the dataset predates the checks.
+   */
+  annotationFindings: AnnotationFinding[] | null;
 }
 
 /** The case ids of a split, sorted ("all": every case of the manifest). */
@@ -85,7 +91,9 @@ export async function evaluateDataset(
     o.onCase?.(i + 1, ids.length, result);
   }
   const seen = [...check.seen.values()].sort((a, b) => a.caseId.localeCompare(b.caseId));
-  return { dataset: datasetDir, manifestDigest: ds.manifestDigest, split, cases, seen, excludedSeen: Boolean(o.excludeSeen), seenUnknown: check.unknown };
+  const measured = new Set(ids);
+  const annotationFindings = ds.manifest.annotationFindings?.filter((f) => measured.has(f.caseId)) ?? null;
+  return { dataset: datasetDir, manifestDigest: ds.manifestDigest, split, cases, seen, excludedSeen: Boolean(o.excludeSeen), seenUnknown: check.unknown, annotationFindings };
 }
 
 export interface OrganSummary {

@@ -12,7 +12,7 @@ interface CompareArgs {
 
 interface Measurement {
   dir: string;
-  summary: { model: string | string[]; dataset: string; manifestDigest: string; split: string; seen?: { caseId: string }[]; excludedSeen?: boolean };
+  summary: { model: string | string[]; dataset: string; manifestDigest: string; split: string; seen?: { caseId: string }[]; excludedSeen?: boolean; annotationFindings?: { caseId: string }[] | null };
   scores: CaseOrganScore[];
 }
 
@@ -65,6 +65,9 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       const seen = m.summary.excludedSeen ? [] : (m.summary.seen ?? []);
       if (seen.length) console.error(`warning: ${m.dir} measured ${seen.length} case(s) its model trained on or was selected by (${fewIds(seen.map((c) => c.caseId))}): evaluate with --exclude-seen for a test of both`);
     }
+    // the same dataset: a flagged case's ground truth is as doubtful for both models
+    const flagged = [...new Set([base, cand].flatMap((m) => (m.summary.annotationFindings ?? []).map((f) => f.caseId)))].sort();
+    if (flagged.length) console.error(`note: the curator's annotation checks flagged ${flagged.length} measured case(s) (${fewIds(flagged)}): their ground truth may be wrong for both models`);
     const rows = compareMeasurements(base.scores, cand.scores, ORGANS.map((o) => o.key));
     const cases = rows.at(-1)!.cases;
     console.error(`candidate ${a.candidate} against baseline ${a.baseline}: ${cases} cases of ${base.summary.dataset} both measured`);

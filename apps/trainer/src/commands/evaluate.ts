@@ -32,6 +32,15 @@ function seenNote(ev: DatasetEvaluation): string {
     : `warning: ${ev.seen.length} measured case(s) are ones the model trained on or was selected by (${named}): their scores are not a test (metrics.csv marks them in "seen"; --exclude-seen leaves them out).${unknown}`;
 }
 
+/** A warning when the curator flagged measured cases' annotations: their scores may measure the label's error. */
+function findingsNote(ev: DatasetEvaluation): string {
+  if (ev.annotationFindings === null) return `note: ${ev.dataset} predates the curator's annotation checks (curate it again to run them).`;
+  if (!ev.annotationFindings.length) return '';
+  const listed = ev.annotationFindings.slice(0, 5).map((f) => `${f.caseId} ${f.check} (${f.organs.join(', ')})`).join('; ');
+  const more = ev.annotationFindings.length > 5 ? ` and ${ev.annotationFindings.length - 5} more` : '';
+  return `warning: the curator's annotation checks flagged ${ev.annotationFindings.length} finding(s) in measured cases (${listed}${more}): their ground truth may be wrong, and so may their scores (metrics.csv "annotation_finding", summary.json).`;
+}
+
 export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
   command: 'evaluate',
   describe: "Measure a trained model on a curated dataset (another clinic's contours, PDDCA): per case and organ Dice, HD95, surface Dice on each case's own grid",
@@ -76,8 +85,10 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
     bar.finish(`${ev.cases.length - failed.length} of ${ev.cases.length} cases measured`);
     // seen: the split of the model's runs the case was in (train or validation), empty for an unseen case
     const seenAs = new Map(ev.seen.map((m) => [m.caseId, m.split]));
-    const header = ['case_id', 'organ', 'dsc', 'hd95_mm', 'surface_dice', 'msd_mm', 'tp', 'fp', 'fn', 'seen'];
-    const lines = ev.cases.flatMap((c) => c.rows.map((r) => [c.caseId, r.organ, r.dsc, r.hd95Mm, r.surfaceDice, r.meanSurfaceDistanceMm, r.tp, r.fp, r.fn, ev.excludedSeen ? '' : (seenAs.get(c.caseId) ?? '')]));
+    // annotation_finding: the curator's checks that flagged this organ of this case (its ground truth may be wrong)
+    const flagged = (caseId: string, organ: string) => [...new Set((ev.annotationFindings ?? []).filter((f) => f.caseId === caseId && f.organs.includes(organ as never)).map((f) => f.check))].join(';');
+    const header = ['case_id', 'organ', 'dsc', 'hd95_mm', 'surface_dice', 'msd_mm', 'tp', 'fp', 'fn', 'seen', 'annotation_finding'];
+    const lines = ev.cases.flatMap((c) => c.rows.map((r) => [c.caseId, r.organ, r.dsc, r.hd95Mm, r.surfaceDice, r.meanSurfaceDistanceMm, r.tp, r.fp, r.fn, ev.excludedSeen ? '' : (seenAs.get(c.caseId) ?? ''), flagged(c.caseId, r.organ)]));
     writeFileAtomic(join(a.out, 'metrics.csv'), csvText([header, ...lines]));
     const organs = summariseEvaluation(ev);
     const summary = {
@@ -92,6 +103,8 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
       seen: ev.seen.map((m) => ({ caseId: m.caseId, split: m.split, run: m.runDir, asCase: m.asCase, by: m.by })),
       excludedSeen: ev.excludedSeen,
       seenUnknown: ev.seenUnknown,
+      // the curator's annotation checks' findings in the measured cases (null: the dataset predates them)
+      annotationFindings: ev.annotationFindings,
       surfaceToleranceMm: config.evaluation.surfaceToleranceMm,
       organs,
     };
@@ -102,6 +115,8 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
     }
     for (const c of failed) console.error(`failed: ${c.caseId}: ${c.error}`);
     console.error(seenNote(ev));
+    const findings = findingsNote(ev);
+    if (findings) console.error(findings);
     console.log(JSON.stringify(summary));
     if (failed.length) process.exitCode = 1;
   },
