@@ -26,7 +26,7 @@ th:first-child,td:first-child{text-align:left}
 thead th{background:#f0f0f0}.scroll thead th{position:sticky;top:0}
 td.l,th.l{text-align:left;white-space:normal}
 .tables{display:grid;grid-template-columns:1fr;gap:4px;overflow-x:auto}
-.sd{color:#666}.n{color:#888;font-size:11px}.inf{color:#b45309;font-size:11px}.na{color:#aaa}
+.sd{color:#666}.n{color:#888;font-size:11px}.inf{color:#b45309;font-size:11px}.na{color:#aaa}.flag{color:#b45309}
 .curves{display:grid;grid-template-columns:repeat(auto-fill,minmax(380px,1fr));gap:12px}
 .overlays{display:flex;flex-wrap:wrap;gap:10px}
 figure{margin:0;background:#fff;border:1px solid #ddd;padding:6px;border-radius:4px}

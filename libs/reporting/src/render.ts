@@ -198,19 +198,29 @@ function curvesSection(curves: CurveModel[], charts: ChartSpec[]): string {
   return `<section id="curves"><h2>Training curves</h2><p class="meta">Per run: training loss (left axis) and validation mean Dice over the nine organs (right axis, %), as logged by the trainer.</p><div class="curves">${items.join('')}</div></section>`;
 }
 
-function casesSection(tables: CaseTable[]): string {
+/** "case organ" -> the annotation checks that flagged it in the dataset given (its ground truth may be wrong). */
+function flaggedCells(d: DatasetModel | null): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const f of d?.annotationFindings ?? []) for (const o of f.organs) out.set(`${f.caseId} ${o}`, [...(out.get(`${f.caseId} ${o}`) ?? []), f.check]);
+  return out;
+}
+
+function casesSection(tables: CaseTable[], flags: Map<string, string[]>): string {
   const body = tables
     .map((t) => {
       const rows = t.cases
         .map((c) => `<tr><td>${esc(c.caseId)}</td>${REPORT_ORGANS.map((o) => {
           const v = c.organs[o.key];
-          return v ? `<td title="HD95 ${num(v.hd95Mm, 2)} mm, surface Dice ${num(v.surfaceDice, 1)} %">${num(v.dsc, 1)}<br><span class="n">${num(v.hd95Mm, 1)} mm · ${num(v.surfaceDice, 0)}%</span></td>` : '<td class="na">—</td>';
+          const flag = flags.get(`${c.caseId} ${o.key}`);
+          const mark = flag ? ` <span class="flag" title="annotation check: ${esc(flag.join(', '))}">⚑</span>` : '';
+          return v ? `<td title="HD95 ${num(v.hd95Mm, 2)} mm, surface Dice ${num(v.surfaceDice, 1)} %">${num(v.dsc, 1)}${mark}<br><span class="n">${num(v.hd95Mm, 1)} mm · ${num(v.surfaceDice, 0)}%</span></td>` : '<td class="na">—</td>';
         }).join('')}</tr>`)
         .join('');
       return `<details><summary>${esc(t.label)} — ${t.cases.length} test cases <code>${esc(t.runId)}</code></summary><table><thead><tr><th>Case</th>${REPORT_ORGANS.map((o) => `<th>${esc(o.short)}</th>`).join('')}</tr></thead><tbody>${rows}</tbody></table></details>`;
     })
     .join('');
-  return `<section id="cases"><h2>Per-case results</h2><p class="meta">Each cell: DSC % (large), then HD95 mm · surface Dice % (small); — = organ not annotated in that case.</p>${body || '<p class="note">No run has test results.</p>'}</section>`;
+  const flagNote = flags.size ? ' ⚑ = the curator\'s annotation checks flag that organ of that case (Dataset, Annotation checks): its ground truth may be wrong, and so may its score.' : '';
+  return `<section id="cases"><h2>Per-case results</h2><p class="meta">Each cell: DSC % (large), then HD95 mm · surface Dice % (small); — = organ not annotated in that case.${flagNote}</p>${body || '<p class="note">No run has test results.</p>'}</section>`;
 }
 
 function overlaysSection(runs: OverlayRun[] | null, note: string): string {
@@ -291,7 +301,7 @@ export function renderReportHtml(m: ReportModel, chartJs: string): { html: strin
   const summary = `<table><thead><tr><th>Figure</th><th class="l">Grid shown</th><th>Rows measured</th><th>Missing cells</th></tr></thead><tbody>${m.figures
     .map((f) => `<tr><td><a href="#${esc(`${f.figure}-${f.name}`.replace(/[^a-zA-Z0-9_-]/g, '_'))}">${esc(FIG_HEADINGS[f.figure] ?? f.title)}</a></td><td class="l">${f.grid ? `<code>${esc(f.grid)}</code>${f.profile !== 'full' ? ' <small>(not the full profile)</small>' : ''}` : '<span class="na">not in the database</span>'}</td><td>${f.rows.length}</td><td>${f.missing.length ? `<b>${f.missing.length}</b>` : '0'}</td></tr>`)
     .join('')}</tbody></table>`;
-  const body = `${summary}\n${figs}\n${curvesSection(m.curves, charts)}\n${casesSection(m.caseTables)}\n${overlaysSection(m.overlays, m.overlayNote)}\n${datasetSection(m.dataset, m.datasetNote, charts)}\n${footer(m)}`;
+  const body = `${summary}\n${figs}\n${curvesSection(m.curves, charts)}\n${casesSection(m.caseTables, flaggedCells(m.dataset))}\n${overlaysSection(m.overlays, m.overlayNote)}\n${datasetSection(m.dataset, m.datasetNote, charts)}\n${footer(m)}`;
   const safeChartJs = chartJs.replace(/<\/script/gi, '<\\/script');
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">

@@ -143,12 +143,20 @@ describe('buildReportModel', () => {
   });
 
   it('lists the curator\'s annotation findings, says when there were none, and when the manifest predates the checks', () => {
+    const m0 = buildReportModel({ grids, dbPath: 'x', generatedAt: 't', overlays: null, overlayNote: '', dataset: null, datasetNote: '' });
+    expect(m0.caseTables.some((t) => t.cases.some((c) => c.caseId === 'case-002' && c.organs.BrainStem))).toBe(true);
     const base = { schemaVersion: 1, numCases: 0, cases: [], skipped: [] };
     const html = (manifest: object) => renderReportHtml(buildReportModel({ grids, dbPath: 'x', generatedAt: 't', overlays: null, overlayNote: '', dataset: datasetModel({ manifest: manifest as never, digest: 'e'.repeat(64) }), datasetNote: '' }), '').html;
     const finding = { caseId: 'hn_0007', check: 'sides', organs: ['Parotid_L', 'Parotid_R'], message: 'Parotid_L lies to the patient\'s right of Parotid_R <sic>' };
     expect(html({ ...base, annotationFindings: [finding] })).toContain('<tr><td>hn_0007</td><td>sides</td><td class="l">Parotid_L, Parotid_R</td><td class="l">Parotid_L lies to the patient&#39;s right of Parotid_R &lt;sic&gt;</td></tr>');
     expect(html({ ...base, annotationFindings: [] })).toContain('<h3>Annotation checks</h3><p class="meta">Nothing found');
     expect(html(base)).toContain('<h3>Annotation checks</h3><p class="meta">The manifest predates');
+    // a flagged organ of a test case is marked in the per-case tables
+    const flagged = html({ ...base, annotationFindings: [{ caseId: 'case-002', check: 'hu', organs: ['BrainStem'], message: 'm' }] });
+    const table = flagged.slice(flagged.indexOf('<section id="cases">'), flagged.indexOf('<section id="overlays">'));
+    expect(table).toContain('⚑ = the curator');
+    expect(table.match(/<span class="flag" title="annotation check: hu">⚑<\/span>/g)?.length).toBe(m0.caseTables.filter((t) => t.cases.some((c) => c.caseId === 'case-002' && c.organs.BrainStem)).length);
+    expect(html({ ...base, annotationFindings: [] })).not.toContain('class="flag"');
   });
 
   it('thins long curves, keeping the last point', () => {
