@@ -31,7 +31,7 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe('curator CLI', () => {
   it('prints help for every command', async () => {
-    for (const args of [['--help'], ['synth', '--help'], ['curate', '--help'], ['validate', '--help']]) {
+    for (const args of [['--help'], ['synth', '--help'], ['curate', '--help'], ['validate', '--help'], ['review', '--help']]) {
       const out: string[] = [];
       await main(args, { output: (s) => out.push(s) });
       expect(out.join('')).toMatch(args[0] === '--help' ? /curator curate/ : new RegExp(`curator ${args[0]}`));
@@ -73,10 +73,26 @@ describe('curator CLI', () => {
     const r = curator('curate', '-i', join(root, 'swapped'), '-o', join(root, 'swapped-out'), '-q', '-j', '1');
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/^annotation checks: 1 finding to review \(.*swapped-out\/DATASHEET\.md, Annotation checks\):\n {2}hn_0001 sides: Parotid_L lies to the patient's right of Parotid_R \(centres at x -36\.0 mm and 36\.0 mm, LPS\): sides swapped\?\n {4}source: .*swapped\/S\/ct$/m);
+    // the slices behind it, in the private folder (the page names the source)
+    const review = curator('review', join(root, 'swapped-out'));
+    expect(review.status, review.stderr).toBe(0);
+    const page = join(root, 'swapped-out.private', 'annotation-review.html');
+    expect(review.stdout).toBe(`${page}: 1 finding\n`);
+    const html = readFileSync(page, 'utf8');
+    expect(html).toContain('<h3>hn_0001 · sides · Parotid_L, Parotid_R</h3>');
+    expect(html).toMatch(/source: <code>[^<]*swapped\/S\/ct<\/code>/);
+    expect(html.match(/<img src="data:image\/png;base64,/g)?.length).toBe(1);
+    expect(html).not.toMatch(/https?:\/\//);
+    const unknown = curator('review', join(root, 'swapped-out'), '--case', 'hn_0099');
+    expect(unknown.status).not.toBe(0);
+    expect(unknown.stderr).toContain('--case hn_0099: not a case of');
     writeFileSync(join(root, 'fix.json'), JSON.stringify({ hn_0001: { 'Parotid Rt': 'Parotid_L', 'Parotid Lt': 'Parotid_R' } }));
     const fixed = curator('curate', '-i', join(root, 'swapped'), '-o', join(root, 'swapped-out'), '-q', '-j', '1', '--names', join(root, 'fix.json'));
     expect(fixed.status, fixed.stderr).toBe(0);
     expect(fixed.stderr).toMatch(/^dataset version 2 \(was 1\): 0 added, 0 removed, 1 changed; splits kept\nannotation checks \(sides, stray pieces, CT numbers, volumes\): nothing found$/m);
+    const none = curator('review', join(root, 'swapped-out'), '--out', join(root, 'review-none.html'));
+    expect(none.stdout).toBe(`${join(root, 'review-none.html')}: 0 findings\n`);
+    expect(readFileSync(join(root, 'review-none.html'), 'utf8')).toContain('Nothing to review: the annotation checks found nothing.');
   });
 
   it('stops at a missing input or one without cases and leaves the published dataset as it was', () => {

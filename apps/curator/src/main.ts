@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-/** curator: synth, curate, validate. Thin yargs CLI over @anatomynet/curation. */
+/** curator: synth, curate, validate, review. Thin yargs CLI over @anatomynet/curation (review: @anatomynet/reporting). */
 import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { curateCommand } from './commands/curate';
 import { synthCommand } from './commands/synth';
 import { validateCommand } from './commands/validate';
+import { reviewCommand } from './commands/review';
 
 /**
  * Run the CLI on `argv` (without node and script). With `output`, yargs hands its text (help, errors)
@@ -18,7 +19,8 @@ export async function main(argv: string[], opts: { output?: (text: string) => vo
     .command(synthCommand)
     .command(curateCommand)
     .command(validateCommand)
-    .demandCommand(1, 'name a command: synth, curate, validate')
+    .command(reviewCommand)
+    .demandCommand(1, 'name a command: synth, curate, validate, review')
     .strict()
     .fail((msg, err, y) => {
       // A library's error (a bad input, nothing to publish) goes to the caller, which prints its message

@@ -14,3 +14,4 @@ export { renderReportHtml, type ChartSpec } from './render';
 export { generateReport, chartJsSource, type GenerateOptions, type GenerateResult } from './generate';
 export { compareMeasurements, type CaseOrganScore, type ComparisonRow } from './compare';
 export { csvText, parseCsv, csvNumber, type CsvValue } from './csv-format';
+export * from './annotation-review';

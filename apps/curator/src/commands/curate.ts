@@ -91,6 +91,7 @@ function reportFindings(say: (s: string) => void, { manifest, outDir, sources }:
   say(`annotation checks: ${findings.length} finding${findings.length === 1 ? '' : 's'} to review (${outDir}/DATASHEET.md, Annotation checks):`);
   for (const f of findings.slice(0, 20)) say(`  ${f.caseId} ${f.check}: ${f.message}\n    source: ${sources[f.caseId] ?? 'unknown'}`);
   if (findings.length > 20) say(`  and ${findings.length - 20} more`);
+  say(`  the slices behind each: npm run curator -- review ${outDir}`);
 }
 
 function reportItems(say: (s: string) => void, r: Pick<NothingToPublishError, 'failed' | 'skipped'>): void {
