@@ -8,6 +8,7 @@ import { curateCohort, type CurateResult } from './cohort';
 import { validateDataset } from './validate';
 import { CurationInputError, NothingToPublishError } from './errors';
 import { loadCase, openDataset } from './dataset';
+import { buildAnnotationReview } from './review';
 import { headNeckPhantom, sphereMask, writeDicomCase, writePddcaCase } from './testing/phantom';
 import { ORGANS } from './organs';
 import { sha256Hex } from './hashing';
@@ -297,6 +298,13 @@ describe('annotation checks on curated cases', () => {
     expect(sheet).toContain('- 3 annotation findings in 3 cases (Annotation checks, below).');
     expect(sheet).toMatch(/\| hn_\d{4} \| hu \| Mandible \| Mandible: mean -1000\.0 HU inside its contour, where bone is above 300/);
     expect(sheet).toMatch(/\| hn_\d{4} \| sides \| Parotid_L, Parotid_R \| Parotid_L lies to the patient's right of Parotid_R/);
+
+    // the review page's images: both sides in one axial slice; an axial and a coronal view of each other organ
+    const review = buildAnnotationReview(join(root, 'checks-out'), r.manifest);
+    expect(review.map((e) => [where(e.finding.caseId).match(/PAT-\w+|0522c\d+/)![0], e.images.length, e.problem])).toEqual(
+      r.manifest.annotationFindings!.map((f) => [where(f.caseId).match(/PAT-\w+|0522c\d+/)![0], f.check === 'sides' ? 1 : 2, undefined]),
+    );
+    expect(review.flatMap((e) => e.images.map((im) => im.dataUri.slice(0, 22)))).toEqual(Array(5).fill('data:image/png;base64,'));
 
     // the physicist's answer: a names file section per case (by case id, PDDCA folder name or CT series UID)
     const swapId = r.manifest.cases.find((c) => where(c.caseId).includes('PAT-SWAP'))!.caseId;

@@ -1,6 +1,4 @@
 export * from './published';
-export * from './png';
-export * from './overlay';
 export * from './organs';
 export * from './stats';
 export * from './experiments';
@@ -14,4 +12,3 @@ export { renderReportHtml, type ChartSpec } from './render';
 export { generateReport, chartJsSource, type GenerateOptions, type GenerateResult } from './generate';
 export { compareMeasurements, type CaseOrganScore, type ComparisonRow } from './compare';
 export { csvText, parseCsv, csvNumber, type CsvValue } from './csv-format';
-export * from './annotation-review';

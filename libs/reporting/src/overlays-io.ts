@@ -11,10 +11,9 @@ import { basename, isAbsolute, join, resolve } from 'node:path';
 import { parseReplicateKey } from '@anatomynet/tracking';
 import { cellLabel, type GridData, type RunData } from './collect';
 import type { LoadedManifest } from './dataset';
-import { readNiftiPreview, toRadiologicalView } from './nifti-preview';
+import { pngDataUri, renderOverlay, toRadiologicalView } from '@anatomynet/imaging';
+import { readNiftiPreview } from './nifti-preview';
 import { REPORT_ORGANS } from './organs';
-import { renderOverlay } from './overlay';
-import { encodePngRgb } from './png';
 import { ReportInputError } from './experiments';
 
 export interface OverlayImage {
@@ -75,10 +74,6 @@ export function findPredictions(data: RunData, dbDir?: string): Map<string, stri
     if (file && !out.has(caseId)) out.set(caseId, file);
   }
   return out;
-}
-
-function toDataUri(png: Buffer): string {
-  return `data:image/png;base64,${png.toString('base64')}`;
 }
 
 /** Renders the selected runs' overlays; every run of the shown grids is listed with its prediction count. */
@@ -144,7 +139,7 @@ function renderRun(base: Omit<OverlayRun, 'rendered' | 'message'>, preds: Map<st
       for (const o of REPORT_ORGANS.filter((x) => rec.availability?.[x.key] === 'annotated')) {
         const ov = renderOverlay({ ct: c, truth: t, prediction: p, shape: ct.shape, spacingMm: ct.spacingMm, label: o.label, sizePx: 200 });
         if (!ov) continue; // neither truth nor prediction has this organ: nothing to judge
-        images.push({ caseId, organKey: o.key, organ: o.short, dataUri: toDataUri(encodePngRgb(ov.rgb, ov.width, ov.height)), width: ov.width, height: ov.height, slice: ov.slice, truthPixels: ov.truthPixels, predictionPixels: ov.predictionPixels });
+        images.push({ caseId, organKey: o.key, organ: o.short, dataUri: pngDataUri(ov.rgb, ov.width, ov.height), width: ov.width, height: ov.height, slice: ov.slice, truthPixels: ov.truthPixels, predictionPixels: ov.predictionPixels });
       }
       if (!view.oriented) problems.push(`${caseId}: oblique or permuted axes, shown in index order`);
     } catch (e) {

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { writeFileAtomic } from '@anatomynet/data';
-import { buildAnnotationReview, readManifest, renderAnnotationReviewHtml } from '@anatomynet/reporting';
+import { buildAnnotationReview, openDataset, renderAnnotationReviewHtml } from '@anatomynet/curation';
 
 interface ReviewArgs {
   dir: string;
@@ -29,7 +29,7 @@ export const reviewCommand: CommandModule<object, ReviewArgs> = {
     const out = resolve(args.out ?? join(privateDir, 'annotation-review.html'));
     if (!args.out && !existsSync(privateDir)) throw new Error(`${privateDir}: no private folder, where the page would go; give --out FILE (or --private DIR)`);
     if (!existsSync(dirname(out))) throw new Error(`${dirname(out)}: no such folder for --out`);
-    const { manifest } = readManifest(dir);
+    const { manifest } = openDataset(dir);
     const mapFile = join(privateDir, 'source-map.json');
     const sources = existsSync(mapFile)
       ? Object.fromEntries(Object.entries((JSON.parse(readFileSync(mapFile, 'utf8')) as { cases: Record<string, { location: string }> }).cases).map(([id, c]) => [id, c.location]))

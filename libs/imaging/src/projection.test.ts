@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { coronalProjection } from './annotation-review';
+import { coronalProjection } from './projection';
 
 describe('coronalProjection', () => {
   // 3 x 4 x 2 voxels; CT numbers 100 k + 10 j + i tell every voxel apart

@@ -1,6 +1,6 @@
 /**
  * Minimal PNG encoder (8-bit RGB, no interlace) over Node's zlib. Written here rather than taken from npm
- * because the report needs only this one case, and a deterministic encoder (fixed zlib level, no
+ * because the pages need only this one case, and a deterministic encoder (fixed zlib level, no
  * timestamps or text chunks) keeps the report byte-reproducible.
  */
 import { deflateSync } from 'node:zlib';
@@ -46,4 +46,9 @@ export function encodePngRgb(rgb: Uint8Array, width: number, height: number): Bu
   ihdr[9] = 2; // colour type RGB
   const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
   return Buffer.concat([signature, chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw, { level: 9 })), chunk('IEND', new Uint8Array(0))]);
+}
+
+/** An RGB image as a `data:` URI, for pages that must work offline. */
+export function pngDataUri(rgb: Uint8Array, width: number, height: number): string {
+  return `data:image/png;base64,${encodePngRgb(rgb, width, height).toString('base64')}`;
 }
