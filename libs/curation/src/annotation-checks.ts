@@ -2,9 +2,9 @@
  * Plausibility checks of the published annotations, for the physicist who prepares the data: the
  * errors that curating by name cannot see and that public head-and-neck collections are known to hold
  * (left and right structures swapped, a contour drawn on a slice far from its organ, contours moved off
- * their image or drawn on another scan, another structure under an organ's name). Each finding names the case, the organs and the measurement; nothing is
- * changed or left out because of one (the names and crop files are how a physicist acts on it).
- * Pure functions of the manifest's case records.
+ * their image or drawn on another scan, another structure under an organ's name). Each finding names
+ * the case, the organs and the measurement; nothing is changed or left out because of one (a names file
+ * section for the case is how a physicist answers it). Pure functions of the manifest's case records.
  */
 import type { CaseRecord } from './manifest';
 import { ORGANS, type OrganKey } from './organs';
