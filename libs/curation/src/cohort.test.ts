@@ -314,8 +314,11 @@ describe('annotation checks on curated cases', () => {
     expect(readFileSync(join(root, 'checks-out', 'manifest.json')).equals(manifestBefore)).toBe(true);
     writeFileSync(join(root, 'fix.json'), JSON.stringify({ [swapId]: { Parotid_L: 'Parotid_R', Parotid_R: 'Parotid_L' }, '0522c0013': { Mandible: 'ignore' }, [movedSeries]: { Bone_Mandible: 'ignore' } }));
     const fixed = await curateCohort({ inputs: [dir], outDir: join(root, 'checks-out'), namesFile: join(root, 'fix.json') });
-    expect(fixed.manifest.annotationFindings).toEqual([]);
     const movedId = r.manifest.cases.find((c) => where(c.caseId).includes('PAT-MOVED'))!.caseId;
+    expect(fixed.manifest.annotationFindings).toEqual([]);
+    expect(fixed.manifest.caseNameOverrides).toEqual([swapId, strayCase.caseId, movedId].sort());
+    expect(readFileSync(join(root, 'checks-out', 'DATASHEET.md'), 'utf8')).toContain(`- 3 cases had their structure names mapped by a names file section of their own (hand corrections: ${[swapId, strayCase.caseId, movedId].sort().join(', ')})`);
+    expect(r.manifest.caseNameOverrides).toBeUndefined();
     expect(fixed.curated.sort()).toEqual([swapId, strayCase.caseId, movedId].sort());
     expect(fixed.manifest.previous).toMatchObject({ version: 1, changed: [swapId, strayCase.caseId, movedId].sort() });
     const swapped = fixed.manifest.cases.find((c) => c.caseId === swapId)!;

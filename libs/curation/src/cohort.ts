@@ -209,6 +209,7 @@ export async function curateCohort(opts: CurateOptions): Promise<CurateResult> {
     ids,
     configDigest,
     overrides,
+    caseNameOverrides: ok.filter(({ plan, task }) => names.byCase.has(task.caseId) || names.byCase.has(plan.sourceKey.replace(/^[a-z]+:/, ''))).map(({ task }) => task.caseId),
     replacing,
   });
   progress({ phase: 'publish', done: 1, total: 1 });

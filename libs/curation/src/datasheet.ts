@@ -59,6 +59,8 @@ export function renderDatasheet(m: Manifest, splits: Splits): string {
   if (fallback) issues.push(`${fallback} cases were paired by frame of reference and geometry (referenced images absent).`);
   if (m.identityNotRemoved.length) issues.push(`${m.identityNotRemoved.length} DICOM sources do not state PatientIdentityRemoved=YES: ${m.identityNotRemoved.join(', ')}.`);
   if (m.skipped.length) issues.push(`${m.skipped.length} input items were skipped (manifest.json, skipped).`);
+  const handNamed = m.caseNameOverrides ?? [];
+  if (handNamed.length) issues.push(`${handNamed.length} cases had their structure names mapped by a names file section of their own (hand corrections: ${handNamed.join(', ')}); manifest.json's structures show each mapping.`);
   const findings = m.annotationFindings ?? [];
   if (findings.length) issues.push(`${findings.length} annotation findings in ${new Set(findings.map((f) => f.caseId)).size} cases (Annotation checks, below).`);
   issues.push('Partial annotation is the norm: train with a loss masked by availability (manifest.json, cases[].availability).');

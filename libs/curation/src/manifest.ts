@@ -133,6 +133,8 @@ export interface Manifest {
   identityNotRemoved: string[];
   /** What the annotation checks found (annotation-checks.ts), by case; absent before tool 0.2.0. */
   annotationFindings?: AnnotationFinding[];
+  /** Cases whose structure names a names file section of their own mapped (hand corrections); absent when none. */
+  caseNameOverrides?: string[];
 }
 
 /** A small structural check of a parsed manifest (used by validate and by readers). */

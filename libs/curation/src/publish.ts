@@ -26,6 +26,8 @@ export interface PublishInput {
   ids: IdAssignment;
   configDigest: string;
   overrides: NameOverrides;
+  /** Cases given their own names file section. */
+  caseNameOverrides?: string[];
   /** The dataset the folder holds now, which this one replaces (its manifest, bytes' digest and splits). */
   replacing?: PublishedVersion;
 }
@@ -114,6 +116,7 @@ export function publishDataset(p: PublishInput): PublishResult {
     skipped: refs.map((s) => ({ ref: s.ref, kind: s.kind, reason: scrub(s.reason) })),
     identityNotRemoved: records.filter((r) => r.sourceKind === 'dicom' && r.identityRemoved !== true).map((r) => r.caseId),
     annotationFindings: annotationFindings(records),
+    ...(p.caseNameOverrides?.length ? { caseNameOverrides: [...p.caseNameOverrides].sort(compareStrings) } : {}),
   };
   const splits = makeSplits(
     cases.map((c) => ({ caseId: c.record.caseId, patientId: c.record.patientId, ...(c.plan.pddcaId ? { pddcaId: c.plan.pddcaId } : {}) })),

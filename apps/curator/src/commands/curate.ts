@@ -61,6 +61,8 @@ export async function runCurate(args: CurateArgs): Promise<CurateResult> {
     reportItems(say, result);
     say(versionLine(result));
     reportFindings(say, result);
+    const handNamed = result.manifest.caseNameOverrides ?? [];
+    if (handNamed.length) say(`names file sections of their own mapped the structures of ${handNamed.length} case${handNamed.length === 1 ? '' : 's'}: ${handNamed.join(', ')} (DATASHEET.md says so)`);
     if (result.removed.length) say(`removed ${result.removed.length} cases of the previous dataset, their source no longer found or failing now: ${result.removed.join(', ')}`);
     if (result.manifest.identityNotRemoved.length) say(`warning: PatientIdentityRemoved is not YES for ${result.manifest.identityNotRemoved.join(', ')}`);
     say(`source map and file accounting (keep private): ${result.privateDir}`);
