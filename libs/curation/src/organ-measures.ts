@@ -61,7 +61,8 @@ export function organMeasures(
     }
     const index = sum.map((s) => s / n);
     const centroidMm = [0, 1, 2].map((r) => round1(origin[r] + [0, 1, 2].reduce((s, a) => s + direction[r * 3 + a] * spacing[a] * index[a], 0))) as Vec3;
-    const largest = sizes.indexOf(Math.max(...sizes));
+    // reduce, not Math.max(...): a speckled mask may hold more pieces than a call takes arguments
+    const largest = sizes.reduce((best, size, id) => (size > sizes[best]! ? id : best), 0);
     const gapMm = (b: Box3) => {
       const l = pieceBoxes[largest]!;
       return Math.hypot(...[0, 1, 2].map((a) => Math.max(0, b.min[a] - l.max[a], l.min[a] - b.max[a]) * spacing[a]));
@@ -71,7 +72,7 @@ export function organMeasures(
       centroidMm,
       pieces: sizes.length - 1,
       strayVoxels: n - sizes[largest]!,
-      strayGapMm: round1(Math.max(0, ...pieceBoxes.slice(1).map(gapMm))),
+      strayGapMm: round1(pieceBoxes.slice(1).reduce((far, b) => Math.max(far, gapMm(b)), 0)),
     };
   }
   return out;
