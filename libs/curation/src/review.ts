@@ -42,11 +42,11 @@ export function findingImages(finding: AnnotationFinding, image: Pick<Volume, 'd
   const note = oriented ? '' : ' (oblique axes: index order)';
   const organs = ORGANS.filter((o) => finding.organs.includes(o.key));
   const windowHu = finding.organs.includes('Mandible') ? BONE_WINDOW : SOFT_WINDOW;
-  const image2 = (caption: string, ov: ReturnType<typeof renderOverlay>) => (ov ? [{ caption, dataUri: pngDataUri(ov.rgb, ov.width, ov.height), width: ov.width, height: ov.height }] : []);
+  const asImage = (caption: string, ov: ReturnType<typeof renderOverlay>) => (ov ? [{ caption, dataUri: pngDataUri(ov.rgb, ov.width, ov.height), width: ov.width, height: ov.height }] : []);
   if (finding.check === 'sides' && organs.length === 2) {
     const [a, b] = organs.map((o) => maskOf(labels!, o.index));
     const ov = renderOverlay({ ct: ct!, truth: a!, prediction: b!, shape, spacingMm, label: 1, windowHu, marginMm: 60, sizePx: 320 });
-    return image2(`axial slice ${ov?.slice}: ${organs[0]!.key} green, ${organs[1]!.key} red; the patient's right on the image's left${note}`, ov);
+    return asImage(`axial slice ${ov?.slice}: ${organs[0]!.key} green, ${organs[1]!.key} red; the patient's right on the image's left${note}`, ov);
   }
   const none = new Uint8Array(ct!.length);
   return organs.flatMap((o) => {
@@ -54,8 +54,8 @@ export function findingImages(finding: AnnotationFinding, image: Pick<Volume, 'd
     const cor = coronalProjection(ct!, labels!, shape, o.index, image.direction[8]! > 0);
     const coronal = cor && renderOverlay({ ct: cor.ct, truth: cor.mask, prediction: new Uint8Array(cor.mask.length), shape: cor.shape, spacingMm: [spacingMm[0], spacingMm[2], 1], label: 1, windowHu, marginMm: 40, sizePx: 240 });
     return [
-      ...image2(`${o.key}, axial slice ${axial?.slice} of its largest area${note}`, axial),
-      ...image2(`${o.key}, coronal: all its voxels projected front to back, superior up${note}`, coronal),
+      ...asImage(`${o.key}, axial slice ${axial?.slice} of its largest area${note}`, axial),
+      ...asImage(`${o.key}, coronal: all its voxels projected front to back, superior up${note}`, coronal),
     ];
   });
 }
