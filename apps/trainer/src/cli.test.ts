@@ -48,7 +48,7 @@ const OPTIONS: Record<string, string[]> = {
   status: ['--db', '--grid', '--experiment', '--stale-minutes', '--json'],
   merge: ['<sources..>', '--db', '--runs', '--dry-run'],
   segment: ['--run', '--db', '--model', '--row-seeds', '--input', '--out', '--series', '--hu-check', '--lcc', '--backend', '--gpu-tilings'],
-  evaluate: ['--run', '--db', '--model', '--row-seeds', '--dataset', '--split', '--out', '--predictions', '--exclude-seen', '--backend'],
+  evaluate: ['--run', '--db', '--model', '--row-seeds', '--dataset', '--split', '--out', '--predictions', '--exclude-seen', '--exclude-flagged', '--backend'],
   compare: ['<baseline>', '<candidate>'],
   'tune-gpu': ['--config', '--grid', '--profile', '--out', '--shape', '--reps', '--retune'],
 };
@@ -336,6 +336,11 @@ describe('trainer grid, status, segment', () => {
     const flaggedRows = parseCsv(readFileSync(join(root, 'evaluated-flagged', 'metrics.csv'), 'utf8')).slice(1);
     expect(flaggedRows.map((f) => [f[1], f[10]])).toEqual(flaggedRows.map((f) => [f[1], f[1] === 'BrainStem' ? 'stray-piece' : '']));
     expect(JSON.parse(readFileSync(join(root, 'evaluated-flagged', 'summary.json'), 'utf8')).annotationFindings).toEqual([finding]);
+    const unflagged = await trainer('evaluate', '--run', runId, '--db', db, '--dataset', flaggedDs, '--split', 'test', '--no-predictions', '--exclude-flagged', '--out', join(root, 'evaluated-unflagged'), '--backend', 'cpu');
+    expect(unflagged.code, unflagged.stderr).toBe(0);
+    expect(unflagged.stderr).toContain(`left out the case organs of 1 annotation finding(s) (${ids[3]} stray-piece (BrainStem)).`);
+    expect(parseCsv(readFileSync(join(root, 'evaluated-unflagged', 'metrics.csv'), 'utf8')).slice(1)).toEqual(flaggedRows.filter((f) => f[1] !== 'BrainStem'));
+    expect(JSON.parse(readFileSync(join(root, 'evaluated-unflagged', 'summary.json'), 'utf8'))).toMatchObject({ excludedFlagged: true, annotationFindings: [finding] });
     const flaggedCompare = await trainer('compare', join(root, 'evaluated-flagged'), join(root, 'evaluated-flagged'));
     expect(flaggedCompare.stderr).toContain(`note: the curator's annotation checks flagged 1 measured case(s) (${ids[3]}): their ground truth may be wrong for both models`);
     const flaggedPlan = await trainer('grid', gridFile, '--profile', 'smoke', '--dataset', flaggedDs, '--db', join(root, 'flagged.db'), '--dry-run');

@@ -38,6 +38,8 @@ export interface DatasetEvaluation {
    * (sides swapped, a stray contour...), so their scores may be too. Null when the dataset predates the checks.
    */
   annotationFindings: AnnotationFinding[] | null;
+  /** Whether the flagged case organs were left out of `cases`' rows (`excludeFlagged`). */
+  excludedFlagged: boolean;
 }
 
 /** The case ids of a split, sorted ("all": every case of the manifest). */
@@ -62,6 +64,8 @@ export async function evaluateDataset(
     seenBy?: readonly string[];
     /** Leave out the cases they saw, rather than measure them. */
     excludeSeen?: boolean;
+    /** Leave out the case organs the curator's annotation checks flagged (their ground truth is in doubt). */
+    excludeFlagged?: boolean;
   } = {},
 ): Promise<DatasetEvaluation> {
   const ds = openDataset(datasetDir);
@@ -93,7 +97,9 @@ export async function evaluateDataset(
   const seen = [...check.seen.values()].sort((a, b) => a.caseId.localeCompare(b.caseId));
   const measured = new Set(ids);
   const annotationFindings = ds.manifest.annotationFindings?.filter((f) => measured.has(f.caseId)) ?? null;
-  return { dataset: datasetDir, manifestDigest: ds.manifestDigest, split, cases, seen, excludedSeen: Boolean(o.excludeSeen), seenUnknown: check.unknown, annotationFindings };
+  const flagged = new Set((annotationFindings ?? []).flatMap((f) => f.organs.map((organ) => `${f.caseId} ${organ}`)));
+  const kept = o.excludeFlagged ? cases.map((c) => ({ ...c, rows: c.rows.filter((r) => !flagged.has(`${c.caseId} ${r.organ}`)) })) : cases;
+  return { dataset: datasetDir, manifestDigest: ds.manifestDigest, split, cases: kept, seen, excludedSeen: Boolean(o.excludeSeen), seenUnknown: check.unknown, annotationFindings, excludedFlagged: Boolean(o.excludeFlagged) };
 }
 
 export interface OrganSummary {

@@ -16,6 +16,7 @@ interface EvaluateArgs extends GpuArgs {
   out: string;
   predictions: boolean;
   excludeSeen: boolean;
+  excludeFlagged: boolean;
   backend?: string;
   threads?: number;
 }
@@ -38,7 +39,9 @@ function findingsNote(ev: DatasetEvaluation): string {
   if (!ev.annotationFindings.length) return '';
   const listed = ev.annotationFindings.slice(0, 5).map((f) => `${f.caseId} ${f.check} (${f.organs.join(', ')})`).join('; ');
   const more = ev.annotationFindings.length > 5 ? ` and ${ev.annotationFindings.length - 5} more` : '';
-  return `warning: the curator's annotation checks flagged ${ev.annotationFindings.length} finding(s) in measured cases (${listed}${more}): their ground truth may be wrong, and so may their scores (metrics.csv "annotation_finding", summary.json).`;
+  return ev.excludedFlagged
+    ? `left out the case organs of ${ev.annotationFindings.length} annotation finding(s) (${listed}${more}).`
+    : `warning: the curator's annotation checks flagged ${ev.annotationFindings.length} finding(s) in measured cases (${listed}${more}): their ground truth may be wrong, and so may their scores (metrics.csv "annotation_finding", summary.json; --exclude-flagged leaves them out).`;
 }
 
 export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
@@ -51,6 +54,11 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
         .option('split', { type: 'string', choices: ['all', 'train', 'validation', 'test'], default: 'all', describe: "the dataset's cases to measure (all: external validation on every case)" })
         .option('out', { type: 'string', demandOption: true, describe: 'folder for metrics.csv, summary.json and predictions/' })
         .option('predictions', { type: 'boolean', default: true, describe: 'write each prediction as predictions/<case>.nii.gz (--no-predictions: metrics only)' })
+        .option('exclude-flagged', {
+          type: 'boolean',
+          default: false,
+          describe: "leave out the case organs the curator's annotation checks flagged (their ground truth is in doubt); without it they are measured and marked",
+        })
         .option('exclude-seen', {
           type: 'boolean',
           default: false,
@@ -73,6 +81,7 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
         predictionsDir: a.predictions ? join(a.out, 'predictions') : undefined,
         seenBy: runDirs,
         excludeSeen: a.excludeSeen,
+        excludeFlagged: a.excludeFlagged,
         onCase: (done, total, c) => {
           if (c.error) bar.log(`skipped ${c.caseId}: ${c.error}`);
           bar.update(done, total, c.caseId);
@@ -105,6 +114,7 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
       seenUnknown: ev.seenUnknown,
       // the curator's annotation checks' findings in the measured cases (null: the dataset predates them)
       annotationFindings: ev.annotationFindings,
+      excludedFlagged: ev.excludedFlagged,
       surfaceToleranceMm: config.evaluation.surfaceToleranceMm,
       organs,
     };
