@@ -83,6 +83,12 @@ describe('curator CLI', () => {
     expect(html).toMatch(/source: <code>[^<]*swapped\/S\/ct<\/code>/);
     expect(html.match(/<img src="data:image\/png;base64,/g)?.length).toBe(1);
     expect(html).not.toMatch(/https?:\/\//);
+    const everyCase = curator('review', join(root, 'swapped-out'), '--all', '--out', join(root, 'review-all.html'));
+    expect(everyCase.stdout).toBe(`${join(root, 'review-all.html')}: 1 finding, 1 case drawn\n`);
+    const all = readFileSync(join(root, 'review-all.html'), 'utf8');
+    expect(all).toContain('<h2>Every case</h2>');
+    expect(all).toContain('<h3>hn_0001 · 1 finding</h3>');
+    expect(all.match(/<img src="data:image\/png;base64,/g)?.length).toBe(3);
     const unknown = curator('review', join(root, 'swapped-out'), '--case', 'hn_0099');
     expect(unknown.status).not.toBe(0);
     expect(unknown.stderr).toContain('--case hn_0099: not a case of');

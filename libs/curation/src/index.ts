@@ -2,7 +2,7 @@
  * @anatomynet/curation: raw DICOM-RT / PDDCA folders -> a published nnU-Net v2 style dataset.
  * Name table, pairing, chest crop, availability, publishing, validation; and the synthetic cohort.
  */
-export { ORGANS, ORGAN_KEYS, findOrgan, nnunetLabels, type Organ, type OrganKey } from './organs';
+export { ORGANS, ORGAN_KEYS, ORGAN_COLOURS, findOrgan, nnunetLabels, type Organ, type OrganKey } from './organs';
 export {
   mapName,
   isPlanningStructure,
@@ -69,7 +69,7 @@ export {
   type AnnotationCheck,
   type AnnotationFinding,
 } from './annotation-checks';
-export { buildAnnotationReview, findingImages, renderAnnotationReviewHtml, type ReviewEntry, type ReviewImage } from './review';
+export { buildAnnotationReview, buildCaseGallery, caseImages, findingImages, renderAnnotationReviewHtml, type ReviewEntry, type ReviewImage } from './review';
 export { discoverInputs, type Discovery, type PlannedCase, type SkippedItem } from './discover';
 export { curateCase, imagePath, labelPath, type CaseTask, type CaseOutcome } from './case';
 export { curateCohort, type CurateOptions, type CurateProgress, type CurateResult } from './cohort';

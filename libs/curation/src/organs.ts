@@ -37,6 +37,19 @@ export const ORGANS: readonly Organ[] = Object.freeze([
 
 export const ORGAN_KEYS: readonly OrganKey[] = ORGANS.map((o) => o.key);
 
+/** Display colours per organ label (RGB), chosen to be told apart on a CT: RTSTRUCT output, review pictures. */
+export const ORGAN_COLOURS: Readonly<Record<number, [number, number, number]>> = Object.freeze({
+  1: [0, 151, 206],
+  2: [255, 0, 255],
+  3: [230, 230, 80],
+  4: [255, 127, 0],
+  5: [255, 180, 90],
+  6: [0, 200, 0],
+  7: [120, 230, 120],
+  8: [200, 0, 0],
+  9: [240, 110, 110],
+});
+
 /** nnU-Net v2 `labels` object: background 0 and the nine organs 1..9, in label order. */
 export function nnunetLabels(): Record<string, number> {
   const labels: Record<string, number> = { background: 0 };

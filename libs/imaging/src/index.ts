@@ -3,6 +3,6 @@
  * overlays, the curator's annotation review). Pure functions of typed arrays, and a PNG encoder.
  */
 export { type Voxels, toRadiologicalView } from './orientation';
-export { type OverlayInput, type Overlay, largestAreaSlice, renderOverlay } from './overlay';
+export { type OverlayInput, type Overlay, largestAreaSlice, renderLabelSlice, renderOverlay } from './overlay';
 export { coronalProjection } from './projection';
 export { crc32, encodePngRgb, pngDataUri } from './png';

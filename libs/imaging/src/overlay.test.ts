@@ -1,6 +1,6 @@
 import { inflateSync } from 'node:zlib';
 import { describe, expect, test } from 'vitest';
-import { largestAreaSlice, renderOverlay } from './overlay';
+import { largestAreaSlice, renderLabelSlice, renderOverlay } from './overlay';
 import { crc32, encodePngRgb } from './png';
 
 describe('png', () => {
@@ -48,5 +48,20 @@ describe('overlay', () => {
 
   test('returns null when neither map has the organ', () => {
     expect(renderOverlay({ ct, truth, prediction: pred, shape, spacingMm: [1, 1, 1], label: 2 })).toBeNull();
+  });
+
+  test('draws every label of a slice in its colour, those without one not at all, cropped around the coloured', () => {
+    const labels = truth.slice();
+    labels[4 + 10 * (2 + 10 * 1)] = 3; // beside the organ: another colour
+    labels[9 + 10 * (9 + 10 * 1)] = 8; // far away, no colour given: neither drawn nor in the crop
+    const o = renderLabelSlice({ ct, labels, colours: { 6: [0, 200, 0], 3: [230, 230, 80] }, shape, spacingMm: [1, 1, 1], slice: 1, marginMm: 0, sizePx: 3 })!;
+    expect([o.width, o.height]).toEqual([3, 2]);
+    const px = (u: number, v: number) => Array.from(o.rgb.subarray((v * o.width + u) * 3, (v * o.width + u) * 3 + 3));
+    const grey = Math.round((255 * (40 + 160)) / 400);
+    const mix = (c: number) => Math.round(0.55 * c + 0.45 * grey);
+    expect(px(0, 0)).toEqual([mix(0), mix(200), mix(0)]);
+    expect(px(2, 0)).toEqual([mix(230), mix(230), mix(80)]);
+    expect(px(2, 1)).toEqual([grey, grey, grey]);
+    expect(renderLabelSlice({ ct, labels, colours: { 6: [0, 200, 0] }, shape, spacingMm: [1, 1, 1], slice: 0 })).toBeNull();
   });
 });

@@ -16,10 +16,19 @@ describe('coronalProjection', () => {
     expect(up.shape).toEqual([3, 2, 1]);
     // rows: v 0 is k 1 (superior), v 1 is k 0
     expect(Array.from(up.ct)).toEqual([120, 121, 122, 20, 21, 22]);
-    expect(Array.from(up.mask)).toEqual([0, 0, 1, 1, 0, 0]);
+    expect(Array.from(up.labels)).toEqual([0, 0, 5, 5, 0, 0]);
     const down = coronalProjection(ct, labels, shape, 5, false)!;
     expect(Array.from(down.ct)).toEqual([20, 21, 22, 120, 121, 122]);
-    expect(Array.from(down.mask)).toEqual([1, 0, 0, 0, 0, 1]);
+    expect(Array.from(down.labels)).toEqual([5, 0, 0, 0, 0, 5]);
     expect(coronalProjection(ct, labels, shape, 7, true)).toBeNull();
+  });
+
+  it('projects every label, the most anterior where several lie behind one another', () => {
+    const both = labels.slice();
+    both[at(0, 3, 0)] = 6; // behind organ 5's voxel at (0, 1, 0)
+    const all = coronalProjection(ct, both, shape, 'all', false)!;
+    // rows: voxels of 5 at j 1 and 3, of 6 at j 0 and 3: mean row (1 + 3 + 0 + 3) / 4 = 1.75 -> 2
+    expect(Array.from(all.ct)).toEqual([20, 21, 22, 120, 121, 122]);
+    expect(Array.from(all.labels)).toEqual([5, 0, 0, 0, 6, 5]);
   });
 });

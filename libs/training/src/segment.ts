@@ -7,23 +7,13 @@ import { statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { notHounsfieldReason, readCtSeries, replaceNotNumbers, readDicomFile, readVolume, scanDicomTree, writeNifti, type CtSeries, type Volume } from '@anatomynet/data';
 import { writeRtStruct, type RtRoiSpec } from '@anatomynet/rt';
-import { ORGANS } from '@anatomynet/curation';
+import { ORGAN_COLOURS, ORGANS } from '@anatomynet/curation';
 import { toNetworkGrid } from './dataset';
 import { keepLargestComponents, membersOf, predictOnSourceGrid, type Predictor } from './evaluate';
 import type { HuWindow } from './intensity';
 
-/** Display colours per organ (RGB), chosen to be told apart on a CT. */
-export const ORGAN_COLOURS: Record<number, [number, number, number]> = {
-  1: [0, 151, 206],
-  2: [255, 0, 255],
-  3: [230, 230, 80],
-  4: [255, 127, 0],
-  5: [255, 180, 90],
-  6: [0, 200, 0],
-  7: [120, 230, 120],
-  8: [200, 0, 0],
-  9: [240, 110, 110],
-};
+/** Display colours per organ (RGB): the curator's, so its review pictures and the RTSTRUCT agree. */
+export { ORGAN_COLOURS };
 
 export class SegmentInputError extends Error {
   constructor(

@@ -3,13 +3,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { writeFileAtomic } from '@anatomynet/data';
-import { buildAnnotationReview, openDataset, renderAnnotationReviewHtml } from '@anatomynet/curation';
+import { buildAnnotationReview, buildCaseGallery, openDataset, renderAnnotationReviewHtml } from '@anatomynet/curation';
 
 interface ReviewArgs {
   dir: string;
   out?: string;
   private?: string;
   case?: string[];
+  all: boolean;
 }
 
 export const reviewCommand: CommandModule<object, ReviewArgs> = {
@@ -21,7 +22,9 @@ export const reviewCommand: CommandModule<object, ReviewArgs> = {
       .option('private', { type: 'string', describe: 'its private folder, for the source of each case (default <dir>.private)' })
       .option('out', { type: 'string', describe: 'the page to write (default <private folder>/annotation-review.html: it names the sources, so it stays private)' })
       .option('case', { type: 'string', array: true, describe: 'only these cases (repeat)' })
+      .option('all', { type: 'boolean', default: false, describe: 'also draw every case (or each --case) with all its organs in colour, findings or not: a look at the whole cohort' })
       .example('$0 review data/hn', 'data/hn.private/annotation-review.html')
+      .example('$0 review data/hn --all --out qa.html', 'the findings, then every case with its organs')
       .strict() as Argv<ReviewArgs>,
   handler: (args) => {
     const dir = resolve(args.dir);
@@ -37,9 +40,10 @@ export const reviewCommand: CommandModule<object, ReviewArgs> = {
     const unknown = (args.case ?? []).filter((id) => !manifest.cases.some((c) => c.caseId === id));
     if (unknown.length) throw new Error(`--case ${unknown.join(', ')}: not a case of ${dir}`);
     const entries = buildAnnotationReview(dir, manifest, sources, args.case);
-    writeFileAtomic(out, renderAnnotationReviewHtml(dir, manifest, entries));
-    for (const e of entries.filter((x) => x.problem)) process.stderr.write(`${e.finding.caseId}: no image: ${e.problem}\n`);
+    const gallery = args.all ? buildCaseGallery(dir, manifest, sources, args.case) : [];
+    writeFileAtomic(out, renderAnnotationReviewHtml(dir, manifest, entries, gallery));
+    for (const e of [...entries.map((x) => ({ caseId: x.finding.caseId, problem: x.problem })), ...gallery].filter((x) => x.problem)) process.stderr.write(`${e.caseId}: no image: ${e.problem}\n`);
     const shown = manifest.annotationFindings === undefined ? 'the manifest predates the annotation checks (curate again)' : `${entries.length} finding${entries.length === 1 ? '' : 's'}`;
-    process.stdout.write(`${out}: ${shown}\n`);
+    process.stdout.write(`${out}: ${shown}${args.all ? `, ${gallery.length} case${gallery.length === 1 ? '' : 's'} drawn` : ''}\n`);
   },
 };
