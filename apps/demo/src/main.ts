@@ -63,4 +63,6 @@ for (const [i, s] of steps.entries()) {
 }
 const report = join(out, 'report', 'index.html');
 process.stderr.write(`\ndemo finished in ${formatDuration((Date.now() - start) / 1000)}.\n`);
+const review = join(`${join(out, 'dataset')}.private`, 'annotation-review.html');
+if (existsSync(review)) console.log(`annotation review of the dataset: ${review}`);
 if (existsSync(report)) console.log(`report: ${report}`);

@@ -50,6 +50,7 @@ export function demoSteps(o: DemoOptions): Step[] {
     { title: `synthetic cohort (${o.cases} cases, seed ${o.seed})`, app: 'curator', args: ['synth', '--out', raw, '--cases', String(o.cases), '--seed', String(o.seed), '--overwrite'], skipIfExists: join(raw, `synth-truth.json`) },
     { title: 'curate', app: 'curator', args: ['curate', '--input', raw, '--out', ds] },
     { title: 'validate the published dataset', app: 'curator', args: ['validate', ds] },
+    { title: 'annotation review (findings, then every case drawn)', app: 'curator', args: ['review', ds, '--all'] },
     {
       title: `grids ${o.grids.join(', ')} (${o.profile}, ${o.workers} worker${o.workers > 1 ? 's' : ''})`,
       app: 'trainer',
