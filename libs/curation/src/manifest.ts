@@ -80,7 +80,7 @@ export interface CaseRecord {
   volumeMl: Record<OrganKey, number>;
   /** Voxels claimed by two organs before the smaller-organ-wins rule. */
   overlaps: Overlap[];
-  /** Each organ with voxels: its centre (LPS mm) and pieces, which the annotation checks judge. Absent before tool 0.2.0. */
+  /** Each organ with voxels: its mean CT number, centre (LPS mm) and pieces, which the annotation checks judge. Absent before tool 0.2.0. */
   measures?: Partial<Record<OrganKey, OrganMeasures>>;
   structures: StructureRecord[];
   warnings: string[];
