@@ -1,7 +1,7 @@
 /** The CLI end to end, in child processes as a user runs it (tsx), with two worker processes. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { curateCohort } from '@anatomynet/curation';
@@ -89,6 +89,17 @@ describe('curator CLI', () => {
     expect(all).toContain('<h2>Every case</h2>');
     expect(all).toContain('<h3>hn_0001 · 1 finding</h3>');
     expect(all.match(/<img src="data:image\/png;base64,/g)?.length).toBe(3);
+    // a label file gone bad: named, the page still written, exit 1; a folder that is no dataset: said so
+    cpSync(join(root, 'swapped-out'), join(root, 'swapped-bad'), { recursive: true });
+    writeFileSync(join(root, 'swapped-bad', 'labelsTr', 'hn_0001.nii.gz'), 'not a NIfTI');
+    const bad = curator('review', join(root, 'swapped-bad'), '--out', join(root, 'review-bad.html'));
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain(`hn_0001: no image: ${join(root, 'swapped-bad', 'labelsTr', 'hn_0001.nii.gz')}`);
+    expect(readFileSync(join(root, 'review-bad.html'), 'utf8')).toContain('<p class="problem">No image: ');
+    const nowhere = curator('review', join(root, 'no-such-dataset'));
+    expect(nowhere.status).not.toBe(0);
+    expect(nowhere.stderr).toContain(join(root, 'no-such-dataset'));
+    expect(nowhere.stderr).not.toContain('private folder');
     const unknown = curator('review', join(root, 'swapped-out'), '--case', 'hn_0099');
     expect(unknown.status).not.toBe(0);
     expect(unknown.stderr).toContain('--case hn_0099: not a case of');

@@ -28,11 +28,11 @@ export const reviewCommand: CommandModule<object, ReviewArgs> = {
       .strict() as Argv<ReviewArgs>,
   handler: (args) => {
     const dir = resolve(args.dir);
+    const { manifest } = openDataset(dir);
     const privateDir = resolve(args.private ?? `${dir}.private`);
     const out = resolve(args.out ?? join(privateDir, 'annotation-review.html'));
     if (!args.out && !existsSync(privateDir)) throw new Error(`${privateDir}: no private folder, where the page would go; give --out FILE (or --private DIR)`);
     if (!existsSync(dirname(out))) throw new Error(`${dirname(out)}: no such folder for --out`);
-    const { manifest } = openDataset(dir);
     const mapFile = join(privateDir, 'source-map.json');
     const sources = existsSync(mapFile)
       ? Object.fromEntries(Object.entries((JSON.parse(readFileSync(mapFile, 'utf8')) as { cases: Record<string, { location: string }> }).cases).map(([id, c]) => [id, c.location]))
@@ -42,7 +42,10 @@ export const reviewCommand: CommandModule<object, ReviewArgs> = {
     const entries = buildAnnotationReview(dir, manifest, sources, args.case);
     const gallery = args.all ? buildCaseGallery(dir, manifest, sources, args.case) : [];
     writeFileAtomic(out, renderAnnotationReviewHtml(dir, manifest, entries, gallery));
-    for (const e of [...entries.map((x) => ({ caseId: x.finding.caseId, problem: x.problem })), ...gallery].filter((x) => x.problem)) process.stderr.write(`${e.caseId}: no image: ${e.problem}\n`);
+    // a case whose files cannot be read is named on the page and here; the others are drawn
+    const failed = [...entries.map((x) => ({ caseId: x.finding.caseId, problem: x.problem })), ...gallery].filter((x) => x.problem);
+    for (const e of failed) process.stderr.write(`${e.caseId}: no image: ${e.problem}\n`);
+    if (failed.length) process.exitCode = 1;
     const shown = manifest.annotationFindings === undefined ? 'the manifest predates the annotation checks (curate again)' : `${entries.length} finding${entries.length === 1 ? '' : 's'}`;
     process.stdout.write(`${out}: ${shown}${args.all ? `, ${gallery.length} case${gallery.length === 1 ? '' : 's'} drawn` : ''}\n`);
   },
