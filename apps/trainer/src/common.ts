@@ -193,7 +193,7 @@ export function checkDataset(dir: string): Dataset {
 }
 
 /** The cases of each split the curator's annotation checks flagged, as "train: hn_0007, ..." (empty when none). */
-export function flaggedBySplit(ds: Dataset): string {
+function flaggedBySplit(ds: Dataset): string {
   const flagged = new Set((ds.manifest.annotationFindings ?? []).map((f) => f.caseId));
   return (['train', 'validation', 'test'] as const)
     .map((s) => [s, ds.splits[s].filter((id) => flagged.has(id))] as const)

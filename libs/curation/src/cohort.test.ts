@@ -300,7 +300,7 @@ describe('annotation checks on curated cases', () => {
     expect(sheet).toMatch(/\| hn_\d{4} \| sides \| Parotid_L, Parotid_R \| Parotid_L lies to the patient's right of Parotid_R/);
 
     // the review page's images: both sides in one axial slice; an axial and a coronal view of each other organ
-    const review = buildAnnotationReview(join(root, 'checks-out'), r.manifest);
+    const review = buildAnnotationReview(join(root, 'checks-out'), r.manifest).findings;
     expect(review.map((e) => [where(e.finding.caseId).match(/PAT-\w+|0522c\d+/)![0], e.images.length, e.problem])).toEqual(
       r.manifest.annotationFindings!.map((f) => [where(f.caseId).match(/PAT-\w+|0522c\d+/)![0], f.check === 'sides' ? 1 : 2, undefined]),
     );

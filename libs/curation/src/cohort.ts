@@ -62,6 +62,11 @@ interface CachedCase {
   outputs: { path: string; sha256: string }[];
 }
 
+/** What a names or crop file may call a case besides its id: the PDDCA folder name or the CT SeriesInstanceUID. */
+function caseKeyOf(plan: PlannedCase): string {
+  return plan.sourceKey.replace(/^[a-z]+:/, '');
+}
+
 /** The roles of a case's image files (discover.ts): the CT series' slices, PDDCA's img.nrrd. */
 const IMAGE_ROLES = new Set(['ct', 'image']);
 
@@ -101,7 +106,8 @@ export async function curateCohort(opts: CurateOptions): Promise<CurateResult> {
   const previous = existsSync(sourceMapPath) ? (JSON.parse(readFileSync(sourceMapPath, 'utf8')).ids as IdAssignment) : undefined;
   const ids = assignIds(found.cases.map((c) => c.sourceKey), found.cases.map((c) => c.patientKey), previous);
   // A case key that names no case is a typo whose fix would silently not apply.
-  const caseKeys = new Set(found.cases.flatMap((c) => [ids.cases[c.sourceKey], c.sourceKey.replace(/^[a-z]+:/, '')]));
+  const caseKeys = new Set(found.cases.flatMap((c) => [ids.cases[c.sourceKey], caseKeyOf(c)]));
+  const ownNames = (caseId: string, plan: PlannedCase) => names.byCase.get(caseId) ?? names.byCase.get(caseKeyOf(plan));
   for (const [file, keys] of [[opts.namesFile, names.byCase.keys()], [opts.cropFile, crops.keys()]] as const) {
     const unknown = [...keys].filter((k) => !caseKeys.has(k));
     if (unknown.length) throw new CurationInputError(file!, `${unknown.map((k) => `"${k}"`).join(', ')} name${unknown.length === 1 ? 's' : ''} no case of the inputs: give a case id (hn_0001), a PDDCA folder name or a CT SeriesInstanceUID`);
@@ -123,8 +129,7 @@ export async function curateCohort(opts: CurateOptions): Promise<CurateResult> {
     const inputDigest = combineDigests(entries);
     const imageDigest = combineDigests(entries.filter(([role]) => IMAGE_ROLES.has(role)));
     const caseId = ids.cases[plan.sourceKey];
-    const caseKey = plan.sourceKey.replace(/^[a-z]+:/, '');
-    const manualCrop = crops.get(caseId) ?? crops.get(caseKey);
+    const manualCrop = crops.get(caseId) ?? crops.get(caseKeyOf(plan));
     const base = {
       caseId,
       patientId: ids.patients[plan.patientKey],
@@ -135,7 +140,7 @@ export async function curateCohort(opts: CurateOptions): Promise<CurateResult> {
       ...(plan.pddca ? { pddca: plan.pddca } : {}),
       ...(plan.dicom ? { dicom: plan.dicom } : {}),
       ...(manualCrop ? { manualCrop } : {}),
-      nameOverrides: [...caseOverrides(overrides, names.byCase.get(caseId) ?? names.byCase.get(caseKey))].sort((a, b) => compareStrings(a[0], b[0])),
+      nameOverrides: [...caseOverrides(overrides, ownNames(caseId, plan))].sort((a, b) => compareStrings(a[0], b[0])),
       cropOptions,
       outDir,
       stagingDir: staging,
@@ -209,7 +214,7 @@ export async function curateCohort(opts: CurateOptions): Promise<CurateResult> {
     ids,
     configDigest,
     overrides,
-    caseNameOverrides: ok.filter(({ plan, task }) => names.byCase.has(task.caseId) || names.byCase.has(plan.sourceKey.replace(/^[a-z]+:/, ''))).map(({ task }) => task.caseId),
+    caseNameOverrides: ok.filter(({ plan, task }) => ownNames(task.caseId, plan)).map(({ task }) => task.caseId),
     replacing,
   });
   progress({ phase: 'publish', done: 1, total: 1 });

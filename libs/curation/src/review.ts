@@ -7,10 +7,11 @@
  */
 import { join } from 'node:path';
 import { readNifti, type Volume } from '@anatomynet/data';
-import { coronalProjection, pngDataUri, renderLabelSlice, renderOverlay, toRadiologicalView, type Voxels } from '@anatomynet/imaging';
+import { coronalProjection, largestAreaSlice, pngDataUri, renderLabelSlice, toRadiologicalView, type Voxels } from '@anatomynet/imaging';
 import type { AnnotationFinding } from './annotation-checks';
 import type { Manifest } from './manifest';
-import { ORGAN_COLOURS, ORGANS } from './organs';
+import { compareStrings } from './names';
+import { ORGAN_COLOURS, ORGANS, type Organ } from './organs';
 
 export interface ReviewImage {
   caption: string;
@@ -30,32 +31,51 @@ export interface ReviewEntry {
 
 const SOFT_WINDOW: [number, number] = [-160, 240];
 const BONE_WINDOW: [number, number] = [-450, 1050];
+const GREEN: [number, number, number] = [0, 200, 0];
+const RED: [number, number, number] = [230, 0, 0];
 
-/** 0/1 mask of the voxels holding `label`. */
-const maskOf = (labels: Voxels, label: number) => Uint8Array.from(labels, (v) => (v === label ? 1 : 0));
+/** A case's CT and labels turned to the radiological view, with what the captions say of it. */
+interface CaseView {
+  ct: Voxels;
+  labels: Voxels;
+  shape: [number, number, number];
+  spacingMm: [number, number, number];
+  /** k runs towards the head (row 0 of a coronal view is then its last slice). */
+  superiorAtHighK: boolean;
+  note: string;
+}
 
-/** The images of one finding from the case's published CT and labels (the same grid). */
-export function findingImages(finding: AnnotationFinding, image: Pick<Volume, 'data' | 'shape' | 'spacing' | 'direction'>, label: Pick<Volume, 'data'>): ReviewImage[] {
+function caseView(image: Pick<Volume, 'data' | 'shape' | 'spacing' | 'direction'>, label: Pick<Volume, 'data'>): CaseView {
   const shape = [...image.shape] as [number, number, number];
-  const spacingMm = [...image.spacing] as [number, number, number];
   const { volumes: [ct, labels], oriented } = toRadiologicalView(shape, [...image.direction], [image.data as Voxels, label.data as Voxels]);
-  const note = oriented ? '' : ' (oblique axes: index order)';
+  return { ct: ct!, labels: labels!, shape, spacingMm: [...image.spacing] as [number, number, number], superiorAtHighK: image.direction[8]! > 0, note: oriented ? '' : ' (oblique axes: index order)' };
+}
+
+const asImage = (caption: string, picture: { rgb: Uint8Array; width: number; height: number } | null): ReviewImage[] =>
+  picture ? [{ caption, dataUri: pngDataUri(picture.rgb, picture.width, picture.height), width: picture.width, height: picture.height }] : [];
+
+/** A coronal view of `label` (or 'all') projected front to back, in `colours`. */
+function coronal(v: CaseView, label: number | 'all', colours: Record<number, [number, number, number]>, o: { windowHu?: [number, number]; marginMm: number; sizePx: number }) {
+  const cor = coronalProjection(v.ct, v.labels, v.shape, label, v.superiorAtHighK);
+  return cor && renderLabelSlice({ ct: cor.ct, labels: cor.labels, colours, shape: cor.shape, spacingMm: [v.spacingMm[0], v.spacingMm[2], 1], slice: 0, ...o });
+}
+
+/** The images of one finding. */
+function findingImages(finding: AnnotationFinding, v: CaseView): ReviewImage[] {
   const organs = ORGANS.filter((o) => finding.organs.includes(o.key));
   const windowHu = finding.organs.includes('Mandible') ? BONE_WINDOW : SOFT_WINDOW;
-  const asImage = (caption: string, ov: ReturnType<typeof renderOverlay>) => (ov ? [{ caption, dataUri: pngDataUri(ov.rgb, ov.width, ov.height), width: ov.width, height: ov.height }] : []);
+  const axial = (colours: Record<number, [number, number, number]>, slice: number, o: { marginMm?: number; sizePx: number }) =>
+    renderLabelSlice({ ct: v.ct, labels: v.labels, colours, shape: v.shape, spacingMm: v.spacingMm, slice, windowHu, ...o });
   if (finding.check === 'sides' && organs.length === 2) {
-    const [a, b] = organs.map((o) => maskOf(labels!, o.index));
-    const ov = renderOverlay({ ct: ct!, truth: a!, prediction: b!, shape, spacingMm, label: 1, windowHu, marginMm: 60, sizePx: 320 });
-    return asImage(`axial slice ${ov?.slice}: ${organs[0]!.key} green, ${organs[1]!.key} red; the patient's right on the image's left${note}`, ov);
+    const [left, right] = organs as [Organ, Organ];
+    const slice = largestAreaSlice(v.labels, v.shape, left.index);
+    return asImage(`axial slice ${slice}: ${left.key} green, ${right.key} red; the patient's right on the image's left${v.note}`, axial({ [left.index]: GREEN, [right.index]: RED }, slice, { marginMm: 60, sizePx: 320 }));
   }
-  const none = new Uint8Array(ct!.length);
   return organs.flatMap((o) => {
-    const axial = renderOverlay({ ct: ct!, truth: maskOf(labels!, o.index), prediction: none, shape, spacingMm, label: 1, windowHu, sizePx: 240 });
-    const cor = coronalProjection(ct!, labels!, shape, o.index, image.direction[8]! > 0);
-    const coronal = cor && renderOverlay({ ct: cor.ct, truth: cor.labels, prediction: new Uint8Array(cor.labels.length), shape: cor.shape, spacingMm: [spacingMm[0], spacingMm[2], 1], label: o.index, windowHu, marginMm: 40, sizePx: 240 });
+    const slice = largestAreaSlice(v.labels, v.shape, o.index);
     return [
-      ...asImage(`${o.key}, axial slice ${axial?.slice} of its largest area${note}`, axial),
-      ...asImage(`${o.key}, coronal: all its voxels projected front to back, superior up${note}`, coronal),
+      ...asImage(`${o.key}, axial slice ${slice} of its largest area${v.note}`, axial({ [o.index]: GREEN }, slice, { sizePx: 240 })),
+      ...asImage(`${o.key}, coronal: all its voxels projected front to back, superior up${v.note}`, coronal(v, o.index, { [o.index]: GREEN }, { windowHu, marginMm: 40, sizePx: 240 })),
     ];
   });
 }
@@ -64,56 +84,55 @@ export function findingImages(finding: AnnotationFinding, image: Pick<Volume, 'd
  * Every organ of a case at once, in its display colour: a coronal view with all of them projected front
  * to back (sides, pieces, heights), and the axial slice holding the most organ voxels.
  */
-export function caseImages(image: Pick<Volume, 'data' | 'shape' | 'spacing' | 'direction'>, label: Pick<Volume, 'data'>): ReviewImage[] {
-  const shape = [...image.shape] as [number, number, number];
-  const [sx, , sz] = image.spacing;
-  const { volumes: [ct, labels], oriented } = toRadiologicalView(shape, [...image.direction], [image.data as Voxels, label.data as Voxels]);
-  const note = oriented ? '' : ' (oblique axes: index order)';
-  const out: ReviewImage[] = [];
-  const cor = coronalProjection(ct!, labels!, shape, 'all', image.direction[8]! > 0);
-  const coronal = cor && renderLabelSlice({ ct: cor.ct, labels: cor.labels, colours: ORGAN_COLOURS, shape: cor.shape, spacingMm: [sx, sz, 1], slice: 0, marginMm: 30, sizePx: 260 });
-  if (coronal) out.push({ caption: `coronal: every organ projected front to back, superior up${note}`, dataUri: pngDataUri(coronal.rgb, coronal.width, coronal.height), width: coronal.width, height: coronal.height });
-  const plane = shape[0] * shape[1];
+function caseImages(v: CaseView): ReviewImage[] {
+  const plane = v.shape[0] * v.shape[1];
   let best = -1, most = 0;
-  for (let k = 0; k < shape[2]; k++) {
+  for (let k = 0; k < v.shape[2]; k++) {
     let n = 0;
-    for (let q = k * plane; q < (k + 1) * plane; q++) if (labels![q]! > 0) n++;
+    for (let q = k * plane; q < (k + 1) * plane; q++) if (v.labels[q]! > 0) n++;
     if (n > most) [best, most] = [k, n];
   }
-  const axial = best >= 0 ? renderLabelSlice({ ct: ct!, labels: labels!, colours: ORGAN_COLOURS, shape, spacingMm: [...image.spacing] as [number, number, number], slice: best, marginMm: 30, sizePx: 260 }) : null;
-  if (axial) out.push({ caption: `axial slice ${best}, the most organ voxels; the patient's right on the image's left${note}`, dataUri: pngDataUri(axial.rgb, axial.width, axial.height), width: axial.width, height: axial.height });
-  return out;
+  return [
+    ...asImage(`coronal: every organ projected front to back, superior up${v.note}`, coronal(v, 'all', ORGAN_COLOURS, { marginMm: 30, sizePx: 260 })),
+    ...(best >= 0 ? asImage(`axial slice ${best}, the most organ voxels; the patient's right on the image's left${v.note}`, renderLabelSlice({ ct: v.ct, labels: v.labels, colours: ORGAN_COLOURS, shape: v.shape, spacingMm: v.spacingMm, slice: best, marginMm: 30, sizePx: 260 })) : []),
+  ];
 }
 
-/** Each case of the dataset in `dir` (or those of `caseIds`) with every organ drawn, and its source. */
-export function buildCaseGallery(dir: string, manifest: Manifest, sources: Record<string, string> = {}, caseIds?: readonly string[]): { caseId: string; source?: string; images: ReviewImage[]; problem?: string }[] {
-  const wanted = caseIds ? new Set(caseIds) : null;
-  return manifest.cases.filter((c) => !wanted || wanted.has(c.caseId)).map((rec) => {
-    const base = { caseId: rec.caseId, ...(sources[rec.caseId] ? { source: sources[rec.caseId] } : {}) };
+export interface CaseGalleryEntry {
+  caseId: string;
+  source?: string;
+  images: ReviewImage[];
+  problem?: string;
+}
+
+/**
+ * The review of the dataset in `dir`: every finding (of `caseIds`, when given) with its images, and with
+ * `all` every such case drawn whole; each case's files are read once.
+ */
+export function buildAnnotationReview(
+  dir: string,
+  manifest: Manifest,
+  o: { sources?: Record<string, string>; caseIds?: readonly string[]; all?: boolean } = {},
+): { findings: ReviewEntry[]; gallery: CaseGalleryEntry[] } {
+  const wanted = o.caseIds ? new Set(o.caseIds) : null;
+  const findings = (manifest.annotationFindings ?? []).filter((f) => !wanted || wanted.has(f.caseId));
+  const drawn = new Set([...findings.map((f) => f.caseId), ...(o.all ? manifest.cases.map((c) => c.caseId).filter((id) => !wanted || wanted.has(id)) : [])]);
+  const out = { findings: [] as ReviewEntry[], gallery: [] as CaseGalleryEntry[] };
+  for (const caseId of [...drawn].sort(compareStrings)) {
+    const source = o.sources?.[caseId];
+    const base = source ? { source } : {};
+    const rec = manifest.cases.find((c) => c.caseId === caseId);
+    let view: CaseView | undefined, problem: string | undefined;
     try {
-      return { ...base, images: caseImages(readNifti(join(dir, rec.image)), readNifti(join(dir, rec.label))) };
+      if (!rec) throw new Error('the case is not in the manifest');
+      view = caseView(readNifti(join(dir, rec.image)), readNifti(join(dir, rec.label)));
     } catch (e) {
-      return { ...base, images: [], problem: (e as Error).message };
+      problem = (e as Error).message;
     }
-  });
-}
-
-/** Every finding of the dataset in `dir` (or those of `caseIds`), with its images and source. */
-export function buildAnnotationReview(dir: string, manifest: Manifest, sources: Record<string, string> = {}, caseIds?: readonly string[]): ReviewEntry[] {
-  const wanted = caseIds ? new Set(caseIds) : null;
-  return (manifest.annotationFindings ?? [])
-    .filter((f) => !wanted || wanted.has(f.caseId))
-    .map((finding) => {
-      const rec = manifest.cases.find((c) => c.caseId === finding.caseId);
-      const source = sources[finding.caseId];
-      const base = { finding, ...(source ? { source } : {}) };
-      if (!rec) return { ...base, images: [], problem: 'the case is not in the manifest' };
-      try {
-        return { ...base, images: findingImages(finding, readNifti(join(dir, rec.image)), readNifti(join(dir, rec.label))) };
-      } catch (e) {
-        return { ...base, images: [], problem: (e as Error).message };
-      }
-    });
+    for (const finding of findings.filter((f) => f.caseId === caseId)) out.findings.push({ finding, ...base, images: view ? findingImages(finding, view) : [], ...(problem ? { problem } : {}) });
+    if (o.all && rec) out.gallery.push({ caseId, ...base, images: view ? caseImages(view) : [], ...(problem ? { problem } : {}) });
+  }
+  return out;
 }
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -123,7 +142,7 @@ h1{font-size:22px}h3{font-size:15px;margin:24px 0 4px}.meta{color:#555}.problem{
 .images{display:flex;flex-wrap:wrap;gap:10px}figure{margin:0;background:#fff;border:1px solid #ddd;padding:6px;border-radius:4px}figcaption{font-size:12px;max-width:320px}`;
 
 /** The review page; with `gallery`, every case's organs after the findings. */
-export function renderAnnotationReviewHtml(dir: string, manifest: Manifest, entries: readonly ReviewEntry[], gallery: ReturnType<typeof buildCaseGallery> = []): string {
+export function renderAnnotationReviewHtml(dir: string, manifest: Manifest, entries: readonly ReviewEntry[], gallery: readonly CaseGalleryEntry[] = []): string {
   const all = manifest.annotationFindings;
   const version = manifest.version ? `, version ${manifest.version}` : '';
   const status = all === undefined
@@ -144,7 +163,7 @@ ${gallery.length ? galleryHtml(manifest, gallery) : ''}
 `;
 }
 
-function galleryHtml(manifest: Manifest, gallery: ReturnType<typeof buildCaseGallery>): string {
+function galleryHtml(manifest: Manifest, gallery: readonly CaseGalleryEntry[]): string {
   const legend = ORGANS.map((o) => `<span style="color:rgb(${ORGAN_COLOURS[o.index]!.join(',')})">■</span> ${o.key}`).join(' ');
   const flagged = new Map<string, number>();
   for (const f of manifest.annotationFindings ?? []) flagged.set(f.caseId, (flagged.get(f.caseId) ?? 0) + 1);

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { writeFileAtomic } from '@anatomynet/data';
-import { buildAnnotationReview, buildCaseGallery, openDataset, renderAnnotationReviewHtml } from '@anatomynet/curation';
+import { buildAnnotationReview, openDataset, renderAnnotationReviewHtml } from '@anatomynet/curation';
 
 interface ReviewArgs {
   dir: string;
@@ -39,8 +39,7 @@ export const reviewCommand: CommandModule<object, ReviewArgs> = {
       : {};
     const unknown = (args.case ?? []).filter((id) => !manifest.cases.some((c) => c.caseId === id));
     if (unknown.length) throw new Error(`--case ${unknown.join(', ')}: not a case of ${dir}`);
-    const entries = buildAnnotationReview(dir, manifest, sources, args.case);
-    const gallery = args.all ? buildCaseGallery(dir, manifest, sources, args.case) : [];
+    const { findings: entries, gallery } = buildAnnotationReview(dir, manifest, { sources, caseIds: args.case, all: args.all });
     writeFileAtomic(out, renderAnnotationReviewHtml(dir, manifest, entries, gallery));
     // a case whose files cannot be read is named on the page and here; the others are drawn
     const failed = [...entries.map((x) => ({ caseId: x.finding.caseId, problem: x.problem })), ...gallery].filter((x) => x.problem);
