@@ -601,7 +601,7 @@ describe('trainer grid, status, segment', () => {
     expect(missing.stderr).toContain(`error: ${m3}: no such database`);
   }, 180_000);
 
-  test('segment --model RUN_DIR writes labels.nii.gz on a NIfTI input grid; on a DICOM series also rtstruct.dcm; --run ID --db finds the same model', async () => {
+  test('segment --model RUN_DIR writes labels.nii.gz on a NIfTI input grid; on a DICOM series also rtstruct.dcm and seg.dcm; --run ID --db finds the same model', async () => {
     expect(runDir).not.toBe('');
     const image = join(dataset, 'imagesTr', `${ids[3]}_0000.nii.gz`);
     const input = readNifti(image);
@@ -619,7 +619,7 @@ describe('trainer grid, status, segment', () => {
     ]);
     expect(a.code, a.stderr).toBe(0);
     expect(readdirSync(outNifti)).toEqual(['labels.nii.gz']);
-    expect(a.stderr).toContain('no RTSTRUCT written');
+    expect(a.stderr).toContain('no RTSTRUCT or SEG written');
     expect(JSON.parse(a.stdout.trim().split('\n').at(-1)!).labelsPath).toBe(join(outNifti, 'labels.nii.gz'));
     const labels = readNifti(join(outNifti, 'labels.nii.gz'));
     expect(labels.shape).toEqual(input.shape);
@@ -629,7 +629,7 @@ describe('trainer grid, status, segment', () => {
     expect(labels.data).toBeInstanceOf(Uint8Array);
 
     expect(b.code, b.stderr).toBe(0);
-    expect(readdirSync(outDicom).sort()).toEqual(['labels.nii.gz', 'rtstruct.dcm']);
+    expect(readdirSync(outDicom).sort()).toEqual(['labels.nii.gz', 'rtstruct.dcm', 'seg.dcm']);
     expect(Array.from(readNifti(join(outDicom, 'labels.nii.gz')).data as Uint8Array)).toEqual(Array.from(labels.data as Uint8Array));
     const rt = readDicomFile(join(outDicom, 'rtstruct.dcm')).dataset;
     expect(rt.Modality).toBe('RTSTRUCT');
@@ -637,9 +637,14 @@ describe('trainer grid, status, segment', () => {
     expect(rt.ReferencedFrameOfReferenceSequence[0].FrameOfReferenceUID).toBe('2.25.8103');
     // a planning system's checks: every text within its VR (the run folder's path is not written)
     expect(rt.StructureSetROISequence[0].ROIGenerationDescription).toBe(`anatomynet-ts run ${basename(runDir)}`);
+    const seg = readDicomFile(join(outDicom, 'seg.dcm')).dataset;
+    expect([seg.Modality, seg.PatientID, seg.FrameOfReferenceUID, seg.ContentDescription]).toEqual(['SEG', 'CLI', '2.25.8103', `anatomynet-ts run ${basename(runDir)}`]);
+    expect(seg.SegmentSequence.map((s: { SegmentLabel: string }) => s.SegmentLabel)).toEqual(['Brainstem', 'OpticChiasm', 'Bone_Mandible', 'OpticNrv_L', 'OpticNrv_R', 'Parotid_L', 'Parotid_R', 'Glnd_Submand_L', 'Glnd_Submand_R']);
     if (hasDciodvfy) {
-      const check = spawnSync('dciodvfy', [join(outDicom, 'rtstruct.dcm')], { encoding: 'utf8' });
-      expect(`${check.stdout}${check.stderr}`.split('\n').filter((l) => /^Error/.test(l))).toEqual([]);
+      for (const file of ['rtstruct.dcm', 'seg.dcm']) {
+        const check = spawnSync('dciodvfy', [join(outDicom, file)], { encoding: 'utf8' });
+        expect(`${check.stdout}${check.stderr}`.split('\n').filter((l) => /^Error/.test(l)), file).toEqual([]);
+      }
     }
 
     expect(c.code, c.stderr).toBe(0);
@@ -665,7 +670,8 @@ describe('trainer grid, status, segment', () => {
     expect(summary).toMatchObject({ models: [runDir], segmented: 3, failed: 2 });
     expect(many.stderr).toContain(`failed: ${missing}: ${missing}: does not exist`);
     expect(readdirSync(outMany).sort()).toEqual(['ct', 'ct-2', name, 'segment-summary.json'].sort());
-    expect(readdirSync(join(outMany, 'ct')).sort()).toEqual(['labels.nii.gz', 'rtstruct.dcm']);
+    expect(readdirSync(join(outMany, 'ct')).sort()).toEqual(['labels.nii.gz', 'rtstruct.dcm', 'seg.dcm']);
+    expect(summary.cases[1]).toMatchObject({ rtstruct: true, seg: true });
     expect(Array.from(readNifti(join(outMany, name, 'labels.nii.gz')).data as Uint8Array)).toEqual(Array.from(labels.data as Uint8Array));
     const oneSeries = await trainer('segment', '--model', runDir, '--input', image, ctDir, '--series', '2.25.8101', '--out', outMany, '--backend', 'cpu');
     expect(oneSeries.code).toBe(1);

@@ -10,7 +10,16 @@ export interface Organ {
   tg263: string;
   /** Whether the organ is paired, i.e. its name needs a side. */
   sided: boolean;
+  /**
+   * SNOMED CT body structure (DICOM CID 7151 / 9514, as pydicom's code dictionary lists them), for a
+   * DICOM SEG's SegmentedPropertyTypeCodeSequence; a paired organ's side is `laterality`.
+   */
+  snomed: { value: string; meaning: string };
+  laterality?: 'Left' | 'Right';
 }
+
+/** SNOMED CT laterality qualifiers (DICOM CID 244). */
+export const SNOMED_LATERALITY = Object.freeze({ Left: '7771000', Right: '24028007' });
 
 export type OrganKey =
   | 'BrainStem'
@@ -24,15 +33,15 @@ export type OrganKey =
   | 'Submandibular_R';
 
 export const ORGANS: readonly Organ[] = Object.freeze([
-  { index: 1, key: 'BrainStem', tg263: 'Brainstem', sided: false },
-  { index: 2, key: 'Chiasm', tg263: 'OpticChiasm', sided: false },
-  { index: 3, key: 'Mandible', tg263: 'Bone_Mandible', sided: false },
-  { index: 4, key: 'OpticNerve_L', tg263: 'OpticNrv_L', sided: true },
-  { index: 5, key: 'OpticNerve_R', tg263: 'OpticNrv_R', sided: true },
-  { index: 6, key: 'Parotid_L', tg263: 'Parotid_L', sided: true },
-  { index: 7, key: 'Parotid_R', tg263: 'Parotid_R', sided: true },
-  { index: 8, key: 'Submandibular_L', tg263: 'Glnd_Submand_L', sided: true },
-  { index: 9, key: 'Submandibular_R', tg263: 'Glnd_Submand_R', sided: true },
+  { index: 1, key: 'BrainStem', tg263: 'Brainstem', sided: false, snomed: { value: '119238007', meaning: 'Brain stem' } },
+  { index: 2, key: 'Chiasm', tg263: 'OpticChiasm', sided: false, snomed: { value: '244453006', meaning: 'Optic chiasm' } },
+  { index: 3, key: 'Mandible', tg263: 'Bone_Mandible', sided: false, snomed: { value: '91609006', meaning: 'Mandible' } },
+  { index: 4, key: 'OpticNerve_L', tg263: 'OpticNrv_L', sided: true, snomed: { value: '18234004', meaning: 'Optic nerve' }, laterality: 'Left' },
+  { index: 5, key: 'OpticNerve_R', tg263: 'OpticNrv_R', sided: true, snomed: { value: '18234004', meaning: 'Optic nerve' }, laterality: 'Right' },
+  { index: 6, key: 'Parotid_L', tg263: 'Parotid_L', sided: true, snomed: { value: '45289007', meaning: 'Parotid gland' }, laterality: 'Left' },
+  { index: 7, key: 'Parotid_R', tg263: 'Parotid_R', sided: true, snomed: { value: '45289007', meaning: 'Parotid gland' }, laterality: 'Right' },
+  { index: 8, key: 'Submandibular_L', tg263: 'Glnd_Submand_L', sided: true, snomed: { value: '54019009', meaning: 'Submandibular gland' }, laterality: 'Left' },
+  { index: 9, key: 'Submandibular_R', tg263: 'Glnd_Submand_R', sided: true, snomed: { value: '54019009', meaning: 'Submandibular gland' }, laterality: 'Right' },
 ] as Organ[]);
 
 export const ORGAN_KEYS: readonly OrganKey[] = ORGANS.map((o) => o.key);

@@ -16,3 +16,13 @@ export {
   type RtRoiSpec,
 } from './build';
 export type { SliceGeometry } from './geometry';
+export {
+  ANATOMICAL_STRUCTURE,
+  buildDicomSeg,
+  SEGMENTATION_STORAGE,
+  srgbToDicomLab,
+  writeDicomSeg,
+  type BuildSegOptions,
+  type CodedConcept,
+  type SegSegmentSpec,
+} from './seg';

@@ -155,11 +155,33 @@ describe.each([
     }
   });
 
-  test.skipIf(!hasDciodvfy)('dciodvfy reports no errors', () => {
-    const run = spawnSync('dciodvfy', [files.rtstructPath!], { encoding: 'utf8' });
-    const lines = `${run.stdout}\n${run.stderr}`.split('\n').filter((l) => l.trim());
-    expect(lines.some((l) => /RTStructureSet/.test(l))).toBe(true);
-    expect(lines.filter((l) => /^Error/.test(l))).toEqual([]);
+  test.skipIf(!hasDciodvfy)('dciodvfy reports no errors in the RTSTRUCT or the SEG', () => {
+    for (const [file, iod] of [[files.rtstructPath!, /RTStructureSet/], [files.segPath!, /Segmentation/]] as const) {
+      const run = spawnSync('dciodvfy', [file], { encoding: 'utf8' });
+      const lines = `${run.stdout}\n${run.stderr}`.split('\n').filter((l) => l.trim());
+      expect(lines.some((l) => iod.test(l))).toBe(true);
+      expect(lines.filter((l) => /^Error/.test(l))).toEqual([]);
+    }
+  });
+
+  test.skipIf(!hasPydicom)('pydicom reads the SEG back onto the CT grid: each organ exactly its voxels, TG-263 labels, SNOMED CT codes', () => {
+    expect(files.segPath).toBe(join(outDir, 'seg.dcm'));
+    // libs/rt's reader, which places each frame by the CT slice it names, with the CT files' own positions
+    const run = spawnSync(PYTHON, [join(here, '..', '..', 'rt', 'src', 'read_seg.py'), files.segPath!, ctDir], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    expect(run.status, run.stderr).toBe(0);
+    const r = JSON.parse(run.stdout);
+    expect(r.modality).toBe('SEG');
+    expect(r.referencedSeries).toBe(UIDS.seriesInstanceUID);
+    expect(r.frameOfReference).toBe(UIDS.frameOfReferenceUID);
+    expect(r.geometryError).toBeLessThan(1e-3);
+    expect(r.segments.map((x: { label: string }) => x.label)).toEqual(ORGANS.map((o) => o.tg263));
+    expect(r.segments[5]).toMatchObject({ type: ['45289007', 'SCT', 'Parotid gland'], modifier: ['7771000', 'SCT', 'Left'], category: ['123037004', 'SCT', 'Anatomical Structure'] });
+    expect(r.segments[2]).toMatchObject({ type: ['91609006', 'SCT', 'Mandible'], modifier: null });
+    for (const organ of ORGANS) {
+      const truth: number[] = [];
+      labels.forEach((l, v) => l === organ.index && truth.push(v));
+      expect(r.voxels[String(organ.index)] ?? [], organ.tg263).toEqual(truth);
+    }
   });
 });
 

@@ -1,13 +1,13 @@
 /**
  * Inference for new CTs: a DICOM series folder, NIfTI or NRRD in; a NIfTI label map and (for DICOM input)
- * a DICOM RTSTRUCT that references the input series and its frame of reference out, with TG-263 ROI names
- * and colours, ready for a planning system.
+ * a DICOM RTSTRUCT, for planning systems, and a DICOM SEG, for viewers and archives that keep labels as
+ * images, both referencing the input series and its frame of reference, with TG-263 names and colours.
  */
 import { statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { notHounsfieldReason, readCtSeries, replaceNotNumbers, readDicomFile, readVolume, scanDicomTree, writeNifti, type CtSeries, type Volume } from '@anatomynet/data';
-import { writeRtStruct, type RtRoiSpec } from '@anatomynet/rt';
-import { ORGAN_COLOURS, ORGANS } from '@anatomynet/curation';
+import { ANATOMICAL_STRUCTURE, writeDicomSeg, writeRtStruct, type RtCtReference, type RtRoiSpec, type SegSegmentSpec } from '@anatomynet/rt';
+import { ORGAN_COLOURS, ORGANS, SNOMED_LATERALITY } from '@anatomynet/curation';
 import { toNetworkGrid } from './dataset';
 import { keepLargestComponents, membersOf, predictOnSourceGrid, type Predictor } from './evaluate';
 import type { HuWindow } from './intensity';
@@ -90,6 +90,8 @@ export interface SegmentationFiles {
   labelsPath: string;
   /** Present when the input was a DICOM series. */
   rtstructPath?: string;
+  /** The DICOM SEG, present when the input was a DICOM series. */
+  segPath?: string;
   /** Voxels per organ (TG-263 name), 0 for organs not found. */
   voxelsPerOrgan: Record<string, number>;
 }
@@ -101,7 +103,9 @@ export interface SegmentFilesResult extends SegmentationFiles {
 /**
  * Writes a label map on the input's own grid as `outDir/labels.nii.gz` (uint8, the input's geometry) and,
  * for DICOM input, `outDir/rtstruct.dcm`: one ROI per organ (TG-263 name, display colour; organs without
- * voxels listed without contours) that references the input series, its study and frame of reference.
+ * voxels listed without contours) that references the input series, its study and frame of reference, and
+ * `outDir/seg.dcm`: a binary DICOM Segmentation of the same voxels, one segment per organ (TG-263 label,
+ * SNOMED CT type and laterality, the same colour), a frame per organ per slice it occupies.
  * @param labels organ index 0..9 per voxel, [nx, ny, nz] i fastest, on `input.volume`'s grid.
  * @throws RangeError when `labels` does not have one value per input voxel or holds a value above 9.
  */
@@ -122,33 +126,48 @@ export function writeSegmentation(labels: Uint8Array, input: LoadedInput, outDir
   const s = input.series;
   const first = readDicomFile(s.files[0]).dataset;
   const rois: RtRoiSpec[] = ORGANS.map((org) => ({ label: org.index, name: org.tg263, color: ORGAN_COLOURS[org.index] }));
+  const ct: RtCtReference = {
+    volume: s.volume,
+    seriesInstanceUID: s.seriesInstanceUID,
+    studyInstanceUID: s.studyInstanceUID,
+    frameOfReferenceUID: s.frameOfReferenceUID,
+    sopInstanceUIDs: s.sopInstanceUIDs,
+    patientId: first.PatientID,
+    patientName: typeof first.PatientName === 'string' ? first.PatientName : first.PatientName?.[0]?.Alphabetic,
+    patientBirthDate: first.PatientBirthDate,
+    patientSex: first.PatientSex,
+    studyDate: first.StudyDate,
+    studyTime: first.StudyTime,
+    studyId: first.StudyID,
+    accessionNumber: first.AccessionNumber,
+    referringPhysicianName: typeof first.ReferringPhysicianName === 'string' ? first.ReferringPhysicianName : undefined,
+  };
   const rtstructPath = join(outDir, 'rtstruct.dcm');
-  writeRtStruct(
-    rtstructPath,
-    { labelmap: labels },
-    {
-      volume: s.volume,
-      seriesInstanceUID: s.seriesInstanceUID,
-      studyInstanceUID: s.studyInstanceUID,
-      frameOfReferenceUID: s.frameOfReferenceUID,
-      sopInstanceUIDs: s.sopInstanceUIDs,
-      patientId: first.PatientID,
-      patientName: typeof first.PatientName === 'string' ? first.PatientName : first.PatientName?.[0]?.Alphabetic,
-      patientBirthDate: first.PatientBirthDate,
-      patientSex: first.PatientSex,
-      studyDate: first.StudyDate,
-      studyTime: first.StudyTime,
-      studyId: first.StudyID,
-      accessionNumber: first.AccessionNumber,
-      referringPhysicianName: typeof first.ReferringPhysicianName === 'string' ? first.ReferringPhysicianName : undefined,
-    },
-    rois,
-    { structureSetLabel: 'AnatomyNet', seriesDescription: 'AnatomyNet automatic contours', generationDescription: o.generationDescription },
-  );
-  return { labelsPath, rtstructPath, voxelsPerOrgan };
+  writeRtStruct(rtstructPath, { labelmap: labels }, ct, rois, {
+    structureSetLabel: 'AnatomyNet',
+    seriesDescription: 'AnatomyNet automatic contours',
+    generationDescription: o.generationDescription,
+  });
+  const segments: SegSegmentSpec[] = ORGANS.map((org) => ({
+    label: org.index,
+    name: org.tg263,
+    color: ORGAN_COLOURS[org.index],
+    category: ANATOMICAL_STRUCTURE,
+    type: { value: org.snomed.value, scheme: 'SCT', meaning: org.snomed.meaning },
+    ...(org.laterality ? { typeModifier: { value: SNOMED_LATERALITY[org.laterality], scheme: 'SCT', meaning: org.laterality } } : {}),
+  }));
+  const segPath = join(outDir, 'seg.dcm');
+  writeDicomSeg(segPath, { labelmap: labels }, ct, segments, {
+    seriesDescription: 'AnatomyNet automatic segmentation',
+    seriesNumber: 2,
+    algorithmName: 'AnatomyNet',
+    contentLabel: 'ANATOMYNET',
+    ...(o.generationDescription ? { contentDescription: o.generationDescription } : {}),
+  });
+  return { labelsPath, rtstructPath, segPath, voxelsPerOrgan };
 }
 
-/** Segments one CT and writes `labels.nii.gz` (uint8, input geometry) and, for DICOM input, `rtstruct.dcm` (see writeSegmentation). */
+/** Segments one CT and writes `labels.nii.gz` (uint8, input geometry) and, for DICOM input, `rtstruct.dcm` and `seg.dcm` (see writeSegmentation). */
 export async function segmentToFiles(model: Predictor, input: LoadedInput, outDir: string, o: SegmentOptions & { generationDescription?: string }): Promise<SegmentFilesResult> {
   const t0 = performance.now();
   const labels = await segmentVolume(model, input.volume, o);

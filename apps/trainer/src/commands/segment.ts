@@ -22,7 +22,7 @@ interface SegmentArgs extends GpuArgs {
 
 export const segmentCommand: CommandModule<object, SegmentArgs> = {
   command: 'segment',
-  describe: 'Segment a CT (DICOM series folder, NIfTI or NRRD) into a NIfTI label map and a DICOM RTSTRUCT',
+  describe: 'Segment a CT (DICOM series folder, NIfTI or NRRD) into a NIfTI label map, a DICOM RTSTRUCT and a DICOM SEG',
   builder: (y) =>
     withBackendOption(
       withModelOptions(y)
@@ -32,7 +32,7 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
           demandOption: true,
           describe: 'DICOM series folder, .nii/.nii.gz or .nrrd; several (e.g. cases/*) are segmented in turn, each into <out>/<its name>, with the model loaded once',
         })
-        .option('out', { type: 'string', demandOption: true, describe: 'output folder: labels.nii.gz, and rtstruct.dcm for DICOM input (several inputs: a folder each, and segment-summary.json)' })
+        .option('out', { type: 'string', demandOption: true, describe: 'output folder: labels.nii.gz, and rtstruct.dcm and seg.dcm for DICOM input (several inputs: a folder each, and segment-summary.json)' })
         .option('series', { type: 'string', describe: 'SeriesInstanceUID, when the folder holds several CT series' })
         .option('hu-check', { type: 'boolean', default: true, describe: 'refuse an input without air (below -500) or bone (above 200): not a CT in Hounsfield units (--no-hu-check to segment it anyway)' })
         .option('lcc', { type: 'boolean', default: true, describe: 'keep the largest connected component per organ (--no-lcc to disable)' })
@@ -66,7 +66,7 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
       if (a.input.length === 1) {
         const r = await segmentOne(a.input[0], a.out);
         console.error(`segmented ${r.shape.join('x')} voxels in ${r.seconds.toFixed(2)} s per volume`);
-        if (!r.rtstructPath) console.error('input is not a DICOM series: no RTSTRUCT written (it must reference the CT series it is drawn on)');
+        if (!r.rtstructPath) console.error('input is not a DICOM series: no RTSTRUCT or SEG written (each must reference the CT series it is drawn on)');
         const { shape: _shape, ...result } = r;
         console.log(JSON.stringify(result));
         return;
@@ -82,16 +82,16 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
  * Several inputs, in turn, each into its own folder under `out`: a bad input is reported and skipped, the
  * others are segmented, and `segment-summary.json` lists every input with its folder and outcome.
  */
-async function segmentMany(inputs: string[], out: string, models: string[], segmentOne: (path: string, out: string) => Promise<{ seconds: number; rtstructPath?: string }>) {
+async function segmentMany(inputs: string[], out: string, models: string[], segmentOne: (path: string, out: string) => Promise<{ seconds: number; rtstructPath?: string; segPath?: string }>) {
   makeOutputFolder(out, '--out');
   const names = outputNamesFor(inputs);
   const bar = createProgressBar('segment');
-  const cases: { input: string; folder: string; seconds?: number; rtstruct?: boolean; error?: string }[] = [];
+  const cases: { input: string; folder: string; seconds?: number; rtstruct?: boolean; seg?: boolean; error?: string }[] = [];
   for (const [i, input] of inputs.entries()) {
     const folder = join(out, names[i]);
     try {
       const r = await segmentOne(input, folder);
-      cases.push({ input, folder, seconds: r.seconds, rtstruct: Boolean(r.rtstructPath) });
+      cases.push({ input, folder, seconds: r.seconds, rtstruct: Boolean(r.rtstructPath), seg: Boolean(r.segPath) });
     } catch (e) {
       cases.push({ input, folder, error: (e as Error).message });
       bar.log(`skipped ${input}: ${(e as Error).message}`);
