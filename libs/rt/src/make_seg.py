@@ -1,0 +1,109 @@
+"""Writes a DICOM SEG with pydicom, independently of our writer, for seg-parse.test.ts.
+
+Usage: make_seg.py CT_DIR OUT.dcm TRUTH.u8 MODE, MODE one of
+  binary      frames in shuffled order, orientation and spacing per frame, plane positions and source images
+  fractional  8-bit fractional (maximum 200), shared orientation
+  sourceonly  no plane positions: frames placed by their source image alone
+Two segments: a ball (1) and a box overlapping it (2). TRUTH.u8 holds, per segment, the voxels set
+(value 1 or 2 bits: bit 0 segment 1, bit 1 segment 2) as bytes i + nx * (j + ny * k), k the slice's
+rank along the normal.
+"""
+import os
+import random
+import sys
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
+from pydicom.sequence import Sequence
+from pydicom.uid import ExplicitVRLittleEndian
+
+ct_dir, out, truth_path, mode = sys.argv[1:5]
+cts = [pydicom.dcmread(os.path.join(ct_dir, f)) for f in sorted(os.listdir(ct_dir))]
+iop = [float(x) for x in cts[0].ImageOrientationPatient]
+normal = np.cross(iop[:3], iop[3:])
+cts.sort(key=lambda d: float(np.dot(normal, [float(x) for x in d.ImagePositionPatient])))
+nz, ny, nx = len(cts), int(cts[0].Rows), int(cts[0].Columns)
+
+k, j, i = np.meshgrid(np.arange(nz), np.arange(ny), np.arange(nx), indexing="ij")
+ball = (i - nx / 2) ** 2 + (j - ny / 2) ** 2 + ((k - nz / 2) * 2) ** 2 <= (min(nx, ny) / 4) ** 2
+box = (i >= nx // 2) & (i < nx - 2) & (j >= 3) & (j < ny // 2 + 2) & (k >= 1) & (k < nz - 1)
+masks = [ball, box]
+truth = (ball.astype(np.uint8) | (box.astype(np.uint8) << 1))
+truth.tofile(truth_path)  # C order (k, j, i): i fastest
+
+def code(value, scheme, meaning):
+    c = Dataset()
+    c.CodeValue, c.CodingSchemeDesignator, c.CodeMeaning = value, scheme, meaning
+    return c
+
+meta = FileMetaDataset()
+meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.66.4"
+meta.MediaStorageSOPInstanceUID = "2.25.99001"
+meta.TransferSyntaxUID = ExplicitVRLittleEndian
+ds = FileDataset(out, {}, file_meta=meta, preamble=b"\0" * 128)
+ds.is_little_endian, ds.is_implicit_VR = True, False
+ds.SOPClassUID, ds.SOPInstanceUID, ds.Modality = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID, "SEG"
+ds.StudyInstanceUID, ds.SeriesInstanceUID = cts[0].StudyInstanceUID, "2.25.99002"
+ds.FrameOfReferenceUID = cts[0].FrameOfReferenceUID
+ds.Rows, ds.Columns, ds.SamplesPerPixel, ds.PhotometricInterpretation = ny, nx, 1, "MONOCHROME2"
+fractional = mode == "fractional"
+ds.SegmentationType = "FRACTIONAL" if fractional else "BINARY"
+if fractional:
+    ds.SegmentationFractionalType, ds.MaximumFractionalValue = "PROBABILITY", 200
+ds.BitsAllocated = ds.BitsStored = 8 if fractional else 1
+ds.HighBit = ds.BitsStored - 1
+ds.PixelRepresentation = 0
+segs = []
+for n, (label, value, meaning, side) in enumerate([("Left parotid", "45289007", "Parotid gland", ("7771000", "Left")), ("Box", "91609006", "Mandible", None)], 1):
+    s = Dataset()
+    s.SegmentNumber, s.SegmentLabel, s.SegmentAlgorithmType = n, label, "MANUAL"
+    s.SegmentedPropertyCategoryCodeSequence = Sequence([code("123037004", "SCT", "Anatomical Structure")])
+    t = code(value, "SCT", meaning)
+    if side:
+        t.SegmentedPropertyTypeModifierCodeSequence = Sequence([code(side[0], "SCT", side[1])])
+    s.SegmentedPropertyTypeCodeSequence = Sequence([t])
+    segs.append(s)
+ds.SegmentSequence = Sequence(segs)
+
+spacing = [float(x) for x in cts[0].PixelSpacing]
+shared = Dataset()
+def orientation_item():
+    o = Dataset()
+    o.PlaneOrientationSequence = Sequence([Dataset()])
+    o.PlaneOrientationSequence[0].ImageOrientationPatient = cts[0].ImageOrientationPatient
+    m = Dataset()
+    m.PixelSpacing, m.SliceThickness = spacing, cts[0].get("SliceThickness", 1)
+    return o.PlaneOrientationSequence, Sequence([m])
+if mode != "binary":
+    shared.PlaneOrientationSequence, shared.PixelMeasuresSequence = orientation_item()
+ds.SharedFunctionalGroupsSequence = Sequence([shared])
+
+frames = [(n, kk) for n in (1, 2) for kk in range(nz) if masks[n - 1][kk].any()]
+if mode == "binary":
+    random.Random(5).shuffle(frames)
+items, pixels = [], []
+for n, kk in frames:
+    g = Dataset()
+    g.SegmentIdentificationSequence = Sequence([Dataset()])
+    g.SegmentIdentificationSequence[0].ReferencedSegmentNumber = n
+    if mode != "sourceonly":
+        g.PlanePositionSequence = Sequence([Dataset()])
+        g.PlanePositionSequence[0].ImagePositionPatient = cts[kk].ImagePositionPatient
+    if mode == "binary":
+        g.PlaneOrientationSequence, g.PixelMeasuresSequence = orientation_item()
+    src = Dataset()
+    src.ReferencedSOPClassUID, src.ReferencedSOPInstanceUID = cts[kk].SOPClassUID, cts[kk].SOPInstanceUID
+    d = Dataset()
+    d.SourceImageSequence = Sequence([src])
+    g.DerivationImageSequence = Sequence([d])
+    items.append(g)
+    frame = masks[n - 1][kk]
+    # fractional: inside 150 or 101 of 200 (above half), outside 0 or 99 (below half)
+    pixels.append(np.where(frame, 150 if kk % 2 else 101, 99 if kk % 2 else 0).astype(np.uint8) if fractional else frame.astype(np.uint8))
+ds.PerFrameFunctionalGroupsSequence = Sequence(items)
+ds.NumberOfFrames = len(frames)
+stack = np.stack(pixels)
+data = stack.tobytes() if fractional else np.packbits(stack.ravel(), bitorder="little").tobytes()
+ds.PixelData = data + (b"\0" if len(data) % 2 else b"")
+ds.save_as(out, write_like_original=False)

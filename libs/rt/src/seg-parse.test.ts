@@ -1,0 +1,127 @@
+/**
+ * DICOM SEG reader: our writer's files come back voxel for voxel in four orientations; SEGs written by
+ * pydicom (make_seg.py: shuffled frames, per-frame geometry, fractional, frames placed by source image
+ * only) give the truth it wrote; bad files are refused with the reason.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { readCtSeries, readDicomFile, writeCtSeries, type Mat3, type Vec3 } from '@anatomynet/data';
+import { buildDicomSeg, writeDicomSeg, type SegSegmentSpec } from './seg';
+import { parseDicomSeg, segmentsOnGrid } from './seg-parse';
+import { organs, rotation } from './test-helpers';
+
+const PYTHON = '/usr/bin/python3';
+const here = dirname(fileURLToPath(import.meta.url));
+const pythonHas = (mod: string) => existsSync(PYTHON) && spawnSync(PYTHON, ['-c', `import ${mod}`]).status === 0;
+const root = mkdtempSync(join(tmpdir(), 'rt-seg-parse-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+function ctCase(name: string, shape: Vec3, direction: Mat3 = [1, 0, 0, 0, 1, 0, 0, 0, 1], origin: Vec3 = [-20, -15, 30], slicePositionsMm?: number[]) {
+  const dir = join(root, name, 'ct');
+  mkdirSync(dir, { recursive: true });
+  const volume = { data: new Int16Array(shape[0] * shape[1] * shape[2]).fill(-1000), shape, spacing: [0.9, 0.8, 2.5] as Vec3, origin, direction, ...(slicePositionsMm ? { slicePositionsMm } : {}) };
+  const { files } = writeCtSeries(volume, { dir, seriesInstanceUID: '2.25.71', studyInstanceUID: '2.25.72', frameOfReferenceUID: '2.25.73' });
+  return { dir, ct: readCtSeries(files) };
+}
+
+const specsFor = (set: { label: number; name: string }[]): SegSegmentSpec[] =>
+  set.map((o) => ({ label: o.label, name: o.name, color: [200, 100, 50], type: { value: '45289007', scheme: 'SCT', meaning: 'Parotid gland' } }));
+
+const readSeg = (path: string) => {
+  const f = readDicomFile(path);
+  return parseDicomSeg(f.dataset, path, f.transferSyntaxUID);
+};
+
+describe('parseDicomSeg + segmentsOnGrid read our SEG back', () => {
+  const shape: Vec3 = [40, 32, 8];
+  const set = organs(shape);
+  for (const [name, direction, origin, positions] of [
+    ['HFS', [1, 0, 0, 0, 1, 0, 0, 0, 1], [-20, -15, 30], undefined],
+    ['FFS', [-1, 0, 0, 0, 1, 0, 0, 0, -1], [15.1, -15, 47.5], undefined],
+    ['oblique', rotation([1, 2, 3], 0.25), [-20, -15, 30], undefined],
+    ['uneven slices', [1, 0, 0, 0, 1, 0, 0, 0, 1], [-20, -15, 30], [30, 32.5, 35, 40, 42.5, 45, 50, 52.5]],
+  ] as [string, Mat3, Vec3, number[] | undefined][]) {
+    it(`${name}: every segment exactly, with its label, codes and references`, () => {
+      const { ct } = ctCase(`ours-${name}`, shape, direction, origin, positions);
+      const path = join(root, `ours-${name}.dcm`);
+      writeDicomSeg(path, { masks: set }, ct, specsFor(set).map((s, i) => (i === 5 ? { ...s, typeModifier: { value: '7771000', scheme: 'SCT', meaning: 'Left' } } : s)));
+      const seg = readSeg(path);
+      expect(seg.frameOfReferenceUID).toBe(ct.frameOfReferenceUID);
+      expect(seg.referencedSeriesUIDs).toEqual([ct.seriesInstanceUID]);
+      expect(seg.segments.map((s) => s.label)).toEqual(set.map((o) => o.name));
+      expect(seg.segments[5]).toMatchObject({ type: { value: '45289007', scheme: 'SCT' }, typeModifier: { value: '7771000', meaning: 'Left' }, category: { value: '123037004' } });
+      const onGrid = segmentsOnGrid(seg, ct.volume, ct.sopInstanceUIDs);
+      for (const [i, o] of set.entries()) {
+        expect(onGrid[i]).toMatchObject({ offVolume: 0, offGrid: 0, unplaced: 0 });
+        expect(Buffer.from(onGrid[i].mask).equals(Buffer.from(o.mask)), o.name).toBe(true);
+      }
+    });
+  }
+
+  it('a header-only read has the segments and references but no pixels', () => {
+    const { ct } = ctCase('header', shape);
+    const path = join(root, 'header.dcm');
+    writeDicomSeg(path, { masks: set }, ct, specsFor(set));
+    const head = readDicomFile(path, { pixelData: false });
+    const seg = parseDicomSeg(head.dataset, path, head.transferSyntaxUID);
+    expect(seg.segments).toHaveLength(9);
+    expect(seg.pixels).toBeUndefined();
+    for (const sop of seg.referencedSOPInstanceUIDs) expect(ct.sopInstanceUIDs).toContain(sop);
+    expect(() => segmentsOnGrid(seg, ct.volume)).toThrow(/read without its pixel data/);
+  });
+
+  it('counts frames off the volume and off the grid instead of placing them wrongly', () => {
+    const { ct } = ctCase('grid', shape);
+    const ds = buildDicomSeg({ masks: set.slice(0, 2) }, ct, specsFor(set.slice(0, 2))) as any;
+    const frames = ds.PerFrameFunctionalGroupsSequence;
+    frames[0].PlanePositionSequence[0].ImagePositionPatient[2] = '500'; // far above the volume
+    frames[1].PlanePositionSequence[0].ImagePositionPatient[0] = String(Number(frames[1].PlanePositionSequence[0].ImagePositionPatient[0]) + 0.45); // half a voxel
+    const seg = parseDicomSeg(ds, 'moved.dcm', '1.2.840.10008.1.2.1');
+    const [first] = segmentsOnGrid(seg, ct.volume, ct.sopInstanceUIDs);
+    expect(first).toMatchObject({ offVolume: 1, offGrid: 1 });
+    expect(first.frames).toBe(frames.filter((f: any) => f.SegmentIdentificationSequence[0].ReferencedSegmentNumber === 1).length);
+  });
+
+  it('refuses what is not a readable SEG, naming the file and the reason', () => {
+    const { ct } = ctCase('bad', shape);
+    const good = () => buildDicomSeg({ masks: set.slice(0, 2) }, ct, specsFor(set.slice(0, 2))) as any;
+    const bad = (change: (ds: any) => void, ts = '1.2.840.10008.1.2.1') => {
+      const ds = good();
+      change(ds);
+      return () => parseDicomSeg(ds, 'bad.dcm', ts);
+    };
+    expect(bad((ds) => { ds.SOPClassUID = '1.2.840.10008.5.1.4.1.1.2'; ds.Modality = 'CT'; })).toThrow(/bad\.dcm: not a DICOM Segmentation/);
+    expect(bad((ds) => { ds.PixelData = ds.PixelData.slice(0, 10); })).toThrow(/PixelData holds 10 bytes; \d+ frames of 32x40 bits need \d+/);
+    expect(bad((ds) => { ds.NumberOfFrames = 1e6; })).toThrow(/PerFrameFunctionalGroupsSequence has \d+ items for 1000000 frames/);
+    expect(bad((ds) => { ds.PerFrameFunctionalGroupsSequence[0].SegmentIdentificationSequence[0].ReferencedSegmentNumber = 7; })).toThrow(/frame 1 names segment 7/);
+    expect(bad((ds) => { ds.SegmentSequence[1].SegmentNumber = 1; })).toThrow(/SegmentNumber 1 is used twice/);
+    expect(bad((ds) => { ds.BitsAllocated = 16; })).toThrow(/BitsAllocated 16 for a BINARY segmentation/);
+    expect(bad(() => undefined, '1.2.840.10008.1.2.5')).toThrow(/compressed transfer syntax 1\.2\.840\.10008\.1\.2\.5.*dcmconv/);
+  });
+});
+
+describe.skipIf(!pythonHas('pydicom') || !pythonHas('numpy'))('segmentsOnGrid reads SEGs that pydicom wrote', () => {
+  const shape: Vec3 = [23, 19, 7];
+  for (const mode of ['binary', 'fractional', 'sourceonly']) {
+    it(`${mode}: both segments exactly as written`, () => {
+      const { dir, ct } = ctCase(`pydicom-${mode}`, shape, [-1, 0, 0, 0, 1, 0, 0, 0, -1], [15.1, -15, 47.5]);
+      const path = join(root, `pydicom-${mode}.dcm`), truthPath = join(root, `pydicom-${mode}.u8`);
+      execFileSync(PYTHON, [join(here, 'make_seg.py'), dir, path, truthPath, mode]);
+      const truth = new Uint8Array(readFileSync(truthPath));
+      const seg = readSeg(path);
+      expect(seg.segmentationType).toBe(mode === 'fractional' ? 'FRACTIONAL' : 'BINARY');
+      expect(seg.segments.map((s) => [s.label, s.type?.value, s.typeModifier?.meaning])).toEqual([['Left parotid', '45289007', 'Left'], ['Box', '91609006', undefined]]);
+      const onGrid = segmentsOnGrid(seg, ct.volume, ct.sopInstanceUIDs);
+      for (const [n, s] of onGrid.entries()) {
+        expect(s).toMatchObject({ offVolume: 0, offGrid: 0, unplaced: 0 });
+        const expected = truth.map((t) => (t >> n) & 1);
+        expect(s.voxels).toBeGreaterThan(10);
+        expect(Buffer.from(s.mask).equals(Buffer.from(expected)), s.segment.label).toBe(true);
+      }
+    });
+  }
+});

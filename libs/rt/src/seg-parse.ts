@@ -1,0 +1,239 @@
+/**
+ * Naturalized DICOM SEG dataset (dcmjs) -> its segments, what it references, and each segment's voxels
+ * on a CT grid. Frames are placed by their plane position (or, without one, by the CT slice they name as
+ * source), and must lie on the CT's grid: the same in-plane axes and spacing, offset by whole voxels, as
+ * highdicom, dcmqi and our writer make them. Binary and fractional (thresholded at half) segmentations,
+ * native pixel data; a compressed file is refused with the reason. Checks every declared size against
+ * the bytes present before reading (ROBUSTNESS.md).
+ */
+import type { Vec3 } from '@anatomynet/data';
+import { items, numbers, str, type Item } from './dataset-values';
+import { RtStructError } from './errors';
+import { nearestSlice, sliceFrame, type SliceGeometry } from './geometry';
+import { SEGMENTATION_STORAGE, type CodedConcept } from './seg';
+
+const NATIVE_TRANSFER_SYNTAXES = new Set(['1.2.840.10008.1.2', '1.2.840.10008.1.2.1', '1.2.840.10008.1.2.2']);
+
+/** One segment of a SEG. */
+export interface SegSegment {
+  number: number;
+  /** SegmentLabel, trimmed ('' when absent). */
+  label: string;
+  type?: CodedConcept;
+  typeModifier?: CodedConcept;
+  category?: CodedConcept;
+}
+
+/** Where one frame lies and which segment it belongs to. */
+export interface SegFrame {
+  segment: number;
+  /** ImagePositionPatient of the frame's first pixel (LPS mm), when given. */
+  position?: Vec3;
+  /** Row and column direction cosines, per frame or shared. */
+  orientation?: number[];
+  /** PixelSpacing [between rows, between columns] (mm), per frame or shared. */
+  pixelSpacing?: [number, number];
+  /** The image the frame was derived from, when named. */
+  sourceSopInstanceUID?: string;
+}
+
+export interface ParsedSeg {
+  path: string;
+  segmentationType: 'BINARY' | 'FRACTIONAL';
+  /** MaximumFractionalValue (FRACTIONAL only). */
+  maxFractional: number;
+  rows: number;
+  columns: number;
+  segments: SegSegment[];
+  frames: SegFrame[];
+  frameOfReferenceUID?: string;
+  /** Series named by ReferencedSeriesSequence, sorted, unique. */
+  referencedSeriesUIDs: string[];
+  /** Instances named there and as each frame's source image, sorted, unique. */
+  referencedSOPInstanceUIDs: string[];
+  /** The pixel data, when the dataset holds it (a header-only read leaves it out). */
+  pixels?: Uint8Array;
+  warnings: string[];
+}
+
+const coded = (it: Item | undefined): CodedConcept | undefined => {
+  const value = str(it?.CodeValue), scheme = str(it?.CodingSchemeDesignator);
+  return value && scheme ? { value, scheme, meaning: str(it?.CodeMeaning) ?? '' } : undefined;
+};
+
+function vec(v: unknown, n: number): number[] | undefined {
+  const x = numbers(v);
+  return x.length === n && x.every(Number.isFinite) ? x : undefined;
+}
+
+/**
+ * Reads a SEG's segments, frames and references.
+ * @param dataset a dcmjs naturalized dataset (`readDicomFile(path).dataset`, or a header-only read for
+ *   discovery: then `pixels` is undefined).
+ * @param transferSyntaxUID the file's, to refuse compressed pixel data.
+ * @throws RtStructError naming the file when it is not a Segmentation, lacks what places its frames, or
+ *   declares more frames or pixels than it holds.
+ */
+export function parseDicomSeg(dataset: Record<string, unknown>, path: string, transferSyntaxUID?: string): ParsedSeg {
+  const sopClass = str(dataset.SOPClassUID), modality = str(dataset.Modality);
+  if (sopClass !== SEGMENTATION_STORAGE && modality !== 'SEG') throw new RtStructError(path, `not a DICOM Segmentation (SOPClassUID ${sopClass ?? 'missing'}, Modality ${modality ?? 'missing'})`);
+  const type = str(dataset.SegmentationType);
+  if (type !== 'BINARY' && type !== 'FRACTIONAL') throw new RtStructError(path, `SegmentationType ${type ?? 'missing'}; BINARY or FRACTIONAL expected`);
+  const rows = numbers(dataset.Rows)[0], columns = numbers(dataset.Columns)[0];
+  const nFrames = numbers(dataset.NumberOfFrames)[0] ?? 1;
+  if (!(Number.isInteger(rows) && rows > 0 && Number.isInteger(columns) && columns > 0)) throw new RtStructError(path, `Rows ${rows} and Columns ${columns} must be positive integers`);
+  if (!(Number.isInteger(nFrames) && nFrames > 0)) throw new RtStructError(path, `NumberOfFrames ${nFrames} is not a positive integer`);
+  const bits = numbers(dataset.BitsAllocated)[0];
+  if (bits !== (type === 'BINARY' ? 1 : 8)) throw new RtStructError(path, `BitsAllocated ${bits} for a ${type} segmentation (${type === 'BINARY' ? 1 : 8} expected)`);
+  const warnings: string[] = [];
+
+  const segments: SegSegment[] = [];
+  for (const [index, it] of items(dataset.SegmentSequence).entries()) {
+    const number = numbers(it.SegmentNumber)[0];
+    if (!Number.isInteger(number)) throw new RtStructError(path, `SegmentSequence item ${index + 1} has no integer SegmentNumber`);
+    if (segments.some((s) => s.number === number)) throw new RtStructError(path, `SegmentNumber ${number} is used twice`);
+    const typeItem = items(it.SegmentedPropertyTypeCodeSequence)[0];
+    const segment: SegSegment = { number, label: str(it.SegmentLabel) ?? '' };
+    const t = coded(typeItem), m = coded(items(typeItem?.SegmentedPropertyTypeModifierCodeSequence)[0]), c = coded(items(it.SegmentedPropertyCategoryCodeSequence)[0]);
+    if (t) segment.type = t;
+    if (m) segment.typeModifier = m;
+    if (c) segment.category = c;
+    segments.push(segment);
+  }
+  if (segments.length === 0) throw new RtStructError(path, 'SegmentSequence is missing or empty');
+
+  const shared = items(dataset.SharedFunctionalGroupsSequence)[0] ?? {};
+  const perFrame = items(dataset.PerFrameFunctionalGroupsSequence);
+  if (perFrame.length !== nFrames) throw new RtStructError(path, `PerFrameFunctionalGroupsSequence has ${perFrame.length} items for ${nFrames} frames`);
+  const orientationOf = (g: Item) => vec(items(g.PlaneOrientationSequence)[0]?.ImageOrientationPatient, 6);
+  const spacingOf = (g: Item) => vec(items(g.PixelMeasuresSequence)[0]?.PixelSpacing, 2) as [number, number] | undefined;
+  const segmentOf = (g: Item) => numbers(items(g.SegmentIdentificationSequence)[0]?.ReferencedSegmentNumber)[0];
+  const sharedOrientation = orientationOf(shared), sharedSpacing = spacingOf(shared), sharedSegment = segmentOf(shared);
+  const sops = new Set<string>(), series = new Set<string>();
+  const frames: SegFrame[] = perFrame.map((g, f) => {
+    const segment = segmentOf(g) ?? sharedSegment;
+    if (segment === undefined || !segments.some((s) => s.number === segment)) throw new RtStructError(path, `frame ${f + 1} names segment ${segment ?? '(none)'}, which SegmentSequence does not hold`);
+    const frame: SegFrame = { segment };
+    const position = vec(items(g.PlanePositionSequence)[0]?.ImagePositionPatient, 3);
+    if (position) frame.position = position as Vec3;
+    const orientation = orientationOf(g) ?? sharedOrientation, spacing = spacingOf(g) ?? sharedSpacing;
+    if (orientation) frame.orientation = orientation;
+    if (spacing) frame.pixelSpacing = spacing;
+    const source = items(items(g.DerivationImageSequence)[0]?.SourceImageSequence)[0];
+    const sop = str(source?.ReferencedSOPInstanceUID);
+    if (sop) {
+      frame.sourceSopInstanceUID = sop;
+      sops.add(sop);
+    }
+    return frame;
+  });
+  for (const se of items(dataset.ReferencedSeriesSequence)) {
+    const uid = str(se.SeriesInstanceUID);
+    if (uid) series.add(uid);
+    for (const im of items(se.ReferencedInstanceSequence)) {
+      const sop = str(im.ReferencedSOPInstanceUID);
+      if (sop) sops.add(sop);
+    }
+  }
+
+  const parsed: ParsedSeg = {
+    path,
+    segmentationType: type,
+    maxFractional: type === 'FRACTIONAL' ? numbers(dataset.MaximumFractionalValue)[0] ?? 255 : 1,
+    rows,
+    columns,
+    segments,
+    frames,
+    referencedSeriesUIDs: [...series].sort(),
+    referencedSOPInstanceUIDs: [...sops].sort(),
+    warnings,
+  };
+  const frameOfReference = str(dataset.FrameOfReferenceUID);
+  if (frameOfReference) parsed.frameOfReferenceUID = frameOfReference;
+  if (type === 'FRACTIONAL' && !(parsed.maxFractional > 0)) throw new RtStructError(path, `MaximumFractionalValue ${parsed.maxFractional} must be positive`);
+
+  const pd = dataset.PixelData;
+  if (pd !== undefined) {
+    if (transferSyntaxUID && !NATIVE_TRANSFER_SYNTAXES.has(transferSyntaxUID)) {
+      throw new RtStructError(path, `pixel data in compressed transfer syntax ${transferSyntaxUID}, which this reader does not decode; store it uncompressed first (dcmtk: dcmconv +te, or gdcmconv --raw)`);
+    }
+    const parts = (Array.isArray(pd) ? pd : [pd]).filter((p): p is ArrayBuffer => p instanceof ArrayBuffer);
+    const bytes = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+    parts.reduce((at, p) => (bytes.set(new Uint8Array(p), at), at + p.byteLength), 0);
+    const need = type === 'BINARY' ? Math.ceil((nFrames * rows * columns) / 8) : nFrames * rows * columns;
+    if (bytes.length < need) throw new RtStructError(path, `PixelData holds ${bytes.length} bytes; ${nFrames} frames of ${rows}x${columns} ${type === 'BINARY' ? 'bits' : 'bytes'} need ${need}`);
+    parsed.pixels = bytes;
+  }
+  return parsed;
+}
+
+/** Per segment: its mask on the CT grid and what could not be placed. */
+export interface SegOnGrid {
+  segment: SegSegment;
+  mask: Uint8Array;
+  voxels: number;
+  frames: number;
+  /** Frames whose plane is no CT slice (off the volume). */
+  offVolume: number;
+  /** Frames whose axes, spacing or in-plane offset do not match the CT's voxels. */
+  offGrid: number;
+  /** Frames with neither a plane position nor a source image on this CT. */
+  unplaced: number;
+}
+
+/**
+ * Each segment's voxels on a CT grid.
+ * @param sopInstanceUIDs the CT slices' SOP instance UIDs (slice k's at k), to place frames that carry
+ *   only a source image.
+ * @throws RtStructError when the SEG was read without its pixel data.
+ */
+export function segmentsOnGrid(seg: ParsedSeg, grid: SliceGeometry, sopInstanceUIDs?: readonly string[]): SegOnGrid[] {
+  if (!seg.pixels) throw new RtStructError(seg.path, 'read without its pixel data');
+  const f = sliceFrame(grid);
+  const perSlice = f.nx * f.ny, frameSize = seg.rows * seg.columns;
+  const sliceOfSop = new Map((sopInstanceUIDs ?? []).map((u, k) => [u, k]));
+  const out = new Map(seg.segments.map((s) => [s.number, { segment: s, mask: new Uint8Array(perSlice * f.nz), voxels: 0, frames: 0, offVolume: 0, offGrid: 0, unplaced: 0 }]));
+  const threshold = seg.segmentationType === 'FRACTIONAL' ? seg.maxFractional / 2 : 0.5;
+  const pixels = seg.pixels;
+  const valueAt = seg.segmentationType === 'BINARY'
+    ? (bit: number) => (pixels[bit >> 3] >> (bit & 7)) & 1
+    : (index: number) => pixels[index];
+  const dot = (a: readonly number[], b: readonly number[]) => a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+  const near = (x: number) => Math.abs(x - Math.round(x)) < 0.01;
+  seg.frames.forEach((fr, index) => {
+    const o = out.get(fr.segment)!;
+    o.frames++;
+    // Which slice, and where the frame's first pixel falls on it.
+    let k: number, di = 0, dj = 0;
+    if (fr.position) {
+      const rel = [0, 1, 2].map((a) => fr.position![a] - f.origin[a]);
+      k = nearestSlice(f, dot(fr.position, f.n), grid.spacing[2] || 1);
+      if (k < 0) return void o.offVolume++;
+      di = dot(rel, f.u) / f.spacingI;
+      dj = dot(rel, f.v) / f.spacingJ;
+    } else {
+      const fromSource = fr.sourceSopInstanceUID === undefined ? undefined : sliceOfSop.get(fr.sourceSopInstanceUID);
+      if (fromSource === undefined) return void o.unplaced++;
+      k = fromSource;
+    }
+    const axesMatch = !fr.orientation || (dot(fr.orientation.slice(0, 3), f.u) > 1 - 1e-4 && dot(fr.orientation.slice(3, 6), f.v) > 1 - 1e-4);
+    const spacingMatch = !fr.pixelSpacing || (Math.abs(fr.pixelSpacing[1] - f.spacingI) <= 1e-3 * f.spacingI && Math.abs(fr.pixelSpacing[0] - f.spacingJ) <= 1e-3 * f.spacingJ);
+    if (!axesMatch || !spacingMatch || !near(di) || !near(dj)) return void o.offGrid++;
+    const i0 = Math.round(di), j0 = Math.round(dj);
+    const base = index * frameSize;
+    for (let r = 0; r < seg.rows; r++) {
+      const j = j0 + r;
+      for (let c = 0; c < seg.columns; c++) {
+        if (valueAt(base + r * seg.columns + c) < threshold) continue;
+        const i = i0 + c;
+        if (i < 0 || i >= f.nx || j < 0 || j >= f.ny) continue;
+        const v = k * perSlice + j * f.nx + i;
+        if (!o.mask[v]) {
+          o.mask[v] = 1;
+          o.voxels++;
+        }
+      }
+    }
+  });
+  return [...out.values()];
+}
