@@ -126,7 +126,7 @@ describe('curator CLI', () => {
     writeFileSync(join(root, 'notes', 'readme.txt'), 'not a case\n');
     const empty = curator('curate', '-i', join(root, 'notes'), '-o', out, '-q');
     expect(empty.status).toBe(2);
-    expect(empty.stderr).toMatch(/nothing published, no CT series with an RTSTRUCT and no PDDCA case was found/);
+    expect(empty.stderr).toMatch(/nothing published, no CT series with an RTSTRUCT or SEG and no PDDCA case was found/);
     expect(empty.stderr).toContain(`readme.txt: unreadable as DICOM`);
     expect(published()).toEqual(before);
   });

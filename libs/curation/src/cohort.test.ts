@@ -118,7 +118,7 @@ describe('curateCohort', () => {
     const has = (path: RegExp, reason: RegExp) => reasons.some(([p, r]) => path.test(p) && reason.test(r));
     expect(has(/notes\.txt$/, /unreadable as DICOM/)).toBe(true);
     expect(has(/rs-no-preamble\.dcm$/, /DICM/)).toBe(true);
-    expect(has(/PAT-C\/ct\//, /no RTSTRUCT pairs/)).toBe(true);
+    expect(has(/PAT-C\/ct\//, /no RTSTRUCT or SEG pairs/)).toBe(true);
     expect(has(/PAT-D\/rs\.dcm$/, /frame of reference matches no CT/)).toBe(true);
     const inputs = JSON.parse(readFileSync(join(root, 'out1.private', 'inputs.json'), 'utf8'));
     const total = listTree(dicomIn).length + listTree(pddcaIn).length;

@@ -1,16 +1,17 @@
 /**
- * Discovery: walk the input folders, find PDDCA cases and DICOM CT/RTSTRUCT pairs, and account for
- * every file (used by a case, or skipped with a reason). No pixel data is read here.
+ * Discovery: walk the input folders, find PDDCA cases and DICOM CT series with their RTSTRUCT or SEG,
+ * and account for every file (used by a case, or skipped with a reason). No pixel data is read here.
  */
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { listFilesRecursive, readDicomFile, scanDicomTree, type Vec3 } from '@anatomynet/data';
-import { parseRtStruct } from '@anatomynet/rt';
+import { parseDicomSeg, parseRtStruct, type ParsedSeg } from '@anatomynet/rt';
 import { compareStrings, mapName, type NameOverrides } from './names';
 import { pairStructureSets, type CtSeriesRef, type Extent, type RtStructRef } from './pairing';
 import type { SourceKind } from './manifest';
 import { SYNTH_TRUTH_FILE } from './synth';
 import { CurationInputError } from './errors';
+import { segmentNames } from './load';
 
 export interface PlannedCase {
   sourceKind: SourceKind;
@@ -33,7 +34,7 @@ export interface PlannedCase {
 }
 
 export interface SkippedItem {
-  kind: 'file' | 'ct-series' | 'rtstruct' | 'pddca-case';
+  kind: 'file' | 'ct-series' | 'rtstruct' | 'seg' | 'pddca-case';
   /** Files of the item (private); the first one names it. */
   paths: string[];
   reason: string;
@@ -121,7 +122,7 @@ function discoverDicom(root: string, claimed: Set<string>, cases: PlannedCase[],
   for (const f of scan.failures) {
     if (!claimed.has(f.path)) skipped.push({ kind: 'file', paths: [f.path], reason: `unreadable as DICOM: ${f.reason}` });
   }
-  for (const o of scan.other) skipped.push({ kind: 'file', paths: [o.path], reason: `DICOM ${o.modality ?? 'object'} that is neither a CT image nor an RTSTRUCT` });
+  for (const o of scan.other) skipped.push({ kind: 'file', paths: [o.path], reason: `DICOM ${o.modality ?? 'object'} that is neither a CT image, an RTSTRUCT nor a SEG` });
   const rtRefs: RtStructRef[] = [];
   const rtNames = new Map<string, string[]>();
   for (const rt of scan.rtStructs) {
@@ -141,13 +142,33 @@ function discoverDicom(root: string, claimed: Set<string>, cases: PlannedCase[],
       skipped.push({ kind: 'rtstruct', paths: [rt.path], reason: `unusable RTSTRUCT: ${(e as Error).message}` });
     }
   }
+  for (const f of scan.segmentations) {
+    try {
+      const seg = parseDicomSeg(f.dataset, f.path, f.transferSyntaxUID);
+      const names = segmentNames(seg);
+      const organs = new Set(names.map((n) => mapName(n, overrides).organ).filter((o) => o !== null));
+      rtNames.set(f.path, names);
+      rtRefs.push({
+        path: f.path,
+        kind: 'SEG',
+        ...(seg.frameOfReferenceUID ? { frameOfReferenceUID: seg.frameOfReferenceUID } : {}),
+        referencedSeriesUIDs: seg.referencedSeriesUIDs,
+        referencedSopInstanceUIDs: seg.referencedSOPInstanceUIDs,
+        extent: segExtent(seg),
+        score: organs.size,
+      });
+    } catch (e) {
+      skipped.push({ kind: 'seg', paths: [f.path], reason: `unusable SEG: ${(e as Error).message}` });
+    }
+  }
   const cts: CtSeriesRef[] = scan.ctSeries.map((s) => ({ seriesInstanceUID: s.seriesInstanceUID, frameOfReferenceUID: s.frameOfReferenceUID, sopInstanceUIDs: s.sopInstanceUIDs }));
   // Geometry is only needed where pairing falls back to the frame of reference.
   const needFallback = rtRefs.filter((r) => !scan.ctSeries.some((c) => r.referencedSopInstanceUIDs.length > 0 && r.referencedSopInstanceUIDs.every((u) => c.sopInstanceUIDs.includes(u))));
   const fors = new Set(needFallback.map((r) => r.frameOfReferenceUID));
   for (const [i, s] of scan.ctSeries.entries()) if (fors.has(s.frameOfReferenceUID)) cts[i].extent = ctExtentFromHeaders(s.files) ?? undefined;
   const result = pairStructureSets(cts, rtRefs);
-  for (const u of result.unpairedRt) skipped.push({ kind: 'rtstruct', paths: [u.path], reason: u.reason });
+  const isSeg = new Set(rtRefs.filter((r) => r.kind === 'SEG').map((r) => r.path));
+  for (const u of result.unpairedRt) skipped.push({ kind: isSeg.has(u.path) ? 'seg' : 'rtstruct', paths: [u.path], reason: u.reason });
   const byUid = new Map(scan.ctSeries.map((s) => [s.seriesInstanceUID, s]));
   for (const u of result.unpairedCt) skipped.push({ kind: 'ct-series', paths: byUid.get(u.seriesInstanceUID)!.files, reason: u.reason });
   for (const p of result.pairs) {
@@ -160,11 +181,25 @@ function discoverDicom(root: string, claimed: Set<string>, cases: PlannedCase[],
       sourceKey: `dicom:${s.seriesInstanceUID}`,
       patientKey: patientId ? `dicom-patient:${patientId}` : `dicom-study:${s.studyInstanceUID}`,
       label: dirname(s.files[0]),
-      files: [...s.files.map((f) => ({ path: f, role: 'ct' })), { path: p.rtPath, role: 'rtstruct' }],
+      files: [...s.files.map((f) => ({ path: f, role: 'ct' })), { path: p.rtPath, role: isSeg.has(p.rtPath) ? 'seg' : 'rtstruct' }],
       dicom: { ctFiles: s.files, rtPath: p.rtPath, pairing: p.method, pairingWarnings: p.warnings },
       structureNames: rtNames.get(p.rtPath) ?? [],
     });
   }
+}
+
+/** Bounds of a SEG's frames' pixel centres (LPS mm), or null when no frame has a position and orientation. */
+export function segExtent(seg: ParsedSeg): Extent | null {
+  const corners: Float64Array[] = [];
+  for (const f of seg.frames) {
+    if (!f.position || !f.orientation || !f.pixelSpacing) continue;
+    const pts = new Float64Array(12);
+    [[0, 0], [seg.columns - 1, 0], [0, seg.rows - 1], [seg.columns - 1, seg.rows - 1]].forEach(([c, r], q) => {
+      for (let a = 0; a < 3; a++) pts[q * 3 + a] = f.position![a] + f.orientation![a] * f.pixelSpacing![1] * c + f.orientation![3 + a] * f.pixelSpacing![0] * r;
+    });
+    corners.push(pts);
+  }
+  return contourExtent(corners);
 }
 
 /** Bounds of all contour points (LPS mm), or null without points. */

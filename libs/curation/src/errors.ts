@@ -21,9 +21,9 @@ export class NothingToPublishError extends Error {
     readonly failed: readonly { caseId: string; source: string; reason: string }[],
     readonly skipped: readonly SkippedItem[],
   ) {
-    const found = failed.length ? `all ${failed.length} cases found failed` : 'no CT series with an RTSTRUCT and no PDDCA case was found';
+    const found = failed.length ? `all ${failed.length} cases found failed` : 'no CT series with an RTSTRUCT or SEG and no PDDCA case was found';
     super(`${outDir}: nothing published, ${found} (${skipped.length} input items skipped); a dataset already there is left as it was. ` +
-      'The inputs should hold DICOM CT series with their RTSTRUCT, or PDDCA case folders (img.nrrd, structures/*.nrrd).');
+      'The inputs should hold DICOM CT series with their RTSTRUCT or SEG, or PDDCA case folders (img.nrrd, structures/*.nrrd).');
     this.name = 'NothingToPublishError';
   }
 }

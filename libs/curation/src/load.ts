@@ -1,10 +1,11 @@
 /**
  * Loading one case from its source files: the CT in HU (int16) and each structure as sparse voxel
  * offsets on the CT grid. Only structures `wanted` (those that map to an organ) are read/rasterised.
- * A bad structure becomes an `error` on that structure; a bad CT or RTSTRUCT throws (the case is skipped).
+ * A bad structure becomes an `error` on that structure; a bad CT, RTSTRUCT or SEG throws (the case is
+ * skipped).
  */
-import { parseRtStruct, rasteriseRoi } from '@anatomynet/rt';
-import { NOT_A_NUMBER_HU, readCtSeries, readDicomFile, readNrrd, type Volume } from '@anatomynet/data';
+import { parseDicomSeg, parseRtStruct, rasteriseRoi, segmentsOnGrid, type ParsedSeg } from '@anatomynet/rt';
+import { NOT_A_NUMBER_HU, readCtSeries, readDicomFile, readNrrd, SOP_SEGMENTATION, type Volume } from '@anatomynet/data';
 import { basename } from 'node:path';
 import { maskToOffsets } from './labels';
 
@@ -89,12 +90,34 @@ export function loadPddcaCase(imagePath: string, structurePaths: readonly string
   return { ct, structures, identityRemoved: null, warnings };
 }
 
-/** A DICOM case: one CT series and the RTSTRUCT paired with it. */
+/** A SEG's segment names as the name table sees them: each SegmentLabel, or `Segment N` without one. */
+export function segmentNames(seg: ParsedSeg): string[] {
+  return seg.segments.map((s) => s.label || `Segment ${s.number}`);
+}
+
+/** A DICOM case: one CT series and the RTSTRUCT or SEG paired with it. */
 export function loadDicomCase(ctFiles: readonly string[], rtPath: string, wanted: (name: string) => boolean): LoadedCase {
   const series = readCtSeries([...ctFiles]);
   const ct = series.volume;
   const warnings = [...series.warnings];
-  const rt = parseRtStruct(readDicomFile(rtPath).dataset, rtPath);
+  const file = readDicomFile(rtPath);
+  if (file.sopClassUID === SOP_SEGMENTATION || file.modality === 'SEG') {
+    const seg = parseDicomSeg(file.dataset, rtPath, file.transferSyntaxUID);
+    warnings.push(...seg.warnings.map((w) => `SEG: ${w}`));
+    if (seg.segmentationType === 'FRACTIONAL') warnings.push(`SEG: fractional segments thresholded at half their maximum (${seg.maxFractional})`);
+    const names = segmentNames(seg);
+    const onGrid = segmentsOnGrid(seg, ct, series.sopInstanceUIDs);
+    const structures = onGrid.map((s, i): LoadedStructure => {
+      const name = names[i];
+      if (!wanted(name)) return { name };
+      const lost = [[s.offVolume, 'off every CT slice'], [s.offGrid, "not on the CT's voxel grid (other axes, spacing or a fractional offset)"], [s.unplaced, 'without a position or a source image of this CT']] as const;
+      const problems = lost.filter(([n]) => n > 0).map(([n, why]) => `${n} of ${s.frames} frames ${why}`);
+      if (problems.length && s.voxels === 0) return { name, error: `${problems.join('; ')}: nothing could be placed` };
+      return { name, offsets: maskToOffsets(s.mask), ...(problems.length ? { note: `${problems.join('; ')}: those frames left out` } : s.frames === 0 ? { note: 'no frames' } : {}) };
+    });
+    return { ct, structures, identityRemoved: series.patientIdentityRemoved === true, warnings };
+  }
+  const rt = parseRtStruct(file.dataset, rtPath);
   warnings.push(...rt.warnings.map((w) => `RTSTRUCT: ${w}`));
   const structures: LoadedStructure[] = [];
   for (const roi of rt.rois) {

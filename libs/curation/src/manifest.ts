@@ -91,7 +91,7 @@ export interface CaseRecord {
 /** An input item that produced no case (no paths: `ref` indexes the private inputs list). */
 export interface SkippedInput {
   ref: string;
-  kind: 'file' | 'ct-series' | 'rtstruct' | 'pddca-case';
+  kind: 'file' | 'ct-series' | 'rtstruct' | 'seg' | 'pddca-case';
   reason: string;
 }
 

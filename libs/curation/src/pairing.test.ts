@@ -14,7 +14,7 @@ describe('pairStructureSets', () => {
       { path: '/a/rs.dcm', frameOfReferenceUID: '9.1', referencedSeriesUIDs: ['1.2'], referencedSopInstanceUIDs: ['1.2.1', '1.2.3'] },
     ]);
     expect(r.pairs).toEqual([{ rtPath: '/a/rs.dcm', seriesInstanceUID: '1.2', method: 'reference', warnings: [] }]);
-    expect(r.unpairedCt).toEqual([{ seriesInstanceUID: '1.1', reason: 'no RTSTRUCT pairs with this CT series' }]);
+    expect(r.unpairedCt).toEqual([{ seriesInstanceUID: '1.1', reason: 'no RTSTRUCT or SEG pairs with this CT series' }]);
   });
 
   it('falls back to frame of reference + geometry when referenced images are absent, with a warning', () => {

@@ -118,3 +118,40 @@ describe('annotation errors planted in the synthetic cohort', () => {
     expect(found.sort(byCase)).toEqual(expected.sort(byCase));
   });
 });
+
+describe('a synthetic cohort whose annotations are DICOM SEGs', () => {
+  let dir: string, asRt: CurateResult, asSeg: CurateResult, segTruth: SynthTruth;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'curation-synth-seg-'));
+    const base = { cases: 3, seed: 7, matrix: 96, sliceMm: 3, pddcaFraction: 0 };
+    await writeSynthCohort({ ...base, outDir: join(dir, 'rt') });
+    segTruth = await writeSynthCohort({ ...base, outDir: join(dir, 'seg'), segCases: 3 });
+    asRt = await curateCohort({ inputs: [join(dir, 'rt')], outDir: join(dir, 'out-rt') });
+    asSeg = await curateCohort({ inputs: [join(dir, 'seg')], outDir: join(dir, 'out-seg') });
+  }, 170_000);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('curates the same cases into the same label files as the RTSTRUCTs of the same cohort give', () => {
+    expect(segTruth.options.segCases).toBe(3);
+    expect(segTruth.cases.every((c) => c.files.seg && c.files.rtstruct === null)).toBe(true);
+    expect(asSeg.failed).toEqual([]);
+    expect(asSeg.manifest.cases.map((c) => c.caseId)).toEqual(asRt.manifest.cases.map((c) => c.caseId));
+    for (const [i, c] of asSeg.manifest.cases.entries()) {
+      const r = asRt.manifest.cases[i]!;
+      expect(c.availability, c.caseId).toEqual(r.availability);
+      expect(c.voxels, c.caseId).toEqual(r.voxels);
+      expect(c.voxels).not.toEqual(Object.fromEntries(ORGANS.map((o) => [o.key, 0])));
+      const label = (out: string) => readFileSync(join(dir, out, 'labelsTr', `${c.caseId}.nii.gz`));
+      expect(label('out-seg').equals(label('out-rt')), c.caseId).toBe(true);
+    }
+    expect(asSeg.manifest.annotationFindings).toEqual([]);
+  });
+
+  it('reads the SEGs, not something else: the same scans, other annotation files', () => {
+    for (const [i, c] of asSeg.manifest.cases.entries()) {
+      expect(c.imageDigest).toBe(asRt.manifest.cases[i]!.imageDigest);
+      expect(c.inputDigest).not.toBe(asRt.manifest.cases[i]!.inputDigest);
+    }
+    expect(asSeg.skipped.map((s) => s.reason)).toEqual(['ground truth of a synthetic cohort (not an input image)']);
+  });
+});

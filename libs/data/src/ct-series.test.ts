@@ -151,12 +151,16 @@ rs = Dataset(); m = FileMetaDataset(); m.MediaStorageSOPClassUID = "1.2.840.1000
 rs.file_meta = m; rs.SOPClassUID = m.MediaStorageSOPClassUID; rs.SOPInstanceUID = m.MediaStorageSOPInstanceUID; rs.Modality = "RTSTRUCT"; rs.StructureSetLabel = "S"
 rs.is_little_endian = True; rs.is_implicit_VR = False
 rs.save_as(os.path.join(out, "rs.dcm"), write_like_original=False)
+sg = Dataset(); m = FileMetaDataset(); m.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.66.4"; m.MediaStorageSOPInstanceUID = "1.2.3.4.5.6.98"; m.TransferSyntaxUID = ExplicitVRLittleEndian
+sg.file_meta = m; sg.SOPClassUID = m.MediaStorageSOPClassUID; sg.SOPInstanceUID = m.MediaStorageSOPInstanceUID; sg.Modality = "SEG"; sg.SegmentationType = "BINARY"
+sg.is_little_endian = True; sg.is_implicit_VR = False
+sg.save_as(os.path.join(out, "a", "seg.dcm"), write_like_original=False)
 open(os.path.join(out, "README.txt"), "w").write("not dicom")`,
     [dir],
   );
   });
 
-  it('scanDicomTree finds the series at any depth, the RTSTRUCT, and reports the junk file', () => {
+  it('scanDicomTree finds the series at any depth, the RTSTRUCT, the SEG, and reports the junk file', () => {
     const scan = scanDicomTree(dir);
     expect(scan.ctSeries).toHaveLength(1);
     const s = scan.ctSeries[0];
@@ -165,6 +169,8 @@ open(os.path.join(out, "README.txt"), "w").write("not dicom")`,
     expect(s.files).toHaveLength(6);
     expect([...s.files].sort()).toEqual(s.files);
     expect(scan.rtStructs.map((r) => r.path)).toEqual([join(dir, 'rs.dcm')]);
+    expect(scan.segmentations.map((r) => r.path)).toEqual([join(dir, 'a', 'seg.dcm')]);
+    expect(scan.other).toEqual([]);
     expect(scan.failures).toEqual([{ path: join(dir, 'README.txt'), code: 'NOT_DICOM', reason: expect.stringContaining('DICM') }]);
   });
   it('readCtSeries sorts by position along the normal and applies the rescale', () => {

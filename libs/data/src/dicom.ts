@@ -23,6 +23,7 @@ export const TS_EXPLICIT_BE = '1.2.840.10008.1.2.2';
 export const SOP_CT_IMAGE = '1.2.840.10008.5.1.4.1.1.2';
 export const SOP_ENHANCED_CT_IMAGE = '1.2.840.10008.5.1.4.1.1.2.1';
 export const SOP_RTSTRUCT = '1.2.840.10008.5.1.4.1.1.481.3';
+export const SOP_SEGMENTATION = '1.2.840.10008.5.1.4.1.1.66.4';
 /** Root for UIDs derived from hashes (ITU-T X.667 arc, as pydicom's generate_uid uses). */
 export const DEFAULT_UID_ROOT = '2.25';
 export const IMPLEMENTATION_CLASS_UID = '2.25.302340837266745938532401786563227914371';
@@ -217,6 +218,8 @@ export interface DicomScan {
   ctSeries: CtSeriesInfo[];
   /** RT Structure Set files, parsed in full, sorted by path. */
   rtStructs: DicomFile[];
+  /** DICOM Segmentation files, headers only (no pixel data), sorted by path. */
+  segmentations: DicomFile[];
   /** Other DICOM files (other modalities, DICOMDIR...). */
   other: { path: string; modality?: string }[];
   /** Files that could not be read, with the reason; the scan carries on. */
@@ -247,9 +250,14 @@ function isRtStruct(f: DicomFile): boolean {
   return f.sopClassUID === SOP_RTSTRUCT || f.modality === 'RTSTRUCT';
 }
 
+function isSegmentation(f: DicomFile): boolean {
+  return f.sopClassUID === SOP_SEGMENTATION || f.modality === 'SEG';
+}
+
 /**
  * Walks `root` (any nesting, sorted paths) and classifies every file: CT image series grouped by
- * SeriesInstanceUID, RT structure sets, other DICOM, and failures (never throws for one bad file).
+ * SeriesInstanceUID, RT structure sets, segmentations, other DICOM, and failures (never throws for one
+ * bad file).
  * Reads only the header (first 64 KiB when the pixel data starts within them). `onProgress(done, total,
  * path)` is called before each file.
  * Throws VolumeIOError('NO_FILES') only when `root` itself cannot be listed.
@@ -263,13 +271,15 @@ export function scanDicomTree(root: string, opts: { onProgress?: (done: number, 
     throw new VolumeIOError(root, 'NO_FILES', `cannot list folder: ${(e as Error).message}`, { cause: e });
   }
   const series = new Map<string, CtSeriesInfo>();
-  const scan: DicomScan = { ctSeries: [], rtStructs: [], other: [], failures: [] };
+  const scan: DicomScan = { ctSeries: [], rtStructs: [], segmentations: [], other: [], failures: [] };
   for (const [done, path] of paths.entries()) {
     opts.onProgress?.(done, paths.length, path);
     try {
       const head = readDicomFile(path, { pixelData: false });
       if (isRtStruct(head)) {
         scan.rtStructs.push(head);
+      } else if (isSegmentation(head)) {
+        scan.segmentations.push(head);
       } else if (isCt(head)) {
         const d = head.dataset;
         const uid = String(d.SeriesInstanceUID ?? '');

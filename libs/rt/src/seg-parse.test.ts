@@ -24,7 +24,7 @@ function ctCase(name: string, shape: Vec3, direction: Mat3 = [1, 0, 0, 0, 1, 0, 
   const dir = join(root, name, 'ct');
   mkdirSync(dir, { recursive: true });
   const volume = { data: new Int16Array(shape[0] * shape[1] * shape[2]).fill(-1000), shape, spacing: [0.9, 0.8, 2.5] as Vec3, origin, direction, ...(slicePositionsMm ? { slicePositionsMm } : {}) };
-  const { files } = writeCtSeries(volume, { dir, seriesInstanceUID: '2.25.71', studyInstanceUID: '2.25.72', frameOfReferenceUID: '2.25.73' });
+  const { files } = writeCtSeries(volume, { dir, seriesInstanceUID: '2.25.71', studyInstanceUID: '2.25.72', frameOfReferenceUID: '2.25.73', patientId: 'SEG-PARSE', patientName: 'Seg^Parse' });
   return { dir, ct: readCtSeries(files) };
 }
 

@@ -17,7 +17,7 @@ export interface CurateArgs {
 
 export const curateCommand: CommandModule<object, CurateArgs> = {
   command: 'curate',
-  describe: 'Curate DICOM-RT and PDDCA folders into an nnU-Net v2 style dataset (dataset.json, imagesTr, labelsTr, manifest, splits, datasheet, checksums)',
+  describe: 'Curate DICOM-RT (CT with RTSTRUCT or SEG) and PDDCA folders into an nnU-Net v2 style dataset (dataset.json, imagesTr, labelsTr, manifest, splits, datasheet, checksums)',
   builder: (y: Argv) =>
     y
       .option('input', { alias: 'i', type: 'string', array: true, demandOption: true, describe: 'input folder (any nesting; repeat for several)' })

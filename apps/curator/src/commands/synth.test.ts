@@ -14,7 +14,7 @@ describe('curator synth', () => {
   it('documents its options in --help', async () => {
     let text = '';
     await main(['synth', '--help'], { output: (t) => (text += t) });
-    for (const opt of ['--out', '--cases', '--seed', '--pddca-fraction', '--ffs-fraction', '--size', '--workers', '--overwrite', '--annotation-errors']) expect(text).toContain(opt);
+    for (const opt of ['--out', '--cases', '--seed', '--pddca-fraction', '--ffs-fraction', '--size', '--workers', '--overwrite', '--annotation-errors', '--seg-cases']) expect(text).toContain(opt);
   });
 
   it('writes the same cohort in child processes as in this process', async () => {
@@ -35,6 +35,17 @@ describe('curator synth', () => {
     await expect(runSynth({ ...base, out: join(root, 'errors-2'), annotationErrors: 2 })).rejects.toThrow(/annotationErrors 2: give a whole number from 0 to the cohort's 1 DICOM cases/);
     expect(existsSync(join(root, 'errors-2'))).toBe(false);
     await expect(runSynth({ ...base, out: join(root, 'errors-3'), annotationErrors: -1 })).rejects.toThrow('--annotation-errors must be a whole number of cases');
+  });
+
+  it('writes DICOM cases with a SEG instead of an RTSTRUCT on request and says which', async () => {
+    const truth = await runSynth({ ...base, out: join(root, 'seg'), segCases: 1 });
+    const seg = truth.cases.filter((c) => c.files.seg);
+    expect(seg.map((c) => [c.format, c.files.rtstruct])).toEqual([['dicom', null]]);
+    expect(existsSync(join(root, 'seg', seg[0]!.dir, seg[0]!.files.seg!))).toBe(true);
+    expect(truth.options.segCases).toBe(1);
+    expect(summarise(truth, join(root, 'seg'))).toContain(`annotated by DICOM SEG: ${seg[0]!.caseId}`);
+    await expect(runSynth({ ...base, out: join(root, 'seg-2'), segCases: 2 })).rejects.toThrow(/segCases 2: give a whole number from 0 to the cohort's 1 DICOM cases/);
+    await expect(runSynth({ ...base, out: join(root, 'seg-3'), segCases: 0.5 })).rejects.toThrow('--seg-cases must be a whole number of cases');
   });
 
   it('rejects bad options with a message', async () => {

@@ -1,5 +1,5 @@
 /**
- * `curator synth`: writes a synthetic head-and-neck cohort (DICOM CT + RTSTRUCT, and PDDCA NRRD
+ * `curator synth`: writes a synthetic head-and-neck cohort (DICOM CT + RTSTRUCT or SEG, and PDDCA NRRD
  * folders) with `synth-truth.json`. Cases can run in child processes (`--workers`); this same file is
  * the child's entry point when started with ANATOMYNET_SYNTH_WORKER=1.
  */
@@ -21,6 +21,7 @@ export interface SynthArgs {
   matrix?: number;
   sliceMm?: number;
   annotationErrors?: number;
+  segCases?: number;
   overwrite: boolean;
   workers: number;
   quiet: boolean;
@@ -30,7 +31,7 @@ const WORKER_ENV = 'ANATOMYNET_SYNTH_WORKER';
 
 export const synthCommand: CommandModule<object, SynthArgs> = {
   command: 'synth',
-  describe: 'Write a synthetic head-and-neck cohort (DICOM CT + RTSTRUCT and PDDCA NRRD) with ground truth in synth-truth.json',
+  describe: 'Write a synthetic head-and-neck cohort (DICOM CT + RTSTRUCT or SEG, and PDDCA NRRD) with ground truth in synth-truth.json',
   builder: (y: Argv) =>
     y
       .option('out', { alias: 'o', type: 'string', demandOption: true, describe: 'output folder (created; must be empty or a previous cohort with --overwrite)' })
@@ -42,6 +43,7 @@ export const synthCommand: CommandModule<object, SynthArgs> = {
       .option('matrix', { type: 'number', describe: 'force this in-plane matrix (columns = rows)' })
       .option('slice-mm', { type: 'number', describe: 'force this slice spacing (mm)' })
       .option('annotation-errors', { type: 'number', describe: 'plant an annotation error in this many DICOM cases (swapped sides, a stray contour, the mandible moved off the bone, in turn), named in synth-truth.json: to try the curator\'s annotation checks' })
+      .option('seg-cases', { type: 'number', describe: 'write this many DICOM cases\' annotations as a DICOM SEG instead of an RTSTRUCT (chosen by the seed; point ROIs left out), named in synth-truth.json' })
       .option('overwrite', { alias: 'f', type: 'boolean', default: false, describe: 'replace a previous synthetic cohort in --out' })
       .option('workers', { alias: 'j', type: 'number', default: Math.max(1, Math.min(availableParallelism(), 2)), describe: 'cases generated in parallel (child processes)' })
       .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress bar' })
@@ -52,6 +54,7 @@ export const synthCommand: CommandModule<object, SynthArgs> = {
       .example('$0 synth --out data/raw-synth --cases 12 --seed 1', 'a small cohort for the demo and tests')
       .example('$0 synth --out /tmp/bench --cases 4 --size full', 'four 512x512 cases for benchmarks')
       .example('$0 synth --out /tmp/qa --cases 12 --annotation-errors 3', 'three cases with errors for `curator curate` to find')
+      .example('$0 synth --out /tmp/seg --cases 6 --seg-cases 3', 'three cases annotated by DICOM SEG, three by RTSTRUCT')
       .strict() as unknown as Argv<SynthArgs>,
   handler: async (args) => {
     const truth = await runSynth(args);
@@ -68,6 +71,7 @@ export function validateSynthArgs(a: SynthArgs): void {
   if (a.sliceMm !== undefined && !(a.sliceMm > 0.3 && a.sliceMm <= 10)) throw new Error('--slice-mm must be in (0.3, 10]');
   if (!Number.isInteger(a.workers) || a.workers < 1) throw new Error('--workers must be a positive integer');
   if (a.annotationErrors !== undefined && !(Number.isInteger(a.annotationErrors) && a.annotationErrors >= 0)) throw new Error('--annotation-errors must be a whole number of cases');
+  if (a.segCases !== undefined && !(Number.isInteger(a.segCases) && a.segCases >= 0)) throw new Error('--seg-cases must be a whole number of cases');
 }
 
 /** Runs the command (also for tests): generates the cohort, drawing a progress bar unless quiet. */
@@ -87,6 +91,7 @@ export async function runSynth(args: SynthArgs): Promise<SynthTruth> {
       ...(args.matrix ? { matrix: args.matrix } : {}),
       ...(args.sliceMm ? { sliceMm: args.sliceMm } : {}),
       ...(args.annotationErrors ? { annotationErrors: args.annotationErrors } : {}),
+      ...(args.segCases ? { segCases: args.segCases } : {}),
       overwrite: args.overwrite,
       concurrency: Math.max(1, args.workers),
       ...(pool ? { runCase: (t: SynthCaseTask) => pool.run(t) } : {}),
@@ -108,6 +113,8 @@ export function summarise(truth: SynthTruth, out: string): string {
   const annotated = truth.organs.map((o) => `${o} ${truth.cases.filter((c) => c.organs[o as keyof CaseTruth['organs']].annotated).length}`);
   lines.push(`annotated: ${annotated.join(', ')}`);
   const planted = truth.cases.filter((c) => c.annotationError);
+  const segs = truth.cases.filter((c) => c.files.seg);
+  if (segs.length) lines.push(`annotated by DICOM SEG: ${segs.map((c) => c.caseId).join(', ')}`);
   if (planted.length) lines.push(`annotation errors planted: ${planted.map((c) => `${c.caseId} ${c.annotationError!.kind} (${c.annotationError!.organs.join(', ')})`).join('; ')}`);
   return lines.join('\n');
 }

@@ -24,6 +24,8 @@ export interface SynthCaseOptions {
   sliceMm?: number;
   /** An annotation error to plant (DICOM cases; the next kind when this one cannot happen to the case). */
   annotationError?: SynthAnnotationErrorKind;
+  /** DICOM cases: write the annotations as a DICOM SEG instead of an RTSTRUCT (point ROIs left out). */
+  seg?: boolean;
 }
 
 export interface SynthCase {
@@ -46,6 +48,8 @@ export interface SynthCase {
   patientIdentityRemoved: boolean | undefined;
   /** The annotation error planted in its structure set, if any. */
   annotationError?: SynthAnnotationError;
+  /** Annotations written as a DICOM SEG (DICOM cases only). */
+  seg?: boolean;
 }
 
 /** Case folder name: PDDCA-like ids for NRRD cases, pseudonyms for DICOM cases. */
@@ -89,6 +93,7 @@ export function generateCase(seed: number | string, index: number, format: Synth
     patientName: `SYNTH^${meta.hex(6).toUpperCase()}`,
     patientIdentityRemoved: meta.chance(0.2) ? undefined : true,
     ...(planted ? { annotationError: planted.error } : {}),
+    ...(format === 'dicom' && opts.seg ? { seg: true } : {}),
   };
 }
 

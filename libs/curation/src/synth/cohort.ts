@@ -33,6 +33,8 @@ export interface SynthCohortOptions {
    * swapped sides, a stray contour, the mandible moved off the bone. synth-truth.json names them.
    */
   annotationErrors?: number;
+  /** DICOM cases (chosen by the seed) whose annotations are written as a DICOM SEG, not an RTSTRUCT (default 0). */
+  segCases?: number;
   /** Replace the contents of an existing cohort folder (one holding synth-truth.json, or empty). */
   overwrite?: boolean;
   /** Cases generated at the same time (default 1); useful with `runCase` running them elsewhere. */
@@ -64,7 +66,7 @@ export interface SynthTruth {
   generator: 'anatomynet-ts synth';
   version: 1;
   seed: number | string;
-  options: { cases: number; pddcaFraction: number; size: SynthSize; ffsFraction: number; matrix: number | null; sliceMm: number | null; annotationErrors?: number };
+  options: { cases: number; pddcaFraction: number; size: SynthSize; ffsFraction: number; matrix: number | null; sliceMm: number | null; annotationErrors?: number; segCases?: number };
   organs: readonly string[];
   cases: CaseTruth[];
 }
@@ -86,6 +88,14 @@ function errorPlan(formats: readonly SynthFormat[], n: number, seed: number | st
   }
   Rng.from('anatomynet-synth', seed, 'annotation-errors').shuffle(dicom);
   return new Map(dicom.slice(0, n).map((index, k) => [index, SYNTH_ANNOTATION_ERRORS[k % SYNTH_ANNOTATION_ERRORS.length]!]));
+}
+
+/** Which DICOM cases are written with a SEG: `n` of them in an order drawn from the seed. */
+function segPlan(formats: readonly SynthFormat[], n: number, seed: number | string): Set<number> {
+  const dicom = formats.flatMap((f, i) => (f === 'dicom' ? [i] : []));
+  if (!Number.isInteger(n) || n < 0 || n > dicom.length) throw new RangeError(`segCases ${n}: give a whole number from 0 to the cohort's ${dicom.length} DICOM cases`);
+  Rng.from('anatomynet-synth', seed, 'seg-cases').shuffle(dicom);
+  return new Set(dicom.slice(0, n));
 }
 
 /** Error for a cohort folder that cannot be (over)written. */
@@ -142,6 +152,7 @@ export async function writeSynthCohort(opts: SynthCohortOptions): Promise<SynthT
   const ffsFraction = opts.ffsFraction ?? 0.15;
   const formats = cohortFormats(opts.cases, pddcaFraction);
   const errors = errorPlan(formats, opts.annotationErrors ?? 0, opts.seed);
+  const segs = segPlan(formats, opts.segCases ?? 0, opts.seed);
   prepareOutDir(opts.outDir, opts.overwrite ?? false);
   const options: SynthCaseOptions = {
     size,
@@ -157,7 +168,8 @@ export async function writeSynthCohort(opts: SynthCohortOptions): Promise<SynthT
     while (next < opts.cases) {
       const index = next++;
       const error = errors.get(index);
-      const truth = await run({ outDir: opts.outDir, seed: opts.seed, index, format: formats[index]!, options: error ? { ...options, annotationError: error } : options });
+      const caseOptions = { ...options, ...(error ? { annotationError: error } : {}), ...(segs.has(index) ? { seg: true } : {}) };
+      const truth = await run({ outDir: opts.outDir, seed: opts.seed, index, format: formats[index]!, options: caseOptions });
       cases[index] = truth;
       done++;
       opts.onProgress?.({ done, total: opts.cases, caseId: truth.caseId, format: truth.format });
@@ -168,7 +180,7 @@ export async function writeSynthCohort(opts: SynthCohortOptions): Promise<SynthT
     generator: 'anatomynet-ts synth',
     version: 1,
     seed: opts.seed,
-    options: { cases: opts.cases, pddcaFraction, size, ffsFraction, matrix: opts.matrix ?? null, sliceMm: opts.sliceMm ?? null, ...(errors.size ? { annotationErrors: errors.size } : {}) },
+    options: { cases: opts.cases, pddcaFraction, size, ffsFraction, matrix: opts.matrix ?? null, sliceMm: opts.sliceMm ?? null, ...(errors.size ? { annotationErrors: errors.size } : {}), ...(segs.size ? { segCases: segs.size } : {}) },
     organs: SYNTH_ORGANS,
     cases,
   };

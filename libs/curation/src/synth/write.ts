@@ -1,17 +1,18 @@
 /**
- * Writes one synthetic case to a folder: a DICOM CT series + RTSTRUCT, or a PDDCA folder
+ * Writes one synthetic case to a folder: a DICOM CT series + RTSTRUCT (or DICOM SEG), or a PDDCA folder
  * (`img.nrrd` + `structures/<Organ>.nrrd`), and returns its ground truth.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_UID_ROOT, formatDS, pointToIndex, uidFromSeed, writeCtSeries, writeDicomFile, writeNrrd, type Vec3, type Volume } from '@anatomynet/data';
-import { buildRtStruct, type RtCtReference } from '@anatomynet/rt';
+import { buildDicomSeg, buildRtStruct, type RtCtReference, type SegSegmentSpec } from '@anatomynet/rt';
 import { dilateMask, organMask, roiMask, type SynthCase } from './case';
 import { Rng } from './prng';
 import { boxMaskToFull, countSet, shapeVolumeMm3, subGrid, type BoxMask, type Grid } from './raster';
 import type { RoiPlan, RoiRole } from './rois';
 import type { SynthAnnotationError } from './errors';
 import { SYNTH_ORGANS, type SynthOrgan } from './tissues';
+import { ORGANS, SNOMED_LATERALITY } from '../organs';
 
 /** Ground truth of one organ in one case (the anatomy exists whether or not it is annotated). */
 export interface OrganTruth {
@@ -62,7 +63,8 @@ export interface CaseTruth {
     /** Box of all nine organs (annotated or not), LPS mm. */
     organsBoxMm: { min: Vec3; max: Vec3 };
   };
-  files: { ct: string[]; rtstruct: string | null; image: string | null; structures: string[] };
+  /** `seg`: present (instead of `rtstruct`) for a case whose annotations are a DICOM SEG. */
+  files: { ct: string[]; rtstruct: string | null; image: string | null; structures: string[]; seg?: string };
   /** The annotation error planted in its structure set (`annotationErrors`), absent in the others. */
   annotationError?: SynthAnnotationError;
 }
@@ -259,6 +261,11 @@ function writeDicomCase(
     patientId: c.patientId,
     patientName: c.patientName,
   };
+  if (c.seg) {
+    writeSegCase(c, join(rsDir, `SEG.${c.caseId}.dcm`), ct, uid, masks, organs, rois, nameToOrgan);
+    files.seg = rel(join(rsDir, `SEG.${c.caseId}.dcm`));
+    return;
+  }
   const rsSop = uid('rtstruct-sop'), rsSeries = uid('rtstruct-series');
   const ssRois: unknown[] = [], contours: unknown[] = [], observations: unknown[] = [];
   c.rois.forEach((roi, idx) => {
@@ -318,6 +325,55 @@ function writeDicomCase(
   const rsName = `RS.${c.caseId}.dcm`;
   writeDicomFile(join(rsDir, rsName), dataset);
   files.rtstruct = rel(join(rsDir, rsName));
+}
+
+/**
+ * The case's annotations as a DICOM SEG: a segment per ROI with voxels or none (an empty ROI keeps its
+ * segment, without frames); point ROIs, which a SEG cannot hold, are left out.
+ */
+function writeSegCase(
+  c: SynthCase,
+  path: string,
+  ct: RtCtReference,
+  uid: (...parts: string[]) => string,
+  masks: Partial<Record<SynthOrgan, BoxMask>>,
+  organs: Record<SynthOrgan, OrganTruth>,
+  rois: RoiTruth[],
+  nameToOrgan: Record<string, SynthOrgan>,
+): void {
+  const grid = c.geometry.grid;
+  const empty = new Uint8Array(grid.shape[0] * grid.shape[1] * grid.shape[2]);
+  const specs: SegSegmentSpec[] = [];
+  const segMasks: { label: number; mask: Uint8Array }[] = [];
+  for (const roi of c.rois) {
+    if (roi.source.kind === 'point') continue;
+    const label = specs.length + 1;
+    const mask = roi.source.kind === 'empty' ? empty : boxMaskToFull(grid, roiMask(c, roi, masks)!);
+    // Coded as what it is; the label, written in the cohort's naming style, is what the curator maps.
+    const organ = roi.organ ? ORGANS.find((o) => o.key === roi.organ) : undefined;
+    const type = organ ? { value: organ.snomed.value, scheme: 'SCT', meaning: organ.snomed.meaning } : { value: '123037004', scheme: 'SCT', meaning: 'Anatomical Structure' };
+    const modifier = organ?.laterality ? { typeModifier: { value: SNOMED_LATERALITY[organ.laterality], scheme: 'SCT', meaning: organ.laterality } } : {};
+    specs.push({ label, name: roi.name, color: roi.organ ? ORGAN_COLOURS[roi.organ] : roiColour(roi), type, ...modifier });
+    segMasks.push({ label, mask });
+    rois.push({ name: roi.name, role: roi.role, organ: roi.organ, interpretedType: roi.interpretedType, voxels: roi.source.kind === 'empty' ? 0 : countSet({ data: mask }) });
+    if (roi.role === 'organ' && roi.organ) {
+      nameToOrgan[roi.name] = roi.organ;
+      organs[roi.organ].roiName = roi.name;
+    }
+  }
+  const dataset = buildDicomSeg({ masks: segMasks }, ct, specs, {
+    sopInstanceUID: uid('seg-sop'),
+    seriesInstanceUID: uid('seg-series'),
+    manufacturer: 'anatomynet-ts synth',
+    seriesDescription: 'Synthetic segmentation',
+    contentDate: '20000101',
+    contentTime: '000000',
+  });
+  if (c.patientIdentityRemoved !== undefined) {
+    dataset.PatientIdentityRemoved = c.patientIdentityRemoved ? 'YES' : 'NO';
+    if (c.patientIdentityRemoved) dataset.DeidentificationMethod = 'anatomynet-ts: identifiers replaced';
+  }
+  writeDicomFile(path, dataset);
 }
 
 /** The CT reference and mask restricted to the mask's index box. */

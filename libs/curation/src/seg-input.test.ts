@@ -1,0 +1,93 @@
+/**
+ * DICOM SEG as the annotation of a CT series: curated like an RTSTRUCT (the same voxels), preferred when
+ * it maps more organs than an RTSTRUCT of the same CT, and reported when it cannot be used.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readCtSeries, scanDicomTree, writeDicomFile } from '@anatomynet/data';
+import { buildDicomSeg, writeDicomSeg, type SegSegmentSpec } from '@anatomynet/rt';
+import { curateCohort, type CurateResult } from './cohort';
+import { ORGANS, type OrganKey } from './organs';
+import { headNeckPhantom, writeDicomCase, type Phantom } from './testing/phantom';
+
+let root: string, result: CurateResult;
+const phantoms: Record<string, Phantom> = {};
+
+/** The phantom's organs as a SEG on the CT series written under `<dir>/ct`, labelled by TG-263 name. */
+function segOf(dir: string, ph: Phantom, change?: (ds: Record<string, any>) => void): string {
+  const ct = readCtSeries(scanDicomTree(join(dir, 'ct')).ctSeries[0]!.files);
+  const organs = ORGANS.filter((o) => ph.masks.has(o.key));
+  const specs: SegSegmentSpec[] = organs.map((o, i) => ({ label: i + 1, name: o.tg263, color: [255, 0, 0], type: { value: o.snomed.value, scheme: 'SCT', meaning: o.snomed.meaning } }));
+  const masks = organs.map((o, i) => ({ label: i + 1, mask: ph.masks.get(o.key)! }));
+  const path = join(dir, 'seg.dcm');
+  if (!change) {
+    writeDicomSeg(path, { masks }, ct, specs);
+  } else {
+    const ds = buildDicomSeg({ masks }, ct, specs);
+    change(ds);
+    writeDicomFile(path, ds);
+  }
+  return path;
+}
+
+beforeAll(async () => {
+  root = mkdtempSync(join(tmpdir(), 'curation-seg-'));
+  const input = join(root, 'in');
+  // A: CT + SEG only. B: CT with an RTSTRUCT of two organs and a SEG of all nine. C: a SEG without its
+  // SegmentSequence. D: a SEG whose frames are on another grid (pixel spacing halved).
+  phantoms.A = headNeckPhantom(1);
+  writeDicomCase(join(input, 'A'), phantoms.A, { patientId: 'SEG-A', uidSeed: 'sa', writeRt: false });
+  segOf(join(input, 'A'), phantoms.A);
+  phantoms.B = headNeckPhantom(2);
+  const two = headNeckPhantom(2, ['BrainStem', 'Mandible']);
+  writeDicomCase(join(input, 'B'), two, { patientId: 'SEG-B', uidSeed: 'sb' });
+  segOf(join(input, 'B'), phantoms.B);
+  phantoms.C = headNeckPhantom(3);
+  writeDicomCase(join(input, 'C'), phantoms.C, { patientId: 'SEG-C', uidSeed: 'sc', writeRt: false });
+  segOf(join(input, 'C'), phantoms.C, (ds) => delete ds.SegmentSequence);
+  phantoms.D = headNeckPhantom(4, ['BrainStem', 'Mandible']);
+  writeDicomCase(join(input, 'D'), phantoms.D, { patientId: 'SEG-D', uidSeed: 'sd', writeRt: false });
+  segOf(join(input, 'D'), phantoms.D, (ds) => {
+    ds.SharedFunctionalGroupsSequence[0].PixelMeasuresSequence[0].PixelSpacing = ['2', '2'];
+  });
+  result = await curateCohort({ inputs: [input], outDir: join(root, 'out') });
+}, 120_000);
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const count = (m: Uint8Array) => m.reduce((n, v) => n + v, 0);
+
+describe('curating DICOM SEG annotations', () => {
+  it('a CT with a SEG: every organ with exactly its voxels, paired by reference', () => {
+    const bySeg = result.manifest.cases.filter((x) => x.structures.length === 9);
+    expect(bySeg).toHaveLength(2); // A, and B whose SEG won over its RTSTRUCT
+    for (const c of bySeg) {
+      expect(c.pairing).toBe('reference');
+      expect(c.structures.map((s) => s.name)).toEqual(ORGANS.map((o) => o.tg263));
+      for (const o of ORGANS) expect(c.voxels[o.key], o.key).toBe(count(phantoms.A.masks.get(o.key as OrganKey)!));
+    }
+    // the phantoms' spheres do not depend on the seed, so A's counts are B's
+    for (const o of ORGANS) expect(count(phantoms.B.masks.get(o.key)!)).toBe(count(phantoms.A.masks.get(o.key)!));
+  });
+
+  it('a CT with an RTSTRUCT of two organs and a SEG of nine: the SEG is used, the RTSTRUCT reported', () => {
+    const skippedRt = result.skipped.find((s) => s.paths[0] === join(root, 'in', 'B', 'rs.dcm'));
+    expect(skippedRt).toMatchObject({ kind: 'rtstruct', reason: `another SEG (${join(root, 'in', 'B', 'seg.dcm')}) for the same CT series was used` });
+  });
+
+  it('an unusable SEG is reported with the reason, and its CT as unpaired', () => {
+    const seg = result.skipped.find((s) => s.paths[0] === join(root, 'in', 'C', 'seg.dcm'));
+    expect(seg).toMatchObject({ kind: 'seg', reason: expect.stringMatching(/^unusable SEG: .*seg\.dcm: SegmentSequence is missing or empty$/) });
+    expect(result.skipped.some((s) => s.kind === 'ct-series' && s.paths[0]!.startsWith(join(root, 'in', 'C', 'ct')) && s.reason === 'no RTSTRUCT or SEG pairs with this CT series')).toBe(true);
+  });
+
+  it('frames on another grid are not placed: the organ is an error of that structure, named with the reason', () => {
+    const d = result.manifest.cases.find((x) => x.structures.some((s) => s.status === 'error'))!;
+    expect(d.structures.find((s) => s.name === 'Brainstem')).toMatchObject({
+      organ: 'BrainStem', status: 'error', reason: expect.stringMatching(/^\d+ of \d+ frames not on the CT's voxel grid .*: nothing could be placed$/),
+    });
+    expect(d.availability.BrainStem).toBe('not-annotated');
+    expect(result.manifest.numCases).toBe(3);
+  });
+});
