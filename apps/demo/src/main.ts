@@ -65,4 +65,6 @@ const report = join(out, 'report', 'index.html');
 process.stderr.write(`\ndemo finished in ${formatDuration((Date.now() - start) / 1000)}.\n`);
 const review = join(`${join(out, 'dataset')}.private`, 'annotation-review.html');
 if (existsSync(review)) console.log(`annotation review of the dataset: ${review}`);
+const segmentation = join(out, 'segmentation');
+if (existsSync(join(segmentation, 'seg.dcm'))) console.log(`a new patient segmented by the final model (labels.nii.gz, rtstruct.dcm, seg.dcm): ${segmentation}`);
 if (existsSync(report)) console.log(`report: ${report}`);

@@ -43,11 +43,28 @@ function gridArgument(g: string): string {
   return join('experiments', `${name}.json`) + (rows ? `:${rows}` : '');
 }
 
+/** DICOM cases of the demo's cohort annotated by a DICOM SEG instead of an RTSTRUCT (at most a third). */
+export const demoSegCases = (cases: number) => Math.min(4, Math.floor(cases / 3));
+
+/** The final model's grid row: `fig6-final`'s `anatomynet`, when the grids train it. */
+const FINAL_ROW = { grid: 'fig6-final', row: 'anatomynet' };
+
 export function demoSteps(o: DemoOptions): Step[] {
   const raw = join(o.out, 'raw'), ds = join(o.out, 'dataset'), db = join(o.out, 'tracking.db');
   const backend = o.backend ? ['--backend', o.backend] : [];
+  const segCases = demoSegCases(o.cases);
+  const trainsFinal = o.grids.some((g) => {
+    const [name, rows] = g.split(':', 2);
+    return name === FINAL_ROW.grid && (!rows || rows.split(',').includes(FINAL_ROW.row));
+  });
+  const newPatient = join(o.out, 'new-patient');
   return [
-    { title: `synthetic cohort (${o.cases} cases, seed ${o.seed})`, app: 'curator', args: ['synth', '--out', raw, '--cases', String(o.cases), '--seed', String(o.seed), '--overwrite'], skipIfExists: join(raw, `synth-truth.json`) },
+    {
+      title: `synthetic cohort (${o.cases} cases, seed ${o.seed}${segCases ? `, ${segCases} annotated by DICOM SEG` : ''})`,
+      app: 'curator',
+      args: ['synth', '--out', raw, '--cases', String(o.cases), '--seed', String(o.seed), ...(segCases ? ['--seg-cases', String(segCases)] : []), '--overwrite'],
+      skipIfExists: join(raw, `synth-truth.json`),
+    },
     { title: 'curate', app: 'curator', args: ['curate', '--input', raw, '--out', ds] },
     { title: 'validate the published dataset', app: 'curator', args: ['validate', ds] },
     { title: 'annotation review (findings, then every case drawn)', app: 'curator', args: ['review', ds, '--all'] },
@@ -62,6 +79,21 @@ export function demoSteps(o: DemoOptions): Step[] {
         app: 'trainer' as const,
         args: ['grid', gridArgument(DEMO_REPLICATED_ROWS), '--replicates', String(o.replicates), '--profile', o.profile, '--dataset', ds, '--db', db, '--workers', String(o.workers), ...backend],
       }]
+      : []),
+    ...(trainsFinal
+      ? [
+        {
+          title: 'a new patient: one synthetic CT outside the dataset',
+          app: 'curator' as const,
+          args: ['synth', '--out', newPatient, '--cases', '1', '--seed', String(o.seed + 1000), '--pddca-fraction', '0', '--overwrite'],
+          skipIfExists: join(newPatient, 'synth-truth.json'),
+        },
+        {
+          title: 'segment it with the final model: labels.nii.gz, rtstruct.dcm and seg.dcm',
+          app: 'trainer' as const,
+          args: ['segment', '--row-seeds', `${FINAL_ROW.grid}@${o.profile}:${FINAL_ROW.row}`, '--db', db, '--input', newPatient, '--out', join(o.out, 'segmentation'), ...backend],
+        },
+      ]
       : []),
     { title: 'report', app: 'report', args: ['--db', db, '--dataset', ds, '--out', join(o.out, 'report')] },
     { title: 'what each run learned (best validation Dice per organ)', app: 'trainer', args: ['status', '--db', db] },

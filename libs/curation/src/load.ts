@@ -4,7 +4,7 @@
  * A bad structure becomes an `error` on that structure; a bad CT, RTSTRUCT or SEG throws (the case is
  * skipped).
  */
-import { parseDicomSeg, parseRtStruct, rasteriseRoi, segmentsOnGrid, type ParsedSeg } from '@anatomynet/rt';
+import { parseDicomSeg, parseRtStruct, rasteriseRoi, segmentOnGrid, type ParsedSeg } from '@anatomynet/rt';
 import { NOT_A_NUMBER_HU, readCtSeries, readDicomFile, readNrrd, SOP_SEGMENTATION, type Volume } from '@anatomynet/data';
 import { basename } from 'node:path';
 import { maskToOffsets } from './labels';
@@ -106,14 +106,15 @@ export function loadDicomCase(ctFiles: readonly string[], rtPath: string, wanted
     warnings.push(...seg.warnings.map((w) => `SEG: ${w}`));
     if (seg.segmentationType === 'FRACTIONAL') warnings.push(`SEG: fractional segments thresholded at half their maximum (${seg.maxFractional})`);
     const names = segmentNames(seg);
-    const onGrid = segmentsOnGrid(seg, ct, series.sopInstanceUIDs);
-    const structures = onGrid.map((s, i): LoadedStructure => {
+    const structures = seg.segments.map((segment, i): LoadedStructure => {
       const name = names[i];
       if (!wanted(name)) return { name };
+      const s = segmentOnGrid(seg, segment.number, ct, series.sopInstanceUIDs);
       const lost = [[s.offVolume, 'off every CT slice'], [s.offGrid, "not on the CT's voxel grid (other axes, spacing or a fractional offset)"], [s.unplaced, 'without a position or a source image of this CT']] as const;
       const problems = lost.filter(([n]) => n > 0).map(([n, why]) => `${n} of ${s.frames} frames ${why}`);
-      if (problems.length && s.voxels === 0) return { name, error: `${problems.join('; ')}: nothing could be placed` };
-      return { name, offsets: maskToOffsets(s.mask), ...(problems.length ? { note: `${problems.join('; ')}: those frames left out` } : s.frames === 0 ? { note: 'no frames' } : {}) };
+      if (s.outside > 0) problems.push(`${s.outside} pixels beside the CT's slices`);
+      if (problems.length && s.voxels === 0) return { name, error: `nothing could be placed: ${problems.join('; ')}` };
+      return { name, offsets: maskToOffsets(s.mask), ...(problems.length ? { note: `left out: ${problems.join('; ')}` } : s.frames === 0 ? { note: 'no frames' } : {}) };
     });
     return { ct, structures, identityRemoved: series.patientIdentityRemoved === true, warnings };
   }

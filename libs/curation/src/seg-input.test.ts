@@ -85,7 +85,7 @@ describe('curating DICOM SEG annotations', () => {
   it('frames on another grid are not placed: the organ is an error of that structure, named with the reason', () => {
     const d = result.manifest.cases.find((x) => x.structures.some((s) => s.status === 'error'))!;
     expect(d.structures.find((s) => s.name === 'Brainstem')).toMatchObject({
-      organ: 'BrainStem', status: 'error', reason: expect.stringMatching(/^\d+ of \d+ frames not on the CT's voxel grid .*: nothing could be placed$/),
+      organ: 'BrainStem', status: 'error', reason: expect.stringMatching(/^nothing could be placed: \d+ of \d+ frames not on the CT's voxel grid \(other axes, spacing or a fractional offset\)$/),
     });
     expect(d.availability.BrainStem).toBe('not-annotated');
     expect(result.manifest.numCases).toBe(3);

@@ -26,4 +26,4 @@ export {
   type CodedConcept,
   type SegSegmentSpec,
 } from './seg';
-export { parseDicomSeg, segmentsOnGrid, type ParsedSeg, type SegFrame, type SegOnGrid, type SegSegment } from './seg-parse';
+export { parseDicomSeg, segmentOnGrid, segmentsOnGrid, type ParsedSeg, type SegFrame, type SegOnGrid, type SegSegment } from './seg-parse';

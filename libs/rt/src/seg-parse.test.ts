@@ -80,9 +80,22 @@ describe('parseDicomSeg + segmentsOnGrid read our SEG back', () => {
     const frames = ds.PerFrameFunctionalGroupsSequence;
     frames[0].PlanePositionSequence[0].ImagePositionPatient[2] = '500'; // far above the volume
     frames[1].PlanePositionSequence[0].ImagePositionPatient[0] = String(Number(frames[1].PlanePositionSequence[0].ImagePositionPatient[0]) + 0.45); // half a voxel
+    // 30 columns to the patient's left: on the grid, but most of the frame beside the CT's 40 columns
+    const third = frames[2].PlanePositionSequence[0].ImagePositionPatient;
+    third[0] = String(Number(third[0]) + 30 * 0.9);
     const seg = parseDicomSeg(ds, 'moved.dcm', '1.2.840.10008.1.2.1');
     const [first] = segmentsOnGrid(seg, ct.volume, ct.sopInstanceUIDs);
     expect(first).toMatchObject({ offVolume: 1, offGrid: 1 });
+    const k = ct.volume.slicePositionsMm!.findIndex((z) => Math.abs(z - Number(third[2])) < 1e-3);
+    const onSlice = (m: Uint8Array) => {
+      const out: number[] = [];
+      for (let j = 0; j < 32; j++) for (let i = 0; i < 40; i++) if (m[k * 1280 + j * 40 + i]) out.push(i + 40 * j);
+      return out;
+    };
+    const source = onSlice(set[0].mask);
+    expect(onSlice(first.mask)).toEqual(source.filter((v) => v % 40 < 10).map((v) => v + 30));
+    expect(first.outside).toBe(source.filter((v) => v % 40 >= 10).length);
+    expect(first.outside).toBeGreaterThan(0);
     expect(first.frames).toBe(frames.filter((f: any) => f.SegmentIdentificationSequence[0].ReferencedSegmentNumber === 1).length);
   });
 

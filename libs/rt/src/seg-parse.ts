@@ -167,7 +167,7 @@ export function parseDicomSeg(dataset: Record<string, unknown>, path: string, tr
   return parsed;
 }
 
-/** Per segment: its mask on the CT grid and what could not be placed. */
+/** One segment's mask on the CT grid and what could not be placed. */
 export interface SegOnGrid {
   segment: SegSegment;
   mask: Uint8Array;
@@ -179,29 +179,33 @@ export interface SegOnGrid {
   offGrid: number;
   /** Frames with neither a plane position nor a source image on this CT. */
   unplaced: number;
+  /** Pixels set in placed frames that fall beside the CT's slice (a frame larger than the CT's). */
+  outside: number;
 }
 
 /**
- * Each segment's voxels on a CT grid.
+ * One segment's voxels on a CT grid. A mask a call, so a SEG of many segments (an atlas of a hundred
+ * structures) costs one CT-sized mask at a time, not one per segment.
+ * @param number the SegmentNumber.
  * @param sopInstanceUIDs the CT slices' SOP instance UIDs (slice k's at k), to place frames that carry
  *   only a source image.
- * @throws RtStructError when the SEG was read without its pixel data.
+ * @throws RtStructError when the SEG was read without its pixel data or holds no such segment.
  */
-export function segmentsOnGrid(seg: ParsedSeg, grid: SliceGeometry, sopInstanceUIDs?: readonly string[]): SegOnGrid[] {
+export function segmentOnGrid(seg: ParsedSeg, number: number, grid: SliceGeometry, sopInstanceUIDs?: readonly string[]): SegOnGrid {
   if (!seg.pixels) throw new RtStructError(seg.path, 'read without its pixel data');
+  const segment = seg.segments.find((s) => s.number === number);
+  if (!segment) throw new RtStructError(seg.path, `no segment ${number}`);
   const f = sliceFrame(grid);
   const perSlice = f.nx * f.ny, frameSize = seg.rows * seg.columns;
   const sliceOfSop = new Map((sopInstanceUIDs ?? []).map((u, k) => [u, k]));
-  const out = new Map(seg.segments.map((s) => [s.number, { segment: s, mask: new Uint8Array(perSlice * f.nz), voxels: 0, frames: 0, offVolume: 0, offGrid: 0, unplaced: 0 }]));
-  const threshold = seg.segmentationType === 'FRACTIONAL' ? seg.maxFractional / 2 : 0.5;
+  const o: SegOnGrid = { segment, mask: new Uint8Array(perSlice * f.nz), voxels: 0, frames: 0, offVolume: 0, offGrid: 0, unplaced: 0, outside: 0 };
+  const binary = seg.segmentationType === 'BINARY';
+  const threshold = binary ? 1 : seg.maxFractional / 2;
   const pixels = seg.pixels;
-  const valueAt = seg.segmentationType === 'BINARY'
-    ? (bit: number) => (pixels[bit >> 3] >> (bit & 7)) & 1
-    : (index: number) => pixels[index];
   const dot = (a: readonly number[], b: readonly number[]) => a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
   const near = (x: number) => Math.abs(x - Math.round(x)) < 0.01;
   seg.frames.forEach((fr, index) => {
-    const o = out.get(fr.segment)!;
+    if (fr.segment !== number) return;
     o.frames++;
     // Which slice, and where the frame's first pixel falls on it.
     let k: number, di = 0, dj = 0;
@@ -224,9 +228,16 @@ export function segmentsOnGrid(seg: ParsedSeg, grid: SliceGeometry, sopInstanceU
     for (let r = 0; r < seg.rows; r++) {
       const j = j0 + r;
       for (let c = 0; c < seg.columns; c++) {
-        if (valueAt(base + r * seg.columns + c) < threshold) continue;
+        const p = base + r * seg.columns + c;
+        // a zero byte of a binary frame is eight pixels outside
+        if (binary && (p & 7) === 0 && pixels[p >> 3] === 0 && c + 8 <= seg.columns) { c += 7; continue; }
+        const value = binary ? (pixels[p >> 3] >> (p & 7)) & 1 : pixels[p];
+        if (value < threshold) continue;
         const i = i0 + c;
-        if (i < 0 || i >= f.nx || j < 0 || j >= f.ny) continue;
+        if (i < 0 || i >= f.nx || j < 0 || j >= f.ny) {
+          o.outside++;
+          continue;
+        }
         const v = k * perSlice + j * f.nx + i;
         if (!o.mask[v]) {
           o.mask[v] = 1;
@@ -235,5 +246,10 @@ export function segmentsOnGrid(seg: ParsedSeg, grid: SliceGeometry, sopInstanceU
       }
     }
   });
-  return [...out.values()];
+  return o;
+}
+
+/** Every segment's voxels on a CT grid (see segmentOnGrid), in SegmentSequence order. */
+export function segmentsOnGrid(seg: ParsedSeg, grid: SliceGeometry, sopInstanceUIDs?: readonly string[]): SegOnGrid[] {
+  return seg.segments.map((s) => segmentOnGrid(seg, s.number, grid, sopInstanceUIDs));
 }
