@@ -62,3 +62,34 @@ export function unionBoxes(perValue: Iterable<(SliceBox | undefined)[]>, nz: num
   }
   return out;
 }
+
+/** Either one labelmap (value = label) or one 0/1 mask per label (overlaps allowed). */
+export type RtMaskSource = { labelmap: ArrayLike<number> } | { masks: readonly { label: number; mask: ArrayLike<number> }[] };
+
+/** One label's voxels in a mask source: the data, what marks the label in it, and its box per slice. */
+export interface LabelVoxels {
+  data: ArrayLike<number>;
+  match: number | 'nonzero';
+  boxes: (SliceBox | undefined)[];
+}
+
+/**
+ * Looks up labels in a mask source on an nx x ny x nz grid (a labelmap's boxes found once, a mask's per
+ * call). `who` starts the messages.
+ * @throws RangeError when the source's size is not the grid's or a label has no mask.
+ */
+export function labelReader(source: RtMaskSource, nx: number, ny: number, nz: number, who: string): (label: number) => LabelVoxels {
+  const voxels = nx * ny * nz;
+  let labelmapBoxes: Map<number, (SliceBox | undefined)[]> | undefined;
+  return (label) => {
+    if ('labelmap' in source) {
+      if (source.labelmap.length !== voxels) throw new RangeError(`${who}: labelmap has ${source.labelmap.length} voxels, the CT ${voxels}`);
+      labelmapBoxes ??= boxesBySlice(source.labelmap, nx, ny, nz);
+      return { data: source.labelmap, match: label, boxes: labelmapBoxes.get(label) ?? [] };
+    }
+    const m = source.masks.find((x) => x.label === label);
+    if (!m) throw new RangeError(`${who}: no mask for label ${label}`);
+    if (m.mask.length !== voxels) throw new RangeError(`${who}: mask of label ${label} has ${m.mask.length} voxels, the CT ${voxels}`);
+    return { data: m.mask, match: 'nonzero', boxes: unionBoxes(boxesBySlice(m.mask, nx, ny, nz).values(), nz) };
+  };
+}

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { DEFAULT_UID_ROOT, uidFromSeed, writeDicomFile } from '@anatomynet/data';
-import { boxesBySlice, unionBoxes, type SliceBox } from './boxes';
+import { labelReader, type RtMaskSource } from './boxes';
 import { formatDS } from './ds';
 import { fromInPlane, sliceFrame, type SliceGeometry } from './geometry';
 import { RT_STRUCTURE_SET_STORAGE } from './parse';
@@ -46,8 +46,7 @@ export interface RtRoiSpec {
   number?: number;
 }
 
-/** Either one labelmap (value = label) or one 0/1 mask per label (overlaps allowed). */
-export type RtMaskSource = { labelmap: ArrayLike<number> } | { masks: readonly { label: number; mask: ArrayLike<number> }[] };
+export type { RtMaskSource };
 
 export interface BuildRtStructOptions {
   /**
@@ -87,7 +86,6 @@ type Item = Record<string, unknown>;
  */
 export function buildRtStruct(source: RtMaskSource, ct: RtCtReference, rois: readonly RtRoiSpec[], opts: BuildRtStructOptions = {}): Item {
   const f = sliceFrame(ct.volume);
-  const voxels = f.nx * f.ny * f.nz;
   if (ct.sopInstanceUIDs.length !== f.nz) throw new RangeError(`buildRtStruct: ${ct.sopInstanceUIDs.length} SOP instance UIDs for ${f.nz} slices`);
   if (rois.length === 0) throw new RangeError('buildRtStruct: no ROIs to write (StructureSetROISequence needs at least one)');
   // Planning systems refuse a value longer than its VR allows (dciodvfy: "Length invalid for this VR").
@@ -107,18 +105,7 @@ export function buildRtStruct(source: RtMaskSource, ct: RtCtReference, rois: rea
     numbersSeen.add(n);
   }
   // Where each ROI lies, slice by slice (one pass per volume), so tracing visits only those boxes.
-  let labelmapBoxes: Map<number, (SliceBox | undefined)[]> | undefined;
-  const dataFor = (label: number): { data: ArrayLike<number>; match: number | 'nonzero'; boxes: (SliceBox | undefined)[] } => {
-    if ('labelmap' in source) {
-      if (source.labelmap.length !== voxels) throw new RangeError(`buildRtStruct: labelmap has ${source.labelmap.length} voxels, the CT ${voxels}`);
-      labelmapBoxes ??= boxesBySlice(source.labelmap, f.nx, f.ny, f.nz);
-      return { data: source.labelmap, match: label, boxes: labelmapBoxes.get(label) ?? [] };
-    }
-    const m = source.masks.find((x) => x.label === label);
-    if (!m) throw new RangeError(`buildRtStruct: no mask for label ${label}`);
-    if (m.mask.length !== voxels) throw new RangeError(`buildRtStruct: mask of label ${label} has ${m.mask.length} voxels, the CT ${voxels}`);
-    return { data: m.mask, match: 'nonzero', boxes: unionBoxes(boxesBySlice(m.mask, f.nx, f.ny, f.nz).values(), f.nz) };
-  };
+  const dataFor = labelReader(source, f.nx, f.ny, f.nz, 'buildRtStruct');
   const imageClass = ct.sopClassUID ?? CT_IMAGE_STORAGE;
   const imageRef = (k: number): Item => ({ ReferencedSOPClassUID: imageClass, ReferencedSOPInstanceUID: ct.sopInstanceUIDs[k] });
 

@@ -4,15 +4,15 @@
  * only) give the truth it wrote; bad files are refused with the reason.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readCtSeries, readDicomFile, writeCtSeries, type Mat3, type Vec3 } from '@anatomynet/data';
+import { readDicomFile, type Mat3, type Vec3 } from '@anatomynet/data';
 import { buildDicomSeg, writeDicomSeg, type SegSegmentSpec } from './seg';
 import { parseDicomSeg, segmentsOnGrid } from './seg-parse';
-import { organs, rotation } from './test-helpers';
+import { organs, rotation, writeTestCt } from './test-helpers';
 
 const PYTHON = '/usr/bin/python3';
 const here = dirname(fileURLToPath(import.meta.url));
@@ -20,12 +20,9 @@ const pythonHas = (mod: string) => existsSync(PYTHON) && spawnSync(PYTHON, ['-c'
 const root = mkdtempSync(join(tmpdir(), 'rt-seg-parse-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-function ctCase(name: string, shape: Vec3, direction: Mat3 = [1, 0, 0, 0, 1, 0, 0, 0, 1], origin: Vec3 = [-20, -15, 30], slicePositionsMm?: number[]) {
+function ctCase(name: string, shape: Vec3, direction?: Mat3, origin?: Vec3, slicePositionsMm?: number[]) {
   const dir = join(root, name, 'ct');
-  mkdirSync(dir, { recursive: true });
-  const volume = { data: new Int16Array(shape[0] * shape[1] * shape[2]).fill(-1000), shape, spacing: [0.9, 0.8, 2.5] as Vec3, origin, direction, ...(slicePositionsMm ? { slicePositionsMm } : {}) };
-  const { files } = writeCtSeries(volume, { dir, seriesInstanceUID: '2.25.71', studyInstanceUID: '2.25.72', frameOfReferenceUID: '2.25.73', patientId: 'SEG-PARSE', patientName: 'Seg^Parse' });
-  return { dir, ct: readCtSeries(files) };
+  return { dir, ct: writeTestCt(dir, shape, 70, { ...(direction ? { direction } : {}), ...(origin ? { origin } : {}), ...(slicePositionsMm ? { slicePositionsMm } : {}) }) };
 }
 
 const specsFor = (set: { label: number; name: string }[]): SegSegmentSpec[] =>

@@ -4,14 +4,14 @@
  * validates the IOD; the colour conversion matches published CIELab values.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readCtSeries, readDicomFile, writeCtSeries, type Mat3, type Vec3 } from '@anatomynet/data';
+import { readDicomFile, type Mat3, type Vec3 } from '@anatomynet/data';
 import { buildDicomSeg, srgbToDicomLab, writeDicomSeg, type SegSegmentSpec } from './seg';
-import { organs, rotation } from './test-helpers';
+import { dciodvfy, organs, rotation, writeTestCt } from './test-helpers';
 
 const PYTHON = '/usr/bin/python3';
 const here = dirname(fileURLToPath(import.meta.url));
@@ -24,12 +24,9 @@ const PAROTID = { value: '45289007', scheme: 'SCT', meaning: 'Parotid gland' };
 const LEFT = { value: '7771000', scheme: 'SCT', meaning: 'Left' };
 
 /** A CT series on disk and as the pipeline reads it. */
-function ctCase(name: string, shape: Vec3, direction: Mat3 = [1, 0, 0, 0, 1, 0, 0, 0, 1], origin: Vec3 = [-20, -15, 30], slicePositionsMm?: number[]) {
+function ctCase(name: string, shape: Vec3, direction?: Mat3, origin?: Vec3, slicePositionsMm?: number[]) {
   const dir = join(root, name, 'ct');
-  mkdirSync(dir, { recursive: true });
-  const volume = { data: new Int16Array(shape[0] * shape[1] * shape[2]).fill(-1000), shape, spacing: [0.9, 0.8, 2.5] as Vec3, origin, direction, ...(slicePositionsMm ? { slicePositionsMm } : {}) };
-  const { files } = writeCtSeries(volume, { dir, seriesInstanceUID: '2.25.61', studyInstanceUID: '2.25.62', frameOfReferenceUID: '2.25.63', patientId: 'SEG-TEST', patientName: 'Seg^Test' });
-  return { dir, ct: readCtSeries(files) };
+  return { dir, ct: writeTestCt(dir, shape, 60, { ...(direction ? { direction } : {}), ...(origin ? { origin } : {}), ...(slicePositionsMm ? { slicePositionsMm } : {}) }) };
 }
 
 const specsFor = (set: { label: number; name: string }[]): SegSegmentSpec[] =>
@@ -172,11 +169,7 @@ describe.skipIf(!has('dciodvfy'))('dciodvfy validates our SEG', () => {
       allEmpty: writeDicomSeg(join(root, 'all-empty.dcm'), { labelmap: new Uint8Array(set[0].mask.length) }, ct, specs),
     };
     for (const file of ['full.dcm', 'some-empty.dcm', 'all-empty.dcm'].map((f) => join(root, f))) {
-      const run = spawnSync('dciodvfy', [file], { encoding: 'utf8' });
-      const lines = `${run.stdout}\n${run.stderr}`.split('\n').filter((l) => l.trim());
-      const errors = lines.filter((l) => /^Error/.test(l));
-      const warnings = lines.filter((l) => /^Warning/.test(l));
-      console.log(`dciodvfy ${file.split('/').pop()}: warnings (${warnings.length}):\n  ${warnings.join('\n  ')}`);
+      const { lines, errors } = dciodvfy(file);
       expect(lines.some((l) => /Segmentation/.test(l))).toBe(true);
       expect(errors).toEqual([]);
     }

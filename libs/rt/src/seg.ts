@@ -9,8 +9,8 @@
  */
 import { createHash } from 'node:crypto';
 import { DEFAULT_UID_ROOT, uidFromSeed, writeDicomFile } from '@anatomynet/data';
-import { boxesBySlice, unionBoxes, type SliceBox } from './boxes';
-import { CT_IMAGE_STORAGE, type RtCtReference, type RtMaskSource } from './build';
+import { labelReader, type RtMaskSource, type SliceBox } from './boxes';
+import { CT_IMAGE_STORAGE, type RtCtReference } from './build';
 import { formatDS } from './ds';
 import { sliceFrame } from './geometry';
 
@@ -112,7 +112,6 @@ function utcNow(): { date: string; time: string } {
 export function buildDicomSeg(source: RtMaskSource, ct: RtCtReference, segments: readonly SegSegmentSpec[], opts: BuildSegOptions = {}): Item {
   const f = sliceFrame(ct.volume);
   const perSlice = f.nx * f.ny;
-  const voxels = perSlice * f.nz;
   if (ct.sopInstanceUIDs.length !== f.nz) throw new RangeError(`buildDicomSeg: ${ct.sopInstanceUIDs.length} SOP instance UIDs for ${f.nz} slices`);
   if (segments.length === 0) throw new RangeError('buildDicomSeg: no segments to write (SegmentSequence needs at least one)');
   if (f.nx > 65535 || f.ny > 65535) throw new RangeError(`buildDicomSeg: ${f.nx}x${f.ny} slices exceed DICOM's 65535 rows or columns`);
@@ -134,18 +133,7 @@ export function buildDicomSeg(source: RtMaskSource, ct: RtCtReference, segments:
     if (n !== i + 1) throw new RangeError(`buildDicomSeg: segment ${JSON.stringify(s.name)} has number ${n}; DICOM needs 1, 2, ... in order (it is item ${i + 1})`);
   });
 
-  let labelmapBoxes: Map<number, (SliceBox | undefined)[]> | undefined;
-  const dataFor = (label: number): { data: ArrayLike<number>; match: number | 'nonzero'; boxes: (SliceBox | undefined)[] } => {
-    if ('labelmap' in source) {
-      if (source.labelmap.length !== voxels) throw new RangeError(`buildDicomSeg: labelmap has ${source.labelmap.length} voxels, the CT ${voxels}`);
-      labelmapBoxes ??= boxesBySlice(source.labelmap, f.nx, f.ny, f.nz);
-      return { data: source.labelmap, match: label, boxes: labelmapBoxes.get(label) ?? [] };
-    }
-    const m = source.masks.find((x) => x.label === label);
-    if (!m) throw new RangeError(`buildDicomSeg: no mask for label ${label}`);
-    if (m.mask.length !== voxels) throw new RangeError(`buildDicomSeg: mask of label ${label} has ${m.mask.length} voxels, the CT ${voxels}`);
-    return { data: m.mask, match: 'nonzero', boxes: unionBoxes(boxesBySlice(m.mask, f.nx, f.ny, f.nz).values(), f.nz) };
-  };
+  const dataFor = labelReader(source, f.nx, f.ny, f.nz, 'buildDicomSeg');
 
   // The frames: (segment, slice) pairs with voxels, segment-major, slices in increasing k.
   const frames: { segment: number; k: number; data: ArrayLike<number>; match: number | 'nonzero'; box?: SliceBox }[] = [];

@@ -1,5 +1,7 @@
 /** Fixtures for this library's tests: grids, polygons, an independent point-in-polygon, a seeded RNG. */
-import type { Mat3, Vec3 } from '@anatomynet/data';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { readCtSeries, writeCtSeries, type Mat3, type Vec3 } from '@anatomynet/data';
 import type { SliceGeometry } from './geometry';
 import type { RtContour } from './rasterise';
 
@@ -87,4 +89,29 @@ export function organs(shape: Vec3): { label: number; name: string; mask: Uint8A
     { label: 8, name: 'Submandibular_L', mask: make((i, j, k) => k === 7 && i === 3 && j === 3) }, // single voxel
     { label: 9, name: 'Submandibular_R', mask: make((i, j, k) => k >= 2 && k <= 5 && ball(20, 16, 0, 4)(i, j, 0) && !ball(20, 16, 0, 2)(i, j, 0)) }, // tube with a hole, inside 1
   ];
+}
+
+/**
+ * An air-filled CT series written to `dir` (0.9 x 0.8 x 2.5 mm) and read back as the pipeline reads it.
+ * `uidBase` numbers its series, study and frame of reference (`2.25.<base+1..3>`).
+ */
+export function writeTestCt(dir: string, shape: Vec3, uidBase: number, o: { direction?: Mat3; origin?: Vec3; slicePositionsMm?: number[] } = {}) {
+  mkdirSync(dir, { recursive: true });
+  const volume = {
+    data: new Int16Array(shape[0] * shape[1] * shape[2]).fill(-1000), shape, spacing: [0.9, 0.8, 2.5] as Vec3,
+    origin: o.origin ?? ([-20, -15, 30] as Vec3), direction: o.direction ?? ([1, 0, 0, 0, 1, 0, 0, 0, 1] as Mat3),
+    ...(o.slicePositionsMm ? { slicePositionsMm: o.slicePositionsMm } : {}),
+  };
+  const uid = (n: number) => `2.25.${uidBase + n}`;
+  const { files } = writeCtSeries(volume, { dir, seriesInstanceUID: uid(1), studyInstanceUID: uid(2), frameOfReferenceUID: uid(3), patientId: 'RT-TEST', patientName: 'Rt^Test' });
+  return readCtSeries(files);
+}
+
+/** dciodvfy's verdict on a file: the IOD it recognised (its lines), errors and warnings (the warnings logged). */
+export function dciodvfy(file: string): { lines: string[]; errors: string[]; warnings: string[] } {
+  const run = spawnSync('dciodvfy', [file], { encoding: 'utf8' });
+  const lines = `${run.stdout}\n${run.stderr}`.split('\n').filter((l) => l.trim());
+  const warnings = lines.filter((l) => /^Warning/.test(l));
+  console.log(`dciodvfy ${file.split('/').pop()}: warnings (${warnings.length}):\n  ${warnings.join('\n  ')}`);
+  return { lines, errors: lines.filter((l) => /^Error/.test(l)), warnings };
 }
