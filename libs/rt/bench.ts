@@ -1,11 +1,12 @@
 /**
  * Prints timings of the RT hot paths on a CT-sized grid (512 x 512 x 160, 0.98 x 0.98 x 2.5 mm) with
- * nine organ-sized shapes: rasterising contours, tracing masks, building the RTSTRUCT and merging.
+ * nine organ-sized shapes: rasterising contours, tracing masks, building the RTSTRUCT and merging;
+ * building a DICOM SEG, its bytes, and reading it back onto the grid.
  * Run: npx tsx libs/rt/bench.ts   (figures only; no test depends on them)
  */
 import { performance } from 'node:perf_hooks';
-import type { Vec3 } from '@anatomynet/data';
-import { buildRtStruct, mergeLabels, parseRtStruct, rasteriseRoi, type RtContour } from './src/index';
+import { encodeDicom, parseDicomBuffer, type Vec3 } from '@anatomynet/data';
+import { buildDicomSeg, buildRtStruct, mergeLabels, parseDicomSeg, parseRtStruct, rasteriseRoi, segmentsOnGrid, type RtContour } from './src/index';
 import { countOnes, grid } from './src/test-helpers';
 
 const shape: Vec3 = [512, 512, 160];
@@ -54,3 +55,14 @@ const all: RtContour[][] = parsed.rois.map((r) => r.contours);
 const back = time('rasteriseRoi x 9', () => all.map((c) => rasteriseRoi(c, g)));
 const exact = back.every((b, index) => b.mask.every((v, p) => v === (merged.labelmap[p] === index + 1 ? 1 : 0)));
 console.log(`round trip exact: ${exact}`);
+
+const specs = rois.map((r) => ({ ...r, type: { value: '123037004', scheme: 'SCT', meaning: 'Anatomical Structure' } }));
+const seg = time('buildDicomSeg (frames, bit packing)', () => buildDicomSeg({ labelmap: merged.labelmap }, ct, specs));
+const bytes = time('  encode (dcmjs)', () => encodeDicom(seg));
+console.log(`  ${seg.NumberOfFrames} frames, ${(bytes.length / 2 ** 20).toFixed(1)} MiB`);
+const read = time('  parse (dcmjs) + parseDicomSeg', () => {
+  const f = parseDicomBuffer('bench.dcm', bytes);
+  return parseDicomSeg(f.dataset, 'bench.dcm', f.transferSyntaxUID);
+});
+const onGrid = time('segmentsOnGrid x 9', () => segmentsOnGrid(read, g, ct.sopInstanceUIDs));
+console.log(`SEG round trip exact: ${onGrid.every((o, index) => o.mask.every((v, p) => v === (merged.labelmap[p] === index + 1 ? 1 : 0)))}`);
