@@ -90,9 +90,12 @@ export function loadPddcaCase(imagePath: string, structurePaths: readonly string
   return { ct, structures, identityRemoved: null, warnings };
 }
 
-/** A SEG's segment names as the name table sees them: each SegmentLabel, or `Segment N` without one. */
+/**
+ * A SEG's segment names as the name table sees them: each SegmentLabel; without one, what its codes say
+ * ("Parotid gland, Left"), else `Segment N`.
+ */
 export function segmentNames(seg: ParsedSeg): string[] {
-  return seg.segments.map((s) => s.label || `Segment ${s.number}`);
+  return seg.segments.map((s) => s.label || (s.type?.meaning ? [s.type.meaning, s.typeModifier?.meaning].filter(Boolean).join(', ') : `Segment ${s.number}`));
 }
 
 /** A DICOM case: one CT series and the RTSTRUCT or SEG paired with it. */

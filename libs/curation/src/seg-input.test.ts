@@ -7,8 +7,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCtSeries, scanDicomTree, writeDicomFile } from '@anatomynet/data';
-import { buildDicomSeg, writeDicomSeg, type SegSegmentSpec } from '@anatomynet/rt';
+import { buildDicomSeg, writeDicomSeg, type ParsedSeg, type SegSegmentSpec } from '@anatomynet/rt';
 import { curateCohort, type CurateResult } from './cohort';
+import { segmentNames } from './load';
+import { mapName } from './names';
 import { ORGANS, type OrganKey } from './organs';
 import { headNeckPhantom, writeDicomCase, type Phantom } from './testing/phantom';
 
@@ -89,5 +91,19 @@ describe('curating DICOM SEG annotations', () => {
     });
     expect(d.availability.BrainStem).toBe('not-annotated');
     expect(result.manifest.numCases).toBe(3);
+  });
+});
+
+describe('segmentNames', () => {
+  it('a segment without a label is named by its codes, else by its number; the name table maps the coded name', () => {
+    const seg = {
+      segments: [
+        { number: 1, label: 'Brainstem' },
+        { number: 2, label: '', type: { value: '45289007', scheme: 'SCT', meaning: 'Parotid gland' }, typeModifier: { value: '7771000', scheme: 'SCT', meaning: 'Left' } },
+        { number: 3, label: '' },
+      ],
+    } as unknown as ParsedSeg;
+    expect(segmentNames(seg)).toEqual(['Brainstem', 'Parotid gland, Left', 'Segment 3']);
+    expect(segmentNames(seg).map((n) => mapName(n).organ)).toEqual(['BrainStem', 'Parotid_L', null]);
   });
 });
