@@ -11,7 +11,7 @@ import { computeCropBox, cropVolume, ensureOrgansInside, type CropBox, type Crop
 import { availabilityOf, buildLabelMap, countLabels, offsetsBounds, unionOffsets, voxelsToMl } from './labels';
 import { loadDicomCase, loadPddcaCase, type LoadedCase } from './load';
 import { FILE_ENDING, type CaseRecord, type SourceKind, type StructureRecord } from './manifest';
-import { mapName } from './names';
+import { mapName, mapSegmentName } from './names';
 import { organMeasures } from './organ-measures';
 import { ORGANS, type OrganKey } from './organs';
 import { sha256Hex } from './hashing';
@@ -83,7 +83,7 @@ function runCase(task: CaseTask): { record: CaseRecord; outputs: { path: string;
   const masks = new Map<OrganKey, Int32Array>();
   const structures: StructureRecord[] = [];
   for (const s of loaded.structures) {
-    const m = mapped(s.name);
+    const m = mapSegmentName(s.name, s.codedName, overrides);
     const rec: StructureRecord = { name: s.name, organ: m.organ, status: m.status, reason: m.reason, voxels: 0 };
     if (m.organ !== null && s.error) {
       rec.status = 'error';

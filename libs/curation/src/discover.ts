@@ -6,12 +6,12 @@ import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { listFilesRecursive, readDicomFile, scanDicomTree, type Vec3 } from '@anatomynet/data';
 import { parseDicomSeg, parseRtStruct, type ParsedSeg } from '@anatomynet/rt';
-import { compareStrings, mapName, type NameOverrides } from './names';
+import { compareStrings, mapName, mapSegmentName, type NameOverrides } from './names';
 import { pairStructureSets, type CtSeriesRef, type Extent, type RtStructRef } from './pairing';
 import type { SourceKind } from './manifest';
 import { SYNTH_TRUTH_FILE } from './synth';
 import { CurationInputError } from './errors';
-import { segmentNames } from './load';
+import { segmentCodedName, segmentNames } from './load';
 
 export interface PlannedCase {
   sourceKind: SourceKind;
@@ -146,7 +146,7 @@ function discoverDicom(root: string, claimed: Set<string>, cases: PlannedCase[],
     try {
       const seg = parseDicomSeg(f.dataset, f.path, f.transferSyntaxUID);
       const names = segmentNames(seg);
-      const organs = new Set(names.map((n) => mapName(n, overrides).organ).filter((o) => o !== null));
+      const organs = new Set(names.map((n, i) => mapSegmentName(n, segmentCodedName(seg.segments[i]!), overrides).organ).filter((o) => o !== null));
       rtNames.set(f.path, names);
       rtRefs.push({
         path: f.path,

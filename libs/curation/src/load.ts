@@ -4,7 +4,7 @@
  * A bad structure becomes an `error` on that structure; a bad CT, RTSTRUCT or SEG throws (the case is
  * skipped).
  */
-import { parseDicomSeg, parseRtStruct, rasteriseRoi, segmentOnGrid, type ParsedSeg } from '@anatomynet/rt';
+import { parseDicomSeg, parseRtStruct, rasteriseRoi, segmentOnGrid, type ParsedSeg, type SegSegment } from '@anatomynet/rt';
 import { NOT_A_NUMBER_HU, readCtSeries, readDicomFile, readNrrd, SOP_SEGMENTATION, type Volume } from '@anatomynet/data';
 import { basename } from 'node:path';
 import { maskToOffsets } from './labels';
@@ -17,6 +17,8 @@ export interface LoadedStructure {
   error?: string;
   /** Something worth knowing about an otherwise usable structure. */
   note?: string;
+  /** What a DICOM SEG segment's codes call it ("Parotid gland, Left"), when that is not its name. */
+  codedName?: string;
 }
 
 export interface LoadedCase {
@@ -90,12 +92,17 @@ export function loadPddcaCase(imagePath: string, structurePaths: readonly string
   return { ct, structures, identityRemoved: null, warnings };
 }
 
+/** What a segment's codes call it ("Parotid gland, Left"), when it has a type code. */
+export function segmentCodedName(s: SegSegment): string | undefined {
+  return s.type?.meaning ? [s.type.meaning, s.typeModifier?.meaning].filter(Boolean).join(', ') : undefined;
+}
+
 /**
- * A SEG's segment names as the name table sees them: each SegmentLabel; without one, what its codes say
- * ("Parotid gland, Left"), else `Segment N`.
+ * A SEG's segment names as the name table sees them: each SegmentLabel; without one, what its codes say,
+ * else `Segment N`.
  */
 export function segmentNames(seg: ParsedSeg): string[] {
-  return seg.segments.map((s) => s.label || (s.type?.meaning ? [s.type.meaning, s.typeModifier?.meaning].filter(Boolean).join(', ') : `Segment ${s.number}`));
+  return seg.segments.map((s) => s.label || segmentCodedName(s) || `Segment ${s.number}`);
 }
 
 /** A DICOM case: one CT series and the RTSTRUCT or SEG paired with it. */
@@ -111,13 +118,15 @@ export function loadDicomCase(ctFiles: readonly string[], rtPath: string, wanted
     const names = segmentNames(seg);
     const structures = seg.segments.map((segment, i): LoadedStructure => {
       const name = names[i];
-      if (!wanted(name)) return { name };
+      const coded = segmentCodedName(segment);
+      const codedName = coded !== undefined && coded !== name ? { codedName: coded } : {};
+      if (!wanted(name) && !(coded && wanted(coded))) return { name, ...codedName };
       const s = segmentOnGrid(seg, segment.number, ct, series.sopInstanceUIDs);
       const lost = [[s.offVolume, 'off every CT slice'], [s.offGrid, "not on the CT's voxel grid (other axes, spacing or a fractional offset)"], [s.unplaced, 'without a position or a source image of this CT']] as const;
       const problems = lost.filter(([n]) => n > 0).map(([n, why]) => `${n} of ${s.frames} frames ${why}`);
       if (s.outside > 0) problems.push(`${s.outside} pixels beside the CT's slices`);
-      if (problems.length && s.voxels === 0) return { name, error: `nothing could be placed: ${problems.join('; ')}` };
-      return { name, offsets: maskToOffsets(s.mask), ...(problems.length ? { note: `left out: ${problems.join('; ')}` } : s.frames === 0 ? { note: 'no frames' } : {}) };
+      if (problems.length && s.voxels === 0) return { name, ...codedName, error: `nothing could be placed: ${problems.join('; ')}` };
+      return { name, ...codedName, offsets: maskToOffsets(s.mask), ...(problems.length ? { note: `left out: ${problems.join('; ')}` } : s.frames === 0 ? { note: 'no frames' } : {}) };
     });
     return { ct, structures, identityRemoved: series.patientIdentityRemoved === true, warnings };
   }

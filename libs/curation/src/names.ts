@@ -182,6 +182,17 @@ export function caseOverrides(all: NameOverrides, own: NameOverrides | undefined
   return new Map([...[...all].filter(([name]) => !mine.has(normKey(name))), ...own]);
 }
 
+/**
+ * A DICOM SEG segment's mapping: by its label as any name; when the label is no organ of the nine nor a
+ * planning or helper structure ("Segment_1", another language), by what its SNOMED CT codes call it.
+ */
+export function mapSegmentName(label: string, codedName: string | undefined, overrides?: NameOverrides): NameMapping {
+  const byLabel = mapName(label, overrides);
+  if (byLabel.status !== 'unknown' || !codedName) return byLabel;
+  const byCodes = mapName(codedName, overrides);
+  return byCodes.organ ? { ...byCodes, reason: `by its SNOMED CT codes: ${codedName}` } : byLabel;
+}
+
 /** One row of the names report: a raw name, how many cases carry it, and what it mapped to. */
 export interface NameReportRow {
   name: string;

@@ -54,6 +54,19 @@ beforeAll(async () => {
   segOf(join(input, 'D'), phantoms.D, (ds) => {
     ds.SharedFunctionalGroupsSequence[0].PixelMeasuresSequence[0].PixelSpacing = ['2', '2'];
   });
+  // E: labels that say nothing ("Segment_1") or a planning structure, over codes that name an organ.
+  phantoms.E = headNeckPhantom(5, ['BrainStem', 'Parotid_L', 'Parotid_R']);
+  writeDicomCase(join(input, 'E'), phantoms.E, { patientId: 'SEG-E', uidSeed: 'se', writeRt: false });
+  const ctE = readCtSeries(scanDicomTree(join(input, 'E', 'ct')).ctSeries[0]!.files);
+  const coded = (key: OrganKey) => {
+    const o = ORGANS.find((x) => x.key === key)!;
+    return { type: { value: o.snomed.value, scheme: 'SCT', meaning: o.snomed.meaning }, ...(o.laterality ? { typeModifier: { value: '0', scheme: 'SCT', meaning: o.laterality } } : {}) };
+  };
+  writeDicomSeg(join(input, 'E', 'seg.dcm'), { masks: (['BrainStem', 'Parotid_L', 'Parotid_R'] as const).map((k, i) => ({ label: i + 1, mask: phantoms.E!.masks.get(k)! })) }, ctE, [
+    { label: 1, name: 'Brainstem', color: [1, 2, 3], ...coded('BrainStem') },
+    { label: 2, name: 'Segment_1', color: [1, 2, 3], ...coded('Parotid_L') },
+    { label: 3, name: 'PTV_Parotid', color: [1, 2, 3], ...coded('Parotid_R') },
+  ]);
   result = await curateCohort({ inputs: [input], outDir: join(root, 'out') });
 }, 120_000);
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -90,7 +103,19 @@ describe('curating DICOM SEG annotations', () => {
       organ: 'BrainStem', status: 'error', reason: expect.stringMatching(/^nothing could be placed: \d+ of \d+ frames not on the CT's voxel grid \(other axes, spacing or a fractional offset\)$/),
     });
     expect(d.availability.BrainStem).toBe('not-annotated');
-    expect(result.manifest.numCases).toBe(3);
+    expect(result.manifest.numCases).toBe(4);
+  });
+});
+
+describe('a SEG segment whose label names no organ', () => {
+  it('is mapped by its codes, and said so; a planning structure is not, whatever its codes', () => {
+    const e = result.manifest.cases.find((x) => x.structures.some((s) => s.name === 'Segment_1'))!;
+    expect(e.structures).toEqual([
+      expect.objectContaining({ name: 'Brainstem', organ: 'BrainStem', status: 'mapped', voxels: count(phantoms.E!.masks.get('BrainStem')!) }),
+      expect.objectContaining({ name: 'Segment_1', organ: 'Parotid_L', status: 'mapped', reason: 'by its SNOMED CT codes: Parotid gland, Left', voxels: count(phantoms.E!.masks.get('Parotid_L')!) }),
+      expect.objectContaining({ name: 'PTV_Parotid', organ: null, status: 'planning' }),
+    ]);
+    expect(e.availability).toMatchObject({ BrainStem: 'annotated', Parotid_L: 'annotated', Parotid_R: 'not-annotated' });
   });
 });
 
