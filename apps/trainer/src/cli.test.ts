@@ -47,7 +47,7 @@ const OPTIONS: Record<string, string[]> = {
   grid: ['<files..>', '--profile', '--dataset', '--db', '--runs', '--workers', '--worker', '--retry-failed', '--retrain-other-dataset', '--reuse', '--dry-run', '--replicates', '--folds', '--keep-checkpoints', '--backend', '--threads', '--recompute', '--keep-segments', '--gpu-pool-gb', '--gpu-memory-gb', '--gpu-best-fit', '--gpu-tilings'],
   status: ['--db', '--grid', '--experiment', '--stale-minutes', '--json'],
   merge: ['<sources..>', '--db', '--runs', '--dry-run'],
-  segment: ['--run', '--db', '--model', '--row-seeds', '--input', '--out', '--series', '--hu-check', '--lcc', '--backend', '--gpu-tilings'],
+  segment: ['--run', '--db', '--model', '--row-seeds', '--input', '--out', '--series', '--dicom', '--hu-check', '--lcc', '--backend', '--gpu-tilings'],
   evaluate: ['--run', '--db', '--model', '--row-seeds', '--dataset', '--split', '--out', '--predictions', '--exclude-seen', '--exclude-flagged', '--backend'],
   compare: ['<baseline>', '<candidate>'],
   'tune-gpu': ['--config', '--grid', '--profile', '--out', '--shape', '--reps', '--retune'],
@@ -612,10 +612,12 @@ describe('trainer grid, status, segment', () => {
     const outNifti = join(root, 'seg-nifti');
     const outDicom = join(root, 'seg-dicom');
     const outByRun = join(root, 'seg-by-run');
-    const [a, b, c] = await Promise.all([
+    const outRtOnly = join(root, 'seg-rtstruct-only');
+    const [a, b, c, d] = await Promise.all([
       trainer('segment', '--model', runDir, '--input', image, '--out', outNifti, '--backend', 'cpu'),
       trainer('segment', '--model', runDir, '--input', ctDir, '--out', outDicom, '--backend', 'cpu'),
       trainer('segment', '--run', runId, '--db', db, '--input', image, '--out', outByRun, '--backend', 'cpu'),
+      trainer('segment', '--model', runDir, '--input', ctDir, '--out', outRtOnly, '--dicom', 'rtstruct', '--backend', 'cpu'),
     ]);
     expect(a.code, a.stderr).toBe(0);
     expect(readdirSync(outNifti)).toEqual(['labels.nii.gz']);
@@ -649,6 +651,10 @@ describe('trainer grid, status, segment', () => {
 
     expect(c.code, c.stderr).toBe(0);
     expect(Array.from(readNifti(join(outByRun, 'labels.nii.gz')).data as Uint8Array)).toEqual(Array.from(labels.data as Uint8Array));
+    // --dicom rtstruct: a folder a planning system can import whole
+    expect(d.code, d.stderr).toBe(0);
+    expect(readdirSync(outRtOnly).sort()).toEqual(['labels.nii.gz', 'rtstruct.dcm']);
+    expect(JSON.parse(d.stdout.trim().split('\n').at(-1)!).segPath).toBeUndefined();
 
     // Several inputs in one command: each into its own folder, the bad ones reported and skipped.
     const mask = join(root, 'mask-as-ct.nii.gz');

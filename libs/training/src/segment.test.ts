@@ -4,7 +4,7 @@
  * NIfTI and DICOM input; the largest-component filter.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -161,6 +161,17 @@ describe.each([
       const lines = `${run.stdout}\n${run.stderr}`.split('\n').filter((l) => l.trim());
       expect(lines.some((l) => iod.test(l))).toBe(true);
       expect(lines.filter((l) => /^Error/.test(l))).toEqual([]);
+    }
+  });
+
+  test('dicom: ["seg"] writes the SEG alone beside the labels, [] neither DICOM object', () => {
+    for (const [name, dicom, files] of [['seg-only', ['seg'], ['labels.nii.gz', 'seg.dcm']], ['none', [], ['labels.nii.gz']]] as const) {
+      const out = join(dir, name);
+      mkdirSync(out, { recursive: true });
+      const r = writeSegmentation(labels, input, out, { dicom });
+      expect(readdirSync(out).sort(), name).toEqual(files);
+      expect(r.rtstructPath).toBeUndefined();
+      expect(Boolean(r.segPath)).toBe(dicom.length > 0);
     }
   });
 

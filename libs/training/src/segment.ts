@@ -86,6 +86,9 @@ export async function segmentVolume(model: Predictor, volume: Volume, o: Segment
   return o.largestComponent ? keepLargestComponents(labels, volume.shape, membersOf(model)[0].config.numClasses, o.componentMinShare ?? 1) : labels;
 }
 
+/** The DICOM objects `writeSegmentation` can write for DICOM input. */
+export type DicomOutput = 'rtstruct' | 'seg';
+
 export interface SegmentationFiles {
   labelsPath: string;
   /** Present when the input was a DICOM series. */
@@ -105,11 +108,12 @@ export interface SegmentFilesResult extends SegmentationFiles {
  * for DICOM input, `outDir/rtstruct.dcm`: one ROI per organ (TG-263 name, display colour; organs without
  * voxels listed without contours) that references the input series, its study and frame of reference, and
  * `outDir/seg.dcm`: a binary DICOM Segmentation of the same voxels, one segment per organ (TG-263 label,
- * SNOMED CT type and laterality, the same colour), a frame per organ per slice it occupies.
+ * SNOMED CT type and laterality, the same colour), a frame per organ per slice it occupies; `o.dicom`
+ * chooses which of the two (default both).
  * @param labels organ index 0..9 per voxel, [nx, ny, nz] i fastest, on `input.volume`'s grid.
  * @throws RangeError when `labels` does not have one value per input voxel or holds a value above 9.
  */
-export function writeSegmentation(labels: Uint8Array, input: LoadedInput, outDir: string, o: { generationDescription?: string } = {}): SegmentationFiles {
+export function writeSegmentation(labels: Uint8Array, input: LoadedInput, outDir: string, o: { generationDescription?: string; dicom?: readonly DicomOutput[] } = {}): SegmentationFiles {
   const v = input.volume;
   const voxels = v.shape[0] * v.shape[1] * v.shape[2];
   if (labels.length !== voxels) throw new RangeError(`writeSegmentation: ${labels.length} labels for ${v.shape.join('x')} = ${voxels} voxels`);
@@ -122,7 +126,8 @@ export function writeSegmentation(labels: Uint8Array, input: LoadedInput, outDir
   }
   const labelsPath = join(outDir, 'labels.nii.gz');
   writeNifti(labelsPath, { data: labels, shape: v.shape, spacing: v.spacing, origin: v.origin, direction: v.direction });
-  if (!input.series) return { labelsPath, voxelsPerOrgan };
+  const dicom = new Set(o.dicom ?? ['rtstruct', 'seg']);
+  if (!input.series || dicom.size === 0) return { labelsPath, voxelsPerOrgan };
   const s = input.series;
   const first = readDicomFile(s.files[0]).dataset;
   const rois: RtRoiSpec[] = ORGANS.map((org) => ({ label: org.index, name: org.tg263, color: ORGAN_COLOURS[org.index] }));
@@ -142,12 +147,16 @@ export function writeSegmentation(labels: Uint8Array, input: LoadedInput, outDir
     accessionNumber: first.AccessionNumber,
     referringPhysicianName: typeof first.ReferringPhysicianName === 'string' ? first.ReferringPhysicianName : undefined,
   };
-  const rtstructPath = join(outDir, 'rtstruct.dcm');
-  writeRtStruct(rtstructPath, { labelmap: labels }, ct, rois, {
-    structureSetLabel: 'AnatomyNet',
-    seriesDescription: 'AnatomyNet automatic contours',
-    generationDescription: o.generationDescription,
-  });
+  const written: Pick<SegmentationFiles, 'rtstructPath' | 'segPath'> = {};
+  if (dicom.has('rtstruct')) {
+    written.rtstructPath = join(outDir, 'rtstruct.dcm');
+    writeRtStruct(written.rtstructPath, { labelmap: labels }, ct, rois, {
+      structureSetLabel: 'AnatomyNet',
+      seriesDescription: 'AnatomyNet automatic contours',
+      generationDescription: o.generationDescription,
+    });
+  }
+  if (!dicom.has('seg')) return { labelsPath, ...written, voxelsPerOrgan };
   const segments: SegSegmentSpec[] = ORGANS.map((org) => ({
     label: org.index,
     name: org.tg263,
@@ -156,23 +165,23 @@ export function writeSegmentation(labels: Uint8Array, input: LoadedInput, outDir
     type: { value: org.snomed.value, scheme: 'SCT', meaning: org.snomed.meaning },
     ...(org.laterality ? { typeModifier: { value: SNOMED_LATERALITY[org.laterality], scheme: 'SCT', meaning: org.laterality } } : {}),
   }));
-  const segPath = join(outDir, 'seg.dcm');
-  writeDicomSeg(segPath, { labelmap: labels }, ct, segments, {
+  written.segPath = join(outDir, 'seg.dcm');
+  writeDicomSeg(written.segPath, { labelmap: labels }, ct, segments, {
     seriesDescription: 'AnatomyNet automatic segmentation',
     seriesNumber: 2,
     algorithmName: 'AnatomyNet',
     contentLabel: 'ANATOMYNET',
     ...(o.generationDescription ? { contentDescription: o.generationDescription } : {}),
   });
-  return { labelsPath, rtstructPath, segPath, voxelsPerOrgan };
+  return { labelsPath, ...written, voxelsPerOrgan };
 }
 
 /** Segments one CT and writes `labels.nii.gz` (uint8, input geometry) and, for DICOM input, `rtstruct.dcm` and `seg.dcm` (see writeSegmentation). */
-export async function segmentToFiles(model: Predictor, input: LoadedInput, outDir: string, o: SegmentOptions & { generationDescription?: string }): Promise<SegmentFilesResult> {
+export async function segmentToFiles(model: Predictor, input: LoadedInput, outDir: string, o: SegmentOptions & { generationDescription?: string; dicom?: readonly DicomOutput[] }): Promise<SegmentFilesResult> {
   const t0 = performance.now();
   const labels = await segmentVolume(model, input.volume, o);
   const seconds = (performance.now() - t0) / 1000;
-  return { ...writeSegmentation(labels, input, outDir, { generationDescription: o.generationDescription }), seconds };
+  return { ...writeSegmentation(labels, input, outDir, { generationDescription: o.generationDescription, ...(o.dicom ? { dicom: o.dicom } : {}) }), seconds };
 }
 
 /**

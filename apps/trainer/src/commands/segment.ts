@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { createProgressBar } from '@anatomynet/cli';
 import { NOT_A_NUMBER_HU, writeFileAtomic } from '@anatomynet/data';
-import { generationDescriptionOf, loadInputCt, loadRunEnsemble, outputNamesFor, segmentToFiles } from '@anatomynet/training';
+import { generationDescriptionOf, loadInputCt, loadRunEnsemble, outputNamesFor, segmentToFiles, type DicomOutput } from '@anatomynet/training';
 import { makeOutputFolder, modelFoldersOf, startBackend, withModelOptions, withBackendOption, type GpuArgs } from '../common';
 
 interface SegmentArgs extends GpuArgs {
@@ -16,6 +16,7 @@ interface SegmentArgs extends GpuArgs {
   lcc: boolean;
   lccMinShare?: number;
   huCheck: boolean;
+  dicom: DicomOutput[];
   backend?: string;
   threads?: number;
 }
@@ -34,6 +35,13 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
         })
         .option('out', { type: 'string', demandOption: true, describe: 'output folder: labels.nii.gz, and rtstruct.dcm and seg.dcm for DICOM input (several inputs: a folder each, and segment-summary.json)' })
         .option('series', { type: 'string', describe: 'SeriesInstanceUID, when the folder holds several CT series' })
+        .option('dicom', {
+          type: 'string',
+          array: true,
+          choices: ['rtstruct', 'seg'] as const,
+          default: ['rtstruct', 'seg'],
+          describe: 'DICOM objects written for DICOM input: rtstruct.dcm (contours, for planning systems), seg.dcm (voxels, for viewers and archives); e.g. --dicom rtstruct for a folder a planning system imports whole',
+        })
         .option('hu-check', { type: 'boolean', default: true, describe: 'refuse an input without air (below -500) or bone (above 200): not a CT in Hounsfield units (--no-hu-check to segment it anyway)' })
         .option('lcc', { type: 'boolean', default: true, describe: 'keep the largest connected component per organ (--no-lcc to disable)' })
         .option('lcc-min-share', { type: 'number', describe: 'with --lcc, also keep components of at least this share of the largest, in (0, 1] (default: the run\'s evaluation.componentMinShare)' })
@@ -54,6 +62,7 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
       largestComponent: a.lcc,
       componentMinShare: a.lccMinShare ?? config.evaluation.componentMinShare,
       generationDescription: generationDescriptionOf(runDirs),
+      dicom: a.dicom,
     };
     const segmentOne = async (path: string, out: string) => {
       const input = loadInputCt(path, a.series, { huCheck: a.huCheck });
@@ -66,7 +75,7 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
       if (a.input.length === 1) {
         const r = await segmentOne(a.input[0], a.out);
         console.error(`segmented ${r.shape.join('x')} voxels in ${r.seconds.toFixed(2)} s per volume`);
-        if (!r.rtstructPath) console.error('input is not a DICOM series: no RTSTRUCT or SEG written (each must reference the CT series it is drawn on)');
+        if (!r.rtstructPath && !r.segPath && a.dicom.length) console.error('input is not a DICOM series: no RTSTRUCT or SEG written (each must reference the CT series it is drawn on)');
         const { shape: _shape, ...result } = r;
         console.log(JSON.stringify(result));
         return;
