@@ -2,7 +2,7 @@
  * @anatomynet/curation: raw DICOM-RT / PDDCA folders -> a published nnU-Net v2 style dataset.
  * Name table, pairing, chest crop, availability, publishing, validation; and the synthetic cohort.
  */
-export { ORGANS, ORGAN_KEYS, ORGAN_COLOURS, SNOMED_LATERALITY, findOrgan, nnunetLabels, type Organ, type OrganKey } from './organs';
+export { ORGANS, ORGAN_KEYS, ORGAN_COLOURS, SNOMED_LATERALITY, findOrgan, organSegmentCodes, nnunetLabels, type Organ, type OrganKey } from './organs';
 export {
   mapName,
   isPlanningStructure,

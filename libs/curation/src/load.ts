@@ -113,7 +113,6 @@ export function loadDicomCase(ctFiles: readonly string[], rtPath: string, wanted
   const file = readDicomFile(rtPath);
   if (file.sopClassUID === SOP_SEGMENTATION || file.modality === 'SEG') {
     const seg = parseDicomSeg(file.dataset, rtPath, file.transferSyntaxUID);
-    warnings.push(...seg.warnings.map((w) => `SEG: ${w}`));
     if (seg.segmentationType === 'FRACTIONAL') warnings.push(`SEG: fractional segments thresholded at half their maximum (${seg.maxFractional})`);
     const names = segmentNames(seg);
     const structures = seg.segments.map((segment, i): LoadedStructure => {

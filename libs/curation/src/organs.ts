@@ -21,6 +21,19 @@ export interface Organ {
 /** SNOMED CT laterality qualifiers (DICOM CID 244). */
 export const SNOMED_LATERALITY = Object.freeze({ Left: '7771000', Right: '24028007' });
 
+/** A coded concept as DICOM writes it (CodeValue, CodingSchemeDesignator, CodeMeaning). */
+export interface OrganCode {
+  value: string;
+  scheme: string;
+  meaning: string;
+}
+
+/** An organ's codes as a DICOM SEG segment carries them: its SNOMED CT type and, when paired, its side. */
+export function organSegmentCodes(o: Organ): { type: OrganCode; typeModifier?: OrganCode } {
+  const type = { value: o.snomed.value, scheme: 'SCT', meaning: o.snomed.meaning };
+  return o.laterality ? { type, typeModifier: { value: SNOMED_LATERALITY[o.laterality], scheme: 'SCT', meaning: o.laterality } } : { type };
+}
+
 export type OrganKey =
   | 'BrainStem'
   | 'Chiasm'

@@ -26,3 +26,4 @@ export { readNifti, writeNifti, parseNifti, encodeNifti, type NiftiReadOptions, 
 export { readNrrd, writeNrrd, parseNrrd, type NrrdImage, type NrrdReadOptions, type NrrdWriteOptions } from './nrrd';
 export { readVolume, writeVolume, volumeFormatOf, type VolumeFormat } from './volume-io';
 export { notHounsfieldReason, replaceNotNumbers, NOT_A_NUMBER_HU } from './hounsfield';
+export { joinFragments } from './pixel-codecs';

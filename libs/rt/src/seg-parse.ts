@@ -6,7 +6,7 @@
  * native pixel data; a compressed file is refused with the reason. Checks every declared size against
  * the bytes present before reading (ROBUSTNESS.md).
  */
-import type { Vec3 } from '@anatomynet/data';
+import { joinFragments, type Vec3 } from '@anatomynet/data';
 import { items, numbers, str, type Item } from './dataset-values';
 import { RtStructError } from './errors';
 import { nearestSlice, sliceFrame, type SliceGeometry } from './geometry';
@@ -53,7 +53,6 @@ export interface ParsedSeg {
   referencedSOPInstanceUIDs: string[];
   /** The pixel data, when the dataset holds it (a header-only read leaves it out). */
   pixels?: Uint8Array;
-  warnings: string[];
 }
 
 const coded = (it: Item | undefined): CodedConcept | undefined => {
@@ -85,8 +84,6 @@ export function parseDicomSeg(dataset: Record<string, unknown>, path: string, tr
   if (!(Number.isInteger(nFrames) && nFrames > 0)) throw new RtStructError(path, `NumberOfFrames ${nFrames} is not a positive integer`);
   const bits = numbers(dataset.BitsAllocated)[0];
   if (bits !== (type === 'BINARY' ? 1 : 8)) throw new RtStructError(path, `BitsAllocated ${bits} for a ${type} segmentation (${type === 'BINARY' ? 1 : 8} expected)`);
-  const warnings: string[] = [];
-
   const segments: SegSegment[] = [];
   for (const [index, it] of items(dataset.SegmentSequence).entries()) {
     const number = numbers(it.SegmentNumber)[0];
@@ -146,7 +143,6 @@ export function parseDicomSeg(dataset: Record<string, unknown>, path: string, tr
     frames,
     referencedSeriesUIDs: [...series].sort(),
     referencedSOPInstanceUIDs: [...sops].sort(),
-    warnings,
   };
   const frameOfReference = str(dataset.FrameOfReferenceUID);
   if (frameOfReference) parsed.frameOfReferenceUID = frameOfReference;
@@ -158,8 +154,7 @@ export function parseDicomSeg(dataset: Record<string, unknown>, path: string, tr
       throw new RtStructError(path, `pixel data in compressed transfer syntax ${transferSyntaxUID}, which this reader does not decode; store it uncompressed first (dcmtk: dcmconv +te, or gdcmconv --raw)`);
     }
     const parts = (Array.isArray(pd) ? pd : [pd]).filter((p): p is ArrayBuffer => p instanceof ArrayBuffer);
-    const bytes = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-    parts.reduce((at, p) => (bytes.set(new Uint8Array(p), at), at + p.byteLength), 0);
+    const bytes = joinFragments(parts);
     const need = type === 'BINARY' ? Math.ceil((nFrames * rows * columns) / 8) : nFrames * rows * columns;
     if (bytes.length < need) throw new RtStructError(path, `PixelData holds ${bytes.length} bytes; ${nFrames} frames of ${rows}x${columns} ${type === 'BINARY' ? 'bits' : 'bytes'} need ${need}`);
     parsed.pixels = bytes;

@@ -7,7 +7,7 @@ import { statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { notHounsfieldReason, readCtSeries, replaceNotNumbers, readDicomFile, readVolume, scanDicomTree, writeNifti, type CtSeries, type Volume } from '@anatomynet/data';
 import { ANATOMICAL_STRUCTURE, writeDicomSeg, writeRtStruct, type RtCtReference, type RtRoiSpec, type SegSegmentSpec } from '@anatomynet/rt';
-import { ORGAN_COLOURS, ORGANS, SNOMED_LATERALITY } from '@anatomynet/curation';
+import { ORGAN_COLOURS, ORGANS, organSegmentCodes } from '@anatomynet/curation';
 import { toNetworkGrid } from './dataset';
 import { keepLargestComponents, membersOf, predictOnSourceGrid, type Predictor } from './evaluate';
 import type { HuWindow } from './intensity';
@@ -162,8 +162,7 @@ export function writeSegmentation(labels: Uint8Array, input: LoadedInput, outDir
     name: org.tg263,
     color: ORGAN_COLOURS[org.index],
     category: ANATOMICAL_STRUCTURE,
-    type: { value: org.snomed.value, scheme: 'SCT', meaning: org.snomed.meaning },
-    ...(org.laterality ? { typeModifier: { value: SNOMED_LATERALITY[org.laterality], scheme: 'SCT', meaning: org.laterality } } : {}),
+    ...organSegmentCodes(org),
   }));
   written.segPath = join(outDir, 'seg.dcm');
   writeDicomSeg(written.segPath, { labelmap: labels }, ct, segments, {

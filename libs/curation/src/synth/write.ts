@@ -5,14 +5,14 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_UID_ROOT, formatDS, pointToIndex, uidFromSeed, writeCtSeries, writeDicomFile, writeNrrd, type Vec3, type Volume } from '@anatomynet/data';
-import { buildDicomSeg, buildRtStruct, type RtCtReference, type SegSegmentSpec } from '@anatomynet/rt';
+import { ANATOMICAL_STRUCTURE, buildDicomSeg, buildRtStruct, type RtCtReference, type SegSegmentSpec } from '@anatomynet/rt';
 import { dilateMask, organMask, roiMask, type SynthCase } from './case';
 import { Rng } from './prng';
 import { boxMaskToFull, countSet, shapeVolumeMm3, subGrid, type BoxMask, type Grid } from './raster';
 import type { RoiPlan, RoiRole } from './rois';
 import type { SynthAnnotationError } from './errors';
 import { SYNTH_ORGANS, type SynthOrgan } from './tissues';
-import { ORGANS, SNOMED_LATERALITY } from '../organs';
+import { ORGANS, organSegmentCodes } from '../organs';
 
 /** Ground truth of one organ in one case (the anatomy exists whether or not it is annotated). */
 export interface OrganTruth {
@@ -342,18 +342,17 @@ function writeSegCase(
   nameToOrgan: Record<string, SynthOrgan>,
 ): void {
   const grid = c.geometry.grid;
-  const empty = new Uint8Array(grid.shape[0] * grid.shape[1] * grid.shape[2]);
+  let empty: Uint8Array | undefined;
   const specs: SegSegmentSpec[] = [];
   const segMasks: { label: number; mask: Uint8Array }[] = [];
   for (const roi of c.rois) {
     if (roi.source.kind === 'point') continue;
     const label = specs.length + 1;
-    const mask = roi.source.kind === 'empty' ? empty : boxMaskToFull(grid, roiMask(c, roi, masks)!);
+    const mask = roi.source.kind === 'empty' ? (empty ??= new Uint8Array(grid.shape[0] * grid.shape[1] * grid.shape[2])) : boxMaskToFull(grid, roiMask(c, roi, masks)!);
     // Coded as what it is; the label, written in the cohort's naming style, is what the curator maps.
     const organ = roi.organ ? ORGANS.find((o) => o.key === roi.organ) : undefined;
-    const type = organ ? { value: organ.snomed.value, scheme: 'SCT', meaning: organ.snomed.meaning } : { value: '123037004', scheme: 'SCT', meaning: 'Anatomical Structure' };
-    const modifier = organ?.laterality ? { typeModifier: { value: SNOMED_LATERALITY[organ.laterality], scheme: 'SCT', meaning: organ.laterality } } : {};
-    specs.push({ label, name: roi.name, color: roi.organ ? ORGAN_COLOURS[roi.organ] : roiColour(roi), type, ...modifier });
+    const codes = organ ? organSegmentCodes(organ) : { type: ANATOMICAL_STRUCTURE };
+    specs.push({ label, name: roi.name, color: roi.organ ? ORGAN_COLOURS[roi.organ] : roiColour(roi), ...codes });
     segMasks.push({ label, mask });
     rois.push({ name: roi.name, role: roi.role, organ: roi.organ, interpretedType: roi.interpretedType, voxels: roi.source.kind === 'empty' ? 0 : countSet({ data: mask }) });
     if (roi.role === 'organ' && roi.organ) {
