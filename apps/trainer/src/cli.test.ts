@@ -10,8 +10,8 @@ import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, test } from 'vitest';
 import { readDicomFile, readNifti, writeCtSeries, writeNifti } from '@anatomynet/data';
-import { planGrid, readGridFile, trainRun } from '@anatomynet/training';
-import { writeTinyDataset, writeTinyGrid } from '@anatomynet/training/testing';
+import { loadRunEnsemble, planGrid, PUBLIC_CODE_AUGMENT, readGridFile, segmentVolume, trainRun } from '@anatomynet/training';
+import { TINY_GRID_BASE, writeTinyDataset, writeTinyGrid } from '@anatomynet/training/testing';
 import { openSqliteStore } from '@anatomynet/tracking';
 import { csvText, parseCsv } from '@anatomynet/reporting';
 import { requestDawnAdapter, selectBackend } from '@anatomynet/compute';
@@ -47,8 +47,8 @@ const OPTIONS: Record<string, string[]> = {
   grid: ['<files..>', '--profile', '--dataset', '--db', '--runs', '--workers', '--worker', '--retry-failed', '--retrain-other-dataset', '--reuse', '--dry-run', '--replicates', '--folds', '--keep-checkpoints', '--backend', '--threads', '--recompute', '--keep-segments', '--gpu-pool-gb', '--gpu-memory-gb', '--gpu-best-fit', '--gpu-tilings'],
   status: ['--db', '--grid', '--experiment', '--stale-minutes', '--json'],
   merge: ['<sources..>', '--db', '--runs', '--dry-run'],
-  segment: ['--run', '--db', '--model', '--row-seeds', '--input', '--out', '--series', '--dicom', '--hu-check', '--lcc', '--backend', '--gpu-tilings'],
-  evaluate: ['--run', '--db', '--model', '--row-seeds', '--dataset', '--split', '--out', '--predictions', '--exclude-seen', '--exclude-flagged', '--backend'],
+  segment: ['--run', '--db', '--model', '--row-seeds', '--mirror', '--input', '--out', '--series', '--dicom', '--hu-check', '--lcc', '--backend', '--gpu-tilings'],
+  evaluate: ['--run', '--db', '--model', '--row-seeds', '--mirror', '--dataset', '--split', '--out', '--predictions', '--exclude-seen', '--exclude-flagged', '--backend'],
   compare: ['<baseline>', '<candidate>'],
   'tune-gpu': ['--config', '--grid', '--profile', '--out', '--shape', '--reps', '--retune'],
 };
@@ -683,6 +683,60 @@ describe('trainer grid, status, segment', () => {
     expect(oneSeries.code).toBe(1);
     expect(oneSeries.stderr).toContain('--series picks one series of one input; give each series folder as its own --input');
   }, 120_000);
+
+  test('--mirror: a model trained with left-right flips segments and is measured with its mirrored view averaged in (recorded); one trained without is refused', async () => {
+    expect(runDir).not.toBe('');
+    const image = join(dataset, 'imagesTr', `${ids[3]}_0000.nii.gz`);
+    // the grid's runs trained without flips: refused before any output
+    const [seg, ev] = await Promise.all([
+      trainer('segment', '--model', runDir, '--input', image, '--out', join(root, 'mirror-refused'), '--mirror', '--backend', 'cpu'),
+      trainer('evaluate', '--model', runDir, '--dataset', dataset, '--out', join(root, 'mirror-refused-ev'), '--mirror', '--backend', 'cpu'),
+    ]);
+    for (const r of [seg, ev]) {
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`--mirror needs models trained with left-right flips (data.augment.flipLR above 0, as in experiments/fig6-final.json); trained without: ${runDir}. Leave out --mirror for this model`);
+    }
+    expect(existsSync(join(root, 'mirror-refused'))).toBe(false);
+    expect(existsSync(join(root, 'mirror-refused-ev'))).toBe(false);
+
+    const config = join(root, 'flips.json');
+    writeFileSync(config, JSON.stringify({
+      ...TINY_GRID_BASE,
+      data: { ...TINY_GRID_BASE.data, augment: { ...PUBLIC_CODE_AUGMENT, probability: 0, flipLR: 0.5 } },
+      schedule: { rmspropEpochs: 2, rmspropLr: 0.002, sgdEpochs: 0, sgdLr: 0.001, momentum: 0.9 },
+    }));
+    const t = await trainer('train', '--config', config, '--dataset', dataset, '--db', join(root, 'flips', 'flips.db'), '--backend', 'cpu');
+    expect(t.code, t.stderr).toBe(0);
+    const flipped = join(root, 'flips', 'runs', JSON.parse(t.stdout.trim().split('\n').at(-1)!).runId);
+    const out = join(root, 'mirror-seg');
+    const [mirrored, plain, measured, measuredPlain] = await Promise.all([
+      trainer('segment', '--model', flipped, '--input', image, '--out', out, '--mirror', '--backend', 'cpu'),
+      trainer('segment', '--model', flipped, '--input', image, '--out', join(root, 'mirror-seg-plain'), '--backend', 'cpu'),
+      trainer('evaluate', '--model', flipped, '--dataset', dataset, '--split', 'test', '--out', join(root, 'mirror-ev'), '--mirror', '--backend', 'cpu'),
+      trainer('evaluate', '--model', flipped, '--dataset', dataset, '--split', 'test', '--out', join(root, 'mirror-ev-plain'), '--backend', 'cpu'),
+    ]);
+    expect(mirrored.code, mirrored.stderr).toBe(0);
+    expect(mirrored.stderr).toContain("test-time mirroring: each model's view of the left-right mirrored CT is averaged in");
+    expect(JSON.parse(mirrored.stdout.trim().split('\n').at(-1)!)).toMatchObject({ models: [flipped], mirror: true });
+    expect(JSON.parse(plain.stdout.trim().split('\n').at(-1)!)).toMatchObject({ models: [flipped], mirror: false });
+    // the labels of the library's mirrored prediction, on the input's grid
+    await selectBackend({ prefer: 'cpu', log: () => undefined });
+    const { models, config: cfg } = loadRunEnsemble([flipped]);
+    const volume = readNifti(image);
+    const opts = { huWindow: cfg.data.huWindow, spacingMm: cfg.data.spacingMm, largestComponent: cfg.evaluation.largestComponent, componentMinShare: cfg.evaluation.componentMinShare };
+    const expected = await segmentVolume(models, volume, { ...opts, mirror: true });
+    expect(Array.from(await segmentVolume(models, volume, opts))).not.toEqual(Array.from(expected));
+    models[0].dispose();
+    expect(Array.from(readNifti(join(out, 'labels.nii.gz')).data as Uint8Array)).toEqual(Array.from(expected));
+    expect(measured.code, measured.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(root, 'mirror-ev', 'summary.json'), 'utf8'))).toMatchObject({ model: flipped, split: 'test', mirror: true });
+    // the effect of mirroring, measured: the same model with and without
+    expect(measuredPlain.code, measuredPlain.stderr).toBe(0);
+    const compared = await trainer('compare', join(root, 'mirror-ev-plain'), join(root, 'mirror-ev'));
+    expect(compared.code, compared.stderr).toBe(0);
+    expect(compared.stderr).toContain(`candidate ${join(root, 'mirror-ev')} (test-time mirroring) against baseline ${join(root, 'mirror-ev-plain')}:`);
+    expect(JSON.parse(compared.stdout.trim().split('\n').at(-1)!)).toMatchObject({ baseline: { model: flipped, mirror: false }, candidate: { model: flipped, mirror: true } });
+  }, 180_000);
 
   test('a grid file with a bad row exits 1 naming the file, the row and the field; nothing is trained', async () => {
     const bad = writeTinyGrid(join(root, 'bad-grid.json'), 'bad-grid', [{ key: 'deep', label: 'deep', override: { model: { pools: 7 } } }]);

@@ -7,7 +7,7 @@ import type { Argv } from 'yargs';
 import { capGpuBufferPool, limitGpuMemory, loadTunedTilings, parseTunedTilings, registerCpuKernels, selectBackend, useBestFitGpuBuffers, type BackendChoice } from '@anatomynet/compute';
 import { cellsByRow, openSqliteStore } from '@anatomynet/tracking';
 import { createProgressBar } from '@anatomynet/cli';
-import { openDataset, resolveRunConfig, RunConfigError, type Dataset, type RunConfig, type TrainProgress } from '@anatomynet/training';
+import { loadRunEnsemble, mirrorRefusal, openDataset, resolveRunConfig, RunConfigError, type Dataset, type RunConfig, type TrainProgress } from '@anatomynet/training';
 
 export interface StoreArgs {
   db: string;
@@ -77,6 +77,11 @@ export function withModelOptions<T>(y: Argv<T>) {
     .option('db', { type: 'string', describe: 'tracking database (with --run)' })
     .option('model', { type: 'string', array: true, describe: 'a run folder (holding run-config.json and best/), instead of --run; repeat for an ensemble' })
     .option('row-seeds', { type: 'string', describe: 'GRID:ROW (e.g. fig3-pooling@full:pool1): every finished run of a grid row (its seed replicates, grid --replicates, and cross-validation folds, grid --folds), as an ensemble; with --db' })
+    .option('mirror', {
+      type: 'boolean',
+      default: false,
+      describe: "test-time mirroring: average each model's class probabilities with its view of the left-right mirrored CT (mirrored back, left and right organs swapped); twice the time; for models trained with left-right flips (data.augment.flipLR)",
+    })
     .check((a) => {
       const runs = (a.run as string[] | undefined) ?? [], models = (a.model as string[] | undefined) ?? [];
       if (!runs.length && !models.length && !a.rowSeeds) return 'give --model RUN_FOLDER, or --run RUN_ID (or --row-seeds GRID:ROW) with --db FILE';
@@ -115,6 +120,22 @@ export async function modelFoldersOf(a: { model?: string[]; run?: string[]; rowS
     await store.close();
   }
   return folders;
+}
+
+/**
+ * The trained models of `runDirs` (several: an ensemble), refused before any work when `--mirror` is
+ * asked of a model trained without left-right flips.
+ */
+export function loadModelsOf(runDirs: string[], mirror: boolean): ReturnType<typeof loadRunEnsemble> {
+  const ensemble = loadRunEnsemble(runDirs);
+  const refusal = mirror ? mirrorRefusal(ensemble.configs, runDirs) : undefined;
+  if (refusal) {
+    for (const m of ensemble.models) m.dispose();
+    throw new Error(refusal);
+  }
+  if (runDirs.length > 1) console.error(`ensemble of ${runDirs.length} models (class probabilities averaged): ${runDirs.join(', ')}`);
+  if (mirror) console.error("test-time mirroring: each model's view of the left-right mirrored CT is averaged in (twice the time)");
+  return ensemble;
 }
 
 /** Makes the output folder `path` (of `option`) before any work, refusing a file in its place. */

@@ -46,6 +46,13 @@ export const LR_LABEL_PAIRS: ReadonlyArray<[number, number]> = [
   [8, 9],
 ];
 
+/** The class a left-right mirror turns each class into (`LR_LABEL_PAIRS` swapped, others kept): a permutation of 0..n-1. */
+export function leftRightClassSwap(numClasses: number): number[] {
+  const swap = Array.from({ length: numClasses }, (_, i) => i);
+  for (const [l, r] of LR_LABEL_PAIRS) if (r < numClasses) [swap[l], swap[r]] = [r, l];
+  return swap;
+}
+
 /** A per-pixel sampling map: for output pixel (x, y), read the input at (srcX, srcY). */
 export interface SamplingField {
   nx: number;
@@ -135,8 +142,7 @@ export function applyField(
   if (field.nx !== nx || field.ny !== ny) throw new RangeError(`applyField: field ${field.nx}x${field.ny} vs slice ${nx}x${ny}`);
   const outI = new Float32Array(image.length);
   const outL = labels ? new Uint8Array(labels.length) : null;
-  const swap = new Uint8Array(256).map((_, i) => i);
-  if (field.flipped) for (const [l, r] of LR_LABEL_PAIRS) [swap[l], swap[r]] = [r, l];
+  const swap = field.flipped ? leftRightClassSwap(256) : Array.from({ length: 256 }, (_, i) => i);
   const plane = nx * ny;
   for (let p = 0; p < plane; p++) {
     const sx = field.srcX[p], sy = field.srcY[p];

@@ -40,6 +40,8 @@ export interface DatasetEvaluation {
   annotationFindings: AnnotationFinding[] | null;
   /** Whether the flagged case organs were left out of `cases`' rows (`excludeFlagged`). */
   excludedFlagged: boolean;
+  /** Whether each prediction averaged the left-right mirrored CT's (test-time mirroring). */
+  mirror: boolean;
 }
 
 /** The case ids of a split, sorted ("all": every case of the manifest). */
@@ -66,6 +68,8 @@ export async function evaluateDataset(
     excludeSeen?: boolean;
     /** Leave out the case organs the curator's annotation checks flagged (their ground truth is in doubt). */
     excludeFlagged?: boolean;
+    /** Average each prediction with the left-right mirrored CT's (see `PredictOptions`). */
+    mirror?: boolean;
   } = {},
 ): Promise<DatasetEvaluation> {
   const ds = openDataset(datasetDir);
@@ -82,7 +86,7 @@ export async function evaluateDataset(
     let result: CaseEvaluation;
     try {
       const c = prepareCase(ds, id, prep);
-      const { rows, labels } = await evaluateCase(model, c, cfg);
+      const { rows, labels } = await evaluateCase(model, c, cfg, { mirror: o.mirror });
       result = { caseId: id, rows };
       if (o.predictionsDir) {
         result.predictionPath = join(o.predictionsDir, `${id}.nii.gz`);
@@ -99,7 +103,7 @@ export async function evaluateDataset(
   const annotationFindings = ds.manifest.annotationFindings?.filter((f) => measured.has(f.caseId)) ?? null;
   const flagged = new Set((annotationFindings ?? []).flatMap((f) => f.organs.map((organ) => `${f.caseId} ${organ}`)));
   const kept = o.excludeFlagged ? cases.map((c) => ({ ...c, rows: c.rows.filter((r) => !flagged.has(`${c.caseId} ${r.organ}`)) })) : cases;
-  return { dataset: datasetDir, manifestDigest: ds.manifestDigest, split, cases: kept, seen, excludedSeen: Boolean(o.excludeSeen), seenUnknown: check.unknown, annotationFindings, excludedFlagged: Boolean(o.excludeFlagged) };
+  return { dataset: datasetDir, manifestDigest: ds.manifestDigest, split, cases: kept, seen, excludedSeen: Boolean(o.excludeSeen), seenUnknown: check.unknown, annotationFindings, excludedFlagged: Boolean(o.excludeFlagged), mirror: Boolean(o.mirror) };
 }
 
 export interface OrganSummary {

@@ -11,6 +11,7 @@ import type { PreparedCase } from './dataset';
 import type { RunConfig } from './run-config';
 import { canonicalShape, fromCanonical, type Orientation } from './orientation';
 import { argmaxOfLinearResample, type Shape3 } from './resample';
+import { leftRightClassSwap } from './augment';
 
 /**
  * One trained model, or an ensemble (e.g. a grid row's seed replicates, `trainer segment --run A --run
@@ -21,26 +22,64 @@ export type Predictor = AnatomyNetModel | readonly AnatomyNetModel[];
 
 export const membersOf = (p: Predictor): readonly AnatomyNetModel[] => (Array.isArray(p) ? p : [p as AnatomyNetModel]);
 
-/** The class probabilities of `x`: the model's, or the mean of the members', one member in memory at a time. */
-function predictProbabilities(p: Predictor, x: tf.Tensor): tf.Tensor {
-  const members = membersOf(p);
-  let sum = predict(members[0], x);
-  for (const m of members.slice(1)) {
-    const next = predict(m, x);
-    const added = tf.add(sum, next);
+/**
+ * How class probabilities are taken. `mirror`: averaged with those of the left-right mirrored CT, mirrored
+ * back with left and right organs swapped (test-time augmentation, as nnU-Net mirrors along the axes it
+ * trained with): the result is exactly mirror-symmetric, and each member is run twice. Only for models
+ * trained with left-right flips ({@link mirrorRefusal}).
+ */
+export interface PredictOptions {
+  mirror?: boolean;
+}
+
+/**
+ * Mirrors class probabilities [1, D, H, W, C] (W: the patient's left-right axis, canonical grid) along W
+ * and swaps each left organ's class with its right partner's; its own inverse. Takes ownership of `p`.
+ */
+export function mirrorProbabilities(p: tf.Tensor5D): tf.Tensor5D {
+  const [b, d, h, w, c] = p.shape;
+  // rank 3: tfjs's Reverse kernels are not written for every backend above rank 4
+  const flat = tf.reshape(p, [b * d * h, w, c]);
+  p.dispose();
+  const reversed = tf.reverse(flat, 1);
+  flat.dispose();
+  const swapped = tf.gather(reversed, leftRightClassSwap(c), 2);
+  reversed.dispose();
+  const out = tf.reshape(swapped, [b, d, h, w, c]) as tf.Tensor5D;
+  swapped.dispose();
+  return out;
+}
+
+/** The input CT [1, D, H, W, 1] mirrored along W. */
+function mirrorInput(x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const [b, d, h, w, c] = x.shape;
+    return tf.reshape(tf.reverse(tf.reshape(x, [b * d * h, w, c]), 1), x.shape);
+  });
+}
+
+/** The class probabilities of `x`: the model's, or the mean of the members' (and of their mirrored views), one member in memory at a time. */
+function predictProbabilities(p: Predictor, x: tf.Tensor, o: PredictOptions = {}): tf.Tensor {
+  const mirrored = o.mirror ? mirrorInput(x) : null;
+  const views = membersOf(p).flatMap((m) => [() => predict(m, x), ...(mirrored ? [() => mirrorProbabilities(predict(m, mirrored))] : [])]);
+  let sum = views[0]();
+  for (const view of views.slice(1)) {
+    const next = view();
+    const added = tf.add(sum, next) as tf.Tensor5D;
     tf.dispose([sum, next]);
-    sum = added as tf.Tensor5D;
+    sum = added;
   }
-  if (members.length === 1) return sum;
-  const mean = tf.div(sum, members.length);
+  mirrored?.dispose();
+  if (views.length === 1) return sum;
+  const mean = tf.div(sum, views.length);
   sum.dispose();
   return mean;
 }
 
 /** Label map (argmax over classes) of one prepared case, on its training grid, [nx, ny, nz] i fastest. */
-export async function predictLabels(model: Predictor, image: Float32Array, shape: [number, number, number]): Promise<Uint8Array> {
+export async function predictLabels(model: Predictor, image: Float32Array, shape: [number, number, number], o: PredictOptions = {}): Promise<Uint8Array> {
   const x = tf.tensor5d(image, [1, shape[2], shape[1], shape[0], 1]);
-  const probs = predictProbabilities(model, x);
+  const probs = predictProbabilities(model, x, o);
   const labels = tf.tidy(() => tf.argMax(probs, -1));
   const data = await labels.data();
   tf.dispose([x, probs, labels]);
@@ -54,12 +93,12 @@ export async function predictLabels(model: Predictor, image: Float32Array, shape
  * mandible and 0.015 on the parotids over repeating the coarse labels).
  */
 export async function predictOnSourceGrid(
-  model: Predictor, image: Float32Array, networkShape: Shape3, sourceShape: Shape3, orientation: Orientation,
+  model: Predictor, image: Float32Array, networkShape: Shape3, sourceShape: Shape3, orientation: Orientation, o: PredictOptions = {},
 ): Promise<Uint8Array> {
   const cShape = canonicalShape(sourceShape, orientation);
-  if (networkShape.join() === cShape.join()) return fromCanonical(await predictLabels(model, image, networkShape), sourceShape, orientation);
+  if (networkShape.join() === cShape.join()) return fromCanonical(await predictLabels(model, image, networkShape, o), sourceShape, orientation);
   const x = tf.tensor5d(image, [1, networkShape[2], networkShape[1], networkShape[0], 1]);
-  const probs = predictProbabilities(model, x);
+  const probs = predictProbabilities(model, x, o);
   const data = (await probs.data()) as Float32Array;
   tf.dispose([x, probs]);
   return fromCanonical(argmaxOfLinearResample(data, membersOf(model)[0].config.numClasses, networkShape, cShape), sourceShape, orientation);
@@ -142,8 +181,8 @@ export const evaluationOptions = (cfg: RunConfig) => ({
 });
 
 /** Segments one prepared case on its own grid and scores the organs it annotates. */
-export async function evaluateCase(model: Predictor, c: PreparedCase, cfg: RunConfig): Promise<{ rows: OrganResult[]; labels: Uint8Array }> {
-  const pred = await predictOnSourceGrid(model, c.image, c.shape, c.source.shape, c.orientation);
+export async function evaluateCase(model: Predictor, c: PreparedCase, cfg: RunConfig, o: PredictOptions = {}): Promise<{ rows: OrganResult[]; labels: Uint8Array }> {
+  const pred = await predictOnSourceGrid(model, c.image, c.shape, c.source.shape, c.orientation, o);
   return evaluateOnSourceGrid(pred, c, evaluationOptions(cfg));
 }
 

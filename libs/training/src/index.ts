@@ -5,9 +5,9 @@ export { DEFAULT_RUN_CONFIG, MAX_FOLDS, RunConfigError, configChanges, mergeConf
 export { DatasetError, foldCases, openDataset, prepareCase, runCases, trainingCases, manifestDigestOf, type Dataset, type PreparedCase } from './dataset';
 export { trainRun, NonFiniteLossError, type TrainOptions, type TrainProgress, type TrainResult } from './trainer';
 export { GridChangedError, GridFileError, MAX_REPLICATES, cellsOnOtherDataset, resetCellsOnOtherDataset, type CellOnOtherDataset, changedCells, parseGridSelection, previewGridPass, planGrid, readGridFile, runGrid, selectRows, gridNameOf, type GridFile, type GridCellPlan, type CellOutcome, type RunCell, type RunGridOptions, type ChangedCell, type CellPlanPreview } from './grid';
-export { predictLabels, predictOnSourceGrid, keepLargestComponents, evaluateOnSourceGrid, membersOf, type Predictor } from './evaluate';
+export { predictLabels, predictOnSourceGrid, keepLargestComponents, evaluateOnSourceGrid, membersOf, mirrorProbabilities, type Predictor, type PredictOptions } from './evaluate';
 export { RUN_CONFIG_FILE } from './trainer';
-export { generationDescriptionOf, loadRunEnsemble, loadRunModel, RunFolderError } from './run-folder';
+export { generationDescriptionOf, loadRunEnsemble, loadRunModel, mirrorRefusal, RunFolderError } from './run-folder';
 export { runProgress, type RunProgress } from './run-progress';
 export { evaluateDataset, splitCases, summariseEvaluation, type CaseEvaluation, type DatasetEvaluation, type DatasetSplit, type OrganSummary } from './evaluate-dataset';
 export { loadInputCt, outputNamesFor, segmentVolume, segmentToFiles, writeSegmentation, SegmentInputError, ORGAN_COLOURS, type LoadedInput, type SegmentOptions, type SegmentFilesResult, type SegmentationFiles, type DicomOutput } from './segment';

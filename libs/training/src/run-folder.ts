@@ -38,7 +38,7 @@ const SHARED_BY_ENSEMBLES = ['model.numClasses', 'data.huWindow', 'data.spacingM
  * what the members must share (classes, HU window, training spacing, evaluation settings) is refused,
  * naming the fields; architectures and training may differ.
  */
-export function loadRunEnsemble(runDirs: readonly string[]): { models: AnatomyNetModel[]; config: RunConfig; runDirs: string[] } {
+export function loadRunEnsemble(runDirs: readonly string[]): { models: AnatomyNetModel[]; config: RunConfig; configs: RunConfig[]; runDirs: string[] } {
   if (!runDirs.length) throw new RangeError('loadRunEnsemble: no run folder');
   const loaded: { model: AnatomyNetModel; config: RunConfig }[] = [];
   try {
@@ -52,7 +52,19 @@ export function loadRunEnsemble(runDirs: readonly string[]): { models: AnatomyNe
     for (const m of loaded) m.model.dispose();
     throw e;
   }
-  return { models: loaded.map((m) => m.model), config: loaded[0].config, runDirs: [...runDirs] };
+  return { models: loaded.map((m) => m.model), config: loaded[0].config, configs: loaded.map((m) => m.config), runDirs: [...runDirs] };
+}
+
+/**
+ * Why test-time mirroring (`PredictOptions.mirror`) does not suit these runs, or undefined when it does: a
+ * model trained without left-right flips never saw a mirrored head, nor learned that a mirrored left parotid
+ * is a right one, so its view of the mirrored CT would drag the average down (nnU-Net likewise mirrors only
+ * along the axes it trained with).
+ */
+export function mirrorRefusal(configs: readonly RunConfig[], runDirs: readonly string[]): string | undefined {
+  const unflipped = runDirs.filter((_, i) => !((configs[i].data.augment?.flipLR ?? 0) > 0));
+  if (!unflipped.length) return undefined;
+  return `--mirror needs models trained with left-right flips (data.augment.flipLR above 0, as in experiments/fig6-final.json); trained without: ${unflipped.join(', ')}. Leave out --mirror for ${unflipped.length === runDirs.length ? 'this model' : 'this ensemble'}`;
 }
 
 /**

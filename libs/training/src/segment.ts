@@ -76,13 +76,15 @@ export interface SegmentOptions {
   largestComponent: boolean;
   /** With largestComponent: also keep components of at least this share of the largest (default 1). */
   componentMinShare?: number;
+  /** Average with the left-right mirrored CT's prediction (see `PredictOptions`). */
+  mirror?: boolean;
 }
 
 /** Label map on the input's own grid. */
 export async function segmentVolume(model: Predictor, volume: Volume, o: SegmentOptions): Promise<Uint8Array> {
   // The same grid the network was trained on: windowed, canonical orientation, training spacing.
   const net = toNetworkGrid(volume, null, o);
-  const labels = await predictOnSourceGrid(model, net.image, net.shape, volume.shape, net.orientation);
+  const labels = await predictOnSourceGrid(model, net.image, net.shape, volume.shape, net.orientation, { mirror: o.mirror });
   return o.largestComponent ? keepLargestComponents(labels, volume.shape, membersOf(model)[0].config.numClasses, o.componentMinShare ?? 1) : labels;
 }
 

@@ -12,7 +12,7 @@ interface CompareArgs {
 
 interface Measurement {
   dir: string;
-  summary: { model: string | string[]; dataset: string; manifestDigest: string; split: string; seen?: { caseId: string }[]; excludedSeen?: boolean; annotationFindings?: { caseId: string }[] | null };
+  summary: { model: string | string[]; dataset: string; manifestDigest: string; split: string; seen?: { caseId: string }[]; excludedSeen?: boolean; annotationFindings?: { caseId: string }[] | null; mirror?: boolean };
   scores: CaseOrganScore[];
 }
 
@@ -70,7 +70,8 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
     if (flagged.length) console.error(`note: the curator's annotation checks flagged ${flagged.length} measured case(s) (${fewIds(flagged)}): their ground truth may be wrong for both models`);
     const rows = compareMeasurements(base.scores, cand.scores, ORGANS.map((o) => o.key));
     const cases = rows.at(-1)!.cases;
-    console.error(`candidate ${a.candidate} against baseline ${a.baseline}: ${cases} cases of ${base.summary.dataset} both measured`);
+    const mirrored = (m: Measurement) => (m.summary.mirror ? ' (test-time mirroring)' : '');
+    console.error(`candidate ${a.candidate}${mirrored(cand)} against baseline ${a.baseline}${mirrored(base)}: ${cases} cases of ${base.summary.dataset} both measured`);
     console.error('organ             cases  baseline  candidate  Δ DSC (pp)  95% interval      Wilcoxon p  Holm p  Δ HD95 (mm)');
     const pText = (p: number) => (Number.isNaN(p) ? '-' : p < 0.001 ? '< 0.001' : p.toFixed(3));
     for (const r of rows) {
@@ -81,6 +82,6 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
     }
     console.error("Holm p: an organ's p adjusted for the organs tested (Holm's step-down), so that a chance difference in one of nine does not pass for a finding");
     if (cases >= 1 && cases <= 50) console.error(`with ${cases} cases no difference can reach a two-sided p below ${(2 / 2 ** cases).toPrecision(2)}`);
-    console.log(JSON.stringify({ baseline: { dir: a.baseline, model: base.summary.model }, candidate: { dir: a.candidate, model: cand.summary.model }, dataset: base.summary.dataset, rows }));
+    console.log(JSON.stringify({ baseline: { dir: a.baseline, model: base.summary.model, mirror: Boolean(base.summary.mirror) }, candidate: { dir: a.candidate, model: cand.summary.model, mirror: Boolean(cand.summary.mirror) }, dataset: base.summary.dataset, rows }));
   },
 };

@@ -3,8 +3,8 @@ import type { CommandModule } from 'yargs';
 import { createProgressBar } from '@anatomynet/cli';
 import { writeFileAtomic } from '@anatomynet/data';
 import { csvText } from '@anatomynet/reporting';
-import { evaluateDataset, loadRunEnsemble, summariseEvaluation, type DatasetEvaluation, type DatasetSplit } from '@anatomynet/training';
-import { checkDatasetFiles, fewIds, makeOutputFolder, modelFoldersOf, startBackend, withModelOptions, withBackendOption, type GpuArgs } from '../common';
+import { evaluateDataset, summariseEvaluation, type DatasetEvaluation, type DatasetSplit } from '@anatomynet/training';
+import { checkDatasetFiles, fewIds, loadModelsOf, makeOutputFolder, modelFoldersOf, startBackend, withModelOptions, withBackendOption, type GpuArgs } from '../common';
 
 interface EvaluateArgs extends GpuArgs {
   run?: string[];
@@ -17,6 +17,7 @@ interface EvaluateArgs extends GpuArgs {
   predictions: boolean;
   excludeSeen: boolean;
   excludeFlagged: boolean;
+  mirror: boolean;
   backend?: string;
   threads?: number;
 }
@@ -70,8 +71,7 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
     // the files only: the splits' training warnings say nothing about a measurement
     checkDatasetFiles(a.dataset);
     await startBackend(a.backend, a.threads, a);
-    const { models, config } = loadRunEnsemble(runDirs);
-    if (models.length > 1) console.error(`ensemble of ${models.length} models (class probabilities averaged): ${runDirs.join(', ')}`);
+    const { models, config } = loadModelsOf(runDirs, a.mirror);
     makeOutputFolder(a.out, '--out');
     const bar = createProgressBar('evaluate');
     let ev;
@@ -82,6 +82,7 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
         seenBy: runDirs,
         excludeSeen: a.excludeSeen,
         excludeFlagged: a.excludeFlagged,
+        mirror: a.mirror,
         onCase: (done, total, c) => {
           if (c.error) bar.log(`skipped ${c.caseId}: ${c.error}`);
           bar.update(done, total, c.caseId);
@@ -115,6 +116,8 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
       // the curator's annotation checks' findings in the measured cases (null: the dataset predates them)
       annotationFindings: ev.annotationFindings,
       excludedFlagged: ev.excludedFlagged,
+      // test-time mirroring: each prediction averaged with the left-right mirrored CT's
+      mirror: ev.mirror,
       surfaceToleranceMm: config.evaluation.surfaceToleranceMm,
       organs,
     };

@@ -2,8 +2,8 @@ import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { createProgressBar } from '@anatomynet/cli';
 import { NOT_A_NUMBER_HU, writeFileAtomic } from '@anatomynet/data';
-import { generationDescriptionOf, loadInputCt, loadRunEnsemble, outputNamesFor, segmentToFiles, type DicomOutput } from '@anatomynet/training';
-import { makeOutputFolder, modelFoldersOf, startBackend, withModelOptions, withBackendOption, type GpuArgs } from '../common';
+import { generationDescriptionOf, loadInputCt, outputNamesFor, segmentToFiles, type DicomOutput } from '@anatomynet/training';
+import { loadModelsOf, makeOutputFolder, modelFoldersOf, startBackend, withModelOptions, withBackendOption, type GpuArgs } from '../common';
 
 interface SegmentArgs extends GpuArgs {
   run?: string[];
@@ -15,6 +15,7 @@ interface SegmentArgs extends GpuArgs {
   series?: string;
   lcc: boolean;
   lccMinShare?: number;
+  mirror: boolean;
   huCheck: boolean;
   dicom: DicomOutput[];
   backend?: string;
@@ -54,13 +55,13 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
   handler: async (a) => {
     const runDirs = await modelFoldersOf(a);
     await startBackend(a.backend, a.threads, a);
-    const { models, config } = loadRunEnsemble(runDirs);
-    if (models.length > 1) console.error(`ensemble of ${models.length} models (class probabilities averaged): ${runDirs.join(', ')}`);
+    const { models, config } = loadModelsOf(runDirs, a.mirror);
     const options = {
       huWindow: config.data.huWindow,
       spacingMm: config.data.spacingMm,
       largestComponent: a.lcc,
       componentMinShare: a.lccMinShare ?? config.evaluation.componentMinShare,
+      mirror: a.mirror,
       generationDescription: generationDescriptionOf(runDirs),
       dicom: a.dicom,
     };
@@ -69,7 +70,7 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
       makeOutputFolder(out, '--out');
       if (input.notNumbers) console.error(`${path}: ${input.notNumbers} voxels are not numbers (NaN), segmented as air (${NOT_A_NUMBER_HU} HU)`);
       const r = await segmentToFiles(models, input, out, options);
-      return { ...r, models: runDirs, shape: input.volume.shape, seconds: Number(r.seconds.toFixed(3)) };
+      return { ...r, models: runDirs, mirror: a.mirror, shape: input.volume.shape, seconds: Number(r.seconds.toFixed(3)) };
     };
     try {
       if (a.input.length === 1) {
@@ -80,7 +81,7 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
         console.log(JSON.stringify(result));
         return;
       }
-      await segmentMany(a.input, a.out, runDirs, segmentOne);
+      await segmentMany(a.input, a.out, { models: runDirs, mirror: a.mirror }, segmentOne);
     } finally {
       for (const m of models) m.dispose();
     }
@@ -91,7 +92,7 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
  * Several inputs, in turn, each into its own folder under `out`: a bad input is reported and skipped, the
  * others are segmented, and `segment-summary.json` lists every input with its folder and outcome.
  */
-async function segmentMany(inputs: string[], out: string, models: string[], segmentOne: (path: string, out: string) => Promise<{ seconds: number; rtstructPath?: string; segPath?: string }>) {
+async function segmentMany(inputs: string[], out: string, model: { models: string[]; mirror: boolean }, segmentOne: (path: string, out: string) => Promise<{ seconds: number; rtstructPath?: string; segPath?: string }>) {
   makeOutputFolder(out, '--out');
   const names = outputNamesFor(inputs);
   const bar = createProgressBar('segment');
@@ -109,8 +110,8 @@ async function segmentMany(inputs: string[], out: string, models: string[], segm
   }
   const failed = cases.filter((c) => c.error);
   bar.finish(`${cases.length - failed.length} of ${cases.length} segmented`);
-  // which model (run folders; several: an ensemble) drew every contour here
-  const summary = { models, segmented: cases.length - failed.length, failed: failed.length, cases };
+  // which model (run folders; several: an ensemble) drew every contour here, and whether mirroring was averaged in
+  const summary = { ...model, segmented: cases.length - failed.length, failed: failed.length, cases };
   writeFileAtomic(join(out, 'segment-summary.json'), `${JSON.stringify(summary, null, 1)}\n`);
   for (const c of failed) console.error(`failed: ${c.input}: ${c.error}`);
   console.log(JSON.stringify(summary));
