@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Mat3, Vec3 } from '@anatomynet/data';
-import { annotationFindings, BONE_MIN_HU, SOFT_TISSUE_HU, STRAY_GAP_MM } from './annotation-checks';
+import { annotationFindings, BONE_MIN_HU, SHIFT_MIN_GAIN, SHIFT_MIN_MM, SHIFT_MIN_SHARE, SOFT_TISSUE_HU, STRAY_GAP_MM } from './annotation-checks';
 import type { CaseRecord } from './manifest';
 import { organMeasures, type OrganMeasures } from './organ-measures';
 import { ORGANS, type OrganKey } from './organs';
@@ -109,6 +109,22 @@ describe('annotationFindings', () => {
     expect(found.map((f) => `${f.caseId} ${f.check} ${f.organs[0]}`)).toEqual(['hn_0006 hu BrainStem', 'hn_0006 hu Mandible', 'hn_0007 hu Parotid_R']);
     expect(found[1]!.message).toBe('Mandible: mean 299.9 HU inside its contour, where bone is above 300: the contour off the organ (moved, or drawn on another scan)?');
     expect(found[2]!.message).toBe('Parotid_R: mean -612.0 HU inside its contour, where soft tissue lies between -250 and 250: the contour off the organ (moved, or drawn on another scan)?');
+  });
+
+  it('flags a mandible that a translation of 2 mm or more seats on at least 0.1 more bone, and at least half', () => {
+    const aligned = (fraction: number, shiftMm: Vec3, shiftedFraction: number) => geometry(0, { boneAlignment: { fraction, shiftMm, shiftedFraction } });
+    const found = annotationFindings([
+      record('hn_0010', { Mandible: aligned(0.654, [3, -4, 0], 0.999) }),
+      // the thresholds: 0.1 gained, 2 mm, half on bone
+      record('hn_0011', { Mandible: aligned(0.5, [0, 0, -SHIFT_MIN_MM], 0.5 + SHIFT_MIN_GAIN) }),
+      record('hn_0012', { Mandible: aligned(0.9, [1.2, 1.5, 0], 1) }),
+      record('hn_0013', { Mandible: aligned(0.9, [0, 0, 5], 0.999) }),
+      record('hn_0014', { Mandible: aligned(0.2, [0, 8, 0], SHIFT_MIN_SHARE - 0.01) }),
+      record('hn_0015', { Mandible: aligned(1, [0, 0, 0], 1) }),
+    ]);
+    expect(found.map((f) => `${f.caseId} ${f.check} ${f.organs.join()}`)).toEqual(['hn_0010 shift Mandible', 'hn_0011 shift Mandible']);
+    expect(found[0]!.message).toBe('Mandible: 65% of its contour lies on bone (above 200 HU), 100% when moved 5.0 mm (3.0 mm left, 4.0 mm anterior): the structure set shifted against this scan (drawn on another scan, or registered with an offset)? Every organ of the case may be off by as much');
+    expect(found[1]!.message).toContain('50% of its contour lies on bone (above 200 HU), 60% when moved 2.0 mm (2.0 mm inferior)');
   });
 
   it('sorts by case, then check, then organ', () => {

@@ -2,15 +2,17 @@
  * Plausibility checks of the published annotations, for the physicist who prepares the data: the
  * errors that curating by name cannot see and that public head-and-neck collections are known to hold
  * (left and right structures swapped, a contour drawn on a slice far from its organ, contours moved off
- * their image or drawn on another scan, another structure under an organ's name). Each finding names
+ * their image or drawn on another scan, a whole structure set a few millimetres off its scan, another
+ * structure under an organ's name). Each finding names
  * the case, the organs and the measurement; nothing is changed or left out because of one (a names file
  * section for the case is how a physicist answers it). Pure functions of the manifest's case records.
  */
 import type { CaseRecord } from './manifest';
 import { ORGANS, type OrganKey } from './organs';
 import { compareStrings } from './names';
+import { BONE_VOXEL_HU } from './bone-alignment';
 
-export type AnnotationCheck = 'sides' | 'stray-piece' | 'hu' | 'volume';
+export type AnnotationCheck = 'sides' | 'stray-piece' | 'hu' | 'shift' | 'volume';
 
 export interface AnnotationFinding {
   caseId: string;
@@ -30,6 +32,15 @@ export const BONE_MIN_HU = 300;
  * optic nerves partly in orbital fat): a mean outside this range is mostly air, fat or bone.
  */
 export const SOFT_TISSUE_HU = [-250, 250] as const;
+/**
+ * The mandible's contour is flagged as shifted when a translation of at least SHIFT_MIN_MM (within the
+ * search, bone-alignment.ts) puts at least SHIFT_MIN_GAIN more of it on bone, and at least
+ * SHIFT_MIN_SHARE in all: the bone is right there, beside the contour. A contour drawn on this scan
+ * gains nothing from moving (the synthetic cohort: 0.000); 5 mm off, it gains 0.3.
+ */
+export const SHIFT_MIN_MM = 2;
+export const SHIFT_MIN_GAIN = 0.1;
+export const SHIFT_MIN_SHARE = 0.5;
 /** Volumes are judged against the cohort from this many annotated cases of the organ. */
 export const VOLUME_MIN_CASES = 8;
 /**
@@ -114,6 +125,24 @@ function huFindings(c: CheckedCase): AnnotationFinding[] {
   });
 }
 
+/** The mandible against the bone beside it: the whole structure set a few millimetres off this scan. */
+function shiftFindings(c: CheckedCase): AnnotationFinding[] {
+  const a = c.measures?.Mandible?.boneAlignment;
+  if (!a) return [];
+  // to the manifest's 0.1 mm and 0.001, so that 0.6 - 0.5 is 0.1
+  const length = Math.round(Math.hypot(...a.shiftMm) * 10) / 10;
+  const gain = Math.round((a.shiftedFraction - a.fraction) * 1000) / 1000;
+  if (length < SHIFT_MIN_MM || gain < SHIFT_MIN_GAIN || a.shiftedFraction < SHIFT_MIN_SHARE) return [];
+  const pct = (x: number) => `${Math.round(100 * x)}%`;
+  const [x, y, z] = a.shiftMm;
+  const towards = [[x, 'left', 'right'], [y, 'posterior', 'anterior'], [z, 'superior', 'inferior']] as const;
+  const where = towards.filter(([v]) => Math.abs(v) >= 0.05).map(([v, plus, minus]) => `${mm(Math.abs(v))} ${v > 0 ? plus : minus}`).join(', ');
+  return [{
+    caseId: c.caseId, check: 'shift', organs: ['Mandible'],
+    message: `Mandible: ${pct(a.fraction)} of its contour lies on bone (above ${BONE_VOXEL_HU} HU), ${pct(a.shiftedFraction)} when moved ${mm(length)} (${where}): the structure set shifted against this scan (drawn on another scan, or registered with an offset)? Every organ of the case may be off by as much`,
+  }];
+}
+
 /** Each organ's volume against the other annotated cases' (log scale, median and MAD). */
 function volumeFindings(cases: readonly CheckedCase[]): AnnotationFinding[] {
   return ORGANS.flatMap(({ key }) => {
@@ -135,12 +164,12 @@ function volumeFindings(cases: readonly CheckedCase[]): AnnotationFinding[] {
   });
 }
 
-const CHECK_ORDER: readonly AnnotationCheck[] = ['sides', 'stray-piece', 'hu', 'volume'];
+const CHECK_ORDER: readonly AnnotationCheck[] = ['sides', 'stray-piece', 'hu', 'shift', 'volume'];
 
 /** Every finding of the cohort, sorted by case, check and organ. */
 export function annotationFindings(cases: readonly CheckedCase[]): AnnotationFinding[] {
   const organIndex = (k: OrganKey) => ORGANS.findIndex((o) => o.key === k);
-  return [...cases.flatMap((c) => [...sideFindings(c), ...strayFindings(c), ...huFindings(c)]), ...volumeFindings(cases)].sort(
+  return [...cases.flatMap((c) => [...sideFindings(c), ...strayFindings(c), ...huFindings(c), ...shiftFindings(c)]), ...volumeFindings(cases)].sort(
     (a, b) => compareStrings(a.caseId, b.caseId) || CHECK_ORDER.indexOf(a.check) - CHECK_ORDER.indexOf(b.check) || organIndex(a.organs[0]!) - organIndex(b.organs[0]!),
   );
 }

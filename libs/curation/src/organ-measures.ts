@@ -6,6 +6,7 @@
 import type { Vec3, Volume } from '@anatomynet/data';
 import { boxShape, connectedComponents, cropMask, labelBoundingBoxes, type Box3 } from '@anatomynet/metrics';
 import { ORGANS, type OrganKey } from './organs';
+import { boneAlignment, type BoneAlignment } from './bone-alignment';
 
 export interface OrganMeasures {
   /** Mean CT number of its voxels (HU, to 0.1). */
@@ -21,6 +22,8 @@ export interface OrganMeasures {
    * bounding boxes (so never more than the true gap); 0 for one piece.
    */
   strayGapMm: number;
+  /** The mandible's: how much of it lies on bone, and the small translation that would seat it best. */
+  boneAlignment?: BoneAlignment;
 }
 
 const round1 = (x: number) => Math.round(x * 10) / 10;
@@ -73,6 +76,7 @@ export function organMeasures(
       pieces: sizes.length - 1,
       strayVoxels: n - sizes[largest]!,
       strayGapMm: round1(pieceBoxes.slice(1).reduce((far, b) => Math.max(far, gapMm(b)), 0)),
+      ...(organ.key === 'Mandible' ? { boneAlignment: boneAlignment(data, image.data, { shape, spacing, direction }, box, organ.index) } : {}),
     };
   }
   return out;

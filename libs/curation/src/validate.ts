@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { readNifti, type Volume } from '@anatomynet/data';
 import { countLabels } from './labels';
 import { organMeasures, type OrganMeasures } from './organ-measures';
+import type { BoneAlignment } from './bone-alignment';
 import { annotationFindings } from './annotation-checks';
 import { checkManifestShape, FILE_ENDING, type Manifest } from './manifest';
 import { nnunetLabels, ORGANS } from './organs';
@@ -37,7 +38,10 @@ function readJson(path: string, problems: string[]): any {
 function sameMeasures(a: OrganMeasures | undefined, b: OrganMeasures | undefined): boolean {
   if (!a || !b) return a === b;
   const mm = (x: number, y: number) => Math.abs(x - y) <= 0.1 + 1e-9;
-  return a.meanHu === b.meanHu && a.pieces === b.pieces && a.strayVoxels === b.strayVoxels && mm(a.strayGapMm, b.strayGapMm) && a.centroidMm.every((x, i) => mm(x, b.centroidMm[i]!));
+  // a manifest curated before the bone alignment was measured holds none to compare
+  const aligned = (x: BoneAlignment, y: BoneAlignment | undefined) => !y || (x.fraction === y.fraction && x.shiftedFraction === y.shiftedFraction && x.shiftMm.every((v, i) => mm(v, y.shiftMm[i]!)));
+  return a.meanHu === b.meanHu && a.pieces === b.pieces && a.strayVoxels === b.strayVoxels && mm(a.strayGapMm, b.strayGapMm) && a.centroidMm.every((x, i) => mm(x, b.centroidMm[i]!)) &&
+    (!a.boneAlignment || aligned(a.boneAlignment, b.boneAlignment));
 }
 
 function near(a: readonly number[], b: readonly number[], tol: number): boolean {

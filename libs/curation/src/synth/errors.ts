@@ -1,16 +1,17 @@
 /**
  * Annotation errors a clinic's structure sets hold now and then, planted in chosen DICOM cases so the
  * curator's annotation checks can be tried on realistic anatomy (`curator synth --annotation-errors N`):
- * left and right swapped, a contour copied onto slices far from its organ, and the mandible's contours
- * moved off the bone (as when contours are drawn on, or registered from, another scan).
+ * left and right swapped, a contour copied onto slices far from its organ, the mandible's contours
+ * moved off the bone (as when contours are drawn on, or registered from, another scan), and the whole
+ * structure set a few millimetres off its scan (a registration with an offset).
  */
 import type { Vec3 } from '@anatomynet/data';
 import type { BoxMask, Grid } from './raster';
 import type { RoiPlan } from './rois';
 import type { SynthOrgan } from './tissues';
 
-export type SynthAnnotationErrorKind = 'swapped-sides' | 'stray-contour' | 'moved-contour';
-export const SYNTH_ANNOTATION_ERRORS: readonly SynthAnnotationErrorKind[] = ['swapped-sides', 'stray-contour', 'moved-contour'];
+export type SynthAnnotationErrorKind = 'swapped-sides' | 'stray-contour' | 'moved-contour' | 'shifted-set';
+export const SYNTH_ANNOTATION_ERRORS: readonly SynthAnnotationErrorKind[] = ['swapped-sides', 'stray-contour', 'moved-contour', 'shifted-set'];
 
 /** What was planted in a case: its kind and the organs whose ROIs it changed. */
 export interface SynthAnnotationError {
@@ -24,6 +25,8 @@ export interface SynthAnnotationError {
  */
 export const STRAY_CONTOUR_MM = 30;
 export const MOVED_CONTOUR_MM = 70;
+/** How far a shifted structure set lies off its scan (LPS mm): 3 mm to the patient's left, 4 mm anterior. */
+export const SHIFTED_SET_MM: Vec3 = [3, -4, 0];
 
 const PAIRS: readonly (readonly [SynthOrgan, SynthOrgan])[] = [
   ['Parotid_L', 'Parotid_R'],
@@ -47,6 +50,12 @@ export function plantAnnotationError(rois: readonly RoiPlan[], kind: SynthAnnota
     out[r] = { ...rois[r]!, source: rois[l]!.source };
     return { rois: out, error: { kind, organs: [...pair] } };
   }
+  if (kind === 'shifted-set') {
+    // the mandible is what the curator can see it by; every ROI with voxels moves
+    if (organRoi('Mandible') < 0) return null;
+    const moved = rois.map((r) => (r.source.kind === 'point' || r.source.kind === 'empty' ? r : { ...r, source: { kind: 'shifted' as const, of: r.source, mm: SHIFTED_SET_MM } }));
+    return { rois: moved, error: { kind, organs: rois.filter((r) => r.role === 'organ' && r.organ).map((r) => r.organ!) } };
+  }
   const organ: SynthOrgan | undefined = kind === 'moved-contour'
     ? (organRoi('Mandible') >= 0 ? 'Mandible' : undefined)
     : (['Parotid_R', 'Parotid_L', 'Mandible', 'BrainStem'] as const).find((o) => organRoi(o) >= 0);
@@ -61,6 +70,29 @@ export function movedMask(m: BoxMask, grid: Grid, inferiorMm: number): BoxMask {
   const steps = Math.round(inferiorMm / grid.spacing[2]) * -Math.sign(grid.direction[8]!);
   const lo: Vec3 = [m.lo[0], m.lo[1], Math.min(grid.shape[2] - m.shape[2], Math.max(0, m.lo[2] + steps))];
   return { lo, shape: [...m.shape], data: m.data };
+}
+
+/**
+ * The mask translated by `mm` (LPS), to the nearest voxel along each index axis; voxels moved off the
+ * grid are lost (its box may reach the grid's edge, so moving the box alone would not do).
+ */
+export function shiftedMask(m: BoxMask, grid: Grid, mm: Vec3): BoxMask {
+  const d = [0, 1, 2].map((a) => Math.round([0, 1, 2].reduce((s, r) => s + grid.direction[r * 3 + a]! * mm[r]!, 0) / grid.spacing[a]!)) as Vec3;
+  const lo = [0, 1, 2].map((a) => Math.max(0, m.lo[a]! + d[a]!)) as Vec3;
+  const hi = [0, 1, 2].map((a) => Math.min(grid.shape[a]!, m.lo[a]! + d[a]! + m.shape[a]!)) as Vec3;
+  const shape = [0, 1, 2].map((a) => Math.max(0, hi[a]! - lo[a]!)) as Vec3;
+  if (shape.some((n) => n === 0)) return { lo: [0, 0, 0], shape: [0, 0, 0], data: new Uint8Array(0) };
+  const data = new Uint8Array(shape[0] * shape[1] * shape[2]);
+  const [bx, by] = m.shape;
+  for (let k = 0; k < shape[2]; k++) {
+    for (let j = 0; j < shape[1]; j++) {
+      for (let i = 0; i < shape[0]; i++) {
+        const si = i + lo[0] - d[0] - m.lo[0], sj = j + lo[1] - d[1] - m.lo[1], sk = k + lo[2] - d[2] - m.lo[2];
+        data[i + shape[0] * (j + shape[1] * k)] = m.data[si + bx * (sj + by * sk)]!;
+      }
+    }
+  }
+  return { lo, shape, data };
 }
 
 /**

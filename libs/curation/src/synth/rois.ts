@@ -49,9 +49,11 @@ export type RoiSource =
   | { kind: 'union'; organs: SynthOrgan[] }
   | { kind: 'point'; at: Vec3 }
   | { kind: 'empty' }
-  /** Planted annotation errors (errors.ts): the organ with a stray slice, or moved towards the feet. */
+  /** Planted annotation errors (errors.ts): the organ with a stray slice, or moved towards the feet, or every ROI moved a little. */
   | { kind: 'stray'; organ: SynthOrgan; beyondMm: number }
-  | { kind: 'moved'; organ: SynthOrgan; inferiorMm: number };
+  | { kind: 'moved'; organ: SynthOrgan; inferiorMm: number }
+  /** A whole structure set's ROIs translated by `mm` (LPS), off their scan. */
+  | { kind: 'shifted'; of: RoiSource; mm: Vec3 };
 
 export type RoiRole = 'organ' | 'distractor' | 'point' | 'empty';
 
