@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Mat3, Vec3 } from '@anatomynet/data';
 import { labelBoundingBoxes } from '@anatomynet/metrics';
-import { ALIGNMENT_SEARCH_MM, boneAlignment, BONE_VOXEL_HU } from './bone-alignment';
+import { ALIGNMENT_SEARCH_MM, boneAlignment, BONE_VOXEL_HU, translatedLabel } from './bone-alignment';
 
 describe('boneAlignment', () => {
   const shape: Vec3 = [40, 36, 16];
@@ -39,6 +39,11 @@ describe('boneAlignment', () => {
     expect(measure(moved, hu, [-1, 0, 0, 0, 1, 0, 0, 0, -1])).toEqual({ fraction: onBone, shiftMm: [3, 1.6, 2.5], shiftedFraction: 1 });
     // axes permuted: index i runs along LPS y, j along x
     expect(measure(moved, hu, [0, 1, 0, 1, 0, 0, 0, 0, 1]).shiftMm).toEqual([1.6, -3, -2.5]);
+    // translatedLabel moves the contour by what was found: back onto its bone, whatever the direction matrix
+    for (const direction of [[1, 0, 0, 0, 1, 0, 0, 0, 1], [-1, 0, 0, 0, 1, 0, 0, 0, -1], [0, 1, 0, 1, 0, 0, 0, 0, 1]] as Mat3[]) {
+      const back = translatedLabel(moved, { shape, spacing, direction }, measure(moved, hu, direction).shiftMm, 3);
+      expect(Array.from(back)).toEqual(Array.from(contour(lo, hi)));
+    }
   });
 
   it('judges translations on a sample of a large contour and scores the answer with every voxel', () => {

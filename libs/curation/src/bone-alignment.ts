@@ -84,3 +84,26 @@ export function boneAlignment(
   const shiftMm = [0, 1, 2].map((r) => round1([0, 1, 2].reduce((s, a) => s + direction[r * 3 + a]! * spacing[a]! * best[a]!, 0))) as Vec3;
   return { fraction: round3(fraction), shiftMm, shiftedFraction: round3(shifted) };
 }
+
+/**
+ * The label `value` of `label` (i fastest, `grid.shape`) moved by a translation in LPS mm (a `shiftMm`),
+ * to whole voxels along each index axis; other labels and voxels moved off the grid are dropped. What the
+ * review page draws beside the contour as drawn.
+ */
+export function translatedLabel(label: ArrayLike<number>, grid: { shape: Vec3; spacing: Vec3; direction: readonly number[] }, shiftMm: Vec3, value: number): Uint8Array {
+  const { shape, spacing, direction } = grid;
+  const [nx, ny, nz] = shape;
+  // the direction matrix is orthonormal: its transpose takes LPS back to index axes
+  const d = [0, 1, 2].map((a) => Math.round([0, 1, 2].reduce((s, r) => s + direction[r * 3 + a]! * shiftMm[r]!, 0) / spacing[a]!));
+  const out = new Uint8Array(nx * ny * nz);
+  for (let k = 0; k < nz; k++) {
+    for (let j = 0; j < ny; j++) {
+      for (let i = 0; i < nx; i++) {
+        if (label[i + nx * (j + ny * k)] !== value) continue;
+        const ti = i + d[0]!, tj = j + d[1]!, tk = k + d[2]!;
+        if (ti >= 0 && tj >= 0 && tk >= 0 && ti < nx && tj < ny && tk < nz) out[ti + nx * (tj + ny * tk)] = value;
+      }
+    }
+  }
+  return out;
+}

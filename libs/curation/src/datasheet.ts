@@ -1,5 +1,6 @@
 /** DATASHEET.md of a published dataset: sources and licences, counts per organ, availability, known issues. */
-import { BONE_MIN_HU, MIDLINE_TOLERANCE_MM, SOFT_TISSUE_HU, STRAY_GAP_MM, VOLUME_MIN_CASES, VOLUME_MODIFIED_Z, VOLUME_RATIO } from './annotation-checks';
+import { BONE_MIN_HU, MIDLINE_TOLERANCE_MM, SHIFT_MIN_GAIN, SHIFT_MIN_MM, SOFT_TISSUE_HU, STRAY_GAP_MM, VOLUME_MIN_CASES, VOLUME_MODIFIED_Z, VOLUME_RATIO } from './annotation-checks';
+import { ALIGNMENT_SEARCH_MM, BONE_VOXEL_HU } from './bone-alignment';
 import type { Manifest } from './manifest';
 import { ORGANS } from './organs';
 import type { Splits } from './splits';
@@ -77,6 +78,7 @@ function checkLines(m: Manifest): string[] {
     `Sides: a left organ's centre must lie to the patient's left of its right partner's, and neither more than ${MIDLINE_TOLERANCE_MM} mm ` +
       `across the midline organs' centres. Stray pieces: no piece of an organ more than ${STRAY_GAP_MM} mm from its largest. ` +
       `CT numbers: the mandible's mean at least ${BONE_MIN_HU} HU (bone), the others' between ${SOFT_TISSUE_HU[0]} and ${SOFT_TISSUE_HU[1]} (soft tissue). ` +
+      `Shift: no translation of ${SHIFT_MIN_MM} mm or more (up to ${ALIGNMENT_SEARCH_MM}) may put ${SHIFT_MIN_GAIN} more of the mandible's contour on bone (above ${BONE_VOXEL_HU} HU) and half of it in all (the structure set off its scan). ` +
       `Volume (organs annotated in ${VOLUME_MIN_CASES} cases or more): not ${VOLUME_RATIO} times the cohort's median or more, nor 1/${VOLUME_RATIO} or less, where its modified z-score of log volume is beyond ${VOLUME_MODIFIED_Z}. ` +
       'Findings are for review: nothing was changed or left out because of them (a names file section for the case answers one: the other side\'s names, or "ignore").',
     '',

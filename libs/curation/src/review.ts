@@ -3,13 +3,15 @@
  * physicist needs to judge it before opening the case in a planning system: an axial slice through the
  * organ (for swapped sides, the organ named left in green and the one named right in red), and a
  * coronal view with the organ's whole extent projected onto it (stray pieces, contours moved off their
- * organ). One offline HTML file, images embedded.
+ * organ); for a shifted structure set, first the mandible as drawn and as the translation found would
+ * seat it. One offline HTML file, images embedded.
  */
 import { join } from 'node:path';
 import { readNifti, type Volume } from '@anatomynet/data';
-import { coronalProjection, largestAreaSlice, pngDataUri, renderLabelSlice, toRadiologicalView, type Voxels } from '@anatomynet/imaging';
+import { coronalProjection, largestAreaSlice, pngDataUri, renderLabelSlice, renderOverlay, toRadiologicalView, type Voxels } from '@anatomynet/imaging';
 import type { AnnotationFinding } from './annotation-checks';
-import type { Manifest } from './manifest';
+import type { CaseRecord, Manifest } from './manifest';
+import { translatedLabel } from './bone-alignment';
 import { compareStrings } from './names';
 import { ORGAN_COLOURS, ORGANS, type Organ } from './organs';
 
@@ -43,12 +45,20 @@ interface CaseView {
   /** k runs towards the head (row 0 of a coronal view is then its last slice). */
   superiorAtHighK: boolean;
   note: string;
+  /** The mandible moved by its bone alignment's translation (a shift finding's case), and that translation. */
+  seated?: { labels: Voxels; shiftMm: [number, number, number] };
 }
 
-function caseView(image: Pick<Volume, 'data' | 'shape' | 'spacing' | 'direction'>, label: Pick<Volume, 'data'>): CaseView {
+function caseView(image: Pick<Volume, 'data' | 'shape' | 'spacing' | 'direction'>, label: Pick<Volume, 'data'>, rec: CaseRecord, shifted: boolean): CaseView {
   const shape = [...image.shape] as [number, number, number];
-  const { volumes: [ct, labels], oriented } = toRadiologicalView(shape, [...image.direction], [image.data as Voxels, label.data as Voxels]);
-  return { ct: ct!, labels: labels!, shape, spacingMm: [...image.spacing] as [number, number, number], superiorAtHighK: image.direction[8]! > 0, note: oriented ? '' : ' (oblique axes: index order)' };
+  const shiftMm = rec.measures?.Mandible?.boneAlignment?.shiftMm;
+  const mandible = ORGANS.find((o) => o.key === 'Mandible')!.index;
+  const seated = shifted && shiftMm ? translatedLabel(label.data, { shape, spacing: [...image.spacing] as [number, number, number], direction: [...image.direction] }, shiftMm, mandible) : null;
+  const { volumes: [ct, labels, seatedView], oriented } = toRadiologicalView(shape, [...image.direction], [image.data as Voxels, label.data as Voxels, ...(seated ? [seated] : [])]);
+  return {
+    ct: ct!, labels: labels!, shape, spacingMm: [...image.spacing] as [number, number, number], superiorAtHighK: image.direction[8]! > 0, note: oriented ? '' : ' (oblique axes: index order)',
+    ...(seatedView && shiftMm ? { seated: { labels: seatedView, shiftMm } } : {}),
+  };
 }
 
 const asImage = (caption: string, picture: { rgb: Uint8Array; width: number; height: number } | null): ReviewImage[] =>
@@ -71,13 +81,21 @@ function findingImages(finding: AnnotationFinding, v: CaseView): ReviewImage[] {
     const slice = largestAreaSlice(v.labels, v.shape, left.index);
     return asImage(`axial slice ${slice}: ${left.key} green, ${right.key} red; the patient's right on the image's left${v.note}`, axial({ [left.index]: GREEN, [right.index]: RED }, slice, { marginMm: 60, sizePx: 320 }));
   }
-  return organs.flatMap((o) => {
+  const seated = finding.check === 'shift' && v.seated ? seatedImage(v, v.seated, organs[0]!) : [];
+  return [...seated, ...organs.flatMap((o) => {
     const slice = largestAreaSlice(v.labels, v.shape, o.index);
     return [
       ...asImage(`${o.key}, axial slice ${slice} of its largest area${v.note}`, axial({ [o.index]: GREEN }, slice, { sizePx: 240 })),
       ...asImage(`${o.key}, coronal: all its voxels projected front to back, superior up${v.note}`, coronal(v, o.index, { [o.index]: GREEN }, { windowHu, marginMm: 40, sizePx: 240 })),
     ];
-  });
+  })];
+}
+
+/** A shift finding's organ as drawn (green) and moved by the translation the check found (red; both: yellow), on bone's window. */
+function seatedImage(v: CaseView, seated: NonNullable<CaseView['seated']>, organ: Organ): ReviewImage[] {
+  const picture = renderOverlay({ ct: v.ct, truth: v.labels, prediction: seated.labels, shape: v.shape, spacingMm: v.spacingMm, label: organ.index, windowHu: BONE_WINDOW, marginMm: 30, sizePx: 320 });
+  const moved = `${Math.hypot(...seated.shiftMm).toFixed(1)} mm (LPS ${seated.shiftMm.map((x) => x.toFixed(1)).join(', ')})`;
+  return asImage(`${organ.key}, axial slice ${picture?.slice ?? '-'}: as drawn green, moved ${moved} as the check found red, both yellow; the patient's right on the image's left${v.note}`, picture);
 }
 
 /**
@@ -125,7 +143,7 @@ export function buildAnnotationReview(
     let view: CaseView | undefined, problem: string | undefined;
     try {
       if (!rec) throw new Error('the case is not in the manifest');
-      view = caseView(readNifti(join(dir, rec.image)), readNifti(join(dir, rec.label)));
+      view = caseView(readNifti(join(dir, rec.image)), readNifti(join(dir, rec.label)), rec, findings.some((f) => f.caseId === caseId && f.check === 'shift'));
     } catch (e) {
       problem = (e as Error).message;
     }

@@ -7,6 +7,7 @@ import { indexToPoint, type Vec3 } from '@anatomynet/data';
 import { writeSynthCohort, type SynthTruth } from './synth';
 import { curateCohort, type CurateResult } from './cohort';
 import { ORGANS } from './organs';
+import { buildAnnotationReview } from './review';
 
 let root: string, truth: SynthTruth, result: CurateResult;
 
@@ -118,6 +119,21 @@ describe('annotation errors planted in the synthetic cohort', () => {
     const expected = planted.cases.filter((t) => t.annotationError).map((t) => ({ caseId: t.caseId, check: check[t.annotationError!.kind], organs: seenBy(t.annotationError!) }));
     const byCase = (a: { caseId: string }, b: { caseId: string }) => a.caseId.localeCompare(b.caseId);
     expect(found.sort(byCase)).toEqual(expected.sort(byCase));
+  });
+
+  it('the review page draws the shifted set\'s mandible as drawn and as the translation found would seat it', () => {
+    const { findings } = buildAnnotationReview(join(dir, 'out'), curated.manifest);
+    const shift = findings.filter((e) => e.finding.check === 'shift');
+    expect(shift).toHaveLength(1);
+    expect(shift[0]!.images.map((im) => im.caption.split(':')[0])).toEqual([expect.stringMatching(/^Mandible, axial slice \d+$/), expect.stringMatching(/^Mandible, axial slice \d+ of its largest area$/), 'Mandible, coronal']);
+    // the planted 3 mm left and 4 mm anterior to whole voxels of this case, found and drawn back (an HFS case: i left, j posterior)
+    const rec = curated.manifest.cases.find((c) => c.caseId === shift[0]!.finding.caseId)!;
+    const back = [-Math.round(3 / rec.spacing[0]) * rec.spacing[0], Math.round(4 / rec.spacing[1]) * rec.spacing[1], 0].map((x) => Math.round(x * 10) / 10 + 0);
+    expect(rec.direction).toEqual([1, 0, 0, 0, 1, 0, 0, 0, 1]);
+    expect(rec.measures!.Mandible!.boneAlignment!.shiftMm).toEqual(back);
+    expect(shift[0]!.images[0]!.caption).toContain(`as drawn green, moved ${Math.hypot(...back).toFixed(1)} mm (LPS ${back.map((x) => x.toFixed(1)).join(', ')}) as the check found red, both yellow`);
+    // the other findings keep their images
+    for (const e of findings.filter((x) => x.finding.check !== 'shift')) expect(e.images).toHaveLength(e.finding.check === 'sides' ? 1 : 2);
   });
 });
 

@@ -6,6 +6,8 @@ import { mulberry32 } from '@anatomynet/random';
 import { leftRightClassSwap } from './augment';
 import { mirrorProbabilities, predictLabels } from './evaluate';
 import { mirrorRefusal } from './run-folder';
+import { segmentVolume } from './segment';
+import type { Volume } from '@anatomynet/data';
 import { resolveRunConfig } from './run-config';
 
 type Shape3 = [number, number, number];
@@ -126,4 +128,32 @@ describe('test-time mirroring on webgpu (lavapipe in CI)', () => {
     expect(tf.getBackend()).toBe('webgpu');
     model.dispose();
   }, 120_000);
+});
+
+describe('test-time mirroring on the input grid', () => {
+  beforeAll(() => selectBackend({ prefer: 'cpu', log: () => undefined }));
+
+  test('mirrors along the patient\'s left-right axis whatever the index axes: a scan stored with i and j exchanged gets the same labels', async () => {
+    const model = buildModel(validateModelConfig({ filters: [4, 6], blocksPerStage: 1, block: 'residual', outputUpFilters: 4, outputFilters: 4 }), { seed: 13 });
+    const [nx, ny, nz] = [10, 7, 5];
+    const rng = mulberry32(21);
+    // HU with air and bone, so the input check passes
+    const data = Float32Array.from({ length: nx * ny * nz }, () => -1000 + 2000 * rng());
+    const axial: Volume = { data, shape: [nx, ny, nz], spacing: [1, 1, 2], origin: [0, 0, 0], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1] };
+    // the same voxels with i running posterior and j to the patient's left
+    const swapped = new Float32Array(data.length);
+    for (let k = 0; k < nz; k++) for (let j = 0; j < ny; j++) for (let i = 0; i < nx; i++) swapped[j + ny * (i + nx * k)] = data[i + nx * (j + ny * k)]!;
+    const transposed: Volume = { data: swapped, shape: [ny, nx, nz], spacing: [1, 1, 2], origin: [0, 0, 0], direction: [0, 1, 0, 1, 0, 0, 0, 0, 1] };
+    const opts = { huWindow: { lo: -1000, hi: 1000 }, spacingMm: null, largestComponent: false, mirror: true };
+    const a = await segmentVolume(model, axial, opts);
+    const b = await segmentVolume(model, transposed, opts);
+    const bBack = new Uint8Array(a.length);
+    for (let k = 0; k < nz; k++) for (let j = 0; j < ny; j++) for (let i = 0; i < nx; i++) bBack[i + nx * (j + ny * k)] = b[j + ny * (i + nx * k)]!;
+    expect(Array.from(bBack)).toEqual(Array.from(a));
+    // and the patient mirrored left to right (here: j reversed) gets the mirrored labels, left and right swapped
+    const reverseJ = <T extends Float32Array | Uint8Array>(v: T) => v.map((_, p) => v[(p % ny) + ny * (nx - 1 - (Math.floor(p / ny) % nx)) + ny * nx * Math.floor(p / (ny * nx))]!) as T;
+    const mirroredPatient = await segmentVolume(model, { ...transposed, data: reverseJ(swapped) }, opts);
+    expect(Array.from(mirroredPatient)).toEqual(Array.from(swapLabels(reverseJ(b))));
+    model.dispose();
+  });
 });
