@@ -85,16 +85,19 @@ export function boneAlignment(
   return { fraction: round3(fraction), shiftMm, shiftedFraction: round3(shifted) };
 }
 
+/** A translation in LPS mm as whole voxels along each index axis (the direction matrix is orthonormal: its transpose takes LPS back). */
+export function voxelTranslation(mm: Vec3, grid: { spacing: Vec3; direction: readonly number[] }): Vec3 {
+  return [0, 1, 2].map((a) => Math.round([0, 1, 2].reduce((s, r) => s + grid.direction[r * 3 + a]! * mm[r]!, 0) / grid.spacing[a]!)) as Vec3;
+}
+
 /**
  * The label `value` of `label` (i fastest, `grid.shape`) moved by a translation in LPS mm (a `shiftMm`),
  * to whole voxels along each index axis; other labels and voxels moved off the grid are dropped. What the
  * review page draws beside the contour as drawn.
  */
 export function translatedLabel(label: ArrayLike<number>, grid: { shape: Vec3; spacing: Vec3; direction: readonly number[] }, shiftMm: Vec3, value: number): Uint8Array {
-  const { shape, spacing, direction } = grid;
-  const [nx, ny, nz] = shape;
-  // the direction matrix is orthonormal: its transpose takes LPS back to index axes
-  const d = [0, 1, 2].map((a) => Math.round([0, 1, 2].reduce((s, r) => s + direction[r * 3 + a]! * shiftMm[r]!, 0) / spacing[a]!));
+  const [nx, ny, nz] = grid.shape;
+  const d = voxelTranslation(shiftMm, grid);
   const out = new Uint8Array(nx * ny * nz);
   for (let k = 0; k < nz; k++) {
     for (let j = 0; j < ny; j++) {

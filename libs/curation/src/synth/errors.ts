@@ -7,6 +7,7 @@
  */
 import type { Vec3 } from '@anatomynet/data';
 import type { BoxMask, Grid } from './raster';
+import { voxelTranslation } from '../bone-alignment';
 import type { RoiPlan } from './rois';
 import type { SynthOrgan } from './tissues';
 
@@ -77,7 +78,7 @@ export function movedMask(m: BoxMask, grid: Grid, inferiorMm: number): BoxMask {
  * grid are lost (its box may reach the grid's edge, so moving the box alone would not do).
  */
 export function shiftedMask(m: BoxMask, grid: Grid, mm: Vec3): BoxMask {
-  const d = [0, 1, 2].map((a) => Math.round([0, 1, 2].reduce((s, r) => s + grid.direction[r * 3 + a]! * mm[r]!, 0) / grid.spacing[a]!)) as Vec3;
+  const d = voxelTranslation(mm, grid);
   const lo = [0, 1, 2].map((a) => Math.max(0, m.lo[a]! + d[a]!)) as Vec3;
   const hi = [0, 1, 2].map((a) => Math.min(grid.shape[a]!, m.lo[a]! + d[a]! + m.shape[a]!)) as Vec3;
   const shape = [0, 1, 2].map((a) => Math.max(0, hi[a]! - lo[a]!)) as Vec3;
