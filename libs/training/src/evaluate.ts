@@ -25,8 +25,9 @@ export const membersOf = (p: Predictor): readonly AnatomyNetModel[] => (Array.is
 /**
  * How class probabilities are taken. `mirror`: averaged with those of the left-right mirrored CT, mirrored
  * back with left and right organs swapped (test-time augmentation, as nnU-Net mirrors along the axes it
- * trained with): the result is exactly mirror-symmetric, and each member is run twice. Only for models
- * trained with left-right flips ({@link mirrorRefusal}).
+ * trained with): one model's labels then mirror exactly with the CT (an ensemble's, up to the rounding of
+ * its sums), and each member is run twice. Only for models trained with left-right flips (run-folder.ts
+ * `mirrorRefusal`).
  */
 export interface PredictOptions {
   mirror?: boolean;
