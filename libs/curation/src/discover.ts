@@ -6,7 +6,7 @@ import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { listFilesRecursive, readDicomFile, scanDicomTree, type Vec3 } from '@anatomynet/data';
 import { parseDicomSeg, parseRtStruct, type ParsedSeg } from '@anatomynet/rt';
-import { compareStrings, mapName, mapSegmentName, type NameOverrides } from './names';
+import { compareStrings, mapName, mapSegmentName, type NameOverrides, type RawStructureName } from './names';
 import { pairStructureSets, type CtSeriesRef, type Extent, type RtStructRef } from './pairing';
 import type { SourceKind } from './manifest';
 import { SYNTH_TRUTH_FILE } from './synth';
@@ -29,8 +29,8 @@ export interface PlannedCase {
   files: { path: string; role: string }[];
   pddca?: { image: string; structures: string[] };
   dicom?: { ctFiles: string[]; rtPath: string; pairing: 'reference' | 'frame-of-reference'; pairingWarnings: string[] };
-  /** Raw structure names (for the names report of cases that then fail). */
-  structureNames: string[];
+  /** Raw structure names, a SEG segment's with its codes' name (for the names report, failed cases too). */
+  structureNames: RawStructureName[];
 }
 
 export interface SkippedItem {
@@ -100,7 +100,7 @@ export function discoverInputs(inputs: readonly string[], overrides?: NameOverri
         label: dir,
         files: [{ path: join(dir, PDDCA_IMAGE), role: 'image' }, ...structures.map((s) => ({ path: s, role: `structure:${basename(s)}` }))],
         pddca: { image: join(dir, PDDCA_IMAGE), structures },
-        structureNames: structures.map((s) => basename(s).replace(/\.nrrd$/i, '')),
+        structureNames: structures.map((s) => ({ name: basename(s).replace(/\.nrrd$/i, '') })),
       });
     }
     if (files.some((f) => !claimed.has(f))) discoverDicom(input, claimed, cases, skipped, synthetic, overrides);
@@ -124,12 +124,12 @@ function discoverDicom(root: string, claimed: Set<string>, cases: PlannedCase[],
   }
   for (const o of scan.other) skipped.push({ kind: 'file', paths: [o.path], reason: `DICOM ${o.modality ?? 'object'} that is neither a CT image, an RTSTRUCT nor a SEG` });
   const rtRefs: RtStructRef[] = [];
-  const rtNames = new Map<string, string[]>();
+  const rtNames = new Map<string, RawStructureName[]>();
   for (const rt of scan.rtStructs) {
     try {
       const s = parseRtStruct(rt.dataset, rt.path);
       const organs = new Set(s.rois.map((r) => mapName(r.name, overrides).organ).filter((o) => o !== null));
-      rtNames.set(rt.path, s.rois.map((r) => r.name));
+      rtNames.set(rt.path, s.rois.map((r) => ({ name: r.name })));
       rtRefs.push({
         path: rt.path,
         ...(s.frameOfReferenceUIDs[0] ? { frameOfReferenceUID: s.frameOfReferenceUIDs[0] } : {}),
@@ -146,8 +146,12 @@ function discoverDicom(root: string, claimed: Set<string>, cases: PlannedCase[],
     try {
       const seg = parseDicomSeg(f.dataset, f.path, f.transferSyntaxUID);
       const names = segmentNames(seg);
-      const organs = new Set(names.map((n, i) => mapSegmentName(n, segmentCodedName(seg.segments[i]!), overrides).organ).filter((o) => o !== null));
-      rtNames.set(f.path, names);
+      const raw = names.map((name, i) => {
+        const coded = segmentCodedName(seg.segments[i]!);
+        return coded !== undefined && coded !== name ? { name, codedName: coded } : { name };
+      });
+      const organs = new Set(raw.map((n) => mapSegmentName(n.name, n.codedName, overrides).organ).filter((o) => o !== null));
+      rtNames.set(f.path, raw);
       rtRefs.push({
         path: f.path,
         kind: 'SEG',

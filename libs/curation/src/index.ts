@@ -14,6 +14,7 @@ export {
   type NameOverrides,
   type NamesFile,
   type NameReportRow,
+  type RawStructureName,
   type NameStatus,
 } from './names';
 export {

@@ -79,6 +79,23 @@ describe('namesReport', () => {
       ['Parotid_L', 2, 'Parotid_L', 'mapped'],
     ]);
   });
+
+  it('maps a SEG segment by its codes where its label names no organ, one row per label and codes', () => {
+    const rows = namesReport([
+      [{ name: 'Segment_1', codedName: 'Parotid gland, Left' }, { name: 'Segment_2', codedName: 'Mandible' }, { name: 'PTV70', codedName: 'Mandible' }],
+      [{ name: 'Segment_1', codedName: 'Mandible' }, 'Segment_1', { name: 'Segment_1', codedName: 'Parotid gland, Left' }, { name: 'Mandible', codedName: 'Mandible' }],
+      ['Mandible'],
+    ]);
+    expect(rows.map((r) => [r.name, r.codedName, r.cases, r.organ, r.status, r.reason])).toEqual([
+      ['Mandible', undefined, 2, 'Mandible', 'mapped', ''],
+      ['PTV70', undefined, 1, null, 'planning', expect.any(String)],
+      ['Segment_1', undefined, 1, null, 'unknown', expect.any(String)],
+      ['Segment_1', 'Mandible', 1, 'Mandible', 'mapped', 'by its SNOMED CT codes: Mandible'],
+      ['Segment_1', 'Parotid gland, Left', 2, 'Parotid_L', 'mapped', 'by its SNOMED CT codes: Parotid gland, Left'],
+      ['Segment_2', 'Mandible', 1, 'Mandible', 'mapped', 'by its SNOMED CT codes: Mandible'],
+    ]);
+    expect(Object.keys(rows[0]!)).not.toContain('codedName');
+  });
 });
 
 describe('mapName against the synthetic cohort spellings (written independently, libs/curation/src/synth)', async () => {

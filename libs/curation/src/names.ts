@@ -193,9 +193,16 @@ export function mapSegmentName(label: string, codedName: string | undefined, ove
   return byCodes.organ ? { ...byCodes, reason: `by its SNOMED CT codes: ${codedName}` } : byLabel;
 }
 
-/** One row of the names report: a raw name, how many cases carry it, and what it mapped to. */
+/** A raw structure name; a DICOM SEG segment's also carries what its SNOMED CT codes call it. */
+export interface RawStructureName {
+  name: string;
+  codedName?: string;
+}
+
+/** One row of the names report: a raw name (with its codes' name), how many cases carry it, what it mapped to. */
 export interface NameReportRow {
   name: string;
+  codedName?: string;
   cases: number;
   organ: OrganKey | null;
   status: NameStatus;
@@ -203,17 +210,30 @@ export interface NameReportRow {
 }
 
 /**
- * Build the names report from the raw names seen per case (a case counts once per name).
- * Rows sorted by name (code-unit order) for byte-stable output.
+ * Build the names report from the raw names seen per case (a case counts once per name). A SEG segment's
+ * name is mapped as curation maps it ({@link mapSegmentName}): a label that names nothing is reported with
+ * what its codes call it (and mapped by them), the same label over other codes in another row.
+ * Rows sorted by name, then coded name (code-unit order) for byte-stable output.
  */
-export function namesReport(namesPerCase: Iterable<Iterable<string>>, overrides?: NameOverrides): NameReportRow[] {
-  const counts = new Map<string, number>();
+export function namesReport(namesPerCase: Iterable<Iterable<string | RawStructureName>>, overrides?: NameOverrides): NameReportRow[] {
+  const rows = new Map<string, { raw: RawStructureName; cases: number }>();
   for (const names of namesPerCase) {
-    for (const n of new Set(names)) counts.set(n, (counts.get(n) ?? 0) + 1);
+    const inCase = new Map<string, RawStructureName>();
+    for (const n of names) {
+      // the codes only matter (and only make another row) where the label alone names nothing
+      const raw = typeof n === 'string' || mapName(n.name, overrides).status !== 'unknown' ? { name: typeof n === 'string' ? n : n.name } : n;
+      inCase.set(JSON.stringify([raw.name, raw.codedName ?? null]), raw);
+    }
+    for (const [key, raw] of inCase) rows.set(key, { raw, cases: (rows.get(key)?.cases ?? 0) + 1 });
   }
-  return [...counts.keys()]
-    .sort(compareStrings)
-    .map((name) => ({ name, cases: counts.get(name)!, ...mapName(name, overrides) }));
+  return [...rows.values()]
+    .sort((a, b) => compareStrings(a.raw.name, b.raw.name) || compareStrings(a.raw.codedName ?? '', b.raw.codedName ?? ''))
+    .map(({ raw, cases }) => ({
+      name: raw.name,
+      ...(raw.codedName !== undefined ? { codedName: raw.codedName } : {}),
+      cases,
+      ...mapSegmentName(raw.name, raw.codedName, overrides),
+    }));
 }
 
 /** Locale-independent string order, for deterministic outputs. */

@@ -132,7 +132,7 @@ export function publishDataset(p: PublishInput): PublishResult {
     description: 'CT (HU, int16) cropped to the head and neck; nine organs at risk; see manifest.json for availability',
   };
   const names = namesReport(
-    [...cases.map((c) => c.plan.structureNames), ...p.failedPlans.map((f) => f.plan.structureNames)].map((ns) => ns.map(scrub)),
+    [...cases.map((c) => c.plan.structureNames), ...p.failedPlans.map((f) => f.plan.structureNames)].map((ns) => ns.map((n) => ({ name: scrub(n.name), ...(n.codedName !== undefined ? { codedName: scrub(n.codedName) } : {}) }))),
     p.overrides,
   );
   const texts: Record<(typeof PUBLISHED_FILES)[number], string> = {

@@ -3,14 +3,14 @@
  * it maps more organs than an RTSTRUCT of the same CT, and reported when it cannot be used.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCtSeries, scanDicomTree, writeDicomFile } from '@anatomynet/data';
 import { buildDicomSeg, writeDicomSeg, type ParsedSeg, type SegSegmentSpec } from '@anatomynet/rt';
 import { curateCohort, type CurateResult } from './cohort';
 import { segmentNames } from './load';
-import { mapName } from './names';
+import { mapName, type NameReportRow } from './names';
 import { ORGANS, type OrganKey } from './organs';
 import { headNeckPhantom, writeDicomCase, type Phantom } from './testing/phantom';
 
@@ -116,6 +116,16 @@ describe('a SEG segment whose label names no organ', () => {
       expect.objectContaining({ name: 'PTV_Parotid', organ: null, status: 'planning' }),
     ]);
     expect(e.availability).toMatchObject({ BrainStem: 'annotated', Parotid_L: 'annotated', Parotid_R: 'not-annotated' });
+  });
+
+  it('names.json reports it as curation mapped it, with the codes that named it (none for a planning label)', () => {
+    const names = JSON.parse(readFileSync(join(root, 'out', 'names.json'), 'utf8')) as NameReportRow[];
+    expect(names.filter((n) => n.name === 'Segment_1' || n.name === 'PTV_Parotid')).toEqual([
+      { name: 'PTV_Parotid', cases: 1, organ: null, status: 'planning', reason: expect.any(String) },
+      { name: 'Segment_1', codedName: 'Parotid gland, Left', cases: 1, organ: 'Parotid_L', status: 'mapped', reason: 'by its SNOMED CT codes: Parotid gland, Left' },
+    ]);
+    // a label that names its organ is one row of that name, whatever its codes (A, B, D and E's SEGs)
+    expect(names.filter((n) => n.name === 'Brainstem')).toEqual([{ name: 'Brainstem', cases: 4, organ: 'BrainStem', status: 'mapped', reason: '' }]);
   });
 });
 
