@@ -10,7 +10,7 @@ import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, test } from 'vitest';
 import { readDicomFile, readNifti, writeCtSeries, writeNifti } from '@anatomynet/data';
-import { loadRunEnsemble, planGrid, PUBLIC_CODE_AUGMENT, readGridFile, segmentVolume, trainRun } from '@anatomynet/training';
+import { contourFindings, loadRunEnsemble, planGrid, PUBLIC_CODE_AUGMENT, readGridFile, segmentVolume, trainRun } from '@anatomynet/training';
 import { TINY_GRID_BASE, writeTinyDataset, writeTinyGrid } from '@anatomynet/training/testing';
 import { openSqliteStore } from '@anatomynet/tracking';
 import { csvText, parseCsv } from '@anatomynet/reporting';
@@ -629,6 +629,10 @@ describe('trainer grid, status, segment', () => {
     expect(labels.origin).toEqual(input.origin);
     expect(labels.direction).toEqual(input.direction);
     expect(labels.data).toBeInstanceOf(Uint8Array);
+    // the curator's per-case checks of its contours, each warned of
+    const findings = contourFindings(labels.data as Uint8Array, input);
+    expect(JSON.parse(a.stdout.trim().split('\n').at(-1)!).findings).toEqual(findings);
+    for (const f of findings) expect(a.stderr).toContain(`check the contour (${f.check}): ${f.message}`);
 
     expect(b.code, b.stderr).toBe(0);
     expect(readdirSync(outDicom).sort()).toEqual(['labels.nii.gz', 'rtstruct.dcm', 'seg.dcm']);
@@ -673,7 +677,8 @@ describe('trainer grid, status, segment', () => {
       [join(outMany, 'mask-as-ct'), expect.stringMatching(/^.*mask-as-ct\.nii\.gz: does not look like a CT in Hounsfield units/)],
       [join(outMany, 'ct-2'), 'ok'],
     ]);
-    expect(summary).toMatchObject({ models: [runDir], segmented: 3, failed: 2 });
+    expect(summary).toMatchObject({ models: [runDir], segmented: 3, failed: 2, withFindings: findings.length ? 3 : 0 });
+    expect(summary.cases[0].findings).toEqual(findings);
     expect(many.stderr).toContain(`failed: ${missing}: ${missing}: does not exist`);
     expect(readdirSync(outMany).sort()).toEqual(['ct', 'ct-2', name, 'segment-summary.json'].sort());
     expect(readdirSync(join(outMany, 'ct')).sort()).toEqual(['labels.nii.gz', 'rtstruct.dcm', 'seg.dcm']);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Mat3, Vec3 } from '@anatomynet/data';
-import { annotationFindings, BONE_MIN_HU, SHIFT_MIN_GAIN, SHIFT_MIN_MM, SHIFT_MIN_SHARE, SOFT_TISSUE_HU, STRAY_GAP_MM } from './annotation-checks';
+import { annotationFindings, BONE_MIN_HU, predictionFindings, SHIFT_MIN_GAIN, SHIFT_MIN_MM, SHIFT_MIN_SHARE, SOFT_TISSUE_HU, STRAY_GAP_MM } from './annotation-checks';
 import type { CaseRecord } from './manifest';
 import { organMeasures, type OrganMeasures } from './organ-measures';
 import { ORGANS, type OrganKey } from './organs';
@@ -138,5 +138,23 @@ describe('annotationFindings', () => {
       'hn_0002 sides Parotid_L',
       'hn_0002 stray-piece BrainStem',
     ]);
+  });
+});
+
+describe('predictionFindings: the checks of a model\'s contours of one scan', () => {
+  it('judges sides, stray pieces and CT numbers as for annotations, with what a model gets wrong as the cause', () => {
+    const c = record('seg', {
+      BrainStem: geometry(0), Mandible: geometry(0, { boneAlignment: { fraction: 0.6, shiftMm: [3, -4, 0], shiftedFraction: 1 } }),
+      Parotid_L: geometry(-40), Parotid_R: geometry(40, { pieces: 2, strayVoxels: 20, strayGapMm: 25 }), Submandibular_L: geometry(20, { meanHu: -700 }),
+    });
+    const asAnnotation = annotationFindings([c]);
+    const asPrediction = predictionFindings(c);
+    // no shift: a model's contours are drawn on this scan whatever their bone
+    expect(asAnnotation.map((f) => f.check)).toEqual(['sides', 'stray-piece', 'hu', 'shift']);
+    expect(asPrediction.map((f) => [f.check, f.organs])).toEqual(asAnnotation.filter((f) => f.check !== 'shift').map((f) => [f.check, f.organs]));
+    expect(asPrediction.map((f) => f.message.slice(f.message.lastIndexOf(': ') + 2))).toEqual([
+      'the model confused the sides?', 'a false positive away from the organ?', 'the contour off the organ (a scan unlike those the model learned from)?',
+    ]);
+    asPrediction.forEach((f, i) => expect(f.message.slice(0, f.message.lastIndexOf(': '))).toBe(asAnnotation[i]!.message.slice(0, asAnnotation[i]!.message.lastIndexOf(': '))));
   });
 });

@@ -52,6 +52,22 @@ export const VOLUME_MODIFIED_Z = 3.5;
 export const VOLUME_RATIO = 2;
 
 type CheckedCase = Pick<CaseRecord, 'caseId' | 'availability' | 'volumeMl' | 'voxels' | 'spacing' | 'measures'>;
+/** One case's contours as the per-case checks see them: a curated case's, or a model's segmentation of a scan. */
+type CheckedContours = Pick<CaseRecord, 'caseId' | 'voxels' | 'spacing' | 'measures'>;
+
+/**
+ * Whose contours are judged, which decides what a finding suggests: a structure set's errors come from
+ * people and exports (sides swapped, a contour on a wrong slice or another scan), a model's from the
+ * model (confused sides, a false positive away from the organ, a contour on the wrong tissue).
+ */
+export type ContourSource = 'annotation' | 'prediction';
+
+const CAUSES: Record<'swapped' | 'far-side' | 'stray' | 'hu', Record<ContourSource, string>> = {
+  swapped: { annotation: 'sides swapped?', prediction: 'the model confused the sides?' },
+  'far-side': { annotation: 'the wrong side?', prediction: 'the wrong side: the model confused it?' },
+  stray: { annotation: 'a contour on a wrong slice?', prediction: 'a false positive away from the organ?' },
+  hu: { annotation: 'the contour off the organ (moved, or drawn on another scan)?', prediction: 'the contour off the organ (a scan unlike those the model learned from)?' },
+};
 
 const PAIRS = [
   ['OpticNerve_L', 'OpticNerve_R'],
@@ -71,7 +87,7 @@ const median = (xs: readonly number[]) => {
  * Left and right: in patient coordinates (LPS) the patient's left is +x, so a left organ's centre must
  * lie at larger x than its right partner's, and neither on the far side of the midline organs' centres.
  */
-function sideFindings(c: CheckedCase): AnnotationFinding[] {
+function sideFindings(c: CheckedContours, source: ContourSource): AnnotationFinding[] {
   const g = c.measures ?? {};
   const mid = MIDLINE.filter((o) => g[o]);
   const midX = mid.length ? mid.reduce((s, o) => s + g[o]!.centroidMm[0], 0) / mid.length : undefined;
@@ -81,7 +97,7 @@ function sideFindings(c: CheckedCase): AnnotationFinding[] {
     if (l && r && l.centroidMm[0] < r.centroidMm[0]) {
       found.push({
         caseId: c.caseId, check: 'sides', organs: [left, right],
-        message: `${left} lies to the patient's right of ${right} (centres at x ${mm(l.centroidMm[0])} and ${mm(r.centroidMm[0])}, LPS): sides swapped?`,
+        message: `${left} lies to the patient's right of ${right} (centres at x ${mm(l.centroidMm[0])} and ${mm(r.centroidMm[0])}, LPS): ${CAUSES.swapped[source]}`,
       });
       continue;
     }
@@ -91,27 +107,27 @@ function sideFindings(c: CheckedCase): AnnotationFinding[] {
       if (x === undefined || sign * (x - midX) >= -MIDLINE_TOLERANCE_MM) continue;
       found.push({
         caseId: c.caseId, check: 'sides', organs: [organ],
-        message: `${organ} lies ${mm(Math.abs(x - midX))} to the patient's ${sign > 0 ? 'right' : 'left'} of the midline (${mid.join(', ')}): the wrong side?`,
+        message: `${organ} lies ${mm(Math.abs(x - midX))} to the patient's ${sign > 0 ? 'right' : 'left'} of the midline (${mid.join(', ')}): ${CAUSES['far-side'][source]}`,
       });
     }
   }
   return found;
 }
 
-function strayFindings(c: CheckedCase): AnnotationFinding[] {
+function strayFindings(c: CheckedContours, source: ContourSource): AnnotationFinding[] {
   return ORGANS.flatMap(({ key }) => {
     const g = c.measures?.[key];
     if (!g || g.strayGapMm < STRAY_GAP_MM) return [];
     const ml = (g.strayVoxels * c.spacing[0] * c.spacing[1] * c.spacing[2]) / 1000;
     return [{
       caseId: c.caseId, check: 'stray-piece' as const, organs: [key],
-      message: `${key}: ${g.strayVoxels} of its ${c.voxels[key]} voxels (${ml.toFixed(2)} mL) lie in ${g.pieces - 1} other piece${g.pieces > 2 ? 's' : ''}, up to ${mm(g.strayGapMm)} from the largest: a contour on a wrong slice?`,
+      message: `${key}: ${g.strayVoxels} of its ${c.voxels[key]} voxels (${ml.toFixed(2)} mL) lie in ${g.pieces - 1} other piece${g.pieces > 2 ? 's' : ''}, up to ${mm(g.strayGapMm)} from the largest: ${CAUSES.stray[source]}`,
     }];
   });
 }
 
 /** What each organ's contour holds: bone for the mandible, soft tissue for the others. */
-function huFindings(c: CheckedCase): AnnotationFinding[] {
+function huFindings(c: CheckedContours, source: ContourSource): AnnotationFinding[] {
   return ORGANS.flatMap(({ key }) => {
     const hu = c.measures?.[key]?.meanHu;
     if (hu === undefined) return [];
@@ -120,13 +136,13 @@ function huFindings(c: CheckedCase): AnnotationFinding[] {
     const expected = bone ? `bone is above ${BONE_MIN_HU}` : `soft tissue lies between ${SOFT_TISSUE_HU[0]} and ${SOFT_TISSUE_HU[1]}`;
     return [{
       caseId: c.caseId, check: 'hu' as const, organs: [key],
-      message: `${key}: mean ${hu.toFixed(1)} HU inside its contour, where ${expected}: the contour off the organ (moved, or drawn on another scan)?`,
+      message: `${key}: mean ${hu.toFixed(1)} HU inside its contour, where ${expected}: ${CAUSES.hu[source]}`,
     }];
   });
 }
 
 /** The mandible against the bone beside it: the whole structure set a few millimetres off this scan. */
-function shiftFindings(c: CheckedCase): AnnotationFinding[] {
+function shiftFindings(c: CheckedContours): AnnotationFinding[] {
   const a = c.measures?.Mandible?.boneAlignment;
   if (!a) return [];
   // to the manifest's 0.1 mm and 0.001, so that 0.6 - 0.5 is 0.1
@@ -168,8 +184,19 @@ const CHECK_ORDER: readonly AnnotationCheck[] = ['sides', 'stray-piece', 'hu', '
 
 /** Every finding of the cohort, sorted by case, check and organ. */
 export function annotationFindings(cases: readonly CheckedCase[]): AnnotationFinding[] {
+  return [...cases.flatMap((c) => [...sideFindings(c, 'annotation'), ...strayFindings(c, 'annotation'), ...huFindings(c, 'annotation'), ...shiftFindings(c)]), ...volumeFindings(cases)].sort(byCaseCheckOrgan);
+}
+
+/**
+ * The checks of one scan's automatic contours (`trainer segment`): sides, stray pieces and CT numbers.
+ * Not the shift, which asks whether contours were drawn on this scan (a model's were), nor volumes,
+ * which need a cohort. Sorted by check and organ.
+ */
+export function predictionFindings(c: CheckedContours): AnnotationFinding[] {
+  return [...sideFindings(c, 'prediction'), ...strayFindings(c, 'prediction'), ...huFindings(c, 'prediction')].sort(byCaseCheckOrgan);
+}
+
+function byCaseCheckOrgan(a: AnnotationFinding, b: AnnotationFinding): number {
   const organIndex = (k: OrganKey) => ORGANS.findIndex((o) => o.key === k);
-  return [...cases.flatMap((c) => [...sideFindings(c), ...strayFindings(c), ...huFindings(c), ...shiftFindings(c)]), ...volumeFindings(cases)].sort(
-    (a, b) => compareStrings(a.caseId, b.caseId) || CHECK_ORDER.indexOf(a.check) - CHECK_ORDER.indexOf(b.check) || organIndex(a.organs[0]!) - organIndex(b.organs[0]!),
-  );
+  return compareStrings(a.caseId, b.caseId) || CHECK_ORDER.indexOf(a.check) - CHECK_ORDER.indexOf(b.check) || organIndex(a.organs[0]!) - organIndex(b.organs[0]!);
 }

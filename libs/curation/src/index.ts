@@ -60,6 +60,8 @@ export {
 export { organMeasures, type OrganMeasures } from './organ-measures';
 export {
   annotationFindings,
+  predictionFindings,
+  type ContourSource,
   BONE_MIN_HU,
   SOFT_TISSUE_HU,
   MIDLINE_TOLERANCE_MM,

@@ -10,7 +10,7 @@ export { RUN_CONFIG_FILE } from './trainer';
 export { generationDescriptionOf, loadRunEnsemble, loadRunModel, mirrorRefusal, RunFolderError } from './run-folder';
 export { runProgress, type RunProgress } from './run-progress';
 export { evaluateDataset, splitCases, summariseEvaluation, type CaseEvaluation, type DatasetEvaluation, type DatasetSplit, type OrganSummary } from './evaluate-dataset';
-export { loadInputCt, outputNamesFor, segmentVolume, segmentToFiles, writeSegmentation, SegmentInputError, ORGAN_COLOURS, type LoadedInput, type SegmentOptions, type SegmentFilesResult, type SegmentationFiles, type DicomOutput } from './segment';
+export { loadInputCt, outputNamesFor, segmentVolume, segmentToFiles, writeSegmentation, contourFindings, SegmentInputError, ORGAN_COLOURS, type LoadedInput, type SegmentOptions, type SegmentFilesResult, type SegmentationFiles, type DicomOutput, type ContourFinding } from './segment';
 export { canonicalOrientation, toCanonical, fromCanonical, type Orientation } from './orientation';
 export { toNetworkGrid } from './dataset';
 export { caseLoss, maskOfRun } from './case-loss';

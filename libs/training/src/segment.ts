@@ -7,7 +7,7 @@ import { statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { notHounsfieldReason, readCtSeries, replaceNotNumbers, readDicomFile, readVolume, scanDicomTree, writeNifti, type CtSeries, type Volume } from '@anatomynet/data';
 import { ANATOMICAL_STRUCTURE, writeDicomSeg, writeRtStruct, type RtCtReference, type RtRoiSpec, type SegSegmentSpec } from '@anatomynet/rt';
-import { ORGAN_COLOURS, ORGANS, organSegmentCodes } from '@anatomynet/curation';
+import { ORGAN_COLOURS, ORGANS, organMeasures, organSegmentCodes, predictionFindings, type AnnotationFinding, type OrganKey } from '@anatomynet/curation';
 import { toNetworkGrid } from './dataset';
 import { keepLargestComponents, membersOf, predictOnSourceGrid, type Predictor } from './evaluate';
 import type { HuWindow } from './intensity';
@@ -103,6 +103,24 @@ export interface SegmentationFiles {
 
 export interface SegmentFilesResult extends SegmentationFiles {
   seconds: number;
+  findings: ContourFinding[];
+}
+
+/** A reason to look at an automatic contour before using it (see {@link contourFindings}). */
+export type ContourFinding = Omit<AnnotationFinding, 'caseId'>;
+
+/**
+ * The curator's per-case checks on a model's contours of one scan: a left organ to the patient's right of
+ * its partner or across the midline organs, a piece far from the rest of its organ, a mean CT number
+ * unlike the organ's tissue (the mandible off bone, a gland on air). Findings change nothing; they tell
+ * the physicist which contours to look at first.
+ * @param labels organ index 0..9 per voxel on `volume`'s grid; `volume` holds HU.
+ */
+export function contourFindings(labels: Uint8Array, volume: Volume): ContourFinding[] {
+  const measures = organMeasures({ data: labels, shape: volume.shape, spacing: volume.spacing, origin: volume.origin, direction: volume.direction }, volume);
+  const voxels = Object.fromEntries(ORGANS.map((o) => [o.key, 0])) as Record<OrganKey, number>;
+  for (const l of labels) if (l > 0 && l <= ORGANS.length) voxels[ORGANS[l - 1]!.key]++;
+  return predictionFindings({ caseId: '', voxels, spacing: volume.spacing, measures }).map(({ caseId: _id, ...f }) => f);
 }
 
 /**
@@ -177,12 +195,17 @@ export function writeSegmentation(labels: Uint8Array, input: LoadedInput, outDir
   return { labelsPath, ...written, voxelsPerOrgan };
 }
 
-/** Segments one CT and writes `labels.nii.gz` (uint8, input geometry) and, for DICOM input, `rtstruct.dcm` and `seg.dcm` (see writeSegmentation). */
+/**
+ * Segments one CT and writes `labels.nii.gz` (uint8, input geometry) and, for DICOM input, `rtstruct.dcm`
+ * and `seg.dcm` (see writeSegmentation); returns them with the seconds the segmentation took and the
+ * contours' findings ({@link contourFindings}).
+ */
 export async function segmentToFiles(model: Predictor, input: LoadedInput, outDir: string, o: SegmentOptions & { generationDescription?: string; dicom?: readonly DicomOutput[] }): Promise<SegmentFilesResult> {
   const t0 = performance.now();
   const labels = await segmentVolume(model, input.volume, o);
   const seconds = (performance.now() - t0) / 1000;
-  return { ...writeSegmentation(labels, input, outDir, { generationDescription: o.generationDescription, ...(o.dicom ? { dicom: o.dicom } : {}) }), seconds };
+  const files = writeSegmentation(labels, input, outDir, { generationDescription: o.generationDescription, ...(o.dicom ? { dicom: o.dicom } : {}) });
+  return { ...files, seconds, findings: contourFindings(labels, input.volume) };
 }
 
 /**

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { createProgressBar } from '@anatomynet/cli';
 import { NOT_A_NUMBER_HU, writeFileAtomic } from '@anatomynet/data';
-import { generationDescriptionOf, loadInputCt, outputNamesFor, segmentToFiles, type DicomOutput } from '@anatomynet/training';
+import { generationDescriptionOf, loadInputCt, outputNamesFor, segmentToFiles, type ContourFinding, type DicomOutput } from '@anatomynet/training';
 import { loadModelsOf, makeOutputFolder, modelFoldersOf, startBackend, withModelOptions, withBackendOption, type GpuArgs } from '../common';
 
 interface SegmentArgs extends GpuArgs {
@@ -24,7 +24,7 @@ interface SegmentArgs extends GpuArgs {
 
 export const segmentCommand: CommandModule<object, SegmentArgs> = {
   command: 'segment',
-  describe: 'Segment a CT (DICOM series folder, NIfTI or NRRD) into a NIfTI label map, a DICOM RTSTRUCT and a DICOM SEG',
+  describe: 'Segment a CT (DICOM series folder, NIfTI or NRRD) into a NIfTI label map, a DICOM RTSTRUCT and a DICOM SEG, and warn of contours to check (sides, stray pieces, CT numbers)',
   builder: (y) =>
     withBackendOption(
       withModelOptions(y)
@@ -76,6 +76,7 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
       if (a.input.length === 1) {
         const r = await segmentOne(a.input[0], a.out);
         console.error(`segmented ${r.shape.join('x')} voxels in ${r.seconds.toFixed(2)} s per volume`);
+        for (const f of r.findings) console.error(findingLine(f));
         if (!r.rtstructPath && !r.segPath && a.dicom.length) console.error('input is not a DICOM series: no RTSTRUCT or SEG written (each must reference the CT series it is drawn on)');
         const { shape: _shape, ...result } = r;
         console.log(JSON.stringify(result));
@@ -92,16 +93,22 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
  * Several inputs, in turn, each into its own folder under `out`: a bad input is reported and skipped, the
  * others are segmented, and `segment-summary.json` lists every input with its folder and outcome.
  */
-async function segmentMany(inputs: string[], out: string, model: { models: string[]; mirror: boolean }, segmentOne: (path: string, out: string) => Promise<{ seconds: number; rtstructPath?: string; segPath?: string }>) {
+async function segmentMany(
+  inputs: string[],
+  out: string,
+  model: { models: string[]; mirror: boolean },
+  segmentOne: (path: string, out: string) => Promise<{ seconds: number; rtstructPath?: string; segPath?: string; findings: ContourFinding[] }>,
+) {
   makeOutputFolder(out, '--out');
   const names = outputNamesFor(inputs);
   const bar = createProgressBar('segment');
-  const cases: { input: string; folder: string; seconds?: number; rtstruct?: boolean; seg?: boolean; error?: string }[] = [];
+  const cases: { input: string; folder: string; seconds?: number; rtstruct?: boolean; seg?: boolean; findings?: ContourFinding[]; error?: string }[] = [];
   for (const [i, input] of inputs.entries()) {
     const folder = join(out, names[i]);
     try {
       const r = await segmentOne(input, folder);
-      cases.push({ input, folder, seconds: r.seconds, rtstruct: Boolean(r.rtstructPath), seg: Boolean(r.segPath) });
+      cases.push({ input, folder, seconds: r.seconds, rtstruct: Boolean(r.rtstructPath), seg: Boolean(r.segPath), findings: r.findings });
+      for (const f of r.findings) bar.log(`${names[i]}: ${findingLine(f)}`);
     } catch (e) {
       cases.push({ input, folder, error: (e as Error).message });
       bar.log(`skipped ${input}: ${(e as Error).message}`);
@@ -109,11 +116,17 @@ async function segmentMany(inputs: string[], out: string, model: { models: strin
     bar.update(i + 1, inputs.length, names[i]);
   }
   const failed = cases.filter((c) => c.error);
-  bar.finish(`${cases.length - failed.length} of ${cases.length} segmented`);
+  const flagged = cases.filter((c) => c.findings?.length).length;
+  bar.finish(`${cases.length - failed.length} of ${cases.length} segmented${flagged ? `; contours to check in ${flagged}` : ''}`);
   // which model (run folders; several: an ensemble) drew every contour here, and whether mirroring was averaged in
-  const summary = { ...model, segmented: cases.length - failed.length, failed: failed.length, cases };
+  const summary = { ...model, segmented: cases.length - failed.length, failed: failed.length, withFindings: flagged, cases };
   writeFileAtomic(join(out, 'segment-summary.json'), `${JSON.stringify(summary, null, 1)}\n`);
   for (const c of failed) console.error(`failed: ${c.input}: ${c.error}`);
   console.log(JSON.stringify(summary));
   if (failed.length) process.exitCode = 1;
+}
+
+/** A contour finding as the CLI warns of it: look at this contour before using it. */
+function findingLine(f: ContourFinding): string {
+  return `check the contour (${f.check}): ${f.message}`;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Mat3, Vec3 } from '@anatomynet/data';
+import type { Mat3 } from '@anatomynet/data';
 import type { BoxMask, Grid } from './raster';
 import { shiftedMask } from './errors';
 

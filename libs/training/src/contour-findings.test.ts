@@ -1,0 +1,72 @@
+/**
+ * The curator's per-case checks on a model's contours (`contourFindings`): a phantom's organs as the
+ * segmentation, then the errors a model makes planted in it, each found by its check, in patient space.
+ */
+import { describe, expect, test } from 'vitest';
+import type { Volume } from '@anatomynet/data';
+import { ORGANS, type OrganKey } from '@anatomynet/curation';
+import { headNeckPhantom, ORGAN_SPHERES, PHANTOM_SHAPE, sphereMask } from '@anatomynet/curation/testing';
+import { contourFindings } from './segment';
+
+const phantom = headNeckPhantom(3);
+const index = (key: OrganKey) => ORGANS.find((o) => o.key === key)!.index;
+
+/** The phantom's organs as a label map, with some organs drawn elsewhere (centre in voxels). */
+function labelsOf(moved: Partial<Record<OrganKey, [number, number, number]>> = {}, extra: [OrganKey, [number, number, number], number][] = []): Uint8Array {
+  const labels = new Uint8Array(phantom.ct.data.length);
+  for (const o of ORGANS) {
+    const s = ORGAN_SPHERES[o.key];
+    sphereMask(PHANTOM_SHAPE, moved[o.key] ?? s.c, s.r).forEach((v, p) => v && (labels[p] = o.index));
+  }
+  for (const [key, c, r] of extra) sphereMask(PHANTOM_SHAPE, c, r).forEach((v, p) => v && (labels[p] = index(key)));
+  return labels;
+}
+
+/** The same scan stored with i reversed and a direction that says so: the same patient, the same LPS. */
+function mirroredStorage<T extends Int16Array | Uint8Array>(data: T): T {
+  const [nx, ny, nz] = PHANTOM_SHAPE;
+  const out = data.slice() as T;
+  for (let k = 0; k < nz; k++) for (let j = 0; j < ny; j++) for (let i = 0; i < nx; i++) out[nx - 1 - i + nx * (j + ny * k)] = data[i + nx * (j + ny * k)]!;
+  return out;
+}
+const flippedCt: Volume<Int16Array> = {
+  ...phantom.ct,
+  data: mirroredStorage(phantom.ct.data),
+  origin: [phantom.ct.origin[0] + (PHANTOM_SHAPE[0] - 1) * 4, phantom.ct.origin[1], phantom.ct.origin[2]],
+  direction: [-1, 0, 0, 0, 1, 0, 0, 0, 1],
+};
+
+describe('contourFindings', () => {
+  test("the phantom's own organs: nothing to check", () => {
+    expect(contourFindings(labelsOf(), phantom.ct)).toEqual([]);
+    expect(contourFindings(mirroredStorage(labelsOf()), flippedCt)).toEqual([]);
+  });
+
+  test('parotids with their sides confused: a sides finding naming both, in the words for a model', () => {
+    const swapped = labelsOf({ Parotid_L: ORGAN_SPHERES.Parotid_R.c, Parotid_R: ORGAN_SPHERES.Parotid_L.c });
+    const found = contourFindings(swapped, phantom.ct);
+    expect(found).toEqual([{ check: 'sides', organs: ['Parotid_L', 'Parotid_R'], message: expect.stringMatching(/^Parotid_L lies to the patient's right of Parotid_R .*: the model confused the sides\?$/) }]);
+    // patient space decides, not storage: the same swap stored mirrored (the left parotid now at the
+    // larger i) is found the same
+    expect(contourFindings(mirroredStorage(swapped), flippedCt)).toEqual(found);
+  });
+
+  test('a false positive far from its organ: a stray-piece finding with its size and distance', () => {
+    const found = contourFindings(labelsOf({}, [['Submandibular_L', [36, 30, 28], 1]]), phantom.ct);
+    expect(found).toEqual([{
+      check: 'stray-piece', organs: ['Submandibular_L'],
+      message: expect.stringMatching(/^Submandibular_L: 7 of its \d+ voxels \(0\.45 mL\) lie in 1 other piece, up to [\d.]+ mm from the largest: a false positive away from the organ\?$/),
+    }]);
+  });
+
+  test('a mandible drawn on air: a CT-number finding', () => {
+    const found = contourFindings(labelsOf({ Mandible: [32, 4, 36] }), phantom.ct);
+    expect(found).toEqual([{ check: 'hu', organs: ['Mandible'], message: expect.stringMatching(/^Mandible: mean -1000\.0 HU inside its contour, where bone is above 300: the contour off the organ \(a scan unlike those the model learned from\)\?$/) }]);
+  });
+
+  test('an organ the model did not find is no finding', () => {
+    const labels = labelsOf();
+    labels.forEach((v, p) => v === index('Parotid_R') && (labels[p] = 0));
+    expect(contourFindings(labels, phantom.ct)).toEqual([]);
+  });
+});
