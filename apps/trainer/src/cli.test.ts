@@ -315,12 +315,19 @@ describe('trainer grid, status, segment', () => {
     const recorded = await store.caseResults(runId, 'test');
     await store.close();
     const csv = readFileSync(join(out, 'metrics.csv'), 'utf8').trim().split('\r\n');
-    expect(csv[0]).toBe('case_id,organ,dsc,hd95_mm,surface_dice,msd_mm,tp,fp,fn,seen,annotation_finding');
+    expect(csv[0]).toBe('case_id,organ,dsc,hd95_mm,surface_dice,msd_mm,tp,fp,fn,seen,annotation_finding,contour_finding');
     const asCsv = (v: number) => (Number.isFinite(v) ? String(Number(v.toFixed(6))) : Number.isNaN(v) ? '' : 'inf');
+    // the curator's checks on each written prediction, against the case's CT
+    const predictedFindings = new Map(ids.map((id) => {
+      const written = join(out, 'predictions', `${id}.nii.gz`);
+      return [id, existsSync(written) ? contourFindings(readNifti(written).data as Uint8Array, readNifti(join(dataset, 'imagesTr', `${id}_0000.nii.gz`))) : []];
+    }));
+    const doubted = (id: string, organ: string) => [...new Set(predictedFindings.get(id)!.filter((f) => f.organs.includes(organ as never)).map((f) => f.check))].join(';');
     expect(csv.slice(1)).toEqual(
       [...recorded].sort((x, y) => x.caseId.localeCompare(y.caseId) || ORGAN_ORDER.indexOf(x.organ) - ORGAN_ORDER.indexOf(y.organ))
-        .map((x) => [x.caseId, x.organ, asCsv(x.dsc), asCsv(x.hd95Mm), asCsv(x.surfaceDice), asCsv(x.meanSurfaceDistanceMm ?? NaN), x.tp, x.fp, x.fn, '', ''].join(',')),
+        .map((x) => [x.caseId, x.organ, asCsv(x.dsc), asCsv(x.hd95Mm), asCsv(x.surfaceDice), asCsv(x.meanSurfaceDistanceMm ?? NaN), x.tp, x.fp, x.fn, '', '', doubted(x.caseId, x.organ)].join(',')),
     );
+    expect(JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')).contourFindings).toEqual([...predictedFindings].flatMap(([caseId, fs]) => fs.map((f) => ({ caseId, ...f }))));
     expect(r.stderr).toContain('no measured case is one the model trained on or was selected by.');
     expect(r.stderr).toContain(`note: ${dataset} predates the curator's annotation checks (curate it again to run them).`);
 

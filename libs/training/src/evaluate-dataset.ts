@@ -4,12 +4,13 @@
  * organs the case annotates only, the run config's tolerance and component filtering.
  */
 import type { AnnotationFinding } from '@anatomynet/curation';
-import { writeNifti } from '@anatomynet/data';
+import { readNifti, writeNifti } from '@anatomynet/data';
 import { join } from 'node:path';
 import { openDataset, prepareCase, type Dataset } from './dataset';
 import { evaluateCase, nanMean, type OrganResult, type Predictor } from './evaluate';
 import type { RunConfig } from './run-config';
 import { seenCases, type SeenMatch } from './seen-cases';
+import { contourFindings, type ContourFinding } from './segment';
 
 export type DatasetSplit = 'all' | 'train' | 'validation' | 'test';
 
@@ -19,6 +20,8 @@ export interface CaseEvaluation {
   rows: OrganResult[];
   /** The prediction written on the case's grid, when asked for. */
   predictionPath?: string;
+  /** The curator's per-case checks on the predicted contours (every organ drawn, annotated or not). */
+  contourFindings?: ContourFinding[];
   error?: string;
 }
 
@@ -87,7 +90,8 @@ export async function evaluateDataset(
     try {
       const c = prepareCase(ds, id, prep);
       const { rows, labels } = await evaluateCase(model, c, cfg, { mirror: o.mirror });
-      result = { caseId: id, rows };
+      // the case's CT numbers on its own grid, which the prepared case no longer holds
+      result = { caseId: id, rows, contourFindings: contourFindings(labels, readNifti(join(ds.dir, ds.cases.get(id)!.image))) };
       if (o.predictionsDir) {
         result.predictionPath = join(o.predictionsDir, `${id}.nii.gz`);
         writeNifti(result.predictionPath, { data: labels, shape: c.source.shape, spacing: c.source.spacingMm, origin: c.source.origin, direction: c.source.direction });

@@ -3,7 +3,7 @@ import type { CommandModule } from 'yargs';
 import { createProgressBar } from '@anatomynet/cli';
 import { writeFileAtomic } from '@anatomynet/data';
 import { csvText } from '@anatomynet/reporting';
-import { evaluateDataset, summariseEvaluation, type DatasetEvaluation, type DatasetSplit } from '@anatomynet/training';
+import { evaluateDataset, summariseEvaluation, type CaseEvaluation, type DatasetEvaluation, type DatasetSplit } from '@anatomynet/training';
 import { checkDatasetFiles, fewIds, loadModelsOf, makeOutputFolder, modelFoldersOf, startBackend, withModelOptions, withBackendOption, type GpuArgs } from '../common';
 
 interface EvaluateArgs extends GpuArgs {
@@ -97,8 +97,10 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
     const seenAs = new Map(ev.seen.map((m) => [m.caseId, m.split]));
     // annotation_finding: the curator's checks that flagged this organ of this case (its ground truth may be wrong)
     const flagged = (caseId: string, organ: string) => [...new Set((ev.annotationFindings ?? []).filter((f) => f.caseId === caseId && f.organs.includes(organ as never)).map((f) => f.check))].join(';');
-    const header = ['case_id', 'organ', 'dsc', 'hd95_mm', 'surface_dice', 'msd_mm', 'tp', 'fp', 'fn', 'seen', 'annotation_finding'];
-    const lines = ev.cases.flatMap((c) => c.rows.map((r) => [c.caseId, r.organ, r.dsc, r.hd95Mm, r.surfaceDice, r.meanSurfaceDistanceMm, r.tp, r.fp, r.fn, ev.excludedSeen ? '' : (seenAs.get(c.caseId) ?? ''), flagged(c.caseId, r.organ)]));
+    // contour_finding: the same checks on the predicted contour of this organ (the prediction is implausible)
+    const doubted = (c: CaseEvaluation, organ: string) => [...new Set((c.contourFindings ?? []).filter((f) => f.organs.includes(organ as never)).map((f) => f.check))].join(';');
+    const header = ['case_id', 'organ', 'dsc', 'hd95_mm', 'surface_dice', 'msd_mm', 'tp', 'fp', 'fn', 'seen', 'annotation_finding', 'contour_finding'];
+    const lines = ev.cases.flatMap((c) => c.rows.map((r) => [c.caseId, r.organ, r.dsc, r.hd95Mm, r.surfaceDice, r.meanSurfaceDistanceMm, r.tp, r.fp, r.fn, ev.excludedSeen ? '' : (seenAs.get(c.caseId) ?? ''), flagged(c.caseId, r.organ), doubted(c, r.organ)]));
     writeFileAtomic(join(a.out, 'metrics.csv'), csvText([header, ...lines]));
     const organs = summariseEvaluation(ev);
     const summary = {
@@ -116,6 +118,8 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
       // the curator's annotation checks' findings in the measured cases (null: the dataset predates them)
       annotationFindings: ev.annotationFindings,
       excludedFlagged: ev.excludedFlagged,
+      // the same checks on the model's contours: which predictions to look at (every organ drawn)
+      contourFindings: ev.cases.flatMap((c) => (c.contourFindings ?? []).map((f) => ({ caseId: c.caseId, ...f }))),
       // test-time mirroring: each prediction averaged with the left-right mirrored CT's
       mirror: ev.mirror,
       surfaceToleranceMm: config.evaluation.surfaceToleranceMm,
@@ -130,6 +134,9 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
     console.error(seenNote(ev));
     const findings = findingsNote(ev);
     if (findings) console.error(findings);
+    const doubtful = summary.contourFindings;
+    const doubtfulCases = [...new Set(doubtful.map((f) => f.caseId))];
+    if (doubtful.length) console.error(`note: the curator's checks, run on the model's contours, found ${doubtful.length} to look at in ${doubtfulCases.length} case(s) (${fewIds(doubtfulCases)}): metrics.csv "contour_finding", summary.json "contourFindings".`);
     console.log(JSON.stringify(summary));
     if (failed.length) process.exitCode = 1;
   },
