@@ -47,8 +47,8 @@ const OPTIONS: Record<string, string[]> = {
   grid: ['<files..>', '--profile', '--dataset', '--db', '--runs', '--workers', '--worker', '--retry-failed', '--retrain-other-dataset', '--reuse', '--dry-run', '--replicates', '--folds', '--keep-checkpoints', '--backend', '--threads', '--recompute', '--keep-segments', '--gpu-pool-gb', '--gpu-memory-gb', '--gpu-best-fit', '--gpu-tilings'],
   status: ['--db', '--grid', '--experiment', '--stale-minutes', '--json'],
   merge: ['<sources..>', '--db', '--runs', '--dry-run'],
-  segment: ['--run', '--db', '--model', '--row-seeds', '--mirror', '--input', '--out', '--series', '--dicom', '--hu-check', '--lcc', '--backend', '--gpu-tilings'],
-  evaluate: ['--run', '--db', '--model', '--row-seeds', '--mirror', '--dataset', '--split', '--out', '--predictions', '--exclude-seen', '--exclude-flagged', '--backend'],
+  segment: ['--run', '--db', '--model', '--row-seeds', '--mirror', '--tile', '--tile-overlap', '--input', '--out', '--series', '--dicom', '--hu-check', '--lcc', '--backend', '--gpu-tilings'],
+  evaluate: ['--run', '--db', '--model', '--row-seeds', '--mirror', '--tile', '--tile-overlap', '--dataset', '--split', '--out', '--predictions', '--exclude-seen', '--exclude-flagged', '--backend'],
   compare: ['<baseline>', '<candidate>'],
   'tune-gpu': ['--config', '--grid', '--profile', '--out', '--shape', '--reps', '--retune'],
 };
@@ -749,6 +749,35 @@ describe('trainer grid, status, segment', () => {
     expect(compared.stderr).toContain(`candidate ${join(root, 'mirror-ev')} (test-time mirroring) against baseline ${join(root, 'mirror-ev-plain')}:`);
     expect(JSON.parse(compared.stdout.trim().split('\n').at(-1)!)).toMatchObject({ baseline: { model: flipped, mirror: false }, candidate: { model: flipped, mirror: true } });
   }, 180_000);
+
+  test('--tile: segment and evaluate tile by tile as the library does, recorded; a tile under 8 voxels or an overlap of 1 is refused', async () => {
+    expect(runDir).not.toBe('');
+    const image = join(dataset, 'imagesTr', `${ids[3]}_0000.nii.gz`);
+    const out = join(root, 'tile-seg');
+    const [tiled, measured, small, overlap] = await Promise.all([
+      trainer('segment', '--model', runDir, '--input', image, '--out', out, '--tile', '8', '--tile-overlap', '0.25', '--backend', 'cpu'),
+      trainer('evaluate', '--model', runDir, '--dataset', dataset, '--split', 'test', '--out', join(root, 'tile-ev'), '--tile', '8,9,10', '--backend', 'cpu'),
+      trainer('segment', '--model', runDir, '--input', image, '--out', join(root, 'tile-small'), '--tile', '4', '--backend', 'cpu'),
+      trainer('segment', '--model', runDir, '--input', image, '--out', join(root, 'tile-overlap'), '--tile', '8', '--tile-overlap', '1', '--backend', 'cpu'),
+    ]);
+    expect(tiled.code, tiled.stderr).toBe(0);
+    const tile = { size: [8, 8, 8], overlap: 0.25 } as const;
+    expect(JSON.parse(tiled.stdout.trim().split('\n').at(-1)!)).toMatchObject({ models: [runDir], mirror: false, tile });
+    await selectBackend({ prefer: 'cpu', log: () => undefined });
+    const { models, config: cfg } = loadRunEnsemble([runDir]);
+    const volume = readNifti(image);
+    const opts = { huWindow: cfg.data.huWindow, spacingMm: cfg.data.spacingMm, largestComponent: cfg.evaluation.largestComponent, componentMinShare: cfg.evaluation.componentMinShare };
+    const expected = await segmentVolume(models, volume, { ...opts, tile: { size: [8, 8, 8], overlap: 0.25 } });
+    models[0].dispose();
+    expect(Array.from(readNifti(join(out, 'labels.nii.gz')).data as Uint8Array)).toEqual(Array.from(expected));
+    expect(measured.code, measured.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(root, 'tile-ev', 'summary.json'), 'utf8'))).toMatchObject({ model: runDir, tile: { size: [8, 9, 10], overlap: 0.5 } });
+    for (const [r, why] of [[small, '--tile 4: give N or X,Y,Z, whole numbers of voxels of at least 8'], [overlap, '--tile-overlap 1 is not in [0, 1)']] as const) {
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(why);
+    }
+    expect(existsSync(join(root, 'tile-small'))).toBe(false);
+  }, 120_000);
 
   test('a grid file with a bad row exits 1 naming the file, the row and the field; nothing is trained', async () => {
     const bad = writeTinyGrid(join(root, 'bad-grid.json'), 'bad-grid', [{ key: 'deep', label: 'deep', override: { model: { pools: 7 } } }]);

@@ -6,7 +6,7 @@ const row = (organ: string, label: number, dsc: number, hd95Mm: number): OrganRe
 
 test('summariseEvaluation: per organ in label order, over the cases that annotate it; infinite HD95 counted apart', () => {
   const ev: DatasetEvaluation = {
-    dataset: 'd', manifestDigest: 'x', split: 'all', seen: [], excludedSeen: false, seenUnknown: [], annotationFindings: [], excludedFlagged: false, mirror: false,
+    dataset: 'd', manifestDigest: 'x', split: 'all', seen: [], excludedSeen: false, seenUnknown: [], annotationFindings: [], excludedFlagged: false, mirror: false, tile: null,
     cases: [
       { caseId: 'a', rows: [row('Mandible', 3, 0.8, 4), row('BrainStem', 1, 0.6, 10)] },
       { caseId: 'b', rows: [row('BrainStem', 1, 0.8, Infinity)] },

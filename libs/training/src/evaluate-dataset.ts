@@ -11,6 +11,7 @@ import { evaluateCase, nanMean, type OrganResult, type Predictor } from './evalu
 import type { RunConfig } from './run-config';
 import { seenCases, type SeenMatch } from './seen-cases';
 import { contourFindings, type ContourFinding } from './segment';
+import type { TileOptions } from './sliding-window';
 
 export type DatasetSplit = 'all' | 'train' | 'validation' | 'test';
 
@@ -45,6 +46,8 @@ export interface DatasetEvaluation {
   excludedFlagged: boolean;
   /** Whether each prediction averaged the left-right mirrored CT's (test-time mirroring). */
   mirror: boolean;
+  /** The tiles of sliding-window inference, or null for whole volumes. */
+  tile: TileOptions | null;
 }
 
 /** The case ids of a split, sorted ("all": every case of the manifest). */
@@ -73,6 +76,8 @@ export async function evaluateDataset(
     excludeFlagged?: boolean;
     /** Average each prediction with the left-right mirrored CT's (see `PredictOptions`). */
     mirror?: boolean;
+    /** Sliding-window inference over tiles of the network grid (see `PredictOptions`). */
+    tile?: TileOptions;
   } = {},
 ): Promise<DatasetEvaluation> {
   const ds = openDataset(datasetDir);
@@ -89,7 +94,7 @@ export async function evaluateDataset(
     let result: CaseEvaluation;
     try {
       const c = prepareCase(ds, id, prep);
-      const { rows, labels } = await evaluateCase(model, c, cfg, { mirror: o.mirror });
+      const { rows, labels } = await evaluateCase(model, c, cfg, { mirror: o.mirror, ...(o.tile ? { tile: o.tile } : {}) });
       // the case's CT numbers on its own grid, which the prepared case no longer holds
       result = { caseId: id, rows, contourFindings: contourFindings(labels, readNifti(join(ds.dir, ds.cases.get(id)!.image))) };
       if (o.predictionsDir) {
@@ -107,7 +112,7 @@ export async function evaluateDataset(
   const annotationFindings = ds.manifest.annotationFindings?.filter((f) => measured.has(f.caseId)) ?? null;
   const flagged = new Set((annotationFindings ?? []).flatMap((f) => f.organs.map((organ) => `${f.caseId} ${organ}`)));
   const kept = o.excludeFlagged ? cases.map((c) => ({ ...c, rows: c.rows.filter((r) => !flagged.has(`${c.caseId} ${r.organ}`)) })) : cases;
-  return { dataset: datasetDir, manifestDigest: ds.manifestDigest, split, cases: kept, seen, excludedSeen: Boolean(o.excludeSeen), seenUnknown: check.unknown, annotationFindings, excludedFlagged: Boolean(o.excludeFlagged), mirror: Boolean(o.mirror) };
+  return { dataset: datasetDir, manifestDigest: ds.manifestDigest, split, cases: kept, seen, excludedSeen: Boolean(o.excludeSeen), seenUnknown: check.unknown, annotationFindings, excludedFlagged: Boolean(o.excludeFlagged), mirror: Boolean(o.mirror), tile: o.tile ?? null };
 }
 
 export interface OrganSummary {

@@ -12,6 +12,7 @@ import type { RunConfig } from './run-config';
 import { canonicalShape, fromCanonical, type Orientation } from './orientation';
 import { argmaxOfLinearResample, type Shape3 } from './resample';
 import { leftRightClassSwap } from './augment';
+import { slidingWindowProbabilities, type TileOptions } from './sliding-window';
 
 /**
  * One trained model, or an ensemble (e.g. a grid row's seed replicates, `trainer segment --run A --run
@@ -27,10 +28,13 @@ export const membersOf = (p: Predictor): readonly AnatomyNetModel[] => (Array.is
  * back with left and right organs swapped (test-time augmentation, as nnU-Net mirrors along the axes it
  * trained with): one model's labels then mirror exactly with the CT (an ensemble's, up to the rounding of
  * its sums), and each member is run twice. Only for models trained with left-right flips (run-folder.ts
- * `mirrorRefusal`).
+ * `mirrorRefusal`). `tile`: sliding-window inference over tiles of the network grid (sliding-window.ts)
+ * where the volume is larger than one, for memory that cannot hold a whole-volume pass; each tile is
+ * mirrored and ensembled as a volume would be.
  */
 export interface PredictOptions {
   mirror?: boolean;
+  tile?: TileOptions;
 }
 
 /**
@@ -60,7 +64,7 @@ function mirrorInput(x: tf.Tensor): tf.Tensor {
 }
 
 /** The class probabilities of `x`: the model's, or the mean of the members' (and of their mirrored views), one member in memory at a time. */
-function predictProbabilities(p: Predictor, x: tf.Tensor, o: PredictOptions = {}): tf.Tensor {
+function predictProbabilities(p: Predictor, x: tf.Tensor, o: Pick<PredictOptions, 'mirror'> = {}): tf.Tensor {
   const mirrored = o.mirror ? mirrorInput(x) : null;
   const views = membersOf(p).flatMap((m) => [() => predict(m, x), ...(mirrored ? [() => mirrorProbabilities(predict(m, mirrored))] : [])]);
   let sum = views[0]();
@@ -77,10 +81,18 @@ function predictProbabilities(p: Predictor, x: tf.Tensor, o: PredictOptions = {}
   return mean;
 }
 
+/** {@link predictProbabilities} of the whole volume at once, or tile by tile where `o.tile` is smaller than it. */
+async function probabilitiesOf(p: Predictor, x: tf.Tensor, o: PredictOptions): Promise<tf.Tensor> {
+  const [, d, h, w] = x.shape;
+  const tile = o.tile;
+  if (!tile || (tile.size[0] >= w! && tile.size[1] >= h! && tile.size[2] >= d!)) return predictProbabilities(p, x, o);
+  return slidingWindowProbabilities(x, tile, (part) => predictProbabilities(p, part, o));
+}
+
 /** Label map (argmax over classes) of one prepared case, on its training grid, [nx, ny, nz] i fastest. */
 export async function predictLabels(model: Predictor, image: Float32Array, shape: [number, number, number], o: PredictOptions = {}): Promise<Uint8Array> {
   const x = tf.tensor5d(image, [1, shape[2], shape[1], shape[0], 1]);
-  const probs = predictProbabilities(model, x, o);
+  const probs = await probabilitiesOf(model, x, o);
   const labels = tf.tidy(() => tf.argMax(probs, -1));
   const data = await labels.data();
   tf.dispose([x, probs, labels]);
@@ -99,7 +111,7 @@ export async function predictOnSourceGrid(
   const cShape = canonicalShape(sourceShape, orientation);
   if (networkShape.join() === cShape.join()) return fromCanonical(await predictLabels(model, image, networkShape, o), sourceShape, orientation);
   const x = tf.tensor5d(image, [1, networkShape[2], networkShape[1], networkShape[0], 1]);
-  const probs = predictProbabilities(model, x, o);
+  const probs = await probabilitiesOf(model, x, o);
   const data = (await probs.data()) as Float32Array;
   tf.dispose([x, probs]);
   return fromCanonical(argmaxOfLinearResample(data, membersOf(model)[0].config.numClasses, networkShape, cShape), sourceShape, orientation);

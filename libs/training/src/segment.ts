@@ -11,6 +11,7 @@ import { ORGAN_COLOURS, ORGANS, organMeasures, organSegmentCodes, predictionFind
 import { toNetworkGrid } from './dataset';
 import { keepLargestComponents, membersOf, predictOnSourceGrid, type Predictor } from './evaluate';
 import type { HuWindow } from './intensity';
+import type { TileOptions } from './sliding-window';
 
 /** Display colours per organ (RGB): the curator's, so its review pictures and the RTSTRUCT agree. */
 export { ORGAN_COLOURS };
@@ -78,13 +79,15 @@ export interface SegmentOptions {
   componentMinShare?: number;
   /** Average with the left-right mirrored CT's prediction (see `PredictOptions`). */
   mirror?: boolean;
+  /** Sliding-window inference over tiles of the network grid (see `PredictOptions`). */
+  tile?: TileOptions;
 }
 
 /** Label map on the input's own grid. */
 export async function segmentVolume(model: Predictor, volume: Volume, o: SegmentOptions): Promise<Uint8Array> {
   // The same grid the network was trained on: windowed, canonical orientation, training spacing.
   const net = toNetworkGrid(volume, null, o);
-  const labels = await predictOnSourceGrid(model, net.image, net.shape, volume.shape, net.orientation, { mirror: o.mirror });
+  const labels = await predictOnSourceGrid(model, net.image, net.shape, volume.shape, net.orientation, { mirror: o.mirror, ...(o.tile ? { tile: o.tile } : {}) });
   return o.largestComponent ? keepLargestComponents(labels, volume.shape, membersOf(model)[0].config.numClasses, o.componentMinShare ?? 1) : labels;
 }
 
@@ -149,7 +152,7 @@ export function writeSegmentation(labels: Uint8Array, input: LoadedInput, outDir
   const dicom = new Set(o.dicom ?? ['rtstruct', 'seg']);
   if (!input.series || dicom.size === 0) return { labelsPath, voxelsPerOrgan };
   const s = input.series;
-  const first = readDicomFile(s.files[0]).dataset;
+  const first = readDicomFile(s.files[0], { pixelData: false }).dataset;
   const rois: RtRoiSpec[] = ORGANS.map((org) => ({ label: org.index, name: org.tg263, color: ORGAN_COLOURS[org.index] }));
   const ct: RtCtReference = {
     volume: s.volume,

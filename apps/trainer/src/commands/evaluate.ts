@@ -4,7 +4,7 @@ import { createProgressBar } from '@anatomynet/cli';
 import { writeFileAtomic } from '@anatomynet/data';
 import { csvText } from '@anatomynet/reporting';
 import { evaluateDataset, summariseEvaluation, type CaseEvaluation, type DatasetEvaluation, type DatasetSplit } from '@anatomynet/training';
-import { checkDatasetFiles, fewIds, loadModelsOf, makeOutputFolder, modelFoldersOf, startBackend, withModelOptions, withBackendOption, type GpuArgs } from '../common';
+import { checkDatasetFiles, fewIds, loadModelsOf, makeOutputFolder, modelFoldersOf, startBackend, tileOptionsOf, withModelOptions, withBackendOption, type GpuArgs } from '../common';
 
 interface EvaluateArgs extends GpuArgs {
   run?: string[];
@@ -18,6 +18,8 @@ interface EvaluateArgs extends GpuArgs {
   excludeSeen: boolean;
   excludeFlagged: boolean;
   mirror: boolean;
+  tile?: string;
+  tileOverlap: number;
   backend?: string;
   threads?: number;
 }
@@ -83,6 +85,7 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
         excludeSeen: a.excludeSeen,
         excludeFlagged: a.excludeFlagged,
         mirror: a.mirror,
+        tile: tileOptionsOf(a),
         onCase: (done, total, c) => {
           if (c.error) bar.log(`skipped ${c.caseId}: ${c.error}`);
           bar.update(done, total, c.caseId);
@@ -122,6 +125,8 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
       contourFindings: ev.cases.flatMap((c) => (c.contourFindings ?? []).map((f) => ({ caseId: c.caseId, ...f }))),
       // test-time mirroring: each prediction averaged with the left-right mirrored CT's
       mirror: ev.mirror,
+      // sliding-window inference: the tiles (network grid voxels, x y z) and their overlap; null: whole volumes
+      tile: ev.tile,
       surfaceToleranceMm: config.evaluation.surfaceToleranceMm,
       organs,
     };

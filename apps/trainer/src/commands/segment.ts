@@ -2,8 +2,8 @@ import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { createProgressBar } from '@anatomynet/cli';
 import { NOT_A_NUMBER_HU, writeFileAtomic } from '@anatomynet/data';
-import { generationDescriptionOf, loadInputCt, outputNamesFor, segmentToFiles, type ContourFinding, type DicomOutput } from '@anatomynet/training';
-import { loadModelsOf, makeOutputFolder, modelFoldersOf, startBackend, withModelOptions, withBackendOption, type GpuArgs } from '../common';
+import { generationDescriptionOf, loadInputCt, outputNamesFor, segmentToFiles, type ContourFinding, type DicomOutput, type TileOptions } from '@anatomynet/training';
+import { loadModelsOf, makeOutputFolder, modelFoldersOf, startBackend, tileOptionsOf, withModelOptions, withBackendOption, type GpuArgs } from '../common';
 
 interface SegmentArgs extends GpuArgs {
   run?: string[];
@@ -16,6 +16,8 @@ interface SegmentArgs extends GpuArgs {
   lcc: boolean;
   lccMinShare?: number;
   mirror: boolean;
+  tile?: string;
+  tileOverlap: number;
   huCheck: boolean;
   dicom: DicomOutput[];
   backend?: string;
@@ -62,6 +64,7 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
       largestComponent: a.lcc,
       componentMinShare: a.lccMinShare ?? config.evaluation.componentMinShare,
       mirror: a.mirror,
+      tile: tileOptionsOf(a),
       generationDescription: generationDescriptionOf(runDirs),
       dicom: a.dicom,
     };
@@ -70,7 +73,7 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
       makeOutputFolder(out, '--out');
       if (input.notNumbers) console.error(`${path}: ${input.notNumbers} voxels are not numbers (NaN), segmented as air (${NOT_A_NUMBER_HU} HU)`);
       const r = await segmentToFiles(models, input, out, options);
-      return { ...r, models: runDirs, mirror: a.mirror, shape: input.volume.shape, seconds: Number(r.seconds.toFixed(3)) };
+      return { ...r, models: runDirs, mirror: a.mirror, tile: options.tile ?? null, shape: input.volume.shape, seconds: Number(r.seconds.toFixed(3)) };
     };
     try {
       if (a.input.length === 1) {
@@ -82,7 +85,7 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
         console.log(JSON.stringify(result));
         return;
       }
-      await segmentMany(a.input, a.out, { models: runDirs, mirror: a.mirror }, segmentOne);
+      await segmentMany(a.input, a.out, { models: runDirs, mirror: a.mirror, tile: options.tile ?? null }, segmentOne);
     } finally {
       for (const m of models) m.dispose();
     }
@@ -96,7 +99,7 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
 async function segmentMany(
   inputs: string[],
   out: string,
-  model: { models: string[]; mirror: boolean },
+  model: { models: string[]; mirror: boolean; tile: TileOptions | null },
   segmentOne: (path: string, out: string) => Promise<{ seconds: number; rtstructPath?: string; segPath?: string; findings: ContourFinding[] }>,
 ) {
   makeOutputFolder(out, '--out');
@@ -118,7 +121,7 @@ async function segmentMany(
   const failed = cases.filter((c) => c.error);
   const flagged = cases.filter((c) => c.findings?.length).length;
   bar.finish(`${cases.length - failed.length} of ${cases.length} segmented${flagged ? `; contours to check in ${flagged}` : ''}`);
-  // which model (run folders; several: an ensemble) drew every contour here, and whether mirroring was averaged in
+  // which model (run folders; several: an ensemble) drew every contour here, whether mirroring was averaged in, the tiles if any
   const summary = { ...model, segmented: cases.length - failed.length, failed: failed.length, withFindings: flagged, cases };
   writeFileAtomic(join(out, 'segment-summary.json'), `${JSON.stringify(summary, null, 1)}\n`);
   for (const c of failed) console.error(`failed: ${c.input}: ${c.error}`);

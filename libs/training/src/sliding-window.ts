@@ -1,0 +1,89 @@
+/**
+ * Sliding-window inference, as nnU-Net and MONAI's `sliding_window_inference` do it: the network grid is
+ * covered by overlapping tiles, each tile's class probabilities are weighted by a Gaussian centred on the
+ * tile (sigma an eighth of its size, so the tile's edges, where its zero padding shows, count little) and
+ * the weighted sum is divided by the summed weights. Memory then follows the tile, not the volume: for a
+ * machine (a CPU workstation, a small GPU) that cannot hold a whole-volume forward pass of a full-size
+ * model. The paper segments whole volumes, and so does everything here without a tile.
+ *
+ * Written here rather than borrowed: the tiling is a few lines over tfjs slices, and the sums are kept
+ * on the host so that only one tile's tensors live on the device at a time.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Shape3 } from './resample';
+
+/** A tile on the network grid: canonical [x, y, z] voxels, and the share of it that neighbouring tiles overlap. */
+export interface TileOptions {
+  size: Shape3;
+  /** In [0, 1): 0.5 (nnU-Net's step of half a tile) by default. */
+  overlap: number;
+}
+
+export const DEFAULT_TILE_OVERLAP = 0.5;
+
+/**
+ * Where tiles start along one axis of `size` voxels: evenly spaced from 0 to `size - tile`, at most
+ * `tile * (1 - overlap)` apart (nnU-Net's `compute_steps_for_sliding_window`). One tile at 0 where the
+ * axis fits in one.
+ */
+export function tileStarts(size: number, tile: number, overlap: number): number[] {
+  if (!(tile >= 1) || !Number.isInteger(tile)) throw new RangeError(`tileStarts: tile ${tile} is not a whole number of voxels`);
+  if (!(overlap >= 0 && overlap < 1)) throw new RangeError(`tileStarts: overlap ${overlap} is not in [0, 1)`);
+  if (size <= tile) return [0];
+  const step = Math.max(1, Math.floor(tile * (1 - overlap)));
+  const n = Math.ceil((size - tile) / step) + 1;
+  const actual = (size - tile) / (n - 1);
+  return Array.from({ length: n }, (_, i) => Math.round(i * actual));
+}
+
+/**
+ * The weight of each voxel of a tile [tz][ty][tx] (x fastest): a Gaussian with sigma an eighth of the
+ * tile along each axis, centred on the tile, 1 at its centre.
+ */
+export function gaussianImportance(tile: Shape3): Float32Array {
+  const axis = (n: number) => {
+    const sigma = n / 8, centre = (n - 1) / 2;
+    return Float64Array.from({ length: n }, (_, i) => Math.exp(-0.5 * ((i - centre) / sigma) ** 2));
+  };
+  const [wx, wy, wz] = tile.map(axis);
+  const peak = Math.max(...wx!) * Math.max(...wy!) * Math.max(...wz!);
+  const out = new Float32Array(tile[0] * tile[1] * tile[2]);
+  for (let z = 0, o = 0; z < tile[2]; z++) for (let y = 0; y < tile[1]; y++) for (let x = 0; x < tile[0]; x++, o++) out[o] = (wz![z]! * wy![y]! * wx![x]!) / peak;
+  return out;
+}
+
+/**
+ * Class probabilities of `input` [1, D, H, W, 1] (D: z) tile by tile: `predictTile` gets each tile
+ * [1, tz, ty, tx, 1] and returns its probabilities [1, tz, ty, tx, C] (which this takes ownership of).
+ * A tile larger than the volume along an axis shrinks to it.
+ */
+export async function slidingWindowProbabilities(input: tf.Tensor, tile: TileOptions, predictTile: (x: tf.Tensor) => tf.Tensor): Promise<tf.Tensor5D> {
+  const [, d, h, w] = input.shape as number[];
+  const size: Shape3 = [Math.min(tile.size[0], w!), Math.min(tile.size[1], h!), Math.min(tile.size[2], d!)];
+  const weight = gaussianImportance(size);
+  const [xs, ys, zs] = [tileStarts(w!, size[0], tile.overlap), tileStarts(h!, size[1], tile.overlap), tileStarts(d!, size[2], tile.overlap)];
+  let sum: Float32Array | null = null;
+  let classes = 0;
+  const weights = new Float32Array(d! * h! * w!);
+  for (const z0 of zs!) for (const y0 of ys!) for (const x0 of xs!) {
+    const part = tf.slice(input, [0, z0, y0, x0, 0], [1, size[2], size[1], size[0], 1]);
+    const probs = predictTile(part);
+    part.dispose();
+    const p = (await probs.data()) as Float32Array;
+    classes = probs.shape[4]!;
+    probs.dispose();
+    sum ??= new Float32Array(d! * h! * w! * classes);
+    for (let z = 0, t = 0; z < size[2]; z++) {
+      for (let y = 0; y < size[1]; y++) {
+        let v = ((z0 + z) * h! + y0 + y) * w! + x0;
+        for (let x = 0; x < size[0]; x++, t++, v++) {
+          const g = weight[t]!;
+          weights[v]! += g;
+          for (let c = 0; c < classes; c++) sum[v * classes + c]! += g * p[t * classes + c]!;
+        }
+      }
+    }
+  }
+  for (let v = 0; v < weights.length; v++) for (let c = 0; c < classes; c++) sum![v * classes + c]! /= weights[v]!;
+  return tf.tensor5d(sum!, [1, d!, h!, w!, classes]);
+}
