@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// GPU memory of the reference training step (the one `npm run bench` times) on the webgpu backend,
-// without running it: tfjs records and allocates as on a GPU while nothing is submitted
+// GPU memory of the reference training step (the one `npm run bench` times) on the webgpu backend, or
+// of segmenting a volume (`--inference`: whole, and tile by tile with `--tile`), without running it: tfjs records and allocates as on a GPU while nothing is submitted
 // (libs/compute dry_run.ts), so the figures come from any machine with a WebGPU adapter, lavapipe
 // included, in seconds. Prints one JSON document on stdout (progress on stderr).
 import * as tf from '@tensorflow/tfjs';
@@ -13,6 +13,7 @@ import { LOSS_NAMES, type LossName } from '@anatomynet/losses';
 import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { parseTileSize, predictLabels, type TileOptions } from '@anatomynet/training';
 import { parseShapes, referenceOptimizer, referenceTarget, REFERENCE_LOSS, trainerLossTo, type Dhw } from './reference-step';
 
 /** How the buffer pool is run: the trainer's defaults and its two alternatives. */
@@ -87,6 +88,29 @@ async function stepMemory(
   return { ...dry.result, droppedSubmits: dry.droppedSubmits, validationError: dry.validationError ?? null };
 }
 
+/**
+ * Segmenting one volume as `trainer segment` does (the class probabilities, then their argmax), whole or
+ * tile by tile, recorded without running from an empty pool: the most bytes allocated and in use.
+ */
+async function inferenceMemory(cfg: ModelConfig, shape: Dhw, tile: TileOptions | undefined) {
+  trimGpuBufferPool();
+  useBestFitGpuBuffers(true);
+  const dry = await withoutGpuExecution(async () => {
+    const model = buildModel(cfg, { seed: 1 });
+    try {
+      gpuMemoryPeaks(true);
+      const [d, h, w] = shape;
+      await predictLabels(model, new Float32Array(d * h * w), [w, h, d], tile ? { tile } : {});
+      const peaks = gpuMemoryPeaks(true);
+      return { allocatedPeakBytes: peaks.allocated, inUsePeakBytes: peaks.inUse };
+    } finally {
+      model.dispose();
+    }
+  });
+  trimGpuBufferPool();
+  return { ...dry.result, droppedSubmits: dry.droppedSubmits, validationError: dry.validationError ?? null };
+}
+
 const argv = await yargs(hideBin(process.argv))
   .scriptName('bench-memory')
   .usage(
@@ -106,11 +130,16 @@ const argv = await yargs(hideBin(process.argv))
   .option('tilings', { type: 'string', describe: 'tuned tilings JSON (npm run bench --save-tilings): their kernels\' scratch buffers, as on that GPU' })
   .option('loss', { type: 'string', default: 'dice+focal', choices: LOSS_NAMES, describe: 'the training loss (libs/losses, its defaults; the trainer\'s default: dice+focal)' })
   .option('budget-gb', { type: 'number', describe: 'the trainer\'s --gpu-memory-gb: free buffers destroyed before a creation would take the allocation past this many GB (1e9 bytes)' })
+  .option('inference', { type: 'boolean', default: false, describe: 'record segmenting each shape (trainer segment\'s class probabilities and argmax) instead of training steps: whole, and with --tile tile by tile' })
+  .option('tile', { type: 'string', array: true, describe: 'with --inference: also tile by tile, N or X,Y,Z voxels (trainer segment --tile), overlap 0.5; repeat for several sizes' })
   .option('binding-gib', { type: 'number', describe: 'the recorded GPU\'s largest storage binding, which bounds the Winograd kernel\'s chunks (2 on an H100 or H200; default: this adapter\'s)' })
   .check((a) => {
     for (const p of a.pools.split(',')) if (!(p in POOLS)) throw new Error(`--pools: "${p}" is none of ${Object.keys(POOLS).join(', ')}`);
     if (a.budgetGb != null && !(Number(a.budgetGb) > 0)) throw new Error(`--budget-gb ${a.budgetGb}: give a positive number of GB`);
     if (a.bindingGib != null && !(Number(a.bindingGib) > 0)) throw new Error(`--binding-gib ${a.bindingGib}: give a positive number of GiB`);
+    const tiles = (a.tile as string[] | undefined) ?? [];
+    if (tiles.length && !a.inference) throw new Error('--tile goes with --inference');
+    for (const t of tiles) if (!parseTileSize(t)) throw new Error(`--tile ${t}: give N or X,Y,Z, whole numbers of voxels of at least 8`);
     if (!(Number.isInteger(a.steps) && a.steps >= 2)) throw new Error(`--steps ${a.steps}: give 2 or more (the first makes the optimizer's slots)`);
     return true;
   })
@@ -145,7 +174,16 @@ if (argv.bindingGib != null) assumeBindingLimit(Math.min(argv.bindingGib * 2 ** 
 const a = choice.adapter;
 const rows: Record<string, unknown>[] = [];
 const budgetBytes = argv.budgetGb == null ? undefined : argv.budgetGb * 1e9;
-for (const shape of parseShapes(argv.shapes)) {
+const tiles: (TileOptions | undefined)[] = [undefined, ...(argv.tile ?? []).map((t) => ({ size: parseTileSize(t)!, overlap: 0.5 }))];
+for (const shape of argv.inference ? parseShapes(argv.shapes) : []) {
+  for (const tile of tiles) {
+    const t0 = performance.now();
+    const m = await inferenceMemory(cfg, shape, tile).catch((e: Error) => fail(`${shape.join('x')} inference: ${e.message}`));
+    rows.push({ shape, inference: true, tile: tile ?? null, ...m });
+    progress(`${shape.join('x')} segmented ${tile ? `in tiles of ${tile.size.join('x')} voxels` : 'whole'}: at most ${gb(m.allocatedPeakBytes)} allocated, ${gb(m.inUsePeakBytes)} in use (recorded in ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+  }
+}
+for (const shape of argv.inference ? [] : parseShapes(argv.shapes)) {
   for (const pool of argv.pools.split(',') as PoolName[]) {
     const t0 = performance.now();
     const m = await stepMemory(cfg, shape, recompute, pool, { steps: argv.steps, loss: argv.loss as LossName, budgetBytes }).catch((e: Error) => fail(`${shape.join('x')} ${pool}: ${e.message}`));
@@ -160,8 +198,8 @@ process.stdout.write(`${JSON.stringify({
   recordedOn: a ? [a.vendor, a.architecture, a.description].filter(Boolean).join(' ') : null,
   config: argv.config ?? 'reference (DEFAULT_MODEL_CONFIG)',
   tilings: argv.tilings ?? null,
-  optimizer: 'RMSprop (npm run bench\'s)',
-  loss: argv.loss === 'dice+focal' ? REFERENCE_LOSS : `${argv.loss} (libs/losses defaults)`,
+  optimizer: argv.inference ? null : 'RMSprop (npm run bench\'s)',
+  loss: argv.inference ? null : argv.loss === 'dice+focal' ? REFERENCE_LOSS : `${argv.loss} (libs/losses defaults)`,
   results: rows,
 })}\n`);
 process.exit(0);

@@ -7,7 +7,7 @@ import type { Argv } from 'yargs';
 import { capGpuBufferPool, limitGpuMemory, loadTunedTilings, parseTunedTilings, registerCpuKernels, selectBackend, useBestFitGpuBuffers, type BackendChoice } from '@anatomynet/compute';
 import { cellsByRow, openSqliteStore } from '@anatomynet/tracking';
 import { createProgressBar } from '@anatomynet/cli';
-import { DEFAULT_TILE_OVERLAP, loadRunEnsemble, mirrorRefusal, openDataset, resolveRunConfig, RunConfigError, type Dataset, type RunConfig, type TileOptions, type TrainProgress } from '@anatomynet/training';
+import { DEFAULT_TILE_OVERLAP, MIN_TILE_VOXELS, parseTileSize, loadRunEnsemble, mirrorRefusal, openDataset, resolveRunConfig, RunConfigError, type Dataset, type RunConfig, type TileOptions, type TrainProgress } from '@anatomynet/training';
 
 export interface StoreArgs {
   db: string;
@@ -89,7 +89,7 @@ export function withModelOptions<T>(y: Argv<T>) {
     .option('tile-overlap', { type: 'number', default: DEFAULT_TILE_OVERLAP, describe: 'with --tile, the share of a tile its neighbours overlap, in [0, 1)' })
     .check((a) => {
       const tile = a.tile as string | undefined, overlap = a.tileOverlap as number;
-      if (tile !== undefined && !parseTile(tile)) return `--tile ${tile}: give N or X,Y,Z, whole numbers of voxels of at least ${MIN_TILE_VOXELS}`;
+      if (tile !== undefined && !parseTileSize(tile)) return `--tile ${tile}: give N or X,Y,Z, whole numbers of voxels of at least ${MIN_TILE_VOXELS}`;
       return overlap >= 0 && overlap < 1 ? true : `--tile-overlap ${overlap} is not in [0, 1)`;
     })
     .check((a) => {
@@ -100,20 +100,9 @@ export function withModelOptions<T>(y: Argv<T>) {
     });
 }
 
-/** The smallest tile edge: below it, a tile is mostly its own zero padding. */
-const MIN_TILE_VOXELS = 8;
-
-function parseTile(text: string): [number, number, number] | null {
-  const parts = text.split(',').map((t) => t.trim());
-  if (parts.length !== 1 && parts.length !== 3) return null;
-  if (!parts.every((t) => /^\d+$/.test(t) && Number(t) >= MIN_TILE_VOXELS)) return null;
-  const n = parts.map(Number);
-  return n.length === 1 ? [n[0]!, n[0]!, n[0]!] : [n[0]!, n[1]!, n[2]!];
-}
-
 /** `--tile` and `--tile-overlap` as the predictor's tile (undefined: whole volumes). */
 export function tileOptionsOf(a: { tile?: string; tileOverlap?: number }): TileOptions | undefined {
-  const size = a.tile === undefined ? null : parseTile(a.tile);
+  const size = a.tile === undefined ? null : parseTileSize(a.tile);
   return size ? { size, overlap: a.tileOverlap ?? DEFAULT_TILE_OVERLAP } : undefined;
 }
 

@@ -5,7 +5,7 @@ export { DEFAULT_RUN_CONFIG, MAX_FOLDS, RunConfigError, configChanges, mergeConf
 export { DatasetError, foldCases, openDataset, prepareCase, runCases, trainingCases, manifestDigestOf, type Dataset, type PreparedCase } from './dataset';
 export { trainRun, NonFiniteLossError, type TrainOptions, type TrainProgress, type TrainResult } from './trainer';
 export { GridChangedError, GridFileError, MAX_REPLICATES, cellsOnOtherDataset, resetCellsOnOtherDataset, type CellOnOtherDataset, changedCells, parseGridSelection, previewGridPass, planGrid, readGridFile, runGrid, selectRows, gridNameOf, type GridFile, type GridCellPlan, type CellOutcome, type RunCell, type RunGridOptions, type ChangedCell, type CellPlanPreview } from './grid';
-export { DEFAULT_TILE_OVERLAP, gaussianImportance, slidingWindowProbabilities, tileStarts, type TileOptions } from './sliding-window';
+export { DEFAULT_TILE_OVERLAP, MIN_TILE_VOXELS, parseTileSize, gaussianImportance, slidingWindowProbabilities, tileStarts, type TileOptions } from './sliding-window';
 export { predictLabels, predictOnSourceGrid, keepLargestComponents, evaluateOnSourceGrid, membersOf, mirrorProbabilities, type Predictor, type PredictOptions } from './evaluate';
 export { RUN_CONFIG_FILE } from './trainer';
 export { generationDescriptionOf, loadRunEnsemble, loadRunModel, mirrorRefusal, RunFolderError } from './run-folder';

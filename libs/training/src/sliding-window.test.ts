@@ -4,7 +4,7 @@ import { selectBackend } from '@anatomynet/compute';
 import { buildModel, predict, validateModelConfig } from '@anatomynet/model';
 import { mulberry32 } from '@anatomynet/random';
 import { predictLabels } from './evaluate';
-import { gaussianImportance, slidingWindowProbabilities, tileStarts } from './sliding-window';
+import { gaussianImportance, parseTileSize, slidingWindowProbabilities, tileStarts } from './sliding-window';
 
 type Shape3 = [number, number, number];
 
@@ -53,6 +53,14 @@ describe('tileStarts', () => {
     expect(() => tileStarts(10, 4, -0.1)).toThrow(/overlap/);
     expect(() => tileStarts(10, 2.5, 0.5)).toThrow(/tile 2.5/);
     expect(() => tileStarts(10, 0, 0.5)).toThrow(/tile 0/);
+  });
+});
+
+describe('parseTileSize', () => {
+  test('N is a cube, X,Y,Z a box; anything else, or an edge under 8 voxels, is no tile', () => {
+    expect(parseTileSize('96')).toEqual([96, 96, 96]);
+    expect(parseTileSize('96, 128,64')).toEqual([96, 128, 64]);
+    for (const bad of ['7', '8,8', '8,8,8,8', '8.5', '-8', 'x', '', '96,7,96']) expect(parseTileSize(bad), bad).toBeNull();
   });
 });
 

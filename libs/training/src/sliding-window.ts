@@ -21,6 +21,18 @@ export interface TileOptions {
 
 export const DEFAULT_TILE_OVERLAP = 0.5;
 
+/** The smallest tile edge accepted from a user: below it a tile is mostly its own zero padding. */
+export const MIN_TILE_VOXELS = 8;
+
+/** A tile size as users write it: `N` (a cube) or `X,Y,Z`, whole voxels of at least {@link MIN_TILE_VOXELS}; null when it is not one. */
+export function parseTileSize(text: string): Shape3 | null {
+  const parts = text.split(',').map((t) => t.trim());
+  if (parts.length !== 1 && parts.length !== 3) return null;
+  if (!parts.every((t) => /^\d+$/.test(t) && Number(t) >= MIN_TILE_VOXELS)) return null;
+  const n = parts.map(Number);
+  return n.length === 1 ? [n[0]!, n[0]!, n[0]!] : [n[0]!, n[1]!, n[2]!];
+}
+
 /**
  * Where tiles start along one axis of `size` voxels: evenly spaced from 0 to `size - tile`, at most
  * `tile * (1 - overlap)` apart (nnU-Net's `compute_steps_for_sliding_window`). One tile at 0 where the
