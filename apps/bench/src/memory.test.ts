@@ -76,7 +76,7 @@ test('bench:memory refuses a missing config file on one line, before starting a 
 });
 
 // Segmenting, whole and tile by tile (trainer segment --tile): the tiles bound what a pass holds. At
-// 178x302x225 the reference network records 5.6 GB whole and 1.0 GB in 96-voxel tiles (session 36).
+// 178x302x225 the reference network records 5.6 GB whole and 0.5 GB in 96-voxel tiles (session 36).
 test('bench:memory --inference records segmenting a volume whole and in tiles; the tiles need less', (ctx) => {
   const run = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'apps/bench/src/memory.ts'), '--shapes', '48x64x64', '--inference', '--tile', '24', '--tile', '32,24,16'], {
     cwd: root, encoding: 'utf8', timeout: 120_000,

@@ -81,22 +81,50 @@ function predictProbabilities(p: Predictor, x: tf.Tensor, o: Pick<PredictOptions
   return mean;
 }
 
-/** {@link predictProbabilities} of the whole volume at once, or tile by tile where `o.tile` is smaller than it. */
-async function probabilitiesOf(p: Predictor, x: tf.Tensor, o: PredictOptions): Promise<tf.Tensor> {
+/** The tile to slide over `x` [1, D, H, W, 1], or undefined where there is none or the volume fits in one. */
+function tileFor(x: tf.Tensor, o: PredictOptions): TileOptions | undefined {
   const [, d, h, w] = x.shape;
   const tile = o.tile;
-  if (!tile || (tile.size[0] >= w! && tile.size[1] >= h! && tile.size[2] >= d!)) return predictProbabilities(p, x, o);
-  return slidingWindowProbabilities(x, tile, (part) => predictProbabilities(p, part, o));
+  return tile && (tile.size[0] < w! || tile.size[1] < h! || tile.size[2] < d!) ? tile : undefined;
+}
+
+/**
+ * The class probabilities of `x` on the host, [D, H, W, C] with C fastest: {@link predictProbabilities}
+ * of the whole volume, or blended tile by tile (then the whole map never lives on the device).
+ */
+async function probabilityData(p: Predictor, x: tf.Tensor, o: PredictOptions): Promise<Float32Array> {
+  const tile = tileFor(x, o);
+  if (tile) return (await slidingWindowProbabilities(x, tile, (part) => predictProbabilities(p, part, o))).data;
+  const probs = predictProbabilities(p, x, o);
+  const data = (await probs.data()) as Float32Array;
+  probs.dispose();
+  return data;
 }
 
 /** Label map (argmax over classes) of one prepared case, on its training grid, [nx, ny, nz] i fastest. */
 export async function predictLabels(model: Predictor, image: Float32Array, shape: [number, number, number], o: PredictOptions = {}): Promise<Uint8Array> {
   const x = tf.tensor5d(image, [1, shape[2], shape[1], shape[0], 1]);
-  const probs = await probabilitiesOf(model, x, o);
+  if (tileFor(x, o)) {
+    const data = await probabilityData(model, x, o);
+    x.dispose();
+    return argmaxOfClasses(data, membersOf(model)[0].config.numClasses);
+  }
+  const probs = predictProbabilities(model, x, o);
   const labels = tf.tidy(() => tf.argMax(probs, -1));
   const data = await labels.data();
   tf.dispose([x, probs, labels]);
   return Uint8Array.from(data);
+}
+
+/** Per voxel, the class of the largest probability (the first on a tie, as tf.argMax); `p` holds `classes` values per voxel. */
+function argmaxOfClasses(p: Float32Array, classes: number): Uint8Array {
+  const out = new Uint8Array(p.length / classes);
+  for (let v = 0, o = 0; v < out.length; v++, o += classes) {
+    let best = 0;
+    for (let c = 1; c < classes; c++) if (p[o + c]! > p[o + best]!) best = c;
+    out[v] = best;
+  }
+  return out;
 }
 
 /**
@@ -111,9 +139,8 @@ export async function predictOnSourceGrid(
   const cShape = canonicalShape(sourceShape, orientation);
   if (networkShape.join() === cShape.join()) return fromCanonical(await predictLabels(model, image, networkShape, o), sourceShape, orientation);
   const x = tf.tensor5d(image, [1, networkShape[2], networkShape[1], networkShape[0], 1]);
-  const probs = await probabilitiesOf(model, x, o);
-  const data = (await probs.data()) as Float32Array;
-  tf.dispose([x, probs]);
+  const data = await probabilityData(model, x, o);
+  x.dispose();
   return fromCanonical(argmaxOfLinearResample(data, membersOf(model)[0].config.numClasses, networkShape, cShape), sourceShape, orientation);
 }
 

@@ -90,7 +90,8 @@ describe('slidingWindowProbabilities', () => {
     const voxelwise = (x: tf.Tensor) => tf.tidy(() => tf.softmax(tf.concat([x, tf.mul(x, 2), tf.neg(x)], 4)));
     const whole = (await voxelwise(input()).data()) as Float32Array;
     for (const [tile, overlap] of [[[5, 6, 7], 0.5], [[4, 4, 4], 0], [[11, 3, 13], 0.25]] as [Shape3, number][]) {
-      const tiled = (await (await slidingWindowProbabilities(input(), { size: tile, overlap }, voxelwise)).data()) as Float32Array;
+      const { data: tiled, classes } = await slidingWindowProbabilities(input(), { size: tile, overlap }, voxelwise);
+      expect(classes).toBe(3);
       let worst = 0;
       tiled.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - whole[i]!))));
       expect(worst, `tile ${tile} overlap ${overlap}`).toBeLessThan(1e-6);
@@ -105,7 +106,7 @@ describe('slidingWindowProbabilities', () => {
       return [x, 10 * y, 100 * z][i % 3]!;
     });
     const byTile = () => tf.tensor5d(local(tile), [1, tile[2], tile[1], tile[0], 3]);
-    const tiled = (await (await slidingWindowProbabilities(input(), { size: tile, overlap: 0.5 }, byTile)).data()) as Float32Array;
+    const tiled = (await slidingWindowProbabilities(input(), { size: tile, overlap: 0.5 }, byTile)).data;
     const starts = [0, 1, 2].map((a) => tileStarts(volume[a]!, tile[a]!, 0.5));
     const expected = blendedByLoops(volume, tile, starts, () => local(tile), 3);
     tiled.forEach((v, i) => expect(v).toBeCloseTo(expected[i]!, 3));

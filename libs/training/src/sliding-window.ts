@@ -65,11 +65,12 @@ export function gaussianImportance(tile: Shape3): Float32Array {
 }
 
 /**
- * Class probabilities of `input` [1, D, H, W, 1] (D: z) tile by tile: `predictTile` gets each tile
- * [1, tz, ty, tx, 1] and returns its probabilities [1, tz, ty, tx, C] (which this takes ownership of).
- * A tile larger than the volume along an axis shrinks to it.
+ * Class probabilities of `input` [1, D, H, W, 1] (D: z) tile by tile, on the host: [D, H, W, C], C
+ * fastest. `predictTile` gets each tile [1, tz, ty, tx, 1] and returns its probabilities
+ * [1, tz, ty, tx, C] (which this takes ownership of). A tile larger than the volume along an axis
+ * shrinks to it.
  */
-export async function slidingWindowProbabilities(input: tf.Tensor, tile: TileOptions, predictTile: (x: tf.Tensor) => tf.Tensor): Promise<tf.Tensor5D> {
+export async function slidingWindowProbabilities(input: tf.Tensor, tile: TileOptions, predictTile: (x: tf.Tensor) => tf.Tensor): Promise<{ data: Float32Array; classes: number }> {
   const [, d, h, w] = input.shape as number[];
   const size: Shape3 = [Math.min(tile.size[0], w!), Math.min(tile.size[1], h!), Math.min(tile.size[2], d!)];
   const weight = gaussianImportance(size);
@@ -97,5 +98,5 @@ export async function slidingWindowProbabilities(input: tf.Tensor, tile: TileOpt
     }
   }
   for (let v = 0; v < weights.length; v++) for (let c = 0; c < classes; c++) sum![v * classes + c]! /= weights[v]!;
-  return tf.tensor5d(sum!, [1, d!, h!, w!, classes]);
+  return { data: sum!, classes };
 }
