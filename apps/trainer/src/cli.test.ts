@@ -10,7 +10,7 @@ import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, test } from 'vitest';
 import { readDicomFile, readNifti, writeCtSeries, writeNifti } from '@anatomynet/data';
-import { contourFindings, loadRunEnsemble, planGrid, PUBLIC_CODE_AUGMENT, readGridFile, segmentVolume, trainRun } from '@anatomynet/training';
+import { contourFindings, trainingVolumes, loadRunEnsemble, planGrid, PUBLIC_CODE_AUGMENT, readGridFile, segmentVolume, trainRun } from '@anatomynet/training';
 import { TINY_GRID_BASE, writeTinyDataset, writeTinyGrid } from '@anatomynet/training/testing';
 import { openSqliteStore } from '@anatomynet/tracking';
 import { csvText, parseCsv } from '@anatomynet/reporting';
@@ -320,7 +320,7 @@ describe('trainer grid, status, segment', () => {
     // the curator's checks on each written prediction, against the case's CT
     const predictedFindings = new Map(ids.map((id) => {
       const written = join(out, 'predictions', `${id}.nii.gz`);
-      return [id, existsSync(written) ? contourFindings(readNifti(written).data as Uint8Array, readNifti(join(dataset, 'imagesTr', `${id}_0000.nii.gz`))) : []];
+      return [id, existsSync(written) ? contourFindings(readNifti(written).data as Uint8Array, readNifti(join(dataset, 'imagesTr', `${id}_0000.nii.gz`)), trainingVolumes([runDir])) : []];
     }));
     const doubted = (id: string, organ: string) => [...new Set(predictedFindings.get(id)!.filter((f) => f.organs.includes(organ as never)).map((f) => f.check))].join(';');
     expect(csv.slice(1)).toEqual(
@@ -637,7 +637,9 @@ describe('trainer grid, status, segment', () => {
     expect(labels.direction).toEqual(input.direction);
     expect(labels.data).toBeInstanceOf(Uint8Array);
     // the curator's per-case checks of its contours, each warned of
-    const findings = contourFindings(labels.data as Uint8Array, input);
+    // (predicted volumes judged against those of the run's training cases, which its folder records)
+    expect(Object.keys(trainingVolumes([runDir])).length).toBeGreaterThan(0);
+    const findings = contourFindings(labels.data as Uint8Array, input, trainingVolumes([runDir]));
     expect(JSON.parse(a.stdout.trim().split('\n').at(-1)!).findings).toEqual(findings);
     for (const f of findings) expect(a.stderr).toContain(`check the contour (${f.check}): ${f.message}`);
 

@@ -157,4 +157,19 @@ describe('predictionFindings: the checks of a model\'s contours of one scan', ()
     ]);
     asPrediction.forEach((f, i) => expect(f.message.slice(0, f.message.lastIndexOf(': '))).toBe(asAnnotation[i]!.message.slice(0, asAnnotation[i]!.message.lastIndexOf(': '))));
   });
+
+  it('judges volumes against the model\'s training cases when given them, as the curator judges a cohort', () => {
+    // 1000 voxels of 2 mm3: 2 mL; the training cases' parotids about 10 mL, their brainstems about 2 mL
+    const c = record('seg', { Parotid_L: geometry(40), Parotid_R: geometry(-40), BrainStem: geometry(0) });
+    const around = (ml: number) => [0.9, 0.95, 1, 1, 1.02, 1.05, 1.1, 0.97].map((f) => f * ml);
+    const found = predictionFindings(c, { Parotid_L: around(10), Parotid_R: around(10).slice(0, 7), BrainStem: around(2) });
+    expect(found).toEqual([{
+      caseId: 'seg', check: 'volume', organs: ['Parotid_L'],
+      message: "Parotid_L: 2.00 mL, 1/5.0 of the median of 10.00 mL over the model's 8 training cases: the organ partly missed?",
+    }]);
+    // fewer than 8 training volumes (Parotid_R) judge nothing; without them, no volume check at all
+    expect(predictionFindings(c)).toEqual([]);
+    const big = predictionFindings(c, { BrainStem: around(0.4) });
+    expect(big.map((f) => f.message)).toEqual(["BrainStem: 2.00 mL, 5.0 times the median of 0.40 mL over the model's 8 training cases: a neighbouring structure taken for it, or a false positive joined to it?"]);
+  });
 });

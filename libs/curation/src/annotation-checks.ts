@@ -159,24 +159,40 @@ function shiftFindings(c: CheckedContours): AnnotationFinding[] {
   }];
 }
 
+/**
+ * A volume against a cohort's (log scale, median and MAD; Iglewicz and Hoaglin's modified z-score): how
+ * far off it is, or null when within bounds or the cohort has fewer than VOLUME_MIN_CASES volumes.
+ */
+function volumeOutlier(ml: number, cohortMl: readonly number[]): { ratio: number; medianMl: number } | null {
+  if (cohortMl.length < VOLUME_MIN_CASES || !(ml > 0)) return null;
+  const logs = cohortMl.map((v) => Math.log(v));
+  const centre = median(logs);
+  const mad = median(logs.map((x) => Math.abs(x - centre)));
+  const ratio = Math.exp(Math.log(ml) - centre);
+  const z = mad > 0 ? (0.6745 * (Math.log(ml) - centre)) / mad : Infinity;
+  if (Math.abs(z) <= VOLUME_MODIFIED_Z || (ratio < VOLUME_RATIO && ratio > 1 / VOLUME_RATIO)) return null;
+  return { ratio, medianMl: Math.exp(centre) };
+}
+
+const VOLUME_CAUSES: Record<ContourSource, { larger: string; smaller: string; over: (n: number) => string }> = {
+  annotation: { larger: 'another structure under its name, or contours on extra slices?', smaller: 'contours missing on some slices?', over: (n) => `${n} cases` },
+  prediction: { larger: 'a neighbouring structure taken for it, or a false positive joined to it?', smaller: 'the organ partly missed?', over: (n) => `the model's ${n} training cases` },
+};
+
+function volumeFinding(caseId: string, key: OrganKey, ml: number, cohortMl: readonly number[], source: ContourSource): AnnotationFinding[] {
+  const off = volumeOutlier(ml, cohortMl);
+  if (!off) return [];
+  const causes = VOLUME_CAUSES[source];
+  const [times, why] = off.ratio >= 1 ? [`${off.ratio.toFixed(1)} times`, causes.larger] : [`1/${(1 / off.ratio).toFixed(1)} of`, causes.smaller];
+  return [{ caseId, check: 'volume', organs: [key], message: `${key}: ${ml.toFixed(2)} mL, ${times} the median of ${off.medianMl.toFixed(2)} mL over ${causes.over(cohortMl.length)}: ${why}` }];
+}
+
 /** Each organ's volume against the other annotated cases' (log scale, median and MAD). */
 function volumeFindings(cases: readonly CheckedCase[]): AnnotationFinding[] {
   return ORGANS.flatMap(({ key }) => {
     const annotated = cases.filter((c) => c.availability[key] === 'annotated' && c.volumeMl[key] > 0);
-    if (annotated.length < VOLUME_MIN_CASES) return [];
-    const logs = annotated.map((c) => Math.log(c.volumeMl[key]));
-    const centre = median(logs);
-    const mad = median(logs.map((x) => Math.abs(x - centre)));
-    return annotated.flatMap((c, i) => {
-      const ratio = Math.exp(logs[i]! - centre);
-      const z = mad > 0 ? (0.6745 * (logs[i]! - centre)) / mad : Infinity;
-      if (Math.abs(z) <= VOLUME_MODIFIED_Z || (ratio < VOLUME_RATIO && ratio > 1 / VOLUME_RATIO)) return [];
-      const [times, why] = ratio >= 1 ? [`${ratio.toFixed(1)} times`, 'another structure under its name, or contours on extra slices?'] : [`1/${(1 / ratio).toFixed(1)} of`, 'contours missing on some slices?'];
-      return [{
-        caseId: c.caseId, check: 'volume' as const, organs: [key],
-        message: `${key}: ${c.volumeMl[key].toFixed(2)} mL, ${times} the median of ${Math.exp(centre).toFixed(2)} mL over ${annotated.length} cases: ${why}`,
-      }];
-    });
+    const cohort = annotated.map((c) => c.volumeMl[key]);
+    return annotated.flatMap((c) => volumeFinding(c.caseId, key, c.volumeMl[key], cohort, 'annotation'));
   });
 }
 
@@ -188,12 +204,15 @@ export function annotationFindings(cases: readonly CheckedCase[]): AnnotationFin
 }
 
 /**
- * The checks of one scan's automatic contours (`trainer segment`): sides, stray pieces and CT numbers.
- * Not the shift, which asks whether contours were drawn on this scan (a model's were), nor volumes,
- * which need a cohort. Sorted by check and organ.
+ * The checks of one scan's automatic contours (`trainer segment`): sides, stray pieces, CT numbers and,
+ * given the volumes of each organ in the model's training cases (`trainingMl`), volumes against those.
+ * Not the shift, which asks whether contours were drawn on this scan (a model's were). Sorted by check
+ * and organ.
  */
-export function predictionFindings(c: CheckedContours): AnnotationFinding[] {
-  return [...sideFindings(c, 'prediction'), ...strayFindings(c, 'prediction'), ...huFindings(c, 'prediction')].sort(byCaseCheckOrgan);
+export function predictionFindings(c: CheckedContours, trainingMl: Partial<Record<OrganKey, readonly number[]>> = {}): AnnotationFinding[] {
+  const voxelMl = (c.spacing[0] * c.spacing[1] * c.spacing[2]) / 1000;
+  const volumes = ORGANS.flatMap(({ key }) => (c.voxels[key] > 0 ? volumeFinding(c.caseId, key, c.voxels[key] * voxelMl, trainingMl[key] ?? [], 'prediction') : []));
+  return [...sideFindings(c, 'prediction'), ...strayFindings(c, 'prediction'), ...huFindings(c, 'prediction'), ...volumes].sort(byCaseCheckOrgan);
 }
 
 function byCaseCheckOrgan(a: AnnotationFinding, b: AnnotationFinding): number {

@@ -64,6 +64,16 @@ describe('contourFindings', () => {
     expect(found).toEqual([{ check: 'hu', organs: ['Mandible'], message: expect.stringMatching(/^Mandible: mean -1000\.0 HU inside its contour, where bone is above 300: the contour off the organ \(a scan unlike those the model learned from\)\?$/) }]);
   });
 
+  test('an organ far from the volumes of the model\'s training cases: a volume finding; none without them', () => {
+    // the phantom's parotids: 33 voxels of 4 mm, 2.11 mL; its brainstem the same
+    const trainingMl = { Parotid_L: [9, 9.5, 10, 10, 10.5, 11, 9.8, 10.2], BrainStem: [2, 2.1, 2.2, 1.9, 2, 2.05, 2.15, 1.95] };
+    expect(contourFindings(labelsOf(), phantom.ct, trainingMl)).toEqual([{
+      check: 'volume', organs: ['Parotid_L'],
+      message: "Parotid_L: 2.11 mL, 1/4.7 of the median of 10.00 mL over the model's 8 training cases: the organ partly missed?",
+    }]);
+    expect(contourFindings(labelsOf(), phantom.ct, { Parotid_L: trainingMl.Parotid_L.slice(0, 7) })).toEqual([]);
+  });
+
   test('an organ the model did not find is no finding', () => {
     const labels = labelsOf();
     labels.forEach((v, p) => v === index('Parotid_R') && (labels[p] = 0));

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { openDataset, prepareCase, type Dataset } from './dataset';
 import { evaluateCase, nanMean, type OrganResult, type Predictor } from './evaluate';
 import type { RunConfig } from './run-config';
-import { seenCases, type SeenMatch } from './seen-cases';
+import { seenCases, trainingVolumes, type SeenMatch } from './seen-cases';
 import { contourFindings, type ContourFinding } from './segment';
 import type { TileOptions } from './sliding-window';
 
@@ -68,7 +68,7 @@ export async function evaluateDataset(
     split?: DatasetSplit;
     predictionsDir?: string;
     onCase?: (done: number, total: number, c: CaseEvaluation) => void;
-    /** The model's run folders (an ensemble's all), whose training cases are looked for in the split. */
+    /** The model's run folders (an ensemble's all): their training cases are looked for in the split, and their organ volumes judge the predicted ones. */
     seenBy?: readonly string[];
     /** Leave out the cases they saw, rather than measure them. */
     excludeSeen?: boolean;
@@ -89,6 +89,7 @@ export async function evaluateDataset(
     throw new Error(`${datasetDir}: every case of the ${split} split (${check.seen.size}) is one the model trained on or was selected by; nothing is left to measure (another split, or evaluate without --exclude-seen to measure them marked)`);
   }
   const prep = { huWindow: cfg.data.huWindow, spacingMm: cfg.data.spacingMm };
+  const trainingMl = trainingVolumes(o.seenBy ?? []);
   const cases: CaseEvaluation[] = [];
   for (const [i, id] of ids.entries()) {
     let result: CaseEvaluation;
@@ -96,7 +97,7 @@ export async function evaluateDataset(
       const c = prepareCase(ds, id, prep);
       const { rows, labels } = await evaluateCase(model, c, cfg, { mirror: o.mirror, ...(o.tile ? { tile: o.tile } : {}) });
       // the case's CT numbers on its own grid, which the prepared case no longer holds
-      result = { caseId: id, rows, contourFindings: contourFindings(labels, readNifti(join(ds.dir, ds.cases.get(id)!.image))) };
+      result = { caseId: id, rows, contourFindings: contourFindings(labels, readNifti(join(ds.dir, ds.cases.get(id)!.image)), trainingMl) };
       if (o.predictionsDir) {
         result.predictionPath = join(o.predictionsDir, `${id}.nii.gz`);
         writeNifti(result.predictionPath, { data: labels, shape: c.source.shape, spacing: c.source.spacingMm, origin: c.source.origin, direction: c.source.direction });

@@ -16,4 +16,4 @@ export { canonicalOrientation, toCanonical, fromCanonical, type Orientation } fr
 export { toNetworkGrid } from './dataset';
 export { caseLoss, maskOfRun } from './case-loss';
 export { tuneModelConvs, type ModelTuneOptions } from './gpu-tune';
-export { TRAINING_CASES_FILE, readTrainingCases, seenCases, trainingCasesOf, type SeenCase, type SeenCheck, type SeenMatch, type TrainingCases } from './seen-cases';
+export { TRAINING_CASES_FILE, readTrainingCases, seenCases, trainingCasesOf, trainingVolumes, type SeenCase, type SeenCheck, type SeenMatch, type TrainingCases } from './seen-cases';

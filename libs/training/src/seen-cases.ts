@@ -8,6 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '@anatomynet/data';
+import { ORGANS, type OrganKey } from '@anatomynet/curation';
 import type { Dataset } from './dataset';
 
 /** Beside run-config.json in every run folder started since it was introduced. */
@@ -17,6 +18,8 @@ export interface SeenCase {
   caseId: string;
   inputDigest: string;
   imageDigest?: string;
+  /** Each annotated organ's volume (mL): what `segment` judges a predicted organ's volume against. Absent before session 36. */
+  volumeMl?: Partial<Record<OrganKey, number>>;
 }
 
 export interface TrainingCases {
@@ -34,7 +37,9 @@ export interface TrainingCases {
 export function trainingCasesOf(ds: Dataset, ids: { train: readonly string[]; validation: readonly string[] } = ds.splits): TrainingCases {
   const record = (id: string): SeenCase => {
     const c = ds.cases.get(id)!;
-    return { caseId: id, inputDigest: c.inputDigest, ...(c.imageDigest ? { imageDigest: c.imageDigest } : {}) };
+    // (a manifest written by another tool may hold no volumes)
+    const volumeMl = Object.fromEntries(ORGANS.filter((o) => c.availability[o.key] === 'annotated' && c.volumeMl?.[o.key] > 0).map((o) => [o.key, c.volumeMl[o.key]]));
+    return { caseId: id, inputDigest: c.inputDigest, ...(c.imageDigest ? { imageDigest: c.imageDigest } : {}), volumeMl };
   };
   return { manifestDigest: ds.manifestDigest, train: [...ids.train].sort().map(record), validation: [...ids.validation].sort().map(record) };
 }
@@ -53,6 +58,21 @@ export function readTrainingCases(runDir: string): TrainingCases | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The organ volumes (mL) of the cases the models of `runDirs` trained on (their training splits; a case
+ * two members share counted once), per organ: the cohort `segment` judges predicted volumes against.
+ * Empty for runs whose records predate the volumes.
+ */
+export function trainingVolumes(runDirs: readonly string[]): Partial<Record<OrganKey, number[]>> {
+  const cases = new Map<string, SeenCase>();
+  for (const runDir of runDirs) for (const c of readTrainingCases(runDir)?.train ?? []) if (c.volumeMl) cases.set(c.inputDigest, c);
+  const out: Partial<Record<OrganKey, number[]>> = {};
+  for (const c of [...cases.values()].sort((a, b) => (a.inputDigest < b.inputDigest ? -1 : 1))) {
+    for (const [organ, ml] of Object.entries(c.volumeMl!) as [OrganKey, number][]) (out[organ] ??= []).push(ml);
+  }
+  return out;
 }
 
 /** An evaluated case a model saw: in which split of which run, and by which digest it was recognised. */

@@ -115,15 +115,16 @@ export type ContourFinding = Omit<AnnotationFinding, 'caseId'>;
 /**
  * The curator's per-case checks on a model's contours of one scan: a left organ to the patient's right of
  * its partner or across the midline organs, a piece far from the rest of its organ, a mean CT number
- * unlike the organ's tissue (the mandible off bone, a gland on air). Findings change nothing; they tell
- * the physicist which contours to look at first.
+ * unlike the organ's tissue (the mandible off bone, a gland on air) and, given the organ volumes of the
+ * model's training cases (seen-cases.ts `trainingVolumes`), a volume far from theirs. Findings change
+ * nothing; they tell the physicist which contours to look at first.
  * @param labels organ index 0..9 per voxel on `volume`'s grid; `volume` holds HU.
  */
-export function contourFindings(labels: Uint8Array, volume: Volume): ContourFinding[] {
+export function contourFindings(labels: Uint8Array, volume: Volume, trainingMl: Partial<Record<OrganKey, readonly number[]>> = {}): ContourFinding[] {
   const measures = organMeasures({ data: labels, shape: volume.shape, spacing: volume.spacing, origin: volume.origin, direction: volume.direction }, volume);
   const voxels = Object.fromEntries(ORGANS.map((o) => [o.key, 0])) as Record<OrganKey, number>;
   for (const l of labels) if (l > 0 && l <= ORGANS.length) voxels[ORGANS[l - 1]!.key]++;
-  return predictionFindings({ caseId: '', voxels, spacing: volume.spacing, measures }).map(({ caseId: _id, ...f }) => f);
+  return predictionFindings({ caseId: '', voxels, spacing: volume.spacing, measures }, trainingMl).map(({ caseId: _id, ...f }) => f);
 }
 
 /**
@@ -203,12 +204,15 @@ export function writeSegmentation(labels: Uint8Array, input: LoadedInput, outDir
  * and `seg.dcm` (see writeSegmentation); returns them with the seconds the segmentation took and the
  * contours' findings ({@link contourFindings}).
  */
-export async function segmentToFiles(model: Predictor, input: LoadedInput, outDir: string, o: SegmentOptions & { generationDescription?: string; dicom?: readonly DicomOutput[] }): Promise<SegmentFilesResult> {
+export async function segmentToFiles(
+  model: Predictor, input: LoadedInput, outDir: string,
+  o: SegmentOptions & { generationDescription?: string; dicom?: readonly DicomOutput[]; trainingVolumesMl?: Partial<Record<OrganKey, readonly number[]>> },
+): Promise<SegmentFilesResult> {
   const t0 = performance.now();
   const labels = await segmentVolume(model, input.volume, o);
   const seconds = (performance.now() - t0) / 1000;
   const files = writeSegmentation(labels, input, outDir, { generationDescription: o.generationDescription, ...(o.dicom ? { dicom: o.dicom } : {}) });
-  return { ...files, seconds, findings: contourFindings(labels, input.volume) };
+  return { ...files, seconds, findings: contourFindings(labels, input.volume, o.trainingVolumesMl) };
 }
 
 /**

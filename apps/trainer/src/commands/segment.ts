@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { createProgressBar } from '@anatomynet/cli';
 import { NOT_A_NUMBER_HU, writeFileAtomic } from '@anatomynet/data';
-import { generationDescriptionOf, loadInputCt, outputNamesFor, segmentToFiles, type ContourFinding, type DicomOutput, type TileOptions } from '@anatomynet/training';
+import { generationDescriptionOf, loadInputCt, outputNamesFor, segmentToFiles, trainingVolumes, type ContourFinding, type DicomOutput, type TileOptions } from '@anatomynet/training';
 import { loadModelsOf, makeOutputFolder, modelFoldersOf, startBackend, tileOptionsOf, withModelOptions, withBackendOption, type GpuArgs } from '../common';
 
 interface SegmentArgs extends GpuArgs {
@@ -65,6 +65,8 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
       componentMinShare: a.lccMinShare ?? config.evaluation.componentMinShare,
       mirror: a.mirror,
       tile: tileOptionsOf(a),
+      // what each predicted organ's volume is judged against: the models' training cases'
+      trainingVolumesMl: trainingVolumes(runDirs),
       generationDescription: generationDescriptionOf(runDirs),
       dicom: a.dicom,
     };

@@ -54,7 +54,9 @@ export function writeTinyDataset(dir: string, o: TinyDatasetOptions = {}): strin
     writeNifti(join(dir, 'imagesTr', `${id}_0000.nii.gz`), { ...geom, data: img });
     writeNifti(join(dir, 'labelsTr', `${id}.nii.gz`), { ...geom, data: lab });
     const availability: Record<string, string> = {};
+    const volumeMl: Record<string, number> = {};
     for (const org of ORGANS) {
+      volumeMl[org.key] = (lab.reduce((k, l) => k + (l === org.index ? 1 : 0), 0) * geom.spacing[0] * geom.spacing[1] * geom.spacing[2]) / 1000;
       const present = [1, 3, 6].includes(org.index);
       const missing = c % 2 === 1 && (o.missingInOddCases ?? []).includes(org.key);
       availability[org.key] = missing ? 'not-annotated' : present ? 'annotated' : 'annotated-empty';
@@ -72,6 +74,7 @@ export function writeTinyDataset(dir: string, o: TinyDatasetOptions = {}): strin
       origin: geom.origin,
       direction: IDENTITY,
       availability,
+      volumeMl,
     });
   }
   writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ schemaVersion: 1, tool: { name: 'tiny', version: '0' }, cases }, null, 1));
