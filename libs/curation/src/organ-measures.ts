@@ -28,10 +28,15 @@ export interface OrganMeasures {
 
 const round1 = (x: number) => Math.round(x * 10) / 10;
 
-/** The measures of every organ with voxels in `label` (uint8, values 1..9 as ORGANS) on `image`'s HU (the same grid). */
+/**
+ * The measures of every organ with voxels in `label` (uint8, values 1..9 as ORGANS) on `image`'s HU (the
+ * same grid). `boneAlignment: false` skips the mandible's translation search, for contours known to be
+ * drawn on this scan (a model's), which the shift check does not judge.
+ */
 export function organMeasures(
   label: Pick<Volume<Uint8Array>, 'data' | 'shape' | 'spacing' | 'origin' | 'direction'>,
   image: Pick<Volume, 'data' | 'shape'>,
+  o: { boneAlignment?: boolean } = {},
 ): Partial<Record<OrganKey, OrganMeasures>> {
   const { data, shape, spacing, origin, direction } = label;
   if (image.shape.some((n, a) => n !== shape[a])) throw new RangeError(`organMeasures: image ${image.shape.join('x')} and label ${shape.join('x')} differ`);
@@ -76,7 +81,7 @@ export function organMeasures(
       pieces: sizes.length - 1,
       strayVoxels: n - sizes[largest]!,
       strayGapMm: round1(pieceBoxes.slice(1).reduce((far, b) => Math.max(far, gapMm(b)), 0)),
-      ...(organ.key === 'Mandible' ? { boneAlignment: boneAlignment(data, image.data, { shape, spacing, direction }, box, organ.index) } : {}),
+      ...(organ.key === 'Mandible' && o.boneAlignment !== false ? { boneAlignment: boneAlignment(data, image.data, { shape, spacing, direction }, box, organ.index) } : {}),
     };
   }
   return out;

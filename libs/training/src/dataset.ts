@@ -57,8 +57,8 @@ export interface PreparedCase {
   labels: Uint8Array;
   /** Per organ 1..9, whether the case annotates it (m_i(c) of the masked loss). */
   annotated: boolean[];
-  /** The published grid, for evaluation on the case's own voxels. */
-  source: { shape: Vec3; spacingMm: Vec3; origin: Vec3; direction: Mat3; labels: Uint8Array };
+  /** The published grid, for evaluation on the case's own voxels; its CT numbers when asked for (`keepSourceHu`). */
+  source: { shape: Vec3; spacingMm: Vec3; origin: Vec3; direction: Mat3; labels: Uint8Array; hu?: Volume['data'] };
   /** How the source grid was turned to the canonical (LPS) axis order the network sees. */
   orientation: Orientation;
 }
@@ -66,6 +66,8 @@ export interface PreparedCase {
 export interface PrepareOptions {
   huWindow: HuWindow;
   spacingMm: [number, number, number] | null;
+  /** Keep the CT numbers on the published grid in `source.hu` (evaluation's contour checks; training does without). */
+  keepSourceHu?: boolean;
 }
 
 /** Reads one case's image and labels and puts them on the training grid. */
@@ -79,7 +81,7 @@ export function prepareCase(ds: Dataset, caseId: string, opts: PrepareOptions): 
     throw new DatasetError(join(ds.dir, rec.label), `shape ${lab.shape.join('x')} differs from the image's ${img.shape.join('x')}`);
   }
   const sourceLabels = lab.data instanceof Uint8Array ? lab.data : Uint8Array.from(lab.data as ArrayLike<number>);
-  const source = { shape: img.shape, spacingMm: img.spacing, origin: img.origin, direction: img.direction, labels: sourceLabels };
+  const source = { shape: img.shape, spacingMm: img.spacing, origin: img.origin, direction: img.direction, labels: sourceLabels, ...(opts.keepSourceHu ? { hu: img.data } : {}) };
   const { image, labels, shape, spacingMm, orientation } = toNetworkGrid(img, sourceLabels, opts);
   return { caseId, shape, spacingMm, image, labels, annotated: annotatedOrgans(rec), source, orientation };
 }

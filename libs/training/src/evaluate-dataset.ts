@@ -4,7 +4,7 @@
  * organs the case annotates only, the run config's tolerance and component filtering.
  */
 import type { AnnotationFinding } from '@anatomynet/curation';
-import { readNifti, writeNifti } from '@anatomynet/data';
+import { writeNifti } from '@anatomynet/data';
 import { join } from 'node:path';
 import { openDataset, prepareCase, type Dataset } from './dataset';
 import { evaluateCase, nanMean, type OrganResult, type Predictor } from './evaluate';
@@ -88,7 +88,7 @@ export async function evaluateDataset(
   if (!ids.length && check.seen.size) {
     throw new Error(`${datasetDir}: every case of the ${split} split (${check.seen.size}) is one the model trained on or was selected by; nothing is left to measure (another split, or evaluate without --exclude-seen to measure them marked)`);
   }
-  const prep = { huWindow: cfg.data.huWindow, spacingMm: cfg.data.spacingMm };
+  const prep = { huWindow: cfg.data.huWindow, spacingMm: cfg.data.spacingMm, keepSourceHu: true };
   const trainingMl = trainingVolumes(o.seenBy ?? []);
   const cases: CaseEvaluation[] = [];
   for (const [i, id] of ids.entries()) {
@@ -96,8 +96,8 @@ export async function evaluateDataset(
     try {
       const c = prepareCase(ds, id, prep);
       const { rows, labels } = await evaluateCase(model, c, cfg, { mirror: o.mirror, ...(o.tile ? { tile: o.tile } : {}) });
-      // the case's CT numbers on its own grid, which the prepared case no longer holds
-      result = { caseId: id, rows, contourFindings: contourFindings(labels, readNifti(join(ds.dir, ds.cases.get(id)!.image)), trainingMl) };
+      const ct = { data: c.source.hu!, shape: c.source.shape, spacing: c.source.spacingMm, origin: c.source.origin, direction: c.source.direction };
+      result = { caseId: id, rows, contourFindings: contourFindings(labels, ct, trainingMl) };
       if (o.predictionsDir) {
         result.predictionPath = join(o.predictionsDir, `${id}.nii.gz`);
         writeNifti(result.predictionPath, { data: labels, shape: c.source.shape, spacing: c.source.spacingMm, origin: c.source.origin, direction: c.source.direction });

@@ -7,7 +7,7 @@ import { statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { notHounsfieldReason, readCtSeries, replaceNotNumbers, readDicomFile, readVolume, scanDicomTree, writeNifti, type CtSeries, type Volume } from '@anatomynet/data';
 import { ANATOMICAL_STRUCTURE, writeDicomSeg, writeRtStruct, type RtCtReference, type RtRoiSpec, type SegSegmentSpec } from '@anatomynet/rt';
-import { ORGAN_COLOURS, ORGANS, organMeasures, organSegmentCodes, predictionFindings, type AnnotationFinding, type OrganKey } from '@anatomynet/curation';
+import { countLabels, ORGAN_COLOURS, ORGANS, organMeasures, organSegmentCodes, predictionFindings, type AnnotationFinding, type OrganKey } from '@anatomynet/curation';
 import { toNetworkGrid } from './dataset';
 import { keepLargestComponents, membersOf, predictOnSourceGrid, type Predictor } from './evaluate';
 import type { HuWindow } from './intensity';
@@ -121,10 +121,9 @@ export type ContourFinding = Omit<AnnotationFinding, 'caseId'>;
  * @param labels organ index 0..9 per voxel on `volume`'s grid; `volume` holds HU.
  */
 export function contourFindings(labels: Uint8Array, volume: Volume, trainingMl: Partial<Record<OrganKey, readonly number[]>> = {}): ContourFinding[] {
-  const measures = organMeasures({ data: labels, shape: volume.shape, spacing: volume.spacing, origin: volume.origin, direction: volume.direction }, volume);
-  const voxels = Object.fromEntries(ORGANS.map((o) => [o.key, 0])) as Record<OrganKey, number>;
-  for (const l of labels) if (l > 0 && l <= ORGANS.length) voxels[ORGANS[l - 1]!.key]++;
-  return predictionFindings({ caseId: '', voxels, spacing: volume.spacing, measures }, trainingMl).map(({ caseId: _id, ...f }) => f);
+  const label = { data: labels, shape: volume.shape, spacing: volume.spacing, origin: volume.origin, direction: volume.direction };
+  const measures = organMeasures(label, volume, { boneAlignment: false });
+  return predictionFindings({ caseId: '', voxels: countLabels(labels), spacing: volume.spacing, measures }, trainingMl).map(({ caseId: _id, ...f }) => f);
 }
 
 /**
