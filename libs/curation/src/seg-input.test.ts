@@ -3,10 +3,11 @@
  * it maps more organs than an RTSTRUCT of the same CT, and reported when it cannot be used.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readCtSeries, scanDicomTree, writeDicomFile } from '@anatomynet/data';
+import { readCtSeries, readDicomFile, scanDicomTree, writeDicomFile } from '@anatomynet/data';
 import { buildDicomSeg, writeDicomSeg, type ParsedSeg, type SegSegmentSpec } from '@anatomynet/rt';
 import { curateCohort, type CurateResult } from './cohort';
 import { segmentNames } from './load';
@@ -37,11 +38,13 @@ function segOf(dir: string, ph: Phantom, change?: (ds: Record<string, any>) => v
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'curation-seg-'));
   const input = join(root, 'in');
-  // A: CT + SEG only. B: CT with an RTSTRUCT of two organs and a SEG of all nine. C: a SEG without its
+  // A: CT + SEG only, the SEG deflated (Deflated Explicit VR Little Endian, by dcmtk). B: CT with an RTSTRUCT of two organs and a SEG of all nine. C: a SEG without its
   // SegmentSequence. D: a SEG whose frames are on another grid (pixel spacing halved).
   phantoms.A = headNeckPhantom(1);
   writeDicomCase(join(input, 'A'), phantoms.A, { patientId: 'SEG-A', uidSeed: 'sa', writeRt: false });
-  segOf(join(input, 'A'), phantoms.A);
+  const segA = segOf(join(input, 'A'), phantoms.A);
+  execFileSync('dcmconv', ['+td', segA, `${segA}.deflated`]);
+  renameSync(`${segA}.deflated`, segA);
   phantoms.B = headNeckPhantom(2);
   const two = headNeckPhantom(2, ['BrainStem', 'Mandible']);
   writeDicomCase(join(input, 'B'), two, { patientId: 'SEG-B', uidSeed: 'sb' });
@@ -74,7 +77,8 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 const count = (m: Uint8Array) => m.reduce((n, v) => n + v, 0);
 
 describe('curating DICOM SEG annotations', () => {
-  it('a CT with a SEG: every organ with exactly its voxels, paired by reference', () => {
+  it('a CT with a SEG, deflated or not: every organ with exactly its voxels, paired by reference', () => {
+    expect(readDicomFile(join(root, 'in', 'A', 'seg.dcm'), { pixelData: false }).transferSyntaxUID).toBe('1.2.840.10008.1.2.1.99');
     const bySeg = result.manifest.cases.filter((x) => x.structures.length === 9);
     expect(bySeg).toHaveLength(2); // A, and B whose SEG won over its RTSTRUCT
     for (const c of bySeg) {

@@ -14,6 +14,8 @@ export {
   SOP_CT_IMAGE,
   SOP_RTSTRUCT,
   SOP_SEGMENTATION,
+  TS_DEFLATED_LE,
+  TS_EXPLICIT_BE,
   TS_EXPLICIT_LE,
   TS_IMPLICIT_LE,
   type DicomFile,
@@ -26,4 +28,4 @@ export { readNifti, writeNifti, parseNifti, encodeNifti, type NiftiReadOptions, 
 export { readNrrd, writeNrrd, parseNrrd, type NrrdImage, type NrrdReadOptions, type NrrdWriteOptions } from './nrrd';
 export { readVolume, writeVolume, volumeFormatOf, type VolumeFormat } from './volume-io';
 export { notHounsfieldReason, replaceNotNumbers, NOT_A_NUMBER_HU } from './hounsfield';
-export { joinFragments } from './pixel-codecs';
+export { decodeRle8, joinFragments, rleFrameCanHold, TS_RLE_LOSSLESS } from './pixel-codecs';

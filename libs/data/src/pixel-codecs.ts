@@ -1,7 +1,7 @@
 /**
- * Decoders for compressed single-frame 16-bit greyscale pixel data: RLE Lossless (PS3.5 Annex G,
- * here) and JPEG Lossless processes 14 / 14 SV1 (jpeg-lossless-decoder-js). Output: little-endian
- * 16-bit samples, rows * columns of them.
+ * Decoders for compressed frames: 16-bit greyscale (CT) in RLE Lossless (PS3.5 Annex G, here) and JPEG
+ * Lossless processes 14 / 14 SV1 (jpeg-lossless-decoder-js), as little-endian 16-bit samples, rows *
+ * columns of them; 8-bit or bit-packed 1-bit frames (DICOM SEG) in RLE Lossless.
  */
 /// <reference path="./jpeg-lossless.d.ts" />
 import { Decoder } from 'jpeg-lossless-decoder-js';
@@ -43,25 +43,44 @@ function unpackSegment(src: Uint8Array, from: number, to: number, out: Uint8Arra
   return produced;
 }
 
-/** RLE Lossless frame of 16-bit samples -> little-endian bytes (2 * pixels). */
-export function decodeRle16(file: string, frame: Uint8Array, pixels: number): Uint8Array {
+/** The segments' [start, end) byte ranges of an RLE Lossless frame, checked against its length. */
+function rleSegments(file: string, frame: Uint8Array, expected: number, what: string): [number, number][] {
   if (frame.length < 64) throw new VolumeIOError(file, 'TRUNCATED', `RLE frame of ${frame.length} bytes has no 64-byte header`);
   const dv = new DataView(frame.buffer, frame.byteOffset, 64);
   const segments = dv.getUint32(0, true);
-  if (segments !== 2) throw new VolumeIOError(file, 'UNSUPPORTED_DATATYPE', `RLE frame has ${segments} segments; 16-bit greyscale needs 2`);
-  const offsets = [dv.getUint32(4, true), dv.getUint32(8, true), frame.length];
-  if (!(offsets[0] >= 64 && offsets[0] <= offsets[1] && offsets[1] <= frame.length)) {
-    throw new VolumeIOError(file, 'BAD_HEADER', `RLE segment offsets ${offsets[0]}, ${offsets[1]} do not fit a ${frame.length}-byte frame`);
+  if (segments !== expected) throw new VolumeIOError(file, 'UNSUPPORTED_DATATYPE', `RLE frame has ${segments} segments; ${what} needs ${expected}`);
+  const offsets = [...Array.from({ length: segments }, (_, s) => dv.getUint32(4 + 4 * s, true)), frame.length];
+  if (!(offsets[0] >= 64 && offsets.every((o, s) => s === 0 || offsets[s - 1] <= o))) {
+    throw new VolumeIOError(file, 'BAD_HEADER', `RLE segment offsets ${offsets.slice(0, segments).join(', ')} do not fit a ${frame.length}-byte frame`);
   }
-  // PackBits expands at most 64:1 (a 2-byte run gives 128 bytes): refuse before allocating.
-  if ((frame.length - 64) * 64 < 2 * pixels) throw new VolumeIOError(file, 'TRUNCATED', `RLE frame of ${frame.length} bytes cannot hold ${pixels} 16-bit pixels`);
+  return offsets.slice(0, segments).map((o, s) => [o, offsets[s + 1]]);
+}
+
+/** PackBits expands at most 64:1 (a 2-byte run gives 128 bytes): whether a frame can hold `bytes`, checked before allocating. */
+export const rleFrameCanHold = (frameLength: number, bytes: number) => (frameLength - 64) * 64 >= bytes;
+
+/** RLE Lossless frame of 16-bit samples -> little-endian bytes (2 * pixels). */
+export function decodeRle16(file: string, frame: Uint8Array, pixels: number): Uint8Array {
+  const ranges = rleSegments(file, frame, 2, '16-bit greyscale');
+  if (!rleFrameCanHold(frame.length, 2 * pixels)) throw new VolumeIOError(file, 'TRUNCATED', `RLE frame of ${frame.length} bytes cannot hold ${pixels} 16-bit pixels`);
   const out = new Uint8Array(2 * pixels);
   // Segment 0 holds the most significant bytes, segment 1 the least significant.
   for (const [seg, byte] of [[0, 1], [1, 0]] as const) {
-    const got = unpackSegment(frame, offsets[seg], offsets[seg + 1], out, byte, 2, pixels);
+    const got = unpackSegment(frame, ranges[seg][0], ranges[seg][1], out, byte, 2, pixels);
     if (got < pixels) throw new VolumeIOError(file, 'TRUNCATED', `RLE segment ${seg} decodes to ${got} bytes, ${pixels} needed`);
   }
   return out;
+}
+
+/**
+ * RLE Lossless frame of one 8-bit segment -> its `bytes` bytes, into `out` at `at` (8-bit samples, or a
+ * 1-bit frame's packed bits).
+ */
+export function decodeRle8(file: string, frame: Uint8Array, bytes: number, out: Uint8Array, at = 0): void {
+  const [[from, to]] = rleSegments(file, frame, 1, 'an 8-bit or 1-bit frame');
+  if (!rleFrameCanHold(frame.length, bytes)) throw new VolumeIOError(file, 'TRUNCATED', `RLE frame of ${frame.length} bytes cannot hold ${bytes} bytes`);
+  const got = unpackSegment(frame, from, to, out, at, 1, bytes);
+  if (got < bytes) throw new VolumeIOError(file, 'TRUNCATED', `RLE segment decodes to ${got} bytes, ${bytes} needed`);
 }
 
 /** JPEG Lossless frame -> little-endian 16-bit bytes (2 * pixels). */

@@ -1,9 +1,14 @@
 """Writes a DICOM SEG with pydicom, independently of our writer, for seg-parse.test.ts.
 
-Usage: make_seg.py CT_DIR OUT.dcm TRUTH.u8 MODE, MODE one of
+Usage: make_seg.py CT_DIR OUT.dcm TRUTH.u8 MODE [ENCODING], MODE one of
   binary      frames in shuffled order, orientation and spacing per frame, plane positions and source images
   fractional  8-bit fractional (maximum 200), shared orientation
   sourceonly  no plane positions: frames placed by their source image alone
+and ENCODING one of
+  native      Explicit VR Little Endian (the default)
+  deflated    Deflated Explicit VR Little Endian: the whole dataset through zlib
+  rle         RLE Lossless (pydicom's encoder): a fragment per frame, a binary frame's bits packed on their
+              own (the frame starts at a byte) and encoded as one 8-bit segment
 Two segments: a ball (1) and a box overlapping it (2). TRUTH.u8 holds, per segment, the voxels set
 (value 1 or 2 bits: bit 0 segment 1, bit 1 segment 2) as bytes i + nx * (j + ny * k), k the slice's
 rank along the normal.
@@ -16,9 +21,12 @@ import numpy as np
 import pydicom
 from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
 from pydicom.sequence import Sequence
-from pydicom.uid import ExplicitVRLittleEndian
+from pydicom.encaps import encapsulate
+from pydicom.encoders import RLELosslessEncoder
+from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian, RLELossless
 
 ct_dir, out, truth_path, mode = sys.argv[1:5]
+encoding = sys.argv[5] if len(sys.argv) > 5 else "native"
 cts = [pydicom.dcmread(os.path.join(ct_dir, f)) for f in sorted(os.listdir(ct_dir))]
 iop = [float(x) for x in cts[0].ImageOrientationPatient]
 normal = np.cross(iop[:3], iop[3:])
@@ -40,7 +48,7 @@ def code(value, scheme, meaning):
 meta = FileMetaDataset()
 meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.66.4"
 meta.MediaStorageSOPInstanceUID = "2.25.99001"
-meta.TransferSyntaxUID = ExplicitVRLittleEndian
+meta.TransferSyntaxUID = {"native": ExplicitVRLittleEndian, "deflated": DeflatedExplicitVRLittleEndian, "rle": RLELossless}[encoding]
 ds = FileDataset(out, {}, file_meta=meta, preamble=b"\0" * 128)
 ds.is_little_endian, ds.is_implicit_VR = True, False
 ds.SOPClassUID, ds.SOPInstanceUID, ds.Modality = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID, "SEG"
@@ -104,6 +112,16 @@ for n, kk in frames:
 ds.PerFrameFunctionalGroupsSequence = Sequence(items)
 ds.NumberOfFrames = len(frames)
 stack = np.stack(pixels)
-data = stack.tobytes() if fractional else np.packbits(stack.ravel(), bitorder="little").tobytes()
-ds.PixelData = data + (b"\0" if len(data) % 2 else b"")
+if encoding == "rle":
+    def rle(frame):
+        raw = frame.tobytes() if fractional else np.packbits(frame.ravel(), bitorder="little").tobytes()
+        rows, columns = (ny, nx) if fractional else (1, len(raw))
+        return RLELosslessEncoder.encode(raw, rows=rows, columns=columns, samples_per_pixel=1, bits_allocated=8, bits_stored=8,
+                                         photometric_interpretation="MONOCHROME2", pixel_representation=0, number_of_frames=1)
+    ds.PixelData = encapsulate([rle(f) for f in stack], has_bot=True)
+    ds["PixelData"].is_undefined_length = True
+    ds["PixelData"].VR = "OB"
+else:
+    data = stack.tobytes() if fractional else np.packbits(stack.ravel(), bitorder="little").tobytes()
+    ds.PixelData = data + (b"\0" if len(data) % 2 else b"")
 ds.save_as(out, write_like_original=False)

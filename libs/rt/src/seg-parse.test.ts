@@ -110,18 +110,57 @@ describe('parseDicomSeg + segmentsOnGrid read our SEG back', () => {
     expect(bad((ds) => { ds.PerFrameFunctionalGroupsSequence[0].SegmentIdentificationSequence[0].ReferencedSegmentNumber = 7; })).toThrow(/frame 1 names segment 7/);
     expect(bad((ds) => { ds.SegmentSequence[1].SegmentNumber = 1; })).toThrow(/SegmentNumber 1 is used twice/);
     expect(bad((ds) => { ds.BitsAllocated = 16; })).toThrow(/BitsAllocated 16 for a BINARY segmentation/);
-    expect(bad(() => undefined, '1.2.840.10008.1.2.5')).toThrow(/compressed transfer syntax 1\.2\.840\.10008\.1\.2\.5.*dcmconv/);
+    expect(bad(() => undefined, '1.2.840.10008.1.2.4.90')).toThrow(/bad\.dcm: pixel data in compressed transfer syntax 1\.2\.840\.10008\.1\.2\.4\.90.*native, deflated and RLE Lossless.*gdcmconv --raw/);
+  });
+
+  it('refuses RLE pixel data that cannot be the frames it declares, before allocating them', () => {
+    const { ct } = ctCase('bad-rle', shape);
+    const ds = buildDicomSeg({ masks: set.slice(0, 2) }, ct, specsFor(set.slice(0, 2))) as any;
+    const frames = Number(ds.NumberOfFrames);
+    const rleFrame = (segments: number, length: number, fill = 0) => {
+      const b = new Uint8Array(length).fill(fill);
+      new DataView(b.buffer).setUint32(0, segments, true);
+      for (let s = 0; s < segments; s++) new DataView(b.buffer).setUint32(4 + 4 * s, 64, true);
+      return b.buffer;
+    };
+    const parse = (parts: ArrayBuffer[], change?: (d: any) => void) => () => {
+      const d = { ...ds, PixelData: parts };
+      change?.(d);
+      return parseDicomSeg(d, 'bad.dcm', '1.2.840.10008.1.2.5');
+    };
+    // a frame is 32 x 40 bits = 160 bytes: 64 header bytes + 2 would never expand to it (64:1 at most)
+    expect(parse([rleFrame(1, 200)])).toThrow(/bad\.dcm: RLE pixel data holds 1 fragments for \d+ frames of 32x40 bits; RLE Lossless stores each frame in exactly one/);
+    expect(parse(Array.from({ length: frames }, () => rleFrame(1, 66)))).toThrow(/RLE frame 1 of 66 bytes cannot hold 160 bytes/);
+    expect(parse(Array.from({ length: frames }, () => rleFrame(3, 200)))).toThrow(/bad\.dcm: frame 1: RLE frame has 3 segments; an 8-bit or 1-bit frame needs 1/);
+    // 136 bytes of literal-run headers (0x7f: 128 bytes follow) run out: the segment decodes short
+    expect(parse(Array.from({ length: frames }, () => rleFrame(1, 68, 0x7f)))).toThrow(/bad\.dcm: frame 1: RLE segment decodes to \d+ bytes, 160 needed/);
+    // 65535 x 65535 pixels declared over small frames: refused by size, not by running out of memory
+    expect(parse(Array.from({ length: frames }, () => rleFrame(1, 200)), (d) => { d.Rows = 65535; d.Columns = 65535; })).toThrow(/RLE frame 1 of 200 bytes cannot hold 536854529 bytes/);
   });
 });
 
 describe.skipIf(!pythonHas('pydicom') || !pythonHas('numpy'))('segmentsOnGrid reads SEGs that pydicom wrote', () => {
-  const shape: Vec3 = [23, 19, 7];
-  for (const mode of ['binary', 'fractional', 'sourceonly']) {
-    it(`${mode}: both segments exactly as written`, () => {
-      const { dir, ct } = ctCase(`pydicom-${mode}`, shape, [-1, 0, 0, 0, 1, 0, 0, 0, -1], [15.1, -15, 47.5]);
-      const path = join(root, `pydicom-${mode}.dcm`), truthPath = join(root, `pydicom-${mode}.u8`);
-      execFileSync(PYTHON, [join(here, 'make_seg.py'), dir, path, truthPath, mode]);
+  // 23 x 19 pixels a frame: no multiple of 8, so a binary RLE frame's own packing differs from the native
+  // stream's; 24 x 19 is one
+  const cases: [string, string, Vec3][] = [
+    ['binary', 'native', [23, 19, 7]],
+    ['fractional', 'native', [23, 19, 7]],
+    ['sourceonly', 'native', [23, 19, 7]],
+    ['binary', 'deflated', [23, 19, 7]],
+    ['fractional', 'deflated', [23, 19, 7]],
+    ['binary', 'rle', [23, 19, 7]],
+    ['binary', 'rle', [24, 19, 7]],
+    ['fractional', 'rle', [23, 19, 7]],
+    ['sourceonly', 'rle', [23, 19, 7]],
+  ];
+  for (const [mode, encoding, shape] of cases) {
+    it(`${mode}, ${encoding}, ${shape[0]}x${shape[1]}: both segments exactly as written`, () => {
+      const name = `pydicom-${mode}-${encoding}-${shape[0]}`;
+      const { dir, ct } = ctCase(name, shape, [-1, 0, 0, 0, 1, 0, 0, 0, -1], [15.1, -15, 47.5]);
+      const path = join(root, `${name}.dcm`), truthPath = join(root, `${name}.u8`);
+      execFileSync(PYTHON, [join(here, 'make_seg.py'), dir, path, truthPath, mode, encoding]);
       const truth = new Uint8Array(readFileSync(truthPath));
+      expect(readDicomFile(path).transferSyntaxUID).toBe({ native: '1.2.840.10008.1.2.1', deflated: '1.2.840.10008.1.2.1.99', rle: '1.2.840.10008.1.2.5' }[encoding]);
       const seg = readSeg(path);
       expect(seg.segmentationType).toBe(mode === 'fractional' ? 'FRACTIONAL' : 'BINARY');
       expect(seg.segments.map((s) => [s.label, s.type?.value, s.typeModifier?.meaning])).toEqual([['Left parotid', '45289007', 'Left'], ['Box', '91609006', undefined]]);

@@ -3,16 +3,18 @@
  * on a CT grid. Frames are placed by their plane position (or, without one, by the CT slice they name as
  * source), and must lie on the CT's grid: the same in-plane axes and spacing, offset by whole voxels, as
  * highdicom, dcmqi and our writer make them. Binary and fractional (thresholded at half) segmentations,
- * native pixel data; a compressed file is refused with the reason. Checks every declared size against
- * the bytes present before reading (ROBUSTNESS.md).
+ * native, deflated or RLE Lossless (a frame per fragment; a binary frame's bits packed from its own first
+ * byte, as encapsulated 1-bit frames are); other compressions are refused with the reason. Checks every
+ * declared size against the bytes present before reading (ROBUSTNESS.md).
  */
-import { joinFragments, type Vec3 } from '@anatomynet/data';
+import { decodeRle8, joinFragments, rleFrameCanHold, TS_DEFLATED_LE, TS_EXPLICIT_BE, TS_EXPLICIT_LE, TS_IMPLICIT_LE, TS_RLE_LOSSLESS, VolumeIOError, type Vec3 } from '@anatomynet/data';
 import { items, numbers, str, type Item } from './dataset-values';
 import { RtStructError } from './errors';
 import { nearestSlice, sliceFrame, type SliceGeometry } from './geometry';
 import { SEGMENTATION_STORAGE, type CodedConcept } from './seg';
 
-const NATIVE_TRANSFER_SYNTAXES = new Set(['1.2.840.10008.1.2', '1.2.840.10008.1.2.1', '1.2.840.10008.1.2.2']);
+// Pixel data as stored (dcmjs inflates a deflated file whole).
+const NATIVE_TRANSFER_SYNTAXES = new Set([TS_IMPLICIT_LE, TS_EXPLICIT_LE, TS_EXPLICIT_BE, TS_DEFLATED_LE]);
 
 /** One segment of a SEG. */
 export interface SegSegment {
@@ -69,7 +71,7 @@ function vec(v: unknown, n: number): number[] | undefined {
  * Reads a SEG's segments, frames and references.
  * @param dataset a dcmjs naturalized dataset (`readDicomFile(path).dataset`, or a header-only read for
  *   discovery: then `pixels` is undefined).
- * @param transferSyntaxUID the file's, to refuse compressed pixel data.
+ * @param transferSyntaxUID the file's, to decode RLE and refuse other compressed pixel data.
  * @throws RtStructError naming the file when it is not a Segmentation, lacks what places its frames, or
  *   declares more frames or pixels than it holds.
  */
@@ -150,16 +152,51 @@ export function parseDicomSeg(dataset: Record<string, unknown>, path: string, tr
 
   const pd = dataset.PixelData;
   if (pd !== undefined) {
-    if (transferSyntaxUID && !NATIVE_TRANSFER_SYNTAXES.has(transferSyntaxUID)) {
-      throw new RtStructError(path, `pixel data in compressed transfer syntax ${transferSyntaxUID}, which this reader does not decode; store it uncompressed first (dcmtk: dcmconv +te, or gdcmconv --raw)`);
-    }
     const parts = (Array.isArray(pd) ? pd : [pd]).filter((p): p is ArrayBuffer => p instanceof ArrayBuffer);
-    const bytes = joinFragments(parts);
-    const need = type === 'BINARY' ? Math.ceil((nFrames * rows * columns) / 8) : nFrames * rows * columns;
-    if (bytes.length < need) throw new RtStructError(path, `PixelData holds ${bytes.length} bytes; ${nFrames} frames of ${rows}x${columns} ${type === 'BINARY' ? 'bits' : 'bytes'} need ${need}`);
-    parsed.pixels = bytes;
+    const what = `${nFrames} frames of ${rows}x${columns} ${type === 'BINARY' ? 'bits' : 'bytes'}`;
+    if (transferSyntaxUID === TS_RLE_LOSSLESS) {
+      parsed.pixels = decodeRleFrames(path, parts, nFrames, type === 'BINARY', rows * columns, what);
+    } else if (transferSyntaxUID && !NATIVE_TRANSFER_SYNTAXES.has(transferSyntaxUID)) {
+      throw new RtStructError(path, `pixel data in compressed transfer syntax ${transferSyntaxUID}, which this reader does not decode (it reads native, deflated and RLE Lossless); store it uncompressed first (gdcmconv --raw, or dcmtk's dcmdjpeg / dcmdjpls)`);
+    } else {
+      const bytes = joinFragments(parts);
+      const need = type === 'BINARY' ? Math.ceil((nFrames * rows * columns) / 8) : nFrames * rows * columns;
+      if (bytes.length < need) throw new RtStructError(path, `PixelData holds ${bytes.length} bytes; ${what} need ${need}`);
+      parsed.pixels = bytes;
+    }
   }
   return parsed;
+}
+
+/**
+ * RLE Lossless frames (one fragment each) -> the native layout: bytes, or bits packed across frames
+ * (a 1-bit frame is packed on its own when encapsulated, so frames whose pixel count is no multiple of
+ * 8 are shifted into place).
+ */
+function decodeRleFrames(path: string, frames: ArrayBuffer[], nFrames: number, binary: boolean, pixelsPerFrame: number, what: string): Uint8Array {
+  if (frames.length !== nFrames) {
+    throw new RtStructError(path, `RLE pixel data holds ${frames.length} fragments for ${what}; RLE Lossless stores each frame in exactly one`);
+  }
+  const frameBytes = binary ? Math.ceil(pixelsPerFrame / 8) : pixelsPerFrame;
+  // Every frame's size is checked before the whole is allocated (a small file declaring a huge image).
+  const short = frames.findIndex((f) => !rleFrameCanHold(f.byteLength, frameBytes));
+  if (short >= 0) throw new RtStructError(path, `RLE frame ${short + 1} of ${frames[short].byteLength} bytes cannot hold ${frameBytes} bytes (${what})`);
+  const aligned = !binary || pixelsPerFrame % 8 === 0;
+  const out = new Uint8Array(binary ? Math.ceil((nFrames * pixelsPerFrame) / 8) : nFrames * pixelsPerFrame);
+  const frame = aligned ? out : new Uint8Array(frameBytes);
+  frames.forEach((f, index) => {
+    try {
+      decodeRle8(path, new Uint8Array(f), frameBytes, frame, aligned ? index * frameBytes : 0);
+    } catch (e) {
+      if (e instanceof VolumeIOError) throw new RtStructError(path, `frame ${index + 1}: ${e.reason}`);
+      throw e;
+    }
+    if (!aligned) {
+      const bit0 = index * pixelsPerFrame;
+      for (let p = 0; p < pixelsPerFrame; p++) if ((frame[p >> 3] >> (p & 7)) & 1) out[(bit0 + p) >> 3] |= 1 << ((bit0 + p) & 7);
+    }
+  });
+  return out;
 }
 
 /** One segment's mask on the CT grid and what could not be placed. */
