@@ -11,18 +11,24 @@ import { csvText as lines, type CsvValue } from './csv-format';
 /** One line per figure, row and organ (and the row's mean of the nine organ means, as `Mean`). */
 export function resultsCsv(m: ReportModel): string {
   // run_ids: the row's runs, space-separated (several for seed replicates, whose values are averaged per
-  // case first); dsc_seed_sd, on the Mean line: the SD between those runs' own means
-  const header = ['figure', 'grid', 'row', 'label', 'run_ids', 'organ', 'n', 'dsc_mean', 'dsc_sd', 'hd95_mean_mm', 'hd95_sd_mm', 'hd95_infinite', 'surface_dice_mean', 'surface_dice_sd', 'msd_mean_mm', 'dsc_seed_sd'];
+  // case first); dsc_seed_sd, on the Mean line: the SD between those runs' own means; contours_checked and
+  // contours_flagged: the test contours (a case and run each) the annotation checks ran on and flag (the
+  // Mean line: over the organs), empty for runs evaluated before the checks
+  const header = ['figure', 'grid', 'row', 'label', 'run_ids', 'organ', 'n', 'dsc_mean', 'dsc_sd', 'hd95_mean_mm', 'hd95_sd_mm', 'hd95_infinite', 'surface_dice_mean', 'surface_dice_sd', 'msd_mean_mm', 'dsc_seed_sd', 'contours_checked', 'contours_flagged'];
   const rows: CsvValue[][] = [header];
   const stats = (s: Summary | undefined) => [s?.mean ?? null, s?.sd ?? null];
+  const contours = (c: { checked: number; flagged: number }) => (c.checked ? [c.checked, c.flagged] : [null, null]);
   for (const f of m.figures) {
     for (const r of f.rows) {
+      const total = { checked: 0, flagged: 0 };
       for (const o of REPORT_ORGANS) {
         const s = r.organs[o.key];
         if (!s) continue;
-        rows.push([f.figure, f.grid, r.key, r.label, r.runIds.join(' '), o.key, s.dsc.n, ...stats(s.dsc), ...stats(s.hd95Mm), s.hd95Mm.nInfinite, ...stats(s.surfaceDice), s.meanSurfaceDistanceMm.mean, null]);
+        total.checked += s.contours.checked;
+        total.flagged += s.contours.flagged;
+        rows.push([f.figure, f.grid, r.key, r.label, r.runIds.join(' '), o.key, s.dsc.n, ...stats(s.dsc), ...stats(s.hd95Mm), s.hd95Mm.nInfinite, ...stats(s.surfaceDice), s.meanSurfaceDistanceMm.mean, null, ...contours(s.contours)]);
       }
-      rows.push([f.figure, f.grid, r.key, r.label, r.runIds.join(' '), 'Mean', r.cases, r.meanDsc, null, null, null, null, null, null, null, r.seedSd]);
+      rows.push([f.figure, f.grid, r.key, r.label, r.runIds.join(' '), 'Mean', r.cases, r.meanDsc, null, null, null, null, null, null, null, r.seedSd, ...contours(total)]);
     }
   }
   return lines(rows);

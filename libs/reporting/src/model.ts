@@ -35,6 +35,8 @@ export interface CaseCell {
   dsc: number;
   hd95Mm: number;
   surfaceDice: number;
+  /** The annotation checks that flag the predicted contour, ';'-separated ('' none, absent: not checked). */
+  contourFinding?: string;
 }
 
 export interface CaseTable {
@@ -96,7 +98,8 @@ export function buildReportModel(inp: ReportModelInput): ReportModel {
         const byCase = new Map<string, Record<string, CaseCell>>();
         for (const x of d.results) {
           const row = byCase.get(x.caseId) ?? {};
-          row[x.organ] = { dsc: x.dsc * 100, hd95Mm: x.hd95Mm, surfaceDice: x.surfaceDice * 100 };
+          const finding = x.extra?.contourFinding;
+          row[x.organ] = { dsc: x.dsc * 100, hd95Mm: x.hd95Mm, surfaceDice: x.surfaceDice * 100, ...(typeof finding === 'string' ? { contourFinding: finding } : {}) };
           byCase.set(x.caseId, row);
         }
         caseTables.push({ runId: r.id, label, cases: [...byCase].sort(([a], [b]) => a.localeCompare(b)).map(([caseId, organs]) => ({ caseId, organs })) });

@@ -206,21 +206,28 @@ function flaggedCells(d: DatasetModel | null): Map<string, string[]> {
 }
 
 function casesSection(tables: CaseTable[], flags: Map<string, string[]>): string {
+  let contoursFlagged = false;
   const body = tables
     .map((t) => {
+      const cells = t.cases.flatMap((c) => Object.values(c.organs));
+      const flaggedHere = cells.filter((v) => v.contourFinding).length;
+      contoursFlagged ||= flaggedHere > 0;
+      const checked = cells.some((v) => v.contourFinding !== undefined) ? `, ${flaggedHere} of ${cells.length} contours flagged` : '';
       const rows = t.cases
         .map((c) => `<tr><td>${esc(c.caseId)}</td>${REPORT_ORGANS.map((o) => {
           const v = c.organs[o.key];
           const flag = flags.get(`${c.caseId} ${o.key}`);
           const mark = flag ? ` <span class="flag" title="annotation check: ${esc(flag.join(', '))}">⚑</span>` : '';
-          return v ? `<td title="HD95 ${num(v.hd95Mm, 2)} mm, surface Dice ${num(v.surfaceDice, 1)} %">${num(v.dsc, 1)}${mark}<br><span class="n">${num(v.hd95Mm, 1)} mm · ${num(v.surfaceDice, 0)}%</span></td>` : '<td class="na">—</td>';
+          const doubt = v?.contourFinding ? ` <span class="flag" title="contour check: ${esc(v.contourFinding.split(';').join(', '))}">⚠</span>` : '';
+          return v ? `<td title="HD95 ${num(v.hd95Mm, 2)} mm, surface Dice ${num(v.surfaceDice, 1)} %">${num(v.dsc, 1)}${mark}${doubt}<br><span class="n">${num(v.hd95Mm, 1)} mm · ${num(v.surfaceDice, 0)}%</span></td>` : '<td class="na">—</td>';
         }).join('')}</tr>`)
         .join('');
-      return `<details><summary>${esc(t.label)} — ${t.cases.length} test cases <code>${esc(t.runId)}</code></summary><table><thead><tr><th>Case</th>${REPORT_ORGANS.map((o) => `<th>${esc(o.short)}</th>`).join('')}</tr></thead><tbody>${rows}</tbody></table></details>`;
+      return `<details><summary>${esc(t.label)} — ${t.cases.length} test cases${checked} <code>${esc(t.runId)}</code></summary><table><thead><tr><th>Case</th>${REPORT_ORGANS.map((o) => `<th>${esc(o.short)}</th>`).join('')}</tr></thead><tbody>${rows}</tbody></table></details>`;
     })
     .join('');
   const flagNote = flags.size ? ' ⚑ = the curator\'s annotation checks flag that organ of that case (Dataset, Annotation checks): its ground truth may be wrong, and so may its score.' : '';
-  return `<section id="cases"><h2>Per-case results</h2><p class="meta">Each cell: DSC % (large), then HD95 mm · surface Dice % (small); — = organ not annotated in that case.${flagNote}</p>${body || '<p class="note">No run has test results.</p>'}</section>`;
+  const doubtNote = contoursFlagged ? ' ⚠ = the same checks, run on the model\'s own contour, flag it (hover for which: sides confused, a piece far from the organ, CT numbers unlike the organ\'s, a volume far from the training cases\'): a contour a physicist would look at first.' : '';
+  return `<section id="cases"><h2>Per-case results</h2><p class="meta">Each cell: DSC % (large), then HD95 mm · surface Dice % (small); — = organ not annotated in that case.${flagNote}${doubtNote}</p>${body || '<p class="note">No run has test results.</p>'}</section>`;
 }
 
 function overlaysSection(runs: OverlayRun[] | null, note: string): string {

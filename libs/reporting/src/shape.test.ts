@@ -27,7 +27,8 @@ beforeAll(async () => {
   ]);
   await seedFakeGrid(store, 'fig6-final@smoke', [{ key: 'anatomynet', run: 'FINISHED' }, { key: 'dice-only', run: 'FINISHED' }]);
   await seedFakeGrid(store, 'fig6-final@full', [{ key: 'anatomynet', run: 'FINISHED', dsc: () => 0.8 }, { key: 'dice-only', run: 'RUNNING' }]);
-  await seedFakeGrid(store, 'my-sweep@full', [{ key: 'a', run: 'FINISHED' }]);
+  // the contour checks flag case 1's brainstem (two checks)
+  await seedFakeGrid(store, 'my-sweep@full', [{ key: 'a', run: 'FINISHED', contourFinding: (c, o) => (c === 1 && o === 0 ? 'stray-piece;hu' : '') }]);
   await store.close();
   const ro = openSqliteStore(join(dir, 't.sqlite'), { readonly: true });
   grids = await collectReportData(ro, readExperimentDefs(EXPERIMENTS));
@@ -156,7 +157,22 @@ describe('buildReportModel', () => {
     const table = flagged.slice(flagged.indexOf('<section id="cases">'), flagged.indexOf('<section id="overlays">'));
     expect(table).toContain('⚑ = the curator');
     expect(table.match(/<span class="flag" title="annotation check: hu">⚑<\/span>/g)?.length).toBe(m0.caseTables.filter((t) => t.cases.some((c) => c.caseId === 'case-002' && c.organs.BrainStem)).length);
-    expect(html({ ...base, annotationFindings: [] })).not.toContain('class="flag"');
+    expect(html({ ...base, annotationFindings: [] })).not.toContain('title="annotation check');
+  });
+
+  it('counts and marks the test contours the annotation checks flag; says nothing of runs evaluated before them', () => {
+    const sweep = figureModel(grids.find((g) => g.grid === 'my-sweep@full')!).rows[0];
+    expect(sweep.organs.BrainStem.contours).toEqual({ checked: 4, flagged: 1 });
+    expect(sweep.organs.Mandible.contours).toEqual({ checked: 4, flagged: 0 });
+    expect(fig('fig3').rows[0].organs.BrainStem.contours).toEqual({ checked: 0, flagged: 0 });
+    const m = buildReportModel({ grids, dbPath: 'x', generatedAt: 't', overlays: null, overlayNote: '', dataset: null, datasetNote: '' });
+    const html = renderReportHtml(m, '').html;
+    const cases = html.slice(html.indexOf('<section id="cases">'), html.indexOf('<section id="overlays">'));
+    expect(cases.match(/<span class="flag" title="contour check: stray-piece, hu">⚠<\/span>/g)).toHaveLength(1);
+    expect(cases).toContain('⚠ = the same checks, run on the model');
+    const cells = m.caseTables.find((t) => t.runId === 'my-sweep-full-a')!.cases.reduce((n, c) => n + Object.keys(c.organs).length, 0);
+    expect(cases).toContain(`— 4 test cases, 1 of ${cells} contours flagged <code>my-sweep-full-a</code>`);
+    expect(cases.match(/contours flagged/g)).toHaveLength(1);
   });
 
   it('thins long curves, keeping the last point', () => {

@@ -17,6 +17,12 @@ export interface OrganStats {
   /** Surface Dice in %. */
   surfaceDice: Summary;
   meanSurfaceDistanceMm: Summary;
+  /**
+   * Test contours (one per case and run) the annotation checks were run on when the run was evaluated, and
+   * how many of them they flag (sides, a stray piece, CT numbers, volume: trainer.ts `testEvaluation`);
+   * runs evaluated before the checks existed count in neither.
+   */
+  contours: { checked: number; flagged: number };
 }
 
 export interface MeasuredRow {
@@ -160,6 +166,12 @@ function publishedOnly(figure: string, rowLabel: (k: string) => string): Pick<Fi
   }
 }
 
+/** How many of these test results had their contour checked, and how many the checks flag. */
+export function contourCounts(results: readonly CaseResult[]): { checked: number; flagged: number } {
+  const checked = results.filter((r) => typeof r.extra?.contourFinding === 'string');
+  return { checked: checked.length, flagged: checked.filter((r) => r.extra!.contourFinding !== '').length };
+}
+
 /** The mean of a metric's values from several runs: NaN values (undefined) left out, NaN when all are. */
 function meanOverRuns(values: readonly number[]): number {
   const known = values.filter((v) => !Number.isNaN(v));
@@ -197,6 +209,7 @@ export function measuredRow(key: string, label: string, runs: RunData | readonly
       hd95Mm: summarize(over((r) => r.hd95Mm)),
       surfaceDice: summarize(over((r) => r.surfaceDice * 100)),
       meanSurfaceDistanceMm: summarize(over((r) => r.meanSurfaceDistanceMm ?? NaN)),
+      contours: contourCounts(perCase.flat()),
     };
   }
   const present = REPORT_ORGANS.filter((o) => organs[o.key]);

@@ -4,8 +4,12 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { selectBackend } from '@anatomynet/compute';
-import { openSqliteStore } from '@anatomynet/tracking';
+import { readNifti } from '@anatomynet/data';
+import { openSqliteStore, type TrackingStore } from '@anatomynet/tracking';
+import { openDataset } from './dataset';
 import { resolveRunConfig } from './run-config';
+import { contourFindings } from './segment';
+import { trainingVolumes } from './seen-cases';
 import { trainRun } from './trainer';
 import { writeTinyDataset } from './testing/tiny-dataset';
 
@@ -25,6 +29,28 @@ const tinyConfig = (over: Record<string, unknown> = {}) =>
     ...over,
   });
 
+/**
+ * Each recorded test row's `contourFinding` against the checks run here on the prediction file written
+ * and the case's CT, with the run's training volumes; returns how many rows are flagged.
+ */
+async function expectContourFindings(store: TrackingStore, runId: string, datasetDir: string): Promise<number> {
+  const ds = openDataset(datasetDir), runDir = join(root, 'runs', runId);
+  const results = await store.caseResults(runId, 'test');
+  expect(results.length).toBeGreaterThan(0);
+  for (const id of ds.splits.test) {
+    const labels = readNifti(join(runDir, 'predictions', `${id}.nii.gz`));
+    const ct = readNifti(join(datasetDir, ds.cases.get(id)!.image));
+    const findings = contourFindings(labels.data as Uint8Array, ct, trainingVolumes([runDir]));
+    for (const r of results.filter((x) => x.caseId === id)) {
+      const checks = [...new Set(findings.filter((f) => (f.organs as readonly string[]).includes(r.organ)).map((f) => f.check))].join(';');
+      expect(r.extra?.contourFinding, `${id} ${r.organ}`).toBe(checks);
+    }
+  }
+  const flagged = results.filter((r) => r.extra?.contourFinding).length;
+  expect((await store.metricSeries(runId, 'test/contours_flagged')).map((m) => m.value)).toEqual([flagged]);
+  return flagged;
+}
+
 describe('trainRun', () => {
   test('a small model overfits one case within 60 steps: loss falls, Dice >= 0.9 on its organs', async () => {
     const ds = join(root, 'ds-fit');
@@ -42,6 +68,7 @@ describe('trainRun', () => {
     expect(byOrgan.BrainStem).toBeGreaterThanOrEqual(0.9);
     expect(byOrgan.Mandible).toBeGreaterThanOrEqual(0.9);
     expect(byOrgan.Parotid_L).toBeGreaterThanOrEqual(0.9);
+    expect(r.testContoursFlagged).toBe(await expectContourFindings(store, r.runId, ds));
     expect((await store.getRun(r.runId))!.status).toBe('FINISHED');
     // GPU memory is tracked on webgpu only (trainer-webgpu.test.ts)
     expect(await store.metricSeries(r.runId, 'gpu/allocated_gb')).toEqual([]);
@@ -89,6 +116,11 @@ describe('trainRun', () => {
     const ra = (await store.caseResults(whole.runId)).map((x) => [x.organ, x.dsc]);
     const rb = (await store.caseResults(part.runId)).map((x) => [x.organ, x.dsc]);
     expect(rb).toEqual(ra);
+    // four epochs of a tiny model leave contours the checks flag, each recorded on its row
+    const flagged = await expectContourFindings(store, whole.runId, ds);
+    expect(flagged).toBeGreaterThan(0);
+    expect(whole.testContoursFlagged).toBe(flagged);
+    expect((await store.caseResults(part.runId)).map((x) => x.extra)).toEqual((await store.caseResults(whole.runId)).map((x) => x.extra));
     const va = await store.metricSeries(whole.runId, 'val/dice_mean');
     const vb = await store.metricSeries(part.runId, 'val/dice_mean');
     expect(va.length).toBe(4);

@@ -25,7 +25,8 @@ import { deriveSeed, mulberry32 } from '@anatomynet/random';
 import { configChanges, runConfigDigest, type RunConfig } from './run-config';
 import { drawSample } from './sample';
 import { RunEndedElsewhereError, runHeartbeat } from './heartbeat';
-import { readTrainingCases, writeTrainingCases } from './seen-cases';
+import { readTrainingCases, trainingVolumes, writeTrainingCases } from './seen-cases';
+import { contourFindings } from './segment';
 
 /** The run parameter recording how blocks were recomputed: false, true, or "all but SEGMENT,...". */
 function recomputeParam(r: Recompute | undefined): boolean | string {
@@ -76,6 +77,8 @@ export interface TrainResult {
   bestValDice: number;
   /** Mean test DSC over organs and cases (NaN without test cases). */
   testDice: number;
+  /** Test (case, organ) contours the annotation checks flag (`contourFindings`); absent unless evaluated. */
+  testContoursFlagged?: number;
   error?: string;
   /**
    * Another process ended the run while this one trained (a stale sweep marked it KILLED): its status and
@@ -108,12 +111,18 @@ function makeOptimizer(cfg: RunConfig, phase: LoopState['phase']): tf.Optimizer 
  */
 let lastPrepared: { key: string; cases: Map<string, PreparedCase> } | undefined;
 
-function preparedCases(ds: Dataset, prep: { huWindow: RunConfig['data']['huWindow']; spacingMm: RunConfig['data']['spacingMm'] }) {
+function preparedCases(ds: Dataset, prep: { huWindow: RunConfig['data']['huWindow']; spacingMm: RunConfig['data']['spacingMm'] }): CaseLoader {
   const key = JSON.stringify([ds.dir, ds.manifestDigest, prep]);
   if (lastPrepared?.key !== key) lastPrepared = { key, cases: new Map() };
   const cases = lastPrepared.cases;
-  return (id: string) => cases.get(id) ?? cases.set(id, prepareCase(ds, id, prep)).get(id)!;
+  return (id, keepSourceHu = false) => {
+    const had = cases.get(id);
+    return had && (had.source.hu || !keepSourceHu) ? had : cases.set(id, prepareCase(ds, id, { ...prep, keepSourceHu })).get(id)!;
+  };
 }
+
+/** A case on the run's training grid; with `keepSourceHu`, its CT numbers on the published grid too (the test cases' contour checks). */
+type CaseLoader = (id: string, keepSourceHu?: boolean) => PreparedCase;
 
 /** The resolved run config, written into every run folder. */
 export const RUN_CONFIG_FILE = 'run-config.json';
@@ -287,7 +296,7 @@ export async function trainRun(o: TrainOptions): Promise<TrainResult> {
       state.epoch = epoch + 1;
       if ((epoch + 1) % cfg.validateEveryEpochs === 0 || epoch + 1 === epochs) {
         const valDice = await evaluated(async () => {
-          const dice = await validate(model, validationIds.map(load), numClasses, cfg.evaluation, writer, epoch, beat);
+          const dice = await validate(model, validationIds.map((id) => load(id)), numClasses, cfg.evaluation, writer, epoch, beat);
           // Model selection on the validation split only (the public code chose checkpoints on the test set).
           // Without a score (no validation cases, or none with an organ annotated) there is nothing to
           // select by, and the best checkpoint follows the latest epoch.
@@ -314,11 +323,11 @@ export async function trainRun(o: TrainOptions): Promise<TrainResult> {
     const best = await loadCheckpoint(join(runDir, 'best'), (phase) => makeOptimizer(cfg, phase));
     best.optimizer.dispose();
     model = best.model;
-    const testDice = await testEvaluation(model, ds, load, cfg, runId, runDir, o.store, writer, beat);
+    const test = await testEvaluation(model, ds, load, cfg, runId, runDir, o.store, writer, beat);
     await writer.close();
     model.dispose();
     await o.store.endRun(runId, 'FINISHED');
-    return { runId, status: 'FINISHED', bestEpoch: state.bestEpoch, bestValDice: state.bestValDice, testDice };
+    return { runId, status: 'FINISHED', bestEpoch: state.bestEpoch, bestValDice: state.bestValDice, testDice: test.dice, testContoursFlagged: test.contoursFlagged };
   } catch (e) {
     const err = e as Error;
     await writer.close().catch(() => undefined);
@@ -354,32 +363,41 @@ async function validate(
 async function testEvaluation(
   model: AnatomyNetModel,
   ds: Dataset,
-  load: (id: string) => PreparedCase,
+  load: CaseLoader,
   cfg: RunConfig,
   runId: string,
   runDir: string,
   store: TrackingStore,
   writer: MetricWriter,
   beat: () => Promise<void>,
-): Promise<number> {
+): Promise<{ dice: number; contoursFlagged: number }> {
   const all: number[] = [];
+  let contoursFlagged = 0;
   mkdirSync(join(runDir, 'predictions'), { recursive: true });
   // how the test metrics were taken, recorded beside each row
   const { numClasses: _n, ...extra } = evaluationOptions(cfg);
+  // the curator's checks on each predicted contour, as `segment` and `evaluate` run them, against the
+  // organ volumes of this run's own training cases
+  const trainingMl = trainingVolumes([runDir]);
   for (const id of [...ds.splits.test].sort()) {
     await beat();
-    const c = load(id);
+    const c = load(id, true);
     const { rows, labels } = await evaluateCase(model, c, cfg);
     // The prediction on the case's published grid, for the report's overlays and for inspection.
     const predictionPath = join(runDir, 'predictions', `${id}.nii.gz`);
-    writeNifti(predictionPath, { data: labels, shape: c.source.shape, spacing: c.source.spacingMm, origin: c.source.origin, direction: c.source.direction });
+    const grid = { shape: c.source.shape, spacing: c.source.spacingMm, origin: c.source.origin, direction: c.source.direction };
+    writeNifti(predictionPath, { data: labels, ...grid });
     await store.recordArtifact({ runId, kind: 'prediction', path: predictionPath, sha256: sha256OfFile(predictionPath) });
-    await store.recordCaseResults(
-      rows.map(({ label: _label, ...metrics }) => ({ runId, split: 'test', caseId: id, ...metrics, extra })),
-    );
+    const findings = contourFindings(labels, { data: c.source.hu!, ...grid }, trainingMl);
+    // contourFinding: the checks that flag this organ's contour, ';'-separated ('' when none do)
+    const flaggedBy = (organ: string) => [...new Set(findings.filter((f) => (f.organs as readonly string[]).includes(organ)).map((f) => f.check))].join(';');
+    const recorded = rows.map(({ label: _label, ...metrics }) => ({ runId, split: 'test', caseId: id, ...metrics, extra: { ...extra, contourFinding: flaggedBy(metrics.organ) } }));
+    contoursFlagged += recorded.filter((r) => r.extra.contourFinding).length;
+    await store.recordCaseResults(recorded);
     for (const r of rows) all.push(r.dsc);
   }
   const mean = nanMean(all);
   if (Number.isFinite(mean)) writer.log('test/dice_mean', 0, mean);
-  return mean;
+  if (ds.splits.test.length) writer.log('test/contours_flagged', 0, contoursFlagged);
+  return { dice: mean, contoursFlagged };
 }

@@ -258,7 +258,7 @@ async function runOneGrid(
         onProgress: (p) => progress.onProgress(p),
         onWarning: (m) => progress.log(`warning: ${m}`),
       });
-      progress.finish(`${r.status}${Number.isFinite(r.testDice) ? ` test Dice ${r.testDice.toFixed(3)}` : ''}${r.error ? `: ${r.error}` : ''}`);
+      progress.finish(`${r.status}${Number.isFinite(r.testDice) ? ` test Dice ${r.testDice.toFixed(3)}` : ''}${r.testContoursFlagged ? `, ${r.testContoursFlagged} test contours flagged` : ''}${r.error ? `: ${r.error}` : ''}`);
       setCurrent({});
       return r;
     },

@@ -106,7 +106,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     progress.finish(r.status);
     stopSignals();
     await store.close();
-    console.log(JSON.stringify({ runId: r.runId, status: r.status, bestEpoch: r.bestEpoch, bestValDice: r.bestValDice, testDice: r.testDice, error: r.error }));
+    console.log(JSON.stringify({ runId: r.runId, status: r.status, bestEpoch: r.bestEpoch, bestValDice: r.bestValDice, testDice: r.testDice, testContoursFlagged: r.testContoursFlagged, error: r.error }));
     if (r.status !== 'FINISHED') process.exitCode = 1;
   },
 };

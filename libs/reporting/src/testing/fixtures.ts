@@ -12,6 +12,8 @@ export interface FakeCell {
   /** DSC fraction of case c, organ index o (0..8); NaN leaves the organ out (not annotated). Default a fixed pattern. */
   dsc?: (c: number, o: number) => number;
   hd95Mm?: (c: number, o: number) => number;
+  /** The contour checks' verdict recorded with each test row (`extra.contourFinding`); default none recorded. */
+  contourFinding?: (c: number, o: number) => string;
   /** Write test results (default: only for FINISHED runs). */
   results?: boolean;
   runDir?: string;
@@ -58,7 +60,7 @@ export async function seedFakeGrid(store: TrackingStore, grid: string, cells: Fa
         REPORT_ORGANS.forEach((organ, oi) => {
           const d = dsc(c, oi);
           if (Number.isNaN(d)) return;
-          rows.push({ runId: id, split: 'test', caseId, organ: organ.key, dsc: d, hd95Mm: cell.hd95Mm ? cell.hd95Mm(c, oi) : 2 + oi + c, surfaceDice: Math.min(1, d + 0.05), meanSurfaceDistanceMm: 1 + 0.1 * oi, tp: 100, fp: 10, fn: 10 });
+          rows.push({ runId: id, split: 'test', caseId, organ: organ.key, dsc: d, hd95Mm: cell.hd95Mm ? cell.hd95Mm(c, oi) : 2 + oi + c, surfaceDice: Math.min(1, d + 0.05), meanSurfaceDistanceMm: 1 + 0.1 * oi, tp: 100, fp: 10, fn: 10, ...(cell.contourFinding ? { extra: { contourFinding: cell.contourFinding(c, oi) } } : {}) });
         }),
       );
       await store.recordCaseResults(rows);
