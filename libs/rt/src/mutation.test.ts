@@ -1,16 +1,21 @@
 /**
- * Seeded mutation test of the RTSTRUCT path as the curator takes it: Part 10 bytes -> dataset ->
- * structure set -> masks. A damaged file reads (its masks the grid's size) or is refused with a typed error
+ * Seeded mutation tests of the RTSTRUCT and SEG paths as the curator takes them: Part 10 bytes -> dataset ->
+ * structure set or segmentation -> masks. A damaged file reads (its masks the grid's size) or is refused with a typed error
  * naming it (VolumeIOError from the DICOM reader, RtStructError from the structure set); never another
  * exception, an allocation sized by the damage, or a hang.
  */
-import { describe, expect, it } from 'vitest';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { encodeDicom, parseDicomBuffer, VolumeIOError } from '@anatomynet/data';
 import { surveyMutations } from '@anatomynet/data/testing';
 import { RtStructError } from './errors';
 import { parseRtStruct, RT_STRUCTURE_SET_STORAGE } from './parse';
 import { rasteriseRoi } from './rasterise';
-import { grid, regularPolygon } from './test-helpers';
+import { parseDicomSeg, segmentsOnGrid } from './seg-parse';
+import { grid, regularPolygon, writeTestCt } from './test-helpers';
 
 const FILE = 'damaged-rtstruct.dcm';
 const geometry = grid([24, 20, 6], [1, 1, 2], [-12, -10, 0]);
@@ -58,4 +63,36 @@ describe('a damaged RTSTRUCT reads into masks of the grid or is refused naming t
     expect(r.refused).toBeGreaterThan(0);
     expect(r.read).toBeGreaterThan(0);
   });
+});
+
+const PYTHON = '/usr/bin/python3';
+const hasPydicom = existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import pydicom, numpy']).status === 0;
+
+describe.skipIf(!hasPydicom)('a damaged SEG reads into masks of the grid or is refused naming the file', () => {
+  const root = mkdtempSync(join(tmpdir(), 'rt-seg-mutation-'));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  const shape = [23, 19, 7] as const;
+  const ct = writeTestCt(join(root, 'ct'), [...shape], 90);
+  const SEG = 'damaged-seg.dcm';
+  // pydicom's SEGs (make_seg.py): binary frames natively packed, and each frame RLE-coded on its own
+  for (const [encoding, seed] of [['native', 31], ['rle', 32]] as const) {
+    it(`${encoding}: 600 seeded damages`, () => {
+      const path = join(root, `${encoding}.dcm`);
+      execFileSync(PYTHON, [join(__dirname, 'make_seg.py'), join(root, 'ct'), path, join(root, `${encoding}.u8`), 'binary', encoding]);
+      const valid = new Uint8Array(readFileSync(path));
+      const masks = (bytes: Uint8Array) => {
+        const f = parseDicomBuffer(SEG, bytes);
+        return segmentsOnGrid(parseDicomSeg(f.dataset, SEG, f.transferSyntaxUID), ct.volume, ct.sopInstanceUIDs).map((s) => s.mask);
+      };
+      expect(masks(valid).map((m) => m.reduce((a, b) => a + b, 0) > 10)).toEqual([true, true]);
+      const r = surveyMutations(
+        valid, seed, 600, masks,
+        (e) => (e instanceof VolumeIOError || e instanceof RtStructError) && (e as Error).message.startsWith(`${SEG}: `),
+        (ms) => ms.map((m) => m.length).find((n) => n !== shape[0] * shape[1] * shape[2])?.toString(),
+      );
+      expect(r.bad).toEqual([]);
+      expect(r.refused).toBeGreaterThan(0);
+      expect(r.read).toBeGreaterThan(0);
+    });
+  }
 });
