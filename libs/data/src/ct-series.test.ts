@@ -193,16 +193,27 @@ describe('CT series bad input', () => {
   const v = ctVolume([6, 5, 5], { spacing: [1, 1, 2], origin: [0, 0, 0] });
   const base = join(tmp.dir, 'bad-base');
   const good = writeCtSeries(v, { dir: base, ...series });
+  // OpenJPEG (GDCM's encoder) needs more than 6x5 pixels for its wavelet levels
+  const large = ctVolume([64, 48, 3], { spacing: [1, 1, 2], origin: [0, 0, 0] });
+  const goodLarge = writeCtSeries(large, { dir: join(tmp.dir, 'bad-base-large'), ...series });
   let n = 0;
-  /** A fresh copy of the good series; `edit` may change it. */
-  function copySeries(): string[] {
+  /** A fresh copy of the good series (or the large one); `edit` may change it. */
+  function copySeries(of = good): string[] {
     const d = join(tmp.dir, `bad-${n++}`);
     mkdirSync(d, { recursive: true });
-    return good.files.map((f, k) => {
+    return of.files.map((f, k) => {
       const p = join(d, `s${k}.dcm`);
       copyFileSync(f, p);
       return p;
     });
+  }
+  /** Rewrites a transfer syntax UID in the file meta with another of the same length. */
+  function relabel(path: string, from: string, to: string): void {
+    const b = readFileSync(path);
+    const at = b.indexOf(from);
+    expect(at).toBeGreaterThan(0);
+    b.write(to, at, 'latin1');
+    writeFileSync(path, b);
   }
   function edit(path: string, change: (ds: Record<string, any>) => void): void {
     const f = readDicomFile(path);
@@ -254,21 +265,88 @@ describe('CT series bad input', () => {
     const s = readCtSeries([rle, jpg, ...files.slice(2)]);
     expect(s.volume.data).toEqual(v.data);
   });
-  it('unsupported transfer syntax (JPEG-LS) is named', () => {
+  it('JPEG-LS Lossless (dcmtk) and JPEG 2000 lossless (GDCM) files decode to the same HU', () => {
+    const files = copySeries(goodLarge);
+    const ls = join(tmp.dir, 'jpegls.dcm'), j2k = join(tmp.dir, 'j2k.dcm');
+    for (const [cmd, args] of [['dcmcjpls', [files[0], ls]], ['gdcmconv', ['--j2k', files[1], j2k]]] as const) {
+      const r = run(cmd, [...args]);
+      expect(r.status, r.out).toBe(0);
+    }
+    expect(readDicomFile(ls).transferSyntaxUID).toBe('1.2.840.10008.1.2.4.80');
+    expect(readDicomFile(j2k).transferSyntaxUID).toBe('1.2.840.10008.1.2.4.90');
+    expect(readCtSeries([ls, j2k, ...files.slice(2)]).volume.data).toEqual(large.data);
+    // a reversible codestream under the transfer syntax that allows lossy JPEG 2000 is lossless too
+    relabel(j2k, '1.2.840.10008.1.2.4.90', '1.2.840.10008.1.2.4.91');
+    expect(readCtSeries([files[0], j2k, ...files.slice(2)]).volume.data).toEqual(large.data);
+  });
+  it('lossy JPEG-LS and JPEG 2000 (GDCM) are refused: their CT numbers are not the scan\'s', () => {
+    const files = copySeries(goodLarge);
+    const ls = join(tmp.dir, 'jpegls-near.dcm'), j2k = join(tmp.dir, 'j2k-lossy.dcm'), j97 = join(tmp.dir, 'j2k-irreversible.dcm');
+    expect(run('gdcmconv', ['--jpegls', '--lossy', '-e', '3', files[0], ls]).status).toBe(0);
+    expect(run('gdcmconv', ['--j2k', '--lossy', '-q', '20', files[1], j2k]).status).toBe(0);
+    expect(run('gdcmconv', ['--j2k', '--lossy', '--irreversible', '-q', '40', files[2], j97]).status).toBe(0);
+    // near-lossless JPEG-LS has its own transfer syntax, which is not read; relabelled lossless, its NEAR tells
+    expect(errorOf(() => readCtSeries([ls])).reason).toMatch(/1\.2\.840\.10008\.1\.2\.4\.81 \(JPEG-LS Near-Lossless\) is not supported/);
+    relabel(ls, '1.2.840.10008.1.2.4.81', '1.2.840.10008.1.2.4.80');
+    const nearLossless = errorOf(() => readCtSeries([ls]));
+    expect(nearLossless.code).toBe('UNSUPPORTED_ENCODING');
+    expect(nearLossless.file).toBe(ls);
+    expect(nearLossless.reason).toMatch(/JPEG-LS frame is near-lossless \(NEAR 3\).*export it lossless/);
+    // GDCM's lossy JPEG 2000 keeps the reversible wavelet and truncates it: the image's flag says so
+    expect(readDicomFile(j2k).transferSyntaxUID).toBe('1.2.840.10008.1.2.4.91');
+    const truncated = errorOf(() => readCtSeries([j2k]));
+    expect(truncated.code).toBe('UNSUPPORTED_ENCODING');
+    expect(truncated.reason).toMatch(/JPEG 2000 image compressed lossy \(LossyImageCompression 01\)/);
+    // the 9/7 wavelet is lossy whatever the flags say
+    edit(j97, (ds) => delete ds.LossyImageCompression);
+    const irreversible = errorOf(() => readCtSeries([j97]));
+    expect(irreversible.code).toBe('UNSUPPORTED_ENCODING');
+    expect(irreversible.reason).toMatch(/JPEG 2000 frame is irreversible \(lossy\)/);
+  });
+  it('damaged JPEG-LS and JPEG 2000 frames are typed errors, and the next file decodes', () => {
+    const files = copySeries(goodLarge);
+    for (const [cmd, args, what] of [['dcmcjpls', [], 'JPEG-LS'], ['gdcmconv', ['--j2k'], 'JPEG 2000']] as const) {
+      const bad = join(tmp.dir, `damaged-${cmd}.dcm`), good = join(tmp.dir, `good-${cmd}.dcm`);
+      expect(run(cmd, [...args, files[0], bad]).status).toBe(0);
+      expect(run(cmd, [...args, files[0], good]).status).toBe(0);
+      const f = readDicomFile(bad);
+      const frame = new Uint8Array(f.dataset.PixelData[0]);
+      // keep the headers (the first 40 bytes hold SOC/SIZ or SOI/SOF55), scramble the coded samples
+      for (let i = 40; i < frame.length - 2; i++) frame[i] = (i * 151) & 0xff;
+      f.dataset.PixelData = [frame.buffer];
+      writeDicomFile(bad, f.dataset, f.transferSyntaxUID);
+      const e = errorOf(() => readCtSeries([bad]));
+      expect(e.file).toBe(bad);
+      expect(['BAD_HEADER', 'TRUNCATED', 'SIZE_MISMATCH', 'UNSUPPORTED_DATATYPE', 'UNSUPPORTED_ENCODING']).toContain(e.code);
+      expect(e.reason).toContain(what);
+      expect(readCtSeries([good, ...files.slice(1)]).volume.data, `${what} after a damaged frame`).toEqual(large.data);
+    }
+  });
+  it('a frame whose JPEG-LS or JPEG 2000 header disagrees with the DICOM header is refused before decoding', () => {
+    const files = copySeries(goodLarge);
+    for (const [cmd, args, what] of [['dcmcjpls', [], 'JPEG-LS'], ['gdcmconv', ['--j2k'], 'JPEG 2000']] as const) {
+      const path = join(tmp.dir, `size-${cmd}.dcm`);
+      expect(run(cmd, [...args, files[0], path]).status).toBe(0);
+      edit(path, (ds) => {
+        ds.Rows = 4000;
+        ds.Columns = 4000;
+      });
+      const e = errorOf(() => readCtSeries([path]));
+      expect(e.code).toBe('SIZE_MISMATCH');
+      expect(e.reason).toBe(`${what} frame is 64x48x1, the DICOM header says 4000x4000x1`);
+    }
+  });
+  it('unsupported transfer syntax (JPEG Baseline) is named', () => {
     const files = copySeries();
-    const jpg = join(tmp.dir, 'jpeg-for-ls.dcm');
+    const jpg = join(tmp.dir, 'jpeg-relabelled.dcm');
     expect(run('dcmcjpeg', ['+e1', files[0], jpg]).status).toBe(0);
-    // Relabel the (same-length) transfer syntax UID: the file now claims JPEG-LS Lossless.
-    const b = readFileSync(jpg);
-    const at = b.indexOf('1.2.840.10008.1.2.4.70');
-    expect(at).toBeGreaterThan(0);
-    b.write('1.2.840.10008.1.2.4.80', at, 'latin1');
-    writeFileSync(jpg, b);
+    // Relabel the (same-length) transfer syntax UID: the file now claims JPEG Baseline.
+    relabel(jpg, '1.2.840.10008.1.2.4.70', '1.2.840.10008.1.2.4.50');
     const e = errorOf(() => readCtSeries([jpg, ...files.slice(1)]));
     expect(e.code).toBe('UNSUPPORTED_TRANSFER_SYNTAX');
     expect(e.file).toBe(jpg);
-    expect(e.reason).toContain('1.2.840.10008.1.2.4.80');
-    expect(e.reason).toContain('JPEG-LS Lossless');
+    expect(e.reason).toContain('1.2.840.10008.1.2.4.50');
+    expect(e.reason).toContain('JPEG Baseline');
   });
   it('corrupt RLE data is a typed error', () => {
     const files = copySeries();

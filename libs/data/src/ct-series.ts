@@ -19,7 +19,7 @@ import {
   writeDicomFile,
   type DicomFile,
 } from './dicom';
-import { decodeJpegLossless16, decodeRle16, DECODABLE_TRANSFER_SYNTAXES, joinFragments, TS_RLE_LOSSLESS } from './pixel-codecs';
+import { decodeJpeg2000_16, decodeJpegLossless16, decodeJpegLs16, decodeRle16, DECODABLE_TRANSFER_SYNTAXES, joinFragments, TS_JPEG_2000, TS_JPEG_2000_LOSSLESS, TS_JPEG_LS_LOSSLESS, TS_RLE_LOSSLESS } from './pixel-codecs';
 import { voxelCount, type Vec3, type Volume } from './volume';
 
 export interface CtSeries {
@@ -88,7 +88,7 @@ function checkTransferSyntax(f: DicomFile): void {
   throw new VolumeIOError(
     f.path,
     'UNSUPPORTED_TRANSFER_SYNTAX',
-    `transfer syntax ${f.transferSyntaxUID} (${name}) is not supported; implicit/explicit VR little endian, deflated, RLE Lossless and JPEG Lossless are. Decompress first, e.g. 'dcmdjpeg' or 'gdcmconv --raw'`,
+    `transfer syntax ${f.transferSyntaxUID} (${name}) is not supported; implicit/explicit VR little endian, deflated, RLE Lossless, JPEG Lossless, JPEG-LS Lossless and reversible JPEG 2000 are. Decompress first, e.g. 'gdcmconv --raw'`,
   );
 }
 
@@ -103,8 +103,24 @@ function pixelBuffer(f: DicomFile, rows: number, columns: number): ArrayBuffer {
     return buffers[0];
   }
   const frame = joinFragments(buffers);
-  const bytes = f.transferSyntaxUID === TS_RLE_LOSSLESS ? decodeRle16(f.path, frame, rows * columns) : decodeJpegLossless16(f.path, frame, rows, columns);
+  const ts = f.transferSyntaxUID;
+  const bytes =
+    ts === TS_RLE_LOSSLESS ? decodeRle16(f.path, frame, rows * columns)
+    : ts === TS_JPEG_LS_LOSSLESS ? decodeJpegLs16(f.path, frame, rows, columns)
+    : ts === TS_JPEG_2000_LOSSLESS || ts === TS_JPEG_2000 ? decodeJpeg2000_16(f.path, lossless(f, frame), rows, columns)
+    : decodeJpegLossless16(f.path, frame, rows, columns);
   return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+}
+
+/**
+ * The frame, when nothing says it was coded lossy: JPEG 2000's general transfer syntax (4.91) allows a
+ * reversible wavelet truncated to a rate, which only the image's LossyImageCompression flag tells.
+ */
+function lossless(f: DicomFile, frame: Uint8Array): Uint8Array {
+  if (f.transferSyntaxUID === TS_JPEG_2000 && String(f.dataset.LossyImageCompression ?? '').trim() === '01') {
+    throw new VolumeIOError(f.path, 'UNSUPPORTED_ENCODING', 'JPEG 2000 image compressed lossy (LossyImageCompression 01): its CT numbers differ from the scan\'s; export it lossless');
+  }
+  return frame;
 }
 
 function pos(p: number): string {
@@ -118,7 +134,7 @@ function pos(p: number): string {
  * `slicePositionsMm` the real positions. `onProgress(done, total)` is called before each file.
  *
  * Throws VolumeIOError: NO_FILES, NOT_DICOM, NOT_CT (Modality other than CT), TRUNCATED (file or pixel data short), MISSING_TAG,
- * UNSUPPORTED_TRANSFER_SYNTAX (other than native little endian, deflated, RLE and JPEG Lossless), UNSUPPORTED_DATATYPE (not 16-bit, multi-frame, colour), MIXED_SERIES,
+ * UNSUPPORTED_TRANSFER_SYNTAX (other than native little endian, deflated, RLE, JPEG Lossless, JPEG-LS Lossless and JPEG 2000), UNSUPPORTED_ENCODING (lossy JPEG-LS or JPEG 2000), UNSUPPORTED_DATATYPE (not 16-bit, multi-frame, colour), MIXED_SERIES,
  * MIXED_ORIENTATION, MIXED_SIZE, DUPLICATE_SLICE, MISSING_SLICE (a step > 1.5x the median).
  */
 export function readCtSeries(files: string[], opts: { onProgress?: (done: number, total: number) => void } = {}): CtSeries {

@@ -4,6 +4,7 @@
  * extremes, cut short or with a slice repeated. Each damaged file must either read into a consistent
  * volume or fail with a VolumeIOError naming it, never a RangeError, TypeError or a hang.
  */
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -76,5 +77,42 @@ describe('damaged files read or are refused with a typed error naming them', () 
     expect(r.bad).toEqual([]);
     expect(r.refused).toBeGreaterThan(0);
     expect(r.read).toBeGreaterThan(0);
+  });
+
+  // the compressed slices' decoders (ours for RLE; jpeg-lossless-decoder-js, CharLS and OpenJPEG in wasm)
+  // on damaged frames; 64 x 48 pixels, as OpenJPEG's encoder needs more than a few
+  it.each([
+    ['RLE Lossless (dcmtk)', 'dcmcrle', [], 21],
+    ['JPEG Lossless (dcmtk)', 'dcmcjpeg', ['+e1'], 22],
+    ['JPEG-LS Lossless (dcmtk)', 'dcmcjpls', [], 23],
+    ['JPEG 2000 lossless (GDCM)', 'gdcmconv', ['--j2k'], 24],
+  ] as const)('DICOM CT slice in %s', (_name, cmd, args, seed) => {
+    const uid = (s: string) => uidFromSeed('1.2.826.0.1.3680043.10.1234', s);
+    const dir = join(tmp.dir, `ct-${cmd}`);
+    const v = patternVolume(new Int16Array(64 * 48 * 3), [64, 48, 3], { spacing: [0.8, 0.9, 2.5], origin: [-3, 4, -20] });
+    const { files } = writeCtSeries(v, { dir, seriesInstanceUID: uid('s'), studyInstanceUID: uid('t'), frameOfReferenceUID: uid('f'), patientId: 'A', patientName: 'A^B' });
+    const compressed = join(dir, 'compressed.dcm');
+    const made = spawnSync(cmd, [...args, files[1], compressed], { encoding: 'utf8' });
+    expect(made.status, made.stderr).toBe(0);
+    const series = [files[0], compressed, files[2]];
+    const valid = readFileSync(compressed);
+    expect(readCtSeries(series).volume.data).toEqual(v.data);
+    // a damaged position may make a neighbour the slice that does not fit: refused naming a file of the series
+    const r = surveyMutations(
+      valid, seed, 200,
+      (b) => {
+        parseDicomBuffer(compressed, b);
+        writeFileSync(compressed, b);
+        return readCtSeries(series).volume;
+      },
+      (e) => e instanceof VolumeIOError && series.some((f) => e.message.startsWith(`${f}: `)),
+      (w) => (w.data.length === 64 * 48 * 3 ? undefined : `${w.data.length} voxels`),
+    );
+    writeFileSync(compressed, valid);
+    expect(r.bad).toEqual([]);
+    expect(r.refused).toBeGreaterThan(0);
+    expect(r.read).toBeGreaterThan(0);
+    // the decoders still work after all that
+    expect(readCtSeries(series).volume.data).toEqual(v.data);
   });
 });

@@ -1,16 +1,23 @@
 /**
- * Decoders for compressed frames: 16-bit greyscale (CT) in RLE Lossless (PS3.5 Annex G, here) and JPEG
- * Lossless processes 14 / 14 SV1 (jpeg-lossless-decoder-js), as little-endian 16-bit samples, rows *
- * columns of them; 8-bit or bit-packed 1-bit frames (DICOM SEG) in RLE Lossless.
+ * Decoders for compressed frames: 16-bit greyscale (CT) in RLE Lossless (PS3.5 Annex G, here), JPEG
+ * Lossless processes 14 / 14 SV1 (jpeg-lossless-decoder-js), JPEG-LS lossless (CharLS) and JPEG 2000
+ * reversible (OpenJPEG), as little-endian 16-bit samples, rows * columns of them; 8-bit or bit-packed
+ * 1-bit frames (DICOM SEG) in RLE Lossless. Lossy codestreams are refused: they changed the CT numbers.
  */
 /// <reference path="./jpeg-lossless.d.ts" />
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { Decoder } from 'jpeg-lossless-decoder-js';
 import { VolumeIOError } from './errors';
 
 export const TS_RLE_LOSSLESS = '1.2.840.10008.1.2.5';
 export const TS_JPEG_LOSSLESS_14 = '1.2.840.10008.1.2.4.57';
 export const TS_JPEG_LOSSLESS_SV1 = '1.2.840.10008.1.2.4.70';
-export const DECODABLE_TRANSFER_SYNTAXES = new Set([TS_RLE_LOSSLESS, TS_JPEG_LOSSLESS_14, TS_JPEG_LOSSLESS_SV1]);
+export const TS_JPEG_LS_LOSSLESS = '1.2.840.10008.1.2.4.80';
+export const TS_JPEG_2000_LOSSLESS = '1.2.840.10008.1.2.4.90';
+/** JPEG 2000 that may be lossy: decoded when its codestream is reversible (then it is lossless too). */
+export const TS_JPEG_2000 = '1.2.840.10008.1.2.4.91';
+export const DECODABLE_TRANSFER_SYNTAXES = new Set([TS_RLE_LOSSLESS, TS_JPEG_LOSSLESS_14, TS_JPEG_LOSSLESS_SV1, TS_JPEG_LS_LOSSLESS, TS_JPEG_2000_LOSSLESS, TS_JPEG_2000]);
 
 /** Joins the fragments of one frame (a single-frame image's fragments form one codestream). */
 export function joinFragments(fragments: ArrayBuffer[]): Uint8Array {
@@ -87,7 +94,7 @@ export function decodeRle8(file: string, frame: Uint8Array, bytes: number, out: 
 export function decodeJpegLossless16(file: string, frame: Uint8Array, rows: number, columns: number): Uint8Array {
   const pixels = rows * columns;
   // The decoder allocates what the frame header (SOF3) declares: check it against the DICOM header first.
-  const sof = findSof3(frame);
+  const sof = findFrameHeader(frame, 0xc3);
   if (!sof) throw new VolumeIOError(file, 'BAD_HEADER', 'JPEG Lossless frame has no SOF3 marker');
   if (sof.rows !== rows || sof.columns !== columns || sof.components !== 1) {
     throw new VolumeIOError(file, 'SIZE_MISMATCH', `JPEG frame is ${sof.columns}x${sof.rows}x${sof.components}, the DICOM header says ${columns}x${rows}x1`);
@@ -103,12 +110,154 @@ export function decodeJpegLossless16(file: string, frame: Uint8Array, rows: numb
   return new Uint8Array(buf, 0, 2 * pixels);
 }
 
-/** Height, width and components of the first SOF3 (lossless Huffman) segment. */
-function findSof3(b: Uint8Array): { rows: number; columns: number; components: number } | undefined {
+/** Height, width and components of the first frame header with this marker: SOF3 (0xc3, lossless Huffman) or SOF55 (0xf7, JPEG-LS). */
+function findFrameHeader(b: Uint8Array, marker: number): { rows: number; columns: number; components: number } | undefined {
   for (let i = 0; i + 9 < b.length; i++) {
-    if (b[i] === 0xff && b[i + 1] === 0xc3) {
+    if (b[i] === 0xff && b[i + 1] === marker) {
       return { rows: (b[i + 5] << 8) | b[i + 6], columns: (b[i + 7] << 8) | b[i + 8], components: b[i + 9] };
     }
   }
   return undefined;
+}
+
+/** What the Emscripten builds of CharLS and OpenJPEG (@cornerstonejs/codec-*) offer a decoder. */
+interface WasmDecoder {
+  getEncodedBuffer(length: number): Uint8Array;
+  getDecodedBuffer(): Uint8Array;
+  decode(): void;
+  getFrameInfo(): { width: number; height: number; bitsPerSample: number; componentCount: number; isSigned: boolean };
+  delete(): void;
+}
+interface CharlsModule { JpegLSDecoder: new () => WasmDecoder & { getNearLossless(): number } }
+interface OpenJpegModule { J2KDecoder: new () => WasmDecoder & { readHeader(): void; getIsReversible(): boolean } }
+
+const requireHere = createRequire(import.meta.url);
+// Node's WebAssembly, typed here: the project's lib settings (no DOM) do not declare it
+interface WasmInstance { exports: object }
+const wasmApi = (globalThis as unknown as { WebAssembly: { Module: new (binary: Uint8Array) => object; Instance: new (module: object, imports: object) => WasmInstance } }).WebAssembly;
+/** The codec's last message on stderr (OpenJPEG reports a bad codestream there, not by throwing). */
+let codecMessage = '';
+
+/**
+ * An Emscripten codec module, compiled and instantiated synchronously (its own loader is asynchronous) so
+ * that the CT reader stays synchronous; loaded on the first frame that needs it.
+ */
+function instantiateCodec<T>(js: string, wasm: string): T {
+  const factory = requireHere(js) as (module: object) => unknown;
+  const binary = readFileSync(requireHere.resolve(wasm));
+  const module: Record<string, unknown> = {
+    instantiateWasm(imports: object, receive: (instance: WasmInstance) => void) {
+      const instance = new wasmApi.Instance(new wasmApi.Module(binary), imports);
+      receive(instance);
+      return instance.exports;
+    },
+    print: () => undefined,
+    // OpenJPEG's warnings come here too; only its errors mean a failed decode
+    printErr: (message: string) => void (/^\s*\[ERROR\]/.test(message) && (codecMessage = message)),
+  };
+  const ready = factory(module) as Promise<unknown> | undefined;
+  ready?.then?.(undefined, () => undefined);
+  return module as T;
+}
+
+let charls: CharlsModule | undefined;
+let openJpeg: OpenJpegModule | undefined;
+
+/**
+ * Runs one frame through a codec's decoder: sizes checked before decoding, the samples copied out of the
+ * module's memory. A failure is BAD_HEADER naming the file; the module is dropped (an aborted one is
+ * unusable) and loaded anew for the next frame.
+ */
+function decodeWith<D extends WasmDecoder>(
+  file: string, what: string, frame: Uint8Array, rows: number, columns: number,
+  make: () => D, drop: () => void, beforeDecode: (d: D) => void, afterDecode: (d: D) => void,
+): Uint8Array {
+  // A codestream cut short (no end marker, FFD9 in both, before at most one byte of padding) is refused
+  // before decoding: CharLS spends seconds on one before it gives up.
+  const end = frame.length >= 3 && frame[frame.length - 1] === 0 ? frame.length - 1 : frame.length;
+  if (end < 2 || frame[end - 2] !== 0xff || frame[end - 1] !== 0xd9) throw new VolumeIOError(file, 'TRUNCATED', `${what} frame of ${frame.length} bytes does not end with an end-of-image marker (cut short?)`);
+  let decoder: D | undefined;
+  codecMessage = '';
+  try {
+    decoder = make();
+    decoder.getEncodedBuffer(frame.length).set(frame);
+    beforeDecode(decoder);
+    decoder.decode();
+    const info = decoder.getFrameInfo();
+    if (codecMessage || !info.width) throw new VolumeIOError(file, 'BAD_HEADER', `${what} decoding failed${codecMessage ? `: ${codecMessage.trim()}` : ''}`);
+    checkFrameInfo(file, what, info, rows, columns);
+    afterDecode(decoder);
+    const decoded = decoder.getDecodedBuffer();
+    if (decoded.length < 2 * rows * columns) throw new VolumeIOError(file, 'TRUNCATED', `${what} frame decodes to ${decoded.length} bytes, ${2 * rows * columns} needed`);
+    return decoded.slice(0, 2 * rows * columns);
+  } catch (e) {
+    if (e instanceof VolumeIOError) throw e;
+    drop();
+    decoder = undefined;
+    const reason = e instanceof Error ? e.message : `the codec stopped (${String(e)})`;
+    throw new VolumeIOError(file, 'BAD_HEADER', `${what} decoding failed: ${reason}`, { cause: e });
+  } finally {
+    try {
+      decoder?.delete();
+    } catch {
+      drop();
+    }
+  }
+}
+
+function checkFrameInfo(file: string, what: string, info: ReturnType<WasmDecoder['getFrameInfo']>, rows: number, columns: number): void {
+  if (info.height !== rows || info.width !== columns || info.componentCount !== 1) {
+    throw new VolumeIOError(file, 'SIZE_MISMATCH', `${what} frame is ${info.width}x${info.height}x${info.componentCount}, the DICOM header says ${columns}x${rows}x1`);
+  }
+  if (info.bitsPerSample <= 8 || info.bitsPerSample > 16) throw new VolumeIOError(file, 'UNSUPPORTED_DATATYPE', `${what} frame holds ${info.bitsPerSample}-bit samples; CT needs 9 to 16`);
+}
+
+/** JPEG-LS frame (CharLS) -> little-endian 16-bit bytes (2 * pixels); a near-lossless one is refused. */
+export function decodeJpegLs16(file: string, frame: Uint8Array, rows: number, columns: number): Uint8Array {
+  // CharLS allocates what the frame header (SOF55) declares: check it against the DICOM header first.
+  const sof = findFrameHeader(frame, 0xf7);
+  if (!sof) throw new VolumeIOError(file, 'BAD_HEADER', 'JPEG-LS frame has no SOF55 marker');
+  if (sof.rows !== rows || sof.columns !== columns || sof.components !== 1) {
+    throw new VolumeIOError(file, 'SIZE_MISMATCH', `JPEG-LS frame is ${sof.columns}x${sof.rows}x${sof.components}, the DICOM header says ${columns}x${rows}x1`);
+  }
+  return decodeWith(
+    file, 'JPEG-LS', frame, rows, columns,
+    () => new (charls ??= instantiateCodec<CharlsModule>('@cornerstonejs/codec-charls/decodewasmjs', '@cornerstonejs/codec-charls/decodewasm')).JpegLSDecoder(),
+    () => void (charls = undefined),
+    () => undefined,
+    (d) => {
+      const near = d.getNearLossless();
+      if (near !== 0) throw new VolumeIOError(file, 'UNSUPPORTED_ENCODING', `JPEG-LS frame is near-lossless (NEAR ${near}): its CT numbers differ from the scan's by up to ${near}; export it lossless`);
+    },
+  );
+}
+
+/**
+ * JPEG 2000 codestream (OpenJPEG) -> little-endian 16-bit bytes (2 * pixels). Its SIZ marker's size is
+ * checked against the DICOM header before decoding; an irreversible (9/7 wavelet, lossy) one is refused.
+ */
+export function decodeJpeg2000_16(file: string, frame: Uint8Array, rows: number, columns: number): Uint8Array {
+  const siz = j2kSize(frame);
+  if (!siz) throw new VolumeIOError(file, 'BAD_HEADER', 'JPEG 2000 frame has no SIZ marker after its SOC');
+  if (siz.rows !== rows || siz.columns !== columns || siz.components !== 1) {
+    throw new VolumeIOError(file, 'SIZE_MISMATCH', `JPEG 2000 frame is ${siz.columns}x${siz.rows}x${siz.components}, the DICOM header says ${columns}x${rows}x1`);
+  }
+  return decodeWith(
+    file, 'JPEG 2000', frame, rows, columns,
+    () => new (openJpeg ??= instantiateCodec<OpenJpegModule>('@cornerstonejs/codec-openjpeg/decodewasmjs', '@cornerstonejs/codec-openjpeg/decodewasm')).J2KDecoder(),
+    () => void (openJpeg = undefined),
+    () => undefined,
+    (d) => {
+      if (!d.getIsReversible()) throw new VolumeIOError(file, 'UNSUPPORTED_ENCODING', 'JPEG 2000 frame is irreversible (lossy): its CT numbers differ from the scan\'s; export it lossless');
+    },
+  );
+}
+
+/** Width, height and components from a JPEG 2000 codestream's SIZ marker segment (it follows SOC: ff4f ff51). */
+function j2kSize(b: Uint8Array): { rows: number; columns: number; components: number } | undefined {
+  if (b.length < 42 || b[0] !== 0xff || b[1] !== 0x4f || b[2] !== 0xff || b[3] !== 0x51) return undefined;
+  const dv = new DataView(b.buffer, b.byteOffset, 42);
+  // Lsiz (2), Rsiz (2), Xsiz, Ysiz, XOsiz, YOsiz (4 each), ..., Csiz (2) at offset 38 of the segment's start + 2
+  const [x, y, x0, y0] = [8, 12, 16, 20].map((o) => dv.getUint32(o));
+  return { columns: x - x0, rows: y - y0, components: dv.getUint16(40) };
 }
