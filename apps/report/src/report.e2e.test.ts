@@ -45,12 +45,12 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('report CLI', () => {
   it('writes the numbers as CSV beside the page: per figure, row and organ; and each row against its reference', () => {
     const results = readFileSync(join(out, 'results.csv'), 'utf8').split('\r\n');
-    expect(results[0]).toBe('figure,grid,row,label,run_ids,organ,n,dsc_mean,dsc_sd,hd95_mean_mm,hd95_sd_mm,hd95_infinite,surface_dice_mean,surface_dice_sd,msd_mean_mm,dsc_seed_sd');
-    // pool1's brainstem: 50, 52 and 54 % on the three cases
-    expect(results).toContain('fig3,fig3-pooling@smoke,pool1,1 down-sampling layer,fig3-pooling-smoke-pool1,BrainStem,3,52,2,3,1,0,57,2,1,');
+    expect(results[0]).toBe('figure,grid,row,label,run_ids,organ,n,dsc_mean,dsc_sd,hd95_mean_mm,hd95_sd_mm,hd95_infinite,surface_dice_mean,surface_dice_sd,msd_mean_mm,dsc_seed_sd,contours_checked,contours_flagged');
+    // pool1's brainstem: 50, 52 and 54 % on the three cases (results from before the contour checks: empty)
+    expect(results).toContain('fig3,fig3-pooling@smoke,pool1,1 down-sampling layer,fig3-pooling-smoke-pool1,BrainStem,3,52,2,3,1,0,57,2,1,,,');
     // pool2 has no chiasm line; its HD95 is infinite on case 1, kept out of the mean and counted
     expect(results.some((l) => l.startsWith('fig3,fig3-pooling@smoke,pool2,') && l.includes(',Chiasm,'))).toBe(false);
-    expect(results).toContain('fig3,fig3-pooling@smoke,pool2,2 down-sampling layers,fig3-pooling-smoke-pool2,BrainStem,3,49,2,4,0,1,54,2,1,');
+    expect(results).toContain('fig3,fig3-pooling@smoke,pool2,2 down-sampling layers,fig3-pooling-smoke-pool2,BrainStem,3,49,2,4,0,1,54,2,1,,,');
     const paired = readFileSync(join(out, 'paired.csv'), 'utf8');
     expect(paired).toBe(
       'figure,grid,reference,row,label,runs,reference_runs,cases,dsc_diff_mean_pp,dsc_diff_low_pp,dsc_diff_high_pp,p,test,df,p_holm\r\n' +
