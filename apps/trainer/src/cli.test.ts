@@ -248,7 +248,15 @@ describe('trainer grid, status, segment', () => {
     // Each run once, under its cell: status and times, then its best validation, organ by organ, and its test mean.
     expect(s.stdout).not.toContain('runs');
     for (const key of ['seed3', 'seed4', 'dice']) expect(s.stdout).toMatch(new RegExp(`\\n  ${key} +DONE +[0-9a-f-]{36}\\n {6}FINISHED started \\S+ \\S+ ended \\S+ \\S+  cpu\\n {6}best validation`));
-    expect(s.stdout.match(/best validation \(epoch \d+\): mean Dice \d\.\d{3}: BrainStem \d\.\d\d, .*; test mean DSC \d\.\d{3}/g)?.length).toBe(3);
+    expect(s.stdout.match(/best validation \(epoch \d+\): mean Dice \d\.\d{3}: BrainStem \d\.\d\d, .*; test mean DSC \d\.\d{3}, \d+ test contours? flagged by the annotation checks\n/g)?.length).toBe(3);
+    // each run's count: its recorded test rows whose contour the checks flag
+    const counted = openSqliteStore(db, { readonly: true });
+    for (const cell of await counted.gridCells('tiny-grid@smoke')) {
+      const flagged = (await counted.caseResults(cell.runId!, 'test')).filter((r) => r.extra?.contourFinding).length;
+      expect(s.stdout).toContain(`${cell.runId}\n`);
+      expect(s.stdout.slice(s.stdout.indexOf(cell.runId!)).split('\n').slice(0, 4).join('\n')).toContain(`, ${flagged} test contour${flagged === 1 ? '' : 's'} flagged by the annotation checks`);
+    }
+    await counted.close();
     // a grid named without its profile: the grids there are, not an empty listing
     const typo = await trainer('status', '--db', db, '--grid', 'tiny-grid');
     expect(typo.code).toBe(1);

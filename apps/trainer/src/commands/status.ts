@@ -19,6 +19,8 @@ interface RunSummary {
   valDiceMean: number;
   valDice: Record<string, number>;
   testDiceMean?: number;
+  /** Test contours the annotation checks flag (runs evaluated since they run there). */
+  testContoursFlagged?: number;
 }
 
 async function summarise(store: TrackingStore, runId: string): Promise<RunSummary | undefined> {
@@ -32,7 +34,8 @@ async function summarise(store: TrackingStore, runId: string): Promise<RunSummar
     if (at) valDice[k.slice('val/dice/'.length)] = at.value;
   }
   const test = (await store.metricSeries(runId, 'test/dice_mean'))[0]?.value;
-  return { bestEpoch: best.step + 1, valDiceMean: best.value, valDice, ...(test !== undefined ? { testDiceMean: test } : {}) };
+  const flagged = (await store.metricSeries(runId, 'test/contours_flagged'))[0]?.value;
+  return { bestEpoch: best.step + 1, valDiceMean: best.value, valDice, ...(test !== undefined ? { testDiceMean: test } : {}), ...(flagged !== undefined ? { testContoursFlagged: flagged } : {}) };
 }
 
 /** Epochs closed (their `train/epoch_loss` points) of the run config's schedule. */
@@ -112,7 +115,8 @@ export const statusCommand: CommandModule<object, StatusArgs> = {
       const sm = summaries.get(r.id);
       if (sm) {
         const organs = Object.entries(sm.valDice).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ');
-        const test = sm.testDiceMean !== undefined ? `; test mean DSC ${sm.testDiceMean.toFixed(3)}` : '';
+        const flagged = sm.testContoursFlagged !== undefined ? `, ${sm.testContoursFlagged} test contour${sm.testContoursFlagged === 1 ? '' : 's'} flagged by the annotation checks` : '';
+        const test = sm.testDiceMean !== undefined ? `; test mean DSC ${sm.testDiceMean.toFixed(3)}${flagged}` : '';
         console.log(`      best validation (epoch ${sm.bestEpoch}): mean Dice ${sm.valDiceMean.toFixed(3)}: ${organs}${test}`);
       }
       listed.delete(r.id);
