@@ -1,9 +1,12 @@
 /**
  * I/O benchmark: writes a synthetic CT series (default 512x512x200) with writeCtSeries, then times
  * scanDicomTree + readCtSeries and writing the volume as .nii.gz. Prints one JSON object (seconds).
- *   npm run bench:io -- [--nx 512 --ny 512 --nz 200 --gzip-level 2 --repeat 1 --keep]
+ * With --codecs, the series is also compressed slice by slice as PACS export it (dcmtk's RLE, JPEG
+ * Lossless and JPEG-LS, GDCM's JPEG 2000; each only where its tool is installed) and each read is timed.
+ *   npm run bench:io -- [--nx 512 --ny 512 --nz 200 --gzip-level 2 --repeat 1 --codecs --keep]
  */
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yargs from 'yargs';
@@ -51,6 +54,7 @@ async function main(): Promise<void> {
     .option('nz', { type: 'number', default: 200, describe: 'slices' })
     .option('gzip-level', { type: 'number', default: DEFAULT_GZIP_LEVEL, describe: 'gzip level for the .nii.gz write (1 fastest .. 9 smallest)' })
     .option('repeat', { type: 'number', default: 1, describe: 'timed repetitions (best is reported)' })
+    .option('codecs', { type: 'boolean', default: false, describe: 'also time reading the series compressed (RLE, JPEG Lossless, JPEG-LS, JPEG 2000; needs dcmtk and GDCM\'s gdcmconv)' })
     .option('keep', { type: 'boolean', default: false, describe: 'keep the temp folder' })
     .strict()
     .help()
@@ -94,6 +98,7 @@ async function main(): Promise<void> {
     }
     const r3 = (x: number) => Math.round(x * 1000) / 1000;
     const step = (t: Step) => ({ wallS: r3(t.wall), cpuS: r3(t.cpu) });
+    const compressedReads = argv.codecs ? timeCompressedReads(write.value.files, volume, dir, argv.repeat, r3) : undefined;
     console.log(
       JSON.stringify(
         {
@@ -107,6 +112,7 @@ async function main(): Promise<void> {
           readNiiGz: step(best.readNii),
           niiGzMB: r3(bytes / 1e6),
           rawMB: r3(volume.data.byteLength / 1e6),
+          ...(compressedReads ? { compressedReads } : {}),
           targets: { scanPlusReadS: 3, writeNiiGzS: 5 },
           loadAverage1m: r3(loadavg()[0]),
         },
@@ -118,6 +124,47 @@ async function main(): Promise<void> {
     if (!argv.keep) rmSync(dir, { recursive: true, force: true });
     else console.error(`kept ${dir}`);
   }
+}
+
+const CODECS = [
+  { name: 'rle', tool: 'dcmcrle', args: [] as string[] },
+  { name: 'jpegLossless', tool: 'dcmcjpeg', args: ['+e1'] },
+  { name: 'jpegLs', tool: 'dcmcjpls', args: [] as string[] },
+  { name: 'jpeg2000', tool: 'gdcmconv', args: ['--j2k'] },
+];
+
+/** readCtSeries of the series compressed by each codec's tool (best of `repeat`), checked against the volume. */
+function timeCompressedReads(files: string[], volume: Volume<Int16Array>, dir: string, repeat: number, r3: (x: number) => number) {
+  const out: Record<string, { wallS: number; msPerSlice: number; mb: number } | string> = {};
+  for (const c of CODECS) {
+    const folder = join(dir, c.name);
+    mkdirSync(folder, { recursive: true });
+    const compressed: string[] = [];
+    let failed = '';
+    for (const [k, f] of files.entries()) {
+      const to = join(folder, `s${k}.dcm`);
+      const r = spawnSync(c.tool, [...c.args, f, to], { encoding: 'utf8' });
+      if (r.status !== 0) {
+        failed = r.error ? `${c.tool} not found` : `${c.tool} failed: ${(r.stderr || '').trim().slice(0, 120)}`;
+        break;
+      }
+      compressed.push(to);
+    }
+    if (failed) {
+      out[c.name] = failed;
+      continue;
+    }
+    let wall = Infinity;
+    for (let i = 0; i < repeat + 1; i++) {
+      // the first read compiles the WebAssembly decoders: not counted
+      const t = timed(() => readCtSeries(compressed));
+      if (t.value.volume.data[123457] !== volume.data[123457]) throw new Error(`${c.name}: read back differs`);
+      if (i > 0) wall = Math.min(wall, t.wall);
+    }
+    const mb = compressed.reduce((a, f) => a + statSync(f).size, 0) / 1e6;
+    out[c.name] = { wallS: r3(wall), msPerSlice: r3((1000 * wall) / files.length), mb: r3(mb) };
+  }
+  return out;
 }
 
 main().catch((e) => {
