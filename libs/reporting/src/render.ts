@@ -59,6 +59,20 @@ function statsTable(f: FigureModel, caption: string, pick: (s: OrganStats) => Pa
   return `<table><thead>${head}</thead><tbody>${body}</tbody></table>`;
 }
 
+/**
+ * Per row and organ, the test contours the annotation checks flag (of those checked), and over all organs;
+ * nothing when no row's runs were evaluated with the checks.
+ */
+function contourChecksTable(f: FigureModel): string {
+  const total = (r: FigureModel['rows'][number]) =>
+    REPORT_ORGANS.reduce((t, o) => ({ checked: t.checked + (r.organs[o.key]?.contours.checked ?? 0), flagged: t.flagged + (r.organs[o.key]?.contours.flagged ?? 0) }), { checked: 0, flagged: 0 });
+  if (!f.rows.some((r) => total(r).checked)) return '';
+  const cell = (c: { checked: number; flagged: number } | undefined) => (c?.checked ? `${c.flagged}<span class="sd"> / ${c.checked}</span>` : '<span class="na">—</span>');
+  const head = `<tr><th>flagged / checked</th>${REPORT_ORGANS.map((o) => `<th>${esc(o.short)}</th>`).join('')}<th>All</th></tr>`;
+  const body = f.rows.map((r) => `<tr><td>${esc(r.label)}${runsNote(r.runsNote)}</td>${REPORT_ORGANS.map((o) => `<td>${cell(r.organs[o.key]?.contours)}</td>`).join('')}<td>${cell(total(r))}</td></tr>`).join('');
+  return `<h4>Test contours the annotation checks flag (sides confused, a piece far from the organ, CT numbers unlike the organ’s, a volume far from the training cases’) <span class="tag measured">measured</span></h4><table><thead>${head}</thead><tbody>${body}</tbody></table>`;
+}
+
 /** Measured and published DSC in adjacent, labelled columns (Fig. 6, Table I): read beside the paper's table. */
 function comparisonTable(f: FigureModel): string {
   if (!f.counterparts.length) return '';
@@ -163,7 +177,7 @@ ${cmp}${pairedTable(f)}<div class="tables">
 <h4>DSC (%) — mean ± SD over test cases <span class="tag measured">measured</span></h4>${statsTable(f, 'DSC %', (s) => s.dsc, 1, meanCell)}
 <h4>HD95 (mm) — mean ± SD over test cases; infinite values (empty prediction) counted apart <span class="tag measured">measured</span></h4>${statsTable(f, 'HD95 mm', (s) => s.hd95Mm, 1)}
 <h4>Surface Dice (%) at the run’s tolerance — mean ± SD <span class="tag measured">measured</span></h4>${statsTable(f, 'Surface Dice %', (s) => s.surfaceDice, 1)}
-</div></section>`;
+${contourChecksTable(f)}</div></section>`;
 }
 
 function curvesSection(curves: CurveModel[], charts: ChartSpec[]): string {

@@ -173,6 +173,11 @@ describe('buildReportModel', () => {
     const cells = m.caseTables.find((t) => t.runId === 'my-sweep-full-a')!.cases.reduce((n, c) => n + Object.keys(c.organs).length, 0);
     expect(cases).toContain(`— 4 test cases, 1 of ${cells} contours flagged <code>my-sweep-full-a</code>`);
     expect(cases.match(/contours flagged/g)).toHaveLength(1);
+    // the figure's table of flagged contours: only the sweep's, whose run was checked (4 cases a organ)
+    const sweepSection = html.slice(html.indexOf('<h4>Test contours the annotation checks flag'));
+    expect(sweepSection.slice(0, sweepSection.indexOf('</table>'))).toContain(`<td>1<span class="sd"> / 4</span></td><td>0<span class="sd"> / 4</span></td>`);
+    expect(sweepSection.slice(0, sweepSection.indexOf('</table>'))).toContain(`<td>1<span class="sd"> / ${cells}</span></td></tr>`);
+    expect(html.match(/<h4>Test contours the annotation checks flag/g)).toHaveLength(1);
   });
 
   it('thins long curves, keeping the last point', () => {
