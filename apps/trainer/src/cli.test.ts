@@ -758,6 +758,14 @@ describe('trainer grid, status, segment', () => {
     expect(compared.code, compared.stderr).toBe(0);
     expect(compared.stderr).toContain(`candidate ${join(root, 'mirror-ev')} (test-time mirroring) against baseline ${join(root, 'mirror-ev-plain')}:`);
     expect(JSON.parse(compared.stdout.trim().split('\n').at(-1)!)).toMatchObject({ baseline: { model: flipped, mirror: false }, candidate: { model: flipped, mirror: true } });
+    // each side's contours the annotation checks flag: its metrics.csv's contour_finding rows
+    const flaggedRows = (dir: string) => {
+      const [head, ...lines] = parseCsv(readFileSync(join(dir, 'metrics.csv'), 'utf8'));
+      return lines.filter((l) => l[head.indexOf('contour_finding')]).length;
+    };
+    const counts = { baseline: flaggedRows(join(root, 'mirror-ev-plain')), candidate: flaggedRows(join(root, 'mirror-ev')) };
+    expect(JSON.parse(compared.stdout.trim().split('\n').at(-1)!).contoursFlagged).toEqual(counts);
+    expect(compared.stderr).toContain(`contours the annotation checks flag (sides, stray pieces, CT numbers, volumes; metrics.csv contour_finding): baseline ${counts.baseline}, candidate ${counts.candidate}`);
   }, 180_000);
 
   test('--tile: segment and evaluate tile by tile as the library does, recorded; a tile under 8 voxels or an overlap of 1 is refused', async () => {

@@ -14,6 +14,8 @@ interface Measurement {
   dir: string;
   summary: { model: string | string[]; dataset: string; manifestDigest: string; split: string; seen?: { caseId: string }[]; excludedSeen?: boolean; annotationFindings?: { caseId: string }[] | null; mirror?: boolean };
   scores: CaseOrganScore[];
+  /** `case organ` of each predicted contour the annotation checks flag (metrics.csv's contour_finding); absent in measurements from before the checks. */
+  contourFlagged?: Set<string>;
 }
 
 /** An `evaluate --out` folder: its summary.json and metrics.csv. */
@@ -42,7 +44,9 @@ function readMeasurement(dir: string): Measurement {
   };
   const [caseId, organ, dsc, hd95] = [at('case_id'), at('organ'), at('dsc'), at('hd95_mm')];
   const scores = lines.map((f) => ({ caseId: f[caseId], organ: f[organ], dsc: csvNumber(f[dsc]), hd95Mm: csvNumber(f[hd95]) }));
-  return { dir, summary, scores };
+  const finding = columns.indexOf('contour_finding');
+  if (finding < 0) return { dir, summary, scores };
+  return { dir, summary, scores, contourFlagged: new Set(lines.filter((f) => f[finding]).map((f) => `${f[caseId]} ${f[organ]}`)) };
 }
 
 const fixed = (v: number, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : '-');
@@ -80,8 +84,15 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
         `${r.organ.padEnd(16)} ${String(r.cases).padStart(6)}  ${fixed(r.baseline).padStart(8)}  ${fixed(r.candidate).padStart(9)}  ${signed(r.diff).padStart(10)}  ${`${fixed(r.low)} to ${fixed(r.high)}`.padEnd(16)}  ${p.padStart(10)}  ${(r.organ === 'all' ? '' : pText(r.pHolm)).padStart(6)}  ${signed(r.hd95DiffMm).padStart(11)}`,
       );
     }
+    // the model's own contours the annotation checks flag, over the cases both measured
+    const both = new Set(base.scores.map((x) => x.caseId).filter((id) => cand.scores.some((y) => y.caseId === id)));
+    const flaggedIn = (m: Measurement) => (m.contourFlagged ? [...m.contourFlagged].filter((k) => both.has(k.slice(0, k.lastIndexOf(' ')))).length : undefined);
+    const contoursFlagged = { baseline: flaggedIn(base), candidate: flaggedIn(cand) };
+    if (contoursFlagged.baseline !== undefined && contoursFlagged.candidate !== undefined) {
+      console.error(`contours the annotation checks flag (sides, stray pieces, CT numbers, volumes; metrics.csv contour_finding): baseline ${contoursFlagged.baseline}, candidate ${contoursFlagged.candidate}`);
+    }
     console.error("Holm p: an organ's p adjusted for the organs tested (Holm's step-down), so that a chance difference in one of nine does not pass for a finding");
     if (cases >= 1 && cases <= 50) console.error(`with ${cases} cases no difference can reach a two-sided p below ${(2 / 2 ** cases).toPrecision(2)}`);
-    console.log(JSON.stringify({ baseline: { dir: a.baseline, model: base.summary.model, mirror: Boolean(base.summary.mirror) }, candidate: { dir: a.candidate, model: cand.summary.model, mirror: Boolean(cand.summary.mirror) }, dataset: base.summary.dataset, rows }));
+    console.log(JSON.stringify({ baseline: { dir: a.baseline, model: base.summary.model, mirror: Boolean(base.summary.mirror) }, candidate: { dir: a.candidate, model: cand.summary.model, mirror: Boolean(cand.summary.mirror) }, dataset: base.summary.dataset, rows, ...(contoursFlagged.baseline !== undefined && contoursFlagged.candidate !== undefined ? { contoursFlagged } : {}) }));
   },
 };
