@@ -19,7 +19,7 @@ import {
   writeDicomFile,
   type DicomFile,
 } from './dicom';
-import { decodeJpeg2000_16, decodeJpegLossless16, decodeJpegLs16, decodeRle16, DECODABLE_TRANSFER_SYNTAXES, joinFragments, TS_JPEG_2000, TS_JPEG_2000_LOSSLESS, TS_JPEG_LS_LOSSLESS, TS_RLE_LOSSLESS } from './pixel-codecs';
+import { decodeJpeg2000, decodeJpegLossless16, decodeJpegLs, decodeRle16, DECODABLE_TRANSFER_SYNTAXES, joinFragments, TS_JPEG_2000, TS_JPEG_2000_LOSSLESS, TS_JPEG_LS_LOSSLESS, TS_RLE_LOSSLESS } from './pixel-codecs';
 import { voxelCount, type Vec3, type Volume } from './volume';
 
 export interface CtSeries {
@@ -106,8 +106,8 @@ function pixelBuffer(f: DicomFile, rows: number, columns: number): ArrayBuffer {
   const ts = f.transferSyntaxUID;
   const bytes =
     ts === TS_RLE_LOSSLESS ? decodeRle16(f.path, frame, rows * columns)
-    : ts === TS_JPEG_LS_LOSSLESS ? decodeJpegLs16(f.path, frame, rows, columns)
-    : ts === TS_JPEG_2000_LOSSLESS || ts === TS_JPEG_2000 ? decodeJpeg2000_16(f.path, lossless(f, frame), rows, columns)
+    : ts === TS_JPEG_LS_LOSSLESS ? decodeJpegLs(f.path, frame, rows, columns)
+    : ts === TS_JPEG_2000_LOSSLESS || ts === TS_JPEG_2000 ? decodeJpeg2000(f.path, lossless(f, frame), rows, columns)
     : decodeJpegLossless16(f.path, frame, rows, columns);
   return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
 }

@@ -28,4 +28,4 @@ export { readNifti, writeNifti, parseNifti, encodeNifti, type NiftiReadOptions, 
 export { readNrrd, writeNrrd, parseNrrd, type NrrdImage, type NrrdReadOptions, type NrrdWriteOptions } from './nrrd';
 export { readVolume, writeVolume, volumeFormatOf, type VolumeFormat } from './volume-io';
 export { notHounsfieldReason, replaceNotNumbers, NOT_A_NUMBER_HU } from './hounsfield';
-export { decodeRle8, joinFragments, rleFrameCanHold, TS_RLE_LOSSLESS } from './pixel-codecs';
+export { decodeJpeg2000, decodeJpegLs, decodeRle8, joinFragments, rleFrameCanHold, TS_JPEG_2000, TS_JPEG_2000_LOSSLESS, TS_JPEG_LS_LOSSLESS, TS_RLE_LOSSLESS } from './pixel-codecs';

@@ -169,7 +169,7 @@ let openJpeg: OpenJpegModule | undefined;
  * unusable) and loaded anew for the next frame.
  */
 function decodeWith<D extends WasmDecoder>(
-  file: string, what: string, frame: Uint8Array, rows: number, columns: number,
+  file: string, what: string, frame: Uint8Array, rows: number, columns: number, bytesPerSample: 1 | 2,
   make: () => D, drop: () => void, beforeDecode: (d: D) => void, afterDecode: (d: D) => void,
 ): Uint8Array {
   // A codestream cut short (no end marker, FFD9 in both, before at most one byte of padding) is refused
@@ -185,11 +185,11 @@ function decodeWith<D extends WasmDecoder>(
     decoder.decode();
     const info = decoder.getFrameInfo();
     if (codecMessage || !info.width) throw new VolumeIOError(file, 'BAD_HEADER', `${what} decoding failed${codecMessage ? `: ${codecMessage.trim()}` : ''}`);
-    checkFrameInfo(file, what, info, rows, columns);
+    checkFrameInfo(file, what, info, rows, columns, bytesPerSample);
     afterDecode(decoder);
-    const decoded = decoder.getDecodedBuffer();
-    if (decoded.length < 2 * rows * columns) throw new VolumeIOError(file, 'TRUNCATED', `${what} frame decodes to ${decoded.length} bytes, ${2 * rows * columns} needed`);
-    return decoded.slice(0, 2 * rows * columns);
+    const decoded = decoder.getDecodedBuffer(), bytes = bytesPerSample * rows * columns;
+    if (decoded.length < bytes) throw new VolumeIOError(file, 'TRUNCATED', `${what} frame decodes to ${decoded.length} bytes, ${bytes} needed`);
+    return decoded.slice(0, bytes);
   } catch (e) {
     if (e instanceof VolumeIOError) throw e;
     drop();
@@ -205,15 +205,19 @@ function decodeWith<D extends WasmDecoder>(
   }
 }
 
-function checkFrameInfo(file: string, what: string, info: ReturnType<WasmDecoder['getFrameInfo']>, rows: number, columns: number): void {
+function checkFrameInfo(file: string, what: string, info: ReturnType<WasmDecoder['getFrameInfo']>, rows: number, columns: number, bytesPerSample: 1 | 2): void {
   if (info.height !== rows || info.width !== columns || info.componentCount !== 1) {
     throw new VolumeIOError(file, 'SIZE_MISMATCH', `${what} frame is ${info.width}x${info.height}x${info.componentCount}, the DICOM header says ${columns}x${rows}x1`);
   }
-  if (info.bitsPerSample <= 8 || info.bitsPerSample > 16) throw new VolumeIOError(file, 'UNSUPPORTED_DATATYPE', `${what} frame holds ${info.bitsPerSample}-bit samples; CT needs 9 to 16`);
+  const [lo, hi] = bytesPerSample === 2 ? [9, 16] : [1, 8];
+  if (info.bitsPerSample < lo || info.bitsPerSample > hi) throw new VolumeIOError(file, 'UNSUPPORTED_DATATYPE', `${what} frame holds ${info.bitsPerSample}-bit samples; ${lo} to ${hi} expected`);
 }
 
-/** JPEG-LS frame (CharLS) -> little-endian 16-bit bytes (2 * pixels); a near-lossless one is refused. */
-export function decodeJpegLs16(file: string, frame: Uint8Array, rows: number, columns: number): Uint8Array {
+/**
+ * JPEG-LS frame (CharLS) -> its samples: little-endian 16-bit (CT, 2 bytes a pixel) or 8-bit (SEG, a byte
+ * a pixel); a near-lossless one is refused.
+ */
+export function decodeJpegLs(file: string, frame: Uint8Array, rows: number, columns: number, bytesPerSample: 1 | 2 = 2): Uint8Array {
   // CharLS allocates what the frame header (SOF55) declares: check it against the DICOM header first.
   const sof = findFrameHeader(frame, 0xf7);
   if (!sof) throw new VolumeIOError(file, 'BAD_HEADER', 'JPEG-LS frame has no SOF55 marker');
@@ -221,34 +225,34 @@ export function decodeJpegLs16(file: string, frame: Uint8Array, rows: number, co
     throw new VolumeIOError(file, 'SIZE_MISMATCH', `JPEG-LS frame is ${sof.columns}x${sof.rows}x${sof.components}, the DICOM header says ${columns}x${rows}x1`);
   }
   return decodeWith(
-    file, 'JPEG-LS', frame, rows, columns,
+    file, 'JPEG-LS', frame, rows, columns, bytesPerSample,
     () => new (charls ??= instantiateCodec<CharlsModule>('@cornerstonejs/codec-charls/decodewasmjs', '@cornerstonejs/codec-charls/decodewasm')).JpegLSDecoder(),
     () => void (charls = undefined),
     () => undefined,
     (d) => {
       const near = d.getNearLossless();
-      if (near !== 0) throw new VolumeIOError(file, 'UNSUPPORTED_ENCODING', `JPEG-LS frame is near-lossless (NEAR ${near}): its CT numbers differ from the scan's by up to ${near}; export it lossless`);
+      if (near !== 0) throw new VolumeIOError(file, 'UNSUPPORTED_ENCODING', `JPEG-LS frame is near-lossless (NEAR ${near}): its values differ from the original's by up to ${near}; export it lossless`);
     },
   );
 }
 
 /**
- * JPEG 2000 codestream (OpenJPEG) -> little-endian 16-bit bytes (2 * pixels). Its SIZ marker's size is
+ * JPEG 2000 codestream (OpenJPEG) -> its samples, as {@link decodeJpegLs}. Its SIZ marker's size is
  * checked against the DICOM header before decoding; an irreversible (9/7 wavelet, lossy) one is refused.
  */
-export function decodeJpeg2000_16(file: string, frame: Uint8Array, rows: number, columns: number): Uint8Array {
+export function decodeJpeg2000(file: string, frame: Uint8Array, rows: number, columns: number, bytesPerSample: 1 | 2 = 2): Uint8Array {
   const siz = j2kSize(frame);
   if (!siz) throw new VolumeIOError(file, 'BAD_HEADER', 'JPEG 2000 frame has no SIZ marker after its SOC');
   if (siz.rows !== rows || siz.columns !== columns || siz.components !== 1) {
     throw new VolumeIOError(file, 'SIZE_MISMATCH', `JPEG 2000 frame is ${siz.columns}x${siz.rows}x${siz.components}, the DICOM header says ${columns}x${rows}x1`);
   }
   return decodeWith(
-    file, 'JPEG 2000', frame, rows, columns,
+    file, 'JPEG 2000', frame, rows, columns, bytesPerSample,
     () => new (openJpeg ??= instantiateCodec<OpenJpegModule>('@cornerstonejs/codec-openjpeg/decodewasmjs', '@cornerstonejs/codec-openjpeg/decodewasm')).J2KDecoder(),
     () => void (openJpeg = undefined),
     () => undefined,
     (d) => {
-      if (!d.getIsReversible()) throw new VolumeIOError(file, 'UNSUPPORTED_ENCODING', 'JPEG 2000 frame is irreversible (lossy): its CT numbers differ from the scan\'s; export it lossless');
+      if (!d.getIsReversible()) throw new VolumeIOError(file, 'UNSUPPORTED_ENCODING', 'JPEG 2000 frame is irreversible (lossy): its values differ from the original\'s; export it lossless');
     },
   );
 }

@@ -9,12 +9,15 @@ and ENCODING one of
   deflated    Deflated Explicit VR Little Endian: the whole dataset through zlib
   rle         RLE Lossless (pydicom's encoder): a fragment per frame, a binary frame's bits packed on their
               own (the frame starts at a byte) and encoded as one 8-bit segment
+  jpegls, j2k JPEG-LS Lossless or JPEG 2000 Lossless by GDCM (gdcmconv --jpegls / --j2k): frames of a byte a
+              pixel, binary ones too (0 or 1), as highdicom codes them; the header then says 1 bit again
 Two segments: a ball (1) and a box overlapping it (2). TRUTH.u8 holds, per segment, the voxels set
 (value 1 or 2 bits: bit 0 segment 1, bit 1 segment 2) as bytes i + nx * (j + ny * k), k the slice's
 rank along the normal.
 """
 import os
 import random
+import subprocess
 import sys
 
 import numpy as np
@@ -48,7 +51,8 @@ def code(value, scheme, meaning):
 meta = FileMetaDataset()
 meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.66.4"
 meta.MediaStorageSOPInstanceUID = "2.25.99001"
-meta.TransferSyntaxUID = {"native": ExplicitVRLittleEndian, "deflated": DeflatedExplicitVRLittleEndian, "rle": RLELossless}[encoding]
+# jpegls and j2k: written native with a byte a pixel first, then compressed by GDCM
+meta.TransferSyntaxUID = {"native": ExplicitVRLittleEndian, "deflated": DeflatedExplicitVRLittleEndian, "rle": RLELossless}.get(encoding, ExplicitVRLittleEndian)
 ds = FileDataset(out, {}, file_meta=meta, preamble=b"\0" * 128)
 ds.is_little_endian, ds.is_implicit_VR = True, False
 ds.SOPClassUID, ds.SOPInstanceUID, ds.Modality = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID, "SEG"
@@ -59,7 +63,8 @@ fractional = mode == "fractional"
 ds.SegmentationType = "FRACTIONAL" if fractional else "BINARY"
 if fractional:
     ds.SegmentationFractionalType, ds.MaximumFractionalValue = "PROBABILITY", 200
-ds.BitsAllocated = ds.BitsStored = 8 if fractional else 1
+by_gdcm = encoding in ("jpegls", "j2k")
+ds.BitsAllocated = ds.BitsStored = 8 if fractional or by_gdcm else 1
 ds.HighBit = ds.BitsStored - 1
 ds.PixelRepresentation = 0
 segs = []
@@ -122,6 +127,13 @@ if encoding == "rle":
     ds["PixelData"].is_undefined_length = True
     ds["PixelData"].VR = "OB"
 else:
-    data = stack.tobytes() if fractional else np.packbits(stack.ravel(), bitorder="little").tobytes()
+    data = stack.tobytes() if fractional or by_gdcm else np.packbits(stack.ravel(), bitorder="little").tobytes()
     ds.PixelData = data + (b"\0" if len(data) % 2 else b"")
 ds.save_as(out, write_like_original=False)
+if by_gdcm:
+    subprocess.run(["gdcmconv", "--" + encoding, out, out + ".gdcm"], check=True)
+    coded = pydicom.dcmread(out + ".gdcm")
+    os.remove(out + ".gdcm")
+    if not fractional:
+        coded.BitsAllocated, coded.BitsStored, coded.HighBit = 1, 1, 0
+    coded.save_as(out)

@@ -110,7 +110,7 @@ describe('parseDicomSeg + segmentsOnGrid read our SEG back', () => {
     expect(bad((ds) => { ds.PerFrameFunctionalGroupsSequence[0].SegmentIdentificationSequence[0].ReferencedSegmentNumber = 7; })).toThrow(/frame 1 names segment 7/);
     expect(bad((ds) => { ds.SegmentSequence[1].SegmentNumber = 1; })).toThrow(/SegmentNumber 1 is used twice/);
     expect(bad((ds) => { ds.BitsAllocated = 16; })).toThrow(/BitsAllocated 16 for a BINARY segmentation/);
-    expect(bad(() => undefined, '1.2.840.10008.1.2.4.90')).toThrow(/bad\.dcm: pixel data in compressed transfer syntax 1\.2\.840\.10008\.1\.2\.4\.90.*native, deflated and RLE Lossless.*gdcmconv --raw/);
+    expect(bad(() => undefined, '1.2.840.10008.1.2.4.201')).toThrow(/bad\.dcm: pixel data in compressed transfer syntax 1\.2\.840\.10008\.1\.2\.4\.201.*native, deflated, RLE Lossless, JPEG-LS Lossless and JPEG 2000.*gdcmconv --raw/);
   });
 
   it('refuses RLE pixel data that cannot be the frames it declares, before allocating them', () => {
@@ -129,7 +129,7 @@ describe('parseDicomSeg + segmentsOnGrid read our SEG back', () => {
       return parseDicomSeg(d, 'bad.dcm', '1.2.840.10008.1.2.5');
     };
     // a frame is 32 x 40 bits = 160 bytes: 64 header bytes + 2 would never expand to it (64:1 at most)
-    expect(parse([rleFrame(1, 200)])).toThrow(/bad\.dcm: RLE pixel data holds 1 fragments for \d+ frames of 32x40 bits; RLE Lossless stores each frame in exactly one/);
+    expect(parse([rleFrame(1, 200)])).toThrow(/bad\.dcm: compressed pixel data holds 1 fragments for \d+ frames of 32x40 bits; each frame must be in exactly one/);
     expect(parse(Array.from({ length: frames }, () => rleFrame(1, 66)))).toThrow(/RLE frame 1 of 66 bytes cannot hold 160 bytes/);
     expect(parse(Array.from({ length: frames }, () => rleFrame(3, 200)))).toThrow(/bad\.dcm: frame 1: RLE frame has 3 segments; an 8-bit or 1-bit frame needs 1/);
     // 136 bytes of literal-run headers (0x7f: 128 bytes follow) run out: the segment decodes short
@@ -152,6 +152,11 @@ describe.skipIf(!pythonHas('pydicom') || !pythonHas('numpy'))('segmentsOnGrid re
     ['binary', 'rle', [24, 19, 7]],
     ['fractional', 'rle', [23, 19, 7]],
     ['sourceonly', 'rle', [23, 19, 7]],
+    // GDCM's JPEG-LS and JPEG 2000 (OpenJPEG wants more than a few pixels a side)
+    ['binary', 'jpegls', [23, 19, 7]],
+    ['fractional', 'jpegls', [23, 19, 7]],
+    ['binary', 'j2k', [70, 66, 5]],
+    ['fractional', 'j2k', [70, 66, 5]],
   ];
   for (const [mode, encoding, shape] of cases) {
     it(`${mode}, ${encoding}, ${shape[0]}x${shape[1]}: both segments exactly as written`, () => {
@@ -160,7 +165,7 @@ describe.skipIf(!pythonHas('pydicom') || !pythonHas('numpy'))('segmentsOnGrid re
       const path = join(root, `${name}.dcm`), truthPath = join(root, `${name}.u8`);
       execFileSync(PYTHON, [join(here, 'make_seg.py'), dir, path, truthPath, mode, encoding]);
       const truth = new Uint8Array(readFileSync(truthPath));
-      expect(readDicomFile(path).transferSyntaxUID).toBe({ native: '1.2.840.10008.1.2.1', deflated: '1.2.840.10008.1.2.1.99', rle: '1.2.840.10008.1.2.5' }[encoding]);
+      expect(readDicomFile(path).transferSyntaxUID).toBe({ native: '1.2.840.10008.1.2.1', deflated: '1.2.840.10008.1.2.1.99', rle: '1.2.840.10008.1.2.5', jpegls: '1.2.840.10008.1.2.4.80', j2k: '1.2.840.10008.1.2.4.90' }[encoding]);
       const seg = readSeg(path);
       expect(seg.segmentationType).toBe(mode === 'fractional' ? 'FRACTIONAL' : 'BINARY');
       expect(seg.segments.map((s) => [s.label, s.type?.value, s.typeModifier?.meaning])).toEqual([['Left parotid', '45289007', 'Left'], ['Box', '91609006', undefined]]);

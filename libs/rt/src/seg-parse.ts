@@ -3,11 +3,15 @@
  * on a CT grid. Frames are placed by their plane position (or, without one, by the CT slice they name as
  * source), and must lie on the CT's grid: the same in-plane axes and spacing, offset by whole voxels, as
  * highdicom, dcmqi and our writer make them. Binary and fractional (thresholded at half) segmentations,
- * native, deflated or RLE Lossless (a frame per fragment; a binary frame's bits packed from its own first
- * byte, as encapsulated 1-bit frames are); other compressions are refused with the reason. Checks every
+ * native, deflated or compressed a frame per fragment: RLE Lossless (a binary frame's bits packed from its
+ * own first byte, as encapsulated 1-bit frames are), JPEG-LS Lossless and JPEG 2000 (reversible; a byte a
+ * pixel, binary ones too, as highdicom codes them); other compressions are refused with the reason. Checks every
  * declared size against the bytes present before reading (ROBUSTNESS.md).
  */
-import { decodeRle8, joinFragments, rleFrameCanHold, TS_DEFLATED_LE, TS_EXPLICIT_BE, TS_EXPLICIT_LE, TS_IMPLICIT_LE, TS_RLE_LOSSLESS, VolumeIOError, type Vec3 } from '@anatomynet/data';
+import {
+  decodeJpeg2000, decodeJpegLs, decodeRle8, joinFragments, rleFrameCanHold, TS_DEFLATED_LE, TS_EXPLICIT_BE, TS_EXPLICIT_LE, TS_IMPLICIT_LE,
+  TS_JPEG_2000, TS_JPEG_2000_LOSSLESS, TS_JPEG_LS_LOSSLESS, TS_RLE_LOSSLESS, VolumeIOError, type Vec3,
+} from '@anatomynet/data';
 import { items, numbers, str, type Item } from './dataset-values';
 import { RtStructError } from './errors';
 import { nearestSlice, sliceFrame, type SliceGeometry } from './geometry';
@@ -154,10 +158,10 @@ export function parseDicomSeg(dataset: Record<string, unknown>, path: string, tr
   if (pd !== undefined) {
     const parts = (Array.isArray(pd) ? pd : [pd]).filter((p): p is ArrayBuffer => p instanceof ArrayBuffer);
     const what = `${nFrames} frames of ${rows}x${columns} ${type === 'BINARY' ? 'bits' : 'bytes'}`;
-    if (transferSyntaxUID === TS_RLE_LOSSLESS) {
-      parsed.pixels = decodeRleFrames(path, parts, nFrames, type === 'BINARY', rows * columns, what);
+    if (transferSyntaxUID && FRAME_DECODERS.has(transferSyntaxUID)) {
+      parsed.pixels = decodeFrames(path, transferSyntaxUID, parts, nFrames, type === 'BINARY', rows, columns, what);
     } else if (transferSyntaxUID && !NATIVE_TRANSFER_SYNTAXES.has(transferSyntaxUID)) {
-      throw new RtStructError(path, `pixel data in compressed transfer syntax ${transferSyntaxUID}, which this reader does not decode (it reads native, deflated and RLE Lossless); store it uncompressed first (gdcmconv --raw, or dcmtk's dcmdjpeg / dcmdjpls)`);
+      throw new RtStructError(path, `pixel data in compressed transfer syntax ${transferSyntaxUID}, which this reader does not decode (it reads native, deflated, RLE Lossless, JPEG-LS Lossless and JPEG 2000); store it uncompressed first (gdcmconv --raw)`);
     } else {
       const bytes = joinFragments(parts);
       const need = type === 'BINARY' ? Math.ceil((nFrames * rows * columns) / 8) : nFrames * rows * columns;
@@ -168,32 +172,53 @@ export function parseDicomSeg(dataset: Record<string, unknown>, path: string, tr
   return parsed;
 }
 
+/** How each compressed frame is decoded: to packed bits (RLE's 1-bit frames) or to a byte a pixel. */
+type FrameDecoder = (path: string, frame: Uint8Array, rows: number, columns: number, binary: boolean) => { bits: boolean; data: Uint8Array };
+const FRAME_DECODERS = new Map<string, FrameDecoder>([
+  [TS_RLE_LOSSLESS, (path, frame, rows, columns, binary) => {
+    const bytes = binary ? Math.ceil((rows * columns) / 8) : rows * columns;
+    const data = new Uint8Array(bytes);
+    decodeRle8(path, frame, bytes, data);
+    return { bits: binary, data };
+  }],
+  [TS_JPEG_LS_LOSSLESS, (path, frame, rows, columns) => ({ bits: false, data: decodeJpegLs(path, frame, rows, columns, 1) })],
+  [TS_JPEG_2000_LOSSLESS, (path, frame, rows, columns) => ({ bits: false, data: decodeJpeg2000(path, frame, rows, columns, 1) })],
+  [TS_JPEG_2000, (path, frame, rows, columns) => ({ bits: false, data: decodeJpeg2000(path, frame, rows, columns, 1) })],
+]);
+
 /**
- * RLE Lossless frames (one fragment each) -> the native layout: bytes, or bits packed across frames
- * (a 1-bit frame is packed on its own when encapsulated, so frames whose pixel count is no multiple of
- * 8 are shifted into place).
+ * Compressed frames (one fragment each) -> the native layout: a byte a pixel, or for a binary SEG bits
+ * packed across frames (a frame decoded to bytes is packed, any non-zero byte a set bit; RLE's own packed
+ * frames are shifted into place when their pixel count is no multiple of 8).
  */
-function decodeRleFrames(path: string, frames: ArrayBuffer[], nFrames: number, binary: boolean, pixelsPerFrame: number, what: string): Uint8Array {
+function decodeFrames(path: string, ts: string, frames: ArrayBuffer[], nFrames: number, binary: boolean, rows: number, columns: number, what: string): Uint8Array {
   if (frames.length !== nFrames) {
-    throw new RtStructError(path, `RLE pixel data holds ${frames.length} fragments for ${what}; RLE Lossless stores each frame in exactly one`);
+    throw new RtStructError(path, `compressed pixel data holds ${frames.length} fragments for ${what}; each frame must be in exactly one (RLE Lossless requires it; for JPEG, a basic offset table groups them)`);
   }
-  const frameBytes = binary ? Math.ceil(pixelsPerFrame / 8) : pixelsPerFrame;
-  // Every frame's size is checked before the whole is allocated (a small file declaring a huge image).
-  const short = frames.findIndex((f) => !rleFrameCanHold(f.byteLength, frameBytes));
-  if (short >= 0) throw new RtStructError(path, `RLE frame ${short + 1} of ${frames[short].byteLength} bytes cannot hold ${frameBytes} bytes (${what})`);
-  const aligned = !binary || pixelsPerFrame % 8 === 0;
+  const pixelsPerFrame = rows * columns;
+  if (ts === TS_RLE_LOSSLESS) {
+    // Every frame's size is checked before the whole is allocated (a small file declaring a huge image).
+    const frameBytes = binary ? Math.ceil(pixelsPerFrame / 8) : pixelsPerFrame;
+    const short = frames.findIndex((f) => !rleFrameCanHold(f.byteLength, frameBytes));
+    if (short >= 0) throw new RtStructError(path, `RLE frame ${short + 1} of ${frames[short].byteLength} bytes cannot hold ${frameBytes} bytes (${what})`);
+  }
+  const decode = FRAME_DECODERS.get(ts)!;
   const out = new Uint8Array(binary ? Math.ceil((nFrames * pixelsPerFrame) / 8) : nFrames * pixelsPerFrame);
-  const frame = aligned ? out : new Uint8Array(frameBytes);
   frames.forEach((f, index) => {
+    let frame: { bits: boolean; data: Uint8Array };
     try {
-      decodeRle8(path, new Uint8Array(f), frameBytes, frame, aligned ? index * frameBytes : 0);
+      frame = decode(path, new Uint8Array(f), rows, columns, binary);
     } catch (e) {
       if (e instanceof VolumeIOError) throw new RtStructError(path, `frame ${index + 1}: ${e.reason}`);
       throw e;
     }
-    if (!aligned) {
-      const bit0 = index * pixelsPerFrame;
-      for (let p = 0; p < pixelsPerFrame; p++) if ((frame[p >> 3] >> (p & 7)) & 1) out[(bit0 + p) >> 3] |= 1 << ((bit0 + p) & 7);
+    if (!binary) return void out.set(frame.data, index * pixelsPerFrame);
+    const bit0 = index * pixelsPerFrame;
+    if (frame.bits && bit0 % 8 === 0) return void out.set(frame.data.subarray(0, Math.ceil(pixelsPerFrame / 8)), bit0 / 8);
+    const { data } = frame;
+    for (let p = 0; p < pixelsPerFrame; p++) {
+      const set = frame.bits ? (data[p >> 3] >> (p & 7)) & 1 : data[p] !== 0;
+      if (set) out[(bit0 + p) >> 3] |= 1 << ((bit0 + p) & 7);
     }
   });
   return out;
