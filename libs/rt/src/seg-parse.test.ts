@@ -176,6 +176,13 @@ describe.skipIf(!pythonHas('pydicom') || !pythonHas('numpy'))('segmentsOnGrid re
         expect(s.voxels).toBeGreaterThan(10);
         expect(Buffer.from(s.mask).equals(Buffer.from(expected)), s.segment.label).toBe(true);
       }
+      if (encoding === 'jpegls' || encoding === 'j2k') {
+        // a header declaring a huge image over small frames: refused by the first frame's own header, before allocating
+        const f = readDicomFile(path);
+        f.dataset.Rows = 65535;
+        f.dataset.Columns = 65535;
+        expect(() => parseDicomSeg(f.dataset, path, f.transferSyntaxUID)).toThrow(new RegExp(`frame 1: ${encoding === 'j2k' ? 'JPEG 2000' : 'JPEG-LS'} frame is ${shape[0]}x${shape[1]}x1, the DICOM header says 65535x65535x1`));
+      }
     });
   }
 });

@@ -3,10 +3,11 @@
  * on a CT grid. Frames are placed by their plane position (or, without one, by the CT slice they name as
  * source), and must lie on the CT's grid: the same in-plane axes and spacing, offset by whole voxels, as
  * highdicom, dcmqi and our writer make them. Binary and fractional (thresholded at half) segmentations,
- * native, deflated or compressed a frame per fragment: RLE Lossless (a binary frame's bits packed from its
- * own first byte, as encapsulated 1-bit frames are), JPEG-LS Lossless and JPEG 2000 (reversible; a byte a
- * pixel, binary ones too, as highdicom codes them); other compressions are refused with the reason. Checks every
- * declared size against the bytes present before reading (ROBUSTNESS.md).
+ * native, deflated or compressed a frame per fragment: RLE Lossless (a binary frame's bits packed from
+ * its own first byte, as encapsulated 1-bit frames are), JPEG-LS Lossless and JPEG 2000 (reversible; a
+ * byte a pixel, binary ones too, as highdicom codes them); other compressions are refused with the
+ * reason. Checks every declared size against the bytes present, or against a frame's own codestream
+ * header, before allocating (ROBUSTNESS.md).
  */
 import {
   decodeJpeg2000, decodeJpegLs, decodeRle8, joinFragments, rleFrameCanHold, TS_DEFLATED_LE, TS_EXPLICIT_BE, TS_EXPLICIT_LE, TS_IMPLICIT_LE,
@@ -75,7 +76,8 @@ function vec(v: unknown, n: number): number[] | undefined {
  * Reads a SEG's segments, frames and references.
  * @param dataset a dcmjs naturalized dataset (`readDicomFile(path).dataset`, or a header-only read for
  *   discovery: then `pixels` is undefined).
- * @param transferSyntaxUID the file's, to decode RLE and refuse other compressed pixel data.
+ * @param transferSyntaxUID the file's, to decode compressed pixel data (RLE, JPEG-LS, JPEG 2000) or refuse
+ *   what it cannot.
  * @throws RtStructError naming the file when it is not a Segmentation, lacks what places its frames, or
  *   declares more frames or pixels than it holds.
  */
@@ -203,7 +205,9 @@ function decodeFrames(path: string, ts: string, frames: ArrayBuffer[], nFrames: 
     if (short >= 0) throw new RtStructError(path, `RLE frame ${short + 1} of ${frames[short].byteLength} bytes cannot hold ${frameBytes} bytes (${what})`);
   }
   const decode = FRAME_DECODERS.get(ts)!;
-  const out = new Uint8Array(binary ? Math.ceil((nFrames * pixelsPerFrame) / 8) : nFrames * pixelsPerFrame);
+  // Allocated once the first frame has decoded: a JPEG frame's own header has then vouched for Rows and
+  // Columns (JPEG-LS and JPEG 2000 have no bound on their compression to check sizes by).
+  let out: Uint8Array | undefined;
   frames.forEach((f, index) => {
     let frame: { bits: boolean; data: Uint8Array };
     try {
@@ -212,6 +216,7 @@ function decodeFrames(path: string, ts: string, frames: ArrayBuffer[], nFrames: 
       if (e instanceof VolumeIOError) throw new RtStructError(path, `frame ${index + 1}: ${e.reason}`);
       throw e;
     }
+    out ??= new Uint8Array(binary ? Math.ceil((nFrames * pixelsPerFrame) / 8) : nFrames * pixelsPerFrame);
     if (!binary) return void out.set(frame.data, index * pixelsPerFrame);
     const bit0 = index * pixelsPerFrame;
     if (frame.bits && bit0 % 8 === 0) return void out.set(frame.data.subarray(0, Math.ceil(pixelsPerFrame / 8)), bit0 / 8);
@@ -221,7 +226,7 @@ function decodeFrames(path: string, ts: string, frames: ArrayBuffer[], nFrames: 
       if (set) out[(bit0 + p) >> 3] |= 1 << ((bit0 + p) & 7);
     }
   });
-  return out;
+  return out!;
 }
 
 /** One segment's mask on the CT grid and what could not be placed. */
