@@ -129,7 +129,7 @@ interface WasmDecoder {
   delete(): void;
 }
 interface CharlsModule { JpegLSDecoder: new () => WasmDecoder & { getNearLossless(): number } }
-interface OpenJpegModule { J2KDecoder: new () => WasmDecoder & { readHeader(): void; getIsReversible(): boolean } }
+interface OpenJpegModule { J2KDecoder: new () => WasmDecoder & { getIsReversible(): boolean } }
 
 const requireHere = createRequire(import.meta.url);
 // Node's WebAssembly, typed here: the project's lib settings (no DOM) do not declare it
@@ -170,7 +170,7 @@ let openJpeg: OpenJpegModule | undefined;
  */
 function decodeWith<D extends WasmDecoder>(
   file: string, what: string, frame: Uint8Array, rows: number, columns: number, bytesPerSample: 1 | 2,
-  make: () => D, drop: () => void, beforeDecode: (d: D) => void, afterDecode: (d: D) => void,
+  make: () => D, drop: () => void, afterDecode: (d: D) => void,
 ): Uint8Array {
   // A codestream cut short (no end marker, FFD9 in both, before at most one byte of padding) is refused
   // before decoding: CharLS spends seconds on one before it gives up.
@@ -181,7 +181,6 @@ function decodeWith<D extends WasmDecoder>(
   try {
     decoder = make();
     decoder.getEncodedBuffer(frame.length).set(frame);
-    beforeDecode(decoder);
     decoder.decode();
     const info = decoder.getFrameInfo();
     if (codecMessage || !info.width) throw new VolumeIOError(file, 'BAD_HEADER', `${what} decoding failed${codecMessage ? `: ${codecMessage.trim()}` : ''}`);
@@ -228,7 +227,6 @@ export function decodeJpegLs(file: string, frame: Uint8Array, rows: number, colu
     file, 'JPEG-LS', frame, rows, columns, bytesPerSample,
     () => new (charls ??= instantiateCodec<CharlsModule>('@cornerstonejs/codec-charls/decodewasmjs', '@cornerstonejs/codec-charls/decodewasm')).JpegLSDecoder(),
     () => void (charls = undefined),
-    () => undefined,
     (d) => {
       const near = d.getNearLossless();
       if (near !== 0) throw new VolumeIOError(file, 'UNSUPPORTED_ENCODING', `JPEG-LS frame is near-lossless (NEAR ${near}): its values differ from the original's by up to ${near}; export it lossless`);
@@ -250,7 +248,6 @@ export function decodeJpeg2000(file: string, frame: Uint8Array, rows: number, co
     file, 'JPEG 2000', frame, rows, columns, bytesPerSample,
     () => new (openJpeg ??= instantiateCodec<OpenJpegModule>('@cornerstonejs/codec-openjpeg/decodewasmjs', '@cornerstonejs/codec-openjpeg/decodewasm')).J2KDecoder(),
     () => void (openJpeg = undefined),
-    () => undefined,
     (d) => {
       if (!d.getIsReversible()) throw new VolumeIOError(file, 'UNSUPPORTED_ENCODING', 'JPEG 2000 frame is irreversible (lossy): its values differ from the original\'s; export it lossless');
     },
