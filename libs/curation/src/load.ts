@@ -121,11 +121,15 @@ export function loadDicomCase(ctFiles: readonly string[], rtPath: string, wanted
       const codedName = coded !== undefined && coded !== name ? { codedName: coded } : {};
       if (!wanted(name) && !(coded && wanted(coded))) return { name, ...codedName };
       const s = segmentOnGrid(seg, segment.number, ct, series.sopInstanceUIDs);
-      const lost = [[s.offVolume, 'off every CT slice'], [s.offGrid, "not on the CT's voxel grid (other axes, spacing or a fractional offset)"], [s.unplaced, 'without a position or a source image of this CT']] as const;
+      const lost = [[s.offVolume, 'off every CT slice'], [s.offGrid, "not on the CT's in-plane axes (rotated or flipped)"], [s.unplaced, 'without a position or a source image of this CT']] as const;
       const problems = lost.filter(([n]) => n > 0).map(([n, why]) => `${n} of ${s.frames} frames ${why}`);
       if (s.outside > 0) problems.push(`${s.outside} pixels beside the CT's slices`);
       if (problems.length && s.voxels === 0) return { name, ...codedName, error: `nothing could be placed: ${problems.join('; ')}` };
-      return { name, ...codedName, offsets: maskToOffsets(s.mask), ...(problems.length ? { note: `left out: ${problems.join('; ')}` } : s.frames === 0 ? { note: 'no frames' } : {}) };
+      const notes = [
+        ...(problems.length ? [`left out: ${problems.join('; ')}`] : s.frames === 0 ? ['no frames'] : []),
+        ...(s.resampled ? [`${s.resampled} of ${s.frames} frames resampled to the CT's voxels by nearest neighbour (another pixel spacing or a fractional offset)`] : []),
+      ];
+      return { name, ...codedName, offsets: maskToOffsets(s.mask), ...(notes.length ? { note: notes.join('; ') } : {}) };
     });
     return { ct, structures, identityRemoved: series.patientIdentityRemoved === true, warnings };
   }

@@ -39,7 +39,7 @@ beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'curation-seg-'));
   const input = join(root, 'in');
   // A: CT + SEG only, the SEG deflated (Deflated Explicit VR Little Endian, by dcmtk). B: CT with an RTSTRUCT of two organs and a SEG of all nine. C: a SEG without its
-  // SegmentSequence. D: a SEG whose frames are on another grid (pixel spacing halved).
+  // SegmentSequence. D: a SEG whose brainstem frames lie on other axes and whose mandible frames are offset by a fraction of a voxel.
   phantoms.A = headNeckPhantom(1);
   writeDicomCase(join(input, 'A'), phantoms.A, { patientId: 'SEG-A', uidSeed: 'sa', writeRt: false });
   const segA = segOf(join(input, 'A'), phantoms.A);
@@ -55,7 +55,12 @@ beforeAll(async () => {
   phantoms.D = headNeckPhantom(4, ['BrainStem', 'Mandible']);
   writeDicomCase(join(input, 'D'), phantoms.D, { patientId: 'SEG-D', uidSeed: 'sd', writeRt: false });
   segOf(join(input, 'D'), phantoms.D, (ds) => {
-    ds.SharedFunctionalGroupsSequence[0].PixelMeasuresSequence[0].PixelSpacing = ['2', '2'];
+    // the brainstem's frames on other axes (rows and columns swapped); the mandible's shifted a third of a
+    // voxel across (resampled: each voxel takes the pixel nearest its centre, the same voxels)
+    for (const g of ds.PerFrameFunctionalGroupsSequence) {
+      if (g.SegmentIdentificationSequence[0].ReferencedSegmentNumber === 1) g.PlaneOrientationSequence = [{ ImageOrientationPatient: ['0', '1', '0', '1', '0', '0'] }];
+      else g.PlanePositionSequence[0].ImagePositionPatient[0] = String(Number(g.PlanePositionSequence[0].ImagePositionPatient[0]) + 0.3 * Number(ds.SharedFunctionalGroupsSequence[0].PixelMeasuresSequence[0].PixelSpacing[1]));
+    }
   });
   // E: labels that say nothing ("Segment_1") or a planning structure, over codes that name an organ.
   phantoms.E = headNeckPhantom(5, ['BrainStem', 'Parotid_L', 'Parotid_R']);
@@ -101,12 +106,15 @@ describe('curating DICOM SEG annotations', () => {
     expect(result.skipped.some((s) => s.kind === 'ct-series' && s.paths[0]!.startsWith(join(root, 'in', 'C', 'ct')) && s.reason === 'no RTSTRUCT or SEG pairs with this CT series')).toBe(true);
   });
 
-  it('frames on another grid are not placed: the organ is an error of that structure, named with the reason', () => {
+  it('frames on other axes are not placed (an error of that structure, named with the reason); frames offset by a fraction of a voxel are resampled, and said so', () => {
     const d = result.manifest.cases.find((x) => x.structures.some((s) => s.status === 'error'))!;
     expect(d.structures.find((s) => s.name === 'Brainstem')).toMatchObject({
-      organ: 'BrainStem', status: 'error', reason: expect.stringMatching(/^nothing could be placed: \d+ of \d+ frames not on the CT's voxel grid \(other axes, spacing or a fractional offset\)$/),
+      organ: 'BrainStem', status: 'error', reason: expect.stringMatching(/^nothing could be placed: \d+ of \d+ frames not on the CT's in-plane axes \(rotated or flipped\)$/),
     });
     expect(d.availability.BrainStem).toBe('not-annotated');
+    expect(d.structures.find((s) => s.name === 'Bone_Mandible')).toMatchObject({ organ: 'Mandible', status: 'mapped', voxels: count(phantoms.D!.masks.get('Mandible')!) });
+    expect(d.warnings).toContainEqual(expect.stringMatching(/^Bone_Mandible: (\d+) of \1 frames resampled to the CT's voxels by nearest neighbour \(another pixel spacing or a fractional offset\)$/));
+    expect(d.availability.Mandible).toBe('annotated');
     expect(result.manifest.numCases).toBe(4);
   });
 });

@@ -4,6 +4,11 @@ Usage: make_seg.py CT_DIR OUT.dcm TRUTH.u8 MODE [ENCODING], MODE one of
   binary      frames in shuffled order, orientation and spacing per frame, plane positions and source images
   fractional  8-bit fractional (maximum 200), shared orientation
   sourceonly  no plane positions: frames placed by their source image alone
+  oversampled frames on a grid 3x finer in-plane (as 3D Slicer's oversampled segmentations), each CT voxel's
+              centre on a fine pixel's; the 8 fine pixels around it scrambled (a reader taking the nearest
+              pixel gets the CT mask)
+  coarse      frames on a grid 2x coarser in-plane, a coarse pixel's centre between 2x2 CT voxels' (each CT
+              voxel's nearest coarse pixel: its own quarter); TRUTH.u8 is the coarse mask on the CT grid
 and ENCODING one of
   native      Explicit VR Little Endian (the default)
   deflated    Deflated Explicit VR Little Endian: the whole dataset through zlib
@@ -40,8 +45,24 @@ k, j, i = np.meshgrid(np.arange(nz), np.arange(ny), np.arange(nx), indexing="ij"
 ball = (i - nx / 2) ** 2 + (j - ny / 2) ** 2 + ((k - nz / 2) * 2) ** 2 <= (min(nx, ny) / 4) ** 2
 box = (i >= nx // 2) & (i < nx - 2) & (j >= 3) & (j < ny // 2 + 2) & (k >= 1) & (k < nz - 1)
 masks = [ball, box]
-truth = (ball.astype(np.uint8) | (box.astype(np.uint8) << 1))
+# in-plane factor of the frames' grid against the CT's (below 1: finer), and the frames' masks on it
+factor = {"oversampled": 1 / 3, "coarse": 2}.get(mode, 1)
+if mode == "coarse":
+    coarse = [m[:, ::2, ::2] for m in masks]
+    masks = [np.repeat(np.repeat(c, 2, axis=1), 2, axis=2)[:, :ny, :nx] for c in coarse]
+truth = (masks[0].astype(np.uint8) | (masks[1].astype(np.uint8) << 1))
 truth.tofile(truth_path)  # C order (k, j, i): i fastest
+
+def frame_pixels(n, kk):
+    """Segment n's frame on slice kk, on the frames' grid."""
+    if mode == "coarse":
+        return coarse[n - 1][kk]
+    if mode == "oversampled":
+        fine = np.kron(masks[n - 1][kk], np.ones((3, 3), dtype=bool))
+        jj, ii = np.meshgrid(np.arange(3 * ny), np.arange(3 * nx), indexing="ij")
+        off_centre = ~(((jj % 3) == 1) & ((ii % 3) == 1))
+        return fine ^ (np.random.default_rng(100 * n + kk).random(fine.shape) < 0.3) & off_centre
+    return masks[n - 1][kk]
 
 def code(value, scheme, meaning):
     c = Dataset()
@@ -58,7 +79,8 @@ ds.is_little_endian, ds.is_implicit_VR = True, False
 ds.SOPClassUID, ds.SOPInstanceUID, ds.Modality = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID, "SEG"
 ds.StudyInstanceUID, ds.SeriesInstanceUID = cts[0].StudyInstanceUID, "2.25.99002"
 ds.FrameOfReferenceUID = cts[0].FrameOfReferenceUID
-ds.Rows, ds.Columns, ds.SamplesPerPixel, ds.PhotometricInterpretation = ny, nx, 1, "MONOCHROME2"
+frame_rows, frame_columns = frame_pixels(1, 0).shape
+ds.Rows, ds.Columns, ds.SamplesPerPixel, ds.PhotometricInterpretation = frame_rows, frame_columns, 1, "MONOCHROME2"
 fractional = mode == "fractional"
 ds.SegmentationType = "FRACTIONAL" if fractional else "BINARY"
 if fractional:
@@ -86,7 +108,7 @@ def orientation_item():
     o.PlaneOrientationSequence = Sequence([Dataset()])
     o.PlaneOrientationSequence[0].ImageOrientationPatient = cts[0].ImageOrientationPatient
     m = Dataset()
-    m.PixelSpacing, m.SliceThickness = spacing, cts[0].get("SliceThickness", 1)
+    m.PixelSpacing, m.SliceThickness = [x * factor for x in spacing], cts[0].get("SliceThickness", 1)
     return o.PlaneOrientationSequence, Sequence([m])
 if mode != "binary":
     shared.PlaneOrientationSequence, shared.PixelMeasuresSequence = orientation_item()
@@ -102,7 +124,9 @@ for n, kk in frames:
     g.SegmentIdentificationSequence[0].ReferencedSegmentNumber = n
     if mode != "sourceonly":
         g.PlanePositionSequence = Sequence([Dataset()])
-        g.PlanePositionSequence[0].ImagePositionPatient = cts[kk].ImagePositionPatient
+        # the frames' first pixel centre: the CT's, moved by (factor - 1) / 2 of a CT voxel along rows and columns
+        shift = (factor - 1) / 2 * (spacing[1] * np.array(iop[:3]) + spacing[0] * np.array(iop[3:]))
+        g.PlanePositionSequence[0].ImagePositionPatient = [f"{float(x) + d:.6f}" for x, d in zip(cts[kk].ImagePositionPatient, shift)]
     if mode == "binary":
         g.PlaneOrientationSequence, g.PixelMeasuresSequence = orientation_item()
     src = Dataset()
@@ -111,7 +135,7 @@ for n, kk in frames:
     d.SourceImageSequence = Sequence([src])
     g.DerivationImageSequence = Sequence([d])
     items.append(g)
-    frame = masks[n - 1][kk]
+    frame = frame_pixels(n, kk)
     # fractional: inside 150 or 101 of 200 (above half), outside 0 or 99 (below half)
     pixels.append(np.where(frame, 150 if kk % 2 else 101, 99 if kk % 2 else 0).astype(np.uint8) if fractional else frame.astype(np.uint8))
 ds.PerFrameFunctionalGroupsSequence = Sequence(items)

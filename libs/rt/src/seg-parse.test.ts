@@ -71,29 +71,38 @@ describe('parseDicomSeg + segmentsOnGrid read our SEG back', () => {
     expect(() => segmentsOnGrid(seg, ct.volume)).toThrow(/read without its pixel data/);
   });
 
-  it('counts frames off the volume and off the grid instead of placing them wrongly', () => {
+  it('counts frames off the volume or on other axes instead of placing them wrongly; resamples a fractional offset', () => {
     const { ct } = ctCase('grid', shape);
     const ds = buildDicomSeg({ masks: set.slice(0, 2) }, ct, specsFor(set.slice(0, 2))) as any;
     const frames = ds.PerFrameFunctionalGroupsSequence;
-    frames[0].PlanePositionSequence[0].ImagePositionPatient[2] = '500'; // far above the volume
-    frames[1].PlanePositionSequence[0].ImagePositionPatient[0] = String(Number(frames[1].PlanePositionSequence[0].ImagePositionPatient[0]) + 0.45); // half a voxel
+    const ofFirst = frames.map((fr: any, i: number) => (fr.SegmentIdentificationSequence[0].ReferencedSegmentNumber === 1 ? i : -1)).filter((i: number) => i >= 0);
+    expect(ofFirst.length).toBeGreaterThanOrEqual(4);
+    const positionOf = (i: number) => frames[i].PlanePositionSequence[0].ImagePositionPatient;
+    const sliceOf = (i: number) => ct.volume.slicePositionsMm!.findIndex((z) => Math.abs(z - Number(positionOf(i)[2])) < 1e-3);
+    const [kShifted, kRotated] = [sliceOf(ofFirst[1]), sliceOf(ofFirst[3])];
+    positionOf(ofFirst[0])[2] = '500'; // far above the volume
+    positionOf(ofFirst[1])[0] = String(Number(positionOf(ofFirst[1])[0]) + 0.45 * 0.9); // 0.45 voxel: each voxel's nearest pixel is its own
     // 30 columns to the patient's left: on the grid, but most of the frame beside the CT's 40 columns
-    const third = frames[2].PlanePositionSequence[0].ImagePositionPatient;
+    const third = positionOf(ofFirst[2]);
     third[0] = String(Number(third[0]) + 30 * 0.9);
+    frames[ofFirst[3]].PlaneOrientationSequence = [{ ImageOrientationPatient: ['0', '1', '0', '1', '0', '0'] }]; // rows and columns swapped
     const seg = parseDicomSeg(ds, 'moved.dcm', '1.2.840.10008.1.2.1');
     const [first] = segmentsOnGrid(seg, ct.volume, ct.sopInstanceUIDs);
-    expect(first).toMatchObject({ offVolume: 1, offGrid: 1 });
-    const k = ct.volume.slicePositionsMm!.findIndex((z) => Math.abs(z - Number(third[2])) < 1e-3);
-    const onSlice = (m: Uint8Array) => {
+    expect(first).toMatchObject({ offVolume: 1, offGrid: 1, resampled: 1 });
+    const onSlice = (m: Uint8Array, k: number) => {
       const out: number[] = [];
       for (let j = 0; j < 32; j++) for (let i = 0; i < 40; i++) if (m[k * 1280 + j * 40 + i]) out.push(i + 40 * j);
       return out;
     };
-    const source = onSlice(set[0].mask);
-    expect(onSlice(first.mask)).toEqual(source.filter((v) => v % 40 < 10).map((v) => v + 30));
+    expect(onSlice(first.mask, kShifted)).toEqual(onSlice(set[0].mask, kShifted));
+    expect(onSlice(set[0].mask, kShifted).length).toBeGreaterThan(0);
+    expect(onSlice(first.mask, kRotated)).toEqual([]);
+    const k = sliceOf(ofFirst[2]);
+    const source = onSlice(set[0].mask, k);
+    expect(onSlice(first.mask, k)).toEqual(source.filter((v) => v % 40 < 10).map((v) => v + 30));
     expect(first.outside).toBe(source.filter((v) => v % 40 >= 10).length);
     expect(first.outside).toBeGreaterThan(0);
-    expect(first.frames).toBe(frames.filter((f: any) => f.SegmentIdentificationSequence[0].ReferencedSegmentNumber === 1).length);
+    expect(first.frames).toBe(ofFirst.length);
   });
 
   it('refuses what is not a readable SEG, naming the file and the reason', () => {
@@ -157,6 +166,10 @@ describe.skipIf(!pythonHas('pydicom') || !pythonHas('numpy'))('segmentsOnGrid re
     ['fractional', 'jpegls', [23, 19, 7]],
     ['binary', 'j2k', [70, 66, 5]],
     ['fractional', 'j2k', [70, 66, 5]],
+    // frames on another in-plane grid, resampled to the CT's voxels by nearest neighbour
+    ['oversampled', 'native', [23, 19, 7]],
+    ['coarse', 'native', [23, 19, 7]],
+    ['coarse', 'rle', [23, 19, 7]],
   ];
   for (const [mode, encoding, shape] of cases) {
     it(`${mode}, ${encoding}, ${shape[0]}x${shape[1]}: both segments exactly as written`, () => {
@@ -171,7 +184,7 @@ describe.skipIf(!pythonHas('pydicom') || !pythonHas('numpy'))('segmentsOnGrid re
       expect(seg.segments.map((s) => [s.label, s.type?.value, s.typeModifier?.meaning])).toEqual([['Left parotid', '45289007', 'Left'], ['Box', '91609006', undefined]]);
       const onGrid = segmentsOnGrid(seg, ct.volume, ct.sopInstanceUIDs);
       for (const [n, s] of onGrid.entries()) {
-        expect(s).toMatchObject({ offVolume: 0, offGrid: 0, unplaced: 0 });
+        expect(s).toMatchObject({ offVolume: 0, offGrid: 0, unplaced: 0, resampled: mode === 'oversampled' || mode === 'coarse' ? s.frames : 0 });
         const expected = truth.map((t) => (t >> n) & 1);
         expect(s.voxels).toBeGreaterThan(10);
         expect(Buffer.from(s.mask).equals(Buffer.from(expected)), s.segment.label).toBe(true);

@@ -1,8 +1,9 @@
 /**
  * Naturalized DICOM SEG dataset (dcmjs) -> its segments, what it references, and each segment's voxels
  * on a CT grid. Frames are placed by their plane position (or, without one, by the CT slice they name as
- * source), and must lie on the CT's grid: the same in-plane axes and spacing, offset by whole voxels, as
- * highdicom, dcmqi and our writer make them. Binary and fractional (thresholded at half) segmentations,
+ * source) on a CT slice's plane with the CT's in-plane axes; on the CT's grid (its spacing, offset by whole
+ * voxels, as highdicom, dcmqi and our writer make them) pixel for voxel, else (a segmentation drawn on an
+ * oversampled or shifted geometry, as 3D Slicer allows) resampled to the CT's voxels by nearest neighbour. Binary and fractional (thresholded at half) segmentations,
  * native, deflated or compressed a frame per fragment: RLE Lossless (a binary frame's bits packed from
  * its own first byte, as encapsulated 1-bit frames are), JPEG-LS Lossless and JPEG 2000 (reversible; a
  * byte a pixel, binary ones too, as highdicom codes them); other compressions are refused with the
@@ -237,8 +238,10 @@ export interface SegOnGrid {
   frames: number;
   /** Frames whose plane is no CT slice (off the volume). */
   offVolume: number;
-  /** Frames whose axes, spacing or in-plane offset do not match the CT's voxels. */
+  /** Frames whose in-plane axes are not the CT's (rotated, or flipped): not placed. */
   offGrid: number;
+  /** Frames on the CT's axes with another pixel spacing or a fractional offset: resampled by nearest neighbour. */
+  resampled: number;
   /** Frames with neither a plane position nor a source image on this CT. */
   unplaced: number;
   /** Pixels set in placed frames that fall beside the CT's slice (a frame larger than the CT's). */
@@ -260,7 +263,7 @@ export function segmentOnGrid(seg: ParsedSeg, number: number, grid: SliceGeometr
   const f = sliceFrame(grid);
   const perSlice = f.nx * f.ny, frameSize = seg.rows * seg.columns;
   const sliceOfSop = new Map((sopInstanceUIDs ?? []).map((u, k) => [u, k]));
-  const o: SegOnGrid = { segment, mask: new Uint8Array(perSlice * f.nz), voxels: 0, frames: 0, offVolume: 0, offGrid: 0, unplaced: 0, outside: 0 };
+  const o: SegOnGrid = { segment, mask: new Uint8Array(perSlice * f.nz), voxels: 0, frames: 0, offVolume: 0, offGrid: 0, resampled: 0, unplaced: 0, outside: 0 };
   const binary = seg.segmentationType === 'BINARY';
   const threshold = binary ? 1 : seg.maxFractional / 2;
   const pixels = seg.pixels;
@@ -284,27 +287,47 @@ export function segmentOnGrid(seg: ParsedSeg, number: number, grid: SliceGeometr
     }
     const axesMatch = !fr.orientation || (dot(fr.orientation.slice(0, 3), f.u) > 1 - 1e-4 && dot(fr.orientation.slice(3, 6), f.v) > 1 - 1e-4);
     const spacingMatch = !fr.pixelSpacing || (Math.abs(fr.pixelSpacing[1] - f.spacingI) <= 1e-3 * f.spacingI && Math.abs(fr.pixelSpacing[0] - f.spacingJ) <= 1e-3 * f.spacingJ);
-    if (!axesMatch || !spacingMatch || !near(di) || !near(dj)) return void o.offGrid++;
-    const i0 = Math.round(di), j0 = Math.round(dj);
+    if (!axesMatch) return void o.offGrid++;
     const base = index * frameSize;
+    const at = (p: number) => (binary ? (pixels[p >> 3] >> (p & 7)) & 1 : pixels[p]);
+    const set = (v: number) => {
+      if (!o.mask[v]) {
+        o.mask[v] = 1;
+        o.voxels++;
+      }
+    };
+    if (!spacingMatch || !near(di) || !near(dj)) {
+      // Each CT voxel of the slice takes the frame pixel nearest its centre: frame pixel (c, r) is centred
+      // at CT voxel (di + c * sc, dj + r * sr).
+      const sc = (fr.pixelSpacing?.[1] ?? f.spacingI) / f.spacingI, sr = (fr.pixelSpacing?.[0] ?? f.spacingJ) / f.spacingJ;
+      if (!(sc > 0 && sr > 0)) return void o.offGrid++;
+      o.resampled++;
+      const iFrom = Math.max(0, Math.ceil(di - sc / 2)), iTo = Math.min(f.nx - 1, Math.floor(di + (seg.columns - 0.5) * sc));
+      const jFrom = Math.max(0, Math.ceil(dj - sr / 2)), jTo = Math.min(f.ny - 1, Math.floor(dj + (seg.rows - 0.5) * sr));
+      for (let j = jFrom; j <= jTo; j++) {
+        const r = Math.round((j - dj) / sr);
+        if (r < 0 || r >= seg.rows) continue;
+        for (let i = iFrom; i <= iTo; i++) {
+          const c = Math.round((i - di) / sc);
+          if (c >= 0 && c < seg.columns && at(base + r * seg.columns + c) >= threshold) set(k * perSlice + j * f.nx + i);
+        }
+      }
+      return;
+    }
+    const i0 = Math.round(di), j0 = Math.round(dj);
     for (let r = 0; r < seg.rows; r++) {
       const j = j0 + r;
       for (let c = 0; c < seg.columns; c++) {
         const p = base + r * seg.columns + c;
         // a zero byte of a binary frame is eight pixels outside
         if (binary && (p & 7) === 0 && pixels[p >> 3] === 0 && c + 8 <= seg.columns) { c += 7; continue; }
-        const value = binary ? (pixels[p >> 3] >> (p & 7)) & 1 : pixels[p];
-        if (value < threshold) continue;
+        if (at(p) < threshold) continue;
         const i = i0 + c;
         if (i < 0 || i >= f.nx || j < 0 || j >= f.ny) {
           o.outside++;
           continue;
         }
-        const v = k * perSlice + j * f.nx + i;
-        if (!o.mask[v]) {
-          o.mask[v] = 1;
-          o.voxels++;
-        }
+        set(k * perSlice + j * f.nx + i);
       }
     }
   });
