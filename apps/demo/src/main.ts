@@ -66,5 +66,5 @@ process.stderr.write(`\ndemo finished in ${formatDuration((Date.now() - start) /
 const review = join(`${join(out, 'dataset')}.private`, 'annotation-review.html');
 if (existsSync(review)) console.log(`annotation review of the dataset: ${review}`);
 const segmentation = join(out, 'segmentation');
-if (existsSync(join(segmentation, 'seg.dcm'))) console.log(`a new patient segmented by the final model (labels.nii.gz, rtstruct.dcm, seg.dcm): ${segmentation}`);
+if (existsSync(join(segmentation, 'seg.dcm'))) console.log(`a new patient segmented by the final model (labels.nii.gz, rtstruct.dcm, seg.dcm; review.html draws its contours): ${segmentation}`);
 if (existsSync(report)) console.log(`report: ${report}`);

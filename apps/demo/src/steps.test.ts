@@ -12,7 +12,7 @@ test('the cohort has cases annotated by DICOM SEG; with the final model trained,
   expect(s.map((x) => `${x.app} ${x.args[0]}`)).toEqual(['curator synth', 'curator curate', 'curator validate', 'curator review', 'trainer grid', 'curator synth', 'trainer segment', 'report --db', 'trainer status']);
   expect(s[5].args).toEqual(['synth', '--out', '/o/new-patient', '--cases', '1', '--seed', '1001', '--pddca-fraction', '0', '--overwrite']);
   expect(s[5].skipIfExists).toBe('/o/new-patient/synth-truth.json');
-  expect(s[6].args).toEqual(['segment', '--row-seeds', 'fig6-final@smoke:anatomynet', '--db', '/o/tracking.db', '--input', '/o/new-patient', '--out', '/o/segmentation']);
+  expect(s[6].args).toEqual(['segment', '--row-seeds', 'fig6-final@smoke:anatomynet', '--db', '/o/tracking.db', '--input', '/o/new-patient', '--out', '/o/segmentation', '--review']);
   // a grid list without the final model's row has nothing to segment with
   for (const grids of [['fig3-pooling'], ['fig6-final:other']]) {
     expect(demoSteps({ out: '/o', cases: 2, seed: 1, profile: 'smoke', grids, workers: 1 }).map((x) => x.args[0])).not.toContain('segment');

@@ -89,9 +89,9 @@ export function demoSteps(o: DemoOptions): Step[] {
           skipIfExists: join(newPatient, 'synth-truth.json'),
         },
         {
-          title: 'segment it with the final model: labels.nii.gz, rtstruct.dcm and seg.dcm',
+          title: 'segment it with the final model: labels.nii.gz, rtstruct.dcm, seg.dcm and review.html',
           app: 'trainer' as const,
-          args: ['segment', '--row-seeds', `${FINAL_ROW.grid}@${o.profile}:${FINAL_ROW.row}`, '--db', db, '--input', newPatient, '--out', join(o.out, 'segmentation'), ...backend],
+          args: ['segment', '--row-seeds', `${FINAL_ROW.grid}@${o.profile}:${FINAL_ROW.row}`, '--db', db, '--input', newPatient, '--out', join(o.out, 'segmentation'), '--review', ...backend],
         },
       ]
       : []),

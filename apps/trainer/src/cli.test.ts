@@ -631,7 +631,7 @@ describe('trainer grid, status, segment', () => {
     const [a, b, c, d] = await Promise.all([
       trainer('segment', '--model', runDir, '--input', image, '--out', outNifti, '--backend', 'cpu'),
       trainer('segment', '--model', runDir, '--input', ctDir, '--out', outDicom, '--backend', 'cpu'),
-      trainer('segment', '--run', runId, '--db', db, '--input', image, '--out', outByRun, '--backend', 'cpu'),
+      trainer('segment', '--run', runId, '--db', db, '--input', image, '--out', outByRun, '--review', '--backend', 'cpu'),
       trainer('segment', '--model', runDir, '--input', ctDir, '--out', outRtOnly, '--dicom', 'rtstruct', '--backend', 'cpu'),
     ]);
     expect(a.code, a.stderr).toBe(0);
@@ -672,6 +672,13 @@ describe('trainer grid, status, segment', () => {
 
     expect(c.code, c.stderr).toBe(0);
     expect(Array.from(readNifti(join(outByRun, 'labels.nii.gz')).data as Uint8Array)).toEqual(Array.from(labels.data as Uint8Array));
+    // --review: one offline page, a section per finding (its check and organs, with its slices), then every organ
+    expect(JSON.parse(c.stdout.trim().split('\n').at(-1)!).reviewPath).toBe(join(outByRun, 'review.html'));
+    const review = readFileSync(join(outByRun, 'review.html'), 'utf8');
+    expect(review.match(/<section><h3>[^<]+<\/h3>/g) ?? []).toEqual(findings.map((f) => `<section><h3>${f.check} · ${f.organs.join(', ')}</h3>`));
+    expect(review).toContain(findings.length ? `${findings.length} finding${findings.length === 1 ? '' : 's'} to look at first` : 'nothing found');
+    expect(review.slice(review.indexOf('<h2>Every organ</h2>')).match(/<img src="data:image\/png;base64,/g)).toHaveLength(2);
+    expect(review).not.toMatch(/https?:\/\//);
     // --dicom rtstruct: a folder a planning system can import whole
     expect(d.code, d.stderr).toBe(0);
     expect(readdirSync(outRtOnly).sort()).toEqual(['labels.nii.gz', 'rtstruct.dcm']);

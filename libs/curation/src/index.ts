@@ -72,7 +72,7 @@ export {
   type AnnotationCheck,
   type AnnotationFinding,
 } from './annotation-checks';
-export { buildAnnotationReview, renderAnnotationReviewHtml, type CaseGalleryEntry, type ReviewEntry, type ReviewImage } from './review';
+export { buildAnnotationReview, buildContourReview, renderAnnotationReviewHtml, renderContourReviewHtml, type CaseGalleryEntry, type ReviewEntry, type ReviewImage } from './review';
 export { discoverInputs, type Discovery, type PlannedCase, type SkippedItem } from './discover';
 export { curateCase, imagePath, labelPath, type CaseTask, type CaseOutcome } from './case';
 export { curateCohort, type CurateOptions, type CurateProgress, type CurateResult } from './cohort';

@@ -49,9 +49,9 @@ interface CaseView {
   seated?: { labels: Voxels; shiftMm: [number, number, number] };
 }
 
-function caseView(image: Pick<Volume, 'data' | 'shape' | 'spacing' | 'direction'>, label: Pick<Volume, 'data'>, rec: CaseRecord, shifted: boolean): CaseView {
+function caseView(image: Pick<Volume, 'data' | 'shape' | 'spacing' | 'direction'>, label: Pick<Volume, 'data'>, rec: CaseRecord | undefined, shifted: boolean): CaseView {
   const shape = [...image.shape] as [number, number, number];
-  const shiftMm = rec.measures?.Mandible?.boneAlignment?.shiftMm;
+  const shiftMm = rec?.measures?.Mandible?.boneAlignment?.shiftMm;
   const mandible = ORGANS.find((o) => o.key === 'Mandible')!.index;
   const seated = shifted && shiftMm ? translatedLabel(label.data, { shape, spacing: [...image.spacing] as [number, number, number], direction: [...image.direction] }, shiftMm, mandible) : null;
   const { volumes: [ct, labels, seatedView], oriented } = toRadiologicalView(shape, [...image.direction], [image.data as Voxels, label.data as Voxels, ...(seated ? [seated] : [])]);
@@ -153,7 +153,24 @@ export function buildAnnotationReview(
   return out;
 }
 
+/**
+ * The review of one segmented scan (`trainer segment --review`): each finding of the checks on the model's
+ * contours with the same images as the curator's review draws for an annotation, then every organ drawn.
+ * @param labels organ index 0..9 per voxel on `image`'s grid; `image` holds HU.
+ */
+export function buildContourReview(
+  image: Pick<Volume, 'data' | 'shape' | 'spacing' | 'direction'>, labels: Uint8Array, findings: readonly Omit<AnnotationFinding, 'caseId'>[], name: string,
+): { findings: ReviewEntry[]; images: ReviewImage[] } {
+  const view = caseView(image, { data: labels }, undefined, false);
+  return {
+    findings: findings.map((f) => ({ finding: { caseId: name, ...f }, images: findingImages({ caseId: name, ...f }, view) })),
+    images: caseImages(view),
+  };
+}
+
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const figuresHtml = (images: readonly ReviewImage[], alt = (im: ReviewImage) => im.caption) =>
+  images.map((im) => `<figure><img src="${im.dataUri}" width="${im.width}" height="${im.height}" alt="${esc(alt(im))}"><figcaption>${esc(im.caption)}</figcaption></figure>`).join('');
 
 const CSS = `body{font:14px/1.45 system-ui,sans-serif;color:#1d1d1f;margin:0;background:#fafafa}main{max-width:1200px;margin:0 auto;padding:16px 24px 48px}
 h1{font-size:22px}h3{font-size:15px;margin:24px 0 4px}.meta{color:#555}.problem{background:#fff4e5;border:1px solid #f0b35a;padding:6px 10px}
@@ -168,7 +185,7 @@ export function renderAnnotationReviewHtml(dir: string, manifest: Manifest, entr
     : entries.length ? '' : '<p class="meta">Nothing to review: the annotation checks found nothing.</p>';
   const body = entries.map((e) => {
     const f = e.finding;
-    const figures = e.images.map((im) => `<figure><img src="${im.dataUri}" width="${im.width}" height="${im.height}" alt="${esc(im.caption)}"><figcaption>${esc(im.caption)}</figcaption></figure>`).join('');
+    const figures = figuresHtml(e.images);
     return `<section><h3>${esc(f.caseId)} · ${esc(f.check)} · ${esc(f.organs.join(', '))}</h3><p>${esc(f.message)}</p>${e.source ? `<p class="meta">source: <code>${esc(e.source)}</code></p>` : ''}${e.problem ? `<p class="problem">No image: ${esc(e.problem)}</p>` : ''}<div class="images">${figures}</div></section>`;
   }).join('\n');
   const shown = all && entries.length !== all.length ? `, ${entries.length} shown` : '';
@@ -188,8 +205,25 @@ function galleryHtml(manifest: Manifest, gallery: readonly CaseGalleryEntry[]): 
   const cases = gallery.map((g) => {
     const n = flagged.get(g.caseId);
     const head = `${esc(g.caseId)}${n ? ` · ${n} finding${n === 1 ? '' : 's'}` : ''}`;
-    const figures = g.images.map((im) => `<figure><img src="${im.dataUri}" width="${im.width}" height="${im.height}" alt="${esc(`${g.caseId}: ${im.caption}`)}"><figcaption>${esc(im.caption)}</figcaption></figure>`).join('');
+    const figures = figuresHtml(g.images, (im) => `${g.caseId}: ${im.caption}`);
     return `<h3>${head}</h3>${g.source ? `<p class="meta">source: <code>${esc(g.source)}</code></p>` : ''}${g.problem ? `<p class="problem">No image: ${esc(g.problem)}</p>` : ''}<div class="images">${figures}</div>`;
   }).join('\n');
   return `<h2>Every case</h2><p class="meta">${legend}</p>\n${cases}`;
+}
+
+/** The page of {@link buildContourReview}: what was segmented with which model, the findings, every organ. */
+export function renderContourReviewHtml(o: { input: string; models: readonly string[] }, review: { findings: readonly ReviewEntry[]; images: readonly ReviewImage[] }): string {
+  const legend = ORGANS.map((g) => `<span style="color:rgb(${ORGAN_COLOURS[g.index]!.join(',')})">■</span> ${g.key}`).join(' ');
+  const body = review.findings.map((e) => {
+    const f = e.finding;
+    return `<section><h3>${esc(f.check)} · ${esc(f.organs.join(', '))}</h3><p>${esc(f.message)}</p><div class="images">${figuresHtml(e.images)}</div></section>`;
+  }).join('\n');
+  const n = review.findings.length;
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Contour review: ${esc(o.input)}</title><style>${CSS}</style></head><body><main>
+<h1>Contour review</h1><p class="meta"><code>${esc(o.input)}</code> segmented by ${o.models.map((m) => `<code>${esc(m)}</code>`).join(', ')}.</p>
+<p class="meta">The curator's annotation checks, run on the model's contours: ${n ? `${n} finding${n === 1 ? '' : 's'} to look at first` : 'nothing found'}. They change no output; a finding is a reason to look, not a verdict. Contours in colour over the CT; axial views with anterior up.</p>
+${body}
+<h2>Every organ</h2><p class="meta">${legend}</p><div class="images">${figuresHtml(review.images)}</div>
+</main></body></html>
+`;
 }

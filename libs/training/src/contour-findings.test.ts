@@ -4,7 +4,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import type { Volume } from '@anatomynet/data';
-import { ORGANS, type OrganKey } from '@anatomynet/curation';
+import { buildContourReview, ORGANS, renderContourReviewHtml, type OrganKey } from '@anatomynet/curation';
 import { headNeckPhantom, ORGAN_SPHERES, PHANTOM_SHAPE, sphereMask } from '@anatomynet/curation/testing';
 import { contourFindings } from './segment';
 
@@ -49,6 +49,25 @@ describe('contourFindings', () => {
     // patient space decides, not storage: the same swap stored mirrored (the left parotid now at the
     // larger i) is found the same
     expect(contourFindings(mirroredStorage(swapped), flippedCt)).toEqual(found);
+  });
+
+  test('the review page draws each finding as the curator\'s review draws an annotation\'s, then every organ', () => {
+    const swapped = labelsOf({ Parotid_L: ORGAN_SPHERES.Parotid_R.c, Parotid_R: ORGAN_SPHERES.Parotid_L.c }, [['Submandibular_L', [36, 30, 28], 1]]);
+    const found = contourFindings(swapped, phantom.ct);
+    expect(found.map((f) => f.check)).toEqual(['sides', 'stray-piece']);
+    const review = buildContourReview(phantom.ct, swapped, found, 'patient.nii.gz');
+    // sides: one axial slice with both parotids; a stray piece: the organ's axial slice and its coronal projection
+    expect(review.findings.map((e) => [e.finding.caseId, e.finding.check, e.images.length])).toEqual([['patient.nii.gz', 'sides', 1], ['patient.nii.gz', 'stray-piece', 2]]);
+    expect(review.findings[0]!.images[0]!.caption).toMatch(/^axial slice \d+: Parotid_L green, Parotid_R red; the patient's right on the image's left$/);
+    expect(review.images.map((im) => im.caption.split(':')[0])).toEqual(['coronal', expect.stringMatching(/^axial slice \d+, the most organ voxels; the patient's right on the image's left$/)]);
+    const html = renderContourReviewHtml({ input: '/data/patient.nii.gz', models: ['/runs/a'] }, review);
+    expect(html.match(/<section>/g)).toHaveLength(2);
+    expect(html.match(/<img src="data:image\/png;base64,/g)).toHaveLength(5);
+    expect(html).toContain('2 findings to look at first');
+    // nothing to check: the organs alone
+    const clean = renderContourReviewHtml({ input: 'x', models: ['m'] }, buildContourReview(phantom.ct, labelsOf(), [], 'x'));
+    expect(clean).toContain('nothing found');
+    expect(clean.match(/<img /g)).toHaveLength(2);
   });
 
   test('a false positive far from its organ: a stray-piece finding with its size and distance', () => {

@@ -5,9 +5,9 @@
  */
 import { statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { notHounsfieldReason, readCtSeries, replaceNotNumbers, readDicomFile, readVolume, scanDicomTree, writeNifti, type CtSeries, type Volume } from '@anatomynet/data';
+import { notHounsfieldReason, readCtSeries, replaceNotNumbers, readDicomFile, readVolume, scanDicomTree, writeFileAtomic, writeNifti, type CtSeries, type Volume } from '@anatomynet/data';
 import { ANATOMICAL_STRUCTURE, writeDicomSeg, writeRtStruct, type RtCtReference, type RtRoiSpec, type SegSegmentSpec } from '@anatomynet/rt';
-import { countLabels, ORGAN_COLOURS, ORGANS, organMeasures, organSegmentCodes, predictionFindings, type AnnotationFinding, type OrganKey } from '@anatomynet/curation';
+import { buildContourReview, countLabels, ORGAN_COLOURS, ORGANS, organMeasures, organSegmentCodes, predictionFindings, renderContourReviewHtml, type AnnotationFinding, type OrganKey } from '@anatomynet/curation';
 import { toNetworkGrid } from './dataset';
 import { keepLargestComponents, membersOf, predictOnSourceGrid, type Predictor } from './evaluate';
 import type { HuWindow } from './intensity';
@@ -107,6 +107,8 @@ export interface SegmentationFiles {
 export interface SegmentFilesResult extends SegmentationFiles {
   seconds: number;
   findings: ContourFinding[];
+  /** `review.html`, when asked for. */
+  reviewPath?: string;
 }
 
 /** A reason to look at an automatic contour before using it (see {@link contourFindings}). */
@@ -201,17 +203,22 @@ export function writeSegmentation(labels: Uint8Array, input: LoadedInput, outDir
 /**
  * Segments one CT and writes `labels.nii.gz` (uint8, input geometry) and, for DICOM input, `rtstruct.dcm`
  * and `seg.dcm` (see writeSegmentation); returns them with the seconds the segmentation took and the
- * contours' findings ({@link contourFindings}).
+ * contours' findings ({@link contourFindings}). With `review`, also `review.html`: each finding's slices
+ * and every organ drawn over the CT (curation's `buildContourReview`), one offline page.
  */
 export async function segmentToFiles(
   model: Predictor, input: LoadedInput, outDir: string,
-  o: SegmentOptions & { generationDescription?: string; dicom?: readonly DicomOutput[]; trainingVolumesMl?: Partial<Record<OrganKey, readonly number[]>> },
+  o: SegmentOptions & { generationDescription?: string; dicom?: readonly DicomOutput[]; trainingVolumesMl?: Partial<Record<OrganKey, readonly number[]>>; review?: { input: string; models: readonly string[] } },
 ): Promise<SegmentFilesResult> {
   const t0 = performance.now();
   const labels = await segmentVolume(model, input.volume, o);
   const seconds = (performance.now() - t0) / 1000;
   const files = writeSegmentation(labels, input, outDir, { generationDescription: o.generationDescription, ...(o.dicom ? { dicom: o.dicom } : {}) });
-  return { ...files, seconds, findings: contourFindings(labels, input.volume, o.trainingVolumesMl) };
+  const findings = contourFindings(labels, input.volume, o.trainingVolumesMl);
+  if (!o.review) return { ...files, seconds, findings };
+  const reviewPath = join(outDir, 'review.html');
+  writeFileAtomic(reviewPath, renderContourReviewHtml(o.review, buildContourReview(input.volume, labels, findings, basename(o.review.input))));
+  return { ...files, seconds, findings, reviewPath };
 }
 
 /**

@@ -19,6 +19,7 @@ interface SegmentArgs extends GpuArgs {
   tile?: string;
   tileOverlap: number;
   huCheck: boolean;
+  review: boolean;
   dicom: DicomOutput[];
   backend?: string;
   threads?: number;
@@ -45,6 +46,7 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
           default: ['rtstruct', 'seg'],
           describe: 'DICOM objects written for DICOM input: rtstruct.dcm (contours, for planning systems), seg.dcm (voxels, for viewers and archives); e.g. --dicom rtstruct for a folder a planning system imports whole',
         })
+        .option('review', { type: 'boolean', default: false, describe: 'also write review.html: each contour the checks flag drawn over the CT (axial and coronal), then every organ; one offline page a physicist opens first' })
         .option('hu-check', { type: 'boolean', default: true, describe: 'refuse an input without air (below -500) or bone (above 200): not a CT in Hounsfield units (--no-hu-check to segment it anyway)' })
         .option('lcc', { type: 'boolean', default: true, describe: 'keep the largest connected component per organ (--no-lcc to disable)' })
         .option('lcc-min-share', { type: 'number', describe: 'with --lcc, also keep components of at least this share of the largest, in (0, 1] (default: the run\'s evaluation.componentMinShare)' })
@@ -74,7 +76,7 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
       const input = loadInputCt(path, a.series, { huCheck: a.huCheck });
       makeOutputFolder(out, '--out');
       if (input.notNumbers) console.error(`${path}: ${input.notNumbers} voxels are not numbers (NaN), segmented as air (${NOT_A_NUMBER_HU} HU)`);
-      const r = await segmentToFiles(models, input, out, options);
+      const r = await segmentToFiles(models, input, out, { ...options, ...(a.review ? { review: { input: path, models: runDirs } } : {}) });
       return { ...r, models: runDirs, mirror: a.mirror, tile: options.tile ?? null, shape: input.volume.shape, seconds: Number(r.seconds.toFixed(3)) };
     };
     try {
@@ -102,17 +104,17 @@ async function segmentMany(
   inputs: string[],
   out: string,
   model: { models: string[]; mirror: boolean; tile: TileOptions | null },
-  segmentOne: (path: string, out: string) => Promise<{ seconds: number; rtstructPath?: string; segPath?: string; findings: ContourFinding[] }>,
+  segmentOne: (path: string, out: string) => Promise<{ seconds: number; rtstructPath?: string; segPath?: string; reviewPath?: string; findings: ContourFinding[] }>,
 ) {
   makeOutputFolder(out, '--out');
   const names = outputNamesFor(inputs);
   const bar = createProgressBar('segment');
-  const cases: { input: string; folder: string; seconds?: number; rtstruct?: boolean; seg?: boolean; findings?: ContourFinding[]; error?: string }[] = [];
+  const cases: { input: string; folder: string; seconds?: number; rtstruct?: boolean; seg?: boolean; review?: boolean; findings?: ContourFinding[]; error?: string }[] = [];
   for (const [i, input] of inputs.entries()) {
     const folder = join(out, names[i]);
     try {
       const r = await segmentOne(input, folder);
-      cases.push({ input, folder, seconds: r.seconds, rtstruct: Boolean(r.rtstructPath), seg: Boolean(r.segPath), findings: r.findings });
+      cases.push({ input, folder, seconds: r.seconds, rtstruct: Boolean(r.rtstructPath), seg: Boolean(r.segPath), ...(r.reviewPath ? { review: true } : {}), findings: r.findings });
       for (const f of r.findings) bar.log(`${names[i]}: ${findingLine(f)}`);
     } catch (e) {
       cases.push({ input, folder, error: (e as Error).message });
