@@ -394,8 +394,15 @@ describe('trainer grid, status, segment', () => {
     expect(notEvaluated.code).toBe(1);
     expect(notEvaluated.stderr).toContain(`${join(root, 'summary.json')}: missing; give a folder written by \`trainer evaluate --out\``);
     // every case of the dataset: the run's training and validation cases are measured but marked, or left out
-    const everyCase = await trainer('evaluate', '--run', runId, '--db', db, '--dataset', dataset, '--split', 'all', '--no-predictions', '--out', join(root, 'evaluated-all'), '--backend', 'cpu');
+    const everyCase = await trainer('evaluate', '--run', runId, '--db', db, '--dataset', dataset, '--split', 'all', '--no-predictions', '--review', '--out', join(root, 'evaluated-all'), '--backend', 'cpu');
     expect(everyCase.code, everyCase.stderr).toBe(0);
+    // --review: a section per contour finding, headed by its case, in the order summary.json lists them
+    const allFindings = JSON.parse(readFileSync(join(root, 'evaluated-all', 'summary.json'), 'utf8')).contourFindings as { caseId: string; check: string; organs: string[] }[];
+    const evalReview = readFileSync(join(root, 'evaluated-all', 'review.html'), 'utf8');
+    expect(evalReview.match(/<section><h3>[^<]+<\/h3>/g) ?? []).toEqual(allFindings.map((f) => `<section><h3>${f.caseId} · ${f.check} · ${f.organs.join(', ')}</h3>`));
+    expect(allFindings.length).toBeGreaterThan(0);
+    expect(evalReview).toContain(`${allFindings.length} finding${allFindings.length === 1 ? '' : 's'} to look at first`);
+    expect(evalReview).toContain('in 4 cases');
     const [train, validation, test] = [ids.slice(0, 2), [ids[2]], ids[3]];
     expect(everyCase.stderr).toContain(`warning: 3 measured case(s) are ones the model trained on or was selected by (train: ${train.join(' ')}; validation: ${validation[0]}): their scores are not a test`);
     const seenColumn = new Map(parseCsv(readFileSync(join(root, 'evaluated-all', 'metrics.csv'), 'utf8')).slice(1).map((f) => [f[0], f[9]]));

@@ -211,19 +211,25 @@ function galleryHtml(manifest: Manifest, gallery: readonly CaseGalleryEntry[]): 
   return `<h2>Every case</h2><p class="meta">${legend}</p>\n${cases}`;
 }
 
-/** The page of {@link buildContourReview}: what was segmented with which model, the findings, every organ. */
-export function renderContourReviewHtml(o: { input: string; models: readonly string[] }, review: { findings: readonly ReviewEntry[]; images: readonly ReviewImage[] }): string {
+/**
+ * The page of {@link buildContourReview}: what was segmented with which model, the findings, every organ.
+ * With several cases' findings (`trainer evaluate --review`), each is headed by its case, and `images`
+ * may be empty (no organ gallery).
+ */
+export function renderContourReviewHtml(o: { input: string; models: readonly string[]; cases?: number }, review: { findings: readonly ReviewEntry[]; images: readonly ReviewImage[] }): string {
   const legend = ORGANS.map((g) => `<span style="color:rgb(${ORGAN_COLOURS[g.index]!.join(',')})">■</span> ${g.key}`).join(' ');
   const body = review.findings.map((e) => {
     const f = e.finding;
-    return `<section><h3>${esc(f.check)} · ${esc(f.organs.join(', '))}</h3><p>${esc(f.message)}</p><div class="images">${figuresHtml(e.images)}</div></section>`;
+    return `<section><h3>${o.cases ? `${esc(f.caseId)} · ` : ''}${esc(f.check)} · ${esc(f.organs.join(', '))}</h3><p>${esc(f.message)}</p><div class="images">${figuresHtml(e.images)}</div></section>`;
   }).join('\n');
   const n = review.findings.length;
+  const scope = o.cases ? ` in ${o.cases} case${o.cases === 1 ? '' : 's'}` : '';
+  const gallery = review.images.length ? `<h2>Every organ</h2><p class="meta">${legend}</p><div class="images">${figuresHtml(review.images)}</div>` : '';
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Contour review: ${esc(o.input)}</title><style>${CSS}</style></head><body><main>
 <h1>Contour review</h1><p class="meta"><code>${esc(o.input)}</code> segmented by ${o.models.map((m) => `<code>${esc(m)}</code>`).join(', ')}.</p>
-<p class="meta">The curator's annotation checks, run on the model's contours: ${n ? `${n} finding${n === 1 ? '' : 's'} to look at first` : 'nothing found'}. They change no output; a finding is a reason to look, not a verdict. Contours in colour over the CT; axial views with anterior up.</p>
+<p class="meta">The curator's annotation checks, run on the model's contours${scope}: ${n ? `${n} finding${n === 1 ? '' : 's'} to look at first` : 'nothing found'}. They change no output; a finding is a reason to look, not a verdict. Contours in colour over the CT; axial views with anterior up.</p>
 ${body}
-<h2>Every organ</h2><p class="meta">${legend}</p><div class="images">${figuresHtml(review.images)}</div>
+${gallery}
 </main></body></html>
 `;
 }

@@ -3,7 +3,7 @@
  * model trained elsewhere), measured as the test split is at the end of a run: each case on its own grid,
  * organs the case annotates only, the run config's tolerance and component filtering.
  */
-import type { AnnotationFinding } from '@anatomynet/curation';
+import { buildContourReview, type AnnotationFinding, type ReviewEntry } from '@anatomynet/curation';
 import { writeNifti } from '@anatomynet/data';
 import { join } from 'node:path';
 import { openDataset, prepareCase, type Dataset } from './dataset';
@@ -23,6 +23,8 @@ export interface CaseEvaluation {
   predictionPath?: string;
   /** The curator's per-case checks on the predicted contours (every organ drawn, annotated or not). */
   contourFindings?: ContourFinding[];
+  /** With `review`: each finding with its images (curation `buildContourReview`). */
+  review?: ReviewEntry[];
   error?: string;
 }
 
@@ -78,6 +80,8 @@ export async function evaluateDataset(
     mirror?: boolean;
     /** Sliding-window inference over tiles of the network grid (see `PredictOptions`). */
     tile?: TileOptions;
+    /** Draw each contour finding (its slices over the CT) for a review page. */
+    review?: boolean;
   } = {},
 ): Promise<DatasetEvaluation> {
   const ds = openDataset(datasetDir);
@@ -97,7 +101,8 @@ export async function evaluateDataset(
       const c = prepareCase(ds, id, prep);
       const { rows, labels } = await evaluateCase(model, c, cfg, { mirror: o.mirror, ...(o.tile ? { tile: o.tile } : {}) });
       const ct = { data: c.source.hu!, shape: c.source.shape, spacing: c.source.spacingMm, origin: c.source.origin, direction: c.source.direction };
-      result = { caseId: id, rows, contourFindings: contourFindings(labels, ct, trainingMl) };
+      const findings = contourFindings(labels, ct, trainingMl);
+      result = { caseId: id, rows, contourFindings: findings, ...(o.review && findings.length ? { review: buildContourReview(ct, labels, findings, id).findings } : {}) };
       if (o.predictionsDir) {
         result.predictionPath = join(o.predictionsDir, `${id}.nii.gz`);
         writeNifti(result.predictionPath, { data: labels, shape: c.source.shape, spacing: c.source.spacingMm, origin: c.source.origin, direction: c.source.direction });

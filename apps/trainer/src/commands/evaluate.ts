@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { createProgressBar } from '@anatomynet/cli';
+import { renderContourReviewHtml } from '@anatomynet/curation';
 import { writeFileAtomic } from '@anatomynet/data';
 import { csvText } from '@anatomynet/reporting';
 import { evaluateDataset, summariseEvaluation, type CaseEvaluation, type DatasetEvaluation, type DatasetSplit } from '@anatomynet/training';
@@ -15,6 +16,7 @@ interface EvaluateArgs extends GpuArgs {
   split: DatasetSplit;
   out: string;
   predictions: boolean;
+  review: boolean;
   excludeSeen: boolean;
   excludeFlagged: boolean;
   mirror: boolean;
@@ -57,6 +59,7 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
         .option('split', { type: 'string', choices: ['all', 'train', 'validation', 'test'], default: 'all', describe: "the dataset's cases to measure (all: external validation on every case)" })
         .option('out', { type: 'string', demandOption: true, describe: 'folder for metrics.csv, summary.json and predictions/' })
         .option('predictions', { type: 'boolean', default: true, describe: 'write each prediction as predictions/<case>.nii.gz (--no-predictions: metrics only)' })
+        .option('review', { type: 'boolean', default: false, describe: 'also write review.html: each contour the checks flag (metrics.csv contour_finding) drawn over its CT, case by case' })
         .option('exclude-flagged', {
           type: 'boolean',
           default: false,
@@ -86,6 +89,7 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
         excludeFlagged: a.excludeFlagged,
         mirror: a.mirror,
         tile: tileOptionsOf(a),
+        review: a.review,
         onCase: (done, total, c) => {
           if (c.error) bar.log(`skipped ${c.caseId}: ${c.error}`);
           bar.update(done, total, c.caseId);
@@ -131,6 +135,10 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
       organs,
     };
     writeFileAtomic(join(a.out, 'summary.json'), `${JSON.stringify(summary, null, 1)}\n`);
+    if (a.review) {
+      const measured = ev.cases.filter((c) => !c.error).length;
+      writeFileAtomic(join(a.out, 'review.html'), renderContourReviewHtml({ input: a.dataset, models: runDirs, cases: measured }, { findings: ev.cases.flatMap((c) => c.review ?? []), images: [] }));
+    }
     for (const o of organs) {
       const inf = o.hd95Infinite ? ` (+${o.hd95Infinite} empty)` : '';
       console.error(`${o.organ.padEnd(16)} n=${String(o.n).padStart(3)}  DSC ${(100 * o.dscMean).toFixed(1)} ± ${Number.isFinite(o.dscSd) ? (100 * o.dscSd).toFixed(1) : '-'}  HD95 ${Number.isFinite(o.hd95MeanMm) ? `${o.hd95MeanMm.toFixed(1)} mm` : '-'}${inf}  surface Dice ${(100 * o.surfaceDiceMean).toFixed(1)}`);
