@@ -215,6 +215,14 @@ export function predictionFindings(c: CheckedContours, trainingMl: Partial<Recor
   return [...sideFindings(c, 'prediction'), ...strayFindings(c, 'prediction'), ...huFindings(c, 'prediction'), ...volumes].sort(byCaseCheckOrgan);
 }
 
+/**
+ * The checks among `findings` that flag `organ`, each once, ';'-separated ('' when none do): how a
+ * result row records them (metrics.csv's annotation_finding and contour_finding, a test row's contourFinding).
+ */
+export function checksFlagging(findings: readonly Pick<AnnotationFinding, 'check' | 'organs'>[], organ: string): string {
+  return [...new Set(findings.filter((f) => (f.organs as readonly string[]).includes(organ)).map((f) => f.check))].join(';');
+}
+
 function byCaseCheckOrgan(a: AnnotationFinding, b: AnnotationFinding): number {
   const organIndex = (k: OrganKey) => ORGANS.findIndex((o) => o.key === k);
   return compareStrings(a.caseId, b.caseId) || CHECK_ORDER.indexOf(a.check) - CHECK_ORDER.indexOf(b.check) || organIndex(a.organs[0]!) - organIndex(b.organs[0]!);

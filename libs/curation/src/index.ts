@@ -60,6 +60,7 @@ export {
 export { organMeasures, type OrganMeasures } from './organ-measures';
 export {
   annotationFindings,
+  checksFlagging,
   predictionFindings,
   type ContourSource,
   BONE_MIN_HU,

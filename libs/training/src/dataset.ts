@@ -70,6 +70,11 @@ export interface PrepareOptions {
   keepSourceHu?: boolean;
 }
 
+/** The geometry of a prepared case's published grid, as a Volume's fields (to write or check volumes on it). */
+export function sourceGrid(c: PreparedCase): Pick<Volume, 'shape' | 'spacing' | 'origin' | 'direction'> {
+  return { shape: c.source.shape, spacing: c.source.spacingMm, origin: c.source.origin, direction: c.source.direction };
+}
+
 /** Reads one case's image and labels and puts them on the training grid. */
 export function prepareCase(ds: Dataset, caseId: string, opts: PrepareOptions): PreparedCase {
   const rec = ds.cases.get(caseId);

@@ -6,7 +6,7 @@
 import { buildContourReview, type AnnotationFinding, type ReviewEntry } from '@anatomynet/curation';
 import { writeNifti } from '@anatomynet/data';
 import { join } from 'node:path';
-import { openDataset, prepareCase, type Dataset } from './dataset';
+import { openDataset, prepareCase, sourceGrid, type Dataset } from './dataset';
 import { evaluateCase, nanMean, type OrganResult, type Predictor } from './evaluate';
 import type { RunConfig } from './run-config';
 import { seenCases, trainingVolumes, type SeenMatch } from './seen-cases';
@@ -100,12 +100,13 @@ export async function evaluateDataset(
     try {
       const c = prepareCase(ds, id, prep);
       const { rows, labels } = await evaluateCase(model, c, cfg, { mirror: o.mirror, ...(o.tile ? { tile: o.tile } : {}) });
-      const ct = { data: c.source.hu!, shape: c.source.shape, spacing: c.source.spacingMm, origin: c.source.origin, direction: c.source.direction };
+      const grid = sourceGrid(c);
+      const ct = { data: c.source.hu!, ...grid };
       const findings = contourFindings(labels, ct, trainingMl);
       result = { caseId: id, rows, contourFindings: findings, ...(o.review && findings.length ? { review: buildContourReview(ct, labels, findings, id).findings } : {}) };
       if (o.predictionsDir) {
         result.predictionPath = join(o.predictionsDir, `${id}.nii.gz`);
-        writeNifti(result.predictionPath, { data: labels, shape: c.source.shape, spacing: c.source.spacingMm, origin: c.source.origin, direction: c.source.direction });
+        writeNifti(result.predictionPath, { data: labels, ...grid });
       }
     } catch (e) {
       result = { caseId: id, rows: [], error: (e as Error).message };

@@ -16,10 +16,10 @@ import { buildModel, trainStep, type AnatomyNetModel, type Recompute } from '@an
 import { classWeights } from '@anatomynet/losses';
 import { caseLoss, maskOfRun } from './case-loss';
 import { WeightAverage } from './weight-average';
-import { ORGANS } from '@anatomynet/curation';
+import { checksFlagging, ORGANS } from '@anatomynet/curation';
 import type { MetricWriter, TrackingStore } from '@anatomynet/tracking';
 import { loadCheckpoint, pruneCheckpoints, saveCheckpoint, type LoopState } from './checkpoint';
-import { openDataset, prepareCase, runCases, type Dataset, type PreparedCase } from './dataset';
+import { openDataset, prepareCase, runCases, sourceGrid, type Dataset, type PreparedCase } from './dataset';
 import { evaluateCase, evaluationOptions, keepLargestComponents, nanMean, predictLabels, validationDice } from './evaluate';
 import { deriveSeed, mulberry32 } from '@anatomynet/random';
 import { configChanges, runConfigDigest, type RunConfig } from './run-config';
@@ -385,13 +385,12 @@ async function testEvaluation(
     const { rows, labels } = await evaluateCase(model, c, cfg);
     // The prediction on the case's published grid, for the report's overlays and for inspection.
     const predictionPath = join(runDir, 'predictions', `${id}.nii.gz`);
-    const grid = { shape: c.source.shape, spacing: c.source.spacingMm, origin: c.source.origin, direction: c.source.direction };
+    const grid = sourceGrid(c);
     writeNifti(predictionPath, { data: labels, ...grid });
     await store.recordArtifact({ runId, kind: 'prediction', path: predictionPath, sha256: sha256OfFile(predictionPath) });
     const findings = contourFindings(labels, { data: c.source.hu!, ...grid }, trainingMl);
-    // contourFinding: the checks that flag this organ's contour, ';'-separated ('' when none do)
-    const flaggedBy = (organ: string) => [...new Set(findings.filter((f) => (f.organs as readonly string[]).includes(organ)).map((f) => f.check))].join(';');
-    const recorded = rows.map(({ label: _label, ...metrics }) => ({ runId, split: 'test', caseId: id, ...metrics, extra: { ...extra, contourFinding: flaggedBy(metrics.organ) } }));
+    // contourFinding: the checks that flag this organ's contour ('' when none do)
+    const recorded = rows.map(({ label: _label, ...metrics }) => ({ runId, split: 'test', caseId: id, ...metrics, extra: { ...extra, contourFinding: checksFlagging(findings, metrics.organ) } }));
     contoursFlagged += recorded.filter((r) => r.extra.contourFinding).length;
     await store.recordCaseResults(recorded);
     for (const r of rows) all.push(r.dsc);

@@ -14,8 +14,8 @@ interface Measurement {
   dir: string;
   summary: { model: string | string[]; dataset: string; manifestDigest: string; split: string; seen?: { caseId: string }[]; excludedSeen?: boolean; annotationFindings?: { caseId: string }[] | null; mirror?: boolean };
   scores: CaseOrganScore[];
-  /** `case organ` of each predicted contour the annotation checks flag (metrics.csv's contour_finding); absent in measurements from before the checks. */
-  contourFlagged?: Set<string>;
+  /** The case of each predicted contour the annotation checks flag (a row of metrics.csv with a contour_finding); absent in measurements from before the checks. */
+  contourFlaggedCases?: string[];
 }
 
 /** An `evaluate --out` folder: its summary.json and metrics.csv. */
@@ -46,7 +46,7 @@ function readMeasurement(dir: string): Measurement {
   const scores = lines.map((f) => ({ caseId: f[caseId], organ: f[organ], dsc: csvNumber(f[dsc]), hd95Mm: csvNumber(f[hd95]) }));
   const finding = columns.indexOf('contour_finding');
   if (finding < 0) return { dir, summary, scores };
-  return { dir, summary, scores, contourFlagged: new Set(lines.filter((f) => f[finding]).map((f) => `${f[caseId]} ${f[organ]}`)) };
+  return { dir, summary, scores, contourFlaggedCases: lines.filter((f) => f[finding]).map((f) => f[caseId]) };
 }
 
 const fixed = (v: number, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : '-');
@@ -85,8 +85,9 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       );
     }
     // the model's own contours the annotation checks flag, over the cases both measured
-    const both = new Set(base.scores.map((x) => x.caseId).filter((id) => cand.scores.some((y) => y.caseId === id)));
-    const flaggedIn = (m: Measurement) => (m.contourFlagged ? [...m.contourFlagged].filter((k) => both.has(k.slice(0, k.lastIndexOf(' ')))).length : undefined);
+    const candidateCases = new Set(cand.scores.map((y) => y.caseId));
+    const both = new Set(base.scores.map((x) => x.caseId).filter((id) => candidateCases.has(id)));
+    const flaggedIn = (m: Measurement) => m.contourFlaggedCases?.filter((id) => both.has(id)).length;
     const contoursFlagged = { baseline: flaggedIn(base), candidate: flaggedIn(cand) };
     if (contoursFlagged.baseline !== undefined && contoursFlagged.candidate !== undefined) {
       console.error(`contours the annotation checks flag (sides, stray pieces, CT numbers, volumes; metrics.csv contour_finding): baseline ${contoursFlagged.baseline}, candidate ${contoursFlagged.candidate}`);

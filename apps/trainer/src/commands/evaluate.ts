@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { createProgressBar } from '@anatomynet/cli';
-import { renderContourReviewHtml } from '@anatomynet/curation';
+import { checksFlagging, renderContourReviewHtml } from '@anatomynet/curation';
 import { writeFileAtomic } from '@anatomynet/data';
 import { csvText } from '@anatomynet/reporting';
 import { evaluateDataset, summariseEvaluation, type CaseEvaluation, type DatasetEvaluation, type DatasetSplit } from '@anatomynet/training';
@@ -103,9 +103,9 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
     // seen: the split of the model's runs the case was in (train or validation), empty for an unseen case
     const seenAs = new Map(ev.seen.map((m) => [m.caseId, m.split]));
     // annotation_finding: the curator's checks that flagged this organ of this case (its ground truth may be wrong)
-    const flagged = (caseId: string, organ: string) => [...new Set((ev.annotationFindings ?? []).filter((f) => f.caseId === caseId && f.organs.includes(organ as never)).map((f) => f.check))].join(';');
+    const flagged = (caseId: string, organ: string) => checksFlagging((ev.annotationFindings ?? []).filter((f) => f.caseId === caseId), organ);
     // contour_finding: the same checks on the predicted contour of this organ (the prediction is implausible)
-    const doubted = (c: CaseEvaluation, organ: string) => [...new Set((c.contourFindings ?? []).filter((f) => f.organs.includes(organ as never)).map((f) => f.check))].join(';');
+    const doubted = (c: CaseEvaluation, organ: string) => checksFlagging(c.contourFindings ?? [], organ);
     const header = ['case_id', 'organ', 'dsc', 'hd95_mm', 'surface_dice', 'msd_mm', 'tp', 'fp', 'fn', 'seen', 'annotation_finding', 'contour_finding'];
     const lines = ev.cases.flatMap((c) => c.rows.map((r) => [c.caseId, r.organ, r.dsc, r.hd95Mm, r.surfaceDice, r.meanSurfaceDistanceMm, r.tp, r.fp, r.fn, ev.excludedSeen ? '' : (seenAs.get(c.caseId) ?? ''), flagged(c.caseId, r.organ), doubted(c, r.organ)]));
     writeFileAtomic(join(a.out, 'metrics.csv'), csvText([header, ...lines]));
