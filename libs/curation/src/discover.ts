@@ -4,7 +4,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { listFilesRecursive, readDicomFile, scanDicomTree, type Vec3 } from '@anatomynet/data';
+import { imagePlanes, listFilesRecursive, readDicomFile, scanDicomTree, type DicomFile, type ImagePlane, type Vec3 } from '@anatomynet/data';
 import { parseDicomSeg, parseRtStruct, type ParsedSeg } from '@anatomynet/rt';
 import { compareStrings, mapName, mapSegmentName, type NameOverrides, type RawStructureName } from './names';
 import { pairStructureSets, type CtSeriesRef, type Extent, type RtStructRef } from './pairing';
@@ -219,25 +219,23 @@ export function contourExtent(pointLists: readonly Float64Array[]): Extent | nul
   return any ? { min, max } : null;
 }
 
-function nums(v: unknown): number[] {
-  const parts = Array.isArray(v) ? v : typeof v === 'string' ? v.split('\\') : v === undefined || v === null ? [] : [v];
-  return parts.map((x) => Number(x));
-}
-
-/** LPS bounds of a CT series' voxel centres from its headers (null if the headers lack geometry). */
+/** LPS bounds of a CT series' voxel centres from its headers, every frame of a multi-frame image (null if the headers lack geometry). */
 export function ctExtentFromHeaders(files: readonly string[]): Extent | null {
   const min: Vec3 = [Infinity, Infinity, Infinity], max: Vec3 = [-Infinity, -Infinity, -Infinity];
   for (const f of files) {
-    let d: Record<string, any>;
-    try { d = readDicomFile(f, { pixelData: false }).dataset; } catch { continue; }
-    const ipp = nums(d.ImagePositionPatient), iop = nums(d.ImageOrientationPatient), ps = nums(d.PixelSpacing);
-    const rows = Number(d.Rows), cols = Number(d.Columns);
-    if (ipp.length !== 3 || iop.length !== 6 || ps.length !== 2 || !(rows > 0) || !(cols > 0)) return null;
-    // Corners of the slice: columns step along the row cosine by PixelSpacing[1], rows along the column cosine by [0].
-    for (const [ci, rj] of [[0, 0], [cols - 1, 0], [0, rows - 1], [cols - 1, rows - 1]]) {
-      for (let a = 0; a < 3; a++) {
-        const x = ipp[a] + iop[a] * ps[1] * ci + iop[3 + a] * ps[0] * rj;
-        if (x < min[a]) min[a] = x; if (x > max[a]) max[a] = x;
+    let head: DicomFile;
+    try { head = readDicomFile(f, { pixelData: false }); } catch { continue; }
+    let planes: ImagePlane[];
+    try { planes = imagePlanes(head); } catch { return null; }
+    const rows = Number(head.dataset.Rows), cols = Number(head.dataset.Columns);
+    if (!(rows > 0) || !(cols > 0)) return null;
+    for (const { position: ipp, orientation: iop, pixelSpacing: ps } of planes) {
+      // Corners of the slice: columns step along the row cosine by PixelSpacing[1], rows along the column cosine by [0].
+      for (const [ci, rj] of [[0, 0], [cols - 1, 0], [0, rows - 1], [cols - 1, rows - 1]]) {
+        for (let a = 0; a < 3; a++) {
+          const x = ipp[a] + iop[a] * ps[1] * ci + iop[3 + a] * ps[0] * rj;
+          if (x < min[a]) min[a] = x; if (x > max[a]) max[a] = x;
+        }
       }
     }
   }

@@ -120,7 +120,7 @@ export function loadDicomCase(ctFiles: readonly string[], rtPath: string, wanted
       const coded = segmentCodedName(segment);
       const codedName = coded !== undefined && coded !== name ? { codedName: coded } : {};
       if (!wanted(name) && !(coded && wanted(coded))) return { name, ...codedName };
-      const s = segmentOnGrid(seg, segment.number, ct, series.sopInstanceUIDs);
+      const s = segmentOnGrid(seg, segment.number, ct, series);
       const lost = [[s.offVolume, 'off every CT slice'], [s.offGrid, "not on the CT's in-plane axes (rotated or flipped)"], [s.unplaced, 'without a position or a source image of this CT']] as const;
       const problems = lost.filter(([n]) => n > 0).map(([n, why]) => `${n} of ${s.frames} frames ${why}`);
       if (s.outside > 0) problems.push(`${s.outside} pixels beside the CT's slices`);

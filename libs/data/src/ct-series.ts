@@ -20,6 +20,7 @@ import {
   type DicomFile,
 } from './dicom';
 import { decodeJpeg2000, decodeJpegLossless16, decodeJpegLs, decodeRle16, DECODABLE_TRANSFER_SYNTAXES, joinFragments, TS_JPEG_2000, TS_JPEG_2000_LOSSLESS, TS_JPEG_LS_LOSSLESS, TS_RLE_LOSSLESS } from './pixel-codecs';
+import { hasFunctionalGroups, imagePlanes } from './image-planes';
 import { voxelCount, type Vec3, type Volume } from './volume';
 
 export interface CtSeries {
@@ -28,8 +29,12 @@ export interface CtSeries {
   seriesInstanceUID: string;
   studyInstanceUID: string;
   frameOfReferenceUID: string;
-  /** SOPInstanceUID of slice k. */
+  /** SOP class of the images: CT Image Storage, or Enhanced / Legacy Converted Enhanced CT. */
+  sopClassUID: string;
+  /** SOPInstanceUID of slice k (a multi-frame image's for each of its frames). */
   sopInstanceUIDs: string[];
+  /** For multi-frame (Enhanced CT) images: slice k's 1-based frame number in its image. */
+  frameNumbers?: number[];
   /** Path of slice k. */
   files: string[];
   patientPosition?: string;
@@ -58,9 +63,22 @@ const SUPPORTED_TS = new Set([TS_IMPLICIT_LE, TS_EXPLICIT_LE, TS_DEFLATED_LE]);
 /** Per-slice facts gathered before assembling the volume. */
 interface Slice {
   file: DicomFile;
+  /** 1-based frame of a multi-frame (functional groups) image. */
+  frame?: number;
   ipp: Vec3;
   position: number;
-  pixels: ArrayBuffer;
+  /** The frame's stored 16-bit little-endian values. */
+  pixels: Uint8Array;
+  signed: boolean;
+  bitsStored: number;
+  slope: number;
+  intercept: number;
+  temporalPosition?: number;
+}
+
+/** "path" or "path frame N", for messages. */
+function sliceName(s: Pick<Slice, 'file' | 'frame'>): string {
+  return s.frame === undefined ? s.file.path : `${s.file.path} frame ${s.frame}`;
 }
 
 function num(f: DicomFile, key: string, required = true): number | undefined {
@@ -73,15 +91,6 @@ function num(f: DicomFile, key: string, required = true): number | undefined {
   return n;
 }
 
-function nums(f: DicomFile, key: string, count: number): number[] {
-  const v = f.dataset[key];
-  const arr = (Array.isArray(v) ? v : v === null || v === undefined ? [] : [v]).map(Number);
-  if (arr.length !== count || !arr.every(Number.isFinite)) {
-    throw new VolumeIOError(f.path, 'MISSING_TAG', `${key} must hold ${count} numbers, found ${JSON.stringify(v ?? null)}`);
-  }
-  return arr;
-}
-
 function checkTransferSyntax(f: DicomFile): void {
   if (SUPPORTED_TS.has(f.transferSyntaxUID) || DECODABLE_TRANSFER_SYNTAXES.has(f.transferSyntaxUID)) return;
   const name = TRANSFER_SYNTAX_NAMES[f.transferSyntaxUID] ?? 'unknown';
@@ -92,24 +101,45 @@ function checkTransferSyntax(f: DicomFile): void {
   );
 }
 
-/** The slice's native 16-bit little-endian pixel bytes (decoded when the transfer syntax is compressed). */
-function pixelBuffer(f: DicomFile, rows: number, columns: number): ArrayBuffer {
+/**
+ * Each frame's native 16-bit little-endian pixel bytes (decoded when the transfer syntax is compressed).
+ * A multi-frame image's compressed frames must each be one fragment, or be grouped by a basic offset table.
+ */
+function pixelFrames(f: DicomFile, rows: number, columns: number, frames: number): Uint8Array[] {
   const pd = f.dataset.PixelData;
   const parts: unknown[] = Array.isArray(pd) ? pd : [pd];
   if (!parts.length || !parts.every((p) => p instanceof ArrayBuffer)) throw new VolumeIOError(f.path, 'MISSING_TAG', 'no PixelData (7FE0,0010)');
   const buffers = parts as ArrayBuffer[];
+  const frameBytes = rows * columns * 2;
+  const what = frames === 1 ? `${columns}x${rows}x16 bits needs` : `${frames} frames of ${columns}x${rows}x16 bits need`;
   if (!DECODABLE_TRANSFER_SYNTAXES.has(f.transferSyntaxUID)) {
     if (buffers.length > 1) throw new VolumeIOError(f.path, 'BAD_HEADER', 'fragmented pixel data in a native transfer syntax');
-    return buffers[0];
+    const all = buffers[0];
+    if (all.byteLength < frames * frameBytes) throw new VolumeIOError(f.path, 'TRUNCATED', `PixelData holds ${all.byteLength} bytes, ${what} ${frames * frameBytes}`);
+    return Array.from({ length: frames }, (_, i) => new Uint8Array(all, i * frameBytes, frameBytes));
   }
-  const frame = joinFragments(buffers);
+  if (frames > 1 && buffers.length !== frames) {
+    throw new VolumeIOError(f.path, 'BAD_HEADER', `compressed pixel data holds ${buffers.length} fragments for ${frames} frames; each frame must be one fragment, or a basic offset table must group them`);
+  }
+  const codestreams = frames === 1 ? [joinFragments(buffers)] : buffers.map((b) => new Uint8Array(b));
   const ts = f.transferSyntaxUID;
-  const bytes =
-    ts === TS_RLE_LOSSLESS ? decodeRle16(f.path, frame, rows * columns)
-    : ts === TS_JPEG_LS_LOSSLESS ? decodeJpegLs(f.path, frame, rows, columns)
-    : ts === TS_JPEG_2000_LOSSLESS || ts === TS_JPEG_2000 ? decodeJpeg2000(f.path, lossless(f, frame), rows, columns)
-    : decodeJpegLossless16(f.path, frame, rows, columns);
-  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  return codestreams.map((frame, i) => {
+    let bytes: Uint8Array;
+    try {
+      bytes =
+        ts === TS_RLE_LOSSLESS ? decodeRle16(f.path, frame, rows * columns)
+        : ts === TS_JPEG_LS_LOSSLESS ? decodeJpegLs(f.path, frame, rows, columns)
+        : ts === TS_JPEG_2000_LOSSLESS || ts === TS_JPEG_2000 ? decodeJpeg2000(f.path, lossless(f, frame), rows, columns)
+        : decodeJpegLossless16(f.path, frame, rows, columns);
+    } catch (e) {
+      if (frames === 1 || !(e instanceof VolumeIOError)) throw e;
+      throw new VolumeIOError(f.path, e.code, `frame ${i + 1}: ${e.reason}`, { cause: e });
+    }
+    if (bytes.byteLength < frameBytes) {
+      throw new VolumeIOError(f.path, 'TRUNCATED', `${frames === 1 ? '' : `frame ${i + 1}: `}PixelData holds ${bytes.byteLength} bytes, ${columns}x${rows}x16 bits needs ${frameBytes}`);
+    }
+    return bytes;
+  });
 }
 
 /**
@@ -127,21 +157,30 @@ function pos(p: number): string {
   return `${+p.toFixed(3)}`;
 }
 
+/** Single-frame CT images or functional-group (Enhanced CT) images; a series holds one kind. */
+function imageKind(f: DicomFile): string {
+  return hasFunctionalGroups(f) ? 'multi-frame (Enhanced CT)' : 'single-frame CT';
+}
+
 /**
- * Reads a single-frame CT series into HU. Slices are ordered by ImagePositionPatient projected on the
- * ImageOrientationPatient normal (never by file name or InstanceNumber). RescaleSlope/Intercept are
- * applied and rounded; values outside int16 are clamped with a warning. `spacing[2]` is the median step,
- * `slicePositionsMm` the real positions. `onProgress(done, total)` is called before each file.
+ * Reads a CT series into HU: single-frame CT images, or Enhanced / Legacy Converted Enhanced CT images
+ * (one or several multi-frame files, each frame a slice). Slices are ordered by ImagePositionPatient
+ * projected on the ImageOrientationPatient normal (never by file name, InstanceNumber or frame order).
+ * RescaleSlope/Intercept (a frame's own for multi-frame images) are applied and rounded; values outside
+ * int16 are clamped with a warning. `spacing[2]` is the median step, `slicePositionsMm` the real
+ * positions. `onProgress(done, total)` is called before each file.
  *
  * Throws VolumeIOError: NO_FILES, NOT_DICOM, NOT_CT (Modality other than CT), TRUNCATED (file or pixel data short), MISSING_TAG,
- * UNSUPPORTED_TRANSFER_SYNTAX (other than native little endian, deflated, RLE, JPEG Lossless, JPEG-LS Lossless and JPEG 2000), UNSUPPORTED_ENCODING (lossy JPEG-LS or JPEG 2000), UNSUPPORTED_DATATYPE (not 16-bit, multi-frame, colour), MIXED_SERIES,
- * MIXED_ORIENTATION, MIXED_SIZE, DUPLICATE_SLICE, MISSING_SLICE (a step > 1.5x the median).
+ * UNSUPPORTED_TRANSFER_SYNTAX (other than native little endian, deflated, RLE, JPEG Lossless, JPEG-LS Lossless and JPEG 2000), UNSUPPORTED_ENCODING (lossy JPEG-LS or JPEG 2000),
+ * UNSUPPORTED_DATATYPE (not 16-bit, colour, several temporal positions, multi-frame without functional groups), MIXED_SERIES,
+ * MIXED_ORIENTATION, MIXED_SIZE, DUPLICATE_SLICE, MISSING_SLICE (a step > 1.5x the median), BAD_HEADER.
  */
 export function readCtSeries(files: string[], opts: { onProgress?: (done: number, total: number) => void } = {}): CtSeries {
   if (files.length === 0) throw new VolumeIOError('(no files)', 'NO_FILES', 'readCtSeries needs at least one file');
   const warnings: string[] = [];
   let first: DicomFile | undefined;
   let rows = 0, cols = 0, rowCos: Vec3 = [1, 0, 0], colCos: Vec3 = [0, 1, 0], normal: Vec3 = [0, 0, 1], ps: number[] = [1, 1];
+  let thickness: number | undefined;
   const slices: Slice[] = [];
   for (const [done, path] of files.entries()) {
     opts.onProgress?.(done, files.length);
@@ -156,16 +195,14 @@ export function readCtSeries(files: string[], opts: { onProgress?: (done: number
     checkTransferSyntax(f);
     const r = num(f, 'Rows')!, c = num(f, 'Columns')!;
     if (!(Number.isInteger(r) && Number.isInteger(c) && r >= 1 && c >= 1)) throw new VolumeIOError(path, 'BAD_HEADER', `Rows ${r} / Columns ${c} must be positive integers`);
-    const iop = nums(f, 'ImageOrientationPatient', 6);
-    const ipp = nums(f, 'ImagePositionPatient', 3) as Vec3;
-    const spacing = nums(f, 'PixelSpacing', 2);
-    if ((num(f, 'NumberOfFrames', false) ?? 1) !== 1) throw new VolumeIOError(path, 'UNSUPPORTED_DATATYPE', 'multi-frame images are not supported');
     if ((num(f, 'SamplesPerPixel', false) ?? 1) !== 1) throw new VolumeIOError(path, 'UNSUPPORTED_DATATYPE', 'only one sample per pixel (greyscale) is supported');
     const bitsAllocated = num(f, 'BitsAllocated')!;
     if (bitsAllocated !== 16) throw new VolumeIOError(path, 'UNSUPPORTED_DATATYPE', `BitsAllocated ${bitsAllocated}; only 16 is supported`);
+    const planes = imagePlanes(f);
     if (!first) {
       first = f;
-      rows = r; cols = c; ps = spacing;
+      rows = r; cols = c; ps = planes[0].pixelSpacing; thickness = planes[0].sliceThickness;
+      const iop = planes[0].orientation;
       rowCos = iop.slice(0, 3) as Vec3;
       colCos = iop.slice(3, 6) as Vec3;
       const n = cross(rowCos, colCos);
@@ -178,23 +215,45 @@ export function readCtSeries(files: string[], opts: { onProgress?: (done: number
       if (f.dataset.SeriesInstanceUID !== first.dataset.SeriesInstanceUID) {
         throw new VolumeIOError(path, 'MIXED_SERIES', `SeriesInstanceUID ${f.dataset.SeriesInstanceUID} differs from ${first.dataset.SeriesInstanceUID} (${first.path})`);
       }
-      const ref = [...rowCos, ...colCos];
-      if (iop.some((v, i) => Math.abs(v - ref[i]) > 1e-4)) {
-        throw new VolumeIOError(path, 'MIXED_ORIENTATION', `ImageOrientationPatient ${iop.join('\\')} differs from ${ref.join('\\')} in ${first.path}`);
-      }
+      if (imageKind(f) !== imageKind(first)) throw new VolumeIOError(path, 'MIXED_SERIES', `a ${imageKind(f)} image in a series of ${imageKind(first)} images (${first.path})`);
       if (r !== rows || c !== cols) throw new VolumeIOError(path, 'MIXED_SIZE', `${c}x${r} pixels, ${first.path} has ${cols}x${rows}`);
-      if (Math.abs(spacing[0] - ps[0]) > 1e-4 || Math.abs(spacing[1] - ps[1]) > 1e-4) {
-        throw new VolumeIOError(path, 'MIXED_SIZE', `PixelSpacing ${spacing.join('\\')} differs from ${ps.join('\\')} in ${first.path}`);
+    }
+    const ref = [...rowCos, ...colCos];
+    for (const p of planes) {
+      const where = p.frame === undefined ? '' : `frame ${p.frame}: `;
+      if (p.orientation.some((v, i) => Math.abs(v - ref[i]) > 1e-4)) {
+        throw new VolumeIOError(path, 'MIXED_ORIENTATION', `${where}ImageOrientationPatient ${p.orientation.join('\\')} differs from ${ref.join('\\')} in ${first.path}`);
+      }
+      if (Math.abs(p.pixelSpacing[0] - ps[0]) > 1e-4 || Math.abs(p.pixelSpacing[1] - ps[1]) > 1e-4) {
+        throw new VolumeIOError(path, 'MIXED_SIZE', `${where}PixelSpacing ${p.pixelSpacing.join('\\')} differs from ${ps.join('\\')} in ${first.path}`);
       }
     }
-    if (r * c * 2 * files.length > MAX_VOLUME_BYTES) {
-      throw new VolumeIOError(path, 'TOO_LARGE', `${c}x${r} pixels x ${files.length} slices exceeds the ${MAX_VOLUME_BYTES}-byte volume limit`);
+    // Every file still to read holds at least one slice.
+    const slicesAtLeast = slices.length + planes.length + files.length - done - 1;
+    if (r * c * 2 * slicesAtLeast > MAX_VOLUME_BYTES) {
+      throw new VolumeIOError(path, 'TOO_LARGE', `${c}x${r} pixels x ${slicesAtLeast} slices exceeds the ${MAX_VOLUME_BYTES}-byte volume limit`);
     }
-    const pixels = pixelBuffer(f, r, c);
-    if (pixels.byteLength < r * c * 2) {
-      throw new VolumeIOError(path, 'TRUNCATED', `PixelData holds ${pixels.byteLength} bytes, ${c}x${r}x16 bits needs ${r * c * 2}`);
-    }
-    slices.push({ file: f, ipp, position: dot(ipp, normal), pixels });
+    const frames = pixelFrames(f, r, c, planes.length);
+    const signed = (num(f, 'PixelRepresentation', false) ?? 0) === 1;
+    const bitsStored = num(f, 'BitsStored', false) ?? 16;
+    planes.forEach((p, i) => {
+      slices.push({
+        file: f,
+        ...(p.frame === undefined ? {} : { frame: p.frame }),
+        ipp: p.position,
+        position: dot(p.position, normal),
+        pixels: frames[i],
+        signed,
+        bitsStored,
+        slope: p.rescaleSlope,
+        intercept: p.rescaleIntercept,
+        ...(p.temporalPosition === undefined ? {} : { temporalPosition: p.temporalPosition }),
+      });
+    });
+  }
+  const phases = new Set(slices.map((s) => s.temporalPosition).filter((t) => t !== undefined));
+  if (phases.size > 1) {
+    throw new VolumeIOError(first!.path, 'UNSUPPORTED_DATATYPE', `${phases.size} temporal positions of the same slices (a 4D CT); export one phase, or the average, as its own series`);
   }
   slices.sort((a, b) => a.position - b.position);
 
@@ -203,10 +262,11 @@ export function readCtSeries(files: string[], opts: { onProgress?: (done: number
   const steps = positions.slice(1).map((p, k) => p - positions[k]);
   for (let k = 0; k < steps.length; k++) {
     if (steps[k] < 1e-3) {
-      throw new VolumeIOError(slices[k + 1].file.path, 'DUPLICATE_SLICE', `same position ${pos(positions[k])} mm as ${slices[k].file.path}`);
+      const [a, b] = [slices[k], slices[k + 1]];
+      throw new VolumeIOError(b.file.path, 'DUPLICATE_SLICE', `${b.frame === undefined ? '' : `frame ${b.frame}: `}same position ${pos(positions[k])} mm as ${sliceName(a)}`);
     }
   }
-  const step = steps.length ? median(steps) : num(first!, 'SliceThickness', false) || num(first!, 'SpacingBetweenSlices', false) || 1;
+  const step = steps.length ? median(steps) : thickness || num(first!, 'SliceThickness', false) || num(first!, 'SpacingBetweenSlices', false) || 1;
   for (let k = 0; k < steps.length; k++) {
     if (steps[k] > 1.5 * step) {
       throw new VolumeIOError(
@@ -233,17 +293,13 @@ export function readCtSeries(files: string[], opts: { onProgress?: (done: number
   let clamped = 0;
   const n = rows * cols;
   slices.forEach((s, k) => {
-    const f = s.file;
-    const signed = (num(f, 'PixelRepresentation', false) ?? 0) === 1;
-    const bitsStored = num(f, 'BitsStored', false) ?? 16;
-    const slope = num(f, 'RescaleSlope', false) ?? 1;
-    const intercept = num(f, 'RescaleIntercept', false) ?? 0;
-    clamped += decodeSlice(s.pixels, n, signed, bitsStored, slope, intercept, data.subarray(k * n, (k + 1) * n));
+    clamped += decodeSlice(s.pixels, n, s.signed, s.bitsStored, s.slope, s.intercept, data.subarray(k * n, (k + 1) * n));
   });
   if (clamped > 0) warnings.push(`${clamped} voxels outside the int16 range after rescale were clamped`);
 
   const d = first!.dataset;
   const identity = typeof d.PatientIdentityRemoved === 'string' ? d.PatientIdentityRemoved.trim().toUpperCase() : undefined;
+  const multiFrame = hasFunctionalGroups(first!);
   return {
     volume: {
       data,
@@ -257,7 +313,9 @@ export function readCtSeries(files: string[], opts: { onProgress?: (done: number
     seriesInstanceUID: String(d.SeriesInstanceUID ?? ''),
     studyInstanceUID: String(d.StudyInstanceUID ?? ''),
     frameOfReferenceUID: String(d.FrameOfReferenceUID ?? ''),
+    sopClassUID: first!.sopClassUID || SOP_CT_IMAGE,
     sopInstanceUIDs: slices.map((s) => String(s.file.dataset.SOPInstanceUID ?? '')),
+    ...(multiFrame ? { frameNumbers: slices.map((s) => s.frame!) } : {}),
     files: slices.map((s) => s.file.path),
     ...(typeof d.PatientPosition === 'string' && d.PatientPosition ? { patientPosition: d.PatientPosition.trim() } : {}),
     ...(identity ? { patientIdentityRemoved: identity === 'YES' } : {}),
@@ -266,8 +324,9 @@ export function readCtSeries(files: string[], opts: { onProgress?: (done: number
 }
 
 /** Stored 16-bit values -> HU into `out`; returns how many were clamped to int16. */
-function decodeSlice(buf: ArrayBuffer, n: number, signed: boolean, bitsStored: number, slope: number, intercept: number, out: Int16Array): number {
-  const raw = signed ? new Int16Array(buf, 0, n) : new Uint16Array(buf, 0, n);
+function decodeSlice(bytes: Uint8Array, n: number, signed: boolean, bitsStored: number, slope: number, intercept: number, out: Int16Array): number {
+  const aligned = bytes.byteOffset % 2 === 0 ? bytes : bytes.slice();
+  const raw = signed ? new Int16Array(aligned.buffer, aligned.byteOffset, n) : new Uint16Array(aligned.buffer, aligned.byteOffset, n);
   const bs = Math.min(16, Math.max(1, bitsStored));
   const identity = slope === 1 && intercept === 0 && bs === 16;
   if (identity && signed) {

@@ -22,6 +22,7 @@ export const TS_DEFLATED_LE = '1.2.840.10008.1.2.1.99';
 export const TS_EXPLICIT_BE = '1.2.840.10008.1.2.2';
 export const SOP_CT_IMAGE = '1.2.840.10008.5.1.4.1.1.2';
 export const SOP_ENHANCED_CT_IMAGE = '1.2.840.10008.5.1.4.1.1.2.1';
+export const SOP_LEGACY_ENHANCED_CT_IMAGE = '1.2.840.10008.5.1.4.1.1.2.2';
 export const SOP_RTSTRUCT = '1.2.840.10008.5.1.4.1.1.481.3';
 export const SOP_SEGMENTATION = '1.2.840.10008.5.1.4.1.1.66.4';
 /** Root for UIDs derived from hashes (ITU-T X.667 arc, as pydicom's generate_uid uses). */
@@ -94,6 +95,8 @@ function parseInternal(path: string, buf: Uint8Array, pixelData: boolean): { fil
 }
 
 const HEADER_CHUNK = 64 * 1024;
+/** How much of a file header scans read, each tried in turn before the whole file. */
+const HEADER_CHUNKS = [HEADER_CHUNK, 16 * HEADER_CHUNK, 256 * HEADER_CHUNK];
 
 /** Deepest sequence nesting accepted (pydicom stops at 100, fo-dicom at 256). */
 export const MAX_SEQUENCE_DEPTH = 128;
@@ -116,38 +119,44 @@ function sequenceDepth(root: Record<string, { vr: string; Value?: unknown[] }>):
 
 /**
  * Reads one DICOM file. See {@link parseDicomBuffer} for the errors. With `pixelData: false` only the
- * first 64 KiB are read when the header ends (at the pixel data) inside them; otherwise the whole file.
+ * file's head is read: the first 64 KiB, then 1 MiB, then 16 MiB, until the header ends (at the pixel
+ * data) inside it (an Enhanced CT's per-frame groups can fill megabytes); otherwise the whole file.
  */
 export function readDicomFile(path: string, opts: { pixelData?: boolean } = {}): DicomFile {
   if (opts.pixelData !== false) return parseInternal(path, readBytes(path), true).file;
-  let head: Buffer;
-  let size: number;
+  for (const chunk of HEADER_CHUNKS) {
+    const { head, size } = readHead(path, chunk);
+    if (head.length >= size) return parseInternal(path, head, false).file;
+    try {
+      const r = parseInternal(path, head, false);
+      if (r.reachedPixelData) return r.file;
+    } catch (e) {
+      if (!(e instanceof VolumeIOError) || e.code === 'NOT_DICOM') throw e;
+    }
+  }
+  return parseInternal(path, readBytes(path), false).file;
+}
+
+/** The first `bytes` of the file (fewer when it is shorter) and the file's size. */
+function readHead(path: string, bytes: number): { head: Buffer; size: number } {
   try {
     const fd = openSync(path, 'r');
     try {
-      size = fstatSync(fd).size;
-      head = Buffer.alloc(Math.min(size, HEADER_CHUNK));
+      const size = fstatSync(fd).size;
+      const head = Buffer.alloc(Math.min(size, bytes));
       let got = 0;
       while (got < head.length) {
         const n = readSync(fd, head, got, head.length - got, got);
         if (n <= 0) break;
         got += n;
       }
-      head = head.subarray(0, got);
+      return { head: head.subarray(0, got), size };
     } finally {
       closeSync(fd);
     }
   } catch (e) {
     throw new VolumeIOError(path, 'IO', `cannot read: ${(e as Error).message}`, { cause: e });
   }
-  if (head.length >= size) return parseInternal(path, head, false).file;
-  try {
-    const r = parseInternal(path, head, false);
-    if (r.reachedPixelData) return r.file;
-  } catch (e) {
-    if (!(e instanceof VolumeIOError) || e.code === 'NOT_DICOM') throw e;
-  }
-  return parseInternal(path, readBytes(path), false).file;
 }
 
 /**
@@ -241,9 +250,9 @@ export function listFilesRecursive(root: string): string[] {
   return out.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
-/** Single-frame CT Image Storage (Enhanced CT, multi-frame, is listed under `other`). */
+/** CT Image Storage, single-frame, or Enhanced / Legacy Converted Enhanced CT (multi-frame). */
 function isCt(f: DicomFile): boolean {
-  return f.sopClassUID === SOP_CT_IMAGE || (f.sopClassUID === '' && f.modality === 'CT');
+  return f.sopClassUID === SOP_CT_IMAGE || f.sopClassUID === SOP_ENHANCED_CT_IMAGE || f.sopClassUID === SOP_LEGACY_ENHANCED_CT_IMAGE || (f.sopClassUID === '' && f.modality === 'CT');
 }
 
 function isRtStruct(f: DicomFile): boolean {

@@ -12,6 +12,8 @@ export {
   isValidUid,
   DEFAULT_UID_ROOT,
   SOP_CT_IMAGE,
+  SOP_ENHANCED_CT_IMAGE,
+  SOP_LEGACY_ENHANCED_CT_IMAGE,
   SOP_RTSTRUCT,
   SOP_SEGMENTATION,
   TS_DEFLATED_LE,
@@ -22,6 +24,7 @@ export {
   type DicomScan,
   type CtSeriesInfo,
 } from './dicom';
+export { imagePlanes, type ImagePlane } from './image-planes';
 export { readCtSeries, writeCtSeries, type CtSeries, type WriteCtOptions } from './ct-series';
 export { formatDS } from './geometry';
 export { readNifti, writeNifti, parseNifti, encodeNifti, type NiftiReadOptions, type NiftiWriteOptions } from './nifti';

@@ -6,7 +6,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readCtSeries, writeCtSeries } from './ct-series';
 import { parseDicomBuffer, uidFromSeed } from './dicom';
@@ -18,6 +19,7 @@ import { patternVolume, tempDir } from './test-helpers';
 import { surveyMutations } from './testing/mutate';
 import type { Volume } from './volume';
 
+const here = dirname(fileURLToPath(import.meta.url));
 const tmp = tempDir('mutation');
 afterAll(tmp.cleanup);
 
@@ -74,6 +76,32 @@ describe('damaged files read or are refused with a typed error naming them', () 
       return readCtSeries(series).volume;
     });
     writeFileSync(series[1], valid);
+    expect(r.bad).toEqual([]);
+    expect(r.refused).toBeGreaterThan(0);
+    expect(r.read).toBeGreaterThan(0);
+  });
+
+  // an Enhanced CT's functional groups and frames (pydicom's, native and in JPEG-LS by GDCM)
+  it.each([
+    ['native', [], 25],
+    ['JPEG-LS Lossless (GDCM)', ['--jpegls'], 26],
+  ] as const)('Enhanced CT image, %s', (name, args, seed) => {
+    const uid = (s: string) => uidFromSeed('1.2.826.0.1.3680043.10.1234', 'mutation-enhanced', s);
+    const dir = join(tmp.dir, `enhanced-${seed}`);
+    const v = patternVolume(new Int16Array(16 * 12 * 5), [16, 12, 5], { spacing: [0.8, 0.9, 2.5], origin: [-3, 4, -20] });
+    writeCtSeries(v, { dir, seriesInstanceUID: uid('s'), studyInstanceUID: uid('t'), frameOfReferenceUID: uid('f'), patientId: 'A', patientName: 'A^B' });
+    const file = join(tmp.dir, `enhanced-${seed}.dcm`);
+    const made = spawnSync('/usr/bin/python3', [join(here, 'testing', 'make_enhanced_ct.py'), dir, file, 'shuffle', 'rescale'], { encoding: 'utf8' });
+    expect(made.status, made.stderr).toBe(0);
+    if (args.length) {
+      const coded = spawnSync('gdcmconv', [...args, file, file], { encoding: 'utf8' });
+      expect(coded.status, coded.stderr).toBe(0);
+    }
+    expect(readCtSeries([file]).volume.data, name).toEqual(v.data);
+    const r = survey(file, readFileSync(file), seed, 300, (b) => {
+      writeFileSync(file, b);
+      return readCtSeries([file]).volume;
+    });
     expect(r.bad).toEqual([]);
     expect(r.refused).toBeGreaterThan(0);
     expect(r.read).toBeGreaterThan(0);

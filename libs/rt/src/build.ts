@@ -10,6 +10,7 @@ import { formatDS } from './ds';
 import { fromInPlane, sliceFrame, type SliceGeometry } from './geometry';
 import { RT_STRUCTURE_SET_STORAGE } from './parse';
 import { traceSlice } from './trace';
+import { sliceImageReference } from './image-refs';
 
 export const CT_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.2';
 /** The SOP class RTReferencedStudySequence items conventionally name (retired Detached Study Management). */
@@ -22,8 +23,10 @@ export interface RtCtReference {
   seriesInstanceUID: string;
   studyInstanceUID: string;
   frameOfReferenceUID: string;
-  /** SOPInstanceUID of slice k, one per slice. */
+  /** SOPInstanceUID of slice k, one per slice (a multi-frame image's for each of its frames). */
   sopInstanceUIDs: readonly string[];
+  /** For multi-frame (Enhanced CT) images: slice k's 1-based frame number in its image. */
+  frameNumbers?: readonly number[];
   /** SOP class of the slices (default CT Image Storage). */
   sopClassUID?: string;
   patientId?: string;
@@ -87,6 +90,7 @@ type Item = Record<string, unknown>;
 export function buildRtStruct(source: RtMaskSource, ct: RtCtReference, rois: readonly RtRoiSpec[], opts: BuildRtStructOptions = {}): Item {
   const f = sliceFrame(ct.volume);
   if (ct.sopInstanceUIDs.length !== f.nz) throw new RangeError(`buildRtStruct: ${ct.sopInstanceUIDs.length} SOP instance UIDs for ${f.nz} slices`);
+  if (ct.frameNumbers && ct.frameNumbers.length !== f.nz) throw new RangeError(`buildRtStruct: ${ct.frameNumbers.length} frame numbers for ${f.nz} slices`);
   if (rois.length === 0) throw new RangeError('buildRtStruct: no ROIs to write (StructureSetROISequence needs at least one)');
   // Planning systems refuse a value longer than its VR allows (dciodvfy: "Length invalid for this VR").
   const texts: [string, string | undefined, number][] = [
@@ -107,7 +111,7 @@ export function buildRtStruct(source: RtMaskSource, ct: RtCtReference, rois: rea
   // Where each ROI lies, slice by slice (one pass per volume), so tracing visits only those boxes.
   const dataFor = labelReader(source, f.nx, f.ny, f.nz, 'buildRtStruct');
   const imageClass = ct.sopClassUID ?? CT_IMAGE_STORAGE;
-  const imageRef = (k: number): Item => ({ ReferencedSOPClassUID: imageClass, ReferencedSOPInstanceUID: ct.sopInstanceUIDs[k] });
+  const imageRef = (k: number): Item => sliceImageReference(ct, k, imageClass);
 
   const contentHash = createHash('sha256');
   const structureSetRois: Item[] = [];

@@ -4,6 +4,7 @@
  */
 export { RtStructError } from './errors';
 export { parseRtStruct, RT_STRUCTURE_SET_STORAGE, type RtRoi, type RtStructure } from './parse';
+export { sliceImageReference, sliceLookup, type SliceImages, type SliceLookup } from './image-refs';
 export { rasteriseRoi, type RtContour, type RasteriseStats } from './rasterise';
 export { mergeLabels, type LabelledMask, type OverlapCount } from './merge';
 export { traceSlice } from './trace';

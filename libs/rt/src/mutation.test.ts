@@ -83,7 +83,7 @@ describe.skipIf(!hasPydicom)('a damaged SEG reads into masks of the grid or is r
       const valid = new Uint8Array(readFileSync(path));
       const masks = (bytes: Uint8Array) => {
         const f = parseDicomBuffer(SEG, bytes);
-        return segmentsOnGrid(parseDicomSeg(f.dataset, SEG, f.transferSyntaxUID), ct.volume, ct.sopInstanceUIDs).map((s) => s.mask);
+        return segmentsOnGrid(parseDicomSeg(f.dataset, SEG, f.transferSyntaxUID), ct.volume, ct).map((s) => s.mask);
       };
       expect(masks(valid).map((m) => m.reduce((a, b) => a + b, 0) > 10)).toEqual([true, true]);
       const r = surveyMutations(

@@ -116,9 +116,12 @@ export function parseRtStruct(dataset: Record<string, unknown>, path: string): R
         warnings.push(`${where}: NumberOfContourPoints ${declared} but ${raw.length / 3} points given; the points are used`);
       }
       const contour: RtContour = { geometricType: str(c.ContourGeometricType) ?? '', points: Float64Array.from(raw) };
-      const refs = items(c.ContourImageSequence).map((im) => str(im.ReferencedSOPInstanceUID)).filter((s): s is string => !!s);
+      const images = items(c.ContourImageSequence);
+      const refs = images.map((im) => str(im.ReferencedSOPInstanceUID)).filter((s): s is string => !!s);
       for (const r of refs) sops.add(r);
       if (refs.length) contour.referencedSOPInstanceUID = refs[0];
+      const frame = numbers(images[0]?.ReferencedFrameNumber)[0];
+      if (refs.length && Number.isInteger(frame)) contour.referencedFrameNumber = frame;
       roi.contours.push(contour);
     });
   });

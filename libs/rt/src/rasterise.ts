@@ -12,6 +12,7 @@
  */
 import type { SliceGeometry, SliceFrame } from './geometry';
 import { halfGapAt, nearestSlice, sliceFrame, toInPlane } from './geometry';
+import { sliceLookup, type SliceImages } from './image-refs';
 
 /** One contour of an ROI, as read from ContourSequence. */
 export interface RtContour {
@@ -21,6 +22,8 @@ export interface RtContour {
   points: Float64Array;
   /** The image the contour says it lies on (ContourImageSequence), when given. */
   referencedSOPInstanceUID?: string;
+  /** Its frame, when the image is multi-frame (Enhanced CT). */
+  referencedFrameNumber?: number;
 }
 
 /** What happened to the contours of one rasterisation. */
@@ -59,20 +62,20 @@ interface PlacedPolygon {
  * @param geometry the grid: shape [nx, ny, nz], spacing, origin, direction and, for DICOM series, the
  *   per-slice positions `slicePositionsMm` (used instead of `spacing[2]`).
  * @returns `mask`: Uint8Array of nx*ny*nz voxels (1 inside, i fastest), and what was skipped and why.
- * @param opts.sopInstanceUIDs the series' SOPInstanceUID of slice k, to check each contour's
- *   ContourImageSequence reference against where its plane lies (placement always follows the
- *   geometry; disagreements are only counted).
+ * @param opts.sopInstanceUIDs the series' SOPInstanceUID of slice k (and `frameNumbers` its frame, for
+ *   multi-frame images), to check each contour's ContourImageSequence reference against where its plane
+ *   lies (placement always follows the geometry; disagreements are only counted).
  * @throws RangeError for an unusable geometry (see `sliceFrame`); never for odd contours.
  */
 export function rasteriseRoi(
   contours: readonly RtContour[],
   geometry: SliceGeometry,
-  opts: { sopInstanceUIDs?: readonly string[] } = {},
+  opts: Partial<SliceImages> = {},
 ): { mask: Uint8Array; stats: RasteriseStats } {
   const f = sliceFrame(geometry);
   const mask = new Uint8Array(f.nx * f.ny * f.nz);
   const stats: RasteriseStats = { contours: contours.length, rasterised: 0, skippedByType: {}, tooFewPoints: 0, offVolume: 0, notInSlicePlane: 0, referencesUnknownImage: 0, referencesOtherSlice: 0, slices: 0, voxels: 0 };
-  const sliceOfSop = opts.sopInstanceUIDs ? new Map(opts.sopInstanceUIDs.map((uid, k) => [uid, k])) : undefined;
+  const images = opts.sopInstanceUIDs ? sliceLookup({ sopInstanceUIDs: opts.sopInstanceUIDs, ...(opts.frameNumbers ? { frameNumbers: opts.frameNumbers } : {}) }) : undefined;
   const fallback = geometry.spacing[2] > 0 ? geometry.spacing[2] : Math.min(geometry.spacing[0], geometry.spacing[1]);
 
   const bySlice = new Map<number, PlacedPolygon[]>();
@@ -101,10 +104,9 @@ export function rasteriseRoi(
     if (!list) bySlice.set(k, (list = []));
     list.push({ k, ij });
     stats.rasterised++;
-    if (sliceOfSop && c.referencedSOPInstanceUID !== undefined) {
-      const named = sliceOfSop.get(c.referencedSOPInstanceUID);
-      if (named === undefined) stats.referencesUnknownImage++;
-      else if (named !== k) stats.referencesOtherSlice++;
+    if (images && c.referencedSOPInstanceUID !== undefined) {
+      if (!images.has(c.referencedSOPInstanceUID)) stats.referencesUnknownImage++;
+      else if ((images.slice(c.referencedSOPInstanceUID, c.referencedFrameNumber) ?? k) !== k) stats.referencesOtherSlice++;
     }
   }
 

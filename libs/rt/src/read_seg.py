@@ -3,29 +3,29 @@
 Usage: read_seg.py SEG CT_DIR. Prints JSON: the segments (number, label, codes, CIELab), and per
 segment the voxels set, as flat indices i + nx * (j + ny * k) on the CT grid, where i is the column,
 j the row and k the CT slice's rank along the slice normal (pydicom's positions, not ours); and the
-largest difference between a frame's geometry and that of the CT slice it names as its source.
+largest difference between a frame's geometry and that of the CT slice it names as its source (an
+Enhanced CT's slice by its frame number).
 """
 import json
-import os
 import sys
 
 import numpy as np
 import pydicom
 
+from ct_slices import ct_slices, reference_key
+
 seg_path, ct_dir = sys.argv[1], sys.argv[2]
 seg = pydicom.dcmread(seg_path)
-cts = [pydicom.dcmread(os.path.join(ct_dir, f)) for f in sorted(os.listdir(ct_dir))]
-iop = np.array([float(x) for x in cts[0].ImageOrientationPatient])
-normal = np.cross(iop[:3], iop[3:])
-cts.sort(key=lambda d: float(np.dot(normal, [float(x) for x in d.ImagePositionPatient])))
-rank = {d.SOPInstanceUID: k for k, d in enumerate(cts)}
-nx, ny = int(cts[0].Columns), int(cts[0].Rows)
+slices = ct_slices(ct_dir)
+rank = {(s["uid"], s["frame"]): k for k, s in enumerate(slices)}
+head = slices[0]["dataset"]
+nx, ny = int(head.Columns), int(head.Rows)
+iop = slices[0]["iop"]
 
 shared = seg.SharedFunctionalGroupsSequence[0]
 seg_iop = np.array([float(x) for x in shared.PlaneOrientationSequence[0].ImageOrientationPatient])
 seg_spacing = np.array([float(x) for x in shared.PixelMeasuresSequence[0].PixelSpacing])
-geometry_error = max(float(np.abs(seg_iop - iop).max()),
-                     float(np.abs(seg_spacing - np.array([float(x) for x in cts[0].PixelSpacing])).max()))
+geometry_error = max(float(np.abs(seg_iop - iop).max()), float(np.abs(seg_spacing - slices[0]["spacing"]).max()))
 
 frames = seg.pixel_array
 if int(seg.NumberOfFrames) == 1:
@@ -33,11 +33,9 @@ if int(seg.NumberOfFrames) == 1:
 voxels = {}
 for f, item in enumerate(seg.PerFrameFunctionalGroupsSequence):
     number = int(item.SegmentIdentificationSequence[0].ReferencedSegmentNumber)
-    source = item.DerivationImageSequence[0].SourceImageSequence[0].ReferencedSOPInstanceUID
-    k = rank[source]
+    k = rank[reference_key(item.DerivationImageSequence[0].SourceImageSequence[0])]
     ipp = np.array([float(x) for x in item.PlanePositionSequence[0].ImagePositionPatient])
-    ct_ipp = np.array([float(x) for x in cts[k].ImagePositionPatient])
-    geometry_error = max(geometry_error, float(np.abs(ipp - ct_ipp).max()))
+    geometry_error = max(geometry_error, float(np.abs(ipp - slices[k]["ipp"]).max()))
     rows, cols = np.nonzero(frames[f])
     voxels.setdefault(str(number), []).extend(int(c + nx * (r + ny * k)) for r, c in zip(rows, cols))
 

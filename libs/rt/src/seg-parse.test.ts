@@ -51,7 +51,7 @@ describe('parseDicomSeg + segmentsOnGrid read our SEG back', () => {
       expect(seg.referencedSeriesUIDs).toEqual([ct.seriesInstanceUID]);
       expect(seg.segments.map((s) => s.label)).toEqual(set.map((o) => o.name));
       expect(seg.segments[5]).toMatchObject({ type: { value: '45289007', scheme: 'SCT' }, typeModifier: { value: '7771000', meaning: 'Left' }, category: { value: '123037004' } });
-      const onGrid = segmentsOnGrid(seg, ct.volume, ct.sopInstanceUIDs);
+      const onGrid = segmentsOnGrid(seg, ct.volume, ct);
       for (const [i, o] of set.entries()) {
         expect(onGrid[i]).toMatchObject({ offVolume: 0, offGrid: 0, unplaced: 0 });
         expect(Buffer.from(onGrid[i].mask).equals(Buffer.from(o.mask)), o.name).toBe(true);
@@ -87,7 +87,7 @@ describe('parseDicomSeg + segmentsOnGrid read our SEG back', () => {
     third[0] = String(Number(third[0]) + 30 * 0.9);
     frames[ofFirst[3]].PlaneOrientationSequence = [{ ImageOrientationPatient: ['0', '1', '0', '1', '0', '0'] }]; // rows and columns swapped
     const seg = parseDicomSeg(ds, 'moved.dcm', '1.2.840.10008.1.2.1');
-    const [first] = segmentsOnGrid(seg, ct.volume, ct.sopInstanceUIDs);
+    const [first] = segmentsOnGrid(seg, ct.volume, ct);
     expect(first).toMatchObject({ offVolume: 1, offGrid: 1, resampled: 1 });
     const onSlice = (m: Uint8Array, k: number) => {
       const out: number[] = [];
@@ -182,7 +182,7 @@ describe.skipIf(!pythonHas('pydicom') || !pythonHas('numpy'))('segmentsOnGrid re
       const seg = readSeg(path);
       expect(seg.segmentationType).toBe(mode === 'fractional' ? 'FRACTIONAL' : 'BINARY');
       expect(seg.segments.map((s) => [s.label, s.type?.value, s.typeModifier?.meaning])).toEqual([['Left parotid', '45289007', 'Left'], ['Box', '91609006', undefined]]);
-      const onGrid = segmentsOnGrid(seg, ct.volume, ct.sopInstanceUIDs);
+      const onGrid = segmentsOnGrid(seg, ct.volume, ct);
       for (const [n, s] of onGrid.entries()) {
         expect(s).toMatchObject({ offVolume: 0, offGrid: 0, unplaced: 0, resampled: mode === 'oversampled' || mode === 'coarse' ? s.frames : 0 });
         const expected = truth.map((t) => (t >> n) & 1);

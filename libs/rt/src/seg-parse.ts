@@ -18,6 +18,7 @@ import { items, numbers, str, type Item } from './dataset-values';
 import { RtStructError } from './errors';
 import { nearestSlice, sliceFrame, type SliceGeometry } from './geometry';
 import { SEGMENTATION_STORAGE, type CodedConcept } from './seg';
+import { sliceLookup, type SliceImages } from './image-refs';
 
 // Pixel data as stored (dcmjs inflates a deflated file whole).
 const NATIVE_TRANSFER_SYNTAXES = new Set([TS_IMPLICIT_LE, TS_EXPLICIT_LE, TS_EXPLICIT_BE, TS_DEFLATED_LE]);
@@ -43,6 +44,8 @@ export interface SegFrame {
   pixelSpacing?: [number, number];
   /** The image the frame was derived from, when named. */
   sourceSopInstanceUID?: string;
+  /** Its frame, when the source image is multi-frame (Enhanced CT). */
+  sourceFrameNumber?: number;
 }
 
 export interface ParsedSeg {
@@ -130,6 +133,8 @@ export function parseDicomSeg(dataset: Record<string, unknown>, path: string, tr
     if (sop) {
       frame.sourceSopInstanceUID = sop;
       sops.add(sop);
+      const sourceFrame = numbers(source?.ReferencedFrameNumber)[0];
+      if (Number.isInteger(sourceFrame)) frame.sourceFrameNumber = sourceFrame;
     }
     return frame;
   });
@@ -252,17 +257,17 @@ export interface SegOnGrid {
  * One segment's voxels on a CT grid. A mask a call, so a SEG of many segments (an atlas of a hundred
  * structures) costs one CT-sized mask at a time, not one per segment.
  * @param number the SegmentNumber.
- * @param sopInstanceUIDs the CT slices' SOP instance UIDs (slice k's at k), to place frames that carry
- *   only a source image.
+ * @param images the CT slices' images (slice k's SOP instance UID at k, and its frame for multi-frame
+ *   images), to place frames that carry only a source image.
  * @throws RtStructError when the SEG was read without its pixel data or holds no such segment.
  */
-export function segmentOnGrid(seg: ParsedSeg, number: number, grid: SliceGeometry, sopInstanceUIDs?: readonly string[]): SegOnGrid {
+export function segmentOnGrid(seg: ParsedSeg, number: number, grid: SliceGeometry, images?: SliceImages): SegOnGrid {
   if (!seg.pixels) throw new RtStructError(seg.path, 'read without its pixel data');
   const segment = seg.segments.find((s) => s.number === number);
   if (!segment) throw new RtStructError(seg.path, `no segment ${number}`);
   const f = sliceFrame(grid);
   const perSlice = f.nx * f.ny, frameSize = seg.rows * seg.columns;
-  const sliceOfSop = new Map((sopInstanceUIDs ?? []).map((u, k) => [u, k]));
+  const sliceOf = sliceLookup(images ?? { sopInstanceUIDs: [] });
   const o: SegOnGrid = { segment, mask: new Uint8Array(perSlice * f.nz), voxels: 0, frames: 0, offVolume: 0, offGrid: 0, resampled: 0, unplaced: 0, outside: 0 };
   const binary = seg.segmentationType === 'BINARY';
   const threshold = binary ? 1 : seg.maxFractional / 2;
@@ -281,7 +286,7 @@ export function segmentOnGrid(seg: ParsedSeg, number: number, grid: SliceGeometr
       di = dot(rel, f.u) / f.spacingI;
       dj = dot(rel, f.v) / f.spacingJ;
     } else {
-      const fromSource = fr.sourceSopInstanceUID === undefined ? undefined : sliceOfSop.get(fr.sourceSopInstanceUID);
+      const fromSource = fr.sourceSopInstanceUID === undefined ? undefined : sliceOf.slice(fr.sourceSopInstanceUID, fr.sourceFrameNumber);
       if (fromSource === undefined) return void o.unplaced++;
       k = fromSource;
     }
@@ -335,6 +340,6 @@ export function segmentOnGrid(seg: ParsedSeg, number: number, grid: SliceGeometr
 }
 
 /** Every segment's voxels on a CT grid (see segmentOnGrid), in SegmentSequence order. */
-export function segmentsOnGrid(seg: ParsedSeg, grid: SliceGeometry, sopInstanceUIDs?: readonly string[]): SegOnGrid[] {
-  return seg.segments.map((s) => segmentOnGrid(seg, s.number, grid, sopInstanceUIDs));
+export function segmentsOnGrid(seg: ParsedSeg, grid: SliceGeometry, images?: SliceImages): SegOnGrid[] {
+  return seg.segments.map((s) => segmentOnGrid(seg, s.number, grid, images));
 }

@@ -13,6 +13,7 @@ import { labelReader, type RtMaskSource, type SliceBox } from './boxes';
 import { CT_IMAGE_STORAGE, type RtCtReference } from './build';
 import { formatDS } from './ds';
 import { sliceFrame } from './geometry';
+import { sliceImageReference } from './image-refs';
 
 export const SEGMENTATION_STORAGE = '1.2.840.10008.5.1.4.1.1.66.4';
 
@@ -113,6 +114,7 @@ export function buildDicomSeg(source: RtMaskSource, ct: RtCtReference, segments:
   const f = sliceFrame(ct.volume);
   const perSlice = f.nx * f.ny;
   if (ct.sopInstanceUIDs.length !== f.nz) throw new RangeError(`buildDicomSeg: ${ct.sopInstanceUIDs.length} SOP instance UIDs for ${f.nz} slices`);
+  if (ct.frameNumbers && ct.frameNumbers.length !== f.nz) throw new RangeError(`buildDicomSeg: ${ct.frameNumbers.length} frame numbers for ${f.nz} slices`);
   if (segments.length === 0) throw new RangeError('buildDicomSeg: no segments to write (SegmentSequence needs at least one)');
   if (f.nx > 65535 || f.ny > 65535) throw new RangeError(`buildDicomSeg: ${f.nx}x${f.ny} slices exceed DICOM's 65535 rows or columns`);
   const texts: [string, string | undefined, number][] = [
@@ -184,8 +186,7 @@ export function buildDicomSeg(source: RtMaskSource, ct: RtCtReference, segments:
       {
         SourceImageSequence: [
           {
-            ReferencedSOPClassUID: imageClass,
-            ReferencedSOPInstanceUID: ct.sopInstanceUIDs[fr.k],
+            ...sliceImageReference(ct, fr.k, imageClass),
             PurposeOfReferenceCodeSequence: [code({ value: '121322', scheme: 'DCM', meaning: 'Source image for image processing operation' })],
           },
         ],
@@ -234,7 +235,7 @@ export function buildDicomSeg(source: RtMaskSource, ct: RtCtReference, segments:
     ReferencedSeriesSequence: [
       {
         SeriesInstanceUID: ct.seriesInstanceUID,
-        ReferencedInstanceSequence: [...new Set(frames.map((fr) => fr.k))].map((k) => ({ ReferencedSOPClassUID: imageClass, ReferencedSOPInstanceUID: ct.sopInstanceUIDs[k] })),
+        ReferencedInstanceSequence: [...new Set(frames.map((fr) => ct.sopInstanceUIDs[fr.k]))].map((uid) => ({ ReferencedSOPClassUID: imageClass, ReferencedSOPInstanceUID: uid })),
       },
     ],
     PatientName: ct.patientName ?? '',

@@ -4,7 +4,7 @@
  * NIfTI and DICOM input; the largest-component filter.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,10 +33,21 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 const UIDS = { studyInstanceUID: '2.25.7001', seriesInstanceUID: '2.25.7002', frameOfReferenceUID: '2.25.7003' };
 
-/** Writes `hu` as a CT series in `dir` and reads it back as `trainer segment` does. */
-function ctSeriesInput(dir: string, hu: Volume<Int16Array>, patientPosition: string): LoadedInput {
-  writeCtSeries(hu, { dir, ...UIDS, patientId: 'SEG-TEST', patientName: 'Segment^Test', patientPosition });
-  return loadInputCt(dir);
+/**
+ * Writes `hu` as a CT series in `dir` and reads it back as `trainer segment` does; `enhanced`: as one
+ * Enhanced CT image in shuffled frame order instead (pydicom's, from the single-frame series).
+ */
+function ctSeriesInput(dir: string, hu: Volume<Int16Array>, patientPosition: string, enhanced = false): LoadedInput {
+  if (!enhanced) {
+    writeCtSeries(hu, { dir, ...UIDS, patientId: 'SEG-TEST', patientName: 'Segment^Test', patientPosition });
+    return loadInputCt(dir);
+  }
+  const single = `${dir}-single`;
+  writeCtSeries(hu, { dir: single, ...UIDS, patientId: 'SEG-TEST', patientName: 'Segment^Test', patientPosition });
+  mkdirSync(dir, { recursive: true });
+  const made = spawnSync(PYTHON, [join(here, '..', '..', 'data', 'src', 'testing', 'make_enhanced_ct.py'), single, join(dir, 'enhanced.dcm'), 'shuffle'], { encoding: 'utf8' });
+  if (made.status !== 0) throw new Error(made.stderr);
+  return loadInputCt(join(dir, 'enhanced.dcm'));
 }
 
 /**
@@ -83,15 +94,16 @@ const dice = (a: Uint8Array, b: Uint8Array) => {
 const PRESENT = [1, 3, 4, 6, 7, 8];
 
 describe.each([
-  ['HFS', [1, 0, 0, 0, 1, 0, 0, 0, 1] as Mat3, [-24, -18, 40] as Vec3],
-  ['FFS', [-1, 0, 0, 0, 1, 0, 0, 0, -1] as Mat3, [24, -18, 75] as Vec3],
-])('writeSegmentation on a %s CT series', (position, direction, origin) => {
-  const dir = join(root, position);
+  ['HFS', 'HFS', [1, 0, 0, 0, 1, 0, 0, 0, 1] as Mat3, [-24, -18, 40] as Vec3, false],
+  ['FFS', 'FFS', [-1, 0, 0, 0, 1, 0, 0, 0, -1] as Mat3, [24, -18, 75] as Vec3, false],
+  ['FFS Enhanced CT (multi-frame)', 'FFS', [-1, 0, 0, 0, 1, 0, 0, 0, -1] as Mat3, [24, -18, 75] as Vec3, true],
+])('writeSegmentation on a %s CT series', (name, position, direction, origin, enhanced) => {
+  const dir = join(root, name.replace(/\W+/g, '-'));
   const ctDir = join(dir, 'ct');
   const outDir = join(dir, 'out');
   mkdirSync(outDir, { recursive: true });
   const { hu, labels } = phantom(direction, origin);
-  const input = ctSeriesInput(ctDir, hu, position);
+  const input = ctSeriesInput(ctDir, hu, position, enhanced);
   const files = writeSegmentation(labels, input, outDir, { generationDescription: 'segment.test' });
 
   test('labels.nii.gz holds the label map on the CT grid', () => {
@@ -117,13 +129,15 @@ describe.each([
     expect(rt.referencedSeriesUIDs).toEqual([UIDS.seriesInstanceUID]);
     expect(rt.referencedStudyUIDs).toEqual([UIDS.studyInstanceUID]);
     for (const uid of rt.referencedSOPInstanceUIDs) expect(input.series!.sopInstanceUIDs).toContain(uid);
+    // an Enhanced CT's slices are its frames: each contour names its frame
+    if (enhanced) expect(rt.rois.flatMap((r) => r.contours).filter((c) => c.referencedFrameNumber === undefined)).toEqual([]);
     expect(rt.rois.map((r) => r.name)).toEqual(ORGANS.map((o) => o.tg263));
     const scores: Record<string, number> = {};
     for (const organ of ORGANS) {
       const roi = rt.rois.find((r) => r.name === organ.tg263)!;
       expect(roi.color).toEqual(ORGAN_COLOURS[organ.index]);
       const truth = labels.map((l) => (l === organ.index ? 1 : 0));
-      const { mask, stats } = rasteriseRoi(roi.contours, input.series!.volume, { sopInstanceUIDs: input.series!.sopInstanceUIDs });
+      const { mask, stats } = rasteriseRoi(roi.contours, input.series!.volume, input.series!);
       expect(stats.offVolume + stats.notInSlicePlane + stats.referencesOtherSlice + stats.referencesUnknownImage).toBe(0);
       if (!PRESENT.includes(organ.index)) expect(roi.contours).toEqual([]);
       scores[organ.tg263] = dice(mask, truth);
@@ -214,6 +228,10 @@ describe('loadInputCt', () => {
     const empty = join(root, 'empty');
     mkdirSync(empty);
     expect(() => loadInputCt(empty)).toThrow(/empty: no CT series found/);
+    const text = join(root, 'notes.txt');
+    writeFileSync(text, 'not a scan');
+    expect(() => loadInputCt(text)).toThrow(SegmentInputError);
+    expect(() => loadInputCt(text)).toThrow(/notes\.txt: neither a NIfTI or NRRD volume .* nor a DICOM file/);
   });
 
   test('refuses a volume without air or bone (a mask, values without the rescale) unless told, naming the values', () => {

@@ -5,7 +5,7 @@
  */
 import { statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { notHounsfieldReason, readCtSeries, replaceNotNumbers, readDicomFile, readVolume, scanDicomTree, writeFileAtomic, writeNifti, type CtSeries, type Volume } from '@anatomynet/data';
+import { isVolumeIOError, notHounsfieldReason, readCtSeries, replaceNotNumbers, readDicomFile, readVolume, scanDicomTree, volumeFormatOf, writeFileAtomic, writeNifti, type CtSeries, type Volume } from '@anatomynet/data';
 import { ANATOMICAL_STRUCTURE, writeDicomSeg, writeRtStruct, type RtCtReference, type RtRoiSpec, type SegSegmentSpec } from '@anatomynet/rt';
 import { buildContourReview, countLabels, ORGAN_COLOURS, ORGANS, organMeasures, organSegmentCodes, predictionFindings, renderContourReviewHtml, type AnnotationFinding, type OrganKey } from '@anatomynet/curation';
 import { toNetworkGrid } from './dataset';
@@ -35,7 +35,7 @@ export interface LoadedInput {
 }
 
 /**
- * Reads a DICOM series folder (exactly one CT series, or the one named), a NIfTI or an NRRD volume, with
+ * Reads a DICOM series folder (exactly one CT series, or the one named), an Enhanced CT file, a NIfTI or an NRRD volume, with
  * NaN voxels as air, and (unless `huCheck` is false) refuses one that does not look like a CT in
  * Hounsfield units.
  */
@@ -59,7 +59,7 @@ function readInput(path: string, seriesUid?: string): LoadedInput {
   } catch {
     throw new SegmentInputError(path, 'does not exist');
   }
-  if (!isDir) return { volume: readVolume(path) };
+  if (!isDir) return isVolumeFile(path) ? { volume: readVolume(path) } : dicomFileInput(path);
   const scan = scanDicomTree(path);
   const series = seriesUid ? scan.ctSeries.filter((s) => s.seriesInstanceUID === seriesUid) : scan.ctSeries;
   if (series.length === 0) throw new SegmentInputError(path, seriesUid ? `no CT series ${seriesUid}` : 'no CT series found in this folder');
@@ -67,6 +67,27 @@ function readInput(path: string, seriesUid?: string): LoadedInput {
     throw new SegmentInputError(path, `${series.length} CT series found; choose one with --series (${series.map((s) => s.seriesInstanceUID).join(', ')})`);
   }
   const ct = readCtSeries(series[0].files);
+  return { volume: ct.volume, series: ct };
+}
+
+function isVolumeFile(path: string): boolean {
+  try {
+    volumeFormatOf(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A file that is no NIfTI or NRRD volume: one DICOM CT image (an Enhanced CT holds the whole series). */
+function dicomFileInput(path: string): LoadedInput {
+  try {
+    readDicomFile(path, { pixelData: false });
+  } catch (e) {
+    if (isVolumeIOError(e, 'NOT_DICOM')) throw new SegmentInputError(path, 'neither a NIfTI or NRRD volume (.nii, .nii.gz, .nrrd, .nhdr) nor a DICOM file; give a CT volume, a DICOM series folder or an Enhanced CT file');
+    throw e;
+  }
+  const ct = readCtSeries([path]);
   return { volume: ct.volume, series: ct };
 }
 
@@ -162,6 +183,8 @@ export function writeSegmentation(labels: Uint8Array, input: LoadedInput, outDir
     studyInstanceUID: s.studyInstanceUID,
     frameOfReferenceUID: s.frameOfReferenceUID,
     sopInstanceUIDs: s.sopInstanceUIDs,
+    ...(s.frameNumbers ? { frameNumbers: s.frameNumbers } : {}),
+    sopClassUID: s.sopClassUID,
     patientId: first.PatientID,
     patientName: typeof first.PatientName === 'string' ? first.PatientName : first.PatientName?.[0]?.Alphabetic,
     patientBirthDate: first.PatientBirthDate,

@@ -27,7 +27,7 @@ interface SegmentArgs extends GpuArgs {
 
 export const segmentCommand: CommandModule<object, SegmentArgs> = {
   command: 'segment',
-  describe: 'Segment a CT (DICOM series folder, NIfTI or NRRD) into a NIfTI label map, a DICOM RTSTRUCT and a DICOM SEG, and warn of contours to check (sides, stray pieces, CT numbers)',
+  describe: 'Segment a CT (DICOM series folder, Enhanced CT file, NIfTI or NRRD) into a NIfTI label map, a DICOM RTSTRUCT and a DICOM SEG, and warn of contours to check (sides, stray pieces, CT numbers)',
   builder: (y) =>
     withBackendOption(
       withModelOptions(y)
@@ -35,7 +35,7 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
           type: 'string',
           array: true,
           demandOption: true,
-          describe: 'DICOM series folder, .nii/.nii.gz or .nrrd; several (e.g. cases/*) are segmented in turn, each into <out>/<its name>, with the model loaded once',
+          describe: 'DICOM series folder (single-frame or Enhanced CT images), an Enhanced CT .dcm file, .nii/.nii.gz or .nrrd; several (e.g. cases/*) are segmented in turn, each into <out>/<its name>, with the model loaded once',
         })
         .option('out', { type: 'string', demandOption: true, describe: 'output folder: labels.nii.gz, and rtstruct.dcm and seg.dcm for DICOM input (several inputs: a folder each, and segment-summary.json)' })
         .option('series', { type: 'string', describe: 'SeriesInstanceUID, when the folder holds several CT series' })

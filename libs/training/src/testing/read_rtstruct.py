@@ -2,7 +2,7 @@
 
 Usage: /usr/bin/python3 read_rtstruct.py <rtstruct.dcm> <ct folder>
 Prints one JSON object: references, ROIs, and per ROI how far its contour points lie from the plane of
-the CT image each contour names (mm, along that image's normal).
+the CT image each contour names (mm, along that image's normal; an Enhanced CT's frame by its number).
 """
 import json
 import os
@@ -11,12 +11,11 @@ import sys
 import numpy as np
 import pydicom
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "rt", "src"))
+from ct_slices import ct_slices, reference_key  # noqa: E402  (libs/rt's test reader of CT folders)
+
 rt = pydicom.dcmread(sys.argv[1])
-ct = {}
-for name in sorted(os.listdir(sys.argv[2])):
-    d = pydicom.dcmread(os.path.join(sys.argv[2], name), stop_before_pixels=True)
-    iop = np.array([float(x) for x in d.ImageOrientationPatient])
-    ct[d.SOPInstanceUID] = (np.array([float(x) for x in d.ImagePositionPatient]), np.cross(iop[:3], iop[3:]), d)
+ct = {(s["uid"], s["frame"]): s for s in ct_slices(sys.argv[2])}
 
 refs = rt.ReferencedFrameOfReferenceSequence
 studies = [st for r in refs for st in r.RTReferencedStudySequence]
@@ -31,8 +30,8 @@ for c in rt.ROIContourSequence:
         xyz = np.array([float(v) for v in x.ContourData]).reshape(-1, 3)
         assert xyz.shape[0] == n, 'NumberOfContourPoints disagrees with ContourData'
         points += n
-        ipp, normal, _ = ct[x.ContourImageSequence[0].ReferencedSOPInstanceUID]
-        off_plane = max(off_plane, float(np.abs((xyz - ipp) @ normal).max()))
+        image = ct[reference_key(x.ContourImageSequence[0])]
+        off_plane = max(off_plane, float(np.abs((xyz - image["ipp"]) @ image["normal"]).max()))
     rois[int(c.ReferencedROINumber)] = {
         'color': [int(v) for v in c.ROIDisplayColor],
         'contours': len(contours),
@@ -40,7 +39,7 @@ for c in rt.ROIContourSequence:
         'types': sorted({str(x.ContourGeometricType) for x in contours}),
         'maxOffPlaneMm': off_plane,
     }
-first = next(iter(ct.values()))[2]
+first = next(iter(ct.values()))["dataset"]
 print(json.dumps({
     'sopClassUID': rt.SOPClassUID,
     'modality': rt.Modality,
