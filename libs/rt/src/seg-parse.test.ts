@@ -195,6 +195,11 @@ describe.skipIf(!pythonHas('pydicom') || !pythonHas('numpy'))('segmentsOnGrid re
         f.dataset.Rows = 65535;
         f.dataset.Columns = 65535;
         expect(() => parseDicomSeg(f.dataset, path, f.transferSyntaxUID)).toThrow(new RegExp(`frame 1: ${encoding === 'j2k' ? 'JPEG 2000' : 'JPEG-LS'} frame is ${shape[0]}x${shape[1]}x1, the DICOM header says 65535x65535x1`));
+        // honest frames that decode to more than the limit (JPEG frames of nothing are tiny): refused before allocating
+        const whole = readDicomFile(path);
+        const need = Number(whole.dataset.NumberOfFrames) * shape[0] * shape[1] / (mode === 'fractional' ? 1 : 8);
+        expect(() => parseDicomSeg(whole.dataset, path, whole.transferSyntaxUID, { maxBytes: Math.floor(need) - 1 })).toThrow(/decode to \d+ bytes, over the \d+-byte limit/);
+        expect(parseDicomSeg(whole.dataset, path, whole.transferSyntaxUID, { maxBytes: Math.ceil(need) }).pixels).toBeDefined();
       }
     });
   }

@@ -11,7 +11,7 @@
  * header, before allocating (ROBUSTNESS.md).
  */
 import {
-  decodeJpeg2000, decodeJpegLs, decodeRle8, joinFragments, rleFrameCanHold, TS_DEFLATED_LE, TS_EXPLICIT_BE, TS_EXPLICIT_LE, TS_IMPLICIT_LE,
+  decodeJpeg2000, decodeJpegLs, decodeRle8, joinFragments, MAX_VOLUME_BYTES, rleFrameCanHold, TS_DEFLATED_LE, TS_EXPLICIT_BE, TS_EXPLICIT_LE, TS_IMPLICIT_LE,
   TS_JPEG_2000, TS_JPEG_2000_LOSSLESS, TS_JPEG_LS_LOSSLESS, TS_RLE_LOSSLESS, VolumeIOError, type Vec3,
 } from '@anatomynet/data';
 import { items, numbers, str, type Item } from './dataset-values';
@@ -82,10 +82,11 @@ function vec(v: unknown, n: number): number[] | undefined {
  *   discovery: then `pixels` is undefined).
  * @param transferSyntaxUID the file's, to decode compressed pixel data (RLE, JPEG-LS, JPEG 2000) or refuse
  *   what it cannot.
- * @throws RtStructError naming the file when it is not a Segmentation, lacks what places its frames, or
- *   declares more frames or pixels than it holds.
+ * @param opts.maxBytes the most its decoded frames may take (default MAX_VOLUME_BYTES).
+ * @throws RtStructError naming the file when it is not a Segmentation, lacks what places its frames,
+ *   declares more frames or pixels than it holds, or more than `maxBytes` once decoded.
  */
-export function parseDicomSeg(dataset: Record<string, unknown>, path: string, transferSyntaxUID?: string): ParsedSeg {
+export function parseDicomSeg(dataset: Record<string, unknown>, path: string, transferSyntaxUID?: string, opts: { maxBytes?: number } = {}): ParsedSeg {
   const sopClass = str(dataset.SOPClassUID), modality = str(dataset.Modality);
   if (sopClass !== SEGMENTATION_STORAGE && modality !== 'SEG') throw new RtStructError(path, `not a DICOM Segmentation (SOPClassUID ${sopClass ?? 'missing'}, Modality ${modality ?? 'missing'})`);
   const type = str(dataset.SegmentationType);
@@ -167,7 +168,7 @@ export function parseDicomSeg(dataset: Record<string, unknown>, path: string, tr
     const parts = (Array.isArray(pd) ? pd : [pd]).filter((p): p is ArrayBuffer => p instanceof ArrayBuffer);
     const what = `${nFrames} frames of ${rows}x${columns} ${type === 'BINARY' ? 'bits' : 'bytes'}`;
     if (transferSyntaxUID && FRAME_DECODERS.has(transferSyntaxUID)) {
-      parsed.pixels = decodeFrames(path, transferSyntaxUID, parts, nFrames, type === 'BINARY', rows, columns, what);
+      parsed.pixels = decodeFrames(path, transferSyntaxUID, parts, nFrames, type === 'BINARY', rows, columns, what, opts.maxBytes ?? MAX_VOLUME_BYTES);
     } else if (transferSyntaxUID && !NATIVE_TRANSFER_SYNTAXES.has(transferSyntaxUID)) {
       throw new RtStructError(path, `pixel data in compressed transfer syntax ${transferSyntaxUID}, which this reader does not decode (it reads native, deflated, RLE Lossless, JPEG-LS Lossless and JPEG 2000); store it uncompressed first (gdcmconv --raw)`);
     } else {
@@ -199,7 +200,7 @@ const FRAME_DECODERS = new Map<string, FrameDecoder>([
  * packed across frames (a frame decoded to bytes is packed, any non-zero byte a set bit; RLE's own packed
  * frames are shifted into place when their pixel count is no multiple of 8).
  */
-function decodeFrames(path: string, ts: string, frames: ArrayBuffer[], nFrames: number, binary: boolean, rows: number, columns: number, what: string): Uint8Array {
+function decodeFrames(path: string, ts: string, frames: ArrayBuffer[], nFrames: number, binary: boolean, rows: number, columns: number, what: string, maxBytes: number): Uint8Array {
   if (frames.length !== nFrames) {
     throw new RtStructError(path, `compressed pixel data holds ${frames.length} fragments for ${what}; each frame must be in exactly one (RLE Lossless requires it; for JPEG, a basic offset table groups them)`);
   }
@@ -222,7 +223,12 @@ function decodeFrames(path: string, ts: string, frames: ArrayBuffer[], nFrames: 
       if (e instanceof VolumeIOError) throw new RtStructError(path, `frame ${index + 1}: ${e.reason}`);
       throw e;
     }
-    out ??= new Uint8Array(binary ? Math.ceil((nFrames * pixelsPerFrame) / 8) : nFrames * pixelsPerFrame);
+    if (!out) {
+      // highly compressible frames (JPEG-LS, JPEG 2000) can declare far more than the file holds
+      const bytes = binary ? Math.ceil((nFrames * pixelsPerFrame) / 8) : nFrames * pixelsPerFrame;
+      if (bytes > maxBytes) throw new RtStructError(path, `${what} decode to ${bytes} bytes, over the ${maxBytes}-byte limit`);
+      out = new Uint8Array(bytes);
+    }
     if (!binary) return void out.set(frame.data, index * pixelsPerFrame);
     const bit0 = index * pixelsPerFrame;
     if (frame.bits && bit0 % 8 === 0) return void out.set(frame.data.subarray(0, Math.ceil(pixelsPerFrame / 8)), bit0 / 8);
