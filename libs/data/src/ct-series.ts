@@ -372,12 +372,73 @@ export interface WriteCtOptions {
  * Throws VolumeIOError (BAD_GEOMETRY, PATH_ESCAPE, IO) and RangeError for invalid UIDs.
  */
 export function writeCtSeries(volume: Volume<Int16Array>, opts: WriteCtOptions): { files: string[]; sopInstanceUIDs: string[] } {
+  const grid = ctGridToWrite(volume, opts, 'writeCtSeries');
+  const [nx, ny, nz] = volume.shape;
+  const width = Math.max(4, String(nz).length);
+  const nameOf = opts.fileName ?? ((k: number) => `CT${String(k + 1).padStart(width, '0')}.dcm`);
+  const prefix = opts.sopInstanceUIDPrefix;
+  const files: string[] = [];
+  const sops: string[] = [];
+  const n = nx * ny;
+  for (let k = 0; k < nz; k++) {
+    opts.onProgress?.(k, nz);
+    const path = plainFileIn(opts.dir, nameOf(k), 'fileName(k)');
+    const sop = prefix ? `${prefix}.${k + 1}` : uidFromSeed(DEFAULT_UID_ROOT, opts.seriesInstanceUID, 'ct-slice', k);
+    if (!isValidUid(sop)) throw new RangeError(`writeCtSeries: SOPInstanceUID '${sop}' is not a valid UID`);
+    const ipp = grid.position(k);
+    const bytes = volume.data.buffer.slice(volume.data.byteOffset + k * n * 2, volume.data.byteOffset + (k + 1) * n * 2);
+    const dataset: Record<string, any> = {
+      ...ctSeriesAttributes(opts),
+      ImageType: ['DERIVED', 'SECONDARY', 'AXIAL'],
+      SOPClassUID: SOP_CT_IMAGE,
+      SOPInstanceUID: sop,
+      Laterality: null,
+      SliceThickness: formatDS(volume.spacing[2]),
+      KVP: null,
+      AcquisitionNumber: null,
+      InstanceNumber: String(k + 1),
+      ImagePositionPatient: ipp.map(formatDS),
+      ImageOrientationPatient: grid.orientation,
+      SliceLocation: formatDS(dot(ipp, grid.normal)),
+      ...ctPixelAttributes(volume),
+      PixelSpacing: grid.pixelSpacing,
+      RescaleIntercept: '0',
+      RescaleSlope: '1',
+      PixelData: bytes,
+    };
+    writeDicomFile(path, dataset);
+    files.push(path);
+    sops.push(sop);
+  }
+  return { files, sopInstanceUIDs: sops };
+}
+
+/** `dir/name`, when `name` is a plain file name (no folders); PATH_ESCAPE otherwise. */
+export function plainFileIn(dir: string, name: string, what: string): string {
+  if (!name || basename(name) !== name || name === '.' || name === '..') {
+    throw new VolumeIOError(join(dir, String(name)), 'PATH_ESCAPE', `${what} must be a plain file name inside dir`);
+  }
+  return join(dir, name);
+}
+
+/** A volume's grid as CT images store it; BAD_GEOMETRY unless orthonormal with k along row x column. */
+export interface CtGridToWrite {
+  /** ImageOrientationPatient, formatted. */
+  orientation: string[];
+  /** PixelSpacing (between rows, between columns), formatted. */
+  pixelSpacing: string[];
+  normal: Vec3;
+  /** ImagePositionPatient of slice k. */
+  position(k: number): Vec3;
+}
+
+export function ctGridToWrite(volume: Volume<Int16Array>, opts: Pick<WriteCtOptions, 'dir' | 'seriesInstanceUID' | 'studyInstanceUID' | 'frameOfReferenceUID'>, who: string): CtGridToWrite {
   const [nx, ny, nz] = volume.shape;
   if (!(volume.data instanceof Int16Array) || volume.data.length !== nx * ny * nz) {
     throw new VolumeIOError(opts.dir, 'SIZE_MISMATCH', `volume data must be an Int16Array of ${nx * ny * nz} voxels`);
   }
   for (const [k, uid] of [['seriesInstanceUID', opts.seriesInstanceUID], ['studyInstanceUID', opts.studyInstanceUID], ['frameOfReferenceUID', opts.frameOfReferenceUID]] as const) {
-    if (!isValidUid(uid)) throw new RangeError(`writeCtSeries: ${k} '${uid}' is not a valid UID`);
+    if (!isValidUid(uid)) throw new RangeError(`${who}: ${k} '${uid}' is not a valid UID`);
   }
   const dm = volume.direction;
   const rowCos: Vec3 = [dm[0], dm[3], dm[6]];
@@ -387,76 +448,44 @@ export function writeCtSeries(volume: Volume<Int16Array>, opts: WriteCtOptions):
   if (Math.abs(norm(rowCos) - 1) > 1e-3 || Math.abs(norm(colCos) - 1) > 1e-3 || Math.abs(dot(rowCos, colCos)) > 1e-3 || dot(normal, kDir) < 0.999) {
     throw new VolumeIOError(opts.dir, 'BAD_GEOMETRY', 'direction must be orthonormal and right-handed (k along row x column cosines) to be stored as a CT series');
   }
-  const width = Math.max(4, String(nz).length);
-  const nameOf = opts.fileName ?? ((k: number) => `CT${String(k + 1).padStart(width, '0')}.dcm`);
-  const prefix = opts.sopInstanceUIDPrefix;
+  return {
+    orientation: [...rowCos, ...colCos].map(formatDS),
+    pixelSpacing: [formatDS(volume.spacing[1]), formatDS(volume.spacing[0])],
+    normal,
+    position: (k) => [0, 1, 2].map((a) => volume.origin[a] + kDir[a] * volume.spacing[2] * k) as Vec3,
+  };
+}
+
+/** Patient, study, series and frame of reference attributes of a CT image we write (no dates, ids or names but the given). */
+export function ctSeriesAttributes(opts: Omit<WriteCtOptions, 'dir' | 'fileName' | 'onProgress'>): Record<string, unknown> {
   const nonAscii = /[^\x20-\x7e]/.test(opts.patientName + opts.patientId + (opts.seriesDescription ?? ''));
-  const iop = [...rowCos, ...colCos].map(formatDS);
-  const pixelSpacing = [formatDS(volume.spacing[1]), formatDS(volume.spacing[0])];
-  const files: string[] = [];
-  const sops: string[] = [];
-  const n = nx * ny;
-  for (let k = 0; k < nz; k++) {
-    opts.onProgress?.(k, nz);
-    const name = nameOf(k);
-    if (!name || basename(name) !== name || name === '.' || name === '..') {
-      throw new VolumeIOError(join(opts.dir, String(name)), 'PATH_ESCAPE', 'fileName(k) must be a plain file name inside dir');
-    }
-    const sop = prefix ? `${prefix}.${k + 1}` : uidFromSeed(DEFAULT_UID_ROOT, opts.seriesInstanceUID, 'ct-slice', k);
-    if (!isValidUid(sop)) throw new RangeError(`writeCtSeries: SOPInstanceUID '${sop}' is not a valid UID`);
-    const ipp: Vec3 = [0, 1, 2].map((a) => volume.origin[a] + kDir[a] * volume.spacing[2] * k) as Vec3;
-    const bytes = volume.data.buffer.slice(volume.data.byteOffset + k * n * 2, volume.data.byteOffset + (k + 1) * n * 2);
-    const dataset: Record<string, any> = {
-      ...(nonAscii ? { SpecificCharacterSet: 'ISO_IR 192' } : {}),
-      ImageType: ['DERIVED', 'SECONDARY', 'AXIAL'],
-      SOPClassUID: SOP_CT_IMAGE,
-      SOPInstanceUID: sop,
-      StudyDate: null,
-      StudyTime: null,
-      AccessionNumber: null,
-      Modality: 'CT',
-      Laterality: null,
-      Manufacturer: null,
-      ReferringPhysicianName: null,
-      ...(opts.seriesDescription ? { SeriesDescription: opts.seriesDescription } : {}),
-      PatientName: opts.patientName,
-      PatientID: opts.patientId,
-      PatientBirthDate: null,
-      PatientSex: null,
-      ...(opts.patientIdentityRemoved !== undefined
-        ? { PatientIdentityRemoved: opts.patientIdentityRemoved ? 'YES' : 'NO', ...(opts.patientIdentityRemoved ? { DeidentificationMethod: 'anatomynet-ts: identifiers replaced' } : {}) }
-        : {}),
-      SliceThickness: formatDS(volume.spacing[2]),
-      KVP: null,
-      PatientPosition: opts.patientPosition ?? 'HFS',
-      StudyInstanceUID: opts.studyInstanceUID,
-      SeriesInstanceUID: opts.seriesInstanceUID,
-      StudyID: null,
-      SeriesNumber: '1',
-      AcquisitionNumber: null,
-      InstanceNumber: String(k + 1),
-      ImagePositionPatient: ipp.map(formatDS),
-      ImageOrientationPatient: iop,
-      FrameOfReferenceUID: opts.frameOfReferenceUID,
-      PositionReferenceIndicator: null,
-      SliceLocation: formatDS(dot(ipp, normal)),
-      SamplesPerPixel: 1,
-      PhotometricInterpretation: 'MONOCHROME2',
-      Rows: ny,
-      Columns: nx,
-      PixelSpacing: pixelSpacing,
-      BitsAllocated: 16,
-      BitsStored: 16,
-      HighBit: 15,
-      PixelRepresentation: 1,
-      RescaleIntercept: '0',
-      RescaleSlope: '1',
-      PixelData: bytes,
-    };
-    const path = join(opts.dir, name);
-    writeDicomFile(path, dataset);
-    files.push(path);
-    sops.push(sop);
-  }
-  return { files, sopInstanceUIDs: sops };
+  return {
+    ...(nonAscii ? { SpecificCharacterSet: 'ISO_IR 192' } : {}),
+    StudyDate: null,
+    StudyTime: null,
+    AccessionNumber: null,
+    Modality: 'CT',
+    Manufacturer: null,
+    ReferringPhysicianName: null,
+    ...(opts.seriesDescription ? { SeriesDescription: opts.seriesDescription } : {}),
+    PatientName: opts.patientName,
+    PatientID: opts.patientId,
+    PatientBirthDate: null,
+    PatientSex: null,
+    ...(opts.patientIdentityRemoved !== undefined
+      ? { PatientIdentityRemoved: opts.patientIdentityRemoved ? 'YES' : 'NO', ...(opts.patientIdentityRemoved ? { DeidentificationMethod: 'anatomynet-ts: identifiers replaced' } : {}) }
+      : {}),
+    PatientPosition: opts.patientPosition ?? 'HFS',
+    StudyInstanceUID: opts.studyInstanceUID,
+    SeriesInstanceUID: opts.seriesInstanceUID,
+    StudyID: null,
+    SeriesNumber: '1',
+    FrameOfReferenceUID: opts.frameOfReferenceUID,
+    PositionReferenceIndicator: null,
+  };
+}
+
+/** Image Pixel attributes of signed 16-bit HU. */
+export function ctPixelAttributes(volume: Volume<Int16Array>): Record<string, unknown> {
+  return { SamplesPerPixel: 1, PhotometricInterpretation: 'MONOCHROME2', Rows: volume.shape[1], Columns: volume.shape[0], BitsAllocated: 16, BitsStored: 16, HighBit: 15, PixelRepresentation: 1 };
 }

@@ -10,8 +10,9 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readCtSeries, writeCtSeries, type CtSeries } from './ct-series';
 import { readDicomFile, scanDicomTree, SOP_ENHANCED_CT_IMAGE, SOP_LEGACY_ENHANCED_CT_IMAGE, uidFromSeed, writeDicomFile } from './dicom';
-import { errorOf, patternVolume, rotation, run, tempDir } from './test-helpers';
-import type { Vec3 } from './volume';
+import { writeEnhancedCt } from './enhanced-ct';
+import { errorOf, patternVolume, python, rotation, run, tempDir } from './test-helpers';
+import type { Vec3, Volume } from './volume';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const tmp = tempDir('enhanced');
@@ -21,6 +22,7 @@ const uid = (s: string) => uidFromSeed('1.2.826.0.1.3680043.10.1234', 'enhanced'
 const shape: Vec3 = [41, 33, 9];
 const source = join(tmp.dir, 'single');
 let reference: CtSeries;
+let volume: Volume<Int16Array>;
 
 /** make_enhanced_ct.py's files and, per file, each frame's source slice UID. */
 function enhanced(out: string, ...options: string[]): { files: string[]; sources: string[][] } {
@@ -53,7 +55,7 @@ function expectSameAsReference(s: CtSeries, made: { files: string[]; sources: st
 
 beforeAll(() => {
   mkdirSync(source);
-  const v = patternVolume(new Int16Array(shape[0] * shape[1] * shape[2]), shape, { spacing: [0.7, 0.9, 2.5], origin: [-10, 20, 30], direction: rotation([1, 2, 3], 20) });
+  const v = (volume = patternVolume(new Int16Array(shape[0] * shape[1] * shape[2]), shape, { spacing: [0.7, 0.9, 2.5], origin: [-10, 20, 30], direction: rotation([1, 2, 3], 20) }));
   writeCtSeries(v, { dir: source, seriesInstanceUID: uid('series'), studyInstanceUID: uid('study'), frameOfReferenceUID: uid('for'), patientId: 'E1', patientName: 'Enhanced^One' });
   reference = readCtSeries(scanDicomTree(source).ctSeries[0].files);
 });
@@ -190,5 +192,42 @@ describe('Enhanced CT bad input', () => {
     const e = errorOf(() => readCtSeries([single, made.files[0]]));
     expect([e.code, e.file]).toEqual(['MIXED_SERIES', made.files[0]]);
     expect(e.reason).toMatch(/multi-frame \(Enhanced CT\) image in a series of single-frame CT images/);
+  });
+});
+
+describe('writeEnhancedCt', () => {
+  const series = { seriesInstanceUID: uid('w-series'), studyInstanceUID: uid('w-study'), frameOfReferenceUID: uid('w-for'), patientId: 'W1', patientName: 'Written^One' };
+  it('writes one Enhanced CT file (frames in any order) that dciodvfy passes, pydicom reads frame by frame and we read back bit-exact', () => {
+    const dir = join(tmp.dir, 'written');
+    mkdirSync(dir);
+    const w = writeEnhancedCt(volume, { dir, ...series, frameOfSlice: (k) => ((k * 4) % shape[2]) + 1 });
+    expect(w.files).toEqual([join(dir, 'CT.enhanced.dcm')]);
+    const v = run('dciodvfy', w.files);
+    expect(v.out).toContain('EnhancedCTImage');
+    expect(v.out.split('\n').filter((l) => l.startsWith('Error'))).toEqual([]);
+    const s = readCtSeries(w.files);
+    expect(s.volume.data).toEqual(volume.data);
+    expect(s.frameNumbers).toEqual(w.frameNumbers);
+    expect(s.sopInstanceUIDs).toEqual(w.sopInstanceUIDs);
+    expect(s.sopClassUID).toBe(SOP_ENHANCED_CT_IMAGE);
+    for (const key of ['origin', 'spacing', 'direction'] as const) (s.volume[key] as number[]).forEach((x, i) => expect(x).toBeCloseTo((reference.volume[key] as number[])[i], 6));
+    // pydicom: each frame's pixels are the slice its number says, at that slice's position
+    const out = JSON.parse(python(`import sys, json, numpy as np, pydicom
+d = pydicom.dcmread(sys.argv[1])
+px = d.pixel_array
+print(json.dumps({"frames": [{"sum": int(px[f].astype(np.int64).sum()), "first": int(px[f][0][0]), "ipp": [float(x) for x in g.PlanePositionSequence[0].ImagePositionPatient]} for f, g in enumerate(d.PerFrameFunctionalGroupsSequence)]}))`, w.files));
+    const n = shape[0] * shape[1];
+    w.frameNumbers.forEach((frame, k) => {
+      const f = out.frames[frame - 1];
+      const slice = volume.data.subarray(k * n, (k + 1) * n);
+      expect([f.sum, f.first]).toEqual([slice.reduce((a, b) => a + b, 0), slice[0]]);
+      f.ipp.forEach((x: number, a: number) => expect(x).toBeCloseTo(reference.volume.origin[a] + reference.volume.direction[a * 3 + 2] * 2.5 * k, 3));
+    });
+  });
+  it('refuses a frame order that is no permutation, and a file name with a folder', () => {
+    const dir = join(tmp.dir, 'refused');
+    mkdirSync(dir);
+    expect(() => writeEnhancedCt(volume, { dir, ...series, frameOfSlice: () => 1 })).toThrow(/not a permutation of 1\.\.9/);
+    expect(errorOf(() => writeEnhancedCt(volume, { dir, ...series, fileName: '../x.dcm' })).code).toBe('PATH_ESCAPE');
   });
 });

@@ -26,6 +26,7 @@ export {
 } from './dicom';
 export { imagePlanes, type ImagePlane } from './image-planes';
 export { readCtSeries, writeCtSeries, type CtSeries, type WriteCtOptions } from './ct-series';
+export { writeEnhancedCt, type WriteEnhancedCtOptions } from './enhanced-ct';
 export { formatDS } from './geometry';
 export { readNifti, writeNifti, parseNifti, encodeNifti, type NiftiReadOptions, type NiftiWriteOptions } from './nifti';
 export { readNrrd, writeNrrd, parseNrrd, type NrrdImage, type NrrdReadOptions, type NrrdWriteOptions } from './nrrd';
