@@ -6,9 +6,9 @@ test('a grid name with rows becomes the trainer\'s FILE:ROWS argument', () => {
   expect(s[4].args.slice(0, 3)).toEqual(['grid', 'experiments/fig6-final.json:anatomynet', 'experiments/fig3-pooling.json']);
 });
 
-test('the cohort has cases annotated by DICOM SEG; with the final model trained, a new patient is segmented into NIfTI, RTSTRUCT and SEG', () => {
+test('the cohort has cases annotated by DICOM SEG and CTs stored as Enhanced CT; with the final model trained, a new patient is segmented into NIfTI, RTSTRUCT and SEG', () => {
   const s = demoSteps({ out: '/o', cases: 32, seed: 1, profile: 'smoke', grids: ['fig6-final:anatomynet', 'fig3-pooling'], workers: 2 });
-  expect(s[0].args).toEqual(['synth', '--out', '/o/raw', '--cases', '32', '--seed', '1', '--seg-cases', '4', '--overwrite']);
+  expect(s[0].args).toEqual(['synth', '--out', '/o/raw', '--cases', '32', '--seed', '1', '--seg-cases', '4', '--enhanced-cases', '2', '--overwrite']);
   expect(s.map((x) => `${x.app} ${x.args[0]}`)).toEqual(['curator synth', 'curator curate', 'curator validate', 'curator review', 'trainer grid', 'curator synth', 'trainer segment', 'report --db', 'trainer status']);
   expect(s[5].args).toEqual(['synth', '--out', '/o/new-patient', '--cases', '1', '--seed', '1001', '--pddca-fraction', '0', '--overwrite']);
   expect(s[5].skipIfExists).toBe('/o/new-patient/synth-truth.json');
@@ -18,6 +18,7 @@ test('the cohort has cases annotated by DICOM SEG; with the final model trained,
     expect(demoSteps({ out: '/o', cases: 2, seed: 1, profile: 'smoke', grids, workers: 1 }).map((x) => x.args[0])).not.toContain('segment');
   }
   expect(demoSteps({ out: '/o', cases: 2, seed: 1, profile: 'smoke', grids: ['fig6-final'], workers: 1 })[0].args).not.toContain('--seg-cases');
+  expect(demoSteps({ out: '/o', cases: 5, seed: 1, profile: 'smoke', grids: ['fig6-final'], workers: 1 })[0].args).not.toContain('--enhanced-cases');
 });
 
 test('the demo runs synth, curate, validate, the annotation review, the smoke grids of Figures 3 and 5, then the report', () => {

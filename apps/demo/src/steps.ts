@@ -46,13 +46,16 @@ function gridArgument(g: string): string {
 /** DICOM cases of the demo's cohort annotated by a DICOM SEG instead of an RTSTRUCT (at most a third). */
 export const demoSegCases = (cases: number) => Math.min(4, Math.floor(cases / 3));
 
+/** DICOM cases of the demo's cohort whose CT is one Enhanced CT image (at most a sixth). */
+export const demoEnhancedCases = (cases: number) => Math.min(2, Math.floor(cases / 6));
+
 /** The final model's grid row: `fig6-final`'s `anatomynet`, when the grids train it. */
 const FINAL_ROW = { grid: 'fig6-final', row: 'anatomynet' };
 
 export function demoSteps(o: DemoOptions): Step[] {
   const raw = join(o.out, 'raw'), ds = join(o.out, 'dataset'), db = join(o.out, 'tracking.db');
   const backend = o.backend ? ['--backend', o.backend] : [];
-  const segCases = demoSegCases(o.cases);
+  const segCases = demoSegCases(o.cases), enhancedCases = demoEnhancedCases(o.cases);
   const trainsFinal = o.grids.some((g) => {
     const [name, rows] = g.split(':', 2);
     return name === FINAL_ROW.grid && (!rows || rows.split(',').includes(FINAL_ROW.row));
@@ -60,9 +63,12 @@ export function demoSteps(o: DemoOptions): Step[] {
   const newPatient = join(o.out, 'new-patient');
   return [
     {
-      title: `synthetic cohort (${o.cases} cases, seed ${o.seed}${segCases ? `, ${segCases} annotated by DICOM SEG` : ''})`,
+      title: `synthetic cohort (${o.cases} cases, seed ${o.seed}${segCases ? `, ${segCases} annotated by DICOM SEG` : ''}${enhancedCases ? `, ${enhancedCases} CTs as Enhanced CT` : ''})`,
       app: 'curator',
-      args: ['synth', '--out', raw, '--cases', String(o.cases), '--seed', String(o.seed), ...(segCases ? ['--seg-cases', String(segCases)] : []), '--overwrite'],
+      args: [
+        'synth', '--out', raw, '--cases', String(o.cases), '--seed', String(o.seed),
+        ...(segCases ? ['--seg-cases', String(segCases)] : []), ...(enhancedCases ? ['--enhanced-cases', String(enhancedCases)] : []), '--overwrite',
+      ],
       skipIfExists: join(raw, `synth-truth.json`),
     },
     { title: 'curate', app: 'curator', args: ['curate', '--input', raw, '--out', ds] },

@@ -137,8 +137,8 @@ describe('annotation errors planted in the synthetic cohort', () => {
   });
 });
 
-describe('a synthetic cohort whose annotations are DICOM SEGs', () => {
-  let dir: string, asRt: CurateResult, asSeg: CurateResult, segTruth: SynthTruth;
+describe('a synthetic cohort whose annotations are DICOM SEGs (and whose CTs are Enhanced CT images)', () => {
+  let dir: string, asRt: CurateResult, asSeg: CurateResult, segTruth: SynthTruth, asEnhanced: CurateResult, enhancedTruth: SynthTruth;
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'curation-synth-seg-'));
     const base = { cases: 3, seed: 7, matrix: 96, sliceMm: 3, pddcaFraction: 0 };
@@ -146,7 +146,9 @@ describe('a synthetic cohort whose annotations are DICOM SEGs', () => {
     segTruth = await writeSynthCohort({ ...base, outDir: join(dir, 'seg'), segCases: 3 });
     asRt = await curateCohort({ inputs: [join(dir, 'rt')], outDir: join(dir, 'out-rt') });
     asSeg = await curateCohort({ inputs: [join(dir, 'seg')], outDir: join(dir, 'out-seg') });
-  }, 170_000);
+    enhancedTruth = await writeSynthCohort({ ...base, outDir: join(dir, 'enhanced'), enhancedCases: 3, segCases: 1 });
+    asEnhanced = await curateCohort({ inputs: [join(dir, 'enhanced')], outDir: join(dir, 'out-enhanced') });
+  }, 240_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('curates the same cases into the same label files as the RTSTRUCTs of the same cohort give', () => {
@@ -171,5 +173,18 @@ describe('a synthetic cohort whose annotations are DICOM SEGs', () => {
       expect(c.inputDigest).not.toBe(asRt.manifest.cases[i]!.inputDigest);
     }
     expect(asSeg.skipped.map((s) => s.reason)).toEqual(['ground truth of a synthetic cohort (not an input image)']);
+  });
+
+  it('Enhanced CT cases (one file each, frames shuffled; one annotated by SEG) curate to the same images and labels', () => {
+    expect(enhancedTruth.options.enhancedCases).toBe(3);
+    expect(enhancedTruth.cases.map((c) => [c.enhancedCt, c.files.ct.length])).toEqual([[true, 1], [true, 1], [true, 1]]);
+    expect(enhancedTruth.cases.filter((c) => c.files.seg)).toHaveLength(1);
+    expect(asEnhanced.failed).toEqual([]);
+    expect(asEnhanced.manifest.cases.map((c) => c.caseId)).toEqual(asRt.manifest.cases.map((c) => c.caseId));
+    for (const [i, c] of asEnhanced.manifest.cases.entries()) {
+      const r = asRt.manifest.cases[i]!;
+      expect([c.availability, c.voxels, c.pairing], c.caseId).toEqual([r.availability, r.voxels, 'reference']);
+      for (const file of [c.image, c.label]) expect(readFileSync(join(dir, 'out-enhanced', file)).equals(readFileSync(join(dir, 'out-rt', file))), file).toBe(true);
+    }
   });
 });

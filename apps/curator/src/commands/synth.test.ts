@@ -1,6 +1,7 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readDicomFile, SOP_ENHANCED_CT_IMAGE } from '@anatomynet/data';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../main';
 import { runSynth, summarise, type SynthArgs } from './synth';
@@ -14,7 +15,7 @@ describe('curator synth', () => {
   it('documents its options in --help', async () => {
     let text = '';
     await main(['synth', '--help'], { output: (t) => (text += t) });
-    for (const opt of ['--out', '--cases', '--seed', '--pddca-fraction', '--ffs-fraction', '--size', '--workers', '--overwrite', '--annotation-errors', '--seg-cases']) expect(text).toContain(opt);
+    for (const opt of ['--out', '--cases', '--seed', '--pddca-fraction', '--ffs-fraction', '--size', '--workers', '--overwrite', '--annotation-errors', '--seg-cases', '--enhanced-cases']) expect(text).toContain(opt);
   });
 
   it('writes the same cohort in child processes as in this process', async () => {
@@ -46,6 +47,17 @@ describe('curator synth', () => {
     expect(summarise(truth, join(root, 'seg'))).toContain(`annotated by DICOM SEG: ${seg[0]!.caseId}`);
     await expect(runSynth({ ...base, out: join(root, 'seg-2'), segCases: 2 })).rejects.toThrow(/segCases 2: give a whole number from 0 to the cohort's 1 DICOM cases/);
     await expect(runSynth({ ...base, out: join(root, 'seg-3'), segCases: 0.5 })).rejects.toThrow('--seg-cases must be a whole number of cases');
+  });
+
+  it('writes DICOM cases whose CT is one Enhanced CT image on request and says which', async () => {
+    const truth = await runSynth({ ...base, out: join(root, 'enhanced'), enhancedCases: 1 });
+    const enhanced = truth.cases.filter((c) => c.enhancedCt);
+    expect(enhanced.map((c) => [c.format, c.files.ct.length])).toEqual([['dicom', 1]]);
+    const file = join(root, 'enhanced', enhanced[0]!.dir, enhanced[0]!.files.ct[0]!);
+    expect(readDicomFile(file, { pixelData: false }).sopClassUID).toBe(SOP_ENHANCED_CT_IMAGE);
+    expect(truth.options.enhancedCases).toBe(1);
+    expect(summarise(truth, join(root, 'enhanced'))).toContain(`CT as one Enhanced CT image: ${enhanced[0]!.caseId}`);
+    await expect(runSynth({ ...base, out: join(root, 'enhanced-2'), enhancedCases: 0.5 })).rejects.toThrow('--enhanced-cases must be a whole number of cases');
   });
 
   it('rejects bad options with a message', async () => {

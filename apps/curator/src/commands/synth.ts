@@ -22,6 +22,7 @@ export interface SynthArgs {
   sliceMm?: number;
   annotationErrors?: number;
   segCases?: number;
+  enhancedCases?: number;
   overwrite: boolean;
   workers: number;
   quiet: boolean;
@@ -44,6 +45,7 @@ export const synthCommand: CommandModule<object, SynthArgs> = {
       .option('slice-mm', { type: 'number', describe: 'force this slice spacing (mm)' })
       .option('annotation-errors', { type: 'number', describe: 'plant an annotation error in this many DICOM cases (swapped sides, a stray contour, the mandible moved off the bone, in turn), named in synth-truth.json: to try the curator\'s annotation checks' })
       .option('seg-cases', { type: 'number', describe: 'write this many DICOM cases\' annotations as a DICOM SEG instead of an RTSTRUCT (chosen by the seed; point ROIs left out), named in synth-truth.json' })
+      .option('enhanced-cases', { type: 'number', describe: 'write this many DICOM cases\' CT as one Enhanced CT image (multi-frame, frames shuffled) instead of a file per slice (chosen by the seed), named in synth-truth.json' })
       .option('overwrite', { alias: 'f', type: 'boolean', default: false, describe: 'replace a previous synthetic cohort in --out' })
       .option('workers', { alias: 'j', type: 'number', default: Math.max(1, Math.min(availableParallelism(), 2)), describe: 'cases generated in parallel (child processes)' })
       .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress bar' })
@@ -55,6 +57,7 @@ export const synthCommand: CommandModule<object, SynthArgs> = {
       .example('$0 synth --out /tmp/bench --cases 4 --size full', 'four 512x512 cases for benchmarks')
       .example('$0 synth --out /tmp/qa --cases 12 --annotation-errors 3', 'three cases with errors for `curator curate` to find')
       .example('$0 synth --out /tmp/seg --cases 6 --seg-cases 3', 'three cases annotated by DICOM SEG, three by RTSTRUCT')
+      .example('$0 synth --out /tmp/enh --cases 6 --enhanced-cases 2', 'two cases whose CT is one Enhanced CT file')
       .strict() as unknown as Argv<SynthArgs>,
   handler: async (args) => {
     const truth = await runSynth(args);
@@ -72,6 +75,7 @@ export function validateSynthArgs(a: SynthArgs): void {
   if (!Number.isInteger(a.workers) || a.workers < 1) throw new Error('--workers must be a positive integer');
   if (a.annotationErrors !== undefined && !(Number.isInteger(a.annotationErrors) && a.annotationErrors >= 0)) throw new Error('--annotation-errors must be a whole number of cases');
   if (a.segCases !== undefined && !(Number.isInteger(a.segCases) && a.segCases >= 0)) throw new Error('--seg-cases must be a whole number of cases');
+  if (a.enhancedCases !== undefined && !(Number.isInteger(a.enhancedCases) && a.enhancedCases >= 0)) throw new Error('--enhanced-cases must be a whole number of cases');
 }
 
 /** Runs the command (also for tests): generates the cohort, drawing a progress bar unless quiet. */
@@ -92,6 +96,7 @@ export async function runSynth(args: SynthArgs): Promise<SynthTruth> {
       ...(args.sliceMm ? { sliceMm: args.sliceMm } : {}),
       ...(args.annotationErrors ? { annotationErrors: args.annotationErrors } : {}),
       ...(args.segCases ? { segCases: args.segCases } : {}),
+      ...(args.enhancedCases ? { enhancedCases: args.enhancedCases } : {}),
       overwrite: args.overwrite,
       concurrency: Math.max(1, args.workers),
       ...(pool ? { runCase: (t: SynthCaseTask) => pool.run(t) } : {}),
@@ -115,6 +120,8 @@ export function summarise(truth: SynthTruth, out: string): string {
   const planted = truth.cases.filter((c) => c.annotationError);
   const segs = truth.cases.filter((c) => c.files.seg);
   if (segs.length) lines.push(`annotated by DICOM SEG: ${segs.map((c) => c.caseId).join(', ')}`);
+  const enhanced = truth.cases.filter((c) => c.enhancedCt);
+  if (enhanced.length) lines.push(`CT as one Enhanced CT image: ${enhanced.map((c) => c.caseId).join(', ')}`);
   if (planted.length) lines.push(`annotation errors planted: ${planted.map((c) => `${c.caseId} ${c.annotationError!.kind} (${c.annotationError!.organs.join(', ')})`).join('; ')}`);
   return lines.join('\n');
 }

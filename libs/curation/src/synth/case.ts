@@ -26,6 +26,8 @@ export interface SynthCaseOptions {
   annotationError?: SynthAnnotationErrorKind;
   /** DICOM cases: write the annotations as a DICOM SEG instead of an RTSTRUCT (point ROIs left out). */
   seg?: boolean;
+  /** DICOM cases: write the CT as one Enhanced CT image (multi-frame) instead of a file per slice. */
+  enhancedCt?: boolean;
 }
 
 export interface SynthCase {
@@ -50,6 +52,8 @@ export interface SynthCase {
   annotationError?: SynthAnnotationError;
   /** Annotations written as a DICOM SEG (DICOM cases only). */
   seg?: boolean;
+  /** CT written as one Enhanced CT image (DICOM cases only). */
+  enhancedCt?: boolean;
 }
 
 /** Case folder name: PDDCA-like ids for NRRD cases, pseudonyms for DICOM cases. */
@@ -94,6 +98,7 @@ export function generateCase(seed: number | string, index: number, format: Synth
     patientIdentityRemoved: meta.chance(0.2) ? undefined : true,
     ...(planted ? { annotationError: planted.error } : {}),
     ...(format === 'dicom' && opts.seg ? { seg: true } : {}),
+    ...(format === 'dicom' && opts.enhancedCt ? { enhancedCt: true } : {}),
   };
 }
 

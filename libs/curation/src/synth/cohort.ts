@@ -35,6 +35,8 @@ export interface SynthCohortOptions {
   annotationErrors?: number;
   /** DICOM cases (chosen by the seed) whose annotations are written as a DICOM SEG, not an RTSTRUCT (default 0). */
   segCases?: number;
+  /** DICOM cases (chosen by the seed, apart from the SEG cases' draw) whose CT is one Enhanced CT image, frames shuffled (default 0). */
+  enhancedCases?: number;
   /** Replace the contents of an existing cohort folder (one holding synth-truth.json, or empty). */
   overwrite?: boolean;
   /** Cases generated at the same time (default 1); useful with `runCase` running them elsewhere. */
@@ -66,7 +68,7 @@ export interface SynthTruth {
   generator: 'anatomynet-ts synth';
   version: 1;
   seed: number | string;
-  options: { cases: number; pddcaFraction: number; size: SynthSize; ffsFraction: number; matrix: number | null; sliceMm: number | null; annotationErrors?: number; segCases?: number };
+  options: { cases: number; pddcaFraction: number; size: SynthSize; ffsFraction: number; matrix: number | null; sliceMm: number | null; annotationErrors?: number; segCases?: number; enhancedCases?: number };
   organs: readonly string[];
   cases: CaseTruth[];
 }
@@ -90,11 +92,11 @@ function errorPlan(formats: readonly SynthFormat[], n: number, seed: number | st
   return new Map(dicom.slice(0, n).map((index, k) => [index, SYNTH_ANNOTATION_ERRORS[k % SYNTH_ANNOTATION_ERRORS.length]!]));
 }
 
-/** Which DICOM cases are written with a SEG: `n` of them in an order drawn from the seed. */
-function segPlan(formats: readonly SynthFormat[], n: number, seed: number | string): Set<number> {
+/** `n` DICOM cases in an order drawn from the seed and `option` (the option's name): those written another way. */
+function dicomCasesPlan(formats: readonly SynthFormat[], n: number, seed: number | string, option: 'segCases' | 'enhancedCases'): Set<number> {
   const dicom = formats.flatMap((f, i) => (f === 'dicom' ? [i] : []));
-  if (!Number.isInteger(n) || n < 0 || n > dicom.length) throw new RangeError(`segCases ${n}: give a whole number from 0 to the cohort's ${dicom.length} DICOM cases`);
-  Rng.from('anatomynet-synth', seed, 'seg-cases').shuffle(dicom);
+  if (!Number.isInteger(n) || n < 0 || n > dicom.length) throw new RangeError(`${option} ${n}: give a whole number from 0 to the cohort's ${dicom.length} DICOM cases`);
+  Rng.from('anatomynet-synth', seed, option === 'segCases' ? 'seg-cases' : 'enhanced-cases').shuffle(dicom);
   return new Set(dicom.slice(0, n));
 }
 
@@ -152,7 +154,8 @@ export async function writeSynthCohort(opts: SynthCohortOptions): Promise<SynthT
   const ffsFraction = opts.ffsFraction ?? 0.15;
   const formats = cohortFormats(opts.cases, pddcaFraction);
   const errors = errorPlan(formats, opts.annotationErrors ?? 0, opts.seed);
-  const segs = segPlan(formats, opts.segCases ?? 0, opts.seed);
+  const segs = dicomCasesPlan(formats, opts.segCases ?? 0, opts.seed, 'segCases');
+  const enhanced = dicomCasesPlan(formats, opts.enhancedCases ?? 0, opts.seed, 'enhancedCases');
   prepareOutDir(opts.outDir, opts.overwrite ?? false);
   const options: SynthCaseOptions = {
     size,
@@ -168,7 +171,7 @@ export async function writeSynthCohort(opts: SynthCohortOptions): Promise<SynthT
     while (next < opts.cases) {
       const index = next++;
       const error = errors.get(index);
-      const caseOptions = { ...options, ...(error ? { annotationError: error } : {}), ...(segs.has(index) ? { seg: true } : {}) };
+      const caseOptions = { ...options, ...(error ? { annotationError: error } : {}), ...(segs.has(index) ? { seg: true } : {}), ...(enhanced.has(index) ? { enhancedCt: true } : {}) };
       const truth = await run({ outDir: opts.outDir, seed: opts.seed, index, format: formats[index]!, options: caseOptions });
       cases[index] = truth;
       done++;
@@ -180,7 +183,7 @@ export async function writeSynthCohort(opts: SynthCohortOptions): Promise<SynthT
     generator: 'anatomynet-ts synth',
     version: 1,
     seed: opts.seed,
-    options: { cases: opts.cases, pddcaFraction, size, ffsFraction, matrix: opts.matrix ?? null, sliceMm: opts.sliceMm ?? null, ...(errors.size ? { annotationErrors: errors.size } : {}), ...(segs.size ? { segCases: segs.size } : {}) },
+    options: { cases: opts.cases, pddcaFraction, size, ffsFraction, matrix: opts.matrix ?? null, sliceMm: opts.sliceMm ?? null, ...(errors.size ? { annotationErrors: errors.size } : {}), ...(segs.size ? { segCases: segs.size } : {}), ...(enhanced.size ? { enhancedCases: enhanced.size } : {}) },
     organs: SYNTH_ORGANS,
     cases,
   };

@@ -1,11 +1,12 @@
 /**
- * Writes one synthetic case to a folder: a DICOM CT series + RTSTRUCT (or DICOM SEG), or a PDDCA folder
+ * Writes one synthetic case to a folder: a DICOM CT series (a file per slice, or one Enhanced CT image) +
+ * RTSTRUCT (or DICOM SEG), or a PDDCA folder
  * (`img.nrrd` + `structures/<Organ>.nrrd`), and returns its ground truth.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_UID_ROOT, formatDS, pointToIndex, uidFromSeed, writeCtSeries, writeDicomFile, writeNrrd, type Vec3, type Volume } from '@anatomynet/data';
-import { ANATOMICAL_STRUCTURE, buildDicomSeg, buildRtStruct, type RtCtReference, type SegSegmentSpec } from '@anatomynet/rt';
+import { DEFAULT_UID_ROOT, formatDS, pointToIndex, SOP_CT_IMAGE, SOP_ENHANCED_CT_IMAGE, uidFromSeed, writeCtSeries, writeDicomFile, writeEnhancedCt, writeNrrd, type Vec3, type Volume } from '@anatomynet/data';
+import { ANATOMICAL_STRUCTURE, buildDicomSeg, buildRtStruct, sliceImageReference, type RtCtReference, type SegSegmentSpec } from '@anatomynet/rt';
 import { dilateMask, organMask, roiMask, type SynthCase } from './case';
 import { Rng } from './prng';
 import { boxMaskToFull, countSet, shapeVolumeMm3, subGrid, type BoxMask, type Grid } from './raster';
@@ -65,6 +66,8 @@ export interface CaseTruth {
   };
   /** `seg`: present (instead of `rtstruct`) for a case whose annotations are a DICOM SEG. */
   files: { ct: string[]; rtstruct: string | null; image: string | null; structures: string[]; seg?: string };
+  /** True for a case whose CT is one Enhanced CT image (`files.ct` its one file), absent otherwise. */
+  enhancedCt?: boolean;
   /** The annotation error planted in its structure set (`annotationErrors`), absent in the others. */
   annotationError?: SynthAnnotationError;
 }
@@ -201,6 +204,7 @@ export function writeCase(c: SynthCase, dir: string, relDir: string, seed: numbe
     rois,
     nameToOrgan,
     ...(c.annotationError ? { annotationError: c.annotationError } : {}),
+    ...(c.enhancedCt ? { enhancedCt: true } : {}),
     landmarks: { vertexZMm: r3(c.patient.landmarks.vertex[2]), lungApexZMm: r3(c.patient.landmarks.lungApexZ), organsBoxMm: organBox },
     files,
   };
@@ -232,23 +236,30 @@ function writeDicomCase(
   const nz = c.ct.shape[2];
   const width = Math.max(4, String(nz).length);
   const headFirst = (k: number) => (c.geometry.grid.direction[8] > 0 ? nz - k : k + 1); // 1 = most superior
-  const written = writeCtSeries(c.ct, {
+  const series = {
     dir: ctDir,
     seriesInstanceUID,
     studyInstanceUID,
     frameOfReferenceUID,
-    sopInstanceUIDPrefix: sopPrefix,
     patientId: c.patientId,
     patientName: c.patientName,
     patientPosition: c.geometry.patientPosition,
     seriesDescription: 'Synthetic head and neck CT',
     ...(c.patientIdentityRemoved !== undefined ? { patientIdentityRemoved: c.patientIdentityRemoved } : {}),
-    ...(uidNames
-      ? { fileName: (k: number) => `CT.${sopPrefix}.${k + 1}.dcm` }
-      : topDown
-        ? { fileName: (k: number) => `CT${String(headFirst(k)).padStart(width, '0')}.dcm` }
-        : {}),
-  });
+  };
+  // An Enhanced CT's frames are shuffled: readers must order slices by position, never by frame number.
+  const frameOrder = c.enhancedCt ? layout.shuffle(Array.from({ length: nz }, (_, k) => k + 1)) : [];
+  const written: { files: string[]; sopInstanceUIDs: string[]; frameNumbers?: number[] } = c.enhancedCt
+    ? writeEnhancedCt(c.ct, { ...series, fileName: `CT.${c.caseId}.dcm`, sopInstanceUID: uid('ct-enhanced-sop'), frameOfSlice: (k) => frameOrder[k]! })
+    : writeCtSeries(c.ct, {
+      ...series,
+      sopInstanceUIDPrefix: sopPrefix,
+      ...(uidNames
+        ? { fileName: (k: number) => `CT.${sopPrefix}.${k + 1}.dcm` }
+        : topDown
+          ? { fileName: (k: number) => `CT${String(headFirst(k)).padStart(width, '0')}.dcm` }
+          : {}),
+    });
   const rel = (p: string) => p.slice(dir.length + 1);
   files.ct = written.files.map(rel);
 
@@ -258,6 +269,7 @@ function writeDicomCase(
     studyInstanceUID,
     frameOfReferenceUID,
     sopInstanceUIDs: written.sopInstanceUIDs,
+    ...(written.frameNumbers ? { frameNumbers: written.frameNumbers, sopClassUID: SOP_ENHANCED_CT_IMAGE } : {}),
     patientId: c.patientId,
     patientName: c.patientName,
   };
@@ -276,7 +288,7 @@ function writeDicomCase(
     const obs = { ObservationNumber: number, ReferencedROINumber: number, RTROIInterpretedType: roi.interpretedType, ROIInterpreter: '' };
     if (roi.source.kind === 'point' || roi.source.kind === 'empty') {
       const item: Record<string, unknown> = { ROIDisplayColor: colour, ReferencedROINumber: number };
-      if (roi.source.kind === 'point') item.ContourSequence = [pointContour(c, roi.source.at, written.sopInstanceUIDs)];
+      if (roi.source.kind === 'point') item.ContourSequence = [pointContour(c, roi.source.at, ct)];
       ssRois.push(ss);
       contours.push(item);
       observations.push(obs);
@@ -380,10 +392,15 @@ function cropReference(ct: RtCtReference, m: BoxMask): { ref: RtCtReference; dat
   if (m.shape[0] === 0) {
     // An empty ROI: one voxel of nothing on the first slice.
     const g = subGrid(ct.volume, [0, 0, 0], [1, 1, 1]);
-    return { ref: { ...ct, volume: g, sopInstanceUIDs: ct.sopInstanceUIDs.slice(0, 1) }, data: new Uint8Array(1) };
+    return { ref: { ...ct, volume: g, ...slicesOf(ct, 0, 1) }, data: new Uint8Array(1) };
   }
   const g = subGrid(ct.volume, m.lo, m.shape);
-  return { ref: { ...ct, volume: g, sopInstanceUIDs: ct.sopInstanceUIDs.slice(m.lo[2], m.lo[2] + m.shape[2]) }, data: m.data };
+  return { ref: { ...ct, volume: g, ...slicesOf(ct, m.lo[2], m.lo[2] + m.shape[2]) }, data: m.data };
+}
+
+/** The images of slices [from, to). */
+function slicesOf(ct: RtCtReference, from: number, to: number): Pick<RtCtReference, 'sopInstanceUIDs' | 'frameNumbers'> {
+  return { sopInstanceUIDs: ct.sopInstanceUIDs.slice(from, to), ...(ct.frameNumbers ? { frameNumbers: ct.frameNumbers.slice(from, to) } : {}) };
 }
 
 function roiColour(roi: RoiPlan): [number, number, number] {
@@ -392,14 +409,14 @@ function roiColour(roi: RoiPlan): [number, number, number] {
 }
 
 /** A POINT contour at `at`, referencing the nearest CT slice. */
-function pointContour(c: SynthCase, at: Vec3, sops: string[]): Record<string, unknown> {
-  const k = Math.min(sops.length - 1, Math.max(0, Math.round(pointToIndex(c.ct, at)[2])));
+function pointContour(c: SynthCase, at: Vec3, ct: RtCtReference): Record<string, unknown> {
+  const k = Math.min(ct.sopInstanceUIDs.length - 1, Math.max(0, Math.round(pointToIndex(c.ct, at)[2])));
   const idx = pointToIndex(c.ct, at);
   // Put the point exactly on the slice plane it references.
   const d = c.ct.direction, s = c.ct.spacing, o = c.ct.origin;
   const p = [0, 1, 2].map((r) => o[r]! + d[r * 3]! * s[0] * idx[0] + d[r * 3 + 1]! * s[1] * idx[1] + d[r * 3 + 2]! * s[2] * k);
   return {
-    ContourImageSequence: [{ ReferencedSOPClassUID: '1.2.840.10008.5.1.4.1.1.2', ReferencedSOPInstanceUID: sops[k] }],
+    ContourImageSequence: [sliceImageReference(ct, k, ct.sopClassUID ?? SOP_CT_IMAGE)],
     ContourGeometricType: 'POINT',
     NumberOfContourPoints: 1,
     ContourNumber: 1,
