@@ -3,7 +3,8 @@
  * scanDicomTree + readCtSeries and writing the volume as .nii.gz. Prints one JSON object (seconds).
  * With --codecs, the series is also compressed slice by slice as PACS export it (dcmtk's RLE, JPEG
  * Lossless and JPEG-LS, GDCM's JPEG 2000; each only where its tool is installed) and each read is timed.
- *   npm run bench:io -- [--nx 512 --ny 512 --nz 200 --gzip-level 2 --repeat 1 --codecs --keep]
+ * With --enhanced, the volume is also written as one Enhanced CT file and its scan + read timed.
+ *   npm run bench:io -- [--nx 512 --ny 512 --nz 200 --gzip-level 2 --repeat 1 --codecs --enhanced --keep]
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -11,7 +12,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { DEFAULT_GZIP_LEVEL, readCtSeries, readNifti, scanDicomTree, uidFromSeed, writeCtSeries, writeNifti, type Volume } from '@anatomynet/data';
+import { DEFAULT_GZIP_LEVEL, readCtSeries, readNifti, scanDicomTree, uidFromSeed, writeCtSeries, writeEnhancedCt, writeNifti, type Volume } from '@anatomynet/data';
 
 /** A head-and-neck-like phantom in HU: air, an elliptical body with noise, a bone ring. */
 function phantom(nx: number, ny: number, nz: number): Volume<Int16Array> {
@@ -55,6 +56,7 @@ async function main(): Promise<void> {
     .option('gzip-level', { type: 'number', default: DEFAULT_GZIP_LEVEL, describe: 'gzip level for the .nii.gz write (1 fastest .. 9 smallest)' })
     .option('repeat', { type: 'number', default: 1, describe: 'timed repetitions (best is reported)' })
     .option('codecs', { type: 'boolean', default: false, describe: 'also time reading the series compressed (RLE, JPEG Lossless, JPEG-LS, JPEG 2000; needs dcmtk and GDCM\'s gdcmconv)' })
+    .option('enhanced', { type: 'boolean', default: false, describe: 'also write the volume as one Enhanced CT (multi-frame) file and time its scan + read' })
     .option('keep', { type: 'boolean', default: false, describe: 'keep the temp folder' })
     .strict()
     .help()
@@ -63,16 +65,14 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'anatomynet-bench-io-'));
   try {
     const volume = phantom(argv.nx, argv.ny, argv.nz);
-    const write = timed(() =>
-      writeCtSeries(volume, {
-        dir: join(dir, 'ct'),
-        seriesInstanceUID: uidFromSeed('2.25', 'bench', 'series'),
-        studyInstanceUID: uidFromSeed('2.25', 'bench', 'study'),
-        frameOfReferenceUID: uidFromSeed('2.25', 'bench', 'for'),
-        patientId: 'BENCH',
-        patientName: 'Bench^IO',
-      }),
-    );
+    const series = {
+      seriesInstanceUID: uidFromSeed('2.25', 'bench', 'series'),
+      studyInstanceUID: uidFromSeed('2.25', 'bench', 'study'),
+      frameOfReferenceUID: uidFromSeed('2.25', 'bench', 'for'),
+      patientId: 'BENCH',
+      patientName: 'Bench^IO',
+    };
+    const write = timed(() => writeCtSeries(volume, { dir: join(dir, 'ct'), ...series }));
     type Step = { wall: number; cpu: number };
     const best: Record<'scan' | 'read' | 'writeNii' | 'readNii', Step> = {
       scan: { wall: Infinity, cpu: Infinity },
@@ -99,6 +99,7 @@ async function main(): Promise<void> {
     const r3 = (x: number) => Math.round(x * 1000) / 1000;
     const step = (t: Step) => ({ wallS: r3(t.wall), cpuS: r3(t.cpu) });
     const compressedReads = argv.codecs ? timeCompressedReads(write.value.files, volume, dir, argv.repeat, r3) : undefined;
+    const enhanced = argv.enhanced ? timeEnhanced(volume, join(dir, 'enhanced'), series, argv.repeat, r3) : undefined;
     console.log(
       JSON.stringify(
         {
@@ -113,6 +114,7 @@ async function main(): Promise<void> {
           niiGzMB: r3(bytes / 1e6),
           rawMB: r3(volume.data.byteLength / 1e6),
           ...(compressedReads ? { compressedReads } : {}),
+          ...(enhanced ? { enhancedCt: enhanced } : {}),
           targets: { scanPlusReadS: 3, writeNiiGzS: 5 },
           loadAverage1m: r3(loadavg()[0]),
         },
@@ -165,6 +167,20 @@ function timeCompressedReads(files: string[], volume: Volume<Int16Array>, dir: s
     out[c.name] = { wallS: r3(wall), msPerSlice: r3((1000 * wall) / files.length), mb: r3(mb) };
   }
   return out;
+}
+
+/** Writes the volume as one Enhanced CT file, then times scanDicomTree + readCtSeries of it (best of `repeat`). */
+function timeEnhanced(volume: Volume<Int16Array>, dir: string, series: Omit<Parameters<typeof writeEnhancedCt>[1], 'dir'>, repeat: number, r3: (x: number) => number) {
+  mkdirSync(dir, { recursive: true });
+  const write = timed(() => writeEnhancedCt(volume, { dir, ...series }));
+  let best = { scan: Infinity, read: Infinity };
+  for (let i = 0; i < repeat; i++) {
+    const scan = timed(() => scanDicomTree(dir));
+    const read = timed(() => readCtSeries(scan.value.ctSeries[0].files));
+    if (read.value.volume.data[123457] !== volume.data[123457]) throw new Error('Enhanced CT: read back differs');
+    if (scan.wall + read.wall < best.scan + best.read) best = { scan: scan.wall, read: read.wall };
+  }
+  return { writeS: r3(write.wall), scanS: r3(best.scan), readS: r3(best.read), scanPlusReadS: r3(best.scan + best.read), mb: r3(statSync(write.value.files[0]).size / 1e6) };
 }
 
 main().catch((e) => {
