@@ -2,7 +2,8 @@
  * I/O benchmark: writes a synthetic CT series (default 512x512x200) with writeCtSeries, then times
  * scanDicomTree + readCtSeries and writing the volume as .nii.gz. Prints one JSON object (seconds).
  * With --codecs, the series is also compressed slice by slice as PACS export it (dcmtk's RLE, JPEG
- * Lossless and JPEG-LS, GDCM's JPEG 2000; each only where its tool is installed) and each read is timed.
+ * Lossless and JPEG-LS, GDCM's JPEG 2000, OpenJPH's HTJ2K; each only where its tool is installed) and
+ * each read is timed.
  * With --enhanced, the volume is also written as one Enhanced CT file and its scan + read timed.
  *   npm run bench:io -- [--nx 512 --ny 512 --nz 200 --gzip-level 2 --repeat 1 --codecs --enhanced --keep]
  */
@@ -12,7 +13,8 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { DEFAULT_GZIP_LEVEL, readCtSeries, readNifti, scanDicomTree, uidFromSeed, writeCtSeries, writeEnhancedCt, writeNifti, type Volume } from '@anatomynet/data';
+import { DEFAULT_GZIP_LEVEL, readCtSeries, readNifti, scanDicomTree, TS_HTJ2K_LOSSLESS, uidFromSeed, writeCtSeries, writeEnhancedCt, writeNifti, type Volume } from '@anatomynet/data';
+import { htj2kSlice } from '@anatomynet/data/testing';
 
 /** A head-and-neck-like phantom in HU: air, an elliptical body with noise, a bone ring. */
 function phantom(nx: number, ny: number, nz: number): Volume<Int16Array> {
@@ -55,7 +57,7 @@ async function main(): Promise<void> {
     .option('nz', { type: 'number', default: 200, describe: 'slices' })
     .option('gzip-level', { type: 'number', default: DEFAULT_GZIP_LEVEL, describe: 'gzip level for the .nii.gz write (1 fastest .. 9 smallest)' })
     .option('repeat', { type: 'number', default: 1, describe: 'timed repetitions (best is reported)' })
-    .option('codecs', { type: 'boolean', default: false, describe: 'also time reading the series compressed (RLE, JPEG Lossless, JPEG-LS, JPEG 2000; needs dcmtk and GDCM\'s gdcmconv)' })
+    .option('codecs', { type: 'boolean', default: false, describe: 'also time reading the series compressed (RLE, JPEG Lossless, JPEG-LS, JPEG 2000, HTJ2K; needs dcmtk, GDCM\'s gdcmconv and OpenJPH\'s ojph_compress)' })
     .option('enhanced', { type: 'boolean', default: false, describe: 'also write the volume as one Enhanced CT (multi-frame) file and time its scan + read' })
     .option('keep', { type: 'boolean', default: false, describe: 'keep the temp folder' })
     .strict()
@@ -128,11 +130,30 @@ async function main(): Promise<void> {
   }
 }
 
-const CODECS = [
-  { name: 'rle', tool: 'dcmcrle', args: [] as string[] },
-  { name: 'jpegLossless', tool: 'dcmcjpeg', args: ['+e1'] },
-  { name: 'jpegLs', tool: 'dcmcjpls', args: [] as string[] },
-  { name: 'jpeg2000', tool: 'gdcmconv', args: ['--j2k'] },
+/** A slice compressed by a command-line tool (`tool [args] from to`); '' or why it failed. */
+function byTool(tool: string, args: string[]): (from: string, to: string) => string {
+  return (from, to) => {
+    const r = spawnSync(tool, [...args, from, to], { encoding: 'utf8' });
+    return r.status === 0 ? '' : r.error ? `${tool} not found` : `${tool} failed: ${(r.stderr || '').trim().slice(0, 120)}`;
+  };
+}
+
+const CODECS: { name: string; compress: (from: string, to: string) => string }[] = [
+  { name: 'rle', compress: byTool('dcmcrle', []) },
+  { name: 'jpegLossless', compress: byTool('dcmcjpeg', ['+e1']) },
+  { name: 'jpegLs', compress: byTool('dcmcjpls', []) },
+  { name: 'jpeg2000', compress: byTool('gdcmconv', ['--j2k']) },
+  {
+    name: 'htj2k',
+    compress: (from, to) => {
+      try {
+        htj2kSlice(from, to, TS_HTJ2K_LOSSLESS);
+        return '';
+      } catch (e) {
+        return (e as Error).message.slice(0, 120);
+      }
+    },
+  },
 ];
 
 /** readCtSeries of the series compressed by each codec's tool (best of `repeat`), checked against the volume. */
@@ -145,11 +166,8 @@ function timeCompressedReads(files: string[], volume: Volume<Int16Array>, dir: s
     let failed = '';
     for (const [k, f] of files.entries()) {
       const to = join(folder, `s${k}.dcm`);
-      const r = spawnSync(c.tool, [...c.args, f, to], { encoding: 'utf8' });
-      if (r.status !== 0) {
-        failed = r.error ? `${c.tool} not found` : `${c.tool} failed: ${(r.stderr || '').trim().slice(0, 120)}`;
-        break;
-      }
+      failed = c.compress(f, to);
+      if (failed) break;
       compressed.push(to);
     }
     if (failed) {

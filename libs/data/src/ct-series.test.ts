@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readCtSeries, writeCtSeries } from './ct-series';
 import { readDicomFile, scanDicomTree, uidFromSeed, writeDicomFile } from './dicom';
 import { readNrrd } from './nrrd';
-import { errorOf, expectClose, patternVolume, python, rotation, run, tempDir } from './test-helpers';
+import { errorOf, expectClose, htj2kSlice, patternVolume, python, rotation, run, tempDir } from './test-helpers';
 import { indexToPoint, type Vec3, type Volume } from './volume';
 
 const tmp = tempDir('ct');
@@ -302,6 +302,26 @@ describe('CT series bad input', () => {
     const irreversible = errorOf(() => readCtSeries([j97]));
     expect(irreversible.code).toBe('UNSUPPORTED_ENCODING');
     expect(irreversible.reason).toMatch(/JPEG 2000 frame is irreversible \(lossy\)/);
+  });
+  it('HTJ2K (OpenJPH) files, lossless, RPCL and general, decode to the same HU; lossy ones are refused', () => {
+    const files = copySeries(goodLarge);
+    const coded = [
+      htj2kSlice(files[0], join(tmp.dir, 'htj2k.dcm'), '1.2.840.10008.1.2.4.201'),
+      htj2kSlice(files[1], join(tmp.dir, 'htj2k-rpcl.dcm'), '1.2.840.10008.1.2.4.202', ['-reversible', 'true', '-prog_order', 'RPCL']),
+      htj2kSlice(files[2], join(tmp.dir, 'htj2k-general.dcm'), '1.2.840.10008.1.2.4.203'),
+    ];
+    expect(coded.map((p) => readDicomFile(p, { pixelData: false }).transferSyntaxUID)).toEqual(['1.2.840.10008.1.2.4.201', '1.2.840.10008.1.2.4.202', '1.2.840.10008.1.2.4.203']);
+    expect(readCtSeries(coded).volume.data).toEqual(large.data);
+    // the general syntax allows lossy coding: the image's flag, or the irreversible wavelet, says so
+    edit(coded[2], (ds) => void (ds.LossyImageCompression = '01'));
+    const flagged = errorOf(() => readCtSeries([coded[2]]));
+    expect([flagged.code, flagged.reason]).toEqual(['UNSUPPORTED_ENCODING', expect.stringMatching(/^HTJ2K image compressed lossy \(LossyImageCompression 01\)/)]);
+    const irreversible = htj2kSlice(files[2], join(tmp.dir, 'htj2k-irreversible.dcm'), '1.2.840.10008.1.2.4.203', ['-reversible', 'false', '-qstep', '0.001']);
+    const lossy = errorOf(() => readCtSeries([irreversible]));
+    expect([lossy.code, lossy.file, lossy.reason]).toEqual(['UNSUPPORTED_ENCODING', irreversible, expect.stringMatching(/HTJ2K frame is irreversible \(lossy\)/)]);
+    // a frame whose SIZ disagrees with Rows and Columns is refused before decoding
+    edit(coded[0], (ds) => { ds.Rows = 4000; ds.Columns = 4000; });
+    expect(errorOf(() => readCtSeries([coded[0]])).reason).toBe('HTJ2K frame is 64x48x1, the DICOM header says 4000x4000x1');
   });
   it('damaged JPEG-LS and JPEG 2000 frames are typed errors, and the next file decodes', () => {
     const files = copySeries(goodLarge);

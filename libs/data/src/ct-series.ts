@@ -19,7 +19,9 @@ import {
   writeDicomFile,
   type DicomFile,
 } from './dicom';
-import { decodeJpeg2000, decodeJpegLossless16, decodeJpegLs, decodeRle16, DECODABLE_TRANSFER_SYNTAXES, joinFragments, TS_JPEG_2000, TS_JPEG_2000_LOSSLESS, TS_JPEG_LS_LOSSLESS, TS_RLE_LOSSLESS } from './pixel-codecs';
+import {
+  decodeJpeg2000Family, decodeJpegLossless16, decodeJpegLs, decodeRle16, DECODABLE_TRANSFER_SYNTAXES, JPEG_2000_TRANSFER_SYNTAXES, joinFragments, MAYBE_LOSSY_TRANSFER_SYNTAXES, TS_JPEG_LS_LOSSLESS, TS_RLE_LOSSLESS,
+} from './pixel-codecs';
 import { hasFunctionalGroups, imagePlanes } from './image-planes';
 import { voxelCount, type Vec3, type Volume } from './volume';
 
@@ -97,7 +99,7 @@ function checkTransferSyntax(f: DicomFile): void {
   throw new VolumeIOError(
     f.path,
     'UNSUPPORTED_TRANSFER_SYNTAX',
-    `transfer syntax ${f.transferSyntaxUID} (${name}) is not supported; implicit/explicit VR little endian, deflated, RLE Lossless, JPEG Lossless, JPEG-LS Lossless and reversible JPEG 2000 are. Decompress first, e.g. 'gdcmconv --raw'`,
+    `transfer syntax ${f.transferSyntaxUID} (${name}) is not supported; implicit/explicit VR little endian, deflated, RLE Lossless, JPEG Lossless, JPEG-LS Lossless and reversible JPEG 2000 and HTJ2K are. Decompress first, e.g. 'gdcmconv --raw'`,
   );
 }
 
@@ -129,7 +131,7 @@ function pixelFrames(f: DicomFile, rows: number, columns: number, frames: number
       bytes =
         ts === TS_RLE_LOSSLESS ? decodeRle16(f.path, frame, rows * columns)
         : ts === TS_JPEG_LS_LOSSLESS ? decodeJpegLs(f.path, frame, rows, columns)
-        : ts === TS_JPEG_2000_LOSSLESS || ts === TS_JPEG_2000 ? decodeJpeg2000(f.path, lossless(f, frame), rows, columns)
+        : JPEG_2000_TRANSFER_SYNTAXES.has(ts) ? decodeJpeg2000Family(f.path, ts, lossless(f, frame), rows, columns)
         : decodeJpegLossless16(f.path, frame, rows, columns);
     } catch (e) {
       if (frames === 1 || !(e instanceof VolumeIOError)) throw e;
@@ -143,12 +145,12 @@ function pixelFrames(f: DicomFile, rows: number, columns: number, frames: number
 }
 
 /**
- * The frame, when nothing says it was coded lossy: JPEG 2000's general transfer syntax (4.91) allows a
- * reversible wavelet truncated to a rate, which only the image's LossyImageCompression flag tells.
+ * The frame, when nothing says it was coded lossy: the general JPEG 2000 and HTJ2K transfer syntaxes (4.91,
+ * 4.203) allow a reversible wavelet truncated to a rate, which only the image's LossyImageCompression flag tells.
  */
 function lossless(f: DicomFile, frame: Uint8Array): Uint8Array {
-  if (f.transferSyntaxUID === TS_JPEG_2000 && String(f.dataset.LossyImageCompression ?? '').trim() === '01') {
-    throw new VolumeIOError(f.path, 'UNSUPPORTED_ENCODING', 'JPEG 2000 image compressed lossy (LossyImageCompression 01): its CT numbers differ from the scan\'s; export it lossless');
+  if (MAYBE_LOSSY_TRANSFER_SYNTAXES.has(f.transferSyntaxUID) && String(f.dataset.LossyImageCompression ?? '').trim() === '01') {
+    throw new VolumeIOError(f.path, 'UNSUPPORTED_ENCODING', `${TRANSFER_SYNTAX_NAMES[f.transferSyntaxUID]} image compressed lossy (LossyImageCompression 01): its CT numbers differ from the scan's; export it lossless`);
   }
   return frame;
 }
@@ -171,7 +173,7 @@ function imageKind(f: DicomFile): string {
  * positions. `onProgress(done, total)` is called before each file.
  *
  * Throws VolumeIOError: NO_FILES, NOT_DICOM, NOT_CT (Modality other than CT), TRUNCATED (file or pixel data short), MISSING_TAG,
- * UNSUPPORTED_TRANSFER_SYNTAX (other than native little endian, deflated, RLE, JPEG Lossless, JPEG-LS Lossless and JPEG 2000), UNSUPPORTED_ENCODING (lossy JPEG-LS or JPEG 2000),
+ * UNSUPPORTED_TRANSFER_SYNTAX (other than native little endian, deflated, RLE, JPEG Lossless, JPEG-LS Lossless, JPEG 2000 and HTJ2K), UNSUPPORTED_ENCODING (lossy JPEG-LS, JPEG 2000 or HTJ2K),
  * UNSUPPORTED_DATATYPE (not 16-bit, colour, several temporal positions, multi-frame without functional groups), MIXED_SERIES,
  * MIXED_ORIENTATION, MIXED_SIZE, DUPLICATE_SLICE, MISSING_SLICE (a step > 1.5x the median), BAD_HEADER.
  */

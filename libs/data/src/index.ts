@@ -32,4 +32,7 @@ export { readNifti, writeNifti, parseNifti, encodeNifti, type NiftiReadOptions, 
 export { readNrrd, writeNrrd, parseNrrd, type NrrdImage, type NrrdReadOptions, type NrrdWriteOptions } from './nrrd';
 export { readVolume, writeVolume, volumeFormatOf, type VolumeFormat } from './volume-io';
 export { notHounsfieldReason, replaceNotNumbers, NOT_A_NUMBER_HU } from './hounsfield';
-export { decodeJpeg2000, decodeJpegLs, decodeRle8, joinFragments, rleFrameCanHold, TS_JPEG_2000, TS_JPEG_2000_LOSSLESS, TS_JPEG_LS_LOSSLESS, TS_RLE_LOSSLESS } from './pixel-codecs';
+export {
+  decodeHtj2k, decodeJpeg2000, decodeJpeg2000Family, decodeJpegLs, decodeRle8, joinFragments, rleFrameCanHold, JPEG_2000_TRANSFER_SYNTAXES,
+  TS_HTJ2K, TS_HTJ2K_LOSSLESS, TS_HTJ2K_LOSSLESS_RPCL, TS_JPEG_2000, TS_JPEG_2000_LOSSLESS, TS_JPEG_LS_LOSSLESS, TS_RLE_LOSSLESS,
+} from './pixel-codecs';

@@ -15,7 +15,7 @@ import { VolumeIOError } from './errors';
 import { gzipDeterministic } from './fileio';
 import { encodeNifti, parseNifti } from './nifti';
 import { parseNrrd, writeNrrd } from './nrrd';
-import { patternVolume, tempDir } from './test-helpers';
+import { htj2kSlice, patternVolume, tempDir } from './test-helpers';
 import { surveyMutations } from './testing/mutate';
 import type { Volume } from './volume';
 
@@ -114,14 +114,18 @@ describe('damaged files read or are refused with a typed error naming them', () 
     ['JPEG Lossless (dcmtk)', 'dcmcjpeg', ['+e1'], 22],
     ['JPEG-LS Lossless (dcmtk)', 'dcmcjpls', [], 23],
     ['JPEG 2000 lossless (GDCM)', 'gdcmconv', ['--j2k'], 24],
+    ['HTJ2K lossless (OpenJPH)', 'htj2k', [], 27],
   ] as const)('DICOM CT slice in %s', (_name, cmd, args, seed) => {
     const uid = (s: string) => uidFromSeed('1.2.826.0.1.3680043.10.1234', s);
     const dir = join(tmp.dir, `ct-${cmd}`);
     const v = patternVolume(new Int16Array(64 * 48 * 3), [64, 48, 3], { spacing: [0.8, 0.9, 2.5], origin: [-3, 4, -20] });
     const { files } = writeCtSeries(v, { dir, seriesInstanceUID: uid('s'), studyInstanceUID: uid('t'), frameOfReferenceUID: uid('f'), patientId: 'A', patientName: 'A^B' });
     const compressed = join(dir, 'compressed.dcm');
-    const made = spawnSync(cmd, [...args, files[1], compressed], { encoding: 'utf8' });
-    expect(made.status, made.stderr).toBe(0);
+    if (cmd === 'htj2k') htj2kSlice(files[1], compressed, '1.2.840.10008.1.2.4.201');
+    else {
+      const made = spawnSync(cmd, [...args, files[1], compressed], { encoding: 'utf8' });
+      expect(made.status, made.stderr).toBe(0);
+    }
     const series = [files[0], compressed, files[2]];
     const valid = readFileSync(compressed);
     expect(readCtSeries(series).volume.data).toEqual(v.data);

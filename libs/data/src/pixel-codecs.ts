@@ -17,7 +17,15 @@ export const TS_JPEG_LS_LOSSLESS = '1.2.840.10008.1.2.4.80';
 export const TS_JPEG_2000_LOSSLESS = '1.2.840.10008.1.2.4.90';
 /** JPEG 2000 that may be lossy: decoded when its codestream is reversible (then it is lossless too). */
 export const TS_JPEG_2000 = '1.2.840.10008.1.2.4.91';
-export const DECODABLE_TRANSFER_SYNTAXES = new Set([TS_RLE_LOSSLESS, TS_JPEG_LOSSLESS_14, TS_JPEG_LOSSLESS_SV1, TS_JPEG_LS_LOSSLESS, TS_JPEG_2000_LOSSLESS, TS_JPEG_2000]);
+/** High-Throughput JPEG 2000 (Part 15): lossless, lossless with RPCL progression, and possibly lossy. */
+export const TS_HTJ2K_LOSSLESS = '1.2.840.10008.1.2.4.201';
+export const TS_HTJ2K_LOSSLESS_RPCL = '1.2.840.10008.1.2.4.202';
+export const TS_HTJ2K = '1.2.840.10008.1.2.4.203';
+/** The JPEG 2000 family: reversible codestreams decoded, irreversible ones refused. */
+export const JPEG_2000_TRANSFER_SYNTAXES = new Set([TS_JPEG_2000_LOSSLESS, TS_JPEG_2000, TS_HTJ2K_LOSSLESS, TS_HTJ2K_LOSSLESS_RPCL, TS_HTJ2K]);
+/** Syntaxes whose name allows lossy coding: only the image's LossyImageCompression says a reversible wavelet was truncated. */
+export const MAYBE_LOSSY_TRANSFER_SYNTAXES = new Set([TS_JPEG_2000, TS_HTJ2K]);
+export const DECODABLE_TRANSFER_SYNTAXES = new Set([TS_RLE_LOSSLESS, TS_JPEG_LOSSLESS_14, TS_JPEG_LOSSLESS_SV1, TS_JPEG_LS_LOSSLESS, ...JPEG_2000_TRANSFER_SYNTAXES]);
 
 /** Joins the fragments of one frame (a single-frame image's fragments form one codestream). */
 export function joinFragments(fragments: ArrayBuffer[]): Uint8Array {
@@ -239,19 +247,46 @@ export function decodeJpegLs(file: string, frame: Uint8Array, rows: number, colu
  * checked against the DICOM header before decoding; an irreversible (9/7 wavelet, lossy) one is refused.
  */
 export function decodeJpeg2000(file: string, frame: Uint8Array, rows: number, columns: number, bytesPerSample: 1 | 2 = 2): Uint8Array {
-  const siz = j2kSize(frame);
-  if (!siz) throw new VolumeIOError(file, 'BAD_HEADER', 'JPEG 2000 frame has no SIZ marker after its SOC');
-  if (siz.rows !== rows || siz.columns !== columns || siz.components !== 1) {
-    throw new VolumeIOError(file, 'SIZE_MISMATCH', `JPEG 2000 frame is ${siz.columns}x${siz.rows}x${siz.components}, the DICOM header says ${columns}x${rows}x1`);
-  }
+  checkJ2kSize(file, 'JPEG 2000', frame, rows, columns);
   return decodeWith(
     file, 'JPEG 2000', frame, rows, columns, bytesPerSample,
     () => new (openJpeg ??= instantiateCodec<OpenJpegModule>('@cornerstonejs/codec-openjpeg/decodewasmjs', '@cornerstonejs/codec-openjpeg/decodewasm')).J2KDecoder(),
     () => void (openJpeg = undefined),
-    (d) => {
-      if (!d.getIsReversible()) throw new VolumeIOError(file, 'UNSUPPORTED_ENCODING', 'JPEG 2000 frame is irreversible (lossy): its values differ from the original\'s; export it lossless');
-    },
+    (d) => refuseIrreversible(file, 'JPEG 2000', d),
   );
+}
+
+/**
+ * High-Throughput JPEG 2000 codestream -> its samples, as {@link decodeJpeg2000}: OpenJPEG decodes HTJ2K
+ * too. (OpenJPH's own WebAssembly decoder, @cornerstonejs/codec-openjph 2.4.11, hangs on some damaged
+ * codestreams that OpenJPEG refuses: found by mutation.test.ts.)
+ */
+export function decodeHtj2k(file: string, frame: Uint8Array, rows: number, columns: number, bytesPerSample: 1 | 2 = 2): Uint8Array {
+  checkJ2kSize(file, 'HTJ2K', frame, rows, columns);
+  return decodeWith(
+    file, 'HTJ2K', frame, rows, columns, bytesPerSample,
+    () => new (openJpeg ??= instantiateCodec<OpenJpegModule>('@cornerstonejs/codec-openjpeg/decodewasmjs', '@cornerstonejs/codec-openjpeg/decodewasm')).J2KDecoder(),
+    () => void (openJpeg = undefined),
+    (d) => refuseIrreversible(file, 'HTJ2K', d),
+  );
+}
+
+/** A JPEG 2000 family frame of the transfer syntax `ts` -> its samples. */
+export function decodeJpeg2000Family(file: string, ts: string, frame: Uint8Array, rows: number, columns: number, bytesPerSample: 1 | 2 = 2): Uint8Array {
+  return (ts === TS_JPEG_2000_LOSSLESS || ts === TS_JPEG_2000 ? decodeJpeg2000 : decodeHtj2k)(file, frame, rows, columns, bytesPerSample);
+}
+
+/** The codec allocates what the SIZ marker declares: checked against the DICOM header before decoding. */
+function checkJ2kSize(file: string, what: string, frame: Uint8Array, rows: number, columns: number): void {
+  const siz = j2kSize(frame);
+  if (!siz) throw new VolumeIOError(file, 'BAD_HEADER', `${what} frame has no SIZ marker after its SOC`);
+  if (siz.rows !== rows || siz.columns !== columns || siz.components !== 1) {
+    throw new VolumeIOError(file, 'SIZE_MISMATCH', `${what} frame is ${siz.columns}x${siz.rows}x${siz.components}, the DICOM header says ${columns}x${rows}x1`);
+  }
+}
+
+function refuseIrreversible(file: string, what: string, d: { getIsReversible(): boolean }): void {
+  if (!d.getIsReversible()) throw new VolumeIOError(file, 'UNSUPPORTED_ENCODING', `${what} frame is irreversible (lossy): its values differ from the original's; export it lossless`);
 }
 
 /** Width, height and components from a JPEG 2000 codestream's SIZ marker segment (it follows SOC: ff4f ff51). */

@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { VolumeIOError } from './errors';
 import type { Mat3, Vec3, Volume, VoxelArray } from './volume';
 
+export { htj2kSlice } from './testing/htj2k';
+
 export function tempDir(tag: string): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), `anatomynet-data-${tag}-`));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
@@ -58,3 +60,4 @@ export function errorOf(f: () => unknown): VolumeIOError {
   }
   throw new Error('expected a VolumeIOError, nothing was thrown');
 }
+

@@ -14,6 +14,8 @@ and ENCODING one of
   deflated    Deflated Explicit VR Little Endian: the whole dataset through zlib
   rle         RLE Lossless (pydicom's encoder): a fragment per frame, a binary frame's bits packed on their
               own (the frame starts at a byte) and encoded as one 8-bit segment
+  htj2k       HTJ2K Lossless by OpenJPH (ojph_compress), a codestream per frame of a byte a pixel, binary ones
+              too (the header then says 1 bit)
   jpegls, j2k JPEG-LS Lossless or JPEG 2000 Lossless by GDCM (gdcmconv --jpegls / --j2k): frames of a byte a
               pixel, binary ones too (0 or 1), as highdicom codes them; the header then says 1 bit again
 Two segments: a ball (1) and a box overlapping it (2). TRUTH.u8 holds, per segment, the voxels set
@@ -86,7 +88,8 @@ ds.SegmentationType = "FRACTIONAL" if fractional else "BINARY"
 if fractional:
     ds.SegmentationFractionalType, ds.MaximumFractionalValue = "PROBABILITY", 200
 by_gdcm = encoding in ("jpegls", "j2k")
-ds.BitsAllocated = ds.BitsStored = 8 if fractional or by_gdcm else 1
+by_codec = by_gdcm or encoding == "htj2k"
+ds.BitsAllocated = ds.BitsStored = 8 if fractional or by_codec else 1
 ds.HighBit = ds.BitsStored - 1
 ds.PixelRepresentation = 0
 segs = []
@@ -150,6 +153,27 @@ if encoding == "rle":
     ds.PixelData = encapsulate([rle(f) for f in stack], has_bot=True)
     ds["PixelData"].is_undefined_length = True
     ds["PixelData"].VR = "OB"
+elif encoding == "htj2k":
+    def htj2k(frame):
+        """OpenJPH's encoder (ojph_compress): a frame of a byte a pixel -> a reversible HTJ2K codestream."""
+        raw, coded = out + ".yuv", out + ".j2c"
+        frame.astype(np.uint8).tofile(raw)
+        subprocess.run(["ojph_compress", "-i", raw, "-o", coded, "-dims", "{%d,%d}" % (frame.shape[1], frame.shape[0]), "-num_comps", "1",
+                        "-signed", "false", "-bit_depth", "8", "-downsamp", "{1,1}", "-reversible", "true"], check=True, capture_output=True)
+        with open(coded, "rb") as f:
+            data = f.read()
+        os.remove(raw)
+        os.remove(coded)
+        return data
+    # pydicom 2.3 predates HTJ2K: name its transfer syntax so that the file can be saved encapsulated
+    import pydicom._uid_dict
+    pydicom._uid_dict.UID_dictionary.setdefault("1.2.840.10008.1.2.4.201", ("High-Throughput JPEG 2000 Image Compression (Lossless Only)", "Transfer Syntax", "", "", "HTJ2KLossless"))
+    ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.4.201"
+    ds.PixelData = encapsulate([htj2k(f) for f in stack], has_bot=True)
+    ds["PixelData"].is_undefined_length = True
+    ds["PixelData"].VR = "OB"
+    if not fractional:
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit = 1, 1, 0
 else:
     data = stack.tobytes() if fractional or by_gdcm else np.packbits(stack.ravel(), bitorder="little").tobytes()
     ds.PixelData = data + (b"\0" if len(data) % 2 else b"")

@@ -75,8 +75,8 @@ describe.skipIf(!hasPydicom)('a damaged SEG reads into masks of the grid or is r
   const ct = writeTestCt(join(root, 'ct'), [...shape], 90);
   const SEG = 'damaged-seg.dcm';
   // pydicom's SEGs (make_seg.py): binary frames natively packed, each frame RLE-coded on its own, and
-  // each coded as JPEG-LS by GDCM (a byte a pixel)
-  for (const [encoding, seed] of [['native', 31], ['rle', 32], ['jpegls', 33]] as const) {
+  // each coded as JPEG-LS by GDCM or as HTJ2K by OpenJPH (a byte a pixel)
+  for (const [encoding, seed] of [['native', 31], ['rle', 32], ['jpegls', 33], ['htj2k', 34]] as const) {
     it(`${encoding}: 600 seeded damages`, () => {
       const path = join(root, `${encoding}.dcm`);
       execFileSync(PYTHON, [join(__dirname, 'make_seg.py'), join(root, 'ct'), path, join(root, `${encoding}.u8`), 'binary', encoding]);

@@ -119,7 +119,7 @@ describe('parseDicomSeg + segmentsOnGrid read our SEG back', () => {
     expect(bad((ds) => { ds.PerFrameFunctionalGroupsSequence[0].SegmentIdentificationSequence[0].ReferencedSegmentNumber = 7; })).toThrow(/frame 1 names segment 7/);
     expect(bad((ds) => { ds.SegmentSequence[1].SegmentNumber = 1; })).toThrow(/SegmentNumber 1 is used twice/);
     expect(bad((ds) => { ds.BitsAllocated = 16; })).toThrow(/BitsAllocated 16 for a BINARY segmentation/);
-    expect(bad(() => undefined, '1.2.840.10008.1.2.4.201')).toThrow(/bad\.dcm: pixel data in compressed transfer syntax 1\.2\.840\.10008\.1\.2\.4\.201.*native, deflated, RLE Lossless, JPEG-LS Lossless and JPEG 2000.*gdcmconv --raw/);
+    expect(bad(() => undefined, '1.2.840.10008.1.2.4.50')).toThrow(/bad\.dcm: pixel data in compressed transfer syntax 1\.2\.840\.10008\.1\.2\.4\.50.*native, deflated, RLE Lossless, JPEG-LS Lossless, JPEG 2000 and HTJ2K.*gdcmconv --raw/);
   });
 
   it('refuses RLE pixel data that cannot be the frames it declares, before allocating them', () => {
@@ -166,6 +166,9 @@ describe.skipIf(!pythonHas('pydicom') || !pythonHas('numpy'))('segmentsOnGrid re
     ['fractional', 'jpegls', [23, 19, 7]],
     ['binary', 'j2k', [70, 66, 5]],
     ['fractional', 'j2k', [70, 66, 5]],
+    // OpenJPH's HTJ2K
+    ['binary', 'htj2k', [23, 19, 7]],
+    ['fractional', 'htj2k', [70, 66, 5]],
     // frames on another in-plane grid, resampled to the CT's voxels by nearest neighbour
     ['oversampled', 'native', [23, 19, 7]],
     ['coarse', 'native', [23, 19, 7]],
@@ -178,7 +181,7 @@ describe.skipIf(!pythonHas('pydicom') || !pythonHas('numpy'))('segmentsOnGrid re
       const path = join(root, `${name}.dcm`), truthPath = join(root, `${name}.u8`);
       execFileSync(PYTHON, [join(here, 'make_seg.py'), dir, path, truthPath, mode, encoding]);
       const truth = new Uint8Array(readFileSync(truthPath));
-      expect(readDicomFile(path).transferSyntaxUID).toBe({ native: '1.2.840.10008.1.2.1', deflated: '1.2.840.10008.1.2.1.99', rle: '1.2.840.10008.1.2.5', jpegls: '1.2.840.10008.1.2.4.80', j2k: '1.2.840.10008.1.2.4.90' }[encoding]);
+      expect(readDicomFile(path).transferSyntaxUID).toBe({ native: '1.2.840.10008.1.2.1', deflated: '1.2.840.10008.1.2.1.99', rle: '1.2.840.10008.1.2.5', jpegls: '1.2.840.10008.1.2.4.80', j2k: '1.2.840.10008.1.2.4.90', htj2k: '1.2.840.10008.1.2.4.201' }[encoding]);
       const seg = readSeg(path);
       expect(seg.segmentationType).toBe(mode === 'fractional' ? 'FRACTIONAL' : 'BINARY');
       expect(seg.segments.map((s) => [s.label, s.type?.value, s.typeModifier?.meaning])).toEqual([['Left parotid', '45289007', 'Left'], ['Box', '91609006', undefined]]);
@@ -189,12 +192,12 @@ describe.skipIf(!pythonHas('pydicom') || !pythonHas('numpy'))('segmentsOnGrid re
         expect(s.voxels).toBeGreaterThan(10);
         expect(Buffer.from(s.mask).equals(Buffer.from(expected)), s.segment.label).toBe(true);
       }
-      if (encoding === 'jpegls' || encoding === 'j2k') {
+      if (encoding === 'jpegls' || encoding === 'j2k' || encoding === 'htj2k') {
         // a header declaring a huge image over small frames: refused by the first frame's own header, before allocating
         const f = readDicomFile(path);
         f.dataset.Rows = 65535;
         f.dataset.Columns = 65535;
-        expect(() => parseDicomSeg(f.dataset, path, f.transferSyntaxUID)).toThrow(new RegExp(`frame 1: ${encoding === 'j2k' ? 'JPEG 2000' : 'JPEG-LS'} frame is ${shape[0]}x${shape[1]}x1, the DICOM header says 65535x65535x1`));
+        expect(() => parseDicomSeg(f.dataset, path, f.transferSyntaxUID)).toThrow(new RegExp(`frame 1: ${{ j2k: 'JPEG 2000', htj2k: 'HTJ2K', jpegls: 'JPEG-LS' }[encoding]} frame is ${shape[0]}x${shape[1]}x1, the DICOM header says 65535x65535x1`));
         // honest frames that decode to more than the limit (JPEG frames of nothing are tiny): refused before allocating
         const whole = readDicomFile(path);
         const need = Number(whole.dataset.NumberOfFrames) * shape[0] * shape[1] / (mode === 'fractional' ? 1 : 8);

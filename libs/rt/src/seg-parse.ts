@@ -5,14 +5,14 @@
  * voxels, as highdicom, dcmqi and our writer make them) pixel for voxel, else (a segmentation drawn on an
  * oversampled or shifted geometry, as 3D Slicer allows) resampled to the CT's voxels by nearest neighbour. Binary and fractional (thresholded at half) segmentations,
  * native, deflated or compressed a frame per fragment: RLE Lossless (a binary frame's bits packed from
- * its own first byte, as encapsulated 1-bit frames are), JPEG-LS Lossless and JPEG 2000 (reversible; a
+ * its own first byte, as encapsulated 1-bit frames are), JPEG-LS Lossless and JPEG 2000 or HTJ2K (reversible; a
  * byte a pixel, binary ones too, as highdicom codes them); other compressions are refused with the
  * reason. Checks every declared size against the bytes present, or against a frame's own codestream
  * header, before allocating (ROBUSTNESS.md).
  */
 import {
-  decodeJpeg2000, decodeJpegLs, decodeRle8, joinFragments, MAX_VOLUME_BYTES, rleFrameCanHold, TS_DEFLATED_LE, TS_EXPLICIT_BE, TS_EXPLICIT_LE, TS_IMPLICIT_LE,
-  TS_JPEG_2000, TS_JPEG_2000_LOSSLESS, TS_JPEG_LS_LOSSLESS, TS_RLE_LOSSLESS, VolumeIOError, type Vec3,
+  decodeJpegLs, decodeRle8, joinFragments, MAX_VOLUME_BYTES, rleFrameCanHold, TS_DEFLATED_LE, TS_EXPLICIT_BE, TS_EXPLICIT_LE, TS_IMPLICIT_LE,
+  decodeJpeg2000Family, JPEG_2000_TRANSFER_SYNTAXES, TS_JPEG_LS_LOSSLESS, TS_RLE_LOSSLESS, VolumeIOError, type Vec3,
 } from '@anatomynet/data';
 import { items, numbers, str, type Item } from './dataset-values';
 import { RtStructError } from './errors';
@@ -170,7 +170,7 @@ export function parseDicomSeg(dataset: Record<string, unknown>, path: string, tr
     if (transferSyntaxUID && FRAME_DECODERS.has(transferSyntaxUID)) {
       parsed.pixels = decodeFrames(path, transferSyntaxUID, parts, nFrames, type === 'BINARY', rows, columns, what, opts.maxBytes ?? MAX_VOLUME_BYTES);
     } else if (transferSyntaxUID && !NATIVE_TRANSFER_SYNTAXES.has(transferSyntaxUID)) {
-      throw new RtStructError(path, `pixel data in compressed transfer syntax ${transferSyntaxUID}, which this reader does not decode (it reads native, deflated, RLE Lossless, JPEG-LS Lossless and JPEG 2000); store it uncompressed first (gdcmconv --raw)`);
+      throw new RtStructError(path, `pixel data in compressed transfer syntax ${transferSyntaxUID}, which this reader does not decode (it reads native, deflated, RLE Lossless, JPEG-LS Lossless, JPEG 2000 and HTJ2K); store it uncompressed first (gdcmconv --raw)`);
     } else {
       const bytes = joinFragments(parts);
       const need = type === 'BINARY' ? Math.ceil((nFrames * rows * columns) / 8) : nFrames * rows * columns;
@@ -191,8 +191,7 @@ const FRAME_DECODERS = new Map<string, FrameDecoder>([
     return { bits: binary, data };
   }],
   [TS_JPEG_LS_LOSSLESS, (path, frame, rows, columns) => ({ bits: false, data: decodeJpegLs(path, frame, rows, columns, 1) })],
-  [TS_JPEG_2000_LOSSLESS, (path, frame, rows, columns) => ({ bits: false, data: decodeJpeg2000(path, frame, rows, columns, 1) })],
-  [TS_JPEG_2000, (path, frame, rows, columns) => ({ bits: false, data: decodeJpeg2000(path, frame, rows, columns, 1) })],
+  ...[...JPEG_2000_TRANSFER_SYNTAXES].map((ts): [string, FrameDecoder] => [ts, (path, frame, rows, columns) => ({ bits: false, data: decodeJpeg2000Family(path, ts, frame, rows, columns, 1) })]),
 ]);
 
 /**
