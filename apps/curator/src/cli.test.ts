@@ -131,6 +131,14 @@ describe('curator CLI', () => {
     expect(published()).toEqual(before);
   });
 
+  it('a case past --case-timeout is stopped and reported failed, and the run finishes', () => {
+    const r = curator('curate', '-i', join(root, 'in'), '-o', join(root, 'timeout'), '--case-timeout', '0.05', '-j', '1', '-q');
+    expect(r.status).not.toBe(0);
+    expect(r.stderr.match(/failed hn_\d+ \(.*\): stopped after 0\.05 s \(--case-timeout\): a reader may be stuck on a damaged file of this case/g)).toHaveLength(3);
+    expect(r.stderr).toMatch(/nothing published, all 3 cases found failed/);
+    expect(curator('curate', '-i', join(root, 'in'), '-o', join(root, 'timeout'), '--case-timeout', '-1').stderr).toMatch(/--case-timeout -1: give seconds, 0 or more/);
+  });
+
   it('validate exits non-zero on a tampered dataset', () => {
     const img = tree(join(root, 'lib')).find((f) => f.startsWith('imagesTr'))!;
     const bytes = readFileSync(join(root, 'lib', img));

@@ -12,6 +12,7 @@ export interface CurateArgs {
   names?: string;
   crop?: string;
   workers: number;
+  caseTimeout: number;
   quiet: boolean;
 }
 
@@ -25,11 +26,13 @@ export const curateCommand: CommandModule<object, CurateArgs> = {
       .option('private', { type: 'string', describe: 'private folder for the source map and file accounting (default <out>.private; never publish it)' })
       .option('names', { type: 'string', describe: 'JSON names file: {"raw name": "Parotid_L" | "ignore"} overriding/extending the built-in table; {"<case>": {"raw name": ...}} for one case (a case id, PDDCA folder name or CT SeriesInstanceUID), e.g. to answer an annotation check' })
       .option('crop', { type: 'string', describe: 'JSON crop file: {"<case>": {"start": [i,j,k], "end": [i,j,k]}} overriding the automatic crop' })
+      .option('case-timeout', { type: 'number', default: 900, describe: 'seconds a case may take before it is stopped and reported as failed (a reader stuck on a damaged file); cases then run in worker processes, 0: no limit' })
       .option('workers', { alias: 'j', type: 'number', default: Math.max(1, Math.min(availableParallelism(), 2)), describe: 'cases curated in parallel (child processes)' })
       .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress bar' })
       .example('$0 curate --input ~/PDDCA --input ~/hn-dicom --out data/hn', 'curate two sources into data/hn')
       .example('$0 curate -i ~/hn-dicom -o data/hn --names fixes.json', 'fixes.json: {"hn_0007": {"Parotid Lt": "Parotid_R", "Parotid Rt": "Parotid_L"}, "0522c0013": {"Mandible": "ignore"}}')
       .check((a) => (Number.isInteger(a.workers) && a.workers >= 1 ? true : `--workers ${a.workers}: give a whole number of processes, 1 or more`))
+      .check((a) => (Number.isFinite(a.caseTimeout) && a.caseTimeout >= 0 ? true : `--case-timeout ${a.caseTimeout}: give seconds, 0 or more`))
       .strict() as Argv<CurateArgs>,
   handler: async (args) => {
     await runCurate(args);
@@ -38,7 +41,8 @@ export const curateCommand: CommandModule<object, CurateArgs> = {
 
 export async function runCurate(args: CurateArgs): Promise<CurateResult> {
   const bar = args.quiet ? null : createProgressBar('curate');
-  const pool = args.workers > 1 ? createCasePool(args.workers) : null;
+  // a time limit needs cases in worker processes, which can be stopped
+  const pool = args.workers > 1 || args.caseTimeout > 0 ? createCasePool(args.workers, args.caseTimeout) : null;
   const say = (s: string) => process.stderr.write(s + '\n');
   try {
     const result = await curateCohort({
