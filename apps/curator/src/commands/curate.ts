@@ -32,8 +32,11 @@ export const curateCommand: CommandModule<object, CurateArgs> = {
       .example('$0 curate --input ~/PDDCA --input ~/hn-dicom --out data/hn', 'curate two sources into data/hn')
       .example('$0 curate -i ~/hn-dicom -o data/hn --names fixes.json', 'fixes.json: {"hn_0007": {"Parotid Lt": "Parotid_R", "Parotid Rt": "Parotid_L"}, "0522c0013": {"Mandible": "ignore"}}')
       .check((a) => (Number.isInteger(a.workers) && a.workers >= 1 ? true : `--workers ${a.workers}: give a whole number of processes, 1 or more`))
-      .check((a) => (Number.isFinite(a.caseTimeout) && a.caseTimeout >= 0 ? true : `--case-timeout ${a.caseTimeout}: give seconds, 0 or more`))
-      .strict() as Argv<CurateArgs>,
+      .check((raw) => {
+        const t = (raw as unknown as CurateArgs).caseTimeout;
+        return Number.isFinite(t) && t >= 0 ? true : `--case-timeout ${t}: give seconds, 0 or more`;
+      })
+      .strict() as unknown as Argv<CurateArgs>,
   handler: async (args) => {
     await runCurate(args);
   },
