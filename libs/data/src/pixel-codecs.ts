@@ -247,13 +247,7 @@ export function decodeJpegLs(file: string, frame: Uint8Array, rows: number, colu
  * checked against the DICOM header before decoding; an irreversible (9/7 wavelet, lossy) one is refused.
  */
 export function decodeJpeg2000(file: string, frame: Uint8Array, rows: number, columns: number, bytesPerSample: 1 | 2 = 2): Uint8Array {
-  checkJ2kSize(file, 'JPEG 2000', frame, rows, columns);
-  return decodeWith(
-    file, 'JPEG 2000', frame, rows, columns, bytesPerSample,
-    () => new (openJpeg ??= instantiateCodec<OpenJpegModule>('@cornerstonejs/codec-openjpeg/decodewasmjs', '@cornerstonejs/codec-openjpeg/decodewasm')).J2KDecoder(),
-    () => void (openJpeg = undefined),
-    (d) => refuseIrreversible(file, 'JPEG 2000', d),
-  );
+  return decodeWithOpenJpeg(file, 'JPEG 2000', frame, rows, columns, bytesPerSample);
 }
 
 /**
@@ -262,12 +256,18 @@ export function decodeJpeg2000(file: string, frame: Uint8Array, rows: number, co
  * codestreams that OpenJPEG refuses: found by mutation.test.ts.)
  */
 export function decodeHtj2k(file: string, frame: Uint8Array, rows: number, columns: number, bytesPerSample: 1 | 2 = 2): Uint8Array {
-  checkJ2kSize(file, 'HTJ2K', frame, rows, columns);
+  return decodeWithOpenJpeg(file, 'HTJ2K', frame, rows, columns, bytesPerSample);
+}
+
+function decodeWithOpenJpeg(file: string, what: string, frame: Uint8Array, rows: number, columns: number, bytesPerSample: 1 | 2): Uint8Array {
+  checkJ2kSize(file, what, frame, rows, columns);
   return decodeWith(
-    file, 'HTJ2K', frame, rows, columns, bytesPerSample,
+    file, what, frame, rows, columns, bytesPerSample,
     () => new (openJpeg ??= instantiateCodec<OpenJpegModule>('@cornerstonejs/codec-openjpeg/decodewasmjs', '@cornerstonejs/codec-openjpeg/decodewasm')).J2KDecoder(),
     () => void (openJpeg = undefined),
-    (d) => refuseIrreversible(file, 'HTJ2K', d),
+    (d) => {
+      if (!d.getIsReversible()) throw new VolumeIOError(file, 'UNSUPPORTED_ENCODING', `${what} frame is irreversible (lossy): its values differ from the original's; export it lossless`);
+    },
   );
 }
 
@@ -283,10 +283,6 @@ function checkJ2kSize(file: string, what: string, frame: Uint8Array, rows: numbe
   if (siz.rows !== rows || siz.columns !== columns || siz.components !== 1) {
     throw new VolumeIOError(file, 'SIZE_MISMATCH', `${what} frame is ${siz.columns}x${siz.rows}x${siz.components}, the DICOM header says ${columns}x${rows}x1`);
   }
-}
-
-function refuseIrreversible(file: string, what: string, d: { getIsReversible(): boolean }): void {
-  if (!d.getIsReversible()) throw new VolumeIOError(file, 'UNSUPPORTED_ENCODING', `${what} frame is irreversible (lossy): its values differ from the original's; export it lossless`);
 }
 
 /** Width, height and components from a JPEG 2000 codestream's SIZ marker segment (it follows SOC: ff4f ff51). */
