@@ -1,8 +1,8 @@
 /**
  * Decoders for compressed frames: 16-bit greyscale (CT) in RLE Lossless (PS3.5 Annex G, here), JPEG
- * Lossless processes 14 / 14 SV1 (jpeg-lossless-decoder-js), JPEG-LS lossless (CharLS) and JPEG 2000
- * reversible (OpenJPEG), as little-endian 16-bit samples, rows * columns of them; 8-bit or bit-packed
- * 1-bit frames (DICOM SEG) in RLE Lossless. Lossy codestreams are refused: they changed the CT numbers.
+ * Lossless processes 14 / 14 SV1 (jpeg-lossless-decoder-js), JPEG-LS lossless (CharLS), JPEG 2000 and
+ * HTJ2K reversible (OpenJPEG), as little-endian 16-bit samples, rows * columns of them; 8-bit frames (DICOM
+ * SEG) in JPEG-LS, JPEG 2000 and HTJ2K, and 8-bit or bit-packed 1-bit ones in RLE Lossless. Lossy codestreams are refused: they changed the CT numbers.
  */
 /// <reference path="./jpeg-lossless.d.ts" />
 import { readFileSync } from 'node:fs';
