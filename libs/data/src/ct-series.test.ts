@@ -303,6 +303,17 @@ describe('CT series bad input', () => {
     expect(irreversible.code).toBe('UNSUPPORTED_ENCODING');
     expect(irreversible.reason).toMatch(/JPEG 2000 frame is irreversible \(lossy\)/);
   });
+  it('Explicit VR Big Endian (retired; dcmtk) files read to the same HU', () => {
+    const files = copySeries(goodLarge);
+    const be = files.map((f, k) => {
+      const to = join(tmp.dir, `be-${k}.dcm`);
+      const r = run('dcmconv', ['+tb', f, to]);
+      expect(r.status, r.out).toBe(0);
+      return to;
+    });
+    expect(readDicomFile(be[0], { pixelData: false }).transferSyntaxUID).toBe('1.2.840.10008.1.2.2');
+    expect(readCtSeries([be[0], files[1], be[2]]).volume.data).toEqual(large.data);
+  });
   it('HTJ2K (OpenJPH) files, lossless, RPCL and general, decode to the same HU; lossy ones are refused', () => {
     const files = copySeries(goodLarge);
     const coded = [

@@ -13,6 +13,7 @@ import {
   parseDicomBuffer,
   SOP_CT_IMAGE,
   TS_DEFLATED_LE,
+  TS_EXPLICIT_BE,
   TS_EXPLICIT_LE,
   TS_IMPLICIT_LE,
   uidFromSeed,
@@ -60,7 +61,8 @@ const TRANSFER_SYNTAX_NAMES: Record<string, string> = {
   '1.2.840.10008.1.2.4.203': 'HTJ2K',
   '1.2.840.10008.1.2.5': 'RLE Lossless',
 };
-const SUPPORTED_TS = new Set([TS_IMPLICIT_LE, TS_EXPLICIT_LE, TS_DEFLATED_LE]);
+/** Native (uncompressed) syntaxes; big endian's 16-bit samples are swapped on reading. */
+const SUPPORTED_TS = new Set([TS_IMPLICIT_LE, TS_EXPLICIT_LE, TS_DEFLATED_LE, TS_EXPLICIT_BE]);
 
 /** Per-slice facts gathered before assembling the volume. */
 interface Slice {
@@ -99,7 +101,7 @@ function checkTransferSyntax(f: DicomFile): void {
   throw new VolumeIOError(
     f.path,
     'UNSUPPORTED_TRANSFER_SYNTAX',
-    `transfer syntax ${f.transferSyntaxUID} (${name}) is not supported; implicit/explicit VR little endian, deflated, RLE Lossless, JPEG Lossless, JPEG-LS Lossless and reversible JPEG 2000 and HTJ2K are. Decompress first, e.g. 'gdcmconv --raw'`,
+    `transfer syntax ${f.transferSyntaxUID} (${name}) is not supported; implicit/explicit VR little endian, explicit VR big endian, deflated, RLE Lossless, JPEG Lossless, JPEG-LS Lossless and reversible JPEG 2000 and HTJ2K are. Decompress first, e.g. 'gdcmconv --raw'`,
   );
 }
 
@@ -118,7 +120,10 @@ function pixelFrames(f: DicomFile, rows: number, columns: number, frames: number
     if (buffers.length > 1) throw new VolumeIOError(f.path, 'BAD_HEADER', 'fragmented pixel data in a native transfer syntax');
     const all = buffers[0];
     if (all.byteLength < frames * frameBytes) throw new VolumeIOError(f.path, 'TRUNCATED', `PixelData holds ${all.byteLength} bytes, ${what} ${frames * frameBytes}`);
-    return Array.from({ length: frames }, (_, i) => new Uint8Array(all, i * frameBytes, frameBytes));
+    return Array.from({ length: frames }, (_, i) => {
+      const frame = new Uint8Array(all, i * frameBytes, frameBytes);
+      return f.transferSyntaxUID === TS_EXPLICIT_BE ? swapBytes16(frame) : frame;
+    });
   }
   if (frames > 1 && buffers.length !== frames) {
     throw new VolumeIOError(f.path, 'BAD_HEADER', `compressed pixel data holds ${buffers.length} fragments for ${frames} frames; each frame must be one fragment, or a basic offset table must group them`);
@@ -142,6 +147,16 @@ function pixelFrames(f: DicomFile, rows: number, columns: number, frames: number
     }
     return bytes;
   });
+}
+
+/** A copy of 16-bit big-endian samples, little-endian. */
+function swapBytes16(be: Uint8Array): Uint8Array {
+  const out = new Uint8Array(be.length);
+  for (let i = 0; i + 1 < be.length; i += 2) {
+    out[i] = be[i + 1];
+    out[i + 1] = be[i];
+  }
+  return out;
 }
 
 /**
@@ -173,7 +188,7 @@ function imageKind(f: DicomFile): string {
  * positions. `onProgress(done, total)` is called before each file.
  *
  * Throws VolumeIOError: NO_FILES, NOT_DICOM, NOT_CT (Modality other than CT), TRUNCATED (file or pixel data short), MISSING_TAG,
- * UNSUPPORTED_TRANSFER_SYNTAX (other than native little endian, deflated, RLE, JPEG Lossless, JPEG-LS Lossless, JPEG 2000 and HTJ2K), UNSUPPORTED_ENCODING (lossy JPEG-LS, JPEG 2000 or HTJ2K),
+ * UNSUPPORTED_TRANSFER_SYNTAX (other than native little or big endian, deflated, RLE, JPEG Lossless, JPEG-LS Lossless, JPEG 2000 and HTJ2K), UNSUPPORTED_ENCODING (lossy JPEG-LS, JPEG 2000 or HTJ2K),
  * UNSUPPORTED_DATATYPE (not 16-bit, colour, several temporal positions, multi-frame without functional groups), MIXED_SERIES,
  * MIXED_ORIENTATION, MIXED_SIZE, DUPLICATE_SLICE, MISSING_SLICE (a step > 1.5x the median), BAD_HEADER.
  */

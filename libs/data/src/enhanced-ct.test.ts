@@ -100,7 +100,7 @@ describe('Enhanced CT input', () => {
     const top = enhanced(join(tmp.dir, 'toplevel.dcm'), 'toplevel', 'rescale');
     expectSameAsReference(readCtSeries(top.files), top);
   });
-  it('multi-frame RLE, JPEG Lossless, JPEG-LS and JPEG 2000 (dcmtk and GDCM, with and without an offset table) decode frame by frame', () => {
+  it('multi-frame RLE, JPEG Lossless, JPEG-LS and JPEG 2000 (dcmtk and GDCM, with and without an offset table), and big endian, decode frame by frame', () => {
     const path = join(tmp.dir, 'plain.dcm');
     const made = enhanced(path, 'shuffle', 'rescale');
     const encoders: [string, string[], string][] = [
@@ -110,6 +110,7 @@ describe('Enhanced CT input', () => {
       ['gdcmconv', ['--rle'], '1.2.840.10008.1.2.5'],
       ['gdcmconv', ['--jpegls'], '1.2.840.10008.1.2.4.80'],
       ['gdcmconv', ['--j2k'], '1.2.840.10008.1.2.4.90'],
+      ['dcmconv', ['+tb'], '1.2.840.10008.1.2.2'],
     ];
     for (const [i, [cmd, args, ts]] of encoders.entries()) {
       const out = join(tmp.dir, `coded-${i}.dcm`);

@@ -115,6 +115,7 @@ describe('damaged files read or are refused with a typed error naming them', () 
     ['JPEG-LS Lossless (dcmtk)', 'dcmcjpls', [], 23],
     ['JPEG 2000 lossless (GDCM)', 'gdcmconv', ['--j2k'], 24],
     ['HTJ2K lossless (OpenJPH)', 'htj2k', [], 27],
+    ['Explicit VR Big Endian (dcmtk)', 'dcmconv', ['+tb'], 28],
   ] as const)('DICOM CT slice in %s', (_name, cmd, args, seed) => {
     const uid = (s: string) => uidFromSeed('1.2.826.0.1.3680043.10.1234', s);
     const dir = join(tmp.dir, `ct-${cmd}`);
