@@ -1,5 +1,5 @@
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readCtSeries, writeCtSeries } from './ct-series';
 import { readDicomFile, scanDicomTree, uidFromSeed, writeDicomFile } from './dicom';
@@ -463,6 +463,19 @@ describe('CT series bad input', () => {
       ds.ImagePositionPatient = ['0', '0', '2'];
     });
     expect(errorOf(() => readCtSeries(files)).code).toBe('DUPLICATE_SLICE');
+  });
+  it('a file copied in the export (same image, same pixels) is read once, with a warning; a copy with other pixels is an error', () => {
+    const files = copySeries();
+    const copy = join(dirname(files[2]), 'copy-of-slice-3.dcm');
+    copyFileSync(files[2], copy);
+    const s = readCtSeries([...files, copy].sort());
+    expect(s.volume.data).toEqual(v.data);
+    expect(s.files).toHaveLength(files.length);
+    expect(s.warnings).toEqual([expect.stringMatching(/^1 file repeating an image of the series ignored: .*\(a copy of .*\)$/)]);
+    edit(copy, (ds) => {
+      new Uint8Array(ds.PixelData[0])[7] ^= 1;
+    });
+    expect(errorOf(() => readCtSeries([...files, copy])).code).toBe('DUPLICATE_SLICE');
   });
   it('rescale beyond int16 is clamped with a warning; uneven spacing is flagged', () => {
     const files = copySeries();

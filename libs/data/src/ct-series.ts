@@ -273,6 +273,7 @@ export function readCtSeries(files: string[], opts: { onProgress?: (done: number
     throw new VolumeIOError(first!.path, 'UNSUPPORTED_DATATYPE', `${phases.size} temporal positions of the same slices (a 4D CT); export one phase, or the average, as its own series`);
   }
   slices.sort((a, b) => a.position - b.position);
+  dropCopies(slices, warnings);
 
   // Slice spacing: duplicates, gaps, uniformity.
   const positions = slices.map((s) => s.position);
@@ -338,6 +339,24 @@ export function readCtSeries(files: string[], opts: { onProgress?: (done: number
     ...(identity ? { patientIdentityRemoved: identity === 'YES' } : {}),
     warnings,
   };
+}
+
+/**
+ * Removes, from slices sorted by position (stable, so in file order), the second file of an image found
+ * twice (an export that copied a file: same SOPInstanceUID and frame, same position, same pixels), with a
+ * warning. Two different images at one position are left for DUPLICATE_SLICE.
+ */
+function dropCopies(slices: Slice[], warnings: string[]): void {
+  const copies: string[] = [];
+  for (let k = slices.length - 1; k > 0; k--) {
+    const [a, b] = [slices[k - 1], slices[k]];
+    const uid = String(a.file.dataset.SOPInstanceUID ?? '');
+    if (Math.abs(b.position - a.position) < 1e-3 && uid && uid === String(b.file.dataset.SOPInstanceUID ?? '') && a.frame === b.frame && Buffer.from(a.pixels).equals(Buffer.from(b.pixels))) {
+      copies.unshift(`${sliceName(b)} (a copy of ${sliceName(a)})`);
+      slices.splice(k, 1);
+    }
+  }
+  if (copies.length) warnings.push(`${copies.length} file${copies.length > 1 ? 's' : ''} repeating an image of the series ignored: ${copies.slice(0, 3).join('; ')}${copies.length > 3 ? '; ...' : ''}`);
 }
 
 /** Stored 16-bit values -> HU into `out`; returns how many were clamped to int16. */
