@@ -24,6 +24,7 @@ import {
   decodeJpeg2000Family, decodeJpegLossless16, decodeJpegLs, decodeRle16, DECODABLE_TRANSFER_SYNTAXES, JPEG_2000_TRANSFER_SYNTAXES, joinFragments, MAYBE_LOSSY_TRANSFER_SYNTAXES, TS_JPEG_LS_LOSSLESS, TS_RLE_LOSSLESS,
 } from './pixel-codecs';
 import { hasFunctionalGroups, imagePlanes } from './image-planes';
+import { shiftSlice } from './slice-shift';
 import { voxelCount, type Vec3, type Volume } from './volume';
 
 export interface CtSeries {
@@ -296,22 +297,36 @@ export function readCtSeries(files: string[], opts: { onProgress?: (done: number
   }
   const uniform = steps.every((s) => Math.abs(s - step) <= 0.01 * step);
   if (!uniform) warnings.push(`slice steps vary from ${pos(Math.min(...steps))} to ${pos(Math.max(...steps))} mm; spacing[2] is the median ${pos(step)} mm`);
+  // A gantry-tilted stack: each slice's origin drifts in-plane off the first slice's normal. Its voxels
+  // are shifted back by that drift (bilinear) so that the volume's orthogonal grid holds them where they
+  // are in the patient, where its contours are drawn; a drift under a twentieth of a voxel is rounding.
   const p0 = slices[0].ipp;
-  const shear = Math.max(
-    ...slices.map((s) => {
-      const d = [s.ipp[0] - p0[0], s.ipp[1] - p0[1], s.ipp[2] - p0[2]];
-      const t = dot(d, normal);
-      return norm([d[0] - t * normal[0], d[1] - t * normal[1], d[2] - t * normal[2]]);
-    }),
-  );
-  if (shear > 0.01) warnings.push(`slice origins drift ${pos(shear)} mm off the slice normal (gantry tilt?); the volume ignores the shear`);
+  const drift = slices.map((s) => {
+    const d: Vec3 = [s.ipp[0] - p0[0], s.ipp[1] - p0[1], s.ipp[2] - p0[2]];
+    return { di: dot(d, rowCos) / ps[1], dj: dot(d, colCos) / ps[0], mm: Math.hypot(dot(d, rowCos), dot(d, colCos)) };
+  });
+  const shear = Math.max(...drift.map((d) => d.mm));
+  const tilted = drift.some((d) => Math.abs(d.di) > 0.05 || Math.abs(d.dj) > 0.05);
+  if (tilted) {
+    warnings.push(`slice origins drift up to ${pos(shear)} mm off the slice normal (gantry tilt): slices were shifted in-plane (bilinear) onto an orthogonal grid, as dcm2niix does; voxels beyond a slice's edge take its lowest value`);
+  } else if (shear > 0.01) {
+    warnings.push(`slice origins drift ${pos(shear)} mm off the slice normal, under a twentieth of a voxel: ignored`);
+  }
 
   const shape: Vec3 = [cols, rows, slices.length];
   const data = new Int16Array(voxelCount(shape));
   let clamped = 0;
   const n = rows * cols;
+  const unshifted = tilted ? new Int16Array(n) : undefined;
   slices.forEach((s, k) => {
-    clamped += decodeSlice(s.pixels, n, s.signed, s.bitsStored, s.slope, s.intercept, data.subarray(k * n, (k + 1) * n));
+    const out = data.subarray(k * n, (k + 1) * n);
+    const { di, dj } = drift[k];
+    if (!unshifted || (di === 0 && dj === 0)) {
+      clamped += decodeSlice(s.pixels, n, s.signed, s.bitsStored, s.slope, s.intercept, out);
+      return;
+    }
+    clamped += decodeSlice(s.pixels, n, s.signed, s.bitsStored, s.slope, s.intercept, unshifted);
+    shiftSlice(unshifted, cols, rows, di, dj, unshifted.reduce((m, v) => (v < m ? v : m), 32767), out);
   });
   if (clamped > 0) warnings.push(`${clamped} voxels outside the int16 range after rescale were clamped`);
 
