@@ -15,7 +15,8 @@ export interface ProcessPool<Task, Reply> {
 }
 
 export class WorkerExitError extends Error {
-  constructor(readonly how: string) {
+  /** @param timedOut the pool stopped the worker: its task ran past the time limit. */
+  constructor(readonly how: string, readonly timedOut = false) {
     super(`worker process exited (${how})`);
     this.name = 'WorkerExitError';
   }
@@ -49,7 +50,7 @@ export function createProcessPool<Task, Reply>(file: string, size: number, env: 
         const onExit = (code: number | null, signal: string | null) => {
           cleanup();
           release(spawn());
-          reject(new WorkerExitError(stopped ? `stopped after ${taskTimeoutS} s` : signal ?? `code ${code}`));
+          reject(stopped ? new WorkerExitError(`stopped after ${taskTimeoutS} s`, true) : new WorkerExitError(signal ?? `code ${code}`));
         };
         const cleanup = () => { clearTimeout(timer); w.off('message', onMessage); w.off('exit', onExit); };
         w.on('message', onMessage);
@@ -79,7 +80,7 @@ export function createCasePool(size: number, caseTimeoutS = 0): CasePool {
       pool.run(task).catch((e: WorkerExitError) => ({
         ok: false,
         caseId: task.caseId,
-        reason: /^worker process exited \(stopped after/.test(e.message)
+        reason: e.timedOut
           ? `stopped after ${caseTimeoutS} s (--case-timeout): a reader may be stuck on a damaged file of this case; check its files, or give more time`
           : `${e.message} while curating this case`,
       })),

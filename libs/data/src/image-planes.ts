@@ -4,6 +4,7 @@
  * keeps them in functional groups, a frame's own (PerFrameFunctionalGroupsSequence) before the shared
  * ones, and some converters leave them at the top level, which is read last.
  */
+import { items, numbers, type Item } from './dataset-values';
 import { SOP_ENHANCED_CT_IMAGE, SOP_LEGACY_ENHANCED_CT_IMAGE, type DicomFile } from './dicom';
 import { VolumeIOError } from './errors';
 import type { Vec3 } from './volume';
@@ -25,18 +26,9 @@ export interface ImagePlane {
   temporalPosition?: number;
 }
 
-type Item = Record<string, unknown>;
-
-function items(v: unknown): Item[] {
-  if (Array.isArray(v)) return v.filter((x): x is Item => typeof x === 'object' && x !== null);
-  return v !== null && typeof v === 'object' && !(v instanceof ArrayBuffer) ? [v as Item] : [];
-}
-
-/** Numbers of a naturalized DS/IS/US value (a number, "a\b", or an array), or undefined when any is not finite. */
+/** The numbers of a value, or undefined when it has none or one is not finite. */
 function numbersOf(v: unknown): number[] | undefined {
-  if (v === undefined || v === null || v === '') return undefined;
-  const parts = Array.isArray(v) ? v : typeof v === 'string' ? v.split('\\') : [v];
-  const out = parts.map((x) => (typeof x === 'number' ? x : Number(String(x).trim())));
+  const out = numbers(v);
   return out.length && out.every(Number.isFinite) ? out : undefined;
 }
 

@@ -24,6 +24,7 @@ export {
   type DicomScan,
   type CtSeriesInfo,
 } from './dicom';
+export { items as datasetItems, numbers as datasetNumbers, str as datasetString, type Item as DatasetItem } from './dataset-values';
 export { imagePlanes, type ImagePlane } from './image-planes';
 export { readCtSeries, writeCtSeries, type CtSeries, type WriteCtOptions } from './ct-series';
 export { writeEnhancedCt, type WriteEnhancedCtOptions } from './enhanced-ct';

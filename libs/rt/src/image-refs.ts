@@ -2,7 +2,7 @@
  * References from RT objects to the CT images their slices come from. A single-frame CT image is a
  * slice; a multi-frame (Enhanced CT) image holds many, each named by its ReferencedFrameNumber.
  */
-import type { Item } from './dataset-values';
+import type { DatasetItem as Item } from '@anatomynet/data';
 
 /** Slice k of a CT series is image sopInstanceUIDs[k], frame frameNumbers[k] when the images are multi-frame. */
 export interface SliceImages {

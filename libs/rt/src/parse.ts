@@ -4,7 +4,7 @@
  * ReferencedFrameOfReferenceSequence, ROIDisplayColor); a file missing what makes it a structure set,
  * or with unreadable contour data, raises an RtStructError naming the file.
  */
-import { items, numbers, str } from './dataset-values';
+import { datasetItems as items, datasetNumbers as numbers, datasetString as str } from '@anatomynet/data';
 import { RtStructError } from './errors';
 import type { RtContour } from './rasterise';
 

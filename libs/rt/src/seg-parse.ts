@@ -11,14 +11,14 @@
  * header, before allocating (ROBUSTNESS.md).
  */
 import {
-  decodeJpegLs, decodeRle8, joinFragments, MAX_VOLUME_BYTES, rleFrameCanHold, TS_DEFLATED_LE, TS_EXPLICIT_BE, TS_EXPLICIT_LE, TS_IMPLICIT_LE,
-  decodeJpeg2000Family, JPEG_2000_TRANSFER_SYNTAXES, TS_JPEG_LS_LOSSLESS, TS_RLE_LOSSLESS, VolumeIOError, type Vec3,
+  datasetItems as items, datasetNumbers as numbers, datasetString as str, decodeJpeg2000Family, decodeJpegLs, decodeRle8, joinFragments,
+  JPEG_2000_TRANSFER_SYNTAXES, MAX_VOLUME_BYTES, rleFrameCanHold, TS_DEFLATED_LE, TS_EXPLICIT_BE, TS_EXPLICIT_LE, TS_IMPLICIT_LE,
+  TS_JPEG_LS_LOSSLESS, TS_RLE_LOSSLESS, VolumeIOError, type DatasetItem as Item, type Vec3,
 } from '@anatomynet/data';
-import { items, numbers, str, type Item } from './dataset-values';
 import { RtStructError } from './errors';
 import { nearestSlice, sliceFrame, type SliceGeometry } from './geometry';
-import { SEGMENTATION_STORAGE, type CodedConcept } from './seg';
 import { sliceLookup, type SliceImages } from './image-refs';
+import { SEGMENTATION_STORAGE, type CodedConcept } from './seg';
 
 // Pixel data as stored (dcmjs inflates a deflated file whole).
 const NATIVE_TRANSFER_SYNTAXES = new Set([TS_IMPLICIT_LE, TS_EXPLICIT_LE, TS_EXPLICIT_BE, TS_DEFLATED_LE]);

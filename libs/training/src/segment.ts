@@ -81,13 +81,13 @@ function isVolumeFile(path: string): boolean {
 
 /** A file that is no NIfTI or NRRD volume: one DICOM CT image (an Enhanced CT holds the whole series). */
 function dicomFileInput(path: string): LoadedInput {
+  let ct: CtSeries;
   try {
-    readDicomFile(path, { pixelData: false });
+    ct = readCtSeries([path]);
   } catch (e) {
     if (isVolumeIOError(e, 'NOT_DICOM')) throw new SegmentInputError(path, 'neither a NIfTI or NRRD volume (.nii, .nii.gz, .nrrd, .nhdr) nor a DICOM file; give a CT volume, a DICOM series folder or an Enhanced CT file');
     throw e;
   }
-  const ct = readCtSeries([path]);
   return { volume: ct.volume, series: ct };
 }
 
