@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, test } from 'vitest';
-import { readDicomFile, readNifti, writeCtSeries, writeNifti } from '@anatomynet/data';
+import { readDicomFile, readNifti, writeCtSeries, writeDicomFile, writeNifti } from '@anatomynet/data';
 import { contourFindings, trainingVolumes, loadRunEnsemble, planGrid, PUBLIC_CODE_AUGMENT, readGridFile, segmentVolume, trainRun } from '@anatomynet/training';
 import { TINY_GRID_BASE, writeTinyDataset, writeTinyGrid } from '@anatomynet/training/testing';
 import { openSqliteStore } from '@anatomynet/tracking';
@@ -635,11 +635,24 @@ describe('trainer grid, status, segment', () => {
     const outDicom = join(root, 'seg-dicom');
     const outByRun = join(root, 'seg-by-run');
     const outRtOnly = join(root, 'seg-rtstruct-only');
-    const [a, b, c, d] = await Promise.all([
+    // the same series with its upper slices 1.4 steps apart: segmented on its uniform grid
+    const ctUneven = join(root, 'ct-uneven');
+    const nz = input.shape[2], firstWide = Math.ceil(0.6 * nz);
+    cpSync(ctDir, ctUneven, { recursive: true });
+    for (const name of readdirSync(ctUneven)) {
+      const k = Number(name.replace(/\D/g, '')) - 1;
+      if (k <= firstWide) continue;
+      const f = readDicomFile(join(ctUneven, name));
+      f.dataset.ImagePositionPatient[2] = String(Number(f.dataset.ImagePositionPatient[2]) + 0.4 * input.spacing[2] * (k - firstWide));
+      writeDicomFile(join(ctUneven, name), f.dataset, f.transferSyntaxUID);
+    }
+    const outUneven = join(root, 'seg-uneven');
+    const [a, b, c, d, e] = await Promise.all([
       trainer('segment', '--model', runDir, '--input', image, '--out', outNifti, '--backend', 'cpu'),
       trainer('segment', '--model', runDir, '--input', ctDir, '--out', outDicom, '--backend', 'cpu'),
       trainer('segment', '--run', runId, '--db', db, '--input', image, '--out', outByRun, '--review', '--backend', 'cpu'),
       trainer('segment', '--model', runDir, '--input', ctDir, '--out', outRtOnly, '--dicom', 'rtstruct', '--backend', 'cpu'),
+      trainer('segment', '--model', runDir, '--input', ctUneven, '--out', outUneven, '--backend', 'cpu'),
     ]);
     expect(a.code, a.stderr).toBe(0);
     expect(readdirSync(outNifti)).toEqual(['labels.nii.gz']);
@@ -690,6 +703,15 @@ describe('trainer grid, status, segment', () => {
     expect(d.code, d.stderr).toBe(0);
     expect(readdirSync(outRtOnly).sort()).toEqual(['labels.nii.gz', 'rtstruct.dcm']);
     expect(JSON.parse(d.stdout.trim().split('\n').at(-1)!).segPath).toBeUndefined();
+    // slice steps that vary: said, labels.nii.gz on the uniform grid at the smallest step, the DICOM objects on the acquired slices
+    expect(e.code, e.stderr).toBe(0);
+    const note = `${ctUneven}: slice steps vary from`;
+    expect(e.stderr).toContain(note);
+    expect(JSON.parse(e.stdout.trim().split('\n').at(-1)!).inputWarnings).toEqual([expect.stringMatching(/^slice steps vary from .* mm: resampled onto a uniform/)]);
+    const unevenLabels = readNifti(join(outUneven, 'labels.nii.gz'));
+    expect(unevenLabels.spacing[2]).toBeCloseTo(input.spacing[2], 4);
+    expect(unevenLabels.shape[2]).toBe(Math.floor((nz - 1 + 0.4 * (nz - 1 - firstWide)) + 1e-3) + 1);
+    expect(readdirSync(outUneven).sort()).toEqual(['labels.nii.gz', 'rtstruct.dcm', 'seg.dcm']);
 
     // Several inputs in one command: each into its own folder, the bad ones reported and skipped.
     const mask = join(root, 'mask-as-ct.nii.gz');

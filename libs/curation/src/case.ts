@@ -110,8 +110,9 @@ function runCase(task: CaseTask): { record: CaseRecord; outputs: { path: string;
   }
   let box: CropBox;
   if (task.manualCrop) {
-    const clamped = clampBox(task.manualCrop, ct.shape);
-    if (JSON.stringify(clamped) !== JSON.stringify(task.manualCrop)) warnings.push('manual crop box clamped to the image');
+    const manual = loaded.sourceSlicePlanes ? boxOnPlanes(task.manualCrop, loaded.sourceSlicePlanes) : task.manualCrop;
+    const clamped = clampBox(manual, ct.shape);
+    if (JSON.stringify(clamped) !== JSON.stringify(manual)) warnings.push('manual crop box clamped to the image');
     const marginVox = ct.spacing.map((s) => Math.ceil((task.cropOptions.marginMm ?? 5) / s)) as Vec3;
     const w = ensureOrgansInside(clamped, organBoxes, marginVox, ct.shape);
     box = w.box;
@@ -180,6 +181,14 @@ function runCase(task: CaseTask): { record: CaseRecord; outputs: { path: string;
 
 function round6(x: number): number {
   return Math.round(x * 1e6) / 1e6;
+}
+
+/** A crop box in acquired slices (the crop file's) on the uniform grid's planes. */
+function boxOnPlanes(b: CropBox, planeOfSlice: Int32Array): CropBox {
+  const n = planeOfSlice.length;
+  // past the last slice stays past the last plane, so that clamping still says so
+  const plane = (k: number) => (k < n ? planeOfSlice[Math.max(0, k)] : planeOfSlice[n - 1] + k - (n - 1));
+  return { start: [b.start[0], b.start[1], plane(b.start[2])], end: [b.end[0], b.end[1], plane(b.end[2] - 1) + 1] };
 }
 
 function clampBox(b: CropBox, shape: Vec3): CropBox {

@@ -5,8 +5,8 @@
  * skipped).
  */
 import { parseDicomSeg, parseRtStruct, rasteriseRoi, segmentOnGrid, type ParsedSeg, type SegSegment } from '@anatomynet/rt';
-import { NOT_A_NUMBER_HU, readCtSeries, readDicomFile, readNrrd, SOP_SEGMENTATION, type Volume } from '@anatomynet/data';
-import { basename } from 'node:path';
+import { evenSlices, NOT_A_NUMBER_HU, readCtSeries, readDicomFile, readNrrd, SOP_SEGMENTATION, type Volume } from '@anatomynet/data';
+import { basename, dirname } from 'node:path';
 import { maskToOffsets } from './labels';
 
 export interface LoadedStructure {
@@ -27,6 +27,8 @@ export interface LoadedCase {
   /** PatientIdentityRemoved=YES in the CT; null when the format cannot say (NRRD). */
   identityRemoved: boolean | null;
   warnings: string[];
+  /** Per acquired CT slice, its plane of `ct`, when the slices were moved onto a uniform grid. */
+  sourceSlicePlanes?: Int32Array;
 }
 
 /** Round-and-clamp any voxel array to int16 HU, counting clamped voxels and NaN ones (stored as air). */
@@ -105,8 +107,58 @@ export function segmentNames(seg: ParsedSeg): string[] {
   return seg.segments.map((s) => s.label || segmentCodedName(s) || `Segment ${s.number}`);
 }
 
-/** A DICOM case: one CT series and the RTSTRUCT or SEG paired with it. */
+/**
+ * A DICOM case: one CT series and the RTSTRUCT or SEG paired with it. Contours and SEG frames are placed
+ * on the slices as acquired; where their steps vary, the CT and the masks then move onto a uniform grid
+ * (`evenSlices`: the CT linearly, each plane's masks from the nearest slice) and `sourceSlicePlanes` says
+ * where each acquired slice went.
+ */
 export function loadDicomCase(ctFiles: readonly string[], rtPath: string, wanted: (name: string) => boolean): LoadedCase {
+  const loaded = loadOnAcquiredSlices(ctFiles, rtPath, wanted);
+  const even = evenSlices(loaded.ct, dirname(ctFiles[0]));
+  if (!even) return loaded;
+  const sliceVoxels = loaded.ct.shape[0] * loaded.ct.shape[1];
+  return {
+    ...loaded,
+    ct: even.volume,
+    structures: loaded.structures.map((s) => (s.offsets ? { ...s, offsets: offsetsOnPlanes(s.offsets, sliceVoxels, even.grid.nearestSlice) } : s)),
+    warnings: [...loaded.warnings, `${even.note}; annotations from the nearest slice`],
+    sourceSlicePlanes: even.grid.nearestPlane,
+  };
+}
+
+/**
+ * Sorted mask offsets on the acquired slices -> sorted offsets on the planes, plane m holding slice
+ * `sliceOfPlane[m]`'s (non-decreasing in m).
+ */
+export function offsetsOnPlanes(offsets: Int32Array, sliceVoxels: number, sliceOfPlane: Int32Array): Int32Array {
+  const firstAtOrAfter = (x: number) => {
+    let lo = 0, hi = offsets.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (offsets[mid] < x) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  const runs: [number, number, number][] = [];
+  let total = 0;
+  for (let m = 0; m < sliceOfPlane.length; m++) {
+    const k = sliceOfPlane[m];
+    const a = firstAtOrAfter(k * sliceVoxels), b = firstAtOrAfter((k + 1) * sliceVoxels);
+    if (b > a) runs.push([m, a, b]);
+    total += b - a;
+  }
+  const out = new Int32Array(total);
+  let o = 0;
+  for (const [m, a, b] of runs) {
+    const shift = (m - sliceOfPlane[m]) * sliceVoxels;
+    for (let q = a; q < b; q++) out[o++] = offsets[q] + shift;
+  }
+  return out;
+}
+
+function loadOnAcquiredSlices(ctFiles: readonly string[], rtPath: string, wanted: (name: string) => boolean): LoadedCase {
   const series = readCtSeries([...ctFiles]);
   const ct = series.volume;
   const warnings = [...series.warnings];

@@ -65,9 +65,9 @@ export interface CaseRecord {
   spacing: Vec3;
   origin: Vec3;
   direction: Mat3;
-  /** Shape of the source CT before the crop. */
+  /** Shape of the source CT before the crop (a CT whose slice steps vary: on its uniform grid, see the warnings). */
   sourceShape: Vec3;
-  /** The crop in source voxel indices (start inclusive, end exclusive). */
+  /** The crop in voxel indices of `sourceShape` (start inclusive, end exclusive). */
   cropBox: CropBox;
   cropMethod: 'auto' | 'manual';
   /** How the RTSTRUCT was paired with its CT (DICOM only). */

@@ -186,7 +186,8 @@ function imageKind(f: DicomFile): string {
  * projected on the ImageOrientationPatient normal (never by file name, InstanceNumber or frame order).
  * RescaleSlope/Intercept (a frame's own for multi-frame images) are applied and rounded; values outside
  * int16 are clamped with a warning. `spacing[2]` is the median step, `slicePositionsMm` the real
- * positions. `onProgress(done, total)` is called before each file.
+ * positions; where steps vary (`sliceSpacingUniform` false) the slices stay as acquired, the contours and
+ * SEG frames drawn on them, and callers put the stack on a uniform grid with `evenSlices`. `onProgress(done, total)` is called before each file.
  *
  * Throws VolumeIOError: NO_FILES, NOT_DICOM, NOT_CT (Modality other than CT), TRUNCATED (file or pixel data short), MISSING_TAG,
  * UNSUPPORTED_TRANSFER_SYNTAX (other than native little or big endian, deflated, RLE, JPEG Lossless, JPEG-LS Lossless, JPEG 2000 and HTJ2K), UNSUPPORTED_ENCODING (lossy JPEG-LS, JPEG 2000 or HTJ2K),
@@ -296,7 +297,6 @@ export function readCtSeries(files: string[], opts: { onProgress?: (done: number
     }
   }
   const uniform = steps.every((s) => Math.abs(s - step) <= 0.01 * step);
-  if (!uniform) warnings.push(`slice steps vary from ${pos(Math.min(...steps))} to ${pos(Math.max(...steps))} mm; spacing[2] is the median ${pos(step)} mm`);
   // A gantry-tilted stack: each slice's origin drifts in-plane off the first slice's normal. Its voxels
   // are shifted back by that drift (bilinear) so that the volume's orthogonal grid holds them where they
   // are in the patient, where its contours are drawn; a drift under a twentieth of a voxel is rounding.

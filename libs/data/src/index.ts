@@ -27,6 +27,7 @@ export {
 export { items as datasetItems, numbers as datasetNumbers, str as datasetString, type Item as DatasetItem } from './dataset-values';
 export { imagePlanes, type ImagePlane } from './image-planes';
 export { readCtSeries, writeCtSeries, type CtSeries, type WriteCtOptions } from './ct-series';
+export { evenCtVolume, evenSliceGrid, evenSlices, hasUnevenSlices, pickSlices, type EvenSliceGrid, type EvenStack } from './even-slices';
 export { writeEnhancedCt, type WriteEnhancedCtOptions } from './enhanced-ct';
 export { formatDS } from './geometry';
 export { readNifti, writeNifti, parseNifti, encodeNifti, type NiftiReadOptions, type NiftiWriteOptions } from './nifti';

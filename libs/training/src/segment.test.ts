@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { readDicomFile, readNifti, writeCtSeries, writeNifti, type Mat3, type Vec3, type Volume } from '@anatomynet/data';
+import { evenSlices, pickSlices, readDicomFile, readNifti, writeCtSeries, writeDicomFile, writeNifti, type Mat3, type Vec3, type Volume } from '@anatomynet/data';
 import { parseRtStruct, rasteriseRoi } from '@anatomynet/rt';
 import { ORGANS } from '@anatomynet/curation';
 import { selectBackend } from '@anatomynet/compute';
@@ -210,8 +210,71 @@ describe.each([
   });
 });
 
+describe('a DICOM series whose slice steps vary (2.5 mm, then 3.5 mm)', () => {
+  const dir = join(root, 'uneven');
+  const ctDir = join(dir, 'ct');
+  const outDir = join(dir, 'out');
+  mkdirSync(outDir, { recursive: true });
+  const { hu, labels: onAcquired } = phantom([1, 0, 0, 0, 1, 0, 0, 0, 1], [-24, -18, 40]);
+  writeCtSeries(hu, { dir: ctDir, ...UIDS, patientId: 'SEG-TEST', patientName: 'Segment^Test', patientPosition: 'HFS' });
+  for (const name of readdirSync(ctDir)) {
+    const k = Number(name.replace(/\D/g, '')) - 1;
+    if (k <= 7) continue;
+    const f = readDicomFile(join(ctDir, name));
+    f.dataset.ImagePositionPatient = ['-24', '-18', String(40 + 2.5 * 7 + 3.5 * (k - 7))];
+    writeDicomFile(join(ctDir, name), f.dataset, f.transferSyntaxUID);
+  }
+  const input = loadInputCt(ctDir);
+  const planes = input.volume.shape[2];
+  const sliceVoxels = SHAPE[0] * SHAPE[1];
+  // a segmentation on the uniform grid, as the network draws it; the acquired slices' labels from their nearest planes
+  const even = evenSlices(input.series!.volume)!;
+  const labels = pickSlices(onAcquired, sliceVoxels, even.grid.nearestSlice);
+  const acquired = pickSlices(labels, sliceVoxels, input.seriesSlicePlanes!);
+  const files = writeSegmentation(labels, input, outDir);
+
+  test('loadInputCt puts the CT on the uniform 2.5 mm grid, says so, and keeps the series as acquired', () => {
+    expect(input.series!.volume.shape).toEqual(SHAPE);
+    expect(planes).toBe(16); // 38.5 mm at 2.5 mm
+    expect(input.volume.spacing[2]).toBe(2.5);
+    expect(input.volume.data).toEqual(even.volume.data);
+    expect(Array.from(input.seriesSlicePlanes!)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 13, 14, 15]);
+    expect(input.warnings).toEqual([`${even.note}; the RTSTRUCT and SEG take each slice's labels from its nearest plane`]);
+    expect(even.note).toMatch(/^slice steps vary from 2\.5 to 3\.5 mm: resampled onto a uniform 2\.5 mm grid \(16 planes for 14 slices/);
+  });
+
+  test('labels.nii.gz holds the labels on the uniform grid', () => {
+    const nii = readNifti(files.labelsPath);
+    expect(nii.shape).toEqual([SHAPE[0], SHAPE[1], 16]);
+    expect(nii.spacing[2]).toBeCloseTo(2.5, 6);
+    expect(Array.from(nii.data as Uint8Array)).toEqual(Array.from(labels));
+  });
+
+  test("the RTSTRUCT's contours lie on the acquired slices and rasterise to their labels", () => {
+    const rt = parseRtStruct(readDicomFile(files.rtstructPath!).dataset, files.rtstructPath!);
+    for (const organ of ORGANS.filter((o) => PRESENT.includes(o.index))) {
+      const roi = rt.rois.find((r) => r.name === organ.tg263)!;
+      const { mask, stats } = rasteriseRoi(roi.contours, input.series!.volume, input.series!);
+      expect(stats.offVolume + stats.notInSlicePlane + stats.referencesOtherSlice + stats.referencesUnknownImage).toBe(0);
+      expect(dice(mask, acquired.map((l) => (l === organ.index ? 1 : 0))), organ.tg263).toBeGreaterThanOrEqual(0.95);
+    }
+  });
+
+  test.skipIf(!hasPydicom)('pydicom places the SEG\'s frames on the CT files\' own positions: each organ exactly its acquired slices\' voxels', () => {
+    const run = spawnSync(PYTHON, [join(here, '..', '..', 'rt', 'src', 'read_seg.py'), files.segPath!, ctDir], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    expect(run.status, run.stderr).toBe(0);
+    const r = JSON.parse(run.stdout);
+    expect(r.geometryError).toBeLessThan(1e-3);
+    for (const organ of ORGANS) {
+      const truth: number[] = [];
+      acquired.forEach((l, v) => l === organ.index && truth.push(v));
+      expect(r.voxels[String(organ.index)] ?? [], organ.tg263).toEqual(truth);
+    }
+  });
+});
+
 describe('writeSegmentation refuses labels that do not fit the input', () => {
-  const input: LoadedInput = { volume: { data: new Float32Array(8), shape: [2, 2, 2], spacing: [1, 1, 1], origin: [0, 0, 0], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1] } };
+  const input: LoadedInput = { volume: { data: new Float32Array(8), shape: [2, 2, 2], spacing: [1, 1, 1], origin: [0, 0, 0], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1] }, warnings: [] };
   test('wrong length and non-organ values throw RangeError, nothing written', () => {
     const out = join(root, 'refuse');
     mkdirSync(out);

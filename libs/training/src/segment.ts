@@ -5,7 +5,7 @@
  */
 import { statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { isVolumeIOError, notHounsfieldReason, readCtSeries, replaceNotNumbers, readDicomFile, readVolume, scanDicomTree, volumeFormatOf, writeFileAtomic, writeNifti, type CtSeries, type Volume } from '@anatomynet/data';
+import { evenSlices, isVolumeIOError, notHounsfieldReason, pickSlices, readCtSeries, replaceNotNumbers, readDicomFile, readVolume, scanDicomTree, volumeFormatOf, writeFileAtomic, writeNifti, type CtSeries, type Volume } from '@anatomynet/data';
 import { ANATOMICAL_STRUCTURE, writeDicomSeg, writeRtStruct, type RtCtReference, type RtRoiSpec, type SegSegmentSpec } from '@anatomynet/rt';
 import { buildContourReview, countLabels, ORGAN_COLOURS, ORGANS, organMeasures, organSegmentCodes, predictionFindings, renderContourReviewHtml, type AnnotationFinding, type OrganKey } from '@anatomynet/curation';
 import { toNetworkGrid } from './dataset';
@@ -27,9 +27,14 @@ export class SegmentInputError extends Error {
 }
 
 export interface LoadedInput {
+  /** The CT on a uniform grid (a DICOM series whose slice steps vary: resampled, see `evenSlices`). */
   volume: Volume;
-  /** Present when the input was a DICOM series (the RTSTRUCT references it). */
+  /** Present when the input was a DICOM series (the RTSTRUCT references it), its slices as acquired. */
   series?: CtSeries;
+  /** Per slice of `series`, its plane of `volume`, when the two differ (slice steps that vary). */
+  seriesSlicePlanes?: Int32Array;
+  /** What a person should know about the input (the series reader's warnings, a resampling). */
+  warnings: string[];
   /** Voxels that were not numbers (NaN, outside the scan in float images), segmented as air. */
   notNumbers?: number;
 }
@@ -59,15 +64,21 @@ function readInput(path: string, seriesUid?: string): LoadedInput {
   } catch {
     throw new SegmentInputError(path, 'does not exist');
   }
-  if (!isDir) return isVolumeFile(path) ? { volume: readVolume(path) } : dicomFileInput(path);
+  if (!isDir) return isVolumeFile(path) ? { volume: readVolume(path), warnings: [] } : dicomFileInput(path);
   const scan = scanDicomTree(path);
   const series = seriesUid ? scan.ctSeries.filter((s) => s.seriesInstanceUID === seriesUid) : scan.ctSeries;
   if (series.length === 0) throw new SegmentInputError(path, seriesUid ? `no CT series ${seriesUid}` : 'no CT series found in this folder');
   if (series.length > 1) {
     throw new SegmentInputError(path, `${series.length} CT series found; choose one with --series (${series.map((s) => s.seriesInstanceUID).join(', ')})`);
   }
-  const ct = readCtSeries(series[0].files);
-  return { volume: ct.volume, series: ct };
+  return seriesInput(readCtSeries(series[0].files), path);
+}
+
+/** A DICOM series as input: the network runs on a uniform grid, the RTSTRUCT and SEG go on its slices. */
+function seriesInput(ct: CtSeries, path: string): LoadedInput {
+  const even = evenSlices(ct.volume, path);
+  if (!even) return { volume: ct.volume, series: ct, warnings: [...ct.warnings] };
+  return { volume: even.volume, series: ct, seriesSlicePlanes: even.grid.nearestPlane, warnings: [...ct.warnings, `${even.note}; the RTSTRUCT and SEG take each slice's labels from its nearest plane`] };
 }
 
 function isVolumeFile(path: string): boolean {
@@ -88,7 +99,7 @@ function dicomFileInput(path: string): LoadedInput {
     if (isVolumeIOError(e, 'NOT_DICOM')) throw new SegmentInputError(path, 'neither a NIfTI or NRRD volume (.nii, .nii.gz, .nrrd, .nhdr) nor a DICOM file; give a CT volume, a DICOM series folder or an Enhanced CT file');
     throw e;
   }
-  return { volume: ct.volume, series: ct };
+  return seriesInput(ct, path);
 }
 
 export interface SegmentOptions {
@@ -150,12 +161,13 @@ export function contourFindings(labels: Uint8Array, volume: Volume, trainingMl: 
 }
 
 /**
- * Writes a label map on the input's own grid as `outDir/labels.nii.gz` (uint8, the input's geometry) and,
+ * Writes a label map on the input's grid (`input.volume`) as `outDir/labels.nii.gz` (uint8, its geometry) and,
  * for DICOM input, `outDir/rtstruct.dcm`: one ROI per organ (TG-263 name, display colour; organs without
  * voxels listed without contours) that references the input series, its study and frame of reference, and
  * `outDir/seg.dcm`: a binary DICOM Segmentation of the same voxels, one segment per organ (TG-263 label,
  * SNOMED CT type and laterality, the same colour), a frame per organ per slice it occupies; `o.dicom`
- * chooses which of the two (default both).
+ * chooses which of the two (default both). Both are drawn on the series' slices as acquired: where those
+ * were resampled onto `input.volume`'s uniform grid, each takes the labels of its nearest plane.
  * @param labels organ index 0..9 per voxel, [nx, ny, nz] i fastest, on `input.volume`'s grid.
  * @throws RangeError when `labels` does not have one value per input voxel or holds a value above 9.
  */
@@ -176,6 +188,8 @@ export function writeSegmentation(labels: Uint8Array, input: LoadedInput, outDir
   if (!input.series || dicom.size === 0) return { labelsPath, voxelsPerOrgan };
   const s = input.series;
   const first = readDicomFile(s.files[0], { pixelData: false }).dataset;
+  // the acquired slices' labels, where the network's grid is not theirs
+  const onSlices = input.seriesSlicePlanes ? pickSlices(labels, v.shape[0] * v.shape[1], input.seriesSlicePlanes) : labels;
   const rois: RtRoiSpec[] = ORGANS.map((org) => ({ label: org.index, name: org.tg263, color: ORGAN_COLOURS[org.index] }));
   const ct: RtCtReference = {
     volume: s.volume,
@@ -198,7 +212,7 @@ export function writeSegmentation(labels: Uint8Array, input: LoadedInput, outDir
   const written: Pick<SegmentationFiles, 'rtstructPath' | 'segPath'> = {};
   if (dicom.has('rtstruct')) {
     written.rtstructPath = join(outDir, 'rtstruct.dcm');
-    writeRtStruct(written.rtstructPath, { labelmap: labels }, ct, rois, {
+    writeRtStruct(written.rtstructPath, { labelmap: onSlices }, ct, rois, {
       structureSetLabel: 'AnatomyNet',
       seriesDescription: 'AnatomyNet automatic contours',
       generationDescription: o.generationDescription,
@@ -213,7 +227,7 @@ export function writeSegmentation(labels: Uint8Array, input: LoadedInput, outDir
     ...organSegmentCodes(org),
   }));
   written.segPath = join(outDir, 'seg.dcm');
-  writeDicomSeg(written.segPath, { labelmap: labels }, ct, segments, {
+  writeDicomSeg(written.segPath, { labelmap: onSlices }, ct, segments, {
     seriesDescription: 'AnatomyNet automatic segmentation',
     seriesNumber: 2,
     algorithmName: 'AnatomyNet',

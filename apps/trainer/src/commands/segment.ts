@@ -76,8 +76,9 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
       const input = loadInputCt(path, a.series, { huCheck: a.huCheck });
       makeOutputFolder(out, '--out');
       if (input.notNumbers) console.error(`${path}: ${input.notNumbers} voxels are not numbers (NaN), segmented as air (${NOT_A_NUMBER_HU} HU)`);
+      for (const w of input.warnings) console.error(`${path}: ${w}`);
       const r = await segmentToFiles(models, input, out, { ...options, ...(a.review ? { review: { input: path, models: runDirs } } : {}) });
-      return { ...r, models: runDirs, mirror: a.mirror, tile: options.tile ?? null, shape: input.volume.shape, seconds: Number(r.seconds.toFixed(3)) };
+      return { ...r, models: runDirs, mirror: a.mirror, tile: options.tile ?? null, shape: input.volume.shape, seconds: Number(r.seconds.toFixed(3)), inputWarnings: input.warnings };
     };
     try {
       if (a.input.length === 1) {
@@ -104,17 +105,17 @@ async function segmentMany(
   inputs: string[],
   out: string,
   model: { models: string[]; mirror: boolean; tile: TileOptions | null },
-  segmentOne: (path: string, out: string) => Promise<{ seconds: number; rtstructPath?: string; segPath?: string; reviewPath?: string; findings: ContourFinding[] }>,
+  segmentOne: (path: string, out: string) => Promise<{ seconds: number; rtstructPath?: string; segPath?: string; reviewPath?: string; findings: ContourFinding[]; inputWarnings: string[] }>,
 ) {
   makeOutputFolder(out, '--out');
   const names = outputNamesFor(inputs);
   const bar = createProgressBar('segment');
-  const cases: { input: string; folder: string; seconds?: number; rtstruct?: boolean; seg?: boolean; review?: boolean; findings?: ContourFinding[]; error?: string }[] = [];
+  const cases: { input: string; folder: string; seconds?: number; rtstruct?: boolean; seg?: boolean; review?: boolean; findings?: ContourFinding[]; inputWarnings?: string[]; error?: string }[] = [];
   for (const [i, input] of inputs.entries()) {
     const folder = join(out, names[i]);
     try {
       const r = await segmentOne(input, folder);
-      cases.push({ input, folder, seconds: r.seconds, rtstruct: Boolean(r.rtstructPath), seg: Boolean(r.segPath), ...(r.reviewPath ? { review: true } : {}), findings: r.findings });
+      cases.push({ input, folder, seconds: r.seconds, rtstruct: Boolean(r.rtstructPath), seg: Boolean(r.segPath), ...(r.reviewPath ? { review: true } : {}), findings: r.findings, inputWarnings: r.inputWarnings });
       for (const f of r.findings) bar.log(`${names[i]}: ${findingLine(f)}`);
     } catch (e) {
       cases.push({ input, folder, error: (e as Error).message });
