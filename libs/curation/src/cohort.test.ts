@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readNifti, writeNrrd } from '@anatomynet/data';
+import { readDicomFile, readNifti, writeDicomFile, writeNrrd } from '@anatomynet/data';
 import { curateCohort, type CurateResult } from './cohort';
 import { validateDataset } from './validate';
 import { CurationInputError, NothingToPublishError } from './errors';
@@ -38,6 +38,10 @@ beforeAll(async () => {
   writeDicomCase(join(dicomIn, 'PAT-C'), headNeckPhantom(3), { patientId: 'PAT-C', uidSeed: 'c', writeRt: false });
   writeDicomCase(join(dicomIn, 'PAT-D'), headNeckPhantom(4), { patientId: 'PAT-D', uidSeed: 'd', writeCt: false, foreignFrame: true });
   writeFileSync(join(dicomIn, 'notes.txt'), 'not a DICOM file\n');
+  // a scanner's localizer (scout) stored in PAT-A's axial series: a coronal projection, left out
+  const scout = readDicomFile(join(dicomIn, 'PAT-A', 'study', 'x', 'ct', 'CT0001.dcm'));
+  Object.assign(scout.dataset, { ImageType: ['ORIGINAL', 'PRIMARY', 'LOCALIZER'], SOPInstanceUID: '2.25.99001', ImageOrientationPatient: ['1', '0', '0', '0', '0', '-1'] });
+  writeDicomFile(join(dicomIn, 'PAT-A', 'study', 'x', 'ct', 'scout.dcm'), scout.dataset, scout.transferSyntaxUID);
   writeFileSync(join(dicomIn, 'PAT-A', 'rs-no-preamble.dcm'), readFileSync(a.rtPath).subarray(132));
   // PDDCA: a full case, an offsite test case missing the chiasm with an empty optic nerve, and a case
   // whose mandible mask is multi-valued.
@@ -117,6 +121,7 @@ describe('curateCohort', () => {
     const reasons = first.skipped.map((s) => [s.paths[0].slice(root.length), s.reason]);
     const has = (path: RegExp, reason: RegExp) => reasons.some(([p, r]) => path.test(p) && reason.test(r));
     expect(has(/notes\.txt$/, /unreadable as DICOM/)).toBe(true);
+    expect(has(/PAT-A\/study\/x\/ct\/scout\.dcm$/, /^DICOM CT: a localizer \(scout\) image, not a slice$/)).toBe(true);
     expect(has(/rs-no-preamble\.dcm$/, /DICM/)).toBe(true);
     expect(has(/PAT-C\/ct\//, /no RTSTRUCT or SEG pairs/)).toBe(true);
     expect(has(/PAT-D\/rs\.dcm$/, /frame of reference matches no CT/)).toBe(true);

@@ -122,7 +122,7 @@ function discoverDicom(root: string, claimed: Set<string>, cases: PlannedCase[],
   for (const f of scan.failures) {
     if (!claimed.has(f.path)) skipped.push({ kind: 'file', paths: [f.path], reason: `unreadable as DICOM: ${f.reason}` });
   }
-  for (const o of scan.other) skipped.push({ kind: 'file', paths: [o.path], reason: `DICOM ${o.modality ?? 'object'} that is neither a CT image, an RTSTRUCT nor a SEG` });
+  for (const o of scan.other) skipped.push({ kind: 'file', paths: [o.path], reason: o.note ? `DICOM ${o.modality ?? 'object'}: ${o.note}` : `DICOM ${o.modality ?? 'object'} that is neither a CT image, an RTSTRUCT nor a SEG` });
   const rtRefs: RtStructRef[] = [];
   const rtNames = new Map<string, RawStructureName[]>();
   for (const rt of scan.rtStructs) {

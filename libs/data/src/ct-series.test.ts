@@ -495,6 +495,51 @@ describe('CT series bad input', () => {
   });
 });
 
+describe('localizer (scout) images', () => {
+  const dir = join(tmp.dir, 'scout');
+  const v = ctVolume([6, 5, 4], { spacing: [1, 1, 2] });
+  const axial = writeCtSeries(v, { dir: join(dir, 'axial'), ...series }).files;
+  // pydicom writes a coronal projection of another size into the axial series, and a localizer-only series
+  python(
+    `import sys, numpy as np, pydicom
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian
+def scout(path, series, sop):
+    meta = FileMetaDataset(); meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.2"; meta.MediaStorageSOPInstanceUID = sop
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset(); ds.file_meta = meta; ds.SOPClassUID = meta.MediaStorageSOPClassUID; ds.SOPInstanceUID = sop
+    ds.Modality = "CT"; ds.ImageType = ["ORIGINAL", "PRIMARY", "LOCALIZER"]
+    ds.SeriesInstanceUID = series; ds.StudyInstanceUID = sys.argv[3]; ds.FrameOfReferenceUID = sys.argv[4]; ds.PatientID = "ANON01"
+    ds.ImagePositionPatient = [-100, 0, 50]; ds.ImageOrientationPatient = [1, 0, 0, 0, 0, -1]; ds.PixelSpacing = [0.7, 0.7]
+    ds.Rows = 8; ds.Columns = 20; ds.BitsAllocated = 16; ds.BitsStored = 16; ds.HighBit = 15; ds.PixelRepresentation = 1
+    ds.SamplesPerPixel = 1; ds.PhotometricInterpretation = "MONOCHROME2"; ds.RescaleSlope = 1; ds.RescaleIntercept = 0
+    ds.PixelData = np.arange(160, dtype=np.int16).tobytes()
+    ds.is_little_endian = True; ds.is_implicit_VR = False
+    ds.save_as(path, write_like_original=False)
+scout(sys.argv[1] + "/axial/scout.dcm", sys.argv[2], "1.2.826.0.1.3680043.10.1234.77.1")
+scout(sys.argv[1] + "/topogram.dcm", "1.2.826.0.1.3680043.10.1234.77.2", "1.2.826.0.1.3680043.10.1234.77.3")`,
+    [dir, series.seriesInstanceUID, series.studyInstanceUID, series.frameOfReferenceUID],
+  );
+  const scout = join(dir, 'axial', 'scout.dcm');
+
+  it('scanDicomTree lists them apart from the series, saying what they are', () => {
+    const scan = scanDicomTree(dir);
+    expect(scan.ctSeries.map((x) => [x.seriesInstanceUID, x.files])).toEqual([[series.seriesInstanceUID, axial]]);
+    expect(scan.other).toEqual([
+      { path: scout, modality: 'CT', note: 'a localizer (scout) image, not a slice' },
+      { path: join(dir, 'topogram.dcm'), modality: 'CT', note: 'a localizer (scout) image, not a slice' },
+    ]);
+  });
+  it('readCtSeries leaves one among the slices out with a warning; given only localizers it says so', () => {
+    const s = readCtSeries([scout, ...axial]);
+    expect(s.volume.data).toEqual(v.data);
+    expect(s.files).toEqual(axial);
+    expect(s.warnings).toEqual(['1 localizer (scout) image left out (scout.dcm): projections, not slices']);
+    const e = errorOf(() => readCtSeries([join(dir, 'topogram.dcm')]));
+    expect([e.code, e.reason]).toEqual(['UNSUPPORTED_DATATYPE', 'only localizer (scout) images (1): no cross-sectional slices to read']);
+  });
+});
+
 describe('header scans larger than the first read', () => {
   it('a CT header over 64 KiB and an RTSTRUCT over 64 KiB are read in full by scanDicomTree', () => {
     const dir = join(tmp.dir, 'big');

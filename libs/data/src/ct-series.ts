@@ -9,6 +9,7 @@ import { MAX_VOLUME_BYTES } from './fileio';
 import { cross, dot, formatDS, fromColumns, median, norm } from './geometry';
 import {
   DEFAULT_UID_ROOT,
+  isLocalizer,
   isValidUid,
   parseDicomBuffer,
   SOP_CT_IMAGE,
@@ -193,6 +194,7 @@ function imageKind(f: DicomFile): string {
  * UNSUPPORTED_TRANSFER_SYNTAX (other than native little or big endian, deflated, RLE, JPEG Lossless, JPEG-LS Lossless, JPEG 2000 and HTJ2K), UNSUPPORTED_ENCODING (lossy JPEG-LS, JPEG 2000 or HTJ2K),
  * UNSUPPORTED_DATATYPE (not 16-bit, colour, several temporal positions, multi-frame without functional groups), MIXED_SERIES,
  * MIXED_ORIENTATION, MIXED_SIZE, DUPLICATE_SLICE, MISSING_SLICE (a step > 1.5x the median), BAD_HEADER.
+ * Localizer (scout) images among the files are left out with a warning; only localizers is UNSUPPORTED_DATATYPE.
  */
 export function readCtSeries(files: string[], opts: { onProgress?: (done: number, total: number) => void } = {}): CtSeries {
   if (files.length === 0) throw new VolumeIOError('(no files)', 'NO_FILES', 'readCtSeries needs at least one file');
@@ -201,6 +203,7 @@ export function readCtSeries(files: string[], opts: { onProgress?: (done: number
   let rows = 0, cols = 0, rowCos: Vec3 = [1, 0, 0], colCos: Vec3 = [0, 1, 0], normal: Vec3 = [0, 0, 1], ps: number[] = [1, 1];
   let thickness: number | undefined;
   const slices: Slice[] = [];
+  const localizers: string[] = [];
   for (const [done, path] of files.entries()) {
     opts.onProgress?.(done, files.length);
     let buf: Buffer;
@@ -211,6 +214,10 @@ export function readCtSeries(files: string[], opts: { onProgress?: (done: number
     }
     const f = parseDicomBuffer(path, buf);
     if (f.modality !== undefined && f.modality.trim() !== 'CT') throw new VolumeIOError(path, 'NOT_CT', `Modality is '${f.modality}', not CT`);
+    if (isLocalizer(f)) {
+      localizers.push(path);
+      continue;
+    }
     checkTransferSyntax(f);
     const r = num(f, 'Rows')!, c = num(f, 'Columns')!;
     if (!(Number.isInteger(r) && Number.isInteger(c) && r >= 1 && c >= 1)) throw new VolumeIOError(path, 'BAD_HEADER', `Rows ${r} / Columns ${c} must be positive integers`);
@@ -269,6 +276,11 @@ export function readCtSeries(files: string[], opts: { onProgress?: (done: number
         ...(p.temporalPosition === undefined ? {} : { temporalPosition: p.temporalPosition }),
       });
     });
+  }
+  if (!first) throw new VolumeIOError(localizers[0], 'UNSUPPORTED_DATATYPE', `only localizer (scout) images (${localizers.length}): no cross-sectional slices to read`);
+  if (localizers.length) {
+    const shown = localizers.slice(0, 3).map((p) => basename(p)).join(', ') + (localizers.length > 3 ? ', ...' : '');
+    warnings.push(`${localizers.length} localizer (scout) image${localizers.length === 1 ? '' : 's'} left out (${shown}): projections, not slices`);
   }
   const phases = new Set(slices.map((s) => s.temporalPosition).filter((t) => t !== undefined));
   if (phases.size > 1) {

@@ -229,8 +229,8 @@ export interface DicomScan {
   rtStructs: DicomFile[];
   /** DICOM Segmentation files, headers only (no pixel data), sorted by path. */
   segmentations: DicomFile[];
-  /** Other DICOM files (other modalities, DICOMDIR...). */
-  other: { path: string; modality?: string }[];
+  /** Other DICOM files (other modalities, DICOMDIR, CT localizers...), `note` saying what when known. */
+  other: { path: string; modality?: string; note?: string }[];
   /** Files that could not be read, with the reason; the scan carries on. */
   failures: { path: string; reason: string; code: string }[];
 }
@@ -255,6 +255,16 @@ function isCt(f: DicomFile): boolean {
   return f.sopClassUID === SOP_CT_IMAGE || f.sopClassUID === SOP_ENHANCED_CT_IMAGE || f.sopClassUID === SOP_LEGACY_ENHANCED_CT_IMAGE || (f.sopClassUID === '' && f.modality === 'CT');
 }
 
+/**
+ * A localizer (scout, topogram): a projection image stored as CT, sometimes in the axial series itself,
+ * never one of its slices (ImageType value 3 LOCALIZER, as dcm2niix also leaves them out).
+ */
+export function isLocalizer(f: DicomFile): boolean {
+  const t = f.dataset.ImageType;
+  const values = Array.isArray(t) ? t : typeof t === 'string' ? t.split('\\') : [];
+  return values.some((v) => String(v).trim().toUpperCase() === 'LOCALIZER');
+}
+
 function isRtStruct(f: DicomFile): boolean {
   return f.sopClassUID === SOP_RTSTRUCT || f.modality === 'RTSTRUCT';
 }
@@ -265,8 +275,8 @@ function isSegmentation(f: DicomFile): boolean {
 
 /**
  * Walks `root` (any nesting, sorted paths) and classifies every file: CT image series grouped by
- * SeriesInstanceUID, RT structure sets, segmentations, other DICOM, and failures (never throws for one
- * bad file).
+ * SeriesInstanceUID (localizers left out, under `other`), RT structure sets, segmentations, other DICOM,
+ * and failures (never throws for one bad file).
  * Reads only the header (first 64 KiB when the pixel data starts within them). `onProgress(done, total,
  * path)` is called before each file.
  * Throws VolumeIOError('NO_FILES') only when `root` itself cannot be listed.
@@ -289,6 +299,8 @@ export function scanDicomTree(root: string, opts: { onProgress?: (done: number, 
         scan.rtStructs.push(head);
       } else if (isSegmentation(head)) {
         scan.segmentations.push(head);
+      } else if (isCt(head) && isLocalizer(head)) {
+        scan.other.push({ path, modality: 'CT', note: 'a localizer (scout) image, not a slice' });
       } else if (isCt(head)) {
         const d = head.dataset;
         const uid = String(d.SeriesInstanceUID ?? '');

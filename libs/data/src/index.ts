@@ -9,6 +9,7 @@ export {
   scanDicomTree,
   listFilesRecursive,
   uidFromSeed,
+  isLocalizer,
   isValidUid,
   DEFAULT_UID_ROOT,
   SOP_CT_IMAGE,
