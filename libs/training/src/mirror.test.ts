@@ -90,6 +90,19 @@ describe('test-time mirroring', () => {
     other.dispose();
   });
 
+  test('tiled, the mirrored CT gets exactly the mirrored labels too: symmetric tiles, blended in mirrored pairs', async () => {
+    // 13 voxels in 8-voxel tiles: three tiles would put the middle one at 2.5
+    const tiled: Shape3 = [13, 10, 8];
+    const r = mulberry32(9);
+    const ct = Float32Array.from({ length: 13 * 10 * 8 }, () => r());
+    const mirroredCt = mirrorVolume(ct, tiled);
+    for (const tile of [{ size: [8, 8, 8] as Shape3, overlap: 0.5 }, { size: [8, 8, 8] as Shape3, overlap: 0.8 }, { size: [9, 8, 8] as Shape3, overlap: 0.25 }]) {
+      const labels = await predictLabels(model, ct, tiled, { mirror: true, tile });
+      const ofMirrored = await predictLabels(model, mirroredCt, tiled, { mirror: true, tile });
+      expect(Array.from(ofMirrored), JSON.stringify(tile)).toEqual(Array.from(swapLabels(mirrorVolume(labels, tiled))));
+    }
+  });
+
   test('mirrorRefusal: only models trained with left-right flips may be mirrored, and the refusal names the others', () => {
     const flips = (flipLR: number) => resolveRunConfig({ data: { augment: { probability: 1, rotationDeg: 0, scale: 0, shear: 0, translate: 0, elasticAlpha: 0, elasticSigma: 1, flipLR } } });
     const none = resolveRunConfig({ data: { augment: null } });

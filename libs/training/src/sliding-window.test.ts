@@ -28,19 +28,22 @@ function blendedByLoops(volume: Shape3, tile: Shape3, starts: number[][], tilePr
 }
 
 describe('tileStarts', () => {
-  test('evenly spaced from 0 to size - tile, at most a step of tile * (1 - overlap) apart', () => {
+  test('evenly spaced from 0 to size - tile, at most a step of tile * (1 - overlap) apart, symmetric about the middle', () => {
     expect(tileStarts(100, 128, 0.5)).toEqual([0]);
     expect(tileStarts(128, 128, 0.5)).toEqual([0]);
     expect(tileStarts(256, 128, 0.5)).toEqual([0, 64, 128]);
     expect(tileStarts(200, 128, 0.5)).toEqual([0, 36, 72]);
     expect(tileStarts(256, 128, 0)).toEqual([0, 128]);
-    expect(tileStarts(257, 128, 0)).toEqual([0, 65, 129]);
+    // three tiles would put the middle one at 64.5: four, mirrored pairs
+    expect(tileStarts(257, 128, 0)).toEqual([0, 43, 86, 129]);
+    expect(tileStarts(101, 40, 0)).toEqual([0, 20, 41, 61]); // 61 / 3 = 20.33: 20, and 61 - 20
     const rng = mulberry32(3);
     for (let n = 0; n < 200; n++) {
       const tile = 1 + Math.floor(rng() * 40), size = 1 + Math.floor(rng() * 200), overlap = Math.floor(rng() * 10) / 10;
       const s = tileStarts(size, tile, overlap);
       expect(s[0]).toBe(0);
       expect(s.at(-1)).toBe(Math.max(0, size - tile));
+      expect(s.map((x) => Math.max(0, size - tile) - x).reverse()).toEqual(s);
       for (let i = 1; i < s.length; i++) {
         expect(s[i]! - s[i - 1]!).toBeGreaterThan(0);
         expect(s[i]! - s[i - 1]!).toBeLessThanOrEqual(Math.max(1, Math.floor(tile * (1 - overlap))));
@@ -95,6 +98,17 @@ describe('slidingWindowProbabilities', () => {
       let worst = 0;
       tiled.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - whole[i]!))));
       expect(worst, `tile ${tile} overlap ${overlap}`).toBeLessThan(1e-6);
+    }
+  });
+
+  test('a left-right mirrored volume gets exactly the mirrored probabilities, however many tiles overlap a voxel', async () => {
+    const voxelwise = (x: tf.Tensor) => tf.tidy(() => tf.softmax(tf.concat([x, tf.mul(x, 2), tf.neg(x)], 4)));
+    const mirrored = () => tf.reverse(input(), 3);
+    for (const [tile, overlap] of [[[5, 6, 7], 0.5], [[4, 8, 8], 0.8], [[8, 8, 8], 0.6], [[10, 9, 9], 0.25]] as [Shape3, number][]) {
+      const a = (await slidingWindowProbabilities(input(), { size: tile, overlap }, voxelwise)).data;
+      const b = (await slidingWindowProbabilities(mirrored(), { size: tile, overlap }, voxelwise)).data;
+      const back = (await tf.reverse(tf.tensor5d(b, [1, volume[2], volume[1], volume[0], 3]), 3).data()) as Float32Array;
+      expect(Array.from(back), `tile ${tile} overlap ${overlap}`).toEqual(Array.from(a));
     }
   });
 

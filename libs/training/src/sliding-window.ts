@@ -35,17 +35,23 @@ export function parseTileSize(text: string): Shape3 | null {
 
 /**
  * Where tiles start along one axis of `size` voxels: evenly spaced from 0 to `size - tile`, at most
- * `tile * (1 - overlap)` apart (nnU-Net's `compute_steps_for_sliding_window`). One tile at 0 where the
- * axis fits in one.
+ * `tile * (1 - overlap)` apart (nnU-Net's `compute_steps_for_sliding_window`), and symmetric about the
+ * axis' middle, so that a mirrored volume is tiled by the mirrored tiles (test-time mirroring then
+ * mirrors exactly): one tile more where a middle tile would start half a voxel off a whole one. One
+ * tile at 0 where the axis fits in one.
  */
 export function tileStarts(size: number, tile: number, overlap: number): number[] {
   if (!(tile >= 1) || !Number.isInteger(tile)) throw new RangeError(`tileStarts: tile ${tile} is not a whole number of voxels`);
   if (!(overlap >= 0 && overlap < 1)) throw new RangeError(`tileStarts: overlap ${overlap} is not in [0, 1)`);
   if (size <= tile) return [0];
+  const span = size - tile;
   const step = Math.max(1, Math.floor(tile * (1 - overlap)));
-  const n = Math.ceil((size - tile) / step) + 1;
-  const actual = (size - tile) / (n - 1);
-  return Array.from({ length: n }, (_, i) => Math.round(i * actual));
+  let n = Math.ceil(span / step) + 1;
+  if (n % 2 === 1 && span % 2 === 1) n++;
+  const actual = span / (n - 1);
+  const starts = Array.from({ length: n }, (_, i) => Math.round(i * actual));
+  for (let i = 0; i < n / 2; i++) starts[n - 1 - i] = span - starts[i]!;
+  return starts;
 }
 
 /**
@@ -75,24 +81,42 @@ export async function slidingWindowProbabilities(input: tf.Tensor, tile: TileOpt
   const size: Shape3 = [Math.min(tile.size[0], w!), Math.min(tile.size[1], h!), Math.min(tile.size[2], d!)];
   const weight = gaussianImportance(size);
   const [xs, ys, zs] = [tileStarts(w!, size[0], tile.overlap), tileStarts(h!, size[1], tile.overlap), tileStarts(d!, size[2], tile.overlap)];
-  let sum: Float32Array | null = null;
+  let sum: Float32Array | null = null, pairSum: Float32Array | null = null;
   let classes = 0;
-  const weights = new Float32Array(d! * h! * w!);
-  for (const z0 of zs!) for (const y0 of ys!) for (const x0 of xs!) {
-    const part = tf.slice(input, [0, z0, y0, x0, 0], [1, size[2], size[1], size[0], 1]);
-    const probs = predictTile(part);
-    part.dispose();
-    const p = (await probs.data()) as Float32Array;
-    classes = probs.shape[4]!;
-    probs.dispose();
+  const weights = new Float32Array(d! * h! * w!), pairWeights = new Float32Array(size[2] * size[1] * w!);
+  // Along W (left-right), a tile and its mirror image's partner are blended together first, then added
+  // pair by pair from the outside in: a left-right mirrored volume, tiled by the mirrored tiles, then
+  // gets exactly the mirrored sums (a + b is b + a; a longer sum would depend on its order).
+  const pairs = Array.from({ length: Math.ceil(xs!.length / 2) }, (_, k) => [...new Set([xs![k]!, xs![xs!.length - 1 - k]!])]);
+  for (const z0 of zs!) for (const y0 of ys!) for (const pair of pairs) {
+    pairWeights.fill(0);
+    pairSum?.fill(0);
+    for (const x0 of pair) {
+      const part = tf.slice(input, [0, z0, y0, x0, 0], [1, size[2], size[1], size[0], 1]);
+      const probs = predictTile(part);
+      part.dispose();
+      const p = (await probs.data()) as Float32Array;
+      classes = probs.shape[4]!;
+      probs.dispose();
+      pairSum ??= new Float32Array(pairWeights.length * classes);
+      for (let z = 0, t = 0; z < size[2]; z++) {
+        for (let y = 0; y < size[1]; y++) {
+          let r = (z * size[1] + y) * w! + x0;
+          for (let x = 0; x < size[0]; x++, t++, r++) {
+            const g = weight[t]!;
+            pairWeights[r]! += g;
+            for (let c = 0; c < classes; c++) pairSum[r * classes + c]! += Math.fround(g * p[t * classes + c]!); // each term a float32, as the mirrored pair adds it
+          }
+        }
+      }
+    }
     sum ??= new Float32Array(d! * h! * w! * classes);
-    for (let z = 0, t = 0; z < size[2]; z++) {
+    for (let z = 0; z < size[2]; z++) {
       for (let y = 0; y < size[1]; y++) {
-        let v = ((z0 + z) * h! + y0 + y) * w! + x0;
-        for (let x = 0; x < size[0]; x++, t++, v++) {
-          const g = weight[t]!;
-          weights[v]! += g;
-          for (let c = 0; c < classes; c++) sum[v * classes + c]! += g * p[t * classes + c]!;
+        const r0 = (z * size[1] + y) * w!, v0 = ((z0 + z) * h! + y0 + y) * w!;
+        for (let x = 0; x < w!; x++) {
+          weights[v0 + x]! += pairWeights[r0 + x]!;
+          for (let c = 0; c < classes; c++) sum[(v0 + x) * classes + c]! += pairSum![(r0 + x) * classes + c]!;
         }
       }
     }
