@@ -14,7 +14,7 @@ import { buildDicomSeg, writeRtStruct, type RtCtReference } from '@anatomynet/rt
 import { curateCohort, type CurateResult } from './cohort';
 import type { CaseRecord } from './manifest';
 import { ORGANS } from './organs';
-import { headNeckPhantom, writeDicomCase, type Phantom } from './testing/phantom';
+import { caseCuratedFrom, headNeckPhantom, writeDicomCase, type Phantom } from './testing/phantom';
 
 const here = dirname(fileURLToPath(import.meta.url));
 let root: string, result: CurateResult, phantom: Phantom;
@@ -56,11 +56,7 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe('curating Enhanced CT cases', () => {
   /** The case curated from input folder `name`. */
-  const caseOf = (name: string): CaseRecord => {
-    const c = result.manifest.cases.find((x) => result.sources[x.caseId]?.startsWith(join(root, 'in', name)));
-    if (!c) throw new Error(`no case from ${name}; failed: ${JSON.stringify(result.failed)}; skipped: ${JSON.stringify(result.skipped)}`);
-    return c;
-  };
+  const caseOf = (name: string): CaseRecord => caseCuratedFrom(result, join(root, 'in', name));
   it('an RTSTRUCT on its frames and a SEG placed by source frame curate to the single-frame case: image, labels and voxels', () => {
     expect(result.manifest.numCases).toBe(3);
     const single = caseOf('S');

@@ -14,7 +14,7 @@ import { curateCohort, type CurateResult } from './cohort';
 import { cropVolume } from './crop';
 import type { CaseRecord } from './manifest';
 import { ORGANS } from './organs';
-import { headNeckPhantom, writeDicomCase, type Phantom } from './testing/phantom';
+import { caseCuratedFrom, headNeckPhantom, writeDicomCase, type Phantom } from './testing/phantom';
 
 let root: string, result: CurateResult, phantom: Phantom;
 const series = new Map<string, CtSeries>();
@@ -62,11 +62,8 @@ beforeAll(async () => {
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe('curating a case whose slice steps vary', () => {
-  const caseOf = (name: string): CaseRecord => {
-    const c = result.manifest.cases.find((x) => result.sources[x.caseId]?.startsWith(join(root, 'in', name)));
-    if (!c) throw new Error(`no case from ${name}; failed: ${JSON.stringify(result.failed)}; skipped: ${JSON.stringify(result.skipped)}`);
-    return c;
-  };
+  /** The case curated from input folder `name`. */
+  const caseOf = (name: string): CaseRecord => caseCuratedFrom(result, join(root, 'in', name));
   const evenOf = (name: string): EvenStack => evenSlices(series.get(name)!.volume)!;
 
   it('publishes the CT on the uniform 4 mm grid and each plane\'s labels from the nearest acquired slice', () => {

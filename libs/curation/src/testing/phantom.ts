@@ -8,6 +8,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { uidFromSeed, writeCtSeries, writeNrrd, type Vec3, type Volume } from '@anatomynet/data';
 import { writeRtStruct } from '@anatomynet/rt';
+import type { CurateResult } from '../cohort';
+import type { CaseRecord } from '../manifest';
 import { ORGANS, type OrganKey } from '../organs';
 
 export const PHANTOM_SHAPE: Vec3 = [64, 64, 60];
@@ -116,4 +118,11 @@ export function writeDicomCase(dir: string, ph: Phantom, o: DicomCaseOptions): {
     }, rois);
   }
   return { seriesUid, rtPath };
+}
+
+/** The case of a curation `result` whose source lies under `inputDir`; none is an error naming what failed and was skipped. */
+export function caseCuratedFrom(result: CurateResult, inputDir: string): CaseRecord {
+  const c = result.manifest.cases.find((x) => result.sources[x.caseId]?.startsWith(inputDir));
+  if (!c) throw new Error(`no case from ${inputDir}; failed: ${JSON.stringify(result.failed)}; skipped: ${JSON.stringify(result.skipped)}`);
+  return c;
 }
