@@ -196,6 +196,9 @@ function imageKind(f: DicomFile): string {
  * MIXED_ORIENTATION, MIXED_SIZE, DUPLICATE_SLICE, MISSING_SLICE (a step > 1.5x the median), BAD_HEADER.
  * Localizer (scout) images among the files are left out with a warning; only localizers is UNSUPPORTED_DATATYPE.
  */
+/** What a series of images that cannot be one stack usually is, and what to do. */
+const SEVERAL_STACKS = ' (several reconstructions or acquisitions in one series? export the axial stack to segment as its own series)';
+
 export function readCtSeries(files: string[], opts: { onProgress?: (done: number, total: number) => void } = {}): CtSeries {
   if (files.length === 0) throw new VolumeIOError('(no files)', 'NO_FILES', 'readCtSeries needs at least one file');
   const warnings: string[] = [];
@@ -242,16 +245,16 @@ export function readCtSeries(files: string[], opts: { onProgress?: (done: number
         throw new VolumeIOError(path, 'MIXED_SERIES', `SeriesInstanceUID ${f.dataset.SeriesInstanceUID} differs from ${first.dataset.SeriesInstanceUID} (${first.path})`);
       }
       if (imageKind(f) !== imageKind(first)) throw new VolumeIOError(path, 'MIXED_SERIES', `a ${imageKind(f)} image in a series of ${imageKind(first)} images (${first.path})`);
-      if (r !== rows || c !== cols) throw new VolumeIOError(path, 'MIXED_SIZE', `${c}x${r} pixels, ${first.path} has ${cols}x${rows}`);
+      if (r !== rows || c !== cols) throw new VolumeIOError(path, 'MIXED_SIZE', `${c}x${r} pixels, ${first.path} has ${cols}x${rows}${SEVERAL_STACKS}`);
     }
     const ref = [...rowCos, ...colCos];
     for (const p of planes) {
       const where = p.frame === undefined ? '' : `frame ${p.frame}: `;
       if (p.orientation.some((v, i) => Math.abs(v - ref[i]) > 1e-4)) {
-        throw new VolumeIOError(path, 'MIXED_ORIENTATION', `${where}ImageOrientationPatient ${p.orientation.join('\\')} differs from ${ref.join('\\')} in ${first.path}`);
+        throw new VolumeIOError(path, 'MIXED_ORIENTATION', `${where}ImageOrientationPatient ${p.orientation.join('\\')} differs from ${ref.join('\\')} in ${first.path}${SEVERAL_STACKS}`);
       }
       if (Math.abs(p.pixelSpacing[0] - ps[0]) > 1e-4 || Math.abs(p.pixelSpacing[1] - ps[1]) > 1e-4) {
-        throw new VolumeIOError(path, 'MIXED_SIZE', `${where}PixelSpacing ${p.pixelSpacing.join('\\')} differs from ${ps.join('\\')} in ${first.path}`);
+        throw new VolumeIOError(path, 'MIXED_SIZE', `${where}PixelSpacing ${p.pixelSpacing.join('\\')} differs from ${ps.join('\\')} in ${first.path}${SEVERAL_STACKS}`);
       }
     }
     // Every file still to read holds at least one slice.
@@ -295,7 +298,7 @@ export function readCtSeries(files: string[], opts: { onProgress?: (done: number
   for (let k = 0; k < steps.length; k++) {
     if (steps[k] < 1e-3) {
       const [a, b] = [slices[k], slices[k + 1]];
-      throw new VolumeIOError(b.file.path, 'DUPLICATE_SLICE', `${b.frame === undefined ? '' : `frame ${b.frame}: `}same position ${pos(positions[k])} mm as ${sliceName(a)}`);
+      throw new VolumeIOError(b.file.path, 'DUPLICATE_SLICE', `${b.frame === undefined ? '' : `frame ${b.frame}: `}same position ${pos(positions[k])} mm as ${sliceName(a)}${SEVERAL_STACKS}`);
     }
   }
   const step = steps.length ? median(steps) : thickness || num(first!, 'SliceThickness', false) || num(first!, 'SpacingBetweenSlices', false) || 1;
@@ -304,7 +307,7 @@ export function readCtSeries(files: string[], opts: { onProgress?: (done: number
       throw new VolumeIOError(
         slices[k + 1].file.path,
         'MISSING_SLICE',
-        `gap of ${pos(steps[k])} mm between slices at ${pos(positions[k])} and ${pos(positions[k + 1])} mm (median step ${pos(step)} mm): slice(s) missing`,
+        `gap of ${pos(steps[k])} mm between slices at ${pos(positions[k])} and ${pos(positions[k + 1])} mm (median step ${pos(step)} mm): slice(s) missing; export the series again with all its slices`,
       );
     }
   }
