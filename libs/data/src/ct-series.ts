@@ -193,7 +193,7 @@ function imageKind(f: DicomFile): string {
  * Throws VolumeIOError: NO_FILES, NOT_DICOM, NOT_CT (Modality other than CT), TRUNCATED (file or pixel data short), MISSING_TAG,
  * UNSUPPORTED_TRANSFER_SYNTAX (other than native little or big endian, deflated, RLE, JPEG Lossless, JPEG-LS Lossless, JPEG 2000 and HTJ2K), UNSUPPORTED_ENCODING (lossy JPEG-LS, JPEG 2000 or HTJ2K),
  * UNSUPPORTED_DATATYPE (not 16-bit, colour, several temporal positions, multi-frame without functional groups), MIXED_SERIES,
- * MIXED_ORIENTATION, MIXED_SIZE, DUPLICATE_SLICE, MISSING_SLICE (a step > 1.5x the median), BAD_HEADER.
+ * MIXED_ORIENTATION, MIXED_SIZE, DUPLICATE_SLICE, MISSING_SLICE (a step > 1.5x the steps on both sides of it, or > 3x the median), BAD_HEADER.
  * Localizer (scout) images among the files are left out with a warning; only localizers is UNSUPPORTED_DATATYPE.
  */
 /** What a series of images that cannot be one stack usually is, and what to do. */
@@ -302,12 +302,16 @@ export function readCtSeries(files: string[], opts: { onProgress?: (done: number
     }
   }
   const step = steps.length ? median(steps) : thickness || num(first!, 'SliceThickness', false) || num(first!, 'SpacingBetweenSlices', false) || 1;
+  // A slice missing leaves a gap among steps it is 1.5x larger than (on both sides); a protocol whose
+  // increment changes (2.5 mm, then 5) leaves a run of larger steps, kept for evenSlices to resample;
+  // a step past 3x the median is a hole in the stack either way.
   for (let k = 0; k < steps.length; k++) {
-    if (steps[k] > 1.5 * step) {
+    const neighbours = Math.max(k > 0 ? steps[k - 1] : 0, k + 1 < steps.length ? steps[k + 1] : 0);
+    if ((neighbours > 0 && steps[k] > 1.5 * neighbours) || steps[k] > 3 * step) {
       throw new VolumeIOError(
         slices[k + 1].file.path,
         'MISSING_SLICE',
-        `gap of ${pos(steps[k])} mm between slices at ${pos(positions[k])} and ${pos(positions[k + 1])} mm (median step ${pos(step)} mm): slice(s) missing; export the series again with all its slices`,
+        `gap of ${pos(steps[k])} mm between slices at ${pos(positions[k])} and ${pos(positions[k + 1])} mm (median step ${pos(step)} mm, neighbouring steps ${[steps[k - 1], steps[k + 1]].filter((x) => x !== undefined).map(pos).join(' and ')} mm): slice(s) missing; export the series again with all its slices`,
       );
     }
   }

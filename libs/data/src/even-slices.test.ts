@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { readCtSeries, writeCtSeries } from './ct-series';
 import { uidFromSeed } from './dicom';
 import { evenSliceGrid, evenSlices, hasUnevenSlices, pickSlices } from './even-slices';
-import { python, rotation, run, tempDir } from './test-helpers';
+import { errorOf, python, rotation, run, tempDir } from './test-helpers';
 import { indexToPoint, type Mat3, type Vec3 } from './volume';
 
 const tmp = tempDir('even');
@@ -54,8 +54,8 @@ describe('pickSlices', () => {
 describe('evenSlices on a series whose slice steps vary', () => {
   const uid = (s: string) => uidFromSeed('1.2.826.0.1.3680043.10.1234', 'even', s);
 
-  /** A 0.5 mm stack of `hu(point)` written as a series, then all but the SERIES_KEPT slices deleted. */
-  function unevenSeries(name: string, shape: Vec3, direction: Mat3, hu: (p: Vec3, at: number) => number): string[] {
+  /** A 0.5 mm stack of `hu(point)` written as a series, then all but the `kept` slices deleted. */
+  function unevenSeries(name: string, shape: Vec3, direction: Mat3, hu: (p: Vec3, at: number) => number, kept = SERIES_KEPT): string[] {
     const [nx, ny, nz] = shape;
     const geometry = { spacing: [0.8, 0.9, 0.5] as Vec3, origin: [-10, -12, 40] as Vec3, direction };
     const data = new Int16Array(nx * ny * nz);
@@ -65,8 +65,8 @@ describe('evenSlices on a series whose slice steps vary', () => {
     }
     const dir = join(tmp.dir, name);
     const { files } = writeCtSeries({ data, shape, ...geometry }, { dir, seriesInstanceUID: uid(name), studyInstanceUID: uid('study'), frameOfReferenceUID: uid('for'), patientId: 'E', patientName: 'Even^E' });
-    files.forEach((f, k) => SERIES_KEPT.includes(k) || rmSync(f));
-    return files.filter((_, k) => SERIES_KEPT.includes(k));
+    files.forEach((f, k) => kept.includes(k) || rmSync(f));
+    return files.filter((_, k) => kept.includes(k));
   }
 
   it('reads the slices as acquired, then interpolates CT numbers linear in the position exactly', () => {
@@ -91,6 +91,26 @@ describe('evenSlices on a series whose slice steps vary', () => {
     }
     expect(even.note).toBe('slice steps vary from 2 to 2.5 mm: resampled onto a uniform 2 mm grid (12 planes for 11 slices, CT numbers linear between neighbouring slices), as dcm2niix equalizes');
     expect(evenSlices(v)).toBeUndefined();
+  });
+
+  it('a protocol whose increment doubles (2.5 mm, then 5) is read and resampled; a slice missing from either run is refused', () => {
+    const shape: Vec3 = [4, 3, 81];
+    const hu = (p: Vec3) => Math.round(10 * p[2]);
+    const protocol = [0, 5, 10, 15, 20, 25, 30, 40, 50, 60, 70, 80]; // 0.5 mm indices: 2.5 mm steps, then 5 mm
+    const s = readCtSeries(unevenSeries('protocol', shape, [1, 0, 0, 0, 1, 0, 0, 0, 1], hu, protocol));
+    expect(s.volume.shape[2]).toBe(12);
+    const even = evenSlices(s.volume)!;
+    expect(even.volume.shape).toEqual([4, 3, 17]); // 40 mm at 2.5 mm
+    for (let k = 0; k < 17; k++) expect(even.volume.data[12 * k], `plane ${k}`).toBe(10 * (40 + 2.5 * k));
+    expect(even.note).toMatch(/^slice steps vary from 2\.5 to 5 mm: resampled onto a uniform 2\.5 mm grid \(17 planes for 12 slices/);
+    for (const [name, kept, gap] of [
+      ['gap-in-thin', [0, 5, 15, 20, 25, 30, 40, 50, 60, 70, 80], 'gap of 5 mm between slices at 42.5 and 47.5 mm (median step 5 mm, neighbouring steps 2.5 and 2.5 mm)'],
+      ['gap-in-thick', [0, 5, 10, 15, 20, 25, 30, 40, 60, 70, 80], 'gap of 10 mm between slices at 60 and 70 mm (median step 2.5 mm, neighbouring steps 5 and 5 mm)'],
+      ['hole', [0, 5, 10, 15, 20, 60, 75, 80], 'gap of 20 mm between slices at 50 and 70 mm (median step 2.5 mm, neighbouring steps 2.5 and 7.5 mm)'],
+    ] as const) {
+      const e = errorOf(() => readCtSeries(unevenSeries(name, shape, [1, 0, 0, 0, 1, 0, 0, 0, 1], hu, [...kept])));
+      expect([e.code, e.reason], name).toEqual(['MISSING_SLICE', `${gap}: slice(s) missing; export the series again with all its slices`]);
+    }
   });
 
   it("agrees with dcm2niix's equalized volume of the same oblique series, voxel for voxel", () => {
