@@ -647,12 +647,18 @@ describe('trainer grid, status, segment', () => {
       writeDicomFile(join(ctUneven, name), f.dataset, f.transferSyntaxUID);
     }
     const outUneven = join(root, 'seg-uneven');
-    const [a, b, c, d, e] = await Promise.all([
+    // the series stored near-lossless (GDCM's JPEG-LS, NEAR 2): refused unless --accept-lossy
+    const ctLossy = join(root, 'ct-lossy');
+    cpSync(ctDir, ctLossy, { recursive: true });
+    for (const name of readdirSync(ctLossy)) expect(spawnSync('gdcmconv', ['--jpegls', '--lossy', '-e', '2', join(ctLossy, name), join(ctLossy, name)]).status).toBe(0);
+    const [a, b, c, d, e, lossyRefused, lossyAccepted] = await Promise.all([
       trainer('segment', '--model', runDir, '--input', image, '--out', outNifti, '--backend', 'cpu'),
       trainer('segment', '--model', runDir, '--input', ctDir, '--out', outDicom, '--backend', 'cpu'),
       trainer('segment', '--run', runId, '--db', db, '--input', image, '--out', outByRun, '--review', '--backend', 'cpu'),
       trainer('segment', '--model', runDir, '--input', ctDir, '--out', outRtOnly, '--dicom', 'rtstruct', '--backend', 'cpu'),
       trainer('segment', '--model', runDir, '--input', ctUneven, '--out', outUneven, '--backend', 'cpu'),
+      trainer('segment', '--model', runDir, '--input', ctLossy, '--out', join(root, 'seg-lossy-refused'), '--backend', 'cpu'),
+      trainer('segment', '--model', runDir, '--input', ctLossy, '--out', join(root, 'seg-lossy'), '--accept-lossy', '--backend', 'cpu'),
     ]);
     expect(a.code, a.stderr).toBe(0);
     expect(readdirSync(outNifti)).toEqual(['labels.nii.gz']);
@@ -712,6 +718,11 @@ describe('trainer grid, status, segment', () => {
     expect(unevenLabels.spacing[2]).toBeCloseTo(input.spacing[2], 4);
     expect(unevenLabels.shape[2]).toBe(Math.floor((nz - 1 + 0.4 * (nz - 1 - firstWide)) + 1e-3) + 1);
     expect(readdirSync(outUneven).sort()).toEqual(['labels.nii.gz', 'rtstruct.dcm', 'seg.dcm']);
+    expect(lossyRefused.code).toBe(1);
+    expect(lossyRefused.stderr).toMatch(/JPEG-LS Near-Lossless\) is lossy: .*--accept-lossy\)/);
+    expect(lossyAccepted.code, lossyAccepted.stderr).toBe(0);
+    expect(lossyAccepted.stderr).toMatch(new RegExp(`${ctLossy}: ${input.shape[2]} slices compressed lossy, read as accepted \\(JPEG-LS NEAR 2: ${input.shape[2]}\\)`));
+    expect(readdirSync(join(root, 'seg-lossy')).sort()).toEqual(['labels.nii.gz', 'rtstruct.dcm', 'seg.dcm']);
 
     // Several inputs in one command: each into its own folder, the bad ones reported and skipped.
     const mask = join(root, 'mask-as-ct.nii.gz');

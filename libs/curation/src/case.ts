@@ -32,6 +32,8 @@ export interface CaseTask {
   /** Names-file overrides as entries (raw name -> organ key, or null to ignore). */
   nameOverrides: [string, OrganKey | null][];
   cropOptions: CropOptions;
+  /** Lossy-compressed CT images are read (with a warning) instead of failing the case. */
+  acceptLossy?: boolean;
   /** The dataset folder; outputs go to imagesTr/ and labelsTr/ inside it. */
   outDir: string;
   /** A folder for staging files before they are renamed into place (same file system as outDir). */
@@ -60,7 +62,7 @@ export function curateCase(task: CaseTask): CaseOutcome {
 
 function loadCase(task: CaseTask, wanted: (n: string) => boolean): LoadedCase {
   const loaded = task.pddca ? loadPddcaCase(task.pddca.image, task.pddca.structures, wanted)
-    : task.dicom ? loadDicomCase(task.dicom.ctFiles, task.dicom.rtPath, wanted) : undefined;
+    : task.dicom ? loadDicomCase(task.dicom.ctFiles, task.dicom.rtPath, wanted, { acceptLossy: task.acceptLossy === true }) : undefined;
   if (!loaded) throw new Error(`case ${task.caseId}: task names no source`);
   // the crop's body threshold and the network's HU window would turn anything else into noise
   const notHu = notHounsfieldReason(loaded.ct.data);

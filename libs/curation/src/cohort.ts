@@ -25,6 +25,8 @@ export interface CurateOptions {
   namesFile?: string;
   cropFile?: string;
   cropOptions?: CropOptions;
+  /** Read lossy-compressed CT images (near-lossless JPEG-LS, irreversible JPEG 2000), each case saying so, instead of failing the case. */
+  acceptLossy?: boolean;
   /** Cases curated at once through runCase (default 1). */
   concurrency?: number;
   /** Runs one case (default: in this process). */
@@ -118,6 +120,7 @@ export async function curateCohort(opts: CurateOptions): Promise<CurateResult> {
     ...(names.byCase.size ? { caseNames: [...names.byCase].map(([k, v]) => [k, [...v]]).sort((a, b) => compareStrings(String(a[0]), String(b[0]))) } : {}),
     crops: [...crops].sort((a, b) => compareStrings(a[0], b[0])),
     cropOptions: Object.entries(cropOptions).sort((a, b) => compareStrings(a[0], b[0])),
+    ...(opts.acceptLossy ? { acceptLossy: true } : {}),
   }));
 
   // Input digests: file contents with their roles (not their paths, so a moved tree is the same input).
@@ -142,10 +145,11 @@ export async function curateCohort(opts: CurateOptions): Promise<CurateResult> {
       ...(manualCrop ? { manualCrop } : {}),
       nameOverrides: [...caseOverrides(overrides, ownNames(caseId, plan))].sort((a, b) => compareStrings(a[0], b[0])),
       cropOptions,
+      ...(opts.acceptLossy ? { acceptLossy: true } : {}),
       outDir,
       stagingDir: staging,
     };
-    const taskDigest = sha256Hex(JSON.stringify({ tool: TOOL_VERSION, inputDigest, imageDigest, synthetic: plan.synthetic, caseId, patientId: base.patientId, manualCrop, nameOverrides: base.nameOverrides, cropOptions, pairing: plan.dicom?.pairing, pairingWarnings: plan.dicom?.pairingWarnings }));
+    const taskDigest = sha256Hex(JSON.stringify({ tool: TOOL_VERSION, inputDigest, imageDigest, synthetic: plan.synthetic, caseId, patientId: base.patientId, manualCrop, nameOverrides: base.nameOverrides, cropOptions, pairing: plan.dicom?.pairing, pairingWarnings: plan.dicom?.pairingWarnings, ...(opts.acceptLossy ? { acceptLossy: true } : {}) }));
     tasks.push({ plan, task: { ...base, taskDigest } });
     progress({ phase: 'hash', done: n + 1, total: found.cases.length });
   }

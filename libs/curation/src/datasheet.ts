@@ -52,6 +52,10 @@ export function renderDatasheet(m: Manifest, splits: Splits): string {
   const issues: string[] = [];
   const warned = m.cases.filter((c) => c.warnings.length > 0);
   if (warned.length) issues.push(`${warned.length} cases carry warnings (manifest.json, cases[].warnings).`);
+  const lossy = m.cases.filter((c) => c.warnings.some((w) => / compressed lossy/.test(w))).length;
+  if (lossy) issues.push(`${lossy} cases' CT images were compressed lossy: their CT numbers differ from the scan's (cases[].warnings).`);
+  const resampled = m.cases.filter((c) => c.warnings.some((w) => w.startsWith('slice steps vary'))).length;
+  if (resampled) issues.push(`${resampled} cases' CT slice steps varied: CT and labels were resampled onto a uniform grid at the smallest step.`);
   const widened = m.cases.filter((c) => c.warnings.some((w) => w.startsWith('crop widened'))).length;
   if (widened) issues.push(`${widened} cases needed the crop widened to keep an organ.`);
   const overlaps = m.cases.filter((c) => c.overlaps.length > 0).length;

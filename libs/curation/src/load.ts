@@ -113,8 +113,8 @@ export function segmentNames(seg: ParsedSeg): string[] {
  * (`evenSlices`: the CT linearly, each plane's masks from the nearest slice) and `sourceSlicePlanes` says
  * where each acquired slice went.
  */
-export function loadDicomCase(ctFiles: readonly string[], rtPath: string, wanted: (name: string) => boolean): LoadedCase {
-  const loaded = loadOnAcquiredSlices(ctFiles, rtPath, wanted);
+export function loadDicomCase(ctFiles: readonly string[], rtPath: string, wanted: (name: string) => boolean, opts: { acceptLossy?: boolean } = {}): LoadedCase {
+  const loaded = loadOnAcquiredSlices(ctFiles, rtPath, wanted, opts.acceptLossy === true);
   const even = evenSlices(loaded.ct, dirname(ctFiles[0]));
   if (!even) return loaded;
   const sliceVoxels = loaded.ct.shape[0] * loaded.ct.shape[1];
@@ -158,8 +158,8 @@ export function offsetsOnPlanes(offsets: Int32Array, sliceVoxels: number, sliceO
   return out;
 }
 
-function loadOnAcquiredSlices(ctFiles: readonly string[], rtPath: string, wanted: (name: string) => boolean): LoadedCase {
-  const series = readCtSeries([...ctFiles]);
+function loadOnAcquiredSlices(ctFiles: readonly string[], rtPath: string, wanted: (name: string) => boolean, acceptLossy: boolean): LoadedCase {
+  const series = readCtSeries([...ctFiles], { acceptLossy });
   const ct = series.volume;
   const warnings = [...series.warnings];
   const file = readDicomFile(rtPath);

@@ -286,7 +286,7 @@ describe('CT series bad input', () => {
     expect(run('gdcmconv', ['--j2k', '--lossy', '-q', '20', files[1], j2k]).status).toBe(0);
     expect(run('gdcmconv', ['--j2k', '--lossy', '--irreversible', '-q', '40', files[2], j97]).status).toBe(0);
     // near-lossless JPEG-LS has its own transfer syntax, which is not read; relabelled lossless, its NEAR tells
-    expect(errorOf(() => readCtSeries([ls])).reason).toMatch(/1\.2\.840\.10008\.1\.2\.4\.81 \(JPEG-LS Near-Lossless\) is not supported/);
+    expect(errorOf(() => readCtSeries([ls])).reason).toMatch(/1\.2\.840\.10008\.1\.2\.4\.81 \(JPEG-LS Near-Lossless\) is lossy/);
     relabel(ls, '1.2.840.10008.1.2.4.81', '1.2.840.10008.1.2.4.80');
     const nearLossless = errorOf(() => readCtSeries([ls]));
     expect(nearLossless.code).toBe('UNSUPPORTED_ENCODING');
@@ -302,6 +302,37 @@ describe('CT series bad input', () => {
     const irreversible = errorOf(() => readCtSeries([j97]));
     expect(irreversible.code).toBe('UNSUPPORTED_ENCODING');
     expect(irreversible.reason).toMatch(/JPEG 2000 frame is irreversible \(lossy\)/);
+  });
+  it('lossy JPEG-LS and JPEG 2000 are read when accepted, with a warning: within NEAR, and as GDCM decodes them', () => {
+    const files = copySeries(goodLarge);
+    const ls = join(tmp.dir, 'accept-near.dcm'), j2k = join(tmp.dir, 'accept-j2k.dcm'), j97 = join(tmp.dir, 'accept-j97.dcm');
+    expect(run('gdcmconv', ['--jpegls', '--lossy', '-e', '3', files[0], ls]).status).toBe(0);
+    expect(run('gdcmconv', ['--j2k', '--lossy', '-q', '20', files[1], j2k]).status).toBe(0);
+    expect(run('gdcmconv', ['--j2k', '--lossy', '--irreversible', '-q', '40', files[2], j97]).status).toBe(0);
+    edit(j97, (ds) => delete ds.LossyImageCompression);
+    expect(readDicomFile(ls, { pixelData: false }).transferSyntaxUID).toBe('1.2.840.10008.1.2.4.81');
+    expect(errorOf(() => readCtSeries([ls, j2k, j97])).reason).toMatch(/JPEG-LS Near-Lossless\) is lossy: .*or accept lossy images \(--accept-lossy\)$/);
+    const s = readCtSeries([ls, j2k, j97], { acceptLossy: true });
+    expect(s.warnings).toEqual([
+      "3 slices compressed lossy, read as accepted (JPEG-LS NEAR 3: 1; JPEG 2000 with LossyImageCompression 01: 1; JPEG 2000 irreversible wavelet: 1): their CT numbers differ from the scan's",
+    ]);
+    const n = 64 * 48;
+    // JPEG-LS near-lossless keeps every value within NEAR of the original's
+    const near = s.volume.data.subarray(0, n).map((v, p) => Math.abs(v - large.data[p]));
+    expect(Math.max(...near)).toBe(3);
+    // the JPEG 2000 slices as GDCM decodes them (its --raw output says it was compressed lossy: a warning too)
+    const raw = [j2k, j97].map((f, k) => {
+      const to = join(tmp.dir, `accept-raw-${k}.dcm`);
+      expect(run('gdcmconv', ['--raw', f, to]).status).toBe(0);
+      return to;
+    });
+    const byGdcm = readCtSeries([files[0], ...raw]);
+    expect(byGdcm.warnings).toEqual(["2 slices say they were compressed lossy before (LossyImageCompression 01): their CT numbers may differ from the scan's"]);
+    for (const k of [1, 2]) {
+      const ours = s.volume.data.subarray(k * n, (k + 1) * n), theirs = byGdcm.volume.data.subarray(k * n, (k + 1) * n);
+      expect(Math.max(...ours.map((v, p) => Math.abs(v - theirs[p]))), `slice ${k}`).toBeLessThanOrEqual(1);
+      expect(ours.some((v, p) => v !== large.data[k * n + p]), `slice ${k} is lossy`).toBe(true);
+    }
   });
   it('Explicit VR Big Endian (retired; dcmtk) files read to the same HU', () => {
     const files = copySeries(goodLarge);

@@ -22,7 +22,8 @@ import {
   type DicomFile,
 } from './dicom';
 import {
-  decodeJpeg2000Family, decodeJpegLossless16, decodeJpegLs, decodeRle16, DECODABLE_TRANSFER_SYNTAXES, JPEG_2000_TRANSFER_SYNTAXES, joinFragments, MAYBE_LOSSY_TRANSFER_SYNTAXES, TS_JPEG_LS_LOSSLESS, TS_RLE_LOSSLESS,
+  decodeJpeg2000Family, decodeJpegLossless16, decodeJpegLs, decodeRle16, DECODABLE_TRANSFER_SYNTAXES, JPEG_2000_TRANSFER_SYNTAXES, joinFragments, MAYBE_LOSSY_TRANSFER_SYNTAXES,
+  TS_JPEG_LS_LOSSLESS, TS_JPEG_LS_NEAR_LOSSLESS, TS_RLE_LOSSLESS, type LossyFrames,
 } from './pixel-codecs';
 import { hasFunctionalGroups, imagePlanes } from './image-planes';
 import { shiftSlice } from './slice-shift';
@@ -97,9 +98,13 @@ function num(f: DicomFile, key: string, required = true): number | undefined {
   return n;
 }
 
-function checkTransferSyntax(f: DicomFile): void {
+function checkTransferSyntax(f: DicomFile, lossy: LossyFrames | undefined): void {
   if (SUPPORTED_TS.has(f.transferSyntaxUID) || DECODABLE_TRANSFER_SYNTAXES.has(f.transferSyntaxUID)) return;
+  if (f.transferSyntaxUID === TS_JPEG_LS_NEAR_LOSSLESS && lossy) return;
   const name = TRANSFER_SYNTAX_NAMES[f.transferSyntaxUID] ?? 'unknown';
+  if (f.transferSyntaxUID === TS_JPEG_LS_NEAR_LOSSLESS) {
+    throw new VolumeIOError(f.path, 'UNSUPPORTED_TRANSFER_SYNTAX', `transfer syntax ${f.transferSyntaxUID} (${name}) is lossy: its CT numbers differ from the scan's by up to its NEAR; export it lossless, or accept lossy images (--accept-lossy)`);
+  }
   throw new VolumeIOError(
     f.path,
     'UNSUPPORTED_TRANSFER_SYNTAX',
@@ -111,14 +116,14 @@ function checkTransferSyntax(f: DicomFile): void {
  * Each frame's native 16-bit little-endian pixel bytes (decoded when the transfer syntax is compressed).
  * A multi-frame image's compressed frames must each be one fragment, or be grouped by a basic offset table.
  */
-function pixelFrames(f: DicomFile, rows: number, columns: number, frames: number): Uint8Array[] {
+function pixelFrames(f: DicomFile, rows: number, columns: number, frames: number, lossy: LossyFrames | undefined): Uint8Array[] {
   const pd = f.dataset.PixelData;
   const parts: unknown[] = Array.isArray(pd) ? pd : [pd];
   if (!parts.length || !parts.every((p) => p instanceof ArrayBuffer)) throw new VolumeIOError(f.path, 'MISSING_TAG', 'no PixelData (7FE0,0010)');
   const buffers = parts as ArrayBuffer[];
   const frameBytes = rows * columns * 2;
   const what = frames === 1 ? `${columns}x${rows}x16 bits needs` : `${frames} frames of ${columns}x${rows}x16 bits need`;
-  if (!DECODABLE_TRANSFER_SYNTAXES.has(f.transferSyntaxUID)) {
+  if (!DECODABLE_TRANSFER_SYNTAXES.has(f.transferSyntaxUID) && f.transferSyntaxUID !== TS_JPEG_LS_NEAR_LOSSLESS) {
     if (buffers.length > 1) throw new VolumeIOError(f.path, 'BAD_HEADER', 'fragmented pixel data in a native transfer syntax');
     const all = buffers[0];
     if (all.byteLength < frames * frameBytes) throw new VolumeIOError(f.path, 'TRUNCATED', `PixelData holds ${all.byteLength} bytes, ${what} ${frames * frameBytes}`);
@@ -134,12 +139,16 @@ function pixelFrames(f: DicomFile, rows: number, columns: number, frames: number
   const ts = f.transferSyntaxUID;
   return codestreams.map((frame, i) => {
     let bytes: Uint8Array;
+    // a frame is counted once, by the first reason it is lossy
+    let why: string | undefined;
+    const thisFrame: LossyFrames | undefined = lossy && { accept: (w) => void (why ??= w) };
     try {
       bytes =
         ts === TS_RLE_LOSSLESS ? decodeRle16(f.path, frame, rows * columns)
-        : ts === TS_JPEG_LS_LOSSLESS ? decodeJpegLs(f.path, frame, rows, columns)
-        : JPEG_2000_TRANSFER_SYNTAXES.has(ts) ? decodeJpeg2000Family(f.path, ts, lossless(f, frame), rows, columns)
+        : ts === TS_JPEG_LS_LOSSLESS || ts === TS_JPEG_LS_NEAR_LOSSLESS ? decodeJpegLs(f.path, frame, rows, columns, 2, thisFrame)
+        : JPEG_2000_TRANSFER_SYNTAXES.has(ts) ? decodeJpeg2000Family(f.path, ts, lossless(f, frame, thisFrame), rows, columns, 2, thisFrame)
         : decodeJpegLossless16(f.path, frame, rows, columns);
+      if (why) lossy!.accept(why);
     } catch (e) {
       if (frames === 1 || !(e instanceof VolumeIOError)) throw e;
       throw new VolumeIOError(f.path, e.code, `frame ${i + 1}: ${e.reason}`, { cause: e });
@@ -165,11 +174,18 @@ function swapBytes16(be: Uint8Array): Uint8Array {
  * The frame, when nothing says it was coded lossy: the general JPEG 2000 and HTJ2K transfer syntaxes (4.91,
  * 4.203) allow a reversible wavelet truncated to a rate, which only the image's LossyImageCompression flag tells.
  */
-function lossless(f: DicomFile, frame: Uint8Array): Uint8Array {
-  if (MAYBE_LOSSY_TRANSFER_SYNTAXES.has(f.transferSyntaxUID) && String(f.dataset.LossyImageCompression ?? '').trim() === '01') {
-    throw new VolumeIOError(f.path, 'UNSUPPORTED_ENCODING', `${TRANSFER_SYNTAX_NAMES[f.transferSyntaxUID]} image compressed lossy (LossyImageCompression 01): its CT numbers differ from the scan's; export it lossless`);
+function lossless(f: DicomFile, frame: Uint8Array, lossy: LossyFrames | undefined): Uint8Array {
+  if (MAYBE_LOSSY_TRANSFER_SYNTAXES.has(f.transferSyntaxUID) && flaggedLossy(f)) {
+    const name = TRANSFER_SYNTAX_NAMES[f.transferSyntaxUID];
+    if (lossy) lossy.accept(`${name} with LossyImageCompression 01`);
+    else throw new VolumeIOError(f.path, 'UNSUPPORTED_ENCODING', `${name} image compressed lossy (LossyImageCompression 01): its CT numbers differ from the scan's; export it lossless, or accept lossy images (--accept-lossy)`);
   }
   return frame;
+}
+
+/** The image says it has been compressed lossy, now or before it was stored as it is. */
+function flaggedLossy(f: DicomFile): boolean {
+  return String(f.dataset.LossyImageCompression ?? '').trim() === '01';
 }
 
 function pos(p: number): string {
@@ -191,7 +207,8 @@ function imageKind(f: DicomFile): string {
  * SEG frames drawn on them, and callers put the stack on a uniform grid with `evenSlices`. `onProgress(done, total)` is called before each file.
  *
  * Throws VolumeIOError: NO_FILES, NOT_DICOM, NOT_CT (Modality other than CT), TRUNCATED (file or pixel data short), MISSING_TAG,
- * UNSUPPORTED_TRANSFER_SYNTAX (other than native little or big endian, deflated, RLE, JPEG Lossless, JPEG-LS Lossless, JPEG 2000 and HTJ2K), UNSUPPORTED_ENCODING (lossy JPEG-LS, JPEG 2000 or HTJ2K),
+ * UNSUPPORTED_TRANSFER_SYNTAX (other than native little or big endian, deflated, RLE, JPEG Lossless, JPEG-LS Lossless, JPEG 2000 and HTJ2K), UNSUPPORTED_ENCODING (lossy JPEG-LS, JPEG 2000 or HTJ2K;
+ * with `acceptLossy` these are decoded, near-lossless JPEG-LS's own syntax too, with a warning; lossy JPEG never),
  * UNSUPPORTED_DATATYPE (not 16-bit, colour, several temporal positions, multi-frame without functional groups), MIXED_SERIES,
  * MIXED_ORIENTATION, MIXED_SIZE, DUPLICATE_SLICE, MISSING_SLICE (a step > 1.5x the steps on both sides of it, or > 3x the median), BAD_HEADER.
  * Localizer (scout) images among the files are left out with a warning; only localizers is UNSUPPORTED_DATATYPE.
@@ -199,9 +216,13 @@ function imageKind(f: DicomFile): string {
 /** What a series of images that cannot be one stack usually is, and what to do. */
 const SEVERAL_STACKS = ' (several reconstructions or acquisitions in one series? export the axial stack to segment as its own series)';
 
-export function readCtSeries(files: string[], opts: { onProgress?: (done: number, total: number) => void } = {}): CtSeries {
+export function readCtSeries(files: string[], opts: { onProgress?: (done: number, total: number) => void; acceptLossy?: boolean } = {}): CtSeries {
   if (files.length === 0) throw new VolumeIOError('(no files)', 'NO_FILES', 'readCtSeries needs at least one file');
   const warnings: string[] = [];
+  // lossy frames decoded (as asked), by why they are lossy; native images flagged as once compressed lossy
+  const lossyWhy = new Map<string, number>();
+  const lossy: LossyFrames | undefined = opts.acceptLossy ? { accept: (why) => void lossyWhy.set(why, (lossyWhy.get(why) ?? 0) + 1) } : undefined;
+  let onceLossy = 0;
   let first: DicomFile | undefined;
   let rows = 0, cols = 0, rowCos: Vec3 = [1, 0, 0], colCos: Vec3 = [0, 1, 0], normal: Vec3 = [0, 0, 1], ps: number[] = [1, 1];
   let thickness: number | undefined;
@@ -221,7 +242,7 @@ export function readCtSeries(files: string[], opts: { onProgress?: (done: number
       localizers.push(path);
       continue;
     }
-    checkTransferSyntax(f);
+    checkTransferSyntax(f, lossy);
     const r = num(f, 'Rows')!, c = num(f, 'Columns')!;
     if (!(Number.isInteger(r) && Number.isInteger(c) && r >= 1 && c >= 1)) throw new VolumeIOError(path, 'BAD_HEADER', `Rows ${r} / Columns ${c} must be positive integers`);
     if ((num(f, 'SamplesPerPixel', false) ?? 1) !== 1) throw new VolumeIOError(path, 'UNSUPPORTED_DATATYPE', 'only one sample per pixel (greyscale) is supported');
@@ -262,7 +283,8 @@ export function readCtSeries(files: string[], opts: { onProgress?: (done: number
     if (r * c * 2 * slicesAtLeast > MAX_VOLUME_BYTES) {
       throw new VolumeIOError(path, 'TOO_LARGE', `${c}x${r} pixels x ${slicesAtLeast} slices exceeds the ${MAX_VOLUME_BYTES}-byte volume limit`);
     }
-    const frames = pixelFrames(f, r, c, planes.length);
+    const frames = pixelFrames(f, r, c, planes.length, lossy);
+    if (SUPPORTED_TS.has(f.transferSyntaxUID) && flaggedLossy(f)) onceLossy += planes.length;
     const signed = (num(f, 'PixelRepresentation', false) ?? 0) === 1;
     const bitsStored = num(f, 'BitsStored', false) ?? 16;
     planes.forEach((p, i) => {
@@ -281,6 +303,11 @@ export function readCtSeries(files: string[], opts: { onProgress?: (done: number
     });
   }
   if (!first) throw new VolumeIOError(localizers[0], 'UNSUPPORTED_DATATYPE', `only localizer (scout) images (${localizers.length}): no cross-sectional slices to read`);
+  if (lossyWhy.size) {
+    const n = [...lossyWhy.values()].reduce((a, b) => a + b, 0);
+    warnings.push(`${n} slice${n === 1 ? '' : 's'} compressed lossy, read as accepted (${[...lossyWhy].map(([why, k]) => `${why}: ${k}`).join('; ')}): their CT numbers differ from the scan's`);
+  }
+  if (onceLossy) warnings.push(`${onceLossy} slice${onceLossy === 1 ? ' says it was' : 's say they were'} compressed lossy before (LossyImageCompression 01): their CT numbers may differ from the scan's`);
   if (localizers.length) {
     const shown = localizers.slice(0, 3).map((p) => basename(p)).join(', ') + (localizers.length > 3 ? ', ...' : '');
     warnings.push(`${localizers.length} localizer (scout) image${localizers.length === 1 ? '' : 's'} left out (${shown}): projections, not slices`);

@@ -2,7 +2,9 @@
  * Decoders for compressed frames: 16-bit greyscale (CT) in RLE Lossless (PS3.5 Annex G, here), JPEG
  * Lossless processes 14 / 14 SV1 (jpeg-lossless-decoder-js), JPEG-LS lossless (CharLS), JPEG 2000 and
  * HTJ2K reversible (OpenJPEG), as little-endian 16-bit samples, rows * columns of them; 8-bit frames (DICOM
- * SEG) in JPEG-LS, JPEG 2000 and HTJ2K, and 8-bit or bit-packed 1-bit ones in RLE Lossless. Lossy codestreams are refused: they changed the CT numbers.
+ * SEG) in JPEG-LS, JPEG 2000 and HTJ2K, and 8-bit or bit-packed 1-bit ones in RLE Lossless. Lossy codestreams
+ * (near-lossless JPEG-LS, irreversible JPEG 2000 and HTJ2K) are refused, as they changed the CT numbers,
+ * unless the caller passes a {@link LossyFrames} that accepts them and hears why each is lossy.
  */
 /// <reference path="./jpeg-lossless.d.ts" />
 import { readFileSync } from 'node:fs';
@@ -14,6 +16,8 @@ export const TS_RLE_LOSSLESS = '1.2.840.10008.1.2.5';
 export const TS_JPEG_LOSSLESS_14 = '1.2.840.10008.1.2.4.57';
 export const TS_JPEG_LOSSLESS_SV1 = '1.2.840.10008.1.2.4.70';
 export const TS_JPEG_LS_LOSSLESS = '1.2.840.10008.1.2.4.80';
+/** Near-lossless JPEG-LS: each value within NEAR of the original's; decoded only when lossy frames are accepted. */
+export const TS_JPEG_LS_NEAR_LOSSLESS = '1.2.840.10008.1.2.4.81';
 export const TS_JPEG_2000_LOSSLESS = '1.2.840.10008.1.2.4.90';
 /** JPEG 2000 that may be lossy: decoded when its codestream is reversible (then it is lossless too). */
 export const TS_JPEG_2000 = '1.2.840.10008.1.2.4.91';
@@ -26,6 +30,11 @@ export const JPEG_2000_TRANSFER_SYNTAXES = new Set([TS_JPEG_2000_LOSSLESS, TS_JP
 /** Syntaxes whose name allows lossy coding: only the image's LossyImageCompression says a reversible wavelet was truncated. */
 export const MAYBE_LOSSY_TRANSFER_SYNTAXES = new Set([TS_JPEG_2000, TS_HTJ2K]);
 export const DECODABLE_TRANSFER_SYNTAXES = new Set([TS_RLE_LOSSLESS, TS_JPEG_LOSSLESS_14, TS_JPEG_LOSSLESS_SV1, TS_JPEG_LS_LOSSLESS, ...JPEG_2000_TRANSFER_SYNTAXES]);
+
+/** Lossy frames accepted (decoded), each reported with why it is lossy ("JPEG-LS NEAR 3"); without one, refused. */
+export interface LossyFrames {
+  accept(why: string): void;
+}
 
 /** Joins the fragments of one frame (a single-frame image's fragments form one codestream). */
 export function joinFragments(fragments: ArrayBuffer[]): Uint8Array {
@@ -224,7 +233,7 @@ function checkFrameInfo(file: string, what: string, info: ReturnType<WasmDecoder
  * JPEG-LS frame (CharLS) -> its samples: little-endian 16-bit (CT, 2 bytes a pixel) or 8-bit (SEG, a byte
  * a pixel); a near-lossless one is refused.
  */
-export function decodeJpegLs(file: string, frame: Uint8Array, rows: number, columns: number, bytesPerSample: 1 | 2 = 2): Uint8Array {
+export function decodeJpegLs(file: string, frame: Uint8Array, rows: number, columns: number, bytesPerSample: 1 | 2 = 2, lossy?: LossyFrames): Uint8Array {
   // CharLS allocates what the frame header (SOF55) declares: check it against the DICOM header first.
   const sof = findFrameHeader(frame, 0xf7);
   if (!sof) throw new VolumeIOError(file, 'BAD_HEADER', 'JPEG-LS frame has no SOF55 marker');
@@ -237,7 +246,8 @@ export function decodeJpegLs(file: string, frame: Uint8Array, rows: number, colu
     () => void (charls = undefined),
     (d) => {
       const near = d.getNearLossless();
-      if (near !== 0) throw new VolumeIOError(file, 'UNSUPPORTED_ENCODING', `JPEG-LS frame is near-lossless (NEAR ${near}): its values differ from the original's by up to ${near}; export it lossless`);
+      if (near !== 0 && lossy) lossy.accept(`JPEG-LS NEAR ${near}`);
+      else if (near !== 0) throw new VolumeIOError(file, 'UNSUPPORTED_ENCODING', `JPEG-LS frame is near-lossless (NEAR ${near}): its values differ from the original's by up to ${near}; export it lossless`);
     },
   );
 }
@@ -246,8 +256,8 @@ export function decodeJpegLs(file: string, frame: Uint8Array, rows: number, colu
  * JPEG 2000 codestream (OpenJPEG) -> its samples, as {@link decodeJpegLs}. Its SIZ marker's size is
  * checked against the DICOM header before decoding; an irreversible (9/7 wavelet, lossy) one is refused.
  */
-export function decodeJpeg2000(file: string, frame: Uint8Array, rows: number, columns: number, bytesPerSample: 1 | 2 = 2): Uint8Array {
-  return decodeWithOpenJpeg(file, 'JPEG 2000', frame, rows, columns, bytesPerSample);
+export function decodeJpeg2000(file: string, frame: Uint8Array, rows: number, columns: number, bytesPerSample: 1 | 2 = 2, lossy?: LossyFrames): Uint8Array {
+  return decodeWithOpenJpeg(file, 'JPEG 2000', frame, rows, columns, bytesPerSample, lossy);
 }
 
 /**
@@ -255,25 +265,26 @@ export function decodeJpeg2000(file: string, frame: Uint8Array, rows: number, co
  * too. (OpenJPH's own WebAssembly decoder, @cornerstonejs/codec-openjph 2.4.11, hangs on some damaged
  * codestreams that OpenJPEG refuses: found by mutation.test.ts.)
  */
-export function decodeHtj2k(file: string, frame: Uint8Array, rows: number, columns: number, bytesPerSample: 1 | 2 = 2): Uint8Array {
-  return decodeWithOpenJpeg(file, 'HTJ2K', frame, rows, columns, bytesPerSample);
+export function decodeHtj2k(file: string, frame: Uint8Array, rows: number, columns: number, bytesPerSample: 1 | 2 = 2, lossy?: LossyFrames): Uint8Array {
+  return decodeWithOpenJpeg(file, 'HTJ2K', frame, rows, columns, bytesPerSample, lossy);
 }
 
-function decodeWithOpenJpeg(file: string, what: string, frame: Uint8Array, rows: number, columns: number, bytesPerSample: 1 | 2): Uint8Array {
+function decodeWithOpenJpeg(file: string, what: string, frame: Uint8Array, rows: number, columns: number, bytesPerSample: 1 | 2, lossy?: LossyFrames): Uint8Array {
   checkJ2kSize(file, what, frame, rows, columns);
   return decodeWith(
     file, what, frame, rows, columns, bytesPerSample,
     () => new (openJpeg ??= instantiateCodec<OpenJpegModule>('@cornerstonejs/codec-openjpeg/decodewasmjs', '@cornerstonejs/codec-openjpeg/decodewasm')).J2KDecoder(),
     () => void (openJpeg = undefined),
     (d) => {
-      if (!d.getIsReversible()) throw new VolumeIOError(file, 'UNSUPPORTED_ENCODING', `${what} frame is irreversible (lossy): its values differ from the original's; export it lossless`);
+      if (!d.getIsReversible() && lossy) lossy.accept(`${what} irreversible wavelet`);
+      else if (!d.getIsReversible()) throw new VolumeIOError(file, 'UNSUPPORTED_ENCODING', `${what} frame is irreversible (lossy): its values differ from the original's; export it lossless`);
     },
   );
 }
 
 /** A JPEG 2000 family frame of the transfer syntax `ts` -> its samples. */
-export function decodeJpeg2000Family(file: string, ts: string, frame: Uint8Array, rows: number, columns: number, bytesPerSample: 1 | 2 = 2): Uint8Array {
-  return (ts === TS_JPEG_2000_LOSSLESS || ts === TS_JPEG_2000 ? decodeJpeg2000 : decodeHtj2k)(file, frame, rows, columns, bytesPerSample);
+export function decodeJpeg2000Family(file: string, ts: string, frame: Uint8Array, rows: number, columns: number, bytesPerSample: 1 | 2 = 2, lossy?: LossyFrames): Uint8Array {
+  return (ts === TS_JPEG_2000_LOSSLESS || ts === TS_JPEG_2000 ? decodeJpeg2000 : decodeHtj2k)(file, frame, rows, columns, bytesPerSample, lossy);
 }
 
 /** The codec allocates what the SIZ marker declares: checked against the DICOM header before decoding. */

@@ -44,8 +44,8 @@ export interface LoadedInput {
  * NaN voxels as air, and (unless `huCheck` is false) refuses one that does not look like a CT in
  * Hounsfield units.
  */
-export function loadInputCt(path: string, seriesUid?: string, { huCheck = true }: { huCheck?: boolean } = {}): LoadedInput {
-  const read = readInput(path, seriesUid);
+export function loadInputCt(path: string, seriesUid?: string, { huCheck = true, acceptLossy = false }: { huCheck?: boolean; acceptLossy?: boolean } = {}): LoadedInput {
+  const read = readInput(path, seriesUid, acceptLossy);
   // NaN would run through the network as NaN, spreading over its receptive field
   const { data, count } = replaceNotNumbers(read.volume.data);
   const input = count ? { ...read, volume: { ...read.volume, data }, notNumbers: count } : read;
@@ -57,21 +57,21 @@ export function loadInputCt(path: string, seriesUid?: string, { huCheck = true }
   return input;
 }
 
-function readInput(path: string, seriesUid?: string): LoadedInput {
+function readInput(path: string, seriesUid: string | undefined, acceptLossy: boolean): LoadedInput {
   let isDir: boolean;
   try {
     isDir = statSync(path).isDirectory();
   } catch {
     throw new SegmentInputError(path, 'does not exist');
   }
-  if (!isDir) return isVolumeFile(path) ? { volume: readVolume(path), warnings: [] } : dicomFileInput(path);
+  if (!isDir) return isVolumeFile(path) ? { volume: readVolume(path), warnings: [] } : dicomFileInput(path, acceptLossy);
   const scan = scanDicomTree(path);
   const series = seriesUid ? scan.ctSeries.filter((s) => s.seriesInstanceUID === seriesUid) : scan.ctSeries;
   if (series.length === 0) throw new SegmentInputError(path, seriesUid ? `no CT series ${seriesUid}` : 'no CT series found in this folder');
   if (series.length > 1) {
     throw new SegmentInputError(path, `${series.length} CT series found; choose one with --series (${series.map((s) => s.seriesInstanceUID).join(', ')})`);
   }
-  return seriesInput(readCtSeries(series[0].files), path);
+  return seriesInput(readCtSeries(series[0].files, { acceptLossy }), path);
 }
 
 /** A DICOM series as input: the network runs on a uniform grid, the RTSTRUCT and SEG go on its slices. */
@@ -91,10 +91,10 @@ function isVolumeFile(path: string): boolean {
 }
 
 /** A file that is no NIfTI or NRRD volume: one DICOM CT image (an Enhanced CT holds the whole series). */
-function dicomFileInput(path: string): LoadedInput {
+function dicomFileInput(path: string, acceptLossy: boolean): LoadedInput {
   let ct: CtSeries;
   try {
-    ct = readCtSeries([path]);
+    ct = readCtSeries([path], { acceptLossy });
   } catch (e) {
     if (isVolumeIOError(e, 'NOT_DICOM')) throw new SegmentInputError(path, 'neither a NIfTI or NRRD volume (.nii, .nii.gz, .nrrd, .nhdr) nor a DICOM file; give a CT volume, a DICOM series folder or an Enhanced CT file');
     throw e;

@@ -13,6 +13,7 @@ export interface CurateArgs {
   crop?: string;
   workers: number;
   caseTimeout: number;
+  acceptLossy: boolean;
   quiet: boolean;
 }
 
@@ -27,6 +28,7 @@ export const curateCommand: CommandModule<object, CurateArgs> = {
       .option('names', { type: 'string', describe: 'JSON names file: {"raw name": "Parotid_L" | "ignore"} overriding/extending the built-in table; {"<case>": {"raw name": ...}} for one case (a case id, PDDCA folder name or CT SeriesInstanceUID), e.g. to answer an annotation check' })
       .option('crop', { type: 'string', describe: 'JSON crop file: {"<case>": {"start": [i,j,k], "end": [i,j,k]}} overriding the automatic crop' })
       .option('case-timeout', { type: 'number', default: 900, describe: 'seconds a case may take before it is stopped and reported as failed (a reader stuck on a damaged file); cases then run in worker processes, 0: no limit' })
+      .option('accept-lossy', { type: 'boolean', default: false, describe: 'read lossy-compressed CT images (near-lossless JPEG-LS, irreversible or truncated JPEG 2000 and HTJ2K) instead of failing their case; each case and DATASHEET.md say so, as their CT numbers are not the scan\'s' })
       .option('workers', { alias: 'j', type: 'number', default: Math.max(1, Math.min(availableParallelism(), 2)), describe: 'cases curated in parallel (child processes)' })
       .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress bar' })
       .example('$0 curate --input ~/PDDCA --input ~/hn-dicom --out data/hn', 'curate two sources into data/hn')
@@ -54,6 +56,7 @@ export async function runCurate(args: CurateArgs): Promise<CurateResult> {
       ...(args.private ? { privateDir: args.private } : {}),
       ...(args.names ? { namesFile: args.names } : {}),
       ...(args.crop ? { cropFile: args.crop } : {}),
+      ...(args.acceptLossy ? { acceptLossy: true } : {}),
       concurrency: Math.max(1, args.workers),
       ...(pool ? { runCase: (t) => pool.run(t) } : {}),
       onProgress: (e) => {

@@ -19,6 +19,7 @@ interface SegmentArgs extends GpuArgs {
   tile?: string;
   tileOverlap: number;
   huCheck: boolean;
+  acceptLossy: boolean;
   review: boolean;
   dicom: DicomOutput[];
   backend?: string;
@@ -47,6 +48,7 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
           describe: 'DICOM objects written for DICOM input: rtstruct.dcm (contours, for planning systems), seg.dcm (voxels, for viewers and archives); e.g. --dicom rtstruct for a folder a planning system imports whole',
         })
         .option('review', { type: 'boolean', default: false, describe: 'also write review.html: each contour the checks flag drawn over the CT (axial and coronal), then every organ; one offline page a physicist opens first' })
+        .option('accept-lossy', { type: 'boolean', default: false, describe: 'segment a DICOM CT stored lossy-compressed (near-lossless JPEG-LS, irreversible or truncated JPEG 2000 and HTJ2K) instead of refusing it; said in the output, as its CT numbers are not the scan\'s' })
         .option('hu-check', { type: 'boolean', default: true, describe: 'refuse an input without air (below -500) or bone (above 200): not a CT in Hounsfield units (--no-hu-check to segment it anyway)' })
         .option('lcc', { type: 'boolean', default: true, describe: 'keep the largest connected component per organ (--no-lcc to disable)' })
         .option('lcc-min-share', { type: 'number', describe: 'with --lcc, also keep components of at least this share of the largest, in (0, 1] (default: the run\'s evaluation.componentMinShare)' })
@@ -73,7 +75,7 @@ export const segmentCommand: CommandModule<object, SegmentArgs> = {
       dicom: a.dicom,
     };
     const segmentOne = async (path: string, out: string) => {
-      const input = loadInputCt(path, a.series, { huCheck: a.huCheck });
+      const input = loadInputCt(path, a.series, { huCheck: a.huCheck, acceptLossy: a.acceptLossy });
       makeOutputFolder(out, '--out');
       if (input.notNumbers) console.error(`${path}: ${input.notNumbers} voxels are not numbers (NaN), segmented as air (${NOT_A_NUMBER_HU} HU)`);
       for (const w of input.warnings) console.error(`${path}: ${w}`);
