@@ -279,12 +279,17 @@ describe('CT series bad input', () => {
     relabel(j2k, '1.2.840.10008.1.2.4.90', '1.2.840.10008.1.2.4.91');
     expect(readCtSeries([files[0], j2k, ...files.slice(2)]).volume.data).toEqual(large.data);
   });
-  it('lossy JPEG-LS and JPEG 2000 (GDCM) are refused: their CT numbers are not the scan\'s', () => {
+  /** The large series' slices compressed lossy by GDCM: near-lossless JPEG-LS (NEAR 3), truncated and irreversible JPEG 2000. */
+  function lossyCopies(tag: string): { files: string[]; ls: string; j2k: string; j97: string } {
     const files = copySeries(goodLarge);
-    const ls = join(tmp.dir, 'jpegls-near.dcm'), j2k = join(tmp.dir, 'j2k-lossy.dcm'), j97 = join(tmp.dir, 'j2k-irreversible.dcm');
+    const [ls, j2k, j97] = ['near', 'j2k', 'j97'].map((what) => join(tmp.dir, `${tag}-${what}.dcm`));
     expect(run('gdcmconv', ['--jpegls', '--lossy', '-e', '3', files[0], ls]).status).toBe(0);
     expect(run('gdcmconv', ['--j2k', '--lossy', '-q', '20', files[1], j2k]).status).toBe(0);
     expect(run('gdcmconv', ['--j2k', '--lossy', '--irreversible', '-q', '40', files[2], j97]).status).toBe(0);
+    return { files, ls, j2k, j97 };
+  }
+  it('lossy JPEG-LS and JPEG 2000 (GDCM) are refused: their CT numbers are not the scan\'s', () => {
+    const { ls, j2k, j97 } = lossyCopies('refused');
     // near-lossless JPEG-LS has its own transfer syntax, which is not read; relabelled lossless, its NEAR tells
     expect(errorOf(() => readCtSeries([ls])).reason).toMatch(/1\.2\.840\.10008\.1\.2\.4\.81 \(JPEG-LS Near-Lossless\) is lossy/);
     relabel(ls, '1.2.840.10008.1.2.4.81', '1.2.840.10008.1.2.4.80');
@@ -304,11 +309,7 @@ describe('CT series bad input', () => {
     expect(irreversible.reason).toMatch(/JPEG 2000 frame is irreversible \(lossy\)/);
   });
   it('lossy JPEG-LS and JPEG 2000 are read when accepted, with a warning: within NEAR, and as GDCM decodes them', () => {
-    const files = copySeries(goodLarge);
-    const ls = join(tmp.dir, 'accept-near.dcm'), j2k = join(tmp.dir, 'accept-j2k.dcm'), j97 = join(tmp.dir, 'accept-j97.dcm');
-    expect(run('gdcmconv', ['--jpegls', '--lossy', '-e', '3', files[0], ls]).status).toBe(0);
-    expect(run('gdcmconv', ['--j2k', '--lossy', '-q', '20', files[1], j2k]).status).toBe(0);
-    expect(run('gdcmconv', ['--j2k', '--lossy', '--irreversible', '-q', '40', files[2], j97]).status).toBe(0);
+    const { files, ls, j2k, j97 } = lossyCopies('accepted');
     edit(j97, (ds) => delete ds.LossyImageCompression);
     expect(readDicomFile(ls, { pixelData: false }).transferSyntaxUID).toBe('1.2.840.10008.1.2.4.81');
     expect(errorOf(() => readCtSeries([ls, j2k, j97])).reason).toMatch(/JPEG-LS Near-Lossless\) is lossy: .*or accept lossy images \(--accept-lossy\)$/);
