@@ -46,7 +46,7 @@ describe('curator CLI', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/curated 3, unchanged 0, failed 0/);
     expect(r.stderr).toMatch(/^dataset version 1$/m);
-    expect(r.stderr).toMatch(/^annotation checks \(sides, stray pieces, CT numbers, shifts, volumes\): nothing found$/m);
+    expect(r.stderr).toMatch(/^annotation checks \(sides, stray pieces, slices left out, CT numbers, shifts, volumes\): nothing found$/m);
     expect(r.stderr).toMatch(/ETA/);
     await curateCohort({ inputs: [join(root, 'in')], outDir: join(root, 'lib'), namesFile: join(root, 'names.json') });
     expect(tree(join(root, 'cli'))).toEqual(tree(join(root, 'lib')));
@@ -106,7 +106,7 @@ describe('curator CLI', () => {
     writeFileSync(join(root, 'fix.json'), JSON.stringify({ hn_0001: { 'Parotid Rt': 'Parotid_L', 'Parotid Lt': 'Parotid_R' } }));
     const fixed = curator('curate', '-i', join(root, 'swapped'), '-o', join(root, 'swapped-out'), '-q', '-j', '1', '--names', join(root, 'fix.json'));
     expect(fixed.status, fixed.stderr).toBe(0);
-    expect(fixed.stderr).toMatch(/^dataset version 2 \(was 1\): 0 added, 0 removed, 1 changed; splits kept\nannotation checks \(sides, stray pieces, CT numbers, shifts, volumes\): nothing found\nnames file sections of their own mapped the structures of 1 case: hn_0001 \(DATASHEET\.md says so\)$/m);
+    expect(fixed.stderr).toMatch(/^dataset version 2 \(was 1\): 0 added, 0 removed, 1 changed; splits kept\nannotation checks \(sides, stray pieces, slices left out, CT numbers, shifts, volumes\): nothing found\nnames file sections of their own mapped the structures of 1 case: hn_0001 \(DATASHEET\.md says so\)$/m);
     const none = curator('review', join(root, 'swapped-out'), '--out', join(root, 'review-none.html'));
     expect(none.stdout).toBe(`${join(root, 'review-none.html')}: 0 findings\n`);
     expect(readFileSync(join(root, 'review-none.html'), 'utf8')).toContain('Nothing to review: the annotation checks found nothing.');

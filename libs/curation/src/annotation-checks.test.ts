@@ -29,7 +29,7 @@ describe('organMeasures', () => {
       block(set, 1, [10, 4, 0], [10, 4, 0]); // BrainStem: one voxel
     });
     expect(Object.keys(g).sort()).toEqual(['BrainStem', 'Parotid_L']);
-    expect(g.Parotid_L).toEqual({ meanHu: 10 * 2.5 + 100 * 1.5 + 1000 * 1.5, centroidMm: [-10 - 2 * 2.5, 5 + 1.5, 100 + 3 * 1.5], pieces: 1, strayVoxels: 0, strayGapMm: 0 });
+    expect(g.Parotid_L).toEqual({ meanHu: 10 * 2.5 + 100 * 1.5 + 1000 * 1.5, centroidMm: [-10 - 2 * 2.5, 5 + 1.5, 100 + 3 * 1.5], pieces: 1, strayVoxels: 0, strayGapMm: 0, gapSlices: 0 });
     expect(g.BrainStem).toMatchObject({ meanHu: 100 + 400, centroidMm: [-30, 9, 100] });
     expect(() => organMeasures({ data: new Uint8Array(n), shape, spacing, origin, direction }, { ...image, shape: [20, 10, 7] })).toThrow(/image 20x10x7 and label 20x10x8 differ/);
   });
@@ -41,7 +41,16 @@ describe('organMeasures', () => {
       set(2, 1, 7, 3); // four slices above that: 12 mm away
       set(9, 2, 1, 3); // five columns across: 10 mm away
     });
-    expect(g.Mandible).toMatchObject({ pieces: 3, strayVoxels: 2, strayGapMm: 12 });
+    expect(g.Mandible).toMatchObject({ pieces: 3, strayVoxels: 2, strayGapMm: 12, gapSlices: 3 }); // k 4, 5 and 6 hold none
+  });
+
+  it('counts the slices between an organ\'s first and last that hold none of it', () => {
+    const g = measures((set) => {
+      for (const k of [1, 3, 4, 6]) block(set, 6, [2, 1, k], [3, 2, k]); // Parotid_L on alternate slices, then two, then one
+      block(set, 7, [12, 1, 0], [13, 2, 7]); // Parotid_R on every slice
+    });
+    expect(g.Parotid_L).toMatchObject({ pieces: 3, gapSlices: 2, strayGapMm: 6 }); // voxel centres two 3 mm slices apart
+    expect(g.Parotid_R).toMatchObject({ pieces: 1, gapSlices: 0 });
   });
 });
 
@@ -79,6 +88,19 @@ describe('annotationFindings', () => {
     ]);
     expect(found.map((f) => [f.caseId, f.organs])).toEqual([['hn_0003', ['OpticNerve_R']]]);
     expect(found[0]!.message).toBe("OpticNerve_R lies 12.0 mm to the patient's left of the midline (BrainStem, Mandible): the wrong side?");
+  });
+
+  it('flags slices left out inside an organ, unless its pieces lie as far apart as the stray check\'s', () => {
+    const found = annotationFindings([
+      record('hn_0006', {
+        Parotid_L: geometry(10, { pieces: 3, strayVoxels: 40, strayGapMm: 6, gapSlices: 2 }),
+        Parotid_R: geometry(-10, { pieces: 2, strayVoxels: 40, strayGapMm: STRAY_GAP_MM, gapSlices: 4 }),
+        BrainStem: geometry(0, { gapSlices: 0 }),
+        Mandible: geometry(0),
+      }),
+    ]);
+    expect(found.map((f) => [f.check, f.organs])).toEqual([['stray-piece', ['Parotid_R']], ['gap', ['Parotid_L']]]);
+    expect(found[1]!.message).toBe('Parotid_L: 2 slices between its first and last hold no contour: a slice left out, or contours drawn on alternate slices and exported without their interpolation?');
   });
 
   it('flags a piece from the stray-gap threshold on', () => {

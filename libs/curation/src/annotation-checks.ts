@@ -12,7 +12,7 @@ import { ORGANS, type OrganKey } from './organs';
 import { compareStrings } from './names';
 import { BONE_VOXEL_HU } from './bone-alignment';
 
-export type AnnotationCheck = 'sides' | 'stray-piece' | 'hu' | 'shift' | 'volume';
+export type AnnotationCheck = 'sides' | 'stray-piece' | 'gap' | 'hu' | 'shift' | 'volume';
 
 export interface AnnotationFinding {
   caseId: string;
@@ -126,6 +126,21 @@ function strayFindings(c: CheckedContours, source: ContourSource): AnnotationFin
   });
 }
 
+/**
+ * Slices left out inside an organ (annotations only: a model's pieces are the stray check's): where its
+ * pieces lie farther apart, the stray check speaks instead (a contour on a wrong slice).
+ */
+function gapFindings(c: CheckedContours): AnnotationFinding[] {
+  return ORGANS.flatMap(({ key }) => {
+    const g = c.measures?.[key];
+    if (!g?.gapSlices || g.strayGapMm >= STRAY_GAP_MM) return [];
+    return [{
+      caseId: c.caseId, check: 'gap' as const, organs: [key],
+      message: `${key}: ${g.gapSlices} slice${g.gapSlices === 1 ? '' : 's'} between its first and last hold${g.gapSlices === 1 ? 's' : ''} no contour: a slice left out, or contours drawn on alternate slices and exported without their interpolation?`,
+    }];
+  });
+}
+
 /** What each organ's contour holds: bone for the mandible, soft tissue for the others. */
 function huFindings(c: CheckedContours, source: ContourSource): AnnotationFinding[] {
   return ORGANS.flatMap(({ key }) => {
@@ -196,11 +211,11 @@ function volumeFindings(cases: readonly CheckedCase[]): AnnotationFinding[] {
   });
 }
 
-const CHECK_ORDER: readonly AnnotationCheck[] = ['sides', 'stray-piece', 'hu', 'shift', 'volume'];
+const CHECK_ORDER: readonly AnnotationCheck[] = ['sides', 'stray-piece', 'gap', 'hu', 'shift', 'volume'];
 
 /** Every finding of the cohort, sorted by case, check and organ. */
 export function annotationFindings(cases: readonly CheckedCase[]): AnnotationFinding[] {
-  return [...cases.flatMap((c) => [...sideFindings(c, 'annotation'), ...strayFindings(c, 'annotation'), ...huFindings(c, 'annotation'), ...shiftFindings(c)]), ...volumeFindings(cases)].sort(byCaseCheckOrgan);
+  return [...cases.flatMap((c) => [...sideFindings(c, 'annotation'), ...strayFindings(c, 'annotation'), ...gapFindings(c), ...huFindings(c, 'annotation'), ...shiftFindings(c)]), ...volumeFindings(cases)].sort(byCaseCheckOrgan);
 }
 
 /**

@@ -22,6 +22,12 @@ export interface OrganMeasures {
    * bounding boxes (so never more than the true gap); 0 for one piece.
    */
   strayGapMm: number;
+  /**
+   * Slices (along the third axis) between the organ's first and last that hold none of it: a contour left
+   * out there, or drawn on alternate slices and exported without its interpolation. (Absent in manifests
+   * curated before it was measured.)
+   */
+  gapSlices?: number;
   /** The mandible's: how much of it lies on bone, and the small translation that would seat it best. */
   boneAlignment?: BoneAlignment;
 }
@@ -50,6 +56,7 @@ export function organMeasures(
     const sum: Vec3 = [0, 0, 0];
     let n = 0, hu = 0;
     const pieceBoxes = sizes.map(() => ({ min: [Infinity, Infinity, Infinity], max: [-1, -1, -1] }) as Box3);
+    const onSlice = new Uint8Array(size[2]);
     for (let o = 0, k = 0; k < size[2]; k++) {
       for (let j = 0; j < size[1]; j++) {
         for (let i = 0; i < size[0]; i++, o++) {
@@ -57,6 +64,7 @@ export function organMeasures(
           if (piece === 0) continue;
           const at: Vec3 = [i + box.min[0], j + box.min[1], k + box.min[2]];
           hu += image.data[at[0] + shape[0] * (at[1] + shape[1] * at[2])]!;
+          onSlice[k] = 1;
           for (let a = 0; a < 3; a++) {
             sum[a] += at[a];
             const b = pieceBoxes[piece]!;
@@ -81,6 +89,7 @@ export function organMeasures(
       pieces: sizes.length - 1,
       strayVoxels: n - sizes[largest]!,
       strayGapMm: round1(pieceBoxes.slice(1).reduce((far, b) => Math.max(far, gapMm(b)), 0)),
+      gapSlices: onSlice.length - onSlice.reduce((s, x) => s + x, 0),
       ...(organ.key === 'Mandible' && o.boneAlignment !== false ? { boneAlignment: boneAlignment(data, image.data, { shape, spacing, direction }, box, organ.index) } : {}),
     };
   }

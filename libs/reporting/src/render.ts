@@ -287,7 +287,7 @@ function datasetSection(d: DatasetModel | null, note: string, charts: ChartSpec[
     ? '<p class="meta">The manifest predates the curator\'s annotation checks (curate again to run them).</p>'
     : d.annotationFindings.length
       ? `<p class="meta">For review: the curator changed nothing because of them (a names file section per case answers them). Runs trained on these labels learned from them.</p><table><thead><tr><th>Case</th><th>check</th><th class="l">organs</th><th class="l">finding</th></tr></thead><tbody>${d.annotationFindings.map((f) => `<tr><td>${esc(f.caseId)}</td><td>${esc(f.check)}</td><td class="l">${esc(f.organs.join(', '))}</td><td class="l">${esc(f.message)}</td></tr>`).join('')}</tbody></table>`
-      : '<p class="meta">Nothing found (sides, stray pieces, CT numbers, shifts against the bone, volumes against the cohort).</p>';
+      : '<p class="meta">Nothing found (sides, stray pieces, slices left out, CT numbers, shifts against the bone, volumes against the cohort).</p>';
   const inputs = d.inputs ? ` Inputs: ${d.inputs.files} files, ${d.inputs.used} used, ${d.inputs.skipped} skipped.` : '';
   const version = d.version ? ` version ${d.version}${d.previous ? ` (replacing version ${d.previous.version}, manifest sha256 <code>${esc(d.previous.manifestDigest.slice(0, 16))}…</code>)` : ''};` : '';
   return `<section id="dataset"><h2>Dataset</h2><p class="meta">${d.numCases} cases;${version} manifest sha256 <code>${esc(d.digest)}</code>.${inputs}</p>

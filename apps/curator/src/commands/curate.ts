@@ -99,7 +99,7 @@ function versionLine({ manifest: m, versionBefore }: CurateResult): string {
 /** The annotation checks' findings with the source to open (the first 20; all are in DATASHEET.md and manifest.json, without sources). */
 function reportFindings(say: (s: string) => void, { manifest, outDir, sources }: CurateResult): void {
   const findings = manifest.annotationFindings ?? [];
-  if (!findings.length) return say('annotation checks (sides, stray pieces, CT numbers, shifts, volumes): nothing found');
+  if (!findings.length) return say('annotation checks (sides, stray pieces, slices left out, CT numbers, shifts, volumes): nothing found');
   say(`annotation checks: ${findings.length} finding${findings.length === 1 ? '' : 's'} to review (${outDir}/DATASHEET.md, Annotation checks):`);
   for (const f of findings.slice(0, 20)) say(`  ${f.caseId} ${f.check}: ${f.message}\n    source: ${sources[f.caseId] ?? 'unknown'}`);
   if (findings.length > 20) say(`  and ${findings.length - 20} more`);
