@@ -44,10 +44,13 @@ function caseDir(name: string, direction: Mat3, patientPosition: string, origin:
 
 interface NrrdGeometry { sizes: number[]; directions: number[][]; origin: number[] }
 
-/** plastimatch's mask of one ROI, resampled onto our grid by nearest voxel centre (any orientation). */
-function plastimatchMasks(dir: string, rtss: string, ct: ReturnType<typeof readCtSeries>): Map<string, Uint8Array> {
-  const out = join(dir, 'plastimatch');
-  execFileSync('plastimatch', ['convert', '--input', rtss, '--referenced-ct', join(dir, 'ct'), '--output-prefix', out, '--prefix-format', 'nrrd', '--xor-contours'], { stdio: 'pipe' });
+/**
+ * plastimatch's mask of one ROI, resampled onto our grid by nearest voxel centre (any orientation): its
+ * contours on a slice combined even-odd (`--xor-contours`: holes kept), or with `union`, OR-ed (its default).
+ */
+function plastimatchMasks(dir: string, rtss: string, ct: ReturnType<typeof readCtSeries>, { union = false } = {}): Map<string, Uint8Array> {
+  const out = join(dir, union ? 'plastimatch-or' : 'plastimatch');
+  execFileSync('plastimatch', ['convert', '--input', rtss, '--referenced-ct', join(dir, 'ct'), '--output-prefix', out, '--prefix-format', 'nrrd', ...(union ? [] : ['--xor-contours'])], { stdio: 'pipe' });
   const geoms = JSON.parse(execFileSync(PYTHON, [join(here, 'read_nrrd.py'), out], { encoding: 'utf8' })) as Record<string, NrrdGeometry>;
   const v = ct.volume, [nx, ny, nz] = v.shape;
   const masks = new Map<string, Uint8Array>();
@@ -99,7 +102,7 @@ describe.skipIf(!has('plastimatch') || !pythonHas('numpy'))('plastimatch rasteri
 });
 
 describe.skipIf(!has('plastimatch') || !pythonHas('numpy'))('plastimatch rasterises planning-system-like contours like we do', () => {
-  it('circles, a concave polygon, a ring and a repeated closing point, HFS and HFP: Dice >= 0.98', () => {
+  it('circles, a concave polygon, a ring, a repeated closing point and two pieces drawn overlapping, HFS and HFP: Dice >= 0.98', () => {
     const r = mulberry32(11);
     for (const [name, direction, position, origin] of [orientations[0], orientations[2]]) {
       const { dir, ct } = caseDir(`tps-${name}`, direction, position, origin);
@@ -111,8 +114,10 @@ describe.skipIf(!has('plastimatch') || !pythonHas('numpy'))('plastimatch rasteri
       // Vertices avoid voxel centres: on an exact tie the answer depends on rounding (plastimatch keeps
       // its geometry in float32), so neither side would be wrong.
       const closed = roi([[[0.1, 0.25], [9.75, 0.25], [9.75, 7.3], [0.1, 7.3], [0.1, 0.25]]]);
-      const zOf = (name: string, c: number) => (name === 'Ring' ? planes[3 + (c >> 1)] : name === 'Closed' ? planes[4] : name === 'Concave' ? planes[2 + c] : planes[1 + c]);
-      const specs = [['Circles', circles], ['Concave', concave], ['Ring', ring], ['Closed', closed]] as const;
+      // two pieces of one structure drawn overlapping on each of two slices: united (plastimatch's default), not cut
+      const overlap = roi(planes.slice(2, 4).flatMap(() => [regularPolygon(-6.1, 2.2, 4.7, 30, 0.3), regularPolygon(-1.9, 3.1, 4.1, 26, 0.7)]));
+      const zOf = (name: string, c: number) => (name === 'Ring' ? planes[3 + (c >> 1)] : name === 'Overlap' ? planes[2 + (c >> 1)] : name === 'Closed' ? planes[4] : name === 'Concave' ? planes[2 + c] : planes[1 + c]);
+      const specs = [['Circles', circles], ['Concave', concave], ['Ring', ring], ['Closed', closed], ['Overlap', overlap]] as const;
       // Start from a valid structure set of ours, then swap in these hand-drawn contours.
       const ds: any = buildRtStruct({ labelmap: new Uint8Array(ct.volume.data.length).fill(1) }, ct, specs.map((s, i) => ({ label: 1, number: i + 1, name: s[0], color: [255, 0, 0] as [number, number, number] })));
       specs.forEach(([roiName, shapes], i) => {
@@ -125,7 +130,10 @@ describe.skipIf(!has('plastimatch') || !pythonHas('numpy'))('plastimatch rasteri
       const rtss = join(dir, 'tps.dcm');
       writeDicomFile(rtss, ds);
       const parsed = parseRtStruct(readDicomFile(rtss).dataset, rtss);
-      const theirs = plastimatchMasks(dir, rtss, ct);
+      const xor = plastimatchMasks(dir, rtss, ct), union = plastimatchMasks(dir, rtss, ct, { union: true });
+      // holes need even-odd, overlapping pieces a union; every other ROI here is the same either way
+      const theirs = new Map([...xor].map(([roiName, m]) => [roiName, roiName === 'Overlap' ? union.get(roiName)! : m]));
+      expect(dice(xor.get('Overlap')!, union.get('Overlap')!), 'the overlap tells the two rules apart').toBeLessThan(0.9);
       const report: string[] = [];
       const scores: [string, number][] = [];
       for (const [roiName] of specs) {

@@ -44,7 +44,29 @@ describe('rasteriseRoi: analytic shapes', () => {
     expect(Math.abs(expected - (Math.PI * 7.3 * 7.3) / (0.7 * 0.9))).toBeLessThan((2 * Math.PI * 7.3) / 0.7);
   });
 
-  it('keeps holes (even-odd across contours): a ring, and an island inside the hole', () => {
+  it('unites pieces drawn overlapping, and keeps a hole in one of them', () => {
+    const g = grid([30, 30, 1], [1, 1, 1]);
+    const a = axialContour(rectangle(2.5, 2.5, 12.5, 12.5), 0); // 10 x 10 centres
+    const b = axialContour(rectangle(7.5, 7.5, 17.5, 17.5), 0); // 10 x 10, 5 x 5 of them shared
+    const both = rasteriseRoi([a, b], g).mask;
+    expect(countOnes(both)).toBe(175);
+    expect(both[at(g, 10, 10, 0)]).toBe(1); // in the overlap: even-odd across the two would empty it
+    // a hole inside b alone (and outside a): b is a ring, a still covers what it covers
+    const hole = axialContour(rectangle(13.5, 13.5, 16.5, 16.5), 0); // 3 x 3 centres
+    const withHole = rasteriseRoi([a, b, hole], g).mask;
+    expect(countOnes(withHole)).toBe(175 - 9);
+    expect(withHole[at(g, 15, 15, 0)]).toBe(0);
+    // a contour inside both pieces is inside two others: not a hole, as the even count says
+    const inBoth = axialContour(rectangle(8.5, 8.5, 11.5, 11.5), 0);
+    expect(countOnes(rasteriseRoi([a, b, inBoth], g).mask)).toBe(175);
+    // a hole whose corner touches the outline around it is still a hole; a contour exported twice is
+    // the contour (even-odd would have emptied it)
+    const corner = axialContour(rectangle(2.5, 2.5, 5.5, 5.5), 0); // 3 x 3 centres, its corner on a's
+    expect(countOnes(rasteriseRoi([a, corner], g).mask)).toBe(100 - 9);
+    expect(countOnes(rasteriseRoi([a, a], g).mask)).toBe(100);
+  });
+
+  it('keeps holes (a contour inside one other): a ring, and an island inside the hole', () => {
     const g = grid([30, 30, 1], [1, 1, 1]);
     const outer = axialContour(rectangle(4.5, 4.5, 14.5, 14.5), 0); // 10 x 10 = 100 centres
     const hole = axialContour(rectangle(7.5, 7.5, 11.5, 11.5), 0); // 4 x 4 = 16 centres

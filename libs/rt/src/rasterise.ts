@@ -6,7 +6,11 @@
  *   with row j use the half-open rule `min(y0, y1) <= j < max(y0, y1)`, and voxel i of a row is filled
  *   when `a <= i < b` for each sorted crossing pair (a, b): a voxel centre is inside exactly when a ray
  *   towards +i crosses the ROI's edges an odd number of times.
- * - Even-odd across every contour of one ROI on a slice: a contour inside another is a hole.
+ * - A contour of an ROI lying inside an odd number of its others on the slice is a hole (nested
+ *   contours, as planning systems write an organ with a hole); any other adds to the region, so that two
+ *   pieces drawn overlapping are united. (Even-odd across all of them, plastimatch's --xor-contours, would
+ *   cut their overlap out, and empty a contour exported twice; plastimatch's default, their union, would
+ *   fill the holes.)
  * - Each contour goes to the slice whose plane (from the per-slice positions) is nearest to the mean
  *   of its points along the slice normal, if within half the local slice gap; else it is off-volume.
  */
@@ -113,9 +117,103 @@ export function rasteriseRoi(
   const sliceVoxels = f.nx * f.ny;
   for (const [k, polys] of [...bySlice.entries()].sort((a, b) => a[0] - b[0])) {
     stats.slices++;
-    stats.voxels += fillSlice(f, polys.map((p) => p.ij), mask, k * sliceVoxels);
+    stats.voxels += fillRoiSlice(f, polys.map((p) => p.ij), mask, k * sliceVoxels);
   }
   return { mask, stats };
+}
+
+/**
+ * The contours of one ROI on one slice into `mask` at `offset`: each filled on its own (even-odd, so a
+ * self-crossing contour keeps its own parity), counted +1, or -1 where it lies inside an odd number of
+ * the others (a hole); a voxel is set where the count is positive. Returns the number of voxels set.
+ */
+export function fillRoiSlice(f: Pick<SliceFrame, 'nx' | 'ny'>, polygons: readonly Float64Array[], mask: Uint8Array, offset: number): number {
+  if (polygons.length < 2) return fillSlice(f, polygons, mask, offset);
+  const { nx, ny } = f;
+  const boxes = polygons.map(polygonBox);
+  const holes = polygons.map((p, a) => polygons.reduce((n, q, b) => n + (b !== a && boxInside(boxes[a]!, boxes[b]!) && polygonInside(p, q) ? 1 : 0), 0) % 2 === 1);
+  const count = new Int16Array(nx * ny), one = new Uint8Array(nx * ny);
+  // only the rows and columns a polygon can reach are visited
+  const rows = (b: Box2) => [Math.max(0, Math.ceil(b.jMin)), Math.min(ny - 1, Math.ceil(b.jMax) - 1)] as const;
+  const cols = (b: Box2) => [Math.max(0, Math.ceil(b.iMin)), Math.min(nx - 1, Math.ceil(b.iMax) - 1)] as const;
+  polygons.forEach((p, a) => {
+    fillSlice(f, [p], one, 0);
+    const [j0, j1] = rows(boxes[a]!), [i0, i1] = cols(boxes[a]!);
+    for (let j = j0; j <= j1; j++) {
+      for (let i = i0; i <= i1; i++) {
+        const q = j * nx + i;
+        if (!one[q]) continue;
+        count[q] += holes[a] ? -1 : 1;
+        one[q] = 0;
+      }
+    }
+  });
+  let set = 0;
+  for (let q = 0; q < count.length; q++) {
+    if (count[q] > 0 && mask[offset + q] === 0) {
+      mask[offset + q] = 1;
+      set++;
+    }
+  }
+  return set;
+}
+
+interface Box2 {
+  iMin: number;
+  iMax: number;
+  jMin: number;
+  jMax: number;
+}
+
+function polygonBox(ij: Float64Array): Box2 {
+  const b = { iMin: Infinity, iMax: -Infinity, jMin: Infinity, jMax: -Infinity };
+  for (let v = 0; v < ij.length; v += 2) {
+    b.iMin = Math.min(b.iMin, ij[v]!);
+    b.iMax = Math.max(b.iMax, ij[v]!);
+    b.jMin = Math.min(b.jMin, ij[v + 1]!);
+    b.jMax = Math.max(b.jMax, ij[v + 1]!);
+  }
+  return b;
+}
+
+function boxInside(a: Box2, b: Box2): boolean {
+  return a.iMin >= b.iMin && a.iMax <= b.iMax && a.jMin >= b.jMin && a.jMax <= b.jMax;
+}
+
+/**
+ * Every vertex of `p` inside `q` or on its outline (even-odd ray test), and not `p` the same outline: `p`
+ * is drawn within `q`, also where a hole's corner touches the outline around it.
+ */
+function polygonInside(p: Float64Array, q: Float64Array): boolean {
+  let strictly = false;
+  for (let v = 0; v < p.length; v += 2) {
+    if (onOutline(p[v]!, p[v + 1]!, q)) continue;
+    if (!pointInPolygon(p[v]!, p[v + 1]!, q)) return false;
+    strictly = true;
+  }
+  return strictly;
+}
+
+/** The point lies on one of the polygon's edges (to a millionth of a voxel). */
+function onOutline(x: number, y: number, ij: Float64Array): boolean {
+  const m = ij.length >> 1;
+  for (let e = 0, prev = m - 1; e < m; prev = e++) {
+    const x0 = ij[2 * prev]!, y0 = ij[2 * prev + 1]!, x1 = ij[2 * e]!, y1 = ij[2 * e + 1]!;
+    const dx = x1 - x0, dy = y1 - y0, len2 = dx * dx + dy * dy;
+    const t = len2 > 0 ? Math.min(1, Math.max(0, ((x - x0) * dx + (y - y0) * dy) / len2)) : 0;
+    if (Math.hypot(x - x0 - t * dx, y - y0 - t * dy) < 1e-6) return true;
+  }
+  return false;
+}
+
+function pointInPolygon(x: number, y: number, ij: Float64Array): boolean {
+  let inside = false;
+  const m = ij.length >> 1;
+  for (let e = 0, prev = m - 1; e < m; prev = e++) {
+    const x0 = ij[2 * prev]!, y0 = ij[2 * prev + 1]!, x1 = ij[2 * e]!, y1 = ij[2 * e + 1]!;
+    if (y0 > y !== y1 > y && x < x0 + ((y - y0) * (x1 - x0)) / (y1 - y0)) inside = !inside;
+  }
+  return inside;
 }
 
 /**
