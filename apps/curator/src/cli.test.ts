@@ -139,6 +139,24 @@ describe('curator CLI', () => {
     expect(curator('curate', '-i', join(root, 'in'), '-o', join(root, 'timeout'), '--case-timeout', '-1').stderr).toMatch(/--case-timeout -1: give seconds, 0 or more/);
   });
 
+  it('--accept-lossy reads a near-lossless CT in the worker processes, and says so', () => {
+    const input = join(root, 'lossy-in');
+    cpSync(join(root, 'in', 'A'), join(input, 'A'), { recursive: true });
+    cpSync(join(root, 'in', 'pddca', '0522c0001'), join(input, '0522c0001'), { recursive: true });
+    const ct = join(input, 'A', 'ct');
+    for (const f of readdirSync(ct)) expect(spawnSync('gdcmconv', ['--jpegls', '--lossy', '-e', '2', join(ct, f), join(ct, f)]).status).toBe(0);
+    const refused = curator('curate', '-i', input, '-o', join(root, 'lossy-refused'), '-q', '-j', '2');
+    expect(refused.status, refused.stderr).toBe(0);
+    expect(refused.stderr).toMatch(/curated 1, unchanged 0, failed 1/);
+    expect(refused.stderr).toMatch(/is lossy: .*--accept-lossy/);
+    const accepted = curator('curate', '-i', input, '-o', join(root, 'lossy-accepted'), '-q', '-j', '2', '--accept-lossy');
+    expect(accepted.status, accepted.stderr).toBe(0);
+    expect(accepted.stderr).toMatch(/curated 2, unchanged 0, failed 0/);
+    const manifest = JSON.parse(readFileSync(join(root, 'lossy-accepted', 'manifest.json'), 'utf8'));
+    expect(manifest.cases.find((c: { sourceKind: string }) => c.sourceKind === 'dicom').warnings).toContainEqual(expect.stringMatching(/^60 slices compressed lossy, read as accepted \(JPEG-LS NEAR 2: 60\)/));
+    expect(readFileSync(join(root, 'lossy-accepted', 'DATASHEET.md'), 'utf8')).toContain("1 cases' CT images were compressed lossy");
+  });
+
   it('validate exits non-zero on a tampered dataset', () => {
     const img = tree(join(root, 'lib')).find((f) => f.startsWith('imagesTr'))!;
     const bytes = readFileSync(join(root, 'lib', img));
