@@ -41,16 +41,19 @@ describe('organMeasures', () => {
       set(2, 1, 7, 3); // four slices above that: 12 mm away
       set(9, 2, 1, 3); // five columns across: 10 mm away
     });
-    expect(g.Mandible).toMatchObject({ pieces: 3, strayVoxels: 2, strayGapMm: 12, gapSlices: 3 }); // k 4, 5 and 6 hold none
+    // k 4, 5 and 6 hold none: a run 12 mm across (3 mm slices), the stray piece's gap, not one in the contour
+    expect(g.Mandible).toMatchObject({ pieces: 3, strayVoxels: 2, strayGapMm: 12, gapSlices: 0 });
   });
 
-  it('counts the slices between an organ\'s first and last that hold none of it', () => {
+  it('counts the slices between an organ\'s first and last that hold none of it, in runs under 10 mm across', () => {
     const g = measures((set) => {
       for (const k of [1, 3, 4, 6]) block(set, 6, [2, 1, k], [3, 2, k]); // Parotid_L on alternate slices, then two, then one
       block(set, 7, [12, 1, 0], [13, 2, 7]); // Parotid_R on every slice
+      for (const k of [0, 2, 6]) block(set, 1, [16, 5, k], [17, 6, k]); // BrainStem: a 6 mm gap, then a 12 mm one
     });
     expect(g.Parotid_L).toMatchObject({ pieces: 3, gapSlices: 2, strayGapMm: 6 }); // voxel centres two 3 mm slices apart
     expect(g.Parotid_R).toMatchObject({ pieces: 1, gapSlices: 0 });
+    expect(g.BrainStem).toMatchObject({ pieces: 3, gapSlices: 1 });
   });
 });
 
@@ -90,16 +93,16 @@ describe('annotationFindings', () => {
     expect(found[0]!.message).toBe("OpticNerve_R lies 12.0 mm to the patient's left of the midline (BrainStem, Mandible): the wrong side?");
   });
 
-  it('flags slices left out inside an organ, unless its pieces lie as far apart as the stray check\'s', () => {
+  it('flags slices left out inside an organ, beside a stray piece when it has one too', () => {
     const found = annotationFindings([
       record('hn_0006', {
         Parotid_L: geometry(10, { pieces: 3, strayVoxels: 40, strayGapMm: 6, gapSlices: 2 }),
-        Parotid_R: geometry(-10, { pieces: 2, strayVoxels: 40, strayGapMm: STRAY_GAP_MM, gapSlices: 4 }),
+        Parotid_R: geometry(-10, { pieces: 6, strayVoxels: 40, strayGapMm: 20, gapSlices: 4 }), // alternate slices over 40 mm
         BrainStem: geometry(0, { gapSlices: 0 }),
         Mandible: geometry(0),
       }),
     ]);
-    expect(found.map((f) => [f.check, f.organs])).toEqual([['stray-piece', ['Parotid_R']], ['gap', ['Parotid_L']]]);
+    expect(found.map((f) => [f.check, f.organs])).toEqual([['stray-piece', ['Parotid_R']], ['gap', ['Parotid_L']], ['gap', ['Parotid_R']]]);
     expect(found[1]!.message).toBe('Parotid_L: 2 slices between its first and last hold no contour: a slice left out, or contours drawn on alternate slices and exported without their interpolation?');
   });
 

@@ -127,13 +127,13 @@ function strayFindings(c: CheckedContours, source: ContourSource): AnnotationFin
 }
 
 /**
- * Slices left out inside an organ (annotations only: a model's pieces are the stray check's): where its
- * pieces lie farther apart, the stray check speaks instead (a contour on a wrong slice).
+ * Slices left out inside an organ, in short runs (annotations only: a model's pieces are the stray
+ * check's); a long run parts a stray piece, which the stray check judges.
  */
 function gapFindings(c: CheckedContours): AnnotationFinding[] {
   return ORGANS.flatMap(({ key }) => {
     const g = c.measures?.[key];
-    if (!g?.gapSlices || g.strayGapMm >= STRAY_GAP_MM) return [];
+    if (!g?.gapSlices) return [];
     return [{
       caseId: c.caseId, check: 'gap' as const, organs: [key],
       message: `${key}: ${g.gapSlices} slice${g.gapSlices === 1 ? '' : 's'} between its first and last hold${g.gapSlices === 1 ? 's' : ''} no contour: a slice left out, or contours drawn on alternate slices and exported without their interpolation?`,

@@ -23,9 +23,10 @@ export interface OrganMeasures {
    */
   strayGapMm: number;
   /**
-   * Slices (along the third axis) between the organ's first and last that hold none of it: a contour left
-   * out there, or drawn on alternate slices and exported without its interpolation. (Absent in manifests
-   * curated before it was measured.)
+   * Slices (along the third axis) between the organ's first and last that hold none of it, in runs
+   * shorter than SHORT_GAP_MM between the slices around them: a contour left out there, or drawn on
+   * alternate slices and exported without its interpolation. (Longer runs part a stray piece. Absent in
+   * manifests curated before it was measured.)
    */
   gapSlices?: number;
   /** The mandible's: how much of it lies on bone, and the small translation that would seat it best. */
@@ -33,6 +34,23 @@ export interface OrganMeasures {
 }
 
 const round1 = (x: number) => Math.round(x * 10) / 10;
+
+/** The distance between the slices around a run of empty ones under which the run is a gap in a contour. */
+export const SHORT_GAP_MM = 10;
+
+/** Empty slices between occupied ones, in runs whose occupied neighbours lie less than SHORT_GAP_MM apart. */
+function shortGapSlices(onSlice: Uint8Array, sliceMm: number): number {
+  let gaps = 0, run = 0;
+  for (let k = 0; k < onSlice.length; k++) {
+    if (!onSlice[k]) {
+      run++;
+      continue;
+    }
+    if (run > 0 && (run + 1) * sliceMm < SHORT_GAP_MM) gaps += run;
+    run = 0;
+  }
+  return gaps;
+}
 
 /**
  * The measures of every organ with voxels in `label` (uint8, values 1..9 as ORGANS) on `image`'s HU (the
@@ -89,7 +107,7 @@ export function organMeasures(
       pieces: sizes.length - 1,
       strayVoxels: n - sizes[largest]!,
       strayGapMm: round1(pieceBoxes.slice(1).reduce((far, b) => Math.max(far, gapMm(b)), 0)),
-      gapSlices: onSlice.length - onSlice.reduce((s, x) => s + x, 0),
+      gapSlices: shortGapSlices(onSlice, spacing[2]),
       ...(organ.key === 'Mandible' && o.boneAlignment !== false ? { boneAlignment: boneAlignment(data, image.data, { shape, spacing, direction }, box, organ.index) } : {}),
     };
   }

@@ -101,16 +101,16 @@ describe('annotation errors planted in the synthetic cohort', () => {
   let dir: string, planted: SynthTruth, curated: CurateResult;
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'curation-synth-errors-'));
-    planted = await writeSynthCohort({ outDir: join(dir, 'in'), cases: 5, seed: 5, matrix: 128, sliceMm: 3, pddcaFraction: 0.2, annotationErrors: 4 });
+    planted = await writeSynthCohort({ outDir: join(dir, 'in'), cases: 6, seed: 5, matrix: 128, sliceMm: 3, pddcaFraction: 0.2, annotationErrors: 5 });
     curated = await curateCohort({ inputs: [join(dir, 'in')], outDir: join(dir, 'out') });
   }, 170_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('are each found by the check for them, in the case they were planted in, and nothing else is', () => {
-    const check = { 'swapped-sides': 'sides', 'stray-contour': 'stray-piece', 'moved-contour': 'hu', 'shifted-set': 'shift' } as const;
+    const check = { 'swapped-sides': 'sides', 'stray-contour': 'stray-piece', 'moved-contour': 'hu', 'shifted-set': 'shift', 'skipped-slice': 'gap' } as const;
     const kinds = planted.cases.map((c) => c.annotationError?.kind);
-    expect(kinds.filter(Boolean).sort()).toEqual(['moved-contour', 'shifted-set', 'stray-contour', 'swapped-sides']);
-    expect(planted.options.annotationErrors).toBe(4);
+    expect(kinds.filter(Boolean).sort()).toEqual(['moved-contour', 'shifted-set', 'skipped-slice', 'stray-contour', 'swapped-sides']);
+    expect(planted.options.annotationErrors).toBe(5);
     const sources = JSON.parse(readFileSync(join(dir, 'out.private', 'source-map.json'), 'utf8')).cases as Record<string, { location: string }>;
     const truthDir = (caseId: string) => planted.cases.find((t) => sources[caseId]!.location.startsWith(join(dir, 'in', t.dir)))!;
     const found = curated.manifest.annotationFindings!.map((f) => ({ caseId: truthDir(f.caseId).caseId, check: f.check, organs: f.organs }));

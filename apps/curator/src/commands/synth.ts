@@ -43,7 +43,7 @@ export const synthCommand: CommandModule<object, SynthArgs> = {
       .option('size', { type: 'string', choices: ['small', 'full'] as const, default: 'small' as const, describe: 'small: matrix 208-288 at 0.69-1.0 mm, quick; full: 512x512 at 0.53-1.0 mm (benchmarks)' })
       .option('matrix', { type: 'number', describe: 'force this in-plane matrix (columns = rows)' })
       .option('slice-mm', { type: 'number', describe: 'force this slice spacing (mm)' })
-      .option('annotation-errors', { type: 'number', describe: 'plant an annotation error in this many DICOM cases (swapped sides, a stray contour, the mandible moved off the bone, in turn), named in synth-truth.json: to try the curator\'s annotation checks' })
+      .option('annotation-errors', { type: 'number', describe: 'plant an annotation error in this many DICOM cases (swapped sides, a stray contour, the mandible moved off the bone, the structure set shifted off its scan, a slice left out of an organ, in turn), named in synth-truth.json: to try the curator\'s annotation checks' })
       .option('seg-cases', { type: 'number', describe: 'write this many DICOM cases\' annotations as a DICOM SEG instead of an RTSTRUCT (chosen by the seed; point ROIs left out), named in synth-truth.json' })
       .option('enhanced-cases', { type: 'number', describe: 'write this many DICOM cases\' CT as one Enhanced CT image (multi-frame, frames shuffled) instead of a file per slice (chosen by the seed), named in synth-truth.json' })
       .option('overwrite', { alias: 'f', type: 'boolean', default: false, describe: 'replace a previous synthetic cohort in --out' })

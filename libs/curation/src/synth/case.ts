@@ -10,7 +10,7 @@ import { samplePatient, type Patient } from './patient';
 import { Rng } from './prng';
 import { paintShape, rasteriseShapeBox, subGrid, type BoxMask, type Grid } from './raster';
 import { drawAnnotated, planRois, type RoiPlan } from './rois';
-import { maskWithStray, movedMask, plantAnnotationError, shiftedMask, SYNTH_ANNOTATION_ERRORS, type SynthAnnotationError, type SynthAnnotationErrorKind } from './errors';
+import { maskWithoutMiddleSlice, maskWithStray, movedMask, plantAnnotationError, shiftedMask, SYNTH_ANNOTATION_ERRORS, type SynthAnnotationError, type SynthAnnotationErrorKind } from './errors';
 import type { NamingStyle } from './names';
 import type { SynthOrgan } from './tissues';
 
@@ -204,6 +204,8 @@ export function roiMask(c: SynthCase, roi: RoiPlan, organMasks: Partial<Record<S
       return maskWithStray(organ(s.organ), grid, s.beyondMm);
     case 'moved':
       return movedMask(organ(s.organ), grid, s.inferiorMm);
+    case 'skipped':
+      return maskWithoutMiddleSlice(organ(s.organ));
     case 'shifted': {
       const m = roiMask(c, { ...roi, source: s.of }, organMasks);
       return m && m.shape[0] > 0 ? shiftedMask(m, grid, s.mm) : m;

@@ -30,7 +30,8 @@ export interface SynthCohortOptions {
   sliceMm?: number;
   /**
    * DICOM cases given an annotation error (errors.ts; default 0), chosen by the seed, the kinds in turn:
-   * swapped sides, a stray contour, the mandible moved off the bone. synth-truth.json names them.
+   * swapped sides, a stray contour, the mandible moved off the bone, the structure set shifted, a slice
+   * left out of an organ. synth-truth.json names them.
    */
   annotationErrors?: number;
   /** DICOM cases (chosen by the seed) whose annotations are written as a DICOM SEG, not an RTSTRUCT (default 0). */

@@ -2,8 +2,9 @@
  * Annotation errors a clinic's structure sets hold now and then, planted in chosen DICOM cases so the
  * curator's annotation checks can be tried on realistic anatomy (`curator synth --annotation-errors N`):
  * left and right swapped, a contour copied onto slices far from its organ, the mandible's contours
- * moved off the bone (as when contours are drawn on, or registered from, another scan), and the whole
- * structure set a few millimetres off its scan (a registration with an offset).
+ * moved off the bone (as when contours are drawn on, or registered from, another scan), the whole
+ * structure set a few millimetres off its scan (a registration with an offset), and a slice left out of
+ * an organ's contours (drawn on alternate slices, the interpolation not exported).
  */
 import type { Vec3 } from '@anatomynet/data';
 import type { BoxMask, Grid } from './raster';
@@ -11,8 +12,8 @@ import { voxelTranslation } from '../bone-alignment';
 import type { RoiPlan } from './rois';
 import type { SynthOrgan } from './tissues';
 
-export type SynthAnnotationErrorKind = 'swapped-sides' | 'stray-contour' | 'moved-contour' | 'shifted-set';
-export const SYNTH_ANNOTATION_ERRORS: readonly SynthAnnotationErrorKind[] = ['swapped-sides', 'stray-contour', 'moved-contour', 'shifted-set'];
+export type SynthAnnotationErrorKind = 'swapped-sides' | 'stray-contour' | 'moved-contour' | 'shifted-set' | 'skipped-slice';
+export const SYNTH_ANNOTATION_ERRORS: readonly SynthAnnotationErrorKind[] = ['swapped-sides', 'stray-contour', 'moved-contour', 'shifted-set', 'skipped-slice'];
 
 /** What was planted in a case: its kind and the organs whose ROIs it changed. */
 export interface SynthAnnotationError {
@@ -59,11 +60,24 @@ export function plantAnnotationError(rois: readonly RoiPlan[], kind: SynthAnnota
   }
   const organ: SynthOrgan | undefined = kind === 'moved-contour'
     ? (organRoi('Mandible') >= 0 ? 'Mandible' : undefined)
-    : (['Parotid_R', 'Parotid_L', 'Mandible', 'BrainStem'] as const).find((o) => organRoi(o) >= 0);
+    : (kind === 'skipped-slice' ? (['Parotid_L', 'Parotid_R', 'BrainStem'] as const) : (['Parotid_R', 'Parotid_L', 'Mandible', 'BrainStem'] as const)).find((o) => organRoi(o) >= 0);
   if (!organ) return null;
   const i = organRoi(organ);
-  out[i] = { ...rois[i]!, source: kind === 'moved-contour' ? { kind: 'moved', organ, inferiorMm: MOVED_CONTOUR_MM } : { kind: 'stray', organ, beyondMm: STRAY_CONTOUR_MM } };
+  out[i] = {
+    ...rois[i]!,
+    source: kind === 'moved-contour' ? { kind: 'moved', organ, inferiorMm: MOVED_CONTOUR_MM } : kind === 'skipped-slice' ? { kind: 'skipped', organ } : { kind: 'stray', organ, beyondMm: STRAY_CONTOUR_MM },
+  };
   return { rois: out, error: { kind, organs: [organ] } };
+}
+
+/** The mask without its middle slice (one of three or more: a gap inside the organ, not at its end). */
+export function maskWithoutMiddleSlice(m: BoxMask): BoxMask {
+  const [bx, by, bz] = m.shape;
+  if (bz < 3) return m;
+  const data = m.data.slice();
+  const k = bz >> 1;
+  data.fill(0, k * bx * by, (k + 1) * bx * by);
+  return { lo: [...m.lo], shape: [...m.shape], data };
 }
 
 /** The mask moved `inferiorMm` towards the feet (LPS -z), along the grid's slice axis (kept inside the grid). */

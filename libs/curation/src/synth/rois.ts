@@ -52,6 +52,7 @@ export type RoiSource =
   /** Planted annotation errors (errors.ts): the organ with a stray slice, or moved towards the feet, or every ROI moved a little. */
   | { kind: 'stray'; organ: SynthOrgan; beyondMm: number }
   | { kind: 'moved'; organ: SynthOrgan; inferiorMm: number }
+  | { kind: 'skipped'; organ: SynthOrgan }
   /** A whole structure set's ROIs translated by `mm` (LPS), off their scan. */
   | { kind: 'shifted'; of: RoiSource; mm: Vec3 };
 
