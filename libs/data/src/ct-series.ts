@@ -197,6 +197,9 @@ function imageKind(f: DicomFile): string {
   return hasFunctionalGroups(f) ? 'multi-frame (Enhanced CT)' : 'single-frame CT';
 }
 
+/** What a series of images that cannot be one stack usually is, and what to do. */
+const SEVERAL_STACKS = ' (several reconstructions or acquisitions in one series? export the axial stack to segment as its own series)';
+
 /**
  * Reads a CT series into HU: single-frame CT images, or Enhanced / Legacy Converted Enhanced CT images
  * (one or several multi-frame files, each frame a slice). Slices are ordered by ImagePositionPatient
@@ -213,9 +216,6 @@ function imageKind(f: DicomFile): string {
  * MIXED_ORIENTATION, MIXED_SIZE, DUPLICATE_SLICE, MISSING_SLICE (a step > 1.5x the steps on both sides of it, or > 3x the median), BAD_HEADER.
  * Localizer (scout) images among the files are left out with a warning; only localizers is UNSUPPORTED_DATATYPE.
  */
-/** What a series of images that cannot be one stack usually is, and what to do. */
-const SEVERAL_STACKS = ' (several reconstructions or acquisitions in one series? export the axial stack to segment as its own series)';
-
 export function readCtSeries(files: string[], opts: { onProgress?: (done: number, total: number) => void; acceptLossy?: boolean } = {}): CtSeries {
   if (files.length === 0) throw new VolumeIOError('(no files)', 'NO_FILES', 'readCtSeries needs at least one file');
   const warnings: string[] = [];

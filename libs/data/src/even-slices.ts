@@ -1,6 +1,6 @@
 /**
- * A CT stack whose slice steps vary (a slice dropped from a 2 mm stack, a protocol that changes its
- * increment) cannot be stored as NIfTI, whose grid is uniform, nor be resampled by its spacing alone.
+ * A CT stack whose slice steps vary (a protocol that changes its increment, 2.5 mm then 5; slices at
+ * irregular positions) cannot be stored as NIfTI, whose grid is uniform, nor be resampled by its spacing alone.
  * Here it is put on the uniform grid at its smallest step, anchored at its first slice and ending at or
  * before its last, as dcm2niix's equalized output (`_Eq_`) does: CT numbers linearly between the two
  * slices around each plane, labels from the nearest slice. The reader keeps the slices as acquired,
@@ -95,7 +95,7 @@ export function pickSlices<T extends Uint8Array | Int16Array | Int32Array>(data:
 }
 
 /** The uniform grid's geometry around `data`. */
-function evenGeometry<T extends Int16Array>(volume: Volume<Int16Array>, grid: EvenSliceGrid, data: T): Volume<T> {
+function evenGeometry(volume: Volume<Int16Array>, grid: EvenSliceGrid, data: Int16Array): Volume<Int16Array> {
   const p0 = volume.slicePositionsMm![0];
   return {
     data,
