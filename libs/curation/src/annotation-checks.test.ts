@@ -29,7 +29,7 @@ describe('organMeasures', () => {
       block(set, 1, [10, 4, 0], [10, 4, 0]); // BrainStem: one voxel
     });
     expect(Object.keys(g).sort()).toEqual(['BrainStem', 'Parotid_L']);
-    expect(g.Parotid_L).toEqual({ meanHu: 10 * 2.5 + 100 * 1.5 + 1000 * 1.5, centroidMm: [-10 - 2 * 2.5, 5 + 1.5, 100 + 3 * 1.5], pieces: 1, strayVoxels: 0, strayGapMm: 0, gapSlices: 0 });
+    expect(g.Parotid_L).toEqual({ meanHu: 10 * 2.5 + 100 * 1.5 + 1000 * 1.5, centroidMm: [-10 - 2 * 2.5, 5 + 1.5, 100 + 3 * 1.5], pieces: 1, strayVoxels: 0, strayGapMm: 0, strayChainGapMm: 0, gapSlices: 0 });
     expect(g.BrainStem).toMatchObject({ meanHu: 100 + 400, centroidMm: [-30, 9, 100] });
     expect(() => organMeasures({ data: new Uint8Array(n), shape, spacing, origin, direction }, { ...image, shape: [20, 10, 7] })).toThrow(/image 20x10x7 and label 20x10x8 differ/);
   });
@@ -42,7 +42,8 @@ describe('organMeasures', () => {
       set(9, 2, 1, 3); // five columns across: 10 mm away
     });
     // k 4, 5 and 6 hold none: a run 12 mm across (3 mm slices), the stray piece's gap, not one in the contour
-    expect(g.Mandible).toMatchObject({ pieces: 3, strayVoxels: 2, strayGapMm: 12, gapSlices: 0 });
+    // the two small pieces reach the block directly better than through each other: the chain's longest step is 12 mm too
+    expect(g.Mandible).toMatchObject({ pieces: 3, strayVoxels: 2, strayGapMm: 12, strayChainGapMm: 12, gapSlices: 0 });
   });
 
   it('counts the slices between an organ\'s first and last that hold none of it, in runs under 10 mm across', () => {
@@ -51,9 +52,18 @@ describe('organMeasures', () => {
       block(set, 7, [12, 1, 0], [13, 2, 7]); // Parotid_R on every slice
       for (const k of [0, 2, 6]) block(set, 1, [16, 5, k], [17, 6, k]); // BrainStem: a 6 mm gap, then a 12 mm one
     });
-    expect(g.Parotid_L).toMatchObject({ pieces: 3, gapSlices: 2, strayGapMm: 6 }); // voxel centres two 3 mm slices apart
+    expect(g.Parotid_L).toMatchObject({ pieces: 3, gapSlices: 2, strayGapMm: 6, strayChainGapMm: 6 }); // voxel centres two 3 mm slices apart
     expect(g.Parotid_R).toMatchObject({ pieces: 1, gapSlices: 0 });
     expect(g.BrainStem).toMatchObject({ pieces: 3, gapSlices: 1 });
+  });
+
+  it('chains pieces: on alternate slices, the farthest piece is far from the largest but one step from the rest', () => {
+    const g = measures((set) => {
+      set(2, 1, 0, 6);
+      block(set, 6, [2, 1, 2], [3, 2, 2]); // the largest
+      for (const k of [4, 6]) set(2, 1, k, 6);
+    });
+    expect(g.Parotid_L).toMatchObject({ pieces: 4, gapSlices: 3, strayGapMm: 12, strayChainGapMm: 6 }); // 3 mm slices
   });
 });
 
@@ -91,6 +101,17 @@ describe('annotationFindings', () => {
     ]);
     expect(found.map((f) => [f.caseId, f.organs])).toEqual([['hn_0003', ['OpticNerve_R']]]);
     expect(found[0]!.message).toBe("OpticNerve_R lies 12.0 mm to the patient's left of the midline (BrainStem, Mandible): the wrong side?");
+  });
+
+  it('a structure set\'s pieces chained by short steps are no stray piece; a model\'s are judged from the largest', () => {
+    const alternate = { Parotid_L: geometry(10, { pieces: 6, strayVoxels: 40, strayGapMm: 20, strayChainGapMm: 6, gapSlices: 5 }), Mandible: geometry(0) };
+    expect(annotationFindings([record('hn_0007', alternate)]).map((f) => f.check)).toEqual(['gap']);
+    expect(predictionFindings(record('x', alternate)).map((f) => f.check)).toEqual(['stray-piece']);
+    const farther = { Parotid_L: geometry(10, { pieces: 6, strayVoxels: 40, strayGapMm: 30, strayChainGapMm: 15, gapSlices: 5 }), Mandible: geometry(0) };
+    expect(annotationFindings([record('hn_0008', farther)]).map((f) => f.message)).toEqual([
+      'Parotid_L: 40 of its 1000 voxels (0.08 mL) lie in 5 other pieces, parted from the rest by up to 15.0 mm: a contour on a wrong slice?',
+      'Parotid_L: 5 slices between its first and last hold no contour: a slice left out, or contours drawn on alternate slices and exported without their interpolation?',
+    ]);
   });
 
   it('flags slices left out inside an organ, beside a stray piece when it has one too', () => {

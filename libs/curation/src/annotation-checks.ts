@@ -117,11 +117,13 @@ function sideFindings(c: CheckedContours, source: ContourSource): AnnotationFind
 function strayFindings(c: CheckedContours, source: ContourSource): AnnotationFinding[] {
   return ORGANS.flatMap(({ key }) => {
     const g = c.measures?.[key];
-    if (!g || g.strayGapMm < STRAY_GAP_MM) return [];
+    // a structure set's pieces chained by short steps (contours on alternate slices) are the gap check's
+    const gapMm = source === 'annotation' ? g?.strayChainGapMm ?? g?.strayGapMm : g?.strayGapMm;
+    if (!g || gapMm === undefined || gapMm < STRAY_GAP_MM) return [];
     const ml = (g.strayVoxels * c.spacing[0] * c.spacing[1] * c.spacing[2]) / 1000;
     return [{
       caseId: c.caseId, check: 'stray-piece' as const, organs: [key],
-      message: `${key}: ${g.strayVoxels} of its ${c.voxels[key]} voxels (${ml.toFixed(2)} mL) lie in ${g.pieces - 1} other piece${g.pieces > 2 ? 's' : ''}, up to ${mm(g.strayGapMm)} from the largest: ${CAUSES.stray[source]}`,
+      message: `${key}: ${g.strayVoxels} of its ${c.voxels[key]} voxels (${ml.toFixed(2)} mL) lie in ${g.pieces - 1} other piece${g.pieces > 2 ? 's' : ''}, ${gapMm === g.strayGapMm ? `up to ${mm(gapMm)} from the largest` : `parted from the rest by up to ${mm(gapMm)}`}: ${CAUSES.stray[source]}`,
     }];
   });
 }

@@ -23,6 +23,13 @@ export interface OrganMeasures {
    */
   strayGapMm: number;
   /**
+   * How far the farthest piece lies from the largest along the closest chain of pieces (the longest step,
+   * box to box, of the best path from piece to piece), in mm: what parts a stray piece from the rest of the
+   * organ, where pieces drawn on alternate slices chain up. Absent past MAX_CHAINED_PIECES pieces (a
+   * speckled mask) and in manifests curated before it was measured.
+   */
+  strayChainGapMm?: number;
+  /**
    * Slices (along the third axis) between the organ's first and last that hold none of it, in runs
    * shorter than SHORT_GAP_MM between the slices around them: a contour left out there, or drawn on
    * alternate slices and exported without its interpolation. (Longer runs part a stray piece. Absent in
@@ -35,8 +42,31 @@ export interface OrganMeasures {
 
 const round1 = (x: number) => Math.round(x * 10) / 10;
 
+/** Pieces up to which `strayChainGapMm` is measured (its cost grows with their square). */
+export const MAX_CHAINED_PIECES = 500;
+
 /** The distance between the slices around a run of empty ones under which the run is a gap in a contour. */
 export const SHORT_GAP_MM = 10;
+
+/**
+ * The longest step of the best chains from piece `from` to every other (Prim's tree grown from it: the
+ * largest edge it takes), given the distance between two pieces' boxes.
+ */
+function chainGapMm(boxes: readonly Box3[], from: number, gap: (a: Box3, b: Box3) => number): number {
+  const n = boxes.length;
+  const reach = boxes.map((b) => gap(b, boxes[from]!));
+  const joined = new Uint8Array(n);
+  joined[from] = 1;
+  let longest = 0;
+  for (let added = 1; added < n; added++) {
+    let next = -1;
+    for (let i = 0; i < n; i++) if (!joined[i] && (next < 0 || reach[i]! < reach[next]!)) next = i;
+    joined[next] = 1;
+    longest = Math.max(longest, reach[next]!);
+    for (let i = 0; i < n; i++) if (!joined[i]) reach[i] = Math.min(reach[i]!, gap(boxes[i]!, boxes[next]!));
+  }
+  return longest;
+}
 
 /** Empty slices between occupied ones, in runs whose occupied neighbours lie less than SHORT_GAP_MM apart. */
 function shortGapSlices(onSlice: Uint8Array, sliceMm: number): number {
@@ -97,16 +127,16 @@ export function organMeasures(
     const centroidMm = [0, 1, 2].map((r) => round1(origin[r] + [0, 1, 2].reduce((s, a) => s + direction[r * 3 + a] * spacing[a] * index[a], 0))) as Vec3;
     // reduce, not Math.max(...): a speckled mask may hold more pieces than a call takes arguments
     const largest = sizes.reduce((best, size, id) => (size > sizes[best]! ? id : best), 0);
-    const gapMm = (b: Box3) => {
-      const l = pieceBoxes[largest]!;
-      return Math.hypot(...[0, 1, 2].map((a) => Math.max(0, b.min[a] - l.max[a], l.min[a] - b.max[a]) * spacing[a]));
-    };
+    const boxGapMm = (b: Box3, l: Box3) => Math.hypot(...[0, 1, 2].map((a) => Math.max(0, b.min[a] - l.max[a], l.min[a] - b.max[a]) * spacing[a]));
+    const gapMm = (b: Box3) => boxGapMm(b, pieceBoxes[largest]!);
+    const chained = sizes.length - 1 <= MAX_CHAINED_PIECES ? { strayChainGapMm: round1(chainGapMm(pieceBoxes.slice(1), largest - 1, boxGapMm)) } : {};
     out[organ.key] = {
       meanHu: round1(hu / n),
       centroidMm,
       pieces: sizes.length - 1,
       strayVoxels: n - sizes[largest]!,
       strayGapMm: round1(pieceBoxes.slice(1).reduce((far, b) => Math.max(far, gapMm(b)), 0)),
+      ...chained,
       gapSlices: shortGapSlices(onSlice, spacing[2]),
       ...(organ.key === 'Mandible' && o.boneAlignment !== false ? { boneAlignment: boneAlignment(data, image.data, { shape, spacing, direction }, box, organ.index) } : {}),
     };

@@ -40,7 +40,7 @@ function sameMeasures(a: OrganMeasures | undefined, b: OrganMeasures | undefined
   const mm = (x: number, y: number) => Math.abs(x - y) <= 0.1 + 1e-9;
   // a manifest curated before the bone alignment was measured holds none to compare
   const aligned = (x: BoneAlignment, y: BoneAlignment | undefined) => !y || (x.fraction === y.fraction && x.shiftedFraction === y.shiftedFraction && x.shiftMm.every((v, i) => mm(v, y.shiftMm[i]!)));
-  return a.meanHu === b.meanHu && a.pieces === b.pieces && a.strayVoxels === b.strayVoxels && mm(a.strayGapMm, b.strayGapMm) && (b.gapSlices === undefined || a.gapSlices === b.gapSlices) && a.centroidMm.every((x, i) => mm(x, b.centroidMm[i]!)) &&
+  return a.meanHu === b.meanHu && a.pieces === b.pieces && a.strayVoxels === b.strayVoxels && mm(a.strayGapMm, b.strayGapMm) && (b.strayChainGapMm === undefined || mm(a.strayChainGapMm ?? NaN, b.strayChainGapMm)) && (b.gapSlices === undefined || a.gapSlices === b.gapSlices) && a.centroidMm.every((x, i) => mm(x, b.centroidMm[i]!)) &&
     (!a.boneAlignment || aligned(a.boneAlignment, b.boneAlignment));
 }
 
