@@ -22,7 +22,7 @@ import {
   type DicomFile,
 } from './dicom';
 import {
-  decodeJpeg2000Family, decodeJpegLossless16, decodeJpegLs, decodeRle16, DECODABLE_TRANSFER_SYNTAXES, JPEG_2000_TRANSFER_SYNTAXES, joinFragments, MAYBE_LOSSY_TRANSFER_SYNTAXES,
+  decodeJpeg2000Family, decodeJpegLossless16, decodeJpegLs, decodeRle16, DECODABLE_TRANSFER_SYNTAXES, JPEG_2000_TRANSFER_SYNTAXES, joinFragments, LOSSY_TRANSFER_SYNTAXES, MAYBE_LOSSY_TRANSFER_SYNTAXES,
   TS_JPEG_LS_LOSSLESS, TS_JPEG_LS_NEAR_LOSSLESS, TS_RLE_LOSSLESS, type LossyFrames,
 } from './pixel-codecs';
 import { hasFunctionalGroups, imagePlanes } from './image-planes';
@@ -100,9 +100,10 @@ function num(f: DicomFile, key: string, required = true): number | undefined {
 
 function checkTransferSyntax(f: DicomFile, lossy: LossyFrames | undefined): void {
   if (SUPPORTED_TS.has(f.transferSyntaxUID) || DECODABLE_TRANSFER_SYNTAXES.has(f.transferSyntaxUID)) return;
-  if (f.transferSyntaxUID === TS_JPEG_LS_NEAR_LOSSLESS && lossy) return;
+  const lossyByName = LOSSY_TRANSFER_SYNTAXES.has(f.transferSyntaxUID);
+  if (lossyByName && lossy) return;
   const name = TRANSFER_SYNTAX_NAMES[f.transferSyntaxUID] ?? 'unknown';
-  if (f.transferSyntaxUID === TS_JPEG_LS_NEAR_LOSSLESS) {
+  if (lossyByName) {
     throw new VolumeIOError(f.path, 'UNSUPPORTED_TRANSFER_SYNTAX', `transfer syntax ${f.transferSyntaxUID} (${name}) is lossy: its CT numbers differ from the scan's by up to its NEAR; export it lossless, or accept lossy images (--accept-lossy)`);
   }
   throw new VolumeIOError(
@@ -123,7 +124,7 @@ function pixelFrames(f: DicomFile, rows: number, columns: number, frames: number
   const buffers = parts as ArrayBuffer[];
   const frameBytes = rows * columns * 2;
   const what = frames === 1 ? `${columns}x${rows}x16 bits needs` : `${frames} frames of ${columns}x${rows}x16 bits need`;
-  if (!DECODABLE_TRANSFER_SYNTAXES.has(f.transferSyntaxUID) && f.transferSyntaxUID !== TS_JPEG_LS_NEAR_LOSSLESS) {
+  if (!DECODABLE_TRANSFER_SYNTAXES.has(f.transferSyntaxUID) && !LOSSY_TRANSFER_SYNTAXES.has(f.transferSyntaxUID)) {
     if (buffers.length > 1) throw new VolumeIOError(f.path, 'BAD_HEADER', 'fragmented pixel data in a native transfer syntax');
     const all = buffers[0];
     if (all.byteLength < frames * frameBytes) throw new VolumeIOError(f.path, 'TRUNCATED', `PixelData holds ${all.byteLength} bytes, ${what} ${frames * frameBytes}`);

@@ -30,6 +30,8 @@ export const JPEG_2000_TRANSFER_SYNTAXES = new Set([TS_JPEG_2000_LOSSLESS, TS_JP
 /** Syntaxes whose name allows lossy coding: only the image's LossyImageCompression says a reversible wavelet was truncated. */
 export const MAYBE_LOSSY_TRANSFER_SYNTAXES = new Set([TS_JPEG_2000, TS_HTJ2K]);
 export const DECODABLE_TRANSFER_SYNTAXES = new Set([TS_RLE_LOSSLESS, TS_JPEG_LOSSLESS_14, TS_JPEG_LOSSLESS_SV1, TS_JPEG_LS_LOSSLESS, ...JPEG_2000_TRANSFER_SYNTAXES]);
+/** Syntaxes lossy by name, decoded only when lossy frames are accepted. */
+export const LOSSY_TRANSFER_SYNTAXES = new Set([TS_JPEG_LS_NEAR_LOSSLESS]);
 
 /** Lossy frames accepted (decoded), each reported with why it is lossy ("JPEG-LS NEAR 3"); without one, refused. */
 export interface LossyFrames {
